@@ -1,0 +1,27 @@
+/**
+ * A transport moves opaque datagrams. It knows nothing of groups or members: the bottom
+ * layer of the stack (`com`) turns members into addresses. Addresses are `host:port`.
+ */
+export interface Transport {
+  /** This endpoint's own address, as peers see it (`host:port`). */
+  readonly address: string;
+  /** Largest datagram the transport carries; the stack fragments above this. */
+  readonly maxDatagram: number;
+  /** Send to every peer of the group: IP multicast, or unicast fan-out to `setPeers`. */
+  multicast(bytes: Uint8Array): void;
+  /** Send to one address. */
+  send(to: string, bytes: Uint8Array): void;
+  /** Addresses a fan-out multicast reaches (ignored by IP multicast). */
+  setPeers(addresses: readonly string[]): void;
+  /** Register the receive callback; one per transport. */
+  onPacket(handler: (bytes: Uint8Array, from: string) => void): void;
+  /** Counters for diagnostics: sent, received, dropped (oversized, send errors). */
+  stats(): TransportStats;
+  close(): Promise<void>;
+}
+
+export interface TransportStats {
+  sent: number;
+  received: number;
+  dropped: number;
+}
