@@ -1,0 +1,27 @@
+/** A parsed `host:port` transport address. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses `host:port`. Splits on the last colon so a bracket-less IPv6 host keeps its colons;
+ * returns `undefined` rather than throwing because bad addresses reach us from the network
+ * and from the stack, and a transport counts them as drops instead of failing.
+ */
+export function parseAddress(address: string): HostPort | undefined {
+  const i = address.lastIndexOf(':');
+  if (i <= 0) return undefined;
+  let host = address.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const portText = address.slice(i + 1);
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port < 1 || port > 65_535) return undefined;
+  return { host, port };
+}
+
+/** Formats an address the way peers see it (IPv6 hosts bracketed). */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

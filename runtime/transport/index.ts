@@ -1,0 +1,6 @@
+export { TransportError } from './errors.js';
+export type { TcpOptions, TcpStats, TcpTransport } from './tcp.js';
+export { tcp } from './tcp.js';
+export type { Transport, TransportStats } from './types.js';
+export type { UdpOptions } from './udp.js';
+export { UDP_MAX_PAYLOAD, udp } from './udp.js';

@@ -1,0 +1,334 @@
+import net from 'node:net';
+import { formatAddress, parseAddress } from './address.js';
+import { TransportError } from './errors.js';
+import { encodeFrame, FRAME_HEADER, FrameDecoder } from './framing.js';
+import type { Transport, TransportStats } from './types.js';
+
+/** Options for {@link tcp}. */
+export interface TcpOptions {
+  /** Listen address; also the host part of `address`. Default `127.0.0.1`. */
+  host?: string;
+  /** Listen port; `0` picks an ephemeral port. Default `0`. */
+  port?: number;
+  /**
+   * Largest frame payload sent or accepted. A peer announcing a larger frame is disconnected
+   * (the claimed size is never allocated). Default 64 MiB + 64 KiB: a 64 MiB message plus
+   * the stack's headers.
+   */
+  maxFrame?: number;
+  /** Bytes buffered per peer (unsent queue or socket buffer) before sends to it are dropped. Default 128 MiB. */
+  maxQueueBytes?: number;
+  /** First reconnect delay in ms; doubles per failed attempt, with jitter. Default 50. */
+  reconnectBaseMs?: number;
+  /** Longest reconnect delay in ms. Default 2,000. */
+  reconnectMaxMs?: number;
+  /** Failed connects in a row after which a peer's queue is dropped (and counted). Default 20. */
+  maxReconnectAttempts?: number;
+  /** Time allowed for a connect to complete, in ms. Default 5,000. */
+  connectTimeoutMs?: number;
+}
+
+/** {@link TransportStats} plus connection-level counters. */
+export interface TcpStats extends TransportStats {
+  /** Connection failures and socket errors (ECONNREFUSED, ECONNRESET, EPIPE, timeouts, bad hellos). */
+  errors: number;
+}
+
+/** A TCP {@link Transport}; `stats()` also reports connection errors. */
+export interface TcpTransport extends Transport {
+  stats(): TcpStats;
+}
+
+const DEFAULT_MAX_FRAME = 64 * 1024 * 1024 + 64 * 1024;
+/**
+ * The hello is the first frame on every connection (see {@link tcp}). Until it arrives the
+ * connector is unidentified, so it may not make us buffer more than this.
+ */
+const HELLO_LIMIT = 512;
+const HELLO_MAGIC = 'troupe-tcp/1 ';
+
+/**
+ * Opens a TCP transport: a server on `host:port` plus one outgoing connection per peer,
+ * opened lazily on the first `send` and re-opened with exponential backoff when it fails.
+ * Messages are length-framed (4-byte big-endian length, then payload).
+ *
+ * Connections are one-way: we only write on connections we opened and only read on ones we
+ * accepted. Because a connection's source port is ephemeral, the connector's first frame is
+ * a hello carrying its *listening* address (`troupe-tcp/1 host:port`); every later frame on
+ * that connection is delivered with that address as `from`, so replies reach the peer's
+ * server, exactly as with UDP.
+ *
+ * Delivery is best effort, like a datagram transport: frames queued or in flight when a
+ * connection breaks may be lost, and the stack above retransmits. Nothing throws after setup;
+ * drops and errors are counted in `stats()`. Frames are copied on send, so callers may reuse
+ * their buffers at once.
+ *
+ * @example
+ * ```ts
+ * const a = await tcp();
+ * const b = await tcp();
+ * b.onPacket((bytes, from) => console.log(from === a.address)); // true
+ * a.send(b.address, new TextEncoder().encode('hi'));
+ * await Promise.all([a.close(), b.close()]);
+ * ```
+ */
+export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
+  const host = options.host ?? '127.0.0.1';
+  const maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+  if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > 0xffff_ffff) {
+    throw new TransportError('TRANSPORT_OPTION', `maxFrame must be an integer in 1..2^32-1, got ${maxFrame}`);
+  }
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (cause) => {
+      reject(
+        new TransportError(
+          'TRANSPORT_BIND',
+          `cannot listen on TCP ${host}:${options.port ?? 0}: ${cause.message}`,
+          {
+            cause,
+          },
+        ),
+      );
+    });
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const bound = server.address() as net.AddressInfo;
+  return new Tcp(server, formatAddress(host, bound.port), {
+    maxFrame,
+    maxQueueBytes: options.maxQueueBytes ?? 128 * 1024 * 1024,
+    reconnectBaseMs: options.reconnectBaseMs ?? 50,
+    reconnectMaxMs: options.reconnectMaxMs ?? 2_000,
+    maxReconnectAttempts: options.maxReconnectAttempts ?? 20,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+  });
+}
+
+type Settings = Required<Omit<TcpOptions, 'host' | 'port'>>;
+
+/** Our side of the connection to one peer. */
+interface Outbound {
+  host: string;
+  port: number;
+  state: 'idle' | 'connecting' | 'open' | 'backoff';
+  socket: net.Socket | undefined;
+  /** Frames waiting for the connection; bounded by `maxQueueBytes`. */
+  queue: Buffer[];
+  queued: number;
+  /** Consecutive failed connects. */
+  failures: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+class Tcp implements TcpTransport {
+  readonly maxDatagram: number;
+  private peers: readonly string[] = [];
+  private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
+  private readonly counters: TcpStats = { sent: 0, received: 0, dropped: 0, errors: 0 };
+  private readonly outbound = new Map<string, Outbound>();
+  private readonly inbound = new Set<net.Socket>();
+  private readonly hello: Buffer;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly server: net.Server,
+    readonly address: string,
+    private readonly settings: Settings,
+  ) {
+    this.maxDatagram = settings.maxFrame;
+    this.hello = encodeFrame(Buffer.from(HELLO_MAGIC + address, 'utf8'));
+    server.on('error', () => {
+      this.counters.errors++;
+    });
+    server.on('connection', (socket) => this.accept(socket));
+  }
+
+  multicast(bytes: Uint8Array): void {
+    const frame = this.frame(bytes);
+    if (!frame) return;
+    for (const peer of this.peers) if (peer !== this.address) this.sendFrame(peer, frame);
+  }
+
+  send(to: string, bytes: Uint8Array): void {
+    const frame = this.frame(bytes);
+    if (frame) this.sendFrame(to, frame);
+  }
+
+  setPeers(addresses: readonly string[]): void {
+    this.peers = [...addresses];
+  }
+
+  onPacket(handler: (bytes: Uint8Array, from: string) => void): void {
+    this.handler = handler;
+  }
+
+  stats(): TcpStats {
+    return { ...this.counters };
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    for (const out of this.outbound.values()) {
+      clearTimeout(out.timer);
+      out.socket?.destroy();
+      out.queue = [];
+    }
+    this.outbound.clear();
+    for (const socket of this.inbound) socket.destroy();
+    this.inbound.clear();
+    this.closed = new Promise((resolve) => this.server.close(() => resolve()));
+    return this.closed;
+  }
+
+  /** Encodes once per call so a fan-out multicast shares one buffer across peers. */
+  private frame(bytes: Uint8Array): Buffer | undefined {
+    if (this.closed || bytes.length > this.settings.maxFrame) {
+      this.counters.dropped++;
+      return undefined;
+    }
+    return encodeFrame(bytes);
+  }
+
+  private sendFrame(to: string, frame: Buffer): void {
+    let out = this.outbound.get(to);
+    if (!out) {
+      const target = parseAddress(to);
+      if (!target) {
+        this.counters.dropped++;
+        return;
+      }
+      out = {
+        ...target,
+        state: 'idle',
+        socket: undefined,
+        queue: [],
+        queued: 0,
+        failures: 0,
+        timer: undefined,
+      };
+      this.outbound.set(to, out);
+    }
+    const { maxQueueBytes } = this.settings;
+    if (out.state === 'open' && out.socket) {
+      // Node buffers writes without limit; bound that buffer so a stalled (half-open) peer
+      // cannot grow our memory until keepalive notices it is gone.
+      if (out.socket.writableLength + frame.length > maxQueueBytes) {
+        this.counters.dropped++;
+        return;
+      }
+      out.socket.write(frame);
+      this.counters.sent++;
+      return;
+    }
+    if (out.queued + frame.length > maxQueueBytes) {
+      this.counters.dropped++;
+      return;
+    }
+    out.queue.push(frame);
+    out.queued += frame.length;
+    if (out.state === 'idle') this.connect(out);
+  }
+
+  private connect(out: Outbound): void {
+    out.state = 'connecting';
+    out.timer = undefined;
+    const socket = net.connect({ host: out.host, port: out.port });
+    out.socket = socket;
+    socket.setNoDelay(true);
+    // Covers only the connect: an unreachable host would otherwise hang in SYN retries.
+    socket.setTimeout(this.settings.connectTimeoutMs, () => socket.destroy(new Error('connect timeout')));
+    socket.on('error', () => {
+      this.counters.errors++;
+    });
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      // Keepalive turns a silently vanished peer (half-open connection) into an error.
+      socket.setKeepAlive(true, 5_000);
+      out.state = 'open';
+      out.failures = 0;
+      socket.write(this.hello);
+      for (const frame of out.queue) socket.write(frame);
+      this.counters.sent += out.queue.length;
+      out.queue = [];
+      out.queued = 0;
+    });
+    // The peer never writes on our connection; reading keeps 'end'/'close' flowing.
+    socket.resume();
+    socket.once('close', () => this.disconnected(out, socket));
+  }
+
+  private disconnected(out: Outbound, socket: net.Socket): void {
+    if (out.socket !== socket || this.closed) return;
+    out.socket = undefined;
+    const wasOpen = out.state === 'open';
+    if (wasOpen && out.queue.length === 0) {
+      // Stay lazy: reconnect when there is something to send.
+      out.state = 'idle';
+      return;
+    }
+    if (!wasOpen) out.failures++;
+    if (out.failures > this.settings.maxReconnectAttempts) {
+      // The peer looks gone for good; release the memory. The next send starts afresh.
+      this.counters.dropped += out.queue.length;
+      out.queue = [];
+      out.queued = 0;
+      out.failures = 0;
+      out.state = 'idle';
+      return;
+    }
+    const { reconnectBaseMs, reconnectMaxMs } = this.settings;
+    const delay = Math.min(reconnectMaxMs, reconnectBaseMs * 2 ** Math.max(0, out.failures - 1));
+    // Jitter keeps a restarted member from being hit by every peer at the same instant.
+    out.state = 'backoff';
+    out.timer = setTimeout(() => this.connect(out), delay * (0.5 + Math.random() / 2));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.inbound.add(socket);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 5_000);
+    const decoder = new FrameDecoder(HELLO_LIMIT - FRAME_HEADER);
+    let from: string | undefined;
+    const onFrame = (payload: Buffer): void => {
+      if (socket.destroyed) return;
+      if (from !== undefined) {
+        this.deliver(payload, from);
+        return;
+      }
+      const text = payload.toString('utf8');
+      const claimed = text.startsWith(HELLO_MAGIC) ? text.slice(HELLO_MAGIC.length) : '';
+      if (!parseAddress(claimed)) {
+        this.counters.errors++;
+        socket.destroy();
+        return;
+      }
+      from = claimed;
+      decoder.setLimit(this.settings.maxFrame);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (socket.destroyed) return;
+      if (!decoder.push(chunk, onFrame)) {
+        // A length we will not accept: the stream cannot be resynchronised, so drop the peer.
+        this.counters.dropped++;
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => {
+      this.counters.errors++;
+    });
+    socket.once('close', () => this.inbound.delete(socket));
+  }
+
+  private deliver(bytes: Uint8Array, from: string): void {
+    if (!this.handler) {
+      this.counters.dropped++;
+      return;
+    }
+    this.counters.received++;
+    this.handler(bytes, from);
+  }
+}
