@@ -1,0 +1,175 @@
+/**
+ * The IDL model: a plain, JSON-able description of a service contract. The parser produces
+ * it, the printer renders it, codegen emits it as a `const`, and the server-side validator
+ * checks requests against it, so all four agree by construction.
+ *
+ * Absent optional fields are omitted (never `undefined`), so models compare with deep equality.
+ */
+
+/** Reply modes a method may declare as its default (mirrors `runtime/rpc/api.ts`). */
+export type ReplyMode = 'first' | 'all' | 'majority' | 'none';
+
+/** Integer types, carried as JS numbers; the name gives the range the validator enforces. */
+export const INTEGER_TYPES = ['i8', 'i16', 'i32', 'u8', 'u16', 'u32', 'int'] as const;
+export type IntegerType = (typeof INTEGER_TYPES)[number];
+
+/** Every built-in scalar type name. `any` only appears when extraction was told to allow it. */
+export const PRIMITIVE_TYPES = [
+  'bool',
+  ...INTEGER_TYPES,
+  'f64',
+  'string',
+  'bytes',
+  'bigint',
+  'timestamp',
+  'any',
+] as const;
+export type PrimitiveType = (typeof PRIMITIVE_TYPES)[number];
+
+/** A type expression. */
+export type TypeRef =
+  | { kind: 'prim'; name: PrimitiveType }
+  | { kind: 'array'; of: TypeRef }
+  /** Keys are always strings (a TS `Record<string, V>`), so every encoding agrees on them. */
+  | { kind: 'map'; value: TypeRef }
+  /** The value may be absent (`null` or `undefined`). */
+  | { kind: 'optional'; of: TypeRef }
+  /** A named struct, enum or union declared in the same file. */
+  | { kind: 'ref'; name: string };
+
+/** A literal: parameter defaults and union members. */
+export type Literal = string | number | boolean;
+
+/** A field of a struct or error. */
+export interface Field {
+  name: string;
+  type: TypeRef;
+  /** The field may be missing from the object. */
+  optional: boolean;
+  doc?: string;
+}
+
+export interface StructDecl {
+  kind: 'struct';
+  name: string;
+  fields: Field[];
+  doc?: string;
+}
+
+export interface EnumMember {
+  name: string;
+  value: string | number;
+  doc?: string;
+}
+
+export interface EnumDecl {
+  kind: 'enum';
+  name: string;
+  /** All members share one value type, as TS string enums or numeric enums do. */
+  valueType: 'string' | 'number';
+  members: EnumMember[];
+  doc?: string;
+}
+
+export type UnionMember = { kind: 'ref'; name: string } | { kind: 'literal'; value: Literal };
+
+/** A union of named structs, or of literals. */
+export interface UnionDecl {
+  kind: 'union';
+  name: string;
+  members: UnionMember[];
+  doc?: string;
+}
+
+export type TypeDecl = StructDecl | EnumDecl | UnionDecl;
+
+/** An error a method declares it may throw. */
+export interface ErrorDecl {
+  name: string;
+  fields: Field[];
+  doc?: string;
+}
+
+export interface Param {
+  name: string;
+  type: TypeRef;
+  /** The caller may omit it (a `?` parameter, or one with a default). */
+  optional: boolean;
+  /** Filled in by the validator when the argument is missing. */
+  default?: Literal;
+  doc?: string;
+}
+
+export type MethodKind = 'ordered' | 'query' | 'handler';
+
+export interface MethodOptions {
+  /** Default reply mode; `none` makes the method one-way. */
+  reply: ReplyMode;
+  /** Queries only: order the read with updates. */
+  consistency?: 'ordered';
+  timeoutMs?: number;
+  qos?: string;
+}
+
+export interface MethodDecl {
+  name: string;
+  kind: MethodKind;
+  /** Handler methods only: the lock they run under. */
+  lock?: string;
+  params: Param[];
+  /** Omitted for `void`. */
+  returns?: TypeRef;
+  /** Names of declared errors, in declaration order. */
+  throws: string[];
+  options: MethodOptions;
+  doc?: string;
+}
+
+export interface ServiceDecl {
+  name: string;
+  methods: MethodDecl[];
+  doc?: string;
+}
+
+/** One `.troupe.idl` file. */
+export interface IdlFile {
+  package: string;
+  version: number;
+  types: TypeDecl[];
+  errors: ErrorDecl[];
+  services: ServiceDecl[];
+  doc?: string;
+}
+
+/** Renders a type the way the IDL writes it, for messages. */
+export function typeToString(t: TypeRef): string {
+  switch (t.kind) {
+    case 'prim':
+      return t.name;
+    case 'ref':
+      return t.name;
+    case 'array':
+      return `${typeToString(t.of)}[]`;
+    case 'optional':
+      return `${typeToString(t.of)}?`;
+    case 'map':
+      return `map<string, ${typeToString(t.value)}>`;
+  }
+}
+
+/** Structural equality of two type expressions (named types compare by name). */
+export function sameType(a: TypeRef, b: TypeRef): boolean {
+  return typeToString(a) === typeToString(b);
+}
+
+/**
+ * Canonical form of a doc comment: trailing spaces and surrounding blank lines removed,
+ * `undefined` when empty. Parser and extraction both use it, so round trips are exact.
+ */
+export function normalizeDoc(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const lines = text.split(/\r?\n/).map((l) => l.trimEnd());
+  while (lines.length > 0 && lines[0] === '') lines.shift();
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.length > 0 ? lines.join('\n') : undefined;
+}

@@ -1,0 +1,198 @@
+/**
+ * Server-side request validation against the IDL model. The RPC server calls the validator
+ * for every incoming request before the method runs, so ill-typed input from any client
+ * (not only typed stubs) becomes a {@link BadRequestError} naming the parameter and the path
+ * inside it, and never reaches user code.
+ */
+import { BadRequestError } from '../runtime/errors.js';
+import { checkModel } from './check.js';
+import { IdlModelError, UnknownMethodError } from './errors.js';
+import type { IdlFile, IntegerType, MethodDecl, PrimitiveType, TypeDecl, TypeRef } from './model.js';
+import { typeToString } from './model.js';
+
+/**
+ * Checks one request. Returns the arguments to call the method with (defaults filled in for
+ * omitted ones); throws {@link UnknownMethodError} or {@link BadRequestError}.
+ */
+export type RequestValidator = (method: string, args: unknown) => unknown[];
+
+const INT_RANGES: Record<IntegerType, [number, number]> = {
+  i8: [-128, 127],
+  i16: [-32768, 32767],
+  i32: [-2147483648, 2147483647],
+  u8: [0, 255],
+  u16: [0, 65535],
+  u32: [0, 4294967295],
+  int: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+
+/** A value did not match; `path` is relative to the parameter. */
+class Mismatch {
+  constructor(
+    readonly path: string,
+    readonly message: string,
+  ) {}
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Uint8Array) return 'bytes';
+  if (v instanceof Date) return 'timestamp';
+  if (typeof v === 'number') return `number ${v}`;
+  if (typeof v === 'string') return 'string';
+  return typeof v;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const member = (path: string, key: string) =>
+  IDENT.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`;
+
+/** Checks values against the types of one model. */
+class TypeChecker {
+  private readonly decls = new Map<string, TypeDecl>();
+
+  constructor(model: IdlFile) {
+    for (const d of model.types) this.decls.set(d.name, d);
+  }
+
+  check(t: TypeRef, v: unknown, path: string): void {
+    switch (t.kind) {
+      case 'optional':
+        if (v !== null && v !== undefined) this.check(t.of, v, path);
+        return;
+      case 'array':
+        if (!Array.isArray(v)) throw new Mismatch(path, `expected ${typeToString(t)}, got ${describe(v)}`);
+        v.forEach((x, i) => {
+          this.check(t.of, x, `${path}[${i}]`);
+        });
+        return;
+      case 'map':
+        if (!isPlainObject(v)) throw new Mismatch(path, `expected ${typeToString(t)}, got ${describe(v)}`);
+        for (const [k, x] of Object.entries(v)) this.check(t.value, x, member(path, k));
+        return;
+      case 'prim':
+        if (!this.prim(t.name, v)) throw new Mismatch(path, `expected ${t.name}, got ${describe(v)}`);
+        return;
+      case 'ref':
+        this.named(t.name, v, path);
+        return;
+    }
+  }
+
+  private prim(name: PrimitiveType, v: unknown): boolean {
+    switch (name) {
+      case 'any':
+        return true;
+      case 'bool':
+        return typeof v === 'boolean';
+      case 'f64':
+        return typeof v === 'number';
+      case 'string':
+        return typeof v === 'string';
+      case 'bytes':
+        return v instanceof Uint8Array;
+      case 'bigint':
+        return typeof v === 'bigint';
+      case 'timestamp':
+        return v instanceof Date && !Number.isNaN(v.getTime());
+      default: {
+        const [lo, hi] = INT_RANGES[name];
+        return typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+      }
+    }
+  }
+
+  private named(name: string, v: unknown, path: string): void {
+    const d = this.decls.get(name);
+    if (!d) throw new IdlModelError(`model references undeclared type '${name}'`);
+    if (d.kind === 'enum') {
+      if (!d.members.some((m) => m.value === v)) {
+        const allowed = d.members.map((m) => JSON.stringify(m.value)).join(', ');
+        throw new Mismatch(path, `expected ${name} (one of ${allowed}), got ${describe(v)}`);
+      }
+    } else if (d.kind === 'struct') {
+      if (!isPlainObject(v)) throw new Mismatch(path, `expected ${name}, got ${describe(v)}`);
+      // Unknown fields are ignored, so a newer client that adds an optional field still works.
+      for (const f of d.fields) {
+        const x = v[f.name];
+        if (x === undefined) {
+          if (!f.optional)
+            throw new Mismatch(member(path, f.name), `missing required field '${f.name}' of ${name}`);
+        } else this.check(f.type, x, member(path, f.name));
+      }
+    } else {
+      for (const m of d.members) {
+        if (m.kind === 'literal') {
+          if (m.value === v) return;
+        } else {
+          try {
+            this.named(m.name, v, path);
+            return;
+          } catch (e) {
+            if (!(e instanceof Mismatch)) throw e;
+          }
+        }
+      }
+      const options = d.members.map((m) => (m.kind === 'ref' ? m.name : JSON.stringify(m.value))).join(' | ');
+      throw new Mismatch(path, `expected ${name} (${options}), got ${describe(v)}`);
+    }
+  }
+}
+
+/**
+ * Builds the validator for `service` of `model`. The model is checked once, here, so a
+ * broken model fails at server start rather than on the first request.
+ */
+export function createValidator(model: IdlFile, service: string): RequestValidator {
+  checkModel(model);
+  const svc = model.services.find((s) => s.name === service);
+  if (!svc) throw new IdlModelError(`model of package '${model.package}' has no service '${service}'`);
+  const methods = new Map<string, MethodDecl>(svc.methods.map((m) => [m.name, m]));
+  const checker = new TypeChecker(model);
+
+  return (methodName, args) => {
+    const m = methods.get(methodName);
+    if (!m) throw new UnknownMethodError(service, methodName);
+    const where = `${service}.${m.name}`;
+    if (!Array.isArray(args)) throw new BadRequestError(`${where}: arguments must be an array`, m.name);
+    if (args.length > m.params.length) {
+      throw new BadRequestError(
+        `${where}: expected at most ${m.params.length} argument(s), got ${args.length}`,
+        m.name,
+      );
+    }
+    const out = [...args];
+    m.params.forEach((p, i) => {
+      const v = out[i];
+      // `null` stands for "omitted" on an optional parameter: some encoders turn undefined into nil.
+      if (v === undefined || (v === null && p.optional && p.type.kind !== 'optional')) {
+        if (!p.optional) {
+          throw new BadRequestError(`${where}: missing required argument '${p.name}'`, m.name, p.name);
+        }
+        if (p.default !== undefined) out[i] = p.default;
+        else if (i < out.length) out[i] = undefined;
+        return;
+      }
+      try {
+        checker.check(p.type, v, '');
+      } catch (e) {
+        if (!(e instanceof Mismatch)) throw e;
+        const at = e.path ? ` at '${e.path}'` : '';
+        throw new BadRequestError(
+          `${where}: argument '${p.name}'${at}: ${e.message}`,
+          m.name,
+          p.name,
+          e.path || undefined,
+        );
+      }
+    });
+    return out;
+  };
+}
