@@ -168,15 +168,25 @@ class Tcp implements TcpTransport {
 
   close(): Promise<void> {
     if (this.closed) return this.closed;
+    const sockets = [...this.inbound];
     for (const out of this.outbound.values()) {
       clearTimeout(out.timer);
-      out.socket?.destroy();
+      if (out.socket) sockets.push(out.socket);
       out.queue = [];
     }
     this.outbound.clear();
-    for (const socket of this.inbound) socket.destroy();
     this.inbound.clear();
-    this.closed = new Promise((resolve) => this.server.close(() => resolve()));
+    // Resolve only once every handle is really gone, so a caller that awaits close() can exit
+    // or rebind the port straight away.
+    const gone = sockets.map((socket) => {
+      const done = socket.closed
+        ? Promise.resolve()
+        : new Promise<void>((r) => socket.once('close', () => r()));
+      socket.destroy();
+      return done;
+    });
+    gone.push(new Promise((resolve) => this.server.close(() => resolve())));
+    this.closed = Promise.all(gone).then(() => undefined);
     return this.closed;
   }
 
