@@ -46,6 +46,7 @@ const DEFAULT_MAX_FRAME = 64 * 1024 * 1024 + 64 * 1024;
  */
 const HELLO_LIMIT = 512;
 const HELLO_MAGIC = 'troupe-tcp/1 ';
+const HELLO_TIMEOUT_MS = 10_000;
 
 /**
  * Opens a TCP transport: a server on `host:port` plus one outgoing connection per peer,
@@ -301,6 +302,11 @@ class Tcp implements TcpTransport {
     this.inbound.add(socket);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5_000);
+    // An unidentified connection may not hold a socket open forever.
+    socket.setTimeout(HELLO_TIMEOUT_MS, () => {
+      this.counters.errors++;
+      socket.destroy();
+    });
     const decoder = new FrameDecoder(HELLO_LIMIT - FRAME_HEADER);
     let from: string | undefined;
     const onFrame = (payload: Buffer): void => {
@@ -317,6 +323,7 @@ class Tcp implements TcpTransport {
         return;
       }
       from = claimed;
+      socket.setTimeout(0);
       decoder.setLimit(this.settings.maxFrame);
     };
     socket.on('data', (chunk: Buffer) => {
