@@ -23,7 +23,11 @@ export interface UdpOptions {
   multicastGroup?: string;
   /** Port every member's multicast socket binds to (multicast mode). Default `45_299`. */
   multicastPort?: number;
-  /** Local interface address to join on and send multicast from. Default: `host`, unless wildcard. */
+  /**
+   * Local interface address to join on and send multicast from. Default: `host`, unless wildcard.
+   * Multicasts leave from the unicast socket (so receivers can reply to `from`), so `host` should
+   * be this interface's address or the wildcard.
+   */
   multicastInterface?: string;
   /** Multicast TTL (hops). Default `1`: stay on the local link. */
   ttl?: number;
