@@ -1,0 +1,106 @@
+/** Emits the typed client stub of one service: a class over an `Invoker` (runtime/rpc/api.ts). */
+import type { IdlFile, MethodDecl, ServiceDecl } from '../idl/model.js';
+import { header, pascal, tsdoc, tsType, typeDeclarations } from './emit-ts.js';
+
+const params = (m: MethodDecl) => m.params.map((p) => `${p.name}${p.optional ? '?' : ''}: ${tsType(p.type)}`);
+const result = (m: MethodDecl) => (m.returns ? tsType(m.returns) : 'void');
+
+function methodDoc(m: MethodDecl, extra?: string): string[] {
+  const defaults = m.params
+    .filter((p) => p.default !== undefined)
+    .map((p) => `@param ${p.name} - defaults to ${JSON.stringify(p.default)} on the server.`);
+  const errs = m.throws
+    .filter((e) => !m.doc?.includes(`{${e}}`))
+    .map((e) => `@throws {${e}} (declared error; arrives as a remote error named '${e}')`);
+  const parts = [m.doc, extra, [...defaults, ...errs].join('\n') || undefined].filter((x) => x !== undefined);
+  return tsdoc(parts.length > 0 ? parts.join('\n\n') : undefined, '  ');
+}
+
+/** One stub method: with the method's default reply mode, or the mode of a `Replies` view. */
+function method(svc: ServiceDecl, m: MethodDecl, view: 'default' | 'replies'): string[] {
+  const reply = view === 'replies' ? 'this.mode' : `'${m.options.reply}'`;
+  const mode = view === 'replies' ? 'all' : m.options.reply;
+  const ret = mode === 'none' ? 'void' : mode === 'first' ? result(m) : `Replies<${result(m)}>`;
+  const defaults = m.options.timeoutMs !== undefined ? `timeoutMs: ${m.options.timeoutMs}, ` : '';
+  const args = m.params.map((p) => p.name).join(', ');
+  const sig = [...params(m), 'opts?: StubCallOptions'].join(', ');
+  const extra = view === 'replies' ? 'Returns the reply of each member this view waits for.' : undefined;
+  return [
+    ...methodDoc(m, extra),
+    `  ${m.name}(${sig}): Promise<${ret}> {`,
+    `    return this.invoker.invoke('${svc.name}', '${m.name}', [${args}], { ${defaults}...opts, reply: ${reply} }) as Promise<${ret}>;`,
+    '  }',
+  ];
+}
+
+/** Returns the `<service>.client.ts` source (unformatted; the caller formats it). */
+export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string): string {
+  const name = pascal(svc.name);
+  const twoWay = svc.methods.filter((m) => m.options.reply !== 'none');
+  const usesReplies = twoWay.length > 0;
+  const imports = ['CallOptions', 'Invoker', ...(usesReplies ? ['Replies'] : [])];
+  const blocks: string[][] = [
+    [`import type { ${imports.join(', ')} } from '${apiImport}';`],
+    [
+      '/** Per-call options. The reply mode is chosen by the view (`client.all`, `client.majority`), so return types stay exact. */',
+      "export type StubCallOptions = Omit<CallOptions, 'reply'>;",
+    ],
+    ...typeDeclarations(model),
+  ];
+  if (model.errors.length > 0) {
+    blocks.push([
+      `/** Names of the errors ${svc.name} methods declare. */`,
+      `export type ${name}ErrorName = ${model.errors.map((e) => `'${e.name}'`).join(' | ')};`,
+    ]);
+  }
+  if (usesReplies) {
+    blocks.push([
+      `/** ${name} calls that return every member's reply instead of the first. */`,
+      `export class ${name}Replies {`,
+      '  constructor(',
+      '    private readonly invoker: Invoker,',
+      "    private readonly mode: 'all' | 'majority',",
+      '  ) {}',
+      '',
+      ...twoWay.flatMap((m) => ['', ...method(svc, m, 'replies')]).slice(1),
+      '}',
+    ]);
+  }
+  const views = usesReplies
+    ? [
+        '  /** Every member of the view replies; each call returns all the replies. */',
+        `  readonly all: ${name}Replies;`,
+        '  /** A majority of the view replies; each call returns the replies gathered. */',
+        `  readonly majority: ${name}Replies;`,
+        '',
+      ]
+    : [];
+  const ctorBody = usesReplies
+    ? [
+        `    this.all = new ${name}Replies(invoker, 'all');`,
+        `    this.majority = new ${name}Replies(invoker, 'majority');`,
+      ]
+    : [];
+  blocks.push([
+    ...tsdoc(
+      svc.doc
+        ? `${svc.doc}\n\nTyped client of service '${svc.name}'.`
+        : `Typed client of service '${svc.name}'.`,
+    ),
+    `export class ${name}Client {`,
+    '  /** Service name every call is addressed to. */',
+    `  static readonly service = '${svc.name}';`,
+    ...views,
+    '  constructor(private readonly invoker: Invoker) {',
+    ...ctorBody,
+    '  }',
+    '',
+    '  /** Wraps a connected client. */',
+    `  static connect(invoker: Invoker): ${name}Client {`,
+    `    return new ${name}Client(invoker);`,
+    '  }',
+    ...svc.methods.flatMap((m) => ['', ...method(svc, m, 'default')]),
+    '}',
+  ]);
+  return header(svc.name) + '\n' + blocks.map((b) => b.join('\n')).join('\n\n') + '\n';
+}

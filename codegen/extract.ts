@@ -1,0 +1,291 @@
+/**
+ * Extraction: reads `@Service` classes from a TypeScript project (syntactically, by
+ * decorator name) and describes each as an IDL model. The runtime never reflects on types;
+ * it loads this model instead.
+ */
+import * as path from 'node:path';
+import {
+  type ClassDeclaration,
+  type Decorator,
+  type Expression,
+  type MethodDeclaration,
+  Node,
+  Project,
+  type SourceFile,
+  SyntaxKind,
+  type Type,
+  type TypeNode,
+} from 'ts-morph';
+import { checkModel } from '../idl/check.js';
+import type {
+  ErrorDecl,
+  IdlFile,
+  Literal,
+  MethodDecl,
+  MethodKind,
+  MethodOptions,
+  Param,
+  ReplyMode,
+  TypeRef,
+} from '../idl/model.js';
+import { docOf, type Site, TypeMapper } from './type-mapper.js';
+
+/** Options for {@link extractServices}. */
+export interface ExtractOptions {
+  /** Path of the tsconfig.json whose compiler options are used. */
+  tsconfig: string;
+  /** Source files to scan for `@Service` classes. */
+  files: string[];
+  /** Directory error messages are relative to (default: the tsconfig's directory). */
+  root?: string;
+  /** Map `any`/`unknown` to the IDL `any` type instead of failing. */
+  allowAny?: boolean;
+}
+
+const METHOD_DECORATORS: Record<string, MethodKind> = {
+  Ordered: 'ordered',
+  Query: 'query',
+  Handler: 'handler',
+};
+const REPLY_MODES: readonly ReplyMode[] = ['first', 'all', 'majority', 'none'];
+
+/** Loads the project and returns one model per `@Service` class found, sorted by service name. */
+export function extractServices(opts: ExtractOptions): IdlFile[] {
+  const project = new Project({ tsConfigFilePath: opts.tsconfig, skipAddingFilesFromTsConfig: true });
+  const files = opts.files.map((f) => project.addSourceFileAtPath(f));
+  project.resolveSourceFileDependencies();
+  const root = opts.root ?? path.dirname(path.resolve(opts.tsconfig));
+  return extractFromFiles(files, root, opts.allowAny ?? false);
+}
+
+/** Extraction over already-loaded source files. */
+export function extractFromFiles(files: SourceFile[], root: string, allowAny: boolean): IdlFile[] {
+  const models: IdlFile[] = [];
+  for (const sf of files) {
+    for (const cls of sf.getClasses()) {
+      const dec = cls.getDecorator('Service');
+      if (dec) models.push(extractService(cls, dec, root, allowAny));
+    }
+  }
+  return models.sort((a, b) => (a.services[0]!.name < b.services[0]!.name ? -1 : 1));
+}
+
+function extractService(cls: ClassDeclaration, dec: Decorator, root: string, allowAny: boolean): IdlFile {
+  const mapper = new TypeMapper(root, allowAny);
+  const className = cls.getName() ?? '<anonymous>';
+  const [nameArg, optsArg] = dec.getArguments();
+  const site = { node: dec, where: `@Service on ${className}` };
+  const name = nameArg ? literal(mapper, nameArg, site) : undefined;
+  if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(name)) {
+    return mapper.fail(site, "the service name must be a string literal identifier, e.g. @Service('bank')");
+  }
+  const serviceOpts = optsArg ? objectLiteral(mapper, optsArg, site) : {};
+  const version = serviceOpts.version ?? 1;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0) {
+    return mapper.fail(site, 'version must be a whole number');
+  }
+  for (const key of Object.keys(serviceOpts)) {
+    if (key !== 'version') mapper.fail(site, `unknown @Service option '${key}'`);
+  }
+
+  const errors = new Map<string, ErrorDecl>();
+  const methods: MethodDecl[] = [];
+  for (const m of cls.getMethods()) {
+    const decs = m.getDecorators().filter((d) => d.getName() in METHOD_DECORATORS);
+    if (decs.length === 0) continue;
+    if (decs.length > 1)
+      mapper.fail(
+        { node: m, where: `${className}.${m.getName()}` },
+        'a method takes one of @Ordered, @Query, @Handler',
+      );
+    methods.push(extractMethod(mapper, className, m, decs[0]!, errors));
+  }
+  const doc = docOf(cls);
+  const model: IdlFile = {
+    package: name,
+    version,
+    types: mapper.declarations(),
+    errors: [...errors.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+    services: [{ name, methods, ...(doc !== undefined ? { doc } : {}) }],
+  };
+  checkModel(model, `${className} (${path.relative(root, cls.getSourceFile().getFilePath())})`);
+  return model;
+}
+
+function extractMethod(
+  mapper: TypeMapper,
+  className: string,
+  m: MethodDeclaration,
+  dec: Decorator,
+  errors: Map<string, ErrorDecl>,
+): MethodDecl {
+  const where = `${className}.${m.getName()}`;
+  const site = { node: dec, where };
+  const kind = METHOD_DECORATORS[dec.getName()]!;
+  const args = dec.getArguments();
+  let lock: string | undefined;
+  if (kind === 'handler') {
+    const l = args[0] ? literal(mapper, args[0], site) : undefined;
+    if (typeof l !== 'string' || l === '')
+      return mapper.fail(site, "@Handler needs a lock name, e.g. @Handler('statements')");
+    lock = l;
+  }
+  const optsNode = kind === 'handler' ? args[1] : args[0];
+  const options = methodOptions(mapper, kind, optsNode ? objectLiteral(mapper, optsNode, site) : {}, site);
+  if (m.isStatic()) mapper.fail(site, 'a static method cannot be a remote method');
+
+  const params: Param[] = m.getParameters().map((p) => {
+    const psite = { node: p, where: `${where}(${p.getName()})` };
+    if (p.isRestParameter()) return mapper.fail(psite, 'rest parameters are not supported');
+    if (!Node.isIdentifier(p.getNameNode()))
+      return mapper.fail(psite, 'destructured parameters are not supported');
+    const typeNode = p.getTypeNode();
+    const type = mapper.map(typeNode ? typeNode.getType() : p.getType(), typeNode, psite);
+    const init = p.getInitializer();
+    const def = init ? defaultLiteral(init) : undefined;
+    const optional = p.hasQuestionToken() || init !== undefined;
+    return { name: p.getName(), type, optional, ...(def !== undefined ? { default: def } : {}) };
+  });
+
+  const returns = returnType(mapper, m, {
+    node: m.getReturnTypeNode() ?? m.getNameNode(),
+    where: `${where} -> return`,
+  });
+  if (options.reply === 'none' && returns) {
+    mapper.fail({ node: m.getNameNode(), where }, "a one-way method (reply: 'none') must return void");
+  }
+  const throws = throwsOf(mapper, m, where, errors);
+  const doc = docOf(m);
+  return {
+    name: m.getName(),
+    kind,
+    ...(lock !== undefined ? { lock } : {}),
+    params,
+    ...(returns ? { returns } : {}),
+    throws,
+    options,
+    ...(doc !== undefined ? { doc } : {}),
+  };
+}
+
+function methodOptions(
+  mapper: TypeMapper,
+  kind: MethodKind,
+  o: Record<string, Literal>,
+  site: Site,
+): MethodOptions {
+  const out: MethodOptions = { reply: 'first' };
+  for (const [key, v] of Object.entries(o)) {
+    if (key === 'reply' && REPLY_MODES.includes(v as ReplyMode)) out.reply = v as ReplyMode;
+    else if (key === 'timeoutMs' && typeof v === 'number' && Number.isInteger(v) && v >= 0) out.timeoutMs = v;
+    else if (key === 'qos' && typeof v === 'string') out.qos = v;
+    else if (key === 'consistency' && kind === 'query' && v === 'ordered') out.consistency = 'ordered';
+    else mapper.fail(site, `invalid option ${key}: ${JSON.stringify(v)}`);
+  }
+  return out;
+}
+
+function returnType(mapper: TypeMapper, m: MethodDeclaration, site: Site): TypeRef | undefined {
+  let node: TypeNode | undefined = m.getReturnTypeNode();
+  let type: Type = node ? node.getType() : m.getReturnType();
+  if (type.getSymbol()?.getName() === 'Promise') {
+    const arg = node && Node.isTypeReference(node) ? node.getTypeArguments()[0] : undefined;
+    type = arg ? arg.getType() : type.getTypeArguments()[0]!;
+    node = arg;
+  }
+  if (type.isVoid() || type.isUndefined()) return undefined;
+  return mapper.map(type, node, site);
+}
+
+/** Declared errors come from `@throws {ErrorClass}` TSDoc tags. */
+function throwsOf(
+  mapper: TypeMapper,
+  m: MethodDeclaration,
+  where: string,
+  errors: Map<string, ErrorDecl>,
+): string[] {
+  const names: string[] = [];
+  for (const tag of m.getJsDocs().flatMap((d) => d.getTags())) {
+    if (!Node.isJSDocThrowsTag(tag)) continue;
+    const site = { node: tag, where };
+    const expr = tag.compilerNode.typeExpression;
+    if (!expr) mapper.fail(site, '@throws needs the error class in braces, e.g. @throws {InsufficientFunds}');
+    const typeNode = tag.getDescendantsOfKind(SyntaxKind.JSDocTypeExpression)[0]?.getTypeNode();
+    const sym = typeNode?.getType().getSymbol();
+    const decl = sym?.getDeclarations()[0];
+    if (!decl || !Node.isClassDeclaration(decl)) {
+      return mapper.fail(site, `@throws type '${typeNode?.getText()}' must be an error class`);
+    }
+    const name = decl.getName()!;
+    if (!errors.has(name)) errors.set(name, errorDecl(mapper, decl));
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+/** An error's payload: its own public data properties (constructor parameter properties included). */
+function errorDecl(mapper: TypeMapper, cls: ClassDeclaration): ErrorDecl {
+  const name = cls.getName()!;
+  const own = new Set<string>([
+    ...cls
+      .getProperties()
+      .filter((p) => !p.isStatic() && p.getScope() !== 'private' && p.getScope() !== 'protected')
+      .map((p) => p.getName()),
+    ...cls
+      .getConstructors()
+      .flatMap((c) => c.getParameters())
+      .filter((p) => p.isParameterProperty() && p.getScope() !== 'private' && p.getScope() !== 'protected')
+      .map((p) => p.getName()),
+  ]);
+  const type = cls.getType();
+  const fields = mapper.fields(
+    {
+      getProperties: () => type.getProperties().filter((p) => own.has(p.getName())),
+    } as Type,
+    name,
+    cls,
+  );
+  const doc = docOf(cls);
+  return { name, fields, ...(doc !== undefined ? { doc } : {}) };
+}
+
+function unwrap(e: Expression): Expression {
+  return Node.isAsExpression(e) || Node.isParenthesizedExpression(e) || Node.isSatisfiesExpression(e)
+    ? unwrap(e.getExpression())
+    : e;
+}
+
+function defaultLiteral(e: Expression): Literal | undefined {
+  const x = unwrap(e);
+  if (Node.isStringLiteral(x) || Node.isNoSubstitutionTemplateLiteral(x)) return x.getLiteralValue();
+  if (Node.isNumericLiteral(x)) return x.getLiteralValue();
+  if (Node.isTrueLiteral(x)) return true;
+  if (Node.isFalseLiteral(x)) return false;
+  if (Node.isPrefixUnaryExpression(x) && x.getOperatorToken() === SyntaxKind.MinusToken) {
+    const operand = x.getOperand();
+    if (Node.isNumericLiteral(operand)) return -operand.getLiteralValue();
+  }
+  return undefined;
+}
+
+function literal(mapper: TypeMapper, e: Node, site: Site): Literal {
+  const v = Node.isExpression(e) ? defaultLiteral(e) : undefined;
+  if (v === undefined)
+    return mapper.fail(
+      site,
+      `'${e.getText()}' must be a literal (codegen reads decorators without running them)`,
+    );
+  return v;
+}
+
+function objectLiteral(mapper: TypeMapper, e: Node, site: Site): Record<string, Literal> {
+  if (!Node.isObjectLiteralExpression(e))
+    return mapper.fail(site, `options must be an object literal, not '${e.getText()}'`);
+  const out: Record<string, Literal> = {};
+  for (const p of e.getProperties()) {
+    if (!Node.isPropertyAssignment(p))
+      return mapper.fail(site, `option '${p.getText()}' must be written 'key: literal'`);
+    out[p.getName()] = literal(mapper, p.getInitializerOrThrow(), site);
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+/**
+ * A replicated bank account service: the example used throughout the docs and the input of
+ * the committed `generated/` stub, IDL and model (`npm run gen:check` keeps them in sync).
+ */
+import type { u32 } from '../../idl/types.js';
+import { TroupeError } from '../../runtime/errors.js';
+import { Handler, Ordered, Query, Service } from '../../runtime/rpc/decorators.js';
+
+/** Totals over every account, as computed by one replica. */
+export interface AuditReport {
+  /** Sum of all balances. */
+  total: number;
+  /** Number of open accounts. */
+  accounts: u32;
+}
+
+/** What happened to an account, oldest first. */
+export interface Statement {
+  account: string;
+  balance: number;
+  generatedAt: Date;
+  entries: Entry[];
+}
+
+export type EntryKind = 'deposit' | 'withdraw';
+
+export interface Entry {
+  kind: EntryKind;
+  amount: number;
+}
+
+/** A withdrawal asked for more than the balance holds. */
+export class InsufficientFunds extends TroupeError {
+  constructor(
+    readonly account: string,
+    readonly balance: number,
+    readonly requested: number,
+  ) {
+    super('INSUFFICIENT_FUNDS', `account ${account} holds ${balance}, cannot withdraw ${requested}`);
+  }
+}
+
+/** Bank accounts replicated over an object group; every replica holds every account. */
+@Service('bank')
+export class Bank {
+  private balances = new Map<string, number>();
+  private history = new Map<string, Entry[]>();
+
+  /**
+   * Adds `amount` to `account`, opening it if needed.
+   * @returns the new balance.
+   */
+  @Ordered()
+  deposit(account: string, amount: number): number {
+    return this.apply(account, { kind: 'deposit', amount });
+  }
+
+  /**
+   * Takes `amount` from `account`.
+   * @returns the new balance.
+   * @throws {InsufficientFunds} when the balance is lower than `amount`.
+   */
+  @Ordered()
+  withdraw(account: string, amount: number): number {
+    const balance = this.balances.get(account) ?? 0;
+    if (balance < amount) throw new InsufficientFunds(account, balance, amount);
+    return this.apply(account, { kind: 'withdraw', amount });
+  }
+
+  /** Totals over all accounts; every replica answers, so callers can compare them. */
+  @Ordered({ reply: 'all' })
+  audit(): AuditReport {
+    let total = 0;
+    for (const b of this.balances.values()) total += b;
+    return { total, accounts: this.balances.size };
+  }
+
+  /** Current balance, answered by one replica from its local state. */
+  @Query()
+  balance(account: string): number {
+    return this.balances.get(account) ?? 0;
+  }
+
+  /** Full statement; runs under the `statements` lock, outside the total order. */
+  @Handler('statements')
+  async statement(account: string): Promise<Statement> {
+    return {
+      account,
+      balance: this.balances.get(account) ?? 0,
+      generatedAt: new Date(),
+      entries: [...(this.history.get(account) ?? [])],
+    };
+  }
+
+  /** State transfer to a joining replica; not part of the contract. */
+  snapshot(): { balances: [string, number][]; history: [string, Entry[]][] } {
+    return { balances: [...this.balances], history: [...this.history] };
+  }
+
+  /** Installs a state received from {@link snapshot}. */
+  restore(state: { balances: [string, number][]; history: [string, Entry[]][] }): void {
+    this.balances = new Map(state.balances);
+    this.history = new Map(state.history);
+  }
+
+  private apply(account: string, entry: Entry): number {
+    const next =
+      (this.balances.get(account) ?? 0) + (entry.kind === 'deposit' ? entry.amount : -entry.amount);
+    this.balances.set(account, next);
+    this.history.set(account, [...(this.history.get(account) ?? []), entry]);
+    return next;
+  }
+}
