@@ -1,0 +1,97 @@
+/**
+ * Generation targets (from troupe.json or the command line), and writing or checking their
+ * output directories.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseIdl } from '../idl/parser.js';
+import { InputError } from './errors.js';
+import { extractServices } from './extract.js';
+import { generateFiles } from './generate.js';
+
+/** One output directory and where its contract comes from: source files or an IDL file. */
+export type Target =
+  | { files: string[]; project: string; out: string; allowAny?: boolean }
+  | { idl: string; out: string };
+
+/** Names codegen writes; only these are considered when looking for orphans. */
+const GENERATED = /\.(troupe\.idl|client\.ts|model\.ts)$/;
+
+/** Reads `troupe.json`: `{ "targets": [{ "files": [...], "project": "tsconfig.json", "out": "dir" } | { "idl": "f", "out": "dir" }] }`. */
+export function loadTargets(cwd: string, configFile: string): Target[] {
+  const file = path.resolve(cwd, configFile);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(`cannot read config '${configFile}': ${(e as Error).message.split('\n')[0]}`);
+  }
+  const targets = (raw as { targets?: unknown }).targets;
+  if (!Array.isArray(targets)) throw new InputError(`${configFile}: expected { "targets": [...] }`);
+  return targets.map((t: Record<string, unknown>, i) => {
+    if (typeof t.out !== 'string') throw new InputError(`${configFile}: targets[${i}].out must be a string`);
+    if (typeof t.idl === 'string') return { idl: t.idl, out: t.out };
+    if (!Array.isArray(t.files) || !t.files.every((f) => typeof f === 'string')) {
+      throw new InputError(`${configFile}: targets[${i}] needs "files" (source files) or "idl"`);
+    }
+    return {
+      files: t.files as string[],
+      project: typeof t.project === 'string' ? t.project : 'tsconfig.json',
+      out: t.out,
+      allowAny: t.allowAny === true,
+    };
+  });
+}
+
+/** Generates a target's files in memory. */
+export function targetFiles(t: Target, cwd: string): Map<string, string> {
+  const outDir = path.resolve(cwd, t.out);
+  if ('idl' in t) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.resolve(cwd, t.idl), 'utf8');
+    } catch {
+      throw new InputError(`cannot read '${t.idl}'`);
+    }
+    return generateFiles([parseIdl(text, t.idl)], { outDir, cwd });
+  }
+  for (const f of [t.project, ...t.files]) {
+    if (!fs.existsSync(path.resolve(cwd, f))) throw new InputError(`cannot read '${f}'`);
+  }
+  const models = extractServices({
+    tsconfig: path.resolve(cwd, t.project),
+    files: t.files.map((f) => path.resolve(cwd, f)),
+    root: cwd,
+    allowAny: t.allowAny,
+  });
+  if (models.length === 0) throw new InputError(`no @Service class found in ${t.files.join(', ')}`);
+  return generateFiles(models, { outDir, cwd });
+}
+
+/** Writes the files that differ; returns their names. */
+export function writeOutput(files: Map<string, string>, outDir: string): string[] {
+  fs.mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const [name, text] of files) {
+    const file = path.join(outDir, name);
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) continue;
+    fs.writeFileSync(file, text);
+    written.push(name);
+  }
+  return written;
+}
+
+/** Compares generated files with the directory: changed, missing, and orphaned generated files. */
+export function checkOutput(files: Map<string, string>, outDir: string): { file: string; reason: string }[] {
+  const stale: { file: string; reason: string }[] = [];
+  for (const [name, text] of files) {
+    const file = path.join(outDir, name);
+    if (!fs.existsSync(file)) stale.push({ file: name, reason: 'missing' });
+    else if (fs.readFileSync(file, 'utf8') !== text) stale.push({ file: name, reason: 'differs' });
+  }
+  const present = fs.existsSync(outDir) ? fs.readdirSync(outDir) : [];
+  for (const name of present.sort()) {
+    if (GENERATED.test(name) && !files.has(name)) stale.push({ file: name, reason: 'no longer generated' });
+  }
+  return stale;
+}
