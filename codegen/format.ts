@@ -26,7 +26,9 @@ function findBiome(cwd: string): string | null {
 export function formatTs(source: string, fileName: string, cwd: string): string {
   const bin = findBiome(cwd);
   if (!bin) return source;
-  const r = spawnSync(process.execPath, [bin, 'format', `--stdin-file-path=${fileName}`], {
+  // Only the base name: the real output path may sit in a folder biome.json ignores (e.g.
+  // golden files), and biome echoes ignored files unformatted.
+  const r = spawnSync(process.execPath, [bin, 'format', `--stdin-file-path=${path.basename(fileName)}`], {
     input: source,
     cwd,
     encoding: 'utf8',
