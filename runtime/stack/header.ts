@@ -1,0 +1,29 @@
+import { DecodeError } from '../wire/errors.js';
+
+/**
+ * Checks for headers popped off the wire. A layer validates its header before it changes any
+ * state; a failed check throws {@link DecodeError}, which the stack counts as a refused input.
+ */
+export function headerTuple(h: unknown, layer: string, minLength: number): unknown[] {
+  if (!Array.isArray(h) || h.length < minLength)
+    throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: header must be an array of at least ${minLength}`);
+  return h;
+}
+
+export function headerUint(v: unknown, layer: string, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: ${what} must be a non-negative integer`);
+  return v;
+}
+
+export function headerString(v: unknown, layer: string, what: string, maxLength = 256): string {
+  if (typeof v !== 'string' || v.length > maxLength)
+    throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: ${what} must be a string of at most ${maxLength}`);
+  return v;
+}
+
+export function headerBytes(v: unknown, layer: string, what: string): Uint8Array {
+  if (!(v instanceof Uint8Array))
+    throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: ${what} must be bytes`);
+  return v;
+}

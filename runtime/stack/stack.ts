@@ -1,0 +1,146 @@
+import { DecodeError } from '../wire/errors.js';
+import type { MemberId } from './member.js';
+import type { RandomSource } from './random.js';
+import type { DownEvent, Effect, Layer, LayerContext, LayerFactory, LayerSpec, UpEvent } from './types.js';
+
+interface Armed {
+  at: number;
+  order: number;
+  layer: number;
+  key: string;
+}
+
+export interface StackInit {
+  self: MemberId;
+  groupName: string;
+  random: RandomSource;
+  /** Receives trace lines when set. */
+  tracer?: (line: string) => void;
+}
+
+/**
+ * A built stack of layers. Sans-IO: the driver feeds it events with the current time and
+ * carries out the effects it returns. The same object runs under real sockets and timers and
+ * under the simulator.
+ */
+export class Stack {
+  private readonly layers: Layer[] = [];
+  readonly names: string[];
+  private readonly timers = new Map<string, Armed>();
+  private timerOrder = 0;
+  private effects: Effect[] = [];
+  private deferred: (() => void)[] = [];
+  private clock = 0;
+  /** Inputs refused as malformed (DecodeError from any layer). */
+  refused = 0;
+
+  constructor(factories: readonly { factory: LayerFactory; spec: LayerSpec }[], init: StackInit) {
+    this.names = factories.map((f) => f.factory.name);
+    factories.forEach(({ factory, spec }, i) => {
+      this.layers.push(factory.create(this.contextFor(i, init), spec.options ?? {}));
+    });
+  }
+
+  private contextFor(i: number, init: StackInit): LayerContext {
+    const name = this.names[i]!;
+    const tracer = init.tracer;
+    return {
+      self: init.self,
+      groupName: init.groupName,
+      now: () => this.clock,
+      random: init.random,
+      passDown: (ev) => {
+        const below = this.layers[i + 1];
+        if (!below) throw new Error(`bottom layer '${name}' cannot pass an event down`);
+        this.guard(i + 1, () => below.down(ev));
+      },
+      passUp: (ev) => {
+        const above = this.layers[i - 1];
+        if (!above) this.effects.push({ kind: 'up', event: ev });
+        else this.guard(i - 1, () => above.up(ev));
+      },
+      emit: (effect) => this.effects.push(effect),
+      defer: (fn) => this.deferred.push(fn),
+      setTimer: (key, delayMs) => {
+        this.timers.set(`${i}:${key}`, {
+          at: this.clock + Math.max(0, delayMs),
+          order: this.timerOrder++,
+          layer: i,
+          key,
+        });
+      },
+      clearTimer: (key) => {
+        this.timers.delete(`${i}:${key}`);
+      },
+      trace: tracer ? (line) => tracer(`${name}: ${line()}`) : () => {},
+    };
+  }
+
+  /** Run `fn` for layer `i`; a DecodeError is a refused input, anything else a reported bug. */
+  private guard(i: number, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      if (error instanceof DecodeError) this.refused++;
+      else this.effects.push({ kind: 'error', layer: this.names[i]!, error });
+    }
+  }
+
+  private run(now: number, fn: () => void): Effect[] {
+    this.clock = Math.max(this.clock, now);
+    fn();
+    // Deferred work may defer more; bounded by what the layers queue.
+    while (this.deferred.length > 0) {
+      const batch = this.deferred;
+      this.deferred = [];
+      for (const f of batch) f();
+    }
+    const out = this.effects;
+    this.effects = [];
+    return out;
+  }
+
+  /** An event from the application into the top layer. */
+  down(ev: DownEvent, now: number): Effect[] {
+    return this.run(now, () => this.guard(0, () => this.layers[0]!.down(ev)));
+  }
+
+  /** Raw bytes from the transport into the bottom layer. */
+  receive(bytes: Uint8Array, from: string, now: number): Effect[] {
+    const bottom = this.layers.length - 1;
+    return this.run(now, () => this.guard(bottom, () => this.layers[bottom]!.receive!(bytes, from)));
+  }
+
+  /** When the next timer is due, if any. */
+  nextDeadline(): number | undefined {
+    let min: number | undefined;
+    for (const t of this.timers.values()) if (min === undefined || t.at < min) min = t.at;
+    return min;
+  }
+
+  /** Fire every timer due at or before `now`, earliest first. */
+  advance(now: number): Effect[] {
+    return this.run(now, () => {
+      for (;;) {
+        let due: Armed | undefined;
+        for (const t of this.timers.values()) {
+          if (t.at <= this.clock && (!due || t.at < due.at || (t.at === due.at && t.order < due.order)))
+            due = t;
+        }
+        if (!due) return;
+        const d = due;
+        this.timers.delete(`${d.layer}:${d.key}`);
+        this.guard(d.layer, () => this.layers[d.layer]!.timer?.(d.key));
+      }
+    });
+  }
+
+  /** Per-layer counters. */
+  stats(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = { stack: { refused: this.refused } };
+    this.layers.forEach((l, i) => {
+      if (l.stats) out[this.names[i]!] = l.stats();
+    });
+    return out;
+  }
+}

@@ -1,0 +1,134 @@
+import type { MemberId } from './member.js';
+
+/**
+ * A message on its way through the stack. Each layer pushes one header on the way down and
+ * pops it on the way up; `payload` is shared by reference and never copied by a layer.
+ */
+export interface Msg {
+  /** Layer headers, top-most first; the bottom-most header is last. */
+  readonly headers: readonly unknown[];
+  readonly payload: Uint8Array;
+}
+
+/** Push a header (returns a new message; the payload is shared). */
+export function pushHeader(msg: Msg, header: unknown): Msg {
+  return { headers: [...msg.headers, header], payload: msg.payload };
+}
+
+/** Pop the bottom-most header. Returns undefined when there is none (a malformed packet). */
+export function popHeader(msg: Msg): [unknown, Msg] | undefined {
+  const n = msg.headers.length;
+  if (n === 0) return undefined;
+  return [msg.headers[n - 1], { headers: msg.headers.slice(0, n - 1), payload: msg.payload }];
+}
+
+/** Ordering guarantee of one cast (RMP's per-packet QoS). */
+export type Ordering = 'unreliable' | 'reliable' | 'fifo' | 'total';
+/** When a totally ordered message may be delivered (RMP): as soon as ordered, after K other
+ * members hold it, after a majority holds it, or once every member holds it (stable). */
+export type Resilience = 'none' | 'k' | 'majority' | 'safe';
+
+export interface QoS {
+  order: Ordering;
+  resilience?: Resilience;
+  /** For `resilience: 'k'`: how many other members must hold the message. */
+  k?: number;
+}
+
+export const RELIABLE_FIFO: QoS = { order: 'fifo' };
+
+/** A view: an agreed membership list, members in rank order (rank 0 is the coordinator). */
+export interface View {
+  id: number;
+  members: readonly MemberId[];
+  /** Transport addresses of the members, same order as `members`. */
+  addresses: readonly string[];
+}
+
+/** Events travelling down, from the application towards the network. */
+export type DownEvent =
+  | { type: 'cast'; msg: Msg; qos: QoS }
+  | { type: 'send'; to: MemberId; msg: Msg; qos: QoS }
+  /** A view was installed above; lower layers adjust their peer sets. */
+  | { type: 'view'; view: View }
+  /** Every member of the view holds `seqs[sender]` and everything before it (per sender stream). */
+  | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
+  /** Forget a member entirely (it left or failed); drop its streams and buffers. */
+  | { type: 'forget'; member: MemberId }
+  /** Start receiving `member`'s stream at `seq` (a joiner does not repair what came before). */
+  | { type: 'expect'; member: MemberId; seq: number }
+  | { type: 'leave' };
+
+/** Extra facts a layer attaches to a delivered message. */
+export interface DeliveryMeta {
+  /** Sequence number in the sender's reliable stream. */
+  seq?: number;
+}
+
+/** Events travelling up, from the network towards the application. */
+export type UpEvent =
+  | { type: 'deliver'; msg: Msg; from: MemberId; cast: boolean; meta: DeliveryMeta }
+  /** A packet from an endpoint outside the group's stack traffic (join requests, beacons). */
+  | { type: 'discovery'; msg: Msg; from: MemberId; address: string }
+  | { type: 'view'; view: View }
+  | { type: 'suspect'; member: MemberId; silentMs: number }
+  | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
+  /** Messages `fromSeq..toSeq` of `from`'s stream can no longer be recovered. */
+  | { type: 'lost'; from: MemberId; fromSeq: number; toSeq: number };
+
+/** What a stack asks its driver to do. */
+export type Effect =
+  /** Send bytes to one address, or to the whole group when `to` is null. */
+  | { kind: 'transmit'; to: string | null; bytes: Uint8Array }
+  /** The fan-out peer list changed (for transports without IP multicast). */
+  | { kind: 'peers'; addresses: readonly string[] }
+  /** An event reached the top of the stack. */
+  | { kind: 'up'; event: UpEvent }
+  /** A layer threw something other than a refusal of bad input: a bug, reported, not rethrown. */
+  | { kind: 'error'; layer: string; error: unknown };
+
+/** What a layer may do. Nothing else: no sockets, no clocks, no global randomness. */
+export interface LayerContext {
+  readonly self: MemberId;
+  readonly groupName: string;
+  /** The injected clock, in milliseconds. */
+  now(): number;
+  /** The injected random source. */
+  random(): number;
+  passDown(ev: DownEvent): void;
+  passUp(ev: UpEvent): void;
+  /** Effects only the bottom layer produces (transmit, peers). */
+  emit(effect: Effect): void;
+  /** Run `fn` after the current event has been fully handled (used for loop-back). */
+  defer(fn: () => void): void;
+  /** (Re)arm the timer named `key` to fire `delayMs` from now; replaces an armed one. */
+  setTimer(key: string, delayMs: number): void;
+  clearTimer(key: string): void;
+  /** Trace line (cheap no-op unless tracing). */
+  trace(line: () => string): void;
+}
+
+/** A protocol layer: a state machine driven by events. */
+export interface Layer {
+  down(ev: DownEvent): void;
+  up(ev: UpEvent): void;
+  timer?(key: string): void;
+  /** Only the bottom layer: raw bytes from the transport. */
+  receive?(bytes: Uint8Array, from: string): void;
+  /** Counters and sizes for diagnostics and the simulator's buffer checks. */
+  stats?(): Record<string, number>;
+}
+
+/** How a layer is made, and what it needs below it and gives above it (Horus's property table). */
+export interface LayerFactory<O = Record<string, unknown>> {
+  readonly name: string;
+  readonly provides: readonly string[];
+  readonly requires: readonly string[];
+  create(ctx: LayerContext, options: Partial<O>): Layer;
+}
+
+/** One entry of a stack specification. */
+export interface LayerSpec {
+  name: string;
+  options?: Record<string, unknown>;
+}

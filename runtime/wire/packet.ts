@@ -1,0 +1,175 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { DecodeError } from './errors.js';
+import { guardMsgpack, PACKET_LIMITS } from './msgpack-guard.js';
+
+/**
+ * Wire format of every troupe datagram / frame (all integers big-endian):
+ *
+ * ```
+ *  0  magic 0x54 ('T')      1  version (1)        2  packet type         3  flags
+ *  4  tag length (bytes)    5..7 reserved (0)
+ *  8  group id (u32, FNV-1a of the group name)
+ * 12  sender node (u32)    16  sender incarnation (u32)
+ * 20  body length (u32)
+ * 24  authentication tag (tag length bytes; filled by the crypt layer, else empty)
+ * 24+tag  body: msgpack [headers: array, payload: bin]
+ * ```
+ * Documented field by field in docs/protocol.md.
+ */
+export const MAGIC = 0x54;
+export const VERSION = 1;
+export const FIXED_HEADER_BYTES = 24;
+/** Largest packet decodePacket accepts by default: a 64 MiB message plus headroom (TCP frames). */
+export const MAX_PACKET_BYTES = 64 * 1024 * 1024 + 64 * 1024;
+
+/** Top-level demultiplexing: which part of a node a packet is for. */
+export enum PacketType {
+  /** Group protocol traffic between members; the body is a layer-header stack. */
+  Stack = 1,
+  /** Non-member client traffic (requests, replies, membership hints). */
+  Client = 2,
+  /** Discovery: join requests and beacons from endpoints not yet in the view. */
+  Discovery = 3,
+}
+
+export const Flags = {
+  /** The tag field holds an authentication tag over the rest of the packet. */
+  Authenticated: 0x01,
+  /** Sent point to point, not cast to the group. */
+  Unicast: 0x02,
+} as const;
+
+/** A member endpoint: a node id and the incarnation of that node (a restart is a new incarnation). */
+export interface Endpoint {
+  node: number;
+  inc: number;
+}
+
+/** A decoded packet. `headers` are the layer headers, bottom-most last; `payload` is never copied. */
+export interface Packet {
+  type: PacketType;
+  flags: number;
+  groupId: number;
+  sender: Endpoint;
+  tag: Uint8Array;
+  headers: unknown[];
+  payload: Uint8Array;
+}
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'number' });
+
+const EMPTY = new Uint8Array(0);
+
+/** Encode a packet. The payload is copied once, into the outgoing buffer. */
+export function encodePacket(p: Omit<Packet, 'tag'> & { tag?: Uint8Array }): Uint8Array {
+  const tag = p.tag ?? EMPTY;
+  if (tag.length > 255) throw new RangeError('authentication tag longer than 255 bytes');
+  const body = packr.pack([p.headers, p.payload]);
+  const out = new Uint8Array(FIXED_HEADER_BYTES + tag.length + body.length);
+  const v = new DataView(out.buffer);
+  out[0] = MAGIC;
+  out[1] = VERSION;
+  out[2] = p.type;
+  out[3] = p.flags;
+  out[4] = tag.length;
+  v.setUint32(8, p.groupId >>> 0);
+  v.setUint32(12, p.sender.node >>> 0);
+  v.setUint32(16, p.sender.inc >>> 0);
+  v.setUint32(20, body.length);
+  out.set(tag, FIXED_HEADER_BYTES);
+  out.set(body, FIXED_HEADER_BYTES + tag.length);
+  return out;
+}
+
+/** Fields of the fixed header, readable without decoding the body (for fast rejection and auth). */
+export interface FixedHeader {
+  type: PacketType;
+  flags: number;
+  groupId: number;
+  sender: Endpoint;
+  tagLength: number;
+  bodyLength: number;
+}
+
+/** Parse and check the fixed header only. Throws {@link DecodeError}. */
+export function decodeFixedHeader(bytes: Uint8Array, maxBytes = MAX_PACKET_BYTES): FixedHeader {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('DECODE_BAD_SHAPE', 'packet is not a byte array');
+  if (bytes.length > maxBytes)
+    throw new DecodeError(
+      'DECODE_OVERSIZED',
+      `packet of ${bytes.length} bytes exceeds the ${maxBytes}-byte limit`,
+    );
+  if (bytes.length < FIXED_HEADER_BYTES)
+    throw new DecodeError(
+      'DECODE_TRUNCATED',
+      `packet of ${bytes.length} bytes is shorter than its fixed header`,
+    );
+  if (bytes[0] !== MAGIC)
+    throw new DecodeError('DECODE_BAD_MAGIC', `bad magic byte 0x${bytes[0]!.toString(16)}`);
+  if (bytes[1] !== VERSION)
+    throw new DecodeError(
+      'DECODE_BAD_VERSION',
+      `wire version ${bytes[1]} is not supported (this is ${VERSION})`,
+    );
+  const type = bytes[2]!;
+  if (type !== PacketType.Stack && type !== PacketType.Client && type !== PacketType.Discovery)
+    throw new DecodeError('DECODE_BAD_TYPE', `unknown packet type ${type}`);
+  if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0)
+    throw new DecodeError('DECODE_BAD_SHAPE', 'reserved header bytes are not zero');
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tagLength = bytes[4]!;
+  const bodyLength = v.getUint32(20);
+  const expected = FIXED_HEADER_BYTES + tagLength + bodyLength;
+  if (expected > bytes.length)
+    throw new DecodeError('DECODE_TRUNCATED', `packet claims ${expected} bytes, has ${bytes.length}`);
+  if (expected < bytes.length)
+    throw new DecodeError('DECODE_BAD_LENGTH', `packet has ${bytes.length - expected} bytes past its body`);
+  return {
+    type,
+    flags: bytes[3]!,
+    groupId: v.getUint32(8),
+    sender: { node: v.getUint32(12), inc: v.getUint32(16) },
+    tagLength,
+    bodyLength,
+  };
+}
+
+/**
+ * The single decoding entry point. Accepts any input; throws nothing but {@link DecodeError}.
+ */
+export function decodePacket(bytes: Uint8Array, maxBytes = MAX_PACKET_BYTES): Packet {
+  const h = decodeFixedHeader(bytes, maxBytes);
+  const bodyStart = FIXED_HEADER_BYTES + h.tagLength;
+  guardMsgpack(bytes, bodyStart, bytes.length, PACKET_LIMITS);
+  let body: unknown;
+  try {
+    body = unpackr.unpack(bytes.subarray(bodyStart));
+  } catch (e) {
+    throw new DecodeError('DECODE_BAD_BODY', `msgpack body rejected: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(body) || body.length !== 2)
+    throw new DecodeError('DECODE_BAD_SHAPE', 'body must be [headers, payload]');
+  const [headers, payload] = body as [unknown, unknown];
+  if (!Array.isArray(headers)) throw new DecodeError('DECODE_BAD_SHAPE', 'headers must be an array');
+  if (!(payload instanceof Uint8Array)) throw new DecodeError('DECODE_BAD_SHAPE', 'payload must be bytes');
+  return {
+    type: h.type,
+    flags: h.flags,
+    groupId: h.groupId,
+    sender: h.sender,
+    tag: bytes.subarray(FIXED_HEADER_BYTES, bodyStart),
+    headers,
+    payload,
+  };
+}
+
+/** FNV-1a 32-bit hash of a group name: the group id carried in every packet. */
+export function groupIdOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(name)) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
