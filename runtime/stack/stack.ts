@@ -1,7 +1,7 @@
 import { DecodeError } from '../wire/errors.js';
 import type { MemberId } from './member.js';
 import type { RandomSource } from './random.js';
-import type { DownEvent, Effect, Layer, LayerContext, LayerFactory, LayerSpec, UpEvent } from './types.js';
+import type { DownEvent, Effect, Layer, LayerContext, LayerFactory, LayerSpec } from './types.js';
 
 interface Armed {
   at: number;

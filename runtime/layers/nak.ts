@@ -1,0 +1,388 @@
+import { headerTuple, headerUint } from '../stack/header.js';
+import type { MemberId } from '../stack/member.js';
+import {
+  type DownEvent,
+  type Layer,
+  type LayerContext,
+  type LayerFactory,
+  type Msg,
+  popHeader,
+  pushHeader,
+  type UpEvent,
+} from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
+
+/** Header kinds of the nak layer (first element of its header). */
+export const NakKind = {
+  /** [0] unreliable: delivered 0..n times, no sequence. */
+  Unreliable: 0,
+  /** [1, channel, seq] a message of a reliable stream. */
+  Data: 1,
+  /** [2, channel, from, to, from, to, ...] the receiver misses these sequence ranges. */
+  Nak: 2,
+  /** [3, channel, lastSeq] the sender's stream has reached lastSeq (trailing-loss repair). */
+  Session: 3,
+  /** [4, channel, firstAvailable] what was asked for is no longer buffered. */
+  Gone: 4,
+} as const;
+
+/** Channel 0: the sender's cast stream; channel 1: its point-to-point stream to the receiver. */
+const CAST = 0;
+const P2P = 1;
+
+export interface NakOptions {
+  /** NAK after a random delay in [nakMinMs, nakMaxMs] (AFDP/RMP), so receivers that miss the
+   * same packet do not all ask at once. */
+  nakMinMs: number;
+  nakMaxMs: number;
+  /** Repeated NAKs back off up to this interval. */
+  nakBackoffMaxMs: number;
+  /** A session message follows a burst after this idle time, then backs off to sessionMaxMs. */
+  sessionMinMs: number;
+  sessionMaxMs: number;
+  /** The same packet is not retransmitted twice within this interval. */
+  retransmitGuardMs: number;
+  /** Retransmission buffer bound (messages per stream); the oldest are evicted past it. */
+  maxBuffer: number;
+  /** Out-of-order messages held per stream; more are dropped (and NAKed again later). */
+  maxPending: number;
+  /** Largest number of ranges one NAK carries. */
+  maxNakRanges: number;
+}
+
+const DEFAULTS: NakOptions = {
+  nakMinMs: 2,
+  nakMaxMs: 20,
+  nakBackoffMaxMs: 500,
+  sessionMinMs: 20,
+  sessionMaxMs: 1000,
+  retransmitGuardMs: 10,
+  maxBuffer: 100_000,
+  maxPending: 10_000,
+  maxNakRanges: 32,
+};
+
+interface OutStream {
+  channel: number;
+  /** Destination for a point-to-point stream; null for the cast stream. */
+  to: MemberId | null;
+  nextSeq: number;
+  /** Oldest sequence still buffered. */
+  base: number;
+  buffer: Map<number, Msg>;
+  lastSent: Map<number, number>;
+  sessionDelay: number;
+}
+
+interface InStream {
+  from: MemberId;
+  channel: number;
+  next: number;
+  highest: number;
+  pending: Map<number, Msg>;
+  nakDelay: number;
+  nakArmed: boolean;
+}
+
+/**
+ * NAK: per-sender reliable FIFO streams. Gaps are detected by sequence number and repaired by
+ * negative acknowledgement after a random delay; the sender retransmits a cast to the whole
+ * group (others that missed it benefit) and a point-to-point message to its receiver.
+ * Session messages after a burst expose trailing losses. Duplicates are suppressed.
+ */
+class Nak implements Layer {
+  private readonly out = new Map<string, OutStream>();
+  private readonly inn = new Map<string, InStream>();
+  private readonly c = {
+    sent: 0,
+    delivered: 0,
+    duplicates: 0,
+    naksSent: 0,
+    retransmits: 0,
+    evicted: 0,
+    lost: 0,
+    bufferHighWater: 0,
+  };
+
+  constructor(
+    private readonly ctx: LayerContext,
+    private readonly o: NakOptions,
+  ) {}
+
+  private outStream(to: MemberId | null): OutStream {
+    const key = to ?? '*';
+    let s = this.out.get(key);
+    if (!s) {
+      s = {
+        channel: to === null ? CAST : P2P,
+        to,
+        nextSeq: 0,
+        base: 0,
+        buffer: new Map(),
+        lastSent: new Map(),
+        sessionDelay: this.o.sessionMinMs,
+      };
+      this.out.set(key, s);
+    }
+    return s;
+  }
+
+  private inStream(from: MemberId, channel: number): InStream {
+    const key = `${from}|${channel}`;
+    let s = this.inn.get(key);
+    if (!s) {
+      s = { from, channel, next: 0, highest: -1, pending: new Map(), nakDelay: 0, nakArmed: false };
+      this.inn.set(key, s);
+    }
+    return s;
+  }
+
+  private transmit(s: OutStream, header: unknown[], msg: Msg): void {
+    const m = pushHeader(msg, header);
+    if (s.to === null) this.ctx.passDown({ type: 'cast', msg: m, qos: { order: 'fifo' } });
+    else this.ctx.passDown({ type: 'send', to: s.to, msg: m, qos: { order: 'fifo' } });
+  }
+
+  private control(to: MemberId, header: unknown[]): void {
+    this.ctx.passDown({
+      type: 'send',
+      to,
+      msg: { headers: [header], payload: EMPTY },
+      qos: { order: 'unreliable' },
+    });
+  }
+
+  down(ev: DownEvent): void {
+    switch (ev.type) {
+      case 'cast':
+      case 'send': {
+        if (ev.qos.order === 'unreliable') {
+          this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [NakKind.Unreliable]) });
+          return;
+        }
+        const s = this.outStream(ev.type === 'cast' ? null : ev.to);
+        const seq = s.nextSeq++;
+        s.buffer.set(seq, ev.msg);
+        s.lastSent.set(seq, this.ctx.now());
+        while (s.buffer.size > this.o.maxBuffer) {
+          s.buffer.delete(s.base);
+          s.lastSent.delete(s.base);
+          s.base++;
+          this.c.evicted++;
+        }
+        this.c.bufferHighWater = Math.max(this.c.bufferHighWater, s.buffer.size);
+        this.c.sent++;
+        this.transmit(s, [NakKind.Data, s.channel, seq], ev.msg);
+        s.sessionDelay = this.o.sessionMinMs;
+        this.ctx.setTimer(`session:${s.to ?? '*'}`, s.sessionDelay);
+        return;
+      }
+      case 'stable': {
+        const s = this.out.get('*');
+        const upTo = ev.seqs.get(this.ctx.self);
+        if (!s || upTo === undefined) return;
+        while (s.base <= upTo && s.base < s.nextSeq) {
+          s.buffer.delete(s.base);
+          s.lastSent.delete(s.base);
+          s.base++;
+        }
+        return;
+      }
+      case 'expect': {
+        const s = this.inStream(ev.member, CAST);
+        if (s.next < ev.seq) this.skipTo(s, ev.seq);
+        return;
+      }
+      case 'forget': {
+        for (const ch of [CAST, P2P]) {
+          this.inn.delete(`${ev.member}|${ch}`);
+          this.ctx.clearTimer(`nak:${ev.member}|${ch}`);
+        }
+        this.out.delete(ev.member);
+        this.ctx.clearTimer(`session:${ev.member}`);
+        this.ctx.passDown(ev);
+        return;
+      }
+      default:
+        this.ctx.passDown(ev);
+    }
+  }
+
+  up(ev: UpEvent): void {
+    if (ev.type !== 'deliver') {
+      this.ctx.passUp(ev);
+      return;
+    }
+    const popped = popHeader(ev.msg);
+    if (!popped) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: missing header');
+    const [raw, msg] = popped;
+    const h = headerTuple(raw, 'nak', 1);
+    const kind = headerUint(h[0], 'nak', 'kind');
+    if (kind === NakKind.Unreliable) {
+      this.ctx.passUp({ ...ev, msg });
+      return;
+    }
+    const channel = headerUint(h[1], 'nak', 'channel');
+    if (channel !== CAST && channel !== P2P) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: bad channel');
+    switch (kind) {
+      case NakKind.Data:
+        return this.onData(ev.from, channel, headerUint(h[2], 'nak', 'seq'), msg, ev.cast);
+      case NakKind.Nak:
+        return this.onNak(ev.from, channel, h.slice(2));
+      case NakKind.Session:
+        return this.onSession(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
+      case NakKind.Gone:
+        return this.onGone(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
+      default:
+        throw new DecodeError('DECODE_BAD_SHAPE', `nak: unknown kind ${kind}`);
+    }
+  }
+
+  private onData(from: MemberId, channel: number, seq: number, msg: Msg, cast: boolean): void {
+    const s = this.inStream(from, channel);
+    if (seq < s.next || s.pending.has(seq)) {
+      this.c.duplicates++;
+      return;
+    }
+    if (seq > s.next + this.o.maxPending) return; // too far ahead to hold; NAKed again later
+    s.highest = Math.max(s.highest, seq);
+    if (seq === s.next) {
+      this.deliver(s, seq, msg, cast);
+      this.drain(s, cast);
+    } else {
+      s.pending.set(seq, msg);
+    }
+    this.armNak(s);
+  }
+
+  private deliver(s: InStream, seq: number, msg: Msg, cast: boolean): void {
+    s.next = seq + 1;
+    this.c.delivered++;
+    this.ctx.passUp({ type: 'deliver', msg, from: s.from, cast, meta: { seq } });
+  }
+
+  private drain(s: InStream, cast: boolean): void {
+    for (let m = s.pending.get(s.next); m !== undefined; m = s.pending.get(s.next)) {
+      s.pending.delete(s.next);
+      this.deliver(s, s.next, m, cast);
+    }
+  }
+
+  private armNak(s: InStream): void {
+    const gap = s.next <= s.highest;
+    const key = `nak:${s.from}|${s.channel}`;
+    if (!gap) {
+      s.nakArmed = false;
+      s.nakDelay = 0;
+      this.ctx.clearTimer(key);
+      return;
+    }
+    if (s.nakArmed) return;
+    s.nakArmed = true;
+    const jitter = this.o.nakMinMs + this.ctx.random() * (this.o.nakMaxMs - this.o.nakMinMs);
+    this.ctx.setTimer(key, s.nakDelay + jitter);
+  }
+
+  private onSession(from: MemberId, channel: number, last: number): void {
+    const s = this.inStream(from, channel);
+    if (last > s.highest) s.highest = last;
+    this.armNak(s);
+  }
+
+  private onNak(from: MemberId, channel: number, ranges: unknown[]): void {
+    const s = this.out.get(channel === CAST ? '*' : from);
+    if (!s) return;
+    const now = this.ctx.now();
+    let gone = false;
+    for (let i = 0; i + 1 < ranges.length && i < 2 * this.o.maxNakRanges; i += 2) {
+      const lo = headerUint(ranges[i], 'nak', 'range');
+      const hi = Math.min(headerUint(ranges[i + 1], 'nak', 'range'), s.nextSeq - 1);
+      if (lo < s.base) gone = true;
+      for (let seq = Math.max(lo, s.base); seq <= hi; seq++) {
+        const m = s.buffer.get(seq);
+        if (!m) continue;
+        const last = s.lastSent.get(seq) ?? Number.NEGATIVE_INFINITY;
+        if (now - last < this.o.retransmitGuardMs) continue;
+        s.lastSent.set(seq, now);
+        this.c.retransmits++;
+        this.transmit(s, [NakKind.Data, s.channel, seq], m);
+      }
+    }
+    if (gone) this.control(from, [NakKind.Gone, channel, s.base]);
+  }
+
+  private onGone(from: MemberId, channel: number, firstAvailable: number): void {
+    const s = this.inn.get(`${from}|${channel}`);
+    if (s && s.next < firstAvailable) this.skipTo(s, firstAvailable);
+  }
+
+  /** Give up on everything before `seq` (reported up as lost unless it is a join point). */
+  private skipTo(s: InStream, seq: number): void {
+    const had = s.next;
+    for (const k of s.pending.keys()) if (k < seq) s.pending.delete(k);
+    s.next = seq;
+    s.highest = Math.max(s.highest, seq - 1);
+    if (had < seq && had > 0) {
+      this.c.lost += seq - had;
+      this.ctx.passUp({ type: 'lost', from: s.from, fromSeq: had, toSeq: seq - 1 });
+    }
+    this.drain(s, s.channel === CAST);
+    this.armNak(s);
+  }
+
+  timer(key: string): void {
+    if (key.startsWith('nak:')) {
+      const s = this.inn.get(key.slice(4));
+      if (!s) return;
+      s.nakArmed = false;
+      const ranges: number[] = [];
+      let lo = -1;
+      for (let q = s.next; q <= s.highest + 1 && ranges.length < 2 * this.o.maxNakRanges; q++) {
+        const missing = q <= s.highest && !s.pending.has(q);
+        if (missing && lo < 0) lo = q;
+        if (!missing && lo >= 0) {
+          ranges.push(lo, q - 1);
+          lo = -1;
+        }
+      }
+      if (ranges.length === 0) return;
+      this.c.naksSent++;
+      this.control(s.from, [NakKind.Nak, s.channel, ...ranges]);
+      s.nakDelay = Math.min(this.o.nakBackoffMaxMs, Math.max(this.o.nakMaxMs, s.nakDelay * 2));
+      this.armNak(s);
+      return;
+    }
+    if (key.startsWith('session:')) {
+      const target = key.slice(8);
+      const s = this.out.get(target);
+      if (!s || s.nextSeq === 0) return;
+      const header = [NakKind.Session, s.channel, s.nextSeq - 1];
+      if (s.to === null)
+        this.ctx.passDown({
+          type: 'cast',
+          msg: { headers: [header], payload: EMPTY },
+          qos: { order: 'unreliable' },
+        });
+      else this.control(s.to, header);
+      s.sessionDelay = Math.min(this.o.sessionMaxMs, s.sessionDelay * 2);
+      this.ctx.setTimer(key, s.sessionDelay);
+    }
+  }
+
+  stats(): Record<string, number> {
+    let buffered = 0;
+    for (const s of this.out.values()) buffered += s.buffer.size;
+    let pending = 0;
+    for (const s of this.inn.values()) pending += s.pending.size;
+    return { ...this.c, buffered, pending };
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export const nak: LayerFactory<NakOptions> = {
+  name: 'nak',
+  provides: ['reliable', 'fifo'],
+  requires: ['transport'],
+  create: (ctx, o) => new Nak(ctx, { ...DEFAULTS, ...o }),
+};

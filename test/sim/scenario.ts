@@ -1,0 +1,69 @@
+import { defaultRegistry } from '../../runtime/layers/index.js';
+import { parseSpec } from '../../runtime/stack/builder.js';
+import { randomInt } from '../../runtime/stack/random.js';
+import { type Checker, NAK_CHECKERS } from './checkers.js';
+import { type Fault, type ScenarioConfig, World } from './world.js';
+
+export interface ScenarioResult {
+  seed: number;
+  violations: string[];
+  trace: string[];
+  world: World;
+}
+
+export function defaultConfig(seed: number, members: number, faults: Iterable<Fault>): ScenarioConfig {
+  return {
+    seed,
+    members,
+    faults: new Set(faults),
+    stack: parseSpec('nak:com'),
+    registry: defaultRegistry(),
+    messages: 40,
+    loadMs: 2_000,
+    faultMs: 3_000,
+    endMs: 15_000,
+    trace: false,
+  };
+}
+
+/** Plan the workload and the faults from the seed, run the world, check the invariants. */
+export function runScenario(
+  cfg: ScenarioConfig,
+  checkers: readonly Checker[] = NAK_CHECKERS,
+): ScenarioResult {
+  const w = new World(cfg);
+  const r = w.rng;
+  for (let i = 0; i < cfg.members; i++) {
+    for (let k = 0; k < cfg.messages; k++) {
+      const t = r() * cfg.loadMs;
+      w.at(t, () => w.cast(w.nodes[i]!));
+    }
+  }
+  const f = cfg.faults;
+  if (f.has('crash')) {
+    // Crash up to a minority of members; each comes back later as a new incarnation.
+    const crashes = randomInt(r, 1, Math.max(1, Math.floor((cfg.members - 1) / 2)));
+    for (let c = 0; c < crashes; c++) {
+      const i = randomInt(r, 0, cfg.members - 1);
+      const t = r() * cfg.faultMs * 0.7;
+      w.at(t, () => w.crash(w.nodes[i]!));
+      w.at(t + 50 + r() * 500, () => w.restart(i));
+    }
+  }
+  if (f.has('pause')) {
+    for (let c = 0; c < 3; c++) {
+      const i = randomInt(r, 0, cfg.members - 1);
+      const ms = 10 + r() * 300;
+      w.at(r() * cfg.faultMs, () => w.pause(w.nodes[i]!, ms));
+    }
+  }
+  if (f.has('partition')) {
+    const t = r() * cfg.faultMs * 0.6;
+    const sides = w.nodes.map(() => (r() < 0.5 ? 0 : 1));
+    w.at(t, () => w.partition(sides));
+    w.at(t + 100 + r() * 800, () => w.heal());
+  }
+  w.run();
+  const violations = checkers.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`));
+  return { seed: cfg.seed, violations, trace: w.trace, world: w };
+}
