@@ -226,13 +226,17 @@ class Nak implements Layer {
     if (channel !== CAST && channel !== P2P) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: bad channel');
     switch (kind) {
       case NakKind.Data:
-        return this.onData(ev.from, channel, headerUint(h[2], 'nak', 'seq'), msg, ev.cast);
+        this.onData(ev.from, channel, headerUint(h[2], 'nak', 'seq'), msg, ev.cast);
+        return;
       case NakKind.Nak:
-        return this.onNak(ev.from, channel, h.slice(2));
+        this.onNak(ev.from, channel, h.slice(2));
+        return;
       case NakKind.Session:
-        return this.onSession(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
+        this.onSession(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
+        return;
       case NakKind.Gone:
-        return this.onGone(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
+        this.onGone(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
+        return;
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `nak: unknown kind ${kind}`);
     }
