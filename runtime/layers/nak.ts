@@ -289,7 +289,9 @@ class Nak implements Layer {
 
   private onSession(from: MemberId, channel: number, last: number): void {
     const s = this.inStream(from, channel);
-    if (last > s.highest) s.highest = last;
+    // Never believe more than we could hold: a forged or stale claim cannot inflate the gap.
+    const claim = Math.min(last, s.next + this.o.maxPending);
+    if (claim > s.highest) s.highest = claim;
     this.armNak(s);
   }
 
@@ -334,21 +336,26 @@ class Nak implements Layer {
     this.armNak(s);
   }
 
+  /** Gaps between `next` and `highest`, as [lo, hi] pairs; linear in what is held, not in the gap. */
+  private missingRanges(s: InStream): number[] {
+    const ranges: number[] = [];
+    let cursor = s.next;
+    const held = [...s.pending.keys()].sort((a, b) => a - b);
+    for (const k of held) {
+      if (ranges.length >= 2 * this.o.maxNakRanges) return ranges;
+      if (k > cursor) ranges.push(cursor, k - 1);
+      cursor = Math.max(cursor, k + 1);
+    }
+    if (cursor <= s.highest && ranges.length < 2 * this.o.maxNakRanges) ranges.push(cursor, s.highest);
+    return ranges;
+  }
+
   timer(key: string): void {
     if (key.startsWith('nak:')) {
       const s = this.inn.get(key.slice(4));
       if (!s) return;
       s.nakArmed = false;
-      const ranges: number[] = [];
-      let lo = -1;
-      for (let q = s.next; q <= s.highest + 1 && ranges.length < 2 * this.o.maxNakRanges; q++) {
-        const missing = q <= s.highest && !s.pending.has(q);
-        if (missing && lo < 0) lo = q;
-        if (!missing && lo >= 0) {
-          ranges.push(lo, q - 1);
-          lo = -1;
-        }
-      }
+      const ranges = this.missingRanges(s);
       if (ranges.length === 0) return;
       this.c.naksSent++;
       this.control(s.from, [NakKind.Nak, s.channel, ...ranges]);
