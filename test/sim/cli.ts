@@ -22,6 +22,7 @@ function main(): number {
       faults: { type: 'string', default: 'loss,dup,reorder,delay' },
       messages: { type: 'string', default: '40' },
       trace: { type: 'boolean', default: false },
+      stack: { type: 'string', default: 'nak:com' },
     },
   });
   const [lo, hi] = range(values.seed ?? values.seeds ?? '1..100');
@@ -50,7 +51,7 @@ function main(): number {
       violations += r.violations.length;
       for (const v of r.violations.slice(0, 5)) process.stdout.write(`seed ${seed}: ${v}\n`);
       process.stdout.write(
-        `  replay: npm run sim -- --seed ${seed} --members ${values.members} --faults ${faults.join(',')} --messages ${values.messages} --trace\n`,
+        `  replay: npm run sim -- --seed ${seed} --members ${values.members} --faults ${faults.join(',')} --messages ${values.messages} --stack ${values.stack} --trace\n`,
       );
     }
   }

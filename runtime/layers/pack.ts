@@ -1,0 +1,131 @@
+import { headerBytes, headerTuple, headerUint } from '../stack/header.js';
+import type { MemberId } from '../stack/member.js';
+import {
+  type DownEvent,
+  type Layer,
+  type LayerContext,
+  type LayerFactory,
+  type Msg,
+  popHeader,
+  pushHeader,
+  type QoS,
+  type UpEvent,
+} from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
+
+/** [0] one message as is; [1, [[headers, payload], ...]] several messages in one packet. */
+export const PackKind = { Single: 0, Packed: 1 } as const;
+
+export interface PackOptions {
+  /** Flush a destination's batch before it would exceed this many bytes (payloads + header estimate). */
+  maxBytes: number;
+  /** Most messages in one packet. */
+  maxMessages: number;
+}
+
+/** Rough per-message overhead of its headers on the wire, for the size bound. */
+const HEADER_ESTIMATE = 48;
+
+interface Batch {
+  to: MemberId | null;
+  msgs: Msg[];
+  bytes: number;
+  qos: QoS;
+}
+
+/**
+ * PACK (Horus's message packing): small messages bound for the same destination within one
+ * turn go out together in one packet. A zero-delay timer flushes the batch, so nothing waits
+ * past the end of the current turn of the event loop (or virtual instant in the simulator).
+ */
+class Pack implements Layer {
+  private readonly batches = new Map<string, Batch>();
+  private readonly c = { messages: 0, packets: 0, unpacked: 0 };
+
+  constructor(
+    private readonly ctx: LayerContext,
+    private readonly o: PackOptions,
+  ) {}
+
+  down(ev: DownEvent): void {
+    if (ev.type !== 'cast' && ev.type !== 'send') {
+      this.ctx.passDown(ev);
+      return;
+    }
+    const to = ev.type === 'cast' ? null : ev.to;
+    const key = to ?? '*';
+    const size = ev.msg.payload.length + HEADER_ESTIMATE * (ev.msg.headers.length + 1);
+    let b = this.batches.get(key);
+    if (b && (b.bytes + size > this.o.maxBytes || b.msgs.length >= this.o.maxMessages)) {
+      this.flush(key, b);
+      b = undefined;
+    }
+    if (!b) {
+      b = { to, msgs: [], bytes: 0, qos: ev.qos };
+      this.batches.set(key, b);
+    }
+    b.msgs.push(ev.msg);
+    b.bytes += size;
+    this.c.messages++;
+    this.ctx.setTimer('flush', 0);
+  }
+
+  private flush(key: string, b: Batch): void {
+    this.batches.delete(key);
+    const [first] = b.msgs;
+    if (!first) return;
+    const msg =
+      b.msgs.length === 1
+        ? pushHeader(first, [PackKind.Single])
+        : {
+            headers: [[PackKind.Packed, b.msgs.map((m) => [m.headers, m.payload])]],
+            payload: EMPTY,
+          };
+    this.c.packets++;
+    if (b.to === null) this.ctx.passDown({ type: 'cast', msg, qos: b.qos });
+    else this.ctx.passDown({ type: 'send', to: b.to, msg, qos: b.qos });
+  }
+
+  timer(key: string): void {
+    if (key !== 'flush') return;
+    for (const [k, b] of [...this.batches]) this.flush(k, b);
+  }
+
+  up(ev: UpEvent): void {
+    if (ev.type !== 'deliver') {
+      this.ctx.passUp(ev);
+      return;
+    }
+    const popped = popHeader(ev.msg);
+    if (!popped) throw new DecodeError('DECODE_BAD_SHAPE', 'pack: missing header');
+    const [raw, rest] = popped;
+    const h = headerTuple(raw, 'pack', 1);
+    const kind = headerUint(h[0], 'pack', 'kind');
+    if (kind === PackKind.Single) {
+      this.ctx.passUp({ ...ev, msg: rest });
+      return;
+    }
+    if (kind !== PackKind.Packed) throw new DecodeError('DECODE_BAD_SHAPE', `pack: unknown kind ${kind}`);
+    const subs = headerTuple(h[1], 'pack', 1);
+    // Validate every sub-message before delivering any, so a bad packet delivers nothing.
+    const msgs: Msg[] = subs.map((s) => {
+      const t = headerTuple(s, 'pack', 2);
+      return { headers: headerTuple(t[0], 'pack', 0), payload: headerBytes(t[1], 'pack', 'payload') };
+    });
+    this.c.unpacked += msgs.length;
+    for (const msg of msgs) this.ctx.passUp({ ...ev, msg });
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.c };
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export const pack: LayerFactory<PackOptions> = {
+  name: 'pack',
+  provides: ['packing'],
+  requires: ['transport'],
+  create: (ctx, o) => new Pack(ctx, { maxBytes: o.maxBytes ?? 60_000, maxMessages: o.maxMessages ?? 1024 }),
+};
