@@ -78,7 +78,9 @@ class Com implements Layer {
           const a = ev.view.addresses[i];
           if (a !== undefined) this.addresses.set(m, a);
         });
-        const peers = ev.view.members.filter((m) => m !== this.ctx.self).map((m) => this.addresses.get(m)!);
+        const peers = ev.view.members
+          .filter((m) => m !== this.ctx.self)
+          .flatMap((m) => this.addresses.get(m) ?? []);
         this.ctx.emit({ kind: 'peers', addresses: peers });
         return;
       }
@@ -113,6 +115,10 @@ class Com implements Layer {
     const sender = memberId(packet.sender);
     if (sender === this.ctx.self) {
       this.counters.echoes++; // IP multicast loops our own packets back; we already delivered them
+      return;
+    }
+    if (packet.type === PacketType.Client) {
+      this.counters.refused++; // client traffic never enters the member stack
       return;
     }
     this.counters.received++;

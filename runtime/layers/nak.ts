@@ -1,3 +1,4 @@
+import { StackConfigError } from '../errors.js';
 import { headerTuple, headerUint } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import {
@@ -48,6 +49,8 @@ export interface NakOptions {
   maxPending: number;
   /** Largest number of ranges one NAK carries. */
   maxNakRanges: number;
+  /** Most messages one NAK makes the sender resend (the receiver NAKs again for the rest). */
+  maxRetransmitsPerNak: number;
 }
 
 const DEFAULTS: NakOptions = {
@@ -60,6 +63,7 @@ const DEFAULTS: NakOptions = {
   maxBuffer: 100_000,
   maxPending: 10_000,
   maxNakRanges: 32,
+  maxRetransmitsPerNak: 512,
 };
 
 interface OutStream {
@@ -190,7 +194,7 @@ class Nak implements Layer {
       }
       case 'expect': {
         const s = this.inStream(ev.member, CAST);
-        if (s.next < ev.seq) this.skipTo(s, ev.seq);
+        if (s.next < ev.seq) this.skipTo(s, ev.seq, false);
         return;
       }
       case 'forget': {
@@ -226,7 +230,7 @@ class Nak implements Layer {
     if (channel !== CAST && channel !== P2P) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: bad channel');
     switch (kind) {
       case NakKind.Data:
-        this.onData(ev.from, channel, headerUint(h[2], 'nak', 'seq'), msg, ev.cast);
+        this.onData(ev.from, channel, headerUint(h[2], 'nak', 'seq'), msg, channel === CAST);
         return;
       case NakKind.Nak:
         this.onNak(ev.from, channel, h.slice(2));
@@ -299,17 +303,26 @@ class Nak implements Layer {
     const s = this.out.get(channel === CAST ? '*' : from);
     if (!s) return;
     const now = this.ctx.now();
-    let gone = false;
-    for (let i = 0; i + 1 < ranges.length && i < 2 * this.o.maxNakRanges; i += 2) {
+    // Validate every pair before acting on any; one NAK buys at most maxRetransmitsPerNak resends.
+    const pairs: [number, number][] = [];
+    for (let i = 0; i + 1 < ranges.length && pairs.length < this.o.maxNakRanges; i += 2) {
       const lo = headerUint(ranges[i], 'nak', 'range');
-      const hi = Math.min(headerUint(ranges[i + 1], 'nak', 'range'), s.nextSeq - 1);
+      const hi = headerUint(ranges[i + 1], 'nak', 'range');
+      if (lo > hi) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: range with lo > hi');
+      pairs.push([lo, hi]);
+    }
+    let gone = false;
+    let budget = this.o.maxRetransmitsPerNak;
+    for (const [lo, rawHi] of pairs) {
+      const hi = Math.min(rawHi, s.nextSeq - 1);
       if (lo < s.base) gone = true;
-      for (let seq = Math.max(lo, s.base); seq <= hi; seq++) {
+      for (let seq = Math.max(lo, s.base); seq <= hi && budget > 0; seq++) {
         const m = s.buffer.get(seq);
         if (!m) continue;
         const last = s.lastSent.get(seq) ?? Number.NEGATIVE_INFINITY;
         if (now - last < this.o.retransmitGuardMs) continue;
         s.lastSent.set(seq, now);
+        budget--;
         this.c.retransmits++;
         this.transmit(s, [NakKind.Data, s.channel, seq], m);
       }
@@ -319,16 +332,19 @@ class Nak implements Layer {
 
   private onGone(from: MemberId, channel: number, firstAvailable: number): void {
     const s = this.inn.get(`${from}|${channel}`);
-    if (s && s.next < firstAvailable) this.skipTo(s, firstAvailable);
+    // Only believe a Gone while we are missing something, and never past what we know exists.
+    if (!s || s.next > s.highest) return;
+    const upTo = Math.min(firstAvailable, s.highest + 1);
+    if (s.next < upTo) this.skipTo(s, upTo, true);
   }
 
   /** Give up on everything before `seq` (reported up as lost unless it is a join point). */
-  private skipTo(s: InStream, seq: number): void {
+  private skipTo(s: InStream, seq: number, report: boolean): void {
     const had = s.next;
     for (const k of s.pending.keys()) if (k < seq) s.pending.delete(k);
     s.next = seq;
     s.highest = Math.max(s.highest, seq - 1);
-    if (had < seq && had > 0) {
+    if (report && had < seq) {
       this.c.lost += seq - had;
       this.ctx.passUp({ type: 'lost', from: s.from, fromSeq: had, toSeq: seq - 1 });
     }
@@ -395,5 +411,13 @@ export const nak: LayerFactory<NakOptions> = {
   name: 'nak',
   provides: ['reliable', 'fifo'],
   requires: ['transport'],
-  create: (ctx, o) => new Nak(ctx, { ...DEFAULTS, ...o }),
+  create: (ctx, o) => {
+    const opts = { ...DEFAULTS, ...o };
+    for (const [k, v] of Object.entries(opts))
+      if (!(typeof v === 'number' && v > 0))
+        throw new StackConfigError('STACK_BAD_OPTION', `nak option ${k} must be a positive number`);
+    if (opts.nakMaxMs < opts.nakMinMs)
+      throw new StackConfigError('STACK_BAD_OPTION', 'nak: nakMaxMs < nakMinMs');
+    return new Nak(ctx, opts);
+  },
 };

@@ -60,9 +60,10 @@ export class Stack {
         else this.guard(i - 1, () => above.up(ev));
       },
       emit: (effect) => this.effects.push(effect),
-      defer: (fn) => this.deferred.push(fn),
+      defer: (fn) => this.deferred.push(() => this.guard(i, fn)),
       setTimer: (key, delayMs) => {
         this.timers.set(`${i}:${key}`, {
+          // A zero delay means "after this turn"; the sequence number orders same-instant timers.
           at: this.clock + Math.max(0, delayMs),
           order: this.timerOrder++,
           layer: i,

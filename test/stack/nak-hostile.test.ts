@@ -39,6 +39,21 @@ describe('nak facing forged and malformed packets', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
+  it('ignores a forged Gone that would skip the stream far ahead', () => {
+    const s = stack();
+    s.receive(packet([[4, 0, Number.MAX_SAFE_INTEGER]]), 'evil:1', 0);
+    const ok = s.receive(packet([[1, 0, 0]]), 'evil:1', 1);
+    expect(ok.some((e) => e.kind === 'up' && e.event.type === 'deliver')).toBe(true);
+  });
+
+  it('refuses a NAK range with lo > hi before resending anything', () => {
+    const s = stack();
+    s.down({ type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } }, 0);
+    const out = s.receive(packet([[2, 0, 0, 0, 5, 1]]), 'evil:1', 100);
+    expect(out.filter((e) => e.kind === 'transmit')).toEqual([]);
+    expect(s.stats().stack?.refused).toBe(1);
+  });
+
   it.each([
     ['no header', []],
     ['a header that is not an array', [7]],
