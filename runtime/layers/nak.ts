@@ -1,5 +1,5 @@
 import { StackConfigError } from '../errors.js';
-import { headerTuple, headerUint } from '../stack/header.js';
+import { headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import {
   type DownEvent,
@@ -7,7 +7,6 @@ import {
   type LayerContext,
   type LayerFactory,
   type Msg,
-  popHeader,
   pushHeader,
   type UpEvent,
 } from '../stack/types.js';
@@ -217,11 +216,7 @@ class Nak implements Layer {
       this.ctx.passUp(ev);
       return;
     }
-    const popped = popHeader(ev.msg);
-    if (!popped) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: missing header');
-    const [raw, msg] = popped;
-    const h = headerTuple(raw, 'nak', 1);
-    const kind = headerUint(h[0], 'nak', 'kind');
+    const { h, kind, rest: msg } = popKindHeader(ev.msg, 'nak');
     if (kind === NakKind.Unreliable) {
       this.ctx.passUp({ ...ev, msg });
       return;

@@ -1,4 +1,4 @@
-import { headerBytes, headerTuple, headerUint } from '../stack/header.js';
+import { headerBytes, headerTuple, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import {
   type DownEvent,
@@ -6,7 +6,6 @@ import {
   type LayerContext,
   type LayerFactory,
   type Msg,
-  popHeader,
   pushHeader,
   type QoS,
   type UpEvent,
@@ -96,11 +95,7 @@ class Pack implements Layer {
       this.ctx.passUp(ev);
       return;
     }
-    const popped = popHeader(ev.msg);
-    if (!popped) throw new DecodeError('DECODE_BAD_SHAPE', 'pack: missing header');
-    const [raw, rest] = popped;
-    const h = headerTuple(raw, 'pack', 1);
-    const kind = headerUint(h[0], 'pack', 'kind');
+    const { h, kind, rest } = popKindHeader(ev.msg, 'pack');
     if (kind === PackKind.Single) {
       this.ctx.passUp({ ...ev, msg: rest });
       return;

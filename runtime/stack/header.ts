@@ -1,4 +1,5 @@
 import { DecodeError } from '../wire/errors.js';
+import { type Msg, popHeader } from './types.js';
 
 /**
  * Checks for headers popped off the wire. A layer validates its header before it changes any
@@ -26,4 +27,13 @@ export function headerBytes(v: unknown, layer: string, what: string): Uint8Array
   if (!(v instanceof Uint8Array))
     throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: ${what} must be bytes`);
   return v;
+}
+
+/** Pop a layer's `[kind, ...]` header off a received message, validated; the rest of the message
+ * (headers of the layers above) is returned alongside. */
+export function popKindHeader(msg: Msg, layer: string): { h: unknown[]; kind: number; rest: Msg } {
+  const popped = popHeader(msg);
+  if (!popped) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: missing header`);
+  const h = headerTuple(popped[0], layer, 1);
+  return { h, kind: headerUint(h[0], layer, 'kind'), rest: popped[1] };
 }
