@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { nak } from '../../runtime/layers/nak.js';
 import type { Layer, LayerFactory } from '../../runtime/stack/types.js';
 import { defaultConfig, runScenario } from '../sim/scenario.js';
-import type { Fault } from '../sim/world.js';
+import { ALL_FAULTS } from '../sim/world.js';
 
-const FAULTS: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause', 'partition'];
+const FAULTS = ALL_FAULTS;
 
 /** A nak that forgets to suppress duplicates of what it already delivered. */
 const noDedup: LayerFactory = {

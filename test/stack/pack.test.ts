@@ -4,6 +4,7 @@ import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import type { Effect } from '../../runtime/stack/types.js';
 import { defaultConfig, runScenario } from '../sim/scenario.js';
+import { ALL_FAULTS } from '../sim/world.js';
 
 const make = (self: string) =>
   buildStack(parseSpec('nak:pack:com'), defaultRegistry(), { self, groupName: 'g', random: seededRandom(2) });
@@ -42,15 +43,7 @@ describe('pack', () => {
   it('keeps the nak invariants over 40 simulated seeds with every fault', () => {
     const bad: string[] = [];
     for (let seed = 1; seed <= 40; seed++) {
-      const cfg = defaultConfig(seed, 3 + (seed % 5), [
-        'loss',
-        'dup',
-        'reorder',
-        'delay',
-        'crash',
-        'pause',
-        'partition',
-      ]);
+      const cfg = defaultConfig(seed, 3 + (seed % 5), ALL_FAULTS);
       bad.push(...runScenario({ ...cfg, stack: parseSpec('nak:pack:com') }).violations);
     }
     expect(bad).toEqual([]);
