@@ -1,0 +1,277 @@
+import { StackConfigError, TroupeError } from '../errors.js';
+import { headerUint, popKindHeader } from '../stack/header.js';
+import {
+  type DownEvent,
+  type Layer,
+  type LayerContext,
+  type LayerFactory,
+  pushHeader,
+  type UpEvent,
+} from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
+
+/** Header kinds of the frag layer (first element of its header). */
+export const FragKind = {
+  /** [0] a whole message; the headers of the layers above follow. */
+  Whole: 0,
+  /** [1, count, index, total] fragment `index` of `count` of a message of `total` payload bytes.
+   * Fragment 0 carries the headers of the layers above; the others carry only this header. */
+  Fragment: 1,
+} as const;
+
+export interface FragOptions {
+  /** Payloads larger than this many bytes are split into fragments of at most this size. */
+  fragSize: number;
+  /** Largest payload the layer sends or reassembles (bytes). */
+  maxMessage: number;
+}
+
+const DEFAULTS: FragOptions = { fragSize: 60_000, maxMessage: 64 * 1024 * 1024 };
+
+/** A message being reassembled from one sender's stream. */
+interface Partial {
+  count: number;
+  total: number;
+  /** Index the next fragment must carry. */
+  next: number;
+  /** Headers of the layers above, from fragment 0. */
+  headers: readonly unknown[];
+  chunks: Uint8Array[];
+  bytes: number;
+}
+
+/** What a receive stream remembers between messages. */
+interface InStream {
+  partial: Partial | undefined;
+  /** The rest of a message whose start we never saw (we joined, or the layer below skipped it):
+   * its remaining fragments are dropped quietly rather than refused. */
+  skip: { count: number; total: number; next: number } | undefined;
+  /** meta.seq of the last message seen on this stream (undefined when the layer below gives none). */
+  lastSeq: number | undefined;
+}
+
+/**
+ * FRAG: splits a payload larger than `fragSize` into fragments and reassembles them at the
+ * receiver. It sits above a reliable FIFO layer (nak), so the fragments of one message arrive
+ * from each sender's stream in order and without loss; reassembly therefore needs only one
+ * message in progress per (sender, cast | point-to-point) stream and no reordering buffer.
+ *
+ * The reassembled message carries the headers of fragment 0 (the layers above see exactly what
+ * was sent) and the delivery meta of the last fragment.
+ */
+class Frag implements Layer {
+  /** Keyed `${member}|c` (its cast stream) and `${member}|p` (its point-to-point stream to us). */
+  private readonly streams = new Map<string, InStream>();
+  private readonly c = {
+    fragmented: 0,
+    fragmentsSent: 0,
+    reassembled: 0,
+    fragmentsReceived: 0,
+    /** Partial messages abandoned because the stream below skipped messages (a nak `lost`). */
+    abandoned: 0,
+    /** Fragments dropped because the start of their message was never seen (join point, loss). */
+    orphans: 0,
+  };
+
+  constructor(
+    private readonly ctx: LayerContext,
+    private readonly o: FragOptions,
+  ) {}
+
+  down(ev: DownEvent): void {
+    switch (ev.type) {
+      case 'cast':
+      case 'send': {
+        const size = ev.msg.payload.length;
+        if (size > this.o.maxMessage)
+          throw new TroupeError(
+            'MESSAGE_TOO_LARGE',
+            `frag: a ${size}-byte message exceeds maxMessage (${this.o.maxMessage})`,
+          );
+        if (size <= this.o.fragSize) {
+          this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [FragKind.Whole]) });
+          return;
+        }
+        // An unreliable message may lose any fragment, and the receiver could never tell which
+        // message a later fragment belongs to: fragmenting it would turn loss into garbage.
+        if (ev.qos.order === 'unreliable')
+          throw new TroupeError(
+            'MESSAGE_TOO_LARGE',
+            `frag: an unreliable ${size}-byte message exceeds fragSize (${this.o.fragSize}) and is not fragmented`,
+          );
+        this.fragment(ev);
+        return;
+      }
+      case 'forget':
+        this.streams.delete(`${ev.member}|c`);
+        this.streams.delete(`${ev.member}|p`);
+        this.ctx.passDown(ev);
+        return;
+      default:
+        this.ctx.passDown(ev);
+    }
+  }
+
+  private fragment(ev: Extract<DownEvent, { type: 'cast' | 'send' }>): void {
+    const { payload } = ev.msg;
+    const total = payload.length;
+    const size = this.o.fragSize;
+    const count = Math.ceil(total / size);
+    this.c.fragmented++;
+    for (let i = 0; i < count; i++) {
+      // subarray shares the sender's buffer: no copy until the bottom layer encodes the packet.
+      const part = payload.subarray(i * size, Math.min(total, (i + 1) * size));
+      const headers = i === 0 ? ev.msg.headers : [];
+      const msg = pushHeader({ headers, payload: part }, [FragKind.Fragment, count, i, total]);
+      this.c.fragmentsSent++;
+      this.ctx.passDown({ ...ev, msg });
+    }
+  }
+
+  up(ev: UpEvent): void {
+    if (ev.type !== 'deliver') {
+      this.ctx.passUp(ev);
+      return;
+    }
+    const { h, kind, rest } = popKindHeader(ev.msg, 'frag');
+    const key = `${ev.from}|${ev.cast ? 'c' : 'p'}`;
+    if (kind === FragKind.Whole) {
+      this.onWhole(key, ev.meta.seq);
+      this.ctx.passUp({ ...ev, msg: rest });
+      return;
+    }
+    if (kind !== FragKind.Fragment) throw new DecodeError('DECODE_BAD_SHAPE', `frag: unknown kind ${kind}`);
+    let count: number;
+    let index: number;
+    let total: number;
+    try {
+      count = headerUint(h[1], 'frag', 'count');
+      index = headerUint(h[2], 'frag', 'index');
+      total = headerUint(h[3], 'frag', 'total');
+      if (count < 2 || index >= count || count > total)
+        throw new DecodeError('DECODE_BAD_SHAPE', `frag: bad fragment ${index}/${count} of ${total} bytes`);
+      if (total > this.o.maxMessage)
+        throw new DecodeError(
+          'DECODE_OVERSIZED',
+          `frag: ${total} bytes exceed maxMessage ${this.o.maxMessage}`,
+        );
+    } catch (e) {
+      // The stream can no longer be trusted to continue the message in progress: drop it, so a
+      // bad fragment cannot splice foreign bytes into a later reassembly.
+      this.dropPartial(key);
+      throw e;
+    }
+    this.c.fragmentsReceived++;
+    const s = this.stream(key);
+    const seq = ev.meta.seq;
+    // A sequence gap below us (nak gave up on a range and reported it lost) explains a broken
+    // message: drop what we held and resynchronise on the next fragment 0, without blaming the sender.
+    const gap = seq !== undefined && s.lastSeq !== undefined && seq !== s.lastSeq + 1;
+    const first = s.lastSeq === undefined && seq !== undefined;
+    s.lastSeq = seq;
+    if (gap && s.partial) {
+      s.partial = undefined;
+      this.c.abandoned++;
+    }
+    const skip = s.skip;
+    s.skip = undefined;
+    let p = s.partial;
+    if (!p) {
+      if (index !== 0) {
+        const continues = skip && skip.next === index && skip.count === count && skip.total === total;
+        if (gap || first || continues) {
+          this.c.orphans++;
+          if (index + 1 < count) s.skip = { count, total, next: index + 1 };
+          return;
+        }
+        throw new DecodeError('DECODE_BAD_SHAPE', `frag: fragment ${index} without fragment 0`);
+      }
+      p = { count, total, next: 0, headers: rest.headers, chunks: [], bytes: 0 };
+      s.partial = p;
+    } else if (index !== p.next || count !== p.count || total !== p.total) {
+      s.partial = undefined;
+      throw new DecodeError(
+        'DECODE_BAD_SHAPE',
+        `frag: fragment ${index}/${count} of ${total} where ${p.next}/${p.count} of ${p.total} was due`,
+      );
+    }
+    const chunk = rest.payload;
+    const last = index === count - 1;
+    // Every fragment carries bytes; the last one brings the sum exactly to `total`.
+    if (chunk.length === 0 || p.bytes + chunk.length > total || (last && p.bytes + chunk.length !== total)) {
+      s.partial = undefined;
+      throw new DecodeError('DECODE_BAD_LENGTH', `frag: fragment ${index} does not fit ${total} bytes`);
+    }
+    p.chunks.push(chunk);
+    p.bytes += chunk.length;
+    p.next++;
+    if (!last) return;
+    s.partial = undefined;
+    const whole = new Uint8Array(total);
+    let at = 0;
+    for (const part of p.chunks) {
+      whole.set(part, at);
+      at += part.length;
+    }
+    this.c.reassembled++;
+    this.ctx.passUp({ ...ev, msg: { headers: p.headers, payload: whole } });
+  }
+
+  /** A whole message in a stream where a fragmented one is in progress means the rest was lost. */
+  private onWhole(key: string, seq: number | undefined): void {
+    const s = this.streams.get(key);
+    if (!s) {
+      if (seq !== undefined) this.streams.set(key, { partial: undefined, skip: undefined, lastSeq: seq });
+      return;
+    }
+    const gap = seq !== undefined && s.lastSeq !== undefined && seq !== s.lastSeq + 1;
+    s.lastSeq = seq;
+    s.skip = undefined;
+    if (!s.partial) return;
+    // Either the stream below skipped the rest of the run (gap), or the sender interleaved a
+    // whole message into it (a bug or a forgery). The whole message itself is fine and is delivered.
+    s.partial = undefined;
+    this.c.abandoned++;
+    this.ctx.trace(
+      () => `${key}: whole message ${gap ? 'after a gap' : 'inside a fragment run'}; partial dropped`,
+    );
+  }
+
+  private dropPartial(key: string): void {
+    const s = this.streams.get(key);
+    if (s) s.partial = undefined;
+  }
+
+  private stream(key: string): InStream {
+    let s = this.streams.get(key);
+    if (!s) {
+      s = { partial: undefined, skip: undefined, lastSeq: undefined };
+      this.streams.set(key, s);
+    }
+    return s;
+  }
+
+  stats(): Record<string, number> {
+    let partials = 0;
+    let partialBytes = 0;
+    for (const s of this.streams.values()) {
+      if (!s.partial) continue;
+      partials++;
+      partialBytes += s.partial.bytes;
+    }
+    return { ...this.c, partials, partialBytes };
+  }
+}
+
+export const frag: LayerFactory<FragOptions> = {
+  name: 'frag',
+  provides: ['frag'],
+  requires: ['reliable', 'fifo'],
+  create: (ctx, o) => {
+    const opts = { ...DEFAULTS, ...o };
+    for (const [k, v] of Object.entries(opts))
+      if (!(typeof v === 'number' && Number.isSafeInteger(v) && v > 0))
+        throw new StackConfigError('STACK_BAD_OPTION', `frag option ${k} must be a positive integer`);
+    return new Frag(ctx, opts);
+  },
+};
