@@ -1,0 +1,262 @@
+import { StackConfigError } from '../errors.js';
+import { headerString, headerTuple, headerUint, popKindHeader } from '../stack/header.js';
+import type { MemberId } from '../stack/member.js';
+import {
+  type DownEvent,
+  type Layer,
+  type LayerContext,
+  type LayerFactory,
+  pushHeader,
+  type UpEvent,
+} from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
+
+/** Header kinds of the stable layer. */
+export const StableKind = {
+  /** [0] a data message of the layers above, passed through. */
+  Data: 0,
+  /** [1, viewId, [[sender, seq], ...], settled] what the reporter has delivered of each sender's
+   * cast stream (every seq up to and including `seq`); `settled` is 1 when the reporter already
+   * sees all of that as stable, 0 while it still waits for reports. */
+  Gossip: 1,
+} as const;
+
+export interface StableOptions {
+  /** Interval between gossip rounds while something is unstable or changed (ms). */
+  gossipMs: number;
+  /** Gossip this long after the last delivery of a burst, ahead of the periodic round (ms). */
+  settleMs: number;
+}
+
+const DEFAULTS: StableOptions = { gossipMs: 50, settleMs: 5 };
+
+/**
+ * STABLE (RMP's stability tracking, Horus STABLE): learns which prefix of each sender's cast
+ * stream every member of the current view has delivered. Members gossip what they delivered
+ * (unreliable casts, repeated until things settle); per sender, the minimum over the view is
+ * stable. When it advances, `stable` goes down (nak frees its retransmission buffer) and up.
+ *
+ * Sequence numbers are nak's cast-stream numbers (`meta.seq`), delivered in order per sender,
+ * so "highest delivered" is also "highest contiguous".
+ */
+class Stable implements Layer {
+  private viewId: number | undefined;
+  private members: readonly MemberId[] = [];
+  private memberSet = new Set<MemberId>();
+  /** Highest seq this member delivered (or need not deliver) of each sender's cast stream. */
+  private readonly delivered = new Map<MemberId, number>();
+  /** Reports of the other members in this view: reporter → sender → seq. */
+  private reports = new Map<MemberId, Map<MemberId, number>>();
+  /** Last stable seq announced per sender; only ever advances. */
+  private readonly stable = new Map<MemberId, number>();
+  /** Own delivery changed since the last gossip. */
+  private changed = false;
+  /** Another member asked (by an unsettled gossip) for another round. */
+  private asked = false;
+  private gossipArmed = false;
+  private readonly c = { gossipSent: 0, gossipReceived: 0, staleGossip: 0, stableEvents: 0 };
+
+  constructor(
+    private readonly ctx: LayerContext,
+    private readonly o: StableOptions,
+  ) {}
+
+  down(ev: DownEvent): void {
+    switch (ev.type) {
+      case 'cast':
+      case 'send':
+        this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [StableKind.Data]) });
+        return;
+      case 'view':
+        this.viewId = ev.view.id;
+        this.members = [...ev.view.members];
+        this.memberSet = new Set(ev.view.members);
+        // Reports belong to a view: a member must report again in this one before it counts.
+        this.reports = new Map();
+        this.changed = true;
+        this.armGossip();
+        this.ctx.passDown(ev);
+        return;
+      case 'forget':
+        this.delivered.delete(ev.member);
+        this.stable.delete(ev.member);
+        this.reports.delete(ev.member);
+        for (const r of this.reports.values()) r.delete(ev.member);
+        this.ctx.passDown(ev);
+        return;
+      case 'expect':
+        // A join point: what came before `seq` will never be delivered here, nor asked for.
+        this.advance(ev.member, ev.seq - 1);
+        this.ctx.passDown(ev);
+        return;
+      default:
+        this.ctx.passDown(ev);
+    }
+  }
+
+  up(ev: UpEvent): void {
+    if (ev.type !== 'deliver') {
+      this.ctx.passUp(ev);
+      return;
+    }
+    const { h, kind, rest } = popKindHeader(ev.msg, 'stable');
+    if (kind === StableKind.Data) {
+      if (ev.cast && ev.meta.seq !== undefined) this.advance(ev.from, ev.meta.seq);
+      this.ctx.passUp({ ...ev, msg: rest });
+      return;
+    }
+    if (kind !== StableKind.Gossip) throw new DecodeError('DECODE_BAD_SHAPE', `stable: unknown kind ${kind}`);
+    this.onGossip(ev.from, h);
+  }
+
+  private advance(sender: MemberId, seq: number): void {
+    const had = this.delivered.get(sender);
+    if (had !== undefined && had >= seq) return;
+    this.delivered.set(sender, seq);
+    this.changed = true;
+    this.armGossip();
+    // Re-armed by every delivery: fires once the burst pauses, so its end is reported promptly.
+    this.ctx.setTimer('settle', this.o.settleMs);
+  }
+
+  private onGossip(from: MemberId, h: unknown[]): void {
+    // Validate the whole header before using any of it.
+    const viewId = headerUint(h[1], 'stable', 'viewId');
+    const entries = headerTuple(h[2], 'stable', 0);
+    const settled = headerUint(h[3], 'stable', 'settled');
+    if (settled > 1) throw new DecodeError('DECODE_BAD_SHAPE', 'stable: settled must be 0 or 1');
+    if (viewId !== this.viewId) {
+      // A report for a view we have not installed yet, or one already replaced: views change
+      // at slightly different times at different members, so this is normal and just ignored.
+      this.c.staleGossip++;
+      return;
+    }
+    // Same view id means the same agreed member list: a sender outside it is forged.
+    if (!this.memberSet.has(from))
+      throw new DecodeError('DECODE_BAD_SHAPE', `stable: gossip from non-member ${from}`);
+    if (entries.length > this.members.length)
+      throw new DecodeError('DECODE_BAD_SHAPE', 'stable: more entries than view members');
+    const report = new Map<MemberId, number>();
+    for (const e of entries) {
+      const t = headerTuple(e, 'stable', 2);
+      const sender = headerString(t[0], 'stable', 'sender');
+      const seq = headerUint(t[1], 'stable', 'seq');
+      if (!this.memberSet.has(sender))
+        throw new DecodeError('DECODE_BAD_SHAPE', `stable: report on non-member ${sender}`);
+      if (report.has(sender)) throw new DecodeError('DECODE_BAD_SHAPE', `stable: ${sender} reported twice`);
+      report.set(sender, seq);
+    }
+    this.c.gossipReceived++;
+    if (from === this.ctx.self) return; // our own gossip looped back; our live state is newer
+    let held = this.reports.get(from);
+    if (!held) {
+      held = new Map();
+      this.reports.set(from, held);
+    }
+    // Unreliable gossip may arrive out of order: a report only ever raises what we hold.
+    for (const [sender, seq] of report) if ((held.get(sender) ?? -1) < seq) held.set(sender, seq);
+    this.recompute();
+    if (settled === 0) {
+      // The reporter still waits for someone; it may be us, whose last gossip it lost.
+      this.asked = true;
+      this.armGossip();
+    }
+  }
+
+  /** Per sender, the minimum over every view member's report (ours included). */
+  private recompute(): void {
+    let advanced = false;
+    for (const sender of this.members) {
+      let min = this.delivered.get(sender);
+      if (min === undefined) continue;
+      for (const m of this.members) {
+        if (m === this.ctx.self) continue;
+        const seq = this.reports.get(m)?.get(sender);
+        if (seq === undefined) {
+          min = undefined; // a member that has not reported makes nothing stable for this sender
+          break;
+        }
+        if (seq < min) min = seq;
+      }
+      if (min === undefined) continue;
+      const was = this.stable.get(sender);
+      if (was !== undefined && was >= min) continue;
+      this.stable.set(sender, min);
+      advanced = true;
+    }
+    if (!advanced) return;
+    this.c.stableEvents++;
+    const seqs = new Map<MemberId, number>();
+    for (const m of this.members) {
+      const s = this.stable.get(m);
+      if (s !== undefined) seqs.set(m, s);
+    }
+    this.ctx.passDown({ type: 'stable', seqs });
+    this.ctx.passUp({ type: 'stable', seqs: new Map(seqs) });
+  }
+
+  /** Everything this member delivered from view members is known to be stable. */
+  private settled(): boolean {
+    for (const m of this.members) {
+      const d = this.delivered.get(m);
+      if (d !== undefined && (this.stable.get(m) ?? -1) < d) return false;
+    }
+    return true;
+  }
+
+  private armGossip(): void {
+    if (this.gossipArmed || this.viewId === undefined) return;
+    this.gossipArmed = true;
+    this.ctx.setTimer('gossip', this.o.gossipMs);
+  }
+
+  timer(key: string): void {
+    if (key === 'gossip') this.gossipArmed = false;
+    else if (key !== 'settle') return;
+    if (this.viewId === undefined) return;
+    this.recompute();
+    const settled = this.settled();
+    // Stop when nothing changed, nobody asked, and everything here is stable.
+    if (!this.changed && !this.asked && settled) return;
+    if (key === 'settle' && !this.changed) return;
+    this.changed = false;
+    this.asked = false;
+    const entries: [MemberId, number][] = [];
+    for (const m of this.members) {
+      const d = this.delivered.get(m);
+      if (d !== undefined) entries.push([m, d]);
+    }
+    this.c.gossipSent++;
+    this.ctx.passDown({
+      type: 'cast',
+      msg: { headers: [[StableKind.Gossip, this.viewId, entries, settled ? 1 : 0]], payload: EMPTY },
+      qos: { order: 'unreliable' },
+    });
+    // Unsettled: keep gossiping, since someone's report (or ours at someone) may have been lost.
+    if (!settled) this.armGossip();
+  }
+
+  stats(): Record<string, number> {
+    let unstable = 0;
+    for (const m of this.members) {
+      const d = this.delivered.get(m);
+      if (d !== undefined) unstable += d - (this.stable.get(m) ?? -1);
+    }
+    return { ...this.c, unstable, reporters: this.reports.size };
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export const stable: LayerFactory<StableOptions> = {
+  name: 'stable',
+  provides: ['stability'],
+  requires: ['reliable', 'fifo'],
+  create: (ctx, o) => {
+    const opts = { ...DEFAULTS, ...o };
+    for (const [k, v] of Object.entries(opts))
+      if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
+        throw new StackConfigError('STACK_BAD_OPTION', `stable option ${k} must be a positive number`);
+    return new Stable(ctx, opts);
+  },
+};

@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import { defaultRegistry } from '../../runtime/layers/index.js';
+import { stable } from '../../runtime/layers/stable.js';
+import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
+import { seededRandom } from '../../runtime/stack/random.js';
+import type { DownEvent, UpEvent } from '../../runtime/stack/types.js';
+import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import { defaultConfig, runScenario } from '../sim/scenario.js';
+import { ALL_FAULTS } from '../sim/world.js';
+import { Net } from './layer-net.js';
+import { stableLoad } from './stable-soak.js';
+
+const registry = defaultRegistry().with(stable);
+const cast = (n: number): DownEvent => ({
+  type: 'cast',
+  msg: { headers: [], payload: new Uint8Array([n]) },
+  qos: { order: 'fifo' },
+});
+const buffered = (net: Net) => net.members.reduce((n, m) => n + m.stack.stats().nak!.buffered!, 0);
+const stableUps = (ups: UpEvent[]) => ups.flatMap((e) => (e.type === 'stable' ? [e.seqs] : []));
+
+function loaded(loss = 0.05) {
+  const net = new Net({ members: 3, stack: parseSpec('stable:nak:com'), registry, loss, seed: 4 });
+  net.installView(1);
+  for (let k = 0; k < 100; k++) for (const m of net.members) net.at(k * 0.5, () => net.down(m, cast(k)));
+  return net;
+}
+
+describe('stable over stable:nak:com', () => {
+  it('empties every nak retransmission buffer once gossip has run', () => {
+    const net = loaded();
+    net.run(40);
+    expect(buffered(net)).toBe(243); // casts 0..80 of each member, no gossip round yet: all held
+    net.run(1_000);
+    for (const m of net.members) {
+      expect(m.errors).toEqual([]);
+      expect(net.delivered(m)).toHaveLength(300);
+      // The last stable event up says every member holds every sender's 100 casts (seqs 0..99).
+      const last = stableUps(m.ups).at(-1)!;
+      expect([...last.values()]).toEqual([99, 99, 99]);
+    }
+    expect(buffered(net)).toBe(0);
+  });
+
+  it('stops gossiping once everything is stable', () => {
+    const net = loaded();
+    net.run(1_000);
+    const sent = () => net.members.map((m) => m.stack.stats().stable!.gossipSent);
+    const before = sent();
+    net.run(5_000);
+    expect(sent()).toEqual(before);
+    // New traffic starts it again, and it settles again.
+    net.down(net.members[0]!, cast(1));
+    net.run(6_000);
+    expect(sent().every((n, i) => n! > before[i]!)).toBe(true);
+    expect(buffered(net)).toBe(0);
+  });
+
+  it('makes nothing stable while a member has not reported; a view without it releases the buffers', () => {
+    const net = loaded(0);
+    const deaf = net.members[2]!;
+    deaf.deaf = true;
+    net.run(1_000);
+    // The deaf member hears nobody, so it never reports their casts: they stay buffered. Its own
+    // casts reached everyone, and everyone (it included) reported them, so those are stable.
+    expect(net.members.map((m) => m.stack.stats().nak!.buffered)).toEqual([100, 100, 100]);
+    const seen = stableUps(net.members[0]!.ups);
+    expect(seen.every((seqs) => [...seqs.keys()].every((k) => k === deaf.id))).toBe(true);
+    net.down(net.members[0]!, { type: 'forget', member: deaf.id });
+    net.down(net.members[1]!, { type: 'forget', member: deaf.id });
+    net.installView(2, net.members.slice(0, 2));
+    net.run(2_000);
+    // The two survivors freed their own casts; the deaf member still holds what nobody confirmed.
+    expect(net.members[0]!.stack.stats().nak!.buffered).toBe(0);
+    expect(net.members[1]!.stack.stats().nak!.buffered).toBe(0);
+  });
+
+  it('keeps the nak invariants in the simulator (no views there: the layer only passes through)', () => {
+    const bad: string[] = [];
+    for (let seed = 1; seed <= 10; seed++) {
+      const cfg = defaultConfig(seed, 3 + (seed % 3), ALL_FAULTS);
+      bad.push(...runScenario({ ...cfg, stack: parseSpec('stable:nak:com'), registry }).violations);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps the buffer bounded over 200,000 messages from 5 members with 1% loss', () => {
+    const r = stableLoad(5, 200_000, 1);
+    expect(r.errors).toBe(0);
+    expect(r.delivered).toBe(1_000_000);
+    expect(r.bufferedAtEnd).toBe(0);
+    // 40,000 casts per sender; the buffer holds only about one stability lag of them.
+    expect(r.highWater).toBeLessThan(2_000);
+  });
+});
+
+describe('stable facing forged and malformed gossip', () => {
+  const evilNode = 0xbad;
+  const evil = '00000bad.1';
+  const self = '00000001.1';
+  const packet = (header: unknown) =>
+    encodePacket({
+      type: PacketType.Stack,
+      flags: 0,
+      groupId: groupIdOf('g'),
+      sender: { node: evilNode, inc: 1 },
+      headers: [header, [0]],
+      payload: new Uint8Array(0),
+    });
+  function stack(members = [self, evil]) {
+    const s = buildStack(parseSpec('stable:nak:com'), registry, {
+      self,
+      groupName: 'g',
+      random: seededRandom(1),
+    });
+    s.down({ type: 'view', view: { id: 3, members, addresses: members.map((_, i) => `n${i}`) } }, 0);
+    return s;
+  }
+
+  it('accepts a well-formed report from a member (control case)', () => {
+    const s = stack();
+    s.receive(packet([1, 3, [[evil, 4]], 0]), 'n1', 1);
+    expect(s.stats().stack!.refused).toBe(0);
+    expect(s.stats().stable!.reporters).toBe(1);
+  });
+
+  it('refuses gossip for the current view from a non-member', () => {
+    const s = stack([self, '00000002.1']);
+    s.receive(packet([1, 3, [[self, 4]], 0]), 'x', 1);
+    expect(s.stats().stack!.refused).toBe(1);
+    expect(s.stats().stable!.reporters).toBe(0);
+  });
+
+  it('ignores gossip of another view as stale, without refusing it', () => {
+    const s = stack();
+    s.receive(packet([1, 2, [[evil, 4]], 0]), 'n1', 1);
+    expect(s.stats().stack!.refused).toBe(0);
+    expect(s.stats().stable!).toMatchObject({ staleGossip: 1, reporters: 0 });
+  });
+
+  it.each([
+    ['no view id', [1]],
+    ['a string view id', [1, 'three', [], 0]],
+    ['entries that are not an array', [1, 3, 5, 0]],
+    ['an entry that is not a pair', [1, 3, [[evil]], 0]],
+    ['a negative seq', [1, 3, [[evil, -1]], 0]],
+    ['a fractional seq', [1, 3, [[evil, 1.5]], 0]],
+    ['a sender that is not a string', [1, 3, [[7, 1]], 0]],
+    ['a sender outside the view', [1, 3, [['00000009.1', 1]], 0]],
+    [
+      'a sender reported twice',
+      [
+        1,
+        3,
+        [
+          [evil, 1],
+          [evil, 2],
+        ],
+        0,
+      ],
+    ],
+    [
+      'more entries than members',
+      [
+        1,
+        3,
+        [
+          [evil, 1],
+          [self, 1],
+          ['00000009.1', 1],
+        ],
+        0,
+      ],
+    ],
+    ['a settled flag of 2', [1, 3, [], 2]],
+    ['an unknown kind', [5, 3, [], 0]],
+  ])('refuses %s and keeps working', (_name, header) => {
+    const s = stack();
+    s.receive(packet(header), 'n1', 1);
+    expect(s.stats().stack!.refused).toBe(1);
+    expect(s.stats().stable!.reporters).toBe(0);
+    s.receive(packet([1, 3, [[evil, 4]], 0]), 'n1', 2);
+    expect(s.stats().stable!.reporters).toBe(1);
+  });
+
+  it.each([
+    ['gossipMs', 0],
+    ['settleMs', -1],
+    ['gossipMs', 'x'],
+  ])('rejects option %s = %s', (k, v) => {
+    expect(() =>
+      buildStack(parseSpec('stable:nak:com', { stable: { [k]: v } }), registry, {
+        self,
+        groupName: 'g',
+        random: seededRandom(1),
+      }),
+    ).toThrow(expect.objectContaining({ code: 'STACK_BAD_OPTION' }));
+  });
+});
