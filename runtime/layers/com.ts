@@ -34,9 +34,9 @@ class Com implements Layer {
     this.self = endpointOf(ctx.self);
   }
 
-  private encode(msg: Msg, unicast: boolean): Uint8Array {
+  private encode(msg: Msg, unicast: boolean, type = PacketType.Stack): Uint8Array {
     return encodePacket({
-      type: PacketType.Stack,
+      type,
       flags: unicast ? Flags.Unicast : 0,
       groupId: this.groupId,
       sender: this.self,
@@ -86,6 +86,14 @@ class Com implements Layer {
       }
       case 'forget':
         this.addresses.delete(ev.member);
+        return;
+      case 'probe':
+        this.counters.sent++;
+        this.ctx.emit({
+          kind: 'transmit',
+          to: ev.to,
+          bytes: this.encode(ev.msg, ev.to !== null, PacketType.Discovery),
+        });
         return;
       default:
         return;

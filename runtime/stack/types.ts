@@ -57,12 +57,31 @@ export type DownEvent =
   | { type: 'forget'; member: MemberId }
   /** Start receiving `member`'s stream at `seq` (a joiner does not repair what came before). */
   | { type: 'expect'; member: MemberId; seq: number }
+  /** Start membership: find the group through the seeds (or form it) and join. */
+  | { type: 'join' }
+  /** A discovery packet to one transport address, or to the whole network when `to` is null
+   * (multicast beacon); used before a member has a view. */
+  | { type: 'probe'; to: string | null; msg: Msg }
   | { type: 'leave' };
 
 /** Extra facts a layer attaches to a delivered message. */
 export interface DeliveryMeta {
   /** Sequence number in the sender's reliable stream. */
   seq?: number;
+  /** The view the message was delivered in (set by membership). */
+  viewId?: number;
+  /** Position in the view's total order (set by the total-order layer). */
+  gseq?: number;
+  /** The QoS the sender chose (set by the total-order layer). */
+  qos?: QoS;
+}
+
+/** Who came and went between two views. */
+export interface ViewDelta {
+  previousId: number | undefined;
+  joined: MemberId[];
+  left: MemberId[];
+  failed: MemberId[];
 }
 
 /** Events travelling up, from the network towards the application. */
@@ -70,8 +89,14 @@ export type UpEvent =
   | { type: 'deliver'; msg: Msg; from: MemberId; cast: boolean; meta: DeliveryMeta }
   /** A packet from an endpoint outside the group's stack traffic (join requests, beacons). */
   | { type: 'discovery'; msg: Msg; from: MemberId; address: string }
-  | { type: 'view'; view: View }
+  | { type: 'view'; view: View; delta?: ViewDelta }
   | { type: 'suspect'; member: MemberId; silentMs: number }
+  /** A flush started: casts are held until the next view. */
+  | { type: 'block' }
+  /** This member is no longer in the primary partition (or was excluded); it stopped. */
+  | { type: 'partitioned'; viewId: number; reason: string }
+  /** This member left the group cleanly. */
+  | { type: 'left' }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   /** Messages `fromSeq..toSeq` of `from`'s stream can no longer be recovered. */
   | { type: 'lost'; from: MemberId; fromSeq: number; toSeq: number };

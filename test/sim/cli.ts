@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
-import { defaultConfig, runScenario } from './scenario.js';
+import { parseSpec } from '../../runtime/stack/builder.js';
+import { NAK_CHECKERS } from './checkers.js';
+import { GROUP_CHECKERS } from './group-checkers.js';
+import { defaultConfig, GMS_SIM_OPTIONS, GROUP_STACK, groupConfig, runScenario } from './scenario.js';
 import { ALL_FAULTS, type Fault } from './world.js';
 
 /**
@@ -22,7 +25,7 @@ function main(): number {
       faults: { type: 'string', default: 'loss,dup,reorder,delay' },
       messages: { type: 'string', default: '40' },
       trace: { type: 'boolean', default: false },
-      stack: { type: 'string', default: 'nak:com' },
+      stack: { type: 'string', default: GROUP_STACK },
     },
   });
   const [lo, hi] = range(values.seed ?? values.seeds ?? '1..100');
@@ -39,12 +42,18 @@ function main(): number {
   for (let seed = lo; seed <= hi; seed++) {
     // The member count for a seed is a function of the seed alone, so one seed replays alone.
     const members = mLo + (seed % (mHi - mLo + 1));
+    // A stack with membership is checked as a group; a bare stream stack by the stream checkers.
+    const group = values.stack.split(':').includes('gms');
+    const base = group ? groupConfig(seed, members, faults) : defaultConfig(seed, members, faults);
     const cfg = {
-      ...defaultConfig(seed, members, faults),
+      ...base,
+      ...(values.stack === GROUP_STACK
+        ? {}
+        : { stack: parseSpec(values.stack, group ? GMS_SIM_OPTIONS : {}) }),
       messages: Number(values.messages),
       trace: values.trace,
     };
-    const r = runScenario(cfg);
+    const r = runScenario(cfg, group ? GROUP_CHECKERS : NAK_CHECKERS);
     scenarios++;
     if (values.trace) for (const line of r.trace) process.stdout.write(`${line}\n`);
     if (r.violations.length > 0) {

@@ -19,10 +19,33 @@ export function defaultConfig(seed: number, members: number, faults: Iterable<Fa
     stack: parseSpec('nak:com'),
     registry: defaultRegistry(),
     messages: 40,
+    qos: { order: 'fifo' },
     loadMs: 2_000,
     faultMs: 3_000,
     endMs: 15_000,
     trace: false,
+  };
+}
+
+/** The group stack under test: total order over virtual synchrony over NAK. */
+export const GROUP_STACK = 'total:gms:nak:com';
+
+/** Faster failure detection than the defaults, so simulated partitions and pauses cause view changes. */
+export const GMS_SIM_OPTIONS = { gms: { heartbeatMs: 50, suspectMs: 300, bootstrapMs: 300 } };
+
+/** A group scenario: membership, total order, a mix of QoS per cast. */
+export function groupConfig(seed: number, members: number, faults: Iterable<Fault>): ScenarioConfig {
+  return {
+    ...defaultConfig(seed, members, faults),
+    stack: parseSpec(GROUP_STACK, GMS_SIM_OPTIONS),
+    qos: (rng) => {
+      const x = rng();
+      if (x < 0.5) return { order: 'total' };
+      if (x < 0.65) return { order: 'total', resilience: 'majority' };
+      if (x < 0.75) return { order: 'total', resilience: 'safe' };
+      if (x < 0.85) return { order: 'total', resilience: 'k', k: 1 };
+      return { order: 'fifo' };
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import { buildStack } from '../../runtime/stack/builder.js';
 import { type MemberId, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
 import type { Stack } from '../../runtime/stack/stack.js';
-import type { Effect, LayerSpec } from '../../runtime/stack/types.js';
+import type { Effect, LayerSpec, QoS, UpEvent } from '../../runtime/stack/types.js';
 import { EventQueue } from './queue.js';
 
 export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition';
@@ -25,6 +25,8 @@ export interface ScenarioConfig {
   registry: LayerRegistry;
   /** Casts per member. */
   messages: number;
+  /** QoS of each cast: a fixed one, or chosen per cast from the world's random source. */
+  qos: QoS | ((rng: () => number) => QoS);
   /** Casting happens in [0, loadMs); faults in [0, faultMs); then quiet until endMs. */
   loadMs: number;
   faultMs: number;
@@ -40,10 +42,26 @@ export interface Incarnation {
   crashedAt: number | null;
   casts: string[];
   /** Delivered payloads with their sender, in delivery order. */
-  delivered: { from: MemberId; payload: string }[];
+  delivered: SimDelivery[];
+  /** Views installed, in order. */
+  views: { id: number; members: readonly MemberId[]; at: number }[];
+  /** Set when membership stopped this incarnation (minority or excluded). */
+  partitionedAt: number | null;
   errors: string[];
   stats: () => Record<string, Record<string, number>>;
 }
+
+export interface SimDelivery {
+  from: MemberId;
+  payload: string;
+  viewId?: number;
+  gseq?: number;
+  order?: string;
+  resilience?: string;
+}
+
+/** Identity of a view across members: id and membership (two lineages never share both). */
+export const viewKey = (v: { id: number; members: readonly MemberId[] }) => `${v.id}[${v.members.join(',')}]`;
 
 interface Node {
   index: number;
@@ -90,7 +108,11 @@ export class World {
     const address = `n${index}`;
     const stackRng = seededRandom(Math.floor(this.rng() * 0xffffffff));
     const tracer = this.cfg.trace ? (l: string) => this.log(`${address} ${l}`) : undefined;
-    const stack = buildStack(this.cfg.stack, this.cfg.registry, {
+    const seeds = Array.from({ length: this.cfg.members }, (_, k) => `n${k}`);
+    const specs = this.cfg.stack.map((l) =>
+      l.name === 'gms' ? { ...l, options: { ...l.options, seeds, address } } : l,
+    );
+    const stack = buildStack(specs, this.cfg.registry, {
       self,
       groupName: 'sim',
       random: stackRng,
@@ -103,12 +125,31 @@ export class World {
       crashedAt: null,
       casts: [],
       delivered: [],
+      views: [],
+      partitionedAt: null,
       errors: [],
       stats: () => stack.stats(),
     };
     this.incarnations.push(rec);
     this.log(`${address} start as ${self}`);
-    return { index, address, inc, stack, rec, alive: true, pausedUntil: 0, wakeAt: Number.POSITIVE_INFINITY };
+    const n: Node = {
+      index,
+      address,
+      inc,
+      stack,
+      rec,
+      alive: true,
+      pausedUntil: 0,
+      wakeAt: Number.POSITIVE_INFINITY,
+    };
+    if (this.isGroup)
+      this.queue.push(this.now, () => this.onNode(n, inc, () => stack.down({ type: 'join' }, this.now)));
+    return n;
+  }
+
+  /** Whether the stack runs membership (views, joins, partitions) or only reliable streams. */
+  get isGroup(): boolean {
+    return this.cfg.stack.some((l) => l.name === 'gms');
   }
 
   private faultOn(f: Fault): boolean {
@@ -132,13 +173,7 @@ export class World {
           this.transmit(n, e.to, e.bytes);
           break;
         case 'up':
-          if (e.event.type === 'deliver') {
-            const payload = decoder.decode(e.event.msg.payload);
-            n.rec.delivered.push({ from: e.event.from, payload });
-            this.log(`${n.address} deliver ${payload} from ${e.event.from}`);
-          } else if (e.event.type === 'lost') {
-            n.rec.errors.push(`lost ${e.event.from} ${e.event.fromSeq}..${e.event.toSeq}`);
-          }
+          this.onUp(n, e.event);
           break;
         case 'error':
           n.rec.errors.push(`layer ${e.layer} threw: ${String((e.error as Error)?.stack ?? e.error)}`);
@@ -148,6 +183,47 @@ export class World {
       }
     }
     this.scheduleWake(n);
+  }
+
+  private onUp(n: Node, ev: UpEvent): void {
+    switch (ev.type) {
+      case 'deliver': {
+        const payload = decoder.decode(ev.msg.payload);
+        const m = ev.meta;
+        n.rec.delivered.push({
+          from: ev.from,
+          payload,
+          ...(m.viewId !== undefined ? { viewId: m.viewId } : {}),
+          ...(m.gseq !== undefined ? { gseq: m.gseq } : {}),
+          ...(m.qos ? { order: m.qos.order, resilience: m.qos.resilience ?? 'none' } : {}),
+        });
+        this.log(`${n.address} deliver ${payload} from ${ev.from} v${m.viewId ?? '-'} g${m.gseq ?? '-'}`);
+        return;
+      }
+      case 'lost':
+        n.rec.errors.push(`lost ${ev.from} ${ev.fromSeq}..${ev.toSeq}`);
+        return;
+      case 'view':
+        n.rec.views.push({ id: ev.view.id, members: ev.view.members, at: this.now });
+        this.log(`${n.address} VIEW ${viewKey(ev.view)}`);
+        return;
+      case 'partitioned': {
+        n.rec.partitionedAt = this.now;
+        this.log(`${n.address} PARTITIONED ${ev.reason}`);
+        // The application's answer to a partition: come back as a new member (RMP).
+        const i = n.index;
+        const inc = n.inc;
+        this.queue.push(this.now + 1, () => {
+          const cur = this.nodes[i]!;
+          if (cur.inc !== inc || !cur.alive) return;
+          cur.alive = false;
+          this.restart(i);
+        });
+        return;
+      }
+      default:
+        return;
+    }
   }
 
   private scheduleWake(n: Node): void {
@@ -195,7 +271,9 @@ export class World {
       n.rec.casts.push(payload);
       this.log(`${n.address} cast ${payload}`);
       const msg = { headers: [], payload: encoder.encode(payload) };
-      return n.stack.down({ type: 'cast', msg, qos: { order: 'fifo' } }, this.now);
+      const q = this.cfg.qos;
+      const qos = typeof q === 'function' ? q(this.rng) : q;
+      return n.stack.down({ type: 'cast', msg, qos }, this.now);
     });
   }
 

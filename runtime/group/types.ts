@@ -1,0 +1,74 @@
+import type { MemberId } from '../stack/member.js';
+import type { QoS, View } from '../stack/types.js';
+
+/** One message delivered to the application. */
+export interface Delivery {
+  payload: Uint8Array;
+  sender: MemberId;
+  /** The QoS the sender chose for this message. */
+  qos: QoS;
+  /** The view the message was delivered in (virtual synchrony: the same at every member). */
+  viewId: number;
+  /** Position in the view's total order, for `order: 'total'` casts; `gseq` restarts at 0 in each view. */
+  gseq?: number;
+  /** True for a point-to-point `send`, false for a cast. */
+  p2p: boolean;
+}
+
+/** A view change, after every survivor delivered the same messages of the previous view. */
+export interface ViewChange {
+  view: View;
+  /** The previous view's id, or undefined for the first view this member installs. */
+  previousId: number | undefined;
+  joined: MemberId[];
+  /** Members that asked to leave. */
+  left: MemberId[];
+  /** Members removed because they were suspected. */
+  failed: MemberId[];
+}
+
+export interface Suspicion {
+  member: MemberId;
+  /** How long the member had been silent when it was suspected. */
+  silentMs: number;
+}
+
+/** State transfer (Birman's Table II): how a joiner receives the state at its join point. */
+export interface StateProvider {
+  /** The state at this exact point in the delivery order. Called synchronously between two deliveries. */
+  snapshot(): Uint8Array;
+  /** Install a snapshot taken by another member; called before any delivery of the joiner's first view. */
+  restore(state: Uint8Array): void;
+}
+
+export interface GroupEvents {
+  deliver: (d: Delivery) => void;
+  view: (v: ViewChange) => void;
+  suspect: (s: Suspicion) => void;
+  /** This member is in a minority partition or was excluded: it stopped delivering. */
+  partitioned: (info: { viewId: number; reason: string }) => void;
+  /** Casts are queued until the next view is installed (a flush is running). */
+  block: () => void;
+}
+
+/** A joined member of a group. */
+export interface GroupHandle {
+  readonly self: MemberId;
+  readonly groupName: string;
+  /** This member's transport address. */
+  readonly address: string;
+  /** The installed view, undefined until the first view. */
+  readonly view: View | undefined;
+  /** Multicast to the group with a per-message QoS (default `{ order: 'total' }`). */
+  cast(payload: Uint8Array, qos?: QoS): void;
+  /** Reliable FIFO point-to-point message to one member. */
+  send(to: MemberId, payload: Uint8Array): void;
+  on<E extends keyof GroupEvents>(event: E, listener: GroupEvents[E]): void;
+  off<E extends keyof GroupEvents>(event: E, listener: GroupEvents[E]): void;
+  /** Client (non-member) packets, `PacketType.Client`, bypass the stack and arrive here. */
+  onClientPacket(handler: (bytes: Uint8Array, from: string) => void): void;
+  /** Send raw bytes to a transport address (replies to non-member clients). */
+  sendRaw(address: string, bytes: Uint8Array): void;
+  /** Leave the group cleanly; resolves when the transport is closed. */
+  leave(): Promise<void>;
+}

@@ -1,0 +1,982 @@
+import { StackConfigError } from '../errors.js';
+import { headerString, headerTuple, headerUint, popKindHeader } from '../stack/header.js';
+import type { MemberId } from '../stack/member.js';
+import {
+  type DownEvent,
+  type Layer,
+  type LayerContext,
+  type LayerFactory,
+  type Msg,
+  pushHeader,
+  type QoS,
+  type UpEvent,
+  type View,
+  type ViewDelta,
+} from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
+
+/**
+ * Header kinds of the membership layer. `epoch` names the flush attempt that installed a view,
+ * so two coordinators racing to install the same view id can never have their traffic mixed.
+ */
+export const GmsKind = {
+  /** [0, viewId, epoch, vseq] a reliable cast of the view (vseq: per sender, from 0 in each view). */
+  Data: 0,
+  /** [1, viewId, epoch] liveness, unreliable cast. */
+  Heartbeat: 1,
+  /** [2, newViewId, attempt, members[], addresses[]] coordinator → each surviving member: stop and report. */
+  Prepare: 2,
+  /** [3, newViewId, attempt, [[sender, lastVseq]...], nakNext] participant → coordinator. */
+  Digest: 3,
+  /** [4, newViewId, attempt, [[sender, count, holder]...]] coordinator → participants: the old view
+   * ends after `count` messages of each sender; `holder` has them all. */
+  Sync: 4,
+  /** [5, viewId, epoch, sender, from, to] ask a holder for messages of a sender of the old view. */
+  Fetch: 5,
+  /** [6, viewId, epoch, sender, vseq] a stored message resent during a flush (original headers above). */
+  Forward: 6,
+  /** [7, newViewId, attempt] participant → coordinator: I hold and delivered everything up to the cut. */
+  FlushOk: 7,
+  /** [8, newViewId, attempt, members[], addresses[], joined[], left[], failed[], [[member, nakNext]...]] */
+  Install: 8,
+  /** [9] discovery: an endpoint asks to join (sent to the seeds). */
+  Join: 9,
+  /** [10, viewId, coordinator, coordinatorAddress] discovery reply from a member. */
+  Here: 10,
+  /** [11, viewId] member → coordinator: remove me. */
+  Leave: 11,
+  /** [12, viewId, member] member → coordinator: I suspect this member. */
+  Suspect: 12,
+  /** [13, viewId, epoch] application point-to-point message. */
+  P2P: 13,
+  /** [14, viewId, epoch] unreliable cast. */
+  Unreliable: 14,
+} as const;
+
+export interface GmsOptions {
+  /** Heartbeat period. */
+  heartbeatMs: number;
+  /** A member silent this long is suspected. */
+  suspectMs: number;
+  /** Joiners resend their join request this often. */
+  joinRetryMs: number;
+  /** A joiner that hears no member for this long may form the group (see bootstrap rule). */
+  bootstrapMs: number;
+  /** Membership events within this delay are folded into one view change. */
+  batchMs: number;
+  /** Seed addresses: where joiners look for the group. Their count is the bootstrap universe. */
+  seeds: readonly string[];
+  /** This member's own transport address, as written into views. */
+  address: string;
+  /** Messages of views not installed yet that are held; more are dropped (then repaired by a flush). */
+  maxFuture: number;
+}
+
+const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
+  heartbeatMs: 100,
+  suspectMs: 1_000,
+  joinRetryMs: 200,
+  bootstrapMs: 600,
+  batchMs: 5,
+  maxFuture: 100_000,
+};
+
+type State = 'idle' | 'joining' | 'member' | 'partitioned' | 'left';
+
+/** What one sender of the current view has been received and delivered (vsync bookkeeping). */
+interface SenderLog {
+  /** Next vseq to deliver up. */
+  next: number;
+  /** Received, by vseq: delivered ones are kept for forwarding until stable or the view ends. */
+  held: Map<number, { msg: Msg; nakSeq: number | undefined }>;
+}
+
+/** A flush this member takes part in. */
+interface Flush {
+  newViewId: number;
+  attempt: number;
+  coord: MemberId;
+  cut: Map<MemberId, number> | undefined;
+  okSent: boolean;
+}
+
+/** A flush this member coordinates. */
+interface Coordination {
+  newViewId: number;
+  attempt: number;
+  members: MemberId[];
+  addresses: string[];
+  participants: MemberId[];
+  joined: MemberId[];
+  left: MemberId[];
+  failed: MemberId[];
+  digests: Map<MemberId, { last: Map<MemberId, number>; nakNext: number }>;
+  oks: Set<MemberId>;
+  synced: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * GMS: group membership with virtual synchrony. Heartbeats and silence timeouts find failed
+ * members; the coordinator (the lowest-ranked member not suspected) runs a flush so that every
+ * survivor delivers the same messages of the old view before the new view is installed, and
+ * only a partition holding a majority of the last view goes on.
+ */
+class Gms implements Layer {
+  private state: State = 'idle';
+  private view: View | undefined;
+  private epoch = 0;
+  private vseq = 0;
+  private logs = new Map<MemberId, SenderLog>();
+  private readonly lastHeard = new Map<MemberId, number>();
+  private suspected = new Set<MemberId>();
+  private flush: Flush | undefined;
+  private coord: Coordination | undefined;
+  private highestAttempt = 0;
+  private blocked: { msg: Msg; qos: QoS }[] = [];
+  private future: { from: MemberId; h: unknown[]; msg: Msg; nakSeq: number | undefined }[] = [];
+  private readonly joiners = new Map<MemberId, string>();
+  private readonly leavers = new Set<MemberId>();
+  /** Other joiners heard while no group answers: address, when last heard, whom they vote for. */
+  private readonly discovered = new Map<MemberId, { address: string; at: number; vote: string }>();
+  /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
+  private vote: MemberId | undefined;
+  private coordinatorHint: string | undefined;
+  private heardMember = false;
+  private joinStartedAt = 0;
+  private lastFd = 0;
+  private behindSince: number | undefined;
+  private leaving = false;
+  private lastOwnNakSeq = -1;
+  private readonly c = {
+    views: 0,
+    flushes: 0,
+    forwards: 0,
+    suspicions: 0,
+    futureDropped: 0,
+    staleDropped: 0,
+    heldHighWater: 0,
+  };
+
+  constructor(
+    private readonly ctx: LayerContext,
+    private readonly o: GmsOptions,
+  ) {}
+
+  // ---------------------------------------------------------------- helpers
+
+  private get self(): MemberId {
+    return this.ctx.self;
+  }
+
+  private rank(m: MemberId): number {
+    return this.view ? this.view.members.indexOf(m) : -1;
+  }
+
+  /** The lowest-ranked member this member does not suspect. */
+  private coordinator(): MemberId | undefined {
+    return this.view?.members.find((m) => !this.suspected.has(m));
+  }
+
+  private send(to: MemberId, header: unknown[], msg: Msg = { headers: [], payload: EMPTY }): void {
+    this.ctx.passDown({ type: 'send', to, msg: pushHeader(msg, header), qos: { order: 'fifo' } });
+  }
+
+  private probe(to: string | null, header: unknown[]): void {
+    this.ctx.passDown({ type: 'probe', to, msg: { headers: [header], payload: EMPTY } });
+  }
+
+  private log(m: MemberId): SenderLog {
+    let l = this.logs.get(m);
+    if (!l) {
+      l = { next: 0, held: new Map() };
+      this.logs.set(m, l);
+    }
+    return l;
+  }
+
+  private attemptKey(attempt: number, coord: MemberId): number {
+    // Higher attempts win; between equal attempts the lower-ranked coordinator wins.
+    const r = this.rank(coord);
+    return attempt * 4096 + (4095 - Math.min(4095, r < 0 ? 4095 : r));
+  }
+
+  // ---------------------------------------------------------------- down
+
+  down(ev: DownEvent): void {
+    switch (ev.type) {
+      case 'join':
+        this.startJoin();
+        return;
+      case 'leave':
+        this.startLeave();
+        return;
+      case 'cast': {
+        if (this.state === 'joining' && ev.qos.order !== 'unreliable') {
+          this.blocked.push({ msg: ev.msg, qos: ev.qos }); // sent in the first view
+          return;
+        }
+        if (this.state !== 'member' || !this.view) return;
+        if (ev.qos.order === 'unreliable') {
+          this.ctx.passDown({
+            ...ev,
+            msg: pushHeader(ev.msg, [GmsKind.Unreliable, this.view.id, this.epoch]),
+          });
+          return;
+        }
+        if (this.flush || this.leaving) {
+          this.blocked.push({ msg: ev.msg, qos: ev.qos });
+          return;
+        }
+        this.castData(ev.msg, ev.qos);
+        return;
+      }
+      case 'send':
+        if (this.state !== 'member' || !this.view) return;
+        this.send(ev.to, [GmsKind.P2P, this.view.id, this.epoch], ev.msg);
+        return;
+      default:
+        this.ctx.passDown(ev);
+    }
+  }
+
+  private castData(msg: Msg, qos: QoS): void {
+    const v = this.view!;
+    this.ctx.passDown({
+      type: 'cast',
+      msg: pushHeader(msg, [GmsKind.Data, v.id, this.epoch, this.vseq++]),
+      qos,
+    });
+  }
+
+  // ---------------------------------------------------------------- join / leave / bootstrap
+
+  private startJoin(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'joining';
+    this.joinStartedAt = this.ctx.now();
+    this.sendJoin();
+    this.ctx.setTimer('join', this.o.joinRetryMs);
+  }
+
+  private sendJoin(): void {
+    const targets = new Set(this.o.seeds);
+    if (this.coordinatorHint) targets.add(this.coordinatorHint);
+    for (const a of targets) this.probe(a, [GmsKind.Join, this.vote ?? '']);
+  }
+
+  /**
+   * Bootstrap when no group answers: every joiner votes for the lowest id it hears and keeps
+   * that vote while the candidate is heard from; a candidate holding the votes of a majority of
+   * the seeds founds the group with its voters. Each joiner backs one founder at a time, so two
+   * founders cannot both gather a majority (two sides of a partition cannot both found a group).
+   */
+  private joinTimer(): void {
+    if (this.state !== 'joining') return;
+    const now = this.ctx.now();
+    const expiry = 3 * this.o.suspectMs;
+    for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
+    const lowest = [...this.discovered.keys(), this.self].sort()[0]!;
+    if (this.vote === undefined || this.vote === this.self || !this.discovered.has(this.vote))
+      this.vote = lowest;
+    const quorum = Math.floor(Math.max(1, this.o.seeds.length) / 2) + 1;
+    const voters = [...this.discovered].filter(([, d]) => d.vote === this.self).map(([m]) => m);
+    if (
+      !this.heardMember &&
+      this.vote === this.self &&
+      now - this.joinStartedAt >= this.o.bootstrapMs &&
+      voters.length + 1 >= quorum
+    ) {
+      this.found(voters.sort());
+      return;
+    }
+    this.sendJoin();
+    this.ctx.setTimer('join', this.o.joinRetryMs);
+  }
+
+  private found(voters: MemberId[]): void {
+    const members = [this.self, ...voters];
+    const addresses = [this.o.address, ...voters.map((m) => this.discovered.get(m)!.address)];
+    this.ctx.trace(() => `found the group with ${members.join(',')}`);
+    const install = [GmsKind.Install, 1, 1, members, addresses, members, [], [], []];
+    this.install(
+      1,
+      1,
+      members,
+      addresses,
+      { previousId: undefined, joined: members, left: [], failed: [] },
+      [],
+    );
+    for (const m of voters) this.send(m, install);
+  }
+
+  private startLeave(): void {
+    if (this.state === 'joining' || this.state === 'idle') {
+      this.finish('left');
+      return;
+    }
+    if (this.state !== 'member' || !this.view) return;
+    this.leaving = true;
+    if (this.view.members.length === 1) {
+      this.finish('left');
+      return;
+    }
+    this.leavers.add(this.self);
+    const c = this.coordinator();
+    if (c === this.self) this.scheduleFlush();
+    else if (c) this.send(c, [GmsKind.Leave, this.view.id]);
+    this.ctx.setTimer('leave', this.o.suspectMs * 3);
+  }
+
+  private finish(state: 'left' | 'partitioned', reason = ''): void {
+    if (this.state === 'left' || this.state === 'partitioned') return;
+    this.state = state;
+    for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind']) this.ctx.clearTimer(k);
+    this.blocked = [];
+    this.future = [];
+    if (state === 'left') this.ctx.passUp({ type: 'left' });
+    else this.ctx.passUp({ type: 'partitioned', viewId: this.view?.id ?? 0, reason });
+  }
+
+  // ---------------------------------------------------------------- up
+
+  up(ev: UpEvent): void {
+    if (this.state === 'left' || this.state === 'partitioned') return;
+    if (ev.type === 'discovery') {
+      this.onDiscovery(ev.msg, ev.from, ev.address);
+      return;
+    }
+    if (ev.type === 'stable') {
+      this.onStable(ev.seqs);
+      this.ctx.passUp(ev);
+      return;
+    }
+    if (ev.type === 'lost') return; // a flush repairs what the view needs; nothing else is owed
+    if (ev.type !== 'deliver') {
+      this.ctx.passUp(ev);
+      return;
+    }
+    const { h, kind, rest } = popKindHeader(ev.msg, 'gms');
+    const from = ev.from;
+    if (this.view && this.rank(from) >= 0) this.lastHeard.set(from, this.ctx.now());
+    if (from === this.self && kind === GmsKind.Data && ev.meta.seq !== undefined)
+      this.lastOwnNakSeq = ev.meta.seq;
+    switch (kind) {
+      case GmsKind.Data:
+        this.onData(from, h, rest, ev.meta.seq);
+        return;
+      case GmsKind.Heartbeat:
+      case GmsKind.Unreliable:
+      case GmsKind.P2P:
+        this.onViewTagged(kind, from, h, rest, ev.cast);
+        return;
+      case GmsKind.Prepare:
+        this.onPrepare(from, h);
+        return;
+      case GmsKind.Digest:
+        this.onDigest(from, h);
+        return;
+      case GmsKind.Sync:
+        this.onSync(from, h);
+        return;
+      case GmsKind.Fetch:
+        this.onFetch(from, h);
+        return;
+      case GmsKind.Forward:
+        this.onForward(from, h, rest);
+        return;
+      case GmsKind.FlushOk:
+        this.onFlushOk(from, h);
+        return;
+      case GmsKind.Install:
+        this.onInstall(from, h);
+        return;
+      case GmsKind.Leave:
+        this.onLeave(from, h);
+        return;
+      case GmsKind.Suspect:
+        this.onSuspectReport(h);
+        return;
+      default:
+        throw new DecodeError('DECODE_BAD_SHAPE', `gms: unexpected kind ${kind}`);
+    }
+  }
+
+  private onDiscovery(msg: Msg, from: MemberId, address: string): void {
+    const { h, kind } = popKindHeader(msg, 'gms');
+    if (kind === GmsKind.Join) {
+      if (this.state === 'joining') {
+        const vote = h.length > 1 ? headerString(h[1], 'gms', 'vote') : '';
+        this.discovered.set(from, { address, at: this.ctx.now(), vote });
+        return;
+      }
+      if (this.state !== 'member' || !this.view) return;
+      if (this.rank(from) >= 0) return; // already a member (a late retry)
+      const c = this.coordinator();
+      if (c === this.self) {
+        if (!this.joiners.has(from)) {
+          this.joiners.set(from, address);
+          this.scheduleFlush();
+        }
+      } else if (c) {
+        const ca = this.view.addresses[this.rank(c)] ?? '';
+        this.probe(address, [GmsKind.Here, this.view.id, c, ca]);
+      }
+      return;
+    }
+    if (kind === GmsKind.Here) {
+      if (this.state !== 'joining') return;
+      headerTuple(h, 'gms', 4);
+      headerUint(h[1], 'gms', 'viewId');
+      headerString(h[2], 'gms', 'coordinator');
+      const ca = headerString(h[3], 'gms', 'address');
+      this.heardMember = true;
+      if (ca !== '') this.coordinatorHint = ca;
+      return;
+    }
+    throw new DecodeError('DECODE_BAD_SHAPE', `gms: unexpected discovery kind ${kind}`);
+  }
+
+  /** Heartbeats, unreliable casts and point-to-point messages: tagged with the view, not flushed. */
+  private onViewTagged(kind: number, from: MemberId, h: unknown[], rest: Msg, cast: boolean): void {
+    headerTuple(h, 'gms', 3);
+    const viewId = headerUint(h[1], 'gms', 'viewId');
+    headerUint(h[2], 'gms', 'epoch');
+    if (!this.view || this.rank(from) < 0) return;
+    if (viewId > this.view.id) {
+      this.noteAhead();
+      return;
+    }
+    if (kind === GmsKind.Heartbeat || viewId < this.view.id) return;
+    this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+  }
+
+  /** A member of our view is in a later view we never got: we were left behind (excluded). */
+  private noteAhead(): void {
+    if (this.behindSince !== undefined) return;
+    this.behindSince = this.ctx.now();
+    this.ctx.setTimer('behind', this.o.suspectMs);
+  }
+
+  // ---------------------------------------------------------------- data (virtual synchrony)
+
+  private onData(from: MemberId, h: unknown[], msg: Msg, nakSeq: number | undefined): void {
+    headerTuple(h, 'gms', 4);
+    const viewId = headerUint(h[1], 'gms', 'viewId');
+    const epoch = headerUint(h[2], 'gms', 'epoch');
+    const vseq = headerUint(h[3], 'gms', 'vseq');
+    if (!this.view || viewId > this.view.id) {
+      if (this.view && this.rank(from) >= 0) this.noteAhead();
+      if (this.future.length >= this.o.maxFuture) {
+        this.c.futureDropped++;
+        return;
+      }
+      this.future.push({ from, h, msg, nakSeq });
+      return;
+    }
+    if (viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0) {
+      this.c.staleDropped++;
+      return;
+    }
+    this.accept(from, vseq, msg, nakSeq);
+  }
+
+  /** Take a message of the current view (from its sender or forwarded), deliver what is in order. */
+  private accept(from: MemberId, vseq: number, msg: Msg, nakSeq: number | undefined): void {
+    const l = this.log(from);
+    if (vseq < l.next || l.held.has(vseq)) return;
+    const cut = this.flush?.cut;
+    if (cut && vseq > (cut.get(from) ?? -1)) return; // past the agreed end of the view
+    l.held.set(vseq, { msg, nakSeq });
+    this.c.heldHighWater = Math.max(this.c.heldHighWater, l.held.size);
+    this.drainLog(from, l);
+    if (this.flush?.cut) this.checkFlushDone();
+  }
+
+  private drainLog(from: MemberId, l: SenderLog): void {
+    // After reporting a digest and before the cut is known, nothing more is delivered: the cut
+    // may end the view before it.
+    if (this.flush && !this.flush.cut && this.flushDigestSent) return;
+    const limit = this.flush?.cut?.get(from) ?? Number.POSITIVE_INFINITY;
+    for (let e = l.held.get(l.next); e !== undefined && l.next <= limit; e = l.held.get(l.next)) {
+      const vseq = l.next++;
+      this.ctx.passUp({
+        type: 'deliver',
+        msg: e.msg,
+        from,
+        cast: true,
+        meta: { viewId: this.view!.id, ...(e.nakSeq !== undefined ? { seq: e.nakSeq } : {}) },
+      });
+      void vseq;
+    }
+  }
+
+  private flushDigestSent = false;
+
+  /** Highest vseq held contiguously from 0 for a sender, or -1. */
+  private contiguous(m: MemberId): number {
+    const l = this.logs.get(m);
+    if (!l) return -1;
+    let k = l.next;
+    while (l.held.has(k)) k++;
+    return k - 1;
+  }
+
+  private onStable(seqs: ReadonlyMap<MemberId, number>): void {
+    // Messages every member holds need no forwarding in a flush.
+    for (const [m, upTo] of seqs) {
+      const l = this.logs.get(m);
+      if (!l) continue;
+      for (const [vseq, e] of l.held)
+        if (vseq < l.next && e.nakSeq !== undefined && e.nakSeq <= upTo) l.held.delete(vseq);
+    }
+  }
+
+  // ---------------------------------------------------------------- failure detection
+
+  private fdTimer(): void {
+    if (this.state !== 'member' || !this.view) return;
+    const now = this.ctx.now();
+    const v = this.view;
+    this.ctx.passDown({
+      type: 'cast',
+      msg: { headers: [[GmsKind.Heartbeat, v.id, this.epoch]], payload: EMPTY },
+      qos: { order: 'unreliable' },
+    });
+    const stalled = now - this.lastFd > this.o.suspectMs / 2;
+    this.lastFd = now;
+    for (const m of v.members) {
+      if (m === this.self || this.suspected.has(m)) continue;
+      const heard = this.lastHeard.get(m) ?? now;
+      if (stalled) {
+        // We ourselves were not running (paused): give everyone a fresh chance before judging.
+        this.lastHeard.set(m, Math.max(heard, now - this.o.suspectMs / 2));
+        continue;
+      }
+      if (now - heard > this.o.suspectMs) this.suspect(m, now - heard);
+    }
+    this.ctx.setTimer('fd', this.o.heartbeatMs);
+  }
+
+  private suspect(m: MemberId, silentMs: number): void {
+    if (!this.view || this.suspected.has(m) || m === this.self) return;
+    this.suspected.add(m);
+    this.c.suspicions++;
+    this.ctx.passUp({ type: 'suspect', member: m, silentMs });
+    if (!this.hasMajority()) {
+      this.finish('partitioned', `suspects ${this.suspected.size} of ${this.view.members.length} members`);
+      return;
+    }
+    const c = this.coordinator();
+    if (c === this.self) this.scheduleFlush();
+    else if (c) this.send(c, [GmsKind.Suspect, this.view.id, m]);
+  }
+
+  private hasMajority(): boolean {
+    const v = this.view!;
+    const alive = v.members.filter((m) => !this.suspected.has(m)).length;
+    return alive * 2 > v.members.length;
+  }
+
+  private onSuspectReport(h: unknown[]): void {
+    headerTuple(h, 'gms', 3);
+    const viewId = headerUint(h[1], 'gms', 'viewId');
+    const m = headerString(h[2], 'gms', 'member');
+    if (!this.view || viewId !== this.view.id || this.rank(m) < 0) return;
+    if (this.coordinator() !== this.self) return;
+    if (!this.suspected.has(m)) this.suspect(m, 0);
+  }
+
+  private onLeave(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 2);
+    const viewId = headerUint(h[1], 'gms', 'viewId');
+    if (!this.view || viewId !== this.view.id || this.rank(from) < 0) return;
+    this.leavers.add(from);
+    if (this.coordinator() === this.self) this.scheduleFlush();
+  }
+
+  // ---------------------------------------------------------------- flush: coordinator side
+
+  private scheduleFlush(): void {
+    this.ctx.setTimer('flushStart', this.o.batchMs);
+  }
+
+  private startFlush(): void {
+    if (this.state !== 'member' || !this.view || this.coordinator() !== this.self) return;
+    const v = this.view;
+    const failed = v.members.filter((m) => this.suspected.has(m));
+    const left = v.members.filter((m) => this.leavers.has(m) && !this.suspected.has(m));
+    const stay = v.members.filter((m) => !this.suspected.has(m) && !this.leavers.has(m));
+    const joined = [...this.joiners.keys()].filter((j) => !v.members.includes(j));
+    if (failed.length === 0 && left.length === 0 && joined.length === 0) return;
+    if (!this.hasMajority()) {
+      this.finish('partitioned', 'no majority for the next view');
+      return;
+    }
+    const attempt = Math.max(this.highestAttempt, this.coord?.attempt ?? 0) + 1;
+    this.highestAttempt = attempt;
+    const members = [...stay, ...joined];
+    const addresses = [
+      ...stay.map((m) => v.addresses[this.rank(m)] ?? ''),
+      ...joined.map((j) => this.joiners.get(j) ?? ''),
+    ];
+    this.coord = {
+      newViewId: v.id + 1,
+      attempt,
+      members,
+      addresses,
+      participants: [...stay, ...left],
+      joined,
+      left,
+      failed,
+      digests: new Map(),
+      oks: new Set(),
+      synced: false,
+    };
+    this.c.flushes++;
+    this.ctx.trace(
+      () => `flush ${v.id + 1}/${attempt} members ${members.join(',')} failed ${failed.join(',')}`,
+    );
+    for (const p of this.coord.participants)
+      this.send(p, [GmsKind.Prepare, v.id + 1, attempt, members, addresses]);
+    this.ctx.setTimer('flushTimeout', this.o.suspectMs);
+  }
+
+  private onDigest(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 5);
+    const newViewId = headerUint(h[1], 'gms', 'viewId');
+    const attempt = headerUint(h[2], 'gms', 'attempt');
+    const entries = headerTuple(h[3], 'gms', 0);
+    const nakNext = headerUint(h[4], 'gms', 'nakNext');
+    const last = new Map<MemberId, number>();
+    for (const e of entries) {
+      const t = headerTuple(e, 'gms', 2);
+      last.set(headerString(t[0], 'gms', 'sender'), headerUint(t[1], 'gms', 'vseq') - 1);
+    }
+    const k = this.coord;
+    if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
+    k.digests.set(from, { last, nakNext });
+    if (k.digests.size < k.participants.length || k.synced) return;
+    // The old view ends, per sender, at the furthest any survivor got; one who has it serves the rest.
+    const cut: [MemberId, number, MemberId][] = [];
+    for (const s of this.view!.members) {
+      let best = -1;
+      let holder: MemberId = this.self;
+      for (const [p, d] of k.digests) {
+        const got = d.last.get(s) ?? -1;
+        if (got > best) {
+          best = got;
+          holder = p;
+        }
+      }
+      cut.push([s, best + 1, holder]); // as a count: -1 cannot travel as an unsigned header
+    }
+    k.synced = true;
+    for (const p of k.participants) this.send(p, [GmsKind.Sync, newViewId, attempt, cut]);
+  }
+
+  private onFlushOk(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 3);
+    const newViewId = headerUint(h[1], 'gms', 'viewId');
+    const attempt = headerUint(h[2], 'gms', 'attempt');
+    const k = this.coord;
+    if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
+    k.oks.add(from);
+    if (k.oks.size < k.participants.length) return;
+    const nakNext = [...k.digests].map(([m, d]) => [m, d.nakNext]);
+    const install = [
+      GmsKind.Install,
+      newViewId,
+      attempt,
+      k.members,
+      k.addresses,
+      k.joined,
+      k.left,
+      k.failed,
+      nakNext,
+    ];
+    this.ctx.clearTimer('flushTimeout');
+    this.coord = undefined;
+    for (const j of k.joined) this.joiners.delete(j);
+    const targets = new Set([...k.members, ...k.participants, ...k.failed]);
+    targets.delete(this.self);
+    for (const t of targets) this.send(t, install);
+    this.send(this.self, install);
+  }
+
+  private flushTimeout(): void {
+    const k = this.coord;
+    if (!k || !this.view) return;
+    // Participants that did not answer in time are treated as failed; try again without them.
+    const waiting = k.synced ? k.oks : new Set(k.digests.keys());
+    for (const p of k.participants) if (!waiting.has(p) && p !== this.self) this.suspect(p, this.o.suspectMs);
+    if (this.state !== 'member') return;
+    this.coord = undefined;
+    this.startFlush();
+  }
+
+  // ---------------------------------------------------------------- flush: participant side
+
+  private onPrepare(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 5);
+    const newViewId = headerUint(h[1], 'gms', 'viewId');
+    const attempt = headerUint(h[2], 'gms', 'attempt');
+    const members = headerTuple(h[3], 'gms', 0).map((m) => headerString(m, 'gms', 'member'));
+    headerTuple(h[4], 'gms', 0);
+    if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
+    this.highestAttempt = Math.max(this.highestAttempt, attempt);
+    const f = this.flush;
+    if (f) {
+      const key = this.attemptKey(attempt, from);
+      const cur = this.attemptKey(f.attempt, f.coord);
+      if (key < cur) return;
+      // Having promised a coordinator that we are done, switch only if it is gone (we suspect it,
+      // or the new coordinator's proposal leaves it out).
+      const gone = this.suspected.has(f.coord) || !members.includes(f.coord);
+      if (key > cur && f.okSent && f.coord !== from && !gone) return;
+    }
+    if (!f || f.coord !== from || f.attempt !== attempt) {
+      if (!f) this.ctx.passUp({ type: 'block' });
+      this.flush = { newViewId, attempt, coord: from, cut: undefined, okSent: false };
+    }
+    this.flushDigestSent = true;
+    // Our own casts count as held even before their loop-back arrives: they are ours to serve.
+    const entries = this.view.members.map((s) => [
+      s,
+      s === this.self ? Math.max(this.vseq, this.contiguous(s) + 1) : this.contiguous(s) + 1,
+    ]);
+    this.send(from, [GmsKind.Digest, newViewId, attempt, entries, this.lastOwnNakSeq + 1]);
+  }
+
+  private onSync(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 4);
+    const newViewId = headerUint(h[1], 'gms', 'viewId');
+    const attempt = headerUint(h[2], 'gms', 'attempt');
+    const entries = headerTuple(h[3], 'gms', 0);
+    const f = this.flush;
+    if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !this.view) return;
+    const cut = new Map<MemberId, number>();
+    const fetches: [MemberId, MemberId, number, number][] = [];
+    for (const e of entries) {
+      const t = headerTuple(e, 'gms', 3);
+      const s = headerString(t[0], 'gms', 'sender');
+      const c = headerUint(t[1], 'gms', 'cut') - 1;
+      const holder = headerString(t[2], 'gms', 'holder');
+      cut.set(s, c);
+      const have = this.contiguous(s);
+      if (have < c && holder !== this.self) fetches.push([holder, s, have + 1, c]);
+    }
+    f.cut = cut;
+    for (const [holder, s, lo, hi] of fetches)
+      this.send(holder, [GmsKind.Fetch, this.view.id, this.epoch, s, lo, hi]);
+    for (const [s, l] of this.logs) this.drainLog(s, l);
+    this.checkFlushDone();
+  }
+
+  private onFetch(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 6);
+    const viewId = headerUint(h[1], 'gms', 'viewId');
+    const epoch = headerUint(h[2], 'gms', 'epoch');
+    const s = headerString(h[3], 'gms', 'sender');
+    const lo = headerUint(h[4], 'gms', 'from');
+    const hi = headerUint(h[5], 'gms', 'to');
+    if (!this.view || viewId !== this.view.id || epoch !== this.epoch || this.rank(from) < 0) return;
+    const l = this.logs.get(s);
+    if (!l) return;
+    for (let k = lo; k <= hi && k - lo < 100_000; k++) {
+      const e = l.held.get(k);
+      if (!e) continue;
+      this.c.forwards++;
+      this.send(from, [GmsKind.Forward, viewId, epoch, s, k], e.msg);
+    }
+  }
+
+  private onForward(from: MemberId, h: unknown[], msg: Msg): void {
+    headerTuple(h, 'gms', 5);
+    const viewId = headerUint(h[1], 'gms', 'viewId');
+    const epoch = headerUint(h[2], 'gms', 'epoch');
+    const s = headerString(h[3], 'gms', 'sender');
+    const vseq = headerUint(h[4], 'gms', 'vseq');
+    if (
+      !this.view ||
+      viewId !== this.view.id ||
+      epoch !== this.epoch ||
+      this.rank(from) < 0 ||
+      this.rank(s) < 0
+    )
+      return;
+    this.accept(s, vseq, msg, undefined);
+  }
+
+  private checkFlushDone(): void {
+    const f = this.flush;
+    if (!f?.cut || f.okSent || !this.view) return;
+    for (const [s, c] of f.cut) if ((this.logs.get(s)?.next ?? 0) <= c) return;
+    f.okSent = true;
+    this.send(f.coord, [GmsKind.FlushOk, f.newViewId, f.attempt]);
+  }
+
+  // ---------------------------------------------------------------- install
+
+  private onInstall(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 9);
+    const newViewId = headerUint(h[1], 'gms', 'viewId');
+    const attempt = headerUint(h[2], 'gms', 'attempt');
+    const strings = (v: unknown, what: string) =>
+      headerTuple(v, 'gms', 0).map((m) => headerString(m, 'gms', what));
+    const members = strings(h[3], 'member');
+    const addresses = strings(h[4], 'address');
+    const joined = strings(h[5], 'member');
+    const left = strings(h[6], 'member');
+    const failed = strings(h[7], 'member');
+    const nakNext = headerTuple(h[8], 'gms', 0).map((e) => {
+      const t = headerTuple(e, 'gms', 2);
+      return [headerString(t[0], 'gms', 'member'), headerUint(t[1], 'gms', 'seq')] as const;
+    });
+    if (members.length !== addresses.length || members.length === 0)
+      throw new DecodeError('DECODE_BAD_SHAPE', 'gms: install members and addresses differ');
+    if (this.state === 'joining') {
+      if (!members.includes(this.self)) return;
+      for (const [m, seq] of nakNext) this.ctx.passDown({ type: 'expect', member: m, seq });
+      this.install(
+        newViewId,
+        attempt,
+        members,
+        addresses,
+        { previousId: undefined, joined, left, failed },
+        [],
+      );
+      return;
+    }
+    if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
+    const f = this.flush;
+    if (!members.includes(this.self)) {
+      this.finish(
+        this.leaving ? 'left' : 'partitioned',
+        this.leaving ? '' : `excluded from view ${newViewId}`,
+      );
+      return;
+    }
+    // Only the install of the flush we completed: another attempt's cut may differ from ours.
+    if (!f || f.attempt !== attempt || f.coord !== from || !f.okSent) return;
+    const departed = this.view.members.filter((m) => !members.includes(m));
+    this.install(
+      newViewId,
+      attempt,
+      members,
+      addresses,
+      { previousId: this.view.id, joined, left, failed },
+      departed,
+    );
+  }
+
+  private install(
+    id: number,
+    attempt: number,
+    members: MemberId[],
+    addresses: string[],
+    delta: ViewDelta,
+    departed: MemberId[],
+  ): void {
+    const coordinator = members[0]!;
+    this.view = { id, members, addresses };
+    this.epoch = this.attemptKey(attempt, coordinator);
+    this.vseq = 0;
+    this.logs = new Map();
+    this.flush = undefined;
+    this.flushDigestSent = false;
+    this.coord = undefined;
+    this.suspected = new Set();
+    this.behindSince = undefined;
+    this.ctx.clearTimer('behind');
+    this.ctx.clearTimer('flushTimeout');
+    for (const m of departed) {
+      this.leavers.delete(m);
+      this.lastHeard.delete(m);
+    }
+    const now = this.ctx.now();
+    for (const m of members) this.lastHeard.set(m, now);
+    this.lastFd = now;
+    this.state = 'member';
+    this.c.views++;
+    this.ctx.clearTimer('join');
+    this.ctx.trace(() => `install view ${id} [${members.join(',')}]`);
+    this.ctx.passDown({ type: 'view', view: this.view });
+    for (const m of departed) this.ctx.passDown({ type: 'forget', member: m });
+    this.ctx.passUp({ type: 'view', view: this.view, delta });
+    this.ctx.setTimer('fd', this.o.heartbeatMs);
+    if (!this.leaving) {
+      const queued = this.blocked;
+      this.blocked = [];
+      for (const b of queued) this.castData(b.msg, b.qos);
+    }
+    const early = this.future;
+    this.future = [];
+    for (const f of early) {
+      if (this.state !== 'member') return;
+      this.onData(f.from, f.h, f.msg, f.nakSeq);
+    }
+    // Membership changes that arrived during the flush start the next one.
+    if (this.coordinator() === this.self && (this.joiners.size > 0 || this.leavers.size > 0))
+      this.scheduleFlush();
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  timer(key: string): void {
+    switch (key) {
+      case 'join':
+        this.joinTimer();
+        return;
+      case 'fd':
+        this.fdTimer();
+        return;
+      case 'flushStart':
+        if (this.coord) {
+          // A participant failed mid-flush: start over without it. Joins wait for the install.
+          if (this.coord.participants.some((p) => this.suspected.has(p))) {
+            this.coord = undefined;
+            this.startFlush();
+          }
+          return;
+        }
+        if (!this.flush || this.flush.coord === this.self || this.suspected.has(this.flush.coord))
+          this.startFlush();
+        return;
+      case 'flushTimeout':
+        this.flushTimeout();
+        return;
+      case 'leave':
+        if (this.leaving) this.finish('left');
+        return;
+      case 'behind':
+        if (this.behindSince !== undefined && this.state === 'member')
+          this.finish('partitioned', 'the group moved to a view without this member');
+        return;
+    }
+  }
+
+  stats(): Record<string, number> {
+    let held = 0;
+    for (const l of this.logs.values()) held += l.held.size;
+    return { ...this.c, held, future: this.future.length, viewId: this.view?.id ?? 0 };
+  }
+}
+
+export const gms: LayerFactory<GmsOptions> = {
+  name: 'gms',
+  provides: ['membership', 'virtual-synchrony'],
+  requires: ['reliable', 'fifo'],
+  create: (ctx, o) => {
+    const seeds = o.seeds ?? [];
+    const address = o.address ?? '';
+    if (!Array.isArray(seeds) || seeds.some((s) => typeof s !== 'string'))
+      throw new StackConfigError('STACK_BAD_OPTION', 'gms option seeds must be a list of addresses');
+    const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };
+    for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[])
+      if (!(typeof opts[k] === 'number' && opts[k] > 0))
+        throw new StackConfigError('STACK_BAD_OPTION', `gms option ${k} must be a positive number`);
+    return new Gms(ctx, opts);
+  },
+};

@@ -1,0 +1,194 @@
+import type { MemberId } from '../../runtime/stack/member.js';
+import { type Checker, noDuplicates, noErrors, noInvented } from './checkers.js';
+import { type Incarnation, type SimDelivery, viewKey, type World } from './world.js';
+
+/** Alive at the end: neither crashed nor stopped by a partition. */
+const survivor = (i: Incarnation) => i.crashedAt === null && i.partitionedAt === null;
+
+/** Deliveries of an incarnation grouped by the view they were delivered in (view key → list). */
+function byView(inc: Incarnation): Map<string, SimDelivery[]> {
+  const keys = new Map<number, string>();
+  for (const v of inc.views) keys.set(v.id, viewKey(v));
+  const out = new Map<string, SimDelivery[]>();
+  for (const d of inc.delivered) {
+    if (d.viewId === undefined) continue;
+    const k = keys.get(d.viewId) ?? `${d.viewId}?`;
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(d);
+  }
+  return out;
+}
+
+/** The view an incarnation installed right after `key`, if any. */
+function successor(inc: Incarnation, key: string): string | undefined {
+  const i = inc.views.findIndex((v) => viewKey(v) === key);
+  const next = i >= 0 ? inc.views[i + 1] : undefined;
+  return next ? viewKey(next) : undefined;
+}
+
+/** Whether two members are known to have finished view `key` together (virtual synchrony applies). */
+function endedTogether(a: Incarnation, b: Incarnation, key: string): boolean {
+  const na = successor(a, key);
+  return na !== undefined && na === successor(b, key);
+}
+
+function pairs<T>(xs: readonly T[]): [T, T][] {
+  const out: [T, T][] = [];
+  for (let i = 0; i < xs.length; i++) for (let j = i + 1; j < xs.length; j++) out.push([xs[i]!, xs[j]!]);
+  return out;
+}
+
+/** Members that pass from view V to the same next view delivered the same messages in V. */
+export const virtualSynchrony: Checker = {
+  name: 'virtual-synchrony',
+  check: (w) => {
+    const out: string[] = [];
+    const views = w.incarnations.map((i) => [i, byView(i)] as const);
+    for (const [[a, va], [b, vb]] of pairs(views)) {
+      for (const v of a.views) {
+        const key = viewKey(v);
+        if (!endedTogether(a, b, key)) continue;
+        const sa = new Set((va.get(key) ?? []).map((d) => d.payload));
+        const sb = new Set((vb.get(key) ?? []).map((d) => d.payload));
+        const onlyA = [...sa].filter((p) => !sb.has(p));
+        const onlyB = [...sb].filter((p) => !sa.has(p));
+        if (onlyA.length + onlyB.length > 0)
+          out.push(
+            `view ${key}: ${a.member} and ${b.member} moved on together but differ (${onlyA.slice(0, 2).join(',')} | ${onlyB.slice(0, 2).join(',')})`,
+          );
+      }
+    }
+    return out;
+  },
+};
+
+/**
+ * One order: within a view, a global sequence number names the same message everywhere, for
+ * every pair of members that ended the view together or are both still in it; and for
+ * `majority`/`safe` messages, for every pair whatsoever (a member that later failed included).
+ */
+export const totalOrder: Checker = {
+  name: 'total-order',
+  check: (w) => {
+    const out: string[] = [];
+    const views = w.incarnations.map((i) => [i, byView(i)] as const);
+    for (const [inc, vs] of views)
+      for (const [key, ds] of vs) {
+        let last = -1;
+        for (const d of ds) {
+          if (d.order !== 'total' || d.gseq === undefined) continue;
+          if (d.gseq <= last) out.push(`${inc.member} view ${key}: gseq ${d.gseq} after ${last}`);
+          last = d.gseq;
+        }
+      }
+    for (const [[a, va], [b, vb]] of pairs(views)) {
+      for (const [key, da] of va) {
+        const db = vb.get(key);
+        if (!db) continue;
+        const lastA = a.views[a.views.length - 1];
+        const lastB = b.views[b.views.length - 1];
+        const together =
+          endedTogether(a, b, key) ||
+          (survivor(a) && survivor(b) && lastA && lastB && viewKey(lastA) === key && viewKey(lastB) === key);
+        const atB = new Map<number, SimDelivery>();
+        for (const d of db) if (d.order === 'total' && d.gseq !== undefined) atB.set(d.gseq, d);
+        for (const d of da) {
+          if (d.order !== 'total' || d.gseq === undefined) continue;
+          const o = atB.get(d.gseq);
+          if (!o || o.payload === d.payload) continue;
+          const strong = d.resilience === 'majority' || d.resilience === 'safe';
+          if (together || strong)
+            out.push(
+              `view ${key} gseq ${d.gseq}: ${a.member} has ${d.payload}, ${b.member} has ${o.payload}`,
+            );
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** Every message a surviving member cast, it delivered itself. */
+export const selfDelivery: Checker = {
+  name: 'self-delivery',
+  check: (w) => {
+    const out: string[] = [];
+    for (const inc of w.incarnations.filter(survivor)) {
+      const got = new Set(inc.delivered.filter((d) => d.from === inc.member).map((d) => d.payload));
+      const missing = inc.casts.filter((p) => !got.has(p));
+      if (missing.length > 0)
+        out.push(`${inc.member} never delivered ${missing.length} own casts (${missing[0]})`);
+    }
+    return out;
+  },
+};
+
+/** Per-sender FIFO for a member's own view of each sender: casts in cast order (gaps allowed
+ * only where the receiver was not yet a member). */
+export const groupFifo: Checker = {
+  name: 'fifo',
+  check: (w) => {
+    const out: string[] = [];
+    for (const inc of w.incarnations) {
+      const last = new Map<string, number>();
+      for (const d of inc.delivered) {
+        if (d.order !== 'fifo' && d.order !== 'reliable') continue;
+        const n = Number(d.payload.slice(d.payload.indexOf('#') + 1));
+        const prev = last.get(d.from) ?? -1;
+        if (n <= prev) out.push(`${inc.member} delivered ${d.payload} after #${prev}`);
+        last.set(d.from, n);
+      }
+    }
+    return out;
+  },
+};
+
+/** Once faults stop, the surviving members share one view holding every live node, and each
+ * delivered every message its fellow survivors delivered in views they shared. */
+export const liveness: Checker = {
+  name: 'liveness',
+  check: (w) => {
+    const out: string[] = [];
+    const live = w.incarnations.filter(survivor);
+    const finals = new Set(
+      live.map((i) => (i.views.length ? viewKey(i.views[i.views.length - 1]!) : 'none')),
+    );
+    if (finals.size !== 1)
+      out.push(`survivors end in ${finals.size} different views: ${[...finals].join(' ')}`);
+    const members = new Set<MemberId>(live.flatMap((i) => i.views[i.views.length - 1]?.members ?? []));
+    for (const i of live) if (!members.has(i.member)) out.push(`${i.member} is alive but in no final view`);
+    const delivered = new Map(live.map((i) => [i.member, new Set(i.delivered.map((d) => d.payload))]));
+    for (const s of live) {
+      const viewsOf = new Map(s.views.map((v) => [v.id, v.members]));
+      for (const d of s.delivered) {
+        const vm = d.viewId === undefined ? undefined : viewsOf.get(d.viewId);
+        if (!vm) continue;
+        for (const r of live) {
+          if (r === s || !vm.includes(r.member)) continue;
+          if (!delivered.get(r.member)!.has(d.payload)) {
+            out.push(
+              `${r.member} never delivered ${d.payload}, delivered by ${s.member} in view ${d.viewId}`,
+            );
+            break;
+          }
+        }
+        if (out.length > 20) return out;
+      }
+    }
+    return out;
+  },
+};
+
+export const GROUP_CHECKERS: readonly Checker[] = [
+  virtualSynchrony,
+  totalOrder,
+  groupFifo,
+  noDuplicates,
+  noInvented,
+  selfDelivery,
+  liveness,
+  noErrors,
+];
+
+export type { World };
