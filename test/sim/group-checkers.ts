@@ -13,9 +13,9 @@ function byView(inc: Incarnation): Map<string, SimDelivery[]> {
   for (const d of inc.delivered) {
     if (d.viewId === undefined) continue;
     const k = keys.get(d.viewId) ?? `${d.viewId}?`;
-    let list = out.get(k);
-    if (!list) out.set(k, (list = []));
+    const list = out.get(k) ?? [];
     list.push(d);
+    out.set(k, list);
   }
   return out;
 }
