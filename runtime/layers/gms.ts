@@ -143,7 +143,8 @@ class Gms implements Layer {
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
   private coordinatorHint: string | undefined;
-  private heardMember = false;
+  /** When a member of an existing group last answered us: then we join it, never found one. */
+  private heardMemberAt: number | undefined;
   private joinStartedAt = 0;
   private lastFd = 0;
   private behindSince: number | undefined;
@@ -278,12 +279,15 @@ class Gms implements Layer {
     const expiry = 3 * this.o.suspectMs;
     for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
     const lowest = [...this.discovered.keys(), this.self].sort()[0]!;
-    if (this.vote === undefined || this.vote === this.self || !this.discovered.has(this.vote))
-      this.vote = lowest;
+    // Stay with a candidate while it is heard and still a candidate (votes for itself): it may be
+    // founding with our vote right now. Otherwise back the lowest id we know.
+    const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
+    if (!backed || backed.vote !== this.vote) this.vote = lowest;
+    if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
     const quorum = Math.floor(Math.max(1, this.o.seeds.length) / 2) + 1;
     const voters = [...this.discovered].filter(([, d]) => d.vote === this.self).map(([m]) => m);
     if (
-      !this.heardMember &&
+      this.heardMemberAt === undefined &&
       this.vote === this.self &&
       now - this.joinStartedAt >= this.o.bootstrapMs &&
       voters.length + 1 >= quorum
@@ -431,7 +435,7 @@ class Gms implements Layer {
       headerUint(h[1], 'gms', 'viewId');
       headerString(h[2], 'gms', 'coordinator');
       const ca = headerString(h[3], 'gms', 'address');
-      this.heardMember = true;
+      this.heardMemberAt = this.ctx.now();
       if (ca !== '') this.coordinatorHint = ca;
       return;
     }

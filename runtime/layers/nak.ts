@@ -96,6 +96,10 @@ interface InStream {
 class Nak implements Layer {
   private readonly out = new Map<string, OutStream>();
   private readonly inn = new Map<string, InStream>();
+  /** Where forgotten streams stood: a member forgotten and met again (a joiner removed before it
+   * installed, then re-added) continues its numbering instead of restarting at 0, which its peer
+   * would take for duplicates. Bounded: the oldest tombstones go first. */
+  private readonly tombstones = new Map<string, number>();
   private readonly c = {
     sent: 0,
     delivered: 0,
@@ -116,11 +120,12 @@ class Nak implements Layer {
     const key = to ?? '*';
     let s = this.out.get(key);
     if (!s) {
+      const start = this.tombstones.get(`out|${key}`) ?? 0;
       s = {
         channel: to === null ? CAST : P2P,
         to,
-        nextSeq: 0,
-        base: 0,
+        nextSeq: start,
+        base: start,
         buffer: new Map(),
         lastSent: new Map(),
         sessionDelay: this.o.sessionMinMs,
@@ -134,10 +139,17 @@ class Nak implements Layer {
     const key = `${from}|${channel}`;
     let s = this.inn.get(key);
     if (!s) {
-      s = { from, channel, next: 0, highest: -1, pending: new Map(), nakDelay: 0, nakArmed: false };
+      const next = this.tombstones.get(`in|${key}`) ?? 0;
+      s = { from, channel, next, highest: next - 1, pending: new Map(), nakDelay: 0, nakArmed: false };
       this.inn.set(key, s);
     }
     return s;
+  }
+
+  private bury(key: string, next: number): void {
+    this.tombstones.delete(key);
+    this.tombstones.set(key, next);
+    if (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
   }
 
   private transmit(s: OutStream, header: unknown[], msg: Msg): void {
@@ -198,9 +210,14 @@ class Nak implements Layer {
       }
       case 'forget': {
         for (const ch of [CAST, P2P]) {
-          this.inn.delete(`${ev.member}|${ch}`);
-          this.ctx.clearTimer(`nak:${ev.member}|${ch}`);
+          const key = `${ev.member}|${ch}`;
+          const s = this.inn.get(key);
+          if (s) this.bury(`in|${key}`, s.next);
+          this.inn.delete(key);
+          this.ctx.clearTimer(`nak:${key}`);
         }
+        const o = this.out.get(ev.member);
+        if (o) this.bury(`out|${ev.member}`, o.nextSeq);
         this.out.delete(ev.member);
         this.ctx.clearTimer(`session:${ev.member}`);
         this.ctx.passDown(ev);
@@ -401,6 +418,7 @@ class Nak implements Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+const MAX_TOMBSTONES = 4096;
 
 export const nak: LayerFactory<NakOptions> = {
   name: 'nak',

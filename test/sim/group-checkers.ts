@@ -165,7 +165,9 @@ export const liveness: Checker = {
         const vm = d.viewId === undefined ? undefined : viewsOf.get(d.viewId);
         if (!vm) continue;
         for (const r of live) {
-          if (r === s || !vm.includes(r.member)) continue;
+          // Only members that installed that view owe its messages (one voted into a founding
+          // view it never heard of joins later instead).
+          if (r === s || !vm.includes(r.member) || !r.views.some((v) => v.id === d.viewId)) continue;
           if (!delivered.get(r.member)!.has(d.payload)) {
             out.push(
               `${r.member} never delivered ${d.payload}, delivered by ${s.member} in view ${d.viewId}`,
