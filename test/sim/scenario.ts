@@ -1,4 +1,4 @@
-import { defaultRegistry } from '../../runtime/layers/index.js';
+import { defaultRegistry, GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
@@ -28,7 +28,7 @@ export function defaultConfig(seed: number, members: number, faults: Iterable<Fa
 }
 
 /** The group stack under test: total order over virtual synchrony over NAK. */
-export const GROUP_STACK = 'total:gms:nak:com';
+export { GROUP_STACK };
 
 /** Faster failure detection than the defaults, so simulated partitions and pauses cause view changes. */
 export const GMS_SIM_OPTIONS = { gms: { heartbeatMs: 50, suspectMs: 300, bootstrapMs: 300 } };
