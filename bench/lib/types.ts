@@ -1,0 +1,51 @@
+import type { ProcessHarness } from '../../test/support/processes.js';
+import type { LatencySummary } from './stats.js';
+
+/**
+ * What one entry measured. `primary` names the headline figure, which is also the one compared to
+ * the entry's baseline: a rate (higher is better) or latency percentiles (lower is better).
+ */
+export interface Measurement {
+  primary: 'rate' | 'latency';
+  /** Operations per second, with the unit spelled out, e.g. `msg/s per member`. */
+  rate?: { value: number; unit: string };
+  /** Latency percentiles in microseconds. */
+  latency?: LatencySummary;
+  /** Operations actually measured (after warm-up) and the seconds they took. */
+  ops: number;
+  seconds: number;
+  /** Secondary figures worth printing (loss, buffer sizes, latency under load...). */
+  notes?: Record<string, string | number>;
+}
+
+/** Per-entry bounds: an entry stops at `maxOps` operations or `maxSeconds`, whichever comes first. */
+export interface Limits {
+  maxOps: number;
+  maxSeconds: number;
+}
+
+export interface BenchContext {
+  /** Set by `--quick` (CI smoke runs): the limits are already scaled down. */
+  quick: boolean;
+  limits: Limits;
+  /** Starts child processes; the runner kills all of them after the entry, whatever happens. */
+  procs: ProcessHarness;
+  /** Progress output (stderr, so `--json -` style piping of stdout stays clean). */
+  log(message: string): void;
+}
+
+/** Names the entry this one is compared to and how that baseline reads in the table. */
+export interface BaselineRef {
+  entry: string;
+  label: string;
+}
+
+export interface BenchEntry {
+  /** Unique; `--only` matches substrings of it. Convention: `<area>: <what>`, e.g. `floor: raw dgram 1 B`. */
+  name: string;
+  /** One line on what the figure means (printed by `--list`, repeated in bench/README.md). */
+  description: string;
+  /** The entry to compare against, measured in the same run (see `against`). Floors have none. */
+  baseline?: BaselineRef;
+  run(ctx: BenchContext): Promise<Measurement>;
+}
