@@ -65,8 +65,8 @@ export const virtualSynchrony: Checker = {
 
 /**
  * One order: within a view, a global sequence number names the same message everywhere, for
- * every pair of members that ended the view together or are both still in it; and for
- * `majority`/`safe` messages, for every pair whatsoever (a member that later failed included).
+ * every pair of members that ended the view together or are both still in it; and where both
+ * messages are `majority`/`safe`, for every pair whatsoever (a member that later failed included).
  */
 export const totalOrder: Checker = {
   name: 'total-order',
@@ -97,7 +97,9 @@ export const totalOrder: Checker = {
           if (d.order !== 'total' || d.gseq === undefined) continue;
           const o = atB.get(d.gseq);
           if (!o || o.payload === d.payload) continue;
-          const strong = d.resilience === 'majority' || d.resilience === 'safe';
+          // Mixed QoS (RMP): two messages get the weaker of their two guarantees.
+          const isStrong = (x: SimDelivery) => x.resilience === 'majority' || x.resilience === 'safe';
+          const strong = isStrong(d) && isStrong(o);
           if (together || strong)
             out.push(
               `view ${key} gseq ${d.gseq}: ${a.member} has ${d.payload}, ${b.member} has ${o.payload}`,

@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Group, joinGroup } from '../../runtime/group/group.js';
+import type { Delivery } from '../../runtime/group/types.js';
+import { udp } from '../../runtime/transport/udp.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };
+
+let groups: Group[] = [];
+afterEach(async () => {
+  await Promise.all(groups.map((g) => g.leave(500).catch(() => {})));
+  groups = [];
+});
+
+async function transports(n: number) {
+  return Promise.all(Array.from({ length: n }, () => udp({ host: '127.0.0.1' })));
+}
+
+function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - start > ms) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+describe('Group over real UDP sockets (one process)', () => {
+  it('three members form one view and deliver totally ordered casts in the same order', async () => {
+    const ts = await transports(3);
+    const seeds = ts.map((t) => t.address);
+    groups = await Promise.all(ts.map((transport) => joinGroup('g1', { seeds, transport, layers: FAST })));
+    await until(() => groups.every((g) => g.view?.members.length === 3), 5_000, 'a 3-member view');
+    const logs = groups.map(() => [] as Delivery[]);
+    groups.forEach((g, i) => g.on('deliver', (d) => logs[i]!.push(d)));
+    for (let k = 0; k < 100; k++) groups[k % 3]!.cast(enc.encode(`m${k}`));
+    await until(() => logs.every((l) => l.length === 100), 5_000, '100 deliveries at each member');
+    const orders = logs.map((l) => l.map((d) => dec.decode(d.payload)).join(','));
+    expect(orders[1]).toBe(orders[0]);
+    expect(orders[2]).toBe(orders[0]);
+    expect(logs[0]!.map((d) => d.gseq)).toEqual([...logs[0]!.keys()].map((i) => logs[0]![0]!.gseq! + i));
+  });
+
+  it('a joiner receives the state at its join point, then every later message', async () => {
+    const ts = await transports(3);
+    const seeds = ts.slice(0, 2).map((t) => t.address);
+    const states = [0, 0, 0];
+    const provider = (i: number) => ({
+      snapshot: () => enc.encode(String(states[i])),
+      restore: (b: Uint8Array) => {
+        states[i] = Number(dec.decode(b));
+      },
+    });
+    const apply = (i: number) => (d: Delivery) => {
+      states[i]! += Number(dec.decode(d.payload));
+    };
+    const first = await Promise.all(
+      [0, 1].map((i) => joinGroup('g2', { seeds, transport: ts[i]!, layers: FAST, state: provider(i) })),
+    );
+    groups.push(...first);
+    first.forEach((g, i) => g.on('deliver', apply(i)));
+    await until(() => first.every((g) => g.view?.members.length === 2), 5_000, 'a 2-member view');
+    for (let k = 1; k <= 50; k++) first[k % 2]!.cast(enc.encode(String(k)));
+    await until(() => states[0] === 1275 && states[1] === 1275, 5_000, 'the first 50 applied');
+    const joiner = await joinGroup('g2', { seeds, transport: ts[2]!, layers: FAST, state: provider(2) });
+    groups.push(joiner);
+    joiner.on('deliver', apply(2));
+    expect(states[2]).toBe(1275);
+    for (let k = 51; k <= 60; k++) groups[k % 3]!.cast(enc.encode(String(k)));
+    const total = (60 * 61) / 2;
+    await until(() => states.every((s) => s === total), 5_000, 'all 60 applied everywhere');
+  });
+
+  it('survivors install a view without a member that stops, and keep ordering', async () => {
+    const ts = await transports(3);
+    const seeds = ts.map((t) => t.address);
+    groups = await Promise.all(ts.map((transport) => joinGroup('g3', { seeds, transport, layers: FAST })));
+    await until(() => groups.every((g) => g.view?.members.length === 3), 5_000, 'a 3-member view');
+    const victim = groups.pop()!;
+    await ts[2]!.close(); // silent from now on, like a crashed process
+    await until(() => groups.every((g) => g.view?.members.length === 2), 5_000, 'a view without the victim');
+    expect(groups[0]!.view!.members).not.toContain(victim.self);
+    const got: string[] = [];
+    groups[1]!.on('deliver', (d) => got.push(dec.decode(d.payload)));
+    groups[0]!.cast(enc.encode('after'));
+    await until(() => got.includes('after'), 2_000, 'delivery after the view change');
+  });
+});
