@@ -36,7 +36,9 @@ describe('Group over real UDP sockets (one process)', () => {
     groups = await Promise.all(ts.map((transport) => joinGroup('g1', { seeds, transport, layers: FAST })));
     await until(() => groups.every((g) => g.view?.members.length === 3), 5_000, 'a 3-member view');
     const logs = groups.map(() => [] as Delivery[]);
-    groups.forEach((g, i) => g.on('deliver', (d) => logs[i]!.push(d)));
+    groups.forEach((g, i) => {
+      g.on('deliver', (d) => logs[i]!.push(d));
+    });
     for (let k = 0; k < 100; k++) groups[k % 3]!.cast(enc.encode(`m${k}`));
     await until(() => logs.every((l) => l.length === 100), 5_000, '100 deliveries at each member');
     const orders = logs.map((l) => l.map((d) => dec.decode(d.payload)).join(','));
@@ -62,7 +64,9 @@ describe('Group over real UDP sockets (one process)', () => {
       [0, 1].map((i) => joinGroup('g2', { seeds, transport: ts[i]!, layers: FAST, state: provider(i) })),
     );
     groups.push(...first);
-    first.forEach((g, i) => g.on('deliver', apply(i)));
+    first.forEach((g, i) => {
+      g.on('deliver', apply(i));
+    });
     await until(() => first.every((g) => g.view?.members.length === 2), 5_000, 'a 2-member view');
     for (let k = 1; k <= 50; k++) first[k % 2]!.cast(enc.encode(String(k)));
     await until(() => states[0] === 1275 && states[1] === 1275, 5_000, 'the first 50 applied');
