@@ -1,0 +1,773 @@
+/**
+ * The client side (RMP multi-RPC): a non-member that calls a group through one *contact*
+ * member. Read top to bottom, a call goes:
+ *
+ * 1. {@link TroupeClient.invoke} encodes the arguments, names the request `clientId:counter`
+ *    and sends a `call` packet to the contact;
+ * 2. the contact answers `accepted` once the request is in the group's order (or `reject`s it);
+ * 3. replies come straight from the answering members; the reply mode decides when the call
+ *    is complete ({@link TroupeClient.onReply}, {@link TroupeClient.checkComplete});
+ * 4. a timer retransmits unanswered calls with the same id and asks members that owe a reply
+ *    for it directly ({@link TroupeClient.tick});
+ * 5. a heartbeat keeps the view current and watches the contact; when it fails, pending
+ *    calls reject with {@link FailoverError} (or, with `autoReissue`, go to the next contact).
+ */
+import { randomBytes } from 'node:crypto';
+import { TroupeError } from '../errors.js';
+import type { Transport } from '../transport/types.js';
+import { udp } from '../transport/udp.js';
+import type { Endpoint } from '../wire/packet.js';
+import { groupIdOf } from '../wire/packet.js';
+import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
+import { decodeValue, encodeValue } from './codec.js';
+import {
+  BadRequestIdError,
+  ClientClosedError,
+  FailoverError,
+  fromWireError,
+  NoContactError,
+  NoMajorityError,
+  RequestPendingError,
+  RpcConfigError,
+  TimeoutError,
+  UnknownRequestError,
+} from './errors.js';
+import {
+  type AcceptedPacket,
+  type ClientPacket,
+  ClientPacketDrop,
+  decodeClientPacket,
+  encodeClientPacket,
+  type OutcomePacket,
+  type OutcomeStatus,
+  type ReplyPacket,
+  TO_CLIENT,
+  type ViewPacket,
+} from './protocol.js';
+import { parseRequestId, type Result } from './result.js';
+
+export interface ConnectOptions {
+  /** The group's name (its packets carry the hash of it). */
+  group: string;
+  /** Addresses (`host:port`) of members to ask for the view first. */
+  seeds: readonly string[];
+  /** Transport to use; default: a new unicast UDP socket on `host` (closed by `close()`). */
+  transport?: Transport;
+  /** Bind address of the default UDP transport. Default `127.0.0.1`. */
+  host?: string;
+  /** Default deadline of a call (ms) when neither the call nor the method sets one. Default 10 s. */
+  timeoutMs?: number;
+  /** How long `connect` waits for a first view. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** First retransmission interval (doubles per attempt, up to 16×). Default 100 ms. */
+  retransmitMs?: number;
+  /** Heartbeat interval to the contact (and view refresh). Default 250 ms. */
+  heartbeatMs?: number;
+  /** Contact silence after which it counts as failed. Default 1 s. */
+  contactTimeoutMs?: number;
+  /** On contact failure, resend pending calls (same ids) to the next contact instead of rejecting them. */
+  autoReissue?: boolean;
+  /** This client's id (1–64 of `[A-Za-z0-9_-]`); default random. Request ids are `clientId:counter`. */
+  clientId?: string;
+  /** Failed and timed-out calls remembered for `reissue`. Default 1024. */
+  remember?: number;
+}
+
+/** The membership the client knows. */
+export interface ClientView {
+  id: number;
+  members: readonly string[];
+  addresses: readonly string[];
+}
+
+/** What the group knows of one request, as `client.outcome()` reports it. */
+export interface ClientOutcome {
+  requestId: string;
+  status: OutcomeStatus;
+  /** The member that answered, and its view. */
+  member: string;
+  viewId: number;
+  /** The view the request was ordered in, when known. */
+  orderedIn?: number;
+  /** For `committed` requests that returned. */
+  value?: unknown;
+  /** For `committed` requests that threw: the error as the caller would have seen it. */
+  error?: TroupeError;
+  /**
+   * False when the answer may still change without the client doing anything: the request
+   * is `pending`, or `not-found` while the member's view still holds the failed contact
+   * (whose cast may yet be delivered). True otherwise.
+   */
+  settled: boolean;
+}
+
+export interface ClientStats {
+  sent: number;
+  retransmits: number;
+  /** Packets dropped: undecodable, invalid, or of the wrong direction. */
+  malformed: number;
+  /** Packets dropped: another group's, or from an address that is no member or seed. */
+  foreign: number;
+  /** Valid packets about requests no longer pending. */
+  stray: number;
+  failovers: number;
+}
+
+interface Contact {
+  member: string;
+  address: string;
+}
+
+interface Call {
+  id: string;
+  service: string;
+  method: string;
+  args: Uint8Array;
+  mode: ReplyMode;
+  timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  contact: Contact | undefined;
+  accepted: { viewId: number; members: readonly string[]; ordered: boolean } | undefined;
+  replies: Map<string, ReplyEntry<unknown>>;
+  attempts: number;
+  lastSent: number;
+}
+
+interface Remembered {
+  service: string;
+  method: string;
+  args: Uint8Array;
+  mode: ReplyMode;
+  /** The contact that failed under it, if it failed over. */
+  failedContact?: string;
+}
+
+interface OutcomeWaiter {
+  resolve: (p: OutcomePacket) => void;
+}
+
+/**
+ * Connects to a group as a non-member client. Resolves once a member has sent its view.
+ *
+ * @example
+ * ```ts
+ * const client = await connect({ group: 'bank', seeds: ['10.0.0.1:4000', '10.0.0.2:4000'] });
+ * const bank = BankClient.connect(client);
+ * await bank.deposit('alice', 10);                      // first reply
+ * const audits = await bank.all.audit();                // one entry per member of the view
+ * try { await bank.withdraw('alice', 5); }
+ * catch (e) {
+ *   if (e instanceof FailoverError) await client.reissue(e.requestId); // never runs twice
+ * }
+ * await client.close();
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<TroupeClient> {
+  if (!options.seeds?.length) throw new RpcConfigError('connect needs at least one seed address');
+  const transport = options.transport ?? (await udp({ host: options.host ?? '127.0.0.1' }));
+  const client = new TroupeClient(transport, options, options.transport === undefined);
+  try {
+    await client.ready();
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  return client;
+}
+
+export class TroupeClient implements Invoker {
+  readonly clientId: string;
+  private readonly groupId: number;
+  private readonly endpoint: Endpoint;
+  private readonly opts: Required<Omit<ConnectOptions, 'transport' | 'host' | 'clientId'>>;
+  private counter = 0;
+  private currentView: ClientView | undefined;
+  private contact: Contact | undefined;
+  private readonly heard = new Map<string, number>();
+  /** Failed contacts' addresses → when suspected; not picked again for a while. */
+  private readonly suspects = new Map<string, number>();
+  private readonly calls = new Map<string, Call>();
+  private readonly remembered = new Map<string, Remembered>();
+  private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
+  private readonly contactWaiters: Array<() => void> = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private readonly counters: ClientStats = {
+    sent: 0,
+    retransmits: 0,
+    malformed: 0,
+    foreign: 0,
+    stray: 0,
+    failovers: 0,
+  };
+
+  constructor(
+    private readonly transport: Transport,
+    options: ConnectOptions,
+    private readonly ownsTransport: boolean,
+  ) {
+    this.clientId = options.clientId ?? randomBytes(8).toString('hex');
+    if (!parseRequestId(`${this.clientId}:1`))
+      throw new RpcConfigError(`client id '${this.clientId}' is invalid`);
+    this.groupId = groupIdOf(options.group);
+    this.endpoint = { node: randomBytes(4).readUInt32BE(0), inc: 0 };
+    this.opts = {
+      group: options.group,
+      seeds: [...options.seeds],
+      timeoutMs: options.timeoutMs ?? 10_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      retransmitMs: options.retransmitMs ?? 100,
+      heartbeatMs: options.heartbeatMs ?? 250,
+      contactTimeoutMs: options.contactTimeoutMs ?? 1_000,
+      autoReissue: options.autoReissue ?? false,
+      remember: options.remember ?? 1024,
+    };
+    transport.onPacket((bytes, from) => {
+      try {
+        this.receive(bytes, from);
+      } catch {
+        this.counters.malformed++;
+      }
+    });
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.retransmitMs, () => this.tick());
+    every(this.opts.heartbeatMs, () => this.heartbeat());
+    this.findContact();
+  }
+
+  /** The view last learned from the group. */
+  get view(): ClientView | undefined {
+    return this.currentView;
+  }
+
+  /** The member this client sends its calls to. */
+  get contactMember(): string | undefined {
+    return this.contact?.member;
+  }
+
+  /** This client's transport address (where members send replies). */
+  get address(): string {
+    return this.transport.address;
+  }
+
+  /** Resolves once a contact answered (a view is known); rejects with {@link NoContactError}. */
+  ready(timeoutMs = this.opts.connectTimeoutMs): Promise<void> {
+    if (this.contact) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        reject(
+          new NoContactError(
+            `no member of group '${this.opts.group}' answered within ${timeoutMs} ms (seeds: ${this.opts.seeds.join(', ')})`,
+          ),
+        );
+      }, timeoutMs);
+      this.contactWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 1. Calls.
+
+  /**
+   * Calls `service.method(...args)` on the group. The result depends on the reply mode:
+   * `first` → the value; `all`/`majority` → {@link Replies}; `none` → `undefined` once ordered.
+   * Rejects with the remote error, {@link FailoverError}, {@link TimeoutError} or
+   * {@link ClientClosedError}.
+   */
+  invoke(service: string, method: string, args: unknown[], opts: CallOptions = {}): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    let encoded: Uint8Array;
+    try {
+      encoded = encodeValue(args);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.start({
+      id: opts.requestId ?? `${this.clientId}:${++this.counter}`,
+      service,
+      method,
+      args: encoded,
+      mode: opts.reply ?? 'first',
+      timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
+    });
+  }
+
+  /**
+   * Sends a failed or timed-out request again under its own id. The group never runs a request
+   * twice: if it ran, the recorded reply comes back; if it did not, it runs now.
+   */
+  reissue(requestId: string, opts: Omit<CallOptions, 'requestId'> = {}): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ClientClosedError(requestId));
+    const r = this.remembered.get(requestId);
+    if (!r) return Promise.reject(new UnknownRequestError(requestId));
+    return this.start({
+      id: requestId,
+      service: r.service,
+      method: r.method,
+      args: r.args,
+      mode: opts.reply ?? r.mode,
+      timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
+    });
+  }
+
+  private start(
+    c: Pick<Call, 'id' | 'service' | 'method' | 'args' | 'mode' | 'timeoutMs'>,
+  ): Promise<unknown> {
+    if (!parseRequestId(c.id)) return Promise.reject(new BadRequestIdError(c.id));
+    if (this.calls.has(c.id)) return Promise.reject(new RequestPendingError(c.id));
+    return new Promise((resolve, reject) => {
+      const call: Call = {
+        ...c,
+        timer: undefined,
+        resolve,
+        reject,
+        contact: undefined,
+        accepted: undefined,
+        replies: new Map(),
+        attempts: 0,
+        lastSent: 0,
+      };
+      call.timer = setTimeout(() => this.expire(call), c.timeoutMs);
+      this.calls.set(c.id, call);
+      this.remembered.delete(c.id);
+      if (this.contact) this.sendCall(call, this.contact);
+    });
+  }
+
+  private sendCall(call: Call, to: Contact): void {
+    call.contact = to;
+    call.lastSent = Date.now();
+    this.send(to.address, {
+      kind: 'call',
+      id: call.id,
+      service: call.service,
+      method: call.method,
+      args: call.args,
+      mode: call.mode,
+    });
+  }
+
+  /** Asks the group what became of `requestId` (any reachable member answers from its table). */
+  async outcome(requestId: string, opts: { timeoutMs?: number } = {}): Promise<ClientOutcome> {
+    if (this.closed) throw new ClientClosedError(requestId);
+    if (!parseRequestId(requestId)) throw new BadRequestIdError(requestId);
+    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const failed = this.remembered.get(requestId)?.failedContact;
+    let last: OutcomePacket | undefined;
+    while (Date.now() < deadline) {
+      const to =
+        this.contact ?? (await this.ready(Math.max(1, deadline - Date.now())).then(() => this.contact));
+      if (!to) break;
+      const p = await this.askOutcome(
+        requestId,
+        to.address,
+        Math.min(this.opts.retransmitMs * 4, deadline - Date.now()),
+      );
+      if (!p) continue;
+      last = p;
+      const waitingOnFailed = p.status === 'not-found' && failed !== undefined && p.members.includes(failed);
+      if (p.status !== 'pending' && !waitingOnFailed) return this.toOutcome(p, true);
+      await sleep(this.opts.retransmitMs);
+    }
+    if (last) return this.toOutcome(last, false);
+    throw new TimeoutError(requestId, timeoutMs, 'no member answered the outcome query');
+  }
+
+  private askOutcome(id: string, address: string, waitMs: number): Promise<OutcomePacket | undefined> {
+    return new Promise((resolve) => {
+      const list = this.outcomeWaiters.get(id) ?? [];
+      const waiter: OutcomeWaiter = {
+        resolve: (p) => {
+          clearTimeout(t);
+          resolve(p);
+        },
+      };
+      const t = setTimeout(
+        () => {
+          const l = this.outcomeWaiters.get(id);
+          if (l) {
+            const i = l.indexOf(waiter);
+            if (i >= 0) l.splice(i, 1);
+            if (l.length === 0) this.outcomeWaiters.delete(id);
+          }
+          resolve(undefined);
+        },
+        Math.max(1, waitMs),
+      );
+      list.push(waiter);
+      this.outcomeWaiters.set(id, list);
+      this.send(address, { kind: 'outcome?', id });
+    });
+  }
+
+  private toOutcome(p: OutcomePacket, settled: boolean): ClientOutcome {
+    const o: ClientOutcome = {
+      requestId: p.id,
+      status: p.status,
+      member: p.member,
+      viewId: p.viewId,
+      settled,
+    };
+    if (p.orderedIn !== undefined) o.orderedIn = p.orderedIn;
+    if (p.result?.ok) o.value = decodeValue(p.result.value);
+    else if (p.result) o.error = fromWireError(p.result.error, p.id, p.member);
+    return o;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 2–3. Receiving: validate everything, then dispatch by kind.
+
+  private receive(bytes: Uint8Array, from: string): void {
+    let packet: ClientPacket;
+    try {
+      packet = decodeClientPacket(bytes, this.groupId).packet;
+    } catch (e) {
+      if (e instanceof ClientPacketDrop && e.reason === 'foreign') this.counters.foreign++;
+      else this.counters.malformed++;
+      return;
+    }
+    if (!TO_CLIENT.has(packet.kind)) {
+      this.counters.malformed++;
+      return;
+    }
+    if (!this.knownAddress(from)) {
+      this.counters.foreign++;
+      return;
+    }
+    this.heard.set(from, Date.now());
+    switch (packet.kind) {
+      case 'view':
+        this.onView(packet, from);
+        return;
+      case 'accepted':
+        this.onAccepted(packet);
+        return;
+      case 'reply':
+        this.onReply(packet);
+        return;
+      case 'reject': {
+        const call = this.take(packet.id);
+        if (!call) return;
+        call.reject(
+          packet.result.ok
+            ? new TroupeError('PROTOCOL', 'reject without an error')
+            : fromWireError(packet.result.error, packet.id, packet.member),
+        );
+        return;
+      }
+      case 'outcome':
+        this.onOutcome(packet);
+        return;
+    }
+  }
+
+  private onAccepted(p: AcceptedPacket): void {
+    const call = this.calls.get(p.id);
+    if (!call) {
+      this.counters.stray++;
+      return;
+    }
+    call.accepted ??= { viewId: p.viewId, members: p.members, ordered: p.ordered };
+    call.attempts = 0;
+    if (call.mode === 'none') {
+      this.take(p.id)?.resolve(undefined);
+      return;
+    }
+    this.checkComplete(call);
+  }
+
+  private onReply(p: ReplyPacket): void {
+    const call = this.calls.get(p.id);
+    if (!call) {
+      this.counters.stray++;
+      return;
+    }
+    this.addReply(call, p.member, p.result, p.viewId, p.members);
+  }
+
+  private onOutcome(p: OutcomePacket): void {
+    const waiters = this.outcomeWaiters.get(p.id);
+    if (waiters) {
+      this.outcomeWaiters.delete(p.id);
+      for (const w of waiters) w.resolve(p);
+    }
+    const call = this.calls.get(p.id);
+    if (!call) return;
+    if (p.status === 'committed' && p.result)
+      this.addReply(call, p.member, p.result, p.orderedIn ?? p.viewId, p.members);
+    else if (p.status === 'interrupted' || p.status === 'expired') {
+      const code = p.status === 'interrupted' ? 'INTERRUPTED' : 'OUTCOME_EXPIRED';
+      this.addReply(
+        call,
+        p.member,
+        { ok: false, error: { name: 'Error', message: `request ${p.id} ${p.status}`, code } },
+        p.orderedIn ?? p.viewId,
+        p.members,
+      );
+    }
+  }
+
+  private addReply(
+    call: Call,
+    member: string,
+    result: Result,
+    viewId: number,
+    members: readonly string[],
+  ): void {
+    let entry: ReplyEntry<unknown>;
+    if (result.ok) {
+      let value: unknown;
+      try {
+        value = decodeValue(result.value);
+      } catch {
+        this.counters.malformed++;
+        return;
+      }
+      entry = { member, status: 'ok', value };
+    } else {
+      const { name, message, code } = result.error;
+      entry = { member, status: 'error', error: { name, message, code } };
+    }
+    if (call.mode === 'first' || call.mode === 'none') {
+      this.take(call.id);
+      if (entry.status === 'ok') call.resolve(entry.value);
+      else call.reject(fromWireError((result as Extract<Result, { ok: false }>).error, call.id, member));
+      return;
+    }
+    call.accepted ??= { viewId, members, ordered: true };
+    if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
+    call.replies.set(member, entry);
+    this.checkComplete(call);
+  }
+
+  /** `all`: every member of the ordering view answered or failed. `majority`: more than half answered. */
+  private checkComplete(call: Call): void {
+    if (!call.accepted || (call.mode !== 'all' && call.mode !== 'majority')) return;
+    const members = call.accepted.members;
+    const failed = members.filter((m) => !call.replies.has(m) && this.departed(m, call.accepted!.viewId));
+    for (const m of failed) call.replies.set(m, { member: m, status: 'failed' });
+    const answered = members.filter((m) => {
+      const s = call.replies.get(m)?.status;
+      return s === 'ok' || s === 'error';
+    }).length;
+    const need = Math.floor(members.length / 2) + 1;
+    if (call.mode === 'all' && call.replies.size >= members.length) {
+      this.take(call.id);
+      call.resolve(this.replies(call, members));
+    } else if (call.mode === 'majority' && answered >= need) {
+      this.take(call.id);
+      call.resolve(
+        this.replies(
+          call,
+          members.filter((m) => call.replies.has(m)),
+        ),
+      );
+    } else if (call.mode === 'majority' && members.length - failed.length < need) {
+      this.take(call.id);
+      call.reject(
+        new NoMajorityError(
+          call.id,
+          `request ${call.id}: ${failed.length} of ${members.length} members failed, no majority can answer`,
+        ),
+      );
+    }
+  }
+
+  private replies(call: Call, members: readonly string[]): Replies<unknown> {
+    return {
+      requestId: call.id,
+      viewId: call.accepted!.viewId,
+      entries: members.map((m) => call.replies.get(m) ?? { member: m, status: 'timeout' }),
+    };
+  }
+
+  /** A member of view `viewId` is known to have left: a newer view does not hold it. */
+  private departed(member: string, viewId: number): boolean {
+    const v = this.currentView;
+    return v !== undefined && v.id > viewId && !v.members.includes(member);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 4. Retransmission and missing replies.
+
+  private tick(): void {
+    const now = Date.now();
+    for (const call of this.calls.values()) {
+      if (!call.contact) continue;
+      const backoff = this.opts.retransmitMs * 2 ** Math.min(call.attempts, 4);
+      if (now - call.lastSent < backoff) continue;
+      call.attempts++;
+      this.counters.retransmits++;
+      if (!call.accepted || call.mode === 'first' || call.mode === 'none') {
+        this.sendCall(call, call.contact);
+        continue;
+      }
+      call.lastSent = now;
+      // all/majority: ask each member that owes a reply, directly.
+      for (const m of call.accepted.members) {
+        if (call.replies.has(m)) continue;
+        const address = this.addressOf(m);
+        if (!address) continue;
+        if (call.accepted.ordered) this.send(address, { kind: 'outcome?', id: call.id });
+        else
+          this.send(address, {
+            kind: 'call',
+            id: call.id,
+            service: call.service,
+            method: call.method,
+            args: call.args,
+            mode: 'first',
+          });
+      }
+      this.checkComplete(call);
+    }
+  }
+
+  private expire(call: Call): void {
+    if (this.calls.get(call.id) !== call) return;
+    this.take(call.id);
+    this.remember(call);
+    if (call.mode === 'all' && call.accepted) {
+      call.resolve(this.replies(call, call.accepted.members));
+      return;
+    }
+    const where = call.accepted ? 'accepted into the order, reply missing' : 'not known to be accepted';
+    call.reject(new TimeoutError(call.id, call.timeoutMs, where));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 5. Membership and fail-over.
+
+  private heartbeat(): void {
+    const now = Date.now();
+    for (const [addr, at] of this.suspects)
+      if (now - at > 10 * this.opts.contactTimeoutMs) this.suspects.delete(addr);
+    const c = this.contact;
+    if (!c) {
+      this.findContact();
+      return;
+    }
+    if (now - (this.heard.get(c.address) ?? 0) > this.opts.contactTimeoutMs) {
+      this.contactFailed(c);
+      return;
+    }
+    this.send(c.address, { kind: 'hello', viewId: this.currentView?.id ?? 0 });
+  }
+
+  private onView(p: ViewPacket, from: string): void {
+    if (!this.currentView || p.viewId > this.currentView.id) {
+      this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
+      for (const call of this.calls.values()) this.checkComplete(call);
+    }
+    const c = this.contact;
+    if (c && this.currentView.id === p.viewId && !this.currentView.members.includes(c.member)) {
+      this.contactFailed(c);
+      return;
+    }
+    if (!this.contact && !this.suspects.has(from) && p.members.includes(p.member)) {
+      this.contact = { member: p.member, address: from };
+      for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, this.contact);
+      for (const w of this.contactWaiters.splice(0)) w();
+    }
+  }
+
+  private contactFailed(c: Contact): void {
+    if (this.contact?.address !== c.address) return;
+    this.contact = undefined;
+    this.suspects.set(c.address, Date.now());
+    this.counters.failovers++;
+    for (const call of [...this.calls.values()]) {
+      if (call.contact?.address !== c.address) continue;
+      if (this.opts.autoReissue) {
+        call.contact = undefined; // resent, same id, when the next contact answers
+        call.accepted = undefined;
+        call.replies.clear();
+        call.attempts = 0;
+        continue;
+      }
+      this.take(call.id);
+      this.remember(call, c.member);
+      call.reject(new FailoverError(call.id, c.member, call.accepted?.ordered === true));
+    }
+    this.findContact();
+  }
+
+  /** Says hello to every candidate: the first to answer with its view becomes the contact. */
+  private findContact(): void {
+    const v = this.currentView;
+    const candidates = v
+      ? v.addresses.filter((a) => !this.suspects.has(a))
+      : this.opts.seeds.filter((a) => !this.suspects.has(a));
+    const targets = candidates.length > 0 ? candidates : v ? [...v.addresses] : this.opts.seeds;
+    for (const a of targets) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Helpers.
+
+  private take(id: string): Call | undefined {
+    const call = this.calls.get(id);
+    if (!call) {
+      this.counters.stray++;
+      return undefined;
+    }
+    this.calls.delete(id);
+    clearTimeout(call.timer);
+    return call;
+  }
+
+  private remember(call: Call, failedContact?: string): void {
+    const r: Remembered = { service: call.service, method: call.method, args: call.args, mode: call.mode };
+    if (failedContact) r.failedContact = failedContact;
+    this.remembered.set(call.id, r);
+    while (this.remembered.size > this.opts.remember)
+      this.remembered.delete(this.remembered.keys().next().value as string);
+  }
+
+  private addressOf(member: string): string | undefined {
+    const v = this.currentView;
+    if (!v) return undefined;
+    const i = v.members.indexOf(member);
+    return i >= 0 ? v.addresses[i] : undefined;
+  }
+
+  private knownAddress(from: string): boolean {
+    return this.opts.seeds.includes(from) || (this.currentView?.addresses.includes(from) ?? false);
+  }
+
+  private send(to: string, p: ClientPacket): void {
+    if (this.closed) return;
+    this.counters.sent++;
+    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint));
+  }
+
+  stats(): ClientStats {
+    return { ...this.counters };
+  }
+
+  /** Rejects pending calls with {@link ClientClosedError} and closes the transport it opened. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const call of [...this.calls.values()]) {
+      this.take(call.id);
+      call.reject(new ClientClosedError(call.id));
+    }
+    if (this.ownsTransport) await this.transport.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

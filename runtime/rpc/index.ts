@@ -1,0 +1,39 @@
+/** The RPC runtime: replicas (server), the client, call context, errors. See docs/rpc.md. */
+export type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
+export {
+  type ClientOutcome,
+  type ClientStats,
+  type ClientView,
+  type ConnectOptions,
+  connect,
+  TroupeClient,
+} from './client.js';
+export { type CallContext, currentCall } from './context.js';
+export { Handler, Ordered, Query, Service } from './decorators.js';
+export {
+  BadRequestIdError,
+  ClientClosedError,
+  FailoverError,
+  InterruptedError,
+  NoCallContextError,
+  NoContactError,
+  NoMajorityError,
+  OutcomeExpiredError,
+  RemoteError,
+  RequestPendingError,
+  RpcConfigError,
+  TimeoutError,
+  UnknownRequestError,
+  UnknownServiceError,
+  type WireError,
+} from './errors.js';
+export { DEFAULT_OUTCOME_LIMITS, type OutcomeLimits } from './outcomes.js';
+export type { OutcomeStatus } from './protocol.js';
+export {
+  type AppState,
+  type LocalOutcome,
+  Replica,
+  type ReplicaOptions,
+  type ReplicaStats,
+  serve,
+} from './replica.js';

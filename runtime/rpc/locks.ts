@@ -1,0 +1,76 @@
+/**
+ * Replicated handler locks (RMP). Every replica keeps the same table because it changes only
+ * when an ordered `acquire`/`release` is applied or a view is installed.
+ *
+ * - A lock nobody holds belongs to the rule-chosen member: the lowest rank of the view
+ *   (`members[0]`).
+ * - `acquire` by a member: it becomes the holder if the lock is free, else it queues.
+ * - `release` by the holder: the lock passes to the first queued member still in the view,
+ *   or becomes free.
+ * - At a view change, departed members leave the queue, and a departed holder's lock passes
+ *   on as if it had released it.
+ */
+import type { MemberId } from '../stack/member.js';
+
+interface LockState {
+  holder: MemberId | undefined;
+  queue: MemberId[];
+}
+
+export type LockTableState = [lock: string, holder: MemberId | null, queue: MemberId[]][];
+
+export class LockTable {
+  private locks = new Map<string, LockState>();
+
+  /** The member that holds `lock` in a view with `members` (rank order). */
+  holder(lock: string, members: readonly MemberId[]): MemberId | undefined {
+    return this.locks.get(lock)?.holder ?? members[0];
+  }
+
+  /** Whether `member` explicitly holds `lock` (acquired it, not by the default rule). */
+  holds(lock: string, member: MemberId): boolean {
+    return this.locks.get(lock)?.holder === member;
+  }
+
+  acquire(lock: string, member: MemberId): void {
+    const s = this.locks.get(lock) ?? { holder: undefined, queue: [] };
+    this.locks.set(lock, s);
+    if (s.holder === undefined) s.holder = member;
+    else if (s.holder !== member && !s.queue.includes(member)) s.queue.push(member);
+  }
+
+  release(lock: string, member: MemberId, members: readonly MemberId[]): void {
+    const s = this.locks.get(lock);
+    if (!s) return;
+    if (s.holder !== member) {
+      // Releasing while still queued: withdraw the request.
+      s.queue = s.queue.filter((m) => m !== member);
+    } else this.passOn(lock, s, members);
+  }
+
+  /** Applies a new view's membership. */
+  view(members: readonly MemberId[]): void {
+    const present = new Set(members);
+    for (const [lock, s] of this.locks) {
+      s.queue = s.queue.filter((m) => present.has(m));
+      if (s.holder !== undefined && !present.has(s.holder)) this.passOn(lock, s, members);
+    }
+  }
+
+  private passOn(lock: string, s: LockState, members: readonly MemberId[]): void {
+    const present = new Set(members);
+    s.queue = s.queue.filter((m) => present.has(m));
+    s.holder = s.queue.shift();
+    if (s.holder === undefined && s.queue.length === 0) this.locks.delete(lock);
+  }
+
+  snapshot(): LockTableState {
+    return [...this.locks].map(([lock, s]) => [lock, s.holder ?? null, [...s.queue]]);
+  }
+
+  restore(state: LockTableState): void {
+    this.locks = new Map(
+      state.map(([lock, holder, queue]) => [lock, { holder: holder ?? undefined, queue }]),
+    );
+  }
+}

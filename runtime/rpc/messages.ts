@@ -1,0 +1,145 @@
+/**
+ * Messages replicas exchange inside the group (payloads of `GroupHandle.cast`/`send`). Every
+ * ordered one is applied by every replica at the same point of the total order.
+ *
+ * | kind | sent as | fields |
+ * |---|---|---|
+ * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp |
+ * | `done` | ordered cast by a lock holder | id, runner, result (a handler call completed) |
+ * | `acquire` / `release` | ordered cast | lock, member |
+ * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
+ */
+import type { MemberId } from '../stack/member.js';
+import type { ReplyMode } from './api.js';
+import { decodeValue, encodeValue } from './codec.js';
+import {
+  bad,
+  bytes,
+  int,
+  mode,
+  type Result,
+  requestId,
+  resultFromTuple,
+  resultToTuple,
+  str,
+} from './result.js';
+
+export interface RequestMsg {
+  kind: 'request';
+  id: string;
+  service: string;
+  method: string;
+  /** msgpack-encoded argument array, validated by every replica before the method runs. */
+  args: Uint8Array;
+  mode: ReplyMode;
+  /** The client's transport address, where replies go. */
+  client: string;
+  /** The member that put the request into the order. */
+  contact: MemberId;
+  /** The contact's clock when it ordered the request; replicas make it monotonic. */
+  ts: number;
+}
+
+export interface DoneMsg {
+  kind: 'done';
+  id: string;
+  runner: MemberId;
+  result: Result;
+}
+
+export interface LockMsg {
+  kind: 'acquire' | 'release';
+  lock: string;
+  member: MemberId;
+}
+
+export interface ForwardMsg {
+  kind: 'forward';
+  id: string;
+  service: string;
+  method: string;
+  args: Uint8Array;
+  mode: ReplyMode;
+  client: string;
+  /** The ordering view id and members the contact told the client about. */
+  viewId: number;
+}
+
+export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg;
+
+const KIND = { request: 1, done: 2, acquire: 3, release: 4, forward: 5 } as const;
+
+export function encodeGroupMsg(m: GroupMsg): Uint8Array {
+  switch (m.kind) {
+    case 'request':
+      return encodeValue([
+        KIND.request,
+        m.id,
+        m.service,
+        m.method,
+        m.args,
+        m.mode,
+        m.client,
+        m.contact,
+        m.ts,
+      ]);
+    case 'done':
+      return encodeValue([KIND.done, m.id, m.runner, resultToTuple(m.result)]);
+    case 'acquire':
+    case 'release':
+      return encodeValue([KIND[m.kind], m.lock, m.member]);
+    case 'forward':
+      return encodeValue([KIND.forward, m.id, m.service, m.method, m.args, m.mode, m.client, m.viewId]);
+  }
+}
+
+/** Decodes and checks a group message; throws only `DecodeError`. */
+export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
+  const v = decodeValue(payload);
+  if (!Array.isArray(v)) return bad('group message must be an array');
+  switch (v[0]) {
+    case KIND.request:
+      if (v.length !== 9) bad('request has 9 fields');
+      return {
+        kind: 'request',
+        id: requestId(v[1]),
+        service: str(v[2], 'service', 256),
+        method: str(v[3], 'method', 256),
+        args: bytes(v[4], 'args'),
+        mode: mode(v[5]),
+        client: str(v[6], 'client address', 256),
+        contact: str(v[7], 'contact', 64),
+        ts: int(v[8], 'timestamp'),
+      };
+    case KIND.done:
+      if (v.length !== 4) bad('done has 4 fields');
+      return {
+        kind: 'done',
+        id: requestId(v[1]),
+        runner: str(v[2], 'runner', 64),
+        result: resultFromTuple(v[3]),
+      };
+    case KIND.acquire:
+    case KIND.release:
+      if (v.length !== 3) bad('lock message has 3 fields');
+      return {
+        kind: v[0] === KIND.acquire ? 'acquire' : 'release',
+        lock: str(v[1], 'lock', 256),
+        member: str(v[2], 'member', 64),
+      };
+    case KIND.forward:
+      if (v.length !== 8) bad('forward has 8 fields');
+      return {
+        kind: 'forward',
+        id: requestId(v[1]),
+        service: str(v[2], 'service', 256),
+        method: str(v[3], 'method', 256),
+        args: bytes(v[4], 'args'),
+        mode: mode(v[5]),
+        client: str(v[6], 'client address', 256),
+        viewId: int(v[7], 'view id'),
+      };
+    default:
+      return bad(`unknown group message kind ${String(v[0])}`);
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The client protocol: what a non-member client and the members exchange, each message the
+ * payload of one `PacketType.Client` packet (runtime/wire/packet.ts) with no headers. The
+ * payload is a msgpack array whose first element is the kind. Documented in docs/rpc.md.
+ *
+ * Client → member: `call`, `outcome?`, `hello`.
+ * Member → client: `reply`, `accepted`, `reject`, `outcome`, `view`.
+ *
+ * {@link decodeClientPacket} accepts any bytes and throws nothing but `DecodeError`: the
+ * receivers count and drop what it refuses.
+ */
+
+import { DecodeError } from '../wire/errors.js';
+import type { Endpoint } from '../wire/packet.js';
+import { decodePacket, encodePacket, PacketType } from '../wire/packet.js';
+import type { ReplyMode } from './api.js';
+import { decodeValue, encodeValue } from './codec.js';
+import {
+  bad,
+  bytes,
+  int,
+  mode,
+  type Result,
+  requestId,
+  resultFromTuple,
+  resultToTuple,
+  str,
+  strings,
+} from './result.js';
+
+/** Ask the contact to run a call (or, for `first`, to resend the reply of a known one). */
+export interface CallPacket {
+  kind: 'call';
+  id: string;
+  service: string;
+  method: string;
+  args: Uint8Array;
+  mode: ReplyMode;
+}
+
+/** Ask any member what it knows of a request (its recorded reply, if committed). */
+export interface OutcomeQueryPacket {
+  kind: 'outcome?';
+  id: string;
+}
+
+/** Ask a member for its view; doubles as the client's heartbeat to its contact. */
+export interface HelloPacket {
+  kind: 'hello';
+  /** The view id the client knows, 0 if none. */
+  viewId: number;
+}
+
+/** One member's answer to a request. */
+export interface ReplyPacket {
+  kind: 'reply';
+  id: string;
+  member: string;
+  /** The view the request was ordered in (for queries: the answering member's view). */
+  viewId: number;
+  members: string[];
+  result: Result;
+}
+
+/** The request is in the group's order (or, for `ordered: false`, was forwarded as a query). */
+export interface AcceptedPacket {
+  kind: 'accepted';
+  id: string;
+  viewId: number;
+  /** Members of that view: who answers in `all`/`majority` mode. */
+  members: string[];
+  ordered: boolean;
+}
+
+/** The contact refused the call before ordering it (bad arguments, unknown method, expired id). */
+export interface RejectPacket {
+  kind: 'reject';
+  id: string;
+  member: string;
+  result: Result;
+}
+
+export type OutcomeStatus = 'committed' | 'pending' | 'interrupted' | 'expired' | 'not-found';
+
+export interface OutcomePacket {
+  kind: 'outcome';
+  id: string;
+  member: string;
+  status: OutcomeStatus;
+  /** The answering member's installed view. */
+  viewId: number;
+  members: string[];
+  /** For `committed`: the recorded result. */
+  result: Result | undefined;
+  /** For `committed`/`interrupted`: the view the request was ordered in. */
+  orderedIn: number | undefined;
+}
+
+/** A membership hint: the sender's installed view. */
+export interface ViewPacket {
+  kind: 'view';
+  member: string;
+  viewId: number;
+  members: string[];
+  addresses: string[];
+}
+
+export type ClientPacket =
+  | CallPacket
+  | OutcomeQueryPacket
+  | HelloPacket
+  | ReplyPacket
+  | AcceptedPacket
+  | RejectPacket
+  | OutcomePacket
+  | ViewPacket;
+
+const KIND = {
+  call: 1,
+  'outcome?': 2,
+  hello: 3,
+  reply: 10,
+  accepted: 11,
+  reject: 12,
+  outcome: 13,
+  view: 14,
+} as const;
+
+const STATUSES: readonly OutcomeStatus[] = ['committed', 'pending', 'interrupted', 'expired', 'not-found'];
+
+function tuple(p: ClientPacket): unknown[] {
+  switch (p.kind) {
+    case 'call':
+      return [KIND.call, p.id, p.service, p.method, p.args, p.mode];
+    case 'outcome?':
+      return [KIND['outcome?'], p.id];
+    case 'hello':
+      return [KIND.hello, p.viewId];
+    case 'reply':
+      return [KIND.reply, p.id, p.member, p.viewId, p.members, resultToTuple(p.result)];
+    case 'accepted':
+      return [KIND.accepted, p.id, p.viewId, p.members, p.ordered];
+    case 'reject':
+      return [KIND.reject, p.id, p.member, resultToTuple(p.result)];
+    case 'outcome':
+      return [
+        KIND.outcome,
+        p.id,
+        p.member,
+        p.status,
+        p.viewId,
+        p.members,
+        p.result ? resultToTuple(p.result) : null,
+        p.orderedIn ?? null,
+      ];
+    case 'view':
+      return [KIND.view, p.member, p.viewId, p.members, p.addresses];
+  }
+}
+
+/** Encodes a client-protocol message into a `PacketType.Client` packet of group `groupId`. */
+export function encodeClientPacket(p: ClientPacket, groupId: number, sender: Endpoint): Uint8Array {
+  return encodePacket({
+    type: PacketType.Client,
+    flags: 0,
+    groupId,
+    sender,
+    headers: [],
+    payload: encodeValue(tuple(p)),
+  });
+}
+
+function fields(v: unknown[], n: number, kind: string): void {
+  if (v.length !== n) bad(`${kind} has ${n} fields, got ${v.length}`);
+}
+
+function parse(v: unknown): ClientPacket {
+  if (!Array.isArray(v)) return bad('client message must be an array');
+  switch (v[0]) {
+    case KIND.call:
+      fields(v, 6, 'call');
+      return {
+        kind: 'call',
+        id: requestId(v[1]),
+        service: str(v[2], 'service', 256),
+        method: str(v[3], 'method', 256),
+        args: bytes(v[4], 'args'),
+        mode: mode(v[5]),
+      };
+    case KIND['outcome?']:
+      fields(v, 2, 'outcome?');
+      return { kind: 'outcome?', id: requestId(v[1]) };
+    case KIND.hello:
+      fields(v, 2, 'hello');
+      return { kind: 'hello', viewId: int(v[1], 'view id') };
+    case KIND.reply:
+      fields(v, 6, 'reply');
+      return {
+        kind: 'reply',
+        id: requestId(v[1]),
+        member: str(v[2], 'member', 64),
+        viewId: int(v[3], 'view id'),
+        members: strings(v[4], 'members'),
+        result: resultFromTuple(v[5]),
+      };
+    case KIND.accepted:
+      fields(v, 5, 'accepted');
+      if (typeof v[4] !== 'boolean') bad('accepted.ordered must be a boolean');
+      return {
+        kind: 'accepted',
+        id: requestId(v[1]),
+        viewId: int(v[2], 'view id'),
+        members: strings(v[3], 'members'),
+        ordered: v[4] as boolean,
+      };
+    case KIND.reject:
+      fields(v, 4, 'reject');
+      return {
+        kind: 'reject',
+        id: requestId(v[1]),
+        member: str(v[2], 'member', 64),
+        result: resultFromTuple(v[3]),
+      };
+    case KIND.outcome: {
+      fields(v, 8, 'outcome');
+      const status = v[3];
+      if (typeof status !== 'string' || !STATUSES.includes(status as OutcomeStatus))
+        bad(`outcome status must be one of ${STATUSES.join(', ')}`);
+      return {
+        kind: 'outcome',
+        id: requestId(v[1]),
+        member: str(v[2], 'member', 64),
+        status: status as OutcomeStatus,
+        viewId: int(v[4], 'view id'),
+        members: strings(v[5], 'members'),
+        result: v[6] === null ? undefined : resultFromTuple(v[6]),
+        orderedIn: v[7] === null ? undefined : int(v[7], 'ordered-in view id'),
+      };
+    }
+    case KIND.view: {
+      fields(v, 5, 'view');
+      const members = strings(v[3], 'members');
+      const addresses = strings(v[4], 'addresses');
+      if (members.length !== addresses.length) bad('view members and addresses differ in length');
+      return {
+        kind: 'view',
+        member: str(v[1], 'member', 64),
+        viewId: int(v[2], 'view id'),
+        members,
+        addresses,
+      };
+    }
+    default:
+      return bad(`unknown client message kind ${String(v[0])}`);
+  }
+}
+
+/** Why a received packet was dropped: not a packet, another group's, or a bad message. */
+export type DropReason = 'malformed' | 'foreign';
+
+export class ClientPacketDrop extends DecodeError {
+  constructor(
+    readonly reason: DropReason,
+    message: string,
+  ) {
+    super('DECODE_BAD_SHAPE', message);
+  }
+}
+
+/**
+ * Decodes a client packet of group `groupId`. Throws a {@link ClientPacketDrop} (a
+ * `DecodeError`) for anything else; never anything else.
+ */
+export function decodeClientPacket(
+  raw: Uint8Array,
+  groupId: number,
+): { packet: ClientPacket; sender: Endpoint } {
+  try {
+    const pkt = decodePacket(raw);
+    if (pkt.type !== PacketType.Client)
+      throw new ClientPacketDrop('foreign', `packet type ${pkt.type} is not Client`);
+    if (pkt.groupId !== groupId >>> 0)
+      throw new ClientPacketDrop('foreign', `packet of group ${pkt.groupId}, not ${groupId >>> 0}`);
+    if (pkt.headers.length !== 0) bad('client packets carry no headers');
+    return { packet: parse(decodeValue(pkt.payload)), sender: pkt.sender };
+  } catch (e) {
+    if (e instanceof ClientPacketDrop) throw e;
+    if (e instanceof DecodeError) throw new ClientPacketDrop('malformed', e.message);
+    throw new ClientPacketDrop('malformed', `unexpected decode failure: ${(e as Error).message}`);
+  }
+}
+
+/** Member → client kinds; the client drops the others, and members drop these. */
+export const TO_CLIENT: ReadonlySet<ClientPacket['kind']> = new Set([
+  'reply',
+  'accepted',
+  'reject',
+  'outcome',
+  'view',
+]);

@@ -1,0 +1,876 @@
+/**
+ * The server side: a {@link Replica} makes a decorated service instance one replica of an
+ * object group. Read top to bottom, a call goes:
+ *
+ * 1. a client packet arrives ({@link Replica.onClientPacket}); this member is the client's
+ *    *contact*: it answers queries locally, refuses bad calls, and casts ordered calls with
+ *    `{ order: 'total' }` ({@link Replica.onCall});
+ * 2. every replica delivers the cast in the same order and queues it ({@link Replica.onDeliver});
+ * 3. the queue applies one item at a time, async methods included ({@link Replica.pump}):
+ *    the method runs in its call context, its result is recorded in the outcome table, and the
+ *    members the reply mode names answer the client directly ({@link Replica.applyRequest});
+ * 4. `@Handler` calls are recorded as pending and run only by the lock holder, which casts
+ *    a `done` record so every replica records the outcome ({@link Replica.applyDone});
+ * 5. a view change is applied at its place in the same queue: locks move, and pending handler
+ *    calls of departed holders become `interrupted` ({@link Replica.applyView}).
+ *
+ * The replica is also the member's {@link StateProvider}: a snapshot holds the application
+ * state, the outcome table, the locks and pending handler calls, and whatever was delivered
+ * but not yet applied, so a joiner continues exactly where the snapshot was taken.
+ */
+import type { RequestValidator } from '../../idl/validate.js';
+import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
+import { endpointOf, type MemberId } from '../stack/member.js';
+import { DecodeError } from '../wire/errors.js';
+import type { Endpoint } from '../wire/packet.js';
+import { groupIdOf } from '../wire/packet.js';
+import type { ReplyMode } from './api.js';
+import { decodeValue, encodeValue } from './codec.js';
+import { type CallContext, randomFor } from './context.js';
+import { Dispatcher, type MethodEntry } from './dispatch.js';
+import { InterruptedError, OutcomeExpiredError, RpcConfigError } from './errors.js';
+import { LockTable, type LockTableState } from './locks.js';
+import {
+  decodeGroupMsg,
+  encodeGroupMsg,
+  type ForwardMsg,
+  type GroupMsg,
+  type RequestMsg,
+} from './messages.js';
+import { type Lookup, type OutcomeLimits, OutcomeTable, type OutcomeTableState } from './outcomes.js';
+import {
+  type CallPacket,
+  type ClientPacket,
+  ClientPacketDrop,
+  decodeClientPacket,
+  encodeClientPacket,
+  type OutcomeStatus,
+  TO_CLIENT,
+} from './protocol.js';
+import type { Result } from './result.js';
+
+/** Application state transfer; defaults to the instance's own `snapshot()`/`restore()`. */
+export interface AppState<S = unknown> {
+  /** Any msgpack-encodable value. Called synchronously between two applied requests. */
+  snapshot(): S;
+  restore(state: S): void;
+}
+
+export interface ReplicaOptions {
+  /** The generated request validator, e.g. `validateBankRequest`: argument types come from here. */
+  validate: RequestValidator;
+  /**
+   * Application state for state transfer. Default: the instance's `snapshot()` and `restore()`
+   * methods when it has both; without either, a joiner starts from an empty application state.
+   */
+  state?: AppState;
+  /** Bounds of the outcome table (see docs/rpc.md). */
+  outcomes?: Partial<OutcomeLimits>;
+  /** Clock for the order timestamps this member puts on requests. Default `Date.now`. */
+  clock?: () => number;
+  /** Clients heard from within this many ms get a `view` packet at each view change. Default 30 s. */
+  clientPushMs?: number;
+  /** A call cast but not delivered within this many ms is cast again on retransmission. Default 5 s. */
+  recastMs?: number;
+}
+
+/** Counters for diagnostics. */
+export interface ReplicaStats {
+  /** Ordered requests whose method ran here. */
+  applied: number;
+  /** Requests answered from the outcome table instead of running again. */
+  deduplicated: number;
+  /** Client packets dropped: undecodable or invalid. */
+  malformed: number;
+  /** Client packets dropped: another group's, or not client packets. */
+  foreign: number;
+  /** Group messages that failed to decode (skipped at every replica alike). */
+  badGroupMessages: number;
+  /** Internal errors caught so the member keeps running (should stay 0). */
+  internalErrors: number;
+}
+
+/** What this replica knows of a request. */
+export interface LocalOutcome {
+  status: OutcomeStatus;
+  /** For `committed`: the method's result. */
+  value?: unknown;
+  error?: { name: string; message: string; code: string };
+  /** The view the request was ordered in, when known. */
+  viewId?: number;
+}
+
+interface AppliedView {
+  id: number;
+  members: MemberId[];
+}
+
+/** A handler call in the order whose holder has not yet cast its completion. Replicated. */
+interface PendingHandler {
+  id: string;
+  lock: string;
+  runner: MemberId;
+  client: string;
+  mode: ReplyMode;
+  contact: MemberId;
+  view: AppliedView;
+  at: number;
+}
+
+/** One unit of the apply queue: a delivered cast, or a view change. */
+type Item =
+  | { t: 'msg'; payload: Uint8Array; sender: MemberId; viewId: number }
+  | { t: 'view'; viewId: number; members: MemberId[] };
+
+type ItemTuple = ['m', Uint8Array, MemberId, number] | ['v', number, MemberId[]];
+
+const SNAPSHOT_VERSION = 1;
+
+/**
+ * Makes `instance` a replica of the group `group` has joined. Use it when no state transfer is
+ * needed at join (the first member), else create the {@link Replica} first and hand it to the
+ * group engine as the state provider.
+ *
+ * @example
+ * ```ts
+ * // First member: the group exists already, nothing to transfer.
+ * const replica = serve(new Bank(), { group, validate: validateBankRequest });
+ *
+ * // Joiner: the replica is the state provider the engine calls at the join point.
+ * const replica = new Replica(new Bank(), { validate: validateBankRequest });
+ * const group = await joinGroup({ name: 'bank', seeds, state: replica }); // engine API
+ * replica.attach(group);
+ * ```
+ */
+export function serve<T extends object>(
+  instance: T,
+  options: ReplicaOptions & { group: GroupHandle },
+): Replica<T> {
+  return new Replica(instance, options).attach(options.group);
+}
+
+export class Replica<T extends object = object> implements StateProvider {
+  readonly instance: T;
+  /** The service name from `@Service`. */
+  readonly service: string;
+  private readonly dispatcher: Dispatcher;
+  private readonly app: AppState | undefined;
+  private readonly clock: () => number;
+  private readonly clientPushMs: number;
+  private readonly recastMs: number;
+
+  // Replicated state: changed only by applying the queue, identical at every replica.
+  private readonly outcomes: OutcomeTable;
+  private readonly locks = new LockTable();
+  private pending = new Map<string, PendingHandler>();
+  private lastNow = 0;
+  private applied: AppliedView = { id: 0, members: [] };
+
+  // The apply queue.
+  private queue: Item[] = [];
+  private running: Item | undefined;
+  /** Application state before the async method now running started (what a snapshot must show). */
+  private preImage: { state: unknown } | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  // This member's own bookkeeping (not replicated).
+  private group: GroupHandle | undefined;
+  private groupId = 0;
+  private endpoint: Endpoint = { node: 0, inc: 0 };
+  /** Calls this member cast and has not yet seen delivered: id → cast time. */
+  private readonly inflight = new Map<string, number>();
+  /** Own calls delivered but not yet applied: id → ordering view. */
+  private readonly ordered = new Map<string, AppliedView>();
+  /** Client address → last time heard from. */
+  private readonly clients = new Map<string, number>();
+  private readonly lockWaiters = new Map<string, Array<() => void>>();
+  private readonly handlerChains = new Map<string, Promise<void>>();
+  private readonly counters: ReplicaStats = {
+    applied: 0,
+    deduplicated: 0,
+    malformed: 0,
+    foreign: 0,
+    badGroupMessages: 0,
+    internalErrors: 0,
+  };
+  private readonly listeners = {
+    deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
+    view: (v: ViewChange) => this.guard(() => this.onView(v)),
+  };
+
+  constructor(instance: T, options: ReplicaOptions) {
+    if (typeof options?.validate !== 'function')
+      throw new RpcConfigError('a replica needs the generated request validator (options.validate)');
+    this.instance = instance;
+    this.dispatcher = new Dispatcher(instance, options.validate);
+    this.service = this.dispatcher.service;
+    this.app = options.state ?? defaultAppState(instance);
+    this.outcomes = new OutcomeTable(options.outcomes);
+    this.clock = options.clock ?? Date.now;
+    this.clientPushMs = options.clientPushMs ?? 30_000;
+    this.recastMs = options.recastMs ?? 5_000;
+  }
+
+  /** Starts serving on `group`: deliveries, views and client packets. Returns `this`. */
+  attach(group: GroupHandle): this {
+    if (this.group) throw new RpcConfigError('replica is already attached to a group');
+    this.group = group;
+    this.groupId = groupIdOf(group.groupName);
+    this.endpoint = endpointOf(group.self);
+    group.on('deliver', this.listeners.deliver);
+    group.on('view', this.listeners.view);
+    group.onClientPacket((bytes, from) => this.guard(() => this.onClientPacket(bytes, from)));
+    // Attached after the first view was installed (a group joined before the replica existed).
+    if (group.view && this.applied.id === 0 && !this.queue.some((i) => i.t === 'view')) {
+      this.queue.push({ t: 'view', viewId: group.view.id, members: [...group.view.members] });
+    }
+    this.pump();
+    return this;
+  }
+
+  /** Stops listening to the group (client packets keep arriving at the handle but are ignored). */
+  detach(): void {
+    if (!this.group) return;
+    this.group.off('deliver', this.listeners.deliver);
+    this.group.off('view', this.listeners.view);
+    this.group.onClientPacket(() => {});
+    this.group = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 1. The contact role: client packets.
+
+  private onClientPacket(bytes: Uint8Array, from: string): void {
+    let packet: ClientPacket;
+    try {
+      packet = decodeClientPacket(bytes, this.groupId).packet;
+    } catch (e) {
+      if (e instanceof ClientPacketDrop && e.reason === 'foreign') this.counters.foreign++;
+      else this.counters.malformed++;
+      return;
+    }
+    if (TO_CLIENT.has(packet.kind)) {
+      this.counters.malformed++; // a member-to-client kind sent to a member
+      return;
+    }
+    this.touchClient(from);
+    switch (packet.kind) {
+      case 'hello':
+        this.sendView(from);
+        return;
+      case 'outcome?':
+        this.answerOutcome(packet.id, from);
+        return;
+      case 'call':
+        this.onCall(packet, from);
+        return;
+    }
+  }
+
+  /** A client's call: answer it if known, refuse it if invalid, else order it or answer the query. */
+  private onCall(p: CallPacket, from: string): void {
+    const group = this.group;
+    if (!group?.view) return; // not serving yet: the client retransmits or moves on
+    const known = this.outcomes.get(p.id);
+    if (known) {
+      this.counters.deduplicated++;
+      this.sendOutcomeReply(p.id, known, from, this.applied);
+      return;
+    }
+    const pending = this.pending.get(p.id);
+    if (pending) {
+      this.send(from, {
+        kind: 'accepted',
+        id: p.id,
+        viewId: pending.view.id,
+        members: pending.view.members,
+        ordered: true,
+      });
+      return;
+    }
+    const orderedIn = this.ordered.get(p.id);
+    if (orderedIn) {
+      this.send(from, {
+        kind: 'accepted',
+        id: p.id,
+        viewId: orderedIn.id,
+        members: orderedIn.members,
+        ordered: true,
+      });
+      return;
+    }
+    const castAt = this.inflight.get(p.id);
+    if (castAt !== undefined && this.clock() - castAt < this.recastMs) return; // the ack will come
+
+    const resolved = this.dispatcher.resolve(p.service, p.method, p.args);
+    if (!resolved.ok) {
+      this.send(from, { kind: 'reject', id: p.id, member: group.self, result: resolved.result });
+      return;
+    }
+    if (resolved.entry.ordered) {
+      const msg: RequestMsg = {
+        kind: 'request',
+        id: p.id,
+        service: p.service,
+        method: p.method,
+        args: p.args,
+        mode: p.mode,
+        client: from,
+        contact: group.self,
+        ts: Math.max(0, Math.floor(this.clock())),
+      };
+      this.inflight.set(p.id, this.clock());
+      group.cast(encodeGroupMsg(msg), { order: 'total' });
+      return;
+    }
+    this.onQuery(p, resolved.entry, resolved.args, from);
+  }
+
+  /** An unordered query: answered here from local state; in `all`/`majority` also by every other member. */
+  private onQuery(p: CallPacket, entry: MethodEntry, args: unknown[], from: string): void {
+    const group = this.group!;
+    const view = group.view!;
+    if (p.mode === 'none') {
+      this.send(from, {
+        kind: 'accepted',
+        id: p.id,
+        viewId: view.id,
+        members: [...view.members],
+        ordered: false,
+      });
+      return;
+    }
+    if (p.mode === 'all' || p.mode === 'majority') {
+      this.send(from, {
+        kind: 'accepted',
+        id: p.id,
+        viewId: view.id,
+        members: [...view.members],
+        ordered: false,
+      });
+      const { id, service, method, args: bytes, mode } = p;
+      const fwd: ForwardMsg = {
+        kind: 'forward',
+        id,
+        service,
+        method,
+        args: bytes,
+        mode,
+        client: from,
+        viewId: view.id,
+      };
+      const payload = encodeGroupMsg(fwd);
+      for (const m of view.members) if (m !== group.self) group.send(m, payload);
+    }
+    this.answerQuery(p.id, entry, args, from);
+  }
+
+  private answerQuery(id: string, entry: MethodEntry, args: unknown[], client: string): void {
+    const group = this.group!;
+    const view = group.view!;
+    const ctx = this.context(id, entry, { id: view.id, members: [...view.members] }, this.clock());
+    const reply = (result: Result) =>
+      this.send(client, {
+        kind: 'reply',
+        id,
+        member: group.self,
+        viewId: view.id,
+        members: [...view.members],
+        result,
+      });
+    const r = this.dispatcher.run(entry, args, ctx);
+    if (r instanceof Promise) r.then(reply).catch(() => this.counters.internalErrors++);
+    else reply(r);
+  }
+
+  private answerOutcome(id: string, from: string): void {
+    const view = this.group?.view;
+    if (!view) return;
+    const base = {
+      kind: 'outcome' as const,
+      id,
+      member: this.group!.self,
+      viewId: view.id,
+      members: [...view.members],
+    };
+    const known = this.outcomes.get(id);
+    if (known?.status === 'committed') {
+      this.send(from, { ...base, status: 'committed', result: known.result, orderedIn: known.viewId });
+    } else if (known) {
+      this.send(from, {
+        ...base,
+        status: known.status,
+        result: undefined,
+        orderedIn: known.status === 'interrupted' ? known.viewId : undefined,
+      });
+    } else {
+      const pending = this.pending.get(id)?.view ?? this.ordered.get(id);
+      this.send(from, {
+        ...base,
+        status: pending ? 'pending' : 'not-found',
+        result: undefined,
+        orderedIn: pending?.id,
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 2. Deliveries and views enter the apply queue.
+
+  private onDeliver(d: Delivery): void {
+    let msg: GroupMsg;
+    try {
+      msg = decodeGroupMsg(d.payload);
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      this.counters.badGroupMessages++;
+      return;
+    }
+    if (d.p2p) {
+      if (msg.kind === 'forward') this.onForward(msg);
+      return;
+    }
+    if (msg.kind === 'request' && msg.contact === this.group?.self && d.sender === this.group.self) {
+      // Our own cast came back in the order: the request is accepted.
+      this.inflight.delete(msg.id);
+      const view = this.group.view;
+      const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
+      this.ordered.set(msg.id, orderedIn);
+      this.send(msg.client, {
+        kind: 'accepted',
+        id: msg.id,
+        viewId: orderedIn.id,
+        members: orderedIn.members,
+        ordered: true,
+      });
+    }
+    this.queue.push({ t: 'msg', payload: d.payload, sender: d.sender, viewId: d.viewId });
+    this.pump();
+  }
+
+  private onForward(msg: ForwardMsg): void {
+    const resolved = this.dispatcher.resolve(msg.service, msg.method, msg.args);
+    if (!resolved.ok || resolved.entry.ordered) return;
+    this.answerQuery(msg.id, resolved.entry, resolved.args, msg.client);
+  }
+
+  private onView(v: ViewChange): void {
+    this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members] });
+    this.pump();
+    const now = this.clock();
+    for (const [addr, seen] of this.clients) if (now - seen <= this.clientPushMs) this.sendView(addr);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 3. The apply queue: one item at a time, in delivery order.
+
+  private pump(): void {
+    while (!this.running && this.queue.length > 0) {
+      const item = this.queue.shift()!;
+      let r: Promise<void> | undefined;
+      try {
+        r = item.t === 'view' ? this.applyView(item.viewId, item.members) : this.applyMsg(item);
+      } catch {
+        this.counters.internalErrors++;
+        this.preImage = undefined;
+      }
+      if (r) {
+        this.running = item;
+        r.catch(() => this.counters.internalErrors++).finally(() => {
+          this.running = undefined;
+          this.preImage = undefined;
+          this.pump();
+        });
+      }
+    }
+    if (!this.running && this.queue.length === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private applyMsg(item: Extract<Item, { t: 'msg' }>): Promise<void> | undefined {
+    let msg: GroupMsg;
+    try {
+      msg = decodeGroupMsg(item.payload);
+    } catch {
+      this.counters.badGroupMessages++;
+      return undefined;
+    }
+    switch (msg.kind) {
+      case 'request':
+        return this.applyRequest(msg);
+      case 'done':
+        this.applyDone(msg.id, msg.runner, msg.result);
+        return undefined;
+      case 'acquire':
+        this.locks.acquire(msg.lock, msg.member);
+        this.wakeLockWaiters();
+        return undefined;
+      case 'release':
+        this.locks.release(msg.lock, msg.member, this.applied.members);
+        this.wakeLockWaiters();
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private applyRequest(msg: RequestMsg): Promise<void> | undefined {
+    const now = Math.max(this.lastNow, msg.ts);
+    this.lastNow = now;
+    this.ordered.delete(msg.id);
+    this.inflight.delete(msg.id);
+    const view = this.applied;
+
+    const known = this.outcomes.get(msg.id);
+    if (known) {
+      // A reissue or a second contact's copy: never run twice, answer from the table.
+      this.counters.deduplicated++;
+      this.respond(msg, msg.contact, view, known);
+      return undefined;
+    }
+    const pending = this.pending.get(msg.id);
+    if (pending) {
+      // Still running at the lock holder: its completion answers the newest caller.
+      Object.assign(pending, { client: msg.client, mode: msg.mode, contact: msg.contact });
+      return undefined;
+    }
+    const resolved = this.dispatcher.resolve(msg.service, msg.method, msg.args);
+    if (!resolved.ok) return this.commit(msg, msg.contact, view, now, resolved.result);
+    const { entry, args } = resolved;
+    if (entry.kind === 'handler') {
+      const runner = this.locks.holder(entry.lock!, view.members);
+      if (!runner) return undefined;
+      const p: PendingHandler = {
+        id: msg.id,
+        lock: entry.lock!,
+        runner,
+        client: msg.client,
+        mode: msg.mode,
+        contact: msg.contact,
+        view,
+        at: now,
+      };
+      this.pending.set(msg.id, p);
+      if (runner === this.group?.self)
+        this.runHandler(p, entry, args, this.context(msg.id, entry, view, now));
+      return undefined;
+    }
+    this.counters.applied++;
+    if (entry.async && this.app) this.preImage = { state: this.app.snapshot() };
+    const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
+    if (r instanceof Promise) return r.then((result) => this.commit(msg, msg.contact, view, now, result));
+    this.preImage = undefined;
+    return this.commit(msg, msg.contact, view, now, r);
+  }
+
+  /** Records the outcome (the replicated part of applying a request), then answers. */
+  private commit(
+    to: { id: string; client: string; mode: ReplyMode },
+    firstResponder: MemberId,
+    view: AppliedView,
+    at: number,
+    result: Result,
+  ): undefined {
+    const outcome = { status: 'committed' as const, result, viewId: view.id, at };
+    this.outcomes.record(to.id, outcome);
+    this.respond(to, firstResponder, view, outcome);
+    return undefined;
+  }
+
+  /**
+   * Answers the client as the reply mode says: nobody for `none`; `firstResponder` (the contact,
+   * or the lock holder for handler calls) for `first`; every member of the view for `all`/`majority`.
+   */
+  private respond(
+    to: { id: string; client: string; mode: ReplyMode },
+    firstResponder: MemberId,
+    view: AppliedView,
+    outcome: NonNullable<Lookup>,
+  ): void {
+    const self = this.group?.self;
+    if (!self || to.mode === 'none' || !view.members.includes(self)) return;
+    if (to.mode === 'first' && firstResponder !== self) return;
+    this.sendOutcomeReply(to.id, outcome, to.client, view);
+  }
+
+  private sendOutcomeReply(
+    id: string,
+    outcome: NonNullable<Lookup>,
+    client: string,
+    view: AppliedView,
+  ): void {
+    const result: Result =
+      outcome.status === 'committed'
+        ? outcome.result
+        : {
+            ok: false,
+            error:
+              outcome.status === 'interrupted'
+                ? wire(new InterruptedError(id))
+                : wire(new OutcomeExpiredError(id)),
+          };
+    const viewId = outcome.status === 'expired' ? view.id : outcome.viewId;
+    this.send(client, { kind: 'reply', id, member: this.group!.self, viewId, members: view.members, result });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 4. Handler calls: run by the lock holder, completed by an ordered `done`.
+
+  private runHandler(p: PendingHandler, entry: MethodEntry, args: unknown[], ctx: CallContext): void {
+    const previous = this.handlerChains.get(p.lock) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const group = this.group;
+      if (!group || this.pending.get(p.id)?.runner !== group.self) return;
+      const result = await this.dispatcher.run(entry, args, ctx);
+      this.group?.cast(encodeGroupMsg({ kind: 'done', id: p.id, runner: group.self, result }), {
+        order: 'total',
+      });
+    });
+    const settled = next.catch(() => {
+      this.counters.internalErrors++;
+    });
+    this.handlerChains.set(p.lock, settled);
+    settled.finally(() => {
+      if (this.handlerChains.get(p.lock) === settled) this.handlerChains.delete(p.lock);
+    });
+  }
+
+  private applyDone(id: string, runner: MemberId, result: Result): void {
+    const p = this.pending.get(id);
+    if (!p || p.runner !== runner) return; // interrupted already, or a stale duplicate
+    this.pending.delete(id);
+    this.commit(p, p.runner, p.view, p.at, result);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // 5. View changes, at their place in the order.
+
+  private applyView(viewId: number, members: MemberId[]): undefined {
+    if (viewId <= this.applied.id) return undefined; // already applied (restored from a snapshot)
+    this.applied = { id: viewId, members };
+    this.locks.view(members);
+    const present = new Set(members);
+    for (const p of [...this.pending.values()]) {
+      if (present.has(p.runner)) continue;
+      this.pending.delete(p.id);
+      const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at };
+      this.outcomes.record(p.id, outcome);
+      // The survivors answer: for `first`, the contact if it is still there.
+      this.respond(
+        p,
+        p.contact,
+        { id: p.view.id, members: p.view.members.filter((m) => present.has(m)) },
+        outcome,
+      );
+    }
+    this.wakeLockWaiters();
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Locks, for the application.
+
+  /** The member holding `lock` now (in the applied order), by acquisition or by the default rule. */
+  holder(lock: string): MemberId | undefined {
+    return this.locks.holder(lock, this.applied.members);
+  }
+
+  /** Acquires `lock` with an ordered cast; resolves once this member holds it. */
+  acquire(lock: string): Promise<void> {
+    const group = this.requireGroup();
+    return new Promise((resolve) => {
+      const waiters = this.lockWaiters.get(lock) ?? [];
+      waiters.push(resolve);
+      this.lockWaiters.set(lock, waiters);
+      group.cast(encodeGroupMsg({ kind: 'acquire', lock, member: group.self }), { order: 'total' });
+    });
+  }
+
+  /** Releases `lock` with an ordered cast; it passes to the next member queued for it. */
+  release(lock: string): void {
+    const group = this.requireGroup();
+    group.cast(encodeGroupMsg({ kind: 'release', lock, member: group.self }), { order: 'total' });
+  }
+
+  private wakeLockWaiters(): void {
+    const self = this.group?.self;
+    if (!self) return;
+    for (const [lock, waiters] of this.lockWaiters) {
+      if (!this.locks.holds(lock, self)) continue;
+      this.lockWaiters.delete(lock);
+      for (const w of waiters) w();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Introspection.
+
+  /** What this replica knows of `requestId` (applied state only). */
+  outcome(requestId: string): LocalOutcome {
+    const known = this.outcomes.get(requestId);
+    if (known?.status === 'committed') {
+      const r = known.result;
+      return r.ok
+        ? { status: 'committed', value: decodeValue(r.value), viewId: known.viewId }
+        : { status: 'committed', error: r.error, viewId: known.viewId };
+    }
+    if (known?.status === 'interrupted') return { status: 'interrupted', viewId: known.viewId };
+    if (known) return { status: 'expired' };
+    const pending = this.pending.get(requestId);
+    return pending ? { status: 'pending', viewId: pending.view.id } : { status: 'not-found' };
+  }
+
+  /** Number of outcomes held in the outcome table. */
+  get outcomeCount(): number {
+    return this.outcomes.size;
+  }
+
+  /** Resolves when every delivered item has been applied. */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stats(): ReplicaStats {
+    return { ...this.counters };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // State transfer.
+
+  /** The replicated state at this point of the delivery order (see the module comment). */
+  snapshot(): Uint8Array {
+    const app = this.app ? (this.preImage ? this.preImage.state : this.app.snapshot()) : null;
+    const backlog = (this.running ? [this.running, ...this.queue] : this.queue).map(itemTuple);
+    const pending = [...this.pending.values()].map((p) => [
+      p.id,
+      p.lock,
+      p.runner,
+      p.client,
+      p.mode,
+      p.contact,
+      p.view.id,
+      p.view.members,
+      p.at,
+    ]);
+    return encodeValue([
+      SNAPSHOT_VERSION,
+      app,
+      this.outcomes.snapshot(),
+      this.locks.snapshot(),
+      pending,
+      this.lastNow,
+      this.applied.id,
+      this.applied.members,
+      backlog,
+    ]);
+  }
+
+  /** Installs a snapshot taken by another replica of this group; called before any delivery. */
+  restore(state: Uint8Array): void {
+    const v = decodeValue(state) as unknown[];
+    if (!Array.isArray(v) || v[0] !== SNAPSHOT_VERSION || v.length !== 9)
+      throw new RpcConfigError('state snapshot is not a troupe rpc snapshot of this version');
+    const [, app, outcomes, locks, pending, lastNow, viewId, members, backlog] = v as [
+      number,
+      unknown,
+      OutcomeTableState,
+      LockTableState,
+      [string, string, MemberId, string, ReplyMode, MemberId, number, MemberId[], number][],
+      number,
+      number,
+      MemberId[],
+      ItemTuple[],
+    ];
+    if (this.app && app !== null) this.app.restore(app);
+    this.outcomes.restore(outcomes);
+    this.locks.restore(locks);
+    this.pending = new Map(
+      pending.map(([id, lock, runner, client, mode, contact, vid, vmembers, at]) => [
+        id,
+        { id, lock, runner, client, mode, contact, view: { id: vid, members: vmembers }, at },
+      ]),
+    );
+    this.lastNow = lastNow;
+    this.applied = { id: viewId, members };
+    this.queue = backlog.map((t) =>
+      t[0] === 'm'
+        ? { t: 'msg' as const, payload: t[1], sender: t[2], viewId: t[3] }
+        : { t: 'view' as const, viewId: t[1], members: t[2] },
+    );
+    // Applied when attached (or at the first delivery).
+    if (this.group) this.pump();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Helpers.
+
+  private context(id: string, entry: MethodEntry, view: AppliedView, now: number): CallContext {
+    return {
+      requestId: id,
+      service: this.service,
+      method: entry.name,
+      kind: entry.kind,
+      view: { id: view.id, members: [...view.members] },
+      self: this.group?.self ?? '',
+      now,
+      random: randomFor(id),
+    };
+  }
+
+  private send(to: string, p: ClientPacket): void {
+    this.group?.sendRaw(to, encodeClientPacket(p, this.groupId, this.endpoint));
+  }
+
+  private sendView(to: string): void {
+    const view = this.group?.view;
+    if (!view) return;
+    this.send(to, {
+      kind: 'view',
+      member: this.group!.self,
+      viewId: view.id,
+      members: [...view.members],
+      addresses: [...view.addresses],
+    });
+  }
+
+  private touchClient(addr: string): void {
+    this.clients.delete(addr);
+    this.clients.set(addr, this.clock());
+    if (this.clients.size > 4096) this.clients.delete(this.clients.keys().next().value as string);
+  }
+
+  private requireGroup(): GroupHandle {
+    if (!this.group) throw new RpcConfigError('replica is not attached to a group');
+    return this.group;
+  }
+
+  /** Nothing a client, a peer or a method does may crash the member. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.counters.internalErrors++;
+    }
+  }
+}
+
+function itemTuple(i: Item): ItemTuple {
+  return i.t === 'msg' ? ['m', i.payload, i.sender, i.viewId] : ['v', i.viewId, i.members];
+}
+
+function wire(e: InterruptedError | OutcomeExpiredError): { name: string; message: string; code: string } {
+  return { name: e.name, message: e.message, code: e.code };
+}
+
+function defaultAppState(instance: object): AppState | undefined {
+  const o = instance as { snapshot?: unknown; restore?: unknown };
+  if (typeof o.snapshot !== 'function' || typeof o.restore !== 'function') return undefined;
+  return {
+    snapshot: () => (o.snapshot as () => unknown).call(instance),
+    restore: (s) => (o.restore as (s: unknown) => void).call(instance, s),
+  };
+}
