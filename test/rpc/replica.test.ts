@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { UnknownMethodError } from '../../idl/errors.js';
+import { BadRequestError } from '../../runtime/errors.js';
+import type { Replies } from '../../runtime/rpc/api.js';
+import { RemoteError, UnknownServiceError } from '../../runtime/rpc/errors.js';
+import { Cluster, type Ledger, type Stamp, sleep } from './support/cluster.js';
+
+let cluster: Cluster<Ledger> | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+describe('replica: ordered calls', () => {
+  it('applies concurrent calls from several clients in the same order at every replica', async () => {
+    cluster = await Cluster.of(3);
+    const clients = await Promise.all([cluster.client(), cluster.client(), cluster.client()]);
+    await Promise.all(
+      clients.flatMap((c, ci) =>
+        Array.from({ length: 10 }, (_, i) => c.invoke('ledger', 'append', [`c${ci}-${i}`])),
+      ),
+    );
+    await cluster.settle();
+    const [a, b, c] = cluster.nodes.map((n) => n.instance.entries);
+    expect(a).toHaveLength(30);
+    expect(b).toStrictEqual(a);
+    expect(c).toStrictEqual(a);
+    for (const n of cluster.nodes) expect(n.instance.runs).toBe(30);
+  });
+
+  it('runs async methods one at a time in delivery order', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    // The first call sleeps longest: without serialisation it would finish last.
+    const results = await Promise.all([
+      client.invoke('ledger', 'slowAppend', ['a', 60]),
+      client.invoke('ledger', 'slowAppend', ['b', 30]),
+      client.invoke('ledger', 'append', ['c']),
+      client.invoke('ledger', 'slowAppend', ['d', 1]),
+    ]);
+    await cluster.settle();
+    const order = cluster.nodes[0]!.instance.entries;
+    expect(cluster.nodes[1]!.instance.entries).toStrictEqual(order);
+    // Each call's result is its position: they ran one after the other.
+    const positions = ['a', 'b', 'c', 'd'].map((x) => order.indexOf(x) + 1);
+    expect(results).toStrictEqual(positions);
+  });
+
+  it('gives every replica the same call context: request id, ordered monotonic now, seeded random, view', async () => {
+    let t = 1_000_000;
+    cluster = await Cluster.of(3, { clock: () => (t -= 100) }); // a clock running backwards
+    const client = await cluster.client();
+    const first = (await client.invoke('ledger', 'stamp', [], { reply: 'all' })) as Replies<Stamp>;
+    const second = (await client.invoke('ledger', 'stamp', [], { reply: 'all' })) as Replies<Stamp>;
+    for (const r of [first, second]) {
+      expect(r.entries).toHaveLength(3);
+      const stamps = r.entries.map((e) => (e.status === 'ok' ? e.value : undefined));
+      for (const s of stamps) expect(s).toStrictEqual(stamps[0]);
+      expect(stamps[0]!.requestId).toBe(r.requestId);
+      expect(stamps[0]!.viewId).toBe(r.viewId);
+      expect(stamps[0]!.members).toHaveLength(3);
+      expect(stamps[0]!.random).toBeGreaterThanOrEqual(0);
+    }
+    const [s1, s2] = [first, second].map((r) => (r.entries[0] as { value: Stamp }).value);
+    expect(s2!.now).toBeGreaterThanOrEqual(s1!.now); // monotonic although the contact's clock went back
+    expect(s2!.random).not.toBe(s1!.random); // seeded by the request id
+  });
+});
+
+describe('replica: errors travel as typed errors', () => {
+  it('refuses bad arguments with BadRequestError before user code runs', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const err = await client.invoke('ledger', 'append', [42]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as BadRequestError).code).toBe('BAD_REQUEST');
+    expect((err as BadRequestError).param).toBe('entry');
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.instance.runs).toBe(0);
+  });
+
+  it('refuses unknown methods and services with typed errors', async () => {
+    cluster = await Cluster.of(1);
+    const client = await cluster.client();
+    const unknown = await client.invoke('ledger', 'nope', []).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(UnknownMethodError);
+    expect((unknown as UnknownMethodError).code).toBe('UNKNOWN_METHOD');
+    expect((unknown as UnknownMethodError).method).toBe('nope');
+    const service = await client.invoke('bank', 'deposit', []).catch((e: unknown) => e);
+    expect(service).toBeInstanceOf(UnknownServiceError);
+    expect((service as UnknownServiceError).message).toContain("serves 'ledger'");
+  });
+
+  it('returns thrown errors as RemoteError with name, message, code and fields, and keeps serving', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const refused = await client.invoke('ledger', 'refuse', ['closed']).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RemoteError);
+    expect(refused).toMatchObject({
+      name: 'LedgerError',
+      code: 'LEDGER_REFUSED',
+      message: 'ledger refused: closed',
+    });
+    expect((refused as RemoteError).details).toStrictEqual({ reason: 'closed' });
+    const boom = await client.invoke('ledger', 'explode', []).catch((e: unknown) => e);
+    expect(boom).toMatchObject({ name: 'Error', code: 'APP_ERROR', message: 'boom' });
+    expect(await client.invoke('ledger', 'append', ['after'])).toBe(1);
+    for (const n of cluster.nodes) expect(n.replica.stats().internalErrors).toBe(0);
+  });
+});
+
+describe('replica: queries', () => {
+  it('answers @Query at the contact without ordering, and ordered queries through the order', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    await client.invoke('ledger', 'append', ['x']);
+    await cluster.settle();
+    const sent = cluster.net.log.length;
+    expect(await client.invoke('ledger', 'size', [])).toBe(1);
+    expect(await client.invoke('ledger', 'orderedSize', [])).toBe(1);
+    expect(cluster.net.log.length).toBeGreaterThan(sent);
+    // Only the ordered query was recorded.
+    const [n0] = cluster.nodes;
+    expect(n0!.replica.outcomeCount).toBe(2);
+  });
+
+  it('answers all-mode queries from every member', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    await client.invoke('ledger', 'append', ['x']);
+    const r = (await client.invoke('ledger', 'size', [], { reply: 'all' })) as Replies<number>;
+    expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'ok', 'ok']);
+    expect(new Set(r.entries.map((e) => e.member)).size).toBe(3);
+  });
+});
+
+describe('replica: state transfer', () => {
+  it('gives a joiner the application state and the outcome table', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    await client.invoke('ledger', 'append', ['a']);
+    await client.invoke('ledger', 'append', ['b'], { requestId: `${client.clientId}:100` });
+    const joiner = cluster.add();
+    await cluster.settle();
+    expect(joiner.instance.entries).toStrictEqual(['a', 'b']);
+    expect(joiner.replica.outcome(`${client.clientId}:100`)).toMatchObject({ status: 'committed', value: 2 });
+    // A reissue answered by the joiner comes from its table, not from running again.
+    cluster.group.crash(cluster.nodes[0]!.member);
+    cluster.group.crash(cluster.nodes[1]!.member);
+    await cluster.settle();
+    const c2 = await cluster.client();
+    expect(await c2.invoke('ledger', 'append', ['b'], { requestId: `${client.clientId}:100` })).toBe(2);
+    expect(joiner.instance.entries).toStrictEqual(['a', 'b']);
+    expect(joiner.instance.runs).toBe(0);
+  });
+
+  it('transfers a consistent state while an async method is running (its pre-image plus the backlog)', async () => {
+    cluster = await Cluster.of(1);
+    const client = await cluster.client();
+    const pending = [
+      client.invoke('ledger', 'slowAppend', ['slow', 80]),
+      client.invoke('ledger', 'append', ['after']),
+    ];
+    await sleep(30); // slowAppend is running, append is queued behind it
+    const joiner = cluster.add();
+    await Promise.all(pending);
+    await cluster.settle();
+    expect(joiner.instance.entries).toStrictEqual(['slow', 'after']);
+    expect(joiner.instance.entries).toStrictEqual(cluster.nodes[0]!.instance.entries);
+    expect(joiner.replica.outcomeCount).toBe(2);
+  });
+});

@@ -1,0 +1,214 @@
+/**
+ * Test fixtures: a small service using every method kind, its hand-written IDL model, and a
+ * cluster of replicas on the fake group with clients on the fake network.
+ */
+import type { IdlFile, MethodDecl, Param, TypeRef } from '../../../idl/model.js';
+import { createValidator } from '../../../idl/validate.js';
+import { TroupeError } from '../../../runtime/errors.js';
+import { type ConnectOptions, connect, type TroupeClient } from '../../../runtime/rpc/client.js';
+import { currentCall } from '../../../runtime/rpc/context.js';
+import { Handler, Ordered, Query, Service } from '../../../runtime/rpc/decorators.js';
+import { Replica, type ReplicaOptions } from '../../../runtime/rpc/replica.js';
+import { FakeGroup, type FakeMember, FakeNet } from './fake-group.js';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class LedgerError extends TroupeError {
+  constructor(readonly reason: string) {
+    super('LEDGER_REFUSED', `ledger refused: ${reason}`);
+  }
+}
+
+export interface Stamp {
+  requestId: string;
+  now: number;
+  random: number;
+  viewId: number;
+  members: string[];
+}
+
+/** A replicated append-only log. `runs` counts local executions (not replicated). */
+@Service('ledger')
+export class Ledger {
+  entries: string[] = [];
+  runs = 0;
+  reportRuns = 0;
+
+  @Ordered()
+  append(entry: string): number {
+    this.runs++;
+    this.entries.push(entry);
+    return this.entries.length;
+  }
+
+  @Ordered()
+  async slowAppend(entry: string, ms: number): Promise<number> {
+    this.runs++;
+    await sleep(ms);
+    this.entries.push(entry);
+    return this.entries.length;
+  }
+
+  @Ordered()
+  refuse(reason: string): number {
+    this.runs++;
+    throw new LedgerError(reason);
+  }
+
+  @Ordered()
+  explode(): number {
+    this.runs++;
+    throw new Error('boom');
+  }
+
+  @Ordered()
+  stamp(): Stamp {
+    const c = currentCall();
+    return {
+      requestId: c.requestId,
+      now: c.now,
+      random: c.random(),
+      viewId: c.view.id,
+      members: [...c.view.members],
+    };
+  }
+
+  @Query()
+  size(): number {
+    return this.entries.length;
+  }
+
+  @Query({ consistency: 'ordered' })
+  orderedSize(): number {
+    return this.entries.length;
+  }
+
+  @Handler('reports')
+  async report(ms: number): Promise<string> {
+    this.reportRuns++;
+    await sleep(ms);
+    return `${currentCall().self}:${this.entries.length}`;
+  }
+
+  snapshot(): string[] {
+    return [...this.entries];
+  }
+
+  restore(s: string[]): void {
+    this.entries = [...s];
+  }
+}
+
+const STRING: TypeRef = { kind: 'prim', name: 'string' };
+const F64: TypeRef = { kind: 'prim', name: 'f64' };
+const p = (name: string, type: TypeRef): Param => ({ name, type, optional: false });
+const m = (
+  name: string,
+  kind: MethodDecl['kind'],
+  params: Param[],
+  extra: Partial<MethodDecl> = {},
+): MethodDecl => ({
+  name,
+  kind,
+  params,
+  returns: { kind: 'prim', name: 'any' },
+  throws: [],
+  options: { reply: 'first' },
+  ...extra,
+});
+
+export const ledgerModel: IdlFile = {
+  package: 'ledger',
+  version: 1,
+  types: [],
+  errors: [],
+  services: [
+    {
+      name: 'ledger',
+      methods: [
+        m('append', 'ordered', [p('entry', STRING)]),
+        m('slowAppend', 'ordered', [p('entry', STRING), p('ms', F64)]),
+        m('refuse', 'ordered', [p('reason', STRING)]),
+        m('explode', 'ordered', []),
+        m('stamp', 'ordered', []),
+        m('size', 'query', []),
+        m('orderedSize', 'query', [], { options: { reply: 'first', consistency: 'ordered' } }),
+        m('report', 'handler', [p('ms', F64)], { lock: 'reports' }),
+      ],
+    },
+  ],
+};
+
+export const validateLedger = createValidator(ledgerModel, 'ledger');
+
+export interface Node<T extends object> {
+  member: FakeMember;
+  replica: Replica<T>;
+  instance: T;
+}
+
+/** Replicas of one service on a fake group, and clients on the same fake network. */
+export class Cluster<T extends object = Ledger> {
+  readonly net = new FakeNet();
+  readonly group: FakeGroup;
+  readonly nodes: Node<T>[] = [];
+  private clients: TroupeClient[] = [];
+  private nextClient = 1;
+
+  constructor(
+    private readonly make: () => T,
+    private readonly options: ReplicaOptions,
+    name = 'ledger',
+  ) {
+    this.group = new FakeGroup(this.net, name);
+  }
+
+  static async of(n: number, options: Partial<ReplicaOptions> = {}): Promise<Cluster<Ledger>> {
+    const c = new Cluster(() => new Ledger(), { validate: validateLedger, ...options });
+    for (let i = 0; i < n; i++) c.add();
+    await c.settle();
+    return c;
+  }
+
+  /** Adds a replica (a joiner receives the state at its join point). */
+  add(): Node<T> {
+    const instance = this.make();
+    const replica = new Replica(instance, this.options);
+    const member = this.group.join({ state: replica });
+    replica.attach(member);
+    const node = { member, replica, instance };
+    this.nodes.push(node);
+    return node;
+  }
+
+  get live(): Node<T>[] {
+    return this.nodes.filter((n) => n.member.alive);
+  }
+
+  async client(opts: Partial<ConnectOptions> = {}): Promise<TroupeClient> {
+    const c = await connect({
+      group: this.group.name,
+      seeds: [this.live[0]!.member.address],
+      transport: this.net.transport(`192.168.0.${this.nextClient++}:5000`),
+      retransmitMs: 20,
+      heartbeatMs: 20,
+      contactTimeoutMs: 150,
+      timeoutMs: 3000,
+      ...opts,
+    });
+    this.clients.push(c);
+    return c;
+  }
+
+  /** Waits until the network is quiet and every live replica applied everything delivered. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      await this.net.settle();
+      await Promise.all(this.live.map((n) => n.replica.idle()));
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
+  }
+}
