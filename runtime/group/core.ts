@@ -15,6 +15,12 @@ export type AppEvent =
   | { type: 'partitioned'; viewId: number; reason: string }
   /** The first view is installed and, for a joiner, the state restored: the member is ready. */
   | { type: 'ready' }
+  /**
+   * Take the state snapshot for joiners now. The driver calls `take` when it reaches this
+   * event, after it applied every earlier delivery, so the snapshot holds exactly the old
+   * view's messages; `take` returns the effects that start streaming it.
+   */
+  | { type: 'snapshot'; take: (now: number) => CoreEffect[] }
   | { type: 'left' };
 
 /** Effects of the member core: the stack's network effects plus application events. */
@@ -234,14 +240,19 @@ export class MemberCore {
     for (const j of [...this.senders.keys()]) if (!view.members.includes(j)) this.senders.delete(j);
     const veterans = view.members.filter((m) => !change.joined.includes(m));
     if (state && veterans[0] === this.member && change.joined.length > 0) {
-      // The snapshot is taken here, between the last delivery of the old view and the first of
-      // the new one: exactly the joiners' starting point.
-      const snapshot = state.snapshot();
-      for (const j of change.joined) {
-        const s = new StateSender(j, view.id, snapshot);
-        this.senders.set(j, s);
-        this.pump(s);
-      }
+      // Between the last delivery of the old view and the first of the new one: exactly the
+      // joiners' starting point (taken when the driver gets here, see the 'snapshot' event).
+      const take = (now: number) =>
+        this.call(now, () => {
+          const snapshot = state.snapshot();
+          for (const j of change.joined) {
+            if (this.installed?.id !== view.id) return; // a later view came first; joiners restart
+            const s = new StateSender(j, view.id, snapshot);
+            this.senders.set(j, s);
+            this.pump(s);
+          }
+        });
+      this.app({ type: 'snapshot', take });
     }
     if (this.receiver && !view.members.includes(this.provider!)) {
       // Whoever was sending our state is gone before finishing: the join point is lost with it.

@@ -275,6 +275,9 @@ export class Group implements GroupHandle {
       case 'ready':
         this.ready?.resolve();
         return;
+      case 'snapshot':
+        this.run(ev.take(this.now()));
+        return;
       case 'left':
         this.leaving?.();
         return;

@@ -135,7 +135,15 @@ class Gms implements Layer {
   private coord: Coordination | undefined;
   private highestAttempt = 0;
   private blocked: { msg: Msg; qos: QoS }[] = [];
-  private future: { from: MemberId; h: unknown[]; msg: Msg; nakSeq: number | undefined }[] = [];
+  /** Messages tagged with a view not installed yet (data, point-to-point, unreliable). */
+  private future: {
+    kind: number;
+    from: MemberId;
+    h: unknown[];
+    msg: Msg;
+    nakSeq: number | undefined;
+    cast: boolean;
+  }[] = [];
   private readonly joiners = new Map<MemberId, string>();
   private readonly leavers = new Set<MemberId>();
   /** Other joiners heard while no group answers: address, when last heard, whom they vote for. */
@@ -446,14 +454,25 @@ class Gms implements Layer {
   private onViewTagged(kind: number, from: MemberId, h: unknown[], rest: Msg, cast: boolean): void {
     headerTuple(h, 'gms', 3);
     const viewId = headerUint(h[1], 'gms', 'viewId');
-    headerUint(h[2], 'gms', 'epoch');
-    if (!this.view || this.rank(from) < 0) return;
-    if (viewId > this.view.id) {
-      this.noteAhead();
+    const epoch = headerUint(h[2], 'gms', 'epoch');
+    if (!this.view || viewId > this.view.id) {
+      if (this.view && this.rank(from) >= 0) this.noteAhead();
+      // A state transfer or reply may beat the install to us: keep it for that view.
+      if (kind !== GmsKind.Heartbeat)
+        this.keepForLater({ kind, from, h, msg: rest, nakSeq: undefined, cast });
       return;
     }
-    if (kind === GmsKind.Heartbeat || viewId < this.view.id) return;
+    if (kind === GmsKind.Heartbeat || viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0)
+      return;
     this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+  }
+
+  private keepForLater(f: Gms['future'][number]): void {
+    if (this.future.length >= this.o.maxFuture) {
+      this.c.futureDropped++;
+      return;
+    }
+    this.future.push(f);
   }
 
   /** A member of our view is in a later view we never got: we were left behind (excluded). */
@@ -472,11 +491,7 @@ class Gms implements Layer {
     const vseq = headerUint(h[3], 'gms', 'vseq');
     if (!this.view || viewId > this.view.id) {
       if (this.view && this.rank(from) >= 0) this.noteAhead();
-      if (this.future.length >= this.o.maxFuture) {
-        this.c.futureDropped++;
-        return;
-      }
-      this.future.push({ from, h, msg, nakSeq });
+      this.keepForLater({ kind: GmsKind.Data, from, h, msg, nakSeq, cast: true });
       return;
     }
     if (viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0) {
@@ -919,7 +934,8 @@ class Gms implements Layer {
     this.future = [];
     for (const f of early) {
       if (this.state !== 'member') return;
-      this.onData(f.from, f.h, f.msg, f.nakSeq);
+      if (f.kind === GmsKind.Data) this.onData(f.from, f.h, f.msg, f.nakSeq);
+      else this.onViewTagged(f.kind, f.from, f.h, f.msg, f.cast);
     }
     // Membership changes that arrived during the flush start the next one.
     if (this.coordinator() === this.self && (this.joiners.size > 0 || this.leavers.size > 0))

@@ -1,5 +1,5 @@
 import { StackConfigError } from '../errors.js';
-import { headerUint, popKindHeader } from '../stack/header.js';
+import { headerString, headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import {
   type DownEvent,
@@ -16,11 +16,11 @@ import { DecodeError } from '../wire/errors.js';
 export const NakKind = {
   /** [0] unreliable: delivered 0..n times, no sequence. */
   Unreliable: 0,
-  /** [1, channel, seq] a message of a reliable stream. */
+  /** [1, channel, seq] a message of a reliable stream; [1, 1, seq, receiver] on a point-to-point one. */
   Data: 1,
   /** [2, channel, from, to, from, to, ...] the receiver misses these sequence ranges. */
   Nak: 2,
-  /** [3, channel, lastSeq] the sender's stream has reached lastSeq (trailing-loss repair). */
+  /** [3, channel, lastSeq] (+ receiver on channel 1) the sender's stream has reached lastSeq (trailing-loss repair). */
   Session: 3,
   /** [4, channel, firstAvailable] what was asked for is no longer buffered. */
   Gone: 4,
@@ -108,6 +108,7 @@ class Nak implements Layer {
     retransmits: 0,
     evicted: 0,
     lost: 0,
+    misdirected: 0,
     bufferHighWater: 0,
   };
 
@@ -144,6 +145,22 @@ class Nak implements Layer {
       this.inn.set(key, s);
     }
     return s;
+  }
+
+  /** Data and session headers of a point-to-point stream name the receiver. */
+  private dataHeader(s: OutStream, seq: number): unknown[] {
+    return s.to === null ? [NakKind.Data, CAST, seq] : [NakKind.Data, P2P, seq, s.to];
+  }
+
+  /**
+   * A point-to-point packet for another member: a late packet for an earlier incarnation that
+   * lived at this address. Taking it would corrupt our stream from that sender.
+   */
+  private misdirected(channel: number, h: unknown[]): boolean {
+    if (channel !== P2P) return false;
+    if (headerString(h[3], 'nak', 'receiver') === this.ctx.self) return false;
+    this.c.misdirected++;
+    return true;
   }
 
   private bury(key: string, next: number): void {
@@ -187,7 +204,7 @@ class Nak implements Layer {
         }
         this.c.bufferHighWater = Math.max(this.c.bufferHighWater, s.buffer.size);
         this.c.sent++;
-        this.transmit(s, [NakKind.Data, s.channel, seq], ev.msg);
+        this.transmit(s, this.dataHeader(s, seq), ev.msg);
         s.sessionDelay = this.o.sessionMinMs;
         this.ctx.setTimer(`session:${s.to ?? '*'}`, s.sessionDelay);
         return;
@@ -242,12 +259,14 @@ class Nak implements Layer {
     if (channel !== CAST && channel !== P2P) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: bad channel');
     switch (kind) {
       case NakKind.Data:
+        if (this.misdirected(channel, h)) return;
         this.onData(ev.from, channel, headerUint(h[2], 'nak', 'seq'), msg, channel === CAST);
         return;
       case NakKind.Nak:
         this.onNak(ev.from, channel, h.slice(2));
         return;
       case NakKind.Session:
+        if (this.misdirected(channel, h)) return;
         this.onSession(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
         return;
       case NakKind.Gone:
@@ -336,7 +355,7 @@ class Nak implements Layer {
         s.lastSent.set(seq, now);
         budget--;
         this.c.retransmits++;
-        this.transmit(s, [NakKind.Data, s.channel, seq], m);
+        this.transmit(s, this.dataHeader(s, seq), m);
       }
     }
     if (gone) this.control(from, [NakKind.Gone, channel, s.base]);
@@ -395,7 +414,8 @@ class Nak implements Layer {
       const target = key.slice(8);
       const s = this.out.get(target);
       if (!s || s.nextSeq === 0) return;
-      const header = [NakKind.Session, s.channel, s.nextSeq - 1];
+      const header: unknown[] = [NakKind.Session, s.channel, s.nextSeq - 1];
+      if (s.to !== null) header.push(s.to);
       if (s.to === null)
         this.ctx.passDown({
           type: 'cast',

@@ -184,7 +184,29 @@ export const liveness: Checker = {
   },
 };
 
+/**
+ * State transfer: survivors end with the same replicated state, joiners included. A joiner's
+ * state was restored from a snapshot at its join point and then advanced by its own
+ * deliveries; a state taken a message early or late would leave it different forever.
+ */
+export const sameState: Checker = {
+  name: 'same-state',
+  check: (w) => {
+    const live = w.incarnations.filter(survivor);
+    const states = new Map<string, string[]>();
+    for (const i of live) {
+      const k = JSON.stringify(i.state);
+      states.set(k, [...(states.get(k) ?? []), `${i.member}${i.restoredAt !== null ? '(joined)' : ''}`]);
+    }
+    if (states.size <= 1) return [];
+    return [
+      `survivors hold ${states.size} different states: ${[...states].map(([k, m]) => `${m.join(',')}=${k}`).join(' ')}`,
+    ];
+  },
+};
+
 export const GROUP_CHECKERS: readonly Checker[] = [
+  sameState,
   virtualSynchrony,
   totalOrder,
   groupFifo,

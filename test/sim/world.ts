@@ -1,8 +1,8 @@
+import { type AppEvent, type CoreEffect, MemberCore } from '../../runtime/group/core.js';
 import type { LayerRegistry } from '../../runtime/stack/builder.js';
 import { buildStack } from '../../runtime/stack/builder.js';
 import { type MemberId, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
-import type { Stack } from '../../runtime/stack/stack.js';
 import type { Effect, LayerSpec, QoS, UpEvent } from '../../runtime/stack/types.js';
 import { EventQueue } from './queue.js';
 
@@ -47,6 +47,11 @@ export interface Incarnation {
   views: { id: number; members: readonly MemberId[]; at: number }[];
   /** Set when membership stopped this incarnation (minority or excluded). */
   partitionedAt: number | null;
+  /** The toy replicated state (group mode): a hash chain over totally ordered deliveries, an
+   * order-free digest of the others, and a count. Equal states mean equal histories. */
+  state: AppState;
+  /** Set when this incarnation restored its state from a member (it joined a running group). */
+  restoredAt: number | null;
   errors: string[];
   stats: () => Record<string, Record<string, number>>;
 }
@@ -63,11 +68,34 @@ export interface SimDelivery {
 /** Identity of a view across members: id and membership (two lineages never share both). */
 export const viewKey = (v: { id: number; members: readonly MemberId[] }) => `${v.id}[${v.members.join(',')}]`;
 
+export interface AppState {
+  chain: number;
+  others: number;
+  count: number;
+}
+
+type NodeEffect = Effect | CoreEffect;
+
+/** What the world drives on a node: a bare stack, or a member core (group mode). */
+interface Runner {
+  receive(bytes: Uint8Array, from: string, now: number): NodeEffect[];
+  advance(now: number): NodeEffect[];
+  cast(payload: Uint8Array, qos: QoS, now: number): NodeEffect[];
+  nextDeadline(): number | undefined;
+}
+
+/** FNV-1a over a string, continuing from `h`. */
+function fnv(h: number, text: string): number {
+  let x = h >>> 0 || 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) x = Math.imul(x ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return x;
+}
+
 interface Node {
   index: number;
   address: string;
   inc: number;
-  stack: Stack;
+  runner: Runner;
   rec: Incarnation;
   alive: boolean;
   pausedUntil: number;
@@ -104,7 +132,6 @@ export class World {
 
   private start(index: number, inc: number): Node {
     const node = Math.floor(this.rng() * 0xffffffff) >>> 0;
-    const self = memberId({ node, inc });
     const address = `n${index}`;
     const stackRng = seededRandom(Math.floor(this.rng() * 0xffffffff));
     const tracer = this.cfg.trace ? (l: string) => this.log(`${address} ${l}`) : undefined;
@@ -112,12 +139,51 @@ export class World {
     const specs = this.cfg.stack.map((l) =>
       l.name === 'gms' ? { ...l, options: { ...l.options, seeds, address } } : l,
     );
-    const stack = buildStack(specs, this.cfg.registry, {
-      self,
-      groupName: 'sim',
-      random: stackRng,
-      ...(tracer ? { tracer } : {}),
-    });
+    const makeStack = (me: MemberId) =>
+      buildStack(specs, this.cfg.registry, {
+        self: me,
+        groupName: 'sim',
+        random: stackRng,
+        ...(tracer ? { tracer } : {}),
+      });
+    let runner: Runner;
+    let stats: () => Record<string, Record<string, number>>;
+    let self: MemberId;
+    const state: AppState = { chain: 0, others: 0, count: 0 };
+    if (this.isGroup) {
+      const core = new MemberCore({
+        groupName: 'sim',
+        node,
+        makeStack,
+        state: {
+          snapshot: () => encoder.encode(JSON.stringify(rec.state)),
+          restore: (b) => {
+            rec.state = JSON.parse(decoder.decode(b)) as AppState;
+            rec.restoredAt = this.now;
+          },
+        },
+      });
+      runner = {
+        receive: (b, f, t) => core.receive(b, f, t),
+        advance: (t) => core.advance(t),
+        cast: (payload, qos, t) => core.cast(payload, qos, t),
+        nextDeadline: () => core.nextDeadline(),
+      };
+      const first = core.start(this.now);
+      self = core.self;
+      stats = () => core.stats();
+      this.queue.push(this.now, () => this.onNode(n, inc, () => first));
+    } else {
+      self = memberId({ node, inc });
+      const stack = makeStack(self);
+      runner = {
+        receive: (b, f, t) => stack.receive(b, f, t),
+        advance: (t) => stack.advance(t),
+        cast: (payload, qos, t) => stack.down({ type: 'cast', msg: { headers: [], payload }, qos }, t),
+        nextDeadline: () => stack.nextDeadline(),
+      };
+      stats = () => stack.stats();
+    }
     const rec: Incarnation = {
       node: index,
       member: self,
@@ -127,23 +193,23 @@ export class World {
       delivered: [],
       views: [],
       partitionedAt: null,
+      state,
+      restoredAt: null,
       errors: [],
-      stats: () => stack.stats(),
+      stats,
     };
     this.incarnations.push(rec);
-    this.log(`${address} start as ${self}`);
     const n: Node = {
       index,
       address,
       inc,
-      stack,
+      runner,
       rec,
       alive: true,
       pausedUntil: 0,
       wakeAt: Number.POSITIVE_INFINITY,
     };
-    if (this.isGroup)
-      this.queue.push(this.now, () => this.onNode(n, inc, () => stack.down({ type: 'join' }, this.now)));
+    this.log(`${address} start as ${self}`);
     return n;
   }
 
@@ -157,7 +223,7 @@ export class World {
   }
 
   /** Run `fn` on a node when it is alive and not paused (a paused node's work waits). */
-  private onNode(n: Node, inc: number, fn: () => Effect[]): void {
+  private onNode(n: Node, inc: number, fn: () => NodeEffect[]): void {
     if (!n.alive || n.inc !== inc) return;
     if (this.now < n.pausedUntil) {
       this.queue.push(n.pausedUntil, () => this.onNode(n, inc, fn));
@@ -166,7 +232,7 @@ export class World {
     this.apply(n, fn());
   }
 
-  private apply(n: Node, effects: Effect[]): void {
+  private apply(n: Node, effects: NodeEffect[]): void {
     for (const e of effects) {
       switch (e.kind) {
         case 'transmit':
@@ -174,6 +240,9 @@ export class World {
           break;
         case 'up':
           this.onUp(n, e.event);
+          break;
+        case 'app':
+          this.onApp(n, e.event);
           break;
         case 'error':
           n.rec.errors.push(`layer ${e.layer} threw: ${String((e.error as Error)?.stack ?? e.error)}`);
@@ -183,6 +252,41 @@ export class World {
       }
     }
     this.scheduleWake(n);
+  }
+
+  /** Group mode: events from the member core, as an application sees them. */
+  private onApp(n: Node, ev: AppEvent): void {
+    switch (ev.type) {
+      case 'deliver': {
+        const d = ev.delivery;
+        const payload = decoder.decode(d.payload);
+        const st = n.rec.state;
+        if (d.qos.order === 'total') st.chain = fnv(st.chain, payload);
+        else st.others = (st.others ^ fnv(0, payload)) >>> 0;
+        st.count++;
+        n.rec.delivered.push({
+          from: d.sender,
+          payload,
+          viewId: d.viewId,
+          ...(d.gseq !== undefined ? { gseq: d.gseq } : {}),
+          order: d.qos.order,
+          resilience: d.qos.resilience ?? 'none',
+        });
+        this.log(`${n.address} deliver ${payload} from ${d.sender} v${d.viewId} g${d.gseq ?? '-'}`);
+        return;
+      }
+      case 'view':
+        this.onUp(n, { type: 'view', view: ev.change.view });
+        return;
+      case 'partitioned':
+        this.onUp(n, ev);
+        return;
+      case 'snapshot':
+        this.apply(n, ev.take(this.now));
+        return;
+      default:
+        return;
+    }
   }
 
   private onUp(n: Node, ev: UpEvent): void {
@@ -228,7 +332,7 @@ export class World {
 
   private scheduleWake(n: Node): void {
     if (!n.alive) return;
-    const due = n.stack.nextDeadline();
+    const due = n.runner.nextDeadline();
     if (due === undefined) return;
     // A paused node's overdue timers fire when it resumes.
     const at = Math.max(due, this.now, n.pausedUntil);
@@ -238,7 +342,7 @@ export class World {
     this.queue.push(at, () => {
       if (n.inc !== inc || n.wakeAt !== at) return;
       n.wakeAt = Number.POSITIVE_INFINITY;
-      this.onNode(n, inc, () => n.stack.advance(this.now));
+      this.onNode(n, inc, () => n.runner.advance(this.now));
       this.scheduleWake(n);
     });
   }
@@ -257,7 +361,7 @@ export class World {
         const inc = dst.inc;
         const from = src.address;
         this.queue.push(this.now + delay, () =>
-          this.onNode(dst, inc, () => dst.stack.receive(bytes, from, this.now)),
+          this.onNode(dst, inc, () => dst.runner.receive(bytes, from, this.now)),
         );
       }
     }
@@ -270,10 +374,9 @@ export class World {
       const payload = `${n.rec.member}#${n.rec.casts.length}`;
       n.rec.casts.push(payload);
       this.log(`${n.address} cast ${payload}`);
-      const msg = { headers: [], payload: encoder.encode(payload) };
       const q = this.cfg.qos;
       const qos = typeof q === 'function' ? q(this.rng) : q;
-      return n.stack.down({ type: 'cast', msg, qos }, this.now);
+      return n.runner.cast(encoder.encode(payload), qos, this.now);
     });
   }
 
