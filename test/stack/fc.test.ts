@@ -154,7 +154,7 @@ describe('fc facing forged and malformed credit', () => {
       flags: 0x02,
       groupId: groupIdOf('g'),
       sender: { node: 0xbad, inc: 1 },
-      headers: [...headers, header, [1, 1, seq]],
+      headers: [...headers, header, [1, 1, seq, self]],
       payload: new Uint8Array(0),
     });
   function stack(members = [self, peer]) {
