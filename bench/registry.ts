@@ -3,9 +3,10 @@
 // naming the floor it is compared to, and add the import below. Baselines always run first.
 import floorRawDgram from './entries/floor-raw-dgram.js';
 import floorTcpRr from './entries/floor-tcp-rr.js';
+import groupTotal from './entries/group-total.js';
 import type { BenchEntry } from './lib/types.js';
 
-export const entries: readonly BenchEntry[] = [...floorRawDgram, ...floorTcpRr];
+export const entries: readonly BenchEntry[] = [...floorRawDgram, ...floorTcpRr, ...groupTotal];
 
 /**
  * The entries whose name contains `only` (all when undefined), plus every baseline they need

@@ -1,0 +1,120 @@
+// One member of the `group: total-order casts` entries: a troupe group member over UDP on 127.0.0.1
+// in its own process. It binds port 0 first and prints {event:'ready', address}; the parent sends
+// the seed list once it knows every member's address.
+//
+// Commands:
+//   {cmd:'join', group, seeds, layers}      -> {event:'joined', self}, then {event:'view', members}
+//                                              for every view installed
+//   {cmd:'run', size, count, seconds, window, burst}
+//                                           -> casts totally ordered `size`-byte messages: at most
+//                                              `burst` per event-loop turn and at most `window` of
+//                                              its own not yet delivered back, until `count` or
+//                                              `seconds`; then {event:'sent', cast, seconds}
+//   {cmd:'report', expect, idleMs, timeoutMs}
+//                                           -> once `expect` deliveries arrived (or none for
+//                                              `idleMs`, or `timeoutMs` passed): {event:'report',
+//                                              delivered, own, spanSeconds, views, stats}
+import { performance } from 'node:perf_hooks';
+import { type Group, joinGroup } from '../../runtime/group/group.js';
+import { udp } from '../../runtime/transport/udp.js';
+import { emit, onCommands } from '../../test/support/processes.js';
+
+const transport = await udp({ host: '127.0.0.1', port: 0 });
+let group: Group | undefined;
+let delivered = 0;
+let own = 0;
+let firstMs = 0;
+let lastMs = 0;
+let views = 0;
+let wake: (() => void) | undefined;
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function run(cmd: {
+  size: number;
+  count: number;
+  seconds: number;
+  window: number;
+  burst: number;
+}): Promise<void> {
+  const g = group!;
+  const payload = new Uint8Array(cmd.size).fill(0x2e);
+  const t0 = performance.now();
+  const deadline = t0 + cmd.seconds * 1000;
+  let cast = 0;
+  // Bounded by count and by time; waits for own deliveries when the window is full.
+  while (cast < cmd.count && performance.now() < deadline) {
+    let n = 0;
+    while (n < cmd.burst && cast < cmd.count && cast - own < cmd.window) {
+      g.cast(payload);
+      cast++;
+      n++;
+    }
+    if (n > 0) await tick();
+    else
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 5);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    wake = undefined;
+  }
+  emit('sent', { cast, seconds: (performance.now() - t0) / 1000 });
+}
+
+async function report(expect: number, idleMs: number, timeoutMs: number): Promise<void> {
+  const start = Date.now();
+  let seen = -1;
+  let seenAt = start;
+  for (let i = 0; i < 10_000 && delivered < expect && Date.now() - start < timeoutMs; i++) {
+    if (delivered !== seen) {
+      seen = delivered;
+      seenAt = Date.now();
+    } else if (Date.now() - seenAt >= idleMs) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  emit('report', {
+    delivered,
+    own,
+    spanSeconds: (lastMs - firstMs) / 1000,
+    views,
+    viewSize: group?.view?.members.length ?? 0,
+    stats: group?.stats(),
+  });
+}
+
+onCommands(async (cmd) => {
+  if (cmd.cmd === 'join') {
+    const g = await joinGroup(String(cmd.group), {
+      seeds: cmd.seeds as string[],
+      transport,
+      layers: cmd.layers as Record<string, Record<string, unknown>> | undefined,
+      joinTimeoutMs: 10_000,
+    });
+    group = g;
+    g.on('deliver', (d) => {
+      const now = performance.now();
+      if (delivered === 0) firstMs = now;
+      lastMs = now;
+      delivered++;
+      if (d.sender === g.self) {
+        own++;
+        wake?.();
+      }
+    });
+    g.on('view', (v) => {
+      views++;
+      emit('view', { members: v.view.members });
+    });
+    views = 1;
+    emit('joined', { self: g.self });
+    emit('view', { members: g.view!.members });
+  } else if (cmd.cmd === 'run') {
+    await run(cmd as unknown as Parameters<typeof run>[0]);
+  } else if (cmd.cmd === 'report') {
+    await report(Number(cmd.expect), Number(cmd.idleMs ?? 1_000), Number(cmd.timeoutMs ?? 10_000));
+  }
+});
+emit('ready', { address: transport.address });

@@ -1,0 +1,103 @@
+// group: total-order casts — 3 troupe group members, each its own process, over UDP on 127.0.0.1,
+// all casting totally ordered messages at once; compared to the raw dgram floor of the same payload
+// size measured in the same run (same unit: msg/s per member).
+import type { Child } from '../../test/support/processes.js';
+import { against } from '../lib/ratio.js';
+import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
+import { MEMBERS, rawDgram1B, rawDgram1K } from './floor-raw-dgram.js';
+
+const CHILD = 'bench/children/group-member.ts';
+/** Own casts not yet delivered back, per member. */
+const WINDOW = 2_000;
+/** Casts per event-loop turn: keeps timers (heartbeats, token) running between bursts. */
+const BURST = 64;
+
+async function groupTotal(ctx: BenchContext, size: number): Promise<Measurement> {
+  const members: Child[] = [];
+  for (let i = 0; i < MEMBERS; i++) {
+    members.push(await ctx.procs.start(CHILD, { name: `group-${i}`, ready: 'ready' }));
+  }
+  const seeds = members.map((m) => m.events[0]!.address as string);
+  const group = `bench-total-${size}`;
+  await Promise.all(members.map((m) => m.request({ cmd: 'join', group, seeds }, 'joined', 15_000)));
+  await Promise.all(
+    members.map((m) =>
+      m.waitFor((e) => e.event === 'view' && (e.members as string[]).length === MEMBERS, 10_000),
+    ),
+  );
+  const perMember = Math.max(1, Math.floor(ctx.limits.maxOps / MEMBERS));
+  const sent = await Promise.all(
+    members.map((m) =>
+      m.request(
+        {
+          cmd: 'run',
+          size,
+          count: perMember,
+          seconds: ctx.limits.maxSeconds,
+          window: WINDOW,
+          burst: BURST,
+        },
+        'sent',
+        (ctx.limits.maxSeconds + 10) * 1000,
+      ),
+    ),
+  );
+  const castTotal = sent.reduce((a, s) => a + (s.cast as number), 0);
+  const reports = await Promise.all(
+    members.map((m) =>
+      m.request({ cmd: 'report', expect: castTotal, idleMs: 1_000, timeoutMs: 10_000 }, 'report', 15_000),
+    ),
+  );
+  let rateSum = 0;
+  let minRate = Number.POSITIVE_INFINITY;
+  let delivered = 0;
+  for (const r of reports) {
+    const rate = (r.delivered as number) / Math.max(1e-9, r.spanSeconds as number);
+    rateSum += rate;
+    minRate = Math.min(minRate, rate);
+    delivered += r.delivered as number;
+  }
+  const sum = (layer: string, counter: string): number =>
+    reports.reduce(
+      (a, r) => a + ((r.stats as Record<string, Record<string, number>>)[layer]?.[counter] ?? 0),
+      0,
+    );
+  const missing = castTotal * MEMBERS - delivered;
+  return {
+    primary: 'rate',
+    rate: { value: rateSum / MEMBERS, unit: 'msg/s per member' },
+    ops: delivered,
+    seconds: Math.max(...reports.map((r) => r.spanSeconds as number)),
+    notes: {
+      'slowest member msg/s': Math.round(minRate),
+      casts: castTotal,
+      'undelivered (member×msg)': missing,
+      'view changes': reports.reduce((a, r) => a + (r.views as number) - 1, 0),
+      naks: sum('nak', 'naksSent'),
+      retransmits: sum('nak', 'retransmits'),
+      'fc blocked ms': Math.round(sum('fc', 'blockedMs')),
+      'token acks': sum('total', 'acks'),
+    },
+  };
+}
+
+const DESCRIPTION =
+  `${MEMBERS} group member processes (troupe stack over UDP fan-out on 127.0.0.1) all cast totally ordered ` +
+  `messages (at most ${BURST} per event-loop turn, ${WINDOW} own casts undelivered); ` +
+  'figure = messages delivered per second at each member (own casts included), averaged over members.';
+
+export const groupTotal1B: BenchEntry = {
+  name: 'group: total-order casts, 3 members, 1 B',
+  description: `1-byte payloads, vs the raw dgram 1 B floor. ${DESCRIPTION}`,
+  baseline: against(rawDgram1B.name, 'raw dgram 1 B floor'),
+  run: (ctx) => groupTotal(ctx, 1),
+};
+
+export const groupTotal1K: BenchEntry = {
+  name: 'group: total-order casts, 3 members, 1 KB',
+  description: `1024-byte payloads, vs the raw dgram 1 KB floor. ${DESCRIPTION}`,
+  baseline: against(rawDgram1K.name, 'raw dgram 1 KB floor'),
+  run: (ctx) => groupTotal(ctx, 1024),
+};
+
+export default [groupTotal1B, groupTotal1K];
