@@ -608,6 +608,16 @@ export class TroupeClient implements Invoker {
       if (now - call.lastSent < backoff) continue;
       call.attempts++;
       this.counters.retransmits++;
+      if (call.accepted?.ordered && call.mode === 'first' && call.attempts % 2 === 0) {
+        // Every other time, ask another member of the ordering view: the reply may keep being lost on one path.
+        const others = call.accepted.members.filter((m) => m !== call.contact?.member);
+        const address = this.addressOf(others[(call.attempts / 2) % Math.max(1, others.length)] ?? '');
+        if (address) {
+          call.lastSent = now;
+          this.send(address, { kind: 'outcome?', id: call.id });
+          continue;
+        }
+      }
       if (!call.accepted || call.mode === 'first' || call.mode === 'none') {
         this.sendCall(call, call.contact);
         continue;

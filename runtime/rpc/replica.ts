@@ -179,8 +179,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private endpoint: Endpoint = { node: 0, inc: 0 };
   /** Calls this member cast and has not yet seen delivered: id → cast time. */
   private readonly inflight = new Map<string, number>();
-  /** Own calls delivered but not yet applied: id → ordering view. */
-  private readonly ordered = new Map<string, AppliedView>();
+  /** Requests delivered (in the order) whose outcome is not yet recorded: id → ordering view. */
+  private readonly inOrder = new Map<string, AppliedView>();
   /** Client address → last time heard from. */
   private readonly clients = new Map<string, number>();
   private readonly lockWaiters = new Map<string, Array<() => void>>();
@@ -288,7 +288,7 @@ export class Replica<T extends object = object> implements StateProvider {
       });
       return;
     }
-    const orderedIn = this.ordered.get(p.id);
+    const orderedIn = this.inOrder.get(p.id);
     if (orderedIn) {
       this.send(from, {
         kind: 'accepted',
@@ -404,7 +404,7 @@ export class Replica<T extends object = object> implements StateProvider {
         orderedIn: known.status === 'interrupted' ? known.viewId : undefined,
       });
     } else {
-      const pending = this.pending.get(id)?.view ?? this.ordered.get(id);
+      const pending = this.pending.get(id)?.view ?? this.inOrder.get(id);
       this.send(from, {
         ...base,
         status: pending ? 'pending' : 'not-found',
@@ -430,12 +430,15 @@ export class Replica<T extends object = object> implements StateProvider {
       if (msg.kind === 'forward') this.onForward(msg);
       return;
     }
+    if (msg.kind === 'request') {
+      const view = this.group?.view;
+      const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
+      this.inOrder.set(msg.id, orderedIn);
+    }
     if (msg.kind === 'request' && msg.contact === this.group?.self && d.sender === this.group.self) {
       // Our own cast came back in the order: the request is accepted.
       this.inflight.delete(msg.id);
-      const view = this.group.view;
-      const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
-      this.ordered.set(msg.id, orderedIn);
+      const orderedIn = this.inOrder.get(msg.id)!;
       this.send(msg.client, {
         kind: 'accepted',
         id: msg.id,
@@ -520,14 +523,16 @@ export class Replica<T extends object = object> implements StateProvider {
   private applyRequest(msg: RequestMsg): Promise<void> | undefined {
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
-    this.ordered.delete(msg.id);
     this.inflight.delete(msg.id);
+    // Every replica learns the client, so all of them push it the next view (fast fail-over).
+    this.touchClient(msg.client);
     const view = this.applied;
 
     const known = this.outcomes.get(msg.id);
     if (known) {
       // A reissue or a second contact's copy: never run twice, answer from the table.
       this.counters.deduplicated++;
+      this.inOrder.delete(msg.id);
       this.respond(msg, msg.contact, view, known);
       return undefined;
     }
@@ -535,6 +540,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (pending) {
       // Still running at the lock holder: its completion answers the newest caller.
       Object.assign(pending, { client: msg.client, mode: msg.mode, contact: msg.contact });
+      this.inOrder.delete(msg.id);
       return undefined;
     }
     const resolved = this.dispatcher.resolve(msg.service, msg.method, msg.args);
@@ -554,6 +560,7 @@ export class Replica<T extends object = object> implements StateProvider {
         at: now,
       };
       this.pending.set(msg.id, p);
+      this.inOrder.delete(msg.id);
       if (runner === this.group?.self)
         this.runHandler(p, entry, args, this.context(msg.id, entry, view, now));
       return undefined;
@@ -576,6 +583,7 @@ export class Replica<T extends object = object> implements StateProvider {
   ): undefined {
     const outcome = { status: 'committed' as const, result, viewId: view.id, at };
     this.outcomes.record(to.id, outcome);
+    this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
     return undefined;
   }
@@ -801,6 +809,15 @@ export class Replica<T extends object = object> implements StateProvider {
         ? { t: 'msg' as const, payload: t[1], sender: t[2], viewId: t[3] }
         : { t: 'view' as const, viewId: t[1], members: t[2] },
     );
+    for (const item of this.queue) {
+      if (item.t !== 'msg') continue;
+      try {
+        const m = decodeGroupMsg(item.payload);
+        if (m.kind === 'request') this.inOrder.set(m.id, { id: item.viewId, members: [] });
+      } catch {
+        // Skipped when applied, like at every replica.
+      }
+    }
     // Applied when attached (or at the first delivery).
     if (this.group) this.pump();
   }

@@ -1,0 +1,323 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Bank } from '../../examples/bank/bank.js';
+import { BankClient } from '../../examples/bank/generated/bank.client.js';
+import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
+import type { Replies } from '../../runtime/rpc/api.js';
+import { connect } from '../../runtime/rpc/client.js';
+import { FailoverError, NoContactError, RemoteError, TimeoutError } from '../../runtime/rpc/errors.js';
+import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import { seededRandom } from '../../runtime/stack/random.js';
+import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
+import { Cluster, type Ledger, sleep } from './support/cluster.js';
+
+let cluster: Cluster<Ledger> | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+describe('client: reply modes', () => {
+  it('first: resolves with one value', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
+    expect(await client.invoke('ledger', 'append', ['b'], { reply: 'first' })).toBe(2);
+  });
+
+  it('all: one entry per member of the view the request was ordered in', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const r = (await client.invoke('ledger', 'append', ['a'], { reply: 'all' })) as Replies<number>;
+    expect(r.requestId).toMatch(new RegExp(`^${client.clientId}:\\d+$`));
+    expect(r.viewId).toBe(cluster.group.view.id);
+    expect(r.entries.map((e) => e.member)).toStrictEqual(cluster.group.view.members);
+    expect(r.entries.every((e) => e.status === 'ok' && e.value === 1)).toBe(true);
+    const errs = (await client.invoke('ledger', 'refuse', ['no'], { reply: 'all' })) as Replies<number>;
+    expect(errs.entries.map((e) => (e.status === 'error' ? e.error.code : e.status))).toStrictEqual([
+      'LEDGER_REFUSED',
+      'LEDGER_REFUSED',
+      'LEDGER_REFUSED',
+    ]);
+  });
+
+  it('all: a member that fails before answering is reported failed', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const victim = cluster.nodes[2]!.member;
+    // The victim never gets to answer: its replies are lost, then it crashes.
+    cluster.net.drop = (from) => from === victim.address;
+    const call = client.invoke('ledger', 'slowAppend', ['a', 30], { reply: 'all' }) as Promise<
+      Replies<number>
+    >;
+    await sleep(15);
+    cluster.group.crash(victim);
+    const r = await call;
+    expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'ok', 'failed']);
+  });
+
+  it('all: members that never answer are reported timeout at the deadline', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const mute = cluster.nodes[1]!.member.address;
+    cluster.net.drop = (from, to) => from === mute && to === client.address;
+    const r = (await client.invoke('ledger', 'append', ['a'], {
+      reply: 'all',
+      timeoutMs: 300,
+    })) as Replies<number>;
+    expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'timeout', 'ok']);
+  });
+
+  it('majority: resolves once more than half answered', async () => {
+    cluster = await Cluster.of(5);
+    const client = await cluster.client();
+    const mute = new Set(cluster.nodes.slice(3).map((n) => n.member.address));
+    cluster.net.drop = (from, to) => mute.has(from) && to === client.address;
+    const r = (await client.invoke('ledger', 'append', ['a'], { reply: 'majority' })) as Replies<number>;
+    expect(r.entries.length).toBeGreaterThanOrEqual(3);
+    expect(r.entries.filter((e) => e.status === 'ok')).toHaveLength(3);
+  });
+
+  it('none: resolves once ordered; the call still runs everywhere', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    expect(await client.invoke('ledger', 'append', ['one-way'], { reply: 'none' })).toBeUndefined();
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual(['one-way']);
+  });
+});
+
+describe('client: the generated stub', () => {
+  it('works through BankClient.connect(client)', async () => {
+    const bankCluster = new Cluster(() => new Bank(), { validate: validateBankRequest }, 'bank');
+    bankCluster.add();
+    bankCluster.add();
+    await bankCluster.settle();
+    const client = await bankCluster.client();
+    try {
+      const bank = BankClient.connect(client);
+      expect(await bank.deposit('alice', 10)).toBe(10);
+      expect(await bank.withdraw('alice', 3)).toBe(7);
+      const err = await bank.withdraw('alice', 100).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RemoteError);
+      expect(err).toMatchObject({
+        name: 'InsufficientFunds',
+        code: 'INSUFFICIENT_FUNDS',
+        balance: 7,
+        requested: 100,
+      });
+      expect(await bank.balance('alice')).toBe(7);
+      const audit = await bank.audit();
+      expect(audit.entries.map((e) => e.status)).toStrictEqual(['ok', 'ok']);
+      const statement = await bank.statement('alice');
+      expect(statement.entries).toHaveLength(2);
+      expect(statement.generatedAt).toBeInstanceOf(Date);
+    } finally {
+      await bankCluster.close();
+    }
+  });
+});
+
+describe('client: loss, retransmission, deduplication', () => {
+  it('retransmits lost calls and replies with the same id; the method runs once', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const random = seededRandom(7);
+    cluster.net.drop = () => random() < 0.3; // lose 30 % of client packets, both ways
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => client.invoke('ledger', 'append', [`e${i}`])),
+    );
+    cluster.net.drop = () => false;
+    await cluster.settle();
+    expect(new Set(results).size).toBe(10);
+    for (const node of cluster.nodes) {
+      expect(node.instance.entries).toHaveLength(10);
+      expect(node.instance.runs).toBe(10);
+    }
+    expect(client.stats().retransmits).toBeGreaterThan(0);
+  });
+
+  it('a reissue with the same id never runs twice and gets the recorded reply', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const id = `${client.clientId}:77`;
+    expect(await client.invoke('ledger', 'append', ['once'], { requestId: id })).toBe(1);
+    expect(await client.invoke('ledger', 'append', ['once'], { requestId: id })).toBe(1);
+    const other = await cluster.client({ seeds: [cluster.nodes[2]!.member.address] });
+    expect(await other.invoke('ledger', 'append', ['once'], { requestId: id, reply: 'all' })).toMatchObject({
+      entries: [{ value: 1 }, { value: 1 }, { value: 1 }],
+    });
+    await cluster.settle();
+    for (const node of cluster.nodes) expect(node.instance.runs).toBe(1);
+  });
+
+  it('times out with the request id', async () => {
+    cluster = await Cluster.of(1);
+    const client = await cluster.client();
+    const err = await client
+      .invoke('ledger', 'slowAppend', ['x', 200], { timeoutMs: 50 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as TimeoutError).requestId).toMatch(/:1$/);
+    expect((err as TimeoutError).code).toBe('TIMEOUT');
+    await sleep(250);
+    const o = await client.outcome((err as TimeoutError).requestId);
+    expect(o).toMatchObject({ status: 'committed', value: 1, settled: true });
+  });
+
+  it('connect fails with NoContactError when no seed answers', async () => {
+    cluster = await Cluster.of(1);
+    const err = await connect({
+      group: 'ledger',
+      seeds: ['10.9.9.9:1'],
+      transport: cluster.net.transport('192.168.9.9:1'),
+      connectTimeoutMs: 100,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoContactError);
+  });
+});
+
+describe('client: fail-over', () => {
+  it('rejects pending calls with FailoverError (accepted) when the contact crashes; outcome and reissue', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
+    const call = client.invoke('ledger', 'slowAppend', ['x', 100]);
+    await sleep(40); // accepted and running
+    cluster.group.crash(contact.member);
+    const err = (await call.catch((e: unknown) => e)) as FailoverError;
+    expect(err).toBeInstanceOf(FailoverError);
+    expect(err).toMatchObject({ code: 'FAILOVER', member: contact.member.self, accepted: true });
+    expect(err.message).toContain(err.requestId);
+    await client.ready();
+    expect(client.contactMember).not.toBe(contact.member.self);
+    const o = await client.outcome(err.requestId);
+    expect(o).toMatchObject({ status: 'committed', value: 1, settled: true });
+    expect(await client.reissue(err.requestId)).toBe(1);
+    await cluster.settle();
+    for (const n of cluster.live) expect(n.instance.runs).toBe(1);
+  });
+
+  it('a request the contact never ordered is not-found after fail-over, and reissue runs it once', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
+    cluster.group.holdCasts(contact.member, true); // the contact casts, the order never sees it
+    const call = client.invoke('ledger', 'append', ['lost']);
+    await sleep(30);
+    cluster.group.crash(contact.member);
+    const err = (await call.catch((e: unknown) => e)) as FailoverError;
+    expect(err).toMatchObject({ code: 'FAILOVER', accepted: false });
+    expect(await client.outcome(err.requestId)).toMatchObject({ status: 'not-found', settled: true });
+    expect(await client.reissue(err.requestId)).toBe(1);
+    expect(await client.reissue(err.requestId).catch((e: unknown) => e)).toMatchObject({
+      code: 'UNKNOWN_REQUEST',
+    });
+    await cluster.settle();
+    for (const n of cluster.live) expect(n.instance.entries).toStrictEqual(['lost']);
+  });
+
+  it('autoReissue: pending calls move to the next contact and complete once', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client({ autoReissue: true });
+    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
+    const calls = [
+      client.invoke('ledger', 'slowAppend', ['x', 60]),
+      client.invoke('ledger', 'append', ['y']),
+    ];
+    await sleep(20);
+    cluster.group.crash(contact.member);
+    expect(await Promise.all(calls)).toStrictEqual([1, 2]);
+    await cluster.settle();
+    for (const n of cluster.live) expect(n.instance.runs).toBe(2);
+    // The calls may complete before the client notices (members answer for the missing replies),
+    // but the client does move on from the crashed contact.
+    await sleep(200);
+    expect(client.stats().failovers).toBe(1);
+    expect(client.contactMember).not.toBe(contact.member.self);
+  });
+
+  it('moves to another member when the contact is silent, and follows view changes', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const first = client.contactMember;
+    cluster.add();
+    await cluster.settle();
+    await sleep(60);
+    expect(client.view?.members).toHaveLength(3);
+    const contact = cluster.nodes.find((n) => n.member.self === first)!;
+    cluster.net.drop = (from) => from === contact.member.address; // silent, not crashed
+    await sleep(300);
+    expect(client.contactMember).toBeDefined();
+    expect(client.contactMember).not.toBe(first);
+    cluster.net.drop = () => false;
+    expect(await client.invoke('ledger', 'append', ['z'])).toBe(1);
+  });
+});
+
+describe('client and members: hostile packets', () => {
+  it('drops and counts malformed and foreign packets on both sides, and keeps working', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const member = cluster.nodes[0]!;
+    const evil = cluster.net.transport('6.6.6.6:6');
+    const gid = groupIdOf('ledger');
+    const client2member: Uint8Array[] = [
+      new Uint8Array([1, 2, 3]),
+      encodePacket({
+        type: PacketType.Client,
+        flags: 0,
+        groupId: gid,
+        sender: { node: 1, inc: 0 },
+        headers: [],
+        payload: new Uint8Array([0xc1]),
+      }),
+      encodePacket({
+        type: PacketType.Client,
+        flags: 0,
+        groupId: gid,
+        sender: { node: 1, inc: 0 },
+        headers: [],
+        payload: new Uint8Array([0x93, 1, 2, 3]),
+      }),
+      encodeClientPacket({ kind: 'view', member: 'x', viewId: 1, members: [], addresses: [] }, gid, {
+        node: 1,
+        inc: 0,
+      }),
+      encodeClientPacket({ kind: 'hello', viewId: 0 }, groupIdOf('other'), { node: 1, inc: 0 }),
+      encodePacket({
+        type: PacketType.Stack,
+        flags: 0,
+        groupId: gid,
+        sender: { node: 1, inc: 0 },
+        headers: [],
+        payload: new Uint8Array(),
+      }),
+    ];
+    for (const b of client2member) evil.send(member.member.address, b);
+    // Forged replies to the client: from an unknown address, and garbage from a member's address.
+    evil.send(
+      client.address,
+      encodeClientPacket(
+        {
+          kind: 'reply',
+          id: `${client.clientId}:1`,
+          member: 'x',
+          viewId: 1,
+          members: [],
+          result: { ok: true, value: new Uint8Array([1]) },
+        },
+        gid,
+        { node: 1, inc: 0 },
+      ),
+    );
+    const spoof = cluster.net.transport('7.7.7.7:7');
+    spoof.send(client.address, new Uint8Array(30));
+    await cluster.settle();
+    const s = member.replica.stats();
+    expect(s.malformed).toBe(4);
+    expect(s.foreign).toBe(2);
+    expect(s.internalErrors).toBe(0);
+    expect(client.stats()).toMatchObject({ foreign: 1, malformed: 1 });
+    expect(await client.invoke('ledger', 'append', ['still fine'])).toBe(1);
+  });
+});

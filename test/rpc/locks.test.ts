@@ -1,0 +1,127 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Replies } from '../../runtime/rpc/api.js';
+import { FailoverError, InterruptedError } from '../../runtime/rpc/errors.js';
+import { Cluster, type Ledger, sleep } from './support/cluster.js';
+
+let cluster: Cluster<Ledger> | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const totalRuns = (c: Cluster<Ledger>) => c.nodes.reduce((n, x) => n + x.instance.reportRuns, 0);
+
+describe('handler locks', () => {
+  it('a free lock belongs to the lowest-ranked member, which alone runs the handler and answers', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client({ seeds: [cluster.nodes[2]!.member.address] });
+    const lowest = cluster.group.view.members[0]!;
+    const answer = (await client.invoke('ledger', 'report', [5])) as string;
+    expect(answer.startsWith(`${lowest}:`)).toBe(true);
+    await cluster.settle();
+    expect(totalRuns(cluster)).toBe(1);
+    expect(cluster.nodes[0]!.instance.reportRuns).toBe(1);
+    // Every replica recorded the outcome through the ordered completion record.
+    for (const n of cluster.nodes)
+      expect(n.replica.outcome(`${client.clientId}:1`)).toMatchObject({ status: 'committed', value: answer });
+  });
+
+  it('all-mode handler calls get one entry per member, all carrying the holder’s result', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const r = (await client.invoke('ledger', 'report', [1], { reply: 'all' })) as Replies<string>;
+    expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'ok', 'ok']);
+    expect(new Set(r.entries.map((e) => (e as { value: string }).value)).size).toBe(1);
+    expect(totalRuns(cluster)).toBe(1);
+  });
+
+  it('acquire and release are ordered: the acquirer runs the handlers, then the lock returns to the rule', async () => {
+    cluster = await Cluster.of(3);
+    const holder = cluster.nodes[1]!;
+    await holder.replica.acquire('reports');
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.replica.holder('reports')).toBe(holder.member.self);
+    const client = await cluster.client();
+    expect(((await client.invoke('ledger', 'report', [1])) as string).startsWith(holder.member.self)).toBe(
+      true,
+    );
+    expect(holder.instance.reportRuns).toBe(1);
+    holder.replica.release('reports');
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.replica.holder('reports')).toBe(cluster.nodes[0]!.member.self);
+  });
+
+  it('queues a second acquirer and hands the lock over on release', async () => {
+    cluster = await Cluster.of(3);
+    const [, b, c] = cluster.nodes;
+    await b!.replica.acquire('reports');
+    let cHolds = false;
+    const cAcquired = c!.replica.acquire('reports').then(() => {
+      cHolds = true;
+    });
+    await cluster.settle();
+    expect(cHolds).toBe(false);
+    b!.replica.release('reports');
+    await cAcquired;
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.replica.holder('reports')).toBe(c!.member.self);
+  });
+
+  it('moves the lock at the view change when its holder fails; its pending calls become interrupted', async () => {
+    cluster = await Cluster.of(3);
+    const [a, b, c] = cluster.nodes;
+    await b!.replica.acquire('reports');
+    await cluster.settle();
+    const client = await cluster.client({ seeds: [a!.member.address] });
+    const call = client.invoke('ledger', 'report', [200]);
+    await sleep(40); // b is running it
+    expect(b!.instance.reportRuns).toBe(1);
+    cluster.group.crash(b!.member);
+    const err = await call.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect((err as InterruptedError).code).toBe('INTERRUPTED');
+    await cluster.settle();
+    const id = `${client.clientId}:1`;
+    for (const n of [a!, c!]) {
+      expect(n.replica.holder('reports')).toBe(a!.member.self); // back to the rule: lowest rank
+      expect(n.replica.outcome(id).status).toBe('interrupted');
+    }
+    const o = await client.outcome(id);
+    expect(o).toMatchObject({ status: 'interrupted', settled: true });
+    // Reissuing an interrupted call never runs it again.
+    const again = await client.invoke('ledger', 'report', [1], { requestId: id }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(InterruptedError);
+    expect(a!.instance.reportRuns + c!.instance.reportRuns).toBe(0);
+    // New calls run at the new holder.
+    expect(((await client.invoke('ledger', 'report', [1])) as string).startsWith(a!.member.self)).toBe(true);
+  });
+
+  it('a contact-and-holder failure during a handler call ends it (fail-over or interrupted); the outcome says interrupted', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client({ seeds: [cluster.nodes[0]!.member.address] });
+    const call = client.invoke('ledger', 'report', [100]);
+    await sleep(30);
+    cluster.group.crash(cluster.nodes[0]!.member); // the contact is also the default holder
+    const err = (await call.catch((e: unknown) => e)) as FailoverError | InterruptedError;
+    // Whichever the client learns first: the contact's failure, or (asking a survivor for the
+    // missing reply) the interrupted outcome.
+    expect(err instanceof FailoverError || err instanceof InterruptedError).toBe(true);
+    if (err instanceof FailoverError) expect(err.accepted).toBe(true);
+    expect(await client.outcome(err.requestId)).toMatchObject({ status: 'interrupted', settled: true });
+  });
+
+  it('transfers locks and pending handler calls to a joiner', async () => {
+    cluster = await Cluster.of(2);
+    const b = cluster.nodes[1]!;
+    await b.replica.acquire('reports');
+    const client = await cluster.client();
+    const call = client.invoke('ledger', 'report', [80]);
+    await sleep(30);
+    const joiner = cluster.add();
+    await call;
+    await cluster.settle();
+    expect(joiner.replica.holder('reports')).toBe(b.member.self);
+    expect(joiner.replica.outcome(`${client.clientId}:1`).status).toBe('committed');
+    expect(joiner.instance.reportRuns).toBe(0);
+  });
+});
