@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { encodeValue } from '../../runtime/rpc/codec.js';
 import { OutcomeTable } from '../../runtime/rpc/outcomes.js';
-import { ClientPacketDrop, decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import {
+  type ClientPacket,
+  ClientPacketDrop,
+  decodeClientPacket,
+  encodeClientPacket,
+} from '../../runtime/rpc/protocol.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { Cluster } from './support/cluster.js';
@@ -111,7 +116,7 @@ describe('client protocol decoding', () => {
         orderedIn: undefined,
       },
       { kind: 'view', member: 'm1', viewId: 3, members: ['m1'], addresses: ['a:1'] },
-    ] as const;
+    ] satisfies ClientPacket[];
     for (const p of packets)
       expect(decodeClientPacket(encodeClientPacket(p, gid, sender), gid).packet).toStrictEqual(p);
   });
