@@ -17,6 +17,9 @@ export const VALUE_LIMITS: GuardLimits = {
   allowedExtensions: new Set([-1]),
 };
 
+/** Limits for state snapshots (from a replica of the same group; large but still bounded). */
+export const SNAPSHOT_LIMITS: GuardLimits = { ...VALUE_LIMITS, maxDepth: 64, maxValues: 1 << 26 };
+
 const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 

@@ -25,7 +25,7 @@ import { DecodeError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf } from '../wire/packet.js';
 import type { ReplyMode } from './api.js';
-import { decodeValue, encodeValue } from './codec.js';
+import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
 import { type CallContext, randomFor } from './context.js';
 import { Dispatcher, type MethodEntry } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError } from './errors.js';
@@ -779,7 +779,7 @@ export class Replica<T extends object = object> implements StateProvider {
 
   /** Installs a snapshot taken by another replica of this group; called before any delivery. */
   restore(state: Uint8Array): void {
-    const v = decodeValue(state) as unknown[];
+    const v = decodeValue(state, SNAPSHOT_LIMITS) as unknown[];
     if (!Array.isArray(v) || v[0] !== SNAPSHOT_VERSION || v.length !== 9)
       throw new RpcConfigError('state snapshot is not a troupe rpc snapshot of this version');
     const [, app, outcomes, locks, pending, lastNow, viewId, members, backlog] = v as [
