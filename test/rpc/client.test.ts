@@ -6,9 +6,12 @@ import type { Replies } from '../../runtime/rpc/api.js';
 import { connect } from '../../runtime/rpc/client.js';
 import { FailoverError, NoContactError, RemoteError, TimeoutError } from '../../runtime/rpc/errors.js';
 import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import { Replica } from '../../runtime/rpc/replica.js';
 import { seededRandom } from '../../runtime/stack/random.js';
+import { udp } from '../../runtime/transport/udp.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
-import { Cluster, type Ledger, sleep } from './support/cluster.js';
+import { Cluster, Ledger, sleep, validateLedger } from './support/cluster.js';
+import { FakeGroup, FakeNet } from './support/fake-group.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -319,5 +322,31 @@ describe('client and members: hostile packets', () => {
     expect(s.internalErrors).toBe(0);
     expect(client.stats()).toMatchObject({ foreign: 1, malformed: 1 });
     expect(await client.invoke('ledger', 'append', ['still fine'])).toBe(1);
+  });
+});
+
+describe('client: real UDP', () => {
+  it('connect() opens its own UDP socket and calls a replica whose client packets come over UDP', async () => {
+    const socket = await udp({ host: '127.0.0.1' });
+    const group = new FakeGroup(new FakeNet(), 'ledger');
+    const replica = new Replica(new Ledger(), { validate: validateLedger });
+    const fake = group.join({ state: replica, address: socket.address });
+    // The member's client traffic goes over the real socket; the group stays in memory.
+    const handle = Object.create(fake) as typeof fake;
+    Object.assign(handle, {
+      onClientPacket: (h: (b: Uint8Array, from: string) => void) => socket.onPacket(h),
+      sendRaw: (to: string, b: Uint8Array) => socket.send(to, b),
+    });
+    replica.attach(handle);
+    await group.net.settle();
+    const client = await connect({ group: 'ledger', seeds: [socket.address], timeoutMs: 2000 });
+    try {
+      expect(client.address).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(await client.invoke('ledger', 'append', ['over udp'])).toBe(1);
+      expect(await client.invoke('ledger', 'size', [])).toBe(1);
+    } finally {
+      await client.close();
+      await socket.close();
+    }
   });
 });
