@@ -51,6 +51,9 @@ export const GmsKind = {
   P2P: 13,
   /** [14, viewId, epoch] unreliable cast. */
   Unreliable: 14,
+  /** [15, newViewId, attempt] coordinator → its participants: I gave up this attempt (a stronger
+   * coordinator leads); your FlushOk to it no longer binds you. */
+  Abandon: 15,
 } as const;
 
 export interface GmsOptions {
@@ -58,6 +61,9 @@ export interface GmsOptions {
   heartbeatMs: number;
   /** A member silent this long is suspected. */
   suspectMs: number;
+  /** A member that hears nothing from a majority of its view for this long stops (partitioned);
+   * longer than suspectMs, so a busy process is not mistaken for a lost majority. */
+  partitionMs: number;
   /** Joiners resend their join request this often. */
   joinRetryMs: number;
   /** A joiner that hears no member for this long may form the group (see bootstrap rule). */
@@ -75,6 +81,7 @@ export interface GmsOptions {
 const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
   heartbeatMs: 100,
   suspectMs: 1_000,
+  partitionMs: 3_000,
   joinRetryMs: 200,
   bootstrapMs: 600,
   batchMs: 5,
@@ -104,6 +111,8 @@ interface Flush {
 interface Coordination {
   newViewId: number;
   attempt: number;
+  /** The new view's epoch: this attempt ranked by our rank in the old view (unique per view id). */
+  epoch: number;
   members: MemberId[];
   addresses: string[];
   participants: MemberId[];
@@ -116,6 +125,14 @@ interface Coordination {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Epoch of a group's first view. */
+function foundingEpoch(founder: MemberId): number {
+  // Founders differ, so two groups founded apart (a vote crossed a partition) get different
+  // epochs and tell each other apart; flush epochs (≥ 4096) are above every founding one.
+  let x = 0x811c9dc5;
+  for (let i = 0; i < founder.length; i++) x = Math.imul(x ^ founder.charCodeAt(i), 0x01000193) >>> 0;
+  return 1 + (x % 4095);
+}
 
 /**
  * GMS: group membership with virtual synchrony. Heartbeats and silence timeouts find failed
@@ -311,10 +328,11 @@ class Gms implements Layer {
     const members = [this.self, ...voters];
     const addresses = [this.o.address, ...voters.map((m) => this.discovered.get(m)!.address)];
     this.ctx.trace(() => `found the group with ${members.join(',')}`);
-    const install = [GmsKind.Install, 1, 1, members, addresses, members, [], [], []];
+    const epoch = foundingEpoch(this.self);
+    const install = [GmsKind.Install, 1, 1, members, addresses, members, [], [], [], epoch];
     this.install(
       1,
-      1,
+      epoch,
       members,
       addresses,
       { previousId: undefined, joined: members, left: [], failed: [] },
@@ -371,7 +389,8 @@ class Gms implements Layer {
     }
     const { h, kind, rest } = popKindHeader(ev.msg, 'gms');
     const from = ev.from;
-    if (this.view && this.rank(from) >= 0) this.lastHeard.set(from, this.ctx.now());
+    if (this.view && this.rank(from) >= 0 && this.sameLineage(kind, h))
+      this.lastHeard.set(from, this.ctx.now());
     if (from === this.self && kind === GmsKind.Data && ev.meta.seq !== undefined)
       this.lastOwnNakSeq = ev.meta.seq;
     switch (kind) {
@@ -410,6 +429,15 @@ class Gms implements Layer {
       case GmsKind.Suspect:
         this.onSuspectReport(h);
         return;
+      case GmsKind.Abandon: {
+        headerTuple(h, 'gms', 3);
+        const newViewId = headerUint(h[1], 'gms', 'viewId');
+        const attempt = headerUint(h[2], 'gms', 'attempt');
+        const f = this.flush;
+        // Its coordinator will never install that attempt: we may answer another one.
+        if (f && f.coord === from && f.newViewId === newViewId && f.attempt === attempt) f.okSent = false;
+        return;
+      }
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `gms: unexpected kind ${kind}`);
     }
@@ -462,9 +490,40 @@ class Gms implements Layer {
         this.keepForLater({ kind, from, h, msg: rest, nakSeq: undefined, cast });
       return;
     }
+    if (this.otherLineage(from, viewId, epoch)) return;
     if (kind === GmsKind.Heartbeat || viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0)
       return;
     this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+  }
+
+  /** Whether a message proves its sender alive in our view: view-tagged traffic must carry our
+   * view's epoch (or a later view), else the sender lives in another lineage of the group and,
+   * for us, is silent. Flush control names view ids only and always counts. */
+  private sameLineage(kind: number, h: unknown[]): boolean {
+    const tagged =
+      kind === GmsKind.Data ||
+      kind === GmsKind.Heartbeat ||
+      kind === GmsKind.P2P ||
+      kind === GmsKind.Unreliable;
+    if (!tagged) return true;
+    const viewId = h[1];
+    return (
+      typeof viewId === 'number' &&
+      (viewId > this.view!.id || (viewId === this.view!.id && h[2] === this.epoch))
+    );
+  }
+
+  /**
+   * Two coordinators may both install the next view id (the first one's install crossed a
+   * partition after every participant had answered it; the survivors then ran their own flush).
+   * A member of our view in the same view id under another epoch shows it; the lineage with the
+   * lower epoch yields and its members come back as new members, so one lineage goes on.
+   */
+  private otherLineage(from: MemberId, viewId: number, epoch: number): boolean {
+    if (!this.view || viewId !== this.view.id || epoch === this.epoch || this.rank(from) < 0) return false;
+    if (epoch > this.epoch)
+      this.finish('partitioned', `view ${viewId} was also installed by another coordinator`);
+    return true;
   }
 
   private keepForLater(f: Gms['future'][number]): void {
@@ -494,6 +553,7 @@ class Gms implements Layer {
       this.keepForLater({ kind: GmsKind.Data, from, h, msg, nakSeq, cast: true });
       return;
     }
+    if (this.otherLineage(from, viewId, epoch)) return;
     if (viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0) {
       this.c.staleDropped++;
       return;
@@ -565,17 +625,40 @@ class Gms implements Layer {
     });
     const stalled = now - this.lastFd > this.o.suspectMs / 2;
     this.lastFd = now;
+    this.ctx.setTimer('fd', this.o.heartbeatMs);
+    if (stalled) {
+      // We ourselves were not running (paused, or a long synchronous burst): what we did not
+      // hear says nothing about the others. Give everyone a fresh chance before judging.
+      for (const m of v.members)
+        this.lastHeard.set(m, Math.max(this.lastHeard.get(m) ?? now, now - this.o.suspectMs / 2));
+      return;
+    }
+    // A member suspected but heard again (it was busy, not dead) is trusted again, as long as
+    // no flush has started to remove it.
+    if (!this.coord)
+      for (const m of this.suspected)
+        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) this.suspected.delete(m);
+    // Work left waiting for a majority (a stalled flush that leaves the group blocked,
+    // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
+    const pending = this.flush || this.suspected.size > 0 || this.joiners.size > 0 || this.leavers.size > 0;
+    if (pending && !this.coord && this.coordinator() === this.self && this.hasMajority())
+      this.scheduleFlush();
+    let silent = 0;
+    for (const m of v.members) {
+      if (m !== this.self && now - (this.lastHeard.get(m) ?? now) > this.o.partitionMs) silent++;
+    }
+    if ((v.members.length - silent) * 2 <= v.members.length) {
+      this.finish(
+        'partitioned',
+        `${silent} of ${v.members.length} members silent for ${this.o.partitionMs} ms`,
+      );
+      return;
+    }
     for (const m of v.members) {
       if (m === this.self || this.suspected.has(m)) continue;
       const heard = this.lastHeard.get(m) ?? now;
-      if (stalled) {
-        // We ourselves were not running (paused): give everyone a fresh chance before judging.
-        this.lastHeard.set(m, Math.max(heard, now - this.o.suspectMs / 2));
-        continue;
-      }
       if (now - heard > this.o.suspectMs) this.suspect(m, now - heard);
     }
-    this.ctx.setTimer('fd', this.o.heartbeatMs);
   }
 
   private suspect(m: MemberId, silentMs: number): void {
@@ -583,10 +666,9 @@ class Gms implements Layer {
     this.suspected.add(m);
     this.c.suspicions++;
     this.ctx.passUp({ type: 'suspect', member: m, silentMs });
-    if (!this.hasMajority()) {
-      this.finish('partitioned', `suspects ${this.suspected.size} of ${this.view.members.length} members`);
-      return;
-    }
+    // No majority in sight: wait. Either the silent members come back (a busy process, not a
+    // dead one) or they stay silent for partitionMs and this member gives up (fdTimer).
+    if (!this.hasMajority()) return;
     const c = this.coordinator();
     if (c === this.self) this.scheduleFlush();
     else if (c) this.send(c, [GmsKind.Suspect, this.view.id, m]);
@@ -628,11 +710,9 @@ class Gms implements Layer {
     const left = v.members.filter((m) => this.leavers.has(m) && !this.suspected.has(m));
     const stay = v.members.filter((m) => !this.suspected.has(m) && !this.leavers.has(m));
     const joined = [...this.joiners.keys()].filter((j) => !v.members.includes(j));
-    if (failed.length === 0 && left.length === 0 && joined.length === 0) return;
-    if (!this.hasMajority()) {
-      this.finish('partitioned', 'no majority for the next view');
-      return;
-    }
+    // Nothing changed and nobody is blocked in a flush: no view change needed.
+    if (failed.length === 0 && left.length === 0 && joined.length === 0 && !this.flush) return;
+    if (!this.hasMajority()) return; // see suspect(): wait for them or for partitionMs
     const attempt = Math.max(this.highestAttempt, this.coord?.attempt ?? 0) + 1;
     this.highestAttempt = attempt;
     const members = [...stay, ...joined];
@@ -643,6 +723,7 @@ class Gms implements Layer {
     this.coord = {
       newViewId: v.id + 1,
       attempt,
+      epoch: this.attemptKey(attempt, this.self),
       members,
       addresses,
       participants: [...stay, ...left],
@@ -714,6 +795,7 @@ class Gms implements Layer {
       k.left,
       k.failed,
       nakNext,
+      k.epoch,
     ];
     this.ctx.clearTimer('flushTimeout');
     this.coord = undefined;
@@ -729,6 +811,10 @@ class Gms implements Layer {
     if (!k || !this.view) return;
     // Participants that did not answer in time are treated as failed; try again without them.
     const waiting = k.synced ? k.oks : new Set(k.digests.keys());
+    this.ctx.trace(
+      () =>
+        `flush ${k.newViewId}/${k.attempt} timed out waiting for ${k.participants.filter((p) => !waiting.has(p)).join(',')}`,
+    );
     for (const p of k.participants) if (!waiting.has(p) && p !== this.self) this.suspect(p, this.o.suspectMs);
     if (this.state !== 'member') return;
     this.coord = undefined;
@@ -753,11 +839,23 @@ class Gms implements Layer {
       // Having promised a coordinator that we are done, switch only if it is gone (we suspect it,
       // or the new coordinator's proposal leaves it out).
       const gone = this.suspected.has(f.coord) || !members.includes(f.coord);
-      if (key > cur && f.okSent && f.coord !== from && !gone) return;
+      if (key > cur && f.okSent && f.coord !== from && f.coord !== this.self && !gone) return;
     }
     if (!f || f.coord !== from || f.attempt !== attempt) {
       if (!f) this.ctx.passUp({ type: 'block' });
       this.flush = { newViewId, attempt, coord: from, cut: undefined, okSent: false };
+    }
+    if (from !== this.self) {
+      // Someone else leads this view change with a stronger attempt: it is alive, and we stop
+      // competing (two coordinators outbidding each other would never finish).
+      this.suspected.delete(from);
+      if (this.coord) {
+        const k = this.coord;
+        this.coord = undefined;
+        this.ctx.clearTimer('flushTimeout');
+        for (const p of k.participants)
+          if (p !== this.self) this.send(p, [GmsKind.Abandon, k.newViewId, k.attempt]);
+      }
     }
     this.flushDigestSent = true;
     // Our own casts count as held even before their loop-back arrives: they are ours to serve.
@@ -839,9 +937,10 @@ class Gms implements Layer {
   // ---------------------------------------------------------------- install
 
   private onInstall(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 9);
+    headerTuple(h, 'gms', 10);
     const newViewId = headerUint(h[1], 'gms', 'viewId');
     const attempt = headerUint(h[2], 'gms', 'attempt');
+    const epoch = headerUint(h[9], 'gms', 'epoch');
     const strings = (v: unknown, what: string) =>
       headerTuple(v, 'gms', 0).map((m) => headerString(m, 'gms', what));
     const members = strings(h[3], 'member');
@@ -858,14 +957,7 @@ class Gms implements Layer {
     if (this.state === 'joining') {
       if (!members.includes(this.self)) return;
       for (const [m, seq] of nakNext) this.ctx.passDown({ type: 'expect', member: m, seq });
-      this.install(
-        newViewId,
-        attempt,
-        members,
-        addresses,
-        { previousId: undefined, joined, left, failed },
-        [],
-      );
+      this.install(newViewId, epoch, members, addresses, { previousId: undefined, joined, left, failed }, []);
       return;
     }
     if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
@@ -882,7 +974,7 @@ class Gms implements Layer {
     const departed = this.view.members.filter((m) => !members.includes(m));
     this.install(
       newViewId,
-      attempt,
+      epoch,
       members,
       addresses,
       { previousId: this.view.id, joined, left, failed },
@@ -892,15 +984,14 @@ class Gms implements Layer {
 
   private install(
     id: number,
-    attempt: number,
+    epoch: number,
     members: MemberId[],
     addresses: string[],
     delta: ViewDelta,
     departed: MemberId[],
   ): void {
-    const coordinator = members[0]!;
-    this.view = { id, members, addresses };
-    this.epoch = this.attemptKey(attempt, coordinator);
+    this.view = { id, members, addresses, epoch };
+    this.epoch = epoch;
     this.vseq = 0;
     this.logs = new Map();
     this.flush = undefined;
@@ -961,7 +1052,13 @@ class Gms implements Layer {
           }
           return;
         }
-        if (!this.flush || this.flush.coord === this.self || this.suspected.has(this.flush.coord))
+        // Take over a flush whose coordinator we suspect or rank above (it no longer leads).
+        if (
+          !this.flush ||
+          this.flush.coord === this.self ||
+          this.suspected.has(this.flush.coord) ||
+          this.rank(this.flush.coord) > this.rank(this.self)
+        )
           this.startFlush();
         return;
       case 'flushTimeout':
@@ -997,6 +1094,8 @@ export const gms: LayerFactory<GmsOptions> = {
     for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[])
       if (!(typeof opts[k] === 'number' && opts[k] > 0))
         throw new StackConfigError('STACK_BAD_OPTION', `gms option ${k} must be a positive number`);
+    if (opts.partitionMs <= opts.suspectMs)
+      throw new StackConfigError('STACK_BAD_OPTION', 'gms option partitionMs must exceed suspectMs');
     return new Gms(ctx, opts);
   },
 };

@@ -84,6 +84,8 @@ interface InStream {
   highest: number;
   pending: Map<number, Msg>;
   nakDelay: number;
+  /** `next` when the last NAK went out: progress since then resets the backoff. */
+  nakedAt: number;
   nakArmed: boolean;
 }
 
@@ -141,7 +143,7 @@ class Nak implements Layer {
     let s = this.inn.get(key);
     if (!s) {
       const next = this.tombstones.get(`in|${key}`) ?? 0;
-      s = { from, channel, next, highest: next - 1, pending: new Map(), nakDelay: 0, nakArmed: false };
+      s = { from, channel, next, highest: next - 1, pending: new Map(), nakDelay: 0, nakedAt: -1, nakArmed: false };
       this.inn.set(key, s);
     }
     return s;
@@ -406,7 +408,11 @@ class Nak implements Layer {
       if (ranges.length === 0) return;
       this.c.naksSent++;
       this.control(s.from, [NakKind.Nak, s.channel, ...ranges]);
-      s.nakDelay = Math.min(this.o.nakBackoffMaxMs, Math.max(this.o.nakMaxMs, s.nakDelay * 2));
+      // Back off only while NAKs bring nothing: under steady loss there is always some gap, and
+      // a per-stream backoff that never resets would leave every new loss waiting the maximum.
+      s.nakDelay =
+        s.next > s.nakedAt ? 0 : Math.min(this.o.nakBackoffMaxMs, Math.max(this.o.nakMaxMs, s.nakDelay * 2));
+      s.nakedAt = s.next;
       this.armNak(s);
       return;
     }

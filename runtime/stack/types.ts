@@ -43,6 +43,8 @@ export interface View {
   members: readonly MemberId[];
   /** Transport addresses of the members, same order as `members`. */
   addresses: readonly string[];
+  /** Which flush installed it: two views with one id but different epochs are different views. */
+  epoch?: number;
 }
 
 /** Events travelling down, from the application towards the network. */

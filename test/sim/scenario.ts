@@ -31,7 +31,9 @@ export function defaultConfig(seed: number, members: number, faults: Iterable<Fa
 export { GROUP_STACK };
 
 /** Faster failure detection than the defaults, so simulated partitions and pauses cause view changes. */
-export const GMS_SIM_OPTIONS = { gms: { heartbeatMs: 50, suspectMs: 300, bootstrapMs: 300 } };
+export const GMS_SIM_OPTIONS = {
+  gms: { heartbeatMs: 50, suspectMs: 300, partitionMs: 900, bootstrapMs: 300 },
+};
 
 /** A group scenario: membership, total order, a mix of QoS per cast. */
 export function groupConfig(seed: number, members: number, faults: Iterable<Fault>): ScenarioConfig {

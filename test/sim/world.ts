@@ -44,7 +44,7 @@ export interface Incarnation {
   /** Delivered payloads with their sender, in delivery order. */
   delivered: SimDelivery[];
   /** Views installed, in order. */
-  views: { id: number; members: readonly MemberId[]; at: number }[];
+  views: { id: number; epoch?: number; members: readonly MemberId[]; at: number }[];
   /** Set when membership stopped this incarnation (minority or excluded). */
   partitionedAt: number | null;
   /** The toy replicated state (group mode): a hash chain over totally ordered deliveries, an
@@ -66,7 +66,8 @@ export interface SimDelivery {
 }
 
 /** Identity of a view across members: id and membership (two lineages never share both). */
-export const viewKey = (v: { id: number; members: readonly MemberId[] }) => `${v.id}[${v.members.join(',')}]`;
+export const viewKey = (v: { id: number; epoch?: number; members: readonly MemberId[] }) =>
+  `${v.id}.${v.epoch ?? 0}[${v.members.join(',')}]`;
 
 export interface AppState {
   chain: number;
@@ -308,7 +309,12 @@ export class World {
         n.rec.errors.push(`lost ${ev.from} ${ev.fromSeq}..${ev.toSeq}`);
         return;
       case 'view':
-        n.rec.views.push({ id: ev.view.id, members: ev.view.members, at: this.now });
+        n.rec.views.push({
+          id: ev.view.id,
+          epoch: ev.view.epoch ?? 0,
+          members: ev.view.members,
+          at: this.now,
+        });
         this.log(`${n.address} VIEW ${viewKey(ev.view)}`);
         return;
       case 'partitioned': {
