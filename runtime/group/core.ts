@@ -1,8 +1,8 @@
-import { TroupeError } from '../errors.js';
 import { headerTuple, headerUint } from '../stack/header.js';
 import { type MemberId, memberId } from '../stack/member.js';
 import type { Stack } from '../stack/stack.js';
 import type { DownEvent, Effect, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
 import { GroupKind, StateReceiver, StateSender } from './state-transfer.js';
 import type { Delivery, StateProvider, Suspicion, ViewChange } from './types.js';
 
@@ -105,7 +105,7 @@ export class MemberCore {
   }
 
   stats(): Record<string, Record<string, number>> {
-    return this.stack.stats();
+    return { ...this.stack.stats(), group: { refused: this.refused } };
   }
 
   private call(now: number, fn: () => void): CoreEffect[] {
@@ -126,10 +126,23 @@ export class MemberCore {
 
   private consume(effects: Effect[]): void {
     for (const e of effects) {
-      if (e.kind === 'up') this.onUp(e.event);
-      else this.out.push(e);
+      if (e.kind !== 'up') {
+        this.out.push(e);
+        continue;
+      }
+      try {
+        this.onUp(e.event);
+      } catch (error) {
+        // A malformed group-level header from a member is refused like any bad input; anything
+        // else is a bug, reported and never thrown into the driver.
+        if (error instanceof DecodeError) this.refused++;
+        else this.out.push({ kind: 'error', layer: 'group', error });
+      }
     }
   }
+
+  /** Group-level messages refused as malformed. */
+  refused = 0;
 
   private app(event: AppEvent): void {
     if (this.held && event.type !== 'partitioned' && event.type !== 'left') this.held.push(event);
@@ -203,7 +216,7 @@ export class MemberCore {
         return;
       }
       default:
-        throw new TroupeError('BAD_GROUP_MESSAGE', `unknown group message kind ${kind}`);
+        throw new DecodeError('DECODE_BAD_SHAPE', `group: unknown message kind ${kind}`);
     }
   }
 

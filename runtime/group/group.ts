@@ -36,6 +36,8 @@ export interface JoinOptions {
 type Listeners = { [E in keyof GroupEvents]: Set<GroupEvents[E]> };
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+/** Casts handed to the stack per turn of the event loop. */
+export const CAST_BATCH = 64;
 /** Room for headers in a datagram, below the transport's limit. */
 const FRAG_HEADROOM = 1_024;
 
@@ -63,6 +65,7 @@ export class Group implements GroupHandle {
     partitioned: new Set(),
     block: new Set(),
   };
+  private outbox: { payload: Uint8Array; qos: QoS }[] = [];
   private clientHandler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private ready: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private leaving: (() => void) | undefined;
@@ -132,9 +135,25 @@ export class Group implements GroupHandle {
     return this.core.view;
   }
 
+  /**
+   * Multicast to the group. The message is handed to the protocol stack in the next turn of the
+   * event loop, at most {@link CAST_BATCH} per turn: a burst of casts from a loop then cannot
+   * keep this process from sending heartbeats and answering its peers, which would get it
+   * suspected. Order among casts is kept.
+   */
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
     this.checkSendable(payload);
-    this.run(this.core.cast(payload, qos, this.now()));
+    this.outbox.push({ payload, qos });
+    if (this.outbox.length === 1) setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    const batch = this.outbox.splice(0, CAST_BATCH);
+    for (const { payload, qos } of batch) {
+      if (this.closed) return;
+      this.run(this.core.cast(payload, qos, this.now()));
+    }
+    if (this.outbox.length > 0) setImmediate(() => this.drain());
   }
 
   send(to: MemberId, payload: Uint8Array): void {
@@ -172,6 +191,7 @@ export class Group implements GroupHandle {
   /** Leave cleanly: the group installs a view without this member, then the transport closes. */
   async leave(timeoutMs = 5_000): Promise<void> {
     if (this.closed) return;
+    while (this.outbox.length > 0 && !this.closed) this.drain();
     if (this.core.view) {
       const left = new Promise<void>((resolve) => {
         this.leaving = resolve;

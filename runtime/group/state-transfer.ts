@@ -1,4 +1,4 @@
-import { TroupeError } from '../errors.js';
+import { DecodeError } from '../wire/errors.js';
 
 /**
  * State transfer (Birman's Table II) as a small state machine, one per joiner on the sending
@@ -68,7 +68,7 @@ export class StateReceiver {
     if (viewId !== this.viewId) return undefined;
     if (this.count === undefined) this.count = count;
     if (count !== this.count || index !== this.chunks.length || count === 0)
-      throw new TroupeError('STATE_TRANSFER_BROKEN', `state chunk ${index}/${count} out of sequence`);
+      throw new DecodeError('DECODE_BAD_SHAPE', `state chunk ${index}/${count} out of sequence`);
     this.chunks.push(bytes);
     if (this.chunks.length < count) return undefined;
     const total = this.chunks.reduce((n, c) => n + c.length, 0);
