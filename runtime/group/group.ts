@@ -31,6 +31,9 @@ export interface JoinOptions {
   joinTimeoutMs?: number;
   /** Largest message accepted by `cast`/`send` (default 64 MiB). */
   maxMessage?: number;
+  /** Listeners registered before the member starts, so nothing is missed: the first view and
+   * a joiner's deliveries come before `joinGroup` resolves. */
+  on?: { [E in keyof GroupEvents]?: GroupEvents[E] };
 }
 
 type Listeners = { [E in keyof GroupEvents]: Set<GroupEvents[E]> };
@@ -102,6 +105,8 @@ export class Group implements GroupHandle {
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     const g = new Group(groupName, transport, opts, opts.transport === undefined);
+    for (const [event, listener] of Object.entries(opts.on ?? {}))
+      if (listener) g.on(event as keyof GroupEvents, listener as never);
     transport.onPacket((bytes, from) => g.onPacket(bytes, from));
     const ready = new Promise<void>((resolve, reject) => {
       g.ready = { resolve, reject };

@@ -27,6 +27,7 @@ export {
   UnknownServiceError,
   type WireError,
 } from './errors.js';
+export { type JoinReplicaOptions, joinReplica } from './join.js';
 export { DEFAULT_OUTCOME_LIMITS, type OutcomeLimits } from './outcomes.js';
 export type { OutcomeStatus } from './protocol.js';
 export {

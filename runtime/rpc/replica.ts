@@ -211,6 +211,11 @@ export class Replica<T extends object = object> implements StateProvider {
     this.recastMs = options.recastMs ?? 5_000;
   }
 
+  /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */
+  groupListeners(): { deliver: (d: Delivery) => void; view: (v: ViewChange) => void } {
+    return this.listeners;
+  }
+
   /** Starts serving on `group`: deliveries, views and client packets. Returns `this`. */
   attach(group: GroupHandle): this {
     if (this.group) throw new RpcConfigError('replica is already attached to a group');
