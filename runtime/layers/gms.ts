@@ -54,6 +54,10 @@ export const GmsKind = {
   /** [15, newViewId, attempt] coordinator → its participants: I gave up this attempt (a stronger
    * coordinator leads); your FlushOk to it no longer binds you. */
   Abandon: 15,
+  /** [16, epoch] founder → the joiners that voted for it: will you found the group with me? */
+  Found: 16,
+  /** [17, epoch] voter → founder: yes; I back no one else until you start the group or I give up. */
+  Confirm: 17,
 } as const;
 
 export interface GmsOptions {
@@ -167,6 +171,10 @@ class Gms implements Layer {
   private readonly discovered = new Map<MemberId, { address: string; at: number; vote: string }>();
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
+  /** As founder: the voters asked, and those that confirmed. */
+  private founding: { epoch: number; asked: MemberId[]; confirmed: Set<MemberId>; since: number } | undefined;
+  /** As voter: the founder we confirmed; bound to it until its view arrives or we give up. */
+  private tentative: { founder: MemberId; epoch: number; since: number } | undefined;
   private coordinatorHint: string | undefined;
   /** When a member of an existing group last answered us: then we join it, never found one. */
   private heardMemberAt: number | undefined;
@@ -301,6 +309,23 @@ class Gms implements Layer {
   private joinTimer(): void {
     if (this.state !== 'joining') return;
     const now = this.ctx.now();
+    this.ctx.setTimer('join', this.o.joinRetryMs);
+    const giveUp = 2 * this.o.suspectMs;
+    if (this.tentative) {
+      // We confirmed a founder whose group never started: come back as a new member, since the
+      // founder may have counted us (RMP: a member that may have been removed rejoins anew).
+      if (now - this.tentative.since > giveUp) {
+        this.finish('partitioned', `the group ${this.tentative.founder} proposed never started`);
+        return;
+      }
+      this.sendJoin();
+      return;
+    }
+    if (this.founding && now - this.founding.since > giveUp) this.founding = undefined;
+    if (this.founding) {
+      this.sendJoin();
+      return;
+    }
     const expiry = 3 * this.o.suspectMs;
     for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
     const lowest = [...this.discovered.keys(), this.self].sort()[0]!;
@@ -309,26 +334,50 @@ class Gms implements Layer {
     const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
     if (!backed || backed.vote !== this.vote) this.vote = lowest;
     if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
-    const quorum = Math.floor(Math.max(1, this.o.seeds.length) / 2) + 1;
     const voters = [...this.discovered].filter(([, d]) => d.vote === this.self).map(([m]) => m);
     if (
       this.heardMemberAt === undefined &&
       this.vote === this.self &&
       now - this.joinStartedAt >= this.o.bootstrapMs &&
-      voters.length + 1 >= quorum
-    ) {
+      voters.length + 1 >= this.quorum()
+    )
       this.found(voters.sort());
-      return;
-    }
     this.sendJoin();
-    this.ctx.setTimer('join', this.o.joinRetryMs);
   }
 
+  /**
+   * Founding is two-phase: a vote can cross a partition and expire, so the founder counts only
+   * voters that confirm, and a confirmed voter backs nobody else. A group therefore starts with a
+   * majority of the seeds that all know it, and no voter is in two founding views.
+   */
   private found(voters: MemberId[]): void {
-    const members = [this.self, ...voters];
-    const addresses = [this.o.address, ...voters.map((m) => this.discovered.get(m)!.address)];
-    this.ctx.trace(() => `found the group with ${members.join(',')}`);
     const epoch = foundingEpoch(this.self);
+    this.founding = { epoch, asked: voters, confirmed: new Set(), since: this.ctx.now() };
+    this.ctx.trace(() => `propose founding to ${voters.join(',')}`);
+    for (const m of voters) this.send(m, [GmsKind.Found, epoch]);
+  }
+
+  private onFound(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 2);
+    const epoch = headerUint(h[1], 'gms', 'epoch');
+    if (this.state !== 'joining' || this.founding || this.vote !== from) return;
+    if (this.tentative && this.tentative.founder !== from) return;
+    this.tentative ??= { founder: from, epoch, since: this.ctx.now() };
+    this.send(from, [GmsKind.Confirm, epoch]);
+  }
+
+  private onConfirm(from: MemberId, h: unknown[]): void {
+    headerTuple(h, 'gms', 2);
+    const epoch = headerUint(h[1], 'gms', 'epoch');
+    const f = this.founding;
+    if (this.state !== 'joining' || !f || epoch !== f.epoch || !f.asked.includes(from)) return;
+    f.confirmed.add(from);
+    if (f.confirmed.size + 1 < this.quorum()) return;
+    const voters = [...f.confirmed].sort();
+    const members = [this.self, ...voters];
+    const addresses = [this.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')];
+    this.founding = undefined;
+    this.ctx.trace(() => `found the group with ${members.join(',')}`);
     const install = [GmsKind.Install, 1, 1, members, addresses, members, [], [], [], epoch];
     this.install(
       1,
@@ -339,6 +388,11 @@ class Gms implements Layer {
       [],
     );
     for (const m of voters) this.send(m, install);
+  }
+
+  /** A majority of the seeds: what founding a group takes. */
+  private quorum(): number {
+    return Math.floor(Math.max(1, this.o.seeds.length) / 2) + 1;
   }
 
   private startLeave(): void {
@@ -428,6 +482,12 @@ class Gms implements Layer {
         return;
       case GmsKind.Suspect:
         this.onSuspectReport(h);
+        return;
+      case GmsKind.Found:
+        this.onFound(from, h);
+        return;
+      case GmsKind.Confirm:
+        this.onConfirm(from, h);
         return;
       case GmsKind.Abandon: {
         headerTuple(h, 'gms', 3);
@@ -806,6 +866,18 @@ class Gms implements Layer {
     this.send(this.self, install);
   }
 
+  /**
+   * Give up the attempt we coordinate, for good: it will never be installed, so participants
+   * that answered FlushOk are released and may answer another coordinator.
+   */
+  private dropCoordination(): void {
+    const k = this.coord;
+    if (!k) return;
+    this.coord = undefined;
+    this.ctx.clearTimer('flushTimeout');
+    for (const p of k.participants) this.send(p, [GmsKind.Abandon, k.newViewId, k.attempt]);
+  }
+
   private flushTimeout(): void {
     const k = this.coord;
     if (!k || !this.view) return;
@@ -817,7 +889,7 @@ class Gms implements Layer {
     );
     for (const p of k.participants) if (!waiting.has(p) && p !== this.self) this.suspect(p, this.o.suspectMs);
     if (this.state !== 'member') return;
-    this.coord = undefined;
+    this.dropCoordination();
     this.startFlush();
   }
 
@@ -849,13 +921,7 @@ class Gms implements Layer {
       // Someone else leads this view change with a stronger attempt: it is alive, and we stop
       // competing (two coordinators outbidding each other would never finish).
       this.suspected.delete(from);
-      if (this.coord) {
-        const k = this.coord;
-        this.coord = undefined;
-        this.ctx.clearTimer('flushTimeout');
-        for (const p of k.participants)
-          if (p !== this.self) this.send(p, [GmsKind.Abandon, k.newViewId, k.attempt]);
-      }
+      this.dropCoordination();
     }
     this.flushDigestSent = true;
     // Our own casts count as held even before their loop-back arrives: they are ours to serve.
@@ -956,6 +1022,8 @@ class Gms implements Layer {
       throw new DecodeError('DECODE_BAD_SHAPE', 'gms: install members and addresses differ');
     if (this.state === 'joining') {
       if (!members.includes(this.self)) return;
+      // Bound to a founder: only its view, else the founder may count us in a group we are not in.
+      if (this.tentative && (from !== this.tentative.founder || epoch !== this.tentative.epoch)) return;
       for (const [m, seq] of nakNext) this.ctx.passDown({ type: 'expect', member: m, seq });
       this.install(newViewId, epoch, members, addresses, { previousId: undefined, joined, left, failed }, []);
       return;
@@ -1047,7 +1115,7 @@ class Gms implements Layer {
         if (this.coord) {
           // A participant failed mid-flush: start over without it. Joins wait for the install.
           if (this.coord.participants.some((p) => this.suspected.has(p))) {
-            this.coord = undefined;
+            this.dropCoordination();
             this.startFlush();
           }
           return;
