@@ -1022,8 +1022,9 @@ class Gms implements Layer {
       throw new DecodeError('DECODE_BAD_SHAPE', 'gms: install members and addresses differ');
     if (this.state === 'joining') {
       if (!members.includes(this.self)) return;
-      // Bound to a founder: only its view, else the founder may count us in a group we are not in.
-      if (this.tentative && (from !== this.tentative.founder || epoch !== this.tentative.epoch)) return;
+      // Bound to a founder: only a view from it (its founding view, or a later one admitting us
+      // as a joiner), else the founder may count us in a group we are not in.
+      if (this.tentative && from !== this.tentative.founder) return;
       for (const [m, seq] of nakNext) this.ctx.passDown({ type: 'expect', member: m, seq });
       this.install(newViewId, epoch, members, addresses, { previousId: undefined, joined, left, failed }, []);
       return;
