@@ -259,7 +259,9 @@ export class MemberCore {
         this.call(now, () => {
           const snapshot = state.snapshot();
           for (const j of change.joined) {
-            if (this.installed?.id !== view.id) return; // a later view came first; joiners restart
+            // A later view came first: this snapshot is not the joiners' start any more. They are
+            // not rescued here; they wait, and a joiner whose provider leaves starts over.
+            if (this.installed?.id !== view.id) return;
             const s = new StateSender(j, view.id, snapshot);
             this.senders.set(j, s);
             this.pump(s);

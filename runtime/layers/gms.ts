@@ -26,7 +26,8 @@ export const GmsKind = {
   Heartbeat: 1,
   /** [2, newViewId, attempt, members[], addresses[]] coordinator → each surviving member: stop and report. */
   Prepare: 2,
-  /** [3, newViewId, attempt, [[sender, lastVseq]...], nakNext] participant → coordinator. */
+  /** [3, newViewId, attempt, [[sender, count]...], nakNext] participant → coordinator: how many of
+   * each sender's messages of the view it holds contiguously (its own: how many it sent). */
   Digest: 3,
   /** [4, newViewId, attempt, [[sender, count, holder]...]] coordinator → participants: the old view
    * ends after `count` messages of each sender; `holder` has them all. */
@@ -39,7 +40,8 @@ export const GmsKind = {
   FlushOk: 7,
   /** [8, newViewId, attempt, members[], addresses[], joined[], left[], failed[], [[member, nakNext]...]] */
   Install: 8,
-  /** [9] discovery: an endpoint asks to join (sent to the seeds). */
+  /** [9, vote] discovery: an endpoint asks to join (sent to the seeds); `vote` is the founder it
+   * backs if no group answers ('' for none). */
   Join: 9,
   /** [10, viewId, coordinator, coordinatorAddress] discovery reply from a member. */
   Here: 10,

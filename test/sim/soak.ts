@@ -4,7 +4,7 @@ import { groupConfig, runScenario } from './scenario.js';
 import type { Fault } from './world.js';
 
 /**
- * `npm run sim:soak -- --messages 200000`: a long steady load through a 5-member group in the
+ * `npx tsx test/sim/soak.ts --messages 200000`: a long steady load through a 5-member group in the
  * simulator, checked by every group checker, reporting the high-water marks of every buffer
  * (retransmission, membership, total order) to show memory stays bounded under load.
  */
