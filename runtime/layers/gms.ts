@@ -323,6 +323,10 @@ class Gms implements Layer {
       this.sendJoin();
       return;
     }
+    if (this.founding && this.founding.confirmed.size + 1 >= this.quorum()) {
+      this.startFounded();
+      return;
+    }
     if (this.founding && now - this.founding.since > giveUp) this.founding = undefined;
     if (this.founding) {
       this.sendJoin();
@@ -374,7 +378,14 @@ class Gms implements Layer {
     const f = this.founding;
     if (this.state !== 'joining' || !f || epoch !== f.epoch || !f.asked.includes(from)) return;
     f.confirmed.add(from);
-    if (f.confirmed.size + 1 < this.quorum()) return;
+    // With a quorum, wait for the rest until the next join tick: starting with everyone spares
+    // the latecomers a join (and a state transfer) right after.
+    if (f.confirmed.size === f.asked.length) this.startFounded();
+  }
+
+  private startFounded(): void {
+    const f = this.founding!;
+    const epoch = f.epoch;
     const voters = [...f.confirmed].sort();
     const members = [this.self, ...voters];
     const addresses = [this.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')];
