@@ -12,6 +12,7 @@ export type AppEvent =
   | { type: 'view'; change: ViewChange }
   | { type: 'suspect'; suspicion: Suspicion }
   | { type: 'block' }
+  | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   | { type: 'partitioned'; viewId: number; reason: string }
   /** The first view is installed and, for a joiner, the state restored: the member is ready. */
   | { type: 'ready' }
@@ -162,6 +163,9 @@ export class MemberCore {
         return;
       case 'block':
         this.app({ type: 'block' });
+        return;
+      case 'stable':
+        this.app({ type: 'stable', seqs: ev.seqs });
         return;
       case 'partitioned':
         this.app({ type: 'partitioned', viewId: ev.viewId, reason: ev.reason });

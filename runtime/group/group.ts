@@ -67,6 +67,7 @@ export class Group implements GroupHandle {
     suspect: new Set(),
     partitioned: new Set(),
     block: new Set(),
+    stable: new Set(),
   };
   private outbox: { payload: Uint8Array; qos: QoS }[] = [];
   private clientHandler: ((bytes: Uint8Array, from: string) => void) | undefined;
@@ -296,6 +297,9 @@ export class Group implements GroupHandle {
         return;
       case 'block':
         this.emit('block');
+        return;
+      case 'stable':
+        this.emit('stable', { seqs: ev.seqs });
         return;
       case 'ready':
         this.ready?.resolve();

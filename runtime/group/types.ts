@@ -49,6 +49,9 @@ export interface GroupEvents {
   partitioned: (info: { viewId: number; reason: string }) => void;
   /** Casts are queued until the next view is installed (a flush is running). */
   block: () => void;
+  /** Every member of the view holds each sender's casts up to `seqs[sender]` (its cast-stream
+   * position): what lies behind is stable and its retransmission buffers are freed. */
+  stable: (s: { seqs: ReadonlyMap<MemberId, number> }) => void;
 }
 
 /** A joined member of a group. */

@@ -46,7 +46,7 @@ interface Queued {
  * Receivers count the bytes of each sender's casts they deliver and, every `credits / 2`,
  * return them point to point. A cast that does not fit waits in a FIFO queue, so the group
  * runs at the speed of its slowest member, and, with `maxBlockMs`, that member is reported
- * up as a suspect so membership can remove it.
+ * down to membership as a suspect (so it removes the member) and up to the application.
  *
  * A cast needs at most `credits / 2` available, even when it is larger (its full size is still
  * spent, credits may go negative): a receiver returns credit only after consuming `credits / 2`,
@@ -152,6 +152,13 @@ class Fc implements Layer {
       if (c >= need || this.suspected.has(m)) continue;
       this.suspected.add(m);
       this.c.suspects++;
+      // Membership sits below: ask it to remove the member (the user bounded the wait), and tell
+      // the application why.
+      this.ctx.passDown({
+        type: 'suspect',
+        member: m,
+        reason: `flow control blocked ${Math.round(waited)} ms`,
+      });
       this.ctx.passUp({ type: 'suspect', member: m, silentMs: waited });
     }
     // Check again later: another member may become the one we wait for.

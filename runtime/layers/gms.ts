@@ -245,6 +245,10 @@ class Gms implements Layer {
       case 'join':
         this.startJoin();
         return;
+      case 'suspect':
+        // A layer above gave up on this member (flow control's bound): remove it like a silent one.
+        if (this.state === 'member' && this.rank(ev.member) >= 0) this.suspect(ev.member, 0);
+        return;
       case 'leave':
         this.startLeave();
         return;
@@ -300,6 +304,9 @@ class Gms implements Layer {
     const targets = new Set(this.o.seeds);
     if (this.coordinatorHint) targets.add(this.coordinatorHint);
     for (const a of targets) this.probe(a, [GmsKind.Join, this.vote ?? '']);
+    // And a beacon to whoever listens: reaches every member where the transport has IP multicast
+    // (a fan-out transport has no peers before a view, so this costs nothing there).
+    this.probe(null, [GmsKind.Join, this.vote ?? '']);
   }
 
   /**

@@ -143,7 +143,16 @@ class Nak implements Layer {
     let s = this.inn.get(key);
     if (!s) {
       const next = this.tombstones.get(`in|${key}`) ?? 0;
-      s = { from, channel, next, highest: next - 1, pending: new Map(), nakDelay: 0, nakedAt: -1, nakArmed: false };
+      s = {
+        from,
+        channel,
+        next,
+        highest: next - 1,
+        pending: new Map(),
+        nakDelay: 0,
+        nakedAt: -1,
+        nakArmed: false,
+      };
       this.inn.set(key, s);
     }
     return s;

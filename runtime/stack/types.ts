@@ -59,6 +59,8 @@ export type DownEvent =
   | { type: 'forget'; member: MemberId }
   /** Start receiving `member`'s stream at `seq` (a joiner does not repair what came before). */
   | { type: 'expect'; member: MemberId; seq: number }
+  /** A layer above asks membership to remove a member (e.g. flow control gave up waiting for it). */
+  | { type: 'suspect'; member: MemberId; reason: string }
   /** Start membership: find the group through the seeds (or form it) and join. */
   | { type: 'join' }
   /** A discovery packet to one transport address, or to the whole network when `to` is null

@@ -235,6 +235,7 @@ export class FakeMember implements GroupHandle {
     suspect: new Set(),
     partitioned: new Set(),
     block: new Set(),
+    stable: new Set(),
   };
 
   constructor(
