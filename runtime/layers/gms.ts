@@ -645,8 +645,9 @@ class Gms implements Layer {
   private accept(from: MemberId, vseq: number, msg: Msg, nakSeq: number | undefined): void {
     const l = this.log(from);
     if (vseq < l.next || l.held.has(vseq)) return;
-    const cut = this.flush?.cut;
-    if (cut && vseq > (cut.get(from) ?? -1)) return; // past the agreed end of the view
+    // Past the cut of the running flush attempt it is held, not delivered (drainLog stops at the
+    // cut): the attempt may be abandoned and the next one's cut may include it. Nothing below
+    // will resend it, since the stream layer already counts it delivered everywhere.
     l.held.set(vseq, { msg, nakSeq });
     this.c.heldHighWater = Math.max(this.c.heldHighWater, l.held.size);
     this.drainLog(from, l);
@@ -657,9 +658,10 @@ class Gms implements Layer {
     // After reporting a digest and before the cut is known, nothing more is delivered: the cut
     // may end the view before it.
     if (this.flush && !this.flush.cut && this.flushDigestSent) return;
-    const limit = this.flush?.cut?.get(from) ?? Number.POSITIVE_INFINITY;
+    const cut = this.flush?.cut;
+    const limit = cut ? (cut.get(from) ?? -1) : Number.POSITIVE_INFINITY;
     for (let e = l.held.get(l.next); e !== undefined && l.next <= limit; e = l.held.get(l.next)) {
-      const vseq = l.next++;
+      l.next++;
       this.ctx.passUp({
         type: 'deliver',
         msg: e.msg,
@@ -667,7 +669,6 @@ class Gms implements Layer {
         cast: true,
         meta: { viewId: this.view!.id, ...(e.nakSeq !== undefined ? { seq: e.nakSeq } : {}) },
       });
-      void vseq;
     }
   }
 
