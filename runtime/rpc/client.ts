@@ -69,7 +69,7 @@ export interface ConnectOptions {
   autoReissue?: boolean;
   /** This client's id (1–64 of `[A-Za-z0-9_-]`); default random. Request ids are `clientId:counter`. */
   clientId?: string;
-  /** Failed and timed-out calls remembered for `reissue`. Default 1024. */
+  /** Failed and timed-out calls remembered for `reissue` (also after a reissue). Default 1024. */
   remember?: number;
 }
 
@@ -338,7 +338,7 @@ export class TroupeClient implements Invoker {
       };
       call.timer = setTimeout(() => this.expire(call), c.timeoutMs);
       this.calls.set(c.id, call);
-      this.remembered.delete(c.id);
+      // A reissued call stays remembered: reissuing it again must get the recorded reply too.
       if (this.contact) this.sendCall(call, this.contact);
     });
   }
