@@ -119,7 +119,7 @@ try {
   // 5. A handler-lock call: only the holder of lock "statements" runs it and answers.
   const statement = await bank.statement('alice');
   const states = await Promise.all(replicas.map((r) => r.child.request({ cmd: 'state' }, 'state')));
-  const holders = new Set(states.map((s) => s.holder as string));
+  const holders = new Set(states.map((s) => (s.holders as Record<string, string>).statements));
   check(holders.size === 1, `the replicas should agree on the lock holder, not ${[...holders].join(' / ')}`);
   check(
     statement.balance === 125 && statement.entries.length === 2,
@@ -213,7 +213,7 @@ try {
   check(ok.length === 2, `2 survivors should answer the final audit, got ${finalAudit.entries.length}`);
   const local = await Promise.all(survivors.map((r) => r.child.request({ cmd: 'state' }, 'state')));
   for (const [i, s] of local.entries()) {
-    const carol = (s.balances as Record<string, number>).carol;
+    const carol = (s.app as { balances: Record<string, number> }).balances.carol;
     check(carol === sent, `${survivors[i]!.name} holds carol = ${carol}, expected ${sent}`);
   }
   check(

@@ -5,25 +5,16 @@
  *
  *   npx tsx examples/bank/replica.ts --port 7001 --seeds 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
  *
- * Started by `examples/bank/demo.ts` (or a test) without `--seeds`, it binds its UDP socket (port 0
- * unless `--port` is given: the kernel picks a free port, so there is no bind-and-release race),
- * prints `{"event":"ready","address","pid"}` and waits for JSON commands on stdin, one per line:
- *
- *   {cmd:'join', seeds, layers?}  -> {event:'joined', self, view}; then every view as
- *                                    {event:'view', id, members, failed, left}
- *   {cmd:'state'}                 -> {event:'state', self, view, balances, holder, stats}:
- *                                    this replica's own state, read locally (no group call)
- *   {cmd:'outcome', id}           -> {event:'outcome', id, status, value?}: its outcome table
- *   {cmd:'leave'}                 -> leaves the group cleanly, {event:'left'}, and exits
- *
- * The process exits when its stdin closes, so it never outlives the process that started it.
+ * Without `--seeds` it is driven by a parent process (`examples/bank/demo.ts`, the tests, the
+ * benchmarks) through the JSON command protocol of `test/support/replica-child.ts`: it prints
+ * `{"event":"ready","address"}` and joins when told to.
  */
 import { parseArgs } from 'node:util';
-import type { Group } from '../../runtime/group/group.js';
-import { joinReplica } from '../../runtime/rpc/join.js';
-import type { Replica } from '../../runtime/rpc/replica.js';
-import { udp } from '../../runtime/transport/udp.js';
-import { emit, onCommands } from '../../test/support/processes.js';
+import {
+  type ReplicaChildOptions,
+  serveReplicaChild,
+  startReplica,
+} from '../../test/support/replica-child.js';
 import { Bank } from './bank.js';
 import { validateBankRequest } from './generated/bank.model.js';
 
@@ -36,43 +27,19 @@ const { values: flags } = parseArgs({
 });
 
 const bank = new Bank();
-const transport = await udp({ host: flags.host, port: Number(flags.port) });
-let member: { replica: Replica<Bank>; group: Group } | undefined;
-
-async function join(seeds: string[], layers?: Record<string, Record<string, unknown>>): Promise<void> {
-  member = await joinReplica(bank, 'bank', { seeds, transport, layers, validate: validateBankRequest });
-  const { group } = member;
-  group.on('view', (v) =>
-    emit('view', { id: v.view.id, members: v.view.members, failed: v.failed, left: v.left }),
-  );
-  emit('joined', { self: group.self, view: { id: group.view!.id, members: group.view!.members } });
-}
-
-function state(): Record<string, unknown> {
-  const snap = bank.snapshot();
-  return {
-    self: member?.group.self,
-    view: member?.group.view ? { id: member.group.view.id, members: member.group.view.members } : undefined,
-    balances: Object.fromEntries(snap.balances),
-    holder: member?.replica.holder('statements'),
-    stats: member?.replica.stats(),
-  };
-}
+const options: ReplicaChildOptions<Bank> = {
+  instance: bank,
+  group: 'bank',
+  validate: validateBankRequest,
+  locks: ['statements'],
+  app: () => ({ balances: Object.fromEntries(bank.snapshot().balances) }),
+  host: flags.host,
+  port: Number(flags.port),
+};
 
 if (flags.seeds) {
-  await join(flags.seeds.split(','));
-  console.error(`bank replica ${member!.group.self} at ${transport.address}`);
+  const { group, transport } = await startReplica(options, flags.seeds.split(','));
+  console.error(`bank replica ${group.self} at ${transport.address}; Ctrl-C to stop`);
 } else {
-  onCommands(async (cmd) => {
-    if (cmd.cmd === 'join') await join(cmd.seeds as string[], cmd.layers as never);
-    else if (cmd.cmd === 'state') emit('state', state());
-    else if (cmd.cmd === 'outcome')
-      emit('outcome', { id: cmd.id, ...member?.replica.outcome(String(cmd.id)) });
-    else if (cmd.cmd === 'leave') {
-      await member?.group.leave();
-      emit('left');
-      process.exit(0);
-    }
-  });
-  emit('ready', { address: transport.address, pid: process.pid });
+  await serveReplicaChild(options);
 }
