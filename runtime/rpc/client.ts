@@ -71,7 +71,34 @@ export interface ConnectOptions {
   clientId?: string;
   /** Failed and timed-out calls remembered for `reissue` (also after a reissue). Default 1024. */
   remember?: number;
+  /**
+   * Clock and timers. Default: `Date.now` and the global timers (interval timers unref'd). The
+   * deterministic simulator (test/sim/rpc-world.ts) passes virtual ones.
+   */
+  timers?: ClientTimers;
+  /** Node id in this client's packets' sender endpoint. Default random. */
+  node?: number;
 }
+
+/** What the client needs of time: a clock and timers. */
+export interface ClientTimers {
+  now(): number;
+  /** Runs `fn` once after `ms`; returns a handle for {@link ClientTimers.clear}. */
+  after(ms: number, fn: () => void): unknown;
+  clear(handle: unknown): void;
+  /** Runs `fn` every `ms` until cleared; must not keep a process alive on its own. */
+  every(ms: number, fn: () => void): unknown;
+}
+
+const REAL_TIMERS: ClientTimers = {
+  now: () => Date.now(),
+  after: (ms, fn) => setTimeout(fn, ms),
+  clear: (h) => {
+    clearTimeout(h as NodeJS.Timeout);
+    clearInterval(h as NodeJS.Timeout);
+  },
+  every: (ms, fn) => setInterval(fn, ms).unref(),
+};
 
 /** The membership the client knows. */
 export interface ClientView {
@@ -125,7 +152,7 @@ interface Call {
   args: Uint8Array;
   mode: ReplyMode;
   timeoutMs: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: unknown;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   contact: Contact | undefined;
@@ -181,7 +208,9 @@ export class TroupeClient implements Invoker {
   readonly clientId: string;
   private readonly groupId: number;
   private readonly endpoint: Endpoint;
-  private readonly opts: Required<Omit<ConnectOptions, 'transport' | 'host' | 'clientId'>>;
+  private readonly opts: Required<
+    Omit<ConnectOptions, 'transport' | 'host' | 'clientId' | 'timers' | 'node'>
+  >;
   private counter = 0;
   private currentView: ClientView | undefined;
   private contact: Contact | undefined;
@@ -192,7 +221,8 @@ export class TroupeClient implements Invoker {
   private readonly remembered = new Map<string, Remembered>();
   private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
   private readonly contactWaiters: Array<() => void> = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: unknown[] = [];
+  private readonly time: ClientTimers;
   private closed = false;
   private readonly counters: ClientStats = {
     sent: 0,
@@ -212,7 +242,8 @@ export class TroupeClient implements Invoker {
     if (!parseRequestId(`${this.clientId}:1`))
       throw new RpcConfigError(`client id '${this.clientId}' is invalid`);
     this.groupId = groupIdOf(options.group);
-    this.endpoint = { node: randomBytes(4).readUInt32BE(0), inc: 0 };
+    this.endpoint = { node: options.node ?? randomBytes(4).readUInt32BE(0), inc: 0 };
+    this.time = options.timers ?? REAL_TIMERS;
     this.opts = {
       group: options.group,
       seeds: [...options.seeds],
@@ -231,11 +262,7 @@ export class TroupeClient implements Invoker {
         this.counters.malformed++;
       }
     });
-    const every = (ms: number, fn: () => void) => {
-      const t = setInterval(fn, ms);
-      t.unref();
-      this.timers.push(t);
-    };
+    const every = (ms: number, fn: () => void) => this.timers.push(this.time.every(ms, fn));
     every(this.opts.retransmitMs, () => this.tick());
     every(this.opts.heartbeatMs, () => this.heartbeat());
     this.findContact();
@@ -260,15 +287,15 @@ export class TroupeClient implements Invoker {
   ready(timeoutMs = this.opts.connectTimeoutMs): Promise<void> {
     if (this.contact) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
+      const t = this.time.after(timeoutMs, () => {
         reject(
           new NoContactError(
             `no member of group '${this.opts.group}' answered within ${timeoutMs} ms (seeds: ${this.opts.seeds.join(', ')})`,
           ),
         );
-      }, timeoutMs);
+      });
       this.contactWaiters.push(() => {
-        clearTimeout(t);
+        this.time.clear(t);
         resolve();
       });
     });
@@ -336,7 +363,7 @@ export class TroupeClient implements Invoker {
         attempts: 0,
         lastSent: 0,
       };
-      call.timer = setTimeout(() => this.expire(call), c.timeoutMs);
+      call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
       this.calls.set(c.id, call);
       // A reissued call stays remembered: reissuing it again must get the recorded reply too.
       if (this.contact) this.sendCall(call, this.contact);
@@ -345,7 +372,7 @@ export class TroupeClient implements Invoker {
 
   private sendCall(call: Call, to: Contact): void {
     call.contact = to;
-    call.lastSent = Date.now();
+    call.lastSent = this.time.now();
     this.send(to.address, {
       kind: 'call',
       id: call.id,
@@ -361,23 +388,23 @@ export class TroupeClient implements Invoker {
     if (this.closed) throw new ClientClosedError(requestId);
     if (!parseRequestId(requestId)) throw new BadRequestIdError(requestId);
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.time.now() + timeoutMs;
     const failed = this.remembered.get(requestId)?.failedContact;
     let last: OutcomePacket | undefined;
-    while (Date.now() < deadline) {
+    while (this.time.now() < deadline) {
       const to =
-        this.contact ?? (await this.ready(Math.max(1, deadline - Date.now())).then(() => this.contact));
+        this.contact ?? (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.contact));
       if (!to) break;
       const p = await this.askOutcome(
         requestId,
         to.address,
-        Math.min(this.opts.retransmitMs * 4, deadline - Date.now()),
+        Math.min(this.opts.retransmitMs * 4, deadline - this.time.now()),
       );
       if (!p) continue;
       last = p;
       const waitingOnFailed = p.status === 'not-found' && failed !== undefined && p.members.includes(failed);
       if (p.status !== 'pending' && !waitingOnFailed) return this.toOutcome(p, true);
-      await sleep(this.opts.retransmitMs);
+      await new Promise<void>((r) => this.time.after(this.opts.retransmitMs, r));
     }
     if (last) return this.toOutcome(last, false);
     throw new TimeoutError(requestId, timeoutMs, 'no member answered the outcome query');
@@ -388,22 +415,19 @@ export class TroupeClient implements Invoker {
       const list = this.outcomeWaiters.get(id) ?? [];
       const waiter: OutcomeWaiter = {
         resolve: (p) => {
-          clearTimeout(t);
+          this.time.clear(t);
           resolve(p);
         },
       };
-      const t = setTimeout(
-        () => {
-          const l = this.outcomeWaiters.get(id);
-          if (l) {
-            const i = l.indexOf(waiter);
-            if (i >= 0) l.splice(i, 1);
-            if (l.length === 0) this.outcomeWaiters.delete(id);
-          }
-          resolve(undefined);
-        },
-        Math.max(1, waitMs),
-      );
+      const t = this.time.after(Math.max(1, waitMs), () => {
+        const l = this.outcomeWaiters.get(id);
+        if (l) {
+          const i = l.indexOf(waiter);
+          if (i >= 0) l.splice(i, 1);
+          if (l.length === 0) this.outcomeWaiters.delete(id);
+        }
+        resolve(undefined);
+      });
       list.push(waiter);
       this.outcomeWaiters.set(id, list);
       this.send(address, { kind: 'outcome?', id });
@@ -444,7 +468,7 @@ export class TroupeClient implements Invoker {
       this.counters.foreign++;
       return;
     }
-    this.heard.set(from, Date.now());
+    this.heard.set(from, this.time.now());
     switch (packet.kind) {
       case 'view':
         this.onView(packet, from);
@@ -601,7 +625,7 @@ export class TroupeClient implements Invoker {
   // 4. Retransmission and missing replies.
 
   private tick(): void {
-    const now = Date.now();
+    const now = this.time.now();
     for (const call of this.calls.values()) {
       if (!call.contact) continue;
       const backoff = this.opts.retransmitMs * 2 ** Math.min(call.attempts, 4);
@@ -659,7 +683,7 @@ export class TroupeClient implements Invoker {
   // 5. Membership and fail-over.
 
   private heartbeat(): void {
-    const now = Date.now();
+    const now = this.time.now();
     for (const [addr, at] of this.suspects)
       if (now - at > 10 * this.opts.contactTimeoutMs) this.suspects.delete(addr);
     const c = this.contact;
@@ -694,7 +718,7 @@ export class TroupeClient implements Invoker {
   private contactFailed(c: Contact): void {
     if (this.contact?.address !== c.address) return;
     this.contact = undefined;
-    this.suspects.set(c.address, Date.now());
+    this.suspects.set(c.address, this.time.now());
     this.counters.failovers++;
     for (const call of [...this.calls.values()]) {
       if (call.contact?.address !== c.address) continue;
@@ -732,7 +756,7 @@ export class TroupeClient implements Invoker {
       return undefined;
     }
     this.calls.delete(id);
-    clearTimeout(call.timer);
+    this.time.clear(call.timer);
     return call;
   }
 
@@ -769,15 +793,11 @@ export class TroupeClient implements Invoker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) this.time.clear(t);
     for (const call of [...this.calls.values()]) {
       this.take(call.id);
       call.reject(new ClientClosedError(call.id));
     }
     if (this.ownsTransport) await this.transport.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
