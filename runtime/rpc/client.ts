@@ -565,7 +565,12 @@ export class TroupeClient implements Invoker {
     if (call.mode === 'first' || call.mode === 'none') {
       this.take(call.id);
       if (entry.status === 'ok') call.resolve(entry.value);
-      else call.reject(fromWireError((result as Extract<Result, { ok: false }>).error, call.id, member));
+      else {
+        // Whether an interrupted call ran is unknown to its caller, like a failed-over one: keep it
+        // for outcome() and reissue() (which answer `interrupted` again, never run it).
+        if (entry.error.code === 'INTERRUPTED') this.remember(call);
+        call.reject(fromWireError((result as Extract<Result, { ok: false }>).error, call.id, member));
+      }
       return;
     }
     call.accepted ??= { viewId, members, ordered: true };
