@@ -17,16 +17,17 @@ import {
   type TypeNode,
 } from 'ts-morph';
 import { checkModel } from '../idl/check.js';
-import type {
-  ErrorDecl,
-  IdlFile,
-  Literal,
-  MethodDecl,
-  MethodKind,
-  MethodOptions,
-  Param,
-  ReplyMode,
-  TypeRef,
+import {
+  type ErrorDecl,
+  type IdlFile,
+  isCallQos,
+  type Literal,
+  type MethodDecl,
+  type MethodKind,
+  type MethodOptions,
+  type Param,
+  type ReplyMode,
+  type TypeRef,
 } from '../idl/model.js';
 import { docOf, type Site, TypeMapper } from './type-mapper.js';
 
@@ -178,7 +179,7 @@ function methodOptions(
   for (const [key, v] of Object.entries(o)) {
     if (key === 'reply' && REPLY_MODES.includes(v as ReplyMode)) out.reply = v as ReplyMode;
     else if (key === 'timeoutMs' && typeof v === 'number' && Number.isInteger(v) && v >= 0) out.timeoutMs = v;
-    else if (key === 'qos' && typeof v === 'string') out.qos = v;
+    else if (key === 'qos' && typeof v === 'string' && isCallQos(v)) out.qos = v;
     else if (key === 'consistency' && kind === 'query' && v === 'ordered') out.consistency = 'ordered';
     else mapper.fail(site, `invalid option ${key}: ${JSON.stringify(v)}`);
   }

@@ -108,7 +108,16 @@ export interface MethodOptions {
   /** Queries only: order the read with updates. */
   consistency?: 'ordered';
   timeoutMs?: number;
-  qos?: string;
+  /** Resilience of the request's totally ordered cast: `none`, `k=N`, `majority` or `safe`. */
+  qos?: CallQos;
+}
+
+/** See {@link MethodOptions.qos}; the runtime maps it to the group QoS (runtime/rpc/qos.ts). */
+export type CallQos = 'none' | 'majority' | 'safe' | `k=${number}`;
+
+/** Whether `s` is a {@link CallQos}: `k` runs from 1 to 999. */
+export function isCallQos(s: string): s is CallQos {
+  return s === 'none' || s === 'majority' || s === 'safe' || /^k=[1-9]\d{0,2}$/.test(s);
 }
 
 export interface MethodDecl {

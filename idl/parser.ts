@@ -10,6 +10,7 @@ import {
   type ErrorDecl,
   type Field,
   type IdlFile,
+  isCallQos,
   type Literal,
   type MethodDecl,
   type MethodKind,
@@ -344,7 +345,12 @@ class Parser {
         }
         options.timeoutMs = Number(value.text);
       } else if (key === 'qos') {
-        if (value.kind !== 'string') this.fail('qos must be a string', 'e.g. `qos = "bulk"`', value);
+        if (value.kind !== 'string' || !isCallQos(value.text))
+          this.fail(
+            `unknown qos ${value.kind === 'string' ? `'${value.text}'` : value.text}`,
+            'qos is "none", "majority", "safe" or "k=N" (N from 1 to 999)',
+            value,
+          );
         options.qos = value.text;
       } else {
         this.fail(`unknown attribute '${key}'`, 'attributes are reply, consistency, timeout and qos', tok);

@@ -8,6 +8,7 @@
  */
 import 'reflect-metadata';
 import type { ReplyMode } from './api.js';
+import type { CallQos } from './qos.js';
 
 /** Options shared by every method decorator; each is the method's default, overridable per call. */
 export interface MethodOptions {
@@ -15,8 +16,11 @@ export interface MethodOptions {
   reply?: ReplyMode;
   /** Default deadline for the whole call, in milliseconds. */
   timeoutMs?: number;
-  /** Quality-of-service class the request is sent with. */
-  qos?: string;
+  /**
+   * Resilience of the request's totally ordered cast (see {@link CallQos}): `none` (default),
+   * `k=N`, `majority` or `safe`. Checked when the replica starts.
+   */
+  qos?: CallQos;
 }
 
 /** Options of {@link Query}. */

@@ -5,10 +5,12 @@
  */
 import { UnknownMethodError } from '../../idl/errors.js';
 import type { RequestValidator } from '../../idl/validate.js';
+import type { QoS } from '../stack/types.js';
 import { decodeValue, encodable, encodeValue } from './codec.js';
 import { type CallContext, runInCall } from './context.js';
 import { getServiceMeta, type MethodKind } from './decorators.js';
 import { RpcConfigError, toWireError, UnknownServiceError } from './errors.js';
+import { castQos } from './qos.js';
 import type { Result } from './result.js';
 
 export interface MethodEntry {
@@ -17,6 +19,8 @@ export interface MethodEntry {
   /** Goes through the total order: `@Ordered`, `@Handler` and `@Query({ consistency: 'ordered' })`. */
   ordered: boolean;
   lock?: string;
+  /** The QoS its requests are cast with (ordered methods). */
+  qos: QoS;
   /** Declared `async`: the replica keeps a pre-image of the state while it runs (state transfer). */
   async: boolean;
   fn: (...args: unknown[]) => unknown;
@@ -44,6 +48,7 @@ export class Dispatcher {
         kind: m.kind,
         ordered: m.kind !== 'query' || m.options.consistency === 'ordered',
         lock: m.lock,
+        qos: castQos(m.options.qos, `${meta.name}.${m.name}`),
         async: fn.constructor.name === 'AsyncFunction',
         fn: fn as (...args: unknown[]) => unknown,
       });

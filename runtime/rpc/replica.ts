@@ -325,7 +325,7 @@ export class Replica<T extends object = object> implements StateProvider {
         ts: Math.max(0, Math.floor(this.clock())),
       };
       this.inflight.set(p.id, this.clock());
-      group.cast(encodeGroupMsg(msg), { order: 'total' });
+      group.cast(encodeGroupMsg(msg), resolved.entry.qos);
       return;
     }
     this.onQuery(p, resolved.entry, resolved.args, from);

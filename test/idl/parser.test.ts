@@ -44,7 +44,7 @@ service bank {
   /// Deposit.
   ///
   /// Second paragraph.
-  ordered deposit(account: string, amount: f64 = 0) -> f64 throws Insufficient [timeout = 100, qos = "bulk"];
+  ordered deposit(account: string, amount: f64 = 0) -> f64 throws Insufficient [timeout = 100, qos = "k=2"];
   oneway ordered notify(msg?: string);
   query balance(a: string) -> f64 [reply = all, consistency = ordered];
   handler("statements") statement(a: string, cur: Currency = "eur") -> Report?;
@@ -88,7 +88,7 @@ describe('parseIdl / printIdl', () => {
       ],
       returns: { kind: 'prim', name: 'f64' },
       throws: ['Insufficient'],
-      options: { reply: 'first', timeoutMs: 100, qos: 'bulk' },
+      options: { reply: 'first', timeoutMs: 100, qos: 'k=2' },
       doc: 'Deposit.\n\nSecond paragraph.',
     });
     expect(notify!.options.reply).toBe('none');
@@ -142,6 +142,13 @@ describe('parse errors carry file, line, column and a hint', () => {
       3,
       21,
       'a handler names its lock: `handler("statements")`',
+    ],
+    [
+      `${HEAD}service s { ordered f() [qos = "bulk"]; }`,
+      "unknown qos 'bulk'",
+      3,
+      32,
+      'qos is "none", "majority", "safe" or "k=N" (N from 1 to 999)',
     ],
     [
       `${HEAD}service s { query f() [reply = some]; }`,
