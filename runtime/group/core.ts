@@ -34,7 +34,17 @@ export interface CoreConfig {
   /** Builds the protocol stack for one incarnation. */
   makeStack: (self: MemberId) => Stack;
   state?: StateProvider;
+  /**
+   * A joiner whose state transfer makes no progress for this long (ms) gives up and reports
+   * `partitioned` (reason `state transfer stalled`), so its driver rejoins as a new member:
+   * chunks are point-to-point messages, reliable only within a view, and a provider that took
+   * its snapshot after a newer view has none to send. Default 10 000.
+   */
+  stateStallMs?: number;
 }
+
+/** Default of {@link CoreConfig.stateStallMs}. */
+export const STATE_STALL_MS = 10_000;
 
 const EMPTY = new Uint8Array(0);
 
@@ -54,6 +64,8 @@ export class MemberCore {
   private provider: MemberId | undefined;
   /** Application events held while a joiner waits for its state. */
   private held: AppEvent[] | undefined;
+  /** When this joiner's state transfer last made progress (or began). */
+  private stateProgressAt = 0;
   private out: CoreEffect[] = [];
   private now = 0;
 
@@ -98,11 +110,36 @@ export class MemberCore {
   }
 
   advance(now: number): CoreEffect[] {
-    return this.call(now, () => this.consume(this.stack.advance(now)));
+    return this.call(now, () => {
+      this.consume(this.stack.advance(now));
+      this.checkStateStall();
+    });
   }
 
   nextDeadline(): number | undefined {
-    return this.stack.nextDeadline();
+    const d = this.stack.nextDeadline();
+    if (!this.receiver) return d;
+    const stall = this.stateProgressAt + this.stallMs;
+    return d === undefined ? stall : Math.min(d, stall);
+  }
+
+  private get stallMs(): number {
+    return this.cfg.stateStallMs ?? STATE_STALL_MS;
+  }
+
+  private checkStateStall(): void {
+    if (!this.receiver || this.now < this.stateProgressAt + this.stallMs) return;
+    const viewId = this.receiver.viewId;
+    this.receiver = undefined;
+    this.held = undefined;
+    this.out.push({
+      kind: 'app',
+      event: {
+        type: 'partitioned',
+        viewId,
+        reason: `state transfer stalled: nothing from ${this.provider} for ${this.stallMs} ms`,
+      },
+    });
   }
 
   stats(): Record<string, Record<string, number>> {
@@ -207,7 +244,9 @@ export class MemberCore {
         const v = headerUint(h[1], 'group', 'viewId');
         const index = headerUint(h[2], 'group', 'index');
         const count = headerUint(h[3], 'group', 'count');
+        const before = this.receiver.received;
         const state = this.receiver.accept(v, index, count, msg.payload);
+        if (this.receiver.received > before) this.stateProgressAt = this.now;
         this.sendKind(from, [GroupKind.StateAck, v, this.receiver.received]);
         if (state) this.restored(state);
         return;
@@ -245,6 +284,7 @@ export class MemberCore {
       if (state && veterans.length > 0) {
         // A joiner of a running group: nothing is delivered until the state as of this view is in.
         this.receiver = new StateReceiver(view.id);
+        this.stateProgressAt = this.now;
         this.provider = veterans[0];
         this.held = [];
         this.app({ type: 'view', change });

@@ -21,6 +21,8 @@ export interface JoinOptions {
   transport?: Transport;
   /** State transfer: how a joiner gets the group's state at its join point. */
   state?: StateProvider;
+  /** A joiner whose state transfer stalls this long (ms) rejoins as a new member (default 10 s). */
+  stateStallMs?: number;
   /** Layer options by layer name, e.g. `{ gms: { suspectMs: 500 } }`. */
   layers?: Record<string, Record<string, unknown>>;
   /** Stack specification, top first (default {@link GROUP_STACK}). */
@@ -93,6 +95,7 @@ export class Group implements GroupHandle {
       groupName,
       node: randomInt(1, 0xffffffff),
       ...(opts.state ? { state: opts.state } : {}),
+      ...(opts.stateStallMs !== undefined ? { stateStallMs: opts.stateStallMs } : {}),
       makeStack: (self) =>
         buildStack(specs, defaultRegistry(), {
           self,

@@ -1,0 +1,96 @@
+// A joiner whose state transfer stalls gives up and reports `partitioned`, so its driver rejoins
+// as a new member instead of waiting forever (chunks are reliable only within a view, and a
+// provider whose snapshot came after a newer view sends none).
+import { describe, expect, it } from 'vitest';
+import { type AppEvent, type CoreEffect, MemberCore } from '../../runtime/group/core.js';
+import { GroupKind } from '../../runtime/group/state-transfer.js';
+import type { Stack } from '../../runtime/stack/stack.js';
+import type { Effect, UpEvent } from '../../runtime/stack/types.js';
+
+/** A stack that installs a two-member view on join and lets the test inject deliveries. */
+function fakeStack(self: string): Stack & { inject: UpEvent[] } {
+  const inject: UpEvent[] = [];
+  const up = (): Effect[] => inject.splice(0).map((event) => ({ kind: 'up', event }));
+  return {
+    inject,
+    down(ev: { type: string }) {
+      if (ev.type === 'join')
+        inject.push({
+          type: 'view',
+          view: { id: 7, members: ['veteran', self], addresses: ['a:1', 'b:2'] },
+          delta: { previousId: undefined, joined: [self], left: [], failed: [] },
+        });
+      return up();
+    },
+    receive: () => up(),
+    advance: () => up(),
+    nextDeadline: () => undefined,
+    stats: () => ({}),
+  } as unknown as Stack & { inject: UpEvent[] };
+}
+
+const appEvents = (effects: CoreEffect[]): AppEvent[] =>
+  effects.flatMap((e) => (e.kind === 'app' ? [e.event] : []));
+
+function joiner(stateStallMs?: number) {
+  let stack: ReturnType<typeof fakeStack> | undefined;
+  const restored: Uint8Array[] = [];
+  const core = new MemberCore({
+    groupName: 'g',
+    node: 1,
+    makeStack: (self) => {
+      stack = fakeStack(self);
+      return stack;
+    },
+    state: { snapshot: () => new Uint8Array(0), restore: (s) => restored.push(s) },
+    ...(stateStallMs !== undefined ? { stateStallMs } : {}),
+  });
+  const first = appEvents(core.start(0));
+  const chunk = (index: number, count: number, now: number) => {
+    stack!.inject.push({
+      type: 'deliver',
+      msg: { headers: [[GroupKind.StateChunk, 7, index, count]], payload: new Uint8Array([index]) },
+      from: 'veteran',
+      cast: false,
+      meta: { viewId: 7 },
+    });
+    return appEvents(core.receive(new Uint8Array(0), 'a:1', now));
+  };
+  return { core, first, chunk, restored };
+}
+
+describe('a joiner whose state transfer stalls', () => {
+  it('reports partitioned after stateStallMs without progress, with the provider named', () => {
+    const j = joiner(1_000);
+    expect(j.first.map((e) => e.type)).toEqual([]); // the view is held until the state is in
+    expect(j.core.nextDeadline()).toBe(1_000);
+    expect(appEvents(j.core.advance(999))).toEqual([]);
+    const events = appEvents(j.core.advance(1_000));
+    expect(events).toEqual([
+      {
+        type: 'partitioned',
+        viewId: 7,
+        reason: 'state transfer stalled: nothing from veteran for 1000 ms',
+      },
+    ]);
+    expect(j.core.nextDeadline()).toBeUndefined();
+    expect(j.restored).toEqual([]);
+  });
+
+  it('each chunk restarts the wait; a transfer that completes is restored and never times out', () => {
+    const j = joiner(1_000);
+    expect(j.chunk(0, 2, 800)).toEqual([]);
+    expect(j.core.nextDeadline()).toBe(1_800);
+    expect(appEvents(j.core.advance(1_500))).toEqual([]);
+    const done = j.chunk(1, 2, 1_700);
+    expect(done.map((e) => e.type)).toEqual(['view', 'ready']);
+    expect(j.restored).toEqual([new Uint8Array([0, 1])]);
+    expect(j.core.nextDeadline()).toBeUndefined();
+    expect(appEvents(j.core.advance(5_000))).toEqual([]);
+  });
+
+  it('waits 10 s by default', () => {
+    const j = joiner();
+    expect(j.core.nextDeadline()).toBe(10_000);
+  });
+});
