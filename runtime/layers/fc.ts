@@ -226,15 +226,16 @@ class Fc implements Layer {
   private onView(view: View): void {
     this.viewId = view.id;
     const next = new Map<MemberId, number>();
-    for (const m of view.members) {
-      if (m === this.ctx.self) continue;
-      // Members that stay keep their balance (their unconsumed bytes are still in flight);
-      // new ones start with a full window.
-      next.set(m, this.credits.get(m) ?? this.o.credits);
-    }
+    // A view change is a clean slate for every window. The view event reaches this layer only
+    // after every cast of the old view was delivered here (flush, then total's view-end order),
+    // and likewise at every other survivor: nothing of the old view is in flight any more. So
+    // each member starts with a full window and counts consumption from zero; credits of the old
+    // view still travelling (point-to-point messages are reliable only within their view) would
+    // otherwise shrink a window for good.
+    for (const m of view.members) if (m !== this.ctx.self) next.set(m, this.o.credits);
     this.credits = next;
+    this.consumed.clear();
     const inView = new Set(view.members);
-    for (const m of [...this.consumed.keys()]) if (!inView.has(m)) this.consumed.delete(m);
     for (const m of [...this.suspected]) if (!inView.has(m)) this.suspected.delete(m);
     // A departed slow member no longer holds anybody up.
     this.drain();
