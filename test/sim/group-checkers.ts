@@ -205,7 +205,59 @@ export const sameState: Checker = {
   },
 };
 
+/**
+ * Resilience (RMP): a totally ordered message that any member delivered in view V is delivered
+ * in V by every member passing from V to its next view W, whenever its resilience promises that
+ * it survives the members lost between V and W. `safe`: always (every member of V held it).
+ * `majority`: whenever W holds a majority of V (a majority held it, so some holder is in W).
+ * `k`: whenever at most k members of V are missing from W (the deliverer and k others held it).
+ * `none` promises nothing once its deliverer fails.
+ */
+export const resilience: Checker = {
+  name: 'resilience',
+  check: (w) => {
+    const out: string[] = [];
+    // Every delivery of a resilient total message, by view key.
+    const delivered = new Map<string, Map<string, { d: SimDelivery; by: MemberId }>>();
+    for (const inc of w.incarnations)
+      for (const [key, ds] of byView(inc))
+        for (const d of ds) {
+          if (d.order !== 'total' || !d.resilience || d.resilience === 'none') continue;
+          const m = delivered.get(key) ?? new Map();
+          if (!m.has(d.payload)) m.set(d.payload, { d, by: inc.member });
+          delivered.set(key, m);
+        }
+    for (const inc of w.incarnations) {
+      const mine = byView(inc);
+      for (let i = 0; i + 1 < inc.views.length; i++) {
+        const v = inc.views[i]!;
+        const next = inc.views[i + 1]!;
+        const key = viewKey(v);
+        const must = delivered.get(key);
+        if (!must) continue;
+        const lost = v.members.filter((m) => !next.members.includes(m)).length;
+        const kept = v.members.length - lost;
+        const got = new Set((mine.get(key) ?? []).map((d) => d.payload));
+        for (const [payload, { d, by }] of must) {
+          const promised =
+            d.resilience === 'safe' ||
+            (d.resilience === 'majority' && kept > v.members.length / 2) ||
+            (d.resilience === 'k' && lost <= (d.k ?? 0));
+          if (promised && !got.has(payload))
+            out.push(
+              `view ${key}: ${by} delivered ${payload} (${d.resilience}${d.resilience === 'k' ? `=${d.k}` : ''}) ` +
+                `but ${inc.member} moved on to ${viewKey(next)} (${lost} of ${v.members.length} lost) without it`,
+            );
+          if (out.length > 20) return out;
+        }
+      }
+    }
+    return out;
+  },
+};
+
 export const GROUP_CHECKERS: readonly Checker[] = [
+  resilience,
   sameState,
   virtualSynchrony,
   totalOrder,

@@ -63,6 +63,8 @@ export interface SimDelivery {
   gseq?: number;
   order?: string;
   resilience?: string;
+  /** For `resilience: 'k'`. */
+  k?: number;
 }
 
 /** Identity of a view across members: id and membership (two lineages never share both). */
@@ -272,6 +274,7 @@ export class World {
           ...(d.gseq !== undefined ? { gseq: d.gseq } : {}),
           order: d.qos.order,
           resilience: d.qos.resilience ?? 'none',
+          ...(d.qos.k !== undefined ? { k: d.qos.k } : {}),
         });
         this.log(`${n.address} deliver ${payload} from ${d.sender} v${d.viewId} g${d.gseq ?? '-'}`);
         return;
@@ -301,6 +304,7 @@ export class World {
           ...(m.viewId !== undefined ? { viewId: m.viewId } : {}),
           ...(m.gseq !== undefined ? { gseq: m.gseq } : {}),
           ...(m.qos ? { order: m.qos.order, resilience: m.qos.resilience ?? 'none' } : {}),
+          ...(m.qos?.k !== undefined ? { k: m.qos.k } : {}),
         });
         this.log(`${n.address} deliver ${payload} from ${ev.from} v${m.viewId ?? '-'} g${m.gseq ?? '-'}`);
         return;
