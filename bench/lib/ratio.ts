@@ -30,7 +30,9 @@ export function ratioTo(m: Measurement, base: Measurement): Ratio {
   return { kind: 'latency', value: m.latency.p50 / base.latency.p50, p99: m.latency.p99 / base.latency.p99 };
 }
 
-const times = (r: number): string => `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r.toFixed(2)} ×`;
+// Two significant digits below 0.1 (0.013, not 0.01), so small ratios that differ 2× still read differently.
+const times = (r: number): string =>
+  `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)} ×`;
 
 /** `0.31 × raw dgram floor`, or `p50 3.2 × / p99 4.1 × tcp rr floor`. */
 export function formatRatio(r: Ratio, label: string): string {
