@@ -4,9 +4,10 @@
 import floorRawDgram from './entries/floor-raw-dgram.js';
 import floorTcpRr from './entries/floor-tcp-rr.js';
 import groupTotal from './entries/group-total.js';
+import rpcOrdered from './entries/rpc-ordered.js';
 import type { BenchEntry } from './lib/types.js';
 
-export const entries: readonly BenchEntry[] = [...floorRawDgram, ...floorTcpRr, ...groupTotal];
+export const entries: readonly BenchEntry[] = [...floorRawDgram, ...floorTcpRr, ...groupTotal, ...rpcOrdered];
 
 /**
  * The entries whose name contains `only` (all when undefined), plus every baseline they need

@@ -1,0 +1,137 @@
+// rpc: ordered calls — a non-member client process calling `bank.deposit` (an ordered method) on 3
+// bank replica processes (examples/bank/replica.ts) over UDP on 127.0.0.1, in `first` and `all`
+// reply modes; latency with one call outstanding and throughput with 64, each compared to the TCP
+// request/response floor measured in the same run.
+//
+// The runner gives every entry its own ProcessHarness and stops it afterwards, so each entry forms
+// its own group of 3 replicas (about a second) rather than sharing one across entries.
+import type { Child, ChildEvent } from '../../test/support/processes.js';
+import { against } from '../lib/ratio.js';
+import type { LatencySummary } from '../lib/stats.js';
+import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
+import { PIPELINE, tcpLatency, tcpThroughput } from './floor-tcp-rr.js';
+
+const REPLICA = 'examples/bank/replica.ts';
+const CLIENT = 'bench/children/rpc-client.ts';
+const REPLICAS = 3;
+/** Formation only (as in the demo): defaults otherwise, failure detection included. */
+const LAYERS = { gms: { bootstrapMs: 200, joinRetryMs: 50 } };
+/** Per-call deadline: a call that takes longer counts as an error (TIMEOUT), not as a sample. */
+const CALL_TIMEOUT_MS = 5_000;
+
+type Mode = 'first' | 'all';
+
+async function startGroup(ctx: BenchContext): Promise<{ replicas: Child[]; seeds: string[] }> {
+  const replicas = await Promise.all(
+    Array.from({ length: REPLICAS }, (_, i) =>
+      ctx.procs.start(REPLICA, { name: `bank-replica-${i + 1}`, ready: 'ready', readyTimeoutMs: 20_000 }),
+    ),
+  );
+  const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);
+  const joined = await Promise.all(
+    replicas.map((r) => r.request({ cmd: 'join', seeds, layers: LAYERS }, 'joined', 15_000)),
+  );
+  const full = (e: ChildEvent): boolean => e.event === 'view' && (e.members as string[]).length === REPLICAS;
+  await Promise.all(
+    replicas.map((r, i) =>
+      (joined[i]!.view as { members: string[] } | undefined)?.members.length === REPLICAS
+        ? undefined
+        : r.waitFor(full, 10_000),
+    ),
+  );
+  return { replicas, seeds };
+}
+
+async function orderedCalls(ctx: BenchContext, mode: Mode, outstanding: number): Promise<Measurement> {
+  const [{ replicas, seeds }, client] = await Promise.all([
+    startGroup(ctx),
+    ctx.procs.start(CLIENT, { name: 'rpc-client', ready: 'ready', readyTimeoutMs: 20_000 }),
+  ]);
+  const views = (): number =>
+    replicas.reduce((a, r) => a + r.events.filter((e) => e.event === 'view').length, 0);
+  const viewsBefore = views();
+  // Latency runs are per round trip, so fewer ops fit in the same time; the time bound still holds.
+  const count = outstanding === 1 ? Math.min(ctx.limits.maxOps, 50_000) : ctx.limits.maxOps;
+  // Warm-up: a few hundred calls (a few thousand pipelined) or half a second, whichever comes first.
+  const warmup = Math.max(outstanding, Math.min(outstanding === 1 ? 200 : 2_000, Math.ceil(count / 10)));
+  const warmupSeconds = Math.min(0.5, ctx.limits.maxSeconds / 2);
+  const r = await client.request(
+    {
+      cmd: 'run',
+      seeds,
+      mode,
+      outstanding,
+      count,
+      seconds: ctx.limits.maxSeconds,
+      warmup,
+      warmupSeconds,
+      timeoutMs: CALL_TIMEOUT_MS,
+    },
+    (e) => e.event === 'result' || e.event === 'error',
+    (ctx.limits.maxSeconds + 10) * 1000 + 2 * CALL_TIMEOUT_MS,
+  );
+  if (r.event === 'error') throw new Error(`rpc-client: ${String(r.message)}`);
+  if (!((r.ops as number) > 0))
+    throw new Error(`no call completed in the measured window; errors ${JSON.stringify(r.errors)}`);
+  const latency = r.latencyUs as LatencySummary;
+  const ops = r.ops as number;
+  const seconds = r.seconds as number;
+  const errors = r.errors as Record<string, number>;
+  const errorCount = Object.values(errors).reduce((a, b) => a + b, 0);
+  const stats = r.stats as Record<string, number>;
+  const notes: Record<string, string | number> =
+    outstanding === 1
+      ? { 'calls/s': Math.round(ops / seconds) }
+      : { 'p50 µs': Math.round(latency.p50), 'p99 µs': Math.round(latency.p99) };
+  notes.errors =
+    errorCount === 0
+      ? 0
+      : Object.entries(errors)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(' + ');
+  if (mode === 'all') notes['replies missing'] = r.incomplete as number;
+  if ((r.warmupErrors as number) > 0) notes['warm-up errors'] = r.warmupErrors as number;
+  notes.retransmits = stats.retransmits ?? 0;
+  notes['view changes'] = views() - viewsBefore;
+  if ((r.viewSize as number) !== REPLICAS) notes['client view size'] = r.viewSize as number;
+  return {
+    primary: outstanding === 1 ? 'latency' : 'rate',
+    rate: { value: ops / seconds, unit: 'calls/s' },
+    latency,
+    ops,
+    seconds,
+    notes,
+  };
+}
+
+const SETUP =
+  `a non-member client process calls bank.deposit (ordered) on ${REPLICAS} bank replica processes ` +
+  '(UDP on 127.0.0.1)';
+const MODE_TEXT: Record<Mode, string> = {
+  first: 'reply mode `first` (the first reply completes a call)',
+  all: 'reply mode `all` (every replica of the view must reply)',
+};
+
+function latencyEntry(mode: Mode): BenchEntry {
+  return {
+    name: `rpc: ordered call latency, ${mode}, 1 outstanding`,
+    description:
+      `${SETUP}, one call in flight, ${MODE_TEXT[mode]}; figure = call round-trip p50/p99 in µs, ` +
+      'vs the tcp rr latency floor.',
+    baseline: against(tcpLatency.name, 'tcp rr floor'),
+    run: (ctx) => orderedCalls(ctx, mode, 1),
+  };
+}
+
+function throughputEntry(mode: Mode): BenchEntry {
+  return {
+    name: `rpc: ordered call throughput, ${mode}, ${PIPELINE} outstanding`,
+    description:
+      `${SETUP}, ${PIPELINE} calls in flight, ${MODE_TEXT[mode]}; figure = completed calls per second ` +
+      '(latency under that load in the notes), vs the tcp rr throughput floor.',
+    baseline: against(tcpThroughput.name, 'tcp rr floor'),
+    run: (ctx) => orderedCalls(ctx, mode, PIPELINE),
+  };
+}
+
+export default [latencyEntry('first'), latencyEntry('all'), throughputEntry('first'), throughputEntry('all')];
