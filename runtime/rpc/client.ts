@@ -160,6 +160,8 @@ interface Call {
   replies: Map<string, ReplyEntry<unknown>>;
   attempts: number;
   lastSent: number;
+  /** Members this call sent its `call` packet to → when it last did. */
+  sentTo: Map<string, number>;
 }
 
 interface Remembered {
@@ -167,8 +169,8 @@ interface Remembered {
   method: string;
   args: Uint8Array;
   mode: ReplyMode;
-  /** The contact that failed under it, if it failed over. */
-  failedContact?: string;
+  /** Members it was sent to, with when it last was: any of them may still put it into the order. */
+  contacts: Map<string, number>;
 }
 
 interface OutcomeWaiter {
@@ -362,6 +364,7 @@ export class TroupeClient implements Invoker {
         replies: new Map(),
         attempts: 0,
         lastSent: 0,
+        sentTo: new Map(),
       };
       call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
       this.calls.set(c.id, call);
@@ -373,6 +376,7 @@ export class TroupeClient implements Invoker {
   private sendCall(call: Call, to: Contact): void {
     call.contact = to;
     call.lastSent = this.time.now();
+    call.sentTo.set(to.member, call.lastSent);
     this.send(to.address, {
       kind: 'call',
       id: call.id,
@@ -389,12 +393,13 @@ export class TroupeClient implements Invoker {
     if (!parseRequestId(requestId)) throw new BadRequestIdError(requestId);
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = this.time.now() + timeoutMs;
-    const failed = this.remembered.get(requestId)?.failedContact;
+    const contacts = mergeSent(this.remembered.get(requestId)?.contacts, this.calls.get(requestId)?.sentTo);
     let last: OutcomePacket | undefined;
     while (this.time.now() < deadline) {
       const to =
         this.contact ?? (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.contact));
       if (!to) break;
+      const askedAt = this.time.now();
       const p = await this.askOutcome(
         requestId,
         to.address,
@@ -402,8 +407,18 @@ export class TroupeClient implements Invoker {
       );
       if (!p) continue;
       last = p;
-      const waitingOnFailed = p.status === 'not-found' && failed !== undefined && p.members.includes(failed);
-      if (p.status !== 'pending' && !waitingOnFailed) return this.toOutcome(p, true);
+      // `not-found` is final once no member the request was sent to can still order it. Each is
+      // out of the answering member's view (virtual synchrony: its casts were delivered before,
+      // or never), or is the answering member itself, which reports its own cast in flight as
+      // `pending`, asked long enough after the last `call` packet to it that the packet is no
+      // longer in flight (assumed: within `contactTimeoutMs`).
+      const waitingOnContact =
+        p.status === 'not-found' &&
+        [...contacts].some(
+          ([m, sentAt]) =>
+            p.members.includes(m) && (m !== p.member || askedAt - sentAt < this.opts.contactTimeoutMs),
+        );
+      if (p.status !== 'pending' && !waitingOnContact) return this.toOutcome(p, true);
       await new Promise<void>((r) => this.time.after(this.opts.retransmitMs, r));
     }
     if (last) return this.toOutcome(last, false);
@@ -735,7 +750,7 @@ export class TroupeClient implements Invoker {
         continue;
       }
       this.take(call.id);
-      this.remember(call, c.member);
+      this.remember(call);
       call.reject(new FailoverError(call.id, c.member, call.accepted?.ordered === true));
     }
     this.findContact();
@@ -765,9 +780,14 @@ export class TroupeClient implements Invoker {
     return call;
   }
 
-  private remember(call: Call, failedContact?: string): void {
-    const r: Remembered = { service: call.service, method: call.method, args: call.args, mode: call.mode };
-    if (failedContact) r.failedContact = failedContact;
+  private remember(call: Call): void {
+    const r: Remembered = {
+      service: call.service,
+      method: call.method,
+      args: call.args,
+      mode: call.mode,
+      contacts: mergeSent(this.remembered.get(call.id)?.contacts, call.sentTo),
+    };
     this.remembered.set(call.id, r);
     while (this.remembered.size > this.opts.remember)
       this.remembered.delete(this.remembered.keys().next().value as string);
@@ -805,4 +825,11 @@ export class TroupeClient implements Invoker {
     }
     if (this.ownsTransport) await this.transport.close();
   }
+}
+
+/** Member → last time a `call` went to it, over two records (the later time wins). */
+function mergeSent(a: ReadonlyMap<string, number> | undefined, b: ReadonlyMap<string, number> | undefined) {
+  const out = new Map(a);
+  for (const [m, at] of b ?? []) out.set(m, Math.max(at, out.get(m) ?? at));
+  return out;
 }

@@ -410,9 +410,12 @@ export class Replica<T extends object = object> implements StateProvider {
       });
     } else {
       const pending = this.pending.get(id)?.view ?? this.inOrder.get(id);
+      // Cast by this member and not yet delivered: it will be ordered (or this member fails),
+      // so `not-found` would be false.
+      const cast = this.inflight.has(id);
       this.send(from, {
         ...base,
-        status: pending ? 'pending' : 'not-found',
+        status: pending || cast ? 'pending' : 'not-found',
         result: undefined,
         orderedIn: pending?.id,
       });
