@@ -64,7 +64,16 @@ export function runScenario(
       w.at(t, () => w.cast(w.nodes[i]!));
     }
   }
-  const f = cfg.faults;
+  planFaults(w);
+  w.run();
+  const violations = checkers.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`));
+  return { seed: cfg.seed, violations, trace: w.trace, world: w };
+}
+
+/** Plan the seed's faults on `w` (crashes with restarts, pauses, a healed partition). */
+export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void {
+  const cfg = w.cfg;
+  const r = w.rng;
   if (f.has('crash')) {
     // Crash up to a minority of members; each comes back later as a new incarnation.
     const crashes = randomInt(r, 1, Math.max(1, Math.floor((cfg.members - 1) / 2)));
@@ -88,7 +97,4 @@ export function runScenario(
     w.at(t, () => w.partition(sides));
     w.at(t + 100 + r() * 800, () => w.heal());
   }
-  w.run();
-  const violations = checkers.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`));
-  return { seed: cfg.seed, violations, trace: w.trace, world: w };
 }

@@ -1,9 +1,11 @@
 import { type AppEvent, type CoreEffect, MemberCore } from '../../runtime/group/core.js';
+import type { StateProvider } from '../../runtime/group/types.js';
 import type { LayerRegistry } from '../../runtime/stack/builder.js';
 import { buildStack } from '../../runtime/stack/builder.js';
 import { type MemberId, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
-import type { Effect, LayerSpec, QoS, UpEvent } from '../../runtime/stack/types.js';
+import type { Effect, LayerSpec, QoS, UpEvent, View } from '../../runtime/stack/types.js';
+import { PacketType } from '../../runtime/wire/packet.js';
 import { EventQueue } from './queue.js';
 
 export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition';
@@ -32,6 +34,35 @@ export interface ScenarioConfig {
   faultMs: number;
   endMs: number;
   trace: boolean;
+  /**
+   * Group mode only: the application each member incarnation runs instead of the toy state
+   * (RPC mode: a replica, test/sim/rpc-world.ts). It is the state provider, sees every
+   * application event after the world recorded it, and receives the node's client packets.
+   */
+  app?: (world: World, index: number, address: string) => NodeApp;
+}
+
+/** An application on a simulated member (see {@link ScenarioConfig.app}). */
+export interface NodeApp {
+  state: StateProvider;
+  /** Called once, when the incarnation's member id is known and before any of its events. */
+  start(node: NodeHandle): void;
+  event(ev: AppEvent): void;
+  /** A `PacketType.Client` packet arrived at this node (it bypasses the stack, as in `Group`). */
+  clientPacket(bytes: Uint8Array, from: string): void;
+}
+
+/** What a node's application may do: the member's side of a `GroupHandle`, in virtual time. */
+export interface NodeHandle {
+  readonly self: MemberId;
+  readonly address: string;
+  readonly view: View | undefined;
+  /** False once this incarnation crashed or was stopped. */
+  readonly alive: boolean;
+  cast(payload: Uint8Array, qos: QoS): void;
+  send(to: MemberId, payload: Uint8Array): void;
+  /** Raw bytes to a transport address (a non-member client), over the faulty network. */
+  sendRaw(to: string, bytes: Uint8Array): void;
 }
 
 /** One member incarnation's record, kept after it crashes. */
@@ -104,9 +135,11 @@ interface Node {
   pausedUntil: number;
   /** Wake-up time for the stack's timers that is already queued. */
   wakeAt: number;
+  app?: NodeApp;
 }
 
 const decoder = new TextDecoder();
+const base64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 const encoder = new TextEncoder();
 
 /**
@@ -122,6 +155,8 @@ export class World {
   readonly incarnations: Incarnation[] = [];
   /** Partition: node index → side. Packets cross only between nodes on the same side. */
   private side: number[] = [];
+  /** Non-member endpoints (RPC clients) by address; never partitioned. */
+  private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
 
   constructor(readonly cfg: ScenarioConfig) {
     this.rng = seededRandom(cfg.seed);
@@ -153,18 +188,28 @@ export class World {
     let stats: () => Record<string, Record<string, number>>;
     let self: MemberId;
     const state: AppState = { chain: 0, others: 0, count: 0 };
+    let app: NodeApp | undefined;
     if (this.isGroup) {
+      app = this.cfg.app?.(this, index, address);
       const core = new MemberCore({
         groupName: 'sim',
         node,
         makeStack,
-        state: {
-          snapshot: () => encoder.encode(JSON.stringify(rec.state)),
-          restore: (b) => {
-            rec.state = JSON.parse(decoder.decode(b)) as AppState;
-            rec.restoredAt = this.now;
-          },
-        },
+        state: app
+          ? {
+              snapshot: () => app!.state.snapshot(),
+              restore: (b) => {
+                app!.state.restore(b);
+                rec.restoredAt = this.now;
+              },
+            }
+          : {
+              snapshot: () => encoder.encode(JSON.stringify(rec.state)),
+              restore: (b) => {
+                rec.state = JSON.parse(decoder.decode(b)) as AppState;
+                rec.restoredAt = this.now;
+              },
+            },
       });
       runner = {
         receive: (b, f, t) => core.receive(b, f, t),
@@ -175,6 +220,7 @@ export class World {
       const first = core.start(this.now);
       self = core.self;
       stats = () => core.stats();
+      app?.start(this.handle(() => n, inc, address, core));
       this.queue.push(this.now, () => this.onNode(n, inc, () => first));
     } else {
       self = memberId({ node, inc });
@@ -211,9 +257,65 @@ export class World {
       alive: true,
       pausedUntil: 0,
       wakeAt: Number.POSITIVE_INFINITY,
+      ...(app ? { app } : {}),
     };
     this.log(`${address} start as ${self}`);
     return n;
+  }
+
+  private handle(node: () => Node, inc: number, address: string, core: MemberCore): NodeHandle {
+    const live = () => node().alive && node().inc === inc;
+    return {
+      self: core.self,
+      address,
+      get view() {
+        return core.view;
+      },
+      get alive() {
+        return live();
+      },
+      cast: (payload, qos) =>
+        this.onNode(node(), inc, () => {
+          node().rec.casts.push(base64(payload));
+          return core.cast(payload, qos, this.now);
+        }),
+      send: (to, payload) => this.onNode(node(), inc, () => core.send(to, payload, this.now)),
+      sendRaw: (to, bytes) => {
+        if (live()) this.transmit(node(), to, bytes);
+      },
+    };
+  }
+
+  /** A non-member endpoint (an RPC client) at `address`: it receives what members send there. */
+  addEndpoint(address: string, receive: (bytes: Uint8Array, from: string) => void): void {
+    this.endpoints.set(address, receive);
+  }
+
+  /** A packet from a non-member endpoint to a node, with the same faults as between members. */
+  sendFrom(from: string, to: string, bytes: Uint8Array): void {
+    for (const dst of this.nodes.filter((d) => d.address === to)) {
+      this.hop((delay) => {
+        const inc = dst.inc;
+        this.queue.push(this.now + delay, () =>
+          this.onNode(dst, inc, () => {
+            dst.app?.clientPacket(bytes, from);
+            return [];
+          }),
+        );
+      });
+    }
+  }
+
+  /** Loss, duplication, delay and reordering of one packet; `deliver` is called per copy. */
+  private hop(deliver: (delay: number) => void): void {
+    if (this.faultOn('loss') && this.rng() < 0.1) return;
+    const copies = this.faultOn('dup') && this.rng() < 0.05 ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      let delay = 0.2 + this.rng() * 0.3;
+      if (this.faultOn('delay')) delay += this.rng() * 5;
+      if (this.faultOn('reorder') && this.rng() < 0.2) delay += this.rng() * 20;
+      deliver(delay);
+    }
   }
 
   /** Whether the stack runs membership (views, joins, partitions) or only reliable streams. */
@@ -259,10 +361,16 @@ export class World {
 
   /** Group mode: events from the member core, as an application sees them. */
   private onApp(n: Node, ev: AppEvent): void {
+    this.recordApp(n, ev);
+    if (ev.type !== 'snapshot') n.app?.event(ev);
+  }
+
+  private recordApp(n: Node, ev: AppEvent): void {
     switch (ev.type) {
       case 'deliver': {
         const d = ev.delivery;
-        const payload = decoder.decode(d.payload);
+        // An application's payloads are binary: named by their base64 (distinct bytes, distinct names).
+        const payload = n.app ? base64(d.payload) : decoder.decode(d.payload);
         const st = n.rec.state;
         if (d.qos.order === 'total') st.chain = fnv(st.chain, payload);
         else st.others = (st.others ^ fnv(0, payload)) >>> 0;
@@ -358,6 +466,14 @@ export class World {
   }
 
   private transmit(src: Node, to: string | null, bytes: Uint8Array): void {
+    const endpoint = to === null ? undefined : this.endpoints.get(to);
+    if (endpoint) {
+      this.hop((delay) => {
+        const from = src.address;
+        this.queue.push(this.now + delay, () => endpoint(bytes, from));
+      });
+      return;
+    }
     const targets =
       to === null ? this.nodes.filter((d) => d !== src) : this.nodes.filter((d) => d.address === to);
     for (const dst of targets) {
@@ -371,7 +487,14 @@ export class World {
         const inc = dst.inc;
         const from = src.address;
         this.queue.push(this.now + delay, () =>
-          this.onNode(dst, inc, () => dst.runner.receive(bytes, from, this.now)),
+          this.onNode(dst, inc, () => {
+            // Client packets bypass the stack to the application, as `Group.onPacket` routes them.
+            if (dst.app && bytes.length > 2 && bytes[2] === PacketType.Client) {
+              dst.app.clientPacket(bytes, from);
+              return [];
+            }
+            return dst.runner.receive(bytes, from, this.now);
+          }),
         );
       }
     }

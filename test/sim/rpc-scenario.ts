@@ -1,0 +1,135 @@
+/**
+ * An RPC scenario: replicas of the register service over the group stack, non-member clients
+ * calling them, and the seed's faults, crashes of the clients' contacts included.
+ */
+import { createHash } from 'node:crypto';
+import { randomInt } from '../../runtime/stack/random.js';
+import { RPC_CHECKERS, type RpcChecker } from './rpc-checkers.js';
+import { DEFAULT_RPC_OPTIONS, type RpcOptions, RpcSim } from './rpc-world.js';
+import { groupConfig, planFaults } from './scenario.js';
+import { type Fault, type ScenarioConfig, viewKey, type World } from './world.js';
+
+export interface RpcScenarioResult {
+  seed: number;
+  violations: string[];
+  trace: string[];
+  /** SHA-256 of the trace (when traced) and of every call's ending: equal runs, equal hashes. */
+  hash: string;
+  sim: RpcSim;
+}
+
+/** The group scenario's stack and timing; no application casts (the clients make the load). */
+export function rpcConfig(seed: number, members: number, faults: Iterable<Fault>): ScenarioConfig {
+  return { ...groupConfig(seed, members, faults), messages: 0, endMs: 20_000 };
+}
+
+/**
+ * Whether node `target` may stop (crash or pause) now without costing the group its primary
+ * partition: of the newest view installed by a live member, the members that installed it and
+ * are alive and not paused, `target` aside, must stay a majority. (Losing the primary partition
+ * loses the replicated state by design, the majority rule; then nothing is left to check.)
+ */
+function safeToStop(w: World, target: number): boolean {
+  const live = w.nodes.filter((n) => n.alive && n.rec.partitionedAt === null);
+  let view: { id: number; members: readonly string[] } | undefined;
+  for (const n of live) {
+    const v = n.rec.views[n.rec.views.length - 1];
+    if (v && (!view || v.id > view.id)) view = v;
+  }
+  if (!view) return false;
+  const key = viewKey(view as Parameters<typeof viewKey>[0]);
+  const up = live.filter((n) => {
+    const v = n.rec.views[n.rec.views.length - 1];
+    return n.index !== target && n.pausedUntil <= w.now && v !== undefined && viewKey(v) === key;
+  });
+  return up.length > view.members.length / 2;
+}
+
+/**
+ * Crashes (one node down at a time, each a client's current contact most often, else any
+ * member; restarted later as a new incarnation) and pauses, each only when
+ * {@link safeToStop} allows it.
+ */
+function planStops(sim: RpcSim): void {
+  const w = sim.world;
+  const r = w.rng;
+  if (w.cfg.faults.has('crash')) {
+    const n = randomInt(r, 1, 3);
+    let t = 150 + r() * 400;
+    for (let c = 0; c < n && t < w.cfg.faultMs * 0.8; c++) {
+      const contactOf = r() < 0.7 ? randomInt(r, 0, Math.max(0, sim.opts.clients - 1)) : -1;
+      const any = randomInt(r, 0, w.cfg.members - 1);
+      const down = 50 + r() * 500;
+      let crashed = -1;
+      w.at(t, () => {
+        const contact = contactOf >= 0 ? sim.clients[contactOf]?.contactMember : undefined;
+        const byContact = contact === undefined ? -1 : w.nodes.findIndex((x) => x.rec.member === contact);
+        const target = byContact >= 0 ? byContact : any;
+        const what = byContact >= 0 ? `contact of c${contactOf}` : 'member';
+        if (!safeToStop(w, target)) {
+          w.log(`CRASH ${what} n${target} skipped: the primary partition would lose its majority`);
+          return;
+        }
+        crashed = target;
+        w.log(`CRASH ${what} n${target}`);
+        w.crash(w.nodes[target]!);
+      });
+      w.at(t + down, () => {
+        if (crashed >= 0) w.restart(crashed);
+      });
+      t += down + 300 + r() * 600;
+    }
+  }
+  if (w.cfg.faults.has('pause')) {
+    for (let c = 0; c < 3; c++) {
+      const i = randomInt(r, 0, w.cfg.members - 1);
+      const ms = 10 + r() * 300;
+      w.at(r() * w.cfg.faultMs, () => {
+        if (safeToStop(w, i)) w.pause(w.nodes[i]!, ms);
+        else w.log(`PAUSE n${i} skipped: the primary partition would lose its majority`);
+      });
+    }
+  }
+}
+
+export async function runRpcScenario(
+  cfg: ScenarioConfig,
+  opts: Partial<RpcOptions> = {},
+  checkers: readonly RpcChecker[] = RPC_CHECKERS,
+): Promise<RpcScenarioResult> {
+  const sim = new RpcSim(cfg, { ...DEFAULT_RPC_OPTIONS, ...opts });
+  planFaults(sim.world, new Set([...cfg.faults].filter((f) => f !== 'crash' && f !== 'pause')));
+  planStops(sim);
+  await sim.run();
+  const violations = checkers.flatMap((c) => c.check(sim).map((v) => `${c.name}: ${v}`));
+  const h = createHash('sha256');
+  for (const line of sim.world.trace) h.update(`${line}\n`);
+  for (const c of sim.calls) {
+    const f = c.final;
+    h.update(
+      `${c.id} ${c.issuedAt} ${f ? `${f.kind} ${f.at} ${f.kind === 'value' ? JSON.stringify(f.value) : f.error.message}` : '-'}\n`,
+    );
+  }
+  return { seed: cfg.seed, violations, trace: sim.world.trace, hash: h.digest('hex'), sim };
+}
+
+/** Figures of a run, for the CLI. */
+export function rpcStats(sim: RpcSim): Record<string, number> {
+  const calls = sim.calls;
+  return {
+    calls: calls.length,
+    replies: calls.filter((c) => c.final?.kind === 'value').length,
+    errors: calls.filter((c) => c.final?.kind === 'error').length,
+    /** Calls that ended in FailoverError/TimeoutError after every attempt. */
+    gaveUp: calls.filter(
+      (c) =>
+        c.final?.kind === 'error' &&
+        ['FAILOVER', 'TIMEOUT'].includes((c.final.error as { code?: string }).code ?? ''),
+    ).length,
+    failovers: calls.reduce((n, c) => n + c.failures.filter((f) => f.code === 'FAILOVER').length, 0),
+    timeouts: calls.reduce((n, c) => n + c.failures.filter((f) => f.code === 'TIMEOUT').length, 0),
+    outcomes: calls.reduce((n, c) => n + c.outcomes.length, 0),
+    reissues: calls.reduce((n, c) => n + c.reissues.length, 0),
+    deduplicated: sim.incarnations.reduce((n, i) => n + i.replica.stats().deduplicated, 0),
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The service the RPC simulation replicates: one register with non-commutative operations
+ * (add, multiply, a take that can fail), so a different order or a repeated request leaves a
+ * different state. `audit` is a `@Handler`: only the lock holder runs it.
+ */
+import { UnknownMethodError } from '../../idl/errors.js';
+import { BadRequestError } from '../../runtime/errors.js';
+import { currentCall } from '../../runtime/rpc/context.js';
+import { Handler, Ordered, Query, Service } from '../../runtime/rpc/decorators.js';
+
+export const MODULUS = 1_000_003;
+
+/** The method the register runs for a request (per instance, so per replica incarnation). */
+export type RunHook = (requestId: string, method: string) => void;
+
+/** A take asked for more than the register holds (an application error, recorded like a value). */
+export class Insufficient extends Error {
+  constructor(
+    readonly value: number,
+    readonly requested: number,
+  ) {
+    super(`register holds ${value}, cannot take ${requested}`);
+    this.name = 'Insufficient';
+  }
+}
+
+export interface RegisterState {
+  value: number;
+  ops: number;
+}
+
+@Service('register')
+export class Register {
+  value = 1;
+  /** Ordered operations applied (successful or not). */
+  ops = 0;
+
+  constructor(private readonly onRun?: RunHook) {}
+
+  private ran(method: string): void {
+    if (this.onRun) this.onRun(currentCall().requestId, method);
+  }
+
+  @Ordered()
+  add(x: number): number {
+    this.ran('add');
+    this.ops++;
+    this.value = (this.value + x) % MODULUS;
+    return this.value;
+  }
+
+  @Ordered()
+  mul(x: number): number {
+    this.ran('mul');
+    this.ops++;
+    this.value = (this.value * x) % MODULUS;
+    return this.value;
+  }
+
+  @Ordered()
+  take(x: number): number {
+    this.ran('take');
+    this.ops++;
+    if (this.value < x) throw new Insufficient(this.value, x);
+    this.value -= x;
+    return this.value;
+  }
+
+  /** Unordered: answered from the contact's state. */
+  @Query()
+  peek(): number {
+    return this.value;
+  }
+
+  /** Run only by the holder of the `audit` lock; reads, never changes, the state. */
+  @Handler('audit')
+  audit(): number {
+    this.ran('audit');
+    return this.value * 1000 + (this.ops % 1000);
+  }
+
+  snapshot(): RegisterState {
+    return { value: this.value, ops: this.ops };
+  }
+
+  restore(s: RegisterState): void {
+    this.value = s.value;
+    this.ops = s.ops;
+  }
+}
+
+const ARITY: Record<string, number> = { add: 1, mul: 1, take: 1, peek: 0, audit: 0 };
+
+/** The hand-written request validator (what codegen generates for a real service). */
+export function validateRegisterRequest(method: string, args: unknown): unknown[] {
+  const n = ARITY[method];
+  if (n === undefined) throw new UnknownMethodError('register', method);
+  if (!Array.isArray(args) || args.length !== n)
+    throw new BadRequestError(`register.${method} takes ${n} arguments`, method);
+  for (const [i, a] of args.entries())
+    if (typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0 || a > 1_000_000)
+      throw new BadRequestError(
+        `register.${method}: argument ${i} must be an integer in 0..1e6`,
+        method,
+        'x',
+      );
+  return args;
+}

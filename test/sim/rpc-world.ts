@@ -1,0 +1,424 @@
+/**
+ * RPC mode of the simulator: every member incarnation runs a real {@link Replica} of the
+ * {@link Register} service over its `MemberCore` (through a `GroupHandle` adapter), and
+ * non-member clients run the real {@link TroupeClient} over the same faulty network, with a
+ * virtual clock and virtual timers. Client applications call, and on `FailoverError` or
+ * `TimeoutError` ask `outcome` and reissue under the same request id.
+ *
+ * Promises (client calls, outcome loops, handler runs) settle in microtasks, so the event
+ * loop here is async: after any event that touched a replica or a client, it lets every
+ * pending microtask run (one `setImmediate`) before the next event. Nothing else is real time
+ * or real I/O, so a seed still replays byte for byte.
+ */
+import type { AppEvent } from '../../runtime/group/core.js';
+import type { Delivery, GroupEvents, GroupHandle, ViewChange } from '../../runtime/group/types.js';
+import { type ClientOutcome, type ClientTimers, TroupeClient } from '../../runtime/rpc/client.js';
+import { FailoverError, TimeoutError } from '../../runtime/rpc/errors.js';
+import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
+import type { MemberId } from '../../runtime/stack/member.js';
+import { seededRandom } from '../../runtime/stack/random.js';
+import type { QoS } from '../../runtime/stack/types.js';
+import type { Transport } from '../../runtime/transport/types.js';
+import { Register, validateRegisterRequest } from './rpc-service.js';
+import type { Incarnation, NodeApp, NodeHandle, ScenarioConfig } from './world.js';
+import { viewKey, World } from './world.js';
+
+export interface RpcOptions {
+  clients: number;
+  /** Concurrent call sequences per client. */
+  lanes: number;
+  callsPerLane: number;
+  /** Per-call deadline (client `timeoutMs`). */
+  callTimeoutMs: number;
+  /** Invoke plus reissues of one call, at most. */
+  maxAttempts: number;
+  /** Share of calls to the `audit` handler. */
+  handlerShare: number;
+  /** Replica `recastMs`. */
+  recastMs: number;
+  /** Builds each incarnation's replica; a mutant replaces it. */
+  makeReplica: (instance: Register, options: ReplicaOptions) => Replica<Register>;
+}
+
+export const DEFAULT_RPC_OPTIONS: RpcOptions = {
+  clients: 2,
+  lanes: 2,
+  callsPerLane: 12,
+  callTimeoutMs: 1_500,
+  maxAttempts: 12,
+  handlerShare: 0.15,
+  recastMs: 400,
+  makeReplica: (instance, options) => new Replica(instance, options),
+};
+
+/** What one replica incarnation was handed, in order: its deliveries (casts) and views. */
+export type LogItem =
+  | { t: 'view'; key: string; id: number; members: readonly MemberId[]; at: number }
+  | { t: 'msg'; viewId: number; gseq: number | undefined; sender: MemberId; payload: Uint8Array; at: number };
+
+export interface RpcIncarnation {
+  rec: Incarnation;
+  register: Register;
+  replica: Replica<Register>;
+  /** Method runs per request id at this incarnation. */
+  runs: Map<string, number>;
+  log: LogItem[];
+}
+
+export interface OutcomeAnswer {
+  at: number;
+  status: ClientOutcome['status'];
+  settled: boolean;
+  member: string;
+  value?: unknown;
+  error?: { code: string; message: string };
+}
+
+export interface CallRecord {
+  client: string;
+  id: string;
+  method: string;
+  args: number[];
+  issuedAt: number;
+  /** FailoverError / TimeoutError codes met on the way, with their request ids and times. */
+  failures: { code: string; requestId: string; at: number }[];
+  outcomes: OutcomeAnswer[];
+  /** Errors thrown by `outcome()` itself. */
+  outcomeErrors: { name: string; code: string | undefined; requestId: string | undefined; at: number }[];
+  reissues: number[];
+  final?:
+    | { kind: 'value'; value: unknown; via: 'reply' | 'outcome'; at: number }
+    | { kind: 'error'; error: Error; via: 'reply' | 'outcome'; at: number };
+}
+
+type Listener = (...args: never[]) => void;
+
+/** A `GroupHandle` over a simulated member (`NodeHandle`): what the replica attaches to. */
+class SimGroupHandle implements GroupHandle {
+  readonly groupName = 'sim';
+  node!: NodeHandle;
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private clientHandler: ((bytes: Uint8Array, from: string) => void) | undefined;
+
+  get self(): MemberId {
+    return this.node.self;
+  }
+  get address(): string {
+    return this.node.address;
+  }
+  get view() {
+    return this.node.view;
+  }
+  cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
+    this.node.cast(payload, qos);
+  }
+  send(to: MemberId, payload: Uint8Array): void {
+    this.node.send(to, payload);
+  }
+  on<E extends keyof GroupEvents>(event: E, listener: GroupEvents[E]): void {
+    const set = this.listeners.get(event) ?? new Set();
+    set.add(listener as Listener);
+    this.listeners.set(event, set);
+  }
+  off<E extends keyof GroupEvents>(event: E, listener: GroupEvents[E]): void {
+    this.listeners.get(event)?.delete(listener as Listener);
+  }
+  emit<E extends keyof GroupEvents>(event: E, ...args: Parameters<GroupEvents[E]>): void {
+    for (const l of this.listeners.get(event) ?? [])
+      (l as (...a: Parameters<GroupEvents[E]>) => void)(...args);
+  }
+  onClientPacket(handler: (bytes: Uint8Array, from: string) => void): void {
+    this.clientHandler = handler;
+  }
+  clientPacket(bytes: Uint8Array, from: string): void {
+    this.clientHandler?.(bytes, from);
+  }
+  sendRaw(address: string, bytes: Uint8Array): void {
+    this.node.sendRaw(address, bytes);
+  }
+  leave(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A client's transport: the simulated network, from a non-member address. */
+class SimTransport implements Transport {
+  readonly maxDatagram = 60_000;
+  private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
+  private readonly counts = { sent: 0, received: 0, dropped: 0 };
+  constructor(
+    readonly address: string,
+    private readonly world: World,
+    onReceive: () => void,
+  ) {
+    world.addEndpoint(address, (bytes, from) => {
+      this.counts.received++;
+      onReceive();
+      this.handler?.(bytes, from);
+    });
+  }
+  multicast(): void {}
+  send(to: string, bytes: Uint8Array): void {
+    this.counts.sent++;
+    this.world.sendFrom(this.address, to, bytes);
+  }
+  setPeers(): void {}
+  onPacket(handler: (bytes: Uint8Array, from: string) => void): void {
+    this.handler = handler;
+  }
+  stats() {
+    return { ...this.counts };
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const METHODS = ['add', 'mul', 'take'] as const;
+
+export class RpcSim {
+  readonly world: World;
+  readonly incarnations: RpcIncarnation[] = [];
+  readonly calls: CallRecord[] = [];
+  readonly clients: TroupeClient[] = [];
+  /** Something a promise may wait on happened: let microtasks run before the next event. */
+  private dirty = false;
+  private readonly workload: () => number;
+
+  constructor(
+    readonly cfg: ScenarioConfig,
+    readonly opts: RpcOptions = DEFAULT_RPC_OPTIONS,
+  ) {
+    this.workload = seededRandom(cfg.seed * 7_919 + 17);
+    this.world = new World({ ...cfg, app: (w, index, address) => this.app(w, index, address) });
+  }
+
+  private app(w: World, _index: number, address: string): NodeApp {
+    const group = new SimGroupHandle();
+    const runs = new Map<string, number>();
+    const register = new Register((id) => runs.set(id, (runs.get(id) ?? 0) + 1));
+    const replica = this.opts.makeReplica(register, {
+      validate: validateRegisterRequest,
+      clock: () => w.now,
+      recastMs: this.opts.recastMs,
+    });
+    const log: LogItem[] = [];
+    return {
+      state: replica,
+      start: (node) => {
+        group.node = node;
+        // The world records the incarnation right after start(): look it up on use.
+        this.incarnations.push({
+          get rec() {
+            return w.incarnations.find((i) => i.member === node.self)!;
+          },
+          register,
+          replica,
+          runs,
+          log,
+        });
+        replica.attach(group);
+      },
+      event: (ev: AppEvent) => {
+        this.dirty = true;
+        switch (ev.type) {
+          case 'deliver': {
+            const d: Delivery = ev.delivery;
+            if (!d.p2p)
+              log.push({
+                t: 'msg',
+                viewId: d.viewId,
+                gseq: d.gseq,
+                sender: d.sender,
+                payload: d.payload,
+                at: w.now,
+              });
+            group.emit('deliver', d);
+            return;
+          }
+          case 'view': {
+            const v: ViewChange = ev.change;
+            log.push({ t: 'view', key: viewKey(v.view), id: v.view.id, members: v.view.members, at: w.now });
+            group.emit('view', v);
+            return;
+          }
+          case 'suspect':
+            group.emit('suspect', ev.suspicion);
+            return;
+          case 'block':
+            group.emit('block');
+            return;
+          case 'stable':
+            group.emit('stable', { seqs: ev.seqs });
+            return;
+          case 'partitioned':
+            group.emit('partitioned', { viewId: ev.viewId, reason: ev.reason });
+            return;
+          default:
+            return;
+        }
+      },
+      clientPacket: (bytes, from) => {
+        this.dirty = true;
+        w.log(`${address} client packet from ${from}`);
+        group.clientPacket(bytes, from);
+      },
+    };
+  }
+
+  private timers(): ClientTimers {
+    const w = this.world;
+    return {
+      now: () => w.now,
+      after: (ms, fn) => {
+        const h = { cancelled: false };
+        w.at(w.now + ms, () => {
+          if (h.cancelled) return;
+          this.dirty = true;
+          fn();
+        });
+        return h;
+      },
+      clear: (h) => {
+        if (h) (h as { cancelled: boolean }).cancelled = true;
+      },
+      every: (ms, fn) => {
+        const h = { cancelled: false };
+        const tick = () => {
+          if (h.cancelled) return;
+          this.dirty = true;
+          fn();
+          w.at(w.now + ms, tick);
+        };
+        w.at(w.now + ms, tick);
+        return h;
+      },
+    };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) =>
+      this.world.at(this.world.now + ms, () => {
+        this.dirty = true;
+        resolve();
+      }),
+    );
+  }
+
+  /** Runs the scenario's faults (planned by the caller on `world`) with the client workload. */
+  async run(): Promise<void> {
+    const w = this.world;
+    const seeds = w.nodes.map((n) => n.address);
+    for (let c = 0; c < this.opts.clients; c++) {
+      const address = `c${c}`;
+      const transport = new SimTransport(address, w, () => {
+        this.dirty = true;
+      });
+      const client = new TroupeClient(
+        transport,
+        {
+          group: 'sim',
+          seeds,
+          clientId: `c${c}`,
+          node: 0x7000_0000 + c,
+          timers: this.timers(),
+          timeoutMs: this.opts.callTimeoutMs,
+          connectTimeoutMs: 1_000,
+          retransmitMs: 20,
+          heartbeatMs: 50,
+          contactTimeoutMs: 400,
+        },
+        false,
+      );
+      this.clients.push(client);
+      let counter = 0;
+      for (let lane = 0; lane < this.opts.lanes; lane++)
+        void this.lane(client, () => ++counter, lane).catch((e) => {
+          w.log(`c${c} lane ${lane} crashed: ${String(e)}`);
+        });
+    }
+    const q = w.queue;
+    for (let e = q.pop(); e && e.at <= this.cfg.endMs; e = q.pop()) {
+      w.now = e.at;
+      e.fn();
+      if (this.dirty) {
+        this.dirty = false;
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    }
+    w.now = this.cfg.endMs;
+    for (const c of this.clients) await c.close();
+    await new Promise<void>((r) => setImmediate(r));
+  }
+
+  private async lane(client: TroupeClient, next: () => number, lane: number): Promise<void> {
+    const r = this.workload;
+    await this.sleep(r() * 100 + lane);
+    for (let k = 0; k < this.opts.callsPerLane; k++) {
+      const h = r();
+      const method = h < this.opts.handlerShare ? 'audit' : METHODS[Math.floor(r() * METHODS.length)]!;
+      const args =
+        method === 'audit' ? [] : method === 'mul' ? [2 + Math.floor(r() * 4)] : [1 + Math.floor(r() * 150)];
+      await this.call(client, `${client.clientId}:${next()}`, method, args);
+      await this.sleep(r() * (this.cfg.loadMs / this.opts.callsPerLane));
+    }
+  }
+
+  private async call(client: TroupeClient, id: string, method: string, args: number[]): Promise<void> {
+    const w = this.world;
+    const rec: CallRecord = {
+      client: client.clientId,
+      id,
+      method,
+      args,
+      issuedAt: w.now,
+      failures: [],
+      outcomes: [],
+      outcomeErrors: [],
+      reissues: [],
+    };
+    this.calls.push(rec);
+    w.log(`${rec.client} call ${id} ${method}(${args.join(',')})`);
+    const opts = { timeoutMs: this.opts.callTimeoutMs };
+    let pending = client.invoke('register', method, args, { ...opts, requestId: id });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const value = await pending;
+        rec.final = { kind: 'value', value, via: 'reply', at: w.now };
+        w.log(`${rec.client} reply ${id} = ${JSON.stringify(value)}`);
+        return;
+      } catch (e) {
+        const retry = e instanceof FailoverError || e instanceof TimeoutError;
+        if (retry) rec.failures.push({ code: e.code, requestId: e.requestId, at: w.now });
+        if (!retry || attempt >= this.opts.maxAttempts) {
+          rec.final = { kind: 'error', error: e as Error, via: 'reply', at: w.now };
+          w.log(`${rec.client} error ${id} ${(e as Error).name}: ${(e as Error).message}`);
+          return;
+        }
+        w.log(`${rec.client} ${e.code} ${id}`);
+      }
+      try {
+        const o = await client.outcome(id, opts);
+        const a: OutcomeAnswer = { at: w.now, status: o.status, settled: o.settled, member: o.member };
+        if ('value' in o) a.value = o.value;
+        if (o.error) a.error = { code: o.error.code, message: o.error.message };
+        rec.outcomes.push(a);
+        w.log(`${rec.client} outcome ${id} ${o.status}${o.settled ? '' : ' (unsettled)'} from ${o.member}`);
+        if (o.status === 'committed') {
+          rec.final = o.error
+            ? { kind: 'error', error: o.error, via: 'outcome', at: w.now }
+            : { kind: 'value', value: o.value, via: 'outcome', at: w.now };
+          return;
+        }
+      } catch (e) {
+        const err = e as Error & { code?: string; requestId?: string };
+        rec.outcomeErrors.push({ name: err.name, code: err.code, requestId: err.requestId, at: w.now });
+        w.log(`${rec.client} outcome ${id} threw ${err.name}`);
+      }
+      // Not known to be committed: reissue under the same id (never runs twice).
+      rec.reissues.push(w.now);
+      w.log(`${rec.client} reissue ${id}`);
+      pending = client.reissue(id, opts);
+    }
+  }
+}
