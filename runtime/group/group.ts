@@ -61,7 +61,8 @@ const FRAG_HEADROOM = 1_024;
  */
 export class Group implements GroupHandle {
   private readonly core: MemberCore;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending wake-up of the core, if any; it is due at `timerAt`. */
+  private cancelWake: (() => void) | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private readonly listeners: Listeners = {
     deliver: new Set(),
@@ -221,7 +222,7 @@ export class Group implements GroupHandle {
   private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.timer);
+    this.cancelWake?.();
     if (this.ownsTransport) await this.transport.close();
   }
 
@@ -272,15 +273,23 @@ export class Group implements GroupHandle {
     if (this.closed) return;
     const due = this.core.nextDeadline();
     if (due === undefined || due >= this.timerAt) return;
-    clearTimeout(this.timer);
+    this.cancelWake?.();
     this.timerAt = due;
-    this.timer = setTimeout(
-      () => {
-        this.timerAt = Number.POSITIVE_INFINITY;
-        if (!this.closed) this.run(this.core.advance(this.now()));
-      },
-      Math.max(0, due - this.now()),
-    );
+    const wake = () => {
+      this.cancelWake = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      if (!this.closed) this.run(this.core.advance(this.now()));
+    };
+    const delay = due - this.now();
+    if (delay <= 0) {
+      // Due now (pack's end-of-turn flush): run after this turn's I/O, not after setTimeout's
+      // 1 ms minimum, which every hop of a call would otherwise pay.
+      const h = setImmediate(wake);
+      this.cancelWake = () => clearImmediate(h);
+    } else {
+      const h = setTimeout(wake, delay);
+      this.cancelWake = () => clearTimeout(h);
+    }
   }
 
   private emit<E extends keyof GroupEvents>(event: E, ...args: Parameters<GroupEvents[E]>): void {
