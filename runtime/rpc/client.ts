@@ -384,6 +384,7 @@ export class TroupeClient implements Invoker {
       method: call.method,
       args: call.args,
       mode: call.mode,
+      to: to.member,
     });
   }
 
@@ -681,6 +682,7 @@ export class TroupeClient implements Invoker {
             method: call.method,
             args: call.args,
             mode: 'first',
+            to: m,
           });
       }
       this.checkComplete(call);

@@ -36,6 +36,12 @@ export interface CallPacket {
   method: string;
   args: Uint8Array;
   mode: ReplyMode;
+  /**
+   * The member the client addresses (its contact). Another member at that address, a new
+   * incarnation after a crash, drops the packet: a delayed copy meant for the dead one must not
+   * put the request into the order behind an outcome answer that called it not-found.
+   */
+  to?: string;
 }
 
 /** Ask any member what it knows of a request (its recorded reply, if committed). */
@@ -131,7 +137,9 @@ const STATUSES: readonly OutcomeStatus[] = ['committed', 'pending', 'interrupted
 function tuple(p: ClientPacket): unknown[] {
   switch (p.kind) {
     case 'call':
-      return [KIND.call, p.id, p.service, p.method, p.args, p.mode];
+      return p.to === undefined
+        ? [KIND.call, p.id, p.service, p.method, p.args, p.mode]
+        : [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to];
     case 'outcome?':
       return [KIND['outcome?'], p.id];
     case 'hello':
@@ -178,7 +186,7 @@ function parse(v: unknown): ClientPacket {
   if (!Array.isArray(v)) return bad('client message must be an array');
   switch (v[0]) {
     case KIND.call:
-      fields(v, 6, 'call');
+      if (v.length !== 7) fields(v, 6, 'call');
       return {
         kind: 'call',
         id: requestId(v[1]),
@@ -186,6 +194,7 @@ function parse(v: unknown): ClientPacket {
         method: str(v[3], 'method', 256),
         args: bytes(v[4], 'args'),
         mode: mode(v[5]),
+        ...(v.length === 7 ? { to: str(v[6], 'member', 64) } : {}),
       };
     case KIND['outcome?']:
       fields(v, 2, 'outcome?');

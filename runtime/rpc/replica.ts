@@ -88,6 +88,8 @@ export interface ReplicaStats {
   badGroupMessages: number;
   /** Internal errors caught so the member keeps running (should stay 0). */
   internalErrors: number;
+  /** `call` packets addressed to another member (a former incarnation at this address): dropped. */
+  misdirected: number;
 }
 
 /** What this replica knows of a request. */
@@ -192,6 +194,7 @@ export class Replica<T extends object = object> implements StateProvider {
     foreign: 0,
     badGroupMessages: 0,
     internalErrors: 0,
+    misdirected: 0,
   };
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
@@ -258,6 +261,9 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.malformed++; // a member-to-client kind sent to a member
       return;
     }
+    // A joiner has a view before its state arrives: until it applied a view (its own first one,
+    // or the one in the restored snapshot) its outcome table is empty and would answer wrongly.
+    if (this.applied.id === 0) return;
     this.touchClient(from);
     switch (packet.kind) {
       case 'hello':
@@ -276,6 +282,10 @@ export class Replica<T extends object = object> implements StateProvider {
   private onCall(p: CallPacket, from: string): void {
     const group = this.group;
     if (!group?.view) return; // not serving yet: the client retransmits or moves on
+    if (p.to !== undefined && p.to !== group.self) {
+      this.counters.misdirected++;
+      return;
+    }
     const known = this.outcomes.get(p.id);
     if (known) {
       this.counters.deduplicated++;
@@ -641,9 +651,9 @@ export class Replica<T extends object = object> implements StateProvider {
       const group = this.group;
       if (!group || this.pending.get(p.id)?.runner !== group.self) return;
       const result = await this.dispatcher.run(entry, args, ctx);
-      this.group?.cast(encodeGroupMsg({ kind: 'done', id: p.id, runner: group.self, result }), {
-        order: 'total',
-      });
+      // The completion carries the method's QoS: the holder answers the client when it applies
+      // it, so it must be as durable as the method asks (a `none` done could be lost with the holder).
+      this.group?.cast(encodeGroupMsg({ kind: 'done', id: p.id, runner: group.self, result }), entry.qos);
     });
     const settled = next.catch(() => {
       this.counters.internalErrors++;
