@@ -81,8 +81,9 @@ describe('object-group RPC in the simulator', () => {
   });
 
   it('short call deadlines (400 ms): calls time out with their casts in flight, and every settled not-found is still true', async () => {
-    // Before the fix (9069cb1) seeds 1, 4, 5, 7 and 10 here broke true-outcomes: the contact
-    // answered not-found for its own cast in flight, and a timed-out call took any not-found as final.
+    // With the client and replica before 9069cb1, seeds 1, 2 and 4 to 10 here break true-outcomes:
+    // the contact answered not-found for its own cast in flight, and a timed-out call took any
+    // not-found as final.
     const { violations, totals } = await run(range(1, 10), { callTimeoutMs: 400 });
     expect(violations).toEqual([]);
     expect(totals.timeouts).toBeGreaterThan(20);

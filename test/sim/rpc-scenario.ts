@@ -3,7 +3,7 @@
  * calling them, and the seed's faults, crashes of the clients' contacts included.
  */
 import { createHash } from 'node:crypto';
-import { randomInt } from '../../runtime/stack/random.js';
+import { randomInt, seededRandom } from '../../runtime/stack/random.js';
 import { RPC_CHECKERS, type RpcChecker } from './rpc-checkers.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions, RpcSim } from './rpc-world.js';
 import { groupConfig, planFaults } from './scenario.js';
@@ -53,6 +53,8 @@ function safeToStop(w: World, target: number): boolean {
 function planStops(sim: RpcSim): void {
   const w = sim.world;
   const r = w.rng;
+  // Its own generator, so the other faults of a seed stay what they were before it existed.
+  const sharp = seededRandom(w.cfg.seed * 31 + 5);
   if (w.cfg.faults.has('crash')) {
     const n = randomInt(r, 1, 3);
     let t = 150 + r() * 400;
@@ -60,12 +62,11 @@ function planStops(sim: RpcSim): void {
       const contactOf = r() < 0.7 ? randomInt(r, 0, Math.max(0, sim.opts.clients - 1)) : -1;
       const any = randomInt(r, 0, w.cfg.members - 1);
       const down = 50 + r() * 500;
+      // Half the contact crashes strike right after the contact sends a reply, the moment a
+      // reply may leave while the request is not yet safe at the other members.
+      const afterReply = contactOf >= 0 && sharp() < 0.5;
       let crashed = -1;
-      w.at(t, () => {
-        const contact = contactOf >= 0 ? sim.clients[contactOf]?.contactMember : undefined;
-        const byContact = contact === undefined ? -1 : w.nodes.findIndex((x) => x.rec.member === contact);
-        const target = byContact >= 0 ? byContact : any;
-        const what = byContact >= 0 ? `contact of c${contactOf}` : 'member';
+      const crash = (target: number, what: string) => {
         if (!safeToStop(w, target)) {
           w.log(`CRASH ${what} n${target} skipped: the primary partition would lose its majority`);
           return;
@@ -73,9 +74,23 @@ function planStops(sim: RpcSim): void {
         crashed = target;
         w.log(`CRASH ${what} n${target}`);
         w.crash(w.nodes[target]!);
-      });
-      w.at(t + down, () => {
-        if (crashed >= 0) w.restart(crashed);
+        w.at(w.now + down, () => w.restart(target));
+      };
+      w.at(t, () => {
+        const contact = contactOf >= 0 ? sim.clients[contactOf]?.contactMember : undefined;
+        const byContact = contact === undefined ? -1 : w.nodes.findIndex((x) => x.rec.member === contact);
+        if (afterReply && byContact >= 0) {
+          const until = w.now + 300;
+          sim.onReplySent = (member) => {
+            if (member !== contact || crashed >= 0) return;
+            sim.onReplySent = undefined;
+            // At the same instant, once the member's current step (which sent the reply) is over.
+            if (w.now <= until)
+              w.at(w.now, () => crash(byContact, `contact of c${contactOf} right after a reply`));
+          };
+          return;
+        }
+        crash(byContact >= 0 ? byContact : any, byContact >= 0 ? `contact of c${contactOf}` : 'member');
       });
       t += down + 300 + r() * 600;
     }

@@ -14,11 +14,13 @@ import type { AppEvent } from '../../runtime/group/core.js';
 import type { Delivery, GroupEvents, GroupHandle, ViewChange } from '../../runtime/group/types.js';
 import { type ClientOutcome, type ClientTimers, TroupeClient } from '../../runtime/rpc/client.js';
 import { FailoverError, TimeoutError } from '../../runtime/rpc/errors.js';
+import { decodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import type { MemberId } from '../../runtime/stack/member.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import type { Transport } from '../../runtime/transport/types.js';
+import { groupIdOf } from '../../runtime/wire/packet.js';
 import { Register, validateRegisterRequest } from './rpc-service.js';
 import type { Incarnation, NodeApp, NodeHandle, ScenarioConfig } from './world.js';
 import { viewKey, World } from './world.js';
@@ -133,8 +135,11 @@ class SimGroupHandle implements GroupHandle {
   clientPacket(bytes: Uint8Array, from: string): void {
     this.clientHandler?.(bytes, from);
   }
+  /** Called after each packet this member sends a client. */
+  sent: ((bytes: Uint8Array) => void) | undefined;
   sendRaw(address: string, bytes: Uint8Array): void {
     this.node.sendRaw(address, bytes);
+    this.sent?.(bytes);
   }
   leave(): Promise<void> {
     return Promise.resolve();
@@ -184,6 +189,11 @@ export class RpcSim {
   /** Something a promise may wait on happened: let microtasks run before the next event. */
   private dirty = false;
   private readonly workload: () => number;
+  /**
+   * Called right after a member sends a client a `reply` (at that instant; the packet is on its
+   * way): the fault plan uses it to crash a contact just after it answered.
+   */
+  onReplySent: ((member: MemberId) => void) | undefined;
 
   constructor(
     readonly cfg: ScenarioConfig,
@@ -195,6 +205,15 @@ export class RpcSim {
 
   private app(w: World, _index: number, address: string): NodeApp {
     const group = new SimGroupHandle();
+    const groupId = groupIdOf('sim');
+    group.sent = (bytes) => {
+      if (!this.onReplySent) return;
+      try {
+        if (decodeClientPacket(bytes, groupId).packet.kind === 'reply') this.onReplySent(group.self);
+      } catch {
+        // not a client packet of this group: nothing to do
+      }
+    };
     const runs = new Map<string, number>();
     const register = new Register((id) => runs.set(id, (runs.get(id) ?? 0) + 1));
     const replica = this.opts.makeReplica(register, {
