@@ -13,6 +13,10 @@ class Tiers {
   plain(s: string): number {
     return this.log.push(s);
   }
+  @Ordered({ qos: 'none' })
+  fast(s: string): number {
+    return this.log.push(s);
+  }
   @Ordered({ qos: 'k=1' })
   k1(s: string): number {
     return this.log.push(s);
@@ -36,7 +40,7 @@ const model: IdlFile = {
   services: [
     {
       name: 'tiers',
-      methods: ['plain', 'k1', 'agreed', 'stable'].map((name) => ({
+      methods: ['plain', 'fast', 'k1', 'agreed', 'stable'].map((name) => ({
         name,
         kind: name === 'stable' ? ('query' as const) : ('ordered' as const),
         params: name === 'stable' ? [] : [{ name: 's', type: S, optional: false }],
@@ -70,10 +74,12 @@ describe('a method declares the resilience of its requests', () => {
     }
     const client = await cluster.client();
     expect(await client.invoke('tiers', 'plain', ['a'])).toBe(1);
-    expect(await client.invoke('tiers', 'k1', ['b'])).toBe(2);
-    expect(await client.invoke('tiers', 'agreed', ['c'])).toBe(3);
-    expect(await client.invoke('tiers', 'stable', [])).toBe(3);
+    expect(await client.invoke('tiers', 'fast', ['f'])).toBe(2);
+    expect(await client.invoke('tiers', 'k1', ['b'])).toBe(3);
+    expect(await client.invoke('tiers', 'agreed', ['c'])).toBe(4);
+    expect(await client.invoke('tiers', 'stable', [])).toBe(4);
     expect(casts).toEqual([
+      { order: 'total', resilience: 'majority' }, // the default
       { order: 'total' },
       { order: 'total', resilience: 'k', k: 1 },
       { order: 'total', resilience: 'majority' },
