@@ -60,6 +60,27 @@ describe('RPC over the real group engine', () => {
     expect(st.entries).toHaveLength(20);
   });
 
+  it('a member calls its own group through the same client API (itself as the contact)', async () => {
+    const { made } = await replicas(3);
+    await until(() => made.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+    const me = made[0]!;
+    const client = await connect({
+      group: 'bank',
+      seeds: [me.group.view!.addresses[me.group.view!.members.indexOf(me.group.self)]!],
+    });
+    clients.push(client);
+    expect(client.contactMember).toBe(me.group.self);
+    const bank = BankClient.connect(client);
+    expect(await bank.deposit('self', 3)).toBe(3);
+    const audit = await bank.audit();
+    expect(audit.entries.map((e) => e.status)).toEqual(['ok', 'ok', 'ok']);
+    await until(
+      () => made.every((m) => m.replica.instance.balance('self') === 3),
+      3_000,
+      'every replica to apply it',
+    );
+  });
+
   it('a joining replica receives the state and the outcome table at its join point', async () => {
     const { made, seeds } = await replicas(2);
     await until(() => made.every((m) => m.group.view?.members.length === 2), 5_000, 'a 2-member view');
