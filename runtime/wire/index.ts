@@ -1,4 +1,17 @@
-export { DecodeError, type DecodeErrorCode } from './errors.js';
+export {
+  AUTH_TAG_BYTES,
+  type AuthKey,
+  authKeyBytes,
+  checkAuth,
+  MAX_TRACKED_SENDERS,
+  MIN_KEY_BYTES,
+  PacketAuth,
+  type PacketAuthOptions,
+  REPLAY_WINDOW,
+  ReplayWindow,
+  refuseAuthenticated,
+} from './auth.js';
+export { AuthConfigError, DecodeError, type DecodeErrorCode } from './errors.js';
 export { type GuardLimits, guardMsgpack, PACKET_LIMITS } from './msgpack-guard.js';
 export {
   decodeFixedHeader,
