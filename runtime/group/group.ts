@@ -8,6 +8,7 @@ import { seededRandom } from '../stack/random.js';
 import type { QoS, View } from '../stack/types.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
+import { type AuthKey, authKeyBytes } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
@@ -33,6 +34,13 @@ export interface JoinOptions {
   joinTimeoutMs?: number;
   /** Largest message accepted by `cast`/`send` (default 64 MiB). */
   maxMessage?: number;
+  /**
+   * The group key, a string or bytes of at least 16 bytes (else `AuthConfigError`
+   * `AUTH_BAD_KEY`). Every packet is then authenticated and replays are refused; members
+   * without the same key cannot join or talk to the group (docs/protocol.md, "Authentication").
+   * With `joinReplica`, the same key also authenticates the RPC clients' packets.
+   */
+  key?: AuthKey;
   /** Listeners registered before the member starts, so nothing is missed: the first view and
    * a joiner's deliveries come before `joinGroup` resolves. */
   on?: { [E in keyof GroupEvents]?: GroupEvents[E] };
@@ -90,6 +98,7 @@ export class Group implements GroupHandle {
       ...opts.layers,
       gms: { ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
+      ...(opts.key !== undefined ? { com: { ...opts.layers?.com, key: opts.key } } : {}),
     };
     const specs = parseSpec(opts.stack ?? GROUP_STACK, layers);
     this.core = new MemberCore({
@@ -108,6 +117,7 @@ export class Group implements GroupHandle {
 
   /** Create the member and join; resolves once a view (and the state, for a joiner) is installed. */
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
+    if (opts.key !== undefined) authKeyBytes(opts.key); // a bad key throws before any socket opens
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     const g = new Group(groupName, transport, opts, opts.transport === undefined);
     for (const [event, listener] of Object.entries(opts.on ?? {}))
@@ -143,6 +153,11 @@ export class Group implements GroupHandle {
 
   get view(): View | undefined {
     return this.core.view;
+  }
+
+  /** Whether this member authenticates its packets (`JoinOptions.key` was set). */
+  get authenticated(): boolean {
+    return this.opts.key !== undefined;
   }
 
   /**

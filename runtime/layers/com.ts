@@ -1,7 +1,9 @@
 import { endpointOf, type MemberId, memberId } from '../stack/member.js';
 import type { DownEvent, Layer, LayerContext, LayerFactory, Msg, UpEvent } from '../stack/types.js';
+import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import {
+  decodeFixedHeader,
   decodePacket,
   encodePacket,
   Flags,
@@ -13,6 +15,16 @@ import {
 export interface ComOptions {
   /** Largest packet accepted from the transport. */
   maxPacket: number;
+  /**
+   * The group key (at least 16 bytes). When set, every packet is signed and every received
+   * packet must verify and be fresh (docs/protocol.md, "Authentication"); when unset, packets
+   * carrying the `Authenticated` flag are refused.
+   */
+  key?: AuthKey;
+  /** Replay window per sender, in counters (default 1024). */
+  replayWindow?: number;
+  /** Sender endpoints whose replay windows are kept (default 4096). */
+  maxSenders?: number;
 }
 
 /**
@@ -24,7 +36,19 @@ class Com implements Layer {
   private readonly groupId: number;
   private readonly self;
   private readonly addresses = new Map<MemberId, string>();
-  private readonly counters = { sent: 0, received: 0, refused: 0, foreignGroup: 0, echoes: 0, noAddress: 0 };
+  private readonly counters = {
+    sent: 0,
+    received: 0,
+    refused: 0,
+    foreignGroup: 0,
+    echoes: 0,
+    noAddress: 0,
+    /** Packets refused by authentication (no tag, bad tag, or a tag without a key here). */
+    unauthenticated: 0,
+    /** Authentic packets refused as replays. */
+    replayed: 0,
+  };
+  private readonly auth: PacketAuth | undefined;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -32,17 +56,25 @@ class Com implements Layer {
   ) {
     this.groupId = groupIdOf(ctx.groupName);
     this.self = endpointOf(ctx.self);
+    this.auth =
+      opts.key === undefined
+        ? undefined
+        : new PacketAuth(opts.key, {
+            ...(opts.replayWindow !== undefined ? { window: opts.replayWindow } : {}),
+            ...(opts.maxSenders !== undefined ? { maxSenders: opts.maxSenders } : {}),
+          });
   }
 
   private encode(msg: Msg, unicast: boolean, type = PacketType.Stack): Uint8Array {
-    return encodePacket({
+    const p = {
       type,
       flags: unicast ? Flags.Unicast : 0,
       groupId: this.groupId,
       sender: this.self,
       headers: msg.headers as unknown[],
       payload: msg.payload,
-    });
+    };
+    return this.auth ? this.auth.encode(p) : encodePacket(p);
   }
 
   down(ev: DownEvent): void {
@@ -105,30 +137,36 @@ class Com implements Layer {
   }
 
   receive(bytes: Uint8Array, from: string): void {
+    // Cheap checks on the fixed header first; then authentication, before the body is parsed
+    // and before anything (the address map included) is learnt from the packet.
     let packet: ReturnType<typeof decodePacket>;
     try {
+      const h = decodeFixedHeader(bytes, this.opts.maxPacket);
+      if (h.groupId !== this.groupId) {
+        this.counters.foreignGroup++;
+        return;
+      }
+      if (memberId(h.sender) === this.ctx.self) {
+        this.counters.echoes++; // IP multicast loops our own packets back; we already delivered them
+        return;
+      }
+      if (h.type === PacketType.Client) {
+        this.counters.refused++; // client traffic never enters the member stack
+        return;
+      }
+      checkAuth(this.auth, bytes, h);
       packet = decodePacket(bytes, this.opts.maxPacket);
     } catch (e) {
       if (e instanceof DecodeError) {
-        this.counters.refused++;
+        if (e.code === 'DECODE_UNAUTHENTICATED') this.counters.unauthenticated++;
+        else if (e.code === 'DECODE_REPLAYED') this.counters.replayed++;
+        else this.counters.refused++;
         this.ctx.trace(() => `refused packet from ${from}: ${e.code}`);
         return;
       }
       throw e;
     }
-    if (packet.groupId !== this.groupId) {
-      this.counters.foreignGroup++;
-      return;
-    }
     const sender = memberId(packet.sender);
-    if (sender === this.ctx.self) {
-      this.counters.echoes++; // IP multicast loops our own packets back; we already delivered them
-      return;
-    }
-    if (packet.type === PacketType.Client) {
-      this.counters.refused++; // client traffic never enters the member stack
-      return;
-    }
     this.counters.received++;
     this.addresses.set(sender, from);
     const msg: Msg = { headers: packet.headers, payload: packet.payload };
@@ -146,7 +184,7 @@ class Com implements Layer {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters, knownAddresses: this.addresses.size };
+    return { ...this.counters, knownAddresses: this.addresses.size, ...this.auth?.stats() };
   }
 }
 
@@ -154,5 +192,11 @@ export const com: LayerFactory<ComOptions> = {
   name: 'com',
   provides: ['transport'],
   requires: [],
-  create: (ctx, o) => new Com(ctx, { maxPacket: o.maxPacket ?? MAX_PACKET_BYTES }),
+  create: (ctx, o) =>
+    new Com(ctx, {
+      maxPacket: o.maxPacket ?? MAX_PACKET_BYTES,
+      ...(o.key !== undefined ? { key: o.key } : {}),
+      ...(o.replayWindow !== undefined ? { replayWindow: o.replayWindow } : {}),
+      ...(o.maxSenders !== undefined ? { maxSenders: o.maxSenders } : {}),
+    }),
 };

@@ -1,0 +1,193 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Group, joinGroup } from '../../runtime/group/group.js';
+import type { Delivery } from '../../runtime/group/types.js';
+import type { Transport } from '../../runtime/transport/types.js';
+import { udp } from '../../runtime/transport/udp.js';
+import { AuthConfigError, decodeFixedHeader, Flags, PacketType } from '../../runtime/wire/index.js';
+
+/** Authentication over real UDP sockets on loopback, in one process. */
+const KEY = 'the group key of the auth test!!';
+const WRONG = 'not the group key of the test!!!';
+const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+let groups: Group[] = [];
+let sockets: Socket[] = [];
+afterEach(async () => {
+  await Promise.all(groups.map((g) => g.leave(500).catch(() => {})));
+  for (const s of sockets) s.close();
+  groups = [];
+  sockets = [];
+});
+
+function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() - start > ms) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+/** A UDP transport that keeps a copy of every packet it multicasts (at most 10,000). */
+async function capturing(): Promise<{ transport: Transport; sent: Uint8Array[] }> {
+  const t = await udp({ host: '127.0.0.1' });
+  const sent: Uint8Array[] = [];
+  const transport: Transport = {
+    get address() {
+      return t.address;
+    },
+    get maxDatagram() {
+      return t.maxDatagram;
+    },
+    multicast: (bytes) => {
+      if (sent.length < 10_000) sent.push(bytes.slice());
+      t.multicast(bytes);
+    },
+    send: (to, bytes) => t.send(to, bytes),
+    setPeers: (a) => t.setPeers(a),
+    onPacket: (h) => t.onPacket(h),
+    stats: () => t.stats(),
+    close: () => t.close(),
+  };
+  return { transport, sent };
+}
+
+const com = (g: Group) => g.stats().com as Record<'unauthenticated' | 'replayed' | 'refused', number>;
+
+/** Three keyed members in one view, each logging its deliveries. */
+async function keyedTrio(first?: Transport) {
+  const ts = [
+    first ?? (await udp({ host: '127.0.0.1' })),
+    await udp({ host: '127.0.0.1' }),
+    await udp({ host: '127.0.0.1' }),
+  ];
+  const seeds = ts.map((t) => t.address);
+  const logs: Delivery[][] = [[], [], []];
+  const trio = await Promise.all(
+    ts.map((transport, i) =>
+      joinGroup('authg', {
+        seeds,
+        transport,
+        layers: FAST,
+        key: KEY,
+        on: { deliver: (d) => logs[i]!.push(d) },
+      }),
+    ),
+  );
+  groups.push(...trio);
+  await until(() => trio.every((g) => g.view?.members.length === 3), 5_000, 'a 3-member view');
+  return { trio, seeds, logs };
+}
+
+async function castAndCheckOrder(trio: Group[], logs: Delivery[][], from: number, n: number) {
+  const before = logs.map((l) => l.length);
+  for (let k = from; k < from + n; k++) trio[k % 3]!.cast(enc.encode(`m${k}`));
+  await until(
+    () => logs.every((l, i) => l.length === before[i]! + n),
+    5_000,
+    `${n} deliveries at each member`,
+  );
+  const orders = logs.map((l) => l.map((d) => dec.decode(d.payload)).join(','));
+  expect(orders[1]).toBe(orders[0]);
+  expect(orders[2]).toBe(orders[0]);
+}
+
+describe('authenticated group over real UDP', () => {
+  it('refuses a key shorter than 16 bytes before opening a socket', async () => {
+    await expect(joinGroup('authg', { seeds: [], key: 'too short' })).rejects.toBeInstanceOf(AuthConfigError);
+    await expect(joinGroup('authg', { seeds: [], key: 'too short' })).rejects.toMatchObject({
+      code: 'AUTH_BAD_KEY',
+    });
+  });
+
+  it('three keyed members order casts; members with a wrong key or none cannot join; the three carry on', async () => {
+    const { trio, seeds, logs } = await keyedTrio();
+    await castAndCheckOrder(trio, logs, 0, 60);
+    for (const g of trio) {
+      expect(com(g).unauthenticated).toBe(0);
+      expect(com(g).replayed).toBe(0);
+    }
+    // Every packet on the wire is authenticated.
+    const intruder = await joinGroup('authg', { seeds, key: WRONG, layers: FAST, joinTimeoutMs: 1_500 }).then(
+      (g) => {
+        groups.push(g);
+        return 'joined';
+      },
+      (e: { code?: string }) => e.code,
+    );
+    expect(intruder).toBe('JOIN_TIMEOUT');
+    for (const g of trio) expect(com(g).unauthenticated).toBeGreaterThan(0);
+    const keyless = await joinGroup('authg', { seeds, layers: FAST, joinTimeoutMs: 1_500 }).then(
+      (g) => {
+        groups.push(g);
+        return 'joined';
+      },
+      (e: { code?: string }) => e.code,
+    );
+    expect(keyless).toBe('JOIN_TIMEOUT');
+    const refused = trio.map((g) => com(g).unauthenticated);
+    // The three still hold one 3-member view, never saw a view change, and keep ordering casts.
+    await castAndCheckOrder(trio, logs, 60, 60);
+    for (const g of trio) {
+      expect(g.view?.members).toHaveLength(3);
+      expect(g.view?.id).toBe(trio[0]!.view?.id);
+      expect(g.errors).toEqual([]);
+    }
+    // A member with the right key still joins (and gets a view with all four).
+    const fourth = await joinGroup('authg', { seeds, key: KEY, layers: FAST, joinTimeoutMs: 5_000 });
+    groups.push(fourth);
+    await until(() => [...trio, fourth].every((g) => g.view?.members.length === 4), 5_000, 'a 4-member view');
+    expect(trio.map((g) => com(g).unauthenticated)).toEqual(refused);
+  });
+
+  it('a captured packet re-sent verbatim from a raw socket is refused as replayed; an altered one as unauthenticated', async () => {
+    const cap = await capturing();
+    const { trio, logs } = await keyedTrio(cap.transport);
+    // Packets from here on reach both peers (before the view, member 0's beacons reached nobody).
+    const mark = cap.sent.length;
+    await castAndCheckOrder(trio, logs, 0, 30);
+    await new Promise((r) => setTimeout(r, 100)); // let nak/stable traffic settle
+    // Stack packets member 0 cast in the view (Data, heartbeats, gossip), received by 1 and 2.
+    const replays = cap.sent
+      .slice(mark)
+      .filter((b) => {
+        const h = decodeFixedHeader(b);
+        return h.type === PacketType.Stack && (h.flags & Flags.Authenticated) !== 0;
+      })
+      .slice(-20);
+    expect(replays.length).toBeGreaterThanOrEqual(5);
+    const raw = createSocket('udp4');
+    sockets.push(raw);
+    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
+    const target = trio[1]!;
+    const [host, port] = [target.address.split(':')[0]!, Number(target.address.split(':')[1])];
+    const delivered = logs[1]!.length;
+    const before = com(target);
+    for (const b of replays) raw.send(b, port, host);
+    await until(
+      () => com(target).replayed === before.replayed + replays.length,
+      3_000,
+      'the replays refused',
+    );
+    // One altered byte in the body of the last one.
+    const altered = replays[replays.length - 1]!.slice();
+    altered[altered.length - 1]! ^= 0x01;
+    raw.send(altered, port, host);
+    await until(
+      () => com(target).unauthenticated === before.unauthenticated + 1,
+      3_000,
+      'the altered packet refused',
+    );
+    expect(com(target).refused).toBe(before.refused);
+    expect(logs[1]!.length).toBe(delivered);
+    // Nothing was learnt from the refused packets: member 0 keeps its address.
+    await castAndCheckOrder(trio, logs, 30, 30);
+    expect(target.errors).toEqual([]);
+  });
+});
