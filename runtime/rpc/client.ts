@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
+import { type AuthKey, authKeyBytes, PacketAuth } from '../wire/auth.js';
 import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf } from '../wire/packet.js';
 import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
@@ -78,6 +79,13 @@ export interface ConnectOptions {
   timers?: ClientTimers;
   /** Node id in this client's packets' sender endpoint. Default random. */
   node?: number;
+  /**
+   * The group's key (string or bytes, at least 16 bytes; else `AuthConfigError`
+   * `AUTH_BAD_KEY`): the replicas' `JoinReplicaOptions.key`. Packets are then signed and
+   * verified; a client whose key differs from the group's (or that has none for a keyed
+   * group) hears no member and gets {@link NoContactError}.
+   */
+  key?: AuthKey;
 }
 
 /** What the client needs of time: a clock and timers. */
@@ -137,6 +145,10 @@ export interface ClientStats {
   foreign: number;
   /** Valid packets about requests no longer pending. */
   stray: number;
+  /** Packets dropped: no valid tag under the client's key (or a tag while the client has none). */
+  unauthenticated: number;
+  /** Authentic packets dropped as replays. */
+  replayed: number;
   failovers: number;
 }
 
@@ -195,6 +207,7 @@ interface OutcomeWaiter {
  */
 export async function connect(options: ConnectOptions): Promise<TroupeClient> {
   if (!options.seeds?.length) throw new RpcConfigError('connect needs at least one seed address');
+  if (options.key !== undefined) authKeyBytes(options.key); // a bad key throws before any socket opens
   const transport = options.transport ?? (await udp({ host: options.host ?? '127.0.0.1' }));
   const client = new TroupeClient(transport, options, options.transport === undefined);
   try {
@@ -211,7 +224,7 @@ export class TroupeClient implements Invoker {
   private readonly groupId: number;
   private readonly endpoint: Endpoint;
   private readonly opts: Required<
-    Omit<ConnectOptions, 'transport' | 'host' | 'clientId' | 'timers' | 'node'>
+    Omit<ConnectOptions, 'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key'>
   >;
   private counter = 0;
   private currentView: ClientView | undefined;
@@ -225,6 +238,8 @@ export class TroupeClient implements Invoker {
   private readonly contactWaiters: Array<() => void> = [];
   private readonly timers: unknown[] = [];
   private readonly time: ClientTimers;
+  /** Signs what this client sends and verifies what it receives; undefined without a key. */
+  private readonly auth: PacketAuth | undefined;
   private closed = false;
   private readonly counters: ClientStats = {
     sent: 0,
@@ -233,6 +248,8 @@ export class TroupeClient implements Invoker {
     foreign: 0,
     stray: 0,
     failovers: 0,
+    unauthenticated: 0,
+    replayed: 0,
   };
 
   constructor(
@@ -246,6 +263,7 @@ export class TroupeClient implements Invoker {
     this.groupId = groupIdOf(options.group);
     this.endpoint = { node: options.node ?? randomBytes(4).readUInt32BE(0), inc: 0 };
     this.time = options.timers ?? REAL_TIMERS;
+    this.auth = options.key === undefined ? undefined : new PacketAuth(options.key);
     this.opts = {
       group: options.group,
       seeds: [...options.seeds],
@@ -470,9 +488,9 @@ export class TroupeClient implements Invoker {
   private receive(bytes: Uint8Array, from: string): void {
     let packet: ClientPacket;
     try {
-      packet = decodeClientPacket(bytes, this.groupId).packet;
+      packet = decodeClientPacket(bytes, this.groupId, this.auth).packet;
     } catch (e) {
-      if (e instanceof ClientPacketDrop && e.reason === 'foreign') this.counters.foreign++;
+      if (e instanceof ClientPacketDrop && e.reason !== 'malformed') this.counters[e.reason]++;
       else this.counters.malformed++;
       return;
     }
@@ -809,7 +827,7 @@ export class TroupeClient implements Invoker {
   private send(to: string, p: ClientPacket): void {
     if (this.closed) return;
     this.counters.sent++;
-    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint));
+    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
   }
 
   stats(): ClientStats {

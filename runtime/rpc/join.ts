@@ -1,7 +1,10 @@
 import { type Group, type JoinOptions, joinGroup } from '../group/group.js';
 import { Replica, type ReplicaOptions } from './replica.js';
 
-/** Options of {@link joinReplica}: the group's and the replica's. */
+/**
+ * Options of {@link joinReplica}: the group's and the replica's. One `key` configures both: the
+ * group's packets and the non-member clients' packets are authenticated with it.
+ */
 export interface JoinReplicaOptions extends Omit<JoinOptions, 'state' | 'on'>, ReplicaOptions {}
 
 /**

@@ -10,9 +10,10 @@
  * receivers count and drop what it refuses.
  */
 
+import { checkAuth, type PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
-import { decodePacket, encodePacket, PacketType } from '../wire/packet.js';
+import { decodeFixedHeader, decodePacket, encodePacket, PacketType } from '../wire/packet.js';
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue } from './codec.js';
 import {
@@ -166,16 +167,25 @@ function tuple(p: ClientPacket): unknown[] {
   }
 }
 
-/** Encodes a client-protocol message into a `PacketType.Client` packet of group `groupId`. */
-export function encodeClientPacket(p: ClientPacket, groupId: number, sender: Endpoint): Uint8Array {
-  return encodePacket({
+/**
+ * Encodes a client-protocol message into a `PacketType.Client` packet of group `groupId`,
+ * signed with `auth` (the group key and this sender's counter) when given.
+ */
+export function encodeClientPacket(
+  p: ClientPacket,
+  groupId: number,
+  sender: Endpoint,
+  auth?: PacketAuth,
+): Uint8Array {
+  const packet = {
     type: PacketType.Client,
     flags: 0,
     groupId,
     sender,
     headers: [],
     payload: encodeValue(tuple(p)),
-  });
+  };
+  return auth ? auth.encode(packet) : encodePacket(packet);
 }
 
 function fields(v: unknown[], n: number, kind: string): void {
@@ -264,32 +274,52 @@ function parse(v: unknown): ClientPacket {
   }
 }
 
-/** Why a received packet was dropped: not a packet, another group's, or a bad message. */
-export type DropReason = 'malformed' | 'foreign';
+/**
+ * Why a received packet was dropped: not a packet, another group's, a bad message, not
+ * authenticated by the group key (or authenticated while the receiver has none), or a replay.
+ */
+export type DropReason = 'malformed' | 'foreign' | 'unauthenticated' | 'replayed';
 
 export class ClientPacketDrop extends DecodeError {
   constructor(
     readonly reason: DropReason,
     message: string,
   ) {
-    super('DECODE_BAD_SHAPE', message);
+    super(
+      reason === 'unauthenticated'
+        ? 'DECODE_UNAUTHENTICATED'
+        : reason === 'replayed'
+          ? 'DECODE_REPLAYED'
+          : 'DECODE_BAD_SHAPE',
+      message,
+    );
   }
 }
 
 /**
- * Decodes a client packet of group `groupId`. Throws a {@link ClientPacketDrop} (a
- * `DecodeError`) for anything else; never anything else.
+ * Decodes a client packet of group `groupId`, verified with `auth` (the group key and this
+ * receiver's replay windows) when given; without it, an authenticated packet is refused.
+ * Throws a {@link ClientPacketDrop} (a `DecodeError`) for anything else; never anything else.
  */
 export function decodeClientPacket(
   raw: Uint8Array,
   groupId: number,
+  auth?: PacketAuth,
 ): { packet: ClientPacket; sender: Endpoint } {
   try {
+    const h = decodeFixedHeader(raw);
+    if (h.type !== PacketType.Client)
+      throw new ClientPacketDrop('foreign', `packet type ${h.type} is not Client`);
+    if (h.groupId !== groupId >>> 0)
+      throw new ClientPacketDrop('foreign', `packet of group ${h.groupId}, not ${groupId >>> 0}`);
+    try {
+      checkAuth(auth, raw, h);
+    } catch (e) {
+      if (e instanceof DecodeError && (e.code === 'DECODE_UNAUTHENTICATED' || e.code === 'DECODE_REPLAYED'))
+        throw new ClientPacketDrop(e.code === 'DECODE_REPLAYED' ? 'replayed' : 'unauthenticated', e.message);
+      throw e;
+    }
     const pkt = decodePacket(raw);
-    if (pkt.type !== PacketType.Client)
-      throw new ClientPacketDrop('foreign', `packet type ${pkt.type} is not Client`);
-    if (pkt.groupId !== groupId >>> 0)
-      throw new ClientPacketDrop('foreign', `packet of group ${pkt.groupId}, not ${groupId >>> 0}`);
     if (pkt.headers.length !== 0) bad('client packets carry no headers');
     return { packet: parse(decodeValue(pkt.payload)), sender: pkt.sender };
   } catch (e) {

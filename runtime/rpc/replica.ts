@@ -21,6 +21,7 @@
 import type { RequestValidator } from '../../idl/validate.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
+import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf } from '../wire/packet.js';
@@ -72,6 +73,12 @@ export interface ReplicaOptions {
   clientPushMs?: number;
   /** A call cast but not delivered within this many ms is cast again on retransmission. Default 5 s. */
   recastMs?: number;
+  /**
+   * The group key: client packets are signed and verified with it (clients pass the same
+   * `ConnectOptions.key`). `joinReplica` hands its one `key` option to both the group and the
+   * replica; `attach` refuses a group whose `authenticated` flag disagrees.
+   */
+  key?: AuthKey;
 }
 
 /** Counters for diagnostics. */
@@ -90,6 +97,10 @@ export interface ReplicaStats {
   internalErrors: number;
   /** `call` packets addressed to another member (a former incarnation at this address): dropped. */
   misdirected: number;
+  /** Client packets dropped: no valid tag under the group key (or a tag while there is no key). */
+  unauthenticated: number;
+  /** Authentic client packets dropped as replays. */
+  replayed: number;
 }
 
 /** What this replica knows of a request. */
@@ -179,6 +190,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private group: GroupHandle | undefined;
   private groupId = 0;
   private endpoint: Endpoint = { node: 0, inc: 0 };
+  /** Signs client packets and verifies the clients'; undefined without a key. */
+  private readonly auth: PacketAuth | undefined;
   /** Calls this member cast and has not yet seen delivered: id → cast time. */
   private readonly inflight = new Map<string, number>();
   /** Requests delivered (in the order) whose outcome is not yet recorded: id → ordering view. */
@@ -195,6 +208,8 @@ export class Replica<T extends object = object> implements StateProvider {
     badGroupMessages: 0,
     internalErrors: 0,
     misdirected: 0,
+    unauthenticated: 0,
+    replayed: 0,
   };
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
@@ -212,6 +227,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.clock = options.clock ?? Date.now;
     this.clientPushMs = options.clientPushMs ?? 30_000;
     this.recastMs = options.recastMs ?? 5_000;
+    this.auth = options.key === undefined ? undefined : new PacketAuth(options.key);
   }
 
   /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */
@@ -222,6 +238,13 @@ export class Replica<T extends object = object> implements StateProvider {
   /** Starts serving on `group`: deliveries, views and client packets. Returns `this`. */
   attach(group: GroupHandle): this {
     if (this.group) throw new RpcConfigError('replica is already attached to a group');
+    const keyed = (group as { authenticated?: unknown }).authenticated;
+    if (typeof keyed === 'boolean' && keyed !== (this.auth !== undefined))
+      throw new RpcConfigError(
+        keyed
+          ? 'the group authenticates its packets: give the replica the same key (ReplicaOptions.key)'
+          : 'the replica has a key but the group does not: give the group the same key (JoinOptions.key)',
+      );
     this.group = group;
     this.groupId = groupIdOf(group.groupName);
     this.endpoint = endpointOf(group.self);
@@ -251,9 +274,9 @@ export class Replica<T extends object = object> implements StateProvider {
   private onClientPacket(bytes: Uint8Array, from: string): void {
     let packet: ClientPacket;
     try {
-      packet = decodeClientPacket(bytes, this.groupId).packet;
+      packet = decodeClientPacket(bytes, this.groupId, this.auth).packet;
     } catch (e) {
-      if (e instanceof ClientPacketDrop && e.reason === 'foreign') this.counters.foreign++;
+      if (e instanceof ClientPacketDrop && e.reason !== 'malformed') this.counters[e.reason]++;
       else this.counters.malformed++;
       return;
     }
@@ -857,7 +880,7 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private send(to: string, p: ClientPacket): void {
-    this.group?.sendRaw(to, encodeClientPacket(p, this.groupId, this.endpoint));
+    this.group?.sendRaw(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
   }
 
   private sendView(to: string): void {

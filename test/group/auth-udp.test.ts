@@ -1,7 +1,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Bank } from '../../examples/bank/bank.js';
+import { BankClient } from '../../examples/bank/generated/bank.client.js';
+import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery } from '../../runtime/group/types.js';
+import { connect, joinReplica, NoContactError, serve, type TroupeClient } from '../../runtime/rpc/index.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { AuthConfigError, decodeFixedHeader, Flags, PacketType } from '../../runtime/wire/index.js';
@@ -15,7 +19,10 @@ const dec = new TextDecoder();
 
 let groups: Group[] = [];
 let sockets: Socket[] = [];
+let clients: TroupeClient[] = [];
 afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  clients = [];
   await Promise.all(groups.map((g) => g.leave(500).catch(() => {})));
   for (const s of sockets) s.close();
   groups = [];
@@ -34,10 +41,16 @@ function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   });
 }
 
-/** A UDP transport that keeps a copy of every packet it multicasts (at most 10,000). */
-async function capturing(): Promise<{ transport: Transport; sent: Uint8Array[] }> {
+/** A UDP transport that keeps a copy of every packet it multicasts (at most 10,000), and of every
+ * packet it sends point to point in `unicast`. */
+async function capturing(): Promise<{
+  transport: Transport;
+  sent: Uint8Array[];
+  unicast: { to: string; bytes: Uint8Array }[];
+}> {
   const t = await udp({ host: '127.0.0.1' });
   const sent: Uint8Array[] = [];
+  const unicast: { to: string; bytes: Uint8Array }[] = [];
   const transport: Transport = {
     get address() {
       return t.address;
@@ -49,13 +62,16 @@ async function capturing(): Promise<{ transport: Transport; sent: Uint8Array[] }
       if (sent.length < 10_000) sent.push(bytes.slice());
       t.multicast(bytes);
     },
-    send: (to, bytes) => t.send(to, bytes),
+    send: (to, bytes) => {
+      if (unicast.length < 10_000) unicast.push({ to, bytes: bytes.slice() });
+      t.send(to, bytes);
+    },
     setPeers: (a) => t.setPeers(a),
     onPacket: (h) => t.onPacket(h),
     stats: () => t.stats(),
     close: () => t.close(),
   };
-  return { transport, sent };
+  return { transport, sent, unicast };
 }
 
 const com = (g: Group) => g.stats().com as Record<'unauthenticated' | 'replayed' | 'refused', number>;
@@ -189,5 +205,84 @@ describe('authenticated group over real UDP', () => {
     // Nothing was learnt from the refused packets: member 0 keeps its address.
     await castAndCheckOrder(trio, logs, 30, 30);
     expect(target.errors).toEqual([]);
+  });
+});
+
+describe('authenticated RPC over real UDP', () => {
+  it('a client with the group key calls the replicas; with a wrong key or none it gets NoContactError', async () => {
+    const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
+    const seeds = ts.map((t) => t.address);
+    const made = await Promise.all(
+      ts.map((transport) =>
+        joinReplica(new Bank(), 'bank', {
+          seeds,
+          transport,
+          layers: FAST,
+          key: KEY,
+          validate: validateBankRequest,
+        }),
+      ),
+    );
+    groups.push(...made.map((m) => m.group));
+    await until(() => made.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+
+    for (const key of [WRONG, undefined]) {
+      const err = await connect({
+        group: 'bank',
+        seeds,
+        connectTimeoutMs: 800,
+        ...(key ? { key } : {}),
+      }).then(
+        (c) => {
+          clients.push(c);
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(NoContactError);
+    }
+    // Every replica refused the hellos of both, and answered none.
+    for (const m of made) expect(m.replica.stats().unauthenticated).toBeGreaterThan(0);
+
+    const cap = await capturing();
+    const client = await connect({ group: 'bank', seeds, key: KEY, transport: cap.transport });
+    clients.push(client);
+    const bank = BankClient.connect(client);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, k) => bank.deposit('alice', k + 1)));
+    expect(Math.max(...results)).toBe(55);
+    const audit = await bank.audit();
+    for (const e of audit.entries)
+      expect(e).toMatchObject({ status: 'ok', value: { total: 55, accounts: 1 } });
+    expect(client.stats()).toMatchObject({ unauthenticated: 0, replayed: 0, malformed: 0 });
+    for (const m of made) expect(m.replica.stats()).toMatchObject({ replayed: 0, internalErrors: 0 });
+
+    // The client's packets re-sent verbatim from a raw socket to its contact: refused as replays,
+    // nothing applied twice.
+    const contact = made.find((m) => m.group.self === client.contactMember)!;
+    const raw = createSocket('udp4');
+    sockets.push(raw);
+    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
+    const [host, port] = [contact.group.address.split(':')[0]!, Number(contact.group.address.split(':')[1])];
+    const toContact = cap.unicast
+      .filter((u) => u.to === contact.group.address)
+      .slice(-10)
+      .map((u) => u.bytes);
+    expect(toContact).toHaveLength(10);
+    const applied = contact.replica.stats().applied;
+    for (const b of toContact) raw.send(b, port, host);
+    await until(() => contact.replica.stats().replayed === toContact.length, 3_000, 'the replays refused');
+    expect(contact.replica.stats().applied).toBe(applied);
+    await expect(bank.balance('alice')).resolves.toBe(55);
+  });
+
+  it('a replica refuses to serve a keyed group without the key, and a key-less group with one', async () => {
+    const keyed = await joinGroup('solo', { seeds: [], key: KEY, layers: FAST });
+    const plain = await joinGroup('solo2', { seeds: [], layers: FAST });
+    groups.push(keyed, plain);
+    expect(() => serve(new Bank(), { group: keyed, validate: validateBankRequest })).toThrow(/same key/);
+    expect(() => serve(new Bank(), { group: plain, key: KEY, validate: validateBankRequest })).toThrow(
+      /same key/,
+    );
+    expect(() => serve(new Bank(), { group: keyed, key: KEY, validate: validateBankRequest })).not.toThrow();
   });
 });
