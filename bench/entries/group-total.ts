@@ -12,14 +12,18 @@ const WINDOW = 2_000;
 /** Casts per event-loop turn: keeps timers (heartbeats, token) running between bursts. */
 const BURST = 64;
 
-async function groupTotal(ctx: BenchContext, size: number): Promise<Measurement> {
+/** A group key for the authenticated entries (com option `key`: every packet HMAC-signed). */
+const KEY = 'bench group key, at least 16 bytes';
+
+async function groupTotal(ctx: BenchContext, size: number, key?: string): Promise<Measurement> {
   const members: Child[] = [];
   for (let i = 0; i < MEMBERS; i++) {
     members.push(await ctx.procs.start(CHILD, { name: `group-${i}`, ready: 'ready' }));
   }
   const seeds = members.map((m) => m.events[0]!.address as string);
-  const group = `bench-total-${size}`;
-  await Promise.all(members.map((m) => m.request({ cmd: 'join', group, seeds }, 'joined', 15_000)));
+  const group = `bench-total-${size}${key ? '-auth' : ''}`;
+  const layers = key ? { com: { key } } : undefined;
+  await Promise.all(members.map((m) => m.request({ cmd: 'join', group, seeds, layers }, 'joined', 15_000)));
   await Promise.all(
     members.map((m) =>
       m.waitFor((e) => e.event === 'view' && (e.members as string[]).length === MEMBERS, 10_000),
@@ -77,6 +81,12 @@ async function groupTotal(ctx: BenchContext, size: number): Promise<Measurement>
       retransmits: sum('nak', 'retransmits'),
       'fc blocked ms': Math.round(sum('fc', 'blockedMs')),
       'token acks': sum('total', 'acks'),
+      ...(key
+        ? {
+            'refused unauthenticated': sum('com', 'unauthenticated'),
+            'refused replayed': sum('com', 'replayed'),
+          }
+        : {}),
     },
   };
 }
@@ -100,4 +110,18 @@ export const groupTotal1K: BenchEntry = {
   run: (ctx) => groupTotal(ctx, 1024),
 };
 
-export default [groupTotal1B, groupTotal1K];
+export const groupAuth1B: BenchEntry = {
+  name: 'group: total-order casts, 3 members, 1 B, authenticated',
+  description: `The 1 B entry with a group key (every packet HMAC-SHA256 signed and verified, replay windows), vs the same entry without a key. ${DESCRIPTION}`,
+  baseline: against(groupTotal1B.name, 'unauthenticated 1 B'),
+  run: (ctx) => groupTotal(ctx, 1, KEY),
+};
+
+export const groupAuth1K: BenchEntry = {
+  name: 'group: total-order casts, 3 members, 1 KB, authenticated',
+  description: `The 1 KB entry with a group key, vs the same entry without a key. ${DESCRIPTION}`,
+  baseline: against(groupTotal1K.name, 'unauthenticated 1 KB'),
+  run: (ctx) => groupTotal(ctx, 1024, KEY),
+};
+
+export default [groupTotal1B, groupTotal1K, groupAuth1B, groupAuth1K];
