@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { AuthConfigError, DecodeError } from './errors.js';
 import { encodePacket, FIXED_HEADER_BYTES, type FixedHeader, Flags, type Packet } from './packet.js';
 
@@ -128,7 +128,7 @@ export type UnsignedPacket = Omit<Packet, 'tag'>;
  * probability about 1/2 instead of 1, erratic instead of loud.
  */
 export class PacketAuth {
-  private readonly key: Uint8Array;
+  private readonly key: KeyObject;
   private readonly windowSize: number;
   private readonly maxSenders: number;
   private counter = 0;
@@ -137,7 +137,7 @@ export class PacketAuth {
   private evicted = 0;
 
   constructor(key: AuthKey, opts: PacketAuthOptions = {}) {
-    this.key = authKeyBytes(key);
+    this.key = createSecretKey(authKeyBytes(key));
     this.windowSize = opts.window ?? REPLAY_WINDOW;
     this.maxSenders = opts.maxSenders ?? MAX_TRACKED_SENDERS;
     if (!Number.isInteger(this.maxSenders) || this.maxSenders < 1)
