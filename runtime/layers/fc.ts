@@ -237,8 +237,10 @@ class Fc implements Layer {
     this.consumed.clear();
     const inView = new Set(view.members);
     for (const m of [...this.suspected]) if (!inView.has(m)) this.suspected.delete(m);
-    // A departed slow member no longer holds anybody up.
-    this.drain();
+    // A departed slow member no longer holds anybody up. Deferred: the layers below pass the view
+    // up before they release the casts they queued during the flush (casts fc already let through,
+    // earlier in FIFO order than anything still queued here).
+    this.ctx.defer(() => this.drain());
   }
 
   stats(): Record<string, number> {

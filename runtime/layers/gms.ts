@@ -111,6 +111,8 @@ interface Flush {
   coord: MemberId;
   cut: Map<MemberId, number> | undefined;
   okSent: boolean;
+  /** Its coordinator dropped it (Abandon): it is never installed, so it is never answered again. */
+  abandoned?: boolean;
 }
 
 /** A flush this member coordinates. */
@@ -515,7 +517,10 @@ class Gms implements Layer {
         const attempt = headerUint(h[2], 'gms', 'attempt');
         const f = this.flush;
         // Its coordinator will never install that attempt: we may answer another one.
-        if (f && f.coord === from && f.newViewId === newViewId && f.attempt === attempt) f.okSent = false;
+        if (f && f.coord === from && f.newViewId === newViewId && f.attempt === attempt) {
+          f.okSent = false;
+          f.abandoned = true;
+        }
         return;
       }
       default:
@@ -1015,7 +1020,9 @@ class Gms implements Layer {
 
   private checkFlushDone(): void {
     const f = this.flush;
-    if (!f?.cut || f.okSent || !this.view) return;
+    // An abandoned attempt gets no FlushOk, even when a message held past its cut makes it look
+    // complete again: that would commit us to it and refuse the attempt that replaces it.
+    if (!f?.cut || f.okSent || f.abandoned || !this.view) return;
     for (const [s, c] of f.cut) if ((this.logs.get(s)?.next ?? 0) <= c) return;
     f.okSent = true;
     this.send(f.coord, [GmsKind.FlushOk, f.newViewId, f.attempt]);

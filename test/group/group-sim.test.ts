@@ -114,6 +114,16 @@ describe('group protocol in the simulator', () => {
     expect(high).toBeLessThan(2_000);
   });
 
+  it('keeps every invariant with tight flow control (fc credits 60 bytes: casts queue across view changes)', () => {
+    const faults: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause'];
+    const found = violations(
+      60,
+      (c) => ({ ...c, stack: parseSpec(GROUP_STACK, { ...GMS_SIM_OPTIONS, fc: { credits: 60 } }) }),
+      faults,
+    );
+    expect(found).toEqual([]);
+  });
+
   it('replays a seed identically', () => {
     const a = runScenario({ ...groupConfig(7, 5, ALL_FAULTS), trace: true }, GROUP_CHECKERS);
     const b = runScenario({ ...groupConfig(7, 5, ALL_FAULTS), trace: true }, GROUP_CHECKERS);
