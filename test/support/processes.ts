@@ -61,6 +61,13 @@ export interface StartOptions {
   ready?: EventMatch;
   /** Timeout for `ready`, in ms. Default 10 000 (tsx compiles the child on first start). */
   readyTimeoutMs?: number;
+  /**
+   * A command that runs `node` for us, e.g. `['ip', 'netns', 'exec', ns]` (test/support/netns.ts):
+   * the child is spawned as `wrapper[0] ...wrapper[1..] node ...`. The wrapper must exec `node` in
+   * place (not fork it), so that the pid we kill is node's own; when the ready event carries a
+   * `pid` field, `start` checks that it is the spawned pid and fails (killing both) otherwise.
+   */
+  wrapper?: readonly string[];
 }
 
 /** Default timeout for {@link Child.waitFor}, in ms. */
@@ -305,9 +312,11 @@ export class ProcessHarness {
     installExitHooks();
     const cwd = opts.cwd ?? process.cwd();
     const script = path.resolve(cwd, file);
+    const nodeArgv = [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, script, ...(opts.args ?? [])];
+    const [command, ...prefix] = opts.wrapper?.length ? opts.wrapper : [process.execPath];
     const proc = spawn(
-      process.execPath,
-      [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, script, ...(opts.args ?? [])],
+      command!,
+      opts.wrapper?.length ? [...prefix, process.execPath, ...nodeArgv] : nodeArgv,
       {
         cwd,
         env: { ...process.env, ...opts.env },
@@ -317,16 +326,29 @@ export class ProcessHarness {
     const name = opts.name ?? path.basename(file).replace(/\.[cm]?[jt]s$/, '');
     if (proc.pid === undefined) {
       const err = await new Promise<Error>((resolve) => proc.once('error', resolve));
-      throw new Error(`${name}: could not start ${process.execPath}: ${err.message}`);
+      throw new Error(`${name}: could not start ${command}: ${err.message}`);
     }
     const child = new Child(proc, name);
     this.#children.push(child);
     if (opts.ready !== undefined) {
+      let ready: ChildEvent;
       try {
-        await child.waitFor(opts.ready, opts.readyTimeoutMs ?? 10_000);
+        ready = await child.waitFor(opts.ready, opts.readyTimeoutMs ?? 10_000);
       } catch (err) {
         await child.kill();
         throw err;
+      }
+      if (opts.wrapper?.length && typeof ready.pid === 'number' && ready.pid !== child.pid) {
+        // The wrapper forked: killing our pid would not reach node. Kill both and refuse.
+        try {
+          process.kill(ready.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        await child.kill();
+        throw new Error(
+          `${name}: the wrapper ${opts.wrapper.join(' ')} forked (node is pid ${ready.pid}, spawned pid ${child.pid}); it must exec node in place`,
+        );
       }
     }
     return child;

@@ -5,9 +5,13 @@
  * on stdin, one per line:
  *
  *   {cmd:'join', seeds, layers?}  -> {event:'joined', self, view}; then every view as
- *                                    {event:'view', id, members, failed, left}
- *   {cmd:'state'}                 -> {event:'state', self, view, holders, stats, app}: this
- *                                    replica's own state, read locally (no group call)
+ *                                    {event:'view', id, members, failed, left, self}, and
+ *                                    {event:'partitioned', viewId, reason, self} when this
+ *                                    member lost its majority (it then rejoins as a new member,
+ *                                    so a later view's `self` differs)
+ *   {cmd:'state'}                 -> {event:'state', self, view, holders, stats, transport, app}:
+ *                                    this replica's own state, read locally (no group call);
+ *                                    `transport` is its transport's counters
  *   {cmd:'outcome', id}           -> {event:'outcome', id, status, value?, error?}: its outcome table
  *   {cmd:'leave'}                 -> leaves the group cleanly, {event:'left'}, and exits
  *
@@ -19,7 +23,7 @@ import type { Group } from '../../runtime/group/group.js';
 import { joinReplica } from '../../runtime/rpc/join.js';
 import type { Replica } from '../../runtime/rpc/replica.js';
 import type { Transport } from '../../runtime/transport/types.js';
-import { udp } from '../../runtime/transport/udp.js';
+import { type UdpOptions, udp } from '../../runtime/transport/udp.js';
 import { emit, onCommands } from './processes.js';
 
 export interface ReplicaChildOptions<T extends object> {
@@ -33,6 +37,8 @@ export interface ReplicaChildOptions<T extends object> {
   app: () => unknown;
   host?: string;
   port?: number;
+  /** More options of the UDP transport, e.g. `{ mode: 'multicast', multicastGroup }`. */
+  udp?: Omit<UdpOptions, 'host' | 'port'>;
 }
 
 /** A replica joined to its group, with the transport it runs on. */
@@ -48,7 +54,7 @@ export async function startReplica<T extends object>(
   seeds: string[],
   layers?: Record<string, Record<string, unknown>>,
 ): Promise<ReplicaMember<T>> {
-  const transport = await udp({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  const transport = await udp({ ...o.udp, host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   return join(o, transport, seeds, layers);
 }
 
@@ -69,7 +75,7 @@ async function join<T extends object>(
 
 /** Serves the command protocol above until stdin closes. */
 export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions<T>): Promise<void> {
-  const transport = await udp({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  const transport = await udp({ ...o.udp, host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   let member: ReplicaMember<T> | undefined;
   const viewOf = (g: Group) => (g.view ? { id: g.view.id, members: g.view.members } : undefined);
   onCommands(async (cmd) => {
@@ -77,8 +83,15 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
       member = await join(o, transport, cmd.seeds as string[], cmd.layers as never);
       const { group } = member;
       group.on('view', (v) =>
-        emit('view', { id: v.view.id, members: v.view.members, failed: v.failed, left: v.left }),
+        emit('view', {
+          id: v.view.id,
+          members: v.view.members,
+          failed: v.failed,
+          left: v.left,
+          self: group.self,
+        }),
       );
+      group.on('partitioned', (p) => emit('partitioned', { ...p, self: group.self }));
       emit('joined', { self: group.self, view: viewOf(group) });
     } else if (cmd.cmd === 'state') {
       emit('state', {
@@ -86,6 +99,7 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
         view: member && viewOf(member.group),
         holders: Object.fromEntries((o.locks ?? []).map((l) => [l, member?.replica.holder(l)])),
         stats: member?.replica.stats(),
+        transport: transport.stats(),
         app: o.app(),
       });
     } else if (cmd.cmd === 'outcome') {
