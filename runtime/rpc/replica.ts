@@ -211,9 +211,16 @@ export class Replica<T extends object = object> implements StateProvider {
     unauthenticated: 0,
     replayed: 0,
   };
+  /**
+   * Counts the member's histories: bumped when it is cut off from the group (partitioned or
+   * excluded). Work begun in an earlier history (an async method, a handler) must not touch the
+   * state it finds when it ends, which by then is another history's or a restored snapshot.
+   */
+  private generation = 0;
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
     view: (v: ViewChange) => this.guard(() => this.onView(v)),
+    partitioned: () => this.guard(() => this.onPartitioned()),
   };
 
   constructor(instance: T, options: ReplicaOptions) {
@@ -231,7 +238,11 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */
-  groupListeners(): { deliver: (d: Delivery) => void; view: (v: ViewChange) => void } {
+  groupListeners(): {
+    deliver: (d: Delivery) => void;
+    view: (v: ViewChange) => void;
+    partitioned: () => void;
+  } {
     return this.listeners;
   }
 
@@ -250,6 +261,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.endpoint = endpointOf(group.self);
     group.on('deliver', this.listeners.deliver);
     group.on('view', this.listeners.view);
+    group.on('partitioned', this.listeners.partitioned);
     group.onClientPacket((bytes, from) => this.guard(() => this.onClientPacket(bytes, from)));
     // Attached after the first view was installed (a group joined before the replica existed).
     if (group.view && this.applied.id === 0 && !this.queue.some((i) => i.t === 'view')) {
@@ -264,6 +276,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (!this.group) return;
     this.group.off('deliver', this.listeners.deliver);
     this.group.off('view', this.listeners.view);
+    this.group.off('partitioned', this.listeners.partitioned);
     this.group.onClientPacket(() => {});
     this.group = undefined;
   }
@@ -499,10 +512,27 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private onView(v: ViewChange): void {
+    // After a rejoin the member is a new incarnation: sign client packets as it.
+    if (this.group) this.endpoint = endpointOf(this.group.self);
     this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members] });
     this.pump();
     const now = this.clock();
     for (const [addr, seen] of this.clients) if (now - seen <= this.clientPushMs) this.sendView(addr);
+  }
+
+  /**
+   * Cut off from the group: this member's history ends here. It comes back, if at all, as a new
+   * member that gets the group's state at its new join point; until it has applied a view again
+   * it answers no client (its table would be stale: a survivor may have committed requests it
+   * never saw), and nothing it queued, cast or was running belongs to the group's history.
+   */
+  private onPartitioned(): void {
+    this.generation++;
+    this.applied = { id: 0, members: [] };
+    this.queue = [];
+    this.inflight.clear();
+    this.inOrder.clear();
+    this.handlerChains.clear();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -609,7 +639,12 @@ export class Replica<T extends object = object> implements StateProvider {
     this.counters.applied++;
     if (entry.async && this.app) this.preImage = { state: this.app.snapshot() };
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
-    if (r instanceof Promise) return r.then((result) => this.commit(msg, msg.contact, view, now, result));
+    if (r instanceof Promise) {
+      const generation = this.generation;
+      return r.then((result) => {
+        if (generation === this.generation) this.commit(msg, msg.contact, view, now, result);
+      });
+    }
     this.preImage = undefined;
     return this.commit(msg, msg.contact, view, now, r);
   }
@@ -670,10 +705,12 @@ export class Replica<T extends object = object> implements StateProvider {
 
   private runHandler(p: PendingHandler, entry: MethodEntry, args: unknown[], ctx: CallContext): void {
     const previous = this.handlerChains.get(p.lock) ?? Promise.resolve();
+    const generation = this.generation;
     const next = previous.then(async () => {
       const group = this.group;
       if (!group || this.pending.get(p.id)?.runner !== group.self) return;
       const result = await this.dispatcher.run(entry, args, ctx);
+      if (generation !== this.generation) return; // its holder's history ended: it is interrupted
       // The completion carries the method's QoS: the holder answers the client when it applies
       // it, so it must be as durable as the method asks (a `none` done could be lost with the holder).
       this.group?.cast(encodeGroupMsg({ kind: 'done', id: p.id, runner: group.self, result }), entry.qos);

@@ -170,3 +170,26 @@ describe('replica: state transfer', () => {
     expect(joiner.replica.outcomeCount).toBe(2);
   });
 });
+
+describe('replica: cut off from the group (partitioned or excluded)', () => {
+  it('answers no client until it is a member again, and work it was running does not record into its table', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    const direct = await cluster.client({ seeds: [cut.member.address] });
+    expect(direct.contactMember).toBe(cut.member.self); // it serves clients while a member
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
+    await sleep(20); // running at every replica
+    cluster.group.partition(cut.member);
+    expect(await slow).toBe(1);
+    expect(await client.invoke('ledger', 'append', ['after'])).toBe(2);
+    await sleep(120); // its slowAppend has ended too
+    // Its history ended at the cut: the run it finished afterwards is not recorded as committed.
+    expect(cut.replica.outcome(`${client.clientId}:1`)).toMatchObject({ status: 'not-found' });
+    expect(cut.replica.outcome(`${client.clientId}:2`)).toMatchObject({ status: 'not-found' });
+    // A stale table must not answer anybody: a new client gets no contact from it.
+    await expect(
+      cluster.client({ seeds: [cut.member.address], connectTimeoutMs: 300 }),
+    ).rejects.toMatchObject({ code: 'NO_CONTACT' });
+  });
+});

@@ -138,7 +138,7 @@ export class FakeGroup {
 
   /** The current view (as the sequencer knows it). */
   get view(): View {
-    const live = this.members.filter((m) => m.alive);
+    const live = this.members.filter((m) => m.inGroup);
     return { id: this.viewId, members: live.map((m) => m.self), addresses: live.map((m) => m.address) };
   }
 
@@ -150,7 +150,7 @@ export class FakeGroup {
     const node = this.nextNode++;
     const self = `${node.toString(16).padStart(8, '0')}.1`;
     const m = new FakeMember(this, self, opts.address ?? `10.0.0.${node}:4000`, opts.state);
-    const coordinator = this.members.find((x) => x.alive);
+    const coordinator = this.members.find((x) => x.inGroup);
     this.members.push(m);
     const view = this.bumpView();
     this.net.schedule(() => {
@@ -164,6 +164,18 @@ export class FakeGroup {
   crash(m: FakeMember): void {
     if (!m.alive) return;
     m.stop();
+    this.held.delete(m.self);
+    this.announce(this.bumpView(), { joined: [], left: [], failed: [m.self] });
+  }
+
+  /**
+   * The member is cut off (a partition, or excluded): its process and sockets stay up, it is
+   * told it is `partitioned`, it gets no more deliveries or views, and the others install a view
+   * without it.
+   */
+  partition(m: FakeMember): void {
+    if (!m.inGroup) return;
+    m.cutOff(this.viewId);
     this.held.delete(m.self);
     this.announce(this.bumpView(), { joined: [], left: [], failed: [m.self] });
   }
@@ -197,14 +209,14 @@ export class FakeGroup {
     const viewId = this.viewId;
     const gseq = qos.order === 'total' ? this.gseq++ : undefined;
     const copy = payload.slice();
-    for (const m of this.members.filter((x) => x.alive)) {
+    for (const m of this.members.filter((x) => x.inGroup)) {
       this.net.schedule(() => m.deliver({ payload: copy, sender: from.self, qos, viewId, gseq, p2p: false }));
     }
   }
 
   /** @internal */
   send(from: FakeMember, to: MemberId, payload: Uint8Array): void {
-    const target = this.members.find((m) => m.self === to && m.alive);
+    const target = this.members.find((m) => m.self === to && m.inGroup);
     if (!target) return;
     const copy = payload.slice();
     const viewId = this.viewId;
@@ -228,6 +240,8 @@ export class FakeGroup {
 /** A fake member: implements `GroupHandle` on top of {@link FakeGroup}. */
 export class FakeMember implements GroupHandle {
   alive = true;
+  /** Cut off by {@link FakeGroup.partition}: up, but no longer a member. */
+  private cut = false;
   private installed: View | undefined;
   private readonly listeners: { [E in keyof GroupEvents]: Set<GroupEvents[E]> } = {
     deliver: new Set(),
@@ -281,15 +295,26 @@ export class FakeMember implements GroupHandle {
     this.group.leave(this);
   }
 
+  /** Alive and still a member of the group. */
+  get inGroup(): boolean {
+    return this.alive && !this.cut;
+  }
+
+  /** @internal */
+  cutOff(viewId: number): void {
+    this.cut = true;
+    for (const l of this.listeners.partitioned) l({ viewId, reason: 'cut off by the test' });
+  }
+
   /** @internal */
   deliver(d: Delivery): void {
-    if (!this.alive || !this.installed) return;
+    if (!this.inGroup || !this.installed) return;
     for (const l of this.listeners.deliver) l(d);
   }
 
   /** @internal */
   installView(view: View, delta: Omit<ViewChange, 'view' | 'previousId'>): void {
-    if (!this.alive) return;
+    if (!this.inGroup) return;
     const previousId = this.installed?.id;
     this.installed = view;
     for (const l of this.listeners.view) l({ view, previousId, ...delta });
