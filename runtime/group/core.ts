@@ -66,6 +66,8 @@ export class MemberCore {
   private held: AppEvent[] | undefined;
   /** When this joiner's state transfer last made progress (or began). */
   private stateProgressAt = 0;
+  /** This incarnation gave up (its state transfer stalled): it does nothing until `start()`. */
+  private halted = false;
   private out: CoreEffect[] = [];
   private now = 0;
 
@@ -82,6 +84,7 @@ export class MemberCore {
   /** Start a new incarnation and ask to join. */
   start(now: number): CoreEffect[] {
     this.inc++;
+    this.halted = false;
     this.member = memberId({ node: this.cfg.node, inc: this.inc });
     this.installed = undefined;
     this.senders.clear();
@@ -92,12 +95,14 @@ export class MemberCore {
   }
 
   cast(payload: Uint8Array, qos: QoS, now: number): CoreEffect[] {
+    if (this.halted) return [];
     return this.call(now, () =>
       this.down({ type: 'cast', msg: { headers: [[GroupKind.App]], payload }, qos }),
     );
   }
 
   send(to: MemberId, payload: Uint8Array, now: number): CoreEffect[] {
+    if (this.halted) return [];
     return this.call(now, () => this.sendKind(to, [GroupKind.App], payload));
   }
 
@@ -106,10 +111,12 @@ export class MemberCore {
   }
 
   receive(bytes: Uint8Array, from: string, now: number): CoreEffect[] {
+    if (this.halted) return [];
     return this.call(now, () => this.consume(this.stack.receive(bytes, from, now)));
   }
 
   advance(now: number): CoreEffect[] {
+    if (this.halted) return [];
     return this.call(now, () => {
       this.consume(this.stack.advance(now));
       this.checkStateStall();
@@ -117,6 +124,7 @@ export class MemberCore {
   }
 
   nextDeadline(): number | undefined {
+    if (this.halted) return undefined;
     const d = this.stack.nextDeadline();
     if (!this.receiver) return d;
     const stall = this.stateProgressAt + this.stallMs;
@@ -132,6 +140,9 @@ export class MemberCore {
     const viewId = this.receiver.viewId;
     this.receiver = undefined;
     this.held = undefined;
+    // The incarnation ends here, silent: without the state it must not deliver, and staying in
+    // the view would let it hold locks and be waited for. The others remove it as failed.
+    this.halted = true;
     this.out.push({
       kind: 'app',
       event: {

@@ -56,7 +56,17 @@ function joiner(stateStallMs?: number) {
     });
     return appEvents(core.receive(new Uint8Array(0), 'a:1', now));
   };
-  return { core, first, chunk, restored };
+  const app = (now: number) => {
+    stack!.inject.push({
+      type: 'deliver',
+      msg: { headers: [[GroupKind.App]], payload: new Uint8Array([9]) },
+      from: 'veteran',
+      cast: true,
+      meta: { viewId: 7 },
+    });
+    return appEvents(core.receive(new Uint8Array(0), 'a:1', now));
+  };
+  return { core, first, chunk, app, restored };
 }
 
 describe('a joiner whose state transfer stalls', () => {
@@ -75,6 +85,14 @@ describe('a joiner whose state transfer stalls', () => {
     ]);
     expect(j.core.nextDeadline()).toBeUndefined();
     expect(j.restored).toEqual([]);
+    // The incarnation is over: deliveries, casts and timers do nothing until it starts again
+    // (the others remove it as failed; it never delivers without its state).
+    expect(j.app(1_100)).toEqual([]);
+    expect(j.core.cast(new Uint8Array([1]), { order: 'total' }, 1_200)).toEqual([]);
+    expect(j.core.advance(2_000)).toEqual([]);
+    expect(j.restored).toEqual([]);
+    expect(appEvents(j.core.start(2_100))).toEqual([]); // a new incarnation joins afresh
+    expect(j.core.nextDeadline()).toBe(2_100 + 1_000);
   });
 
   it('each chunk restarts the wait; a transfer that completes is restored and never times out', () => {
