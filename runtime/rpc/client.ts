@@ -172,8 +172,14 @@ interface Call {
   replies: Map<string, ReplyEntry<unknown>>;
   attempts: number;
   lastSent: number;
-  /** Members this call sent its `call` packet to → when it last did. */
-  sentTo: Map<string, number>;
+  /** Members this call sent its `call` packet to → when it last did, and the view then known. */
+  sentTo: Map<string, Sent>;
+}
+
+/** The last `call` packet to one member: when, and the id of the view the client knew then. */
+interface Sent {
+  at: number;
+  viewId: number;
 }
 
 interface Remembered {
@@ -182,7 +188,7 @@ interface Remembered {
   args: Uint8Array;
   mode: ReplyMode;
   /** Members it was sent to, with when it last was: any of them may still put it into the order. */
-  contacts: Map<string, number>;
+  contacts: Map<string, Sent>;
 }
 
 interface OutcomeWaiter {
@@ -394,7 +400,7 @@ export class TroupeClient implements Invoker {
   private sendCall(call: Call, to: Contact): void {
     call.contact = to;
     call.lastSent = this.time.now();
-    call.sentTo.set(to.member, call.lastSent);
+    call.sentTo.set(to.member, { at: call.lastSent, viewId: this.currentView?.id ?? 0 });
     this.send(to.address, {
       kind: 'call',
       id: call.id,
@@ -412,7 +418,6 @@ export class TroupeClient implements Invoker {
     if (!parseRequestId(requestId)) throw new BadRequestIdError(requestId);
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = this.time.now() + timeoutMs;
-    const contacts = mergeSent(this.remembered.get(requestId)?.contacts, this.calls.get(requestId)?.sentTo);
     let last: OutcomePacket | undefined;
     while (this.time.now() < deadline) {
       const to =
@@ -426,16 +431,23 @@ export class TroupeClient implements Invoker {
       );
       if (!p) continue;
       last = p;
+      // Read each round: a reissue (or autoReissue) may have sent it to another member meanwhile.
+      const contacts = mergeSent(this.remembered.get(requestId)?.contacts, this.calls.get(requestId)?.sentTo);
+      // Without a record of where it went (another process's id, or forgotten) a `not-found`
+      // can never be known final: some member may still have it in flight.
+      if (p.status === 'not-found' && contacts.size === 0) return this.toOutcome(p, false);
       // `not-found` is final once no member the request was sent to can still order it. Each is
       // out of the answering member's view (virtual synchrony: its casts were delivered before,
-      // or never), or is the answering member itself, which reports its own cast in flight as
-      // `pending`, asked long enough after the last `call` packet to it that the packet is no
-      // longer in flight (assumed: within `contactTimeoutMs`).
+      // or never) and that view is no older than the one the client knew when it sent the call
+      // (else the member may simply not have heard of it yet), or is the answering member itself,
+      // which reports its own cast in flight as `pending`, asked long enough after the last
+      // `call` packet to it that the packet is no longer in flight (assumed: `contactTimeoutMs`).
       const waitingOnContact =
         p.status === 'not-found' &&
-        [...contacts].some(
-          ([m, sentAt]) =>
-            p.members.includes(m) && (m !== p.member || askedAt - sentAt < this.opts.contactTimeoutMs),
+        [...contacts].some(([m, sent]) =>
+          p.members.includes(m)
+            ? m !== p.member || askedAt - sent.at < this.opts.contactTimeoutMs
+            : p.viewId < sent.viewId,
         );
       if (p.status !== 'pending' && !waitingOnContact) return this.toOutcome(p, true);
       await new Promise<void>((r) => this.time.after(this.opts.retransmitMs, r));
@@ -847,9 +859,12 @@ export class TroupeClient implements Invoker {
   }
 }
 
-/** Member → last time a `call` went to it, over two records (the later time wins). */
-function mergeSent(a: ReadonlyMap<string, number> | undefined, b: ReadonlyMap<string, number> | undefined) {
+/** Member → the last `call` that went to it, over two records (the later one wins). */
+function mergeSent(a: ReadonlyMap<string, Sent> | undefined, b: ReadonlyMap<string, Sent> | undefined) {
   const out = new Map(a);
-  for (const [m, at] of b ?? []) out.set(m, Math.max(at, out.get(m) ?? at));
+  for (const [m, sent] of b ?? []) {
+    const had = out.get(m);
+    if (!had || sent.at >= had.at) out.set(m, sent);
+  }
   return out;
 }

@@ -179,6 +179,15 @@ describe('client: loss, retransmission, deduplication', () => {
   });
 });
 
+describe('client: outcome of a request it has no record of', () => {
+  it('is not-found but never settled: some member may still have it in flight', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const o = await client.outcome('another-process:7');
+    expect(o).toMatchObject({ requestId: 'another-process:7', status: 'not-found', settled: false });
+  });
+});
+
 describe('client: fail-over', () => {
   it('rejects pending calls with FailoverError (accepted) when the contact crashes; outcome and reissue', async () => {
     cluster = await Cluster.of(3);
