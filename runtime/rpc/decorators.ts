@@ -17,8 +17,8 @@ export interface MethodOptions {
   /** Default deadline for the whole call, in milliseconds. */
   timeoutMs?: number;
   /**
-   * Resilience of the request's totally ordered cast (see {@link CallQos}): `none` (default),
-   * `k=N`, `majority` or `safe`. Checked when the replica starts.
+   * Resilience of the request's totally ordered cast (see {@link CallQos}): `majority`
+   * (default), `none`, `k=N` or `safe`. Checked when the replica starts.
    */
   qos?: CallQos;
 }
