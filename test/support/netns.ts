@@ -4,7 +4,7 @@
  * iproute2 (`ip`); {@link checkNetnsTools} says clearly which one is missing. Nothing is skipped:
  * a test that needs a namespace fails when it cannot have one.
  *
- * Every name carries a per-run id (pid + random), so parallel runs (vitest's workers, two CI jobs
+ * Every name carries a per-run id (pid, counter, random), so parallel runs (vitest's workers, two CI jobs
  * on one machine) never collide: each LAN has its own bridge, so all LANs may use the same
  * addresses (`10.88.0.x/24`) without seeing each other. {@link Lan.destroy} deletes what it
  * created (namespaces, veth pairs, the bridge) and reports anything still there; a process-wide
@@ -79,9 +79,16 @@ function ipQuiet(args: readonly string[]): boolean {
   }
 }
 
-/** A short id unique to this run: interface names are limited to 15 characters. */
+let made = 0;
+/**
+ * A short id unique to this run: our pid (unique among the processes running now), a counter
+ * (unique within this process) and 2 random characters (against a leftover of a SIGKILLed run
+ * whose pid was reused), in base 36: at most 9 characters, since interface names are limited to
+ * 15 (`tr<id>p<n>`).
+ */
 function runId(): string {
-  return ((process.pid & 0xfff) * 0x1000 + randomBytes(2).readUInt16BE(0)).toString(36).slice(-6);
+  const rand = (randomBytes(2).readUInt16BE(0) % 1296).toString(36).padStart(2, '0');
+  return `${process.pid.toString(36)}${(made++).toString(36)}${rand}`;
 }
 
 /** Names of every namespace that exists now (`ip netns list`). */
