@@ -177,3 +177,19 @@ export async function balances(r: Replica): Promise<Record<string, number>> {
   const s = await r.child.request({ cmd: 'state' }, 'state');
   return (s.app as { balances: Record<string, number> }).balances;
 }
+
+/**
+ * Waits until replica `r` holds exactly `expected` (a first-mode reply only says the contact
+ * applied the call; another replica may apply it a little later).
+ */
+export async function untilBalances(r: Replica, expected: Record<string, number>, ms = 5_000): Promise<void> {
+  const want = JSON.stringify(Object.entries(expected).sort());
+  let got: Record<string, number> = {};
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((res) => setTimeout(res, 20))) {
+    got = await balances(r);
+    if (JSON.stringify(Object.entries(got).sort()) === want) return;
+  }
+  throw new Error(
+    `${r.child.name} holds ${JSON.stringify(got)}, not ${JSON.stringify(expected)}, after ${ms} ms`,
+  );
+}
