@@ -76,6 +76,19 @@ function viewWithout(rs: Replica[], gone: string, n: number): Promise<ChildEvent
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Polls `r`'s state until `ok` holds (every 20 ms, at most `ms`): a first-mode reply says only
+ * that the replying member applied the call; the others apply it in their own time.
+ */
+async function stateWhen(r: Replica, ok: (s: LedgerState) => boolean, ms = 5_000): Promise<LedgerState> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const s = (await state(r)).app;
+    if (ok(s) || Date.now() > end) return s;
+    await sleep(20);
+  }
+}
+
 describe('RPC across replica processes on loopback', () => {
   it('SIGKILL of the contact mid-call: FailoverError with the request id, outcome committed, reissue answered once', async () => {
     const { replicas, seeds } = await threeReplicas();
@@ -96,8 +109,8 @@ describe('RPC across replica processes on loopback', () => {
     expect(await client.reissue(err.requestId)).toBe(1);
     expect(await client.invoke('ledger', 'append', ['y'])).toBe(2);
     for (const r of survivors) {
-      const s = await state(r);
-      expect(s.app).toMatchObject({ entries: ['x', 'y'], runs: 2 });
+      const s = await stateWhen(r, (a) => a.entries.length >= 2);
+      expect(s).toMatchObject({ entries: ['x', 'y'], runs: 2 });
       expect(await r.child.request({ cmd: 'outcome', id: err.requestId }, 'outcome')).toMatchObject({
         status: 'committed',
         value: 1,
@@ -115,8 +128,7 @@ describe('RPC across replica processes on loopback', () => {
     client = await connect({ group: 'ledger', seeds: [others[0]!.address] });
     expect(client.contactMember).toBe(others[0]!.self);
     const call = client.invoke('ledger', 'report', [800]);
-    await sleep(200);
-    expect((await state(holder)).app.reportRuns).toBe(1); // it is running there
+    expect((await stateWhen(holder, (a) => a.reportRuns > 0)).reportRuns).toBe(1); // it is running there
     await holder.child.kill('SIGKILL');
     const err = (await call.catch((e: unknown) => e)) as { code: string; requestId: string };
     expect(err).toMatchObject({ code: 'INTERRUPTED' });
@@ -168,7 +180,6 @@ describe('RPC across replica processes on loopback', () => {
       },
     );
     expect(await client.invoke('ledger', 'append', ['after'])).toBe(61);
-    await sleep(100);
-    expect((await state(late)).app.entries.at(-1)).toBe('after');
+    expect((await stateWhen(late, (a) => a.entries.length >= 61)).entries.at(-1)).toBe('after');
   }, 60_000);
 });
