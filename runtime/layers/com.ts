@@ -47,6 +47,9 @@ class Com implements Layer {
     unauthenticated: 0,
     /** Authentic packets refused as replays. */
     replayed: 0,
+    /** Authentic, not replays, but older than their sender's newest, from another address: the
+     * address was not moved (a replay through another member's gap, or a reordered move). */
+    staleAddress: 0,
   };
   private readonly auth: PacketAuth | undefined;
 
@@ -140,6 +143,7 @@ class Com implements Layer {
     // Cheap checks on the fixed header first; then authentication, before the body is parsed
     // and before anything (the address map included) is learnt from the packet.
     let packet: ReturnType<typeof decodePacket>;
+    let newest: boolean;
     try {
       const h = decodeFixedHeader(bytes, this.opts.maxPacket);
       if (h.groupId !== this.groupId) {
@@ -154,7 +158,7 @@ class Com implements Layer {
         this.counters.refused++; // client traffic never enters the member stack
         return;
       }
-      checkAuth(this.auth, bytes, h);
+      newest = checkAuth(this.auth, bytes, h);
       packet = decodePacket(bytes, this.opts.maxPacket);
     } catch (e) {
       if (e instanceof DecodeError) {
@@ -168,10 +172,15 @@ class Com implements Layer {
     }
     const sender = memberId(packet.sender);
     this.counters.received++;
-    this.addresses.set(sender, from);
+    // Only the sender's newest packet may move its address: an authenticated packet it sent to
+    // another member, replayed here from elsewhere, is older than what we hold and must not
+    // redirect our traffic (or a joiner's admission) to the replayer.
+    if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
+    else if (this.addresses.get(sender) !== from) this.counters.staleAddress++;
+    const address = this.addresses.get(sender)!;
     const msg: Msg = { headers: packet.headers, payload: packet.payload };
     if (packet.type === PacketType.Discovery)
-      this.ctx.passUp({ type: 'discovery', msg, from: sender, address: from });
+      this.ctx.passUp({ type: 'discovery', msg, from: sender, address });
     else if (packet.type === PacketType.Stack)
       this.ctx.passUp({
         type: 'deliver',

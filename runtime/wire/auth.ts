@@ -168,8 +168,12 @@ export class PacketAuth {
    * Verifies `bytes` (whose fixed header `h` the caller parsed with `decodeFixedHeader`) and
    * records its counter. Throws {@link DecodeError} `DECODE_UNAUTHENTICATED` or
    * `DECODE_REPLAYED`, and nothing else; replay state changes only for a packet that verifies.
+   *
+   * @returns whether the packet is its sender's newest yet (its counter above every one accepted
+   * before). Only such a packet may teach the receiver where its sender is: one the sender sent
+   * to another member, replayed here from elsewhere, fills a gap below the newest and verifies.
    */
-  verify(bytes: Uint8Array, h: FixedHeader): void {
+  verify(bytes: Uint8Array, h: FixedHeader): boolean {
     if ((h.flags & Flags.Authenticated) === 0)
       throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet carries no authentication tag');
     if (h.tagLength !== AUTH_TAG_BYTES)
@@ -203,7 +207,9 @@ export class PacketAuth {
         'DECODE_REPLAYED',
         `counter ${c} of ${id} is older than the replay window (highest ${w.highest})`,
       );
+    const newest = c > w.highest;
     w.mark(c);
+    return newest;
   }
 
   /** `authSenders`: endpoints tracked now; `authEvicted`: windows dropped to stay within the cap. */
@@ -235,8 +241,13 @@ export function refuseAuthenticated(h: FixedHeader): void {
     );
 }
 
-/** One receive path's verifier: with a key, {@link PacketAuth.verify}; without, {@link refuseAuthenticated}. */
-export function checkAuth(auth: PacketAuth | undefined, bytes: Uint8Array, h: FixedHeader): void {
-  if (auth) auth.verify(bytes, h);
-  else refuseAuthenticated(h);
+/**
+ * One receive path's verifier: with a key, {@link PacketAuth.verify}; without,
+ * {@link refuseAuthenticated}. Returns whether the packet may move its sender's address (always,
+ * without a key: nothing is authenticated then).
+ */
+export function checkAuth(auth: PacketAuth | undefined, bytes: Uint8Array, h: FixedHeader): boolean {
+  if (auth) return auth.verify(bytes, h);
+  refuseAuthenticated(h);
+  return true;
 }
