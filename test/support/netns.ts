@@ -124,9 +124,21 @@ function track(x: { destroy(): string[] }): void {
   created.add(x);
   if (exitHook) return;
   exitHook = true;
-  process.on('exit', () => {
+  const destroyAll = (): void => {
     for (const c of created) c.destroy();
-  });
+    created.clear();
+  };
+  process.on('exit', destroyAll);
+  // Death by a signal emits no 'exit': clean up, then die of the signal as before (unless
+  // somebody else handles it, e.g. the process harness, which re-raises it itself).
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      destroyAll();
+      process.off(sig, onSignal);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
 }
 
 /** One network namespace with its loopback up. Create with {@link createNamespace}. */

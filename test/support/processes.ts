@@ -28,6 +28,7 @@
  * ```
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -77,6 +78,15 @@ const OUTPUT_CAP = 64 * 1024;
 
 /** The `--import` specifier for tsx, resolved from this file so children work from any cwd. */
 const TSX_LOADER = import.meta.resolve('tsx');
+
+/** Whether `pid`'s parent is `parent` (Linux `/proc`; false where it cannot be read). */
+function isChildOf(pid: number, parent: number): boolean {
+  try {
+    return new RegExp(`^PPid:\\s+${parent}$`, 'm').test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** Every child started by any harness in this process and not yet reaped: the exit hook kills these. */
 const live = new Set<Child>();
@@ -339,11 +349,15 @@ export class ProcessHarness {
         throw err;
       }
       if (opts.wrapper?.length && typeof ready.pid === 'number' && ready.pid !== child.pid) {
-        // The wrapper forked: killing our pid would not reach node. Kill both and refuse.
-        try {
-          process.kill(ready.pid, 'SIGKILL');
-        } catch {
-          // already gone
+        // The wrapper forked: killing our pid would not reach node. Kill both and refuse. The
+        // printed pid is the child's word only (in another pid namespace it names some other
+        // process): it is signalled only if it is our spawned process's own child.
+        if (isChildOf(ready.pid, child.pid)) {
+          try {
+            process.kill(ready.pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
         }
         await child.kill();
         throw new Error(
