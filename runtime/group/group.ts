@@ -8,7 +8,7 @@ import { seededRandom } from '../stack/random.js';
 import type { QoS, View } from '../stack/types.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
-import { type AuthKey, authKeyBytes } from '../wire/auth.js';
+import { type AuthKey, authKeyBytes, authKeyId } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
@@ -158,6 +158,11 @@ export class Group implements GroupHandle {
   /** Whether this member authenticates its packets (`JoinOptions.key` was set). */
   get authenticated(): boolean {
     return this.opts.key !== undefined;
+  }
+
+  /** The public name of the group key ({@link authKeyId}), or undefined without one. */
+  get keyId(): string | undefined {
+    return this.opts.key === undefined ? undefined : authKeyId(this.opts.key);
   }
 
   /**

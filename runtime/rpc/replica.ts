@@ -256,6 +256,11 @@ export class Replica<T extends object = object> implements StateProvider {
           ? 'the group authenticates its packets: give the replica the same key (ReplicaOptions.key)'
           : 'the replica has a key but the group does not: give the group the same key (JoinOptions.key)',
       );
+    const groupKeyId = (group as { keyId?: unknown }).keyId;
+    if (typeof groupKeyId === 'string' && this.auth && groupKeyId !== this.auth.keyId)
+      throw new RpcConfigError(
+        `the replica's key (id ${this.auth.keyId}) is not the group's (id ${groupKeyId}): give both the same key`,
+      );
     this.group = group;
     this.groupId = groupIdOf(group.groupName);
     this.endpoint = endpointOf(group.self);

@@ -44,6 +44,14 @@ const ZERO_MAC = new Uint8Array(AUTH_MAC_BYTES);
 const TWO_32 = 2 ** 32;
 
 /** The key's bytes; throws {@link AuthConfigError} (`AUTH_BAD_KEY`) for anything unusable. */
+/**
+ * A short public name of a key: 8 bytes of HMAC-SHA256(key, "troupe/key-id"), in hex. Two
+ * configurations can be compared by it without revealing or copying the key.
+ */
+export function authKeyId(key: AuthKey): string {
+  return createHmac('sha256', authKeyBytes(key)).update('troupe/key-id').digest('hex').slice(0, 16);
+}
+
 export function authKeyBytes(key: AuthKey): Uint8Array {
   let bytes: Uint8Array;
   if (typeof key === 'string') bytes = new TextEncoder().encode(key);
@@ -136,8 +144,12 @@ export class PacketAuth {
   private readonly windows = new Map<string, ReplayWindow>();
   private evicted = 0;
 
+  /** {@link authKeyId} of its key. */
+  readonly keyId: string;
+
   constructor(key: AuthKey, opts: PacketAuthOptions = {}) {
     this.key = createSecretKey(authKeyBytes(key));
+    this.keyId = authKeyId(key);
     this.windowSize = opts.window ?? REPLAY_WINDOW;
     this.maxSenders = opts.maxSenders ?? MAX_TRACKED_SENDERS;
     if (!Number.isInteger(this.maxSenders) || this.maxSenders < 1)
