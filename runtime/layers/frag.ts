@@ -1,5 +1,6 @@
-import { StackConfigError, TroupeError } from '../errors.js';
+import { TroupeError } from '../errors.js';
 import { headerUint, popKindHeader } from '../stack/header.js';
+import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
   type Layer,
@@ -269,9 +270,7 @@ export const frag: LayerFactory<FragOptions> = {
   requires: ['reliable', 'fifo'],
   create: (ctx, o) => {
     const opts = { ...DEFAULTS, ...o };
-    for (const [k, v] of Object.entries(opts))
-      if (!(typeof v === 'number' && Number.isSafeInteger(v) && v > 0))
-        throw new StackConfigError('STACK_BAD_OPTION', `frag option ${k} must be a positive integer`);
+    requirePositive('frag', opts, Object.keys(opts), true);
     return new Frag(ctx, opts);
   },
 };

@@ -1,6 +1,7 @@
 import { StackConfigError } from '../errors.js';
 import { headerString, headerTuple, headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
+import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
   type Layer,
@@ -1188,9 +1189,7 @@ export const gms: LayerFactory<GmsOptions> = {
     if (!Array.isArray(seeds) || seeds.some((s) => typeof s !== 'string'))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option seeds must be a list of addresses');
     const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };
-    for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[])
-      if (!(typeof opts[k] === 'number' && opts[k] > 0))
-        throw new StackConfigError('STACK_BAD_OPTION', `gms option ${k} must be a positive number`);
+    requirePositive('gms', opts, Object.keys(DEFAULTS));
     if (opts.partitionMs <= opts.suspectMs)
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option partitionMs must exceed suspectMs');
     return new Gms(ctx, opts);

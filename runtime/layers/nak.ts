@@ -1,6 +1,7 @@
 import { StackConfigError } from '../errors.js';
 import { headerString, headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
+import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
   type Layer,
@@ -461,9 +462,7 @@ export const nak: LayerFactory<NakOptions> = {
   requires: ['transport'],
   create: (ctx, o) => {
     const opts = { ...DEFAULTS, ...o };
-    for (const [k, v] of Object.entries(opts))
-      if (!(typeof v === 'number' && v > 0))
-        throw new StackConfigError('STACK_BAD_OPTION', `nak option ${k} must be a positive number`);
+    requirePositive('nak', opts, Object.keys(opts));
     if (opts.nakMaxMs < opts.nakMinMs)
       throw new StackConfigError('STACK_BAD_OPTION', 'nak: nakMaxMs < nakMinMs');
     return new Nak(ctx, opts);

@@ -1,6 +1,6 @@
-import { StackConfigError } from '../errors.js';
 import { headerString, headerTuple, headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
+import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
   type Layer,
@@ -254,9 +254,7 @@ export const stable: LayerFactory<StableOptions> = {
   requires: ['reliable', 'fifo'],
   create: (ctx, o) => {
     const opts = { ...DEFAULTS, ...o };
-    for (const [k, v] of Object.entries(opts))
-      if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
-        throw new StackConfigError('STACK_BAD_OPTION', `stable option ${k} must be a positive number`);
+    requirePositive('stable', opts, Object.keys(opts));
     return new Stable(ctx, opts);
   },
 };

@@ -9,6 +9,7 @@ import { connect, joinReplica, NoContactError, serve, type TroupeClient } from '
 import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { AuthConfigError, decodeFixedHeader, Flags, PacketType } from '../../runtime/wire/index.js';
+import { until } from '../support/until.js';
 
 /** Authentication over real UDP sockets on loopback, in one process. */
 const KEY = 'the group key of the auth test!!';
@@ -28,18 +29,6 @@ afterEach(async () => {
   groups = [];
   sockets = [];
 });
-
-function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 /** A UDP transport that keeps a copy of every packet it multicasts (at most 10,000), and of every
  * packet it sends point to point in `unicast`. */

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery, StateProvider } from '../../runtime/group/types.js';
 import { type TcpTransport, tcp } from '../../runtime/transport/tcp.js';
+import { until } from '../support/until.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -26,18 +27,6 @@ async function open(n: number): Promise<TcpTransport[]> {
   const ts = await Promise.all(Array.from({ length: n }, () => tcp({ host: '127.0.0.1' })));
   transports.push(...ts);
   return ts;
-}
-
-function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > ms) reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 /** A member's application: a log of payload texts (the big ones abbreviated) plus a sum. */

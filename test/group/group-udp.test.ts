@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery } from '../../runtime/group/types.js';
 import { udp } from '../../runtime/transport/udp.js';
+import { until } from '../support/until.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -15,18 +16,6 @@ afterEach(async () => {
 
 async function transports(n: number) {
   return Promise.all(Array.from({ length: n }, () => udp({ host: '127.0.0.1' })));
-}
-
-function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 describe('Group over real UDP sockets (one process)', () => {

@@ -5,6 +5,7 @@ import { validateBankRequest } from '../../examples/bank/generated/bank.model.js
 import type { Group } from '../../runtime/group/group.js';
 import { connect, joinReplica, type Replica, type TroupeClient } from '../../runtime/rpc/index.js';
 import { udp } from '../../runtime/transport/udp.js';
+import { until } from '../support/until.js';
 
 /** The RPC runtime over the real group engine and real UDP sockets, in one process. */
 const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };
@@ -28,18 +29,6 @@ async function replicas(n: number, seeds?: string[]) {
   );
   groups.push(...made.map((m) => m.group));
   return { made, seeds: all };
-}
-
-function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() - start > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 describe('RPC over the real group engine', () => {
