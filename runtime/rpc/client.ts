@@ -36,12 +36,11 @@ import {
 import {
   type AcceptedPacket,
   type ClientPacket,
-  ClientPacketDrop,
-  decodeClientPacket,
   encodeClientPacket,
   type OutcomePacket,
   type OutcomeStatus,
   type ReplyPacket,
+  readClientPacket,
   TO_CLIENT,
   type ViewPacket,
 } from './protocol.js';
@@ -498,14 +497,8 @@ export class TroupeClient implements Invoker {
   // 2–3. Receiving: validate everything, then dispatch by kind.
 
   private receive(bytes: Uint8Array, from: string): void {
-    let packet: ClientPacket;
-    try {
-      packet = decodeClientPacket(bytes, this.groupId, this.auth).packet;
-    } catch (e) {
-      if (e instanceof ClientPacketDrop && e.reason !== 'malformed') this.counters[e.reason]++;
-      else this.counters.malformed++;
-      return;
-    }
+    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters);
+    if (!packet) return;
     if (!TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++;
       return;

@@ -329,6 +329,24 @@ export function decodeClientPacket(
   }
 }
 
+/**
+ * {@link decodeClientPacket} for a receive path: a dropped packet is counted under its reason
+ * in `counters` and gives `undefined`; nothing is thrown.
+ */
+export function readClientPacket(
+  raw: Uint8Array,
+  groupId: number,
+  auth: PacketAuth | undefined,
+  counters: Record<DropReason, number>,
+): ClientPacket | undefined {
+  try {
+    return decodeClientPacket(raw, groupId, auth).packet;
+  } catch (e) {
+    counters[e instanceof ClientPacketDrop ? e.reason : 'malformed']++;
+    return undefined;
+  }
+}
+
 /** Member → client kinds; the client drops the others, and members drop these. */
 export const TO_CLIENT: ReadonlySet<ClientPacket['kind']> = new Set([
   'reply',

@@ -42,10 +42,9 @@ import { type Lookup, type OutcomeLimits, OutcomeTable, type OutcomeTableState }
 import {
   type CallPacket,
   type ClientPacket,
-  ClientPacketDrop,
-  decodeClientPacket,
   encodeClientPacket,
   type OutcomeStatus,
+  readClientPacket,
   TO_CLIENT,
 } from './protocol.js';
 import type { Result } from './result.js';
@@ -290,14 +289,8 @@ export class Replica<T extends object = object> implements StateProvider {
   // 1. The contact role: client packets.
 
   private onClientPacket(bytes: Uint8Array, from: string): void {
-    let packet: ClientPacket;
-    try {
-      packet = decodeClientPacket(bytes, this.groupId, this.auth).packet;
-    } catch (e) {
-      if (e instanceof ClientPacketDrop && e.reason !== 'malformed') this.counters[e.reason]++;
-      else this.counters.malformed++;
-      return;
-    }
+    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters);
+    if (!packet) return;
     if (TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++; // a member-to-client kind sent to a member
       return;

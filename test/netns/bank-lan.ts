@@ -1,6 +1,6 @@
 /**
  * Shared set-up of the multi-host tests: a LAN of network namespaces on a bridge
- * (test/support/netns.ts), bank replica processes on some hosts (fixtures/bank-replica.ts) and a
+ * (test/support/netns.ts), bank replica processes on some hosts (examples/bank/replica.ts) and a
  * non-member client process on another (fixtures/bank-client.ts), each started with
  * `ip netns exec <ns> node --import tsx ...` through the ProcessHarness.
  *
@@ -15,7 +15,7 @@ import { afterAll, afterEach, expect } from 'vitest';
 import { createLan, type Lan, listNamespaces } from '../support/netns.js';
 import { type Child, type ChildEvent, ProcessHarness } from '../support/processes.js';
 
-export const REPLICA = 'test/netns/fixtures/bank-replica.ts';
+export const REPLICA = 'examples/bank/replica.ts';
 export const CLIENT = 'test/netns/fixtures/bank-client.ts';
 /** The IP multicast group of the bank's casts on the LAN. */
 export const MCAST_GROUP = '239.255.88.1';

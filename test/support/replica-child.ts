@@ -48,13 +48,18 @@ export interface ReplicaMember<T extends object> {
   transport: Transport;
 }
 
+/** The replica's UDP transport, as its options say. */
+function bind(o: ReplicaChildOptions<object>): Promise<Transport> {
+  return udp({ ...o.udp, host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+}
+
 /** Binds the transport and joins `seeds` at once (standalone use, no parent). */
 export async function startReplica<T extends object>(
   o: ReplicaChildOptions<T>,
   seeds: string[],
   layers?: Record<string, Record<string, unknown>>,
 ): Promise<ReplicaMember<T>> {
-  const transport = await udp({ ...o.udp, host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  const transport = await bind(o);
   return join(o, transport, seeds, layers);
 }
 
@@ -75,7 +80,7 @@ async function join<T extends object>(
 
 /** Serves the command protocol above until stdin closes. */
 export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions<T>): Promise<void> {
-  const transport = await udp({ ...o.udp, host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  const transport = await bind(o);
   let member: ReplicaMember<T> | undefined;
   const viewOf = (g: Group) => (g.view ? { id: g.view.id, members: g.view.members } : undefined);
   onCommands(async (cmd) => {
