@@ -93,6 +93,18 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
   }
 }
 
+/** Elements 1–6 of a request or a forward: the call as the client made it. */
+function callFields(v: unknown[]) {
+  return {
+    id: requestId(v[1]),
+    service: str(v[2], 'service', 256),
+    method: str(v[3], 'method', 256),
+    args: bytes(v[4], 'args'),
+    mode: mode(v[5]),
+    client: str(v[6], 'client address', 256),
+  };
+}
+
 /** Decodes and checks a group message; throws only `DecodeError`. */
 export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   const v = decodeValue(payload);
@@ -102,12 +114,7 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
       if (v.length !== 9) bad('request has 9 fields');
       return {
         kind: 'request',
-        id: requestId(v[1]),
-        service: str(v[2], 'service', 256),
-        method: str(v[3], 'method', 256),
-        args: bytes(v[4], 'args'),
-        mode: mode(v[5]),
-        client: str(v[6], 'client address', 256),
+        ...callFields(v),
         contact: str(v[7], 'contact', 64),
         ts: int(v[8], 'timestamp'),
       };
@@ -131,12 +138,7 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
       if (v.length !== 8) bad('forward has 8 fields');
       return {
         kind: 'forward',
-        id: requestId(v[1]),
-        service: str(v[2], 'service', 256),
-        method: str(v[3], 'method', 256),
-        args: bytes(v[4], 'args'),
-        mode: mode(v[5]),
-        client: str(v[6], 'client address', 256),
+        ...callFields(v),
         viewId: int(v[7], 'view id'),
       };
     default:

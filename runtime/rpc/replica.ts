@@ -326,18 +326,8 @@ export class Replica<T extends object = object> implements StateProvider {
       this.sendOutcomeReply(p.id, known, from, this.applied);
       return;
     }
-    const pending = this.pending.get(p.id);
-    if (pending) {
-      this.send(from, {
-        kind: 'accepted',
-        id: p.id,
-        viewId: pending.view.id,
-        members: pending.view.members,
-        ordered: true,
-      });
-      return;
-    }
-    const orderedIn = this.inOrder.get(p.id);
+    // Already in the order (a handler still running, or delivered and not yet applied): say so.
+    const orderedIn = this.pending.get(p.id)?.view ?? this.inOrder.get(p.id);
     if (orderedIn) {
       this.send(from, {
         kind: 'accepted',
