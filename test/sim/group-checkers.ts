@@ -256,6 +256,47 @@ export const resilience: Checker = {
   },
 };
 
+/**
+ * Progress (liveness after the faults): a totally ordered probe that a surviving member casts
+ * once the network is quiet ({@link ScenarioConfig.probeAtMs}) is delivered by every survivor
+ * that was already running then, before the run ends. A group whose members all share one view
+ * but never deliver again (a flush nobody finishes or restarts) is a `wedge`; `self-delivery`
+ * and `same-state` only notice a wedge that happens to strand casts made during the faults.
+ */
+export const progress: Checker = {
+  name: 'progress',
+  check: (w) => {
+    const at = w.cfg.probeAtMs;
+    if (at === undefined) return [];
+    const live = w.incarnations.filter(survivor);
+    const probes = w.probes.filter((p) => live.some((i) => i.member === p.member));
+    if (probes.length === 0)
+      return live.length > 0 ? [`no survivor cast a probe at ${at} ms (none was in a view)`] : [];
+    const missing: string[] = [];
+    let undelivered = 0;
+    for (const p of probes) {
+      const lacking = live.filter(
+        (i) => i.startedAt <= p.at && !i.delivered.some((d) => d.payload === p.payload),
+      );
+      if (lacking.length === 0) continue;
+      undelivered++;
+      if (missing.length < 2)
+        missing.push(`${p.payload} missing at ${lacking.map((i) => i.member).join(',')}`);
+    }
+    if (undelivered === 0) return [];
+    const finals = new Set(
+      live.map((i) => (i.views.length ? viewKey(i.views[i.views.length - 1]!) : 'none')),
+    );
+    const what =
+      finals.size === 1
+        ? `wedge: all ${live.length} survivors share view ${[...finals][0]}, yet`
+        : `no progress: survivors in ${finals.size} views, and`;
+    return [
+      `${what} ${undelivered} of ${probes.length} probes cast at ${at} ms are undelivered after ${w.cfg.endMs - at} ms (${missing.join('; ')})`,
+    ];
+  },
+};
+
 export const GROUP_CHECKERS: readonly Checker[] = [
   resilience,
   sameState,
@@ -266,6 +307,7 @@ export const GROUP_CHECKERS: readonly Checker[] = [
   noInvented,
   selfDelivery,
   liveness,
+  progress,
   noErrors,
 ];
 

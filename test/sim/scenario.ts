@@ -24,6 +24,7 @@ export function defaultConfig(seed: number, members: number, faults: Iterable<Fa
     faultMs: 3_000,
     endMs: 15_000,
     trace: false,
+    probeAtMs: 10_000,
   };
 }
 
@@ -65,9 +66,19 @@ export function runScenario(
     }
   }
   planFaults(w);
+  planProbes(w);
   w.run();
   const violations = checkers.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`));
   return { seed: cfg.seed, violations, trace: w.trace, world: w };
+}
+
+/** At {@link ScenarioConfig.probeAtMs}, every member casts a probe (the `progress` checker). */
+export function planProbes(w: World): void {
+  const at = w.cfg.probeAtMs;
+  if (at === undefined) return;
+  w.at(at, () => {
+    for (const n of w.nodes) w.probe(n);
+  });
 }
 
 /** Plan the seed's faults on `w` (crashes with restarts, pauses, a healed partition). */

@@ -6,9 +6,18 @@ import { type MemberId, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
 import type { Effect, LayerSpec, QoS, UpEvent, View } from '../../runtime/stack/types.js';
 import { PacketType } from '../../runtime/wire/packet.js';
+import { type Delivery, Links, multicastTargets } from './network.js';
 import { EventQueue } from './queue.js';
 
-export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition';
+export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition' | ExtraFault;
+/**
+ * Faults beyond the original seven, opt-in (not in {@link ALL_FAULTS}, so CI's existing steps
+ * keep their seeds): `splits` splits and heals repeatedly in patterns (2|2, 1|1|1, a majority
+ * and a minority swapping), `links` cuts links one way and non-transitively, `skew` offsets
+ * and drifts each member's and client's wall clock (test/sim/patterns.ts plans them).
+ */
+export type ExtraFault = 'splits' | 'links' | 'skew';
+export const EXTRA_FAULTS: readonly ExtraFault[] = ['splits', 'links', 'skew'];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
   'dup',
@@ -34,6 +43,20 @@ export interface ScenarioConfig {
   faultMs: number;
   endMs: number;
   trace: boolean;
+  /** How a multicast travels (test/sim/network.ts); default `multicast`. */
+  delivery?: Delivery;
+  /**
+   * What a member cut off from the group (partitioned or excluded) does. `same`: the same
+   * member core, application and state start a new incarnation at once, as the real driver
+   * (`Group`, `onPartition: 'rejoin'`) does; `new`: a fresh process-like node (new core, new
+   * application, fresh state) 1 ms later. Default `new`.
+   */
+  rejoin?: 'new' | 'same';
+  /**
+   * Group mode: at this time every live member casts one totally ordered probe, which every
+   * survivor must deliver by the end (the `progress` checker). Undefined: no probes.
+   */
+  probeAtMs?: number;
   /**
    * Group mode only: the application each member incarnation runs instead of the toy state
    * (RPC mode: a replica, test/sim/rpc-world.ts). It is the state provider, sees every
@@ -47,6 +70,11 @@ export interface NodeApp {
   state: StateProvider;
   /** Called once, when the incarnation's member id is known and before any of its events. */
   start(node: NodeHandle): void;
+  /**
+   * With `rejoin: 'same'`: the same application's member started a new incarnation (the
+   * handle's `self` is now the new member id).
+   */
+  rejoined?(node: NodeHandle): void;
   event(ev: AppEvent): void;
   /** A `PacketType.Client` packet arrived at this node (it bypasses the stack, as in `Group`). */
   clientPacket(bytes: Uint8Array, from: string): void;
@@ -130,6 +158,10 @@ interface Node {
   address: string;
   inc: number;
   runner: Runner;
+  /** Group mode: the member core (rejoined in place with `rejoin: 'same'`). */
+  core?: MemberCore;
+  /** Addresses of the last view's other members (the `peers` effect): fan-out's targets. */
+  peers: string[];
   rec: Incarnation;
   alive: boolean;
   pausedUntil: number;
@@ -153,15 +185,25 @@ export class World {
   now = 0;
   readonly nodes: Node[] = [];
   readonly incarnations: Incarnation[] = [];
-  /** Partition: node index → side. Packets cross only between nodes on the same side. */
-  private side: number[] = [];
+  /** Who reaches whom: partitions and cut links. */
+  readonly links: Links;
+  /** Probe casts (see {@link ScenarioConfig.probeAtMs}): payload, caster, time. */
+  readonly probes: { payload: string; member: MemberId; at: number }[] = [];
+  /** Per address (member `nK` or client `cK`): wall-clock offset at virtual time `now`. */
+  readonly skew = new Map<string, (now: number) => number>();
   /** Non-member endpoints (RPC clients) by address; never partitioned. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
 
   constructor(readonly cfg: ScenarioConfig) {
     this.rng = seededRandom(cfg.seed);
+    this.links = new Links(cfg.members);
     for (let i = 0; i < cfg.members; i++) this.nodes.push(this.start(i, 1));
-    this.side = this.nodes.map(() => 0);
+  }
+
+  /** The wall clock (`Date.now`) of the process at `address`: virtual time plus its skew. */
+  wall(address: string): number {
+    const skew = this.skew.get(address);
+    return this.now + (skew ? skew(this.now) : 0);
   }
 
   log(line: string): void {
@@ -189,6 +231,7 @@ export class World {
     let self: MemberId;
     const state: AppState = { chain: 0, others: 0, count: 0 };
     let app: NodeApp | undefined;
+    let coreOf: MemberCore | undefined;
     if (this.isGroup) {
       app = this.cfg.app?.(this, index, address);
       const core = new MemberCore({
@@ -200,14 +243,15 @@ export class World {
               snapshot: () => app!.state.snapshot(),
               restore: (b) => {
                 app!.state.restore(b);
-                rec.restoredAt = this.now;
+                n.rec.restoredAt = this.now;
               },
             }
           : {
-              snapshot: () => encoder.encode(JSON.stringify(rec.state)),
+              // The node's current record: with `rejoin: 'same'` the core outlives incarnations.
+              snapshot: () => encoder.encode(JSON.stringify(n.rec.state)),
               restore: (b) => {
-                rec.state = JSON.parse(decoder.decode(b)) as AppState;
-                rec.restoredAt = this.now;
+                n.rec.state = JSON.parse(decoder.decode(b)) as AppState;
+                n.rec.restoredAt = this.now;
               },
             },
       });
@@ -220,6 +264,7 @@ export class World {
       const first = core.start(this.now);
       self = core.self;
       stats = () => core.stats();
+      coreOf = core;
       app?.start(this.handle(() => n, inc, address, core));
       this.queue.push(this.now, () => this.onNode(n, inc, () => first));
     } else {
@@ -253,6 +298,8 @@ export class World {
       address,
       inc,
       runner,
+      ...(coreOf ? { core: coreOf } : {}),
+      peers: [],
       rec,
       alive: true,
       pausedUntil: 0,
@@ -353,6 +400,7 @@ export class World {
           n.rec.errors.push(`layer ${e.layer} threw: ${String((e.error as Error)?.stack ?? e.error)}`);
           break;
         case 'peers':
+          n.peers = [...e.addresses];
           break;
       }
     }
@@ -435,6 +483,10 @@ export class World {
         // The application's answer to a partition: come back as a new member (RMP).
         const i = n.index;
         const inc = n.inc;
+        if (this.cfg.rejoin === 'same') {
+          this.queue.push(this.now, () => this.rejoin(n, inc));
+          return;
+        }
         this.queue.push(this.now + 1, () => {
           const cur = this.nodes[i]!;
           if (cur.inc !== inc || !cur.alive) return;
@@ -475,9 +527,11 @@ export class World {
       return;
     }
     const targets =
-      to === null ? this.nodes.filter((d) => d !== src) : this.nodes.filter((d) => d.address === to);
+      to === null
+        ? multicastTargets(this.cfg.delivery ?? 'multicast', src, this.nodes, src.peers)
+        : this.nodes.filter((d) => d.address === to);
     for (const dst of targets) {
-      if (this.side[src.index] !== this.side[dst.index]) continue;
+      if (this.links.blocks(src.index, dst.index)) continue;
       if (this.faultOn('loss') && this.rng() < 0.1) continue;
       const copies = this.faultOn('dup') && this.rng() < 0.05 ? 2 : 1;
       for (let c = 0; c < copies; c++) {
@@ -501,13 +555,14 @@ export class World {
   }
 
   /** The application on `n` casts its next message (numbered when the member runs it). */
-  cast(n: Node): void {
+  cast(n: Node, fixed?: QoS, onCast?: (payload: string) => void): void {
     const inc = n.inc;
     this.onNode(n, inc, () => {
       const payload = `${n.rec.member}#${n.rec.casts.length}`;
       n.rec.casts.push(payload);
+      onCast?.(payload);
       this.log(`${n.address} cast ${payload}`);
-      const q = this.cfg.qos;
+      const q = fixed ?? this.cfg.qos;
       const qos = typeof q === 'function' ? q(this.rng) : q;
       return n.runner.cast(encoder.encode(payload), qos, this.now);
     });
@@ -518,6 +573,46 @@ export class World {
     n.alive = false;
     n.rec.crashedAt = this.now;
     this.log(`${n.address} CRASH`);
+  }
+
+  /**
+   * `rejoin: 'same'`: the node's member core starts a new incarnation in place, keeping its
+   * application (and the toy state), as `Group` does on `partitioned`.
+   */
+  private rejoin(n: Node, inc: number): void {
+    const core = n.core;
+    if (!core || !n.alive || n.inc !== inc) return;
+    const old = n.rec;
+    const first = core.start(this.now);
+    // The toy application's state object carries over (state transfer replaces it on a join).
+    const rec: Incarnation = {
+      ...old,
+      member: core.self,
+      startedAt: this.now,
+      crashedAt: null,
+      casts: [],
+      delivered: [],
+      views: [],
+      partitionedAt: null,
+      restoredAt: null,
+      errors: [],
+    };
+    this.incarnations.push(rec);
+    n.rec = rec;
+    this.log(`${n.address} rejoin as ${core.self} (same core and application)`);
+    n.app?.rejoined?.(this.handle(() => n, inc, n.address, core));
+    this.apply(n, first);
+  }
+
+  /**
+   * A probe: the member on `n` casts one totally ordered message, recorded in {@link probes}
+   * (the `progress` checker wants every survivor to deliver every probe).
+   */
+  probe(n: Node): void {
+    if (!n.alive || n.rec.partitionedAt !== null) return;
+    this.cast(n, { order: 'total' }, (payload) =>
+      this.probes.push({ payload, member: n.rec.member, at: this.now }),
+    );
   }
 
   restart(i: number): void {
@@ -534,12 +629,19 @@ export class World {
   }
 
   partition(sides: number[]): void {
-    this.side = sides;
-    this.log(`PARTITION ${sides.join('')}`);
+    this.links.partition(sides);
+    this.log(`PARTITION ${this.links.describe()}`);
+  }
+
+  /** Cut (or restore) links: see {@link Links}. */
+  cutLink(from: number, to: number, both = false, restore = false): void {
+    if (restore) this.links.restore(from, to, both);
+    else this.links.cut(from, to, both);
+    this.log(`LINKS ${this.links.describe()}`);
   }
 
   heal(): void {
-    this.side = this.nodes.map(() => 0);
+    this.links.heal();
     this.log('HEAL');
   }
 
