@@ -6,8 +6,8 @@
  */
 
 /** How a member's `transmit` to everyone travels, as the two modes of the UDP transport. */
-export type Delivery = 'multicast' | 'fanout';
-export const DELIVERIES: readonly Delivery[] = ['multicast', 'fanout'];
+export type DeliveryMode = 'multicast' | 'fanout';
+export const DELIVERIES: readonly DeliveryMode[] = ['multicast', 'fanout'];
 
 /**
  * Reachability between nodes (by index). Partitions put nodes on sides; a packet crosses only
@@ -83,7 +83,7 @@ export class Links {
  * mode) sends one copy to each address of the sender's last view (`peers`), nobody else.
  */
 export function multicastTargets<N extends { index: number; address: string }>(
-  mode: Delivery,
+  mode: DeliveryMode,
   src: N,
   nodes: readonly N[],
   peers: readonly string[],

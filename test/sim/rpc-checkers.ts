@@ -10,8 +10,9 @@
  */
 
 import { TroupeError } from '../../runtime/errors.js';
+import type { Replies } from '../../runtime/rpc/api.js';
 import { decodeValue } from '../../runtime/rpc/codec.js';
-import { ClientClosedError, FailoverError, TimeoutError } from '../../runtime/rpc/errors.js';
+import { ClientClosedError, FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
 import { decodeGroupMsg, type GroupMsg } from '../../runtime/rpc/messages.js';
 import type { MemberId } from '../../runtime/stack/member.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
@@ -189,8 +190,15 @@ export function model(sim: RpcSim): Model {
       return;
     }
     try {
-      const fn = (register as unknown as Record<string, (...a: unknown[]) => unknown>)[msg.method]!;
-      outcomes.set(msg.id, { status: 'committed', ok: true, value: fn.apply(register, args) });
+      // The async method's write, without its wait: the replicas apply one request at a time.
+      const value =
+        msg.method === 'append'
+          ? register.appendAfter(args[0] as number, register.ops)
+          : (register as unknown as Record<string, (...a: unknown[]) => unknown>)[msg.method]!.apply(
+              register,
+              args,
+            );
+      outcomes.set(msg.id, { status: 'committed', ok: true, value });
     } catch (e) {
       const err = e as Error;
       outcomes.set(msg.id, {
@@ -252,8 +260,13 @@ export const noDoubleApply: RpcChecker = {
   name: 'no-double-apply',
   check: (sim) => {
     const out: string[] = [];
-    for (const inc of sim.incarnations)
+    const seen = new Set<Map<string, number>>();
+    for (const inc of sim.incarnations) {
+      // Incarnations of one rejoining replica share its run counts: count them once.
+      if (seen.has(inc.runs)) continue;
+      seen.add(inc.runs);
       for (const [id, n] of inc.runs) if (n > 1) out.push(`${inc.rec.member} ran ${id} ${n} times`);
+    }
     return out;
   },
 };
@@ -292,13 +305,17 @@ export const trueReplies: RpcChecker = {
       const f = c.final;
       if (!f) continue;
       const r = m.outcomes.get(c.id);
+      if (f.kind === 'value' && f.via === 'reply' && (c.mode === 'all' || c.mode === 'majority')) {
+        out.push(...repliesProblems(c.id, f.value as Replies<unknown>, r));
+        continue;
+      }
       if (f.kind === 'value') {
         if (r?.status !== 'committed' || !r.ok || JSON.stringify(r.value) !== JSON.stringify(f.value))
           out.push(`${c.id} got value ${JSON.stringify(f.value)} (${f.via}), agreed: ${show(r)}`);
         continue;
       }
       const e = f.error as Error & { code?: string };
-      if (e instanceof FailoverError || e instanceof TimeoutError) continue; // gave up: no claim
+      if (e instanceof FailoverError || e instanceof TimeoutError || e instanceof NoMajorityError) continue; // gave up: no claim
       if (e.code === 'INTERRUPTED') {
         if (r?.status !== 'interrupted') out.push(`${c.id} got INTERRUPTED, agreed: ${show(r)}`);
         continue;
@@ -309,6 +326,22 @@ export const trueReplies: RpcChecker = {
     return out;
   },
 };
+
+/** `all`/`majority` replies: each member's answer is the agreed result of the request. */
+function repliesProblems(id: string, got: Replies<unknown>, r: ModelResult | undefined): string[] {
+  const out: string[] = [];
+  if (got?.requestId !== id) return [`${id} got replies for ${String(got?.requestId)}`];
+  for (const e of got.entries) {
+    if (e.status === 'ok') {
+      if (r?.status !== 'committed' || !r.ok || JSON.stringify(r.value) !== JSON.stringify(e.value))
+        out.push(`${id}: ${e.member} replied ${JSON.stringify(e.value)}, agreed: ${show(r)}`);
+    } else if (e.status === 'error') {
+      if (r?.status !== 'committed' || r.ok || r.code !== e.error.code || r.message !== e.error.message)
+        out.push(`${id}: ${e.member} replied error ${e.error.code}, agreed: ${show(r)}`);
+    }
+  }
+  return out;
+}
 
 /** (4) Every settled outcome answer is true of the final agreed log. */
 export const trueOutcomes: RpcChecker = {
@@ -350,11 +383,38 @@ export const replicaHealth: RpcChecker = {
   name: 'replica-health',
   check: (sim) => {
     const out: string[] = [];
-    for (const inc of sim.incarnations) {
+    for (const inc of new Map(sim.incarnations.map((i) => [i.replica, i])).values()) {
       const s = inc.replica.stats();
       if (s.internalErrors > 0) out.push(`${inc.rec.member}: ${s.internalErrors} internal errors`);
       if (s.badGroupMessages > 0) out.push(`${inc.rec.member}: ${s.badGroupMessages} bad group messages`);
       if (s.malformed > 0) out.push(`${inc.rec.member}: ${s.malformed} malformed client packets`);
+    }
+    return out;
+  },
+};
+
+/**
+ * Progress: each client's probe call, made once the faults are over (`probeAtMs`), is answered
+ * with a value before the run ends. A group that never orders again, or a client that cannot
+ * follow it, fails here even when no earlier call was left pending.
+ */
+export const rpcProgress: RpcChecker = {
+  name: 'progress',
+  check: (sim) => {
+    const at = sim.cfg.probeAtMs;
+    if (at === undefined) return [];
+    const probes = sim.calls.filter((c) => c.probe);
+    if (probes.length < sim.clients.length)
+      return [`${sim.clients.length - probes.length} clients made no probe call at ${at} ms`];
+    const out: string[] = [];
+    const live = sim.world.incarnations.filter(survivor);
+    const finals = new Set(live.map((i) => i.views[i.views.length - 1]?.id ?? 0));
+    for (const c of probes) {
+      if (c.final?.kind === 'value') continue;
+      const ended = c.final ? `ended in ${(c.final as { error: Error }).error.name}` : 'never ended';
+      out.push(
+        `probe call ${c.id} made at ${at} ms ${ended} (${live.length} survivors in ${finals.size} view(s))`,
+      );
     }
     return out;
   },
@@ -367,9 +427,11 @@ export const RPC_CHECKERS: readonly RpcChecker[] = [
   trueReplies,
   trueOutcomes,
   replicaHealth,
+  rpcProgress,
   // The group engine under the replicas keeps its own invariants too (its toy same-state is
   // not kept in RPC mode: sequential-state checks the replicas' real state instead).
-  ...GROUP_CHECKERS.filter((c) => c.name !== 'same-state').map((c) => ({
+  // Its probes are the clients' probe calls (rpcProgress), not member casts.
+  ...GROUP_CHECKERS.filter((c) => c.name !== 'same-state' && c.name !== 'progress').map((c) => ({
     name: c.name,
     check: (sim: RpcSim) => c.check(sim.world),
   })),

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { randomInt, seededRandom } from '../../runtime/stack/random.js';
+import { planSkew } from './patterns.js';
 import { RPC_CHECKERS, type RpcChecker } from './rpc-checkers.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions, RpcSim } from './rpc-world.js';
 import { groupConfig, planFaults } from './scenario.js';
@@ -20,7 +21,8 @@ export interface RpcScenarioResult {
 
 /** The group scenario's stack and timing; no application casts (the clients make the load). */
 export function rpcConfig(seed: number, members: number, faults: Iterable<Fault>): ScenarioConfig {
-  return { ...groupConfig(seed, members, faults), messages: 0, endMs: 20_000 };
+  // Probe calls (the RPC `progress` checker) come 6 s before the end, long after the faults.
+  return { ...groupConfig(seed, members, faults), messages: 0, endMs: 20_000, probeAtMs: 14_000 };
 }
 
 /**
@@ -113,8 +115,14 @@ export async function runRpcScenario(
   checkers: readonly RpcChecker[] = RPC_CHECKERS,
 ): Promise<RpcScenarioResult> {
   const sim = new RpcSim(cfg, { ...DEFAULT_RPC_OPTIONS, ...opts });
-  planFaults(sim.world, new Set([...cfg.faults].filter((f) => f !== 'crash' && f !== 'pause')));
+  const stops = new Set<Fault>(['crash', 'pause', 'skew']);
+  planFaults(sim.world, new Set([...cfg.faults].filter((f) => !stops.has(f))));
   planStops(sim);
+  if (cfg.faults.has('skew'))
+    planSkew(
+      sim.world,
+      Array.from({ length: sim.opts.clients }, (_, c) => `c${c}`),
+    );
   await sim.run();
   const violations = checkers.flatMap((c) => c.check(sim).map((v) => `${c.name}: ${v}`));
   const h = createHash('sha256');

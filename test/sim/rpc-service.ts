@@ -22,6 +22,9 @@ const QOS = 'majority';
 /** The method the register runs for a request (per instance, so per replica incarnation). */
 export type RunHook = (requestId: string, method: string) => void;
 
+/** What `append` awaits at a replica: a timer in the simulator's virtual time. */
+export type Wait = (ms: number) => Promise<void>;
+
 /** A take asked for more than the register holds (an application error, recorded like a value). */
 export class Insufficient extends Error {
   constructor(
@@ -44,7 +47,10 @@ export class Register {
   /** Ordered operations applied (successful or not). */
   ops = 0;
 
-  constructor(private readonly onRun?: RunHook) {}
+  constructor(
+    private readonly onRun?: RunHook,
+    private readonly wait?: Wait,
+  ) {}
 
   private ran(method: string): void {
     if (this.onRun) this.onRun(currentCall().requestId, method);
@@ -75,6 +81,28 @@ export class Register {
     return this.value;
   }
 
+  /**
+   * An async ordered method whose await spans faults: it reads the state, waits (20..260 ms of
+   * virtual time, long enough for a crash, a pause or a partition and rejoin to happen
+   * meanwhile), then writes what it read back into the result. A continuation that outlives
+   * its replica's history (it resumes into a restored or re-founded state) leaves a state no
+   * sequential run gives.
+   */
+  @Ordered({ qos: QOS })
+  async append(x: number): Promise<number> {
+    this.ran('append');
+    const seen = this.ops;
+    if (this.wait) await this.wait(20 + (x % 7) * 40);
+    return this.appendAfter(x, seen);
+  }
+
+  /** `append`'s write, once its wait is over (the model calls it directly: no await there). */
+  appendAfter(x: number, seen: number): number {
+    this.ops++;
+    this.value = (this.value * 7 + x + (seen % 1000)) % MODULUS;
+    return this.value;
+  }
+
   /** Unordered: answered from the contact's state. */
   @Query()
   peek(): number {
@@ -98,7 +126,7 @@ export class Register {
   }
 }
 
-const ARITY: Record<string, number> = { add: 1, mul: 1, take: 1, peek: 0, audit: 0 };
+const ARITY: Record<string, number> = { add: 1, mul: 1, take: 1, append: 1, peek: 0, audit: 0 };
 
 /** The hand-written request validator (what codegen generates for a real service). */
 export function validateRegisterRequest(method: string, args: unknown): unknown[] {

@@ -12,8 +12,9 @@
  */
 import type { AppEvent } from '../../runtime/group/core.js';
 import type { Delivery, GroupEvents, GroupHandle, ViewChange } from '../../runtime/group/types.js';
+import type { ReplyMode } from '../../runtime/rpc/api.js';
 import { type ClientOutcome, type ClientTimers, TroupeClient } from '../../runtime/rpc/client.js';
-import { FailoverError, TimeoutError } from '../../runtime/rpc/errors.js';
+import { FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
 import { decodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import type { MemberId } from '../../runtime/stack/member.js';
@@ -40,6 +41,12 @@ export interface RpcOptions {
   recastMs: number;
   /** Builds each incarnation's replica; a mutant replaces it. */
   makeReplica: (instance: Register, options: ReplicaOptions) => Replica<Register>;
+  /** Share of calls to the async `append` (its await spans faults). Default 0. */
+  asyncShare: number;
+  /** Share of calls made with reply mode `all` or `majority` (half each). Default 0. */
+  replyShare: number;
+  /** `mixed`: client c0 connects with `autoReissue`, the others without. Default `off`. */
+  autoReissue: 'off' | 'mixed';
 }
 
 export const DEFAULT_RPC_OPTIONS: RpcOptions = {
@@ -51,6 +58,9 @@ export const DEFAULT_RPC_OPTIONS: RpcOptions = {
   handlerShare: 0.15,
   recastMs: 400,
   makeReplica: (instance, options) => new Replica(instance, options),
+  asyncShare: 0,
+  replyShare: 0,
+  autoReissue: 'off',
 };
 
 /** What one replica incarnation was handed, in order: its deliveries (casts) and views. */
@@ -80,6 +90,7 @@ export interface CallRecord {
   client: string;
   id: string;
   method: string;
+  mode: ReplyMode;
   args: number[];
   issuedAt: number;
   /** FailoverError / TimeoutError codes met on the way, with their request ids and times. */
@@ -88,6 +99,8 @@ export interface CallRecord {
   /** Errors thrown by `outcome()` itself. */
   outcomeErrors: { name: string; code: string | undefined; requestId: string | undefined; at: number }[];
   reissues: number[];
+  /** A probe call, made once the faults are over (the RPC `progress` checker). */
+  probe?: true;
   final?:
     | { kind: 'value'; value: unknown; via: 'reply' | 'outcome'; at: number }
     | { kind: 'error'; error: Error; via: 'reply' | 'outcome'; at: number };
@@ -189,6 +202,9 @@ export class RpcSim {
   /** Something a promise may wait on happened: let microtasks run before the next event. */
   private dirty = false;
   private readonly workload: () => number;
+  /** The opt-in workload choices (async calls, reply modes): their own generator, so a seed's
+   * workload without them stays what it was. */
+  private readonly extras: () => number;
   /**
    * Called right after a member sends a client a `reply` (at that instant; the packet is on its
    * way): the fault plan uses it to crash a contact just after it answered.
@@ -200,10 +216,11 @@ export class RpcSim {
     readonly opts: RpcOptions = DEFAULT_RPC_OPTIONS,
   ) {
     this.workload = seededRandom(cfg.seed * 7_919 + 17);
+    this.extras = seededRandom(cfg.seed * 104_729 + 3);
     this.world = new World({ ...cfg, app: (w, index, address) => this.app(w, index, address) });
   }
 
-  private app(w: World, _index: number, address: string): NodeApp {
+  private app(w: World, index: number, address: string): NodeApp {
     const group = new SimGroupHandle();
     const groupId = groupIdOf('sim');
     group.sent = (bytes) => {
@@ -215,28 +232,42 @@ export class RpcSim {
       }
     };
     const runs = new Map<string, number>();
-    const register = new Register((id) => runs.set(id, (runs.get(id) ?? 0) + 1));
+    const register = new Register(
+      (id) => runs.set(id, (runs.get(id) ?? 0) + 1),
+      (ms) => this.waitOn(index, ms),
+    );
     const replica = this.opts.makeReplica(register, {
       validate: validateRegisterRequest,
-      clock: () => w.now,
+      clock: () => w.wall(address),
       recastMs: this.opts.recastMs,
     });
-    const log: LogItem[] = [];
+    let log: LogItem[] = [];
+    /** One record per member incarnation; with `rejoin: 'same'` they share the replica. */
+    const record = (node: NodeHandle) => {
+      const me = node.self;
+      log = [];
+      // The world records the incarnation right after this call: look it up on use.
+      this.incarnations.push({
+        get rec() {
+          return w.incarnations.find((i) => i.member === me)!;
+        },
+        register,
+        replica,
+        runs,
+        log,
+      });
+    };
     return {
       state: replica,
       start: (node) => {
         group.node = node;
-        // The world records the incarnation right after start(): look it up on use.
-        this.incarnations.push({
-          get rec() {
-            return w.incarnations.find((i) => i.member === node.self)!;
-          },
-          register,
-          replica,
-          runs,
-          log,
-        });
+        record(node);
         replica.attach(group);
+      },
+      // The real driver keeps its Group and Replica across a rejoin: only the member id changes.
+      rejoined: (node) => {
+        group.node = node;
+        record(node);
       },
       event: (ev: AppEvent) => {
         this.dirty = true;
@@ -285,10 +316,10 @@ export class RpcSim {
     };
   }
 
-  private timers(): ClientTimers {
+  private timers(address: string): ClientTimers {
     const w = this.world;
     return {
-      now: () => w.now,
+      now: () => w.wall(address),
       after: (ms, fn) => {
         const h = { cancelled: false };
         w.at(w.now + ms, () => {
@@ -313,6 +344,28 @@ export class RpcSim {
         return h;
       },
     };
+  }
+
+  /**
+   * A timer at replica `index`'s process: it fires while that process lives (a crashed or
+   * replaced process never resumes its awaits) and waits out a pause.
+   */
+  private waitOn(index: number, ms: number): Promise<void> {
+    const w = this.world;
+    const inc = w.nodes[index]!.inc;
+    return new Promise((resolve) => {
+      const fire = () => {
+        const n = w.nodes[index]!;
+        if (!n.alive || n.inc !== inc) return;
+        if (w.now < n.pausedUntil) {
+          w.at(n.pausedUntil, fire);
+          return;
+        }
+        this.dirty = true;
+        resolve();
+      };
+      w.at(w.now + ms, fire);
+    });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -340,7 +393,8 @@ export class RpcSim {
           seeds,
           clientId: `c${c}`,
           node: 0x7000_0000 + c,
-          timers: this.timers(),
+          timers: this.timers(address),
+          ...(this.opts.autoReissue === 'mixed' && c === 0 ? { autoReissue: true } : {}),
           timeoutMs: this.opts.callTimeoutMs,
           connectTimeoutMs: 1_000,
           retransmitMs: 20,
@@ -354,6 +408,11 @@ export class RpcSim {
       for (let lane = 0; lane < this.opts.lanes; lane++)
         void this.lane(client, () => ++counter, lane).catch((e) => {
           w.log(`c${c} lane ${lane} crashed: ${String(e)}`);
+        });
+      const probeAt = this.cfg.probeAtMs;
+      if (probeAt !== undefined)
+        w.at(probeAt, () => {
+          void this.call(client, `${client.clientId}:${++counter}`, 'add', [1], 'first', true);
         });
     }
     const q = w.queue;
@@ -375,20 +434,34 @@ export class RpcSim {
     await this.sleep(r() * 100 + lane);
     for (let k = 0; k < this.opts.callsPerLane; k++) {
       const h = r();
-      const method = h < this.opts.handlerShare ? 'audit' : METHODS[Math.floor(r() * METHODS.length)]!;
+      let method = h < this.opts.handlerShare ? 'audit' : METHODS[Math.floor(r() * METHODS.length)]!;
       const args =
         method === 'audit' ? [] : method === 'mul' ? [2 + Math.floor(r() * 4)] : [1 + Math.floor(r() * 150)];
-      await this.call(client, `${client.clientId}:${next()}`, method, args);
+      const x = this.opts.asyncShare > 0 || this.opts.replyShare > 0 ? this.extras() : 1;
+      if (method !== 'audit' && x < this.opts.asyncShare) method = 'append';
+      const y = this.opts.replyShare > 0 ? this.extras() : 1;
+      const mode: ReplyMode =
+        y < this.opts.replyShare ? (y < this.opts.replyShare / 2 ? 'all' : 'majority') : 'first';
+      await this.call(client, `${client.clientId}:${next()}`, method, args, mode);
       await this.sleep(r() * (this.cfg.loadMs / this.opts.callsPerLane));
     }
   }
 
-  private async call(client: TroupeClient, id: string, method: string, args: number[]): Promise<void> {
+  private async call(
+    client: TroupeClient,
+    id: string,
+    method: string,
+    args: number[],
+    mode: ReplyMode,
+    probe = false,
+  ): Promise<void> {
     const w = this.world;
     const rec: CallRecord = {
       client: client.clientId,
       id,
       method,
+      mode,
+      ...(probe ? { probe: true as const } : {}),
       args,
       issuedAt: w.now,
       failures: [],
@@ -397,9 +470,13 @@ export class RpcSim {
       reissues: [],
     };
     this.calls.push(rec);
-    w.log(`${rec.client} call ${id} ${method}(${args.join(',')})`);
+    w.log(`${rec.client} call ${id} ${method}(${args.join(',')})${mode === 'first' ? '' : ` reply ${mode}`}`);
     const opts = { timeoutMs: this.opts.callTimeoutMs };
-    let pending = client.invoke('register', method, args, { ...opts, requestId: id });
+    let pending = client.invoke('register', method, args, {
+      ...opts,
+      requestId: id,
+      ...(mode === 'first' ? {} : { reply: mode }),
+    });
     for (let attempt = 1; ; attempt++) {
       try {
         const value = await pending;
@@ -407,7 +484,7 @@ export class RpcSim {
         w.log(`${rec.client} reply ${id} = ${JSON.stringify(value)}`);
         return;
       } catch (e) {
-        const retry = e instanceof FailoverError || e instanceof TimeoutError;
+        const retry = e instanceof FailoverError || e instanceof TimeoutError || e instanceof NoMajorityError;
         if (retry) rec.failures.push({ code: e.code, requestId: e.requestId, at: w.now });
         if (!retry || attempt >= this.opts.maxAttempts) {
           rec.final = { kind: 'error', error: e as Error, via: 'reply', at: w.now };

@@ -2,6 +2,7 @@ import { defaultRegistry, GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
+import { planLinks, planSkew, planSplits } from './patterns.js';
 import { type Fault, type ScenarioConfig, World } from './world.js';
 
 export interface ScenarioResult {
@@ -108,4 +109,8 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
     w.at(t, () => w.partition(sides));
     w.at(t + 100 + r() * 800, () => w.heal());
   }
+  // The opt-in faults draw from generators of their own (test/sim/patterns.ts).
+  if (f.has('splits')) planSplits(w);
+  if (f.has('links')) planLinks(w);
+  if (f.has('skew')) planSkew(w);
 }

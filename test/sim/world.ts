@@ -6,7 +6,7 @@ import { type MemberId, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
 import type { Effect, LayerSpec, QoS, UpEvent, View } from '../../runtime/stack/types.js';
 import { PacketType } from '../../runtime/wire/packet.js';
-import { type Delivery, Links, multicastTargets } from './network.js';
+import { type DeliveryMode, Links, multicastTargets } from './network.js';
 import { EventQueue } from './queue.js';
 
 export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition' | ExtraFault;
@@ -44,7 +44,7 @@ export interface ScenarioConfig {
   endMs: number;
   trace: boolean;
   /** How a multicast travels (test/sim/network.ts); default `multicast`. */
-  delivery?: Delivery;
+  delivery?: DeliveryMode;
   /**
    * What a member cut off from the group (partitioned or excluded) does. `same`: the same
    * member core, application and state start a new incarnation at once, as the real driver

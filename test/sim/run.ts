@@ -1,0 +1,127 @@
+/**
+ * One seed of one simulator mode, as the CLI (test/sim/cli.ts) and the long run
+ * (test/sim/long.ts) both run it, with the command that replays it.
+ */
+import { parseSpec } from '../../runtime/stack/builder.js';
+import { NAK_CHECKERS } from './checkers.js';
+import { GROUP_CHECKERS } from './group-checkers.js';
+import { DELIVERIES, type DeliveryMode } from './network.js';
+import { rpcConfig, rpcStats, runRpcScenario } from './rpc-scenario.js';
+import { defaultConfig, GMS_SIM_OPTIONS, GROUP_STACK, groupConfig, runScenario } from './scenario.js';
+import { ALL_FAULTS, EXTRA_FAULTS, type Fault } from './world.js';
+
+export interface SimOptions {
+  rpc: boolean;
+  /** `A..B` as given: the member count of a seed is `A + seed % (B - A + 1)`. */
+  members: string;
+  faults: readonly Fault[];
+  messages: number;
+  stack: string;
+  calls: number;
+  timeout: number;
+  /** A fixed delivery mode, or `seed`: chosen per seed ({@link deliveryOf}). */
+  delivery: DeliveryMode | 'seed';
+  rejoin: 'new' | 'same';
+  /** RPC mode: async `append` calls, `all`/`majority` reply modes, client c0 with autoReissue. */
+  async: boolean;
+  replies: boolean;
+  autoReissue: boolean;
+  trace: boolean;
+}
+
+export interface SeedResult {
+  seed: number;
+  violations: string[];
+  /** RPC mode's figures (calls, replies, fail-overs, ...). */
+  stats: Record<string, number>;
+  trace: string[];
+}
+
+export function range(text: string): [number, number] {
+  const m = /^(\d+)(?:\.\.(\d+))?$/.exec(text);
+  if (!m) throw new Error(`expected N or A..B, got '${text}'`);
+  const a = Number(m[1]);
+  return [a, m[2] === undefined ? a : Number(m[2])];
+}
+
+export function parseFaults(text: string): Fault[] {
+  return text
+    .split(',')
+    .filter((f) => f.length > 0)
+    .map((f) => {
+      if (!([...ALL_FAULTS, ...EXTRA_FAULTS] as readonly string[]).includes(f))
+        throw new Error(`unknown fault '${f}'`);
+      return f as Fault;
+    });
+}
+
+/** The delivery mode of `seed` under `--delivery seed`: a hash bit, not correlated with members. */
+export function deliveryOf(mode: DeliveryMode | 'seed', seed: number): DeliveryMode {
+  if (mode !== 'seed') return mode;
+  return DELIVERIES[(Math.imul(seed, 0x9e3779b1) >>> 31) & 1]!;
+}
+
+export function membersOf(members: string, seed: number): number {
+  const [lo, hi] = range(members);
+  return lo + (seed % (hi - lo + 1));
+}
+
+export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> {
+  const members = membersOf(o.members, seed);
+  const common = { delivery: deliveryOf(o.delivery, seed), rejoin: o.rejoin, trace: o.trace };
+  if (o.rpc) {
+    const cfg = { ...rpcConfig(seed, members, o.faults), ...common };
+    const r = await runRpcScenario(cfg, {
+      callsPerLane: o.calls,
+      callTimeoutMs: o.timeout,
+      ...(o.async ? { asyncShare: 0.25 } : {}),
+      ...(o.replies ? { replyShare: 0.3 } : {}),
+      ...(o.autoReissue ? { autoReissue: 'mixed' as const } : {}),
+    });
+    return { seed, violations: r.violations, stats: rpcStats(r.sim), trace: r.trace };
+  }
+  // A stack with membership is checked as a group; a bare stream stack by the stream checkers.
+  const group = o.stack.split(':').includes('gms');
+  const base = group ? groupConfig(seed, members, o.faults) : defaultConfig(seed, members, o.faults);
+  const cfg = {
+    ...base,
+    ...(o.stack === GROUP_STACK ? {} : { stack: parseSpec(o.stack, group ? GMS_SIM_OPTIONS : {}) }),
+    messages: o.messages,
+    ...common,
+  };
+  const r = runScenario(cfg, group ? GROUP_CHECKERS : NAK_CHECKERS);
+  return { seed, violations: r.violations, stats: {}, trace: r.trace };
+}
+
+/** The command that replays `seed` alone, traced. */
+export function replayCommand(o: SimOptions, seed: number): string {
+  const flags = [
+    o.rpc ? '--rpc' : '',
+    `--seed ${seed}`,
+    `--members ${o.members}`,
+    `--faults ${o.faults.join(',')}`,
+    o.rpc ? `--calls ${o.calls} --timeout ${o.timeout}` : `--messages ${o.messages} --stack ${o.stack}`,
+    `--delivery ${deliveryOf(o.delivery, seed)}`,
+    o.rejoin === 'same' ? '--rejoin same' : '',
+    o.async ? '--async' : '',
+    o.replies ? '--replies' : '',
+    o.autoReissue ? '--auto-reissue' : '',
+    '--trace',
+  ];
+  return `npm run sim -- ${flags.filter(Boolean).join(' ')}`;
+}
+
+/** The checker of a violation line (`name: text`). */
+export const checkerOf = (v: string) => v.slice(0, v.indexOf(':'));
+
+/** For the report: the first violation of each checker, and how many each had. */
+export function summarize(violations: readonly string[]): string[] {
+  const first = new Map<string, { line: string; n: number }>();
+  for (const v of violations) {
+    const c = checkerOf(v);
+    const e = first.get(c);
+    if (e) e.n++;
+    else first.set(c, { line: v, n: 1 });
+  }
+  return [...first.values()].map((e) => (e.n > 1 ? `${e.line} (+${e.n - 1} more)` : e.line));
+}
