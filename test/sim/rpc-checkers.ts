@@ -47,6 +47,12 @@ export interface Model {
   /** Copies of each request id in the agreed log. */
   copies: Map<string, number>;
   problems: string[];
+  /**
+   * The agreed log's first view, when a replica that founded it had served in an earlier
+   * history (`rejoin: 'same'` after the group lost its majority): the state the founders start
+   * from is then not a sequential run of this log, and sequential-state only asks them to agree.
+   */
+  refounded: string | undefined;
 }
 
 const survivor = (i: Incarnation) => i.crashedAt === null && i.partitionedAt === null;
@@ -108,6 +114,15 @@ export function model(sim: RpcSim): Model {
     if (p.length > 1) problems.push(`view ${k} has ${p.length} predecessors: ${p.join(' ')}`);
     k = p[0];
   }
+  const root = chain[0];
+  const rootMembers = root === undefined ? [] : (views.get(root)?.members ?? []);
+  const earlier = (inc: RpcIncarnation) =>
+    sim.incarnations.some(
+      (o) => o !== inc && o.replica === inc.replica && o.rec.startedAt < inc.rec.startedAt,
+    );
+  const refounded = sim.incarnations.some((i) => rootMembers.includes(i.rec.member) && earlier(i))
+    ? root
+    : undefined;
   const firstAt = new Map<string, number>();
   for (const inc of sim.incarnations)
     for (const item of inc.log)
@@ -211,7 +226,7 @@ export function model(sim: RpcSim): Model {
     }
   }
 
-  const m: Model = { register, outcomes, first, copies, problems };
+  const m: Model = { register, outcomes, first, copies, problems, refounded };
   cache.set(sim, m);
   return m;
 }
@@ -238,6 +253,18 @@ export const sequentialState: RpcChecker = {
   check: (sim) => {
     const m = model(sim);
     const out = [...m.problems];
+    if (m.refounded !== undefined) {
+      const states = new Map<string, string[]>();
+      for (const inc of sim.incarnations.filter((i) => survivor(i.rec))) {
+        const k = JSON.stringify(inc.register.snapshot());
+        states.set(k, [...(states.get(k) ?? []), inc.rec.member]);
+      }
+      if (states.size > 1)
+        out.push(
+          `re-founded at ${m.refounded}, survivors hold ${states.size} states: ${[...states].map(([k, ms]) => `${ms.join(',')}=${k}`).join(' ')}`,
+        );
+      return out;
+    }
     const want = JSON.stringify(m.register.snapshot());
     for (const inc of sim.incarnations) {
       if (!survivor(inc.rec)) continue;

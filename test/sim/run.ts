@@ -32,6 +32,8 @@ export interface SimOptions {
 export interface SeedResult {
   seed: number;
   violations: string[];
+  /** RPC mode: expected unavailability (test/sim/majority.ts), not violations. */
+  expected: string[];
   /** RPC mode's figures (calls, replies, fail-overs, ...). */
   stats: Record<string, number>;
   trace: string[];
@@ -78,7 +80,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
       ...(o.replies ? { replyShare: 0.3 } : {}),
       ...(o.autoReissue ? { autoReissue: 'mixed' as const } : {}),
     });
-    return { seed, violations: r.violations, stats: rpcStats(r.sim), trace: r.trace };
+    return { seed, violations: r.violations, expected: r.expected, stats: rpcStats(r.sim), trace: r.trace };
   }
   // A stack with membership is checked as a group; a bare stream stack by the stream checkers.
   const group = o.stack.split(':').includes('gms');
@@ -90,7 +92,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
     ...common,
   };
   const r = runScenario(cfg, group ? GROUP_CHECKERS : NAK_CHECKERS);
-  return { seed, violations: r.violations, stats: {}, trace: r.trace };
+  return { seed, violations: r.violations, expected: [], stats: {}, trace: r.trace };
 }
 
 /** The command that replays `seed` alone, traced. */

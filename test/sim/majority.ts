@@ -1,0 +1,54 @@
+/**
+ * The majority rule, watched from outside: the RPC mode's partitions may leave no side with a
+ * majority of the primary view, and then the whole group stops by design (a minority must not
+ * go on). Such a run's losses are "expected unavailability", reported apart from violations.
+ *
+ * The rule, as checked: at a sampled instant during the faults, take the newest view installed
+ * by a member still in the group; group the running members (alive, not paused) into the sets
+ * that reach each other both ways (test/sim/network.ts); if no set holds more than half of that
+ * view's members, the group has lost its majority there.
+ */
+import { viewKey, type World } from './world.js';
+
+export interface MajorityLoss {
+  at: number;
+  view: string;
+  /** Members of the view in the largest connected set of running members. */
+  largest: number;
+  of: number;
+}
+
+/** Samples the rule every `everyMs` until `untilMs`; the first loss of each view is recorded. */
+export function watchMajority(w: World, untilMs: number, everyMs = 20): MajorityLoss[] {
+  const losses: MajorityLoss[] = [];
+  const seen = new Set<string>();
+  for (let t = everyMs; t <= untilMs; t += everyMs)
+    w.at(t, () => {
+      const loss = majorityLoss(w);
+      if (loss && !seen.has(loss.view)) {
+        seen.add(loss.view);
+        losses.push(loss);
+        w.log(`MAJORITY LOST: ${loss.largest} of ${loss.of} members of ${loss.view} reach each other`);
+      }
+    });
+  return losses;
+}
+
+/** Whether the group has no majority now (see the module comment), and of which view. */
+export function majorityLoss(w: World): MajorityLoss | undefined {
+  let newest: { at: number; members: readonly string[]; key: string } | undefined;
+  for (const n of w.nodes) {
+    if (!n.alive || n.rec.partitionedAt !== null) continue;
+    const v = n.rec.views[n.rec.views.length - 1];
+    if (v && (!newest || v.at > newest.at)) newest = { at: v.at, members: v.members, key: viewKey(v) };
+  }
+  if (!newest) return undefined;
+  const running = w.nodes.filter((n) => n.alive && n.pausedUntil <= w.now).map((n) => n.index);
+  let largest = 0;
+  for (const comp of w.links.components(running)) {
+    const inView = comp.filter((i) => newest.members.includes(w.nodes[i]!.rec.member)).length;
+    largest = Math.max(largest, inView);
+  }
+  if (largest > newest.members.length / 2) return undefined;
+  return { at: w.now, view: newest.key, largest, of: newest.members.length };
+}
