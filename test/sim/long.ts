@@ -1,0 +1,228 @@
+/**
+ * `npm run sim:long`: 100,000 simulator seeds across every mode, on worker processes.
+ *
+ *   npm run sim:long                         all modes, 100,000 seeds, 2 workers
+ *   npm run sim:long -- --seeds 2000         a sample (seeds split across modes by weight)
+ *   npm run sim:long -- --modes rpc-partition --seeds 500 --workers 1
+ *
+ * Prints a progress line every 10 s (seeds done, rate, projected end), then per mode its seed
+ * range and violations, the wall time, and a replay command per failing seed. Exits non-zero
+ * on a violation. Expected unavailability (RPC mode, test/sim/majority.ts) is counted apart.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { GROUP_STACK } from '../../runtime/layers/index.js';
+import { parseFaults, replayCommand, runSeed, type SimOptions, summarize } from './run.js';
+
+interface Mode {
+  name: string;
+  /** First seed; a run of N seeds in this mode covers base .. base+N-1. */
+  base: number;
+  /** Share of the seeds (weights are normalized). */
+  weight: number;
+  opts: SimOptions;
+}
+
+const ALL = 'loss,dup,reorder,delay,crash,pause,partition';
+const common: SimOptions = {
+  rpc: false,
+  members: '3..9',
+  faults: parseFaults(ALL),
+  messages: 40,
+  stack: GROUP_STACK,
+  calls: 12,
+  timeout: 1500,
+  delivery: 'seed',
+  rejoin: 'new',
+  async: false,
+  replies: false,
+  autoReissue: false,
+  trace: false,
+};
+
+/** The modes, each on a seed range of its own (so a failure names its mode by its seed). */
+export const MODES: readonly Mode[] = [
+  { name: 'group', base: 1_000_000, weight: 35, opts: common },
+  {
+    name: 'group-patterns',
+    base: 2_000_000,
+    weight: 20,
+    opts: { ...common, faults: parseFaults(`${ALL},splits,links`), rejoin: 'same' },
+  },
+  {
+    name: 'streams',
+    base: 3_000_000,
+    weight: 15,
+    opts: { ...common, members: '3..7', stack: 'nak:pack:com' },
+  },
+  {
+    name: 'rpc',
+    base: 4_000_000,
+    weight: 10,
+    opts: {
+      ...common,
+      rpc: true,
+      members: '3..5',
+      faults: parseFaults('loss,dup,reorder,delay,crash,pause'),
+    },
+  },
+  {
+    name: 'rpc-partition',
+    base: 5_000_000,
+    weight: 10,
+    opts: { ...common, rpc: true, members: '3..5', faults: parseFaults(`${ALL},splits,links`) },
+  },
+  {
+    name: 'rpc-features',
+    base: 6_000_000,
+    weight: 10,
+    opts: {
+      ...common,
+      rpc: true,
+      members: '3..5',
+      faults: parseFaults(`${ALL},skew`),
+      rejoin: 'same',
+      async: true,
+      replies: true,
+      autoReissue: true,
+    },
+  },
+];
+
+interface Chunk {
+  mode: number;
+  lo: number;
+  hi: number;
+}
+interface ChunkResult {
+  mode: number;
+  lo: number;
+  hi: number;
+  failures: { seed: number; lines: string[] }[];
+  violations: number;
+  expected: number;
+}
+
+async function runChunk(c: Chunk): Promise<ChunkResult> {
+  const o = MODES[c.mode]!.opts;
+  const out: ChunkResult = { ...c, failures: [], violations: 0, expected: 0 };
+  for (let seed = c.lo; seed <= c.hi; seed++) {
+    const r = await runSeed(o, seed);
+    if (r.expected.length > 0) out.expected++;
+    if (r.violations.length > 0) {
+      out.violations += r.violations.length;
+      out.failures.push({ seed, lines: summarize(r.violations).slice(0, 4) });
+    }
+  }
+  return out;
+}
+
+function worker(): void {
+  process.on('message', (c: Chunk | 'stop') => {
+    if (c === 'stop') process.exit(0);
+    void runChunk(c).then((r) => process.send!(r));
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      seeds: { type: 'string', default: '100000' },
+      workers: { type: 'string', default: '2' },
+      modes: { type: 'string', default: MODES.map((m) => m.name).join(',') },
+      chunk: { type: 'string', default: '25' },
+      worker: { type: 'boolean', default: false },
+    },
+  });
+  if (values.worker) {
+    worker();
+    return 0;
+  }
+  const chosen = values.modes.split(',').map((n) => {
+    const i = MODES.findIndex((m) => m.name === n);
+    if (i < 0) throw new Error(`unknown mode '${n}' (modes: ${MODES.map((m) => m.name).join(', ')})`);
+    return i;
+  });
+  const total = Number(values.seeds);
+  const weight = chosen.reduce((s, i) => s + MODES[i]!.weight, 0);
+  const ranges = chosen.map((i, k) => {
+    const n =
+      k === chosen.length - 1
+        ? total - chosen.slice(0, k).reduce((s, j) => s + Math.floor((total * MODES[j]!.weight) / weight), 0)
+        : Math.floor((total * MODES[i]!.weight) / weight);
+    return { mode: i, lo: MODES[i]!.base, hi: MODES[i]!.base + n - 1 };
+  });
+  // Chunks interleave the modes, so a sample's rate is the mix's and the slow RPC seeds spread out.
+  const size = Number(values.chunk);
+  const queues = ranges.map((r) => {
+    const q: Chunk[] = [];
+    for (let lo = r.lo; lo <= r.hi; lo += size)
+      q.push({ mode: r.mode, lo, hi: Math.min(r.hi, lo + size - 1) });
+    return q;
+  });
+  const chunks: Chunk[] = [];
+  while (queues.some((q) => q.length > 0)) for (const q of queues) if (q.length > 0) chunks.push(q.shift()!);
+
+  const started = performance.now();
+  let done = 0;
+  const results: ChunkResult[] = [];
+  const progress = setInterval(() => {
+    const s = (performance.now() - started) / 1000;
+    const rate = done / s;
+    const left = rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
+    const bad = results.reduce((n, r) => n + r.failures.length, 0);
+    process.stdout.write(
+      `  ${done}/${total} seeds, ${rate.toFixed(1)}/s, ${bad} failing, ${s.toFixed(0)} s elapsed, ~${left.toFixed(0)} s left\n`,
+    );
+  }, 10_000);
+  const file = fileURLToPath(import.meta.url);
+  const workers = Math.max(1, Number(values.workers));
+  await Promise.all(
+    Array.from({ length: workers }, () => {
+      const child = fork(file, ['--worker'], { execArgv: process.execArgv });
+      return new Promise<void>((resolve, reject) => {
+        const next = () => {
+          const c = chunks.shift();
+          if (c) child.send(c);
+          else child.send('stop');
+        };
+        child.on('message', (r: ChunkResult) => {
+          results.push(r);
+          done += r.hi - r.lo + 1;
+          next();
+        });
+        child.on('exit', (code) =>
+          code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`)),
+        );
+        next();
+      });
+    }),
+  );
+  clearInterval(progress);
+  const wall = (performance.now() - started) / 1000;
+  let violations = 0;
+  for (const r of ranges) {
+    const mine = results.filter((x) => x.mode === r.mode);
+    const v = mine.reduce((n, x) => n + x.violations, 0);
+    const failing = mine.reduce((n, x) => n + x.failures.length, 0);
+    const expected = mine.reduce((n, x) => n + x.expected, 0);
+    violations += v;
+    const m = MODES[r.mode]!;
+    process.stdout.write(
+      `${m.name}: seeds ${r.lo}..${r.hi} (${r.hi - r.lo + 1}), ${failing} failing seeds, ${v} violations` +
+        `${m.opts.rpc ? `, ${expected} with expected unavailability` : ''}\n`,
+    );
+    for (const x of mine)
+      for (const f of x.failures) {
+        for (const l of f.lines) process.stdout.write(`  seed ${f.seed}: ${l}\n`);
+        process.stdout.write(`  replay: ${replayCommand(m.opts, f.seed)}\n`);
+      }
+  }
+  process.stdout.write(
+    `${total} seeds in ${wall.toFixed(0)} s wall time (${(total / wall).toFixed(1)} seeds/s, ${workers} workers), ${violations} violations\n`,
+  );
+  return violations > 0 ? 1 : 0;
+}
+
+process.exitCode = await main();
