@@ -363,6 +363,7 @@ function repliesProblems(id: string, got: Replies<unknown>, r: ModelResult | und
       if (r?.status !== 'committed' || !r.ok || JSON.stringify(r.value) !== JSON.stringify(e.value))
         out.push(`${id}: ${e.member} replied ${JSON.stringify(e.value)}, agreed: ${show(r)}`);
     } else if (e.status === 'error') {
+      if (e.error.code === 'INTERRUPTED' && r?.status === 'interrupted') continue;
       if (r?.status !== 'committed' || r.ok || r.code !== e.error.code || r.message !== e.error.message)
         out.push(`${id}: ${e.member} replied error ${e.error.code}, agreed: ${show(r)}`);
     }

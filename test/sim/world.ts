@@ -299,7 +299,9 @@ export class World {
       inc,
       runner,
       ...(coreOf ? { core: coreOf } : {}),
-      peers: [],
+      // A bare stream stack has no views to name its peers: fan-out goes to every other node,
+      // as an application would configure its transport's peer list.
+      peers: this.isGroup ? [] : seeds.filter((a) => a !== address),
       rec,
       alive: true,
       pausedUntil: 0,
