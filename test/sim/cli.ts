@@ -85,14 +85,16 @@ async function main(): Promise<number> {
   let scenarios = 0;
   let violations = 0;
   let expected = 0;
+  let lost = 0;
   const totals: Record<string, number> = {};
   for (let seed = lo; seed <= hi; seed++) {
     const r = await runSeed(o, seed);
     scenarios++;
     for (const [k, v] of Object.entries(r.stats)) totals[k] = (totals[k] ?? 0) + v;
     if (o.trace) for (const line of r.trace) process.stdout.write(`${line}\n`);
+    if (r.lostMajority) lost++;
     if (r.expected.length > 0) {
-      expected++;
+      expected += r.expected.length;
       for (const v of summarize(r.expected)) process.stdout.write(`seed ${seed}: ${v}\n`);
     }
     if (r.violations.length > 0) {
@@ -108,8 +110,10 @@ async function main(): Promise<number> {
         .join(', ')}\n`,
     );
   // Runs in which the majority rule stopped the whole group (RPC mode): not violations.
-  const lost = o.rpc ? `, ${expected} with expected unavailability` : '';
-  process.stdout.write(`${scenarios} scenarios, ${violations} violations${lost}\n`);
+  const rule = o.rpc
+    ? `; ${lost} lost their majority (expected unavailability: ${expected} claims not counted)`
+    : '';
+  process.stdout.write(`${scenarios} scenarios, ${violations} violations${rule}\n`);
   return violations > 0 ? 1 : 0;
 }
 

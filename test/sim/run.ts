@@ -34,6 +34,8 @@ export interface SeedResult {
   violations: string[];
   /** RPC mode: expected unavailability (test/sim/majority.ts), not violations. */
   expected: string[];
+  /** RPC mode: the run lost its majority at some point (test/sim/majority.ts). */
+  lostMajority: boolean;
   /** RPC mode's figures (calls, replies, fail-overs, ...). */
   stats: Record<string, number>;
   trace: string[];
@@ -80,7 +82,14 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
       ...(o.replies ? { replyShare: 0.3 } : {}),
       ...(o.autoReissue ? { autoReissue: 'mixed' as const } : {}),
     });
-    return { seed, violations: r.violations, expected: r.expected, stats: rpcStats(r.sim), trace: r.trace };
+    return {
+      seed,
+      violations: r.violations,
+      expected: r.expected,
+      lostMajority: r.losses.length > 0,
+      stats: rpcStats(r.sim),
+      trace: r.trace,
+    };
   }
   // A stack with membership is checked as a group; a bare stream stack by the stream checkers.
   const group = o.stack.split(':').includes('gms');
@@ -92,7 +101,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
     ...common,
   };
   const r = runScenario(cfg, group ? GROUP_CHECKERS : NAK_CHECKERS);
-  return { seed, violations: r.violations, expected: [], stats: {}, trace: r.trace };
+  return { seed, violations: r.violations, expected: [], lostMajority: false, stats: {}, trace: r.trace };
 }
 
 /** The command that replays `seed` alone, traced. */
