@@ -37,12 +37,15 @@ interface AgreedMsg {
   msg: GroupMsg | undefined;
   /** First time any replica delivered it. */
   at: number;
+  /** Virtual time its contact cast it, when known. */
+  castAt: number | undefined;
 }
 
 export interface Model {
   register: Register;
   outcomes: Map<string, ModelResult>;
-  /** The first `request` copy of each id in the agreed log: who cast it and when. */
+  /** The first `request` copy of each id in the agreed log: who cast it, when (virtual time
+   * of the cast, else the request's own `ts`) and when it was first delivered. */
   first: Map<string, { contact: MemberId; ts: number; at: number }>;
   /** Copies of each request id in the agreed log. */
   copies: Map<string, number>;
@@ -169,6 +172,7 @@ export function model(sim: RpcSim): Model {
         gseq: item.gseq,
         msg,
         at: firstAt.get(key64(item.payload)) ?? item.at,
+        castAt: sim.castAt.get(key64(item.payload)),
       };
       apply(agreed, v.members);
     }
@@ -184,7 +188,7 @@ export function model(sim: RpcSim): Model {
     }
     if (msg.kind !== 'request') return;
     copies.set(msg.id, (copies.get(msg.id) ?? 0) + 1);
-    if (!first.has(msg.id)) first.set(msg.id, { contact: msg.contact, ts: msg.ts, at: a.at });
+    if (!first.has(msg.id)) first.set(msg.id, { contact: msg.contact, ts: a.castAt ?? msg.ts, at: a.at });
     if (outcomes.has(msg.id) || pending.has(msg.id)) return;
     let args: unknown[];
     try {
@@ -396,7 +400,7 @@ export const trueOutcomes: RpcChecker = {
         } else if (a.status === 'not-found' && a.settled) {
           // Final: the request never commits from a copy cast before this answer.
           const f = m.first.get(c.id);
-          if (f && f.ts < Math.floor(a.at))
+          if (f && f.ts < a.at)
             out.push(
               `${where}: settled not-found, but a copy cast by ${f.contact} at ${f.ts} is in the agreed order (delivered at ${f.at.toFixed(1)})`,
             );

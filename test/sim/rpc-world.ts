@@ -124,7 +124,10 @@ class SimGroupHandle implements GroupHandle {
   get view() {
     return this.node.view;
   }
+  /** Called with each cast's payload, when the member makes it. */
+  casting: ((payload: Uint8Array) => void) | undefined;
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
+    this.casting?.(payload);
     this.node.cast(payload, qos);
   }
   send(to: MemberId, payload: Uint8Array): void {
@@ -199,6 +202,11 @@ export class RpcSim {
   readonly incarnations: RpcIncarnation[] = [];
   readonly calls: CallRecord[] = [];
   readonly clients: TroupeClient[] = [];
+  /**
+   * Virtual time of each cast (by payload, base64), earliest first: a request's `ts` is its
+   * contact's wall clock, which the `skew` fault moves away from virtual time.
+   */
+  readonly castAt = new Map<string, number>();
   /** Something a promise may wait on happened: let microtasks run before the next event. */
   private dirty = false;
   private readonly workload: () => number;
@@ -223,6 +231,10 @@ export class RpcSim {
   private app(w: World, index: number, address: string): NodeApp {
     const group = new SimGroupHandle();
     const groupId = groupIdOf('sim');
+    group.casting = (payload) => {
+      const k = Buffer.from(payload).toString('base64');
+      if (!this.castAt.has(k)) this.castAt.set(k, w.now);
+    };
     group.sent = (bytes) => {
       if (!this.onReplySent) return;
       try {
