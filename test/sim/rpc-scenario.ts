@@ -160,7 +160,7 @@ export async function runRpcScenario(
  * the survivors' re-founded group does not know it). Everything else still counts: two states,
  * a double run, a call that never ends, no progress after the heal.
  */
-function expectedUnderLoss(v: string): boolean {
+export function expectedUnderLoss(v: string): boolean {
   return (v.startsWith('true-replies: ') || v.startsWith('true-outcomes: ')) && v.endsWith('agreed: nothing');
 }
 

@@ -1,0 +1,57 @@
+// The majority rule watched from outside (test/sim/majority.ts) and what it excuses: a run that
+// lost its majority may lose claims about requests in no agreed log, nothing else.
+import { describe, expect, it } from 'vitest';
+import { majorityLoss } from './majority.js';
+import { Links } from './network.js';
+import { expectedUnderLoss, rpcConfig, runRpcScenario } from './rpc-scenario.js';
+import type { World } from './world.js';
+
+/** Three nodes that installed view 1 of members a, b, c; `links` decides who reaches whom. */
+function world(links: Links, paused: number[] = []): World {
+  const view = { id: 1, epoch: 1, members: ['a', 'b', 'c'], at: 5 };
+  return {
+    now: 100,
+    links,
+    nodes: ['a', 'b', 'c'].map((member, index) => ({
+      index,
+      alive: true,
+      pausedUntil: paused.includes(index) ? 200 : 0,
+      rec: { member, views: [view], partitionedAt: null },
+    })),
+  } as unknown as World;
+}
+
+describe('the majority rule', () => {
+  it('holds while two of three reach each other both ways', () => {
+    const l = new Links(3);
+    l.partition([0, 0, 1]);
+    expect(majorityLoss(world(l))).toBeUndefined();
+  });
+
+  it('is lost when every member is alone (1|1|1), or one of two is paused, or a cut is one-way', () => {
+    const singles = new Links(3);
+    singles.partition([0, 1, 2]);
+    expect(majorityLoss(world(singles))).toMatchObject({ largest: 1, of: 3 });
+    const halves = new Links(3);
+    halves.partition([0, 0, 1]);
+    expect(majorityLoss(world(halves, [1]))).toMatchObject({ largest: 1, of: 3 });
+    const oneWay = new Links(3);
+    oneWay.cut(0, 1);
+    oneWay.cut(0, 2);
+    oneWay.cut(1, 2);
+    expect(majorityLoss(world(oneWay))).toMatchObject({ largest: 1 });
+  });
+
+  it('excuses only claims about requests in no agreed log', () => {
+    expect(expectedUnderLoss('true-replies: c0:3 got value 7 (reply), agreed: nothing')).toBe(true);
+    expect(expectedUnderLoss('true-replies: c0:3 got value 7 (reply), agreed: value 8')).toBe(false);
+    expect(expectedUnderLoss('sequential-state: x holds {}, the agreed order gives {}')).toBe(false);
+    expect(expectedUnderLoss('no-double-apply: x ran c0:3 2 times')).toBe(false);
+  });
+
+  it('a run whose members are all split apart (1|1|1) is seen to lose its majority', async () => {
+    const r = await runRpcScenario(rpcConfig(2, 3, ['loss', 'delay', 'splits']));
+    expect(r.losses.length).toBeGreaterThan(0);
+    expect(r.losses[0]).toMatchObject({ largest: 1, of: 3 });
+  });
+});
