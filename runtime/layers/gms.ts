@@ -23,7 +23,9 @@ import { DecodeError } from '../wire/errors.js';
 export const GmsKind = {
   /** [0, viewId, epoch, vseq] a reliable cast of the view (vseq: per sender, from 0 in each view). */
   Data: 0,
-  /** [1, viewId, epoch] liveness, unreliable cast. */
+  /** [1, viewId, epoch, highestAttempt, stuck] liveness, unreliable cast. `highestAttempt`: the
+   * highest flush attempt the sender has seen, so a coordinator outbids every attempt its members
+   * are blocked in; `stuck`: 1 when the sender is blocked in a flush nobody drives any more. */
   Heartbeat: 1,
   /** [2, newViewId, attempt, members[], addresses[]] coordinator → each surviving member: stop and report. */
   Prepare: 2,
@@ -114,6 +116,8 @@ interface Flush {
   okSent: boolean;
   /** Its coordinator dropped it (Abandon): it is never installed, so it is never answered again. */
   abandoned?: boolean;
+  /** When this member took the attempt: one nobody ends within `orphanMs` is orphaned. */
+  since: number;
 }
 
 /** A flush this member coordinates. */
@@ -131,9 +135,14 @@ interface Coordination {
   digests: Map<MemberId, { last: Map<MemberId, number>; nakNext: number }>;
   oks: Set<MemberId>;
   synced: boolean;
+  /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
+  deadline: number;
+  deferrals: number;
 }
 
 const EMPTY = new Uint8Array(0);
+/** How many times a coordinator that stalled puts off judging a flush step (local-stall rule). */
+const MAX_FLUSH_DEFERRALS = 3;
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
   // Founders differ, so two groups founded apart (a vote crossed a partition) get different
@@ -160,6 +169,10 @@ class Gms implements Layer {
   private flush: Flush | undefined;
   private coord: Coordination | undefined;
   private highestAttempt = 0;
+  /** Members whose heartbeats say they are blocked in an orphaned flush (coordinator: drive one). */
+  private stuck = new Set<MemberId>();
+  /** When the `fd` timer last found that this member itself had not been running. */
+  private lastStall = Number.NEGATIVE_INFINITY;
   private blocked: { msg: Msg; qos: QoS }[] = [];
   /** Messages tagged with a view not installed yet (data, point-to-point, unreliable). */
   private future: {
@@ -191,6 +204,8 @@ class Gms implements Layer {
   private readonly c = {
     views: 0,
     flushes: 0,
+    flushDeferred: 0,
+    stuckReports: 0,
     forwards: 0,
     suspicions: 0,
     futureDropped: 0,
@@ -438,6 +453,8 @@ class Gms implements Layer {
 
   private finish(state: 'left' | 'partitioned', reason = ''): void {
     if (this.state === 'left' || this.state === 'partitioned') return;
+    // Release our participants at once rather than leaving them to the orphan rule.
+    this.dropCoordination();
     this.state = state;
     for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind']) this.ctx.clearTimer(k);
     this.blocked = [];
@@ -519,6 +536,7 @@ class Gms implements Layer {
         const f = this.flush;
         // Its coordinator will never install that attempt: we may answer another one.
         if (f && f.coord === from && f.newViewId === newViewId && f.attempt === attempt) {
+          this.ctx.trace(() => `abandoned ${newViewId}/${attempt} by ${from}`);
           f.okSent = false;
           f.abandoned = true;
         }
@@ -577,9 +595,32 @@ class Gms implements Layer {
       return;
     }
     if (this.otherLineage(from, viewId, epoch)) return;
-    if (kind === GmsKind.Heartbeat || viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0)
+    if (viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0) return;
+    if (kind === GmsKind.Heartbeat) {
+      this.onHeartbeat(from, h);
       return;
+    }
     this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+  }
+
+  private onHeartbeat(from: MemberId, h: unknown[]): void {
+    // The two flush fields came later: a heartbeat without them reports nothing.
+    const highest = h.length > 3 ? headerUint(h[3], 'gms', 'attempt') : 0;
+    const stuck = h.length > 4 ? headerUint(h[4], 'gms', 'stuck') : 0;
+    this.highestAttempt = Math.max(this.highestAttempt, highest);
+    if (stuck === 0 || this.coord || this.coordinator() !== this.self) return;
+    // A member is blocked in a flush nobody drives (its coordinator abandoned it, or lost the
+    // lead, or it arrived stale after a heal): only a view change unblocks it, so run one.
+    if (!this.stuck.has(from)) this.c.stuckReports++;
+    this.stuck.add(from);
+    if (this.hasMajority()) this.scheduleFlush();
+  }
+
+  /** Blocked in a flush that no coordinator will end: abandoned, or silent past `orphanMs`. */
+  private orphaned(): boolean {
+    const f = this.flush;
+    if (!f) return false;
+    return f.abandoned === true || this.ctx.now() - f.since > 2 * this.o.suspectMs;
   }
 
   /** Whether a message proves its sender alive in our view: view-tagged traffic must carry our
@@ -707,9 +748,15 @@ class Gms implements Layer {
     const v = this.view;
     this.ctx.passDown({
       type: 'cast',
-      msg: { headers: [[GmsKind.Heartbeat, v.id, this.epoch]], payload: EMPTY },
+      msg: {
+        headers: [[GmsKind.Heartbeat, v.id, this.epoch, this.highestAttempt, this.orphaned() ? 1 : 0]],
+        payload: EMPTY,
+      },
       qos: { order: 'unreliable' },
     });
+    // Any late tick counts for the flush timeout's local-stall rule; only a long one stops
+    // this round's suspicions.
+    if (now - this.lastFd > 1.5 * this.o.heartbeatMs) this.lastStall = now;
     const stalled = now - this.lastFd > this.o.suspectMs / 2;
     this.lastFd = now;
     this.ctx.setTimer('fd', this.o.heartbeatMs);
@@ -727,7 +774,12 @@ class Gms implements Layer {
         if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) this.suspected.delete(m);
     // Work left waiting for a majority (a stalled flush that leaves the group blocked,
     // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
-    const pending = this.flush || this.suspected.size > 0 || this.joiners.size > 0 || this.leavers.size > 0;
+    const pending =
+      this.flush ||
+      this.stuck.size > 0 ||
+      this.suspected.size > 0 ||
+      this.joiners.size > 0 ||
+      this.leavers.size > 0;
     if (pending && !this.coord && this.coordinator() === this.self && this.hasMajority())
       this.scheduleFlush();
     let silent = 0;
@@ -752,6 +804,7 @@ class Gms implements Layer {
     if (!this.view || this.suspected.has(m) || m === this.self) return;
     this.suspected.add(m);
     this.c.suspicions++;
+    this.ctx.trace(() => `suspect ${m}`);
     this.ctx.passUp({ type: 'suspect', member: m, silentMs });
     // No majority in sight: wait. Either the silent members come back (a busy process, not a
     // dead one) or they stay silent for partitionMs and this member gives up (fdTimer).
@@ -798,7 +851,14 @@ class Gms implements Layer {
     const stay = v.members.filter((m) => !this.suspected.has(m) && !this.leavers.has(m));
     const joined = [...this.joiners.keys()].filter((j) => !v.members.includes(j));
     // Nothing changed and nobody is blocked in a flush: no view change needed.
-    if (failed.length === 0 && left.length === 0 && joined.length === 0 && !this.flush) return;
+    if (
+      failed.length === 0 &&
+      left.length === 0 &&
+      joined.length === 0 &&
+      !this.flush &&
+      this.stuck.size === 0
+    )
+      return;
     if (!this.hasMajority()) return; // see suspect(): wait for them or for partitionMs
     const attempt = Math.max(this.highestAttempt, this.coord?.attempt ?? 0) + 1;
     this.highestAttempt = attempt;
@@ -820,6 +880,8 @@ class Gms implements Layer {
       digests: new Map(),
       oks: new Set(),
       synced: false,
+      deadline: this.ctx.now() + this.o.suspectMs,
+      deferrals: 0,
     };
     this.c.flushes++;
     this.ctx.trace(
@@ -908,6 +970,18 @@ class Gms implements Layer {
   private flushTimeout(): void {
     const k = this.coord;
     if (!k || !this.view) return;
+    const now = this.ctx.now();
+    // Local-stall rule: if this member itself was not running (paused, a long synchronous burst)
+    // around the deadline, the answers may be sitting unread in its own queue. Read them first:
+    // put the judgement off by a heartbeat period, a bounded number of times.
+    const stalled = now - k.deadline > this.o.heartbeatMs / 2 || now - this.lastStall <= this.o.heartbeatMs;
+    if (stalled && k.deferrals < MAX_FLUSH_DEFERRALS) {
+      k.deferrals++;
+      k.deadline = now + this.o.heartbeatMs;
+      this.c.flushDeferred++;
+      this.ctx.setTimer('flushTimeout', this.o.heartbeatMs);
+      return;
+    }
     // Participants that did not answer in time are treated as failed; try again without them.
     const waiting = k.synced ? k.oks : new Set(k.digests.keys());
     this.ctx.trace(
@@ -931,7 +1005,8 @@ class Gms implements Layer {
     if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
     this.highestAttempt = Math.max(this.highestAttempt, attempt);
     const f = this.flush;
-    if (f) {
+    // An abandoned attempt binds nobody: any coordinator's Prepare replaces it, whatever its key.
+    if (f && !f.abandoned) {
       const key = this.attemptKey(attempt, from);
       const cur = this.attemptKey(f.attempt, f.coord);
       if (key < cur) return;
@@ -941,8 +1016,9 @@ class Gms implements Layer {
       if (key > cur && f.okSent && f.coord !== from && f.coord !== this.self && !gone) return;
     }
     if (!f || f.coord !== from || f.attempt !== attempt) {
+      this.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
       if (!f) this.ctx.passUp({ type: 'block' });
-      this.flush = { newViewId, attempt, coord: from, cut: undefined, okSent: false };
+      this.flush = { newViewId, attempt, coord: from, cut: undefined, okSent: false, since: this.ctx.now() };
     }
     if (from !== this.self) {
       // Someone else leads this view change with a stronger attempt: it is alive, and we stop
@@ -1096,6 +1172,7 @@ class Gms implements Layer {
     this.flushDigestSent = false;
     this.coord = undefined;
     this.suspected = new Set();
+    this.stuck = new Set();
     this.behindSince = undefined;
     this.ctx.clearTimer('behind');
     this.ctx.clearTimer('flushTimeout');
