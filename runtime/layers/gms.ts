@@ -85,6 +85,10 @@ export interface GmsOptions {
   address: string;
   /** Messages of views not installed yet that are held; more are dropped (then repaired by a flush). */
   maxFuture: number;
+  /** Joiners a coordinator keeps a record of; Joins from further unknown ids are refused. */
+  maxJoiners: number;
+  /** Joiners admitted per second, at most (one view change may admit fewer, see docs). */
+  maxJoinRate: number;
 }
 
 const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
@@ -95,6 +99,8 @@ const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
   bootstrapMs: 600,
   batchMs: 5,
   maxFuture: 100_000,
+  maxJoiners: 64,
+  maxJoinRate: 20,
 };
 
 type State = 'idle' | 'joining' | 'member' | 'partitioned' | 'left';
@@ -183,7 +189,10 @@ class Gms implements Layer {
     nakSeq: number | undefined;
     cast: boolean;
   }[] = [];
-  private readonly joiners = new Map<MemberId, string>();
+  /** Joiners asking the coordinator: address and when their Join was last heard. */
+  private readonly joiners = new Map<MemberId, { address: string; at: number }>();
+  /** When joiners were admitted lately (for `maxJoinRate`). */
+  private admittedAt: number[] = [];
   private readonly leavers = new Set<MemberId>();
   /** Other joiners heard while no group answers: address, when last heard, whom they vote for. */
   private readonly discovered = new Map<MemberId, { address: string; at: number; vote: string }>();
@@ -209,6 +218,7 @@ class Gms implements Layer {
     forwards: 0,
     suspicions: 0,
     futureDropped: 0,
+    joinsRefused: 0,
     staleDropped: 0,
     heldHighWater: 0,
   };
@@ -559,8 +569,14 @@ class Gms implements Layer {
       if (this.rank(from) >= 0) return; // already a member (a late retry)
       const c = this.coordinator();
       if (c === this.self) {
-        if (!this.joiners.has(from)) {
-          this.joiners.set(from, address);
+        const known = this.joiners.get(from);
+        if (known) {
+          known.at = this.ctx.now(); // a retry: it is still alive
+          known.address = address;
+        } else if (this.joiners.size >= this.o.maxJoiners) {
+          this.c.joinsRefused++;
+        } else {
+          this.joiners.set(from, { address, at: this.ctx.now() });
           this.scheduleFlush();
         }
       } else if (c) {
@@ -772,6 +788,7 @@ class Gms implements Layer {
     if (!this.coord)
       for (const m of this.suspected)
         if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) this.suspected.delete(m);
+    this.expireJoiners(now);
     // Work left waiting for a majority (a stalled flush that leaves the group blocked,
     // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
     const pending =
@@ -839,6 +856,37 @@ class Gms implements Layer {
 
   // ---------------------------------------------------------------- flush: coordinator side
 
+  /**
+   * The joiners the next view admits: only those heard within `joinFreshMs` (a joiner retries its
+   * Join every `joinRetryMs` until it is in: a silent one is dead or forged), at most
+   * max(1, ⌊(stay − 1) / 2⌋) of them, so the members that stay keep a strict majority of the new
+   * view even if every joiner is dead or invented, and within `maxJoinRate` per second.
+   */
+  private admissible(stay: number): MemberId[] {
+    const now = this.ctx.now();
+    this.admittedAt = this.admittedAt.filter((t) => now - t < 1_000);
+    const room = Math.min(
+      Math.max(1, Math.floor((stay - 1) / 2)),
+      this.o.maxJoinRate - this.admittedAt.length,
+    );
+    const out: MemberId[] = [];
+    for (const [j, r] of this.joiners) {
+      if (out.length >= room) break;
+      if (now - r.at <= this.joinFreshMs() && this.rank(j) < 0) out.push(j);
+    }
+    return out;
+  }
+
+  /** How long a joiner's last Join counts: a few of its retries, and never less than `suspectMs`. */
+  private joinFreshMs(): number {
+    return Math.max(this.o.suspectMs, 3 * this.o.joinRetryMs);
+  }
+
+  /** Forget joiners not heard within `joinFreshMs`: they died, gave up, or never existed. */
+  private expireJoiners(now: number): void {
+    for (const [j, r] of this.joiners) if (now - r.at > this.joinFreshMs()) this.joiners.delete(j);
+  }
+
   private scheduleFlush(): void {
     this.ctx.setTimer('flushStart', this.o.batchMs);
   }
@@ -849,7 +897,7 @@ class Gms implements Layer {
     const failed = v.members.filter((m) => this.suspected.has(m));
     const left = v.members.filter((m) => this.leavers.has(m) && !this.suspected.has(m));
     const stay = v.members.filter((m) => !this.suspected.has(m) && !this.leavers.has(m));
-    const joined = [...this.joiners.keys()].filter((j) => !v.members.includes(j));
+    const joined = this.admissible(stay.length);
     // Nothing changed and nobody is blocked in a flush: no view change needed.
     if (
       failed.length === 0 &&
@@ -865,7 +913,7 @@ class Gms implements Layer {
     const members = [...stay, ...joined];
     const addresses = [
       ...stay.map((m) => v.addresses[this.rank(m)] ?? ''),
-      ...joined.map((j) => this.joiners.get(j) ?? ''),
+      ...joined.map((j) => this.joiners.get(j)?.address ?? ''),
     ];
     this.coord = {
       newViewId: v.id + 1,
@@ -949,6 +997,8 @@ class Gms implements Layer {
     this.ctx.clearTimer('flushTimeout');
     this.coord = undefined;
     for (const j of k.joined) this.joiners.delete(j);
+    const now = this.ctx.now();
+    for (const _ of k.joined) this.admittedAt.push(now);
     const targets = new Set([...k.members, ...k.participants, ...k.failed]);
     targets.delete(this.self);
     for (const t of targets) this.send(t, install);
@@ -1179,7 +1229,10 @@ class Gms implements Layer {
     for (const m of departed) {
       this.leavers.delete(m);
       this.lastHeard.delete(m);
+      this.joiners.delete(m);
     }
+    // A record of someone now a member is spent: kept, it could re-add the member after it left.
+    for (const m of members) this.joiners.delete(m);
     const now = this.ctx.now();
     for (const m of members) this.lastHeard.set(m, now);
     this.lastFd = now;

@@ -209,6 +209,11 @@ export class GmsNet {
     this.now = Math.max(this.now, until);
   }
 
+  /** Run `fn` at virtual time `t`. */
+  at(t: number, fn: () => void): void {
+    this.queue.push(t, fn);
+  }
+
   /** Run event by event until `done()` holds (or `until`); whether it held. */
   runUntil(done: () => boolean, until: number): boolean {
     for (let e = this.queue.pop(); e; e = this.queue.pop()) {

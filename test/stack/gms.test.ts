@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
 import { groupConfig, runScenario } from '../sim/scenario.js';
 import type { Fault } from '../sim/world.js';
-import { GmsKind, GmsNet, type GmsNode } from './gms-net.js';
+import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
 
 const ALL: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause', 'partition'];
 
@@ -70,5 +70,70 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     expect(net.stats(n0).flushes).toBe(1);
     expect(net.stats(n0).flushDeferred).toBeGreaterThan(0);
     for (const n of net.nodes) expect(net.view(n)?.members).toHaveLength(4);
+  });
+});
+
+describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
+  it('a joiner silent past joinFreshMs is not admitted (its record expires)', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const ghost = 'deadbeef.1';
+    // n2 goes silent, so the next flush waits a flush timeout for it; the joiner asks once, then dies.
+    net.cutLink(n2, n0);
+    net.cutLink(n2, n1);
+    net.injectProbe(n0, ghost, 'n99', [GmsKind.Join, '']);
+    net.run(net.now + 2_000);
+    const views = n0.ups.flatMap((e) => (e.type === 'view' ? [e.view.members] : []));
+    expect(views.filter((v) => v.includes(ghost))).toEqual([]);
+    expect(views.at(-1)).toEqual([n0.id, n1.id]);
+  });
+
+  it('forged joiners never outvote the real members (six Joins against three)', () => {
+    const net = group(3);
+    const real = net.nodes.map((n) => n.id);
+    const [n0] = net.nodes as [GmsNode];
+    const fakes = Array.from({ length: 6 }, (_, i) => `f0f0f0${i}0.1`);
+    // The fakes keep asking (a forger can resend at will) but never take part in anything.
+    for (let t = 0; t < 3_000; t += 50)
+      net.at(net.now + t, () => {
+        for (const f of fakes) net.injectProbe(n0, f, `x${f}`, [GmsKind.Join, '']);
+      });
+    net.run(net.now + 4_000);
+    const views = n0.ups.flatMap((e) => (e.type === 'view' ? [e.view] : []));
+    expect(views.length).toBeGreaterThan(2); // fakes were admitted (no key) and removed again
+    for (const v of views) {
+      const reals = v.members.filter((m) => real.includes(m)).length;
+      expect(reals * 2).toBeGreaterThan(v.members.length);
+    }
+    for (const n of net.nodes) expect(net.stopped(n)).toBe(false);
+  });
+
+  it('keeps at most maxJoiners joiner records; further unknown joiners are refused and counted', () => {
+    const net = new GmsNet(3, { ...FAST, maxJoiners: 4 });
+    net.found();
+    const [n0, n1] = net.nodes as [GmsNode, GmsNode];
+    // A flush that waits on n1 keeps the records from being consumed by an install.
+    net.cutLink(n1, n0);
+    net.run(net.now + 10);
+    for (let i = 0; i < 10; i++) net.injectProbe(n0, `abcdef0${i}.1`, `x${i}`, [GmsKind.Join, '']);
+    expect(net.stats(n0).joinsRefused).toBe(6);
+  });
+
+  it('group seed 203139: no member is admitted after it crashed (joinFreshMs 600 ms in the simulator)', () => {
+    const cfg = groupConfig(203139, 3 + (203139 % 7), ALL);
+    const r = runScenario(cfg, GROUP_CHECKERS);
+    expect(r.violations).toEqual([]);
+    const crashed = new Map(r.world.incarnations.map((i) => [i.member, i.crashedAt]));
+    const late: string[] = [];
+    for (const inc of r.world.incarnations)
+      for (let k = 1; k < inc.views.length; k++) {
+        const v = inc.views[k]!;
+        for (const m of v.members) {
+          const c = crashed.get(m);
+          if (!inc.views[k - 1]!.members.includes(m) && c != null && v.at - c > 600)
+            late.push(`${m} crashed at ${c}, admitted at ${v.at} by ${inc.member}`);
+        }
+      }
+    expect(late).toEqual([]);
   });
 });
