@@ -119,6 +119,9 @@ interface Flush {
   attempt: number;
   coord: MemberId;
   cut: Map<MemberId, number> | undefined;
+  /** Per sender, who holds its casts up to the cut; and when we last asked them. */
+  holders?: Map<MemberId, MemberId>;
+  fetchedAt?: number;
   okSent: boolean;
   /** Its coordinator dropped it (Abandon): it is never installed, so it is never answered again. */
   abandoned?: boolean;
@@ -209,6 +212,8 @@ class Gms implements Layer {
   private lastFd = 0;
   private behindSince: number | undefined;
   private leaving = false;
+  /** Our last Leave: to whom, when (resent to a new coordinator at once, else now and then). */
+  private leaveSent: { to: MemberId; at: number } | undefined;
   private lastOwnNakSeq = -1;
   private readonly c = {
     views: 0,
@@ -455,10 +460,27 @@ class Gms implements Layer {
       return;
     }
     this.leavers.add(this.self);
-    const c = this.coordinator();
-    if (c === this.self) this.scheduleFlush();
-    else if (c) this.send(c, [GmsKind.Leave, this.view.id]);
+    this.askToLeave();
     this.ctx.setTimer('leave', this.o.suspectMs * 3);
+  }
+
+  /**
+   * Ask whoever coordinates now to remove us. Repeated (fd tick, each install) until a view
+   * without us arrives: a Leave lost with its coordinator would otherwise keep us in the next
+   * view, blocked and holding up the token, until the `leave` timer and a suspicion end it.
+   */
+  private askToLeave(): void {
+    if (!this.leaving || !this.view) return;
+    const c = this.coordinator();
+    if (c === this.self) {
+      if (!this.coord) this.scheduleFlush();
+      return;
+    }
+    if (!c) return;
+    const now = this.ctx.now();
+    if (c === this.leaveSent?.to && now - this.leaveSent.at < this.o.suspectMs / 2) return;
+    this.leaveSent = { to: c, at: now };
+    this.send(c, [GmsKind.Leave, this.view.id]);
   }
 
   private finish(state: 'left' | 'partitioned', reason = ''): void {
@@ -789,6 +811,10 @@ class Gms implements Layer {
       for (const m of this.suspected)
         if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) this.suspected.delete(m);
     this.expireJoiners(now);
+    this.askToLeave();
+    const f = this.flush;
+    if (f?.cut && !f.okSent && !f.abandoned && now - (f.fetchedAt ?? now) >= 2 * this.o.heartbeatMs)
+      this.fetchMissing();
     // Work left waiting for a majority (a stalled flush that leaves the group blocked,
     // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
     const pending =
@@ -1093,21 +1119,32 @@ class Gms implements Layer {
     const f = this.flush;
     if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !this.view) return;
     const cut = new Map<MemberId, number>();
-    const fetches: [MemberId, MemberId, number, number][] = [];
+    const holders = new Map<MemberId, MemberId>();
     for (const e of entries) {
       const t = headerTuple(e, 'gms', 3);
       const s = headerString(t[0], 'gms', 'sender');
-      const c = headerUint(t[1], 'gms', 'cut') - 1;
-      const holder = headerString(t[2], 'gms', 'holder');
-      cut.set(s, c);
-      const have = this.contiguous(s);
-      if (have < c && holder !== this.self) fetches.push([holder, s, have + 1, c]);
+      cut.set(s, headerUint(t[1], 'gms', 'cut') - 1);
+      holders.set(s, headerString(t[2], 'gms', 'holder'));
     }
     f.cut = cut;
-    for (const [holder, s, lo, hi] of fetches)
-      this.send(holder, [GmsKind.Fetch, this.view.id, this.epoch, s, lo, hi]);
+    f.holders = holders;
+    this.fetchMissing();
     for (const [s, l] of this.logs) this.drainLog(s, l);
     this.checkFlushDone();
+  }
+
+  /** Ask each holder for what we miss of the cut. Repeated from the fd tick until FlushOk: a
+   * Fetch (or its Forwards) lost with a broken link is not left to the flush timeout. */
+  private fetchMissing(): void {
+    const f = this.flush;
+    if (!f?.cut || !f.holders || !this.view) return;
+    f.fetchedAt = this.ctx.now();
+    for (const [s, c] of f.cut) {
+      const holder = f.holders.get(s);
+      const have = this.contiguous(s);
+      if (have < c && holder !== undefined && holder !== this.self)
+        this.send(holder, [GmsKind.Fetch, this.view.id, this.epoch, s, have + 1, c]);
+    }
   }
 
   private onFetch(from: MemberId, h: unknown[]): void {
@@ -1248,6 +1285,10 @@ class Gms implements Layer {
       const queued = this.blocked;
       this.blocked = [];
       for (const b of queued) this.castData(b.msg, b.qos);
+    } else {
+      this.leaveSent = undefined;
+      this.leavers.add(this.self);
+      this.askToLeave();
     }
     const early = this.future;
     this.future = [];

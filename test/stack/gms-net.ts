@@ -15,6 +15,8 @@ export interface GmsNode {
   address: string;
   layer: Layer;
   ups: UpEvent[];
+  /** When each of `ups` happened (virtual ms). */
+  upAt: number[];
   /** Every message this node passed down, with its gms header (first element: the kind). */
   sent: { to: MemberId | null; header: unknown[] }[];
   timers: Map<string, number>;
@@ -39,6 +41,8 @@ export class GmsNet {
   now = 0;
   /** `a>b`: what a sends b is held (reliable) or lost (unreliable) until healed. */
   private readonly cut = new Set<string>();
+  /** `a>b`: everything a sends b is lost (a link that broke, not one nak repairs). */
+  private readonly lossy = new Set<string>();
   private readonly held = new Map<string, (() => void)[]>();
   /** The first `count` nodes' addresses: the seeds of every node. */
   private readonly seeds: string[];
@@ -62,6 +66,7 @@ export class GmsNet {
       address,
       layer: undefined as unknown as Layer,
       ups: [],
+      upAt: [],
       sent: [],
       timers: new Map(),
       pausedUntil: 0,
@@ -73,7 +78,10 @@ export class GmsNet {
       now: () => this.now,
       random: () => 0.5,
       passDown: (ev) => this.onDown(node, ev),
-      passUp: (ev) => node.ups.push(ev),
+      passUp: (ev) => {
+        node.ups.push(ev);
+        node.upAt.push(this.now);
+      },
       emit: () => {},
       defer: (fn) => this.queue.push(this.now, fn),
       setTimer: (key, ms) => {
@@ -137,6 +145,7 @@ export class GmsNet {
   private link(src: GmsNode, dst: GmsNode, reliable: boolean, ev: UpEvent): void {
     const go = () => this.queue.push(this.now + DELAY, () => this.onNode(dst, () => dst.layer.up(ev)));
     const key = `${src.index}>${dst.index}`;
+    if (src !== dst && this.lossy.has(key)) return;
     if (src !== dst && this.cut.has(key)) {
       if (reliable) this.held.get(key)!.push(go);
       return;
@@ -175,6 +184,11 @@ export class GmsNet {
     }
   }
 
+  /** Lose everything a sends b (one way) until `heal()`. */
+  loseLink(a: GmsNode, b: GmsNode): void {
+    this.lossy.add(`${a.index}>${b.index}`);
+  }
+
   /** Cut every link between the two sides. */
   partition(left: readonly GmsNode[], right: readonly GmsNode[]): void {
     for (const a of left) for (const b of right) this.cutLink(a, b);
@@ -185,6 +199,7 @@ export class GmsNet {
     for (const k of this.cut) for (const go of this.held.get(k) ?? []) go();
     this.cut.clear();
     this.held.clear();
+    this.lossy.clear();
   }
 
   pause(node: GmsNode, ms: number): void {
@@ -254,6 +269,11 @@ export class GmsNet {
 
   stats(node: GmsNode): Record<string, number> {
     return node.layer.stats!();
+  }
+
+  /** Messages delivered up (casts and sends of the layers above). */
+  delivered(node: GmsNode): Extract<UpEvent, { type: 'deliver' }>[] {
+    return node.ups.flatMap((e) => (e.type === 'deliver' ? [e] : []));
   }
 
   /** Headers of a kind this node sent. */

@@ -137,3 +137,58 @@ describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
     expect(late).toEqual([]);
   });
 });
+
+describe('gms: a leave lost with its coordinator (issue 10 item 7)', () => {
+  it('the leaver asks the next coordinator and is removed as left within one suspicion period', () => {
+    const net = group(4);
+    const [n0, n1, n2, n3] = net.nodes as [GmsNode, GmsNode, GmsNode, GmsNode];
+    const t0 = net.now;
+    for (const n of [n1, n2, n3]) net.cutLink(n0, n); // n0 crashes
+    n3.layer.down({ type: 'leave' }); // its Leave goes to n0 and is lost
+    net.run(t0 + 3_000);
+    expect(n3.ups.some((e) => e.type === 'left')).toBe(true);
+    const removed = n1.ups.find(
+      (e) => e.type === 'view' && !e.view.members.includes(n3.id) && !e.view.members.includes(n0.id),
+    );
+    expect(removed?.type === 'view' && removed.delta?.left).toContain(n3.id);
+    // Removed with the failed coordinator, or one flush after it: well before the leave
+    // timer (3 x suspectMs) and the suspicion that follows it.
+    const at = n1.upAt[n1.ups.indexOf(removed!)]!;
+    expect(at - t0).toBeLessThan(2 * 300);
+    expect(net.view(n1)?.members).toEqual([n1.id, n2.id]);
+    expect(net.stats(n1).views).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('gms: Fetch is retried (issue 10 item 7)', () => {
+  it('a participant whose Fetch was lost asks again and completes the flush', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    net.loseLink(n1, n2); // n2 misses n1's casts; n0 has them
+    for (let i = 0; i < 3; i++)
+      n1.layer.down({
+        type: 'cast',
+        msg: { headers: [], payload: new Uint8Array([i]) },
+        qos: { order: 'fifo' },
+      });
+    net.run(net.now + 5);
+    net.heal();
+    net.injectProbe(n0, 'deadbeef.1', 'n99', [GmsKind.Join, '']); // a view change
+    expect(net.runUntil(() => net.sentOf(n2, GmsKind.Digest).length > 0, net.now + 100)).toBe(true);
+    net.run(net.now + 0.6); // the digest is in; the Sync and then the Fetch follow
+    net.loseLink(n2, n0);
+    net.loseLink(n2, n1);
+    expect(net.runUntil(() => net.sentOf(n2, GmsKind.Fetch).length > 0, net.now + 100)).toBe(true);
+    net.run(net.now + 1);
+    net.heal();
+    net.run(net.now + 1_000);
+    const real = net.nodes.map((n) => n.id);
+    for (const n of net.nodes) {
+      // (the joiner is invented: it is admitted, then suspected and removed)
+      expect(n.ups.filter((e) => e.type === 'suspect' && real.includes(e.member))).toEqual([]);
+      expect(net.view(n)?.members).toContain(n2.id);
+      expect(net.delivered(n)).toHaveLength(3);
+    }
+    expect(net.sentOf(n2, GmsKind.Fetch).length).toBeGreaterThan(1);
+  });
+});
