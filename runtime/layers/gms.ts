@@ -50,7 +50,8 @@ export const GmsKind = {
   Here: 10,
   /** [11, viewId] member → coordinator: remove me. */
   Leave: 11,
-  /** [12, viewId, member] member → coordinator: I suspect this member. */
+  /** [12, viewId, member, heldMs] member → coordinator: I suspect this member, and have for
+   * heldMs without a break. Renewed every suspectMs / 2 while it holds. */
   Suspect: 12,
   /** [13, viewId, epoch] application point-to-point message. */
   P2P: 13,
@@ -174,7 +175,17 @@ class Gms implements Layer {
   private vseq = 0;
   private logs = new Map<MemberId, SenderLog>();
   private readonly lastHeard = new Map<MemberId, number>();
+  /** Members this member itself suspects, and since when (its own opinion). */
   private suspected = new Set<MemberId>();
+  private suspectedAt = new Map<MemberId, number>();
+  /** Coordinator: the other members' suspicion reports, per suspect, per reporter: since when
+   * the reporter has held it and when it last said so. A report not renewed expires. */
+  private opinions = new Map<MemberId, Map<MemberId, { since: number; at: number }>>();
+  /** Members excluded on direct evidence (no answer to a flush step, flow control gave up):
+   * no second opinion needed. */
+  private forced = new Set<MemberId>();
+  /** When we last sent the coordinator our suspicion of each member. */
+  private reportedAt = new Map<MemberId, number>();
   private flush: Flush | undefined;
   private coord: Coordination | undefined;
   private highestAttempt = 0;
@@ -223,6 +234,7 @@ class Gms implements Layer {
     forwards: 0,
     suspicions: 0,
     futureDropped: 0,
+    refused: 0,
     joinsRefused: 0,
     staleDropped: 0,
     heldHighWater: 0,
@@ -280,7 +292,7 @@ class Gms implements Layer {
         return;
       case 'suspect':
         // A layer above gave up on this member (flow control's bound): remove it like a silent one.
-        if (this.state === 'member' && this.rank(ev.member) >= 0) this.suspect(ev.member, 0);
+        if (this.state === 'member' && this.rank(ev.member) >= 0) this.suspect(ev.member, 0, true);
         return;
       case 'leave':
         this.startLeave();
@@ -553,7 +565,7 @@ class Gms implements Layer {
         this.onLeave(from, h);
         return;
       case GmsKind.Suspect:
-        this.onSuspectReport(h);
+        this.onSuspectReport(from, h);
         return;
       case GmsKind.Found:
         this.onFound(from, h);
@@ -809,7 +821,12 @@ class Gms implements Layer {
     // no flush has started to remove it.
     if (!this.coord)
       for (const m of this.suspected)
-        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) this.suspected.delete(m);
+        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) {
+          this.ctx.trace(() => `withdraw suspicion of ${m}`);
+          this.suspected.delete(m);
+          this.suspectedAt.delete(m);
+          this.forced.delete(m);
+        }
     this.expireJoiners(now);
     this.askToLeave();
     const f = this.flush;
@@ -821,6 +838,7 @@ class Gms implements Layer {
       this.flush ||
       this.stuck.size > 0 ||
       this.suspected.size > 0 ||
+      this.opinions.size > 0 ||
       this.joiners.size > 0 ||
       this.leavers.size > 0;
     if (pending && !this.coord && this.coordinator() === this.self && this.hasMajority())
@@ -841,11 +859,15 @@ class Gms implements Layer {
       const heard = this.lastHeard.get(m) ?? now;
       if (now - heard > this.o.suspectMs) this.suspect(m, now - heard);
     }
+    if (this.hasMajority()) this.report(now);
   }
 
-  private suspect(m: MemberId, silentMs: number): void {
-    if (!this.view || this.suspected.has(m) || m === this.self) return;
+  private suspect(m: MemberId, silentMs: number, forced = false): void {
+    if (!this.view || m === this.self) return;
+    if (forced) this.forced.add(m);
+    if (this.suspected.has(m)) return;
     this.suspected.add(m);
+    this.suspectedAt.set(m, this.ctx.now());
     this.c.suspicions++;
     this.ctx.trace(() => `suspect ${m}`);
     this.ctx.passUp({ type: 'suspect', member: m, silentMs });
@@ -854,7 +876,56 @@ class Gms implements Layer {
     if (!this.hasMajority()) return;
     const c = this.coordinator();
     if (c === this.self) this.scheduleFlush();
-    else if (c) this.send(c, [GmsKind.Suspect, this.view.id, m]);
+    else this.report(this.ctx.now());
+  }
+
+  /**
+   * Tell the coordinator which members we suspect, again every suspectMs / 2 while we do (and at
+   * once when the coordinator changes): it counts only renewed reports, so a suspicion we drop,
+   * or a report lost with its coordinator, fades there by itself.
+   */
+  private report(now: number): void {
+    const c = this.coordinator();
+    if (!this.view || !c || c === this.self) return;
+    for (const m of this.suspected) {
+      const last = this.reportedAt.get(m);
+      if (last !== undefined && now - last < this.o.suspectMs / 2 && this.reportedTo === c) continue;
+      this.reportedAt.set(m, now);
+      const held = Math.max(0, Math.round(now - (this.suspectedAt.get(m) ?? now)));
+      this.send(c, [GmsKind.Suspect, this.view.id, m, held]);
+    }
+    this.reportedTo = c;
+  }
+
+  private reportedTo: MemberId | undefined;
+
+  /**
+   * Whether the coordinator may exclude `m` as failed. One opinion is not enough (one bad or
+   * asymmetric link would remove a healthy member): it takes direct evidence (`forced`), or
+   * two members that suspect it (this one counted, reports renewed within suspectMs, reporters
+   * not suspected themselves), or, in a view of two, the other one. A single opinion held
+   * without a break for `partitionMs` is also enough: a member one other member cannot hear at
+   * all stalls the whole group (that member can deliver none of its casts), so one of the two
+   * must go, and only the one suspected is known to be unreachable.
+   */
+  private failedNow(m: MemberId): boolean {
+    if (!this.view || m === this.self) return false;
+    if (this.forced.has(m)) return true;
+    const now = this.ctx.now();
+    let count = 0;
+    let oldest = Number.POSITIVE_INFINITY;
+    if (this.suspected.has(m)) {
+      count++;
+      oldest = this.suspectedAt.get(m) ?? now;
+    }
+    for (const [r, o] of this.opinions.get(m) ?? []) {
+      if (r === m || r === this.self || now - o.at > this.o.suspectMs) continue;
+      if (this.rank(r) < 0 || this.suspected.has(r)) continue;
+      count++;
+      oldest = Math.min(oldest, o.since);
+    }
+    if (count >= Math.min(2, this.view.members.length - 1)) return true;
+    return count > 0 && now - oldest >= this.o.partitionMs;
   }
 
   private hasMajority(): boolean {
@@ -863,13 +934,29 @@ class Gms implements Layer {
     return alive * 2 > v.members.length;
   }
 
-  private onSuspectReport(h: unknown[]): void {
+  private onSuspectReport(from: MemberId, h: unknown[]): void {
     headerTuple(h, 'gms', 3);
     const viewId = headerUint(h[1], 'gms', 'viewId');
     const m = headerString(h[2], 'gms', 'member');
+    // How long the reporter has suspected m without a break (a later field: absent means 0).
+    const held = h.length > 3 ? headerUint(h[3], 'gms', 'heldMs') : 0;
     if (!this.view || viewId !== this.view.id || this.rank(m) < 0) return;
+    // Only a member of the view has an opinion; anyone else's report is refused and counted.
+    if (this.rank(from) < 0 || from === m) {
+      this.c.refused++;
+      return;
+    }
     if (this.coordinator() !== this.self) return;
-    if (!this.suspected.has(m)) this.suspect(m, 0);
+    let per = this.opinions.get(m);
+    if (!per) {
+      per = new Map();
+      this.opinions.set(m, per);
+    }
+    const now = this.ctx.now();
+    // The reporter says how long it has held the suspicion: one withdrawn and raised again in
+    // between two reports starts over, so a flapping suspicion never looks continuous.
+    per.set(from, { since: now - Math.min(held, this.o.partitionMs), at: now });
+    if (this.failedNow(m)) this.scheduleFlush();
   }
 
   private onLeave(from: MemberId, h: unknown[]): void {
@@ -920,9 +1007,9 @@ class Gms implements Layer {
   private startFlush(): void {
     if (this.state !== 'member' || !this.view || this.coordinator() !== this.self) return;
     const v = this.view;
-    const failed = v.members.filter((m) => this.suspected.has(m));
-    const left = v.members.filter((m) => this.leavers.has(m) && !this.suspected.has(m));
-    const stay = v.members.filter((m) => !this.suspected.has(m) && !this.leavers.has(m));
+    const failed = v.members.filter((m) => this.failedNow(m));
+    const left = v.members.filter((m) => this.leavers.has(m) && !failed.includes(m));
+    const stay = v.members.filter((m) => !failed.includes(m) && !this.leavers.has(m));
     const joined = this.admissible(stay.length);
     // Nothing changed and nobody is blocked in a flush: no view change needed.
     if (
@@ -1064,7 +1151,8 @@ class Gms implements Layer {
       () =>
         `flush ${k.newViewId}/${k.attempt} timed out waiting for ${k.participants.filter((p) => !waiting.has(p)).join(',')}`,
     );
-    for (const p of k.participants) if (!waiting.has(p) && p !== this.self) this.suspect(p, this.o.suspectMs);
+    for (const p of k.participants)
+      if (!waiting.has(p) && p !== this.self) this.suspect(p, this.o.suspectMs, true);
     if (this.state !== 'member') return;
     this.dropCoordination();
     this.startFlush();
@@ -1100,6 +1188,7 @@ class Gms implements Layer {
       // Someone else leads this view change with a stronger attempt: it is alive, and we stop
       // competing (two coordinators outbidding each other would never finish).
       this.suspected.delete(from);
+      this.suspectedAt.delete(from);
       this.dropCoordination();
     }
     this.flushDigestSent = true;
@@ -1259,6 +1348,10 @@ class Gms implements Layer {
     this.flushDigestSent = false;
     this.coord = undefined;
     this.suspected = new Set();
+    this.suspectedAt = new Map();
+    this.opinions = new Map();
+    this.forced = new Set();
+    this.reportedAt = new Map();
     this.stuck = new Set();
     this.behindSince = undefined;
     this.ctx.clearTimer('behind');
@@ -1315,7 +1408,7 @@ class Gms implements Layer {
       case 'flushStart':
         if (this.coord) {
           // A participant failed mid-flush: start over without it. Joins wait for the install.
-          if (this.coord.participants.some((p) => this.suspected.has(p))) {
+          if (this.coord.participants.some((p) => this.failedNow(p))) {
             this.dropCoordination();
             this.startFlush();
           }

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { GROUP_STACK } from '../../runtime/layers/index.js';
+import { parseSpec } from '../../runtime/stack/builder.js';
+import type { LayerFactory } from '../../runtime/stack/types.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
-import { groupConfig, runScenario } from '../sim/scenario.js';
-import type { Fault } from '../sim/world.js';
+import { GMS_SIM_OPTIONS, groupConfig, runScenario } from '../sim/scenario.js';
+import { type Fault, World } from '../sim/world.js';
 import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
 
 const ALL: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause', 'partition'];
@@ -190,5 +193,70 @@ describe('gms: Fetch is retried (issue 10 item 7)', () => {
       expect(net.delivered(n)).toHaveLength(3);
     }
     expect(net.sentOf(n2, GmsKind.Fetch).length).toBeGreaterThan(1);
+  });
+});
+
+/** One bad link: packets from member `from` to member `to` are lost with probability `loss`. */
+function badLink(link: { from?: string; to?: string; loss: number }): LayerFactory {
+  return {
+    name: 'badlink',
+    provides: ['transport'],
+    requires: ['transport'],
+    create: (ctx) => ({
+      down: (ev) => ctx.passDown(ev),
+      up: (ev) => {
+        const lost = ev.type === 'deliver' && ctx.self === link.to && ev.from === link.from;
+        if (lost && ctx.random() < link.loss) return;
+        ctx.passUp(ev);
+      },
+    }),
+  };
+}
+
+describe('gms: a second opinion before exclusion (issue 10 item 8)', () => {
+  /**
+   * 5 members; from 1.5 s on, the rank-2 member's packets to the rank-1 member are lost with
+   * probability `loss` (one bad link, one way, below nak); the rank-3 member crashes at 5 s.
+   */
+  function run(seed: number, loss: number) {
+    const link = { loss } as { from?: string; to?: string; loss: number };
+    const base = groupConfig(seed, 5, []);
+    const cfg = {
+      ...base,
+      stack: parseSpec(GROUP_STACK.replace(':com', ':badlink:com'), GMS_SIM_OPTIONS),
+      registry: base.registry.with(badLink(link)),
+      endMs: 12_000,
+    };
+    const w = new World(cfg);
+    for (const node of w.nodes)
+      for (let k = 0; k < cfg.messages; k++) w.at(w.rng() * 8_000, () => w.cast(w.nodes[node.index]!));
+    let victim = '';
+    w.at(1_500, () => {
+      const v = w.incarnations[0]!.views.at(-1)!;
+      [link.to, link.from, victim] = [v.members[1]!, v.members[2]!, v.members[3]!];
+    });
+    w.at(5_000, () => w.crash(w.nodes.find((n) => n.rec.member === victim)!));
+    w.run();
+    const violations = GROUP_CHECKERS.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`));
+    const survivors = w.incarnations.filter((i) => i.crashedAt === null && i.partitionedAt === null);
+    // How long after the crash each survivor installed a view without the crashed member.
+    const removedAfter = survivors.map(
+      (i) => (i.views.find((v) => v.at > 5_000 && !v.members.includes(victim))?.at ?? Infinity) - 5_000,
+    );
+    const suspicions = w.incarnations.find((i) => i.member === link.to)!.stats().gms?.suspicions ?? 0;
+    return { w, violations, link, survivors, removedAfter, suspicions };
+  }
+
+  it('keeps a member behind one lossy link (70% one way) and removes a crashed one within suspectMs + 100 ms', () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const { w, violations, link, survivors, removedAfter, suspicions } = run(seed, 0.7);
+      expect(violations).toEqual([]);
+      expect(w.incarnations.find((i) => i.member === link.from)!.partitionedAt).toBeNull();
+      for (const i of survivors) expect(i.views.at(-1)!.members).toContain(link.from);
+      // suspectMs is 300 in the simulator: silence seen on an fd tick by two members, one flush.
+      for (const ms of removedAfter) expect(ms).toBeLessThan(300 + 100);
+      // The bad link did make its receiver suspect the sender: the rule was exercised.
+      expect(suspicions).toBeGreaterThan(1);
+    }
   });
 });
