@@ -86,6 +86,8 @@ export interface GmsOptions {
   address: string;
   /** Messages of views not installed yet that are held; more are dropped (then repaired by a flush). */
   maxFuture: number;
+  /** Bytes of future-view messages held; non-members of our view get a quarter of it. */
+  maxFutureBytes: number;
   /** Joiners a coordinator keeps a record of; Joins from further unknown ids are refused. */
   maxJoiners: number;
   /** Joiners admitted per second, at most (one view change may admit fewer, see docs). */
@@ -100,6 +102,7 @@ const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
   bootstrapMs: 600,
   batchMs: 5,
   maxFuture: 100_000,
+  maxFutureBytes: 16 * 1024 * 1024,
   maxJoiners: 64,
   maxJoinRate: 20,
 };
@@ -153,6 +156,14 @@ interface Coordination {
 const EMPTY = new Uint8Array(0);
 /** How many times a coordinator that stalled puts off judging a flush step (local-stall rule). */
 const MAX_FLUSH_DEFERRALS = 3;
+/** A view id further ahead of ours than this is impossible (a member left behind sees the
+ * group a few view changes ahead, not this many): such traffic is refused, not taken as proof
+ * that we were excluded. */
+const MAX_VIEW_LEAD = 64;
+/** Likewise an epoch whose attempt is this far above every attempt we have seen. */
+const MAX_ATTEMPT_LEAD = 64;
+/** What one held future message is counted as, on top of its payload (headers, bookkeeping). */
+const FUTURE_OVERHEAD = 64;
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
   // Founders differ, so two groups founded apart (a vote crossed a partition) get different
@@ -503,6 +514,8 @@ class Gms implements Layer {
     for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind']) this.ctx.clearTimer(k);
     this.blocked = [];
     this.future = [];
+    this.futureBytes = 0;
+    this.futureStrangerBytes = 0;
     if (state === 'left') this.ctx.passUp({ type: 'left' });
     else this.ctx.passUp({ type: 'partitioned', viewId: this.view?.id ?? 0, reason });
   }
@@ -638,7 +651,8 @@ class Gms implements Layer {
     const viewId = headerUint(h[1], 'gms', 'viewId');
     const epoch = headerUint(h[2], 'gms', 'epoch');
     if (!this.view || viewId > this.view.id) {
-      if (this.view && this.rank(from) >= 0) this.noteAhead();
+      if (!this.plausibleLead(viewId)) return;
+      if (this.view && this.rank(from) >= 0) this.noteAhead(from);
       // A state transfer or reply may beat the install to us: keep it for that view.
       if (kind !== GmsKind.Heartbeat)
         this.keepForLater({ kind, from, h, msg: rest, nakSeq: undefined, cast });
@@ -686,7 +700,8 @@ class Gms implements Layer {
     const viewId = h[1];
     return (
       typeof viewId === 'number' &&
-      (viewId > this.view!.id || (viewId === this.view!.id && h[2] === this.epoch))
+      ((viewId > this.view!.id && viewId <= this.view!.id + MAX_VIEW_LEAD) ||
+        (viewId === this.view!.id && h[2] === this.epoch))
     );
   }
 
@@ -698,25 +713,59 @@ class Gms implements Layer {
    */
   private otherLineage(from: MemberId, viewId: number, epoch: number): boolean {
     if (!this.view || viewId !== this.view.id || epoch === this.epoch || this.rank(from) < 0) return false;
+    // Flushed epochs encode their attempt (epoch / 4096): one far above every attempt we have
+    // seen (heartbeats spread them) is invented; drop it rather than stop.
+    if (Math.floor(epoch / 4096) > this.highestAttempt + MAX_ATTEMPT_LEAD) {
+      this.c.refused++;
+      return true;
+    }
     if (epoch > this.epoch)
       this.finish('partitioned', `view ${viewId} was also installed by another coordinator`);
     return true;
   }
 
   private keepForLater(f: Gms['future'][number]): void {
-    if (this.future.length >= this.o.maxFuture) {
+    const bytes = f.msg.payload.byteLength + FUTURE_OVERHEAD;
+    // Anyone can claim a later view, so strangers (not in our view) get only a share of the
+    // bytes: they cannot crowd out what members of our view send ahead of an install.
+    const stranger = !this.view || this.rank(f.from) < 0;
+    if (
+      this.future.length >= this.o.maxFuture ||
+      this.futureBytes + bytes > this.o.maxFutureBytes ||
+      (stranger && this.futureStrangerBytes + bytes > this.o.maxFutureBytes / 4)
+    ) {
       this.c.futureDropped++;
       return;
     }
+    this.futureBytes += bytes;
+    if (stranger) this.futureStrangerBytes += bytes;
     this.future.push(f);
   }
 
-  /** A member of our view is in a later view we never got: we were left behind (excluded). */
-  private noteAhead(): void {
-    if (this.behindSince !== undefined) return;
+  private futureBytes = 0;
+  private futureStrangerBytes = 0;
+
+  /** Whether a later view id is believable (see MAX_VIEW_LEAD); counts the refusal if not. */
+  private plausibleLead(viewId: number): boolean {
+    if (!this.view || viewId <= this.view.id + MAX_VIEW_LEAD) return true;
+    this.c.refused++;
+    return false;
+  }
+
+  /**
+   * A member of our view is in a later view we never got: we were left behind (excluded). It
+   * takes two members showing it (one in a view of two): one sender's claim, forged or not,
+   * does not stop a member.
+   */
+  private noteAhead(from: MemberId): void {
+    if (this.behindSince !== undefined || !this.view) return;
+    this.aheadFrom.add(from);
+    if (this.aheadFrom.size < Math.min(2, this.view.members.length - 1)) return;
     this.behindSince = this.ctx.now();
     this.ctx.setTimer('behind', this.o.suspectMs);
   }
+
+  private aheadFrom = new Set<MemberId>();
 
   // ---------------------------------------------------------------- data (virtual synchrony)
 
@@ -726,7 +775,8 @@ class Gms implements Layer {
     const epoch = headerUint(h[2], 'gms', 'epoch');
     const vseq = headerUint(h[3], 'gms', 'vseq');
     if (!this.view || viewId > this.view.id) {
-      if (this.view && this.rank(from) >= 0) this.noteAhead();
+      if (!this.plausibleLead(viewId)) return;
+      if (this.view && this.rank(from) >= 0) this.noteAhead(from);
       this.keepForLater({ kind: GmsKind.Data, from, h, msg, nakSeq, cast: true });
       return;
     }
@@ -953,9 +1003,12 @@ class Gms implements Layer {
       this.opinions.set(m, per);
     }
     const now = this.ctx.now();
-    // The reporter says how long it has held the suspicion: one withdrawn and raised again in
-    // between two reports starts over, so a flapping suspicion never looks continuous.
-    per.set(from, { since: now - Math.min(held, this.o.partitionMs), at: now });
+    // Continuous means renewed here without a gap and, by the reporter's own account, never
+    // withdrawn in between (a flapping suspicion starts over); a reporter cannot claim more
+    // than it has shown us.
+    const o = per.get(from);
+    const shown = o && now - o.at <= this.o.suspectMs ? o.since : now;
+    per.set(from, { since: Math.max(shown, now - held), at: now });
     if (this.failedNow(m)) this.scheduleFlush();
   }
 
@@ -1312,6 +1365,14 @@ class Gms implements Layer {
     }
     if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
     const f = this.flush;
+    // Only the next view's coordinator installs it: the coordinator of the flush we answered, or
+    // a member that every member ranked before it in our view is leaving the view to.
+    const ours = f !== undefined && f.coord === from && f.attempt === attempt;
+    const before = this.view.members.slice(0, this.rank(from));
+    if (!ours && before.some((m) => members.includes(m))) {
+      this.c.refused++;
+      return;
+    }
     if (!members.includes(this.self)) {
       this.finish(
         this.leaving ? 'left' : 'partitioned',
@@ -1354,6 +1415,7 @@ class Gms implements Layer {
     this.reportedAt = new Map();
     this.stuck = new Set();
     this.behindSince = undefined;
+    this.aheadFrom = new Set();
     this.ctx.clearTimer('behind');
     this.ctx.clearTimer('flushTimeout');
     for (const m of departed) {
@@ -1385,6 +1447,8 @@ class Gms implements Layer {
     }
     const early = this.future;
     this.future = [];
+    this.futureBytes = 0;
+    this.futureStrangerBytes = 0;
     for (const f of early) {
       if (this.state !== 'member') return;
       if (f.kind === GmsKind.Data) this.onData(f.from, f.h, f.msg, f.nakSeq);

@@ -260,3 +260,86 @@ describe('gms: a second opinion before exclusion (issue 10 item 8)', () => {
     }
   });
 });
+
+describe('gms: who may send which control message (issue 11)', () => {
+  const heartbeat = (viewId: number, epoch: number) => [GmsKind.Heartbeat, viewId, epoch, 0, 0];
+
+  it('refuses and counts a Suspect from a non-member; one member alone excludes nobody', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    for (let t = 0; t < 2_000; t += 100)
+      net.at(net.now + t, () => {
+        net.inject(n0, 'badbad00.1', [GmsKind.Suspect, 1, n2.id, 5_000]);
+        net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, 0]); // forged in n1's name, or n1's bad link
+      });
+    net.run(net.now + 2_500);
+    expect(net.stats(n0).refused).toBeGreaterThanOrEqual(20);
+    for (const n of net.nodes) expect(net.view(n)?.members).toHaveLength(3);
+  });
+
+  it('a single report claiming a long suspicion is not believed beyond what it has shown', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, 60_000]);
+    net.run(net.now + 400);
+    expect(net.view(n0)?.members).toContain(n2.id);
+  });
+
+  it('refuses an Install that excludes a member when it is not from the next view coordinator', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const v = net.view(n2)!;
+    // From n1, though n0 (ranked before it) stays in the proposed view.
+    net.inject(n2, n1.id, [
+      GmsKind.Install,
+      2,
+      7,
+      [n0.id, n1.id],
+      ['n0', 'n1'],
+      [],
+      [],
+      [n2.id],
+      [],
+      7 * 4096,
+    ]);
+    net.run(net.now + 1_000);
+    expect(net.stopped(n2)).toBe(false);
+    expect(net.stats(n2).refused).toBe(1);
+    expect(net.view(n2)).toEqual(v);
+  });
+
+  it('refuses heartbeats with an impossible view id or epoch, and one member alone cannot show us behind', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const epoch = net.view(n2)!.epoch!;
+    net.inject(n2, n1.id, heartbeat(1_000_000, epoch)); // far ahead
+    net.inject(n2, n1.id, heartbeat(1, 4096 * 1_000_000)); // a higher lineage nobody ran
+    net.inject(n2, n1.id, heartbeat(2, epoch)); // one plausible later view, one witness
+    net.run(net.now + 1_000);
+    expect(net.stats(n2).refused).toBe(2);
+    expect(net.stopped(n2)).toBe(false);
+    // Two members of the view in a later view: we were left behind.
+    net.inject(n2, n0.id, heartbeat(2, epoch));
+    net.inject(n2, n1.id, heartbeat(2, epoch));
+    net.run(net.now + 1_000);
+    expect(net.stopped(n2)).toBe(true);
+  });
+
+  it('caps future-view messages from non-members in bytes', () => {
+    const net = new GmsNet(3, { ...FAST, maxFutureBytes: 1_000_000 });
+    net.found();
+    const [, , n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const big = new Uint8Array(100_000);
+    for (let i = 0; i < 20; i++)
+      n2.layer.up({
+        type: 'deliver',
+        msg: { headers: [[GmsKind.P2P, 5, 0]], payload: big },
+        from: 'badbad00.1',
+        cast: false,
+        meta: {},
+      });
+    // A quarter of 1,000,000 bytes: two messages of 100,000 (+ overhead) fit.
+    expect(net.stats(n2).future).toBe(2);
+    expect(net.stats(n2).futureDropped).toBe(18);
+  });
+});
