@@ -23,7 +23,9 @@ import { DecodeError } from '../wire/errors.js';
 export const GmsKind = {
   /** [0, viewId, epoch, vseq] a reliable cast of the view (vseq: per sender, from 0 in each view). */
   Data: 0,
-  /** [1, viewId, epoch] liveness, unreliable cast. */
+  /** [1, viewId, epoch, highestAttempt, stuck] liveness, unreliable cast. `highestAttempt`: the
+   * highest flush attempt the sender has seen, so a coordinator outbids every attempt its members
+   * are blocked in; `stuck`: 1 when the sender is blocked in a flush nobody drives any more. */
   Heartbeat: 1,
   /** [2, newViewId, attempt, members[], addresses[]] coordinator → each surviving member: stop and report. */
   Prepare: 2,
@@ -48,7 +50,8 @@ export const GmsKind = {
   Here: 10,
   /** [11, viewId] member → coordinator: remove me. */
   Leave: 11,
-  /** [12, viewId, member] member → coordinator: I suspect this member. */
+  /** [12, viewId, member, heldMs] member → coordinator: I suspect this member, and have for
+   * heldMs without a break. Renewed every suspectMs / 2 while it holds. */
   Suspect: 12,
   /** [13, viewId, epoch] application point-to-point message. */
   P2P: 13,
@@ -83,6 +86,12 @@ export interface GmsOptions {
   address: string;
   /** Messages of views not installed yet that are held; more are dropped (then repaired by a flush). */
   maxFuture: number;
+  /** Bytes of future-view messages held; non-members of our view get a quarter of it. */
+  maxFutureBytes: number;
+  /** Joiners a coordinator keeps a record of; Joins from further unknown ids are refused. */
+  maxJoiners: number;
+  /** Joiners admitted per second, at most (one view change may admit fewer, see docs). */
+  maxJoinRate: number;
 }
 
 const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
@@ -93,6 +102,9 @@ const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
   bootstrapMs: 600,
   batchMs: 5,
   maxFuture: 100_000,
+  maxFutureBytes: 16 * 1024 * 1024,
+  maxJoiners: 64,
+  maxJoinRate: 20,
 };
 
 type State = 'idle' | 'joining' | 'member' | 'partitioned' | 'left';
@@ -111,9 +123,14 @@ interface Flush {
   attempt: number;
   coord: MemberId;
   cut: Map<MemberId, number> | undefined;
+  /** Per sender, who holds its casts up to the cut; and when we last asked them. */
+  holders?: Map<MemberId, MemberId>;
+  fetchedAt?: number;
   okSent: boolean;
   /** Its coordinator dropped it (Abandon): it is never installed, so it is never answered again. */
   abandoned?: boolean;
+  /** When this member took the attempt: one nobody ends within `orphanMs` is orphaned. */
+  since: number;
 }
 
 /** A flush this member coordinates. */
@@ -131,9 +148,22 @@ interface Coordination {
   digests: Map<MemberId, { last: Map<MemberId, number>; nakNext: number }>;
   oks: Set<MemberId>;
   synced: boolean;
+  /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
+  deadline: number;
+  deferrals: number;
 }
 
 const EMPTY = new Uint8Array(0);
+/** How many times a coordinator that stalled puts off judging a flush step (local-stall rule). */
+const MAX_FLUSH_DEFERRALS = 3;
+/** A view id further ahead of ours than this is impossible (a member left behind sees the
+ * group a few view changes ahead, not this many): such traffic is refused, not taken as proof
+ * that we were excluded. */
+const MAX_VIEW_LEAD = 64;
+/** Likewise an epoch whose attempt is this far above every attempt we have seen. */
+const MAX_ATTEMPT_LEAD = 64;
+/** What one held future message is counted as, on top of its payload (headers, bookkeeping). */
+const FUTURE_OVERHEAD = 64;
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
   // Founders differ, so two groups founded apart (a vote crossed a partition) get different
@@ -156,10 +186,24 @@ class Gms implements Layer {
   private vseq = 0;
   private logs = new Map<MemberId, SenderLog>();
   private readonly lastHeard = new Map<MemberId, number>();
+  /** Members this member itself suspects, and since when (its own opinion). */
   private suspected = new Set<MemberId>();
+  private suspectedAt = new Map<MemberId, number>();
+  /** Coordinator: the other members' suspicion reports, per suspect, per reporter: since when
+   * the reporter has held it and when it last said so. A report not renewed expires. */
+  private opinions = new Map<MemberId, Map<MemberId, { since: number; at: number }>>();
+  /** Members excluded on direct evidence (no answer to a flush step, flow control gave up):
+   * no second opinion needed. */
+  private forced = new Set<MemberId>();
+  /** When we last sent the coordinator our suspicion of each member. */
+  private reportedAt = new Map<MemberId, number>();
   private flush: Flush | undefined;
   private coord: Coordination | undefined;
   private highestAttempt = 0;
+  /** Members whose heartbeats say they are blocked in an orphaned flush (coordinator: drive one). */
+  private stuck = new Set<MemberId>();
+  /** When the `fd` timer last found that this member itself had not been running. */
+  private lastStall = Number.NEGATIVE_INFINITY;
   private blocked: { msg: Msg; qos: QoS }[] = [];
   /** Messages tagged with a view not installed yet (data, point-to-point, unreliable). */
   private future: {
@@ -170,7 +214,10 @@ class Gms implements Layer {
     nakSeq: number | undefined;
     cast: boolean;
   }[] = [];
-  private readonly joiners = new Map<MemberId, string>();
+  /** Joiners asking the coordinator: address and when their Join was last heard. */
+  private readonly joiners = new Map<MemberId, { address: string; at: number }>();
+  /** When joiners were admitted lately (for `maxJoinRate`). */
+  private admittedAt: number[] = [];
   private readonly leavers = new Set<MemberId>();
   /** Other joiners heard while no group answers: address, when last heard, whom they vote for. */
   private readonly discovered = new Map<MemberId, { address: string; at: number; vote: string }>();
@@ -187,13 +234,19 @@ class Gms implements Layer {
   private lastFd = 0;
   private behindSince: number | undefined;
   private leaving = false;
+  /** Our last Leave: to whom, when (resent to a new coordinator at once, else now and then). */
+  private leaveSent: { to: MemberId; at: number } | undefined;
   private lastOwnNakSeq = -1;
   private readonly c = {
     views: 0,
     flushes: 0,
+    flushDeferred: 0,
+    stuckReports: 0,
     forwards: 0,
     suspicions: 0,
     futureDropped: 0,
+    refused: 0,
+    joinsRefused: 0,
     staleDropped: 0,
     heldHighWater: 0,
   };
@@ -250,7 +303,7 @@ class Gms implements Layer {
         return;
       case 'suspect':
         // A layer above gave up on this member (flow control's bound): remove it like a silent one.
-        if (this.state === 'member' && this.rank(ev.member) >= 0) this.suspect(ev.member, 0);
+        if (this.state === 'member' && this.rank(ev.member) >= 0) this.suspect(ev.member, 0, true);
         return;
       case 'leave':
         this.startLeave();
@@ -430,18 +483,39 @@ class Gms implements Layer {
       return;
     }
     this.leavers.add(this.self);
-    const c = this.coordinator();
-    if (c === this.self) this.scheduleFlush();
-    else if (c) this.send(c, [GmsKind.Leave, this.view.id]);
+    this.askToLeave();
     this.ctx.setTimer('leave', this.o.suspectMs * 3);
+  }
+
+  /**
+   * Ask whoever coordinates now to remove us. Repeated (fd tick, each install) until a view
+   * without us arrives: a Leave lost with its coordinator would otherwise keep us in the next
+   * view, blocked and holding up the token, until the `leave` timer and a suspicion end it.
+   */
+  private askToLeave(): void {
+    if (!this.leaving || !this.view) return;
+    const c = this.coordinator();
+    if (c === this.self) {
+      if (!this.coord) this.scheduleFlush();
+      return;
+    }
+    if (!c) return;
+    const now = this.ctx.now();
+    if (c === this.leaveSent?.to && now - this.leaveSent.at < this.o.suspectMs / 2) return;
+    this.leaveSent = { to: c, at: now };
+    this.send(c, [GmsKind.Leave, this.view.id]);
   }
 
   private finish(state: 'left' | 'partitioned', reason = ''): void {
     if (this.state === 'left' || this.state === 'partitioned') return;
+    // Release our participants at once rather than leaving them to the orphan rule.
+    this.dropCoordination();
     this.state = state;
     for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind']) this.ctx.clearTimer(k);
     this.blocked = [];
     this.future = [];
+    this.futureBytes = 0;
+    this.futureStrangerBytes = 0;
     if (state === 'left') this.ctx.passUp({ type: 'left' });
     else this.ctx.passUp({ type: 'partitioned', viewId: this.view?.id ?? 0, reason });
   }
@@ -504,7 +578,7 @@ class Gms implements Layer {
         this.onLeave(from, h);
         return;
       case GmsKind.Suspect:
-        this.onSuspectReport(h);
+        this.onSuspectReport(from, h);
         return;
       case GmsKind.Found:
         this.onFound(from, h);
@@ -519,6 +593,7 @@ class Gms implements Layer {
         const f = this.flush;
         // Its coordinator will never install that attempt: we may answer another one.
         if (f && f.coord === from && f.newViewId === newViewId && f.attempt === attempt) {
+          this.ctx.trace(() => `abandoned ${newViewId}/${attempt} by ${from}`);
           f.okSent = false;
           f.abandoned = true;
         }
@@ -541,8 +616,14 @@ class Gms implements Layer {
       if (this.rank(from) >= 0) return; // already a member (a late retry)
       const c = this.coordinator();
       if (c === this.self) {
-        if (!this.joiners.has(from)) {
-          this.joiners.set(from, address);
+        const known = this.joiners.get(from);
+        if (known) {
+          known.at = this.ctx.now(); // a retry: it is still alive
+          known.address = address;
+        } else if (this.joiners.size >= this.o.maxJoiners) {
+          this.c.joinsRefused++;
+        } else {
+          this.joiners.set(from, { address, at: this.ctx.now() });
           this.scheduleFlush();
         }
       } else if (c) {
@@ -570,16 +651,40 @@ class Gms implements Layer {
     const viewId = headerUint(h[1], 'gms', 'viewId');
     const epoch = headerUint(h[2], 'gms', 'epoch');
     if (!this.view || viewId > this.view.id) {
-      if (this.view && this.rank(from) >= 0) this.noteAhead();
+      if (!this.plausibleLead(viewId)) return;
+      if (this.view && this.rank(from) >= 0) this.noteAhead(from);
       // A state transfer or reply may beat the install to us: keep it for that view.
       if (kind !== GmsKind.Heartbeat)
         this.keepForLater({ kind, from, h, msg: rest, nakSeq: undefined, cast });
       return;
     }
     if (this.otherLineage(from, viewId, epoch)) return;
-    if (kind === GmsKind.Heartbeat || viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0)
+    if (viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0) return;
+    if (kind === GmsKind.Heartbeat) {
+      this.onHeartbeat(from, h);
       return;
+    }
     this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+  }
+
+  private onHeartbeat(from: MemberId, h: unknown[]): void {
+    // The two flush fields came later: a heartbeat without them reports nothing.
+    const highest = h.length > 3 ? headerUint(h[3], 'gms', 'attempt') : 0;
+    const stuck = h.length > 4 ? headerUint(h[4], 'gms', 'stuck') : 0;
+    this.highestAttempt = Math.max(this.highestAttempt, highest);
+    if (stuck === 0 || this.coord || this.coordinator() !== this.self) return;
+    // A member is blocked in a flush nobody drives (its coordinator abandoned it, or lost the
+    // lead, or it arrived stale after a heal): only a view change unblocks it, so run one.
+    if (!this.stuck.has(from)) this.c.stuckReports++;
+    this.stuck.add(from);
+    if (this.hasMajority()) this.scheduleFlush();
+  }
+
+  /** Blocked in a flush that no coordinator will end: abandoned, or silent past `orphanMs`. */
+  private orphaned(): boolean {
+    const f = this.flush;
+    if (!f) return false;
+    return f.abandoned === true || this.ctx.now() - f.since > 2 * this.o.suspectMs;
   }
 
   /** Whether a message proves its sender alive in our view: view-tagged traffic must carry our
@@ -595,7 +700,8 @@ class Gms implements Layer {
     const viewId = h[1];
     return (
       typeof viewId === 'number' &&
-      (viewId > this.view!.id || (viewId === this.view!.id && h[2] === this.epoch))
+      ((viewId > this.view!.id && viewId <= this.view!.id + MAX_VIEW_LEAD) ||
+        (viewId === this.view!.id && h[2] === this.epoch))
     );
   }
 
@@ -607,25 +713,59 @@ class Gms implements Layer {
    */
   private otherLineage(from: MemberId, viewId: number, epoch: number): boolean {
     if (!this.view || viewId !== this.view.id || epoch === this.epoch || this.rank(from) < 0) return false;
+    // Flushed epochs encode their attempt (epoch / 4096): one far above every attempt we have
+    // seen (heartbeats spread them) is invented; drop it rather than stop.
+    if (Math.floor(epoch / 4096) > this.highestAttempt + MAX_ATTEMPT_LEAD) {
+      this.c.refused++;
+      return true;
+    }
     if (epoch > this.epoch)
       this.finish('partitioned', `view ${viewId} was also installed by another coordinator`);
     return true;
   }
 
   private keepForLater(f: Gms['future'][number]): void {
-    if (this.future.length >= this.o.maxFuture) {
+    const bytes = f.msg.payload.byteLength + FUTURE_OVERHEAD;
+    // Anyone can claim a later view, so strangers (not in our view) get only a share of the
+    // bytes: they cannot crowd out what members of our view send ahead of an install.
+    const stranger = !this.view || this.rank(f.from) < 0;
+    if (
+      this.future.length >= this.o.maxFuture ||
+      this.futureBytes + bytes > this.o.maxFutureBytes ||
+      (stranger && this.futureStrangerBytes + bytes > this.o.maxFutureBytes / 4)
+    ) {
       this.c.futureDropped++;
       return;
     }
+    this.futureBytes += bytes;
+    if (stranger) this.futureStrangerBytes += bytes;
     this.future.push(f);
   }
 
-  /** A member of our view is in a later view we never got: we were left behind (excluded). */
-  private noteAhead(): void {
-    if (this.behindSince !== undefined) return;
+  private futureBytes = 0;
+  private futureStrangerBytes = 0;
+
+  /** Whether a later view id is believable (see MAX_VIEW_LEAD); counts the refusal if not. */
+  private plausibleLead(viewId: number): boolean {
+    if (!this.view || viewId <= this.view.id + MAX_VIEW_LEAD) return true;
+    this.c.refused++;
+    return false;
+  }
+
+  /**
+   * A member of our view is in a later view we never got: we were left behind (excluded). It
+   * takes two members showing it (one in a view of two): one sender's claim, forged or not,
+   * does not stop a member.
+   */
+  private noteAhead(from: MemberId): void {
+    if (this.behindSince !== undefined || !this.view) return;
+    this.aheadFrom.add(from);
+    if (this.aheadFrom.size < Math.min(2, this.view.members.length - 1)) return;
     this.behindSince = this.ctx.now();
     this.ctx.setTimer('behind', this.o.suspectMs);
   }
+
+  private aheadFrom = new Set<MemberId>();
 
   // ---------------------------------------------------------------- data (virtual synchrony)
 
@@ -635,7 +775,8 @@ class Gms implements Layer {
     const epoch = headerUint(h[2], 'gms', 'epoch');
     const vseq = headerUint(h[3], 'gms', 'vseq');
     if (!this.view || viewId > this.view.id) {
-      if (this.view && this.rank(from) >= 0) this.noteAhead();
+      if (!this.plausibleLead(viewId)) return;
+      if (this.view && this.rank(from) >= 0) this.noteAhead(from);
       this.keepForLater({ kind: GmsKind.Data, from, h, msg, nakSeq, cast: true });
       return;
     }
@@ -707,9 +848,15 @@ class Gms implements Layer {
     const v = this.view;
     this.ctx.passDown({
       type: 'cast',
-      msg: { headers: [[GmsKind.Heartbeat, v.id, this.epoch]], payload: EMPTY },
+      msg: {
+        headers: [[GmsKind.Heartbeat, v.id, this.epoch, this.highestAttempt, this.orphaned() ? 1 : 0]],
+        payload: EMPTY,
+      },
       qos: { order: 'unreliable' },
     });
+    // Any late tick counts for the flush timeout's local-stall rule; only a long one stops
+    // this round's suspicions.
+    if (now - this.lastFd > 1.5 * this.o.heartbeatMs) this.lastStall = now;
     const stalled = now - this.lastFd > this.o.suspectMs / 2;
     this.lastFd = now;
     this.ctx.setTimer('fd', this.o.heartbeatMs);
@@ -724,10 +871,26 @@ class Gms implements Layer {
     // no flush has started to remove it.
     if (!this.coord)
       for (const m of this.suspected)
-        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) this.suspected.delete(m);
+        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) {
+          this.ctx.trace(() => `withdraw suspicion of ${m}`);
+          this.suspected.delete(m);
+          this.suspectedAt.delete(m);
+          this.forced.delete(m);
+        }
+    this.expireJoiners(now);
+    this.askToLeave();
+    const f = this.flush;
+    if (f?.cut && !f.okSent && !f.abandoned && now - (f.fetchedAt ?? now) >= 2 * this.o.heartbeatMs)
+      this.fetchMissing();
     // Work left waiting for a majority (a stalled flush that leaves the group blocked,
     // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
-    const pending = this.flush || this.suspected.size > 0 || this.joiners.size > 0 || this.leavers.size > 0;
+    const pending =
+      this.flush ||
+      this.stuck.size > 0 ||
+      this.suspected.size > 0 ||
+      this.opinions.size > 0 ||
+      this.joiners.size > 0 ||
+      this.leavers.size > 0;
     if (pending && !this.coord && this.coordinator() === this.self && this.hasMajority())
       this.scheduleFlush();
     let silent = 0;
@@ -746,19 +909,73 @@ class Gms implements Layer {
       const heard = this.lastHeard.get(m) ?? now;
       if (now - heard > this.o.suspectMs) this.suspect(m, now - heard);
     }
+    if (this.hasMajority()) this.report(now);
   }
 
-  private suspect(m: MemberId, silentMs: number): void {
-    if (!this.view || this.suspected.has(m) || m === this.self) return;
+  private suspect(m: MemberId, silentMs: number, forced = false): void {
+    if (!this.view || m === this.self) return;
+    if (forced) this.forced.add(m);
+    if (this.suspected.has(m)) return;
     this.suspected.add(m);
+    this.suspectedAt.set(m, this.ctx.now());
     this.c.suspicions++;
+    this.ctx.trace(() => `suspect ${m}`);
     this.ctx.passUp({ type: 'suspect', member: m, silentMs });
     // No majority in sight: wait. Either the silent members come back (a busy process, not a
     // dead one) or they stay silent for partitionMs and this member gives up (fdTimer).
     if (!this.hasMajority()) return;
     const c = this.coordinator();
     if (c === this.self) this.scheduleFlush();
-    else if (c) this.send(c, [GmsKind.Suspect, this.view.id, m]);
+    else this.report(this.ctx.now());
+  }
+
+  /**
+   * Tell the coordinator which members we suspect, again every suspectMs / 2 while we do (and at
+   * once when the coordinator changes): it counts only renewed reports, so a suspicion we drop,
+   * or a report lost with its coordinator, fades there by itself.
+   */
+  private report(now: number): void {
+    const c = this.coordinator();
+    if (!this.view || !c || c === this.self) return;
+    for (const m of this.suspected) {
+      const last = this.reportedAt.get(m);
+      if (last !== undefined && now - last < this.o.suspectMs / 2 && this.reportedTo === c) continue;
+      this.reportedAt.set(m, now);
+      const held = Math.max(0, Math.round(now - (this.suspectedAt.get(m) ?? now)));
+      this.send(c, [GmsKind.Suspect, this.view.id, m, held]);
+    }
+    this.reportedTo = c;
+  }
+
+  private reportedTo: MemberId | undefined;
+
+  /**
+   * Whether the coordinator may exclude `m` as failed. One opinion is not enough (one bad or
+   * asymmetric link would remove a healthy member): it takes direct evidence (`forced`), or
+   * two members that suspect it (this one counted, reports renewed within suspectMs, reporters
+   * not suspected themselves), or, in a view of two, the other one. A single opinion held
+   * without a break for `partitionMs` is also enough: a member one other member cannot hear at
+   * all stalls the whole group (that member can deliver none of its casts), so one of the two
+   * must go, and only the one suspected is known to be unreachable.
+   */
+  private failedNow(m: MemberId): boolean {
+    if (!this.view || m === this.self) return false;
+    if (this.forced.has(m)) return true;
+    const now = this.ctx.now();
+    let count = 0;
+    let oldest = Number.POSITIVE_INFINITY;
+    if (this.suspected.has(m)) {
+      count++;
+      oldest = this.suspectedAt.get(m) ?? now;
+    }
+    for (const [r, o] of this.opinions.get(m) ?? []) {
+      if (r === m || r === this.self || now - o.at > this.o.suspectMs) continue;
+      if (this.rank(r) < 0 || this.suspected.has(r)) continue;
+      count++;
+      oldest = Math.min(oldest, o.since);
+    }
+    if (count >= Math.min(2, this.view.members.length - 1)) return true;
+    return count > 0 && now - oldest >= this.o.partitionMs;
   }
 
   private hasMajority(): boolean {
@@ -767,13 +984,32 @@ class Gms implements Layer {
     return alive * 2 > v.members.length;
   }
 
-  private onSuspectReport(h: unknown[]): void {
+  private onSuspectReport(from: MemberId, h: unknown[]): void {
     headerTuple(h, 'gms', 3);
     const viewId = headerUint(h[1], 'gms', 'viewId');
     const m = headerString(h[2], 'gms', 'member');
+    // How long the reporter has suspected m without a break (a later field: absent means 0).
+    const held = h.length > 3 ? headerUint(h[3], 'gms', 'heldMs') : 0;
     if (!this.view || viewId !== this.view.id || this.rank(m) < 0) return;
+    // Only a member of the view has an opinion; anyone else's report is refused and counted.
+    if (this.rank(from) < 0 || from === m) {
+      this.c.refused++;
+      return;
+    }
     if (this.coordinator() !== this.self) return;
-    if (!this.suspected.has(m)) this.suspect(m, 0);
+    let per = this.opinions.get(m);
+    if (!per) {
+      per = new Map();
+      this.opinions.set(m, per);
+    }
+    const now = this.ctx.now();
+    // Continuous means renewed here without a gap and, by the reporter's own account, never
+    // withdrawn in between (a flapping suspicion starts over); a reporter cannot claim more
+    // than it has shown us.
+    const o = per.get(from);
+    const shown = o && now - o.at <= this.o.suspectMs ? o.since : now;
+    per.set(from, { since: Math.max(shown, now - held), at: now });
+    if (this.failedNow(m)) this.scheduleFlush();
   }
 
   private onLeave(from: MemberId, h: unknown[]): void {
@@ -786,6 +1022,37 @@ class Gms implements Layer {
 
   // ---------------------------------------------------------------- flush: coordinator side
 
+  /**
+   * The joiners the next view admits: only those heard within `joinFreshMs` (a joiner retries its
+   * Join every `joinRetryMs` until it is in: a silent one is dead or forged), at most
+   * max(1, ⌊(stay − 1) / 2⌋) of them, so the members that stay keep a strict majority of the new
+   * view even if every joiner is dead or invented, and within `maxJoinRate` per second.
+   */
+  private admissible(stay: number): MemberId[] {
+    const now = this.ctx.now();
+    this.admittedAt = this.admittedAt.filter((t) => now - t < 1_000);
+    const room = Math.min(
+      Math.max(1, Math.floor((stay - 1) / 2)),
+      this.o.maxJoinRate - this.admittedAt.length,
+    );
+    const out: MemberId[] = [];
+    for (const [j, r] of this.joiners) {
+      if (out.length >= room) break;
+      if (now - r.at <= this.joinFreshMs() && this.rank(j) < 0) out.push(j);
+    }
+    return out;
+  }
+
+  /** How long a joiner's last Join counts: a few of its retries, and never less than `suspectMs`. */
+  private joinFreshMs(): number {
+    return Math.max(this.o.suspectMs, 3 * this.o.joinRetryMs);
+  }
+
+  /** Forget joiners not heard within `joinFreshMs`: they died, gave up, or never existed. */
+  private expireJoiners(now: number): void {
+    for (const [j, r] of this.joiners) if (now - r.at > this.joinFreshMs()) this.joiners.delete(j);
+  }
+
   private scheduleFlush(): void {
     this.ctx.setTimer('flushStart', this.o.batchMs);
   }
@@ -793,19 +1060,26 @@ class Gms implements Layer {
   private startFlush(): void {
     if (this.state !== 'member' || !this.view || this.coordinator() !== this.self) return;
     const v = this.view;
-    const failed = v.members.filter((m) => this.suspected.has(m));
-    const left = v.members.filter((m) => this.leavers.has(m) && !this.suspected.has(m));
-    const stay = v.members.filter((m) => !this.suspected.has(m) && !this.leavers.has(m));
-    const joined = [...this.joiners.keys()].filter((j) => !v.members.includes(j));
+    const failed = v.members.filter((m) => this.failedNow(m));
+    const left = v.members.filter((m) => this.leavers.has(m) && !failed.includes(m));
+    const stay = v.members.filter((m) => !failed.includes(m) && !this.leavers.has(m));
+    const joined = this.admissible(stay.length);
     // Nothing changed and nobody is blocked in a flush: no view change needed.
-    if (failed.length === 0 && left.length === 0 && joined.length === 0 && !this.flush) return;
+    if (
+      failed.length === 0 &&
+      left.length === 0 &&
+      joined.length === 0 &&
+      !this.flush &&
+      this.stuck.size === 0
+    )
+      return;
     if (!this.hasMajority()) return; // see suspect(): wait for them or for partitionMs
     const attempt = Math.max(this.highestAttempt, this.coord?.attempt ?? 0) + 1;
     this.highestAttempt = attempt;
     const members = [...stay, ...joined];
     const addresses = [
       ...stay.map((m) => v.addresses[this.rank(m)] ?? ''),
-      ...joined.map((j) => this.joiners.get(j) ?? ''),
+      ...joined.map((j) => this.joiners.get(j)?.address ?? ''),
     ];
     this.coord = {
       newViewId: v.id + 1,
@@ -820,6 +1094,8 @@ class Gms implements Layer {
       digests: new Map(),
       oks: new Set(),
       synced: false,
+      deadline: this.ctx.now() + this.o.suspectMs,
+      deferrals: 0,
     };
     this.c.flushes++;
     this.ctx.trace(
@@ -887,6 +1163,8 @@ class Gms implements Layer {
     this.ctx.clearTimer('flushTimeout');
     this.coord = undefined;
     for (const j of k.joined) this.joiners.delete(j);
+    const now = this.ctx.now();
+    for (const _ of k.joined) this.admittedAt.push(now);
     const targets = new Set([...k.members, ...k.participants, ...k.failed]);
     targets.delete(this.self);
     for (const t of targets) this.send(t, install);
@@ -908,13 +1186,26 @@ class Gms implements Layer {
   private flushTimeout(): void {
     const k = this.coord;
     if (!k || !this.view) return;
+    const now = this.ctx.now();
+    // Local-stall rule: if this member itself was not running (paused, a long synchronous burst)
+    // around the deadline, the answers may be sitting unread in its own queue. Read them first:
+    // put the judgement off by a heartbeat period, a bounded number of times.
+    const stalled = now - k.deadline > this.o.heartbeatMs / 2 || now - this.lastStall <= this.o.heartbeatMs;
+    if (stalled && k.deferrals < MAX_FLUSH_DEFERRALS) {
+      k.deferrals++;
+      k.deadline = now + this.o.heartbeatMs;
+      this.c.flushDeferred++;
+      this.ctx.setTimer('flushTimeout', this.o.heartbeatMs);
+      return;
+    }
     // Participants that did not answer in time are treated as failed; try again without them.
     const waiting = k.synced ? k.oks : new Set(k.digests.keys());
     this.ctx.trace(
       () =>
         `flush ${k.newViewId}/${k.attempt} timed out waiting for ${k.participants.filter((p) => !waiting.has(p)).join(',')}`,
     );
-    for (const p of k.participants) if (!waiting.has(p) && p !== this.self) this.suspect(p, this.o.suspectMs);
+    for (const p of k.participants)
+      if (!waiting.has(p) && p !== this.self) this.suspect(p, this.o.suspectMs, true);
     if (this.state !== 'member') return;
     this.dropCoordination();
     this.startFlush();
@@ -931,7 +1222,8 @@ class Gms implements Layer {
     if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
     this.highestAttempt = Math.max(this.highestAttempt, attempt);
     const f = this.flush;
-    if (f) {
+    // An abandoned attempt binds nobody: any coordinator's Prepare replaces it, whatever its key.
+    if (f && !f.abandoned) {
       const key = this.attemptKey(attempt, from);
       const cur = this.attemptKey(f.attempt, f.coord);
       if (key < cur) return;
@@ -941,13 +1233,15 @@ class Gms implements Layer {
       if (key > cur && f.okSent && f.coord !== from && f.coord !== this.self && !gone) return;
     }
     if (!f || f.coord !== from || f.attempt !== attempt) {
+      this.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
       if (!f) this.ctx.passUp({ type: 'block' });
-      this.flush = { newViewId, attempt, coord: from, cut: undefined, okSent: false };
+      this.flush = { newViewId, attempt, coord: from, cut: undefined, okSent: false, since: this.ctx.now() };
     }
     if (from !== this.self) {
       // Someone else leads this view change with a stronger attempt: it is alive, and we stop
       // competing (two coordinators outbidding each other would never finish).
       this.suspected.delete(from);
+      this.suspectedAt.delete(from);
       this.dropCoordination();
     }
     this.flushDigestSent = true;
@@ -967,21 +1261,32 @@ class Gms implements Layer {
     const f = this.flush;
     if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !this.view) return;
     const cut = new Map<MemberId, number>();
-    const fetches: [MemberId, MemberId, number, number][] = [];
+    const holders = new Map<MemberId, MemberId>();
     for (const e of entries) {
       const t = headerTuple(e, 'gms', 3);
       const s = headerString(t[0], 'gms', 'sender');
-      const c = headerUint(t[1], 'gms', 'cut') - 1;
-      const holder = headerString(t[2], 'gms', 'holder');
-      cut.set(s, c);
-      const have = this.contiguous(s);
-      if (have < c && holder !== this.self) fetches.push([holder, s, have + 1, c]);
+      cut.set(s, headerUint(t[1], 'gms', 'cut') - 1);
+      holders.set(s, headerString(t[2], 'gms', 'holder'));
     }
     f.cut = cut;
-    for (const [holder, s, lo, hi] of fetches)
-      this.send(holder, [GmsKind.Fetch, this.view.id, this.epoch, s, lo, hi]);
+    f.holders = holders;
+    this.fetchMissing();
     for (const [s, l] of this.logs) this.drainLog(s, l);
     this.checkFlushDone();
+  }
+
+  /** Ask each holder for what we miss of the cut. Repeated from the fd tick until FlushOk: a
+   * Fetch (or its Forwards) lost with a broken link is not left to the flush timeout. */
+  private fetchMissing(): void {
+    const f = this.flush;
+    if (!f?.cut || !f.holders || !this.view) return;
+    f.fetchedAt = this.ctx.now();
+    for (const [s, c] of f.cut) {
+      const holder = f.holders.get(s);
+      const have = this.contiguous(s);
+      if (have < c && holder !== undefined && holder !== this.self)
+        this.send(holder, [GmsKind.Fetch, this.view.id, this.epoch, s, have + 1, c]);
+    }
   }
 
   private onFetch(from: MemberId, h: unknown[]): void {
@@ -1060,6 +1365,14 @@ class Gms implements Layer {
     }
     if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
     const f = this.flush;
+    // Only the next view's coordinator installs it: the coordinator of the flush we answered, or
+    // a member that every member ranked before it in our view is leaving the view to.
+    const ours = f !== undefined && f.coord === from && f.attempt === attempt;
+    const before = this.view.members.slice(0, this.rank(from));
+    if (!ours && before.some((m) => members.includes(m))) {
+      this.c.refused++;
+      return;
+    }
     if (!members.includes(this.self)) {
       this.finish(
         this.leaving ? 'left' : 'partitioned',
@@ -1096,13 +1409,22 @@ class Gms implements Layer {
     this.flushDigestSent = false;
     this.coord = undefined;
     this.suspected = new Set();
+    this.suspectedAt = new Map();
+    this.opinions = new Map();
+    this.forced = new Set();
+    this.reportedAt = new Map();
+    this.stuck = new Set();
     this.behindSince = undefined;
+    this.aheadFrom = new Set();
     this.ctx.clearTimer('behind');
     this.ctx.clearTimer('flushTimeout');
     for (const m of departed) {
       this.leavers.delete(m);
       this.lastHeard.delete(m);
+      this.joiners.delete(m);
     }
+    // A record of someone now a member is spent: kept, it could re-add the member after it left.
+    for (const m of members) this.joiners.delete(m);
     const now = this.ctx.now();
     for (const m of members) this.lastHeard.set(m, now);
     this.lastFd = now;
@@ -1118,9 +1440,15 @@ class Gms implements Layer {
       const queued = this.blocked;
       this.blocked = [];
       for (const b of queued) this.castData(b.msg, b.qos);
+    } else {
+      this.leaveSent = undefined;
+      this.leavers.add(this.self);
+      this.askToLeave();
     }
     const early = this.future;
     this.future = [];
+    this.futureBytes = 0;
+    this.futureStrangerBytes = 0;
     for (const f of early) {
       if (this.state !== 'member') return;
       if (f.kind === GmsKind.Data) this.onData(f.from, f.h, f.msg, f.nakSeq);
@@ -1144,7 +1472,7 @@ class Gms implements Layer {
       case 'flushStart':
         if (this.coord) {
           // A participant failed mid-flush: start over without it. Joins wait for the install.
-          if (this.coord.participants.some((p) => this.suspected.has(p))) {
+          if (this.coord.participants.some((p) => this.failedNow(p))) {
             this.dropCoordination();
             this.startFlush();
           }

@@ -1,0 +1,285 @@
+import { GmsKind, type GmsOptions, gms } from '../../runtime/layers/gms.js';
+import { type MemberId, memberId } from '../../runtime/stack/member.js';
+import type { DownEvent, Layer, LayerContext, Msg, UpEvent } from '../../runtime/stack/types.js';
+import { EventQueue } from '../sim/queue.js';
+
+/**
+ * Bare membership layers wired to each other, for gms unit tests: virtual time, a reliable FIFO
+ * link per ordered pair (what nak gives gms), links that can be cut one way (reliable traffic
+ * is held and released in order when the link heals, as nak would repair it; unreliable
+ * traffic is lost), pauses, and raw injection of any header from any sender id, member or not.
+ */
+export interface GmsNode {
+  index: number;
+  id: MemberId;
+  address: string;
+  layer: Layer;
+  ups: UpEvent[];
+  /** When each of `ups` happened (virtual ms). */
+  upAt: number[];
+  /** Every message this node passed down, with its gms header (first element: the kind). */
+  sent: { to: MemberId | null; header: unknown[] }[];
+  timers: Map<string, number>;
+  pausedUntil: number;
+  errors: unknown[];
+}
+
+const EMPTY: Msg = { headers: [], payload: new Uint8Array(0) };
+const DELAY = 0.5;
+
+export const FAST: Partial<GmsOptions> = {
+  heartbeatMs: 50,
+  suspectMs: 300,
+  partitionMs: 900,
+  joinRetryMs: 100,
+  bootstrapMs: 300,
+};
+
+export class GmsNet {
+  readonly queue = new EventQueue();
+  readonly nodes: GmsNode[] = [];
+  now = 0;
+  /** `a>b`: what a sends b is held (reliable) or lost (unreliable) until healed. */
+  private readonly cut = new Set<string>();
+  /** `a>b`: everything a sends b is lost (a link that broke, not one nak repairs). */
+  private readonly lossy = new Set<string>();
+  private readonly held = new Map<string, (() => void)[]>();
+  /** The first `count` nodes' addresses: the seeds of every node. */
+  private readonly seeds: string[];
+
+  constructor(
+    count: number,
+    readonly options: Partial<GmsOptions> = FAST,
+  ) {
+    this.seeds = Array.from({ length: count }, (_, k) => `n${k}`);
+    for (let i = 0; i < count; i++) this.add();
+  }
+
+  /** A node (not started): `join()` it, or `found()` a group of nodes. */
+  add(): GmsNode {
+    const index = this.nodes.length;
+    const id = memberId({ node: 0x100 + index, inc: 1 });
+    const address = `n${index}`;
+    const node: GmsNode = {
+      index,
+      id,
+      address,
+      layer: undefined as unknown as Layer,
+      ups: [],
+      upAt: [],
+      sent: [],
+      timers: new Map(),
+      pausedUntil: 0,
+      errors: [],
+    };
+    const ctx: LayerContext = {
+      self: id,
+      groupName: 'g',
+      now: () => this.now,
+      random: () => 0.5,
+      passDown: (ev) => this.onDown(node, ev),
+      passUp: (ev) => {
+        node.ups.push(ev);
+        node.upAt.push(this.now);
+      },
+      emit: () => {},
+      defer: (fn) => this.queue.push(this.now, fn),
+      setTimer: (key, ms) => {
+        const at = this.now + ms;
+        node.timers.set(key, at);
+        this.queue.push(at, () => this.onNode(node, () => this.fire(node, key, at), false));
+      },
+      clearTimer: (key) => node.timers.delete(key),
+      trace: (line) => {
+        if (process.env.GMS_TRACE) console.log(`${this.now.toFixed(1)} n${index} ${line()}`);
+      },
+    };
+    node.layer = gms.create(ctx, { ...this.options, seeds: this.seeds, address });
+    this.nodes.push(node);
+    return node;
+  }
+
+  private fire(node: GmsNode, key: string, at: number): void {
+    if (node.timers.get(key) !== at) return;
+    node.timers.delete(key);
+    node.layer.timer?.(key);
+  }
+
+  /**
+   * Run `fn` on a node unless it is paused. A paused node runs what waited when it resumes, its
+   * overdue timers first, then the packets that arrived, in order: Node's event loop runs the
+   * timers phase before it polls for I/O.
+   */
+  private onNode(node: GmsNode, fn: () => void, io = true): void {
+    if (this.now < node.pausedUntil) {
+      const at = node.pausedUntil + (io ? 0.01 : 0);
+      this.queue.push(at, () => this.onNode(node, fn, io));
+      return;
+    }
+    try {
+      fn();
+    } catch (e) {
+      node.errors.push(e);
+    }
+  }
+
+  private onDown(src: GmsNode, ev: DownEvent): void {
+    if (ev.type === 'send') {
+      src.sent.push({ to: ev.to, header: ev.msg.headers.at(-1) as unknown[] });
+      const dst = this.nodes.find((n) => n.id === ev.to);
+      if (dst)
+        this.link(src, dst, true, { type: 'deliver', msg: ev.msg, from: src.id, cast: false, meta: {} });
+    } else if (ev.type === 'cast') {
+      src.sent.push({ to: null, header: ev.msg.headers.at(-1) as unknown[] });
+      const reliable = ev.qos.order !== 'unreliable';
+      for (const dst of this.nodes)
+        this.link(src, dst, reliable, { type: 'deliver', msg: ev.msg, from: src.id, cast: true, meta: {} });
+    } else if (ev.type === 'probe') {
+      for (const dst of this.nodes) {
+        if (dst === src || (ev.to !== null && dst.address !== ev.to)) continue;
+        this.link(src, dst, false, { type: 'discovery', msg: ev.msg, from: src.id, address: src.address });
+      }
+    }
+  }
+
+  private link(src: GmsNode, dst: GmsNode, reliable: boolean, ev: UpEvent): void {
+    const go = () => this.queue.push(this.now + DELAY, () => this.onNode(dst, () => dst.layer.up(ev)));
+    const key = `${src.index}>${dst.index}`;
+    if (src !== dst && this.lossy.has(key)) return;
+    if (src !== dst && this.cut.has(key)) {
+      if (reliable) this.held.get(key)!.push(go);
+      return;
+    }
+    go();
+  }
+
+  /** Deliver a message with the given gms header to `to`, as if sent by `from` (any id). */
+  inject(to: GmsNode, from: MemberId, header: unknown[], cast = false): void {
+    const ev: UpEvent = {
+      type: 'deliver',
+      msg: { headers: [header], payload: EMPTY.payload },
+      from,
+      cast,
+      meta: {},
+    };
+    this.onNode(to, () => to.layer.up(ev));
+  }
+
+  /** A discovery probe (Join) at `to` from any id and address. */
+  injectProbe(to: GmsNode, from: MemberId, address: string, header: unknown[]): void {
+    const ev: UpEvent = {
+      type: 'discovery',
+      msg: { headers: [header], payload: EMPTY.payload },
+      from,
+      address,
+    };
+    this.onNode(to, () => to.layer.up(ev));
+  }
+
+  /** Cut the link a → b (one way); `both` cuts b → a too. */
+  cutLink(a: GmsNode, b: GmsNode, both = true): void {
+    for (const k of both ? [`${a.index}>${b.index}`, `${b.index}>${a.index}`] : [`${a.index}>${b.index}`]) {
+      this.cut.add(k);
+      if (!this.held.has(k)) this.held.set(k, []);
+    }
+  }
+
+  /** Lose everything a sends b (one way) until `heal()`. */
+  loseLink(a: GmsNode, b: GmsNode): void {
+    this.lossy.add(`${a.index}>${b.index}`);
+  }
+
+  /** Cut every link between the two sides. */
+  partition(left: readonly GmsNode[], right: readonly GmsNode[]): void {
+    for (const a of left) for (const b of right) this.cutLink(a, b);
+  }
+
+  /** Heal every cut link and release what was held on it, in order. */
+  heal(): void {
+    for (const k of this.cut) for (const go of this.held.get(k) ?? []) go();
+    this.cut.clear();
+    this.held.clear();
+    this.lossy.clear();
+  }
+
+  pause(node: GmsNode, ms: number): void {
+    node.pausedUntil = Math.max(node.pausedUntil, this.now + ms);
+  }
+
+  /** Bootstrap: every node joins; they found one group (members sorted by id). */
+  found(nodes: readonly GmsNode[] = this.nodes): void {
+    for (const n of nodes) n.layer.down({ type: 'join' });
+    this.run(this.now + 2_000);
+  }
+
+  run(until: number): void {
+    for (let e = this.queue.pop(); e; e = this.queue.pop()) {
+      if (e.at > until) {
+        this.queue.push(e.at, e.fn);
+        break;
+      }
+      this.now = e.at;
+      e.fn();
+    }
+    this.now = Math.max(this.now, until);
+  }
+
+  /** Run `fn` at virtual time `t`. */
+  at(t: number, fn: () => void): void {
+    this.queue.push(t, fn);
+  }
+
+  /** Run event by event until `done()` holds (or `until`); whether it held. */
+  runUntil(done: () => boolean, until: number): boolean {
+    for (let e = this.queue.pop(); e; e = this.queue.pop()) {
+      if (e.at > until) {
+        this.queue.push(e.at, e.fn);
+        break;
+      }
+      this.now = e.at;
+      e.fn();
+      if (done()) return true;
+    }
+    return done();
+  }
+
+  /** The last view a node installed (undefined before its first). */
+  view(node: GmsNode): Extract<UpEvent, { type: 'view' }>['view'] | undefined {
+    for (let i = node.ups.length - 1; i >= 0; i--) {
+      const e = node.ups[i]!;
+      if (e.type === 'view') return e.view;
+    }
+    return undefined;
+  }
+
+  /** Whether the node stopped (partitioned or left). */
+  stopped(node: GmsNode): boolean {
+    return node.ups.some((e) => e.type === 'partitioned' || e.type === 'left');
+  }
+
+  /** Whether the node is blocked: a `block` after its last view. */
+  blocked(node: GmsNode): boolean {
+    for (let i = node.ups.length - 1; i >= 0; i--) {
+      const e = node.ups[i]!;
+      if (e.type === 'view') return false;
+      if (e.type === 'block') return true;
+    }
+    return false;
+  }
+
+  stats(node: GmsNode): Record<string, number> {
+    return node.layer.stats!();
+  }
+
+  /** Messages delivered up (casts and sends of the layers above). */
+  delivered(node: GmsNode): Extract<UpEvent, { type: 'deliver' }>[] {
+    return node.ups.flatMap((e) => (e.type === 'deliver' ? [e] : []));
+  }
+
+  /** Headers of a kind this node sent. */
+  sentOf(node: GmsNode, kind: number): unknown[][] {
+    return node.sent.filter((s) => s.header[0] === kind).map((s) => s.header);
+  }
+}
+
+export { GmsKind };

@@ -1,0 +1,345 @@
+import { describe, expect, it } from 'vitest';
+import { GROUP_STACK } from '../../runtime/layers/index.js';
+import { parseSpec } from '../../runtime/stack/builder.js';
+import type { LayerFactory } from '../../runtime/stack/types.js';
+import { GROUP_CHECKERS } from '../sim/group-checkers.js';
+import { GMS_SIM_OPTIONS, groupConfig, runScenario } from '../sim/scenario.js';
+import { type Fault, World } from '../sim/world.js';
+import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
+
+const ALL: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause', 'partition'];
+
+/** A founded group of `n` nodes, all in view 1. */
+function group(n: number): GmsNet {
+  const net = new GmsNet(n);
+  net.found();
+  for (const node of net.nodes) expect(net.view(node)?.members).toHaveLength(n);
+  return net;
+}
+
+const viewId = (net: GmsNet, node: GmsNode) => net.view(node)?.id ?? 0;
+
+describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1)', () => {
+  it('a participant left in an abandoned attempt is unblocked by the coordinator', () => {
+    // n1 and n2 stop hearing n0; n1 suspects it while it still sees a majority and prepares a
+    // view without it, but the group is split 3|3 by then: the Prepare to n3..n5 waits on the
+    // cut links. n1 loses its majority and abandons; it hears n0 again and withdraws. After the
+    // heal the stale Prepare and Abandon block n3..n5, and n0, the coordinator, is not blocked.
+    const net = group(6);
+    const [n0, n1, n2, n3, n4, n5] = net.nodes as [GmsNode, GmsNode, GmsNode, GmsNode, GmsNode, GmsNode];
+    const t0 = net.now;
+    net.cutLink(n0, n1, false);
+    net.cutLink(n0, n2, false);
+    net.run(t0 + 250);
+    net.partition([n0, n1, n2], [n3, n4, n5]);
+    net.run(t0 + 450);
+    expect(net.sentOf(n1, GmsKind.Prepare)).toHaveLength(5);
+    net.heal();
+    net.partition([n0, n1, n2], [n3, n4, n5]);
+    net.run(t0 + 800);
+    expect(net.sentOf(n1, GmsKind.Abandon)).toHaveLength(5);
+    net.heal();
+    net.run(net.now + 2_000);
+    for (const n of net.nodes) {
+      expect(net.stopped(n)).toBe(false);
+      expect(net.blocked(n)).toBe(false);
+      expect(viewId(net, n)).toBe(viewId(net, n0));
+    }
+    expect(viewId(net, n0)).toBe(2);
+    expect(net.stats(n0).stuckReports).toBeGreaterThan(0);
+  });
+
+  it('group seed 200189 (abandoned flush, then heal): no wedge', () => {
+    const cfg = groupConfig(200189, 3 + (200189 % 7), ALL);
+    expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
+  });
+
+  it('a coordinator that was paused reads the answers waiting for it before it blames anyone', () => {
+    const net = group(3);
+    const [n0, n1] = net.nodes as [GmsNode, GmsNode];
+    const joiner = net.add();
+    joiner.layer.down({ type: 'join' });
+    expect(net.runUntil(() => net.sentOf(n0, GmsKind.Prepare).length > 0, net.now + 1_000)).toBe(true);
+    // n1's digest is held on the way; n0 pauses before the flush timeout and n1's digest
+    // arrives while it is paused. On resuming, n0 runs its overdue timers before it reads it.
+    const t = net.now;
+    net.cutLink(n1, n0, false);
+    net.run(t + 150);
+    net.pause(n0, 200);
+    net.run(t + 200);
+    net.heal();
+    net.run(net.now + 1_000);
+    expect(n0.ups.filter((e) => e.type === 'suspect')).toEqual([]);
+    expect(net.stats(n0).flushes).toBe(1);
+    expect(net.stats(n0).flushDeferred).toBeGreaterThan(0);
+    for (const n of net.nodes) expect(net.view(n)?.members).toHaveLength(4);
+  });
+});
+
+describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
+  it('a joiner silent past joinFreshMs is not admitted (its record expires)', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const ghost = 'deadbeef.1';
+    // n2 goes silent, so the next flush waits a flush timeout for it; the joiner asks once, then dies.
+    net.cutLink(n2, n0);
+    net.cutLink(n2, n1);
+    net.injectProbe(n0, ghost, 'n99', [GmsKind.Join, '']);
+    net.run(net.now + 2_000);
+    const views = n0.ups.flatMap((e) => (e.type === 'view' ? [e.view.members] : []));
+    expect(views.filter((v) => v.includes(ghost))).toEqual([]);
+    expect(views.at(-1)).toEqual([n0.id, n1.id]);
+  });
+
+  it('forged joiners never outvote the real members (six Joins against three)', () => {
+    const net = group(3);
+    const real = net.nodes.map((n) => n.id);
+    const [n0] = net.nodes as [GmsNode];
+    const fakes = Array.from({ length: 6 }, (_, i) => `f0f0f0${i}0.1`);
+    // The fakes keep asking (a forger can resend at will) but never take part in anything.
+    for (let t = 0; t < 3_000; t += 50)
+      net.at(net.now + t, () => {
+        for (const f of fakes) net.injectProbe(n0, f, `x${f}`, [GmsKind.Join, '']);
+      });
+    net.run(net.now + 4_000);
+    const views = n0.ups.flatMap((e) => (e.type === 'view' ? [e.view] : []));
+    expect(views.length).toBeGreaterThan(2); // fakes were admitted (no key) and removed again
+    for (const v of views) {
+      const reals = v.members.filter((m) => real.includes(m)).length;
+      expect(reals * 2).toBeGreaterThan(v.members.length);
+    }
+    for (const n of net.nodes) expect(net.stopped(n)).toBe(false);
+  });
+
+  it('keeps at most maxJoiners joiner records; further unknown joiners are refused and counted', () => {
+    const net = new GmsNet(3, { ...FAST, maxJoiners: 4 });
+    net.found();
+    const [n0, n1] = net.nodes as [GmsNode, GmsNode];
+    // A flush that waits on n1 keeps the records from being consumed by an install.
+    net.cutLink(n1, n0);
+    net.run(net.now + 10);
+    for (let i = 0; i < 10; i++) net.injectProbe(n0, `abcdef0${i}.1`, `x${i}`, [GmsKind.Join, '']);
+    expect(net.stats(n0).joinsRefused).toBe(6);
+  });
+
+  it('group seed 203139: no member is admitted after it crashed (joinFreshMs 600 ms in the simulator)', () => {
+    const cfg = groupConfig(203139, 3 + (203139 % 7), ALL);
+    const r = runScenario(cfg, GROUP_CHECKERS);
+    expect(r.violations).toEqual([]);
+    const crashed = new Map(r.world.incarnations.map((i) => [i.member, i.crashedAt]));
+    const late: string[] = [];
+    for (const inc of r.world.incarnations)
+      for (let k = 1; k < inc.views.length; k++) {
+        const v = inc.views[k]!;
+        for (const m of v.members) {
+          const c = crashed.get(m);
+          if (!inc.views[k - 1]!.members.includes(m) && c != null && v.at - c > 600)
+            late.push(`${m} crashed at ${c}, admitted at ${v.at} by ${inc.member}`);
+        }
+      }
+    expect(late).toEqual([]);
+  });
+});
+
+describe('gms: a leave lost with its coordinator (issue 10 item 7)', () => {
+  it('the leaver asks the next coordinator and is removed as left within one suspicion period', () => {
+    const net = group(4);
+    const [n0, n1, n2, n3] = net.nodes as [GmsNode, GmsNode, GmsNode, GmsNode];
+    const t0 = net.now;
+    for (const n of [n1, n2, n3]) net.cutLink(n0, n); // n0 crashes
+    n3.layer.down({ type: 'leave' }); // its Leave goes to n0 and is lost
+    net.run(t0 + 3_000);
+    expect(n3.ups.some((e) => e.type === 'left')).toBe(true);
+    const removed = n1.ups.find(
+      (e) => e.type === 'view' && !e.view.members.includes(n3.id) && !e.view.members.includes(n0.id),
+    );
+    expect(removed?.type === 'view' && removed.delta?.left).toContain(n3.id);
+    // Removed with the failed coordinator, or one flush after it: well before the leave
+    // timer (3 x suspectMs) and the suspicion that follows it.
+    const at = n1.upAt[n1.ups.indexOf(removed!)]!;
+    expect(at - t0).toBeLessThan(2 * 300);
+    expect(net.view(n1)?.members).toEqual([n1.id, n2.id]);
+    expect(net.stats(n1).views).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('gms: Fetch is retried (issue 10 item 7)', () => {
+  it('a participant whose Fetch was lost asks again and completes the flush', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    net.loseLink(n1, n2); // n2 misses n1's casts; n0 has them
+    for (let i = 0; i < 3; i++)
+      n1.layer.down({
+        type: 'cast',
+        msg: { headers: [], payload: new Uint8Array([i]) },
+        qos: { order: 'fifo' },
+      });
+    net.run(net.now + 5);
+    net.heal();
+    net.injectProbe(n0, 'deadbeef.1', 'n99', [GmsKind.Join, '']); // a view change
+    expect(net.runUntil(() => net.sentOf(n2, GmsKind.Digest).length > 0, net.now + 100)).toBe(true);
+    net.run(net.now + 0.6); // the digest is in; the Sync and then the Fetch follow
+    net.loseLink(n2, n0);
+    net.loseLink(n2, n1);
+    expect(net.runUntil(() => net.sentOf(n2, GmsKind.Fetch).length > 0, net.now + 100)).toBe(true);
+    net.run(net.now + 1);
+    net.heal();
+    net.run(net.now + 1_000);
+    const real = net.nodes.map((n) => n.id);
+    for (const n of net.nodes) {
+      // (the joiner is invented: it is admitted, then suspected and removed)
+      expect(n.ups.filter((e) => e.type === 'suspect' && real.includes(e.member))).toEqual([]);
+      expect(net.view(n)?.members).toContain(n2.id);
+      expect(net.delivered(n)).toHaveLength(3);
+    }
+    expect(net.sentOf(n2, GmsKind.Fetch).length).toBeGreaterThan(1);
+  });
+});
+
+/** One bad link: packets from member `from` to member `to` are lost with probability `loss`. */
+function badLink(link: { from?: string; to?: string; loss: number }): LayerFactory {
+  return {
+    name: 'badlink',
+    provides: ['transport'],
+    requires: ['transport'],
+    create: (ctx) => ({
+      down: (ev) => ctx.passDown(ev),
+      up: (ev) => {
+        const lost = ev.type === 'deliver' && ctx.self === link.to && ev.from === link.from;
+        if (lost && ctx.random() < link.loss) return;
+        ctx.passUp(ev);
+      },
+    }),
+  };
+}
+
+describe('gms: a second opinion before exclusion (issue 10 item 8)', () => {
+  /**
+   * 5 members; from 1.5 s on, the rank-2 member's packets to the rank-1 member are lost with
+   * probability `loss` (one bad link, one way, below nak); the rank-3 member crashes at 5 s.
+   */
+  function run(seed: number, loss: number) {
+    const link = { loss } as { from?: string; to?: string; loss: number };
+    const base = groupConfig(seed, 5, []);
+    const cfg = {
+      ...base,
+      stack: parseSpec(GROUP_STACK.replace(':com', ':badlink:com'), GMS_SIM_OPTIONS),
+      registry: base.registry.with(badLink(link)),
+      endMs: 12_000,
+    };
+    const w = new World(cfg);
+    for (const node of w.nodes)
+      for (let k = 0; k < cfg.messages; k++) w.at(w.rng() * 8_000, () => w.cast(w.nodes[node.index]!));
+    let victim = '';
+    w.at(1_500, () => {
+      const v = w.incarnations[0]!.views.at(-1)!;
+      [link.to, link.from, victim] = [v.members[1]!, v.members[2]!, v.members[3]!];
+    });
+    w.at(5_000, () => w.crash(w.nodes.find((n) => n.rec.member === victim)!));
+    w.run();
+    const violations = GROUP_CHECKERS.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`));
+    const survivors = w.incarnations.filter((i) => i.crashedAt === null && i.partitionedAt === null);
+    // How long after the crash each survivor installed a view without the crashed member.
+    const removedAfter = survivors.map(
+      (i) => (i.views.find((v) => v.at > 5_000 && !v.members.includes(victim))?.at ?? Infinity) - 5_000,
+    );
+    const suspicions = w.incarnations.find((i) => i.member === link.to)!.stats().gms?.suspicions ?? 0;
+    return { w, violations, link, survivors, removedAfter, suspicions };
+  }
+
+  it('keeps a member behind one lossy link (70% one way) and removes a crashed one within suspectMs + 100 ms', () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const { w, violations, link, survivors, removedAfter, suspicions } = run(seed, 0.7);
+      expect(violations).toEqual([]);
+      expect(w.incarnations.find((i) => i.member === link.from)!.partitionedAt).toBeNull();
+      for (const i of survivors) expect(i.views.at(-1)!.members).toContain(link.from);
+      // suspectMs is 300 in the simulator: silence seen on an fd tick by two members, one flush.
+      for (const ms of removedAfter) expect(ms).toBeLessThan(300 + 100);
+      // The bad link did make its receiver suspect the sender: the rule was exercised.
+      expect(suspicions).toBeGreaterThan(1);
+    }
+  });
+});
+
+describe('gms: who may send which control message (issue 11)', () => {
+  const heartbeat = (viewId: number, epoch: number) => [GmsKind.Heartbeat, viewId, epoch, 0, 0];
+
+  it('refuses and counts a Suspect from a non-member; one member alone excludes nobody', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    for (let t = 0; t < 2_000; t += 100)
+      net.at(net.now + t, () => {
+        net.inject(n0, 'badbad00.1', [GmsKind.Suspect, 1, n2.id, 5_000]);
+        net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, 0]); // forged in n1's name, or n1's bad link
+      });
+    net.run(net.now + 2_500);
+    expect(net.stats(n0).refused).toBeGreaterThanOrEqual(20);
+    for (const n of net.nodes) expect(net.view(n)?.members).toHaveLength(3);
+  });
+
+  it('a single report claiming a long suspicion is not believed beyond what it has shown', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, 60_000]);
+    net.run(net.now + 400);
+    expect(net.view(n0)?.members).toContain(n2.id);
+  });
+
+  it('refuses an Install that excludes a member when it is not from the next view coordinator', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const v = net.view(n2)!;
+    // From n1, though n0 (ranked before it) stays in the proposed view.
+    net.inject(n2, n1.id, [
+      GmsKind.Install,
+      2,
+      7,
+      [n0.id, n1.id],
+      ['n0', 'n1'],
+      [],
+      [],
+      [n2.id],
+      [],
+      7 * 4096,
+    ]);
+    net.run(net.now + 1_000);
+    expect(net.stopped(n2)).toBe(false);
+    expect(net.stats(n2).refused).toBe(1);
+    expect(net.view(n2)).toEqual(v);
+  });
+
+  it('refuses heartbeats with an impossible view id or epoch, and one member alone cannot show us behind', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const epoch = net.view(n2)!.epoch!;
+    net.inject(n2, n1.id, heartbeat(1_000_000, epoch)); // far ahead
+    net.inject(n2, n1.id, heartbeat(1, 4096 * 1_000_000)); // a higher lineage nobody ran
+    net.inject(n2, n1.id, heartbeat(2, epoch)); // one plausible later view, one witness
+    net.run(net.now + 1_000);
+    expect(net.stats(n2).refused).toBe(2);
+    expect(net.stopped(n2)).toBe(false);
+    // Two members of the view in a later view: we were left behind.
+    net.inject(n2, n0.id, heartbeat(2, epoch));
+    net.inject(n2, n1.id, heartbeat(2, epoch));
+    net.run(net.now + 1_000);
+    expect(net.stopped(n2)).toBe(true);
+  });
+
+  it('caps future-view messages from non-members in bytes', () => {
+    const net = new GmsNet(3, { ...FAST, maxFutureBytes: 1_000_000 });
+    net.found();
+    const [, , n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const big = new Uint8Array(100_000);
+    for (let i = 0; i < 20; i++)
+      n2.layer.up({
+        type: 'deliver',
+        msg: { headers: [[GmsKind.P2P, 5, 0]], payload: big },
+        from: 'badbad00.1',
+        cast: false,
+        meta: {},
+      });
+    // A quarter of 1,000,000 bytes: two messages of 100,000 (+ overhead) fit.
+    expect(net.stats(n2).future).toBe(2);
+    expect(net.stats(n2).futureDropped).toBe(18);
+  });
+});
