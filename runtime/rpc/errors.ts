@@ -139,6 +139,17 @@ export class RpcConfigError extends TroupeError {
   }
 }
 
+/**
+ * `Replica.restore` refused a state snapshot (`BAD_SNAPSHOT`): not a troupe snapshot of this
+ * version, a malformed part, or the service's own `restore` threw (its error is the `cause`).
+ * Nothing of it was applied.
+ */
+export class SnapshotError extends TroupeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BAD_SNAPSHOT', message, options);
+  }
+}
+
 /** `currentCall()` was used outside a method invocation. */
 export class NoCallContextError extends TroupeError {
   constructor() {
