@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UnknownMethodError } from '../../idl/errors.js';
 import { BadRequestError } from '../../runtime/errors.js';
 import type { Replies } from '../../runtime/rpc/api.js';
+import { decodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { RemoteError, UnknownServiceError } from '../../runtime/rpc/errors.js';
 import { Cluster, type Ledger, type Stamp, sleep } from './support/cluster.js';
 
@@ -191,5 +192,32 @@ describe('replica: cut off from the group (partitioned or excluded)', () => {
     await expect(
       cluster.client({ seeds: [cut.member.address], connectTimeoutMs: 300 }),
     ).rejects.toMatchObject({ code: 'NO_CONTACT' });
+  });
+});
+
+describe('replica: an async method that outlives a partition and rejoin (issue 10 item 4)', () => {
+  it('neither writes into the state restored at the rejoin nor feeds its snapshot', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    const keeper = cluster.nodes.find((n) => n !== cut)!;
+    expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
+    await sleep(20); // running at every replica
+    cluster.group.partition(cut.member);
+    // Back with the same Replica as a new member, as the Group driver does, while its stale
+    // slowAppend still sleeps: it restores the keeper's snapshot (pre-image a, backlog s).
+    cut.replica.detach();
+    cut.replica.attach(cluster.group.join({ state: cut.replica }));
+    await sleep(10);
+    expect(decodeValue(cut.replica.snapshot(), SNAPSHOT_LIMITS)).toStrictEqual(
+      decodeValue(keeper.replica.snapshot(), SNAPSHOT_LIMITS),
+    );
+    expect(await slow).toBe(2);
+    expect(await client.invoke('ledger', 'append', ['b'])).toBe(3);
+    await sleep(120); // the stale continuation has run by now
+    await cluster.settle();
+    expect(keeper.instance.entries).toStrictEqual(['a', 's', 'b']);
+    expect(cut.instance.entries).toStrictEqual(['a', 's', 'b']);
   });
 });
