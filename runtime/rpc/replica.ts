@@ -100,6 +100,15 @@ export interface ReplicaStats {
   unauthenticated: number;
   /** Authentic client packets dropped as replays. */
   replayed: number;
+  /**
+   * Group messages refused because they did not come the way their kind must: a `request`,
+   * `done`, `acquire` or `release` not delivered through the total order (an unordered or
+   * point-to-point copy would be applied here alone), or a `forward` that was not point-to-point.
+   */
+  unordered: number;
+  /** Group messages refused because they name another member than their sender as the
+   * request's contact, the handler's runner or the lock's member. */
+  impersonated: number;
 }
 
 /** What this replica knows of a request. */
@@ -235,6 +244,8 @@ export class Replica<T extends object = object> implements StateProvider {
     misdirected: 0,
     unauthenticated: 0,
     replayed: 0,
+    unordered: 0,
+    impersonated: 0,
   };
   /**
    * Counts the member's histories: bumped when it is cut off from the group (partitioned or
@@ -495,8 +506,20 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.badGroupMessages++;
       return;
     }
-    if (d.p2p) {
-      if (msg.kind === 'forward') this.onForward(msg);
+    if (msg.kind === 'forward' || d.p2p) {
+      if (msg.kind === 'forward' && d.p2p) this.onForward(msg);
+      else this.counters.unordered++;
+      return;
+    }
+    // Replicated state changes only through the total order: any other copy of these kinds
+    // reaches some replicas and not others (a forged unreliable cast, issue 11).
+    if (d.qos.order !== 'total') {
+      this.counters.unordered++;
+      return;
+    }
+    const named = msg.kind === 'request' ? msg.contact : msg.kind === 'done' ? msg.runner : msg.member;
+    if (named !== d.sender) {
+      this.counters.impersonated++;
       return;
     }
     if (msg.kind === 'request') {
