@@ -3,7 +3,7 @@ import { type MemberId, memberId } from '../stack/member.js';
 import type { Stack } from '../stack/stack.js';
 import type { DownEvent, Effect, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
-import { GroupKind, StateReceiver, StateSender } from './state-transfer.js';
+import { GroupKind, STATE_WINDOW, StateReceiver, StateSender } from './state-transfer.js';
 import type { Delivery, StateProvider, Suspicion, ViewChange } from './types.js';
 
 /** What the application sees, in order. */
@@ -13,7 +13,10 @@ export type AppEvent =
   | { type: 'suspect'; suspicion: Suspicion }
   | { type: 'block' }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
-  | { type: 'partitioned'; viewId: number; reason: string }
+  /** `code` is set when the member gave up for a reason its driver should report as an error:
+   * `STATE_PROVIDER_FAILED` (the provider could not take its snapshot), `STATE_REJECTED` (the
+   * provider's snapshot failed to restore here). */
+  | { type: 'partitioned'; viewId: number; reason: string; code?: StateErrorCode }
   /** The first view is installed and, for a joiner, the state restored: the member is ready. */
   | { type: 'ready' }
   /**
@@ -46,6 +49,56 @@ export interface CoreConfig {
 /** Default of {@link CoreConfig.stateStallMs}. */
 export const STATE_STALL_MS = 10_000;
 
+/** Why a joiner's state transfer failed for good (see the `partitioned` app event). */
+export type StateErrorCode = 'STATE_PROVIDER_FAILED' | 'STATE_REJECTED';
+
+/**
+ * Where a state provider's state stands in the group's history, compared field by field to
+ * choose the state a re-founded group starts from (docs/protocol.md, "Re-founding"):
+ * - `era` counts the foundings of the group this state comes from (0: it never was in one);
+ * - `viewId`/`epoch`: the last view whose installation it reflects;
+ * - `ordered`: the total-order deliveries of that view it reflects.
+ */
+export interface HistoryPosition {
+  era: number;
+  viewId: number;
+  epoch: number;
+  ordered: number;
+}
+
+const NO_HISTORY: HistoryPosition = { era: 0, viewId: 0, epoch: 0, ordered: 0 };
+
+/** Negative, zero or positive as `a` is behind, level with or ahead of `b`. */
+export function compareHistory(a: HistoryPosition, b: HistoryPosition): number {
+  return a.era - b.era || a.viewId - b.viewId || a.epoch - b.epoch || a.ordered - b.ordered;
+}
+
+/**
+ * The position of each provider's state. It belongs to the state, not to the core that drives
+ * it: the `Group` driver keeps one core for all its incarnations, the simulator makes one per
+ * incarnation, and either way a provider that comes back carries its history with it.
+ */
+const histories = new WeakMap<StateProvider, HistoryPosition>();
+
+/** The history position of `provider`'s state (all zero before it ever held a group's state). */
+export function historyOf(provider: StateProvider): HistoryPosition {
+  return { ...(histories.get(provider) ?? NO_HISTORY) };
+}
+
+/** A founding view whose co-founders have not yet agreed on the state to start from. */
+interface Founding {
+  viewId: number;
+  /** The founding view's members, in rank order. */
+  founders: readonly MemberId[];
+  /** Offers delivered so far, in the total order. */
+  offers: Map<MemberId, HistoryPosition>;
+  /** State chunks that arrived before the decision, by sender (a window's worth at most). */
+  early: Map<MemberId, { h: unknown[]; payload: Uint8Array }[]>;
+  /** Set by the decision. */
+  source?: MemberId;
+  era?: number;
+}
+
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -60,8 +113,14 @@ export class MemberCore {
   private installed: View | undefined;
   private readonly senders = new Map<MemberId, StateSender>();
   private receiver: StateReceiver | undefined;
-  /** Who sends this joiner its state: the first veteran of the joiner's first view. */
+  /** Who sends this joiner its state: the first veteran of the joiner's first view, or the
+   * co-founder chosen by a founding. Chunks from anyone else are refused. */
   private provider: MemberId | undefined;
+  /** Era of the provider whose chunks are arriving. */
+  private providerEra = 0;
+  private founding: Founding | undefined;
+  /** The era of the group this incarnation belongs to, once its state is settled. */
+  private era = 0;
   /** Application events held while a joiner waits for its state. */
   private held: AppEvent[] | undefined;
   /** When this joiner's state transfer last made progress (or began). */
@@ -90,6 +149,7 @@ export class MemberCore {
     this.senders.clear();
     this.receiver = undefined;
     this.held = undefined;
+    this.founding = undefined;
     this.stack = this.cfg.makeStack(this.member);
     return this.call(now, () => this.down({ type: 'join' }));
   }
@@ -137,24 +197,33 @@ export class MemberCore {
 
   private checkStateStall(): void {
     if (!this.receiver || this.now < this.stateProgressAt + this.stallMs) return;
-    const viewId = this.receiver.viewId;
+    this.giveUp(
+      this.receiver.viewId,
+      `state transfer stalled: nothing from ${this.provider} for ${this.stallMs} ms`,
+    );
+  }
+
+  /**
+   * Ends an incarnation still waiting for its state. It stays silent: without the state it must
+   * not deliver, and staying in the view would let it hold locks and be waited for. The others
+   * remove it as failed; its driver may start a new incarnation.
+   */
+  private giveUp(viewId: number, reason: string, code?: StateErrorCode): void {
     this.receiver = undefined;
     this.held = undefined;
-    // The incarnation ends here, silent: without the state it must not deliver, and staying in
-    // the view would let it hold locks and be waited for. The others remove it as failed.
+    this.founding = undefined;
     this.halted = true;
     this.out.push({
       kind: 'app',
-      event: {
-        type: 'partitioned',
-        viewId,
-        reason: `state transfer stalled: nothing from ${this.provider} for ${this.stallMs} ms`,
-      },
+      event: { type: 'partitioned', viewId, reason, ...(code ? { code } : {}) },
     });
   }
 
   stats(): Record<string, Record<string, number>> {
-    return { ...this.stack.stats(), group: { refused: this.refused } };
+    return {
+      ...this.stack.stats(),
+      group: { refused: this.refused, snapshotFailed: this.snapshotFailed },
+    };
   }
 
   private call(now: number, fn: () => void): CoreEffect[] {
@@ -190,12 +259,29 @@ export class MemberCore {
     }
   }
 
-  /** Group-level messages refused as malformed. */
+  /** Group-level messages refused: malformed, or state chunks from a member that is not the provider. */
   refused = 0;
+  /** Snapshots this member failed to take for a joiner (the provider's `snapshot()` threw). */
+  snapshotFailed = 0;
 
   private app(event: AppEvent): void {
     if (this.held && event.type !== 'partitioned' && event.type !== 'left') this.held.push(event);
-    else this.out.push({ kind: 'app', event });
+    else this.emit(event);
+  }
+
+  /** Hands an event to the driver, keeping the provider's history position in step with what it was given. */
+  private emit(event: AppEvent): void {
+    const state = this.cfg.state;
+    if (state && (event.type === 'view' || event.type === 'deliver')) {
+      if (event.type === 'view') {
+        const v = event.change.view;
+        histories.set(state, { era: this.era, viewId: v.id, epoch: v.epoch ?? 0, ordered: 0 });
+      } else if (!event.delivery.p2p && event.delivery.qos.order === 'total') {
+        const h = histories.get(state);
+        if (h) h.ordered++;
+      }
+    }
+    this.out.push({ kind: 'app', event });
   }
 
   private onUp(ev: UpEvent): void {
@@ -251,15 +337,17 @@ export class MemberCore {
         });
         return;
       case GroupKind.StateChunk: {
-        if (!this.receiver) return;
-        const v = headerUint(h[1], 'group', 'viewId');
-        const index = headerUint(h[2], 'group', 'index');
-        const count = headerUint(h[3], 'group', 'count');
-        const before = this.receiver.received;
-        const state = this.receiver.accept(v, index, count, msg.payload);
-        if (this.receiver.received > before) this.stateProgressAt = this.now;
-        this.sendKind(from, [GroupKind.StateAck, v, this.receiver.received]);
-        if (state) this.restored(state);
+        if (this.founding && !this.founding.source && !cast) {
+          this.keepEarlyChunk(from, h, msg.payload);
+          return;
+        }
+        if (!this.receiver || cast) return;
+        // Only the chosen provider may fill this member's state.
+        if (from !== this.provider) {
+          this.refused++;
+          return;
+        }
+        this.acceptChunk(from, h, msg.payload);
         return;
       }
       case GroupKind.StateAck: {
@@ -269,9 +357,64 @@ export class MemberCore {
         this.pump(s);
         return;
       }
+      case GroupKind.StateOffer: {
+        headerTuple(h, 'group', 5);
+        const offer: HistoryPosition = {
+          era: headerUint(h[1], 'group', 'era'),
+          viewId: headerUint(h[2], 'group', 'viewId'),
+          epoch: headerUint(h[3], 'group', 'epoch'),
+          ordered: headerUint(h[4], 'group', 'ordered'),
+        };
+        if (!cast || qos?.order !== 'total')
+          throw new DecodeError('DECODE_BAD_SHAPE', 'group: a state offer outside the total order');
+        const f = this.founding;
+        if (!f || f.source || !f.founders.includes(from) || f.offers.has(from)) return;
+        f.offers.set(from, offer);
+        this.decideFounding();
+        return;
+      }
+      case GroupKind.StateFail: {
+        if (!this.receiver || from !== this.provider || cast) return;
+        if (headerUint(h[1], 'group', 'viewId') !== this.receiver.viewId) return;
+        this.giveUp(
+          this.receiver.viewId,
+          `state provider ${from} failed to take the snapshot`,
+          'STATE_PROVIDER_FAILED',
+        );
+        return;
+      }
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `group: unknown message kind ${kind}`);
     }
+  }
+
+  private acceptChunk(from: MemberId, h: unknown[], payload: Uint8Array): void {
+    const receiver = this.receiver!;
+    headerTuple(h, 'group', 5);
+    const v = headerUint(h[1], 'group', 'viewId');
+    const index = headerUint(h[2], 'group', 'index');
+    const count = headerUint(h[3], 'group', 'count');
+    const era = headerUint(h[4], 'group', 'era');
+    const before = receiver.received;
+    const state = receiver.accept(v, index, count, payload);
+    if (receiver.received > before) {
+      this.stateProgressAt = this.now;
+      this.providerEra = era;
+    }
+    this.sendKind(from, [GroupKind.StateAck, v, receiver.received]);
+    if (state) this.restored(state);
+  }
+
+  /** A chunk from a co-founder that decided before us: kept until we decide (a window at most). */
+  private keepEarlyChunk(from: MemberId, h: unknown[], payload: Uint8Array): void {
+    const f = this.founding!;
+    const kept = f.early.get(from) ?? [];
+    if (!f.founders.includes(from) || kept.length >= STATE_WINDOW) {
+      this.refused++;
+      return;
+    }
+    kept.push({ h, payload });
+    f.early.set(from, kept);
   }
 
   private pump(s: StateSender): void {
@@ -301,6 +444,12 @@ export class MemberCore {
         this.app({ type: 'view', change });
         return;
       }
+      if (state && view.members.length > 1) {
+        this.startFounding(view, state);
+        this.app({ type: 'view', change });
+        return;
+      }
+      if (state) this.era = historyOf(state).era + 1;
       this.app({ type: 'view', change });
       this.app({ type: 'ready' });
       return;
@@ -310,37 +459,154 @@ export class MemberCore {
     if (state && veterans[0] === this.member && change.joined.length > 0) {
       // Between the last delivery of the old view and the first of the new one: exactly the
       // joiners' starting point (taken when the driver gets here, see the 'snapshot' event).
-      const take = (now: number) =>
-        this.call(now, () => {
-          const snapshot = state.snapshot();
-          for (const j of change.joined) {
-            // A later view came first: this snapshot is not the joiners' start any more. They are
-            // not rescued here; they wait, and a joiner whose provider leaves starts over.
-            if (this.installed?.id !== view.id) return;
-            const s = new StateSender(j, view.id, snapshot);
-            this.senders.set(j, s);
-            this.pump(s);
-          }
-        });
-      this.app({ type: 'snapshot', take });
+      this.app({ type: 'snapshot', take: this.taker(view.id, change.joined, state) });
     }
     if (this.receiver && !view.members.includes(this.provider!)) {
       // Whoever was sending our state is gone before finishing: the join point is lost with it.
-      this.out.push({
-        kind: 'app',
-        event: { type: 'partitioned', viewId: view.id, reason: 'state provider left' },
-      });
+      this.giveUp(view.id, 'state provider left');
       return;
     }
     this.app({ type: 'view', change });
+    // A co-founder gone before its offer was delivered: the others may now decide without it.
+    if (this.founding && !this.founding.source) this.decideFounding();
+  }
+
+  /**
+   * The 'snapshot' event's `take`: snapshots the state once and streams it to each of `to`
+   * still in view `viewId`. A provider whose `snapshot()` throws stays up: the failure is
+   * reported as an `error` effect and each joiner is told (StateFail) instead of waiting.
+   */
+  private taker(viewId: number, to: readonly MemberId[], state: StateProvider) {
+    return (now: number) =>
+      this.call(now, () => {
+        // A later view came first: this snapshot is not the joiners' start any more. They are
+        // not rescued here; they wait, and a joiner whose provider leaves starts over.
+        if (this.installed?.id !== viewId) return;
+        let snapshot: Uint8Array;
+        try {
+          snapshot = state.snapshot();
+          if (!(snapshot instanceof Uint8Array)) throw new TypeError('snapshot() did not return bytes');
+        } catch (error) {
+          this.snapshotFailed++;
+          this.out.push({ kind: 'error', layer: 'group', error });
+          for (const j of to) this.sendKind(j, [GroupKind.StateFail, viewId]);
+          return;
+        }
+        for (const j of to) {
+          if (!this.installed.members.includes(j)) continue;
+          const s = new StateSender(j, viewId, this.era, snapshot);
+          this.senders.set(j, s);
+          this.pump(s);
+        }
+      });
+  }
+
+  /**
+   * A founding view with co-founders: each may carry a different state (a group re-founded
+   * after losing its majority; the same provider rejoins). Until they agree on one, nothing is
+   * delivered: each casts its history position in the total order, and the decision is taken at
+   * the same point of the order everywhere ({@link decideFounding}).
+   */
+  private startFounding(view: View, state: StateProvider): void {
+    this.founding = { viewId: view.id, founders: [...view.members], offers: new Map(), early: new Map() };
+    this.held = [];
+    const h = historyOf(state);
+    this.down({
+      type: 'cast',
+      msg: { headers: [[GroupKind.StateOffer, h.era, h.viewId, h.epoch, h.ordered]], payload: EMPTY },
+      qos: { order: 'total' },
+    });
+  }
+
+  /**
+   * Decides, once every founder still in the view has its offer delivered: the source is the
+   * most advanced offer ({@link compareHistory}), ties to the lower rank in the founding view.
+   * Offers and views are delivered in the same order at every member that gets here, so all
+   * decide alike. The source streams its state to the other founders, who restore it; with no
+   * history anywhere (a first founding) there is nothing to transfer.
+   */
+  private decideFounding(): void {
+    const f = this.founding!;
+    const view = this.installed!;
+    const candidates = f.founders.filter((m) => view.members.includes(m));
+    if (!candidates.every((m) => f.offers.has(m))) return;
+    let source = candidates[0]!;
+    for (const m of candidates) if (compareHistory(f.offers.get(m)!, f.offers.get(source)!) > 0) source = m;
+    const best = f.offers.get(source)!;
+    f.source = source;
+    f.era = best.era + 1;
+    const state = this.cfg.state!;
+    if (best.viewId === 0) {
+      this.founded();
+      return;
+    }
+    if (source === this.member) {
+      // Sent before the held events are released: the founders' common starting point.
+      this.out.push({
+        kind: 'app',
+        event: {
+          type: 'snapshot',
+          take: this.taker(
+            view.id,
+            candidates.filter((m) => m !== this.member),
+            state,
+          ),
+        },
+      });
+      this.founded();
+      return;
+    }
+    this.receiver = new StateReceiver(view.id);
+    this.provider = source;
+    this.stateProgressAt = this.now;
+    const early = f.early.get(source) ?? [];
+    f.early.clear();
+    for (const { h, payload } of early) {
+      if (!this.receiver) break;
+      try {
+        this.acceptChunk(source, h, payload);
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        this.refused++;
+      }
+    }
+  }
+
+  /** The founders agreed and this member holds the agreed state: deliver from here on. */
+  private founded(): void {
+    const f = this.founding!;
+    this.founding = undefined;
+    this.era = f.era!;
+    this.release();
   }
 
   private restored(state: Uint8Array): void {
-    this.cfg.state!.restore(state);
+    const provider = this.provider;
+    const viewId = this.receiver!.viewId;
+    try {
+      this.cfg.state!.restore(state);
+    } catch (error) {
+      // The provider's state does not fit here (corrupt, or another version): never half a
+      // member. The restore refused it whole (StateProvider contract); this incarnation ends.
+      this.out.push({ kind: 'error', layer: 'group', error });
+      const why = error instanceof Error ? error.message : 'restore threw';
+      this.giveUp(viewId, `state from ${provider} rejected: ${why}`, 'STATE_REJECTED');
+      return;
+    }
+    this.receiver = undefined;
+    if (this.founding) {
+      this.founded();
+      return;
+    }
+    this.era = this.providerEra;
+    this.release();
+  }
+
+  /** Releases the events held while the state was being settled, then `ready`. */
+  private release(): void {
     const held = this.held ?? [];
     this.held = undefined;
-    this.receiver = undefined;
-    for (const ev of held) this.out.push({ kind: 'app', event: ev });
-    this.out.push({ kind: 'app', event: { type: 'ready' } });
+    for (const ev of held) this.emit(ev);
+    this.emit({ type: 'ready' });
   }
 }

@@ -335,6 +335,7 @@ export class Group implements GroupHandle {
         return;
       case 'ready':
         this.ready?.resolve();
+        this.ready = undefined;
         return;
       case 'snapshot':
         this.run(ev.take(this.now()));
@@ -343,6 +344,12 @@ export class Group implements GroupHandle {
         this.leaving?.();
         return;
       case 'partitioned':
+        if (ev.code && this.ready) {
+          // The first join cannot get the group's state (its provider's snapshot or this
+          // replica's restore failed): a clear error beats retrying into the same failure.
+          this.ready.reject(new TroupeError(ev.code, ev.reason));
+          return;
+        }
         this.emit('partitioned', { viewId: ev.viewId, reason: ev.reason });
         // RMP: a member that lost the primary partition comes back only as a new member.
         if ((this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed)

@@ -139,6 +139,17 @@ export class RpcConfigError extends TroupeError {
   }
 }
 
+/**
+ * `Replica.restore` refused a state snapshot (`BAD_SNAPSHOT`): not a troupe snapshot of this
+ * version, a malformed part, or the service's own `restore` threw (its error is the `cause`).
+ * Nothing of it was applied.
+ */
+export class SnapshotError extends TroupeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BAD_SNAPSHOT', message, options);
+  }
+}
+
 /** `currentCall()` was used outside a method invocation. */
 export class NoCallContextError extends TroupeError {
   constructor() {
@@ -160,14 +171,26 @@ export function toWireError(e: unknown, encodable: (v: unknown) => boolean): Wir
   if (e instanceof Error) {
     const code = e instanceof TroupeError ? e.code : APP_ERROR;
     const details: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(e)) {
-      if (!RESERVED.has(k) && encodable(v)) details[k] = v;
+    try {
+      for (const [k, v] of Object.entries(e)) {
+        if (!RESERVED.has(k) && encodable(v)) details[k] = v;
+      }
+    } catch {
+      // A getter that throws: the details are dropped, the error itself still travels.
     }
-    const wire: WireError = { name: e.name, message: e.message, code };
+    const wire: WireError = { name: text(e.name, 'Error'), message: text(e.message, ''), code };
     if (Object.keys(details).length > 0) wire.details = details;
     return wire;
   }
-  return { name: 'Error', message: `non-error value thrown: ${String(e)}`, code: APP_ERROR };
+  // Not `String(e)`: a thrown object's own `toString` may be missing or throw.
+  const shown = typeof e === 'object' && e !== null ? 'an object' : text(e, typeof e);
+  return { name: 'Error', message: `non-error value thrown: ${shown}`, code: APP_ERROR };
+}
+
+/** `v` if it is a string, a number or a boolean as text, else `fallback`. */
+function text(v: unknown, fallback: string): string {
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : fallback;
 }
 
 /** Rebuilds the caller-side error: the runtime's own codes become their typed classes. */

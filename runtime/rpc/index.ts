@@ -22,6 +22,7 @@ export {
   RemoteError,
   RequestPendingError,
   RpcConfigError,
+  SnapshotError,
   TimeoutError,
   UnknownRequestError,
   UnknownServiceError,

@@ -11,6 +11,7 @@
  *   on as if it had released it.
  */
 import type { MemberId } from '../stack/member.js';
+import { bad, str, strings } from './result.js';
 
 interface LockState {
   holder: MemberId | undefined;
@@ -68,9 +69,20 @@ export class LockTable {
     return [...this.locks].map(([lock, s]) => [lock, s.holder ?? null, [...s.queue]]);
   }
 
-  restore(state: LockTableState): void {
-    this.locks = new Map(
-      state.map(([lock, holder, queue]) => [lock, { holder: holder ?? undefined, queue }]),
-    );
+  /** Installs a {@link snapshot}, checked whole first: a malformed one throws `DecodeError` and changes nothing. */
+  restore(state: unknown): void {
+    if (!Array.isArray(state)) bad('lock table must be an array');
+    const locks = new Map<string, LockState>();
+    for (const entry of state as unknown[]) {
+      if (!Array.isArray(entry) || entry.length !== 3) bad('lock entry must be [lock, holder, queue]');
+      const [lock, holder, queue] = entry as unknown[];
+      const name = str(lock, 'lock', 256);
+      if (locks.has(name)) bad(`lock ${JSON.stringify(name)} appears twice`);
+      locks.set(name, {
+        holder: holder === null ? undefined : str(holder, 'lock holder', 64),
+        queue: strings(queue, 'lock queue'),
+      });
+    }
+    this.locks = locks;
   }
 }

@@ -21,6 +21,7 @@ import {
   requestId,
   resultFromTuple,
   resultToTuple,
+  shown,
   str,
 } from './result.js';
 
@@ -142,6 +143,6 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         viewId: int(v[7], 'view id'),
       };
     default:
-      return bad(`unknown group message kind ${String(v[0])}`);
+      return bad(`unknown group message kind ${shown(v[0])}`);
   }
 }

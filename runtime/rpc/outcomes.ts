@@ -12,7 +12,7 @@
  * no outcome is answered `expired` and never runs (it may have run before). All eviction is a
  * function of the order alone, so replicas evict identically.
  */
-import { parseRequestId, type Result } from './result.js';
+import { bad, bytes, int, parseRequestId, type Result, resultFromTuple, str } from './result.js';
 
 export interface OutcomeLimits {
   /** Outcomes kept per client. Default 256. */
@@ -133,22 +133,55 @@ export class OutcomeTable {
     ];
   }
 
-  /** Installs a snapshot from {@link snapshot} (taken by a replica of the same group: trusted). */
-  restore(state: OutcomeTableState): void {
-    const [lastSweep, clients] = state;
-    this.lastSweep = lastSweep;
-    this.clients = new Map();
-    for (const [id, floor, lastAt, outcomes] of clients) {
+  /**
+   * Installs a snapshot from {@link snapshot}, checked whole first (it comes from another
+   * process): a malformed one throws `DecodeError` and changes nothing.
+   */
+  restore(state: unknown): void {
+    if (!Array.isArray(state) || state.length !== 2) bad('outcome table must be [lastSweep, clients]');
+    const [lastSweep, clients] = state as unknown[];
+    if (!Array.isArray(clients)) bad('outcome table clients must be an array');
+    const restored = new Map<string, ClientEntry>();
+    for (const c of clients as unknown[]) {
+      if (!Array.isArray(c) || c.length !== 4)
+        bad('outcome table client must be [id, floor, lastAt, outcomes]');
+      const [id, floor, lastAt, outcomes] = c as unknown[];
+      const clientId = str(id, 'client id', 64);
+      if (!parseRequestId(`${clientId}:1`) || restored.has(clientId))
+        bad('outcome table client id invalid or repeated');
+      if (!Array.isArray(outcomes)) bad('outcome table outcomes must be an array');
       const m = new Map<number, RecordedOutcome>();
-      for (const [n, o] of outcomes) {
-        const [committed, viewId, at, r] = o as [number, number, number, [number, unknown]?];
-        if (committed === 1 && r) {
-          const result: Result =
-            r[0] === 1 ? { ok: true, value: r[1] as Uint8Array } : { ok: false, error: r[1] as never };
-          m.set(n, { status: 'committed', viewId, at, result });
-        } else m.set(n, { status: 'interrupted', viewId, at });
+      for (const e of outcomes as unknown[]) {
+        if (!Array.isArray(e) || e.length !== 2) bad('outcome must be [counter, record]');
+        const [n, o] = e as unknown[];
+        m.set(int(n, 'outcome counter'), recordFromTuple(o));
       }
-      this.clients.set(id, { floor, lastAt, outcomes: m });
+      restored.set(clientId, {
+        floor: int(floor, 'client floor'),
+        lastAt: int(lastAt, 'client lastAt'),
+        outcomes: m,
+      });
     }
+    this.lastSweep = int(lastSweep, 'lastSweep');
+    this.clients = restored;
   }
+}
+
+function recordFromTuple(o: unknown): RecordedOutcome {
+  if (!Array.isArray(o)) return bad('outcome record must be an array');
+  const viewId = int(o[1], 'outcome view id');
+  const at = int(o[2], 'outcome time');
+  if (o[0] === 0 && o.length === 3) return { status: 'interrupted', viewId, at };
+  if (o[0] !== 1 || o.length !== 4 || !Array.isArray(o[3]))
+    return bad('outcome record is neither committed nor interrupted');
+  const r = o[3] as unknown[];
+  if (r[0] === 1 && r.length === 2)
+    return { status: 'committed', viewId, at, result: { ok: true, value: bytes(r[1], 'outcome value') } };
+  if (r[0] !== 0 || r.length !== 2) return bad('outcome result must be [1, value] or [0, error]');
+  const w = r[1];
+  if (typeof w !== 'object' || w === null || Array.isArray(w) || w instanceof Uint8Array)
+    return bad('outcome error must be a map');
+  const { name, message, code, details } = w as Record<string, unknown>;
+  const tuple = [0, name, message, code, details ?? null];
+  return { status: 'committed', viewId, at, result: resultFromTuple(tuple) };
 }

@@ -25,6 +25,7 @@ import {
   requestId,
   resultFromTuple,
   resultToTuple,
+  shown,
   str,
   strings,
 } from './result.js';
@@ -270,7 +271,7 @@ function parse(v: unknown): ClientPacket {
       };
     }
     default:
-      return bad(`unknown client message kind ${String(v[0])}`);
+      return bad(`unknown client message kind ${shown(v[0])}`);
   }
 }
 

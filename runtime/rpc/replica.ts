@@ -29,8 +29,8 @@ import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
 import { type CallContext, randomFor } from './context.js';
 import { Dispatcher, type MethodEntry } from './dispatch.js';
-import { InterruptedError, OutcomeExpiredError, RpcConfigError } from './errors.js';
-import { LockTable, type LockTableState } from './locks.js';
+import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
+import { LockTable } from './locks.js';
 import {
   decodeGroupMsg,
   encodeGroupMsg,
@@ -38,7 +38,7 @@ import {
   type GroupMsg,
   type RequestMsg,
 } from './messages.js';
-import { type Lookup, type OutcomeLimits, OutcomeTable, type OutcomeTableState } from './outcomes.js';
+import { type Lookup, type OutcomeLimits, OutcomeTable } from './outcomes.js';
 import {
   type CallPacket,
   type ClientPacket,
@@ -47,7 +47,7 @@ import {
   readClientPacket,
   TO_CLIENT,
 } from './protocol.js';
-import type { Result } from './result.js';
+import { bad, bytes, int, mode, type Result, requestId, str, strings } from './result.js';
 
 /** Application state transfer; defaults to the instance's own `snapshot()`/`restore()`. */
 export interface AppState<S = unknown> {
@@ -100,6 +100,15 @@ export interface ReplicaStats {
   unauthenticated: number;
   /** Authentic client packets dropped as replays. */
   replayed: number;
+  /**
+   * Group messages refused because they did not come the way their kind must: a `request`,
+   * `done`, `acquire` or `release` not delivered through the total order (an unordered or
+   * point-to-point copy would be applied here alone), or a `forward` that was not point-to-point.
+   */
+  unordered: number;
+  /** Group messages refused because they name another member than their sender as the
+   * request's contact, the handler's runner or the lock's member. */
+  impersonated: number;
 }
 
 /** What this replica knows of a request. */
@@ -129,12 +138,29 @@ interface PendingHandler {
   at: number;
 }
 
-/** One unit of the apply queue: a delivered cast, or a view change. */
+/**
+ * One unit of the apply queue: a delivered cast, a view change, or a whole state to install
+ * (deferred while an async method of an earlier history still runs, see {@link Replica.restore}).
+ * `fresh` marks a view of this member's current incarnation (not one from a snapshot's backlog).
+ */
 type Item =
   | { t: 'msg'; payload: Uint8Array; sender: MemberId; viewId: number }
-  | { t: 'view'; viewId: number; members: MemberId[] };
+  | { t: 'view'; viewId: number; members: MemberId[]; fresh?: boolean }
+  | { t: 'restore'; state: Uint8Array };
 
-type ItemTuple = ['m', Uint8Array, MemberId, number] | ['v', number, MemberId[]];
+/** A snapshot's parts, checked (see {@link parseSnapshot}). */
+interface SnapshotParts {
+  app: unknown;
+  outcomes: OutcomeTable;
+  locks: LockTable;
+  pending: Map<string, PendingHandler>;
+  lastNow: number;
+  applied: AppliedView;
+  backlog: Delivered[];
+}
+
+/** An item of a snapshot's backlog (never a `restore`). */
+type Delivered = Exclude<Item, { t: 'restore' }>;
 
 const SNAPSHOT_VERSION = 1;
 
@@ -172,11 +198,20 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly recastMs: number;
 
   // Replicated state: changed only by applying the queue, identical at every replica.
-  private readonly outcomes: OutcomeTable;
-  private readonly locks = new LockTable();
+  private outcomes: OutcomeTable;
+  private locks = new LockTable();
+  private readonly outcomeLimits: Partial<OutcomeLimits>;
   private pending = new Map<string, PendingHandler>();
   private lastNow = 0;
   private applied: AppliedView = { id: 0, members: [] };
+  /**
+   * Applied a view of the current incarnation: its table is the group's, it may answer
+   * clients. False from the start and from a partition until then (a survivor may have
+   * committed requests this member never saw).
+   */
+  private serving = false;
+  /** Cut off and not yet back: nothing is applied (the state stays as of the cut) but a `restore`. */
+  private frozen = false;
 
   // The apply queue.
   private queue: Item[] = [];
@@ -209,6 +244,8 @@ export class Replica<T extends object = object> implements StateProvider {
     misdirected: 0,
     unauthenticated: 0,
     replayed: 0,
+    unordered: 0,
+    impersonated: 0,
   };
   /**
    * Counts the member's histories: bumped when it is cut off from the group (partitioned or
@@ -229,7 +266,8 @@ export class Replica<T extends object = object> implements StateProvider {
     this.dispatcher = new Dispatcher(instance, options.validate);
     this.service = this.dispatcher.service;
     this.app = options.state ?? defaultAppState(instance);
-    this.outcomes = new OutcomeTable(options.outcomes);
+    this.outcomeLimits = options.outcomes ?? {};
+    this.outcomes = new OutcomeTable(this.outcomeLimits);
     this.clock = options.clock ?? Date.now;
     this.clientPushMs = options.clientPushMs ?? 30_000;
     this.recastMs = options.recastMs ?? 5_000;
@@ -268,8 +306,8 @@ export class Replica<T extends object = object> implements StateProvider {
     group.on('partitioned', this.listeners.partitioned);
     group.onClientPacket((bytes, from) => this.guard(() => this.onClientPacket(bytes, from)));
     // Attached after the first view was installed (a group joined before the replica existed).
-    if (group.view && this.applied.id === 0 && !this.queue.some((i) => i.t === 'view')) {
-      this.queue.push({ t: 'view', viewId: group.view.id, members: [...group.view.members] });
+    if (group.view && !this.serving && !this.queue.some((i) => i.t === 'view' && i.fresh)) {
+      this.queue.push({ t: 'view', viewId: group.view.id, members: [...group.view.members], fresh: true });
     }
     this.pump();
     return this;
@@ -295,9 +333,9 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.malformed++; // a member-to-client kind sent to a member
       return;
     }
-    // A joiner has a view before its state arrives: until it applied a view (its own first one,
-    // or the one in the restored snapshot) its outcome table is empty and would answer wrongly.
-    if (this.applied.id === 0) return;
+    // A joiner has a view before its state arrives, and a rejoining member a stale table: until
+    // it applied a view of its current incarnation it would answer wrongly.
+    if (!this.serving) return;
     this.touchClient(from);
     switch (packet.kind) {
       case 'hello':
@@ -468,8 +506,20 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.badGroupMessages++;
       return;
     }
-    if (d.p2p) {
-      if (msg.kind === 'forward') this.onForward(msg);
+    if (msg.kind === 'forward' || d.p2p) {
+      if (msg.kind === 'forward' && d.p2p) this.onForward(msg);
+      else this.counters.unordered++;
+      return;
+    }
+    // Replicated state changes only through the total order: any other copy of these kinds
+    // reaches some replicas and not others (a forged unreliable cast, issue 11).
+    if (d.qos.order !== 'total') {
+      this.counters.unordered++;
+      return;
+    }
+    const named = msg.kind === 'request' ? msg.contact : msg.kind === 'done' ? msg.runner : msg.member;
+    if (named !== d.sender) {
+      this.counters.impersonated++;
       return;
     }
     if (msg.kind === 'request') {
@@ -502,25 +552,33 @@ export class Replica<T extends object = object> implements StateProvider {
   private onView(v: ViewChange): void {
     // After a rejoin the member is a new incarnation: sign client packets as it.
     if (this.group) this.endpoint = endpointOf(this.group.self);
-    this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members] });
+    this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members], fresh: true });
+    this.frozen = false;
     this.pump();
     const now = this.clock();
     for (const [addr, seen] of this.clients) if (now - seen <= this.clientPushMs) this.sendView(addr);
   }
 
   /**
-   * Cut off from the group: this member's history ends here. It comes back, if at all, as a new
-   * member that gets the group's state at its new join point; until it has applied a view again
-   * it answers no client (its table would be stale: a survivor may have committed requests it
-   * never saw), and nothing it queued, cast or was running belongs to the group's history.
+   * Cut off from the group: this member's history stops here. Its replicated state stays what
+   * it delivered (a group re-founded after losing its majority may start from it, see
+   * docs/protocol.md "Re-founding"), frozen until it rejoins: what it delivered and has not
+   * applied waits for its next view. It answers no client until it applied a view of its new
+   * incarnation, and nothing it cast or was running goes on.
+   *
+   * An async method still running belongs to the old history: its result is never recorded
+   * (generations), but its continuation may still write into the application state. So the
+   * state as of the cut (its pre-image, the method's request still to apply) is captured now
+   * and installed once the method has settled, before anything else is applied.
    */
   private onPartitioned(): void {
     this.generation++;
-    this.applied = { id: 0, members: [] };
-    this.queue = [];
+    this.serving = false;
+    this.frozen = true;
     this.inflight.clear();
     this.inOrder.clear();
     this.handlerChains.clear();
+    if (this.running) this.queue = [{ t: 'restore', state: this.snapshot() }];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -528,10 +586,12 @@ export class Replica<T extends object = object> implements StateProvider {
 
   private pump(): void {
     while (!this.running && this.queue.length > 0) {
+      if (this.frozen && this.queue[0]!.t !== 'restore') break;
       const item = this.queue.shift()!;
       let r: Promise<void> | undefined;
       try {
-        r = item.t === 'view' ? this.applyView(item.viewId, item.members) : this.applyMsg(item);
+        if (item.t === 'restore') this.install(parseSnapshot(item.state, this.outcomeLimits));
+        else r = item.t === 'view' ? this.applyView(item) : this.applyMsg(item);
       } catch {
         this.counters.internalErrors++;
         this.preImage = undefined;
@@ -722,8 +782,12 @@ export class Replica<T extends object = object> implements StateProvider {
   // ---------------------------------------------------------------------------------------
   // 5. View changes, at their place in the order.
 
-  private applyView(viewId: number, members: MemberId[]): undefined {
-    if (viewId <= this.applied.id) return undefined; // already applied (restored from a snapshot)
+  private applyView(item: Extract<Item, { t: 'view' }>): undefined {
+    const { viewId, members } = item;
+    if (item.fresh) this.serving = true;
+    // Attached after the group delivered this very view to the listeners: applied once. (Not
+    // `viewId <= applied.id`: a re-founded group counts views from 1 again.)
+    if (viewId === this.applied.id && sameMembers(members, this.applied.members)) return undefined;
     this.applied = { id: viewId, members };
     this.locks.view(members);
     const present = new Set(members);
@@ -817,65 +881,66 @@ export class Replica<T extends object = object> implements StateProvider {
 
   /** The replicated state at this point of the delivery order (see the module comment). */
   snapshot(): Uint8Array {
-    const app = this.app ? (this.preImage ? this.preImage.state : this.app.snapshot()) : null;
-    const backlog = (this.running ? [this.running, ...this.queue] : this.queue).map(itemTuple);
-    const pending = [...this.pending.values()].map((p) => [
-      p.id,
-      p.lock,
-      p.runner,
-      p.client,
-      p.mode,
-      p.contact,
-      p.view.id,
-      p.view.members,
-      p.at,
-    ]);
-    return encodeValue([
-      SNAPSHOT_VERSION,
-      app,
-      this.outcomes.snapshot(),
-      this.locks.snapshot(),
-      pending,
-      this.lastNow,
-      this.applied.id,
-      this.applied.members,
-      backlog,
-    ]);
+    const head = this.queue[0];
+    if (head?.t === 'restore') {
+      // Frozen at a partition (or a restore waiting for a stale async method): that state, plus
+      // whatever was delivered since.
+      const parts = parseSnapshot(head.state, this.outcomeLimits);
+      return encodeSnapshot({ ...parts, backlog: [...parts.backlog, ...delivered(this.queue.slice(1))] });
+    }
+    return encodeSnapshot({
+      app: this.app ? (this.preImage ? this.preImage.state : this.app.snapshot()) : null,
+      outcomes: this.outcomes,
+      locks: this.locks,
+      pending: this.pending,
+      lastNow: this.lastNow,
+      applied: this.applied,
+      backlog: delivered(this.running ? [this.running, ...this.queue] : this.queue),
+    });
   }
 
-  /** Installs a snapshot taken by another replica of this group; called before any delivery. */
+  /**
+   * Installs a snapshot taken by another replica of this group; called before any delivery.
+   * The snapshot is checked whole before anything changes: a malformed one throws
+   * {@link SnapshotError} and leaves this replica as it was, the service's state included (if
+   * its own `restore` throws, its previous state is restored). While an async method of an
+   * earlier history still runs, the snapshot is installed once it has settled, so its
+   * continuation cannot write into the new state.
+   */
   restore(state: Uint8Array): void {
-    const v = decodeValue(state, SNAPSHOT_LIMITS) as unknown[];
-    if (!Array.isArray(v) || v[0] !== SNAPSHOT_VERSION || v.length !== 9)
-      throw new RpcConfigError('state snapshot is not a troupe rpc snapshot of this version');
-    const [, app, outcomes, locks, pending, lastNow, viewId, members, backlog] = v as [
-      number,
-      unknown,
-      OutcomeTableState,
-      LockTableState,
-      [string, string, MemberId, string, ReplyMode, MemberId, number, MemberId[], number][],
-      number,
-      number,
-      MemberId[],
-      ItemTuple[],
-    ];
-    if (this.app && app !== null) this.app.restore(app);
-    this.outcomes.restore(outcomes);
-    this.locks.restore(locks);
-    this.pending = new Map(
-      pending.map(([id, lock, runner, client, mode, contact, vid, vmembers, at]) => [
-        id,
-        { id, lock, runner, client, mode, contact, view: { id: vid, members: vmembers }, at },
-      ]),
-    );
-    this.lastNow = lastNow;
-    this.applied = { id: viewId, members };
-    this.queue = backlog.map((t) =>
-      t[0] === 'm'
-        ? { t: 'msg' as const, payload: t[1], sender: t[2], viewId: t[3] }
-        : { t: 'view' as const, viewId: t[1], members: t[2] },
-    );
-    for (const item of this.queue) {
+    const parts = parseSnapshot(state, this.outcomeLimits);
+    if (this.running) {
+      this.queue = [{ t: 'restore', state }];
+      return;
+    }
+    this.install(parts);
+    // Applied when attached (or at the first delivery).
+    if (this.group) this.pump();
+  }
+
+  /** Makes `parts` this replica's state; the queue continues with its backlog, then what came after. */
+  private install(parts: SnapshotParts): void {
+    if (this.app && parts.app !== null) {
+      const before = this.app.snapshot();
+      try {
+        this.app.restore(parts.app);
+      } catch (cause) {
+        try {
+          this.app.restore(before);
+        } catch {
+          this.counters.internalErrors++;
+        }
+        throw new SnapshotError('the service refused the state snapshot', { cause });
+      }
+    }
+    this.outcomes = parts.outcomes;
+    this.locks = parts.locks;
+    this.pending = parts.pending;
+    this.lastNow = parts.lastNow;
+    this.applied = parts.applied;
+    this.queue = [...parts.backlog, ...this.queue.filter((i) => i.t !== 'restore')];
+    this.inOrder.clear();
+    for (const item of parts.backlog) {
       if (item.t !== 'msg') continue;
       try {
         const m = decodeGroupMsg(item.payload);
@@ -884,8 +949,6 @@ export class Replica<T extends object = object> implements StateProvider {
         // Skipped when applied, like at every replica.
       }
     }
-    // Applied when attached (or at the first delivery).
-    if (this.group) this.pump();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -941,8 +1004,100 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 }
 
-function itemTuple(i: Item): ItemTuple {
-  return i.t === 'msg' ? ['m', i.payload, i.sender, i.viewId] : ['v', i.viewId, i.members];
+const delivered = (items: Item[]): Delivered[] => items.filter((i): i is Delivered => i.t !== 'restore');
+
+function sameMembers(a: readonly MemberId[], b: readonly MemberId[]): boolean {
+  return a.length === b.length && a.every((m, i) => m === b[i]);
+}
+
+/** The snapshot format, version {@link SNAPSHOT_VERSION} (docs/rpc.md, "State transfer"). */
+function encodeSnapshot(p: SnapshotParts): Uint8Array {
+  const pending = [...p.pending.values()].map((h) => [
+    h.id,
+    h.lock,
+    h.runner,
+    h.client,
+    h.mode,
+    h.contact,
+    h.view.id,
+    h.view.members,
+    h.at,
+  ]);
+  const backlog = p.backlog.map((i) =>
+    i.t === 'msg' ? ['m', i.payload, i.sender, i.viewId] : ['v', i.viewId, i.members],
+  );
+  return encodeValue([
+    SNAPSHOT_VERSION,
+    p.app,
+    p.outcomes.snapshot(),
+    p.locks.snapshot(),
+    pending,
+    p.lastNow,
+    p.applied.id,
+    p.applied.members,
+    backlog,
+  ]);
+}
+
+/**
+ * Decodes and checks a whole snapshot into fresh tables, touching nothing of the replica: the
+ * bytes come from another process and are held to the same standard as packets. Throws only
+ * {@link SnapshotError} (its `cause` says what was wrong).
+ */
+function parseSnapshot(state: Uint8Array, limits: Partial<OutcomeLimits>): SnapshotParts {
+  try {
+    const v = decodeValue(state, SNAPSHOT_LIMITS);
+    if (!Array.isArray(v) || v[0] !== SNAPSHOT_VERSION || v.length !== 9)
+      throw new SnapshotError('state snapshot is not a troupe rpc snapshot of this version');
+    const [, app, outcomeState, lockState, pendingState, lastNow, viewId, members, backlogState] = v;
+    const outcomes = new OutcomeTable(limits);
+    outcomes.restore(outcomeState);
+    const locks = new LockTable();
+    locks.restore(lockState);
+    if (!Array.isArray(pendingState) || !Array.isArray(backlogState))
+      bad('pending and backlog must be arrays');
+    const pending = new Map<string, PendingHandler>();
+    for (const t of pendingState as unknown[]) {
+      if (!Array.isArray(t) || t.length !== 9) bad('pending handler call must have 9 fields');
+      const p = t as unknown[];
+      const h: PendingHandler = {
+        id: requestId(p[0]),
+        lock: str(p[1], 'lock', 256),
+        runner: str(p[2], 'runner', 64),
+        client: str(p[3], 'client address', 256),
+        mode: mode(p[4]),
+        contact: str(p[5], 'contact', 64),
+        view: { id: int(p[6], 'view id'), members: strings(p[7], 'view members') },
+        at: int(p[8], 'time'),
+      };
+      pending.set(h.id, h);
+    }
+    const backlog = (backlogState as unknown[]).map((t): Delivered => {
+      if (Array.isArray(t) && t[0] === 'm' && t.length === 4)
+        return {
+          t: 'msg',
+          payload: bytes(t[1], 'message'),
+          sender: str(t[2], 'sender', 64),
+          viewId: int(t[3], 'view id'),
+        };
+      if (Array.isArray(t) && t[0] === 'v' && t.length === 3)
+        return { t: 'view', viewId: int(t[1], 'view id'), members: strings(t[2], 'view members') };
+      return bad('backlog item must be a message or a view');
+    });
+    return {
+      app,
+      outcomes,
+      locks,
+      pending,
+      lastNow: int(lastNow, 'lastNow'),
+      applied: { id: int(viewId, 'view id'), members: strings(members, 'view members') },
+      backlog,
+    };
+  } catch (e) {
+    if (e instanceof SnapshotError) throw e;
+    const why = e instanceof Error ? e.message : 'not an error';
+    throw new SnapshotError(`state snapshot rejected: ${why}`, { cause: e });
+  }
 }
 
 function wire(e: InterruptedError | OutcomeExpiredError): { name: string; message: string; code: string } {

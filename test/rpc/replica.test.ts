@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UnknownMethodError } from '../../idl/errors.js';
 import { BadRequestError } from '../../runtime/errors.js';
 import type { Replies } from '../../runtime/rpc/api.js';
+import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { RemoteError, UnknownServiceError } from '../../runtime/rpc/errors.js';
+import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { Cluster, type Ledger, type Stamp, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
@@ -191,5 +193,103 @@ describe('replica: cut off from the group (partitioned or excluded)', () => {
     await expect(
       cluster.client({ seeds: [cut.member.address], connectTimeoutMs: 300 }),
     ).rejects.toMatchObject({ code: 'NO_CONTACT' });
+  });
+});
+
+describe('replica: an async method that outlives a partition and rejoin (issue 10 item 4)', () => {
+  it('neither writes into the state restored at the rejoin nor feeds its snapshot', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    const keeper = cluster.nodes.find((n) => n !== cut)!;
+    expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
+    await sleep(20); // running at every replica
+    cluster.group.partition(cut.member);
+    // Back with the same Replica as a new member, as the Group driver does, while its stale
+    // slowAppend still sleeps: it restores the keeper's snapshot (pre-image a, backlog s).
+    cut.replica.detach();
+    cut.replica.attach(cluster.group.join({ state: cut.replica }));
+    await sleep(10);
+    expect(decodeValue(cut.replica.snapshot(), SNAPSHOT_LIMITS)).toStrictEqual(
+      decodeValue(keeper.replica.snapshot(), SNAPSHOT_LIMITS),
+    );
+    expect(await slow).toBe(2);
+    expect(await client.invoke('ledger', 'append', ['b'])).toBe(3);
+    await sleep(120); // the stale continuation has run by now
+    await cluster.settle();
+    expect(keeper.instance.entries).toStrictEqual(['a', 's', 'b']);
+    expect(cut.instance.entries).toStrictEqual(['a', 's', 'b']);
+  });
+});
+
+describe('replica: group messages apply only through the total order, under their sender (issue 11 item 3)', () => {
+  const request = (contact: string, entry: string) =>
+    encodeGroupMsg({
+      kind: 'request',
+      id: 'mallory:1',
+      service: 'ledger',
+      method: 'append',
+      args: encodeValue([entry]),
+      mode: 'all',
+      client: '10.9.9.9:9',
+      contact,
+      ts: 1,
+    });
+
+  it('refuses and counts a request cast unreliably to one replica', async () => {
+    cluster = await Cluster.of(3);
+    const [target, other] = cluster.nodes;
+    const view = target!.member.view!;
+    target!.member.deliver({
+      payload: request(other!.member.self, 'mallory'),
+      sender: other!.member.self,
+      qos: { order: 'unreliable' },
+      viewId: view.id,
+      p2p: false,
+    });
+    target!.member.deliver({
+      payload: request(other!.member.self, 'mallory'),
+      sender: other!.member.self,
+      qos: { order: 'fifo' },
+      viewId: view.id,
+      p2p: true,
+    });
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual([]);
+    expect(target!.replica.stats().unordered).toBe(2);
+    expect(target!.replica.outcome('mallory:1').status).toBe('not-found');
+  });
+
+  it('refuses, at every replica alike, an ordered request, done or lock message naming another member', async () => {
+    cluster = await Cluster.of(3);
+    const [a, b] = cluster.nodes;
+    cluster.group.cast(a!.member, request(b!.member.self, 'x'), { order: 'total' });
+    cluster.group.cast(
+      a!.member,
+      encodeGroupMsg({ kind: 'release', lock: 'reports', member: b!.member.self }),
+      {
+        order: 'total',
+      },
+    );
+    cluster.group.cast(
+      a!.member,
+      encodeGroupMsg({
+        kind: 'done',
+        id: 'mallory:2',
+        runner: b!.member.self,
+        result: { ok: true, value: encodeValue(1) },
+      }),
+      { order: 'total' },
+    );
+    await cluster.settle();
+    for (const n of cluster.nodes) {
+      expect(n.instance.entries).toStrictEqual([]);
+      expect(n.replica.stats().impersonated).toBe(3);
+    }
+    // Under its own name the same request is applied everywhere.
+    cluster.group.cast(a!.member, request(a!.member.self, 'x'), { order: 'total' });
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual(['x']);
   });
 });

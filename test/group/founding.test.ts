@@ -1,0 +1,244 @@
+// Sans-IO tests of MemberCore's state handling with a fake stack: the agreement of co-founders
+// on one starting state (issue 10 item 2), chunks only from the chosen provider, and a
+// provider whose snapshot() throws (issue 11 item 8).
+import { describe, expect, it } from 'vitest';
+import {
+  type AppEvent,
+  type CoreEffect,
+  compareHistory,
+  historyOf,
+  MemberCore,
+} from '../../runtime/group/core.js';
+import { GroupKind } from '../../runtime/group/state-transfer.js';
+import type { StateProvider } from '../../runtime/group/types.js';
+import type { Stack } from '../../runtime/stack/stack.js';
+import type { DownEvent, Effect, UpEvent, View } from '../../runtime/stack/types.js';
+
+/** A stack whose deliveries the test injects, and which records what the core sends down. */
+function fakeStack(): Stack & { inject: UpEvent[]; sent: DownEvent[] } {
+  const inject: UpEvent[] = [];
+  const sent: DownEvent[] = [];
+  const up = (): Effect[] => inject.splice(0).map((event) => ({ kind: 'up', event }));
+  return {
+    inject,
+    sent,
+    down(ev: DownEvent) {
+      if (ev.type !== 'join') sent.push(ev);
+      return up();
+    },
+    receive: () => up(),
+    advance: () => up(),
+    nextDeadline: () => undefined,
+    stats: () => ({}),
+  } as unknown as Stack & { inject: UpEvent[]; sent: DownEvent[] };
+}
+
+const appEvents = (effects: CoreEffect[]): AppEvent[] =>
+  effects.flatMap((e) => (e.kind === 'app' ? [e.event] : []));
+
+/** A member core over a fake stack, with a state provider that records restores. */
+function member(state: Partial<StateProvider> = {}) {
+  let stack!: ReturnType<typeof fakeStack>;
+  const restored: Uint8Array[] = [];
+  const provider: StateProvider = {
+    snapshot: state.snapshot ?? (() => new Uint8Array([7])),
+    restore: state.restore ?? ((s) => restored.push(s)),
+  };
+  const core = new MemberCore({
+    groupName: 'g',
+    node: 1,
+    makeStack: () => {
+      stack = fakeStack();
+      return stack;
+    },
+    state: provider,
+  });
+  core.start(0);
+  const feed = (event: UpEvent, now = 1) => {
+    stack.inject.push(event);
+    return core.receive(new Uint8Array(0), 'x:1', now);
+  };
+  const view = (v: View, joined: string[], previousId?: number) =>
+    feed({ type: 'view', view: v, delta: { previousId, joined, left: [], failed: [] } });
+  const offer = (from: string, h: number[], gseq: number) =>
+    feed({
+      type: 'deliver',
+      msg: { headers: [[GroupKind.StateOffer, ...h]], payload: new Uint8Array(0) },
+      from,
+      cast: true,
+      meta: { viewId: 1, gseq, qos: { order: 'total' } },
+    });
+  const p2p = (from: string, header: unknown[], payload = new Uint8Array(0)) =>
+    feed({ type: 'deliver', msg: { headers: [header], payload }, from, cast: false, meta: { viewId: 1 } });
+  return { core, provider, restored, view, offer, p2p, stack: () => stack };
+}
+
+/** Gives `m`'s provider a history: it installs view `id` of a group and delivers `ordered` casts. */
+function withHistory(m: ReturnType<typeof member>, id: number, ordered: number) {
+  const self = m.core.self;
+  appEvents(m.view({ id, members: [self], addresses: ['a:1'], epoch: 5 }, [self]));
+  for (let i = 0; i < ordered; i++) {
+    m.stack().inject.push({
+      type: 'deliver',
+      msg: { headers: [[GroupKind.App]], payload: new Uint8Array([i]) },
+      from: self,
+      cast: true,
+      meta: { viewId: id, gseq: i, qos: { order: 'total' } },
+    });
+    m.core.receive(new Uint8Array(0), 'x', 1);
+  }
+  // Cut off: it starts again as a new incarnation, with the same provider.
+  m.core.start(2);
+}
+
+const offerOf = (m: ReturnType<typeof member>) => m.stack().sent.find((e) => e.type === 'cast');
+
+describe('co-founders agree on one starting state', () => {
+  it('the history position counts views and total-order deliveries; eras compare first', () => {
+    const m = member();
+    withHistory(m, 4, 3);
+    expect(historyOf(m.provider)).toStrictEqual({ era: 1, viewId: 4, epoch: 5, ordered: 3 });
+    expect(
+      compareHistory({ era: 2, viewId: 1, epoch: 0, ordered: 0 }, historyOf(m.provider)),
+    ).toBeGreaterThan(0);
+  });
+
+  it('each founder casts its offer; the most advanced founder streams its state to the others', () => {
+    const me = member();
+    withHistory(me, 2, 1); // behind
+    const self = me.core.self;
+    const view: View = { id: 1, members: ['f.1', self, 'g.1'], addresses: ['a:1', 'b:2', 'c:3'], epoch: 9 };
+    // The founding view is held: nothing reaches the application before the agreement.
+    expect(appEvents(me.view(view, [...view.members]))).toStrictEqual([]);
+    const cast = offerOf(me) as Extract<DownEvent, { type: 'cast' }>;
+    expect(cast.msg.headers[0]).toStrictEqual([GroupKind.StateOffer, 1, 2, 5, 1]);
+    expect(cast.qos.order).toBe('total');
+    expect(appEvents(me.offer('f.1', [1, 2, 5, 0], 0))).toStrictEqual([]);
+    // A chunk from g, which decided before us: kept until our decision.
+    me.p2p('g.1', [GroupKind.StateChunk, 1, 0, 1, 2], new Uint8Array([42]));
+    expect(appEvents(me.offer(self, [1, 2, 5, 1], 1))).toStrictEqual([]);
+    // g has the longest history: once its offer is delivered, its early chunk is the state.
+    const events = appEvents(me.offer('g.1', [1, 3, 0, 0], 2));
+    expect(me.restored).toStrictEqual([new Uint8Array([42])]);
+    expect(events.map((e) => e.type)).toStrictEqual(['view', 'ready']);
+    expect(historyOf(me.provider)).toStrictEqual({ era: 2, viewId: 1, epoch: 9, ordered: 0 });
+  });
+
+  it('refuses a chunk from a founder that is not the chosen source', () => {
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    const view: View = { id: 1, members: ['f.1', self, 'g.1'], addresses: ['a:1', 'b:2', 'c:3'] };
+    me.view(view, [...view.members]);
+    me.offer('f.1', [1, 5, 0, 0], 0); // f is the most advanced
+    me.offer(self, [1, 2, 5, 1], 1);
+    me.offer('g.1', [1, 3, 0, 0], 2);
+    expect(appEvents(me.p2p('g.1', [GroupKind.StateChunk, 1, 0, 1, 2], new Uint8Array([1])))).toStrictEqual(
+      [],
+    );
+    expect(me.restored).toStrictEqual([]);
+    expect(me.core.stats().group!.refused).toBe(1);
+    expect(
+      appEvents(me.p2p('f.1', [GroupKind.StateChunk, 1, 0, 1, 2], new Uint8Array([2]))).map((e) => e.type),
+    ).toStrictEqual(['view', 'ready']);
+    expect(me.restored).toStrictEqual([new Uint8Array([2])]);
+  });
+
+  it('as the most advanced founder, takes its snapshot for the others before it delivers', () => {
+    const me = member();
+    withHistory(me, 6, 2);
+    const self = me.core.self;
+    const view: View = { id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] };
+    me.view(view, [...view.members]);
+    me.offer(self, [1, 6, 5, 2], 0);
+    const events = appEvents(me.offer('g.1', [1, 3, 0, 9], 1));
+    expect(events.map((e) => e.type)).toStrictEqual(['snapshot', 'view', 'ready']);
+    const take = (events[0] as Extract<AppEvent, { type: 'snapshot' }>).take;
+    take(3);
+    const chunk = me.stack().sent.find((e) => e.type === 'send') as Extract<DownEvent, { type: 'send' }>;
+    expect(chunk.to).toBe('g.1');
+    expect(chunk.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2]);
+    expect(me.restored).toStrictEqual([]);
+  });
+
+  it('a founder gone before its offer: the others decide without it at the view change', () => {
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    me.view({ id: 1, members: [self, 'g.1', 'h.1'], addresses: ['a:1', 'b:2', 'c:3'] }, [self, 'g.1', 'h.1']);
+    me.offer(self, [1, 2, 5, 1], 0);
+    me.offer('g.1', [1, 2, 5, 0], 1);
+    const events = appEvents(me.view({ id: 2, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] }, [], 1));
+    expect(events.map((e) => e.type)).toStrictEqual(['snapshot', 'view', 'view', 'ready']);
+  });
+
+  it('first founding of fresh providers: no transfer at all', () => {
+    const me = member();
+    const self = me.core.self;
+    me.view({ id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] }, [self, 'g.1']);
+    me.offer('g.1', [0, 0, 0, 0], 0);
+    const events = appEvents(me.offer(self, [0, 0, 0, 0], 1));
+    expect(events.map((e) => e.type)).toStrictEqual(['view', 'ready']);
+    expect(historyOf(me.provider).era).toBe(1);
+  });
+});
+
+describe('a provider whose snapshot() throws', () => {
+  it('stays up, reports the error, and tells the joiner, which gives up with STATE_PROVIDER_FAILED', () => {
+    const veteran = member({
+      snapshot: () => {
+        throw new Error('cannot snapshot');
+      },
+    });
+    const self = veteran.core.self;
+    veteran.view({ id: 1, members: [self], addresses: ['a:1'] }, [self]);
+    const effects = veteran.view({ id: 2, members: [self, 'j.1'], addresses: ['a:1', 'b:2'] }, ['j.1'], 1);
+    const snap = appEvents(effects).find((e) => e.type === 'snapshot') as Extract<
+      AppEvent,
+      { type: 'snapshot' }
+    >;
+    let out: CoreEffect[] = [];
+    expect(() => {
+      out = snap.take(5);
+    }).not.toThrow();
+    expect(out.some((e) => e.kind === 'error')).toBe(true);
+    expect(veteran.core.stats().group!.snapshotFailed).toBe(1);
+    const fail = veteran.stack().sent.find((e) => e.type === 'send') as Extract<DownEvent, { type: 'send' }>;
+    expect(fail.to).toBe('j.1');
+    expect(fail.msg.headers[0]).toStrictEqual([GroupKind.StateFail, 2]);
+
+    const joiner = member();
+    const me = joiner.core.self;
+    joiner.view({ id: 2, members: ['v.1', me], addresses: ['a:1', 'b:2'] }, [me]);
+    // The same message from another member is ignored: only the provider speaks for the state.
+    expect(appEvents(joiner.p2p('w.1', [GroupKind.StateFail, 2]))).toStrictEqual([]);
+    expect(appEvents(joiner.p2p('v.1', [GroupKind.StateFail, 2]))).toStrictEqual([
+      {
+        type: 'partitioned',
+        viewId: 2,
+        reason: 'state provider v.1 failed to take the snapshot',
+        code: 'STATE_PROVIDER_FAILED',
+      },
+    ]);
+  });
+
+  it('a joiner whose restore throws gives up with STATE_REJECTED, its error reported', () => {
+    const joiner = member({
+      restore: () => {
+        throw new Error('not my format');
+      },
+    });
+    const me = joiner.core.self;
+    joiner.view({ id: 2, members: ['v.1', me], addresses: ['a:1', 'b:2'] }, [me]);
+    const effects = joiner.p2p('v.1', [GroupKind.StateChunk, 2, 0, 1, 1], new Uint8Array([1]));
+    expect(effects.some((e) => e.kind === 'error')).toBe(true);
+    expect(appEvents(effects)).toStrictEqual([
+      {
+        type: 'partitioned',
+        viewId: 2,
+        reason: 'state from v.1 rejected: not my format',
+        code: 'STATE_REJECTED',
+      },
+    ]);
+  });
+});

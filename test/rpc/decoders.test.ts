@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { encodeValue } from '../../runtime/rpc/codec.js';
+import { toWireError } from '../../runtime/rpc/errors.js';
+import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
+import { ClientPacketDrop, decodeClientPacket } from '../../runtime/rpc/protocol.js';
+import { DecodeError } from '../../runtime/wire/errors.js';
+import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
+
+/** Decoded maps whose own keys shadow what `String()` and template literals call. */
+const HOSTILE: unknown[] = [
+  { toString: 1 },
+  { valueOf: 1, toString: 1 },
+  { [Symbol.toPrimitive]: 1 },
+  [],
+  [{ toString: 1 }],
+  null,
+  -1,
+  1.5,
+  2 ** 60,
+  'x'.repeat(5_000),
+  new Uint8Array(3),
+];
+
+/** A valid tuple of each group message kind. */
+const GROUP_TEMPLATES: unknown[][] = [
+  [1, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'first', '127.0.0.1:9', 'n1.1', 5],
+  [2, 'c:1', 'n1.1', [1, new Uint8Array([0xc0])]],
+  [3, 'lock', 'n1.1'],
+  [4, 'lock', 'n1.1'],
+  [5, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'all', '127.0.0.1:9', 3],
+];
+
+function decodeOnlyDecodeError(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e, String((e as Error).message)).toBeInstanceOf(DecodeError);
+  }
+}
+
+describe('rpc decoders refuse hostile values with DecodeError only', () => {
+  it('decodeGroupMsg([{"toString":1}]) is a DecodeError naming the kind safely', () => {
+    const bytes = encodeValue([{ toString: 1 }]);
+    expect(() => decodeGroupMsg(bytes)).toThrow(DecodeError);
+    expect(() => decodeGroupMsg(bytes)).toThrow(/unknown group message kind a map/);
+  });
+
+  it('every field of every group message kind, replaced by each hostile value', () => {
+    let cases = 0;
+    for (const template of GROUP_TEMPLATES) {
+      expect(() => decodeGroupMsg(encodeValue(template))).not.toThrow();
+      for (let i = 0; i < template.length; i++)
+        for (const h of HOSTILE) {
+          const v = [...template];
+          v[i] = h;
+          decodeOnlyDecodeError(() => decodeGroupMsg(encodeValue(v)));
+          cases++;
+        }
+    }
+    expect(cases).toBe(GROUP_TEMPLATES.reduce((n, t) => n + t.length * HOSTILE.length, 0));
+  });
+
+  it('a client packet whose kind is a map is dropped as malformed, by the parser not by a TypeError', () => {
+    const groupId = groupIdOf('g');
+    const raw = encodePacket({
+      type: PacketType.Client,
+      flags: 0,
+      groupId,
+      sender: { node: 1, inc: 1 },
+      headers: [],
+      payload: encodeValue([{ toString: 1 }]),
+    });
+    let caught: unknown;
+    try {
+      decodeClientPacket(raw, groupId);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(ClientPacketDrop);
+    expect((caught as Error).message).toBe('unknown client message kind a map');
+  });
+
+  it('toWireError describes a thrown object without calling its toString', () => {
+    const w = toWireError({ toString: 1 }, () => true);
+    expect(w).toStrictEqual({
+      name: 'Error',
+      message: 'non-error value thrown: an object',
+      code: 'APP_ERROR',
+    });
+    const odd = Object.assign(new Error('m'), { name: 7 as unknown as string });
+    expect(toWireError(odd, () => true).name).toBe('7');
+  });
+});
