@@ -16,11 +16,18 @@ export interface ComOptions {
   /** Largest packet accepted from the transport. */
   maxPacket: number;
   /**
-   * The group key (at least 16 bytes). When set, every packet is signed and every received
-   * packet must verify and be fresh (docs/protocol.md, "Authentication"); when unset, packets
-   * carrying the `Authenticated` flag are refused.
+   * The group key (at least 32 bytes, or `{ current, previous }` during a roll, or a shared
+   * `KeyRing`). When set, every packet is signed and every received packet must verify, be
+   * fresh and be meant for this member (docs/protocol.md, "Authentication"); when unset,
+   * packets carrying the `Authenticated` flag are refused.
    */
   key?: AuthKey;
+  /** With `key`: encrypt every packet (AES-256-GCM). Every member must agree. */
+  encrypt?: boolean;
+  /** With `key`: largest difference between a packet's time and this clock (default 60 s). */
+  freshnessMs?: number;
+  /** With `key`: the wall clock stamped into and checked against packets (default `Date.now`). */
+  clock?: () => number;
   /** Replay window per sender, in counters (default 1024). */
   replayWindow?: number;
   /** Sender endpoints whose replay windows are kept (default 4096). */
@@ -47,6 +54,8 @@ class Com implements Layer {
     unauthenticated: 0,
     /** Authentic packets refused as replays. */
     replayed: 0,
+    /** Authentic packets refused because their time is too far from this clock. */
+    stale: 0,
     /** Authentic, not replays, but older than their sender's newest, from another address: the
      * address was not moved (a replay through another member's gap, or a reordered move). */
     staleAddress: 0,
@@ -65,10 +74,14 @@ class Com implements Layer {
         : new PacketAuth(opts.key, {
             ...(opts.replayWindow !== undefined ? { window: opts.replayWindow } : {}),
             ...(opts.maxSenders !== undefined ? { maxSenders: opts.maxSenders } : {}),
+            ...(opts.encrypt !== undefined ? { encrypt: opts.encrypt } : {}),
+            ...(opts.freshnessMs !== undefined ? { freshnessMs: opts.freshnessMs } : {}),
+            ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
           });
   }
 
-  private encode(msg: Msg, unicast: boolean, type = PacketType.Stack): Uint8Array {
+  /** `to`: the member a point-to-point Stack packet is for (its id enters the tag). */
+  private encode(msg: Msg, unicast: boolean, type = PacketType.Stack, to?: MemberId): Uint8Array {
     const p = {
       type,
       flags: unicast ? Flags.Unicast : 0,
@@ -77,7 +90,7 @@ class Com implements Layer {
       headers: msg.headers as unknown[],
       payload: msg.payload,
     };
-    return this.auth ? this.auth.encode(p) : encodePacket(p);
+    return this.auth ? this.auth.encode(p, to === undefined ? undefined : endpointOf(to)) : encodePacket(p);
   }
 
   down(ev: DownEvent): void {
@@ -105,7 +118,7 @@ class Com implements Layer {
           return;
         }
         this.counters.sent++;
-        this.ctx.emit({ kind: 'transmit', to, bytes: this.encode(ev.msg, true) });
+        this.ctx.emit({ kind: 'transmit', to, bytes: this.encode(ev.msg, true, PacketType.Stack, ev.to) });
         return;
       }
       case 'view': {
@@ -144,6 +157,7 @@ class Com implements Layer {
     // and before anything (the address map included) is learnt from the packet.
     let packet: ReturnType<typeof decodePacket>;
     let newest: boolean;
+    let plain: Uint8Array;
     try {
       const h = decodeFixedHeader(bytes, this.opts.maxPacket);
       if (h.groupId !== this.groupId) {
@@ -158,12 +172,16 @@ class Com implements Layer {
         this.counters.refused++; // client traffic never enters the member stack
         return;
       }
-      newest = checkAuth(this.auth, bytes, h);
-      packet = decodePacket(bytes, this.opts.maxPacket);
+      // A point-to-point Stack packet names its receiver in the tag: one replayed here from
+      // another member does not verify. Casts and Discovery (sent to a bare address) name no one.
+      const forMe = h.type === PacketType.Stack && (h.flags & Flags.Unicast) !== 0;
+      ({ newest, bytes: plain } = checkAuth(this.auth, bytes, h, forMe ? this.self : undefined));
+      packet = decodePacket(plain, this.opts.maxPacket);
     } catch (e) {
       if (e instanceof DecodeError) {
         if (e.code === 'DECODE_UNAUTHENTICATED') this.counters.unauthenticated++;
         else if (e.code === 'DECODE_REPLAYED') this.counters.replayed++;
+        else if (e.code === 'DECODE_STALE') this.counters.stale++;
         else this.counters.refused++;
         this.ctx.trace(() => `refused packet from ${from}: ${e.code}`);
         return;
@@ -205,6 +223,9 @@ export const com: LayerFactory<ComOptions> = {
     new Com(ctx, {
       maxPacket: o.maxPacket ?? MAX_PACKET_BYTES,
       ...(o.key !== undefined ? { key: o.key } : {}),
+      ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
+      ...(o.freshnessMs !== undefined ? { freshnessMs: o.freshnessMs } : {}),
+      ...(o.clock !== undefined ? { clock: o.clock } : {}),
       ...(o.replayWindow !== undefined ? { replayWindow: o.replayWindow } : {}),
       ...(o.maxSenders !== undefined ? { maxSenders: o.maxSenders } : {}),
     }),

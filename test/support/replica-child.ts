@@ -18,6 +18,7 @@
  * The process exits when its stdin closes, so it never outlives the process that started it.
  */
 
+import type { AuthKey } from '../../runtime/wire/auth.js';
 import type { RequestValidator } from '../../idl/validate.js';
 import type { Group } from '../../runtime/group/group.js';
 import { joinReplica } from '../../runtime/rpc/join.js';
@@ -39,6 +40,12 @@ export interface ReplicaChildOptions<T extends object> {
   port?: number;
   /** More options of the UDP transport, e.g. `{ mode: 'multicast', multicastGroup }`. */
   udp?: Omit<UdpOptions, 'host' | 'port'>;
+  /** The group key (`JoinReplicaOptions.key`); without one, `insecure` must be true. */
+  key?: AuthKey;
+  /** Run without a key, on purpose. */
+  insecure?: boolean;
+  /** With `key`: encrypt packets. */
+  encrypt?: boolean;
 }
 
 /** A replica joined to its group, with the transport it runs on. */
@@ -74,6 +81,9 @@ async function join<T extends object>(
     transport,
     layers,
     validate: o.validate,
+    ...(o.key !== undefined ? { key: o.key } : {}),
+    ...(o.insecure !== undefined ? { insecure: o.insecure } : {}),
+    ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
   });
   return { replica, group, transport };
 }

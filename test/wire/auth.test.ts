@@ -39,8 +39,16 @@ function verdict(auth: PacketAuth | undefined, bytes: Uint8Array): string {
 }
 
 describe('group keys', () => {
-  it('refuses keys shorter than 16 bytes, and non-keys, with AuthConfigError AUTH_BAD_KEY', () => {
-    for (const key of ['', 'short', '15 bytes exactl', new Uint8Array(15), 42 as never, null as never]) {
+  it('refuses keys shorter than 32 bytes, and non-keys, with AuthConfigError AUTH_BAD_KEY', () => {
+    for (const key of [
+      '',
+      'short',
+      '16 bytes exactly',
+      'x'.repeat(31),
+      new Uint8Array(31),
+      42 as never,
+      null as never,
+    ]) {
       let err: unknown;
       try {
         new PacketAuth(key);
@@ -50,8 +58,8 @@ describe('group keys', () => {
       expect(err).toBeInstanceOf(AuthConfigError);
       expect((err as AuthConfigError).code).toBe('AUTH_BAD_KEY');
     }
-    expect(() => new PacketAuth('16 bytes exactly')).not.toThrow();
-    expect(() => new PacketAuth(new Uint8Array(16))).not.toThrow();
+    expect(() => new PacketAuth('x'.repeat(32))).not.toThrow();
+    expect(() => new PacketAuth(new Uint8Array(32))).not.toThrow();
   });
 
   it('a string key and its UTF-8 bytes are the same key', () => {
@@ -79,10 +87,10 @@ describe('PacketAuth: sign and verify', () => {
     expect(tx.nextCounter).toBe(3);
   });
 
-  it('refuses every single altered byte, in the header, the counter, the MAC and the body', () => {
+  it('refuses every single altered byte, in the header, the counter, time, key id, MAC and body', () => {
     const tx = new PacketAuth(KEY);
     const original = tx.encode(packet());
-    const regions = { header: 0, counter: 0, mac: 0, body: 0 };
+    const regions = { header: 0, counter: 0, stamp: 0, mac: 0, body: 0 };
     for (let i = 0; i < original.length; i++) {
       for (const flip of [0x01, 0x80]) {
         const bytes = original.slice();
@@ -105,10 +113,11 @@ describe('PacketAuth: sign and verify', () => {
       }
       if (i < 24) regions.header++;
       else if (i < 32) regions.counter++;
-      else if (i < 48) regions.mac++;
+      else if (i < 40) regions.stamp++;
+      else if (i < 56) regions.mac++;
       else regions.body++;
     }
-    expect(regions).toMatchObject({ header: 24, counter: 8, mac: 16 });
+    expect(regions).toMatchObject({ header: 24, counter: 8, stamp: 8, mac: 16 });
     expect(regions.body).toBeGreaterThan(5);
   });
 
