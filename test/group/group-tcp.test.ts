@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery, StateProvider } from '../../runtime/group/types.js';
 import { type TcpTransport, tcp } from '../../runtime/transport/tcp.js';
-import { until } from '../support/until.js';
 import { TEST_SECURITY } from '../support/key.js';
+import { until } from '../support/until.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

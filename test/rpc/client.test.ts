@@ -349,7 +349,12 @@ describe('client: real UDP', () => {
     });
     replica.attach(handle);
     await group.net.settle();
-    const client = await connect({ group: 'ledger', seeds: [socket.address], timeoutMs: 2000, insecure: true });
+    const client = await connect({
+      group: 'ledger',
+      seeds: [socket.address],
+      timeoutMs: 2000,
+      insecure: true,
+    });
     try {
       expect(client.address).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(await client.invoke('ledger', 'append', ['over udp'])).toBe(1);

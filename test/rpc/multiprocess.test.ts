@@ -5,8 +5,8 @@
 // replica process joins and gets the state and the outcome table).
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, FailoverError, type TroupeClient } from '../../runtime/rpc/index.js';
-import { type Child, type ChildEvent, ProcessHarness } from '../support/processes.js';
 import { TEST_SECURITY } from '../support/key.js';
+import { type Child, type ChildEvent, ProcessHarness } from '../support/processes.js';
 
 const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
 // Failure detection a loaded 2-CPU machine keeps (see test/group/multiprocess.test.ts).

@@ -5,8 +5,8 @@ import { validateBankRequest } from '../../examples/bank/generated/bank.model.js
 import type { Group } from '../../runtime/group/group.js';
 import { connect, joinReplica, type Replica, type TroupeClient } from '../../runtime/rpc/index.js';
 import { udp } from '../../runtime/transport/udp.js';
-import { until } from '../support/until.js';
 import { TEST_SECURITY } from '../support/key.js';
+import { until } from '../support/until.js';
 
 /** The RPC runtime over the real group engine and real UDP sockets, in one process. */
 const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };

@@ -18,13 +18,13 @@
  * The process exits when its stdin closes, so it never outlives the process that started it.
  */
 
-import type { AuthKey } from '../../runtime/wire/auth.js';
 import type { RequestValidator } from '../../idl/validate.js';
 import type { Group } from '../../runtime/group/group.js';
 import { joinReplica } from '../../runtime/rpc/join.js';
 import type { Replica } from '../../runtime/rpc/replica.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { type UdpOptions, udp } from '../../runtime/transport/udp.js';
+import type { AuthKey } from '../../runtime/wire/auth.js';
 import { emit, onCommands } from './processes.js';
 
 export interface ReplicaChildOptions<T extends object> {
