@@ -32,6 +32,12 @@ export interface ComOptions {
   replayWindow?: number;
   /** Sender endpoints whose replay windows are kept (default 4096). */
   maxSenders?: number;
+  /** Senders outside the view whose address is kept (joiners, and before the first view
+   * everyone); the least recently heard goes first (default 256). */
+  maxStrangers: number;
+  /** New senders outside the view admitted per second (token bucket, burst of as many); packets
+   * of others are dropped until tokens return (default 100). */
+  strangersPerSec: number;
 }
 
 /**
@@ -59,7 +65,17 @@ class Com implements Layer {
     /** Authentic, not replays, but older than their sender's newest, from another address: the
      * address was not moved (a replay through another member's gap, or a reordered move). */
     staleAddress: 0,
+    /** Packets of a new sender outside the view dropped by the admission rate. */
+    strangerLimited: 0,
+    /** Addresses of senders outside the view forgotten to stay within `maxStrangers`. */
+    strangersEvicted: 0,
   };
+  /** Members of the latest view; others are strangers. */
+  private members = new Set<MemberId>();
+  /** Strangers whose address is known, least recently heard first. */
+  private readonly strangers = new Map<MemberId, true>();
+  private tokens: number;
+  private tokensAt: number | undefined;
   private readonly auth: PacketAuth | undefined;
 
   constructor(
@@ -67,6 +83,7 @@ class Com implements Layer {
     private readonly opts: ComOptions,
   ) {
     this.groupId = groupIdOf(ctx.groupName);
+    this.tokens = opts.strangersPerSec;
     this.self = endpointOf(ctx.self);
     this.auth =
       opts.key === undefined
@@ -122,6 +139,8 @@ class Com implements Layer {
         return;
       }
       case 'view': {
+        this.members = new Set(ev.view.members);
+        for (const m of ev.view.members) this.strangers.delete(m);
         ev.view.members.forEach((m, i) => {
           const a = ev.view.addresses[i];
           if (a !== undefined) this.addresses.set(m, a);
@@ -134,6 +153,7 @@ class Com implements Layer {
       }
       case 'forget':
         this.addresses.delete(ev.member);
+        this.strangers.delete(ev.member);
         return;
       case 'probe':
         this.counters.sent++;
@@ -189,6 +209,10 @@ class Com implements Layer {
       throw e;
     }
     const sender = memberId(packet.sender);
+    if (!this.members.has(sender) && !this.admitStranger(sender)) {
+      this.counters.strangerLimited++;
+      return;
+    }
     this.counters.received++;
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
     // another member, replayed here from elsewhere, is older than what we hold and must not
@@ -210,8 +234,40 @@ class Com implements Layer {
     else this.counters.refused++; // client traffic never enters the member stack
   }
 
+  /**
+   * Anyone who can reach the port can invent sender ids: a new one is admitted at a bounded
+   * rate, and only the most recently heard `maxStrangers` keep an address here.
+   */
+  private admitStranger(sender: MemberId): boolean {
+    if (this.strangers.has(sender)) {
+      this.strangers.delete(sender);
+      this.strangers.set(sender, true);
+      return true;
+    }
+    const now = this.ctx.now();
+    const rate = this.opts.strangersPerSec;
+    if (this.tokensAt !== undefined)
+      this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    this.strangers.set(sender, true);
+    while (this.strangers.size > this.opts.maxStrangers) {
+      const old = this.strangers.keys().next().value!;
+      this.strangers.delete(old);
+      this.addresses.delete(old);
+      this.counters.strangersEvicted++;
+    }
+    return true;
+  }
+
   stats(): Record<string, number> {
-    return { ...this.counters, knownAddresses: this.addresses.size, ...this.auth?.stats() };
+    return {
+      ...this.counters,
+      knownAddresses: this.addresses.size,
+      strangers: this.strangers.size,
+      ...this.auth?.stats(),
+    };
   }
 }
 
@@ -222,6 +278,8 @@ export const com: LayerFactory<ComOptions> = {
   create: (ctx, o) =>
     new Com(ctx, {
       maxPacket: o.maxPacket ?? MAX_PACKET_BYTES,
+      maxStrangers: o.maxStrangers ?? 256,
+      strangersPerSec: o.strangersPerSec ?? 100,
       ...(o.key !== undefined ? { key: o.key } : {}),
       ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
       ...(o.freshnessMs !== undefined ? { freshnessMs: o.freshnessMs } : {}),
