@@ -72,7 +72,7 @@ const DEFAULTS: NakOptions = {
   maxNakRanges: 32,
   maxRetransmitsPerNak: 512,
   maxStrangers: 64,
-  maxStrangerBytes: 1024 * 1024,
+  maxStrangerBytes: 256 * 1024,
   maxPendingBytes: 64 * 1024 * 1024,
 };
 
