@@ -54,12 +54,34 @@ const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const member = (path: string, key: string) =>
   IDENT.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`;
 
+const MAX_DEPTH = 1_000;
+
 /** Checks values against the types of one model. */
 class TypeChecker {
   private readonly decls = new Map<string, TypeDecl>();
+  /**
+   * During one {@link run}: (object, struct or union name) → its verdict (`null`: matches). A
+   * union of structs whose fields recurse through the union would otherwise check one nested
+   * object once per member tried at every level above it, 2^depth times; with the memo each
+   * object is checked at most once per declared type, linear in the size of the value.
+   */
+  private memo = new Map<object, Map<string, Mismatch | null>>();
+  /** Named types entered and not yet left: bounds the recursion (the decoders bound it far
+   * lower; this keeps a value built in process from overflowing the stack). */
+  private depth = 0;
 
   constructor(model: IdlFile) {
     for (const d of model.types) this.decls.set(d.name, d);
+  }
+
+  /** {@link check} of one top-level value, with a fresh memo. */
+  run(t: TypeRef, v: unknown): void {
+    try {
+      this.check(t, v, '');
+    } finally {
+      this.memo.clear();
+      this.depth = 0;
+    }
   }
 
   check(t: TypeRef, v: unknown, path: string): void {
@@ -110,6 +132,34 @@ class TypeChecker {
   }
 
   private named(name: string, v: unknown, path: string): void {
+    if (typeof v !== 'object' || v === null) {
+      this.namedOnce(name, v, path);
+      return;
+    }
+    const verdict = this.memo.get(v)?.get(name);
+    if (verdict === null) return;
+    if (verdict !== undefined) throw verdict;
+    if (this.depth >= MAX_DEPTH) throw new Mismatch(path, `value nested deeper than ${MAX_DEPTH} levels`);
+    this.depth++;
+    try {
+      this.namedOnce(name, v, path);
+    } catch (e) {
+      if (!(e instanceof Mismatch)) throw e;
+      this.remember(v, name, e);
+      throw e;
+    } finally {
+      this.depth--;
+    }
+    this.remember(v, name, null);
+  }
+
+  private remember(v: object, name: string, verdict: Mismatch | null): void {
+    const seen = this.memo.get(v);
+    if (seen) seen.set(name, verdict);
+    else this.memo.set(v, new Map([[name, verdict]]));
+  }
+
+  private namedOnce(name: string, v: unknown, path: string): void {
     const d = this.decls.get(name);
     if (!d) throw new IdlModelError(`model references undeclared type '${name}'`);
     if (d.kind === 'enum') {
@@ -181,7 +231,7 @@ export function createValidator(model: IdlFile, service: string): RequestValidat
         return;
       }
       try {
-        checker.check(p.type, v, '');
+        checker.run(p.type, v);
       } catch (e) {
         if (!(e instanceof Mismatch)) throw e;
         const at = e.path ? ` at '${e.path}'` : '';

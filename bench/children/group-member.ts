@@ -92,6 +92,8 @@ onCommands(async (cmd) => {
       transport,
       layers: cmd.layers as Record<string, Record<string, unknown>> | undefined,
       joinTimeoutMs: 10_000,
+      // The unkeyed entries are the insecure baselines the keyed ones are compared to.
+      ...(typeof cmd.key === 'string' ? { key: cmd.key, encrypt: cmd.encrypt === true } : { insecure: true }),
     });
     group = g;
     g.on('deliver', (d) => {

@@ -29,6 +29,8 @@ interface Run {
   warmup: number;
   warmupSeconds: number;
   timeoutMs: number;
+  /** The group key; without one the client connects insecure (the bench's replicas must too). */
+  key?: string;
 }
 
 function errorKey(e: unknown): string {
@@ -41,7 +43,12 @@ function errorKey(e: unknown): string {
 }
 
 async function run(cmd: Run): Promise<void> {
-  const client = await connect({ group: 'bank', seeds: cmd.seeds, timeoutMs: cmd.timeoutMs });
+  const client = await connect({
+    group: 'bank',
+    seeds: cmd.seeds,
+    timeoutMs: cmd.timeoutMs,
+    ...(typeof cmd.key === 'string' ? { key: cmd.key } : { insecure: true }),
+  });
   const bank = BankClient.connect(client);
   const samples = new Float64Array(cmd.count);
   const errors: Record<string, number> = {};

@@ -12,18 +12,28 @@ const WINDOW = 2_000;
 /** Casts per event-loop turn: keeps timers (heartbeats, token) running between bursts. */
 const BURST = 64;
 
-/** A group key for the authenticated entries (com option `key`: every packet HMAC-signed). */
-const KEY = 'bench group key, at least 16 bytes';
+/** A group key for the authenticated and encrypted entries (`JoinOptions.key`). */
+const KEY = 'bench group key, at least 32 bytes long';
 
-async function groupTotal(ctx: BenchContext, size: number, key?: string): Promise<Measurement> {
+/** How the entry's packets are protected: none (`insecure: true`), HMAC, or AES-256-GCM. */
+type Protection = 'none' | 'auth' | 'encrypt';
+
+async function groupTotal(
+  ctx: BenchContext,
+  size: number,
+  protection: Protection = 'none',
+): Promise<Measurement> {
+  const key = protection === 'none' ? undefined : KEY;
   const members: Child[] = [];
   for (let i = 0; i < MEMBERS; i++) {
     members.push(await ctx.procs.start(CHILD, { name: `group-${i}`, ready: 'ready' }));
   }
   const seeds = members.map((m) => m.events[0]!.address as string);
-  const group = `bench-total-${size}${key ? '-auth' : ''}`;
-  const layers = key ? { com: { key } } : undefined;
-  await Promise.all(members.map((m) => m.request({ cmd: 'join', group, seeds, layers }, 'joined', 15_000)));
+  const group = `bench-total-${size}-${protection}`;
+  const security = key ? { key, encrypt: protection === 'encrypt' } : {};
+  await Promise.all(
+    members.map((m) => m.request({ cmd: 'join', group, seeds, ...security }, 'joined', 15_000)),
+  );
   await Promise.all(
     members.map((m) =>
       m.waitFor((e) => e.event === 'view' && (e.members as string[]).length === MEMBERS, 10_000),
@@ -114,14 +124,28 @@ export const groupAuth1B: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 B, authenticated',
   description: `The 1 B entry with a group key (every packet HMAC-SHA256 signed and verified, replay windows), vs the same entry without a key. ${DESCRIPTION}`,
   baseline: against(groupTotal1B.name, 'unauthenticated 1 B'),
-  run: (ctx) => groupTotal(ctx, 1, KEY),
+  run: (ctx) => groupTotal(ctx, 1, 'auth'),
 };
 
 export const groupAuth1K: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 KB, authenticated',
   description: `The 1 KB entry with a group key, vs the same entry without a key. ${DESCRIPTION}`,
   baseline: against(groupTotal1K.name, 'unauthenticated 1 KB'),
-  run: (ctx) => groupTotal(ctx, 1024, KEY),
+  run: (ctx) => groupTotal(ctx, 1024, 'auth'),
 };
 
-export default [groupTotal1B, groupTotal1K, groupAuth1B, groupAuth1K];
+export const groupEnc1B: BenchEntry = {
+  name: 'group: total-order casts, 3 members, 1 B, encrypted',
+  description: `The 1 B entry with a group key and encrypt: true (every packet AES-256-GCM sealed and opened, replay windows), vs the same entry without a key. ${DESCRIPTION}`,
+  baseline: against(groupTotal1B.name, 'unauthenticated 1 B'),
+  run: (ctx) => groupTotal(ctx, 1, 'encrypt'),
+};
+
+export const groupEnc1K: BenchEntry = {
+  name: 'group: total-order casts, 3 members, 1 KB, encrypted',
+  description: `The 1 KB entry encrypted, vs the same entry without a key. ${DESCRIPTION}`,
+  baseline: against(groupTotal1K.name, 'unauthenticated 1 KB'),
+  run: (ctx) => groupTotal(ctx, 1024, 'encrypt'),
+};
+
+export default [groupTotal1B, groupTotal1K, groupAuth1B, groupAuth1K, groupEnc1B, groupEnc1K];

@@ -8,14 +8,14 @@ import { seededRandom } from '../stack/random.js';
 import type { QoS, View } from '../stack/types.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
-import { type AuthKey, authKeyBytes, authKeyId } from '../wire/auth.js';
-import { DecodeError } from '../wire/errors.js';
+import { type AuthKey, checkSecurity, type KeyRing, keyRing, type SecurityOptions } from '../wire/auth.js';
+import { AuthConfigError, DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
 import type { GroupEvents, GroupHandle, StateProvider } from './types.js';
 
-/** Options of {@link joinGroup}. */
-export interface JoinOptions {
+/** Options of {@link joinGroup}. A `key` or `insecure: true` is required ({@link SecurityOptions}). */
+export interface JoinOptions extends SecurityOptions {
   /** Addresses (`host:port`) of members to contact; usually every replica's address. */
   seeds: readonly string[];
   /** The transport to use; default: UDP fan-out on 127.0.0.1, ephemeral port. */
@@ -35,10 +35,12 @@ export interface JoinOptions {
   /** Largest message accepted by `cast`/`send` (default 64 MiB). */
   maxMessage?: number;
   /**
-   * The group key, a string or bytes of at least 16 bytes (else `AuthConfigError`
-   * `AUTH_BAD_KEY`). Every packet is then authenticated and replays are refused; members
-   * without the same key cannot join or talk to the group (docs/protocol.md, "Authentication").
-   * With `joinReplica`, the same key also authenticates the RPC clients' packets.
+   * The group key: a string or bytes of at least 32 bytes, or `{ current, previous }` during a
+   * key roll (else `AuthConfigError` `AUTH_BAD_KEY`). Required unless `insecure: true` (else
+   * `AuthConfigError` `KEY_REQUIRED`). Every packet is then authenticated, bound to its
+   * receiver and checked for replays; members without the same key cannot join or talk to the
+   * group (docs/protocol.md, "Authentication"). With `joinReplica`, the same key also
+   * authenticates the RPC clients' packets. {@link Group.setKey} rolls it.
    */
   key?: AuthKey;
   /** Listeners registered before the member starts, so nothing is missed: the first view and
@@ -85,6 +87,8 @@ export class Group implements GroupHandle {
   private ready: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private leaving: (() => void) | undefined;
   private closed = false;
+  /** The keys every stack of this member (one per incarnation) signs with; undefined if insecure. */
+  private readonly ring: KeyRing | undefined;
   /** Stack errors (a layer threw): kept for diagnostics, never thrown at the caller. */
   readonly errors: { layer: string; error: unknown }[] = [];
 
@@ -94,11 +98,14 @@ export class Group implements GroupHandle {
     private readonly opts: JoinOptions,
     private readonly ownsTransport: boolean,
   ) {
+    this.ring = opts.key === undefined ? undefined : keyRing(opts.key);
     const layers = {
       ...opts.layers,
       gms: { ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
-      ...(opts.key !== undefined ? { com: { ...opts.layers?.com, key: opts.key } } : {}),
+      ...(this.ring !== undefined
+        ? { com: { ...opts.layers?.com, key: this.ring, encrypt: opts.encrypt === true } }
+        : {}),
     };
     const specs = parseSpec(opts.stack ?? GROUP_STACK, layers);
     this.core = new MemberCore({
@@ -117,7 +124,7 @@ export class Group implements GroupHandle {
 
   /** Create the member and join; resolves once a view (and the state, for a joiner) is installed. */
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
-    if (opts.key !== undefined) authKeyBytes(opts.key); // a bad key throws before any socket opens
+    checkSecurity(opts, 'joinGroup'); // before any socket opens
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     const g = new Group(groupName, transport, opts, opts.transport === undefined);
     for (const [event, listener] of Object.entries(opts.on ?? {}))
@@ -157,12 +164,37 @@ export class Group implements GroupHandle {
 
   /** Whether this member authenticates its packets (`JoinOptions.key` was set). */
   get authenticated(): boolean {
-    return this.opts.key !== undefined;
+    return this.ring !== undefined;
   }
 
-  /** The public name of the group key ({@link authKeyId}), or undefined without one. */
+  /** Whether this member encrypts its packets (`JoinOptions.encrypt`). */
+  get encrypted(): boolean {
+    return this.ring !== undefined && this.opts.encrypt === true;
+  }
+
+  /** The public name of the signing key ({@link authKeyId}), or undefined without one. */
   get keyId(): string | undefined {
-    return this.opts.key === undefined ? undefined : authKeyId(this.opts.key);
+    return this.ring?.id;
+  }
+
+  /**
+   * Changes the group key without leaving: sign with `current` from now on, accept `current`
+   * and `previous`. A roll from key A to key B without stopping the group takes three steps,
+   * each applied at every member (and client) before the next: `{ current: A, previous: B }`
+   * (everyone accepts B), `{ current: B, previous: A }` (everyone signs with B), then `B`.
+   * A replica made by `joinReplica` shares these keys. Throws `AuthConfigError` for a bad key
+   * or on an insecure member.
+   *
+   * @example
+   * ```ts
+   * group.setKey({ current: oldKey, previous: newKey }); // at every member, then
+   * group.setKey({ current: newKey, previous: oldKey }); // at every member, then
+   * group.setKey(newKey);
+   * ```
+   */
+  setKey(key: Exclude<AuthKey, KeyRing>): void {
+    if (!this.ring) throw new AuthConfigError('setKey: this member was started with insecure: true');
+    this.ring.set(key);
   }
 
   /**

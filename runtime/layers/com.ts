@@ -16,15 +16,28 @@ export interface ComOptions {
   /** Largest packet accepted from the transport. */
   maxPacket: number;
   /**
-   * The group key (at least 16 bytes). When set, every packet is signed and every received
-   * packet must verify and be fresh (docs/protocol.md, "Authentication"); when unset, packets
-   * carrying the `Authenticated` flag are refused.
+   * The group key (at least 32 bytes, or `{ current, previous }` during a roll, or a shared
+   * `KeyRing`). When set, every packet is signed and every received packet must verify, be
+   * fresh and be meant for this member (docs/protocol.md, "Authentication"); when unset,
+   * packets carrying the `Authenticated` flag are refused.
    */
   key?: AuthKey;
+  /** With `key`: encrypt every packet (AES-256-GCM). Every member must agree. */
+  encrypt?: boolean;
+  /** With `key`: largest difference between a packet's time and this clock (default 60 s). */
+  freshnessMs?: number;
+  /** With `key`: the wall clock stamped into and checked against packets (default `Date.now`). */
+  clock?: () => number;
   /** Replay window per sender, in counters (default 1024). */
   replayWindow?: number;
   /** Sender endpoints whose replay windows are kept (default 4096). */
   maxSenders?: number;
+  /** Senders outside the view whose address is kept (joiners, and before the first view
+   * everyone); the least recently heard goes first (default 256). */
+  maxStrangers: number;
+  /** New senders outside the view admitted per second (token bucket, burst of as many); packets
+   * of others are dropped until tokens return (default 100). */
+  strangersPerSec: number;
 }
 
 /**
@@ -47,10 +60,22 @@ class Com implements Layer {
     unauthenticated: 0,
     /** Authentic packets refused as replays. */
     replayed: 0,
+    /** Authentic packets refused because their time is too far from this clock. */
+    stale: 0,
     /** Authentic, not replays, but older than their sender's newest, from another address: the
      * address was not moved (a replay through another member's gap, or a reordered move). */
     staleAddress: 0,
+    /** Packets of a new sender outside the view dropped by the admission rate. */
+    strangerLimited: 0,
+    /** Addresses of senders outside the view forgotten to stay within `maxStrangers`. */
+    strangersEvicted: 0,
   };
+  /** Members of the latest view; others are strangers. */
+  private members = new Set<MemberId>();
+  /** Strangers whose address is known, least recently heard first. */
+  private readonly strangers = new Map<MemberId, true>();
+  private tokens: number;
+  private tokensAt: number | undefined;
   private readonly auth: PacketAuth | undefined;
 
   constructor(
@@ -58,6 +83,7 @@ class Com implements Layer {
     private readonly opts: ComOptions,
   ) {
     this.groupId = groupIdOf(ctx.groupName);
+    this.tokens = opts.strangersPerSec;
     this.self = endpointOf(ctx.self);
     this.auth =
       opts.key === undefined
@@ -65,10 +91,14 @@ class Com implements Layer {
         : new PacketAuth(opts.key, {
             ...(opts.replayWindow !== undefined ? { window: opts.replayWindow } : {}),
             ...(opts.maxSenders !== undefined ? { maxSenders: opts.maxSenders } : {}),
+            ...(opts.encrypt !== undefined ? { encrypt: opts.encrypt } : {}),
+            ...(opts.freshnessMs !== undefined ? { freshnessMs: opts.freshnessMs } : {}),
+            ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
           });
   }
 
-  private encode(msg: Msg, unicast: boolean, type = PacketType.Stack): Uint8Array {
+  /** `to`: the member a point-to-point Stack packet is for (its id enters the tag). */
+  private encode(msg: Msg, unicast: boolean, type = PacketType.Stack, to?: MemberId): Uint8Array {
     const p = {
       type,
       flags: unicast ? Flags.Unicast : 0,
@@ -77,7 +107,7 @@ class Com implements Layer {
       headers: msg.headers as unknown[],
       payload: msg.payload,
     };
-    return this.auth ? this.auth.encode(p) : encodePacket(p);
+    return this.auth ? this.auth.encode(p, to === undefined ? undefined : endpointOf(to)) : encodePacket(p);
   }
 
   down(ev: DownEvent): void {
@@ -105,10 +135,12 @@ class Com implements Layer {
           return;
         }
         this.counters.sent++;
-        this.ctx.emit({ kind: 'transmit', to, bytes: this.encode(ev.msg, true) });
+        this.ctx.emit({ kind: 'transmit', to, bytes: this.encode(ev.msg, true, PacketType.Stack, ev.to) });
         return;
       }
       case 'view': {
+        this.members = new Set(ev.view.members);
+        for (const m of ev.view.members) this.strangers.delete(m);
         ev.view.members.forEach((m, i) => {
           const a = ev.view.addresses[i];
           if (a !== undefined) this.addresses.set(m, a);
@@ -121,6 +153,7 @@ class Com implements Layer {
       }
       case 'forget':
         this.addresses.delete(ev.member);
+        this.strangers.delete(ev.member);
         return;
       case 'probe':
         this.counters.sent++;
@@ -144,6 +177,7 @@ class Com implements Layer {
     // and before anything (the address map included) is learnt from the packet.
     let packet: ReturnType<typeof decodePacket>;
     let newest: boolean;
+    let plain: Uint8Array;
     try {
       const h = decodeFixedHeader(bytes, this.opts.maxPacket);
       if (h.groupId !== this.groupId) {
@@ -158,12 +192,16 @@ class Com implements Layer {
         this.counters.refused++; // client traffic never enters the member stack
         return;
       }
-      newest = checkAuth(this.auth, bytes, h);
-      packet = decodePacket(bytes, this.opts.maxPacket);
+      // A point-to-point Stack packet names its receiver in the tag: one replayed here from
+      // another member does not verify. Casts and Discovery (sent to a bare address) name no one.
+      const forMe = h.type === PacketType.Stack && (h.flags & Flags.Unicast) !== 0;
+      ({ newest, bytes: plain } = checkAuth(this.auth, bytes, h, forMe ? this.self : undefined));
+      packet = decodePacket(plain, this.opts.maxPacket);
     } catch (e) {
       if (e instanceof DecodeError) {
         if (e.code === 'DECODE_UNAUTHENTICATED') this.counters.unauthenticated++;
         else if (e.code === 'DECODE_REPLAYED') this.counters.replayed++;
+        else if (e.code === 'DECODE_STALE') this.counters.stale++;
         else this.counters.refused++;
         this.ctx.trace(() => `refused packet from ${from}: ${e.code}`);
         return;
@@ -171,6 +209,10 @@ class Com implements Layer {
       throw e;
     }
     const sender = memberId(packet.sender);
+    if (!this.members.has(sender) && !this.admitStranger(sender)) {
+      this.counters.strangerLimited++;
+      return;
+    }
     this.counters.received++;
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
     // another member, replayed here from elsewhere, is older than what we hold and must not
@@ -192,8 +234,40 @@ class Com implements Layer {
     else this.counters.refused++; // client traffic never enters the member stack
   }
 
+  /**
+   * Anyone who can reach the port can invent sender ids: a new one is admitted at a bounded
+   * rate, and only the most recently heard `maxStrangers` keep an address here.
+   */
+  private admitStranger(sender: MemberId): boolean {
+    if (this.strangers.has(sender)) {
+      this.strangers.delete(sender);
+      this.strangers.set(sender, true);
+      return true;
+    }
+    const now = this.ctx.now();
+    const rate = this.opts.strangersPerSec;
+    if (this.tokensAt !== undefined)
+      this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    this.strangers.set(sender, true);
+    while (this.strangers.size > this.opts.maxStrangers) {
+      const old = this.strangers.keys().next().value!;
+      this.strangers.delete(old);
+      this.addresses.delete(old);
+      this.counters.strangersEvicted++;
+    }
+    return true;
+  }
+
   stats(): Record<string, number> {
-    return { ...this.counters, knownAddresses: this.addresses.size, ...this.auth?.stats() };
+    return {
+      ...this.counters,
+      knownAddresses: this.addresses.size,
+      strangers: this.strangers.size,
+      ...this.auth?.stats(),
+    };
   }
 }
 
@@ -204,7 +278,12 @@ export const com: LayerFactory<ComOptions> = {
   create: (ctx, o) =>
     new Com(ctx, {
       maxPacket: o.maxPacket ?? MAX_PACKET_BYTES,
+      maxStrangers: o.maxStrangers ?? 256,
+      strangersPerSec: o.strangersPerSec ?? 100,
       ...(o.key !== undefined ? { key: o.key } : {}),
+      ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
+      ...(o.freshnessMs !== undefined ? { freshnessMs: o.freshnessMs } : {}),
+      ...(o.clock !== undefined ? { clock: o.clock } : {}),
       ...(o.replayWindow !== undefined ? { replayWindow: o.replayWindow } : {}),
       ...(o.maxSenders !== undefined ? { maxSenders: o.maxSenders } : {}),
     }),

@@ -51,6 +51,13 @@ export interface NakOptions {
   maxNakRanges: number;
   /** Most messages one NAK makes the sender resend (the receiver NAKs again for the rest). */
   maxRetransmitsPerNak: number;
+  /** Incoming streams kept from senders outside the current view (joiners, and before the first
+   * view everyone); past it the least recently heard one is dropped. */
+  maxStrangers: number;
+  /** Out-of-order bytes held per incoming stream from a sender outside the view. */
+  maxStrangerBytes: number;
+  /** Out-of-order bytes held over all incoming streams, members' included. */
+  maxPendingBytes: number;
 }
 
 const DEFAULTS: NakOptions = {
@@ -64,6 +71,9 @@ const DEFAULTS: NakOptions = {
   maxPending: 10_000,
   maxNakRanges: 32,
   maxRetransmitsPerNak: 512,
+  maxStrangers: 64,
+  maxStrangerBytes: 256 * 1024,
+  maxPendingBytes: 64 * 1024 * 1024,
 };
 
 interface OutStream {
@@ -84,6 +94,8 @@ interface InStream {
   next: number;
   highest: number;
   pending: Map<number, Msg>;
+  /** Payload bytes held in `pending`. */
+  bytes: number;
   nakDelay: number;
   /** `next` when the last NAK went out: progress since then resets the backoff. */
   nakedAt: number;
@@ -113,7 +125,17 @@ class Nak implements Layer {
     lost: 0,
     misdirected: 0,
     bufferHighWater: 0,
+    /** Out-of-order messages dropped because a byte cap was reached (NAKed again later). */
+    pendingCapped: 0,
+    /** Streams of senders outside the view dropped to stay within `maxStrangers`. */
+    strangersEvicted: 0,
   };
+  /** Members of the latest view passed down; senders outside it are strangers. */
+  private members = new Set<string>();
+  /** Incoming stream keys of strangers, least recently heard first. */
+  private readonly strangers = new Map<string, true>();
+  /** Payload bytes held out of order over all incoming streams. */
+  private pendingBytes = 0;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -142,6 +164,18 @@ class Nak implements Layer {
   private inStream(from: MemberId, channel: number): InStream {
     const key = `${from}|${channel}`;
     let s = this.inn.get(key);
+    if (!this.members.has(from)) {
+      // Anyone who can reach the port can claim a sender id: streams of senders outside the view
+      // are few and small, and the least recently heard goes first.
+      this.strangers.delete(key);
+      this.strangers.set(key, true);
+      while (this.strangers.size > this.o.maxStrangers) {
+        const old = this.strangers.keys().next().value!;
+        this.strangers.delete(old);
+        this.dropIn(old);
+        this.c.strangersEvicted++;
+      }
+    }
     if (!s) {
       const next = this.tombstones.get(`in|${key}`) ?? 0;
       s = {
@@ -150,6 +184,7 @@ class Nak implements Layer {
         next,
         highest: next - 1,
         pending: new Map(),
+        bytes: 0,
         nakDelay: 0,
         nakedAt: -1,
         nakArmed: false,
@@ -157,6 +192,15 @@ class Nak implements Layer {
       this.inn.set(key, s);
     }
     return s;
+  }
+
+  /** Drops an incoming stream and what it holds. */
+  private dropIn(key: string): void {
+    const s = this.inn.get(key);
+    if (!s) return;
+    this.pendingBytes -= s.bytes;
+    this.inn.delete(key);
+    this.ctx.clearTimer(`nak:${key}`);
   }
 
   /** Data and session headers of a point-to-point stream name the receiver. */
@@ -237,13 +281,19 @@ class Nak implements Layer {
         if (s.next < ev.seq) this.skipTo(s, ev.seq, false);
         return;
       }
+      case 'view': {
+        this.members = new Set(ev.view.members);
+        for (const m of ev.view.members) for (const ch of [CAST, P2P]) this.strangers.delete(`${m}|${ch}`);
+        this.ctx.passDown(ev);
+        return;
+      }
       case 'forget': {
         for (const ch of [CAST, P2P]) {
           const key = `${ev.member}|${ch}`;
           const s = this.inn.get(key);
           if (s) this.bury(`in|${key}`, s.next);
-          this.inn.delete(key);
-          this.ctx.clearTimer(`nak:${key}`);
+          this.dropIn(key);
+          this.strangers.delete(key);
         }
         const o = this.out.get(ev.member);
         if (o) this.bury(`out|${ev.member}`, o.nextSeq);
@@ -301,7 +351,16 @@ class Nak implements Layer {
       this.deliver(s, seq, msg, cast);
       this.drain(s, cast);
     } else {
-      s.pending.set(seq, msg);
+      const size = msgBytes(msg);
+      const streamCap = this.members.has(s.from) ? Number.POSITIVE_INFINITY : this.o.maxStrangerBytes;
+      if (s.bytes + size > streamCap || this.pendingBytes + size > this.o.maxPendingBytes) {
+        // Dropping out-of-order data is always safe: the gap is NAKed and repaired later.
+        this.c.pendingCapped++;
+      } else {
+        s.pending.set(seq, msg);
+        s.bytes += size;
+        this.pendingBytes += size;
+      }
     }
     this.armNak(s);
   }
@@ -315,6 +374,9 @@ class Nak implements Layer {
   private drain(s: InStream, cast: boolean): void {
     for (let m = s.pending.get(s.next); m !== undefined; m = s.pending.get(s.next)) {
       s.pending.delete(s.next);
+      const size = msgBytes(m);
+      s.bytes -= size;
+      this.pendingBytes -= size;
       this.deliver(s, s.next, m, cast);
     }
   }
@@ -384,7 +446,13 @@ class Nak implements Layer {
   /** Give up on everything before `seq` (reported up as lost unless it is a join point). */
   private skipTo(s: InStream, seq: number, report: boolean): void {
     const had = s.next;
-    for (const k of s.pending.keys()) if (k < seq) s.pending.delete(k);
+    for (const [k, m] of s.pending)
+      if (k < seq) {
+        s.pending.delete(k);
+        const size = msgBytes(m);
+        s.bytes -= size;
+        this.pendingBytes -= size;
+      }
     s.next = seq;
     s.highest = Math.max(s.highest, seq - 1);
     if (report && had < seq) {
@@ -449,12 +517,29 @@ class Nak implements Layer {
     for (const s of this.out.values()) buffered += s.buffer.size;
     let pending = 0;
     for (const s of this.inn.values()) pending += s.pending.size;
-    return { ...this.c, buffered, pending };
+    return { ...this.c, buffered, pending, pendingBytes: this.pendingBytes, inStreams: this.inn.size };
   }
 }
 
 const EMPTY = new Uint8Array(0);
 const MAX_TOMBSTONES = 4096;
+
+/**
+ * What holding `msg` costs, roughly: payload plus the headers of the layers above, walked
+ * (a forged message can carry its bulk in headers as well as in its payload). Bounded: the
+ * headers came through the msgpack guard. Only out-of-order messages are measured.
+ */
+function msgBytes(msg: Msg): number {
+  let n = msg.payload.length;
+  const walk = (v: unknown): void => {
+    n += 8;
+    if (typeof v === 'string') n += v.length;
+    else if (v instanceof Uint8Array) n += v.length;
+    else if (Array.isArray(v)) for (const x of v) walk(x);
+  };
+  walk(msg.headers);
+  return n;
+}
 
 export const nak: LayerFactory<NakOptions> = {
   name: 'nak',

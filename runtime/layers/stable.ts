@@ -110,6 +110,8 @@ class Stable implements Layer {
   }
 
   private advance(sender: MemberId, seq: number): void {
+    // A join point at 0 means nothing delivered: there is nothing to report (a -1 in gossip).
+    if (seq < 0) return;
     const had = this.delivered.get(sender);
     if (had !== undefined && had >= seq) return;
     this.delivered.set(sender, seq);
@@ -140,7 +142,9 @@ class Stable implements Layer {
     for (const e of entries) {
       const t = headerTuple(e, 'stable', 2);
       const sender = headerString(t[0], 'stable', 'sender');
-      const seq = headerUint(t[1], 'stable', 'seq');
+      // -1 ("nothing delivered") came from joiners before this was fixed at the source: an
+      // entry that says nothing, skipped rather than refusing the whole report.
+      const seq = t[1] === -1 ? -1 : headerUint(t[1], 'stable', 'seq');
       if (!this.memberSet.has(sender))
         throw new DecodeError('DECODE_BAD_SHAPE', `stable: report on non-member ${sender}`);
       if (report.has(sender)) throw new DecodeError('DECODE_BAD_SHAPE', `stable: ${sender} reported twice`);
@@ -154,7 +158,7 @@ class Stable implements Layer {
       this.reports.set(from, held);
     }
     // Unreliable gossip may arrive out of order: a report only ever raises what we hold.
-    for (const [sender, seq] of report) if ((held.get(sender) ?? -1) < seq) held.set(sender, seq);
+    for (const [sender, seq] of report) if (seq >= 0 && (held.get(sender) ?? -1) < seq) held.set(sender, seq);
     this.recompute();
     if (settled === 0) {
       // The reporter still waits for someone; it may be us, whose last gossip it lost.

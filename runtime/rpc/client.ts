@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
-import { type AuthKey, authKeyBytes, PacketAuth } from '../wire/auth.js';
+import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOptions } from '../wire/auth.js';
+import { AuthConfigError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf } from '../wire/packet.js';
 import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
@@ -79,12 +80,17 @@ export interface ConnectOptions {
   /** Node id in this client's packets' sender endpoint. Default random. */
   node?: number;
   /**
-   * The group's key (string or bytes, at least 16 bytes; else `AuthConfigError`
-   * `AUTH_BAD_KEY`): the replicas' `JoinReplicaOptions.key`. Packets are then signed and
+   * The group's key (string or bytes, at least 32 bytes, or `{ current, previous }` during a
+   * roll; else `AuthConfigError` `AUTH_BAD_KEY`): the replicas' `JoinReplicaOptions.key`.
+   * Required unless `insecure: true` (else `KEY_REQUIRED`). Packets are then signed and
    * verified; a client whose key differs from the group's (or that has none for a keyed
    * group) hears no member and gets {@link NoContactError}.
    */
   key?: AuthKey;
+  /** Connect without a key, on purpose (the group must be insecure too). */
+  insecure?: boolean;
+  /** With `key`: encrypt packets (AES-256-GCM), as the replicas do (`JoinReplicaOptions.encrypt`). */
+  encrypt?: boolean;
 }
 
 /** What the client needs of time: a clock and timers. */
@@ -212,7 +218,7 @@ interface OutcomeWaiter {
  */
 export async function connect(options: ConnectOptions): Promise<TroupeClient> {
   if (!options.seeds?.length) throw new RpcConfigError('connect needs at least one seed address');
-  if (options.key !== undefined) authKeyBytes(options.key); // a bad key throws before any socket opens
+  checkSecurity(options as SecurityOptions, 'connect'); // before any socket opens
   const transport = options.transport ?? (await udp({ host: options.host ?? '127.0.0.1' }));
   const client = new TroupeClient(transport, options, options.transport === undefined);
   try {
@@ -229,7 +235,10 @@ export class TroupeClient implements Invoker {
   private readonly groupId: number;
   private readonly endpoint: Endpoint;
   private readonly opts: Required<
-    Omit<ConnectOptions, 'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key'>
+    Omit<
+      ConnectOptions,
+      'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key' | 'insecure' | 'encrypt'
+    >
   >;
   private counter = 0;
   private currentView: ClientView | undefined;
@@ -268,7 +277,10 @@ export class TroupeClient implements Invoker {
     this.groupId = groupIdOf(options.group);
     this.endpoint = { node: options.node ?? randomBytes(4).readUInt32BE(0), inc: 0 };
     this.time = options.timers ?? REAL_TIMERS;
-    this.auth = options.key === undefined ? undefined : new PacketAuth(options.key);
+    this.auth =
+      options.key === undefined
+        ? undefined
+        : new PacketAuth(options.key, { encrypt: options.encrypt === true });
     this.opts = {
       group: options.group,
       seeds: [...options.seeds],
@@ -837,6 +849,15 @@ export class TroupeClient implements Invoker {
 
   stats(): ClientStats {
     return { ...this.counters };
+  }
+
+  /**
+   * Changes the key this client signs with and accepts, in step with the group's key roll
+   * (see `Group.setKey`). Throws `AuthConfigError` for a bad key or on an insecure client.
+   */
+  setKey(key: Exclude<AuthKey, KeyRing>): void {
+    if (!this.auth) throw new AuthConfigError('setKey: this client was connected with insecure: true');
+    this.auth.setKey(key);
   }
 
   /** Rejects pending calls with {@link ClientClosedError} and closes the transport it opened. */

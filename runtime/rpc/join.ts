@@ -1,9 +1,11 @@
 import { type Group, type JoinOptions, joinGroup } from '../group/group.js';
+import { checkSecurity, keyRing } from '../wire/auth.js';
 import { Replica, type ReplicaOptions } from './replica.js';
 
 /**
- * Options of {@link joinReplica}: the group's and the replica's. One `key` configures both: the
- * group's packets and the non-member clients' packets are authenticated with it.
+ * Options of {@link joinReplica}: the group's and the replica's. One `key` (required, or
+ * `insecure: true`) configures both: the group's packets and the non-member clients' packets
+ * are authenticated (and with `encrypt`, encrypted) with it.
  */
 export interface JoinReplicaOptions extends Omit<JoinOptions, 'state' | 'on'>, ReplicaOptions {}
 
@@ -27,6 +29,10 @@ export async function joinReplica<T extends object>(
   groupName: string,
   options: JoinReplicaOptions,
 ): Promise<{ replica: Replica<T>; group: Group }> {
+  checkSecurity(options, 'joinReplica');
+  // One key ring for the group's packets and the clients': Group.setKey rolls both.
+  const key = options.key === undefined ? undefined : keyRing(options.key);
+  options = key === undefined ? options : { ...options, key };
   const replica = new Replica(instance, options);
   // The replica is the state provider, and listens from the first event on: a joiner's held
   // deliveries arrive right after its state, before joinGroup resolves.

@@ -313,14 +313,19 @@ export function decodeClientPacket(
       throw new ClientPacketDrop('foreign', `packet type ${h.type} is not Client`);
     if (h.groupId !== groupId >>> 0)
       throw new ClientPacketDrop('foreign', `packet of group ${h.groupId}, not ${groupId >>> 0}`);
+    let plain: Uint8Array;
     try {
-      checkAuth(auth, raw, h);
+      plain = checkAuth(auth, raw, h).bytes;
     } catch (e) {
-      if (e instanceof DecodeError && (e.code === 'DECODE_UNAUTHENTICATED' || e.code === 'DECODE_REPLAYED'))
-        throw new ClientPacketDrop(e.code === 'DECODE_REPLAYED' ? 'replayed' : 'unauthenticated', e.message);
+      // A stale packet (time outside the freshness bound) is a late replay or a skewed clock:
+      // counted with the replays.
+      if (e instanceof DecodeError && e.code === 'DECODE_UNAUTHENTICATED')
+        throw new ClientPacketDrop('unauthenticated', e.message);
+      if (e instanceof DecodeError && (e.code === 'DECODE_REPLAYED' || e.code === 'DECODE_STALE'))
+        throw new ClientPacketDrop('replayed', e.message);
       throw e;
     }
-    const pkt = decodePacket(raw);
+    const pkt = decodePacket(plain);
     if (pkt.headers.length !== 0) bad('client packets carry no headers');
     return { packet: parse(decodeValue(pkt.payload)), sender: pkt.sender };
   } catch (e) {

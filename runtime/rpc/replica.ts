@@ -78,6 +78,8 @@ export interface ReplicaOptions {
    * replica; `attach` refuses a group whose `authenticated` flag disagrees.
    */
   key?: AuthKey;
+  /** With `key`: encrypt client packets (AES-256-GCM); clients pass the same `encrypt`. */
+  encrypt?: boolean;
 }
 
 /** Counters for diagnostics. */
@@ -271,7 +273,10 @@ export class Replica<T extends object = object> implements StateProvider {
     this.clock = options.clock ?? Date.now;
     this.clientPushMs = options.clientPushMs ?? 30_000;
     this.recastMs = options.recastMs ?? 5_000;
-    this.auth = options.key === undefined ? undefined : new PacketAuth(options.key);
+    this.auth =
+      options.key === undefined
+        ? undefined
+        : new PacketAuth(options.key, { encrypt: options.encrypt === true });
   }
 
   /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */

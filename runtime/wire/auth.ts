@@ -1,67 +1,208 @@
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { AuthConfigError, DecodeError } from './errors.js';
-import { encodePacket, FIXED_HEADER_BYTES, type FixedHeader, Flags, type Packet } from './packet.js';
+import {
+  type Endpoint,
+  encodePacket,
+  FIXED_HEADER_BYTES,
+  type FixedHeader,
+  Flags,
+  type Packet,
+} from './packet.js';
 
 /**
- * Packet authentication with a shared group key: one module for the member stack (`com`) and
- * the client path (RPC client and replica). Sans-IO: HMAC is a pure function of key and bytes,
- * the counter is a plain integer, and nothing here reads a clock.
+ * Packet protection with a shared group key: one module for the member stack (`com`) and the
+ * client path (RPC client and replica). Two modes, both with the same replay protection:
  *
- * A keyed sender sets the `Authenticated` flag, tag length {@link AUTH_TAG_BYTES}, and writes
- * the tag at offset 24:
+ * - authentication (`Authenticated` flag, tag length {@link AUTH_TAG_BYTES}):
+ *   ```
+ *   24  counter (u64): this sender's packet number, 0, 1, 2, ... per PacketAuth
+ *   32  time (u32): the sender's wall clock, in seconds since 1970
+ *   36  key id (u32): the first 4 bytes of the signing key's public id
+ *   40  MAC (16): HMAC-SHA256(mac key, receiver || the packet with these 16 bytes left out)
+ *   56  body
+ *   ```
+ * - encryption (`Authenticated | Encrypted`, tag length {@link ENCRYPTED_TAG_BYTES}): the same
+ *   first 16 bytes, then `40 salt (u64, random per sender instance)`, `48 GCM tag (16)`, and the
+ *   body encrypted with AES-256-GCM under the IV salt || counter, with receiver || bytes 0..47
+ *   as additional data.
  *
- * ```
- * 24  counter (u64, big-endian): this sender's packet number, 0, 1, 2, ... per PacketAuth
- * 32  MAC (16 bytes): HMAC-SHA256(key, the whole packet with these 16 bytes zeroed), truncated
- * 48  body
- * ```
- *
- * The MAC covers the fixed header (type, flags, tag length, group id, sender endpoint, body
- * length), the counter and the body. A receiver with the key refuses (`DECODE_UNAUTHENTICATED`)
- * a packet without the flag, with another tag length, or whose MAC does not verify; then
- * (`DECODE_REPLAYED`) one whose counter its per-sender-endpoint window already accepted or that
- * lies {@link REPLAY_WINDOW} or more below the highest counter accepted from that endpoint.
+ * `receiver` is the 8-byte endpoint (node, incarnation) of the one member a point-to-point
+ * packet is for, or 8 zero bytes for a cast or a packet to an address whose member is not known
+ * (discovery, client traffic): a point-to-point packet replayed to another member fails to
+ * verify there. The time bounds how late any packet can be replayed ({@link FRESHNESS_MS}).
  * Documented in docs/protocol.md ("Authentication").
  */
 
 export const AUTH_COUNTER_BYTES = 8;
 export const AUTH_MAC_BYTES = 16;
-/** Tag length of an authenticated packet: counter + MAC. */
-export const AUTH_TAG_BYTES = AUTH_COUNTER_BYTES + AUTH_MAC_BYTES;
+/** Tag length of an authenticated packet: counter, time, key id, MAC. */
+export const AUTH_TAG_BYTES = 32;
+/** Tag length of an encrypted packet: counter, time, key id, salt, GCM tag. */
+export const ENCRYPTED_TAG_BYTES = 40;
 /** Shortest group key accepted, in bytes (UTF-8 for a string key). */
-export const MIN_KEY_BYTES = 16;
+export const MIN_KEY_BYTES = 32;
 /** Counters per sender the replay window covers below the highest one accepted. */
 export const REPLAY_WINDOW = 1024;
 /** Sender endpoints whose windows a receiver keeps; the least recently heard goes first. */
 export const MAX_TRACKED_SENDERS = 4096;
+/** Largest difference accepted between a packet's time and the receiver's clock. */
+export const FRESHNESS_MS = 60_000;
 
-/** A shared group key: a string (its UTF-8 bytes) or bytes, at least {@link MIN_KEY_BYTES} long. */
-export type AuthKey = string | Uint8Array;
+/** Key material: a string (its UTF-8 bytes) or bytes, at least {@link MIN_KEY_BYTES} long. */
+export type KeyMaterial = string | Uint8Array;
 
-const MAC_OFFSET = FIXED_HEADER_BYTES + AUTH_COUNTER_BYTES;
-const BODY_OFFSET = FIXED_HEADER_BYTES + AUTH_TAG_BYTES;
-const ZERO_MAC = new Uint8Array(AUTH_MAC_BYTES);
-const TWO_32 = 2 ** 32;
-
-/** The key's bytes; throws {@link AuthConfigError} (`AUTH_BAD_KEY`) for anything unusable. */
 /**
- * A short public name of a key: 8 bytes of HMAC-SHA256(key, "troupe/key-id"), in hex. Two
- * configurations can be compared by it without revealing or copying the key.
+ * A group key: one key, or during a key roll the key to sign with (`current`) and one more that
+ * is also accepted (`previous`), or a {@link KeyRing} shared by several endpoints so that one
+ * `setKey` rolls them all.
  */
-export function authKeyId(key: AuthKey): string {
-  return createHmac('sha256', authKeyBytes(key)).update('troupe/key-id').digest('hex').slice(0, 16);
-}
+export type AuthKey = KeyMaterial | { current: KeyMaterial; previous?: KeyMaterial } | KeyRing;
 
-export function authKeyBytes(key: AuthKey): Uint8Array {
+const MAC_OFFSET = FIXED_HEADER_BYTES + 16;
+const SALT_OFFSET = FIXED_HEADER_BYTES + 16;
+const GCM_TAG_OFFSET = FIXED_HEADER_BYTES + 24;
+const TWO_32 = 2 ** 32;
+const ANYONE = new Uint8Array(8);
+
+function keyMaterialBytes(key: unknown): Uint8Array {
   let bytes: Uint8Array;
   if (typeof key === 'string') bytes = new TextEncoder().encode(key);
   else if (key instanceof Uint8Array) bytes = Uint8Array.from(key);
-  else throw new AuthConfigError('the group key must be a string or a Uint8Array');
+  else throw new AuthConfigError('a group key must be a string or a Uint8Array');
   if (bytes.length < MIN_KEY_BYTES)
     throw new AuthConfigError(
-      `the group key has ${bytes.length} bytes; at least ${MIN_KEY_BYTES} are required`,
+      `the group key has ${bytes.length} bytes; at least ${MIN_KEY_BYTES} are required (troupe keygen writes one)`,
     );
   return bytes;
+}
+
+const label = (key: Uint8Array, what: string) => createHmac('sha256', key).update(what).digest();
+
+/** One key, derived once: its public id, the MAC key and the encryption key (separate keys). */
+interface GroupKey {
+  readonly idHex: string;
+  readonly id: number;
+  readonly mac: KeyObject;
+  readonly enc: KeyObject;
+}
+
+function deriveKey(material: KeyMaterial): GroupKey {
+  const bytes = keyMaterialBytes(material);
+  const idHex = label(bytes, 'troupe/key-id').toString('hex').slice(0, 16);
+  return {
+    idHex,
+    id: Number.parseInt(idHex.slice(0, 8), 16),
+    mac: createSecretKey(label(bytes, 'troupe/mac')),
+    enc: createSecretKey(label(bytes, 'troupe/aes-256-gcm')),
+  };
+}
+
+/**
+ * The keys one endpoint (or several: a member's stack and its replica) signs and verifies with.
+ * {@link KeyRing.set} changes them in place, so a group rolls its key without restarting.
+ */
+export class KeyRing {
+  private cur!: GroupKey;
+  private prev: GroupKey | undefined;
+
+  constructor(key: Exclude<AuthKey, KeyRing>) {
+    this.set(key);
+  }
+
+  /** Replaces the keys: sign with `current` from now on, accept `current` and `previous`. */
+  set(key: Exclude<AuthKey, KeyRing>): void {
+    if (typeof key === 'string' || key instanceof Uint8Array) {
+      this.cur = deriveKey(key);
+      this.prev = undefined;
+      return;
+    }
+    if (typeof key !== 'object' || key === null || !('current' in key))
+      throw new AuthConfigError('a group key must be a string, a Uint8Array or { current, previous? }');
+    const cur = deriveKey(key.current);
+    const prev = key.previous === undefined ? undefined : deriveKey(key.previous);
+    if (prev && prev.id === cur.id && prev.idHex !== cur.idHex)
+      throw new AuthConfigError('the two keys share a key id prefix; generate another key');
+    this.cur = cur;
+    this.prev = prev;
+  }
+
+  /** {@link authKeyId} of the signing key. */
+  get id(): string {
+    return this.cur.idHex;
+  }
+
+  /** The key that signs. */
+  get current(): GroupKey {
+    return this.cur;
+  }
+
+  /** The key whose wire id is `id`, if this ring accepts it. */
+  find(id: number): GroupKey | undefined {
+    if (this.cur.id === id) return this.cur;
+    if (this.prev?.id === id) return this.prev;
+    return undefined;
+  }
+}
+
+/** `key` as a ring: a given {@link KeyRing} is shared, anything else is validated and wrapped. */
+export function keyRing(key: AuthKey): KeyRing {
+  return key instanceof KeyRing ? key : new KeyRing(key);
+}
+
+/**
+ * A short public name of a key (of the signing key of a pair or ring): 8 bytes of
+ * HMAC-SHA256(key, "troupe/key-id"), in hex. Two configurations can be compared by it without
+ * revealing or copying the key.
+ */
+export function authKeyId(key: AuthKey): string {
+  return keyRing(key).id;
+}
+
+/** Validates `key`; throws {@link AuthConfigError} (`AUTH_BAD_KEY`) for anything unusable. */
+export function checkKey(key: AuthKey): void {
+  keyRing(key);
+}
+
+/** The security options every entry point (`joinGroup`, `joinReplica`, `connect`) takes. */
+export interface SecurityOptions {
+  /**
+   * The group key: at least 32 bytes (`troupe keygen` writes one), or `{ current, previous }`
+   * during a key roll. Every packet is then authenticated, bound to its receiver, timestamped
+   * and checked for replays (docs/protocol.md, "Authentication").
+   */
+  key?: AuthKey;
+  /** Run without a key, on purpose: anyone who can reach a port can then talk to the group. */
+  insecure?: boolean;
+  /** Encrypt every packet (AES-256-GCM) as well as authenticating it; needs `key`. */
+  encrypt?: boolean;
+}
+
+/**
+ * Secure by default: throws {@link AuthConfigError} `KEY_REQUIRED` unless `opts` has a key or
+ * `insecure: true`, and `AUTH_BAD_KEY` for a bad key, both at once, or `encrypt` without a key.
+ * `who` names the entry point in the message.
+ */
+export function checkSecurity(opts: SecurityOptions, who: string): void {
+  if (opts.key === undefined) {
+    if (opts.insecure !== true)
+      throw new AuthConfigError(
+        `${who} needs a group key (key: 32+ bytes, e.g. from 'troupe keygen') or, to run without one on purpose, insecure: true`,
+        'KEY_REQUIRED',
+      );
+    if (opts.encrypt === true) throw new AuthConfigError(`${who}: encrypt needs a key`);
+    return;
+  }
+  if (opts.insecure === true)
+    throw new AuthConfigError(`${who}: give either key or insecure: true, not both`);
+  checkKey(opts.key);
 }
 
 /**
@@ -117,44 +258,85 @@ export interface PacketAuthOptions {
   window?: number;
   /** Sender endpoints tracked at once. Default {@link MAX_TRACKED_SENDERS}. */
   maxSenders?: number;
+  /** Encrypt bodies (AES-256-GCM) instead of only authenticating them. Default false. */
+  encrypt?: boolean;
+  /** Largest |packet time − receiver clock| accepted, ms. Default {@link FRESHNESS_MS}. */
+  freshnessMs?: number;
+  /** Wall clock, ms since 1970. Default `Date.now`; the clocks of a group must agree within
+   * `freshnessMs`. */
+  clock?: () => number;
+  /** This sender's 8-byte nonce salt (encryption). Default 8 random bytes from node:crypto. */
+  salt?: Uint8Array;
 }
 
 /** The fields {@link PacketAuth.encode} takes: a packet without its tag. */
 export type UnsignedPacket = Omit<Packet, 'tag'>;
 
+/** What {@link PacketAuth.verify} found: `bytes` is the packet with a plaintext body. */
+export interface Verified {
+  /** The packet is its sender's newest yet: only such a packet may move the sender's address. */
+  newest: boolean;
+  /** The packet to decode: `bytes` itself, or a decrypted copy. */
+  bytes: Uint8Array;
+}
+
+function endpointBytes(e: Endpoint | undefined): Uint8Array {
+  if (e === undefined) return ANYONE;
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, e.node >>> 0);
+  v.setUint32(4, e.inc >>> 0);
+  return b;
+}
+
 /**
- * Signs outgoing packets and verifies incoming ones with one group key. Each instance is one
- * sending endpoint's counter (the stack's `com` of one incarnation, a client, a replica) and one
- * receiver's replay windows.
+ * Signs (or encrypts) outgoing packets and verifies incoming ones with a {@link KeyRing}. Each
+ * instance is one sending endpoint's counter (the stack's `com` of one incarnation, a client, a
+ * replica) and one receiver's replay windows.
  *
  * The counter starts at 0. The replay state is keyed by sender endpoint (node, incarnation), and
  * an endpoint names exactly one incarnation: a `MemberCore` draws a random 32-bit node and
- * counts incarnations up from 1 at every restart, a client draws a random node. The stack
- * relies on that already (nak streams, gms membership are keyed by it), so a counter need not
- * be unique across incarnations, and 0 keeps the simulator deterministic. A random start would
- * not make a reused endpoint work either: the new incarnation would be refused as a replay with
- * probability about 1/2 instead of 1, erratic instead of loud.
+ * counts incarnations up from 1 at every restart, a client draws a random node. Encryption does
+ * not rely on that: its nonce is a random 64-bit salt per instance and the counter, so two
+ * instances that share an endpoint still never share a nonce.
  */
 export class PacketAuth {
-  private readonly key: KeyObject;
+  private readonly ring: KeyRing;
   private readonly windowSize: number;
   private readonly maxSenders: number;
+  private readonly encrypt: boolean;
+  private readonly freshnessSec: number;
+  private readonly clock: () => number;
+  private readonly salt: Uint8Array;
   private counter = 0;
   /** Sender endpoint (`node.inc`) → window; Map order is recency, least recent first. */
   private readonly windows = new Map<string, ReplayWindow>();
   private evicted = 0;
 
-  /** {@link authKeyId} of its key. */
-  readonly keyId: string;
-
   constructor(key: AuthKey, opts: PacketAuthOptions = {}) {
-    this.key = createSecretKey(authKeyBytes(key));
-    this.keyId = authKeyId(key);
+    this.ring = keyRing(key);
     this.windowSize = opts.window ?? REPLAY_WINDOW;
     this.maxSenders = opts.maxSenders ?? MAX_TRACKED_SENDERS;
+    this.encrypt = opts.encrypt ?? false;
+    const freshnessMs = opts.freshnessMs ?? FRESHNESS_MS;
+    if (!(freshnessMs >= 1000)) throw new AuthConfigError('freshnessMs must be at least 1000');
+    this.freshnessSec = Math.ceil(freshnessMs / 1000);
+    this.clock = opts.clock ?? Date.now;
+    this.salt = opts.salt ?? randomBytes(8);
+    if (this.salt.length !== 8) throw new AuthConfigError('salt must be 8 bytes');
     if (!Number.isInteger(this.maxSenders) || this.maxSenders < 1)
       throw new AuthConfigError('maxSenders must be a positive integer');
     new ReplayWindow(this.windowSize); // validates the size
+  }
+
+  /** {@link authKeyId} of the signing key. */
+  get keyId(): string {
+    return this.ring.id;
+  }
+
+  /** Rolls the keys of this instance's ring (shared with whoever shares the ring). */
+  setKey(key: Exclude<AuthKey, KeyRing>): void {
+    this.ring.set(key);
   }
 
   /** The counter the next packet will carry. */
@@ -162,45 +344,95 @@ export class PacketAuth {
     return this.counter;
   }
 
-  /** Encodes `p` with the `Authenticated` flag and a tag: counter, then the truncated MAC. */
-  encode(p: UnsignedPacket): Uint8Array {
+  /**
+   * Encodes `p` with a tag (and, when encrypting, an encrypted body). `receiver` is the member
+   * a point-to-point packet is for; leave it out for casts and packets to a bare address.
+   */
+  encode(p: UnsignedPacket, receiver?: Endpoint): Uint8Array {
     const c = this.counter;
     if (c >= Number.MAX_SAFE_INTEGER) throw new RangeError('packet counter exhausted');
     this.counter = c + 1;
-    const tag = new Uint8Array(AUTH_TAG_BYTES);
+    const key = this.ring.current;
+    const tag = new Uint8Array(this.encrypt ? ENCRYPTED_TAG_BYTES : AUTH_TAG_BYTES);
     const v = new DataView(tag.buffer);
     v.setUint32(0, Math.floor(c / TWO_32));
     v.setUint32(4, c >>> 0);
-    const out = encodePacket({ ...p, flags: p.flags | Flags.Authenticated, tag });
-    out.set(this.mac(out), MAC_OFFSET);
+    v.setUint32(8, Math.floor(this.clock() / 1000) >>> 0);
+    v.setUint32(12, key.id);
+    if (this.encrypt) tag.set(this.salt, 16);
+    const flags = p.flags | Flags.Authenticated | (this.encrypt ? Flags.Encrypted : 0);
+    const out = encodePacket({ ...p, flags, tag });
+    const to = endpointBytes(receiver);
+    if (!this.encrypt) {
+      out.set(this.mac(key, to, out), MAC_OFFSET);
+      return out;
+    }
+    const body = FIXED_HEADER_BYTES + ENCRYPTED_TAG_BYTES;
+    const cipher = createCipheriv('aes-256-gcm', key.enc, iv(out), { authTagLength: 16 });
+    cipher.setAAD(Buffer.concat([to, out.subarray(0, GCM_TAG_OFFSET)]));
+    const ct = cipher.update(out.subarray(body));
+    cipher.final();
+    out.set(ct, body);
+    out.set(cipher.getAuthTag(), GCM_TAG_OFFSET);
     return out;
   }
 
   /**
-   * Verifies `bytes` (whose fixed header `h` the caller parsed with `decodeFixedHeader`) and
-   * records its counter. Throws {@link DecodeError} `DECODE_UNAUTHENTICATED` or
-   * `DECODE_REPLAYED`, and nothing else; replay state changes only for a packet that verifies.
-   *
-   * @returns whether the packet is its sender's newest yet (its counter above every one accepted
-   * before). Only such a packet may teach the receiver where its sender is: one the sender sent
-   * to another member, replayed here from elsewhere, fills a gap below the newest and verifies.
+   * Verifies `bytes` (whose fixed header `h` the caller parsed with `decodeFixedHeader`) as a
+   * packet for `receiver` (this endpoint; leave it out on a path that takes only casts and
+   * address-directed packets), decrypts it when encrypted, and records its counter. Throws
+   * {@link DecodeError} `DECODE_UNAUTHENTICATED`, `DECODE_STALE` or `DECODE_REPLAYED`, and
+   * nothing else; replay state changes only for a packet that verifies and is fresh.
    */
-  verify(bytes: Uint8Array, h: FixedHeader): boolean {
+  verify(bytes: Uint8Array, h: FixedHeader, receiver?: Endpoint): Verified {
     if ((h.flags & Flags.Authenticated) === 0)
       throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet carries no authentication tag');
-    if (h.tagLength !== AUTH_TAG_BYTES)
+    const encrypted = (h.flags & Flags.Encrypted) !== 0;
+    if (encrypted !== this.encrypt)
       throw new DecodeError(
         'DECODE_UNAUTHENTICATED',
-        `authentication tag of ${h.tagLength} bytes, expected ${AUTH_TAG_BYTES}`,
+        encrypted ? 'packet is encrypted but this endpoint does not encrypt' : 'packet is not encrypted',
       );
-    const expected = this.mac(bytes);
-    const got = bytes.subarray(MAC_OFFSET, BODY_OFFSET);
-    if (!timingSafeEqual(expected, got))
-      throw new DecodeError('DECODE_UNAUTHENTICATED', 'authentication tag does not verify');
-    const v = new DataView(bytes.buffer, bytes.byteOffset + FIXED_HEADER_BYTES, AUTH_COUNTER_BYTES);
+    const tagBytes = encrypted ? ENCRYPTED_TAG_BYTES : AUTH_TAG_BYTES;
+    if (h.tagLength !== tagBytes)
+      throw new DecodeError(
+        'DECODE_UNAUTHENTICATED',
+        `authentication tag of ${h.tagLength} bytes, expected ${tagBytes}`,
+      );
+    const v = new DataView(bytes.buffer, bytes.byteOffset + FIXED_HEADER_BYTES, 16);
+    const key = this.ring.find(v.getUint32(12));
+    if (!key)
+      throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet signed with a key this endpoint does not hold');
+    const to = endpointBytes(receiver);
+    let plain = bytes;
+    if (!encrypted) {
+      const got = bytes.subarray(MAC_OFFSET, MAC_OFFSET + AUTH_MAC_BYTES);
+      if (!timingSafeEqual(this.mac(key, to, bytes), got))
+        throw new DecodeError('DECODE_UNAUTHENTICATED', 'authentication tag does not verify');
+    } else {
+      const body = FIXED_HEADER_BYTES + ENCRYPTED_TAG_BYTES;
+      try {
+        const d = createDecipheriv('aes-256-gcm', key.enc, iv(bytes), { authTagLength: 16 });
+        d.setAAD(Buffer.concat([to, bytes.subarray(0, GCM_TAG_OFFSET)]));
+        d.setAuthTag(bytes.subarray(GCM_TAG_OFFSET, body));
+        const pt = d.update(bytes.subarray(body));
+        d.final();
+        plain = new Uint8Array(bytes.length);
+        plain.set(bytes.subarray(0, body));
+        plain.set(pt, body);
+      } catch {
+        throw new DecodeError('DECODE_UNAUTHENTICATED', 'encrypted packet does not verify');
+      }
+    }
     const hi = v.getUint32(0);
     if (hi >= 2 ** 21) throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet counter out of range');
     const c = hi * TWO_32 + v.getUint32(4);
+    const skew = v.getUint32(8) - Math.floor(this.clock() / 1000);
+    if (Math.abs(skew) > this.freshnessSec)
+      throw new DecodeError(
+        'DECODE_STALE',
+        `packet time is ${skew} s from this clock (more than ${this.freshnessSec} s)`,
+      );
     const id = `${h.sender.node >>> 0}.${h.sender.inc >>> 0}`;
     let w = this.windows.get(id);
     if (w)
@@ -221,7 +453,7 @@ export class PacketAuth {
       );
     const newest = c > w.highest;
     w.mark(c);
-    return newest;
+    return { newest, bytes: plain };
   }
 
   /** `authSenders`: endpoints tracked now; `authEvicted`: windows dropped to stay within the cap. */
@@ -229,14 +461,22 @@ export class PacketAuth {
     return { authSenders: this.windows.size, authEvicted: this.evicted };
   }
 
-  /** HMAC-SHA256 over the packet with the MAC field taken as zeros, truncated. */
-  private mac(bytes: Uint8Array): Buffer {
-    const h = createHmac('sha256', this.key);
+  /** HMAC-SHA256 over receiver and packet, the MAC field left out, truncated. */
+  private mac(key: GroupKey, to: Uint8Array, bytes: Uint8Array): Buffer {
+    const h = createHmac('sha256', key.mac);
+    h.update(to);
     h.update(bytes.subarray(0, MAC_OFFSET));
-    h.update(ZERO_MAC);
-    h.update(bytes.subarray(BODY_OFFSET));
+    h.update(bytes.subarray(MAC_OFFSET + AUTH_MAC_BYTES));
     return h.digest().subarray(0, AUTH_MAC_BYTES);
   }
+}
+
+/** The GCM IV of an encrypted packet: its salt and counter (16 bytes). */
+function iv(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16);
+  out.set(bytes.subarray(SALT_OFFSET, SALT_OFFSET + 8), 0);
+  out.set(bytes.subarray(FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + 8), 8);
+  return out;
 }
 
 /**
@@ -255,11 +495,16 @@ export function refuseAuthenticated(h: FixedHeader): void {
 
 /**
  * One receive path's verifier: with a key, {@link PacketAuth.verify}; without,
- * {@link refuseAuthenticated}. Returns whether the packet may move its sender's address (always,
- * without a key: nothing is authenticated then).
+ * {@link refuseAuthenticated} (then the packet may always move its sender's address: nothing is
+ * authenticated).
  */
-export function checkAuth(auth: PacketAuth | undefined, bytes: Uint8Array, h: FixedHeader): boolean {
-  if (auth) return auth.verify(bytes, h);
+export function checkAuth(
+  auth: PacketAuth | undefined,
+  bytes: Uint8Array,
+  h: FixedHeader,
+  receiver?: Endpoint,
+): Verified {
+  if (auth) return auth.verify(bytes, h, receiver);
   refuseAuthenticated(h);
-  return true;
+  return { newest: true, bytes };
 }

@@ -14,7 +14,10 @@ export type DecodeErrorCode =
    * header, tag or body), or a tag on a packet to a member without a key. */
   | 'DECODE_UNAUTHENTICATED'
   /** An authentic packet whose counter was already accepted, or is older than the replay window. */
-  | 'DECODE_REPLAYED';
+  | 'DECODE_REPLAYED'
+  /** An authentic packet whose sender's clock is further from the receiver's than the freshness
+   * bound: a recording replayed late, or clocks out of step. */
+  | 'DECODE_STALE';
 
 /** The only error {@link decodePacket} throws: the bytes are not a packet troupe accepts. */
 export class DecodeError extends TroupeError {
@@ -24,9 +27,15 @@ export class DecodeError extends TroupeError {
   }
 }
 
-/** A group key is unusable (`AUTH_BAD_KEY`): not a string or bytes, or shorter than 16 bytes. */
+/**
+ * The security configuration is unusable. `KEY_REQUIRED`: neither a `key` nor `insecure: true`
+ * was given (troupe is secure by default). `AUTH_BAD_KEY`: the key is not a string or bytes,
+ * is shorter than 32 bytes, or was given together with `insecure: true`, or `encrypt` was
+ * asked for without a key.
+ */
 export class AuthConfigError extends TroupeError {
-  constructor(message: string) {
-    super('AUTH_BAD_KEY', message);
+  declare readonly code: 'AUTH_BAD_KEY' | 'KEY_REQUIRED';
+  constructor(message: string, code: 'AUTH_BAD_KEY' | 'KEY_REQUIRED' = 'AUTH_BAD_KEY') {
+    super(code, message);
   }
 }

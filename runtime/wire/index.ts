@@ -1,8 +1,15 @@
 export {
   AUTH_TAG_BYTES,
   type AuthKey,
-  authKeyBytes,
+  authKeyId,
   checkAuth,
+  checkKey,
+  checkSecurity,
+  ENCRYPTED_TAG_BYTES,
+  FRESHNESS_MS,
+  type KeyMaterial,
+  KeyRing,
+  keyRing,
   MAX_TRACKED_SENDERS,
   MIN_KEY_BYTES,
   PacketAuth,
@@ -10,6 +17,8 @@ export {
   REPLAY_WINDOW,
   ReplayWindow,
   refuseAuthenticated,
+  type SecurityOptions,
+  type Verified,
 } from './auth.js';
 export { AuthConfigError, DecodeError, type DecodeErrorCode } from './errors.js';
 export { type GuardLimits, guardMsgpack, PACKET_LIMITS } from './msgpack-guard.js';

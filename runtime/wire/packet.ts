@@ -37,6 +37,9 @@ export const Flags = {
   Authenticated: 0x01,
   /** Sent point to point, not cast to the group. */
   Unicast: 0x02,
+  /** With `Authenticated`: the body is encrypted (AES-256-GCM) and the tag holds its nonce salt
+   * and GCM tag instead of an HMAC. */
+  Encrypted: 0x04,
 } as const;
 
 /** A member endpoint: a node id and the incarnation of that node (a restart is a new incarnation). */

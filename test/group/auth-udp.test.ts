@@ -104,11 +104,26 @@ async function castAndCheckOrder(trio: Group[], logs: Delivery[][], from: number
 }
 
 describe('authenticated group over real UDP', () => {
-  it('refuses a key shorter than 16 bytes before opening a socket', async () => {
+  it('refuses a key shorter than 32 bytes before opening a socket', async () => {
     await expect(joinGroup('authg', { seeds: [], key: 'too short' })).rejects.toBeInstanceOf(AuthConfigError);
-    await expect(joinGroup('authg', { seeds: [], key: 'too short' })).rejects.toMatchObject({
+    for (const key of ['too short', 'x'.repeat(31), new Uint8Array(31)])
+      await expect(joinGroup('authg', { seeds: [], key })).rejects.toMatchObject({ code: 'AUTH_BAD_KEY' });
+  });
+
+  it('secure by default: joinGroup, joinReplica and connect without key or insecure throw KEY_REQUIRED', async () => {
+    const required = { name: 'AuthConfigError', code: 'KEY_REQUIRED' };
+    await expect(joinGroup('authg', { seeds: [] })).rejects.toMatchObject(required);
+    await expect(
+      joinReplica(new Bank(), 'bank', { seeds: [], validate: validateBankRequest }),
+    ).rejects.toMatchObject(required);
+    await expect(connect({ group: 'bank', seeds: ['127.0.0.1:1'] })).rejects.toMatchObject(required);
+    // Both at once, or encrypt without a key, is a configuration error too.
+    await expect(joinGroup('authg', { seeds: [], key: KEY, insecure: true })).rejects.toMatchObject({
       code: 'AUTH_BAD_KEY',
     });
+    await expect(
+      connect({ group: 'bank', seeds: ['127.0.0.1:1'], insecure: true, encrypt: true }),
+    ).rejects.toMatchObject({ code: 'AUTH_BAD_KEY' });
   });
 
   it('three keyed members order casts; members with a wrong key or none cannot join; the three carry on', async () => {
@@ -128,7 +143,12 @@ describe('authenticated group over real UDP', () => {
     );
     expect(intruder).toBe('JOIN_TIMEOUT');
     for (const g of trio) expect(com(g).unauthenticated).toBeGreaterThan(0);
-    const keyless = await joinGroup('authg', { seeds, layers: FAST, joinTimeoutMs: 1_500 }).then(
+    const keyless = await joinGroup('authg', {
+      seeds,
+      layers: FAST,
+      joinTimeoutMs: 1_500,
+      insecure: true,
+    }).then(
       (g) => {
         groups.push(g);
         return 'joined';
@@ -197,6 +217,38 @@ describe('authenticated group over real UDP', () => {
   });
 });
 
+describe('the receiver in the tag', () => {
+  it('an authentic point-to-point packet to one member, replayed to another, is refused there', async () => {
+    const cap = await capturing();
+    const { trio, logs } = await keyedTrio(cap.transport);
+    await castAndCheckOrder(trio, logs, 0, 30);
+    await new Promise((r) => setTimeout(r, 100));
+    // Member 0's point-to-point Stack packets to member 2 (nak repairs, token, gms, fc credits).
+    const toTwo = cap.unicast
+      .filter(
+        ({ to, bytes }) => to === trio[2]!.address && decodeFixedHeader(bytes).type === PacketType.Stack,
+      )
+      .slice(-20)
+      .map((u) => u.bytes);
+    expect(toTwo.length).toBeGreaterThan(0);
+    const raw = createSocket('udp4');
+    sockets.push(raw);
+    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
+    const target = trio[1]!;
+    const [host, port] = [target.address.split(':')[0]!, Number(target.address.split(':')[1])];
+    const before = { ...com(target), received: (target.stats().com as Record<string, number>).received! };
+    for (const b of toTwo) raw.send(b, port, host);
+    await until(
+      () => com(target).unauthenticated === before.unauthenticated + toTwo.length,
+      3_000,
+      'the misdirected replays refused',
+    );
+    expect(com(target).replayed).toBe(before.replayed);
+    expect((target.stats().nak as Record<string, number>).misdirected ?? 0).toBe(0);
+    await castAndCheckOrder(trio, logs, 30, 10);
+  });
+});
+
 describe('authenticated RPC over real UDP', () => {
   it('a client with the group key calls the replicas; with a wrong key or none it gets NoContactError', async () => {
     const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
@@ -220,7 +272,7 @@ describe('authenticated RPC over real UDP', () => {
         group: 'bank',
         seeds,
         connectTimeoutMs: 800,
-        ...(key ? { key } : {}),
+        ...(key ? { key } : { insecure: true }),
       }).then(
         (c) => {
           clients.push(c);
@@ -266,7 +318,7 @@ describe('authenticated RPC over real UDP', () => {
 
   it('a replica refuses to serve a keyed group without the key, and a key-less group with one', async () => {
     const keyed = await joinGroup('solo', { seeds: [], key: KEY, layers: FAST });
-    const plain = await joinGroup('solo2', { seeds: [], layers: FAST });
+    const plain = await joinGroup('solo2', { seeds: [], layers: FAST, insecure: true });
     groups.push(keyed, plain);
     expect(() => serve(new Bank(), { group: keyed, validate: validateBankRequest })).toThrow(/same key/);
     expect(() => serve(new Bank(), { group: plain, key: KEY, validate: validateBankRequest })).toThrow(

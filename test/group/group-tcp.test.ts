@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery, StateProvider } from '../../runtime/group/types.js';
 import { type TcpTransport, tcp } from '../../runtime/transport/tcp.js';
+import { TEST_SECURITY } from '../support/key.js';
 import { until } from '../support/until.js';
 
 const enc = new TextEncoder();
@@ -63,6 +64,7 @@ describe('Group over the TCP transport (one process, 127.0.0.1)', () => {
           layers: FAST,
           state: apps[i]!,
           on: { deliver: apps[i]!.apply },
+          ...TEST_SECURITY,
         }),
       ),
     );
@@ -109,6 +111,7 @@ describe('Group over the TCP transport (one process, 127.0.0.1)', () => {
         layers: FAST,
         state: apps[3]!,
         on: { deliver: apps[3]!.apply },
+        ...TEST_SECURITY,
       });
     } finally {
       clearInterval(feeding);

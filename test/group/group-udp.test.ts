@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery } from '../../runtime/group/types.js';
 import { udp } from '../../runtime/transport/udp.js';
+import { TEST_SECURITY } from '../support/key.js';
 import { until } from '../support/until.js';
 
 const enc = new TextEncoder();
@@ -22,7 +23,9 @@ describe('Group over real UDP sockets (one process)', () => {
   it('three members form one view and deliver totally ordered casts in the same order', async () => {
     const ts = await transports(3);
     const seeds = ts.map((t) => t.address);
-    groups = await Promise.all(ts.map((transport) => joinGroup('g1', { seeds, transport, layers: FAST })));
+    groups = await Promise.all(
+      ts.map((transport) => joinGroup('g1', { seeds, transport, layers: FAST, ...TEST_SECURITY })),
+    );
     await until(() => groups.every((g) => g.view?.members.length === 3), 5_000, 'a 3-member view');
     const logs = groups.map(() => [] as Delivery[]);
     groups.forEach((g, i) => {
@@ -50,7 +53,9 @@ describe('Group over real UDP sockets (one process)', () => {
       states[i]! += Number(dec.decode(d.payload));
     };
     const first = await Promise.all(
-      [0, 1].map((i) => joinGroup('g2', { seeds, transport: ts[i]!, layers: FAST, state: provider(i) })),
+      [0, 1].map((i) =>
+        joinGroup('g2', { seeds, transport: ts[i]!, layers: FAST, state: provider(i), ...TEST_SECURITY }),
+      ),
     );
     groups.push(...first);
     first.forEach((g, i) => {
@@ -59,7 +64,13 @@ describe('Group over real UDP sockets (one process)', () => {
     await until(() => first.every((g) => g.view?.members.length === 2), 5_000, 'a 2-member view');
     for (let k = 1; k <= 50; k++) first[k % 2]!.cast(enc.encode(String(k)));
     await until(() => states[0] === 1275 && states[1] === 1275, 5_000, 'the first 50 applied');
-    const joiner = await joinGroup('g2', { seeds, transport: ts[2]!, layers: FAST, state: provider(2) });
+    const joiner = await joinGroup('g2', {
+      seeds,
+      transport: ts[2]!,
+      layers: FAST,
+      state: provider(2),
+      ...TEST_SECURITY,
+    });
     groups.push(joiner);
     joiner.on('deliver', apply(2));
     expect(states[2]).toBe(1275);
@@ -71,7 +82,9 @@ describe('Group over real UDP sockets (one process)', () => {
   it('survivors install a view without a member that stops, and keep ordering', async () => {
     const ts = await transports(3);
     const seeds = ts.map((t) => t.address);
-    groups = await Promise.all(ts.map((transport) => joinGroup('g3', { seeds, transport, layers: FAST })));
+    groups = await Promise.all(
+      ts.map((transport) => joinGroup('g3', { seeds, transport, layers: FAST, insecure: true })),
+    );
     await until(() => groups.every((g) => g.view?.members.length === 3), 5_000, 'a 3-member view');
     const victim = groups.pop()!;
     await ts[2]!.close(); // silent from now on, like a crashed process

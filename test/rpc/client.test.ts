@@ -174,6 +174,7 @@ describe('client: loss, retransmission, deduplication', () => {
       seeds: ['10.9.9.9:1'],
       transport: cluster.net.transport('192.168.9.9:1'),
       connectTimeoutMs: 100,
+      insecure: true,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoContactError);
   });
@@ -348,7 +349,12 @@ describe('client: real UDP', () => {
     });
     replica.attach(handle);
     await group.net.settle();
-    const client = await connect({ group: 'ledger', seeds: [socket.address], timeoutMs: 2000 });
+    const client = await connect({
+      group: 'ledger',
+      seeds: [socket.address],
+      timeoutMs: 2000,
+      insecure: true,
+    });
     try {
       expect(client.address).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(await client.invoke('ledger', 'append', ['over udp'])).toBe(1);

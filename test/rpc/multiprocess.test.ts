@@ -5,6 +5,7 @@
 // replica process joins and gets the state and the outcome table).
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, FailoverError, type TroupeClient } from '../../runtime/rpc/index.js';
+import { TEST_SECURITY } from '../support/key.js';
 import { type Child, type ChildEvent, ProcessHarness } from '../support/processes.js';
 
 const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
@@ -92,7 +93,7 @@ async function stateWhen(r: Replica, ok: (s: LedgerState) => boolean, ms = 5_000
 describe('RPC across replica processes on loopback', () => {
   it('SIGKILL of the contact mid-call: FailoverError with the request id, outcome committed, reissue answered once', async () => {
     const { replicas, seeds } = await threeReplicas();
-    client = await connect({ group: 'ledger', seeds });
+    client = await connect({ group: 'ledger', seeds, ...TEST_SECURITY });
     const contact = replicas.find((r) => r.self === client!.contactMember)!;
     const survivors = replicas.filter((r) => r !== contact);
     // Every replica runs slowAppend for 600 ms; the contact dies 150 ms into it.
@@ -125,7 +126,7 @@ describe('RPC across replica processes on loopback', () => {
     const others = replicas.filter((r) => r !== holder);
     for (const r of others) expect((await state(r)).holders.reports).toBe(holderId);
     // The client's only seed is not the holder, so its contact survives the kill.
-    client = await connect({ group: 'ledger', seeds: [others[0]!.address] });
+    client = await connect({ group: 'ledger', seeds: [others[0]!.address], ...TEST_SECURITY });
     expect(client.contactMember).toBe(others[0]!.self);
     const call = client.invoke('ledger', 'report', [800]);
     expect((await stateWhen(holder, (a) => a.reportRuns > 0)).reportRuns).toBe(1); // it is running there
@@ -147,7 +148,7 @@ describe('RPC across replica processes on loopback', () => {
 
   it('SIGKILL of a non-contact replica under load: every call answered once; a new replica process gets the state', async () => {
     const { replicas, seeds } = await threeReplicas();
-    client = await connect({ group: 'ledger', seeds });
+    client = await connect({ group: 'ledger', seeds, ...TEST_SECURITY });
     const contact = replicas.find((r) => r.self === client!.contactMember)!;
     const victim = replicas.find((r) => r !== contact)!;
     const survivors = replicas.filter((r) => r !== victim);

@@ -5,6 +5,7 @@ import { validateBankRequest } from '../../examples/bank/generated/bank.model.js
 import type { Group } from '../../runtime/group/group.js';
 import { connect, joinReplica, type Replica, type TroupeClient } from '../../runtime/rpc/index.js';
 import { udp } from '../../runtime/transport/udp.js';
+import { TEST_SECURITY } from '../support/key.js';
 import { until } from '../support/until.js';
 
 /** The RPC runtime over the real group engine and real UDP sockets, in one process. */
@@ -24,7 +25,13 @@ async function replicas(n: number, seeds?: string[]) {
   const all = seeds ?? ts.map((t) => t.address);
   const made = await Promise.all(
     ts.map((transport) =>
-      joinReplica(new Bank(), 'bank', { seeds: all, transport, layers: FAST, validate: validateBankRequest }),
+      joinReplica(new Bank(), 'bank', {
+        seeds: all,
+        transport,
+        layers: FAST,
+        validate: validateBankRequest,
+        ...TEST_SECURITY,
+      }),
     ),
   );
   groups.push(...made.map((m) => m.group));
@@ -35,7 +42,7 @@ describe('RPC over the real group engine', () => {
   it('orders calls from a non-member client; every replica answers an all-mode audit alike', async () => {
     const { made, seeds } = await replicas(3);
     await until(() => made.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
-    const client = await connect({ group: 'bank', seeds });
+    const client = await connect({ group: 'bank', seeds, ...TEST_SECURITY });
     clients.push(client);
     const bank = BankClient.connect(client);
     const results = await Promise.all(Array.from({ length: 20 }, (_, k) => bank.deposit('alice', k + 1)));
@@ -56,6 +63,7 @@ describe('RPC over the real group engine', () => {
     const client = await connect({
       group: 'bank',
       seeds: [me.group.view!.addresses[me.group.view!.members.indexOf(me.group.self)]!],
+      ...TEST_SECURITY,
     });
     clients.push(client);
     expect(client.contactMember).toBe(me.group.self);
@@ -73,7 +81,7 @@ describe('RPC over the real group engine', () => {
   it('a joining replica receives the state and the outcome table at its join point', async () => {
     const { made, seeds } = await replicas(2);
     await until(() => made.every((m) => m.group.view?.members.length === 2), 5_000, 'a 2-member view');
-    const client = await connect({ group: 'bank', seeds });
+    const client = await connect({ group: 'bank', seeds, ...TEST_SECURITY });
     clients.push(client);
     const bank = BankClient.connect(client);
     await bank.deposit('bob', 5);
@@ -84,6 +92,7 @@ describe('RPC over the real group engine', () => {
       transport: t,
       layers: FAST,
       validate: validateBankRequest,
+      ...TEST_SECURITY,
     });
     groups.push(late.group);
     expect((late.replica as Replica<Bank>).outcome(id)).toMatchObject({ status: 'committed', value: 5 });

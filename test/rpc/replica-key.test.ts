@@ -6,8 +6,8 @@ import { authKeyId } from '../../runtime/wire/auth.js';
 import { Ledger, validateLedger } from './support/cluster.js';
 import { FakeGroup, FakeNet } from './support/fake-group.js';
 
-const A = 'a'.repeat(16);
-const B = 'b'.repeat(16);
+const A = 'a'.repeat(32);
+const B = 'b'.repeat(32);
 
 /** A group handle that authenticates with `key` (as Group reports it). */
 function keyedMember(key: string | undefined) {

@@ -48,14 +48,17 @@ function receiver() {
 
 const xSigner = new PacketAuth(KEY);
 const fromX = () =>
-  xSigner.encode({
-    type: PacketType.Stack,
-    flags: Flags.Unicast,
-    groupId: groupIdOf('g'),
-    sender: X,
-    headers: [],
-    payload: new Uint8Array(),
-  });
+  xSigner.encode(
+    {
+      type: PacketType.Stack,
+      flags: Flags.Unicast,
+      groupId: groupIdOf('g'),
+      sender: X,
+      headers: [],
+      payload: new Uint8Array(),
+    },
+    { node: 9, inc: 1 }, // SELF: a point-to-point packet names its receiver in the tag
+  );
 
 describe("com with a group key: who may move a sender's address", () => {
   it('an older authentic packet replayed from another address does not redirect traffic', () => {

@@ -75,3 +75,55 @@ describe('nak facing forged and malformed packets', () => {
     expect(s.stats().com?.foreignGroup).toBe(1);
   });
 });
+
+describe('nak: memory for senders outside the view', () => {
+  const forged = (node: number, seq: number, payload: Uint8Array) =>
+    encodePacket({
+      type: PacketType.Stack,
+      flags: 0,
+      groupId: groupIdOf('g'),
+      sender: { node, inc: 1 },
+      headers: [[1, 0, seq]],
+      payload,
+    });
+
+  it('4,000 forged 60 KB out-of-order datagrams from invented ids: bytes held stay under the caps', () => {
+    const s = buildStack(parseSpec('nak:com'), defaultRegistry(), {
+      self: '00000001.1',
+      groupName: 'g',
+      random: seededRandom(1),
+    });
+    const payload = new Uint8Array(60_000);
+    for (let i = 0; i < 4_000; i++) s.receive(forged(0x1000 + i, 1 + (i % 7), payload), `6.6.6.6:${i}`, i);
+    const nak = s.stats().nak!;
+    // Defaults: 64 stranger streams, 256 KiB each (at most 4 of these messages per stream).
+    expect(nak.inStreams).toBeLessThanOrEqual(64);
+    expect(nak.pendingBytes).toBeLessThanOrEqual(64 * 256 * 1024);
+    expect((nak.pending ?? 0) * 60_000).toBeLessThanOrEqual(64 * 1024 * 1024);
+    // com admits about 100 new ids a second (about 500 here); nak keeps 64 of them.
+    expect((nak.strangersEvicted ?? 0) + (s.stats().com!.strangerLimited ?? 0)).toBeGreaterThan(3_900);
+    expect(nak.strangersEvicted).toBeGreaterThan(300);
+    // One stranger's stream is capped in bytes too: 100 datagrams from one id hold at most 256 KiB.
+    for (let seq = 10; seq < 110; seq++) s.receive(forged(0x9999, seq, payload), '6.6.6.6:1', 5_000 + seq);
+    expect(s.stats().nak!.pendingCapped).toBeGreaterThan(80);
+  });
+
+  it('a view member is not held to the stranger cap, and the total cap still holds', () => {
+    const s = buildStack(parseSpec('nak:com', { nak: { maxPendingBytes: 4_000_000 } }), defaultRegistry(), {
+      self: '00000001.1',
+      groupName: 'g',
+      random: seededRandom(1),
+    });
+    const member = '00000bad.1';
+    s.down({ type: 'view', view: { id: 1, members: ['00000001.1', member], addresses: ['a:1', 'b:1'] } }, 0);
+    const payload = new Uint8Array(60_000);
+    for (let seq = 1; seq <= 100; seq++) s.receive(forged(0xbad, seq, payload), 'b:1', seq);
+    const nak = s.stats().nak!;
+    expect(nak.pending).toBe(66); // 66 × ~60 KB fit under 4,000,000 bytes; a stranger would get 4
+    expect(nak.pendingBytes).toBeLessThanOrEqual(4_000_000);
+    // The gap filled: everything held is delivered, and the bytes are released.
+    const out = s.receive(forged(0xbad, 0, payload), 'b:1', 200);
+    expect(out.filter((e) => e.kind === 'up' && e.event.type === 'deliver')).toHaveLength(67);
+    expect(s.stats().nak!.pendingBytes).toBe(0);
+  });
+});

@@ -4,7 +4,7 @@ import { stable } from '../../runtime/layers/stable.js';
 import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import type { DownEvent, UpEvent } from '../../runtime/stack/types.js';
-import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import { decodePacket, encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
 import { defaultConfig, runScenario } from '../sim/scenario.js';
 import { ALL_FAULTS } from '../sim/world.js';
 import { Net } from './layer-net.js';
@@ -124,6 +124,37 @@ describe('stable facing forged and malformed gossip', () => {
     expect(s.stats().stable!.reporters).toBe(1);
   });
 
+  it("takes a joiner's report with a -1 entry (nothing delivered) for its other entries", () => {
+    const s = stack();
+    s.receive(
+      packet([
+        1,
+        3,
+        [
+          [self, -1],
+          [evil, 4],
+        ],
+        0,
+      ]),
+      'n1',
+      1,
+    );
+    expect(s.stats().stack!.refused).toBe(0);
+    expect(s.stats().stable!.reporters).toBe(1);
+  });
+
+  it('a join point at 0 puts no -1 in its gossip', () => {
+    const s = stack();
+    s.down({ type: 'expect', member: evil, seq: 0 }, 0);
+    const gossip = s
+      .advance(1_000)
+      .flatMap((e) => (e.kind === 'transmit' ? [decodePacket(e.bytes).headers[0] as unknown[]] : []))
+      .filter((h) => h[0] === 1);
+    expect(gossip.length).toBeGreaterThan(0);
+    for (const h of gossip)
+      for (const [, seq] of h[2] as [string, number][]) expect(seq).toBeGreaterThanOrEqual(0);
+  });
+
   it('refuses gossip for the current view from a non-member', () => {
     const s = stack([self, '00000002.1']);
     s.receive(packet([1, 3, [[self, 4]], 0]), 'x', 1);
@@ -143,7 +174,7 @@ describe('stable facing forged and malformed gossip', () => {
     ['a string view id', [1, 'three', [], 0]],
     ['entries that are not an array', [1, 3, 5, 0]],
     ['an entry that is not a pair', [1, 3, [[evil]], 0]],
-    ['a negative seq', [1, 3, [[evil, -1]], 0]],
+    ['a seq below -1', [1, 3, [[evil, -2]], 0]],
     ['a fractional seq', [1, 3, [[evil, 1.5]], 0]],
     ['a sender that is not a string', [1, 3, [[7, 1]], 0]],
     ['a sender outside the view', [1, 3, [['00000009.1', 1]], 0]],

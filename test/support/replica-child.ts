@@ -24,6 +24,7 @@ import { joinReplica } from '../../runtime/rpc/join.js';
 import type { Replica } from '../../runtime/rpc/replica.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { type UdpOptions, udp } from '../../runtime/transport/udp.js';
+import type { AuthKey } from '../../runtime/wire/auth.js';
 import { emit, onCommands } from './processes.js';
 
 export interface ReplicaChildOptions<T extends object> {
@@ -39,6 +40,12 @@ export interface ReplicaChildOptions<T extends object> {
   port?: number;
   /** More options of the UDP transport, e.g. `{ mode: 'multicast', multicastGroup }`. */
   udp?: Omit<UdpOptions, 'host' | 'port'>;
+  /** The group key (`JoinReplicaOptions.key`); without one, `insecure` must be true. */
+  key?: AuthKey;
+  /** Run without a key, on purpose. */
+  insecure?: boolean;
+  /** With `key`: encrypt packets. */
+  encrypt?: boolean;
 }
 
 /** A replica joined to its group, with the transport it runs on. */
@@ -74,6 +81,9 @@ async function join<T extends object>(
     transport,
     layers,
     validate: o.validate,
+    ...(o.key !== undefined ? { key: o.key } : {}),
+    ...(o.insecure !== undefined ? { insecure: o.insecure } : {}),
+    ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
   });
   return { replica, group, transport };
 }

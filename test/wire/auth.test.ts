@@ -2,13 +2,17 @@ import { describe, expect, it } from 'vitest';
 import {
   AUTH_TAG_BYTES,
   AuthConfigError,
+  authKeyId,
   checkAuth,
+  checkSecurity,
   DecodeError,
   decodeFixedHeader,
   decodePacket,
+  ENCRYPTED_TAG_BYTES,
   encodePacket,
   FIXED_HEADER_BYTES,
   Flags,
+  KeyRing,
   PacketAuth,
   PacketType,
   REPLAY_WINDOW,
@@ -39,8 +43,16 @@ function verdict(auth: PacketAuth | undefined, bytes: Uint8Array): string {
 }
 
 describe('group keys', () => {
-  it('refuses keys shorter than 16 bytes, and non-keys, with AuthConfigError AUTH_BAD_KEY', () => {
-    for (const key of ['', 'short', '15 bytes exactl', new Uint8Array(15), 42 as never, null as never]) {
+  it('refuses keys shorter than 32 bytes, and non-keys, with AuthConfigError AUTH_BAD_KEY', () => {
+    for (const key of [
+      '',
+      'short',
+      '16 bytes exactly',
+      'x'.repeat(31),
+      new Uint8Array(31),
+      42 as never,
+      null as never,
+    ]) {
       let err: unknown;
       try {
         new PacketAuth(key);
@@ -50,8 +62,8 @@ describe('group keys', () => {
       expect(err).toBeInstanceOf(AuthConfigError);
       expect((err as AuthConfigError).code).toBe('AUTH_BAD_KEY');
     }
-    expect(() => new PacketAuth('16 bytes exactly')).not.toThrow();
-    expect(() => new PacketAuth(new Uint8Array(16))).not.toThrow();
+    expect(() => new PacketAuth('x'.repeat(32))).not.toThrow();
+    expect(() => new PacketAuth(new Uint8Array(32))).not.toThrow();
   });
 
   it('a string key and its UTF-8 bytes are the same key', () => {
@@ -79,10 +91,10 @@ describe('PacketAuth: sign and verify', () => {
     expect(tx.nextCounter).toBe(3);
   });
 
-  it('refuses every single altered byte, in the header, the counter, the MAC and the body', () => {
+  it('refuses every single altered byte, in the header, the counter, time, key id, MAC and body', () => {
     const tx = new PacketAuth(KEY);
     const original = tx.encode(packet());
-    const regions = { header: 0, counter: 0, mac: 0, body: 0 };
+    const regions = { header: 0, counter: 0, stamp: 0, mac: 0, body: 0 };
     for (let i = 0; i < original.length; i++) {
       for (const flip of [0x01, 0x80]) {
         const bytes = original.slice();
@@ -105,10 +117,11 @@ describe('PacketAuth: sign and verify', () => {
       }
       if (i < 24) regions.header++;
       else if (i < 32) regions.counter++;
-      else if (i < 48) regions.mac++;
+      else if (i < 40) regions.stamp++;
+      else if (i < 56) regions.mac++;
       else regions.body++;
     }
-    expect(regions).toMatchObject({ header: 24, counter: 8, mac: 16 });
+    expect(regions).toMatchObject({ header: 24, counter: 8, stamp: 8, mac: 16 });
     expect(regions.body).toBeGreaterThan(5);
   });
 
@@ -219,5 +232,135 @@ describe('ReplayWindow', () => {
     expect(w.check(1_000)).toBe('duplicate');
     expect(w.check(968)).toBe('too-old');
     expect(w.check(969)).toBe('fresh');
+  });
+});
+
+describe('the receiver and the time in the tag', () => {
+  const me = { node: 9, inc: 1 };
+  const verdictFor = (auth: PacketAuth, bytes: Uint8Array, receiver?: { node: number; inc: number }) => {
+    try {
+      checkAuth(auth, bytes, decodeFixedHeader(bytes), receiver);
+      return 'ok';
+    } catch (e) {
+      if (e instanceof DecodeError) return e.code;
+      throw e;
+    }
+  };
+
+  it('a packet for one receiver verifies there only (not at another member, not at its next incarnation)', () => {
+    const tx = new PacketAuth(KEY);
+    const bytes = tx.encode(packet(), me);
+    expect(verdictFor(new PacketAuth(KEY), bytes, { node: 10, inc: 1 })).toBe('DECODE_UNAUTHENTICATED');
+    expect(verdictFor(new PacketAuth(KEY), bytes, { node: 9, inc: 2 })).toBe('DECODE_UNAUTHENTICATED');
+    expect(verdictFor(new PacketAuth(KEY), bytes)).toBe('DECODE_UNAUTHENTICATED');
+    expect(verdictFor(new PacketAuth(KEY), bytes, me)).toBe('ok');
+    // A packet for no one in particular (a cast) does not verify as one for a named receiver.
+    expect(verdictFor(new PacketAuth(KEY), tx.encode(packet()), me)).toBe('DECODE_UNAUTHENTICATED');
+  });
+
+  it('refuses a packet whose time is further than freshnessMs from the clock, before its window', () => {
+    let now = 1_700_000_000_000;
+    const clock = () => now;
+    const tx = new PacketAuth(KEY, { clock });
+    const old = tx.encode(packet());
+    now += 61_000;
+    const rx = new PacketAuth(KEY, { clock });
+    expect(verdictFor(rx, old)).toBe('DECODE_STALE');
+    expect(rx.stats().authSenders).toBe(0);
+    // Within the bound, either way (a receiver whose clock is behind).
+    const fresh = tx.encode(packet());
+    now -= 59_000;
+    expect(verdictFor(rx, fresh)).toBe('ok');
+    expect(() => new PacketAuth(KEY, { freshnessMs: 10 })).toThrow(AuthConfigError);
+  });
+});
+
+describe('encryption (AES-256-GCM)', () => {
+  const secret = new TextEncoder().encode('attack at dawn, account 42, 1,000,000');
+  const p = () => ({ ...packet(), payload: secret });
+
+  it('round trip; the payload is not readable on the wire; every altered byte is refused', () => {
+    const tx = new PacketAuth(KEY, { encrypt: true });
+    const bytes = tx.encode(p());
+    const h = decodeFixedHeader(bytes);
+    expect(h.flags & (Flags.Authenticated | Flags.Encrypted)).toBe(Flags.Authenticated | Flags.Encrypted);
+    expect(h.tagLength).toBe(ENCRYPTED_TAG_BYTES);
+    expect(Buffer.from(bytes).includes(Buffer.from('attack at dawn'))).toBe(false);
+    const rx = new PacketAuth(KEY, { encrypt: true });
+    const out = rx.verify(bytes, h);
+    expect(Buffer.from(decodePacket(out.bytes).payload).toString()).toBe(
+      'attack at dawn, account 42, 1,000,000',
+    );
+    for (let i = 0; i < bytes.length; i++) {
+      const bad = bytes.slice();
+      bad[i]! ^= 0x01;
+      let code = 'ok';
+      try {
+        new PacketAuth(KEY, { encrypt: true }).verify(bad, decodeFixedHeader(bad));
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+        code = e.code;
+      }
+      expect(code, `byte ${i}`).not.toBe('ok');
+    }
+    // Replay protection is the same: the packet verbatim again is a replay.
+    expect(() => rx.verify(bytes, h)).toThrow(expect.objectContaining({ code: 'DECODE_REPLAYED' }));
+  });
+
+  it('two senders with the same endpoint and counter never share a nonce (random salt)', () => {
+    const a = new PacketAuth(KEY, { encrypt: true }).encode(p());
+    const b = new PacketAuth(KEY, { encrypt: true }).encode(p());
+    expect(Buffer.from(a.subarray(40, 48)).equals(Buffer.from(b.subarray(40, 48)))).toBe(false);
+    expect(Buffer.from(a.subarray(64)).equals(Buffer.from(b.subarray(64)))).toBe(false);
+  });
+
+  it('an encrypting endpoint refuses plain authenticated packets, and the other way round', () => {
+    const plain = new PacketAuth(KEY).encode(p());
+    const sealed = new PacketAuth(KEY, { encrypt: true }).encode(p());
+    expect(verdict(new PacketAuth(KEY, { encrypt: true }), plain)).toBe('DECODE_UNAUTHENTICATED');
+    expect(verdict(new PacketAuth(KEY), sealed)).toBe('DECODE_UNAUTHENTICATED');
+  });
+});
+
+describe('key rotation', () => {
+  it('a ring accepts current and previous, signs with current; setKey rolls it in place', () => {
+    const ring = new KeyRing({ current: KEY, previous: OTHER });
+    const rx = new PacketAuth(ring);
+    expect(verdict(rx, new PacketAuth(KEY).encode(packet(1)))).toBe('ok');
+    expect(verdict(rx, new PacketAuth(OTHER).encode(packet(2)))).toBe('ok');
+    const third = 'a third key that nobody rolled to!';
+    expect(verdict(rx, new PacketAuth(third).encode(packet(3)))).toBe('DECODE_UNAUTHENTICATED');
+    const tx = new PacketAuth(ring);
+    expect(verdict(new PacketAuth(KEY), tx.encode(packet(4)))).toBe('ok');
+    ring.set(third);
+    expect(verdict(new PacketAuth(third), tx.encode(packet(4)))).toBe('ok');
+    expect(verdict(rx, new PacketAuth(KEY).encode(packet(5)))).toBe('DECODE_UNAUTHENTICATED');
+    expect(authKeyId(ring)).toBe(authKeyId(third));
+  });
+
+  it('a bad key in a pair is refused like a bad single key', () => {
+    expect(() => new KeyRing({ current: KEY, previous: 'short' })).toThrow(AuthConfigError);
+    expect(() => new KeyRing({ previous: KEY } as never)).toThrow(AuthConfigError);
+  });
+});
+
+describe('secure by default', () => {
+  it('checkSecurity: KEY_REQUIRED without key or insecure; AUTH_BAD_KEY for both, or encrypt without key', () => {
+    const code = (o: object) => {
+      try {
+        checkSecurity(o, 'test');
+        return 'ok';
+      } catch (e) {
+        return (e as AuthConfigError).code;
+      }
+    };
+    expect(code({})).toBe('KEY_REQUIRED');
+    expect(code({ insecure: false })).toBe('KEY_REQUIRED');
+    expect(code({ insecure: true })).toBe('ok');
+    expect(code({ key: KEY })).toBe('ok');
+    expect(code({ key: { current: KEY, previous: OTHER } })).toBe('ok');
+    expect(code({ key: KEY, insecure: true })).toBe('AUTH_BAD_KEY');
+    expect(code({ insecure: true, encrypt: true })).toBe('AUTH_BAD_KEY');
+    expect(code({ key: 'x'.repeat(31) })).toBe('AUTH_BAD_KEY');
   });
 });

@@ -194,6 +194,8 @@ export class Cluster<T extends object = Ledger> {
       heartbeatMs: 20,
       contactTimeoutMs: 150,
       timeoutMs: 3000,
+      // The in-memory replicas here are built without a key (the keyed path: test/group/auth-udp.test.ts).
+      insecure: true,
       ...opts,
     });
     this.clients.push(c);
