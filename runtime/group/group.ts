@@ -12,6 +12,7 @@ import { type AuthKey, authKeyBytes, authKeyId } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
+import { type HealthOptions, healthLayers, REJOIN_DAMP_MS, RejoinDamper } from './health.js';
 import type { GroupEvents, GroupHandle, StateProvider } from './types.js';
 
 /** Options of {@link joinGroup}. */
@@ -30,6 +31,9 @@ export interface JoinOptions {
   stack?: string;
   /** After a partition or an exclusion: come back as a new member (default) or stay out. */
   onPartition?: 'rejoin' | 'stop';
+  /** Failure detection, the lag bound of the ordering and rejoin damping (docs/api.md,
+   * "Health options"); explicit `layers` options win over these. */
+  health?: HealthOptions;
   /** Reject the join if no view is installed within this time (default 30 s). */
   joinTimeoutMs?: number;
   /** Largest message accepted by `cast`/`send` (default 64 MiB). */
@@ -76,6 +80,7 @@ export class Group implements GroupHandle {
     deliver: new Set(),
     view: new Set(),
     suspect: new Set(),
+    lagging: new Set(),
     partitioned: new Set(),
     block: new Set(),
     stable: new Set(),
@@ -85,6 +90,7 @@ export class Group implements GroupHandle {
   private ready: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private leaving: (() => void) | undefined;
   private closed = false;
+  private readonly damper: RejoinDamper;
   /** Stack errors (a layer threw): kept for diagnostics, never thrown at the caller. */
   readonly errors: { layer: string; error: unknown }[] = [];
 
@@ -94,9 +100,12 @@ export class Group implements GroupHandle {
     private readonly opts: JoinOptions,
     private readonly ownsTransport: boolean,
   ) {
+    const health = healthLayers(opts.health);
+    this.damper = new RejoinDamper(opts.health?.rejoinDampMs ?? REJOIN_DAMP_MS);
     const layers = {
       ...opts.layers,
-      gms: { ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
+      seq: { ...health.seq, ...opts.layers?.seq },
+      gms: { ...health.gms, ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
       ...(opts.key !== undefined ? { com: { ...opts.layers?.com, key: opts.key } } : {}),
     };
@@ -327,6 +336,9 @@ export class Group implements GroupHandle {
       case 'suspect':
         this.emit('suspect', ev.suspicion);
         return;
+      case 'lagging':
+        this.emit('lagging', ev.lagging);
+        return;
       case 'block':
         this.emit('block');
         return;
@@ -345,10 +357,16 @@ export class Group implements GroupHandle {
       case 'partitioned':
         this.emit('partitioned', { viewId: ev.viewId, reason: ev.reason });
         // RMP: a member that lost the primary partition comes back only as a new member.
-        if ((this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed)
-          queueMicrotask(() => {
-            if (!this.closed) this.run(this.core.start(this.now()));
-          });
+        if ((this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed) {
+          const rejoin = () => {
+            if (this.closed) return;
+            this.damper.rejoined(this.now());
+            this.run(this.core.start(this.now()));
+          };
+          const wait = this.damper.excluded(this.now());
+          if (wait > 0) setTimeout(rejoin, wait);
+          else queueMicrotask(rejoin);
+        }
         return;
     }
   }

@@ -7,8 +7,9 @@ import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
 import type { Effect, LayerSpec, QoS, UpEvent, View } from '../../runtime/stack/types.js';
 import { PacketType } from '../../runtime/wire/packet.js';
 import { EventQueue } from './queue.js';
+import { SlowPlan } from './slow.js';
 
-export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition';
+export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition' | 'slow';
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
   'dup',
@@ -17,6 +18,7 @@ export const ALL_FAULTS: readonly Fault[] = [
   'crash',
   'pause',
   'partition',
+  'slow',
 ];
 
 export interface ScenarioConfig {
@@ -148,6 +150,8 @@ const encoder = new TextEncoder();
  */
 export class World {
   readonly queue = new EventQueue();
+  /** Slow-but-alive members (the `slow` fault, test/sim/slow.ts). */
+  readonly slow = new SlowPlan();
   readonly rng: RandomSource;
   readonly trace: string[] = [];
   now = 0;
@@ -330,8 +334,9 @@ export class World {
   /** Run `fn` on a node when it is alive and not paused (a paused node's work waits). */
   private onNode(n: Node, inc: number, fn: () => NodeEffect[]): void {
     if (!n.alive || n.inc !== inc) return;
-    if (this.now < n.pausedUntil) {
-      this.queue.push(n.pausedUntil, () => this.onNode(n, inc, fn));
+    const runsAt = Math.max(n.pausedUntil, this.slow.resumeAt(n.index, this.now));
+    if (this.now < runsAt) {
+      this.queue.push(runsAt, () => this.onNode(n, inc, fn));
       return;
     }
     this.apply(n, fn());
