@@ -4,13 +4,14 @@ import type { Stack } from '../stack/stack.js';
 import type { DownEvent, Effect, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
 import { GroupKind, STATE_WINDOW, StateReceiver, StateSender } from './state-transfer.js';
-import type { Delivery, StateProvider, Suspicion, ViewChange } from './types.js';
+import type { Delivery, Lagging, StateProvider, Suspicion, ViewChange } from './types.js';
 
 /** What the application sees, in order. */
 export type AppEvent =
   | { type: 'deliver'; delivery: Delivery }
   | { type: 'view'; change: ViewChange }
   | { type: 'suspect'; suspicion: Suspicion }
+  | { type: 'lagging'; lagging: Lagging }
   | { type: 'block' }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   /** `code` is set when the member gave up for a reason its driver should report as an error:
@@ -295,6 +296,11 @@ export class MemberCore {
       case 'suspect':
         this.app({ type: 'suspect', suspicion: { member: ev.member, silentMs: ev.silentMs } });
         return;
+      case 'lagging': {
+        const { member, lagMs, lagBytes, removing } = ev;
+        this.app({ type: 'lagging', lagging: { member, lagMs, lagBytes, removing } });
+        return;
+      }
       case 'block':
         this.app({ type: 'block' });
         return;

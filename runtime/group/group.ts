@@ -12,6 +12,7 @@ import { type AuthKey, checkSecurity, type KeyRing, keyRing, type SecurityOption
 import { AuthConfigError, DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
+import { type HealthOptions, healthLayers, REJOIN_DAMP_MS, RejoinDamper } from './health.js';
 import type { GroupEvents, GroupHandle, StateProvider } from './types.js';
 
 /** Options of {@link joinGroup}. A `key` or `insecure: true` is required ({@link SecurityOptions}). */
@@ -30,6 +31,9 @@ export interface JoinOptions extends SecurityOptions {
   stack?: string;
   /** After a partition or an exclusion: come back as a new member (default) or stay out. */
   onPartition?: 'rejoin' | 'stop';
+  /** Failure detection, the lag bound of the ordering and rejoin damping (docs/api.md,
+   * "Health options"); explicit `layers` options win over these. */
+  health?: HealthOptions;
   /** Reject the join if no view is installed within this time (default 30 s). */
   joinTimeoutMs?: number;
   /** Largest message accepted by `cast`/`send` (default 64 MiB). */
@@ -78,6 +82,7 @@ export class Group implements GroupHandle {
     deliver: new Set(),
     view: new Set(),
     suspect: new Set(),
+    lagging: new Set(),
     partitioned: new Set(),
     block: new Set(),
     stable: new Set(),
@@ -89,6 +94,7 @@ export class Group implements GroupHandle {
   private closed = false;
   /** The keys every stack of this member (one per incarnation) signs with; undefined if insecure. */
   private readonly ring: KeyRing | undefined;
+  private readonly damper: RejoinDamper;
   /** Stack errors (a layer threw): kept for diagnostics, never thrown at the caller. */
   readonly errors: { layer: string; error: unknown }[] = [];
 
@@ -99,9 +105,12 @@ export class Group implements GroupHandle {
     private readonly ownsTransport: boolean,
   ) {
     this.ring = opts.key === undefined ? undefined : keyRing(opts.key);
+    const health = healthLayers(opts.health);
+    this.damper = new RejoinDamper(opts.health?.rejoinDampMs ?? REJOIN_DAMP_MS);
     const layers = {
       ...opts.layers,
-      gms: { ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
+      seq: { ...health.seq, ...opts.layers?.seq },
+      gms: { ...health.gms, ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
       ...(this.ring !== undefined
         ? { com: { ...opts.layers?.com, key: this.ring, encrypt: opts.encrypt === true } }
@@ -359,6 +368,9 @@ export class Group implements GroupHandle {
       case 'suspect':
         this.emit('suspect', ev.suspicion);
         return;
+      case 'lagging':
+        this.emit('lagging', ev.lagging);
+        return;
       case 'block':
         this.emit('block');
         return;
@@ -384,10 +396,16 @@ export class Group implements GroupHandle {
         }
         this.emit('partitioned', { viewId: ev.viewId, reason: ev.reason });
         // RMP: a member that lost the primary partition comes back only as a new member.
-        if ((this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed)
-          queueMicrotask(() => {
-            if (!this.closed) this.run(this.core.start(this.now()));
-          });
+        if ((this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed) {
+          const rejoin = () => {
+            if (this.closed) return;
+            this.damper.rejoined(this.now());
+            this.run(this.core.start(this.now()));
+          };
+          const wait = this.damper.excluded(this.now());
+          if (wait > 0) setTimeout(rejoin, wait);
+          else queueMicrotask(rejoin);
+        }
         return;
     }
   }

@@ -33,6 +33,17 @@ export interface Suspicion {
   silentMs: number;
 }
 
+/** The ordering measured a member trailing the group (only the view's sequencer reports). */
+export interface Lagging {
+  member: MemberId;
+  /** How long ago the oldest ordered message the member has not acknowledged was ordered. */
+  lagMs: number;
+  /** Ordered payload bytes the member has not acknowledged. */
+  lagBytes: number;
+  /** Past the removal bound: the member is being removed. */
+  removing: boolean;
+}
+
 /** State transfer (Birman's Table II): how a joiner receives the state at its join point. */
 export interface StateProvider {
   /** The state at this exact point in the delivery order. Called synchronously between two deliveries. */
@@ -45,6 +56,9 @@ export interface GroupEvents {
   deliver: (d: Delivery) => void;
   view: (v: ViewChange) => void;
   suspect: (s: Suspicion) => void;
+  /** A member trails the group past the lag bound (`HealthOptions`); first reported, then,
+   * past the removal bound, removed (`removing`). */
+  lagging: (l: Lagging) => void;
   /** This member is in a minority partition or was excluded: it stopped delivering. */
   partitioned: (info: { viewId: number; reason: string }) => void;
   /** Casts are queued until the next view is installed (a flush is running). */

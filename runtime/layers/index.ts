@@ -5,16 +5,20 @@ import { frag } from './frag.js';
 import { gms } from './gms.js';
 import { nak } from './nak.js';
 import { pack } from './pack.js';
+import { seq } from './seq.js';
 import { stable } from './stable.js';
 import { total } from './total.js';
 
-export { com, fc, frag, gms, nak, pack, stable, total };
+export { com, fc, frag, gms, nak, pack, seq, stable, total };
 
 /** Every layer troupe ships, by name. */
 export function defaultRegistry(): LayerRegistry {
-  return new LayerRegistry([com, nak, pack, stable, frag, gms, total, fc]);
+  return new LayerRegistry([com, nak, pack, stable, frag, gms, total, seq, fc]);
 }
 
-/** The full group stack, top first: flow control, total order, membership, fragmentation,
- * stability, reliable streams, packing, wire. */
-export const GROUP_STACK = 'fc:total:gms:frag:stable:nak:pack:com';
+/** The full group stack, top first: flow control, total order (a sequencer waiting for a
+ * quorum), membership, fragmentation, stability, reliable streams, packing, wire. */
+export const GROUP_STACK = 'fc:seq:gms:frag:stable:nak:pack:com';
+
+/** The group stack with RMP's rotating token for the total order (every member sets the pace). */
+export const TOKEN_STACK = 'fc:total:gms:frag:stable:nak:pack:com';

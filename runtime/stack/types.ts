@@ -95,6 +95,9 @@ export type UpEvent =
   | { type: 'discovery'; msg: Msg; from: MemberId; address: string }
   | { type: 'view'; view: View; delta?: ViewDelta }
   | { type: 'suspect'; member: MemberId; silentMs: number }
+  /** The ordering layer measured `member` trailing the group by `lagMs`/`lagBytes`; with
+   * `removing`, past the removal bound, and it asked membership to remove the member. */
+  | { type: 'lagging'; member: MemberId; lagMs: number; lagBytes: number; removing: boolean }
   /** A flush started: casts are held until the next view. */
   | { type: 'block' }
   /** This member is no longer in the primary partition (or was excluded); it stopped. */

@@ -3,6 +3,7 @@ import { parseSpec } from '../../runtime/stack/builder.js';
 import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
 import { planLinks, planSkew, planSplits } from './patterns.js';
+import { planSlow } from './slow.js';
 import { type Fault, type ScenarioConfig, World } from './world.js';
 
 export interface ScenarioResult {
@@ -32,9 +33,11 @@ export function defaultConfig(seed: number, members: number, faults: Iterable<Fa
 /** The group stack under test: total order over virtual synchrony over NAK. */
 export { GROUP_STACK };
 
-/** Faster failure detection than the defaults, so simulated partitions and pauses cause view changes. */
+/** Faster failure detection and lag bounds than the defaults, so simulated partitions, pauses
+ * and slow members cause view changes within a scenario. */
 export const GMS_SIM_OPTIONS = {
   gms: { heartbeatMs: 50, suspectMs: 300, partitionMs: 900, bootstrapMs: 300 },
+  seq: { lagReportMs: 300, lagRemoveMs: 1_000 },
 };
 
 /** A group scenario: membership, total order, a mix of QoS per cast. */
@@ -113,4 +116,6 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('splits')) planSplits(w);
   if (f.has('links')) planLinks(w);
   if (f.has('skew')) planSkew(w);
+  // Last, so adding it leaves every other fault's plan for a seed unchanged.
+  if (f.has('slow')) planSlow(w.slow, r, cfg.members, cfg.faultMs);
 }

@@ -8,16 +8,18 @@ import type { Effect, LayerSpec, QoS, UpEvent, View } from '../../runtime/stack/
 import { PacketType } from '../../runtime/wire/packet.js';
 import { type DeliveryMode, Links, multicastTargets } from './network.js';
 import { EventQueue } from './queue.js';
+import { SlowPlan } from './slow.js';
 
 export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | 'partition' | ExtraFault;
 /**
  * Faults beyond the original seven, opt-in (not in {@link ALL_FAULTS}, so CI's existing steps
  * keep their seeds): `splits` splits and heals repeatedly in patterns (2|2, 1|1|1, a majority
  * and a minority swapping), `links` cuts links one way and non-transitively, `skew` offsets
- * and drifts each member's and client's wall clock (test/sim/patterns.ts plans them).
+ * and drifts each member's and client's wall clock (test/sim/patterns.ts plans those three); `slow` makes members slow but alive
+ * (test/sim/slow.ts).
  */
-export type ExtraFault = 'splits' | 'links' | 'skew';
-export const EXTRA_FAULTS: readonly ExtraFault[] = ['splits', 'links', 'skew'];
+export type ExtraFault = 'splits' | 'links' | 'skew' | 'slow';
+export const EXTRA_FAULTS: readonly ExtraFault[] = ['splits', 'links', 'skew', 'slow'];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
   'dup',
@@ -180,6 +182,8 @@ const encoder = new TextEncoder();
  */
 export class World {
   readonly queue = new EventQueue();
+  /** Slow-but-alive members (the `slow` fault, test/sim/slow.ts). */
+  readonly slow = new SlowPlan();
   readonly rng: RandomSource;
   readonly trace: string[] = [];
   now = 0;
@@ -379,8 +383,9 @@ export class World {
   /** Run `fn` on a node when it is alive and not paused (a paused node's work waits). */
   private onNode(n: Node, inc: number, fn: () => NodeEffect[]): void {
     if (!n.alive || n.inc !== inc) return;
-    if (this.now < n.pausedUntil) {
-      this.queue.push(n.pausedUntil, () => this.onNode(n, inc, fn));
+    const runsAt = Math.max(n.pausedUntil, this.slow.resumeAt(n.index, this.now));
+    if (this.now < runsAt) {
+      this.queue.push(runsAt, () => this.onNode(n, inc, fn));
       return;
     }
     this.apply(n, fn());

@@ -247,6 +247,7 @@ export class FakeMember implements GroupHandle {
     deliver: new Set(),
     view: new Set(),
     suspect: new Set(),
+    lagging: new Set(),
     partitioned: new Set(),
     block: new Set(),
     stable: new Set(),

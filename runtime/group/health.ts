@@ -1,0 +1,69 @@
+import { StackConfigError } from '../errors.js';
+
+/**
+ * How a group tells a dead, slow or flapping member from a healthy one: the failure detector's
+ * timing (layer `gms`), the lag bound of the ordering (layer `seq`) and the damping of
+ * rejoins. Every field is optional; docs/api.md ("Health options") has the table of defaults.
+ */
+export interface HealthOptions {
+  /** Heartbeat period of the failure detector (ms; default 100). */
+  heartbeatMs?: number;
+  /** A member silent this long is suspected and removed (ms; default 1000). */
+  suspectMs?: number;
+  /** A member that hears no majority of its view this long stops as partitioned (ms; default 3000). */
+  partitionMs?: number;
+  /** Report (event `lagging`) a member trailing the ordering this long (ms; default 1000; 0 off). */
+  lagReportMs?: number;
+  /** Remove a member trailing the ordering this long (ms; default 5000; 0 off). */
+  lagRemoveMs?: number;
+  /** Report a member this many bytes of ordered payload behind (default 4 MB; 0 off). */
+  lagReportBytes?: number;
+  /** Remove a member this many bytes of ordered payload behind (default 32 MB; 0 off). */
+  lagRemoveBytes?: number;
+  /** After an exclusion, rejoin at most once per this period (ms; default 5000); each exclusion
+   * that follows soon after a rejoin doubles the wait, up to 16 periods. 0: rejoin at once. */
+  rejoinDampMs?: number;
+}
+
+/** Default of {@link HealthOptions.rejoinDampMs}. */
+export const REJOIN_DAMP_MS = 5_000;
+
+const GMS_KEYS = ['heartbeatMs', 'suspectMs', 'partitionMs'] as const;
+const SEQ_KEYS = ['lagReportMs', 'lagRemoveMs', 'lagReportBytes', 'lagRemoveBytes'] as const;
+
+/** The layer options a {@link HealthOptions} sets (merged under the caller's explicit `layers`). */
+export function healthLayers(h: HealthOptions | undefined): Record<string, Record<string, unknown>> {
+  const pick = (keys: readonly (keyof HealthOptions)[]) =>
+    Object.fromEntries(keys.filter((k) => h?.[k] !== undefined).map((k) => [k, h![k]]));
+  if (h?.rejoinDampMs !== undefined && !(Number.isFinite(h.rejoinDampMs) && h.rejoinDampMs >= 0))
+    throw new StackConfigError('STACK_BAD_OPTION', 'rejoinDampMs must be a non-negative number');
+  return { gms: pick(GMS_KEYS), seq: pick(SEQ_KEYS) };
+}
+
+/**
+ * Rejoin damping: a member excluded again and again (a persistently slow machine) must not
+ * churn the group with a view change and a state transfer each time. Rejoins are spaced at
+ * least `dampMs` apart; an exclusion within two waits of the last rejoin doubles the wait (up
+ * to 16×), a longer stay in the group resets it.
+ */
+export class RejoinDamper {
+  private lastRejoin: number | undefined;
+  private wait: number;
+
+  constructor(private readonly dampMs: number) {
+    this.wait = dampMs;
+  }
+
+  /** The member was excluded at `now`: how long to wait before rejoining (ms). */
+  excluded(now: number): number {
+    if (this.lastRejoin === undefined || this.dampMs === 0) return 0;
+    const since = now - this.lastRejoin;
+    this.wait = since < 2 * this.wait ? Math.min(16 * this.dampMs, 2 * this.wait) : this.dampMs;
+    return Math.max(0, this.lastRejoin + this.wait - now);
+  }
+
+  /** The member starts rejoining at `now`. */
+  rejoined(now: number): void {
+    this.lastRejoin = now;
+  }
+}

@@ -1,0 +1,301 @@
+import { headerTuple, headerUint, popKindHeader } from '../stack/header.js';
+import type { MemberId } from '../stack/member.js';
+import {
+  type DeliveryMeta,
+  type DownEvent,
+  type Layer,
+  type LayerContext,
+  type Msg,
+  type Ordering,
+  pushHeader,
+  type QoS,
+  type Resilience,
+  type UpEvent,
+  type View,
+} from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
+
+/** Header kinds every total-order layer shares; each layer numbers its own control kinds from 2. */
+export const OrderKind = {
+  /** [0, order] not totally ordered: passed through (order: 0 unreliable, 1 reliable, 2 fifo). */
+  Pass: 0,
+  /** [1, tseq, resilience, k] a totally ordered message; tseq counts the sender's ones in the view. */
+  Data: 1,
+} as const;
+
+const ORDERS: readonly Ordering[] = ['unreliable', 'reliable', 'fifo'];
+const RESILIENCE: readonly Resilience[] = ['none', 'k', 'majority', 'safe'];
+
+export interface Held {
+  msg: Msg;
+  from: MemberId;
+  resilience: Resilience;
+  k: number;
+  meta: DeliveryMeta;
+}
+
+interface SenderQueue {
+  /** Messages received so far (contiguous: membership delivers each sender in order). */
+  next: number;
+  msgs: Map<number, Held>;
+}
+
+/** A stamp range on the wire: the sender's rank and its ordered messages `lo..hi`. */
+export type StampRange = [rank: number, lo: number, hi: number];
+
+/** The order state of one view shared by every ordering; a new view starts a fresh one. */
+export class OrderRound {
+  readonly n: number;
+  readonly selfRank: number;
+  readonly senders: SenderQueue[];
+  /** gseq → [rank, tseq], for stamped messages not yet delivered. */
+  readonly stamps = new Map<number, [number, number]>();
+  readonly stampedUpTo: number[];
+  /** Per rank: every gseq up to this one is known to be held there (message and stamp). */
+  readonly holds: number[];
+  nextGseq = 0;
+  deliverNext = 0;
+  myTseq = 0;
+
+  constructor(
+    readonly view: View,
+    self: MemberId,
+  ) {
+    this.n = view.members.length;
+    this.selfRank = view.members.indexOf(self);
+    this.senders = view.members.map(() => ({ next: 0, msgs: new Map() }));
+    this.stampedUpTo = view.members.map(() => -1);
+    this.holds = view.members.map(() => -1);
+  }
+
+  rankOf(m: MemberId): number {
+    return this.view.members.indexOf(m);
+  }
+
+  /** Give the next global sequence numbers, from `first`, to `stamps`; gaps are refused. */
+  applyStamps(layer: string, first: number, stamps: readonly StampRange[]): void {
+    if (first !== this.nextGseq) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: stamps out of turn`);
+    for (const [rank, lo] of stamps)
+      if (lo !== this.stampedUpTo[rank]! + 1)
+        throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: stamp gap`);
+    for (const [rank, lo, hi] of stamps) {
+      for (let t = lo; t <= hi; t++) this.stamps.set(this.nextGseq++, [rank, t]);
+      this.stampedUpTo[rank] = hi;
+    }
+  }
+
+  /** Ranges of received messages not yet stamped past `upTo` (per rank: last stamped or issued). */
+  unstamped(upTo: readonly number[]): StampRange[] {
+    const out: StampRange[] = [];
+    for (let rank = 0; rank < this.n; rank++) {
+      const hi = this.senders[rank]!.next - 1;
+      if (hi > upTo[rank]!) out.push([rank, upTo[rank]! + 1, hi]);
+    }
+    return out;
+  }
+}
+
+/** Parse a wire list of stamp ranges for a view of `n` members. */
+export function parseStamps(layer: string, v: unknown, n: number): StampRange[] {
+  return headerTuple(v, layer, 0).map((s) => {
+    const t = headerTuple(s, layer, 3);
+    const rank = headerUint(t[0], layer, 'rank');
+    const lo = headerUint(t[1], layer, 'from');
+    const hi = headerUint(t[2], layer, 'to');
+    if (rank >= n || hi < lo) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: bad stamp`);
+    return [rank, lo, hi] as StampRange;
+  });
+}
+
+/**
+ * What every total-order layer does alike: pass other orderings through, number the member's
+ * ordered casts, hold received ones per sender, deliver stamped ones in stamp order once their
+ * resilience is met, and end a view identically at every survivor. A subclass decides how
+ * stamps are made and how holding is announced.
+ */
+export abstract class OrderLayer<R extends OrderRound> implements Layer {
+  protected round: R | undefined;
+  protected blocked = false;
+  private queued: { msg: Msg; qos: QoS }[] = [];
+  protected readonly c: Record<string, number> = {
+    ordered: 0,
+    skippedAtViewEnd: 0,
+    orderedAtViewEnd: 0,
+  };
+
+  constructor(
+    protected readonly ctx: LayerContext,
+    protected readonly layer: string,
+  ) {}
+
+  protected abstract newRound(view: View): R;
+  /** A control message of the subclass (kind ≥ 2) arrived from `from`. */
+  protected abstract onControl(r: R, kind: number, h: unknown[], from: MemberId): void;
+  /** An ordered message arrived and was stored. */
+  protected abstract afterData(r: R): void;
+  /** A new view's round started (casts queued during the flush are already sent). */
+  protected abstract afterView(r: R): void;
+
+  down(ev: DownEvent): void {
+    if (ev.type === 'cast' && ev.qos.order === 'total') {
+      if (this.blocked || !this.round) this.queued.push({ msg: ev.msg, qos: ev.qos });
+      else this.castTotal(ev.msg, ev.qos);
+      return;
+    }
+    if (ev.type === 'cast' || ev.type === 'send') {
+      const order = ev.type === 'send' ? 2 : Math.max(0, ORDERS.indexOf(ev.qos.order));
+      this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [OrderKind.Pass, order]) });
+      return;
+    }
+    this.ctx.passDown(ev);
+  }
+
+  private castTotal(msg: Msg, qos: QoS): void {
+    const r = this.round!;
+    const res = RESILIENCE.indexOf(qos.resilience ?? 'none');
+    const header = [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0];
+    this.ctx.passDown({ type: 'cast', msg: pushHeader(msg, header), qos: { order: 'fifo' } });
+  }
+
+  /** Cast one of the subclass's control headers (reliable FIFO, under virtual synchrony). */
+  protected castControl(header: unknown[]): void {
+    this.ctx.passDown({
+      type: 'cast',
+      msg: pushHeader({ headers: [], payload: EMPTY }, header),
+      qos: { order: 'fifo' },
+    });
+  }
+
+  up(ev: UpEvent): void {
+    switch (ev.type) {
+      case 'deliver':
+        this.onDeliver(ev.msg, ev.from, ev.cast, ev.meta);
+        return;
+      case 'block':
+        this.blocked = true;
+        this.ctx.passUp(ev);
+        return;
+      case 'view': {
+        this.endRound();
+        const r = this.newRound(ev.view);
+        this.round = r;
+        this.blocked = false;
+        this.ctx.passUp(ev);
+        const q = this.queued;
+        this.queued = [];
+        for (const { msg, qos } of q) this.castTotal(msg, qos);
+        this.afterView(r);
+        return;
+      }
+      default:
+        this.ctx.passUp(ev);
+    }
+  }
+
+  private onDeliver(msg: Msg, from: MemberId, cast: boolean, meta: DeliveryMeta): void {
+    const L = this.layer;
+    const { h, kind, rest } = popKindHeader(msg, L);
+    if (kind === OrderKind.Pass) {
+      const order = ORDERS[headerUint(h[1], L, 'order')];
+      if (!order) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: bad order`);
+      this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { ...meta, qos: { order } } });
+      return;
+    }
+    const r = this.round;
+    if (!r || !cast) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: ordered message outside a view`);
+    const rank = r.rankOf(from);
+    if (rank < 0) return; // membership filters these; a stale one is harmless to drop
+    if (kind === OrderKind.Data) {
+      headerTuple(h, L, 4);
+      const tseq = headerUint(h[1], L, 'tseq');
+      const resilience = RESILIENCE[headerUint(h[2], L, 'resilience')];
+      const k = headerUint(h[3], L, 'k');
+      if (!resilience) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: bad resilience`);
+      const q = r.senders[rank]!;
+      if (tseq !== q.next) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: sender order broken`);
+      q.next++;
+      q.msgs.set(tseq, { msg: rest, from, resilience, k, meta });
+      this.deliverReady(r);
+      this.afterData(r);
+      return;
+    }
+    this.onControl(r, kind, h, from);
+  }
+
+  /** Whether enough members hold `gseq` for its resilience. */
+  private resilient(r: R, held: Held, gseq: number): boolean {
+    if (held.resilience === 'none') return true;
+    let others = 0;
+    r.holds.forEach((h, rank) => {
+      if (rank !== r.selfRank && h >= gseq) others++;
+    });
+    switch (held.resilience) {
+      case 'k':
+        return others >= Math.min(held.k, r.n - 1);
+      case 'majority':
+        return (others + 1) * 2 > r.n;
+      case 'safe':
+        return others === r.n - 1;
+    }
+  }
+
+  /** Deliver, in stamp order, every stamped message held here whose resilience is met. */
+  protected deliverReady(r: R): void {
+    while (r.deliverNext < r.nextGseq) {
+      const [rank, tseq] = r.stamps.get(r.deliverNext)!;
+      const held = r.senders[rank]!.msgs.get(tseq);
+      if (!held || !this.resilient(r, held, r.deliverNext)) return;
+      this.deliver(r, rank, tseq, held, r.deliverNext);
+      r.stamps.delete(r.deliverNext);
+      r.deliverNext++;
+    }
+  }
+
+  private deliver(r: R, rank: number, tseq: number, held: Held, gseq: number): void {
+    r.senders[rank]!.msgs.delete(tseq);
+    this.c.ordered!++;
+    const qos: QoS = { order: 'total', resilience: held.resilience };
+    if (held.resilience === 'k') qos.k = held.k;
+    this.ctx.passUp({
+      type: 'deliver',
+      msg: held.msg,
+      from: held.from,
+      cast: true,
+      meta: { ...held.meta, gseq, qos },
+    });
+  }
+
+  /** The view ends: deliver what every survivor holds, in an order every survivor computes alike
+   * (virtual synchrony below guarantees every survivor holds the same messages and stamps). */
+  private endRound(): void {
+    const r = this.round;
+    if (!r) return;
+    for (let g = r.deliverNext; g < r.nextGseq; g++) {
+      const [rank, tseq] = r.stamps.get(g)!;
+      const held = r.senders[rank]!.msgs.get(tseq);
+      if (!held) {
+        this.c.skippedAtViewEnd!++; // stamped by a member that failed; no survivor has it
+        continue;
+      }
+      this.deliver(r, rank, tseq, held, g);
+    }
+    let g = r.nextGseq;
+    r.senders.forEach((q, rank) => {
+      const tseqs = [...q.msgs.keys()].sort((a, b) => a - b);
+      for (const t of tseqs) {
+        this.c.orderedAtViewEnd!++;
+        this.deliver(r, rank, t, q.msgs.get(t)!, g++);
+      }
+    });
+    this.round = undefined;
+  }
+
+  stats(): Record<string, number> {
+    const r = this.round;
+    let held = 0;
+    if (r) for (const q of r.senders) held += q.msgs.size;
+    return { ...this.c, held, stamped: r?.nextGseq ?? 0 };
+  }
+}
+
+const EMPTY = new Uint8Array(0);
