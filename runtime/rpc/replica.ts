@@ -913,6 +913,8 @@ export class Replica<T extends object = object> implements StateProvider {
       this.queue = [{ t: 'restore', state }];
       return;
     }
+    // Whatever is still queued (a backlog frozen at a partition) belongs to the state replaced.
+    this.queue = [];
     this.install(parts);
     // Applied when attached (or at the first delivery).
     if (this.group) this.pump();
