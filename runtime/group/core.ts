@@ -516,7 +516,10 @@ export class MemberCore {
   private startFounding(view: View, state: StateProvider): void {
     this.founding = { viewId: view.id, founders: [...view.members], offers: new Map(), early: new Map() };
     this.held = [];
-    const h = historyOf(state);
+    this.castOffer(historyOf(state));
+  }
+
+  private castOffer(h: HistoryPosition): void {
     this.down({
       type: 'cast',
       msg: { headers: [[GroupKind.StateOffer, h.era, h.viewId, h.epoch, h.ordered]], payload: EMPTY },

@@ -610,7 +610,7 @@ export class Replica<T extends object = object> implements StateProvider {
         });
       }
     }
-    if (!this.running && this.queue.length === 0) {
+    if (this.settled) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -871,10 +871,17 @@ export class Replica<T extends object = object> implements StateProvider {
     return this.outcomes.size;
   }
 
-  /** Resolves when every delivered item has been applied. */
+  /**
+   * Resolves when every delivered item has been applied, or, while cut off from the group, when
+   * nothing more will be until it rejoins (its backlog waits, see docs/rpc.md "Partitions").
+   */
   idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.settled) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private get settled(): boolean {
+    return !this.running && (this.queue.length === 0 || (this.frozen && this.queue[0]!.t !== 'restore'));
   }
 
   stats(): ReplicaStats {
@@ -918,6 +925,8 @@ export class Replica<T extends object = object> implements StateProvider {
       this.queue = [{ t: 'restore', state }];
       return;
     }
+    // Whatever is still queued (a backlog frozen at a partition) belongs to the state replaced.
+    this.queue = [];
     this.install(parts);
     // Applied when attached (or at the first delivery).
     if (this.group) this.pump();
