@@ -1,0 +1,10 @@
+import { TroupeError } from '../errors.js';
+
+/**
+ * A replica process cannot start as configured. Codes: `KEY_REQUIRED` (neither a key nor
+ * `--insecure`), `KEY_INVALID`, `KEY_FILE`, `SEED_NO_PORT`, `SEED_UNRESOLVED`, `CONFIG`
+ * (a bad flag, environment variable or config file value), `MODEL_NOT_FOUND`,
+ * `SERVICE_NOT_FOUND`, `DECORATORS` (the decorators disagree with the generated model).
+ * The message says what was seen and what to do.
+ */
+export class LaunchError extends TroupeError {}
