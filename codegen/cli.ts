@@ -9,6 +9,7 @@ import { parseIdl } from '../idl/parser.js';
 import { printIdl } from '../idl/printer.js';
 import { TroupeError } from '../runtime/errors.js';
 import { UsageError } from './errors.js';
+import { HELP } from './help.js';
 import { checkOutput, loadTargets, type Target, targetFiles, writeOutput } from './targets.js';
 import { GENERATOR_VERSION } from './version.js';
 
@@ -31,28 +32,6 @@ export interface Io {
   err(line: string): void;
   cwd: string;
 }
-
-const HELP = `troupe ${GENERATOR_VERSION} - codegen and IDL tools for troupe services
-
-Usage:
-  troupe gen [--config troupe.json] [--check]
-      Generate every target listed in troupe.json.
-  troupe gen <file.ts>... --out <dir> [--project tsconfig.json] [--allow-any] [--check]
-      Extract @Service classes from source files and generate IDL, client stub and model.
-  troupe gen --idl <file.troupe.idl> --out <dir> [--check]
-      Generate the client stub and model from an IDL file alone (no server source).
-  troupe idl fmt <file.troupe.idl>... [--write | --check]
-      Print the canonical form (or rewrite the files, or only check them).
-  troupe idl diff <old.troupe.idl> <new.troupe.idl>
-      List changes, each compatible or breaking.
-
-Options:
-  --check     Generate in memory and compare with the files on disk; list stale ones.
-  --debug     Print stack traces of errors.
-  --help      Show this help.     --version   Show the version.
-
-Exit codes: 0 ok, 1 check failed (stale files, breaking change, unformatted IDL),
-            2 usage error, 3 input error (syntax, extraction, missing file), 4 internal error.`;
 
 interface Parsed {
   positional: string[];

@@ -2,7 +2,8 @@
  * A small harness for tests and benchmarks that need real child processes (fail-over, real sockets
  * across process boundaries).
  *
- * Parent side: {@link ProcessHarness} starts `node --import tsx <file> [args]` children, reads a
+ * Parent side: {@link ProcessHarness} starts `node <file> [args]` children (with tsx's loader for a
+ * `.ts` file), reads a
  * line-oriented JSON protocol from their stdout (one `{"event": "...", ...}` object per line), writes
  * commands to their stdin (one JSON object per line), keeps their stderr for error messages, kills
  * them by pid (`SIGKILL` on demand, for fail-over tests) and guarantees cleanup: {@link
@@ -56,7 +57,7 @@ export interface StartOptions {
   cwd?: string;
   /** Extra environment variables (merged over the parent's environment). */
   env?: Record<string, string>;
-  /** Extra `node` flags before `--import tsx`. */
+  /** Extra `node` flags (before tsx's `--import`, if any). */
   nodeArgs?: string[];
   /** When set, `start` resolves only once the child has printed this event (the ready line). */
   ready?: EventMatch;
@@ -76,8 +77,18 @@ export const DEFAULT_WAIT_MS = 5_000;
 /** How much stderr (and non-JSON stdout) is kept per child, in characters: the tail is kept. */
 const OUTPUT_CAP = 64 * 1024;
 
-/** The `--import` specifier for tsx, resolved from this file so children work from any cwd. */
-const TSX_LOADER = import.meta.resolve('tsx');
+/**
+ * The `--import` specifier for tsx, for children that are TypeScript files: resolved from this
+ * file so children work from any cwd, and only when needed, since compiled children need no tsx.
+ */
+function tsxLoader(script: string): string[] {
+  if (!/\.[cm]?ts$/.test(script)) return [];
+  try {
+    return ['--import', import.meta.resolve('tsx')];
+  } catch {
+    throw new Error(`${script} is TypeScript: install tsx to run it as a child, or run its compiled .js`);
+  }
+}
 
 /** Whether `pid`'s parent is `parent` (Linux `/proc`; false where it cannot be read). */
 function isChildOf(pid: number, parent: number): boolean {
@@ -314,7 +325,7 @@ export class ProcessHarness {
   }
 
   /**
-   * Spawns `node --import tsx <file> ...args`. `file` is resolved against `cwd` (default: the
+   * Spawns `node <file> ...args` (`node --import tsx` for a `.ts` file). `file` is resolved against `cwd` (default: the
    * parent's cwd). With `ready`, resolves only after that event (and kills the child if it does not
    * come in time).
    */
@@ -322,7 +333,7 @@ export class ProcessHarness {
     installExitHooks();
     const cwd = opts.cwd ?? process.cwd();
     const script = path.resolve(cwd, file);
-    const nodeArgv = [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, script, ...(opts.args ?? [])];
+    const nodeArgv = [...(opts.nodeArgs ?? []), ...tsxLoader(script), script, ...(opts.args ?? [])];
     const [command, ...prefix] = opts.wrapper?.length ? opts.wrapper : [process.execPath];
     const proc = spawn(
       command!,

@@ -18,12 +18,13 @@
  * The process exits when its stdin closes, so it never outlives the process that started it.
  */
 
-import type { RequestValidator } from '../../idl/validate.js';
-import type { Group } from '../../runtime/group/group.js';
-import { joinReplica } from '../../runtime/rpc/join.js';
-import type { Replica } from '../../runtime/rpc/replica.js';
-import type { Transport } from '../../runtime/transport/types.js';
-import { type UdpOptions, udp } from '../../runtime/transport/udp.js';
+import type { RequestValidator } from '../idl/validate.js';
+import type { Group } from '../runtime/group/group.js';
+import { joinReplica } from '../runtime/rpc/join.js';
+import type { Replica } from '../runtime/rpc/replica.js';
+import type { Transport } from '../runtime/transport/types.js';
+import { type UdpOptions, udp } from '../runtime/transport/udp.js';
+import type { AuthKey } from '../runtime/wire/auth.js';
 import { emit, onCommands } from './processes.js';
 
 export interface ReplicaChildOptions<T extends object> {
@@ -39,6 +40,8 @@ export interface ReplicaChildOptions<T extends object> {
   port?: number;
   /** More options of the UDP transport, e.g. `{ mode: 'multicast', multicastGroup }`. */
   udp?: Omit<UdpOptions, 'host' | 'port'>;
+  /** The group key; without one the group runs unauthenticated (tests that want that). */
+  key?: AuthKey;
 }
 
 /** A replica joined to its group, with the transport it runs on. */
@@ -74,6 +77,7 @@ async function join<T extends object>(
     transport,
     layers,
     validate: o.validate,
+    ...(o.key !== undefined ? { key: o.key } : {}),
   });
   return { replica, group, transport };
 }
