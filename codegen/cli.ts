@@ -8,9 +8,10 @@ import { diffIdl, formatChanges, hasBreaking } from '../idl/diff.js';
 import { parseIdl } from '../idl/parser.js';
 import { printIdl } from '../idl/printer.js';
 import { TroupeError } from '../runtime/errors.js';
+import { checkCompiles } from './compile-check.js';
 import { UsageError } from './errors.js';
 import { HELP } from './help.js';
-import { checkOutput, loadTargets, type Target, targetFiles, writeOutput } from './targets.js';
+import { checkOutput, loadTargets, type Target, targetFiles, targetProject, writeOutput } from './targets.js';
 import { GENERATOR_VERSION } from './version.js';
 
 /** Process exit codes; documented in docs/idl.md. */
@@ -85,6 +86,7 @@ function gen(p: Parsed, io: Io): number {
             out,
             project: str(p, '--project') ?? 'tsconfig.json',
             allowAny: p.flags.has('--allow-any'),
+            defaultProject: !p.flags.has('--project'),
           },
     ];
   } else {
@@ -94,6 +96,14 @@ function gen(p: Parsed, io: Io): number {
   const check = p.flags.has('--check');
   let stale = 0;
   for (const t of targets) {
+    if (!('idl' in t)) {
+      const project = targetProject(t, io.cwd);
+      io.err(
+        project
+          ? `troupe: compiler options from ${path.relative(io.cwd, project) || project}`
+          : `troupe: no ${t.project}: default compiler options (strict, ES2022, nodenext)`,
+      );
+    }
     const files = targetFiles(t, io.cwd);
     if (check) {
       for (const s of checkOutput(files, path.resolve(io.cwd, t.out))) {
@@ -101,6 +111,7 @@ function gen(p: Parsed, io: Io): number {
         stale++;
       }
     } else {
+      checkCompiles(files, path.resolve(io.cwd, t.out), targetProject(t, io.cwd));
       for (const f of writeOutput(files, path.resolve(io.cwd, t.out))) io.out(`wrote ${path.join(t.out, f)}`);
     }
   }

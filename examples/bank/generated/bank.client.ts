@@ -42,10 +42,13 @@ export type BankErrorName = 'InsufficientFunds';
 
 /** Bank calls that return every member's reply instead of the first. */
 export class BankReplies {
-  constructor(
-    private readonly invoker: Invoker,
-    private readonly mode: 'all' | 'majority',
-  ) {}
+  readonly #invoker: Invoker;
+  readonly #mode: 'all' | 'majority';
+
+  constructor(invoker: Invoker, mode: 'all' | 'majority') {
+    this.#invoker = invoker;
+    this.#mode = mode;
+  }
 
   /**
    * Adds `amount` to `account`, opening it if needed.
@@ -54,9 +57,9 @@ export class BankReplies {
    * Returns the reply of each member this view waits for.
    */
   deposit(account: string, amount: number, opts?: StubCallOptions): Promise<Replies<number>> {
-    return this.invoker.invoke('bank', 'deposit', [account, amount], {
+    return this.#invoker.invoke('bank', 'deposit', [account, amount], {
       ...opts,
-      reply: this.mode,
+      reply: this.#mode,
     }) as Promise<Replies<number>>;
   }
 
@@ -68,9 +71,9 @@ export class BankReplies {
    * Returns the reply of each member this view waits for.
    */
   withdraw(account: string, amount: number, opts?: StubCallOptions): Promise<Replies<number>> {
-    return this.invoker.invoke('bank', 'withdraw', [account, amount], {
+    return this.#invoker.invoke('bank', 'withdraw', [account, amount], {
       ...opts,
-      reply: this.mode,
+      reply: this.#mode,
     }) as Promise<Replies<number>>;
   }
 
@@ -80,7 +83,7 @@ export class BankReplies {
    * Returns the reply of each member this view waits for.
    */
   audit(opts?: StubCallOptions): Promise<Replies<AuditReport>> {
-    return this.invoker.invoke('bank', 'audit', [], { ...opts, reply: this.mode }) as Promise<
+    return this.#invoker.invoke('bank', 'audit', [], { ...opts, reply: this.#mode }) as Promise<
       Replies<AuditReport>
     >;
   }
@@ -91,7 +94,7 @@ export class BankReplies {
    * Returns the reply of each member this view waits for.
    */
   balance(account: string, opts?: StubCallOptions): Promise<Replies<number>> {
-    return this.invoker.invoke('bank', 'balance', [account], { ...opts, reply: this.mode }) as Promise<
+    return this.#invoker.invoke('bank', 'balance', [account], { ...opts, reply: this.#mode }) as Promise<
       Replies<number>
     >;
   }
@@ -102,7 +105,7 @@ export class BankReplies {
    * Returns the reply of each member this view waits for.
    */
   statement(account: string, opts?: StubCallOptions): Promise<Replies<Statement>> {
-    return this.invoker.invoke('bank', 'statement', [account], { ...opts, reply: this.mode }) as Promise<
+    return this.#invoker.invoke('bank', 'statement', [account], { ...opts, reply: this.#mode }) as Promise<
       Replies<Statement>
     >;
   }
@@ -121,7 +124,10 @@ export class BankClient {
   /** A majority of the view replies; each call returns the replies gathered. */
   readonly majority: BankReplies;
 
-  constructor(private readonly invoker: Invoker) {
+  readonly #invoker: Invoker;
+
+  constructor(invoker: Invoker) {
+    this.#invoker = invoker;
     this.all = new BankReplies(invoker, 'all');
     this.majority = new BankReplies(invoker, 'majority');
   }
@@ -136,7 +142,7 @@ export class BankClient {
    * @returns the new balance.
    */
   deposit(account: string, amount: number, opts?: StubCallOptions): Promise<number> {
-    return this.invoker.invoke('bank', 'deposit', [account, amount], {
+    return this.#invoker.invoke('bank', 'deposit', [account, amount], {
       ...opts,
       reply: 'first',
     }) as Promise<number>;
@@ -148,7 +154,7 @@ export class BankClient {
    * @throws {InsufficientFunds} when the balance is lower than `amount`.
    */
   withdraw(account: string, amount: number, opts?: StubCallOptions): Promise<number> {
-    return this.invoker.invoke('bank', 'withdraw', [account, amount], {
+    return this.#invoker.invoke('bank', 'withdraw', [account, amount], {
       ...opts,
       reply: 'first',
     }) as Promise<number>;
@@ -156,19 +162,19 @@ export class BankClient {
 
   /** Totals over all accounts; every replica answers, so callers can compare them. */
   audit(opts?: StubCallOptions): Promise<Replies<AuditReport>> {
-    return this.invoker.invoke('bank', 'audit', [], { ...opts, reply: 'all' }) as Promise<
+    return this.#invoker.invoke('bank', 'audit', [], { ...opts, reply: 'all' }) as Promise<
       Replies<AuditReport>
     >;
   }
 
   /** Current balance, answered by one replica from its local state. */
   balance(account: string, opts?: StubCallOptions): Promise<number> {
-    return this.invoker.invoke('bank', 'balance', [account], { ...opts, reply: 'first' }) as Promise<number>;
+    return this.#invoker.invoke('bank', 'balance', [account], { ...opts, reply: 'first' }) as Promise<number>;
   }
 
   /** Full statement; runs under the `statements` lock, outside the total order. */
   statement(account: string, opts?: StubCallOptions): Promise<Statement> {
-    return this.invoker.invoke('bank', 'statement', [account], {
+    return this.#invoker.invoke('bank', 'statement', [account], {
       ...opts,
       reply: 'first',
     }) as Promise<Statement>;
