@@ -13,6 +13,9 @@
  */
 
 export { TroupeError } from '../runtime/errors.js';
+export { LaunchError } from '../runtime/launch/errors.js';
+export { LAUNCH_KEY_BYTES, parseKey, readKeyFile } from '../runtime/launch/key.js';
+export { resolveSeeds } from '../runtime/launch/seeds.js';
 export type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from '../runtime/rpc/api.js';
 export {
   type ClientOutcome,

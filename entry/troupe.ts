@@ -8,10 +8,8 @@ export { createValidator, type RequestValidator } from '../idl/validate.js';
 export { BadRequestError } from '../runtime/errors.js';
 export type { Group } from '../runtime/group/group.js';
 export { type LaunchOptions, type LaunchTransport, readLaunchOptions } from '../runtime/launch/config.js';
-export { LaunchError } from '../runtime/launch/errors.js';
-export { LAUNCH_KEY_BYTES, parseKey, readKeyFile, writeKeyFile } from '../runtime/launch/key.js';
+export { writeKeyFile } from '../runtime/launch/key.js';
 export { type RunningReplica, type RunReplicaOptions, runReplica } from '../runtime/launch/run.js';
-export { resolveSeeds } from '../runtime/launch/seeds.js';
 export { type CallContext, currentCall } from '../runtime/rpc/context.js';
 export {
   Handler,

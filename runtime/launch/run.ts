@@ -2,6 +2,7 @@
  * Runs one replica process: options from flags, environment and config file; the transport
  * they name; a key or an explicit `insecure`; a clean leave on SIGTERM/SIGINT.
  */
+import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
 import type { Group } from '../group/group.js';
@@ -104,7 +105,8 @@ export async function runReplica<T extends object>(
   const view = group.view;
   say(
     'joined',
-    { self: group.self, address: transport.address, pid: process.pid, group: groupName, view },
+    // uptimeMs: process start to first view, what a deployment waits for.
+    { self: group.self, address: transport.address, pid: process.pid, group: groupName, view, uptimeMs: Math.round(performance.now()) },
     `troupe: replica ${group.self} of '${groupName}' at ${transport.address} (${o.transport ?? 'udp'}), pid ${process.pid}; view ${view?.id} [${view?.members.join(' ')}]`,
   );
   group.on('view', (v) =>
