@@ -106,7 +106,14 @@ export async function runReplica<T extends object>(
   say(
     'joined',
     // uptimeMs: process start to first view, what a deployment waits for.
-    { self: group.self, address: transport.address, pid: process.pid, group: groupName, view, uptimeMs: Math.round(performance.now()) },
+    {
+      self: group.self,
+      address: transport.address,
+      pid: process.pid,
+      group: groupName,
+      view,
+      uptimeMs: Math.round(performance.now()),
+    },
     `troupe: replica ${group.self} of '${groupName}' at ${transport.address} (${o.transport ?? 'udp'}), pid ${process.pid}; view ${view?.id} [${view?.members.join(' ')}]`,
   );
   group.on('view', (v) =>
