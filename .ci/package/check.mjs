@@ -145,7 +145,11 @@ try {
   const nodeMs = timeMs(process.execPath, ['-e', '0']);
   log(`troupe --help ${helpMs} ms, --version ${versionMs} ms (node -e 0: ${nodeMs} ms), median of 3`);
 
-  fs.copyFileSync(path.join(here, 'kv.ts'), path.join(app, 'src/kv.ts'));
+  // The service is the README's, as a user would copy it; the client is a checking one.
+  const readme = fs.readFileSync(path.join(repo, 'README.md'), 'utf8');
+  const service = /```ts file=src\/kv\.ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (!service) throw new Error('README.md has no ```ts file=src/kv.ts block');
+  fs.writeFileSync(path.join(app, 'src/kv.ts'), service);
   fs.copyFileSync(path.join(here, 'client.ts'), path.join(app, 'src/client.ts'));
   fs.writeFileSync(
     path.join(app, 'tsconfig.json'),
