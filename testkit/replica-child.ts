@@ -40,7 +40,7 @@ export interface ReplicaChildOptions<T extends object> {
   port?: number;
   /** More options of the UDP transport, e.g. `{ mode: 'multicast', multicastGroup }`. */
   udp?: Omit<UdpOptions, 'host' | 'port'>;
-  /** The group key; without one the group runs unauthenticated (tests that want that). */
+  /** The group key; without one the group runs unauthenticated (`insecure`). */
   key?: AuthKey;
 }
 
@@ -77,7 +77,8 @@ async function join<T extends object>(
     transport,
     layers,
     validate: o.validate,
-    ...(o.key !== undefined ? { key: o.key } : {}),
+    // No key: say so explicitly, as a library that requires keys (issue 11) wants.
+    ...(o.key !== undefined ? { key: o.key } : ({ insecure: true } as object)),
   });
   return { replica, group, transport };
 }

@@ -95,7 +95,9 @@ export async function runReplica<T extends object>(
       seeds,
       transport,
       validate: createValidator(model, meta.name),
-      ...(o.key !== undefined ? { key: o.key } : {}),
+      // `insecure` is the library's explicit no-key switch once keys are required (issue 11);
+      // typed loosely so this compiles before and after that option exists.
+      ...(o.key !== undefined ? { key: o.key } : ({ insecure: true } as object)),
     });
   } catch (e) {
     await transport.close();
