@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
+import { TroupeError } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { checkServiceModel } from '../rpc/decorators.js';
 import { joinReplica } from '../rpc/join.js';
@@ -15,6 +16,7 @@ import { udp } from '../transport/udp.js';
 import { type LaunchOptions, readLaunchOptions } from './config.js';
 import { LaunchError } from './errors.js';
 import { resolveSeeds } from './seeds.js';
+import { JoinWitness } from './witness.js';
 
 /** A running replica process. */
 export interface RunningReplica<T extends object> {
@@ -32,6 +34,8 @@ export interface RunReplicaOptions extends LaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** Leave the group and exit on SIGTERM/SIGINT (default true). */
   handleSignals?: boolean;
+  /** Give up joining after this long (default: joinGroup's, 30 s). */
+  joinTimeoutMs?: number;
 }
 
 function bindTransport(o: LaunchOptions): Promise<Transport> {
@@ -72,7 +76,7 @@ export async function runReplica<T extends object>(
   model: IdlFile,
   options: RunReplicaOptions = {},
 ): Promise<RunningReplica<T>> {
-  const { argv, env, handleSignals, ...given } = options;
+  const { argv, env, handleSignals, joinTimeoutMs, ...given } = options;
   const read = readLaunchOptions(argv ?? process.argv.slice(2), env);
   const o: LaunchOptions = { ...read.options, ...given };
   const meta = checkServiceModel(instance.constructor as abstract new () => unknown, model);
@@ -89,11 +93,16 @@ export async function runReplica<T extends object>(
     if (o.json) process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
     else process.stderr.write(`${prose}\n`);
   };
+  // Misconfigured peers are reported the moment one is heard, and summed up if the join fails.
+  const witness = new JoinWitness(groupName, o.key, (address, why) =>
+    process.stderr.write(`troupe: warning: ${address} ${why}\n`),
+  );
   let joined: { replica: Replica<T>; group: Group };
   try {
     joined = await joinReplica(instance, groupName, {
       seeds,
-      transport,
+      transport: witness.watch(transport),
+      ...(joinTimeoutMs !== undefined ? { joinTimeoutMs } : {}),
       validate: createValidator(model, meta.name),
       // `insecure` is the library's explicit no-key switch once keys are required (issue 11);
       // typed loosely so this compiles before and after that option exists.
@@ -101,6 +110,11 @@ export async function runReplica<T extends object>(
     });
   } catch (e) {
     await transport.close();
+    if (e instanceof TroupeError && e.code === 'JOIN_TIMEOUT') {
+      throw new LaunchError('JOIN_FAILED', `${e.message}: ${witness.explain(seeds, transport.address)}`, {
+        cause: e,
+      });
+    }
     throw e;
   }
   const { replica, group } = joined;

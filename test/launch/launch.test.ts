@@ -14,6 +14,7 @@ import { LaunchError } from '../../runtime/launch/errors.js';
 import { parseKey, readKeyFile, writeKeyFile } from '../../runtime/launch/key.js';
 import { runReplica } from '../../runtime/launch/run.js';
 import { resolveSeeds } from '../../runtime/launch/seeds.js';
+import { JoinWitness } from '../../runtime/launch/witness.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-launch-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -123,5 +124,44 @@ describe('runReplica', () => {
     } finally {
       await r.stop();
     }
+  });
+});
+
+describe('a join that fails says why', () => {
+  async function pair(a: Record<string, string>, b: Record<string, string>): Promise<string[]> {
+    const { freePorts } = await import('./ports.js');
+    const [pa, pb] = await freePorts(2);
+    const seeds = `127.0.0.1:${pa},127.0.0.1:${pb}`;
+    const start = (port: number, env: Record<string, string>) =>
+      runReplica(new Bank(), bankModel, {
+        argv: ['--port', String(port), '--seeds', seeds],
+        env,
+        handleSignals: false,
+        joinTimeoutMs: 4_000,
+      }).then(
+        async (r) => {
+          await r.stop();
+          return 'joined';
+        },
+        (e: unknown) => (e instanceof LaunchError ? `${e.code}: ${e.message}` : String(e)),
+      );
+    return Promise.all([start(pa!, a), start(pb!, b)]);
+  }
+
+  it('names the seed that signs with another key', async () => {
+    const [a] = await pair({ TROUPE_KEY: KEY }, { TROUPE_KEY: 'cd'.repeat(32) });
+    expect(a).toMatch(/^JOIN_FAILED: .*127\.0\.0\.1:\d+ signs its packets with another key/);
+  });
+
+  it('names the seed that belongs to another group', async () => {
+    const [a] = await pair({ TROUPE_KEY: KEY }, { TROUPE_KEY: KEY, TROUPE_GROUP: 'other' });
+    expect(a).toMatch(/^JOIN_FAILED: .*127\.0\.0\.1:\d+ sends packets for another group/);
+  });
+
+  it('names the seeds where nothing answered (a lone replica founds its group instead of failing)', () => {
+    const w = new JoinWitness('bank', undefined);
+    expect(w.explain(['127.0.0.1:7001', '127.0.0.1:7002'], '127.0.0.1:7002')).toBe(
+      'nothing answered at 127.0.0.1:7001 (not running, or unreachable)',
+    );
   });
 });
