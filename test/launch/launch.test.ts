@@ -165,3 +165,27 @@ describe('a join that fails says why', () => {
     );
   });
 });
+
+describe('troupe serve and keygen', () => {
+  it('refuses TypeScript, a missing module and a missing model with one line each', async () => {
+    const { launcherMain } = await import('../../runtime/launch/cli.js');
+    const errs: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => errs.push(s) > 0) as typeof process.stderr.write;
+    try {
+      expect(await launcherMain(['serve', 'examples/bank/bank.ts', '--insecure'])).toBe(2);
+      expect(await launcherMain(['serve', path.join(tmp, 'absent.js'), '--insecure'])).toBe(2);
+      const lone = path.join(tmp, 'lone.mjs');
+      fs.writeFileSync(lone, 'export const nothing = 1;\n');
+      expect(await launcherMain(['serve', lone, '--insecure'])).toBe(2);
+      expect(await launcherMain(['keygen', '--force'])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errs).toHaveLength(4);
+    expect(errs[0]).toContain('is TypeScript: compile it');
+    expect(errs[1]).toContain('does not exist');
+    expect(errs[2]).toContain('exports no @Service class');
+    expect(errs[3]).toContain('usage: troupe keygen [PATH]');
+  });
+});
