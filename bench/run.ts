@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ProcessHarness } from '../test/support/processes.js';
+import { ProcessHarness } from 'troupe/testkit';
 import { formatRatio, type Ratio, ratioTo } from './lib/ratio.js';
 import type { BenchEntry, Limits, Measurement } from './lib/types.js';
 import { entries, select } from './registry.js';

@@ -8,8 +8,10 @@ import { diffIdl, formatChanges, hasBreaking } from '../idl/diff.js';
 import { parseIdl } from '../idl/parser.js';
 import { printIdl } from '../idl/printer.js';
 import { TroupeError } from '../runtime/errors.js';
+import { checkCompiles } from './compile-check.js';
 import { UsageError } from './errors.js';
-import { checkOutput, loadTargets, type Target, targetFiles, writeOutput } from './targets.js';
+import { HELP } from './help.js';
+import { checkOutput, loadTargets, type Target, targetFiles, targetProject, writeOutput } from './targets.js';
 import { GENERATOR_VERSION } from './version.js';
 
 /** Process exit codes; documented in docs/idl.md. */
@@ -31,28 +33,6 @@ export interface Io {
   err(line: string): void;
   cwd: string;
 }
-
-const HELP = `troupe ${GENERATOR_VERSION} - codegen and IDL tools for troupe services
-
-Usage:
-  troupe gen [--config troupe.json] [--check]
-      Generate every target listed in troupe.json.
-  troupe gen <file.ts>... --out <dir> [--project tsconfig.json] [--allow-any] [--check]
-      Extract @Service classes from source files and generate IDL, client stub and model.
-  troupe gen --idl <file.troupe.idl> --out <dir> [--check]
-      Generate the client stub and model from an IDL file alone (no server source).
-  troupe idl fmt <file.troupe.idl>... [--write | --check]
-      Print the canonical form (or rewrite the files, or only check them).
-  troupe idl diff <old.troupe.idl> <new.troupe.idl>
-      List changes, each compatible or breaking.
-
-Options:
-  --check     Generate in memory and compare with the files on disk; list stale ones.
-  --debug     Print stack traces of errors.
-  --help      Show this help.     --version   Show the version.
-
-Exit codes: 0 ok, 1 check failed (stale files, breaking change, unformatted IDL),
-            2 usage error, 3 input error (syntax, extraction, missing file), 4 internal error.`;
 
 interface Parsed {
   positional: string[];
@@ -106,6 +86,7 @@ function gen(p: Parsed, io: Io): number {
             out,
             project: str(p, '--project') ?? 'tsconfig.json',
             allowAny: p.flags.has('--allow-any'),
+            defaultProject: !p.flags.has('--project'),
           },
     ];
   } else {
@@ -115,6 +96,14 @@ function gen(p: Parsed, io: Io): number {
   const check = p.flags.has('--check');
   let stale = 0;
   for (const t of targets) {
+    if (!('idl' in t)) {
+      const project = targetProject(t, io.cwd);
+      io.err(
+        project
+          ? `troupe: compiler options from ${path.relative(io.cwd, project) || project}`
+          : `troupe: no ${t.project}: default compiler options (strict, ES2022, nodenext)`,
+      );
+    }
     const files = targetFiles(t, io.cwd);
     if (check) {
       for (const s of checkOutput(files, path.resolve(io.cwd, t.out))) {
@@ -122,6 +111,7 @@ function gen(p: Parsed, io: Io): number {
         stale++;
       }
     } else {
+      checkCompiles(files, path.resolve(io.cwd, t.out), targetProject(t, io.cwd));
       for (const f of writeOutput(files, path.resolve(io.cwd, t.out))) io.out(`wrote ${path.join(t.out, f)}`);
     }
   }

@@ -1,6 +1,53 @@
 /** Emits the typed client stub of one service: a class over an `Invoker` (runtime/rpc/api.ts). */
 import type { IdlFile, MethodDecl, ServiceDecl } from '../idl/model.js';
 import { header, pascal, tsdoc, tsType, typeDeclarations } from './emit-ts.js';
+import { InputError } from './errors.js';
+
+/**
+ * Method names the stub class itself uses: its `all`/`majority` views, and names that change
+ * what the object is (`then` makes every client a thenable that `await` would unwrap).
+ * The stub's own state is in `#private` fields, so no other name can clash.
+ */
+const STUB_MEMBERS = new Set(['all', 'majority', 'then', 'constructor']);
+
+/** Words that cannot name a parameter in generated code (strict-mode reserved words). */
+const RESERVED = new Set(
+  (
+    'break case catch class const continue debugger default delete do else enum export extends false ' +
+    'finally for function if import in instanceof new null return super switch this throw true try ' +
+    'typeof var void while with yield let static implements interface package private protected public ' +
+    'await arguments eval'
+  ).split(' '),
+);
+
+/** Refuses a service whose stub could not compile or would misbehave; one line, with the fix. */
+export function checkStubNames(svc: ServiceDecl): void {
+  for (const m of svc.methods) {
+    if (STUB_MEMBERS.has(m.name)) {
+      throw new InputError(
+        `service '${svc.name}': a method cannot be named '${m.name}': the generated client uses that name${
+          m.name === 'then'
+            ? ' (a `then` method makes the client a thenable)'
+            : ` (client.${m.name} is a view)`
+        }; rename the method`,
+      );
+    }
+    for (const p of m.params) {
+      if (RESERVED.has(p.name)) {
+        throw new InputError(
+          `service '${svc.name}': ${m.name}(${p.name}): '${p.name}' is a reserved word; rename the parameter`,
+        );
+      }
+    }
+  }
+}
+
+/** A name for the stub's call-options parameter that no parameter of `m` uses. */
+function optionsName(m: MethodDecl): string {
+  let name = 'opts';
+  while (m.params.some((p) => p.name === name)) name += '_';
+  return name;
+}
 
 const params = (m: MethodDecl) => m.params.map((p) => `${p.name}${p.optional ? '?' : ''}: ${tsType(p.type)}`);
 const result = (m: MethodDecl) => (m.returns ? tsType(m.returns) : 'void');
@@ -18,23 +65,34 @@ function methodDoc(m: MethodDecl, extra?: string): string[] {
 
 /** One stub method: with the method's default reply mode, or the mode of a `Replies` view. */
 function method(svc: ServiceDecl, m: MethodDecl, view: 'default' | 'replies'): string[] {
-  const reply = view === 'replies' ? 'this.mode' : `'${m.options.reply}'`;
+  const reply = view === 'replies' ? 'this.#mode' : `'${m.options.reply}'`;
+  const opts = optionsName(m);
   const mode = view === 'replies' ? 'all' : m.options.reply;
   const ret = mode === 'none' ? 'void' : mode === 'first' ? result(m) : `Replies<${result(m)}>`;
   const defaults = m.options.timeoutMs !== undefined ? `timeoutMs: ${m.options.timeoutMs}, ` : '';
   const args = m.params.map((p) => p.name).join(', ');
-  const sig = [...params(m), 'opts?: StubCallOptions'].join(', ');
+  const sig = [...params(m), `${opts}?: StubCallOptions`].join(', ');
   const extra = view === 'replies' ? 'Returns the reply of each member this view waits for.' : undefined;
-  return [
-    ...methodDoc(m, extra),
-    `  ${m.name}(${sig}): Promise<${ret}> {`,
-    `    return this.invoker.invoke('${svc.name}', '${m.name}', [${args}], { ${defaults}...opts, reply: ${reply} }) as Promise<${ret}>;`,
-    '  }',
-  ];
+  const call = `this.#invoker.invoke('${svc.name}', '${m.name}', [${args}], { ${defaults}...${opts}, reply: ${reply} })`;
+  // An absent optional result travels as nil and decodes as null; the type promises undefined.
+  const absent = m.returns?.kind === 'optional' && mode !== 'none';
+  const body = !absent
+    ? [`    return ${call} as Promise<${ret}>;`]
+    : mode === 'first'
+      ? [`    return ${call}.then((v) => v ?? undefined) as Promise<${ret}>;`]
+      : [
+          `    return ${call}.then((r) => {`,
+          `      const replies = r as ${ret};`,
+          "      for (const e of replies.entries) if (e.status === 'ok') e.value ??= undefined;",
+          '      return replies;',
+          '    });',
+        ];
+  return [...methodDoc(m, extra), `  ${m.name}(${sig}): Promise<${ret}> {`, ...body, '  }'];
 }
 
 /** Returns the `<service>.client.ts` source (unformatted; the caller formats it). */
 export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string): string {
+  checkStubNames(svc);
   const name = pascal(svc.name);
   const twoWay = svc.methods.filter((m) => m.options.reply !== 'none');
   const usesReplies = twoWay.length > 0;
@@ -57,10 +115,13 @@ export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string):
     blocks.push([
       `/** ${name} calls that return every member's reply instead of the first. */`,
       `export class ${name}Replies {`,
-      '  constructor(',
-      '    private readonly invoker: Invoker,',
-      "    private readonly mode: 'all' | 'majority',",
-      '  ) {}',
+      '  readonly #invoker: Invoker;',
+      "  readonly #mode: 'all' | 'majority';",
+      '',
+      "  constructor(invoker: Invoker, mode: 'all' | 'majority') {",
+      '    this.#invoker = invoker;',
+      '    this.#mode = mode;',
+      '  }',
       '',
       ...twoWay.flatMap((m) => ['', ...method(svc, m, 'replies')]).slice(1),
       '}',
@@ -91,7 +152,10 @@ export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string):
     '  /** Service name every call is addressed to. */',
     `  static readonly service = '${svc.name}';`,
     ...views,
-    '  constructor(private readonly invoker: Invoker) {',
+    '  readonly #invoker: Invoker;',
+    '',
+    '  constructor(invoker: Invoker) {',
+    '    this.#invoker = invoker;',
     ...ctorBody,
     '  }',
     '',

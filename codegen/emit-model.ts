@@ -7,8 +7,7 @@ export function emitModel(model: IdlFile, svc: ServiceDecl, idlImport: string): 
   const c = camel(svc.name);
   return [
     header(svc.name),
-    `import type { IdlFile } from '${idlImport}/model.js';`,
-    `import { createValidator } from '${idlImport}/validate.js';`,
+    `import { createValidator, type IdlFile } from '${idlImport}';`,
     '',
     `/** The '${svc.name}' contract; the server loads types from here, never from reflection. */`,
     `export const ${c}Model: IdlFile = ${JSON.stringify(model, null, 2)};`,

@@ -15,6 +15,7 @@ import {
   SyntaxKind,
   type Type,
   type TypeNode,
+  ts,
 } from 'ts-morph';
 import { checkModel } from '../idl/check.js';
 import {
@@ -33,8 +34,8 @@ import { docOf, type Site, TypeMapper } from './type-mapper.js';
 
 /** Options for {@link extractServices}. */
 export interface ExtractOptions {
-  /** Path of the tsconfig.json whose compiler options are used. */
-  tsconfig: string;
+  /** Path of the tsconfig.json whose compiler options are used; without one, {@link DEFAULT_COMPILER_OPTIONS}. */
+  tsconfig?: string;
   /** Source files to scan for `@Service` classes. */
   files: string[];
   /** Directory error messages are relative to (default: the tsconfig's directory). */
@@ -50,12 +51,27 @@ const METHOD_DECORATORS: Record<string, MethodKind> = {
 };
 const REPLY_MODES: readonly ReplyMode[] = ['first', 'all', 'majority', 'none'];
 
+/**
+ * Compiler options when a project has no tsconfig.json: what `tsc --init` and Node 20 agree
+ * on (strict, ES2023, Node's ESM resolution). Extraction only needs types to resolve.
+ */
+export const DEFAULT_COMPILER_OPTIONS = {
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.NodeNext,
+  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  strict: true,
+  skipLibCheck: true,
+  esModuleInterop: true,
+};
+
 /** Loads the project and returns one model per `@Service` class found, sorted by service name. */
 export function extractServices(opts: ExtractOptions): IdlFile[] {
-  const project = new Project({ tsConfigFilePath: opts.tsconfig, skipAddingFilesFromTsConfig: true });
+  const project = opts.tsconfig
+    ? new Project({ tsConfigFilePath: opts.tsconfig, skipAddingFilesFromTsConfig: true })
+    : new Project({ compilerOptions: DEFAULT_COMPILER_OPTIONS });
   const files = opts.files.map((f) => project.addSourceFileAtPath(f));
   project.resolveSourceFileDependencies();
-  const root = opts.root ?? path.dirname(path.resolve(opts.tsconfig));
+  const root = opts.root ?? (opts.tsconfig ? path.dirname(path.resolve(opts.tsconfig)) : process.cwd());
   return extractFromFiles(files, root, opts.allowAny ?? false);
 }
 

@@ -11,7 +11,14 @@ import { generateFiles } from './generate.js';
 
 /** One output directory and where its contract comes from: source files or an IDL file. */
 export type Target =
-  | { files: string[]; project: string; out: string; allowAny?: boolean }
+  | {
+      files: string[];
+      project: string;
+      out: string;
+      allowAny?: boolean;
+      /** The project was not named: a missing tsconfig.json means default compiler options. */
+      defaultProject?: boolean;
+    }
   | { idl: string; out: string };
 
 /** Names codegen writes; only these are considered when looking for orphans. */
@@ -39,8 +46,17 @@ export function loadTargets(cwd: string, configFile: string): Target[] {
       project: typeof t.project === 'string' ? t.project : 'tsconfig.json',
       out: t.out,
       allowAny: t.allowAny === true,
+      defaultProject: typeof t.project !== 'string',
     };
   });
+}
+
+/** Which compiler options a target's extraction uses, for the CLI to say: a file, or `undefined` (defaults). */
+export function targetProject(t: Target, cwd: string): string | undefined {
+  if ('idl' in t) return undefined;
+  const file = path.resolve(cwd, t.project);
+  if (!fs.existsSync(file) && t.defaultProject) return undefined;
+  return file;
 }
 
 /** Generates a target's files in memory. */
@@ -55,11 +71,12 @@ export function targetFiles(t: Target, cwd: string): Map<string, string> {
     }
     return generateFiles([parseIdl(text, t.idl)], { outDir, cwd });
   }
-  for (const f of [t.project, ...t.files]) {
+  const tsconfig = targetProject(t, cwd);
+  for (const f of [...(tsconfig ? [t.project] : []), ...t.files]) {
     if (!fs.existsSync(path.resolve(cwd, f))) throw new InputError(`cannot read '${f}'`);
   }
   const models = extractServices({
-    tsconfig: path.resolve(cwd, t.project),
+    ...(tsconfig ? { tsconfig } : {}),
     files: t.files.map((f) => path.resolve(cwd, f)),
     root: cwd,
     allowAny: t.allowAny,

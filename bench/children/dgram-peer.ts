@@ -11,7 +11,7 @@
 // Commands: {cmd:'run', peers, size, count, seconds, window, ackEvery} -> {event:'sent', ...};
 // {cmd:'report', expect:{[port]: n}} -> {event:'report', ...} once those arrived or the socket idled.
 import dgram from 'node:dgram';
-import { emit, onCommands } from '../../test/support/processes.js';
+import { emit, onCommands } from 'troupe/testkit';
 
 const HOST = '127.0.0.1';
 const DATA = 0x44; // 'D'

@@ -15,9 +15,8 @@
 //                                              `idleMs`, or `timeoutMs` passed): {event:'report',
 //                                              delivered, own, spanSeconds, views, stats}
 import { performance } from 'node:perf_hooks';
-import { type Group, joinGroup } from '../../runtime/group/group.js';
-import { udp } from '../../runtime/transport/udp.js';
-import { emit, onCommands } from '../../test/support/processes.js';
+import { type Group, joinGroup, udp } from 'troupe/group';
+import { emit, onCommands } from 'troupe/testkit';
 
 const transport = await udp({ host: '127.0.0.1', port: 0 });
 let group: Group | undefined;

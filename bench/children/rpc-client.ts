@@ -15,9 +15,9 @@
 //       incomplete  'all' calls that resolved with a member's entry not 'ok' (timeout/failed/error)
 //       stats       the client's counters (retransmits, failovers, ...) for the whole run
 import { performance } from 'node:perf_hooks';
+import { connect } from 'troupe';
+import { emit, onCommands } from 'troupe/testkit';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
-import { connect } from '../../runtime/rpc/index.js';
-import { emit, onCommands } from '../../test/support/processes.js';
 import { summarize } from '../lib/stats.js';
 
 interface Run {

@@ -3,7 +3,7 @@
 // completed or `seconds` passed, and reports {event:'result', ops, seconds, latencyUs} where
 // latencyUs summarises the round trips (request written -> its response fully read).
 import net from 'node:net';
-import { emit, onCommands } from '../../test/support/processes.js';
+import { emit, onCommands } from 'troupe/testkit';
 import { summarize } from '../lib/stats.js';
 
 interface Run {

@@ -1,7 +1,7 @@
 // The server of the TCP request/response floor: answers every fixed-size request with a response of
 // the same size on the same connection (Nagle off). Prints {event:'ready', port}.
 import net from 'node:net';
-import { emit, onCommands } from '../../test/support/processes.js';
+import { emit, onCommands } from 'troupe/testkit';
 
 const SIZE = Number(process.argv[2] ?? 64);
 

@@ -1,6 +1,6 @@
 // floor: raw dgram — the best a 3-member group could do with plain UDP unicast fan-out on loopback,
 // in separate processes: the floor the totally ordered group casts are compared to.
-import type { Child } from '../../test/support/processes.js';
+import type { Child } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 

@@ -1,7 +1,7 @@
 // group: total-order casts — 3 troupe group members, each its own process, over UDP on 127.0.0.1,
 // all casting totally ordered messages at once; compared to the raw dgram floor of the same payload
 // size measured in the same run (same unit: msg/s per member).
-import type { Child } from '../../test/support/processes.js';
+import type { Child } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { MEMBERS, rawDgram1B, rawDgram1K } from './floor-raw-dgram.js';

@@ -5,7 +5,7 @@
 //
 // The runner gives every entry its own ProcessHarness and stops it afterwards, so each entry forms
 // its own group of 3 replicas (about a second) rather than sharing one across entries.
-import type { Child, ChildEvent } from '../../test/support/processes.js';
+import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
 import type { LatencySummary } from '../lib/stats.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';

@@ -1,4 +1,4 @@
-import type { ProcessHarness } from '../../test/support/processes.js';
+import type { ProcessHarness } from 'troupe/testkit';
 import type { LatencySummary } from './stats.js';
 
 /**

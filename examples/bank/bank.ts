@@ -2,9 +2,8 @@
  * A replicated bank account service: the example used throughout the docs and the input of
  * the committed `generated/` stub, IDL and model (`npm run gen:check` keeps them in sync).
  */
-import type { u32 } from '../../idl/types.js';
-import { TroupeError } from '../../runtime/errors.js';
-import { Handler, Ordered, Query, Service } from '../../runtime/rpc/decorators.js';
+import { Handler, Ordered, Query, Service, TroupeError } from 'troupe';
+import type { u32 } from 'troupe/idl';
 
 /** Totals over every account, as computed by one replica. */
 export interface AuditReport {

@@ -11,9 +11,10 @@
  * Every claim it prints is checked; a failed check prints `FAILED: ...` and exits 1. It stops
  * every process it started, by pid, before it exits.
  */
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { connect, FailoverError, type TroupeClient } from '../../runtime/rpc/index.js';
-import { type Child, type ChildEvent, ProcessHarness } from '../../test/support/processes.js';
+import { connect, FailoverError, type TroupeClient } from 'troupe';
+import { type Child, type ChildEvent, ProcessHarness } from 'troupe/testkit';
 import { BankClient } from './generated/bank.client.js';
 
 const REPLICA = 'examples/bank/replica.ts';
@@ -54,11 +55,20 @@ const procs = new ProcessHarness();
 let client: TroupeClient | undefined;
 let exitCode = 0;
 
+// A fresh group key for this run (what `npx troupe keygen` writes to a file): every packet of the
+// replicas and of the client is authenticated with it. Children get it in TROUPE_KEY, never argv.
+const key = randomBytes(32).toString('hex');
+
 try {
   // 1. Three replica processes form the group.
   const children = await Promise.all(
     [1, 2, 3].map((i) =>
-      procs.start(REPLICA, { name: `replica-${i}`, ready: 'ready', readyTimeoutMs: 30_000 }),
+      procs.start(REPLICA, {
+        name: `replica-${i}`,
+        ready: 'ready',
+        readyTimeoutMs: 30_000,
+        env: { TROUPE_KEY: key },
+      }),
     ),
   );
   const seeds = children.map((c) => c.events.find((e) => e.event === 'ready')!.address as string);
@@ -83,10 +93,10 @@ try {
     ),
   );
   for (const r of replicas) say(`${r.name}  pid ${r.child.pid}  ${r.address}  member ${r.member}`);
-  say('group "bank" formed: one view of 3 replicas');
+  say('group "bank" formed: one view of 3 replicas, every packet authenticated with a fresh key');
 
   // 2. A client that is not a member.
-  client = await connect({ group: 'bank', seeds });
+  client = await connect({ group: 'bank', seeds, key: Buffer.from(key, 'hex') });
   const bank = BankClient.connect(client);
   say(
     `client ${client.clientId} (pid ${process.pid}, not a member) contact: ${nameOf(client.contactMember!)}`,

@@ -1,59 +1,53 @@
 /**
  * One replica of the bank, in its own process.
  *
- * Standalone, it joins the group at once:
+ * Standalone (with `--seeds`), it is the three-line program any service needs; the launcher
+ * reads its flags, `TROUPE_*` variables and key (`npx troupe serve --help` lists them):
  *
- *   npx tsx examples/bank/replica.ts --port 7001 --seeds 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
- *
- * `--mcast-group 239.255.88.1 [--mcast-port 45400]` casts over IP multicast instead of unicast
- * fan-out (the multi-host tests in test/netns run it so, one replica per network namespace).
+ *   npx troupe keygen bank.key
+ *   npx tsx examples/bank/replica.ts --port 7001 --seeds 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 --key-file bank.key
  *
  * Without `--seeds` it is driven by a parent process (`examples/bank/demo.ts`, the tests, the
- * benchmarks) through the JSON command protocol of `test/support/replica-child.ts`: it prints
- * `{"event":"ready","address"}` and joins when told to.
+ * benchmarks) through the JSON command protocol of `troupe/testkit`'s `serveReplicaChild`: it
+ * prints `{"event":"ready","address"}` and joins when told to, with the key in `TROUPE_KEY` if
+ * set. `--mcast-group 239.255.88.1 [--mcast-port 45400]` casts over IP multicast instead of
+ * unicast fan-out (the multi-host tests in test/netns run it so).
  */
 import { parseArgs } from 'node:util';
-import {
-  type ReplicaChildOptions,
-  serveReplicaChild,
-  startReplica,
-} from '../../test/support/replica-child.js';
+import { parseKey, runReplica } from 'troupe';
+import { serveReplicaChild } from 'troupe/testkit';
 import { Bank } from './bank.js';
-import { validateBankRequest } from './generated/bank.model.js';
+import { bankModel, validateBankRequest } from './generated/bank.model.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '0' },
-    seeds: { type: 'string' },
-    'mcast-group': { type: 'string' },
-    'mcast-port': { type: 'string', default: '45400' },
-  },
-});
-
-const bank = new Bank();
-const options: ReplicaChildOptions<Bank> = {
-  instance: bank,
-  group: 'bank',
-  validate: validateBankRequest,
-  locks: ['statements'],
-  app: () => ({ balances: Object.fromEntries(bank.snapshot().balances) }),
-  host: flags.host,
-  port: Number(flags.port),
-  ...(flags['mcast-group']
-    ? {
-        udp: {
-          mode: 'multicast' as const,
-          multicastGroup: flags['mcast-group'],
-          multicastPort: Number(flags['mcast-port']),
-        },
-      }
-    : {}),
-};
-
-if (flags.seeds) {
-  const { group, transport } = await startReplica(options, flags.seeds.split(','));
-  console.error(`bank replica ${group.self} at ${transport.address}; Ctrl-C to stop`);
+if (process.argv.includes('--seeds')) {
+  await runReplica(new Bank(), bankModel);
 } else {
-  await serveReplicaChild(options);
+  const { values: flags } = parseArgs({
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+      'mcast-group': { type: 'string' },
+      'mcast-port': { type: 'string', default: '45400' },
+    },
+  });
+  const bank = new Bank();
+  await serveReplicaChild({
+    instance: bank,
+    group: 'bank',
+    validate: validateBankRequest,
+    locks: ['statements'],
+    app: () => ({ balances: Object.fromEntries(bank.snapshot().balances) }),
+    host: flags.host,
+    port: Number(flags.port),
+    ...(process.env.TROUPE_KEY ? { key: parseKey(process.env.TROUPE_KEY, 'TROUPE_KEY') } : {}),
+    ...(flags['mcast-group']
+      ? {
+          udp: {
+            mode: 'multicast' as const,
+            multicastGroup: flags['mcast-group'],
+            multicastPort: Number(flags['mcast-port']),
+          },
+        }
+      : {}),
+  });
 }

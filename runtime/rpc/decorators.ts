@@ -1,13 +1,15 @@
 /**
  * Decorators that mark a class as a replicated service and its methods as remotely callable.
  *
- * Minimal version written for the codegen work: each decorator only records metadata with
- * `reflect-metadata`. Codegen reads the decorators syntactically (by name, with ts-morph), so
- * the recorded metadata is for the runtime, which takes parameter types from the generated
- * model rather than from `design:paramtypes` (tsx/esbuild/vite do not emit it).
+ * Each decorator only records which methods are remote and how they run; codegen reads the
+ * same decorators syntactically (with ts-morph), and the runtime takes parameter types from
+ * the generated model, never from reflection. They work both as TC39 decorators (TypeScript
+ * 5+ and esbuild/tsx without `experimentalDecorators`) and as legacy decorators (with it), so
+ * no compiler flag is needed; each call tells the two apart by its arguments.
  */
-import 'reflect-metadata';
+import type { IdlFile } from '../../idl/model.js';
 import type { ReplyMode } from './api.js';
+import { RpcConfigError } from './errors.js';
 import type { CallQos } from './qos.js';
 
 /** Options shared by every method decorator; each is the method's default, overridable per call. */
@@ -54,45 +56,146 @@ export interface ServiceMeta {
   methods: MethodMeta[];
 }
 
+/** Where the metadata lives on a decorated class: a symbol-keyed own property, no polyfill needed. */
 const SERVICE_KEY = Symbol.for('troupe:service');
 const METHODS_KEY = Symbol.for('troupe:methods');
 
 type Ctor = abstract new (...args: never[]) => unknown;
+type Fn = (...args: never[]) => unknown;
 
-function recordMethod(target: object, meta: MethodMeta): void {
-  const ctor = (target as { constructor: Ctor }).constructor;
-  const existing = (Reflect.getOwnMetadata(METHODS_KEY, ctor) as MethodMeta[] | undefined) ?? [];
-  Reflect.defineMetadata(METHODS_KEY, [...existing, meta], ctor);
+/**
+ * A decorator usable either way: legacy calls it as `(prototype, key, descriptor)`, TC39 as
+ * `(method, context)`. TypeScript type-checks whichever form the project compiles.
+ */
+export interface TroupeMethodDecorator {
+  (target: object, key: string | symbol, descriptor?: PropertyDescriptor): void;
+  (value: Fn, context: ClassMethodDecoratorContext): void;
+}
+
+/** A class decorator usable as legacy `(ctor)` or TC39 `(ctor, context)`. */
+export interface TroupeClassDecorator {
+  (target: Ctor): void;
+  (value: Ctor, context: ClassDecoratorContext): void;
+}
+
+/**
+ * TC39 method decorators run before their class's decorator and see only the function, not the
+ * class; they wait here until `@Service` claims the ones its prototype holds.
+ */
+const unclaimed: { fn: unknown; meta: MethodMeta }[] = [];
+
+function isTc39Context(x: unknown): x is { kind: string; name: string | symbol; static?: boolean } {
+  return typeof x === 'object' && x !== null && 'kind' in x && 'name' in x;
+}
+
+function ownMethods(ctor: Ctor): MethodMeta[] {
+  return Object.hasOwn(ctor, METHODS_KEY)
+    ? (ctor as unknown as Record<symbol, MethodMeta[]>)[METHODS_KEY]!
+    : [];
+}
+
+function defineHidden(ctor: Ctor, key: symbol, value: unknown): void {
+  Object.defineProperty(ctor, key, { value, configurable: true, enumerable: false, writable: true });
+}
+
+function methodDecorator(make: (name: string) => MethodMeta): TroupeMethodDecorator {
+  return ((target: object, keyOrContext: unknown) => {
+    if (isTc39Context(keyOrContext)) {
+      if (keyOrContext.kind !== 'method' || keyOrContext.static) {
+        throw new RpcConfigError(
+          `troupe method decorators go on instance methods, not on ${String(keyOrContext.name)}`,
+        );
+      }
+      unclaimed.push({ fn: target, meta: make(String(keyOrContext.name)) });
+      return;
+    }
+    const ctor = (target as { constructor: Ctor }).constructor;
+    defineHidden(ctor, METHODS_KEY, [...ownMethods(ctor), make(String(keyOrContext))]);
+  }) as TroupeMethodDecorator;
 }
 
 /** Marks a class as the implementation of service `name`. */
-export function Service(name: string, options: ServiceOptions = {}): ClassDecorator {
-  return (ctor) => {
-    Reflect.defineMetadata(SERVICE_KEY, { name, options }, ctor);
-  };
+export function Service(name: string, options: ServiceOptions = {}): TroupeClassDecorator {
+  return ((ctor: Ctor, context?: unknown) => {
+    if (isTc39Context(context)) {
+      const proto = ctor.prototype as Record<string, unknown>;
+      const mine = unclaimed.filter((u) => proto[u.meta.name] === u.fn);
+      for (const u of mine) unclaimed.splice(unclaimed.indexOf(u), 1);
+      defineHidden(ctor, METHODS_KEY, [...ownMethods(ctor), ...mine.map((u) => u.meta)]);
+    }
+    defineHidden(ctor, SERVICE_KEY, { name, options });
+  }) as TroupeClassDecorator;
 }
 
 /** A totally ordered update: every replica runs it in the same order. */
-export function Ordered(options: MethodOptions = {}): MethodDecorator {
-  return (target, key) => recordMethod(target, { name: String(key), kind: 'ordered', options });
+export function Ordered(options: MethodOptions = {}): TroupeMethodDecorator {
+  return methodDecorator((name) => ({ name, kind: 'ordered', options }));
 }
 
 /** A read answered by one replica (or ordered, with `consistency: 'ordered'`). */
-export function Query(options: QueryOptions = {}): MethodDecorator {
-  return (target, key) => recordMethod(target, { name: String(key), kind: 'query', options });
+export function Query(options: QueryOptions = {}): TroupeMethodDecorator {
+  return methodDecorator((name) => ({ name, kind: 'query', options }));
 }
 
 /** A method run under the named lock instead of the total order. */
-export function Handler(lock: string, options: MethodOptions = {}): MethodDecorator {
-  return (target, key) => recordMethod(target, { name: String(key), kind: 'handler', lock, options });
+export function Handler(lock: string, options: MethodOptions = {}): TroupeMethodDecorator {
+  return methodDecorator((name) => ({ name, kind: 'handler', lock, options }));
 }
 
 /** Reads the metadata the decorators recorded on `ctor`, or `undefined` if it is not a service. */
 export function getServiceMeta(ctor: Ctor): ServiceMeta | undefined {
-  const service = Reflect.getOwnMetadata(SERVICE_KEY, ctor) as
-    | { name: string; options: ServiceOptions }
-    | undefined;
-  if (!service) return undefined;
-  const methods = (Reflect.getOwnMetadata(METHODS_KEY, ctor) as MethodMeta[] | undefined) ?? [];
-  return { ...service, methods };
+  if (!Object.hasOwn(ctor, SERVICE_KEY)) return undefined;
+  const service = (ctor as unknown as Record<symbol, { name: string; options: ServiceOptions }>)[
+    SERVICE_KEY
+  ]!;
+  return { ...service, methods: ownMethods(ctor) };
+}
+
+/**
+ * Checks that `ctor`'s decorators describe the service of the generated `model`: the same
+ * service name, every model method decorated with the same kind (and lock), and no decorated
+ * method the model lacks. A mismatch means the generated files are stale.
+ *
+ * @throws {RpcConfigError} one error listing every difference and naming the fix.
+ */
+export function checkServiceModel(ctor: Ctor, model: IdlFile): ServiceMeta {
+  const meta = getServiceMeta(ctor);
+  const cls = ctor.name || 'the class';
+  if (!meta) {
+    throw new RpcConfigError(
+      `${cls} has no @Service decorator (import Service from 'troupe' and put @Service('name') on the class)`,
+    );
+  }
+  const svc = model.services.find((s) => s.name === meta.name);
+  if (!svc) {
+    const names = model.services.map((s) => `'${s.name}'`).join(', ');
+    throw new RpcConfigError(
+      `${cls} is @Service('${meta.name}') but the generated model describes ${names}: run 'troupe gen' again`,
+    );
+  }
+  const problems: string[] = [];
+  const decorated = new Map(meta.methods.map((m) => [m.name, m]));
+  for (const m of svc.methods) {
+    const d = decorated.get(m.name);
+    if (!d) problems.push(`${m.name} is in the model but not decorated`);
+    else if (d.kind !== m.kind)
+      problems.push(`${m.name} is @${kindName(d.kind)} here but ${m.kind} in the model`);
+    else if (d.kind === 'handler' && d.lock !== m.lock) {
+      problems.push(`${m.name} holds lock '${d.lock}' here but '${m.lock}' in the model`);
+    }
+  }
+  for (const d of meta.methods) {
+    if (!svc.methods.some((m) => m.name === d.name))
+      problems.push(`${d.name} is decorated but not in the model`);
+  }
+  if (problems.length > 0) {
+    throw new RpcConfigError(
+      `service '${meta.name}' (${cls}) disagrees with its generated model: ${problems.join('; ')}. Run 'troupe gen' again and rebuild`,
+    );
+  }
+  return meta;
+}
+
+function kindName(k: MethodKind): string {
+  return k === 'ordered' ? 'Ordered' : k === 'query' ? 'Query' : 'Handler';
 }

@@ -121,7 +121,8 @@ describe('troupe CLI', () => {
   });
 
   it('runs through the bin launcher with the same exit codes', () => {
-    const r = spawnSync(process.execPath, [path.join(root, 'bin/troupe.mjs'), 'idl', 'diff', 'nope'], {
+    const bin = ['--import', import.meta.resolve('tsx'), path.join(root, 'bin/troupe.ts')];
+    const r = spawnSync(process.execPath, [...bin, 'idl', 'diff', 'nope'], {
       encoding: 'utf8',
       cwd: tmp,
     });

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * The `troupe` command. Dispatches on the first word and loads only what that command needs:
+ * `--help` and `--version` load nothing, `serve` and `keygen` load the runtime, and only `gen`
+ * and `idl` load the code generator (and with it ts-morph and its TypeScript compiler).
+ */
+const argv = process.argv.slice(2);
+const cmd = argv[0];
+
+if (cmd === 'serve' || cmd === 'keygen') {
+  const { launcherMain } = await import('../runtime/launch/cli.js');
+  process.exitCode = await launcherMain(argv);
+} else if (cmd === 'gen' || cmd === 'idl') {
+  const { main } = await import('../codegen/cli.js');
+  process.exitCode = main(argv);
+} else {
+  const { HELP } = await import('../codegen/help.js');
+  const { GENERATOR_VERSION } = await import('../codegen/version.js');
+  if (cmd === '--version' || cmd === 'version') console.log(GENERATOR_VERSION);
+  else if (cmd === undefined || cmd === '--help' || cmd === 'help') {
+    console.log(HELP);
+    // Bare `troupe` is a usage error (exit 2), asking for help is not.
+    if (cmd === undefined) process.exitCode = 2;
+  } else {
+    console.error(`troupe: error: unknown command '${cmd}' (see troupe --help)`);
+    process.exitCode = 2;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * A replica process's configuration, from (highest first) command-line flags, `TROUPE_*`
+ * environment variables and a JSON config file. The key is never a flag value: only a file
+ * (`--key-file`, `TROUPE_KEY_FILE`, `keyFile`) or the `TROUPE_KEY` variable.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AuthKey } from '../wire/auth.js';
+import { LaunchError } from './errors.js';
+import { parseKey, readKeyFile } from './key.js';
+
+/** How replicas reach each other. */
+export type LaunchTransport = 'udp' | 'multicast' | 'tcp';
+
+/** Options of a replica process (see `troupe serve --help`). */
+export interface LaunchOptions {
+  /** The group's name. Default: the service's name. */
+  group?: string;
+  /** Address to bind and to be reached at. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to bind; `0` (the default) lets the kernel pick one. */
+  port?: number;
+  /** Members to contact, `host:port` (host names are resolved at start). Default: none, found a group alone. */
+  seeds?: string | readonly string[];
+  /** `udp` (unicast fan-out, the default), `multicast` (IP multicast) or `tcp`. */
+  transport?: LaunchTransport;
+  /** IP multicast group and port (transport `multicast`). Defaults `239.255.42.99`, `45299`. */
+  multicastGroup?: string;
+  multicastPort?: number;
+  /** The group key, already read; or {@link keyFile}. */
+  key?: AuthKey;
+  /** File holding the group key (hex or base64). */
+  keyFile?: string;
+  /** Run without a key: packets are neither authenticated nor replay-protected. */
+  insecure?: boolean;
+  /** Print events as JSON lines on stdout (`joined`, `view`, `left`) instead of prose on stderr. */
+  json?: boolean;
+  /** Where the generated model is (`troupe serve`): default `generated/<service>.model.js` next to the module. */
+  model?: string;
+  /** Which exported `@Service` class to serve (`troupe serve`), when the module exports several. */
+  service?: string;
+}
+
+/** Help for the flags {@link readLaunchOptions} reads. */
+export const LAUNCH_HELP = `Options (flag, environment variable, config file key):
+  --group NAME        TROUPE_GROUP      group       group name (default: the service name)
+  --host ADDR         TROUPE_HOST       host        bind address (default 127.0.0.1)
+  --port N            TROUPE_PORT       port        port to bind (default 0: any free port)
+  --seeds H:P,...     TROUPE_SEEDS      seeds       members to contact; host names allowed
+  --transport T       TROUPE_TRANSPORT  transport   udp (fan-out, default) | multicast | tcp
+  --mcast-group IP    TROUPE_MCAST_GROUP  multicastGroup   (default 239.255.42.99)
+  --mcast-port N      TROUPE_MCAST_PORT   multicastPort    (default 45299)
+  --key-file PATH     TROUPE_KEY_FILE   keyFile     group key file (make one: troupe keygen)
+                      TROUPE_KEY                    the key itself, hex or base64
+  --insecure          TROUPE_INSECURE=1 insecure    run without a key (no authentication)
+  --model PATH                          model       generated model (default generated/<service>.model.js)
+  --service NAME                        service     exported class to serve, if several
+  --json                                json        JSON lines on stdout instead of prose
+  --config FILE       TROUPE_CONFIG                 JSON file with the keys above`;
+
+const FLAGS = {
+  group: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  seeds: { type: 'string' },
+  transport: { type: 'string' },
+  'mcast-group': { type: 'string' },
+  'mcast-port': { type: 'string' },
+  'key-file': { type: 'string' },
+  insecure: { type: 'boolean' },
+  model: { type: 'string' },
+  service: { type: 'string' },
+  json: { type: 'boolean' },
+  config: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+/** Configuration read from argv and the environment, with the positional arguments. */
+export interface LaunchConfig {
+  options: LaunchOptions;
+  positional: string[];
+  help: boolean;
+}
+
+function port(v: unknown, from: string): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new LaunchError('CONFIG', `${from}: '${v}' is not a port (0-65535)`);
+  return n;
+}
+
+function transport(v: unknown, from: string): LaunchTransport {
+  if (v === 'udp' || v === 'multicast' || v === 'tcp') return v;
+  throw new LaunchError('CONFIG', `${from}: transport '${v}' is not udp, multicast or tcp`);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new LaunchError(
+      'CONFIG',
+      `cannot read config file '${file}': ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new LaunchError('CONFIG', `config file '${file}' must hold a JSON object`);
+  }
+  const known = new Set(Object.keys(FLAGS).map((k) => k.replace(/-(.)/g, (_, c: string) => c.toUpperCase())));
+  for (const k of ['multicastGroup', 'multicastPort', 'keyFile']) known.add(k);
+  for (const k of Object.keys(raw)) {
+    if (k === 'key')
+      throw new LaunchError('CONFIG', `config file '${file}': put the key in a key file ("keyFile")`);
+    if (!known.has(k)) throw new LaunchError('CONFIG', `config file '${file}': unknown key '${k}'`);
+  }
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * Reads a replica process's options from `argv` (flags and positional arguments), `env` and the
+ * config file either names. Checks every value; the key is read here, so a missing or bad key
+ * fails before anything binds.
+ */
+export function readLaunchOptions(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): LaunchConfig {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new LaunchError('CONFIG', `${(e as Error).message} (see troupe serve --help)`);
+  }
+  const f = parsed.values;
+  const configFile = f.config ?? env.TROUPE_CONFIG;
+  const file = configFile ? readConfigFile(configFile) : {};
+  const fileDir = configFile ? path.dirname(path.resolve(configFile)) : process.cwd();
+  const pick = (flag: unknown, envName: string, key: string): { v: unknown; from: string } | undefined => {
+    if (flag !== undefined) return { v: flag, from: `--${key}` };
+    if (env[envName] !== undefined && env[envName] !== '') return { v: env[envName], from: envName };
+    if (file[key] !== undefined) return { v: file[key], from: `${configFile}: ${key}` };
+    return undefined;
+  };
+  const str = (p: { v: unknown; from: string } | undefined): string | undefined => {
+    if (p === undefined) return undefined;
+    if (typeof p.v !== 'string') throw new LaunchError('CONFIG', `${p.from} must be a string`);
+    return p.v;
+  };
+  const o: LaunchOptions = {};
+  const group = str(pick(f.group, 'TROUPE_GROUP', 'group'));
+  if (group !== undefined) o.group = group;
+  const host = str(pick(f.host, 'TROUPE_HOST', 'host'));
+  if (host !== undefined) o.host = host;
+  const p = pick(f.port, 'TROUPE_PORT', 'port');
+  if (p) o.port = port(p.v, p.from);
+  const s = pick(f.seeds, 'TROUPE_SEEDS', 'seeds');
+  if (s) {
+    if (typeof s.v !== 'string' && !(Array.isArray(s.v) && s.v.every((x) => typeof x === 'string'))) {
+      throw new LaunchError('CONFIG', `${s.from} must be "host:port,..." or a list of them`);
+    }
+    o.seeds = s.v as string | string[];
+  }
+  const t = pick(f.transport, 'TROUPE_TRANSPORT', 'transport');
+  if (t) o.transport = transport(t.v, t.from);
+  const mg = str(pick(f['mcast-group'], 'TROUPE_MCAST_GROUP', 'multicastGroup'));
+  if (mg !== undefined) o.multicastGroup = mg;
+  const mp = pick(f['mcast-port'], 'TROUPE_MCAST_PORT', 'multicastPort');
+  if (mp) o.multicastPort = port(mp.v, mp.from);
+  // A multicast group given without a transport can only mean IP multicast.
+  if (o.multicastGroup !== undefined && o.transport === undefined) o.transport = 'multicast';
+  const model = str(pick(f.model, '', 'model'));
+  if (model !== undefined) o.model = f.model !== undefined ? model : path.resolve(fileDir, model);
+  const service = str(pick(f.service, '', 'service'));
+  if (service !== undefined) o.service = service;
+  if (f.json ?? file.json === true) o.json = true;
+  const insecure = f.insecure ?? (env.TROUPE_INSECURE === '1' || file.insecure === true);
+  // A key file named in the config file is relative to that file, not to the working directory.
+  const kf = pick(f['key-file'], 'TROUPE_KEY_FILE', 'keyFile');
+  if (kf) {
+    const name = str(kf)!;
+    o.keyFile = kf.from.startsWith(`${configFile}:`) ? path.resolve(fileDir, name) : name;
+    o.key = readKeyFile(o.keyFile);
+  } else if (env.TROUPE_KEY) o.key = parseKey(env.TROUPE_KEY, 'TROUPE_KEY');
+  if (insecure) {
+    if (o.key !== undefined) throw new LaunchError('CONFIG', 'give a key or --insecure, not both');
+    o.insecure = true;
+  }
+  return { options: o, positional: parsed.positionals, help: f.help === true };
+}

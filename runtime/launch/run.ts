@@ -1,0 +1,170 @@
+/**
+ * Runs one replica process: options from flags, environment and config file; the transport
+ * they name; a key or an explicit `insecure`; a clean leave on SIGTERM/SIGINT.
+ */
+import { performance } from 'node:perf_hooks';
+import type { IdlFile } from '../../idl/model.js';
+import { createValidator } from '../../idl/validate.js';
+import { TroupeError } from '../errors.js';
+import type { Group } from '../group/group.js';
+import { checkServiceModel } from '../rpc/decorators.js';
+import { joinReplica } from '../rpc/join.js';
+import type { Replica } from '../rpc/replica.js';
+import { tcp } from '../transport/tcp.js';
+import type { Transport } from '../transport/types.js';
+import { udp } from '../transport/udp.js';
+import { type LaunchOptions, readLaunchOptions } from './config.js';
+import { LaunchError } from './errors.js';
+import { resolveSeeds } from './seeds.js';
+import { JoinWitness } from './witness.js';
+
+/** A running replica process. */
+export interface RunningReplica<T extends object> {
+  replica: Replica<T>;
+  group: Group;
+  transport: Transport;
+  /** Leaves the group cleanly and closes the transport. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link runReplica}: launch options, or where to read them. */
+export interface RunReplicaOptions extends LaunchOptions {
+  /** Read flags, `TROUPE_*` variables and the config file from here (default: this process's). */
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Leave the group and exit on SIGTERM/SIGINT (default true). */
+  handleSignals?: boolean;
+  /** Give up joining after this long (default: joinGroup's, 30 s). */
+  joinTimeoutMs?: number;
+}
+
+function bindTransport(o: LaunchOptions): Promise<Transport> {
+  const host = o.host ?? '127.0.0.1';
+  const port = o.port ?? 0;
+  if (o.transport === 'tcp') return tcp({ host, port });
+  if (o.transport === 'multicast') {
+    return udp({
+      host,
+      port,
+      mode: 'multicast',
+      ...(o.multicastGroup !== undefined ? { multicastGroup: o.multicastGroup } : {}),
+      ...(o.multicastPort !== undefined ? { multicastPort: o.multicastPort } : {}),
+    });
+  }
+  return udp({ host, port });
+}
+
+/**
+ * Serves `instance` as a replica of its service with the generated `model`, configured by the
+ * process's flags, `TROUPE_*` environment variables and config file (see `troupe serve --help`)
+ * over which `options` win. Prints the member id, address and pid once joined, and every view;
+ * on SIGTERM or SIGINT leaves the group cleanly and exits.
+ *
+ * @example
+ * ```ts
+ * import { runReplica } from 'troupe';
+ * import { Kv } from './kv.js';
+ * import { kvModel } from './generated/kv.model.js';
+ * await runReplica(new Kv(), kvModel); // node replica.js --port 7001 --seeds ... --key-file k
+ * ```
+ * @throws {LaunchError} `KEY_REQUIRED` without a key or `insecure`, bad seeds, a bad option;
+ * {@link RpcConfigError} when the decorators disagree with the model; whatever `joinReplica`
+ * rejects with when the group cannot be joined.
+ */
+export async function runReplica<T extends object>(
+  instance: T,
+  model: IdlFile,
+  options: RunReplicaOptions = {},
+): Promise<RunningReplica<T>> {
+  const { argv, env, handleSignals, joinTimeoutMs, ...given } = options;
+  const read = readLaunchOptions(argv ?? process.argv.slice(2), env);
+  const o: LaunchOptions = { ...read.options, ...given };
+  const meta = checkServiceModel(instance.constructor as abstract new () => unknown, model);
+  if (o.key === undefined && !o.insecure) {
+    throw new LaunchError(
+      'KEY_REQUIRED',
+      `a replica needs the group key: --key-file PATH or TROUPE_KEY (make one with 'troupe keygen'), or --insecure to run without one`,
+    );
+  }
+  const seeds = await resolveSeeds(o.seeds ?? []);
+  const groupName = o.group ?? meta.name;
+  const transport = await bindTransport(o);
+  const say = (event: string, fields: Record<string, unknown>, prose: string): void => {
+    if (o.json) process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+    else process.stderr.write(`${prose}\n`);
+  };
+  // Misconfigured peers are reported the moment one is heard, and summed up if the join fails.
+  const witness = new JoinWitness(groupName, o.key, (address, why) =>
+    process.stderr.write(`troupe: warning: ${address} ${why}\n`),
+  );
+  let joined: { replica: Replica<T>; group: Group };
+  try {
+    joined = await joinReplica(instance, groupName, {
+      seeds,
+      transport: witness.watch(transport),
+      ...(joinTimeoutMs !== undefined ? { joinTimeoutMs } : {}),
+      validate: createValidator(model, meta.name),
+      // `insecure` is the library's explicit no-key switch once keys are required (issue 11);
+      // typed loosely so this compiles before and after that option exists.
+      ...(o.key !== undefined ? { key: o.key } : ({ insecure: true } as object)),
+    });
+  } catch (e) {
+    await transport.close();
+    if (e instanceof TroupeError && e.code === 'JOIN_TIMEOUT') {
+      throw new LaunchError('JOIN_FAILED', `${e.message}: ${witness.explain(seeds, transport.address)}`, {
+        cause: e,
+      });
+    }
+    throw e;
+  }
+  const { replica, group } = joined;
+  const view = group.view;
+  say(
+    'joined',
+    // uptimeMs: process start to first view, what a deployment waits for.
+    {
+      self: group.self,
+      address: transport.address,
+      pid: process.pid,
+      group: groupName,
+      view,
+      uptimeMs: Math.round(performance.now()),
+    },
+    `troupe: replica ${group.self} of '${groupName}' at ${transport.address} (${o.transport ?? 'udp'}), pid ${process.pid}; view ${view?.id} [${view?.members.join(' ')}]`,
+  );
+  group.on('view', (v) =>
+    say(
+      'view',
+      { id: v.view.id, members: v.view.members, failed: v.failed, left: v.left },
+      `troupe: view ${v.view.id} [${v.view.members.join(' ')}]`,
+    ),
+  );
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await group.leave();
+      await transport.close();
+    })();
+    return stopping;
+  };
+  if (handleSignals !== false) {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      // A second signal means "now": skip the leave.
+      if (++signals > 1) process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+      void stop().then(
+        () => {
+          say('left', { self: group.self }, `troupe: ${group.self} left '${groupName}' on ${sig}`);
+          process.exit(0);
+        },
+        (e: unknown) => {
+          process.stderr.write(`troupe: leaving failed: ${(e as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  return { replica, group, transport, stop };
+}

@@ -1,0 +1,93 @@
+/**
+ * Why a replica could not join: what it heard from whom while it tried. Members drop packets of
+ * another group or with another key without answering, so the joiner can only tell from what
+ * reaches it (peers starting at the same time contact it too) or from silence.
+ */
+import type { Transport } from '../transport/types.js';
+import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
+import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
+
+type Heard = 'member' | 'other-group' | 'other-key' | 'no-key' | 'has-key';
+
+const WHY: Record<Exclude<Heard, 'member'>, string> = {
+  'other-group': 'sends packets for another group (check the group name)',
+  'other-key': 'signs its packets with another key (check the key file)',
+  'no-key': 'runs without a key while this replica has one',
+  'has-key': 'runs with a key while this replica has none',
+};
+
+/** Watches a transport's incoming packets during a join and explains a failed one. */
+export class JoinWitness {
+  private readonly heard = new Map<string, Heard>();
+  private readonly groupId: number;
+  private readonly auth: PacketAuth | undefined;
+
+  constructor(
+    groupName: string,
+    key: AuthKey | undefined,
+    /** Called once per address the first time it is seen misconfigured. */
+    private readonly onMismatch: (address: string, why: string) => void = () => {},
+  ) {
+    this.groupId = groupIdOf(groupName);
+    this.auth = key !== undefined ? new PacketAuth(key) : undefined;
+  }
+
+  /** `transport`, with every incoming packet shown to this witness first. */
+  watch<T extends Transport>(transport: T): T {
+    return new Proxy(transport, {
+      get: (target, prop) => {
+        if (prop === 'onPacket') {
+          return (handler: (bytes: Uint8Array, from: string) => void) =>
+            target.onPacket((bytes, from) => {
+              this.see(bytes, from);
+              handler(bytes, from);
+            });
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  }
+
+  private see(bytes: Uint8Array, from: string): void {
+    if (this.heard.get(from) === 'member') return;
+    let h: ReturnType<typeof decodeFixedHeader>;
+    try {
+      h = decodeFixedHeader(bytes);
+    } catch {
+      return; // Not troupe's: says nothing about configuration.
+    }
+    let heard: Heard;
+    const tagged = h.tagLength > 0;
+    if (h.groupId !== this.groupId) heard = 'other-group';
+    else if (!this.auth) heard = tagged ? 'has-key' : 'member';
+    else if (!tagged) heard = 'no-key';
+    else {
+      try {
+        checkAuth(this.auth, bytes, h);
+        heard = 'member';
+      } catch {
+        heard = 'other-key';
+      }
+    }
+    const before = this.heard.get(from);
+    this.heard.set(from, heard);
+    if (heard !== 'member' && before !== heard) this.onMismatch(from, WHY[heard]);
+  }
+
+  /** One sentence: what was heard from the seeds (and anyone else) while joining. */
+  explain(seeds: readonly string[], self: string): string {
+    const others = seeds.filter((s) => s !== self);
+    const parts: string[] = [];
+    for (const [address, heard] of this.heard) {
+      if (heard !== 'member') parts.push(`${address} ${WHY[heard]}`);
+    }
+    const members = [...this.heard].filter(([, h]) => h === 'member').map(([a]) => a);
+    const silent = others.filter((s) => !this.heard.has(s));
+    if (members.length > 0) parts.push(`heard members at ${members.join(', ')} but no view formed`);
+    if (silent.length > 0)
+      parts.push(`nothing answered at ${silent.join(', ')} (not running, or unreachable)`);
+    if (others.length === 0 && parts.length === 0) parts.push('no seeds besides itself');
+    return parts.join('; ');
+  }
+}

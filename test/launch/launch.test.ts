@@ -1,0 +1,191 @@
+/**
+ * The replica launcher's configuration: flags over environment over config file, the key only
+ * from a file or TROUPE_KEY (and required unless --insecure), seeds with host names resolved
+ * or refused at once, and a replica that starts, prints who it is and leaves.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Bank } from '../../examples/bank/bank.js';
+import { bankModel } from '../../examples/bank/generated/bank.model.js';
+import { readLaunchOptions } from '../../runtime/launch/config.js';
+import { LaunchError } from '../../runtime/launch/errors.js';
+import { parseKey, readKeyFile, writeKeyFile } from '../../runtime/launch/key.js';
+import { runReplica } from '../../runtime/launch/run.js';
+import { resolveSeeds } from '../../runtime/launch/seeds.js';
+import { JoinWitness } from '../../runtime/launch/witness.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-launch-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const KEY = 'ab'.repeat(32);
+
+function code(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof LaunchError ? e.code : `not a LaunchError: ${e}`;
+  }
+  return undefined;
+}
+async function asyncCode(f: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await f();
+  } catch (e) {
+    return e instanceof LaunchError ? e.code : `not a LaunchError: ${e}`;
+  }
+  return undefined;
+}
+
+describe('launcher options', () => {
+  it('takes flags over environment over the config file', () => {
+    const config = path.join(tmp, 'replica.json');
+    fs.writeFileSync(path.join(tmp, 'k.key'), KEY);
+    fs.writeFileSync(
+      config,
+      JSON.stringify({ port: 7001, group: 'g-file', seeds: ['a:1'], keyFile: 'k.key' }),
+    );
+    const { options } = readLaunchOptions(['--port', '7003', '--config', config], {
+      TROUPE_PORT: '7002',
+      TROUPE_GROUP: 'g-env',
+    });
+    expect(options).toMatchObject({ port: 7003, group: 'g-env', seeds: ['a:1'] });
+    // A key file named in the config file is found next to it, wherever the process runs.
+    expect(options.keyFile).toBe(path.join(tmp, 'k.key'));
+    expect(Buffer.from(options.key as Uint8Array).toString('hex')).toBe(KEY);
+  });
+
+  it('reads the key from TROUPE_KEY (hex or base64), never from a flag', () => {
+    const hex = readLaunchOptions([], { TROUPE_KEY: KEY }).options.key as Buffer;
+    const b64 = readLaunchOptions([], { TROUPE_KEY: Buffer.from(KEY, 'hex').toString('base64') }).options
+      .key as Buffer;
+    expect(hex.equals(b64)).toBe(true);
+    expect(code(() => readLaunchOptions(['--key', KEY], {}))).toBe('CONFIG');
+    const config = path.join(tmp, 'inline.json');
+    fs.writeFileSync(config, JSON.stringify({ key: KEY }));
+    expect(code(() => readLaunchOptions(['--config', config], {}))).toBe('CONFIG');
+  });
+
+  it('refuses short or garbled keys and a key together with --insecure', () => {
+    expect(code(() => parseKey('ab'.repeat(16), 'k'))).toBe('KEY_INVALID');
+    expect(code(() => parseKey('not a key!', 'k'))).toBe('KEY_INVALID');
+    expect(code(() => readLaunchOptions(['--insecure'], { TROUPE_KEY: KEY }))).toBe('CONFIG');
+    expect(code(() => readLaunchOptions(['--key-file', path.join(tmp, 'absent')], {}))).toBe('KEY_FILE');
+  });
+
+  it('refuses unknown options, bad ports and transports', () => {
+    expect(code(() => readLaunchOptions(['--prot', '1'], {}))).toBe('CONFIG');
+    expect(code(() => readLaunchOptions(['--port', '70000'], {}))).toBe('CONFIG');
+    expect(code(() => readLaunchOptions(['--transport', 'carrier-pigeon'], {}))).toBe('CONFIG');
+    expect(readLaunchOptions(['--mcast-group', '239.1.2.3'], {}).options.transport).toBe('multicast');
+  });
+
+  it('keygen writes 32 random bytes as hex, owner-only, and never overwrites', () => {
+    const file = path.join(tmp, 'new.key');
+    writeKeyFile(file);
+    expect(readKeyFile(file)).toHaveLength(32);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(code(() => writeKeyFile(file))).toBe('KEY_FILE');
+  });
+});
+
+describe('seeds', () => {
+  it('resolves host names and keeps addresses', async () => {
+    expect(await resolveSeeds('localhost:7001, 127.0.0.1:7002')).toStrictEqual([
+      '127.0.0.1:7001',
+      '127.0.0.1:7002',
+    ]);
+  });
+
+  it('refuses a seed without a port, or that does not resolve, at once', async () => {
+    expect(await asyncCode(() => resolveSeeds(['localhost']))).toBe('SEED_NO_PORT');
+    expect(await asyncCode(() => resolveSeeds(['127.0.0.1:0']))).toBe('SEED_NO_PORT');
+    expect(await asyncCode(() => resolveSeeds(['no-such-host.invalid:7001']))).toBe('SEED_UNRESOLVED');
+  });
+});
+
+describe('runReplica', () => {
+  it('needs a key or an explicit insecure, before binding anything', async () => {
+    expect(await asyncCode(() => runReplica(new Bank(), bankModel, { argv: [], env: {} }))).toBe(
+      'KEY_REQUIRED',
+    );
+  });
+
+  it('starts a keyed replica that founds its group, and stops it cleanly', async () => {
+    const r = await runReplica(new Bank(), bankModel, {
+      argv: ['--port', '0'],
+      env: { TROUPE_KEY: KEY },
+      handleSignals: false,
+      json: true,
+    });
+    try {
+      expect(r.group.view?.members).toStrictEqual([r.group.self]);
+      expect(r.transport.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
+describe('a join that fails says why', () => {
+  async function pair(a: Record<string, string>, b: Record<string, string>): Promise<string[]> {
+    const { freePorts } = await import('./ports.js');
+    const [pa, pb] = await freePorts(2);
+    const seeds = `127.0.0.1:${pa},127.0.0.1:${pb}`;
+    const start = (port: number, env: Record<string, string>) =>
+      runReplica(new Bank(), bankModel, {
+        argv: ['--port', String(port), '--seeds', seeds],
+        env,
+        handleSignals: false,
+        joinTimeoutMs: 4_000,
+      }).then(
+        async (r) => {
+          await r.stop();
+          return 'joined';
+        },
+        (e: unknown) => (e instanceof LaunchError ? `${e.code}: ${e.message}` : String(e)),
+      );
+    return Promise.all([start(pa!, a), start(pb!, b)]);
+  }
+
+  it('names the seed that signs with another key', async () => {
+    const [a] = await pair({ TROUPE_KEY: KEY }, { TROUPE_KEY: 'cd'.repeat(32) });
+    expect(a).toMatch(/^JOIN_FAILED: .*127\.0\.0\.1:\d+ signs its packets with another key/);
+  });
+
+  it('names the seed that belongs to another group', async () => {
+    const [a] = await pair({ TROUPE_KEY: KEY }, { TROUPE_KEY: KEY, TROUPE_GROUP: 'other' });
+    expect(a).toMatch(/^JOIN_FAILED: .*127\.0\.0\.1:\d+ sends packets for another group/);
+  });
+
+  it('names the seeds where nothing answered (a lone replica founds its group instead of failing)', () => {
+    const w = new JoinWitness('bank', undefined);
+    expect(w.explain(['127.0.0.1:7001', '127.0.0.1:7002'], '127.0.0.1:7002')).toBe(
+      'nothing answered at 127.0.0.1:7001 (not running, or unreachable)',
+    );
+  });
+});
+
+describe('troupe serve and keygen', () => {
+  it('refuses TypeScript, a missing module and a missing model with one line each', async () => {
+    const { launcherMain } = await import('../../runtime/launch/cli.js');
+    const errs: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => errs.push(s) > 0) as typeof process.stderr.write;
+    try {
+      expect(await launcherMain(['serve', 'examples/bank/bank.ts', '--insecure'])).toBe(2);
+      expect(await launcherMain(['serve', path.join(tmp, 'absent.js'), '--insecure'])).toBe(2);
+      const lone = path.join(tmp, 'lone.mjs');
+      fs.writeFileSync(lone, 'export const nothing = 1;\n');
+      expect(await launcherMain(['serve', lone, '--insecure'])).toBe(2);
+      expect(await launcherMain(['keygen', '--force'])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errs).toHaveLength(4);
+    expect(errs[0]).toContain('is TypeScript: compile it');
+    expect(errs[1]).toContain('does not exist');
+    expect(errs[2]).toContain('exports no @Service class');
+    expect(errs[3]).toContain('usage: troupe keygen [PATH]');
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * The package's entry points load what their names promise: `troupe/client` no group stack,
+ * `troupe` and the `troupe` bin no TypeScript compiler. Checked over the static import graph
+ * of the sources (what Node loads for an entry is exactly its static imports; the runtime has
+ * no dynamic imports), so the check needs no build.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | { types: string; default: string }>;
+};
+
+/** Every module `file` loads, transitively, as repo-relative paths (packages as `pkg:name`). */
+function loads(file: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (abs: string): void => {
+    const rel = path.relative(root, abs);
+    if (seen.has(rel)) return;
+    seen.add(rel);
+    const text = fs.readFileSync(abs, 'utf8');
+    // Static imports and re-exports that bring values (type-only ones are erased).
+    const re = /^(?:import|export)\s+(?!type\s)([^'";]*?\sfrom\s+)?'([^']+)'/gm;
+    for (const m of text.matchAll(re)) {
+      const spec = m[2]!;
+      const names = /^\{([^}]*)\}/.exec(m[1]?.trim() ?? '')?.[1];
+      const members = names
+        ?.split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '');
+      if (members && members.length > 0 && members.every((n) => n.startsWith('type '))) continue;
+      if (spec.startsWith('.')) visit(path.resolve(path.dirname(abs), spec.replace(/\.js$/, '.ts')));
+      else if (!spec.startsWith('node:')) seen.add(`pkg:${spec}`);
+    }
+  };
+  visit(path.join(root, file));
+  return seen;
+}
+
+describe('package entry points', () => {
+  it('exports the entries the docs name, each with types', () => {
+    expect(Object.keys(pkg.exports).sort()).toStrictEqual(
+      ['.', './client', './codegen', './group', './idl', './package.json', './testkit'].sort(),
+    );
+    for (const [key, target] of Object.entries(pkg.exports)) {
+      if (key === './package.json') continue;
+      const t = target as { types: string; default: string };
+      const src = t.default.replace('./dist/', '').replace(/\.js$/, '.ts');
+      expect(fs.existsSync(path.join(root, src)), `${key} -> ${src}`).toBe(true);
+      expect(t.types).toBe(t.default.replace(/\.js$/, '.d.ts'));
+    }
+  });
+
+  it('troupe/client loads no group stack and no compiler', () => {
+    const mods = [...loads('entry/client.ts')];
+    expect(
+      mods.filter((m) => /^runtime\/(group|layers|stack\/builder)|^codegen|pkg:ts-morph/.test(m)),
+    ).toStrictEqual([]);
+    // It does load the client itself, so the walk above is not vacuous.
+    expect(mods).toContain('runtime/rpc/client.ts');
+  });
+
+  it('troupe (services and clients) loads no compiler; troupe/group loads the stack', () => {
+    const mods = [...loads('entry/troupe.ts')];
+    expect(mods.filter((m) => /^codegen|pkg:ts-morph|pkg:typescript/.test(m))).toStrictEqual([]);
+    expect(mods).toContain('runtime/rpc/join.ts');
+    expect([...loads('entry/group.ts')]).toContain('runtime/layers/gms.ts');
+  });
+
+  it('the bin statically loads nothing: --help and --version never load ts-morph', () => {
+    expect([...loads('bin/troupe.ts')]).toStrictEqual(['bin/troupe.ts']);
+    expect([...loads('codegen/help.ts')].filter((m) => m.startsWith('pkg:'))).toStrictEqual([]);
+  });
+
+  it('generated code imports troupe by name', () => {
+    for (const f of fs.readdirSync(path.join(root, 'examples/bank/generated'))) {
+      const text = fs.readFileSync(path.join(root, 'examples/bank/generated', f), 'utf8');
+      for (const m of text.matchAll(/from '([^']+)'/g)) expect(m[1], f).toMatch(/^troupe(\/(client|idl))?$/);
+    }
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * troupe's decorators work whether the service is compiled with TC39 decorators (the default
+ * of TypeScript 5+, esbuild and tsx without `experimentalDecorators`) or legacy ones, and a
+ * replica checks them against the generated model at start. Before this, a TC39-compiled
+ * service started and then failed every call with UnknownMethodError.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { transform } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bankModel } from '../../examples/bank/generated/bank.model.js';
+import { checkServiceModel, getServiceMeta } from '../../runtime/rpc/decorators.js';
+import { RpcConfigError } from '../../runtime/rpc/errors.js';
+
+const tmp = fs.mkdtempSync(path.join(import.meta.dirname, '.decorators-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const decorators = path.resolve(import.meta.dirname, '../../runtime/rpc/decorators.ts');
+
+const SOURCE = `
+import { Handler, Ordered, Query, Service } from ${JSON.stringify(decorators)};
+@Service('kv')
+export class Kv {
+  @Ordered() put(k: string): number { return k.length; }
+  @Query({ consistency: 'ordered' }) get(k: string): string { return k; }
+  @Handler('report') report(): string { return 'r'; }
+  plain(): number { return 0; }
+}
+@Service('other')
+export class Other {
+  @Ordered() put(): number { return 1; }
+}
+`;
+
+/** Compiles SOURCE the way a project with (or without) experimentalDecorators would, and loads it. */
+async function compiled(experimentalDecorators: boolean) {
+  const { code } = await transform(SOURCE, {
+    loader: 'ts',
+    format: 'esm',
+    target: 'es2022',
+    tsconfigRaw: { compilerOptions: { experimentalDecorators } },
+  });
+  const file = path.join(tmp, `kv-${experimentalDecorators ? 'legacy' : 'tc39'}.ts`);
+  fs.writeFileSync(file, code);
+  return import(file) as Promise<{ Kv: new () => object; Other: new () => object }>;
+}
+
+describe.each([
+  ['TC39', false],
+  ['legacy', true],
+])('%s decorators', (_form, legacy) => {
+  it('record the service and exactly its decorated methods', async () => {
+    const { Kv, Other } = await compiled(legacy);
+    const meta = getServiceMeta(Kv)!;
+    expect(meta.name).toBe('kv');
+    expect(meta.methods.map((m) => [m.name, m.kind, m.lock])).toStrictEqual([
+      ['put', 'ordered', undefined],
+      ['get', 'query', undefined],
+      ['report', 'handler', 'report'],
+    ]);
+    expect(meta.methods[1]!.options).toStrictEqual({ consistency: 'ordered' });
+    // The second class claims only its own method.
+    expect(getServiceMeta(Other)!.methods.map((m) => m.name)).toStrictEqual(['put']);
+  });
+});
+
+describe('checkServiceModel', () => {
+  it('accepts the bank example against its generated model', async () => {
+    const { Bank } = await import('../../examples/bank/bank.js');
+    expect(checkServiceModel(Bank, bankModel).name).toBe('bank');
+  });
+
+  it('names every difference and the fix in one error', async () => {
+    const { Kv } = await compiled(false);
+    const model = {
+      ...bankModel,
+      services: [
+        {
+          name: 'kv',
+          methods: [
+            { ...bankModel.services[0]!.methods[0]!, name: 'put', kind: 'query' as const },
+            { ...bankModel.services[0]!.methods[0]!, name: 'gone' },
+          ],
+        },
+      ],
+    };
+    const err = (() => {
+      try {
+        checkServiceModel(Kv, model);
+      } catch (e) {
+        return e as RpcConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(RpcConfigError);
+    expect(err!.message).toContain('put is @Ordered here but query in the model');
+    expect(err!.message).toContain('gone is in the model but not decorated');
+    expect(err!.message).toContain('report is decorated but not in the model');
+    expect(err!.message).toContain("Run 'troupe gen' again");
+  });
+
+  it('refuses an undecorated class with the fix', () => {
+    class Plain {}
+    expect(() => checkServiceModel(Plain, bankModel)).toThrow(/no @Service decorator/);
+  });
+});

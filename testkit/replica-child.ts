@@ -1,0 +1,127 @@
+/**
+ * The child side of a replica process driven by a parent (the demo, the RPC multi-process tests,
+ * the benchmarks). It binds a UDP socket (port 0 by default: the kernel picks a free port, so there
+ * is no bind-and-release race), prints `{"event":"ready","address","pid"}` and serves JSON commands
+ * on stdin, one per line:
+ *
+ *   {cmd:'join', seeds, layers?}  -> {event:'joined', self, view}; then every view as
+ *                                    {event:'view', id, members, failed, left, self}, and
+ *                                    {event:'partitioned', viewId, reason, self} when this
+ *                                    member lost its majority (it then rejoins as a new member,
+ *                                    so a later view's `self` differs)
+ *   {cmd:'state'}                 -> {event:'state', self, view, holders, stats, transport, app}:
+ *                                    this replica's own state, read locally (no group call);
+ *                                    `transport` is its transport's counters
+ *   {cmd:'outcome', id}           -> {event:'outcome', id, status, value?, error?}: its outcome table
+ *   {cmd:'leave'}                 -> leaves the group cleanly, {event:'left'}, and exits
+ *
+ * The process exits when its stdin closes, so it never outlives the process that started it.
+ */
+
+import type { RequestValidator } from '../idl/validate.js';
+import type { Group } from '../runtime/group/group.js';
+import { joinReplica } from '../runtime/rpc/join.js';
+import type { Replica } from '../runtime/rpc/replica.js';
+import type { Transport } from '../runtime/transport/types.js';
+import { type UdpOptions, udp } from '../runtime/transport/udp.js';
+import type { AuthKey } from '../runtime/wire/auth.js';
+import { emit, onCommands } from './processes.js';
+
+export interface ReplicaChildOptions<T extends object> {
+  instance: T;
+  /** The group's name. */
+  group: string;
+  validate: RequestValidator;
+  /** Handler locks whose holders `state` reports. */
+  locks?: readonly string[];
+  /** The application's state as `state` reports it (plain JSON). */
+  app: () => unknown;
+  host?: string;
+  port?: number;
+  /** More options of the UDP transport, e.g. `{ mode: 'multicast', multicastGroup }`. */
+  udp?: Omit<UdpOptions, 'host' | 'port'>;
+  /** The group key; without one the group runs unauthenticated (`insecure`). */
+  key?: AuthKey;
+  /** With `key`: encrypt packets. */
+  encrypt?: boolean;
+}
+
+/** A replica joined to its group, with the transport it runs on. */
+export interface ReplicaMember<T extends object> {
+  replica: Replica<T>;
+  group: Group;
+  transport: Transport;
+}
+
+/** The replica's UDP transport, as its options say. */
+function bind(o: ReplicaChildOptions<object>): Promise<Transport> {
+  return udp({ ...o.udp, host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+}
+
+/** Binds the transport and joins `seeds` at once (standalone use, no parent). */
+export async function startReplica<T extends object>(
+  o: ReplicaChildOptions<T>,
+  seeds: string[],
+  layers?: Record<string, Record<string, unknown>>,
+): Promise<ReplicaMember<T>> {
+  const transport = await bind(o);
+  return join(o, transport, seeds, layers);
+}
+
+async function join<T extends object>(
+  o: ReplicaChildOptions<T>,
+  transport: Transport,
+  seeds: string[],
+  layers?: Record<string, Record<string, unknown>>,
+): Promise<ReplicaMember<T>> {
+  const { replica, group } = await joinReplica(o.instance, o.group, {
+    seeds,
+    transport,
+    layers,
+    validate: o.validate,
+    // No key: say so explicitly, as the library requires (issue 11).
+    ...(o.key !== undefined ? { key: o.key } : { insecure: true }),
+    ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
+  });
+  return { replica, group, transport };
+}
+
+/** Serves the command protocol above until stdin closes. */
+export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions<T>): Promise<void> {
+  const transport = await bind(o);
+  let member: ReplicaMember<T> | undefined;
+  const viewOf = (g: Group) => (g.view ? { id: g.view.id, members: g.view.members } : undefined);
+  onCommands(async (cmd) => {
+    if (cmd.cmd === 'join') {
+      member = await join(o, transport, cmd.seeds as string[], cmd.layers as never);
+      const { group } = member;
+      group.on('view', (v) =>
+        emit('view', {
+          id: v.view.id,
+          members: v.view.members,
+          failed: v.failed,
+          left: v.left,
+          self: group.self,
+        }),
+      );
+      group.on('partitioned', (p) => emit('partitioned', { ...p, self: group.self }));
+      emit('joined', { self: group.self, view: viewOf(group) });
+    } else if (cmd.cmd === 'state') {
+      emit('state', {
+        self: member?.group.self,
+        view: member && viewOf(member.group),
+        holders: Object.fromEntries((o.locks ?? []).map((l) => [l, member?.replica.holder(l)])),
+        stats: member?.replica.stats(),
+        transport: transport.stats(),
+        app: o.app(),
+      });
+    } else if (cmd.cmd === 'outcome') {
+      emit('outcome', { id: cmd.id, ...member?.replica.outcome(String(cmd.id)) });
+    } else if (cmd.cmd === 'leave') {
+      await member?.group.leave();
+      emit('left');
+      process.exit(0);
+    }
+  });
+  emit('ready', { address: transport.address, pid: process.pid });
+}
