@@ -95,6 +95,9 @@ export function planLinks(w: World): void {
 export const MAX_SKEW_MS = 3 * 3_600_000;
 export const MAX_DRIFT = 0.02;
 
+/** Wall-clock time at virtual time 0 under `skew` (2026-01-01T00:00:00Z). */
+export const SKEW_EPOCH_MS = Date.UTC(2026, 0, 1);
+
 /** `skew`: per-address wall-clock offset and drift for every member and every `clients` address. */
 export function planSkew(w: World, clients: readonly string[] = []): void {
   const r = seededRandom(w.cfg.seed * 139 + 13);
@@ -103,6 +106,8 @@ export function planSkew(w: World, clients: readonly string[] = []): void {
     const big = r() < 0.3;
     const offset = (r() * 2 - 1) * (big ? MAX_SKEW_MS : 2_000);
     const drift = (r() * 2 - 1) * MAX_DRIFT;
-    w.skew.set(address, (now) => offset + drift * now);
+    // From a real epoch: virtual time starts at 0, and a clock hours behind must not go
+    // negative (a replica clamps a negative request time to 0, which no real clock gives).
+    w.skew.set(address, (now) => SKEW_EPOCH_MS + offset + drift * now);
   }
 }

@@ -496,8 +496,12 @@ export class RpcSim {
         w.log(`${rec.client} reply ${id} = ${JSON.stringify(value)}`);
         return;
       } catch (e) {
-        const retry = e instanceof FailoverError || e instanceof TimeoutError || e instanceof NoMajorityError;
+        const retry = e instanceof FailoverError || e instanceof TimeoutError;
         if (retry) rec.failures.push({ code: e.code, requestId: e.requestId, at: w.now });
+        // No majority can answer: final for this call (the client does not remember it for
+        // reissue, unlike a fail-over or a timeout); it claims nothing about the outcome.
+        if (e instanceof NoMajorityError)
+          rec.failures.push({ code: e.code, requestId: e.requestId, at: w.now });
         if (!retry || attempt >= this.opts.maxAttempts) {
           rec.final = { kind: 'error', error: e as Error, via: 'reply', at: w.now };
           w.log(`${rec.client} error ${id} ${(e as Error).name}: ${(e as Error).message}`);
