@@ -26,8 +26,10 @@ import {
   ClientClosedError,
   FailoverError,
   fromWireError,
+  InterruptedError,
   NoContactError,
   NoMajorityError,
+  OutcomeExpiredError,
   RequestPendingError,
   RpcConfigError,
   TimeoutError,
@@ -45,6 +47,7 @@ import {
   type ViewPacket,
 } from './protocol.js';
 import { parseRequestId, type Result } from './result.js';
+import { ClientSession } from './session.js';
 
 export interface ConnectOptions {
   /** The group's name (its packets carry the hash of it). */
@@ -188,6 +191,11 @@ interface Remembered {
   mode: ReplyMode;
   /** Members it was sent to, with when it last was: any of them may still put it into the order. */
   contacts: Map<string, Sent>;
+  /**
+   * Its answer, once the client has it (a reissue completed, or `outcome()` found it final): the
+   * request is then settled, the group may drop its outcome, and this copy answers instead.
+   */
+  answer?: ClientOutcome;
 }
 
 interface OutcomeWaiter {
@@ -231,7 +239,8 @@ export class TroupeClient implements Invoker {
   private readonly opts: Required<
     Omit<ConnectOptions, 'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key'>
   >;
-  private counter = 0;
+  /** Which of this client's requests are unsettled: the watermark each `call` carries. */
+  private readonly session: ClientSession;
   private currentView: ClientView | undefined;
   private contact: Contact | undefined;
   private readonly heard = new Map<string, number>();
@@ -239,6 +248,8 @@ export class TroupeClient implements Invoker {
   private readonly suspects = new Map<string, number>();
   private readonly calls = new Map<string, Call>();
   private readonly remembered = new Map<string, Remembered>();
+  /** Ids handed out by {@link newRequestId} and not yet used by a call. */
+  private readonly reserved = new Set<string>();
   private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
   private readonly contactWaiters: Array<() => void> = [];
   private readonly timers: unknown[] = [];
@@ -268,6 +279,7 @@ export class TroupeClient implements Invoker {
     this.groupId = groupIdOf(options.group);
     this.endpoint = { node: options.node ?? randomBytes(4).readUInt32BE(0), inc: 0 };
     this.time = options.timers ?? REAL_TIMERS;
+    this.session = new ClientSession(this.clientId, this.time.now());
     this.auth = options.key === undefined ? undefined : new PacketAuth(options.key);
     this.opts = {
       group: options.group,
@@ -344,13 +356,32 @@ export class TroupeClient implements Invoker {
       return Promise.reject(e);
     }
     return this.start({
-      id: opts.requestId ?? `${this.clientId}:${++this.counter}`,
+      id: opts.requestId ?? this.session.next(),
       service,
       method,
       args: encoded,
       mode: opts.reply ?? 'first',
       timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
     });
+  }
+
+  /**
+   * A fresh request id of this client, for a call made with `{ requestId }`: the caller knows
+   * the id of a call that succeeds too (for logs and audits), and the service need not record it.
+   * The id counts as unsettled (the group keeps what it learns of it) until a call with it ends.
+   *
+   * @example
+   * ```ts
+   * const requestId = client.newRequestId();
+   * const balance = await bank.deposit('alice', 10, { requestId });
+   * audit.log({ requestId, balance });
+   * ```
+   */
+  newRequestId(): string {
+    const id = this.session.next();
+    this.session.hold(id);
+    this.reserved.add(id);
+    return id;
   }
 
   /**
@@ -361,6 +392,7 @@ export class TroupeClient implements Invoker {
     if (this.closed) return Promise.reject(new ClientClosedError(requestId));
     const r = this.remembered.get(requestId);
     if (!r) return Promise.reject(new UnknownRequestError(requestId));
+    if (r.answer) return replay(r.answer);
     return this.start({
       id: requestId,
       service: r.service,
@@ -391,6 +423,8 @@ export class TroupeClient implements Invoker {
       };
       call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
       this.calls.set(c.id, call);
+      // An id from newRequestId() is held already: its call takes that hold over.
+      if (!this.reserved.delete(c.id)) this.session.hold(c.id);
       // A reissued call stays remembered: reissuing it again must get the recorded reply too.
       if (this.contact) this.sendCall(call, this.contact);
     });
@@ -408,6 +442,7 @@ export class TroupeClient implements Invoker {
       args: call.args,
       mode: call.mode,
       to: to.member,
+      settled: this.session.watermark(call.id),
     });
   }
 
@@ -415,6 +450,9 @@ export class TroupeClient implements Invoker {
   async outcome(requestId: string, opts: { timeoutMs?: number } = {}): Promise<ClientOutcome> {
     if (this.closed) throw new ClientClosedError(requestId);
     if (!parseRequestId(requestId)) throw new BadRequestIdError(requestId);
+    // Settled here: the group may have dropped it since (the client told it so).
+    const known = this.remembered.get(requestId)?.answer;
+    if (known) return { ...known };
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = this.time.now() + timeoutMs;
     let last: OutcomePacket | undefined;
@@ -448,7 +486,12 @@ export class TroupeClient implements Invoker {
             ? m !== p.member || askedAt - sent.at < this.opts.contactTimeoutMs
             : p.viewId < sent.viewId,
         );
-      if (p.status !== 'pending' && !waitingOnContact) return this.toOutcome(p, true);
+      if (p.status !== 'pending' && !waitingOnContact) {
+        const o = this.toOutcome(p, true);
+        // Final answers settle it; a settled not-found does not (the caller is to reissue it).
+        if (o.status !== 'not-found') this.settle(requestId, o);
+        return o;
+      }
       await new Promise<void>((r) => this.time.after(this.opts.retransmitMs, r));
     }
     if (last) return this.toOutcome(last, false);
@@ -521,11 +564,19 @@ export class TroupeClient implements Invoker {
       case 'reject': {
         const call = this.take(packet.id);
         if (!call) return;
-        call.reject(
-          packet.result.ok
-            ? new TroupeError('PROTOCOL', 'reject without an error')
-            : fromWireError(packet.result.error, packet.id, packet.member),
-        );
+        const error = packet.result.ok
+          ? new TroupeError('PROTOCOL', 'reject without an error')
+          : fromWireError(packet.result.error, packet.id, packet.member);
+        // Refused before ordering, here and by every replica that would apply it: final.
+        this.settle(call.id, {
+          requestId: call.id,
+          status: 'committed',
+          member: packet.member,
+          viewId: this.currentView?.id ?? 0,
+          error,
+          settled: true,
+        });
+        call.reject(error);
         return;
       }
       case 'outcome':
@@ -603,13 +654,25 @@ export class TroupeClient implements Invoker {
     }
     if (call.mode === 'first' || call.mode === 'none') {
       this.take(call.id);
-      if (entry.status === 'ok') call.resolve(entry.value);
+      const answer: ClientOutcome = {
+        requestId: call.id,
+        status: 'committed',
+        member,
+        viewId,
+        settled: true,
+      };
+      if (entry.status === 'ok') answer.value = entry.value;
       else {
-        // Whether an interrupted call ran is unknown to its caller, like a failed-over one: keep it
-        // for outcome() and reissue() (which answer `interrupted` again, never run it).
-        if (entry.error.code === 'INTERRUPTED') this.remember(call);
-        call.reject(fromWireError((result as Extract<Result, { ok: false }>).error, call.id, member));
+        answer.error = fromWireError((result as Extract<Result, { ok: false }>).error, call.id, member);
+        if (entry.error.code === 'INTERRUPTED') answer.status = 'interrupted';
+        if (entry.error.code === 'OUTCOME_EXPIRED') answer.status = 'expired';
       }
+      // Whether an interrupted call ran is unknown to its caller, like a failed-over one: keep it
+      // for outcome() and reissue() (which answer `interrupted` again, never run it).
+      if (answer.status === 'interrupted') this.remember(call, answer);
+      else this.settle(call.id, answer);
+      if (answer.error) call.reject(answer.error);
+      else call.resolve(answer.value);
       return;
     }
     call.accepted ??= { viewId, members, ordered: true };
@@ -629,18 +692,27 @@ export class TroupeClient implements Invoker {
       return s === 'ok' || s === 'error';
     }).length;
     const need = Math.floor(members.length / 2) + 1;
-    if (call.mode === 'all' && call.replies.size >= members.length) {
+    const done = (replies: Replies<unknown>) => {
       this.take(call.id);
-      call.resolve(this.replies(call, members));
-    } else if (call.mode === 'majority' && answered >= need) {
-      this.take(call.id);
-      call.resolve(
+      this.settle(call.id, {
+        requestId: call.id,
+        status: 'committed',
+        member: '',
+        viewId: replies.viewId,
+        value: replies,
+        settled: true,
+      });
+      call.resolve(replies);
+    };
+    if (call.mode === 'all' && call.replies.size >= members.length) done(this.replies(call, members));
+    else if (call.mode === 'majority' && answered >= need)
+      done(
         this.replies(
           call,
           members.filter((m) => call.replies.has(m)),
         ),
       );
-    } else if (call.mode === 'majority' && members.length - failed.length < need) {
+    else if (call.mode === 'majority' && members.length - failed.length < need) {
       this.take(call.id);
       call.reject(
         new NoMajorityError(
@@ -706,6 +778,7 @@ export class TroupeClient implements Invoker {
             args: call.args,
             mode: 'first',
             to: m,
+            settled: this.session.watermark(call.id),
           });
       }
       this.checkComplete(call);
@@ -802,20 +875,41 @@ export class TroupeClient implements Invoker {
     }
     this.calls.delete(id);
     this.time.clear(call.timer);
+    this.session.release(id);
     return call;
   }
 
-  private remember(call: Call): void {
-    const r: Remembered = {
+  /** Keeps a failed call for `outcome`/`reissue`; unsettled until `answer` is known. */
+  private remember(call: Call, answer?: ClientOutcome): void {
+    const had = this.remembered.get(call.id);
+    this.forget(call.id);
+    this.remembered.set(call.id, {
       service: call.service,
       method: call.method,
       args: call.args,
       mode: call.mode,
-      contacts: mergeSent(this.remembered.get(call.id)?.contacts, call.sentTo),
-    };
-    this.remembered.set(call.id, r);
+      contacts: mergeSent(had?.contacts, call.sentTo),
+      ...(answer ? { answer } : {}),
+    });
+    if (!answer) this.session.hold(call.id);
+    // Past `remember`, the oldest is forgotten: the client gives up on it, so it is settled.
     while (this.remembered.size > this.opts.remember)
-      this.remembered.delete(this.remembered.keys().next().value as string);
+      this.forget(this.remembered.keys().next().value as string);
+  }
+
+  private forget(id: string): void {
+    const r = this.remembered.get(id);
+    if (!r) return;
+    this.remembered.delete(id);
+    if (!r.answer) this.session.release(id);
+  }
+
+  /** A remembered request got its final answer: settled from now on. */
+  private settle(id: string, answer: ClientOutcome): void {
+    const r = this.remembered.get(id);
+    if (!r || r.answer) return;
+    r.answer = answer;
+    this.session.release(id);
   }
 
   private addressOf(member: string): string | undefined {
@@ -850,6 +944,13 @@ export class TroupeClient implements Invoker {
     }
     if (this.ownsTransport) await this.transport.close();
   }
+}
+
+/** What a settled request's call gives again: the recorded value or error, or its final status as an error. */
+function replay(o: ClientOutcome): Promise<unknown> {
+  if (o.status === 'interrupted') return Promise.reject(o.error ?? new InterruptedError(o.requestId));
+  if (o.status === 'expired') return Promise.reject(o.error ?? new OutcomeExpiredError(o.requestId));
+  return o.error ? Promise.reject(o.error) : Promise.resolve(o.value);
 }
 
 /** Member → the last `call` that went to it, over two records (the later one wins). */

@@ -4,7 +4,7 @@
  *
  * | kind | sent as | fields |
  * |---|---|---|
- * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp |
+ * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark |
  * | `done` | ordered cast by a lock holder | id, runner, result (a handler call completed) |
  * | `acquire` / `release` | ordered cast | lock, member |
  * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
@@ -38,6 +38,8 @@ export interface RequestMsg {
   contact: MemberId;
   /** The contact's clock when it ordered the request; replicas make it monotonic. */
   ts: number;
+  /** The client's settled watermark from its `call` packet (outcomes.ts), when it sent one. */
+  settled: number | undefined;
 }
 
 export interface DoneMsg {
@@ -82,6 +84,7 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
         m.client,
         m.contact,
         m.ts,
+        m.settled ?? null,
       ]);
     case 'done':
       return encodeValue([KIND.done, m.id, m.runner, resultToTuple(m.result)]);
@@ -111,12 +114,13 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   if (!Array.isArray(v)) return bad('group message must be an array');
   switch (v[0]) {
     case KIND.request:
-      if (v.length !== 9) bad('request has 9 fields');
+      if (v.length !== 10) bad('request has 10 fields');
       return {
         kind: 'request',
         ...callFields(v),
         contact: str(v[7], 'contact', 64),
         ts: int(v[8], 'timestamp'),
+        settled: v[9] === null ? undefined : int(v[9], 'settled watermark'),
       };
     case KIND.done:
       if (v.length !== 4) bad('done has 4 fields');

@@ -2,33 +2,39 @@
  * The replicated outcome table: what each ordered request produced, recorded by every replica
  * as part of applying it (so it is identical everywhere and travels with state transfer).
  *
- * Bounds (docs/rpc.md, "Outcome retention"):
- * - at most `perClient` outcomes per client (the highest counters are kept);
- * - outcomes older than `maxAgeMs` of order time (the ordered `now`) are dropped;
- * - a client with no outcome left is forgotten `clientTtlMs` after its last ordered request,
- *   and at most `maxClients` clients are remembered (least recently active forgotten first).
+ * Retention follows **client sessions** (docs/rpc.md, "Outcome table and retention"), as in
+ * Raft's client sessions: every request carries its client's *settled watermark*, the highest
+ * counter below which the client will never ask about a request again (it has its answer, or
+ * gave up on it). Applying the request drops that client's outcomes at or below the watermark
+ * and raises its *floor* to it: a request at or below the floor with no outcome is answered
+ * `expired` and never runs. Nothing the client has not settled is dropped while its session
+ * lives, whatever the clocks say and however many later calls it makes.
  *
- * Dropping an outcome raises the client's *floor*: a request at or below the floor that has
- * no outcome is answered `expired` and never runs (it may have run before). All eviction is a
- * function of the order alone, so replicas evict identically.
+ * A session ends when its client vanishes: once `sessionRequests` ordered requests (of all
+ * clients) were applied after its last one, or when `maxClients` more recently active sessions
+ * push it out. Both count positions in the total order, never time, so every replica ends the
+ * same sessions at the same point. `perClient` caps the outcomes one session holds above its
+ * floor, a defence against a client that never settles (its lowest are then dropped).
  */
-import { parseRequestId, type Result } from './result.js';
+import { RpcConfigError } from './errors.js';
+import { bad, parseRequestId, type Result, resultFromTuple, resultToTuple } from './result.js';
 
 export interface OutcomeLimits {
-  /** Outcomes kept per client. Default 256. */
+  /**
+   * Outcomes one client session holds above its settled watermark; past it the lowest are
+   * dropped (answered `expired`). Only a client that leaves more than this many of its requests
+   * unsettled reaches it. Default 65,536.
+   */
   perClient: number;
-  /** Outcome lifetime in order time (ms). Default 10 minutes. */
-  maxAgeMs: number;
-  /** How long a client's floor is kept after its last ordered request (ms). Default 1 hour. */
-  clientTtlMs: number;
-  /** Clients remembered. Default 10,000. */
+  /** A session ends once this many ordered requests were applied after its client's last one. Default 1,000,000. */
+  sessionRequests: number;
+  /** Client sessions remembered; the least recently active ends first. Default 10,000. */
   maxClients: number;
 }
 
 export const DEFAULT_OUTCOME_LIMITS: OutcomeLimits = {
-  perClient: 256,
-  maxAgeMs: 10 * 60_000,
-  clientTtlMs: 60 * 60_000,
+  perClient: 65_536,
+  sessionRequests: 1_000_000,
   maxClients: 10_000,
 };
 
@@ -38,27 +44,37 @@ export type RecordedOutcome =
 
 export type Lookup = RecordedOutcome | { status: 'expired' } | undefined;
 
-interface ClientEntry {
-  /** Highest counter whose outcome was dropped; 0 if none. */
+interface Session {
+  /** Highest counter the client settled (or whose outcome the `perClient` cap dropped); 0 if none. */
   floor: number;
-  /** Order time of this client's last recorded outcome. */
-  lastAt: number;
+  /** Position in the order (requests applied) of this client's last request. */
+  lastSeen: number;
   outcomes: Map<number, RecordedOutcome>;
 }
 
 /** Snapshot form (msgpack-friendly arrays). */
 export type OutcomeTableState = [
+  progress: number,
   lastSweep: number,
-  clients: [clientId: string, floor: number, lastAt: number, outcomes: [number, unknown[]][]][],
+  clients: [clientId: string, floor: number, lastSeen: number, outcomes: [number, unknown[]][]][],
 ];
 
+const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients'] as const;
+
 export class OutcomeTable {
-  private clients = new Map<string, ClientEntry>();
+  private clients = new Map<string, Session>();
+  /** Ordered requests applied: the order's own progress, identical at every replica. */
+  private progress = 0;
   private lastSweep = 0;
   private readonly limits: OutcomeLimits;
 
   constructor(limits: Partial<OutcomeLimits> = {}) {
     this.limits = { ...DEFAULT_OUTCOME_LIMITS, ...limits };
+    for (const k of LIMIT_NAMES) {
+      const v = this.limits[k];
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new RpcConfigError(`outcome limit ${k} must be a positive integer, got ${String(v)}`);
+    }
   }
 
   get(id: string): Lookup {
@@ -71,26 +87,35 @@ export class OutcomeTable {
     return p.counter <= c.floor ? { status: 'expired' } : undefined;
   }
 
-  /** Records `id`'s outcome at order time `at`, then applies the bounds. */
+  /**
+   * Applies one ordered request of `id`'s client (call before looking `id` up): the order
+   * advances by one, the client's session is refreshed, and everything at or below `settled`
+   * (the client's watermark, when the request carries one) is dropped.
+   */
+  request(id: string, settled: number | undefined): void {
+    const p = parseRequestId(id);
+    if (!p) return;
+    this.progress++;
+    const c = this.session(p.clientId);
+    if (settled !== undefined && settled > c.floor) {
+      c.floor = settled;
+      for (const n of c.outcomes.keys()) if (n <= settled) c.outcomes.delete(n);
+    }
+    this.sweep();
+  }
+
+  /** Records `id`'s outcome, then applies the bounds. */
   record(id: string, outcome: RecordedOutcome): void {
     const p = parseRequestId(id);
     if (!p) return;
-    let c = this.clients.get(p.clientId);
-    if (c) this.clients.delete(p.clientId); // re-inserted last: Map order is least recently active first
-    c ??= { floor: 0, lastAt: outcome.at, outcomes: new Map() };
-    c.lastAt = Math.max(c.lastAt, outcome.at);
+    const c = this.session(p.clientId);
+    if (p.counter <= c.floor) return; // settled by its client: nobody will ask for it
     c.outcomes.set(p.counter, outcome);
-    this.clients.set(p.clientId, c);
     while (c.outcomes.size > this.limits.perClient) {
       const lowest = Math.min(...c.outcomes.keys());
       c.outcomes.delete(lowest);
       c.floor = Math.max(c.floor, lowest);
     }
-    while (this.clients.size > this.limits.maxClients) {
-      const oldest = this.clients.keys().next().value as string;
-      this.clients.delete(oldest);
-    }
-    this.sweep(outcome.at);
   }
 
   /** Number of outcomes held (all clients). */
@@ -100,55 +125,87 @@ export class OutcomeTable {
     return n;
   }
 
-  /** Age-based eviction, run at most every `maxAgeMs / 8` of order time. */
-  private sweep(now: number): void {
-    const interval = Math.max(1, Math.floor(this.limits.maxAgeMs / 8));
-    if (now - this.lastSweep < interval) return;
-    this.lastSweep = now;
+  /** Number of client sessions held. */
+  get sessions(): number {
+    return this.clients.size;
+  }
+
+  /** The client's session, made most recently active (Map order: least recently active first). */
+  private session(clientId: string): Session {
+    let c = this.clients.get(clientId);
+    if (c) this.clients.delete(clientId);
+    c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map() };
+    c.lastSeen = this.progress;
+    this.clients.set(clientId, c);
+    while (this.clients.size > this.limits.maxClients)
+      this.clients.delete(this.clients.keys().next().value as string);
+    return c;
+  }
+
+  /** Ends vanished clients' sessions; runs every `sessionRequests / 8` requests of progress. */
+  private sweep(): void {
+    const interval = Math.max(1, Math.floor(this.limits.sessionRequests / 8));
+    if (this.progress - this.lastSweep < interval) return;
+    this.lastSweep = this.progress;
+    // Least recently active first: stop at the first session still alive.
     for (const [id, c] of this.clients) {
-      for (const [counter, o] of c.outcomes) {
-        if (now - o.at > this.limits.maxAgeMs) {
-          c.outcomes.delete(counter);
-          c.floor = Math.max(c.floor, counter);
-        }
-      }
-      if (c.outcomes.size === 0 && now - c.lastAt > this.limits.clientTtlMs) this.clients.delete(id);
+      if (this.progress - c.lastSeen <= this.limits.sessionRequests) break;
+      this.clients.delete(id);
     }
   }
 
   snapshot(): OutcomeTableState {
     return [
+      this.progress,
       this.lastSweep,
       [...this.clients].map(([id, c]) => [
         id,
         c.floor,
-        c.lastAt,
+        c.lastSeen,
         [...c.outcomes].map(([n, o]) => [
           n,
-          o.status === 'committed'
-            ? [1, o.viewId, o.at, o.result.ok ? [1, o.result.value] : [0, o.result.error]]
-            : [0, o.viewId, o.at],
+          o.status === 'committed' ? [1, o.viewId, o.at, resultToTuple(o.result)] : [0, o.viewId, o.at],
         ]),
       ]),
     ];
   }
 
-  /** Installs a snapshot from {@link snapshot} (taken by a replica of the same group: trusted). */
+  /**
+   * Installs a snapshot from {@link snapshot}. Checks its shape as strictly as a packet: a
+   * malformed one throws a `DecodeError` and leaves the table as it was.
+   */
   restore(state: OutcomeTableState): void {
-    const [lastSweep, clients] = state;
-    this.lastSweep = lastSweep;
-    this.clients = new Map();
-    for (const [id, floor, lastAt, outcomes] of clients) {
+    const count = (v: unknown, what: string) => {
+      if (!Number.isSafeInteger(v) || (v as number) < 0) bad(`outcome table: ${what} is not a count`);
+      return v as number;
+    };
+    const list = (v: unknown, what: string) => {
+      if (!Array.isArray(v)) bad(`outcome table: ${what} is not a list`);
+      return v as unknown[];
+    };
+    const [progress, lastSweep, clients] = list(state, 'state') as [unknown, unknown, unknown];
+    const next = new Map<string, Session>();
+    for (const entry of list(clients, 'clients')) {
+      const [id, floor, lastSeen, outcomes] = list(entry, 'client') as unknown[];
+      if (typeof id !== 'string' || !parseRequestId(`${id}:1`)) bad('outcome table: bad client id');
       const m = new Map<number, RecordedOutcome>();
-      for (const [n, o] of outcomes) {
-        const [committed, viewId, at, r] = o as [number, number, number, [number, unknown]?];
-        if (committed === 1 && r) {
-          const result: Result =
-            r[0] === 1 ? { ok: true, value: r[1] as Uint8Array } : { ok: false, error: r[1] as never };
-          m.set(n, { status: 'committed', viewId, at, result });
-        } else m.set(n, { status: 'interrupted', viewId, at });
+      for (const pair of list(outcomes, 'outcomes')) {
+        const [n, o] = list(pair, 'outcome') as [unknown, unknown];
+        const [committed, viewId, at, r] = list(o, 'outcome') as unknown[];
+        const base = { viewId: count(viewId, 'view id'), at: count(at, 'order time') };
+        if (committed === 1)
+          m.set(count(n, 'counter'), { status: 'committed', ...base, result: resultFromTuple(r) });
+        else if (committed === 0) m.set(count(n, 'counter'), { status: 'interrupted', ...base });
+        else bad('outcome table: bad outcome kind');
       }
-      this.clients.set(id, { floor, lastAt, outcomes: m });
+      next.set(id as string, {
+        floor: count(floor, 'floor'),
+        lastSeen: count(lastSeen, 'last seen'),
+        outcomes: m,
+      });
     }
+    this.progress = count(progress, 'progress');
+    this.lastSweep = count(lastSweep, 'last sweep');
+    this.clients = next;
   }
 }

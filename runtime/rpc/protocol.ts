@@ -43,6 +43,11 @@ export interface CallPacket {
    * put the request into the order behind an outcome answer that called it not-found.
    */
   to?: string;
+  /**
+   * The client's settled watermark (for ids of its own client id): it will never ask about a
+   * request of its own numbered at or below this again, so the group may drop those outcomes.
+   */
+  settled?: number;
 }
 
 /** Ask any member what it knows of a request (its recorded reply, if committed). */
@@ -138,9 +143,7 @@ const STATUSES: readonly OutcomeStatus[] = ['committed', 'pending', 'interrupted
 function tuple(p: ClientPacket): unknown[] {
   switch (p.kind) {
     case 'call':
-      return p.to === undefined
-        ? [KIND.call, p.id, p.service, p.method, p.args, p.mode]
-        : [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to];
+      return [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to ?? null, p.settled ?? null];
     case 'outcome?':
       return [KIND['outcome?'], p.id];
     case 'hello':
@@ -196,7 +199,7 @@ function parse(v: unknown): ClientPacket {
   if (!Array.isArray(v)) return bad('client message must be an array');
   switch (v[0]) {
     case KIND.call:
-      if (v.length !== 7) fields(v, 6, 'call');
+      fields(v, 8, 'call');
       return {
         kind: 'call',
         id: requestId(v[1]),
@@ -204,7 +207,8 @@ function parse(v: unknown): ClientPacket {
         method: str(v[3], 'method', 256),
         args: bytes(v[4], 'args'),
         mode: mode(v[5]),
-        ...(v.length === 7 ? { to: str(v[6], 'member', 64) } : {}),
+        ...(v[6] === null ? {} : { to: str(v[6], 'member', 64) }),
+        ...(v[7] === null ? {} : { settled: int(v[7], 'settled watermark') }),
       };
     case KIND['outcome?']:
       fields(v, 2, 'outcome?');

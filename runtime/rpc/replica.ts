@@ -357,6 +357,7 @@ export class Replica<T extends object = object> implements StateProvider {
         client: from,
         contact: group.self,
         ts: Math.max(0, Math.floor(this.clock())),
+        settled: p.settled,
       };
       this.inflight.set(p.id, this.clock());
       group.cast(encodeGroupMsg(msg), resolved.entry.qos);
@@ -586,6 +587,8 @@ export class Replica<T extends object = object> implements StateProvider {
     // Every replica learns the client, so all of them push it the next view (fast fail-over).
     this.touchClient(msg.client);
     const view = this.applied;
+    // The client's session: refreshed, and what the client settled is dropped, before the lookup.
+    this.outcomes.request(msg.id, msg.settled);
 
     const known = this.outcomes.get(msg.id);
     if (known) {
