@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
+import { memberId } from '../stack/member.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, authKeyBytes, PacketAuth } from '../wire/auth.js';
@@ -149,6 +150,8 @@ export interface ClientStats {
   stray: number;
   /** Packets dropped: no valid tag under the client's key (or a tag while the client has none). */
   unauthenticated: number;
+  /** Views refused: not from the member they name at its address, or not continuing the known view. */
+  untrusted: number;
   /** Authentic packets dropped as replays. */
   replayed: number;
   failovers: number;
@@ -170,7 +173,8 @@ interface Call {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   contact: Contact | undefined;
-  accepted: { viewId: number; members: readonly string[]; ordered: boolean } | undefined;
+  /** Where the request was ordered: view id and members, in the client's lineage `lineage`. */
+  accepted: { viewId: number; members: readonly string[]; ordered: boolean; lineage: number } | undefined;
   replies: Map<string, ReplyEntry<unknown>>;
   attempts: number;
   lastSent: number;
@@ -182,6 +186,8 @@ interface Call {
 interface Sent {
   at: number;
   viewId: number;
+  /** The client's lineage then: view ids of different lineages do not compare. */
+  lineage: number;
 }
 
 interface Remembered {
@@ -242,6 +248,10 @@ export class TroupeClient implements Invoker {
   /** Which of this client's requests are unsettled: the watermark each `call` carries. */
   private readonly session: ClientSession;
   private currentView: ClientView | undefined;
+  /** Lineages of the group this client followed: bumped when it adopts a re-founded group's view. */
+  private lineage = 0;
+  /** Since when the client has had no contact (undefined while it has one). */
+  private contactlessSince: number | undefined;
   private contact: Contact | undefined;
   private readonly heard = new Map<string, number>();
   /** Failed contacts' addresses → when suspected; not picked again for a while. */
@@ -266,6 +276,7 @@ export class TroupeClient implements Invoker {
     failovers: 0,
     unauthenticated: 0,
     replayed: 0,
+    untrusted: 0,
   };
 
   constructor(
@@ -433,7 +444,11 @@ export class TroupeClient implements Invoker {
   private sendCall(call: Call, to: Contact): void {
     call.contact = to;
     call.lastSent = this.time.now();
-    call.sentTo.set(to.member, { at: call.lastSent, viewId: this.currentView?.id ?? 0 });
+    call.sentTo.set(to.member, {
+      at: call.lastSent,
+      viewId: this.currentView?.id ?? 0,
+      lineage: this.lineage,
+    });
     this.send(to.address, {
       kind: 'call',
       id: call.id,
@@ -484,7 +499,7 @@ export class TroupeClient implements Invoker {
         [...contacts].some(([m, sent]) =>
           p.members.includes(m)
             ? m !== p.member || askedAt - sent.at < this.opts.contactTimeoutMs
-            : p.viewId < sent.viewId,
+            : sent.lineage === this.lineage && p.viewId < sent.viewId,
         );
       if (p.status !== 'pending' && !waitingOnContact) {
         const o = this.toOutcome(p, true);
@@ -540,8 +555,9 @@ export class TroupeClient implements Invoker {
   // 2–3. Receiving: validate everything, then dispatch by kind.
 
   private receive(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters);
-    if (!packet) return;
+    const decoded = readClientPacket(bytes, this.groupId, this.auth, this.counters);
+    if (!decoded) return;
+    const packet = decoded.packet;
     if (!TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++;
       return;
@@ -550,10 +566,12 @@ export class TroupeClient implements Invoker {
       this.counters.foreign++;
       return;
     }
-    this.heard.set(from, this.time.now());
+    // A view is heard from its member only once trusted (onView): a view spoofed from an address
+    // must not keep a silent contact alive.
+    if (packet.kind !== 'view') this.heard.set(from, this.time.now());
     switch (packet.kind) {
       case 'view':
-        this.onView(packet, from);
+        this.onView(packet, from, decoded.sender);
         return;
       case 'accepted':
         this.onAccepted(packet);
@@ -591,7 +609,7 @@ export class TroupeClient implements Invoker {
       this.counters.stray++;
       return;
     }
-    call.accepted ??= { viewId: p.viewId, members: p.members, ordered: p.ordered };
+    call.accepted ??= { viewId: p.viewId, members: p.members, ordered: p.ordered, lineage: this.lineage };
     call.attempts = 0;
     if (call.mode === 'none') {
       this.take(p.id)?.resolve(undefined);
@@ -675,7 +693,7 @@ export class TroupeClient implements Invoker {
       else call.resolve(answer.value);
       return;
     }
-    call.accepted ??= { viewId, members, ordered: true };
+    call.accepted ??= { viewId, members, ordered: true, lineage: this.lineage };
     if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
     call.replies.set(member, entry);
     this.checkComplete(call);
@@ -685,7 +703,7 @@ export class TroupeClient implements Invoker {
   private checkComplete(call: Call): void {
     if (!call.accepted || (call.mode !== 'all' && call.mode !== 'majority')) return;
     const members = call.accepted.members;
-    const failed = members.filter((m) => !call.replies.has(m) && this.departed(m, call.accepted!.viewId));
+    const failed = members.filter((m) => !call.replies.has(m) && this.departed(m, call.accepted!));
     for (const m of failed) call.replies.set(m, { member: m, status: 'failed' });
     const answered = members.filter((m) => {
       const s = call.replies.get(m)?.status;
@@ -731,10 +749,11 @@ export class TroupeClient implements Invoker {
     };
   }
 
-  /** A member of view `viewId` is known to have left: a newer view does not hold it. */
-  private departed(member: string, viewId: number): boolean {
+  /** A member of the ordering view is known to have left: a newer view (or lineage) does not hold it. */
+  private departed(member: string, ordered: { viewId: number; lineage: number }): boolean {
     const v = this.currentView;
-    return v !== undefined && v.id > viewId && !v.members.includes(member);
+    const newer = v !== undefined && (ordered.lineage < this.lineage || v.id > ordered.viewId);
+    return newer && !v.members.includes(member);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -816,21 +835,58 @@ export class TroupeClient implements Invoker {
     this.send(c.address, { kind: 'hello', viewId: this.currentView?.id ?? 0 });
   }
 
-  private onView(p: ViewPacket, from: string): void {
-    if (!this.currentView || p.viewId > this.currentView.id) {
-      this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
-      for (const call of this.calls.values()) this.checkComplete(call);
-    }
-    const c = this.contact;
-    if (c && this.currentView.id === p.viewId && !this.currentView.members.includes(c.member)) {
-      this.contactFailed(c);
+  /**
+   * A member's view. The client trusts a view only from a member that speaks for itself at its
+   * own address in it (with a key: whose authenticated packet names that member as sender), and
+   * adopts it when it continues the view it knows: a higher id from a member it knows (without a
+   * key also sharing a majority of the known view, members at the same addresses), or any view
+   * from the member it is choosing as contact after every member it knew failed (a re-founded
+   * group restarts view ids at 1). A spoofed view naming only an attacker is dropped.
+   */
+  private onView(p: ViewPacket, from: string, sender: Endpoint): void {
+    const self = p.members.indexOf(p.member);
+    if (self < 0 || p.addresses[self] !== from || (this.auth && memberId(sender) !== p.member)) {
+      this.counters.untrusted++;
       return;
     }
-    if (!this.contact && !this.suspects.has(from) && p.members.includes(p.member)) {
+    const cur = this.currentView;
+    const c = this.contact;
+    if (c && from === c.address && p.member !== c.member) {
+      // The contact's address answers as another member: with a key, that incarnation of the
+      // contact is gone; without one, the packet may be spoofed, so the contact is only not heard.
+      if (this.auth) this.contactFailed(c);
+    } else this.heard.set(from, this.time.now());
+    const known = cur !== undefined && addressIn(cur, p.member) === from;
+    if (!cur) {
+      if (!this.opts.seeds.includes(from)) return;
+      this.adopt(p, false);
+    } else if (p.viewId > cur.id && (known || this.auth !== undefined) && (this.auth || continues(p, cur))) {
+      this.adopt(p, false);
+    } else if (!this.contact && !known && (this.auth || this.opts.seeds.includes(from))) {
+      // Choosing a contact among strangers: every member the client knew is gone or silent.
+      this.adopt(p, true);
+    }
+    const v = this.currentView;
+    if (!v || addressIn(v, p.member) !== from) return;
+    if (this.contact && !v.members.includes(this.contact.member)) {
+      this.contactFailed(this.contact);
+      return;
+    }
+    if (!this.contact && !this.suspects.has(from)) {
       this.contact = { member: p.member, address: from };
+      this.contactlessSince = undefined;
       for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, this.contact);
       for (const w of this.contactWaiters.splice(0)) w();
     }
+  }
+
+  /** `p` becomes the known view; `rebase`: of another lineage (a re-founded group), whatever its id. */
+  private adopt(p: ViewPacket, rebase: boolean): void {
+    const cur = this.currentView;
+    if (cur && cur.id === p.viewId && !rebase && sameView(cur, p)) return;
+    if (rebase && cur) this.lineage++;
+    this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
+    for (const call of this.calls.values()) this.checkComplete(call);
   }
 
   private contactFailed(c: Contact): void {
@@ -854,13 +910,19 @@ export class TroupeClient implements Invoker {
     this.findContact();
   }
 
-  /** Says hello to every candidate: the first to answer with its view becomes the contact. */
+  /**
+   * Says hello to every candidate: the first to answer with its view becomes the contact. Once
+   * every member of the known view is suspected, or none answered for `contactTimeoutMs`, the
+   * seeds are asked too: the group may live on elsewhere (re-founded, or moved).
+   */
   private findContact(): void {
     const v = this.currentView;
-    const candidates = v
-      ? v.addresses.filter((a) => !this.suspects.has(a))
-      : this.opts.seeds.filter((a) => !this.suspects.has(a));
-    const targets = candidates.length > 0 ? candidates : v ? [...v.addresses] : this.opts.seeds;
+    const now = this.time.now();
+    this.contactlessSince ??= now;
+    const candidates = (v ? v.addresses : this.opts.seeds).filter((a) => !this.suspects.has(a));
+    const lost = candidates.length === 0 || now - this.contactlessSince >= this.opts.contactTimeoutMs;
+    const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
+    if (lost || !v) for (const a of this.opts.seeds) targets.add(a);
     for (const a of targets) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 });
   }
 
@@ -944,6 +1006,29 @@ export class TroupeClient implements Invoker {
     }
     if (this.ownsTransport) await this.transport.close();
   }
+}
+
+/** Address of `member` in `v`, if it is a member. */
+function addressIn(v: ClientView, member: string): string | undefined {
+  const i = v.members.indexOf(member);
+  return i >= 0 ? v.addresses[i] : undefined;
+}
+
+function sameView(v: ClientView, p: ViewPacket): boolean {
+  return v.members.length === p.members.length && v.members.every((m, i) => p.members[i] === m);
+}
+
+/**
+ * Without a key, whether `p` can be the group's successor of `v`: a new view keeps a majority
+ * of the one before (the primary-partition rule), at the same addresses. A view naming only an
+ * attacker, or remapping members to other addresses, does not.
+ */
+function continues(p: ViewPacket, v: ClientView): boolean {
+  let kept = 0;
+  p.members.forEach((m, i) => {
+    if (addressIn(v, m) === p.addresses[i]) kept++;
+  });
+  return kept > v.members.length / 2;
 }
 
 /** What a settled request's call gives again: the recorded value or error, or its final status as an error. */

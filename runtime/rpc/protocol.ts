@@ -342,9 +342,9 @@ export function readClientPacket(
   groupId: number,
   auth: PacketAuth | undefined,
   counters: Record<DropReason, number>,
-): ClientPacket | undefined {
+): { packet: ClientPacket; sender: Endpoint } | undefined {
   try {
-    return decodeClientPacket(raw, groupId, auth).packet;
+    return decodeClientPacket(raw, groupId, auth);
   } catch (e) {
     counters[e instanceof ClientPacketDrop ? e.reason : 'malformed']++;
     return undefined;

@@ -152,8 +152,11 @@ describe('RPC across replica processes on loopback', () => {
     const victim = replicas.find((r) => r !== contact)!;
     const survivors = replicas.filter((r) => r !== victim);
     const calls: Promise<unknown>[] = [];
+    const ids: string[] = [];
     for (let k = 0; k < 60; k++) {
-      calls.push(client.invoke('ledger', 'append', [`e${k}`]));
+      const requestId = client.newRequestId();
+      ids.push(requestId);
+      calls.push(client.invoke('ledger', 'append', [`e${k}`], { requestId }));
       if (k === 20) await victim.child.kill('SIGKILL');
       await sleep(5);
     }
@@ -173,12 +176,11 @@ describe('RPC across replica processes on loopback', () => {
     const lateState = await state(late);
     expect(lateState.app.entries).toEqual(states[0]!.app.entries);
     expect(lateState.app.runs).toBe(0); // restored, not re-run
-    expect(await late.child.request({ cmd: 'outcome', id: `${client.clientId}:1` }, 'outcome')).toMatchObject(
-      {
-        status: 'committed',
-        value: 1,
-      },
-    );
+    // The last call's outcome: nothing later settled it (earlier ones the client settled are dropped).
+    expect(await late.child.request({ cmd: 'outcome', id: ids[59] }, 'outcome')).toMatchObject({
+      status: 'committed',
+      value: replies[59],
+    });
     expect(await client.invoke('ledger', 'append', ['after'])).toBe(61);
     expect((await stateWhen(late, (a) => a.entries.length >= 61)).entries.at(-1)).toBe('after');
   }, 60_000);
