@@ -24,6 +24,7 @@ import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api
 import { decodeValue, encodeValue } from './codec.js';
 import {
   BadRequestIdError,
+  CallOptionError,
   ClientClosedError,
   FailoverError,
   fromWireError,
@@ -225,7 +226,7 @@ interface OutcomeWaiter {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<TroupeClient> {
-  if (!options.seeds?.length) throw new RpcConfigError('connect needs at least one seed address');
+  checkConnectOptions(options);
   if (options.key !== undefined) authKeyBytes(options.key); // a bad key throws before any socket opens
   const transport = options.transport ?? (await udp({ host: options.host ?? '127.0.0.1' }));
   const client = new TroupeClient(transport, options, options.transport === undefined);
@@ -292,6 +293,7 @@ export class TroupeClient implements Invoker {
     this.time = options.timers ?? REAL_TIMERS;
     this.session = new ClientSession(this.clientId, this.time.now());
     this.auth = options.key === undefined ? undefined : new PacketAuth(options.key);
+    checkConnectOptions(options);
     this.opts = {
       group: options.group,
       seeds: [...options.seeds],
@@ -362,6 +364,14 @@ export class TroupeClient implements Invoker {
     if (this.closed) return Promise.reject(new ClientClosedError());
     let encoded: Uint8Array;
     try {
+      for (const [what, v] of [
+        ['service', service],
+        ['method', method],
+      ] as const)
+        if (typeof v !== 'string' || v.length === 0 || v.length > 256)
+          throw new CallOptionError(what, `${what} must be a non-empty string of at most 256 characters`);
+      if (!Array.isArray(args)) throw new CallOptionError('args', 'args must be an array');
+      checkCallOptions(opts, CALL_OPTIONS);
       encoded = encodeValue(args);
     } catch (e) {
       return Promise.reject(e);
@@ -401,6 +411,11 @@ export class TroupeClient implements Invoker {
    */
   reissue(requestId: string, opts: Omit<CallOptions, 'requestId'> = {}): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClientClosedError(requestId));
+    try {
+      checkCallOptions(opts, REISSUE_OPTIONS);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const r = this.remembered.get(requestId);
     if (!r) return Promise.reject(new UnknownRequestError(requestId));
     if (r.answer) return replay(r.answer);
@@ -464,7 +479,8 @@ export class TroupeClient implements Invoker {
   /** Asks the group what became of `requestId` (any reachable member answers from its table). */
   async outcome(requestId: string, opts: { timeoutMs?: number } = {}): Promise<ClientOutcome> {
     if (this.closed) throw new ClientClosedError(requestId);
-    if (!parseRequestId(requestId)) throw new BadRequestIdError(requestId);
+    if (typeof requestId !== 'string' || !parseRequestId(requestId)) throw new BadRequestIdError(requestId);
+    checkCallOptions(opts, OUTCOME_OPTIONS);
     // Settled here: the group may have dropped it since (the client told it so).
     const known = this.remembered.get(requestId)?.answer;
     if (known) return { ...known };
@@ -905,7 +921,7 @@ export class TroupeClient implements Invoker {
       }
       this.take(call.id);
       this.remember(call);
-      call.reject(new FailoverError(call.id, c.member, call.accepted?.ordered === true));
+      call.reject(new FailoverError(call.id, c.member));
     }
     this.findContact();
   }
@@ -1006,6 +1022,70 @@ export class TroupeClient implements Invoker {
     }
     if (this.ownsTransport) await this.transport.close();
   }
+}
+
+const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'requestId']);
+const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);
+const OUTCOME_OPTIONS: ReadonlySet<string> = new Set(['timeoutMs']);
+const REPLY_MODES: readonly string[] = ['first', 'all', 'majority', 'none'];
+/** Longest deadline a timer takes (2^31 − 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Checks call options as plain JavaScript may pass them: an object with only the options this
+ * call takes (a stub called with an extra argument passes it here), each of its type and range.
+ */
+function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): void {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+    throw new CallOptionError('options', `call options must be an object, got ${describe(opts)}`);
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === undefined) continue;
+    if (!allowed.has(k))
+      throw new CallOptionError(k, `unknown call option '${k}' (allowed: ${[...allowed].join(', ')})`);
+    if (k === 'reply' && (typeof v !== 'string' || !REPLY_MODES.includes(v)))
+      throw new CallOptionError(k, `reply must be one of ${REPLY_MODES.join(', ')}, got ${describe(v)}`);
+    if (k === 'timeoutMs' && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT_MS))
+      throw new CallOptionError(
+        k,
+        `timeoutMs must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${describe(v)}`,
+      );
+    if (k === 'requestId' && typeof v !== 'string')
+      throw new CallOptionError(k, `requestId must be a string, got ${describe(v)}`);
+  }
+}
+
+/** Refuses bad connect options (from plain JavaScript too) with an `RpcConfigError`. */
+function checkConnectOptions(options: ConnectOptions): void {
+  if (typeof options?.group !== 'string' || options.group.length === 0)
+    throw new RpcConfigError('connect needs the group name (a non-empty string)');
+  if (
+    !Array.isArray(options?.seeds) ||
+    options.seeds.length === 0 ||
+    options.seeds.some((a) => typeof a !== 'string')
+  )
+    throw new RpcConfigError('connect needs at least one seed address (host:port strings)');
+  for (const k of [
+    'timeoutMs',
+    'connectTimeoutMs',
+    'retransmitMs',
+    'heartbeatMs',
+    'contactTimeoutMs',
+  ] as const) {
+    const v = options[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT_MS))
+      throw new RpcConfigError(
+        `${k} must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${describe(v)}`,
+      );
+  }
+  if (options.remember !== undefined && (!Number.isSafeInteger(options.remember) || options.remember < 1))
+    throw new RpcConfigError(`remember must be a positive integer, got ${describe(options.remember)}`);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return `'${v.slice(0, 40)}'`;
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return typeof v === 'symbol' ? 'a symbol' : String(v);
 }
 
 /** Address of `member` in `v`, if it is a member. */

@@ -101,7 +101,7 @@ describe('RPC across replica processes on loopback', () => {
     await contact.child.kill('SIGKILL');
     const err = (await call.catch((e: unknown) => e)) as FailoverError;
     expect(err).toBeInstanceOf(FailoverError);
-    expect(err).toMatchObject({ code: 'FAILOVER', member: contact.self, accepted: true });
+    expect(err).toMatchObject({ code: 'FAILOVER', member: contact.self });
     expect(err.message).toContain(err.requestId);
     const o = await client.outcome(err.requestId);
     expect(o).toMatchObject({ requestId: err.requestId, status: 'committed', value: 1, settled: true });
