@@ -492,10 +492,14 @@ export class TroupeClient implements Invoker {
         this.contact ?? (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.contact));
       if (!to) break;
       const askedAt = this.time.now();
+      // Every other member it went to is one the client gave up on: fence them (see below).
+      const sentTo = mergeSent(this.remembered.get(requestId)?.contacts, this.calls.get(requestId)?.sentTo);
+      const fence = [...sentTo.keys()].filter((m) => m !== to.member);
       const p = await this.askOutcome(
         requestId,
         to.address,
         Math.min(this.opts.retransmitMs * 4, deadline - this.time.now()),
+        fence,
       );
       if (!p) continue;
       last = p;
@@ -510,11 +514,15 @@ export class TroupeClient implements Invoker {
       // (else the member may simply not have heard of it yet), or is the answering member itself,
       // which reports its own cast in flight as `pending`, asked long enough after the last
       // `call` packet to it that the packet is no longer in flight (assumed: `contactTimeoutMs`).
+      // A member still in the view but fenced for this id (its later casts of it are refused, as
+      // the asked member had the group agree in the order) cannot order it any more either.
       const waitingOnContact =
         p.status === 'not-found' &&
         [...contacts].some(([m, sent]) =>
           p.members.includes(m)
-            ? m !== p.member || askedAt - sent.at < this.opts.contactTimeoutMs
+            ? m === p.member
+              ? askedAt - sent.at < this.opts.contactTimeoutMs
+              : !p.fenced.includes(m)
             : sent.lineage === this.lineage && p.viewId < sent.viewId,
         );
       if (p.status !== 'pending' && !waitingOnContact) {
@@ -529,7 +537,12 @@ export class TroupeClient implements Invoker {
     throw new TimeoutError(requestId, timeoutMs, 'no member answered the outcome query');
   }
 
-  private askOutcome(id: string, address: string, waitMs: number): Promise<OutcomePacket | undefined> {
+  private askOutcome(
+    id: string,
+    address: string,
+    waitMs: number,
+    fence: string[] = [],
+  ): Promise<OutcomePacket | undefined> {
     return new Promise((resolve) => {
       const list = this.outcomeWaiters.get(id) ?? [];
       const waiter: OutcomeWaiter = {
@@ -549,7 +562,7 @@ export class TroupeClient implements Invoker {
       });
       list.push(waiter);
       this.outcomeWaiters.set(id, list);
-      this.send(address, { kind: 'outcome?', id });
+      this.send(address, { kind: 'outcome?', id, ...(fence.length > 0 ? { fence } : {}) });
     });
   }
 

@@ -4,10 +4,11 @@
  *
  * | kind | sent as | fields |
  * |---|---|---|
- * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark |
+ * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark, after-fence |
  * | `done` | ordered cast by a lock holder | id, runner, result (a handler call completed) |
  * | `acquire` / `release` | ordered cast | lock, member |
  * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
+ * | `fence` | ordered cast by a member asked `outcome?` | id, members whose later casts of the id are refused |
  */
 import type { MemberId } from '../stack/member.js';
 import type { ReplyMode } from './api.js';
@@ -22,6 +23,7 @@ import {
   resultFromTuple,
   resultToTuple,
   str,
+  strings,
 } from './result.js';
 
 export interface RequestMsg {
@@ -40,6 +42,11 @@ export interface RequestMsg {
   ts: number;
   /** The client's settled watermark from its `call` packet (outcomes.ts), when it sent one. */
   settled: number | undefined;
+  /**
+   * Cast after the contact had applied a fence naming it for this id: a fresh cast, not one of
+   * the stale copies the fence refuses.
+   */
+  afterFence: boolean;
 }
 
 export interface DoneMsg {
@@ -67,9 +74,16 @@ export interface ForwardMsg {
   viewId: number;
 }
 
-export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg;
+/** From here on in the order, `members`' casts of request `id` are refused (docs/rpc.md, fencing). */
+export interface FenceMsg {
+  kind: 'fence';
+  id: string;
+  members: MemberId[];
+}
 
-const KIND = { request: 1, done: 2, acquire: 3, release: 4, forward: 5 } as const;
+export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg | FenceMsg;
+
+const KIND = { request: 1, done: 2, acquire: 3, release: 4, forward: 5, fence: 6 } as const;
 
 export function encodeGroupMsg(m: GroupMsg): Uint8Array {
   switch (m.kind) {
@@ -85,6 +99,7 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
         m.contact,
         m.ts,
         m.settled ?? null,
+        m.afterFence,
       ]);
     case 'done':
       return encodeValue([KIND.done, m.id, m.runner, resultToTuple(m.result)]);
@@ -93,6 +108,8 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
       return encodeValue([KIND[m.kind], m.lock, m.member]);
     case 'forward':
       return encodeValue([KIND.forward, m.id, m.service, m.method, m.args, m.mode, m.client, m.viewId]);
+    case 'fence':
+      return encodeValue([KIND.fence, m.id, m.members]);
   }
 }
 
@@ -114,13 +131,15 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   if (!Array.isArray(v)) return bad('group message must be an array');
   switch (v[0]) {
     case KIND.request:
-      if (v.length !== 10) bad('request has 10 fields');
+      if (v.length !== 11) bad('request has 11 fields');
+      if (typeof v[10] !== 'boolean') bad('request.afterFence must be a boolean');
       return {
         kind: 'request',
         ...callFields(v),
         contact: str(v[7], 'contact', 64),
         ts: int(v[8], 'timestamp'),
         settled: v[9] === null ? undefined : int(v[9], 'settled watermark'),
+        afterFence: v[10] as boolean,
       };
     case KIND.done:
       if (v.length !== 4) bad('done has 4 fields');
@@ -145,6 +164,9 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         ...callFields(v),
         viewId: int(v[7], 'view id'),
       };
+    case KIND.fence:
+      if (v.length !== 3) bad('fence has 3 fields');
+      return { kind: 'fence', id: requestId(v[1]), members: strings(v[2], 'fenced members', 64) };
     default:
       return bad(`unknown group message kind ${String(v[0])}`);
   }

@@ -17,7 +17,7 @@
  * floor, a defence against a client that never settles (its lowest are then dropped).
  */
 import { RpcConfigError } from './errors.js';
-import { bad, parseRequestId, type Result, resultFromTuple, resultToTuple } from './result.js';
+import { bad, parseRequestId, type Result, resultFromTuple, resultToTuple, strings } from './result.js';
 
 export interface OutcomeLimits {
   /**
@@ -50,13 +50,21 @@ interface Session {
   /** Position in the order (requests applied) of this client's last request. */
   lastSeen: number;
   outcomes: Map<number, RecordedOutcome>;
+  /** Requests with no outcome whose casts by these members are refused from here on (fences). */
+  fences: Map<number, string[]>;
 }
 
 /** Snapshot form (msgpack-friendly arrays). */
 export type OutcomeTableState = [
   progress: number,
   lastSweep: number,
-  clients: [clientId: string, floor: number, lastSeen: number, outcomes: [number, unknown[]][]][],
+  clients: [
+    clientId: string,
+    floor: number,
+    lastSeen: number,
+    outcomes: [number, unknown[]][],
+    fences: [number, string[]][],
+  ][],
 ];
 
 const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients'] as const;
@@ -100,6 +108,7 @@ export class OutcomeTable {
     if (settled !== undefined && settled > c.floor) {
       c.floor = settled;
       for (const n of c.outcomes.keys()) if (n <= settled) c.outcomes.delete(n);
+      for (const n of c.fences.keys()) if (n <= settled) c.fences.delete(n);
     }
     this.sweep();
   }
@@ -111,11 +120,32 @@ export class OutcomeTable {
     const c = this.session(p.clientId);
     if (p.counter <= c.floor) return; // settled by its client: nobody will ask for it
     c.outcomes.set(p.counter, outcome);
+    c.fences.delete(p.counter);
     while (c.outcomes.size > this.limits.perClient) {
       const lowest = Math.min(...c.outcomes.keys());
       c.outcomes.delete(lowest);
       c.floor = Math.max(c.floor, lowest);
     }
+  }
+
+  /**
+   * Fences `id` against `members`: their casts of it applied from here on are refused. A no-op
+   * once the request has an outcome (it ran: nothing to fence) or its client settled it.
+   */
+  fence(id: string, members: readonly string[]): void {
+    const p = parseRequestId(id);
+    if (!p) return;
+    const c = this.session(p.clientId);
+    if (p.counter <= c.floor || c.outcomes.has(p.counter)) return;
+    const had = c.fences.get(p.counter) ?? [];
+    c.fences.set(p.counter, [...new Set([...had, ...members])].sort());
+    while (c.fences.size > this.limits.perClient) c.fences.delete(Math.min(...c.fences.keys()));
+  }
+
+  /** The members whose casts of `id` are refused. */
+  fenced(id: string): readonly string[] {
+    const p = parseRequestId(id);
+    return (p && this.clients.get(p.clientId)?.fences.get(p.counter)) ?? [];
   }
 
   /** Number of outcomes held (all clients). */
@@ -134,7 +164,7 @@ export class OutcomeTable {
   private session(clientId: string): Session {
     let c = this.clients.get(clientId);
     if (c) this.clients.delete(clientId);
-    c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map() };
+    c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map(), fences: new Map() };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
     while (this.clients.size > this.limits.maxClients)
@@ -166,6 +196,7 @@ export class OutcomeTable {
           n,
           o.status === 'committed' ? [1, o.viewId, o.at, resultToTuple(o.result)] : [0, o.viewId, o.at],
         ]),
+        [...c.fences],
       ]),
     ];
   }
@@ -186,7 +217,7 @@ export class OutcomeTable {
     const [progress, lastSweep, clients] = list(state, 'state') as [unknown, unknown, unknown];
     const next = new Map<string, Session>();
     for (const entry of list(clients, 'clients')) {
-      const [id, floor, lastSeen, outcomes] = list(entry, 'client') as unknown[];
+      const [id, floor, lastSeen, outcomes, fences] = list(entry, 'client') as unknown[];
       if (typeof id !== 'string' || !parseRequestId(`${id}:1`)) bad('outcome table: bad client id');
       const m = new Map<number, RecordedOutcome>();
       for (const pair of list(outcomes, 'outcomes')) {
@@ -198,10 +229,16 @@ export class OutcomeTable {
         else if (committed === 0) m.set(count(n, 'counter'), { status: 'interrupted', ...base });
         else bad('outcome table: bad outcome kind');
       }
+      const f = new Map<number, string[]>();
+      for (const pair of list(fences, 'fences')) {
+        const [n, members] = list(pair, 'fence') as [unknown, unknown];
+        f.set(count(n, 'counter'), strings(members, 'fenced members', 64));
+      }
       next.set(id as string, {
         floor: count(floor, 'floor'),
         lastSeen: count(lastSeen, 'last seen'),
         outcomes: m,
+        fences: f,
       });
     }
     this.progress = count(progress, 'progress');

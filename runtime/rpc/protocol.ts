@@ -54,6 +54,12 @@ export interface CallPacket {
 export interface OutcomeQueryPacket {
   kind: 'outcome?';
   id: string;
+  /**
+   * Members the client sent the call to and gave up on: if the answer would be `not-found`, the
+   * asked member has the group *fence* them for this id (an ordered `fence`; their casts of it
+   * ordered later are refused), so the answer becomes final without waiting for them to leave.
+   */
+  fence?: string[];
 }
 
 /** Ask a member for its view; doubles as the client's heartbeat to its contact. */
@@ -106,6 +112,8 @@ export interface OutcomePacket {
   result: Result | undefined;
   /** For `committed`/`interrupted`: the view the request was ordered in. */
   orderedIn: number | undefined;
+  /** Members whose casts of this id the group refuses (fenced, as applied at the answering member). */
+  fenced: string[];
 }
 
 /** A membership hint: the sender's installed view. */
@@ -145,7 +153,7 @@ function tuple(p: ClientPacket): unknown[] {
     case 'call':
       return [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to ?? null, p.settled ?? null];
     case 'outcome?':
-      return [KIND['outcome?'], p.id];
+      return [KIND['outcome?'], p.id, p.fence ?? null];
     case 'hello':
       return [KIND.hello, p.viewId];
     case 'reply':
@@ -164,6 +172,7 @@ function tuple(p: ClientPacket): unknown[] {
         p.members,
         p.result ? resultToTuple(p.result) : null,
         p.orderedIn ?? null,
+        p.fenced,
       ];
     case 'view':
       return [KIND.view, p.member, p.viewId, p.members, p.addresses];
@@ -211,8 +220,12 @@ function parse(v: unknown): ClientPacket {
         ...(v[7] === null ? {} : { settled: int(v[7], 'settled watermark') }),
       };
     case KIND['outcome?']:
-      fields(v, 2, 'outcome?');
-      return { kind: 'outcome?', id: requestId(v[1]) };
+      fields(v, 3, 'outcome?');
+      return {
+        kind: 'outcome?',
+        id: requestId(v[1]),
+        ...(v[2] === null ? {} : { fence: strings(v[2], 'fence', 64) }),
+      };
     case KIND.hello:
       fields(v, 2, 'hello');
       return { kind: 'hello', viewId: int(v[1], 'view id') };
@@ -245,7 +258,7 @@ function parse(v: unknown): ClientPacket {
         result: resultFromTuple(v[3]),
       };
     case KIND.outcome: {
-      fields(v, 8, 'outcome');
+      fields(v, 9, 'outcome');
       const status = v[3];
       if (typeof status !== 'string' || !STATUSES.includes(status as OutcomeStatus))
         bad(`outcome status must be one of ${STATUSES.join(', ')}`);
@@ -258,6 +271,7 @@ function parse(v: unknown): ClientPacket {
         members: strings(v[5], 'members'),
         result: v[6] === null ? undefined : resultFromTuple(v[6]),
         orderedIn: v[7] === null ? undefined : int(v[7], 'ordered-in view id'),
+        fenced: strings(v[8], 'fenced', 64),
       };
     }
     case KIND.view: {

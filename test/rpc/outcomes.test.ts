@@ -137,6 +137,7 @@ describe('client protocol decoding', () => {
         settled: 9,
       },
       { kind: 'outcome?', id: 'c:1' },
+      { kind: 'outcome?', id: 'c:1', fence: ['m2'] },
       { kind: 'hello', viewId: 3 },
       { kind: 'reply', id: 'c:1', member: 'm1', viewId: 3, members: ['m1'], result: ok(5) },
       { kind: 'accepted', id: 'c:1', viewId: 3, members: ['m1', 'm2'], ordered: true },
@@ -155,6 +156,7 @@ describe('client protocol decoding', () => {
         members: ['m1'],
         result: ok(1),
         orderedIn: 2,
+        fenced: [],
       },
       {
         kind: 'outcome',
@@ -165,6 +167,7 @@ describe('client protocol decoding', () => {
         members: [],
         result: undefined,
         orderedIn: undefined,
+        fenced: ['m2'],
       },
       { kind: 'view', member: 'm1', viewId: 3, members: ['m1'], addresses: ['a:1'] },
     ] satisfies ClientPacket[];

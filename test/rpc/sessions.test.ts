@@ -55,3 +55,29 @@ describe('outcome retention: client sessions', () => {
     }
   });
 });
+
+describe('fencing a contact that is alive but cut off from the client', () => {
+  it('outcome() settles not-found in about a round trip, not at the deadline; the late cast is refused, the reissue runs once', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
+    cluster.group.holdCasts(contact.member, true); // it casts the call; the order has not seen it yet
+    const call = client.invoke('ledger', 'append', ['x']).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 30));
+    const a = contact.member.address;
+    cluster.net.drop = (from, to) =>
+      (from === a && to === client.address) || (from === client.address && to === a);
+    const err = (await call) as FailoverError;
+    expect(err).toBeInstanceOf(FailoverError);
+    const started = Date.now();
+    const o = await client.outcome(err.requestId, { timeoutMs: 3000 });
+    const took = Date.now() - started;
+    expect(o).toMatchObject({ status: 'not-found', settled: true });
+    expect(took).toBeLessThan(1000); // the deadline is 3 s; a fence costs one ordered cast
+    cluster.group.holdCasts(contact.member, false); // its stale cast reaches the order now: refused
+    expect(await client.reissue(err.requestId)).toBe(1);
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual(['x']);
+    expect(contact.replica.stats().fenced).toBe(1);
+  });
+});

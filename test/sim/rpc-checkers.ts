@@ -123,6 +123,7 @@ export function model(sim: RpcSim): Model {
   const copies = new Map<string, number>();
   const pending = new Map<string, MemberId>();
   const floors = new Map<string, number>();
+  const fences = new Map<string, Set<MemberId>>();
   for (const k of chain) {
     const v = views.get(k)!;
     const present = new Set(v.members);
@@ -169,9 +170,19 @@ export function model(sim: RpcSim): Model {
       outcomes.set(msg.id, resultOf(msg.result));
       return;
     }
+    if (msg.kind === 'fence') {
+      // Its contacts' later stale casts of a request with no outcome are refused (replica.ts).
+      if (outcomes.has(msg.id)) return;
+      const f = fences.get(msg.id) ?? new Set();
+      for (const m of msg.members) f.add(m);
+      fences.set(msg.id, f);
+      return;
+    }
     if (msg.kind !== 'request') return;
     const client = msg.id.slice(0, msg.id.lastIndexOf(':'));
     if (msg.settled !== undefined && msg.settled > (floors.get(client) ?? 0)) floors.set(client, msg.settled);
+    const refused = !outcomes.has(msg.id) && !msg.afterFence && fences.get(msg.id)?.has(msg.contact);
+    if (refused) return;
     copies.set(msg.id, (copies.get(msg.id) ?? 0) + 1);
     if (!first.has(msg.id)) first.set(msg.id, { contact: msg.contact, ts: msg.ts, at: a.at });
     if (outcomes.has(msg.id) || pending.has(msg.id)) return;
