@@ -205,7 +205,7 @@ export class OutcomeTable {
    * Installs a snapshot from {@link snapshot}. Checks its shape as strictly as a packet: a
    * malformed one throws a `DecodeError` and leaves the table as it was.
    */
-  restore(state: OutcomeTableState): void {
+  restore(state: unknown): void {
     const count = (v: unknown, what: string) => {
       if (!Number.isSafeInteger(v) || (v as number) < 0) bad(`outcome table: ${what} is not a count`);
       return v as number;
@@ -218,7 +218,8 @@ export class OutcomeTable {
     const next = new Map<string, Session>();
     for (const entry of list(clients, 'clients')) {
       const [id, floor, lastSeen, outcomes, fences] = list(entry, 'client') as unknown[];
-      if (typeof id !== 'string' || !parseRequestId(`${id}:1`)) bad('outcome table: bad client id');
+      if (typeof id !== 'string' || !parseRequestId(`${id}:1`) || next.has(id))
+        bad('outcome table: client id invalid or repeated');
       const m = new Map<number, RecordedOutcome>();
       for (const pair of list(outcomes, 'outcomes')) {
         const [n, o] = list(pair, 'outcome') as [unknown, unknown];
