@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Replies } from '../../runtime/rpc/api.js';
-import type { TroupeClient } from '../../runtime/rpc/client.js';
+import type { ConnectOptions, TroupeClient } from '../../runtime/rpc/client.js';
 import { encodeValue } from '../../runtime/rpc/codec.js';
 import { decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { Replica } from '../../runtime/rpc/replica.js';
@@ -107,7 +107,10 @@ describe('client: a re-founded group (view ids restart at 1)', () => {
   for (const key of [undefined, KEY]) {
     it(`follows it at the same addresses${key ? ' (with a key)' : ''}: all-mode calls get every new member's reply`, async () => {
       cluster = await Cluster.of(3, key ? { key } : {});
-      const client: TroupeClient = await cluster.client(key ? { key } : {});
+      // With a key the client is not insecure (main's Cluster.client defaults to insecure: true).
+      const client: TroupeClient = await cluster.client(
+        key ? ({ key, insecure: false } as Partial<ConnectOptions>) : {},
+      );
       await churn(cluster);
       const before = client.view!.id;
       const group = refound(
