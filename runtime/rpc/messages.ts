@@ -8,7 +8,7 @@
  * | `done` | ordered cast by a lock holder | id, runner, result (a handler call completed) |
  * | `acquire` / `release` | ordered cast | lock, member |
  * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
- * | `fence` | ordered cast by a member asked `outcome?` | id, members whose later casts of the id are refused |
+ * | `fence` | ordered cast by a member asked `outcome?` | id, members whose later casts of the id are refused, caster, its clock |
  */
 import type { MemberId } from '../stack/member.js';
 import type { ReplyMode } from './api.js';
@@ -79,6 +79,9 @@ export interface FenceMsg {
   kind: 'fence';
   id: string;
   members: MemberId[];
+  /** The member that cast it, and its clock then: two casts of one fence are distinct messages. */
+  by: MemberId;
+  at: number;
 }
 
 export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg | FenceMsg;
@@ -109,7 +112,7 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
     case 'forward':
       return encodeValue([KIND.forward, m.id, m.service, m.method, m.args, m.mode, m.client, m.viewId]);
     case 'fence':
-      return encodeValue([KIND.fence, m.id, m.members]);
+      return encodeValue([KIND.fence, m.id, m.members, m.by, m.at]);
   }
 }
 
@@ -165,8 +168,14 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         viewId: int(v[7], 'view id'),
       };
     case KIND.fence:
-      if (v.length !== 3) bad('fence has 3 fields');
-      return { kind: 'fence', id: requestId(v[1]), members: strings(v[2], 'fenced members', 64) };
+      if (v.length !== 5) bad('fence has 5 fields');
+      return {
+        kind: 'fence',
+        id: requestId(v[1]),
+        members: strings(v[2], 'fenced members', 64),
+        by: str(v[3], 'fencing member', 64),
+        at: int(v[4], 'fence time'),
+      };
     default:
       return bad(`unknown group message kind ${String(v[0])}`);
   }

@@ -479,7 +479,14 @@ export class Replica<T extends object = object> implements StateProvider {
     this.fencing.delete(id);
     this.fencing.set(id, now);
     if (this.fencing.size > 4096) this.fencing.delete(this.fencing.keys().next().value as string);
-    group.cast(encodeGroupMsg({ kind: 'fence', id, members: todo }), { order: 'total' });
+    const fence = {
+      kind: 'fence' as const,
+      id,
+      members: todo,
+      by: group.self,
+      at: Math.max(0, Math.floor(now)),
+    };
+    group.cast(encodeGroupMsg(fence), { order: 'total' });
   }
 
   // ---------------------------------------------------------------------------------------
