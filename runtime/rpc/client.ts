@@ -891,9 +891,15 @@ export class TroupeClient implements Invoker {
       this.adopt(p, false);
     } else if (p.viewId > cur.id && (known || this.auth !== undefined) && (this.auth || continues(p, cur))) {
       this.adopt(p, false);
-    } else if (!this.contact && !known && (this.auth || this.opts.seeds.includes(from))) {
-      // Choosing a contact among strangers: every member the client knew is gone or silent.
-      this.adopt(p, true);
+    } else if (
+      !this.contact &&
+      (this.auth || this.opts.seeds.includes(from)) &&
+      (!known || p.viewId > cur.id)
+    ) {
+      // Choosing a contact after its own failed: the member it picks speaks for the group now,
+      // a stranger from another lineage (a re-founded group) or a known member with a view
+      // the client could not chain to its own (it missed views in between).
+      this.adopt(p, !known && p.viewId <= cur.id);
     }
     const v = this.currentView;
     if (!v || addressIn(v, p.member) !== from) return;
