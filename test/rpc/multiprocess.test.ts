@@ -107,13 +107,20 @@ describe('RPC across replica processes on loopback', () => {
     expect(o).toMatchObject({ requestId: err.requestId, status: 'committed', value: 1, settled: true });
     expect(survivors.map((r) => r.self)).toContain(o.member);
     expect(await client.reissue(err.requestId)).toBe(1);
+    for (const r of survivors) {
+      await stateWhen(r, (a) => a.entries.length >= 1);
+      expect(await r.child.request({ cmd: 'outcome', id: err.requestId }, 'outcome')).toMatchObject({
+        status: 'committed',
+        value: 1,
+      });
+    }
+    // The next call tells the group the client settled it: the replicas drop its outcome.
     expect(await client.invoke('ledger', 'append', ['y'])).toBe(2);
     for (const r of survivors) {
       const s = await stateWhen(r, (a) => a.entries.length >= 2);
       expect(s).toMatchObject({ entries: ['x', 'y'], runs: 2 });
       expect(await r.child.request({ cmd: 'outcome', id: err.requestId }, 'outcome')).toMatchObject({
-        status: 'committed',
-        value: 1,
+        status: 'expired',
       });
     }
   }, 60_000);
