@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
+import { memberId } from '../stack/member.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOptions } from '../wire/auth.js';
@@ -24,11 +25,14 @@ import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api
 import { decodeValue, encodeValue } from './codec.js';
 import {
   BadRequestIdError,
+  CallOptionError,
   ClientClosedError,
   FailoverError,
   fromWireError,
+  InterruptedError,
   NoContactError,
   NoMajorityError,
+  OutcomeExpiredError,
   RequestPendingError,
   RpcConfigError,
   TimeoutError,
@@ -46,6 +50,7 @@ import {
   type ViewPacket,
 } from './protocol.js';
 import { parseRequestId, type Result } from './result.js';
+import { ClientSession } from './session.js';
 
 export interface ConnectOptions {
   /** The group's name (its packets carry the hash of it). */
@@ -152,6 +157,8 @@ export interface ClientStats {
   stray: number;
   /** Packets dropped: no valid tag under the client's key (or a tag while the client has none). */
   unauthenticated: number;
+  /** Views refused: not from the member they name at its address, or not continuing the known view. */
+  untrusted: number;
   /** Authentic packets dropped as replays. */
   replayed: number;
   failovers: number;
@@ -173,7 +180,8 @@ interface Call {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   contact: Contact | undefined;
-  accepted: { viewId: number; members: readonly string[]; ordered: boolean } | undefined;
+  /** Where the request was ordered: view id and members, in the client's lineage `lineage`. */
+  accepted: { viewId: number; members: readonly string[]; ordered: boolean; lineage: number } | undefined;
   replies: Map<string, ReplyEntry<unknown>>;
   attempts: number;
   lastSent: number;
@@ -185,6 +193,8 @@ interface Call {
 interface Sent {
   at: number;
   viewId: number;
+  /** The client's lineage then: view ids of different lineages do not compare. */
+  lineage: number;
 }
 
 interface Remembered {
@@ -194,6 +204,11 @@ interface Remembered {
   mode: ReplyMode;
   /** Members it was sent to, with when it last was: any of them may still put it into the order. */
   contacts: Map<string, Sent>;
+  /**
+   * Its answer, once the client has it (a reissue completed, or `outcome()` found it final): the
+   * request is then settled, the group may drop its outcome, and this copy answers instead.
+   */
+  answer?: ClientOutcome;
 }
 
 interface OutcomeWaiter {
@@ -218,6 +233,7 @@ interface OutcomeWaiter {
  */
 export async function connect(options: ConnectOptions): Promise<TroupeClient> {
   if (!options.seeds?.length) throw new RpcConfigError('connect needs at least one seed address');
+  checkConnectOptions(options);
   checkSecurity(options as SecurityOptions, 'connect'); // before any socket opens
   const transport = options.transport ?? (await udp({ host: options.host ?? '127.0.0.1' }));
   const client = new TroupeClient(transport, options, options.transport === undefined);
@@ -240,14 +256,21 @@ export class TroupeClient implements Invoker {
       'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key' | 'insecure' | 'encrypt'
     >
   >;
-  private counter = 0;
+  /** Which of this client's requests are unsettled: the watermark each `call` carries. */
+  private readonly session: ClientSession;
   private currentView: ClientView | undefined;
+  /** Lineages of the group this client followed: bumped when it adopts a re-founded group's view. */
+  private lineage = 0;
+  /** Since when the client has had no contact (undefined while it has one). */
+  private contactlessSince: number | undefined;
   private contact: Contact | undefined;
   private readonly heard = new Map<string, number>();
   /** Failed contacts' addresses → when suspected; not picked again for a while. */
   private readonly suspects = new Map<string, number>();
   private readonly calls = new Map<string, Call>();
   private readonly remembered = new Map<string, Remembered>();
+  /** Ids handed out by {@link newRequestId} and not yet used by a call. */
+  private readonly reserved = new Set<string>();
   private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
   private readonly contactWaiters: Array<() => void> = [];
   private readonly timers: unknown[] = [];
@@ -264,6 +287,7 @@ export class TroupeClient implements Invoker {
     failovers: 0,
     unauthenticated: 0,
     replayed: 0,
+    untrusted: 0,
   };
 
   constructor(
@@ -277,10 +301,12 @@ export class TroupeClient implements Invoker {
     this.groupId = groupIdOf(options.group);
     this.endpoint = { node: options.node ?? randomBytes(4).readUInt32BE(0), inc: 0 };
     this.time = options.timers ?? REAL_TIMERS;
+    this.session = new ClientSession(this.clientId, this.time.now());
     this.auth =
       options.key === undefined
         ? undefined
         : new PacketAuth(options.key, { encrypt: options.encrypt === true });
+    checkConnectOptions(options);
     this.opts = {
       group: options.group,
       seeds: [...options.seeds],
@@ -351,12 +377,20 @@ export class TroupeClient implements Invoker {
     if (this.closed) return Promise.reject(new ClientClosedError());
     let encoded: Uint8Array;
     try {
+      for (const [what, v] of [
+        ['service', service],
+        ['method', method],
+      ] as const)
+        if (typeof v !== 'string' || v.length === 0 || v.length > 256)
+          throw new CallOptionError(what, `${what} must be a non-empty string of at most 256 characters`);
+      if (!Array.isArray(args)) throw new CallOptionError('args', 'args must be an array');
+      checkCallOptions(opts, CALL_OPTIONS);
       encoded = encodeValue(args);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.start({
-      id: opts.requestId ?? `${this.clientId}:${++this.counter}`,
+      id: opts.requestId ?? this.session.next(),
       service,
       method,
       args: encoded,
@@ -366,13 +400,38 @@ export class TroupeClient implements Invoker {
   }
 
   /**
+   * A fresh request id of this client, for a call made with `{ requestId }`: the caller knows
+   * the id of a call that succeeds too (for logs and audits), and the service need not record it.
+   * The id counts as unsettled (the group keeps what it learns of it) until a call with it ends.
+   *
+   * @example
+   * ```ts
+   * const requestId = client.newRequestId();
+   * const balance = await bank.deposit('alice', 10, { requestId });
+   * audit.log({ requestId, balance });
+   * ```
+   */
+  newRequestId(): string {
+    const id = this.session.next();
+    this.session.hold(id);
+    this.reserved.add(id);
+    return id;
+  }
+
+  /**
    * Sends a failed or timed-out request again under its own id. The group never runs a request
    * twice: if it ran, the recorded reply comes back; if it did not, it runs now.
    */
   reissue(requestId: string, opts: Omit<CallOptions, 'requestId'> = {}): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClientClosedError(requestId));
+    try {
+      checkCallOptions(opts, REISSUE_OPTIONS);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const r = this.remembered.get(requestId);
     if (!r) return Promise.reject(new UnknownRequestError(requestId));
+    if (r.answer) return replay(r.answer);
     return this.start({
       id: requestId,
       service: r.service,
@@ -403,6 +462,8 @@ export class TroupeClient implements Invoker {
       };
       call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
       this.calls.set(c.id, call);
+      // An id from newRequestId() is held already: its call takes that hold over.
+      if (!this.reserved.delete(c.id)) this.session.hold(c.id);
       // A reissued call stays remembered: reissuing it again must get the recorded reply too.
       if (this.contact) this.sendCall(call, this.contact);
     });
@@ -411,7 +472,11 @@ export class TroupeClient implements Invoker {
   private sendCall(call: Call, to: Contact): void {
     call.contact = to;
     call.lastSent = this.time.now();
-    call.sentTo.set(to.member, { at: call.lastSent, viewId: this.currentView?.id ?? 0 });
+    call.sentTo.set(to.member, {
+      at: call.lastSent,
+      viewId: this.currentView?.id ?? 0,
+      lineage: this.lineage,
+    });
     this.send(to.address, {
       kind: 'call',
       id: call.id,
@@ -420,13 +485,18 @@ export class TroupeClient implements Invoker {
       args: call.args,
       mode: call.mode,
       to: to.member,
+      settled: this.session.watermark(call.id),
     });
   }
 
   /** Asks the group what became of `requestId` (any reachable member answers from its table). */
   async outcome(requestId: string, opts: { timeoutMs?: number } = {}): Promise<ClientOutcome> {
     if (this.closed) throw new ClientClosedError(requestId);
-    if (!parseRequestId(requestId)) throw new BadRequestIdError(requestId);
+    if (typeof requestId !== 'string' || !parseRequestId(requestId)) throw new BadRequestIdError(requestId);
+    checkCallOptions(opts, OUTCOME_OPTIONS);
+    // Settled here: the group may have dropped it since (the client told it so).
+    const known = this.remembered.get(requestId)?.answer;
+    if (known) return { ...known };
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = this.time.now() + timeoutMs;
     let last: OutcomePacket | undefined;
@@ -435,10 +505,14 @@ export class TroupeClient implements Invoker {
         this.contact ?? (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.contact));
       if (!to) break;
       const askedAt = this.time.now();
+      // Every other member it went to is one the client gave up on: fence them (see below).
+      const sentTo = mergeSent(this.remembered.get(requestId)?.contacts, this.calls.get(requestId)?.sentTo);
+      const fence = [...sentTo.keys()].filter((m) => m !== to.member);
       const p = await this.askOutcome(
         requestId,
         to.address,
         Math.min(this.opts.retransmitMs * 4, deadline - this.time.now()),
+        fence,
       );
       if (!p) continue;
       last = p;
@@ -453,21 +527,35 @@ export class TroupeClient implements Invoker {
       // (else the member may simply not have heard of it yet), or is the answering member itself,
       // which reports its own cast in flight as `pending`, asked long enough after the last
       // `call` packet to it that the packet is no longer in flight (assumed: `contactTimeoutMs`).
+      // A member still in the view but fenced for this id (its later casts of it are refused, as
+      // the asked member had the group agree in the order) cannot order it any more either.
       const waitingOnContact =
         p.status === 'not-found' &&
         [...contacts].some(([m, sent]) =>
           p.members.includes(m)
-            ? m !== p.member || askedAt - sent.at < this.opts.contactTimeoutMs
-            : p.viewId < sent.viewId,
+            ? m === p.member
+              ? askedAt - sent.at < this.opts.contactTimeoutMs
+              : !p.fenced.includes(m)
+            : sent.lineage === this.lineage && p.viewId < sent.viewId,
         );
-      if (p.status !== 'pending' && !waitingOnContact) return this.toOutcome(p, true);
+      if (p.status !== 'pending' && !waitingOnContact) {
+        const o = this.toOutcome(p, true);
+        // Final answers settle it; a settled not-found does not (the caller is to reissue it).
+        if (o.status !== 'not-found') this.settle(requestId, o);
+        return o;
+      }
       await new Promise<void>((r) => this.time.after(this.opts.retransmitMs, r));
     }
     if (last) return this.toOutcome(last, false);
     throw new TimeoutError(requestId, timeoutMs, 'no member answered the outcome query');
   }
 
-  private askOutcome(id: string, address: string, waitMs: number): Promise<OutcomePacket | undefined> {
+  private askOutcome(
+    id: string,
+    address: string,
+    waitMs: number,
+    fence: string[] = [],
+  ): Promise<OutcomePacket | undefined> {
     return new Promise((resolve) => {
       const list = this.outcomeWaiters.get(id) ?? [];
       const waiter: OutcomeWaiter = {
@@ -487,7 +575,7 @@ export class TroupeClient implements Invoker {
       });
       list.push(waiter);
       this.outcomeWaiters.set(id, list);
-      this.send(address, { kind: 'outcome?', id });
+      this.send(address, { kind: 'outcome?', id, ...(fence.length > 0 ? { fence } : {}) });
     });
   }
 
@@ -509,8 +597,9 @@ export class TroupeClient implements Invoker {
   // 2–3. Receiving: validate everything, then dispatch by kind.
 
   private receive(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters);
-    if (!packet) return;
+    const decoded = readClientPacket(bytes, this.groupId, this.auth, this.counters);
+    if (!decoded) return;
+    const packet = decoded.packet;
     if (!TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++;
       return;
@@ -519,10 +608,12 @@ export class TroupeClient implements Invoker {
       this.counters.foreign++;
       return;
     }
-    this.heard.set(from, this.time.now());
+    // A view is heard from its member only once trusted (onView): a view spoofed from an address
+    // must not keep a silent contact alive.
+    if (packet.kind !== 'view') this.heard.set(from, this.time.now());
     switch (packet.kind) {
       case 'view':
-        this.onView(packet, from);
+        this.onView(packet, from, decoded.sender);
         return;
       case 'accepted':
         this.onAccepted(packet);
@@ -533,11 +624,19 @@ export class TroupeClient implements Invoker {
       case 'reject': {
         const call = this.take(packet.id);
         if (!call) return;
-        call.reject(
-          packet.result.ok
-            ? new TroupeError('PROTOCOL', 'reject without an error')
-            : fromWireError(packet.result.error, packet.id, packet.member),
-        );
+        const error = packet.result.ok
+          ? new TroupeError('PROTOCOL', 'reject without an error')
+          : fromWireError(packet.result.error, packet.id, packet.member);
+        // Refused before ordering, here and by every replica that would apply it: final.
+        this.settle(call.id, {
+          requestId: call.id,
+          status: 'committed',
+          member: packet.member,
+          viewId: this.currentView?.id ?? 0,
+          error,
+          settled: true,
+        });
+        call.reject(error);
         return;
       }
       case 'outcome':
@@ -552,7 +651,7 @@ export class TroupeClient implements Invoker {
       this.counters.stray++;
       return;
     }
-    call.accepted ??= { viewId: p.viewId, members: p.members, ordered: p.ordered };
+    call.accepted ??= { viewId: p.viewId, members: p.members, ordered: p.ordered, lineage: this.lineage };
     call.attempts = 0;
     if (call.mode === 'none') {
       this.take(p.id)?.resolve(undefined);
@@ -615,16 +714,28 @@ export class TroupeClient implements Invoker {
     }
     if (call.mode === 'first' || call.mode === 'none') {
       this.take(call.id);
-      if (entry.status === 'ok') call.resolve(entry.value);
+      const answer: ClientOutcome = {
+        requestId: call.id,
+        status: 'committed',
+        member,
+        viewId,
+        settled: true,
+      };
+      if (entry.status === 'ok') answer.value = entry.value;
       else {
-        // Whether an interrupted call ran is unknown to its caller, like a failed-over one: keep it
-        // for outcome() and reissue() (which answer `interrupted` again, never run it).
-        if (entry.error.code === 'INTERRUPTED') this.remember(call);
-        call.reject(fromWireError((result as Extract<Result, { ok: false }>).error, call.id, member));
+        answer.error = fromWireError((result as Extract<Result, { ok: false }>).error, call.id, member);
+        if (entry.error.code === 'INTERRUPTED') answer.status = 'interrupted';
+        if (entry.error.code === 'OUTCOME_EXPIRED') answer.status = 'expired';
       }
+      // Whether an interrupted call ran is unknown to its caller, like a failed-over one: keep it
+      // for outcome() and reissue() (which answer `interrupted` again, never run it).
+      if (answer.status === 'interrupted') this.remember(call, answer);
+      else this.settle(call.id, answer);
+      if (answer.error) call.reject(answer.error);
+      else call.resolve(answer.value);
       return;
     }
-    call.accepted ??= { viewId, members, ordered: true };
+    call.accepted ??= { viewId, members, ordered: true, lineage: this.lineage };
     if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
     call.replies.set(member, entry);
     this.checkComplete(call);
@@ -634,25 +745,34 @@ export class TroupeClient implements Invoker {
   private checkComplete(call: Call): void {
     if (!call.accepted || (call.mode !== 'all' && call.mode !== 'majority')) return;
     const members = call.accepted.members;
-    const failed = members.filter((m) => !call.replies.has(m) && this.departed(m, call.accepted!.viewId));
+    const failed = members.filter((m) => !call.replies.has(m) && this.departed(m, call.accepted!));
     for (const m of failed) call.replies.set(m, { member: m, status: 'failed' });
     const answered = members.filter((m) => {
       const s = call.replies.get(m)?.status;
       return s === 'ok' || s === 'error';
     }).length;
     const need = Math.floor(members.length / 2) + 1;
-    if (call.mode === 'all' && call.replies.size >= members.length) {
+    const done = (replies: Replies<unknown>) => {
       this.take(call.id);
-      call.resolve(this.replies(call, members));
-    } else if (call.mode === 'majority' && answered >= need) {
-      this.take(call.id);
-      call.resolve(
+      this.settle(call.id, {
+        requestId: call.id,
+        status: 'committed',
+        member: '',
+        viewId: replies.viewId,
+        value: replies,
+        settled: true,
+      });
+      call.resolve(replies);
+    };
+    if (call.mode === 'all' && call.replies.size >= members.length) done(this.replies(call, members));
+    else if (call.mode === 'majority' && answered >= need)
+      done(
         this.replies(
           call,
           members.filter((m) => call.replies.has(m)),
         ),
       );
-    } else if (call.mode === 'majority' && members.length - failed.length < need) {
+    else if (call.mode === 'majority' && members.length - failed.length < need) {
       this.take(call.id);
       call.reject(
         new NoMajorityError(
@@ -671,10 +791,11 @@ export class TroupeClient implements Invoker {
     };
   }
 
-  /** A member of view `viewId` is known to have left: a newer view does not hold it. */
-  private departed(member: string, viewId: number): boolean {
+  /** A member of the ordering view is known to have left: a newer view (or lineage) does not hold it. */
+  private departed(member: string, ordered: { viewId: number; lineage: number }): boolean {
     const v = this.currentView;
-    return v !== undefined && v.id > viewId && !v.members.includes(member);
+    const newer = v !== undefined && (ordered.lineage < this.lineage || v.id > ordered.viewId);
+    return newer && !v.members.includes(member);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -718,6 +839,7 @@ export class TroupeClient implements Invoker {
             args: call.args,
             mode: 'first',
             to: m,
+            settled: this.session.watermark(call.id),
           });
       }
       this.checkComplete(call);
@@ -755,21 +877,64 @@ export class TroupeClient implements Invoker {
     this.send(c.address, { kind: 'hello', viewId: this.currentView?.id ?? 0 });
   }
 
-  private onView(p: ViewPacket, from: string): void {
-    if (!this.currentView || p.viewId > this.currentView.id) {
-      this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
-      for (const call of this.calls.values()) this.checkComplete(call);
-    }
-    const c = this.contact;
-    if (c && this.currentView.id === p.viewId && !this.currentView.members.includes(c.member)) {
-      this.contactFailed(c);
+  /**
+   * A member's view. The client trusts a view only from a member that speaks for itself at its
+   * own address in it (with a key: whose authenticated packet names that member as sender), and
+   * adopts it when it continues the view it knows: a higher id from a member it knows (without a
+   * key also sharing a majority of the known view, members at the same addresses), or any view
+   * from the member it is choosing as contact after every member it knew failed (a re-founded
+   * group restarts view ids at 1). A spoofed view naming only an attacker is dropped.
+   */
+  private onView(p: ViewPacket, from: string, sender: Endpoint): void {
+    const self = p.members.indexOf(p.member);
+    if (self < 0 || p.addresses[self] !== from || (this.auth && memberId(sender) !== p.member)) {
+      this.counters.untrusted++;
       return;
     }
-    if (!this.contact && !this.suspects.has(from) && p.members.includes(p.member)) {
+    const cur = this.currentView;
+    const c = this.contact;
+    if (c && from === c.address && p.member !== c.member) {
+      // The contact's address answers as another member: with a key, that incarnation of the
+      // contact is gone; without one, the packet may be spoofed, so the contact is only not heard.
+      if (this.auth) this.contactFailed(c);
+    } else this.heard.set(from, this.time.now());
+    const known = cur !== undefined && addressIn(cur, p.member) === from;
+    if (!cur) {
+      if (!this.opts.seeds.includes(from)) return;
+      this.adopt(p, false);
+    } else if (p.viewId > cur.id && (known || this.auth !== undefined) && (this.auth || continues(p, cur))) {
+      this.adopt(p, false);
+    } else if (
+      !this.contact &&
+      (this.auth || this.opts.seeds.includes(from)) &&
+      (!known || p.viewId > cur.id)
+    ) {
+      // Choosing a contact after its own failed: the member it picks speaks for the group now,
+      // a stranger from another lineage (a re-founded group) or a known member with a view
+      // the client could not chain to its own (it missed views in between).
+      this.adopt(p, !known && p.viewId <= cur.id);
+    }
+    const v = this.currentView;
+    if (!v || addressIn(v, p.member) !== from) return;
+    if (this.contact && !v.members.includes(this.contact.member)) {
+      this.contactFailed(this.contact);
+      return;
+    }
+    if (!this.contact && !this.suspects.has(from)) {
       this.contact = { member: p.member, address: from };
+      this.contactlessSince = undefined;
       for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, this.contact);
       for (const w of this.contactWaiters.splice(0)) w();
     }
+  }
+
+  /** `p` becomes the known view; `rebase`: of another lineage (a re-founded group), whatever its id. */
+  private adopt(p: ViewPacket, rebase: boolean): void {
+    const cur = this.currentView;
+    if (cur && cur.id === p.viewId && !rebase && sameView(cur, p)) return;
+    if (rebase && cur) this.lineage++;
+    this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
+    for (const call of this.calls.values()) this.checkComplete(call);
   }
 
   private contactFailed(c: Contact): void {
@@ -788,18 +953,24 @@ export class TroupeClient implements Invoker {
       }
       this.take(call.id);
       this.remember(call);
-      call.reject(new FailoverError(call.id, c.member, call.accepted?.ordered === true));
+      call.reject(new FailoverError(call.id, c.member));
     }
     this.findContact();
   }
 
-  /** Says hello to every candidate: the first to answer with its view becomes the contact. */
+  /**
+   * Says hello to every candidate: the first to answer with its view becomes the contact. Once
+   * every member of the known view is suspected, or none answered for `contactTimeoutMs`, the
+   * seeds are asked too: the group may live on elsewhere (re-founded, or moved).
+   */
   private findContact(): void {
     const v = this.currentView;
-    const candidates = v
-      ? v.addresses.filter((a) => !this.suspects.has(a))
-      : this.opts.seeds.filter((a) => !this.suspects.has(a));
-    const targets = candidates.length > 0 ? candidates : v ? [...v.addresses] : this.opts.seeds;
+    const now = this.time.now();
+    this.contactlessSince ??= now;
+    const candidates = (v ? v.addresses : this.opts.seeds).filter((a) => !this.suspects.has(a));
+    const lost = candidates.length === 0 || now - this.contactlessSince >= this.opts.contactTimeoutMs;
+    const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
+    if (lost || !v) for (const a of this.opts.seeds) targets.add(a);
     for (const a of targets) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 });
   }
 
@@ -814,20 +985,41 @@ export class TroupeClient implements Invoker {
     }
     this.calls.delete(id);
     this.time.clear(call.timer);
+    this.session.release(id);
     return call;
   }
 
-  private remember(call: Call): void {
-    const r: Remembered = {
+  /** Keeps a failed call for `outcome`/`reissue`; unsettled until `answer` is known. */
+  private remember(call: Call, answer?: ClientOutcome): void {
+    const had = this.remembered.get(call.id);
+    this.forget(call.id);
+    this.remembered.set(call.id, {
       service: call.service,
       method: call.method,
       args: call.args,
       mode: call.mode,
-      contacts: mergeSent(this.remembered.get(call.id)?.contacts, call.sentTo),
-    };
-    this.remembered.set(call.id, r);
+      contacts: mergeSent(had?.contacts, call.sentTo),
+      ...(answer ? { answer } : {}),
+    });
+    if (!answer) this.session.hold(call.id);
+    // Past `remember`, the oldest is forgotten: the client gives up on it, so it is settled.
     while (this.remembered.size > this.opts.remember)
-      this.remembered.delete(this.remembered.keys().next().value as string);
+      this.forget(this.remembered.keys().next().value as string);
+  }
+
+  private forget(id: string): void {
+    const r = this.remembered.get(id);
+    if (!r) return;
+    this.remembered.delete(id);
+    if (!r.answer) this.session.release(id);
+  }
+
+  /** A remembered request got its final answer: settled from now on. */
+  private settle(id: string, answer: ClientOutcome): void {
+    const r = this.remembered.get(id);
+    if (!r || r.answer) return;
+    r.answer = answer;
+    this.session.release(id);
   }
 
   private addressOf(member: string): string | undefined {
@@ -871,6 +1063,100 @@ export class TroupeClient implements Invoker {
     }
     if (this.ownsTransport) await this.transport.close();
   }
+}
+
+const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'requestId']);
+const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);
+const OUTCOME_OPTIONS: ReadonlySet<string> = new Set(['timeoutMs']);
+const REPLY_MODES: readonly string[] = ['first', 'all', 'majority', 'none'];
+/** Longest deadline a timer takes (2^31 − 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Checks call options as plain JavaScript may pass them: an object with only the options this
+ * call takes (a stub called with an extra argument passes it here), each of its type and range.
+ */
+function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): void {
+  if (opts === undefined) return;
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+    throw new CallOptionError('options', `call options must be an object, got ${describe(opts)}`);
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === undefined) continue;
+    if (!allowed.has(k))
+      throw new CallOptionError(k, `unknown call option '${k}' (allowed: ${[...allowed].join(', ')})`);
+    if (k === 'reply' && (typeof v !== 'string' || !REPLY_MODES.includes(v)))
+      throw new CallOptionError(k, `reply must be one of ${REPLY_MODES.join(', ')}, got ${describe(v)}`);
+    if (k === 'timeoutMs' && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT_MS))
+      throw new CallOptionError(
+        k,
+        `timeoutMs must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${describe(v)}`,
+      );
+    if (k === 'requestId' && typeof v !== 'string')
+      throw new CallOptionError(k, `requestId must be a string, got ${describe(v)}`);
+  }
+}
+
+/** Refuses bad connect options (from plain JavaScript too) with an `RpcConfigError`. */
+function checkConnectOptions(options: ConnectOptions): void {
+  if (typeof options?.group !== 'string' || options.group.length === 0)
+    throw new RpcConfigError('connect needs the group name (a non-empty string)');
+  if (
+    !Array.isArray(options?.seeds) ||
+    options.seeds.length === 0 ||
+    options.seeds.some((a) => typeof a !== 'string')
+  )
+    throw new RpcConfigError('connect needs at least one seed address (host:port strings)');
+  for (const k of [
+    'timeoutMs',
+    'connectTimeoutMs',
+    'retransmitMs',
+    'heartbeatMs',
+    'contactTimeoutMs',
+  ] as const) {
+    const v = options[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT_MS))
+      throw new RpcConfigError(
+        `${k} must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${describe(v)}`,
+      );
+  }
+  if (options.remember !== undefined && (!Number.isSafeInteger(options.remember) || options.remember < 1))
+    throw new RpcConfigError(`remember must be a positive integer, got ${describe(options.remember)}`);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return `'${v.slice(0, 40)}'`;
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return typeof v === 'symbol' ? 'a symbol' : String(v);
+}
+
+/** Address of `member` in `v`, if it is a member. */
+function addressIn(v: ClientView, member: string): string | undefined {
+  const i = v.members.indexOf(member);
+  return i >= 0 ? v.addresses[i] : undefined;
+}
+
+function sameView(v: ClientView, p: ViewPacket): boolean {
+  return v.members.length === p.members.length && v.members.every((m, i) => p.members[i] === m);
+}
+
+/**
+ * Without a key, whether `p` can be the group's successor of `v`: a new view keeps a majority
+ * of the one before (the primary-partition rule), at the same addresses. A view naming only an
+ * attacker, or remapping members to other addresses, does not.
+ */
+function continues(p: ViewPacket, v: ClientView): boolean {
+  let kept = 0;
+  p.members.forEach((m, i) => {
+    if (addressIn(v, m) === p.addresses[i]) kept++;
+  });
+  return kept > v.members.length / 2;
+}
+
+/** What a settled request's call gives again: the recorded value or error, or its final status as an error. */
+function replay(o: ClientOutcome): Promise<unknown> {
+  if (o.status === 'interrupted') return Promise.reject(o.error ?? new InterruptedError(o.requestId));
+  if (o.status === 'expired') return Promise.reject(o.error ?? new OutcomeExpiredError(o.requestId));
+  return o.error ? Promise.reject(o.error) : Promise.resolve(o.value);
 }
 
 /** Member → the last `call` that went to it, over two records (the later one wins). */

@@ -47,21 +47,19 @@ export const APP_ERROR = 'APP_ERROR';
 
 /**
  * The contact member failed (silent past the timeout, or dropped from the view) while the call
- * was pending. The call may or may not have run: check `accepted`, then ask
- * `client.outcome(requestId)` or `client.reissue(requestId)` (which never runs it twice).
+ * was pending. The call may or may not have run, and the client cannot tell at that moment
+ * (most calls the contact had ordered are not yet acknowledged when it fails): follow the
+ * recovery recipe of docs/rpc.md ("Recovering a failed call"), or connect with `autoReissue`.
  */
 export class FailoverError extends TroupeError {
   constructor(
     readonly requestId: string,
     /** The contact member that failed (member id, or its address if the id was not known). */
     readonly member: string,
-    /** True when the contact confirmed the request was put into the group's order. */
-    readonly accepted: boolean,
   ) {
     super(
       'FAILOVER',
-      `contact ${member} failed while request ${requestId} was pending ` +
-        `(${accepted ? 'accepted into the order' : 'not known to be ordered'}); ` +
+      `contact ${member} failed while request ${requestId} was pending; ` +
         `use outcome('${requestId}') or reissue('${requestId}')`,
     );
   }
@@ -230,6 +228,20 @@ export class UnknownRequestError extends TroupeError {
 export class RequestPendingError extends TroupeError {
   constructor(readonly requestId: string) {
     super('REQUEST_PENDING', `request ${requestId} is already pending on this client`);
+  }
+}
+
+/**
+ * A call was made with an invalid argument or option (from plain JavaScript, or a stub called
+ * with more arguments than the method has): refused before anything is sent.
+ */
+export class CallOptionError extends TroupeError {
+  constructor(
+    /** The option (`reply`, `timeoutMs`, …), or `args`, `service`, `method`, `options`. */
+    readonly option: string,
+    message: string,
+  ) {
+    super('BAD_CALL_OPTION', message);
   }
 }
 

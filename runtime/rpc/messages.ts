@@ -4,10 +4,11 @@
  *
  * | kind | sent as | fields |
  * |---|---|---|
- * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp |
+ * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark, after-fence |
  * | `done` | ordered cast by a lock holder | id, runner, result (a handler call completed) |
  * | `acquire` / `release` | ordered cast | lock, member |
  * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
+ * | `fence` | ordered cast by a member asked `outcome?` | id, members whose later casts of the id are refused, caster, its clock |
  */
 import type { MemberId } from '../stack/member.js';
 import type { ReplyMode } from './api.js';
@@ -23,6 +24,7 @@ import {
   resultToTuple,
   shown,
   str,
+  strings,
 } from './result.js';
 
 export interface RequestMsg {
@@ -39,6 +41,13 @@ export interface RequestMsg {
   contact: MemberId;
   /** The contact's clock when it ordered the request; replicas make it monotonic. */
   ts: number;
+  /** The client's settled watermark from its `call` packet (outcomes.ts), when it sent one. */
+  settled: number | undefined;
+  /**
+   * Cast after the contact had applied a fence naming it for this id: a fresh cast, not one of
+   * the stale copies the fence refuses.
+   */
+  afterFence: boolean;
 }
 
 export interface DoneMsg {
@@ -66,9 +75,19 @@ export interface ForwardMsg {
   viewId: number;
 }
 
-export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg;
+/** From here on in the order, `members`' casts of request `id` are refused (docs/rpc.md, fencing). */
+export interface FenceMsg {
+  kind: 'fence';
+  id: string;
+  members: MemberId[];
+  /** The member that cast it, and its clock then: two casts of one fence are distinct messages. */
+  by: MemberId;
+  at: number;
+}
 
-const KIND = { request: 1, done: 2, acquire: 3, release: 4, forward: 5 } as const;
+export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg | FenceMsg;
+
+const KIND = { request: 1, done: 2, acquire: 3, release: 4, forward: 5, fence: 6 } as const;
 
 export function encodeGroupMsg(m: GroupMsg): Uint8Array {
   switch (m.kind) {
@@ -83,6 +102,8 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
         m.client,
         m.contact,
         m.ts,
+        m.settled ?? null,
+        m.afterFence,
       ]);
     case 'done':
       return encodeValue([KIND.done, m.id, m.runner, resultToTuple(m.result)]);
@@ -91,6 +112,8 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
       return encodeValue([KIND[m.kind], m.lock, m.member]);
     case 'forward':
       return encodeValue([KIND.forward, m.id, m.service, m.method, m.args, m.mode, m.client, m.viewId]);
+    case 'fence':
+      return encodeValue([KIND.fence, m.id, m.members, m.by, m.at]);
   }
 }
 
@@ -112,12 +135,15 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   if (!Array.isArray(v)) return bad('group message must be an array');
   switch (v[0]) {
     case KIND.request:
-      if (v.length !== 9) bad('request has 9 fields');
+      if (v.length !== 11) bad('request has 11 fields');
+      if (typeof v[10] !== 'boolean') bad('request.afterFence must be a boolean');
       return {
         kind: 'request',
         ...callFields(v),
         contact: str(v[7], 'contact', 64),
         ts: int(v[8], 'timestamp'),
+        settled: v[9] === null ? undefined : int(v[9], 'settled watermark'),
+        afterFence: v[10] as boolean,
       };
     case KIND.done:
       if (v.length !== 4) bad('done has 4 fields');
@@ -141,6 +167,15 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         kind: 'forward',
         ...callFields(v),
         viewId: int(v[7], 'view id'),
+      };
+    case KIND.fence:
+      if (v.length !== 5) bad('fence has 5 fields');
+      return {
+        kind: 'fence',
+        id: requestId(v[1]),
+        members: strings(v[2], 'fenced members', 64),
+        by: str(v[3], 'fencing member', 64),
+        at: int(v[4], 'fence time'),
       };
     default:
       return bad(`unknown group message kind ${shown(v[0])}`);

@@ -2,33 +2,39 @@
  * The replicated outcome table: what each ordered request produced, recorded by every replica
  * as part of applying it (so it is identical everywhere and travels with state transfer).
  *
- * Bounds (docs/rpc.md, "Outcome retention"):
- * - at most `perClient` outcomes per client (the highest counters are kept);
- * - outcomes older than `maxAgeMs` of order time (the ordered `now`) are dropped;
- * - a client with no outcome left is forgotten `clientTtlMs` after its last ordered request,
- *   and at most `maxClients` clients are remembered (least recently active forgotten first).
+ * Retention follows **client sessions** (docs/rpc.md, "Outcome table and retention"), as in
+ * Raft's client sessions: every request carries its client's *settled watermark*, the highest
+ * counter below which the client will never ask about a request again (it has its answer, or
+ * gave up on it). Applying the request drops that client's outcomes at or below the watermark
+ * and raises its *floor* to it: a request at or below the floor with no outcome is answered
+ * `expired` and never runs. Nothing the client has not settled is dropped while its session
+ * lives, whatever the clocks say and however many later calls it makes.
  *
- * Dropping an outcome raises the client's *floor*: a request at or below the floor that has
- * no outcome is answered `expired` and never runs (it may have run before). All eviction is a
- * function of the order alone, so replicas evict identically.
+ * A session ends when its client vanishes: once `sessionRequests` ordered requests (of all
+ * clients) were applied after its last one, or when `maxClients` more recently active sessions
+ * push it out. Both count positions in the total order, never time, so every replica ends the
+ * same sessions at the same point. `perClient` caps the outcomes one session holds above its
+ * floor, a defence against a client that never settles (its lowest are then dropped).
  */
-import { bad, bytes, int, parseRequestId, type Result, resultFromTuple, str } from './result.js';
+import { RpcConfigError } from './errors.js';
+import { bad, parseRequestId, type Result, resultFromTuple, resultToTuple, strings } from './result.js';
 
 export interface OutcomeLimits {
-  /** Outcomes kept per client. Default 256. */
+  /**
+   * Outcomes one client session holds above its settled watermark; past it the lowest are
+   * dropped (answered `expired`). Only a client that leaves more than this many of its requests
+   * unsettled reaches it. Default 65,536.
+   */
   perClient: number;
-  /** Outcome lifetime in order time (ms). Default 10 minutes. */
-  maxAgeMs: number;
-  /** How long a client's floor is kept after its last ordered request (ms). Default 1 hour. */
-  clientTtlMs: number;
-  /** Clients remembered. Default 10,000. */
+  /** A session ends once this many ordered requests were applied after its client's last one. Default 1,000,000. */
+  sessionRequests: number;
+  /** Client sessions remembered; the least recently active ends first. Default 10,000. */
   maxClients: number;
 }
 
 export const DEFAULT_OUTCOME_LIMITS: OutcomeLimits = {
-  perClient: 256,
-  maxAgeMs: 10 * 60_000,
-  clientTtlMs: 60 * 60_000,
+  perClient: 65_536,
+  sessionRequests: 1_000_000,
   maxClients: 10_000,
 };
 
@@ -38,27 +44,45 @@ export type RecordedOutcome =
 
 export type Lookup = RecordedOutcome | { status: 'expired' } | undefined;
 
-interface ClientEntry {
-  /** Highest counter whose outcome was dropped; 0 if none. */
+interface Session {
+  /** Highest counter the client settled (or whose outcome the `perClient` cap dropped); 0 if none. */
   floor: number;
-  /** Order time of this client's last recorded outcome. */
-  lastAt: number;
+  /** Position in the order (requests applied) of this client's last request. */
+  lastSeen: number;
   outcomes: Map<number, RecordedOutcome>;
+  /** Requests with no outcome whose casts by these members are refused from here on (fences). */
+  fences: Map<number, string[]>;
 }
 
 /** Snapshot form (msgpack-friendly arrays). */
 export type OutcomeTableState = [
+  progress: number,
   lastSweep: number,
-  clients: [clientId: string, floor: number, lastAt: number, outcomes: [number, unknown[]][]][],
+  clients: [
+    clientId: string,
+    floor: number,
+    lastSeen: number,
+    outcomes: [number, unknown[]][],
+    fences: [number, string[]][],
+  ][],
 ];
 
+const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients'] as const;
+
 export class OutcomeTable {
-  private clients = new Map<string, ClientEntry>();
+  private clients = new Map<string, Session>();
+  /** Ordered requests applied: the order's own progress, identical at every replica. */
+  private progress = 0;
   private lastSweep = 0;
   private readonly limits: OutcomeLimits;
 
   constructor(limits: Partial<OutcomeLimits> = {}) {
     this.limits = { ...DEFAULT_OUTCOME_LIMITS, ...limits };
+    for (const k of LIMIT_NAMES) {
+      const v = this.limits[k];
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new RpcConfigError(`outcome limit ${k} must be a positive integer, got ${String(v)}`);
+    }
   }
 
   get(id: string): Lookup {
@@ -71,26 +95,57 @@ export class OutcomeTable {
     return p.counter <= c.floor ? { status: 'expired' } : undefined;
   }
 
-  /** Records `id`'s outcome at order time `at`, then applies the bounds. */
+  /**
+   * Applies one ordered request of `id`'s client (call before looking `id` up): the order
+   * advances by one, the client's session is refreshed, and everything at or below `settled`
+   * (the client's watermark, when the request carries one) is dropped.
+   */
+  request(id: string, settled: number | undefined): void {
+    const p = parseRequestId(id);
+    if (!p) return;
+    this.progress++;
+    const c = this.session(p.clientId);
+    if (settled !== undefined && settled > c.floor) {
+      c.floor = settled;
+      for (const n of c.outcomes.keys()) if (n <= settled) c.outcomes.delete(n);
+      for (const n of c.fences.keys()) if (n <= settled) c.fences.delete(n);
+    }
+    this.sweep();
+  }
+
+  /** Records `id`'s outcome, then applies the bounds. */
   record(id: string, outcome: RecordedOutcome): void {
     const p = parseRequestId(id);
     if (!p) return;
-    let c = this.clients.get(p.clientId);
-    if (c) this.clients.delete(p.clientId); // re-inserted last: Map order is least recently active first
-    c ??= { floor: 0, lastAt: outcome.at, outcomes: new Map() };
-    c.lastAt = Math.max(c.lastAt, outcome.at);
+    const c = this.session(p.clientId);
+    if (p.counter <= c.floor) return; // settled by its client: nobody will ask for it
     c.outcomes.set(p.counter, outcome);
-    this.clients.set(p.clientId, c);
+    c.fences.delete(p.counter);
     while (c.outcomes.size > this.limits.perClient) {
       const lowest = Math.min(...c.outcomes.keys());
       c.outcomes.delete(lowest);
       c.floor = Math.max(c.floor, lowest);
     }
-    while (this.clients.size > this.limits.maxClients) {
-      const oldest = this.clients.keys().next().value as string;
-      this.clients.delete(oldest);
-    }
-    this.sweep(outcome.at);
+  }
+
+  /**
+   * Fences `id` against `members`: their casts of it applied from here on are refused. A no-op
+   * once the request has an outcome (it ran: nothing to fence) or its client settled it.
+   */
+  fence(id: string, members: readonly string[]): void {
+    const p = parseRequestId(id);
+    if (!p) return;
+    const c = this.session(p.clientId);
+    if (p.counter <= c.floor || c.outcomes.has(p.counter)) return;
+    const had = c.fences.get(p.counter) ?? [];
+    c.fences.set(p.counter, [...new Set([...had, ...members])].sort());
+    while (c.fences.size > this.limits.perClient) c.fences.delete(Math.min(...c.fences.keys()));
+  }
+
+  /** The members whose casts of `id` are refused. */
+  fenced(id: string): readonly string[] {
+    const p = parseRequestId(id);
+    return (p && this.clients.get(p.clientId)?.fences.get(p.counter)) ?? [];
   }
 
   /** Number of outcomes held (all clients). */
@@ -100,88 +155,95 @@ export class OutcomeTable {
     return n;
   }
 
-  /** Age-based eviction, run at most every `maxAgeMs / 8` of order time. */
-  private sweep(now: number): void {
-    const interval = Math.max(1, Math.floor(this.limits.maxAgeMs / 8));
-    if (now - this.lastSweep < interval) return;
-    this.lastSweep = now;
+  /** Number of client sessions held. */
+  get sessions(): number {
+    return this.clients.size;
+  }
+
+  /** The client's session, made most recently active (Map order: least recently active first). */
+  private session(clientId: string): Session {
+    let c = this.clients.get(clientId);
+    if (c) this.clients.delete(clientId);
+    c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map(), fences: new Map() };
+    c.lastSeen = this.progress;
+    this.clients.set(clientId, c);
+    while (this.clients.size > this.limits.maxClients)
+      this.clients.delete(this.clients.keys().next().value as string);
+    return c;
+  }
+
+  /** Ends vanished clients' sessions; runs every `sessionRequests / 8` requests of progress. */
+  private sweep(): void {
+    const interval = Math.max(1, Math.floor(this.limits.sessionRequests / 8));
+    if (this.progress - this.lastSweep < interval) return;
+    this.lastSweep = this.progress;
+    // Least recently active first: stop at the first session still alive.
     for (const [id, c] of this.clients) {
-      for (const [counter, o] of c.outcomes) {
-        if (now - o.at > this.limits.maxAgeMs) {
-          c.outcomes.delete(counter);
-          c.floor = Math.max(c.floor, counter);
-        }
-      }
-      if (c.outcomes.size === 0 && now - c.lastAt > this.limits.clientTtlMs) this.clients.delete(id);
+      if (this.progress - c.lastSeen <= this.limits.sessionRequests) break;
+      this.clients.delete(id);
     }
   }
 
   snapshot(): OutcomeTableState {
     return [
+      this.progress,
       this.lastSweep,
       [...this.clients].map(([id, c]) => [
         id,
         c.floor,
-        c.lastAt,
+        c.lastSeen,
         [...c.outcomes].map(([n, o]) => [
           n,
-          o.status === 'committed'
-            ? [1, o.viewId, o.at, o.result.ok ? [1, o.result.value] : [0, o.result.error]]
-            : [0, o.viewId, o.at],
+          o.status === 'committed' ? [1, o.viewId, o.at, resultToTuple(o.result)] : [0, o.viewId, o.at],
         ]),
+        [...c.fences],
       ]),
     ];
   }
 
   /**
-   * Installs a snapshot from {@link snapshot}, checked whole first (it comes from another
-   * process): a malformed one throws `DecodeError` and changes nothing.
+   * Installs a snapshot from {@link snapshot}. Checks its shape as strictly as a packet: a
+   * malformed one throws a `DecodeError` and leaves the table as it was.
    */
   restore(state: unknown): void {
-    if (!Array.isArray(state) || state.length !== 2) bad('outcome table must be [lastSweep, clients]');
-    const [lastSweep, clients] = state as unknown[];
-    if (!Array.isArray(clients)) bad('outcome table clients must be an array');
-    const restored = new Map<string, ClientEntry>();
-    for (const c of clients as unknown[]) {
-      if (!Array.isArray(c) || c.length !== 4)
-        bad('outcome table client must be [id, floor, lastAt, outcomes]');
-      const [id, floor, lastAt, outcomes] = c as unknown[];
-      const clientId = str(id, 'client id', 64);
-      if (!parseRequestId(`${clientId}:1`) || restored.has(clientId))
-        bad('outcome table client id invalid or repeated');
-      if (!Array.isArray(outcomes)) bad('outcome table outcomes must be an array');
+    const count = (v: unknown, what: string) => {
+      if (!Number.isSafeInteger(v) || (v as number) < 0) bad(`outcome table: ${what} is not a count`);
+      return v as number;
+    };
+    const list = (v: unknown, what: string) => {
+      if (!Array.isArray(v)) bad(`outcome table: ${what} is not a list`);
+      return v as unknown[];
+    };
+    const [progress, lastSweep, clients] = list(state, 'state') as [unknown, unknown, unknown];
+    const next = new Map<string, Session>();
+    for (const entry of list(clients, 'clients')) {
+      const [id, floor, lastSeen, outcomes, fences] = list(entry, 'client') as unknown[];
+      if (typeof id !== 'string' || !parseRequestId(`${id}:1`) || next.has(id))
+        bad('outcome table: client id invalid or repeated');
       const m = new Map<number, RecordedOutcome>();
-      for (const e of outcomes as unknown[]) {
-        if (!Array.isArray(e) || e.length !== 2) bad('outcome must be [counter, record]');
-        const [n, o] = e as unknown[];
-        m.set(int(n, 'outcome counter'), recordFromTuple(o));
+      for (const pair of list(outcomes, 'outcomes')) {
+        const [n, o] = list(pair, 'outcome') as [unknown, unknown];
+        const [committed, viewId, at, r] = list(o, 'outcome') as unknown[];
+        const base = { viewId: count(viewId, 'view id'), at: count(at, 'order time') };
+        if (committed === 1)
+          m.set(count(n, 'counter'), { status: 'committed', ...base, result: resultFromTuple(r) });
+        else if (committed === 0) m.set(count(n, 'counter'), { status: 'interrupted', ...base });
+        else bad('outcome table: bad outcome kind');
       }
-      restored.set(clientId, {
-        floor: int(floor, 'client floor'),
-        lastAt: int(lastAt, 'client lastAt'),
+      const f = new Map<number, string[]>();
+      for (const pair of list(fences, 'fences')) {
+        const [n, members] = list(pair, 'fence') as [unknown, unknown];
+        f.set(count(n, 'counter'), strings(members, 'fenced members', 64));
+      }
+      next.set(id as string, {
+        floor: count(floor, 'floor'),
+        lastSeen: count(lastSeen, 'last seen'),
         outcomes: m,
+        fences: f,
       });
     }
-    this.lastSweep = int(lastSweep, 'lastSweep');
-    this.clients = restored;
+    this.progress = count(progress, 'progress');
+    this.lastSweep = count(lastSweep, 'last sweep');
+    this.clients = next;
   }
-}
-
-function recordFromTuple(o: unknown): RecordedOutcome {
-  if (!Array.isArray(o)) return bad('outcome record must be an array');
-  const viewId = int(o[1], 'outcome view id');
-  const at = int(o[2], 'outcome time');
-  if (o[0] === 0 && o.length === 3) return { status: 'interrupted', viewId, at };
-  if (o[0] !== 1 || o.length !== 4 || !Array.isArray(o[3]))
-    return bad('outcome record is neither committed nor interrupted');
-  const r = o[3] as unknown[];
-  if (r[0] === 1 && r.length === 2)
-    return { status: 'committed', viewId, at, result: { ok: true, value: bytes(r[1], 'outcome value') } };
-  if (r[0] !== 0 || r.length !== 2) return bad('outcome result must be [1, value] or [0, error]');
-  const w = r[1];
-  if (typeof w !== 'object' || w === null || Array.isArray(w) || w instanceof Uint8Array)
-    return bad('outcome error must be a map');
-  const { name, message, code, details } = w as Record<string, unknown>;
-  const tuple = [0, name, message, code, details ?? null];
-  return { status: 'committed', viewId, at, result: resultFromTuple(tuple) };
 }

@@ -44,12 +44,23 @@ export interface CallPacket {
    * put the request into the order behind an outcome answer that called it not-found.
    */
   to?: string;
+  /**
+   * The client's settled watermark (for ids of its own client id): it will never ask about a
+   * request of its own numbered at or below this again, so the group may drop those outcomes.
+   */
+  settled?: number;
 }
 
 /** Ask any member what it knows of a request (its recorded reply, if committed). */
 export interface OutcomeQueryPacket {
   kind: 'outcome?';
   id: string;
+  /**
+   * Members the client sent the call to and gave up on: if the answer would be `not-found`, the
+   * asked member has the group *fence* them for this id (an ordered `fence`; their casts of it
+   * ordered later are refused), so the answer becomes final without waiting for them to leave.
+   */
+  fence?: string[];
 }
 
 /** Ask a member for its view; doubles as the client's heartbeat to its contact. */
@@ -102,6 +113,8 @@ export interface OutcomePacket {
   result: Result | undefined;
   /** For `committed`/`interrupted`: the view the request was ordered in. */
   orderedIn: number | undefined;
+  /** Members whose casts of this id the group refuses (fenced, as applied at the answering member). */
+  fenced: string[];
 }
 
 /** A membership hint: the sender's installed view. */
@@ -139,11 +152,9 @@ const STATUSES: readonly OutcomeStatus[] = ['committed', 'pending', 'interrupted
 function tuple(p: ClientPacket): unknown[] {
   switch (p.kind) {
     case 'call':
-      return p.to === undefined
-        ? [KIND.call, p.id, p.service, p.method, p.args, p.mode]
-        : [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to];
+      return [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to ?? null, p.settled ?? null];
     case 'outcome?':
-      return [KIND['outcome?'], p.id];
+      return [KIND['outcome?'], p.id, p.fence ?? null];
     case 'hello':
       return [KIND.hello, p.viewId];
     case 'reply':
@@ -162,6 +173,7 @@ function tuple(p: ClientPacket): unknown[] {
         p.members,
         p.result ? resultToTuple(p.result) : null,
         p.orderedIn ?? null,
+        p.fenced,
       ];
     case 'view':
       return [KIND.view, p.member, p.viewId, p.members, p.addresses];
@@ -197,7 +209,7 @@ function parse(v: unknown): ClientPacket {
   if (!Array.isArray(v)) return bad('client message must be an array');
   switch (v[0]) {
     case KIND.call:
-      if (v.length !== 7) fields(v, 6, 'call');
+      fields(v, 8, 'call');
       return {
         kind: 'call',
         id: requestId(v[1]),
@@ -205,11 +217,16 @@ function parse(v: unknown): ClientPacket {
         method: str(v[3], 'method', 256),
         args: bytes(v[4], 'args'),
         mode: mode(v[5]),
-        ...(v.length === 7 ? { to: str(v[6], 'member', 64) } : {}),
+        ...(v[6] === null ? {} : { to: str(v[6], 'member', 64) }),
+        ...(v[7] === null ? {} : { settled: int(v[7], 'settled watermark') }),
       };
     case KIND['outcome?']:
-      fields(v, 2, 'outcome?');
-      return { kind: 'outcome?', id: requestId(v[1]) };
+      fields(v, 3, 'outcome?');
+      return {
+        kind: 'outcome?',
+        id: requestId(v[1]),
+        ...(v[2] === null ? {} : { fence: strings(v[2], 'fence', 64) }),
+      };
     case KIND.hello:
       fields(v, 2, 'hello');
       return { kind: 'hello', viewId: int(v[1], 'view id') };
@@ -242,7 +259,7 @@ function parse(v: unknown): ClientPacket {
         result: resultFromTuple(v[3]),
       };
     case KIND.outcome: {
-      fields(v, 8, 'outcome');
+      fields(v, 9, 'outcome');
       const status = v[3];
       if (typeof status !== 'string' || !STATUSES.includes(status as OutcomeStatus))
         bad(`outcome status must be one of ${STATUSES.join(', ')}`);
@@ -255,6 +272,7 @@ function parse(v: unknown): ClientPacket {
         members: strings(v[5], 'members'),
         result: v[6] === null ? undefined : resultFromTuple(v[6]),
         orderedIn: v[7] === null ? undefined : int(v[7], 'ordered-in view id'),
+        fenced: strings(v[8], 'fenced', 64),
       };
     }
     case KIND.view: {
@@ -344,9 +362,9 @@ export function readClientPacket(
   groupId: number,
   auth: PacketAuth | undefined,
   counters: Record<DropReason, number>,
-): ClientPacket | undefined {
+): { packet: ClientPacket; sender: Endpoint } | undefined {
   try {
-    return decodeClientPacket(raw, groupId, auth).packet;
+    return decodeClientPacket(raw, groupId, auth);
   } catch (e) {
     counters[e instanceof ClientPacketDrop ? e.reason : 'malformed']++;
     return undefined;

@@ -111,6 +111,8 @@ export interface ReplicaStats {
   /** Group messages refused because they name another member than their sender as the
    * request's contact, the handler's runner or the lock's member. */
   impersonated: number;
+  /** Ordered copies of requests refused because a fence names their contact. */
+  fenced: number;
 }
 
 /** What this replica knows of a request. */
@@ -232,6 +234,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly inflight = new Map<string, number>();
   /** Requests delivered (in the order) whose outcome is not yet recorded: id → ordering view. */
   private readonly inOrder = new Map<string, AppliedView>();
+  /** Fences this member cast and has not yet applied: request id → cast time. */
+  private readonly fencing = new Map<string, number>();
   /** Client address → last time heard from. */
   private readonly clients = new Map<string, number>();
   private readonly lockWaiters = new Map<string, Array<() => void>>();
@@ -248,6 +252,7 @@ export class Replica<T extends object = object> implements StateProvider {
     replayed: 0,
     unordered: 0,
     impersonated: 0,
+    fenced: 0,
   };
   /**
    * Counts the member's histories: bumped when it is cut off from the group (partitioned or
@@ -332,7 +337,7 @@ export class Replica<T extends object = object> implements StateProvider {
   // 1. The contact role: client packets.
 
   private onClientPacket(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters);
+    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters)?.packet;
     if (!packet) return;
     if (TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++; // a member-to-client kind sent to a member
@@ -347,7 +352,7 @@ export class Replica<T extends object = object> implements StateProvider {
         this.sendView(from);
         return;
       case 'outcome?':
-        this.answerOutcome(packet.id, from);
+        this.answerOutcome(packet.id, from, packet.fence);
         return;
       case 'call':
         this.onCall(packet, from);
@@ -400,6 +405,8 @@ export class Replica<T extends object = object> implements StateProvider {
         client: from,
         contact: group.self,
         ts: Math.max(0, Math.floor(this.clock())),
+        settled: p.settled,
+        afterFence: this.outcomes.fenced(p.id).includes(group.self),
       };
       this.inflight.set(p.id, this.clock());
       group.cast(encodeGroupMsg(msg), resolved.entry.qos);
@@ -465,7 +472,7 @@ export class Replica<T extends object = object> implements StateProvider {
     else reply(r);
   }
 
-  private answerOutcome(id: string, from: string): void {
+  private answerOutcome(id: string, from: string, fence: readonly string[] | undefined): void {
     const view = this.group?.view;
     if (!view) return;
     const base = {
@@ -474,6 +481,7 @@ export class Replica<T extends object = object> implements StateProvider {
       member: this.group!.self,
       viewId: view.id,
       members: [...view.members],
+      fenced: [...this.outcomes.fenced(id)],
     };
     const known = this.outcomes.get(id);
     if (known?.status === 'committed') {
@@ -490,6 +498,7 @@ export class Replica<T extends object = object> implements StateProvider {
       // Cast by this member and not yet delivered: it will be ordered (or this member fails),
       // so `not-found` would be false.
       const cast = this.inflight.has(id);
+      if (!pending && !cast && fence) this.fence(id, fence);
       this.send(from, {
         ...base,
         status: pending || cast ? 'pending' : 'not-found',
@@ -497,6 +506,30 @@ export class Replica<T extends object = object> implements StateProvider {
         orderedIn: pending?.id,
       });
     }
+  }
+
+  /**
+   * Has the group refuse `members`' casts of `id` from here on in the order (an ordered `fence`),
+   * so a `not-found` answered after it is final (docs/rpc.md, "Fencing"). Cast again only after
+   * `recastMs`, while not yet applied.
+   */
+  private fence(id: string, members: readonly string[]): void {
+    const group = this.group;
+    const now = this.clock();
+    const todo = members.filter((m) => m !== group?.self && !this.outcomes.fenced(id).includes(m));
+    const castAt = this.fencing.get(id);
+    if (!group || todo.length === 0 || (castAt !== undefined && now - castAt < this.recastMs)) return;
+    this.fencing.delete(id);
+    this.fencing.set(id, now);
+    if (this.fencing.size > 4096) this.fencing.delete(this.fencing.keys().next().value as string);
+    const fence = {
+      kind: 'fence' as const,
+      id,
+      members: todo,
+      by: group.self,
+      at: Math.max(0, Math.floor(now)),
+    };
+    group.cast(encodeGroupMsg(fence), { order: 'total' });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -522,7 +555,14 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.unordered++;
       return;
     }
-    const named = msg.kind === 'request' ? msg.contact : msg.kind === 'done' ? msg.runner : msg.member;
+    const named =
+      msg.kind === 'request'
+        ? msg.contact
+        : msg.kind === 'done'
+          ? msg.runner
+          : msg.kind === 'fence'
+            ? msg.by
+            : msg.member;
     if (named !== d.sender) {
       this.counters.impersonated++;
       return;
@@ -639,6 +679,10 @@ export class Replica<T extends object = object> implements StateProvider {
         this.locks.release(msg.lock, msg.member, this.applied.members);
         this.wakeLockWaiters();
         return undefined;
+      case 'fence':
+        this.outcomes.fence(msg.id, msg.members);
+        this.fencing.delete(msg.id);
+        return undefined;
       default:
         return undefined;
     }
@@ -651,6 +695,8 @@ export class Replica<T extends object = object> implements StateProvider {
     // Every replica learns the client, so all of them push it the next view (fast fail-over).
     this.touchClient(msg.client);
     const view = this.applied;
+    // The client's session: refreshed, and what the client settled is dropped, before the lookup.
+    this.outcomes.request(msg.id, msg.settled);
 
     const known = this.outcomes.get(msg.id);
     if (known) {
@@ -658,6 +704,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.deduplicated++;
       this.inOrder.delete(msg.id);
       this.respond(msg, msg.contact, view, known);
+      return undefined;
+    }
+    if (!msg.afterFence && this.outcomes.fenced(msg.id).includes(msg.contact)) {
+      // A stale copy from a contact the client gave up on: a member already told the client,
+      // finally, that the request is not in the order. A fresh cast (afterFence) runs.
+      this.inOrder.delete(msg.id);
+      this.counters.fenced++;
       return undefined;
     }
     const pending = this.pending.get(msg.id);

@@ -5,7 +5,7 @@ import { validateBankRequest } from '../../examples/bank/generated/bank.model.js
 import type { Replies } from '../../runtime/rpc/api.js';
 import { connect } from '../../runtime/rpc/client.js';
 import { FailoverError, NoContactError, RemoteError, TimeoutError } from '../../runtime/rpc/errors.js';
-import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import { decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { Replica } from '../../runtime/rpc/replica.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { udp } from '../../runtime/transport/udp.js';
@@ -160,7 +160,7 @@ describe('client: loss, retransmission, deduplication', () => {
       .invoke('ledger', 'slowAppend', ['x', 200], { timeoutMs: 50 })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
-    expect((err as TimeoutError).requestId).toMatch(/:1$/);
+    expect((err as TimeoutError).requestId.startsWith(`${client.clientId}:`)).toBe(true);
     expect((err as TimeoutError).code).toBe('TIMEOUT');
     await sleep(250);
     const o = await client.outcome((err as TimeoutError).requestId);
@@ -190,7 +190,7 @@ describe('client: outcome of a request it has no record of', () => {
 });
 
 describe('client: fail-over', () => {
-  it('rejects pending calls with FailoverError (accepted) when the contact crashes; outcome and reissue', async () => {
+  it('rejects pending calls with FailoverError when the contact crashes; outcome and reissue', async () => {
     cluster = await Cluster.of(3);
     const client = await cluster.client();
     const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
@@ -199,7 +199,8 @@ describe('client: fail-over', () => {
     cluster.group.crash(contact.member);
     const err = (await call.catch((e: unknown) => e)) as FailoverError;
     expect(err).toBeInstanceOf(FailoverError);
-    expect(err).toMatchObject({ code: 'FAILOVER', member: contact.member.self, accepted: true });
+    expect(err).toMatchObject({ code: 'FAILOVER', member: contact.member.self });
+    expect('accepted' in err).toBe(false);
     expect(err.message).toContain(err.requestId);
     await client.ready();
     expect(client.contactMember).not.toBe(contact.member.self);
@@ -219,7 +220,7 @@ describe('client: fail-over', () => {
     await sleep(30);
     cluster.group.crash(contact.member);
     const err = (await call.catch((e: unknown) => e)) as FailoverError;
-    expect(err).toMatchObject({ code: 'FAILOVER', accepted: false });
+    expect(err).toMatchObject({ code: 'FAILOVER' });
     expect(await client.outcome(err.requestId)).toMatchObject({ status: 'not-found', settled: true });
     expect(await client.reissue(err.requestId)).toBe(1);
     // Still remembered: a second reissue gets the recorded reply and runs nothing.
@@ -363,5 +364,51 @@ describe('client: real UDP', () => {
       await client.close();
       await socket.close();
     }
+  });
+});
+
+describe('client: a restarted client with a pinned clientId', () => {
+  it('numbers its requests anew: its first call runs, never answered with the previous incarnation’s result', async () => {
+    cluster = await Cluster.of(2);
+    const first = await cluster.client({ clientId: 'pinned' });
+    expect(await first.invoke('ledger', 'append', ['a'])).toBe(1);
+    await first.close();
+    await sleep(5);
+    const again = await cluster.client({ clientId: 'pinned' });
+    expect(await again.invoke('ledger', 'append', ['b'])).toBe(2);
+    await cluster.settle();
+    for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual(['a', 'b']);
+  });
+});
+
+describe('client: calls from plain JavaScript', () => {
+  it('refuses a bad reply mode, timeout, unknown option or extra stub argument at once with a typed error', async () => {
+    cluster = await Cluster.of(1);
+    const client = await cluster.client();
+    const logged = cluster.net.log.length;
+    const bank = BankClient.connect(client);
+    const refused = [
+      client.invoke('ledger', 'append', ['x'], { reply: 'bogus' } as never),
+      client.invoke('ledger', 'append', ['x'], { timeoutMs: -1 }),
+      client.invoke('ledger', 'append', ['x'], { timeoutMs: Number.NaN }),
+      client.invoke('ledger', 'append', ['x'], { timeout: 5 } as never),
+      client.invoke('ledger', 'append', 'x' as never),
+      client.invoke('ledger', 'append', ['x'], 'extra' as never),
+      (bank.deposit as (...a: unknown[]) => Promise<number>)('alice', 1, 'extra'),
+      client.reissue('a:1', { requestId: 'a:2' } as never),
+      client.outcome('a:1', { timeoutMs: -5 }),
+    ];
+    for (const p of refused) await expect(p).rejects.toMatchObject({ code: 'BAD_CALL_OPTION' });
+    const calls = cluster.net.log
+      .slice(logged)
+      .filter(
+        (e) =>
+          e.from === client.address &&
+          decodeClientPacket(e.bytes, groupIdOf('ledger')).packet.kind === 'call',
+      );
+    expect(calls).toHaveLength(0); // refused before anything was sent
+    await cluster.settle();
+    expect(cluster.nodes[0]!.instance.runs).toBe(0);
+    await expect(cluster.client({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'RPC_CONFIG' });
   });
 });

@@ -102,19 +102,26 @@ describe('RPC across replica processes on loopback', () => {
     await contact.child.kill('SIGKILL');
     const err = (await call.catch((e: unknown) => e)) as FailoverError;
     expect(err).toBeInstanceOf(FailoverError);
-    expect(err).toMatchObject({ code: 'FAILOVER', member: contact.self, accepted: true });
+    expect(err).toMatchObject({ code: 'FAILOVER', member: contact.self });
     expect(err.message).toContain(err.requestId);
     const o = await client.outcome(err.requestId);
     expect(o).toMatchObject({ requestId: err.requestId, status: 'committed', value: 1, settled: true });
     expect(survivors.map((r) => r.self)).toContain(o.member);
     expect(await client.reissue(err.requestId)).toBe(1);
+    for (const r of survivors) {
+      await stateWhen(r, (a) => a.entries.length >= 1);
+      expect(await r.child.request({ cmd: 'outcome', id: err.requestId }, 'outcome')).toMatchObject({
+        status: 'committed',
+        value: 1,
+      });
+    }
+    // The next call tells the group the client settled it: the replicas drop its outcome.
     expect(await client.invoke('ledger', 'append', ['y'])).toBe(2);
     for (const r of survivors) {
       const s = await stateWhen(r, (a) => a.entries.length >= 2);
       expect(s).toMatchObject({ entries: ['x', 'y'], runs: 2 });
       expect(await r.child.request({ cmd: 'outcome', id: err.requestId }, 'outcome')).toMatchObject({
-        status: 'committed',
-        value: 1,
+        status: 'expired',
       });
     }
   }, 60_000);
@@ -153,8 +160,11 @@ describe('RPC across replica processes on loopback', () => {
     const victim = replicas.find((r) => r !== contact)!;
     const survivors = replicas.filter((r) => r !== victim);
     const calls: Promise<unknown>[] = [];
+    const ids: string[] = [];
     for (let k = 0; k < 60; k++) {
-      calls.push(client.invoke('ledger', 'append', [`e${k}`]));
+      const requestId = client.newRequestId();
+      ids.push(requestId);
+      calls.push(client.invoke('ledger', 'append', [`e${k}`], { requestId }));
       if (k === 20) await victim.child.kill('SIGKILL');
       await sleep(5);
     }
@@ -174,12 +184,11 @@ describe('RPC across replica processes on loopback', () => {
     const lateState = await state(late);
     expect(lateState.app.entries).toEqual(states[0]!.app.entries);
     expect(lateState.app.runs).toBe(0); // restored, not re-run
-    expect(await late.child.request({ cmd: 'outcome', id: `${client.clientId}:1` }, 'outcome')).toMatchObject(
-      {
-        status: 'committed',
-        value: 1,
-      },
-    );
+    // The last call's outcome: nothing later settled it (earlier ones the client settled are dropped).
+    expect(await late.child.request({ cmd: 'outcome', id: ids[59] }, 'outcome')).toMatchObject({
+      status: 'committed',
+      value: replies[59],
+    });
     expect(await client.invoke('ledger', 'append', ['after'])).toBe(61);
     expect((await stateWhen(late, (a) => a.entries.length >= 61)).entries.at(-1)).toBe('after');
   }, 60_000);

@@ -8,6 +8,7 @@ import {
   encodeClientPacket,
 } from '../../runtime/rpc/protocol.js';
 import { seededRandom } from '../../runtime/stack/random.js';
+import { DecodeError } from '../../runtime/wire/errors.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { Cluster } from './support/cluster.js';
 
@@ -20,38 +21,71 @@ const committed = (v: unknown, at: number) => ({
 });
 
 describe('outcome table bounds', () => {
-  it('keeps the last N per client; older ids are expired, never unknown', () => {
-    const t = new OutcomeTable({ perClient: 3 });
-    for (let i = 1; i <= 5; i++) t.record(`c:${i}`, committed(i, 0));
+  it('drops what the client settled, and nothing it did not, however many calls come later', () => {
+    const t = new OutcomeTable();
+    t.request('c:1', 0);
+    t.record('c:1', committed(1, 0));
+    for (let i = 3; i <= 2000; i++) {
+      t.request(`c:${i}`, 1); // c:2 stays unsettled: the watermark stops below it
+      t.record(`c:${i}`, committed(i, 0));
+    }
     expect(t.get('c:1')).toStrictEqual({ status: 'expired' });
+    expect(t.get('c:2')).toBeUndefined();
+    expect(t.get('c:3')?.status).toBe('committed');
+    t.request('c:2001', 2000);
+    expect(t.get('c:1999')).toStrictEqual({ status: 'expired' });
+    expect(t.size).toBe(0);
+  });
+
+  it('ignores order time entirely: outcomes recorded hours apart stay', () => {
+    const t = new OutcomeTable();
+    t.request('a:1', 0);
+    t.record('a:1', committed(1, 0));
+    t.request('b:1', 0);
+    t.record('b:1', committed(1, 10 * 3_600_000));
+    expect(t.get('a:1')?.status).toBe('committed');
+  });
+
+  it('caps one session at perClient outcomes above its watermark (a client that never settles)', () => {
+    const t = new OutcomeTable({ perClient: 3 });
+    for (let i = 1; i <= 5; i++) {
+      t.request(`c:${i}`, 0);
+      t.record(`c:${i}`, committed(i, 0));
+    }
     expect(t.get('c:2')).toStrictEqual({ status: 'expired' });
     expect(t.get('c:3')?.status).toBe('committed');
-    expect(t.get('c:6')).toBeUndefined();
     expect(t.size).toBe(3);
   });
 
-  it('drops outcomes older than maxAgeMs of order time', () => {
-    const t = new OutcomeTable({ maxAgeMs: 1000 });
-    t.record('a:1', committed(1, 0));
-    t.record('b:1', committed(1, 900));
-    t.record('b:2', committed(2, 1200)); // sweep at 1200: a:1 is 1200 old
-    expect(t.get('a:1')).toStrictEqual({ status: 'expired' });
-    expect(t.get('b:1')?.status).toBe('committed');
+  it('ends a session once sessionRequests requests were applied after its last one', () => {
+    const t = new OutcomeTable({ sessionRequests: 16 });
+    t.request('gone:1', 0);
+    t.record('gone:1', committed(1, 0));
+    for (let i = 1; i <= 16; i++) t.request(`live:${i}`, i - 1);
+    expect(t.get('gone:1')?.status).toBe('committed'); // 16 later: still within the bound
+    for (let i = 17; i <= 40; i++) t.request(`live:${i}`, i - 1);
+    expect(t.get('gone:1')).toBeUndefined();
+    expect(t.sessions).toBe(1);
   });
 
-  it('forgets the least recently active client past maxClients', () => {
+  it('forgets the least recently active session past maxClients', () => {
     const t = new OutcomeTable({ maxClients: 2 });
+    t.request('a:1', 0);
     t.record('a:1', committed(1, 0));
+    t.request('b:1', 0);
     t.record('b:1', committed(1, 1));
-    t.record('a:2', committed(2, 2));
-    t.record('c:1', committed(1, 3));
+    t.request('a:2', 0);
+    t.request('c:1', 0);
     expect(t.get('b:1')).toBeUndefined();
     expect(t.get('a:1')?.status).toBe('committed');
   });
 
-  it('round-trips through snapshot/restore', () => {
+  it('round-trips through snapshot/restore, and refuses a malformed snapshot with a DecodeError', () => {
     const t = new OutcomeTable({ perClient: 2 });
-    for (let i = 1; i <= 3; i++) t.record(`c:${i}`, committed(`v${i}`, i));
+    for (let i = 1; i <= 3; i++) {
+      t.request(`c:${i}`, 0);
+      t.record(`c:${i}`, committed(`v${i}`, i));
+    }
     t.record('d:1', { status: 'interrupted', viewId: 4, at: 5 });
     t.record('e:1', {
       status: 'committed',
@@ -62,18 +96,25 @@ describe('outcome table bounds', () => {
     const u = new OutcomeTable({ perClient: 2 });
     u.restore(t.snapshot());
     for (const id of ['c:1', 'c:2', 'c:3', 'd:1', 'e:1', 'f:1']) expect(u.get(id)).toStrictEqual(t.get(id));
+    expect(u.snapshot()).toStrictEqual(t.snapshot());
+    for (const bad of [null, [1, 2], [0, 0, [['c', -1, 0, []]]], [0, 0, [['c', 0, 0, [[1, [7, 1, 1]]]]]]])
+      expect(() => u.restore(bad as never)).toThrow(DecodeError);
+    expect(u.get('c:3')?.status).toBe('committed'); // unchanged by the refused ones
   });
 
-  it('a reissue older than the retained outcomes is refused, not run again', async () => {
-    const cluster = await Cluster.of(2, { outcomes: { perClient: 2 } });
+  it('a request the client settled is refused as expired when it comes again, never run again', async () => {
+    const cluster = await Cluster.of(2);
     const client = await cluster.client();
-    for (let i = 0; i < 4; i++) await client.invoke('ledger', 'append', [`e${i}`]);
+    const first = `${client.clientId}:1`;
+    expect(await client.invoke('ledger', 'append', ['e0'], { requestId: first })).toBe(1);
+    // The next call carries a watermark past it: the group drops its outcome.
+    await client.invoke('ledger', 'append', ['e1']);
     const err = await client
-      .invoke('ledger', 'append', ['e0'], { requestId: `${client.clientId}:1` })
+      .invoke('ledger', 'append', ['e0'], { requestId: first })
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'OUTCOME_EXPIRED', requestId: `${client.clientId}:1` });
+    expect(err).toMatchObject({ code: 'OUTCOME_EXPIRED', requestId: first });
     await cluster.settle();
-    for (const n of cluster.nodes) expect(n.instance.runs).toBe(4);
+    for (const n of cluster.nodes) expect(n.instance.runs).toBe(2);
     await cluster.close();
   });
 });
@@ -85,7 +126,18 @@ describe('client protocol decoding', () => {
   it('round-trips every packet kind', () => {
     const packets = [
       { kind: 'call', id: 'c:1', service: 's', method: 'm', args: encodeValue([1]), mode: 'all' },
+      {
+        kind: 'call',
+        id: 'c:1',
+        service: 's',
+        method: 'm',
+        args: encodeValue([1]),
+        mode: 'first',
+        to: 'x',
+        settled: 9,
+      },
       { kind: 'outcome?', id: 'c:1' },
+      { kind: 'outcome?', id: 'c:1', fence: ['m2'] },
       { kind: 'hello', viewId: 3 },
       { kind: 'reply', id: 'c:1', member: 'm1', viewId: 3, members: ['m1'], result: ok(5) },
       { kind: 'accepted', id: 'c:1', viewId: 3, members: ['m1', 'm2'], ordered: true },
@@ -104,6 +156,7 @@ describe('client protocol decoding', () => {
         members: ['m1'],
         result: ok(1),
         orderedIn: 2,
+        fenced: [],
       },
       {
         kind: 'outcome',
@@ -114,6 +167,7 @@ describe('client protocol decoding', () => {
         members: [],
         result: undefined,
         orderedIn: undefined,
+        fenced: ['m2'],
       },
       { kind: 'view', member: 'm1', viewId: 3, members: ['m1'], addresses: ['a:1'] },
     ] satisfies ClientPacket[];

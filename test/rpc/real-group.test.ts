@@ -84,8 +84,8 @@ describe('RPC over the real group engine', () => {
     const client = await connect({ group: 'bank', seeds, ...TEST_SECURITY });
     clients.push(client);
     const bank = BankClient.connect(client);
-    await bank.deposit('bob', 5);
-    const id = `${client.clientId}:1`;
+    const id = client.newRequestId();
+    await bank.deposit('bob', 5, { requestId: id });
     const t = await udp({ host: '127.0.0.1' });
     const late = await joinReplica(new Bank(), 'bank', {
       seeds,

@@ -118,12 +118,14 @@ describe('replica: queries', () => {
     await client.invoke('ledger', 'append', ['x']);
     await cluster.settle();
     const sent = cluster.net.log.length;
-    expect(await client.invoke('ledger', 'size', [])).toBe(1);
-    expect(await client.invoke('ledger', 'orderedSize', [])).toBe(1);
-    expect(cluster.net.log.length).toBeGreaterThan(sent);
-    // Only the ordered query was recorded.
     const [n0] = cluster.nodes;
-    expect(n0!.replica.outcomeCount).toBe(2);
+    expect(await client.invoke('ledger', 'size', [])).toBe(1);
+    await cluster.settle();
+    expect(n0!.replica.outcomeCount).toBe(1); // the append's; the query was not recorded
+    const requestId = client.newRequestId();
+    expect(await client.invoke('ledger', 'orderedSize', [], { requestId })).toBe(1);
+    expect(cluster.net.log.length).toBeGreaterThan(sent);
+    expect(n0!.replica.outcome(requestId)).toMatchObject({ status: 'committed', value: 1 });
   });
 
   it('answers all-mode queries from every member', async () => {
@@ -141,17 +143,18 @@ describe('replica: state transfer', () => {
     cluster = await Cluster.of(2);
     const client = await cluster.client();
     await client.invoke('ledger', 'append', ['a']);
-    await client.invoke('ledger', 'append', ['b'], { requestId: `${client.clientId}:100` });
+    const requestId = client.newRequestId();
+    await client.invoke('ledger', 'append', ['b'], { requestId });
     const joiner = cluster.add();
     await cluster.settle();
     expect(joiner.instance.entries).toStrictEqual(['a', 'b']);
-    expect(joiner.replica.outcome(`${client.clientId}:100`)).toMatchObject({ status: 'committed', value: 2 });
+    expect(joiner.replica.outcome(requestId)).toMatchObject({ status: 'committed', value: 2 });
     // A reissue answered by the joiner comes from its table, not from running again.
     cluster.group.crash(cluster.nodes[0]!.member);
     cluster.group.crash(cluster.nodes[1]!.member);
     await cluster.settle();
     const c2 = await cluster.client();
-    expect(await c2.invoke('ledger', 'append', ['b'], { requestId: `${client.clientId}:100` })).toBe(2);
+    expect(await c2.invoke('ledger', 'append', ['b'], { requestId })).toBe(2);
     expect(joiner.instance.entries).toStrictEqual(['a', 'b']);
     expect(joiner.instance.runs).toBe(0);
   });
@@ -180,15 +183,15 @@ describe('replica: cut off from the group (partitioned or excluded)', () => {
     const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
     const direct = await cluster.client({ seeds: [cut.member.address] });
     expect(direct.contactMember).toBe(cut.member.self); // it serves clients while a member
-    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
+    const ids = [client.newRequestId(), client.newRequestId()];
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 80], { requestId: ids[0] });
     await sleep(20); // running at every replica
     cluster.group.partition(cut.member);
     expect(await slow).toBe(1);
-    expect(await client.invoke('ledger', 'append', ['after'])).toBe(2);
+    expect(await client.invoke('ledger', 'append', ['after'], { requestId: ids[1] })).toBe(2);
     await sleep(120); // its slowAppend has ended too
     // Its history ended at the cut: the run it finished afterwards is not recorded as committed.
-    expect(cut.replica.outcome(`${client.clientId}:1`)).toMatchObject({ status: 'not-found' });
-    expect(cut.replica.outcome(`${client.clientId}:2`)).toMatchObject({ status: 'not-found' });
+    for (const id of ids) expect(cut.replica.outcome(id)).toMatchObject({ status: 'not-found' });
     // A stale table must not answer anybody: a new client gets no contact from it.
     await expect(
       cluster.client({ seeds: [cut.member.address], connectTimeoutMs: 300 }),
@@ -259,6 +262,8 @@ describe('replica: group messages apply only through the total order, under thei
       client: '10.9.9.9:9',
       contact,
       ts: 1,
+      settled: undefined,
+      afterFence: false,
     });
 
   it('refuses and counts a request cast unreliably to one replica', async () => {

@@ -128,12 +128,16 @@ export class FakeGroup {
   private readonly members: FakeMember[] = [];
   private viewId = 0;
   private gseq = 0;
-  private nextNode = 1;
   private readonly held = new Map<MemberId, Array<{ payload: Uint8Array; qos: QoS }>>();
 
+  /**
+   * @param firstNode node number of the first member: a group founded again on the same network
+   *   (a re-founded group, view ids from 1) takes new numbers, as new incarnations have new ids.
+   */
   constructor(
     readonly net: FakeNet,
     readonly name: string,
+    private nextNode = 1,
   ) {}
 
   /** The current view (as the sequencer knows it). */

@@ -1,0 +1,76 @@
+/**
+ * The client's half of its session with the group (outcomes.ts holds the group's half): which
+ * of its own requests it has not settled yet, and so the watermark each `call` packet carries.
+ *
+ * A request is *unsettled* while a call for it is pending, or after it failed (fail-over,
+ * deadline) until the client has its answer or forgets it (`remember`). Everything numbered
+ * below the lowest unsettled counter is settled: the client will never ask about it again.
+ */
+import { parseRequestId } from './result.js';
+
+/** Largest counter a request id may carry (15 digits). */
+const MAX_COUNTER = 999_999_999_999_999;
+
+/**
+ * Counters per millisecond of the clock an incarnation may use before it reaches the next
+ * incarnation's first counter (so a restarted client never reuses an id of the previous one).
+ */
+export const COUNTERS_PER_MS = 100;
+
+export class ClientSession {
+  /** Unsettled counters of this client's own ids → how many holds (pending, remembered). */
+  private readonly open = new Map<number, number>();
+  private counter: number;
+
+  /**
+   * @param clientId this client's id
+   * @param now the client's clock at start (ms): the first counter is `now × COUNTERS_PER_MS + 1`,
+   *   above every counter an earlier incarnation with the same pinned id used, unless that one
+   *   made more than {@link COUNTERS_PER_MS} calls per millisecond of its life or the clock went back.
+   */
+  constructor(
+    readonly clientId: string,
+    now: number,
+  ) {
+    this.counter = Math.min(Math.max(0, Math.floor(now)) * COUNTERS_PER_MS, MAX_COUNTER - 1e9);
+  }
+
+  /** A fresh request id of this incarnation. */
+  next(): string {
+    return `${this.clientId}:${++this.counter}`;
+  }
+
+  /** `id` is unsettled (once more): a call for it is pending, or it is remembered unanswered. */
+  hold(id: string): void {
+    const n = this.own(id);
+    if (n === undefined) return;
+    this.open.set(n, (this.open.get(n) ?? 0) + 1);
+    // An id the caller chose counts as issued: what comes below it and settles is settled.
+    if (n > this.counter) this.counter = n;
+  }
+
+  /** One hold of `id` ends (its call completed, or its memory was dropped). */
+  release(id: string): void {
+    const n = this.own(id);
+    if (n === undefined) return;
+    const holds = (this.open.get(n) ?? 0) - 1;
+    if (holds > 0) this.open.set(n, holds);
+    else this.open.delete(n);
+  }
+
+  /**
+   * The settled watermark for a packet about `id`: below its lowest unsettled counter, else the
+   * last counter issued; undefined for another client's id (it is not this session's to settle).
+   */
+  watermark(id: string): number | undefined {
+    if (this.own(id) === undefined) return undefined;
+    let low = this.counter + 1;
+    for (const n of this.open.keys()) if (n < low) low = n;
+    return low - 1;
+  }
+
+  private own(id: string): number | undefined {
+    const p = parseRequestId(id);
+    return p && p.clientId === this.clientId ? p.counter : undefined;
+  }
+}

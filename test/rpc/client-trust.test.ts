@@ -1,0 +1,137 @@
+/**
+ * Which views a client trusts and follows (docs/rpc.md, "Views the client trusts"): never a
+ * view it cannot tie to a member of the group, always the group's own, a re-founded one included.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Replies } from '../../runtime/rpc/api.js';
+import type { ConnectOptions, TroupeClient } from '../../runtime/rpc/client.js';
+import { encodeValue } from '../../runtime/rpc/codec.js';
+import { decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import { Replica } from '../../runtime/rpc/replica.js';
+import { groupIdOf } from '../../runtime/wire/packet.js';
+import { until } from '../support/until.js';
+import { Cluster, Ledger, sleep, validateLedger } from './support/cluster.js';
+import { FakeGroup } from './support/fake-group.js';
+
+let cluster: Cluster<Ledger> | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const gid = groupIdOf('ledger');
+const KEY = 'k'.repeat(32);
+
+/** Crashes every member of `cluster` and founds the group again (view ids from 1) at `addresses`. */
+function refound(c: Cluster<Ledger>, addresses: string[], key?: string): FakeGroup {
+  for (const n of c.nodes) c.group.crash(n.member);
+  const group = new FakeGroup(c.net, 'ledger', 100);
+  for (const address of addresses) {
+    const replica = new Replica(new Ledger(), { validate: validateLedger, ...(key ? { key } : {}) });
+    replica.attach(group.join({ state: replica, address }));
+  }
+  return group;
+}
+
+/** Raises the group's view id past what a re-founded group starts at. */
+async function churn(c: Cluster<Ledger>): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    const extra = c.add();
+    await c.settle();
+    c.group.crash(extra.member);
+    await c.settle();
+  }
+}
+
+describe('client: views it trusts', () => {
+  it('refuses a view spoofed from its contact’s address naming only an attacker; calls reach the group', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
+    const evilAddress = '6.6.6.6:6';
+    const evil = cluster.net.transport(evilAddress);
+    const evilView = {
+      kind: 'view' as const,
+      member: 'evil',
+      viewId: 1000,
+      members: ['evil'],
+      addresses: [evilAddress],
+    };
+    const sender = { node: 0xe, inc: 1 };
+    let fakeReplies = 0;
+    // The attacker answers whatever reaches it: hellos with its view, calls with a forged reply.
+    evil.onPacket((bytes, from) => {
+      const { packet } = decodeClientPacket(bytes, gid);
+      if (packet.kind === 'hello') evil.send(from, encodeClientPacket(evilView, gid, sender));
+      if (packet.kind === 'call') {
+        fakeReplies++;
+        const reply = { ok: true as const, value: encodeValue(666) };
+        evil.send(
+          from,
+          encodeClientPacket(
+            { kind: 'reply', id: packet.id, member: 'evil', viewId: 1000, members: ['evil'], result: reply },
+            gid,
+            sender,
+          ),
+        );
+      }
+    });
+    cluster.net.route(contact.member.address, client.address, encodeClientPacket(evilView, gid, sender));
+    await sleep(100);
+    expect(await client.invoke('ledger', 'append', ['real'])).toBe(1);
+    expect(fakeReplies).toBe(0);
+    expect(client.contactMember).toBe(contact.member.self);
+    expect(client.view!.members).not.toContain('evil');
+    expect(client.stats().untrusted).toBeGreaterThan(0);
+  });
+
+  it('returns to its seeds when every member it knows is gone, and follows the group found there', async () => {
+    cluster = await Cluster.of(3);
+    const later = '10.0.9.1:4000'; // a seed nobody answers at first
+    const client = await cluster.client({ seeds: [cluster.nodes[0]!.member.address, later] });
+    await churn(cluster);
+    const group = refound(cluster, [later, '10.0.9.2:4000', '10.0.9.3:4000']);
+    await until(
+      () => group.view.members.includes(client.contactMember ?? ''),
+      2000,
+      'a contact of the new group',
+    );
+    expect(
+      await client.invoke('ledger', 'append', ['again'], { timeoutMs: 2000 }).catch((e: unknown) => e),
+    ).toBe(1);
+    expect(client.view?.members).toStrictEqual(group.view.members);
+  });
+});
+
+describe('client: a re-founded group (view ids restart at 1)', () => {
+  for (const key of [undefined, KEY]) {
+    it(`follows it at the same addresses${key ? ' (with a key)' : ''}: all-mode calls get every new member's reply`, async () => {
+      cluster = await Cluster.of(3, key ? { key } : {});
+      // With a key the client is not insecure (main's Cluster.client defaults to insecure: true).
+      const client: TroupeClient = await cluster.client(
+        key ? ({ key, insecure: false } as Partial<ConnectOptions>) : {},
+      );
+      await churn(cluster);
+      const before = client.view!.id;
+      const group = refound(
+        cluster,
+        cluster.nodes.slice(0, 3).map((n) => n.member.address),
+        key,
+      );
+      await until(
+        () => group.view.members.includes(client.contactMember ?? ''),
+        2000,
+        'a contact of the new group',
+      );
+      expect(group.view.id).toBeLessThan(before);
+      const r = (await client.invoke('ledger', 'append', ['x'], {
+        reply: 'all',
+        timeoutMs: 2000,
+      })) as Replies<number>;
+      expect(r.entries.map((e) => [e.member, e.status])).toStrictEqual(
+        group.view.members.map((m) => [m, 'ok']),
+      );
+      expect(client.view?.members).toStrictEqual(group.view.members);
+    });
+  }
+});
