@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
+import { endpointOf } from '../stack/member.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOptions } from '../wire/auth.js';
@@ -509,7 +510,7 @@ export class TroupeClient implements Invoker {
   // 2–3. Receiving: validate everything, then dispatch by kind.
 
   private receive(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters);
+    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint);
     if (!packet) return;
     if (!TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++;
@@ -844,7 +845,12 @@ export class TroupeClient implements Invoker {
   private send(to: string, p: ClientPacket): void {
     if (this.closed) return;
     this.counters.sent++;
-    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
+    // A member of the view at that address: the tag names it, so the packet replayed to another
+    // member is refused there. A seed not yet in a view is sent to unaddressed (a first hello).
+    const i = this.currentView?.addresses.indexOf(to) ?? -1;
+    const member = i >= 0 ? this.currentView?.members[i] : undefined;
+    const receiver = member !== undefined ? endpointOf(member) : undefined;
+    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver));
   }
 
   stats(): ClientStats {
