@@ -227,7 +227,9 @@ describe('the receiver in the tag', () => {
     // member it sent most to, to be replayed at the other one.
     const p2p = (i: number) =>
       cap.unicast
-        .filter(({ to, bytes }) => to === trio[i]!.address && decodeFixedHeader(bytes).type === PacketType.Stack)
+        .filter(
+          ({ to, bytes }) => to === trio[i]!.address && decodeFixedHeader(bytes).type === PacketType.Stack,
+        )
         .map((u) => u.bytes);
     const [dest, other] = p2p(1).length >= p2p(2).length ? [1, 2] : [2, 1];
     const toTwo = p2p(dest!).slice(-20);
