@@ -8,7 +8,14 @@ import { seededRandom } from '../stack/random.js';
 import type { QoS, View } from '../stack/types.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
-import { type AuthKey, checkSecurity, type KeyRing, keyRing, type SecurityOptions } from '../wire/auth.js';
+import {
+  type AuthKey,
+  checkSecurity,
+  type KeyRing,
+  keyRing,
+  PacketAuth,
+  type SecurityOptions,
+} from '../wire/auth.js';
 import { AuthConfigError, DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
@@ -112,8 +119,11 @@ export class Group implements GroupHandle {
       seq: { ...health.seq, ...opts.layers?.seq },
       gms: { ...health.gms, ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
+      // One signer for every incarnation's stack: its replay windows outlive a rejoin.
       ...(this.ring !== undefined
-        ? { com: { ...opts.layers?.com, key: this.ring, encrypt: opts.encrypt === true } }
+        ? {
+            com: { ...opts.layers?.com, auth: new PacketAuth(this.ring, { encrypt: opts.encrypt === true }) },
+          }
         : {}),
     };
     const specs = parseSpec(opts.stack ?? GROUP_STACK, layers);

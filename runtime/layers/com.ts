@@ -22,6 +22,12 @@ export interface ComOptions {
    * packets carrying the `Authenticated` flag are refused.
    */
   key?: AuthKey;
+  /**
+   * Instead of `key`: the signer and replay windows to use, shared by the stacks of a member's
+   * successive incarnations (the `Group` driver passes one), so a rejoined member still refuses
+   * what its earlier incarnation accepted.
+   */
+  auth?: PacketAuth;
   /** With `key`: encrypt every packet (AES-256-GCM). Every member must agree. */
   encrypt?: boolean;
   /** With `key`: largest difference between a packet's time and this clock (default 60 s). */
@@ -86,7 +92,8 @@ class Com implements Layer {
     this.tokens = opts.strangersPerSec;
     this.self = endpointOf(ctx.self);
     this.auth =
-      opts.key === undefined
+      opts.auth ??
+      (opts.key === undefined
         ? undefined
         : new PacketAuth(opts.key, {
             ...(opts.replayWindow !== undefined ? { window: opts.replayWindow } : {}),
@@ -94,7 +101,7 @@ class Com implements Layer {
             ...(opts.encrypt !== undefined ? { encrypt: opts.encrypt } : {}),
             ...(opts.freshnessMs !== undefined ? { freshnessMs: opts.freshnessMs } : {}),
             ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
-          });
+          }));
   }
 
   /** `to`: the member a point-to-point Stack packet is for (its id enters the tag). */
@@ -194,8 +201,7 @@ class Com implements Layer {
       }
       // A point-to-point Stack packet names its receiver in the tag: one replayed here from
       // another member does not verify. Casts and Discovery (sent to a bare address) name no one.
-      const forMe = h.type === PacketType.Stack && (h.flags & Flags.Unicast) !== 0;
-      ({ newest, bytes: plain } = checkAuth(this.auth, bytes, h, forMe ? this.self : undefined));
+      ({ newest, bytes: plain } = checkAuth(this.auth, bytes, h, this.self));
       packet = decodePacket(plain, this.opts.maxPacket);
     } catch (e) {
       if (e instanceof DecodeError) {
@@ -281,6 +287,7 @@ export const com: LayerFactory<ComOptions> = {
       maxStrangers: o.maxStrangers ?? 256,
       strangersPerSec: o.strangersPerSec ?? 100,
       ...(o.key !== undefined ? { key: o.key } : {}),
+      ...(o.auth !== undefined ? { auth: o.auth } : {}),
       ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
       ...(o.freshnessMs !== undefined ? { freshnessMs: o.freshnessMs } : {}),
       ...(o.clock !== undefined ? { clock: o.clock } : {}),

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
-import { memberId } from '../stack/member.js';
+import { endpointOf, memberId } from '../stack/member.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOptions } from '../wire/auth.js';
@@ -597,7 +597,7 @@ export class TroupeClient implements Invoker {
   // 2–3. Receiving: validate everything, then dispatch by kind.
 
   private receive(bytes: Uint8Array, from: string): void {
-    const decoded = readClientPacket(bytes, this.groupId, this.auth, this.counters);
+    const decoded = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint);
     if (!decoded) return;
     const packet = decoded.packet;
     if (!TO_CLIENT.has(packet.kind)) {
@@ -1036,7 +1036,12 @@ export class TroupeClient implements Invoker {
   private send(to: string, p: ClientPacket): void {
     if (this.closed) return;
     this.counters.sent++;
-    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
+    // A member of the view at that address: the tag names it, so the packet replayed to another
+    // member is refused there. A seed not yet in a view is sent to unaddressed (a first hello).
+    const i = this.currentView?.addresses.indexOf(to) ?? -1;
+    const member = i >= 0 ? this.currentView?.members[i] : undefined;
+    const receiver = member !== undefined ? endpointOf(member) : undefined;
+    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver));
   }
 
   stats(): ClientStats {

@@ -182,13 +182,15 @@ function tuple(p: ClientPacket): unknown[] {
 
 /**
  * Encodes a client-protocol message into a `PacketType.Client` packet of group `groupId`,
- * signed with `auth` (the group key and this sender's counter) when given.
+ * signed with `auth` (the group key and this sender's counter) when given, for `receiver` when
+ * the sender knows the endpoint at the destination (the tag then names it).
  */
 export function encodeClientPacket(
   p: ClientPacket,
   groupId: number,
   sender: Endpoint,
   auth?: PacketAuth,
+  receiver?: Endpoint,
 ): Uint8Array {
   const packet = {
     type: PacketType.Client,
@@ -198,7 +200,7 @@ export function encodeClientPacket(
     headers: [],
     payload: encodeValue(tuple(p)),
   };
-  return auth ? auth.encode(packet) : encodePacket(packet);
+  return auth ? auth.encode(packet, receiver) : encodePacket(packet);
 }
 
 function fields(v: unknown[], n: number, kind: string): void {
@@ -324,6 +326,7 @@ export function decodeClientPacket(
   raw: Uint8Array,
   groupId: number,
   auth?: PacketAuth,
+  self?: Endpoint,
 ): { packet: ClientPacket; sender: Endpoint } {
   try {
     const h = decodeFixedHeader(raw);
@@ -333,7 +336,7 @@ export function decodeClientPacket(
       throw new ClientPacketDrop('foreign', `packet of group ${h.groupId}, not ${groupId >>> 0}`);
     let plain: Uint8Array;
     try {
-      plain = checkAuth(auth, raw, h).bytes;
+      plain = checkAuth(auth, raw, h, self).bytes;
     } catch (e) {
       // A stale packet (time outside the freshness bound) is a late replay or a skewed clock:
       // counted with the replays.
@@ -362,9 +365,10 @@ export function readClientPacket(
   groupId: number,
   auth: PacketAuth | undefined,
   counters: Record<DropReason, number>,
+  self?: Endpoint,
 ): { packet: ClientPacket; sender: Endpoint } | undefined {
   try {
-    return decodeClientPacket(raw, groupId, auth);
+    return decodeClientPacket(raw, groupId, auth, self);
   } catch (e) {
     counters[e instanceof ClientPacketDrop ? e.reason : 'malformed']++;
     return undefined;

@@ -337,7 +337,7 @@ export class Replica<T extends object = object> implements StateProvider {
   // 1. The contact role: client packets.
 
   private onClientPacket(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters)?.packet;
+    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint)?.packet;
     if (!packet) return;
     if (TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++; // a member-to-client kind sent to a member

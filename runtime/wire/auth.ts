@@ -34,10 +34,10 @@ import {
  *   body encrypted with AES-256-GCM under the IV salt || counter, with receiver || bytes 0..47
  *   as additional data.
  *
- * `receiver` is the 8-byte endpoint (node, incarnation) of the one member a point-to-point
- * packet is for, or 8 zero bytes for a cast or a packet to an address whose member is not known
- * (discovery, client traffic): a point-to-point packet replayed to another member fails to
- * verify there. The time bounds how late any packet can be replayed ({@link FRESHNESS_MS}).
+ * `receiver` is the 8-byte endpoint (node, incarnation) of the one endpoint a point-to-point
+ * packet is for (flag `Addressed`), or 8 zero bytes for a cast or a packet to an address whose
+ * endpoint the sender does not know (discovery, a client's first hello): an addressed packet
+ * replayed to another endpoint fails to verify there. The time bounds how late any packet can be replayed ({@link FRESHNESS_MS}).
  * Documented in docs/protocol.md ("Authentication").
  */
 
@@ -345,8 +345,9 @@ export class PacketAuth {
   }
 
   /**
-   * Encodes `p` with a tag (and, when encrypting, an encrypted body). `receiver` is the member
-   * a point-to-point packet is for; leave it out for casts and packets to a bare address.
+   * Encodes `p` with a tag (and, when encrypting, an encrypted body). `receiver` is the endpoint
+   * a point-to-point packet is for (sets `Addressed`); leave it out for casts and packets to a
+   * bare address.
    */
   encode(p: UnsignedPacket, receiver?: Endpoint): Uint8Array {
     const c = this.counter;
@@ -360,7 +361,11 @@ export class PacketAuth {
     v.setUint32(8, Math.floor(this.clock() / 1000) >>> 0);
     v.setUint32(12, key.id);
     if (this.encrypt) tag.set(this.salt, 16);
-    const flags = p.flags | Flags.Authenticated | (this.encrypt ? Flags.Encrypted : 0);
+    const flags =
+      p.flags |
+      Flags.Authenticated |
+      (this.encrypt ? Flags.Encrypted : 0) |
+      (receiver !== undefined ? Flags.Addressed : 0);
     const out = encodePacket({ ...p, flags, tag });
     const to = endpointBytes(receiver);
     if (!this.encrypt) {
@@ -378,9 +383,9 @@ export class PacketAuth {
   }
 
   /**
-   * Verifies `bytes` (whose fixed header `h` the caller parsed with `decodeFixedHeader`) as a
-   * packet for `receiver` (this endpoint; leave it out on a path that takes only casts and
-   * address-directed packets), decrypts it when encrypted, and records its counter. Throws
+   * Verifies `bytes` (whose fixed header `h` the caller parsed with `decodeFixedHeader`) at
+   * `receiver` (this endpoint, against which an `Addressed` packet is checked), decrypts it when
+   * encrypted, and records its counter. Throws
    * {@link DecodeError} `DECODE_UNAUTHENTICATED`, `DECODE_STALE` or `DECODE_REPLAYED`, and
    * nothing else; replay state changes only for a packet that verifies and is fresh.
    */
@@ -403,7 +408,17 @@ export class PacketAuth {
     const key = this.ring.find(v.getUint32(12));
     if (!key)
       throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet signed with a key this endpoint does not hold');
-    const to = endpointBytes(receiver);
+    // The flag says whether the sender named a receiver; it is under the tag, so a replayer
+    // cannot clear it to make a packet for one member acceptable at another.
+    let to: Uint8Array = ANYONE;
+    if ((h.flags & Flags.Addressed) !== 0) {
+      if (receiver === undefined)
+        throw new DecodeError(
+          'DECODE_UNAUTHENTICATED',
+          'addressed packet on a path with no endpoint of its own',
+        );
+      to = endpointBytes(receiver);
+    }
     let plain = bytes;
     if (!encrypted) {
       const got = bytes.subarray(MAC_OFFSET, MAC_OFFSET + AUTH_MAC_BYTES);

@@ -40,6 +40,8 @@ export const Flags = {
   /** With `Authenticated`: the body is encrypted (AES-256-GCM) and the tag holds its nonce salt
    * and GCM tag instead of an HMAC. */
   Encrypted: 0x04,
+  /** With `Authenticated`: the tag covers the receiver's endpoint; only that endpoint accepts it. */
+  Addressed: 0x08,
 } as const;
 
 /** A member endpoint: a node id and the incarnation of that node (a restart is a new incarnation). */

@@ -254,8 +254,12 @@ describe('the receiver and the time in the tag', () => {
     expect(verdictFor(new PacketAuth(KEY), bytes, { node: 9, inc: 2 })).toBe('DECODE_UNAUTHENTICATED');
     expect(verdictFor(new PacketAuth(KEY), bytes)).toBe('DECODE_UNAUTHENTICATED');
     expect(verdictFor(new PacketAuth(KEY), bytes, me)).toBe('ok');
-    // A packet for no one in particular (a cast) does not verify as one for a named receiver.
-    expect(verdictFor(new PacketAuth(KEY), tx.encode(packet()), me)).toBe('DECODE_UNAUTHENTICATED');
+    // A packet for no one in particular (a cast) verifies anywhere; clearing the flag of an
+    // addressed one (to make it so) breaks its tag.
+    expect(verdictFor(new PacketAuth(KEY), tx.encode(packet()), me)).toBe('ok');
+    const cleared = tx.encode(packet(), me);
+    cleared[3]! &= ~Flags.Addressed;
+    expect(verdictFor(new PacketAuth(KEY), cleared, { node: 10, inc: 1 })).toBe('DECODE_UNAUTHENTICATED');
   });
 
   it('refuses a packet whose time is further than freshnessMs from the clock, before its window', () => {
