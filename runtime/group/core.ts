@@ -14,8 +14,9 @@ export type AppEvent =
   | { type: 'block' }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   | { type: 'partitioned'; viewId: number; reason: string }
-  /** The first view is installed and, for a joiner, the state restored: the member is ready. */
-  | { type: 'ready' }
+  /** The first view is installed and, for a joiner, the state restored (its size, and the time
+   * from the joiner's first view until it was in): the member is ready. */
+  | { type: 'ready'; restored?: { bytes: number; ms: number } }
   /**
    * Take the state snapshot for joiners now. The driver calls `take` when it reaches this
    * event, after it applied every earlier delivery, so the snapshot holds exactly the old
@@ -66,6 +67,8 @@ export class MemberCore {
   private held: AppEvent[] | undefined;
   /** When this joiner's state transfer last made progress (or began). */
   private stateProgressAt = 0;
+  /** When this joiner's state transfer began (its first view). */
+  private stateStartedAt = 0;
   /** This incarnation gave up (its state transfer stalled): it does nothing until `start()`. */
   private halted = false;
   private out: CoreEffect[] = [];
@@ -296,6 +299,7 @@ export class MemberCore {
         // A joiner of a running group: nothing is delivered until the state as of this view is in.
         this.receiver = new StateReceiver(view.id);
         this.stateProgressAt = this.now;
+        this.stateStartedAt = this.now;
         this.provider = veterans[0];
         this.held = [];
         this.app({ type: 'view', change });
@@ -341,6 +345,7 @@ export class MemberCore {
     this.held = undefined;
     this.receiver = undefined;
     for (const ev of held) this.out.push({ kind: 'app', event: ev });
-    this.out.push({ kind: 'app', event: { type: 'ready' } });
+    const restored = { bytes: state.length, ms: this.now - this.stateStartedAt };
+    this.out.push({ kind: 'app', event: { type: 'ready', restored } });
   }
 }

@@ -11,6 +11,7 @@ import { udp } from '../transport/udp.js';
 import { type AuthKey, authKeyBytes, authKeyId } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
+import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
 import type { GroupEvents, GroupHandle, StateProvider } from './types.js';
 
@@ -44,6 +45,8 @@ export interface JoinOptions {
   /** Listeners registered before the member starts, so nothing is missed: the first view and
    * a joiner's deliveries come before `joinGroup` resolves. */
   on?: { [E in keyof GroupEvents]?: GroupEvents[E] };
+  /** Metrics, logs and traces of this member (e.g. an `Observer`, docs/observability.md). */
+  observe?: ObserveSink;
 }
 
 type Listeners = { [E in keyof GroupEvents]: Set<GroupEvents[E]> };
@@ -87,6 +90,7 @@ export class Group implements GroupHandle {
   private closed = false;
   /** Stack errors (a layer threw): kept for diagnostics, never thrown at the caller. */
   readonly errors: { layer: string; error: unknown }[] = [];
+  private readonly observe: ObserveSink;
 
   private constructor(
     readonly groupName: string,
@@ -101,6 +105,7 @@ export class Group implements GroupHandle {
       ...(opts.key !== undefined ? { com: { ...opts.layers?.com, key: opts.key } } : {}),
     };
     const specs = parseSpec(opts.stack ?? GROUP_STACK, layers);
+    this.observe = sinkFor(opts.observe);
     this.core = new MemberCore({
       groupName,
       node: randomInt(1, 0xffffffff),
@@ -120,6 +125,7 @@ export class Group implements GroupHandle {
     if (opts.key !== undefined) authKeyBytes(opts.key); // a bad key throws before any socket opens
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     const g = new Group(groupName, transport, opts, opts.transport === undefined);
+    g.observe.event({ type: 'member', group: g });
     for (const [event, listener] of Object.entries(opts.on ?? {}))
       if (listener) g.on(event as keyof GroupEvents, listener as never);
     transport.onPacket((bytes, from) => g.onPacket(bytes, from));
@@ -173,6 +179,7 @@ export class Group implements GroupHandle {
    */
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
     this.checkSendable(payload);
+    this.observe.event({ type: 'cast', payload, qos });
     this.outbox.push({ payload, qos });
     if (this.outbox.length === 1) setImmediate(() => this.drain());
   }
@@ -317,6 +324,7 @@ export class Group implements GroupHandle {
   }
 
   private onApp(ev: AppEvent): void {
+    this.observe.event({ type: 'app', group: this, event: ev });
     switch (ev.type) {
       case 'deliver':
         this.emit('deliver', ev.delivery);

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
+import { type ObserveSink, sinkFor } from '../observe/events.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, authKeyBytes, PacketAuth } from '../wire/auth.js';
@@ -85,6 +86,8 @@ export interface ConnectOptions {
    * group) hears no member and gets {@link NoContactError}.
    */
   key?: AuthKey;
+  /** Metrics, logs and traces of this client (e.g. an `Observer`, docs/observability.md). */
+  observe?: ObserveSink;
 }
 
 /** What the client needs of time: a clock and timers. */
@@ -229,7 +232,7 @@ export class TroupeClient implements Invoker {
   private readonly groupId: number;
   private readonly endpoint: Endpoint;
   private readonly opts: Required<
-    Omit<ConnectOptions, 'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key'>
+    Omit<ConnectOptions, 'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key' | 'observe'>
   >;
   private counter = 0;
   private currentView: ClientView | undefined;
@@ -246,6 +249,7 @@ export class TroupeClient implements Invoker {
   /** Signs what this client sends and verifies what it receives; undefined without a key. */
   private readonly auth: PacketAuth | undefined;
   private closed = false;
+  private readonly observe: ObserveSink;
   private readonly counters: ClientStats = {
     sent: 0,
     retransmits: 0,
@@ -287,6 +291,8 @@ export class TroupeClient implements Invoker {
         this.counters.malformed++;
       }
     });
+    this.observe = sinkFor(options.observe);
+    this.observe.event({ type: 'client', client: this });
     const every = (ms: number, fn: () => void) => this.timers.push(this.time.every(ms, fn));
     every(this.opts.retransmitMs, () => this.tick());
     every(this.opts.heartbeatMs, () => this.heartbeat());
@@ -376,7 +382,7 @@ export class TroupeClient implements Invoker {
   ): Promise<unknown> {
     if (!parseRequestId(c.id)) return Promise.reject(new BadRequestIdError(c.id));
     if (this.calls.has(c.id)) return Promise.reject(new RequestPendingError(c.id));
-    return new Promise((resolve, reject) => {
+    const settled = new Promise((resolve, reject) => {
       const call: Call = {
         ...c,
         timer: undefined,
@@ -394,6 +400,15 @@ export class TroupeClient implements Invoker {
       // A reissued call stays remembered: reissuing it again must get the recorded reply too.
       if (this.contact) this.sendCall(call, this.contact);
     });
+    this.observe.event({
+      type: 'call',
+      id: c.id,
+      service: c.service,
+      method: c.method,
+      mode: c.mode,
+      settled,
+    });
+    return settled;
   }
 
   private sendCall(call: Call, to: Contact): void {
@@ -765,6 +780,16 @@ export class TroupeClient implements Invoker {
     this.contact = undefined;
     this.suspects.set(c.address, this.time.now());
     this.counters.failovers++;
+    const requests = [...this.calls.values()]
+      .filter((x) => x.contact?.address === c.address)
+      .map((x) => x.id);
+    this.observe.event({
+      type: 'failover',
+      clientId: this.clientId,
+      contact: c.member,
+      requests,
+      reissue: this.opts.autoReissue,
+    });
     for (const call of [...this.calls.values()]) {
       if (call.contact?.address !== c.address) continue;
       if (this.opts.autoReissue) {

@@ -20,6 +20,7 @@
  */
 import type { RequestValidator } from '../../idl/validate.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
+import { OBSERVE_SERVICE, type ObserveSink, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
@@ -78,6 +79,8 @@ export interface ReplicaOptions {
    * replica; `attach` refuses a group whose `authenticated` flag disagrees.
    */
   key?: AuthKey;
+  /** Metrics, logs and traces of this replica (e.g. an `Observer`, docs/observability.md). */
+  observe?: ObserveSink;
 }
 
 /** Counters for diagnostics. */
@@ -170,6 +173,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly clock: () => number;
   private readonly clientPushMs: number;
   private readonly recastMs: number;
+  private readonly observe: ObserveSink;
 
   // Replicated state: changed only by applying the queue, identical at every replica.
   private readonly outcomes: OutcomeTable;
@@ -234,6 +238,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.clientPushMs = options.clientPushMs ?? 30_000;
     this.recastMs = options.recastMs ?? 5_000;
     this.auth = options.key === undefined ? undefined : new PacketAuth(options.key);
+    this.observe = sinkFor(options.observe, () => this.group?.self);
   }
 
   /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */
@@ -267,6 +272,7 @@ export class Replica<T extends object = object> implements StateProvider {
     group.on('view', this.listeners.view);
     group.on('partitioned', this.listeners.partitioned);
     group.onClientPacket((bytes, from) => this.guard(() => this.onClientPacket(bytes, from)));
+    this.observe.event({ type: 'replica', replica: this });
     // Attached after the first view was installed (a group joined before the replica existed).
     if (group.view && this.applied.id === 0 && !this.queue.some((i) => i.t === 'view')) {
       this.queue.push({ t: 'view', viewId: group.view.id, members: [...group.view.members] });
@@ -320,6 +326,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.misdirected++;
       return;
     }
+    if (p.service === OBSERVE_SERVICE) {
+      const result = this.observe.answer!(p.method, p.args);
+      const { id: viewId, members } = group.view;
+      this.send(from, { kind: 'reply', id: p.id, member: group.self, viewId, members: [...members], result });
+      return;
+    }
+    this.observe.event({ type: 'request', step: 'received', id: p.id, peer: from });
     const known = this.outcomes.get(p.id);
     if (known) {
       this.counters.deduplicated++;
@@ -359,6 +372,7 @@ export class Replica<T extends object = object> implements StateProvider {
         ts: Math.max(0, Math.floor(this.clock())),
       };
       this.inflight.set(p.id, this.clock());
+      this.observe.event({ type: 'request', step: 'cast', id: p.id });
       group.cast(encodeGroupMsg(msg), resolved.entry.qos);
       return;
     }
@@ -476,6 +490,8 @@ export class Replica<T extends object = object> implements StateProvider {
       const view = this.group?.view;
       const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
       this.inOrder.set(msg.id, orderedIn);
+      const { viewId, gseq } = d;
+      this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
     }
     if (msg.kind === 'request' && msg.contact === this.group?.self && d.sender === this.group.self) {
       // Our own cast came back in the order: the request is accepted.
@@ -620,11 +636,14 @@ export class Replica<T extends object = object> implements StateProvider {
       };
       this.pending.set(msg.id, p);
       this.inOrder.delete(msg.id);
-      if (runner === this.group?.self)
+      if (runner === this.group?.self) {
+        this.observe.event({ type: 'request', step: 'applying', id: msg.id, method: entry.name });
         this.runHandler(p, entry, args, this.context(msg.id, entry, view, now));
+      }
       return undefined;
     }
     this.counters.applied++;
+    this.observe.event({ type: 'request', step: 'applying', id: msg.id, method: entry.name });
     if (entry.async && this.app) this.preImage = { state: this.app.snapshot() };
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
@@ -647,6 +666,14 @@ export class Replica<T extends object = object> implements StateProvider {
   ): undefined {
     const outcome = { status: 'committed' as const, result, viewId: view.id, at };
     this.outcomes.record(to.id, outcome);
+    this.observe.event({
+      type: 'request',
+      step: 'outcome',
+      id: to.id,
+      viewId: view.id,
+      status: 'committed',
+      ok: result.ok,
+    });
     this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
     return undefined;
@@ -732,6 +759,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.delete(p.id);
       const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at };
       this.outcomes.record(p.id, outcome);
+      this.observe.event({
+        type: 'request',
+        step: 'outcome',
+        id: p.id,
+        viewId: p.view.id,
+        status: 'interrupted',
+      });
       // The survivors answer: for `first`, the contact if it is still there.
       this.respond(
         p,
@@ -905,6 +939,7 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private send(to: string, p: ClientPacket): void {
+    if (p.kind === 'reply') this.observe.event({ type: 'request', step: 'replied', id: p.id, peer: to });
     this.group?.sendRaw(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
   }
 
