@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
+import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, parseSpec } from '../stack/builder.js';
 import type { MemberId } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
@@ -11,7 +12,6 @@ import { udp } from '../transport/udp.js';
 import { type AuthKey, authKeyBytes, authKeyId } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
-import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
 import type { GroupEvents, GroupHandle, StateProvider } from './types.js';
 
