@@ -1,4 +1,13 @@
 /** Observability: metrics, logs, traces, diagnostics channels and spans. See docs/observability.md. */
+export {
+  type CommandIO,
+  OBSERVE_COMMANDS,
+  statusCommand,
+  statusLines,
+  type TimelineEntry,
+  timeline,
+  traceCommand,
+} from './cli.js';
 export { CHANNELS, OBSERVE_SERVICE, type ObserveSink, type RequestStep, type TroupeEvent } from './events.js';
 export {
   createLogger,
@@ -16,5 +25,6 @@ export {
   type ObserverOptions,
   type ViewRecord,
 } from './observer.js';
+export { type MemberAnswer, type QueryOptions, queryGroup } from './query.js';
 export { type MetricsServer, type MetricsServerOptions, metricsServer } from './server.js';
 export type { RequestTrace, TraceStep } from './traces.js';
