@@ -201,7 +201,11 @@ export function statusLines(group: string, answers: readonly MemberAnswer[]): st
     const s = a.value as MemberStatus | undefined;
     for (const d of s?.divergences ?? [])
       out.push(
-        `  DIVERGENCE at ${a.member}: checkpoint ${d.checkpoint} view ${d.viewId}, last request ${d.lastRequest ?? '-'}`,
+        `  DIVERGENCE seen by ${a.member}: checkpoint ${d.checkpoint} view ${d.viewId}, minority ${d.minority.join(' ') || '(no majority)'}, last requests ${Object.entries(
+          d.lastRequests,
+        )
+          .map(([m, r]) => `${m}=${r ?? '-'}`)
+          .join(' ')}`,
       );
   }
   return out;

@@ -11,6 +11,7 @@ import type { AppEvent } from '../group/core.js';
 import type { Group } from '../group/group.js';
 import type { ReplyMode } from '../rpc/api.js';
 import type { TroupeClient } from '../rpc/client.js';
+import type { RequestMsg } from '../rpc/messages.js';
 import type { Replica } from '../rpc/replica.js';
 import type { Result } from '../rpc/result.js';
 import type { QoS } from '../stack/types.js';
@@ -59,6 +60,17 @@ export type TroupeEvent =
   /** A replica attached to its group. */
   | { type: 'replica'; replica: Replica }
   | RequestEvent
+  /**
+   * A replica reached an observability message (service {@link OBSERVE_SERVICE}) in its apply
+   * order: `digest()` is its replicated state there, `last` the last client request it applied.
+   */
+  | {
+      type: 'system';
+      msg: RequestMsg;
+      view: { id: number; members: string[] };
+      digest: () => string;
+      last: string | undefined;
+    }
   /** A client was created. */
   | { type: 'client'; client: TroupeClient }
   /** A client call started; `settled` is the promise the caller gets. */

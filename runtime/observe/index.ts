@@ -8,6 +8,7 @@ export {
   timeline,
   traceCommand,
 } from './cli.js';
+export type { DivergenceOptions, DivergenceRecord } from './divergence.js';
 export { CHANNELS, OBSERVE_SERVICE, type ObserveSink, type RequestStep, type TroupeEvent } from './events.js';
 export {
   createLogger,
@@ -19,7 +20,6 @@ export {
 } from './logger.js';
 export { Metrics, STAT_METRICS, statMetricName } from './metrics.js';
 export {
-  type DivergenceRecord,
   type MemberStatus,
   Observer,
   type ObserverOptions,

@@ -165,6 +165,7 @@ export class Metrics {
   readonly viewChanges: Counter;
   readonly partitions: Counter;
   readonly divergences: Counter;
+  readonly divergenceChecks: Counter;
   private readonly sources = new Map<string, StatsSource>();
   private snapshot: { at: number; stats: Map<string, Record<string, number>> } | undefined;
 
@@ -228,6 +229,11 @@ export class Metrics {
     this.divergences = new Counter({
       name: 'troupe_replica_divergences_total',
       help: 'State digest comparisons in which this replica disagreed with another.',
+      registers,
+    });
+    this.divergenceChecks = new Counter({
+      name: 'troupe_replica_divergence_checks_total',
+      help: 'Divergence checkpoints judged at this replica (all digests in).',
       registers,
     });
     if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'troupe_' });

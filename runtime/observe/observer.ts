@@ -14,6 +14,7 @@ import type { TroupeClient } from '../rpc/client.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import type { Replica } from '../rpc/replica.js';
 import type { Result } from '../rpc/result.js';
+import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from './divergence.js';
 import type { ObserveSink, RequestEvent, TroupeEvent } from './events.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -38,6 +39,8 @@ export interface ObserverOptions {
   refusedLogMs?: number;
   /** A request slower than this (ms, contact receipt to reply) is kept among the slow requests. Default 100. */
   slowMs?: number;
+  /** Replica divergence detection (docs/observability.md). Default: a check every 1000 requests, reported. */
+  divergence?: DivergenceOptions;
 }
 
 /** A recent view change at this member, with its cause. */
@@ -66,20 +69,6 @@ export interface MemberStatus {
   rssBytes: number;
   at: number;
   stats: Record<string, Record<string, number>>;
-}
-
-/** A state digest mismatch this replica took part in. */
-export interface DivergenceRecord {
-  at: number;
-  /** The agreed point: the check request's id. */
-  checkpoint: string;
-  viewId: number;
-  /** digest → the members that reported it. */
-  digests: Record<string, string[]>;
-  /** The last client request applied before the checkpoint. */
-  lastRequest: string | undefined;
-  /** Whether this member is in the minority. */
-  minority: boolean;
 }
 
 const REFUSALS: Record<string, readonly string[]> = {
@@ -125,7 +114,7 @@ export class Observer implements ObserveSink {
   private readonly views: ViewRecord[] = [];
   private readonly suspicions: MemberStatus['suspicions'] = [];
   private readonly slow: RequestTrace[] = [];
-  readonly divergences: DivergenceRecord[] = [];
+  private readonly divergence: DivergenceMonitor;
   private readonly orderSpans = new Map<string, Span>();
   private readonly applySpans = new Map<string, Span>();
   private refusedTimer: NodeJS.Timeout | undefined;
@@ -143,6 +132,7 @@ export class Observer implements ObserveSink {
           ? undefined
           : options.tracer;
     this.slowMs = options.slowMs ?? 100;
+    this.divergence = new DivergenceMonitor(() => this.group, this.logger, this.metrics, options.divergence);
     this.refusedLogMs = options.refusedLogMs ?? 10_000;
     if (!(this.refusedLogMs > 0))
       throw new TroupeError('OBSERVE_BAD_OPTION', 'refusedLogMs must be a positive number of ms');
@@ -182,11 +172,25 @@ export class Observer implements ObserveSink {
       views: [...this.views],
       suspicions: [...this.suspicions],
       slow: [...this.slow],
-      divergences: [...this.divergences],
+      divergences: [...this.divergence.records],
       rssBytes: process.memoryUsage.rss(),
       at: Date.now(),
       stats,
     };
+  }
+
+  /** Divergences this replica saw (the same list at every replica that saw the checks). */
+  get divergences(): readonly DivergenceRecord[] {
+    return this.divergence.records;
+  }
+
+  /**
+   * Starts a divergence check now: a checkpoint is cast into the order, every replica digests
+   * its state there and the verdict comes as `divergences`, metrics and log lines. Returns the
+   * checkpoint id, or undefined if this member has no view.
+   */
+  checkDivergence(): string | undefined {
+    return this.divergence.start();
   }
 
   /** Adds a query answered to `troupe` tools (e.g. the divergence check's `digest`). */
@@ -227,6 +231,10 @@ export class Observer implements ObserveSink {
         return;
       case 'request':
         this.onRequest(e);
+        if (e.step === 'outcome' && e.status === 'committed') this.divergence.onApplied();
+        return;
+      case 'system':
+        this.divergence.onSystem(e);
         return;
       case 'client':
         this.client = e.client;
@@ -255,6 +263,7 @@ export class Observer implements ObserveSink {
           throw new TroupeError('OBSERVE_BAD_QUERY', 'trace needs a request id');
         value = this.trace(list[0]) ?? null;
       } else if (method === 'status') value = this.status();
+      else if (method === 'check') value = this.checkDivergence() ?? null;
       else {
         const extra = this.extraAnswers.get(method);
         if (!extra) throw new TroupeError('OBSERVE_UNKNOWN_QUERY', `no observability query '${method}'`);

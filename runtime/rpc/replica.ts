@@ -18,6 +18,7 @@
  * state, the outcome table, the locks and pending handler calls, and whatever was delivered
  * but not yet applied, so a joiner continues exactly where the snapshot was taken.
  */
+import { createHash } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
 import { OBSERVE_SERVICE, type ObserveSink, sinkFor } from '../observe/events.js';
@@ -220,6 +221,8 @@ export class Replica<T extends object = object> implements StateProvider {
    * state it finds when it ends, which by then is another history's or a restored snapshot.
    */
   private generation = 0;
+  /** The last client request applied here (named in divergence reports). */
+  private lastRequest: string | undefined;
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
     view: (v: ViewChange) => this.guard(() => this.onView(v)),
@@ -596,6 +599,15 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private applyRequest(msg: RequestMsg): Promise<void> | undefined {
+    if (msg.service === OBSERVE_SERVICE) {
+      // Observability's own ordered messages (divergence checkpoints): no method runs, nothing
+      // replicated changes; the observer sees the point in the order they mark.
+      this.inOrder.delete(msg.id);
+      const view = { id: this.applied.id, members: [...this.applied.members] };
+      this.observe.event({ type: 'system', msg, view, digest: () => this.digest(), last: this.lastRequest });
+      return undefined;
+    }
+    this.lastRequest = msg.id;
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
     this.inflight.delete(msg.id);
@@ -844,6 +856,17 @@ export class Replica<T extends object = object> implements StateProvider {
 
   stats(): ReplicaStats {
     return { ...this.counters };
+  }
+
+  /**
+   * A digest of the replicated state (application state, outcome table, locks, order clock):
+   * equal at replicas that applied the same requests, so replicas compare it at an agreed point
+   * of the order to detect divergence (docs/observability.md).
+   */
+  digest(): string {
+    const app = this.app ? (this.preImage ? this.preImage.state : this.app.snapshot()) : null;
+    const state = encodeValue([app, this.outcomes.snapshot(), this.locks.snapshot(), this.lastNow]);
+    return createHash('sha256').update(state).digest('hex').slice(0, 32);
   }
 
   // ---------------------------------------------------------------------------------------
