@@ -9,7 +9,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { AppEvent } from '../group/core.js';
 import type { Group } from '../group/group.js';
-import type { ReplyMode } from '../rpc/api.js';
+import type { ReplyEntry, ReplyMode } from '../rpc/api.js';
 import type { TroupeClient } from '../rpc/client.js';
 import type { RequestMsg } from '../rpc/messages.js';
 import type { Replica } from '../rpc/replica.js';
@@ -81,6 +81,14 @@ export type TroupeEvent =
       method: string;
       mode: ReplyMode;
       settled: Promise<unknown>;
+    }
+  /** The members' answers to an ordered `all`/`majority` call differ (`Replies.divergent`). */
+  | {
+      type: 'divergent-replies';
+      id: string;
+      service: string;
+      method: string;
+      entries: readonly ReplyEntry<unknown>[];
     }
   /** A client's contact failed; `requests` were pending at it (rejected, or resent if `reissue`). */
   | { type: 'failover'; clientId: string; contact: string; requests: string[]; reissue: boolean };

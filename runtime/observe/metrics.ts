@@ -166,6 +166,7 @@ export class Metrics {
   readonly partitions: Counter;
   readonly divergences: Counter;
   readonly divergenceChecks: Counter;
+  readonly divergentReplies: Counter;
   private readonly sources = new Map<string, StatsSource>();
   private snapshot: { at: number; stats: Map<string, Record<string, number>> } | undefined;
 
@@ -228,12 +229,17 @@ export class Metrics {
     });
     this.divergences = new Counter({
       name: 'troupe_replica_divergences_total',
-      help: 'State digest comparisons in which this replica disagreed with another.',
+      help: 'Divergence checks whose state digests differed.',
       registers,
     });
     this.divergenceChecks = new Counter({
       name: 'troupe_replica_divergence_checks_total',
       help: 'Divergence checkpoints judged at this replica (all digests in).',
+      registers,
+    });
+    this.divergentReplies = new Counter({
+      name: 'troupe_client_divergent_replies_total',
+      help: 'Ordered all/majority calls whose members answered differently.',
       registers,
     });
     if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'troupe_' });

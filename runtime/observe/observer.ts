@@ -244,6 +244,24 @@ export class Observer implements ObserveSink {
       case 'call':
         this.onCall(e);
         return;
+      case 'divergent-replies':
+        this.metrics.divergentReplies.inc();
+        this.logger.error(
+          {
+            client: this.client?.clientId,
+            requestId: e.id,
+            method: `${e.service}.${e.method}`,
+            replies: e.entries.map((r) =>
+              r.status === 'ok'
+                ? { member: r.member, value: r.value }
+                : r.status === 'error'
+                  ? { member: r.member, error: r.error.code }
+                  : { member: r.member, status: r.status },
+            ),
+          },
+          'replica divergence: members answered an ordered call differently',
+        );
+        return;
       case 'failover':
         this.logger.warn(
           { client: e.clientId, contact: e.contact, requests: e.requests, reissue: e.reissue },

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
+import { repliesDiffer } from '../observe/replies.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, authKeyBytes, PacketAuth } from '../wire/auth.js';
@@ -667,11 +668,20 @@ export class TroupeClient implements Invoker {
   }
 
   private replies(call: Call, members: readonly string[]): Replies<unknown> {
-    return {
-      requestId: call.id,
-      viewId: call.accepted!.viewId,
-      entries: members.map((m) => call.replies.get(m) ?? { member: m, status: 'timeout' }),
-    };
+    const entries = members.map((m) => call.replies.get(m) ?? ({ member: m, status: 'timeout' } as const));
+    const r: Replies<unknown> = { requestId: call.id, viewId: call.accepted!.viewId, entries };
+    // Replicas that applied the same order answer alike; unordered queries may differ by timing.
+    if (call.accepted!.ordered && repliesDiffer(entries)) {
+      r.divergent = true;
+      this.observe.event({
+        type: 'divergent-replies',
+        id: call.id,
+        service: call.service,
+        method: call.method,
+        entries,
+      });
+    }
+    return r;
   }
 
   /** A member of view `viewId` is known to have left: a newer view does not hold it. */

@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Group } from '../../runtime/group/group.js';
 import { createLogger } from '../../runtime/observe/logger.js';
 import { Observer, type ObserverOptions } from '../../runtime/observe/observer.js';
-import { connect, joinReplica, type Replica, type TroupeClient } from '../../runtime/rpc/index.js';
+import {
+  connect,
+  joinReplica,
+  type Replica,
+  type Replies,
+  type TroupeClient,
+} from '../../runtime/rpc/index.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { until } from '../support/until.js';
 import { Dice, validateDice } from './fixtures/dice.js';
@@ -146,6 +152,28 @@ describe('replica divergence detection', () => {
     expect(
       bad.lines.some((l) => l.level === 60 && l.msg === 'leaving the group: this replica diverged'),
     ).toBe(true);
+  }, 30_000);
+
+  it('flags .all replies that differ, at the client: Replies.divergent, a metric and a log line', async () => {
+    const seeds = await dice([false, true], { divergence: { checkEvery: 0 } });
+    await until(() => members.every((m) => m.group.view?.members.length === 2), 5_000, 'a 2-member view');
+    const lines: Record<string, unknown>[] = [];
+    const observer = new Observer({ logger: createLogger({ write: (l) => lines.push(JSON.parse(l)) }) });
+    const c = await connect({ group: 'dice', seeds, observe: observer });
+    clients.push(c);
+    const same = (await c.invoke('dice', 'add', [1], { reply: 'all' })) as Replies<number>;
+    expect(same.entries.map((e) => e.status)).toEqual(['ok', 'ok']);
+    expect(same.divergent).toBeUndefined();
+    const differ = (await c.invoke('dice', 'add', [13], { reply: 'all' })) as Replies<number>;
+    expect(differ.divergent).toBe(true);
+    expect(new Set(differ.entries.map((e) => (e.status === 'ok' ? e.value : undefined)))).toEqual(
+      new Set([14, 15]),
+    );
+    expect(await observer.registry.getSingleMetricAsString('troupe_client_divergent_replies_total')).toMatch(
+      / 1$/m,
+    );
+    const line = lines.find((l) => String(l.msg).startsWith('replica divergence'))!;
+    expect(line).toMatchObject({ level: 50, requestId: differ.requestId, method: 'dice.add' });
   }, 30_000);
 
   it('no false alarm: a joiner restored from a snapshot digests like the others', async () => {
