@@ -66,6 +66,8 @@ export class DivergenceMonitor {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly options: DivergenceOptions = {},
+    /** Told after each record (the live page refreshes). */
+    private readonly onRecord?: () => void,
   ) {}
 
   /** Starts a check now: casts a checkpoint into the order. Returns its id, or undefined without a view. */
@@ -149,6 +151,7 @@ export class DivergenceMonitor {
       'replica divergence: state digests differ at an agreed point of the order',
     );
     if (divergenceChannel.hasSubscribers) divergenceChannel.publish({ member: self, ...record });
+    this.onRecord?.();
     const action = this.options.onDivergence ?? 'report';
     if (typeof action === 'function') action(record);
     else if (action === 'leave' && g && self !== undefined && minority.includes(self)) {

@@ -120,6 +120,9 @@ export class Observer implements ObserveSink {
   private refusedTimer: NodeJS.Timeout | undefined;
   private refusedSeen = new Map<string, number>();
   private readonly extraAnswers = new Map<string, (args: unknown[]) => unknown>();
+  private readonly changeListeners = new Set<() => void>();
+  /** Recent requests' receipt-to-reply times at this contact: [wall ms, duration ms]. */
+  private readonly latencies: [number, number][] = [];
 
   constructor(options: ObserverOptions = {}) {
     this.metrics = new Metrics(options.registry, { processMetrics: options.processMetrics ?? false });
@@ -132,7 +135,13 @@ export class Observer implements ObserveSink {
           ? undefined
           : options.tracer;
     this.slowMs = options.slowMs ?? 100;
-    this.divergence = new DivergenceMonitor(() => this.group, this.logger, this.metrics, options.divergence);
+    this.divergence = new DivergenceMonitor(
+      () => this.group,
+      this.logger,
+      this.metrics,
+      options.divergence,
+      () => this.changed(),
+    );
     this.refusedLogMs = options.refusedLogMs ?? 10_000;
     if (!(this.refusedLogMs > 0))
       throw new TroupeError('OBSERVE_BAD_OPTION', 'refusedLogMs must be a positive number of ms');
@@ -191,6 +200,30 @@ export class Observer implements ObserveSink {
    */
   checkDivergence(): string | undefined {
     return this.divergence.start();
+  }
+
+  /** Calls `fn` after a view change, suspicion, partition or divergence here; returns the unsubscribe. */
+  onChange(fn: () => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  /** Receipt-to-reply times (ms) of the requests this member answered as contact since `since` (wall ms). */
+  latenciesSince(since: number): number[] {
+    const out: number[] = [];
+    for (let i = this.latencies.length - 1; i >= 0 && this.latencies[i]![0] >= since; i--)
+      out.push(this.latencies[i]![1]);
+    return out;
+  }
+
+  private changed(): void {
+    for (const fn of this.changeListeners) {
+      try {
+        fn();
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
   }
 
   /** Adds a query answered to `troupe` tools (e.g. the divergence check's `digest`). */
@@ -361,6 +394,7 @@ export class Observer implements ObserveSink {
           },
           'view installed',
         );
+        this.changed();
         return;
       }
       case 'suspect':
@@ -373,6 +407,7 @@ export class Observer implements ObserveSink {
           { ...this.fields(), suspect: ev.suspicion.member, silentMs: Math.round(ev.suspicion.silentMs) },
           'member suspected',
         );
+        this.changed();
         return;
       case 'partitioned':
         this.metrics.partitions.inc();
@@ -381,6 +416,7 @@ export class Observer implements ObserveSink {
           { member: group.self, view: ev.viewId, reason: ev.reason },
           'cut off from the group',
         );
+        this.changed();
         return;
       case 'ready':
         if (ev.restored) {
@@ -440,6 +476,7 @@ export class Observer implements ObserveSink {
         this.ring.add(e.id, member, { step: 'replied', at, peer: e.peer! }, false);
         this.endSpan(this.orderSpans, e.id, {});
         const received = this.ring.step(e.id, 'received');
+        if (received) push(this.latencies, [at, at - received.at], 4096);
         if (received && at - received.at >= this.slowMs) {
           const t = this.trace(e.id);
           if (t) push(this.slow, t, 20);
