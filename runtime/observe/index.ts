@@ -25,6 +25,7 @@ export {
   type ObserverOptions,
   type ViewRecord,
 } from './observer.js';
+export type { LiveSnapshot, PeerPolling, SeriesPoint } from './page.js';
 export { type MemberAnswer, type QueryOptions, queryGroup } from './query.js';
 export { type MetricsServer, type MetricsServerOptions, metricsServer } from './server.js';
 export type { RequestTrace, TraceStep } from './traces.js';

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { TroupeError } from '../errors.js';
 import type { Observer } from './observer.js';
+import { LiveFeed, PAGE_HTML, type PeerPolling } from './page.js';
 
 export interface MetricsServerOptions {
   /** The observer whose metrics, status and traces are served. */
@@ -14,6 +15,13 @@ export interface MetricsServerOptions {
   port: number;
   /** Bind address. Default `127.0.0.1`: reachable from this host only. */
   host?: string;
+  /**
+   * Show every member's status on the live page by asking them (the `status` query over the
+   * client protocol, with the group key if given). Default: only this member's.
+   */
+  peers?: PeerPolling;
+  /** How often the live page is pushed an update (ms), besides at once on a view change. Default 500. */
+  pushMs?: number;
 }
 
 /** A running endpoint. */
@@ -26,8 +34,8 @@ export interface MetricsServer {
 
 /**
  * Serves `GET /metrics` (Prometheus text format), `GET /status` (JSON: view, roles, recent view
- * changes, suspicions, slow requests, stats) and `GET /trace/<requestId>` (JSON, 404 if unknown
- * here). Rejects with `TroupeError` `OBSERVE_LISTEN` if the port cannot be bound.
+ * changes, suspicions, slow requests, stats), `GET /trace/<requestId>` (JSON, 404 if unknown
+ * here), and the live group page `GET /` fed by server-sent events from `GET /events`. Rejects with `TroupeError` `OBSERVE_LISTEN` if the port cannot be bound.
  *
  * @example
  * ```ts
@@ -44,7 +52,32 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
       'OBSERVE_BAD_OPTION',
       `metrics port must be an integer 0–65535, not ${options.port}`,
     );
+  const feed = new LiveFeed(observer, options.peers);
+  const streams = new Set<ServerResponse>();
+  const push = () => {
+    const data = `data: ${JSON.stringify(feed.snapshot())}\n\n`;
+    for (const res of streams) res.write(data);
+  };
+  const pusher = setInterval(() => {
+    if (streams.size > 0) push();
+  }, options.pushMs ?? 500);
+  pusher.unref();
+  const unsubscribe = observer.onChange(() => {
+    feed.refresh();
+    if (streams.size > 0) push();
+  });
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && new URL(req.url ?? '/', 'http://x').pathname === '/events') {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      res.write(`data: ${JSON.stringify(feed.snapshot())}\n\n`);
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      return;
+    }
     handle(observer, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -63,6 +96,10 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(pusher);
+        unsubscribe();
+        feed.close();
+        for (const res of streams) res.end();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
@@ -73,6 +110,10 @@ async function handle(observer: Observer, req: IncomingMessage, res: ServerRespo
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    return;
+  }
+  if (path === '/') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE_HTML);
     return;
   }
   if (path === '/metrics') {
@@ -90,7 +131,10 @@ async function handle(observer: Observer, req: IncomingMessage, res: ServerRespo
     json(res, t ? 200 : 404, t ?? { error: `no trace of ${id} at this member` });
     return;
   }
-  json(res, 404, { error: 'not found', paths: ['/metrics', '/status', '/trace/<requestId>'] });
+  json(res, 404, {
+    error: 'not found',
+    paths: ['/', '/events', '/metrics', '/status', '/trace/<requestId>'],
+  });
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {
