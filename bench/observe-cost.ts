@@ -34,27 +34,6 @@ const { values: flags } = parseArgs({
   },
 });
 
-if (flags.child !== undefined) {
-  const observer = flags.observe === '1' ? new Observer({ processMetrics: true }) : undefined;
-  const transport = await udp({ host: '127.0.0.1', port: Number(flags.child) });
-  await joinReplica(new Bank(), 'bank', {
-    seeds: flags.seeds!.split(','),
-    transport,
-    validate: validateBankRequest,
-    ...(observer ? { observe: observer } : {}),
-  });
-  const server = observer ? await metricsServer({ observer, port: 0 }) : undefined;
-  process.stdout.on('error', () => process.exit(0));
-  process.stdout.write(`${JSON.stringify({ ready: true, metrics: server?.url })}\n`);
-  // Each line on stdin asks for this process's CPU time so far (µs).
-  createInterface({ input: process.stdin }).on('line', () => {
-    const u = process.cpuUsage();
-    process.stdout.write(`${JSON.stringify({ cpuUs: u.user + u.system })}\n`);
-  });
-} else {
-  await main();
-}
-
 async function freePorts(n: number): Promise<number[]> {
   const socks = await Promise.all(
     Array.from(
@@ -192,4 +171,26 @@ async function main(): Promise<void> {
   const rate = median(on.map((x) => x.rate)) / median(off.map((x) => x.rate));
   const cpuRatio = median(on.map((x) => x.cpuPerCallUs)) / median(off.map((x) => x.cpuPerCallUs));
   console.log(`throughput on/off = ${rate.toFixed(3)}; CPU per call on/off = ${cpuRatio.toFixed(3)}`);
+}
+
+// Last: the helpers above are initialised by now.
+if (flags.child !== undefined) {
+  const observer = flags.observe === '1' ? new Observer({ processMetrics: true }) : undefined;
+  const transport = await udp({ host: '127.0.0.1', port: Number(flags.child) });
+  await joinReplica(new Bank(), 'bank', {
+    seeds: flags.seeds!.split(','),
+    transport,
+    validate: validateBankRequest,
+    ...(observer ? { observe: observer } : {}),
+  });
+  const server = observer ? await metricsServer({ observer, port: 0 }) : undefined;
+  process.stdout.on('error', () => process.exit(0));
+  process.stdout.write(`${JSON.stringify({ ready: true, metrics: server?.url })}\n`);
+  // Each line on stdin asks for this process's CPU time so far (µs).
+  createInterface({ input: process.stdin }).on('line', () => {
+    const u = process.cpuUsage();
+    process.stdout.write(`${JSON.stringify({ cpuUs: u.user + u.system })}\n`);
+  });
+} else {
+  await main();
 }

@@ -150,7 +150,7 @@ th{background:#eee}.alarm{background:#c62828;color:#fff;padding:8px;margin:8px 0
 <div class="muted">served by <span id="self">?</span> at <span id="updated">?</span></div>
 <div id="divergence" class="alarm"></div>
 <h2>Members</h2>
-<table id="members"><thead><tr><th>member</th><th>address</th><th>role</th><th>view</th><th>applied</th><th>calls/s</th><th>RSS MB</th><th>state</th></tr></thead><tbody></tbody></table>
+<table id="members"><thead><tr><th>member</th><th>address</th><th>role</th><th>view</th><th>applied</th><th>lag</th><th>calls/s</th><th>RSS MB</th><th>state</th></tr></thead><tbody></tbody></table>
 <h2>Calls per second and latency (this member, last 10 minutes)</h2>
 <svg id="chart" width="720" height="180" viewBox="0 0 720 180"></svg>
 <div class="muted"><span style="color:#1565c0">■</span> calls/s (left) <span style="color:#ef6c00">■</span> p50 ms <span style="color:#c62828">■</span> p99 ms (right)</div>
@@ -178,6 +178,8 @@ function render(d) {
   $('group').textContent = s.group ?? '?'; $('view-id').textContent = view.id; $('member-count').textContent = view.members.length;
   $('self').textContent = s.member ?? '?'; $('updated').textContent = new Date(s.at).toLocaleTimeString();
   const peers = new Map((d.peers || []).map((p) => [p.member, p]));
+  const appliedOf = (m) => { const o = m === s.member ? s : peers.get(m)?.status; return o ? (o.stats.replica?.applied ?? 0) : undefined; };
+  const most = Math.max(0, ...view.members.map(appliedOf).filter((x) => x !== undefined));
   $('members').tBodies[0].innerHTML = view.members.map((m, i) => {
     const p = peers.get(m), ps = p && p.status, own = m === s.member ? s : ps;
     const role = (i === 0 ? 'coordinator' : 'member') + (m === s.member ? ' (this page)' : '');
@@ -186,7 +188,7 @@ function render(d) {
     const rss = own ? (own.rssBytes / 1048576).toFixed(1) : '';
     const state = p && p.error ? p.error : own && own.view && own.view.id !== view.id ? 'view ' + own.view.id : 'ok';
     return '<tr data-member="' + esc(m) + '"><td>' + esc(m) + '</td><td>' + esc(view.addresses[i] ?? '') + '</td><td class="role-' + (i === 0 ? 'coordinator' : 'member') + '">' + role +
-      '</td><td>' + (own && own.view ? own.view.id : '') + '</td><td>' + applied + '</td><td>' + rate + '</td><td>' + rss + '</td><td>' + esc(state) + '</td></tr>';
+      '</td><td>' + (own && own.view ? own.view.id : '') + '</td><td>' + applied + '</td><td>' + (own ? most - applied : '') + '</td><td>' + rate + '</td><td>' + rss + '</td><td>' + esc(state) + '</td></tr>';
   }).join('');
   $('views').innerHTML = s.views.slice().reverse().slice(0, 10).map((v) => {
     const cause = [v.joined.length ? 'joined ' + v.joined.join(' ') : '', v.left.length ? 'left ' + v.left.join(' ') : '',

@@ -64,7 +64,7 @@ describe('the live group page in a real browser', () => {
       expect(await tab.textContent('#view-id')).toBe(String(host.group.view!.id));
       // Every member answered the status query: applied counts in each row.
       await tab.waitForFunction(
-        "[...document.querySelectorAll('#members tbody tr')].every((tr) => tr.children[4]?.textContent === '30')",
+        "[...document.querySelectorAll('#members tbody tr')].every((tr) => tr.children[4]?.textContent === '30' && tr.children[5]?.textContent === '0')",
         undefined,
         { timeout: 10_000 },
       );
