@@ -7,7 +7,7 @@
  * group messages of the service {@link OBSERVE_SERVICE}: replicas never run a method for them
  * and record no outcome, so checking changes no replicated state.
  */
-import type { Group } from '../group/group.js';
+import type { GroupHandle } from '../group/types.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { encodeGroupMsg, type RequestMsg } from '../rpc/messages.js';
 import { divergenceChannel, OBSERVE_SERVICE, type TroupeEvent } from './events.js';
@@ -62,7 +62,7 @@ export class DivergenceMonitor {
   readonly records: DivergenceRecord[] = [];
 
   constructor(
-    private readonly group: () => Group | undefined,
+    private readonly group: () => GroupHandle | undefined,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly options: DivergenceOptions = {},
@@ -163,7 +163,7 @@ export class DivergenceMonitor {
     }
   }
 
-  private cast(g: Group, id: string, method: string, args: unknown[]): void {
+  private cast(g: GroupHandle, id: string, method: string, args: unknown[]): void {
     const msg: RequestMsg = {
       kind: 'request',
       id,

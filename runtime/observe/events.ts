@@ -9,6 +9,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { AppEvent } from '../group/core.js';
 import type { Group } from '../group/group.js';
+import type { GroupHandle } from '../group/types.js';
 import type { ReplyEntry, ReplyMode } from '../rpc/api.js';
 import type { TroupeClient } from '../rpc/client.js';
 import type { RequestMsg } from '../rpc/messages.js';
@@ -57,8 +58,8 @@ export type TroupeEvent =
   | { type: 'cast'; payload: Uint8Array; qos: QoS }
   /** An event of the member core reached the group driver (views, deliveries, suspicions...). */
   | { type: 'app'; group: Group; event: AppEvent }
-  /** A replica attached to its group. */
-  | { type: 'replica'; replica: Replica }
+  /** A replica attached to its group (a `Group`, or another driver's handle, e.g. the simulator's). */
+  | { type: 'replica'; replica: Replica; group: GroupHandle }
   | RequestEvent
   /**
    * A replica reached an observability message (service {@link OBSERVE_SERVICE}) in its apply

@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import { TroupeError } from '../errors.js';
 import type { AppEvent } from '../group/core.js';
 import type { Group } from '../group/group.js';
+import type { GroupHandle } from '../group/types.js';
 import type { TroupeClient } from '../rpc/client.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import type { Replica } from '../rpc/replica.js';
@@ -107,6 +108,8 @@ export class Observer implements ObserveSink {
   private readonly refusedLogMs: number;
   private group: Group | undefined;
   private replica: Replica | undefined;
+  /** The group the replica serves: the `Group`, or another driver's handle (the simulator's). */
+  private handle: GroupHandle | undefined;
   private client: TroupeClient | undefined;
   /** Own total casts not yet delivered → when cast (keyed by the payload, which comes back). */
   private readonly castAt = new WeakMap<Uint8Array, number>();
@@ -136,7 +139,7 @@ export class Observer implements ObserveSink {
           : options.tracer;
     this.slowMs = options.slowMs ?? 100;
     this.divergence = new DivergenceMonitor(
-      () => this.group,
+      () => this.group ?? this.handle,
       this.logger,
       this.metrics,
       options.divergence,
@@ -256,6 +259,7 @@ export class Observer implements ObserveSink {
         return;
       case 'replica':
         this.replica = e.replica;
+        this.handle = e.group;
         this.metrics.watchStats('replica', () => ({ replica: { ...e.replica.stats() } }));
         this.metrics.gauge('troupe_replica_outcomes', 'Outcomes held in the outcome table.', () =>
           this.replica ? this.replica.outcomeCount : undefined,
@@ -574,8 +578,8 @@ export class Observer implements ObserveSink {
     this.refusedTimer.unref();
   }
 
-  /** @internal Compares the refusal counters with the last look; exposed for tests through the timer. */
-  logRefused(): void {
+  /** Compares the refusal counters with the last look and logs what grew. */
+  private logRefused(): void {
     const stats = this.status().stats;
     const delta: Record<string, number> = {};
     let any = false;

@@ -275,7 +275,7 @@ export class Replica<T extends object = object> implements StateProvider {
     group.on('view', this.listeners.view);
     group.on('partitioned', this.listeners.partitioned);
     group.onClientPacket((bytes, from) => this.guard(() => this.onClientPacket(bytes, from)));
-    this.observe.event({ type: 'replica', replica: this });
+    this.observe.event({ type: 'replica', replica: this, group });
     // Attached after the first view was installed (a group joined before the replica existed).
     if (group.view && this.applied.id === 0 && !this.queue.some((i) => i.t === 'view')) {
       this.queue.push({ t: 'view', viewId: group.view.id, members: [...group.view.members] });
