@@ -164,7 +164,7 @@ export class Observer implements ObserveSink {
   /** This member's view of the group, for `troupe status` and the group page. */
   status(): MemberStatus {
     const g = this.group;
-    const view = g?.view;
+    const view = (g ?? this.handle)?.view;
     let stats: Record<string, Record<string, number>> = {};
     try {
       stats = {
@@ -176,8 +176,8 @@ export class Observer implements ObserveSink {
       // A closed member reports no stats.
     }
     return {
-      member: g?.self ?? this.client?.clientId,
-      group: g?.groupName,
+      member: g?.self ?? this.handle?.self ?? this.client?.clientId,
+      group: g?.groupName ?? this.handle?.groupName,
       address: g?.address ?? this.client?.address,
       view: view && { id: view.id, members: [...view.members], addresses: [...view.addresses] },
       coordinator: view?.members[0],
