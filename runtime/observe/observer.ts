@@ -444,11 +444,14 @@ export class Observer implements ObserveSink {
     const member = this.group?.self ?? '';
     const at = wallNow();
     switch (e.step) {
-      case 'received':
+      case 'received': {
+        // A retransmitted call (the client heard nothing yet) is the same request: one span.
+        const first = !this.ring.step(e.id, 'received');
         this.ring.add(e.id, member, { step: 'received', at, peer: e.peer! });
-        if (this.tracer && !this.orderSpans.has(e.id))
+        if (this.tracer && first && !this.orderSpans.has(e.id))
           this.openSpan(this.orderSpans, e.id, 'troupe.order', SpanKind.SERVER);
         return;
+      }
       case 'cast':
         this.ring.add(e.id, member, { step: 'cast', at }, false);
         return;

@@ -61,8 +61,12 @@ describe('diagnostics channels', () => {
         3_000,
         'three outcomes',
       );
-      const steps = (member: string) =>
-        seen[CHANNELS.request]!.filter((m) => m.requestId === id && m.member === member).map((m) => m.step);
+      // A retransmitted call (a loaded machine) is received and answered again: first occurrences.
+      const steps = (member: string) => [
+        ...new Set(
+          seen[CHANNELS.request]!.filter((m) => m.requestId === id && m.member === member).map((m) => m.step),
+        ),
+      ];
       const contact = client.contactMember!;
       expect(steps(contact)).toEqual(['received', 'cast', 'ordered', 'applying', 'outcome', 'replied']);
       for (const g of groups.filter((x) => x.self !== contact))
@@ -149,7 +153,7 @@ describe('OpenTelemetry spans and per-request traces', () => {
     for (const m of members) {
       const t = m.observer.trace(id)!;
       expect(t.member).toBe(m.group.self);
-      const steps = t.steps.map((s) => s.step);
+      const steps = [...new Set(t.steps.map((s) => s.step))]; // a retransmission is replied to again
       if (m.group.self === client.contactMember)
         expect(steps).toEqual(['received', 'cast', 'ordered', 'applying', 'outcome', 'replied']);
       else expect(steps).toEqual(['ordered', 'applying', 'outcome']);

@@ -59,16 +59,19 @@ describe('Prometheus metrics of a real replica group', () => {
       // Every series carries the group's name.
       expect([...(a.get('troupe_replica_applied_total')?.keys() ?? [])]).toEqual(['{group="bank"}']);
     }
-    // Only the contact puts calls into the order: its receipt-to-order histogram has them all, and
-    // its own casts came back through the token (the group's order latency).
-    const contact = members.findIndex((m) => m.group.self === client.contactMember);
-    expect(contact).toBeGreaterThanOrEqual(0);
-    const c = after[contact]!;
-    expect(sum(c, 'troupe_replica_order_latency_seconds_count')).toBe(20);
-    expect(sum(c, 'troupe_group_order_latency_seconds_count')).toBeGreaterThanOrEqual(20);
-    expect(sum(c, 'troupe_replica_order_latency_seconds_sum')).toBeGreaterThan(0);
-    for (const [i, a] of after.entries())
-      if (i !== contact) expect(sum(a, 'troupe_replica_order_latency_seconds_count')).toBe(0);
+    // Only contacts put calls into the order: their receipt-to-order histograms hold every call
+    // (more if a loaded machine made the client fail over and a second contact got a call), and
+    // their own casts came back through the token (the group's order latency).
+    const total = (name: string) => after.reduce((n, a) => n + sum(a, name), 0);
+    expect(total('troupe_replica_order_latency_seconds_count')).toBeGreaterThanOrEqual(20);
+    expect(total('troupe_group_order_latency_seconds_count')).toBeGreaterThanOrEqual(20);
+    expect(total('troupe_replica_order_latency_seconds_sum')).toBeGreaterThan(0);
+    if (client.stats().failovers === 0) {
+      const contact = members.findIndex((m) => m.group.self === client.contactMember);
+      expect(sum(after[contact]!, 'troupe_replica_order_latency_seconds_count')).toBe(20);
+      for (const [i, a] of after.entries())
+        if (i !== contact) expect(sum(a, 'troupe_replica_order_latency_seconds_count')).toBe(0);
+    }
 
     const cm = await clientObserver.registry.metrics();
     expect(cm).toMatch(
