@@ -18,8 +18,9 @@ export type AppEvent =
    * `STATE_PROVIDER_FAILED` (the provider could not take its snapshot), `STATE_REJECTED` (the
    * provider's snapshot failed to restore here). */
   | { type: 'partitioned'; viewId: number; reason: string; code?: StateErrorCode }
-  /** The first view is installed and, for a joiner, the state restored: the member is ready. */
-  | { type: 'ready' }
+  /** The first view is installed and, for a joiner, the state restored (its size, and the time
+   * from the joiner's first view until it was in): the member is ready. */
+  | { type: 'ready'; restored?: { bytes: number; ms: number } }
   /**
    * Take the state snapshot for joiners now. The driver calls `take` when it reaches this
    * event, after it applied every earlier delivery, so the snapshot holds exactly the old
@@ -126,6 +127,10 @@ export class MemberCore {
   private held: AppEvent[] | undefined;
   /** When this joiner's state transfer last made progress (or began). */
   private stateProgressAt = 0;
+  /** When this joiner's state transfer began (its first view). */
+  private stateStartedAt = 0;
+  /** What the state transfer that just ended brought, for the `ready` event (observability). */
+  private restoredSize: { bytes: number; ms: number } | undefined;
   /** This incarnation gave up (its state transfer stalled): it does nothing until `start()`. */
   private halted = false;
   private out: CoreEffect[] = [];
@@ -445,6 +450,7 @@ export class MemberCore {
         // A joiner of a running group: nothing is delivered until the state as of this view is in.
         this.receiver = new StateReceiver(view.id);
         this.stateProgressAt = this.now;
+        this.stateStartedAt = this.now;
         this.provider = veterans[0];
         this.held = [];
         this.app({ type: 'view', change });
@@ -603,6 +609,7 @@ export class MemberCore {
       return;
     }
     this.receiver = undefined;
+    this.restoredSize = { bytes: state.length, ms: this.now - this.stateStartedAt };
     if (this.founding) {
       this.founded();
       return;
@@ -616,6 +623,8 @@ export class MemberCore {
     const held = this.held ?? [];
     this.held = undefined;
     for (const ev of held) this.emit(ev);
-    this.emit({ type: 'ready' });
+    const restored = this.restoredSize;
+    this.restoredSize = undefined;
+    this.emit(restored ? { type: 'ready', restored } : { type: 'ready' });
   }
 }

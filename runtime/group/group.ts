@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
+import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, parseSpec } from '../stack/builder.js';
 import type { MemberId } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
@@ -57,6 +58,8 @@ export interface JoinOptions extends SecurityOptions {
   /** Listeners registered before the member starts, so nothing is missed: the first view and
    * a joiner's deliveries come before `joinGroup` resolves. */
   on?: { [E in keyof GroupEvents]?: GroupEvents[E] };
+  /** Metrics, logs and traces of this member (e.g. an `Observer`, docs/observability.md). */
+  observe?: ObserveSink;
 }
 
 type Listeners = { [E in keyof GroupEvents]: Set<GroupEvents[E]> };
@@ -104,6 +107,7 @@ export class Group implements GroupHandle {
   private readonly damper: RejoinDamper;
   /** Stack errors (a layer threw): kept for diagnostics, never thrown at the caller. */
   readonly errors: { layer: string; error: unknown }[] = [];
+  private readonly observe: ObserveSink;
 
   private constructor(
     readonly groupName: string,
@@ -127,6 +131,7 @@ export class Group implements GroupHandle {
         : {}),
     };
     const specs = parseSpec(opts.stack ?? GROUP_STACK, layers);
+    this.observe = sinkFor(opts.observe);
     this.core = new MemberCore({
       groupName,
       node: randomInt(1, 0xffffffff),
@@ -146,6 +151,7 @@ export class Group implements GroupHandle {
     checkSecurity(opts, 'joinGroup'); // before any socket opens
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     const g = new Group(groupName, transport, opts, opts.transport === undefined);
+    g.observe.event({ type: 'member', group: g });
     for (const [event, listener] of Object.entries(opts.on ?? {}))
       if (listener) g.on(event as keyof GroupEvents, listener as never);
     transport.onPacket((bytes, from) => g.onPacket(bytes, from));
@@ -224,6 +230,7 @@ export class Group implements GroupHandle {
    */
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
     this.checkSendable(payload);
+    this.observe.event({ type: 'cast', payload, qos });
     this.outbox.push({ payload, qos });
     if (this.outbox.length === 1) setImmediate(() => this.drain());
   }
@@ -368,6 +375,7 @@ export class Group implements GroupHandle {
   }
 
   private onApp(ev: AppEvent): void {
+    this.observe.event({ type: 'app', group: this, event: ev });
     switch (ev.type) {
       case 'deliver':
         this.emit('deliver', ev.delivery);

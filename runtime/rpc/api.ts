@@ -28,6 +28,11 @@ export interface Replies<T> {
   /** The view the request was ordered in; `entries` has one row per member of it. */
   viewId: number;
   entries: ReplyEntry<T>[];
+  /**
+   * Set when members answered an ordered request differently (values or errors): their states
+   * diverged or the method is nondeterministic (docs/observability.md, "Divergence").
+   */
+  divergent?: true;
 }
 
 /** What a generated stub needs from a connected client. */

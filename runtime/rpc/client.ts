@@ -14,6 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
+import { type ObserveSink, sinkFor } from '../observe/events.js';
+import { repliesDiffer } from '../observe/replies.js';
 import { endpointOf, memberId } from '../stack/member.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
@@ -96,6 +98,8 @@ export interface ConnectOptions {
   insecure?: boolean;
   /** With `key`: encrypt packets (AES-256-GCM), as the replicas do (`JoinReplicaOptions.encrypt`). */
   encrypt?: boolean;
+  /** Metrics, logs and traces of this client (e.g. an `Observer`, docs/observability.md). */
+  observe?: ObserveSink;
 }
 
 /** What the client needs of time: a clock and timers. */
@@ -253,7 +257,7 @@ export class TroupeClient implements Invoker {
   private readonly opts: Required<
     Omit<
       ConnectOptions,
-      'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key' | 'insecure' | 'encrypt'
+      'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key' | 'insecure' | 'encrypt' | 'observe'
     >
   >;
   /** Which of this client's requests are unsettled: the watermark each `call` carries. */
@@ -278,6 +282,7 @@ export class TroupeClient implements Invoker {
   /** Signs what this client sends and verifies what it receives; undefined without a key. */
   private readonly auth: PacketAuth | undefined;
   private closed = false;
+  private readonly observe: ObserveSink;
   private readonly counters: ClientStats = {
     sent: 0,
     retransmits: 0,
@@ -325,6 +330,8 @@ export class TroupeClient implements Invoker {
         this.counters.malformed++;
       }
     });
+    this.observe = sinkFor(options.observe);
+    this.observe.event({ type: 'client', client: this });
     const every = (ms: number, fn: () => void) => this.timers.push(this.time.every(ms, fn));
     every(this.opts.retransmitMs, () => this.tick());
     every(this.opts.heartbeatMs, () => this.heartbeat());
@@ -447,7 +454,7 @@ export class TroupeClient implements Invoker {
   ): Promise<unknown> {
     if (!parseRequestId(c.id)) return Promise.reject(new BadRequestIdError(c.id));
     if (this.calls.has(c.id)) return Promise.reject(new RequestPendingError(c.id));
-    return new Promise((resolve, reject) => {
+    const settled = new Promise((resolve, reject) => {
       const call: Call = {
         ...c,
         timer: undefined,
@@ -467,6 +474,15 @@ export class TroupeClient implements Invoker {
       // A reissued call stays remembered: reissuing it again must get the recorded reply too.
       if (this.contact) this.sendCall(call, this.contact);
     });
+    this.observe.event({
+      type: 'call',
+      id: c.id,
+      service: c.service,
+      method: c.method,
+      mode: c.mode,
+      settled,
+    });
+    return settled;
   }
 
   private sendCall(call: Call, to: Contact): void {
@@ -784,11 +800,20 @@ export class TroupeClient implements Invoker {
   }
 
   private replies(call: Call, members: readonly string[]): Replies<unknown> {
-    return {
-      requestId: call.id,
-      viewId: call.accepted!.viewId,
-      entries: members.map((m) => call.replies.get(m) ?? { member: m, status: 'timeout' }),
-    };
+    const entries = members.map((m) => call.replies.get(m) ?? ({ member: m, status: 'timeout' } as const));
+    const r: Replies<unknown> = { requestId: call.id, viewId: call.accepted!.viewId, entries };
+    // Replicas that applied the same order answer alike; unordered queries may differ by timing.
+    if (call.accepted!.ordered && repliesDiffer(entries)) {
+      r.divergent = true;
+      this.observe.event({
+        type: 'divergent-replies',
+        id: call.id,
+        service: call.service,
+        method: call.method,
+        entries,
+      });
+    }
+    return r;
   }
 
   /** A member of the ordering view is known to have left: a newer view (or lineage) does not hold it. */
@@ -942,6 +967,16 @@ export class TroupeClient implements Invoker {
     this.contact = undefined;
     this.suspects.set(c.address, this.time.now());
     this.counters.failovers++;
+    const requests = [...this.calls.values()]
+      .filter((x) => x.contact?.address === c.address)
+      .map((x) => x.id);
+    this.observe.event({
+      type: 'failover',
+      clientId: this.clientId,
+      contact: c.member,
+      requests,
+      reissue: this.opts.autoReissue,
+    });
     for (const call of [...this.calls.values()]) {
       if (call.contact?.address !== c.address) continue;
       if (this.opts.autoReissue) {

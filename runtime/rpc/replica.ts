@@ -18,8 +18,10 @@
  * state, the outcome table, the locks and pending handler calls, and whatever was delivered
  * but not yet applied, so a joiner continues exactly where the snapshot was taken.
  */
+import { createHash } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
+import { OBSERVE_SERVICE, type ObserveSink, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
@@ -80,6 +82,8 @@ export interface ReplicaOptions {
   key?: AuthKey;
   /** With `key`: encrypt client packets (AES-256-GCM); clients pass the same `encrypt`. */
   encrypt?: boolean;
+  /** Metrics, logs and traces of this replica (e.g. an `Observer`, docs/observability.md). */
+  observe?: ObserveSink;
 }
 
 /** Counters for diagnostics. */
@@ -200,6 +204,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly clock: () => number;
   private readonly clientPushMs: number;
   private readonly recastMs: number;
+  private readonly observe: ObserveSink;
 
   // Replicated state: changed only by applying the queue, identical at every replica.
   private outcomes: OutcomeTable;
@@ -260,6 +265,8 @@ export class Replica<T extends object = object> implements StateProvider {
    * state it finds when it ends, which by then is another history's or a restored snapshot.
    */
   private generation = 0;
+  /** The last client request applied here (named in divergence reports). */
+  private lastRequest: string | undefined;
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
     view: (v: ViewChange) => this.guard(() => this.onView(v)),
@@ -282,6 +289,7 @@ export class Replica<T extends object = object> implements StateProvider {
       options.key === undefined
         ? undefined
         : new PacketAuth(options.key, { encrypt: options.encrypt === true });
+    this.observe = sinkFor(options.observe, () => this.group?.self);
   }
 
   /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */
@@ -315,6 +323,7 @@ export class Replica<T extends object = object> implements StateProvider {
     group.on('view', this.listeners.view);
     group.on('partitioned', this.listeners.partitioned);
     group.onClientPacket((bytes, from) => this.guard(() => this.onClientPacket(bytes, from)));
+    this.observe.event({ type: 'replica', replica: this, group });
     // Attached after the first view was installed (a group joined before the replica existed).
     if (group.view && !this.serving && !this.queue.some((i) => i.t === 'view' && i.fresh)) {
       this.queue.push({ t: 'view', viewId: group.view.id, members: [...group.view.members], fresh: true });
@@ -368,6 +377,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.misdirected++;
       return;
     }
+    if (p.service === OBSERVE_SERVICE) {
+      const result = this.observe.answer!(p.method, p.args);
+      const { id: viewId, members } = group.view;
+      this.send(from, { kind: 'reply', id: p.id, member: group.self, viewId, members: [...members], result });
+      return;
+    }
+    this.observe.event({ type: 'request', step: 'received', id: p.id, peer: from });
     const known = this.outcomes.get(p.id);
     if (known) {
       this.counters.deduplicated++;
@@ -409,6 +425,7 @@ export class Replica<T extends object = object> implements StateProvider {
         afterFence: this.outcomes.fenced(p.id).includes(group.self),
       };
       this.inflight.set(p.id, this.clock());
+      this.observe.event({ type: 'request', step: 'cast', id: p.id });
       group.cast(encodeGroupMsg(msg), resolved.entry.qos);
       return;
     }
@@ -571,6 +588,8 @@ export class Replica<T extends object = object> implements StateProvider {
       const view = this.group?.view;
       const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
       this.inOrder.set(msg.id, orderedIn);
+      const { viewId, gseq } = d;
+      this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
     }
     if (msg.kind === 'request' && msg.contact === this.group?.self && d.sender === this.group.self) {
       // Our own cast came back in the order: the request is accepted.
@@ -689,6 +708,15 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private applyRequest(msg: RequestMsg): Promise<void> | undefined {
+    if (msg.service === OBSERVE_SERVICE) {
+      // Observability's own ordered messages (divergence checkpoints): no method runs, nothing
+      // replicated changes; the observer sees the point in the order they mark.
+      this.inOrder.delete(msg.id);
+      const view = { id: this.applied.id, members: [...this.applied.members] };
+      this.observe.event({ type: 'system', msg, view, digest: () => this.digest(), last: this.lastRequest });
+      return undefined;
+    }
+    this.lastRequest = msg.id;
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
     this.inflight.delete(msg.id);
@@ -738,11 +766,14 @@ export class Replica<T extends object = object> implements StateProvider {
       };
       this.pending.set(msg.id, p);
       this.inOrder.delete(msg.id);
-      if (runner === this.group?.self)
+      if (runner === this.group?.self) {
+        this.observe.event({ type: 'request', step: 'applying', id: msg.id, method: entry.name });
         this.runHandler(p, entry, args, this.context(msg.id, entry, view, now));
+      }
       return undefined;
     }
     this.counters.applied++;
+    this.observe.event({ type: 'request', step: 'applying', id: msg.id, method: entry.name });
     if (entry.async && this.app) this.preImage = { state: this.app.snapshot() };
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
@@ -765,6 +796,14 @@ export class Replica<T extends object = object> implements StateProvider {
   ): undefined {
     const outcome = { status: 'committed' as const, result, viewId: view.id, at };
     this.outcomes.record(to.id, outcome);
+    this.observe.event({
+      type: 'request',
+      step: 'outcome',
+      id: to.id,
+      viewId: view.id,
+      status: 'committed',
+      ok: result.ok,
+    });
     this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
     return undefined;
@@ -854,6 +893,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.delete(p.id);
       const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at };
       this.outcomes.record(p.id, outcome);
+      this.observe.event({
+        type: 'request',
+        step: 'outcome',
+        id: p.id,
+        viewId: p.view.id,
+        status: 'interrupted',
+      });
       // The survivors answer: for `first`, the contact if it is still there.
       this.respond(
         p,
@@ -939,6 +985,17 @@ export class Replica<T extends object = object> implements StateProvider {
 
   stats(): ReplicaStats {
     return { ...this.counters };
+  }
+
+  /**
+   * A digest of the replicated state (application state, outcome table, locks, order clock):
+   * equal at replicas that applied the same requests, so replicas compare it at an agreed point
+   * of the order to detect divergence (docs/observability.md).
+   */
+  digest(): string {
+    const app = this.app ? (this.preImage ? this.preImage.state : this.app.snapshot()) : null;
+    const state = encodeValue([app, this.outcomes.snapshot(), this.locks.snapshot(), this.lastNow]);
+    return createHash('sha256').update(state).digest('hex').slice(0, 32);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1035,6 +1092,7 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private send(to: string, p: ClientPacket): void {
+    if (p.kind === 'reply') this.observe.event({ type: 'request', step: 'replied', id: p.id, peer: to });
     this.group?.sendRaw(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
   }
 

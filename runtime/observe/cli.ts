@@ -1,0 +1,219 @@
+/**
+ * `troupe trace <requestId> --group NAME --seeds A,B` and `troupe status --group NAME --seeds
+ * A,B`: ask a live group's members and print what they know. Written as functions the `troupe`
+ * bin calls with its arguments; they print and return an exit code, and throw nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { TroupeError } from '../errors.js';
+import type { AuthKey } from '../wire/auth.js';
+import type { MemberStatus } from './observer.js';
+import { type MemberAnswer, type QueryOptions, queryGroup } from './query.js';
+import type { RequestTrace, TraceStep } from './traces.js';
+
+/** Where a command writes. Default: the process's stdout and stderr. */
+export interface CommandIO {
+  out(line: string): void;
+  err(line: string): void;
+  env?: Record<string, string | undefined>;
+}
+
+const PROCESS_IO: CommandIO = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+  env: process.env,
+};
+
+interface Parsed {
+  positional: string[];
+  query: QueryOptions;
+  json: boolean;
+}
+
+/** Options shared by the commands: `--group`, `--seeds`, `--key-file` (or `TROUPE_KEY`), `--timeout`, `--json`. */
+function parse(argv: readonly string[], env: Record<string, string | undefined>): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') json = true;
+    else if (a === '--insecure') flags.set('insecure', 'true');
+    else if (a.startsWith('--')) {
+      const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new TroupeError('CLI_USAGE', `--${name} needs a value`);
+      flags.set(name, value);
+    } else positional.push(a);
+  }
+  for (const name of flags.keys())
+    if (!['group', 'seeds', 'key-file', 'timeout', 'insecure', 'host'].includes(name))
+      throw new TroupeError('CLI_USAGE', `unknown option --${name}`);
+  const group = flags.get('group');
+  if (!group) throw new TroupeError('CLI_USAGE', '--group NAME is required');
+  const seeds = (flags.get('seeds') ?? '').split(',').filter((s) => s !== '');
+  if (seeds.length === 0) throw new TroupeError('CLI_USAGE', '--seeds HOST:PORT[,HOST:PORT...] is required');
+  const keyFile = flags.get('key-file');
+  let key: AuthKey | undefined;
+  if (keyFile !== undefined) {
+    try {
+      key = readFileSync(keyFile, 'utf8').trim();
+    } catch (e) {
+      throw new TroupeError('CLI_USAGE', `cannot read --key-file ${keyFile}: ${(e as Error).message}`);
+    }
+  } else if (env.TROUPE_KEY) key = env.TROUPE_KEY;
+  const timeout = flags.get('timeout');
+  const timeoutMs = timeout === undefined ? undefined : Number(timeout);
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0))
+    throw new TroupeError('CLI_USAGE', `--timeout must be a positive number of ms, not ${timeout}`);
+  const host = flags.get('host');
+  return {
+    positional,
+    json,
+    query: {
+      group,
+      seeds,
+      ...(key !== undefined ? { key } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(host !== undefined ? { host } : {}),
+    },
+  };
+}
+
+async function run(io: CommandIO, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    io.err(`troupe: ${e instanceof TroupeError ? `${e.code}: ${e.message}` : String(e)}`);
+    return e instanceof TroupeError && e.code === 'CLI_USAGE' ? 2 : 1;
+  }
+}
+
+/** One line of a request's timeline: which member, which step, when. */
+export interface TimelineEntry extends TraceStep {
+  member: string;
+}
+
+/** Every member's steps of one request, merged in time order. */
+export function timeline(traces: readonly RequestTrace[]): TimelineEntry[] {
+  return traces.flatMap((t) => t.steps.map((s) => ({ ...s, member: t.member }))).sort((a, b) => a.at - b.at);
+}
+
+function describe(s: TimelineEntry): string {
+  const parts: string[] = [];
+  if (s.step === 'received') parts.push(`from ${s.peer}${s.count ? ` (${s.count} copies)` : ''}`);
+  if (s.step === 'ordered') parts.push(`view ${s.viewId}`, `gseq ${s.gseq}`, `contact ${s.peer}`);
+  if (s.step === 'applying') parts.push(`${s.method}`);
+  if (s.step === 'outcome')
+    parts.push(
+      `${s.status}${s.ok === false ? ' (threw)' : ''}`,
+      ...(s.ms !== undefined ? [`ran ${s.ms.toFixed(3)} ms`] : []),
+    );
+  if (s.step === 'replied') parts.push(`to ${s.peer}`);
+  return parts.join(', ');
+}
+
+/**
+ * `troupe trace <requestId> --group NAME --seeds A,B [--key-file F] [--timeout MS] [--json]`:
+ * where the request went at every member of the live group, as one timeline. Exit 0 when some
+ * member knows it, 1 when none does or the group cannot be reached, 2 on a usage error.
+ */
+export function traceCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {
+  return run(io, async () => {
+    const p = parse(argv, io.env ?? {});
+    const id = p.positional[0];
+    if (!id || p.positional.length !== 1)
+      throw new TroupeError('CLI_USAGE', 'usage: troupe trace <requestId> --group NAME --seeds A,B');
+    const answers = await queryGroup(p.query, 'trace', [id]);
+    const traces = answers.flatMap((a) => (a.value ? [a.value as RequestTrace] : []));
+    const lines = timeline(traces);
+    if (p.json) io.out(JSON.stringify({ requestId: id, members: answers.map(summary), timeline: lines }));
+    else {
+      io.out(
+        `request ${id} in group ${p.query.group}: ${traces.length} of ${answers.length} members know it`,
+      );
+      const t0 = lines[0]?.at ?? 0;
+      for (const s of lines)
+        io.out(
+          `  +${(s.at - t0).toFixed(3).padStart(9)} ms  ${s.member.padEnd(20)} ${s.step.padEnd(9)} ${describe(s)}`,
+        );
+      for (const a of answers) if (a.error) io.out(`  ${a.member}: ${a.error.code} ${a.error.message}`);
+    }
+    return traces.length > 0 ? 0 : 1;
+  });
+}
+
+/**
+ * `troupe status --group NAME --seeds A,B [--key-file F] [--json]`: every member's view, role,
+ * recent view changes, suspicions, slow requests, divergence alarms and RSS. Exit 0 when every
+ * member of the view answered, 1 otherwise, 2 on a usage error.
+ */
+export function statusCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {
+  return run(io, async () => {
+    const p = parse(argv, io.env ?? {});
+    if (p.positional.length !== 0)
+      throw new TroupeError('CLI_USAGE', 'usage: troupe status --group NAME --seeds A,B');
+    const answers = await queryGroup(p.query, 'status', []);
+    if (p.json) io.out(JSON.stringify(answers));
+    else for (const line of statusLines(p.query.group, answers)) io.out(line);
+    return answers.every((a) => a.value) ? 0 : 1;
+  });
+}
+
+function summary(a: MemberAnswer): { member: string; address: string; error?: string } {
+  return { member: a.member, address: a.address, ...(a.error ? { error: a.error.code } : {}) };
+}
+
+/** The terminal rendering of `troupe status`. */
+export function statusLines(group: string, answers: readonly MemberAnswer[]): string[] {
+  const out: string[] = [];
+  const first = answers.find((a) => a.value)?.value as MemberStatus | undefined;
+  out.push(
+    `group ${group}: view ${first?.view?.id ?? '?'}, ${answers.length} members, coordinator ${first?.coordinator ?? '?'}`,
+  );
+  out.push(
+    `  ${'member'.padEnd(20)} ${'address'.padEnd(22)} ${'role'.padEnd(12)} ${'view'.padStart(5)} ${'applied'.padStart(8)} ${'rss MB'.padStart(7)}`,
+  );
+  for (const a of answers) {
+    const s = a.value as MemberStatus | undefined;
+    if (!s) {
+      out.push(`  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${a.error?.code ?? 'no answer'}`);
+      continue;
+    }
+    const role = s.coordinator === s.member ? 'coordinator' : 'member';
+    const applied = s.stats.replica?.applied ?? 0;
+    out.push(
+      `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${role.padEnd(12)} ${String(s.view?.id ?? '-').padStart(5)} ${String(applied).padStart(8)} ${(s.rssBytes / 1048576).toFixed(1).padStart(7)}`,
+    );
+  }
+  const views = first?.views.slice(-5) ?? [];
+  if (views.length) out.push('recent view changes:');
+  for (const v of views) {
+    const cause = [
+      v.joined.length ? `joined ${v.joined.join(' ')}` : '',
+      v.left.length ? `left ${v.left.join(' ')}` : '',
+      v.failed.length ? `failed ${v.failed.join(' ')}` : '',
+    ].filter((x) => x !== '');
+    out.push(
+      `  ${new Date(v.at).toISOString()} view ${v.viewId} [${v.members.length}] ${cause.join('; ') || 'formed'}${v.flushMs !== undefined ? ` (flush ${v.flushMs.toFixed(1)} ms)` : ''}`,
+    );
+  }
+  for (const a of answers) {
+    const s = a.value as MemberStatus | undefined;
+    for (const d of s?.divergences ?? [])
+      out.push(
+        `  DIVERGENCE seen by ${a.member}: checkpoint ${d.checkpoint} view ${d.viewId}, minority ${d.minority.join(' ') || '(no majority)'}, last requests ${Object.entries(
+          d.lastRequests,
+        )
+          .map(([m, r]) => `${m}=${r ?? '-'}`)
+          .join(' ')}`,
+      );
+  }
+  return out;
+}
+
+/** The observability subcommands of the `troupe` bin, by name: `troupe <name> ...argv`. */
+export const OBSERVE_COMMANDS: Record<string, (argv: readonly string[], io?: CommandIO) => Promise<number>> =
+  {
+    trace: traceCommand,
+    status: statusCommand,
+  };

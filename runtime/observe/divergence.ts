@@ -1,0 +1,188 @@
+/**
+ * Replica divergence detection. A member casts a *checkpoint* into the total order; every
+ * replica reaches it at the same point of its apply order, digests its replicated state there
+ * ({@link Replica.digest}) and casts a *report* of the digest, also ordered. Every replica
+ * applies the same reports in the same order, so all of them reach the same verdict: which
+ * digest the majority holds and which members are the minority. Both messages are `request`
+ * group messages of the service {@link OBSERVE_SERVICE}: replicas never run a method for them
+ * and record no outcome, so checking changes no replicated state.
+ */
+import type { GroupHandle } from '../group/types.js';
+import { decodeValue, encodeValue } from '../rpc/codec.js';
+import { encodeGroupMsg, type RequestMsg } from '../rpc/messages.js';
+import { divergenceChannel, OBSERVE_SERVICE, type TroupeEvent } from './events.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+/** A state digest mismatch seen at one checkpoint. */
+export interface DivergenceRecord {
+  at: number;
+  /** The checkpoint's id: the agreed point of the order. */
+  checkpoint: string;
+  /** The view the checkpoint was applied in. */
+  viewId: number;
+  /** digest → the members that reported it. */
+  digests: Record<string, string[]>;
+  /** member → the last client request it applied before the checkpoint. */
+  lastRequests: Record<string, string | undefined>;
+  /** The members whose digest is not the majority's (empty when no digest has a majority). */
+  minority: string[];
+}
+
+export interface DivergenceOptions {
+  /**
+   * The view's coordinator starts a check after every this many requests it applied (0: only on
+   * demand, `observer.checkDivergence()` or `troupe check`). Each check costs one state digest
+   * per replica and 1 + members ordered messages. Default 1000.
+   */
+  checkEvery?: number;
+  /**
+   * What a replica in the minority does: `report` (default: event, metric, log line), `leave`
+   * (also leaves the group, so it stops answering with a diverged state), or a function called
+   * with the record at every replica.
+   */
+  onDivergence?: 'report' | 'leave' | ((record: DivergenceRecord) => void);
+}
+
+interface Check {
+  viewId: number;
+  members: string[];
+  reports: Map<string, { digest: string; last: string | undefined }>;
+}
+
+type SystemEvent = Extract<TroupeEvent, { type: 'system' }>;
+
+/** Checks kept waiting for reports; an older incomplete one is judged on what it has. */
+const OPEN_CHECKS = 16;
+
+export class DivergenceMonitor {
+  private readonly checks = new Map<string, Check>();
+  private counter = 0;
+  private applied = 0;
+  readonly records: DivergenceRecord[] = [];
+
+  constructor(
+    private readonly group: () => GroupHandle | undefined,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    private readonly options: DivergenceOptions = {},
+    /** Told after each record (the live page refreshes). */
+    private readonly onRecord?: () => void,
+  ) {}
+
+  /** Starts a check now: casts a checkpoint into the order. Returns its id, or undefined without a view. */
+  start(): string | undefined {
+    const g = this.group();
+    if (!g?.view) return undefined;
+    const id = `chk-${g.self.replace(/[^A-Za-z0-9_-]/g, '-')}:${++this.counter}`;
+    this.cast(g, id, 'checkpoint', []);
+    return id;
+  }
+
+  /** A client request was applied here: the coordinator starts a check every `checkEvery`. */
+  onApplied(): void {
+    const every = this.options.checkEvery ?? 1000;
+    const g = this.group();
+    if (every <= 0 || !g?.view) return;
+    this.applied++;
+    if (this.applied % every === 0 && g.view.members[0] === g.self) this.start();
+  }
+
+  onSystem(e: SystemEvent): void {
+    const g = this.group();
+    if (!g) return;
+    let args: unknown[];
+    try {
+      const v = decodeValue(e.msg.args);
+      args = Array.isArray(v) ? v : [];
+    } catch {
+      return;
+    }
+    if (e.msg.method === 'checkpoint') {
+      // Older checks still waiting lost a member on the way: judge them on what they have.
+      for (const [id, c] of this.checks) if (c.reports.size >= 2) this.judge(id, c);
+      this.checks.set(e.msg.id, { viewId: e.view.id, members: e.view.members, reports: new Map() });
+      while (this.checks.size > OPEN_CHECKS) this.checks.delete(this.checks.keys().next().value as string);
+      this.cast(g, `rpt-${g.self.replace(/[^A-Za-z0-9_-]/g, '-')}:${++this.counter}`, 'report', [
+        e.msg.id,
+        g.self,
+        e.digest(),
+        e.last ?? '',
+      ]);
+      return;
+    }
+    if (e.msg.method === 'report') {
+      const [checkpoint, member, digest, last] = args;
+      if (typeof checkpoint !== 'string' || typeof member !== 'string' || typeof digest !== 'string') return;
+      const c = this.checks.get(checkpoint);
+      if (!c?.members.includes(member)) return;
+      c.reports.set(member, { digest, last: typeof last === 'string' && last !== '' ? last : undefined });
+      if (c.members.every((m) => c.reports.has(m))) this.judge(checkpoint, c);
+    }
+  }
+
+  private judge(checkpoint: string, c: Check): void {
+    this.checks.delete(checkpoint);
+    this.metrics.divergenceChecks.inc();
+    const digests: Record<string, string[]> = {};
+    for (const [member, r] of c.reports) {
+      digests[r.digest] ??= [];
+      digests[r.digest]!.push(member);
+    }
+    const groups = Object.entries(digests);
+    if (groups.length === 1) return;
+    const majority = groups.find(([, ms]) => ms.length * 2 > c.reports.size);
+    const minority = majority ? [...c.reports.keys()].filter((m) => !majority[1].includes(m)) : [];
+    const record: DivergenceRecord = {
+      at: Date.now(),
+      checkpoint,
+      viewId: c.viewId,
+      digests,
+      lastRequests: Object.fromEntries([...c.reports].map(([m, r]) => [m, r.last])),
+      minority,
+    };
+    this.records.push(record);
+    if (this.records.length > 50) this.records.shift();
+    const g = this.group();
+    const self = g?.self;
+    this.metrics.divergences.inc();
+    this.logger.error(
+      { member: self, view: c.viewId, ...record, inMinority: self !== undefined && minority.includes(self) },
+      'replica divergence: state digests differ at an agreed point of the order',
+    );
+    if (divergenceChannel.hasSubscribers) divergenceChannel.publish({ member: self, ...record });
+    this.onRecord?.();
+    const action = this.options.onDivergence ?? 'report';
+    if (typeof action === 'function') action(record);
+    else if (action === 'leave' && g && self !== undefined && minority.includes(self)) {
+      this.logger.fatal(
+        { member: self, view: c.viewId, checkpoint },
+        'leaving the group: this replica diverged',
+      );
+      g.leave().catch(() => {});
+    }
+  }
+
+  private cast(g: GroupHandle, id: string, method: string, args: unknown[]): void {
+    const msg: RequestMsg = {
+      kind: 'request',
+      id,
+      service: OBSERVE_SERVICE,
+      method,
+      args: encodeValue(args),
+      mode: 'none',
+      // No client: no member answers anyone for it. The contact is the caster, as replicas
+      // require of every ordered request (issue 11: no member casts in another's name).
+      client: '',
+      contact: g.self,
+      ts: 0,
+      settled: undefined,
+      afterFence: false,
+    };
+    try {
+      g.cast(encodeGroupMsg(msg), { order: 'total' });
+    } catch {
+      // A closed member checks nothing.
+    }
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * Prometheus metrics of one member (or client) through `prom-client`: the counters the layers,
+ * the group, the replica and the client keep in their `stats()` (read at scrape time, so the
+ * hot path pays nothing for them), and latency histograms fed by the observer's events.
+ * Every name is listed, with its type and meaning, in docs/observability.md.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+type Kind = 'counter' | 'gauge';
+
+/**
+ * Every stat the runtime's `stats()` objects hold, by source (a layer, `stack`, `group`,
+ * `transport`, `replica`, `client`): its metric type and what it counts. Stats ending in `Ms`
+ * are exported in seconds. A stat missing here (a new layer's) is still exported, as
+ * `troupe_unlisted_stat{source, stat}`.
+ */
+export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]>> = {
+  stack: { refused: ['counter', 'Inputs a layer refused as malformed (DecodeError).'] },
+  group: { refused: ['counter', 'Group-level messages (state transfer headers) refused as malformed.'] },
+  fc: {
+    // Named apart from the `queued` gauge, whose family name `troupe_fc_queued` it would share.
+    queuedTotal: ['counter', 'Casts that waited for flow-control credit.', 'troupe_fc_casts_queued_total'],
+    creditsSent: ['counter', 'Credit messages sent.'],
+    creditsReceived: ['counter', 'Credit messages received.'],
+    staleCredits: ['counter', 'Credit messages of an older view, ignored.'],
+    suspects: ['counter', 'Members flow control asked membership to remove for blocking casts too long.'],
+    queued: ['gauge', 'Casts waiting for credit now.'],
+    queuedBytes: ['gauge', 'Bytes of casts waiting for credit now.'],
+    blockedMs: ['counter', 'Time casts spent blocked waiting for credit.'],
+    creditsMin: ['gauge', 'Smallest credit left towards any member.'],
+  },
+  total: {
+    ordered: ['counter', 'Messages delivered in the total order.'],
+    acks: [
+      'counter',
+      'Token passes (ACKs) applied; their rate is the token rotation rate times the members.',
+    ],
+    emptyAcks: ['counter', 'Token passes that stamped nothing (kept moving for stability).'],
+    skippedAtViewEnd: ['counter', 'Stamped messages no survivor held at a view end.'],
+    orderedAtViewEnd: ['counter', 'Unstamped messages ordered deterministically at a view end.'],
+    held: ['gauge', 'Messages received and waiting for the token or their resilience.'],
+    stamped: ['gauge', 'Messages stamped in the current view.'],
+  },
+  gms: {
+    views: ['counter', 'Views installed by this member incarnation.'],
+    flushes: ['counter', 'Flushes run (view changes after the first view).'],
+    forwards: ['counter', 'Messages forwarded during flushes.'],
+    suspicions: ['counter', 'Members this member suspected.'],
+    futureDropped: ['counter', 'Messages of a future view dropped (bound reached).'],
+    staleDropped: ['counter', 'Messages of an older view dropped.'],
+    heldHighWater: ['gauge', 'Most messages membership ever held at once.'],
+    held: ['gauge', 'Messages membership holds now (flush logs).'],
+    future: ['gauge', 'Messages of a future view held now.'],
+    viewId: ['gauge', 'The installed view id.'],
+  },
+  frag: {
+    fragmented: ['counter', 'Messages split into fragments.'],
+    fragmentsSent: ['counter', 'Fragments sent.'],
+    reassembled: ['counter', 'Messages reassembled.'],
+    fragmentsReceived: ['counter', 'Fragments received.'],
+    abandoned: ['counter', 'Partial messages abandoned after a loss below.'],
+    orphans: ['counter', 'Fragments dropped whose message start was never seen.'],
+    partials: ['gauge', 'Messages being reassembled now.'],
+    partialBytes: ['gauge', 'Bytes of messages being reassembled now.'],
+  },
+  stable: {
+    gossipSent: ['counter', 'Stability gossip messages sent.'],
+    gossipReceived: ['counter', 'Stability gossip messages received.'],
+    staleGossip: ['counter', 'Gossip of an older view ignored.'],
+    stableEvents: ['counter', 'Stable-prefix announcements (buffers freed).'],
+    unstable: ['gauge', 'Delivered messages not yet stable.'],
+    reporters: ['gauge', 'Members whose gossip is known in this view.'],
+  },
+  nak: {
+    sent: ['counter', 'Messages sent on reliable streams.'],
+    delivered: ['counter', 'Messages delivered in FIFO order.'],
+    duplicates: ['counter', 'Duplicate messages dropped.'],
+    naksSent: ['counter', 'Negative acknowledgements (repair requests) sent.'],
+    retransmits: ['counter', 'Messages retransmitted on request.'],
+    evicted: ['counter', 'Buffered messages evicted before stable (bound reached).'],
+    lost: ['counter', 'Messages declared unrecoverable.'],
+    misdirected: ['counter', 'Messages for another member incarnation dropped.'],
+    bufferHighWater: ['gauge', 'Most messages ever buffered for repair.'],
+    buffered: ['gauge', 'Messages buffered for repair now.'],
+    pending: ['gauge', 'Out-of-order messages waiting for a gap to fill now.'],
+  },
+  pack: {
+    messages: ['counter', 'Messages packed.'],
+    packets: ['counter', 'Packets sent by pack.'],
+    unpacked: ['counter', 'Messages unpacked from received packets.'],
+  },
+  com: {
+    sent: ['counter', 'Packets sent.'],
+    received: ['counter', 'Packets received.'],
+    refused: ['counter', 'Packets refused as malformed.'],
+    foreignGroup: ['counter', 'Packets of another group dropped.'],
+    echoes: ['counter', 'Own IP multicast echoes dropped.'],
+    noAddress: ['counter', 'Sends to a member without a known address dropped.'],
+    unauthenticated: ['counter', 'Packets refused by authentication.'],
+    replayed: ['counter', 'Authentic packets refused as replays.'],
+    staleAddress: ['counter', 'Authentic old packets from a new address refused.'],
+    knownAddresses: ['gauge', 'Member addresses known.'],
+    authSenders: ['gauge', 'Senders with a replay window.'],
+    authEvicted: ['counter', 'Replay windows evicted (bound reached).'],
+  },
+  transport: {
+    sent: ['counter', 'Datagrams or frames sent.'],
+    received: ['counter', 'Datagrams or frames received.'],
+    dropped: ['counter', 'Datagrams or frames dropped (errors, oversize).'],
+  },
+  replica: {
+    applied: ['counter', 'Ordered requests whose method ran here.'],
+    deduplicated: ['counter', 'Requests answered from the outcome table instead of running again.'],
+    malformed: ['counter', 'Client packets dropped as undecodable or invalid.'],
+    foreign: ['counter', 'Client packets of another group (or not client packets) dropped.'],
+    badGroupMessages: ['counter', 'Group messages that failed to decode.'],
+    internalErrors: ['counter', 'Internal errors caught (should stay 0).'],
+    misdirected: ['counter', 'Calls addressed to another member incarnation dropped.'],
+    unauthenticated: ['counter', 'Client packets refused by authentication.'],
+    replayed: ['counter', 'Authentic client packets refused as replays.'],
+  },
+  client: {
+    sent: ['counter', 'Client packets sent.'],
+    retransmits: ['counter', 'Call retransmissions.'],
+    malformed: ['counter', 'Packets dropped as undecodable, invalid or of the wrong direction.'],
+    foreign: ['counter', 'Packets of another group or from an unknown address dropped.'],
+    stray: ['counter', 'Valid packets about requests no longer pending.'],
+    unauthenticated: ['counter', 'Packets refused by authentication.'],
+    replayed: ['counter', 'Authentic packets refused as replays.'],
+    failovers: ['counter', 'Contacts that failed (fail-overs).'],
+  },
+};
+
+/**
+ * The Prometheus name of a stat: `troupe_<source>_<snake_case>`, `_seconds` for `…Ms`, `_total`
+ * for counters; or the name the table gives.
+ */
+export function statMetricName(source: string, stat: string, kind: Kind): string {
+  const named = STAT_METRICS[source]?.[stat]?.[2];
+  if (named) return named;
+  const seconds = stat.endsWith('Ms');
+  const base = (seconds ? stat.slice(0, -2) : stat).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return `troupe_${source}_${base}${seconds ? '_seconds' : ''}${kind === 'counter' ? '_total' : ''}`;
+}
+
+/** Something with `stats()`: a group (layers and transport), a replica, a client. */
+export type StatsSource = () => Record<string, Record<string, number>>;
+
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+const SLOW_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const BYTE_BUCKETS = [1024, 16_384, 131_072, 1_048_576, 8_388_608, 67_108_864, 536_870_912];
+
+/** The metrics of one observer, in their own registry. */
+export class Metrics {
+  readonly registry: Registry;
+  readonly callDuration: Histogram<'method' | 'mode' | 'outcome'>;
+  readonly orderLatency: Histogram;
+  readonly requestOrderLatency: Histogram;
+  readonly applyDuration: Histogram<'method'>;
+  readonly flushDuration: Histogram;
+  readonly stateTransferDuration: Histogram;
+  readonly stateTransferBytes: Histogram;
+  readonly viewChanges: Counter;
+  readonly partitions: Counter;
+  readonly divergences: Counter;
+  readonly divergenceChecks: Counter;
+  readonly divergentReplies: Counter;
+  private readonly sources = new Map<string, StatsSource>();
+  private snapshot: { at: number; stats: Map<string, Record<string, number>> } | undefined;
+
+  constructor(registry = new Registry(), options: { processMetrics?: boolean } = {}) {
+    this.registry = registry;
+    const registers = [registry];
+    this.callDuration = new Histogram({
+      name: 'troupe_client_call_duration_seconds',
+      help: 'Client call round trip: invoke to settled promise.',
+      labelNames: ['method', 'mode', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.requestOrderLatency = new Histogram({
+      name: 'troupe_replica_order_latency_seconds',
+      help: "At the contact: a call's receipt to its delivery in the total order.",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.applyDuration = new Histogram({
+      name: 'troupe_replica_apply_duration_seconds',
+      help: 'Time a replica spent running a method (start to recorded outcome).',
+      labelNames: ['method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.orderLatency = new Histogram({
+      name: 'troupe_group_order_latency_seconds',
+      help: "A member's own totally ordered cast: Group.cast to its delivery (token rotation included).",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.flushDuration = new Histogram({
+      name: 'troupe_group_flush_duration_seconds',
+      help: 'A flush at this member: casts blocked to the next view installed.',
+      buckets: SLOW_BUCKETS,
+      registers,
+    });
+    this.stateTransferDuration = new Histogram({
+      name: 'troupe_group_state_transfer_duration_seconds',
+      help: "A joiner's state transfer: its first view to its state restored.",
+      buckets: SLOW_BUCKETS,
+      registers,
+    });
+    this.stateTransferBytes = new Histogram({
+      name: 'troupe_group_state_transfer_bytes',
+      help: 'Size of the state a joiner received.',
+      buckets: BYTE_BUCKETS,
+      registers,
+    });
+    this.viewChanges = new Counter({
+      name: 'troupe_group_view_changes_total',
+      help: 'Views installed at this member, across incarnations.',
+      registers,
+    });
+    this.partitions = new Counter({
+      name: 'troupe_group_partitions_total',
+      help: 'Times this member was cut off (minority partition, exclusion, stalled state transfer).',
+      registers,
+    });
+    this.divergences = new Counter({
+      name: 'troupe_replica_divergences_total',
+      help: 'Divergence checks whose state digests differed.',
+      registers,
+    });
+    this.divergenceChecks = new Counter({
+      name: 'troupe_replica_divergence_checks_total',
+      help: 'Divergence checkpoints judged at this replica (all digests in).',
+      registers,
+    });
+    this.divergentReplies = new Counter({
+      name: 'troupe_client_divergent_replies_total',
+      help: 'Ordered all/majority calls whose members answered differently.',
+      registers,
+    });
+    if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'troupe_' });
+  }
+
+  /**
+   * Exports `read()`'s stats at scrape time, each under its name in {@link STAT_METRICS}.
+   * `read` returns stats by source (`{ nak: {...}, com: {...} }`).
+   */
+  watchStats(key: string, read: StatsSource): void {
+    const first = this.sources.size === 0;
+    this.sources.set(key, read);
+    const stats = this.read();
+    for (const [source, values] of stats)
+      for (const stat of Object.keys(values)) this.ensureStat(source, stat);
+    if (first) this.ensureUnlisted();
+  }
+
+  /** Gauges computed at scrape time from `read`. */
+  gauge(name: string, help: string, read: () => number | undefined): void {
+    if (this.registry.getSingleMetric(name)) return;
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        const v = read();
+        if (v === undefined) this.reset();
+        else this.set(v);
+      },
+    });
+  }
+
+  private read(): Map<string, Record<string, number>> {
+    const now = performance.now();
+    // One scrape reads each source once, not once per metric.
+    if (this.snapshot && now - this.snapshot.at < 50) return this.snapshot.stats;
+    const stats = new Map<string, Record<string, number>>();
+    for (const read of this.sources.values()) {
+      try {
+        for (const [source, values] of Object.entries(read())) stats.set(source, values);
+      } catch {
+        // A source that cannot report now (closed) simply has no values this scrape.
+      }
+    }
+    this.snapshot = { at: now, stats };
+    return stats;
+  }
+
+  private value(source: string, stat: string): number | undefined {
+    const v = this.read().get(source)?.[stat];
+    if (v === undefined || !Number.isFinite(v)) return undefined;
+    return stat.endsWith('Ms') ? v / 1000 : v;
+  }
+
+  private ensureStat(source: string, stat: string): void {
+    const listed = STAT_METRICS[source]?.[stat];
+    if (!listed) return; // exported by troupe_unlisted_stat
+    const [kind, help] = listed;
+    const name = statMetricName(source, stat, kind);
+    if (this.registry.getSingleMetric(name)) return;
+    const value = () => this.value(source, stat);
+    if (kind === 'gauge') {
+      this.gauge(name, help, value);
+      return;
+    }
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        // The source's own counter is the truth (it restarts at 0 with a new incarnation,
+        // which Prometheus reads as a counter reset).
+        this.reset();
+        const v = value();
+        if (v !== undefined) this.inc(v);
+      },
+    });
+  }
+
+  private ensureUnlisted(): void {
+    const read = () => this.read();
+    new Gauge({
+      name: 'troupe_unlisted_stat',
+      help: 'A stat of a layer or source not yet in the metrics table (docs/observability.md).',
+      labelNames: ['source', 'stat'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [source, values] of read())
+          for (const [stat, v] of Object.entries(values))
+            if (!STAT_METRICS[source]?.[stat] && Number.isFinite(v)) this.set({ source, stat }, v);
+      },
+    });
+  }
+}

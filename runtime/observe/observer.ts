@@ -1,0 +1,621 @@
+/**
+ * The observer: one object given as `observe` to `joinReplica`/`joinGroup`/`connect` that turns
+ * the runtime's events into Prometheus metrics, log lines, per-request traces and (optionally)
+ * OpenTelemetry spans. One observer per member (or client): its metrics, traces and log fields
+ * are that member's.
+ */
+import { performance } from 'node:perf_hooks';
+import { type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import type { Registry } from 'prom-client';
+import { TroupeError } from '../errors.js';
+import type { AppEvent } from '../group/core.js';
+import type { Group } from '../group/group.js';
+import type { GroupHandle } from '../group/types.js';
+import type { TroupeClient } from '../rpc/client.js';
+import { decodeValue, encodeValue } from '../rpc/codec.js';
+import type { Replica } from '../rpc/replica.js';
+import type { Result } from '../rpc/result.js';
+import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from './divergence.js';
+import type { ObserveSink, RequestEvent, TroupeEvent } from './events.js';
+import { type Logger, silentLogger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { type RequestTrace, TraceRing } from './traces.js';
+
+export interface ObserverOptions {
+  /** Where log lines go (a pino logger works). Default: none (silent). */
+  logger?: Logger;
+  /** The prom-client registry to register in. Default: a new one, `observer.registry`. */
+  registry?: Registry;
+  /** Also export prom-client's process metrics (CPU, RSS, event loop lag) as `troupe_process_…`. Default false. */
+  processMetrics?: boolean;
+  /** Requests whose trace this member keeps (a ring). Default 1024; 0 keeps none. */
+  traces?: number;
+  /**
+   * OpenTelemetry spans for client calls, ordering at the contact and applying at each replica,
+   * each with the attribute `troupe.request_id`: a `Tracer`, or `true` for the global tracer
+   * provider's `troupe` tracer (`@opentelemetry/api`; the application brings the SDK). Default: none.
+   */
+  tracer?: Tracer | boolean;
+  /** Refused packets are logged at most once per this many ms, as counts. Default 10 000. */
+  refusedLogMs?: number;
+  /** A request slower than this (ms, contact receipt to reply) is kept among the slow requests. Default 100. */
+  slowMs?: number;
+  /** Replica divergence detection (docs/observability.md). Default: a check every 1000 requests, reported. */
+  divergence?: DivergenceOptions;
+}
+
+/** A recent view change at this member, with its cause. */
+export interface ViewRecord {
+  at: number;
+  viewId: number;
+  members: string[];
+  joined: string[];
+  left: string[];
+  failed: string[];
+  /** The flush that led to it, when this member saw it start. */
+  flushMs?: number;
+}
+
+/** What `status` answers: this member's picture of the group. */
+export interface MemberStatus {
+  member: string | undefined;
+  group: string | undefined;
+  address: string | undefined;
+  view: { id: number; members: string[]; addresses: string[] } | undefined;
+  coordinator: string | undefined;
+  views: ViewRecord[];
+  suspicions: { at: number; member: string; silentMs: number }[];
+  slow: RequestTrace[];
+  divergences: DivergenceRecord[];
+  rssBytes: number;
+  at: number;
+  stats: Record<string, Record<string, number>>;
+}
+
+const REFUSALS: Record<string, readonly string[]> = {
+  stack: ['refused'],
+  group: ['refused'],
+  com: ['refused', 'foreignGroup', 'unauthenticated', 'replayed', 'staleAddress'],
+  replica: ['malformed', 'foreign', 'unauthenticated', 'replayed', 'misdirected', 'badGroupMessages'],
+  client: ['malformed', 'foreign', 'unauthenticated', 'replayed'],
+};
+
+const HISTORY = 50;
+const MAX_OPEN_SPANS = 4096;
+
+/** Wall-clock ms with sub-ms precision, comparable between processes of one host. */
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Metrics, logs, traces and spans of one member or client.
+ *
+ * @example
+ * ```ts
+ * const observer = new Observer({ logger: createLogger({ level: 'info' }) });
+ * const { replica, group } = await joinReplica(new Bank(), 'bank', { seeds, validate, observe: observer });
+ * const server = await metricsServer({ port: 9464, observer });   // GET /metrics
+ * observer.trace('client7:42');                                   // where that request went here
+ * ```
+ */
+export class Observer implements ObserveSink {
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  private readonly ring: TraceRing;
+  private readonly tracer: Tracer | undefined;
+  private readonly slowMs: number;
+  private readonly refusedLogMs: number;
+  private group: Group | undefined;
+  private replica: Replica | undefined;
+  /** The group the replica serves: the `Group`, or another driver's handle (the simulator's). */
+  private handle: GroupHandle | undefined;
+  private client: TroupeClient | undefined;
+  /** Own total casts not yet delivered → when cast (keyed by the payload, which comes back). */
+  private readonly castAt = new WeakMap<Uint8Array, number>();
+  private blockedAt: number | undefined;
+  private readonly views: ViewRecord[] = [];
+  private readonly suspicions: MemberStatus['suspicions'] = [];
+  private readonly slow: RequestTrace[] = [];
+  private readonly divergence: DivergenceMonitor;
+  private readonly orderSpans = new Map<string, Span>();
+  private readonly applySpans = new Map<string, Span>();
+  private refusedTimer: NodeJS.Timeout | undefined;
+  private refusedSeen = new Map<string, number>();
+  private readonly extraAnswers = new Map<string, (args: unknown[]) => unknown>();
+  private readonly changeListeners = new Set<() => void>();
+  /** Recent requests' receipt-to-reply times at this contact: [wall ms, duration ms]. */
+  private readonly latencies: [number, number][] = [];
+
+  constructor(options: ObserverOptions = {}) {
+    this.metrics = new Metrics(options.registry, { processMetrics: options.processMetrics ?? false });
+    this.logger = options.logger ?? silentLogger;
+    this.ring = new TraceRing(options.traces ?? 1024);
+    this.tracer =
+      options.tracer === true
+        ? trace.getTracer('troupe')
+        : options.tracer === false
+          ? undefined
+          : options.tracer;
+    this.slowMs = options.slowMs ?? 100;
+    this.divergence = new DivergenceMonitor(
+      () => this.group ?? this.handle,
+      this.logger,
+      this.metrics,
+      options.divergence,
+      () => this.changed(),
+    );
+    this.refusedLogMs = options.refusedLogMs ?? 10_000;
+    if (!(this.refusedLogMs > 0))
+      throw new TroupeError('OBSERVE_BAD_OPTION', 'refusedLogMs must be a positive number of ms');
+  }
+
+  /** The prom-client registry holding this observer's metrics. */
+  get registry(): Registry {
+    return this.metrics.registry;
+  }
+
+  /** What this member recorded of `requestId`, or undefined (never seen, or out of the ring). */
+  trace(requestId: string): RequestTrace | undefined {
+    const t = this.ring.get(requestId);
+    return t && { ...t, steps: t.steps.map((s) => ({ ...s })) };
+  }
+
+  /** This member's view of the group, for `troupe status` and the group page. */
+  status(): MemberStatus {
+    const g = this.group;
+    const view = (g ?? this.handle)?.view;
+    let stats: Record<string, Record<string, number>> = {};
+    try {
+      stats = {
+        ...(g ? g.stats() : {}),
+        ...(this.replica ? { replica: { ...this.replica.stats() } } : {}),
+        ...(this.client ? { client: { ...this.client.stats() } } : {}),
+      };
+    } catch {
+      // A closed member reports no stats.
+    }
+    return {
+      member: g?.self ?? this.handle?.self ?? this.client?.clientId,
+      group: g?.groupName ?? this.handle?.groupName,
+      address: g?.address ?? this.client?.address,
+      view: view && { id: view.id, members: [...view.members], addresses: [...view.addresses] },
+      coordinator: view?.members[0],
+      views: [...this.views],
+      suspicions: [...this.suspicions],
+      slow: [...this.slow],
+      divergences: [...this.divergence.records],
+      rssBytes: process.memoryUsage.rss(),
+      at: Date.now(),
+      stats,
+    };
+  }
+
+  /** Divergences this replica saw (the same list at every replica that saw the checks). */
+  get divergences(): readonly DivergenceRecord[] {
+    return this.divergence.records;
+  }
+
+  /**
+   * Starts a divergence check now: a checkpoint is cast into the order, every replica digests
+   * its state there and the verdict comes as `divergences`, metrics and log lines. Returns the
+   * checkpoint id, or undefined if this member has no view.
+   */
+  checkDivergence(): string | undefined {
+    return this.divergence.start();
+  }
+
+  /** Calls `fn` after a view change, suspicion, partition or divergence here; returns the unsubscribe. */
+  onChange(fn: () => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  /** Receipt-to-reply times (ms) of the requests this member answered as contact since `since` (wall ms). */
+  latenciesSince(since: number): number[] {
+    const out: number[] = [];
+    for (let i = this.latencies.length - 1; i >= 0 && this.latencies[i]![0] >= since; i--)
+      out.push(this.latencies[i]![1]);
+    return out;
+  }
+
+  private changed(): void {
+    for (const fn of this.changeListeners) {
+      try {
+        fn();
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  /** Adds a query answered to `troupe` tools (e.g. the divergence check's `digest`). */
+  answerWith(method: string, fn: (args: unknown[]) => unknown): void {
+    this.extraAnswers.set(method, fn);
+  }
+
+  /** Stops the refused-packet timer and ends open spans. */
+  close(): void {
+    clearInterval(this.refusedTimer);
+    this.refusedTimer = undefined;
+    for (const s of [...this.orderSpans.values(), ...this.applySpans.values()]) s.end();
+    this.orderSpans.clear();
+    this.applySpans.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The sink.
+
+  event(e: TroupeEvent): void {
+    switch (e.type) {
+      case 'member':
+        this.onMember(e.group);
+        return;
+      case 'cast':
+        if (e.qos.order === 'total') this.castAt.set(e.payload, performance.now());
+        return;
+      case 'app':
+        this.onApp(e.group, e.event);
+        return;
+      case 'replica':
+        this.replica = e.replica;
+        this.handle = e.group;
+        this.metrics.watchStats('replica', () => ({ replica: { ...e.replica.stats() } }));
+        this.metrics.gauge('troupe_replica_outcomes', 'Outcomes held in the outcome table.', () =>
+          this.replica ? this.replica.outcomeCount : undefined,
+        );
+        this.startRefusedLog();
+        return;
+      case 'request':
+        this.onRequest(e);
+        if (e.step === 'outcome' && e.status === 'committed') this.divergence.onApplied();
+        return;
+      case 'system':
+        this.divergence.onSystem(e);
+        return;
+      case 'client':
+        this.client = e.client;
+        this.metrics.watchStats('client', () => ({ client: { ...e.client.stats() } }));
+        this.startRefusedLog();
+        return;
+      case 'call':
+        this.onCall(e);
+        return;
+      case 'divergent-replies':
+        this.metrics.divergentReplies.inc();
+        this.logger.error(
+          {
+            client: this.client?.clientId,
+            requestId: e.id,
+            method: `${e.service}.${e.method}`,
+            replies: e.entries.map((r) =>
+              r.status === 'ok'
+                ? { member: r.member, value: r.value }
+                : r.status === 'error'
+                  ? { member: r.member, error: r.error.code }
+                  : { member: r.member, status: r.status },
+            ),
+          },
+          'replica divergence: members answered an ordered call differently',
+        );
+        return;
+      case 'failover':
+        this.logger.warn(
+          { client: e.clientId, contact: e.contact, requests: e.requests, reissue: e.reissue },
+          e.reissue ? 'contact failed: resending pending calls to the next contact' : 'contact failed',
+        );
+        return;
+    }
+  }
+
+  answer(method: string, args: Uint8Array): Result {
+    try {
+      const decoded = decodeValue(args);
+      const list = Array.isArray(decoded) ? decoded : [];
+      let value: unknown;
+      if (method === 'trace') {
+        if (typeof list[0] !== 'string')
+          throw new TroupeError('OBSERVE_BAD_QUERY', 'trace needs a request id');
+        value = this.trace(list[0]) ?? null;
+      } else if (method === 'status') value = this.status();
+      else if (method === 'check') value = this.checkDivergence() ?? null;
+      else {
+        const extra = this.extraAnswers.get(method);
+        if (!extra) throw new TroupeError('OBSERVE_UNKNOWN_QUERY', `no observability query '${method}'`);
+        value = extra(list);
+      }
+      return { ok: true, value: encodeValue(value) };
+    } catch (e) {
+      const code = e instanceof TroupeError ? e.code : 'OBSERVE_FAILED';
+      return { ok: false, error: { name: 'TroupeError', code, message: String((e as Error)?.message ?? e) } };
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Group events.
+
+  private fields(): { member: string | undefined; view: number | undefined } {
+    return { member: this.group?.self, view: this.group?.view?.id };
+  }
+
+  private onMember(group: Group): void {
+    this.group = group;
+    this.metrics.registry.setDefaultLabels({ group: group.groupName });
+    this.metrics.watchStats('group', () => group.stats());
+    this.metrics.gauge(
+      'troupe_group_view_members',
+      'Members of the installed view.',
+      () => this.group?.view?.members.length,
+    );
+    this.metrics.gauge('troupe_group_coordinator', '1 when this member coordinates the view (rank 0).', () =>
+      this.group?.view ? Number(this.group.view.members[0] === this.group.self) : undefined,
+    );
+    this.startRefusedLog();
+  }
+
+  private onApp(group: Group, ev: AppEvent): void {
+    switch (ev.type) {
+      case 'deliver': {
+        const d = ev.delivery;
+        if (d.gseq === undefined || d.sender !== group.self) return;
+        const at = this.castAt.get(d.payload);
+        if (at === undefined) return;
+        this.castAt.delete(d.payload);
+        this.metrics.orderLatency.observe((performance.now() - at) / 1000);
+        return;
+      }
+      case 'block':
+        this.blockedAt = performance.now();
+        this.logger.info(this.fields(), 'flush started: casts held until the next view');
+        return;
+      case 'view': {
+        const c = ev.change;
+        this.metrics.viewChanges.inc();
+        const record: ViewRecord = {
+          at: Date.now(),
+          viewId: c.view.id,
+          members: [...c.view.members],
+          joined: c.joined,
+          left: c.left,
+          failed: c.failed,
+        };
+        if (this.blockedAt !== undefined) {
+          record.flushMs = performance.now() - this.blockedAt;
+          this.metrics.flushDuration.observe(record.flushMs / 1000);
+          this.blockedAt = undefined;
+        }
+        push(this.views, record);
+        this.logger.info(
+          {
+            member: group.self,
+            view: c.view.id,
+            previousView: c.previousId,
+            members: record.members,
+            joined: c.joined,
+            left: c.left,
+            failed: c.failed,
+            ...(record.flushMs !== undefined ? { flushMs: Math.round(record.flushMs * 10) / 10 } : {}),
+          },
+          'view installed',
+        );
+        this.changed();
+        return;
+      }
+      case 'suspect':
+        push(this.suspicions, {
+          at: Date.now(),
+          member: ev.suspicion.member,
+          silentMs: ev.suspicion.silentMs,
+        });
+        this.logger.warn(
+          { ...this.fields(), suspect: ev.suspicion.member, silentMs: Math.round(ev.suspicion.silentMs) },
+          'member suspected',
+        );
+        this.changed();
+        return;
+      case 'partitioned':
+        this.metrics.partitions.inc();
+        this.blockedAt = undefined;
+        this.logger.warn(
+          { member: group.self, view: ev.viewId, reason: ev.reason },
+          'cut off from the group',
+        );
+        this.changed();
+        return;
+      case 'ready':
+        if (ev.restored) {
+          this.metrics.stateTransferDuration.observe(ev.restored.ms / 1000);
+          this.metrics.stateTransferBytes.observe(ev.restored.bytes);
+          this.logger.info(
+            { ...this.fields(), bytes: ev.restored.bytes, ms: Math.round(ev.restored.ms * 10) / 10 },
+            'state transfer done',
+          );
+        } else this.logger.info(this.fields(), 'member ready');
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Requests at a replica.
+
+  private onRequest(e: RequestEvent): void {
+    const member = this.group?.self ?? '';
+    const at = wallNow();
+    switch (e.step) {
+      case 'received': {
+        // A retransmitted call (the client heard nothing yet) is the same request: one span.
+        const first = !this.ring.step(e.id, 'received');
+        this.ring.add(e.id, member, { step: 'received', at, peer: e.peer! });
+        if (this.tracer && first && !this.orderSpans.has(e.id))
+          this.openSpan(this.orderSpans, e.id, 'troupe.order', SpanKind.SERVER);
+        return;
+      }
+      case 'cast':
+        this.ring.add(e.id, member, { step: 'cast', at }, false);
+        return;
+      case 'ordered': {
+        this.ring.add(e.id, member, { step: 'ordered', at, viewId: e.viewId!, gseq: e.gseq!, peer: e.peer! });
+        const received = e.peer === member ? this.ring.step(e.id, 'received') : undefined;
+        if (received) this.metrics.requestOrderLatency.observe((at - received.at) / 1000);
+        this.endSpan(this.orderSpans, e.id, { 'troupe.view_id': e.viewId, 'troupe.gseq': e.gseq });
+        return;
+      }
+      case 'applying':
+        this.ring.add(e.id, member, { step: 'applying', at, method: e.method! });
+        if (this.tracer) {
+          const span = this.openSpan(this.applySpans, e.id, 'troupe.apply', SpanKind.INTERNAL);
+          span.setAttribute('rpc.method', e.method!);
+        }
+        return;
+      case 'outcome': {
+        const applying = this.ring.step(e.id, 'applying');
+        const ms = applying ? at - applying.at : undefined;
+        if (applying && ms !== undefined)
+          this.metrics.applyDuration.observe({ method: applying.method ?? '' }, ms / 1000);
+        const step = { step: 'outcome' as const, at, viewId: e.viewId!, status: e.status!, ok: e.ok! };
+        this.ring.add(e.id, member, ms === undefined ? step : { ...step, ms });
+        this.endSpan(this.applySpans, e.id, { 'troupe.status': e.status, 'troupe.ok': e.ok }, e.ok === false);
+        return;
+      }
+      case 'replied': {
+        this.ring.add(e.id, member, { step: 'replied', at, peer: e.peer! }, false);
+        this.endSpan(this.orderSpans, e.id, {});
+        const received = this.ring.step(e.id, 'received');
+        if (received) push(this.latencies, [at, at - received.at], 4096);
+        if (received && at - received.at >= this.slowMs) {
+          const t = this.trace(e.id);
+          if (t) push(this.slow, t, 20);
+        }
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Client calls.
+
+  private onCall(e: Extract<TroupeEvent, { type: 'call' }>): void {
+    const start = performance.now();
+    const who = this.client?.clientId ?? '';
+    this.ring.add(e.id, who, { step: 'call', at: wallNow(), method: `${e.service}.${e.method}` });
+    const span = this.tracer?.startSpan(`troupe.call ${e.service}.${e.method}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'rpc.system': 'troupe',
+        'rpc.service': e.service,
+        'rpc.method': e.method,
+        'troupe.request_id': e.id,
+        'troupe.reply_mode': e.mode,
+      },
+    });
+    const done = (error: unknown) => {
+      const ms = performance.now() - start;
+      const code = error === undefined ? undefined : error instanceof TroupeError ? error.code : 'ERROR';
+      const outcome = code === undefined ? 'ok' : (OUTCOME_OF_CODE[code] ?? 'error');
+      this.metrics.callDuration.observe(
+        { method: `${e.service}.${e.method}`, mode: e.mode, outcome },
+        ms / 1000,
+      );
+      this.ring.add(
+        e.id,
+        who,
+        { step: 'settled', at: wallNow(), ms, ...(code ? { error: code } : {}) },
+        false,
+      );
+      if (span) {
+        if (error !== undefined) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: code ?? '' });
+          if (error instanceof Error) span.recordException(error);
+        }
+        span.end();
+      }
+    };
+    e.settled.then(
+      () => done(undefined),
+      (error: unknown) => done(error ?? 'ERROR'),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Helpers.
+
+  private openSpan(spans: Map<string, Span>, id: string, name: string, kind: SpanKind): Span {
+    const span = this.tracer!.startSpan(name, {
+      kind,
+      attributes: {
+        'rpc.system': 'troupe',
+        'troupe.request_id': id,
+        'troupe.member': this.group?.self ?? '',
+      },
+    });
+    spans.get(id)?.end();
+    spans.set(id, span);
+    if (spans.size > MAX_OPEN_SPANS) {
+      const oldest = spans.keys().next().value as string;
+      spans.get(oldest)?.end();
+      spans.delete(oldest);
+    }
+    return span;
+  }
+
+  private endSpan(
+    spans: Map<string, Span>,
+    id: string,
+    attributes: Record<string, string | number | boolean | undefined>,
+    failed = false,
+  ): void {
+    const span = spans.get(id);
+    if (!span) return;
+    spans.delete(id);
+    for (const [k, v] of Object.entries(attributes)) if (v !== undefined) span.setAttribute(k, v);
+    if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  }
+
+  /** Logs refused packets as counts, at most once per `refusedLogMs`: a flood costs one line. */
+  private startRefusedLog(): void {
+    if (this.refusedTimer) return;
+    this.refusedTimer = setInterval(() => this.logRefused(), this.refusedLogMs);
+    this.refusedTimer.unref();
+  }
+
+  /** Compares the refusal counters with the last look and logs what grew. */
+  private logRefused(): void {
+    const stats = this.status().stats;
+    const delta: Record<string, number> = {};
+    let any = false;
+    for (const [source, names] of Object.entries(REFUSALS)) {
+      for (const name of names) {
+        const v = stats[source]?.[name];
+        if (v === undefined) continue;
+        const key = `${source}.${name}`;
+        const before = this.refusedSeen.get(key) ?? 0;
+        // A new incarnation restarts its counters at 0.
+        const d = v >= before ? v - before : v;
+        this.refusedSeen.set(key, v);
+        if (d > 0) {
+          delta[key] = d;
+          any = true;
+        }
+      }
+    }
+    if (any)
+      this.logger.warn({ ...this.fields(), refused: delta, sinceMs: this.refusedLogMs }, 'packets refused');
+  }
+}
+
+/** Client-visible error codes → the `outcome` label of the call histogram (a bounded set). */
+const OUTCOME_OF_CODE: Record<string, string> = {
+  FAILOVER: 'failover',
+  TIMEOUT: 'timeout',
+  CLIENT_CLOSED: 'closed',
+  NO_MAJORITY: 'no_majority',
+  INTERRUPTED: 'interrupted',
+};
+
+function push<T>(list: T[], item: T, max = HISTORY): void {
+  list.push(item);
+  if (list.length > max) list.shift();
+}

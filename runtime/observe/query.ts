@@ -1,0 +1,137 @@
+/**
+ * Asking every member of a live group an observability question (`trace`, `status`) over the
+ * group's own client protocol: a `hello` to the seeds for the view, then one `call` of service
+ * {@link OBSERVE_SERVICE} to each member, answered from its observer. With a group key the
+ * packets are signed and verified like every client's.
+ */
+import { randomBytes } from 'node:crypto';
+import { TroupeError } from '../errors.js';
+import { decodeValue, encodeValue } from '../rpc/codec.js';
+import { encodeClientPacket, type ReplyPacket, readClientPacket, type ViewPacket } from '../rpc/protocol.js';
+import { udp } from '../transport/udp.js';
+import { type AuthKey, PacketAuth } from '../wire/auth.js';
+import { groupIdOf } from '../wire/packet.js';
+import { OBSERVE_SERVICE } from './events.js';
+
+export interface QueryOptions {
+  group: string;
+  /** Member addresses (`host:port`) to ask for the view. */
+  seeds: readonly string[];
+  /** The group key, when the group has one. */
+  key?: AuthKey;
+  /** Overall deadline (ms). Default 3 000. */
+  timeoutMs?: number;
+  /** Bind address of the query's UDP socket. Default `127.0.0.1`. */
+  host?: string;
+}
+
+/** One member's answer: a value, an error, or nothing within the deadline. */
+export interface MemberAnswer {
+  member: string;
+  address: string;
+  value?: unknown;
+  error?: { code: string; message: string };
+}
+
+const RESEND_MS = 200;
+
+/**
+ * Asks every member of the group's current view `method(...args)`; resolves with one answer per
+ * member (missing ones as `error.code` `TIMEOUT`). Rejects with `TroupeError` `NO_CONTACT` if no
+ * seed sends its view in time.
+ */
+export async function queryGroup(
+  options: QueryOptions,
+  method: string,
+  args: unknown[],
+): Promise<MemberAnswer[]> {
+  if (!options.seeds.length) throw new TroupeError('RPC_CONFIG', 'a query needs at least one seed address');
+  const timeoutMs = options.timeoutMs ?? 3_000;
+  const auth = options.key === undefined ? undefined : new PacketAuth(options.key);
+  const groupId = groupIdOf(options.group);
+  const endpoint = { node: randomBytes(4).readUInt32BE(0), inc: 0 };
+  const clientId = `q${randomBytes(6).toString('hex')}`;
+  const drops = { malformed: 0, foreign: 0, unauthenticated: 0, replayed: 0 };
+  const transport = await udp({ host: options.host ?? '127.0.0.1' });
+  let view: ViewPacket | undefined;
+  const answers = new Map<string, MemberAnswer>();
+  const ids = new Map<string, string>(); // request id → member
+  const sentAt = new Map<string, number>();
+  const encodedArgs = encodeValue(args);
+  let wake: () => void = () => {};
+  transport.onPacket((bytes) => {
+    const p = readClientPacket(bytes, groupId, auth, drops, endpoint)?.packet;
+    if (p?.kind === 'view' && (!view || p.viewId > view.viewId)) view = p;
+    if (p?.kind === 'reply') onReply(p);
+    wake();
+  });
+  const onReply = (p: ReplyPacket) => {
+    const member = ids.get(p.id);
+    if (!member || !view) return;
+    const address = view.addresses[view.members.indexOf(member)] ?? '';
+    if (p.result.ok) {
+      try {
+        answers.set(member, { member, address, value: decodeValue(p.result.value) });
+      } catch {
+        answers.set(member, { member, address, error: { code: 'MALFORMED', message: 'undecodable answer' } });
+      }
+    } else
+      answers.set(member, {
+        member,
+        address,
+        error: { code: p.result.error.code, message: p.result.error.message },
+      });
+  };
+  const send = (to: string, p: Parameters<typeof encodeClientPacket>[0]) =>
+    transport.send(to, encodeClientPacket(p, groupId, endpoint, auth));
+  const deadline = Date.now() + timeoutMs;
+  try {
+    let n = 0;
+    while (Date.now() < deadline) {
+      if (!view) for (const s of options.seeds) send(s, { kind: 'hello', viewId: 0 });
+      else {
+        const v = view;
+        const now = Date.now();
+        v.members.forEach((member, i) => {
+          if (answers.has(member) || now - (sentAt.get(member) ?? 0) < RESEND_MS) return;
+          sentAt.set(member, now);
+          const id = `${clientId}:${++n}`;
+          ids.set(id, member);
+          send(v.addresses[i]!, {
+            kind: 'call',
+            id,
+            service: OBSERVE_SERVICE,
+            method,
+            args: encodedArgs,
+            mode: 'first',
+            to: member,
+          });
+        });
+        if (v.members.every((m) => answers.has(m))) break;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(RESEND_MS, Math.max(1, deadline - Date.now())));
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    await transport.close();
+  }
+  if (!view)
+    throw new TroupeError(
+      'NO_CONTACT',
+      `no member of group '${options.group}' answered within ${timeoutMs} ms (seeds: ${options.seeds.join(', ')})`,
+    );
+  const v = view;
+  return v.members.map(
+    (member, i) =>
+      answers.get(member) ?? {
+        member,
+        address: v.addresses[i] ?? '',
+        error: { code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms` },
+      },
+  );
+}

@@ -1,0 +1,142 @@
+/**
+ * The HTTP endpoint a member opens when asked (`--metrics-port`): Prometheus metrics, and this
+ * member's status and request traces as JSON. Binds to 127.0.0.1 unless told otherwise.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TroupeError } from '../errors.js';
+import type { Observer } from './observer.js';
+import { LiveFeed, PAGE_HTML, type PeerPolling } from './page.js';
+
+export interface MetricsServerOptions {
+  /** The observer whose metrics, status and traces are served. */
+  observer: Observer;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Bind address. Default `127.0.0.1`: reachable from this host only. */
+  host?: string;
+  /**
+   * Show every member's status on the live page by asking them (the `status` query over the
+   * client protocol, with the group key if given). Default: only this member's.
+   */
+  peers?: PeerPolling;
+  /** How often the live page is pushed an update (ms), besides at once on a view change. Default 500. */
+  pushMs?: number;
+}
+
+/** A running endpoint. */
+export interface MetricsServer {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` (Prometheus text format), `GET /status` (JSON: view, roles, recent view
+ * changes, suspicions, slow requests, stats), `GET /trace/<requestId>` (JSON, 404 if unknown
+ * here), and the live group page `GET /` fed by server-sent events from `GET /events`. Rejects with `TroupeError` `OBSERVE_LISTEN` if the port cannot be bound.
+ *
+ * @example
+ * ```ts
+ * const server = await metricsServer({ observer, port: 9464 });
+ * // curl http://127.0.0.1:9464/metrics
+ * await server.close();
+ * ```
+ */
+export async function metricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const { observer } = options;
+  const host = options.host ?? '127.0.0.1';
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)
+    throw new TroupeError(
+      'OBSERVE_BAD_OPTION',
+      `metrics port must be an integer 0–65535, not ${options.port}`,
+    );
+  const feed = new LiveFeed(observer, options.peers);
+  const streams = new Set<ServerResponse>();
+  const push = () => {
+    const data = `data: ${JSON.stringify(feed.snapshot())}\n\n`;
+    for (const res of streams) res.write(data);
+  };
+  const pusher = setInterval(() => {
+    if (streams.size > 0) push();
+  }, options.pushMs ?? 500);
+  pusher.unref();
+  const unsubscribe = observer.onChange(() => {
+    feed.refresh();
+    if (streams.size > 0) push();
+  });
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && new URL(req.url ?? '/', 'http://x').pathname === '/events') {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      res.write(`data: ${JSON.stringify(feed.snapshot())}\n\n`);
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      return;
+    }
+    handle(observer, req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) =>
+      reject(new TroupeError('OBSERVE_LISTEN', `cannot listen on ${host}:${options.port}: ${e.message}`)),
+    );
+    server.listen(options.port, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(pusher);
+        unsubscribe();
+        feed.close();
+        for (const res of streams) res.end();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(observer: Observer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    return;
+  }
+  if (path === '/') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE_HTML);
+    return;
+  }
+  if (path === '/metrics') {
+    const body = await observer.registry.metrics();
+    res.writeHead(200, { 'content-type': observer.registry.contentType }).end(body);
+    return;
+  }
+  if (path === '/status') {
+    json(res, 200, observer.status());
+    return;
+  }
+  if (path.startsWith('/trace/')) {
+    const id = decodeURIComponent(path.slice('/trace/'.length));
+    const t = observer.trace(id);
+    json(res, t ? 200 : 404, t ?? { error: `no trace of ${id} at this member` });
+    return;
+  }
+  json(res, 404, {
+    error: 'not found',
+    paths: ['/', '/events', '/metrics', '/status', '/trace/<requestId>'],
+  });
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}

@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Bank } from '../../examples/bank/bank.js';
+import { BankClient } from '../../examples/bank/generated/bank.client.js';
+import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
+import type { Group } from '../../runtime/group/group.js';
+import { statusCommand, traceCommand } from '../../runtime/observe/cli.js';
+import { Observer } from '../../runtime/observe/observer.js';
+import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
+import { udp } from '../../runtime/transport/udp.js';
+import { until } from '../support/until.js';
+import { FAST } from './support.js';
+
+const KEY = 'observability-test-key-0123456789';
+let groups: Group[] = [];
+let observers: Observer[] = [];
+let clients: TroupeClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(groups.map((g) => g.leave(500).catch(() => {})));
+  for (const o of observers) o.close();
+  groups = [];
+  observers = [];
+  clients = [];
+});
+
+let replicas: { instance: Bank }[] = [];
+const applied = () => replicas.filter((r) => r.instance.balance('alice') === 7).length;
+
+async function keyedGroup(n: number): Promise<string[]> {
+  const ts = await Promise.all(Array.from({ length: n }, () => udp({ host: '127.0.0.1' })));
+  const seeds = ts.map((t) => t.address);
+  const made = await Promise.all(
+    ts.map((transport) => {
+      const observer = new Observer();
+      observers.push(observer);
+      return joinReplica(new Bank(), 'bank', {
+        seeds,
+        transport,
+        layers: FAST,
+        validate: validateBankRequest,
+        key: KEY,
+        observe: observer,
+      });
+    }),
+  );
+  groups = made.map((m) => m.group);
+  replicas = made.map((m) => m.replica);
+  await until(() => groups.every((g) => g.view?.members.length === n), 5_000, `a ${n}-member view`);
+  return seeds;
+}
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {} } };
+}
+
+describe('troupe trace and troupe status against a live keyed group', () => {
+  it('trace prints one timeline of a request across the contact and every replica', async () => {
+    const seeds = await keyedGroup(3);
+    const client = await connect({ group: 'bank', seeds, key: KEY });
+    clients.push(client);
+    await BankClient.connect(client).deposit('alice', 7);
+    const id = `${client.clientId}:1`;
+    // Every replica has applied it (the reply came from the contact alone).
+    await until(() => groups.length === 3 && applied() === 3, 3_000, 'every replica to apply it');
+    const c = capture();
+    const code = await traceCommand([id, '--group', 'bank', '--seeds', seeds.join(','), '--json'], {
+      ...c.io,
+      env: { TROUPE_KEY: KEY },
+    });
+    expect(c.err).toEqual([]);
+    expect(code).toBe(0);
+    const doc = JSON.parse(c.out[0]!) as { timeline: { step: string; member: string; at: number }[] };
+    const steps = doc.timeline.map((s) => s.step);
+    expect(steps.filter((s) => s === 'ordered')).toHaveLength(3);
+    expect(steps.filter((s) => s === 'outcome')).toHaveLength(3);
+    expect(steps.filter((s) => s === 'received')).toHaveLength(1);
+    expect(steps.indexOf('received')).toBeLessThan(steps.indexOf('cast'));
+    expect(steps.indexOf('cast')).toBeLessThan(steps.indexOf('ordered'));
+    expect(new Set(doc.timeline.map((s) => s.member))).toEqual(new Set(groups.map((g) => g.self)));
+    for (let i = 1; i < doc.timeline.length; i++)
+      expect(doc.timeline[i]!.at).toBeGreaterThanOrEqual(doc.timeline[i - 1]!.at);
+
+    const text = capture();
+    expect(
+      await traceCommand([id, '--group=bank', `--seeds=${seeds[1]}`], {
+        ...text.io,
+        env: { TROUPE_KEY: KEY },
+      }),
+    ).toBe(0);
+    expect(text.out[0]).toBe(`request ${id} in group bank: 3 of 3 members know it`);
+    expect(text.out.filter((l) => / ordered +view \d+, gseq \d+, contact /.test(l))).toHaveLength(3);
+
+    const unknown = capture();
+    expect(
+      await traceCommand(['nobody:1', '--group', 'bank', '--seeds', seeds[0]!], {
+        ...unknown.io,
+        env: { TROUPE_KEY: KEY },
+      }),
+    ).toBe(1);
+    expect(unknown.out[0]).toBe('request nobody:1 in group bank: 0 of 3 members know it');
+
+    const status = capture();
+    expect(
+      await statusCommand(['--group', 'bank', '--seeds', seeds[2]!], {
+        ...status.io,
+        env: { TROUPE_KEY: KEY },
+      }),
+    ).toBe(0);
+    expect(status.out[0]).toMatch(
+      new RegExp(`^group bank: view \\d+, 3 members, coordinator ${groups[0]!.view!.members[0]}`),
+    );
+    expect(
+      status.out.filter((l) => / coordinator +\d+ +1 /.test(l) || / member +\d+ +1 /.test(l)),
+    ).toHaveLength(3);
+  }, 30_000);
+
+  it('without the group key nobody answers; usage errors exit 2', async () => {
+    const seeds = await keyedGroup(1);
+    const c = capture();
+    expect(
+      await traceCommand(['a:1', '--group', 'bank', '--seeds', seeds[0]!, '--timeout', '500'], c.io),
+    ).toBe(1);
+    expect(c.err[0]).toMatch(/^troupe: NO_CONTACT: /);
+    for (const argv of [
+      ['a:1', '--seeds', seeds[0]!],
+      ['a:1', '--group', 'bank'],
+      ['--group', 'bank', '--seeds', 'x:1'],
+      ['a:1', '--group', 'b', '--seeds', 'x:1', '--bogus', '1'],
+    ]) {
+      const u = capture();
+      expect(await traceCommand(argv, u.io)).toBe(2);
+      expect(u.err[0]).toMatch(/^troupe: CLI_USAGE: /);
+    }
+  }, 15_000);
+});

@@ -1,0 +1,90 @@
+/**
+ * Divergence detection in the deterministic RPC simulator (test/sim/rpc-*.ts): real replicas and
+ * clients over the group stack, with loss, duplication, reordering and delay. One replica's `add`
+ * is nondeterministic (from its 6th run on it adds one more than the others); every replica has an
+ * observer that checks every CHECK_EVERY requests. Stated bound: the divergence is reported at
+ * every replica by a checkpoint at most CHECK_EVERY + IN_FLIGHT requests after the first
+ * divergent one (IN_FLIGHT: the calls the sim's clients keep in flight, which the coordinator may
+ * apply between deciding to check and its checkpoint reaching the order).
+ */
+import { describe, expect, it } from 'vitest';
+import { Observer } from '../../runtime/observe/observer.js';
+import { currentCall } from '../../runtime/rpc/context.js';
+import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
+import { rpcConfig, runRpcScenario } from '../sim/rpc-scenario.js';
+import type { Register } from '../sim/rpc-service.js';
+import { DEFAULT_RPC_OPTIONS } from '../sim/rpc-world.js';
+
+const CHECK_EVERY = 10;
+const IN_FLIGHT = DEFAULT_RPC_OPTIONS.clients * DEFAULT_RPC_OPTIONS.lanes;
+
+interface Made {
+  observer: Observer;
+  /** Ordered requests this replica ran, in its apply order. */
+  order: string[];
+  buggy: boolean;
+}
+
+async function run(seed: number) {
+  const made: Made[] = [];
+  let firstBad: string | undefined;
+  const makeReplica = (instance: Register, options: ReplicaOptions): Replica<Register> => {
+    const m: Made = {
+      observer: new Observer({ divergence: { checkEvery: CHECK_EVERY } }),
+      order: [],
+      buggy: made.length === 1,
+    };
+    made.push(m);
+    const self = instance as unknown as Record<string, (x: number) => number>;
+    for (const name of ['add', 'mul', 'take']) {
+      const original = self[name]!.bind(instance);
+      self[name] = (x: number) => {
+        const id = currentCall().requestId;
+        m.order.push(id);
+        if (m.buggy && name === 'add' && m.order.length > 5) {
+          firstBad ??= id;
+          return original(x + 1);
+        }
+        return original(x);
+      };
+    }
+    return new Replica(instance, { ...options, observe: m.observer });
+  };
+  // No crashes: the buggy replica must live to be caught (a crash would replace it by a joiner
+  // with the majority's state).
+  const r = await runRpcScenario(
+    rpcConfig(seed, 3, ['loss', 'dup', 'reorder', 'delay']),
+    { makeReplica },
+    [],
+  );
+  for (const m of made) m.observer.close();
+  return { made, firstBad, sim: r.sim };
+}
+
+describe('divergence detection in the RPC simulator', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`seed ${seed}: a nondeterministic add is reported at every replica within ${CHECK_EVERY} + ${IN_FLIGHT} requests`, async () => {
+      const { made, firstBad } = await run(seed);
+      expect(firstBad).toBeDefined();
+      const healthy = made.find((m) => !m.buggy && m.order.length > 0)!;
+      const buggy = made.find((m) => m.buggy)!;
+      for (const m of made) {
+        expect(m.observer.divergences.length).toBeGreaterThanOrEqual(1);
+        const first = m.observer.divergences[0]!;
+        expect(Object.keys(first.digests)).toHaveLength(2);
+        expect(first.minority).toHaveLength(1);
+      }
+      const first = healthy.observer.divergences[0]!;
+      // The minority is the buggy replica, and every replica agrees on the first verdict.
+      expect(new Set(made.map((m) => m.observer.divergences[0]!.checkpoint)).size).toBe(1);
+      expect(first.minority).toEqual([buggy.observer.status().member]);
+      // How many requests after the first divergent one the checkpoint came, in the healthy order.
+      const last = Object.values(first.lastRequests).find((x) => x !== undefined)!;
+      const distance = healthy.order.indexOf(last) - healthy.order.indexOf(firstBad!);
+      expect(healthy.order.indexOf(firstBad!)).toBeGreaterThanOrEqual(0);
+      expect(distance).toBeGreaterThanOrEqual(0);
+      expect(distance).toBeLessThanOrEqual(CHECK_EVERY + IN_FLIGHT);
+      console.log(`seed ${seed}: divergence reported ${distance} requests after the first divergent one`);
+    }, 120_000);
+  }
+});
