@@ -754,13 +754,16 @@ class Gms implements Layer {
 
   /**
    * A member of our view is in a later view we never got: we were left behind (excluded). It
-   * takes two members showing it (one in a view of two): one sender's claim, forged or not,
-   * does not stop a member.
+   * takes two members showing it (one in a view of two), or our coordinator: one other
+   * sender's claim, forged or not, does not stop a member.
    */
   private noteAhead(from: MemberId): void {
     if (this.behindSince !== undefined || !this.view) return;
     this.aheadFrom.add(from);
-    if (this.aheadFrom.size < Math.min(2, this.view.members.length - 1)) return;
+    // Our coordinator alone is enough: it is the one that installs views (and if a FlushOk
+    // switch left it alone in a view of its own, we must not wait for it forever).
+    const enough = this.aheadFrom.size >= Math.min(2, this.view.members.length - 1);
+    if (!enough && from !== this.coordinator()) return;
     this.behindSince = this.ctx.now();
     this.ctx.setTimer('behind', this.o.suspectMs);
   }
