@@ -131,6 +131,10 @@ interface Flush {
   abandoned?: boolean;
   /** When this member took the attempt: one nobody ends within `orphanMs` is orphaned. */
   since: number;
+  /** An attempt we answered FlushOk to and then left for this one, its coordinator not having
+   * released us: if its Install still comes, and we delivered nothing past its cut, we keep
+   * our promise and install it (see onInstall). */
+  promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number> };
 }
 
 /** A flush this member coordinates. */
@@ -241,6 +245,7 @@ class Gms implements Layer {
     views: 0,
     flushes: 0,
     flushDeferred: 0,
+    promisesKept: 0,
     stuckReports: 0,
     forwards: 0,
     suspicions: 0,
@@ -754,13 +759,16 @@ class Gms implements Layer {
 
   /**
    * A member of our view is in a later view we never got: we were left behind (excluded). It
-   * takes two members showing it (one in a view of two): one sender's claim, forged or not,
-   * does not stop a member.
+   * takes two members showing it (one in a view of two), or our coordinator: one other
+   * sender's claim, forged or not, does not stop a member.
    */
   private noteAhead(from: MemberId): void {
     if (this.behindSince !== undefined || !this.view) return;
     this.aheadFrom.add(from);
-    if (this.aheadFrom.size < Math.min(2, this.view.members.length - 1)) return;
+    // Our coordinator alone is enough: it is the one that installs views (and if a FlushOk
+    // switch left it alone in a view of its own, we must not wait for it forever).
+    const enough = this.aheadFrom.size >= Math.min(2, this.view.members.length - 1);
+    if (!enough && from !== this.coordinator()) return;
     this.behindSince = this.ctx.now();
     this.ctx.setTimer('behind', this.o.suspectMs);
   }
@@ -1235,7 +1243,17 @@ class Gms implements Layer {
     if (!f || f.coord !== from || f.attempt !== attempt) {
       this.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
       if (!f) this.ctx.passUp({ type: 'block' });
-      this.flush = { newViewId, attempt, coord: from, cut: undefined, okSent: false, since: this.ctx.now() };
+      const promised =
+        f?.okSent && f.cut && !f.abandoned ? { coord: f.coord, attempt: f.attempt, cut: f.cut } : f?.promised;
+      this.flush = {
+        newViewId,
+        attempt,
+        coord: from,
+        cut: undefined,
+        okSent: false,
+        since: this.ctx.now(),
+        ...(promised ? { promised } : {}),
+      };
     }
     if (from !== this.self) {
       // Someone else leads this view change with a stronger attempt: it is alive, and we stop
@@ -1367,7 +1385,9 @@ class Gms implements Layer {
     const f = this.flush;
     // Only the next view's coordinator installs it: the coordinator of the flush we answered, or
     // a member that every member ranked before it in our view is leaving the view to.
-    const ours = f !== undefined && f.coord === from && f.attempt === attempt;
+    const ours =
+      (f !== undefined && f.coord === from && f.attempt === attempt) ||
+      (f?.promised?.coord === from && f.promised.attempt === attempt);
     const before = this.view.members.slice(0, this.rank(from));
     if (!ours && before.some((m) => members.includes(m))) {
       this.c.refused++;
@@ -1381,7 +1401,18 @@ class Gms implements Layer {
       return;
     }
     // Only the install of the flush we completed: another attempt's cut may differ from ours.
-    if (!f || f.attempt !== attempt || f.coord !== from || !f.okSent) return;
+    // Or of one we completed and then left: its coordinator counted our FlushOk and installed,
+    // so we keep the promise if we delivered nothing past its cut since (FlushOk switch).
+    const ours2 = f !== undefined && f.attempt === attempt && f.coord === from && f.okSent;
+    const p = f?.promised;
+    const kept =
+      !ours2 &&
+      p !== undefined &&
+      p.coord === from &&
+      p.attempt === attempt &&
+      [...this.logs].every(([s, l]) => l.next - 1 <= (p.cut.get(s) ?? -1));
+    if (!ours2 && !kept) return;
+    if (kept) this.c.promisesKept++;
     const departed = this.view.members.filter((m) => !members.includes(m));
     this.install(
       newViewId,

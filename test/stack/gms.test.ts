@@ -54,6 +54,19 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
   });
 
+  it('group seed 202852 (FlushOk switch: the first coordinator still installs): one lineage', () => {
+    // Participants answered n5, switched to n4's later attempt, then n5's Install came: they
+    // keep their promise (they delivered nothing past n5's cut), so nobody forms a second view 2.
+    const cfg = groupConfig(202852, 3 + (202852 % 7), ALL);
+    expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
+  });
+
+  it('group seed 200182 (a FlushOk switch leaves the coordinator alone in its view): no wedge', () => {
+    // Its members must see from the coordinator alone that they were left behind.
+    const cfg = groupConfig(200182, 3 + (200182 % 7), ALL);
+    expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
+  });
+
   it('a coordinator that was paused reads the answers waiting for it before it blames anyone', () => {
     const net = group(3);
     const [n0, n1] = net.nodes as [GmsNode, GmsNode];
