@@ -93,6 +93,8 @@ interface Founding {
   founders: readonly MemberId[];
   /** Offers delivered so far, in the total order. */
   offers: Map<MemberId, HistoryPosition>;
+  /** When the founding began or last got an offer (see {@link MemberCore.checkStateStall}). */
+  progressAt: number;
   /** State chunks that arrived before the decision, by sender (a window's worth at most). */
   early: Map<MemberId, { h: unknown[]; payload: Uint8Array }[]>;
   /** Set by the decision. */
@@ -187,8 +189,10 @@ export class MemberCore {
   nextDeadline(): number | undefined {
     if (this.halted) return undefined;
     const d = this.stack.nextDeadline();
-    if (!this.receiver) return d;
-    const stall = this.stateProgressAt + this.stallMs;
+    const f = this.founding;
+    const since = this.receiver ? this.stateProgressAt : f && !f.source ? f.progressAt : undefined;
+    if (since === undefined) return d;
+    const stall = since + this.stallMs;
     return d === undefined ? stall : Math.min(d, stall);
   }
 
@@ -197,6 +201,18 @@ export class MemberCore {
   }
 
   private checkStateStall(): void {
+    const f = this.founding;
+    if (f && !f.source && !this.receiver && this.now >= f.progressAt + this.stallMs) {
+      // Offers are total-order casts, delivered within the view or their caster is removed: a
+      // founder whose offer never comes has no state provider (docs/protocol.md, "Re-founding").
+      const silent = f.founders.filter((m) => this.installed?.members.includes(m) && !f.offers.has(m));
+      this.giveUp(
+        f.viewId,
+        `founding stalled: no state offer from ${silent.join(', ')} for ${this.stallMs} ms ` +
+          '(every member of a group needs a state provider, or none)',
+      );
+      return;
+    }
     if (!this.receiver || this.now < this.stateProgressAt + this.stallMs) return;
     this.giveUp(
       this.receiver.viewId,
@@ -376,6 +392,7 @@ export class MemberCore {
         const f = this.founding;
         if (!f || f.source || !f.founders.includes(from) || f.offers.has(from)) return;
         f.offers.set(from, offer);
+        f.progressAt = this.now;
         this.decideFounding();
         return;
       }
@@ -514,7 +531,13 @@ export class MemberCore {
    * the same point of the order everywhere ({@link decideFounding}).
    */
   private startFounding(view: View, state: StateProvider): void {
-    this.founding = { viewId: view.id, founders: [...view.members], offers: new Map(), early: new Map() };
+    this.founding = {
+      viewId: view.id,
+      founders: [...view.members],
+      offers: new Map(),
+      progressAt: this.now,
+      early: new Map(),
+    };
     this.held = [];
     this.castOffer(historyOf(state));
   }

@@ -242,3 +242,22 @@ describe('a provider whose snapshot() throws', () => {
     ]);
   });
 });
+
+describe('review: founding liveness', () => {
+  it('a founding waiting for an offer that never comes gives up, naming the rule', () => {
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    // g.1 has no state provider: it casts no offer, and never leaves.
+    me.view({ id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] }, [self, 'g.1']);
+    me.offer(self, [1, 2, 5, 1], 0);
+    expect(me.core.nextDeadline()).toBe(1 + 10_000);
+    expect(appEvents(me.core.advance(5_000))).toStrictEqual([]);
+    const events = appEvents(me.core.advance(10_001));
+    expect(events).toHaveLength(1);
+    const ev = events[0] as Extract<AppEvent, { type: 'partitioned' }>;
+    expect(ev.type).toBe('partitioned');
+    expect(ev.reason).toContain('g.1');
+    expect(ev.reason).toContain('state provider');
+  });
+});
