@@ -499,12 +499,14 @@ export class MemberCore {
    * still in view `viewId`. A provider whose `snapshot()` throws stays up: the failure is
    * reported as an `error` effect and each joiner is told (StateFail) instead of waiting.
    */
-  private taker(viewId: number, to: readonly MemberId[], state: StateProvider) {
+  private taker(viewId: number, to: readonly MemberId[], state: StateProvider, founding = false) {
     return (now: number) =>
       this.call(now, () => {
         // A later view came first: this snapshot is not the joiners' start any more. They are
-        // not rescued here; they wait, and a joiner whose provider leaves starts over.
-        if (this.installed?.id !== viewId) return;
+        // not rescued here; they wait, and a joiner whose provider leaves starts over. (Not for
+        // co-founders: the source takes its snapshot before anything it released is applied,
+        // whatever view the stack installed since, and the founders expect `viewId`'s chunks.)
+        if (!this.installed || (!founding && this.installed.id !== viewId)) return;
         let snapshot: Uint8Array;
         try {
           snapshot = state.snapshot();
@@ -582,6 +584,7 @@ export class MemberCore {
             view.id,
             candidates.filter((m) => m !== this.member),
             state,
+            true,
           ),
         },
       });
