@@ -93,7 +93,7 @@ interface Founding {
   founders: readonly MemberId[];
   /** Offers delivered so far, in the total order. */
   offers: Map<MemberId, HistoryPosition>;
-  /** When the founding began or last got an offer (see {@link MemberCore.checkStateStall}). */
+  /** When the founding began or last got an offer or a view (see {@link MemberCore.checkStateStall}). */
   progressAt: number;
   /** State chunks that arrived before the decision, by sender (a window's worth at most). */
   early: Map<MemberId, { h: unknown[]; payload: Uint8Array }[]>;
@@ -491,7 +491,10 @@ export class MemberCore {
     }
     this.app({ type: 'view', change });
     // A co-founder gone before its offer was delivered: the others may now decide without it.
-    if (this.founding && !this.founding.source) this.decideFounding();
+    if (this.founding && !this.founding.source) {
+      this.founding.progressAt = this.now;
+      this.decideFounding();
+    }
   }
 
   /**

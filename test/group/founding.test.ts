@@ -291,4 +291,21 @@ describe('review: founding liveness', () => {
     expect(sends.map((s) => s.to)).toStrictEqual(['g.1']);
     expect(sends[0]!.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2]);
   });
+
+  it('a view change during the founding restarts the stall bound', () => {
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    me.view({ id: 1, members: [self, 'g.1', 'h.1'], addresses: ['a:1', 'b:2', 'c:3'] }, [self, 'g.1', 'h.1']);
+    me.offer(self, [1, 2, 5, 1], 0);
+    // h.1 died before its offer; removing it took a while (a long suspectMs).
+    me.stack().inject.push({
+      type: 'view',
+      view: { id: 2, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] },
+      delta: { previousId: 1, joined: [], left: [], failed: ['h.1'] },
+    });
+    me.core.receive(new Uint8Array(0), 'x:1', 9_000);
+    expect(appEvents(me.core.advance(10_001))).toStrictEqual([]);
+    expect(me.core.nextDeadline()).toBe(19_000);
+  });
 });
