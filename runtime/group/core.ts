@@ -16,7 +16,8 @@ export type AppEvent =
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   /** `code` is set when the member gave up for a reason its driver should report as an error:
    * `STATE_PROVIDER_FAILED` (the provider could not take its snapshot), `STATE_REJECTED` (the
-   * provider's snapshot failed to restore here). */
+   * provider's snapshot failed to restore here), `STATE_OFFER_MISSING` (a co-founder cast no
+   * state offer: it has no state provider while this member has one). */
   | { type: 'partitioned'; viewId: number; reason: string; code?: StateErrorCode }
   /** The first view is installed and, for a joiner, the state restored: the member is ready. */
   | { type: 'ready' }
@@ -51,7 +52,7 @@ export interface CoreConfig {
 export const STATE_STALL_MS = 10_000;
 
 /** Why a joiner's state transfer failed for good (see the `partitioned` app event). */
-export type StateErrorCode = 'STATE_PROVIDER_FAILED' | 'STATE_REJECTED';
+export type StateErrorCode = 'STATE_PROVIDER_FAILED' | 'STATE_REJECTED' | 'STATE_OFFER_MISSING';
 
 /**
  * Where a state provider's state stands in the group's history, compared field by field to
@@ -210,6 +211,7 @@ export class MemberCore {
         f.viewId,
         `founding stalled: no state offer from ${silent.join(', ')} for ${this.stallMs} ms ` +
           '(every member of a group needs a state provider, or none)',
+        'STATE_OFFER_MISSING',
       );
       return;
     }

@@ -259,6 +259,7 @@ describe('review: founding liveness', () => {
     expect(ev.type).toBe('partitioned');
     expect(ev.reason).toContain('g.1');
     expect(ev.reason).toContain('state provider');
+    expect(ev.code).toBe('STATE_OFFER_MISSING');
   });
 
   it('the source streams its state even when a view change comes in the same batch as the deciding offer', () => {
