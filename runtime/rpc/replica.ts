@@ -925,9 +925,16 @@ export class Replica<T extends object = object> implements StateProvider {
       this.queue = [{ t: 'restore', state }];
       return;
     }
-    // Whatever is still queued (a backlog frozen at a partition) belongs to the state replaced.
+    // Whatever is still queued (a backlog frozen at a partition) belongs to the state replaced,
+    // unless the service refuses the new state: then nothing changes, the backlog included.
+    const kept = this.queue;
     this.queue = [];
-    this.install(parts);
+    try {
+      this.install(parts);
+    } catch (e) {
+      this.queue = kept;
+      throw e;
+    }
     // Applied when attached (or at the first delivery).
     if (this.group) this.pump();
   }
