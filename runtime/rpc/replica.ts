@@ -214,6 +214,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private serving = false;
   /** Cut off and not yet back: nothing is applied (the state stays as of the cut) but a `restore`. */
   private frozen = false;
+  /** A deferred restore was refused by the service: this replica's state is no history's (see {@link fail}). */
+  private failed = false;
 
   // The apply queue.
   private queue: Item[] = [];
@@ -503,6 +505,7 @@ export class Replica<T extends object = object> implements StateProvider {
   // 2. Deliveries and views enter the apply queue.
 
   private onDeliver(d: Delivery): void {
+    if (this.failed) return;
     let msg: GroupMsg;
     try {
       msg = decodeGroupMsg(d.payload);
@@ -557,6 +560,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private onView(v: ViewChange): void {
     // After a rejoin the member is a new incarnation: sign client packets as it.
     if (this.group) this.endpoint = endpointOf(this.group.self);
+    if (this.failed) return;
     this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members], fresh: true });
     this.frozen = false;
     this.pump();
@@ -600,6 +604,7 @@ export class Replica<T extends object = object> implements StateProvider {
       } catch {
         this.counters.internalErrors++;
         this.preImage = undefined;
+        if (item.t === 'restore') this.fail();
       }
       if (r) {
         this.running = item;
@@ -615,6 +620,23 @@ export class Replica<T extends object = object> implements StateProvider {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  /**
+   * A restore deferred behind a stale async method was refused by the service when installed
+   * (its own `restore` threw): the member core took the state as restored, so going on would
+   * apply the group's order to another state and serve it, or hand it to joiners. The replica
+   * stops instead (applies nothing, answers no client, `snapshot()` throws) and leaves the group.
+   */
+  private fail(): void {
+    this.failed = true;
+    this.frozen = true;
+    this.serving = false;
+    this.generation++;
+    this.queue = [];
+    this.group?.leave().catch(() => {
+      this.counters.internalErrors++;
+    });
   }
 
   private applyMsg(item: Extract<Item, { t: 'msg' }>): Promise<void> | undefined {
@@ -893,6 +915,7 @@ export class Replica<T extends object = object> implements StateProvider {
 
   /** The replicated state at this point of the delivery order (see the module comment). */
   snapshot(): Uint8Array {
+    if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     const head = this.queue[0];
     if (head?.t === 'restore') {
       // Frozen at a partition (or a restore waiting for a stale async method): that state, plus
@@ -920,6 +943,7 @@ export class Replica<T extends object = object> implements StateProvider {
    * continuation cannot write into the new state.
    */
   restore(state: Uint8Array): void {
+    if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     const parts = parseSnapshot(state, this.outcomeLimits);
     if (this.running) {
       this.queue = [{ t: 'restore', state }];

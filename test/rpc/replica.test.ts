@@ -269,6 +269,38 @@ describe('replica: a restore the service refuses, over a frozen backlog', () => 
   });
 });
 
+describe('replica: a restore deferred behind a stale async method, refused by the service', () => {
+  it('does not go on with its old state: it stops and leaves the group', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    const keeper = cluster.nodes.find((n) => n !== cut)!;
+    expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
+    await sleep(20); // running at every replica
+    cluster.group.partition(cut.member);
+    cut.replica.detach();
+    const back = cluster.group.join({ state: cut.replica });
+    cut.replica.attach(back);
+    // The service refuses the state once (a version it cannot read), after the core took it.
+    const restore = cut.instance.restore.bind(cut.instance);
+    let refuse = true;
+    cut.instance.restore = (s: string[]) => {
+      if (refuse) {
+        refuse = false;
+        throw new Error('cannot read this state');
+      }
+      restore(s);
+    };
+    expect(await slow).toBe(2);
+    await sleep(120); // the stale method settled, the deferred restore was tried
+    await cluster.settle();
+    expect(cut.replica.stats().internalErrors).toBeGreaterThan(0);
+    expect(cluster.group.view.members).toStrictEqual([keeper.member.self]);
+    expect(() => cut.replica.snapshot()).toThrow(SnapshotError);
+  });
+});
+
 describe('replica: group messages apply only through the total order, under their sender (issue 11 item 3)', () => {
   const request = (contact: string, entry: string) =>
     encodeGroupMsg({
