@@ -176,9 +176,10 @@ const SNAPSHOT_VERSION = 1;
  * // First member: the group exists already, nothing to transfer.
  * const replica = serve(new Bank(), { group, validate: validateBankRequest });
  *
- * // Joiner: the replica is the state provider the engine calls at the join point.
+ * // Joiner: the replica is the state provider the engine calls at the join point, and listens
+ * // from the first event (a joiner's held deliveries come before joinGroup resolves).
  * const replica = new Replica(new Bank(), { validate: validateBankRequest });
- * const group = await joinGroup({ name: 'bank', seeds, state: replica }); // engine API
+ * const group = await joinGroup('bank', { seeds, key, state: replica, on: replica.groupListeners() });
  * replica.attach(group);
  * ```
  */
@@ -257,9 +258,16 @@ export class Replica<T extends object = object> implements StateProvider {
    * state it finds when it ends, which by then is another history's or a restored snapshot.
    */
   private generation = 0;
+  /** A view reached the listeners: they were registered in time (see {@link attach}). */
+  private heard = false;
+  /** `restore` was called: this replica is a joiner's (or a co-founder's) state. */
+  private restored = false;
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
-    view: (v: ViewChange) => this.guard(() => this.onView(v)),
+    view: (v: ViewChange) => {
+      this.heard = true;
+      this.guard(() => this.onView(v));
+    },
     partitioned: () => this.guard(() => this.onPartitioned()),
   };
 
@@ -304,6 +312,12 @@ export class Replica<T extends object = object> implements StateProvider {
     if (typeof groupKeyId === 'string' && this.auth && groupKeyId !== this.auth.keyId)
       throw new RpcConfigError(
         `the replica's key (id ${this.auth.keyId}) is not the group's (id ${groupKeyId}): give both the same key`,
+      );
+    if (this.restored && !this.heard && group.view)
+      // Its state came at the join point, but the deliveries released right after it (before
+      // joinGroup resolved) went to no listener: attached now, it would serve a state without them.
+      throw new RpcConfigError(
+        "a joiner's replica must listen from its first event: pass replica.groupListeners() as the group's `on` option (or use joinReplica)",
       );
     this.group = group;
     this.groupId = groupIdOf(group.groupName);
@@ -945,6 +959,7 @@ export class Replica<T extends object = object> implements StateProvider {
   restore(state: Uint8Array): void {
     if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     const parts = parseSnapshot(state, this.outcomeLimits);
+    this.restored = true;
     if (this.running) {
       this.queue = [{ t: 'restore', state }];
       return;
