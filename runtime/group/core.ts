@@ -16,7 +16,8 @@ export type AppEvent =
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   /** `code` is set when the member gave up for a reason its driver should report as an error:
    * `STATE_PROVIDER_FAILED` (the provider could not take its snapshot), `STATE_REJECTED` (the
-   * provider's snapshot failed to restore here). */
+   * provider's snapshot failed to restore here), `STATE_OFFER_MISSING` (a co-founder cast no
+   * state offer: it has no state provider while this member has one). */
   | { type: 'partitioned'; viewId: number; reason: string; code?: StateErrorCode }
   /** The first view is installed and, for a joiner, the state restored (its size, and the time
    * from the joiner's first view until it was in): the member is ready. */
@@ -52,7 +53,7 @@ export interface CoreConfig {
 export const STATE_STALL_MS = 10_000;
 
 /** Why a joiner's state transfer failed for good (see the `partitioned` app event). */
-export type StateErrorCode = 'STATE_PROVIDER_FAILED' | 'STATE_REJECTED';
+export type StateErrorCode = 'STATE_PROVIDER_FAILED' | 'STATE_REJECTED' | 'STATE_OFFER_MISSING';
 
 /**
  * Where a state provider's state stands in the group's history, compared field by field to
@@ -94,6 +95,8 @@ interface Founding {
   founders: readonly MemberId[];
   /** Offers delivered so far, in the total order. */
   offers: Map<MemberId, HistoryPosition>;
+  /** When the founding began or last got an offer or a view (see {@link MemberCore.checkStateStall}). */
+  progressAt: number;
   /** State chunks that arrived before the decision, by sender (a window's worth at most). */
   early: Map<MemberId, { h: unknown[]; payload: Uint8Array }[]>;
   /** Set by the decision. */
@@ -192,8 +195,10 @@ export class MemberCore {
   nextDeadline(): number | undefined {
     if (this.halted) return undefined;
     const d = this.stack.nextDeadline();
-    if (!this.receiver) return d;
-    const stall = this.stateProgressAt + this.stallMs;
+    const f = this.founding;
+    const since = this.receiver ? this.stateProgressAt : f && !f.source ? f.progressAt : undefined;
+    if (since === undefined) return d;
+    const stall = since + this.stallMs;
     return d === undefined ? stall : Math.min(d, stall);
   }
 
@@ -202,6 +207,19 @@ export class MemberCore {
   }
 
   private checkStateStall(): void {
+    const f = this.founding;
+    if (f && !f.source && !this.receiver && this.now >= f.progressAt + this.stallMs) {
+      // Offers are total-order casts, delivered within the view or their caster is removed: a
+      // founder whose offer never comes has no state provider (docs/protocol.md, "Re-founding").
+      const silent = f.founders.filter((m) => this.installed?.members.includes(m) && !f.offers.has(m));
+      this.giveUp(
+        f.viewId,
+        `founding stalled: no state offer from ${silent.join(', ')} for ${this.stallMs} ms ` +
+          '(every member of a group needs a state provider, or none)',
+        'STATE_OFFER_MISSING',
+      );
+      return;
+    }
     if (!this.receiver || this.now < this.stateProgressAt + this.stallMs) return;
     this.giveUp(
       this.receiver.viewId,
@@ -381,6 +399,7 @@ export class MemberCore {
         const f = this.founding;
         if (!f || f.source || !f.founders.includes(from) || f.offers.has(from)) return;
         f.offers.set(from, offer);
+        f.progressAt = this.now;
         this.decideFounding();
         return;
       }
@@ -480,7 +499,10 @@ export class MemberCore {
     }
     this.app({ type: 'view', change });
     // A co-founder gone before its offer was delivered: the others may now decide without it.
-    if (this.founding && !this.founding.source) this.decideFounding();
+    if (this.founding && !this.founding.source) {
+      this.founding.progressAt = this.now;
+      this.decideFounding();
+    }
   }
 
   /**
@@ -488,12 +510,14 @@ export class MemberCore {
    * still in view `viewId`. A provider whose `snapshot()` throws stays up: the failure is
    * reported as an `error` effect and each joiner is told (StateFail) instead of waiting.
    */
-  private taker(viewId: number, to: readonly MemberId[], state: StateProvider) {
+  private taker(viewId: number, to: readonly MemberId[], state: StateProvider, founding = false) {
     return (now: number) =>
       this.call(now, () => {
         // A later view came first: this snapshot is not the joiners' start any more. They are
-        // not rescued here; they wait, and a joiner whose provider leaves starts over.
-        if (this.installed?.id !== viewId) return;
+        // not rescued here; they wait, and a joiner whose provider leaves starts over. (Not for
+        // co-founders: the source takes its snapshot before anything it released is applied,
+        // whatever view the stack installed since, and the founders expect `viewId`'s chunks.)
+        if (!this.installed || (!founding && this.installed.id !== viewId)) return;
         let snapshot: Uint8Array;
         try {
           snapshot = state.snapshot();
@@ -520,7 +544,13 @@ export class MemberCore {
    * the same point of the order everywhere ({@link decideFounding}).
    */
   private startFounding(view: View, state: StateProvider): void {
-    this.founding = { viewId: view.id, founders: [...view.members], offers: new Map(), early: new Map() };
+    this.founding = {
+      viewId: view.id,
+      founders: [...view.members],
+      offers: new Map(),
+      progressAt: this.now,
+      early: new Map(),
+    };
     this.held = [];
     this.castOffer(historyOf(state));
   }
@@ -565,6 +595,7 @@ export class MemberCore {
             view.id,
             candidates.filter((m) => m !== this.member),
             state,
+            true,
           ),
         },
       });

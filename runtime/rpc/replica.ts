@@ -182,9 +182,10 @@ const SNAPSHOT_VERSION = 1;
  * // First member: the group exists already, nothing to transfer.
  * const replica = serve(new Bank(), { group, validate: validateBankRequest });
  *
- * // Joiner: the replica is the state provider the engine calls at the join point.
+ * // Joiner: the replica is the state provider the engine calls at the join point, and listens
+ * // from the first event (a joiner's held deliveries come before joinGroup resolves).
  * const replica = new Replica(new Bank(), { validate: validateBankRequest });
- * const group = await joinGroup({ name: 'bank', seeds, state: replica }); // engine API
+ * const group = await joinGroup('bank', { seeds, key, state: replica, on: replica.groupListeners() });
  * replica.attach(group);
  * ```
  */
@@ -221,6 +222,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private serving = false;
   /** Cut off and not yet back: nothing is applied (the state stays as of the cut) but a `restore`. */
   private frozen = false;
+  /** A deferred restore was refused by the service: this replica's state is no history's (see {@link fail}). */
+  private failed = false;
 
   // The apply queue.
   private queue: Item[] = [];
@@ -267,9 +270,16 @@ export class Replica<T extends object = object> implements StateProvider {
   private generation = 0;
   /** The last client request applied here (named in divergence reports). */
   private lastRequest: string | undefined;
+  /** A view reached the listeners: they were registered in time (see {@link attach}). */
+  private heard = false;
+  /** `restore` was called: this replica is a joiner's (or a co-founder's) state. */
+  private restored = false;
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
-    view: (v: ViewChange) => this.guard(() => this.onView(v)),
+    view: (v: ViewChange) => {
+      this.heard = true;
+      this.guard(() => this.onView(v));
+    },
     partitioned: () => this.guard(() => this.onPartitioned()),
   };
 
@@ -315,6 +325,12 @@ export class Replica<T extends object = object> implements StateProvider {
     if (typeof groupKeyId === 'string' && this.auth && groupKeyId !== this.auth.keyId)
       throw new RpcConfigError(
         `the replica's key (id ${this.auth.keyId}) is not the group's (id ${groupKeyId}): give both the same key`,
+      );
+    if (this.restored && !this.heard && group.view)
+      // Its state came at the join point, but the deliveries released right after it (before
+      // joinGroup resolved) went to no listener: attached now, it would serve a state without them.
+      throw new RpcConfigError(
+        "a joiner's replica must listen from its first event: pass replica.groupListeners() as the group's `on` option (or use joinReplica)",
       );
     this.group = group;
     this.groupId = groupIdOf(group.groupName);
@@ -553,6 +569,7 @@ export class Replica<T extends object = object> implements StateProvider {
   // 2. Deliveries and views enter the apply queue.
 
   private onDeliver(d: Delivery): void {
+    if (this.failed) return;
     let msg: GroupMsg;
     try {
       msg = decodeGroupMsg(d.payload);
@@ -616,6 +633,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private onView(v: ViewChange): void {
     // After a rejoin the member is a new incarnation: sign client packets as it.
     if (this.group) this.endpoint = endpointOf(this.group.self);
+    if (this.failed) return;
     this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members], fresh: true });
     this.frozen = false;
     this.pump();
@@ -659,6 +677,7 @@ export class Replica<T extends object = object> implements StateProvider {
       } catch {
         this.counters.internalErrors++;
         this.preImage = undefined;
+        if (item.t === 'restore') this.fail();
       }
       if (r) {
         this.running = item;
@@ -674,6 +693,23 @@ export class Replica<T extends object = object> implements StateProvider {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  /**
+   * A restore deferred behind a stale async method was refused by the service when installed
+   * (its own `restore` threw): the member core took the state as restored, so going on would
+   * apply the group's order to another state and serve it, or hand it to joiners. The replica
+   * stops instead (applies nothing, answers no client, `snapshot()` throws) and leaves the group.
+   */
+  private fail(): void {
+    this.failed = true;
+    this.frozen = true;
+    this.serving = false;
+    this.generation++;
+    this.queue = [];
+    this.group?.leave().catch(() => {
+      this.counters.internalErrors++;
+    });
   }
 
   private applyMsg(item: Extract<Item, { t: 'msg' }>): Promise<void> | undefined {
@@ -1003,6 +1039,7 @@ export class Replica<T extends object = object> implements StateProvider {
 
   /** The replicated state at this point of the delivery order (see the module comment). */
   snapshot(): Uint8Array {
+    if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     const head = this.queue[0];
     if (head?.t === 'restore') {
       // Frozen at a partition (or a restore waiting for a stale async method): that state, plus
@@ -1030,14 +1067,23 @@ export class Replica<T extends object = object> implements StateProvider {
    * continuation cannot write into the new state.
    */
   restore(state: Uint8Array): void {
+    if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     const parts = parseSnapshot(state, this.outcomeLimits);
+    this.restored = true;
     if (this.running) {
       this.queue = [{ t: 'restore', state }];
       return;
     }
-    // Whatever is still queued (a backlog frozen at a partition) belongs to the state replaced.
+    // Whatever is still queued (a backlog frozen at a partition) belongs to the state replaced,
+    // unless the service refuses the new state: then nothing changes, the backlog included.
+    const kept = this.queue;
     this.queue = [];
-    this.install(parts);
+    try {
+      this.install(parts);
+    } catch (e) {
+      this.queue = kept;
+      throw e;
+    }
     // Applied when attached (or at the first delivery).
     if (this.group) this.pump();
   }

@@ -242,3 +242,71 @@ describe('a provider whose snapshot() throws', () => {
     ]);
   });
 });
+
+describe('review: founding liveness', () => {
+  it('a founding waiting for an offer that never comes gives up, naming the rule', () => {
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    // g.1 has no state provider: it casts no offer, and never leaves.
+    me.view({ id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] }, [self, 'g.1']);
+    me.offer(self, [1, 2, 5, 1], 0);
+    expect(me.core.nextDeadline()).toBe(1 + 10_000);
+    expect(appEvents(me.core.advance(5_000))).toStrictEqual([]);
+    const events = appEvents(me.core.advance(10_001));
+    expect(events).toHaveLength(1);
+    const ev = events[0] as Extract<AppEvent, { type: 'partitioned' }>;
+    expect(ev.type).toBe('partitioned');
+    expect(ev.reason).toContain('g.1');
+    expect(ev.reason).toContain('state provider');
+    expect(ev.code).toBe('STATE_OFFER_MISSING');
+  });
+
+  it('the source streams its state even when a view change comes in the same batch as the deciding offer', () => {
+    const me = member();
+    withHistory(me, 6, 2);
+    const self = me.core.self;
+    me.view({ id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] }, [self, 'g.1']);
+    me.offer(self, [1, 6, 5, 2], 0);
+    // The last offer is delivered by the flush that installs view 2 (a joiner arrives): the
+    // stack hands both up in one batch, before the driver gets to the snapshot event.
+    me.stack().inject.push(
+      {
+        type: 'deliver',
+        msg: { headers: [[GroupKind.StateOffer, 1, 3, 0, 9]], payload: new Uint8Array(0) },
+        from: 'g.1',
+        cast: true,
+        meta: { viewId: 1, gseq: 1, qos: { order: 'total' } },
+      },
+      {
+        type: 'view',
+        view: { id: 2, members: [self, 'g.1', 'j.1'], addresses: ['a:1', 'b:2', 'c:3'] },
+        delta: { previousId: 1, joined: ['j.1'], left: [], failed: [] },
+      },
+    );
+    const events = appEvents(me.core.receive(new Uint8Array(0), 'x:1', 2));
+    const snaps = events.filter((e) => e.type === 'snapshot') as Extract<AppEvent, { type: 'snapshot' }>[];
+    expect(snaps).toHaveLength(2);
+    snaps[0]!.take(3);
+    const sends = me.stack().sent.filter((e) => e.type === 'send') as Extract<DownEvent, { type: 'send' }>[];
+    expect(sends.map((s) => s.to)).toStrictEqual(['g.1']);
+    expect(sends[0]!.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2]);
+  });
+
+  it('a view change during the founding restarts the stall bound', () => {
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    me.view({ id: 1, members: [self, 'g.1', 'h.1'], addresses: ['a:1', 'b:2', 'c:3'] }, [self, 'g.1', 'h.1']);
+    me.offer(self, [1, 2, 5, 1], 0);
+    // h.1 died before its offer; removing it took a while (a long suspectMs).
+    me.stack().inject.push({
+      type: 'view',
+      view: { id: 2, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] },
+      delta: { previousId: 1, joined: [], left: [], failed: ['h.1'] },
+    });
+    me.core.receive(new Uint8Array(0), 'x:1', 9_000);
+    expect(appEvents(me.core.advance(10_001))).toStrictEqual([]);
+    expect(me.core.nextDeadline()).toBe(19_000);
+  });
+});

@@ -49,3 +49,23 @@ describe('a state provider whose snapshot() throws', () => {
     await back;
   }, 20_000);
 });
+
+describe('co-founders with and without a state provider', () => {
+  it('the one with a provider is refused with STATE_OFFER_MISSING, not wedged', async () => {
+    const [ta, tb] = await Promise.all([udp({ host: '127.0.0.1' }), udp({ host: '127.0.0.1' })]);
+    const seeds = [ta.address, tb.address];
+    const withProvider = joinGroup('g2', {
+      seeds,
+      transport: ta,
+      layers: FAST,
+      key: KEY,
+      stateStallMs: 1_000,
+      joinTimeoutMs: 8_000,
+      state: { snapshot: () => new Uint8Array(0), restore: () => {} },
+    });
+    const without = joinGroup('g2', { seeds, transport: tb, layers: FAST, key: KEY, joinTimeoutMs: 8_000 });
+    await expect(withProvider).rejects.toMatchObject({ code: 'STATE_OFFER_MISSING' });
+    groups.push(await without);
+    await ta.close();
+  }, 20_000);
+});

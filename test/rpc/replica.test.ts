@@ -3,7 +3,7 @@ import { UnknownMethodError } from '../../idl/errors.js';
 import { BadRequestError } from '../../runtime/errors.js';
 import type { Replies } from '../../runtime/rpc/api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
-import { RemoteError, UnknownServiceError } from '../../runtime/rpc/errors.js';
+import { RemoteError, SnapshotError, UnknownServiceError } from '../../runtime/rpc/errors.js';
 import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { Cluster, type Ledger, type Stamp, sleep } from './support/cluster.js';
 
@@ -247,6 +247,60 @@ describe('replica: a backlog frozen at a partition', () => {
     // Its stale s and q were dropped with its old state, not met again in the order (where only
     // the outcome table kept them from running twice; a stale view or lock item has no such guard).
     expect(cut.replica.stats().deduplicated).toBe(0);
+  });
+});
+
+describe('replica: a restore the service refuses, over a frozen backlog', () => {
+  it('throws SnapshotError and keeps the frozen state whole, its backlog included', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    const keeper = cluster.nodes.find((n) => n !== cut)!;
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 40]);
+    const queued = client.invoke('ledger', 'append', ['q']);
+    await sleep(15); // s runs, q waits behind it, at every replica
+    cluster.group.partition(cut.member);
+    expect([await slow, await queued]).toStrictEqual([1, 2]);
+    await sleep(60); // the stale s has settled: the cut's state is frozen with s and q unapplied
+    const frozen = cut.replica.snapshot();
+    // The keeper's state with an application part Ledger.restore refuses (it spreads a number).
+    const bad = decodeValue(keeper.replica.snapshot(), SNAPSHOT_LIMITS) as unknown[];
+    bad[1] = 42;
+    expect(() => cut.replica.restore(encodeValue(bad))).toThrow(SnapshotError);
+    // Nothing changed: its history position still describes this state (a re-founding may start from it).
+    expect(Buffer.from(cut.replica.snapshot()).toString('hex')).toBe(Buffer.from(frozen).toString('hex'));
+  });
+});
+
+describe('replica: a restore deferred behind a stale async method, refused by the service', () => {
+  it('does not go on with its old state: it stops and leaves the group', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    const keeper = cluster.nodes.find((n) => n !== cut)!;
+    expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
+    await sleep(20); // running at every replica
+    cluster.group.partition(cut.member);
+    cut.replica.detach();
+    const back = cluster.group.join({ state: cut.replica });
+    cut.replica.attach(back);
+    // The service refuses the state once (a version it cannot read), after the core took it.
+    const restore = cut.instance.restore.bind(cut.instance);
+    let refuse = true;
+    cut.instance.restore = (s: string[]) => {
+      if (refuse) {
+        refuse = false;
+        throw new Error('cannot read this state');
+      }
+      restore(s);
+    };
+    expect(await slow).toBe(2);
+    await sleep(120); // the stale method settled, the deferred restore was tried
+    await cluster.settle();
+    expect(cut.replica.stats().internalErrors).toBeGreaterThan(0);
+    expect(cluster.group.view.members).toStrictEqual([keeper.member.self]);
+    expect(() => cut.replica.snapshot()).toThrow(SnapshotError);
   });
 });
 

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
-import { SnapshotError } from '../../runtime/rpc/errors.js';
+import { RpcConfigError, SnapshotError } from '../../runtime/rpc/errors.js';
 import { Replica } from '../../runtime/rpc/replica.js';
 import { Cluster, Ledger, validateLedger } from './support/cluster.js';
+import { FakeGroup, FakeNet } from './support/fake-group.js';
 
 /** Issue 11 item 8: a snapshot comes from another process and is checked as strictly as a packet. */
 let cluster: Cluster<Ledger> | undefined;
@@ -126,5 +127,19 @@ describe('Replica.restore refuses a malformed snapshot whole, with SnapshotError
     expect((caught as SnapshotError).cause).toBeInstanceOf(TypeError);
     expect(hex(replica.snapshot())).toBe(hex(before));
     expect((replica.instance as Ledger).entries).toStrictEqual(['a', 'b']);
+  });
+});
+
+describe("a joiner's replica attached after its state came", () => {
+  it('is refused with RpcConfigError when its listeners missed the first events', async () => {
+    const state = new Replica(new Ledger(), { validate: validateLedger }).snapshot();
+    const group = new FakeGroup(new FakeNet(), 'ledger');
+    const member = group.join();
+    await group.net.settle();
+    // As with joinGroup({ state: replica }) without `on`: the state is restored, the view and
+    // the deliveries released after it reach no listener, then the caller attaches.
+    const replica = new Replica(new Ledger(), { validate: validateLedger });
+    replica.restore(state);
+    expect(() => replica.attach(member)).toThrow(RpcConfigError);
   });
 });
