@@ -157,6 +157,8 @@ class Gms implements Layer {
   private logs = new Map<MemberId, SenderLog>();
   private readonly lastHeard = new Map<MemberId, number>();
   private suspected = new Set<MemberId>();
+  /** Suspects a layer above gave up on (lag, flow control): heard or not, they are removed. */
+  private demanded = new Set<MemberId>();
   private flush: Flush | undefined;
   private coord: Coordination | undefined;
   private highestAttempt = 0;
@@ -250,7 +252,10 @@ class Gms implements Layer {
         return;
       case 'suspect':
         // A layer above gave up on this member (flow control's bound): remove it like a silent one.
-        if (this.state === 'member' && this.rank(ev.member) >= 0) this.suspect(ev.member, 0);
+        if (this.state === 'member' && this.rank(ev.member) >= 0) {
+          this.demanded.add(ev.member);
+          this.suspect(ev.member, 0);
+        }
         return;
       case 'leave':
         this.startLeave();
@@ -724,7 +729,8 @@ class Gms implements Layer {
     // no flush has started to remove it.
     if (!this.coord)
       for (const m of this.suspected)
-        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) this.suspected.delete(m);
+        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs && !this.demanded.has(m))
+          this.suspected.delete(m);
     // Work left waiting for a majority (a stalled flush that leaves the group blocked,
     // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
     const pending = this.flush || this.suspected.size > 0 || this.joiners.size > 0 || this.leavers.size > 0;
@@ -1096,6 +1102,7 @@ class Gms implements Layer {
     this.flushDigestSent = false;
     this.coord = undefined;
     this.suspected = new Set();
+    this.demanded = new Set();
     this.behindSince = undefined;
     this.ctx.clearTimer('behind');
     this.ctx.clearTimer('flushTimeout');
