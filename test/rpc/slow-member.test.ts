@@ -6,7 +6,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
-import { type Child, type ChildEvent, ProcessHarness } from '../support/processes.js';
+import { type Child, ProcessHarness } from '../support/processes.js';
 import { until } from '../support/until.js';
 
 const REPLICA = 'examples/bank/replica.ts';
@@ -45,20 +45,18 @@ it('a member stopped 80% and 90% of the time leaves the group its pace; one that
   const joined = await Promise.all(
     children.map((c) => c.request({ cmd: 'join', seeds, layers: LAYERS, health: HEALTH }, 'joined', 20_000)),
   );
-  const selfOf = new Map<Child, string>(children.map((c, i) => [c, joined[i]!.self as string]));
-  const full = (e: ChildEvent) => e.event === 'view' && (e.members as string[]).length === 4;
-  await until(
-    () =>
-      children.every(
-        (c) =>
-          c.events.some(full) ||
-          (joined[children.indexOf(c)]!.view as { members: string[] }).members.length === 4,
-      ),
-    15_000,
-    'a view of 4',
-  );
-  const view = (children[0]!.events.filter(full).at(-1)?.members ??
-    (joined[0]!.view as { members: string[] }).members) as string[];
+  // A child's current member id: the last view it installed names it (a rejoin makes a new one).
+  const selfNow = (c: Child) =>
+    (c.events.filter((e) => e.event === 'view').at(-1)?.self ?? joined[children.indexOf(c)]!.self) as string;
+  const currentView = () =>
+    children[0]!.events.filter((e) => e.event === 'view').at(-1)?.members as string[] | undefined;
+  const formed = () => {
+    const v = currentView() ?? (joined[0]!.view as { members: string[] }).members;
+    return v.length === 4 && children.every((c) => v.includes(selfNow(c)));
+  };
+  await until(formed, 20_000, 'a view of the 4 replicas');
+  const view = currentView() ?? (joined[0]!.view as { members: string[] }).members;
+  const selfOf = new Map<Child, string>(children.map((c) => [c, selfNow(c)]));
   const byMember = (m: string) => children.find((c) => selfOf.get(c) === m)!;
   // Rank 0 is the sequencer; the client talks to rank 1; rank 3 is made slow.
   const contact = byMember(view[1]!);
@@ -132,6 +130,15 @@ it('a member stopped 80% and 90% of the time leaves the group its pace; one that
     running = false;
     await Promise.all(workers);
 
+    const history = children.map((c) => ({
+      role:
+        c === slow ? 'slow' : c === contact ? 'contact' : selfOf.get(c) === view[0] ? 'sequencer' : 'healthy',
+      self: selfOf.get(c),
+      events: c.events
+        .filter((e) => ['view', 'partitioned', 'lagging'].includes(e.event))
+        .map((e) => ({ ...e, members: undefined, left: undefined })),
+    }));
+    console.log(`slow member history: ${JSON.stringify(history)}`);
     // Only the slow member was ever removed; no healthy member was partitioned or reported.
     const healthySelves = new Set(healthy.map((c) => selfOf.get(c)!));
     for (const c of healthy) {
