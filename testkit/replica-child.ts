@@ -4,11 +4,13 @@
  * is no bind-and-release race), prints `{"event":"ready","address","pid"}` and serves JSON commands
  * on stdin, one per line:
  *
- *   {cmd:'join', seeds, layers?}  -> {event:'joined', self, view}; then every view as
- *                                    {event:'view', id, members, failed, left, self}, and
+ *   {cmd:'join', seeds, layers?, stack?, health?}
+ *                                 -> {event:'joined', self, view}; then every view as
+ *                                    {event:'view', id, members, failed, left, self, at}, and
  *                                    {event:'partitioned', viewId, reason, self} when this
  *                                    member lost its majority (it then rejoins as a new member,
- *                                    so a later view's `self` differs)
+ *                                    so a later view's `self` differs), and
+ *                                    {event:'lagging', member, lagMs, lagBytes, removing}
  *   {cmd:'state'}                 -> {event:'state', self, view, holders, stats, transport, app}:
  *                                    this replica's own state, read locally (no group call);
  *                                    `transport` is its transport's counters
@@ -19,7 +21,7 @@
  */
 
 import type { RequestValidator } from '../idl/validate.js';
-import type { Group } from '../runtime/group/group.js';
+import type { Group, JoinOptions } from '../runtime/group/group.js';
 import { joinReplica } from '../runtime/rpc/join.js';
 import type { Replica } from '../runtime/rpc/replica.js';
 import type { Transport } from '../runtime/transport/types.js';
@@ -73,12 +75,14 @@ async function join<T extends object>(
   transport: Transport,
   seeds: string[],
   layers?: Record<string, Record<string, unknown>>,
+  more: Pick<JoinOptions, 'stack' | 'health'> = {},
 ): Promise<ReplicaMember<T>> {
   const { replica, group } = await joinReplica(o.instance, o.group, {
     seeds,
     transport,
     layers,
     validate: o.validate,
+    ...more,
     // No key: say so explicitly, as the library requires (issue 11).
     ...(o.key !== undefined ? { key: o.key } : { insecure: true }),
     ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
@@ -93,7 +97,8 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
   const viewOf = (g: Group) => (g.view ? { id: g.view.id, members: g.view.members } : undefined);
   onCommands(async (cmd) => {
     if (cmd.cmd === 'join') {
-      member = await join(o, transport, cmd.seeds as string[], cmd.layers as never);
+      const more = { stack: cmd.stack, health: cmd.health } as Pick<JoinOptions, 'stack' | 'health'>;
+      member = await join(o, transport, cmd.seeds as string[], cmd.layers as never, more);
       const { group } = member;
       group.on('view', (v) =>
         emit('view', {
@@ -102,9 +107,11 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
           failed: v.failed,
           left: v.left,
           self: group.self,
+          at: Date.now(),
         }),
       );
       group.on('partitioned', (p) => emit('partitioned', { ...p, self: group.self }));
+      group.on('lagging', (l) => emit('lagging', { ...l, at: Date.now() }));
       emit('joined', { self: group.self, view: viewOf(group) });
     } else if (cmd.cmd === 'state') {
       emit('state', {

@@ -90,7 +90,9 @@ async function groupTotal(
       naks: sum('nak', 'naksSent'),
       retransmits: sum('nak', 'retransmits'),
       'fc blocked ms': Math.round(sum('fc', 'blockedMs')),
-      'token acks': sum('total', 'acks'),
+      // The default ordering is seq (Orders + Acks); TOKEN_STACK's total counts token ACKs.
+      'seq orders': sum('seq', 'orders'),
+      'seq acks': sum('seq', 'acks'),
       ...(key
         ? {
             'refused unauthenticated': sum('com', 'unauthenticated'),

@@ -21,6 +21,9 @@ import { AuthConfigError, DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
 import { type HealthOptions, healthLayers, REJOIN_DAMP_MS, RejoinDamper } from './health.js';
+
+export type { HealthOptions } from './health.js';
+
 import type { GroupEvents, GroupHandle, StateProvider } from './types.js';
 
 /** Options of {@link joinGroup}. A `key` or `insecure: true` is required ({@link SecurityOptions}). */

@@ -201,6 +201,8 @@ class Gms implements Layer {
   private forced = new Set<MemberId>();
   /** When we last sent the coordinator our suspicion of each member. */
   private reportedAt = new Map<MemberId, number>();
+  /** Suspects a layer above gave up on (lag, flow control): heard or not, they are removed. */
+  private demanded = new Set<MemberId>();
   private flush: Flush | undefined;
   private coord: Coordination | undefined;
   private highestAttempt = 0;
@@ -308,7 +310,10 @@ class Gms implements Layer {
         return;
       case 'suspect':
         // A layer above gave up on this member (flow control's bound): remove it like a silent one.
-        if (this.state === 'member' && this.rank(ev.member) >= 0) this.suspect(ev.member, 0, true);
+        if (this.state === 'member' && this.rank(ev.member) >= 0) {
+          this.demanded.add(ev.member);
+          this.suspect(ev.member, 0, true);
+        }
         return;
       case 'leave':
         this.startLeave();
@@ -879,7 +884,7 @@ class Gms implements Layer {
     // no flush has started to remove it.
     if (!this.coord)
       for (const m of this.suspected)
-        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs) {
+        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs && !this.demanded.has(m)) {
           this.ctx.trace(() => `withdraw suspicion of ${m}`);
           this.suspected.delete(m);
           this.suspectedAt.delete(m);
@@ -1445,6 +1450,7 @@ class Gms implements Layer {
     this.forced = new Set();
     this.reportedAt = new Map();
     this.stuck = new Set();
+    this.demanded = new Set();
     this.behindSince = undefined;
     this.aheadFrom = new Set();
     this.ctx.clearTimer('behind');

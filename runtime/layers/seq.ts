@@ -259,6 +259,7 @@ class Seq extends OrderLayer<SeqRound> {
       ) {
         r.removed.add(rank);
         this.c.lagRemovals!++;
+        this.ctx.trace(() => `remove ${member}: ${Math.round(lagMs)} ms, ${lagBytes} bytes behind`);
         this.ctx.passUp({ type: 'lagging', member, lagMs, lagBytes, removing: true });
         this.ctx.passDown({
           type: 'suspect',

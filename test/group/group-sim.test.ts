@@ -131,8 +131,13 @@ describe('group protocol in the simulator', () => {
     expect(b.trace).toEqual(a.trace);
   });
 
-  it('catches a broken order (arrival order instead of the token)', () => {
-    const found = violations(10, (c) => ({ ...c, registry: c.registry.with(arrivalOrder) }), MIX);
+  it('catches a broken order (arrival order instead of the sequencer)', () => {
+    // Registered under the default stack's ordering layer, so the mutant is what runs.
+    const found = violations(
+      10,
+      (c) => ({ ...c, registry: c.registry.with({ ...arrivalOrder, name: 'seq' }) }),
+      MIX,
+    );
     expect(found.some((v) => v.includes('total-order'))).toBe(true);
   });
 

@@ -511,8 +511,8 @@ export class World {
     if (!n.alive) return;
     const due = n.runner.nextDeadline();
     if (due === undefined) return;
-    // A paused node's overdue timers fire when it resumes.
-    const at = Math.max(due, this.now, n.pausedUntil);
+    // A paused (or slow, stopped) node's overdue timers fire when it resumes.
+    const at = Math.max(due, this.now, n.pausedUntil, this.slow.resumeAt(n.index, this.now));
     if (at >= n.wakeAt) return;
     n.wakeAt = at;
     const inc = n.inc;
