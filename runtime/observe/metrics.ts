@@ -16,7 +16,10 @@ type Kind = 'counter' | 'gauge';
  */
 export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]>> = {
   stack: { refused: ['counter', 'Inputs a layer refused as malformed (DecodeError).'] },
-  group: { refused: ['counter', 'Group-level messages (state transfer headers) refused as malformed.'] },
+  group: {
+    refused: ['counter', 'Group-level messages (state transfer headers) refused as malformed.'],
+    snapshotFailed: ['counter', 'State snapshots for joiners that failed (the joiners are told).'],
+  },
   fc: {
     // Named apart from the `queued` gauge, whose family name `troupe_fc_queued` it would share.
     queuedTotal: ['counter', 'Casts that waited for flow-control credit.', 'troupe_fc_casts_queued_total'],
@@ -41,13 +44,30 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     held: ['gauge', 'Messages received and waiting for the token or their resilience.'],
     stamped: ['gauge', 'Messages stamped in the current view.'],
   },
+  seq: {
+    ordered: ['counter', 'Messages delivered in the total order.'],
+    orders: ['counter', 'Orders (batches of stamps) this member multicast as the sequencer.'],
+    acks: ['counter', "Other members' announcements of what they hold (Acks) received."],
+    skippedAtViewEnd: ['counter', 'Stamped messages no survivor held at a view end.'],
+    orderedAtViewEnd: ['counter', 'Unstamped messages ordered deterministically at a view end.'],
+    lagReports: ['counter', 'Members the sequencer reported as lagging behind its stamps.'],
+    lagRemovals: ['counter', 'Members the sequencer asked membership to remove for lagging.'],
+    lagMsMax: ['gauge', 'Largest lag behind the stamps (ms) the sequencer measured of any member.'],
+    held: ['gauge', 'Messages received and waiting for their stamp or their resilience.'],
+    stamped: ['gauge', 'Messages stamped in the current view.'],
+  },
   gms: {
     views: ['counter', 'Views installed by this member incarnation.'],
     flushes: ['counter', 'Flushes run (view changes after the first view).'],
+    flushDeferred: ['counter', 'Flush judgements put off because this member itself had stalled.'],
+    promisesKept: ['counter', 'Views installed from a flush this member had left, its promise kept.'],
+    stuckReports: ['counter', 'Members reported blocked in a flush nobody drives (coordinator only).'],
     forwards: ['counter', 'Messages forwarded during flushes.'],
     suspicions: ['counter', 'Members this member suspected.'],
     futureDropped: ['counter', 'Messages of a future view dropped (bound reached).'],
     staleDropped: ['counter', 'Messages of an older view dropped.'],
+    refused: ['counter', 'Implausible view ids or epochs (too far ahead) refused.'],
+    joinsRefused: ['counter', 'Joins refused because the coordinator tracked too many joiners.'],
     heldHighWater: ['gauge', 'Most messages membership ever held at once.'],
     held: ['gauge', 'Messages membership holds now (flush logs).'],
     future: ['gauge', 'Messages of a future view held now.'],
@@ -83,6 +103,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     bufferHighWater: ['gauge', 'Most messages ever buffered for repair.'],
     buffered: ['gauge', 'Messages buffered for repair now.'],
     pending: ['gauge', 'Out-of-order messages waiting for a gap to fill now.'],
+    pendingCapped: ['counter', 'Out-of-order messages dropped at a byte cap (NAKed again later).'],
+    strangersEvicted: ['counter', 'Streams of senders outside the view dropped (bound reached).'],
+    pendingBytes: ['gauge', 'Payload bytes held out of order over all incoming streams now.'],
+    inStreams: ['gauge', 'Incoming streams tracked now.'],
   },
   pack: {
     messages: ['counter', 'Messages packed.'],
@@ -99,6 +123,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     unauthenticated: ['counter', 'Packets refused by authentication.'],
     replayed: ['counter', 'Authentic packets refused as replays.'],
     staleAddress: ['counter', 'Authentic old packets from a new address refused.'],
+    stale: ['counter', 'Authentic packets refused because their time is too far from this clock.'],
+    strangerLimited: ['counter', 'Packets of new senders outside the view dropped by the admission rate.'],
+    strangersEvicted: ['counter', 'Addresses of senders outside the view forgotten (bound reached).'],
+    strangers: ['gauge', 'Senders outside the view whose address is known now.'],
     knownAddresses: ['gauge', 'Member addresses known.'],
     authSenders: ['gauge', 'Senders with a replay window.'],
     authEvicted: ['counter', 'Replay windows evicted (bound reached).'],
@@ -118,6 +146,9 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     misdirected: ['counter', 'Calls addressed to another member incarnation dropped.'],
     unauthenticated: ['counter', 'Client packets refused by authentication.'],
     replayed: ['counter', 'Authentic client packets refused as replays.'],
+    unordered: ['counter', 'Group messages refused for not coming the way their kind must (e.g. unordered).'],
+    impersonated: ['counter', 'Group messages refused for naming another member than their sender.'],
+    fenced: ['counter', 'Ordered copies of requests refused because a fence names their contact.'],
   },
   client: {
     sent: ['counter', 'Client packets sent.'],
@@ -128,6 +159,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     unauthenticated: ['counter', 'Packets refused by authentication.'],
     replayed: ['counter', 'Authentic packets refused as replays.'],
     failovers: ['counter', 'Contacts that failed (fail-overs).'],
+    untrusted: ['counter', 'Views refused: not from the member they name, or not continuing the known view.'],
   },
 };
 
@@ -195,7 +227,7 @@ export class Metrics {
     });
     this.orderLatency = new Histogram({
       name: 'troupe_group_order_latency_seconds',
-      help: "A member's own totally ordered cast: Group.cast to its delivery (token rotation included).",
+      help: "A member's own totally ordered cast: Group.cast to its delivery (ordering included).",
       buckets: LATENCY_BUCKETS,
       registers,
     });

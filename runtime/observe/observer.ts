@@ -75,9 +75,19 @@ export interface MemberStatus {
 const REFUSALS: Record<string, readonly string[]> = {
   stack: ['refused'],
   group: ['refused'],
-  com: ['refused', 'foreignGroup', 'unauthenticated', 'replayed', 'staleAddress'],
-  replica: ['malformed', 'foreign', 'unauthenticated', 'replayed', 'misdirected', 'badGroupMessages'],
-  client: ['malformed', 'foreign', 'unauthenticated', 'replayed'],
+  com: ['refused', 'foreignGroup', 'unauthenticated', 'replayed', 'staleAddress', 'stale', 'strangerLimited'],
+  gms: ['refused'],
+  replica: [
+    'malformed',
+    'foreign',
+    'unauthenticated',
+    'replayed',
+    'misdirected',
+    'badGroupMessages',
+    'unordered',
+    'impersonated',
+  ],
+  client: ['malformed', 'foreign', 'unauthenticated', 'replayed', 'untrusted'],
 };
 
 const HISTORY = 50;

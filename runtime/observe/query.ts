@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { encodeClientPacket, type ReplyPacket, readClientPacket, type ViewPacket } from '../rpc/protocol.js';
+import { endpointOf } from '../stack/member.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { groupIdOf } from '../wire/packet.js';
@@ -82,8 +83,13 @@ export async function queryGroup(
         error: { code: p.result.error.code, message: p.result.error.message },
       });
   };
-  const send = (to: string, p: Parameters<typeof encodeClientPacket>[0]) =>
-    transport.send(to, encodeClientPacket(p, groupId, endpoint, auth));
+  // A call names its member in the tag (like a client's), so a copy replayed to another member
+  // is refused there; a hello to a seed, whose member is not known yet, goes unaddressed.
+  const send = (to: string, p: Parameters<typeof encodeClientPacket>[0], member?: string) =>
+    transport.send(
+      to,
+      encodeClientPacket(p, groupId, endpoint, auth, member === undefined ? undefined : endpointOf(member)),
+    );
   const deadline = Date.now() + timeoutMs;
   try {
     let n = 0;
@@ -97,15 +103,19 @@ export async function queryGroup(
           sentAt.set(member, now);
           const id = `${clientId}:${++n}`;
           ids.set(id, member);
-          send(v.addresses[i]!, {
-            kind: 'call',
-            id,
-            service: OBSERVE_SERVICE,
-            method,
-            args: encodedArgs,
-            mode: 'first',
-            to: member,
-          });
+          send(
+            v.addresses[i]!,
+            {
+              kind: 'call',
+              id,
+              service: OBSERVE_SERVICE,
+              method,
+              args: encodedArgs,
+              mode: 'first',
+              to: member,
+            },
+            member,
+          );
         });
         if (v.members.every((m) => answers.has(m))) break;
       }

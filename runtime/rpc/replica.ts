@@ -608,8 +608,14 @@ export class Replica<T extends object = object> implements StateProvider {
       const { viewId, gseq } = d;
       this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
     }
-    if (msg.kind === 'request' && msg.contact === this.group?.self && d.sender === this.group.self) {
-      // Our own cast came back in the order: the request is accepted.
+    if (
+      msg.kind === 'request' &&
+      msg.service !== OBSERVE_SERVICE &&
+      msg.contact === this.group?.self &&
+      d.sender === this.group.self
+    ) {
+      // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
+      // names its caster as contact too, but has no client to tell.)
       this.inflight.delete(msg.id);
       const orderedIn = this.inOrder.get(msg.id)!;
       this.send(msg.client, {

@@ -60,8 +60,8 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     const seeds = await keyedGroup(3);
     const client = await connect({ group: 'bank', seeds, key: KEY });
     clients.push(client);
-    await BankClient.connect(client).deposit('alice', 7);
-    const id = `${client.clientId}:1`;
+    const id = client.newRequestId();
+    await BankClient.connect(client).deposit('alice', 7, { requestId: id });
     // Every replica has applied it (the reply came from the contact alone).
     await until(() => groups.length === 3 && applied() === 3, 3_000, 'every replica to apply it');
     const c = capture();

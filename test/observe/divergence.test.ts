@@ -82,7 +82,13 @@ describe('replica divergence detection', () => {
     const seeds = await dice([false, false, false], { divergence: { checkEvery: 10 } });
     await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
     const c = await client(seeds);
-    for (let k = 1; k <= 24; k++) await c.invoke('dice', 'add', [1]);
+    // Request k (1-based) is ids[k - 1]: ids count per incarnation, not from 1 (session.ts).
+    const ids: string[] = [];
+    const call = (method: string, args: unknown[]) => {
+      ids.push(c.newRequestId());
+      return c.invoke('dice', method, args, { requestId: ids.at(-1)! });
+    };
+    for (let k = 1; k <= 24; k++) await call('add', [1]);
     // Two checkpoints (after 10 and 20 requests at the coordinator) judged equal everywhere.
     await until(
       () => members.every((m) => m.observer.status().stats.replica!.applied === 24),
@@ -93,8 +99,8 @@ describe('replica divergence detection', () => {
     expect(await eventually(judgedTwo, 5_000)).toBe(true);
     for (const m of members) expect(m.observer.divergences).toEqual([]);
 
-    await c.invoke('dice', 'roll', []); // request 25
-    for (let k = 26; k <= 30; k++) await c.invoke('dice', 'add', [1]);
+    await call('roll', []); // request 25
+    for (let k = 26; k <= 30; k++) await call('add', [1]);
     // The checkpoint after request 30 is the first after the divergent request 25.
     await until(
       () => members.every((m) => m.observer.divergences.length === 1),
@@ -109,7 +115,7 @@ describe('replica divergence detection', () => {
     const last = Object.values(r.lastRequests);
     expect(last).toHaveLength(3);
     expect(new Set(last).size).toBe(1);
-    const n = Number(last[0]!.split(':')[1]);
+    const n = ids.indexOf(last[0]!) + 1;
     expect(n).toBeGreaterThanOrEqual(25);
     expect(n - 25).toBeLessThan(10); // detected within 10 requests of the divergent one
     for (const m of members) {
@@ -130,14 +136,15 @@ describe('replica divergence detection', () => {
     await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
     const c = await client(seeds);
     await c.invoke('dice', 'add', [13]);
-    await c.invoke('dice', 'add', [2]);
+    const second = c.newRequestId();
+    await c.invoke('dice', 'add', [2], { requestId: second });
     await until(() => members.every((m) => m.replica.instance.total >= 15), 3_000, 'applied');
     const bad = members[2]!;
     expect(members[1]!.observer.checkDivergence()).toMatch(/^chk-/);
     await until(() => members.every((m) => m.observer.divergences.length === 1), 5_000, 'the divergence');
     const r = members[0]!.observer.divergences[0]!;
     expect(r.minority).toEqual([bad.group.self]);
-    expect(r.lastRequests[bad.group.self]).toBe(`${c.clientId}:2`);
+    expect(r.lastRequests[bad.group.self]).toBe(second);
     expect(
       Object.values(r.digests)
         .map((ms) => ms.length)

@@ -54,8 +54,9 @@ describe('diagnostics channels', () => {
       await until(() => groups.every((g) => g.view?.members.length === 3), 5_000, 'a 3-member view');
       const client = await connect({ ...TEST_SECURITY, group: 'bank', seeds });
       clients.push(client);
-      await BankClient.connect(client).deposit('a', 5);
-      const id = `${client.clientId}:1`;
+      // Ids are per-incarnation counters (session.ts): take one to know which to look for.
+      const id = client.newRequestId();
+      await BankClient.connect(client).deposit('a', 5, { requestId: id });
       expect(seen[CHANNELS.callStart]).toEqual([
         { requestId: id, service: 'bank', method: 'deposit', mode: 'first' },
       ]);
@@ -136,10 +137,13 @@ describe('OpenTelemetry spans and per-request traces', () => {
     });
     clients.push(client);
     const bank = BankClient.connect(client);
-    await bank.deposit('a', 5);
-    await expect(bank.withdraw('a', 100)).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    const id = client.newRequestId();
+    const id2 = client.newRequestId();
+    await bank.deposit('a', 5, { requestId: id });
+    await expect(bank.withdraw('a', 100, { requestId: id2 })).rejects.toMatchObject({
+      code: 'INSUFFICIENT_FUNDS',
+    });
     await until(() => members.every((m) => m.replica.instance.balance('a') === 5), 3_000, 'applied');
-    const id = `${client.clientId}:1`;
     await until(
       () => spans.filter((s) => s.attributes['troupe.request_id'] === id).every((s) => s.ended),
       2_000,
@@ -158,7 +162,7 @@ describe('OpenTelemetry spans and per-request traces', () => {
     const order = mine.find((s) => s.name === 'troupe.order')!;
     expect(order.attributes['troupe.member']).toBe(client.contactMember);
     expect(order.attributes['troupe.gseq']).toEqual(expect.any(Number));
-    const failed = of(`${client.clientId}:2`).find((s) => s.name.startsWith('troupe.call'))!;
+    const failed = of(id2).find((s) => s.name.startsWith('troupe.call'))!;
     expect(failed.status).toMatchObject({ code: 2, message: 'INSUFFICIENT_FUNDS' });
 
     // The same request, step by step, at each member and at the client.
@@ -185,7 +189,7 @@ describe('OpenTelemetry spans and per-request traces', () => {
     expect(gseqs.size).toBe(1);
     const ct = clientObserver.trace(id)!;
     expect(ct.steps.map((s) => s.step)).toEqual(['call', 'settled']);
-    expect(clientObserver.trace(`${client.clientId}:2`)!.steps[1]).toMatchObject({
+    expect(clientObserver.trace(id2)!.steps[1]).toMatchObject({
       error: 'INSUFFICIENT_FUNDS',
     });
   }, 30_000);
@@ -196,10 +200,14 @@ describe('OpenTelemetry spans and per-request traces', () => {
     const client = await connect({ ...TEST_SECURITY, group: 'bank', seeds: started.seeds });
     clients.push(client);
     const bank = BankClient.connect(client);
-    for (let k = 0; k < 8; k++) await bank.deposit('a', 1);
+    const ids: string[] = [];
+    for (let k = 0; k < 8; k++) {
+      ids.push(client.newRequestId());
+      await bank.deposit('a', 1, { requestId: ids[k]! });
+    }
     const o = members[0]!.observer;
-    expect(o.trace(`${client.clientId}:3`)).toBeUndefined();
-    expect(o.trace(`${client.clientId}:4`)).toBeDefined();
-    expect(o.trace(`${client.clientId}:8`)).toBeDefined();
+    expect(o.trace(ids[2]!)).toBeUndefined();
+    expect(o.trace(ids[3]!)).toBeDefined();
+    expect(o.trace(ids[7]!)).toBeDefined();
   });
 });

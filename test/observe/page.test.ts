@@ -44,8 +44,13 @@ describe('the live group page in a real browser', () => {
     members = started.members;
     await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
     const host = members[0]!;
-    // This member's page also asks every member for its status (the per-member table).
-    const page = await metricsServer({ observer: host.observer, port: 0, peers: { everyMs: 500 } });
+    // This member's page also asks every member for its status (the per-member table), with the
+    // group key like any client of a keyed group.
+    const page = await metricsServer({
+      observer: host.observer,
+      port: 0,
+      peers: { everyMs: 500, key: TEST_SECURITY.key },
+    });
     const client = await connect({ ...TEST_SECURITY, group: 'bank', seeds: started.seeds });
     clients.push(client);
     const bank = BankClient.connect(client);
