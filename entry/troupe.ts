@@ -18,7 +18,9 @@ export {
   Query,
   type QueryOptions,
   Service,
+  type ServiceMeta,
   type ServiceOptions,
+  TROUPE_SERVICE_METADATA,
 } from '../runtime/rpc/decorators.js';
 export { NoCallContextError } from '../runtime/rpc/errors.js';
 export { type JoinReplicaOptions, joinReplica } from '../runtime/rpc/join.js';

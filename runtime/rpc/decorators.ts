@@ -11,6 +11,10 @@ import type { IdlFile } from '../../idl/model.js';
 import type { ReplyMode } from './api.js';
 import { RpcConfigError } from './errors.js';
 import type { CallQos } from './qos.js';
+// The Metadata Reflection API (reflect-metadata): troupe publishes what its decorators record
+// there too, so DI containers and tools that read `Reflect.getMetadata` (NestJS, tsyringe,
+// inversify) see a class's troupe service without knowing troupe's own symbols.
+import 'reflect-metadata';
 
 /** Options shared by every method decorator; each is the method's default, overridable per call. */
 export interface MethodOptions {
@@ -56,7 +60,18 @@ export interface ServiceMeta {
   methods: MethodMeta[];
 }
 
-/** Where the metadata lives on a decorated class: a symbol-keyed own property, no polyfill needed. */
+/**
+ * The `Reflect.getMetadata` key under which a `@Service` class publishes its {@link ServiceMeta}
+ * (service name, options and methods).
+ *
+ * @example
+ * ```ts
+ * const meta = Reflect.getMetadata(TROUPE_SERVICE_METADATA, Bank) as ServiceMeta; // { name: 'bank', … }
+ * ```
+ */
+export const TROUPE_SERVICE_METADATA = 'troupe:service';
+
+/** Where the metadata lives on a decorated class: a symbol-keyed own property (read by troupe). */
 const SERVICE_KEY = Symbol.for('troupe:service');
 const METHODS_KEY = Symbol.for('troupe:methods');
 
@@ -124,6 +139,8 @@ export function Service(name: string, options: ServiceOptions = {}): TroupeClass
       defineHidden(ctor, METHODS_KEY, [...ownMethods(ctor), ...mine.map((u) => u.meta)]);
     }
     defineHidden(ctor, SERVICE_KEY, { name, options });
+    const meta: ServiceMeta = { name, options, methods: [...ownMethods(ctor)] };
+    Reflect.defineMetadata(TROUPE_SERVICE_METADATA, meta, ctor);
   }) as TroupeClassDecorator;
 }
 
