@@ -25,11 +25,17 @@ const put = await kv.all.put('b', '2');
 check(put.entries.filter((e) => e.status === 'ok').length === 3, 'the .all view: 3 replies');
 check((await kv.report()) === 'a,b', 'a handler-lock call');
 
-// Fail-over: SIGKILL the contact on the first reply of a burst; recover with outcome/reissue.
+// Fail-over: SIGKILL the contact in the middle of a burst; recover with outcome/reissue. The first
+// half goes out while the contact runs (some commit, their replies may die with it); the contact
+// is then stopped, so the second half is surely pending at the kill, however fast the first was.
 const contact = client.contactMember ?? '';
 check(pids[contact] !== undefined, `the contact ${contact} is a replica we started`);
-const burst = Array.from({ length: 30 }, (_, i) => kv.put(`k${i}`, String(i)));
+const putK = (i: number) => kv.put(`k${i}`, String(i));
+const burst = Array.from({ length: 15 }, (_, i) => putK(i));
 await Promise.race(burst.map((p) => p.catch(() => undefined)));
+process.kill(pids[contact]!, 'SIGSTOP');
+for (let i = 15; i < 30; i++) burst.push(putK(i));
+await new Promise((r) => setTimeout(r, 50));
 process.kill(pids[contact]!, 'SIGKILL');
 const settled = await Promise.allSettled(burst);
 const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
