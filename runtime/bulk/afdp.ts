@@ -425,8 +425,8 @@ class Afdp implements Layer {
         if (idx >= o.next) continue; // only what was already sent
         o.resend.add(idx);
         if (p.mode === 'unicast') {
-          let s = o.wantedBy.get(idx);
-          if (!s) o.wantedBy.set(idx, (s = new Set()));
+          const s = o.wantedBy.get(idx) ?? new Set<MemberId>();
+          o.wantedBy.set(idx, s);
           s.add(from);
         }
       }
@@ -544,7 +544,9 @@ class Afdp implements Layer {
 
   private complete(inc: Incoming): void {
     const blob = new Uint8Array(inc.size);
-    inc.chunks.forEach((c, i) => blob.set(c!, i * inc.chunkSize));
+    inc.chunks.forEach((c, i) => {
+      blob.set(c!, i * inc.chunkSize);
+    });
     const digest = createHash('sha256').update(blob).digest();
     if (!digest.equals(inc.digest)) {
       // Every chunk was authenticated by com, so this is a sender bug or a changed file: start over.
@@ -636,16 +638,20 @@ class Afdp implements Layer {
   timer(key: string): void {
     switch (key) {
       case 'tx':
-        return this.transmit();
+        this.transmit();
+        return;
       case 'announce':
         if (this.out && !this.out.finished) this.announce();
         return;
       case 'watch':
-        return this.watch();
+        this.watch();
+        return;
       case 'check':
-        return this.check();
+        this.check();
+        return;
       case 'nak':
-        return this.nak();
+        this.nak();
+        return;
       case 'status': {
         const inc = this.inc;
         if (!inc) return;
