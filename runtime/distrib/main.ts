@@ -14,6 +14,7 @@ import { collect, DistError, pack, place, unpack } from './bundle.js';
 const USAGE = `usage:
   troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure] [--rate-min-gap MS]
   troupe dist receive --dir <dir> --to <group> [--host H] [--port P] [--once] [--key-file F | --insecure]
+Both take --multicast group:port to cast by IP multicast (on --host's interface) instead of fan-out.
 The group key comes from --key-file or TROUPE_KEY; without one, --insecure is required.`;
 
 /** Where `distMain` writes; tests capture it. */
@@ -83,6 +84,21 @@ function securityFrom(values: { 'key-file'?: string; insecure?: boolean }): {
   return sec;
 }
 
+/** The UDP transport: fan-out by default, IP multicast with `--multicast group:port`. */
+function transportFor(values: Values, port = 0): Promise<Transport> {
+  const mc = values.multicast;
+  if (!mc) return udp({ host: values.host, port });
+  const [multicastGroup, p] = mc.split(':');
+  return udp({
+    host: values.host,
+    port,
+    mode: 'multicast',
+    multicastGroup: multicastGroup!,
+    multicastPort: Number(p),
+    ...(values.host !== undefined ? { multicastInterface: values.host } : {}),
+  });
+}
+
 function build(group: string, key: AuthKey | undefined, afdpOpts: Record<string, unknown>): Stack {
   return buildStack(
     parseSpec(BULK_STACK, { com: key !== undefined ? { key } : {}, afdp: afdpOpts }),
@@ -150,6 +166,7 @@ function parse(argv: readonly string[]) {
       'min-gap': { type: 'string' },
       'join-window': { type: 'string' },
       drop: { type: 'string' },
+      multicast: { type: 'string' },
     },
   });
 }
@@ -170,7 +187,7 @@ async function send(
   }
   const files = await collect(paths);
   const blob = await pack(files);
-  const transport = await udp({ host: values.host });
+  const transport = await transportFor(values);
   const started = performance.now();
   let resolve!: (code: number) => void;
   const finished = new Promise<number>((r) => {
@@ -218,7 +235,7 @@ async function receive(values: Values, group: string, key: AuthKey | undefined, 
     io.err(`--dir is required\n${USAGE}`);
     return 2;
   }
-  const transport = await udp({ host: values.host, port: Number(values.port) });
+  const transport = await transportFor(values, Number(values.port));
   let done!: () => void;
   const stopped = new Promise<void>((r) => {
     done = r;
