@@ -25,8 +25,14 @@ const CLI = path.resolve('runtime/distrib/cli.ts');
 const env = { ...process.env, TROUPE_KEY: randomBytes(32).toString('hex') };
 const mc = values.multicast ? ['--multicast', values.multicast] : [];
 
-function run(args: string[], onLine: (l: string) => void): { proc: ChildProcess; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+function run(
+  args: string[],
+  onLine: (l: string) => void,
+): { proc: ChildProcess; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -41,12 +47,16 @@ function run(args: string[], onLine: (l: string) => void): { proc: ChildProcess;
 async function send(file: string, seeds: string[]): Promise<number> {
   let ms = Number.NaN;
   const lines: string[] = [];
-  const s = run([file, '--to', 'bench', '--seeds', seeds.join(','), ...mc], (l) => {
+  // A loaded host answers announces slowly: wait up to 20 s for every receiver to join.
+  const s = run([file, '--to', 'bench', '--seeds', seeds.join(','), '--join-window', '20000', ...mc], (l) => {
     lines.push(l);
     const m = /^dist: .* bytes in (\d+) ms/.exec(l);
     if (m) ms = Number(m[1]);
   });
-  const code = await Promise.race([s.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 300_000))]);
+  const code = await Promise.race([
+    s.exited,
+    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 300_000)),
+  ]);
   if (code !== 0) {
     s.proc.kill('SIGKILL');
     throw new Error(`sender failed: ${code}: ${lines.join(' | ')}`);
@@ -66,14 +76,24 @@ try {
       }),
     );
     for (let t = 0; t < 1200 && addrs.length < n; t++) await new Promise((r) => setTimeout(r, 100));
-    if (addrs.length < n) throw new Error('receivers did not start');
-    const afdpMs = await send(file, addrs);
+    let afdpMs: number;
     let sequentialMs = 0;
-    for (const a of addrs) sequentialMs += await send(file, [a]);
-    for (const r of receivers) r.proc.kill('SIGTERM');
-    await Promise.all(receivers.map((r) => r.exited));
+    try {
+      if (addrs.length < n) throw new Error('receivers did not start');
+      afdpMs = await send(file, addrs);
+      for (const a of addrs) sequentialMs += await send(file, [a]);
+    } finally {
+      for (const r of receivers) r.proc.kill('SIGTERM');
+      await Promise.all(receivers.map((r) => r.exited));
+    }
     console.log(
-      JSON.stringify({ receivers: n, mb: Number(values.mb), afdpMs, sequentialMs, mode: values.multicast ? 'multicast' : 'fanout' }),
+      JSON.stringify({
+        receivers: n,
+        mb: Number(values.mb),
+        afdpMs,
+        sequentialMs,
+        mode: values.multicast ? 'multicast' : 'fanout',
+      }),
     );
   }
 } finally {
