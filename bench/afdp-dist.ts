@@ -5,7 +5,7 @@
  *   npx tsx bench/afdp-dist.ts [--mb 8] [--counts 1,2,4] [--multicast 239.255.77.1:47001]
  *
  * Times are the sender's own (from its start of transfer to the last receiver's completion), so
- * process start-up is not counted. Prints one JSON line per receiver count.
+ * process start-up is not counted; a 1 MB transfer to every receiver first warms the processes up. Prints one JSON line per receiver count.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -67,6 +67,8 @@ async function send(file: string, seeds: string[]): Promise<number> {
 const root = await mkdtemp(path.join(tmpdir(), 'troupe-bench-dist-'));
 const file = path.join(root, 'payload.bin');
 await writeFile(file, randomBytes(Number(values.mb) * 1024 * 1024));
+const warm = path.join(root, 'warm.bin');
+await writeFile(warm, randomBytes(1024 * 1024));
 try {
   for (const n of values.counts.split(',').map(Number)) {
     const addrs: string[] = [];
@@ -80,6 +82,8 @@ try {
     let sequentialMs = 0;
     try {
       if (addrs.length < n) throw new Error('receivers did not start');
+      // Warm-up: the first transfer into a fresh process pays its JIT and module loading.
+      await send(warm, addrs);
       afdpMs = await send(file, addrs);
       for (const a of addrs) sequentialMs += await send(file, [a]);
     } finally {
