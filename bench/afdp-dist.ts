@@ -55,7 +55,7 @@ async function send(file: string, seeds: string[]): Promise<number> {
   });
   const code = await Promise.race([
     s.exited,
-    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 300_000)),
+    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 300_000).unref()),
   ]);
   if (code !== 0) {
     s.proc.kill('SIGKILL');

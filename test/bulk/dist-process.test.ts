@@ -74,7 +74,7 @@ describe('troupe dist over loopback UDP', () => {
     children.push(sender);
     const code = await Promise.race([
       sender.exited,
-      new Promise<null>((r) => setTimeout(() => r(null), 120_000)),
+      new Promise<null>((r) => setTimeout(() => r(null), 120_000).unref()),
     ]);
     expect(code, sender.out.join('\n')).toBe(0);
     const summaries = sender.out.filter((l) => l.startsWith('receiver '));
