@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `troupe` command. Dispatches on the first word and loads only what that command needs:
- * `--help` and `--version` load nothing, `serve` and `keygen` load the runtime, and only `gen`
+ * `--help` and `--version` load nothing, `serve`, `keygen`, `trace`, `status` and `dist` load
+ * the runtime, and only `gen`
  * and `idl` load the code generator (and with it ts-morph and its TypeScript compiler).
  */
 const argv = process.argv.slice(2);
@@ -10,6 +11,12 @@ const cmd = argv[0];
 if (cmd === 'serve' || cmd === 'keygen') {
   const { launcherMain } = await import('../runtime/launch/cli.js');
   process.exitCode = await launcherMain(argv);
+} else if (cmd === 'trace' || cmd === 'status') {
+  const { OBSERVE_COMMANDS } = await import('../runtime/observe/cli.js');
+  process.exitCode = await OBSERVE_COMMANDS[cmd]!(argv.slice(1));
+} else if (cmd === 'dist') {
+  const { distMain } = await import('../runtime/distrib/main.js');
+  process.exitCode = await distMain(argv.slice(1));
 } else if (cmd === 'gen' || cmd === 'idl') {
   const { main } = await import('../codegen/cli.js');
   process.exitCode = main(argv);

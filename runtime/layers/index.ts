@@ -1,3 +1,4 @@
+import { afdp } from '../bulk/afdp.js';
 import { LayerRegistry } from '../stack/builder.js';
 import { com } from './com.js';
 import { fc } from './fc.js';
@@ -13,7 +14,7 @@ export { com, fc, frag, gms, nak, pack, seq, stable, total };
 
 /** Every layer troupe ships, by name. */
 export function defaultRegistry(): LayerRegistry {
-  return new LayerRegistry([com, nak, pack, stable, frag, gms, total, seq, fc]);
+  return new LayerRegistry([com, nak, pack, stable, frag, gms, total, seq, fc, afdp]);
 }
 
 /** The full group stack, top first: flow control, total order (a sequencer waiting for a

@@ -1,0 +1,720 @@
+import { createHash } from 'node:crypto';
+import { TroupeError } from '../errors.js';
+import { headerUint, popKindHeader } from '../stack/header.js';
+import type { MemberId } from '../stack/member.js';
+import type { DownEvent, Layer, LayerContext, LayerFactory, Msg, UpEvent } from '../stack/types.js';
+import { DecodeError } from '../wire/errors.js';
+
+/**
+ * AFDP bulk transfer (docs/protocol.md, "Bulk transfer (AFDP)"): one sender streams one blob to
+ * many receivers at a paced rate; receivers repair losses with randomized, suppressible NAKs.
+ * Built as a layer directly above `com` (stack spec {@link BULK_STACK}): it needs no membership,
+ * ordering or reliable streams, only addresses, authentication and casts.
+ */
+
+/** Header kinds of the afdp layer. */
+export const AfdpKind = {
+  /** [1, xfer, size, chunk, count] sender → seed address (probe), payload: SHA-256 of the blob. */
+  Announce: 1,
+  /** [2, xfer] receiver → sender address (probe): add me to the transfer. */
+  Join: 2,
+  /** [3, xfer, index] sender → all (cast) or one (send), payload: chunk `index`. */
+  Data: 3,
+  /** [4, xfer, from0, to0, from1, to1, ...] receiver → all (cast): resend these (inclusive). */
+  Nak: 4,
+  /** [5, xfer, have, castsHeard, done] receiver → sender (send), every `statusMs`. */
+  Status: 5,
+  /** [6, xfer] sender → receiver (send): your completion was seen; stop reporting. */
+  Fin: 6,
+} as const;
+
+/** Typed errors of the bulk layer. */
+export class BulkError extends TroupeError {
+  declare readonly code: 'BULK_BUSY' | 'BULK_ROLE' | 'BULK_OPTION';
+}
+
+/** What the afdp layer reports to its owner (the `onEvent` option). */
+export type AfdpEvent =
+  | { type: 'joined'; member: MemberId; address: string; late: boolean }
+  /** The sender now serves `member` by `mode` (chosen from whether its casts reach it). */
+  | { type: 'mode'; member: MemberId; mode: 'multicast' | 'unicast' }
+  | { type: 'done'; member: MemberId; ms: number; have: number; castsHeard: number }
+  /** The sender gave up on `member` (silent for `deadMs`): the others were not held back. */
+  | { type: 'dropped'; member: MemberId; have: number; reason: string }
+  /** The sender's transfer ended: every joined receiver done or dropped. */
+  | {
+      type: 'finished';
+      xfer: number;
+      ms: number;
+      done: number;
+      dropped: number;
+      /** Seeds that never joined within `joinWindowMs`. */
+      absent: readonly string[];
+      sent: number;
+      resent: number;
+    }
+  /** A receiver holds the whole blob and its digest matched (also delivered up). */
+  | { type: 'received'; xfer: number; from: MemberId; bytes: number; ms: number }
+  /** A receiver assembled the blob but its digest did not match; it starts over. */
+  | { type: 'corrupt'; xfer: number };
+
+export interface AfdpOptions {
+  /** Bytes per data packet. */
+  chunk: number;
+  /** Sender: receiver addresses to announce each transfer to. */
+  seeds: readonly string[];
+  /** Initial, smallest and largest inter-packet gap (ms). */
+  gapMs: number;
+  minGapMs: number;
+  maxGapMs: number;
+  /** Gap decrease per packet sent (ms); the AFDP rule's 1 ms/packet. */
+  shrinkMs: number;
+  /** Gap increase per resend request received (ms); the AFDP rule's 10 ms. */
+  widenMs: number;
+  /** Receiver: the sequence check period T_w (ms). */
+  checkMs: number;
+  /** Receiver: a NAK waits uniformly in [0, nakDelayMs] and is sent only for what is still missing. */
+  nakDelayMs: number;
+  /** Receiver: an index NAKed (by us or by a receiver we heard) is not NAKed again for this long. */
+  suppressMs: number;
+  /** Receiver: most indices in one NAK. */
+  maxNak: number;
+  /** Receiver: status period (ms). */
+  statusMs: number;
+  /** Sender: announce period to seeds not yet joined (ms). */
+  announceMs: number;
+  /** Sender: seeds that have not joined by this time after the start are not waited for. */
+  joinWindowMs: number;
+  /** Sender: a receiver silent this long is dropped. */
+  deadMs: number;
+  /** Sender: casts sent between two mode decisions for a receiver. */
+  probeCasts: number;
+  /** Most packets sent in one timer turn (bounds a turn's work). */
+  maxBurst: number;
+  /** Owner's sink for {@link AfdpEvent}s (progress and the per-receiver summary). */
+  onEvent?: (e: AfdpEvent) => void;
+}
+
+export const AFDP_DEFAULTS: Omit<AfdpOptions, 'onEvent'> = {
+  chunk: 8192,
+  seeds: [],
+  gapMs: 2,
+  minGapMs: 0.02,
+  maxGapMs: 50,
+  shrinkMs: 0.01,
+  widenMs: 0.1,
+  checkMs: 20,
+  nakDelayMs: 20,
+  suppressMs: 60,
+  maxNak: 256,
+  statusMs: 100,
+  announceMs: 100,
+  joinWindowMs: 1000,
+  deadMs: 3000,
+  probeCasts: 32,
+  maxBurst: 64,
+};
+
+/** The bulk transfer stack, top first. */
+export const BULK_STACK = 'afdp:com';
+
+interface Peer {
+  address: string;
+  joinedAt: number;
+  heardAt: number;
+  mode: 'multicast' | 'unicast';
+  done: boolean;
+  dropped: boolean;
+  have: number;
+  castsHeard: number;
+  /** Casts sent and heard when the mode was last decided. */
+  castsAtCheck: number;
+  heardAtCheck: number;
+}
+
+interface Outgoing {
+  xfer: number;
+  blob: Uint8Array;
+  count: number;
+  digest: Uint8Array;
+  startedAt: number;
+  next: number;
+  resend: Set<number>;
+  /** Unicast-served receivers that asked for an index (cast repairs do not reach them). */
+  wantedBy: Map<number, Set<MemberId>>;
+  peers: Map<MemberId, Peer>;
+  credit: number;
+  lastTxAt: number;
+  casts: number;
+  sent: number;
+  resent: number;
+  finished: boolean;
+}
+
+interface Incoming {
+  xfer: number;
+  sender: MemberId;
+  size: number;
+  chunkSize: number;
+  digest: Uint8Array;
+  chunks: (Uint8Array | undefined)[];
+  have: number;
+  highest: number;
+  castsHeard: number;
+  arrivedSinceCheck: boolean;
+  /** Index → time until which it is not NAKed (we asked, or another receiver did). */
+  quiet: Map<number, number>;
+  nakArmed: boolean;
+  joinedAt: number;
+  done: boolean;
+  finTries: number;
+}
+
+class Afdp implements Layer {
+  private out: Outgoing | undefined;
+  private inc: Incoming | undefined;
+  private readonly completed = new Set<number>();
+  private gap: number;
+  private readonly counters = { naksSent: 0, naksHeard: 0, naksSuppressed: 0, dupData: 0, widened: 0 };
+
+  constructor(
+    private readonly ctx: LayerContext,
+    private readonly o: AfdpOptions,
+  ) {
+    this.gap = o.gapMs;
+  }
+
+  private emitEvent(e: AfdpEvent): void {
+    this.o.onEvent?.(e);
+  }
+
+  // ---------------------------------------------------------------- down: the sender's start
+
+  down(ev: DownEvent): void {
+    if (ev.type !== 'cast') {
+      this.ctx.passDown(ev);
+      return;
+    }
+    if (this.out && !this.out.finished)
+      throw new BulkError('BULK_BUSY', 'afdp: a transfer is already under way from this member');
+    const blob = ev.msg.payload;
+    const count = Math.max(1, Math.ceil(blob.length / this.o.chunk));
+    const now = this.ctx.now();
+    this.out = {
+      xfer: Math.floor(this.ctx.random() * 0xffffffff) >>> 0,
+      blob,
+      count,
+      digest: createHash('sha256').update(blob).digest(),
+      startedAt: now,
+      next: 0,
+      resend: new Set(),
+      wantedBy: new Map(),
+      peers: new Map(),
+      credit: 0,
+      lastTxAt: now,
+      casts: 0,
+      sent: 0,
+      resent: 0,
+      finished: false,
+    };
+    this.gap = this.o.gapMs;
+    this.announce();
+    this.ctx.setTimer('tx', 0);
+    this.ctx.setTimer('watch', this.o.statusMs);
+  }
+
+  private msg(header: unknown[], payload: Uint8Array = EMPTY): Msg {
+    return { headers: [header], payload };
+  }
+
+  private announce(): void {
+    const o = this.out!;
+    const joined = new Set([...o.peers.values()].map((p) => p.address));
+    for (const seed of this.o.seeds) {
+      if (joined.has(seed)) continue;
+      this.ctx.passDown({
+        type: 'probe',
+        to: seed,
+        msg: this.msg([AfdpKind.Announce, o.xfer, o.blob.length, this.o.chunk, o.count], o.digest),
+      });
+    }
+    this.ctx.setTimer('announce', this.o.announceMs);
+  }
+
+  /** Give com every receiver's address, so casts (fan-out) and sends reach them. */
+  private installPeers(): void {
+    const o = this.out!;
+    const live = [...o.peers.entries()].filter(([, p]) => !p.dropped);
+    this.ctx.passDown({
+      type: 'view',
+      view: {
+        id: 0,
+        members: [this.ctx.self, ...live.map(([m]) => m)],
+        addresses: ['', ...live.map(([, p]) => p.address)],
+      },
+    });
+  }
+
+  /** One sending turn: spend the credit the gap allows since the last turn. */
+  private transmit(): void {
+    const o = this.out;
+    if (!o || o.finished) return;
+    const now = this.ctx.now();
+    o.credit = Math.min(this.o.maxBurst, o.credit + (now - o.lastTxAt) / this.gap);
+    o.lastTxAt = now;
+    let sent = 0;
+    while (o.credit >= 1 && sent < this.o.maxBurst) {
+      const idx = this.pick(o);
+      if (idx === undefined) {
+        o.credit = 0; // idle: do not bank credit for a burst later
+        break;
+      }
+      this.sendChunk(o, idx);
+      o.credit--;
+      sent++;
+      // AFDP: the gap shrinks with every packet sent while no resend request arrives.
+      this.gap = Math.max(this.o.minGapMs, this.gap - this.o.shrinkMs);
+    }
+    this.ctx.setTimer('tx', Math.max(1, this.gap));
+  }
+
+  private pick(o: Outgoing): number | undefined {
+    for (const idx of o.resend) {
+      o.resend.delete(idx);
+      o.resent++;
+      return idx;
+    }
+    if (o.next < o.count) return o.next++;
+    return undefined;
+  }
+
+  private sendChunk(o: Outgoing, idx: number): void {
+    const payload = o.blob.subarray(idx * this.o.chunk, Math.min(o.blob.length, (idx + 1) * this.o.chunk));
+    const header = [AfdpKind.Data, o.xfer, idx];
+    o.sent++;
+    o.casts++;
+    this.ctx.passDown({ type: 'cast', msg: this.msg(header, payload), qos: { order: 'unreliable' } });
+    const wanted = o.wantedBy.get(idx);
+    o.wantedBy.delete(idx);
+    for (const [m, p] of o.peers) {
+      if (p.done || p.dropped || p.mode !== 'unicast') continue;
+      // A unicast-served receiver gets new data, and the repairs it asked for, point to point.
+      if (idx >= o.next - 1 || wanted?.has(m)) {
+        this.ctx.passDown({
+          type: 'send',
+          to: m,
+          msg: this.msg(header, payload),
+          qos: { order: 'unreliable' },
+        });
+        o.sent++;
+      }
+    }
+  }
+
+  private watch(): void {
+    const o = this.out;
+    if (!o || o.finished) return;
+    const now = this.ctx.now();
+    for (const [m, p] of o.peers) {
+      if (p.done || p.dropped || now - p.heardAt < this.o.deadMs) continue;
+      p.dropped = true;
+      this.emitEvent({
+        type: 'dropped',
+        member: m,
+        have: p.have,
+        reason: `silent for ${now - p.heardAt} ms`,
+      });
+      this.installPeers();
+    }
+    const active = [...o.peers.values()];
+    const allSeen = this.o.seeds.every((s) => active.some((p) => p.address === s));
+    const waiting = !allSeen && now - o.startedAt < this.o.joinWindowMs;
+    if (!waiting && active.every((p) => p.done || p.dropped)) {
+      o.finished = true;
+      this.ctx.clearTimer('tx');
+      this.ctx.clearTimer('announce');
+      this.emitEvent({
+        type: 'finished',
+        xfer: o.xfer,
+        ms: now - o.startedAt,
+        done: active.filter((p) => p.done).length,
+        dropped: active.filter((p) => p.dropped).length,
+        absent: this.o.seeds.filter((s) => !active.some((p) => p.address === s)),
+        sent: o.sent,
+        resent: o.resent,
+      });
+      return;
+    }
+    this.ctx.setTimer('watch', this.o.statusMs);
+  }
+
+  // ---------------------------------------------------------------- up: packets
+
+  up(ev: UpEvent): void {
+    if (ev.type === 'discovery') {
+      const { h, kind } = popKindHeader(ev.msg, 'afdp');
+      if (kind === AfdpKind.Announce) this.onAnnounce(h, ev.msg.payload, ev.from, ev.address);
+      else if (kind === AfdpKind.Join) this.onJoin(h, ev.from, ev.address);
+      return;
+    }
+    if (ev.type !== 'deliver') {
+      this.ctx.passUp(ev);
+      return;
+    }
+    const { h, kind } = popKindHeader(ev.msg, 'afdp');
+    const xfer = headerUint(h[1], 'afdp', 'xfer');
+    switch (kind) {
+      case AfdpKind.Data:
+        this.onData(xfer, headerUint(h[2], 'afdp', 'index'), ev.msg.payload, ev.from, ev.cast);
+        return;
+      case AfdpKind.Nak:
+        this.onNak(xfer, h, ev.from);
+        return;
+      case AfdpKind.Status:
+        this.onStatus(xfer, h, ev.from);
+        return;
+      case AfdpKind.Fin:
+        if (this.inc?.xfer === xfer && this.inc.sender === ev.from) {
+          this.inc.finTries = 0;
+          this.ctx.clearTimer('status');
+        }
+        return;
+      default:
+        throw new DecodeError('DECODE_BAD_SHAPE', `afdp: unknown kind ${kind}`);
+    }
+  }
+
+  private onJoin(h: unknown[], from: MemberId, address: string): void {
+    const xfer = headerUint(h[1], 'afdp', 'xfer');
+    const o = this.out;
+    if (!o || o.xfer !== xfer || o.finished) return;
+    const now = this.ctx.now();
+    const p = o.peers.get(from);
+    if (p) {
+      p.heardAt = now;
+      return;
+    }
+    o.peers.set(from, {
+      address,
+      joinedAt: now,
+      heardAt: now,
+      mode: 'multicast',
+      done: false,
+      dropped: false,
+      have: 0,
+      castsHeard: 0,
+      castsAtCheck: o.casts,
+      heardAtCheck: 0,
+    });
+    this.installPeers();
+    this.emitEvent({ type: 'joined', member: from, address, late: o.next > 0 });
+  }
+
+  private onNak(xfer: number, h: unknown[], from: MemberId): void {
+    const o = this.out;
+    if (o && o.xfer === xfer) {
+      if (o.finished) return;
+      const p = o.peers.get(from);
+      if (!p) return; // only joined receivers may ask (AFDP: an authorized member)
+      p.heardAt = this.ctx.now();
+      this.counters.naksHeard++;
+      // AFDP: each resend request widens the gap at once.
+      this.gap = Math.min(this.o.maxGapMs, this.gap + this.o.widenMs);
+      this.counters.widened++;
+      for (const idx of nakIndices(h, o.count, this.o.maxNak)) {
+        if (idx >= o.next) continue; // only what was already sent
+        o.resend.add(idx);
+        if (p.mode === 'unicast') {
+          const s = o.wantedBy.get(idx) ?? new Set<MemberId>();
+          o.wantedBy.set(idx, s);
+          s.add(from);
+        }
+      }
+      return;
+    }
+    // Another receiver's NAK: its repair is coming to us too, so stay quiet about these.
+    const inc = this.inc;
+    if (!inc || inc.xfer !== xfer || inc.done) return;
+    const until = this.ctx.now() + this.o.suppressMs;
+    for (const idx of nakIndices(h, inc.chunks.length, this.o.maxNak)) inc.quiet.set(idx, until);
+  }
+
+  private onStatus(xfer: number, h: unknown[], from: MemberId): void {
+    const o = this.out;
+    if (!o || o.xfer !== xfer) return;
+    const p = o.peers.get(from);
+    if (!p) return;
+    const now = this.ctx.now();
+    p.heardAt = now;
+    p.have = headerUint(h[2], 'afdp', 'have');
+    p.castsHeard = headerUint(h[3], 'afdp', 'castsHeard');
+    const done = headerUint(h[4], 'afdp', 'done') === 1;
+    if (done) {
+      this.ctx.passDown({
+        type: 'send',
+        to: from,
+        msg: this.msg([AfdpKind.Fin, xfer]),
+        qos: { order: 'unreliable' },
+      });
+      if (!p.done) {
+        p.done = true;
+        this.emitEvent({
+          type: 'done',
+          member: from,
+          ms: now - o.startedAt,
+          have: p.have,
+          castsHeard: p.castsHeard,
+        });
+      }
+      return;
+    }
+    // Mode choice from what the sender observes: after `probeCasts` casts, a receiver that heard
+    // none of them is served by unicast; one that hears casts again goes back to multicast.
+    if (o.casts - p.castsAtCheck >= this.o.probeCasts) {
+      const heard = p.castsHeard - p.heardAtCheck;
+      const mode = heard === 0 ? 'unicast' : 'multicast';
+      p.castsAtCheck = o.casts;
+      p.heardAtCheck = p.castsHeard;
+      if (mode !== p.mode) {
+        p.mode = mode;
+        this.emitEvent({ type: 'mode', member: from, mode });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- receiver
+
+  private onAnnounce(h: unknown[], payload: Uint8Array, from: MemberId, address: string): void {
+    const xfer = headerUint(h[1], 'afdp', 'xfer');
+    const size = headerUint(h[2], 'afdp', 'size');
+    const chunkSize = headerUint(h[3], 'afdp', 'chunk');
+    const count = headerUint(h[4], 'afdp', 'count');
+    if (chunkSize === 0 || count !== Math.max(1, Math.ceil(size / chunkSize)) || payload.length !== 32)
+      throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: inconsistent announce');
+    // The sender becomes our one peer: our casts (NAKs) and sends (status) reach it.
+    this.ctx.passDown({
+      type: 'view',
+      view: { id: 0, members: [this.ctx.self, from], addresses: ['', address] },
+    });
+    this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer]) });
+    if (this.inc?.xfer === xfer) return;
+    if (this.completed.has(xfer)) {
+      this.sendStatus(); // it lost our completion: report it again
+      return;
+    }
+    this.inc = {
+      xfer,
+      sender: from,
+      size,
+      chunkSize,
+      digest: payload.slice(),
+      chunks: new Array(count).fill(undefined),
+      have: 0,
+      highest: -1,
+      castsHeard: 0,
+      arrivedSinceCheck: false,
+      quiet: new Map(),
+      nakArmed: false,
+      joinedAt: this.ctx.now(),
+      done: false,
+      finTries: 0,
+    };
+    this.ctx.setTimer('check', this.o.checkMs);
+    this.ctx.setTimer('status', this.o.statusMs);
+  }
+
+  private onData(xfer: number, idx: number, payload: Uint8Array, from: MemberId, cast: boolean): void {
+    const inc = this.inc;
+    if (!inc || inc.xfer !== xfer || inc.sender !== from || inc.done) return;
+    if (idx >= inc.chunks.length) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: index past the end');
+    const want = idx === inc.chunks.length - 1 ? inc.size - idx * inc.chunkSize : inc.chunkSize;
+    if (payload.length !== want) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: chunk of the wrong size');
+    if (cast) inc.castsHeard++;
+    inc.arrivedSinceCheck = true;
+    if (idx > inc.highest) inc.highest = idx;
+    if (inc.chunks[idx]) {
+      this.counters.dupData++;
+      return;
+    }
+    inc.chunks[idx] = payload.slice();
+    inc.have++;
+    inc.quiet.delete(idx);
+    if (inc.have === inc.chunks.length) this.complete(inc);
+  }
+
+  private complete(inc: Incoming): void {
+    const blob = new Uint8Array(inc.size);
+    inc.chunks.forEach((c, i) => {
+      blob.set(c!, i * inc.chunkSize);
+    });
+    const digest = createHash('sha256').update(blob).digest();
+    if (!digest.equals(inc.digest)) {
+      // Every chunk was authenticated by com, so this is a sender bug or a changed file: start over.
+      this.emitEvent({ type: 'corrupt', xfer: inc.xfer });
+      inc.chunks.fill(undefined);
+      inc.have = 0;
+      return;
+    }
+    inc.done = true;
+    inc.chunks = [];
+    inc.finTries = 50;
+    this.completed.add(inc.xfer);
+    this.ctx.clearTimer('check');
+    this.ctx.clearTimer('nak');
+    this.sendStatus();
+    const ms = this.ctx.now() - inc.joinedAt;
+    this.emitEvent({ type: 'received', xfer: inc.xfer, from: inc.sender, bytes: blob.length, ms });
+    this.ctx.passUp({
+      type: 'deliver',
+      msg: { headers: [], payload: blob },
+      from: inc.sender,
+      cast: true,
+      meta: {},
+    });
+  }
+
+  private sendStatus(): void {
+    const inc = this.inc;
+    if (!inc) return;
+    const header = [
+      AfdpKind.Status,
+      inc.xfer,
+      inc.done ? inc.size : inc.have,
+      inc.castsHeard,
+      inc.done ? 1 : 0,
+    ];
+    this.ctx.passDown({ type: 'send', to: inc.sender, msg: this.msg(header), qos: { order: 'unreliable' } });
+  }
+
+  /** AFDP's sequence check every T_w: a gap below the highest index, or silence while missing. */
+  private check(): void {
+    const inc = this.inc;
+    if (!inc || inc.done) return;
+    const missing = inc.have < inc.chunks.length && (inc.highest + 1 > inc.have || !inc.arrivedSinceCheck);
+    inc.arrivedSinceCheck = false;
+    if (missing && !inc.nakArmed) {
+      inc.nakArmed = true;
+      this.ctx.setTimer('nak', this.ctx.random() * this.o.nakDelayMs);
+    }
+    this.ctx.setTimer('check', this.o.checkMs);
+  }
+
+  private nak(): void {
+    const inc = this.inc;
+    if (!inc) return;
+    inc.nakArmed = false;
+    if (inc.done) return;
+    const now = this.ctx.now();
+    // After silence the tail is missing too; otherwise only gaps below the highest index seen.
+    const upTo = inc.arrivedSinceCheck ? inc.highest : inc.chunks.length - 1;
+    const ask: number[] = [];
+    let suppressed = false;
+    for (let i = 0; i <= upTo && ask.length < this.o.maxNak; i++) {
+      if (inc.chunks[i]) continue;
+      const q = inc.quiet.get(i);
+      if (q !== undefined && q > now) {
+        suppressed = true;
+        continue;
+      }
+      ask.push(i);
+    }
+    if (suppressed) this.counters.naksSuppressed++;
+    if (ask.length === 0) return;
+    for (const i of ask) inc.quiet.set(i, now + this.o.suppressMs);
+    this.counters.naksSent++;
+    const header: unknown[] = [AfdpKind.Nak, inc.xfer, ...toRanges(ask)];
+    // A NAK is cast so other receivers hear it and hold theirs back; a receiver that hears no
+    // casts cannot expect its own to reach anyone either, so it asks the sender point to point.
+    if (inc.castsHeard === 0)
+      this.ctx.passDown({
+        type: 'send',
+        to: inc.sender,
+        msg: this.msg(header),
+        qos: { order: 'unreliable' },
+      });
+    else this.ctx.passDown({ type: 'cast', msg: this.msg(header), qos: { order: 'unreliable' } });
+  }
+
+  timer(key: string): void {
+    switch (key) {
+      case 'tx':
+        this.transmit();
+        return;
+      case 'announce':
+        if (this.out && !this.out.finished) this.announce();
+        return;
+      case 'watch':
+        this.watch();
+        return;
+      case 'check':
+        this.check();
+        return;
+      case 'nak':
+        this.nak();
+        return;
+      case 'status': {
+        const inc = this.inc;
+        if (!inc) return;
+        if (inc.done) {
+          if (inc.finTries <= 0) return;
+          inc.finTries--;
+        }
+        this.sendStatus();
+        this.ctx.setTimer('status', this.o.statusMs);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  stats(): Record<string, number> {
+    const o = this.out;
+    return {
+      ...this.counters,
+      gapMicros: Math.round(this.gap * 1000),
+      ...(o ? { sent: o.sent, resent: o.resent, next: o.next, count: o.count, receivers: o.peers.size } : {}),
+      ...(this.inc ? { have: this.inc.done ? -1 : this.inc.have, castsHeard: this.inc.castsHeard } : {}),
+    };
+  }
+
+  /** The current inter-packet gap (ms), for tests of the rate rule. */
+  gapMs(): number {
+    return this.gap;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function nakIndices(h: unknown[], count: number, max: number): number[] {
+  const out: number[] = [];
+  for (let i = 2; i + 1 < h.length && out.length < max; i += 2) {
+    const a = headerUint(h[i], 'afdp', 'nak from');
+    const b = headerUint(h[i + 1], 'afdp', 'nak to');
+    if (b < a || b >= count) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: nak range out of bounds');
+    for (let j = a; j <= b && out.length < max; j++) out.push(j);
+  }
+  return out;
+}
+
+function toRanges(sorted: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const i of sorted) {
+    if (out.length > 0 && out[out.length - 1] === i - 1) out[out.length - 1] = i;
+    else out.push(i, i);
+  }
+  return out;
+}
+
+/** The afdp layer: see the file comment. Options in {@link AfdpOptions}. */
+export const afdp: LayerFactory<AfdpOptions> = {
+  name: 'afdp',
+  provides: ['bulk'],
+  requires: ['transport'],
+  create: (ctx, o) => {
+    const opts = { ...AFDP_DEFAULTS, ...o } as AfdpOptions;
+    if (!(opts.chunk > 0 && opts.chunk <= 60_000) || !(opts.minGapMs > 0) || opts.maxGapMs < opts.minGapMs)
+      throw new BulkError('BULK_OPTION', 'afdp: chunk must be 1..60000 and 0 < minGapMs <= maxGapMs');
+    return new Afdp(ctx, opts);
+  },
+};

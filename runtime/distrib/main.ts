@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type AfdpEvent, afdp, BULK_STACK } from '../bulk/afdp.js';
+import { com } from '../layers/com.js';
+import { buildStack, LayerRegistry, parseSpec } from '../stack/builder.js';
+import { memberId } from '../stack/member.js';
+import type { Stack } from '../stack/stack.js';
+import type { Effect } from '../stack/types.js';
+import { type Transport, udp } from '../transport/index.js';
+import { type AuthKey, checkSecurity } from '../wire/auth.js';
+import { collect, DistError, pack, place, unpack } from './bundle.js';
+
+const USAGE = `usage:
+  troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure] [--rate-min-gap MS]
+  troupe dist receive --dir <dir> --to <group> [--host H] [--port P] [--once] [--key-file F | --insecure]
+Both take --multicast group:port to cast by IP multicast (on --host's interface) instead of fan-out.
+The group key comes from --key-file or TROUPE_KEY; without one, --insecure is required.`;
+
+/** Where `distMain` writes; tests capture it. */
+export interface DistIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/**
+ * Drives one afdp stack over a real UDP socket: packets and timers in, effects out. The stack
+ * itself is sans-IO (runtime/bulk/afdp.ts); this is its only clock and socket.
+ */
+class Driver {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly t0 = performance.now();
+  /** Test hook (`--drop`): discard this fraction of received datagrams, to exercise repair. */
+  constructor(
+    readonly stack: Stack,
+    private readonly transport: Transport,
+    private readonly onUp: (e: Effect & { kind: 'up' }) => void,
+    private readonly drop = 0,
+  ) {
+    transport.onPacket((bytes, from) => {
+      if (this.drop > 0 && Math.random() < this.drop) return;
+      this.apply(this.stack.receive(bytes, from, this.now()));
+    });
+  }
+
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  apply(effects: Effect[]): void {
+    for (const e of effects) {
+      if (e.kind === 'transmit') {
+        if (e.to === null) this.transport.multicast(e.bytes);
+        else this.transport.send(e.to, e.bytes);
+      } else if (e.kind === 'peers') this.transport.setPeers(e.addresses);
+      else if (e.kind === 'up') this.onUp(e);
+      else if (e.kind === 'error') throw e.error;
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    const at = this.stack.nextDeadline();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (at === undefined) return;
+    this.timer = setTimeout(() => this.apply(this.stack.advance(this.now())), Math.max(0, at - this.now()));
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.transport.close();
+  }
+}
+
+function securityFrom(values: { 'key-file'?: string; insecure?: boolean }): {
+  key?: AuthKey;
+  insecure?: boolean;
+} {
+  const file = values['key-file'];
+  const key = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env.TROUPE_KEY;
+  const sec = { ...(key ? { key } : {}), ...(values.insecure ? { insecure: true } : {}) };
+  checkSecurity(sec, 'troupe dist');
+  return sec;
+}
+
+/** The UDP transport: fan-out by default, IP multicast with `--multicast group:port`. */
+function transportFor(values: Values, port = 0): Promise<Transport> {
+  const mc = values.multicast;
+  if (!mc) return udp({ host: values.host, port });
+  const [multicastGroup, p] = mc.split(':');
+  return udp({
+    host: values.host,
+    port,
+    mode: 'multicast',
+    multicastGroup: multicastGroup!,
+    multicastPort: Number(p),
+    ...(values.host !== undefined ? { multicastInterface: values.host } : {}),
+  });
+}
+
+function build(group: string, key: AuthKey | undefined, afdpOpts: Record<string, unknown>): Stack {
+  return buildStack(
+    parseSpec(BULK_STACK, { com: key !== undefined ? { key } : {}, afdp: afdpOpts }),
+    new LayerRegistry([com, afdp]),
+    {
+      self: memberId({ node: randomBytes(4).readUInt32BE(0), inc: 1 }),
+      groupName: group,
+      random: Math.random,
+    },
+  );
+}
+
+/**
+ * `troupe dist`: push files to every receiver of a group at once (AFDP), or run a receiver.
+ * Resolves to the process exit code: 0 when every receiver holds every file, 1 when one was
+ * dropped or absent, 2 on a usage error.
+ */
+export async function distMain(argv: readonly string[], io: DistIO = defaultIO): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    io.err(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const group = values.to;
+  if (!group) {
+    io.err(`--to <group> is required\n${USAGE}`);
+    return 2;
+  }
+  let sec: { key?: AuthKey };
+  try {
+    sec = securityFrom(values);
+  } catch (e) {
+    io.err(e instanceof Error ? e.message : String(e));
+    return 2;
+  }
+  if (positionals[0] === 'receive') return receive(values, group, sec.key, io);
+  if (positionals.length === 0) {
+    io.err(USAGE);
+    return 2;
+  }
+  return send(positionals, values, group, sec.key, io);
+}
+
+const defaultIO: DistIO = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+};
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      to: { type: 'string' },
+      seeds: { type: 'string' },
+      dir: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '0' },
+      once: { type: 'boolean', default: false },
+      'key-file': { type: 'string' },
+      insecure: { type: 'boolean', default: false },
+      'min-gap': { type: 'string' },
+      'join-window': { type: 'string' },
+      drop: { type: 'string' },
+      multicast: { type: 'string' },
+    },
+  });
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+async function send(
+  paths: readonly string[],
+  values: Values,
+  group: string,
+  key: AuthKey | undefined,
+  io: DistIO,
+): Promise<number> {
+  const seeds = (values.seeds ?? '').split(',').filter((s) => s.length > 0);
+  if (seeds.length === 0) {
+    io.err(`--seeds is required: the receivers' addresses\n${USAGE}`);
+    return 2;
+  }
+  const files = await collect(paths);
+  const blob = await pack(files);
+  const transport = await transportFor(values);
+  const started = performance.now();
+  let resolve!: (code: number) => void;
+  const finished = new Promise<number>((r) => {
+    resolve = r;
+  });
+  const addressOf = new Map<string, string>();
+  const modeOf = new Map<string, string>();
+  const onEvent = (e: AfdpEvent): void => {
+    if (e.type === 'joined') addressOf.set(e.member, e.address);
+    else if (e.type === 'mode') modeOf.set(e.member, e.mode);
+    else if (e.type === 'done')
+      io.out(
+        `receiver ${addressOf.get(e.member)} done: ${files.length} files, ${blob.length} bytes in ${Math.round(e.ms)} ms (${modeOf.get(e.member) ?? 'multicast'})`,
+      );
+    else if (e.type === 'dropped') io.out(`receiver ${addressOf.get(e.member)} DROPPED: ${e.reason}`);
+    else if (e.type === 'finished') {
+      for (const a of e.absent) io.out(`receiver ${a} ABSENT: never joined`);
+      io.out(
+        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent`,
+      );
+      resolve(e.dropped === 0 && e.absent.length === 0 ? 0 : 1);
+    }
+  };
+  const stack = build(group, key, {
+    seeds,
+    onEvent,
+    ...(values['min-gap'] ? { minGapMs: Number(values['min-gap']) } : {}),
+    ...(values['join-window'] ? { joinWindowMs: Number(values['join-window']) } : {}),
+  });
+  const driver = new Driver(stack, transport, () => {});
+  driver.apply(
+    stack.down(
+      { type: 'cast', msg: { headers: [], payload: blob }, qos: { order: 'unreliable' } },
+      driver.now(),
+    ),
+  );
+  const code = await finished;
+  await driver.close();
+  return code;
+}
+
+async function receive(values: Values, group: string, key: AuthKey | undefined, io: DistIO): Promise<number> {
+  const dir = values.dir;
+  if (!dir) {
+    io.err(`--dir is required\n${USAGE}`);
+    return 2;
+  }
+  const transport = await transportFor(values, Number(values.port));
+  let done!: () => void;
+  const stopped = new Promise<void>((r) => {
+    done = r;
+  });
+  let placing = Promise.resolve();
+  const stack = build(group, key, {
+    onEvent: (e: AfdpEvent) => {
+      if (e.type === 'corrupt') io.err('dist receive: a transfer failed its digest; fetching again');
+    },
+  });
+  const driver = new Driver(
+    stack,
+    transport,
+    (e) => {
+      if (e.event.type !== 'deliver') return;
+      const blob = e.event.msg.payload;
+      // Placement is serialized: one transfer's files are all in place before the next's start.
+      placing = placing.then(async () => {
+        try {
+          const r = await place(dir, unpack(blob));
+          io.out(`received ${r.written} files (${r.bytes} bytes) into ${dir}, ${r.held} already held`);
+        } catch (err) {
+          io.err(`dist receive: ${err instanceof DistError ? `${err.code}: ` : ''}${String(err)}`);
+        }
+        if (values.once) done();
+      });
+    },
+    values.drop ? Number(values.drop) : 0,
+  );
+  io.out(`listening ${transport.address}`);
+  const stop = (): void => done();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await stopped;
+  // Let the completion status reach the sender (the layer repeats it until acknowledged).
+  await new Promise((r) => setTimeout(r, values.once ? 300 : 0));
+  process.off('SIGTERM', stop);
+  process.off('SIGINT', stop);
+  await driver.close();
+  return 0;
+}

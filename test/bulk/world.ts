@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { type AfdpEvent, afdp, BULK_STACK } from '../../runtime/bulk/afdp.js';
+import { com } from '../../runtime/layers/com.js';
+import { buildStack, LayerRegistry, parseSpec } from '../../runtime/stack/builder.js';
+import { memberId } from '../../runtime/stack/member.js';
+import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
+import type { Stack } from '../../runtime/stack/stack.js';
+import type { Effect } from '../../runtime/stack/types.js';
+
+/**
+ * A small deterministic world for the afdp stack: node 0 sends, the others receive. The network
+ * drops, duplicates and delays (so reorders) packets from one seeded source; IP multicast
+ * reaches only nodes marked `multicast`; a node may crash or start late. Everything is driven
+ * from one event queue, so a seed replays exactly (`BULK_SEED=n npx vitest run test/bulk`).
+ */
+export interface BulkScenario {
+  seed: number;
+  receivers: number;
+  bytes: number;
+  loss: number;
+  dup: number;
+  /** Extra random delay per packet, ms (reorders). */
+  jitterMs: number;
+  /** Receivers (1-based node index) that never hear IP multicast. */
+  noMulticast?: number[];
+  /** Receiver crashing at a time (ms). */
+  crash?: { node: number; atMs: number };
+  /** Receiver starting late (ms). */
+  late?: { node: number; atMs: number };
+  key?: string;
+  /** Simulated time bound, ms. */
+  limitMs?: number;
+  afdp?: Record<string, unknown>;
+}
+
+export interface BulkOutcome {
+  digest: string;
+  received: Map<number, string>;
+  crashed: number | undefined;
+  events: AfdpEvent[];
+  finishedAt: number | undefined;
+  endMs: number;
+  stats: Record<string, Record<string, number>>[];
+}
+
+interface Arrival {
+  at: number;
+  order: number;
+  to: number;
+  bytes: Uint8Array;
+  from: string;
+}
+
+export function runBulk(sc: BulkScenario): BulkOutcome {
+  const rnd: RandomSource = seededRandom(sc.seed);
+  const n = sc.receivers + 1;
+  const address = (i: number): string => `10.0.0.${i + 1}:7000`;
+  const blob = new Uint8Array(sc.bytes);
+  for (let i = 0; i < blob.length; i++) blob[i] = Math.floor(rnd() * 256);
+  const events: AfdpEvent[] = [];
+  const registry = new LayerRegistry([com, afdp]);
+  const comOpts = { ...(sc.key ? { key: sc.key, clock: () => 1_800_000_000_000 + now } : {}) };
+  let now = 0;
+  const stacks: (Stack | undefined)[] = [];
+  const build = (i: number): Stack =>
+    buildStack(
+      parseSpec(BULK_STACK, {
+        com: comOpts,
+        afdp: {
+          ...sc.afdp,
+          ...(i === 0
+            ? {
+                seeds: Array.from({ length: sc.receivers }, (_, r) => address(r + 1)),
+                onEvent: (e: AfdpEvent) => events.push(e),
+              }
+            : { onEvent: (e: AfdpEvent) => events.push(e) }),
+        },
+      }),
+      registry,
+      { self: memberId({ node: i + 1, inc: 1 }), groupName: 'bulk', random: seededRandom(sc.seed * 31 + i) },
+    );
+  for (let i = 0; i < n; i++) stacks.push(sc.late?.node === i ? undefined : build(i));
+  const queue: Arrival[] = [];
+  let order = 0;
+  const received = new Map<number, string>();
+  let crashed: number | undefined;
+  const noMc = new Set(sc.noMulticast ?? []);
+
+  const deliverTo = (from: number, to: number, bytes: Uint8Array): void => {
+    if (rnd() < sc.loss) return;
+    const copies = rnd() < sc.dup ? 2 : 1;
+    for (let c = 0; c < copies; c++)
+      queue.push({ at: now + 0.2 + rnd() * sc.jitterMs, order: order++, to, bytes, from: address(from) });
+  };
+  const apply = (i: number, effects: Effect[]): void => {
+    for (const e of effects) {
+      if (e.kind === 'transmit') {
+        if (e.to === null) {
+          for (let j = 0; j < n; j++) if (j !== i && !(noMc.has(j) || noMc.has(i))) deliverTo(i, j, e.bytes);
+        } else {
+          const j = Number(e.to.split('.')[3]!.split(':')[0]) - 1;
+          deliverTo(i, j, e.bytes);
+        }
+      } else if (e.kind === 'up' && e.event.type === 'deliver' && i !== 0) {
+        received.set(i, createHash('sha256').update(e.event.msg.payload).digest('hex'));
+      } else if (e.kind === 'error') {
+        throw e.error instanceof Error ? e.error : new Error(String(e.error));
+      }
+    }
+  };
+
+  apply(
+    0,
+    stacks[0]!.down({ type: 'cast', msg: { headers: [], payload: blob }, qos: { order: 'unreliable' } }, 0),
+  );
+  const limit = sc.limitMs ?? 120_000;
+  let finishedAt: number | undefined;
+  for (let steps = 0; steps < 5_000_000 && now < limit; steps++) {
+    if (finishedAt === undefined) {
+      const f = events.find((e) => e.type === 'finished');
+      if (f) finishedAt = now;
+    }
+    if (finishedAt !== undefined && now > finishedAt + 1000) break;
+    // Next thing: a packet arrival, a timer, a crash or a late start.
+    let next = Number.POSITIVE_INFINITY;
+    for (const s of stacks) {
+      const d = s?.nextDeadline();
+      if (d !== undefined && d < next) next = d;
+    }
+    let qi = -1;
+    for (let k = 0; k < queue.length; k++) {
+      const a = queue[k]!;
+      if (a.at < next || (qi >= 0 && a.at === next && a.order < queue[qi]!.order)) {
+        next = a.at;
+        qi = k;
+      }
+    }
+    const crashAt = sc.crash && crashed === undefined ? sc.crash.atMs : Number.POSITIVE_INFINITY;
+    const lateAt = sc.late && stacks[sc.late.node] === undefined ? sc.late.atMs : Number.POSITIVE_INFINITY;
+    if (Number.isFinite(Math.min(crashAt, lateAt)) && Math.min(crashAt, lateAt) <= next) {
+      if (crashAt <= lateAt) {
+        now = Math.max(now, crashAt);
+        crashed = sc.crash!.node;
+        stacks[crashed] = undefined;
+      } else {
+        now = Math.max(now, lateAt);
+        stacks[sc.late!.node] = build(sc.late!.node);
+      }
+      continue;
+    }
+    if (!Number.isFinite(next)) break;
+    now = Math.max(now, next);
+    if (qi >= 0) {
+      const a = queue.splice(qi, 1)[0]!;
+      const s = stacks[a.to];
+      if (s) apply(a.to, s.receive(a.bytes, a.from, now));
+    } else {
+      stacks.forEach((s, i) => {
+        const d = s?.nextDeadline();
+        if (s && d !== undefined && d <= now) apply(i, s.advance(now));
+      });
+    }
+  }
+  return {
+    digest: createHash('sha256').update(blob).digest('hex'),
+    received,
+    crashed,
+    events,
+    finishedAt,
+    endMs: now,
+    stats: stacks.map((s) => s?.stats() ?? {}),
+  };
+}
