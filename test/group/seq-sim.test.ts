@@ -4,19 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { GROUP_STACK, TOKEN_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
-import { groupConfig } from '../sim/scenario.js';
+import { groupConfig, planProbes } from '../sim/scenario.js';
 import { World } from '../sim/world.js';
 
 /** Failure detection slow enough that the stops below are not failures. */
 const GMS = { heartbeatMs: 50, suspectMs: 3_000, partitionMs: 9_000, bootstrapMs: 300 };
 
 function world(stack: string, members: number, seq: Record<string, number> = {}): World {
-  return new World({
+  const w = new World({
     ...groupConfig(7, members, []),
     stack: parseSpec(stack, { gms: GMS, seq }),
     qos: { order: 'total', resilience: 'majority' },
     endMs: 8_000,
+    probeAtMs: 6_500, // the progress checker's probes, inside this shorter run
   });
+  planProbes(w);
+  return w;
 }
 
 /** Rank 0 of the view node 0 ended up in (the sequencer), from the first full view. */
@@ -51,8 +54,9 @@ describe('seq: quorum ordering', () => {
       // The token reaches the stopped member after at most one rotation and waits there.
       if (waits) expect(seen.during).toBeLessThan(5);
       else expect(seen.during).toBe(5);
-      // Delivered everywhere in the end, and every group invariant holds.
-      for (const n of w.nodes) expect(n.rec.delivered.length).toBe(5);
+      // Delivered everywhere in the end (with every member's probe), and every invariant holds.
+      expect(w.probes).toHaveLength(3);
+      for (const n of w.nodes) expect(n.rec.delivered.length).toBe(5 + w.probes.length);
       expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
     });
   }

@@ -3,7 +3,7 @@ import { GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import type { LayerFactory } from '../../runtime/stack/types.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
-import { GMS_SIM_OPTIONS, groupConfig, runScenario } from '../sim/scenario.js';
+import { GMS_SIM_OPTIONS, groupConfig, planProbes, runScenario } from '../sim/scenario.js';
 import { type Fault, World } from '../sim/world.js';
 import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
 
@@ -243,6 +243,7 @@ describe('gms: a second opinion before exclusion (issue 10 item 8)', () => {
     const w = new World(cfg);
     for (const node of w.nodes)
       for (let k = 0; k < cfg.messages; k++) w.at(w.rng() * 8_000, () => w.cast(w.nodes[node.index]!));
+    planProbes(w); // the progress checker wants the probes every scenario casts
     let victim = '';
     w.at(1_500, () => {
       const v = w.incarnations[0]!.views.at(-1)!;
