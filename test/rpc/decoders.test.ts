@@ -23,11 +23,12 @@ const HOSTILE: unknown[] = [
 
 /** A valid tuple of each group message kind. */
 const GROUP_TEMPLATES: unknown[][] = [
-  [1, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'first', '127.0.0.1:9', 'n1.1', 5],
+  [1, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'first', '127.0.0.1:9', 'n1.1', 5, 0, false],
   [2, 'c:1', 'n1.1', [1, new Uint8Array([0xc0])]],
   [3, 'lock', 'n1.1'],
   [4, 'lock', 'n1.1'],
   [5, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'all', '127.0.0.1:9', 3],
+  [6, 'c:1', ['n1.1'], 'n2.1', 5],
 ];
 
 function decodeOnlyDecodeError(fn: () => unknown): void {
