@@ -996,7 +996,10 @@ export class TroupeClient implements Invoker {
   /**
    * Says hello to every candidate: the first to answer with its view becomes the contact. Once
    * every member of the known view is suspected, or none answered for `contactTimeoutMs`, the
-   * seeds are asked too: the group may live on elsewhere (re-founded, or moved).
+   * seeds are asked too: the group may live on elsewhere (re-founded, or moved). A seed is then
+   * asked unaddressed, as in a first hello: whoever is there now may be another incarnation
+   * than the member the known view names at that address (a group re-founded at the same
+   * addresses), and would refuse a hello addressed to that member.
    */
   private findContact(): void {
     const v = this.currentView;
@@ -1005,8 +1008,10 @@ export class TroupeClient implements Invoker {
     const candidates = (v ? v.addresses : this.opts.seeds).filter((a) => !this.suspects.has(a));
     const lost = candidates.length === 0 || now - this.contactlessSince >= this.opts.contactTimeoutMs;
     const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
-    if (lost || !v) for (const a of this.opts.seeds) targets.add(a);
+    const seeds = lost || !v ? this.opts.seeds : [];
+    for (const a of seeds) targets.delete(a);
     for (const a of targets) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 });
+    for (const a of seeds) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 }, false);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1068,12 +1073,13 @@ export class TroupeClient implements Invoker {
     return this.opts.seeds.includes(from) || (this.currentView?.addresses.includes(from) ?? false);
   }
 
-  private send(to: string, p: ClientPacket): void {
+  /** `addressed: false` for a hello to a seed while looking for the group (see findContact). */
+  private send(to: string, p: ClientPacket, addressed = true): void {
     if (this.closed) return;
     this.counters.sent++;
     // A member of the view at that address: the tag names it, so the packet replayed to another
     // member is refused there. A seed not yet in a view is sent to unaddressed (a first hello).
-    const i = this.currentView?.addresses.indexOf(to) ?? -1;
+    const i = addressed ? (this.currentView?.addresses.indexOf(to) ?? -1) : -1;
     const member = i >= 0 ? this.currentView?.members[i] : undefined;
     const receiver = member !== undefined ? endpointOf(member) : undefined;
     this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver));
