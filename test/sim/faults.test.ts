@@ -1,11 +1,12 @@
 // The simulator's network model and opt-in fault plans (test/sim/network.ts, patterns.ts,
 // majority.ts): what each does, and that the RPC checkers added with them can fail.
 import { describe, expect, it } from 'vitest';
-import { encodeValue } from '../../runtime/rpc/codec.js';
+import { decodeValue, encodeValue } from '../../runtime/rpc/codec.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { Links, multicastTargets } from './network.js';
 import { splitSides } from './patterns.js';
+import { model } from './rpc-checkers.js';
 import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import type { Register } from './rpc-service.js';
 import { groupConfig, runScenario } from './scenario.js';
@@ -74,6 +75,26 @@ function lying(instance: Register, options: ReplicaOptions): Replica<Register> {
   return r;
 }
 
+/** A replica whose replies, once it was cut off and serves a re-founded group, are off by one. */
+function lyingAfterRefounding(instance: Register, options: ReplicaOptions): Replica<Register> {
+  const r = new Replica(instance, options);
+  const inner = r as unknown as Internals & { onPartitioned(): void };
+  const send = inner.send.bind(r);
+  const cut = inner.onPartitioned.bind(r);
+  let after = false;
+  inner.onPartitioned = () => {
+    after = true;
+    cut();
+  };
+  inner.send = (to, p) => {
+    const res = p.result as { ok: boolean; value?: Uint8Array } | undefined;
+    if (!after || p.kind !== 'reply' || !res?.ok || !res.value) return send(to, p);
+    const v = decodeValue(res.value);
+    send(to, typeof v === 'number' ? { ...p, result: { ok: true, value: encodeValue(v + 1) } } : p);
+  };
+  return r;
+}
+
 /** A replica that stops answering clients 12 s into the run (after the faults are over). */
 function deafLate(clock: () => number) {
   return (instance: Register, options: ReplicaOptions): Replica<Register> => {
@@ -102,6 +123,33 @@ describe('the RPC checkers added with the new load', () => {
     const r = await runRpcScenario(cfg, { replyShare: 0.5, makeReplica: lying });
     expect(r.violations.some((v) => /true-replies: .* replied -7, agreed: value/.test(v))).toBe(true);
     expect((await runRpcScenario(cfg, { replyShare: 0.5 })).violations).toEqual([]);
+  });
+
+  it("re-founded by replicas that served before: replies are judged from the founders' start state", async () => {
+    // Before the fix the model ran the re-founded log from a fresh register (value 1), not from
+    // the winning founder's state (value 102 at 60027): e.g. c1:3 mul(3) got 1020 = 3 * (102 +
+    // 80 + 47 + 111), judged against 717 = 3 * (1 + 80 + 47 + 111): 43 and 35 false violations.
+    const faults: Fault[] = [
+      'loss',
+      'dup',
+      'reorder',
+      'delay',
+      'crash',
+      'pause',
+      'partition',
+      'splits',
+      'links',
+    ];
+    const opts = { callsPerLane: 12, callTimeoutMs: 1500 };
+    for (const seed of [60027, 60045]) {
+      const cfg = { ...rpcConfig(seed, 3, faults), delivery: 'fanout' as const, rejoin: 'same' as const };
+      const r = await runRpcScenario(cfg, opts);
+      expect(model(r.sim).refounded).toBeDefined();
+      expect(r.violations).toEqual([]);
+      // A reply off by one after the re-founding is still caught.
+      const bad = await runRpcScenario(cfg, { ...opts, makeReplica: lyingAfterRefounding });
+      expect(bad.violations.some((v) => v.startsWith('true-replies:'))).toBe(true);
+    }
   });
 
   it('same-core rejoin keeps one Replica across the incarnations of a node', async () => {

@@ -5,7 +5,7 @@
  * The **agreed log** is rebuilt from the replicas' delivery logs: the primary lineage of views
  * (walking back from the survivors' final view), and for each view the casts delivered in it
  * by the members that completed it. The **model** is a sequential run of that log on a fresh
- * {@link Register}: the first copy of each request id runs, later copies are duplicates;
+ * {@link Register} (after a re-founding, on the founders' start state, see `refounded`): the first copy of each request id runs, later copies are duplicates;
  * handler calls complete at their `done` record, or are interrupted when their runner leaves.
  */
 
@@ -54,8 +54,9 @@ export interface Model {
   problems: string[];
   /**
    * The agreed log's first view, when a replica that founded it had served in an earlier
-   * history (`rejoin: 'same'` after the group lost its majority): the state the founders start
-   * from is then not a sequential run of this log, and sequential-state only asks them to agree.
+   * history (`rejoin: 'same'` after the group lost its majority): the founders start from the
+   * winning founder's state (StateOffer), so the model runs this log from the register they took
+   * this view in (the outcome table before it is not modelled: replies from then are excused).
    */
   refounded: string | undefined;
 }
@@ -137,6 +138,23 @@ export function model(sim: RpcSim): Model {
       }
 
   const register = new Register();
+  if (refounded !== undefined) {
+    // The founders start from the winning founder's state (StateOffer), not a fresh register:
+    // the model runs the agreed log from the state they took the root view in, which must agree.
+    const starts = new Map<string, MemberId[]>();
+    for (const inc of sim.incarnations) {
+      const first = inc.log.find((i) => i.t === 'view');
+      if (first?.t !== 'view' || first.key !== root || !first.state) continue;
+      const k = JSON.stringify(first.state);
+      starts.set(k, [...(starts.get(k) ?? []), inc.rec.member]);
+    }
+    if (starts.size > 1)
+      problems.push(
+        `re-founded at ${root}: founders start from ${starts.size} states: ${[...starts].map(([k, ms]) => `${ms.join(',')}=${k}`).join(' ')}`,
+      );
+    const start = [...starts.keys()][0];
+    if (start !== undefined) register.restore(JSON.parse(start));
+  }
   const outcomes = new Map<string, ModelResult>();
   const first = new Map<string, { contact: MemberId; ts: number; at: number }>();
   const copies = new Map<string, number>();
@@ -283,6 +301,10 @@ export const sequentialState: RpcChecker = {
         out.push(
           `re-founded at ${m.refounded}, survivors hold ${states.size} states: ${[...states].map(([k, ms]) => `${ms.join(',')}=${k}`).join(' ')}`,
         );
+      // The model runs the agreed log from the founders' start state: the survivors hold its end.
+      const want = JSON.stringify(m.register.snapshot());
+      for (const [got, ms] of states)
+        if (got !== want) out.push(`${ms.join(',')} hold ${got}, the re-founded order gives ${want}`);
       return out;
     }
     const want = JSON.stringify(m.register.snapshot());

@@ -22,7 +22,7 @@ import { seededRandom } from '../../runtime/stack/random.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
-import { Register, validateRegisterRequest } from './rpc-service.js';
+import { Register, type RegisterState, validateRegisterRequest } from './rpc-service.js';
 import type { Incarnation, NodeApp, NodeHandle, ScenarioConfig } from './world.js';
 import { viewKey, World } from './world.js';
 
@@ -65,7 +65,15 @@ export const DEFAULT_RPC_OPTIONS: RpcOptions = {
 
 /** What one replica incarnation was handed, in order: its deliveries (casts) and views. */
 export type LogItem =
-  | { t: 'view'; key: string; id: number; members: readonly MemberId[]; at: number }
+  | {
+      t: 'view';
+      key: string;
+      id: number;
+      members: readonly MemberId[];
+      at: number;
+      /** The register once the replica took the view in (a re-founding's start state). */
+      state?: RegisterState;
+    }
   | { t: 'msg'; viewId: number; gseq: number | undefined; sender: MemberId; payload: Uint8Array; at: number };
 
 export interface RpcIncarnation {
@@ -300,8 +308,16 @@ export class RpcSim {
           }
           case 'view': {
             const v: ViewChange = ev.change;
-            log.push({ t: 'view', key: viewKey(v.view), id: v.view.id, members: v.view.members, at: w.now });
+            const item: Extract<LogItem, { t: 'view' }> = {
+              t: 'view',
+              key: viewKey(v.view),
+              id: v.view.id,
+              members: v.view.members,
+              at: w.now,
+            };
+            log.push(item);
             group.emit('view', v);
+            item.state = register.snapshot();
             return;
           }
           case 'suspect':
