@@ -881,15 +881,22 @@ class Gms implements Layer {
       return;
     }
     // A member suspected but heard again (it was busy, not dead) is trusted again, as long as
-    // no flush has started to remove it.
+    // no flush has started to remove it. A removal a layer above demanded stands, unless it is
+    // what leaves this member without a majority (the other one of a view of two): no flush
+    // could carry it out, and while it stood no join or other change could go ahead either.
     if (!this.coord)
-      for (const m of this.suspected)
-        if (now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs && !this.demanded.has(m)) {
-          this.ctx.trace(() => `withdraw suspicion of ${m}`);
-          this.suspected.delete(m);
-          this.suspectedAt.delete(m);
-          this.forced.delete(m);
-        }
+      for (const pass of [false, true])
+        for (const m of this.suspected)
+          if (
+            now - (this.lastHeard.get(m) ?? 0) <= this.o.suspectMs &&
+            (!this.demanded.has(m) || (pass && !this.hasMajority()))
+          ) {
+            this.ctx.trace(() => `withdraw suspicion of ${m}`);
+            this.suspected.delete(m);
+            this.suspectedAt.delete(m);
+            this.forced.delete(m);
+            this.demanded.delete(m);
+          }
     this.expireJoiners(now);
     this.askToLeave();
     const f = this.flush;
