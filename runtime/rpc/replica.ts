@@ -230,6 +230,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private running: Item | undefined;
   /** Application state before the async method now running started (what a snapshot must show). */
   private preImage: { state: unknown } | undefined;
+  /** A stale async method a restore took back: the restored state is its pre-image, its request next. */
+  private resumed = false;
   private idleWaiters: Array<() => void> = [];
 
   // This member's own bookkeeping (not replicated).
@@ -666,6 +668,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.inflight.clear();
     this.inOrder.clear();
     this.handlerChains.clear();
+    this.resumed = false;
     if (this.running) this.queue = [{ t: 'restore', state: this.snapshot() }];
   }
 
@@ -690,6 +693,7 @@ export class Replica<T extends object = object> implements StateProvider {
         r.catch(() => this.counters.internalErrors++).finally(() => {
           this.running = undefined;
           this.preImage = undefined;
+          this.resumed = false;
           this.pump();
         });
       }
@@ -709,6 +713,7 @@ export class Replica<T extends object = object> implements StateProvider {
    */
   private fail(): void {
     this.failed = true;
+    this.resumed = false;
     this.frozen = true;
     this.serving = false;
     this.generation++;
@@ -821,7 +826,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (r instanceof Promise) {
       const generation = this.generation;
       return r.then((result) => {
-        if (generation === this.generation) this.commit(msg, msg.contact, view, now, result);
+        if (generation === this.generation || this.resumed) this.commit(msg, msg.contact, view, now, result);
       });
     }
     this.preImage = undefined;
@@ -1076,7 +1081,15 @@ export class Replica<T extends object = object> implements StateProvider {
     if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     const parts = parseSnapshot(state, this.outcomeLimits);
     this.restored = true;
+    this.resumed = false;
     if (this.running) {
+      if (this.resumes(parts)) {
+        // The stale method runs this very request on this very state: it is the new history's
+        // run (running it again would apply the request twice here). The rest of the backlog follows.
+        this.resumed = true;
+        this.queueBacklog(parts.backlog.slice(1));
+        return;
+      }
       this.queue = [{ t: 'restore', state }];
       return;
     }
@@ -1114,9 +1127,34 @@ export class Replica<T extends object = object> implements StateProvider {
     this.pending = parts.pending;
     this.lastNow = parts.lastNow;
     this.applied = parts.applied;
-    this.queue = [...parts.backlog, ...this.queue.filter((i) => i.t !== 'restore')];
+    this.queueBacklog(parts.backlog);
+  }
+
+  /**
+   * Whether `parts` is, byte for byte, the state the stale async method started from (its
+   * pre-image and this replica's tables) with that method's request at the head of its backlog.
+   */
+  private resumes(parts: SnapshotParts): boolean {
+    const run = this.running;
+    const first = parts.backlog[0];
+    if (!this.preImage || run?.t !== 'msg' || first?.t !== 'msg') return false;
+    const live = encodeSnapshot({
+      app: this.preImage.state,
+      outcomes: this.outcomes,
+      locks: this.locks,
+      pending: this.pending,
+      lastNow: this.lastNow,
+      applied: this.applied,
+      backlog: [run],
+    });
+    return Buffer.compare(encodeSnapshot({ ...parts, backlog: [first] }), live) === 0;
+  }
+
+  /** The queue continues with `backlog`, then what was delivered after it. */
+  private queueBacklog(backlog: Delivered[]): void {
+    this.queue = [...backlog, ...this.queue.filter((i) => i.t !== 'restore')];
     this.inOrder.clear();
-    for (const item of parts.backlog) {
+    for (const item of backlog) {
       if (item.t !== 'msg') continue;
       try {
         const m = decodeGroupMsg(item.payload);

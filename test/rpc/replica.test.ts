@@ -283,6 +283,14 @@ describe('replica: a restore deferred behind a stale async method, refused by th
     await sleep(20); // running at every replica
     cluster.group.partition(cut.member);
     cut.replica.detach();
+    // The keeper's state differs from the cut's pre-image (another history's), so the cut must
+    // install it, not take its stale run back as the new history's (the same state and request).
+    const snapshot = keeper.replica.snapshot.bind(keeper.replica);
+    keeper.replica.snapshot = () => {
+      const v = decodeValue(snapshot(), SNAPSHOT_LIMITS) as unknown[];
+      v[1] = [...(v[1] as string[]), 'z'];
+      return encodeValue(v);
+    };
     const back = cluster.group.join({ state: cut.replica });
     cut.replica.attach(back);
     // The service refuses the state once (a version it cannot read), after the core took it.

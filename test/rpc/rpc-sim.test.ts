@@ -89,6 +89,15 @@ describe('object-group RPC in the simulator', () => {
     expect(totals.timeouts).toBeGreaterThan(20);
   });
 
+  it('an async method running when its member is cut off, which rejoins with the same Replica: the request runs once there', async () => {
+    // Seed 15: the stale run's request heads the backlog of the state the rejoining member
+    // receives (its provider was running it too). Before the fix the member ran it again there:
+    // no-double-apply: 84eb5365.1 ran c0:17 2 times.
+    const cfg = { ...rpcConfig(15, 3, FAULTS), delivery: 'multicast' as const, rejoin: 'same' as const };
+    const r = await runRpcScenario(cfg, { asyncShare: 0.25 });
+    expect(r.violations).toEqual([]);
+  });
+
   it('replays a seed identically', async () => {
     const cfg = { ...rpcConfig(11, 4, FAULTS), trace: true };
     const a = await runRpcScenario(cfg);
