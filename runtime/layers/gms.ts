@@ -1094,6 +1094,9 @@ class Gms implements Layer {
     )
       return;
     if (!this.hasMajority()) return; // see suspect(): wait for them or for partitionMs
+    // Others' opinions can fail members we do not suspect: the participants themselves must be
+    // a strict majority of the view, or a minority could move on (primary partition).
+    if ((stay.length + left.length) * 2 <= v.members.length) return;
     const attempt = Math.max(this.highestAttempt, this.coord?.attempt ?? 0) + 1;
     this.highestAttempt = attempt;
     const members = [...stay, ...joined];

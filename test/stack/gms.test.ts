@@ -61,6 +61,22 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
   });
 
+  it('group seed 200673 (others fail members the coordinator trusts): no minority view', () => {
+    // Right after a heal, two members' stale reports fail five of seven at a coordinator that
+    // suspects nobody; its flush of {itself, one member} must not start, or that member, who
+    // had answered the majority side's flush, installs the minority's view 2 (two lineages).
+    const cfg = { ...groupConfig(200673, 3 + (200673 % 7), ALL), delivery: 'fanout' as const };
+    const r = runScenario(cfg, GROUP_CHECKERS);
+    expect(r.violations).toEqual([]);
+    for (const i of r.world.incarnations)
+      i.views.forEach((v, k) => {
+        const prev = k > 0 ? i.views[k - 1] : undefined;
+        if (!prev || v.id !== prev.id + 1) return;
+        const kept = v.members.filter((m) => prev.members.includes(m)).length;
+        expect(kept * 2).toBeGreaterThan(prev.members.length);
+      });
+  });
+
   it('group seed 200182 (a FlushOk switch leaves the coordinator alone in its view): no wedge', () => {
     // Its members must see from the coordinator alone that they were left behind.
     const cfg = groupConfig(200182, 3 + (200182 % 7), ALL);
