@@ -13,7 +13,6 @@
  * A child replica is this file with `--child PORT SEEDS OBSERVE`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Bank } from '../examples/bank/bank.js';
@@ -22,6 +21,7 @@ import { Observer } from '../runtime/observe/observer.js';
 import { metricsServer } from '../runtime/observe/server.js';
 import { connect, joinReplica } from '../runtime/rpc/index.js';
 import { udp } from '../runtime/transport/udp.js';
+import { freePorts } from '../testkit/ports.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -33,22 +33,6 @@ const { values: flags } = parseArgs({
     'scrape-ms': { type: 'string', default: '1000' },
   },
 });
-
-async function freePorts(n: number): Promise<number[]> {
-  const socks = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<dgram.Socket>((resolve) => {
-          const s = dgram.createSocket('udp4');
-          s.bind(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = socks.map((s) => s.address().port);
-  for (const s of socks) s.close();
-  return ports;
-}
 
 const cpuWaiters = new Map<ChildProcess, ((us: number) => void)[]>();
 

@@ -4,6 +4,8 @@
  * fail-over tests and never leaves one behind; a child serves a replica with
  * {@link serveReplicaChild}.
  */
+
+export { freePorts } from '../testkit/ports.js';
 export {
   Child,
   type ChildCommand,

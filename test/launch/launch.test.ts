@@ -129,7 +129,7 @@ describe('runReplica', () => {
 
 describe('a join that fails says why', () => {
   async function pair(a: Record<string, string>, b: Record<string, string>): Promise<string[]> {
-    const { freePorts } = await import('./ports.js');
+    const { freePorts } = await import('../../testkit/ports.js');
     const [pa, pb] = await freePorts(2);
     const seeds = `127.0.0.1:${pa},127.0.0.1:${pb}`;
     const start = (port: number, env: Record<string, string>) =>
