@@ -1,5 +1,5 @@
 import { StackConfigError } from '../errors.js';
-import { headerString, headerTuple, headerUint, popKindHeader } from '../stack/header.js';
+import { popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import { requirePositive } from '../stack/options.js';
 import {
@@ -15,56 +15,31 @@ import {
   type ViewDelta,
 } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
+import {
+  abandonHeader,
+  confirmHeader,
+  dataHeader,
+  digestHeader,
+  fetchHeader,
+  flushOkHeader,
+  forwardHeader,
+  foundHeader,
+  GmsKind,
+  type HeartbeatHeader,
+  heartbeatHeader,
+  hereHeader,
+  installHeader,
+  joinHeader,
+  leaveHeader,
+  prepareHeader,
+  type SyncEnd,
+  suspectHeader,
+  syncHeader,
+  type ViewTag,
+  viewTagHeader,
+} from './gms/codec.js';
 
-/**
- * Header kinds of the membership layer. `epoch` names the flush attempt that installed a view,
- * so two coordinators racing to install the same view id can never have their traffic mixed.
- */
-export const GmsKind = {
-  /** [0, viewId, epoch, vseq] a reliable cast of the view (vseq: per sender, from 0 in each view). */
-  Data: 0,
-  /** [1, viewId, epoch, highestAttempt, stuck] liveness, unreliable cast. `highestAttempt`: the
-   * highest flush attempt the sender has seen, so a coordinator outbids every attempt its members
-   * are blocked in; `stuck`: 1 when the sender is blocked in a flush nobody drives any more. */
-  Heartbeat: 1,
-  /** [2, newViewId, attempt, members[], addresses[]] coordinator → each surviving member: stop and report. */
-  Prepare: 2,
-  /** [3, newViewId, attempt, [[sender, count]...], nakNext] participant → coordinator: how many of
-   * each sender's messages of the view it holds contiguously (its own: how many it sent). */
-  Digest: 3,
-  /** [4, newViewId, attempt, [[sender, count, holder]...]] coordinator → participants: the old view
-   * ends after `count` messages of each sender; `holder` has them all. */
-  Sync: 4,
-  /** [5, viewId, epoch, sender, from, to] ask a holder for messages of a sender of the old view. */
-  Fetch: 5,
-  /** [6, viewId, epoch, sender, vseq] a stored message resent during a flush (original headers above). */
-  Forward: 6,
-  /** [7, newViewId, attempt] participant → coordinator: I hold and delivered everything up to the cut. */
-  FlushOk: 7,
-  /** [8, newViewId, attempt, members[], addresses[], joined[], left[], failed[], [[member, nakNext]...]] */
-  Install: 8,
-  /** [9, vote] discovery: an endpoint asks to join (sent to the seeds); `vote` is the founder it
-   * backs if no group answers ('' for none). */
-  Join: 9,
-  /** [10, viewId, coordinator, coordinatorAddress] discovery reply from a member. */
-  Here: 10,
-  /** [11, viewId] member → coordinator: remove me. */
-  Leave: 11,
-  /** [12, viewId, member, heldMs] member → coordinator: I suspect this member, and have for
-   * heldMs without a break. Renewed every suspectMs / 2 while it holds. */
-  Suspect: 12,
-  /** [13, viewId, epoch] application point-to-point message. */
-  P2P: 13,
-  /** [14, viewId, epoch] unreliable cast. */
-  Unreliable: 14,
-  /** [15, newViewId, attempt] coordinator → its participants: I gave up this attempt (a stronger
-   * coordinator leads); your FlushOk to it no longer binds you. */
-  Abandon: 15,
-  /** [16, epoch] founder → the joiners that voted for it: will you found the group with me? */
-  Found: 16,
-  /** [17, epoch] voter → founder: yes; I back no one else until you start the group or I give up. */
-  Confirm: 17,
-} as const;
+export { GmsKind };
 
 export interface GmsOptions {
   /** Heartbeat period. */
@@ -327,7 +302,10 @@ class Gms implements Layer {
         if (ev.qos.order === 'unreliable') {
           this.ctx.passDown({
             ...ev,
-            msg: pushHeader(ev.msg, [GmsKind.Unreliable, this.view.id, this.epoch]),
+            msg: pushHeader(
+              ev.msg,
+              viewTagHeader.encode(GmsKind.Unreliable, { viewId: this.view.id, epoch: this.epoch }),
+            ),
           });
           return;
         }
@@ -340,7 +318,11 @@ class Gms implements Layer {
       }
       case 'send':
         if (this.state !== 'member' || !this.view) return;
-        this.send(ev.to, [GmsKind.P2P, this.view.id, this.epoch], ev.msg);
+        this.send(
+          ev.to,
+          viewTagHeader.encode(GmsKind.P2P, { viewId: this.view.id, epoch: this.epoch }),
+          ev.msg,
+        );
         return;
       default:
         this.ctx.passDown(ev);
@@ -351,7 +333,7 @@ class Gms implements Layer {
     const v = this.view!;
     this.ctx.passDown({
       type: 'cast',
-      msg: pushHeader(msg, [GmsKind.Data, v.id, this.epoch, this.vseq++]),
+      msg: pushHeader(msg, dataHeader.encode({ viewId: v.id, epoch: this.epoch, vseq: this.vseq++ })),
       qos,
     });
   }
@@ -369,10 +351,10 @@ class Gms implements Layer {
   private sendJoin(): void {
     const targets = new Set(this.o.seeds);
     if (this.coordinatorHint) targets.add(this.coordinatorHint);
-    for (const a of targets) this.probe(a, [GmsKind.Join, this.vote ?? '']);
+    for (const a of targets) this.probe(a, joinHeader.encode({ vote: this.vote ?? '' }));
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
     // (a fan-out transport has no peers before a view, so this costs nothing there).
-    this.probe(null, [GmsKind.Join, this.vote ?? '']);
+    this.probe(null, joinHeader.encode({ vote: this.vote ?? '' }));
   }
 
   /**
@@ -433,21 +415,19 @@ class Gms implements Layer {
     const epoch = foundingEpoch(this.self);
     this.founding = { epoch, asked: voters, confirmed: new Set(), since: this.ctx.now() };
     this.ctx.trace(() => `propose founding to ${voters.join(',')}`);
-    for (const m of voters) this.send(m, [GmsKind.Found, epoch]);
+    for (const m of voters) this.send(m, foundHeader.encode({ epoch }));
   }
 
   private onFound(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 2);
-    const epoch = headerUint(h[1], 'gms', 'epoch');
+    const { epoch } = foundHeader.decode(h);
     if (this.state !== 'joining' || this.founding || this.vote !== from) return;
     if (this.tentative && this.tentative.founder !== from) return;
     this.tentative ??= { founder: from, epoch, since: this.ctx.now() };
-    this.send(from, [GmsKind.Confirm, epoch]);
+    this.send(from, confirmHeader.encode({ epoch }));
   }
 
   private onConfirm(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 2);
-    const epoch = headerUint(h[1], 'gms', 'epoch');
+    const { epoch } = confirmHeader.decode(h);
     const f = this.founding;
     if (this.state !== 'joining' || !f || epoch !== f.epoch || !f.asked.includes(from)) return;
     f.confirmed.add(from);
@@ -464,7 +444,17 @@ class Gms implements Layer {
     const addresses = [this.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')];
     this.founding = undefined;
     this.ctx.trace(() => `found the group with ${members.join(',')}`);
-    const install = [GmsKind.Install, 1, 1, members, addresses, members, [], [], [], epoch];
+    const install = installHeader.encode({
+      newViewId: 1,
+      attempt: 1,
+      members,
+      addresses,
+      joined: members,
+      left: [],
+      failed: [],
+      nakNext: [],
+      epoch,
+    });
     this.install(
       1,
       epoch,
@@ -513,7 +503,7 @@ class Gms implements Layer {
     const now = this.ctx.now();
     if (c === this.leaveSent?.to && now - this.leaveSent.at < this.o.suspectMs / 2) return;
     this.leaveSent = { to: c, at: now };
-    this.send(c, [GmsKind.Leave, this.view.id]);
+    this.send(c, leaveHeader.encode({ viewId: this.view.id }));
   }
 
   private finish(state: 'left' | 'partitioned', reason = ''): void {
@@ -597,9 +587,7 @@ class Gms implements Layer {
         this.onConfirm(from, h);
         return;
       case GmsKind.Abandon: {
-        headerTuple(h, 'gms', 3);
-        const newViewId = headerUint(h[1], 'gms', 'viewId');
-        const attempt = headerUint(h[2], 'gms', 'attempt');
+        const { newViewId, attempt } = abandonHeader.decode(h);
         const f = this.flush;
         // Its coordinator will never install that attempt: we may answer another one.
         if (f && f.coord === from && f.newViewId === newViewId && f.attempt === attempt) {
@@ -618,7 +606,7 @@ class Gms implements Layer {
     const { h, kind } = popKindHeader(msg, 'gms');
     if (kind === GmsKind.Join) {
       if (this.state === 'joining') {
-        const vote = h.length > 1 ? headerString(h[1], 'gms', 'vote') : '';
+        const { vote } = joinHeader.decode(h);
         this.discovered.set(from, { address, at: this.ctx.now(), vote });
         return;
       }
@@ -638,16 +626,13 @@ class Gms implements Layer {
         }
       } else if (c) {
         const ca = this.view.addresses[this.rank(c)] ?? '';
-        this.probe(address, [GmsKind.Here, this.view.id, c, ca]);
+        this.probe(address, hereHeader.encode({ viewId: this.view.id, coordinator: c, address: ca }));
       }
       return;
     }
     if (kind === GmsKind.Here) {
       if (this.state !== 'joining') return;
-      headerTuple(h, 'gms', 4);
-      headerUint(h[1], 'gms', 'viewId');
-      headerString(h[2], 'gms', 'coordinator');
-      const ca = headerString(h[3], 'gms', 'address');
+      const ca = hereHeader.decode(h).address;
       this.heardMemberAt = this.ctx.now();
       if (ca !== '') this.coordinatorHint = ca;
       return;
@@ -657,9 +642,7 @@ class Gms implements Layer {
 
   /** Heartbeats, unreliable casts and point-to-point messages: tagged with the view, not flushed. */
   private onViewTagged(kind: number, from: MemberId, h: unknown[], rest: Msg, cast: boolean): void {
-    headerTuple(h, 'gms', 3);
-    const viewId = headerUint(h[1], 'gms', 'viewId');
-    const epoch = headerUint(h[2], 'gms', 'epoch');
+    const { viewId, epoch }: ViewTag = viewTagHeader.decode(h);
     if (!this.view || viewId > this.view.id) {
       if (!this.plausibleLead(viewId)) return;
       if (this.view && this.rank(from) >= 0) this.noteAhead(from);
@@ -671,18 +654,15 @@ class Gms implements Layer {
     if (this.otherLineage(from, viewId, epoch)) return;
     if (viewId < this.view.id || epoch !== this.epoch || this.rank(from) < 0) return;
     if (kind === GmsKind.Heartbeat) {
-      this.onHeartbeat(from, h);
+      this.onHeartbeat(from, heartbeatHeader.decode(h));
       return;
     }
     this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
   }
 
-  private onHeartbeat(from: MemberId, h: unknown[]): void {
-    // The two flush fields came later: a heartbeat without them reports nothing.
-    const highest = h.length > 3 ? headerUint(h[3], 'gms', 'attempt') : 0;
-    const stuck = h.length > 4 ? headerUint(h[4], 'gms', 'stuck') : 0;
-    this.highestAttempt = Math.max(this.highestAttempt, highest);
-    if (stuck === 0 || this.coord || this.coordinator() !== this.self) return;
+  private onHeartbeat(from: MemberId, hb: HeartbeatHeader): void {
+    this.highestAttempt = Math.max(this.highestAttempt, hb.highestAttempt);
+    if (!hb.stuck || this.coord || this.coordinator() !== this.self) return;
     // A member is blocked in a flush nobody drives (its coordinator abandoned it, or lost the
     // lead, or it arrived stale after a heal): only a view change unblocks it, so run one.
     if (!this.stuck.has(from)) this.c.stuckReports++;
@@ -701,17 +681,13 @@ class Gms implements Layer {
    * view's epoch (or a later view), else the sender lives in another lineage of the group and,
    * for us, is silent. Flush control names view ids only and always counts. */
   private sameLineage(kind: number, h: unknown[]): boolean {
-    const tagged =
-      kind === GmsKind.Data ||
-      kind === GmsKind.Heartbeat ||
-      kind === GmsKind.P2P ||
-      kind === GmsKind.Unreliable;
-    if (!tagged) return true;
-    const viewId = h[1];
+    const tag = viewTagHeader.peek(kind, h);
+    if (!tag) return true;
+    const { viewId, epoch } = tag;
     return (
-      typeof viewId === 'number' &&
+      viewId !== undefined &&
       ((viewId > this.view!.id && viewId <= this.view!.id + MAX_VIEW_LEAD) ||
-        (viewId === this.view!.id && h[2] === this.epoch))
+        (viewId === this.view!.id && epoch === this.epoch))
     );
   }
 
@@ -783,10 +759,7 @@ class Gms implements Layer {
   // ---------------------------------------------------------------- data (virtual synchrony)
 
   private onData(from: MemberId, h: unknown[], msg: Msg, nakSeq: number | undefined): void {
-    headerTuple(h, 'gms', 4);
-    const viewId = headerUint(h[1], 'gms', 'viewId');
-    const epoch = headerUint(h[2], 'gms', 'epoch');
-    const vseq = headerUint(h[3], 'gms', 'vseq');
+    const { viewId, epoch, vseq } = dataHeader.decode(h);
     if (!this.view || viewId > this.view.id) {
       if (!this.plausibleLead(viewId)) return;
       if (this.view && this.rank(from) >= 0) this.noteAhead(from);
@@ -862,7 +835,14 @@ class Gms implements Layer {
     this.ctx.passDown({
       type: 'cast',
       msg: {
-        headers: [[GmsKind.Heartbeat, v.id, this.epoch, this.highestAttempt, this.orphaned() ? 1 : 0]],
+        headers: [
+          heartbeatHeader.encode({
+            viewId: v.id,
+            epoch: this.epoch,
+            highestAttempt: this.highestAttempt,
+            stuck: this.orphaned(),
+          }),
+        ],
         payload: EMPTY,
       },
       qos: { order: 'unreliable' },
@@ -962,7 +942,7 @@ class Gms implements Layer {
       if (last !== undefined && now - last < this.o.suspectMs / 2 && this.reportedTo === c) continue;
       this.reportedAt.set(m, now);
       const held = Math.max(0, Math.round(now - (this.suspectedAt.get(m) ?? now)));
-      this.send(c, [GmsKind.Suspect, this.view.id, m, held]);
+      this.send(c, suspectHeader.encode({ viewId: this.view.id, member: m, heldMs: held }));
     }
     this.reportedTo = c;
   }
@@ -1005,11 +985,7 @@ class Gms implements Layer {
   }
 
   private onSuspectReport(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 3);
-    const viewId = headerUint(h[1], 'gms', 'viewId');
-    const m = headerString(h[2], 'gms', 'member');
-    // How long the reporter has suspected m without a break (a later field: absent means 0).
-    const held = h.length > 3 ? headerUint(h[3], 'gms', 'heldMs') : 0;
+    const { viewId, member: m, heldMs: held } = suspectHeader.decode(h);
     if (!this.view || viewId !== this.view.id || this.rank(m) < 0) return;
     // Only a member of the view has an opinion; anyone else's report is refused and counted.
     if (this.rank(from) < 0 || from === m) {
@@ -1033,8 +1009,7 @@ class Gms implements Layer {
   }
 
   private onLeave(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 2);
-    const viewId = headerUint(h[1], 'gms', 'viewId');
+    const { viewId } = leaveHeader.decode(h);
     if (!this.view || viewId !== this.view.id || this.rank(from) < 0) return;
     this.leavers.add(from);
     if (this.coordinator() === this.self) this.scheduleFlush();
@@ -1125,27 +1100,20 @@ class Gms implements Layer {
       () => `flush ${v.id + 1}/${attempt} members ${members.join(',')} failed ${failed.join(',')}`,
     );
     for (const p of this.coord.participants)
-      this.send(p, [GmsKind.Prepare, v.id + 1, attempt, members, addresses]);
+      this.send(p, prepareHeader.encode({ newViewId: v.id + 1, attempt, members, addresses }));
     this.ctx.setTimer('flushTimeout', this.o.suspectMs);
   }
 
   private onDigest(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 5);
-    const newViewId = headerUint(h[1], 'gms', 'viewId');
-    const attempt = headerUint(h[2], 'gms', 'attempt');
-    const entries = headerTuple(h[3], 'gms', 0);
-    const nakNext = headerUint(h[4], 'gms', 'nakNext');
+    const { newViewId, attempt, held, nakNext } = digestHeader.decode(h);
     const last = new Map<MemberId, number>();
-    for (const e of entries) {
-      const t = headerTuple(e, 'gms', 2);
-      last.set(headerString(t[0], 'gms', 'sender'), headerUint(t[1], 'gms', 'vseq') - 1);
-    }
+    for (const [s, count] of held) last.set(s, count - 1);
     const k = this.coord;
     if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
     k.digests.set(from, { last, nakNext });
     if (k.digests.size < k.participants.length || k.synced) return;
     // The old view ends, per sender, at the furthest any survivor got; one who has it serves the rest.
-    const cut: [MemberId, number, MemberId][] = [];
+    const ends: SyncEnd[] = [];
     for (const s of this.view!.members) {
       let best = -1;
       let holder: MemberId = this.self;
@@ -1156,33 +1124,29 @@ class Gms implements Layer {
           holder = p;
         }
       }
-      cut.push([s, best + 1, holder]); // as a count: -1 cannot travel as an unsigned header
+      ends.push({ sender: s, count: best + 1, holder }); // as a count: -1 cannot travel as an unsigned header
     }
     k.synced = true;
-    for (const p of k.participants) this.send(p, [GmsKind.Sync, newViewId, attempt, cut]);
+    for (const p of k.participants) this.send(p, syncHeader.encode({ newViewId, attempt, ends }));
   }
 
   private onFlushOk(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 3);
-    const newViewId = headerUint(h[1], 'gms', 'viewId');
-    const attempt = headerUint(h[2], 'gms', 'attempt');
+    const { newViewId, attempt } = flushOkHeader.decode(h);
     const k = this.coord;
     if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
     k.oks.add(from);
     if (k.oks.size < k.participants.length) return;
-    const nakNext = [...k.digests].map(([m, d]) => [m, d.nakNext]);
-    const install = [
-      GmsKind.Install,
+    const install = installHeader.encode({
       newViewId,
       attempt,
-      k.members,
-      k.addresses,
-      k.joined,
-      k.left,
-      k.failed,
-      nakNext,
-      k.epoch,
-    ];
+      members: k.members,
+      addresses: k.addresses,
+      joined: k.joined,
+      left: k.left,
+      failed: k.failed,
+      nakNext: [...k.digests].map(([m, d]) => [m, d.nakNext] as const),
+      epoch: k.epoch,
+    });
     this.ctx.clearTimer('flushTimeout');
     this.coord = undefined;
     for (const j of k.joined) this.joiners.delete(j);
@@ -1203,7 +1167,8 @@ class Gms implements Layer {
     if (!k) return;
     this.coord = undefined;
     this.ctx.clearTimer('flushTimeout');
-    for (const p of k.participants) this.send(p, [GmsKind.Abandon, k.newViewId, k.attempt]);
+    for (const p of k.participants)
+      this.send(p, abandonHeader.encode({ newViewId: k.newViewId, attempt: k.attempt }));
   }
 
   private flushTimeout(): void {
@@ -1237,11 +1202,7 @@ class Gms implements Layer {
   // ---------------------------------------------------------------- flush: participant side
 
   private onPrepare(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 5);
-    const newViewId = headerUint(h[1], 'gms', 'viewId');
-    const attempt = headerUint(h[2], 'gms', 'attempt');
-    const members = headerTuple(h[3], 'gms', 0).map((m) => headerString(m, 'gms', 'member'));
-    headerTuple(h[4], 'gms', 0);
+    const { newViewId, attempt, members } = prepareHeader.decode(h);
     if (!this.view || newViewId !== this.view.id + 1 || this.rank(from) < 0) return;
     this.highestAttempt = Math.max(this.highestAttempt, attempt);
     const f = this.flush;
@@ -1279,27 +1240,22 @@ class Gms implements Layer {
     }
     this.flushDigestSent = true;
     // Our own casts count as held even before their loop-back arrives: they are ours to serve.
-    const entries = this.view.members.map((s) => [
-      s,
-      s === this.self ? Math.max(this.vseq, this.contiguous(s) + 1) : this.contiguous(s) + 1,
-    ]);
-    this.send(from, [GmsKind.Digest, newViewId, attempt, entries, this.lastOwnNakSeq + 1]);
+    const held = this.view.members.map(
+      (s) =>
+        [s, s === this.self ? Math.max(this.vseq, this.contiguous(s) + 1) : this.contiguous(s) + 1] as const,
+    );
+    this.send(from, digestHeader.encode({ newViewId, attempt, held, nakNext: this.lastOwnNakSeq + 1 }));
   }
 
   private onSync(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 4);
-    const newViewId = headerUint(h[1], 'gms', 'viewId');
-    const attempt = headerUint(h[2], 'gms', 'attempt');
-    const entries = headerTuple(h[3], 'gms', 0);
+    const { newViewId, attempt, ends } = syncHeader.decode(h);
     const f = this.flush;
     if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !this.view) return;
     const cut = new Map<MemberId, number>();
     const holders = new Map<MemberId, MemberId>();
-    for (const e of entries) {
-      const t = headerTuple(e, 'gms', 3);
-      const s = headerString(t[0], 'gms', 'sender');
-      cut.set(s, headerUint(t[1], 'gms', 'cut') - 1);
-      holders.set(s, headerString(t[2], 'gms', 'holder'));
+    for (const e of ends) {
+      cut.set(e.sender, e.count - 1);
+      holders.set(e.sender, e.holder);
     }
     f.cut = cut;
     f.holders = holders;
@@ -1318,17 +1274,15 @@ class Gms implements Layer {
       const holder = f.holders.get(s);
       const have = this.contiguous(s);
       if (have < c && holder !== undefined && holder !== this.self)
-        this.send(holder, [GmsKind.Fetch, this.view.id, this.epoch, s, have + 1, c]);
+        this.send(
+          holder,
+          fetchHeader.encode({ viewId: this.view.id, epoch: this.epoch, sender: s, from: have + 1, to: c }),
+        );
     }
   }
 
   private onFetch(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 6);
-    const viewId = headerUint(h[1], 'gms', 'viewId');
-    const epoch = headerUint(h[2], 'gms', 'epoch');
-    const s = headerString(h[3], 'gms', 'sender');
-    const lo = headerUint(h[4], 'gms', 'from');
-    const hi = headerUint(h[5], 'gms', 'to');
+    const { viewId, epoch, sender: s, from: lo, to: hi } = fetchHeader.decode(h);
     if (!this.view || viewId !== this.view.id || epoch !== this.epoch || this.rank(from) < 0) return;
     const l = this.logs.get(s);
     if (!l) return;
@@ -1336,16 +1290,12 @@ class Gms implements Layer {
       const e = l.held.get(k);
       if (!e) continue;
       this.c.forwards++;
-      this.send(from, [GmsKind.Forward, viewId, epoch, s, k], e.msg);
+      this.send(from, forwardHeader.encode({ viewId, epoch, sender: s, vseq: k }), e.msg);
     }
   }
 
   private onForward(from: MemberId, h: unknown[], msg: Msg): void {
-    headerTuple(h, 'gms', 5);
-    const viewId = headerUint(h[1], 'gms', 'viewId');
-    const epoch = headerUint(h[2], 'gms', 'epoch');
-    const s = headerString(h[3], 'gms', 'sender');
-    const vseq = headerUint(h[4], 'gms', 'vseq');
+    const { viewId, epoch, sender: s, vseq } = forwardHeader.decode(h);
     if (
       !this.view ||
       viewId !== this.view.id ||
@@ -1364,29 +1314,14 @@ class Gms implements Layer {
     if (!f?.cut || f.okSent || f.abandoned || !this.view) return;
     for (const [s, c] of f.cut) if ((this.logs.get(s)?.next ?? 0) <= c) return;
     f.okSent = true;
-    this.send(f.coord, [GmsKind.FlushOk, f.newViewId, f.attempt]);
+    this.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
   }
 
   // ---------------------------------------------------------------- install
 
   private onInstall(from: MemberId, h: unknown[]): void {
-    headerTuple(h, 'gms', 10);
-    const newViewId = headerUint(h[1], 'gms', 'viewId');
-    const attempt = headerUint(h[2], 'gms', 'attempt');
-    const epoch = headerUint(h[9], 'gms', 'epoch');
-    const strings = (v: unknown, what: string) =>
-      headerTuple(v, 'gms', 0).map((m) => headerString(m, 'gms', what));
-    const members = strings(h[3], 'member');
-    const addresses = strings(h[4], 'address');
-    const joined = strings(h[5], 'member');
-    const left = strings(h[6], 'member');
-    const failed = strings(h[7], 'member');
-    const nakNext = headerTuple(h[8], 'gms', 0).map((e) => {
-      const t = headerTuple(e, 'gms', 2);
-      return [headerString(t[0], 'gms', 'member'), headerUint(t[1], 'gms', 'seq')] as const;
-    });
-    if (members.length !== addresses.length || members.length === 0)
-      throw new DecodeError('DECODE_BAD_SHAPE', 'gms: install members and addresses differ');
+    const { newViewId, attempt, epoch, members, addresses, joined, left, failed, nakNext } =
+      installHeader.decode(h);
     if (this.state === 'joining') {
       if (!members.includes(this.self)) return;
       // Bound to a founder: only a view from it (its founding view, or a later one admitting us

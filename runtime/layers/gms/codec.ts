@@ -1,0 +1,357 @@
+import { headerString, headerTuple, headerUint } from '../../stack/header.js';
+import type { MemberId } from '../../stack/member.js';
+import { DecodeError } from '../../wire/errors.js';
+
+/**
+ * Header kinds of the membership layer. `epoch` names the flush attempt that installed a view,
+ * so two coordinators racing to install the same view id can never have their traffic mixed.
+ * Each kind has one codec below; the tuples in these comments are what travels.
+ */
+export const GmsKind = {
+  /** [0, viewId, epoch, vseq] a reliable cast of the view (vseq: per sender, from 0 in each view). */
+  Data: 0,
+  /** [1, viewId, epoch, highestAttempt, stuck] liveness, unreliable cast. `highestAttempt`: the
+   * highest flush attempt the sender has seen, so a coordinator outbids every attempt its members
+   * are blocked in; `stuck`: 1 when the sender is blocked in a flush nobody drives any more. */
+  Heartbeat: 1,
+  /** [2, newViewId, attempt, members[], addresses[]] coordinator → each surviving member: stop and report. */
+  Prepare: 2,
+  /** [3, newViewId, attempt, [[sender, count]...], nakNext] participant → coordinator: how many of
+   * each sender's messages of the view it holds contiguously (its own: how many it sent). */
+  Digest: 3,
+  /** [4, newViewId, attempt, [[sender, count, holder]...]] coordinator → participants: the old view
+   * ends after `count` messages of each sender; `holder` has them all. */
+  Sync: 4,
+  /** [5, viewId, epoch, sender, from, to] ask a holder for messages of a sender of the old view. */
+  Fetch: 5,
+  /** [6, viewId, epoch, sender, vseq] a stored message resent during a flush (original headers above). */
+  Forward: 6,
+  /** [7, newViewId, attempt] participant → coordinator: I hold and delivered everything up to the cut. */
+  FlushOk: 7,
+  /** [8, newViewId, attempt, members[], addresses[], joined[], left[], failed[], [[member, nakNext]...], epoch] */
+  Install: 8,
+  /** [9, vote] discovery: an endpoint asks to join (sent to the seeds); `vote` is the founder it
+   * backs if no group answers ('' for none). */
+  Join: 9,
+  /** [10, viewId, coordinator, coordinatorAddress] discovery reply from a member. */
+  Here: 10,
+  /** [11, viewId] member → coordinator: remove me. */
+  Leave: 11,
+  /** [12, viewId, member, heldMs] member → coordinator: I suspect this member, and have for
+   * heldMs without a break. Renewed every suspectMs / 2 while it holds. */
+  Suspect: 12,
+  /** [13, viewId, epoch] application point-to-point message. */
+  P2P: 13,
+  /** [14, viewId, epoch] unreliable cast. */
+  Unreliable: 14,
+  /** [15, newViewId, attempt] coordinator → its participants: I gave up this attempt (a stronger
+   * coordinator leads); your FlushOk to it no longer binds you. */
+  Abandon: 15,
+  /** [16, epoch] founder → the joiners that voted for it: will you found the group with me? */
+  Found: 16,
+  /** [17, epoch] voter → founder: yes; I back no one else until you start the group or I give up. */
+  Confirm: 17,
+} as const;
+
+/**
+ * One gms message kind: `encode` builds the header tuple that travels, `decode` checks a received
+ * tuple (already known to be of this kind) and throws {@link DecodeError} (`DECODE_BAD_SHAPE`) if
+ * it is malformed. Handlers decode before they change any state, and only where they read it.
+ *
+ * @example
+ * ```ts
+ * const h = flushOkHeader.encode({ newViewId: 4, attempt: 1 }); // [7, 4, 1]
+ * flushOkHeader.decode(h).attempt; // 1
+ * ```
+ */
+export interface HeaderCodec<Out, In = Out> {
+  encode(m: In): unknown[];
+  decode(h: unknown[]): Out;
+}
+
+/** What view-tagged traffic (data, heartbeats, point-to-point, unreliable) carries first. */
+export interface ViewTag {
+  viewId: number;
+  epoch: number;
+}
+export interface DataHeader extends ViewTag {
+  vseq: number;
+}
+export interface HeartbeatHeader extends ViewTag {
+  highestAttempt: number;
+  /** The sender is blocked in a flush nobody drives any more. */
+  stuck: boolean;
+}
+/** Names one flush attempt: Prepare's reply chain, FlushOk and Abandon. */
+export interface AttemptHeader {
+  newViewId: number;
+  attempt: number;
+}
+export interface PrepareHeader extends AttemptHeader {
+  members: MemberId[];
+  addresses: string[];
+}
+export interface DigestHeader extends AttemptHeader {
+  /** Per sender of the view, how many of its messages are held contiguously from vseq 0. */
+  held: (readonly [MemberId, number])[];
+  /** The nak seq the sender's next cast will carry. */
+  nakNext: number;
+}
+export interface SyncEnd {
+  sender: MemberId;
+  /** The old view ends after this many messages of `sender`. */
+  count: number;
+  holder: MemberId;
+}
+export interface SyncHeader extends AttemptHeader {
+  ends: SyncEnd[];
+}
+export interface FetchHeader extends ViewTag {
+  sender: MemberId;
+  from: number;
+  to: number;
+}
+export interface ForwardHeader extends ViewTag {
+  sender: MemberId;
+  vseq: number;
+}
+export interface InstallHeader extends AttemptHeader {
+  members: MemberId[];
+  addresses: string[];
+  joined: MemberId[];
+  left: MemberId[];
+  failed: MemberId[];
+  /** Per member of the old view, the nak seq of its next cast (joiners start their streams there). */
+  nakNext: (readonly [MemberId, number])[];
+  epoch: number;
+}
+export interface HereHeader {
+  viewId: number;
+  coordinator: MemberId;
+  address: string;
+}
+export interface SuspectHeader {
+  viewId: number;
+  member: MemberId;
+  heldMs: number;
+}
+
+const L = 'gms';
+
+const strings = (v: unknown, what: string): string[] =>
+  headerTuple(v, L, 0).map((m) => headerString(m, L, what));
+
+/** The view tag alone: heartbeats, point-to-point and unreliable casts are judged on it first. */
+export const viewTagHeader = {
+  encode: (kind: number, m: ViewTag): unknown[] => [kind, m.viewId, m.epoch],
+  decode(h: unknown[]): ViewTag {
+    headerTuple(h, L, 3);
+    return { viewId: headerUint(h[1], L, 'viewId'), epoch: headerUint(h[2], L, 'epoch') };
+  },
+  /** The view tag of view-tagged traffic, unchecked (liveness is noted before decoding): a
+   * non-number view id reads as undefined, the epoch as it came. */
+  peek(kind: number, h: unknown[]): { viewId: number | undefined; epoch: unknown } | undefined {
+    const tagged =
+      kind === GmsKind.Data ||
+      kind === GmsKind.Heartbeat ||
+      kind === GmsKind.P2P ||
+      kind === GmsKind.Unreliable;
+    if (!tagged) return undefined;
+    return { viewId: typeof h[1] === 'number' ? h[1] : undefined, epoch: h[2] };
+  },
+};
+
+export const dataHeader: HeaderCodec<DataHeader> = {
+  encode: (m) => [GmsKind.Data, m.viewId, m.epoch, m.vseq],
+  decode(h) {
+    headerTuple(h, L, 4);
+    return {
+      viewId: headerUint(h[1], L, 'viewId'),
+      epoch: headerUint(h[2], L, 'epoch'),
+      vseq: headerUint(h[3], L, 'vseq'),
+    };
+  },
+};
+
+export const heartbeatHeader: HeaderCodec<HeartbeatHeader> = {
+  encode: (m) => [GmsKind.Heartbeat, m.viewId, m.epoch, m.highestAttempt, m.stuck ? 1 : 0],
+  decode(h) {
+    const tag = viewTagHeader.decode(h);
+    // The two flush fields came later: a heartbeat without them reports nothing.
+    const highestAttempt = h.length > 3 ? headerUint(h[3], L, 'attempt') : 0;
+    const stuck = h.length > 4 ? headerUint(h[4], L, 'stuck') : 0;
+    return { ...tag, highestAttempt, stuck: stuck !== 0 };
+  },
+};
+
+/** Prepare's addresses are checked as a list only: participants never read them (the Install
+ * carries the new view's addresses), so decoding leaves them out. */
+export const prepareHeader: HeaderCodec<Omit<PrepareHeader, 'addresses'>, PrepareHeader> = {
+  encode: (m) => [GmsKind.Prepare, m.newViewId, m.attempt, m.members, m.addresses],
+  decode(h) {
+    headerTuple(h, L, 5);
+    const newViewId = headerUint(h[1], L, 'viewId');
+    const attempt = headerUint(h[2], L, 'attempt');
+    const members = strings(h[3], 'member');
+    headerTuple(h[4], L, 0);
+    return { newViewId, attempt, members };
+  },
+};
+
+export const digestHeader: HeaderCodec<DigestHeader> = {
+  encode: (m) => [GmsKind.Digest, m.newViewId, m.attempt, m.held, m.nakNext],
+  decode(h) {
+    headerTuple(h, L, 5);
+    const newViewId = headerUint(h[1], L, 'viewId');
+    const attempt = headerUint(h[2], L, 'attempt');
+    const entries = headerTuple(h[3], L, 0);
+    const nakNext = headerUint(h[4], L, 'nakNext');
+    const held = entries.map((e) => {
+      const t = headerTuple(e, L, 2);
+      return [headerString(t[0], L, 'sender'), headerUint(t[1], L, 'vseq')] as const;
+    });
+    return { newViewId, attempt, held, nakNext };
+  },
+};
+
+export const syncHeader: HeaderCodec<SyncHeader> = {
+  encode: (m) => [GmsKind.Sync, m.newViewId, m.attempt, m.ends.map((e) => [e.sender, e.count, e.holder])],
+  decode(h) {
+    headerTuple(h, L, 4);
+    const newViewId = headerUint(h[1], L, 'viewId');
+    const attempt = headerUint(h[2], L, 'attempt');
+    const entries = headerTuple(h[3], L, 0);
+    return { newViewId, attempt, ends: entries.map(syncEnd) };
+  },
+};
+
+function syncEnd(e: unknown): SyncEnd {
+  const t = headerTuple(e, L, 3);
+  const sender = headerString(t[0], L, 'sender');
+  const count = headerUint(t[1], L, 'cut');
+  return { sender, count, holder: headerString(t[2], L, 'holder') };
+}
+
+export const fetchHeader: HeaderCodec<FetchHeader> = {
+  encode: (m) => [GmsKind.Fetch, m.viewId, m.epoch, m.sender, m.from, m.to],
+  decode(h) {
+    headerTuple(h, L, 6);
+    return {
+      viewId: headerUint(h[1], L, 'viewId'),
+      epoch: headerUint(h[2], L, 'epoch'),
+      sender: headerString(h[3], L, 'sender'),
+      from: headerUint(h[4], L, 'from'),
+      to: headerUint(h[5], L, 'to'),
+    };
+  },
+};
+
+export const forwardHeader: HeaderCodec<ForwardHeader> = {
+  encode: (m) => [GmsKind.Forward, m.viewId, m.epoch, m.sender, m.vseq],
+  decode(h) {
+    headerTuple(h, L, 5);
+    return {
+      viewId: headerUint(h[1], L, 'viewId'),
+      epoch: headerUint(h[2], L, 'epoch'),
+      sender: headerString(h[3], L, 'sender'),
+      vseq: headerUint(h[4], L, 'vseq'),
+    };
+  },
+};
+
+function attemptCodec(kind: number): HeaderCodec<AttemptHeader> {
+  return {
+    encode: (m) => [kind, m.newViewId, m.attempt],
+    decode(h) {
+      headerTuple(h, L, 3);
+      return { newViewId: headerUint(h[1], L, 'viewId'), attempt: headerUint(h[2], L, 'attempt') };
+    },
+  };
+}
+
+export const flushOkHeader = attemptCodec(GmsKind.FlushOk);
+export const abandonHeader = attemptCodec(GmsKind.Abandon);
+
+export const installHeader: HeaderCodec<InstallHeader> = {
+  encode: (m) => [
+    GmsKind.Install,
+    m.newViewId,
+    m.attempt,
+    m.members,
+    m.addresses,
+    m.joined,
+    m.left,
+    m.failed,
+    m.nakNext,
+    m.epoch,
+  ],
+  decode(h) {
+    headerTuple(h, L, 10);
+    const newViewId = headerUint(h[1], L, 'viewId');
+    const attempt = headerUint(h[2], L, 'attempt');
+    const epoch = headerUint(h[9], L, 'epoch');
+    const members = strings(h[3], 'member');
+    const addresses = strings(h[4], 'address');
+    const joined = strings(h[5], 'member');
+    const left = strings(h[6], 'member');
+    const failed = strings(h[7], 'member');
+    const nakNext = headerTuple(h[8], L, 0).map((e) => {
+      const t = headerTuple(e, L, 2);
+      return [headerString(t[0], L, 'member'), headerUint(t[1], L, 'seq')] as const;
+    });
+    if (members.length !== addresses.length || members.length === 0)
+      throw new DecodeError('DECODE_BAD_SHAPE', 'gms: install members and addresses differ');
+    return { newViewId, attempt, members, addresses, joined, left, failed, nakNext, epoch };
+  },
+};
+
+export const joinHeader: HeaderCodec<{ vote: string }> = {
+  encode: (m) => [GmsKind.Join, m.vote],
+  // An early Join carried no vote.
+  decode: (h) => ({ vote: h.length > 1 ? headerString(h[1], L, 'vote') : '' }),
+};
+
+export const hereHeader: HeaderCodec<HereHeader> = {
+  encode: (m) => [GmsKind.Here, m.viewId, m.coordinator, m.address],
+  decode(h) {
+    headerTuple(h, L, 4);
+    return {
+      viewId: headerUint(h[1], L, 'viewId'),
+      coordinator: headerString(h[2], L, 'coordinator'),
+      address: headerString(h[3], L, 'address'),
+    };
+  },
+};
+
+export const leaveHeader: HeaderCodec<{ viewId: number }> = {
+  encode: (m) => [GmsKind.Leave, m.viewId],
+  decode(h) {
+    headerTuple(h, L, 2);
+    return { viewId: headerUint(h[1], L, 'viewId') };
+  },
+};
+
+export const suspectHeader: HeaderCodec<SuspectHeader> = {
+  encode: (m) => [GmsKind.Suspect, m.viewId, m.member, m.heldMs],
+  decode(h) {
+    headerTuple(h, L, 3);
+    const viewId = headerUint(h[1], L, 'viewId');
+    const member = headerString(h[2], L, 'member');
+    // How long the reporter has suspected the member without a break (a later field: absent means 0).
+    const heldMs = h.length > 3 ? headerUint(h[3], L, 'heldMs') : 0;
+    return { viewId, member, heldMs };
+  },
+};
+
+function epochCodec(kind: number): HeaderCodec<{ epoch: number }> {
+  return {
+    encode: (m) => [kind, m.epoch],
+    decode(h) {
+      headerTuple(h, L, 2);
+      return { epoch: headerUint(h[1], L, 'epoch') };
+    },
+  };
+}
+
+export const foundHeader = epochCodec(GmsKind.Found);
+export const confirmHeader = epochCodec(GmsKind.Confirm);
