@@ -1,0 +1,313 @@
+import type { MemberId } from '../../stack/member.js';
+import {
+  abandonHeader,
+  digestHeader,
+  flushOkHeader,
+  type HeartbeatHeader,
+  hereHeader,
+  installHeader,
+  leaveHeader,
+  prepareHeader,
+  type SyncEnd,
+  syncHeader,
+} from './codec.js';
+import type { GmsShared } from './state.js';
+
+/** A flush this member coordinates. */
+export interface Coordination {
+  newViewId: number;
+  attempt: number;
+  /** The new view's epoch: this attempt ranked by our rank in the old view (unique per view id). */
+  epoch: number;
+  members: MemberId[];
+  addresses: string[];
+  participants: MemberId[];
+  joined: MemberId[];
+  left: MemberId[];
+  failed: MemberId[];
+  digests: Map<MemberId, { last: Map<MemberId, number>; nakNext: number }>;
+  oks: Set<MemberId>;
+  synced: boolean;
+  /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
+  deadline: number;
+  deferrals: number;
+}
+
+/** How many times a coordinator that stalled puts off judging a flush step (local-stall rule). */
+const MAX_FLUSH_DEFERRALS = 3;
+
+/**
+ * The coordinator role: what the lowest-ranked member not suspected does. It admits joiners
+ * (bounded in number and rate), takes leaves, failures and stuck reports, and drives the flush:
+ * Prepare, the Digests, the Sync with the cut, the FlushOks, then the Install; a participant
+ * that does not answer in time is excluded and the flush starts over. Any member may take the
+ * role when the one before it is suspected, so every member has one, idle unless `coord` is set.
+ */
+export class Coordinator {
+  /** The flush this member runs now, if any. */
+  coord: Coordination | undefined;
+  /** Joiners asking the coordinator: address and when their Join was last heard. */
+  readonly joiners = new Map<MemberId, { address: string; at: number }>();
+  /** When joiners were admitted lately (for `maxJoinRate`). */
+  private admittedAt: number[] = [];
+  readonly leavers = new Set<MemberId>();
+  /** Members whose heartbeats say they are blocked in an orphaned flush (coordinator: drive one). */
+  stuck = new Set<MemberId>();
+
+  constructor(private readonly s: GmsShared) {}
+
+  /** A new view: the flush that made it is over, and so is what its members reported. */
+  newView(members: MemberId[], departed: MemberId[]): void {
+    this.coord = undefined;
+    this.stuck = new Set();
+    for (const m of departed) {
+      this.leavers.delete(m);
+      this.joiners.delete(m);
+    }
+    // A record of someone now a member is spent: kept, it could re-add the member after it left.
+    for (const m of members) this.joiners.delete(m);
+  }
+
+  /** A Join heard by a member: the coordinator records the joiner, the others point it there. */
+  onJoin(from: MemberId, address: string): void {
+    const s = this.s;
+    if (s.state !== 'member' || !s.view) return;
+    if (s.rank(from) >= 0) return; // already a member (a late retry)
+    const c = s.coordinatorId();
+    if (c === s.self) {
+      const known = this.joiners.get(from);
+      if (known) {
+        known.at = s.ctx.now(); // a retry: it is still alive
+        known.address = address;
+      } else if (this.joiners.size >= s.o.maxJoiners) {
+        s.c.joinsRefused++;
+      } else {
+        this.joiners.set(from, { address, at: s.ctx.now() });
+        this.scheduleFlush();
+      }
+    } else if (c) {
+      const ca = s.view.addresses[s.rank(c)] ?? '';
+      s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: ca }));
+    }
+  }
+
+  onHeartbeat(from: MemberId, hb: HeartbeatHeader): void {
+    const s = this.s;
+    s.highestAttempt = Math.max(s.highestAttempt, hb.highestAttempt);
+    if (!hb.stuck || this.coord || s.coordinatorId() !== s.self) return;
+    // A member is blocked in a flush nobody drives (its coordinator abandoned it, or lost the
+    // lead, or it arrived stale after a heal): only a view change unblocks it, so run one.
+    if (!this.stuck.has(from)) s.c.stuckReports++;
+    this.stuck.add(from);
+    if (s.hasMajority()) this.scheduleFlush();
+  }
+
+  onLeave(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { viewId } = leaveHeader.decode(h);
+    if (!s.view || viewId !== s.view.id || s.rank(from) < 0) return;
+    this.leavers.add(from);
+    if (s.coordinatorId() === s.self) this.scheduleFlush();
+  }
+
+  /**
+   * The joiners the next view admits: only those heard within `joinFreshMs` (a joiner retries its
+   * Join every `joinRetryMs` until it is in: a silent one is dead or forged), at most
+   * max(1, ⌊(stay − 1) / 2⌋) of them, so the members that stay keep a strict majority of the new
+   * view even if every joiner is dead or invented, and within `maxJoinRate` per second.
+   */
+  private admissible(stay: number): MemberId[] {
+    const now = this.s.ctx.now();
+    this.admittedAt = this.admittedAt.filter((t) => now - t < 1_000);
+    const room = Math.min(
+      Math.max(1, Math.floor((stay - 1) / 2)),
+      this.s.o.maxJoinRate - this.admittedAt.length,
+    );
+    const out: MemberId[] = [];
+    for (const [j, r] of this.joiners) {
+      if (out.length >= room) break;
+      if (now - r.at <= this.joinFreshMs() && this.s.rank(j) < 0) out.push(j);
+    }
+    return out;
+  }
+
+  /** How long a joiner's last Join counts: a few of its retries, and never less than `suspectMs`. */
+  private joinFreshMs(): number {
+    return Math.max(this.s.o.suspectMs, 3 * this.s.o.joinRetryMs);
+  }
+
+  /** Forget joiners not heard within `joinFreshMs`: they died, gave up, or never existed. */
+  expireJoiners(now: number): void {
+    for (const [j, r] of this.joiners) if (now - r.at > this.joinFreshMs()) this.joiners.delete(j);
+  }
+
+  scheduleFlush(): void {
+    this.s.ctx.setTimer('flushStart', this.s.o.batchMs);
+  }
+
+  /** The `flushStart` timer: membership events of the last `batchMs` are in. */
+  flushStartTimer(): void {
+    const s = this.s;
+    if (this.coord) {
+      // A participant failed mid-flush: start over without it. Joins wait for the install.
+      if (this.coord.participants.some((p) => s.detector.failedNow(p))) {
+        this.drop();
+        this.startFlush();
+      }
+      return;
+    }
+    // Take over a flush whose coordinator we suspect or rank above (it no longer leads).
+    const f = s.participant.flush;
+    if (!f || f.coord === s.self || s.suspected.has(f.coord) || s.rank(f.coord) > s.rank(s.self))
+      this.startFlush();
+  }
+
+  private startFlush(): void {
+    const s = this.s;
+    if (s.state !== 'member' || !s.view || s.coordinatorId() !== s.self) return;
+    const v = s.view;
+    const failed = v.members.filter((m) => s.detector.failedNow(m));
+    const left = v.members.filter((m) => this.leavers.has(m) && !failed.includes(m));
+    const stay = v.members.filter((m) => !failed.includes(m) && !this.leavers.has(m));
+    const joined = this.admissible(stay.length);
+    // Nothing changed and nobody is blocked in a flush: no view change needed.
+    if (
+      failed.length === 0 &&
+      left.length === 0 &&
+      joined.length === 0 &&
+      !s.participant.flush &&
+      this.stuck.size === 0
+    )
+      return;
+    if (!s.hasMajority()) return; // see FailureDetector.suspect: wait for them or for partitionMs
+    // Others' opinions can fail members we do not suspect: the participants themselves must be
+    // a strict majority of the view, or a minority could move on (primary partition).
+    if ((stay.length + left.length) * 2 <= v.members.length) return;
+    const attempt = Math.max(s.highestAttempt, this.coord?.attempt ?? 0) + 1;
+    s.highestAttempt = attempt;
+    const members = [...stay, ...joined];
+    const addresses = [
+      ...stay.map((m) => v.addresses[s.rank(m)] ?? ''),
+      ...joined.map((j) => this.joiners.get(j)?.address ?? ''),
+    ];
+    this.coord = {
+      newViewId: v.id + 1,
+      attempt,
+      epoch: s.attemptKey(attempt, s.self),
+      members,
+      addresses,
+      participants: [...stay, ...left],
+      joined,
+      left,
+      failed,
+      digests: new Map(),
+      oks: new Set(),
+      synced: false,
+      deadline: s.ctx.now() + s.o.suspectMs,
+      deferrals: 0,
+    };
+    s.c.flushes++;
+    s.ctx.trace(() => `flush ${v.id + 1}/${attempt} members ${members.join(',')} failed ${failed.join(',')}`);
+    for (const p of this.coord.participants)
+      s.send(p, prepareHeader.encode({ newViewId: v.id + 1, attempt, members, addresses }));
+    s.ctx.setTimer('flushTimeout', s.o.suspectMs);
+  }
+
+  onDigest(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { newViewId, attempt, held, nakNext } = digestHeader.decode(h);
+    const last = new Map<MemberId, number>();
+    for (const [sender, count] of held) last.set(sender, count - 1);
+    const k = this.coord;
+    if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
+    k.digests.set(from, { last, nakNext });
+    if (k.digests.size < k.participants.length || k.synced) return;
+    // The old view ends, per sender, at the furthest any survivor got; one who has it serves the rest.
+    const ends: SyncEnd[] = [];
+    for (const sender of s.view!.members) {
+      let best = -1;
+      let holder: MemberId = s.self;
+      for (const [p, d] of k.digests) {
+        const got = d.last.get(sender) ?? -1;
+        if (got > best) {
+          best = got;
+          holder = p;
+        }
+      }
+      ends.push({ sender, count: best + 1, holder }); // as a count: -1 cannot travel as an unsigned header
+    }
+    k.synced = true;
+    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends }));
+  }
+
+  onFlushOk(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { newViewId, attempt } = flushOkHeader.decode(h);
+    const k = this.coord;
+    if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
+    k.oks.add(from);
+    if (k.oks.size < k.participants.length) return;
+    const install = installHeader.encode({
+      newViewId,
+      attempt,
+      members: k.members,
+      addresses: k.addresses,
+      joined: k.joined,
+      left: k.left,
+      failed: k.failed,
+      nakNext: [...k.digests].map(([m, d]) => [m, d.nakNext] as const),
+      epoch: k.epoch,
+    });
+    s.ctx.clearTimer('flushTimeout');
+    this.coord = undefined;
+    for (const j of k.joined) this.joiners.delete(j);
+    const now = s.ctx.now();
+    for (const _ of k.joined) this.admittedAt.push(now);
+    const targets = new Set([...k.members, ...k.participants, ...k.failed]);
+    targets.delete(s.self);
+    for (const t of targets) s.send(t, install);
+    s.send(s.self, install);
+  }
+
+  /**
+   * Give up the attempt we coordinate, for good: it will never be installed, so participants
+   * that answered FlushOk are released and may answer another coordinator.
+   */
+  drop(): void {
+    const k = this.coord;
+    if (!k) return;
+    this.coord = undefined;
+    this.s.ctx.clearTimer('flushTimeout');
+    for (const p of k.participants)
+      this.s.send(p, abandonHeader.encode({ newViewId: k.newViewId, attempt: k.attempt }));
+  }
+
+  flushTimeout(): void {
+    const s = this.s;
+    const k = this.coord;
+    if (!k || !s.view) return;
+    const now = s.ctx.now();
+    // Local-stall rule: if this member itself was not running (paused, a long synchronous burst)
+    // around the deadline, the answers may be sitting unread in its own queue. Read them first:
+    // put the judgement off by a heartbeat period, a bounded number of times.
+    const stalled = now - k.deadline > s.o.heartbeatMs / 2 || now - s.detector.lastStall <= s.o.heartbeatMs;
+    if (stalled && k.deferrals < MAX_FLUSH_DEFERRALS) {
+      k.deferrals++;
+      k.deadline = now + s.o.heartbeatMs;
+      s.c.flushDeferred++;
+      s.ctx.setTimer('flushTimeout', s.o.heartbeatMs);
+      return;
+    }
+    // Participants that did not answer in time are treated as failed; try again without them.
+    const waiting = k.synced ? k.oks : new Set(k.digests.keys());
+    s.ctx.trace(
+      () =>
+        `flush ${k.newViewId}/${k.attempt} timed out waiting for ${k.participants.filter((p) => !waiting.has(p)).join(',')}`,
+    );
+    for (const p of k.participants)
+      if (!waiting.has(p) && p !== s.self) s.detector.suspect(p, s.o.suspectMs, true);
+    if (s.state !== 'member') return;
+    this.drop();
+    this.startFlush();
+  }
+}

@@ -1,0 +1,249 @@
+import type { MemberId } from '../../stack/member.js';
+import { type DownEvent, type Msg, pushHeader, type QoS } from '../../stack/types.js';
+import { dataHeader, GmsKind, heartbeatHeader, type ViewTag, viewTagHeader } from './codec.js';
+import type { GmsShared } from './state.js';
+
+/** What one sender of the current view has been received and delivered (vsync bookkeeping). */
+export interface SenderLog {
+  /** Next vseq to deliver up. */
+  next: number;
+  /** Received, by vseq: delivered ones are kept for forwarding until stable or the view ends. */
+  held: Map<number, { msg: Msg; nakSeq: number | undefined }>;
+}
+
+/** A message tagged with a view not installed yet (data, point-to-point, unreliable). */
+interface Early {
+  kind: number;
+  from: MemberId;
+  h: unknown[];
+  msg: Msg;
+  nakSeq: number | undefined;
+  cast: boolean;
+}
+
+/** What one held future message is counted as, on top of its payload (headers, bookkeeping). */
+const FUTURE_OVERHEAD = 64;
+
+/**
+ * Virtually synchronous delivery, every member's data path: tags casts with the view (vseq),
+ * delivers each sender's casts of the current view in order and keeps them for forwarding
+ * until stable, stops at the cut during a flush, queues casts while blocked, and holds traffic
+ * of a view not installed yet until it is.
+ */
+export class Delivery {
+  /** Our next cast's vseq in the current view. */
+  vseq = 0;
+  logs = new Map<MemberId, SenderLog>();
+  /** The nak seq our last cast came back with (a Digest reports the next one). */
+  lastOwnNakSeq = -1;
+  private blocked: { msg: Msg; qos: QoS }[] = [];
+  private future: Early[] = [];
+  private futureBytes = 0;
+  private futureStrangerBytes = 0;
+
+  constructor(private readonly s: GmsShared) {}
+
+  cast(ev: Extract<DownEvent, { type: 'cast' }>): void {
+    const s = this.s;
+    if (s.state === 'joining' && ev.qos.order !== 'unreliable') {
+      this.blocked.push({ msg: ev.msg, qos: ev.qos }); // sent in the first view
+      return;
+    }
+    if (s.state !== 'member' || !s.view) return;
+    if (ev.qos.order === 'unreliable') {
+      s.ctx.passDown({
+        ...ev,
+        msg: pushHeader(
+          ev.msg,
+          viewTagHeader.encode(GmsKind.Unreliable, { viewId: s.view.id, epoch: s.epoch }),
+        ),
+      });
+      return;
+    }
+    if (s.participant.flush || s.participant.leaving) {
+      this.blocked.push({ msg: ev.msg, qos: ev.qos });
+      return;
+    }
+    this.castData(ev.msg, ev.qos);
+  }
+
+  send(to: MemberId, msg: Msg): void {
+    const s = this.s;
+    if (s.state !== 'member' || !s.view) return;
+    s.send(to, viewTagHeader.encode(GmsKind.P2P, { viewId: s.view.id, epoch: s.epoch }), msg);
+  }
+
+  private castData(msg: Msg, qos: QoS): void {
+    const s = this.s;
+    const v = s.view!;
+    s.ctx.passDown({
+      type: 'cast',
+      msg: pushHeader(msg, dataHeader.encode({ viewId: v.id, epoch: s.epoch, vseq: this.vseq++ })),
+      qos,
+    });
+  }
+
+  /** A new view: vseqs start over, the old view's logs are done with. */
+  newView(): void {
+    this.vseq = 0;
+    this.logs = new Map();
+  }
+
+  /** Send the casts queued while joining or blocked, now in the new view. */
+  releaseBlocked(): void {
+    const queued = this.blocked;
+    this.blocked = [];
+    for (const b of queued) this.castData(b.msg, b.qos);
+  }
+
+  /** Take the traffic that arrived ahead of the view just installed; false if this member
+   * stopped on the way (the rest is dropped). */
+  replayFuture(): boolean {
+    const early = this.future;
+    this.future = [];
+    this.futureBytes = 0;
+    this.futureStrangerBytes = 0;
+    for (const f of early) {
+      if (this.s.state !== 'member') return false;
+      if (f.kind === GmsKind.Data) this.onData(f.from, f.h, f.msg, f.nakSeq);
+      else this.onViewTagged(f.kind, f.from, f.h, f.msg, f.cast);
+    }
+    return true;
+  }
+
+  /** The member stopped: nothing queued or held ahead will be sent or delivered. */
+  clear(): void {
+    this.blocked = [];
+    this.future = [];
+    this.futureBytes = 0;
+    this.futureStrangerBytes = 0;
+  }
+
+  /** Heartbeats, unreliable casts and point-to-point messages: tagged with the view, not flushed. */
+  onViewTagged(kind: number, from: MemberId, h: unknown[], rest: Msg, cast: boolean): void {
+    const s = this.s;
+    const { viewId, epoch }: ViewTag = viewTagHeader.decode(h);
+    if (!s.view || viewId > s.view.id) {
+      if (!s.plausibleLead(viewId)) return;
+      if (s.view && s.rank(from) >= 0) s.noteAhead(from);
+      // A state transfer or reply may beat the install to us: keep it for that view.
+      if (kind !== GmsKind.Heartbeat)
+        this.keepForLater({ kind, from, h, msg: rest, nakSeq: undefined, cast });
+      return;
+    }
+    if (s.otherLineage(from, viewId, epoch)) return;
+    if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) return;
+    if (kind === GmsKind.Heartbeat) {
+      s.coordinator.onHeartbeat(from, heartbeatHeader.decode(h));
+      return;
+    }
+    s.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+  }
+
+  private keepForLater(f: Early): void {
+    const s = this.s;
+    const bytes = f.msg.payload.byteLength + FUTURE_OVERHEAD;
+    // Anyone can claim a later view, so strangers (not in our view) get only a share of the
+    // bytes: they cannot crowd out what members of our view send ahead of an install.
+    const stranger = !s.view || s.rank(f.from) < 0;
+    if (
+      this.future.length >= s.o.maxFuture ||
+      this.futureBytes + bytes > s.o.maxFutureBytes ||
+      (stranger && this.futureStrangerBytes + bytes > s.o.maxFutureBytes / 4)
+    ) {
+      s.c.futureDropped++;
+      return;
+    }
+    this.futureBytes += bytes;
+    if (stranger) this.futureStrangerBytes += bytes;
+    this.future.push(f);
+  }
+
+  onData(from: MemberId, h: unknown[], msg: Msg, nakSeq: number | undefined): void {
+    const s = this.s;
+    const { viewId, epoch, vseq } = dataHeader.decode(h);
+    if (!s.view || viewId > s.view.id) {
+      if (!s.plausibleLead(viewId)) return;
+      if (s.view && s.rank(from) >= 0) s.noteAhead(from);
+      this.keepForLater({ kind: GmsKind.Data, from, h, msg, nakSeq, cast: true });
+      return;
+    }
+    if (s.otherLineage(from, viewId, epoch)) return;
+    if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) {
+      s.c.staleDropped++;
+      return;
+    }
+    this.accept(from, vseq, msg, nakSeq);
+  }
+
+  /** Take a message of the current view (from its sender or forwarded), deliver what is in order. */
+  accept(from: MemberId, vseq: number, msg: Msg, nakSeq: number | undefined): void {
+    const l = this.log(from);
+    if (vseq < l.next || l.held.has(vseq)) return;
+    // Past the cut of the running flush attempt it is held, not delivered (drainLog stops at the
+    // cut): the attempt may be abandoned and the next one's cut may include it. Nothing below
+    // will resend it, since the stream layer already counts it delivered everywhere.
+    l.held.set(vseq, { msg, nakSeq });
+    this.s.c.heldHighWater = Math.max(this.s.c.heldHighWater, l.held.size);
+    this.drainLog(from, l);
+    if (this.s.participant.flush?.cut) this.s.participant.checkDone();
+  }
+
+  drainAll(): void {
+    for (const [m, l] of this.logs) this.drainLog(m, l);
+  }
+
+  private drainLog(from: MemberId, l: SenderLog): void {
+    const p = this.s.participant;
+    // After reporting a digest and before the cut is known, nothing more is delivered: the cut
+    // may end the view before it.
+    if (p.flush && !p.flush.cut && p.digestSent) return;
+    const cut = p.flush?.cut;
+    const limit = cut ? (cut.get(from) ?? -1) : Number.POSITIVE_INFINITY;
+    for (let e = l.held.get(l.next); e !== undefined && l.next <= limit; e = l.held.get(l.next)) {
+      l.next++;
+      this.s.ctx.passUp({
+        type: 'deliver',
+        msg: e.msg,
+        from,
+        cast: true,
+        meta: { viewId: this.s.view!.id, ...(e.nakSeq !== undefined ? { seq: e.nakSeq } : {}) },
+      });
+    }
+  }
+
+  private log(m: MemberId): SenderLog {
+    let l = this.logs.get(m);
+    if (!l) {
+      l = { next: 0, held: new Map() };
+      this.logs.set(m, l);
+    }
+    return l;
+  }
+
+  /** Highest vseq held contiguously from 0 for a sender, or -1. */
+  contiguous(m: MemberId): number {
+    const l = this.logs.get(m);
+    if (!l) return -1;
+    let k = l.next;
+    while (l.held.has(k)) k++;
+    return k - 1;
+  }
+
+  onStable(seqs: ReadonlyMap<MemberId, number>): void {
+    // Messages every member holds need no forwarding in a flush.
+    for (const [m, upTo] of seqs) {
+      const l = this.logs.get(m);
+      if (!l) continue;
+      for (const [vseq, e] of l.held)
+        if (vseq < l.next && e.nakSeq !== undefined && e.nakSeq <= upTo) l.held.delete(vseq);
+    }
+  }
+
+  /** Messages held in the logs (for forwarding), and ahead of the view. */
+  counts(): { held: number; future: number } {
+    let held = 0;
+    for (const l of this.logs.values()) held += l.held.size;
+    return { held, future: this.future.length };
+  }
+}

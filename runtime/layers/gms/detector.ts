@@ -1,0 +1,234 @@
+import type { MemberId } from '../../stack/member.js';
+import { heartbeatHeader, suspectHeader } from './codec.js';
+import { EMPTY, type GmsShared } from './state.js';
+
+/**
+ * The failure detector role: heartbeats out, silence in. It suspects members not heard for
+ * `suspectMs`, reports its suspicions to the coordinator (renewed while they hold), gathers the
+ * others' reports when it coordinates, and judges when a suspect may be excluded (failedNow).
+ * A member that hears no majority for `partitionMs` stops here. Its `fd` tick also drives the
+ * periodic work of the other roles (retried fetches and leaves, pending flushes).
+ */
+export class FailureDetector {
+  readonly lastHeard = new Map<MemberId, number>();
+  private suspectedAt = new Map<MemberId, number>();
+  /** Coordinator: the other members' suspicion reports, per suspect, per reporter: since when
+   * the reporter has held it and when it last said so. A report not renewed expires. */
+  opinions = new Map<MemberId, Map<MemberId, { since: number; at: number }>>();
+  /** Members excluded on direct evidence (no answer to a flush step, flow control gave up):
+   * no second opinion needed. */
+  private forced = new Set<MemberId>();
+  /** When we last sent the coordinator our suspicion of each member. */
+  private reportedAt = new Map<MemberId, number>();
+  private reportedTo: MemberId | undefined;
+  /** Suspects a layer above gave up on (lag, flow control): heard or not, they are removed. */
+  private demanded = new Set<MemberId>();
+  /** When the `fd` timer last found that this member itself had not been running. */
+  lastStall = Number.NEGATIVE_INFINITY;
+  private lastFd = 0;
+
+  constructor(private readonly s: GmsShared) {}
+
+  /** A layer above gave up on this member (flow control's bound): remove it like a silent one. */
+  demand(member: MemberId): void {
+    if (this.s.state === 'member' && this.s.rank(member) >= 0) {
+      this.demanded.add(member);
+      this.suspect(member, 0, true);
+    }
+  }
+
+  /** A new view: every opinion was about the old one; its members start as just heard. */
+  newView(members: MemberId[], departed: MemberId[], now: number): void {
+    this.suspectedAt = new Map();
+    this.opinions = new Map();
+    this.forced = new Set();
+    this.reportedAt = new Map();
+    this.demanded = new Set();
+    for (const m of departed) this.lastHeard.delete(m);
+    for (const m of members) this.lastHeard.set(m, now);
+    this.lastFd = now;
+  }
+
+  /** A flush coordinator other than us is alive: it no longer counts as suspected. */
+  trust(m: MemberId): void {
+    this.s.suspected.delete(m);
+    this.suspectedAt.delete(m);
+  }
+
+  timer(): void {
+    const s = this.s;
+    if (s.state !== 'member' || !s.view) return;
+    const now = s.ctx.now();
+    const v = s.view;
+    s.ctx.passDown({
+      type: 'cast',
+      msg: {
+        headers: [
+          heartbeatHeader.encode({
+            viewId: v.id,
+            epoch: s.epoch,
+            highestAttempt: s.highestAttempt,
+            stuck: s.participant.orphaned(),
+          }),
+        ],
+        payload: EMPTY,
+      },
+      qos: { order: 'unreliable' },
+    });
+    // Any late tick counts for the flush timeout's local-stall rule; only a long one stops
+    // this round's suspicions.
+    if (now - this.lastFd > 1.5 * s.o.heartbeatMs) this.lastStall = now;
+    const stalled = now - this.lastFd > s.o.suspectMs / 2;
+    this.lastFd = now;
+    s.ctx.setTimer('fd', s.o.heartbeatMs);
+    if (stalled) {
+      // We ourselves were not running (paused, or a long synchronous burst): what we did not
+      // hear says nothing about the others. Give everyone a fresh chance before judging.
+      for (const m of v.members)
+        this.lastHeard.set(m, Math.max(this.lastHeard.get(m) ?? now, now - s.o.suspectMs / 2));
+      return;
+    }
+    // A member suspected but heard again (it was busy, not dead) is trusted again, as long as
+    // no flush has started to remove it. A removal a layer above demanded stands, unless it is
+    // what leaves this member without a majority (the other one of a view of two): no flush
+    // could carry it out, and while it stood no join or other change could go ahead either.
+    if (!s.coordinator.coord)
+      for (const pass of [false, true])
+        for (const m of s.suspected)
+          if (
+            now - (this.lastHeard.get(m) ?? 0) <= s.o.suspectMs &&
+            (!this.demanded.has(m) || (pass && !s.hasMajority()))
+          ) {
+            s.ctx.trace(() => `withdraw suspicion of ${m}`);
+            s.suspected.delete(m);
+            this.suspectedAt.delete(m);
+            this.forced.delete(m);
+            this.demanded.delete(m);
+          }
+    s.coordinator.expireJoiners(now);
+    s.participant.askToLeave();
+    const f = s.participant.flush;
+    if (f?.cut && !f.okSent && !f.abandoned && now - (f.fetchedAt ?? now) >= 2 * s.o.heartbeatMs)
+      s.participant.fetchMissing();
+    // Work left waiting for a majority (a stalled flush that leaves the group blocked,
+    // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
+    const pending =
+      s.participant.flush ||
+      s.coordinator.stuck.size > 0 ||
+      s.suspected.size > 0 ||
+      this.opinions.size > 0 ||
+      s.coordinator.joiners.size > 0 ||
+      s.coordinator.leavers.size > 0;
+    if (pending && !s.coordinator.coord && s.coordinatorId() === s.self && s.hasMajority())
+      s.coordinator.scheduleFlush();
+    let silent = 0;
+    for (const m of v.members) {
+      if (m !== s.self && now - (this.lastHeard.get(m) ?? now) > s.o.partitionMs) silent++;
+    }
+    if ((v.members.length - silent) * 2 <= v.members.length) {
+      s.layer.finish(
+        'partitioned',
+        `${silent} of ${v.members.length} members silent for ${s.o.partitionMs} ms`,
+      );
+      return;
+    }
+    for (const m of v.members) {
+      if (m === s.self || s.suspected.has(m)) continue;
+      const heard = this.lastHeard.get(m) ?? now;
+      if (now - heard > s.o.suspectMs) this.suspect(m, now - heard);
+    }
+    if (s.hasMajority()) this.report(now);
+  }
+
+  suspect(m: MemberId, silentMs: number, forced = false): void {
+    const s = this.s;
+    if (!s.view || m === s.self) return;
+    if (forced) this.forced.add(m);
+    if (s.suspected.has(m)) return;
+    s.suspected.add(m);
+    this.suspectedAt.set(m, s.ctx.now());
+    s.c.suspicions++;
+    s.ctx.trace(() => `suspect ${m}`);
+    s.ctx.passUp({ type: 'suspect', member: m, silentMs });
+    // No majority in sight: wait. Either the silent members come back (a busy process, not a
+    // dead one) or they stay silent for partitionMs and this member gives up (timer).
+    if (!s.hasMajority()) return;
+    const c = s.coordinatorId();
+    if (c === s.self) s.coordinator.scheduleFlush();
+    else this.report(s.ctx.now());
+  }
+
+  /**
+   * Tell the coordinator which members we suspect, again every suspectMs / 2 while we do (and at
+   * once when the coordinator changes): it counts only renewed reports, so a suspicion we drop,
+   * or a report lost with its coordinator, fades there by itself.
+   */
+  private report(now: number): void {
+    const s = this.s;
+    const c = s.coordinatorId();
+    if (!s.view || !c || c === s.self) return;
+    for (const m of s.suspected) {
+      const last = this.reportedAt.get(m);
+      if (last !== undefined && now - last < s.o.suspectMs / 2 && this.reportedTo === c) continue;
+      this.reportedAt.set(m, now);
+      const held = Math.max(0, Math.round(now - (this.suspectedAt.get(m) ?? now)));
+      s.send(c, suspectHeader.encode({ viewId: s.view.id, member: m, heldMs: held }));
+    }
+    this.reportedTo = c;
+  }
+
+  /**
+   * Whether the coordinator may exclude `m` as failed. One opinion is not enough (one bad or
+   * asymmetric link would remove a healthy member): it takes direct evidence (`forced`), or
+   * two members that suspect it (this one counted, reports renewed within suspectMs, reporters
+   * not suspected themselves), or, in a view of two, the other one. A single opinion held
+   * without a break for `partitionMs` is also enough: a member one other member cannot hear at
+   * all stalls the whole group (that member can deliver none of its casts), so one of the two
+   * must go, and only the one suspected is known to be unreachable.
+   */
+  failedNow(m: MemberId): boolean {
+    const s = this.s;
+    if (!s.view || m === s.self) return false;
+    if (this.forced.has(m)) return true;
+    const now = s.ctx.now();
+    let count = 0;
+    let oldest = Number.POSITIVE_INFINITY;
+    if (s.suspected.has(m)) {
+      count++;
+      oldest = this.suspectedAt.get(m) ?? now;
+    }
+    for (const [r, o] of this.opinions.get(m) ?? []) {
+      if (r === m || r === s.self || now - o.at > s.o.suspectMs) continue;
+      if (s.rank(r) < 0 || s.suspected.has(r)) continue;
+      count++;
+      oldest = Math.min(oldest, o.since);
+    }
+    if (count >= Math.min(2, s.view.members.length - 1)) return true;
+    return count > 0 && now - oldest >= s.o.partitionMs;
+  }
+
+  onSuspectReport(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { viewId, member: m, heldMs: held } = suspectHeader.decode(h);
+    if (!s.view || viewId !== s.view.id || s.rank(m) < 0) return;
+    // Only a member of the view has an opinion; anyone else's report is refused and counted.
+    if (s.rank(from) < 0 || from === m) {
+      s.c.refused++;
+      return;
+    }
+    if (s.coordinatorId() !== s.self) return;
+    let per = this.opinions.get(m);
+    if (!per) {
+      per = new Map();
+      this.opinions.set(m, per);
+    }
+    const now = s.ctx.now();
+    // Continuous means renewed here without a gap and, by the reporter's own account, never
+    // withdrawn in between (a flapping suspicion starts over); a reporter cannot claim more
+    // than it has shown us.
+    const o = per.get(from);
+    const shown = o && now - o.at <= s.o.suspectMs ? o.since : now;
+    per.set(from, { since: Math.max(shown, now - held), at: now });
+    if (this.failedNow(m)) s.coordinator.scheduleFlush();
+  }
+}

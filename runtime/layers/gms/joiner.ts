@@ -1,0 +1,202 @@
+import type { MemberId } from '../../stack/member.js';
+import {
+  confirmHeader,
+  foundHeader,
+  hereHeader,
+  type InstallHeader,
+  installHeader,
+  joinHeader,
+} from './codec.js';
+import type { GmsShared } from './state.js';
+
+/** Epoch of a group's first view. */
+function foundingEpoch(founder: MemberId): number {
+  // Founders differ, so two groups founded apart (a vote crossed a partition) get different
+  // epochs and tell each other apart; flush epochs (≥ 4096) are above every founding one.
+  let x = 0x811c9dc5;
+  for (let i = 0; i < founder.length; i++) x = Math.imul(x ^ founder.charCodeAt(i), 0x01000193) >>> 0;
+  return 1 + (x % 4095);
+}
+
+/**
+ * The joiner role (JGroups' client): a member not in a view yet. It looks for the group
+ * (Join to the seeds and a beacon, retried), follows a member's Here to the coordinator, takes
+ * the view that admits it, and when no group answers runs the two-phase bootstrap vote.
+ */
+export class Joiner {
+  /** Other joiners heard while no group answers: address, when last heard, whom they vote for. */
+  readonly discovered = new Map<MemberId, { address: string; at: number; vote: string }>();
+  /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
+  private vote: MemberId | undefined;
+  /** As founder: the voters asked, and those that confirmed. */
+  private founding: { epoch: number; asked: MemberId[]; confirmed: Set<MemberId>; since: number } | undefined;
+  /** As voter: the founder we confirmed; bound to it until its view arrives or we give up. */
+  private tentative: { founder: MemberId; epoch: number; since: number } | undefined;
+  private coordinatorHint: string | undefined;
+  /** When a member of an existing group last answered us: then we join it, never found one. */
+  private heardMemberAt: number | undefined;
+  private joinStartedAt = 0;
+
+  constructor(private readonly s: GmsShared) {}
+
+  start(): void {
+    if (this.s.state !== 'idle') return;
+    this.s.state = 'joining';
+    this.joinStartedAt = this.s.ctx.now();
+    this.sendJoin();
+    this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
+  }
+
+  private sendJoin(): void {
+    const targets = new Set(this.s.o.seeds);
+    if (this.coordinatorHint) targets.add(this.coordinatorHint);
+    for (const a of targets) this.s.probe(a, joinHeader.encode({ vote: this.vote ?? '' }));
+    // And a beacon to whoever listens: reaches every member where the transport has IP multicast
+    // (a fan-out transport has no peers before a view, so this costs nothing there).
+    this.s.probe(null, joinHeader.encode({ vote: this.vote ?? '' }));
+  }
+
+  /**
+   * Bootstrap when no group answers: every joiner votes for the lowest id it hears and keeps
+   * that vote while the candidate is heard from; a candidate holding the votes of a majority of
+   * the seeds founds the group with its voters. Each joiner backs one founder at a time, so two
+   * founders cannot both gather a majority (two sides of a partition cannot both found a group).
+   */
+  timer(): void {
+    if (this.s.state !== 'joining') return;
+    const now = this.s.ctx.now();
+    this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
+    const giveUp = 2 * this.s.o.suspectMs;
+    if (this.tentative) {
+      // We confirmed a founder whose group never started: come back as a new member, since the
+      // founder may have counted us (RMP: a member that may have been removed rejoins anew).
+      if (now - this.tentative.since > giveUp) {
+        this.s.layer.finish('partitioned', `the group ${this.tentative.founder} proposed never started`);
+        return;
+      }
+      this.sendJoin();
+      return;
+    }
+    if (this.founding && this.founding.confirmed.size + 1 >= this.quorum()) {
+      this.startFounded();
+      return;
+    }
+    if (this.founding && now - this.founding.since > giveUp) this.founding = undefined;
+    if (this.founding) {
+      this.sendJoin();
+      return;
+    }
+    const expiry = 3 * this.s.o.suspectMs;
+    for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
+    const lowest = [...this.discovered.keys(), this.s.self].sort()[0]!;
+    // Stay with a candidate while it is heard and still a candidate (votes for itself): it may be
+    // founding with our vote right now. Otherwise back the lowest id we know.
+    const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
+    if (!backed || backed.vote !== this.vote) this.vote = lowest;
+    if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
+    const voters = [...this.discovered].filter(([, d]) => d.vote === this.s.self).map(([m]) => m);
+    if (
+      this.heardMemberAt === undefined &&
+      this.vote === this.s.self &&
+      now - this.joinStartedAt >= this.s.o.bootstrapMs &&
+      voters.length + 1 >= this.quorum()
+    )
+      this.found(voters.sort());
+    this.sendJoin();
+  }
+
+  /**
+   * Founding is two-phase: a vote can cross a partition and expire, so the founder counts only
+   * voters that confirm, and a confirmed voter backs nobody else. A group therefore starts with a
+   * majority of the seeds that all know it, and no voter is in two founding views.
+   */
+  private found(voters: MemberId[]): void {
+    const epoch = foundingEpoch(this.s.self);
+    this.founding = { epoch, asked: voters, confirmed: new Set(), since: this.s.ctx.now() };
+    this.s.ctx.trace(() => `propose founding to ${voters.join(',')}`);
+    for (const m of voters) this.s.send(m, foundHeader.encode({ epoch }));
+  }
+
+  onFound(from: MemberId, h: unknown[]): void {
+    const { epoch } = foundHeader.decode(h);
+    if (this.s.state !== 'joining' || this.founding || this.vote !== from) return;
+    if (this.tentative && this.tentative.founder !== from) return;
+    this.tentative ??= { founder: from, epoch, since: this.s.ctx.now() };
+    this.s.send(from, confirmHeader.encode({ epoch }));
+  }
+
+  onConfirm(from: MemberId, h: unknown[]): void {
+    const { epoch } = confirmHeader.decode(h);
+    const f = this.founding;
+    if (this.s.state !== 'joining' || !f || epoch !== f.epoch || !f.asked.includes(from)) return;
+    f.confirmed.add(from);
+    // With a quorum, wait for the rest until the next join tick: starting with everyone spares
+    // the latecomers a join (and a state transfer) right after.
+    if (f.confirmed.size === f.asked.length) this.startFounded();
+  }
+
+  private startFounded(): void {
+    const f = this.founding!;
+    const epoch = f.epoch;
+    const voters = [...f.confirmed].sort();
+    const members = [this.s.self, ...voters];
+    const addresses = [this.s.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')];
+    this.founding = undefined;
+    this.s.ctx.trace(() => `found the group with ${members.join(',')}`);
+    const install = installHeader.encode({
+      newViewId: 1,
+      attempt: 1,
+      members,
+      addresses,
+      joined: members,
+      left: [],
+      failed: [],
+      nakNext: [],
+      epoch,
+    });
+    this.s.layer.install(
+      1,
+      epoch,
+      members,
+      addresses,
+      { previousId: undefined, joined: members, left: [], failed: [] },
+      [],
+    );
+    for (const m of voters) this.s.send(m, install);
+  }
+
+  /** A majority of the seeds: what founding a group takes. */
+  private quorum(): number {
+    return Math.floor(Math.max(1, this.s.o.seeds.length) / 2) + 1;
+  }
+
+  /** Another joiner's Join, heard while we look for the group ourselves. */
+  onJoin(from: MemberId, address: string, h: unknown[]): void {
+    const { vote } = joinHeader.decode(h);
+    this.discovered.set(from, { address, at: this.s.ctx.now(), vote });
+  }
+
+  onHere(h: unknown[]): void {
+    const ca = hereHeader.decode(h).address;
+    this.heardMemberAt = this.s.ctx.now();
+    if (ca !== '') this.coordinatorHint = ca;
+  }
+
+  /** An Install while joining: the view that admits us (or founds the group with us). */
+  onInstall(from: MemberId, m: InstallHeader): void {
+    if (!m.members.includes(this.s.self)) return;
+    // Bound to a founder: only a view from it (its founding view, or a later one admitting us
+    // as a joiner), else the founder may count us in a group we are not in.
+    if (this.tentative && from !== this.tentative.founder) return;
+    for (const [member, seq] of m.nakNext) this.s.ctx.passDown({ type: 'expect', member, seq });
+    const { joined, left, failed } = m;
+    this.s.layer.install(
+      m.newViewId,
+      m.epoch,
+      m.members,
+      m.addresses,
+      { previousId: undefined, joined, left, failed },
+      [],
+    );
+  }
+}

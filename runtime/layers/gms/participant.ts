@@ -1,0 +1,275 @@
+import type { MemberId } from '../../stack/member.js';
+import type { Msg } from '../../stack/types.js';
+import {
+  abandonHeader,
+  digestHeader,
+  fetchHeader,
+  flushOkHeader,
+  forwardHeader,
+  type InstallHeader,
+  leaveHeader,
+  prepareHeader,
+  syncHeader,
+} from './codec.js';
+import type { GmsShared } from './state.js';
+
+/** A flush this member takes part in. */
+export interface Flush {
+  newViewId: number;
+  attempt: number;
+  coord: MemberId;
+  cut: Map<MemberId, number> | undefined;
+  /** Per sender, who holds its casts up to the cut; and when we last asked them. */
+  holders?: Map<MemberId, MemberId>;
+  fetchedAt?: number;
+  okSent: boolean;
+  /** Its coordinator dropped it (Abandon): it is never installed, so it is never answered again. */
+  abandoned?: boolean;
+  /** When this member took the attempt: one nobody ends within `orphanMs` is orphaned. */
+  since: number;
+  /** An attempt we answered FlushOk to and then left for this one, its coordinator not having
+   * released us: if its Install still comes, and we delivered nothing past its cut, we keep
+   * our promise and install it (see onInstall). */
+  promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number> };
+}
+
+/**
+ * The participant role: a member of the view taking part in a view change. It blocks on the
+ * first Prepare, reports its Digest, fetches what it misses of the cut from the holders and
+ * serves what others miss (Fetch/Forward), answers FlushOk once it delivered up to the cut, and
+ * installs the next view from the coordinator it answered (or one it promised, see Flush).
+ * Leaving the group is a participant's request too.
+ */
+export class Participant {
+  flush: Flush | undefined;
+  /** A Digest went out for the current attempt: nothing more is delivered until its cut. */
+  digestSent = false;
+  leaving = false;
+  /** Our last Leave: to whom, when (resent to a new coordinator at once, else now and then). */
+  leaveSent: { to: MemberId; at: number } | undefined;
+
+  constructor(private readonly s: GmsShared) {}
+
+  newView(): void {
+    this.flush = undefined;
+    this.digestSent = false;
+  }
+
+  /** Blocked in a flush that no coordinator will end: abandoned, or silent past `orphanMs`. */
+  orphaned(): boolean {
+    const f = this.flush;
+    if (!f) return false;
+    return f.abandoned === true || this.s.ctx.now() - f.since > 2 * this.s.o.suspectMs;
+  }
+
+  onPrepare(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { newViewId, attempt, members } = prepareHeader.decode(h);
+    if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
+    s.highestAttempt = Math.max(s.highestAttempt, attempt);
+    const f = this.flush;
+    // An abandoned attempt binds nobody: any coordinator's Prepare replaces it, whatever its key.
+    if (f && !f.abandoned) {
+      const key = s.attemptKey(attempt, from);
+      const cur = s.attemptKey(f.attempt, f.coord);
+      if (key < cur) return;
+      // Having promised a coordinator that we are done, switch only if it is gone (we suspect it,
+      // or the new coordinator's proposal leaves it out).
+      const gone = s.suspected.has(f.coord) || !members.includes(f.coord);
+      if (key > cur && f.okSent && f.coord !== from && f.coord !== s.self && !gone) return;
+    }
+    if (!f || f.coord !== from || f.attempt !== attempt) {
+      s.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
+      if (!f) s.ctx.passUp({ type: 'block' });
+      const promised =
+        f?.okSent && f.cut && !f.abandoned ? { coord: f.coord, attempt: f.attempt, cut: f.cut } : f?.promised;
+      this.flush = {
+        newViewId,
+        attempt,
+        coord: from,
+        cut: undefined,
+        okSent: false,
+        since: s.ctx.now(),
+        ...(promised ? { promised } : {}),
+      };
+    }
+    if (from !== s.self) {
+      // Someone else leads this view change with a stronger attempt: it is alive, and we stop
+      // competing (two coordinators outbidding each other would never finish).
+      s.detector.trust(from);
+      s.coordinator.drop();
+    }
+    this.digestSent = true;
+    // Our own casts count as held even before their loop-back arrives: they are ours to serve.
+    const d = s.delivery;
+    const held = s.view.members.map(
+      (m) => [m, m === s.self ? Math.max(d.vseq, d.contiguous(m) + 1) : d.contiguous(m) + 1] as const,
+    );
+    s.send(from, digestHeader.encode({ newViewId, attempt, held, nakNext: d.lastOwnNakSeq + 1 }));
+  }
+
+  onSync(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { newViewId, attempt, ends } = syncHeader.decode(h);
+    const f = this.flush;
+    if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !s.view) return;
+    const cut = new Map<MemberId, number>();
+    const holders = new Map<MemberId, MemberId>();
+    for (const e of ends) {
+      cut.set(e.sender, e.count - 1);
+      holders.set(e.sender, e.holder);
+    }
+    f.cut = cut;
+    f.holders = holders;
+    this.fetchMissing();
+    s.delivery.drainAll();
+    this.checkDone();
+  }
+
+  onAbandon(from: MemberId, h: unknown[]): void {
+    const { newViewId, attempt } = abandonHeader.decode(h);
+    const f = this.flush;
+    // Its coordinator will never install that attempt: we may answer another one.
+    if (f && f.coord === from && f.newViewId === newViewId && f.attempt === attempt) {
+      this.s.ctx.trace(() => `abandoned ${newViewId}/${attempt} by ${from}`);
+      f.okSent = false;
+      f.abandoned = true;
+    }
+  }
+
+  /** Ask each holder for what we miss of the cut. Repeated from the fd tick until FlushOk: a
+   * Fetch (or its Forwards) lost with a broken link is not left to the flush timeout. */
+  fetchMissing(): void {
+    const s = this.s;
+    const f = this.flush;
+    if (!f?.cut || !f.holders || !s.view) return;
+    f.fetchedAt = s.ctx.now();
+    for (const [sender, c] of f.cut) {
+      const holder = f.holders.get(sender);
+      const have = s.delivery.contiguous(sender);
+      if (have < c && holder !== undefined && holder !== s.self)
+        s.send(
+          holder,
+          fetchHeader.encode({ viewId: s.view.id, epoch: s.epoch, sender, from: have + 1, to: c }),
+        );
+    }
+  }
+
+  onFetch(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { viewId, epoch, sender, from: lo, to: hi } = fetchHeader.decode(h);
+    if (!s.view || viewId !== s.view.id || epoch !== s.epoch || s.rank(from) < 0) return;
+    const l = s.delivery.logs.get(sender);
+    if (!l) return;
+    for (let k = lo; k <= hi && k - lo < 100_000; k++) {
+      const e = l.held.get(k);
+      if (!e) continue;
+      s.c.forwards++;
+      s.send(from, forwardHeader.encode({ viewId, epoch, sender, vseq: k }), e.msg);
+    }
+  }
+
+  onForward(from: MemberId, h: unknown[], msg: Msg): void {
+    const s = this.s;
+    const { viewId, epoch, sender, vseq } = forwardHeader.decode(h);
+    if (!s.view || viewId !== s.view.id || epoch !== s.epoch || s.rank(from) < 0 || s.rank(sender) < 0)
+      return;
+    s.delivery.accept(sender, vseq, msg, undefined);
+  }
+
+  /** FlushOk to the coordinator once every sender's messages up to the cut are delivered. */
+  checkDone(): void {
+    const f = this.flush;
+    // An abandoned attempt gets no FlushOk, even when a message held past its cut makes it look
+    // complete again: that would commit us to it and refuse the attempt that replaces it.
+    if (!f?.cut || f.okSent || f.abandoned || !this.s.view) return;
+    for (const [sender, c] of f.cut) if ((this.s.delivery.logs.get(sender)?.next ?? 0) <= c) return;
+    f.okSent = true;
+    this.s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
+  }
+
+  /** An Install while a member: the next view, from the coordinator whose flush we completed. */
+  onInstall(from: MemberId, m: InstallHeader): void {
+    const s = this.s;
+    const { newViewId, attempt, members } = m;
+    if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
+    const f = this.flush;
+    // Only the next view's coordinator installs it: the coordinator of the flush we answered, or
+    // a member that every member ranked before it in our view is leaving the view to.
+    const ours =
+      (f !== undefined && f.coord === from && f.attempt === attempt) ||
+      (f?.promised?.coord === from && f.promised.attempt === attempt);
+    const before = s.view.members.slice(0, s.rank(from));
+    if (!ours && before.some((b) => members.includes(b))) {
+      s.c.refused++;
+      return;
+    }
+    if (!members.includes(s.self)) {
+      s.layer.finish(
+        this.leaving ? 'left' : 'partitioned',
+        this.leaving ? '' : `excluded from view ${newViewId}`,
+      );
+      return;
+    }
+    // Only the install of the flush we completed: another attempt's cut may differ from ours.
+    // Or of one we completed and then left: its coordinator counted our FlushOk and installed,
+    // so we keep the promise if we delivered nothing past its cut since (FlushOk switch).
+    const ours2 = f !== undefined && f.attempt === attempt && f.coord === from && f.okSent;
+    const p = f?.promised;
+    const kept =
+      !ours2 &&
+      p !== undefined &&
+      p.coord === from &&
+      p.attempt === attempt &&
+      [...s.delivery.logs].every(([sender, l]) => l.next - 1 <= (p.cut.get(sender) ?? -1));
+    if (!ours2 && !kept) return;
+    if (kept) s.c.promisesKept++;
+    const departed = s.view.members.filter((d) => !members.includes(d));
+    const { joined, left, failed } = m;
+    s.layer.install(
+      newViewId,
+      m.epoch,
+      members,
+      m.addresses,
+      { previousId: s.view.id, joined, left, failed },
+      departed,
+    );
+  }
+
+  startLeave(): void {
+    const s = this.s;
+    if (s.state === 'joining' || s.state === 'idle') {
+      s.layer.finish('left');
+      return;
+    }
+    if (s.state !== 'member' || !s.view) return;
+    this.leaving = true;
+    if (s.view.members.length === 1) {
+      s.layer.finish('left');
+      return;
+    }
+    s.coordinator.leavers.add(s.self);
+    this.askToLeave();
+    s.ctx.setTimer('leave', s.o.suspectMs * 3);
+  }
+
+  /**
+   * Ask whoever coordinates now to remove us. Repeated (fd tick, each install) until a view
+   * without us arrives: a Leave lost with its coordinator would otherwise keep us in the next
+   * view, blocked and holding up the token, until the `leave` timer and a suspicion end it.
+   */
+  askToLeave(): void {
+    const s = this.s;
+    if (!this.leaving || !s.view) return;
+    const c = s.coordinatorId();
+    if (c === s.self) {
+      if (!s.coordinator.coord) s.coordinator.scheduleFlush();
+      return;
+    }
+    if (!c) return;
+    const now = s.ctx.now();
+    if (c === this.leaveSent?.to && now - this.leaveSent.at < s.o.suspectMs / 2) return;
+    this.leaveSent = { to: c, at: now };
+    s.send(c, leaveHeader.encode({ viewId: s.view.id }));
+  }
+}

@@ -1,0 +1,152 @@
+import type { MemberId } from '../../stack/member.js';
+import { type LayerContext, type Msg, pushHeader, type View } from '../../stack/types.js';
+import { viewTagHeader } from './codec.js';
+import type { Coordinator } from './coordinator.js';
+import type { Delivery } from './delivery.js';
+import type { FailureDetector } from './detector.js';
+import type { Joiner } from './joiner.js';
+import type { Gms } from './layer.js';
+import type { GmsOptions } from './options.js';
+import type { Participant } from './participant.js';
+
+export type MemberState = 'idle' | 'joining' | 'member' | 'partitioned' | 'left';
+
+export const EMPTY = new Uint8Array(0);
+/** A view id further ahead of ours than this is impossible (a member left behind sees the
+ * group a few view changes ahead, not this many): such traffic is refused, not taken as proof
+ * that we were excluded. */
+export const MAX_VIEW_LEAD = 64;
+/** Likewise an epoch whose attempt is this far above every attempt we have seen. */
+const MAX_ATTEMPT_LEAD = 64;
+
+/**
+ * What every role of one member reads: its state, the installed view and its lineage (epoch),
+ * whom it suspects (which decides who coordinates), the highest flush attempt seen, and the
+ * counters. The roles reach each other through it, as JGroups' role objects reach their GMS.
+ */
+export class GmsShared {
+  state: MemberState = 'idle';
+  view: View | undefined;
+  epoch = 0;
+  /** Members this member itself suspects (its own opinion; the detector keeps since when). */
+  suspected = new Set<MemberId>();
+  highestAttempt = 0;
+  /** When a member of our view first showed a later view we never got (see noteAhead). */
+  behindSince: number | undefined;
+  aheadFrom = new Set<MemberId>();
+  readonly c = {
+    views: 0,
+    flushes: 0,
+    flushDeferred: 0,
+    promisesKept: 0,
+    stuckReports: 0,
+    forwards: 0,
+    suspicions: 0,
+    futureDropped: 0,
+    refused: 0,
+    joinsRefused: 0,
+    staleDropped: 0,
+    heldHighWater: 0,
+  };
+  // The roles, set once by the layer shell.
+  layer!: Gms;
+  joiner!: Joiner;
+  detector!: FailureDetector;
+  coordinator!: Coordinator;
+  participant!: Participant;
+  delivery!: Delivery;
+
+  constructor(
+    readonly ctx: LayerContext,
+    readonly o: GmsOptions,
+  ) {}
+
+  get self(): MemberId {
+    return this.ctx.self;
+  }
+
+  rank(m: MemberId): number {
+    return this.view ? this.view.members.indexOf(m) : -1;
+  }
+
+  /** The lowest-ranked member this member does not suspect: who coordinates, in its eyes. */
+  coordinatorId(): MemberId | undefined {
+    return this.view?.members.find((m) => !this.suspected.has(m));
+  }
+
+  hasMajority(): boolean {
+    const v = this.view!;
+    const alive = v.members.filter((m) => !this.suspected.has(m)).length;
+    return alive * 2 > v.members.length;
+  }
+
+  send(to: MemberId, header: unknown[], msg: Msg = { headers: [], payload: EMPTY }): void {
+    this.ctx.passDown({ type: 'send', to, msg: pushHeader(msg, header), qos: { order: 'fifo' } });
+  }
+
+  probe(to: string | null, header: unknown[]): void {
+    this.ctx.passDown({ type: 'probe', to, msg: { headers: [header], payload: EMPTY } });
+  }
+
+  attemptKey(attempt: number, coord: MemberId): number {
+    // Higher attempts win; between equal attempts the lower-ranked coordinator wins.
+    const r = this.rank(coord);
+    return attempt * 4096 + (4095 - Math.min(4095, r < 0 ? 4095 : r));
+  }
+
+  /** Whether a message proves its sender alive in our view: view-tagged traffic must carry our
+   * view's epoch (or a later view), else the sender lives in another lineage of the group and,
+   * for us, is silent. Flush control names view ids only and always counts. */
+  sameLineage(kind: number, h: unknown[]): boolean {
+    const tag = viewTagHeader.peek(kind, h);
+    if (!tag) return true;
+    const { viewId, epoch } = tag;
+    return (
+      viewId !== undefined &&
+      ((viewId > this.view!.id && viewId <= this.view!.id + MAX_VIEW_LEAD) ||
+        (viewId === this.view!.id && epoch === this.epoch))
+    );
+  }
+
+  /**
+   * Two coordinators may both install the next view id (the first one's install crossed a
+   * partition after every participant had answered it; the survivors then ran their own flush).
+   * A member of our view in the same view id under another epoch shows it; the lineage with the
+   * lower epoch yields and its members come back as new members, so one lineage goes on.
+   */
+  otherLineage(from: MemberId, viewId: number, epoch: number): boolean {
+    if (!this.view || viewId !== this.view.id || epoch === this.epoch || this.rank(from) < 0) return false;
+    // Flushed epochs encode their attempt (epoch / 4096): one far above every attempt we have
+    // seen (heartbeats spread them) is invented; drop it rather than stop.
+    if (Math.floor(epoch / 4096) > this.highestAttempt + MAX_ATTEMPT_LEAD) {
+      this.c.refused++;
+      return true;
+    }
+    if (epoch > this.epoch)
+      this.layer.finish('partitioned', `view ${viewId} was also installed by another coordinator`);
+    return true;
+  }
+
+  /** Whether a later view id is believable (see MAX_VIEW_LEAD); counts the refusal if not. */
+  plausibleLead(viewId: number): boolean {
+    if (!this.view || viewId <= this.view.id + MAX_VIEW_LEAD) return true;
+    this.c.refused++;
+    return false;
+  }
+
+  /**
+   * A member of our view is in a later view we never got: we were left behind (excluded). It
+   * takes two members showing it (one in a view of two), or our coordinator: one other
+   * sender's claim, forged or not, does not stop a member.
+   */
+  noteAhead(from: MemberId): void {
+    if (this.behindSince !== undefined || !this.view) return;
+    this.aheadFrom.add(from);
+    // Our coordinator alone is enough: it is the one that installs views (and if a FlushOk
+    // switch left it alone in a view of its own, we must not wait for it forever).
+    const enough = this.aheadFrom.size >= Math.min(2, this.view.members.length - 1);
+    if (!enough && from !== this.coordinatorId()) return;
+    this.behindSince = this.ctx.now();
+    this.ctx.setTimer('behind', this.o.suspectMs);
+  }
+}
