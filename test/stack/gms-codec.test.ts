@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import {
+  abandonHeader,
+  confirmHeader,
+  dataHeader,
+  digestHeader,
+  fetchHeader,
+  flushOkHeader,
+  forwardHeader,
+  foundHeader,
+  GmsKind,
+  heartbeatHeader,
+  hereHeader,
+  installHeader,
+  joinHeader,
+  leaveHeader,
+  prepareHeader,
+  suspectHeader,
+  syncHeader,
+  viewTagHeader,
+} from '../../runtime/layers/gms/codec.js';
+import { DecodeError } from '../../runtime/wire/errors.js';
+
+/** Every gms header as it travels: the tuples gms.ts built by hand before the codecs existed
+ * (docs/protocol.md, "gms"). A codec that changes one of them changes the wire. */
+const WIRE: [string, unknown[], unknown[], unknown][] = [
+  ['Data', dataHeader.encode({ viewId: 3, epoch: 8195, vseq: 7 }), [0, 3, 8195, 7], dataHeader],
+  [
+    'Heartbeat',
+    heartbeatHeader.encode({ viewId: 3, epoch: 8195, highestAttempt: 2, stuck: true }),
+    [1, 3, 8195, 2, 1],
+    heartbeatHeader,
+  ],
+  [
+    'Prepare',
+    prepareHeader.encode({ newViewId: 4, attempt: 2, members: ['a', 'b'], addresses: ['x:1', 'y:2'] }),
+    [2, 4, 2, ['a', 'b'], ['x:1', 'y:2']],
+    prepareHeader,
+  ],
+  [
+    'Digest',
+    digestHeader.encode({
+      newViewId: 4,
+      attempt: 2,
+      held: [
+        ['a', 5],
+        ['b', 0],
+      ],
+      nakNext: 17,
+    }),
+    [
+      3,
+      4,
+      2,
+      [
+        ['a', 5],
+        ['b', 0],
+      ],
+      17,
+    ],
+    digestHeader,
+  ],
+  [
+    'Sync',
+    syncHeader.encode({
+      newViewId: 4,
+      attempt: 2,
+      ends: [
+        { sender: 'a', count: 5, holder: 'b' },
+        { sender: 'b', count: 0, holder: 'a' },
+      ],
+    }),
+    [
+      4,
+      4,
+      2,
+      [
+        ['a', 5, 'b'],
+        ['b', 0, 'a'],
+      ],
+    ],
+    syncHeader,
+  ],
+  [
+    'Fetch',
+    fetchHeader.encode({ viewId: 3, epoch: 8195, sender: 'a', from: 2, to: 4 }),
+    [5, 3, 8195, 'a', 2, 4],
+    fetchHeader,
+  ],
+  [
+    'Forward',
+    forwardHeader.encode({ viewId: 3, epoch: 8195, sender: 'a', vseq: 2 }),
+    [6, 3, 8195, 'a', 2],
+    forwardHeader,
+  ],
+  ['FlushOk', flushOkHeader.encode({ newViewId: 4, attempt: 2 }), [7, 4, 2], flushOkHeader],
+  [
+    'Install',
+    installHeader.encode({
+      newViewId: 4,
+      attempt: 2,
+      members: ['a', 'c'],
+      addresses: ['x:1', 'z:3'],
+      joined: ['c'],
+      left: [],
+      failed: ['b'],
+      nakNext: [['a', 9]],
+      epoch: 12286,
+    }),
+    [8, 4, 2, ['a', 'c'], ['x:1', 'z:3'], ['c'], [], ['b'], [['a', 9]], 12286],
+    installHeader,
+  ],
+  ['Join', joinHeader.encode({ vote: 'a' }), [9, 'a'], joinHeader],
+  [
+    'Here',
+    hereHeader.encode({ viewId: 3, coordinator: 'a', address: 'x:1' }),
+    [10, 3, 'a', 'x:1'],
+    hereHeader,
+  ],
+  ['Leave', leaveHeader.encode({ viewId: 3 }), [11, 3], leaveHeader],
+  [
+    'Suspect',
+    suspectHeader.encode({ viewId: 3, member: 'b', heldMs: 250 }),
+    [12, 3, 'b', 250],
+    suspectHeader,
+  ],
+  ['P2P', viewTagHeader.encode(GmsKind.P2P, { viewId: 3, epoch: 8195 }), [13, 3, 8195], viewTagHeader],
+  [
+    'Unreliable',
+    viewTagHeader.encode(GmsKind.Unreliable, { viewId: 3, epoch: 8195 }),
+    [14, 3, 8195],
+    viewTagHeader,
+  ],
+  ['Abandon', abandonHeader.encode({ newViewId: 4, attempt: 2 }), [15, 4, 2], abandonHeader],
+  ['Found', foundHeader.encode({ epoch: 77 }), [16, 77], foundHeader],
+  ['Confirm', confirmHeader.encode({ epoch: 77 }), [17, 77], confirmHeader],
+];
+
+describe('gms header codecs', () => {
+  it.each(WIRE)('%s encodes to the documented tuple, under its GmsKind', (name, got, want) => {
+    expect(got).toEqual(want);
+    expect(got[0]).toBe(GmsKind[name as keyof typeof GmsKind]);
+  });
+
+  it('covers every kind', () => {
+    expect(WIRE.map(([name]) => name).sort()).toEqual(Object.keys(GmsKind).sort());
+  });
+
+  it('decodes what it encodes', () => {
+    expect(dataHeader.decode([0, 3, 8195, 7])).toEqual({ viewId: 3, epoch: 8195, vseq: 7 });
+    expect(heartbeatHeader.decode([1, 3, 8195, 2, 1])).toEqual({
+      viewId: 3,
+      epoch: 8195,
+      highestAttempt: 2,
+      stuck: true,
+    });
+    // Prepare's addresses are checked as a list, not handed out (participants never read them).
+    expect(prepareHeader.decode([2, 4, 2, ['a'], ['x:1']])).toEqual({
+      newViewId: 4,
+      attempt: 2,
+      members: ['a'],
+    });
+    expect(syncHeader.decode([4, 4, 2, [['a', 5, 'b']]]).ends).toEqual([
+      { sender: 'a', count: 5, holder: 'b' },
+    ]);
+    expect(installHeader.decode([8, 4, 2, ['a'], ['x:1'], ['a'], [], [], [['a', 9]], 12286])).toEqual({
+      newViewId: 4,
+      attempt: 2,
+      members: ['a'],
+      addresses: ['x:1'],
+      joined: ['a'],
+      left: [],
+      failed: [],
+      nakNext: [['a', 9]],
+      epoch: 12286,
+    });
+    expect(suspectHeader.decode([12, 3, 'b', 250])).toEqual({ viewId: 3, member: 'b', heldMs: 250 });
+  });
+
+  it('reads the optional trailing fields of older senders as absent', () => {
+    expect(heartbeatHeader.decode([1, 3, 8195])).toEqual({
+      viewId: 3,
+      epoch: 8195,
+      highestAttempt: 0,
+      stuck: false,
+    });
+    expect(suspectHeader.decode([12, 3, 'b']).heldMs).toBe(0);
+    expect(joinHeader.decode([9]).vote).toBe('');
+  });
+
+  it.each([
+    ['a short Data', () => dataHeader.decode([0, 3, 8195])],
+    ['a negative vseq', () => dataHeader.decode([0, 3, 8195, -1])],
+    ['a Digest entry without a count', () => digestHeader.decode([3, 4, 2, [['a']], 0])],
+    ['a Sync holder that is not a string', () => syncHeader.decode([4, 4, 2, [['a', 1, 7]]])],
+    [
+      'an Install with fewer addresses than members',
+      () => installHeader.decode([8, 4, 2, ['a', 'b'], ['x:1'], [], [], [], [], 1]),
+    ],
+    ['an Install with no members', () => installHeader.decode([8, 4, 2, [], [], [], [], [], [], 1])],
+    ['a Here without an address', () => hereHeader.decode([10, 3, 'a'])],
+    ['a Join vote that is not a string', () => joinHeader.decode([9, 5])],
+  ])('refuses %s with DECODE_BAD_SHAPE', (_, decode) => {
+    let thrown: unknown;
+    try {
+      decode();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(DecodeError);
+    expect((thrown as DecodeError).code).toBe('DECODE_BAD_SHAPE');
+  });
+});
