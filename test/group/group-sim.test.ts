@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { GmsKind, gms } from '../../runtime/layers/gms.js';
+import { flushOkHeader } from '../../runtime/layers/gms/codec.js';
+import type { GmsShared } from '../../runtime/layers/gms/state.js';
+import { gms } from '../../runtime/layers/gms.js';
 import { GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { popKindHeader } from '../../runtime/stack/header.js';
@@ -58,19 +60,20 @@ const arrivalOrder: LayerFactory = {
 const skippedFlush: LayerFactory = {
   ...gms,
   create: (ctx, o) => {
-    // Test-only mutation of a private step: answer FlushOk as soon as the cut is known.
-    const inner = gms.create(ctx, o) as unknown as {
-      flush?: { cut?: unknown; okSent: boolean; coord: string; newViewId: number; attempt: number };
-      send(to: string, header: unknown[]): void;
-      checkFlushDone(): void;
-    };
-    inner.checkFlushDone = function (this: typeof inner) {
-      const f = this.flush;
+    // Test-only mutation of a private step of the participant role (runtime/layers/gms/
+    // participant.ts): answer FlushOk as soon as the cut is known.
+    const layer = gms.create(ctx, o);
+    const s = (layer as unknown as { s?: GmsShared }).s;
+    // The mutation must reach the real step, or this test would pass a correct gms.
+    if (!s?.participant) throw new Error('gms internals moved: update the skippedFlush mutant');
+    const p = s.participant;
+    p.checkDone = () => {
+      const f = p.flush;
       if (!f?.cut || f.okSent) return;
       f.okSent = true;
-      this.send(f.coord, [GmsKind.FlushOk, f.newViewId, f.attempt]);
+      s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
     };
-    return inner as unknown as Layer;
+    return layer;
   },
 };
 
