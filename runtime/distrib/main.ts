@@ -145,6 +145,12 @@ export async function distMain(argv: readonly string[], io: DistIO = defaultIO):
   return send(positionals, values, group, sec.key, io);
 }
 
+/** This process's CPU time (user + system) since `from`, ms. */
+function cpuMs(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return Math.round((d.user + d.system) / 1000);
+}
+
 const defaultIO: DistIO = {
   out: (l) => process.stdout.write(`${l}\n`),
   err: (l) => process.stderr.write(`${l}\n`),
@@ -189,6 +195,7 @@ async function send(
   const blob = await pack(files);
   const transport = await transportFor(values);
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   let resolve!: (code: number) => void;
   const finished = new Promise<number>((r) => {
     resolve = r;
@@ -206,7 +213,7 @@ async function send(
     else if (e.type === 'finished') {
       for (const a of e.absent) io.out(`receiver ${a} ABSENT: never joined`);
       io.out(
-        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent`,
+        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent; cpu ${cpuMs(cpu0)} ms`,
       );
       resolve(e.dropped === 0 && e.absent.length === 0 ? 0 : 1);
     }
