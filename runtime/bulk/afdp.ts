@@ -26,6 +26,8 @@ export const AfdpKind = {
   Status: 5,
   /** [6, xfer] sender → receiver (send): your completion was seen; stop reporting. */
   Fin: 6,
+  /** [7, xfer] sender → receiver (send): you were dropped (below the rate floor, or silent); stop. */
+  Cut: 7,
 } as const;
 
 /** Typed errors of the bulk layer. */
@@ -39,8 +41,25 @@ export type AfdpEvent =
   /** The sender now serves `member` by `mode` (chosen from whether its casts reach it). */
   | { type: 'mode'; member: MemberId; mode: 'multicast' | 'unicast' }
   | { type: 'done'; member: MemberId; ms: number; have: number; castsHeard: number }
-  /** The sender gave up on `member` (silent for `deadMs`): the others were not held back. */
+  /** The sender gave up on `member` (silent for `deadMs`, or below `floorBytesPerSec`): the others
+   * were not held back. */
   | { type: 'dropped'; member: MemberId; have: number; reason: string }
+  /** The sender's view of the transfer, every `statusMs` (a progress bar's input). */
+  | {
+      type: 'progress';
+      xfer: number;
+      ms: number;
+      /** Blob bytes sent at least once, and the blob's size. */
+      bytes: number;
+      size: number;
+      resent: number;
+      receivers: number;
+      done: number;
+      dropped: number;
+      /** Receivers more than a second (at the current pace) behind what was sent. */
+      lagging: number;
+      gapMs: number;
+    }
   /** The sender's transfer ended: every joined receiver done or dropped. */
   | {
       type: 'finished';
@@ -56,7 +75,9 @@ export type AfdpEvent =
   /** A receiver holds the whole blob and its digest matched (also delivered up). */
   | { type: 'received'; xfer: number; from: MemberId; bytes: number; ms: number }
   /** A receiver assembled the blob but its digest did not match; it starts over. */
-  | { type: 'corrupt'; xfer: number };
+  | { type: 'corrupt'; xfer: number }
+  /** A receiver was dropped by the sender (a `Cut`): it stops, holding `have` of `count` chunks. */
+  | { type: 'cut'; xfer: number; have: number; count: number };
 
 export interface AfdpOptions {
   /** Bytes per data packet. */
@@ -87,6 +108,15 @@ export interface AfdpOptions {
   joinWindowMs: number;
   /** Sender: a receiver silent this long is dropped. */
   deadMs: number;
+  /**
+   * Sender: the slowest rate (bytes/s) the user accepts; 0 for none. The gap never widens past
+   * `chunk / floorBytesPerSec`, so resend requests cannot pace the others below it, and a receiver
+   * holding less than the floor would have delivered since it joined (less `floorGraceMs`) is
+   * dropped with a report.
+   */
+  floorBytesPerSec: number;
+  /** Sender: time a receiver gets after joining before the floor applies to it (ms). */
+  floorGraceMs: number;
   /** Sender: casts sent between two mode decisions for a receiver. */
   probeCasts: number;
   /** Most packets sent in one timer turn (bounds a turn's work). */
@@ -111,6 +141,8 @@ export const AFDP_DEFAULTS: Omit<AfdpOptions, 'onEvent'> = {
   announceMs: 100,
   joinWindowMs: 1000,
   deadMs: 3000,
+  floorBytesPerSec: 0,
+  floorGraceMs: 2000,
   probeCasts: 32,
   maxBurst: 64,
 };
@@ -121,11 +153,15 @@ export const BULK_STACK = 'afdp:com';
 interface Peer {
   address: string;
   joinedAt: number;
+  /** The sender's next new index when this receiver joined. */
+  nextAtJoin: number;
   heardAt: number;
   mode: 'multicast' | 'unicast';
   done: boolean;
   dropped: boolean;
   have: number;
+  /** When `have` was reported: the floor is checked at that time, not now (statuses lag). */
+  haveAt: number;
   castsHeard: number;
   /** Casts sent and heard when the mode was last decided. */
   castsAtCheck: number;
@@ -181,7 +217,13 @@ class Afdp implements Layer {
     private readonly ctx: LayerContext,
     private readonly o: AfdpOptions,
   ) {
-    this.gap = o.gapMs;
+    this.gap = Math.min(o.gapMs, this.maxGap());
+  }
+
+  /** The widest gap allowed: `maxGapMs`, or narrower when a rate floor is set. */
+  private maxGap(): number {
+    const f = this.o.floorBytesPerSec;
+    return f > 0 ? Math.min(this.o.maxGapMs, (this.o.chunk * 1000) / f) : this.o.maxGapMs;
   }
 
   private emitEvent(e: AfdpEvent): void {
@@ -217,7 +259,7 @@ class Afdp implements Layer {
       resent: 0,
       finished: false,
     };
-    this.gap = this.o.gapMs;
+    this.gap = Math.min(this.o.gapMs, this.maxGap());
     this.announce();
     this.ctx.setTimer('tx', 0);
     this.ctx.setTimer('watch', this.o.statusMs);
@@ -316,17 +358,29 @@ class Afdp implements Layer {
     if (!o || o.finished) return;
     const now = this.ctx.now();
     for (const [m, p] of o.peers) {
-      if (p.done || p.dropped || now - p.heardAt < this.o.deadMs) continue;
-      p.dropped = true;
-      this.emitEvent({
-        type: 'dropped',
-        member: m,
-        have: p.have,
-        reason: `silent for ${now - p.heardAt} ms`,
-      });
-      this.installPeers();
+      if (p.done || p.dropped) continue;
+      if (now - p.heardAt >= this.o.deadMs)
+        this.drop(o, m, p, `silent for ${Math.round(now - p.heardAt)} ms`);
+      else {
+        const slow = this.belowFloor(o, p, now);
+        if (slow) this.drop(o, m, p, slow);
+      }
     }
     const active = [...o.peers.values()];
+    this.emitEvent({
+      type: 'progress',
+      xfer: o.xfer,
+      ms: now - o.startedAt,
+      bytes: Math.min(o.blob.length, o.next * this.o.chunk),
+      size: o.blob.length,
+      resent: o.resent,
+      receivers: active.length,
+      done: active.filter((p) => p.done).length,
+      dropped: active.filter((p) => p.dropped).length,
+      // More than a second behind at the current pace (1000 / gap packets a second).
+      lagging: active.filter((p) => !p.done && !p.dropped && o.next - p.have > 1000 / this.gap).length,
+      gapMs: this.gap,
+    });
     const allSeen = this.o.seeds.every((s) => active.some((p) => p.address === s));
     const waiting = !allSeen && now - o.startedAt < this.o.joinWindowMs;
     if (!waiting && active.every((p) => p.done || p.dropped)) {
@@ -346,6 +400,37 @@ class Afdp implements Layer {
       return;
     }
     this.ctx.setTimer('watch', this.o.statusMs);
+  }
+
+  /**
+   * Why `p` is below the rate floor, or undefined. At its last status it owed what the floor
+   * delivers in the time since it joined less the grace, but never more than the sender itself
+   * has sent since then (a sender slower than the floor blames nobody).
+   */
+  private belowFloor(o: Outgoing, p: Peer, now: number): string | undefined {
+    const floor = this.o.floorBytesPerSec;
+    const over = p.haveAt - p.joinedAt - this.o.floorGraceMs;
+    if (floor <= 0 || over <= 0) return undefined;
+    const owed = Math.min((over / 1000) * floor, o.blob.length) / this.o.chunk;
+    const sent = o.next === o.count ? o.count : o.next - p.nextAtJoin;
+    if (p.have >= Math.min(Math.floor(owed), sent)) return undefined;
+    const ms = p.haveAt - p.joinedAt;
+    const rate = Math.round((p.have * this.o.chunk * 1000) / ms);
+    return `below the rate floor: ${rate} B/s over ${Math.round(ms)} ms (floor ${floor} B/s, ${Math.round(now - p.haveAt)} ms ago)`;
+  }
+
+  /** Give up on `p`: tell it (so it stops asking), stop serving it, report it. */
+  private drop(o: Outgoing, m: MemberId, p: Peer, reason: string): void {
+    this.ctx.passDown({
+      type: 'send',
+      to: m,
+      msg: this.msg([AfdpKind.Cut, o.xfer]),
+      qos: { order: 'unreliable' },
+    });
+    p.dropped = true;
+    for (const s of o.wantedBy.values()) s.delete(m);
+    this.emitEvent({ type: 'dropped', member: m, have: p.have, reason });
+    this.installPeers();
   }
 
   // ---------------------------------------------------------------- up: packets
@@ -379,6 +464,9 @@ class Afdp implements Layer {
           this.ctx.clearTimer('status');
         }
         return;
+      case AfdpKind.Cut:
+        this.onCut(xfer, ev.from);
+        return;
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `afdp: unknown kind ${kind}`);
     }
@@ -397,11 +485,13 @@ class Afdp implements Layer {
     o.peers.set(from, {
       address,
       joinedAt: now,
+      nextAtJoin: o.next,
       heardAt: now,
       mode: 'multicast',
       done: false,
       dropped: false,
       have: 0,
+      haveAt: now,
       castsHeard: 0,
       castsAtCheck: o.casts,
       heardAtCheck: 0,
@@ -415,11 +505,12 @@ class Afdp implements Layer {
     if (o && o.xfer === xfer) {
       if (o.finished) return;
       const p = o.peers.get(from);
-      if (!p) return; // only joined receivers may ask (AFDP: an authorized member)
+      // Only joined receivers may ask (AFDP: an authorized member); a dropped one no longer paces us.
+      if (!p || p.dropped) return;
       p.heardAt = this.ctx.now();
       this.counters.naksHeard++;
-      // AFDP: each resend request widens the gap at once.
-      this.gap = Math.min(this.o.maxGapMs, this.gap + this.o.widenMs);
+      // AFDP: each resend request widens the gap at once (never past the rate floor's gap).
+      this.gap = Math.min(this.maxGap(), this.gap + this.o.widenMs);
       this.counters.widened++;
       for (const idx of nakIndices(h, o.count, this.o.maxNak)) {
         if (idx >= o.next) continue; // only what was already sent
@@ -444,9 +535,20 @@ class Afdp implements Layer {
     if (!o || o.xfer !== xfer) return;
     const p = o.peers.get(from);
     if (!p) return;
+    if (p.dropped) {
+      // It missed its Cut: say it again.
+      this.ctx.passDown({
+        type: 'send',
+        to: from,
+        msg: this.msg([AfdpKind.Cut, xfer]),
+        qos: { order: 'unreliable' },
+      });
+      return;
+    }
     const now = this.ctx.now();
     p.heardAt = now;
     p.have = headerUint(h[2], 'afdp', 'have');
+    p.haveAt = now;
     p.castsHeard = headerUint(h[3], 'afdp', 'castsHeard');
     const done = headerUint(h[4], 'afdp', 'done') === 1;
     if (done) {
@@ -483,6 +585,14 @@ class Afdp implements Layer {
   }
 
   // ---------------------------------------------------------------- receiver
+
+  private onCut(xfer: number, from: MemberId): void {
+    const inc = this.inc;
+    if (!inc || inc.xfer !== xfer || inc.sender !== from || inc.done) return;
+    this.inc = undefined;
+    for (const t of ['check', 'nak', 'status']) this.ctx.clearTimer(t);
+    this.emitEvent({ type: 'cut', xfer, have: inc.have, count: inc.chunks.length });
+  }
 
   private onAnnounce(h: unknown[], payload: Uint8Array, from: MemberId, address: string): void {
     const xfer = headerUint(h[1], 'afdp', 'xfer');
@@ -715,6 +825,8 @@ export const afdp: LayerFactory<AfdpOptions> = {
     const opts = { ...AFDP_DEFAULTS, ...o } as AfdpOptions;
     if (!(opts.chunk > 0 && opts.chunk <= 60_000) || !(opts.minGapMs > 0) || opts.maxGapMs < opts.minGapMs)
       throw new BulkError('BULK_OPTION', 'afdp: chunk must be 1..60000 and 0 < minGapMs <= maxGapMs');
+    if (!(opts.floorBytesPerSec >= 0 && Number.isFinite(opts.floorBytesPerSec)) || !(opts.floorGraceMs >= 0))
+      throw new BulkError('BULK_OPTION', 'afdp: floorBytesPerSec and floorGraceMs must be numbers >= 0');
     return new Afdp(ctx, opts);
   },
 };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type AfdpEvent, afdp, BULK_STACK } from '../bulk/afdp.js';
+import { type AfdpEvent, afdp, BULK_STACK, BulkError } from '../bulk/afdp.js';
 import { com } from '../layers/com.js';
 import { buildStack, LayerRegistry, parseSpec } from '../stack/builder.js';
 import { memberId } from '../stack/member.js';
@@ -12,9 +12,12 @@ import { type AuthKey, checkSecurity } from '../wire/auth.js';
 import { collect, DistError, pack, place, unpack } from './bundle.js';
 
 const USAGE = `usage:
-  troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure] [--rate-min-gap MS]
+  troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure]
+      [--min-gap MS] [--rate-floor BYTES_PER_S [--floor-grace MS]]
   troupe dist receive --dir <dir> --to <group> [--host H] [--port P] [--once] [--key-file F | --insecure]
 Both take --multicast group:port to cast by IP multicast (on --host's interface) instead of fan-out.
+--rate-floor: a receiver slower than this (after --floor-grace ms, default 2000) is dropped and
+reported, and resend requests never pace the others below it.
 The group key comes from --key-file or TROUPE_KEY; without one, --insecure is required.`;
 
 /** Where `distMain` writes; tests capture it. */
@@ -171,6 +174,8 @@ function parse(argv: readonly string[]) {
       insecure: { type: 'boolean', default: false },
       'min-gap': { type: 'string' },
       'join-window': { type: 'string' },
+      'rate-floor': { type: 'string' },
+      'floor-grace': { type: 'string' },
       drop: { type: 'string' },
       multicast: { type: 'string' },
     },
@@ -218,12 +223,22 @@ async function send(
       resolve(e.dropped === 0 && e.absent.length === 0 ? 0 : 1);
     }
   };
-  const stack = build(group, key, {
-    seeds,
-    onEvent,
-    ...(values['min-gap'] ? { minGapMs: Number(values['min-gap']) } : {}),
-    ...(values['join-window'] ? { joinWindowMs: Number(values['join-window']) } : {}),
-  });
+  let stack: Stack;
+  try {
+    stack = build(group, key, {
+      seeds,
+      onEvent,
+      ...(values['min-gap'] ? { minGapMs: Number(values['min-gap']) } : {}),
+      ...(values['join-window'] ? { joinWindowMs: Number(values['join-window']) } : {}),
+      ...(values['rate-floor'] ? { floorBytesPerSec: Number(values['rate-floor']) } : {}),
+      ...(values['floor-grace'] ? { floorGraceMs: Number(values['floor-grace']) } : {}),
+    });
+  } catch (e) {
+    await transport.close();
+    if (!(e instanceof BulkError)) throw e;
+    io.err(`${e.code}: ${e.message}\n${USAGE}`);
+    return 2;
+  }
   const driver = new Driver(stack, transport, () => {});
   driver.apply(
     stack.down(
@@ -251,6 +266,12 @@ async function receive(values: Values, group: string, key: AuthKey | undefined, 
   const stack = build(group, key, {
     onEvent: (e: AfdpEvent) => {
       if (e.type === 'corrupt') io.err('dist receive: a transfer failed its digest; fetching again');
+      else if (e.type === 'cut') {
+        io.err(
+          `dist receive: dropped by the sender (below its rate floor, or silent) holding ${e.have} of ${e.count} chunks; nothing placed`,
+        );
+        if (values.once) done();
+      }
     },
   });
   const driver = new Driver(

@@ -23,6 +23,8 @@ export interface BulkScenario {
   jitterMs: number;
   /** Receivers (1-based node index) that never hear IP multicast. */
   noMulticast?: number[];
+  /** One receiver (1-based node index) behind a link with this loss rate, both ways. */
+  lossy?: { node: number; loss: number };
   /** Receiver crashing at a time (ms). */
   crash?: { node: number; atMs: number };
   /** Receiver starting late (ms). */
@@ -36,6 +38,8 @@ export interface BulkScenario {
 export interface BulkOutcome {
   digest: string;
   received: Map<number, string>;
+  /** When each receiver delivered the blob (simulated ms). */
+  receivedAt: Map<number, number>;
   crashed: number | undefined;
   events: AfdpEvent[];
   finishedAt: number | undefined;
@@ -83,11 +87,13 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
   const queue: Arrival[] = [];
   let order = 0;
   const received = new Map<number, string>();
+  const receivedAt = new Map<number, number>();
   let crashed: number | undefined;
   const noMc = new Set(sc.noMulticast ?? []);
 
   const deliverTo = (from: number, to: number, bytes: Uint8Array): void => {
-    if (rnd() < sc.loss) return;
+    const lossy = sc.lossy && (sc.lossy.node === from || sc.lossy.node === to);
+    if (rnd() < (lossy ? sc.lossy!.loss : sc.loss)) return;
     const copies = rnd() < sc.dup ? 2 : 1;
     for (let c = 0; c < copies; c++)
       queue.push({ at: now + 0.2 + rnd() * sc.jitterMs, order: order++, to, bytes, from: address(from) });
@@ -103,6 +109,7 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
         }
       } else if (e.kind === 'up' && e.event.type === 'deliver' && i !== 0) {
         received.set(i, createHash('sha256').update(e.event.msg.payload).digest('hex'));
+        receivedAt.set(i, now);
       } else if (e.kind === 'error') {
         throw e.error instanceof Error ? e.error : new Error(String(e.error));
       }
@@ -164,6 +171,7 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
   return {
     digest: createHash('sha256').update(blob).digest('hex'),
     received,
+    receivedAt,
     crashed,
     events,
     finishedAt,
