@@ -43,7 +43,7 @@ export type AfdpEvent =
   | { type: 'done'; member: MemberId; ms: number; have: number; castsHeard: number }
   /** The sender gave up on `member` (silent for `deadMs`, or below `floorBytesPerSec`): the others
    * were not held back. */
-  | { type: 'dropped'; member: MemberId; have: number; reason: string }
+  | { type: 'dropped'; member: MemberId; have: number; count: number; reason: string }
   /** The sender's view of the transfer, every `statusMs` (a progress bar's input). */
   | {
       type: 'progress';
@@ -429,7 +429,7 @@ class Afdp implements Layer {
     });
     p.dropped = true;
     for (const s of o.wantedBy.values()) s.delete(m);
-    this.emitEvent({ type: 'dropped', member: m, have: p.have, reason });
+    this.emitEvent({ type: 'dropped', member: m, have: p.have, count: o.count, reason });
     this.installPeers();
   }
 

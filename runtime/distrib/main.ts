@@ -10,6 +10,7 @@ import type { Effect } from '../stack/types.js';
 import { type Transport, udp } from '../transport/index.js';
 import { type AuthKey, checkSecurity } from '../wire/auth.js';
 import { collect, DistError, pack, place, unpack } from './bundle.js';
+import { ProgressBar } from './progress.js';
 
 const USAGE = `usage:
   troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure]
@@ -24,6 +25,8 @@ The group key comes from --key-file or TROUPE_KEY; without one, --insecure is re
 export interface DistIO {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Where the sender's progress bar is drawn (raw, with `\r`); none when absent. */
+  progress?: (s: string) => void;
 }
 
 /**
@@ -148,6 +151,9 @@ export async function distMain(argv: readonly string[], io: DistIO = defaultIO):
   return send(positionals, values, group, sec.key, io);
 }
 
+const rate = (bytes: number, ms: number): string =>
+  `${((bytes * 1000) / Math.max(1, ms) / 2 ** 20).toFixed(1)} MB/s`;
+
 /** This process's CPU time (user + system) since `from`, ms. */
 function cpuMs(from: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(from);
@@ -157,6 +163,8 @@ function cpuMs(from: NodeJS.CpuUsage): number {
 const defaultIO: DistIO = {
   out: (l) => process.stdout.write(`${l}\n`),
   err: (l) => process.stderr.write(`${l}\n`),
+  // A bar redrawn in place only makes sense on a terminal; logs get the summary lines alone.
+  ...(process.stderr.isTTY ? { progress: (s: string) => process.stderr.write(s) } : {}),
 };
 
 function parse(argv: readonly string[]) {
@@ -207,15 +215,26 @@ async function send(
   });
   const addressOf = new Map<string, string>();
   const modeOf = new Map<string, string>();
+  /** One summary line per receiver, printed together at the end (under the bar, not through it). */
+  const summary = new Map<string, string>();
+  const bar = io.progress ? new ProgressBar(io.progress) : undefined;
   const onEvent = (e: AfdpEvent): void => {
     if (e.type === 'joined') addressOf.set(e.member, e.address);
     else if (e.type === 'mode') modeOf.set(e.member, e.mode);
+    else if (e.type === 'progress') bar?.update(e);
     else if (e.type === 'done')
-      io.out(
-        `receiver ${addressOf.get(e.member)} done: ${files.length} files, ${blob.length} bytes in ${Math.round(e.ms)} ms (${modeOf.get(e.member) ?? 'multicast'})`,
+      summary.set(
+        e.member,
+        `receiver ${addressOf.get(e.member)} done: ${files.length} files, ${blob.length} bytes in ${Math.round(e.ms)} ms (${rate(blob.length, e.ms)}, ${modeOf.get(e.member) ?? 'multicast'})`,
       );
-    else if (e.type === 'dropped') io.out(`receiver ${addressOf.get(e.member)} DROPPED: ${e.reason}`);
+    else if (e.type === 'dropped')
+      summary.set(
+        e.member,
+        `receiver ${addressOf.get(e.member)} DROPPED holding ${e.have} of ${e.count} chunks: ${e.reason}`,
+      );
     else if (e.type === 'finished') {
+      bar?.clear();
+      for (const line of summary.values()) io.out(line);
       for (const a of e.absent) io.out(`receiver ${a} ABSENT: never joined`);
       io.out(
         `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent; cpu ${cpuMs(cpu0)} ms`,
