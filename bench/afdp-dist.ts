@@ -114,8 +114,20 @@ async function send(
   const cpu0 = receivers.reduce((s, r) => s + cpuSeconds(r.proc.pid), 0);
   const wire0 = senderWireBytes();
   const drops0 = receiverBufferDrops(receivers.map((r) => r.host));
-  // A loaded host answers announces slowly: wait up to 20 s for every receiver to join.
-  const args = [file, '--to', 'bench', '--seeds', seeds.join(','), '--join-window', '20000', ...mc];
+  // A loaded host answers announces slowly and can starve a receiver for seconds: wait up to 20 s
+  // for every receiver to join, and drop one only after 20 s of silence.
+  const args = [
+    file,
+    '--to',
+    'bench',
+    '--seeds',
+    seeds.join(','),
+    '--join-window',
+    '20000',
+    '--dead-ms',
+    '20000',
+    ...mc,
+  ];
   const s = run(0, args, (l) => {
     lines.push(l);
     const m = /^dist: .* bytes in (\d+) ms.* cpu (\d+) ms/.exec(l);

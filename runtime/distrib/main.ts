@@ -14,11 +14,12 @@ import { ProgressBar } from './progress.js';
 
 const USAGE = `usage:
   troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure]
-      [--min-gap MS] [--rate-floor BYTES_PER_S [--floor-grace MS]]
+      [--min-gap MS] [--rate-floor BYTES_PER_S [--floor-grace MS]] [--dead-ms MS]
   troupe dist receive --dir <dir> --to <group> [--host H] [--port P] [--once] [--key-file F | --insecure]
 Both take --multicast group:port to cast by IP multicast (on --host's interface) instead of fan-out.
 --rate-floor: a receiver slower than this (after --floor-grace ms, default 2000) is dropped and
-reported, and resend requests never pace the others below it.
+reported, and resend requests never pace the others below it. --dead-ms: a receiver silent this
+long is dropped (default 3000).
 The group key comes from --key-file or TROUPE_KEY; without one, --insecure is required.`;
 
 /** Where `distMain` writes; tests capture it. */
@@ -184,6 +185,7 @@ function parse(argv: readonly string[]) {
       'join-window': { type: 'string' },
       'rate-floor': { type: 'string' },
       'floor-grace': { type: 'string' },
+      'dead-ms': { type: 'string' },
       drop: { type: 'string' },
       multicast: { type: 'string' },
     },
@@ -251,6 +253,7 @@ async function send(
       ...(values['join-window'] ? { joinWindowMs: Number(values['join-window']) } : {}),
       ...(values['rate-floor'] ? { floorBytesPerSec: Number(values['rate-floor']) } : {}),
       ...(values['floor-grace'] ? { floorGraceMs: Number(values['floor-grace']) } : {}),
+      ...(values['dead-ms'] ? { deadMs: Number(values['dead-ms']) } : {}),
     });
   } catch (e) {
     await transport.close();
