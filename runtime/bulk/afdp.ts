@@ -14,9 +14,10 @@ import { DecodeError } from '../wire/errors.js';
 
 /** Header kinds of the afdp layer. */
 export const AfdpKind = {
-  /** [1, xfer, size, chunk, count] sender → seed address (probe), payload: SHA-256 of the blob. */
+  /** [1, xfer, size, chunk, count] sender → seed address (probe), payload: SHA-256 of the blob,
+   * then the catalog (optional, at most {@link MAX_CATALOG} bytes). */
   Announce: 1,
-  /** [2, xfer] receiver → sender address (probe): add me to the transfer. */
+  /** [2, xfer, a0, b0, ...] receiver → sender address (probe): add me; I hold chunks a0..b0, .... */
   Join: 2,
   /** [3, xfer, index] sender → all (cast) or one (send), payload: chunk `index`. */
   Data: 3,
@@ -123,7 +124,23 @@ export interface AfdpOptions {
   maxBurst: number;
   /** Owner's sink for {@link AfdpEvent}s (progress and the per-receiver summary). */
   onEvent?: (e: AfdpEvent) => void;
+  /**
+   * Sender: bytes announced with the transfer from which a receiver can tell what it already
+   * holds (`troupe dist`: the bundle's manifest). With a catalog, new data waits until every
+   * seed joined (or `joinWindowMs`) and chunks every receiver holds are not sent.
+   */
+  catalog?: Uint8Array;
+  /**
+   * Receiver: the chunks it already holds, by index, from the announced catalog (called once per
+   * transfer, synchronously). They are never asked for, and are named in the Join.
+   */
+  holdings?: (catalog: Uint8Array, chunk: number, size: number) => Map<number, Uint8Array>;
 }
+
+/** Largest catalog an Announce carries (it must fit one datagram with the headers). */
+export const MAX_CATALOG = 48 * 1024;
+/** Most held ranges a Join names (the rest are asked for and sent as usual). */
+const MAX_HELD_RANGES = 2048;
 
 export const AFDP_DEFAULTS: Omit<AfdpOptions, 'onEvent'> = {
   chunk: 8192,
@@ -155,6 +172,8 @@ interface Peer {
   joinedAt: number;
   /** The sender's next new index when this receiver joined. */
   nextAtJoin: number;
+  /** Chunks it said it holds (its Join): not sent to it. */
+  held: Set<number>;
   heardAt: number;
   mode: 'multicast' | 'unicast';
   done: boolean;
@@ -179,6 +198,10 @@ interface Outgoing {
   /** Unicast-served receivers that asked for an index (cast repairs do not reach them). */
   wantedBy: Map<number, Set<MemberId>>;
   peers: Map<MemberId, Peer>;
+  /** New data is held back for the holdings exchange (a catalog was announced). */
+  waiting: boolean;
+  /** Chunks not sent because every receiver held them. */
+  skipped: number;
   credit: number;
   lastTxAt: number;
   casts: number;
@@ -204,6 +227,8 @@ interface Incoming {
   joinedAt: number;
   done: boolean;
   finTries: number;
+  /** Indices held before the transfer (from `holdings`), sorted: named in every Join. */
+  held: number[];
 }
 
 class Afdp implements Layer {
@@ -252,6 +277,8 @@ class Afdp implements Layer {
       resend: new Set(),
       wantedBy: new Map(),
       peers: new Map(),
+      waiting: this.o.catalog !== undefined,
+      skipped: 0,
       credit: 0,
       lastTxAt: now,
       casts: 0,
@@ -277,7 +304,10 @@ class Afdp implements Layer {
       this.ctx.passDown({
         type: 'probe',
         to: seed,
-        msg: this.msg([AfdpKind.Announce, o.xfer, o.blob.length, this.o.chunk, o.count], o.digest),
+        msg: this.msg(
+          [AfdpKind.Announce, o.xfer, o.blob.length, this.o.chunk, o.count],
+          this.o.catalog ? concat(o.digest, this.o.catalog) : o.digest,
+        ),
       });
     }
     this.ctx.setTimer('announce', this.o.announceMs);
@@ -326,6 +356,21 @@ class Afdp implements Layer {
       o.resent++;
       return idx;
     }
+    if (o.waiting) {
+      const now = this.ctx.now();
+      const joined = new Set([...o.peers.values()].map((p) => p.address));
+      if (!this.o.seeds.every((s) => joined.has(s)) && now - o.startedAt < this.o.joinWindowMs)
+        return undefined;
+      o.waiting = false;
+    }
+    const live = [...o.peers.values()].filter((p) => !p.dropped && !p.done);
+    // Everyone who joined is done (from what it held) or dropped: nobody to send to.
+    if (o.peers.size > 0 && live.length === 0) return undefined;
+    // A chunk every receiver already holds is not sent (a late joiner asks for it by NAK).
+    while (o.next < o.count && live.length > 0 && live.every((p) => p.held.has(o.next))) {
+      o.next++;
+      o.skipped++;
+    }
     if (o.next < o.count) return o.next++;
     return undefined;
   }
@@ -339,7 +384,7 @@ class Afdp implements Layer {
     const wanted = o.wantedBy.get(idx);
     o.wantedBy.delete(idx);
     for (const [m, p] of o.peers) {
-      if (p.done || p.dropped || p.mode !== 'unicast') continue;
+      if (p.done || p.dropped || p.mode !== 'unicast' || p.held.has(idx)) continue;
       // A unicast-served receiver gets new data, and the repairs it asked for, point to point.
       if (idx >= o.next - 1 || wanted?.has(m)) {
         this.ctx.passDown({
@@ -476,6 +521,7 @@ class Afdp implements Layer {
     const xfer = headerUint(h[1], 'afdp', 'xfer');
     const o = this.out;
     if (!o || o.xfer !== xfer || o.finished) return;
+    const held = new Set(nakIndices(h, o.count, o.count));
     const now = this.ctx.now();
     const p = o.peers.get(from);
     if (p) {
@@ -486,6 +532,7 @@ class Afdp implements Layer {
       address,
       joinedAt: now,
       nextAtJoin: o.next,
+      held,
       heardAt: now,
       mode: 'multicast',
       done: false,
@@ -599,25 +646,33 @@ class Afdp implements Layer {
     const size = headerUint(h[2], 'afdp', 'size');
     const chunkSize = headerUint(h[3], 'afdp', 'chunk');
     const count = headerUint(h[4], 'afdp', 'count');
-    if (chunkSize === 0 || count !== Math.max(1, Math.ceil(size / chunkSize)) || payload.length !== 32)
+    if (
+      chunkSize === 0 ||
+      count !== Math.max(1, Math.ceil(size / chunkSize)) ||
+      payload.length < 32 ||
+      payload.length > 32 + MAX_CATALOG
+    )
       throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: inconsistent announce');
     // The sender becomes our one peer: our casts (NAKs) and sends (status) reach it.
     this.ctx.passDown({
       type: 'view',
       view: { id: 0, members: [this.ctx.self, from], addresses: ['', address] },
     });
-    this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer]) });
-    if (this.inc?.xfer === xfer) return;
+    if (this.inc?.xfer === xfer) {
+      this.join(this.inc, address);
+      return;
+    }
     if (this.completed.has(xfer)) {
+      this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer]) });
       this.sendStatus(); // it lost our completion: report it again
       return;
     }
-    this.inc = {
+    const inc: Incoming = {
       xfer,
       sender: from,
       size,
       chunkSize,
-      digest: payload.slice(),
+      digest: payload.slice(0, 32),
       chunks: new Array(count).fill(undefined),
       have: 0,
       highest: -1,
@@ -628,9 +683,31 @@ class Afdp implements Layer {
       joinedAt: this.ctx.now(),
       done: false,
       finTries: 0,
+      held: [],
     };
+    this.inc = inc;
+    const catalog = payload.subarray(32);
+    if (catalog.length > 0 && this.o.holdings) {
+      for (const [idx, bytes] of this.o.holdings(catalog.slice(), chunkSize, size)) {
+        const want = idx === count - 1 ? size - idx * chunkSize : chunkSize;
+        if (!Number.isInteger(idx) || idx < 0 || idx >= count || bytes.length !== want || inc.chunks[idx])
+          continue;
+        inc.chunks[idx] = bytes;
+        inc.have++;
+        inc.held.push(idx);
+      }
+      inc.held.sort((a, b) => a - b);
+    }
+    this.join(inc, address);
     this.ctx.setTimer('check', this.o.checkMs);
     this.ctx.setTimer('status', this.o.statusMs);
+    if (inc.have === count) this.complete(inc);
+  }
+
+  /** Join (again: every announce is answered, the first Join may be lost), naming what we hold. */
+  private join(inc: Incoming, address: string): void {
+    const ranges = toRanges(inc.held).slice(0, 2 * MAX_HELD_RANGES);
+    this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, inc.xfer, ...ranges]) });
   }
 
   private onData(xfer: number, idx: number, payload: Uint8Array, from: MemberId, cast: boolean): void {
@@ -783,7 +860,16 @@ class Afdp implements Layer {
     return {
       ...this.counters,
       gapMicros: Math.round(this.gap * 1000),
-      ...(o ? { sent: o.sent, resent: o.resent, next: o.next, count: o.count, receivers: o.peers.size } : {}),
+      ...(o
+        ? {
+            sent: o.sent,
+            resent: o.resent,
+            skipped: o.skipped,
+            next: o.next,
+            count: o.count,
+            receivers: o.peers.size,
+          }
+        : {}),
       ...(this.inc ? { have: this.inc.done ? -1 : this.inc.have, castsHeard: this.inc.castsHeard } : {}),
     };
   }
@@ -795,6 +881,13 @@ class Afdp implements Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 function nakIndices(h: unknown[], count: number, max: number): number[] {
   const out: number[] = [];
@@ -825,6 +918,8 @@ export const afdp: LayerFactory<AfdpOptions> = {
     const opts = { ...AFDP_DEFAULTS, ...o } as AfdpOptions;
     if (!(opts.chunk > 0 && opts.chunk <= 60_000) || !(opts.minGapMs > 0) || opts.maxGapMs < opts.minGapMs)
       throw new BulkError('BULK_OPTION', 'afdp: chunk must be 1..60000 and 0 < minGapMs <= maxGapMs');
+    if (opts.catalog && opts.catalog.length > MAX_CATALOG)
+      throw new BulkError('BULK_OPTION', `afdp: a catalog is at most ${MAX_CATALOG} bytes`);
     if (!(opts.floorBytesPerSec >= 0 && Number.isFinite(opts.floorBytesPerSec)) || !(opts.floorGraceMs >= 0))
       throw new BulkError('BULK_OPTION', 'afdp: floorBytesPerSec and floorGraceMs must be numbers >= 0');
     return new Afdp(ctx, opts);

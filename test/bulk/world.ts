@@ -25,6 +25,11 @@ export interface BulkScenario {
   noMulticast?: number[];
   /** One receiver (1-based node index) behind a link with this loss rate, both ways. */
   lossy?: { node: number; loss: number };
+  /**
+   * Receivers (1-based) that already hold a byte range [from, to) of the blob. The sender then
+   * announces a catalog, and each receiver's `holdings` returns the chunks wholly inside its range.
+   */
+  held?: Record<number, { from: number; to: number }>;
   /** Receiver crashing at a time (ms). */
   crash?: { node: number; atMs: number };
   /** Receiver starting late (ms). */
@@ -76,13 +81,31 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
             ? {
                 seeds: Array.from({ length: sc.receivers }, (_, r) => address(r + 1)),
                 onEvent: (e: AfdpEvent) => events.push(e),
+                ...(sc.held ? { catalog: new TextEncoder().encode('catalog') } : {}),
               }
-            : { onEvent: (e: AfdpEvent) => events.push(e) }),
+            : { onEvent: (e: AfdpEvent) => events.push(e), ...holdingsOf(i) }),
         },
       }),
       registry,
       { self: memberId({ node: i + 1, inc: 1 }), groupName: 'bulk', random: seededRandom(sc.seed * 31 + i) },
     );
+  function holdingsOf(i: number): {
+    holdings?: (c: Uint8Array, chunk: number, size: number) => Map<number, Uint8Array>;
+  } {
+    const range = sc.held?.[i];
+    if (!range) return {};
+    return {
+      holdings: (_c, chunk, size) => {
+        const m = new Map<number, Uint8Array>();
+        for (let idx = Math.ceil(range.from / chunk); idx * chunk < size; idx++) {
+          const stop = Math.min(size, (idx + 1) * chunk);
+          if (stop > range.to) break;
+          m.set(idx, blob.slice(idx * chunk, stop));
+        }
+        return m;
+      },
+    };
+  }
   for (let i = 0; i < n; i++) stacks.push(sc.late?.node === i ? undefined : build(i));
   const queue: Arrival[] = [];
   let order = 0;
