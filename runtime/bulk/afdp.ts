@@ -72,6 +72,8 @@ export type AfdpEvent =
       absent: readonly string[];
       sent: number;
       resent: number;
+      /** Chunks not sent because every receiver held them. */
+      skipped: number;
     }
   /** A receiver holds the whole blob and its digest matched (also delivered up). */
   | { type: 'received'; xfer: number; from: MemberId; bytes: number; ms: number }
@@ -441,6 +443,7 @@ class Afdp implements Layer {
         absent: this.o.seeds.filter((s) => !active.some((p) => p.address === s)),
         sent: o.sent,
         resent: o.resent,
+        skipped: o.skipped,
       });
       return;
     }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type AfdpEvent, afdp, BULK_STACK, BulkError } from '../bulk/afdp.js';
+import { type AfdpEvent, afdp, BULK_STACK, BulkError, MAX_CATALOG } from '../bulk/afdp.js';
 import { com } from '../layers/com.js';
 import { buildStack, LayerRegistry, parseSpec } from '../stack/builder.js';
 import { memberId } from '../stack/member.js';
@@ -9,7 +9,7 @@ import type { Stack } from '../stack/stack.js';
 import type { Effect } from '../stack/types.js';
 import { type Transport, udp } from '../transport/index.js';
 import { type AuthKey, checkSecurity } from '../wire/auth.js';
-import { collect, DistError, pack, place, unpack } from './bundle.js';
+import { bundleHead, collect, DistError, heldChunks, pack, place, unpack } from './bundle.js';
 import { ProgressBar } from './progress.js';
 
 const USAGE = `usage:
@@ -239,15 +239,19 @@ async function send(
       for (const line of summary.values()) io.out(line);
       for (const a of e.absent) io.out(`receiver ${a} ABSENT: never joined`);
       io.out(
-        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent; cpu ${cpuMs(cpu0)} ms`,
+        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent, ${e.skipped} held by all; cpu ${cpuMs(cpu0)} ms`,
       );
       resolve(e.dropped === 0 && e.absent.length === 0 ? 0 : 1);
     }
   };
   let stack: Stack;
   try {
+    // Receivers see from the announced head what they already hold; a head too large for one
+    // datagram is not announced, and everything is sent.
+    const head = bundleHead(blob);
     stack = build(group, key, {
       seeds,
+      ...(head.length <= MAX_CATALOG ? { catalog: head } : {}),
       onEvent,
       ...(values['min-gap'] ? { minGapMs: Number(values['min-gap']) } : {}),
       ...(values['join-window'] ? { joinWindowMs: Number(values['join-window']) } : {}),
@@ -286,6 +290,7 @@ async function receive(values: Values, group: string, key: AuthKey | undefined, 
   });
   let placing = Promise.resolve();
   const stack = build(group, key, {
+    holdings: (catalog: Uint8Array, chunk: number, size: number) => heldChunks(dir, catalog, chunk, size),
     onEvent: (e: AfdpEvent) => {
       if (e.type === 'corrupt') io.err('dist receive: a transfer failed its digest; fetching again');
       else if (e.type === 'cut') {
