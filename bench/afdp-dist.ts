@@ -45,6 +45,14 @@ const lan: Lan | undefined = netns
 /** Host 0 sends; receiver i runs on host i + 1. */
 const hostArgs = (h: number): string[] => (lan ? ['--host', lan.host(h).address] : []);
 
+/** Children still running: killed (by pid) if this bench is interrupted. */
+const live = new Set<ChildProcess>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    for (const c of live) c.kill('SIGKILL');
+    process.exit(130); // the 'exit' hook of testkit/netns.ts deletes the namespaces
+  });
+
 function run(
   host: number,
   args: string[],
@@ -54,6 +62,8 @@ function run(
   // `ip netns exec` execs node in place, so the child's pid is node's (its CPU time is readable).
   const [cmd, ...rest] = lan ? [...lan.wrapper(host), ...node] : node;
   const proc = spawn(cmd!, rest, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  live.add(proc);
+  proc.on('exit', () => live.delete(proc));
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -162,6 +172,7 @@ await writeFile(warm, randomBytes(1024 * 1024));
 let oneMs: number | undefined;
 try {
   for (const n of counts) {
+    await writeFile(file, randomBytes(Number(values.mb) * 1024 * 1024));
     const addrs: string[] = [];
     const receivers = Array.from({ length: n }, (_, i) =>
       run(
@@ -190,7 +201,11 @@ try {
       // Warm-up: the first transfer into a fresh process pays its JIT and module loading.
       await send(warm, addrs, procs);
       afdp = await send(file, addrs, procs);
-      for (const [i, a] of addrs.entries()) sequentialMs += (await send(file, [a], [procs[i]!])).ms;
+      // New bytes for every send: a receiver holding the file would be sent nothing (resume).
+      for (const [i, a] of addrs.entries()) {
+        await writeFile(file, randomBytes(Number(values.mb) * 1024 * 1024));
+        sequentialMs += (await send(file, [a], [procs[i]!])).ms;
+      }
     } finally {
       for (const r of receivers) r.proc.kill('SIGTERM');
       await Promise.all(receivers.map((r) => r.exited));
