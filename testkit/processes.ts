@@ -64,7 +64,7 @@ export interface StartOptions {
   /** Timeout for `ready`, in ms. Default 10 000 (tsx compiles the child on first start). */
   readyTimeoutMs?: number;
   /**
-   * A command that runs `node` for us, e.g. `['ip', 'netns', 'exec', ns]` (test/support/netns.ts):
+   * A command that runs `node` for us, e.g. `['ip', 'netns', 'exec', ns]` (testkit/netns.ts):
    * the child is spawned as `wrapper[0] ...wrapper[1..] node ...`. The wrapper must exec `node` in
    * place (not fork it), so that the pid we kill is node's own; when the ready event carries a
    * `pid` field, `start` checks that it is the spawned pid and fails (killing both) otherwise.

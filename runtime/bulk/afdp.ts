@@ -14,9 +14,10 @@ import { DecodeError } from '../wire/errors.js';
 
 /** Header kinds of the afdp layer. */
 export const AfdpKind = {
-  /** [1, xfer, size, chunk, count] sender → seed address (probe), payload: SHA-256 of the blob. */
+  /** [1, xfer, size, chunk, count] sender → seed address (probe), payload: SHA-256 of the blob,
+   * then the catalog (optional, at most {@link MAX_CATALOG} bytes). */
   Announce: 1,
-  /** [2, xfer] receiver → sender address (probe): add me to the transfer. */
+  /** [2, xfer, a0, b0, ...] receiver → sender address (probe): add me; I hold chunks a0..b0, .... */
   Join: 2,
   /** [3, xfer, index] sender → all (cast) or one (send), payload: chunk `index`. */
   Data: 3,
@@ -26,6 +27,8 @@ export const AfdpKind = {
   Status: 5,
   /** [6, xfer] sender → receiver (send): your completion was seen; stop reporting. */
   Fin: 6,
+  /** [7, xfer] sender → receiver (send): you were dropped (below the rate floor, or silent); stop. */
+  Cut: 7,
 } as const;
 
 /** Typed errors of the bulk layer. */
@@ -39,8 +42,25 @@ export type AfdpEvent =
   /** The sender now serves `member` by `mode` (chosen from whether its casts reach it). */
   | { type: 'mode'; member: MemberId; mode: 'multicast' | 'unicast' }
   | { type: 'done'; member: MemberId; ms: number; have: number; castsHeard: number }
-  /** The sender gave up on `member` (silent for `deadMs`): the others were not held back. */
-  | { type: 'dropped'; member: MemberId; have: number; reason: string }
+  /** The sender gave up on `member` (silent for `deadMs`, or below `floorBytesPerSec`): the others
+   * were not held back. */
+  | { type: 'dropped'; member: MemberId; have: number; count: number; reason: string }
+  /** The sender's view of the transfer, every `statusMs` (a progress bar's input). */
+  | {
+      type: 'progress';
+      xfer: number;
+      ms: number;
+      /** Blob bytes sent at least once, and the blob's size. */
+      bytes: number;
+      size: number;
+      resent: number;
+      receivers: number;
+      done: number;
+      dropped: number;
+      /** Receivers more than a second (at the current pace) behind what was sent. */
+      lagging: number;
+      gapMs: number;
+    }
   /** The sender's transfer ended: every joined receiver done or dropped. */
   | {
       type: 'finished';
@@ -52,11 +72,15 @@ export type AfdpEvent =
       absent: readonly string[];
       sent: number;
       resent: number;
+      /** Chunks not sent because every receiver held them. */
+      skipped: number;
     }
   /** A receiver holds the whole blob and its digest matched (also delivered up). */
   | { type: 'received'; xfer: number; from: MemberId; bytes: number; ms: number }
   /** A receiver assembled the blob but its digest did not match; it starts over. */
-  | { type: 'corrupt'; xfer: number };
+  | { type: 'corrupt'; xfer: number }
+  /** A receiver was dropped by the sender (a `Cut`): it stops, holding `have` of `count` chunks. */
+  | { type: 'cut'; xfer: number; have: number; count: number };
 
 export interface AfdpOptions {
   /** Bytes per data packet. */
@@ -87,13 +111,38 @@ export interface AfdpOptions {
   joinWindowMs: number;
   /** Sender: a receiver silent this long is dropped. */
   deadMs: number;
+  /**
+   * Sender: the slowest rate (bytes/s) the user accepts; 0 for none. The gap never widens past
+   * `chunk / floorBytesPerSec`, so resend requests cannot pace the others below it, and a receiver
+   * holding less than the floor would have delivered since it joined (less `floorGraceMs`) is
+   * dropped with a report.
+   */
+  floorBytesPerSec: number;
+  /** Sender: time a receiver gets after joining before the floor applies to it (ms). */
+  floorGraceMs: number;
   /** Sender: casts sent between two mode decisions for a receiver. */
   probeCasts: number;
   /** Most packets sent in one timer turn (bounds a turn's work). */
   maxBurst: number;
   /** Owner's sink for {@link AfdpEvent}s (progress and the per-receiver summary). */
   onEvent?: (e: AfdpEvent) => void;
+  /**
+   * Sender: bytes announced with the transfer from which a receiver can tell what it already
+   * holds (`troupe dist`: the bundle's manifest). With a catalog, new data waits until every
+   * seed joined (or `joinWindowMs`) and chunks every receiver holds are not sent.
+   */
+  catalog?: Uint8Array;
+  /**
+   * Receiver: the chunks it already holds, by index, from the announced catalog (called once per
+   * transfer, synchronously). They are never asked for, and are named in the Join.
+   */
+  holdings?: (catalog: Uint8Array, chunk: number, size: number) => Map<number, Uint8Array>;
 }
+
+/** Largest catalog an Announce carries (it must fit one datagram with the headers). */
+export const MAX_CATALOG = 48 * 1024;
+/** Most held ranges a Join names (the rest are asked for and sent as usual). */
+const MAX_HELD_RANGES = 2048;
 
 export const AFDP_DEFAULTS: Omit<AfdpOptions, 'onEvent'> = {
   chunk: 8192,
@@ -111,6 +160,8 @@ export const AFDP_DEFAULTS: Omit<AfdpOptions, 'onEvent'> = {
   announceMs: 100,
   joinWindowMs: 1000,
   deadMs: 3000,
+  floorBytesPerSec: 0,
+  floorGraceMs: 2000,
   probeCasts: 32,
   maxBurst: 64,
 };
@@ -121,11 +172,17 @@ export const BULK_STACK = 'afdp:com';
 interface Peer {
   address: string;
   joinedAt: number;
+  /** The sender's next new index when this receiver joined. */
+  nextAtJoin: number;
+  /** Chunks it said it holds (its Join): not sent to it. */
+  held: Set<number>;
   heardAt: number;
   mode: 'multicast' | 'unicast';
   done: boolean;
   dropped: boolean;
   have: number;
+  /** When `have` was reported: the floor is checked at that time, not now (statuses lag). */
+  haveAt: number;
   castsHeard: number;
   /** Casts sent and heard when the mode was last decided. */
   castsAtCheck: number;
@@ -143,6 +200,10 @@ interface Outgoing {
   /** Unicast-served receivers that asked for an index (cast repairs do not reach them). */
   wantedBy: Map<number, Set<MemberId>>;
   peers: Map<MemberId, Peer>;
+  /** New data is held back for the holdings exchange (a catalog was announced). */
+  waiting: boolean;
+  /** Chunks not sent because every receiver held them. */
+  skipped: number;
   credit: number;
   lastTxAt: number;
   casts: number;
@@ -168,6 +229,8 @@ interface Incoming {
   joinedAt: number;
   done: boolean;
   finTries: number;
+  /** Indices held before the transfer (from `holdings`), sorted: named in every Join. */
+  held: number[];
 }
 
 class Afdp implements Layer {
@@ -181,7 +244,13 @@ class Afdp implements Layer {
     private readonly ctx: LayerContext,
     private readonly o: AfdpOptions,
   ) {
-    this.gap = o.gapMs;
+    this.gap = Math.min(o.gapMs, this.maxGap());
+  }
+
+  /** The widest gap allowed: `maxGapMs`, or narrower when a rate floor is set. */
+  private maxGap(): number {
+    const f = this.o.floorBytesPerSec;
+    return f > 0 ? Math.min(this.o.maxGapMs, (this.o.chunk * 1000) / f) : this.o.maxGapMs;
   }
 
   private emitEvent(e: AfdpEvent): void {
@@ -210,6 +279,8 @@ class Afdp implements Layer {
       resend: new Set(),
       wantedBy: new Map(),
       peers: new Map(),
+      waiting: this.o.catalog !== undefined,
+      skipped: 0,
       credit: 0,
       lastTxAt: now,
       casts: 0,
@@ -217,7 +288,7 @@ class Afdp implements Layer {
       resent: 0,
       finished: false,
     };
-    this.gap = this.o.gapMs;
+    this.gap = Math.min(this.o.gapMs, this.maxGap());
     this.announce();
     this.ctx.setTimer('tx', 0);
     this.ctx.setTimer('watch', this.o.statusMs);
@@ -235,7 +306,10 @@ class Afdp implements Layer {
       this.ctx.passDown({
         type: 'probe',
         to: seed,
-        msg: this.msg([AfdpKind.Announce, o.xfer, o.blob.length, this.o.chunk, o.count], o.digest),
+        msg: this.msg(
+          [AfdpKind.Announce, o.xfer, o.blob.length, this.o.chunk, o.count],
+          this.o.catalog ? concat(o.digest, this.o.catalog) : o.digest,
+        ),
       });
     }
     this.ctx.setTimer('announce', this.o.announceMs);
@@ -284,6 +358,21 @@ class Afdp implements Layer {
       o.resent++;
       return idx;
     }
+    if (o.waiting) {
+      const now = this.ctx.now();
+      const joined = new Set([...o.peers.values()].map((p) => p.address));
+      if (!this.o.seeds.every((s) => joined.has(s)) && now - o.startedAt < this.o.joinWindowMs)
+        return undefined;
+      o.waiting = false;
+    }
+    const live = [...o.peers.values()].filter((p) => !p.dropped && !p.done);
+    // Everyone who joined is done (from what it held) or dropped: nobody to send to.
+    if (o.peers.size > 0 && live.length === 0) return undefined;
+    // A chunk every receiver already holds is not sent (a late joiner asks for it by NAK).
+    while (o.next < o.count && live.length > 0 && live.every((p) => p.held.has(o.next))) {
+      o.next++;
+      o.skipped++;
+    }
     if (o.next < o.count) return o.next++;
     return undefined;
   }
@@ -297,7 +386,7 @@ class Afdp implements Layer {
     const wanted = o.wantedBy.get(idx);
     o.wantedBy.delete(idx);
     for (const [m, p] of o.peers) {
-      if (p.done || p.dropped || p.mode !== 'unicast') continue;
+      if (p.done || p.dropped || p.mode !== 'unicast' || p.held.has(idx)) continue;
       // A unicast-served receiver gets new data, and the repairs it asked for, point to point.
       if (idx >= o.next - 1 || wanted?.has(m)) {
         this.ctx.passDown({
@@ -316,17 +405,29 @@ class Afdp implements Layer {
     if (!o || o.finished) return;
     const now = this.ctx.now();
     for (const [m, p] of o.peers) {
-      if (p.done || p.dropped || now - p.heardAt < this.o.deadMs) continue;
-      p.dropped = true;
-      this.emitEvent({
-        type: 'dropped',
-        member: m,
-        have: p.have,
-        reason: `silent for ${now - p.heardAt} ms`,
-      });
-      this.installPeers();
+      if (p.done || p.dropped) continue;
+      if (now - p.heardAt >= this.o.deadMs)
+        this.drop(o, m, p, `silent for ${Math.round(now - p.heardAt)} ms`);
+      else {
+        const slow = this.belowFloor(o, p, now);
+        if (slow) this.drop(o, m, p, slow);
+      }
     }
     const active = [...o.peers.values()];
+    this.emitEvent({
+      type: 'progress',
+      xfer: o.xfer,
+      ms: now - o.startedAt,
+      bytes: Math.min(o.blob.length, o.next * this.o.chunk),
+      size: o.blob.length,
+      resent: o.resent,
+      receivers: active.length,
+      done: active.filter((p) => p.done).length,
+      dropped: active.filter((p) => p.dropped).length,
+      // More than a second behind at the current pace (1000 / gap packets a second).
+      lagging: active.filter((p) => !p.done && !p.dropped && o.next - p.have > 1000 / this.gap).length,
+      gapMs: this.gap,
+    });
     const allSeen = this.o.seeds.every((s) => active.some((p) => p.address === s));
     const waiting = !allSeen && now - o.startedAt < this.o.joinWindowMs;
     if (!waiting && active.every((p) => p.done || p.dropped)) {
@@ -342,10 +443,42 @@ class Afdp implements Layer {
         absent: this.o.seeds.filter((s) => !active.some((p) => p.address === s)),
         sent: o.sent,
         resent: o.resent,
+        skipped: o.skipped,
       });
       return;
     }
     this.ctx.setTimer('watch', this.o.statusMs);
+  }
+
+  /**
+   * Why `p` is below the rate floor, or undefined. At its last status it owed what the floor
+   * delivers in the time since it joined less the grace, but never more than the sender itself
+   * has sent since then (a sender slower than the floor blames nobody).
+   */
+  private belowFloor(o: Outgoing, p: Peer, now: number): string | undefined {
+    const floor = this.o.floorBytesPerSec;
+    const over = p.haveAt - p.joinedAt - this.o.floorGraceMs;
+    if (floor <= 0 || over <= 0) return undefined;
+    const owed = Math.min((over / 1000) * floor, o.blob.length) / this.o.chunk;
+    const sent = o.next === o.count ? o.count : o.next - p.nextAtJoin;
+    if (p.have >= Math.min(Math.floor(owed), sent)) return undefined;
+    const ms = p.haveAt - p.joinedAt;
+    const rate = Math.round((p.have * this.o.chunk * 1000) / ms);
+    return `below the rate floor: ${rate} B/s over ${Math.round(ms)} ms (floor ${floor} B/s, ${Math.round(now - p.haveAt)} ms ago)`;
+  }
+
+  /** Give up on `p`: tell it (so it stops asking), stop serving it, report it. */
+  private drop(o: Outgoing, m: MemberId, p: Peer, reason: string): void {
+    this.ctx.passDown({
+      type: 'send',
+      to: m,
+      msg: this.msg([AfdpKind.Cut, o.xfer]),
+      qos: { order: 'unreliable' },
+    });
+    p.dropped = true;
+    for (const s of o.wantedBy.values()) s.delete(m);
+    this.emitEvent({ type: 'dropped', member: m, have: p.have, count: o.count, reason });
+    this.installPeers();
   }
 
   // ---------------------------------------------------------------- up: packets
@@ -379,6 +512,9 @@ class Afdp implements Layer {
           this.ctx.clearTimer('status');
         }
         return;
+      case AfdpKind.Cut:
+        this.onCut(xfer, ev.from);
+        return;
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `afdp: unknown kind ${kind}`);
     }
@@ -388,6 +524,7 @@ class Afdp implements Layer {
     const xfer = headerUint(h[1], 'afdp', 'xfer');
     const o = this.out;
     if (!o || o.xfer !== xfer || o.finished) return;
+    const held = new Set(nakIndices(h, o.count, o.count));
     const now = this.ctx.now();
     const p = o.peers.get(from);
     if (p) {
@@ -397,11 +534,14 @@ class Afdp implements Layer {
     o.peers.set(from, {
       address,
       joinedAt: now,
+      nextAtJoin: o.next,
+      held,
       heardAt: now,
       mode: 'multicast',
       done: false,
       dropped: false,
       have: 0,
+      haveAt: now,
       castsHeard: 0,
       castsAtCheck: o.casts,
       heardAtCheck: 0,
@@ -415,11 +555,12 @@ class Afdp implements Layer {
     if (o && o.xfer === xfer) {
       if (o.finished) return;
       const p = o.peers.get(from);
-      if (!p) return; // only joined receivers may ask (AFDP: an authorized member)
+      // Only joined receivers may ask (AFDP: an authorized member); a dropped one no longer paces us.
+      if (!p || p.dropped) return;
       p.heardAt = this.ctx.now();
       this.counters.naksHeard++;
-      // AFDP: each resend request widens the gap at once.
-      this.gap = Math.min(this.o.maxGapMs, this.gap + this.o.widenMs);
+      // AFDP: each resend request widens the gap at once (never past the rate floor's gap).
+      this.gap = Math.min(this.maxGap(), this.gap + this.o.widenMs);
       this.counters.widened++;
       for (const idx of nakIndices(h, o.count, this.o.maxNak)) {
         if (idx >= o.next) continue; // only what was already sent
@@ -444,9 +585,20 @@ class Afdp implements Layer {
     if (!o || o.xfer !== xfer) return;
     const p = o.peers.get(from);
     if (!p) return;
+    if (p.dropped) {
+      // It missed its Cut: say it again.
+      this.ctx.passDown({
+        type: 'send',
+        to: from,
+        msg: this.msg([AfdpKind.Cut, xfer]),
+        qos: { order: 'unreliable' },
+      });
+      return;
+    }
     const now = this.ctx.now();
     p.heardAt = now;
     p.have = headerUint(h[2], 'afdp', 'have');
+    p.haveAt = now;
     p.castsHeard = headerUint(h[3], 'afdp', 'castsHeard');
     const done = headerUint(h[4], 'afdp', 'done') === 1;
     if (done) {
@@ -484,30 +636,46 @@ class Afdp implements Layer {
 
   // ---------------------------------------------------------------- receiver
 
+  private onCut(xfer: number, from: MemberId): void {
+    const inc = this.inc;
+    if (!inc || inc.xfer !== xfer || inc.sender !== from || inc.done) return;
+    this.inc = undefined;
+    for (const t of ['check', 'nak', 'status']) this.ctx.clearTimer(t);
+    this.emitEvent({ type: 'cut', xfer, have: inc.have, count: inc.chunks.length });
+  }
+
   private onAnnounce(h: unknown[], payload: Uint8Array, from: MemberId, address: string): void {
     const xfer = headerUint(h[1], 'afdp', 'xfer');
     const size = headerUint(h[2], 'afdp', 'size');
     const chunkSize = headerUint(h[3], 'afdp', 'chunk');
     const count = headerUint(h[4], 'afdp', 'count');
-    if (chunkSize === 0 || count !== Math.max(1, Math.ceil(size / chunkSize)) || payload.length !== 32)
+    if (
+      chunkSize === 0 ||
+      count !== Math.max(1, Math.ceil(size / chunkSize)) ||
+      payload.length < 32 ||
+      payload.length > 32 + MAX_CATALOG
+    )
       throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: inconsistent announce');
     // The sender becomes our one peer: our casts (NAKs) and sends (status) reach it.
     this.ctx.passDown({
       type: 'view',
       view: { id: 0, members: [this.ctx.self, from], addresses: ['', address] },
     });
-    this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer]) });
-    if (this.inc?.xfer === xfer) return;
+    if (this.inc?.xfer === xfer) {
+      this.join(this.inc, address);
+      return;
+    }
     if (this.completed.has(xfer)) {
+      this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer]) });
       this.sendStatus(); // it lost our completion: report it again
       return;
     }
-    this.inc = {
+    const inc: Incoming = {
       xfer,
       sender: from,
       size,
       chunkSize,
-      digest: payload.slice(),
+      digest: payload.slice(0, 32),
       chunks: new Array(count).fill(undefined),
       have: 0,
       highest: -1,
@@ -518,9 +686,31 @@ class Afdp implements Layer {
       joinedAt: this.ctx.now(),
       done: false,
       finTries: 0,
+      held: [],
     };
+    this.inc = inc;
+    const catalog = payload.subarray(32);
+    if (catalog.length > 0 && this.o.holdings) {
+      for (const [idx, bytes] of this.o.holdings(catalog.slice(), chunkSize, size)) {
+        const want = idx === count - 1 ? size - idx * chunkSize : chunkSize;
+        if (!Number.isInteger(idx) || idx < 0 || idx >= count || bytes.length !== want || inc.chunks[idx])
+          continue;
+        inc.chunks[idx] = bytes;
+        inc.have++;
+        inc.held.push(idx);
+      }
+      inc.held.sort((a, b) => a - b);
+    }
+    this.join(inc, address);
     this.ctx.setTimer('check', this.o.checkMs);
     this.ctx.setTimer('status', this.o.statusMs);
+    if (inc.have === count) this.complete(inc);
+  }
+
+  /** Join (again: every announce is answered, the first Join may be lost), naming what we hold. */
+  private join(inc: Incoming, address: string): void {
+    const ranges = toRanges(inc.held).slice(0, 2 * MAX_HELD_RANGES);
+    this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, inc.xfer, ...ranges]) });
   }
 
   private onData(xfer: number, idx: number, payload: Uint8Array, from: MemberId, cast: boolean): void {
@@ -673,7 +863,16 @@ class Afdp implements Layer {
     return {
       ...this.counters,
       gapMicros: Math.round(this.gap * 1000),
-      ...(o ? { sent: o.sent, resent: o.resent, next: o.next, count: o.count, receivers: o.peers.size } : {}),
+      ...(o
+        ? {
+            sent: o.sent,
+            resent: o.resent,
+            skipped: o.skipped,
+            next: o.next,
+            count: o.count,
+            receivers: o.peers.size,
+          }
+        : {}),
       ...(this.inc ? { have: this.inc.done ? -1 : this.inc.have, castsHeard: this.inc.castsHeard } : {}),
     };
   }
@@ -685,6 +884,13 @@ class Afdp implements Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 function nakIndices(h: unknown[], count: number, max: number): number[] {
   const out: number[] = [];
@@ -715,6 +921,10 @@ export const afdp: LayerFactory<AfdpOptions> = {
     const opts = { ...AFDP_DEFAULTS, ...o } as AfdpOptions;
     if (!(opts.chunk > 0 && opts.chunk <= 60_000) || !(opts.minGapMs > 0) || opts.maxGapMs < opts.minGapMs)
       throw new BulkError('BULK_OPTION', 'afdp: chunk must be 1..60000 and 0 < minGapMs <= maxGapMs');
+    if (opts.catalog && opts.catalog.length > MAX_CATALOG)
+      throw new BulkError('BULK_OPTION', `afdp: a catalog is at most ${MAX_CATALOG} bytes`);
+    if (!(opts.floorBytesPerSec >= 0 && Number.isFinite(opts.floorBytesPerSec)) || !(opts.floorGraceMs >= 0))
+      throw new BulkError('BULK_OPTION', 'afdp: floorBytesPerSec and floorGraceMs must be numbers >= 0');
     return new Afdp(ctx, opts);
   },
 };

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { TroupeError } from '../errors.js';
 
@@ -69,24 +69,33 @@ function safeRel(p: unknown): string {
   return p;
 }
 
-/** Split a blob into its manifest and each file's bytes, refusing anything malformed. */
-export function unpack(blob: Uint8Array): { entry: BundleEntry; data: Uint8Array }[] {
+/** The bundle's head (magic, length, manifest): what a receiver needs to see what it holds. */
+export function bundleHead(blob: Uint8Array): Uint8Array {
+  return blob.subarray(0, readManifest(blob, blob.length).headBytes);
+}
+
+/** Parse the head of a bundle of `total` bytes: each entry with its offset in the bundle. */
+function readManifest(
+  blob: Uint8Array,
+  total: number,
+): { headBytes: number; files: { entry: BundleEntry; offset: number }[] } {
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   if (b.length < MAGIC.length + 4 || b.toString('latin1', 0, MAGIC.length) !== MAGIC)
     throw new DistError('DIST_BAD_BUNDLE', 'not a dist bundle');
   const mlen = b.readUInt32BE(MAGIC.length);
-  let off = MAGIC.length + 4 + mlen;
-  if (off > b.length) throw new DistError('DIST_BAD_BUNDLE', 'manifest past the end');
+  const headBytes = MAGIC.length + 4 + mlen;
+  if (headBytes > b.length) throw new DistError('DIST_BAD_BUNDLE', 'manifest past the end');
   let raw: unknown;
   try {
-    raw = JSON.parse(b.toString('utf8', MAGIC.length + 4, off));
+    raw = JSON.parse(b.toString('utf8', MAGIC.length + 4, headBytes));
   } catch (cause) {
     throw new DistError('DIST_BAD_BUNDLE', `manifest is not JSON: ${String(cause)}`);
   }
   if (!Array.isArray(raw)) throw new DistError('DIST_BAD_BUNDLE', 'manifest is not a list');
-  return raw.map((e: Record<string, unknown>) => {
+  let off = headBytes;
+  const files = raw.map((e: Record<string, unknown>) => {
     const size = e.size;
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || off + size > b.length)
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || off + size > total)
       throw new DistError('DIST_BAD_BUNDLE', 'file size past the end');
     const entry: BundleEntry = {
       path: safeRel(e.path),
@@ -95,12 +104,73 @@ export function unpack(blob: Uint8Array): { entry: BundleEntry; data: Uint8Array
       size,
       sha256: String(e.sha256),
     };
-    const data = b.subarray(off, off + size);
     off += size;
+    return { entry, offset: off - size };
+  });
+  return { headBytes, files };
+}
+
+/** Split a blob into its manifest and each file's bytes, refusing anything malformed. */
+export function unpack(blob: Uint8Array): { entry: BundleEntry; data: Uint8Array }[] {
+  return readManifest(blob, blob.length).files.map(({ entry, offset }) => {
+    const data = blob.subarray(offset, offset + entry.size);
     if (createHash('sha256').update(data).digest('hex') !== entry.sha256)
       throw new DistError('DIST_DIGEST', `digest mismatch for ${entry.path}`);
     return { entry, data };
   });
+}
+
+/**
+ * What a receiver under `dir` already holds of an announced bundle, as the afdp layer's
+ * `holdings`: every chunk wholly made of the head (`catalog`) and of files present under `dir`
+ * with the announced size and SHA-256. A malformed catalog holds nothing.
+ */
+export function heldChunks(
+  dir: string,
+  catalog: Uint8Array,
+  chunk: number,
+  size: number,
+): Map<number, Uint8Array> {
+  const held = new Map<number, Uint8Array>();
+  let head: ReturnType<typeof readManifest>;
+  try {
+    head = readManifest(catalog, size);
+  } catch {
+    return held;
+  }
+  // Byte ranges of the bundle we can produce, in bundle order: the head, then each held file.
+  const parts: { offset: number; bytes: Uint8Array }[] = [
+    { offset: 0, bytes: catalog.subarray(0, head.headBytes) },
+  ];
+  for (const { entry, offset } of head.files) {
+    const data = readIfSame(path.join(dir, ...entry.path.split('/')), entry);
+    if (data) parts.push({ offset, bytes: data });
+  }
+  for (let idx = 0; idx * chunk < size; idx++) {
+    const from = idx * chunk;
+    const to = Math.min(size, from + chunk);
+    const out = new Uint8Array(to - from);
+    let covered = 0;
+    for (const p of parts) {
+      const a = Math.max(from, p.offset);
+      const b = Math.min(to, p.offset + p.bytes.length);
+      if (a >= b) continue;
+      out.set(p.bytes.subarray(a - p.offset, b - p.offset), a - from);
+      covered += b - a;
+    }
+    if (covered === out.length) held.set(idx, out);
+  }
+  return held;
+}
+
+function readIfSame(file: string, entry: BundleEntry): Uint8Array | undefined {
+  try {
+    if (statSync(file).size !== entry.size) return undefined;
+    const data = readFileSync(file);
+    return createHash('sha256').update(data).digest('hex') === entry.sha256 ? data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

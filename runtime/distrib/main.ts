@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type AfdpEvent, afdp, BULK_STACK } from '../bulk/afdp.js';
+import { type AfdpEvent, afdp, BULK_STACK, BulkError, MAX_CATALOG } from '../bulk/afdp.js';
 import { com } from '../layers/com.js';
 import { buildStack, LayerRegistry, parseSpec } from '../stack/builder.js';
 import { memberId } from '../stack/member.js';
@@ -9,18 +9,25 @@ import type { Stack } from '../stack/stack.js';
 import type { Effect } from '../stack/types.js';
 import { type Transport, udp } from '../transport/index.js';
 import { type AuthKey, checkSecurity } from '../wire/auth.js';
-import { collect, DistError, pack, place, unpack } from './bundle.js';
+import { bundleHead, collect, DistError, heldChunks, pack, place, unpack } from './bundle.js';
+import { ProgressBar } from './progress.js';
 
 const USAGE = `usage:
-  troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure] [--rate-min-gap MS]
+  troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure]
+      [--min-gap MS] [--rate-floor BYTES_PER_S [--floor-grace MS]] [--dead-ms MS]
   troupe dist receive --dir <dir> --to <group> [--host H] [--port P] [--once] [--key-file F | --insecure]
 Both take --multicast group:port to cast by IP multicast (on --host's interface) instead of fan-out.
+--rate-floor: a receiver slower than this (after --floor-grace ms, default 2000) is dropped and
+reported, and resend requests never pace the others below it. --dead-ms: a receiver silent this
+long is dropped (default 3000).
 The group key comes from --key-file or TROUPE_KEY; without one, --insecure is required.`;
 
 /** Where `distMain` writes; tests capture it. */
 export interface DistIO {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Where the sender's progress bar is drawn (raw, with `\r`); none when absent. */
+  progress?: (s: string) => void;
 }
 
 /**
@@ -145,9 +152,20 @@ export async function distMain(argv: readonly string[], io: DistIO = defaultIO):
   return send(positionals, values, group, sec.key, io);
 }
 
+const rate = (bytes: number, ms: number): string =>
+  `${((bytes * 1000) / Math.max(1, ms) / 2 ** 20).toFixed(1)} MB/s`;
+
+/** This process's CPU time (user + system) since `from`, ms. */
+function cpuMs(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return Math.round((d.user + d.system) / 1000);
+}
+
 const defaultIO: DistIO = {
   out: (l) => process.stdout.write(`${l}\n`),
   err: (l) => process.stderr.write(`${l}\n`),
+  // A bar redrawn in place only makes sense on a terminal; logs get the summary lines alone.
+  ...(process.stderr.isTTY ? { progress: (s: string) => process.stderr.write(s) } : {}),
 };
 
 function parse(argv: readonly string[]) {
@@ -165,6 +183,9 @@ function parse(argv: readonly string[]) {
       insecure: { type: 'boolean', default: false },
       'min-gap': { type: 'string' },
       'join-window': { type: 'string' },
+      'rate-floor': { type: 'string' },
+      'floor-grace': { type: 'string' },
+      'dead-ms': { type: 'string' },
       drop: { type: 'string' },
       multicast: { type: 'string' },
     },
@@ -189,34 +210,61 @@ async function send(
   const blob = await pack(files);
   const transport = await transportFor(values);
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   let resolve!: (code: number) => void;
   const finished = new Promise<number>((r) => {
     resolve = r;
   });
   const addressOf = new Map<string, string>();
   const modeOf = new Map<string, string>();
+  /** One summary line per receiver, printed together at the end (under the bar, not through it). */
+  const summary = new Map<string, string>();
+  const bar = io.progress ? new ProgressBar(io.progress) : undefined;
   const onEvent = (e: AfdpEvent): void => {
     if (e.type === 'joined') addressOf.set(e.member, e.address);
     else if (e.type === 'mode') modeOf.set(e.member, e.mode);
+    else if (e.type === 'progress') bar?.update(e);
     else if (e.type === 'done')
-      io.out(
-        `receiver ${addressOf.get(e.member)} done: ${files.length} files, ${blob.length} bytes in ${Math.round(e.ms)} ms (${modeOf.get(e.member) ?? 'multicast'})`,
+      summary.set(
+        e.member,
+        `receiver ${addressOf.get(e.member)} done: ${files.length} files, ${blob.length} bytes in ${Math.round(e.ms)} ms (${rate(blob.length, e.ms)}, ${modeOf.get(e.member) ?? 'multicast'})`,
       );
-    else if (e.type === 'dropped') io.out(`receiver ${addressOf.get(e.member)} DROPPED: ${e.reason}`);
+    else if (e.type === 'dropped')
+      summary.set(
+        e.member,
+        `receiver ${addressOf.get(e.member)} DROPPED holding ${e.have} of ${e.count} chunks: ${e.reason}`,
+      );
     else if (e.type === 'finished') {
+      bar?.clear();
+      for (const line of summary.values()) io.out(line);
       for (const a of e.absent) io.out(`receiver ${a} ABSENT: never joined`);
       io.out(
-        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent`,
+        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent, ${e.skipped} held by all; cpu ${cpuMs(cpu0)} ms`,
       );
       resolve(e.dropped === 0 && e.absent.length === 0 ? 0 : 1);
     }
   };
-  const stack = build(group, key, {
-    seeds,
-    onEvent,
-    ...(values['min-gap'] ? { minGapMs: Number(values['min-gap']) } : {}),
-    ...(values['join-window'] ? { joinWindowMs: Number(values['join-window']) } : {}),
-  });
+  let stack: Stack;
+  try {
+    // Receivers see from the announced head what they already hold; a head too large for one
+    // datagram is not announced, and everything is sent.
+    const head = bundleHead(blob);
+    stack = build(group, key, {
+      seeds,
+      ...(head.length <= MAX_CATALOG ? { catalog: head } : {}),
+      onEvent,
+      ...(values['min-gap'] ? { minGapMs: Number(values['min-gap']) } : {}),
+      ...(values['join-window'] ? { joinWindowMs: Number(values['join-window']) } : {}),
+      ...(values['rate-floor'] ? { floorBytesPerSec: Number(values['rate-floor']) } : {}),
+      ...(values['floor-grace'] ? { floorGraceMs: Number(values['floor-grace']) } : {}),
+      ...(values['dead-ms'] ? { deadMs: Number(values['dead-ms']) } : {}),
+    });
+  } catch (e) {
+    await transport.close();
+    if (!(e instanceof BulkError)) throw e;
+    io.err(`${e.code}: ${e.message}\n${USAGE}`);
+    return 2;
+  }
   const driver = new Driver(stack, transport, () => {});
   driver.apply(
     stack.down(
@@ -242,8 +290,15 @@ async function receive(values: Values, group: string, key: AuthKey | undefined, 
   });
   let placing = Promise.resolve();
   const stack = build(group, key, {
+    holdings: (catalog: Uint8Array, chunk: number, size: number) => heldChunks(dir, catalog, chunk, size),
     onEvent: (e: AfdpEvent) => {
       if (e.type === 'corrupt') io.err('dist receive: a transfer failed its digest; fetching again');
+      else if (e.type === 'cut') {
+        io.err(
+          `dist receive: dropped by the sender (below its rate floor, or silent) holding ${e.have} of ${e.count} chunks; nothing placed`,
+        );
+        if (values.once) done();
+      }
     },
   });
   const driver = new Driver(

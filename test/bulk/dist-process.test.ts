@@ -43,6 +43,10 @@ async function waitFor(c: Child, re: RegExp, ms: number): Promise<string> {
 
 const children: Child[] = [];
 let root = '';
+/** Left by the first test for the second: the source, two filled receiver dirs, the key. */
+let src = '';
+let filled: string[] = [];
+let key: Record<string, string> = {};
 afterAll(async () => {
   for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
   if (root) await rm(root, { recursive: true, force: true });
@@ -51,7 +55,7 @@ afterAll(async () => {
 describe('troupe dist over loopback UDP', () => {
   it('one sender, three receiver processes with 5% loss each: identical files, modes and mtimes', async () => {
     root = await mkdtemp(path.join(tmpdir(), 'troupe-dist-'));
-    const src = path.join(root, 'src');
+    src = path.join(root, 'src');
     await mkdir(path.join(src, 'sub'), { recursive: true });
     const big = randomBytes(3 * 1024 * 1024 + 12_345);
     await writeFile(path.join(src, 'big.bin'), big, { mode: 0o640 });
@@ -59,7 +63,9 @@ describe('troupe dist over loopback UDP', () => {
     const mtime = new Date('2024-01-02T03:04:05Z');
     await utimes(path.join(src, 'big.bin'), mtime, mtime);
     const env = { TROUPE_KEY: randomBytes(32).toString('hex') };
+    key = env;
     const dirs = [1, 2, 3].map((i) => path.join(root, `r${i}`));
+    filled = dirs.slice(0, 2);
     // One receiver already holds the small file: it is left alone, not rewritten.
     await mkdir(path.join(dirs[2]!, 'src', 'sub'), { recursive: true });
     await writeFile(path.join(dirs[2]!, 'src', 'sub', 'note.txt'), 'hello\n', { mode: 0o600 });
@@ -89,6 +95,45 @@ describe('troupe dist over loopback UDP', () => {
       expect(st.mode & 0o777).toBe(0o640);
       expect(st.mtimeMs).toBe(mtime.getTime());
       expect(await readFile(path.join(dirs[i]!, 'src', 'sub', 'note.txt'), 'utf8')).toBe('hello\n');
+    }
+  }, 240_000);
+
+  it('a long-lived receiver takes transfer after transfer, and what all hold is not sent again', async () => {
+    expect(filled, 'needs the first test').toHaveLength(2);
+    const receivers = filled.map((d) => start(['receive', '--dir', d, '--to', 'distgrp'], key));
+    children.push(...receivers);
+    const addrs = await Promise.all(
+      receivers.map(async (r) => (await waitFor(r, /^listening /, 90_000)).split(' ')[1]!),
+    );
+    const push = async (): Promise<string> => {
+      // A loaded machine answers announces slowly: wait for both to join.
+      const sender = start(
+        [src, '--to', 'distgrp', '--seeds', addrs.join(','), '--join-window', '20000'],
+        key,
+      );
+      children.push(sender);
+      const code = await Promise.race([
+        sender.exited,
+        new Promise<null>((r) => setTimeout(() => r(null), 120_000).unref()),
+      ]);
+      expect(code, sender.out.join('\n')).toBe(0);
+      return sender.out.find((l) => l.startsWith('dist: '))!;
+    };
+    // Both hold everything already: every chunk is held by all, no data packet is sent.
+    const again = await push();
+    const count = Math.ceil((3 * 1024 * 1024 + 12_345) / 8192);
+    expect(again).toMatch(/; 0 packets sent, 0 resent, \d+ held by all;/);
+    // One small file changes: the big file's chunks are not sent, the change arrives.
+    await writeFile(path.join(src, 'sub', 'note.txt'), 'changed\n', { mode: 0o600 });
+    const changed = await push();
+    const skipped = Number(/(\d+) held by all/.exec(changed)![1]);
+    expect(skipped).toBeGreaterThanOrEqual(count - 2);
+    for (const [i, r] of receivers.entries()) {
+      await waitFor(r, /^received 1 files/, 30_000);
+      expect(await readFile(path.join(filled[i]!, 'src', 'sub', 'note.txt'), 'utf8')).toBe('changed\n');
+      expect(r.proc.exitCode, 'still running after two transfers').toBe(null);
+      r.proc.kill('SIGTERM');
+      expect(await r.exited).toBe(0);
     }
   }, 240_000);
 });

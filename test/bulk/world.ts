@@ -23,6 +23,13 @@ export interface BulkScenario {
   jitterMs: number;
   /** Receivers (1-based node index) that never hear IP multicast. */
   noMulticast?: number[];
+  /** One receiver (1-based node index) behind a link with this loss rate, both ways. */
+  lossy?: { node: number; loss: number };
+  /**
+   * Receivers (1-based) that already hold a byte range [from, to) of the blob. The sender then
+   * announces a catalog, and each receiver's `holdings` returns the chunks wholly inside its range.
+   */
+  held?: Record<number, { from: number; to: number }>;
   /** Receiver crashing at a time (ms). */
   crash?: { node: number; atMs: number };
   /** Receiver starting late (ms). */
@@ -36,6 +43,8 @@ export interface BulkScenario {
 export interface BulkOutcome {
   digest: string;
   received: Map<number, string>;
+  /** When each receiver delivered the blob (simulated ms). */
+  receivedAt: Map<number, number>;
   crashed: number | undefined;
   events: AfdpEvent[];
   finishedAt: number | undefined;
@@ -72,22 +81,42 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
             ? {
                 seeds: Array.from({ length: sc.receivers }, (_, r) => address(r + 1)),
                 onEvent: (e: AfdpEvent) => events.push(e),
+                ...(sc.held ? { catalog: new TextEncoder().encode('catalog') } : {}),
               }
-            : { onEvent: (e: AfdpEvent) => events.push(e) }),
+            : { onEvent: (e: AfdpEvent) => events.push(e), ...holdingsOf(i) }),
         },
       }),
       registry,
       { self: memberId({ node: i + 1, inc: 1 }), groupName: 'bulk', random: seededRandom(sc.seed * 31 + i) },
     );
+  function holdingsOf(i: number): {
+    holdings?: (c: Uint8Array, chunk: number, size: number) => Map<number, Uint8Array>;
+  } {
+    const range = sc.held?.[i];
+    if (!range) return {};
+    return {
+      holdings: (_c, chunk, size) => {
+        const m = new Map<number, Uint8Array>();
+        for (let idx = Math.ceil(range.from / chunk); idx * chunk < size; idx++) {
+          const stop = Math.min(size, (idx + 1) * chunk);
+          if (stop > range.to) break;
+          m.set(idx, blob.slice(idx * chunk, stop));
+        }
+        return m;
+      },
+    };
+  }
   for (let i = 0; i < n; i++) stacks.push(sc.late?.node === i ? undefined : build(i));
   const queue: Arrival[] = [];
   let order = 0;
   const received = new Map<number, string>();
+  const receivedAt = new Map<number, number>();
   let crashed: number | undefined;
   const noMc = new Set(sc.noMulticast ?? []);
 
   const deliverTo = (from: number, to: number, bytes: Uint8Array): void => {
-    if (rnd() < sc.loss) return;
+    const lossy = sc.lossy && (sc.lossy.node === from || sc.lossy.node === to);
+    if (rnd() < (lossy ? sc.lossy!.loss : sc.loss)) return;
     const copies = rnd() < sc.dup ? 2 : 1;
     for (let c = 0; c < copies; c++)
       queue.push({ at: now + 0.2 + rnd() * sc.jitterMs, order: order++, to, bytes, from: address(from) });
@@ -103,6 +132,7 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
         }
       } else if (e.kind === 'up' && e.event.type === 'deliver' && i !== 0) {
         received.set(i, createHash('sha256').update(e.event.msg.payload).digest('hex'));
+        receivedAt.set(i, now);
       } else if (e.kind === 'error') {
         throw e.error instanceof Error ? e.error : new Error(String(e.error));
       }
@@ -164,6 +194,7 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
   return {
     digest: createHash('sha256').update(blob).digest('hex'),
     received,
+    receivedAt,
     crashed,
     events,
     finishedAt,

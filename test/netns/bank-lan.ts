@@ -1,6 +1,6 @@
 /**
  * Shared set-up of the multi-host tests: a LAN of network namespaces on a bridge
- * (test/support/netns.ts), bank replica processes on some hosts (examples/bank/replica.ts) and a
+ * (testkit/netns.ts), bank replica processes on some hosts (examples/bank/replica.ts) and a
  * non-member client process on another (fixtures/bank-client.ts), each started with
  * `ip netns exec <ns> node --import tsx ...` through the ProcessHarness.
  *

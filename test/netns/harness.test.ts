@@ -64,7 +64,7 @@ describe('processes in network namespaces', () => {
 
   it("without iproute2 the set-up fails with a message naming 'ip', never a skip", () => {
     const script =
-      "import { createLan } from './test/support/netns.ts';" +
+      "import { createLan } from './testkit/netns.ts';" +
       'try { createLan({ hosts: 2 }); console.log("created"); } catch (e) { console.log(e.name + ": " + e.message); }';
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env: { ...process.env, PATH: '/nonexistent' },
