@@ -182,7 +182,9 @@ function render(d) {
   const most = Math.max(0, ...view.members.map(appliedOf).filter((x) => x !== undefined));
   $('members').tBodies[0].innerHTML = view.members.map((m, i) => {
     const p = peers.get(m), ps = p && p.status, own = m === s.member ? s : ps;
-    const role = (i === 0 ? 'coordinator' : 'member') + (m === s.member ? ' (this page)' : '');
+    const held = (s.locks || []).filter((l) => l.holder === m).map((l) => 'lock ' + l.lock);
+    const role = [i === 0 ? 'coordinator' : 'member', ...(s.sequencer === m ? ['sequencer'] : []), ...held].join(', ') +
+      (m === s.member ? ' (this page)' : '');
     const applied = own ? (own.stats.replica?.applied ?? '') : '';
     const rate = p && p.callsPerSec !== undefined ? p.callsPerSec.toFixed(0) : '';
     const rss = own ? (own.rssBytes / 1048576).toFixed(1) : '';
