@@ -44,9 +44,15 @@ export class LiveFeed {
   private readonly timers: NodeJS.Timeout[] = [];
   private polling = false;
 
+  /**
+   * @param watched whether anyone has the page open. Peers are asked only then: the polls are
+   * most of what an idle metrics server costs (each member answers every poller's status query),
+   * and only the page shows their answers.
+   */
   constructor(
     private readonly observer: Observer,
     private readonly peerPolling?: PeerPolling,
+    private readonly watched: () => boolean = () => true,
   ) {
     const sample = setInterval(() => this.sample(), 1_000);
     sample.unref();
@@ -93,8 +99,9 @@ export class LiveFeed {
   }
 
   private async pollPeers(): Promise<void> {
+    if (this.polling || !this.watched()) return;
     const s = this.observer.status();
-    if (this.polling || !s.group || !s.view) return;
+    if (!s.group || !s.view) return;
     this.polling = true;
     try {
       const answers = await queryGroup(
