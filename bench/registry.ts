@@ -4,10 +4,17 @@
 import floorRawDgram from './entries/floor-raw-dgram.js';
 import floorTcpRr from './entries/floor-tcp-rr.js';
 import groupTotal from './entries/group-total.js';
+import observeCost from './entries/observe-cost.js';
 import rpcOrdered from './entries/rpc-ordered.js';
 import type { BenchEntry } from './lib/types.js';
 
-export const entries: readonly BenchEntry[] = [...floorRawDgram, ...floorTcpRr, ...groupTotal, ...rpcOrdered];
+export const entries: readonly BenchEntry[] = [
+  ...floorRawDgram,
+  ...floorTcpRr,
+  ...groupTotal,
+  ...rpcOrdered,
+  ...observeCost,
+];
 
 /**
  * The entries whose name contains `only` (all when undefined), plus every baseline they need

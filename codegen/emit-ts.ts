@@ -28,6 +28,9 @@ export function tsdoc(doc: string | undefined, indent = ''): string[] {
   return [`${indent}/**`, ...lines.map((l) => (l ? `${indent} * ${l}` : `${indent} *`)), `${indent} */`];
 }
 
+const quote = (v: string | number | boolean) =>
+  typeof v === 'string' ? `'${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'` : String(v);
+
 /** The TypeScript spelling of an IDL type. */
 export function tsType(t: TypeRef): string {
   switch (t.kind) {
@@ -58,11 +61,10 @@ export function tsType(t: TypeRef): string {
       return `Record<string, ${tsType(t.value)}>`;
     case 'optional':
       return `${tsType(t.of)} | undefined`;
+    case 'literal':
+      return quote(t.value);
   }
 }
-
-const quote = (v: string | number | boolean) =>
-  typeof v === 'string' ? `'${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'` : String(v);
 
 function fieldLines(fields: Field[]): string[] {
   return fields.flatMap((f) => [

@@ -83,12 +83,18 @@ export class TypeMapper {
       return { kind: 'array', of: this.map(element, elementNode, site) };
     }
     if (type.isTuple()) return this.fail(site, 'tuples are not supported; use a named interface');
-    if (type.isLiteral() || type.isBooleanLiteral() || type.isEnumLiteral()) {
+    if (type.isEnumLiteral()) {
       return this.fail(
         site,
-        `a single literal type '${type.getText()}' is not supported; declare a named union`,
+        `a single enum member type '${type.getText()}' is not supported; use a string or number literal`,
       );
     }
+    // A literal type: most often the discriminant of a tagged union (`kind: 'circle'`).
+    if (type.isStringLiteral() || type.isNumberLiteral())
+      return { kind: 'literal', value: type.getLiteralValue() as Literal };
+    if (type.isBooleanLiteral()) return { kind: 'literal', value: type.getText() === 'true' };
+    if (type.isLiteral())
+      return this.fail(site, `literal type '${type.getText()}' cannot be carried; use a string or number`);
     if (type.isObject()) return this.object(type, node, site);
     return this.fail(site, `type '${type.getText()}' cannot be carried`);
   }
@@ -122,6 +128,7 @@ export class TypeMapper {
       if (t.isStringLiteral() || t.isNumberLiteral())
         out.push({ kind: 'literal', value: t.getLiteralValue() as Literal });
       else if (t.isBooleanLiteral()) out.push({ kind: 'literal', value: t.getText() === 'true' });
+      else if (isAnonymousObject(t)) out.push(this.taggedMember(t, members, name, origin));
       else {
         const ref = this.map(t, undefined, { node: origin, where: name });
         const target = ref.kind === 'ref' ? this.decls.get(ref.name)?.decl : undefined;
@@ -135,6 +142,47 @@ export class TypeMapper {
       }
     }
     this.define(name, origin, { kind: 'union', name, members: out, ...withDoc(origin) });
+    return { kind: 'ref', name };
+  }
+
+  /**
+   * An inline object member of a tagged union (`{ kind: 'circle'; r: number } | ...`). The IDL
+   * names every struct, so the member becomes the struct `<Union><Tag>` (`ShapeCircle`), named
+   * from its discriminant: a field every object member has, of a literal type, with a value
+   * of its own in each. The generated union is the same TypeScript type under those names.
+   */
+  private taggedMember(t: Type, all: Type[], union: string, origin: Node): UnionMember {
+    const objects = all.filter(isAnonymousObject);
+    const site = { node: origin, where: union };
+    const tagOf = (o: Type, prop: string): Literal | undefined => {
+      const p = o.getProperty(prop);
+      if (!p || p.isOptional()) return undefined;
+      const pt = p.getTypeAtLocation(origin);
+      if (pt.isStringLiteral() || pt.isNumberLiteral()) return pt.getLiteralValue() as Literal;
+      if (pt.isBooleanLiteral()) return pt.getText() === 'true';
+      return undefined;
+    };
+    const field = t
+      .getProperties()
+      .map((p) => p.getName())
+      .find((prop) => {
+        const tags = objects.map((o) => tagOf(o, prop));
+        return tags.every((x) => x !== undefined) && new Set(tags).size === tags.length;
+      });
+    if (field === undefined) {
+      return this.fail(
+        site,
+        'an inline object member of a union needs a discriminant: a field of a literal type with a different value in each member (or declare each member as a named interface)',
+      );
+    }
+    const tag = String(tagOf(t, field));
+    const name =
+      union + tag.replace(/(^|[^A-Za-z0-9])([A-Za-z0-9]?)/g, (_, _sep, c: string) => c.toUpperCase());
+    const memberOrigin = t.getSymbol()?.getDeclarations()[0] ?? origin;
+    if (!this.reserve(name, memberOrigin, { node: memberOrigin, where: `${union} (${field}: ${tag})` })) {
+      const fields = this.fields(t, name, memberOrigin);
+      this.define(name, memberOrigin, { kind: 'struct', name, fields });
+    }
     return { kind: 'ref', name };
   }
 
@@ -250,6 +298,13 @@ export class TypeMapper {
   private define(name: string, origin: Node, decl: TypeDecl): void {
     this.decls.set(name, { decl, origin });
   }
+}
+
+/** An object type written inline (`{ kind: 'circle'; r: number }`), not a named interface. */
+function isAnonymousObject(t: Type): boolean {
+  if (!t.isObject() || t.isArray() || t.getAliasSymbol()) return false;
+  const name = t.getSymbol()?.getName();
+  return name === '__type' || name === '__object';
 }
 
 function withDoc(node: Node): { doc?: string } {

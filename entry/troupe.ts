@@ -10,6 +10,16 @@ export type { Group } from '../runtime/group/group.js';
 export { type LaunchOptions, type LaunchTransport, readLaunchOptions } from '../runtime/launch/config.js';
 export { writeKeyFile } from '../runtime/launch/key.js';
 export { type RunningReplica, type RunReplicaOptions, runReplica } from '../runtime/launch/run.js';
+export {
+  createLogger,
+  type Logger,
+  type MetricsServer,
+  type MetricsServerOptions,
+  metricsServer,
+  Observer,
+  type ObserverOptions,
+  type ObserveSink,
+} from '../runtime/observe/index.js';
 export { type CallContext, currentCall } from '../runtime/rpc/context.js';
 export {
   Handler,

@@ -4,8 +4,7 @@
  * and servers keep working) or breaking (some old client or server would fail).
  */
 import type { ErrorDecl, Field, IdlFile, MethodDecl, ServiceDecl, StructDecl, TypeDecl } from './model.js';
-import { sameType, typeToString } from './model.js';
-import { literalToString } from './printer.js';
+import { literalToString, sameType, typeToString } from './model.js';
 
 export type ChangeLevel = 'breaking' | 'compatible';
 

@@ -35,10 +35,20 @@ export type TypeRef =
   /** The value may be absent (`null` or `undefined`). */
   | { kind: 'optional'; of: TypeRef }
   /** A named struct, enum or union declared in the same file. */
-  | { kind: 'ref'; name: string };
+  | { kind: 'ref'; name: string }
+  /**
+   * Exactly this value, as TypeScript's literal types: the discriminant of a tagged union
+   * (`kind: "circle"`), which lets the validator pick the member and name the path inside it.
+   */
+  | { kind: 'literal'; value: Literal };
 
-/** A literal: parameter defaults and union members. */
+/** A literal: parameter defaults, union members and literal types. */
 export type Literal = string | number | boolean;
+
+/** Renders a literal as the IDL writes it (strings as JSON). */
+export function literalToString(v: Literal): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
 
 /** A field of a struct or error. */
 export interface Field {
@@ -163,6 +173,8 @@ export function typeToString(t: TypeRef): string {
       return `${typeToString(t.of)}?`;
     case 'map':
       return `map<string, ${typeToString(t.value)}>`;
+    case 'literal':
+      return literalToString(t.value);
   }
 }
 

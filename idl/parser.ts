@@ -385,7 +385,10 @@ class Parser {
   private type(): TypeRef {
     const t = this.tok;
     let base: TypeRef;
-    if (this.isWord('map')) {
+    const lit = this.isWord('map') ? undefined : this.literal();
+    if (lit !== undefined) {
+      base = { kind: 'literal', value: lit };
+    } else if (this.isWord('map')) {
       this.i++;
       this.expect('<', "after 'map'", 'maps are written `map<string, V>`');
       const k = this.expectWord('the key type');

@@ -2,16 +2,11 @@
  * Canonical printer: one layout for every model, so `troupe idl fmt` output is stable and
  * `parseIdl(printIdl(m))` deep-equals `m`.
  */
-import type { Field, IdlFile, Literal, MethodDecl, Param, TypeDecl } from './model.js';
-import { typeToString } from './model.js';
+import type { Field, IdlFile, MethodDecl, Param, TypeDecl } from './model.js';
+import { literalToString, typeToString } from './model.js';
 
 const docLines = (doc: string | undefined, indent: string): string[] =>
   doc === undefined ? [] : doc.split('\n').map((l) => (l === '' ? `${indent}///` : `${indent}/// ${l}`));
-
-/** Renders a literal as the IDL writes it (strings as JSON). */
-export function literalToString(v: Literal): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
 
 function fields(fs: Field[]): string[] {
   return fs.flatMap((f) => [

@@ -7,8 +7,18 @@
 import { BadRequestError } from '../runtime/errors.js';
 import { checkModel } from './check.js';
 import { IdlModelError, UnknownMethodError } from './errors.js';
-import type { IdlFile, IntegerType, MethodDecl, PrimitiveType, TypeDecl, TypeRef } from './model.js';
-import { typeToString } from './model.js';
+import type {
+  IdlFile,
+  IntegerType,
+  Literal,
+  MethodDecl,
+  PrimitiveType,
+  StructDecl,
+  TypeDecl,
+  TypeRef,
+  UnionDecl,
+} from './model.js';
+import { literalToString, typeToString } from './model.js';
 
 /**
  * Checks one request. Returns the arguments to call the method with (defaults filled in for
@@ -50,6 +60,20 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** {@link describe}, with the value itself for the scalars a literal type could have wanted. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return v.length <= 40 ? JSON.stringify(v) : 'a longer string';
+  if (typeof v === 'boolean') return String(v);
+  if (v === undefined) return 'nothing';
+  return describe(v);
+}
+
+/** A tagged union's discriminant field, and which struct each of its values selects. */
+interface Discriminant {
+  field: string;
+  byValue: Map<Literal, string>;
+}
+
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const member = (path: string, key: string) =>
   IDENT.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${JSON.stringify(key)}]`;
@@ -66,6 +90,8 @@ class TypeChecker {
    * object is checked at most once per declared type, linear in the size of the value.
    */
   private memo = new Map<object, Map<string, Mismatch | null>>();
+  /** Union name → its discriminant (`null`: it has none), found once per union. */
+  private readonly discriminants = new Map<string, Discriminant | null>();
   /** Named types entered and not yet left: bounds the recursion (the decoders bound it far
    * lower; this keeps a value built in process from overflowing the stack). */
   private depth = 0;
@@ -105,7 +131,40 @@ class TypeChecker {
       case 'ref':
         this.named(t.name, v, path);
         return;
+      case 'literal':
+        if (v !== t.value)
+          throw new Mismatch(path, `expected ${literalToString(t.value)}, got ${describeValue(v)}`);
+        return;
     }
+  }
+
+  /**
+   * The field that tells a union's structs apart, when there is one: present and of a literal
+   * type in every member, with a different literal in each. With it the validator checks only
+   * the member the value names, so a bad field deep inside a circle is reported at its own
+   * path instead of as "not a Shape".
+   */
+  private discriminant(d: UnionDecl): Discriminant | undefined {
+    if (this.discriminants.has(d.name)) return this.discriminants.get(d.name) ?? undefined;
+    let found: Discriminant | undefined;
+    const structs = d.members.map((m) => (m.kind === 'ref' ? this.decls.get(m.name) : undefined));
+    if (structs.length > 0 && structs.every((s) => s?.kind === 'struct')) {
+      const [first, ...rest] = structs as StructDecl[];
+      for (const f of first!.fields) {
+        const byValue = new Map<Literal, string>();
+        for (const s of [first!, ...rest]) {
+          const g = s.fields.find((x) => x.name === f.name);
+          if (!g || g.optional || g.type.kind !== 'literal' || byValue.has(g.type.value)) break;
+          byValue.set(g.type.value, s.name);
+        }
+        if (byValue.size === structs.length) {
+          found = { field: f.name, byValue };
+          break;
+        }
+      }
+    }
+    this.discriminants.set(d.name, found ?? null);
+    return found;
   }
 
   private prim(name: PrimitiveType, v: unknown): boolean {
@@ -178,6 +237,20 @@ class TypeChecker {
         } else this.check(f.type, x, member(path, f.name));
       }
     } else {
+      const disc = this.discriminant(d);
+      if (disc && isPlainObject(v)) {
+        const tag = v[disc.field];
+        const target = disc.byValue.get(tag as Literal);
+        if (target === undefined) {
+          const allowed = [...disc.byValue.keys()].map(literalToString).join(' | ');
+          throw new Mismatch(
+            member(path, disc.field),
+            `expected ${allowed} (the kind of ${name}), got ${describeValue(tag)}`,
+          );
+        }
+        this.named(target, v, path);
+        return;
+      }
       for (const m of d.members) {
         if (m.kind === 'literal') {
           if (m.value === v) return;

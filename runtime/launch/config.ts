@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { LEVELS, type LevelName } from '../observe/logger.js';
 import type { AuthKey } from '../wire/auth.js';
 import { LaunchError } from './errors.js';
 import { parseKey, readKeyFile } from './key.js';
@@ -40,6 +41,15 @@ export interface LaunchOptions {
   model?: string;
   /** Which exported `@Service` class to serve (`troupe serve`), when the module exports several. */
   service?: string;
+  /**
+   * Open the metrics server on this port (0: any free one): Prometheus `/metrics`, `/status`,
+   * `/trace/<requestId>` and the live group page. Default: none.
+   */
+  metricsPort?: number;
+  /** The metrics server's bind address. Default `127.0.0.1` (this host only). */
+  metricsHost?: string;
+  /** Lowest level logged (pino JSON lines on stderr), or `silent`. Default `info`. */
+  logLevel?: LevelName | 'silent';
 }
 
 /** Help for the flags {@link readLaunchOptions} reads. */
@@ -57,6 +67,9 @@ export const LAUNCH_HELP = `Options (flag, environment variable, config file key
   --model PATH                          model       generated model (default generated/<service>.model.js)
   --service NAME                        service     exported class to serve, if several
   --json                                json        JSON lines on stdout instead of prose
+  --metrics-port N    TROUPE_METRICS_PORT metricsPort  serve /metrics, /status, the live page (0: any port)
+  --metrics-host ADDR TROUPE_METRICS_HOST metricsHost  its bind address (default 127.0.0.1)
+  --log-level L       TROUPE_LOG_LEVEL  logLevel    trace|debug|info|warn|error|fatal|silent (default info)
   --config FILE       TROUPE_CONFIG                 JSON file with the keys above`;
 
 const FLAGS = {
@@ -72,6 +85,9 @@ const FLAGS = {
   model: { type: 'string' },
   service: { type: 'string' },
   json: { type: 'boolean' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
+  'log-level': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -175,6 +191,19 @@ export function readLaunchOptions(
   const service = str(pick(f.service, '', 'service'));
   if (service !== undefined) o.service = service;
   if (f.json ?? file.json === true) o.json = true;
+  const metricsPort = pick(f['metrics-port'], 'TROUPE_METRICS_PORT', 'metricsPort');
+  if (metricsPort) o.metricsPort = port(metricsPort.v, metricsPort.from);
+  const metricsHost = str(pick(f['metrics-host'], 'TROUPE_METRICS_HOST', 'metricsHost'));
+  if (metricsHost !== undefined) o.metricsHost = metricsHost;
+  const ll = pick(f['log-level'], 'TROUPE_LOG_LEVEL', 'logLevel');
+  if (ll) {
+    if (ll.v !== 'silent' && !(typeof ll.v === 'string' && ll.v in LEVELS))
+      throw new LaunchError(
+        'CONFIG',
+        `${ll.from}: log level '${ll.v}' is not one of ${Object.keys(LEVELS).join(', ')}, silent`,
+      );
+    o.logLevel = ll.v as LevelName | 'silent';
+  }
   const insecure = f.insecure ?? (env.TROUPE_INSECURE === '1' || file.insecure === true);
   // A key file named in the config file is relative to that file, not to the working directory.
   const kf = pick(f['key-file'], 'TROUPE_KEY_FILE', 'keyFile');

@@ -7,6 +7,9 @@ import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
 import { TroupeError } from '../errors.js';
 import type { Group } from '../group/group.js';
+import { createLogger } from '../observe/logger.js';
+import { Observer } from '../observe/observer.js';
+import { type MetricsServer, metricsServer } from '../observe/server.js';
 import { checkServiceModel } from '../rpc/decorators.js';
 import { joinReplica } from '../rpc/join.js';
 import type { Replica } from '../rpc/replica.js';
@@ -23,7 +26,11 @@ export interface RunningReplica<T extends object> {
   replica: Replica<T>;
   group: Group;
   transport: Transport;
-  /** Leaves the group cleanly and closes the transport. */
+  /** The replica's observer (logs, metrics, traces); none with log level `silent` and no metrics port. */
+  observer?: Observer;
+  /** The metrics server, with `metricsPort`. */
+  metrics?: MetricsServer;
+  /** Leaves the group cleanly and closes the transport and the metrics server. */
   stop(): Promise<void>;
 }
 
@@ -88,11 +95,33 @@ export async function runReplica<T extends object>(
   }
   const seeds = await resolveSeeds(o.seeds ?? []);
   const groupName = o.group ?? meta.name;
-  const transport = await bindTransport(o);
   const say = (event: string, fields: Record<string, unknown>, prose: string): void => {
     if (o.json) process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
     else process.stderr.write(`${prose}\n`);
   };
+  // Logs are on in a replica process (the library alone is silent); metrics need the observer too.
+  const logLevel = o.logLevel ?? 'info';
+  const observer =
+    logLevel === 'silent' && o.metricsPort === undefined
+      ? undefined
+      : new Observer({ logger: createLogger({ level: logLevel, base: { group: groupName } }) });
+  // Opened before binding the group's port, so a taken metrics port fails before joining.
+  const metrics =
+    observer && o.metricsPort !== undefined
+      ? await metricsServer({
+          observer,
+          port: o.metricsPort,
+          ...(o.metricsHost !== undefined ? { host: o.metricsHost } : {}),
+          peers: o.key !== undefined ? { key: o.key } : {},
+        })
+      : undefined;
+  let transport: Transport;
+  try {
+    transport = await bindTransport(o);
+  } catch (e) {
+    await metrics?.close();
+    throw e;
+  }
   // Misconfigured peers are reported the moment one is heard, and summed up if the join fails.
   const witness = new JoinWitness(groupName, o.key, (address, why) =>
     process.stderr.write(`troupe: warning: ${address} ${why}\n`),
@@ -104,12 +133,14 @@ export async function runReplica<T extends object>(
       transport: witness.watch(transport),
       ...(joinTimeoutMs !== undefined ? { joinTimeoutMs } : {}),
       validate: createValidator(model, meta.name),
+      ...(observer ? { observe: observer } : {}),
       // `insecure` is the library's explicit no-key switch once keys are required (issue 11);
       // typed loosely so this compiles before and after that option exists.
       ...(o.key !== undefined ? { key: o.key } : ({ insecure: true } as object)),
     });
   } catch (e) {
     await transport.close();
+    await metrics?.close();
     if (e instanceof TroupeError && e.code === 'JOIN_TIMEOUT') {
       throw new LaunchError('JOIN_FAILED', `${e.message}: ${witness.explain(seeds, transport.address)}`, {
         cause: e,
@@ -132,6 +163,12 @@ export async function runReplica<T extends object>(
     },
     `troupe: replica ${group.self} of '${groupName}' at ${transport.address} (${o.transport ?? 'udp'}), pid ${process.pid}; view ${view?.id} [${view?.members.join(' ')}]`,
   );
+  if (metrics)
+    say(
+      'metrics',
+      { url: metrics.url },
+      `troupe: metrics at ${metrics.url}/metrics, live page at ${metrics.url}/`,
+    );
   group.on('view', (v) =>
     say(
       'view',
@@ -144,6 +181,7 @@ export async function runReplica<T extends object>(
     stopping ??= (async () => {
       await group.leave();
       await transport.close();
+      await metrics?.close();
     })();
     return stopping;
   };
@@ -166,5 +204,12 @@ export async function runReplica<T extends object>(
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
-  return { replica, group, transport, stop };
+  return {
+    replica,
+    group,
+    transport,
+    ...(observer ? { observer } : {}),
+    ...(metrics ? { metrics } : {}),
+    stop,
+  };
 }

@@ -171,7 +171,7 @@ export function statusLines(group: string, answers: readonly MemberAnswer[]): st
     `group ${group}: view ${first?.view?.id ?? '?'}, ${answers.length} members, coordinator ${first?.coordinator ?? '?'}`,
   );
   out.push(
-    `  ${'member'.padEnd(20)} ${'address'.padEnd(22)} ${'role'.padEnd(12)} ${'view'.padStart(5)} ${'applied'.padStart(8)} ${'rss MB'.padStart(7)}`,
+    `  ${'member'.padEnd(20)} ${'address'.padEnd(22)} ${'role'.padEnd(34)} ${'view'.padStart(5)} ${'applied'.padStart(8)} ${'rss MB'.padStart(7)}`,
   );
   for (const a of answers) {
     const s = a.value as MemberStatus | undefined;
@@ -179,10 +179,14 @@ export function statusLines(group: string, answers: readonly MemberAnswer[]): st
       out.push(`  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${a.error?.code ?? 'no answer'}`);
       continue;
     }
-    const role = s.coordinator === s.member ? 'coordinator' : 'member';
+    const role = [
+      s.coordinator === s.member ? 'coordinator' : 'member',
+      ...(s.sequencer === s.member ? ['sequencer'] : []),
+      ...(s.locks ?? []).filter((l) => l.holder === s.member).map((l) => `lock ${l.lock}`),
+    ].join(', ');
     const applied = s.stats.replica?.applied ?? 0;
     out.push(
-      `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${role.padEnd(12)} ${String(s.view?.id ?? '-').padStart(5)} ${String(applied).padStart(8)} ${(s.rssBytes / 1048576).toFixed(1).padStart(7)}`,
+      `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${role.padEnd(34)} ${String(s.view?.id ?? '-').padStart(5)} ${String(applied).padStart(8)} ${(s.rssBytes / 1048576).toFixed(1).padStart(7)}`,
     );
   }
   const views = first?.views.slice(-5) ?? [];

@@ -13,6 +13,7 @@ import type { Group } from '../group/group.js';
 import type { GroupHandle } from '../group/types.js';
 import type { TroupeClient } from '../rpc/client.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
+import { getServiceMeta } from '../rpc/decorators.js';
 import type { Replica } from '../rpc/replica.js';
 import type { Result } from '../rpc/result.js';
 import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from './divergence.js';
@@ -63,6 +64,13 @@ export interface MemberStatus {
   address: string | undefined;
   view: { id: number; members: string[]; addresses: string[] } | undefined;
   coordinator: string | undefined;
+  /**
+   * The member that stamps the total order, on a stack with the quorum sequencer (`seq`, the
+   * default): the view's rank 0. Undefined on the token stack, where the token keeps moving.
+   */
+  sequencer: string | undefined;
+  /** Each handler lock the service declares, with the member holding it now (in the applied order). */
+  locks: { lock: string; holder: string | undefined }[];
   views: ViewRecord[];
   suspicions: { at: number; member: string; silentMs: number }[];
   slow: RequestTrace[];
@@ -191,6 +199,8 @@ export class Observer implements ObserveSink {
       address: g?.address ?? this.client?.address,
       view: view && { id: view.id, members: [...view.members], addresses: [...view.addresses] },
       coordinator: view?.members[0],
+      sequencer: 'seq' in stats ? view?.members[0] : undefined,
+      locks: this.lockHolders(),
       views: [...this.views],
       suspicions: [...this.suspicions],
       slow: [...this.slow],
@@ -199,6 +209,15 @@ export class Observer implements ObserveSink {
       at: Date.now(),
       stats,
     };
+  }
+
+  private lockHolders(): MemberStatus['locks'] {
+    const r = this.replica;
+    if (!r) return [];
+    const ctor = (r.instance as object).constructor as new () => unknown;
+    const names = new Set<string>();
+    for (const m of getServiceMeta(ctor)?.methods ?? []) if (m.lock !== undefined) names.add(m.lock);
+    return [...names].sort().map((lock) => ({ lock, holder: r.holder(lock) }));
   }
 
   /** Divergences this replica saw (the same list at every replica that saw the checks). */

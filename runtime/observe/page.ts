@@ -44,9 +44,15 @@ export class LiveFeed {
   private readonly timers: NodeJS.Timeout[] = [];
   private polling = false;
 
+  /**
+   * @param watched whether anyone has the page open. Peers are asked only then: the polls are
+   * most of what an idle metrics server costs (each member answers every poller's status query),
+   * and only the page shows their answers.
+   */
   constructor(
     private readonly observer: Observer,
     private readonly peerPolling?: PeerPolling,
+    private readonly watched: () => boolean = () => true,
   ) {
     const sample = setInterval(() => this.sample(), 1_000);
     sample.unref();
@@ -93,8 +99,9 @@ export class LiveFeed {
   }
 
   private async pollPeers(): Promise<void> {
+    if (this.polling || !this.watched()) return;
     const s = this.observer.status();
-    if (this.polling || !s.group || !s.view) return;
+    if (!s.group || !s.view) return;
     this.polling = true;
     try {
       const answers = await queryGroup(
@@ -182,7 +189,9 @@ function render(d) {
   const most = Math.max(0, ...view.members.map(appliedOf).filter((x) => x !== undefined));
   $('members').tBodies[0].innerHTML = view.members.map((m, i) => {
     const p = peers.get(m), ps = p && p.status, own = m === s.member ? s : ps;
-    const role = (i === 0 ? 'coordinator' : 'member') + (m === s.member ? ' (this page)' : '');
+    const held = (s.locks || []).filter((l) => l.holder === m).map((l) => 'lock ' + l.lock);
+    const role = [i === 0 ? 'coordinator' : 'member', ...(s.sequencer === m ? ['sequencer'] : []), ...held].join(', ') +
+      (m === s.member ? ' (this page)' : '');
     const applied = own ? (own.stats.replica?.applied ?? '') : '';
     const rate = p && p.callsPerSec !== undefined ? p.callsPerSec.toFixed(0) : '';
     const rss = own ? (own.rssBytes / 1048576).toFixed(1) : '';

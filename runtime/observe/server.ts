@@ -52,8 +52,8 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
       'OBSERVE_BAD_OPTION',
       `metrics port must be an integer 0–65535, not ${options.port}`,
     );
-  const feed = new LiveFeed(observer, options.peers);
   const streams = new Set<ServerResponse>();
+  const feed = new LiveFeed(observer, options.peers, () => streams.size > 0);
   const push = () => {
     const data = `data: ${JSON.stringify(feed.snapshot())}\n\n`;
     for (const res of streams) res.write(data);
@@ -75,6 +75,8 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
       });
       res.write(`data: ${JSON.stringify(feed.snapshot())}\n\n`);
       streams.add(res);
+      // The first viewer starts the peer polls: ask at once rather than at the next tick.
+      if (streams.size === 1) feed.refresh();
       req.on('close', () => streams.delete(res));
       return;
     }

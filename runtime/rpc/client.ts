@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
+import { resolveSeeds } from '../launch/seeds.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { repliesDiffer } from '../observe/replies.js';
 import { endpointOf, memberId } from '../stack/member.js';
@@ -57,8 +58,15 @@ import { ClientSession } from './session.js';
 export interface ConnectOptions {
   /** The group's name (its packets carry the hash of it). */
   group: string;
-  /** Addresses (`host:port`) of members to ask for the view first. */
+  /** Addresses (`host:port`, host names too) of members to ask for the view first. */
   seeds: readonly string[];
+  /**
+   * How `seeds` become addresses. Default with {@link connect}: `resolveSeeds` (DNS, IPv4
+   * first; `SEED_NO_PORT`/`SEED_UNRESOLVED` at once). Called at connect and again, at most once
+   * per `contactTimeoutMs`, while the client looks for a new contact, so a seed name that now
+   * points elsewhere (a replica moved) is found there. Members compare addresses, not names.
+   */
+  resolve?: (seeds: readonly string[]) => Promise<string[]>;
   /** Transport to use; default: a new unicast UDP socket on `host` (closed by `close()`). */
   transport?: Transport;
   /** Bind address of the default UDP transport. Default `127.0.0.1`. */
@@ -239,8 +247,10 @@ export async function connect(options: ConnectOptions): Promise<TroupeClient> {
   if (!options.seeds?.length) throw new RpcConfigError('connect needs at least one seed address');
   checkConnectOptions(options);
   checkSecurity(options as SecurityOptions, 'connect'); // before any socket opens
+  const resolve = options.resolve ?? resolveSeeds;
+  const seeds = await resolve(options.seeds);
   const transport = options.transport ?? (await udp({ host: options.host ?? '127.0.0.1' }));
-  const client = new TroupeClient(transport, options, options.transport === undefined);
+  const client = new TroupeClient(transport, { ...options, resolve }, options.transport === undefined, seeds);
   try {
     await client.ready();
   } catch (e) {
@@ -257,11 +267,25 @@ export class TroupeClient implements Invoker {
   private readonly opts: Required<
     Omit<
       ConnectOptions,
-      'transport' | 'host' | 'clientId' | 'timers' | 'node' | 'key' | 'insecure' | 'encrypt' | 'observe'
+      | 'transport'
+      | 'host'
+      | 'clientId'
+      | 'timers'
+      | 'node'
+      | 'key'
+      | 'insecure'
+      | 'encrypt'
+      | 'observe'
+      | 'resolve'
     >
   >;
   /** Which of this client's requests are unsettled: the watermark each `call` carries. */
   private readonly session: ClientSession;
+  /** The seeds' addresses, as last resolved (`opts.seeds` keeps them as written). */
+  private seedAddrs: readonly string[];
+  private readonly resolver: ((seeds: readonly string[]) => Promise<string[]>) | undefined;
+  private resolving = false;
+  private resolvedAt: number;
   private currentView: ClientView | undefined;
   /** Lineages of the group this client followed: bumped when it adopts a re-founded group's view. */
   private lineage = 0;
@@ -299,6 +323,8 @@ export class TroupeClient implements Invoker {
     private readonly transport: Transport,
     options: ConnectOptions,
     private readonly ownsTransport: boolean,
+    /** `options.seeds` already resolved (by {@link connect}); default: they are addresses. */
+    resolvedSeeds?: readonly string[],
   ) {
     this.clientId = options.clientId ?? randomBytes(8).toString('hex');
     if (!parseRequestId(`${this.clientId}:1`))
@@ -307,6 +333,9 @@ export class TroupeClient implements Invoker {
     this.endpoint = { node: options.node ?? randomBytes(4).readUInt32BE(0), inc: 0 };
     this.time = options.timers ?? REAL_TIMERS;
     this.session = new ClientSession(this.clientId, this.time.now());
+    this.seedAddrs = [...(resolvedSeeds ?? options.seeds)];
+    this.resolver = options.resolve;
+    this.resolvedAt = this.time.now();
     this.auth =
       options.key === undefined
         ? undefined
@@ -925,13 +954,13 @@ export class TroupeClient implements Invoker {
     } else this.heard.set(from, this.time.now());
     const known = cur !== undefined && addressIn(cur, p.member) === from;
     if (!cur) {
-      if (!this.opts.seeds.includes(from)) return;
+      if (!this.seedAddrs.includes(from)) return;
       this.adopt(p, false);
     } else if (p.viewId > cur.id && (known || this.auth !== undefined) && (this.auth || continues(p, cur))) {
       this.adopt(p, false);
     } else if (
       !this.contact &&
-      (this.auth || this.opts.seeds.includes(from)) &&
+      (this.auth || this.seedAddrs.includes(from)) &&
       (!known || p.viewId > cur.id)
     ) {
       // Choosing a contact after its own failed: the member it picks speaks for the group now,
@@ -1005,13 +1034,39 @@ export class TroupeClient implements Invoker {
     const v = this.currentView;
     const now = this.time.now();
     this.contactlessSince ??= now;
-    const candidates = (v ? v.addresses : this.opts.seeds).filter((a) => !this.suspects.has(a));
+    const candidates = (v ? v.addresses : this.seedAddrs).filter((a) => !this.suspects.has(a));
     const lost = candidates.length === 0 || now - this.contactlessSince >= this.opts.contactTimeoutMs;
     const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
-    const seeds = lost || !v ? this.opts.seeds : [];
+    const seeds = lost || !v ? this.seedAddrs : [];
     for (const a of seeds) targets.delete(a);
     for (const a of targets) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 });
     for (const a of seeds) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 }, false);
+    this.refreshSeeds();
+  }
+
+  /**
+   * Resolves the seeds again while the client looks for a contact (see
+   * {@link ConnectOptions.resolve}): one lookup at a time, at most one per `contactTimeoutMs`.
+   * A failed lookup keeps the addresses it had; a new address is greeted at once.
+   */
+  private refreshSeeds(): void {
+    const now = this.time.now();
+    if (!this.resolver || this.resolving || now - this.resolvedAt < this.opts.contactTimeoutMs) return;
+    this.resolving = true;
+    this.resolvedAt = now;
+    const done = () => {
+      this.resolving = false;
+    };
+    const resolver = this.resolver;
+    Promise.resolve(this.opts.seeds)
+      .then(resolver)
+      .then((addrs) => {
+        done();
+        const fresh = addrs.filter((a) => !this.seedAddrs.includes(a));
+        this.seedAddrs = addrs;
+        if (this.contact || this.closed) return;
+        for (const a of fresh) this.send(a, { kind: 'hello', viewId: this.currentView?.id ?? 0 }, false);
+      }, done);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1070,7 +1125,7 @@ export class TroupeClient implements Invoker {
   }
 
   private knownAddress(from: string): boolean {
-    return this.opts.seeds.includes(from) || (this.currentView?.addresses.includes(from) ?? false);
+    return this.seedAddrs.includes(from) || (this.currentView?.addresses.includes(from) ?? false);
   }
 
   /** `addressed: false` for a hello to a seed while looking for the group (see findContact). */

@@ -112,7 +112,9 @@ describe('troupe trace and troupe status against a live keyed group', () => {
       new RegExp(`^group bank: view \\d+, 3 members, coordinator ${groups[0]!.view!.members[0]}`),
     );
     expect(
-      status.out.filter((l) => / coordinator +\d+ +1 /.test(l) || / member +\d+ +1 /.test(l)),
+      status.out.filter(
+        (l) => / coordinator, sequencer, lock statements +\d+ +1 /.test(l) || / member +\d+ +1 /.test(l),
+      ),
     ).toHaveLength(3);
   }, 30_000);
 

@@ -74,7 +74,22 @@ describe('the live group page in a real browser', () => {
         undefined,
         { timeout: 10_000 },
       );
-      expect(await tab.textContent('#members tbody tr:first-child td:nth-child(3)')).toMatch(/^coordinator/);
+      expect(await tab.textContent('#members tbody tr:first-child td:nth-child(3)')).toMatch(
+        /^coordinator, sequencer, lock statements/,
+      );
+      // The handler lock moves to the member at rank 1 when it acquires it; its row says so.
+      const second = members.find((m) => m.group.self === host.group.view!.members[1])!;
+      await second.replica.acquire('statements');
+      await tab.waitForFunction(
+        `document.querySelector('#members tr[data-member="${second.group.self}"] td:nth-child(3)')?.textContent === 'member, lock statements'`,
+        undefined,
+        { timeout: 5_000 },
+      );
+      expect(await tab.textContent('#members tbody tr:first-child td:nth-child(3)')).toBe(
+        host.group.self === host.group.view!.members[0]
+          ? 'coordinator, sequencer (this page)'
+          : 'coordinator, sequencer',
+      );
 
       const dead =
         members.find((m) => m !== host && m.group.view!.members[0] !== m.group.self) ?? members[2]!;

@@ -1,0 +1,209 @@
+// observe: what observability costs (issue 14: at most 5 % of throughput under the 64-outstanding
+// load). One group of 3 bank replica processes (bench/children/observed-replica.ts) and one client
+// process (bench/children/rpc-client.ts) keeping 64 ordered deposits in flight. Rounds alternate
+// "off" and "on": between rounds every replica is told to switch its Observer (logs at info, the
+// launcher's default) and its metricsServer (opened with peer polling, as `troupe serve
+// --metrics-port` does) on or off, and each replica's `/metrics` is scraped every second during
+// "on" rounds. Interleaving on one group means both sides see the same machine within seconds and
+// neither pays for forming a group; earlier A/Bs that formed a group per run on a machine at load
+// 25 measured mostly the formation and fail-overs (docs/observability.md, "Cost").
+//
+// The two entries share one session (the baseline entry runs it; the runner always runs a baseline
+// before the entries compared to it): "metrics off" reports the median off round, "metrics on" the
+// median on round, so the runner's ratio is on ÷ off. Replica CPU per call (user + system from
+// /proc, summed over the 3) is in the notes: on a loaded machine it is the steadier figure, since
+// at saturation throughput goes as 1 / CPU per call.
+import { readFileSync } from 'node:fs';
+import type { Child, ChildEvent } from 'troupe/testkit';
+import { against } from '../lib/ratio.js';
+import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
+import { PIPELINE } from './floor-tcp-rr.js';
+
+const REPLICA = 'bench/children/observed-replica.ts';
+const CLIENT = 'bench/children/rpc-client.ts';
+const REPLICAS = 3;
+const SCRAPE_MS = 1_000;
+const CALL_TIMEOUT_MS = 5_000;
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const TICKS_PER_S = 100;
+
+interface Round {
+  rate: number;
+  ops: number;
+  seconds: number;
+  cpuUsPerCall: number;
+  errors: number;
+  p50: number;
+}
+
+/** User + system CPU time of `pid` so far, in µs (Linux /proc). */
+function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime); the slice starts at field 3.
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_S;
+}
+
+async function startGroup(ctx: BenchContext): Promise<Child[]> {
+  const replicas = await Promise.all(
+    Array.from({ length: REPLICAS }, (_, i) =>
+      ctx.procs.start(REPLICA, { name: `bank-observed-${i + 1}`, ready: 'ready', readyTimeoutMs: 30_000 }),
+    ),
+  );
+  const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);
+  const joined = await Promise.all(replicas.map((r) => r.request({ cmd: 'join', seeds }, 'joined', 15_000)));
+  const full = (e: ChildEvent): boolean => e.event === 'view' && (e.members as string[]).length === REPLICAS;
+  await Promise.all(
+    replicas.map((r, i) =>
+      (joined[i]!.view as { members: string[] } | undefined)?.members.length === REPLICAS
+        ? undefined
+        : r.waitFor(full, 10_000),
+    ),
+  );
+  return replicas;
+}
+
+/** Switches every replica's observability; returns their metrics URLs when on. */
+async function observe(replicas: Child[], on: boolean): Promise<string[]> {
+  const answers = await Promise.all(
+    replicas.map((r) =>
+      r.request({ cmd: 'observe', on }, (e) => e.event === 'observing' && e.on === on, 10_000),
+    ),
+  );
+  return on ? answers.map((a) => a.url as string) : [];
+}
+
+async function round(
+  ctx: BenchContext,
+  client: Child,
+  replicas: Child[],
+  on: boolean,
+  seconds: number,
+): Promise<Round> {
+  const urls = await observe(replicas, on);
+  const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);
+  const cpu0 = replicas.reduce((a, r) => a + cpuUs(r.pid), 0);
+  const scraper = setInterval(() => {
+    for (const u of urls)
+      fetch(`${u}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
+  }, SCRAPE_MS);
+  try {
+    const r = await client.request(
+      {
+        cmd: 'run',
+        seeds,
+        mode: 'first',
+        outstanding: PIPELINE,
+        count: ctx.limits.maxOps,
+        seconds,
+        warmup: PIPELINE * 4,
+        warmupSeconds: Math.min(0.5, seconds / 2),
+        timeoutMs: CALL_TIMEOUT_MS,
+      },
+      (e) => e.event === 'result' || e.event === 'error',
+      (seconds + 10) * 1000 + 2 * CALL_TIMEOUT_MS,
+    );
+    if (r.event === 'error') throw new Error(`rpc-client: ${String(r.message)}`);
+    const ops = r.ops as number;
+    // A round where nothing completed (every call failed over on a starved machine) counts as 0:
+    // dropping it would hide what the load did to that side.
+    const cpu1 = replicas.reduce((a, x) => a + cpuUs(x.pid), 0);
+    const errors = Object.values(r.errors as Record<string, number>).reduce((a, b) => a + b, 0);
+    return {
+      rate: ops > 0 ? ops / (r.seconds as number) : 0,
+      ops,
+      seconds: r.seconds as number,
+      // Warm-up and drain are in the CPU window too, alike for both sides.
+      cpuUsPerCall: ops > 0 ? (cpu1 - cpu0) / ops : Number.POSITIVE_INFINITY,
+      errors,
+      p50: ops > 0 ? (r.latencyUs as { p50: number }).p50 : Number.NaN,
+    };
+  } finally {
+    clearInterval(scraper);
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+let session: Promise<{ off: Round[]; on: Round[] }> | undefined;
+
+/** The group and its interleaved rounds; run once per bench run (by whichever entry comes first). */
+function interleaved(ctx: BenchContext): Promise<{ off: Round[]; on: Round[] }> {
+  session ??= (async () => {
+    const [replicas, client] = await Promise.all([
+      startGroup(ctx),
+      ctx.procs.start(CLIENT, { name: 'rpc-client', ready: 'ready', readyTimeoutMs: 30_000 }),
+    ]);
+    const pairs = ctx.quick ? 1 : 3;
+    // Six rounds share the entry's time budget.
+    const seconds = Math.max(0.5, ctx.limits.maxSeconds / 2);
+    const result = { off: [] as Round[], on: [] as Round[] };
+    for (let i = 0; i < pairs; i++) {
+      // Alternate which goes first, so neither always follows the other.
+      const order = i % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+      for (const which of order) {
+        const r = await round(ctx, client, replicas, which === 'on', seconds);
+        result[which].push(r);
+        ctx.log(
+          `observe: round ${i + 1} ${which}: ${Math.round(r.rate)} calls/s, ${Math.round(r.cpuUsPerCall)} µs replica CPU/call`,
+        );
+      }
+    }
+    return result;
+  })();
+  return session;
+}
+
+function measurement(rounds: Round[], other: Round[], which: 'off' | 'on'): Measurement {
+  const rate = median(rounds.map((r) => r.rate));
+  const cpu = median(rounds.map((r) => r.cpuUsPerCall));
+  const notes: Record<string, string | number> = {
+    rounds: rounds.map((r) => Math.round(r.rate)).join(' / '),
+    'replica CPU µs/call': Math.round(cpu),
+    'p50 µs': Math.round(median(rounds.map((r) => r.p50))),
+    errors: rounds.reduce((a, r) => a + r.errors, 0),
+  };
+  if (which === 'on') notes['CPU/call on÷off'] = (cpu / median(other.map((r) => r.cpuUsPerCall))).toFixed(3);
+  return {
+    primary: 'rate',
+    rate: { value: rate, unit: 'calls/s' },
+    ops: rounds.reduce((a, r) => a + r.ops, 0),
+    seconds: rounds.reduce((a, r) => a + r.seconds, 0),
+    notes,
+  };
+}
+
+const SETUP =
+  `${REPLICAS} bank replica processes, a non-member client process keeping ${PIPELINE} ordered deposits ` +
+  'in flight (reply first), rounds alternating off and on in one group';
+
+export const observeOff: BenchEntry = {
+  name: `observe: metrics off, ${PIPELINE} outstanding`,
+  description: `${SETUP}; "off" rounds: no Observer work, no metrics server; figure = median off round's calls/s.`,
+  run: async (ctx) => {
+    const s = await interleaved(ctx);
+    return measurement(s.off, s.on, 'off');
+  },
+};
+
+export const observeOn: BenchEntry = {
+  name: `observe: metrics on, ${PIPELINE} outstanding`,
+  description:
+    `${SETUP}; "on" rounds: an Observer logging at info and a metricsServer with peer polling in every ` +
+    `replica, each /metrics scraped every ${SCRAPE_MS} ms; ` +
+    'figure = median round\'s calls/s, vs the "off" rounds interleaved with them.',
+  baseline: against(observeOff.name, 'metrics off'),
+  run: async (ctx) => {
+    const s = await interleaved(ctx);
+    return measurement(s.on, s.off, 'on');
+  },
+};
+
+export default [observeOff, observeOn];
