@@ -90,6 +90,69 @@ describe('seq: quorum ordering', () => {
   });
 });
 
+describe('seq: a slow sequencer', () => {
+  /** Casts from the members other than the sequencer, every 20 ms during its slow spell. */
+  const CASTS = 140;
+  const run = (stallMs: number) => {
+    const w = world(GROUP_STACK, 4, { sequencerStallMs: stallMs });
+    let seqIdx = -1;
+    w.at(1_500, () => {
+      seqIdx = sequencerIndex(w);
+      // Stopped 450 ms of every 500 (never long enough for suspectMs), for 3 s.
+      w.slow.spells.push({ node: seqIdx, from: 1_500, to: 4_500, periodMs: 500, runMs: 50 });
+    });
+    const senders = () => [0, 1, 2, 3].filter((i) => i !== seqIdx);
+    for (let k = 0; k < CASTS; k++) w.at(1_600 + 20 * k, () => w.cast(w.nodes[senders()[k % 3]!]!));
+    // A member that keeps running: when it delivered each of those casts (sampled every 5 ms).
+    let base = 0;
+    const deliveredAt: number[] = [];
+    w.at(1_590, () => {
+      base = w.nodes[senders()[0]!]!.rec.delivered.length;
+    });
+    for (let t = 1_600; t < 7_000; t += 5)
+      w.at(t, () => {
+        const got = w.nodes[senders()[0]!]!.rec.delivered.length - base;
+        while (deliveredAt.length < Math.min(got, CASTS)) deliveredAt.push(t);
+      });
+    w.run();
+    const seqMembers = new Set(w.incarnations.filter((i) => i.node === seqIdx).map((i) => i.member));
+    const changes = w.incarnations.flatMap((i) =>
+      i.views.flatMap((v, k) =>
+        k === 0
+          ? []
+          : i.views[k - 1]!.members.filter((m) => !v.members.includes(m)).map((m) => ({ m, at: v.at })),
+      ),
+    );
+    const stats = w.incarnations.map((i) => i.stats().seq ?? {});
+    const removals = stats.reduce((a, s) => a + (s.sequencerRemovals ?? 0), 0);
+    // Median delay from cast to delivery there (casts are delivered in about the order cast).
+    const delays = deliveredAt.map((t, k) => t - (1_600 + 20 * k)).sort((a, b) => a - b);
+    return { w, seqMembers, changes, removals, p50: delays[delays.length >> 1]! };
+  };
+
+  it('stopped 90% of the time, it loses the role within the bound, alone, and rejoins', () => {
+    const on = run(250);
+    const off = run(0);
+    // Only the slow sequencer is ever removed.
+    for (const { m } of on.changes) expect(on.seqMembers.has(m)).toBe(true);
+    expect(on.removals).toBeGreaterThan(0);
+    // Within the bound: a stall of 250 ms, complaints, then one flush (well under a second).
+    const removedAt = Math.min(...on.changes.map((c) => c.at));
+    expect(removedAt - 1_500).toBeLessThan(250 + 750);
+    // The next rank 0 stamps at once, while the slow one (bound off) stamps a batch per 500 ms
+    // running slot: the median cast waits a quarter of a second for it.
+    expect(on.p50).toBeLessThan(50);
+    expect(off.removals).toBe(0);
+    expect(off.changes).toEqual([]);
+    expect(off.p50).toBeGreaterThan(150);
+    // It rejoined (a new incarnation) and every invariant holds, in both runs.
+    for (const r of [on, off]) {
+      expect(r.w.nodes[0]!.rec.views.at(-1)!.members.length).toBe(4);
+      expect(GROUP_CHECKERS.flatMap((c) => c.check(r.w))).toEqual([]);
+    }
+  });
+});
+
 describe('seq: a lag removal that cannot go ahead', () => {
   it('seed 45 (splits, links, fan-out): the sequencer of a view of two drops it, a joiner gets in', () => {
     // The sequencer asks gms to remove the other member of a view of two: no majority for that
