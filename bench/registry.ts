@@ -5,9 +5,16 @@ import floorRawDgram from './entries/floor-raw-dgram.js';
 import floorTcpRr from './entries/floor-tcp-rr.js';
 import groupTotal from './entries/group-total.js';
 import rpcOrdered from './entries/rpc-ordered.js';
+import rpcSlow from './entries/rpc-slow.js';
 import type { BenchEntry } from './lib/types.js';
 
-export const entries: readonly BenchEntry[] = [...floorRawDgram, ...floorTcpRr, ...groupTotal, ...rpcOrdered];
+export const entries: readonly BenchEntry[] = [
+  ...floorRawDgram,
+  ...floorTcpRr,
+  ...groupTotal,
+  ...rpcOrdered,
+  ...rpcSlow,
+];
 
 /**
  * The entries whose name contains `only` (all when undefined), plus every baseline they need
