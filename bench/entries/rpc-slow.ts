@@ -161,5 +161,5 @@ export default [
   slowEntry('member', 40, 10),
   slowEntry('member', 90, 10),
   slowEntry('sequencer', 90, 10),
-  slowEntry('sequencer', 200, 20),
+  slowEntry('sequencer', 490, 10),
 ];
