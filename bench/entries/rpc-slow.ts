@@ -6,6 +6,7 @@
 //
 // Every entry forms its own group (the runner stops every process after each entry), and the duty
 // cycle runs here, in the runner, for the whole of the client's warm-up and measured window.
+// Processes get a minute to start: on a loaded 2-CPU machine tsx alone can take 20 s.
 import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
 import type { LatencySummary } from '../lib/stats.js';
@@ -70,7 +71,7 @@ async function dutyCycle(pid: number, s: Slowness, cycle: { on: boolean }): Prom
 async function slowGroup(ctx: BenchContext, slow: Slowness | undefined): Promise<Measurement> {
   const [{ ranked }, client] = await Promise.all([
     formGroup(ctx),
-    ctx.procs.start(CLIENT, { name: 'rpc-client', ready: 'ready', readyTimeoutMs: 20_000 }),
+    ctx.procs.start(CLIENT, { name: 'rpc-client', ready: 'ready', readyTimeoutMs: 60_000 }),
   ]);
   // Rank 0 is the sequencer; the client talks to rank 1; rank 3 is the slow member.
   const contact = ranked[1]!;
