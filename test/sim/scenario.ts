@@ -119,7 +119,11 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {
     planSlow(w.slow, r, cfg.members, cfg.faultMs);
-    resolveSlowTargets(w.slow, (t, fn) => w.at(t, fn), () => sequencerNode(w));
+    resolveSlowTargets(
+      w.slow,
+      (t, fn) => w.at(t, fn),
+      () => sequencerNode(w),
+    );
   }
 }
 

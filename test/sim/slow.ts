@@ -68,7 +68,13 @@ export function planSlow(plan: SlowPlan, rng: () => number, members: number, fau
       const periodMs = 20 * 100 ** rng();
       const stopped = 0.5 + rng() * 0.45;
       const to = Math.min(faultMs, t + 200 + rng() * 2_000);
-      const spell: SlowSpell = { node, from: t, to, periodMs, runMs: Math.max(0.5, periodMs * (1 - stopped)) };
+      const spell: SlowSpell = {
+        node,
+        from: t,
+        to,
+        periodMs,
+        runMs: Math.max(0.5, periodMs * (1 - stopped)),
+      };
       if (target) spell.target = target;
       plan.spells.push(spell);
       t = to + rng() * 300;
