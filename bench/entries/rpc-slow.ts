@@ -54,17 +54,26 @@ async function formGroup(ctx: BenchContext): Promise<{ ranked: Child[] }> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Sends `signal`; false once the process is gone (the runner stops an entry that overran). */
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** SIGSTOP/SIGCONT `pid` (stopped `stopMs`, running `runMs`) until `cycle.on` turns false. */
 async function dutyCycle(pid: number, s: Slowness, cycle: { on: boolean }): Promise<void> {
   try {
-    while (cycle.on) {
-      process.kill(pid, 'SIGSTOP');
+    while (cycle.on && signal(pid, 'SIGSTOP')) {
       await sleep(s.stopMs);
-      process.kill(pid, 'SIGCONT');
+      if (!signal(pid, 'SIGCONT')) return;
       await sleep(s.runMs);
     }
   } finally {
-    process.kill(pid, 'SIGCONT');
+    signal(pid, 'SIGCONT');
   }
 }
 
