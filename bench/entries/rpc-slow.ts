@@ -19,6 +19,8 @@ const REPLICAS = 4;
 const IN_FLIGHT = 32;
 const LAYERS = { gms: { bootstrapMs: 200, joinRetryMs: 50 } };
 const CALL_TIMEOUT_MS = 5_000;
+/** Five processes that may take a minute to start each on a loaded machine, then the run. */
+const SLACK_MS = 90_000;
 
 type Target = 'member' | 'sequencer';
 interface Slowness {
@@ -148,6 +150,7 @@ export const steady: BenchEntry = {
   name: 'rpc: slow receiver, steady',
   description: `${SETUP}, no replica slowed; figure = completed calls per second, vs the tcp rr throughput floor.`,
   baseline: against(tcpThroughput.name, 'tcp rr floor'),
+  slackMs: SLACK_MS,
   run: (ctx) => slowGroup(ctx, undefined),
 };
 
@@ -162,6 +165,7 @@ function slowEntry(target: Target, stopMs: number, runMs: number): BenchEntry {
       'per second, vs the steady entry of the same run (notes: whether the slow replica was removed, ' +
       'and healthy replicas removed, which must stay 0).',
     baseline: against(steady.name, 'steady'),
+    slackMs: SLACK_MS,
     run: (ctx) => slowGroup(ctx, { target, stopMs, runMs }),
   };
 }
