@@ -211,7 +211,8 @@ class Seq extends OrderLayer<SeqRound> {
     if (kind === SeqKind.Stall) {
       headerTuple(h, 'seq', 2);
       headerUint(h[1], 'seq', 'nextGseq');
-      if (rank === r.seqRank || rank === r.selfRank) return;
+      // During a flush the sequencer stops stamping by design: that is no stall.
+      if (rank === r.seqRank || rank === r.selfRank || this.blocked) return;
       this.c.stallsReceived!++;
       r.stallAt[rank] = this.ctx.now();
       this.judgeSequencer(r);
@@ -264,7 +265,7 @@ class Seq extends OrderLayer<SeqRound> {
    * complainer (itself slow, or cut off from the sequencer) removes nobody.
    */
   private judgeSequencer(r: SeqRound): void {
-    if (r.sequencer || r.sequencerRemoved || r.n < 3) return;
+    if (r.sequencer || r.sequencerRemoved || r.n < 3 || this.blocked) return;
     const now = this.ctx.now();
     let complaints = 0;
     for (let rank = 0; rank < r.n; rank++) {
