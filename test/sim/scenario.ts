@@ -135,5 +135,5 @@ export function sequencerNode(w: World): number {
     if (v && v.members.length > 0 && (!best || v.id > best.id)) best = { id: v.id, member: v.members[0]! };
   }
   const i = best ? w.nodes.findIndex((n) => n.rec.member === best.member) : -1;
-  return i < 0 ? 0 : i;
+  return Math.max(0, i);
 }
