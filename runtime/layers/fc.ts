@@ -33,8 +33,8 @@ export interface FcOptions {
    * a slow member holds no sender back until it trails by `maxLagBytes`. */
   quorum: boolean;
   /** With `quorum`: bytes a member may trail (cast to it, not yet returned as credit) before a
-   * sender waits for it too. At least `credits`; the default matches the ordering's lag bound
-   * (`seq` `lagRemoveBytes`), which removes such a member first. */
+   * sender waits for it too. At least `credits`; the default, 32 MB or `credits` if larger,
+   * matches the ordering's lag bound (`seq` `lagRemoveBytes`), which removes such a member first. */
   maxLagBytes: number;
 }
 
@@ -293,6 +293,9 @@ export const fc: LayerFactory<FcOptions> = {
   requires: ['total'],
   create: (ctx, o) => {
     const opts = { ...DEFAULTS, ...o };
+    // A window larger than the default lag allowance widens the allowance with it.
+    if (o?.maxLagBytes === undefined && typeof opts.credits === 'number')
+      opts.maxLagBytes = Math.max(DEFAULTS.maxLagBytes, opts.credits);
     if (!(typeof opts.credits === 'number' && Number.isSafeInteger(opts.credits) && opts.credits >= 2))
       throw new StackConfigError('STACK_BAD_OPTION', 'fc option credits must be an integer of at least 2');
     if (!(typeof opts.maxBlockMs === 'number' && Number.isFinite(opts.maxBlockMs) && opts.maxBlockMs >= 0))

@@ -242,6 +242,12 @@ describe('fc facing forged and malformed credit', () => {
     ).toThrow(expect.objectContaining({ code: 'STACK_BAD_OPTION' }));
   });
 
+  it('widens the default maxLagBytes to a window larger than it', () => {
+    expect(() =>
+      buildStack(spec({ credits: 64_000_000 }), registry, { self, groupName: 'g', random: seededRandom(1) }),
+    ).not.toThrow();
+  });
+
   it('is refused by checkSpec without a total-order layer below it', () => {
     expect(() =>
       buildStack(parseSpec('fc:nak:com'), registry, { self, groupName: 'g', random: seededRandom(1) }),
