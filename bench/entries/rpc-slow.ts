@@ -123,8 +123,11 @@ async function slowGroup(ctx: BenchContext, slow: Slowness | undefined): Promise
   const removed = new Set(
     ranked.flatMap((c) => c.events.filter((e) => e.event === 'view').flatMap((e) => e.failed as string[])),
   );
-  const victimSelf = victim ? (victim.events.find((e) => e.event === 'joined')?.self as string) : undefined;
-  const healthyRemoved = [...removed].filter((m) => m !== victimSelf).length;
+  // Every incarnation of the slow replica (a rejoin makes a new member id).
+  const victimSelves = new Set(
+    (victim?.events ?? []).flatMap((e) => (typeof e.self === 'string' ? [e.self] : [])),
+  );
+  const healthyRemoved = [...removed].filter((m) => !victimSelves.has(m)).length;
   return {
     primary: 'rate',
     rate: { value: (r.ops as number) / (r.seconds as number), unit: 'calls/s' },
@@ -136,7 +139,7 @@ async function slowGroup(ctx: BenchContext, slow: Slowness | undefined): Promise
       'p99 µs': Math.round(latency.p99),
       errors,
       'view changes': viewCount() - viewsBefore,
-      'slow one removed': victimSelf !== undefined && removed.has(victimSelf) ? 'yes' : 'no',
+      'slow one removed': [...removed].some((m) => victimSelves.has(m)) ? 'yes' : 'no',
       'healthy removed': healthyRemoved,
     },
   };
