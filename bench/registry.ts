@@ -6,6 +6,7 @@ import floorTcpRr from './entries/floor-tcp-rr.js';
 import groupTotal from './entries/group-total.js';
 import observeCost from './entries/observe-cost.js';
 import rpcOrdered from './entries/rpc-ordered.js';
+import rpcSlow from './entries/rpc-slow.js';
 import type { BenchEntry } from './lib/types.js';
 
 export const entries: readonly BenchEntry[] = [
@@ -14,6 +15,7 @@ export const entries: readonly BenchEntry[] = [
   ...groupTotal,
   ...rpcOrdered,
   ...observeCost,
+  ...rpcSlow,
 ];
 
 /**

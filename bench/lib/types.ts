@@ -47,5 +47,8 @@ export interface BenchEntry {
   description: string;
   /** The entry to compare against, measured in the same run (see `against`). Floors have none. */
   baseline?: BaselineRef;
+  /** Hard bound on start-up, drain and reporting on top of the limits (ms; default 30 s): for an
+   * entry that starts many processes, which a loaded machine starts slowly. */
+  slackMs?: number;
   run(ctx: BenchContext): Promise<Measurement>;
 }

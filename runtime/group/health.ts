@@ -20,6 +20,9 @@ export interface HealthOptions {
   lagReportBytes?: number;
   /** Remove a member this many bytes of ordered payload behind (default 32 MB; 0 off). */
   lagRemoveBytes?: number;
+  /** Remove the sequencer (the view's rank 0) once a majority of the other members have each
+   * waited this long for a stamp (ms; default 250; 0 off). It rejoins damped like any member. */
+  sequencerStallMs?: number;
   /** After an exclusion, rejoin at most once per this period (ms; default 5000); each exclusion
    * that follows soon after a rejoin doubles the wait, up to 16 periods. 0: rejoin at once. */
   rejoinDampMs?: number;
@@ -29,7 +32,13 @@ export interface HealthOptions {
 export const REJOIN_DAMP_MS = 5_000;
 
 const GMS_KEYS = ['heartbeatMs', 'suspectMs', 'partitionMs'] as const;
-const SEQ_KEYS = ['lagReportMs', 'lagRemoveMs', 'lagReportBytes', 'lagRemoveBytes'] as const;
+const SEQ_KEYS = [
+  'lagReportMs',
+  'lagRemoveMs',
+  'lagReportBytes',
+  'lagRemoveBytes',
+  'sequencerStallMs',
+] as const;
 
 /** The layer options a {@link HealthOptions} sets (merged under the caller's explicit `layers`). */
 export function healthLayers(h: HealthOptions | undefined): Record<string, Record<string, unknown>> {

@@ -29,9 +29,16 @@ export interface FcOptions {
   credits: number;
   /** Suspect a member that has blocked a cast for longer than this (ms); 0 waits forever. */
   maxBlockMs: number;
+  /** Wait for credit from a majority of the view (this member counted), not from every member:
+   * a slow member holds no sender back until it trails by `maxLagBytes`. */
+  quorum: boolean;
+  /** With `quorum`: bytes a member may trail (cast to it, not yet returned as credit) before a
+   * sender waits for it too. At least `credits`; the default, 32 MB or `credits` if larger,
+   * matches the ordering's lag bound (`seq` `lagRemoveBytes`), which removes such a member first. */
+  maxLagBytes: number;
 }
 
-const DEFAULTS: FcOptions = { credits: 2_000_000, maxBlockMs: 0 };
+const DEFAULTS: FcOptions = { credits: 2_000_000, maxBlockMs: 0, quorum: true, maxLagBytes: 32_000_000 };
 
 interface Queued {
   msg: Msg;
@@ -44,9 +51,13 @@ interface Queued {
  * FC: credit-based flow control for casts (JGroups MFC, RMP's window). A sender holds, for each
  * other view member, credits in bytes; a cast of n bytes spends n from every one of them.
  * Receivers count the bytes of each sender's casts they deliver and, every `credits / 2`,
- * return them point to point. A cast that does not fit waits in a FIFO queue, so the group
- * runs at the speed of its slowest member, and, with `maxBlockMs`, that member is reported
- * down to membership as a suspect (so it removes the member) and up to the application.
+ * return them point to point. A cast waits in a FIFO queue until a majority of the view (this
+ * member counted) has credit for it, and no member trails by more than `maxLagBytes`: so a
+ * quorum sets the pace, as it does for ordering, and a slow member's backlog stays bounded (the
+ * ordering's lag bound removes it first). With `quorum: false` every member must have credit
+ * (the group runs at the speed of its slowest member). With `maxBlockMs`, the members a cast
+ * waits for are reported down to membership as suspects (so it removes them) and up to the
+ * application.
  *
  * A cast needs at most `credits / 2` available, even when it is larger (its full size is still
  * spent, credits may go negative): a receiver returns credit only after consuming `credits / 2`,
@@ -109,9 +120,24 @@ class Fc implements Layer {
   }
 
   private fits(bytes: number): boolean {
+    return this.holding(bytes).length === 0;
+  }
+
+  /**
+   * The members a cast of `bytes` waits for (none: it fits). Without `quorum`, every member
+   * short of credit. With it, every member past the lag floor, and, if fewer than a majority
+   * of the view have credit, the short ones (then no quorum keeps up: all of them hold it).
+   */
+  private holding(bytes: number): MemberId[] {
     const need = this.need(bytes);
-    for (const c of this.credits.values()) if (c < need) return false;
-    return true;
+    const short: MemberId[] = [];
+    for (const [m, c] of this.credits) if (c < need) short.push(m);
+    if (!this.o.quorum || short.length === 0) return short;
+    const floor = need - (this.o.maxLagBytes - this.o.credits);
+    const past = short.filter((m) => this.credits.get(m)! < floor);
+    const n = this.credits.size + 1;
+    const withCredit = n - short.length; // this member always counts
+    return withCredit * 2 > n ? past : short;
   }
 
   private send(msg: Msg, qos: QoS, bytes: number): void {
@@ -147,9 +173,8 @@ class Fc implements Layer {
       this.ctx.setTimer('block', this.o.maxBlockMs - waited);
       return;
     }
-    const need = this.need(head.bytes);
-    for (const [m, c] of this.credits) {
-      if (c >= need || this.suspected.has(m)) continue;
+    for (const m of this.holding(head.bytes)) {
+      if (this.suspected.has(m)) continue;
       this.suspected.add(m);
       this.c.suspects++;
       // Membership sits below: ask it to remove the member (the user bounded the wait), and tell
@@ -268,10 +293,26 @@ export const fc: LayerFactory<FcOptions> = {
   requires: ['total'],
   create: (ctx, o) => {
     const opts = { ...DEFAULTS, ...o };
+    // A window larger than the default lag allowance widens the allowance with it.
+    if (o?.maxLagBytes === undefined && typeof opts.credits === 'number')
+      opts.maxLagBytes = Math.max(DEFAULTS.maxLagBytes, opts.credits);
     if (!(typeof opts.credits === 'number' && Number.isSafeInteger(opts.credits) && opts.credits >= 2))
       throw new StackConfigError('STACK_BAD_OPTION', 'fc option credits must be an integer of at least 2');
     if (!(typeof opts.maxBlockMs === 'number' && Number.isFinite(opts.maxBlockMs) && opts.maxBlockMs >= 0))
       throw new StackConfigError('STACK_BAD_OPTION', 'fc option maxBlockMs must be a non-negative number');
+    if (typeof opts.quorum !== 'boolean')
+      throw new StackConfigError('STACK_BAD_OPTION', 'fc option quorum must be a boolean');
+    if (
+      !(
+        typeof opts.maxLagBytes === 'number' &&
+        Number.isSafeInteger(opts.maxLagBytes) &&
+        opts.maxLagBytes >= opts.credits
+      )
+    )
+      throw new StackConfigError(
+        'STACK_BAD_OPTION',
+        'fc option maxLagBytes must be an integer of at least credits',
+      );
     return new Fc(ctx, opts);
   },
 };

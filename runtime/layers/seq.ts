@@ -14,6 +14,10 @@ export const SeqKind = {
   /** [3, hold, seen] member → all: I hold every stamped message up to `hold` (message and
    * stamp), and I have received the sequencer's stamps up to `seen`. */
   Ack: 3,
+  /** [4, nextGseq] member → all: an ordered message has waited here longer than `sequencerStallMs` for
+   * its stamp, while this member ran (stamps up to `nextGseq − 1` received). A complaint about
+   * the sequencer; a majority of the other members complaining removes it. */
+  Stall: 4,
 } as const;
 
 /** Options of the `seq` layer (lag bounds). A bound of 0 is off. */
@@ -29,6 +33,9 @@ export interface SeqOptions {
   /** While it receives stamps that need no acknowledgement (resilience `none`), a member still
    * acknowledges at least this often (ms), so the sequencer can measure its lag. */
   ackMs: number;
+  /** Complain about the sequencer when an ordered message waits this long for its stamp (ms);
+   * complaints from a majority of the other members remove it. 0 is off. */
+  sequencerStallMs: number;
 }
 
 export const SEQ_DEFAULTS: SeqOptions = {
@@ -37,6 +44,7 @@ export const SEQ_DEFAULTS: SeqOptions = {
   lagReportBytes: 4_000_000,
   lagRemoveBytes: 32_000_000,
   ackMs: 100,
+  sequencerStallMs: 250,
 };
 
 /** One Order the sequencer issued, kept until every member has acknowledged seeing it. */
@@ -66,12 +74,23 @@ class SeqRound extends OrderRound {
   ackedHold = -1;
   ackedSeen = -1;
   ackQueued = false;
+  /** Per rank: since when its oldest received, unstamped ordered message has waited here
+   * (undefined: none waits). Reset when a stamp for that rank arrives, so it never overstates. */
+  readonly waitSince: (number | undefined)[];
+  /** Per rank: when its last Stall complaint arrived (self included). */
+  readonly stallAt: (number | undefined)[];
+  lastStallSent = Number.NEGATIVE_INFINITY;
+  lastStallCheck: number;
+  sequencerRemoved = false;
 
   constructor(view: View, self: MemberId, now: number) {
     super(view, self);
     this.seen = view.members.map(() => -1);
     this.issued = view.members.map(() => -1);
+    this.waitSince = view.members.map(() => undefined);
+    this.stallAt = view.members.map(() => undefined);
     this.lastCheck = now;
+    this.lastStallCheck = now;
   }
 
   get sequencer(): boolean {
@@ -95,15 +114,27 @@ class SeqRound extends OrderRound {
  */
 class Seq extends OrderLayer<SeqRound> {
   private readonly checkMs: number;
+  private readonly stallCheckMs: number;
 
   constructor(
     ctx: LayerContext,
     private readonly o: SeqOptions,
   ) {
     super(ctx, 'seq');
-    Object.assign(this.c, { orders: 0, acks: 0, lagReports: 0, lagRemovals: 0, lagMsMax: 0 });
+    Object.assign(this.c, {
+      orders: 0,
+      acks: 0,
+      lagReports: 0,
+      lagRemovals: 0,
+      lagMsMax: 0,
+      stallsSent: 0,
+      stallsReceived: 0,
+      sequencerRemovals: 0,
+      stampWaitMsMax: 0,
+    });
     const bounds = [o.lagReportMs, o.lagRemoveMs].filter((b) => b > 0);
     this.checkMs = bounds.length > 0 ? Math.max(10, Math.min(...bounds) / 4) : 0;
+    this.stallCheckMs = o.sequencerStallMs > 0 ? Math.max(5, o.sequencerStallMs / 4) : 0;
   }
 
   protected newRound(view: View): SeqRound {
@@ -114,9 +145,14 @@ class Seq extends OrderLayer<SeqRound> {
     this.ctx.clearTimer('ack');
     if (r.sequencer && r.n > 1 && this.checkMs > 0) this.ctx.setTimer('lag', this.checkMs);
     else this.ctx.clearTimer('lag');
+    // Without a majority of the others left once the sequencer goes (n < 3), removing it would
+    // stall the group instead: only the failure detector judges it there.
+    if (!r.sequencer && r.n >= 3 && this.stallCheckMs > 0) this.ctx.setTimer('stall', this.stallCheckMs);
+    else this.ctx.clearTimer('stall');
   }
 
   protected afterData(r: SeqRound): void {
+    if (!r.sequencer && this.stallCheckMs > 0) this.noteWaiting(r, this.ctx.now());
     if (r.sequencer) {
       if (r.stampQueued) return;
       r.stampQueued = true;
@@ -152,6 +188,8 @@ class Seq extends OrderLayer<SeqRound> {
       const stamps: StampRange[] = parseStamps('seq', h[2], r.n);
       if (rank !== r.seqRank) throw new DecodeError('DECODE_BAD_SHAPE', 'seq: order from a non-sequencer');
       r.applyStamps('seq', first, stamps);
+      if (this.stallCheckMs > 0) for (const [sr] of stamps) r.waitSince[sr] = undefined;
+      if (!r.sequencer && this.stallCheckMs > 0) this.noteWaiting(r, this.ctx.now());
       r.holds[r.seqRank] = r.nextGseq - 1;
       r.seen[r.seqRank] = r.nextGseq - 1;
       if (!r.sequencer) this.advanceHold(r);
@@ -170,7 +208,82 @@ class Seq extends OrderLayer<SeqRound> {
       this.deliverReady(r);
       return;
     }
+    if (kind === SeqKind.Stall) {
+      headerTuple(h, 'seq', 2);
+      headerUint(h[1], 'seq', 'nextGseq');
+      // During a flush the sequencer stops stamping by design: that is no stall.
+      if (rank === r.seqRank || rank === r.selfRank || this.blocked) return;
+      this.c.stallsReceived!++;
+      r.stallAt[rank] = this.ctx.now();
+      this.judgeSequencer(r);
+      return;
+    }
     throw new DecodeError('DECODE_BAD_SHAPE', `seq: unknown kind ${kind}`);
+  }
+
+  /** Start the wait clock of every rank that has received, unstamped ordered messages. */
+  private noteWaiting(r: SeqRound, now: number): void {
+    for (let rank = 0; rank < r.n; rank++)
+      if (r.waitSince[rank] === undefined && r.senders[rank]!.next - 1 > r.stampedUpTo[rank]!)
+        r.waitSince[rank] = now;
+  }
+
+  /**
+   * Non-sequencer: complain when an ordered message has waited longer than `sequencerStallMs` for its
+   * stamp. A check that runs late (this member itself did not run) complains about nobody: what
+   * it did not read yet may well hold the stamps.
+   */
+  private checkStall(r: SeqRound): void {
+    const now = this.ctx.now();
+    this.ctx.setTimer('stall', this.stallCheckMs);
+    const late = now - r.lastStallCheck > 2 * this.stallCheckMs;
+    r.lastStallCheck = now;
+    if (late || this.blocked || r.sequencerRemoved) {
+      // Restart the clocks: the wait so far includes this member's own stop.
+      if (late)
+        for (let rank = 0; rank < r.n; rank++) if (r.waitSince[rank] !== undefined) r.waitSince[rank] = now;
+      return;
+    }
+    let oldest = now;
+    for (const t of r.waitSince) if (t !== undefined) oldest = Math.min(oldest, t);
+    const wait = now - oldest;
+    this.c.stampWaitMsMax = Math.max(this.c.stampWaitMsMax!, wait);
+    if (wait <= this.o.sequencerStallMs) return;
+    r.stallAt[r.selfRank] = now;
+    if (now - r.lastStallSent >= this.o.sequencerStallMs / 2) {
+      r.lastStallSent = now;
+      this.c.stallsSent!++;
+      this.castControl([SeqKind.Stall, r.nextGseq]);
+    }
+    this.judgeSequencer(r);
+  }
+
+  /**
+   * A majority of the members other than the sequencer complained within `sequencerStallMs`: they run,
+   * they hear one another (the complaints arrived), and the sequencer does not stamp. It is slow,
+   * not they; ask membership to remove it, so the next view's rank 0 takes the role. A single
+   * complainer (itself slow, or cut off from the sequencer) removes nobody.
+   */
+  private judgeSequencer(r: SeqRound): void {
+    if (r.sequencer || r.sequencerRemoved || r.n < 3 || this.blocked) return;
+    const now = this.ctx.now();
+    let complaints = 0;
+    for (let rank = 0; rank < r.n; rank++) {
+      const at = r.stallAt[rank];
+      if (rank !== r.seqRank && at !== undefined && now - at <= this.o.sequencerStallMs) complaints++;
+    }
+    if (complaints * 2 <= r.n - 1) return;
+    r.sequencerRemoved = true;
+    this.c.sequencerRemovals!++;
+    const member = r.view.members[r.seqRank]!;
+    const waitMs = now - Math.min(...r.waitSince.map((t) => t ?? now));
+    this.ctx.trace(() => `remove sequencer ${member}: ${complaints} members wait for stamps`);
+    this.ctx.passUp({ type: 'lagging', member, lagMs: waitMs, lagBytes: 0, removing: true });
+    this.ctx.passDown({
+      type: 'suspect',
+      member,
+      reason: `sequencer stalled: ${complaints} of ${r.n - 1} members waited over ${this.o.sequencerStallMs} ms for stamps`,
+    });
   }
 
   /** Non-sequencer: extend what this member holds (every stamp and its message) and announce it;
@@ -218,6 +331,7 @@ class Seq extends OrderLayer<SeqRound> {
     if (!r) return;
     if (key === 'ack') this.sendAck(r);
     else if (key === 'lag') this.checkLag(r);
+    else if (key === 'stall') this.checkStall(r);
   }
 
   /** Sequencer: measure each member's lag behind the stamps; report, then remove, laggards. */
@@ -283,6 +397,17 @@ export const seq: LayerFactory<SeqOptions> = {
       if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
         throw new StackConfigError('STACK_BAD_OPTION', `seq option ${k} must be a non-negative number`);
     }
+    if (
+      !(
+        typeof opts.sequencerStallMs === 'number' &&
+        Number.isFinite(opts.sequencerStallMs) &&
+        opts.sequencerStallMs >= 0
+      )
+    )
+      throw new StackConfigError(
+        'STACK_BAD_OPTION',
+        'seq option sequencerStallMs must be a non-negative number',
+      );
     if (!(typeof opts.ackMs === 'number' && Number.isFinite(opts.ackMs) && opts.ackMs > 0))
       throw new StackConfigError('STACK_BAD_OPTION', 'seq option ackMs must be a positive number');
     return new Seq(ctx, opts);

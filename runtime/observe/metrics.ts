@@ -53,6 +53,16 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     lagReports: ['counter', 'Members the sequencer reported as lagging behind its stamps.'],
     lagRemovals: ['counter', 'Members the sequencer asked membership to remove for lagging.'],
     lagMsMax: ['gauge', 'Largest lag behind the stamps (ms) the sequencer measured of any member.'],
+    stallsSent: [
+      'counter',
+      'Stall complaints this member cast: an ordered message waited too long for its stamp.',
+    ],
+    stallsReceived: ['counter', 'Stall complaints about the sequencer received from other members.'],
+    sequencerRemovals: ['counter', 'Times this member asked membership to remove a stalled sequencer.'],
+    stampWaitMsMax: [
+      'gauge',
+      'Longest wait (ms) of a received ordered message for its stamp, measured here.',
+    ],
     held: ['gauge', 'Messages received and waiting for their stamp or their resilience.'],
     stamped: ['gauge', 'Messages stamped in the current view.'],
   },

@@ -3,7 +3,7 @@ import { parseSpec } from '../../runtime/stack/builder.js';
 import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
 import { planLinks, planSkew, planSplits } from './patterns.js';
-import { planSlow } from './slow.js';
+import { planSlow, resolveSlowTargets } from './slow.js';
 import { type Fault, type ScenarioConfig, World } from './world.js';
 
 export interface ScenarioResult {
@@ -117,5 +117,23 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('links')) planLinks(w);
   if (f.has('skew')) planSkew(w);
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
-  if (f.has('slow')) planSlow(w.slow, r, cfg.members, cfg.faultMs);
+  if (f.has('slow')) {
+    planSlow(w.slow, r, cfg.members, cfg.faultMs);
+    resolveSlowTargets(
+      w.slow,
+      (t, fn) => w.at(t, fn),
+      () => sequencerNode(w),
+    );
+  }
+}
+
+/** The node that is rank 0 (the sequencer) of the newest view a live node has installed. */
+export function sequencerNode(w: World): number {
+  let best: { id: number; member: string } | undefined;
+  for (const n of w.nodes) {
+    const v = n.alive ? n.rec.views.at(-1) : undefined;
+    if (v && v.members.length > 0 && (!best || v.id > best.id)) best = { id: v.id, member: v.members[0]! };
+  }
+  const i = best ? w.nodes.findIndex((n) => n.rec.member === best.member) : -1;
+  return Math.max(0, i);
 }

@@ -3,7 +3,11 @@ import { randomInt } from '../../runtime/stack/random.js';
 /** One stretch of slowness: the node runs `runMs` out of every `periodMs` (a SIGSTOP/SIGCONT
  * duty cycle), between `from` and `to` of virtual time. */
 export interface SlowSpell {
+  /** The node; -1 until a spell that targets the sequencer starts (see `target`). */
   node: number;
+  /** `sequencer`: the spell slows whichever node is the sequencer (rank 0 of the newest view)
+   * when it starts; the scenario resolves `node` then. */
+  target?: 'sequencer';
   from: number;
   to: number;
   periodMs: number;
@@ -32,6 +36,20 @@ export class SlowPlan {
   }
 }
 
+/** Resolve, at its start, the node of every spell that targets the sequencer: `at` schedules,
+ * `sequencer` names the node that is rank 0 of the newest view at that moment. */
+export function resolveSlowTargets(
+  plan: SlowPlan,
+  at: (t: number, fn: () => void) => void,
+  sequencer: () => number,
+): void {
+  for (const s of plan.spells)
+    if (s.target === 'sequencer')
+      at(s.from, () => {
+        s.node = sequencer();
+      });
+}
+
 /**
  * Plan slow spells for a minority of `members`, within `[0, faultMs)`: stopped 50–95% of each
  * period, periods of 20 ms to 2 s (the longest outlast the sim's lag bound, so removal and
@@ -40,14 +58,25 @@ export class SlowPlan {
 export function planSlow(plan: SlowPlan, rng: () => number, members: number, faultMs: number): void {
   const slow = randomInt(rng, 1, Math.max(1, Math.floor((members - 1) / 2)));
   for (let c = 0; c < slow; c++) {
-    const node = randomInt(rng, 0, members - 1);
+    let node = randomInt(rng, 0, members - 1);
+    // Half the slow members are whoever holds the sequencer role as each of their spells starts.
+    const target = rng() < 0.5 ? ('sequencer' as const) : undefined;
+    if (target) node = -1;
     let t = rng() * faultMs * 0.3;
     const spells = randomInt(rng, 1, 3);
     for (let s = 0; s < spells && t < faultMs; s++) {
       const periodMs = 20 * 100 ** rng();
       const stopped = 0.5 + rng() * 0.45;
       const to = Math.min(faultMs, t + 200 + rng() * 2_000);
-      plan.spells.push({ node, from: t, to, periodMs, runMs: Math.max(0.5, periodMs * (1 - stopped)) });
+      const spell: SlowSpell = {
+        node,
+        from: t,
+        to,
+        periodMs,
+        runMs: Math.max(0.5, periodMs * (1 - stopped)),
+      };
+      if (target) spell.target = target;
+      plan.spells.push(spell);
       t = to + rng() * 300;
     }
   }

@@ -42,8 +42,8 @@ describe('fc credits', () => {
     expect(fcStats(a).blockedMs).toBeGreaterThan(0);
   });
 
-  it('lets a slow receiver throttle the sender, while the fast one waits with it', () => {
-    const { net, m } = group(3, { credits: 1_000 });
+  it('without quorum, lets a slow receiver throttle the sender, while the fast one waits with it', () => {
+    const { net, m } = group(3, { credits: 1_000, quorum: false });
     net.installView(1);
     const [a, fast, slow] = [m[0]!, m[1]!, m[2]!];
     slow.deaf = true;
@@ -57,6 +57,40 @@ describe('fc credits', () => {
     expect(castsFrom(net, slow, a)).toEqual(range(50));
     expect(castsFrom(net, fast, a)).toEqual(range(50));
     expect(fcStats(a)).toMatchObject({ queued: 0, suspects: 0 });
+  });
+
+  it('with quorum (the default), a slow receiver holds nobody back until it trails by maxLagBytes', () => {
+    const { net, m } = group(3, { credits: 1_000, maxLagBytes: 3_000 });
+    net.installView(1);
+    const [a, fast, slow] = [m[0]!, m[1]!, m[2]!];
+    slow.deaf = true;
+    for (let k = 0; k < 50; k++) net.down(a, cast(k));
+    net.run(400);
+    // The fast receiver and the sender are a majority of 3: the window is theirs. The slow one
+    // may trail by up to 3,000 bytes: a cast goes out while it trails by at most 2,900.
+    expect(castsFrom(net, fast, a)).toEqual(range(30));
+    expect(fcStats(a)).toMatchObject({ queued: 20, creditsMin: -2_000 });
+    slow.deaf = false;
+    net.run(10_000);
+    expect(castsFrom(net, slow, a)).toEqual(range(50));
+    expect(castsFrom(net, fast, a)).toEqual(range(50));
+    expect(fcStats(a)).toMatchObject({ queued: 0, suspects: 0 });
+  });
+
+  it('with quorum, waits for the window when no majority has credit', () => {
+    const { net, m } = group(3, { credits: 1_000 });
+    net.installView(1);
+    const [a, b, c] = [m[0]!, m[1]!, m[2]!];
+    b.deaf = true;
+    c.deaf = true;
+    for (let k = 0; k < 50; k++) net.down(a, cast(k));
+    net.run(400);
+    expect(fcStats(a).queued).toBe(40);
+    b.deaf = false;
+    c.deaf = false;
+    net.run(10_000);
+    expect(castsFrom(net, b, a)).toEqual(range(50));
+    expect(fcStats(a).queued).toBe(0);
   });
 
   it('passes point-to-point messages and unreliable casts while casts are queued', () => {
@@ -94,8 +128,8 @@ describe('fc credits', () => {
 });
 
 describe('fc and membership', () => {
-  it('suspects the member that blocks a cast past maxBlockMs, once', () => {
-    const { net, m } = group(3, { credits: 1_000, maxBlockMs: 100 });
+  it('suspects the member that blocks a cast past maxBlockMs, once, and not the one keeping up', () => {
+    const { net, m } = group(3, { credits: 1_000, maxLagBytes: 1_500, maxBlockMs: 100 });
     net.installView(1);
     const [a, slow] = [m[0]!, m[2]!];
     slow.deaf = true;
@@ -119,7 +153,7 @@ describe('fc and membership', () => {
   });
 
   it('releases the queue when a view drops the member it waits for', () => {
-    const { net, m } = group(3, { credits: 1_000, maxBlockMs: 100 });
+    const { net, m } = group(3, { credits: 1_000, maxBlockMs: 100, quorum: false });
     net.installView(1);
     const [a, fast, slow] = [m[0]!, m[1]!, m[2]!];
     slow.deaf = true;
@@ -200,10 +234,18 @@ describe('fc facing forged and malformed credit', () => {
     ['credits', 1.5],
     ['maxBlockMs', -1],
     ['maxBlockMs', 'x'],
+    ['quorum', 'yes'],
+    ['maxLagBytes', 999],
   ])('rejects option %s = %s', (k, v) => {
     expect(() =>
       buildStack(spec({ [k]: v }), registry, { self, groupName: 'g', random: seededRandom(1) }),
     ).toThrow(expect.objectContaining({ code: 'STACK_BAD_OPTION' }));
+  });
+
+  it('widens the default maxLagBytes to a window larger than it', () => {
+    expect(() =>
+      buildStack(spec({ credits: 64_000_000 }), registry, { self, groupName: 'g', random: seededRandom(1) }),
+    ).not.toThrow();
   });
 
   it('is refused by checkSpec without a total-order layer below it', () => {
