@@ -34,6 +34,12 @@ export interface ComOptions {
   freshnessMs?: number;
   /** With `key`: the wall clock stamped into and checked against packets (default `Date.now`). */
   clock?: () => number;
+  /**
+   * With `key`: accept a sender only after a handshake with it (default true): its clock may
+   * then be off from ours by any amount, and nothing it sent before the handshake is accepted
+   * (docs/protocol.md, "Handshake").
+   */
+  handshake?: boolean;
   /** Replay window per sender, in counters (default 1024). */
   replayWindow?: number;
   /** Sender endpoints whose replay windows are kept (default 4096). */
@@ -71,6 +77,8 @@ class Com implements Layer {
     /** Authentic, not replays, but older than their sender's newest, from another address: the
      * address was not moved (a replay through another member's gap, or a reordered move). */
     staleAddress: 0,
+    /** Authentic packets of a sender without a handshake yet (it is challenged). */
+    unknownSender: 0,
     /** Packets of a new sender outside the view dropped by the admission rate. */
     strangerLimited: 0,
     /** Addresses of senders outside the view forgotten to stay within `maxStrangers`. */
@@ -101,6 +109,7 @@ class Com implements Layer {
             ...(opts.encrypt !== undefined ? { encrypt: opts.encrypt } : {}),
             ...(opts.freshnessMs !== undefined ? { freshnessMs: opts.freshnessMs } : {}),
             ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+            handshake: opts.handshake ?? true,
           }));
   }
 
@@ -185,8 +194,9 @@ class Com implements Layer {
     let packet: ReturnType<typeof decodePacket>;
     let newest: boolean;
     let plain: Uint8Array;
+    let h: ReturnType<typeof decodeFixedHeader> | undefined;
     try {
-      const h = decodeFixedHeader(bytes, this.opts.maxPacket);
+      h = decodeFixedHeader(bytes, this.opts.maxPacket);
       if (h.groupId !== this.groupId) {
         this.counters.foreignGroup++;
         return;
@@ -199,6 +209,13 @@ class Com implements Layer {
         this.counters.refused++; // client traffic never enters the member stack
         return;
       }
+      if (h.type === PacketType.Handshake) {
+        // Handshakes stay in com: they set replay state and clock offsets, nothing above sees them.
+        if (!this.auth) throw new DecodeError('DECODE_UNAUTHENTICATED', 'handshake without a key');
+        const answer = this.auth.handshake(bytes, h, this.self, this.groupId);
+        if (answer) this.transmitRaw(from, answer);
+        return;
+      }
       // A point-to-point Stack packet names its receiver in the tag: one replayed here from
       // another member does not verify. Casts and Discovery (sent to a bare address) name no one.
       ({ newest, bytes: plain } = checkAuth(this.auth, bytes, h, this.self));
@@ -208,7 +225,14 @@ class Com implements Layer {
         if (e.code === 'DECODE_UNAUTHENTICATED') this.counters.unauthenticated++;
         else if (e.code === 'DECODE_REPLAYED') this.counters.replayed++;
         else if (e.code === 'DECODE_STALE') this.counters.stale++;
+        else if (e.code === 'DECODE_UNKNOWN_SENDER') this.counters.unknownSender++;
         else this.counters.refused++;
+        // An authentic packet of a sender we hold no handshake with (or whose clock moved):
+        // challenge it at the address it came from. Only a packet that verified gets here.
+        if ((e.code === 'DECODE_UNKNOWN_SENDER' || e.code === 'DECODE_STALE') && h && this.auth) {
+          const challenge = this.auth.challenge(h.sender, this.self, this.groupId);
+          if (challenge) this.transmitRaw(from, challenge);
+        }
         this.ctx.trace(() => `refused packet from ${from}: ${e.code}`);
         return;
       }
@@ -238,6 +262,11 @@ class Com implements Layer {
         meta: {},
       });
     else this.counters.refused++; // client traffic never enters the member stack
+  }
+
+  private transmitRaw(to: string, bytes: Uint8Array): void {
+    this.counters.sent++;
+    this.ctx.emit({ kind: 'transmit', to, bytes });
   }
 
   /**
@@ -291,6 +320,7 @@ export const com: LayerFactory<ComOptions> = {
       ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
       ...(o.freshnessMs !== undefined ? { freshnessMs: o.freshnessMs } : {}),
       ...(o.clock !== undefined ? { clock: o.clock } : {}),
+      ...(o.handshake !== undefined ? { handshake: o.handshake } : {}),
       ...(o.replayWindow !== undefined ? { replayWindow: o.replayWindow } : {}),
       ...(o.maxSenders !== undefined ? { maxSenders: o.maxSenders } : {}),
     }),
