@@ -79,6 +79,8 @@ class Com implements Layer {
     staleAddress: 0,
     /** Authentic packets of a sender without a handshake yet (it is challenged). */
     unknownSender: 0,
+    /** Without a key: packets in a view member's name from another address than its own. */
+    addressMismatch: 0,
     /** Packets of a new sender outside the view dropped by the admission rate. */
     strangerLimited: 0,
     /** Addresses of senders outside the view forgotten to stay within `maxStrangers`. */
@@ -243,6 +245,18 @@ class Com implements Layer {
       this.counters.strangerLimited++;
       return;
     }
+    // Without a key, the source address is all that tells a member from someone using its id: a
+    // packet in a view member's name from elsewhere would move its address (hijacking our
+    // traffic to it) and reach gms as that member's (a forged Install in the coordinator's
+    // name excluded its receiver). Spoofing a source address takes more than inventing an id;
+    // the key is the real defence. A wildcard view address (0.0.0.0) cannot be checked.
+    if (!this.auth && this.members.has(sender)) {
+      const own = this.addresses.get(sender);
+      if (own !== undefined && own !== from && !isWildcard(own)) {
+        this.counters.addressMismatch++;
+        return;
+      }
+    }
     this.counters.received++;
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
     // another member, replayed here from elsewhere, is older than what we hold and must not
@@ -304,6 +318,11 @@ class Com implements Layer {
       ...this.auth?.stats(),
     };
   }
+}
+
+/** Whether `address`' host is the wildcard (`0.0.0.0`, `::`): its packets come from another. */
+function isWildcard(address: string): boolean {
+  return /^(0\.0\.0\.0|\[?::\]?):/.test(address);
 }
 
 export const com: LayerFactory<ComOptions> = {

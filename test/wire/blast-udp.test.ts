@@ -101,6 +101,7 @@ describe('hostile blast over real UDP, with a key', () => {
     }
     const audit = await r.bank.audit();
     for (const e of audit.entries) expect(e).toMatchObject({ status: 'ok', value: { total: r.calls() } });
+    expect(r.failures).toEqual([]);
     expect(attackRate).toBeGreaterThanOrEqual(noiseRate / 2);
     expect(attackRate).toBeGreaterThan(m.quietMean / 10);
   }, 90_000);
