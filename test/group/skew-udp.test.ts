@@ -45,7 +45,11 @@ describe('clock skew of hours between keyed members', () => {
     expect(made.every((m) => m.status === 'fulfilled')).toBe(true);
     await until(() => gs.every((g) => g.view?.members.length === 3), 10_000, 'a view of three');
     const got = gs.map(() => [] as string[]);
-    gs.forEach((g, i) => g.on('deliver', (d) => got[i]!.push(new TextDecoder().decode(d.payload))));
+    for (const [i, g] of gs.entries()) {
+      g.on('deliver', (d) => {
+        got[i]!.push(new TextDecoder().decode(d.payload));
+      });
+    }
     for (const [i, g] of gs.entries())
       for (let k = 0; k < 5; k++) g.cast(new TextEncoder().encode(`${i}:${k}`));
     await until(() => got.every((l) => l.length === 15), 10_000, 'all casts delivered');
