@@ -214,7 +214,7 @@ class Com implements Layer {
       if (h.type === PacketType.Handshake) {
         // Handshakes stay in com: they set replay state and clock offsets, nothing above sees them.
         if (!this.auth) throw new DecodeError('DECODE_UNAUTHENTICATED', 'handshake without a key');
-        const answer = this.auth.handshake(bytes, h, this.self, this.groupId);
+        const answer = this.auth.handshake(bytes, h, this.self, this.groupId, this.ctx.now());
         if (answer) this.transmitRaw(from, answer);
         return;
       }
@@ -232,7 +232,7 @@ class Com implements Layer {
         // An authentic packet of a sender we hold no handshake with (or whose clock moved):
         // challenge it at the address it came from. Only a packet that verified gets here.
         if ((e.code === 'DECODE_UNKNOWN_SENDER' || e.code === 'DECODE_STALE') && h && this.auth) {
-          const challenge = this.auth.challenge(h.sender, this.self, this.groupId);
+          const challenge = this.auth.challenge(h.sender, this.self, this.groupId, this.ctx.now());
           if (challenge) this.transmitRaw(from, challenge);
         }
         this.ctx.trace(() => `refused packet from ${from}: ${e.code}`);

@@ -466,12 +466,13 @@ export class PacketAuth {
    * The challenge to send `sender` after its packet was refused `DECODE_UNKNOWN_SENDER` (or
    * `DECODE_STALE`: its clock may have jumped), from `self` in group `groupId`; `undefined` when
    * one went to it less than {@link CHALLENGE_RETRY_MS} ago. At most {@link MAX_CHALLENGES} wait
-   * at once, so a flood of authentic recordings from many senders holds bounded state.
+   * at once, so a flood of authentic recordings from many senders holds bounded state. `now`
+   * (ms) times the retry and the answer's deadline: the caller's clock (com passes its
+   * context's, so the simulator's virtual time drives it), by default the wall clock.
    */
-  challenge(sender: Endpoint, self: Endpoint, groupId: number): Uint8Array | undefined {
+  challenge(sender: Endpoint, self: Endpoint, groupId: number, now = this.clock()): Uint8Array | undefined {
     if (!this.handshakes) return undefined;
     const id = `${sender.node >>> 0}.${sender.inc >>> 0}`;
-    const now = this.clock();
     const open = this.challenges.get(id);
     if (open && now - open.at >= 0 && now - open.at < CHALLENGE_RETRY_MS) return undefined;
     this.challenges.delete(id);
@@ -488,9 +489,16 @@ export class PacketAuth {
    * beyond {@link ANSWERS_PER_SEC}); an answer to our outstanding challenge sets its sender's
    * window base (its counter: nothing it sent before is accepted) and clock offset, and returns
    * `undefined`. Throws {@link DecodeError} for anything else: not addressed to `self`, not
-   * verifying, malformed, or an answer to no challenge of ours (a replay).
+   * verifying, malformed, or an answer to no challenge of ours (a replay). `now` as for
+   * {@link challenge}.
    */
-  handshake(bytes: Uint8Array, h: FixedHeader, self: Endpoint, groupId: number): Uint8Array | undefined {
+  handshake(
+    bytes: Uint8Array,
+    h: FixedHeader,
+    self: Endpoint,
+    groupId: number,
+    now = this.clock(),
+  ): Uint8Array | undefined {
     try {
       if ((h.flags & Flags.Addressed) === 0)
         throw new DecodeError('DECODE_UNAUTHENTICATED', 'handshake packet is not addressed');
@@ -508,7 +516,6 @@ export class PacketAuth {
         throw new DecodeError('DECODE_BAD_SHAPE', 'handshake header must be [0|1, 16 hex digits]');
       const nonce = hd[1];
       const id = `${h.sender.node >>> 0}.${h.sender.inc >>> 0}`;
-      const now = this.clock();
       if (hd[0] === 0) {
         // Answering a replayed challenge only tells its sender what it may learn anyway: our
         // counter and clock now. The bucket bounds what a replayer can make us send.
@@ -533,7 +540,7 @@ export class PacketAuth {
       const window = new ReplayWindow(this.windowSize);
       window.base(counter); // nothing the sender signed before its answer is ever accepted
       this.windows.delete(id);
-      this.track(id, { window, offsetSec: timeSec - Math.floor(now / 1000) });
+      this.track(id, { window, offsetSec: timeSec - Math.floor(this.clock() / 1000) });
       this.hs.learnt++;
       return undefined;
     } catch (e) {
