@@ -129,7 +129,7 @@ export class Group implements GroupHandle {
       // One signer for every incarnation's stack: its replay windows outlive a rejoin.
       ...(this.ring !== undefined
         ? {
-            com: { ...opts.layers?.com, auth: new PacketAuth(this.ring, { encrypt: opts.encrypt === true }) },
+            com: { ...opts.layers?.com, auth: this.memberAuth(opts) },
           }
         : {}),
     };
@@ -296,6 +296,20 @@ export class Group implements GroupHandle {
   }
 
   /** Per-layer counters, plus the transport's. */
+  /**
+   * The member's signer, shared by its incarnations' stacks. com's `clock`, `freshnessMs` and
+   * `handshake` options apply to it (members hand-shake by default: skewed clocks are tolerated).
+   */
+  private memberAuth(opts: JoinOptions): PacketAuth {
+    const com = (opts.layers?.com ?? {}) as { clock?: unknown; freshnessMs?: unknown; handshake?: unknown };
+    return new PacketAuth(this.ring!, {
+      encrypt: opts.encrypt === true,
+      handshake: com.handshake !== false,
+      ...(typeof com.clock === 'function' ? { clock: com.clock as () => number } : {}),
+      ...(typeof com.freshnessMs === 'number' ? { freshnessMs: com.freshnessMs } : {}),
+    });
+  }
+
   stats(): Record<string, Record<string, number>> {
     return { ...this.core.stats(), transport: { ...this.transport.stats() } };
   }

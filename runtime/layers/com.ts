@@ -34,6 +34,12 @@ export interface ComOptions {
   freshnessMs?: number;
   /** With `key`: the wall clock stamped into and checked against packets (default `Date.now`). */
   clock?: () => number;
+  /**
+   * With `key`: accept a sender only after a handshake with it (default true): its clock may
+   * then be off from ours by any amount, and nothing it sent before the handshake is accepted
+   * (docs/protocol.md, "Handshake").
+   */
+  handshake?: boolean;
   /** Replay window per sender, in counters (default 1024). */
   replayWindow?: number;
   /** Sender endpoints whose replay windows are kept (default 4096). */
@@ -71,6 +77,10 @@ class Com implements Layer {
     /** Authentic, not replays, but older than their sender's newest, from another address: the
      * address was not moved (a replay through another member's gap, or a reordered move). */
     staleAddress: 0,
+    /** Authentic packets of a sender without a handshake yet (it is challenged). */
+    unknownSender: 0,
+    /** Without a key: packets in a view member's name from another address than its own. */
+    addressMismatch: 0,
     /** Packets of a new sender outside the view dropped by the admission rate. */
     strangerLimited: 0,
     /** Addresses of senders outside the view forgotten to stay within `maxStrangers`. */
@@ -101,6 +111,7 @@ class Com implements Layer {
             ...(opts.encrypt !== undefined ? { encrypt: opts.encrypt } : {}),
             ...(opts.freshnessMs !== undefined ? { freshnessMs: opts.freshnessMs } : {}),
             ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+            handshake: opts.handshake ?? true,
           }));
   }
 
@@ -185,8 +196,9 @@ class Com implements Layer {
     let packet: ReturnType<typeof decodePacket>;
     let newest: boolean;
     let plain: Uint8Array;
+    let h: ReturnType<typeof decodeFixedHeader> | undefined;
     try {
-      const h = decodeFixedHeader(bytes, this.opts.maxPacket);
+      h = decodeFixedHeader(bytes, this.opts.maxPacket);
       if (h.groupId !== this.groupId) {
         this.counters.foreignGroup++;
         return;
@@ -199,6 +211,13 @@ class Com implements Layer {
         this.counters.refused++; // client traffic never enters the member stack
         return;
       }
+      if (h.type === PacketType.Handshake) {
+        // Handshakes stay in com: they set replay state and clock offsets, nothing above sees them.
+        if (!this.auth) throw new DecodeError('DECODE_UNAUTHENTICATED', 'handshake without a key');
+        const answer = this.auth.handshake(bytes, h, this.self, this.groupId, this.ctx.now());
+        if (answer) this.transmitRaw(from, answer);
+        return;
+      }
       // A point-to-point Stack packet names its receiver in the tag: one replayed here from
       // another member does not verify. Casts and Discovery (sent to a bare address) name no one.
       ({ newest, bytes: plain } = checkAuth(this.auth, bytes, h, this.self));
@@ -208,7 +227,14 @@ class Com implements Layer {
         if (e.code === 'DECODE_UNAUTHENTICATED') this.counters.unauthenticated++;
         else if (e.code === 'DECODE_REPLAYED') this.counters.replayed++;
         else if (e.code === 'DECODE_STALE') this.counters.stale++;
+        else if (e.code === 'DECODE_UNKNOWN_SENDER') this.counters.unknownSender++;
         else this.counters.refused++;
+        // An authentic packet of a sender we hold no handshake with (or whose clock moved):
+        // challenge it at the address it came from. Only a packet that verified gets here.
+        if ((e.code === 'DECODE_UNKNOWN_SENDER' || e.code === 'DECODE_STALE') && h && this.auth) {
+          const challenge = this.auth.challenge(h.sender, this.self, this.groupId, this.ctx.now());
+          if (challenge) this.transmitRaw(from, challenge);
+        }
         this.ctx.trace(() => `refused packet from ${from}: ${e.code}`);
         return;
       }
@@ -218,6 +244,18 @@ class Com implements Layer {
     if (!this.members.has(sender) && !this.admitStranger(sender)) {
       this.counters.strangerLimited++;
       return;
+    }
+    // Without a key, the source address is all that tells a member from someone using its id: a
+    // packet in a view member's name from elsewhere would move its address (hijacking our
+    // traffic to it) and reach gms as that member's (a forged Install in the coordinator's
+    // name excluded its receiver). Spoofing a source address takes more than inventing an id;
+    // the key is the real defence. A wildcard view address (0.0.0.0) cannot be checked.
+    if (!this.auth && this.members.has(sender)) {
+      const own = this.addresses.get(sender);
+      if (own !== undefined && own !== from && !isWildcard(own)) {
+        this.counters.addressMismatch++;
+        return;
+      }
     }
     this.counters.received++;
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
@@ -238,6 +276,11 @@ class Com implements Layer {
         meta: {},
       });
     else this.counters.refused++; // client traffic never enters the member stack
+  }
+
+  private transmitRaw(to: string, bytes: Uint8Array): void {
+    this.counters.sent++;
+    this.ctx.emit({ kind: 'transmit', to, bytes });
   }
 
   /**
@@ -277,6 +320,11 @@ class Com implements Layer {
   }
 }
 
+/** Whether `address`' host is the wildcard (`0.0.0.0`, `::`): its packets come from another. */
+function isWildcard(address: string): boolean {
+  return /^(0\.0\.0\.0|\[?::\]?):/.test(address);
+}
+
 export const com: LayerFactory<ComOptions> = {
   name: 'com',
   provides: ['transport'],
@@ -291,6 +339,7 @@ export const com: LayerFactory<ComOptions> = {
       ...(o.encrypt !== undefined ? { encrypt: o.encrypt } : {}),
       ...(o.freshnessMs !== undefined ? { freshnessMs: o.freshnessMs } : {}),
       ...(o.clock !== undefined ? { clock: o.clock } : {}),
+      ...(o.handshake !== undefined ? { handshake: o.handshake } : {}),
       ...(o.replayWindow !== undefined ? { replayWindow: o.replayWindow } : {}),
       ...(o.maxSenders !== undefined ? { maxSenders: o.maxSenders } : {}),
     }),

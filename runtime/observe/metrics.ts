@@ -140,6 +140,19 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     knownAddresses: ['gauge', 'Member addresses known.'],
     authSenders: ['gauge', 'Senders with a replay window.'],
     authEvicted: ['counter', 'Replay windows evicted (bound reached).'],
+    unknownSender: [
+      'counter',
+      'Authentic packets of senders without a handshake yet refused (sender challenged).',
+    ],
+    addressMismatch: [
+      'counter',
+      "Without a key: packets in a view member's name from another address refused.",
+    ],
+    hsChallenged: ['counter', 'Handshake challenges sent.'],
+    hsAnswered: ['counter', 'Handshake challenges answered.'],
+    hsLearnt: ['counter', 'Handshake answers that set a sender window and clock offset.'],
+    hsAnswersLimited: ['counter', 'Handshake challenges left unanswered by the answer rate.'],
+    hsRefused: ['counter', 'Handshake packets refused (not verifying, malformed, or no open challenge).'],
   },
   transport: {
     sent: ['counter', 'Datagrams or frames sent.'],

@@ -9,12 +9,14 @@ import {
 } from 'node:crypto';
 import { AuthConfigError, DecodeError } from './errors.js';
 import {
+  decodePacket,
   type Endpoint,
   encodePacket,
   FIXED_HEADER_BYTES,
   type FixedHeader,
   Flags,
   type Packet,
+  PacketType,
 } from './packet.js';
 
 /**
@@ -53,8 +55,17 @@ export const MIN_KEY_BYTES = 32;
 export const REPLAY_WINDOW = 1024;
 /** Sender endpoints whose windows a receiver keeps; the least recently heard goes first. */
 export const MAX_TRACKED_SENDERS = 4096;
-/** Largest difference accepted between a packet's time and the receiver's clock. */
+/** Largest difference accepted between a packet's time and the receiver's clock (plus, with
+ * the handshake, the sender's offset learnt from it). */
 export const FRESHNESS_MS = 60_000;
+/** How long a handshake challenge waits for its answer. */
+export const CHALLENGE_TTL_MS = 5_000;
+/** Least time between two challenges to one sender. */
+export const CHALLENGE_RETRY_MS = 250;
+/** Challenges outstanding at once; the oldest is dropped beyond. */
+export const MAX_CHALLENGES = 256;
+/** Challenges answered per second (token bucket, burst of as many). */
+export const ANSWERS_PER_SEC = 200;
 
 /** Key material: a string (its UTF-8 bytes) or bytes, at least {@link MIN_KEY_BYTES} long. */
 export type KeyMaterial = string | Uint8Array;
@@ -242,6 +253,12 @@ export class ReplayWindow {
     this.bits[i >>> 5]! |= 1 << (i & 31);
   }
 
+  /** Starts the window at `c`: `c` and every counter below it count as already accepted. */
+  base(c: number): void {
+    this.top = c;
+    this.bits.fill(0xffffffff);
+  }
+
   private has(c: number): boolean {
     const i = c % this.size;
     return (this.bits[i >>> 5]! & (1 << (i & 31))) !== 0;
@@ -267,6 +284,23 @@ export interface PacketAuthOptions {
   clock?: () => number;
   /** This sender's 8-byte nonce salt (encryption). Default 8 random bytes from node:crypto. */
   salt?: Uint8Array;
+  /**
+   * Accept a sender's packets only after a handshake with it (docs/protocol.md, "Handshake"):
+   * its first packets are refused (`DECODE_UNKNOWN_SENDER`) and answered with a challenge; its
+   * signed answer sets its replay window's base and the offset of its clock from ours, so skewed
+   * clocks are tolerated and nothing it sent before the answer is ever accepted. Default false
+   * (the client path); `com` sets it for members.
+   */
+  handshake?: boolean;
+  /** Random bytes for handshake nonces. Default node:crypto's `randomBytes`. */
+  random?: (n: number) => Uint8Array;
+}
+
+/** What a sender's replay state holds. */
+interface Peer {
+  window: ReplayWindow;
+  /** The sender's clock minus ours, in seconds, learnt from its handshake answer (else 0). */
+  offsetSec: number;
 }
 
 /** The fields {@link PacketAuth.encode} takes: a packet without its tag. */
@@ -309,9 +343,16 @@ export class PacketAuth {
   private readonly clock: () => number;
   private readonly salt: Uint8Array;
   private counter = 0;
-  /** Sender endpoint (`node.inc`) → window; Map order is recency, least recent first. */
-  private readonly windows = new Map<string, ReplayWindow>();
+  /** Sender endpoint (`node.inc`) → replay state; Map order is recency, least recent first. */
+  private readonly windows = new Map<string, Peer>();
   private evicted = 0;
+  private readonly handshakes: boolean;
+  private readonly random: (n: number) => Uint8Array;
+  /** Sender endpoint → the challenge sent to it and when (wall clock, ms). */
+  private readonly challenges = new Map<string, { nonce: string; at: number }>();
+  private answerTokens = ANSWERS_PER_SEC;
+  private answerTokensAt: number | undefined;
+  private readonly hs = { challenged: 0, answered: 0, learnt: 0, answersLimited: 0, badHandshake: 0 };
 
   constructor(key: AuthKey, opts: PacketAuthOptions = {}) {
     this.ring = keyRing(key);
@@ -323,6 +364,8 @@ export class PacketAuth {
     this.freshnessSec = Math.ceil(freshnessMs / 1000);
     this.clock = opts.clock ?? Date.now;
     this.salt = opts.salt ?? randomBytes(8);
+    this.handshakes = opts.handshake ?? false;
+    this.random = opts.random ?? randomBytes;
     if (this.salt.length !== 8) throw new AuthConfigError('salt must be 8 bytes');
     if (!Number.isInteger(this.maxSenders) || this.maxSenders < 1)
       throw new AuthConfigError('maxSenders must be a positive integer');
@@ -390,6 +433,164 @@ export class PacketAuth {
    * nothing else; replay state changes only for a packet that verifies and is fresh.
    */
   verify(bytes: Uint8Array, h: FixedHeader, receiver?: Endpoint): Verified {
+    const { plain, counter: c, timeSec } = this.open(bytes, h, receiver);
+    const id = `${h.sender.node >>> 0}.${h.sender.inc >>> 0}`;
+    let peer = this.windows.get(id);
+    if (!peer && this.handshakes)
+      throw new DecodeError('DECODE_UNKNOWN_SENDER', `no handshake with ${id} yet`);
+    const skew = timeSec - Math.floor(this.clock() / 1000) - (peer?.offsetSec ?? 0);
+    if (Math.abs(skew) > this.freshnessSec)
+      throw new DecodeError(
+        'DECODE_STALE',
+        `packet time is ${skew} s from this clock${peer?.offsetSec ? " and the sender's offset" : ''} (more than ${this.freshnessSec} s)`,
+      );
+    if (peer)
+      this.windows.delete(id); // re-inserted last: most recently heard
+    else peer = { window: new ReplayWindow(this.windowSize), offsetSec: 0 };
+    this.track(id, peer);
+    const w = peer.window;
+    const verdict = w.check(c);
+    if (verdict === 'duplicate')
+      throw new DecodeError('DECODE_REPLAYED', `counter ${c} of ${id} was already accepted`);
+    if (verdict === 'too-old')
+      throw new DecodeError(
+        'DECODE_REPLAYED',
+        `counter ${c} of ${id} is older than the replay window (highest ${w.highest})`,
+      );
+    const newest = c > w.highest;
+    w.mark(c);
+    return { newest, bytes: plain };
+  }
+
+  /**
+   * The challenge to send `sender` after its packet was refused `DECODE_UNKNOWN_SENDER` (or
+   * `DECODE_STALE`: its clock may have jumped), from `self` in group `groupId`; `undefined` when
+   * one went to it less than {@link CHALLENGE_RETRY_MS} ago. At most {@link MAX_CHALLENGES} wait
+   * at once, so a flood of authentic recordings from many senders holds bounded state. `now`
+   * (ms) times the retry and the answer's deadline: the caller's clock (com passes its
+   * context's, so the simulator's virtual time drives it), by default the wall clock.
+   */
+  challenge(sender: Endpoint, self: Endpoint, groupId: number, now = this.clock()): Uint8Array | undefined {
+    if (!this.handshakes) return undefined;
+    const id = `${sender.node >>> 0}.${sender.inc >>> 0}`;
+    const open = this.challenges.get(id);
+    if (open && now - open.at >= 0 && now - open.at < CHALLENGE_RETRY_MS) return undefined;
+    this.challenges.delete(id);
+    const nonce = Buffer.from(this.random(8)).toString('hex');
+    this.challenges.set(id, { nonce, at: now });
+    while (this.challenges.size > MAX_CHALLENGES)
+      this.challenges.delete(this.challenges.keys().next().value as string);
+    this.hs.challenged++;
+    return this.handshakePacket(0, nonce, self, sender, groupId);
+  }
+
+  /**
+   * A `Handshake` packet for `self`: a challenge gets the answer to send back (or `undefined`
+   * beyond {@link ANSWERS_PER_SEC}); an answer to our outstanding challenge sets its sender's
+   * window base (its counter: nothing it sent before is accepted) and clock offset, and returns
+   * `undefined`. Throws {@link DecodeError} for anything else: not addressed to `self`, not
+   * verifying, malformed, or an answer to no challenge of ours (a replay). `now` as for
+   * {@link challenge}.
+   */
+  handshake(
+    bytes: Uint8Array,
+    h: FixedHeader,
+    self: Endpoint,
+    groupId: number,
+    now = this.clock(),
+  ): Uint8Array | undefined {
+    try {
+      if ((h.flags & Flags.Addressed) === 0)
+        throw new DecodeError('DECODE_UNAUTHENTICATED', 'handshake packet is not addressed');
+      const { plain, counter, timeSec } = this.open(bytes, h, self);
+      const p = decodePacket(plain);
+      const hd = p.headers[0];
+      if (
+        p.headers.length !== 1 ||
+        !Array.isArray(hd) ||
+        hd.length !== 2 ||
+        (hd[0] !== 0 && hd[0] !== 1) ||
+        typeof hd[1] !== 'string' ||
+        !/^[0-9a-f]{16}$/.test(hd[1])
+      )
+        throw new DecodeError('DECODE_BAD_SHAPE', 'handshake header must be [0|1, 16 hex digits]');
+      const nonce = hd[1];
+      const id = `${h.sender.node >>> 0}.${h.sender.inc >>> 0}`;
+      if (hd[0] === 0) {
+        // Answering a replayed challenge only tells its sender what it may learn anyway: our
+        // counter and clock now. The bucket bounds what a replayer can make us send.
+        if (this.answerTokensAt !== undefined)
+          this.answerTokens = Math.min(
+            ANSWERS_PER_SEC,
+            this.answerTokens + (Math.max(0, now - this.answerTokensAt) * ANSWERS_PER_SEC) / 1000,
+          );
+        this.answerTokensAt = now;
+        if (this.answerTokens < 1) {
+          this.hs.answersLimited++;
+          return undefined;
+        }
+        this.answerTokens--;
+        this.hs.answered++;
+        return this.handshakePacket(1, nonce, self, h.sender, groupId);
+      }
+      const open = this.challenges.get(id);
+      if (!open || open.nonce !== nonce || now - open.at > CHALLENGE_TTL_MS)
+        throw new DecodeError('DECODE_REPLAYED', `handshake answer of ${id} to no open challenge`);
+      this.challenges.delete(id);
+      const window = new ReplayWindow(this.windowSize);
+      window.base(counter); // nothing the sender signed before its answer is ever accepted
+      this.windows.delete(id);
+      this.track(id, { window, offsetSec: timeSec - Math.floor(this.clock() / 1000) });
+      this.hs.learnt++;
+      return undefined;
+    } catch (e) {
+      if (e instanceof DecodeError) this.hs.badHandshake++;
+      throw e;
+    }
+  }
+
+  /** The clock offset (seconds) learnt for `sender`, if it has replay state here. */
+  offsetOf(sender: Endpoint): number | undefined {
+    return this.windows.get(`${sender.node >>> 0}.${sender.inc >>> 0}`)?.offsetSec;
+  }
+
+  private handshakePacket(
+    kind: 0 | 1,
+    nonce: string,
+    self: Endpoint,
+    to: Endpoint,
+    groupId: number,
+  ): Uint8Array {
+    return this.encode(
+      {
+        type: PacketType.Handshake,
+        flags: Flags.Unicast,
+        groupId,
+        sender: self,
+        headers: [[kind, nonce]],
+        payload: new Uint8Array(0),
+      },
+      to,
+    );
+  }
+
+  private track(id: string, peer: Peer): void {
+    this.windows.set(id, peer);
+    while (this.windows.size > this.maxSenders) {
+      this.windows.delete(this.windows.keys().next().value as string);
+      this.evicted++;
+    }
+  }
+
+  /**
+   * Checks `bytes`' tag (or decrypts it) for `receiver`; returns the plaintext packet, its
+   * counter and its time (seconds). Changes nothing.
+   */
+  private open(
+    bytes: Uint8Array,
+    h: FixedHeader,
+    receiver: Endpoint | undefined,
+  ): { plain: Uint8Array; counter: number; timeSec: number } {
     if ((h.flags & Flags.Authenticated) === 0)
       throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet carries no authentication tag');
     const encrypted = (h.flags & Flags.Encrypted) !== 0;
@@ -442,38 +643,25 @@ export class PacketAuth {
     const hi = v.getUint32(0);
     if (hi >= 2 ** 21) throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet counter out of range');
     const c = hi * TWO_32 + v.getUint32(4);
-    const skew = v.getUint32(8) - Math.floor(this.clock() / 1000);
-    if (Math.abs(skew) > this.freshnessSec)
-      throw new DecodeError(
-        'DECODE_STALE',
-        `packet time is ${skew} s from this clock (more than ${this.freshnessSec} s)`,
-      );
-    const id = `${h.sender.node >>> 0}.${h.sender.inc >>> 0}`;
-    let w = this.windows.get(id);
-    if (w)
-      this.windows.delete(id); // re-inserted last: most recently heard
-    else w = new ReplayWindow(this.windowSize);
-    this.windows.set(id, w);
-    while (this.windows.size > this.maxSenders) {
-      this.windows.delete(this.windows.keys().next().value as string);
-      this.evicted++;
-    }
-    const verdict = w.check(c);
-    if (verdict === 'duplicate')
-      throw new DecodeError('DECODE_REPLAYED', `counter ${c} of ${id} was already accepted`);
-    if (verdict === 'too-old')
-      throw new DecodeError(
-        'DECODE_REPLAYED',
-        `counter ${c} of ${id} is older than the replay window (highest ${w.highest})`,
-      );
-    const newest = c > w.highest;
-    w.mark(c);
-    return { newest, bytes: plain };
+    return { plain, counter: c, timeSec: v.getUint32(8) };
   }
 
-  /** `authSenders`: endpoints tracked now; `authEvicted`: windows dropped to stay within the cap. */
-  stats(): { authSenders: number; authEvicted: number } {
-    return { authSenders: this.windows.size, authEvicted: this.evicted };
+  /**
+   * `authSenders`: endpoints tracked now; `authEvicted`: windows dropped to stay within the cap;
+   * with the handshake, `hsChallenged`, `hsAnswered`, `hsLearnt` (answers that set a window),
+   * `hsAnswersLimited` (challenges left unanswered by the rate), `hsRefused` (bad handshakes).
+   */
+  stats(): Record<string, number> {
+    const out: Record<string, number> = { authSenders: this.windows.size, authEvicted: this.evicted };
+    if (this.handshakes)
+      Object.assign(out, {
+        hsChallenged: this.hs.challenged,
+        hsAnswered: this.hs.answered,
+        hsLearnt: this.hs.learnt,
+        hsAnswersLimited: this.hs.answersLimited,
+        hsRefused: this.hs.badHandshake,
+      });
+    return out;
   }
 
   /** HMAC-SHA256 over receiver and packet, the MAC field left out, truncated. */

@@ -17,7 +17,10 @@ export type DecodeErrorCode =
   | 'DECODE_REPLAYED'
   /** An authentic packet whose sender's clock is further from the receiver's than the freshness
    * bound: a recording replayed late, or clocks out of step. */
-  | 'DECODE_STALE';
+  | 'DECODE_STALE'
+  /** An authentic packet from a sender this receiver has no handshake with yet: refused, and
+   * the receiver challenges the sender (docs/protocol.md, "Handshake"). */
+  | 'DECODE_UNKNOWN_SENDER';
 
 /** The only error {@link decodePacket} throws: the bytes are not a packet troupe accepts. */
 export class DecodeError extends TroupeError {

@@ -30,6 +30,8 @@ export enum PacketType {
   Client = 2,
   /** Discovery: join requests and beacons from endpoints not yet in the view. */
   Discovery = 3,
+  /** A member's clock handshake, inside `com` only (docs/protocol.md, "Handshake"). */
+  Handshake = 4,
 }
 
 export const Flags = {
@@ -118,7 +120,12 @@ export function decodeFixedHeader(bytes: Uint8Array, maxBytes = MAX_PACKET_BYTES
       `wire version ${bytes[1]} is not supported (this is ${VERSION})`,
     );
   const type = bytes[2]!;
-  if (type !== PacketType.Stack && type !== PacketType.Client && type !== PacketType.Discovery)
+  if (
+    type !== PacketType.Stack &&
+    type !== PacketType.Client &&
+    type !== PacketType.Discovery &&
+    type !== PacketType.Handshake
+  )
     throw new DecodeError('DECODE_BAD_TYPE', `unknown packet type ${type}`);
   if (bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0)
     throw new DecodeError('DECODE_BAD_SHAPE', 'reserved header bytes are not zero');

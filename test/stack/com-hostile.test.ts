@@ -48,4 +48,26 @@ describe('com: senders outside the view', () => {
     c = s.stats().com!;
     expect((c.received ?? 0) - before).toBe(1_000);
   });
+
+  it("a packet in a view member's name from another address is refused, not taken as the member's", () => {
+    const s = stack();
+    s.down(
+      { type: 'view', view: { id: 1, members: ['00000001.1', '00000bad.1'], addresses: ['a:1', 'b:1'] } },
+      0,
+    );
+    s.receive(forged(0xbad), '6.6.6.6:1', 1); // the blaster, in 00000bad.1's name
+    expect(s.stats().com).toMatchObject({ received: 0, addressMismatch: 1 });
+    s.receive(forged(0xbad), 'b:1', 2); // the member itself
+    expect(s.stats().com).toMatchObject({ received: 1, addressMismatch: 1 });
+    const sent = s.down(
+      {
+        type: 'send',
+        to: '00000bad.1',
+        msg: { headers: [], payload: new Uint8Array() },
+        qos: { order: 'fifo' },
+      },
+      3,
+    );
+    expect(sent).toContainEqual(expect.objectContaining({ kind: 'transmit', to: 'b:1' }));
+  });
 });

@@ -1,0 +1,212 @@
+// NOT IN `npm test` (an open finding): run with
+//   npx vitest run --config test/wire/vitest.open.config.ts
+// Status on the shared 2-CPU VM (load 27-42): with com refusing packets in a view member's name
+// from another address (insecure groups), the forged heartbeats, Installs, Suspects, request
+// casts and client views change nothing (each alone: BLAST_KINDS=0, 1, 2 pass; kind 2, the forged
+// Install in the coordinator's name, excluded its receiver before that com check). The full mix
+// still fails: invented joiners (kind 4) are admitted into views (gms admits a Join without a
+// round trip to the joiner's address), and in one run a real member was excluded in the same
+// view change that admitted a fake (view 3 = two real members and a fake; the third rejoined as
+// a new incarnation); whether that exclusion is the blast or a heartbeat starved at load 42 is
+// not established. Another run (load 33): no real member excluded, fakes in views 2 and 3 (one
+// each beside the three), gone in view 4, replicas agreed, no call failed; but each admitted
+// fake costs a flush and a suspicion (2 s here) during which calls stall, so the rate under the
+// forged blast was 0.35 of that under junk (asserted: 0.5). Move to .test.ts once gms admits a
+// joiner only after a round trip.
+//
+// A live blast of forged control messages over real UDP against a group without a key
+// (`insecure: true`): what issue 11 showed one datagram each could do. Three bank replicas in
+// their own processes, the blaster in another, a client in the test's process depositing all
+// along. The blaster sends, at 1,000 datagrams a second for 3 s, a mix of:
+// - heartbeats in other members' names with view ids 1,000+ ahead, or impossible epochs;
+// - Installs in the coordinator's name of a next view without their receiver;
+// - Suspects of each member from invented senders, to the coordinator, unreliable and as the
+//   first message of a reliable stream;
+// - Joins from invented ids, to every member;
+// - the client's deposit requests, taken from what the members cast, re-sent as unreliable
+//   view-tagged casts to one replica only;
+// - client `view` packets in the contact's name, naming only the blaster.
+// Before it, a blast of random bytes of the same rate and sizes (what junk costs).
+// Asserted: no member excluded, invented members never a majority of a view and gone by the end, the replicas agree (balances and
+// audit), the client never followed the blaster, the workload kept going (its rate during the
+// forged blast at least half that during the junk blast; both printed against the quiet phases).
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import { endpointOf } from '../../runtime/stack/member.js';
+import { decodePacket, encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import { bytes, rng } from '../fuzz/gen.js';
+import { type BlastRig, measureBlasts, startBlastRig } from './fixtures/blast-harness.js';
+
+const RATE = Number(process.env.TROUPE_BLAST_RATE ?? 1_000);
+
+let rig: BlastRig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+describe('hostile blast over real UDP, without a key: forged control messages', () => {
+  it('no member excluded, fakes never a majority, replicas agree, the workload keeps going', async () => {
+    rig = await startBlastRig(undefined);
+    const r = rig;
+    await r.rate(1_000);
+    const before = await Promise.all([0, 1, 2].map((i) => r.state(i)));
+    const { id: v, members, addresses, epoch } = before[0]!.view;
+    const real = new Set(members);
+    const portOf = (m: string) => Number(addresses[members.indexOf(m)]!.split(':')[1]);
+    const coordinator = members[0]!;
+    const gid = groupIdOf('bank');
+    const g = rng(7);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(g() * xs.length)]!;
+    const invented = () => ({ node: 0x7000_0000 + Math.floor(g() * 0x0fff_ffff), inc: 1 });
+    const stack = (
+      sender: { node: number; inc: number },
+      gms: unknown[],
+      unicast: boolean,
+      nak: unknown[] = [0],
+    ) =>
+      encodePacket({
+        type: PacketType.Stack,
+        flags: unicast ? Flags.Unicast : 0,
+        groupId: gid,
+        sender,
+        headers: [gms, [0], [0], nak, [0]],
+        payload: new Uint8Array(0),
+      });
+    // The client's requests as the members cast them: [core, fc, seq, gms Data, frag, stable, nak, pack].
+    const requests = (await Promise.all([0, 1, 2].map((i) => r.sent(i))))
+      .flat()
+      .map((s) => decodePacket(s.bytes))
+      .filter(
+        (p) => p.type === PacketType.Stack && p.headers.length === 8 && (p.headers[3] as unknown[])[0] === 0,
+      );
+    expect(requests.length).toBeGreaterThan(0);
+    const victim = members[2]!;
+    const kinds: Record<string, number> = {};
+    const forged = (): { port: number; bytes: Uint8Array } => {
+      // BLAST_KINDS=0,3 (replay aid): only these kinds.
+      const only = process.env.BLAST_KINDS?.split(',').map(Number);
+      const k = only ? only[Math.floor(g() * only.length)]! : Math.floor(g() * 7);
+      const target = pick(members);
+      const other = pick(members.filter((m) => m !== target));
+      const notCoordinator = pick(members.filter((m) => m !== coordinator));
+      let d: { port: number; bytes: Uint8Array };
+      if (k === 0)
+        d = {
+          port: portOf(target),
+          bytes: stack(endpointOf(other), [1, v + 1_000 + Math.floor(g() * 1e6), epoch, 0, 0], false),
+        };
+      else if (k === 1)
+        d = {
+          port: portOf(target),
+          bytes: stack(endpointOf(other), [1, v, epoch + 4096 * 1_000, 1_000, 0], false),
+        };
+      else if (k === 2) {
+        const rest = members.filter((m) => m !== notCoordinator);
+        const install = [
+          8,
+          v + 1,
+          1,
+          rest,
+          rest.map((m) => addresses[members.indexOf(m)]!),
+          [],
+          [],
+          [notCoordinator],
+          [],
+          epoch + 1,
+        ];
+        d = { port: portOf(notCoordinator), bytes: stack(endpointOf(coordinator), install, true) };
+      } else if (k === 3) {
+        const reliable = g() < 0.5;
+        const suspect = [12, v, pick(members.filter((m) => m !== coordinator)), 5_000];
+        d = {
+          port: portOf(coordinator),
+          bytes: stack(invented(), suspect, true, reliable ? [1, 1, 0, coordinator] : [0]),
+        };
+      } else if (k === 4)
+        d = {
+          port: portOf(target),
+          bytes: encodePacket({
+            type: PacketType.Discovery,
+            flags: Flags.Unicast,
+            groupId: gid,
+            sender: invented(),
+            headers: [[9, '']],
+            payload: new Uint8Array(0),
+          }),
+        };
+      else if (k === 5) {
+        const p = pick(requests);
+        const headers = [...p.headers];
+        headers[3] = [14, v, epoch];
+        headers[6] = [0];
+        d = { port: portOf(victim), bytes: encodePacket({ ...p, flags: 0, headers }) };
+      } else
+        d = {
+          port: Number(r.clientAddress.split(':')[1]),
+          bytes: encodeClientPacket(
+            {
+              kind: 'view',
+              member: coordinator,
+              viewId: v + 1,
+              members: ['deadbeef.1'],
+              addresses: [r.blasterAddress],
+            },
+            gid,
+            endpointOf(coordinator),
+          ),
+        };
+      kinds[k] = (kinds[k] ?? 0) + 1;
+      return d;
+    };
+    const attack = Array.from({ length: 2_000 }, forged);
+    const noise = attack.map((d) => {
+      const b = bytes(g, d.bytes.length);
+      b[0] = 0; // never a packet's magic byte
+      return { port: d.port, bytes: b.length > 0 ? b : new Uint8Array(1) };
+    });
+    const m = await measureBlasts(r, [noise, attack], RATE, 3_000);
+    await r.stopWorkload();
+    const after = await Promise.all([0, 1, 2].map((i) => r.state(i)));
+    const audit = await r.bank.audit();
+    const [noiseRate, attackRate] = m.during as [number, number];
+    console.log(
+      `insecure control blast (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)}): ` +
+        `${m.blasted.join('+')} datagrams, kinds ${JSON.stringify(kinds)}; calls/s quiet ` +
+        `${m.quiet.map((q) => q.toFixed(0)).join('/')}, junk ${noiseRate.toFixed(0)}, forged ${attackRate.toFixed(0)}; ` +
+        `forged/junk ${(attackRate / noiseRate).toFixed(2)}, forged/quiet ${(attackRate / m.quietMean).toFixed(2)}; ` +
+        `gms refused ${after.map((s) => s.stats.gms!.refused).join('/')}, joinsRefused ` +
+        `${after.map((s) => s.stats.gms!.joinsRefused).join('/')}, replica unordered ` +
+        `${after.map((s) => s.replica.unordered).join('/')}, impersonated ${after.map((s) => s.replica.impersonated).join('/')}; ` +
+        `com addressMismatch ${after.map((s) => s.stats.com!.addressMismatch).join('/')}; ` +
+        `failed calls ${r.failures.length}; client ${JSON.stringify(r.client.stats())}; rss MB ${after.map((s) => (s.rss / 1e6).toFixed(0)).join('/')}`,
+    );
+    for (const s of after) {
+      console.log(
+        `${s.self}: views ${JSON.stringify(s.views.map((w) => [w.id, w.members.map((x) => (real.has(x) ? x.slice(0, 4) : `FAKE:${x}`))]))}`,
+      );
+      if (s.partitions.length) console.log(`${s.self} partitioned: ${JSON.stringify(s.partitions)}`);
+    }
+    expect(Math.min(...m.blasted)).toBeGreaterThanOrEqual(RATE * 2.5);
+    for (const [i, s] of after.entries()) {
+      // Nobody excluded, nobody invented admitted, not even for a view.
+      expect(s.view.members).toEqual(members);
+      expect(s.self).toBe(before[i]!.self);
+      // An invented joiner can be admitted for a view (gms admits a Join without a round trip to
+      // its address; noted in docs/protocol.md), but never outnumbers the real members, never
+      // costs a real member its place, and is gone by the end.
+      for (const view of s.views) {
+        const fakes = view.members.filter((member) => !real.has(member));
+        expect(fakes.length * 2).toBeLessThan(view.members.length);
+        for (const member of members) expect(view.members).toContain(member);
+      }
+      expect(s.balances).toEqual(after[0]!.balances);
+      expect(s.errors).toEqual([]);
+    }
+    for (const e of audit.entries) expect(e).toMatchObject({ status: 'ok', value: { total: r.calls() } });
+    expect(r.client.stats().failovers).toBe(0);
+    expect(r.failures).toEqual([]);
+    expect(attackRate).toBeGreaterThanOrEqual(noiseRate / 2);
+    expect(attackRate).toBeGreaterThan(m.quietMean / 10);
+  }, 90_000);
+});
