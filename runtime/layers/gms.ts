@@ -7,6 +7,8 @@ import {
   type Layer,
   type LayerContext,
   type LayerFactory,
+  type LineageMeeting,
+  type LineagePosition,
   type Msg,
   pushHeader,
   type QoS,
@@ -64,6 +66,11 @@ export const GmsKind = {
   Found: 16,
   /** [17, epoch] voter → founder: yes; I back no one else until you start the group or I give up. */
   Confirm: 17,
+  /** [18, viewId, epoch, coordinator, coordinatorAddress] discovery: a coordinator's beacon to
+   * the seeds, and a member's answer to a beacon of another lineage. Without persistence a
+   * restarted member can found a second group at the same seeds; the beacon lets the two meet
+   * and the weaker one (see `yieldsTo`) rejoin the stronger. Joiners take it as a `Here`. */
+  Lineage: 18,
 } as const;
 
 export interface GmsOptions {
@@ -178,6 +185,18 @@ function foundingEpoch(founder: MemberId): number {
 }
 
 /**
+ * Whether lineage `ours` yields to `theirs` when two lineages of a group meet: the later view
+ * wins, then the later epoch, then the lower coordinator id. Every member of both decides alike.
+ * A lineage that loses a majority of its members can install no further view, so a half-yielded
+ * lineage cannot overtake the winner.
+ */
+export function yieldsTo(ours: LineagePosition, theirs: LineagePosition): boolean {
+  if (theirs.viewId !== ours.viewId) return theirs.viewId > ours.viewId;
+  if (theirs.epoch !== ours.epoch) return theirs.epoch > ours.epoch;
+  return theirs.coordinator < ours.coordinator;
+}
+
+/**
  * GMS: group membership with virtual synchrony. Heartbeats and silence timeouts find failed
  * members; the coordinator (the lowest-ranked member not suspected) runs a flush so that every
  * survivor delivers the same messages of the old view before the new view is installed, and
@@ -256,6 +275,8 @@ class Gms implements Layer {
     joinsRefused: 0,
     staleDropped: 0,
     heldHighWater: 0,
+    /** Beacons of another lineage of the group that this member's lineage wins over. */
+    lineagesMet: 0,
   };
 
   constructor(
@@ -441,6 +462,8 @@ class Gms implements Layer {
     const epoch = headerUint(h[1], 'gms', 'epoch');
     if (this.state !== 'joining' || this.founding || this.vote !== from) return;
     if (this.tentative && this.tentative.founder !== from) return;
+    // A member of a running group answered us: we join that group and found none.
+    if (!this.tentative && this.heardMemberAt !== undefined) return;
     this.tentative ??= { founder: from, epoch, since: this.ctx.now() };
     this.send(from, [GmsKind.Confirm, epoch]);
   }
@@ -516,7 +539,7 @@ class Gms implements Layer {
     this.send(c, [GmsKind.Leave, this.view.id]);
   }
 
-  private finish(state: 'left' | 'partitioned', reason = ''): void {
+  private finish(state: 'left' | 'partitioned', reason = '', yielded?: LineageMeeting): void {
     if (this.state === 'left' || this.state === 'partitioned') return;
     // Release our participants at once rather than leaving them to the orphan rule.
     this.dropCoordination();
@@ -527,7 +550,13 @@ class Gms implements Layer {
     this.futureBytes = 0;
     this.futureStrangerBytes = 0;
     if (state === 'left') this.ctx.passUp({ type: 'left' });
-    else this.ctx.passUp({ type: 'partitioned', viewId: this.view?.id ?? 0, reason });
+    else
+      this.ctx.passUp({
+        type: 'partitioned',
+        viewId: this.view?.id ?? 0,
+        reason,
+        ...(yielded ? { yielded } : {}),
+      });
   }
 
   // ---------------------------------------------------------------- up
@@ -636,6 +665,10 @@ class Gms implements Layer {
           this.joiners.set(from, { address, at: this.ctx.now() });
           this.scheduleFlush();
         }
+        // Tell it a group exists, as the other members do: a joiner that hears none may found a
+        // second group (a restarted member remembers nothing), and with a fan-out transport the
+        // coordinator may be the only member it reaches.
+        this.probe(address, [GmsKind.Here, this.view.id, c, this.o.address]);
       } else if (c) {
         const ca = this.view.addresses[this.rank(c)] ?? '';
         this.probe(address, [GmsKind.Here, this.view.id, c, ca]);
@@ -652,7 +685,73 @@ class Gms implements Layer {
       if (ca !== '') this.coordinatorHint = ca;
       return;
     }
+    if (kind === GmsKind.Lineage) {
+      this.onLineage(h, from, address);
+      return;
+    }
     throw new DecodeError('DECODE_BAD_SHAPE', `gms: unexpected discovery kind ${kind}`);
+  }
+
+  /**
+   * A beacon of a group's coordinator. A joiner takes it as a `Here`. A member of another
+   * lineage of the group (none of the two is in the other's view) compares the two, and the
+   * weaker one's members leave and come back as joiners of the stronger, taking its state.
+   */
+  private onLineage(h: unknown[], from: MemberId, address: string): void {
+    headerTuple(h, 'gms', 5);
+    const theirs: LineagePosition = {
+      viewId: headerUint(h[1], 'gms', 'viewId'),
+      epoch: headerUint(h[2], 'gms', 'epoch'),
+      coordinator: headerString(h[3], 'gms', 'coordinator'),
+    };
+    const ca = headerString(h[4], 'gms', 'address');
+    // Only a coordinator speaking for itself from a seed address: anything else is not a
+    // beacon this protocol sends, and a forged one must not move a member.
+    if (from !== theirs.coordinator || ca !== address || !this.o.seeds.includes(address)) {
+      this.c.refused++;
+      return;
+    }
+    if (this.state === 'joining') {
+      this.heardMemberAt = this.ctx.now();
+      this.coordinatorHint = ca;
+      return;
+    }
+    const v = this.view;
+    if (this.state !== 'member' || !v || this.rank(from) >= 0 || !this.plausibleLead(theirs.viewId)) return;
+    const ours: LineagePosition = {
+      viewId: v.id,
+      epoch: this.epoch,
+      coordinator: this.coordinator() ?? this.self,
+    };
+    if (theirs.coordinator === ours.coordinator) return;
+    if (yieldsTo(ours, theirs)) {
+      this.finish(
+        'partitioned',
+        `another lineage of the group wins: view ${theirs.viewId}.${theirs.epoch} coordinated by ` +
+          `${theirs.coordinator} at ${ca}, over ours ${ours.viewId}.${ours.epoch} coordinated by ${ours.coordinator}`,
+        { ours, theirs },
+      );
+      return;
+    }
+    // We win: make sure the other side hears it, even if our coordinator's beacons miss it.
+    this.c.lineagesMet++;
+    const now = this.ctx.now();
+    if (now - (this.lineageAnswered.get(address) ?? Number.NEGATIVE_INFINITY) < this.o.suspectMs / 2) return;
+    this.lineageAnswered.set(address, now);
+    this.beacon(address);
+  }
+
+  /** When we last answered another lineage's beacon, per seed address. */
+  private readonly lineageAnswered = new Map<string, number>();
+  private lastBeacon = Number.NEGATIVE_INFINITY;
+
+  private beacon(to: string): void {
+    const c = this.coordinator() ?? this.self;
+    const ca = this.view!.addresses[this.rank(c)] ?? '';
+    // A member answering speaks for its coordinator only if it is the coordinator; otherwise
+    // it names itself, so the receiver's checks (sender = named coordinator) still hold.
+    if (c === this.self) this.probe(to, [GmsKind.Lineage, this.view!.id, this.epoch, c, ca]);
+    else this.probe(to, [GmsKind.Lineage, this.view!.id, this.epoch, this.self, this.o.address]);
   }
 
   /** Heartbeats, unreliable casts and point-to-point messages: tagged with the view, not flushed. */
@@ -930,6 +1029,14 @@ class Gms implements Layer {
       if (now - heard > this.o.suspectMs) this.suspect(m, now - heard);
     }
     if (this.hasMajority()) this.report(now);
+    // Coordinator: a beacon now and then to each seed that no member of the view holds, so that
+    // another lineage of the group there (founded by a member that restarted remembering
+    // nothing) meets this one. A seed address our view holds is ours: a stale incarnation listed
+    // there is dead, and is removed before long, and then its address gets beacons too.
+    if (this.coordinator() === this.self && now - this.lastBeacon >= this.o.suspectMs) {
+      this.lastBeacon = now;
+      for (const a of new Set(this.o.seeds)) if (!v.addresses.includes(a)) this.beacon(a);
+    }
   }
 
   private suspect(m: MemberId, silentMs: number, forced = false): void {
