@@ -717,7 +717,9 @@ class Gms implements Layer {
       return;
     }
     const v = this.view;
-    if (this.state !== 'member' || !v || this.rank(from) >= 0 || !this.plausibleLead(theirs.viewId)) return;
+    // No view-lead bound here (unlike view-tagged traffic): a lineage that ran for long is far
+    // ahead of one founded lately, and they must still merge.
+    if (this.state !== 'member' || !v || this.rank(from) >= 0) return;
     const ours: LineagePosition = {
       viewId: v.id,
       epoch: this.epoch,

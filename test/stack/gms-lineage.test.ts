@@ -86,6 +86,19 @@ describe('gms: two lineages of a group meet and merge (issue 10, group seed 2013
     expect(net.stats(n2).refused).toBe((refused ?? 0) + 2);
   });
 
+  it('a lineage far ahead (more views than the view-lead bound) still wins', () => {
+    // A group that ran for long meets one founded lately: 500 views apart, they must merge.
+    const { net, b } = twoLineages();
+    const n2 = b[1]!;
+    net.injectProbe(n2, '00000999.1', 'n1', [GmsKind.Lineage, 500, 4096 * 7, '00000999.1', 'n1']);
+    net.run(net.now + 10);
+    expect(partitionedOf(n2)?.yielded?.theirs).toEqual({
+      viewId: 500,
+      epoch: 4096 * 7,
+      coordinator: '00000999.1',
+    });
+  });
+
   it('decides alike on both sides: later view, then later epoch, then the lower coordinator id', () => {
     const p = (viewId: number, epoch: number, coordinator: string) => ({ viewId, epoch, coordinator });
     const cases: [ReturnType<typeof p>, ReturnType<typeof p>][] = [
