@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { yieldsTo } from '../../runtime/layers/gms.js';
 import type { UpEvent } from '../../runtime/stack/types.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
-import { groupConfig, runScenario } from '../sim/scenario.js';
-import type { Fault } from '../sim/world.js';
+import { groupConfig, planProbes, runScenario } from '../sim/scenario.js';
+import { type Fault, World } from '../sim/world.js';
 import { GmsKind, GmsNet, type GmsNode } from './gms-net.js';
 
 type Partitioned = Extract<UpEvent, { type: 'partitioned' }>;
@@ -73,6 +73,29 @@ describe('gms: two lineages of a group meet and merge (issue 10, group seed 2013
     const cfg = { ...groupConfig(201301, 3 + (201301 % 7), faults), delivery: 'fanout' as const };
     expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
   });
+
+  for (const rejoin of ['new', 'same'] as const)
+    it(`whole members (seq, state transfer, rejoin ${rejoin}): the two lineages end as one group, one state`, () => {
+      // The scripted two lineages of twoLineages() in the simulator: partition {n0,n1,n4} |
+      // {n2,n3}; n0 crashes and restarts on the other side, which founds; then everything heals.
+      const cfg = { ...groupConfig(7, 5, []), delivery: 'fanout' as const, rejoin };
+      const w = new World({ ...cfg, trace: true });
+      for (const node of w.nodes)
+        for (let k = 0; k < cfg.messages; k++) w.at(w.rng() * 6_000, () => w.cast(w.nodes[node.index]!));
+      planProbes(w);
+      w.partition([0, 0, 1, 1, 0]);
+      w.at(1_500, () => {
+        w.crash(w.nodes[0]!);
+        w.restart(0);
+        w.partition([1, 0, 1, 1, 0]);
+      });
+      w.at(4_000, () => w.heal());
+      w.run();
+      const founded = w.trace.filter((l) => / gms: found the group with /.test(l));
+      expect(founded).toHaveLength(2); // two lineages did exist
+      expect(w.trace.some((l) => /PARTITIONED another lineage of the group wins/.test(l))).toBe(true);
+      expect(GROUP_CHECKERS.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`))).toEqual([]);
+    });
 
   it('a beacon that does not come from the coordinator it names, at a seed, moves nobody', () => {
     const { net, b } = twoLineages();
