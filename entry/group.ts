@@ -9,6 +9,7 @@ export type {
   Delivery,
   GroupEvents,
   GroupHandle,
+  LineageYield,
   StateProvider,
   Suspicion,
   ViewChange,

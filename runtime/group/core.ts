@@ -4,7 +4,7 @@ import type { Stack } from '../stack/stack.js';
 import type { DownEvent, Effect, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
 import { GroupKind, STATE_WINDOW, StateReceiver, StateSender } from './state-transfer.js';
-import type { Delivery, Lagging, StateProvider, Suspicion, ViewChange } from './types.js';
+import type { Delivery, Lagging, LineageYield, StateProvider, Suspicion, ViewChange } from './types.js';
 
 /** What the application sees, in order. */
 export type AppEvent =
@@ -18,7 +18,7 @@ export type AppEvent =
    * `STATE_PROVIDER_FAILED` (the provider could not take its snapshot), `STATE_REJECTED` (the
    * provider's snapshot failed to restore here), `STATE_OFFER_MISSING` (a co-founder cast no
    * state offer: it has no state provider while this member has one). */
-  | { type: 'partitioned'; viewId: number; reason: string; code?: StateErrorCode }
+  | { type: 'partitioned'; viewId: number; reason: string; code?: StateErrorCode; yielded?: LineageYield }
   /** The first view is installed and, for a joiner, the state restored (its size, and the time
    * from the joiner's first view until it was in): the member is ready. */
   | { type: 'ready'; restored?: { bytes: number; ms: number } }
@@ -138,6 +138,8 @@ export class MemberCore {
   private halted = false;
   private out: CoreEffect[] = [];
   private now = 0;
+  /** Total-order deliveries this incarnation handed to the application. */
+  private ordered = 0;
 
   constructor(private readonly cfg: CoreConfig) {}
 
@@ -159,6 +161,7 @@ export class MemberCore {
     this.receiver = undefined;
     this.held = undefined;
     this.founding = undefined;
+    this.ordered = 0;
     this.stack = this.cfg.makeStack(this.member);
     return this.call(now, () => this.down({ type: 'join' }));
   }
@@ -295,6 +298,8 @@ export class MemberCore {
 
   /** Hands an event to the driver, keeping the provider's history position in step with what it was given. */
   private emit(event: AppEvent): void {
+    if (event.type === 'deliver' && !event.delivery.p2p && event.delivery.qos.order === 'total')
+      this.ordered++;
     const state = this.cfg.state;
     if (state && (event.type === 'view' || event.type === 'deliver')) {
       if (event.type === 'view') {
@@ -331,7 +336,12 @@ export class MemberCore {
         this.app({ type: 'stable', seqs: ev.seqs });
         return;
       case 'partitioned':
-        this.app({ type: 'partitioned', viewId: ev.viewId, reason: ev.reason });
+        this.app({
+          type: 'partitioned',
+          viewId: ev.viewId,
+          reason: ev.reason,
+          ...(ev.yielded ? { yielded: { ...ev.yielded, discarded: this.ordered } } : {}),
+        });
         return;
       case 'left':
         this.app({ type: 'left' });

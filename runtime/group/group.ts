@@ -429,7 +429,11 @@ export class Group implements GroupHandle {
           this.ready.reject(new TroupeError(ev.code, ev.reason));
           return;
         }
-        this.emit('partitioned', { viewId: ev.viewId, reason: ev.reason });
+        this.emit('partitioned', {
+          viewId: ev.viewId,
+          reason: ev.reason,
+          ...(ev.yielded ? { yielded: ev.yielded } : {}),
+        });
         // RMP: a member that lost the primary partition comes back only as a new member.
         if ((this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed) {
           const rejoin = () => {

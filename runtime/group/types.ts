@@ -1,5 +1,23 @@
 import type { MemberId } from '../stack/member.js';
-import type { QoS, View } from '../stack/types.js';
+import type { LineageMeeting, QoS, View } from '../stack/types.js';
+
+/**
+ * This member met another lineage of its group that wins and left its own to rejoin the
+ * winner, whose state replaces its own (docs/protocol.md, "Lineages"): a member that restarted
+ * remembering nothing founded a second group at the same seeds. `ours` and `theirs` name each
+ * lineage's view and coordinator; `discarded` counts the total-order deliveries this
+ * incarnation made in the lineage it leaves, which the winner never had.
+ *
+ * @example
+ * ```ts
+ * g.on('partitioned', ({ reason, yielded }) => {
+ *   if (yielded) console.error(`lineage merge: ${yielded.discarded} ordered messages dropped: ${reason}`);
+ * });
+ * ```
+ */
+export interface LineageYield extends LineageMeeting {
+  discarded: number;
+}
 
 /** One message delivered to the application. */
 export interface Delivery {
@@ -60,7 +78,7 @@ export interface GroupEvents {
    * past the removal bound, removed (`removing`). */
   lagging: (l: Lagging) => void;
   /** This member is in a minority partition or was excluded: it stopped delivering. */
-  partitioned: (info: { viewId: number; reason: string }) => void;
+  partitioned: (info: { viewId: number; reason: string; yielded?: LineageYield }) => void;
   /** Casts are queued until the next view is installed (a flush is running). */
   block: () => void;
   /** Every member of the view holds each sender's casts up to `seqs[sender]` (its cast-stream

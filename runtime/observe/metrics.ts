@@ -78,6 +78,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     staleDropped: ['counter', 'Messages of an older view dropped.'],
     refused: ['counter', 'Implausible view ids or epochs (too far ahead) refused.'],
     joinsRefused: ['counter', 'Joins refused because the coordinator tracked too many joiners.'],
+    lineagesMet: ['counter', 'Beacons of another lineage of the group that this lineage wins over.'],
     heldHighWater: ['gauge', 'Most messages membership ever held at once.'],
     held: ['gauge', 'Messages membership holds now (flush logs).'],
     future: ['gauge', 'Messages of a future view held now.'],

@@ -445,10 +445,23 @@ export class Observer implements ObserveSink {
       case 'partitioned':
         this.metrics.partitions.inc();
         this.blockedAt = undefined;
-        this.logger.warn(
-          { member: group.self, view: ev.viewId, reason: ev.reason },
-          'cut off from the group',
-        );
+        if (ev.yielded)
+          // Not a partition: two groups of the same name existed and this member's lost. Its
+          // ordered history since it joined is thrown away; say so loudly.
+          this.logger.error(
+            {
+              member: group.self,
+              ours: ev.yielded.ours,
+              theirs: ev.yielded.theirs,
+              discarded: ev.yielded.discarded,
+            },
+            `two lineages of the group met; this one yields and rejoins the other, discarding ${ev.yielded.discarded} ordered messages`,
+          );
+        else
+          this.logger.warn(
+            { member: group.self, view: ev.viewId, reason: ev.reason },
+            'cut off from the group',
+          );
         this.changed();
         return;
       case 'ready':

@@ -88,6 +88,19 @@ export interface ViewDelta {
   failed: MemberId[];
 }
 
+/** Where one lineage of a group stands: its installed view and that view's coordinator. */
+export interface LineagePosition {
+  viewId: number;
+  epoch: number;
+  coordinator: MemberId;
+}
+
+/** Two lineages of one group met: this member's (`ours`, which yields) and the winner. */
+export interface LineageMeeting {
+  ours: LineagePosition;
+  theirs: LineagePosition;
+}
+
 /** Events travelling up, from the network towards the application. */
 export type UpEvent =
   | { type: 'deliver'; msg: Msg; from: MemberId; cast: boolean; meta: DeliveryMeta }
@@ -100,8 +113,9 @@ export type UpEvent =
   | { type: 'lagging'; member: MemberId; lagMs: number; lagBytes: number; removing: boolean }
   /** A flush started: casts are held until the next view. */
   | { type: 'block' }
-  /** This member is no longer in the primary partition (or was excluded); it stopped. */
-  | { type: 'partitioned'; viewId: number; reason: string }
+  /** This member is no longer in the primary partition (or was excluded); it stopped. With
+   * `yielded`, it met another lineage of the group that wins (docs/protocol.md, "Lineages"). */
+  | { type: 'partitioned'; viewId: number; reason: string; yielded?: LineageMeeting }
   /** This member left the group cleanly. */
   | { type: 'left' }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }

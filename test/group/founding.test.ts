@@ -310,3 +310,38 @@ describe('review: founding liveness', () => {
     expect(me.core.nextDeadline()).toBe(19_000);
   });
 });
+
+describe('a member whose lineage yields to another (issue 10, two lineages)', () => {
+  it('reports how many total-order deliveries it discards, counted in this incarnation only', () => {
+    const m = member();
+    withHistory(m, 4, 2); // an earlier incarnation's deliveries are not this one's
+    const self = m.core.self;
+    const up = (event: UpEvent) => {
+      m.stack().inject.push(event);
+      return appEvents(m.core.receive(new Uint8Array(0), 'x', 1));
+    };
+    appEvents(m.view({ id: 1, members: [self], addresses: ['a:1'], epoch: 5 }, [self]));
+    const seen: AppEvent[] = [];
+    for (const [i, order] of (['total', 'fifo', 'total'] as const).entries())
+      seen.push(
+        ...up({
+          type: 'deliver',
+          msg: { headers: [[GroupKind.App]], payload: new Uint8Array([i]) },
+          from: self,
+          cast: true,
+          meta: { viewId: 1, gseq: i, qos: { order } },
+        }),
+      );
+    expect(seen.map((e) => e.type === 'deliver' && e.delivery.qos.order)).toStrictEqual([
+      'total',
+      'fifo',
+      'total',
+    ]);
+    const ours = { viewId: 1, epoch: 5, coordinator: self };
+    const theirs = { viewId: 3, epoch: 8192, coordinator: 'a.1' };
+    const reason = 'another lineage of the group wins';
+    expect(up({ type: 'partitioned', viewId: 1, reason, yielded: { ours, theirs } })).toStrictEqual([
+      { type: 'partitioned', viewId: 1, reason, yielded: { ours, theirs, discarded: 2 } },
+    ]);
+  });
+});

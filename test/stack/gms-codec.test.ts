@@ -14,6 +14,7 @@ import {
   installHeader,
   joinHeader,
   leaveHeader,
+  lineageHeader,
   prepareHeader,
   suspectHeader,
   syncHeader,
@@ -134,6 +135,12 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
   ['Abandon', abandonHeader.encode({ newViewId: 4, attempt: 2 }), [15, 4, 2], abandonHeader],
   ['Found', foundHeader.encode({ epoch: 77 }), [16, 77], foundHeader],
   ['Confirm', confirmHeader.encode({ epoch: 77 }), [17, 77], confirmHeader],
+  [
+    'Lineage',
+    lineageHeader.encode({ viewId: 9, epoch: 8195, coordinator: 'a', address: 'x:1' }),
+    [18, 9, 8195, 'a', 'x:1'],
+    lineageHeader,
+  ],
 ];
 
 describe('gms header codecs', () => {
@@ -199,6 +206,7 @@ describe('gms header codecs', () => {
     ],
     ['an Install with no members', () => installHeader.decode([8, 4, 2, [], [], [], [], [], [], 1])],
     ['a Here without an address', () => hereHeader.decode([10, 3, 'a'])],
+    ['a Lineage beacon without an address', () => lineageHeader.decode([18, 9, 8195, 'a'])],
     ['a Join vote that is not a string', () => joinHeader.decode([9, 5])],
   ])('refuses %s with DECODE_BAD_SHAPE', (_, decode) => {
     let thrown: unknown;

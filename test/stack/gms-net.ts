@@ -58,12 +58,10 @@ export class GmsNet {
   /** A node (not started): `join()` it, or `found()` a group of nodes. */
   add(): GmsNode {
     const index = this.nodes.length;
-    const id = memberId({ node: 0x100 + index, inc: 1 });
-    const address = `n${index}`;
     const node: GmsNode = {
       index,
-      id,
-      address,
+      id: '',
+      address: `n${index}`,
       layer: undefined as unknown as Layer,
       ups: [],
       upAt: [],
@@ -72,31 +70,56 @@ export class GmsNet {
       pausedUntil: 0,
       errors: [],
     };
+    this.boot(node, 1);
+    this.nodes.push(node);
+    return node;
+  }
+
+  /**
+   * The node crashes and comes back at once as its next incarnation: a new member id at the
+   * same address, remembering nothing; it is not started (`join()` it). Traffic still on its
+   * way to the old incarnation is lost, as its old id names nobody any more.
+   */
+  restart(node: GmsNode): void {
+    node.timers.clear();
+    node.ups.length = 0;
+    node.upAt.length = 0;
+    node.sent.length = 0;
+    this.boot(node, Number(node.id.split('.')[1] ?? 1) + 1);
+  }
+
+  private boot(node: GmsNode, inc: number): void {
+    const id = memberId({ node: 0x100 + node.index, inc });
+    node.id = id;
     const ctx: LayerContext = {
       self: id,
       groupName: 'g',
       now: () => this.now,
       random: () => 0.5,
-      passDown: (ev) => this.onDown(node, ev),
+      passDown: (ev) => {
+        if (node.id === id) this.onDown(node, ev);
+      },
       passUp: (ev) => {
+        if (node.id !== id) return;
         node.ups.push(ev);
         node.upAt.push(this.now);
       },
       emit: () => {},
       defer: (fn) => this.queue.push(this.now, fn),
       setTimer: (key, ms) => {
+        if (node.id !== id) return;
         const at = this.now + ms;
         node.timers.set(key, at);
         this.queue.push(at, () => this.onNode(node, () => this.fire(node, key, at), false));
       },
-      clearTimer: (key) => node.timers.delete(key),
+      clearTimer: (key) => {
+        if (node.id === id) node.timers.delete(key);
+      },
       trace: (line) => {
-        if (process.env.GMS_TRACE) console.log(`${this.now.toFixed(1)} n${index} ${line()}`);
+        if (process.env.GMS_TRACE) console.log(`${this.now.toFixed(1)} n${node.index} ${line()}`);
       },
     };
-    node.layer = gms.create(ctx, { ...this.options, seeds: this.seeds, address });
-    this.nodes.push(node);
-    return node;
+    node.layer = gms.create(ctx, { ...this.options, seeds: this.seeds, address: node.address });
   }
 
   private fire(node: GmsNode, key: string, at: number): void {

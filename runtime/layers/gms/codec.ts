@@ -51,6 +51,11 @@ export const GmsKind = {
   Found: 16,
   /** [17, epoch] voter → founder: yes; I back no one else until you start the group or I give up. */
   Confirm: 17,
+  /** [18, viewId, epoch, coordinator, coordinatorAddress] discovery: a coordinator's beacon to
+   * the seeds, and a member's answer to a beacon of another lineage. Without persistence a
+   * restarted member can found a second group at the same seeds; the beacon lets the two meet
+   * and the weaker one (see `yieldsTo`) rejoin the stronger. Joiners take it as a `Here`. */
+  Lineage: 18,
 } as const;
 
 /**
@@ -355,3 +360,23 @@ function epochCodec(kind: number): HeaderCodec<{ epoch: number }> {
 
 export const foundHeader = epochCodec(GmsKind.Found);
 export const confirmHeader = epochCodec(GmsKind.Confirm);
+
+export interface LineageHeader {
+  viewId: number;
+  epoch: number;
+  coordinator: MemberId;
+  address: string;
+}
+
+export const lineageHeader: HeaderCodec<LineageHeader> = {
+  encode: (m) => [GmsKind.Lineage, m.viewId, m.epoch, m.coordinator, m.address],
+  decode(h) {
+    headerTuple(h, L, 5);
+    return {
+      viewId: headerUint(h[1], L, 'viewId'),
+      epoch: headerUint(h[2], L, 'epoch'),
+      coordinator: headerString(h[3], L, 'coordinator'),
+      address: headerString(h[4], L, 'address'),
+    };
+  },
+};

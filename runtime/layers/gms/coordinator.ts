@@ -85,6 +85,10 @@ export class Coordinator {
         this.joiners.set(from, { address, at: s.ctx.now() });
         this.scheduleFlush();
       }
+      // Tell it a group exists, as the other members do: a joiner that hears none may found a
+      // second group (a restarted member remembers nothing), and with a fan-out transport the
+      // coordinator may be the only member it reaches.
+      s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: s.o.address }));
     } else if (c) {
       const ca = s.view.addresses[s.rank(c)] ?? '';
       s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: ca }));

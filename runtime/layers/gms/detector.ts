@@ -138,6 +138,7 @@ export class FailureDetector {
       if (now - heard > s.o.suspectMs) this.suspect(m, now - heard);
     }
     if (s.hasMajority()) this.report(now);
+    s.lineage.tick(now);
   }
 
   suspect(m: MemberId, silentMs: number, forced = false): void {

@@ -121,6 +121,8 @@ export class Joiner {
     const { epoch } = foundHeader.decode(h);
     if (this.s.state !== 'joining' || this.founding || this.vote !== from) return;
     if (this.tentative && this.tentative.founder !== from) return;
+    // A member of a running group answered us: we join that group and found none.
+    if (!this.tentative && this.heardMemberAt !== undefined) return;
     this.tentative ??= { founder: from, epoch, since: this.s.ctx.now() };
     this.s.send(from, confirmHeader.encode({ epoch }));
   }
@@ -180,6 +182,12 @@ export class Joiner {
     const ca = hereHeader.decode(h).address;
     this.heardMemberAt = this.s.ctx.now();
     if (ca !== '') this.coordinatorHint = ca;
+  }
+
+  /** A running group's coordinator beaconed its lineage to us: like a Here from it. */
+  onLineage(address: string): void {
+    this.heardMemberAt = this.s.ctx.now();
+    this.coordinatorHint = address;
   }
 
   /** An Install while joining: the view that admits us (or founds the group with us). */

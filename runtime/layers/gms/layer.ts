@@ -7,6 +7,7 @@ import type {
   Layer,
   LayerContext,
   LayerFactory,
+  LineageMeeting,
   Msg,
   UpEvent,
   ViewDelta,
@@ -17,6 +18,7 @@ import { Coordinator } from './coordinator.js';
 import { Delivery } from './delivery.js';
 import { FailureDetector } from './detector.js';
 import { Joiner } from './joiner.js';
+import { LineageWatch } from './lineage.js';
 import { DEFAULTS, type GmsOptions } from './options.js';
 import { Participant } from './participant.js';
 import { GmsShared } from './state.js';
@@ -44,6 +46,7 @@ export class Gms implements Layer {
     s.coordinator = new Coordinator(s);
     s.participant = new Participant(s);
     s.delivery = new Delivery(s);
+    s.lineage = new LineageWatch(s);
     this.s = s;
   }
 
@@ -157,6 +160,10 @@ export class Gms implements Layer {
       if (s.state === 'joining') s.joiner.onHere(h);
       return;
     }
+    if (kind === GmsKind.Lineage) {
+      s.lineage.onBeacon(h, from, address);
+      return;
+    }
     throw new DecodeError('DECODE_BAD_SHAPE', `gms: unexpected discovery kind ${kind}`);
   }
 
@@ -202,8 +209,9 @@ export class Gms implements Layer {
       s.coordinator.scheduleFlush();
   }
 
-  /** Stop this member: it left, or it can no longer be in the group (a new member must join). */
-  finish(state: 'left' | 'partitioned', reason = ''): void {
+  /** Stop this member: it left, or it can no longer be in the group (a new member must join);
+   * `yielded` when it met another lineage of the group that wins (see LineageWatch). */
+  finish(state: 'left' | 'partitioned', reason = '', yielded?: LineageMeeting): void {
     const s = this.s;
     if (s.state === 'left' || s.state === 'partitioned') return;
     // Release our participants at once rather than leaving them to the orphan rule.
@@ -212,7 +220,13 @@ export class Gms implements Layer {
     for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind']) s.ctx.clearTimer(k);
     s.delivery.clear();
     if (state === 'left') s.ctx.passUp({ type: 'left' });
-    else s.ctx.passUp({ type: 'partitioned', viewId: s.view?.id ?? 0, reason });
+    else
+      s.ctx.passUp({
+        type: 'partitioned',
+        viewId: s.view?.id ?? 0,
+        reason,
+        ...(yielded ? { yielded } : {}),
+      });
   }
 
   timer(key: string): void {

@@ -6,6 +6,7 @@ import type { Delivery } from './delivery.js';
 import type { FailureDetector } from './detector.js';
 import type { Joiner } from './joiner.js';
 import type { Gms } from './layer.js';
+import type { LineageWatch } from './lineage.js';
 import type { GmsOptions } from './options.js';
 import type { Participant } from './participant.js';
 
@@ -47,6 +48,8 @@ export class GmsShared {
     joinsRefused: 0,
     staleDropped: 0,
     heldHighWater: 0,
+    /** Beacons of another lineage of the group that this member's lineage wins over. */
+    lineagesMet: 0,
   };
   // The roles, set once by the layer shell.
   layer!: Gms;
@@ -55,6 +58,7 @@ export class GmsShared {
   coordinator!: Coordinator;
   participant!: Participant;
   delivery!: Delivery;
+  lineage!: LineageWatch;
 
   constructor(
     readonly ctx: LayerContext,

@@ -1,0 +1,92 @@
+import type { MemberId } from '../../stack/member.js';
+import type { LineagePosition } from '../../stack/types.js';
+import { lineageHeader } from './codec.js';
+import type { GmsShared } from './state.js';
+
+/**
+ * Whether lineage `ours` yields to `theirs` when two lineages of a group meet: the later view
+ * wins, then the later epoch, then the lower coordinator id. Every member of both decides alike.
+ * A lineage that loses a majority of its members can install no further view, so a half-yielded
+ * lineage cannot overtake the winner.
+ */
+export function yieldsTo(ours: LineagePosition, theirs: LineagePosition): boolean {
+  if (theirs.viewId !== ours.viewId) return theirs.viewId > ours.viewId;
+  if (theirs.epoch !== ours.epoch) return theirs.epoch > ours.epoch;
+  return theirs.coordinator < ours.coordinator;
+}
+
+/**
+ * The lineage watch: without persistence a member that restarts remembers nothing and can found
+ * a second group at the same seeds. The coordinator beacons its lineage to every seed its view
+ * holds no member at; a member of another lineage that hears it compares the two (`yieldsTo`),
+ * and the weaker one's members stop and rejoin the stronger as joiners, taking its state.
+ */
+export class LineageWatch {
+  /** When we last answered another lineage's beacon, per seed address. */
+  private readonly answered = new Map<string, number>();
+  private lastBeacon = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly s: GmsShared) {}
+
+  /** The coordinator's periodic beacon (called from the failure detector's tick). */
+  tick(now: number): void {
+    const s = this.s;
+    const v = s.view;
+    // A seed address our view holds is ours: a stale incarnation listed there is dead, and is
+    // removed before long, and then its address gets beacons too.
+    if (!v || s.coordinatorId() !== s.self || now - this.lastBeacon < s.o.suspectMs) return;
+    this.lastBeacon = now;
+    for (const a of new Set(s.o.seeds)) if (!v.addresses.includes(a)) this.beacon(a);
+  }
+
+  /** A beacon heard by a member (a joiner takes it as a `Here`, see Joiner.onLineage). */
+  onBeacon(h: unknown[], from: MemberId, address: string): void {
+    const s = this.s;
+    const m = lineageHeader.decode(h);
+    // Only a coordinator speaking for itself from a seed address: anything else is not a
+    // beacon this protocol sends, and a forged one must not move a member.
+    if (from !== m.coordinator || m.address !== address || !s.o.seeds.includes(address)) {
+      s.c.refused++;
+      return;
+    }
+    if (s.state === 'joining') {
+      s.joiner.onLineage(address);
+      return;
+    }
+    const v = s.view;
+    // No view-lead bound here (unlike view-tagged traffic): a lineage that ran for long is far
+    // ahead of one founded lately, and they must still merge.
+    if (s.state !== 'member' || !v || s.rank(from) >= 0) return;
+    const theirs: LineagePosition = { viewId: m.viewId, epoch: m.epoch, coordinator: m.coordinator };
+    const ours: LineagePosition = { viewId: v.id, epoch: s.epoch, coordinator: s.coordinatorId() ?? s.self };
+    if (theirs.coordinator === ours.coordinator) return;
+    if (yieldsTo(ours, theirs)) {
+      s.layer.finish(
+        'partitioned',
+        `another lineage of the group wins: view ${theirs.viewId}.${theirs.epoch} coordinated by ` +
+          `${theirs.coordinator} at ${address}, over ours ${ours.viewId}.${ours.epoch} coordinated by ${ours.coordinator}`,
+        { ours, theirs },
+      );
+      return;
+    }
+    // We win: make sure the other side hears it, even if our coordinator's beacons miss it.
+    s.c.lineagesMet++;
+    const now = s.ctx.now();
+    if (now - (this.answered.get(address) ?? Number.NEGATIVE_INFINITY) < s.o.suspectMs / 2) return;
+    this.answered.set(address, now);
+    this.beacon(address);
+  }
+
+  private beacon(to: string): void {
+    const s = this.s;
+    const v = s.view!;
+    const c = s.coordinatorId() ?? s.self;
+    // A member answering speaks for its coordinator only if it is the coordinator; otherwise
+    // it names itself, so the receiver's checks (sender = named coordinator) still hold.
+    const m =
+      c === s.self
+        ? { viewId: v.id, epoch: s.epoch, coordinator: c, address: v.addresses[s.rank(c)] ?? '' }
+        : { viewId: v.id, epoch: s.epoch, coordinator: s.self, address: s.o.address };
+    s.probe(to, lineageHeader.encode(m));
+  }
+}

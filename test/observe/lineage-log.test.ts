@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import type { AppEvent } from '../../runtime/group/core.js';
+import { createLogger } from '../../runtime/observe/logger.js';
+import { Observer } from '../../runtime/observe/observer.js';
+
+describe('observer: two lineages of a group met (issue 10)', () => {
+  it('logs a yield at error level, naming both lineages and what is discarded; a partition stays a warning', () => {
+    const lines: Record<string, unknown>[] = [];
+    const observer = new Observer({
+      logger: createLogger({ level: 'info', write: (l) => lines.push(JSON.parse(l)), now: () => 1 }),
+    });
+    // The group-event entry point the Group driver feeds; a stand-in group with its id suffices.
+    const onApp = (ev: AppEvent) =>
+      (observer as unknown as { onApp(g: unknown, e: AppEvent): void }).onApp({ self: 'b.1' }, ev);
+    const ours = { viewId: 1, epoch: 77, coordinator: 'b.1' };
+    const theirs = { viewId: 4, epoch: 8195, coordinator: 'a.1' };
+    onApp({ type: 'partitioned', viewId: 1, reason: 'lineage', yielded: { ours, theirs, discarded: 12 } });
+    onApp({ type: 'partitioned', viewId: 2, reason: '2 of 3 members silent' });
+    expect(lines).toMatchObject([
+      { level: 50, member: 'b.1', ours, theirs, discarded: 12 },
+      { level: 40, member: 'b.1', view: 2, reason: '2 of 3 members silent', msg: 'cut off from the group' },
+    ]);
+    expect(lines[0]!.msg).toMatch(/discarding 12 ordered messages/);
+  });
+});
