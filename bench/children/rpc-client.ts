@@ -15,7 +15,7 @@
 //       incomplete  'all' calls that resolved with a member's entry not 'ok' (timeout/failed/error)
 //       stats       the client's counters (retransmits, failovers, ...) for the whole run
 import { performance } from 'node:perf_hooks';
-import { connect } from 'troupe';
+import { connect, parseKey } from 'troupe';
 import { emit, onCommands } from 'troupe/testkit';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { summarize } from '../lib/stats.js';
@@ -29,7 +29,7 @@ interface Run {
   warmup: number;
   warmupSeconds: number;
   timeoutMs: number;
-  /** The group key; without one the client connects insecure (the bench's replicas must too). */
+  /** The group key (hex, as the replicas' `TROUPE_KEY`); without one the client connects insecure. */
   key?: string;
 }
 
@@ -47,7 +47,7 @@ async function run(cmd: Run): Promise<void> {
     group: 'bank',
     seeds: cmd.seeds,
     timeoutMs: cmd.timeoutMs,
-    ...(typeof cmd.key === 'string' ? { key: cmd.key } : { insecure: true }),
+    ...(typeof cmd.key === 'string' ? { key: parseKey(cmd.key, 'key') } : { insecure: true }),
   });
   const bank = BankClient.connect(client);
   const samples = new Float64Array(cmd.count);
