@@ -7,12 +7,13 @@
 // its own group of 3 replicas (about a second) rather than sharing one across entries.
 import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
+import { script } from '../lib/script.js';
 import type { LatencySummary } from '../lib/stats.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { PIPELINE, tcpLatency, tcpThroughput } from './floor-tcp-rr.js';
 
-const REPLICA = 'examples/bank/replica.ts';
-const CLIENT = 'bench/children/rpc-client.ts';
+const REPLICA = script('examples/bank/replica.ts');
+const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 3;
 /** Formation only (as in the demo): defaults otherwise, failure detection included. */
 const LAYERS = { gms: { bootstrapMs: 200, joinRetryMs: 50 } };
