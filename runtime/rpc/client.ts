@@ -882,11 +882,8 @@ export class TroupeClient implements Invoker {
     const rto = this.rto();
     for (const call of this.calls.values()) {
       if (!call.contact) continue;
-      // At most a quarter of the call's deadline: a call keeps a few chances to be sent again. A
-      // call known to be in the order waits twice as long: only its reply can have been lost, and
-      // under load the replicas' apply queue adds to its round trip.
-      const ordered = call.accepted?.ordered ? 2 : 1;
-      const base = Math.max(this.opts.retransmitMs, Math.min(rto * ordered, call.timeoutMs / 4));
+      // At most a quarter of the call's deadline: a call keeps a few chances to be sent again.
+      const base = Math.max(this.opts.retransmitMs, Math.min(rto, call.timeoutMs / 4));
       const backoff = base * 2 ** Math.min(call.attempts, 4);
       if (now - call.lastSent < backoff) continue;
       call.attempts++;
