@@ -14,8 +14,9 @@
 //       errors      calls that rejected inside the window, by error code (or name)
 //       incomplete  'all' calls that resolved with a member's entry not 'ok' (timeout/failed/error)
 //       stats       the client's counters (retransmits, failovers, ...) for the whole run
+//       measuredRetransmits  retransmits inside the measured window (warm-up excluded)
 import { performance } from 'node:perf_hooks';
-import { connect } from 'troupe';
+import { connect, parseKey } from 'troupe';
 import { emit, onCommands } from 'troupe/testkit';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { summarize } from '../lib/stats.js';
@@ -29,7 +30,7 @@ interface Run {
   warmup: number;
   warmupSeconds: number;
   timeoutMs: number;
-  /** The group key; without one the client connects insecure (the bench's replicas must too). */
+  /** The group key (hex, as the replicas' `TROUPE_KEY`); without one the client connects insecure. */
   key?: string;
 }
 
@@ -47,7 +48,7 @@ async function run(cmd: Run): Promise<void> {
     group: 'bank',
     seeds: cmd.seeds,
     timeoutMs: cmd.timeoutMs,
-    ...(typeof cmd.key === 'string' ? { key: cmd.key } : { insecure: true }),
+    ...(typeof cmd.key === 'string' ? { key: parseKey(cmd.key, 'key') } : { insecure: true }),
   });
   const bank = BankClient.connect(client);
   const samples = new Float64Array(cmd.count);
@@ -63,10 +64,13 @@ async function run(cmd: Run): Promise<void> {
   let stopped = false;
   let seq = 0;
   let windowTimer: NodeJS.Timeout | undefined;
+  let retransmitsAtStart = 0;
+  let retransmitsAtEnd = 0;
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
     tEnd = performance.now();
+    retransmitsAtEnd = client.stats().retransmits;
   };
 
   const one = async (): Promise<void> => {
@@ -99,6 +103,7 @@ async function run(cmd: Run): Promise<void> {
       if (settled >= cmd.warmup || now - runStart >= cmd.warmupSeconds * 1000) {
         measuring = true;
         t0 = now;
+        retransmitsAtStart = client.stats().retransmits;
         deadline = now + cmd.seconds * 1000;
         // Closes the window on time even when no call settles (calls stuck until their timeout).
         windowTimer = setTimeout(stop, cmd.seconds * 1000);
@@ -127,6 +132,7 @@ async function run(cmd: Run): Promise<void> {
     warmupErrors,
     viewSize,
     stats,
+    measuredRetransmits: measuring ? retransmitsAtEnd - retransmitsAtStart : 0,
   });
 }
 

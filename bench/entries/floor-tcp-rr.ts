@@ -1,6 +1,7 @@
 // floor: tcp request/response — one server process, one client process, one loopback connection,
 // 64-byte requests answered by 64-byte responses: the floor for RPC call latency and throughput.
 import { against } from '../lib/ratio.js';
+import { script } from '../lib/script.js';
 import type { LatencySummary } from '../lib/stats.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 
@@ -8,12 +9,12 @@ export const REQUEST_SIZE = 64;
 export const PIPELINE = 64;
 
 async function tcpRr(ctx: BenchContext, outstanding: number): Promise<Measurement> {
-  const server = await ctx.procs.start('bench/children/tcp-server.ts', {
+  const server = await ctx.procs.start(script('bench/children/tcp-server.ts'), {
     name: 'tcp-server',
     args: [String(REQUEST_SIZE)],
     ready: 'ready',
   });
-  const client = await ctx.procs.start('bench/children/tcp-client.ts', {
+  const client = await ctx.procs.start(script('bench/children/tcp-client.ts'), {
     name: 'tcp-client',
     ready: 'ready',
   });

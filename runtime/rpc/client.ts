@@ -75,7 +75,11 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** How long `connect` waits for a first view. Default 5 s. */
   connectTimeoutMs?: number;
-  /** First retransmission interval (doubles per attempt, up to 16×). Default 100 ms. */
+  /**
+   * Least retransmission interval, and the timer's tick. A call is sent again only after the
+   * observed round trip plus four times its deviation (whichever is longer; doubling per attempt,
+   * up to 16×), so a loaded group that answers slowly gets no duplicate calls. Default 100 ms.
+   */
   retransmitMs?: number;
   /** Heartbeat interval to the contact (and view refresh). Default 250 ms. */
   heartbeatMs?: number;
@@ -174,6 +178,11 @@ export interface ClientStats {
   /** Authentic packets dropped as replays. */
   replayed: number;
   failovers: number;
+  /**
+   * The retransmission timeout now, in ms: the smoothed round trip of calls answered without a
+   * retransmission plus four deviations, at least `retransmitMs` (docs/rpc.md, "Retransmission").
+   */
+  rtoMs: number;
 }
 
 interface Contact {
@@ -197,6 +206,8 @@ interface Call {
   replies: Map<string, ReplyEntry<unknown>>;
   attempts: number;
   lastSent: number;
+  /** When its first packet went out (0: not yet); the start of its round-trip sample. */
+  firstSent: number;
   /** Members this call sent its `call` packet to → when it last did, and the view then known. */
   sentTo: Map<string, Sent>;
 }
@@ -317,7 +328,11 @@ export class TroupeClient implements Invoker {
     unauthenticated: 0,
     replayed: 0,
     untrusted: 0,
+    rtoMs: 0,
   };
+  /** Round-trip estimate (Jacobson/Karels): smoothed mean and mean deviation, in ms. */
+  private srtt: number | undefined;
+  private rttvar = 0;
 
   constructor(
     private readonly transport: Transport,
@@ -494,6 +509,7 @@ export class TroupeClient implements Invoker {
         replies: new Map(),
         attempts: 0,
         lastSent: 0,
+        firstSent: 0,
         sentTo: new Map(),
       };
       call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
@@ -517,6 +533,7 @@ export class TroupeClient implements Invoker {
   private sendCall(call: Call, to: Contact): void {
     call.contact = to;
     call.lastSent = this.time.now();
+    if (call.firstSent === 0) call.firstSent = call.lastSent;
     call.sentTo.set(to.member, {
       at: call.lastSent,
       viewId: this.currentView?.id ?? 0,
@@ -666,6 +683,12 @@ export class TroupeClient implements Invoker {
       case 'reply':
         this.onReply(packet);
         return;
+      case 'replies': {
+        const { member, viewId, members } = packet;
+        for (const { id, result } of packet.replies)
+          this.onReply({ kind: 'reply', id, member, viewId, members, result });
+        return;
+      }
       case 'reject': {
         const call = this.take(packet.id);
         if (!call) return;
@@ -758,6 +781,7 @@ export class TroupeClient implements Invoker {
       entry = { member, status: 'error', error: { name, message, code } };
     }
     if (call.mode === 'first' || call.mode === 'none') {
+      this.sampleRtt(call);
       this.take(call.id);
       const answer: ClientOutcome = {
         requestId: call.id,
@@ -798,6 +822,7 @@ export class TroupeClient implements Invoker {
     }).length;
     const need = Math.floor(members.length / 2) + 1;
     const done = (replies: Replies<unknown>) => {
+      this.sampleRtt(call);
       this.take(call.id);
       this.settle(call.id, {
         requestId: call.id,
@@ -855,11 +880,40 @@ export class TroupeClient implements Invoker {
   // ---------------------------------------------------------------------------------------
   // 4. Retransmission and missing replies.
 
+  /** The retransmission timeout: the observed round trip and its deviation, at least `retransmitMs`. */
+  private rto(): number {
+    const floor = this.opts.retransmitMs;
+    if (this.srtt === undefined) return floor;
+    // Capped, so that a lost packet is still recovered within a few ticks of the floor's scale.
+    return Math.min(Math.max(floor, this.srtt + 4 * this.rttvar), 16 * floor);
+  }
+
+  /**
+   * A completed call's round trip updates the estimate. Measured from its first packet even when
+   * it was sent again: the answer to a later copy then reads as a longer round trip, never a
+   * shorter one (the error Karn's rule guards against), and a group slower than the floor still
+   * raises the timeout although every call to it was retransmitted once.
+   */
+  private sampleRtt(call: Call): void {
+    if (call.firstSent === 0) return;
+    const r = Math.max(0, this.time.now() - call.firstSent);
+    if (this.srtt === undefined) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+  }
+
   private tick(): void {
     const now = this.time.now();
+    const rto = this.rto();
     for (const call of this.calls.values()) {
       if (!call.contact) continue;
-      const backoff = this.opts.retransmitMs * 2 ** Math.min(call.attempts, 4);
+      // At most a quarter of the call's deadline: a call keeps a few chances to be sent again.
+      const base = Math.max(this.opts.retransmitMs, Math.min(rto, call.timeoutMs / 4));
+      const backoff = base * 2 ** Math.min(call.attempts, 4);
       if (now - call.lastSent < backoff) continue;
       call.attempts++;
       this.counters.retransmits++;
@@ -1141,7 +1195,7 @@ export class TroupeClient implements Invoker {
   }
 
   stats(): ClientStats {
-    return { ...this.counters };
+    return { ...this.counters, rtoMs: this.rto() };
   }
 
   /**

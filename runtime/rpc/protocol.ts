@@ -4,7 +4,7 @@
  * payload is a msgpack array whose first element is the kind. Documented in docs/rpc.md.
  *
  * Client → member: `call`, `outcome?`, `hello`.
- * Member → client: `reply`, `accepted`, `reject`, `outcome`, `view`.
+ * Member → client: `reply`, `replies`, `accepted`, `reject`, `outcome`, `view`.
  *
  * {@link decodeClientPacket} accepts any bytes and throws nothing but `DecodeError`: the
  * receivers count and drop what it refuses.
@@ -81,6 +81,19 @@ export interface ReplyPacket {
   result: Result;
 }
 
+/**
+ * Several replies of one member to one client, all ordered in (or, for queries, answered in) the
+ * same view: what the member had to send that client in one turn, in one packet. Each entry
+ * means exactly what a {@link ReplyPacket} with the same fields would.
+ */
+export interface RepliesPacket {
+  kind: 'replies';
+  member: string;
+  viewId: number;
+  members: string[];
+  replies: { id: string; result: Result }[];
+}
+
 /** The request is in the group's order (or, for `ordered: false`, was forwarded as a query). */
 export interface AcceptedPacket {
   kind: 'accepted';
@@ -131,6 +144,7 @@ export type ClientPacket =
   | OutcomeQueryPacket
   | HelloPacket
   | ReplyPacket
+  | RepliesPacket
   | AcceptedPacket
   | RejectPacket
   | OutcomePacket
@@ -145,7 +159,11 @@ const KIND = {
   reject: 12,
   outcome: 13,
   view: 14,
+  replies: 15,
 } as const;
+
+/** Most replies one `replies` packet carries (an entry is at least a few bytes: a bound on work per packet). */
+export const MAX_BATCHED_REPLIES = 256;
 
 const STATUSES: readonly OutcomeStatus[] = ['committed', 'pending', 'interrupted', 'expired', 'not-found'];
 
@@ -177,6 +195,14 @@ function tuple(p: ClientPacket): unknown[] {
       ];
     case 'view':
       return [KIND.view, p.member, p.viewId, p.members, p.addresses];
+    case 'replies':
+      return [
+        KIND.replies,
+        p.member,
+        p.viewId,
+        p.members,
+        p.replies.map((r) => [r.id, resultToTuple(r.result)]),
+      ];
   }
 }
 
@@ -242,6 +268,23 @@ function parse(v: unknown): ClientPacket {
         members: strings(v[4], 'members'),
         result: resultFromTuple(v[5]),
       };
+    case KIND.replies: {
+      fields(v, 5, 'replies');
+      const list = v[4];
+      if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCHED_REPLIES)
+        bad(`replies must be a list of 1 to ${MAX_BATCHED_REPLIES} entries`);
+      return {
+        kind: 'replies',
+        member: str(v[1], 'member', 64),
+        viewId: int(v[2], 'view id'),
+        members: strings(v[3], 'members'),
+        replies: (list as unknown[]).map((e) => {
+          if (!Array.isArray(e) || e.length !== 2) bad('a replies entry has 2 fields');
+          const [id, result] = e as unknown[];
+          return { id: requestId(id), result: resultFromTuple(result) };
+        }),
+      };
+    }
     case KIND.accepted:
       fields(v, 5, 'accepted');
       if (typeof v[4] !== 'boolean') bad('accepted.ordered must be a boolean');
@@ -378,6 +421,7 @@ export function readClientPacket(
 /** Member → client kinds; the client drops the others, and members drop these. */
 export const TO_CLIENT: ReadonlySet<ClientPacket['kind']> = new Set([
   'reply',
+  'replies',
   'accepted',
   'reject',
   'outcome',

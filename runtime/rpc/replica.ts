@@ -30,7 +30,7 @@ import { groupIdOf } from '../wire/packet.js';
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
 import { type CallContext, randomFor } from './context.js';
-import { Dispatcher, type MethodEntry } from './dispatch.js';
+import { Dispatcher, type MethodEntry, type Resolved } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
 import { LockTable } from './locks.js';
 import {
@@ -42,10 +42,13 @@ import {
 } from './messages.js';
 import { type Lookup, type OutcomeLimits, OutcomeTable } from './outcomes.js';
 import {
+  type AcceptedPacket,
   type CallPacket,
   type ClientPacket,
   encodeClientPacket,
+  MAX_BATCHED_REPLIES,
   type OutcomeStatus,
+  type ReplyPacket,
   readClientPacket,
   TO_CLIENT,
 } from './protocol.js';
@@ -152,7 +155,7 @@ interface PendingHandler {
  * `fresh` marks a view of this member's current incarnation (not one from a snapshot's backlog).
  */
 type Item =
-  | { t: 'msg'; payload: Uint8Array; sender: MemberId; viewId: number }
+  | { t: 'msg'; payload: Uint8Array; sender: MemberId; viewId: number; msg?: GroupMsg }
   | { t: 'view'; viewId: number; members: MemberId[]; fresh?: boolean }
   | { t: 'restore'; state: Uint8Array };
 
@@ -242,12 +245,23 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly auth: PacketAuth | undefined;
   /** Calls this member cast and has not yet seen delivered: id → cast time. */
   private readonly inflight = new Map<string, number>();
+  /**
+   * The arguments of this member's own casts, decoded and validated when the call came in: applying
+   * the request here uses them instead of decoding the same bytes again. Id → resolution.
+   */
+  private readonly castArgs = new Map<string, Extract<Resolved, { ok: true }>>();
   /** Requests delivered (in the order) whose outcome is not yet recorded: id → ordering view. */
   private readonly inOrder = new Map<string, AppliedView>();
   /** Fences this member cast and has not yet applied: request id → cast time. */
   private readonly fencing = new Map<string, number>();
   /** Client address → last time heard from. */
   private readonly clients = new Map<string, number>();
+  /**
+   * Replies and acceptances for clients, sent together at the end of this turn (a microtask):
+   * what one incoming packet's deliveries produce for one client leaves in one packet, and an
+   * `accepted` whose reply goes in the same turn is not sent at all (docs/rpc.md, "Batching").
+   */
+  private outbox = new Map<string, { accepted: AcceptedPacket[]; replies: ReplyPacket[] }>();
   private readonly lockWaiters = new Map<string, Array<() => void>>();
   private readonly handlerChains = new Map<string, Promise<void>>();
   private readonly counters: ReplicaStats = {
@@ -443,6 +457,8 @@ export class Replica<T extends object = object> implements StateProvider {
         afterFence: this.outcomes.fenced(p.id).includes(group.self),
       };
       this.inflight.set(p.id, this.clock());
+      this.castArgs.set(p.id, resolved);
+      if (this.castArgs.size > 4096) this.castArgs.delete(this.castArgs.keys().next().value as string);
       this.observe.event({ type: 'request', step: 'cast', id: p.id });
       group.cast(encodeGroupMsg(msg), resolved.entry.qos);
       return;
@@ -628,7 +644,7 @@ export class Replica<T extends object = object> implements StateProvider {
         ordered: true,
       });
     }
-    this.queue.push({ t: 'msg', payload: d.payload, sender: d.sender, viewId: d.viewId });
+    this.queue.push({ t: 'msg', payload: d.payload, sender: d.sender, viewId: d.viewId, msg });
     this.pump();
   }
 
@@ -666,6 +682,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.serving = false;
     this.frozen = true;
     this.inflight.clear();
+    this.castArgs.clear();
     this.inOrder.clear();
     this.handlerChains.clear();
     this.resumed = false;
@@ -724,9 +741,10 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private applyMsg(item: Extract<Item, { t: 'msg' }>): Promise<void> | undefined {
+    // Decoded once, when delivered (or when a snapshot's backlog was queued).
     let msg: GroupMsg;
     try {
-      msg = decodeGroupMsg(item.payload);
+      msg = item.msg ?? decodeGroupMsg(item.payload);
     } catch {
       this.counters.badGroupMessages++;
       return undefined;
@@ -764,6 +782,9 @@ export class Replica<T extends object = object> implements StateProvider {
       return undefined;
     }
     this.lastRequest = msg.id;
+    // This member's own cast: its arguments were decoded and validated when the call came in.
+    const cast = msg.contact === this.group?.self ? this.castArgs.get(msg.id) : undefined;
+    this.castArgs.delete(msg.id);
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
     this.inflight.delete(msg.id);
@@ -795,7 +816,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.inOrder.delete(msg.id);
       return undefined;
     }
-    const resolved = this.dispatcher.resolve(msg.service, msg.method, msg.args);
+    const resolved = cast ?? this.dispatcher.resolve(msg.service, msg.method, msg.args);
     if (!resolved.ok) return this.commit(msg, msg.contact, view, now, resolved.result);
     const { entry, args } = resolved;
     if (entry.kind === 'handler') {
@@ -1158,6 +1179,7 @@ export class Replica<T extends object = object> implements StateProvider {
       if (item.t !== 'msg') continue;
       try {
         const m = decodeGroupMsg(item.payload);
+        item.msg = m;
         if (m.kind === 'request') this.inOrder.set(m.id, { id: item.viewId, members: [] });
       } catch {
         // Skipped when applied, like at every replica.
@@ -1183,7 +1205,65 @@ export class Replica<T extends object = object> implements StateProvider {
 
   private send(to: string, p: ClientPacket): void {
     if (p.kind === 'reply') this.observe.event({ type: 'request', step: 'replied', id: p.id, peer: to });
+    if (p.kind !== 'reply' && p.kind !== 'accepted') {
+      this.sendNow(to, p);
+      return;
+    }
+    let out = this.outbox.get(to);
+    if (!out) {
+      if (this.outbox.size === 0) queueMicrotask(() => this.guard(() => this.flush()));
+      out = { accepted: [], replies: [] };
+      this.outbox.set(to, out);
+    }
+    if (p.kind === 'reply') out.replies.push(p);
+    else out.accepted.push(p);
+  }
+
+  private sendNow(to: string, p: ClientPacket): void {
     this.group?.sendRaw(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
+  }
+
+  /**
+   * Sends what this turn produced for each client: an `accepted` only when no reply to the same
+   * request goes with it (a reply says more: the request was ordered, and its result), replies
+   * alone as `reply`, several of one view together as `replies`.
+   */
+  private flush(): void {
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [to, { accepted, replies }] of outbox) {
+      const answered = new Set(replies.map((r) => r.id));
+      for (const a of accepted) if (!answered.has(a.id)) this.sendNow(to, a);
+      const byView = new Map<string, ReplyPacket[]>();
+      for (const r of replies) {
+        const key = `${r.member} ${r.viewId} ${r.members.join(' ')}`;
+        const list = byView.get(key);
+        if (list) list.push(r);
+        else byView.set(key, [r]);
+      }
+      for (const list of byView.values()) {
+        let chunk: ReplyPacket[] = [];
+        let size = 0;
+        const send = () => {
+          const { member, viewId, members } = chunk[0]!;
+          if (chunk.length === 1) this.sendNow(to, chunk[0]!);
+          else {
+            const replies = chunk.map(({ id, result }) => ({ id, result }));
+            this.sendNow(to, { kind: 'replies', member, viewId, members, replies });
+          }
+          chunk = [];
+          size = 0;
+        };
+        for (const r of list) {
+          const bytes = replySize(r);
+          if (chunk.length > 0 && (chunk.length === MAX_BATCHED_REPLIES || size + bytes > BATCH_BYTES))
+            send();
+          chunk.push(r);
+          size += bytes;
+        }
+        if (chunk.length > 0) send();
+      }
+    }
   }
 
   private sendView(to: string): void {
@@ -1217,6 +1297,20 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.internalErrors++;
     }
   }
+}
+
+/**
+ * Replies batched into one packet stay under this many bytes of results (estimated), well below a
+ * UDP datagram; a larger single reply goes alone, as before.
+ */
+const BATCH_BYTES = 16 * 1024;
+
+function replySize(r: ReplyPacket): number {
+  const e = r.result.ok ? undefined : r.result.error;
+  // An error's details are not measured here: such a reply goes alone.
+  if (e?.details !== undefined) return BATCH_BYTES;
+  const result = r.result.ok ? r.result.value.length : e!.message.length + e!.name.length + e!.code.length;
+  return r.id.length + result + 16;
 }
 
 const delivered = (items: Item[]): Delivered[] => items.filter((i): i is Delivered => i.t !== 'restore');

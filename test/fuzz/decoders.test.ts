@@ -153,7 +153,7 @@ describe(`fuzz suite (${N.toLocaleString('en')} inputs per decoder)`, () => {
           sender: { node: 5, inc: 0 },
           headers: [],
           payload: encodeValue([
-            Math.floor(r() * 14),
+            Math.floor(r() * 16), // every kind up to `replies` (15), and some unknown ones
             ...Array.from({ length: Math.floor(r() * 9) }, () => value(r)),
           ]),
         });

@@ -246,7 +246,8 @@ export class RpcSim {
     group.sent = (bytes) => {
       if (!this.onReplySent) return;
       try {
-        if (decodeClientPacket(bytes, groupId).packet.kind === 'reply') this.onReplySent(group.self);
+        const { kind } = decodeClientPacket(bytes, groupId).packet;
+        if (kind === 'reply' || kind === 'replies') this.onReplySent(group.self);
       } catch {
         // not a client packet of this group: nothing to do
       }
