@@ -14,6 +14,8 @@
 //                                           -> once `expect` deliveries arrived (or none for
 //                                              `idleMs`, or `timeoutMs` passed): {event:'report',
 //                                              delivered, own, spanSeconds, views, stats}
+//   {cmd:'exit'}                            -> exits at once (process.exit, so a `--cpu-prof`
+//                                              profile is written; bench/profile-group.ts)
 import { performance } from 'node:perf_hooks';
 import { type Group, joinGroup, udp } from 'troupe/group';
 import { emit, onCommands } from 'troupe/testkit';
@@ -116,6 +118,8 @@ onCommands(async (cmd) => {
     await run(cmd as unknown as Parameters<typeof run>[0]);
   } else if (cmd.cmd === 'report') {
     await report(Number(cmd.expect), Number(cmd.idleMs ?? 1_000), Number(cmd.timeoutMs ?? 10_000));
+  } else if (cmd.cmd === 'exit') {
+    process.exit(0);
   }
 });
 emit('ready', { address: transport.address });

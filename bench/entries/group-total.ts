@@ -2,11 +2,11 @@
 // all casting totally ordered messages at once; compared to the raw dgram floor of the same payload
 // size measured in the same run (same unit: msg/s per member).
 import type { Child } from 'troupe/testkit';
+import { childScript } from '../lib/compiled.js';
 import { against } from '../lib/ratio.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { MEMBERS, rawDgram1B, rawDgram1K } from './floor-raw-dgram.js';
 
-const CHILD = 'bench/children/group-member.ts';
 /** Own casts not yet delivered back, per member. */
 const WINDOW = 2_000;
 /** Casts per event-loop turn: keeps timers (heartbeats, token) running between bursts. */
@@ -16,30 +16,46 @@ const BURST = 64;
 const KEY = 'bench group key, at least 32 bytes long';
 
 /** How the entry's packets are protected: none (`insecure: true`), HMAC, or AES-256-GCM. */
-type Protection = 'none' | 'auth' | 'encrypt';
+export type Protection = 'none' | 'auth' | 'encrypt';
 
-async function groupTotal(
-  ctx: BenchContext,
-  size: number,
-  protection: Protection = 'none',
-): Promise<Measurement> {
+/** One run of the group entries' workload. */
+export interface GroupRun {
+  size: number;
+  protection?: Protection;
+  /** Group members (default {@link MEMBERS}, the raw dgram floor's peer count). */
+  members?: number;
+  /** Extra `node` flags for every member (bench/profile-group.ts passes `--cpu-prof`). */
+  nodeArgs?: string[];
+  /** Called after the report, before the runner stops the members. */
+  after?: (members: Child[]) => Promise<void>;
+}
+
+export async function groupTotal(ctx: BenchContext, run: GroupRun): Promise<Measurement> {
+  const { size, protection = 'none' } = run;
+  const count = run.members ?? MEMBERS;
   const key = protection === 'none' ? undefined : KEY;
   const members: Child[] = [];
-  for (let i = 0; i < MEMBERS; i++) {
-    members.push(await ctx.procs.start(CHILD, { name: `group-${i}`, ready: 'ready' }));
+  for (let i = 0; i < count; i++) {
+    members.push(
+      await ctx.procs.start(childScript('group-member'), {
+        name: `group-${i}`,
+        ready: 'ready',
+        nodeArgs: run.nodeArgs ?? [],
+      }),
+    );
   }
   const seeds = members.map((m) => m.events[0]!.address as string);
-  const group = `bench-total-${size}-${protection}`;
+  const group = `bench-total-${count}-${size}-${protection}`;
   const security = key ? { key, encrypt: protection === 'encrypt' } : {};
   await Promise.all(
     members.map((m) => m.request({ cmd: 'join', group, seeds, ...security }, 'joined', 15_000)),
   );
   await Promise.all(
     members.map((m) =>
-      m.waitFor((e) => e.event === 'view' && (e.members as string[]).length === MEMBERS, 10_000),
+      m.waitFor((e) => e.event === 'view' && (e.members as string[]).length === count, 10_000),
     ),
   );
-  const perMember = Math.max(1, Math.floor(ctx.limits.maxOps / MEMBERS));
+  const perMember = Math.max(1, Math.floor(ctx.limits.maxOps / count));
   const sent = await Promise.all(
     members.map((m) =>
       m.request(
@@ -76,10 +92,11 @@ async function groupTotal(
       (a, r) => a + ((r.stats as Record<string, Record<string, number>>)[layer]?.[counter] ?? 0),
       0,
     );
-  const missing = castTotal * MEMBERS - delivered;
+  const missing = castTotal * count - delivered;
+  await run.after?.(members);
   return {
     primary: 'rate',
-    rate: { value: rateSum / MEMBERS, unit: 'msg/s per member' },
+    rate: { value: rateSum / count, unit: 'msg/s per member' },
     ops: delivered,
     seconds: Math.max(...reports.map((r) => r.spanSeconds as number)),
     notes: {
@@ -112,42 +129,42 @@ export const groupTotal1B: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 B',
   description: `1-byte payloads, vs the raw dgram 1 B floor. ${DESCRIPTION}`,
   baseline: against(rawDgram1B.name, 'raw dgram 1 B floor'),
-  run: (ctx) => groupTotal(ctx, 1),
+  run: (ctx) => groupTotal(ctx, { size: 1 }),
 };
 
 export const groupTotal1K: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 KB',
   description: `1024-byte payloads, vs the raw dgram 1 KB floor. ${DESCRIPTION}`,
   baseline: against(rawDgram1K.name, 'raw dgram 1 KB floor'),
-  run: (ctx) => groupTotal(ctx, 1024),
+  run: (ctx) => groupTotal(ctx, { size: 1024 }),
 };
 
 export const groupAuth1B: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 B, authenticated',
   description: `The 1 B entry with a group key (every packet HMAC-SHA256 signed and verified, replay windows), vs the same entry without a key. ${DESCRIPTION}`,
   baseline: against(groupTotal1B.name, 'unauthenticated 1 B'),
-  run: (ctx) => groupTotal(ctx, 1, 'auth'),
+  run: (ctx) => groupTotal(ctx, { size: 1, protection: 'auth' }),
 };
 
 export const groupAuth1K: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 KB, authenticated',
   description: `The 1 KB entry with a group key, vs the same entry without a key. ${DESCRIPTION}`,
   baseline: against(groupTotal1K.name, 'unauthenticated 1 KB'),
-  run: (ctx) => groupTotal(ctx, 1024, 'auth'),
+  run: (ctx) => groupTotal(ctx, { size: 1024, protection: 'auth' }),
 };
 
 export const groupEnc1B: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 B, encrypted',
   description: `The 1 B entry with a group key and encrypt: true (every packet AES-256-GCM sealed and opened, replay windows), vs the same entry without a key. ${DESCRIPTION}`,
   baseline: against(groupTotal1B.name, 'unauthenticated 1 B'),
-  run: (ctx) => groupTotal(ctx, 1, 'encrypt'),
+  run: (ctx) => groupTotal(ctx, { size: 1, protection: 'encrypt' }),
 };
 
 export const groupEnc1K: BenchEntry = {
   name: 'group: total-order casts, 3 members, 1 KB, encrypted',
   description: `The 1 KB entry encrypted, vs the same entry without a key. ${DESCRIPTION}`,
   baseline: against(groupTotal1K.name, 'unauthenticated 1 KB'),
-  run: (ctx) => groupTotal(ctx, 1024, 'encrypt'),
+  run: (ctx) => groupTotal(ctx, { size: 1024, protection: 'encrypt' }),
 };
 
 export default [groupTotal1B, groupTotal1K, groupAuth1B, groupAuth1K, groupEnc1B, groupEnc1K];
