@@ -3,11 +3,20 @@
 // naming the floor it is compared to, and add the import below. Baselines always run first.
 import floorRawDgram from './entries/floor-raw-dgram.js';
 import floorTcpRr from './entries/floor-tcp-rr.js';
+import floorTcpStream from './entries/floor-tcp-stream.js';
+import groupBulk from './entries/group-bulk.js';
 import groupTotal from './entries/group-total.js';
 import rpcOrdered from './entries/rpc-ordered.js';
 import type { BenchEntry } from './lib/types.js';
 
-export const entries: readonly BenchEntry[] = [...floorRawDgram, ...floorTcpRr, ...groupTotal, ...rpcOrdered];
+export const entries: readonly BenchEntry[] = [
+  ...floorRawDgram,
+  ...floorTcpRr,
+  ...floorTcpStream,
+  ...groupTotal,
+  ...groupBulk,
+  ...rpcOrdered,
+];
 
 /**
  * The entries whose name contains `only` (all when undefined), plus every baseline they need
