@@ -1,11 +1,12 @@
-// CPU cost of a totally ordered cast through the whole group stack, independent of the machine's
-// load: `npx tsx bench/group-cpu.ts [--members 3] [--casts 20000] [--rounds 3]`. Every member
+// CPU cost of a totally ordered cast through the whole group stack, less dependent on the
+// machine's load than wall time: `npx tsx bench/group-cpu.ts [--members 3] [--casts 20000] [--rounds 3]`. Every member
 // runs in this one process over an in-process hub (runtime/transport/memory.ts), all of them
 // casting, so the process's CPU time (user + system, `process.cpuUsage`) divided by the casts is
 // what one cast costs the group: its encoding, every member's decoding, ordering and delivery,
-// without sockets. A loaded machine stretches the wall time, not this figure, which is why the
-// hot-path work of issue 13 was steered by it (bench/README.md, "Where a cast's time goes").
-import { performance } from 'node:perf_hooks';
+// without sockets. A loaded machine stretches the wall time far more than this figure (still
+// ±40 % from round to round at load 30), hence also the scavenge count (docs/performance.md).
+// Scavenges per cast count allocation; NODE_OPTIONS=--max-semi-space-size=1 makes the count finer.
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type Group, joinGroup, MemoryHub } from 'troupe/group';
 
@@ -22,11 +23,13 @@ const CASTS = Number(values.casts);
 const WINDOW = Number(values.window);
 const KEY = 'bench group key, at least 32 bytes long';
 
-async function measure(
-  size: number,
-  keyed: boolean,
-  round: number,
-): Promise<{ cpuUs: number; wallUs: number }> {
+interface Figures {
+  cpuUs: number;
+  wallUs: number;
+  gcPer1k: number;
+}
+
+async function measure(size: number, keyed: boolean, round: number): Promise<Figures> {
   const hub = new MemoryHub();
   const addresses = Array.from({ length: MEMBERS }, (_, i) => `m${i}:${round}`);
   const security = keyed ? { key: KEY } : { insecure: true as const };
@@ -64,6 +67,15 @@ async function measure(
       if (d.sender === g.self) own[i]!++;
     });
   });
+  // Scavenges (young-generation collections) while casting: the semi-space is a fixed size, so
+  // their count per cast follows the bytes allocated per cast, which load does not distort.
+  let scavenges = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR)
+        scavenges++;
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   // Bounded in turns and in time: a stuck group ends the round with what it delivered.
@@ -78,24 +90,32 @@ async function measure(
   }
   const wallUs = (performance.now() - t0) * 1000;
   const cpu = process.cpuUsage(cpu0);
+  await new Promise((r) => setImmediate(r)); // gc entries are delivered asynchronously
+  gc.disconnect();
   if (delivered < expected)
     throw new Error(
       `round ${round}: ${delivered} of ${expected} delivered in ${(wallUs / 1e6).toFixed(1)} s; views ${groups.map((g) => g.view?.members.length).join(',')}`,
     );
   await Promise.all(groups.map((g) => g.leave(1_000)));
-  return { cpuUs: (cpu.user + cpu.system) / (perMember * MEMBERS), wallUs: wallUs / (perMember * MEMBERS) };
+  const casts = perMember * MEMBERS;
+  return {
+    cpuUs: (cpu.user + cpu.system) / casts,
+    wallUs: wallUs / casts,
+    gcPer1k: (1000 * scavenges) / casts,
+  };
 }
 
 // A first round warms the JIT up; its figure is not reported.
 await measure(1, false, -1);
 for (const size of [1, 1024]) {
   for (const keyed of [false, true]) {
-    const runs: { cpuUs: number; wallUs: number }[] = [];
+    const runs: Figures[] = [];
     for (let r = 0; r < Number(values.rounds); r++) runs.push(await measure(size, keyed, r));
     const cpu = runs.map((x) => x.cpuUs).sort((a, b) => a - b);
     console.log(
       `${MEMBERS} members, ${size} B, ${keyed ? 'keyed  ' : 'insecure'}: CPU per cast (whole group) ` +
-        `median ${cpu[Math.floor(cpu.length / 2)]!.toFixed(1)} µs (runs ${cpu.map((c) => c.toFixed(1)).join(', ')})`,
+        `median ${cpu[Math.floor(cpu.length / 2)]!.toFixed(1)} µs (runs ${cpu.map((c) => c.toFixed(1)).join(', ')}); ` +
+        `scavenges per 1,000 casts ${runs.map((x) => x.gcPer1k.toFixed(1)).join(', ')}`,
     );
   }
 }
