@@ -47,5 +47,8 @@ export interface BenchEntry {
   description: string;
   /** The entry to compare against, measured in the same run (see `against`). Floors have none. */
   baseline?: BaselineRef;
+  /** Hard bound on the whole entry in ms, when its limits do not bound it (a fixed-size transfer);
+   * default: `maxSeconds` plus the runner's slack. */
+  timeoutMs?: number;
   run(ctx: BenchContext): Promise<Measurement>;
 }
