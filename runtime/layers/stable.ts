@@ -227,10 +227,13 @@ class Stable implements Layer {
     if (key === 'gossip') this.gossipArmed = false;
     else if (key === 'settle') {
       this.settleArmed = false;
-      const quiet = this.ctx.now() - this.lastDeliveryAt;
-      if (quiet < this.o.settleMs) {
+      // Compare with the due time itself, not a recomputed quiet span: with floats, now + (due -
+      // now) is exactly due when due > now, so the timer cannot re-arm at the same instant forever.
+      const now = this.ctx.now();
+      const due = this.lastDeliveryAt + this.o.settleMs;
+      if (due > now) {
         this.settleArmed = true;
-        this.ctx.setTimer('settle', this.o.settleMs - quiet);
+        this.ctx.setTimer('settle', due - now);
         return;
       }
     } else return;
