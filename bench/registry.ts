@@ -3,6 +3,8 @@
 // naming the floor it is compared to, and add the import below. Baselines always run first.
 import floorRawDgram from './entries/floor-raw-dgram.js';
 import floorTcpRr from './entries/floor-tcp-rr.js';
+import floorTcpStream from './entries/floor-tcp-stream.js';
+import groupBulk from './entries/group-bulk.js';
 import groupTotal from './entries/group-total.js';
 import observeCost from './entries/observe-cost.js';
 import rpcOrdered from './entries/rpc-ordered.js';
@@ -12,7 +14,9 @@ import type { BenchEntry } from './lib/types.js';
 export const entries: readonly BenchEntry[] = [
   ...floorRawDgram,
   ...floorTcpRr,
+  ...floorTcpStream,
   ...groupTotal,
+  ...groupBulk,
   ...rpcOrdered,
   ...observeCost,
   ...rpcSlow,

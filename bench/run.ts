@@ -69,7 +69,7 @@ async function runEntry(e: BenchEntry): Promise<Measurement> {
   try {
     return await withTimeout(
       e.run({ quick: values.quick, limits, procs, log }),
-      limits.maxSeconds * 1000 + (e.slackMs ?? ENTRY_SLACK_MS),
+      e.timeoutMs ?? limits.maxSeconds * 1000 + (e.slackMs ?? ENTRY_SLACK_MS),
       e.name,
     );
   } finally {

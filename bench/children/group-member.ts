@@ -3,17 +3,22 @@
 // the seed list once it knows every member's address.
 //
 // Commands:
-//   {cmd:'join', group, seeds, layers}      -> {event:'joined', self}, then {event:'view', members}
-//                                              for every view installed
+//   {cmd:'join', group, seeds, layers, key?, encrypt?, stateBytes?}
+//                                           -> {event:'joined', self, restoredBytes}, then
+//                                              {event:'view', members} for every view installed;
+//                                              with stateBytes, the member's state is that many
+//                                              bytes (a joiner receives it by state transfer)
 //   {cmd:'run', size, count, seconds, window, burst}
 //                                           -> casts totally ordered `size`-byte messages: at most
 //                                              `burst` per event-loop turn and at most `window` of
 //                                              its own not yet delivered back, until `count` or
-//                                              `seconds`; then {event:'sent', cast, seconds}
+//                                              `seconds`; then {event:'sent', cast, seconds, rssWarmMB, rssEndMB}
 //   {cmd:'report', expect, idleMs, timeoutMs}
 //                                           -> once `expect` deliveries arrived (or none for
 //                                              `idleMs`, or `timeoutMs` passed): {event:'report',
 //                                              delivered, own, spanSeconds, views, stats}
+//   {cmd:'exit'}                            -> exits at once (process.exit, so a `--cpu-prof`
+//                                              profile is written; bench/profile-group.ts)
 import { performance } from 'node:perf_hooks';
 import { type Group, joinGroup, udp } from 'troupe/group';
 import { emit, onCommands } from 'troupe/testkit';
@@ -26,7 +31,10 @@ let firstMs = 0;
 let lastMs = 0;
 let views = 0;
 let wake: (() => void) | undefined;
+/** The state a joiner restored (or a founder's, once asked for a snapshot). */
+let state: Uint8Array | undefined;
 
+const rssMB = (): number => Math.round(process.memoryUsage.rss() / 1e6);
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function run(cmd: {
@@ -41,8 +49,11 @@ async function run(cmd: {
   const t0 = performance.now();
   const deadline = t0 + cmd.seconds * 1000;
   let cast = 0;
+  let rssWarmMB = 0;
+  const warm = t0 + (cmd.seconds * 1000) / 4;
   // Bounded by count and by time; waits for own deliveries when the window is full.
   while (cast < cmd.count && performance.now() < deadline) {
+    if (rssWarmMB === 0 && performance.now() >= warm) rssWarmMB = rssMB();
     let n = 0;
     while (n < cmd.burst && cast < cmd.count && cast - own < cmd.window) {
       g.cast(payload);
@@ -60,7 +71,7 @@ async function run(cmd: {
       });
     wake = undefined;
   }
-  emit('sent', { cast, seconds: (performance.now() - t0) / 1000 });
+  emit('sent', { cast, seconds: (performance.now() - t0) / 1000, rssWarmMB, rssEndMB: rssMB() });
 }
 
 async function report(expect: number, idleMs: number, timeoutMs: number): Promise<void> {
@@ -90,7 +101,17 @@ onCommands(async (cmd) => {
       seeds: cmd.seeds as string[],
       transport,
       layers: cmd.layers as Record<string, Record<string, unknown>> | undefined,
-      joinTimeoutMs: 10_000,
+      joinTimeoutMs: Number(cmd.joinTimeoutMs ?? 10_000),
+      ...(typeof cmd.stateBytes === 'number'
+        ? {
+            state: {
+              snapshot: () => state ?? new Uint8Array(cmd.stateBytes as number).fill(0x53),
+              restore: (s: Uint8Array) => {
+                state = s;
+              },
+            },
+          }
+        : {}),
       // The unkeyed entries are the insecure baselines the keyed ones are compared to.
       ...(typeof cmd.key === 'string' ? { key: cmd.key, encrypt: cmd.encrypt === true } : { insecure: true }),
     });
@@ -110,12 +131,14 @@ onCommands(async (cmd) => {
       emit('view', { members: v.view.members });
     });
     views = 1;
-    emit('joined', { self: g.self });
+    emit('joined', { self: g.self, restoredBytes: state?.length ?? 0 });
     emit('view', { members: g.view!.members });
   } else if (cmd.cmd === 'run') {
     await run(cmd as unknown as Parameters<typeof run>[0]);
   } else if (cmd.cmd === 'report') {
     await report(Number(cmd.expect), Number(cmd.idleMs ?? 1_000), Number(cmd.timeoutMs ?? 10_000));
+  } else if (cmd.cmd === 'exit') {
+    process.exit(0);
   }
 });
 emit('ready', { address: transport.address });

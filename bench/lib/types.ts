@@ -50,5 +50,8 @@ export interface BenchEntry {
   /** Hard bound on start-up, drain and reporting on top of the limits (ms; default 30 s): for an
    * entry that starts many processes, which a loaded machine starts slowly. */
   slackMs?: number;
+  /** Hard bound on the whole entry in ms, when its limits do not bound it (a fixed-size transfer);
+   * default: `maxSeconds` plus the runner's slack. */
+  timeoutMs?: number;
   run(ctx: BenchContext): Promise<Measurement>;
 }

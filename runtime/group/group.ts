@@ -240,10 +240,12 @@ export class Group implements GroupHandle {
 
   private drain(): void {
     const batch = this.outbox.splice(0, CAST_BATCH);
+    // One timer reschedule for the batch, not one per cast: each looks at every stack timer.
     for (const { payload, qos } of batch) {
       if (this.closed) return;
-      this.run(this.core.cast(payload, qos, this.now()));
+      this.run(this.core.cast(payload, qos, this.now()), false);
     }
+    this.schedule();
     if (this.outbox.length > 0) setImmediate(() => this.drain());
   }
 
@@ -342,7 +344,7 @@ export class Group implements GroupHandle {
     this.run(this.core.receive(bytes, from, this.now()));
   }
 
-  private run(effects: CoreEffect[]): void {
+  private run(effects: CoreEffect[], schedule = true): void {
     for (const e of effects) {
       switch (e.kind) {
         case 'transmit':
@@ -361,7 +363,7 @@ export class Group implements GroupHandle {
           break;
       }
     }
-    this.schedule();
+    if (schedule) this.schedule();
   }
 
   private schedule(): void {

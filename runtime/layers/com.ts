@@ -4,11 +4,12 @@ import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import {
   decodeFixedHeader,
-  decodePacket,
+  decodePacketBody,
   encodePacket,
   Flags,
   groupIdOf,
   MAX_PACKET_BYTES,
+  type Packet,
   PacketType,
 } from '../wire/packet.js';
 
@@ -193,7 +194,7 @@ class Com implements Layer {
   receive(bytes: Uint8Array, from: string): void {
     // Cheap checks on the fixed header first; then authentication, before the body is parsed
     // and before anything (the address map included) is learnt from the packet.
-    let packet: ReturnType<typeof decodePacket>;
+    let packet: Packet;
     let newest: boolean;
     let plain: Uint8Array;
     let h: ReturnType<typeof decodeFixedHeader> | undefined;
@@ -221,7 +222,8 @@ class Com implements Layer {
       // A point-to-point Stack packet names its receiver in the tag: one replayed here from
       // another member does not verify. Casts and Discovery (sent to a bare address) name no one.
       ({ newest, bytes: plain } = checkAuth(this.auth, bytes, h, this.self));
-      packet = decodePacket(plain, this.opts.maxPacket);
+      // The decrypted body has the same layout: its fixed header is the one checked above.
+      packet = decodePacketBody(plain, h);
     } catch (e) {
       if (e instanceof DecodeError) {
         if (e.code === 'DECODE_UNAUTHENTICATED') this.counters.unauthenticated++;

@@ -40,6 +40,7 @@ interface Batch {
 class Pack implements Layer {
   private readonly batches = new Map<string, Batch>();
   private readonly c = { messages: 0, packets: 0, unpacked: 0 };
+  private flushArmed = false;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -66,7 +67,11 @@ class Pack implements Layer {
     b.msgs.push(ev.msg);
     b.bytes += size;
     this.c.messages++;
-    this.ctx.setTimer('flush', 0);
+    // Arm the end-of-turn flush once per turn, not once per message (a timer is a map entry).
+    if (!this.flushArmed) {
+      this.flushArmed = true;
+      this.ctx.setTimer('flush', 0);
+    }
   }
 
   private flush(key: string, b: Batch): void {
@@ -87,6 +92,7 @@ class Pack implements Layer {
 
   timer(key: string): void {
     if (key !== 'flush') return;
+    this.flushArmed = false;
     for (const [k, b] of [...this.batches]) this.flush(k, b);
   }
 

@@ -54,6 +54,9 @@ class Stable implements Layer {
   /** Another member asked (by an unsettled gossip) for another round. */
   private asked = false;
   private gossipArmed = false;
+  private settleArmed = false;
+  /** When this member last delivered a cast (the settle timer counts from it). */
+  private lastDeliveryAt = 0;
   private readonly c = { gossipSent: 0, gossipReceived: 0, staleGossip: 0, stableEvents: 0 };
 
   constructor(
@@ -117,8 +120,14 @@ class Stable implements Layer {
     this.delivered.set(sender, seq);
     this.changed = true;
     this.armGossip();
-    // Re-armed by every delivery: fires once the burst pauses, so its end is reported promptly.
-    this.ctx.setTimer('settle', this.o.settleMs);
+    // Fires once the burst pauses (settleMs after its last delivery), so its end is reported
+    // promptly. Armed once and pushed back when it fires early, rather than re-armed by every
+    // delivery: a timer write per delivered message was a hot-path cost.
+    this.lastDeliveryAt = this.ctx.now();
+    if (!this.settleArmed) {
+      this.settleArmed = true;
+      this.ctx.setTimer('settle', this.o.settleMs);
+    }
   }
 
   private onGossip(from: MemberId, h: unknown[]): void {
@@ -216,7 +225,18 @@ class Stable implements Layer {
 
   timer(key: string): void {
     if (key === 'gossip') this.gossipArmed = false;
-    else if (key !== 'settle') return;
+    else if (key === 'settle') {
+      this.settleArmed = false;
+      // Compare with the due time itself, not a recomputed quiet span: with floats, now + (due -
+      // now) is exactly due when due > now, so the timer cannot re-arm at the same instant forever.
+      const now = this.ctx.now();
+      const due = this.lastDeliveryAt + this.o.settleMs;
+      if (due > now) {
+        this.settleArmed = true;
+        this.ctx.setTimer('settle', due - now);
+        return;
+      }
+    } else return;
     if (this.viewId === undefined) return;
     this.recompute();
     const settled = this.settled();

@@ -1,5 +1,5 @@
 import { DecodeError } from '../wire/errors.js';
-import { type Msg, popHeader } from './types.js';
+import type { Msg } from './types.js';
 
 /**
  * Checks for headers popped off the wire. A layer validates its header before it changes any
@@ -32,8 +32,10 @@ export function headerBytes(v: unknown, layer: string, what: string): Uint8Array
 /** Pop a layer's `[kind, ...]` header off a received message, validated; the rest of the message
  * (headers of the layers above) is returned alongside. */
 export function popKindHeader(msg: Msg, layer: string): { h: unknown[]; kind: number; rest: Msg } {
-  const popped = popHeader(msg);
-  if (!popped) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: missing header`);
-  const h = headerTuple(popped[0], layer, 1);
-  return { h, kind: headerUint(h[0], layer, 'kind'), rest: popped[1] };
+  // popHeader inlined: its [header, rest] pair was one more allocation per layer per message.
+  const n = msg.headers.length;
+  if (n === 0) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: missing header`);
+  const h = headerTuple(msg.headers[n - 1], layer, 1);
+  const kind = headerUint(h[0], layer, 'kind');
+  return { h, kind, rest: { headers: msg.headers.slice(0, n - 1), payload: msg.payload } };
 }

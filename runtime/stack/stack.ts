@@ -49,15 +49,28 @@ export class Stack {
       groupName: init.groupName,
       now: () => this.clock,
       random: init.random,
+      // passDown and passUp run once per message per layer: they catch in place rather than
+      // through guard(), whose closure would be one more allocation on that path.
       passDown: (ev) => {
         const below = this.layers[i + 1];
         if (!below) throw new Error(`bottom layer '${name}' cannot pass an event down`);
-        this.guard(i + 1, () => below.down(ev));
+        try {
+          below.down(ev);
+        } catch (error) {
+          this.failed(i + 1, error);
+        }
       },
       passUp: (ev) => {
         const above = this.layers[i - 1];
-        if (!above) this.effects.push({ kind: 'up', event: ev });
-        else this.guard(i - 1, () => above.up(ev));
+        if (!above) {
+          this.effects.push({ kind: 'up', event: ev });
+          return;
+        }
+        try {
+          above.up(ev);
+        } catch (error) {
+          this.failed(i - 1, error);
+        }
       },
       emit: (effect) => this.effects.push(effect),
       defer: (fn) => this.deferred.push(() => this.guard(i, fn)),
@@ -82,9 +95,13 @@ export class Stack {
     try {
       fn();
     } catch (error) {
-      if (error instanceof DecodeError) this.refused++;
-      else this.effects.push({ kind: 'error', layer: this.names[i]!, error });
+      this.failed(i, error);
     }
+  }
+
+  private failed(i: number, error: unknown): void {
+    if (error instanceof DecodeError) this.refused++;
+    else this.effects.push({ kind: 'error', layer: this.names[i]!, error });
   }
 
   private run(now: number, fn: () => void): Effect[] {

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import { formatAddress, parseAddress } from './address.js';
+import { formatAddress, type HostPort, parseAddress } from './address.js';
 import { TransportError } from './errors.js';
 import type { Transport, TransportStats } from './types.js';
 
@@ -42,12 +42,14 @@ export interface UdpOptions {
 }
 
 const DEFAULT_BUFFER = 4 * 1024 * 1024;
+/** Parsed addresses kept by `send`. */
+const MAX_TARGETS = 1_024;
 
 /**
  * Opens a UDP transport. Resolves once every socket is bound (and the multicast group joined);
  * rejects with a {@link TransportError} otherwise. After that, nothing throws: oversized
- * datagrams and send errors are counted in `stats().dropped`, since the stack above
- * retransmits lost datagrams anyway.
+ * datagrams, bad addresses and socket errors are counted in `stats().dropped`, since the stack
+ * above retransmits lost datagrams anyway; `stats().sent` counts datagrams handed to the kernel.
  *
  * @example
  * ```ts
@@ -92,6 +94,8 @@ class UdpTransport implements Transport {
   private peers: readonly string[] = [];
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private readonly counters: TransportStats = { sent: 0, received: 0, dropped: 0 };
+  /** Parsed `send` addresses: the same few peers are parsed once, not once per datagram. */
+  private readonly targets = new Map<string, HostPort>();
   private closed: Promise<void> | undefined;
   /** Local `ip:port` strings that are us; used to recognise our own multicast echoes. */
   private readonly self: ReadonlySet<string>;
@@ -142,10 +146,16 @@ class UdpTransport implements Transport {
   }
 
   send(to: string, bytes: Uint8Array): void {
-    const target = parseAddress(to);
+    let target = this.targets.get(to);
     if (!target) {
-      this.counters.dropped++;
-      return;
+      target = parseAddress(to);
+      if (!target) {
+        this.counters.dropped++;
+        return;
+      }
+      // Bounded: addresses come from the network (strangers, clients); a full cache starts over.
+      if (this.targets.size >= MAX_TARGETS) this.targets.clear();
+      this.targets.set(to, target);
     }
     this.sendTo(bytes, target.host, target.port);
   }
@@ -176,10 +186,12 @@ class UdpTransport implements Transport {
       return;
     }
     try {
-      this.unicast.send(bytes, port, host, (err) => {
-        if (err) this.counters.dropped++;
-        else this.counters.sent++;
-      });
+      // No completion callback: without one Node sends at once when the socket's queue is empty
+      // (uv_udp_try_send) and allocates no closure and schedules no tick per datagram. A failed
+      // send is then not reported (ICMP errors still reach the 'error' listener); the stack
+      // above repairs lost datagrams either way, so `sent` counts datagrams handed to the kernel.
+      this.unicast.send(bytes, port, host);
+      this.counters.sent++;
     } catch {
       // Synchronous failures: socket already closed, malformed host.
       this.counters.dropped++;

@@ -21,10 +21,11 @@ export {
   type Verified,
 } from './auth.js';
 export { AuthConfigError, DecodeError, type DecodeErrorCode } from './errors.js';
-export { type GuardLimits, guardMsgpack, PACKET_LIMITS } from './msgpack-guard.js';
+export { decodeGuarded, type GuardLimits, guardMsgpack, PACKET_LIMITS } from './msgpack-guard.js';
 export {
   decodeFixedHeader,
   decodePacket,
+  decodePacketBody,
   type Endpoint,
   encodePacket,
   FIXED_HEADER_BYTES,

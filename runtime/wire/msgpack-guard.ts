@@ -182,3 +182,155 @@ export function guardMsgpack(bytes: Uint8Array, start: number, end: number, limi
   }
   if (pos !== end) fail(`msgpack has ${end - pos} trailing bytes`);
 }
+
+const utf8 = new TextDecoder();
+
+// decodeGuarded's cursor. Module state rather than closures: a closure per helper per call cost
+// more than the walk itself on small packets. Safe because decoding is synchronous and calls
+// nothing outside this module.
+let src: Uint8Array = new Uint8Array(0);
+let dv: DataView = new DataView(src.buffer);
+let pos = 0;
+let start0 = 0;
+let end0 = 0;
+let values = 0;
+let maxValues = 0;
+let maxDepth = 0;
+
+function need(n: number): void {
+  if (pos + n > end0) fail(`msgpack truncated at byte ${pos - start0}`);
+}
+
+function take(n: number): number {
+  need(n);
+  const at = pos;
+  pos += n;
+  return at;
+}
+
+function str(n: number): string {
+  const at = take(n);
+  return utf8.decode(src.subarray(at, at + n));
+}
+
+function bin(n: number): Uint8Array {
+  const at = take(n);
+  return src.subarray(at, at + n);
+}
+
+/** `depth` open containers enclose the value read next (the guard's pending stack, less the root). */
+function value(depth: number): unknown {
+  if (++values > maxValues) fail(`msgpack holds more than ${maxValues} values`);
+  need(1);
+  const b = src[pos++]!;
+  if (b <= 0x7f) return b;
+  if (b >= 0xe0) return b - 0x100;
+  if (b >= 0xa0 && b <= 0xbf) return str(b & 0x1f);
+  if (b >= 0x90 && b <= 0x9f) return array(b & 0x0f, depth);
+  if (b >= 0x80 && b <= 0x8f) return fail('msgpack map not allowed here');
+  switch (b) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xc4:
+      return bin(src[take(1)]!);
+    case 0xc5:
+      return bin(dv.getUint16(take(2)));
+    case 0xc6:
+      return bin(dv.getUint32(take(4)));
+    case 0xd9:
+      return str(src[take(1)]!);
+    case 0xda:
+      return str(dv.getUint16(take(2)));
+    case 0xdb:
+      return str(dv.getUint32(take(4)));
+    case 0xca:
+      return dv.getFloat32(take(4));
+    case 0xcb:
+      return dv.getFloat64(take(8));
+    case 0xcc:
+      return src[take(1)]!;
+    case 0xcd:
+      return dv.getUint16(take(2));
+    case 0xce:
+      return dv.getUint32(take(4));
+    case 0xcf:
+      return Number(dv.getBigUint64(take(8)));
+    case 0xd0:
+      return dv.getInt8(take(1));
+    case 0xd1:
+      return dv.getInt16(take(2));
+    case 0xd2:
+      return dv.getInt32(take(4));
+    case 0xd3:
+      return Number(dv.getBigInt64(take(8)));
+    case 0xdc:
+      return array(dv.getUint16(take(2)), depth);
+    case 0xdd:
+      return array(dv.getUint32(take(4)), depth);
+    case 0xde:
+    case 0xdf:
+      return fail('msgpack map not allowed here');
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8: {
+      // The guard reads an extension's type byte before refusing it: the same error here.
+      const len = b === 0xc7 ? 1 : b === 0xc8 ? 2 : b === 0xc9 ? 4 : 0;
+      if (len > 0) take(len);
+      need(1);
+      return fail(`msgpack extension type ${dv.getInt8(pos)} not allowed`);
+    }
+    default:
+      return fail(`msgpack byte 0x${b.toString(16)} is not a valid type`); // 0xc1 (never used)
+  }
+}
+
+function array(count: number, depth: number): unknown[] {
+  if (count === 0) return [];
+  if (depth + 1 > maxDepth) fail(`msgpack nested deeper than ${maxDepth}`);
+  if (count > end0 - pos) fail(`msgpack container claims ${count} values, only ${end0 - pos} bytes remain`);
+  const out = new Array<unknown>(count);
+  for (let i = 0; i < count; i++) out[i] = value(depth + 1);
+  return out;
+}
+
+/**
+ * Validates and decodes `bytes[start..end)` in one pass: the value {@link guardMsgpack} followed
+ * by msgpackr would return (ints beyond 2^53 as rounded numbers, `bin` as a view into `bytes`,
+ * not a copy), for documents without maps or extensions (`limits.allowMaps` false and no
+ * `allowedExtensions`, as packet bodies are). Every received packet used to be walked twice,
+ * once by the guard and once by msgpackr; this is the one walk. Throws {@link DecodeError}
+ * where the guard would.
+ */
+export function decodeGuarded(bytes: Uint8Array, start: number, end: number, limits: GuardLimits): unknown {
+  if (limits.allowMaps || limits.allowedExtensions.size > 0)
+    throw new RangeError('decodeGuarded: documents with maps or extensions need guardMsgpack + msgpackr');
+  src = bytes;
+  dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  pos = start;
+  start0 = start;
+  end0 = end;
+  values = 0;
+  maxValues = limits.maxValues;
+  maxDepth = limits.maxDepth;
+  try {
+    const root = value(0);
+    if (pos !== end) fail(`msgpack has ${end - pos} trailing bytes`);
+    return root;
+  } finally {
+    // Do not keep the last packet alive through the module's cursor.
+    src = EMPTY;
+    dv = EMPTY_VIEW;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);

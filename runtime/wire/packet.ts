@@ -1,6 +1,6 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Packr } from 'msgpackr';
 import { DecodeError } from './errors.js';
-import { guardMsgpack, PACKET_LIMITS } from './msgpack-guard.js';
+import { decodeGuarded, PACKET_LIMITS } from './msgpack-guard.js';
 
 /**
  * Wire format of every troupe datagram / frame (all integers big-endian):
@@ -64,7 +64,6 @@ export interface Packet {
 }
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'number' });
 
 const EMPTY = new Uint8Array(0);
 
@@ -151,15 +150,18 @@ export function decodeFixedHeader(bytes: Uint8Array, maxBytes = MAX_PACKET_BYTES
  * The single decoding entry point. Accepts any input; throws nothing but {@link DecodeError}.
  */
 export function decodePacket(bytes: Uint8Array, maxBytes = MAX_PACKET_BYTES): Packet {
-  const h = decodeFixedHeader(bytes, maxBytes);
+  return decodePacketBody(bytes, decodeFixedHeader(bytes, maxBytes));
+}
+
+/**
+ * {@link decodePacket} for bytes whose fixed header `h` the caller already checked with
+ * {@link decodeFixedHeader} (com does, before authenticating), so it is not parsed twice. The
+ * body is validated and decoded in one pass ({@link decodeGuarded}). Throws only
+ * {@link DecodeError}.
+ */
+export function decodePacketBody(bytes: Uint8Array, h: FixedHeader): Packet {
   const bodyStart = FIXED_HEADER_BYTES + h.tagLength;
-  guardMsgpack(bytes, bodyStart, bytes.length, PACKET_LIMITS);
-  let body: unknown;
-  try {
-    body = unpackr.unpack(bytes.subarray(bodyStart));
-  } catch (e) {
-    throw new DecodeError('DECODE_BAD_BODY', `msgpack body rejected: ${(e as Error).message}`);
-  }
+  const body = decodeGuarded(bytes, bodyStart, bytes.length, PACKET_LIMITS);
   if (!Array.isArray(body) || body.length !== 2)
     throw new DecodeError('DECODE_BAD_SHAPE', 'body must be [headers, payload]');
   const [headers, payload] = body as [unknown, unknown];

@@ -56,6 +56,24 @@ describe('stable over stable:nak:com', () => {
     expect(buffered(net)).toBe(0);
   });
 
+  it('gossips settleMs after the last delivery of a burst, not after its first', () => {
+    // Periodic rounds far apart, so only the settle timer can send before 500 ms.
+    const spec = parseSpec('stable:nak:com', { stable: { gossipMs: 500, settleMs: 5 } });
+    const net = new Net({ members: 3, stack: spec, registry, loss: 0, seed: 9 });
+    net.installView(1);
+    for (let k = 0; k <= 20; k++) net.at(k, () => net.down(net.members[0]!, cast(k)));
+    const sent = () => net.members[1]!.stack.stats().stable!.gossipSent;
+    // The burst's deliveries at member 1 run until ~20.5 ms: no settle round inside it (a timer
+    // counted from the first delivery, or re-armed only once, would have fired by then).
+    net.run(20.5);
+    expect(sent()).toBe(0);
+    // 5 ms after the last delivery (at most 21 ms), the settle round goes out, once.
+    net.run(26.1);
+    expect(sent()).toBe(1);
+    net.run(200);
+    expect(sent()).toBe(1);
+  });
+
   it('makes nothing stable while a member has not reported; a view without it releases the buffers', () => {
     const net = loaded(0);
     const deaf = net.members[2]!;
