@@ -178,5 +178,5 @@ export default [
   slowEntry('member', 40, 10),
   slowEntry('member', 90, 10),
   slowEntry('sequencer', 90, 10),
-  slowEntry('sequencer', 490, 10),
+  slowEntry('sequencer', 900, 10),
 ];

@@ -44,7 +44,7 @@ export const SEQ_DEFAULTS: SeqOptions = {
   lagReportBytes: 4_000_000,
   lagRemoveBytes: 32_000_000,
   ackMs: 100,
-  sequencerStallMs: 250,
+  sequencerStallMs: 500,
 };
 
 /** One Order the sequencer issued, kept until every member has acknowledged seeing it. */

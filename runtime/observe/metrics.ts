@@ -184,6 +184,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     replayed: ['counter', 'Authentic packets refused as replays.'],
     failovers: ['counter', 'Contacts that failed (fail-overs).'],
     untrusted: ['counter', 'Views refused: not from the member they name, or not continuing the known view.'],
+    rtoMs: ['gauge', 'Retransmission timeout now (smoothed round trip plus four deviations, bounded).'],
   },
 };
 
