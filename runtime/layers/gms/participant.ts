@@ -105,7 +105,24 @@ export class Participant {
     const held = s.view.members.map(
       (m) => [m, m === s.self ? Math.max(d.vseq, d.contiguous(m) + 1) : d.contiguous(m) + 1] as const,
     );
-    s.send(from, digestHeader.encode({ newViewId, attempt, held, nakNext: d.lastOwnNakSeq + 1 }));
+    // A promise still standing travels with the digest: that coordinator may install its cut, so
+    // the new coordinator adopts it (see Coordinator.onDigest) and both installs agree on view 1.
+    const p = this.flush?.promised;
+    const promised = p && {
+      coord: p.coord,
+      attempt: p.attempt,
+      cut: [...p.cut].map(([m, c]) => [m, c + 1] as const),
+    };
+    s.send(
+      from,
+      digestHeader.encode({
+        newViewId,
+        attempt,
+        held,
+        nakNext: d.lastOwnNakSeq + 1,
+        ...(promised ? { promised } : {}),
+      }),
+    );
   }
 
   onSync(from: MemberId, h: unknown[]): void {
@@ -184,6 +201,14 @@ export class Participant {
     // complete again: that would commit us to it and refuse the attempt that replaces it.
     if (!f?.cut || f.okSent || f.abandoned || !this.s.view) return;
     for (const [sender, c] of f.cut) if ((this.s.delivery.logs.get(sender)?.next ?? 0) <= c) return;
+    // A cut adopted from another member's promise can lie below what we delivered under an
+    // attempt we never answered: we cannot end view 1 at it, so we stay silent and the flush
+    // timeout excludes us (we rejoin) rather than install a view whose end we did not deliver.
+    for (const [sender, c] of f.cut)
+      if ((this.s.delivery.logs.get(sender)?.next ?? 0) > c + 1) {
+        this.s.ctx.trace(() => `cannot end at cut of ${f.newViewId}/${f.attempt}: delivered past ${sender}`);
+        return;
+      }
     f.okSent = true;
     this.s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
   }
