@@ -204,13 +204,19 @@ export class Participant {
     // A cut adopted from another member's promise can lie below what we delivered under an
     // attempt we never answered: we cannot end view 1 at it, so we stay silent and the flush
     // timeout excludes us (we rejoin) rather than install a view whose end we did not deliver.
-    for (const [sender, c] of f.cut)
-      if ((this.s.delivery.logs.get(sender)?.next ?? 0) > c + 1) {
-        this.s.ctx.trace(() => `cannot end at cut of ${f.newViewId}/${f.attempt}: delivered past ${sender}`);
-        return;
-      }
+    const past = this.deliveredPast(f.cut);
+    if (past !== undefined) {
+      this.s.ctx.trace(() => `cannot end at cut of ${f.newViewId}/${f.attempt}: delivered past ${past}`);
+      return;
+    }
     f.okSent = true;
     this.s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
+  }
+
+  /** A sender whose casts we delivered beyond `cut` (last vseq per sender), if any. */
+  deliveredPast(cut: Map<MemberId, number>): MemberId | undefined {
+    for (const [sender, c] of cut) if ((this.s.delivery.logs.get(sender)?.next ?? 0) > c + 1) return sender;
+    return undefined;
   }
 
   /** An Install while a member: the next view, from the coordinator whose flush we completed. */
