@@ -235,19 +235,8 @@ export class Coordinator {
     // may install it, so ours ends view 1 exactly where it does (the highest-keyed promise, as a
     // Paxos proposer adopts the highest accepted value), and both installs deliver the same.
     const adopted = this.adoptedCut();
-    const past = adopted && s.participant.deliveredPast(adopted);
-    if (past !== undefined) {
-      // We delivered beyond the end of view 1 that another coordinator may install: we can be in
-      // no view after it. Stepping down (we rejoin) lets the next member coordinate; staying would
-      // restart this attempt forever.
-      s.ctx.trace(() => `delivered past the promised cut (${past}): stepping down`);
-      this.drop();
-      s.layer.finish(
-        'partitioned',
-        `delivered past the end of view ${newViewId - 1} another coordinator may install`,
-      );
-      return;
-    }
+    // Its coordinator too: staying would restart this attempt forever.
+    if (adopted && s.participant.stepDownPast(adopted, newViewId - 1)) return;
     const ends: SyncEnd[] = [];
     for (const sender of s.view!.members) {
       let best = -1;

@@ -201,22 +201,25 @@ export class Participant {
     // complete again: that would commit us to it and refuse the attempt that replaces it.
     if (!f?.cut || f.okSent || f.abandoned || !this.s.view) return;
     for (const [sender, c] of f.cut) if ((this.s.delivery.logs.get(sender)?.next ?? 0) <= c) return;
-    // A cut adopted from another member's promise can lie below what we delivered under an
-    // attempt we never answered: we cannot end view 1 at it, so we stay silent and the flush
-    // timeout excludes us (we rejoin) rather than install a view whose end we did not deliver.
-    const past = this.deliveredPast(f.cut);
-    if (past !== undefined) {
-      this.s.ctx.trace(() => `cannot end at cut of ${f.newViewId}/${f.attempt}: delivered past ${past}`);
-      return;
-    }
+    if (this.stepDownPast(f.cut, f.newViewId - 1)) return;
     f.okSent = true;
     this.s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
   }
 
-  /** A sender whose casts we delivered beyond `cut` (last vseq per sender), if any. */
-  deliveredPast(cut: Map<MemberId, number>): MemberId | undefined {
-    for (const [sender, c] of cut) if ((this.s.delivery.logs.get(sender)?.next ?? 0) > c + 1) return sender;
-    return undefined;
+  /**
+   * A cut adopted from another member's promise (see Coordinator.onDigest) can lie below what we
+   * delivered, under an attempt we never answered or before the flush: view `viewId` may already
+   * have ended at that cut at its promised coordinator, so we can be in no view after it. We stop
+   * (`partitioned`, and rejoin) rather than install a view whose end we did not deliver; the
+   * flush then goes on without us. True when we stopped.
+   */
+  stepDownPast(cut: Map<MemberId, number>, viewId: number): boolean {
+    const s = this.s;
+    const past = [...cut].find(([sender, c]) => (s.delivery.logs.get(sender)?.next ?? 0) > c + 1)?.[0];
+    if (past === undefined) return false;
+    s.ctx.trace(() => `delivered ${past} past the promised end of view ${viewId}: stepping down`);
+    s.layer.finish('partitioned', `delivered past the end of view ${viewId} another coordinator may install`);
+    return true;
   }
 
   /** An Install while a member: the next view, from the coordinator whose flush we completed. */
