@@ -442,10 +442,31 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     // q answered another coordinator's attempt 1 at p's 2 casts, then took this one: that
     // attempt may be installed with its cut, so this one must end exactly there, not at 5.
     net.inject(c, p.id, [GmsKind.Digest, 2, attempt, counts(5), 0]);
-    net.inject(c, q.id, [GmsKind.Digest, 2, attempt, counts(2), 0, [p.id, 1, counts(2)]]);
+    net.inject(c, q.id, [GmsKind.Digest, 2, attempt, counts(2), 0, [p.id, 1, counts(2), 8190]]);
     net.run(net.now + 5);
     const sync = net.sentOf(c, GmsKind.Sync)[0] as [number, number, number, [string, number, string][]];
     expect(sync[3].find(([sender]) => sender === p.id)?.[1]).toBe(2);
+  });
+
+  it('a promise carried into a lower attempt after an Abandon keeps its key', () => {
+    const net = group(3);
+    const [c, p, q] = coordinatorFirst(net);
+    const members = [c.id, p.id, q.id];
+    const zeros = members.map((m) => [m, 0, m]);
+    const prepare = (from: GmsNode, attempt: number, ms: string[]) =>
+      net.inject(p, from.id, [GmsKind.Prepare, 2, attempt, ms, ms.map(() => 'x:1')]);
+    prepare(c, 5, members);
+    net.inject(p, c.id, [GmsKind.Sync, 2, 5, zeros]); // p answers c's attempt 5: its promise
+    prepare(q, 6, [p.id, q.id]); // leaves c out: p switches, still bound to c's cut
+    net.inject(p, q.id, [GmsKind.Abandon, 2, 6]);
+    prepare(q, 1, [p.id, q.id]); // any key after an Abandon, even a lower one
+    net.inject(p, q.id, [GmsKind.Sync, 2, 1, zeros]);
+    prepare(q, 7, [p.id, q.id]);
+    net.run(net.now + 5);
+    expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(2);
+    const promised = net.sentOf(p, GmsKind.Digest).at(-1)![5] as [string, number, unknown, number];
+    expect(promised.slice(0, 2)).toEqual([q.id, 1]);
+    expect(promised[3]).toBe(5 * 4096 + 4095); // c's attempt 5 (rank 0), not q's attempt 1
   });
 
   it('a participant that delivered past such a cut stops instead of answering FlushOk', () => {

@@ -104,7 +104,13 @@ export interface DigestHeader extends AttemptHeader {
   /** The attempt this participant last answered FlushOk to without being released (no Abandon,
    * no Install), and that attempt's cut as counts per sender: its coordinator may install it, so
    * the cut of any attempt this participant joins after it must be exactly that one. */
-  promised?: { coord: MemberId; attempt: number; cut: (readonly [MemberId, number])[] };
+  promised?: {
+    coord: MemberId;
+    attempt: number;
+    cut: (readonly [MemberId, number])[];
+    /** The highest attempt key along the chain of promises this one carried (see the flush). */
+    key: number;
+  };
 }
 export interface SyncEnd {
   sender: MemberId;
@@ -218,7 +224,9 @@ function counts(v: unknown): (readonly [MemberId, number])[] {
 export const digestHeader: HeaderCodec<DigestHeader> = {
   encode: (m) => {
     const base = [GmsKind.Digest, m.newViewId, m.attempt, m.held, m.nakNext];
-    return m.promised ? [...base, [m.promised.coord, m.promised.attempt, m.promised.cut]] : base;
+    return m.promised
+      ? [...base, [m.promised.coord, m.promised.attempt, m.promised.cut, m.promised.key]]
+      : base;
   },
   decode(h) {
     headerTuple(h, L, 5);
@@ -227,11 +235,12 @@ export const digestHeader: HeaderCodec<DigestHeader> = {
     const held = counts(h[3]);
     const nakNext = headerUint(h[4], L, 'nakNext');
     if (h[5] === undefined) return { newViewId, attempt, held, nakNext };
-    const p = headerTuple(h[5], L, 3);
+    const p = headerTuple(h[5], L, 4);
     const promised = {
       coord: headerString(p[0], L, 'promised coordinator'),
       attempt: headerUint(p[1], L, 'promised attempt'),
       cut: counts(p[2]),
+      key: headerUint(p[3], L, 'promised key'),
     };
     return { newViewId, attempt, held, nakNext, promised };
   },

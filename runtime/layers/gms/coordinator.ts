@@ -264,9 +264,8 @@ export class Coordinator {
     for (const d of k.digests.values()) {
       const p = d.promised;
       if (!p) continue;
-      const key = this.s.attemptKey(p.attempt, p.coord);
-      if (best && key <= best.key) continue;
-      best = { key, cut: new Map(p.cut.map(([m, c]) => [m, c - 1])) };
+      if (best && p.key <= best.key) continue;
+      best = { key: p.key, cut: new Map(p.cut.map(([m, c]) => [m, c - 1])) };
     }
     if (best) this.s.ctx.trace(() => `adopt promised cut of key ${best.key}`);
     return best?.cut;

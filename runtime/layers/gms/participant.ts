@@ -30,7 +30,7 @@ export interface Flush {
   /** An attempt we answered FlushOk to and then left for this one, its coordinator not having
    * released us: if its Install still comes, and we delivered nothing past its cut, we keep
    * our promise and install it (see onInstall). */
-  promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number> };
+  promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number>; key: number };
 }
 
 /**
@@ -81,8 +81,18 @@ export class Participant {
     if (!f || f.coord !== from || f.attempt !== attempt) {
       s.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
       if (!f) s.ctx.passUp({ type: 'block' });
+      // The key reported with a promise never drops along the chain: after an Abandon we may take
+      // a lower-keyed attempt, whose coordinator adopted the cut of the promise we carried into
+      // it, so that cut still speaks for the higher key.
       const promised =
-        f?.okSent && f.cut && !f.abandoned ? { coord: f.coord, attempt: f.attempt, cut: f.cut } : f?.promised;
+        f?.okSent && f.cut && !f.abandoned
+          ? {
+              coord: f.coord,
+              attempt: f.attempt,
+              cut: f.cut,
+              key: Math.max(s.attemptKey(f.attempt, f.coord), f.promised?.key ?? 0),
+            }
+          : f?.promised;
       this.flush = {
         newViewId,
         attempt,
@@ -112,6 +122,7 @@ export class Participant {
       coord: p.coord,
       attempt: p.attempt,
       cut: [...p.cut].map(([m, c]) => [m, c + 1] as const),
+      key: p.key,
     };
     s.send(
       from,
