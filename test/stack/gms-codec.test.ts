@@ -182,6 +182,9 @@ describe('gms header codecs', () => {
       epoch: 12286,
     });
     expect(suspectHeader.decode([12, 3, 'b', 250])).toEqual({ viewId: 3, member: 'b', heldMs: 250 });
+    const promised = { coord: 'c', attempt: 1, cut: [['a', 4] as const], key: 8191 };
+    const digest = { newViewId: 4, attempt: 2, held: [['a', 5] as const], nakNext: 9, promised };
+    expect(digestHeader.decode(digestHeader.encode(digest))).toEqual(digest);
   });
 
   it('reads the optional trailing fields of older senders as absent', () => {
@@ -193,12 +196,14 @@ describe('gms header codecs', () => {
     });
     expect(suspectHeader.decode([12, 3, 'b']).heldMs).toBe(0);
     expect(joinHeader.decode([9]).vote).toBe('');
+    expect(digestHeader.decode([3, 4, 2, [['a', 5]], 9]).promised).toBeUndefined();
   });
 
   it.each([
     ['a short Data', () => dataHeader.decode([0, 3, 8195])],
     ['a negative vseq', () => dataHeader.decode([0, 3, 8195, -1])],
     ['a Digest entry without a count', () => digestHeader.decode([3, 4, 2, [['a']], 0])],
+    ['a Digest promise without its key', () => digestHeader.decode([3, 4, 2, [], 0, ['c', 1, []]])],
     ['a Sync holder that is not a string', () => syncHeader.decode([4, 4, 2, [['a', 1, 7]]])],
     [
       'an Install with fewer addresses than members',

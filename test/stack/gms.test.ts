@@ -3,11 +3,28 @@ import { GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import type { LayerFactory } from '../../runtime/stack/types.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
+import { runSeed, type SimOptions } from '../sim/run.js';
 import { GMS_SIM_OPTIONS, groupConfig, planProbes, runScenario } from '../sim/scenario.js';
 import { type Fault, World } from '../sim/world.js';
 import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
 
 const ALL: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause', 'partition'];
+/** `npm run sim`'s defaults, for seeds pinned with the command that found them. */
+const SIM_DEFAULTS: SimOptions = {
+  rpc: false,
+  members: '5',
+  faults: [],
+  messages: 40,
+  stack: GROUP_STACK,
+  calls: 12,
+  timeout: 1500,
+  delivery: 'seed',
+  rejoin: 'new',
+  async: false,
+  replies: false,
+  autoReissue: false,
+  trace: false,
+};
 
 /** A founded group of `n` nodes, all in view 1. */
 function group(n: number): GmsNet {
@@ -58,6 +75,31 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     // Participants answered n5, switched to n4's later attempt, then n5's Install came: they
     // keep their promise (they delivered nothing past n5's cut), so nobody forms a second view 2.
     const cfg = groupConfig(202852, 3 + (202852 % 7), ALL);
+    expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
+  });
+
+  it('group seed 302244 (FlushOk switch across a partition): both view 2s end view 1 alike', async () => {
+    // Two members sent FlushOk to coordinator A, a partition kept A's Install from them, and
+    // they installed a second view 2 with a third member at a higher cut (FINDINGS item 12). On
+    // branch merge the schedule no longer reaches that race: a guard, the unit tests below and
+    // seed 202852 are the proof.
+    const r = await runSeed(
+      {
+        ...SIM_DEFAULTS,
+        members: '3..9',
+        faults: [...ALL, 'splits', 'links', 'skew', 'slow'],
+        delivery: 'fanout',
+        rejoin: 'same',
+      },
+      302244,
+    );
+    expect(r.violations).toEqual([]);
+  });
+
+  it('group seed 200038 (a promise whose coordinator crashed; members past its cut): no wedge', () => {
+    // Members that delivered past the adopted cut must stop, not wait to be suspected: the
+    // suspicion is withdrawn on their next heartbeat and the same attempt restarts forever.
+    const cfg = groupConfig(200038, 3 + (200038 % 7), ALL);
     expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
   });
 
@@ -375,5 +417,75 @@ describe('gms: who may send which control message (issue 11)', () => {
     // A quarter of 1,000,000 bytes: two messages of 100,000 (+ overhead) fit.
     expect(net.stats(n2).future).toBe(2);
     expect(net.stats(n2).futureDropped).toBe(18);
+  });
+});
+
+describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk switch)', () => {
+  const coordinatorFirst = (net: GmsNet) => {
+    const ids = net.view(net.nodes[0]!)!.members;
+    return ids.map((id) => net.nodes.find((n) => n.id === id)!) as [GmsNode, GmsNode, GmsNode];
+  };
+
+  it('the coordinator ends the view at the cut a participant promised, not at the furthest held', () => {
+    const net = group(3);
+    const [c, p, q] = coordinatorFirst(net);
+    net.cutLink(c, p, false); // the real Prepares wait: p and q answer by injection below
+    net.cutLink(c, q, false);
+    net.injectProbe(c, 'deadbeef.1', 'n99', [GmsKind.Join, '']); // a view change
+    expect(net.runUntil(() => net.sentOf(c, GmsKind.Prepare).length > 0, net.now + 200)).toBe(true);
+    const attempt = net.sentOf(c, GmsKind.Prepare)[0]![2] as number;
+    const counts = (np: number) => [
+      [c.id, 0],
+      [p.id, np],
+      [q.id, 0],
+    ];
+    // q answered another coordinator's attempt 1 at p's 2 casts, then took this one: that
+    // attempt may be installed with its cut, so this one must end exactly there, not at 5.
+    net.inject(c, p.id, [GmsKind.Digest, 2, attempt, counts(5), 0]);
+    net.inject(c, q.id, [GmsKind.Digest, 2, attempt, counts(2), 0, [p.id, 1, counts(2), 8190]]);
+    net.run(net.now + 5);
+    const sync = net.sentOf(c, GmsKind.Sync)[0] as [number, number, number, [string, number, string][]];
+    expect(sync[3].find(([sender]) => sender === p.id)?.[1]).toBe(2);
+  });
+
+  it('a promise carried into a lower attempt after an Abandon keeps its key', () => {
+    const net = group(3);
+    const [c, p, q] = coordinatorFirst(net);
+    const members = [c.id, p.id, q.id];
+    const zeros = members.map((m) => [m, 0, m]);
+    const prepare = (from: GmsNode, attempt: number, ms: string[]) =>
+      net.inject(p, from.id, [GmsKind.Prepare, 2, attempt, ms, ms.map(() => 'x:1')]);
+    prepare(c, 5, members);
+    net.inject(p, c.id, [GmsKind.Sync, 2, 5, zeros]); // p answers c's attempt 5: its promise
+    prepare(q, 6, [p.id, q.id]); // leaves c out: p switches, still bound to c's cut
+    net.inject(p, q.id, [GmsKind.Abandon, 2, 6]);
+    prepare(q, 1, [p.id, q.id]); // any key after an Abandon, even a lower one
+    net.inject(p, q.id, [GmsKind.Sync, 2, 1, zeros]);
+    prepare(q, 7, [p.id, q.id]);
+    net.run(net.now + 5);
+    expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(2);
+    const promised = net.sentOf(p, GmsKind.Digest).at(-1)![5] as [string, number, unknown, number];
+    expect(promised.slice(0, 2)).toEqual([q.id, 1]);
+    expect(promised[3]).toBe(5 * 4096 + 4095); // c's attempt 5 (rank 0), not q's attempt 1
+  });
+
+  it('a participant that delivered past such a cut stops instead of answering FlushOk', () => {
+    const net = group(3);
+    const [c, p, q] = coordinatorFirst(net);
+    for (let i = 0; i < 3; i++)
+      c.layer.down({
+        type: 'cast',
+        msg: { headers: [], payload: new Uint8Array([i]) },
+        qos: { order: 'fifo' },
+      });
+    net.run(net.now + 50);
+    expect(net.delivered(p)).toHaveLength(3);
+    const members = [c.id, p.id, q.id];
+    net.inject(p, c.id, [GmsKind.Prepare, 2, 9, members, members.map(() => 'x:1')]);
+    net.run(net.now + 5);
+    net.inject(p, c.id, [GmsKind.Sync, 2, 9, members.map((m) => [m, m === c.id ? 1 : 0, m])]);
+    net.run(net.now + 5);
+    expect(net.sentOf(p, GmsKind.FlushOk)).toEqual([]);
+    expect(net.stopped(p)).toBe(true);
   });
 });

@@ -101,6 +101,16 @@ export interface DigestHeader extends AttemptHeader {
   held: (readonly [MemberId, number])[];
   /** The nak seq the sender's next cast will carry. */
   nakNext: number;
+  /** The attempt this participant last answered FlushOk to without being released (no Abandon,
+   * no Install), and that attempt's cut as counts per sender: its coordinator may install it, so
+   * the cut of any attempt this participant joins after it must be exactly that one. */
+  promised?: {
+    coord: MemberId;
+    attempt: number;
+    cut: (readonly [MemberId, number])[];
+    /** The highest attempt key along the chain of promises this one carried (see the flush). */
+    key: number;
+  };
 }
 export interface SyncEnd {
   sender: MemberId;
@@ -203,19 +213,36 @@ export const prepareHeader: HeaderCodec<Omit<PrepareHeader, 'addresses'>, Prepar
   },
 };
 
+/** `[[sender, count], ...]`: a Digest's held counts, or a promised cut. */
+function counts(v: unknown): (readonly [MemberId, number])[] {
+  return headerTuple(v, L, 0).map((e) => {
+    const t = headerTuple(e, L, 2);
+    return [headerString(t[0], L, 'sender'), headerUint(t[1], L, 'vseq')] as const;
+  });
+}
+
 export const digestHeader: HeaderCodec<DigestHeader> = {
-  encode: (m) => [GmsKind.Digest, m.newViewId, m.attempt, m.held, m.nakNext],
+  encode: (m) => {
+    const base = [GmsKind.Digest, m.newViewId, m.attempt, m.held, m.nakNext];
+    return m.promised
+      ? [...base, [m.promised.coord, m.promised.attempt, m.promised.cut, m.promised.key]]
+      : base;
+  },
   decode(h) {
     headerTuple(h, L, 5);
     const newViewId = headerUint(h[1], L, 'viewId');
     const attempt = headerUint(h[2], L, 'attempt');
-    const entries = headerTuple(h[3], L, 0);
+    const held = counts(h[3]);
     const nakNext = headerUint(h[4], L, 'nakNext');
-    const held = entries.map((e) => {
-      const t = headerTuple(e, L, 2);
-      return [headerString(t[0], L, 'sender'), headerUint(t[1], L, 'vseq')] as const;
-    });
-    return { newViewId, attempt, held, nakNext };
+    if (h[5] === undefined) return { newViewId, attempt, held, nakNext };
+    const p = headerTuple(h[5], L, 4);
+    const promised = {
+      coord: headerString(p[0], L, 'promised coordinator'),
+      attempt: headerUint(p[1], L, 'promised attempt'),
+      cut: counts(p[2]),
+      key: headerUint(p[3], L, 'promised key'),
+    };
+    return { newViewId, attempt, held, nakNext, promised };
   },
 };
 

@@ -1,6 +1,7 @@
 import type { MemberId } from '../../stack/member.js';
 import {
   abandonHeader,
+  type DigestHeader,
   digestHeader,
   flushOkHeader,
   type HeartbeatHeader,
@@ -25,7 +26,10 @@ export interface Coordination {
   joined: MemberId[];
   left: MemberId[];
   failed: MemberId[];
-  digests: Map<MemberId, { last: Map<MemberId, number>; nakNext: number }>;
+  digests: Map<
+    MemberId,
+    { last: Map<MemberId, number>; nakNext: number; promised?: DigestHeader['promised'] }
+  >;
   oks: Set<MemberId>;
   synced: boolean;
   /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
@@ -219,14 +223,20 @@ export class Coordinator {
 
   onDigest(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { newViewId, attempt, held, nakNext } = digestHeader.decode(h);
+    const { newViewId, attempt, held, nakNext, promised } = digestHeader.decode(h);
     const last = new Map<MemberId, number>();
     for (const [sender, count] of held) last.set(sender, count - 1);
     const k = this.coord;
     if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
-    k.digests.set(from, { last, nakNext });
+    k.digests.set(from, promised ? { last, nakNext, promised } : { last, nakNext });
     if (k.digests.size < k.participants.length || k.synced) return;
     // The old view ends, per sender, at the furthest any survivor got; one who has it serves the rest.
+    // Unless a participant still stands by a FlushOk to another attempt: that attempt's coordinator
+    // may install it, so ours ends view 1 exactly where it does (the highest-keyed promise, as a
+    // Paxos proposer adopts the highest accepted value), and both installs deliver the same.
+    const adopted = this.adoptedCut();
+    // Its coordinator too: staying would restart this attempt forever.
+    if (adopted && s.participant.stepDownPast(adopted, newViewId - 1)) return;
     const ends: SyncEnd[] = [];
     for (const sender of s.view!.members) {
       let best = -1;
@@ -238,10 +248,27 @@ export class Coordinator {
           holder = p;
         }
       }
-      ends.push({ sender, count: best + 1, holder }); // as a count: -1 cannot travel as an unsigned header
+      // The promiser delivered up to the promised cut, so the furthest holder holds it too.
+      const end = adopted ? (adopted.get(sender) ?? -1) : best;
+      ends.push({ sender, count: end + 1, holder }); // as a count: -1 cannot travel as an unsigned header
     }
     k.synced = true;
     for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends }));
+  }
+
+  /** The cut of the highest-keyed promise reported in the digests, as last vseq per sender. */
+  private adoptedCut(): Map<MemberId, number> | undefined {
+    const k = this.coord;
+    if (!k) return undefined;
+    let best: { key: number; cut: Map<MemberId, number> } | undefined;
+    for (const d of k.digests.values()) {
+      const p = d.promised;
+      if (!p) continue;
+      if (best && p.key <= best.key) continue;
+      best = { key: p.key, cut: new Map(p.cut.map(([m, c]) => [m, c - 1])) };
+    }
+    if (best) this.s.ctx.trace(() => `adopt promised cut of key ${best.key}`);
+    return best?.cut;
   }
 
   onFlushOk(from: MemberId, h: unknown[]): void {

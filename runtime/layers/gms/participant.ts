@@ -30,7 +30,7 @@ export interface Flush {
   /** An attempt we answered FlushOk to and then left for this one, its coordinator not having
    * released us: if its Install still comes, and we delivered nothing past its cut, we keep
    * our promise and install it (see onInstall). */
-  promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number> };
+  promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number>; key: number };
 }
 
 /**
@@ -81,8 +81,18 @@ export class Participant {
     if (!f || f.coord !== from || f.attempt !== attempt) {
       s.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
       if (!f) s.ctx.passUp({ type: 'block' });
+      // The key reported with a promise never drops along the chain: after an Abandon we may take
+      // a lower-keyed attempt, whose coordinator adopted the cut of the promise we carried into
+      // it, so that cut still speaks for the higher key.
       const promised =
-        f?.okSent && f.cut && !f.abandoned ? { coord: f.coord, attempt: f.attempt, cut: f.cut } : f?.promised;
+        f?.okSent && f.cut && !f.abandoned
+          ? {
+              coord: f.coord,
+              attempt: f.attempt,
+              cut: f.cut,
+              key: Math.max(s.attemptKey(f.attempt, f.coord), f.promised?.key ?? 0),
+            }
+          : f?.promised;
       this.flush = {
         newViewId,
         attempt,
@@ -105,7 +115,25 @@ export class Participant {
     const held = s.view.members.map(
       (m) => [m, m === s.self ? Math.max(d.vseq, d.contiguous(m) + 1) : d.contiguous(m) + 1] as const,
     );
-    s.send(from, digestHeader.encode({ newViewId, attempt, held, nakNext: d.lastOwnNakSeq + 1 }));
+    // A promise still standing travels with the digest: that coordinator may install its cut, so
+    // the new coordinator adopts it (see Coordinator.onDigest) and both installs agree on view 1.
+    const p = this.flush?.promised;
+    const promised = p && {
+      coord: p.coord,
+      attempt: p.attempt,
+      cut: [...p.cut].map(([m, c]) => [m, c + 1] as const),
+      key: p.key,
+    };
+    s.send(
+      from,
+      digestHeader.encode({
+        newViewId,
+        attempt,
+        held,
+        nakNext: d.lastOwnNakSeq + 1,
+        ...(promised ? { promised } : {}),
+      }),
+    );
   }
 
   onSync(from: MemberId, h: unknown[]): void {
@@ -184,8 +212,25 @@ export class Participant {
     // complete again: that would commit us to it and refuse the attempt that replaces it.
     if (!f?.cut || f.okSent || f.abandoned || !this.s.view) return;
     for (const [sender, c] of f.cut) if ((this.s.delivery.logs.get(sender)?.next ?? 0) <= c) return;
+    if (this.stepDownPast(f.cut, f.newViewId - 1)) return;
     f.okSent = true;
     this.s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
+  }
+
+  /**
+   * A cut adopted from another member's promise (see Coordinator.onDigest) can lie below what we
+   * delivered, under an attempt we never answered or before the flush: view `viewId` may already
+   * have ended at that cut at its promised coordinator, so we can be in no view after it. We stop
+   * (`partitioned`, and rejoin) rather than install a view whose end we did not deliver; the
+   * flush then goes on without us. True when we stopped.
+   */
+  stepDownPast(cut: Map<MemberId, number>, viewId: number): boolean {
+    const s = this.s;
+    const past = [...cut].find(([sender, c]) => (s.delivery.logs.get(sender)?.next ?? 0) > c + 1)?.[0];
+    if (past === undefined) return false;
+    s.ctx.trace(() => `delivered ${past} past the promised end of view ${viewId}: stepping down`);
+    s.layer.finish('partitioned', `delivered past the end of view ${viewId} another coordinator may install`);
+    return true;
   }
 
   /** An Install while a member: the next view, from the coordinator whose flush we completed. */
