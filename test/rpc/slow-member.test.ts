@@ -160,7 +160,19 @@ it('a member stopped 80% and 90% of the time leaves the group its pace; one that
       .at(-1);
     expect(reported).toBeDefined();
     const removedAfter = removedAt - (reported!.at as number);
-    expect(removedAfter).toBeLessThan(HEALTH.lagRemoveMs - HEALTH.lagReportMs + 2_000);
+    // The removal came once its lag passed the bound, not long after. The wall time from the
+    // report says little: a member running 10 ms in 500 catches up part of the way in each
+    // slot, so its lag grows slower than the clock (a CI run: report at 1,006 ms of lag,
+    // removal 5.3 s later at 3,172 ms). The decision's own lag does say it: the sequencer
+    // checks every 250 ms, and a loaded machine may delay that by a second or so.
+    const decision = lag
+      .filter((e) => e.removing === true && e.member === selfOf.get(slow) && (e.at as number) <= removedAt)
+      .at(-1);
+    expect(decision).toBeDefined();
+    expect(decision!.lagMs as number).toBeGreaterThanOrEqual(HEALTH.lagRemoveMs);
+    expect(decision!.lagMs as number).toBeLessThan(HEALTH.lagRemoveMs + 1_500);
+    // And the view change that carried it out followed at once.
+    expect(removedAt - (decision!.at as number)).toBeLessThan(2_000);
     // Rejoins (a new incarnation's first view) at most once per damping period.
     const rejoins = slow.events
       .filter((e, i, all) => e.event === 'view' && all.findIndex((x) => x.self === e.self) === i)
