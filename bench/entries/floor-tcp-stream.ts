@@ -1,7 +1,7 @@
 // floor: tcp stream — one loopback TCP connection between two processes carrying a bulk transfer:
 // what moving large messages or a state between two members could cost at best, the floor for the
 // 1 MB cast and the 64 MB state transfer entries (bench/entries/group-bulk.ts).
-import { childScript } from '../lib/compiled.js';
+import { script } from '../lib/script.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 
 /** Bytes of the transfer: the state transfer entry's size. */
@@ -10,8 +10,8 @@ const CHUNK = 1024 * 1024;
 
 async function tcpStream(ctx: BenchContext): Promise<Measurement> {
   const [rx, tx] = [
-    await ctx.procs.start(childScript('tcp-stream'), { name: 'stream-rx', ready: 'ready' }),
-    await ctx.procs.start(childScript('tcp-stream'), { name: 'stream-tx', ready: 'ready' }),
+    await ctx.procs.start(script('bench/children/tcp-stream.ts'), { name: 'stream-rx', ready: 'ready' }),
+    await ctx.procs.start(script('bench/children/tcp-stream.ts'), { name: 'stream-tx', ready: 'ready' }),
   ];
   const bytes = ctx.quick ? STREAM_BYTES / 8 : STREAM_BYTES;
   const timeout = (ctx.limits.maxSeconds + 20) * 1000;

@@ -2,7 +2,7 @@
 // all casting totally ordered messages at once; compared to the raw dgram floor of the same payload
 // size measured in the same run (same unit: msg/s per member).
 import type { Child } from 'troupe/testkit';
-import { childScript } from '../lib/compiled.js';
+import { script } from '../lib/script.js';
 import { against } from '../lib/ratio.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { MEMBERS, rawDgram1B, rawDgram1K } from './floor-raw-dgram.js';
@@ -43,7 +43,7 @@ export async function groupTotal(ctx: BenchContext, run: GroupRun): Promise<Meas
   const members: Child[] = [];
   for (let i = 0; i < count; i++) {
     members.push(
-      await ctx.procs.start(childScript('group-member'), {
+      await ctx.procs.start(script('bench/children/group-member.ts'), {
         name: `group-${i}`,
         ready: 'ready',
         nodeArgs: run.nodeArgs ?? [],

@@ -17,10 +17,11 @@ import { readFileSync } from 'node:fs';
 import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
+import { script } from '../lib/script.js';
 import { PIPELINE } from './floor-tcp-rr.js';
 
-const REPLICA = 'bench/children/observed-replica.ts';
-const CLIENT = 'bench/children/rpc-client.ts';
+const REPLICA = script('bench/children/observed-replica.ts');
+const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 3;
 const SCRAPE_MS = 1_000;
 const CALL_TIMEOUT_MS = 5_000;
