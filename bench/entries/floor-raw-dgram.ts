@@ -1,8 +1,8 @@
 // floor: raw dgram — the best a 3-member group could do with plain UDP unicast fan-out on loopback,
 // in separate processes: the floor the totally ordered group casts are compared to.
 import type { Child } from 'troupe/testkit';
-import { script } from '../lib/script.js';
 import { against } from '../lib/ratio.js';
+import { script } from '../lib/script.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 
 export const MEMBERS = 3;
@@ -12,7 +12,9 @@ const ACK_EVERY = 250;
 async function rawDgram(ctx: BenchContext, size: number): Promise<Measurement> {
   const peers: Child[] = [];
   for (let i = 0; i < MEMBERS; i++) {
-    peers.push(await ctx.procs.start(script('bench/children/dgram-peer.ts'), { name: `dgram-${i}`, ready: 'ready' }));
+    peers.push(
+      await ctx.procs.start(script('bench/children/dgram-peer.ts'), { name: `dgram-${i}`, ready: 'ready' }),
+    );
   }
   const ports = peers.map((p) => p.events[0]!.port as number);
   const sendTimeout = (ctx.limits.maxSeconds + 10) * 1000;

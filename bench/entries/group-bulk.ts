@@ -2,8 +2,8 @@
 // over UDP on 127.0.0.1, each compared to the TCP stream floor of the same run (MB/s).
 import { performance } from 'node:perf_hooks';
 import type { Child } from 'troupe/testkit';
-import { script } from '../lib/script.js';
 import { against } from '../lib/ratio.js';
+import { script } from '../lib/script.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { STREAM_BYTES, tcpStreamFloor } from './floor-tcp-stream.js';
 import { groupTotal } from './group-total.js';
@@ -15,7 +15,9 @@ async function stateTransfer(ctx: BenchContext): Promise<Measurement> {
   const bytes = ctx.quick ? STREAM_BYTES / 8 : STREAM_BYTES;
   const members: Child[] = [];
   for (let i = 0; i < 3; i++)
-    members.push(await ctx.procs.start(script('bench/children/group-member.ts'), { name: `state-${i}`, ready: 'ready' }));
+    members.push(
+      await ctx.procs.start(script('bench/children/group-member.ts'), { name: `state-${i}`, ready: 'ready' }),
+    );
   const seeds = members.map((m) => m.events[0]!.address as string);
   const join = { cmd: 'join', group: 'bench-state', stateBytes: bytes, joinTimeoutMs: 60_000 };
   const [a, b, joiner] = members as [Child, Child, Child];

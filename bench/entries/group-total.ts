@@ -2,8 +2,8 @@
 // all casting totally ordered messages at once; compared to the raw dgram floor of the same payload
 // size measured in the same run (same unit: msg/s per member).
 import type { Child } from 'troupe/testkit';
-import { script } from '../lib/script.js';
 import { against } from '../lib/ratio.js';
+import { script } from '../lib/script.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { MEMBERS, rawDgram1B, rawDgram1K } from './floor-raw-dgram.js';
 

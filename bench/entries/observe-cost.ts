@@ -16,8 +16,8 @@
 import { readFileSync } from 'node:fs';
 import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
-import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { script } from '../lib/script.js';
+import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { PIPELINE } from './floor-tcp-rr.js';
 
 const REPLICA = script('bench/children/observed-replica.ts');
