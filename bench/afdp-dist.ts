@@ -22,7 +22,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLan, type Lan } from '../testkit/netns.js';
+import { createLan, type Lan } from 'troupe/testkit';
 
 const { values } = parseArgs({
   options: {

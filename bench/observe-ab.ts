@@ -7,11 +7,9 @@
  *   npx tsx bench/observe-ab.ts [--mode par|seq] [--server] [--process-metrics]
  */
 import { parseArgs } from 'node:util';
+import { connect, joinReplica, metricsServer, Observer } from 'troupe';
 import { Bank } from '../examples/bank/bank.js';
 import { validateBankRequest } from '../examples/bank/generated/bank.model.js';
-import { Observer } from '../runtime/observe/observer.js';
-import { metricsServer } from '../runtime/observe/server.js';
-import { connect, joinReplica } from '../runtime/rpc/index.js';
 
 const { values: flags } = parseArgs({
   options: {

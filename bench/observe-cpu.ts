@@ -8,12 +8,9 @@
  *   npx tsx bench/observe-cpu.ts [--pairs 3] [--calls 3000]
  */
 import { parseArgs } from 'node:util';
+import { connect, joinReplica, type MetricsServer, metricsServer, Observer, udp } from 'troupe';
 import { Bank } from '../examples/bank/bank.js';
 import { validateBankRequest } from '../examples/bank/generated/bank.model.js';
-import { Observer } from '../runtime/observe/observer.js';
-import { type MetricsServer, metricsServer } from '../runtime/observe/server.js';
-import { connect, joinReplica } from '../runtime/rpc/index.js';
-import { udp } from '../runtime/transport/udp.js';
 
 const { values: flags } = parseArgs({
   options: { pairs: { type: 'string', default: '3' }, calls: { type: 'string', default: '3000' } },

@@ -7,11 +7,10 @@
  *
  *   npx tsx bench/observe-micro.ts
  */
+
+import { type Group, joinReplica, Observer } from 'troupe';
 import { Bank } from '../examples/bank/bank.js';
 import { validateBankRequest } from '../examples/bank/generated/bank.model.js';
-import type { Group } from '../runtime/group/group.js';
-import { Observer } from '../runtime/observe/observer.js';
-import { joinReplica } from '../runtime/rpc/index.js';
 
 function cpuUs(): number {
   const u = process.cpuUsage();

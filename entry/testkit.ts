@@ -5,6 +5,16 @@
  * {@link serveReplicaChild}.
  */
 
+export {
+  checkNetnsTools,
+  createLan,
+  createNamespace,
+  Lan,
+  type LanHost,
+  type LanOptions,
+  Namespace,
+  NetnsUnavailable,
+} from '../testkit/netns.js';
 export { freePorts } from '../testkit/ports.js';
 export {
   Child,

@@ -80,4 +80,29 @@ describe('package entry points', () => {
       for (const m of text.matchAll(/from '([^']+)'/g)) expect(m[1], f).toMatch(/^troupe(\/(client|idl))?$/);
     }
   });
+
+  it('bench/ and examples/ use only the public surface: troupe entry points and each other', () => {
+    const files = (dir: string): string[] =>
+      fs
+        .readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+        .map((f) => path.join(dir, f));
+    const all = [...files('bench'), ...files('examples')];
+    const outside: string[] = [];
+    for (const file of all) {
+      const text = fs.readFileSync(path.join(root, file), 'utf8');
+      for (const m of text.matchAll(/^(?:import|export)\s[^'";]*?'([^']+)'/gm)) {
+        const spec = m[1]!;
+        if (!spec.startsWith('.')) {
+          if (spec.startsWith('troupe') && !/^troupe(\/(client|group|idl|codegen|testkit))?$/.test(spec))
+            outside.push(`${file}: ${spec}`);
+          continue;
+        }
+        const target = path.relative(root, path.resolve(path.dirname(path.join(root, file)), spec));
+        if (!/^(bench|examples)\//.test(target)) outside.push(`${file}: ${spec}`);
+      }
+    }
+    expect(all.length).toBeGreaterThan(20);
+    expect(outside).toStrictEqual([]);
+  });
 });
