@@ -55,7 +55,7 @@ export function tsType(t: TypeRef): string {
       return t.name;
     case 'array': {
       const inner = tsType(t.of);
-      return t.of.kind === 'optional' ? `(${inner})[]` : `${inner}[]`;
+      return t.of.kind === 'optional' || t.of.kind === 'oneOf' ? `(${inner})[]` : `${inner}[]`;
     }
     case 'map':
       return `Record<string, ${tsType(t.value)}>`;
@@ -63,6 +63,8 @@ export function tsType(t: TypeRef): string {
       return `${tsType(t.of)} | undefined`;
     case 'literal':
       return quote(t.value);
+    case 'oneOf':
+      return t.values.map(quote).join(' | ');
   }
 }
 

@@ -111,6 +111,8 @@ export class TypeMapper {
       if (present.length === 1) return { kind: 'optional', of: this.map(present[0]!, undefined, site) };
       if (present.every((t) => t.isBooleanLiteral()))
         return { kind: 'optional', of: { kind: 'prim', name: 'bool' } };
+      if (!present[0]!.getAliasSymbol() && present.every(isLiteral))
+        return { kind: 'optional', of: oneOf(present, node) };
       const enumSym = present[0]!.isEnumLiteral() ? this.parentEnum(present[0]!) : undefined;
       if (enumSym && present.every((t) => t.isEnumLiteral() && this.parentEnum(t) === enumSym)) {
         return { kind: 'optional', of: this.enumFromDecl(enumSym, site) };
@@ -118,8 +120,13 @@ export class TypeMapper {
       return this.fail(site, 'an optional union must name its union with a type alias');
     }
     const alias = type.getAliasSymbol();
+    // `unit: 'cm' | 'mm'` written inline: carried as it is written (IDL `"cm" | "mm"`).
+    if (!alias && members.every(isLiteral)) return oneOf(members, node);
     if (!alias)
-      return this.fail(site, `anonymous union '${type.getText()}'; declare it as a named type alias`);
+      return this.fail(
+        site,
+        `anonymous union '${type.getText()}'; declare it as a named type alias (only a union of literals may be written inline)`,
+      );
     const name = alias.getName();
     const origin = alias.getDeclarations()[0] ?? site.node;
     if (this.reserve(name, origin, site)) return { kind: 'ref', name };
@@ -298,6 +305,31 @@ export class TypeMapper {
   private define(name: string, origin: Node, decl: TypeDecl): void {
     this.decls.set(name, { decl, origin });
   }
+}
+
+/** A string, number or boolean literal type (not an enum member, which names its enum). */
+function isLiteral(t: Type): boolean {
+  return !t.isEnumLiteral() && (t.isStringLiteral() || t.isNumberLiteral() || t.isBooleanLiteral());
+}
+
+/**
+ * An inline union of literal types, in the order written when `node` shows it (the checker
+ * orders a union's members by when it first met each type, not as written).
+ */
+function oneOf(members: Type[], node: TypeNode | undefined): TypeRef {
+  const value = (t: Type): Literal =>
+    t.isBooleanLiteral() ? t.getText() === 'true' : (t.getLiteralValue() as Literal);
+  const values = members.map(value);
+  const written =
+    node && Node.isUnionTypeNode(node)
+      ? node
+          .getTypeNodes()
+          .filter((n) => !/^(undefined|null)$/.test(n.getText()))
+          .map((n) => n.getType())
+      : [];
+  if (written.length === members.length && written.every(isLiteral))
+    return { kind: 'oneOf', values: written.map(value) };
+  return { kind: 'oneOf', values };
 }
 
 /** An object type written inline (`{ kind: 'circle'; r: number }`), not a named interface. */

@@ -4,7 +4,16 @@
  * errors point into the file; codegen runs them on extracted models without positions.
  */
 import { IdlModelError, IdlParseError } from './errors.js';
-import { type Field, type IdlFile, PRIMITIVE_TYPES, type TypeDecl, type TypeRef } from './model.js';
+import {
+  type Field,
+  type IdlFile,
+  type Literal,
+  literalToString,
+  PRIMITIVE_TYPES,
+  type TypeDecl,
+  type TypeRef,
+  typeToString,
+} from './model.js';
 
 /** Names people write from habit (TypeScript, other IDLs), with the IDL type they mean. */
 const TS_NAMES: Record<string, string> = {
@@ -67,7 +76,14 @@ export function checkModel(model: IdlFile, file = '<model>', positions: Position
   const checkType = (t: TypeRef): void => {
     if (t.kind === 'array' || t.kind === 'optional') checkType(t.of);
     else if (t.kind === 'map') checkType(t.value);
-    else if (t.kind === 'ref' && !types.has(t.name)) {
+    else if (t.kind === 'oneOf') {
+      const seen = new Set<Literal>();
+      for (const v of t.values) {
+        if (seen.has(v)) fail(t, `${literalToString(v)} is listed twice in ${typeToString(t)}`);
+        seen.add(v);
+      }
+      if (seen.size < 2) fail(t, 'a union of literals needs at least two values', 'write the literal alone');
+    } else if (t.kind === 'ref' && !types.has(t.name)) {
       const near = closest(t.name);
       fail(
         t,

@@ -40,7 +40,12 @@ export type TypeRef =
    * Exactly this value, as TypeScript's literal types: the discriminant of a tagged union
    * (`kind: "circle"`), which lets the validator pick the member and name the path inside it.
    */
-  | { kind: 'literal'; value: Literal };
+  | { kind: 'literal'; value: Literal }
+  /**
+   * One of these values (`"cm" | "mm"`): an anonymous union of literals, as TypeScript writes
+   * `unit: 'cm' | 'mm'` inline. At least two distinct values; a named one is a `union` decl.
+   */
+  | { kind: 'oneOf'; values: Literal[] };
 
 /** A literal: parameter defaults, union members and literal types. */
 export type Literal = string | number | boolean;
@@ -168,14 +173,21 @@ export function typeToString(t: TypeRef): string {
     case 'ref':
       return t.name;
     case 'array':
-      return `${typeToString(t.of)}[]`;
+      return `${suffixed(t.of)}[]`;
     case 'optional':
-      return `${typeToString(t.of)}?`;
+      return `${suffixed(t.of)}?`;
     case 'map':
       return `map<string, ${typeToString(t.value)}>`;
     case 'literal':
       return literalToString(t.value);
+    case 'oneOf':
+      return t.values.map(literalToString).join(' | ');
   }
+}
+
+/** `t` as the operand of a `[]` or `?` suffix: a union in parentheses, which bind tighter. */
+function suffixed(t: TypeRef): string {
+  return t.kind === 'oneOf' ? `(${typeToString(t)})` : typeToString(t);
 }
 
 /** Structural equality of two type expressions (named types compare by name). */

@@ -386,8 +386,12 @@ class Parser {
     const t = this.tok;
     let base: TypeRef;
     const lit = this.isWord('map') ? undefined : this.literal();
-    if (lit !== undefined) {
+    if (this.eat('(')) {
+      base = this.type();
+      this.expect(')', 'after the type in parentheses');
+    } else if (lit !== undefined) {
       base = { kind: 'literal', value: lit };
+      if (this.isPunct('|')) return this.oneOf(lit, t);
     } else if (this.isWord('map')) {
       this.i++;
       this.expect('<', "after 'map'", 'maps are written `map<string, V>`');
@@ -416,5 +420,27 @@ class Parser {
       this.positions.set(base, t);
     }
     return base;
+  }
+
+  /** The rest of `"cm" | "mm"` after its first literal: literals only, no suffix (use parentheses). */
+  private oneOf(first: Literal, start: Token): TypeRef {
+    const values = [first];
+    while (this.eat('|')) {
+      const v = this.literal();
+      if (v === undefined)
+        this.fail(
+          `expected a literal in a union of literals, found ${this.describe(this.tok)}`,
+          'to mix structs and literals, declare it: `union U = A | "x";`',
+        );
+      values.push(v);
+    }
+    if (this.isPunct('[') || this.isPunct('?'))
+      this.fail(
+        'a suffix after a union of literals is ambiguous',
+        'write `("cm" | "mm")[]` or `("cm" | "mm")?`',
+      );
+    const t: TypeRef = { kind: 'oneOf', values };
+    this.positions.set(t, start);
+    return t;
   }
 }

@@ -135,6 +135,10 @@ class TypeChecker {
         if (v !== t.value)
           throw new Mismatch(path, `expected ${literalToString(t.value)}, got ${describeValue(v)}`);
         return;
+      case 'oneOf':
+        if (!t.values.includes(v as Literal))
+          throw new Mismatch(path, `expected ${typeToString(t)}, got ${describeValue(v)}`);
+        return;
     }
   }
 
