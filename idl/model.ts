@@ -192,7 +192,25 @@ function suffixed(t: TypeRef): string {
 
 /** Structural equality of two type expressions (named types compare by name). */
 export function sameType(a: TypeRef, b: TypeRef): boolean {
-  return typeToString(a) === typeToString(b);
+  return typeToString(canonical(a)) === typeToString(canonical(b));
+}
+
+/** `t` with every union of literals sorted: the order a union is written in does not change it. */
+function canonical(t: TypeRef): TypeRef {
+  switch (t.kind) {
+    case 'array':
+    case 'optional':
+      return { kind: t.kind, of: canonical(t.of) };
+    case 'map':
+      return { kind: 'map', value: canonical(t.value) };
+    case 'oneOf':
+      return {
+        kind: 'oneOf',
+        values: [...t.values].sort((x, y) => (literalToString(x) < literalToString(y) ? -1 : 1)),
+      };
+    default:
+      return t;
+  }
 }
 
 /**

@@ -108,6 +108,12 @@ describe('validating a union of literals', () => {
 });
 
 describe('diffing a union of literals', () => {
+  it('the order of the values does not matter', () => {
+    expect(diffIdl(model, parseIdl(TEXT.replace('"mm" | "cm" | "m"', '"m" | "mm" | "cm"')))).toStrictEqual(
+      [],
+    );
+  });
+
   it('a changed list of values is a changed type', () => {
     const changes = diffIdl(model, parseIdl(TEXT.replace('unit: "mm" | "cm" | "m";', 'unit: "mm" | "cm";')));
     expect(changes.map((c) => [c.level, c.rule, c.path, c.message])).toStrictEqual([
