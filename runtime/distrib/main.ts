@@ -1,16 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type AfdpEvent, afdp, BULK_STACK, BulkError, MAX_CATALOG } from '../bulk/afdp.js';
-import { com } from '../layers/com.js';
-import { buildStack, LayerRegistry, parseSpec } from '../stack/builder.js';
-import { memberId } from '../stack/member.js';
+import { type AfdpEvent, BulkError, MAX_CATALOG } from '../bulk/afdp.js';
 import type { Stack } from '../stack/stack.js';
-import type { Effect } from '../stack/types.js';
 import { type Transport, udp } from '../transport/index.js';
 import { type AuthKey, checkSecurity } from '../wire/auth.js';
-import { bundleHead, collect, DistError, heldChunks, pack, place, unpack } from './bundle.js';
+import { bundleHead, collect, pack } from './bundle.js';
 import { ProgressBar } from './progress.js';
+import { build, Driver, startReceiver } from './receiver.js';
 
 const USAGE = `usage:
   troupe dist <path...> --to <group> --seeds host:port,... [--key-file F | --insecure]
@@ -28,56 +24,6 @@ export interface DistIO {
   err: (line: string) => void;
   /** Where the sender's progress bar is drawn (raw, with `\r`); none when absent. */
   progress?: (s: string) => void;
-}
-
-/**
- * Drives one afdp stack over a real UDP socket: packets and timers in, effects out. The stack
- * itself is sans-IO (runtime/bulk/afdp.ts); this is its only clock and socket.
- */
-class Driver {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly t0 = performance.now();
-  /** Test hook (`--drop`): discard this fraction of received datagrams, to exercise repair. */
-  constructor(
-    readonly stack: Stack,
-    private readonly transport: Transport,
-    private readonly onUp: (e: Effect & { kind: 'up' }) => void,
-    private readonly drop = 0,
-  ) {
-    transport.onPacket((bytes, from) => {
-      if (this.drop > 0 && Math.random() < this.drop) return;
-      this.apply(this.stack.receive(bytes, from, this.now()));
-    });
-  }
-
-  now(): number {
-    return performance.now() - this.t0;
-  }
-
-  apply(effects: Effect[]): void {
-    for (const e of effects) {
-      if (e.kind === 'transmit') {
-        if (e.to === null) this.transport.multicast(e.bytes);
-        else this.transport.send(e.to, e.bytes);
-      } else if (e.kind === 'peers') this.transport.setPeers(e.addresses);
-      else if (e.kind === 'up') this.onUp(e);
-      else if (e.kind === 'error') throw e.error;
-    }
-    this.schedule();
-  }
-
-  private schedule(): void {
-    const at = this.stack.nextDeadline();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (at === undefined) return;
-    this.timer = setTimeout(() => this.apply(this.stack.advance(this.now())), Math.max(0, at - this.now()));
-  }
-
-  async close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    await this.transport.close();
-  }
 }
 
 function securityFrom(values: { 'key-file'?: string; insecure?: boolean }): {
@@ -104,18 +50,6 @@ function transportFor(values: Values, port = 0): Promise<Transport> {
     multicastPort: Number(p),
     ...(values.host !== undefined ? { multicastInterface: values.host } : {}),
   });
-}
-
-function build(group: string, key: AuthKey | undefined, afdpOpts: Record<string, unknown>): Stack {
-  return buildStack(
-    parseSpec(BULK_STACK, { com: key !== undefined ? { key } : {}, afdp: afdpOpts }),
-    new LayerRegistry([com, afdp]),
-    {
-      self: memberId({ node: randomBytes(4).readUInt32BE(0), inc: 1 }),
-      groupName: group,
-      random: Math.random,
-    },
-  );
 }
 
 /**
@@ -283,44 +217,26 @@ async function receive(values: Values, group: string, key: AuthKey | undefined, 
     io.err(`--dir is required\n${USAGE}`);
     return 2;
   }
-  const transport = await transportFor(values, Number(values.port));
   let done!: () => void;
   const stopped = new Promise<void>((r) => {
     done = r;
   });
-  let placing = Promise.resolve();
-  const stack = build(group, key, {
-    holdings: (catalog: Uint8Array, chunk: number, size: number) => heldChunks(dir, catalog, chunk, size),
-    onEvent: (e: AfdpEvent) => {
-      if (e.type === 'corrupt') io.err('dist receive: a transfer failed its digest; fetching again');
-      else if (e.type === 'cut') {
-        io.err(
-          `dist receive: dropped by the sender (below its rate floor, or silent) holding ${e.have} of ${e.count} chunks; nothing placed`,
-        );
-        if (values.once) done();
-      }
+  const receiver = startReceiver({
+    dir,
+    group,
+    ...(key !== undefined ? { key } : {}),
+    transport: await transportFor(values, Number(values.port)),
+    ...(values.drop ? { drop: Number(values.drop) } : {}),
+    onPlaced: (r) => {
+      io.out(`received ${r.written} files (${r.bytes} bytes) into ${dir}, ${r.held} already held`);
+      if (values.once) done();
+    },
+    onProblem: (line, ended) => {
+      io.err(`dist receive: ${line}`);
+      if (values.once && ended) done();
     },
   });
-  const driver = new Driver(
-    stack,
-    transport,
-    (e) => {
-      if (e.event.type !== 'deliver') return;
-      const blob = e.event.msg.payload;
-      // Placement is serialized: one transfer's files are all in place before the next's start.
-      placing = placing.then(async () => {
-        try {
-          const r = await place(dir, unpack(blob));
-          io.out(`received ${r.written} files (${r.bytes} bytes) into ${dir}, ${r.held} already held`);
-        } catch (err) {
-          io.err(`dist receive: ${err instanceof DistError ? `${err.code}: ` : ''}${String(err)}`);
-        }
-        if (values.once) done();
-      });
-    },
-    values.drop ? Number(values.drop) : 0,
-  );
-  io.out(`listening ${transport.address}`);
+  io.out(`listening ${receiver.address}`);
   const stop = (): void => done();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -329,6 +245,6 @@ async function receive(values: Values, group: string, key: AuthKey | undefined, 
   await new Promise((r) => setTimeout(r, values.once ? 300 : 0));
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);
-  await driver.close();
+  await receiver.close();
   return 0;
 }
