@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type AfdpEvent, BulkError, MAX_CATALOG } from '../bulk/afdp.js';
+import { parseKey, readKeyFile } from '../launch/key.js';
 import type { Stack } from '../stack/stack.js';
 import { type Transport, udp } from '../transport/index.js';
 import { type AuthKey, checkSecurity } from '../wire/auth.js';
@@ -30,8 +30,15 @@ function securityFrom(values: { 'key-file'?: string; insecure?: boolean }): {
   key?: AuthKey;
   insecure?: boolean;
 } {
+  // Decoded as the launcher decodes it (hex or base64), so `troupe dist` and `troupe serve`
+  // given one key file hold the same key.
   const file = values['key-file'];
-  const key = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env.TROUPE_KEY;
+  const key =
+    file !== undefined
+      ? readKeyFile(file)
+      : process.env.TROUPE_KEY
+        ? parseKey(process.env.TROUPE_KEY, 'TROUPE_KEY')
+        : undefined;
   const sec = { ...(key ? { key } : {}), ...(values.insecure ? { insecure: true } : {}) };
   checkSecurity(sec, 'troupe dist');
   return sec;

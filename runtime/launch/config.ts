@@ -50,6 +50,14 @@ export interface LaunchOptions {
   metricsHost?: string;
   /** Lowest level logged (pino JSON lines on stderr), or `silent`. Default `info`. */
   logLevel?: LevelName | 'silent';
+  /**
+   * Also receive `troupe dist` pushes into this directory: an AFDP receiver of the transfer
+   * group named like the replica's group, with its key, on {@link host}:{@link receivePort}.
+   * Default: none.
+   */
+  receiveDir?: string;
+  /** The receiver's UDP port (`receiveDir`); `0` (the default) lets the kernel pick one. */
+  receivePort?: number;
 }
 
 /** Help for the flags {@link readLaunchOptions} reads. */
@@ -70,6 +78,9 @@ export const LAUNCH_HELP = `Options (flag, environment variable, config file key
   --metrics-port N    TROUPE_METRICS_PORT metricsPort  serve /metrics, /status, the live page (0: any port)
   --metrics-host ADDR TROUPE_METRICS_HOST metricsHost  its bind address (default 127.0.0.1)
   --log-level L       TROUPE_LOG_LEVEL  logLevel    trace|debug|info|warn|error|fatal|silent (default info)
+  --receive-dir DIR   TROUPE_RECEIVE_DIR  receiveDir   also take troupe dist pushes into DIR
+                                        (troupe dist <path> --to <group> --seeds <receive addresses>)
+  --receive-port N    TROUPE_RECEIVE_PORT receivePort  the receiver's UDP port (default 0: any free port)
   --config FILE       TROUPE_CONFIG                 JSON file with the keys above`;
 
 const FLAGS = {
@@ -88,6 +99,8 @@ const FLAGS = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'log-level': { type: 'string' },
+  'receive-dir': { type: 'string' },
+  'receive-port': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -203,6 +216,17 @@ export function readLaunchOptions(
         `${ll.from}: log level '${ll.v}' is not one of ${Object.keys(LEVELS).join(', ')}, silent`,
       );
     o.logLevel = ll.v as LevelName | 'silent';
+  }
+  const rd = pick(f['receive-dir'], 'TROUPE_RECEIVE_DIR', 'receiveDir');
+  const receiveDir = str(rd);
+  // A directory named in the config file is relative to that file, like the key file.
+  if (receiveDir !== undefined)
+    o.receiveDir = rd!.from.startsWith(`${configFile}:`) ? path.resolve(fileDir, receiveDir) : receiveDir;
+  const rp = pick(f['receive-port'], 'TROUPE_RECEIVE_PORT', 'receivePort');
+  if (rp) {
+    if (o.receiveDir === undefined)
+      throw new LaunchError('CONFIG', `${rp.from} without --receive-dir: where should received files go?`);
+    o.receivePort = port(rp.v, rp.from);
   }
   const insecure = f.insecure ?? (env.TROUPE_INSECURE === '1' || file.insecure === true);
   // A key file named in the config file is relative to that file, not to the working directory.

@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
+import { type Receiver, startReceiver } from '../distrib/receiver.js';
 import { TroupeError } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { createLogger } from '../observe/logger.js';
@@ -30,7 +31,9 @@ export interface RunningReplica<T extends object> {
   observer?: Observer;
   /** The metrics server, with `metricsPort`. */
   metrics?: MetricsServer;
-  /** Leaves the group cleanly and closes the transport and the metrics server. */
+  /** The `troupe dist` receiver, with `receiveDir`. */
+  receiver?: Receiver;
+  /** Leaves the group cleanly and closes the transport, the metrics server and the receiver. */
   stop(): Promise<void>;
 }
 
@@ -59,6 +62,38 @@ function bindTransport(o: LaunchOptions): Promise<Transport> {
     });
   }
   return udp({ host, port });
+}
+
+/**
+ * An AFDP receiver beside the replica: the transfer group has the replica group's name and key,
+ * so `troupe dist <path> --to <group> --seeds <receive addresses> --key-file <the same key>`
+ * pushes to every replica process of a fleet at once.
+ */
+async function startDistReceiver(
+  o: LaunchOptions,
+  dir: string,
+  group: string,
+  say: (event: string, fields: Record<string, unknown>, prose: string) => void,
+): Promise<Receiver> {
+  const receiver = startReceiver({
+    dir,
+    group,
+    ...(o.key !== undefined ? { key: o.key } : {}),
+    transport: await udp({ host: o.host ?? '127.0.0.1', port: o.receivePort ?? 0 }),
+    onPlaced: (r) =>
+      say(
+        'received',
+        { dir, ...r },
+        `troupe: received ${r.written} files (${r.bytes} bytes) into ${dir}, ${r.held} already held`,
+      ),
+    onProblem: (line) => process.stderr.write(`troupe: dist receive: ${line}\n`),
+  });
+  say(
+    'receiving',
+    { address: receiver.address, dir, group },
+    `troupe: receiving troupe dist pushes to '${group}' at ${receiver.address} into ${dir}`,
+  );
+  return receiver;
 }
 
 /**
@@ -116,9 +151,14 @@ export async function runReplica<T extends object>(
         })
       : undefined;
   let transport: Transport;
+  let receiver: Receiver | undefined;
   try {
+    // Bound before joining too: a taken receive port fails the start, not a push later.
+    receiver =
+      o.receiveDir !== undefined ? await startDistReceiver(o, o.receiveDir, groupName, say) : undefined;
     transport = await bindTransport(o);
   } catch (e) {
+    await receiver?.close();
     await metrics?.close();
     throw e;
   }
@@ -141,6 +181,7 @@ export async function runReplica<T extends object>(
   } catch (e) {
     await transport.close();
     await metrics?.close();
+    await receiver?.close();
     if (e instanceof TroupeError && e.code === 'JOIN_TIMEOUT') {
       throw new LaunchError('JOIN_FAILED', `${e.message}: ${witness.explain(seeds, transport.address)}`, {
         cause: e,
@@ -182,6 +223,7 @@ export async function runReplica<T extends object>(
       await group.leave();
       await transport.close();
       await metrics?.close();
+      await receiver?.close();
     })();
     return stopping;
   };
@@ -210,6 +252,7 @@ export async function runReplica<T extends object>(
     transport,
     ...(observer ? { observer } : {}),
     ...(metrics ? { metrics } : {}),
+    ...(receiver ? { receiver } : {}),
     stop,
   };
 }
