@@ -15,14 +15,10 @@ import type { IdlFile } from '../../idl/model.js';
 import { parseIdl } from '../../idl/parser.js';
 import { printIdl } from '../../idl/printer.js';
 import { BadRequestError } from '../../runtime/errors.js';
-import type { Group } from '../../runtime/group/group.js';
-import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
-import { udp } from '../../runtime/transport/udp.js';
 import { type Shape, ShapesClient } from '../fixtures/codegen/shapes/shapes.client.js';
 import { validateShapesRequest } from '../fixtures/codegen/shapes/shapes.model.js';
 import { Shapes } from '../fixtures/codegen/shapes.js';
-import { TEST_SECURITY } from '../support/key.js';
-import { until } from '../support/until.js';
+import { type UdpReplicas, udpReplicas } from '../support/udp-replicas.js';
 
 // Set UPDATE_GOLDEN=1 to rewrite the generated files after an intended output change.
 const root = path.resolve(import.meta.dirname, '../..');
@@ -108,31 +104,12 @@ type Lump = { a: number } | { b: string };
 });
 
 describe('a tagged-union service through three real replicas', () => {
-  const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };
-  const groups: Group[] = [];
-  let client: TroupeClient | undefined;
-  afterAll(async () => {
-    await client?.close();
-    await Promise.all(groups.map((g) => g.leave(500).catch(() => {})));
-  });
+  let group: UdpReplicas | undefined;
+  afterAll(() => group?.close());
 
   it('carries every member both ways and refuses a bad one by its path', async () => {
-    const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
-    const seeds = ts.map((t) => t.address);
-    const made = await Promise.all(
-      ts.map((transport) =>
-        joinReplica(new Shapes(), 'shapes', {
-          seeds,
-          transport,
-          layers: FAST,
-          validate: validateShapesRequest,
-          ...TEST_SECURITY,
-        }),
-      ),
-    );
-    groups.push(...made.map((m) => m.group));
-    await until(() => made.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
-    client = await connect({ group: 'shapes', seeds, ...TEST_SECURITY });
+    group = await udpReplicas(() => new Shapes(), 'shapes', validateShapesRequest);
+    const { client } = group;
     const shapes = ShapesClient.connect(client);
 
     expect(await shapes.largest()).toBeUndefined();
