@@ -153,11 +153,11 @@ export class Gms implements Layer {
     const { h, kind } = popKindHeader(msg, 'gms');
     if (kind === GmsKind.Join) {
       if (s.state === 'joining') s.joiner.onJoin(from, address, h);
-      else s.coordinator.onJoin(from, address);
+      else s.coordinator.onJoin(from, address, h);
       return;
     }
     if (kind === GmsKind.Here) {
-      if (s.state === 'joining') s.joiner.onHere(h);
+      if (s.state === 'joining') s.joiner.onHere(h, address);
       return;
     }
     if (kind === GmsKind.Lineage) {
