@@ -89,14 +89,12 @@ class Com implements Layer {
     /** Refusal notices sent to joiners of another group or key (see {@link Refusal}). */
     refusalsSent: 0,
   };
-  private refusalTokens = REFUSALS_PER_SEC;
-  private refusalsAt: number | undefined;
+  private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
   /** Members of the latest view; others are strangers. */
   private members = new Set<MemberId>();
   /** Strangers whose address is known, least recently heard first. */
   private readonly strangers = new Map<MemberId, true>();
-  private tokens: number;
-  private tokensAt: number | undefined;
+  private readonly strangerTokens: TokenBucket;
   private readonly auth: PacketAuth | undefined;
 
   constructor(
@@ -104,7 +102,7 @@ class Com implements Layer {
     private readonly opts: ComOptions,
   ) {
     this.groupId = groupIdOf(ctx.groupName);
-    this.tokens = opts.strangersPerSec;
+    this.strangerTokens = new TokenBucket(opts.strangersPerSec);
     this.self = endpointOf(ctx.self);
     this.auth =
       opts.auth ??
@@ -304,15 +302,7 @@ class Com implements Layer {
    */
   private refuse(to: string, h: { type: number; flags: number }, reason: Refusal['reason']): void {
     if (h.type !== PacketType.Discovery || (h.flags & Flags.Unicast) === 0) return;
-    const now = this.ctx.now();
-    if (this.refusalsAt !== undefined)
-      this.refusalTokens = Math.min(
-        REFUSALS_PER_SEC,
-        this.refusalTokens + ((now - this.refusalsAt) * REFUSALS_PER_SEC) / 1000,
-      );
-    this.refusalsAt = now;
-    if (this.refusalTokens < 1) return;
-    this.refusalTokens--;
+    if (!this.refusalTokens.take(this.ctx.now())) return;
     this.counters.refusalsSent++;
     const notice = [REFUSAL_KIND, reason, this.auth?.keyId ?? '', this.auth ? '' : this.ctx.groupName];
     this.transmitRaw(
@@ -343,13 +333,7 @@ class Com implements Layer {
       this.strangers.set(sender, true);
       return true;
     }
-    const now = this.ctx.now();
-    const rate = this.opts.strangersPerSec;
-    if (this.tokensAt !== undefined)
-      this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
-    this.tokensAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
+    if (!this.strangerTokens.take(this.ctx.now())) return false;
     this.strangers.set(sender, true);
     while (this.strangers.size > this.opts.maxStrangers) {
       const old = this.strangers.keys().next().value!;
@@ -367,6 +351,26 @@ class Com implements Layer {
       strangers: this.strangers.size,
       ...this.auth?.stats(),
     };
+  }
+}
+
+/** `rate` a second, in a burst of as many: what com lets through of what anyone can send. */
+class TokenBucket {
+  private tokens: number;
+  private at: number | undefined;
+
+  constructor(private readonly rate: number) {
+    this.tokens = rate;
+  }
+
+  /** Whether one more may pass at `now` (ms). */
+  take(now: number): boolean {
+    if (this.at !== undefined)
+      this.tokens = Math.min(this.rate, this.tokens + ((now - this.at) * this.rate) / 1000);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
   }
 }
 
