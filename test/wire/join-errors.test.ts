@@ -15,6 +15,7 @@ import {
 } from '../../runtime/errors.js';
 import { type Group, type JoinOptions, joinGroup } from '../../runtime/group/group.js';
 import { joinReplica } from '../../runtime/rpc/join.js';
+import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { authKeyId } from '../../runtime/wire/auth.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
@@ -24,10 +25,20 @@ const OTHER = 'another key, not the join test!!';
 const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };
 
 let groups: Group[] = [];
+/** Transports given to joins that failed: a failed join leaves a transport it was given open. */
+let transports: Transport[] = [];
 afterEach(async () => {
   await Promise.all(groups.map((g) => g.leave(300).catch(() => {})));
+  await Promise.all(transports.map((t) => t.close()));
   groups = [];
+  transports = [];
 });
+
+async function transport(): Promise<Transport> {
+  const t = await udp({ host: '127.0.0.1' });
+  transports.push(t);
+  return t;
+}
 
 /** A group of one (itself its only seed), founded. */
 async function alone(name: string, security: { key: string } | { insecure: true }): Promise<Group> {
@@ -113,22 +124,37 @@ describe('join errors a user can act on, over real UDP', () => {
     expect(open.view?.members).toEqual([open.self]);
   });
 
+  it('two seeds starting together with different keys: each names the other, not a timeout', async () => {
+    const [a, b] = await Promise.all([transport(), transport()]);
+    const seeds = [a.address, b.address];
+    const [ea, eb] = await Promise.all(
+      [
+        { transport: a, key: KEY },
+        { transport: b, key: OTHER },
+      ].map((o) => failure('pair', { seeds, ...o, joinTimeoutMs: 10_000 })),
+    );
+    expect(ea!.error).toBeInstanceOf(KeyMismatchError);
+    expect(ea!.error).toMatchObject({ address: b.address, theirs: authKeyId(OTHER), ours: authKeyId(KEY) });
+    expect(eb!.error).toMatchObject({ address: a.address, theirs: authKeyId(KEY), ours: authKeyId(OTHER) });
+    expect(Math.max(ea!.ms, eb!.ms)).toBeLessThan(5_000);
+  });
+
   it('nothing listens at the seeds: NoAnswerError naming them', async () => {
     const seeds = await deadAddresses(2);
-    const transport = await udp({ host: '127.0.0.1' });
+    const t = await transport();
     const { error } = await failure('nobody', {
-      seeds: [transport.address, ...seeds],
-      transport,
+      seeds: [t.address, ...seeds],
+      transport: t,
       insecure: true,
       joinTimeoutMs: 1_500,
     });
     expect(error).toBeInstanceOf(NoAnswerError);
-    expect(error).toMatchObject({ code: 'JOIN_NO_ANSWER', seeds: [transport.address, ...seeds] });
+    expect(error).toMatchObject({ code: 'JOIN_NO_ANSWER', seeds: [t.address, ...seeds] });
     for (const s of seeds) expect((error as Error).message).toContain(s);
   });
 
   it('too few seeds up to found the group: JoinTimeoutError says who answered and what founding needs', async () => {
-    const [a, b] = await Promise.all([udp({ host: '127.0.0.1' }), udp({ host: '127.0.0.1' })]);
+    const [a, b] = await Promise.all([transport(), transport()]);
     const seeds = [a.address, b.address, ...(await deadAddresses(3))];
     const [ea, eb] = await Promise.all(
       [a, b].map((transport) =>
