@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
@@ -127,7 +127,13 @@ export class Group implements GroupHandle {
     const layers = {
       ...opts.layers,
       seq: { ...health.seq, ...opts.layers?.seq },
-      gms: { ...health.gms, ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
+      gms: {
+        ...health.gms,
+        ...opts.layers?.gms,
+        seeds: [...opts.seeds],
+        address: transport.address,
+        joinSecret: randomBytes(32).toString('hex'),
+      },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
       // One signer for every incarnation's stack: its replay windows outlive a rejoin.
       ...(this.ring !== undefined

@@ -126,15 +126,17 @@ export class Coordinator {
   /**
    * The nonce for `joiner` at `address`, `back` periods ago: a keyed hash, so nothing is kept
    * per Join (a forger cannot fill memory with challenges), and it changes every period, so a
-   * nonce seen once does not admit that id at that address for ever. Keyed by a secret drawn
-   * from the member's random source when first needed.
+   * nonce seen once does not admit that id at that address for ever. Keyed by `joinSecret`, or
+   * a secret drawn from the member's random source when first needed.
    */
   private nonce(joiner: MemberId, address: string, back: number): string {
-    this.secret ??= Array.from({ length: 4 }, () =>
-      Math.floor(this.s.ctx.random() * 0x1_0000_0000)
-        .toString(16)
-        .padStart(8, '0'),
-    ).join('');
+    this.secret ??=
+      this.s.o.joinSecret ??
+      Array.from({ length: 4 }, () =>
+        Math.floor(this.s.ctx.random() * 0x1_0000_0000)
+          .toString(16)
+          .padStart(8, '0'),
+      ).join('');
     const period = Math.floor(this.s.ctx.now() / this.noncePeriodMs()) - back;
     return createHmac('sha256', this.secret)
       .update(`${period}|${joiner}|${address}`)

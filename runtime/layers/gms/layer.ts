@@ -269,6 +269,8 @@ export const gms: LayerFactory<GmsOptions> = {
     const address = o.address ?? '';
     if (!Array.isArray(seeds) || seeds.some((s) => typeof s !== 'string'))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option seeds must be a list of addresses');
+    if (o.joinSecret !== undefined && (typeof o.joinSecret !== 'string' || o.joinSecret === ''))
+      throw new StackConfigError('STACK_BAD_OPTION', 'gms option joinSecret must be a non-empty string');
     const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };
     requirePositive('gms', opts, Object.keys(DEFAULTS));
     if (opts.partitionMs <= opts.suspectMs)
