@@ -234,6 +234,20 @@ describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
     expect(admitted).toContain('abcdef03.1');
   });
 
+  it('nonces depend on joinSecret; a joinSecret that is not a non-empty string is refused', () => {
+    const nonceWith = (joinSecret: string) => {
+      const net = new GmsNet(3, { ...FAST, joinSecret });
+      net.found();
+      return net.joinProven(net.nodes[0]!, 'abcdef01.1', 'a1');
+    };
+    expect(nonceWith('one secret')).not.toBe(nonceWith('another secret'));
+    expect(nonceWith('one secret')).toBe(nonceWith('one secret'));
+    for (const joinSecret of ['', 7])
+      expect(() => new GmsNet(1, { ...FAST, joinSecret } as never)).toThrow(
+        expect.objectContaining({ code: 'STACK_BAD_OPTION' }),
+      );
+  });
+
   it('keeps at most maxJoiners joiner records; further unknown joiners are refused and counted', () => {
     const net = new GmsNet(3, { ...FAST, maxJoiners: 4 });
     net.found();
