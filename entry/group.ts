@@ -3,7 +3,14 @@
  * ordered messages, watch views (virtual synchrony), transfer state. See docs/api.md.
  */
 
-export { TroupeError } from '../runtime/errors.js';
+export {
+  ForeignGroupError,
+  JoinError,
+  JoinTimeoutError,
+  KeyMismatchError,
+  NoAnswerError,
+  TroupeError,
+} from '../runtime/errors.js';
 export { Group, type JoinOptions, joinGroup } from '../runtime/group/group.js';
 export type {
   Delivery,

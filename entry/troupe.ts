@@ -5,7 +5,14 @@
  */
 
 export { createValidator, type RequestValidator } from '../idl/validate.js';
-export { BadRequestError } from '../runtime/errors.js';
+export {
+  BadRequestError,
+  ForeignGroupError,
+  JoinError,
+  JoinTimeoutError,
+  KeyMismatchError,
+  NoAnswerError,
+} from '../runtime/errors.js';
 export type { Group } from '../runtime/group/group.js';
 export { type LaunchOptions, type LaunchTransport, readLaunchOptions } from '../runtime/launch/config.js';
 export { writeKeyFile } from '../runtime/launch/key.js';

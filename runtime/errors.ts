@@ -39,3 +39,81 @@ export class BadRequestError extends TroupeError {
     super('BAD_REQUEST', message);
   }
 }
+
+/**
+ * Why `joinGroup` / `joinReplica` could not form or find its group. Each subclass has its own
+ * `code` and names what the joiner saw; `seeds` are the addresses it asked.
+ *
+ * @example
+ * ```ts
+ * try { await joinReplica(new Bank(), 'bank', { seeds, key }); }
+ * catch (e) {
+ *   if (e instanceof KeyMismatchError) console.error(`fix the key: ${e.message}`);
+ *   else if (e instanceof JoinError) console.error(`${e.code}: ${e.message}`);
+ * }
+ * ```
+ */
+export class JoinError extends TroupeError {
+  constructor(
+    code: string,
+    message: string,
+    /** The seed addresses the joiner asked. */
+    readonly seeds: readonly string[],
+  ) {
+    super(code, message);
+  }
+}
+
+/** `JOIN_NO_ANSWER`: nothing of any group answered at the seeds within `joinTimeoutMs`. */
+export class NoAnswerError extends JoinError {
+  constructor(message: string, seeds: readonly string[]) {
+    super('JOIN_NO_ANSWER', message, seeds);
+  }
+}
+
+/**
+ * `JOIN_TIMEOUT`: members or joiners of this group answered, but no view came within
+ * `joinTimeoutMs`: typically fewer seeds up than founding needs (a majority of the seeds).
+ */
+export class JoinTimeoutError extends JoinError {
+  constructor(
+    message: string,
+    seeds: readonly string[],
+    /** The addresses packets of this group came from while joining. */
+    readonly answered: readonly string[],
+  ) {
+    super('JOIN_TIMEOUT', message, seeds);
+  }
+}
+
+/** `JOIN_FOREIGN_GROUP`: a member at `address` answered, but for another group. */
+export class ForeignGroupError extends JoinError {
+  constructor(
+    message: string,
+    seeds: readonly string[],
+    /** Who answered. */
+    readonly address: string,
+    /** Its group's id (`groupIdOf(name)`), and its name when it gave it (groups without a key). */
+    readonly groupId: number,
+    readonly groupName: string | undefined,
+  ) {
+    super('JOIN_FOREIGN_GROUP', message, seeds);
+  }
+}
+
+/**
+ * `JOIN_KEY_MISMATCH`: a member of this group at `address` answered, but could not verify this
+ * joiner's packets: its key differs (`theirs` and `ours` are key ids, `authKeyId`, or `''` for
+ * no key: one side has a key and the other none).
+ */
+export class KeyMismatchError extends JoinError {
+  constructor(
+    message: string,
+    seeds: readonly string[],
+    readonly address: string,
+    readonly theirs: string,
+    readonly ours: string,
+  ) {
+    super('JOIN_KEY_MISMATCH', message, seeds);
+  }
+}

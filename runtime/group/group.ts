@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
@@ -21,6 +21,7 @@ import { AuthConfigError, DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
 import { type HealthOptions, healthLayers, REJOIN_DAMP_MS, RejoinDamper } from './health.js';
+import { JoinWatch } from './join-watch.js';
 
 export type { HealthOptions } from './health.js';
 
@@ -103,6 +104,8 @@ export class Group implements GroupHandle {
   private outbox: { payload: Uint8Array; qos: QoS }[] = [];
   private clientHandler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private ready: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  /** While the first join runs: what answered, for an error that says why it failed. */
+  private joinWatch: JoinWatch | undefined;
   private leaving: (() => void) | undefined;
   private closed = false;
   /** The keys every stack of this member (one per incarnation) signs with; undefined if insecure. */
@@ -124,7 +127,13 @@ export class Group implements GroupHandle {
     const layers = {
       ...opts.layers,
       seq: { ...health.seq, ...opts.layers?.seq },
-      gms: { ...health.gms, ...opts.layers?.gms, seeds: [...opts.seeds], address: transport.address },
+      gms: {
+        ...health.gms,
+        ...opts.layers?.gms,
+        seeds: [...opts.seeds],
+        address: transport.address,
+        joinSecret: randomBytes(32).toString('hex'),
+      },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
       // One signer for every incarnation's stack: its replay windows outlive a rejoin.
       ...(this.ring !== undefined
@@ -161,12 +170,18 @@ export class Group implements GroupHandle {
     const ready = new Promise<void>((resolve, reject) => {
       g.ready = { resolve, reject };
     });
+    const watch = new JoinWatch(
+      groupName,
+      opts.seeds,
+      transport.address,
+      () => g.core.self,
+      g.ring?.id ?? '',
+      (e) => g.ready?.reject(e),
+    );
+    g.joinWatch = watch;
     g.run(g.core.start(g.now()));
     const ms = opts.joinTimeoutMs ?? 30_000;
-    const timeout = setTimeout(
-      () => g.ready?.reject(new TroupeError('JOIN_TIMEOUT', `no view of '${groupName}' within ${ms} ms`)),
-      ms,
-    );
+    const timeout = setTimeout(() => g.ready?.reject(watch.timeoutError(ms)), ms);
     try {
       await ready;
     } catch (e) {
@@ -174,6 +189,8 @@ export class Group implements GroupHandle {
       throw e;
     } finally {
       clearTimeout(timeout);
+      watch.close();
+      g.joinWatch = undefined;
     }
     return g;
   }
@@ -341,6 +358,7 @@ export class Group implements GroupHandle {
       this.clientHandler?.(bytes, from);
       return;
     }
+    if (this.joinWatch?.onPacket(bytes, from)) return;
     this.run(this.core.receive(bytes, from, this.now()));
   }
 

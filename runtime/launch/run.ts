@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
 import { type Receiver, startReceiver } from '../distrib/receiver.js';
-import { TroupeError } from '../errors.js';
+import { JoinError } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { createLogger } from '../observe/logger.js';
 import { Observer } from '../observe/observer.js';
@@ -182,7 +182,7 @@ export async function runReplica<T extends object>(
     await transport.close();
     await metrics?.close();
     await receiver?.close();
-    if (e instanceof TroupeError && e.code === 'JOIN_TIMEOUT') {
+    if (e instanceof JoinError) {
       throw new LaunchError('JOIN_FAILED', `${e.message}: ${witness.explain(seeds, transport.address)}`, {
         cause: e,
       });

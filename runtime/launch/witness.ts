@@ -1,8 +1,10 @@
 /**
- * Why a replica could not join: what it heard from whom while it tried. Members drop packets of
- * another group or with another key without answering, so the joiner can only tell from what
- * reaches it (peers starting at the same time contact it too) or from silence.
+ * Why a replica could not join: what it heard from whom while it tried. A member answers a Join
+ * of another group or key with a refusal notice, which `joinGroup` turns into a typed error
+ * (`JoinWatch`); this adds what else reached the joiner (peers starting at the same time
+ * contact it too) and which seeds stayed silent.
  */
+import { readRefusal } from '../layers/com.js';
 import type { Transport } from '../transport/types.js';
 import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
@@ -51,6 +53,8 @@ export class JoinWitness {
 
   private see(bytes: Uint8Array, from: string): void {
     if (this.heard.get(from) === 'member') return;
+    // A member's refusal notice is never signed: it says nothing about that member's key.
+    if (readRefusal(bytes)) return;
     let h: ReturnType<typeof decodeFixedHeader>;
     try {
       h = decodeFixedHeader(bytes);

@@ -86,13 +86,15 @@ class Com implements Layer {
     strangerLimited: 0,
     /** Addresses of senders outside the view forgotten to stay within `maxStrangers`. */
     strangersEvicted: 0,
+    /** Refusal notices sent to joiners of another group or key (see {@link Refusal}). */
+    refusalsSent: 0,
   };
+  private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
   /** Members of the latest view; others are strangers. */
   private members = new Set<MemberId>();
   /** Strangers whose address is known, least recently heard first. */
   private readonly strangers = new Map<MemberId, true>();
-  private tokens: number;
-  private tokensAt: number | undefined;
+  private readonly strangerTokens: TokenBucket;
   private readonly auth: PacketAuth | undefined;
 
   constructor(
@@ -100,7 +102,7 @@ class Com implements Layer {
     private readonly opts: ComOptions,
   ) {
     this.groupId = groupIdOf(ctx.groupName);
-    this.tokens = opts.strangersPerSec;
+    this.strangerTokens = new TokenBucket(opts.strangersPerSec);
     this.self = endpointOf(ctx.self);
     this.auth =
       opts.auth ??
@@ -202,6 +204,7 @@ class Com implements Layer {
       h = decodeFixedHeader(bytes, this.opts.maxPacket);
       if (h.groupId !== this.groupId) {
         this.counters.foreignGroup++;
+        this.refuse(from, h, 'group');
         return;
       }
       if (memberId(h.sender) === this.ctx.self) {
@@ -231,6 +234,8 @@ class Com implements Layer {
         else if (e.code === 'DECODE_STALE') this.counters.stale++;
         else if (e.code === 'DECODE_UNKNOWN_SENDER') this.counters.unknownSender++;
         else this.counters.refused++;
+        if (e.code === 'DECODE_UNAUTHENTICATED' && h)
+          this.refuse(from, h, !this.auth ? 'nokey' : h.flags & Flags.Authenticated ? 'key' : 'needkey');
         // An authentic packet of a sender we hold no handshake with (or whose clock moved):
         // challenge it at the address it came from. Only a packet that verified gets here.
         if ((e.code === 'DECODE_UNKNOWN_SENDER' || e.code === 'DECODE_STALE') && h && this.auth) {
@@ -241,6 +246,14 @@ class Com implements Layer {
         return;
       }
       throw e;
+    }
+    // Another member's refusal notice is for the driver of a joining member, not for gms.
+    if (
+      packet.type === PacketType.Discovery &&
+      (packet.headers[0] as unknown[] | undefined)?.[0] === REFUSAL_KIND
+    ) {
+      this.counters.refused++;
+      return;
     }
     const sender = memberId(packet.sender);
     if (!this.members.has(sender) && !this.admitStranger(sender)) {
@@ -280,6 +293,31 @@ class Com implements Layer {
     else this.counters.refused++; // client traffic never enters the member stack
   }
 
+  /**
+   * Tell a joiner at once why it will never get in here (another group, another key, or one
+   * side without a key): only in answer to a unicast Discovery packet (a Join to a seed, never a
+   * beacon), at most {@link REFUSALS_PER_SEC} a second, no larger than a Join. The notice goes
+   * without a tag (the joiner could not verify ours) and without the Unicast flag, so no member
+   * ever answers a notice with one. It names this group only without a key.
+   */
+  private refuse(to: string, h: { type: number; flags: number }, reason: Refusal['reason']): void {
+    if (h.type !== PacketType.Discovery || (h.flags & Flags.Unicast) === 0) return;
+    if (!this.refusalTokens.take(this.ctx.now())) return;
+    this.counters.refusalsSent++;
+    const notice = [REFUSAL_KIND, reason, this.auth?.keyId ?? '', this.auth ? '' : this.ctx.groupName];
+    this.transmitRaw(
+      to,
+      encodePacket({
+        type: PacketType.Discovery,
+        flags: 0,
+        groupId: this.groupId,
+        sender: this.self,
+        headers: [notice],
+        payload: new Uint8Array(0),
+      }),
+    );
+  }
+
   private transmitRaw(to: string, bytes: Uint8Array): void {
     this.counters.sent++;
     this.ctx.emit({ kind: 'transmit', to, bytes });
@@ -295,13 +333,7 @@ class Com implements Layer {
       this.strangers.set(sender, true);
       return true;
     }
-    const now = this.ctx.now();
-    const rate = this.opts.strangersPerSec;
-    if (this.tokensAt !== undefined)
-      this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
-    this.tokensAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
+    if (!this.strangerTokens.take(this.ctx.now())) return false;
     this.strangers.set(sender, true);
     while (this.strangers.size > this.opts.maxStrangers) {
       const old = this.strangers.keys().next().value!;
@@ -319,6 +351,66 @@ class Com implements Layer {
       strangers: this.strangers.size,
       ...this.auth?.stats(),
     };
+  }
+}
+
+/** `rate` a second, in a burst of as many: what com lets through of what anyone can send. */
+class TokenBucket {
+  private tokens: number;
+  private at: number | undefined;
+
+  constructor(private readonly rate: number) {
+    this.tokens = rate;
+  }
+
+  /** Whether one more may pass at `now` (ms). */
+  take(now: number): boolean {
+    if (this.at !== undefined)
+      this.tokens = Math.min(this.rate, this.tokens + ((now - this.at) * this.rate) / 1000);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+/** Refusal notices a member sends per second at most (token bucket, burst of as many). */
+const REFUSALS_PER_SEC = 10;
+/** First element of a refusal notice's only header: no layer's kind is a string. */
+const REFUSAL_KIND = 'refused';
+
+/**
+ * A member's answer to a joiner that can never get in there: `group`, the member is of another
+ * group (`groupId`, and `groupName` when that group has no key); `key`, the joiner's packet did
+ * not verify under the member's key (`keyId`); `needkey`, the member has a key and the joiner
+ * none; `nokey`, the joiner has a key and the member none. docs/protocol.md, "Refusal notices".
+ */
+export interface Refusal {
+  reason: 'group' | 'key' | 'needkey' | 'nokey';
+  groupId: number;
+  keyId: string;
+  groupName: string;
+}
+
+/**
+ * The refusal notice in `bytes`, or undefined if they are not one. Read by the driver of a
+ * joining member before its stack; never authenticated (anyone able to send from the address
+ * could forge one).
+ */
+export function readRefusal(bytes: Uint8Array): Refusal | undefined {
+  try {
+    const h = decodeFixedHeader(bytes);
+    if (h.type !== PacketType.Discovery || h.flags !== 0) return undefined;
+    const n = decodePacketBody(bytes, h).headers[0];
+    if (!Array.isArray(n) || n.length !== 4 || n[0] !== REFUSAL_KIND) return undefined;
+    const [, reason, keyId, groupName] = n;
+    if (reason !== 'group' && reason !== 'key' && reason !== 'needkey' && reason !== 'nokey')
+      return undefined;
+    if (typeof keyId !== 'string' || typeof groupName !== 'string') return undefined;
+    return { reason, groupId: h.groupId, keyId, groupName };
+  } catch (e) {
+    if (e instanceof DecodeError) return undefined;
+    throw e;
   }
 }
 

@@ -78,6 +78,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     staleDropped: ['counter', 'Messages of an older view dropped.'],
     refused: ['counter', 'Implausible view ids or epochs (too far ahead) refused.'],
     joinsRefused: ['counter', 'Joins refused because the coordinator tracked too many joiners.'],
+    joinsUnproven: [
+      'counter',
+      'Joins whose nonce was not the one the coordinator sent to that joiner and address.',
+    ],
     lineagesMet: ['counter', 'Beacons of another lineage of the group that this lineage wins over.'],
     heldHighWater: ['gauge', 'Most messages membership ever held at once.'],
     held: ['gauge', 'Messages membership holds now (flush logs).'],
@@ -129,6 +133,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     received: ['counter', 'Packets received.'],
     refused: ['counter', 'Packets refused as malformed.'],
     foreignGroup: ['counter', 'Packets of another group dropped.'],
+    refusalsSent: ['counter', 'Refusal notices sent to joiners of another group or key.'],
     echoes: ['counter', 'Own IP multicast echoes dropped.'],
     noAddress: ['counter', 'Sends to a member without a known address dropped.'],
     unauthenticated: ['counter', 'Packets refused by authentication.'],

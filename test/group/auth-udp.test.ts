@@ -141,7 +141,7 @@ describe('authenticated group over real UDP', () => {
       },
       (e: { code?: string }) => e.code,
     );
-    expect(intruder).toBe('JOIN_TIMEOUT');
+    expect(intruder).toBe('JOIN_KEY_MISMATCH');
     for (const g of trio) expect(com(g).unauthenticated).toBeGreaterThan(0);
     const keyless = await joinGroup('authg', {
       seeds,
@@ -155,7 +155,7 @@ describe('authenticated group over real UDP', () => {
       },
       (e: { code?: string }) => e.code,
     );
-    expect(keyless).toBe('JOIN_TIMEOUT');
+    expect(keyless).toBe('JOIN_KEY_MISMATCH');
     const refused = trio.map((g) => com(g).unauthenticated);
     // The three still hold one 3-member view, never saw a view change, and keep ordering casts.
     await castAndCheckOrder(trio, logs, 60, 60);

@@ -93,7 +93,7 @@ describe('key rotation over real UDP', () => {
       },
       (e: { code?: string }) => e.code,
     );
-    expect(stale).toBe('JOIN_TIMEOUT');
+    expect(stale).toBe('JOIN_KEY_MISMATCH');
     const fresh = await joinGroup('roll', {
       seeds,
       key: B,

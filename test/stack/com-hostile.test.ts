@@ -1,10 +1,15 @@
 // Without a key anyone who can reach a port can invent sender ids: com admits new senders outside
 // the view at a bounded rate and keeps the addresses of a bounded number of them.
 import { describe, expect, it } from 'vitest';
+import { readRefusal } from '../../runtime/layers/com.js';
 import { defaultRegistry } from '../../runtime/layers/index.js';
 import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
 import { seededRandom } from '../../runtime/stack/random.js';
-import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import { authKeyId, PacketAuth } from '../../runtime/wire/auth.js';
+import { encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+
+const KEY = 'the group key of the com hostile test';
+const OTHER = 'another key: not the com hostile one';
 
 const forged = (node: number) =>
   encodePacket({
@@ -69,5 +74,86 @@ describe('com: senders outside the view', () => {
       3,
     );
     expect(sent).toContainEqual(expect.objectContaining({ kind: 'transmit', to: 'b:1' }));
+  });
+});
+
+describe('com: refusal notices to joiners that can never get in (issue 12)', () => {
+  const join = (group: string, flags: number) =>
+    encodePacket({
+      type: PacketType.Discovery,
+      flags,
+      groupId: groupIdOf(group),
+      sender: { node: 0x77, inc: 1 },
+      headers: [[9, '', '']],
+      payload: new Uint8Array(0),
+    });
+  const sentBy = (effects: ReturnType<ReturnType<typeof stack>['receive']>) =>
+    effects.flatMap((e) => (e.kind === 'transmit' ? [{ to: e.to, bytes: e.bytes }] : []));
+  const keyed = (group: string) =>
+    buildStack(parseSpec('com', { com: { key: KEY } }), defaultRegistry(), {
+      self: '00000002.1',
+      groupName: group,
+      random: seededRandom(1),
+    });
+
+  it('answers a unicast Join of another group, naming its own group; never a beacon or a notice', () => {
+    const s = stack();
+    const out = sentBy(s.receive(join('h', Flags.Unicast), '6.6.6.6:1', 1));
+    expect(out).toHaveLength(1);
+    expect(out[0]!.to).toBe('6.6.6.6:1');
+    expect(readRefusal(out[0]!.bytes)).toEqual({
+      reason: 'group',
+      groupId: groupIdOf('g'),
+      keyId: '',
+      groupName: 'g',
+    });
+    expect(out[0]!.bytes.length).toBeLessThanOrEqual(join('h', Flags.Unicast).length + 16);
+    expect(sentBy(s.receive(join('h', 0), '6.6.6.6:1', 2))).toEqual([]); // a beacon
+    // The notice reaching a member of the other group, or of its own: no answer (no loop).
+    const other = buildStack(parseSpec('com'), defaultRegistry(), {
+      self: '00000003.1',
+      groupName: 'h',
+      random: seededRandom(1),
+    });
+    expect(sentBy(other.receive(out[0]!.bytes, '1.1.1.1:1', 3))).toEqual([]);
+    const same = buildStack(parseSpec('com'), defaultRegistry(), {
+      self: '00000009.1',
+      groupName: 'g',
+      random: seededRandom(1),
+    });
+    expect(sentBy(same.receive(out[0]!.bytes, '1.1.1.1:1', 3))).toEqual([]);
+    expect(same.stats().com).toMatchObject({ received: 0, refused: 1 });
+  });
+
+  it('at most 10 a second: a flood of foreign Joins is not amplified', () => {
+    const s = stack();
+    let sent = 0;
+    for (let i = 0; i < 1_000; i++)
+      sent += sentBy(s.receive(join('h', Flags.Unicast), '6.6.6.6:1', i)).length;
+    expect(sent).toBeLessThanOrEqual(20); // the burst of 10, then 10 per second
+    expect(s.stats().com!.refusalsSent).toBe(sent);
+  });
+
+  it('with a key: a Join without one gets needkey, one under another key gets key; both name the key id, not the group', () => {
+    const s = keyed('g');
+    const [plain] = sentBy(s.receive(join('g', Flags.Unicast), '6.6.6.6:1', 1));
+    expect(readRefusal(plain!.bytes)).toMatchObject({
+      reason: 'needkey',
+      keyId: authKeyId(KEY),
+      groupName: '',
+    });
+    const wrong = new PacketAuth(OTHER).encode({
+      type: PacketType.Discovery,
+      flags: Flags.Unicast,
+      groupId: groupIdOf('g'),
+      sender: { node: 0x78, inc: 1 },
+      headers: [[9, '', '']],
+      payload: new Uint8Array(0),
+    });
+    const [bad] = sentBy(s.receive(wrong, '6.6.6.6:2', 2));
+    expect(readRefusal(bad!.bytes)).toMatchObject({ reason: 'key', keyId: authKeyId(KEY) });
+    // And a member without a key answers a signed Join with nokey.
+    const [signed] = sentBy(stack().receive(wrong, '6.6.6.6:2', 2));
+    expect(readRefusal(signed!.bytes)).toMatchObject({ reason: 'nokey', keyId: '' });
   });
 });

@@ -111,11 +111,11 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
     [8, 4, 2, ['a', 'c'], ['x:1', 'z:3'], ['c'], [], ['b'], [['a', 9]], 12286],
     installHeader,
   ],
-  ['Join', joinHeader.encode({ vote: 'a' }), [9, 'a'], joinHeader],
+  ['Join', joinHeader.encode({ vote: 'a', nonce: '0f0e' }), [9, 'a', '0f0e'], joinHeader],
   [
     'Here',
-    hereHeader.encode({ viewId: 3, coordinator: 'a', address: 'x:1' }),
-    [10, 3, 'a', 'x:1'],
+    hereHeader.encode({ viewId: 3, coordinator: 'a', address: 'x:1', nonce: '0f0e' }),
+    [10, 3, 'a', 'x:1', '0f0e'],
     hereHeader,
   ],
   ['Leave', leaveHeader.encode({ viewId: 3 }), [11, 3], leaveHeader],
@@ -195,7 +195,9 @@ describe('gms header codecs', () => {
       stuck: false,
     });
     expect(suspectHeader.decode([12, 3, 'b']).heldMs).toBe(0);
-    expect(joinHeader.decode([9]).vote).toBe('');
+    expect(joinHeader.decode([9])).toEqual({ vote: '', nonce: '' });
+    expect(joinHeader.decode([9, 'a']).nonce).toBe('');
+    expect(hereHeader.decode([10, 3, 'a', 'x:1']).nonce).toBe('');
     expect(digestHeader.decode([3, 4, 2, [['a', 5]], 9]).promised).toBeUndefined();
   });
 
@@ -213,6 +215,8 @@ describe('gms header codecs', () => {
     ['a Here without an address', () => hereHeader.decode([10, 3, 'a'])],
     ['a Lineage beacon without an address', () => lineageHeader.decode([18, 9, 8195, 'a'])],
     ['a Join vote that is not a string', () => joinHeader.decode([9, 5])],
+    ['a Join nonce that is not a string', () => joinHeader.decode([9, '', 5])],
+    ['a Here nonce that is not a string', () => hereHeader.decode([10, 3, 'a', 'x:1', 5])],
   ])('refuses %s with DECODE_BAD_SHAPE', (_, decode) => {
     let thrown: unknown;
     try {

@@ -19,6 +19,8 @@ export interface GmsNode {
   upAt: number[];
   /** Every message this node passed down, with its gms header (first element: the kind). */
   sent: { to: MemberId | null; header: unknown[] }[];
+  /** Every discovery probe this node sent: the address (null: the beacon) and the header. */
+  probed: { to: string | null; header: unknown[] }[];
   timers: Map<string, number>;
   pausedUntil: number;
   errors: unknown[];
@@ -66,6 +68,7 @@ export class GmsNet {
       ups: [],
       upAt: [],
       sent: [],
+      probed: [],
       timers: new Map(),
       pausedUntil: 0,
       errors: [],
@@ -85,6 +88,7 @@ export class GmsNet {
     node.ups.length = 0;
     node.upAt.length = 0;
     node.sent.length = 0;
+    node.probed.length = 0;
     this.boot(node, Number(node.id.split('.')[1] ?? 1) + 1);
   }
 
@@ -158,6 +162,7 @@ export class GmsNet {
       for (const dst of this.nodes)
         this.link(src, dst, reliable, { type: 'deliver', msg: ev.msg, from: src.id, cast: true, meta: {} });
     } else if (ev.type === 'probe') {
+      src.probed.push({ to: ev.to, header: ev.msg.headers.at(-1) as unknown[] });
       for (const dst of this.nodes) {
         if (dst === src || (ev.to !== null && dst.address !== ev.to)) continue;
         this.link(src, dst, false, { type: 'discovery', msg: ev.msg, from: src.id, address: src.address });
@@ -197,6 +202,19 @@ export class GmsNet {
       address,
     };
     this.onNode(to, () => to.layer.up(ev));
+  }
+
+  /**
+   * A joiner `from` at `address` that receives there: it asks `to` to join, and echoes the nonce
+   * of the `Here` that comes back (as a real joiner does). Returns that nonce ('' if none came).
+   */
+  joinProven(to: GmsNode, from: MemberId, address: string): string {
+    this.injectProbe(to, from, address, [GmsKind.Join, '', '']);
+    this.run(this.now + 2 * DELAY);
+    const here = to.probed.findLast((p) => p.to === address && p.header[0] === GmsKind.Here);
+    const nonce = typeof here?.header[4] === 'string' ? here.header[4] : '';
+    this.injectProbe(to, from, address, [GmsKind.Join, '', nonce]);
+    return nonce;
   }
 
   /** Cut the link a → b (one way); `both` cuts b → a too. */

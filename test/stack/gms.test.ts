@@ -152,34 +152,100 @@ describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
     const net = group(3);
     const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
     const ghost = 'deadbeef.1';
-    // n2 goes silent, so the next flush waits a flush timeout for it; the joiner asks once, then dies.
+    // n2 goes silent, so the next flush waits a flush timeout for it; the joiner proves its
+    // address once, then dies.
     net.cutLink(n2, n0);
     net.cutLink(n2, n1);
-    net.injectProbe(n0, ghost, 'n99', [GmsKind.Join, '']);
+    net.joinProven(n0, ghost, 'n99');
     net.run(net.now + 2_000);
     const views = n0.ups.flatMap((e) => (e.type === 'view' ? [e.view.members] : []));
     expect(views.filter((v) => v.includes(ghost))).toEqual([]);
     expect(views.at(-1)).toEqual([n0.id, n1.id]);
   });
 
-  it('forged joiners never outvote the real members (six Joins against three)', () => {
+  it('forged Joins from invented ids never enter a view: no answer to the nonce, no record', () => {
     const net = group(3);
     const real = net.nodes.map((n) => n.id);
     const [n0] = net.nodes as [GmsNode];
     const fakes = Array.from({ length: 6 }, (_, i) => `f0f0f0${i}0.1`);
-    // The fakes keep asking (a forger can resend at will) but never take part in anything.
+    // The forger resends at will, with no nonce, a made-up one, or a nonce sent to another
+    // address (it cannot read what goes to the addresses it claims).
+    const other = net.joinProven(n0, 'abababab.1', 'elsewhere');
+    const nonces = ['', '0123456789abcdef', other];
     for (let t = 0; t < 3_000; t += 50)
       net.at(net.now + t, () => {
-        for (const f of fakes) net.injectProbe(n0, f, `x${f}`, [GmsKind.Join, '']);
+        for (const [i, f] of fakes.entries())
+          net.injectProbe(n0, f, `x${f}`, [GmsKind.Join, '', nonces[i % nonces.length]!]);
+      });
+    net.run(net.now + 4_000);
+    for (const n of net.nodes) {
+      for (const e of n.ups)
+        if (e.type === 'view') expect(e.view.members.filter((m) => fakes.includes(m))).toEqual([]);
+      expect(net.view(n)?.members).toEqual(real);
+      expect(net.stopped(n)).toBe(false);
+    }
+    expect(net.stats(n0).joinsUnproven).toBeGreaterThan(0);
+  });
+
+  it('joiners that answer the nonce are admitted, never outvoting the real members (six against three)', () => {
+    const net = group(3);
+    const real = net.nodes.map((n) => n.id);
+    const [n0] = net.nodes as [GmsNode];
+    const fakes = Array.from({ length: 6 }, (_, i) => `f0f0f0${i}0.1`);
+    // Endpoints that do receive at their addresses, but never take part in anything.
+    for (let t = 0; t < 3_000; t += 50)
+      net.at(net.now + t, () => {
+        for (const f of fakes) net.joinProven(n0, f, `x${f}`);
       });
     net.run(net.now + 4_000);
     const views = n0.ups.flatMap((e) => (e.type === 'view' ? [e.view] : []));
-    expect(views.length).toBeGreaterThan(2); // fakes were admitted (no key) and removed again
+    expect(views.length).toBeGreaterThan(2); // they were admitted and removed again
     for (const v of views) {
       const reals = v.members.filter((m) => real.includes(m)).length;
       expect(reals * 2).toBeGreaterThan(v.members.length);
     }
     for (const n of net.nodes) expect(net.stopped(n)).toBe(false);
+  });
+
+  it('a nonce admits only the id and address it was sent for; one joiner record per address', () => {
+    const net = group(3);
+    const [n0, n1] = net.nodes as [GmsNode, GmsNode];
+    net.cutLink(n1, n0); // a flush that waits on n1 keeps the records from being consumed
+    net.run(net.now + 10);
+    const nonce = net.joinProven(n0, 'abcdef01.1', 'a1');
+    expect(nonce).toMatch(/^[0-9a-f]{16}$/);
+    expect(net.sentOf(n0, GmsKind.Here)).toEqual([]); // Here travels as a probe, never a send
+    net.injectProbe(n0, 'abcdef02.1', 'a1', [GmsKind.Join, '', nonce]); // another id
+    net.injectProbe(n0, 'abcdef01.1', 'a2', [GmsKind.Join, '', nonce]); // another address
+    expect(net.stats(n0).joinsUnproven).toBe(2);
+    // A restarted process at a1 (a new id) takes the place of the old record; both retry.
+    for (let t = 0; t < 3_000; t += 100)
+      net.at(net.now + t, () => {
+        net.joinProven(n0, 'abcdef01.2', 'a1');
+        net.joinProven(n0, 'abcdef03.1', 'a3');
+      });
+    net.run(net.now + 50);
+    net.heal();
+    net.run(net.now + 3_000);
+    const admitted = n0.ups.flatMap((e) => (e.type === 'view' ? e.view.members : []));
+    expect(admitted).not.toContain('abcdef01.1');
+    expect(admitted).not.toContain('abcdef02.1');
+    expect(admitted).toContain('abcdef01.2');
+    expect(admitted).toContain('abcdef03.1');
+  });
+
+  it('nonces depend on joinSecret; a joinSecret that is not a non-empty string is refused', () => {
+    const nonceWith = (joinSecret: string) => {
+      const net = new GmsNet(3, { ...FAST, joinSecret });
+      net.found();
+      return net.joinProven(net.nodes[0]!, 'abcdef01.1', 'a1');
+    };
+    expect(nonceWith('one secret')).not.toBe(nonceWith('another secret'));
+    expect(nonceWith('one secret')).toBe(nonceWith('one secret'));
+    for (const joinSecret of ['', 7])
+      expect(() => new GmsNet(1, { ...FAST, joinSecret } as never)).toThrow(
+        expect.objectContaining({ code: 'STACK_BAD_OPTION' }),
+      );
   });
 
   it('keeps at most maxJoiners joiner records; further unknown joiners are refused and counted', () => {
@@ -189,7 +255,7 @@ describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
     // A flush that waits on n1 keeps the records from being consumed by an install.
     net.cutLink(n1, n0);
     net.run(net.now + 10);
-    for (let i = 0; i < 10; i++) net.injectProbe(n0, `abcdef0${i}.1`, `x${i}`, [GmsKind.Join, '']);
+    for (let i = 0; i < 10; i++) net.joinProven(n0, `abcdef0${i}.1`, `x${i}`);
     expect(net.stats(n0).joinsRefused).toBe(6);
   });
 
@@ -247,7 +313,7 @@ describe('gms: Fetch is retried (issue 10 item 7)', () => {
       });
     net.run(net.now + 5);
     net.heal();
-    net.injectProbe(n0, 'deadbeef.1', 'n99', [GmsKind.Join, '']); // a view change
+    net.joinProven(n0, 'deadbeef.1', 'n99'); // a view change
     expect(net.runUntil(() => net.sentOf(n2, GmsKind.Digest).length > 0, net.now + 100)).toBe(true);
     net.run(net.now + 0.6); // the digest is in; the Sync and then the Fetch follow
     net.loseLink(n2, n0);
@@ -431,7 +497,7 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     const [c, p, q] = coordinatorFirst(net);
     net.cutLink(c, p, false); // the real Prepares wait: p and q answer by injection below
     net.cutLink(c, q, false);
-    net.injectProbe(c, 'deadbeef.1', 'n99', [GmsKind.Join, '']); // a view change
+    net.joinProven(c, 'deadbeef.1', 'n99'); // a view change
     expect(net.runUntil(() => net.sentOf(c, GmsKind.Prepare).length > 0, net.now + 200)).toBe(true);
     const attempt = net.sentOf(c, GmsKind.Prepare)[0]![2] as number;
     const counts = (np: number) => [

@@ -30,10 +30,12 @@ export const GmsKind = {
   FlushOk: 7,
   /** [8, newViewId, attempt, members[], addresses[], joined[], left[], failed[], [[member, nakNext]...], epoch] */
   Install: 8,
-  /** [9, vote] discovery: an endpoint asks to join (sent to the seeds); `vote` is the founder it
-   * backs if no group answers ('' for none). */
+  /** [9, vote, nonce] discovery: an endpoint asks to join (sent to the seeds); `vote` is the
+   * founder it backs if no group answers ('' for none); `nonce` the latest one a coordinator sent
+   * it in a `Here` ('' for none): only a Join echoing a valid nonce is recorded. */
   Join: 9,
-  /** [10, viewId, coordinator, coordinatorAddress] discovery reply from a member. */
+  /** [10, viewId, coordinator, coordinatorAddress, nonce] discovery reply from a member; `nonce`
+   * ('' unless the sender coordinates) proves a joiner receives at the address it claims. */
   Here: 10,
   /** [11, viewId] member → coordinator: remove me. */
   Leave: 11,
@@ -144,6 +146,13 @@ export interface HereHeader {
   viewId: number;
   coordinator: MemberId;
   address: string;
+  /** The coordinator's nonce for the joiner at the address this Here is sent to ('' from others). */
+  nonce: string;
+}
+export interface JoinHeader {
+  vote: string;
+  /** The nonce of the last coordinator's Here this joiner got ('' for none). */
+  nonce: string;
 }
 export interface SuspectHeader {
   viewId: number;
@@ -337,20 +346,24 @@ export const installHeader: HeaderCodec<InstallHeader> = {
   },
 };
 
-export const joinHeader: HeaderCodec<{ vote: string }> = {
-  encode: (m) => [GmsKind.Join, m.vote],
-  // An early Join carried no vote.
-  decode: (h) => ({ vote: h.length > 1 ? headerString(h[1], L, 'vote') : '' }),
+export const joinHeader: HeaderCodec<JoinHeader> = {
+  encode: (m) => [GmsKind.Join, m.vote, m.nonce],
+  // An early Join carried no vote, nor a nonce (so it is never recorded by a coordinator).
+  decode: (h) => ({
+    vote: h.length > 1 ? headerString(h[1], L, 'vote') : '',
+    nonce: h.length > 2 ? headerString(h[2], L, 'nonce') : '',
+  }),
 };
 
 export const hereHeader: HeaderCodec<HereHeader> = {
-  encode: (m) => [GmsKind.Here, m.viewId, m.coordinator, m.address],
+  encode: (m) => [GmsKind.Here, m.viewId, m.coordinator, m.address, m.nonce],
   decode(h) {
     headerTuple(h, L, 4);
     return {
       viewId: headerUint(h[1], L, 'viewId'),
       coordinator: headerString(h[2], L, 'coordinator'),
       address: headerString(h[3], L, 'address'),
+      nonce: h.length > 4 ? headerString(h[4], L, 'nonce') : '',
     };
   },
 };

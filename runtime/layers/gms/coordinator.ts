@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { MemberId } from '../../stack/member.js';
 import {
   abandonHeader,
@@ -7,6 +8,7 @@ import {
   type HeartbeatHeader,
   hereHeader,
   installHeader,
+  joinHeader,
   leaveHeader,
   prepareHeader,
   type SyncEnd,
@@ -54,6 +56,8 @@ export class Coordinator {
   readonly joiners = new Map<MemberId, { address: string; at: number }>();
   /** When joiners were admitted lately (for `maxJoinRate`). */
   private admittedAt: number[] = [];
+  /** Keys the join nonces (see `nonce`). */
+  private secret: string | undefined;
   readonly leavers = new Set<MemberId>();
   /** Members whose heartbeats say they are blocked in an orphaned flush (coordinator: drive one). */
   stuck = new Set<MemberId>();
@@ -72,31 +76,82 @@ export class Coordinator {
     for (const m of members) this.joiners.delete(m);
   }
 
-  /** A Join heard by a member: the coordinator records the joiner, the others point it there. */
-  onJoin(from: MemberId, address: string): void {
+  /**
+   * A Join heard by a member: the coordinator records the joiner, the others point it there.
+   * The coordinator records (or refreshes) a joiner only when its Join echoes the nonce this
+   * coordinator sends to the joiner's address in `Here`: anyone can invent ids and put them in
+   * Joins, but only an endpoint that receives at the address can answer, so invented joiners
+   * never reach a view (docs/protocol.md, "Joining a running group").
+   */
+  onJoin(from: MemberId, address: string, h: unknown[]): void {
     const s = this.s;
     if (s.state !== 'member' || !s.view) return;
     if (s.rank(from) >= 0) return; // already a member (a late retry)
     const c = s.coordinatorId();
     if (c === s.self) {
-      const known = this.joiners.get(from);
-      if (known) {
-        known.at = s.ctx.now(); // a retry: it is still alive
-        known.address = address;
-      } else if (this.joiners.size >= s.o.maxJoiners) {
-        s.c.joinsRefused++;
-      } else {
-        this.joiners.set(from, { address, at: s.ctx.now() });
-        this.scheduleFlush();
-      }
+      const { nonce } = joinHeader.decode(h);
+      if (nonce !== '' && this.nonceValid(from, address, nonce)) this.record(from, address);
+      else if (nonce !== '') s.c.joinsUnproven++;
       // Tell it a group exists, as the other members do: a joiner that hears none may found a
       // second group (a restarted member remembers nothing), and with a fan-out transport the
-      // coordinator may be the only member it reaches.
-      s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: s.o.address }));
+      // coordinator may be the only member it reaches. The nonce goes to the address only.
+      const here = { viewId: s.view.id, coordinator: c, address: s.o.address };
+      s.probe(address, hereHeader.encode({ ...here, nonce: this.nonce(from, address, 0) }));
     } else if (c) {
       const ca = s.view.addresses[s.rank(c)] ?? '';
-      s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: ca }));
+      s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: ca, nonce: '' }));
     }
+  }
+
+  /** A joiner that proved its address: a record (bounded), or a retry that keeps it fresh. */
+  private record(from: MemberId, address: string): void {
+    const s = this.s;
+    const known = this.joiners.get(from);
+    if (known) {
+      known.at = s.ctx.now(); // a retry: it is still alive
+      known.address = address;
+      return;
+    }
+    // One pending joiner per address: a newer id there is a restarted process (the older one
+    // is dead), and one endpoint cannot stand for many joiners.
+    for (const [j, r] of this.joiners) if (r.address === address) this.joiners.delete(j);
+    if (this.joiners.size >= s.o.maxJoiners) {
+      s.c.joinsRefused++;
+      return;
+    }
+    this.joiners.set(from, { address, at: s.ctx.now() });
+    this.scheduleFlush();
+  }
+
+  /**
+   * The nonce for `joiner` at `address`, `back` periods ago: a keyed hash, so nothing is kept
+   * per Join (a forger cannot fill memory with challenges), and it changes every period, so a
+   * nonce seen once does not admit that id at that address for ever. Keyed by `joinSecret`, or
+   * a secret drawn from the member's random source when first needed.
+   */
+  private nonce(joiner: MemberId, address: string, back: number): string {
+    this.secret ??=
+      this.s.o.joinSecret ??
+      Array.from({ length: 4 }, () =>
+        Math.floor(this.s.ctx.random() * 0x1_0000_0000)
+          .toString(16)
+          .padStart(8, '0'),
+      ).join('');
+    const period = Math.floor(this.s.ctx.now() / this.noncePeriodMs()) - back;
+    return createHmac('sha256', this.secret)
+      .update(`${period}|${joiner}|${address}`)
+      .digest('hex')
+      .slice(0, 16);
+  }
+
+  /** Whether `nonce` is this period's or the last one's for the joiner at that address. */
+  private nonceValid(joiner: MemberId, address: string, nonce: string): boolean {
+    return nonce === this.nonce(joiner, address, 0) || nonce === this.nonce(joiner, address, 1);
+  }
+
+  /** A nonce lasts one to two of these: several Join retries, so a joiner always gets one in. */
+  private noncePeriodMs(): number {
+    return 2 * this.joinFreshMs();
   }
 
   onHeartbeat(from: MemberId, hb: HeartbeatHeader): void {

@@ -33,6 +33,8 @@ export class Joiner {
   /** As voter: the founder we confirmed; bound to it until its view arrives or we give up. */
   private tentative: { founder: MemberId; epoch: number; since: number } | undefined;
   private coordinatorHint: string | undefined;
+  /** The nonce of the latest coordinator's Here ('' before one): proves our address. */
+  private nonce = '';
   /** When a member of an existing group last answered us: then we join it, never found one. */
   private heardMemberAt: number | undefined;
   private joinStartedAt = 0;
@@ -50,10 +52,11 @@ export class Joiner {
   private sendJoin(): void {
     const targets = new Set(this.s.o.seeds);
     if (this.coordinatorHint) targets.add(this.coordinatorHint);
-    for (const a of targets) this.s.probe(a, joinHeader.encode({ vote: this.vote ?? '' }));
+    const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce });
+    for (const a of targets) this.s.probe(a, join);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
     // (a fan-out transport has no peers before a view, so this costs nothing there).
-    this.s.probe(null, joinHeader.encode({ vote: this.vote ?? '' }));
+    this.s.probe(null, join);
   }
 
   /**
@@ -178,10 +181,16 @@ export class Joiner {
     this.discovered.set(from, { address, at: this.s.ctx.now(), vote });
   }
 
-  onHere(h: unknown[]): void {
-    const ca = hereHeader.decode(h).address;
+  /** A member's Here (from `from`): a group exists. The coordinator's carries a nonce for us,
+   * which our Joins echo from now on; a new one is answered at once, so admission costs one
+   * round trip more than before, not a Join retry period. */
+  onHere(h: unknown[], from: string): void {
+    const here = hereHeader.decode(h);
     this.heardMemberAt = this.s.ctx.now();
-    if (ca !== '') this.coordinatorHint = ca;
+    if (here.address !== '') this.coordinatorHint = here.address;
+    if (here.nonce === '' || here.nonce === this.nonce) return;
+    this.nonce = here.nonce;
+    this.s.probe(from, joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce }));
   }
 
   /** A running group's coordinator beaconed its lineage to us: like a Here from it. */

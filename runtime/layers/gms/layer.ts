@@ -153,11 +153,11 @@ export class Gms implements Layer {
     const { h, kind } = popKindHeader(msg, 'gms');
     if (kind === GmsKind.Join) {
       if (s.state === 'joining') s.joiner.onJoin(from, address, h);
-      else s.coordinator.onJoin(from, address);
+      else s.coordinator.onJoin(from, address, h);
       return;
     }
     if (kind === GmsKind.Here) {
-      if (s.state === 'joining') s.joiner.onHere(h);
+      if (s.state === 'joining') s.joiner.onHere(h, address);
       return;
     }
     if (kind === GmsKind.Lineage) {
@@ -269,6 +269,8 @@ export const gms: LayerFactory<GmsOptions> = {
     const address = o.address ?? '';
     if (!Array.isArray(seeds) || seeds.some((s) => typeof s !== 'string'))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option seeds must be a list of addresses');
+    if (o.joinSecret !== undefined && (typeof o.joinSecret !== 'string' || o.joinSecret === ''))
+      throw new StackConfigError('STACK_BAD_OPTION', 'gms option joinSecret must be a non-empty string');
     const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };
     requirePositive('gms', opts, Object.keys(DEFAULTS));
     if (opts.partitionMs <= opts.suspectMs)

@@ -24,6 +24,9 @@ export interface GmsOptions {
   maxJoiners: number;
   /** Joiners admitted per second, at most (one view change may admit fewer, see docs). */
   maxJoinRate: number;
+  /** Keys the join nonces (docs/protocol.md, "The join round trip"); `Group` passes 32 random
+   * bytes. Unset: drawn from the stack's random source (a simulator replays it). */
+  joinSecret?: string;
 }
 
 export const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {

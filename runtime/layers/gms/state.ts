@@ -46,6 +46,8 @@ export class GmsShared {
     futureDropped: 0,
     refused: 0,
     joinsRefused: 0,
+    /** Joins to this coordinator whose nonce was not the one it sent to that id and address. */
+    joinsUnproven: 0,
     staleDropped: 0,
     heldHighWater: 0,
     /** Beacons of another lineage of the group that this member's lineage wins over. */

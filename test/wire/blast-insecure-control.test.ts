@@ -1,23 +1,7 @@
-// NOT IN `npm test` (an open finding): run with
-//   npx vitest run --config test/wire/vitest.open.config.ts
-// Status on the shared 2-CPU VM (load 27-42): with com refusing packets in a view member's name
-// from another address (insecure groups), the forged heartbeats, Installs, Suspects, request
-// casts and client views change nothing (each alone: BLAST_KINDS=0, 1, 2 pass; kind 2, the forged
-// Install in the coordinator's name, excluded its receiver before that com check). The full mix
-// still fails: invented joiners (kind 4) are admitted into views (gms admits a Join without a
-// round trip to the joiner's address), and in one run a real member was excluded in the same
-// view change that admitted a fake (view 3 = two real members and a fake; the third rejoined as
-// a new incarnation); whether that exclusion is the blast or a heartbeat starved at load 42 is
-// not established. Another run (load 33): no real member excluded, fakes in views 2 and 3 (one
-// each beside the three), gone in view 4, replicas agreed, no call failed; but each admitted
-// fake costs a flush and a suspicion (2 s here) during which calls stall, so the rate under the
-// forged blast was 0.35 of that under junk (asserted: 0.5). Move to .test.ts once gms admits a
-// joiner only after a round trip.
-//
 // A live blast of forged control messages over real UDP against a group without a key
 // (`insecure: true`): what issue 11 showed one datagram each could do. Three bank replicas in
 // their own processes, the blaster in another, a client in the test's process depositing all
-// along. The blaster sends, at 1,000 datagrams a second for 3 s, a mix of:
+// along. The blaster sends, at 1,000 datagrams a second, a mix of:
 // - heartbeats in other members' names with view ids 1,000+ ahead, or impossible epochs;
 // - Installs in the coordinator's name of a next view without their receiver;
 // - Suspects of each member from invented senders, to the coordinator, unreliable and as the
@@ -26,10 +10,15 @@
 // - the client's deposit requests, taken from what the members cast, re-sent as unreliable
 //   view-tagged casts to one replica only;
 // - client `view` packets in the contact's name, naming only the blaster.
-// Before it, a blast of random bytes of the same rate and sizes (what junk costs).
-// Asserted: no member excluded, invented members never a majority of a view and gone by the end, the replicas agree (balances and
+// Three rounds of 1 s of random bytes of the same rate and sizes (what junk costs), then 1 s of
+// the forged mix, 1 s quiet between: the machine's load drifts over seconds, and interleaving
+// weighs the drift on both alike.
+// Asserted: no view change at all (nobody excluded; no invented joiner admitted, not even for a
+// view: gms records a joiner only when its Join echoes the nonce the coordinator sent to the
+// joiner's address, and the forger does not receive there), the replicas agree (balances and
 // audit), the client never followed the blaster, the workload kept going (its rate during the
-// forged blast at least half that during the junk blast; both printed against the quiet phases).
+// forged blasts at least half that during the junk blasts; both printed against the quiet phases).
+// About 30 s on the shared 2-CPU machine.
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { endpointOf } from '../../runtime/stack/member.js';
@@ -46,7 +35,7 @@ afterEach(async () => {
 });
 
 describe('hostile blast over real UDP, without a key: forged control messages', () => {
-  it('no member excluded, fakes never a majority, replicas agree, the workload keeps going', async () => {
+  it('no view change, no invented member, replicas agree, the workload keeps going', async () => {
     rig = await startBlastRig(undefined);
     const r = rig;
     await r.rate(1_000);
@@ -159,24 +148,31 @@ describe('hostile blast over real UDP, without a key: forged control messages', 
       kinds[k] = (kinds[k] ?? 0) + 1;
       return d;
     };
-    const attack = Array.from({ length: 2_000 }, forged);
+    const attack = Array.from({ length: 3 * RATE }, forged);
     const noise = attack.map((d) => {
       const b = bytes(g, d.bytes.length);
       b[0] = 0; // never a packet's magic byte
       return { port: d.port, bytes: b.length > 0 ? b : new Uint8Array(1) };
     });
-    const m = await measureBlasts(r, [noise, attack], RATE, 3_000);
+    const rounds = [0, 1, 2].flatMap((k) => [
+      noise.slice(k * RATE, (k + 1) * RATE),
+      attack.slice(k * RATE, (k + 1) * RATE),
+    ]);
+    const m = await measureBlasts(r, rounds, RATE, 1_000, 1_000);
     await r.stopWorkload();
     const after = await Promise.all([0, 1, 2].map((i) => r.state(i)));
     const audit = await r.bank.audit();
-    const [noiseRate, attackRate] = m.during as [number, number];
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const noiseRate = mean(m.during.filter((_, i) => i % 2 === 0));
+    const attackRate = mean(m.during.filter((_, i) => i % 2 === 1));
     console.log(
       `insecure control blast (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)}): ` +
         `${m.blasted.join('+')} datagrams, kinds ${JSON.stringify(kinds)}; calls/s quiet ` +
         `${m.quiet.map((q) => q.toFixed(0)).join('/')}, junk ${noiseRate.toFixed(0)}, forged ${attackRate.toFixed(0)}; ` +
         `forged/junk ${(attackRate / noiseRate).toFixed(2)}, forged/quiet ${(attackRate / m.quietMean).toFixed(2)}; ` +
         `gms refused ${after.map((s) => s.stats.gms!.refused).join('/')}, joinsRefused ` +
-        `${after.map((s) => s.stats.gms!.joinsRefused).join('/')}, replica unordered ` +
+        `${after.map((s) => s.stats.gms!.joinsRefused).join('/')}, joinsUnproven ` +
+        `${after.map((s) => s.stats.gms!.joinsUnproven).join('/')}, replica unordered ` +
         `${after.map((s) => s.replica.unordered).join('/')}, impersonated ${after.map((s) => s.replica.impersonated).join('/')}; ` +
         `com addressMismatch ${after.map((s) => s.stats.com!.addressMismatch).join('/')}; ` +
         `failed calls ${r.failures.length}; client ${JSON.stringify(r.client.stats())}; rss MB ${after.map((s) => (s.rss / 1e6).toFixed(0)).join('/')}`,
@@ -187,19 +183,13 @@ describe('hostile blast over real UDP, without a key: forged control messages', 
       );
       if (s.partitions.length) console.log(`${s.self} partitioned: ${JSON.stringify(s.partitions)}`);
     }
-    expect(Math.min(...m.blasted)).toBeGreaterThanOrEqual(RATE * 2.5);
+    expect(Math.min(...m.blasted)).toBeGreaterThanOrEqual(RATE * 0.8);
     for (const [i, s] of after.entries()) {
-      // Nobody excluded, nobody invented admitted, not even for a view.
-      expect(s.view.members).toEqual(members);
+      // Nobody excluded, nobody invented admitted, not even for a view: no view change at all.
       expect(s.self).toBe(before[i]!.self);
-      // An invented joiner can be admitted for a view (gms admits a Join without a round trip to
-      // its address; noted in docs/protocol.md), but never outnumbers the real members, never
-      // costs a real member its place, and is gone by the end.
-      for (const view of s.views) {
-        const fakes = view.members.filter((member) => !real.has(member));
-        expect(fakes.length * 2).toBeLessThan(view.members.length);
-        for (const member of members) expect(view.members).toContain(member);
-      }
+      expect(s.views.map((w) => w.id)).toEqual(before[i]!.views.map((w) => w.id));
+      expect(s.view.members).toEqual(members);
+      for (const view of s.views) expect(view.members.filter((member) => !real.has(member))).toEqual([]);
       expect(s.balances).toEqual(after[0]!.balances);
       expect(s.errors).toEqual([]);
     }
@@ -208,5 +198,5 @@ describe('hostile blast over real UDP, without a key: forged control messages', 
     expect(r.failures).toEqual([]);
     expect(attackRate).toBeGreaterThanOrEqual(noiseRate / 2);
     expect(attackRate).toBeGreaterThan(m.quietMean / 10);
-  }, 90_000);
+  }, 60_000);
 });

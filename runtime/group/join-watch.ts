@@ -1,0 +1,143 @@
+import {
+  ForeignGroupError,
+  type JoinError,
+  JoinTimeoutError,
+  KeyMismatchError,
+  NoAnswerError,
+} from '../errors.js';
+import { type Refusal, readRefusal } from '../layers/com.js';
+import { memberId } from '../stack/member.js';
+import { DecodeError } from '../wire/errors.js';
+import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
+
+/** How long a refusal from a seed waits for any packet of this group before it is the answer. */
+export const REFUSAL_GRACE_MS = 500;
+
+/**
+ * What a member saw while it first joins, so that a join that cannot succeed fails with why
+ * (docs/api.md, "Join errors"): which addresses sent packets of this group, and which members
+ * refused it (another group, another key, one side without a key; com's refusal notices).
+ *
+ * A refusal from a seed is the answer if, within {@link REFUSAL_GRACE_MS}, nothing of this
+ * group arrives from an address that did not refuse too (a seed of another group beside two of
+ * ours must not fail a join that would succeed); else the join goes on and, if it times out,
+ * its error says what each address did.
+ */
+export class JoinWatch {
+  private readonly groupId: number;
+  /** Addresses packets of this group came from (any kind, before any check). */
+  private readonly heard = new Set<string>();
+  private readonly refusals = new Map<string, Refusal>();
+  private grace: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly groupName: string,
+    private readonly seeds: readonly string[],
+    private readonly address: string,
+    private readonly self: () => string,
+    /** This member's key id (`''` without a key). */
+    private readonly keyId: string,
+    private readonly fail: (e: JoinError) => void,
+  ) {
+    this.groupId = groupIdOf(groupName);
+  }
+
+  /** A packet while joining: true if it was a refusal notice (consumed here, not for the stack). */
+  onPacket(bytes: Uint8Array, from: string): boolean {
+    const refusal = readRefusal(bytes);
+    if (refusal) {
+      if (!this.refusals.has(from)) this.refusals.set(from, refusal);
+      if (this.seeds.includes(from) && this.grace === undefined)
+        this.grace = setTimeout(() => {
+          if (this.onlyRefused()) this.fail(this.refusalError(from, this.refusals.get(from)!));
+        }, REFUSAL_GRACE_MS);
+      return true;
+    }
+    try {
+      const h = decodeFixedHeader(bytes);
+      if (h.groupId === this.groupId && from !== this.address && memberId(h.sender) !== this.self())
+        this.heard.add(from);
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+    }
+    return false;
+  }
+
+  /** Whether every address that sent packets of this group also refused this member (its Joins
+   * or beacons say nothing: it cannot take this member in). */
+  private onlyRefused(): boolean {
+    for (const a of this.heard) if (!this.refusals.has(a)) return false;
+    return true;
+  }
+
+  close(): void {
+    clearTimeout(this.grace);
+  }
+
+  /** The error of a join that got no view within `ms`. */
+  timeoutError(ms: number): JoinError {
+    const seeds = this.seeds.join(', ');
+    const [first] = this.refusals;
+    if (first && this.onlyRefused()) return this.refusalError(first[0], first[1]);
+    if (this.heard.size === 0) {
+      return new NoAnswerError(
+        `nothing answered at the seeds of '${this.groupName}' (${seeds}) within ${ms} ms ` +
+          `(this member listens at ${this.address}): are the other replicas up, and these their addresses?`,
+        this.seeds,
+      );
+    }
+    const answered = [...this.heard];
+    const seedsUp = this.seeds.filter((s) => this.heard.has(s) || s === this.address).length;
+    const quorum = Math.floor(Math.max(1, this.seeds.length) / 2) + 1;
+    const refused = [...this.refusals].map(([a, r]) => `${a} refused (${describe(r)})`);
+    return new JoinTimeoutError(
+      `no view of '${this.groupName}' within ${ms} ms: packets of this group came from ` +
+        `${answered.join(', ')}; ${seedsUp} of ${this.seeds.length} seeds up, founding needs ${quorum}` +
+        (refused.length > 0 ? `; ${refused.join('; ')}` : ''),
+      this.seeds,
+      answered,
+    );
+  }
+
+  private refusalError(address: string, r: Refusal): JoinError {
+    if (r.reason === 'group')
+      return new ForeignGroupError(
+        `the member at ${address} answered for another group (${describe(r)}), not '${this.groupName}' ` +
+          `(id ${hex(this.groupId)}): check the group name and the seeds`,
+        this.seeds,
+        address,
+        r.groupId,
+        r.groupName === '' ? undefined : r.groupName,
+      );
+    const ours = this.keyId;
+    const what =
+      r.reason === 'key' && r.keyId === ours
+        ? `it could not verify this member's packets under the same key ${ours}: does one side set encrypt and the other not?`
+        : `${describe(r)}; this member's key is ${ours === '' ? 'none (insecure: true)' : ours}`;
+    return new KeyMismatchError(
+      `the member of '${this.groupName}' at ${address} answered, but ${what}`,
+      this.seeds,
+      address,
+      r.keyId,
+      ours,
+    );
+  }
+}
+
+function hex(id: number): string {
+  return `0x${id.toString(16).padStart(8, '0')}`;
+}
+
+/** What a refusal says, in words. */
+function describe(r: Refusal): string {
+  switch (r.reason) {
+    case 'group':
+      return r.groupName === '' ? `group id ${hex(r.groupId)}` : `'${r.groupName}', id ${hex(r.groupId)}`;
+    case 'key':
+      return `its key differs (its key is ${r.keyId})`;
+    case 'needkey':
+      return `it requires a key (its key is ${r.keyId}) and this member has none`;
+    case 'nokey':
+      return 'it has no key (insecure: true) and this member signs with one';
+  }
+}
