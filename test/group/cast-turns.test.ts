@@ -1,6 +1,7 @@
 // Issue 13: a lone cast must not wait a turn of the event loop before the stack sees it; a burst
 // still does (pacing), and a cast made from inside the member's own event handling (a delivery
-// listener) still waits for the next turn instead of re-entering the core.
+// listener) still waits for the next turn instead of re-entering the core. The sequencer's
+// Order for its own cast leaves in the same turn as the cast (pack).
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import { MemoryHub, type MemoryTransport } from '../../runtime/transport/memory.js';
@@ -59,6 +60,24 @@ describe('Group.cast: turns of the event loop before a cast leaves', () => {
     );
     await nextTurn();
     expect(sent()).toBe(1);
+  });
+
+  it("the sequencer's own cast: its Order leaves in the same turn as the message", async () => {
+    const [a, b] = await pair(new MemoryHub(), 'seqown');
+    // The sequencer is the view's coordinator (rank 0).
+    const [sequencer, other] = a.view!.members[0] === a.self ? [a, b] : [b, a];
+    const got: string[] = [];
+    other.on('deliver', (d) => got.push(new TextDecoder().decode(d.payload)));
+    await new Promise<void>((r) =>
+      setTimeout(() => {
+        sequencer.cast(te.encode('own'));
+        r();
+      }, 1),
+    );
+    // One turn: the flush sends the message and (its own copy back at the sequencer, stamped)
+    // the Order; the in-process hub delivers both before the turn ends.
+    await nextTurn();
+    expect(got).toStrictEqual(['own']);
   });
 
   it('a burst keeps its order, and casts from a delivery listener wait for the next turn', async () => {
