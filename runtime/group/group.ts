@@ -102,6 +102,8 @@ export class Group implements GroupHandle {
     stable: new Set(),
   };
   private outbox: { payload: Uint8Array; qos: QoS }[] = [];
+  /** Nesting depth of `run`: above 0 while the core's effects are being handed out. */
+  private handling = 0;
   private clientHandler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private ready: { resolve: () => void; reject: (e: Error) => void } | undefined;
   /** While the first join runs: what answered, for an error that says why it failed. */
@@ -243,14 +245,23 @@ export class Group implements GroupHandle {
   }
 
   /**
-   * Multicast to the group. The message is handed to the protocol stack in the next turn of the
-   * event loop, at most {@link CAST_BATCH} per turn: a burst of casts from a loop then cannot
+   * Multicast to the group. A cast made while no other waits, outside this member's own event
+   * handling (e.g. from a client packet or a timer), goes to the protocol stack at once: a lone
+   * call must not wait a turn of the event loop. Otherwise the message is handed over in the
+   * next turns, at most {@link CAST_BATCH} per turn: a burst of casts from a loop then cannot
    * keep this process from sending heartbeats and answering its peers, which would get it
-   * suspected. Order among casts is kept.
+   * suspected. Either way the stack's packing still sends what one turn cast in one packet, and
+   * order among casts is kept.
    */
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
     this.checkSendable(payload);
     this.observe.event({ type: 'cast', payload, qos });
+    // Inside `run` (a listener casting from a delivery) the core is mid-way through handing out
+    // effects: the cast waits for the next turn rather than re-entering it.
+    if (this.outbox.length === 0 && this.handling === 0 && !this.closed) {
+      this.run(this.core.cast(payload, qos, this.now()));
+      return;
+    }
     this.outbox.push({ payload, qos });
     if (this.outbox.length === 1) setImmediate(() => this.drain());
   }
@@ -363,6 +374,16 @@ export class Group implements GroupHandle {
   }
 
   private run(effects: CoreEffect[], schedule = true): void {
+    this.handling++;
+    try {
+      this.apply(effects);
+    } finally {
+      this.handling--;
+    }
+    if (schedule) this.schedule();
+  }
+
+  private apply(effects: CoreEffect[]): void {
     for (const e of effects) {
       switch (e.kind) {
         case 'transmit':
@@ -381,7 +402,6 @@ export class Group implements GroupHandle {
           break;
       }
     }
-    if (schedule) this.schedule();
   }
 
   private schedule(): void {

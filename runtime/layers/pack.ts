@@ -41,6 +41,8 @@ class Pack implements Layer {
   private readonly batches = new Map<string, Batch>();
   private readonly c = { messages: 0, packets: 0, unpacked: 0 };
   private flushArmed = false;
+  /** Inside the run of a flush, until its deferred work is done (see `timer`). */
+  private flushing = false;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -70,7 +72,8 @@ class Pack implements Layer {
     // Arm the end-of-turn flush once per turn, not once per message (a timer is a map entry).
     if (!this.flushArmed) {
       this.flushArmed = true;
-      this.ctx.setTimer('flush', 0);
+      // During a flush's run, the end of that run sends it (see `timer`).
+      if (!this.flushing) this.ctx.setTimer('flush', 0);
     }
   }
 
@@ -92,6 +95,19 @@ class Pack implements Layer {
 
   timer(key: string): void {
     if (key !== 'flush') return;
+    this.flushAll();
+    if (!this.ctx.atRunEnd) return;
+    // A flushed cast comes back to its sender within the same run (com's loop-back), and what
+    // that causes is queued then: the sequencer's Order for its own cast. It leaves at the end
+    // of this run, not a turn later (every call whose contact is the sequencer paid that turn).
+    this.flushing = true;
+    this.ctx.atRunEnd(() => {
+      this.flushing = false;
+      this.flushAll();
+    });
+  }
+
+  private flushAll(): void {
     this.flushArmed = false;
     for (const [k, b] of [...this.batches]) this.flush(k, b);
   }

@@ -30,6 +30,7 @@ export class Stack {
   private timerOrder = 0;
   private effects: Effect[] = [];
   private deferred: (() => void)[] = [];
+  private atEnd: (() => void)[] = [];
   private clock = 0;
   /** Inputs refused as malformed (DecodeError from any layer). */
   refused = 0;
@@ -74,6 +75,7 @@ export class Stack {
       },
       emit: (effect) => this.effects.push(effect),
       defer: (fn) => this.deferred.push(() => this.guard(i, fn)),
+      atRunEnd: (fn) => this.atEnd.push(() => this.guard(i, fn)),
       setTimer: (key, delayMs) => {
         this.timers.set(`${i}:${key}`, {
           // A zero delay means "after this turn"; the sequence number orders same-instant timers.
@@ -107,10 +109,12 @@ export class Stack {
   private run(now: number, fn: () => void): Effect[] {
     this.clock = Math.max(this.clock, now);
     fn();
-    // Deferred work may defer more; bounded by what the layers queue.
-    while (this.deferred.length > 0) {
-      const batch = this.deferred;
-      this.deferred = [];
+    // Deferred work may defer more; bounded by what the layers queue. End-of-run work comes
+    // after it, and what that defers runs before the effects are returned.
+    while (this.deferred.length > 0 || this.atEnd.length > 0) {
+      const batch = this.deferred.length > 0 ? this.deferred : this.atEnd;
+      if (batch === this.deferred) this.deferred = [];
+      else this.atEnd = [];
       for (const f of batch) f();
     }
     const out = this.effects;

@@ -147,6 +147,11 @@ export interface LayerContext {
   emit(effect: Effect): void;
   /** Run `fn` after the current event has been fully handled (used for loop-back). */
   defer(fn: () => void): void;
+  /**
+   * Run `fn` once all deferred work of the current event is done (it may defer more, which runs
+   * before the event's effects are returned). Optional: a test harness may leave it out.
+   */
+  atRunEnd?(fn: () => void): void;
   /** (Re)arm the timer named `key` to fire `delayMs` from now; replaces an armed one. */
   setTimer(key: string, delayMs: number): void;
   clearTimer(key: string): void;
