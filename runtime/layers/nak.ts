@@ -634,7 +634,9 @@ class Nak implements Layer {
     for (const s of this.out.values()) buffered += s.buffer.size;
     let pending = 0;
     for (const s of this.inn.values()) pending += s.pending.size;
-    return { ...this.c, buffered, pending, pendingBytes: this.pendingBytes, inStreams: this.inn.size };
+    let held = 0;
+    for (const h of this.held.values()) held += h.msgs.size;
+    return { ...this.c, buffered, pending, held, pendingBytes: this.pendingBytes, inStreams: this.inn.size };
   }
 }
 

@@ -59,4 +59,27 @@ describe('nak over a lossy link (issue 10, test/sim/FINDINGS.md 11)', () => {
     for (let seed = 1; seed <= 5; seed++) worst.push(Math.max(...lossy(seed, () => true, 50).waits));
     for (const w of worst) expect(w).toBeLessThan(1_500);
   });
+
+  it("holds other members' casts until they are stable, at most maxHeld per sender", () => {
+    const net = new Net({
+      members: 3,
+      stack: parseSpec('nak:com', { nak: { maxHeld: 16 } }),
+      registry: defaultRegistry(),
+    });
+    net.installView(1);
+    const [n0, , n2] = net.members as [NetMember, NetMember, NetMember];
+    for (let k = 0; k < 50; k++)
+      net.down(n0, {
+        type: 'cast',
+        msg: { headers: [], payload: new Uint8Array([k]) },
+        qos: { order: 'fifo' },
+      });
+    net.run(100);
+    expect(net.delivered(n2)).toHaveLength(50);
+    expect(n2.stack.stats().nak?.held).toBe(16);
+    net.down(n2, { type: 'stable', seqs: new Map([[n0.id, 45]]) });
+    expect(n2.stack.stats().nak?.held).toBe(4);
+    net.down(n2, { type: 'forget', member: n0.id });
+    expect(n2.stack.stats().nak?.held).toBe(0);
+  });
 });
