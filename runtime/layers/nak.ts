@@ -518,9 +518,8 @@ class Nak implements Layer {
     const now = this.ctx.now();
     let budget = this.o.maxRetransmitsPerNak;
     for (const [lo, hi] of pairs)
-      for (let seq = Math.max(lo, h.base); seq <= Math.min(hi, h.top) && budget > 0; seq++) {
-        const m = h.msgs.get(seq);
-        if (!m) continue;
+      for (const [seq, m] of heldIn(h, lo, hi)) {
+        if (budget === 0) return;
         if (now - (h.lastSent.get(seq) ?? Number.NEGATIVE_INFINITY) < this.o.retransmitGuardMs) continue;
         h.lastSent.set(seq, now);
         budget--;
@@ -593,8 +592,8 @@ class Nak implements Layer {
       this.c.naksSent++;
       this.control(s.from, [NakKind.Nak, s.channel, ...ranges]);
       // The last round brought nothing: the sender's link to us may be the bad one, so ask
-      // another member as well (any holder may repair, as in SRM); a different one each round.
-      if (s.channel === CAST && s.next === s.nakedAt) this.nakOther(s, ranges);
+      // another member as well (any holder may repair, as in SRM), picked at random each round.
+      if (s.channel === CAST && s.next === s.nakedAt && this.members.has(s.from)) this.nakOther(s, ranges);
       // Back off only while NAKs bring nothing: under steady loss there is always some gap, and
       // a per-stream backoff that never resets would leave every new loss waiting the maximum.
       s.nakDelay =
@@ -638,6 +637,21 @@ class Nak implements Layer {
     for (const h of this.held.values()) held += h.msgs.size;
     return { ...this.c, buffered, pending, held, pendingBytes: this.pendingBytes, inStreams: this.inn.size };
   }
+}
+
+/**
+ * The copies held in [lo, hi], in sequence order: by index over a short range, else over the
+ * copies themselves (taken in delivery order, so ascending), as a skip can leave a wide gap.
+ */
+function* heldIn(h: Held, lo: number, hi: number): Generator<[number, Msg]> {
+  const from = Math.max(lo, h.base);
+  const to = Math.min(hi, h.top);
+  if (to - from + 1 <= h.msgs.size)
+    for (let seq = from; seq <= to; seq++) {
+      const m = h.msgs.get(seq);
+      if (m) yield [seq, m];
+    }
+  else for (const [seq, m] of h.msgs) if (seq >= from && seq <= to) yield [seq, m];
 }
 
 const EMPTY = new Uint8Array(0);

@@ -165,10 +165,14 @@ describe('nak: repairs through other members (NakFor, Repair) from outside the v
     expect(repaired.map((e) => e.kind === 'transmit' && e.to)).toEqual(['c:1', 'c:1', 'c:1']);
     expect(s.stats().nak?.repairsForOthers).toBe(3);
     expect(sent(s.receive(from(0xc0d, [[5, 0, member, 2, 4]]), 'c:1', 102))).toEqual([]);
-    // An absurd range is walked only over what is held.
+    // An absurd range, or held copies far apart (a join point skipped the stream), is walked
+    // only over what is held.
+    s.down({ type: 'expect', member, seq: 2 ** 40 }, 150);
+    s.receive(from(0xbad, [[1, 0, 2 ** 40]]), 'b:1', 151);
     const started = performance.now();
-    s.receive(from(0xc0d, [[5, 0, member, 0, Number.MAX_SAFE_INTEGER]]), 'c:1', 200);
+    const far = sent(s.receive(from(0xc0d, [[5, 0, member, 0, Number.MAX_SAFE_INTEGER]]), 'c:1', 200));
     expect(performance.now() - started).toBeLessThan(500);
+    expect(far).toHaveLength(11);
   });
 
   it('refuses a NakFor with lo > hi before resending anything', () => {
