@@ -47,6 +47,10 @@ export interface NakOptions {
   /** A session message follows a burst after this idle time, then backs off to sessionMaxMs. */
   sessionMinMs: number;
   sessionMaxMs: number;
+  /** While a stable layer above reports part of the cast stream not yet held by every member,
+   * session messages stay at most this far apart: someone misses a trailing message, and over a
+   * lossy link only another announcement tells it. */
+  sessionUnstableMs: number;
   /** The same packet is not retransmitted twice within this interval. */
   retransmitGuardMs: number;
   /** Retransmission buffer bound (messages per stream); the oldest are evicted past it. */
@@ -75,6 +79,7 @@ const DEFAULTS: NakOptions = {
   nakBackoffMaxMs: 100,
   sessionMinMs: 20,
   sessionMaxMs: 1000,
+  sessionUnstableMs: 100,
   retransmitGuardMs: 10,
   maxBuffer: 100_000,
   maxPending: 10_000,
@@ -161,6 +166,8 @@ class Nak implements Layer {
   private readonly strangers = new Map<string, true>();
   /** Payload bytes held out of order over all incoming streams. */
   private pendingBytes = 0;
+  /** A stable layer above tells us what every member holds of our cast stream. */
+  private stableSeen = false;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -291,6 +298,7 @@ class Nak implements Layer {
         return;
       }
       case 'stable': {
+        this.stableSeen = true;
         for (const [member, upTo] of ev.seqs) {
           const h = this.held.get(member);
           if (h) this.release(h, upTo + 1);
@@ -615,7 +623,9 @@ class Nak implements Layer {
           qos: { order: 'unreliable' },
         });
       else this.control(s.to, header);
-      s.sessionDelay = Math.min(this.o.sessionMaxMs, s.sessionDelay * 2);
+      const unstable = s.to === null && this.stableSeen && s.base < s.nextSeq;
+      const cap = unstable ? Math.min(this.o.sessionUnstableMs, this.o.sessionMaxMs) : this.o.sessionMaxMs;
+      s.sessionDelay = Math.min(cap, s.sessionDelay * 2);
       this.ctx.setTimer(key, s.sessionDelay);
     }
   }

@@ -82,4 +82,32 @@ describe('nak over a lossy link (issue 10, test/sim/FINDINGS.md 11)', () => {
     net.down(n2, { type: 'forget', member: n0.id });
     expect(n2.stack.stats().nak?.held).toBe(0);
   });
+
+  it('keeps announcing an unstable stream often: a trailing loss is learnt soon after a link heals', () => {
+    // Member 0's only cast never reaches member 1 until 2 s; nothing else follows it, so only a
+    // session message can tell member 1 it exists. The stable layer (stood in for here) says
+    // not every member holds it: announcements stay 100 ms apart instead of backing off to 1 s.
+    let broken = true;
+    const net = new Net({
+      members: 3,
+      stack: parseSpec('nak:com'),
+      registry: defaultRegistry(),
+      linkLoss: (src, dst) => (broken && src.index === 0 && dst.index === 1 ? 1 : 0),
+    });
+    net.installView(1);
+    const [n0, n1] = net.members as [NetMember, NetMember];
+    net.down(n0, {
+      type: 'cast',
+      msg: { headers: [], payload: new Uint8Array([7]) },
+      qos: { order: 'fifo' },
+    });
+    net.down(n0, { type: 'stable', seqs: new Map() });
+    net.at(2_000, () => {
+      broken = false;
+    });
+    net.run(2_000);
+    expect(net.delivered(n1)).toHaveLength(0);
+    net.run(2_150);
+    expect(net.delivered(n1)).toHaveLength(1);
+  });
 });
