@@ -71,6 +71,8 @@ export interface NakOptions {
   /** Other members' casts kept per sender until stable, so that a member may repair a receiver
    * whose link from the sender is bad; past it the oldest are dropped. */
   maxHeld: number;
+  /** Payload bytes of those copies kept per sender; past it the oldest are dropped. */
+  maxHeldBytes: number;
 }
 
 const DEFAULTS: NakOptions = {
@@ -89,6 +91,7 @@ const DEFAULTS: NakOptions = {
   maxStrangerBytes: 256 * 1024,
   maxPendingBytes: 64 * 1024 * 1024,
   maxHeld: 4096,
+  maxHeldBytes: 8 * 1024 * 1024,
 };
 
 interface OutStream {
@@ -110,6 +113,8 @@ interface Held {
   top: number;
   msgs: Map<number, Msg>;
   lastSent: Map<number, number>;
+  /** Payload bytes in `msgs`. */
+  bytes: number;
 }
 
 interface InStream {
@@ -477,28 +482,30 @@ class Nak implements Layer {
   private hold(origin: MemberId, seq: number, msg: Msg): void {
     let h = this.held.get(origin);
     if (!h) {
-      h = { base: seq, top: seq, msgs: new Map(), lastSent: new Map() };
+      h = { base: seq, top: seq, msgs: new Map(), lastSent: new Map(), bytes: 0 };
       this.held.set(origin, h);
     }
     h.msgs.set(seq, msg);
+    h.bytes += msg.payload.length;
     h.top = seq;
     if (h.msgs.size > this.o.maxHeld) this.release(h, seq + 1 - this.o.maxHeld);
+    // Copies are taken in sequence order, so the first key is the oldest.
+    while (h.bytes > this.o.maxHeldBytes && h.msgs.size > 1) this.release(h, h.msgs.keys().next().value! + 1);
   }
 
   /** Drops held copies below `upTo`; walks only what is held. */
   private release(h: Held, upTo: number): void {
     if (upTo <= h.base) return;
+    const drop = (k: number): void => {
+      const m = h.msgs.get(k);
+      if (!m) return;
+      h.bytes -= m.payload.length;
+      h.msgs.delete(k);
+      h.lastSent.delete(k);
+    };
     if (upTo - h.base > h.msgs.size) {
-      for (const k of h.msgs.keys())
-        if (k < upTo) {
-          h.msgs.delete(k);
-          h.lastSent.delete(k);
-        }
-    } else
-      for (let k = h.base; k < upTo; k++) {
-        h.msgs.delete(k);
-        h.lastSent.delete(k);
-      }
+      for (const k of [...h.msgs.keys()]) if (k < upTo) drop(k);
+    } else for (let k = h.base; k < upTo; k++) drop(k);
     h.base = upTo;
   }
 

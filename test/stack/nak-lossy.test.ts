@@ -83,6 +83,25 @@ describe('nak over a lossy link (issue 10, test/sim/FINDINGS.md 11)', () => {
     expect(n2.stack.stats().nak?.held).toBe(0);
   });
 
+  it('holds at most maxHeldBytes of payload per sender', () => {
+    const net = new Net({
+      members: 3,
+      stack: parseSpec('nak:com', { nak: { maxHeldBytes: 10_000 } }),
+      registry: defaultRegistry(),
+    });
+    net.installView(1);
+    const [n0, , n2] = net.members as [NetMember, NetMember, NetMember];
+    for (let k = 0; k < 20; k++)
+      net.down(n0, {
+        type: 'cast',
+        msg: { headers: [], payload: new Uint8Array(3_000) },
+        qos: { order: 'fifo' },
+      });
+    net.run(100);
+    expect(net.delivered(n2)).toHaveLength(20);
+    expect(n2.stack.stats().nak?.held).toBe(3); // 3 × 3,000 B fit under 10,000
+  });
+
   it('keeps announcing an unstable stream often: a trailing loss is learnt soon after a link heals', () => {
     // Member 0's only cast never reaches member 1 until 2 s; nothing else follows it, so only a
     // session message can tell member 1 it exists. The stable layer (stood in for here) says
