@@ -25,6 +25,11 @@ export const NakKind = {
   Session: 3,
   /** [4, channel, firstAvailable] what was asked for is no longer buffered. */
   Gone: 4,
+  /** [5, 0, origin, from, to, ...] to another member: the receiver misses these ranges of
+   * origin's cast stream and origin's own repairs have not reached it. */
+  NakFor: 5,
+  /** [6, 0, origin, seq] message seq of origin's cast stream, resent by a member that holds it. */
+  Repair: 6,
 } as const;
 
 /** Channel 0: the sender's cast stream; channel 1: its point-to-point stream to the receiver. */
@@ -36,11 +41,16 @@ export interface NakOptions {
    * same packet do not all ask at once. */
   nakMinMs: number;
   nakMaxMs: number;
-  /** Repeated NAKs back off up to this interval. */
+  /** Repeated NAKs back off up to this interval. Small: over a lossy link every round of
+   * repair is another chance, and a long wait between rounds is what starves a receiver. */
   nakBackoffMaxMs: number;
   /** A session message follows a burst after this idle time, then backs off to sessionMaxMs. */
   sessionMinMs: number;
   sessionMaxMs: number;
+  /** While a stable layer above reports part of the cast stream not yet held by every member,
+   * session messages stay at most this far apart: someone misses a trailing message, and over a
+   * lossy link only another announcement tells it. */
+  sessionUnstableMs: number;
   /** The same packet is not retransmitted twice within this interval. */
   retransmitGuardMs: number;
   /** Retransmission buffer bound (messages per stream); the oldest are evicted past it. */
@@ -58,14 +68,20 @@ export interface NakOptions {
   maxStrangerBytes: number;
   /** Out-of-order bytes held over all incoming streams, members' included. */
   maxPendingBytes: number;
+  /** Other members' casts kept per sender until stable, so that a member may repair a receiver
+   * whose link from the sender is bad; past it the oldest are dropped. */
+  maxHeld: number;
+  /** Payload bytes of those copies kept per sender; past it the oldest are dropped. */
+  maxHeldBytes: number;
 }
 
 const DEFAULTS: NakOptions = {
   nakMinMs: 2,
   nakMaxMs: 20,
-  nakBackoffMaxMs: 500,
+  nakBackoffMaxMs: 100,
   sessionMinMs: 20,
   sessionMaxMs: 1000,
+  sessionUnstableMs: 100,
   retransmitGuardMs: 10,
   maxBuffer: 100_000,
   maxPending: 10_000,
@@ -74,6 +90,8 @@ const DEFAULTS: NakOptions = {
   maxStrangers: 64,
   maxStrangerBytes: 256 * 1024,
   maxPendingBytes: 64 * 1024 * 1024,
+  maxHeld: 4096,
+  maxHeldBytes: 8 * 1024 * 1024,
 };
 
 interface OutStream {
@@ -86,6 +104,17 @@ interface OutStream {
   buffer: Map<number, Msg>;
   lastSent: Map<number, number>;
   sessionDelay: number;
+}
+
+/** Copies of another member's casts, kept to repair receivers it cannot reach (SRM-style). */
+interface Held {
+  base: number;
+  /** Newest sequence held (copies are taken in delivery order). */
+  top: number;
+  msgs: Map<number, Msg>;
+  lastSent: Map<number, number>;
+  /** Payload bytes in `msgs`. */
+  bytes: number;
 }
 
 interface InStream {
@@ -129,13 +158,21 @@ class Nak implements Layer {
     pendingCapped: 0,
     /** Streams of senders outside the view dropped to stay within `maxStrangers`. */
     strangersEvicted: 0,
+    /** NAKs sent to another member for a sender's stream, after the sender's repairs were lost. */
+    naksForwarded: 0,
+    /** Messages of other senders resent to a receiver that asked us. */
+    repairsForOthers: 0,
   };
+  /** Other members' casts, by sender, until stable. */
+  private readonly held = new Map<string, Held>();
   /** Members of the latest view passed down; senders outside it are strangers. */
   private members = new Set<string>();
   /** Incoming stream keys of strangers, least recently heard first. */
   private readonly strangers = new Map<string, true>();
   /** Payload bytes held out of order over all incoming streams. */
   private pendingBytes = 0;
+  /** A stable layer above tells us what every member holds of our cast stream. */
+  private stableSeen = false;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -266,6 +303,11 @@ class Nak implements Layer {
         return;
       }
       case 'stable': {
+        this.stableSeen = true;
+        for (const [member, upTo] of ev.seqs) {
+          const h = this.held.get(member);
+          if (h) this.release(h, upTo + 1);
+        }
         const s = this.out.get('*');
         const upTo = ev.seqs.get(this.ctx.self);
         if (!s || upTo === undefined) return;
@@ -295,6 +337,7 @@ class Nak implements Layer {
           this.dropIn(key);
           this.strangers.delete(key);
         }
+        this.held.delete(ev.member);
         const o = this.out.get(ev.member);
         if (o) this.bury(`out|${ev.member}`, o.nextSeq);
         this.out.delete(ev.member);
@@ -334,6 +377,12 @@ class Nak implements Layer {
       case NakKind.Gone:
         this.onGone(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
         return;
+      case NakKind.NakFor:
+        this.onNakFor(ev.from, headerString(h[2], 'nak', 'origin'), h.slice(3));
+        return;
+      case NakKind.Repair:
+        this.onRepair(ev.from, headerString(h[2], 'nak', 'origin'), headerUint(h[3], 'nak', 'seq'), msg);
+        return;
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `nak: unknown kind ${kind}`);
     }
@@ -368,6 +417,7 @@ class Nak implements Layer {
   private deliver(s: InStream, seq: number, msg: Msg, cast: boolean): void {
     s.next = seq + 1;
     this.c.delivered++;
+    if (cast && this.members.has(s.from)) this.hold(s.from, seq, msg);
     this.ctx.passUp({ type: 'deliver', msg, from: s.from, cast, meta: { seq } });
   }
 
@@ -409,13 +459,7 @@ class Nak implements Layer {
     if (!s) return;
     const now = this.ctx.now();
     // Validate every pair before acting on any; one NAK buys at most maxRetransmitsPerNak resends.
-    const pairs: [number, number][] = [];
-    for (let i = 0; i + 1 < ranges.length && pairs.length < this.o.maxNakRanges; i += 2) {
-      const lo = headerUint(ranges[i], 'nak', 'range');
-      const hi = headerUint(ranges[i + 1], 'nak', 'range');
-      if (lo > hi) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: range with lo > hi');
-      pairs.push([lo, hi]);
-    }
+    const pairs = this.nakPairs(ranges);
     let gone = false;
     let budget = this.o.maxRetransmitsPerNak;
     for (const [lo, rawHi] of pairs) {
@@ -433,6 +477,82 @@ class Nak implements Layer {
       }
     }
     if (gone) this.control(from, [NakKind.Gone, channel, s.base]);
+  }
+
+  private hold(origin: MemberId, seq: number, msg: Msg): void {
+    let h = this.held.get(origin);
+    if (!h) {
+      h = { base: seq, top: seq, msgs: new Map(), lastSent: new Map(), bytes: 0 };
+      this.held.set(origin, h);
+    }
+    h.msgs.set(seq, msg);
+    h.bytes += msg.payload.length;
+    h.top = seq;
+    if (h.msgs.size > this.o.maxHeld) this.release(h, seq + 1 - this.o.maxHeld);
+    // Copies are taken in sequence order, so the first key is the oldest.
+    while (h.bytes > this.o.maxHeldBytes && h.msgs.size > 1) this.release(h, h.msgs.keys().next().value! + 1);
+  }
+
+  /** Drops held copies below `upTo`; walks only what is held. */
+  private release(h: Held, upTo: number): void {
+    if (upTo <= h.base) return;
+    const drop = (k: number): void => {
+      const m = h.msgs.get(k);
+      if (!m) return;
+      h.bytes -= m.payload.length;
+      h.msgs.delete(k);
+      h.lastSent.delete(k);
+    };
+    if (upTo - h.base > h.msgs.size) {
+      for (const k of [...h.msgs.keys()]) if (k < upTo) drop(k);
+    } else for (let k = h.base; k < upTo; k++) drop(k);
+    h.base = upTo;
+  }
+
+  /** Validated [lo, hi] pairs of a NAK, at most maxNakRanges. */
+  private nakPairs(ranges: unknown[]): [number, number][] {
+    const pairs: [number, number][] = [];
+    for (let i = 0; i + 1 < ranges.length && pairs.length < this.o.maxNakRanges; i += 2) {
+      const lo = headerUint(ranges[i], 'nak', 'range');
+      const hi = headerUint(ranges[i + 1], 'nak', 'range');
+      if (lo > hi) throw new DecodeError('DECODE_BAD_SHAPE', 'nak: range with lo > hi');
+      pairs.push([lo, hi]);
+    }
+    return pairs;
+  }
+
+  /**
+   * A receiver asks us for another sender's casts: what we hold goes to it point to point, each
+   * copy at most once per retransmitGuardMs. Only members ask and only members' streams are
+   * held, so a stranger cannot use us to amplify.
+   */
+  private onNakFor(from: MemberId, origin: MemberId, ranges: unknown[]): void {
+    const pairs = this.nakPairs(ranges);
+    const h = this.held.get(origin);
+    if (!h || !this.members.has(from) || from === origin) return;
+    const now = this.ctx.now();
+    let budget = this.o.maxRetransmitsPerNak;
+    for (const [lo, hi] of pairs)
+      for (const [seq, m] of heldIn(h, lo, hi)) {
+        if (budget === 0) return;
+        if (now - (h.lastSent.get(seq) ?? Number.NEGATIVE_INFINITY) < this.o.retransmitGuardMs) continue;
+        h.lastSent.set(seq, now);
+        budget--;
+        this.c.repairsForOthers++;
+        this.ctx.passDown({
+          type: 'send',
+          to: from,
+          msg: pushHeader(m, [NakKind.Repair, CAST, origin, seq]),
+          qos: { order: 'unreliable' },
+        });
+      }
+  }
+
+  /** Another member's copy of a cast: taken like the sender's own retransmission. */
+  private onRepair(from: MemberId, origin: MemberId, seq: number, msg: Msg): void {
+    if (!this.members.has(from) || !this.members.has(origin) || origin === this.ctx.self) return;
+    if (!this.inn.has(`${origin}|${CAST}`)) return;
+    this.onData(origin, CAST, seq, msg, true);
   }
 
   private onGone(from: MemberId, channel: number, firstAvailable: number): void {
@@ -486,6 +606,9 @@ class Nak implements Layer {
       if (ranges.length === 0) return;
       this.c.naksSent++;
       this.control(s.from, [NakKind.Nak, s.channel, ...ranges]);
+      // The last round brought nothing: the sender's link to us may be the bad one, so ask
+      // another member as well (any holder may repair, as in SRM), picked at random each round.
+      if (s.channel === CAST && s.next === s.nakedAt && this.members.has(s.from)) this.nakOther(s, ranges);
       // Back off only while NAKs bring nothing: under steady loss there is always some gap, and
       // a per-stream backoff that never resets would leave every new loss waiting the maximum.
       s.nakDelay =
@@ -507,9 +630,19 @@ class Nak implements Layer {
           qos: { order: 'unreliable' },
         });
       else this.control(s.to, header);
-      s.sessionDelay = Math.min(this.o.sessionMaxMs, s.sessionDelay * 2);
+      const unstable = s.to === null && this.stableSeen && s.base < s.nextSeq;
+      const cap = unstable ? Math.min(this.o.sessionUnstableMs, this.o.sessionMaxMs) : this.o.sessionMaxMs;
+      s.sessionDelay = Math.min(cap, s.sessionDelay * 2);
       this.ctx.setTimer(key, s.sessionDelay);
     }
+  }
+
+  private nakOther(s: InStream, ranges: number[]): void {
+    const others = [...this.members].filter((m) => m !== s.from && m !== this.ctx.self);
+    if (others.length === 0) return;
+    const to = others[Math.floor(this.ctx.random() * others.length)]!;
+    this.c.naksForwarded++;
+    this.control(to, [NakKind.NakFor, CAST, s.from, ...ranges]);
   }
 
   stats(): Record<string, number> {
@@ -517,8 +650,25 @@ class Nak implements Layer {
     for (const s of this.out.values()) buffered += s.buffer.size;
     let pending = 0;
     for (const s of this.inn.values()) pending += s.pending.size;
-    return { ...this.c, buffered, pending, pendingBytes: this.pendingBytes, inStreams: this.inn.size };
+    let held = 0;
+    for (const h of this.held.values()) held += h.msgs.size;
+    return { ...this.c, buffered, pending, held, pendingBytes: this.pendingBytes, inStreams: this.inn.size };
   }
+}
+
+/**
+ * The copies held in [lo, hi], in sequence order: by index over a short range, else over the
+ * copies themselves (taken in delivery order, so ascending), as a skip can leave a wide gap.
+ */
+function* heldIn(h: Held, lo: number, hi: number): Generator<[number, Msg]> {
+  const from = Math.max(lo, h.base);
+  const to = Math.min(hi, h.top);
+  if (to - from + 1 <= h.msgs.size)
+    for (let seq = from; seq <= to; seq++) {
+      const m = h.msgs.get(seq);
+      if (m) yield [seq, m];
+    }
+  else for (const [seq, m] of h.msgs) if (seq >= from && seq <= to) yield [seq, m];
 }
 
 const EMPTY = new Uint8Array(0);

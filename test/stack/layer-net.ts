@@ -31,6 +31,8 @@ export interface NetOptions {
   seed?: number;
   /** Probability that one packet to one receiver is lost. */
   loss?: number;
+  /** Probability that one packet from `src` to `dst` is lost, on top of `loss` (a bad link). */
+  linkLoss?: (src: NetMember, dst: NetMember) => number;
   /** Keep delivered events at the top (turn off for long soak runs). */
   record?: boolean;
   /** Called for every event reaching the top of a member's stack. */
@@ -110,6 +112,7 @@ export class Net {
     for (const dst of this.members) {
       if (dst === src || (to !== null && dst.address !== to)) continue;
       if (dst.deaf || this.rng() < this.loss) continue;
+      if (this.o.linkLoss && this.rng() < this.o.linkLoss(src, dst)) continue;
       const delay = 0.2 + this.rng() * 0.3;
       this.queue.push(this.now + delay, () =>
         this.apply(dst, dst.stack.receive(bytes, src.address, this.now)),

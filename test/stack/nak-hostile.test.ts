@@ -127,3 +127,67 @@ describe('nak: memory for senders outside the view', () => {
     expect(s.stats().nak!.pendingBytes).toBe(0);
   });
 });
+
+describe('nak: repairs through other members (NakFor, Repair) from outside the view', () => {
+  const self = '00000001.1';
+  const member = '00000bad.1';
+  const other = '00000c0d.1';
+  const from = (node: number, headers: unknown[], payload = new Uint8Array(0)) =>
+    encodePacket({
+      type: PacketType.Stack,
+      flags: 0,
+      groupId: groupIdOf('g'),
+      sender: { node, inc: 1 },
+      headers,
+      payload,
+    });
+  function member3() {
+    const s = buildStack(parseSpec('nak:com'), defaultRegistry(), {
+      self,
+      groupName: 'g',
+      random: seededRandom(1),
+    });
+    const view = { id: 1, members: [self, member, other], addresses: ['a:1', 'b:1', 'c:1'] };
+    s.down({ type: 'view', view }, 0);
+    // We hold the member's casts 0..9 (delivered from it): ours to repair others with.
+    for (let seq = 0; seq < 10; seq++)
+      s.receive(from(0xbad, [[1, 0, seq]], new Uint8Array([seq])), 'b:1', seq);
+    return s;
+  }
+  const sent = (effects: ReturnType<ReturnType<typeof member3>['receive']>) =>
+    effects.filter((e) => e.kind === 'transmit');
+
+  it('answers a member only, from the copies it holds, at most once per guard interval', () => {
+    const s = member3();
+    expect(s.stats().nak?.held).toBe(10);
+    expect(sent(s.receive(from(0xbeef, [[5, 0, member, 0, 9]]), '6.6.6.6:1', 100))).toEqual([]);
+    const repaired = sent(s.receive(from(0xc0d, [[5, 0, member, 2, 4]]), 'c:1', 101));
+    expect(repaired.map((e) => e.kind === 'transmit' && e.to)).toEqual(['c:1', 'c:1', 'c:1']);
+    expect(s.stats().nak?.repairsForOthers).toBe(3);
+    expect(sent(s.receive(from(0xc0d, [[5, 0, member, 2, 4]]), 'c:1', 102))).toEqual([]);
+    // An absurd range, or held copies far apart (a join point skipped the stream), is walked
+    // only over what is held.
+    s.down({ type: 'expect', member, seq: 2 ** 40 }, 150);
+    s.receive(from(0xbad, [[1, 0, 2 ** 40]]), 'b:1', 151);
+    const started = performance.now();
+    const far = sent(s.receive(from(0xc0d, [[5, 0, member, 0, Number.MAX_SAFE_INTEGER]]), 'c:1', 200));
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(far).toHaveLength(11);
+  });
+
+  it('refuses a NakFor with lo > hi before resending anything', () => {
+    const s = member3();
+    expect(sent(s.receive(from(0xc0d, [[5, 0, member, 0, 0, 5, 1]]), 'c:1', 100))).toEqual([]);
+    expect(s.stats().stack?.refused).toBe(1);
+  });
+
+  it('takes a Repair only from a member, for a member other than itself', () => {
+    const s = member3();
+    const delivered = (effects: ReturnType<typeof s.receive>) =>
+      effects.filter((e) => e.kind === 'up' && e.event.type === 'deliver');
+    expect(delivered(s.receive(from(0xbeef, [[6, 0, member, 10]]), '6.6.6.6:1', 100))).toEqual([]);
+    expect(delivered(s.receive(from(0xc0d, [[6, 0, self, 0]]), 'c:1', 101))).toEqual([]);
+    expect(delivered(s.receive(from(0xc0d, [[6, 0, member, 10]]), 'c:1', 102))).toHaveLength(1);
+    expect(delivered(s.receive(from(0xbad, [[1, 0, 10]]), 'b:1', 103))).toEqual([]); // a duplicate now
+  });
+});

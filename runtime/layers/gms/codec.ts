@@ -110,7 +110,8 @@ export interface DigestHeader extends AttemptHeader {
     coord: MemberId;
     attempt: number;
     cut: (readonly [MemberId, number])[];
-    /** The highest attempt key along the chain of promises this one carried (see the flush). */
+    /** Twice the highest attempt key along the chain of promises this one carried, or just above
+     * an attempt the participant was released from by an Abandon (see the flush). */
     key: number;
   };
 }

@@ -31,7 +31,18 @@ export interface Flush {
    * released us: if its Install still comes, and we delivered nothing past its cut, we keep
    * our promise and install it (see onInstall). */
   promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number>; key: number };
+  /** Least key of any promise made from here on: above every attempt we were released from by
+   * an Abandon (see promiseKey). */
+  floor?: number;
 }
+
+/**
+ * Promise keys are attempt keys doubled: an odd key sits just above an abandoned attempt's. A
+ * participant released from attempt W by its Abandon may answer a lower-keyed attempt X, which
+ * may then be installed; a member that never got W's Abandon still reports W. Any later attempt
+ * must end the view at X's cut, so every promise made after the release outranks W's.
+ */
+const promiseKey = (attemptKey: number): number => 2 * attemptKey;
 
 /**
  * The participant role: a member of the view taking part in a view change. It blocks on the
@@ -90,9 +101,13 @@ export class Participant {
               coord: f.coord,
               attempt: f.attempt,
               cut: f.cut,
-              key: Math.max(s.attemptKey(f.attempt, f.coord), f.promised?.key ?? 0),
+              key: Math.max(promiseKey(s.attemptKey(f.attempt, f.coord)), f.promised?.key ?? 0, f.floor ?? 0),
             }
           : f?.promised;
+      // Released from an attempt by its Abandon: whatever we promise next outranks it.
+      const floor = f?.abandoned
+        ? Math.max(f.floor ?? 0, promiseKey(s.attemptKey(f.attempt, f.coord)) + 1)
+        : f?.floor;
       this.flush = {
         newViewId,
         attempt,
@@ -101,6 +116,7 @@ export class Participant {
         okSent: false,
         since: s.ctx.now(),
         ...(promised ? { promised } : {}),
+        ...(floor !== undefined ? { floor } : {}),
       };
     }
     if (from !== s.self) {
