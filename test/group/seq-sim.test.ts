@@ -210,6 +210,24 @@ describe('seq: a slow sequencer', () => {
     });
   }
 
+  it('a member stopped 90% in 90/10 ms cycles does not blame the sequencer for its own stops', () => {
+    const w = world(GROUP_STACK, 4, { lagRemoveMs: 0 });
+    let slow = -1;
+    w.at(1_500, () => {
+      slow = (sequencerIndex(w) + 2) % 4;
+      w.slow.spells.push({ node: slow, from: 1_500, to: 4_500, periodMs: 100, runMs: 10 });
+    });
+    for (let t = 1_600; t < 4_400; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 4]!));
+    w.run();
+    // Its checks run late after every stop, so it measures a tenth of the time: never half a window.
+    const mine = w.incarnations.filter((i) => i.node === slow).map((i) => i.stats().seq ?? {});
+    expect(mine.map((s) => [s.stallsSent, s.stampLatePctMax])).toEqual([[0, 0]]);
+    const stats = w.incarnations.map((i) => i.stats().seq ?? {});
+    expect(stats.reduce((a, s) => a + (s.sequencerRemovals ?? 0), 0)).toBe(0);
+    expect(w.incarnations).toHaveLength(4);
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+  });
+
   it('a healthy sequencer keeps the role on a slow network', () => {
     // Every packet takes 20 ms: every stamp is late (two hops), and so is every Ack (one hop).
     // Each member finds the stamps late 51–63 % of the window; without the comparison with the
