@@ -145,6 +145,7 @@ class SeqRound extends OrderRound {
 class Seq extends OrderLayer<SeqRound> {
   private readonly checkMs: number;
   private readonly stallCheckMs: number;
+  private readonly stallLateMs: number;
   private readonly paceOn: boolean;
   private readonly complaintMs: number;
 
@@ -175,6 +176,13 @@ class Seq extends OrderLayer<SeqRound> {
       : 0;
     this.stallCheckMs = Math.min(...[stallCheck, paceCheck].filter((t) => t > 0), Number.POSITIVE_INFINITY);
     if (!Number.isFinite(this.stallCheckMs)) this.stallCheckMs = 0;
+    // A check this late means this member itself did not run. Timers on a busy machine run tens
+    // of ms late, and a check that counts for nothing measures nothing: the pace rule tolerates a
+    // slice of its window, the stall rule half its bound.
+    this.stallLateMs = Math.max(
+      2 * this.stallCheckMs,
+      this.paceOn ? o.sequencerSlowWindowMs / SLICES : o.sequencerStallMs / 2,
+    );
     // A complaint counts while it is this recent; either rule's complaints are re-sent at half of it.
     this.complaintMs = Math.max(o.sequencerStallMs, o.sequencerSlowWindowMs / 2);
   }
@@ -281,7 +289,7 @@ class Seq extends OrderLayer<SeqRound> {
     const now = this.ctx.now();
     this.ctx.setTimer('stall', this.stallCheckMs);
     const dt = now - r.lastStallCheck;
-    const late = dt > 2 * this.stallCheckMs;
+    const late = dt > this.stallLateMs;
     r.lastStallCheck = now;
     if (late || this.blocked || r.sequencerRemoved) {
       // Restart the clocks: the wait so far includes this member's own stop.
