@@ -229,10 +229,11 @@ describe('seq: a slow sequencer', () => {
   });
 
   it('a healthy sequencer keeps the role on a slow network', () => {
-    // Every packet takes 20 ms: every stamp is late (two hops), and so is every Ack (one hop).
-    // Each member finds the stamps late 51–63 % of the window; without the comparison with the
-    // Acks they would remove one healthy sequencer after another (9 removals).
-    const w = world(GROUP_STACK, 4, {}, {}, 20);
+    // Every packet takes 40 ms: every stamp is late (two hops), and so is every Ack (one hop).
+    // Each member finds the stamps late (and the sequencer silent) 63 % of the window; without
+    // the comparison with the Acks they would remove one healthy sequencer after another (9
+    // removals in 3 s).
+    const w = world(GROUP_STACK, 4, {}, {}, 40);
     for (let t = 1_600; t < 4_400; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 4]!));
     w.run();
     const stats = w.incarnations.map((i) => i.stats().seq ?? {});
