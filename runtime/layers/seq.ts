@@ -168,6 +168,7 @@ class Seq extends OrderLayer<SeqRound> {
       sequencerRemovals: 0,
       stampWaitMsMax: 0,
       stampLatePctMax: 0,
+      paceComplaints: 0,
     });
     const bounds = [o.lagReportMs, o.lagRemoveMs].filter((b) => b > 0);
     this.checkMs = bounds.length > 0 ? Math.max(10, Math.min(...bounds) / 4) : 0;
@@ -308,6 +309,7 @@ class Seq extends OrderLayer<SeqRound> {
     const stalled = this.o.sequencerStallMs > 0 && wait > this.o.sequencerStallMs;
     const slow = this.paceOn && this.pace(r, now, dt, wait);
     if (!stalled && !slow) return;
+    if (slow) this.c.paceComplaints!++;
     r.stallAt[r.selfRank] = now;
     if (now - r.lastStallSent >= this.complaintMs / 2) {
       r.lastStallSent = now;
