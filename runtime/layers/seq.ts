@@ -67,6 +67,8 @@ interface PaceSlice {
   ran: number;
   stamps: number;
   acks: number[];
+  /** ms this member's own checks came late (past `sequencerLateMs`): it did not run either. */
+  self: number;
 }
 
 /** Slices per window: the window slides by a tenth of itself. */
@@ -342,11 +344,12 @@ class Seq extends OrderLayer<SeqRound> {
     const id = Math.floor(now / (o.sequencerSlowWindowMs / SLICES));
     let slice = r.pace.at(-1);
     if (slice?.id !== id) {
-      slice = { id, ran: 0, stamps: 0, acks: r.view.members.map(() => 0) };
+      slice = { id, ran: 0, stamps: 0, acks: r.view.members.map(() => 0), self: 0 };
       r.pace.push(slice);
     }
     while (r.pace[0]!.id <= id - SLICES) r.pace.shift();
     slice.ran += dt;
+    if (dt - this.stallCheckMs > o.sequencerLateMs) slice.self += dt - this.stallCheckMs;
     // Late stamps from a sequencer that keeps sending Orders are a busy group (a flood of casts
     // queued behind the stamps): it is working. Late stamps from a silent one are a stop.
     if (wait > o.sequencerLateMs && now - r.lastOrderAt > o.sequencerLateMs) slice.stamps += dt;
@@ -373,7 +376,10 @@ class Seq extends OrderLayer<SeqRound> {
       .map((rank) => r.pace.reduce((a, s) => a + s.acks[rank]!, 0) / ran)
       .sort((a, b) => a - b);
     const peersLate = ackShares[Math.floor((ackShares.length - 1) / 2)] ?? 0;
-    return share >= o.sequencerSlowShare && share >= 2 * peersLate;
+    // A loaded machine delays this member's own timers as it delays the sequencer; a silent
+    // sequencer leaves the peers nothing to acknowledge, so only this tells that case apart.
+    const selfLate = r.pace.reduce((a, s) => a + s.self, 0) / ran;
+    return share >= o.sequencerSlowShare && share >= 2 * Math.max(peersLate, selfLate);
   }
 
   /**
