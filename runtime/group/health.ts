@@ -25,7 +25,8 @@ export interface HealthOptions {
   sequencerStallMs?: number;
   /** Also remove it once a majority of the others found, over this sliding window, the stamps
    * late (past `sequencerLateMs`) at least `sequencerSlowShare` of the time, and at least twice
-   * as often as their peers' acknowledgements: a sequencer stopped briefly but often
+   * as often as their peers' acknowledgements and their own timers: a sequencer stopped briefly
+   * but often
    * (ms; default 1000; 0 off). */
   sequencerSlowWindowMs?: number;
   /** Share of the window the stamps must be late (default 0.5, in (0, 1]). */

@@ -42,7 +42,8 @@ export interface SeqOptions {
    * stopped briefly but often never trips `sequencerStallMs`, yet sets the group's pace. */
   sequencerSlowWindowMs: number;
   /** Complain when, within the window, the stamps were late (past `sequencerLateMs`) at least this
-   * share of the time this member ran, and at least twice as often as the other members' Acks. */
+   * share of the time this member ran, and at least twice as often as the other members' Acks and
+   * this member's own checks. */
   sequencerSlowShare: number;
   /** A stamp (or an Ack) that has not come this long after its message (stamp) counts as late (ms). */
   sequencerLateMs: number;
@@ -333,11 +334,12 @@ class Seq extends OrderLayer<SeqRound> {
   /**
    * Non-sequencer: add the `dt` ms since the last check, which this member ran, to the window, and
    * judge whether the sequencer sets the group's pace: within the window, an ordered message here
-   * waited past `sequencerLateMs` for its stamp at least `sequencerSlowShare` of the time, and at
-   * least twice as often as the other members' Acks came late (the lower median of them). A loaded
-   * machine delays every member alike, Acks as much as stamps, so a busy group is not blamed on its
+   * waited past `sequencerLateMs` for its stamp, from a silent sequencer, at least
+   * `sequencerSlowShare` of the time, and at least twice as often as the other members' Acks came
+   * late (the lower median of them) and as this member's own checks did. A slow network or a
+   * loaded machine delays Acks and timers as much as stamps, so a busy group is not blamed on its
    * sequencer; a sequencer stopped 40 of every 50 ms is late about 60 % of the time, its peers'
-   * Acks hardly ever. Decides nothing before half a window was measured.
+   * Acks and the member's timers hardly ever. Decides nothing before half a window was measured.
    */
   private pace(r: SeqRound, now: number, dt: number, wait: number): boolean {
     const o = this.o;
