@@ -177,6 +177,7 @@ export default [
   steady,
   slowEntry('member', 40, 10),
   slowEntry('member', 90, 10),
+  slowEntry('sequencer', 40, 10),
   slowEntry('sequencer', 90, 10),
   slowEntry('sequencer', 900, 10),
 ];

@@ -21,8 +21,18 @@ export interface HealthOptions {
   /** Remove a member this many bytes of ordered payload behind (default 32 MB; 0 off). */
   lagRemoveBytes?: number;
   /** Remove the sequencer (the view's rank 0) once a majority of the other members have each
-   * waited this long for a stamp (ms; default 250; 0 off). It rejoins damped like any member. */
+   * waited this long for a stamp (ms; default 500; 0 off). It rejoins damped like any member. */
   sequencerStallMs?: number;
+  /** Also remove it once a majority of the others found, over this sliding window, the stamps
+   * late (past `sequencerLateMs`) at least `sequencerSlowShare` of the time, and at least twice
+   * as often as their peers' acknowledgements and their own timers: a sequencer stopped briefly
+   * but often
+   * (ms; default 1000; 0 off). */
+  sequencerSlowWindowMs?: number;
+  /** Share of the window the stamps must be late (default 0.5, in (0, 1]). */
+  sequencerSlowShare?: number;
+  /** A stamp this long after its message is late (ms; default 10). */
+  sequencerLateMs?: number;
   /** After an exclusion, rejoin at most once per this period (ms; default 5000); each exclusion
    * that follows soon after a rejoin doubles the wait, up to 16 periods. 0: rejoin at once. */
   rejoinDampMs?: number;
@@ -38,6 +48,9 @@ const SEQ_KEYS = [
   'lagReportBytes',
   'lagRemoveBytes',
   'sequencerStallMs',
+  'sequencerSlowWindowMs',
+  'sequencerSlowShare',
+  'sequencerLateMs',
 ] as const;
 
 /** The layer options a {@link HealthOptions} sets (merged under the caller's explicit `layers`). */

@@ -15,8 +15,10 @@ export const SeqKind = {
    * stamp), and I have received the sequencer's stamps up to `seen`. */
   Ack: 3,
   /** [4, nextGseq] member → all: an ordered message has waited here longer than `sequencerStallMs` for
-   * its stamp, while this member ran (stamps up to `nextGseq − 1` received). A complaint about
-   * the sequencer; a majority of the other members complaining removes it. */
+   * its stamp, or the stamps were late for a `sequencerSlowShare` of the last `sequencerSlowWindowMs`
+   * while the other members' Acks were not, while this member ran (stamps up to `nextGseq − 1`
+   * received). A complaint about the sequencer; a majority of the other members complaining
+   * removes it. */
   Stall: 4,
 } as const;
 
@@ -36,6 +38,15 @@ export interface SeqOptions {
   /** Complain about the sequencer when an ordered message waits this long for its stamp (ms);
    * complaints from a majority of the other members remove it. 0 is off. */
   sequencerStallMs: number;
+  /** The sliding window over which a member judges the sequencer's pace (ms); 0 is off. A sequencer
+   * stopped briefly but often never trips `sequencerStallMs`, yet sets the group's pace. */
+  sequencerSlowWindowMs: number;
+  /** Complain when, within the window, the stamps were late (past `sequencerLateMs`) at least this
+   * share of the time this member ran, and at least twice as often as the other members' Acks and
+   * this member's own checks. */
+  sequencerSlowShare: number;
+  /** A stamp (or an Ack) that has not come this long after its message (stamp) counts as late (ms). */
+  sequencerLateMs: number;
 }
 
 export const SEQ_DEFAULTS: SeqOptions = {
@@ -45,7 +56,24 @@ export const SEQ_DEFAULTS: SeqOptions = {
   lagRemoveBytes: 32_000_000,
   ackMs: 100,
   sequencerStallMs: 500,
+  sequencerSlowWindowMs: 1_000,
+  sequencerSlowShare: 0.5,
+  sequencerLateMs: 10,
 };
+
+/** One slice of the slow-sequencer window: ms this member ran and measured, ms the stamps were
+ * late, and per rank ms that member's Acks were late. */
+interface PaceSlice {
+  id: number;
+  ran: number;
+  stamps: number;
+  acks: number[];
+  /** ms this member's own checks came late (past `sequencerLateMs`): it did not run either. */
+  self: number;
+}
+
+/** Slices per window: the window slides by a tenth of itself. */
+const SLICES = 10;
 
 /** One Order the sequencer issued, kept until every member has acknowledged seeing it. */
 interface Issued {
@@ -82,6 +110,13 @@ class SeqRound extends OrderRound {
   lastStallSent = Number.NEGATIVE_INFINITY;
   lastStallCheck: number;
   sequencerRemoved = false;
+  /** Non-sequencer: the pace window, oldest slice first. */
+  readonly pace: PaceSlice[] = [];
+  /** Non-sequencer: Orders received ([last gseq, when]; those within `sequencerLateMs / 2` of
+   * each other merged, keeping the earliest time), until every other member's Ack covers them. */
+  readonly received: { last: number; at: number }[] = [];
+  /** Non-sequencer: when the last Order arrived (the round's start before the first). */
+  lastOrderAt: number;
 
   constructor(view: View, self: MemberId, now: number) {
     super(view, self);
@@ -91,6 +126,7 @@ class SeqRound extends OrderRound {
     this.stallAt = view.members.map(() => undefined);
     this.lastCheck = now;
     this.lastStallCheck = now;
+    this.lastOrderAt = now;
   }
 
   get sequencer(): boolean {
@@ -115,6 +151,9 @@ class SeqRound extends OrderRound {
 class Seq extends OrderLayer<SeqRound> {
   private readonly checkMs: number;
   private readonly stallCheckMs: number;
+  private readonly stallLateMs: number;
+  private readonly paceOn: boolean;
+  private readonly complaintMs: number;
 
   constructor(
     ctx: LayerContext,
@@ -131,10 +170,28 @@ class Seq extends OrderLayer<SeqRound> {
       stallsReceived: 0,
       sequencerRemovals: 0,
       stampWaitMsMax: 0,
+      stampLatePctMax: 0,
+      paceComplaints: 0,
     });
     const bounds = [o.lagReportMs, o.lagRemoveMs].filter((b) => b > 0);
     this.checkMs = bounds.length > 0 ? Math.max(10, Math.min(...bounds) / 4) : 0;
-    this.stallCheckMs = o.sequencerStallMs > 0 ? Math.max(5, o.sequencerStallMs / 4) : 0;
+    const stallCheck = o.sequencerStallMs > 0 ? Math.max(5, o.sequencerStallMs / 4) : 0;
+    this.paceOn = o.sequencerSlowWindowMs > 0;
+    // The pace is sampled often enough to see stops of a few `sequencerLateMs`.
+    const paceCheck = this.paceOn
+      ? Math.max(5, Math.min(o.sequencerLateMs, o.sequencerSlowWindowMs / 20))
+      : 0;
+    this.stallCheckMs = Math.min(...[stallCheck, paceCheck].filter((t) => t > 0), Number.POSITIVE_INFINITY);
+    if (!Number.isFinite(this.stallCheckMs)) this.stallCheckMs = 0;
+    // A check this late means this member itself did not run. Timers on a busy machine run tens
+    // of ms late, and a check that counts for nothing measures nothing: the pace rule tolerates a
+    // slice of its window, the stall rule half its bound.
+    this.stallLateMs = Math.max(
+      2 * this.stallCheckMs,
+      this.paceOn ? o.sequencerSlowWindowMs / SLICES : o.sequencerStallMs / 2,
+    );
+    // A complaint counts while it is this recent; either rule's complaints are re-sent at half of it.
+    this.complaintMs = Math.max(o.sequencerStallMs, o.sequencerSlowWindowMs / 2);
   }
 
   protected newRound(view: View): SeqRound {
@@ -189,6 +246,8 @@ class Seq extends OrderLayer<SeqRound> {
       if (rank !== r.seqRank) throw new DecodeError('DECODE_BAD_SHAPE', 'seq: order from a non-sequencer');
       r.applyStamps('seq', first, stamps);
       if (this.stallCheckMs > 0) for (const [sr] of stamps) r.waitSince[sr] = undefined;
+      if (!r.sequencer && this.paceOn && r.nextGseq > first) this.noteOrder(r, r.nextGseq - 1);
+      r.lastOrderAt = this.ctx.now();
       if (!r.sequencer && this.stallCheckMs > 0) this.noteWaiting(r, this.ctx.now());
       r.holds[r.seqRank] = r.nextGseq - 1;
       r.seen[r.seqRank] = r.nextGseq - 1;
@@ -229,14 +288,16 @@ class Seq extends OrderLayer<SeqRound> {
   }
 
   /**
-   * Non-sequencer: complain when an ordered message has waited longer than `sequencerStallMs` for its
-   * stamp. A check that runs late (this member itself did not run) complains about nobody: what
-   * it did not read yet may well hold the stamps.
+   * Non-sequencer: complain when an ordered message has waited longer than `sequencerStallMs` for
+   * its stamp, or when the stamps set the pace (see {@link Seq.pace}). A check that runs late (this
+   * member itself did not run) complains about nobody: what it did not read yet may well hold the
+   * stamps.
    */
   private checkStall(r: SeqRound): void {
     const now = this.ctx.now();
     this.ctx.setTimer('stall', this.stallCheckMs);
-    const late = now - r.lastStallCheck > 2 * this.stallCheckMs;
+    const dt = now - r.lastStallCheck;
+    const late = dt > this.stallLateMs;
     r.lastStallCheck = now;
     if (late || this.blocked || r.sequencerRemoved) {
       // Restart the clocks: the wait so far includes this member's own stop.
@@ -248,9 +309,12 @@ class Seq extends OrderLayer<SeqRound> {
     for (const t of r.waitSince) if (t !== undefined) oldest = Math.min(oldest, t);
     const wait = now - oldest;
     this.c.stampWaitMsMax = Math.max(this.c.stampWaitMsMax!, wait);
-    if (wait <= this.o.sequencerStallMs) return;
+    const stalled = this.o.sequencerStallMs > 0 && wait > this.o.sequencerStallMs;
+    const slow = this.paceOn && this.pace(r, now, dt, wait);
+    if (!stalled && !slow) return;
+    if (slow) this.c.paceComplaints!++;
     r.stallAt[r.selfRank] = now;
-    if (now - r.lastStallSent >= this.o.sequencerStallMs / 2) {
+    if (now - r.lastStallSent >= this.complaintMs / 2) {
       r.lastStallSent = now;
       this.c.stallsSent!++;
       this.castControl([SeqKind.Stall, r.nextGseq]);
@@ -258,8 +322,70 @@ class Seq extends OrderLayer<SeqRound> {
     this.judgeSequencer(r);
   }
 
+  /** Non-sequencer: note an Order's arrival, for the other members' Ack delays. */
+  private noteOrder(r: SeqRound, last: number): void {
+    const now = this.ctx.now();
+    const tail = r.received.at(-1);
+    // Merged entries keep the earliest time: an Ack then looks later than it was, never earlier.
+    if (tail && now - tail.at < this.o.sequencerLateMs / 2) tail.last = last;
+    else r.received.push({ last, at: now });
+  }
+
   /**
-   * A majority of the members other than the sequencer complained within `sequencerStallMs`: they run,
+   * Non-sequencer: add the `dt` ms since the last check, which this member ran, to the window, and
+   * judge whether the sequencer sets the group's pace: within the window, an ordered message here
+   * waited past `sequencerLateMs` for its stamp, from a silent sequencer, at least
+   * `sequencerSlowShare` of the time, and at least twice as often as the other members' Acks came
+   * late (the lower median of them) and as this member's own checks did. A slow network or a
+   * loaded machine delays Acks and timers as much as stamps, so a busy group is not blamed on its
+   * sequencer; a sequencer stopped 40 of every 50 ms is late about 60 % of the time, its peers'
+   * Acks and the member's timers hardly ever. Decides nothing before half a window was measured.
+   */
+  private pace(r: SeqRound, now: number, dt: number, wait: number): boolean {
+    const o = this.o;
+    const id = Math.floor(now / (o.sequencerSlowWindowMs / SLICES));
+    let slice = r.pace.at(-1);
+    if (slice?.id !== id) {
+      slice = { id, ran: 0, stamps: 0, acks: r.view.members.map(() => 0), self: 0 };
+      r.pace.push(slice);
+    }
+    while (r.pace[0]!.id <= id - SLICES) r.pace.shift();
+    slice.ran += dt;
+    if (dt - this.stallCheckMs > o.sequencerLateMs) slice.self += dt - this.stallCheckMs;
+    // Late stamps from a sequencer that keeps sending Orders are a busy group (a flood of casts
+    // queued behind the stamps): it is working. Late stamps from a silent one are a stop.
+    if (wait > o.sequencerLateMs && now - r.lastOrderAt > o.sequencerLateMs) slice.stamps += dt;
+    const peers: number[] = [];
+    for (let rank = 0; rank < r.n; rank++) if (rank !== r.seqRank && rank !== r.selfRank) peers.push(rank);
+    const covered = Math.min(...peers.map((rank) => r.holds[rank]!));
+    while (r.received.length > 0 && r.received[0]!.last <= covered) r.received.shift();
+    for (const rank of peers) {
+      const due = r.received.find((e) => e.last > r.holds[rank]!);
+      // An Ack comes one hop after the stamp reached its sender, a stamp two hops after the
+      // message: on a slow network both are late alike at these bounds.
+      if (due && now - due.at > o.sequencerLateMs / 2) slice.acks[rank]! += dt;
+    }
+    let ran = 0;
+    let stamps = 0;
+    for (const s of r.pace) {
+      ran += s.ran;
+      stamps += s.stamps;
+    }
+    if (ran < o.sequencerSlowWindowMs / 2) return false;
+    const share = stamps / ran;
+    this.c.stampLatePctMax = Math.max(this.c.stampLatePctMax!, Math.round(100 * share));
+    const ackShares = peers
+      .map((rank) => r.pace.reduce((a, s) => a + s.acks[rank]!, 0) / ran)
+      .sort((a, b) => a - b);
+    const peersLate = ackShares[Math.floor((ackShares.length - 1) / 2)] ?? 0;
+    // A loaded machine delays this member's own timers as it delays the sequencer; a silent
+    // sequencer leaves the peers nothing to acknowledge, so only this tells that case apart.
+    const selfLate = r.pace.reduce((a, s) => a + s.self, 0) / ran;
+    return share >= o.sequencerSlowShare && share >= 2 * Math.max(peersLate, selfLate);
+  }
+
+  /**
+   * A majority of the members other than the sequencer complained recently (either rule): they run,
    * they hear one another (the complaints arrived), and the sequencer does not stamp. It is slow,
    * not they; ask membership to remove it, so the next view's rank 0 takes the role. A single
    * complainer (itself slow, or cut off from the sequencer) removes nobody.
@@ -270,7 +396,7 @@ class Seq extends OrderLayer<SeqRound> {
     let complaints = 0;
     for (let rank = 0; rank < r.n; rank++) {
       const at = r.stallAt[rank];
-      if (rank !== r.seqRank && at !== undefined && now - at <= this.o.sequencerStallMs) complaints++;
+      if (rank !== r.seqRank && at !== undefined && now - at <= this.complaintMs) complaints++;
     }
     if (complaints * 2 <= r.n - 1) return;
     r.sequencerRemoved = true;
@@ -282,7 +408,7 @@ class Seq extends OrderLayer<SeqRound> {
     this.ctx.passDown({
       type: 'suspect',
       member,
-      reason: `sequencer stalled: ${complaints} of ${r.n - 1} members waited over ${this.o.sequencerStallMs} ms for stamps`,
+      reason: `sequencer stalled: ${complaints} of ${r.n - 1} members wait for stamps`,
     });
   }
 
@@ -392,22 +518,23 @@ export const seq: LayerFactory<SeqOptions> = {
   requires: ['virtual-synchrony'],
   create: (ctx, o) => {
     const opts = { ...SEQ_DEFAULTS, ...o };
-    for (const k of ['lagReportMs', 'lagRemoveMs', 'lagReportBytes', 'lagRemoveBytes'] as const) {
+    const bounds = [
+      'lagReportMs',
+      'lagRemoveMs',
+      'lagReportBytes',
+      'lagRemoveBytes',
+      'sequencerStallMs',
+      'sequencerSlowWindowMs',
+      'sequencerLateMs',
+    ] as const;
+    for (const k of bounds) {
       const v = opts[k];
       if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
         throw new StackConfigError('STACK_BAD_OPTION', `seq option ${k} must be a non-negative number`);
     }
-    if (
-      !(
-        typeof opts.sequencerStallMs === 'number' &&
-        Number.isFinite(opts.sequencerStallMs) &&
-        opts.sequencerStallMs >= 0
-      )
-    )
-      throw new StackConfigError(
-        'STACK_BAD_OPTION',
-        'seq option sequencerStallMs must be a non-negative number',
-      );
+    const share = opts.sequencerSlowShare;
+    if (!(typeof share === 'number' && share > 0 && share <= 1))
+      throw new StackConfigError('STACK_BAD_OPTION', 'seq option sequencerSlowShare must be in (0, 1]');
     if (!(typeof opts.ackMs === 'number' && Number.isFinite(opts.ackMs) && opts.ackMs > 0))
       throw new StackConfigError('STACK_BAD_OPTION', 'seq option ackMs must be a positive number');
     return new Seq(ctx, opts);

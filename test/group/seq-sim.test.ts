@@ -15,8 +15,10 @@ function world(
   members: number,
   seq: Record<string, number> = {},
   fc: Record<string, unknown> = {},
+  latencyMs = 0,
 ): World {
   const w = new World({
+    latencyMs,
     ...groupConfig(7, members, []),
     stack: parseSpec(stack, { gms: GMS, seq, fc }),
     qos: { order: 'total', resilience: 'majority' },
@@ -129,13 +131,13 @@ describe('seq: quorum ordering', () => {
 describe('seq: a slow sequencer', () => {
   /** Casts from the members other than the sequencer, every 20 ms during its slow spell. */
   const CASTS = 140;
-  const run = (stallMs: number) => {
-    const w = world(GROUP_STACK, 4, { sequencerStallMs: stallMs });
+  const run = (seq: Record<string, number>, periodMs = 500, runMs = 50) => {
+    const w = world(GROUP_STACK, 4, seq);
     let seqIdx = -1;
     w.at(1_500, () => {
       seqIdx = sequencerIndex(w);
-      // Stopped 450 ms of every 500 (never long enough for suspectMs), for 3 s.
-      w.slow.spells.push({ node: seqIdx, from: 1_500, to: 4_500, periodMs: 500, runMs: 50 });
+      // Stopped periodMs − runMs of every periodMs (never long enough for suspectMs), for 3 s.
+      w.slow.spells.push({ node: seqIdx, from: 1_500, to: 4_500, periodMs, runMs });
     });
     const senders = () => [0, 1, 2, 3].filter((i) => i !== seqIdx);
     // Seen at a member that keeps running.
@@ -162,8 +164,8 @@ describe('seq: a slow sequencer', () => {
   };
 
   it('stopped 90% of the time, it loses the role within the bound, alone, and rejoins', () => {
-    const on = run(250);
-    const off = run(0);
+    const on = run({ sequencerStallMs: 250, sequencerSlowWindowMs: 0 });
+    const off = run({ sequencerStallMs: 0, sequencerSlowWindowMs: 0 });
     // Only the slow sequencer is ever removed.
     for (const { m } of on.changes) expect(on.seqMembers.has(m)).toBe(true);
     expect(on.removals).toBeGreaterThan(0);
@@ -182,6 +184,63 @@ describe('seq: a slow sequencer', () => {
       expect(r.w.nodes[0]!.rec.views.at(-1)!.members.length).toBe(4);
       expect(GROUP_CHECKERS.flatMap((c) => c.check(r.w))).toEqual([]);
     }
+  });
+  for (const [pct, periodMs, runMs] of [
+    [90, 100, 10],
+    [80, 50, 10],
+  ] as const) {
+    it(`stopped ${pct}% in ${periodMs - runMs}/${runMs} ms cycles (each stop under sequencerStallMs), its pace removes it`, () => {
+      const on = run({}, periodMs, runMs); // the defaults: a stall bound of 500 ms, a 1 s window
+      const off = run({ sequencerSlowWindowMs: 0 }, periodMs, runMs);
+      // The stall bound alone never fires: every stamp comes within one stop.
+      expect(off.removals).toBe(0);
+      expect(off.changes).toEqual([]);
+      // The pace does, within the window (half of it measured, then complaints and a flush), and
+      // only the slow sequencer is ever removed.
+      expect(on.removals).toBeGreaterThan(0);
+      for (const { m } of on.changes) expect(on.seqMembers.has(m)).toBe(true);
+      expect(Math.min(...on.changes.map((c) => c.at)) - 1_500).toBeLessThan(1_500);
+      // Measured (mean over the spell, before the removal included): 90 %: 15 ms with the
+      // window, 45 ms without; 80 %: 12 / 25 ms. Removed 0.8 s / 1.1 s after the slowdown.
+      expect(on.mean * 2).toBeLessThan(off.mean);
+      for (const r of [on, off]) {
+        expect(r.w.nodes[0]!.rec.views.at(-1)!.members.length).toBe(4);
+        expect(GROUP_CHECKERS.flatMap((c) => c.check(r.w))).toEqual([]);
+      }
+    });
+  }
+
+  it('a member stopped 90% in 90/10 ms cycles does not blame the sequencer for its own stops', () => {
+    const w = world(GROUP_STACK, 4, { lagRemoveMs: 0 });
+    let slow = -1;
+    w.at(1_500, () => {
+      slow = (sequencerIndex(w) + 2) % 4;
+      w.slow.spells.push({ node: slow, from: 1_500, to: 4_500, periodMs: 100, runMs: 10 });
+    });
+    for (let t = 1_600; t < 4_400; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 4]!));
+    w.run();
+    // Its checks run late after every stop, so it measures a tenth of the time: never half a window.
+    const mine = w.incarnations.filter((i) => i.node === slow).map((i) => i.stats().seq ?? {});
+    expect(mine.map((s) => [s.stallsSent, s.stampLatePctMax])).toEqual([[0, 0]]);
+    const stats = w.incarnations.map((i) => i.stats().seq ?? {});
+    expect(stats.reduce((a, s) => a + (s.sequencerRemovals ?? 0), 0)).toBe(0);
+    expect(w.incarnations).toHaveLength(4);
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+  });
+
+  it('a healthy sequencer keeps the role on a slow network', () => {
+    // Every packet takes 40 ms: every stamp is late (two hops), and so is every Ack (one hop).
+    // Each member finds the stamps late (and the sequencer silent) 63 % of the window; without
+    // the comparison with the Acks they would remove one healthy sequencer after another (9
+    // removals in 3 s).
+    const w = world(GROUP_STACK, 4, {}, {}, 40);
+    for (let t = 1_600; t < 4_400; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 4]!));
+    w.run();
+    const stats = w.incarnations.map((i) => i.stats().seq ?? {});
+    expect(stats.reduce((a, s) => a + (s.sequencerRemovals ?? 0), 0)).toBe(0);
+    expect(w.nodes[0]!.rec.views.at(-1)!.members.length).toBe(4);
+    expect(w.incarnations).toHaveLength(4);
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
   });
 });
 

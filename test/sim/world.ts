@@ -59,6 +59,9 @@ export interface ScenarioConfig {
    * survivor must deliver by the end (the `progress` checker). Undefined: no probes.
    */
   probeAtMs?: number;
+  /** One-way latency every packet takes on top of the random 0.2–0.5 ms (ms; default 0): a slow
+   * network, where every stamp and every acknowledgement is late alike. */
+  latencyMs?: number;
   /**
    * Group mode only: the application each member incarnation runs instead of the toy state
    * (RPC mode: a replica, test/sim/rpc-world.ts). It is the state provider, sees every
@@ -364,7 +367,7 @@ export class World {
     if (this.faultOn('loss') && this.rng() < 0.1) return;
     const copies = this.faultOn('dup') && this.rng() < 0.05 ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      let delay = 0.2 + this.rng() * 0.3;
+      let delay = 0.2 + (this.cfg.latencyMs ?? 0) + this.rng() * 0.3;
       if (this.faultOn('delay')) delay += this.rng() * 5;
       if (this.faultOn('reorder') && this.rng() < 0.2) delay += this.rng() * 20;
       deliver(delay);
@@ -542,7 +545,7 @@ export class World {
       if (this.faultOn('loss') && this.rng() < 0.1) continue;
       const copies = this.faultOn('dup') && this.rng() < 0.05 ? 2 : 1;
       for (let c = 0; c < copies; c++) {
-        let delay = 0.2 + this.rng() * 0.3;
+        let delay = 0.2 + (this.cfg.latencyMs ?? 0) + this.rng() * 0.3;
         if (this.faultOn('delay')) delay += this.rng() * 5;
         if (this.faultOn('reorder') && this.rng() < 0.2) delay += this.rng() * 20;
         const inc = dst.inc;
