@@ -9,12 +9,13 @@
 // Processes get a minute to start: on a loaded 2-CPU machine tsx alone can take 20 s.
 import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
+import { script } from '../lib/script.js';
 import type { LatencySummary } from '../lib/stats.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { tcpThroughput } from './floor-tcp-rr.js';
 
-const REPLICA = 'examples/bank/replica.ts';
-const CLIENT = 'bench/children/rpc-client.ts';
+const REPLICA = script('examples/bank/replica.ts');
+const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 4;
 const IN_FLIGHT = 32;
 const LAYERS = { gms: { bootstrapMs: 200, joinRetryMs: 50 } };
