@@ -20,7 +20,7 @@ import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from
 import type { ObserveSink, RequestEvent, TroupeEvent } from './events.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { type RequestTrace, TraceRing } from './traces.js';
+import { type RequestTrace, stepOf, TraceRing, type TraceStep } from './traces.js';
 
 export interface ObserverOptions {
   /** Where log lines go (a pino logger works). Default: none (silent). */
@@ -512,45 +512,64 @@ export class Observer implements ObserveSink {
   private onRequest(e: RequestEvent): void {
     const member = this.group?.self ?? '';
     const at = wallNow();
+    const ring = this.ring;
+    // One lookup of the request per event (the ring is most of what an event costs here).
     switch (e.step) {
       case 'received': {
+        const t = ring.open(e.id, member);
         // A retransmitted call (the client heard nothing yet) is the same request: one span.
-        const first = !this.ring.step(e.id, 'received');
-        this.ring.add(e.id, member, { step: 'received', at, peer: e.peer! });
+        const first = !t || !stepOf(t, 'received');
+        if (t) ring.push(t, { step: 'received', at, peer: e.peer! });
         if (this.tracer && first && !this.orderSpans.has(e.id))
           this.openSpan(this.orderSpans, e.id, 'troupe.order', SpanKind.SERVER);
         return;
       }
-      case 'cast':
-        this.ring.add(e.id, member, { step: 'cast', at }, false);
-        return;
-      case 'ordered': {
-        this.ring.add(e.id, member, { step: 'ordered', at, viewId: e.viewId!, gseq: e.gseq!, peer: e.peer! });
-        const received = e.peer === member ? this.ring.step(e.id, 'received') : undefined;
-        if (received) this.metrics.requestOrderLatency.observe((at - received.at) / 1000);
-        this.endSpan(this.orderSpans, e.id, { 'troupe.view_id': e.viewId, 'troupe.gseq': e.gseq });
+      case 'cast': {
+        const t = ring.open(e.id, member, false);
+        if (t) ring.push(t, { step: 'cast', at });
         return;
       }
-      case 'applying':
-        this.ring.add(e.id, member, { step: 'applying', at, method: e.method! });
+      case 'ordered': {
+        const t = ring.open(e.id, member);
+        if (t) ring.push(t, { step: 'ordered', at, viewId: e.viewId!, gseq: e.gseq!, peer: e.peer! });
+        const received = t && e.peer === member ? stepOf(t, 'received') : undefined;
+        if (received) this.metrics.requestOrderLatency.observe((at - received.at) / 1000);
+        if (this.tracer)
+          this.endSpan(this.orderSpans, e.id, { 'troupe.view_id': e.viewId, 'troupe.gseq': e.gseq });
+        return;
+      }
+      case 'applying': {
+        const t = ring.open(e.id, member);
+        if (t) ring.push(t, { step: 'applying', at, method: e.method! });
         if (this.tracer) {
           const span = this.openSpan(this.applySpans, e.id, 'troupe.apply', SpanKind.INTERNAL);
           span.setAttribute('rpc.method', e.method!);
         }
         return;
+      }
       case 'outcome': {
-        const applying = this.ring.step(e.id, 'applying');
-        const ms = applying ? at - applying.at : undefined;
-        if (applying && ms !== undefined) this.applyHistogram(applying.method ?? '').observe(ms / 1000);
-        const step = { step: 'outcome' as const, at, viewId: e.viewId!, status: e.status!, ok: e.ok! };
-        this.ring.add(e.id, member, ms === undefined ? step : { ...step, ms });
-        this.endSpan(this.applySpans, e.id, { 'troupe.status': e.status, 'troupe.ok': e.ok }, e.ok === false);
+        const t = ring.open(e.id, member);
+        const applying = t && stepOf(t, 'applying');
+        const step: TraceStep = { step: 'outcome', at, viewId: e.viewId!, status: e.status!, ok: e.ok! };
+        if (applying) {
+          step.ms = at - applying.at;
+          this.applyHistogram(applying.method ?? '').observe(step.ms / 1000);
+        }
+        if (t) ring.push(t, step);
+        if (this.tracer)
+          this.endSpan(
+            this.applySpans,
+            e.id,
+            { 'troupe.status': e.status, 'troupe.ok': e.ok },
+            e.ok === false,
+          );
         return;
       }
       case 'replied': {
-        this.ring.add(e.id, member, { step: 'replied', at, peer: e.peer! }, false);
-        this.endSpan(this.orderSpans, e.id, {});
-        const received = this.ring.step(e.id, 'received');
+        const t = ring.open(e.id, member, false);
+        if (t) ring.push(t, { step: 'replied', at, peer: e.peer! });
+        if (this.tracer) this.endSpan(this.orderSpans, e.id, {});
+        const received = t && stepOf(t, 'received');
         if (!received) return;
         const i = this.latencyCount++ % LATENCIES;
         this.latencyAt[i] = at;
@@ -558,8 +577,7 @@ export class Observer implements ObserveSink {
         if (at - received.at >= this.slowMs) {
           // Kept by reference and copied when shown: on a loaded member every request can be
           // slow, and a copy per request was garbage for nothing (only the last SLOW are shown).
-          const t = this.ring.get(e.id);
-          if (t && this.slow[this.slow.length - 1] !== t) push(this.slow, t, SLOW);
+          if (this.slow[this.slow.length - 1] !== t) push(this.slow, t!, SLOW);
         }
         return;
       }
