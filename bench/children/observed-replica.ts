@@ -9,6 +9,12 @@
 //
 // Commands: {cmd:'join', seeds} → {event:'joined', view}; {cmd:'observe', on} → {event:'observing',
 // url}. Prints {event:'ready', address, pid} first. Insecure, as the bench client connects.
+//
+// With TROUPE_BENCH_CPU_PROF=<dir> each round (from one `observe` command to the next) is
+// profiled apart, into <dir>/observed-<pid>-<n>-<on|off>.cpuprofile, so the two sides can be
+// compared (`npx tsx bench/cpu-profile.ts <file>`); a whole-process profile mixes them.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import {
   createLogger,
   joinReplica,
@@ -32,6 +38,27 @@ const sink: ObserveSink = {
   answer: (method, args) => observer.answer(method, args),
 };
 
+const PROFILE_DIR = process.env.TROUPE_BENCH_CPU_PROF;
+const profiler = PROFILE_DIR ? new Session() : undefined;
+let profiled = 0;
+/** Ends the running round's profile (if any) and starts the next one's. */
+async function profileRound(): Promise<void> {
+  if (!profiler) return;
+  if (profiled === 0) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+  } else {
+    const { profile } = await profiler.post('Profiler.stop');
+    const last = on ? 'on' : 'off';
+    writeFileSync(
+      `${PROFILE_DIR}/observed-${process.pid}-${profiled}-${last}.cpuprofile`,
+      JSON.stringify(profile),
+    );
+  }
+  profiled++;
+  await profiler.post('Profiler.start');
+}
+
 const transport = await udp({ host: '127.0.0.1' });
 emit('ready', { address: transport.address, pid: process.pid });
 onCommands(async (cmd) => {
@@ -47,6 +74,7 @@ onCommands(async (cmd) => {
     group.on('view', (v) => emit('view', { members: [...v.view.members] }));
     emit('joined', { view: group.view && { members: [...group.view.members] } });
   } else if (cmd.cmd === 'observe') {
+    await profileRound();
     on = cmd.on === true;
     if (on) server ??= await metricsServer({ observer, port: 0, peers: {} });
     else {

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
-import type { Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 import { TroupeError } from '../errors.js';
 import type { AppEvent } from '../group/core.js';
 import type { Group } from '../group/group.js';
@@ -20,7 +20,7 @@ import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from
 import type { ObserveSink, RequestEvent, TroupeEvent } from './events.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { type RequestTrace, TraceRing } from './traces.js';
+import { type RequestTrace, stepOf, TraceRing, type TraceStep } from './traces.js';
 
 export interface ObserverOptions {
   /** Where log lines go (a pino logger works). Default: none (silent). */
@@ -99,6 +99,10 @@ const REFUSALS: Record<string, readonly string[]> = {
 };
 
 const HISTORY = 50;
+/** Slow requests kept for `status`. */
+const SLOW = 20;
+/** Receipt-to-reply times kept for the live page's percentiles (a few seconds' worth). */
+const LATENCIES = 4096;
 const MAX_OPEN_SPANS = 4096;
 
 /** Wall-clock ms with sub-ms precision, comparable between processes of one host. */
@@ -142,8 +146,18 @@ export class Observer implements ObserveSink {
   private refusedSeen = new Map<string, number>();
   private readonly extraAnswers = new Map<string, (args: unknown[]) => unknown>();
   private readonly changeListeners = new Set<() => void>();
-  /** Recent requests' receipt-to-reply times at this contact: [wall ms, duration ms]. */
-  private readonly latencies: [number, number][] = [];
+  /**
+   * Recent requests' receipt-to-reply times at this contact, a ring of LATENCIES: wall ms of the
+   * reply and duration ms. Typed arrays rather than a tuple per request: a busy contact answers
+   * thousands a second, and an object per answer kept for seconds is garbage-collector work.
+   */
+  private readonly latencyAt = new Float64Array(LATENCIES);
+  private readonly latencyMs = new Float64Array(LATENCIES);
+  private latencyCount = 0;
+  /** `applyDuration`'s child per method: the label lookup (hashing the labels) once per method. */
+  private readonly applyByMethod = new Map<string, Histogram.Internal<'method'>>();
+  /** `callDuration`'s child per method, mode and outcome. */
+  private readonly callByLabels = new Map<string, Histogram.Internal<'method' | 'mode' | 'outcome'>>();
 
   constructor(options: ObserverOptions = {}) {
     this.metrics = new Metrics(options.registry, { processMetrics: options.processMetrics ?? false });
@@ -176,7 +190,7 @@ export class Observer implements ObserveSink {
   /** What this member recorded of `requestId`, or undefined (never seen, or out of the ring). */
   trace(requestId: string): RequestTrace | undefined {
     const t = this.ring.get(requestId);
-    return t && { ...t, steps: t.steps.map((s) => ({ ...s })) };
+    return t && copyTrace(t);
   }
 
   /** This member's view of the group, for `troupe status` and the group page. */
@@ -203,7 +217,7 @@ export class Observer implements ObserveSink {
       locks: this.lockHolders(),
       views: [...this.views],
       suspicions: [...this.suspicions],
-      slow: [...this.slow],
+      slow: this.slow.map(copyTrace),
       divergences: [...this.divergence.records],
       rssBytes: process.memoryUsage.rss(),
       at: Date.now(),
@@ -240,11 +254,24 @@ export class Observer implements ObserveSink {
     return () => this.changeListeners.delete(fn);
   }
 
+  /** Requests whose method ran here (the replica's `applied` stat), or undefined without a replica. */
+  appliedCount(): number | undefined {
+    try {
+      return this.replica?.stats().applied;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Receipt-to-reply times (ms) of the requests this member answered as contact since `since` (wall ms). */
   latenciesSince(since: number): number[] {
     const out: number[] = [];
-    for (let i = this.latencies.length - 1; i >= 0 && this.latencies[i]![0] >= since; i--)
-      out.push(this.latencies[i]![1]);
+    const oldest = Math.max(0, this.latencyCount - LATENCIES);
+    for (let n = this.latencyCount - 1; n >= oldest; n--) {
+      const i = n % LATENCIES;
+      if (this.latencyAt[i]! < since) break;
+      out.push(this.latencyMs[i]!);
+    }
     return out;
   }
 
@@ -485,50 +512,72 @@ export class Observer implements ObserveSink {
   private onRequest(e: RequestEvent): void {
     const member = this.group?.self ?? '';
     const at = wallNow();
+    const ring = this.ring;
+    // One lookup of the request per event (the ring is most of what an event costs here).
     switch (e.step) {
       case 'received': {
+        const t = ring.open(e.id, member);
         // A retransmitted call (the client heard nothing yet) is the same request: one span.
-        const first = !this.ring.step(e.id, 'received');
-        this.ring.add(e.id, member, { step: 'received', at, peer: e.peer! });
+        const first = !t || !stepOf(t, 'received');
+        if (t) ring.push(t, { step: 'received', at, peer: e.peer! });
         if (this.tracer && first && !this.orderSpans.has(e.id))
           this.openSpan(this.orderSpans, e.id, 'troupe.order', SpanKind.SERVER);
         return;
       }
-      case 'cast':
-        this.ring.add(e.id, member, { step: 'cast', at }, false);
-        return;
-      case 'ordered': {
-        this.ring.add(e.id, member, { step: 'ordered', at, viewId: e.viewId!, gseq: e.gseq!, peer: e.peer! });
-        const received = e.peer === member ? this.ring.step(e.id, 'received') : undefined;
-        if (received) this.metrics.requestOrderLatency.observe((at - received.at) / 1000);
-        this.endSpan(this.orderSpans, e.id, { 'troupe.view_id': e.viewId, 'troupe.gseq': e.gseq });
+      case 'cast': {
+        const t = ring.open(e.id, member, false);
+        if (t) ring.push(t, { step: 'cast', at });
         return;
       }
-      case 'applying':
-        this.ring.add(e.id, member, { step: 'applying', at, method: e.method! });
+      case 'ordered': {
+        const t = ring.open(e.id, member);
+        if (t) ring.push(t, { step: 'ordered', at, viewId: e.viewId!, gseq: e.gseq!, peer: e.peer! });
+        const received = t && e.peer === member ? stepOf(t, 'received') : undefined;
+        if (received) this.metrics.requestOrderLatency.observe((at - received.at) / 1000);
+        if (this.tracer)
+          this.endSpan(this.orderSpans, e.id, { 'troupe.view_id': e.viewId, 'troupe.gseq': e.gseq });
+        return;
+      }
+      case 'applying': {
+        const t = ring.open(e.id, member);
+        if (t) ring.push(t, { step: 'applying', at, method: e.method! });
         if (this.tracer) {
           const span = this.openSpan(this.applySpans, e.id, 'troupe.apply', SpanKind.INTERNAL);
           span.setAttribute('rpc.method', e.method!);
         }
         return;
+      }
       case 'outcome': {
-        const applying = this.ring.step(e.id, 'applying');
-        const ms = applying ? at - applying.at : undefined;
-        if (applying && ms !== undefined)
-          this.metrics.applyDuration.observe({ method: applying.method ?? '' }, ms / 1000);
-        const step = { step: 'outcome' as const, at, viewId: e.viewId!, status: e.status!, ok: e.ok! };
-        this.ring.add(e.id, member, ms === undefined ? step : { ...step, ms });
-        this.endSpan(this.applySpans, e.id, { 'troupe.status': e.status, 'troupe.ok': e.ok }, e.ok === false);
+        const t = ring.open(e.id, member);
+        const applying = t && stepOf(t, 'applying');
+        const step: TraceStep = { step: 'outcome', at, viewId: e.viewId!, status: e.status!, ok: e.ok! };
+        if (applying) {
+          step.ms = at - applying.at;
+          this.applyHistogram(applying.method ?? '').observe(step.ms / 1000);
+        }
+        if (t) ring.push(t, step);
+        if (this.tracer)
+          this.endSpan(
+            this.applySpans,
+            e.id,
+            { 'troupe.status': e.status, 'troupe.ok': e.ok },
+            e.ok === false,
+          );
         return;
       }
       case 'replied': {
-        this.ring.add(e.id, member, { step: 'replied', at, peer: e.peer! }, false);
-        this.endSpan(this.orderSpans, e.id, {});
-        const received = this.ring.step(e.id, 'received');
-        if (received) push(this.latencies, [at, at - received.at], 4096);
-        if (received && at - received.at >= this.slowMs) {
-          const t = this.trace(e.id);
-          if (t) push(this.slow, t, 20);
+        const t = ring.open(e.id, member, false);
+        if (t) ring.push(t, { step: 'replied', at, peer: e.peer! });
+        if (this.tracer) this.endSpan(this.orderSpans, e.id, {});
+        const received = t && stepOf(t, 'received');
+        if (!received) return;
+        const i = this.latencyCount++ % LATENCIES;
+        this.latencyAt[i] = at;
+        this.latencyMs[i] = at - received.at;
+        if (at - received.at >= this.slowMs) {
+          // Kept by reference and copied when shown: on a loaded member every request can be
+          // slow, and a copy per request was garbage for nothing (only the last SLOW are shown).
+          if (this.slow[this.slow.length - 1] !== t) push(this.slow, t!, SLOW);
         }
         return;
       }
@@ -556,10 +605,7 @@ export class Observer implements ObserveSink {
       const ms = performance.now() - start;
       const code = error === undefined ? undefined : error instanceof TroupeError ? error.code : 'ERROR';
       const outcome = code === undefined ? 'ok' : (OUTCOME_OF_CODE[code] ?? 'error');
-      this.metrics.callDuration.observe(
-        { method: `${e.service}.${e.method}`, mode: e.mode, outcome },
-        ms / 1000,
-      );
+      this.callHistogram(e.service, e.method, e.mode, outcome).observe(ms / 1000);
       this.ring.add(
         e.id,
         who,
@@ -582,6 +628,30 @@ export class Observer implements ObserveSink {
 
   // ---------------------------------------------------------------------------------------
   // Helpers.
+
+  private applyHistogram(method: string): Histogram.Internal<'method'> {
+    let h = this.applyByMethod.get(method);
+    if (!h) {
+      h = this.metrics.applyDuration.labels({ method });
+      this.applyByMethod.set(method, h);
+    }
+    return h;
+  }
+
+  private callHistogram(
+    service: string,
+    method: string,
+    mode: string,
+    outcome: string,
+  ): Histogram.Internal<'method' | 'mode' | 'outcome'> {
+    const key = `${service}\0${method}\0${mode}\0${outcome}`;
+    let h = this.callByLabels.get(key);
+    if (!h) {
+      h = this.metrics.callDuration.labels({ method: `${service}.${method}`, mode, outcome });
+      this.callByLabels.set(key, h);
+    }
+    return h;
+  }
 
   private openSpan(spans: Map<string, Span>, id: string, name: string, kind: SpanKind): Span {
     const span = this.tracer!.startSpan(name, {
@@ -656,6 +726,10 @@ const OUTCOME_OF_CODE: Record<string, string> = {
   NO_MAJORITY: 'no_majority',
   INTERRUPTED: 'interrupted',
 };
+
+function copyTrace(t: RequestTrace): RequestTrace {
+  return { ...t, steps: t.steps.map((s) => ({ ...s })) };
+}
 
 function push<T>(list: T[], item: T, max = HISTORY): void {
   list.push(item);

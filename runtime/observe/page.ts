@@ -84,7 +84,9 @@ export class LiveFeed {
 
   private sample(): void {
     const now = Date.now();
-    const applied = this.observer.status().stats.replica?.applied;
+    // Not status(): that reads every layer's stats (about 0.5 ms, nak's most), every second,
+    // for one counter.
+    const applied = this.observer.appliedCount();
     const calls =
       applied === undefined || this.lastApplied === undefined ? 0 : Math.max(0, applied - this.lastApplied);
     this.lastApplied = applied;

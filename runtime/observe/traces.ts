@@ -46,16 +46,31 @@ export class TraceRing {
 
   /** Adds a step; `create: false` adds it only to a request already traced here. */
   add(requestId: string, member: string, step: TraceStep, create = true): void {
-    if (this.capacity <= 0) return;
+    const t = this.open(requestId, member, create);
+    if (t) this.push(t, step);
+  }
+
+  /**
+   * The trace of `requestId`, created (forgetting the oldest) unless `create` is false; undefined
+   * when not traced here or the ring keeps none. With {@link push} and {@link stepOf} an event
+   * looks its request up once, not once per step it reads or writes.
+   */
+  open(requestId: string, member: string, create = true): RequestTrace | undefined {
+    if (this.capacity <= 0) return undefined;
     let t = this.traces.get(requestId);
     if (!t) {
-      if (!create) return;
+      if (!create) return undefined;
       t = { requestId, member, steps: [] };
       this.traces.set(requestId, t);
       if (this.traces.size > this.capacity) this.traces.delete(this.traces.keys().next().value as string);
     }
+    return t;
+  }
+
+  /** Adds `step` to `t` (a trace of this ring); a repeated `received` only counts the copy. */
+  push(t: RequestTrace, step: TraceStep): void {
     if (step.step === 'received') {
-      const seen = t.steps.find((s) => s.step === 'received');
+      const seen = stepOf(t, 'received');
       if (seen) {
         seen.count = (seen.count ?? 1) + 1;
         return;
@@ -70,6 +85,13 @@ export class TraceRing {
 
   /** The step `step` of `requestId`, if recorded. */
   step(requestId: string, step: TraceStep['step']): TraceStep | undefined {
-    return this.traces.get(requestId)?.steps.find((s) => s.step === step);
+    const t = this.traces.get(requestId);
+    return t && stepOf(t, step);
   }
+}
+
+/** The first step `step` of `t`, if recorded. */
+export function stepOf(t: RequestTrace, step: TraceStep['step']): TraceStep | undefined {
+  for (const s of t.steps) if (s.step === step) return s;
+  return undefined;
 }

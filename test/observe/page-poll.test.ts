@@ -15,6 +15,7 @@ function countingObserver() {
       return { group: 'g', view: { id: 1, members: ['m'], addresses: ['127.0.0.1:9'] }, stats: {} };
     },
     latenciesSince: () => [],
+    appliedCount: () => undefined,
   } as unknown as Observer;
   return { seen, observer };
 }
