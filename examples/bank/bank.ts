@@ -91,22 +91,28 @@ export class Bank {
     };
   }
 
-  /** State transfer to a joining replica; not part of the contract. */
+  /**
+   * State transfer to a joining replica; not part of the contract. The statements are copied:
+   * `apply` appends in place, and a snapshot must not change after it is taken.
+   */
   snapshot(): { balances: [string, number][]; history: [string, Entry[]][] } {
-    return { balances: [...this.balances], history: [...this.history] };
+    return { balances: [...this.balances], history: [...this.history].map(([a, es]) => [a, [...es]]) };
   }
 
-  /** Installs a state received from {@link snapshot}. */
+  /** Installs a state received from {@link snapshot} (copied, so the giver's arrays stay its own). */
   restore(state: { balances: [string, number][]; history: [string, Entry[]][] }): void {
     this.balances = new Map(state.balances);
-    this.history = new Map(state.history);
+    this.history = new Map(state.history.map(([a, es]) => [a, [...es]]));
   }
 
   private apply(account: string, entry: Entry): number {
     const next =
       (this.balances.get(account) ?? 0) + (entry.kind === 'deposit' ? entry.amount : -entry.amount);
     this.balances.set(account, next);
-    this.history.set(account, [...(this.history.get(account) ?? []), entry]);
+    // Appended in place: copying the statement per call made a deposit cost O(history).
+    const entries = this.history.get(account);
+    if (entries) entries.push(entry);
+    else this.history.set(account, [entry]);
     return next;
   }
 }

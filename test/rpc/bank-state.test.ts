@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { Bank } from '../../examples/bank/bank.js';
+
+// The bank appends statements in place (a copy per deposit made every call cost O(history));
+// a snapshot taken for state transfer or an async pre-image must still never change after.
+describe('the bank example’s state', () => {
+  it('a snapshot does not change when later deposits append in place', () => {
+    const bank = new Bank();
+    bank.deposit('a', 5);
+    const snap = bank.snapshot();
+    const before = JSON.stringify(snap);
+    bank.deposit('a', 7);
+    bank.deposit('b', 1);
+    expect(JSON.stringify(snap)).toBe(before);
+  });
+
+  it('a restored state is the receiver’s own: the giver’s arrays are not shared', () => {
+    const giver = new Bank();
+    giver.deposit('a', 5);
+    const state = giver.snapshot();
+    const taker = new Bank();
+    taker.restore(state);
+    taker.deposit('a', 1);
+    expect(state.history[0]![1]).toHaveLength(1);
+    expect(giver.snapshot().history[0]![1]).toHaveLength(1);
+    expect(taker.snapshot().history[0]![1]).toHaveLength(2);
+  });
+});
