@@ -5,6 +5,8 @@
  *   npm run sim:long -- --seeds 2000         a sample (seeds split across modes by weight)
  *   npm run sim:long -- --modes rpc-partition --seeds 500 --workers 1
  *
+ *   npm run sim:long -- --digest 8 [--trace] per mode, seeds base..base+7: a digest per seed
+ *
  * Prints a progress line every 10 s (seeds done, rate, projected end), then per mode its seed
  * range and violations, the wall time, and a replay command per failing seed. Exits non-zero
  * on a violation. Expected unavailability (RPC mode, test/sim/majority.ts) is counted apart.
@@ -13,7 +15,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GROUP_STACK } from '../../runtime/layers/index.js';
-import { parseFaults, replayCommand, runSeed, type SimOptions, summarize } from './run.js';
+import { parseFaults, replayCommand, runSeed, type SeedResult, type SimOptions, summarize } from './run.js';
 
 interface Mode {
   name: string;
@@ -126,6 +128,23 @@ function worker(): void {
   });
 }
 
+/**
+ * The first `n` seeds of each mode, one line each: mode, seed, violation count and the run's
+ * digest ({@link SeedResult.digest}; with `trace`, traced, so the trace is in it). Two commits
+ * that print the same lines ran the same simulations: the check that a speed-up changed nothing.
+ */
+async function digests(modes: string, n: number, trace: boolean): Promise<number> {
+  for (const name of modes.split(',')) {
+    const m = MODES.find((x) => x.name === name);
+    if (!m) throw new Error(`unknown mode '${name}'`);
+    for (let seed = m.base; seed < m.base + n; seed++) {
+      const r = await runSeed({ ...m.opts, trace }, seed);
+      process.stdout.write(`${m.name} ${seed} ${r.violations.length} ${r.digest()}\n`);
+    }
+  }
+  return 0;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -134,12 +153,15 @@ async function main(): Promise<number> {
       modes: { type: 'string', default: MODES.map((m) => m.name).join(',') },
       chunk: { type: 'string', default: '25' },
       worker: { type: 'boolean', default: false },
+      digest: { type: 'string' },
+      trace: { type: 'boolean', default: false },
     },
   });
   if (values.worker) {
     worker();
     return 0;
   }
+  if (values.digest !== undefined) return digests(values.modes, Number(values.digest), values.trace);
   const chosen = values.modes.split(',').map((n) => {
     const i = MODES.findIndex((m) => m.name === n);
     if (i < 0) throw new Error(`unknown mode '${n}' (modes: ${MODES.map((m) => m.name).join(', ')})`);
