@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseFaults, runSeed, type SimOptions } from './run.js';
+import { MODES } from './modes.js';
+import { runSeed, type SimOptions } from './run.js';
 
-/** A bare stream stack: the cheapest mode, with every fault long.ts gives it. */
-const streams: SimOptions = {
-  rpc: false,
-  members: '3..7',
-  faults: parseFaults('loss,dup,reorder,delay,crash,pause,partition'),
-  messages: 40,
-  stack: 'nak:pack:com',
-  calls: 12,
-  timeout: 1500,
-  delivery: 'seed',
-  rejoin: 'new',
-  async: false,
-  replies: false,
-  autoReissue: false,
-  trace: false,
-};
+/** long.ts's stream mode: a bare stream stack, the cheapest mode, with every fault. */
+const streams: SimOptions = MODES.find((m) => m.name === 'streams')!.opts;
 
 // The digest is what `sim:long --digest` compares across commits to show a speed-up changed no
 // result: it must be a function of the run alone, and it must see a different run.
