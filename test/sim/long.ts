@@ -5,90 +5,23 @@
  *   npm run sim:long -- --seeds 2000         a sample (seeds split across modes by weight)
  *   npm run sim:long -- --modes rpc-partition --seeds 500 --workers 1
  *
+ *   npm run sim:long -- --digest 8 [--trace] per mode, seeds base..base+7: a digest per seed
+ *   npm run sim:long -- --results F          resumable: chunks already in F (same commit) are
+ *                                            skipped, each finished chunk is appended to F
+ *   npm run sim:long -- --budget 3000        stop handing out chunks after 3000 s; the report
+ *                                            covers the chunks done
+ *
  * Prints a progress line every 10 s (seeds done, rate, projected end), then per mode its seed
- * range and violations, the wall time, and a replay command per failing seed. Exits non-zero
- * on a violation. Expected unavailability (RPC mode, test/sim/majority.ts) is counted apart.
+ * range and violations, the wall time, and a replay command per failing seed (each failing seed
+ * is also printed as soon as its chunk ends). Exits non-zero on a violation. Expected
+ * unavailability (RPC mode, test/sim/majority.ts) is counted apart. The modes: test/sim/modes.ts.
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { GROUP_STACK } from '../../runtime/layers/index.js';
-import { parseFaults, replayCommand, runSeed, type SimOptions, summarize } from './run.js';
-
-interface Mode {
-  name: string;
-  /** First seed; a run of N seeds in this mode covers base .. base+N-1. */
-  base: number;
-  /** Share of the seeds (weights are normalized). */
-  weight: number;
-  opts: SimOptions;
-}
-
-const ALL = 'loss,dup,reorder,delay,crash,pause,partition';
-const common: SimOptions = {
-  rpc: false,
-  members: '3..9',
-  faults: parseFaults(ALL),
-  messages: 40,
-  stack: GROUP_STACK,
-  calls: 12,
-  timeout: 1500,
-  delivery: 'seed',
-  rejoin: 'new',
-  async: false,
-  replies: false,
-  autoReissue: false,
-  trace: false,
-};
-
-/** The modes, each on a seed range of its own (so a failure names its mode by its seed). */
-export const MODES: readonly Mode[] = [
-  { name: 'group', base: 1_000_000, weight: 35, opts: common },
-  {
-    name: 'group-patterns',
-    base: 2_000_000,
-    weight: 20,
-    opts: { ...common, faults: parseFaults(`${ALL},splits,links`), rejoin: 'same' },
-  },
-  {
-    name: 'streams',
-    base: 3_000_000,
-    weight: 15,
-    opts: { ...common, members: '3..7', stack: 'nak:pack:com' },
-  },
-  {
-    name: 'rpc',
-    base: 4_000_000,
-    weight: 10,
-    opts: {
-      ...common,
-      rpc: true,
-      members: '3..5',
-      faults: parseFaults('loss,dup,reorder,delay,crash,pause'),
-    },
-  },
-  {
-    name: 'rpc-partition',
-    base: 5_000_000,
-    weight: 10,
-    opts: { ...common, rpc: true, members: '3..5', faults: parseFaults(`${ALL},splits,links`) },
-  },
-  {
-    name: 'rpc-features',
-    base: 6_000_000,
-    weight: 10,
-    opts: {
-      ...common,
-      rpc: true,
-      members: '3..5',
-      faults: parseFaults(`${ALL},skew`),
-      rejoin: 'same',
-      async: true,
-      replies: true,
-      autoReissue: true,
-    },
-  },
-];
+import { MODES } from './modes.js';
+import { replayCommand, runSeed, type SeedResult, summarize } from './run.js';
 
 interface Chunk {
   mode: number;
@@ -96,6 +29,8 @@ interface Chunk {
   hi: number;
 }
 interface ChunkResult {
+  /** The commit that ran it (`+dirty` with uncommitted changes): a results file resumes only its own. */
+  commit?: string;
   mode: number;
   lo: number;
   hi: number;
@@ -126,6 +61,43 @@ function worker(): void {
   });
 }
 
+/**
+ * The first `n` seeds of each mode, one line each: mode, seed, violation count and the run's
+ * digest ({@link SeedResult.digest}; with `trace`, traced, so the trace is in it). Two commits
+ * that print the same lines ran the same simulations: the check that a speed-up changed nothing.
+ */
+async function digests(modes: string, n: number, trace: boolean): Promise<number> {
+  for (const name of modes.split(',')) {
+    const m = MODES.find((x) => x.name === name);
+    if (!m) throw new Error(`unknown mode '${name}'`);
+    for (let seed = m.base; seed < m.base + n; seed++) {
+      const r = await runSeed({ ...m.opts, trace }, seed);
+      process.stdout.write(`${m.name} ${seed} ${r.violations.length} ${r.digest()}\n`);
+    }
+  }
+  return 0;
+}
+
+/** The checked-out commit, `+dirty` when the work tree differs (a results file's key). */
+function commitOf(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+  try {
+    return `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The chunks a results file holds for `commit` (other commits' lines are not this run's). */
+function earlier(file: string, commit: string): ChunkResult[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((l) => JSON.parse(l) as ChunkResult)
+    .filter((r) => r.commit === commit);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -134,12 +106,17 @@ async function main(): Promise<number> {
       modes: { type: 'string', default: MODES.map((m) => m.name).join(',') },
       chunk: { type: 'string', default: '25' },
       worker: { type: 'boolean', default: false },
+      digest: { type: 'string' },
+      results: { type: 'string' },
+      budget: { type: 'string' },
+      trace: { type: 'boolean', default: false },
     },
   });
   if (values.worker) {
     worker();
     return 0;
   }
+  if (values.digest !== undefined) return digests(values.modes, Number(values.digest), values.trace);
   const chosen = values.modes.split(',').map((n) => {
     const i = MODES.findIndex((m) => m.name === n);
     if (i < 0) throw new Error(`unknown mode '${n}' (modes: ${MODES.map((m) => m.name).join(', ')})`);
@@ -165,12 +142,22 @@ async function main(): Promise<number> {
   const chunks: Chunk[] = [];
   while (queues.some((q) => q.length > 0)) for (const q of queues) if (q.length > 0) chunks.push(q.shift()!);
 
+  const commit = commitOf();
+  const results: ChunkResult[] = values.results ? earlier(values.results, commit) : [];
+  const had = new Set(results.map((r) => `${r.mode}:${r.lo}:${r.hi}`));
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    const c = chunks[i]!;
+    if (had.has(`${c.mode}:${c.lo}:${c.hi}`)) chunks.splice(i, 1);
+  }
+  let done = results.reduce((n, r) => n + r.hi - r.lo + 1, 0);
+  if (done > 0)
+    process.stdout.write(`  resuming: ${done} seeds already in ${values.results} for ${commit}\n`);
+  const resumed = done;
+  const budget = values.budget === undefined ? Number.POSITIVE_INFINITY : Number(values.budget) * 1000;
   const started = performance.now();
-  let done = 0;
-  const results: ChunkResult[] = [];
   const progress = setInterval(() => {
     const s = (performance.now() - started) / 1000;
-    const rate = done / s;
+    const rate = (done - resumed) / s;
     const left = rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
     const bad = results.reduce((n, r) => n + r.failures.length, 0);
     process.stdout.write(
@@ -184,12 +171,18 @@ async function main(): Promise<number> {
       const child = fork(file, ['--worker'], { execArgv: process.execArgv });
       return new Promise<void>((resolve, reject) => {
         const next = () => {
-          const c = chunks.shift();
+          const c = performance.now() - started < budget ? chunks.shift() : undefined;
           if (c) child.send(c);
           else child.send('stop');
         };
         child.on('message', (r: ChunkResult) => {
           results.push(r);
+          if (values.results) appendFileSync(values.results, `${JSON.stringify({ ...r, commit })}\n`);
+          const m = MODES[r.mode]!;
+          for (const f of r.failures)
+            process.stdout.write(
+              `  FAIL ${m.name} seed ${f.seed}: ${f.lines[0]}\n  replay: ${replayCommand(m.opts, f.seed)}\n`,
+            );
           done += r.hi - r.lo + 1;
           next();
         });
@@ -205,13 +198,14 @@ async function main(): Promise<number> {
   let violations = 0;
   for (const r of ranges) {
     const mine = results.filter((x) => x.mode === r.mode);
+    const ran = mine.reduce((n, x) => n + x.hi - x.lo + 1, 0);
     const v = mine.reduce((n, x) => n + x.violations, 0);
     const failing = mine.reduce((n, x) => n + x.failures.length, 0);
     const expected = mine.reduce((n, x) => n + x.expected, 0);
     violations += v;
     const m = MODES[r.mode]!;
     process.stdout.write(
-      `${m.name}: seeds ${r.lo}..${r.hi} (${r.hi - r.lo + 1}), ${failing} failing seeds, ${v} violations` +
+      `${m.name}: seeds ${r.lo}..${r.hi} (${ran === r.hi - r.lo + 1 ? ran : `${ran} of ${r.hi - r.lo + 1} run`}), ${failing} failing seeds, ${v} violations` +
         `${m.opts.rpc ? `, ${expected} lost their majority (expected unavailability)` : ''}\n`,
     );
     for (const x of mine)
@@ -221,7 +215,7 @@ async function main(): Promise<number> {
       }
   }
   process.stdout.write(
-    `${total} seeds in ${wall.toFixed(0)} s wall time (${(total / wall).toFixed(1)} seeds/s, ${workers} workers), ${violations} violations\n`,
+    `${done} of ${total} seeds (${done - resumed} in ${wall.toFixed(0)} s wall time, ${((done - resumed) / wall).toFixed(1)} seeds/s, ${workers} workers), ${violations} violations\n`,
   );
   return violations > 0 ? 1 : 0;
 }

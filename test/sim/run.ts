@@ -2,13 +2,14 @@
  * One seed of one simulator mode, as the CLI (test/sim/cli.ts) and the long run
  * (test/sim/long.ts) both run it, with the command that replays it.
  */
+import { createHash } from 'node:crypto';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { NAK_CHECKERS } from './checkers.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { DELIVERIES, type DeliveryMode } from './network.js';
 import { rpcConfig, rpcStats, runRpcScenario } from './rpc-scenario.js';
 import { defaultConfig, GMS_SIM_OPTIONS, GROUP_STACK, groupConfig, runScenario } from './scenario.js';
-import { ALL_FAULTS, EXTRA_FAULTS, type Fault } from './world.js';
+import { ALL_FAULTS, EXTRA_FAULTS, type Fault, type World } from './world.js';
 
 export interface SimOptions {
   rpc: boolean;
@@ -39,6 +40,25 @@ export interface SeedResult {
   /** RPC mode's figures (calls, replies, fail-overs, ...). */
   stats: Record<string, number>;
   trace: string[];
+  /**
+   * SHA-256 of everything the run recorded: each incarnation's casts, deliveries, views,
+   * crash, partition, restore and errors, the RPC calls' endings, the trace (when traced), the
+   * violations and the figures. Equal digests, equal runs (the simulator's speed-ups must keep
+   * every seed's digest: `npm run sim:long -- --digest 8`).
+   */
+  digest(): string;
+}
+
+function digestOf(w: World, r: Omit<SeedResult, 'digest'>, rpcHash?: string): string {
+  const h = createHash('sha256');
+  for (const i of w.incarnations)
+    h.update(
+      `${JSON.stringify([i.node, i.member, i.startedAt, i.crashedAt, i.partitionedAt, i.restoredAt, i.state, i.casts, i.errors, i.views, i.stats()])}\n` +
+        `${JSON.stringify(i.delivered)}\n`,
+    );
+  h.update(`${JSON.stringify([r.violations, r.expected, r.lostMajority, r.stats, rpcHash ?? null])}\n`);
+  for (const line of r.trace) h.update(`${line}\n`);
+  return h.digest('hex');
 }
 
 export function range(text: string): [number, number] {
@@ -82,7 +102,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
       ...(o.replies ? { replyShare: 0.3 } : {}),
       ...(o.autoReissue ? { autoReissue: 'mixed' as const } : {}),
     });
-    return {
+    const out = {
       seed,
       violations: r.violations,
       expected: r.expected,
@@ -90,6 +110,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
       stats: rpcStats(r.sim),
       trace: r.trace,
     };
+    return { ...out, digest: () => digestOf(r.sim.world, out, r.hash) };
   }
   // A stack with membership is checked as a group; a bare stream stack by the stream checkers.
   const group = o.stack.split(':').includes('gms');
@@ -101,7 +122,15 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
     ...common,
   };
   const r = runScenario(cfg, group ? GROUP_CHECKERS : NAK_CHECKERS);
-  return { seed, violations: r.violations, expected: [], lostMajority: false, stats: {}, trace: r.trace };
+  const out = {
+    seed,
+    violations: r.violations,
+    expected: [],
+    lostMajority: false,
+    stats: {},
+    trace: r.trace,
+  };
+  return { ...out, digest: () => digestOf(r.world, out) };
 }
 
 /** The command that replays `seed` alone, traced. */
