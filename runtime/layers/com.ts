@@ -5,6 +5,7 @@ import { DecodeError } from '../wire/errors.js';
 import {
   decodeFixedHeader,
   decodePacketBody,
+  type Endpoint,
   encodePacket,
   Flags,
   groupIdOf,
@@ -62,6 +63,8 @@ class Com implements Layer {
   private readonly groupId: number;
   private readonly self;
   private readonly addresses = new Map<MemberId, string>();
+  /** Sender ids by node: see `idOf`. */
+  private readonly ids = new Map<number, { inc: number; id: MemberId }>();
   private readonly counters = {
     sent: 0,
     received: 0,
@@ -207,7 +210,7 @@ class Com implements Layer {
         this.refuse(from, h, 'group');
         return;
       }
-      if (memberId(h.sender) === this.ctx.self) {
+      if (h.sender.node === this.self.node && h.sender.inc === this.self.inc) {
         this.counters.echoes++; // IP multicast loops our own packets back; we already delivered them
         return;
       }
@@ -255,7 +258,7 @@ class Com implements Layer {
       this.counters.refused++;
       return;
     }
-    const sender = memberId(packet.sender);
+    const sender = this.idOf(packet.sender);
     if (!this.members.has(sender) && !this.admitStranger(sender)) {
       this.counters.strangerLimited++;
       return;
@@ -291,6 +294,17 @@ class Com implements Layer {
         meta: {},
       });
     else this.counters.refused++; // client traffic never enters the member stack
+  }
+
+  /** `memberId(ep)`, formatted once per sender rather than once per packet. Bounded: anyone can
+   * invent senders (a full cache starts over). */
+  private idOf(ep: Endpoint): MemberId {
+    const known = this.ids.get(ep.node);
+    if (known !== undefined && known.inc === ep.inc) return known.id;
+    if (this.ids.size >= MAX_IDS) this.ids.clear();
+    const id = memberId(ep);
+    this.ids.set(ep.node, { inc: ep.inc, id });
+    return id;
   }
 
   /**
@@ -373,6 +387,9 @@ class TokenBucket {
     return true;
   }
 }
+
+/** Sender ids com keeps formatted (`idOf`). */
+const MAX_IDS = 4096;
 
 /** Refusal notices a member sends per second at most (token bucket, burst of as many). */
 const REFUSALS_PER_SEC = 10;

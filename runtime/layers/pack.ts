@@ -109,7 +109,8 @@ class Pack implements Layer {
 
   private flushAll(): void {
     this.flushArmed = false;
-    for (const [k, b] of [...this.batches]) this.flush(k, b);
+    // flush deletes the entry it sends (allowed while iterating a Map) and adds none.
+    for (const [k, b] of this.batches) this.flush(k, b);
   }
 
   up(ev: UpEvent): void {

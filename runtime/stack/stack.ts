@@ -26,7 +26,9 @@ export interface StackInit {
 export class Stack {
   private readonly layers: Layer[] = [];
   readonly names: string[];
-  private readonly timers = new Map<string, Armed>();
+  /** Armed timers, one map per layer (index), by the layer's key: no `layer:key` string is built
+   * per setTimer/clearTimer, which layers call several times per message. */
+  private readonly timers: Map<string, Armed>[] = [];
   private timerOrder = 0;
   private effects: Effect[] = [];
   private deferred: (() => void)[] = [];
@@ -38,6 +40,7 @@ export class Stack {
   constructor(factories: readonly { factory: LayerFactory; spec: LayerSpec }[], init: StackInit) {
     this.names = factories.map((f) => f.factory.name);
     factories.forEach(({ factory, spec }, i) => {
+      this.timers.push(new Map());
       this.layers.push(factory.create(this.contextFor(i, init), spec.options ?? {}));
     });
   }
@@ -77,16 +80,17 @@ export class Stack {
       defer: (fn) => this.deferred.push(() => this.guard(i, fn)),
       atRunEnd: (fn) => this.atEnd.push(() => this.guard(i, fn)),
       setTimer: (key, delayMs) => {
-        this.timers.set(`${i}:${key}`, {
-          // A zero delay means "after this turn"; the sequence number orders same-instant timers.
-          at: this.clock + Math.max(0, delayMs),
-          order: this.timerOrder++,
-          layer: i,
-          key,
-        });
+        // A zero delay means "after this turn"; the sequence number orders same-instant timers.
+        const at = this.clock + Math.max(0, delayMs);
+        const armed = this.timers[i]!.get(key);
+        // Re-armed in place: layers re-arm the same few timers per message.
+        if (armed) {
+          armed.at = at;
+          armed.order = this.timerOrder++;
+        } else this.timers[i]!.set(key, { at, order: this.timerOrder++, layer: i, key });
       },
       clearTimer: (key) => {
-        this.timers.delete(`${i}:${key}`);
+        this.timers[i]!.delete(key);
       },
       trace: tracer ? (line) => tracer(`${name}: ${line()}`) : () => {},
     };
@@ -136,7 +140,7 @@ export class Stack {
   /** When the next timer is due, if any. */
   nextDeadline(): number | undefined {
     let min: number | undefined;
-    for (const t of this.timers.values()) if (min === undefined || t.at < min) min = t.at;
+    for (const m of this.timers) for (const t of m.values()) if (min === undefined || t.at < min) min = t.at;
     return min;
   }
 
@@ -145,13 +149,14 @@ export class Stack {
     return this.run(now, () => {
       for (;;) {
         let due: Armed | undefined;
-        for (const t of this.timers.values()) {
-          if (t.at <= this.clock && (!due || t.at < due.at || (t.at === due.at && t.order < due.order)))
-            due = t;
-        }
+        for (const m of this.timers)
+          for (const t of m.values()) {
+            if (t.at <= this.clock && (!due || t.at < due.at || (t.at === due.at && t.order < due.order)))
+              due = t;
+          }
         if (!due) return;
         const d = due;
-        this.timers.delete(`${d.layer}:${d.key}`);
+        this.timers[d.layer]!.delete(d.key);
         this.guard(d.layer, () => this.layers[d.layer]!.timer?.(d.key));
       }
     });
