@@ -671,8 +671,12 @@ export class TroupeClient implements Invoker {
       return;
     }
     // A view is heard from its member only once trusted (onView): a view spoofed from an address
-    // must not keep a silent contact alive.
-    if (packet.kind !== 'view') this.heard.set(from, this.time.now());
+    // must not keep a silent contact alive. Nor does a packet from the contact's address naming
+    // another member: a new incarnation there answers outcome queries, but drops the calls sent
+    // to the contact as misdirected (sim seed 5001480).
+    const c = this.contact;
+    const other = c !== undefined && from === c.address && 'member' in packet && packet.member !== c.member;
+    if (packet.kind !== 'view' && !other) this.heard.set(from, this.time.now());
     switch (packet.kind) {
       case 'view':
         this.onView(packet, from, decoded.sender);

@@ -135,3 +135,38 @@ describe('client: a re-founded group (view ids restart at 1)', () => {
     });
   }
 });
+
+describe('client: a contact address that answers as another member', () => {
+  it('is not heard from any more: outcome answers from the new incarnation do not keep the old contact', async () => {
+    // Sim seed 5001480 (test/sim/FINDINGS.md item 15): the client kept asking its old contact's
+    // address about a failed-over call; the re-founded member there answered every query, each
+    // answer counted as hearing the contact, so the contact never failed and every call to it
+    // was dropped as misdirected.
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    await churn(cluster);
+    const group = refound(
+      cluster,
+      cluster.nodes.slice(0, 3).map((n) => n.member.address),
+    );
+    const id = client.newRequestId();
+    let asking = true;
+    const ask = (async () => {
+      for (let i = 0; asking && i < 400; i++) {
+        await client.outcome(id, { timeoutMs: 100 }).catch(() => undefined);
+        await sleep(5);
+      }
+    })();
+    try {
+      await until(
+        () => group.view.members.includes(client.contactMember ?? ''),
+        2000,
+        'a contact of the new group',
+      );
+      expect(await client.invoke('ledger', 'append', ['x'], { timeoutMs: 2000 })).toBe(1);
+    } finally {
+      asking = false;
+      await ask;
+    }
+  });
+});
