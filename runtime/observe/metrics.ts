@@ -84,6 +84,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       'Joins whose nonce was not the one the coordinator sent to that joiner and address.',
     ],
+    installsResent: ['counter', 'Installs sent again to a view member still joining (its Install lost).'],
     lineagesMet: ['counter', 'Beacons of another lineage of the group that this lineage wins over.'],
     heldHighWater: ['gauge', 'Most messages membership ever held at once.'],
     held: ['gauge', 'Messages membership holds now (flush logs).'],

@@ -300,6 +300,31 @@ describe('gms: a leave lost with its coordinator (issue 10 item 7)', () => {
   });
 });
 
+describe('gms: a member whose Install was lost (FINDINGS 13)', () => {
+  it('gets the Install again when it Joins, and is in its view without a view change', () => {
+    const net = group(2);
+    const [n0, n1] = net.nodes as [GmsNode, GmsNode];
+    const n2 = net.add();
+    n2.layer.down({ type: 'join' });
+    // Lose what the coordinator sends n2 from the last FlushOk on: n2's Install.
+    expect(net.runUntil(() => net.sentOf(n1, GmsKind.FlushOk).length > 0, net.now + 2_000)).toBe(true);
+    net.loseLink(n0, n2);
+    expect(net.runUntil(() => viewId(net, n0) === 2, net.now + 100)).toBe(true); // it sent the Install before
+    net.heal();
+    const installedAt = net.now;
+    // Listed in view 2 but still joining, n2 would never heartbeat: counted in every majority
+    // of view 2, it is suspected and removed instead. Its next Join brings the Install back.
+    net.run(installedAt + 1_000);
+    for (const n of [n0, n1, n2]) {
+      expect(net.view(n)).toMatchObject({ id: 2, members: [n0.id, n1.id, n2.id] });
+      expect(n.ups.filter((e) => e.type === 'suspect')).toEqual([]);
+    }
+    const at = n2.upAt[n2.ups.findIndex((e) => e.type === 'view')]!;
+    expect(at - installedAt).toBeLessThanOrEqual(FAST.joinRetryMs! + 1);
+    expect((net.stats(n0).installsResent ?? 0) + (net.stats(n1).installsResent ?? 0)).toBeGreaterThan(0);
+  });
+});
+
 describe('gms: Fetch is retried (issue 10 item 7)', () => {
   it('a participant whose Fetch was lost asks again and completes the flush', () => {
     const net = group(3);

@@ -61,6 +61,8 @@ export class Coordinator {
   readonly leavers = new Set<MemberId>();
   /** Members whose heartbeats say they are blocked in an orphaned flush (coordinator: drive one). */
   stuck = new Set<MemberId>();
+  /** When the current view's Install was last sent again to each member (see resendInstall). */
+  private resentAt = new Map<MemberId, number>();
 
   constructor(private readonly s: GmsShared) {}
 
@@ -68,6 +70,7 @@ export class Coordinator {
   newView(members: MemberId[], departed: MemberId[]): void {
     this.coord = undefined;
     this.stuck = new Set();
+    this.resentAt = new Map();
     for (const m of departed) {
       this.leavers.delete(m);
       this.joiners.delete(m);
@@ -86,7 +89,10 @@ export class Coordinator {
   onJoin(from: MemberId, address: string, h: unknown[]): void {
     const s = this.s;
     if (s.state !== 'member' || !s.view) return;
-    if (s.rank(from) >= 0) return; // already a member (a late retry)
+    if (s.rank(from) >= 0) {
+      this.resendInstall(from);
+      return;
+    }
     const c = s.coordinatorId();
     if (c === s.self) {
       const { nonce } = joinHeader.decode(h);
@@ -101,6 +107,28 @@ export class Coordinator {
       const ca = s.view.addresses[s.rank(c)] ?? '';
       s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: ca, nonce: '' }));
     }
+  }
+
+  /**
+   * A Join from a member of our view: a late retry, or a member whose Install was lost and who
+   * is still joining (the coordinator sends the Install once). Left so, it counts as a member
+   * towards every majority but never heartbeats, so a split that leaves it with a minority of
+   * the others stops a side that holds a majority of the view. Any member sends it the Install
+   * of the view again, as a late copy of the lost one (the same view, cut and epoch), to its
+   * address in the view, not to the Join's source: a forged Join costs one datagram to a member.
+   * At most once per `joinRetryMs` per member, as often as a true joiner retries.
+   */
+  private resendInstall(to: MemberId): void {
+    const s = this.s;
+    const m = s.installed;
+    if (!m || !s.view || m.newViewId !== s.view.id || m.epoch !== s.view.epoch || to === s.self) return;
+    const now = s.ctx.now();
+    const last = this.resentAt.get(to);
+    if (last !== undefined && now - last < s.o.joinRetryMs) return;
+    this.resentAt.set(to, now);
+    s.c.installsResent++;
+    s.ctx.trace(() => `resend install of view ${m.newViewId} to ${to}`);
+    s.send(to, installHeader.encode(m));
   }
 
   /** A joiner that proved its address: a record (bounded), or a retry that keeps it fresh. */

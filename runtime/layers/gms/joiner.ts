@@ -148,7 +148,7 @@ export class Joiner {
     const addresses = [this.s.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')];
     this.founding = undefined;
     this.s.ctx.trace(() => `found the group with ${members.join(',')}`);
-    const install = installHeader.encode({
+    const m: InstallHeader = {
       newViewId: 1,
       attempt: 1,
       members,
@@ -158,7 +158,8 @@ export class Joiner {
       failed: [],
       nakNext: [],
       epoch,
-    });
+    };
+    const install = installHeader.encode(m);
     this.s.layer.install(
       1,
       epoch,
@@ -167,7 +168,8 @@ export class Joiner {
       { previousId: undefined, joined: members, left: [], failed: [] },
       [],
     );
-    for (const m of voters) this.s.send(m, install);
+    this.s.installed = m;
+    for (const v of voters) this.s.send(v, install);
   }
 
   /** A majority of the seeds: what founding a group takes. */

@@ -126,6 +126,7 @@ export class Gms implements Layer {
         const m = installHeader.decode(h);
         if (s.state === 'joining') s.joiner.onInstall(from, m);
         else s.participant.onInstall(from, m);
+        if (s.state === 'member' && s.view?.id === m.newViewId && s.view.epoch === m.epoch) s.installed = m;
         return;
       }
       case GmsKind.Leave:

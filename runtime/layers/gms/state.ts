@@ -1,6 +1,6 @@
 import type { MemberId } from '../../stack/member.js';
 import { type LayerContext, type Msg, pushHeader, type View } from '../../stack/types.js';
-import { viewTagHeader } from './codec.js';
+import { type InstallHeader, viewTagHeader } from './codec.js';
 import type { Coordinator } from './coordinator.js';
 import type { Delivery } from './delivery.js';
 import type { FailureDetector } from './detector.js';
@@ -35,6 +35,9 @@ export class GmsShared {
   /** When a member of our view first showed a later view we never got (see noteAhead). */
   behindSince: number | undefined;
   aheadFrom = new Set<MemberId>();
+  /** The Install that made the current view (kept while it is current): sent again to a listed
+   * member that still Joins, as its copy was lost (see Coordinator.onJoin). */
+  installed: InstallHeader | undefined;
   readonly c = {
     views: 0,
     flushes: 0,
@@ -48,6 +51,8 @@ export class GmsShared {
     joinsRefused: 0,
     /** Joins to this coordinator whose nonce was not the one it sent to that id and address. */
     joinsUnproven: 0,
+    /** Installs sent again to a member of the view that still Joins (its Install was lost). */
+    installsResent: 0,
     staleDropped: 0,
     heldHighWater: 0,
     /** Beacons of another lineage of the group that this member's lineage wins over. */
