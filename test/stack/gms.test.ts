@@ -621,6 +621,131 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     }
   });
 
+  it('a floor reaches every promise of the attempt that follows the Abandon, not only its own', () => {
+    // 5 members c r p q s. W = c's attempt 5 {c,p,q} ends view 1 after c's 3 casts (only p
+    // holds the third). p answers; q cannot fetch; c abandons W, p's Abandon is lost. X = r's
+    // attempt 5 (lower key, started concurrently, Prepare to q delayed past W's Abandon)
+    // {r,q,s} ends view 1 after 2; q (floored) and s (never in W, no floor) answer; r installs
+    // X at q. Z = c's attempt 6 {c,p,s}: p reports W at 2key(c,5), s reports X at 2key(r,5).
+    const net = group(5);
+    const [c, r, p, q, s] = coordinatorFirst(net) as unknown as GmsNode[] as [
+      GmsNode,
+      GmsNode,
+      GmsNode,
+      GmsNode,
+      GmsNode,
+    ];
+    const all = [c.id, r.id, p.id, q.id, s.id];
+    const cast = (i: number) =>
+      c.layer.down({
+        type: 'cast',
+        msg: { headers: [], payload: new Uint8Array([i]) },
+        qos: { order: 'fifo' },
+      });
+    const cutOf = (n: number, holder: string) =>
+      all.map((m) => [m, m === c.id ? n : 0, m === c.id ? holder : m]);
+    const prepare = (to: GmsNode, from: GmsNode, attempt: number, ms: string[]) =>
+      net.inject(to, from.id, [GmsKind.Prepare, 2, attempt, ms, ms.map(() => 'x:1')]);
+    cast(0);
+    cast(1);
+    net.run(net.now + 20);
+    net.loseLink(c, q);
+    net.loseLink(c, s);
+    net.loseLink(c, r);
+    net.loseLink(p, q); // q cannot fetch c's third cast from p
+    cast(2); // reaches p only
+    net.run(net.now + 5);
+    expect(net.delivered(p)).toHaveLength(3);
+    expect(net.delivered(q)).toHaveLength(2);
+    expect(net.delivered(s)).toHaveLength(2);
+    // W: c's attempt 5, participants c p q.
+    for (const n of [p, q]) prepare(n, c, 5, [c.id, p.id, q.id]);
+    net.run(net.now + 5);
+    for (const n of [p, q]) net.inject(n, c.id, [GmsKind.Sync, 2, 5, cutOf(3, p.id)]);
+    net.run(net.now + 5);
+    expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(1);
+    expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(0);
+    net.inject(q, c.id, [GmsKind.Abandon, 2, 5]); // lost on its way to p
+    // X: r's attempt 5 (below c's 5), participants r q s.
+    for (const n of [q, s]) prepare(n, r, 5, [r.id, q.id, s.id]);
+    net.run(net.now + 5);
+    // As a coordinator would: the Sync carries the highest floor or promise key of its digests.
+    const xKey = Math.max(
+      0,
+      ...[q, s].map((n) => {
+        const d = net.sentOf(n, GmsKind.Digest).at(-1)! as unknown[];
+        return Math.max(Number(d[6] ?? 0), Number(Array.isArray(d[5]) ? d[5][3] : 0));
+      }),
+    );
+    for (const n of [q, s])
+      net.inject(n, r.id, [GmsKind.Sync, 2, 5, cutOf(2, r.id), ...(xKey ? [xKey] : [])]);
+    net.run(net.now + 5);
+    expect(net.sentOf(q, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 5]);
+    expect(net.sentOf(s, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 5]);
+    // r has every FlushOk of X and installs it; q gets the Install, s's copy is lost.
+    const xMembers = [r.id, q.id, s.id];
+    net.inject(q, r.id, [
+      GmsKind.Install,
+      2,
+      5,
+      xMembers,
+      xMembers.map(() => 'x:1'),
+      [],
+      [],
+      [c.id, p.id],
+      [],
+      5 * 4096 + 4094,
+    ]);
+    net.run(net.now + 5);
+    expect(viewId(net, q)).toBe(2);
+    expect(net.delivered(q)).toHaveLength(2);
+    // Z: c's attempt 6 (c suspects r and q), participants c p s.
+    for (const n of [p, s]) prepare(n, c, 6, [c.id, p.id, s.id]);
+    net.run(net.now + 5);
+    type Promise = [string, number, [string, number][], number];
+    const pp = net.sentOf(p, GmsKind.Digest).at(-1)![5] as Promise;
+    const sp = net.sentOf(s, GmsKind.Digest).at(-1)![5] as Promise;
+    console.log('p promise', JSON.stringify(pp), 's promise', JSON.stringify(sp));
+    // The coordinator adopts the higher key (Coordinator.adoptedCut).
+    const adopted = (sp[3] > pp[3] ? sp : pp)[2];
+    const ends = adopted.map(([m, count]) => [m, count, m === c.id ? p.id : m]);
+    for (const n of [p, s]) net.inject(n, c.id, [GmsKind.Sync, 2, 6, ends]);
+    net.run(net.now + 20);
+    const zMembers = [c.id, p.id, s.id];
+    if (net.sentOf(s, GmsKind.FlushOk).at(-1)![2] === 6 && net.sentOf(p, GmsKind.FlushOk).at(-1)![2] === 6)
+      for (const n of [p, s])
+        net.inject(n, c.id, [
+          GmsKind.Install,
+          2,
+          6,
+          zMembers,
+          zMembers.map(() => 'x:1'),
+          [],
+          [],
+          [r.id, q.id],
+          [],
+          6 * 4096 + 4095,
+        ]);
+    net.run(net.now + 5);
+    console.log(
+      'q view',
+      viewId(net, q),
+      'delivered',
+      net.delivered(q).length,
+      '| s view',
+      viewId(net, s),
+      'delivered',
+      net.delivered(s).length,
+      'stopped',
+      net.stopped(s),
+      '| p view',
+      viewId(net, p),
+      net.delivered(p).length,
+    );
+    // One cut per view: s ends view 1 where q (X's install) did.
+    expect(net.delivered(s).length).toBe(net.delivered(q).length);
+  });
+
   it('a participant that delivered past such a cut stops instead of answering FlushOk', () => {
     const net = group(3);
     const [c, p, q] = coordinatorFirst(net);

@@ -114,6 +114,8 @@ export interface DigestHeader extends AttemptHeader {
      * an attempt the participant was released from by an Abandon (see the flush). */
     key: number;
   };
+  /** The participant's floor: the least key it may promise, above every attempt an Abandon released it from (0: none). */
+  floor?: number;
 }
 export interface SyncEnd {
   sender: MemberId;
@@ -123,6 +125,8 @@ export interface SyncEnd {
 }
 export interface SyncHeader extends AttemptHeader {
   ends: SyncEnd[];
+  /** The least key of any promise of this attempt: the highest floor or promise key among its digests (0: none). */
+  key?: number;
 }
 export interface FetchHeader extends ViewTag {
   sender: MemberId;
@@ -236,9 +240,9 @@ function counts(v: unknown): (readonly [MemberId, number])[] {
 export const digestHeader: HeaderCodec<DigestHeader> = {
   encode: (m) => {
     const base = [GmsKind.Digest, m.newViewId, m.attempt, m.held, m.nakNext];
-    return m.promised
-      ? [...base, [m.promised.coord, m.promised.attempt, m.promised.cut, m.promised.key]]
-      : base;
+    const pr = m.promised ? [m.promised.coord, m.promised.attempt, m.promised.cut, m.promised.key] : 0;
+    if (m.floor) return [...base, pr, m.floor];
+    return m.promised ? [...base, pr] : base;
   },
   decode(h) {
     headerTuple(h, L, 5);
@@ -246,7 +250,9 @@ export const digestHeader: HeaderCodec<DigestHeader> = {
     const attempt = headerUint(h[2], L, 'attempt');
     const held = counts(h[3]);
     const nakNext = headerUint(h[4], L, 'nakNext');
-    if (h[5] === undefined) return { newViewId, attempt, held, nakNext };
+    const floor = h[6] === undefined ? 0 : headerUint(h[6], L, 'floor');
+    const fl = floor ? { floor } : {};
+    if (h[5] === undefined || h[5] === 0) return { newViewId, attempt, held, nakNext, ...fl };
     const p = headerTuple(h[5], L, 4);
     const promised = {
       coord: headerString(p[0], L, 'promised coordinator'),
@@ -254,18 +260,25 @@ export const digestHeader: HeaderCodec<DigestHeader> = {
       cut: counts(p[2]),
       key: headerUint(p[3], L, 'promised key'),
     };
-    return { newViewId, attempt, held, nakNext, promised };
+    return { newViewId, attempt, held, nakNext, promised, ...fl };
   },
 };
 
 export const syncHeader: HeaderCodec<SyncHeader> = {
-  encode: (m) => [GmsKind.Sync, m.newViewId, m.attempt, m.ends.map((e) => [e.sender, e.count, e.holder])],
+  encode: (m) => [
+    GmsKind.Sync,
+    m.newViewId,
+    m.attempt,
+    m.ends.map((e) => [e.sender, e.count, e.holder]),
+    ...(m.key ? [m.key] : []),
+  ],
   decode(h) {
     headerTuple(h, L, 4);
     const newViewId = headerUint(h[1], L, 'viewId');
     const attempt = headerUint(h[2], L, 'attempt');
     const entries = headerTuple(h[3], L, 0);
-    return { newViewId, attempt, ends: entries.map(syncEnd) };
+    const key = h[4] === undefined ? 0 : headerUint(h[4], L, 'key');
+    return { newViewId, attempt, ends: entries.map(syncEnd), ...(key ? { key } : {}) };
   },
 };
 

@@ -30,7 +30,7 @@ export interface Coordination {
   failed: MemberId[];
   digests: Map<
     MemberId,
-    { last: Map<MemberId, number>; nakNext: number; promised?: DigestHeader['promised'] }
+    { last: Map<MemberId, number>; nakNext: number; promised?: DigestHeader['promised']; floor?: number }
   >;
   oks: Set<MemberId>;
   synced: boolean;
@@ -306,12 +306,12 @@ export class Coordinator {
 
   onDigest(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { newViewId, attempt, held, nakNext, promised } = digestHeader.decode(h);
+    const { newViewId, attempt, held, nakNext, promised, floor } = digestHeader.decode(h);
     const last = new Map<MemberId, number>();
     for (const [sender, count] of held) last.set(sender, count - 1);
     const k = this.coord;
     if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
-    k.digests.set(from, promised ? { last, nakNext, promised } : { last, nakNext });
+    k.digests.set(from, { last, nakNext, floor: floor ?? 0, ...(promised ? { promised } : {}) });
     if (k.digests.size < k.participants.length || k.synced) return;
     // The old view ends, per sender, at the furthest any survivor got; one who has it serves the rest.
     // Unless a participant still stands by a FlushOk to another attempt: that attempt's coordinator
@@ -336,7 +336,12 @@ export class Coordinator {
       ends.push({ sender, count: end + 1, holder }); // as a count: -1 cannot travel as an unsigned header
     }
     k.synced = true;
-    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends }));
+    // Every promise of this attempt is keyed above every floor and promise its digests showed: a
+    // participant released from an abandoned attempt W raises all of them above W, not only its own
+    // (else a later attempt meeting only an unfloored participant would rank W's cut above ours).
+    let key = 0;
+    for (const d of k.digests.values()) key = Math.max(key, d.floor ?? 0, d.promised?.key ?? 0);
+    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends, key }));
   }
 
   /** The cut of the highest-keyed promise reported in the digests, as last vseq per sender. */

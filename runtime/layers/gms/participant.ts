@@ -34,6 +34,8 @@ export interface Flush {
   /** Least key of any promise made from here on: above every attempt we were released from by
    * an Abandon (see promiseKey). */
   floor?: number;
+  /** The least key of a promise of this attempt, from its Sync (every participant's floor counts). */
+  syncKey?: number;
 }
 
 /**
@@ -101,7 +103,12 @@ export class Participant {
               coord: f.coord,
               attempt: f.attempt,
               cut: f.cut,
-              key: Math.max(promiseKey(s.attemptKey(f.attempt, f.coord)), f.promised?.key ?? 0, f.floor ?? 0),
+              key: Math.max(
+                promiseKey(s.attemptKey(f.attempt, f.coord)),
+                f.promised?.key ?? 0,
+                f.floor ?? 0,
+                f.syncKey ?? 0,
+              ),
             }
           : f?.promised;
       // Released from an attempt by its Abandon: whatever we promise next outranks it.
@@ -148,13 +155,14 @@ export class Participant {
         held,
         nakNext: d.lastOwnNakSeq + 1,
         ...(promised ? { promised } : {}),
+        ...(this.flush?.floor ? { floor: this.flush.floor } : {}),
       }),
     );
   }
 
   onSync(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { newViewId, attempt, ends } = syncHeader.decode(h);
+    const { newViewId, attempt, ends, key } = syncHeader.decode(h);
     const f = this.flush;
     if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !s.view) return;
     const cut = new Map<MemberId, number>();
@@ -165,6 +173,7 @@ export class Participant {
     }
     f.cut = cut;
     f.holders = holders;
+    if (key) f.syncKey = key;
     this.fetchMissing();
     s.delivery.drainAll();
     this.checkDone();
