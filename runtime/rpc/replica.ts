@@ -1143,9 +1143,10 @@ export class Replica<T extends object = object> implements StateProvider {
       this.install(parts);
     } catch (e) {
       this.queue = kept;
+      this.settledStale = stale;
       throw e;
     }
-    if (stale && opensWith(parts, stale.start)) this.takeBack(stale);
+    if (stale && opensWith(parts, stale.start)) this.takeBack(stale, parts.app);
     // Applied when attached (or at the first delivery).
     if (this.group) this.pump();
   }
@@ -1154,13 +1155,19 @@ export class Replica<T extends object = object> implements StateProvider {
    * The state just installed starts where a stale async method that already settled started,
    * its request next (its provider was still running it): that run is the new history's, as
    * when the method still runs ({@link Replica.restore}); running it again would apply the
-   * request twice here. If the service refuses its own later state, the request runs again.
+   * request twice here. If the service refuses its own later state, it is put back at the start
+   * and the request runs again.
    */
-  private takeBack(stale: NonNullable<Replica['settledStale']>): void {
+  private takeBack(stale: NonNullable<Replica['settledStale']>, start: unknown): void {
     try {
       this.app?.restore(stale.post);
     } catch {
       this.counters.internalErrors++;
+      try {
+        this.app?.restore(start);
+      } catch {
+        this.counters.internalErrors++;
+      }
       return;
     }
     this.queue.shift();
