@@ -235,6 +235,12 @@ export class Replica<T extends object = object> implements StateProvider {
   private preImage: { state: unknown } | undefined;
   /** A stale async method a restore took back: the restored state is its pre-image, its request next. */
   private resumed = false;
+  /**
+   * A stale async method that settled while this member was cut off: the state it started from
+   * (as {@link Replica.startOf} encodes it), the state it left and how to record its result. A
+   * restored state that starts there, with that request next, takes this run as its own.
+   */
+  private settledStale: { start: Uint8Array; post: unknown; record: () => void } | undefined;
   private idleWaiters: Array<() => void> = [];
 
   // This member's own bookkeeping (not replicated).
@@ -696,6 +702,7 @@ export class Replica<T extends object = object> implements StateProvider {
     while (!this.running && this.queue.length > 0) {
       if (this.frozen && this.queue[0]!.t !== 'restore') break;
       const item = this.queue.shift()!;
+      if (item.t !== 'restore') this.settledStale = undefined;
       let r: Promise<void> | undefined;
       try {
         if (item.t === 'restore') this.install(parseSnapshot(item.state, this.outcomeLimits));
@@ -731,6 +738,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private fail(): void {
     this.failed = true;
     this.resumed = false;
+    this.settledStale = undefined;
     this.frozen = true;
     this.serving = false;
     this.generation++;
@@ -848,6 +856,16 @@ export class Replica<T extends object = object> implements StateProvider {
       const generation = this.generation;
       return r.then((result) => {
         if (generation === this.generation || this.resumed) this.commit(msg, msg.contact, view, now, result);
+        else {
+          // Cut off while it ran: kept in case the state restored at the rejoin starts where it did.
+          const start = this.startOf();
+          if (start && this.app)
+            this.settledStale = {
+              start,
+              post: this.app.snapshot(),
+              record: () => this.commit(msg, msg.contact, view, now, result),
+            };
+        }
       });
     }
     this.preImage = undefined;
@@ -1103,8 +1121,11 @@ export class Replica<T extends object = object> implements StateProvider {
     const parts = parseSnapshot(state, this.outcomeLimits);
     this.restored = true;
     this.resumed = false;
+    const stale = this.settledStale;
+    this.settledStale = undefined;
     if (this.running) {
-      if (this.resumes(parts)) {
+      const start = this.startOf();
+      if (start && opensWith(parts, start)) {
         // The stale method runs this very request on this very state: it is the new history's
         // run (running it again would apply the request twice here). The rest of the backlog follows.
         this.resumed = true;
@@ -1122,10 +1143,35 @@ export class Replica<T extends object = object> implements StateProvider {
       this.install(parts);
     } catch (e) {
       this.queue = kept;
+      this.settledStale = stale;
       throw e;
     }
+    if (stale && opensWith(parts, stale.start)) this.takeBack(stale, parts.app);
     // Applied when attached (or at the first delivery).
     if (this.group) this.pump();
+  }
+
+  /**
+   * The state just installed starts where a stale async method that already settled started,
+   * its request next (its provider was still running it): that run is the new history's, as
+   * when the method still runs ({@link Replica.restore}); running it again would apply the
+   * request twice here. If the service refuses its own later state, it is put back at the start
+   * and the request runs again.
+   */
+  private takeBack(stale: NonNullable<Replica['settledStale']>, start: unknown): void {
+    try {
+      this.app?.restore(stale.post);
+    } catch {
+      this.counters.internalErrors++;
+      try {
+        this.app?.restore(start);
+      } catch {
+        this.counters.internalErrors++;
+      }
+      return;
+    }
+    this.queue.shift();
+    stale.record();
   }
 
   /** Makes `parts` this replica's state; the queue continues with its backlog, then what came after. */
@@ -1152,14 +1198,13 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   /**
-   * Whether `parts` is, byte for byte, the state the stale async method started from (its
-   * pre-image and this replica's tables) with that method's request at the head of its backlog.
+   * The state the async method now running started from (its pre-image and this replica's
+   * tables) with its request as the whole backlog, encoded: what {@link opensWith} compares.
    */
-  private resumes(parts: SnapshotParts): boolean {
+  private startOf(): Uint8Array | undefined {
     const run = this.running;
-    const first = parts.backlog[0];
-    if (!this.preImage || run?.t !== 'msg' || first?.t !== 'msg') return false;
-    const live = encodeSnapshot({
+    if (!this.preImage || run?.t !== 'msg') return undefined;
+    return encodeSnapshot({
       app: this.preImage.state,
       outcomes: this.outcomes,
       locks: this.locks,
@@ -1168,7 +1213,6 @@ export class Replica<T extends object = object> implements StateProvider {
       applied: this.applied,
       backlog: [run],
     });
-    return Buffer.compare(encodeSnapshot({ ...parts, backlog: [first] }), live) === 0;
   }
 
   /** The queue continues with `backlog`, then what was delivered after it. */
@@ -1317,6 +1361,13 @@ const delivered = (items: Item[]): Delivered[] => items.filter((i): i is Deliver
 
 function sameMembers(a: readonly MemberId[], b: readonly MemberId[]): boolean {
   return a.length === b.length && a.every((m, i) => m === b[i]);
+}
+
+/** Whether `parts` is, byte for byte, the state `start` encodes with the same request heading its backlog. */
+function opensWith(parts: SnapshotParts, start: Uint8Array): boolean {
+  const first = parts.backlog[0];
+  if (first?.t !== 'msg') return false;
+  return Buffer.compare(encodeSnapshot({ ...parts, backlog: [first] }), start) === 0;
 }
 
 /** The snapshot format, version {@link SNAPSHOT_VERSION} (docs/rpc.md, "State transfer"). */

@@ -206,7 +206,9 @@ describe('replica: an async method that outlives a partition and rejoin (issue 1
     const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
     const keeper = cluster.nodes.find((n) => n !== cut)!;
     expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
-    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
+    // Long enough that the stale run still sleeps at the rejoin under load: one that settled
+    // before it is taken back instead, and the cut is then ahead of the keeper's snapshot.
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
     await sleep(20); // running at every replica
     cluster.group.partition(cut.member);
     // Back with the same Replica as a new member, as the Group driver does, while its stale
@@ -219,10 +221,39 @@ describe('replica: an async method that outlives a partition and rejoin (issue 1
     );
     expect(await slow).toBe(2);
     expect(await client.invoke('ledger', 'append', ['b'])).toBe(3);
-    await sleep(120); // the stale continuation has run by now
+    await sleep(340); // the stale continuation has run by now
     await cluster.settle();
     expect(keeper.instance.entries).toStrictEqual(['a', 's', 'b']);
     expect(cut.instance.entries).toStrictEqual(['a', 's', 'b']);
+  });
+  it("settled before the rejoin, is the new history's run when the state restored starts from its pre-image with its request next", async () => {
+    // FINDINGS 14 (RPC seed 6001315 on 0f2ee1d): the provider was still running the request when
+    // it took its snapshot (pre-image a, backlog s), but the cut member's own run had settled
+    // during the partition; it installed that state and ran s a second time.
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    const keeper = cluster.nodes.find((n) => n !== cut)!;
+    expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 150]);
+    await sleep(15); // running at every replica
+    cluster.group.partition(cut.member);
+    // The keeper's state as it was while its run was pending (a slower run than the cut's).
+    const during = keeper.replica.snapshot();
+    expect(await slow).toBe(2);
+    await sleep(200); // the cut's stale run has settled: its state is frozen at the cut
+    const runs = cut.instance.runs;
+    keeper.replica.snapshot = () => during;
+    cut.replica.detach();
+    cut.replica.attach(cluster.group.join({ state: cut.replica }));
+    await sleep(80);
+    await cluster.settle();
+    expect(cut.instance.runs).toBe(runs);
+    expect(cut.instance.entries).toStrictEqual(['a', 's']);
+    expect(await client.invoke('ledger', 'append', ['b'])).toBe(3);
+    await cluster.settle();
+    expect(cut.instance.entries).toStrictEqual(['a', 's', 'b']);
+    expect(cut.replica.digest()).toBe(keeper.replica.digest());
   });
 });
 
