@@ -50,16 +50,16 @@ export class FailureDetector {
   }
 
   /**
-   * A flush coordinator other than us is alive: it no longer counts as suspected, nor as failed.
-   * Its direct evidence goes too: kept, `failedNow` would still exclude a member no longer
+   * A flush coordinator other than us is alive: it no longer counts as suspected, nor as failed
+   * on the evidence of its silence. Kept, `forced` would still exclude a member no longer
    * suspected, which the timer's withdrawals (over the suspects) never clear, and a coordinator
-   * that counts it out may find too few participants for a flush for good (seed 501016).
+   * that counts it out may find too few participants for a flush for good (seed 501016). A
+   * removal a layer above demanded stands: being heard says nothing against it.
    */
   trust(m: MemberId): void {
     this.s.suspected.delete(m);
     this.suspectedAt.delete(m);
-    this.forced.delete(m);
-    this.demanded.delete(m);
+    if (!this.demanded.has(m)) this.forced.delete(m);
   }
 
   timer(): void {
