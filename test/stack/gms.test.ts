@@ -125,6 +125,24 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
   });
 
+  it('group seed 501016 (a member failed on evidence, then trusted as a coordinator): no wedge', async () => {
+    // The coordinator timed out on a member, then took that member's stronger Prepare (trust):
+    // the member left its suspects but not its forced failures, so every later startFlush
+    // counted it out, found too few participants and returned, while the member deferred to
+    // the coordinator: two views, no progress, from 3 s to the end.
+    const r = await runSeed(
+      {
+        ...SIM_DEFAULTS,
+        members: '5..9',
+        faults: [...ALL, 'splits', 'links'],
+        delivery: 'fanout',
+        rejoin: 'same',
+      },
+      501016,
+    );
+    expect(r.violations).toEqual([]);
+  });
+
   it('a coordinator that was paused reads the answers waiting for it before it blames anyone', () => {
     const net = group(3);
     const [n0, n1] = net.nodes as [GmsNode, GmsNode];

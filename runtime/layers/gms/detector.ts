@@ -49,10 +49,17 @@ export class FailureDetector {
     this.lastFd = now;
   }
 
-  /** A flush coordinator other than us is alive: it no longer counts as suspected. */
+  /**
+   * A flush coordinator other than us is alive: it no longer counts as suspected, nor as failed
+   * on the evidence of its silence. Kept, `forced` would still exclude a member no longer
+   * suspected, which the timer's withdrawals (over the suspects) never clear, and a coordinator
+   * that counts it out may find too few participants for a flush for good (seed 501016). A
+   * removal a layer above demanded stands: being heard says nothing against it.
+   */
   trust(m: MemberId): void {
     this.s.suspected.delete(m);
     this.suspectedAt.delete(m);
+    if (!this.demanded.has(m)) this.forced.delete(m);
   }
 
   timer(): void {
