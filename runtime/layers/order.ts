@@ -56,6 +56,9 @@ export class OrderRound {
   nextGseq = 0;
   deliverNext = 0;
   myTseq = 0;
+  /** Our own ordered casts by tseq, until their loop-back arrives: membership discards those
+   * past the cut a view ends at, and we cast them again in the next view. */
+  readonly unreturned = new Map<number, { msg: Msg; qos: QoS }>();
 
   constructor(
     readonly view: View,
@@ -121,6 +124,7 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     ordered: 0,
     skippedAtViewEnd: 0,
     orderedAtViewEnd: 0,
+    recastAtViewEnd: 0,
   };
 
   constructor(
@@ -153,6 +157,7 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
   private castTotal(msg: Msg, qos: QoS): void {
     const r = this.round!;
     const res = RESILIENCE.indexOf(qos.resilience ?? 'none');
+    r.unreturned.set(r.myTseq, { msg, qos });
     const header = [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0];
     this.ctx.passDown({ type: 'cast', msg: pushHeader(msg, header), qos: { order: 'fifo' } });
   }
@@ -176,12 +181,18 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
         this.ctx.passUp(ev);
         return;
       case 'view': {
+        // Our casts of the ended view that never came back lie past its cut: no survivor
+        // delivered them (one that did stepped down), so they go first in the new view, before
+        // those queued during the flush. The cut can end short of casts we made: an adopted
+        // promise's cut was fixed before they reached anyone.
+        const lost = this.round ? [...this.round.unreturned].sort((a, b) => a[0] - b[0]) : [];
+        this.c.recastAtViewEnd! += lost.length;
         this.endRound();
         const r = this.newRound(ev.view);
         this.round = r;
         this.blocked = false;
         this.ctx.passUp(ev);
-        const q = this.queued;
+        const q = [...lost.map(([, c]) => c), ...this.queued];
         this.queued = [];
         for (const { msg, qos } of q) this.castTotal(msg, qos);
         this.afterView(r);
@@ -214,6 +225,7 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
       const q = r.senders[rank]!;
       if (tseq !== q.next) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: sender order broken`);
       q.next++;
+      if (rank === r.selfRank) r.unreturned.delete(tseq);
       q.msgs.set(tseq, { msg: rest, from, resilience, k, meta });
       this.deliverReady(r);
       this.afterData(r);

@@ -119,6 +119,15 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
       });
   });
 
+  it('group seed 200094 (casts cut off by an adopted promise): the sender casts them again', () => {
+    // n1 cast seven times in view 3 as a partition began; the other side promised a cut of
+    // view 3 without them, and the view-4 flush after the heal adopted it. Membership discards
+    // what lies past the cut at install, so n1 never delivered its own casts (self-delivery):
+    // the order layer must cast again what never came back.
+    const cfg = { ...groupConfig(200094, 3 + (200094 % 7), ALL), delivery: 'fanout' as const };
+    expect(runScenario(cfg, GROUP_CHECKERS).violations).toEqual([]);
+  });
+
   it('group seed 200182 (a FlushOk switch leaves the coordinator alone in its view): no wedge', () => {
     // Its members must see from the coordinator alone that they were left behind.
     const cfg = groupConfig(200182, 3 + (200182 % 7), ALL);
