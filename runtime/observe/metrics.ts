@@ -127,9 +127,9 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     strangersEvicted: ['counter', 'Streams of senders outside the view dropped (bound reached).'],
     pendingBytes: ['gauge', 'Payload bytes held out of order over all incoming streams now.'],
     inStreams: ['gauge', 'Incoming streams tracked now.'],
-    naksForwarded: ['counter', 'NAKs sent to another member after the sender\'s repairs were lost.'],
+    naksForwarded: ['counter', "NAKs sent to another member after the sender's repairs were lost."],
     repairsForOthers: ['counter', 'Messages of other senders resent to a receiver that asked.'],
-    held: ['gauge', 'Copies of other members\' casts held until stable, to repair others.'],
+    held: ['gauge', "Copies of other members' casts held until stable, to repair others."],
   },
   pack: {
     messages: ['counter', 'Messages packed.'],
