@@ -314,6 +314,9 @@ export class MemberCore {
   }
 
   private onUp(ev: UpEvent): void {
+    // A core that gave up hands nothing more to its application: events the stack produced in
+    // the same run, after the stop, belong to a view this incarnation has left.
+    if (this.halted) return;
     switch (ev.type) {
       case 'deliver':
         this.onDeliver(ev.msg, ev.from, ev.cast, ev.meta.viewId, ev.meta.gseq, ev.meta.qos);

@@ -152,6 +152,24 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     expect(r.violations).toEqual([]);
   });
 
+  it('group seed 2001871 (a joiner whose state provider left): nothing delivered after it gives up', async () => {
+    // The joiner installed view 3 without its provider and gave up ('state provider left'), but
+    // the three ordered messages the stack produced in the same run still reached its
+    // application; rejoining with the same application it carried them into the next group
+    // (survivors held counts 70 and 73).
+    const r = await runSeed(
+      {
+        ...SIM_DEFAULTS,
+        members: '3..9',
+        faults: [...ALL, 'splits', 'links'],
+        delivery: 'multicast',
+        rejoin: 'same',
+      },
+      2001871,
+    );
+    expect(r.violations).toEqual([]);
+  });
+
   it('a coordinator that was paused reads the answers waiting for it before it blames anyone', () => {
     const net = group(3);
     const [n0, n1] = net.nodes as [GmsNode, GmsNode];
