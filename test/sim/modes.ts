@@ -1,6 +1,5 @@
 /** The modes of `npm run sim:long` (test/sim/long.ts), each with its options and seed range. */
-import { GROUP_STACK } from '../../runtime/layers/index.js';
-import { parseFaults, type SimOptions } from './run.js';
+import { parseFaults, SIM_DEFAULTS, type SimOptions } from './run.js';
 
 export interface Mode {
   name: string;
@@ -12,21 +11,7 @@ export interface Mode {
 }
 
 const ALL = 'loss,dup,reorder,delay,crash,pause,partition';
-const common: SimOptions = {
-  rpc: false,
-  members: '3..9',
-  faults: parseFaults(ALL),
-  messages: 40,
-  stack: GROUP_STACK,
-  calls: 12,
-  timeout: 1500,
-  delivery: 'seed',
-  rejoin: 'new',
-  async: false,
-  replies: false,
-  autoReissue: false,
-  trace: false,
-};
+const common: SimOptions = { ...SIM_DEFAULTS, members: '3..9', faults: parseFaults(ALL) };
 
 /** The modes, each on a seed range of its own (so a failure names its mode by its seed). */
 export const MODES: readonly Mode[] = [

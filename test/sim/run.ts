@@ -79,6 +79,23 @@ export function parseFaults(text: string): Fault[] {
     });
 }
 
+/** `npm run sim`'s defaults (test/sim/cli.ts): what a seed pinned with its command starts from. */
+export const SIM_DEFAULTS: SimOptions = {
+  rpc: false,
+  members: '5',
+  faults: parseFaults('loss,dup,reorder,delay'),
+  messages: 40,
+  stack: GROUP_STACK,
+  calls: 12,
+  timeout: 1500,
+  delivery: 'seed',
+  rejoin: 'new',
+  async: false,
+  replies: false,
+  autoReissue: false,
+  trace: false,
+};
+
 /** The delivery mode of `seed` under `--delivery seed`: a hash bit, not correlated with members. */
 export function deliveryOf(mode: DeliveryMode | 'seed', seed: number): DeliveryMode {
   if (mode !== 'seed') return mode;

@@ -3,28 +3,12 @@ import { GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import type { LayerFactory } from '../../runtime/stack/types.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
-import { runSeed, type SimOptions } from '../sim/run.js';
+import { runSeed, SIM_DEFAULTS } from '../sim/run.js';
 import { GMS_SIM_OPTIONS, groupConfig, planProbes, runScenario } from '../sim/scenario.js';
 import { type Fault, World } from '../sim/world.js';
 import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
 
 const ALL: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause', 'partition'];
-/** `npm run sim`'s defaults, for seeds pinned with the command that found them. */
-const SIM_DEFAULTS: SimOptions = {
-  rpc: false,
-  members: '5',
-  faults: [],
-  messages: 40,
-  stack: GROUP_STACK,
-  calls: 12,
-  timeout: 1500,
-  delivery: 'seed',
-  rejoin: 'new',
-  async: false,
-  replies: false,
-  autoReissue: false,
-  trace: false,
-};
 
 /** A founded group of `n` nodes, all in view 1. */
 function group(n: number): GmsNet {
