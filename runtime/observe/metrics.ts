@@ -75,6 +75,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     flushes: ['counter', 'Flushes run (view changes after the first view).'],
     flushDeferred: ['counter', 'Flush judgements put off because this member itself had stalled.'],
     promisesKept: ['counter', 'Views installed from a flush this member had left, its promise kept.'],
+    valuesAdopted: [
+      'counter',
+      "Flushes this member coordinated that installed a promised attempt's view, not their own.",
+    ],
     stuckReports: ['counter', 'Members reported blocked in a flush nobody drives (coordinator only).'],
     forwards: ['counter', 'Messages forwarded during flushes.'],
     suspicions: ['counter', 'Members this member suspected.'],

@@ -24,6 +24,19 @@ import { DecodeError } from '../../runtime/wire/errors.js';
 
 /** Every gms header as it travels: the tuples gms.ts built by hand before the codecs existed
  * (docs/protocol.md, "gms"). A codec that changes one of them changes the wire. */
+/** The Install a Sync names and a promise carries. */
+const INSTALL = {
+  newViewId: 4,
+  attempt: 2,
+  members: ['a'],
+  addresses: ['x:1'],
+  joined: ['a'],
+  left: [],
+  failed: [],
+  nakNext: [['a', 9] as const],
+  epoch: 12286,
+};
+
 const WIRE: [string, unknown[], unknown[], unknown][] = [
   ['Data', dataHeader.encode({ viewId: 3, epoch: 8195, vseq: 7 }), [0, 3, 8195, 7], dataHeader],
   [
@@ -70,6 +83,8 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
         { sender: 'a', count: 5, holder: 'b' },
         { sender: 'b', count: 0, holder: 'a' },
       ],
+      key: 7,
+      install: INSTALL,
     }),
     [
       4,
@@ -79,6 +94,8 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
         ['a', 5, 'b'],
         ['b', 0, 'a'],
       ],
+      7,
+      [8, 4, 2, ['a'], ['x:1'], ['a'], [], [], [['a', 9]], 12286],
     ],
     syncHeader,
   ],
@@ -167,7 +184,7 @@ describe('gms header codecs', () => {
       attempt: 2,
       members: ['a'],
     });
-    expect(syncHeader.decode([4, 4, 2, [['a', 5, 'b']]]).ends).toEqual([
+    expect(syncHeader.decode([4, 4, 2, [['a', 5, 'b']], 0, installHeader.encode(INSTALL)]).ends).toEqual([
       { sender: 'a', count: 5, holder: 'b' },
     ]);
     expect(installHeader.decode([8, 4, 2, ['a'], ['x:1'], ['a'], [], [], [['a', 9]], 12286])).toEqual({
@@ -182,7 +199,7 @@ describe('gms header codecs', () => {
       epoch: 12286,
     });
     expect(suspectHeader.decode([12, 3, 'b', 250])).toEqual({ viewId: 3, member: 'b', heldMs: 250 });
-    const promised = { coord: 'c', attempt: 1, cut: [['a', 4] as const], key: 8191 };
+    const promised = { coord: 'c', attempt: 1, cut: [['a', 4] as const], key: 8191, install: INSTALL };
     const digest = { newViewId: 4, attempt: 2, held: [['a', 5] as const], nakNext: 9, promised };
     expect(digestHeader.decode(digestHeader.encode(digest))).toEqual(digest);
   });
@@ -206,7 +223,16 @@ describe('gms header codecs', () => {
     ['a negative vseq', () => dataHeader.decode([0, 3, 8195, -1])],
     ['a Digest entry without a count', () => digestHeader.decode([3, 4, 2, [['a']], 0])],
     ['a Digest promise without its key', () => digestHeader.decode([3, 4, 2, [], 0, ['c', 1, []]])],
-    ['a Sync holder that is not a string', () => syncHeader.decode([4, 4, 2, [['a', 1, 7]]])],
+    [
+      'a Sync holder that is not a string',
+      () => syncHeader.decode([4, 4, 2, [['a', 1, 7]], 0, installHeader.encode(INSTALL)]),
+    ],
+    ['a Sync without the Install it will send', () => syncHeader.decode([4, 4, 2, [['a', 1, 'b']], 0])],
+    [
+      'a Sync naming an Install of another view',
+      () => syncHeader.decode([4, 4, 2, [], 0, installHeader.encode({ ...INSTALL, newViewId: 5 })]),
+    ],
+    ['a Digest promise without its Install', () => digestHeader.decode([3, 4, 2, [], 0, ['c', 1, [], 8191]])],
     [
       'an Install with fewer addresses than members',
       () => installHeader.decode([8, 4, 2, ['a', 'b'], ['x:1'], [], [], [], [], 1]),

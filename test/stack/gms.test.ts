@@ -546,6 +546,28 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     const ids = net.view(net.nodes[0]!)!.members;
     return ids.map((id) => net.nodes.find((n) => n.id === id)!) as [GmsNode, GmsNode, GmsNode];
   };
+  /** The Install of view 2 by `attempt` of the member at `rank` in view 1 (its epoch says which). */
+  const installOf = (attempt: number, rank: number, members: string[], failed: string[] = []) => [
+    GmsKind.Install,
+    2,
+    attempt,
+    members,
+    members.map(() => 'x:1'),
+    [],
+    [],
+    failed,
+    [],
+    attempt * 4096 + 4095 - rank,
+  ];
+  /** A Sync of view 2's `attempt`: its cut and the Install it will send. */
+  const syncOf = (attempt: number, ends: unknown[], install: unknown[], key = 0) => [
+    GmsKind.Sync,
+    2,
+    attempt,
+    ends,
+    key,
+    install,
+  ];
 
   it('the coordinator ends the view at the cut a participant promised, not at the furthest held', () => {
     const net = group(3);
@@ -563,10 +585,20 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     // q answered another coordinator's attempt 1 at p's 2 casts, then took this one: that
     // attempt may be installed with its cut, so this one must end exactly there, not at 5.
     net.inject(c, p.id, [GmsKind.Digest, 2, attempt, counts(5), 0]);
-    net.inject(c, q.id, [GmsKind.Digest, 2, attempt, counts(2), 0, [p.id, 1, counts(2), 8190]]);
+    const promisedView = installOf(1, 1, [p.id, q.id], [c.id]);
+    net.inject(c, q.id, [GmsKind.Digest, 2, attempt, counts(2), 0, [p.id, 1, counts(2), 8190, promisedView]]);
     net.run(net.now + 5);
-    const sync = net.sentOf(c, GmsKind.Sync)[0] as [number, number, number, [string, number, string][]];
+    const sync = net.sentOf(c, GmsKind.Sync)[0] as [
+      number,
+      number,
+      number,
+      [string, number, string][],
+      number,
+      unknown[],
+    ];
     expect(sync[3].find(([sender]) => sender === p.id)?.[1]).toBe(2);
+    // And the view, not only the cut: c installs p's view, without c and the joiner, not its own.
+    expect(sync[5]).toEqual(promisedView);
   });
 
   it('a promise carried into a lower attempt after an Abandon keeps its key', () => {
@@ -577,11 +609,11 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     const prepare = (from: GmsNode, attempt: number, ms: string[]) =>
       net.inject(p, from.id, [GmsKind.Prepare, 2, attempt, ms, ms.map(() => 'x:1')]);
     prepare(c, 5, members);
-    net.inject(p, c.id, [GmsKind.Sync, 2, 5, zeros]); // p answers c's attempt 5: its promise
+    net.inject(p, c.id, syncOf(5, zeros, installOf(5, 0, members))); // p answers c's attempt 5: its promise
     prepare(q, 6, [p.id, q.id]); // leaves c out: p switches, still bound to c's cut
     net.inject(p, q.id, [GmsKind.Abandon, 2, 6]);
     prepare(q, 1, [p.id, q.id]); // any key after an Abandon, even a lower one
-    net.inject(p, q.id, [GmsKind.Sync, 2, 1, zeros]);
+    net.inject(p, q.id, syncOf(1, zeros, installOf(5, 0, members))); // q adopted c's promised view
     prepare(q, 7, [p.id, q.id]);
     net.run(net.now + 5);
     expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(2);
@@ -620,28 +652,28 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     for (const n of [p, q]) prepare(n, c, 5, all);
     cast(2);
     net.run(net.now + 5);
-    for (const n of [p, q]) net.inject(n, c.id, [GmsKind.Sync, 2, 5, cutOf(2)]);
+    for (const n of [p, q]) net.inject(n, c.id, syncOf(5, cutOf(2), installOf(5, 0, all)));
     net.inject(q, c.id, [GmsKind.Abandon, 2, 5]); // lost on its way to p
     prepare(q, r, 5, [c.id, r.id, q.id]); // r's attempt 5 ranks below c's attempt 5
     net.run(net.now + 5);
-    net.inject(q, r.id, [GmsKind.Sync, 2, 5, cutOf(3)]);
+    net.inject(q, r.id, syncOf(5, cutOf(3), installOf(5, 1, [c.id, r.id, q.id], [p.id])));
     net.run(net.now + 5);
     expect(net.delivered(q)).toHaveLength(3);
     for (const n of [p, q]) prepare(n, r, 6, [r.id, p.id, q.id]);
     net.run(net.now + 5);
     expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(1);
     expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(2);
-    type Promise = [string, number, [string, number][], number];
+    type Promise = [string, number, [string, number][], number, unknown[]];
     const pp = net.sentOf(p, GmsKind.Digest).at(-1)![5] as Promise;
     const qp = net.sentOf(q, GmsKind.Digest).at(-1)![5] as Promise;
     expect(pp.slice(0, 2)).toEqual([c.id, 5]);
     expect(qp.slice(0, 2)).toEqual([r.id, 5]);
     expect(qp[3]).toBeGreaterThan(pp[3]);
-    // Attempt 6 ends view 1 at the promised cut of the higher key (Coordinator.adoptedCut, the
+    // Attempt 6 ends view 1 at the promise of the higher key (Coordinator.adoptedPromise, the
     // first test above): both finish it, nobody steps down, p fetches the third cast from q.
-    const adopted = (qp[3] > pp[3] ? qp : pp)[2];
-    const ends = adopted.map(([m, count]) => [m, count, m === c.id ? q.id : m]);
-    for (const n of [p, q]) net.inject(n, r.id, [GmsKind.Sync, 2, 6, ends]);
+    const best = qp[3] > pp[3] ? qp : pp;
+    const ends = best[2].map(([m, count]) => [m, count, m === c.id ? q.id : m]);
+    for (const n of [p, q]) net.inject(n, r.id, syncOf(6, ends, best[4]));
     net.run(net.now + 20);
     for (const n of [p, q]) {
       expect(net.stopped(n)).toBe(false);
@@ -690,7 +722,8 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     // W: c's attempt 5, participants c p q.
     for (const n of [p, q]) prepare(n, c, 5, [c.id, p.id, q.id]);
     net.run(net.now + 5);
-    for (const n of [p, q]) net.inject(n, c.id, [GmsKind.Sync, 2, 5, cutOf(3, p.id)]);
+    const wView = installOf(5, 0, [c.id, p.id, q.id], [r.id, s.id]);
+    for (const n of [p, q]) net.inject(n, c.id, syncOf(5, cutOf(3, p.id), wView));
     net.run(net.now + 5);
     expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(1);
     expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(0);
@@ -706,73 +739,67 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
         return Math.max(Number(d[6] ?? 0), Number(Array.isArray(d[5]) ? d[5][3] : 0));
       }),
     );
-    for (const n of [q, s])
-      net.inject(n, r.id, [GmsKind.Sync, 2, 5, cutOf(2, r.id), ...(xKey ? [xKey] : [])]);
+    const xMembers = [r.id, q.id, s.id];
+    const xView = installOf(5, 1, xMembers, [c.id, p.id]);
+    for (const n of [q, s]) net.inject(n, r.id, syncOf(5, cutOf(2, r.id), xView, xKey));
     net.run(net.now + 5);
     expect(net.sentOf(q, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 5]);
     expect(net.sentOf(s, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 5]);
     // r has every FlushOk of X and installs it; q gets the Install, s's copy is lost.
-    const xMembers = [r.id, q.id, s.id];
-    net.inject(q, r.id, [
-      GmsKind.Install,
-      2,
-      5,
-      xMembers,
-      xMembers.map(() => 'x:1'),
-      [],
-      [],
-      [c.id, p.id],
-      [],
-      5 * 4096 + 4094,
-    ]);
+    net.inject(q, r.id, xView);
     net.run(net.now + 5);
     expect(viewId(net, q)).toBe(2);
     expect(net.delivered(q)).toHaveLength(2);
     // Z: c's attempt 6 (c suspects r and q), participants c p s.
     for (const n of [p, s]) prepare(n, c, 6, [c.id, p.id, s.id]);
     net.run(net.now + 5);
-    type Promise = [string, number, [string, number][], number];
+    type Promise = [string, number, [string, number][], number, unknown[]];
     const pp = net.sentOf(p, GmsKind.Digest).at(-1)![5] as Promise;
     const sp = net.sentOf(s, GmsKind.Digest).at(-1)![5] as Promise;
-    console.log('p promise', JSON.stringify(pp), 's promise', JSON.stringify(sp));
-    // The coordinator adopts the higher key (Coordinator.adoptedCut).
-    const adopted = (sp[3] > pp[3] ? sp : pp)[2];
-    const ends = adopted.map(([m, count]) => [m, count, m === c.id ? p.id : m]);
-    for (const n of [p, s]) net.inject(n, c.id, [GmsKind.Sync, 2, 6, ends]);
+    expect(sp[4]).toEqual(xView);
+    // The coordinator adopts the higher key (Coordinator.adoptedPromise): its cut and its view.
+    const best = sp[3] > pp[3] ? sp : pp;
+    const ends = best[2].map(([m, count]) => [m, count, m === c.id ? p.id : m]);
+    for (const n of [p, s]) net.inject(n, c.id, syncOf(6, ends, best[4]));
     net.run(net.now + 20);
-    const zMembers = [c.id, p.id, s.id];
-    if (net.sentOf(s, GmsKind.FlushOk).at(-1)![2] === 6 && net.sentOf(p, GmsKind.FlushOk).at(-1)![2] === 6)
-      for (const n of [p, s])
-        net.inject(n, c.id, [
-          GmsKind.Install,
-          2,
-          6,
-          zMembers,
-          zMembers.map(() => 'x:1'),
-          [],
-          [],
-          [r.id, q.id],
-          [],
-          6 * 4096 + 4095,
-        ]);
+    // p delivered c's third cast, past the adopted cut: it steps down. s completes Z, whose
+    // Install is Z's adopted view; c sends it to both (what a coordinator does, injected).
+    if (net.sentOf(s, GmsKind.FlushOk).at(-1)![2] === 6) for (const n of [p, s]) net.inject(n, c.id, best[4]);
     net.run(net.now + 5);
-    console.log(
-      'q view',
-      viewId(net, q),
-      'delivered',
-      net.delivered(q).length,
-      '| s view',
-      viewId(net, s),
-      'delivered',
-      net.delivered(s).length,
-      'stopped',
-      net.stopped(s),
-      '| p view',
-      viewId(net, p),
-      net.delivered(p).length,
-    );
-    // One cut per view: s ends view 1 where q (X's install) did.
+    // One cut per view, and one view: s ends view 1 where q (X's install) did, in X's view.
     expect(net.delivered(s).length).toBe(net.delivered(q).length);
+    expect(net.view(s)).toEqual(net.view(q));
+  });
+
+  it('a later attempt that meets a promise installs the promised view itself, not its own (RPC seed 6002459)', () => {
+    // a's attempt 5 {a, p, q} has q's FlushOk (injected: a and p are cut off from b, q, r) and
+    // may have installed view 2 = [a, p, q]. b, coordinating on the other side, leaves a out, so
+    // q switches to b's attempt and reports its promise. Before the rule b installed its own
+    // [b, q, r] with a higher epoch: two views 2, the lower lineage's committed work discarded
+    // when they met. Now b sends a's Install unchanged: q is in a's view, b and r are out.
+    const net = group(5);
+    const [a, b, p, q, r] = coordinatorFirst(net) as unknown as [GmsNode, GmsNode, GmsNode, GmsNode, GmsNode];
+    const all = [a.id, b.id, p.id, q.id, r.id];
+    net.partition([a, p], [b, q, r]);
+    const aView = installOf(5, 0, [a.id, p.id, q.id], [b.id, r.id]);
+    net.inject(q, a.id, [GmsKind.Prepare, 2, 5, [a.id, p.id, q.id], ['x:1', 'x:1', 'x:1']]);
+    net.run(net.now + 5);
+    net.inject(
+      q,
+      a.id,
+      syncOf(
+        5,
+        all.map((m) => [m, 0, m]),
+        aView,
+      ),
+    );
+    net.run(net.now + 5);
+    expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(1);
+    expect(net.runUntil(() => net.stopped(b) && viewId(net, q) === 2, net.now + 10_000)).toBe(true);
+    expect(net.view(q)!.members).toEqual([a.id, p.id, q.id]);
+    expect(net.view(q)!.epoch).toBe(5 * 4096 + 4095);
+    expect(net.stopped(r)).toBe(true);
+    expect(net.stats(b).valuesAdopted).toBe(1);
   });
 
   it('a participant that delivered past such a cut stops instead of answering FlushOk', () => {
@@ -789,7 +816,15 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     const members = [c.id, p.id, q.id];
     net.inject(p, c.id, [GmsKind.Prepare, 2, 9, members, members.map(() => 'x:1')]);
     net.run(net.now + 5);
-    net.inject(p, c.id, [GmsKind.Sync, 2, 9, members.map((m) => [m, m === c.id ? 1 : 0, m])]);
+    net.inject(
+      p,
+      c.id,
+      syncOf(
+        9,
+        members.map((m) => [m, m === c.id ? 1 : 0, m]),
+        installOf(9, 0, members),
+      ),
+    );
     net.run(net.now + 5);
     expect(net.sentOf(p, GmsKind.FlushOk)).toEqual([]);
     expect(net.stopped(p)).toBe(true);

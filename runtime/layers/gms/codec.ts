@@ -19,8 +19,9 @@ export const GmsKind = {
   /** [3, newViewId, attempt, [[sender, count]...], nakNext] participant → coordinator: how many of
    * each sender's messages of the view it holds contiguously (its own: how many it sent). */
   Digest: 3,
-  /** [4, newViewId, attempt, [[sender, count, holder]...]] coordinator → participants: the old view
-   * ends after `count` messages of each sender; `holder` has them all. */
+  /** [4, newViewId, attempt, [[sender, count, holder]...], key, install] coordinator → participants:
+   * the old view ends after `count` messages of each sender; `holder` has them all; `install` is
+   * the Install this attempt will send (its own, or the one of a promise it adopted). */
   Sync: 4,
   /** [5, viewId, epoch, sender, from, to] ask a holder for messages of a sender of the old view. */
   Fetch: 5,
@@ -113,6 +114,9 @@ export interface DigestHeader extends AttemptHeader {
     /** Twice the highest attempt key along the chain of promises this one carried, or just above
      * an attempt the participant was released from by an Abandon (see the flush). */
     key: number;
+    /** The Install that attempt sends (from its Sync): an attempt adopting the promise sends
+     * exactly this one, so at most one view follows the old one, whoever completes it. */
+    install: InstallHeader;
   };
   /** The participant's floor: the least key it may promise, above every attempt an Abandon released it from (0: none). */
   floor?: number;
@@ -127,6 +131,9 @@ export interface SyncHeader extends AttemptHeader {
   ends: SyncEnd[];
   /** The least key of any promise of this attempt: the highest floor or promise key among its digests (0: none). */
   key?: number;
+  /** The Install this attempt sends once every FlushOk is in: its own view, or the view of the
+   * promise it adopted (then `install.attempt` and `install.epoch` are that promise's). */
+  install: InstallHeader;
 }
 export interface FetchHeader extends ViewTag {
   sender: MemberId;
@@ -240,7 +247,15 @@ function counts(v: unknown): (readonly [MemberId, number])[] {
 export const digestHeader: HeaderCodec<DigestHeader> = {
   encode: (m) => {
     const base = [GmsKind.Digest, m.newViewId, m.attempt, m.held, m.nakNext];
-    const pr = m.promised ? [m.promised.coord, m.promised.attempt, m.promised.cut, m.promised.key] : 0;
+    const pr = m.promised
+      ? [
+          m.promised.coord,
+          m.promised.attempt,
+          m.promised.cut,
+          m.promised.key,
+          installHeader.encode(m.promised.install),
+        ]
+      : 0;
     if (m.floor) return [...base, pr, m.floor];
     return m.promised ? [...base, pr] : base;
   },
@@ -253,12 +268,13 @@ export const digestHeader: HeaderCodec<DigestHeader> = {
     const floor = h[6] === undefined ? 0 : headerUint(h[6], L, 'floor');
     const fl = floor ? { floor } : {};
     if (h[5] === undefined || h[5] === 0) return { newViewId, attempt, held, nakNext, ...fl };
-    const p = headerTuple(h[5], L, 4);
+    const p = headerTuple(h[5], L, 5);
     const promised = {
       coord: headerString(p[0], L, 'promised coordinator'),
       attempt: headerUint(p[1], L, 'promised attempt'),
       cut: counts(p[2]),
       key: headerUint(p[3], L, 'promised key'),
+      install: installHeader.decode(headerTuple(p[4], L, 10)),
     };
     return { newViewId, attempt, held, nakNext, promised, ...fl };
   },
@@ -270,15 +286,19 @@ export const syncHeader: HeaderCodec<SyncHeader> = {
     m.newViewId,
     m.attempt,
     m.ends.map((e) => [e.sender, e.count, e.holder]),
-    ...(m.key ? [m.key] : []),
+    m.key ?? 0,
+    installHeader.encode(m.install),
   ],
   decode(h) {
-    headerTuple(h, L, 4);
+    headerTuple(h, L, 6);
     const newViewId = headerUint(h[1], L, 'viewId');
     const attempt = headerUint(h[2], L, 'attempt');
     const entries = headerTuple(h[3], L, 0);
-    const key = h[4] === undefined ? 0 : headerUint(h[4], L, 'key');
-    return { newViewId, attempt, ends: entries.map(syncEnd), ...(key ? { key } : {}) };
+    const key = headerUint(h[4], L, 'key');
+    const install = installHeader.decode(headerTuple(h[5], L, 10));
+    if (install.newViewId !== newViewId)
+      throw new DecodeError('DECODE_BAD_SHAPE', 'gms: a Sync installs another view than its own');
+    return { newViewId, attempt, ends: entries.map(syncEnd), ...(key ? { key } : {}), install };
   },
 };
 

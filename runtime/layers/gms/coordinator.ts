@@ -7,6 +7,7 @@ import {
   flushOkHeader,
   type HeartbeatHeader,
   hereHeader,
+  type InstallHeader,
   installHeader,
   joinHeader,
   leaveHeader,
@@ -34,6 +35,8 @@ export interface Coordination {
   >;
   oks: Set<MemberId>;
   synced: boolean;
+  /** The Install this attempt sends, fixed at the Sync: its own view, or an adopted promise's. */
+  install?: InstallHeader;
   /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
   deadline: number;
   deferrals: number;
@@ -317,7 +320,8 @@ export class Coordinator {
     // Unless a participant still stands by a FlushOk to another attempt: that attempt's coordinator
     // may install it, so ours ends view 1 exactly where it does (the highest-keyed promise, as a
     // Paxos proposer adopts the highest accepted value), and both installs deliver the same.
-    const adopted = this.adoptedCut();
+    const promise = this.adoptedPromise();
+    const adopted = promise?.cut;
     // Its coordinator too: staying would restart this attempt forever.
     if (adopted && s.participant.stepDownPast(adopted, newViewId - 1)) return;
     const ends: SyncEnd[] = [];
@@ -336,37 +340,11 @@ export class Coordinator {
       ends.push({ sender, count: end + 1, holder }); // as a count: -1 cannot travel as an unsigned header
     }
     k.synced = true;
-    // Every promise of this attempt is keyed above every floor and promise its digests showed: a
-    // participant released from an abandoned attempt W raises all of them above W, not only its own
-    // (else a later attempt meeting only an unfloored participant would rank W's cut above ours).
-    let key = 0;
-    for (const d of k.digests.values()) key = Math.max(key, d.floor ?? 0, d.promised?.key ?? 0);
-    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends, key }));
-  }
-
-  /** The cut of the highest-keyed promise reported in the digests, as last vseq per sender. */
-  private adoptedCut(): Map<MemberId, number> | undefined {
-    const k = this.coord;
-    if (!k) return undefined;
-    let best: { key: number; cut: Map<MemberId, number> } | undefined;
-    for (const d of k.digests.values()) {
-      const p = d.promised;
-      if (!p) continue;
-      if (best && p.key <= best.key) continue;
-      best = { key: p.key, cut: new Map(p.cut.map(([m, c]) => [m, c - 1])) };
-    }
-    if (best) this.s.ctx.trace(() => `adopt promised cut of key ${best.key}`);
-    return best?.cut;
-  }
-
-  onFlushOk(from: MemberId, h: unknown[]): void {
-    const s = this.s;
-    const { newViewId, attempt } = flushOkHeader.decode(h);
-    const k = this.coord;
-    if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
-    k.oks.add(from);
-    if (k.oks.size < k.participants.length) return;
-    const install = installHeader.encode({
+    // The value, not only the cut: the promised attempt may have installed its view, so ours
+    // installs that same view (members, epoch, nakNext), whoever is in it, even without us. Only
+    // then is there one view after the old one: two views of one id with different members (the
+    // later epoch winning and the other lineage's committed work discarded) split the group.
+    k.install = promise?.install ?? {
       newViewId,
       attempt,
       members: k.members,
@@ -376,13 +354,52 @@ export class Coordinator {
       failed: k.failed,
       nakNext: [...k.digests].map(([m, d]) => [m, d.nakNext] as const),
       epoch: k.epoch,
-    });
+    };
+    if (promise) s.c.valuesAdopted++;
+    const install = k.install;
+    // Every promise of this attempt is keyed above every floor and promise its digests showed: a
+    // participant released from an abandoned attempt W raises all of them above W, not only its own
+    // (else a later attempt meeting only an unfloored participant would rank W's cut above ours).
+    let key = 0;
+    for (const d of k.digests.values()) key = Math.max(key, d.floor ?? 0, d.promised?.key ?? 0);
+    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends, key, install }));
+  }
+
+  /** The highest-keyed promise reported in the digests: its cut (last vseq per sender) and Install. */
+  private adoptedPromise(): { cut: Map<MemberId, number>; install: InstallHeader } | undefined {
+    const k = this.coord;
+    if (!k) return undefined;
+    let best: { key: number; cut: Map<MemberId, number>; install: InstallHeader } | undefined;
+    for (const d of k.digests.values()) {
+      const p = d.promised;
+      if (!p) continue;
+      if (best && p.key <= best.key) continue;
+      best = { key: p.key, cut: new Map(p.cut.map(([m, c]) => [m, c - 1])), install: p.install };
+    }
+    if (best)
+      this.s.ctx.trace(
+        () =>
+          `adopt promise of key ${best.key}: view ${best.install.newViewId}.${best.install.epoch} [${best.install.members.join(',')}]`,
+      );
+    return best;
+  }
+
+  onFlushOk(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { newViewId, attempt } = flushOkHeader.decode(h);
+    const k = this.coord;
+    if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
+    k.oks.add(from);
+    if (k.oks.size < k.participants.length || !k.install) return;
+    const v = k.install;
+    const install = installHeader.encode(v);
     s.ctx.clearTimer('flushTimeout');
     this.coord = undefined;
-    for (const j of k.joined) this.joiners.delete(j);
+    for (const j of v.joined) this.joiners.delete(j);
     const now = s.ctx.now();
-    for (const _ of k.joined) this.admittedAt.push(now);
-    const targets = new Set([...k.members, ...k.participants, ...k.failed]);
+    for (const _ of v.joined) this.admittedAt.push(now);
+    // Our participants too when the view is an adopted one without them: they learn they are out.
+    const targets = new Set([...v.members, ...k.participants, ...v.failed, ...k.failed]);
     targets.delete(s.self);
     for (const t of targets) s.send(t, install);
     s.send(s.self, install);

@@ -27,10 +27,18 @@ export interface Flush {
   abandoned?: boolean;
   /** When this member took the attempt: one nobody ends within `orphanMs` is orphaned. */
   since: number;
+  /** The Install this attempt sends (from its Sync): its own view, or the one it adopted. */
+  install?: InstallHeader;
   /** An attempt we answered FlushOk to and then left for this one, its coordinator not having
    * released us: if its Install still comes, and we delivered nothing past its cut, we keep
    * our promise and install it (see onInstall). */
-  promised?: { coord: MemberId; attempt: number; cut: Map<MemberId, number>; key: number };
+  promised?: {
+    coord: MemberId;
+    attempt: number;
+    cut: Map<MemberId, number>;
+    key: number;
+    install: InstallHeader;
+  };
   /** Least key of any promise made from here on: above every attempt we were released from by
    * an Abandon (see promiseKey). */
   floor?: number;
@@ -98,7 +106,7 @@ export class Participant {
       // a lower-keyed attempt, whose coordinator adopted the cut of the promise we carried into
       // it, so that cut still speaks for the higher key.
       const promised =
-        f?.okSent && f.cut && !f.abandoned
+        f?.okSent && f.cut && f.install && !f.abandoned
           ? {
               coord: f.coord,
               attempt: f.attempt,
@@ -109,6 +117,7 @@ export class Participant {
                 f.floor ?? 0,
                 f.syncKey ?? 0,
               ),
+              install: f.install,
             }
           : f?.promised;
       // Released from an attempt by its Abandon: whatever we promise next outranks it.
@@ -146,6 +155,7 @@ export class Participant {
       attempt: p.attempt,
       cut: [...p.cut].map(([m, c]) => [m, c + 1] as const),
       key: p.key,
+      install: p.install,
     };
     s.send(
       from,
@@ -162,7 +172,7 @@ export class Participant {
 
   onSync(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { newViewId, attempt, ends, key } = syncHeader.decode(h);
+    const { newViewId, attempt, ends, key, install } = syncHeader.decode(h);
     const f = this.flush;
     if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !s.view) return;
     const cut = new Map<MemberId, number>();
@@ -173,6 +183,7 @@ export class Participant {
     }
     f.cut = cut;
     f.holders = holders;
+    f.install = install;
     if (key) f.syncKey = key;
     this.fetchMissing();
     s.delivery.drainAll();
@@ -258,17 +269,20 @@ export class Participant {
     return true;
   }
 
-  /** An Install while a member: the next view, from the coordinator whose flush we completed. */
+  /**
+   * An Install while a member: the next view, as the flush we completed agreed it (its Sync named
+   * this Install, by epoch), from whoever sends it: the attempt's coordinator, or a later one
+   * that adopted our promise of it and completes it (see Coordinator.onDigest).
+   */
   onInstall(from: MemberId, m: InstallHeader): void {
     const s = this.s;
-    const { newViewId, attempt, members } = m;
+    const { newViewId, members } = m;
     if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
     const f = this.flush;
-    // Only the next view's coordinator installs it: the coordinator of the flush we answered, or
+    const agreed = (i: InstallHeader | undefined) => i !== undefined && i.epoch === m.epoch;
+    // Only the next view's coordinator installs it: a view our flush agreed (whoever sends it), or
     // a member that every member ranked before it in our view is leaving the view to.
-    const ours =
-      (f !== undefined && f.coord === from && f.attempt === attempt) ||
-      (f?.promised?.coord === from && f.promised.attempt === attempt);
+    const ours = agreed(f?.install) || agreed(f?.promised?.install);
     const before = s.view.members.slice(0, s.rank(from));
     if (!ours && before.some((b) => members.includes(b))) {
       s.c.refused++;
@@ -284,13 +298,12 @@ export class Participant {
     // Only the install of the flush we completed: another attempt's cut may differ from ours.
     // Or of one we completed and then left: its coordinator counted our FlushOk and installed,
     // so we keep the promise if we delivered nothing past its cut since (FlushOk switch).
-    const ours2 = f !== undefined && f.attempt === attempt && f.coord === from && f.okSent;
+    const ours2 = f?.okSent === true && agreed(f.install);
     const p = f?.promised;
     const kept =
       !ours2 &&
       p !== undefined &&
-      p.coord === from &&
-      p.attempt === attempt &&
+      agreed(p.install) &&
       [...s.delivery.logs].every(([sender, l]) => l.next - 1 <= (p.cut.get(sender) ?? -1));
     if (!ours2 && !kept) return;
     if (kept) s.c.promisesKept++;

@@ -43,6 +43,7 @@ export class GmsShared {
     flushes: 0,
     flushDeferred: 0,
     promisesKept: 0,
+    valuesAdopted: 0,
     stuckReports: 0,
     forwards: 0,
     suspicions: 0,
