@@ -93,9 +93,15 @@ describe('object-group RPC in the simulator', () => {
     // Seed 15: the stale run's request heads the backlog of the state the rejoining member
     // receives (its provider was running it too). Before the fix the member ran it again there:
     // no-double-apply: 84eb5365.1 ran c0:17 2 times.
+    // no-double-apply now counts per history (a restored state starts a new one), so the run
+    // counts over every history of the replica are what this test reads.
     const cfg = { ...rpcConfig(15, 3, FAULTS), delivery: 'multicast' as const, rejoin: 'same' as const };
     const r = await runRpcScenario(cfg, { asyncShare: 0.25 });
     expect(r.violations).toEqual([]);
+    const twice = r.sim.incarnations.flatMap((i) =>
+      [...i.allRuns].filter(([, n]) => n > 1).map(([id, n]) => `${i.rec.member} ran ${id} ${n} times`),
+    );
+    expect(twice).toEqual([]);
   });
 
   it('replays a seed identically', async () => {

@@ -22,6 +22,9 @@ const QOS = 'majority';
 /** The method the register runs for a request (per instance, so per replica incarnation). */
 export type RunHook = (requestId: string, method: string) => void;
 
+/** Called when the register's state is replaced by a transferred one (a new history starts). */
+export type RestoreHook = () => void;
+
 /** What `append` awaits at a replica: a timer in the simulator's virtual time. */
 export type Wait = (ms: number) => Promise<void>;
 
@@ -50,6 +53,7 @@ export class Register {
   constructor(
     private readonly onRun?: RunHook,
     private readonly wait?: Wait,
+    private readonly onRestore?: RestoreHook,
   ) {}
 
   private ran(method: string): void {
@@ -123,6 +127,7 @@ export class Register {
   restore(s: RegisterState): void {
     this.value = s.value;
     this.ops = s.ops;
+    this.onRestore?.();
   }
 }
 

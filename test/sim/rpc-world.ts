@@ -80,8 +80,13 @@ export interface RpcIncarnation {
   rec: Incarnation;
   register: Register;
   replica: Replica<Register>;
-  /** Method runs per request id at this incarnation. */
+  /** Method runs per request id in the replica's current history (a transferred state starts a
+   * new one: the requests not in it run again). Shared by the incarnations of a rejoining replica. */
   runs: Map<string, number>;
+  /** Each run of a request that already ran in the same history: `id` and the run's count. */
+  doubled: { id: string; n: number }[];
+  /** Method runs per request id at this replica over all its histories (never cleared). */
+  allRuns: Map<string, number>;
   log: LogItem[];
 }
 
@@ -261,9 +266,20 @@ export class RpcSim {
       }
     };
     const runs = new Map<string, number>();
+    const doubled: RpcIncarnation['doubled'] = [];
+    const allRuns = new Map<string, number>();
     const register = new Register(
-      (id) => runs.set(id, (runs.get(id) ?? 0) + 1),
+      (id) => {
+        allRuns.set(id, (allRuns.get(id) ?? 0) + 1);
+        const n = (runs.get(id) ?? 0) + 1;
+        runs.set(id, n);
+        if (n > 1) doubled.push({ id, n });
+      },
       (ms) => this.waitOn(index, ms),
+      // A transferred state replaces every effect this replica applied: the requests still to
+      // come in that history (queued or running at the provider when it took the snapshot) run
+      // again here, once each in the new history. `same-state` sees any effect applied twice.
+      () => runs.clear(),
     );
     const replica = this.opts.makeReplica(register, {
       validate: validateRegisterRequest,
@@ -283,6 +299,8 @@ export class RpcSim {
         register,
         replica,
         runs,
+        doubled,
+        allRuns,
         log,
       });
     };
