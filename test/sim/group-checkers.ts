@@ -64,6 +64,34 @@ export const virtualSynchrony: Checker = {
 };
 
 /**
+ * One view per view id: every member that passed from a view to a next one passed to the same
+ * next view (members and epoch). Two flushes may both install view v+1 (the FlushOk switch), but
+ * a later attempt adopts the earlier one's whole Install; were they different, both lineages
+ * would run on, and when they met the lower one's committed work would be discarded (RPC seed
+ * 6002459). Groups founded apart (a second lineage at the same seeds) start from views of their
+ * own, so they never share a predecessor.
+ */
+export const oneView: Checker = {
+  name: 'one-view',
+  check: (w) => {
+    const out: string[] = [];
+    const next = new Map<string, { key: string; member: MemberId }>();
+    for (const inc of w.incarnations)
+      for (let k = 1; k < inc.views.length; k++) {
+        const from = viewKey(inc.views[k - 1]!);
+        const to = viewKey(inc.views[k]!);
+        const seen = next.get(from);
+        if (!seen) next.set(from, { key: to, member: inc.member });
+        else if (seen.key !== to)
+          out.push(
+            `view ${from} was followed by ${seen.key} at ${seen.member} and by ${to} at ${inc.member}`,
+          );
+      }
+    return out;
+  },
+};
+
+/**
  * One order: within a view, a global sequence number names the same message everywhere, for
  * every pair of members that ended the view together or are both still in it; and where both
  * messages are `majority`/`safe`, for every pair whatsoever (a member that later failed included).
@@ -301,6 +329,7 @@ export const GROUP_CHECKERS: readonly Checker[] = [
   resilience,
   sameState,
   virtualSynchrony,
+  oneView,
   totalOrder,
   groupFifo,
   noDuplicates,

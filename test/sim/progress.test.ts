@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import type { LayerFactory } from '../../runtime/stack/types.js';
-import { GROUP_CHECKERS, progress } from './group-checkers.js';
+import { GROUP_CHECKERS, oneView, progress } from './group-checkers.js';
 import { GMS_SIM_OPTIONS, groupConfig, runScenario } from './scenario.js';
 import type { Fault, Incarnation, SimDelivery, World } from './world.js';
 
@@ -35,6 +35,31 @@ function world(incs: Incarnation[], probes: string[]): World {
     probes: probes.map((p) => ({ payload: p, member: p.split('#')[0]!, at: 10_000 })),
   } as unknown as World;
 }
+
+describe('the one-view checker', () => {
+  const withViews = (member: string, views: { id: number; epoch: number; members: string[] }[]) => ({
+    ...inc(member, []),
+    views: views.map((v) => ({ ...v, at: 0 })),
+  });
+  const v4 = (epoch: number, members: string[]) => ({ id: 4, epoch, members });
+
+  it('holds when every member passed from a view to the same next one', () => {
+    const next = v4(16383, ['a', 'b']);
+    expect(oneView.check(world([withViews('a', [VIEW, next]), withViews('b', [VIEW, next])], []))).toEqual(
+      [],
+    );
+  });
+
+  it('names two different views 4 after one view 3 (a split brain)', () => {
+    const found = oneView.check(
+      world(
+        [withViews('a', [VIEW, v4(16383, ['a', 'b'])]), withViews('c', [VIEW, v4(20478, ['c', 'b'])])],
+        [],
+      ),
+    );
+    expect(found).toEqual(['view 3.1[a,b,c] was followed by 4.16383[a,b] at a and by 4.20478[c,b] at c']);
+  });
+});
 
 describe('the progress checker', () => {
   it('holds when every survivor delivered every probe', () => {
