@@ -279,7 +279,12 @@ export class Participant {
     const { newViewId, members } = m;
     if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
     const f = this.flush;
-    const agreed = (i: InstallHeader | undefined) => i !== undefined && i.epoch === m.epoch;
+    // The epoch names the attempt that proposed the view; the members must be its members too.
+    const agreed = (i: InstallHeader | undefined) =>
+      i !== undefined &&
+      i.epoch === m.epoch &&
+      i.members.length === members.length &&
+      i.members.every((x, k) => x === members[k]);
     // Only the next view's coordinator installs it: a view our flush agreed (whoever sends it), or
     // a member that every member ranked before it in our view is leaving the view to.
     const ours = agreed(f?.install) || agreed(f?.promised?.install);
