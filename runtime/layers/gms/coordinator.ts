@@ -121,7 +121,7 @@ export class Coordinator {
    * address in the view, not to the Join's source: a forged Join costs one datagram to a member.
    * At most once per `joinRetryMs` per member, as often as a true joiner retries.
    */
-  private resendInstall(to: MemberId): void {
+  resendInstall(to: MemberId): void {
     const s = this.s;
     const m = s.installed;
     if (!m || !s.view || m.newViewId !== s.view.id || m.epoch !== s.view.epoch || to === s.self) return;

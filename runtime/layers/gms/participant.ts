@@ -7,6 +7,7 @@ import {
   flushOkHeader,
   forwardHeader,
   type InstallHeader,
+  installHeader,
   leaveHeader,
   prepareHeader,
   syncHeader,
@@ -44,6 +45,10 @@ export interface Flush {
   floor?: number;
   /** The least key of a promise of this attempt, from its Sync (every participant's floor counts). */
   syncKey?: number;
+  /** Every Install this member answered FlushOk to in this view change, with its cut: one of them
+   * may still be installed (by its coordinator, or by an attempt that adopted it), and then
+   * reaches us from a member already in it (see onPrepare). */
+  answered?: { install: InstallHeader; cut: Map<MemberId, number> }[];
 }
 
 /**
@@ -86,6 +91,9 @@ export class Participant {
   onPrepare(from: MemberId, h: unknown[]): void {
     const s = this.s;
     const { newViewId, attempt, members } = prepareHeader.decode(h);
+    // A member of our view still flushing towards the view we are in (it took part in the attempt
+    // that made it, abandoned or adopted, but never got its Install): send it our Install.
+    if (s.view && newViewId === s.view.id && s.rank(from) >= 0) s.coordinator.resendInstall(from);
     if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
     s.highestAttempt = Math.max(s.highestAttempt, attempt);
     const f = this.flush;
@@ -133,6 +141,7 @@ export class Participant {
         since: s.ctx.now(),
         ...(promised ? { promised } : {}),
         ...(floor !== undefined ? { floor } : {}),
+        ...(f?.answered ? { answered: f.answered } : {}),
       };
     }
     if (from !== s.self) {
@@ -250,6 +259,10 @@ export class Participant {
     for (const [sender, c] of f.cut) if ((this.s.delivery.logs.get(sender)?.next ?? 0) <= c) return;
     if (this.stepDownPast(f.cut, f.newViewId - 1)) return;
     f.okSent = true;
+    if (f.install) {
+      f.answered ??= [];
+      f.answered.push({ install: f.install, cut: f.cut });
+    }
     this.s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
   }
 
@@ -279,15 +292,18 @@ export class Participant {
     const { newViewId, members } = m;
     if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
     const f = this.flush;
-    // The epoch names the attempt that proposed the view; the members must be its members too.
+    // The whole Install, not its epoch alone: any member of the view can send one, and only the
+    // value the flush agreed may be taken on that ground (else one message from a member that does
+    // not coordinate excludes us, or installs other members under the agreed epoch).
+    const wire = JSON.stringify(installHeader.encode(m));
     const agreed = (i: InstallHeader | undefined) =>
-      i !== undefined &&
-      i.epoch === m.epoch &&
-      i.members.length === members.length &&
-      i.members.every((x, k) => x === members[k]);
+      i !== undefined && i.epoch === m.epoch && JSON.stringify(installHeader.encode(i)) === wire;
     // Only the next view's coordinator installs it: a view our flush agreed (whoever sends it), or
     // a member that every member ranked before it in our view is leaving the view to.
-    const ours = agreed(f?.install) || agreed(f?.promised?.install);
+    const ours =
+      agreed(f?.install) ||
+      agreed(f?.promised?.install) ||
+      (f?.answered ?? []).some((a) => agreed(a.install));
     const before = s.view.members.slice(0, s.rank(from));
     if (!ours && before.some((b) => members.includes(b))) {
       s.c.refused++;
@@ -310,7 +326,11 @@ export class Participant {
       p !== undefined &&
       agreed(p.install) &&
       [...s.delivery.logs].every(([sender, l]) => l.next - 1 <= (p.cut.get(sender) ?? -1));
-    if (!ours2 && !kept) return;
+    const exact = (cut: Map<MemberId, number>) =>
+      [...cut].every(([sender, c]) => (s.delivery.logs.get(sender)?.next ?? 0) === c + 1) &&
+      [...s.delivery.logs].every(([sender, l]) => l.next - 1 <= (cut.get(sender) ?? -1));
+    const late = !ours2 && !kept && (f?.answered ?? []).some((a) => agreed(a.install) && exact(a.cut));
+    if (!ours2 && !kept && !late) return;
     if (kept) s.c.promisesKept++;
     const departed = s.view.members.filter((d) => !members.includes(d));
     const { joined, left, failed } = m;
