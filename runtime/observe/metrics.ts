@@ -75,6 +75,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     flushes: ['counter', 'Flushes run (view changes after the first view).'],
     flushDeferred: ['counter', 'Flush judgements put off because this member itself had stalled.'],
     promisesKept: ['counter', 'Views installed from a flush this member had left, its promise kept.'],
+    flushOutbid: ['counter', 'Flushes this member restarted above a higher attempt a participant took.'],
     valuesAdopted: [
       'counter',
       "Flushes this member coordinated that installed a promised attempt's view, not their own.",

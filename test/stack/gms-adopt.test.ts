@@ -82,7 +82,7 @@ describe('gms: an adopted Install (one view per view id)', () => {
     net.cutLink(c, q); // c's own traffic waits: the flush below is c's, injected
     net.inject(q, c.id, [GmsKind.Prepare, 2, 5, all, all.map(() => 'x:1')]);
     net.run(net.now + 5);
-    net.inject(q, c.id, [GmsKind.Sync, 2, 5, all.map((m) => [m, 0, m]), 0, install(all, [])]);
+    net.inject(q, c.id, [GmsKind.Sync, 2, 5, all.map((m) => [m, 0, m]), install(all, [])]);
     net.run(net.now + 5);
     expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(1);
     net.inject(q, p.id, install([c.id, p.id], [q.id])); // from p, not c
@@ -113,7 +113,7 @@ describe('gms: an adopted Install (one view per view id)', () => {
     net.cutLink(c, q);
     net.inject(q, c.id, [GmsKind.Prepare, 2, 5, all, all.map(() => 'x:1')]);
     net.run(net.now + 5);
-    net.inject(q, c.id, [GmsKind.Sync, 2, 5, all.map((m) => [m, 0, m]), 0, install(all, [])]);
+    net.inject(q, c.id, [GmsKind.Sync, 2, 5, all.map((m) => [m, 0, m]), install(all, [])]);
     net.run(net.now + 5);
     net.inject(q, p.id, install([p.id, q.id], [c.id])); // from p: c out
     net.run(net.now + 5);

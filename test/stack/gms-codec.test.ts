@@ -83,7 +83,6 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
         { sender: 'a', count: 5, holder: 'b' },
         { sender: 'b', count: 0, holder: 'a' },
       ],
-      key: 7,
       install: INSTALL,
     }),
     [
@@ -94,7 +93,6 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
         ['a', 5, 'b'],
         ['b', 0, 'a'],
       ],
-      7,
       [8, 4, 2, ['a'], ['x:1'], ['a'], [], [], [['a', 9]], 12286],
     ],
     syncHeader,
@@ -184,7 +182,7 @@ describe('gms header codecs', () => {
       attempt: 2,
       members: ['a'],
     });
-    expect(syncHeader.decode([4, 4, 2, [['a', 5, 'b']], 0, installHeader.encode(INSTALL)]).ends).toEqual([
+    expect(syncHeader.decode([4, 4, 2, [['a', 5, 'b']], installHeader.encode(INSTALL)]).ends).toEqual([
       { sender: 'a', count: 5, holder: 'b' },
     ]);
     expect(installHeader.decode([8, 4, 2, ['a'], ['x:1'], ['a'], [], [], [['a', 9]], 12286])).toEqual({
@@ -225,12 +223,12 @@ describe('gms header codecs', () => {
     ['a Digest promise without its key', () => digestHeader.decode([3, 4, 2, [], 0, ['c', 1, []]])],
     [
       'a Sync holder that is not a string',
-      () => syncHeader.decode([4, 4, 2, [['a', 1, 7]], 0, installHeader.encode(INSTALL)]),
+      () => syncHeader.decode([4, 4, 2, [['a', 1, 7]], installHeader.encode(INSTALL)]),
     ],
     ['a Sync without the Install it will send', () => syncHeader.decode([4, 4, 2, [['a', 1, 'b']], 0])],
     [
       'a Sync naming an Install of another view',
-      () => syncHeader.decode([4, 4, 2, [], 0, installHeader.encode({ ...INSTALL, newViewId: 5 })]),
+      () => syncHeader.decode([4, 4, 2, [], installHeader.encode({ ...INSTALL, newViewId: 5 })]),
     ],
     ['a Digest promise without its Install', () => digestHeader.decode([3, 4, 2, [], 0, ['c', 1, [], 8191]])],
     [

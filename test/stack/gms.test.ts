@@ -560,12 +560,11 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     attempt * 4096 + 4095 - rank,
   ];
   /** A Sync of view 2's `attempt`: its cut and the Install it will send. */
-  const syncOf = (attempt: number, ends: unknown[], install: unknown[], key = 0) => [
+  const syncOf = (attempt: number, ends: unknown[], install: unknown[]) => [
     GmsKind.Sync,
     2,
     attempt,
     ends,
-    key,
     install,
   ];
 
@@ -598,41 +597,66 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     ];
     expect(sync[3].find(([sender]) => sender === p.id)?.[1]).toBe(2);
     // And the view, not only the cut: c installs p's view, without c and the joiner, not its own.
-    expect(sync[5]).toEqual(promisedView);
+    expect(sync[4]).toEqual(promisedView);
   });
 
-  it('a promise carried into a lower attempt after an Abandon keeps its key', () => {
+  it('after an Abandon a participant takes only a higher attempt; its promise keeps its own key', () => {
     const net = group(3);
     const [c, p, q] = coordinatorFirst(net);
     const members = [c.id, p.id, q.id];
     const zeros = members.map((m) => [m, 0, m]);
     const prepare = (from: GmsNode, attempt: number, ms: string[]) =>
       net.inject(p, from.id, [GmsKind.Prepare, 2, attempt, ms, ms.map(() => 'x:1')]);
+    const cView = installOf(5, 0, members);
+    net.cutLink(c, p, false); // p hears only the injections below
+    net.cutLink(q, p, false);
     prepare(c, 5, members);
-    net.inject(p, c.id, syncOf(5, zeros, installOf(5, 0, members))); // p answers c's attempt 5: its promise
+    net.inject(p, c.id, syncOf(5, zeros, cView)); // p answers c's attempt 5: its promise
     prepare(q, 6, [p.id, q.id]); // leaves c out: p switches, still bound to c's cut
     net.inject(p, q.id, [GmsKind.Abandon, 2, 6]);
-    prepare(q, 1, [p.id, q.id]); // any key after an Abandon, even a lower one
-    net.inject(p, q.id, syncOf(1, zeros, installOf(5, 0, members))); // q adopted c's promised view
+    prepare(q, 1, [p.id, q.id]); // a lower attempt, even after the Abandon: refused (ballots only go up)
+    net.run(net.now + 5);
+    expect(net.sentOf(p, GmsKind.Digest).filter((d) => d[2] === 1)).toEqual([]);
     prepare(q, 7, [p.id, q.id]);
     net.run(net.now + 5);
-    expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(2);
-    const promised = net.sentOf(p, GmsKind.Digest).at(-1)![5] as [string, number, unknown, number];
-    expect(promised.slice(0, 2)).toEqual([q.id, 1]);
-    // Not q's attempt 1's key: above c's attempt 5 (rank 0), and above q's attempt 6 (rank 2)
-    // too, which p was released from (promise keys are attempt keys doubled, + 1 past a release).
-    expect(promised[3]).toBeGreaterThan(2 * (5 * 4096 + 4095));
-    expect(promised[3]).toBe(2 * (6 * 4096 + 4093) + 1);
+    expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(1);
+    const promised = net.sentOf(p, GmsKind.Digest).at(-1)![5] as [string, number, unknown, number, unknown];
+    // Still c's attempt 5 (q's 6 was abandoned before p answered it), keyed by its own key.
+    expect(promised.slice(0, 2)).toEqual([c.id, 5]);
+    expect(promised[3]).toBe(5 * 4096 + 4095);
+    expect(promised[4]).toEqual(cView);
   });
 
-  it('a promise made after an Abandon outranks the abandoned attempt, which a member never heard end', () => {
-    // docs/protocol.md "One cut per view". c's attempt 5 (the highest key) ends view 1 after
-    // c's 2 casts; p and q answer it. c abandons it and only q hears the Abandon. r (rank 1)
-    // runs attempt 5 without p, ending view 1 after c's 3 casts (q holds the third); q answers
-    // it, and r may install it. r's next attempt 6 asks p and q for their promises: p still
-    // reports c's attempt, whose key is above r's attempt 5. Adopting it would end view 1 after
-    // 2 casts where r's install ended it after 3. q was released from c's attempt before it
-    // answered r's, so its promise must outrank c's: then 6 ends view 1 where 5 did.
+  it('a coordinator refused for a lower attempt starts above it, and excludes nobody', () => {
+    // p is blocked in q's attempt 9, abandoned (a stale Prepare after a heal). c starts a flush
+    // for a joiner before p's heartbeats told it of attempt 9: p refuses c's lower attempt, and
+    // c, told by p's next heartbeat, starts over above it (flushOutbid) instead of excluding p
+    // at its flush timeout.
+    const net = group(3);
+    const [c, p, q] = coordinatorFirst(net);
+    const all = [c.id, p.id, q.id];
+    net.cutLink(p, c, false); // c hears nothing of p until its flush has begun
+    net.inject(p, q.id, [GmsKind.Prepare, 2, 9, all, all.map(() => 'x:1')]);
+    net.inject(p, q.id, [GmsKind.Abandon, 2, 9]);
+    net.joinProven(c, 'deadbeef.1', 'n99');
+    expect(net.runUntil(() => net.sentOf(c, GmsKind.Prepare).length > 0, net.now + 200)).toBe(true);
+    expect(net.sentOf(c, GmsKind.Prepare)[0]![2]).toBeLessThan(9);
+    net.run(net.now + 20);
+    net.heal();
+    expect(net.runUntil(() => viewId(net, c) === 2, net.now + 2_000)).toBe(true);
+    expect(net.sentOf(p, GmsKind.Digest).filter((d) => (d[2] as number) < 9)).toEqual([]);
+    expect(net.stats(c).flushOutbid).toBeGreaterThanOrEqual(1);
+    expect(net.view(c)!.members).toEqual([...all, 'deadbeef.1']);
+    for (const n of [p, q]) expect(net.view(n)).toEqual(net.view(c));
+  });
+
+  it('an attempt that may have installed outranks a stale promise of an abandoned one', () => {
+    // docs/protocol.md "One view per view id". c's attempt 5 ends view 1 after c's 2 casts; p
+    // and q answer it. c abandons it and only q hears the Abandon. r's attempt 5 ranks below
+    // c's: q refuses it (ballots only go up), so r runs attempt 6 without p, ending view 1 after
+    // c's 3 casts (q holds the third); q answers it, and r may install it. r's attempt 7 asks p
+    // and q: p still reports c's attempt 5, q r's attempt 6, a higher key: 7 ends view 1 where 6
+    // did, with 6's view.
     const net = group(4);
     const [c, r, p, q] = coordinatorFirst(net) as unknown as [GmsNode, GmsNode, GmsNode, GmsNode];
     const all = [c.id, r.id, p.id, q.id];
@@ -654,12 +678,17 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     net.run(net.now + 5);
     for (const n of [p, q]) net.inject(n, c.id, syncOf(5, cutOf(2), installOf(5, 0, all)));
     net.inject(q, c.id, [GmsKind.Abandon, 2, 5]); // lost on its way to p
-    prepare(q, r, 5, [c.id, r.id, q.id]); // r's attempt 5 ranks below c's attempt 5
+    const qDigests = net.sentOf(q, GmsKind.Digest).length;
+    prepare(q, r, 5, [c.id, r.id, q.id]); // r's attempt 5 ranks below c's attempt 5: refused
     net.run(net.now + 5);
-    net.inject(q, r.id, syncOf(5, cutOf(3), installOf(5, 1, [c.id, r.id, q.id], [p.id])));
+    expect(net.sentOf(q, GmsKind.Digest).slice(qDigests)).toEqual([]);
+    prepare(q, r, 6, [c.id, r.id, q.id]);
+    net.run(net.now + 5);
+    const rView = installOf(6, 1, [c.id, r.id, q.id], [p.id]);
+    net.inject(q, r.id, syncOf(6, cutOf(3), rView));
     net.run(net.now + 5);
     expect(net.delivered(q)).toHaveLength(3);
-    for (const n of [p, q]) prepare(n, r, 6, [r.id, p.id, q.id]);
+    for (const n of [p, q]) prepare(n, r, 7, [r.id, p.id, q.id]);
     net.run(net.now + 5);
     expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(1);
     expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(2);
@@ -667,27 +696,29 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     const pp = net.sentOf(p, GmsKind.Digest).at(-1)![5] as Promise;
     const qp = net.sentOf(q, GmsKind.Digest).at(-1)![5] as Promise;
     expect(pp.slice(0, 2)).toEqual([c.id, 5]);
-    expect(qp.slice(0, 2)).toEqual([r.id, 5]);
+    expect(qp.slice(0, 2)).toEqual([r.id, 6]);
     expect(qp[3]).toBeGreaterThan(pp[3]);
-    // Attempt 6 ends view 1 at the promise of the higher key (Coordinator.adoptedPromise, the
-    // first test above): both finish it, nobody steps down, p fetches the third cast from q.
+    // Attempt 7 adopts the promise of the higher key (Coordinator.adoptedPromise, the first test
+    // above): both finish it, nobody steps down, p fetches the third cast from q.
     const best = qp[3] > pp[3] ? qp : pp;
+    expect(best[4]).toEqual(rView);
     const ends = best[2].map(([m, count]) => [m, count, m === c.id ? q.id : m]);
-    for (const n of [p, q]) net.inject(n, r.id, syncOf(6, ends, best[4]));
+    for (const n of [p, q]) net.inject(n, r.id, syncOf(7, ends, best[4]));
     net.run(net.now + 20);
     for (const n of [p, q]) {
       expect(net.stopped(n)).toBe(false);
       expect(net.delivered(n)).toHaveLength(3);
-      expect(net.sentOf(n, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 6]);
+      expect(net.sentOf(n, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 7]);
     }
   });
 
-  it('a floor reaches every promise of the attempt that follows the Abandon, not only its own', () => {
+  it('a promise of an attempt that never met the abandoned one still outranks it', () => {
     // 5 members c r p q s. W = c's attempt 5 {c,p,q} ends view 1 after c's 3 casts (only p
     // holds the third). p answers; q cannot fetch; c abandons W, p's Abandon is lost. X = r's
-    // attempt 5 (lower key, started concurrently, Prepare to q delayed past W's Abandon)
-    // {r,q,s} ends view 1 after 2; q (floored) and s (never in W, no floor) answer; r installs
-    // X at q. Z = c's attempt 6 {c,p,s}: p reports W at 2key(c,5), s reports X at 2key(r,5).
+    // attempt 6 (attempt 5 would rank below W at q) {r,q,s} ends view 1 after 2; q and s
+    // (never in W) answer; r installs X at q. Z = c's attempt 7 {c,p,s}: p reports W, s
+    // reports X, whose key is higher, whatever s knew of W: Z ends view 1 where X did, in X's
+    // view. (Under the floors this needed X's Sync to carry q's floor to s.)
     const net = group(5);
     const [c, r, p, q, s] = coordinatorFirst(net) as unknown as GmsNode[] as [
       GmsNode,
@@ -728,44 +759,39 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     expect(net.sentOf(p, GmsKind.FlushOk)).toHaveLength(1);
     expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(0);
     net.inject(q, c.id, [GmsKind.Abandon, 2, 5]); // lost on its way to p
-    // X: r's attempt 5 (below c's 5), participants r q s.
-    for (const n of [q, s]) prepare(n, r, 5, [r.id, q.id, s.id]);
+    // X: r's attempt 6, participants r q s.
+    for (const n of [q, s]) prepare(n, r, 6, [r.id, q.id, s.id]);
     net.run(net.now + 5);
-    // As a coordinator would: the Sync carries the highest floor or promise key of its digests.
-    const xKey = Math.max(
-      0,
-      ...[q, s].map((n) => {
-        const d = net.sentOf(n, GmsKind.Digest).at(-1)! as unknown[];
-        return Math.max(Number(d[6] ?? 0), Number(Array.isArray(d[5]) ? d[5][3] : 0));
-      }),
-    );
     const xMembers = [r.id, q.id, s.id];
-    const xView = installOf(5, 1, xMembers, [c.id, p.id]);
-    for (const n of [q, s]) net.inject(n, r.id, syncOf(5, cutOf(2, r.id), xView, xKey));
+    const xView = installOf(6, 1, xMembers, [c.id, p.id]);
+    for (const n of [q, s]) net.inject(n, r.id, syncOf(6, cutOf(2, r.id), xView));
     net.run(net.now + 5);
-    expect(net.sentOf(q, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 5]);
-    expect(net.sentOf(s, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 5]);
+    expect(net.sentOf(q, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 6]);
+    expect(net.sentOf(s, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 6]);
     // r has every FlushOk of X and installs it; q gets the Install, s's copy is lost.
     net.inject(q, r.id, xView);
     net.run(net.now + 5);
     expect(viewId(net, q)).toBe(2);
     expect(net.delivered(q)).toHaveLength(2);
-    // Z: c's attempt 6 (c suspects r and q), participants c p s.
-    for (const n of [p, s]) prepare(n, c, 6, [c.id, p.id, s.id]);
+    // Z: c's attempt 7 (c suspects r and q), participants c p s.
+    for (const n of [p, s]) prepare(n, c, 7, [c.id, p.id, s.id]);
     net.run(net.now + 5);
     type Promise = [string, number, [string, number][], number, unknown[]];
     const pp = net.sentOf(p, GmsKind.Digest).at(-1)![5] as Promise;
     const sp = net.sentOf(s, GmsKind.Digest).at(-1)![5] as Promise;
     expect(sp[4]).toEqual(xView);
+    expect(sp[3]).toBeGreaterThan(pp[3]);
     // The coordinator adopts the higher key (Coordinator.adoptedPromise): its cut and its view.
     const best = sp[3] > pp[3] ? sp : pp;
     const ends = best[2].map(([m, count]) => [m, count, m === c.id ? p.id : m]);
-    for (const n of [p, s]) net.inject(n, c.id, syncOf(6, ends, best[4]));
+    for (const n of [p, s]) net.inject(n, c.id, syncOf(7, ends, best[4]));
     net.run(net.now + 20);
     // p delivered c's third cast, past the adopted cut: it steps down. s completes Z, whose
     // Install is Z's adopted view; c sends it to both (what a coordinator does, injected).
-    if (net.sentOf(s, GmsKind.FlushOk).at(-1)![2] === 6) for (const n of [p, s]) net.inject(n, c.id, best[4]);
+    expect(net.sentOf(s, GmsKind.FlushOk).at(-1)![2]).toBe(7);
+    for (const n of [p, s]) net.inject(n, c.id, best[4]);
     net.run(net.now + 5);
+    expect(net.stopped(p)).toBe(true);
     // One cut per view, and one view: s ends view 1 where q (X's install) did, in X's view.
     expect(net.delivered(s).length).toBe(net.delivered(q).length);
     expect(net.view(s)).toEqual(net.view(q));

@@ -19,7 +19,7 @@ export const GmsKind = {
   /** [3, newViewId, attempt, [[sender, count]...], nakNext] participant → coordinator: how many of
    * each sender's messages of the view it holds contiguously (its own: how many it sent). */
   Digest: 3,
-  /** [4, newViewId, attempt, [[sender, count, holder]...], key, install] coordinator → participants:
+  /** [4, newViewId, attempt, [[sender, count, holder]...], install] coordinator → participants:
    * the old view ends after `count` messages of each sender; `holder` has them all; `install` is
    * the Install this attempt will send (its own, or the one of a promise it adopted). */
   Sync: 4,
@@ -111,15 +111,12 @@ export interface DigestHeader extends AttemptHeader {
     coord: MemberId;
     attempt: number;
     cut: (readonly [MemberId, number])[];
-    /** Twice the highest attempt key along the chain of promises this one carried, or just above
-     * an attempt the participant was released from by an Abandon (see the flush). */
+    /** The promised attempt's key (`attempt × 4096 + 4095 − rank` of its coordinator): a ballot. */
     key: number;
     /** The Install that attempt sends (from its Sync): an attempt adopting the promise sends
      * exactly this one, so at most one view follows the old one, whoever completes it. */
     install: InstallHeader;
   };
-  /** The participant's floor: the least key it may promise, above every attempt an Abandon released it from (0: none). */
-  floor?: number;
 }
 export interface SyncEnd {
   sender: MemberId;
@@ -129,8 +126,6 @@ export interface SyncEnd {
 }
 export interface SyncHeader extends AttemptHeader {
   ends: SyncEnd[];
-  /** The least key of any promise of this attempt: the highest floor or promise key among its digests (0: none). */
-  key?: number;
   /** The Install this attempt sends once every FlushOk is in: its own view, or the view of the
    * promise it adopted (then `install.attempt` and `install.epoch` are that promise's). */
   install: InstallHeader;
@@ -256,7 +251,6 @@ export const digestHeader: HeaderCodec<DigestHeader> = {
           installHeader.encode(m.promised.install),
         ]
       : 0;
-    if (m.floor) return [...base, pr, m.floor];
     return m.promised ? [...base, pr] : base;
   },
   decode(h) {
@@ -265,9 +259,7 @@ export const digestHeader: HeaderCodec<DigestHeader> = {
     const attempt = headerUint(h[2], L, 'attempt');
     const held = counts(h[3]);
     const nakNext = headerUint(h[4], L, 'nakNext');
-    const floor = h[6] === undefined ? 0 : headerUint(h[6], L, 'floor');
-    const fl = floor ? { floor } : {};
-    if (h[5] === undefined || h[5] === 0) return { newViewId, attempt, held, nakNext, ...fl };
+    if (h[5] === undefined || h[5] === 0) return { newViewId, attempt, held, nakNext };
     const p = headerTuple(h[5], L, 5);
     const promised = {
       coord: headerString(p[0], L, 'promised coordinator'),
@@ -276,7 +268,7 @@ export const digestHeader: HeaderCodec<DigestHeader> = {
       key: headerUint(p[3], L, 'promised key'),
       install: installHeader.decode(headerTuple(p[4], L, 10)),
     };
-    return { newViewId, attempt, held, nakNext, promised, ...fl };
+    return { newViewId, attempt, held, nakNext, promised };
   },
 };
 
@@ -286,19 +278,17 @@ export const syncHeader: HeaderCodec<SyncHeader> = {
     m.newViewId,
     m.attempt,
     m.ends.map((e) => [e.sender, e.count, e.holder]),
-    m.key ?? 0,
     installHeader.encode(m.install),
   ],
   decode(h) {
-    headerTuple(h, L, 6);
+    headerTuple(h, L, 5);
     const newViewId = headerUint(h[1], L, 'viewId');
     const attempt = headerUint(h[2], L, 'attempt');
     const entries = headerTuple(h[3], L, 0);
-    const key = headerUint(h[4], L, 'key');
-    const install = installHeader.decode(headerTuple(h[5], L, 10));
+    const install = installHeader.decode(headerTuple(h[4], L, 10));
     if (install.newViewId !== newViewId)
       throw new DecodeError('DECODE_BAD_SHAPE', 'gms: a Sync installs another view than its own');
-    return { newViewId, attempt, ends: entries.map(syncEnd), ...(key ? { key } : {}), install };
+    return { newViewId, attempt, ends: entries.map(syncEnd), install };
   },
 };
 

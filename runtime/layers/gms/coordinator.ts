@@ -31,7 +31,7 @@ export interface Coordination {
   failed: MemberId[];
   digests: Map<
     MemberId,
-    { last: Map<MemberId, number>; nakNext: number; promised?: DigestHeader['promised']; floor?: number }
+    { last: Map<MemberId, number>; nakNext: number; promised?: DigestHeader['promised'] }
   >;
   oks: Set<MemberId>;
   synced: boolean;
@@ -188,6 +188,17 @@ export class Coordinator {
   onHeartbeat(from: MemberId, hb: HeartbeatHeader): void {
     const s = this.s;
     s.highestAttempt = Math.max(s.highestAttempt, hb.highestAttempt);
+    // A participant that has not answered our Prepare took a higher attempt (ballots only go up
+    // at a participant): it never will. Start over above it rather than wait for the flush
+    // timeout, which would exclude it.
+    const k = this.coord;
+    if (k && hb.highestAttempt > k.attempt && k.participants.includes(from) && !k.digests.has(from)) {
+      s.c.flushOutbid++;
+      s.ctx.trace(() => `${from} took attempt ${hb.highestAttempt}: restart above it`);
+      this.drop();
+      this.startFlush();
+      return;
+    }
     if (!hb.stuck || this.coord || s.coordinatorId() !== s.self) return;
     // A member is blocked in a flush nobody drives (its coordinator abandoned it, or lost the
     // lead, or it arrived stale after a heal): only a view change unblocks it, so run one.
@@ -309,12 +320,12 @@ export class Coordinator {
 
   onDigest(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { newViewId, attempt, held, nakNext, promised, floor } = digestHeader.decode(h);
+    const { newViewId, attempt, held, nakNext, promised } = digestHeader.decode(h);
     const last = new Map<MemberId, number>();
     for (const [sender, count] of held) last.set(sender, count - 1);
     const k = this.coord;
     if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
-    k.digests.set(from, { last, nakNext, floor: floor ?? 0, ...(promised ? { promised } : {}) });
+    k.digests.set(from, { last, nakNext, ...(promised ? { promised } : {}) });
     if (k.digests.size < k.participants.length || k.synced) return;
     // The old view ends, per sender, at the furthest any survivor got; one who has it serves the rest.
     // Unless a participant still stands by a FlushOk to another attempt: that attempt's coordinator
@@ -357,12 +368,7 @@ export class Coordinator {
     };
     if (promise) s.c.valuesAdopted++;
     const install = k.install;
-    // Every promise of this attempt is keyed above every floor and promise its digests showed: a
-    // participant released from an abandoned attempt W raises all of them above W, not only its own
-    // (else a later attempt meeting only an unfloored participant would rank W's cut above ours).
-    let key = 0;
-    for (const d of k.digests.values()) key = Math.max(key, d.floor ?? 0, d.promised?.key ?? 0);
-    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends, key, install }));
+    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends, install }));
   }
 
   /** The highest-keyed promise reported in the digests: its cut (last vseq per sender) and Install. */

@@ -40,24 +40,11 @@ export interface Flush {
     key: number;
     install: InstallHeader;
   };
-  /** Least key of any promise made from here on: above every attempt we were released from by
-   * an Abandon (see promiseKey). */
-  floor?: number;
-  /** The least key of a promise of this attempt, from its Sync (every participant's floor counts). */
-  syncKey?: number;
   /** Every Install this member answered FlushOk to in this view change, with its cut: one of them
    * may still be installed (by its coordinator, or by an attempt that adopted it), and then
    * reaches us from a member already in it (see onPrepare). */
   answered?: { install: InstallHeader; cut: Map<MemberId, number> }[];
 }
-
-/**
- * Promise keys are attempt keys doubled: an odd key sits just above an abandoned attempt's. A
- * participant released from attempt W by its Abandon may answer a lower-keyed attempt X, which
- * may then be installed; a member that never got W's Abandon still reports W. Any later attempt
- * must end the view at X's cut, so every promise made after the release outranks W's.
- */
-const promiseKey = (attemptKey: number): number => 2 * attemptKey;
 
 /**
  * The participant role: a member of the view taking part in a view change. It blocks on the
@@ -97,41 +84,38 @@ export class Participant {
     if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
     s.highestAttempt = Math.max(s.highestAttempt, attempt);
     const f = this.flush;
-    // An abandoned attempt binds nobody: any coordinator's Prepare replaces it, whatever its key.
-    if (f && !f.abandoned) {
+    if (f) {
+      // Attempt keys are Paxos ballots: a participant never takes one below the highest it took
+      // in this view change, abandoned or not (an Abandon frees it for higher ones only). Then
+      // an attempt that may have installed is met, by any later attempt that completes, at a
+      // participant that reports it or a later promise carrying its value: no floor or tie can
+      // rank a stale promise above it (test/sim/FINDINGS.md item 21). A coordinator that is
+      // refused learns the higher attempt from our heartbeats and starts above it.
       const key = s.attemptKey(attempt, from);
       const cur = s.attemptKey(f.attempt, f.coord);
       if (key < cur) return;
       // Having promised a coordinator that we are done, switch only if it is gone (we suspect it,
       // or the new coordinator's proposal leaves it out).
       const gone = s.suspected.has(f.coord) || !members.includes(f.coord);
-      if (key > cur && f.okSent && f.coord !== from && f.coord !== s.self && !gone) return;
+      if (key > cur && f.okSent && !f.abandoned && f.coord !== from && f.coord !== s.self && !gone) return;
     }
     if (!f || f.coord !== from || f.attempt !== attempt) {
       s.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
       if (!f) s.ctx.passUp({ type: 'block' });
-      // The key reported with a promise never drops along the chain: after an Abandon we may take
-      // a lower-keyed attempt, whose coordinator adopted the cut of the promise we carried into
-      // it, so that cut still speaks for the higher key.
+      // Our promise is the last attempt we answered FlushOk to and were not released from, keyed
+      // by that attempt's own key: its Install carries whatever promise its Sync adopted. An
+      // Abandon drops it (its coordinator never installs it; an attempt that adopted its value
+      // installs under its own, higher key, which its participants report).
       const promised =
         f?.okSent && f.cut && f.install && !f.abandoned
           ? {
               coord: f.coord,
               attempt: f.attempt,
               cut: f.cut,
-              key: Math.max(
-                promiseKey(s.attemptKey(f.attempt, f.coord)),
-                f.promised?.key ?? 0,
-                f.floor ?? 0,
-                f.syncKey ?? 0,
-              ),
+              key: s.attemptKey(f.attempt, f.coord),
               install: f.install,
             }
           : f?.promised;
-      // Released from an attempt by its Abandon: whatever we promise next outranks it.
-      const floor = f?.abandoned
-        ? Math.max(f.floor ?? 0, promiseKey(s.attemptKey(f.attempt, f.coord)) + 1)
-        : f?.floor;
       this.flush = {
         newViewId,
         attempt,
@@ -140,7 +124,6 @@ export class Participant {
         okSent: false,
         since: s.ctx.now(),
         ...(promised ? { promised } : {}),
-        ...(floor !== undefined ? { floor } : {}),
         ...(f?.answered ? { answered: f.answered } : {}),
       };
     }
@@ -174,14 +157,13 @@ export class Participant {
         held,
         nakNext: d.lastOwnNakSeq + 1,
         ...(promised ? { promised } : {}),
-        ...(this.flush?.floor ? { floor: this.flush.floor } : {}),
       }),
     );
   }
 
   onSync(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { newViewId, attempt, ends, key, install } = syncHeader.decode(h);
+    const { newViewId, attempt, ends, install } = syncHeader.decode(h);
     const f = this.flush;
     if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !s.view) return;
     const cut = new Map<MemberId, number>();
@@ -193,7 +175,6 @@ export class Participant {
     f.cut = cut;
     f.holders = holders;
     f.install = install;
-    if (key) f.syncKey = key;
     this.fetchMissing();
     s.delivery.drainAll();
     this.checkDone();

@@ -44,6 +44,7 @@ export class GmsShared {
     flushDeferred: 0,
     promisesKept: 0,
     valuesAdopted: 0,
+    flushOutbid: 0,
     stuckReports: 0,
     forwards: 0,
     suspicions: 0,
