@@ -6,9 +6,9 @@ import { Links } from './network.js';
 import { expectedUnderLoss, rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import type { World } from './world.js';
 
-/** Three nodes that installed view 1 of members a, b, c; `links` decides who reaches whom. */
-function world(links: Links, paused: number[] = []): World {
-  const view = { id: 1, epoch: 1, members: ['a', 'b', 'c'], at: 5 };
+/** Three nodes that installed view 1 of members a, b, c (or `members`); `links` decides who reaches whom. */
+function world(links: Links, paused: number[] = [], members = ['a', 'b', 'c']): World {
+  const view = { id: 1, epoch: 1, members, at: 5 };
   return {
     now: 100,
     links,
@@ -40,6 +40,15 @@ describe('the majority rule', () => {
     oneWay.cut(0, 2);
     oneWay.cut(1, 2);
     expect(majorityLoss(world(oneWay))).toMatchObject({ largest: 1 });
+  });
+
+  it('is lost when the two members of a view are cut apart, though both reach a joiner', () => {
+    // RPC seed 5004312: view [a, b], c still joining; a↮b, both reach c. c relays nothing.
+    const l = new Links(3);
+    l.cut(0, 1, true);
+    expect(majorityLoss(world(l, [], ['a', 'b']))).toMatchObject({ largest: 1, of: 2 });
+    // Through a member it is connected (a third member vouches; nak repairs from any holder).
+    expect(majorityLoss(world(l))).toBeUndefined();
   });
 
   it('excuses only claims about requests in no agreed log', () => {

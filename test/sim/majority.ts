@@ -4,9 +4,11 @@
  * go on). Such a run's losses are "expected unavailability", reported apart from violations.
  *
  * The rule, as checked: at a sampled instant during the faults, take the newest view installed
- * by a member still in the group; group the running members (alive, not paused) into the sets
- * that reach each other both ways (test/sim/network.ts); if no set holds more than half of that
- * view's members, the group has lost its majority there.
+ * by a member still in the group; group its running members (alive, not paused) into the sets
+ * that reach each other both ways (test/sim/network.ts), through members of the view only: a
+ * joiner or a stranger reached by both sides of a cut relays nothing (RPC seed 5004312: a view
+ * of two cut apart, both sides still reaching a joiner, was counted as connected); if no set
+ * holds more than half of that view's members, the group has lost its majority there.
  */
 import { viewKey, type World } from './world.js';
 
@@ -43,7 +45,9 @@ export function majorityLoss(w: World): MajorityLoss | undefined {
     if (v && (!newest || v.at > newest.at)) newest = { at: v.at, members: v.members, key: viewKey(v) };
   }
   if (!newest) return undefined;
-  const running = w.nodes.filter((n) => n.alive && n.pausedUntil <= w.now).map((n) => n.index);
+  const running = w.nodes
+    .filter((n) => n.alive && n.pausedUntil <= w.now && newest.members.includes(n.rec.member))
+    .map((n) => n.index);
   let largest = 0;
   for (const comp of w.links.components(running)) {
     const inView = comp.filter((i) => newest.members.includes(w.nodes[i]!.rec.member)).length;
