@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
-
-/** A founded group of `n` nodes, all in view 1. */
-function group(n: number): GmsNet {
-  const net = new GmsNet(n, FAST);
-  net.found();
-  for (const node of net.nodes) expect(net.view(node)?.members).toHaveLength(n);
-  return net;
-}
-const viewId = (net: GmsNet, node: GmsNode) => net.view(node)?.id ?? 0;
-const coordinatorFirst = (net: GmsNet) => {
-  const ids = net.view(net.nodes[0]!)!.members;
-  return ids.map((id) => net.nodes.find((n) => n.id === id)!);
-};
+import {
+  coordinatorFirst,
+  GmsKind,
+  type GmsNode,
+  foundGroup as group,
+  installOf,
+  viewIdOf as viewId,
+} from './gms-net.js';
 
 /**
  * Found by review (FINDINGS item 21). 5 members a b p q r (ranks 0..4). a and p are cut
@@ -58,64 +52,37 @@ describe('gms: an adopted Install (one view per view id)', () => {
     expect(new Set(live.map((n) => `${viewId(net, n)}.${net.view(n)!.epoch}`)).size).toBeLessThanOrEqual(1);
   });
 
-  it('an Install from a member that is not the coordinator, with the agreed epoch, is not taken', () => {
-    // The relaxed sender rule compares only the epoch: any member of the view (a key holder, or
-    // anyone forging a member's id without a key) can send an Install with the epoch of the
-    // attempt q completed but other members. q stops as excluded on p's word alone (before the
-    // commit: refused, as from anyone but the coordinator of q's flush).
+  /** q completed c's attempt 5 of view 2 = [c, p, q] (injected: c's own traffic to q waits). */
+  const completedAttempt = () => {
     const net = group(3);
-    const [c, p, q] = coordinatorFirst(net) as [GmsNode, GmsNode, GmsNode];
+    const [c, p, q] = coordinatorFirst(net);
     const all = [c.id, p.id, q.id];
-    const epoch = 5 * 4096 + 4095;
-    const install = (ms: string[], failed: string[]) => [
-      GmsKind.Install,
-      2,
-      5,
-      ms,
-      ms.map(() => 'x:1'),
-      [],
-      [],
-      failed,
-      [],
-      epoch,
-    ];
-    net.cutLink(c, q); // c's own traffic waits: the flush below is c's, injected
+    net.cutLink(c, q);
     net.inject(q, c.id, [GmsKind.Prepare, 2, 5, all, all.map(() => 'x:1')]);
     net.run(net.now + 5);
-    net.inject(q, c.id, [GmsKind.Sync, 2, 5, all.map((m) => [m, 0, m]), install(all, [])]);
+    net.inject(q, c.id, [GmsKind.Sync, 2, 5, all.map((m) => [m, 0, m]), installOf(5, 0, all)]);
     net.run(net.now + 5);
     expect(net.sentOf(q, GmsKind.FlushOk)).toHaveLength(1);
-    net.inject(q, p.id, install([c.id, p.id], [q.id])); // from p, not c
+    return { net, c, p, q };
+  };
+
+  it('an Install from a member that is not the coordinator, with the agreed epoch, is not taken', () => {
+    // The relaxed sender rule compared only the epoch: any member of the view (a key holder, or
+    // anyone forging a member's id without a key) could send an Install with the epoch of the
+    // attempt q completed but other members. q stopped as excluded on p's word alone (before
+    // 199e201: refused, as from anyone but the coordinator of q's flush).
+    const { net, c, p, q } = completedAttempt();
+    net.inject(q, p.id, installOf(5, 0, [c.id, p.id], [q.id])); // from p, not c
     net.run(net.now + 5);
     expect(net.stopped(q)).toBe(false);
     expect(net.stats(q).refused).toBe(1);
   });
 
   it('an Install with the agreed epoch but other members is not installed as if agreed', () => {
-    // Same, keeping q in: q installs p's member list under c's epoch, a view 2 that c's real
-    // Install (same id, same epoch) contradicts; the lineage rule cannot tell them apart.
-    const net = group(3);
-    const [c, p, q] = coordinatorFirst(net) as [GmsNode, GmsNode, GmsNode];
-    const all = [c.id, p.id, q.id];
-    const epoch = 5 * 4096 + 4095;
-    const install = (ms: string[], failed: string[]) => [
-      GmsKind.Install,
-      2,
-      5,
-      ms,
-      ms.map(() => 'x:1'),
-      [],
-      [],
-      failed,
-      [],
-      epoch,
-    ];
-    net.cutLink(c, q);
-    net.inject(q, c.id, [GmsKind.Prepare, 2, 5, all, all.map(() => 'x:1')]);
-    net.run(net.now + 5);
-    net.inject(q, c.id, [GmsKind.Sync, 2, 5, all.map((m) => [m, 0, m]), install(all, [])]);
-    net.run(net.now + 5);
-    net.inject(q, p.id, install([p.id, q.id], [c.id])); // from p: c out
+    // Same, keeping q in: q would install p's member list under c's epoch, a view 2 that c's
+    // real Install (same id, same epoch) contradicts; the lineage rule cannot tell them apart.
+    const { net, c, p, q } = completedAttempt();
+    net.inject(q, p.id, installOf(5, 0, [p.id, q.id], [c.id])); // from p: c out
     net.run(net.now + 5);
     expect(viewId(net, q)).toBe(1);
     expect(net.stopped(q)).toBe(false);

@@ -323,4 +323,37 @@ export class GmsNet {
   }
 }
 
+/** A founded group of `n` nodes (with `opts`), all in view 1. */
+export function foundGroup(n: number, opts?: Partial<GmsOptions>): GmsNet {
+  const net = new GmsNet(n, opts);
+  net.found();
+  for (const node of net.nodes)
+    if (net.view(node)?.members.length !== n) throw new Error(`${node.id} did not found a view of ${n}`);
+  return net;
+}
+
+/** The id of the last view a node installed (0 before its first). */
+export const viewIdOf = (net: GmsNet, node: GmsNode): number => net.view(node)?.id ?? 0;
+
+/** The nodes in rank order of view 1 (rank 0, the coordinator, first). */
+export const coordinatorFirst = (net: GmsNet): [GmsNode, GmsNode, GmsNode, ...GmsNode[]] => {
+  const ids = net.view(net.nodes[0]!)!.members;
+  return ids.map((id) => net.nodes.find((n) => n.id === id)!) as [GmsNode, GmsNode, GmsNode, ...GmsNode[]];
+};
+
+/** The Install tuple of view 2 by `attempt` of the member at `rank` in view 1 (its epoch says
+ * which), every address `x:1`. */
+export const installOf = (attempt: number, rank: number, members: string[], failed: string[] = []) => [
+  GmsKind.Install,
+  2,
+  attempt,
+  members,
+  members.map(() => 'x:1'),
+  [],
+  [],
+  failed,
+  [],
+  attempt * 4096 + 4095 - rank,
+];
+
 export { GmsKind };

@@ -6,19 +6,22 @@ import { GROUP_CHECKERS } from '../sim/group-checkers.js';
 import { runSeed, SIM_DEFAULTS } from '../sim/run.js';
 import { GMS_SIM_OPTIONS, groupConfig, planProbes, runScenario } from '../sim/scenario.js';
 import { type Fault, World } from '../sim/world.js';
-import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
+import {
+  coordinatorFirst,
+  FAST,
+  GmsKind,
+  GmsNet,
+  type GmsNode,
+  foundGroup as group,
+  installOf,
+  viewIdOf as viewId,
+} from './gms-net.js';
 
 const ALL: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause', 'partition'];
 
-/** A founded group of `n` nodes, all in view 1. */
-function group(n: number): GmsNet {
-  const net = new GmsNet(n);
-  net.found();
-  for (const node of net.nodes) expect(net.view(node)?.members).toHaveLength(n);
-  return net;
-}
-
-const viewId = (net: GmsNet, node: GmsNode) => net.view(node)?.id ?? 0;
+/** A seed of the group-patterns mode's faults (splits and one-way links too, rejoining alike). */
+const patternSeed = (seed: number, members: string, delivery: 'fanout' | 'multicast') =>
+  runSeed({ ...SIM_DEFAULTS, members, faults: [...ALL, 'splits', 'links'], delivery, rejoin: 'same' }, seed);
 
 describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1)', () => {
   it('a participant left in an abandoned attempt is unblocked by the coordinator', () => {
@@ -123,17 +126,7 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     // the member left its suspects but not its forced failures, so every later startFlush
     // counted it out, found too few participants and returned, while the member deferred to
     // the coordinator: two views, no progress, from 3 s to the end.
-    const r = await runSeed(
-      {
-        ...SIM_DEFAULTS,
-        members: '5..9',
-        faults: [...ALL, 'splits', 'links'],
-        delivery: 'fanout',
-        rejoin: 'same',
-      },
-      501016,
-    );
-    expect(r.violations).toEqual([]);
+    expect((await patternSeed(501016, '5..9', 'fanout')).violations).toEqual([]);
   });
 
   it('group seed 2001871 (a joiner whose state provider left): nothing delivered after it gives up', async () => {
@@ -141,17 +134,7 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
     // the three ordered messages the stack produced in the same run still reached its
     // application; rejoining with the same application it carried them into the next group
     // (survivors held counts 70 and 73).
-    const r = await runSeed(
-      {
-        ...SIM_DEFAULTS,
-        members: '3..9',
-        faults: [...ALL, 'splits', 'links'],
-        delivery: 'multicast',
-        rejoin: 'same',
-      },
-      2001871,
-    );
-    expect(r.violations).toEqual([]);
+    expect((await patternSeed(2001871, '3..9', 'multicast')).violations).toEqual([]);
   });
 
   it('a coordinator that was paused reads the answers waiting for it before it blames anyone', () => {
@@ -542,23 +525,6 @@ describe('gms: who may send which control message (issue 11)', () => {
 });
 
 describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk switch)', () => {
-  const coordinatorFirst = (net: GmsNet) => {
-    const ids = net.view(net.nodes[0]!)!.members;
-    return ids.map((id) => net.nodes.find((n) => n.id === id)!) as [GmsNode, GmsNode, GmsNode];
-  };
-  /** The Install of view 2 by `attempt` of the member at `rank` in view 1 (its epoch says which). */
-  const installOf = (attempt: number, rank: number, members: string[], failed: string[] = []) => [
-    GmsKind.Install,
-    2,
-    attempt,
-    members,
-    members.map(() => 'x:1'),
-    [],
-    [],
-    failed,
-    [],
-    attempt * 4096 + 4095 - rank,
-  ];
   /** A Sync of view 2's `attempt`: its cut and the Install it will send. */
   const syncOf = (attempt: number, ends: unknown[], install: unknown[]) => [
     GmsKind.Sync,

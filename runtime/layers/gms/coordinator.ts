@@ -34,8 +34,8 @@ export interface Coordination {
     { last: Map<MemberId, number>; nakNext: number; promised?: DigestHeader['promised'] }
   >;
   oks: Set<MemberId>;
-  synced: boolean;
-  /** The Install this attempt sends, fixed at the Sync: its own view, or an adopted promise's. */
+  /** The Install this attempt sends, fixed at the Sync (set once synced): its own view, or an
+   * adopted promise's. */
   install?: InstallHeader;
   /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
   deadline: number;
@@ -307,7 +307,6 @@ export class Coordinator {
       failed,
       digests: new Map(),
       oks: new Set(),
-      synced: false,
       deadline: s.ctx.now() + s.o.suspectMs,
       deferrals: 0,
     };
@@ -326,7 +325,7 @@ export class Coordinator {
     const k = this.coord;
     if (!k || k.newViewId !== newViewId || k.attempt !== attempt || !k.participants.includes(from)) return;
     k.digests.set(from, { last, nakNext, ...(promised ? { promised } : {}) });
-    if (k.digests.size < k.participants.length || k.synced) return;
+    if (k.digests.size < k.participants.length || k.install) return;
     // The old view ends, per sender, at the furthest any survivor got; one who has it serves the rest.
     // Unless a participant still stands by a FlushOk to another attempt: that attempt's coordinator
     // may install it, so ours ends view 1 exactly where it does (the highest-keyed promise, as a
@@ -350,7 +349,6 @@ export class Coordinator {
       const end = adopted ? (adopted.get(sender) ?? -1) : best;
       ends.push({ sender, count: end + 1, holder }); // as a count: -1 cannot travel as an unsigned header
     }
-    k.synced = true;
     // The value, not only the cut: the promised attempt may have installed its view, so ours
     // installs that same view (members, epoch, nakNext), whoever is in it, even without us. Only
     // then is there one view after the old one: two views of one id with different members (the
@@ -441,7 +439,7 @@ export class Coordinator {
       return;
     }
     // Participants that did not answer in time are treated as failed; try again without them.
-    const waiting = k.synced ? k.oks : new Set(k.digests.keys());
+    const waiting = k.install ? k.oks : new Set(k.digests.keys());
     s.ctx.trace(
       () =>
         `flush ${k.newViewId}/${k.attempt} timed out waiting for ${k.participants.filter((p) => !waiting.has(p)).join(',')}`,
