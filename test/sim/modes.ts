@@ -60,4 +60,18 @@ export const MODES: readonly Mode[] = [
       autoReissue: true,
     },
   },
+  {
+    // A member that runs slow but stays live (test/sim/slow.ts): the group must keep its pace or
+    // remove it, never stall with it or diverge.
+    name: 'slow',
+    base: 7_000_000,
+    weight: 8,
+    opts: { ...common, members: '3..7', faults: parseFaults(`${ALL},slow`) },
+  },
+  {
+    name: 'rpc-slow',
+    base: 8_000_000,
+    weight: 7,
+    opts: { ...common, rpc: true, members: '3..5', faults: parseFaults(`${ALL},slow`), rejoin: 'same' },
+  },
 ];
