@@ -28,3 +28,32 @@ describe('review6: ballots (8761363)', () => {
     expect(net.view(a)!.members).toEqual([a.id, b.id]);
   });
 });
+
+describe('review6: outbidding (flushOutbid)', () => {
+  it('FAILS: a participant holding an equal attempt of a lower-ranked coordinator is excluded, not outbid', () => {
+    // Heartbeats carry the highest attempt *number*, the outbid rule compares numbers (`>`), but
+    // a participant refuses by *key*. a (rank 0) crashes after its Prepare for attempt N reached
+    // m only; b (rank 1) starts attempt N too (it had not heard of a's). m refuses b's Prepare
+    // (key(N, 0) > key(N, 1)); m's heartbeats say N, which is not above b's N, so b never
+    // restarts above it: at its flush timeout b suspects m, healthy and connected, and installs
+    // view 2 without it (m then stops and must rejoin). Expected: b restarts above (attempt
+    // N + 1) and m is in view 2, as in gms.test.ts "a coordinator refused for a lower attempt
+    // starts above it, and excludes nobody".
+    const net = foundGroup(5);
+    const [a, b, m, x, y] = coordinatorFirst(net) as [GmsNode, GmsNode, GmsNode, GmsNode, GmsNode];
+    const all = [a.id, b.id, m.id, x.id, y.id];
+    const oldA = a.id;
+    net.restart(a); // a crashes (its old id names nobody any more) and does not come back
+    net.cutLink(b, m, false); // b's Prepare to m waits
+    expect(net.runUntil(() => net.sentOf(b, GmsKind.Prepare).length > 0, net.now + 3_000)).toBe(true);
+    const n = net.sentOf(b, GmsKind.Prepare)[0]![2] as number;
+    // a's last act before it crashed: its Prepare for attempt n, reaching m only.
+    net.inject(m, oldA, [GmsKind.Prepare, 2, n, all, all.map(() => 'x:1')]);
+    net.run(net.now + 1);
+    net.heal();
+    net.run(net.now + 5_000);
+    expect(viewIdOf(net, b)).toBeGreaterThanOrEqual(2);
+    expect(net.view(b)!.members).toContain(m.id);
+    expect(net.stopped(m)).toBe(false);
+  });
+});
