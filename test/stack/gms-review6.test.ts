@@ -57,3 +57,33 @@ describe('review6: outbidding (flushOutbid)', () => {
     expect(net.stopped(m)).toBe(false);
   });
 });
+
+describe('review6: a lost Install', () => {
+  it('FAILS: the coordinator crashes with its Install lost to one member: the whole group stops', () => {
+    // 5 members g x y m z (ranks 0..4). z crashes; g's flush installs view 2 = [g, x, y, m]:
+    // every participant answered, the Install reaches x and y, the copy to m is lost and g
+    // crashes before it could be repaired. x, y, m (3 of the 4 members of view 2) are alive and
+    // connected, yet: m stays in view 1 blocked (FlushOk sent, Install never comes: nobody sends
+    // m a Prepare for view 2 or gets a Join from it, the two things that resend an Install);
+    // m's old-view heartbeats do not count at x and y, whose Prepare for view 3 m ignores, so
+    // they suspect m, hold 2 of 4 and stop; m sees two members of its view ahead and stops
+    // ("moved to a view without this member", though view 2 has it). Nobody is left.
+    // Expected: m gets view 2's Install again (e.g. a member of view 2 that hears m in view 1
+    // resends it, as for a Join), and x, y, m go on in view 3 without g.
+    const net = foundGroup(5);
+    const [g, x, y, m, z] = coordinatorFirst(net) as [GmsNode, GmsNode, GmsNode, GmsNode, GmsNode];
+    net.restart(z);
+    expect(net.runUntil(() => net.sentOf(m, GmsKind.FlushOk).length > 0, net.now + 5_000)).toBe(true);
+    net.loseLink(g, m); // what g sends m from now on is lost (never healed: g crashes)
+    expect(net.runUntil(() => net.sentOf(g, GmsKind.Install).some((h) => h[1] === 2), net.now + 100)).toBe(
+      true,
+    );
+    net.restart(g); // g crashes at once
+    net.run(net.now + 20_000);
+    for (const n of [x, y, m])
+      expect({ n: n.index, stopped: net.stopped(n) }).toEqual({ n: n.index, stopped: false });
+    expect(viewIdOf(net, x)).toBeGreaterThanOrEqual(3);
+    for (const n of [y, m]) expect(net.view(n)).toEqual(net.view(x));
+    expect(net.view(x)!.members).toEqual([x.id, y.id, m.id]);
+  });
+});
