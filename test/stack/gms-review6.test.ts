@@ -59,7 +59,7 @@ describe('review6: outbidding (flushOutbid)', () => {
 });
 
 describe('review6: a lost Install', () => {
-  it('FAILS: the coordinator crashes with its Install lost to one member: the whole group stops', () => {
+  it('the coordinator crashes with its Install lost to one member: the whole group stops (fixed)', () => {
     // 5 members g x y m z (ranks 0..4). z crashes; g's flush installs view 2 = [g, x, y, m]:
     // every participant answered, the Install reaches x and y, the copy to m is lost and g
     // crashes before it could be repaired. x, y, m (3 of the 4 members of view 2) are alive and
@@ -68,8 +68,8 @@ describe('review6: a lost Install', () => {
     // m's old-view heartbeats do not count at x and y, whose Prepare for view 3 m ignores, so
     // they suspect m, hold 2 of 4 and stop; m sees two members of its view ahead and stops
     // ("moved to a view without this member", though view 2 has it). Nobody is left.
-    // Expected: m gets view 2's Install again (e.g. a member of view 2 that hears m in view 1
-    // resends it, as for a Join), and x, y, m go on in view 3 without g.
+    // Fixed (Delivery.onViewTagged): a member of view 2 that hears m's heartbeat of view 1
+    // resends it view 2's Install, as for a Join; x, y, m go on in view 3 without g.
     const net = foundGroup(5);
     const [g, x, y, m, z] = coordinatorFirst(net) as [GmsNode, GmsNode, GmsNode, GmsNode, GmsNode];
     net.restart(z);
