@@ -87,3 +87,19 @@ describe('review6: a lost Install', () => {
     expect(net.view(x)!.members).toEqual([x.id, y.id, m.id]);
   });
 });
+
+describe('review6: key encoding', () => {
+  it('FAILS (low): ranks from 4095 on share one key, so two coordinators can share a ballot and an epoch', async () => {
+    // attemptKey clamps the rank to 4095: in a view of more than 4096 members the coordinators
+    // at ranks 4095, 4096, … get equal keys for equal attempts, and a participant takes a Prepare
+    // whose key equals the one it holds from another coordinator (only `key < cur` is refused):
+    // two attempts at one ballot, and two Installs with one epoch. Reaching rank ≥ 4095 as
+    // coordinator takes a view of ≥ 8191 members (every lower rank suspected, a majority alive),
+    // and nothing bounds the view size. Shown on the key function itself.
+    const { GmsShared } = await import('../../runtime/layers/gms/state.js');
+    const s = new GmsShared({ self: 'x' } as never, {} as never);
+    const members = Array.from({ length: 4100 }, (_, i) => `m${i}`);
+    s.view = { id: 1, members, addresses: members.map(() => ''), epoch: 1 };
+    expect(s.attemptKey(7, 'm4095')).not.toBe(s.attemptKey(7, 'm4096'));
+  });
+});
