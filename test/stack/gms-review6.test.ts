@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { coordinatorFirst, foundGroup, GmsKind, type GmsNode, viewIdOf } from './gms-net.js';
 
 /**
- * Review of 8761363 (attempt keys are Paxos ballots). Each test that is labelled FAILS shows a
- * problem on the code as committed; the others pin down behaviour checked and found sound.
+ * Review of 8761363 (attempt keys are Paxos ballots). Tests labelled FAILS are failing
+ * demonstrations: they fail on main (229cd72) and on 73cf0ee before the change too, so none is a
+ * regression of the ballots. The one marked (fixed) failed before the delivery.ts change on this
+ * branch (resend the Install to a member heartbeating in the view before) and passes after it.
  */
 describe('review6: ballots (8761363)', () => {
   it('FAILS: one heartbeat with a huge highestAttempt wedges every later view change', () => {
