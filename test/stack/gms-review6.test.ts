@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { coordinatorFirst, foundGroup, GmsKind, type GmsNode, viewIdOf } from './gms-net.js';
+import { coordinatorFirst, FAST, foundGroup, GmsKind, GmsNet, type GmsNode, viewIdOf } from './gms-net.js';
 
 /**
- * Review of 8761363 (attempt keys are Paxos ballots). Tests labelled FAILS are failing
- * demonstrations: they fail on main (229cd72) and on 73cf0ee before the change too, so none is a
- * regression of the ballots. The one marked (fixed) failed before the delivery.ts change on this
- * branch (resend the Install to a member heartbeating in the view before) and passes after it.
+ * Review of 8761363 (attempt keys are Paxos ballots). Each case failed on 229cd72 (and on 73cf0ee
+ * before the ballots: none was a regression of them) and is fixed since: bounded attempts, keys
+ * in heartbeats, the Install resent to a member heartbeating in the view before, maxMembers.
  */
 describe('review6: ballots (8761363)', () => {
-  it('FAILS: one heartbeat with a huge highestAttempt wedges every later view change', () => {
-    // highestAttempt travels unbounded (any safe integer) from any member's heartbeat; every
-    // member adopts it and its next attempt is above it. With attempt ≥ 2^41 the key
+  it('one heartbeat with a huge highestKey does not wedge later view changes', () => {
+    // Before: highestAttempt travelled unbounded (any safe integer) from any member's heartbeat;
+    // every member adopted it and its next attempt was above it. With attempt ≥ 2^41 the key
     // attempt × 4096 + 4095 − rank, which is also the new view's epoch, is no safe integer:
     // the Sync and Install carrying it fail to decode everywhere, including at the coordinator
     // itself, so no flush of the group ever completes again (and keys of distinct attempts and
@@ -20,8 +19,7 @@ describe('review6: ballots (8761363)', () => {
     const net = foundGroup(3);
     const [a, b, c] = coordinatorFirst(net) as [GmsNode, GmsNode, GmsNode];
     const v = net.view(a)!;
-    net.inject(a, b.id, [GmsKind.Heartbeat, v.id, v.epoch, 2 ** 41, 0], true);
-    // (with 2 ** 20 here view 2 comes at once)
+    net.inject(a, b.id, [GmsKind.Heartbeat, v.id, v.epoch, (2 ** 41 - 1) * 4096, 0], true);
     net.run(net.now + 100);
     // c crashes (silent for good): a and b, a majority, must install view 2 without it.
     net.partition([c], [a, b]);
@@ -32,9 +30,9 @@ describe('review6: ballots (8761363)', () => {
 });
 
 describe('review6: outbidding (flushOutbid)', () => {
-  it('FAILS: a participant holding an equal attempt of a lower-ranked coordinator is excluded, not outbid', () => {
-    // Heartbeats carry the highest attempt *number*, the outbid rule compares numbers (`>`), but
-    // a participant refuses by *key*. a (rank 0) crashes after its Prepare for attempt N reached
+  it('a participant holding an equal attempt of a lower-ranked coordinator is outbid, not excluded', () => {
+    // Before: heartbeats carried the highest attempt *number* and the outbid rule compared
+    // numbers (`>`), but a participant refuses by *key*. a (rank 0) crashes after its Prepare for attempt N reached
     // m only; b (rank 1) starts attempt N too (it had not heard of a's). m refuses b's Prepare
     // (key(N, 0) > key(N, 1)); m's heartbeats say N, which is not above b's N, so b never
     // restarts above it: at its flush timeout b suspects m, healthy and connected, and installs
@@ -61,7 +59,7 @@ describe('review6: outbidding (flushOutbid)', () => {
 });
 
 describe('review6: a lost Install', () => {
-  it('the coordinator crashes with its Install lost to one member: the whole group stops (fixed)', () => {
+  it('the coordinator crashes with its Install lost to one member: the group goes on', () => {
     // 5 members g x y m z (ranks 0..4). z crashes; g's flush installs view 2 = [g, x, y, m]:
     // every participant answered, the Install reaches x and y, the copy to m is lost and g
     // crashes before it could be repaired. x, y, m (3 of the 4 members of view 2) are alive and
@@ -91,17 +89,18 @@ describe('review6: a lost Install', () => {
 });
 
 describe('review6: key encoding', () => {
-  it('FAILS (low): ranks from 4095 on share one key, so two coordinators can share a ballot and an epoch', async () => {
-    // attemptKey clamps the rank to 4095: in a view of more than 4096 members the coordinators
-    // at ranks 4095, 4096, … get equal keys for equal attempts, and a participant takes a Prepare
-    // whose key equals the one it holds from another coordinator (only `key < cur` is refused):
-    // two attempts at one ballot, and two Installs with one epoch. Reaching rank ≥ 4095 as
-    // coordinator takes a view of ≥ 8191 members (every lower rank suspected, a majority alive),
-    // and nothing bounds the view size. Shown on the key function itself.
-    const { GmsShared } = await import('../../runtime/layers/gms/state.js');
-    const s = new GmsShared({ self: 'x' } as never, {} as never);
-    const members = Array.from({ length: 4100 }, (_, i) => `m${i}`);
-    s.view = { id: 1, members, addresses: members.map(() => ''), epoch: 1 };
-    expect(s.attemptKey(7, 'm4095')).not.toBe(s.attemptKey(7, 'm4096'));
+  it('a view holds at most maxMembers (4,095 at most), so ranks key attempts apart', () => {
+    // attemptKey clamps ranks to 4095: in a view of more members the coordinators at ranks 4095,
+    // 4096, … would share keys for equal attempts (two attempts at one ballot, two Installs with
+    // one epoch). Joins beyond maxMembers are refused, and maxMembers cannot exceed 4,095.
+    const net = new GmsNet(3, { ...FAST, maxMembers: 3 });
+    net.found();
+    const extra = net.add();
+    extra.layer.down({ type: 'join' });
+    net.run(net.now + 2_000);
+    expect(net.view(extra)).toBeUndefined();
+    const c = coordinatorFirst(net)[0]!;
+    expect(net.stats(c).joinsRefused).toBeGreaterThan(0);
+    expect(() => new GmsNet(1, { ...FAST, maxMembers: 4_096 })).toThrow(/maxMembers must be at most 4095/);
   });
 });
