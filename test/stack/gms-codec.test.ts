@@ -41,7 +41,7 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
   ['Data', dataHeader.encode({ viewId: 3, epoch: 8195, vseq: 7 }), [0, 3, 8195, 7], dataHeader],
   [
     'Heartbeat',
-    heartbeatHeader.encode({ viewId: 3, epoch: 8195, highestAttempt: 2, stuck: true }),
+    heartbeatHeader.encode({ viewId: 3, epoch: 8195, highestKey: 2, stuck: true }),
     [1, 3, 8195, 2, 1],
     heartbeatHeader,
   ],
@@ -173,7 +173,7 @@ describe('gms header codecs', () => {
     expect(heartbeatHeader.decode([1, 3, 8195, 2, 1])).toEqual({
       viewId: 3,
       epoch: 8195,
-      highestAttempt: 2,
+      highestKey: 2,
       stuck: true,
     });
     // Prepare's addresses are checked as a list, not handed out (participants never read them).
@@ -198,7 +198,7 @@ describe('gms header codecs', () => {
     expect(heartbeatHeader.decode([1, 3, 8195])).toEqual({
       viewId: 3,
       epoch: 8195,
-      highestAttempt: 0,
+      highestKey: 0,
       stuck: false,
     });
     expect(suspectHeader.decode([12, 3, 'b']).heldMs).toBe(0);

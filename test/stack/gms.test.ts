@@ -734,7 +734,9 @@ describe('gms: a FlushOk binds the cut of every later attempt (issue 10, FlushOk
     net.run(net.now + 5);
     expect(net.sentOf(q, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 6]);
     expect(net.sentOf(s, GmsKind.FlushOk).at(-1)!.slice(1, 3)).toEqual([2, 6]);
-    // r has every FlushOk of X and installs it; q gets the Install, s's copy is lost.
+    // r has every FlushOk of X and installs it; q gets the Install, s's copy is lost (and so
+    // is the copy q would send s again on hearing it still in view 1).
+    net.loseLink(q, s);
     net.inject(q, r.id, xView);
     net.run(net.now + 5);
     expect(viewId(net, q)).toBe(2);

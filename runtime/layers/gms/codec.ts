@@ -10,9 +10,9 @@ import { DecodeError } from '../../wire/errors.js';
 export const GmsKind = {
   /** [0, viewId, epoch, vseq] a reliable cast of the view (vseq: per sender, from 0 in each view). */
   Data: 0,
-  /** [1, viewId, epoch, highestAttempt, stuck] liveness, unreliable cast. `highestAttempt`: the
-   * highest flush attempt the sender has seen, so a coordinator outbids every attempt its members
-   * are blocked in; `stuck`: 1 when the sender is blocked in a flush nobody drives any more. */
+  /** [1, viewId, epoch, highestKey, stuck] liveness, unreliable cast. `highestKey`: the highest
+   * ballot the sender took or started (at least 4096 × the highest attempt it heard of), so a
+   * coordinator outbids every attempt its members are blocked in; `stuck`: 1 when the sender is blocked in a flush nobody drives any more. */
   Heartbeat: 1,
   /** [2, newViewId, attempt, members[], addresses[]] coordinator → each surviving member: stop and report. */
   Prepare: 2,
@@ -86,7 +86,7 @@ export interface DataHeader extends ViewTag {
   vseq: number;
 }
 export interface HeartbeatHeader extends ViewTag {
-  highestAttempt: number;
+  highestKey: number;
   /** The sender is blocked in a flush nobody drives any more. */
   stuck: boolean;
 }
@@ -205,15 +205,15 @@ export const dataHeader: HeaderCodec<DataHeader> = {
 };
 
 export const heartbeatHeader: HeaderCodec<HeartbeatHeader> = {
-  encode: (m) => [GmsKind.Heartbeat, m.viewId, m.epoch, m.highestAttempt, m.stuck ? 1 : 0],
+  encode: (m) => [GmsKind.Heartbeat, m.viewId, m.epoch, m.highestKey, m.stuck ? 1 : 0],
   decode(h) {
     const tag = viewTagHeader.decode(h);
     // The two flush fields came later: a heartbeat without them reports nothing.
-    const highestAttempt = h.length > 3 ? headerUint(h[3], L, 'attempt') : 0;
+    const highestKey = h.length > 3 ? headerUint(h[3], L, 'highestKey') : 0;
     const stuck = h.length > 4 ? headerUint(h[4], L, 'stuck') : 0;
     // Fields named, not `...tag`: a heartbeat is decoded per member per 50 ms, and the spread's
     // generic copy was a twentieth of the simulator's time.
-    return { viewId: tag.viewId, epoch: tag.epoch, highestAttempt, stuck: stuck !== 0 };
+    return { viewId: tag.viewId, epoch: tag.epoch, highestKey, stuck: stuck !== 0 };
   },
 };
 

@@ -15,7 +15,7 @@ import {
   type SyncEnd,
   syncHeader,
 } from './codec.js';
-import type { GmsShared } from './state.js';
+import { type GmsShared, MAX_ATTEMPT_LEAD } from './state.js';
 
 /** A flush this member coordinates. */
 export interface Coordination {
@@ -146,7 +146,8 @@ export class Coordinator {
     // One pending joiner per address: a newer id there is a restarted process (the older one
     // is dead), and one endpoint cannot stand for many joiners.
     for (const [j, r] of this.joiners) if (r.address === address) this.joiners.delete(j);
-    if (this.joiners.size >= s.o.maxJoiners) {
+    const size = (s.view?.members.length ?? 0) + this.joiners.size;
+    if (this.joiners.size >= s.o.maxJoiners || size >= s.o.maxMembers) {
       s.c.joinsRefused++;
       return;
     }
@@ -187,14 +188,27 @@ export class Coordinator {
 
   onHeartbeat(from: MemberId, hb: HeartbeatHeader): void {
     const s = this.s;
-    s.highestAttempt = Math.max(s.highestAttempt, hb.highestAttempt);
-    // A participant that has not answered our Prepare took a higher attempt (ballots only go up
+    // Attempts climb one at a time: one far above every attempt we know is invented (a member
+    // gone wrong, or a forger where there is no key). Taken whole it would push every later key
+    // past 2^53 (no flush would ever decode again); we follow it at most MAX_ATTEMPT_LEAD.
+    if (!s.plausibleAttempt(Math.floor(hb.highestKey / 4096))) {
+      s.highestAttempt += MAX_ATTEMPT_LEAD;
+      return;
+    }
+    s.highestAttempt = Math.max(s.highestAttempt, Math.floor(hb.highestKey / 4096));
+    // A participant that has not answered our Prepare took a higher ballot (ballots only go up
     // at a participant): it never will. Start over above it rather than wait for the flush
-    // timeout, which would exclude it.
+    // timeout, which would exclude it. Keys, not attempt numbers: an equal attempt of a
+    // lower-ranked coordinator outranks ours.
     const k = this.coord;
-    if (k && hb.highestAttempt > k.attempt && k.participants.includes(from) && !k.digests.has(from)) {
+    if (
+      k &&
+      hb.highestKey > s.attemptKey(k.attempt, s.self) &&
+      k.participants.includes(from) &&
+      !k.digests.has(from)
+    ) {
       s.c.flushOutbid++;
-      s.ctx.trace(() => `${from} took attempt ${hb.highestAttempt}: restart above it`);
+      s.ctx.trace(() => `${from} took ballot ${hb.highestKey}: restart above it`);
       this.drop();
       this.startFlush();
       return;
@@ -290,6 +304,7 @@ export class Coordinator {
     if ((stay.length + left.length) * 2 <= v.members.length) return;
     const attempt = Math.max(s.highestAttempt, this.coord?.attempt ?? 0) + 1;
     s.highestAttempt = attempt;
+    s.highestKey = Math.max(s.highestKey, s.attemptKey(attempt, s.self));
     const members = [...stay, ...joined];
     const addresses = [
       ...stay.map((m) => v.addresses[s.rank(m)] ?? ''),

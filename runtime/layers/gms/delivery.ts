@@ -132,6 +132,12 @@ export class Delivery {
       return;
     }
     if (s.otherLineage(from, viewId, epoch)) return;
+    // A member of our view still in the view before it: it answered the flush that made ours but
+    // its Install was lost (its coordinator crashed). Nothing else reaches it (its heartbeats
+    // count for nobody, it ignores Prepares past the next view): send it our Install, as for a
+    // Join from a member (rate-limited there).
+    if (kind === GmsKind.Heartbeat && viewId === s.view.id - 1 && s.rank(from) >= 0)
+      s.coordinator.resendInstall(from);
     if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) return;
     if (kind === GmsKind.Heartbeat) {
       s.coordinator.onHeartbeat(from, heartbeatHeader.decode(h));

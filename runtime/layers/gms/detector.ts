@@ -74,7 +74,7 @@ export class FailureDetector {
           heartbeatHeader.encode({
             viewId: v.id,
             epoch: s.epoch,
-            highestAttempt: s.highestAttempt,
+            highestKey: Math.max(s.highestKey, s.highestAttempt * 4096),
             stuck: s.participant.orphaned(),
           }),
         ],

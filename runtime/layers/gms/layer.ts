@@ -19,7 +19,7 @@ import { Delivery } from './delivery.js';
 import { FailureDetector } from './detector.js';
 import { Joiner } from './joiner.js';
 import { LineageWatch } from './lineage.js';
-import { DEFAULTS, type GmsOptions } from './options.js';
+import { DEFAULTS, type GmsOptions, MAX_VIEW_MEMBERS } from './options.js';
 import { Participant } from './participant.js';
 import { GmsShared } from './state.js';
 
@@ -274,6 +274,11 @@ export const gms: LayerFactory<GmsOptions> = {
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option joinSecret must be a non-empty string');
     const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };
     requirePositive('gms', opts, Object.keys(DEFAULTS));
+    if (opts.maxMembers > MAX_VIEW_MEMBERS)
+      throw new StackConfigError(
+        'STACK_BAD_OPTION',
+        `gms option maxMembers must be at most ${MAX_VIEW_MEMBERS}`,
+      );
     if (opts.partitionMs <= opts.suspectMs)
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option partitionMs must exceed suspectMs');
     return new Gms(ctx, opts);

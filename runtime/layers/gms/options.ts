@@ -24,6 +24,9 @@ export interface GmsOptions {
   maxJoiners: number;
   /** Joiners admitted per second, at most (one view change may admit fewer, see docs). */
   maxJoinRate: number;
+  /** Members a view may hold; Joins beyond are refused. At most {@link MAX_VIEW_MEMBERS}: an
+   * attempt's key gives each rank its own value below 4096. */
+  maxMembers: number;
   /** Keys the join nonces (docs/protocol.md, "The join round trip"); `Group` passes 32 random
    * bytes. Unset: drawn from the stack's random source (a simulator replays it). */
   joinSecret?: string;
@@ -40,4 +43,8 @@ export const DEFAULTS: Omit<GmsOptions, 'seeds' | 'address'> = {
   maxFutureBytes: 16 * 1024 * 1024,
   maxJoiners: 64,
   maxJoinRate: 20,
+  maxMembers: 4_095,
 };
+
+/** The largest view: ranks 0..4094 key attempts apart (4095 is a non-member's). */
+export const MAX_VIEW_MEMBERS = 4_095;

@@ -82,6 +82,7 @@ export class Participant {
     // that made it, abandoned or adopted, but never got its Install): send it our Install.
     if (s.view && newViewId === s.view.id && s.rank(from) >= 0) s.coordinator.resendInstall(from);
     if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
+    if (!s.plausibleAttempt(attempt)) return; // invented (see Coordinator.onHeartbeat)
     s.highestAttempt = Math.max(s.highestAttempt, attempt);
     const f = this.flush;
     if (f) {
@@ -99,6 +100,7 @@ export class Participant {
       const gone = s.suspected.has(f.coord) || !members.includes(f.coord);
       if (key > cur && f.okSent && !f.abandoned && f.coord !== from && f.coord !== s.self && !gone) return;
     }
+    s.highestKey = Math.max(s.highestKey, s.attemptKey(attempt, from));
     if (!f || f.coord !== from || f.attempt !== attempt) {
       s.ctx.trace(() => `take prepare ${newViewId}/${attempt} from ${from}`);
       if (!f) s.ctx.passUp({ type: 'block' });

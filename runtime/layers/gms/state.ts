@@ -17,8 +17,8 @@ export const EMPTY = new Uint8Array(0);
  * group a few view changes ahead, not this many): such traffic is refused, not taken as proof
  * that we were excluded. */
 export const MAX_VIEW_LEAD = 64;
-/** Likewise an epoch whose attempt is this far above every attempt we have seen. */
-const MAX_ATTEMPT_LEAD = 64;
+/** Likewise an attempt (or an epoch's) this far above every attempt we have seen. */
+export const MAX_ATTEMPT_LEAD = 64;
 
 /**
  * What every role of one member reads: its state, the installed view and its lineage (epoch),
@@ -31,7 +31,11 @@ export class GmsShared {
   epoch = 0;
   /** Members this member itself suspects (its own opinion; the detector keeps since when). */
   suspected = new Set<MemberId>();
+  /** The highest flush attempt heard of (heartbeats spread it): the next attempt goes above. */
   highestAttempt = 0;
+  /** The highest ballot (attempt key) this member took or started; heartbeats report it (at
+   * least `highestAttempt × 4096`), so a coordinator it refused starts above it. */
+  highestKey = 0;
   /** When a member of our view first showed a later view we never got (see noteAhead). */
   behindSince: number | undefined;
   aheadFrom = new Set<MemberId>();
@@ -131,13 +135,17 @@ export class GmsShared {
     if (!this.view || viewId !== this.view.id || epoch === this.epoch || this.rank(from) < 0) return false;
     // Flushed epochs encode their attempt (epoch / 4096): one far above every attempt we have
     // seen (heartbeats spread them) is invented; drop it rather than stop.
-    if (Math.floor(epoch / 4096) > this.highestAttempt + MAX_ATTEMPT_LEAD) {
-      this.c.refused++;
-      return true;
-    }
+    if (!this.plausibleAttempt(Math.floor(epoch / 4096))) return true;
     if (epoch > this.epoch)
       this.layer.finish('partitioned', `view ${viewId} was also installed by another coordinator`);
     return true;
+  }
+
+  /** Whether an attempt is believable (see MAX_ATTEMPT_LEAD); counts the refusal if not. */
+  plausibleAttempt(attempt: number): boolean {
+    if (attempt <= this.highestAttempt + MAX_ATTEMPT_LEAD) return true;
+    this.c.refused++;
+    return false;
   }
 
   /** Whether a later view id is believable (see MAX_VIEW_LEAD); counts the refusal if not. */
