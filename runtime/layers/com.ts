@@ -1,5 +1,6 @@
 import { endpointOf, type MemberId, memberId } from '../stack/member.js';
 import type { DownEvent, Layer, LayerContext, LayerFactory, Msg, UpEvent } from '../stack/types.js';
+import { isWildcard } from '../transport/address.js';
 import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import {
@@ -432,11 +433,6 @@ export function readRefusal(bytes: Uint8Array): Refusal | undefined {
     if (e instanceof DecodeError) return undefined;
     throw e;
   }
-}
-
-/** Whether `address`' host is the wildcard (`0.0.0.0`, `::`): its packets come from another. */
-function isWildcard(address: string): boolean {
-  return /^(0\.0\.0\.0|\[?::\]?):/.test(address);
 }
 
 export const com: LayerFactory<ComOptions> = {
