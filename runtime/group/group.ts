@@ -369,8 +369,22 @@ export class Group implements GroupHandle {
       this.clientHandler?.(bytes, from);
       return;
     }
-    if (this.joinWatch?.onPacket(bytes, from)) return;
+    const watch = this.joinWatch;
+    if (!watch) {
+      this.run(this.core.receive(bytes, from, this.now()));
+      return;
+    }
+    // While first joining: refusal notices stop here; a packet the stack takes vouches for its
+    // address (JoinWatch drops refusals forged in its name).
+    if (watch.onPacket(bytes, from)) return;
+    const before = this.acceptedPackets();
     this.run(this.core.receive(bytes, from, this.now()));
+    if (this.acceptedPackets() > before) watch.onAccepted(from);
+  }
+
+  /** Packets com has taken so far (authenticated, when there is a key). */
+  private acceptedPackets(): number {
+    return this.core.stats().com?.received ?? 0;
   }
 
   private run(effects: CoreEffect[], schedule = true): void {

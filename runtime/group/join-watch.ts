@@ -22,12 +22,19 @@ export const REFUSAL_GRACE_MS = 500;
  * group arrives from an address that did not refuse too (a seed of another group beside two of
  * ours must not fail a join that would succeed); else the join goes on and, if it times out,
  * its error says what each address did.
+ *
+ * Refusal notices cannot be signed (the two sides share no key, or the refuser is of another
+ * group), so anyone able to send from a seed's address can forge one. With a key, a packet the
+ * stack accepted (it verified under this member's key) proves the address speaks for this group:
+ * a refusal from it is forged and is dropped, before or after it came.
  */
 export class JoinWatch {
   private readonly groupId: number;
   /** Addresses packets of this group came from (any kind, before any check). */
   private readonly heard = new Set<string>();
   private readonly refusals = new Map<string, Refusal>();
+  /** With a key: addresses that sent a packet the stack accepted (so it verified). */
+  private readonly verified = new Set<string>();
   private grace: NodeJS.Timeout | undefined;
 
   constructor(
@@ -46,6 +53,7 @@ export class JoinWatch {
   onPacket(bytes: Uint8Array, from: string): boolean {
     const refusal = readRefusal(bytes);
     if (refusal) {
+      if (this.verified.has(from)) return true;
       if (!this.refusals.has(from)) this.refusals.set(from, refusal);
       if (this.seeds.includes(from) && this.grace === undefined)
         this.grace = setTimeout(() => {
@@ -61,6 +69,14 @@ export class JoinWatch {
       if (!(e instanceof DecodeError)) throw e;
     }
     return false;
+  }
+
+  /** The stack accepted a packet from `from`. With a key it verified, so `from` speaks for
+   * this group and any refusal from it is forged; without one it proves nothing. */
+  onAccepted(from: string): void {
+    if (this.keyId === '' || this.verified.has(from)) return;
+    this.verified.add(from);
+    this.refusals.delete(from);
   }
 
   /** Whether every address that sent packets of this group also refused this member (its Joins

@@ -1,5 +1,6 @@
 import { endpointOf, type MemberId, memberId } from '../stack/member.js';
 import type { DownEvent, Layer, LayerContext, LayerFactory, Msg, UpEvent } from '../stack/types.js';
+import { isWildcard } from '../transport/address.js';
 import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import {
@@ -83,7 +84,8 @@ class Com implements Layer {
     staleAddress: 0,
     /** Authentic packets of a sender without a handshake yet (it is challenged). */
     unknownSender: 0,
-    /** Without a key: packets in a view member's name from another address than its own. */
+    /** Without a key: packets in a known sender's name (a member, or a stranger already heard)
+     * from another address than its own. */
     addressMismatch: 0,
     /** Packets of a new sender outside the view dropped by the admission rate. */
     strangerLimited: 0,
@@ -263,12 +265,14 @@ class Com implements Layer {
       this.counters.strangerLimited++;
       return;
     }
-    // Without a key, the source address is all that tells a member from someone using its id: a
+    // Without a key, the source address is all that tells a sender from someone using its id: a
     // packet in a view member's name from elsewhere would move its address (hijacking our
     // traffic to it) and reach gms as that member's (a forged Install in the coordinator's
-    // name excluded its receiver). Spoofing a source address takes more than inventing an id;
-    // the key is the real defence. A wildcard view address (0.0.0.0) cannot be checked.
-    if (!this.auth && this.members.has(sender)) {
+    // name excluded its receiver); one in a joiner's name would send the joiner's Install to
+    // the forger. So the first address a stranger is heard from is kept as a member's is.
+    // Spoofing a source address takes more than inventing an id; the key is the real defence.
+    // A wildcard view address (0.0.0.0) cannot be checked.
+    if (!this.auth && this.addresses.has(sender)) {
       const own = this.addresses.get(sender);
       if (own !== undefined && own !== from && !isWildcard(own)) {
         this.counters.addressMismatch++;
@@ -429,11 +433,6 @@ export function readRefusal(bytes: Uint8Array): Refusal | undefined {
     if (e instanceof DecodeError) return undefined;
     throw e;
   }
-}
-
-/** Whether `address`' host is the wildcard (`0.0.0.0`, `::`): its packets come from another. */
-function isWildcard(address: string): boolean {
-  return /^(0\.0\.0\.0|\[?::\]?):/.test(address);
 }
 
 export const com: LayerFactory<ComOptions> = {

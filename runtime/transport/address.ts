@@ -25,3 +25,10 @@ export function parseAddress(address: string): HostPort | undefined {
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** Whether `address`' host is the wildcard (`0.0.0.0`, `::`): a socket bound to every
+ * interface, whose packets come from one of them. */
+export function isWildcard(address: string): boolean {
+  const host = parseAddress(address)?.host;
+  return host === '0.0.0.0' || host === '::';
+}

@@ -28,6 +28,13 @@ const stack = () =>
     random: seededRandom(1),
   });
 
+/** Where com sends a point-to-point message for `to`. */
+const addressOf = (s: ReturnType<typeof stack>, to: string) => {
+  const msg = { headers: [], payload: new Uint8Array() };
+  const sent = s.down({ type: 'send', to, msg, qos: { order: 'fifo' } }, 3);
+  return sent.find((e) => e.kind === 'transmit')?.to;
+};
+
 describe('com: senders outside the view', () => {
   it('10,000 invented ids in one second: at most 100 admitted, at most 256 addresses kept', () => {
     const s = stack();
@@ -64,16 +71,18 @@ describe('com: senders outside the view', () => {
     expect(s.stats().com).toMatchObject({ received: 0, addressMismatch: 1 });
     s.receive(forged(0xbad), 'b:1', 2); // the member itself
     expect(s.stats().com).toMatchObject({ received: 1, addressMismatch: 1 });
-    const sent = s.down(
-      {
-        type: 'send',
-        to: '00000bad.1',
-        msg: { headers: [], payload: new Uint8Array() },
-        qos: { order: 'fifo' },
-      },
-      3,
-    );
-    expect(sent).toContainEqual(expect.objectContaining({ kind: 'transmit', to: 'b:1' }));
+    expect(addressOf(s, '00000bad.1')).toBe('b:1');
+  });
+
+  it("a packet in a joiner's name from another address does not move the joiner's address", () => {
+    // Before: a stranger's address followed its latest packet, so one forged datagram in a real
+    // joiner's name sent the joiner's Install (and Here) to the forger.
+    const s = stack();
+    s.down({ type: 'view', view: { id: 1, members: ['00000001.1'], addresses: ['a:1'] } }, 0);
+    s.receive(forged(0x70), 'j:1', 1); // the joiner
+    s.receive(forged(0x70), '6.6.6.6:1', 2); // the forger, in its name
+    expect(s.stats().com).toMatchObject({ received: 1, addressMismatch: 1 });
+    expect(addressOf(s, '00000070.1')).toBe('j:1');
   });
 });
 

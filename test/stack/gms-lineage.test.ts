@@ -135,3 +135,36 @@ describe('gms: two lineages of a group meet and merge (issue 10, group seed 2013
     }
   });
 });
+
+describe('gms: only seeds vote a group into being', () => {
+  it('a joiner whose only seed is a running member it cannot hear yet never founds a group', () => {
+    // Before: one seed made the quorum 1 and the joiner counted itself, so after bootstrapMs it
+    // founded a second group beside the one at its seed (seen over real UDP when the seed's
+    // keyed answers came late: test/wire/join-errors.test.ts).
+    const net = new GmsNet(1);
+    const [seed] = net.nodes as [GmsNode];
+    net.found([seed]);
+    const joiner = net.add();
+    net.cutLink(seed, joiner);
+    joiner.layer.down({ type: 'join' });
+    net.run(net.now + 3_000);
+    expect(net.view(joiner)).toBeUndefined();
+    net.heal();
+    expect(net.runUntil(() => net.view(joiner)?.members.length === 2, net.now + 3_000)).toBe(true);
+    expect(net.view(joiner)?.id).toBe(2);
+  });
+
+  it('votes of joiners outside the seeds do not make a majority of the seeds', () => {
+    // n0 of seeds n0, n1, n2 and two joiners outside them (n3, n4) that back it: three votes,
+    // one of them a seed's. n1 and n2 may be running the group out of n0's sight.
+    const net = new GmsNet(3);
+    const [n0] = net.nodes as [GmsNode];
+    const outside = [net.add(), net.add()];
+    for (const n of [n0, ...outside]) n.layer.down({ type: 'join' });
+    net.run(net.now + 3_000);
+    for (const n of [n0, ...outside]) expect(net.view(n)).toBeUndefined();
+    const [, n1] = net.nodes as [GmsNode, GmsNode];
+    n1.layer.down({ type: 'join' }); // a second seed: now a majority of the seeds backs n0
+    expect(net.runUntil(() => net.view(n0)?.members.length === 4, net.now + 3_000)).toBe(true);
+  });
+});

@@ -1,4 +1,5 @@
 import type { MemberId } from '../../stack/member.js';
+import { isWildcard, parseAddress } from '../../transport/address.js';
 import {
   confirmHeader,
   foundHeader,
@@ -80,7 +81,7 @@ export class Joiner {
       this.sendJoin();
       return;
     }
-    if (this.founding && this.founding.confirmed.size + 1 >= this.quorum()) {
+    if (this.founding && this.founding.confirmed.size + this.ownVote() >= this.quorum()) {
       this.startFounded();
       return;
     }
@@ -97,12 +98,17 @@ export class Joiner {
     const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
     if (!backed || backed.vote !== this.vote) this.vote = lowest;
     if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
-    const voters = [...this.discovered].filter(([, d]) => d.vote === this.s.self).map(([m]) => m);
+    // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
+    // whose only seed is a running member it has not heard yet) counting itself or others like it
+    // would found a second group beside the one at the seeds.
+    const voters = [...this.discovered]
+      .filter(([, d]) => d.vote === this.s.self && this.isSeed(d.address))
+      .map(([m]) => m);
     if (
       this.heardMemberAt === undefined &&
       this.vote === this.s.self &&
       now - this.joinStartedAt >= this.s.o.bootstrapMs &&
-      voters.length + 1 >= this.quorum()
+      voters.length + this.ownVote() >= this.quorum()
     )
       this.found(voters.sort());
     this.sendJoin();
@@ -170,6 +176,20 @@ export class Joiner {
     );
     this.s.installed = m;
     for (const v of voters) this.s.send(v, install);
+  }
+
+  /** This member's own vote for itself counts if it is a seed (or none are configured). */
+  private ownVote(): number {
+    return this.s.o.seeds.length === 0 || this.isSeed(this.s.o.address) ? 1 : 0;
+  }
+
+  /** Whether `address` is a seed's. A member bound to the wildcard (`0.0.0.0:p`) knows only its
+   * port, so that is compared; others see it at its interface's address. */
+  private isSeed(address: string): boolean {
+    const seeds = this.s.o.seeds;
+    if (seeds.includes(address)) return true;
+    const port = isWildcard(address) ? parseAddress(address)?.port : undefined;
+    return port !== undefined && seeds.some((seed) => parseAddress(seed)?.port === port);
   }
 
   /** A majority of the seeds: what founding a group takes. */

@@ -1,0 +1,81 @@
+// Refusal notices cannot be signed, so anyone able to send from a seed's address can forge one.
+// With a key, a packet of the seed that the stack accepted (so it verified) outweighs a refusal
+// in the seed's name, before or after it came (runtime/group/join-watch.ts).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { JoinError } from '../../runtime/errors.js';
+import { JoinWatch, REFUSAL_GRACE_MS } from '../../runtime/group/join-watch.js';
+import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
+
+const SEED = '127.0.0.1:7001';
+const refusal = (reason: string, keyId: string) =>
+  encodePacket({
+    type: PacketType.Discovery,
+    flags: 0,
+    groupId: groupIdOf('g'),
+    sender: { node: 0x666, inc: 1 },
+    headers: [['refused', reason, keyId, '']],
+    payload: new Uint8Array(0),
+  });
+const packetOfTheGroup = encodePacket({
+  type: PacketType.Discovery,
+  flags: 0,
+  groupId: groupIdOf('g'),
+  sender: { node: 0x777, inc: 1 },
+  headers: [[0]],
+  payload: new Uint8Array(0),
+});
+
+/** A watch as the driver of a joiner with key id `keyId` ('' without a key) holds it. */
+function watch(keyId: string) {
+  const failures: JoinError[] = [];
+  const w = new JoinWatch(
+    'g',
+    [SEED],
+    '127.0.0.1:7002',
+    () => '00000001.1',
+    keyId,
+    (e) => failures.push(e),
+  );
+  return { w, failures };
+}
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+describe('join watch: refusal notices forged in a seed’s name', () => {
+  it('with a key, a refusal from an address whose packets verified is dropped, whichever came first', () => {
+    for (const acceptedFirst of [true, false]) {
+      const { w, failures } = watch('ours');
+      if (acceptedFirst) {
+        expect(w.onPacket(packetOfTheGroup, SEED)).toBe(false);
+        w.onAccepted(SEED);
+      }
+      expect(w.onPacket(refusal('key', 'theirs'), SEED)).toBe(true); // never reaches the stack
+      if (!acceptedFirst) {
+        expect(w.onPacket(packetOfTheGroup, SEED)).toBe(false);
+        w.onAccepted(SEED);
+      }
+      vi.advanceTimersByTime(REFUSAL_GRACE_MS + 1);
+      expect(failures).toEqual([]);
+      expect(w.timeoutError(30_000).code).toBe('JOIN_TIMEOUT');
+      w.close();
+    }
+  });
+
+  it('with a key, a refusal from a seed nothing verified from is the answer after the grace', () => {
+    const { w, failures } = watch('ours');
+    w.onPacket(packetOfTheGroup, SEED); // heard, but the stack refused it (another key)
+    w.onPacket(refusal('key', 'theirs'), SEED);
+    vi.advanceTimersByTime(REFUSAL_GRACE_MS + 1);
+    expect(failures.map((e) => e.code)).toEqual(['JOIN_KEY_MISMATCH']);
+  });
+
+  it('without a key an accepted packet proves nothing: the refusal stands', () => {
+    const { w, failures } = watch('');
+    w.onPacket(packetOfTheGroup, SEED);
+    w.onAccepted(SEED);
+    w.onPacket(refusal('needkey', 'theirs'), SEED);
+    vi.advanceTimersByTime(REFUSAL_GRACE_MS + 1);
+    expect(failures.map((e) => e.code)).toEqual(['JOIN_KEY_MISMATCH']);
+  });
+});
