@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { coordinatorFirst, foundGroup, GmsKind, type GmsNet, type GmsNode, viewIdOf } from './gms-net.js';
 
 /**
- * Review of fd71e2e ("attempts climb one at a time"). FAILS on 8dd1c3c (main): see each case.
+ * Review of fd71e2e ("attempts climb one at a time"). Each case fails on 8dd1c3c (main); fixed ones say so.
  */
 
 /** Let `count` joiners in and out again, one after the other: 2 × count view changes. */
@@ -19,7 +19,7 @@ function churn(net: GmsNet, count: number): void {
 }
 
 describe('review7: attempts climb one at a time (MAX_ATTEMPT_LEAD)', () => {
-  it('a member admitted to a group past attempt 64 takes the next Prepare (FAILS on main)', () => {
+  it('a member admitted to a group past attempt 64 takes the next Prepare (failed on main, fixed)', () => {
     // Attempts are never reset (every view change is max(highestAttempt, …) + 1), so a group
     // that went through 64 view changes (32 rolling restarts) flushes at attempts above 64. A new
     // member starts with highestAttempt 0 and neither Install nor view sets it: until enough of
