@@ -49,3 +49,31 @@ describe('review7: attempts climb one at a time (MAX_ATTEMPT_LEAD)', () => {
     expect(net.view(a)!.members).toContain(second.id);
   });
 });
+
+describe('review7: the Install resent on a heartbeat of the view before (8761363 review fix)', () => {
+  it('one old-view heartbeat draws one Install copy, not one per member (FAILS on main)', () => {
+    // Delivery.onViewTagged: every member of view v that hears a member's heartbeat of view v−1
+    // resends it v's Install. Heartbeats are casts, so each of the n − 1 others answers: one
+    // heartbeat from a member a little slow to install (any view change of a large group) or
+    // one stuck in v−1 draws n − 1 Installs, each listing n members and addresses (rate-limited
+    // per receiver to one per joinRetryMs, not per target). With maxMembers 4,095: about 4,094
+    // Installs of ~150 KB, 600 MB at one member, every 200 ms. The Join path it copies is
+    // unicast to a few seeds; one copy (the coordinator's) is what the lost Install needs.
+    const net = foundGroup(9);
+    const [a, ...rest] = coordinatorFirst(net);
+    const leaver = rest.at(-1)!;
+    leaver.layer.down({ type: 'leave' });
+    expect(net.runUntil(() => viewIdOf(net, a) === 2, net.now + 3_000)).toBe(true);
+    net.run(net.now + 500);
+    const members = net.nodes.filter((n) => net.view(n)?.id === 2 && !net.stopped(n));
+    expect(members).toHaveLength(8);
+    const m = members.at(-1)!;
+    const others = members.filter((n) => n !== m);
+    const before = others.reduce((t, n) => t + net.stats(n).installsResent!, 0);
+    const v1 = a.ups.flatMap((e) => (e.type === 'view' && e.view.id === 1 ? [e.view] : []))[0]!;
+    for (const n of others) net.inject(n, m.id, [GmsKind.Heartbeat, 1, v1.epoch, 0, 0], true);
+    net.run(net.now + 10);
+    const resent = others.reduce((t, n) => t + net.stats(n).installsResent!, 0) - before;
+    expect(resent).toBeLessThanOrEqual(1);
+  });
+});
