@@ -13,7 +13,8 @@ function churn(net: GmsNet, count: number): void {
     if (!net.runUntil(() => net.view(j) !== undefined, net.now + 3_000)) throw new Error(`join ${i}`);
     const before = viewIdOf(net, net.nodes[0]!);
     j.layer.down({ type: 'leave' });
-    if (!net.runUntil(() => viewIdOf(net, net.nodes[0]!) > before, net.now + 3_000)) throw new Error(`leave ${i}`);
+    if (!net.runUntil(() => viewIdOf(net, net.nodes[0]!) > before, net.now + 3_000))
+      throw new Error(`leave ${i}`);
     net.run(net.now + 200);
   }
 }
@@ -51,14 +52,15 @@ describe('review7: attempts climb one at a time (MAX_ATTEMPT_LEAD)', () => {
 });
 
 describe('review7: the Install resent on a heartbeat of the view before (8761363 review fix)', () => {
-  it('one old-view heartbeat draws one Install copy, not one per member (FAILS on main)', () => {
+  it('one old-view heartbeat draws at most two Install copies, not one per member (failed on main, fixed)', () => {
     // Delivery.onViewTagged: every member of view v that hears a member's heartbeat of view v−1
     // resends it v's Install. Heartbeats are casts, so each of the n − 1 others answers: one
     // heartbeat from a member a little slow to install (any view change of a large group) or
     // one stuck in v−1 draws n − 1 Installs, each listing n members and addresses (rate-limited
     // per receiver to one per joinRetryMs, not per target). With maxMembers 4,095: about 4,094
     // Installs of ~150 KB, 600 MB at one member, every 200 ms. The Join path it copies is
-    // unicast to a few seeds; one copy (the coordinator's) is what the lost Install needs.
+    // unicast to a few seeds. Fixed: the two lowest-ranked members not suspected answer (the
+    // coordinator may be the one that crashed: gms-review6 "the coordinator crashes …").
     const net = foundGroup(9);
     const [a, ...rest] = coordinatorFirst(net);
     const leaver = rest.at(-1)!;
@@ -74,6 +76,6 @@ describe('review7: the Install resent on a heartbeat of the view before (8761363
     for (const n of others) net.inject(n, m.id, [GmsKind.Heartbeat, 1, v1.epoch, 0, 0], true);
     net.run(net.now + 10);
     const resent = others.reduce((t, n) => t + net.stats(n).installsResent!, 0) - before;
-    expect(resent).toBeLessThanOrEqual(1);
+    expect(resent).toBeLessThanOrEqual(2);
   });
 });
