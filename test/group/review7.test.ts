@@ -1,6 +1,7 @@
-// Review of 48e87a7 ("only seeds vote a group into being"). Each case FAILS on 8dd1c3c (main);
-// the first two pass on 42d0ffc, before it (regressions; the first also fails over real UDP with
-// `localhost:port` seeds), the third fails there too (the case 48e87a7 meant to fix).
+// Review of 48e87a7 ("only seeds vote a group into being") and 42d0ffc (a keyless stranger's
+// first address is kept). Each case FAILS on 8dd1c3c (main). Founding: the first two pass on
+// 42d0ffc, before 48e87a7 (regressions; the first also fails over real UDP with `localhost:port`
+// seeds), the third fails there too (the case 48e87a7 meant to fix).
 // A seed's vote counts only if the address the founder sees (the Join's source address, or its
 // own transport.address) is written exactly as in the seed list, or, for a wildcard-bound member,
 // shares a seed's port. Real deployments write them differently; this in-memory network lets a
@@ -18,9 +19,13 @@ class Net {
   private readonly names = new Map<string, string>();
   /** `realA>realB`: what A sends B is lost. */
   private readonly blocked = new Set<string>();
+  /** `realA>realB`: latency in ms of what A sends B (0 otherwise). */
+  readonly delay = new Map<string, number>();
 
-  attach(real: string, claimed = real): Transport {
-    const end = new End(this, real, claimed);
+  /** `mcastFrom`: IP multicast mode, every other end hears our multicasts from this address (a
+   * wildcard-bound socket's multicast leaves from the multicast interface's address). */
+  attach(real: string, claimed = real, mcastFrom?: string): Transport {
+    const end = new End(this, real, claimed, mcastFrom);
     this.byReal.set(real, end);
     if (!this.names.has(claimed)) this.names.set(claimed, real);
     return end;
@@ -43,7 +48,19 @@ class Net {
     const real = this.names.get(to) ?? to;
     const dst = this.byReal.get(real);
     if (!dst || this.blocked.has(`${from}>${real}`)) return;
-    queueMicrotask(() => dst.deliver(bytes.slice(), from));
+    const copy = bytes.slice();
+    const ms = this.delay.get(`${from}>${real}`) ?? 0;
+    if (ms > 0) setTimeout(() => dst.deliver(copy, from), ms);
+    else queueMicrotask(() => dst.deliver(copy, from));
+  }
+
+  /** IP multicast: every end but the sender's hears it, from `source`. */
+  multicast(real: string, source: string, bytes: Uint8Array): void {
+    for (const [r, dst] of this.byReal) {
+      if (r === real || this.blocked.has(`${real}>${r}`)) continue;
+      const copy = bytes.slice();
+      queueMicrotask(() => dst.deliver(copy, source));
+    }
   }
 }
 
@@ -57,10 +74,13 @@ class End implements Transport {
     private readonly net: Net,
     readonly real: string,
     readonly address: string,
+    private readonly mcastFrom?: string,
   ) {}
 
   multicast(bytes: Uint8Array): void {
-    for (const p of this.peers) this.send(p, bytes); // fan-out, as UDP's default mode
+    if (this.closed) return;
+    if (this.mcastFrom !== undefined) this.net.multicast(this.real, this.mcastFrom, bytes);
+    else for (const p of this.peers) this.send(p, bytes); // fan-out, as UDP's default mode
   }
   send(to: string, bytes: Uint8Array): void {
     if (!this.closed) this.net.route(this.real, to, bytes);
@@ -88,9 +108,15 @@ afterEach(async () => {
   groups = [];
 });
 
-/** joinGroup with a key; the result: the group, or the error's code. */
-function join(transport: Transport, seeds: string[], joinTimeoutMs = 5_000): Promise<Group | string> {
-  return joinGroup('bank', { seeds, transport, key: KEY, joinTimeoutMs }).then(
+/** joinGroup with a key (or insecure); the result: the group, or the error's code. */
+function join(
+  transport: Transport,
+  seeds: string[],
+  joinTimeoutMs = 5_000,
+  insecure = false,
+): Promise<Group | string> {
+  const security = insecure ? { insecure: true as const } : { key: KEY };
+  return joinGroup('bank', { seeds, transport, ...security, joinTimeoutMs }).then(
     (g) => {
       groups.push(g);
       return g;
@@ -150,5 +176,37 @@ describe('review7: founding with seeds written otherwise than the transport addr
     const r = await joining;
     // Expected: it joins the running group (a view of 2); on main it founded its own (1).
     expect(size(r)).toBe(2);
+  });
+});
+
+describe('review7: a keyless joiner keeps the first address it heard a member at (42d0ffc)', () => {
+  it('IP multicast, wildcard-bound member: its heartbeat before its Here does not lock the joiner out', async () => {
+    // Without a key com now keeps a stranger's first address. In multicast mode a joiner hears
+    // the group's heartbeats (casts to the multicast group) before it is a member, and a
+    // wildcard-bound member's multicasts leave from the multicast interface (10.0.0.1 here)
+    // while its unicast to the joiner's seed address leaves from 127.0.0.1. If a heartbeat
+    // reaches the joiner before the member's Here (here: the unicast path is 150 ms slower; on
+    // one host, any Join whose Here loses the race with a heartbeat), the joiner's com keeps
+    // 10.0.0.1:7001 for the member and drops its Here and Install (addressMismatch) for good:
+    // the join never completes. FAILS on main (JOIN_TIMEOUT) and on 42d0ffc (where the joiner,
+    // hearing no Here, founded a second group); passes on 229cd72, where the address moved.
+    const net = new Net();
+    for (const p of [7001, 7002]) net.alias(`10.0.0.1:${p}`, `127.0.0.1:${p}`); // both reach the socket
+    const seeds = ['127.0.0.1:7001'];
+    const member = await join(
+      net.attach('127.0.0.1:7001', '0.0.0.0:7001', '10.0.0.1:7001'),
+      seeds,
+      5_000,
+      true,
+    );
+    expect(size(member)).toBe(1);
+    net.delay.set('127.0.0.1:7001>127.0.0.1:7002', 150);
+    const joiner = await join(
+      net.attach('127.0.0.1:7002', '0.0.0.0:7002', '10.0.0.1:7002'),
+      seeds,
+      5_000,
+      true,
+    );
+    expect(size(joiner)).toBe(2);
   });
 });
