@@ -1,6 +1,6 @@
 /**
- * Review of 48e87a7 (only seeds vote a group into being), through the launcher. FAILS on
- * 8dd1c3c (main); passes on 42d0ffc (before 48e87a7).
+ * Review of 48e87a7 (only seeds vote a group into being), through the launcher. Failed on
+ * 8dd1c3c (main), passes on 42d0ffc (before 48e87a7); fixed: runReplica resolves --host.
  */
 import { describe, expect, it } from 'vitest';
 import { Bank } from '../../examples/bank/bank.js';
