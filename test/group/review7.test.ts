@@ -149,7 +149,9 @@ describe('review7: founding with seeds written otherwise than the transport addr
     // `localhost:7001` while others see 127.0.0.1:7001. The founder's own vote never counts, so
     // founding takes a majority of the *other* seeds: all three up, and no re-founding after a
     // lost majority without every seed (before 48e87a7 two of three founded). Likewise
-    // `--host $(hostname)` with seeds `h1:7001,h2:7001,h3:7001`.
+    // `--host $(hostname)` with seeds `h1:7001,h2:7001,h3:7001`. runReplica now resolves --host
+    // (test/launch/review7.test.ts); joinGroup/joinReplica with udp({ host: 'localhost' }) still
+    // fail here.
     const net = new Net();
     const seeds = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
     const results = await Promise.all(
