@@ -2,7 +2,6 @@
  * Runs one replica process: options from flags, environment and config file; the transport
  * they name; a key or an explicit `insecure`; a clean leave on SIGTERM/SIGINT.
  */
-import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
@@ -15,7 +14,6 @@ import { type MetricsServer, metricsServer } from '../observe/server.js';
 import { checkServiceModel } from '../rpc/decorators.js';
 import { joinReplica } from '../rpc/join.js';
 import type { Replica } from '../rpc/replica.js';
-import { formatAddress, parseAddress } from '../transport/address.js';
 import { tcp } from '../transport/tcp.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
@@ -50,24 +48,8 @@ export interface RunReplicaOptions extends LaunchOptions {
   joinTimeoutMs?: number;
 }
 
-/**
- * The bind host as an IP address: a host name bound as written would make the replica's own
- * address a name, while its seeds are resolved (and peers see its packets come from an IP), so
- * it would never know itself for a seed and never count its own founding vote. Unresolvable
- * names are left to the bind to refuse.
- */
-async function bindHost(host: string): Promise<string> {
-  if (isIP(host) !== 0) return host;
-  try {
-    const [resolved] = await resolveSeeds([formatAddress(host, 1)]);
-    return parseAddress(resolved ?? '')?.host ?? host;
-  } catch {
-    return host;
-  }
-}
-
-async function bindTransport(o: LaunchOptions): Promise<Transport> {
-  const host = await bindHost(o.host ?? '127.0.0.1');
+function bindTransport(o: LaunchOptions): Promise<Transport> {
+  const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 0;
   if (o.transport === 'tcp') return tcp({ host, port });
   if (o.transport === 'multicast') {
