@@ -7,6 +7,7 @@ import { buildStack, parseSpec } from '../stack/builder.js';
 import type { MemberId } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
 import type { QoS, View } from '../stack/types.js';
+import { resolveAddressLeniently } from '../transport/resolve.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import {
@@ -134,6 +135,7 @@ export class Group implements GroupHandle {
         ...opts.layers?.gms,
         seeds: [...opts.seeds],
         address: transport.address,
+        ...(transport.aliases ? { aliases: [...transport.aliases] } : {}),
         joinSecret: randomBytes(32).toString('hex'),
       },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
@@ -164,7 +166,9 @@ export class Group implements GroupHandle {
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
     checkSecurity(opts, 'joinGroup'); // before any socket opens
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
-    const g = new Group(groupName, transport, opts, opts.transport === undefined);
+    // Seeds as IPs: votes and packets come from IPs, and a member must know itself among them.
+    const seeds = await Promise.all(opts.seeds.map(resolveAddressLeniently));
+    const g = new Group(groupName, transport, { ...opts, seeds }, opts.transport === undefined);
     g.observe.event({ type: 'member', group: g });
     for (const [event, listener] of Object.entries(opts.on ?? {}))
       if (listener) g.on(event as keyof GroupEvents, listener as never);
@@ -174,7 +178,7 @@ export class Group implements GroupHandle {
     });
     const watch = new JoinWatch(
       groupName,
-      opts.seeds,
+      seeds,
       transport.address,
       () => g.core.self,
       g.ring?.id ?? '',

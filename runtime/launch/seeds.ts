@@ -1,7 +1,6 @@
 /** Seed lists as people write them: `host:port` with host names, resolved to addresses. */
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { formatAddress, parseAddress } from '../transport/address.js';
+import { resolveHost } from '../transport/resolve.js';
 import { LaunchError } from './errors.js';
 
 /**
@@ -25,11 +24,8 @@ export async function resolveSeeds(seeds: string | readonly string[]): Promise<s
           `seed '${seed}' is not host:port (a port from 1 to 65535 is required)`,
         );
       }
-      if (isIP(hp.host)) return formatAddress(hp.host, hp.port);
       try {
-        // IPv4 first: the default transports bind 127.0.0.1, and `localhost` may list ::1 first.
-        const { address } = await lookup(hp.host, { family: 4 }).catch(() => lookup(hp.host));
-        return formatAddress(address, hp.port);
+        return formatAddress(await resolveHost(hp.host), hp.port);
       } catch (e) {
         throw new LaunchError(
           'SEED_UNRESOLVED',

@@ -99,6 +99,8 @@ class Com implements Layer {
   private members = new Set<MemberId>();
   /** Strangers whose address is known, least recently heard first. */
   private readonly strangers = new Map<MemberId, true>();
+  /** Without a key: strangers whose address came from a unicast of theirs (kept; see receive). */
+  private readonly pinned = new Set<MemberId>();
   private readonly strangerTokens: TokenBucket;
   private readonly auth: PacketAuth | undefined;
 
@@ -166,7 +168,10 @@ class Com implements Layer {
       }
       case 'view': {
         this.members = new Set(ev.view.members);
-        for (const m of ev.view.members) this.strangers.delete(m);
+        for (const m of ev.view.members) {
+          this.strangers.delete(m);
+          this.pinned.delete(m);
+        }
         ev.view.members.forEach((m, i) => {
           const a = ev.view.addresses[i];
           if (a !== undefined) this.addresses.set(m, a);
@@ -180,6 +185,7 @@ class Com implements Layer {
       case 'forget':
         this.addresses.delete(ev.member);
         this.strangers.delete(ev.member);
+        this.pinned.delete(ev.member);
         return;
       case 'probe':
         this.counters.sent++;
@@ -269,22 +275,30 @@ class Com implements Layer {
     // packet in a view member's name from elsewhere would move its address (hijacking our
     // traffic to it) and reach gms as that member's (a forged Install in the coordinator's
     // name excluded its receiver); one in a joiner's name would send the joiner's Install to
-    // the forger. So the first address a stranger is heard from is kept as a member's is.
-    // Spoofing a source address takes more than inventing an id; the key is the real defence.
-    // A wildcard view address (0.0.0.0) cannot be checked.
-    if (!this.auth && this.addresses.has(sender)) {
+    // the forger. So the address a stranger first sent to us from (a unicast) is kept as a
+    // member's is. Its casts may leave from another interface (IP multicast from a wildcard-bound
+    // socket): they are taken without moving it. Spoofing a source address takes more than
+    // inventing an id; the key is the real defence. A wildcard view address cannot be checked.
+    let move = newest || !this.addresses.has(sender);
+    if (!this.auth) {
       const own = this.addresses.get(sender);
-      if (own !== undefined && own !== from && !isWildcard(own)) {
-        this.counters.addressMismatch++;
-        return;
+      const unicast = (packet.flags & Flags.Unicast) !== 0;
+      const pinned = this.members.has(sender) || this.pinned.has(sender);
+      if (own !== undefined && own !== from && !isWildcard(own) && pinned) {
+        if (unicast || this.members.has(sender)) {
+          this.counters.addressMismatch++;
+          return;
+        }
+        move = false;
       }
+      if (unicast && !this.members.has(sender)) this.pinned.add(sender);
     }
     this.counters.received++;
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
     // another member, replayed here from elsewhere, is older than what we hold and must not
     // redirect our traffic (or a joiner's admission) to the replayer.
-    if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
-    else if (this.addresses.get(sender) !== from) this.counters.staleAddress++;
+    if (move) this.addresses.set(sender, from);
+    else if (this.auth && this.addresses.get(sender) !== from) this.counters.staleAddress++;
     const address = this.addresses.get(sender)!;
     const msg: Msg = { headers: packet.headers, payload: packet.payload };
     if (packet.type === PacketType.Discovery)
@@ -357,6 +371,7 @@ class Com implements Layer {
       const old = this.strangers.keys().next().value!;
       this.strangers.delete(old);
       this.addresses.delete(old);
+      this.pinned.delete(old);
       this.counters.strangersEvicted++;
     }
     return true;

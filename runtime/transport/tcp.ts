@@ -95,7 +95,7 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const bound = server.address() as net.AddressInfo;
-  return new Tcp(server, formatAddress(host, bound.port), {
+  return new Tcp(server, formatAddress(bound.address, bound.port), {
     maxFrame,
     maxQueueBytes: options.maxQueueBytes ?? 128 * 1024 * 1024,
     reconnectBaseMs: options.reconnectBaseMs ?? 50,

@@ -5,6 +5,9 @@
 export interface Transport {
   /** This endpoint's own address, as peers see it (`host:port`). */
   readonly address: string;
+  /** Every `ip:port` this endpoint receives at, when it is bound to the wildcard (`0.0.0.0`):
+   * a seed list names it by one of them. Absent: `address` alone. */
+  readonly aliases?: readonly string[];
   /** Largest datagram the transport carries; the stack fragments above this. */
   readonly maxDatagram: number;
   /** Send to every peer of the group: IP multicast, or unicast fan-out to `setPeers`. */

@@ -72,8 +72,10 @@ export async function udp(options: UdpOptions = {}): Promise<Transport> {
   const unicast = dgram.createSocket({ type });
   await bindSocket(unicast, options.port ?? 0, host);
   setBuffers(unicast, options);
-  const port = unicast.address().port;
-  const address = formatAddress(host, port);
+  // The bound IP, not the host as written: peers see our packets come from an IP, and a seed
+  // list is resolved to IPs (a member must know itself among the seeds).
+  const bound = unicast.address();
+  const address = formatAddress(bound.address, bound.port);
 
   let group: { socket: dgram.Socket; host: string; port: number } | undefined;
   if (mode === 'multicast') {
@@ -99,6 +101,7 @@ class UdpTransport implements Transport {
   private closed: Promise<void> | undefined;
   /** Local `ip:port` strings that are us; used to recognise our own multicast echoes. */
   private readonly self: ReadonlySet<string>;
+  readonly aliases?: readonly string[];
 
   constructor(
     private readonly unicast: dgram.Socket,
@@ -113,6 +116,7 @@ class UdpTransport implements Transport {
     // A wildcard-bound socket sends from whichever interface routes the packet, so any local
     // address with our port is us.
     this.self = new Set(wildcard ? localAddresses().map((a) => formatAddress(a, port)) : [address]);
+    if (wildcard) this.aliases = [...this.self];
     // After setup, socket errors (e.g. ICMP port unreachable surfacing as ECONNREFUSED) must not
     // crash the process: the 'error' event with no listener would throw.
     const onError = (): void => {

@@ -30,6 +30,18 @@ describe('udp transport', () => {
     expect(a.stats()).toEqual({ sent: 1, received: 1, dropped: 0 });
   }, 5_000);
 
+  it('reports the address it is bound at as an IP, and every address it receives at on the wildcard', async () => {
+    // Members compare addresses: a seed list is resolved to IPs and packets come from IPs, so an
+    // address written as a name (`localhost:p`) never knew itself for a seed (review7).
+    const named = await make({ host: 'localhost' });
+    expect(named.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(named.aliases).toBeUndefined();
+    const wild = await make({ host: '0.0.0.0' });
+    const port = wild.address.split(':')[1];
+    expect(wild.address).toBe(`0.0.0.0:${port}`);
+    expect(wild.aliases).toContain(`127.0.0.1:${port}`);
+  });
+
   it('fan-out multicast reaches every peer but itself', async () => {
     const ts = [await make(), await make(), await make(), await make()];
     const got = ts.map(collect);

@@ -135,9 +135,13 @@ export class Delivery {
     // A member of our view still in the view before it: it answered the flush that made ours but
     // its Install was lost (its coordinator crashed). Nothing else reaches it (its heartbeats
     // count for nobody, it ignores Prepares past the next view): send it our Install, as for a
-    // Join from a member (rate-limited there).
-    if (kind === GmsKind.Heartbeat && viewId === s.view.id - 1 && s.rank(from) >= 0)
-      s.coordinator.resendInstall(from);
+    // Join from a member (rate-limited there). Heartbeats are casts: only the two lowest-ranked
+    // members we do not suspect answer (the coordinator may be the one that crashed), not all
+    // n − 1 with a view-sized Install each.
+    if (kind === GmsKind.Heartbeat && viewId === s.view.id - 1 && s.rank(from) >= 0) {
+      const answering = s.view.members.filter((m) => m !== from && !s.suspected.has(m)).slice(0, 2);
+      if (answering.includes(s.self)) s.coordinator.resendInstall(from);
+    }
     if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) return;
     if (kind === GmsKind.Heartbeat) {
       s.coordinator.onHeartbeat(from, heartbeatHeader.decode(h));

@@ -1,5 +1,4 @@
 import type { MemberId } from '../../stack/member.js';
-import { isWildcard, parseAddress } from '../../transport/address.js';
 import {
   confirmHeader,
   foundHeader,
@@ -178,18 +177,16 @@ export class Joiner {
     for (const v of voters) this.s.send(v, install);
   }
 
-  /** This member's own vote for itself counts if it is a seed (or none are configured). */
+  /** This member's own vote for itself counts if it is a seed (or none are configured): its
+   * address, or one its transport also receives at (bound to the wildcard), is a seed's. */
   private ownVote(): number {
-    return this.s.o.seeds.length === 0 || this.isSeed(this.s.o.address) ? 1 : 0;
+    const o = this.s.o;
+    return o.seeds.length === 0 || [o.address, ...(o.aliases ?? [])].some((a) => this.isSeed(a)) ? 1 : 0;
   }
 
-  /** Whether `address` is a seed's. A member bound to the wildcard (`0.0.0.0:p`) knows only its
-   * port, so that is compared; others see it at its interface's address. */
+  /** Whether `address` is a seed's (both as IPs: the driver resolves seed names). */
   private isSeed(address: string): boolean {
-    const seeds = this.s.o.seeds;
-    if (seeds.includes(address)) return true;
-    const port = isWildcard(address) ? parseAddress(address)?.port : undefined;
-    return port !== undefined && seeds.some((seed) => parseAddress(seed)?.port === port);
+    return this.s.o.seeds.includes(address);
   }
 
   /** A majority of the seeds: what founding a group takes. */

@@ -180,6 +180,9 @@ export class Gms implements Layer {
     const s = this.s;
     s.view = { id, members, addresses, epoch };
     s.epoch = epoch;
+    // A flushed view's epoch is its attempt's key: a member new to the group learns how far its
+    // attempts went, else it refuses the next Prepare as invented (MAX_ATTEMPT_LEAD).
+    s.highestAttempt = Math.max(s.highestAttempt, Math.floor(epoch / 4096));
     s.suspected = new Set();
     s.behindSince = undefined;
     s.aheadFrom = new Set();
@@ -270,6 +273,11 @@ export const gms: LayerFactory<GmsOptions> = {
     const address = o.address ?? '';
     if (!Array.isArray(seeds) || seeds.some((s) => typeof s !== 'string'))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option seeds must be a list of addresses');
+    if (
+      o.aliases !== undefined &&
+      (!Array.isArray(o.aliases) || o.aliases.some((a) => typeof a !== 'string'))
+    )
+      throw new StackConfigError('STACK_BAD_OPTION', 'gms option aliases must be a list of addresses');
     if (o.joinSecret !== undefined && (typeof o.joinSecret !== 'string' || o.joinSecret === ''))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option joinSecret must be a non-empty string');
     const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };

@@ -16,6 +16,9 @@ export interface GmsOptions {
   seeds: readonly string[];
   /** This member's own transport address, as written into views. */
   address: string;
+  /** Other addresses this member receives at (a wildcard-bound transport's interfaces): one of
+   * them in `seeds` makes it a seed. */
+  aliases?: readonly string[];
   /** Messages of views not installed yet that are held; more are dropped (then repaired by a flush). */
   maxFuture: number;
   /** Bytes of future-view messages held; non-members of our view get a quarter of it. */
