@@ -288,6 +288,7 @@ function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::';
 }
 
-function localAddresses(): string[] {
+/** Every local interface address (what a wildcard-bound socket receives at). */
+export function localAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
 }
