@@ -183,6 +183,7 @@ export class Group implements GroupHandle {
       () => g.core.self,
       g.ring?.id ?? '',
       (e) => g.ready?.reject(e),
+      transport.aliases,
     );
     g.joinWatch = watch;
     g.run(g.core.start(g.now()));
