@@ -5,7 +5,7 @@
 // from another (`real`); in multicast mode its casts arrive from `mcastFrom`.
 import dns from 'node:dns';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import { tcp } from '../../runtime/transport/tcp.js';
 import type { Transport, TransportStats } from '../../runtime/transport/types.js';
@@ -18,6 +18,18 @@ import {
 } from '../../runtime/wire/packet.js';
 
 const KEY = 'ab'.repeat(32);
+
+/** DNS for names under `.test` (F6): what node:dns/promises answers now; others go to the real one. */
+const zone = new Map<string, string>();
+vi.mock('node:dns/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:dns/promises')>();
+  const lookup = (host: string, o?: unknown) => {
+    if (!host.endsWith('.test')) return (real.lookup as (h: string, o?: unknown) => unknown)(host, o);
+    const a = zone.get(host);
+    return a ? Promise.resolve({ address: a, family: 4 }) : Promise.reject(new Error(`ENOTFOUND ${host}`));
+  };
+  return { ...real, default: { ...real, lookup }, lookup };
+});
 
 class Net {
   private readonly byReal = new Map<string, End>();
@@ -251,7 +263,7 @@ describe('review8 F3 (tcp): the tcp transport on the wildcard, and on a name', (
     // which peers take as `from`. So no member's own vote counts (0.0.0.0:p is no seed) and no
     // Join comes from a seed (0.0.0.0:p again): nobody ever founds. Before 42cee25 the
     // port-only wildcard rule counted both. NEW in 42cee25 (passes on a962aed).
-    // FAILS now: JOIN_TIMEOUT.
+    // Failed (JOIN_TIMEOUT) before the tcp commit of this branch.
     const ports = await freePorts(3);
     const seeds = ports.map((p) => `127.0.0.1:${p}`);
     const ts = await Promise.all(ports.map((port) => tcp({ host: '0.0.0.0', port })));
@@ -267,7 +279,8 @@ describe('review8 F3 (tcp): the tcp transport on the wildcard, and on a name', (
     // bindHost (IPv4 first) avoided this for `troupe serve --transport tcp --host localhost`;
     // 42cee25 removed it. udp is unaffected (a name makes a udp4 socket). Simulated here by
     // making dns.lookup answer ::1 first for localhost. NEW in 42cee25 (passes on a962aed,
-    // where the address stayed `localhost:p` as the unresolved seed). FAILS now: no founding.
+    // where the address stayed `localhost:p` as the unresolved seed). Failed (no founding)
+    // before the tcp commit of this branch.
     const lookup = dns.lookup;
     const patched = ((host: string, ...rest: unknown[]) => {
       const cb = rest[rest.length - 1] as (e: Error | null, a: string, f: number) => void;
@@ -292,8 +305,8 @@ describe('review8 F5 (wildcard-bound): the join error counts this member among t
   it('F5: a wildcard-bound seed that times out says it is one of the seeds up', async () => {
     // JoinWatch counts itself up only if `transport.address` is a seed; a wildcard-bound
     // member's address is 0.0.0.0:p and 42cee25 makes it a seed through `aliases`, which
-    // JoinWatch is not given: "0 of 3 seeds up" from a seed that is up. Low: a message only.
-    // FAILS now.
+    // JoinWatch is not given: "0 of 3 seeds up" from a seed that is up. Low: a message only
+    // (also so on a962aed). Failed before the join-watch commit of this branch.
     const nw = new Net();
     const seeds = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
     const other = join(nw.attach('127.0.0.1:7009'), seeds, { joinTimeoutMs: 1_500 });
@@ -311,5 +324,30 @@ describe('review8 F5 (wildcard-bound): the join error counts this member among t
     );
     await other;
     expect(message).toContain('1 of 3 seeds up');
+  });
+});
+
+describe('review8 F6: seed names are resolved once, at join', () => {
+  it('F6: a joiner follows its seed name to the address it has now (a rescheduled seed)', async () => {
+    // joinGroup resolves the seeds once (resolveAddressLeniently) and gms keeps those IPs for
+    // the Group's life, rejoins after a partition included. Before 42cee25 the names went to
+    // the transport, which resolves them at every send (dgram does), so Joins followed DNS.
+    // Here the seed's name still points at its old address (a pod rescheduled, a record not yet
+    // updated) when the joiner starts, and at the running member 200 ms later: the joiner keeps
+    // sending its Joins to the old IP, hears no one, is no seed so never founds: JOIN_TIMEOUT.
+    // The same freeze keeps a long-lived member's re-founding votes on the seeds' old IPs, and
+    // a seed name that did not resolve at join (e.g. a peer not yet in DNS) is kept as a name
+    // that no vote's source address ever equals. NEW in 42cee25 (passes on a962aed).
+    // FAILS now.
+    const nw = new Net();
+    const seed = await join(nw.attach('10.0.0.5:7001'), ['10.0.0.5:7001']);
+    expect(size(seed)).toBe(1);
+    zone.set('seed.test', '10.0.0.1'); // the old address: nothing there now
+    nw.alias('seed.test:7001', '10.0.0.1:7001');
+    const joining = join(nw.attach('10.0.0.2:7002'), ['seed.test:7001'], { joinTimeoutMs: 3_000 });
+    await sleep(200);
+    zone.set('seed.test', '10.0.0.5');
+    nw.alias('seed.test:7001', '10.0.0.5:7001');
+    expect(size(await joining)).toBe(2);
   });
 });
