@@ -123,6 +123,8 @@ export class Group implements GroupHandle {
     private readonly transport: Transport,
     private readonly opts: JoinOptions,
     private readonly ownsTransport: boolean,
+    /** The seeds as written (`opts.seeds` holds them resolved): Joins go to these names. */
+    seedNames: readonly string[] = opts.seeds,
   ) {
     this.ring = opts.key === undefined ? undefined : keyRing(opts.key);
     const health = healthLayers(opts.health);
@@ -134,6 +136,7 @@ export class Group implements GroupHandle {
         ...health.gms,
         ...opts.layers?.gms,
         seeds: [...opts.seeds],
+        ...(seedNames.some((n, i) => n !== opts.seeds[i]) ? { seedNames: [...seedNames] } : {}),
         address: transport.address,
         ...(transport.aliases ? { aliases: [...transport.aliases] } : {}),
         joinSecret: randomBytes(32).toString('hex'),
@@ -168,7 +171,7 @@ export class Group implements GroupHandle {
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     // Seeds as IPs: votes and packets come from IPs, and a member must know itself among them.
     const seeds = await Promise.all(opts.seeds.map(resolveAddressLeniently));
-    const g = new Group(groupName, transport, { ...opts, seeds }, opts.transport === undefined);
+    const g = new Group(groupName, transport, { ...opts, seeds }, opts.transport === undefined, opts.seeds);
     g.observe.event({ type: 'member', group: g });
     for (const [event, listener] of Object.entries(opts.on ?? {}))
       if (listener) g.on(event as keyof GroupEvents, listener as never);
@@ -183,6 +186,7 @@ export class Group implements GroupHandle {
       () => g.core.self,
       g.ring?.id ?? '',
       (e) => g.ready?.reject(e),
+      transport.aliases,
     );
     g.joinWatch = watch;
     g.run(g.core.start(g.now()));

@@ -45,6 +45,8 @@ export class JoinWatch {
     /** This member's key id (`''` without a key). */
     private readonly keyId: string,
     private readonly fail: (e: JoinError) => void,
+    /** Other addresses this member receives at (a wildcard-bound transport's `aliases`). */
+    private readonly aliases: readonly string[] = [],
   ) {
     this.groupId = groupIdOf(groupName);
   }
@@ -103,7 +105,9 @@ export class JoinWatch {
       );
     }
     const answered = [...this.heard];
-    const seedsUp = this.seeds.filter((s) => this.heard.has(s) || s === this.address).length;
+    const seedsUp = this.seeds.filter(
+      (s) => this.heard.has(s) || s === this.address || this.aliases.includes(s),
+    ).length;
     const quorum = Math.floor(Math.max(1, this.seeds.length) / 2) + 1;
     const refused = [...this.refusals].map(([a, r]) => `${a} refused (${describe(r)})`);
     return new JoinTimeoutError(

@@ -84,8 +84,7 @@ class Com implements Layer {
     staleAddress: 0,
     /** Authentic packets of a sender without a handshake yet (it is challenged). */
     unknownSender: 0,
-    /** Without a key: packets in a known sender's name (a member, or a stranger already heard)
-     * from another address than its own. */
+    /** Without a key: packets in a view member's name from another address than its own. */
     addressMismatch: 0,
     /** Packets of a new sender outside the view dropped by the admission rate. */
     strangerLimited: 0,
@@ -99,8 +98,6 @@ class Com implements Layer {
   private members = new Set<MemberId>();
   /** Strangers whose address is known, least recently heard first. */
   private readonly strangers = new Map<MemberId, true>();
-  /** Without a key: strangers whose address came from a unicast of theirs (kept; see receive). */
-  private readonly pinned = new Set<MemberId>();
   private readonly strangerTokens: TokenBucket;
   private readonly auth: PacketAuth | undefined;
 
@@ -168,10 +165,7 @@ class Com implements Layer {
       }
       case 'view': {
         this.members = new Set(ev.view.members);
-        for (const m of ev.view.members) {
-          this.strangers.delete(m);
-          this.pinned.delete(m);
-        }
+        for (const m of ev.view.members) this.strangers.delete(m);
         ev.view.members.forEach((m, i) => {
           const a = ev.view.addresses[i];
           if (a !== undefined) this.addresses.set(m, a);
@@ -185,7 +179,6 @@ class Com implements Layer {
       case 'forget':
         this.addresses.delete(ev.member);
         this.strangers.delete(ev.member);
-        this.pinned.delete(ev.member);
         return;
       case 'probe':
         this.counters.sent++;
@@ -275,30 +268,24 @@ class Com implements Layer {
     // packet in a view member's name from elsewhere would move its address (hijacking our
     // traffic to it) and reach gms as that member's (a forged Install in the coordinator's
     // name excluded its receiver); one in a joiner's name would send the joiner's Install to
-    // the forger. So the address a stranger first sent to us from (a unicast) is kept as a
-    // member's is. Its casts may leave from another interface (IP multicast from a wildcard-bound
-    // socket): they are taken without moving it. Spoofing a source address takes more than
-    // inventing an id; the key is the real defence. A wildcard view address cannot be checked.
-    let move = newest || !this.addresses.has(sender);
-    if (!this.auth) {
+    // the forger, but a joiner's address cannot be kept: it may reach us first by a cast (IP
+    // multicast, from another interface than its unicasts, or only casts: no seeds), so the
+    // first packet proves nothing and a forger could take its place (review7, review8). Its
+    // next Join moves it back. Spoofing a source address takes more than inventing an id; the
+    // key is the real defence. A wildcard view address cannot be checked.
+    if (!this.auth && this.members.has(sender)) {
       const own = this.addresses.get(sender);
-      const unicast = (packet.flags & Flags.Unicast) !== 0;
-      const pinned = this.members.has(sender) || this.pinned.has(sender);
-      if (own !== undefined && own !== from && !isWildcard(own) && pinned) {
-        if (unicast || this.members.has(sender)) {
-          this.counters.addressMismatch++;
-          return;
-        }
-        move = false;
+      if (own !== undefined && own !== from && !isWildcard(own)) {
+        this.counters.addressMismatch++;
+        return;
       }
-      if (unicast && !this.members.has(sender)) this.pinned.add(sender);
     }
     this.counters.received++;
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
     // another member, replayed here from elsewhere, is older than what we hold and must not
     // redirect our traffic (or a joiner's admission) to the replayer.
-    if (move) this.addresses.set(sender, from);
-    else if (this.auth && this.addresses.get(sender) !== from) this.counters.staleAddress++;
+    if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
+    else if (this.addresses.get(sender) !== from) this.counters.staleAddress++;
     const address = this.addresses.get(sender)!;
     const msg: Msg = { headers: packet.headers, payload: packet.payload };
     if (packet.type === PacketType.Discovery)
@@ -371,7 +358,6 @@ class Com implements Layer {
       const old = this.strangers.keys().next().value!;
       this.strangers.delete(old);
       this.addresses.delete(old);
-      this.pinned.delete(old);
       this.counters.strangersEvicted++;
     }
     return true;

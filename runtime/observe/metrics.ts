@@ -165,7 +165,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     ],
     addressMismatch: [
       'counter',
-      "Without a key: packets in a known sender's name (member or joiner) from another address refused.",
+      "Without a key: packets in a view member's name from another address refused.",
     ],
     hsChallenged: ['counter', 'Handshake challenges sent.'],
     hsAnswered: ['counter', 'Handshake challenges answered.'],

@@ -1,8 +1,10 @@
 import net from 'node:net';
-import { formatAddress, parseAddress } from './address.js';
+import { formatAddress, isWildcard, parseAddress } from './address.js';
 import { TransportError } from './errors.js';
 import { encodeFrame, FRAME_HEADER, FrameDecoder } from './framing.js';
+import { resolveHost } from './resolve.js';
 import type { Transport, TransportStats } from './types.js';
+import { localAddresses } from './udp.js';
 
 /** Options for {@link tcp}. */
 export interface TcpOptions {
@@ -79,6 +81,9 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
   if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > 0xffff_ffff) {
     throw new TransportError('TRANSPORT_OPTION', `maxFrame must be an integer in 1..2^32-1, got ${maxFrame}`);
   }
+  // A name is resolved as seeds are (IPv4 first): listen() would take the resolver's first
+  // answer (::1 before 127.0.0.1 for `localhost` on many hosts), and a member must be its seed.
+  const bindHost = net.isIP(host) ? host : await resolveHost(host).catch(() => host);
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', (cause) => {
@@ -92,7 +97,7 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
         ),
       );
     });
-    server.listen(options.port ?? 0, host, () => resolve());
+    server.listen(options.port ?? 0, bindHost, () => resolve());
   });
   const bound = server.address() as net.AddressInfo;
   return new Tcp(server, formatAddress(bound.address, bound.port), {
@@ -123,6 +128,8 @@ interface Outbound {
 
 class Tcp implements TcpTransport {
   readonly maxDatagram: number;
+  /** Bound to the wildcard: every local `ip:port` (as UDP's). */
+  readonly aliases?: readonly string[];
   private peers: readonly string[] = [];
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private readonly counters: TcpStats = { sent: 0, received: 0, dropped: 0, errors: 0 };
@@ -137,6 +144,9 @@ class Tcp implements TcpTransport {
     private readonly settings: Settings,
   ) {
     this.maxDatagram = settings.maxFrame;
+    const port = parseAddress(address)?.port;
+    if (isWildcard(address) && port !== undefined)
+      this.aliases = localAddresses().map((a) => formatAddress(a, port));
     this.hello = encodeFrame(Buffer.from(HELLO_MAGIC + address, 'utf8'));
     server.on('error', () => {
       this.counters.errors++;
@@ -328,7 +338,11 @@ class Tcp implements TcpTransport {
         socket.destroy();
         return;
       }
-      from = claimed;
+      // A peer listening on the wildcard claims 0.0.0.0:p, which is no address to reach it at
+      // (nor a seed's): it listens at the address its connection comes from.
+      const hp = parseAddress(claimed)!;
+      const remote = socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+      from = isWildcard(claimed) && remote ? formatAddress(remote, hp.port) : claimed;
       socket.setTimeout(0);
       decoder.setLimit(this.settings.maxFrame);
     };

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { formatAddress, type HostPort, parseAddress } from './address.js';
 import { TransportError } from './errors.js';
@@ -102,6 +103,8 @@ class UdpTransport implements Transport {
   /** Local `ip:port` strings that are us; used to recognise our own multicast echoes. */
   private readonly self: ReadonlySet<string>;
   readonly aliases?: readonly string[];
+  /** An IPv6 socket: IPv4 destinations go as IPv4-mapped addresses (a udp6 socket refuses them). */
+  private readonly v6: boolean;
 
   constructor(
     private readonly unicast: dgram.Socket,
@@ -123,7 +126,12 @@ class UdpTransport implements Transport {
       this.counters.dropped++;
     };
     unicast.on('error', onError);
-    unicast.on('message', (msg, rinfo) => this.deliver(msg, formatAddress(rinfo.address, rinfo.port)));
+    // A dual-stack socket (bound to `::`) sees IPv4 peers as ::ffff:a.b.c.d: they are a.b.c.d to
+    // everyone else (seeds, views), so that is how they are named here too (and sendTo maps back).
+    this.v6 = unicast.address().family === 'IPv6';
+    unicast.on('message', (msg, rinfo) =>
+      this.deliver(msg, formatAddress(unmapped(rinfo.address), rinfo.port)),
+    );
     if (group) {
       group.socket.on('error', onError);
       group.socket.on('message', (msg, rinfo) => {
@@ -194,7 +202,7 @@ class UdpTransport implements Transport {
       // (uv_udp_try_send) and allocates no closure and schedules no tick per datagram. A failed
       // send is then not reported (ICMP errors still reach the 'error' listener); the stack
       // above repairs lost datagrams either way, so `sent` counts datagrams handed to the kernel.
-      this.unicast.send(bytes, port, host);
+      this.unicast.send(bytes, port, this.v6 && isIPv4(host) ? `::ffff:${host}` : host);
       this.counters.sent++;
     } catch {
       // Synchronous failures: socket already closed, malformed host.
@@ -284,10 +292,17 @@ function closeSocket(socket: dgram.Socket): Promise<void> {
   });
 }
 
+/** `a.b.c.d` for an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`); others as they are. */
+function unmapped(ip: string): string {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : '';
+  return isIPv4(v4) ? v4 : ip;
+}
+
 function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::';
 }
 
-function localAddresses(): string[] {
+/** Every local interface address (what a wildcard-bound socket receives at). */
+export function localAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
 }

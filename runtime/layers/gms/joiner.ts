@@ -50,7 +50,7 @@ export class Joiner {
   }
 
   private sendJoin(): void {
-    const targets = new Set(this.s.o.seeds);
+    const targets = new Set(this.s.o.seedNames ?? this.s.o.seeds);
     if (this.coordinatorHint) targets.add(this.coordinatorHint);
     const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce });
     for (const a of targets) this.s.probe(a, join);

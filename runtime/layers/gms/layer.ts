@@ -273,11 +273,11 @@ export const gms: LayerFactory<GmsOptions> = {
     const address = o.address ?? '';
     if (!Array.isArray(seeds) || seeds.some((s) => typeof s !== 'string'))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option seeds must be a list of addresses');
-    if (
-      o.aliases !== undefined &&
-      (!Array.isArray(o.aliases) || o.aliases.some((a) => typeof a !== 'string'))
-    )
-      throw new StackConfigError('STACK_BAD_OPTION', 'gms option aliases must be a list of addresses');
+    for (const name of ['aliases', 'seedNames'] as const) {
+      const list = o[name];
+      if (list !== undefined && (!Array.isArray(list) || list.some((a) => typeof a !== 'string')))
+        throw new StackConfigError('STACK_BAD_OPTION', `gms option ${name} must be a list of addresses`);
+    }
     if (o.joinSecret !== undefined && (typeof o.joinSecret !== 'string' || o.joinSecret === ''))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option joinSecret must be a non-empty string');
     const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };

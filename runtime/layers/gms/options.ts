@@ -16,6 +16,9 @@ export interface GmsOptions {
   seeds: readonly string[];
   /** This member's own transport address, as written into views. */
   address: string;
+  /** The seeds as the user wrote them (host names), where Joins go: the transport resolves a
+   * name at every send, so Joins follow a seed that moved. Default: `seeds`. */
+  seedNames?: readonly string[];
   /** Other addresses this member receives at (a wildcard-bound transport's interfaces): one of
    * them in `seeds` makes it a seed. */
   aliases?: readonly string[];
