@@ -52,6 +52,7 @@ import {
   readClientPacket,
   TO_CLIENT,
 } from './protocol.js';
+import { DEFAULT_CALL_QOS } from './qos.js';
 import { bad, bytes, int, mode, type Result, requestId, str, strings } from './result.js';
 
 /** Application state transfer; defaults to the instance's own `snapshot()`/`restore()`. */
@@ -586,7 +587,11 @@ export class Replica<T extends object = object> implements StateProvider {
       by: group.self,
       at: Math.max(0, Math.floor(now)),
     };
-    group.cast(encodeGroupMsg(fence), { order: 'total' });
+    // Majority, as calls are: a fence is answered on (a final `not-found`) once applied, so it
+    // must be in every later view's order. Delivered without acks, a sequencer cut off alone
+    // applied its own fence, answered, and the majority then ordered the fenced copy instead
+    // (RPC seed 8004686).
+    group.cast(encodeGroupMsg(fence), DEFAULT_CALL_QOS);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
+import { MODES } from '../sim/modes.js';
 import type { RpcChecker } from '../sim/rpc-checkers.js';
 import { RPC_CHECKERS } from '../sim/rpc-checkers.js';
 import { rpcConfig, rpcStats, runRpcScenario } from '../sim/rpc-scenario.js';
 import type { Register } from '../sim/rpc-service.js';
 import type { RpcOptions } from '../sim/rpc-world.js';
+import { runSeed } from '../sim/run.js';
 import type { Fault } from '../sim/world.js';
 
 const FAULTS: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause'];
@@ -102,6 +104,17 @@ describe('object-group RPC in the simulator', () => {
       [...i.allRuns].filter(([, n]) => n > 1).map(([id, n]) => `${i.rec.member} ran ${id} ${n} times`),
     );
     expect(twice).toEqual([]);
+  });
+
+  it('a fence from a sequencer cut off alone is not applied there: no false final not-found (RPC seed 8004686)', async () => {
+    // Found by the long run's rpc-slow mode. n2, rank 0 (the sequencer), cut off alone, was
+    // asked about c0:5 (its contact n1 had crashed) and fenced n1. The fence was cast without
+    // resilience, so n2 stamped and applied its own fence at once and answered a final
+    // `not-found`; the majority side then ordered n1's copy in view 1's last cut: the call ran.
+    // Fences now go with majority resilience, as calls do.
+    const mode = MODES.find((m) => m.name === 'rpc-slow')!;
+    const r = await runSeed(mode.opts, 8004686);
+    expect(r.violations).toEqual([]);
   });
 
   it('replays a seed identically', async () => {
