@@ -1018,14 +1018,16 @@ export class Replica<T extends object = object> implements StateProvider {
       const waiters = this.lockWaiters.get(lock) ?? [];
       waiters.push(resolve);
       this.lockWaiters.set(lock, waiters);
-      group.cast(encodeGroupMsg({ kind: 'acquire', lock, member: group.self }), { order: 'total' });
+      // Majority, as calls and fences: a holder acts on its lock, so an acquire applied anywhere
+      // must be in every later view's order (a sequencer cut off alone applied its own at once).
+      group.cast(encodeGroupMsg({ kind: 'acquire', lock, member: group.self }), DEFAULT_CALL_QOS);
     });
   }
 
   /** Releases `lock` with an ordered cast; it passes to the next member queued for it. */
   release(lock: string): void {
     const group = this.requireGroup();
-    group.cast(encodeGroupMsg({ kind: 'release', lock, member: group.self }), { order: 'total' });
+    group.cast(encodeGroupMsg({ kind: 'release', lock, member: group.self }), DEFAULT_CALL_QOS);
   }
 
   private wakeLockWaiters(): void {
