@@ -10,6 +10,9 @@
  *                                            skipped, each finished chunk is appended to F
  *   npm run sim:long -- --budget 3000        stop handing out chunks after 3000 s; the report
  *                                            covers the chunks done
+ *   npm run sim:long -- --modes mixed --seeds 5000
+ *                                            combinations nobody chose: each seed draws group or
+ *                                            RPC, its faults and features (not in the default run)
  *
  * Prints a progress line every 10 s (seeds done, rate, projected end), then per mode its seed
  * range and violations, the wall time, and a replay command per failing seed (each failing seed
@@ -20,7 +23,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MODES } from './modes.js';
+import { MODES, optionsOf } from './modes.js';
 import { replayCommand, runSeed, type SeedResult, summarize } from './run.js';
 
 interface Chunk {
@@ -41,10 +44,10 @@ interface ChunkResult {
 }
 
 async function runChunk(c: Chunk): Promise<ChunkResult> {
-  const o = MODES[c.mode]!.opts;
+  const m = MODES[c.mode]!;
   const out: ChunkResult = { ...c, failures: [], violations: 0, expected: 0 };
   for (let seed = c.lo; seed <= c.hi; seed++) {
-    const r = await runSeed(o, seed);
+    const r = await runSeed(optionsOf(m, seed), seed);
     if (r.lostMajority) out.expected++;
     if (r.violations.length > 0) {
       out.violations += r.violations.length;
@@ -71,7 +74,7 @@ async function digests(modes: string, n: number, trace: boolean): Promise<number
     const m = MODES.find((x) => x.name === name);
     if (!m) throw new Error(`unknown mode '${name}'`);
     for (let seed = m.base; seed < m.base + n; seed++) {
-      const r = await runSeed({ ...m.opts, trace }, seed);
+      const r = await runSeed({ ...optionsOf(m, seed), trace }, seed);
       process.stdout.write(`${m.name} ${seed} ${r.violations.length} ${r.digest()}\n`);
     }
   }
@@ -103,7 +106,12 @@ async function main(): Promise<number> {
     options: {
       seeds: { type: 'string', default: '100000' },
       workers: { type: 'string', default: '2' },
-      modes: { type: 'string', default: MODES.map((m) => m.name).join(',') },
+      modes: {
+        type: 'string',
+        default: MODES.filter((m) => m.weight > 0)
+          .map((m) => m.name)
+          .join(','),
+      },
       chunk: { type: 'string', default: '25' },
       worker: { type: 'boolean', default: false },
       digest: { type: 'string' },
@@ -123,12 +131,14 @@ async function main(): Promise<number> {
     return i;
   });
   const total = Number(values.seeds);
-  const weight = chosen.reduce((s, i) => s + MODES[i]!.weight, 0);
+  // Modes of weight 0 (not in the default run) count as weight 1 when chosen by name.
+  const weightOf = (i: number) => MODES[i]!.weight || 1;
+  const weight = chosen.reduce((s, i) => s + weightOf(i), 0);
   const ranges = chosen.map((i, k) => {
     const n =
       k === chosen.length - 1
-        ? total - chosen.slice(0, k).reduce((s, j) => s + Math.floor((total * MODES[j]!.weight) / weight), 0)
-        : Math.floor((total * MODES[i]!.weight) / weight);
+        ? total - chosen.slice(0, k).reduce((s, j) => s + Math.floor((total * weightOf(j)) / weight), 0)
+        : Math.floor((total * weightOf(i)) / weight);
     return { mode: i, lo: MODES[i]!.base, hi: MODES[i]!.base + n - 1 };
   });
   // Chunks interleave the modes, so a sample's rate is the mix's and the slow RPC seeds spread out.
@@ -181,7 +191,7 @@ async function main(): Promise<number> {
           const m = MODES[r.mode]!;
           for (const f of r.failures)
             process.stdout.write(
-              `  FAIL ${m.name} seed ${f.seed}: ${f.lines[0]}\n  replay: ${replayCommand(m.opts, f.seed)}\n`,
+              `  FAIL ${m.name} seed ${f.seed}: ${f.lines[0]}\n  replay: ${replayCommand(optionsOf(m, f.seed), f.seed)}\n`,
             );
           done += r.hi - r.lo + 1;
           next();
@@ -206,12 +216,12 @@ async function main(): Promise<number> {
     const m = MODES[r.mode]!;
     process.stdout.write(
       `${m.name}: seeds ${r.lo}..${r.hi} (${ran === r.hi - r.lo + 1 ? ran : `${ran} of ${r.hi - r.lo + 1} run`}), ${failing} failing seeds, ${v} violations` +
-        `${m.opts.rpc ? `, ${expected} lost their majority (expected unavailability)` : ''}\n`,
+        `${m.opts.rpc || m.draw ? `, ${expected} lost their majority (expected unavailability)` : ''}\n`,
     );
     for (const x of mine)
       for (const f of x.failures) {
         for (const l of f.lines) process.stdout.write(`  seed ${f.seed}: ${l}\n`);
-        process.stdout.write(`  replay: ${replayCommand(m.opts, f.seed)}\n`);
+        process.stdout.write(`  replay: ${replayCommand(optionsOf(m, f.seed), f.seed)}\n`);
       }
   }
   process.stdout.write(
