@@ -7,6 +7,7 @@
  * group messages of the service {@link OBSERVE_SERVICE}: replicas never run a method for them
  * and record no outcome, so checking changes no replicated state.
  */
+import { TroupeError } from '../errors.js';
 import type { GroupHandle } from '../group/types.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { encodeGroupMsg, type RequestMsg } from '../rpc/messages.js';
@@ -37,6 +38,15 @@ export interface DivergenceOptions {
    */
   checkEvery?: number;
   /**
+   * The largest share of a replica's time periodic checks may spend digesting (default 0.01).
+   * A digest hashes the whole state and blocks the event loop while it does, so once the
+   * coordinator's last digest took {@link DIGEST_FLOOR_MS} or more, the next periodic check
+   * waits at least that duration ÷ this share: a large state is checked less often rather than
+   * stalling every replica every `checkEvery` requests. `false`: every `checkEvery` requests,
+   * whatever the digest costs (checks on demand are never spaced).
+   */
+  digestShare?: number | false;
+  /**
    * What a replica in the minority does: `report` (default: event, metric, log line), `leave`
    * (also leaves the group, so it stops answering with a diverged state), or a function called
    * with the record at every replica.
@@ -55,10 +65,21 @@ type SystemEvent = Extract<TroupeEvent, { type: 'system' }>;
 /** Checks kept waiting for reports; an older incomplete one is judged on what it has. */
 const OPEN_CHECKS = 16;
 
+/**
+ * Digests shorter than this do not space checks: under a millisecond per `checkEvery` requests
+ * costs nothing worth a delay in detection. Larger states would block every replica at once,
+ * more often the faster calls come (a 100 MB state: a few hundred ms per digest).
+ */
+export const DIGEST_FLOOR_MS = 1;
+
 export class DivergenceMonitor {
   private readonly checks = new Map<string, Check>();
   private counter = 0;
+  /** Requests applied since the last periodic check started. */
   private applied = 0;
+  /** When the last periodic check started, and how long this replica's last digest took (ms). */
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private digestMs = 0;
   readonly records: DivergenceRecord[] = [];
 
   constructor(
@@ -68,7 +89,13 @@ export class DivergenceMonitor {
     private readonly options: DivergenceOptions = {},
     /** Told after each record (the live page refreshes). */
     private readonly onRecord?: () => void,
-  ) {}
+    /** Milliseconds, for the digest budget (injected by tests). */
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    const share = options.digestShare;
+    if (share !== undefined && share !== false && !(share > 0 && share <= 1))
+      throw new TroupeError('OBSERVE_BAD_OPTION', 'divergence.digestShare must be in (0, 1] or false');
+  }
 
   /** Starts a check now: casts a checkpoint into the order. Returns its id, or undefined without a view. */
   start(): string | undefined {
@@ -85,7 +112,14 @@ export class DivergenceMonitor {
     const g = this.group();
     if (every <= 0 || !g?.view) return;
     this.applied++;
-    if (this.applied % every === 0 && g.view.members[0] === g.self) this.start();
+    if (this.applied < every || g.view.members[0] !== g.self) return;
+    const share = this.options.digestShare ?? 0.01;
+    const now = this.clock();
+    if (share !== false && this.digestMs >= DIGEST_FLOOR_MS && now - this.lastStart < this.digestMs / share)
+      return;
+    this.applied = 0;
+    this.lastStart = now;
+    this.start();
   }
 
   onSystem(e: SystemEvent): void {
@@ -103,10 +137,13 @@ export class DivergenceMonitor {
       for (const [id, c] of this.checks) if (c.reports.size >= 2) this.judge(id, c);
       this.checks.set(e.msg.id, { viewId: e.view.id, members: e.view.members, reports: new Map() });
       while (this.checks.size > OPEN_CHECKS) this.checks.delete(this.checks.keys().next().value as string);
+      const t0 = this.clock();
+      const digest = e.digest();
+      this.digestMs = this.clock() - t0;
       this.cast(g, `rpt-${g.self.replace(/[^A-Za-z0-9_-]/g, '-')}:${++this.counter}`, 'report', [
         e.msg.id,
         g.self,
-        e.digest(),
+        digest,
         e.last ?? '',
       ]);
       return;

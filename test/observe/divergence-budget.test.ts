@@ -1,0 +1,85 @@
+// Periodic divergence checks are spaced by the measured digest time, so a large state is checked
+// less often instead of blocking every replica's event loop every `checkEvery` requests.
+import { describe, expect, it } from 'vitest';
+import type { GroupHandle } from '../../runtime/group/types.js';
+import { DIGEST_FLOOR_MS, DivergenceMonitor } from '../../runtime/observe/divergence.js';
+import { silentLogger } from '../../runtime/observe/logger.js';
+import { Metrics } from '../../runtime/observe/metrics.js';
+import { decodeGroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
+
+function fixture(digestMs: number, digestShare?: number | false) {
+  let now = 0;
+  const casts: RequestMsg[] = [];
+  const view = { id: 1, members: ['a', 'b'] };
+  const g = {
+    self: 'a',
+    view,
+    cast: (bytes: Uint8Array) => casts.push(decodeGroupMsg(bytes) as RequestMsg),
+  } as unknown as GroupHandle;
+  const monitor = new DivergenceMonitor(
+    () => g,
+    silentLogger,
+    new Metrics(),
+    { checkEvery: 10, ...(digestShare === undefined ? {} : { digestShare }) },
+    undefined,
+    () => now,
+  );
+  /** Applies `n` requests, 1 ms apart; every checkpoint this member cast comes back in order. */
+  const apply = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      now += 1;
+      const before = casts.length;
+      monitor.onApplied();
+      for (const msg of casts.slice(before).filter((m) => m.method === 'checkpoint'))
+        monitor.onSystem({
+          type: 'system',
+          msg,
+          view,
+          digest: () => {
+            now += digestMs;
+            return 'd';
+          },
+          last: undefined,
+        });
+    }
+  };
+  const checkpoints = () => casts.filter((m) => m.method === 'checkpoint').length;
+  return { apply, checkpoints };
+}
+
+describe('divergence check budget', () => {
+  it(`a digest under ${DIGEST_FLOOR_MS} ms: a check every checkEvery requests`, () => {
+    const f = fixture(DIGEST_FLOOR_MS / 2);
+    f.apply(100);
+    expect(f.checkpoints()).toBe(10);
+  });
+
+  it('digestShare false: a check every checkEvery requests, whatever the digest costs', () => {
+    const f = fixture(20, false);
+    f.apply(100);
+    expect(f.checkpoints()).toBe(10);
+  });
+
+  it('a digest of 20 ms: checks at least 20 ms ÷ 0.01 apart (the default share), whatever the rate', () => {
+    const f = fixture(20);
+    f.apply(100); // 100 ms of requests (+20 ms per digest): the first check only
+    expect(f.checkpoints()).toBe(1);
+    f.apply(2_000); // ~2 s more: one check per 2 s of time
+    expect(f.checkpoints()).toBe(2);
+    f.apply(4_000);
+    expect(f.checkpoints()).toBe(4);
+  });
+
+  it('a share outside (0, 1] is refused with a typed error', () => {
+    for (const digestShare of [0, -1, 2, Number.NaN])
+      expect(() => fixture(0, digestShare)).toThrow(expect.objectContaining({ code: 'OBSERVE_BAD_OPTION' }));
+  });
+
+  it('a share of 0.1: ten times as often', () => {
+    const f = fixture(20, 0.1);
+    // Checks start 200 ms apart (the clock counts the digests too): at 10, 210, ..., 1,010 ms
+    // of the 1,120 ms that 1,000 requests and six digests take.
+    f.apply(1_000);
+    expect(f.checkpoints()).toBe(6);
+  });
+});
