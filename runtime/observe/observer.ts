@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { Histogram, Registry } from 'prom-client';
+import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import type { AppEvent } from '../group/core.js';
 import type { Group } from '../group/group.js';
@@ -106,9 +107,7 @@ const LATENCIES = 4096;
 const MAX_OPEN_SPANS = 4096;
 
 /** Wall-clock ms with sub-ms precision, comparable between processes of one host. */
-function wallNow(): number {
-  return performance.timeOrigin + performance.now();
-}
+const wallNow = steadyNow;
 
 /**
  * Metrics, logs, traces and spans of one member or client.

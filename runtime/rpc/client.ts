@@ -13,6 +13,7 @@
  *    calls reject with {@link FailoverError} (or, with `autoReissue`, go to the next contact).
  */
 import { randomBytes } from 'node:crypto';
+import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import { resolveSeeds } from '../launch/seeds.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
@@ -92,7 +93,9 @@ export interface ConnectOptions {
   /** Failed and timed-out calls remembered for `reissue` (also after a reissue). Default 1024. */
   remember?: number;
   /**
-   * Clock and timers. Default: `Date.now` and the global timers (interval timers unref'd). The
+   * Clock and timers. Default: {@link steadyNow} (wall time at start, never stepped: a stepped
+   * wall clock would fail over every call at once, or stop retransmissions) and the global
+   * timers (interval timers unref'd). The
    * deterministic simulator (test/sim/rpc-world.ts) passes virtual ones.
    */
   timers?: ClientTimers;
@@ -125,7 +128,7 @@ export interface ClientTimers {
 }
 
 const REAL_TIMERS: ClientTimers = {
-  now: () => Date.now(),
+  now: steadyNow,
   after: (ms, fn) => setTimeout(fn, ms),
   clear: (h) => {
     clearTimeout(h as NodeJS.Timeout);

@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
+import { steadyNow } from '../clock.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
 import { OBSERVE_SERVICE, type ObserveSink, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
@@ -72,7 +73,10 @@ export interface ReplicaOptions {
   state?: AppState;
   /** Bounds of the outcome table (see docs/rpc.md). */
   outcomes?: Partial<OutcomeLimits>;
-  /** Clock for the order timestamps this member puts on requests. Default `Date.now`. */
+  /**
+   * Clock (ms since the epoch) for the order timestamps this member puts on requests and for its
+   * recast and client timers. Default {@link steadyNow}: wall time at start, never stepped.
+   */
   clock?: () => number;
   /** Clients heard from within this many ms get a `view` packet at each view change. Default 30 s. */
   clientPushMs?: number;
@@ -315,7 +319,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.app = options.state ?? defaultAppState(instance);
     this.outcomeLimits = options.outcomes ?? {};
     this.outcomes = new OutcomeTable(this.outcomeLimits);
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? steadyNow;
     this.clientPushMs = options.clientPushMs ?? 30_000;
     this.recastMs = options.recastMs ?? 5_000;
     this.auth =
