@@ -6,8 +6,9 @@
  */
 import { readRefusal } from '../layers/com.js';
 import type { Transport } from '../transport/types.js';
-import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
-import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
+import { type AuthKey, checkAuth, type KeyRing, keyRing, PacketAuth } from '../wire/auth.js';
+import { DecodeError } from '../wire/errors.js';
+import { decodeFixedHeader, FIXED_HEADER_BYTES, Flags, groupIdOf } from '../wire/packet.js';
 
 type Heard = 'member' | 'other-group' | 'other-key' | 'no-key' | 'has-key';
 
@@ -23,6 +24,7 @@ export class JoinWitness {
   private readonly heard = new Map<string, Heard>();
   private readonly groupId: number;
   private readonly auth: PacketAuth | undefined;
+  private readonly ring: KeyRing | undefined;
 
   constructor(
     groupName: string,
@@ -32,6 +34,7 @@ export class JoinWitness {
   ) {
     this.groupId = groupIdOf(groupName);
     this.auth = key !== undefined ? new PacketAuth(key) : undefined;
+    this.ring = key !== undefined ? keyRing(key) : undefined;
   }
 
   /** `transport`, with every incoming packet shown to this witness first. */
@@ -66,11 +69,19 @@ export class JoinWitness {
     if (h.groupId !== this.groupId) heard = 'other-group';
     else if (!this.auth) heard = tagged ? 'has-key' : 'member';
     else if (!tagged) heard = 'no-key';
-    else {
+    else if ((h.flags & Flags.Addressed) !== 0 && h.tagLength >= 16) {
+      // Bound to its receiver's endpoint, which the witness does not know: only the key id in
+      // the tag can be checked. A key we hold says nothing either way (the stack judges it).
+      const keyId = new DataView(bytes.buffer, bytes.byteOffset + FIXED_HEADER_BYTES + 12, 4).getUint32(0);
+      if (this.ring?.find(keyId)) return;
+      heard = 'other-key';
+    } else {
       try {
         checkAuth(this.auth, bytes, h);
         heard = 'member';
-      } catch {
+      } catch (e) {
+        // A stale time (a clock far off: members handshake past that) or a replay is not a key.
+        if (!(e instanceof DecodeError) || e.code !== 'DECODE_UNAUTHENTICATED') return;
         heard = 'other-key';
       }
     }

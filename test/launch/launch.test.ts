@@ -15,6 +15,9 @@ import { parseKey, readKeyFile, writeKeyFile } from '../../runtime/launch/key.js
 import { runReplica } from '../../runtime/launch/run.js';
 import { resolveSeeds } from '../../runtime/launch/seeds.js';
 import { JoinWitness } from '../../runtime/launch/witness.js';
+import type { Transport } from '../../runtime/transport/types.js';
+import { PacketAuth } from '../../runtime/wire/auth.js';
+import { groupIdOf, PacketType } from '../../runtime/wire/packet.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-launch-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -156,6 +159,36 @@ describe('a join that fails says why', () => {
   it('names the seed that belongs to another group', async () => {
     const [a] = await pair({ TROUPE_KEY: KEY }, { TROUPE_KEY: KEY, TROUPE_GROUP: 'other' });
     expect(a).toMatch(/^JOIN_FAILED: .*127\.0\.0\.1:\d+ sends packets for another group/);
+  });
+
+  it('takes a packet of the same key addressed to another endpoint for a member, not another key', () => {
+    // Members bind packets to their receiver (handshakes, point-to-point): the witness, which
+    // has no endpoint of its own, cannot check the binding, and must not call that a key mismatch
+    // (troupe serve printed "signs its packets with another key" at every start of 3 replicas).
+    const warned: string[] = [];
+    const w = new JoinWitness('bank', KEY, (address, why) => warned.push(`${address} ${why}`));
+    const packet = (key: string, to?: { node: number; inc: number }) =>
+      new PacketAuth(key).encode(
+        {
+          type: PacketType.Stack,
+          flags: 0,
+          groupId: groupIdOf('bank'),
+          sender: { node: 7, inc: 1 },
+          headers: [],
+          payload: new Uint8Array(0),
+        },
+        to,
+      );
+    let handler: (bytes: Uint8Array, from: string) => void = () => {};
+    w.watch({ onPacket: (h: typeof handler) => (handler = h) } as unknown as Transport).onPacket(() => {});
+    handler(packet(KEY, { node: 9, inc: 1 }), '127.0.0.1:7001');
+    expect(warned).toStrictEqual([]);
+    handler(packet('cd'.repeat(32), { node: 9, inc: 1 }), '127.0.0.1:7002');
+    handler(packet('ef'.repeat(32)), '127.0.0.1:7003');
+    expect(warned).toStrictEqual([
+      '127.0.0.1:7002 signs its packets with another key (check the key file)',
+      '127.0.0.1:7003 signs its packets with another key (check the key file)',
+    ]);
   });
 
   it('names the seeds where nothing answered (a lone replica founds its group instead of failing)', () => {
