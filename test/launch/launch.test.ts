@@ -203,6 +203,9 @@ describe('troupe serve and keygen', () => {
   it('refuses TypeScript, a missing module and a missing model with one line each', async () => {
     const { launcherMain } = await import('../../runtime/launch/cli.js');
     const errs: string[] = [];
+    // tsc with target ESNext keeps decorators as syntax, which Node does not parse.
+    const esnext = path.join(tmp, 'esnext.mjs');
+    fs.writeFileSync(esnext, "@Service('kv')\nexport class Kv {\n  @Ordered()\n  put() {}\n}\n");
     const write = process.stderr.write.bind(process.stderr);
     process.stderr.write = ((s: string) => errs.push(s) > 0) as typeof process.stderr.write;
     try {
@@ -212,10 +215,13 @@ describe('troupe serve and keygen', () => {
       fs.writeFileSync(lone, 'export const nothing = 1;\n');
       expect(await launcherMain(['serve', lone, '--insecure'])).toBe(2);
       expect(await launcherMain(['keygen', '--force'])).toBe(2);
+      expect(await launcherMain(['serve', esnext, '--insecure'])).toBe(2);
     } finally {
       process.stderr.write = write;
     }
-    expect(errs).toHaveLength(4);
+    expect(errs).toHaveLength(5);
+    expect(errs[4]).toContain(`module '${esnext}' does not load: `);
+    expect(errs[4]).toContain('"target" Node runs');
     expect(errs[0]).toContain('is TypeScript: compile it');
     expect(errs[1]).toContain('does not exist');
     expect(errs[2]).toContain('exports no @Service class');
