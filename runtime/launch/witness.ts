@@ -19,6 +19,14 @@ const WHY: Record<Exclude<Heard, 'member'>, string> = {
   'has-key': 'runs with a key while this replica has none',
 };
 
+/** What a refusal notice's reason says about the member that sent it. */
+const REFUSED: Record<'group' | 'key' | 'needkey' | 'nokey', Exclude<Heard, 'member'>> = {
+  group: 'other-group',
+  key: 'other-key',
+  needkey: 'has-key',
+  nokey: 'no-key',
+};
+
 /** Watches a transport's incoming packets during a join and explains a failed one. */
 export class JoinWitness {
   private readonly heard = new Map<string, Heard>();
@@ -56,8 +64,13 @@ export class JoinWitness {
 
   private see(bytes: Uint8Array, from: string): void {
     if (this.heard.get(from) === 'member') return;
-    // A member's refusal notice is never signed: it says nothing about that member's key.
-    if (readRefusal(bytes)) return;
+    // A member's refusal notice is never signed, but the join error already names what it says:
+    // so does the witness (else it called the refusing seed silent).
+    const refusal = readRefusal(bytes);
+    if (refusal) {
+      this.record(from, REFUSED[refusal.reason]);
+      return;
+    }
     let h: ReturnType<typeof decodeFixedHeader>;
     try {
       h = decodeFixedHeader(bytes);
@@ -85,6 +98,10 @@ export class JoinWitness {
         heard = 'other-key';
       }
     }
+    this.record(from, heard);
+  }
+
+  private record(from: string, heard: Heard): void {
     const before = this.heard.get(from);
     this.heard.set(from, heard);
     if (heard !== 'member' && before !== heard) this.onMismatch(from, WHY[heard]);
@@ -97,7 +114,8 @@ export class JoinWitness {
     for (const [address, heard] of this.heard) {
       if (heard !== 'member') parts.push(`${address} ${WHY[heard]}`);
     }
-    const members = [...this.heard].filter(([, h]) => h === 'member').map(([a]) => a);
+    // Its own packets come back to it (fan-out to every seed): they are no member's answer.
+    const members = [...this.heard].filter(([a, h]) => h === 'member' && a !== self).map(([a]) => a);
     const silent = others.filter((s) => !this.heard.has(s));
     if (members.length > 0) parts.push(`heard members at ${members.join(', ')} but no view formed`);
     if (silent.length > 0)

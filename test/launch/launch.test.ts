@@ -17,7 +17,7 @@ import { resolveSeeds } from '../../runtime/launch/seeds.js';
 import { JoinWitness } from '../../runtime/launch/witness.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { PacketAuth } from '../../runtime/wire/auth.js';
-import { groupIdOf, PacketType } from '../../runtime/wire/packet.js';
+import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-launch-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -189,6 +189,35 @@ describe('a join that fails says why', () => {
       '127.0.0.1:7002 signs its packets with another key (check the key file)',
       '127.0.0.1:7003 signs its packets with another key (check the key file)',
     ]);
+  });
+
+  it('counts a seed that refused the join as heard, and its own echo as nobody', () => {
+    // troupe serve --group other, seeds [a member of 'kv', itself], said "...answered for another
+    // group...: heard members at <itself> but no view formed; nothing answered at <the member>".
+    const w = new JoinWitness('other', KEY);
+    let handler: (bytes: Uint8Array, from: string) => void = () => {};
+    w.watch({ onPacket: (h: typeof handler) => (handler = h) } as unknown as Transport).onPacket(() => {});
+    const notice = encodePacket({
+      type: PacketType.Discovery,
+      flags: 0,
+      groupId: groupIdOf('kv'),
+      sender: { node: 7, inc: 1 },
+      headers: [['refused', 'group', 'abcd', '']],
+      payload: new Uint8Array(0),
+    });
+    handler(notice, '127.0.0.1:7001');
+    const own = new PacketAuth(KEY).encode({
+      type: PacketType.Discovery,
+      flags: 0,
+      groupId: groupIdOf('other'),
+      sender: { node: 9, inc: 1 },
+      headers: [],
+      payload: new Uint8Array(0),
+    });
+    handler(own, '127.0.0.1:7002');
+    expect(w.explain(['127.0.0.1:7001', '127.0.0.1:7002'], '127.0.0.1:7002')).toBe(
+      '127.0.0.1:7001 sends packets for another group (check the group name)',
+    );
   });
 
   it('names the seeds where nothing answered (a lone replica founds its group instead of failing)', () => {
