@@ -137,6 +137,24 @@ describe('generated stub safety', () => {
     expect(out).toContain('wrote src/generated/s.client.ts');
   });
 
+  it('uses the nearest tsconfig.json above, as tsc does, and says which', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'sub-'));
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true } }));
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(
+      path.join(dir, 'src/svc.ts'),
+      "import { Ordered, Service } from 'troupe';\n@Service('s')\nexport class S {\n  @Ordered() inc(by: number): number {\n    return by;\n  }\n}\n",
+    );
+    const err: string[] = [];
+    const code = main(['gen', 'svc.ts', '--out', 'gen'], {
+      out: () => {},
+      err: (l) => err.push(l),
+      cwd: path.join(dir, 'src'),
+    });
+    expect(err).toStrictEqual(['troupe: compiler options from ../tsconfig.json']);
+    expect(code).toBe(EXIT.OK);
+  });
+
   it('works without a tsconfig.json and says so', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'noproj-'));
     fs.writeFileSync(
