@@ -42,7 +42,14 @@ export function checkCompiles(
     'outDir',
     'composite',
     'declaration',
+    // These need `declaration`, `composite` or `incremental`: left alone, they are an options
+    // error (e.g. `tsc --init`'s declarationMap) and gen refuses every stub.
+    'declarationMap',
+    'declarationDir',
+    'emitDeclarationOnly',
+    'isolatedDeclarations',
     'incremental',
+    'tsBuildInfoFile',
   ] as const) {
     delete options[k];
   }
@@ -54,10 +61,8 @@ export function checkCompiles(
     const diag = sf.getPreEmitDiagnostics().find((d) => d.getCategory() === ts.DiagnosticCategory.Error);
     if (!diag) continue;
     const where = `${path.basename(sf.getFilePath())}:${diag.getLineNumber() ?? 0}`;
-    const text = ts.flattenDiagnosticMessageText(
-      diag.getMessageText() as string | ts.DiagnosticMessageChain,
-      ' ',
-    );
+    // The compiler's own message (ts-morph's getMessageText() wraps a chain in its own class).
+    const text = ts.flattenDiagnosticMessageText(diag.compilerObject.messageText, ' ');
     throw new InputError(
       `generated ${where} would not compile: ${text} (nothing was written; rename what it names, or report a troupe bug)`,
     );

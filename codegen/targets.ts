@@ -55,8 +55,13 @@ export function loadTargets(cwd: string, configFile: string): Target[] {
 export function targetProject(t: Target, cwd: string): string | undefined {
   if ('idl' in t) return undefined;
   const file = path.resolve(cwd, t.project);
-  if (!fs.existsSync(file) && t.defaultProject) return undefined;
-  return file;
+  if (fs.existsSync(file) || !t.defaultProject) return file;
+  // Not named: the nearest tsconfig.json above, as tsc finds it from a subdirectory.
+  for (let dir = path.dirname(path.dirname(file)); ; dir = path.dirname(dir)) {
+    const up = path.join(dir, 'tsconfig.json');
+    if (fs.existsSync(up)) return up;
+    if (path.dirname(dir) === dir) return undefined;
+  }
 }
 
 /** Generates a target's files in memory. */
@@ -72,7 +77,7 @@ export function targetFiles(t: Target, cwd: string): Map<string, string> {
     return generateFiles([parseIdl(text, t.idl)], { outDir, cwd });
   }
   const tsconfig = targetProject(t, cwd);
-  for (const f of [...(tsconfig ? [t.project] : []), ...t.files]) {
+  for (const f of [...(tsconfig ? [tsconfig] : []), ...t.files]) {
     if (!fs.existsSync(path.resolve(cwd, f))) throw new InputError(`cannot read '${f}'`);
   }
   const models = extractServices({

@@ -31,7 +31,23 @@ const camel = (s: string) =>
 
 async function importFile(file: string, what: string): Promise<Record<string, unknown>> {
   if (!fs.existsSync(file)) throw new LaunchError('SERVICE_NOT_FOUND', `${what} '${file}' does not exist`);
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    // TypeScript leaves decorators as '@' syntax for target ESNext (tsc --init's default), and
+    // Node does not run that: name the file and the fix, not only "Invalid or unexpected token".
+    const decorators = /^\s*@\w+\(/m.test(fs.readFileSync(file, 'utf8'));
+    throw new LaunchError(
+      'SERVICE_LOAD',
+      `${what} '${file}' does not load: ${e.message}${
+        decorators
+          ? ' (it holds @decorators as written: compile with a "target" Node runs, e.g. "ES2023", not "ESNext")'
+          : ''
+      }`,
+      { cause: e },
+    );
+  }
 }
 
 function findService(mod: Record<string, unknown>, file: string, wanted: string | undefined): Ctor {

@@ -6,8 +6,9 @@
  */
 import { readRefusal } from '../layers/com.js';
 import type { Transport } from '../transport/types.js';
-import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
-import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
+import { type AuthKey, checkAuth, type KeyRing, keyRing, PacketAuth } from '../wire/auth.js';
+import { DecodeError } from '../wire/errors.js';
+import { decodeFixedHeader, FIXED_HEADER_BYTES, Flags, groupIdOf } from '../wire/packet.js';
 
 type Heard = 'member' | 'other-group' | 'other-key' | 'no-key' | 'has-key';
 
@@ -18,11 +19,20 @@ const WHY: Record<Exclude<Heard, 'member'>, string> = {
   'has-key': 'runs with a key while this replica has none',
 };
 
+/** What a refusal notice's reason says about the member that sent it. */
+const REFUSED: Record<'group' | 'key' | 'needkey' | 'nokey', Exclude<Heard, 'member'>> = {
+  group: 'other-group',
+  key: 'other-key',
+  needkey: 'has-key',
+  nokey: 'no-key',
+};
+
 /** Watches a transport's incoming packets during a join and explains a failed one. */
 export class JoinWitness {
   private readonly heard = new Map<string, Heard>();
   private readonly groupId: number;
   private readonly auth: PacketAuth | undefined;
+  private readonly ring: KeyRing | undefined;
 
   constructor(
     groupName: string,
@@ -32,6 +42,7 @@ export class JoinWitness {
   ) {
     this.groupId = groupIdOf(groupName);
     this.auth = key !== undefined ? new PacketAuth(key) : undefined;
+    this.ring = key !== undefined ? keyRing(key) : undefined;
   }
 
   /** `transport`, with every incoming packet shown to this witness first. */
@@ -53,8 +64,13 @@ export class JoinWitness {
 
   private see(bytes: Uint8Array, from: string): void {
     if (this.heard.get(from) === 'member') return;
-    // A member's refusal notice is never signed: it says nothing about that member's key.
-    if (readRefusal(bytes)) return;
+    // A member's refusal notice is never signed, but the join error already names what it says:
+    // so does the witness (else it called the refusing seed silent).
+    const refusal = readRefusal(bytes);
+    if (refusal) {
+      this.record(from, REFUSED[refusal.reason]);
+      return;
+    }
     let h: ReturnType<typeof decodeFixedHeader>;
     try {
       h = decodeFixedHeader(bytes);
@@ -66,14 +82,26 @@ export class JoinWitness {
     if (h.groupId !== this.groupId) heard = 'other-group';
     else if (!this.auth) heard = tagged ? 'has-key' : 'member';
     else if (!tagged) heard = 'no-key';
-    else {
+    else if ((h.flags & Flags.Addressed) !== 0 && h.tagLength >= 16) {
+      // Bound to its receiver's endpoint, which the witness does not know: only the key id in
+      // the tag can be checked. A key we hold says nothing either way (the stack judges it).
+      const keyId = new DataView(bytes.buffer, bytes.byteOffset + FIXED_HEADER_BYTES + 12, 4).getUint32(0);
+      if (this.ring?.find(keyId)) return;
+      heard = 'other-key';
+    } else {
       try {
         checkAuth(this.auth, bytes, h);
         heard = 'member';
-      } catch {
+      } catch (e) {
+        // A stale time (a clock far off: members handshake past that) or a replay is not a key.
+        if (!(e instanceof DecodeError) || e.code !== 'DECODE_UNAUTHENTICATED') return;
         heard = 'other-key';
       }
     }
+    this.record(from, heard);
+  }
+
+  private record(from: string, heard: Heard): void {
     const before = this.heard.get(from);
     this.heard.set(from, heard);
     if (heard !== 'member' && before !== heard) this.onMismatch(from, WHY[heard]);
@@ -86,7 +114,8 @@ export class JoinWitness {
     for (const [address, heard] of this.heard) {
       if (heard !== 'member') parts.push(`${address} ${WHY[heard]}`);
     }
-    const members = [...this.heard].filter(([, h]) => h === 'member').map(([a]) => a);
+    // Its own packets come back to it (fan-out to every seed): they are no member's answer.
+    const members = [...this.heard].filter(([a, h]) => h === 'member' && a !== self).map(([a]) => a);
     const silent = others.filter((s) => !this.heard.has(s));
     if (members.length > 0) parts.push(`heard members at ${members.join(', ')} but no view formed`);
     if (silent.length > 0)

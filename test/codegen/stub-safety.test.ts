@@ -92,6 +92,69 @@ describe('generated stub safety', () => {
     expect(all.entries[0]).toStrictEqual({ member: 'm', status: 'ok', value: undefined });
   });
 
+  it("checks against a project whose tsconfig is `tsc --init`'s (declaration maps, exact optionals)", () => {
+    // What `npx tsc --init --rootDir src --outDir dist` writes with TypeScript 7 (with
+    // isolatedDeclarations, which also needs declaration), less `types: ['node']` (no
+    // @types/node in this temporary directory).
+    const dir = fs.mkdtempSync(path.join(tmp, 'init-'));
+    fs.writeFileSync(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          rootDir: 'src',
+          outDir: 'dist',
+          module: 'nodenext',
+          target: 'esnext',
+          sourceMap: true,
+          declaration: true,
+          declarationMap: true,
+          noUncheckedIndexedAccess: true,
+          exactOptionalPropertyTypes: true,
+          strict: true,
+          verbatimModuleSyntax: true,
+          isolatedModules: true,
+          isolatedDeclarations: true,
+          noUncheckedSideEffectImports: true,
+          moduleDetection: 'force',
+          skipLibCheck: true,
+        },
+      }),
+    );
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(
+      path.join(dir, 'src/svc.ts'),
+      "import { Ordered, Query, Service } from 'troupe';\n@Service('s')\nexport class S {\n  @Ordered() inc(by: number): number {\n    return by;\n  }\n  @Query() find(id: string): string | undefined {\n    return id || undefined;\n  }\n}\n",
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = main(['gen', 'src/svc.ts', '--out', 'src/generated'], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      cwd: dir,
+    });
+    expect(err.filter((l) => l.includes('error'))).toStrictEqual([]);
+    expect(code).toBe(EXIT.OK);
+    expect(out).toContain('wrote src/generated/s.client.ts');
+  });
+
+  it('uses the nearest tsconfig.json above, as tsc does, and says which', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'sub-'));
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true } }));
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(
+      path.join(dir, 'src/svc.ts'),
+      "import { Ordered, Service } from 'troupe';\n@Service('s')\nexport class S {\n  @Ordered() inc(by: number): number {\n    return by;\n  }\n}\n",
+    );
+    const err: string[] = [];
+    const code = main(['gen', 'svc.ts', '--out', 'gen'], {
+      out: () => {},
+      err: (l) => err.push(l),
+      cwd: path.join(dir, 'src'),
+    });
+    expect(err).toStrictEqual(['troupe: compiler options from ../tsconfig.json']);
+    expect(code).toBe(EXIT.OK);
+  });
+
   it('works without a tsconfig.json and says so', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'noproj-'));
     fs.writeFileSync(

@@ -15,6 +15,9 @@ import { parseKey, readKeyFile, writeKeyFile } from '../../runtime/launch/key.js
 import { runReplica } from '../../runtime/launch/run.js';
 import { resolveSeeds } from '../../runtime/launch/seeds.js';
 import { JoinWitness } from '../../runtime/launch/witness.js';
+import type { Transport } from '../../runtime/transport/types.js';
+import { PacketAuth } from '../../runtime/wire/auth.js';
+import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-launch-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -158,6 +161,65 @@ describe('a join that fails says why', () => {
     expect(a).toMatch(/^JOIN_FAILED: .*127\.0\.0\.1:\d+ sends packets for another group/);
   });
 
+  it('takes a packet of the same key addressed to another endpoint for a member, not another key', () => {
+    // Members bind packets to their receiver (handshakes, point-to-point): the witness, which
+    // has no endpoint of its own, cannot check the binding, and must not call that a key mismatch
+    // (troupe serve printed "signs its packets with another key" at every start of 3 replicas).
+    const warned: string[] = [];
+    const w = new JoinWitness('bank', KEY, (address, why) => warned.push(`${address} ${why}`));
+    const packet = (key: string, to?: { node: number; inc: number }) =>
+      new PacketAuth(key).encode(
+        {
+          type: PacketType.Stack,
+          flags: 0,
+          groupId: groupIdOf('bank'),
+          sender: { node: 7, inc: 1 },
+          headers: [],
+          payload: new Uint8Array(0),
+        },
+        to,
+      );
+    let handler: (bytes: Uint8Array, from: string) => void = () => {};
+    w.watch({ onPacket: (h: typeof handler) => (handler = h) } as unknown as Transport).onPacket(() => {});
+    handler(packet(KEY, { node: 9, inc: 1 }), '127.0.0.1:7001');
+    expect(warned).toStrictEqual([]);
+    handler(packet('cd'.repeat(32), { node: 9, inc: 1 }), '127.0.0.1:7002');
+    handler(packet('ef'.repeat(32)), '127.0.0.1:7003');
+    expect(warned).toStrictEqual([
+      '127.0.0.1:7002 signs its packets with another key (check the key file)',
+      '127.0.0.1:7003 signs its packets with another key (check the key file)',
+    ]);
+  });
+
+  it('counts a seed that refused the join as heard, and its own echo as nobody', () => {
+    // troupe serve --group other, seeds [a member of 'kv', itself], said "...answered for another
+    // group...: heard members at <itself> but no view formed; nothing answered at <the member>".
+    const w = new JoinWitness('other', KEY);
+    let handler: (bytes: Uint8Array, from: string) => void = () => {};
+    w.watch({ onPacket: (h: typeof handler) => (handler = h) } as unknown as Transport).onPacket(() => {});
+    const notice = encodePacket({
+      type: PacketType.Discovery,
+      flags: 0,
+      groupId: groupIdOf('kv'),
+      sender: { node: 7, inc: 1 },
+      headers: [['refused', 'group', 'abcd', '']],
+      payload: new Uint8Array(0),
+    });
+    handler(notice, '127.0.0.1:7001');
+    const own = new PacketAuth(KEY).encode({
+      type: PacketType.Discovery,
+      flags: 0,
+      groupId: groupIdOf('other'),
+      sender: { node: 9, inc: 1 },
+      headers: [],
+      payload: new Uint8Array(0),
+    });
+    handler(own, '127.0.0.1:7002');
+    expect(w.explain(['127.0.0.1:7001', '127.0.0.1:7002'], '127.0.0.1:7002')).toBe(
+      '127.0.0.1:7001 sends packets for another group (check the group name)',
+    );
+  });
+
   it('names the seeds where nothing answered (a lone replica founds its group instead of failing)', () => {
     const w = new JoinWitness('bank', undefined);
     expect(w.explain(['127.0.0.1:7001', '127.0.0.1:7002'], '127.0.0.1:7002')).toBe(
@@ -170,6 +232,9 @@ describe('troupe serve and keygen', () => {
   it('refuses TypeScript, a missing module and a missing model with one line each', async () => {
     const { launcherMain } = await import('../../runtime/launch/cli.js');
     const errs: string[] = [];
+    // tsc with target ESNext keeps decorators as syntax, which Node does not parse.
+    const esnext = path.join(tmp, 'esnext.mjs');
+    fs.writeFileSync(esnext, "@Service('kv')\nexport class Kv {\n  @Ordered()\n  put() {}\n}\n");
     const write = process.stderr.write.bind(process.stderr);
     process.stderr.write = ((s: string) => errs.push(s) > 0) as typeof process.stderr.write;
     try {
@@ -179,10 +244,13 @@ describe('troupe serve and keygen', () => {
       fs.writeFileSync(lone, 'export const nothing = 1;\n');
       expect(await launcherMain(['serve', lone, '--insecure'])).toBe(2);
       expect(await launcherMain(['keygen', '--force'])).toBe(2);
+      expect(await launcherMain(['serve', esnext, '--insecure'])).toBe(2);
     } finally {
       process.stderr.write = write;
     }
-    expect(errs).toHaveLength(4);
+    expect(errs).toHaveLength(5);
+    expect(errs[4]).toContain(`module '${esnext}' does not load: `);
+    expect(errs[4]).toContain('"target" Node runs');
     expect(errs[0]).toContain('is TypeScript: compile it');
     expect(errs[1]).toContain('does not exist');
     expect(errs[2]).toContain('exports no @Service class');
