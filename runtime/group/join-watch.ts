@@ -1,17 +1,14 @@
-import {
-  ForeignGroupError,
-  type JoinError,
-  JoinTimeoutError,
-  KeyMismatchError,
-  NoAnswerError,
-} from '../errors.js';
-import { type Refusal, readRefusal } from '../layers/com.js';
+import { type JoinError, JoinTimeoutError, NoAnswerError } from '../errors.js';
 import { memberId } from '../stack/member.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
-
-/** How long a refusal from a seed waits for any packet of this group before it is the answer. */
-export const REFUSAL_GRACE_MS = 500;
+import {
+  describeRefusal,
+  REFUSAL_GRACE_MS,
+  type Refusal,
+  readRefusal,
+  refusalError,
+} from '../wire/refusal.js';
 
 /**
  * What a member saw while it first joins, so that a join that cannot succeed fails with why
@@ -109,7 +106,7 @@ export class JoinWatch {
       (s) => this.heard.has(s) || s === this.address || this.aliases.includes(s),
     ).length;
     const quorum = Math.floor(Math.max(1, this.seeds.length) / 2) + 1;
-    const refused = [...this.refusals].map(([a, r]) => `${a} refused (${describe(r)})`);
+    const refused = [...this.refusals].map(([a, r]) => `${a} refused (${describeRefusal(r)})`);
     return new JoinTimeoutError(
       `no view of '${this.groupName}' within ${ms} ms: packets of this group came from ` +
         `${answered.join(', ')}; ${seedsUp} of ${this.seeds.length} seeds up, founding needs ${quorum}` +
@@ -120,44 +117,6 @@ export class JoinWatch {
   }
 
   private refusalError(address: string, r: Refusal): JoinError {
-    if (r.reason === 'group')
-      return new ForeignGroupError(
-        `the member at ${address} answered for another group (${describe(r)}), not '${this.groupName}' ` +
-          `(id ${hex(this.groupId)}): check the group name and the seeds`,
-        this.seeds,
-        address,
-        r.groupId,
-        r.groupName === '' ? undefined : r.groupName,
-      );
-    const ours = this.keyId;
-    const what =
-      r.reason === 'key' && r.keyId === ours
-        ? `it could not verify this member's packets under the same key ${ours}: does one side set encrypt and the other not?`
-        : `${describe(r)}; this member's key is ${ours === '' ? 'none (insecure: true)' : ours}`;
-    return new KeyMismatchError(
-      `the member of '${this.groupName}' at ${address} answered, but ${what}`,
-      this.seeds,
-      address,
-      r.keyId,
-      ours,
-    );
-  }
-}
-
-function hex(id: number): string {
-  return `0x${id.toString(16).padStart(8, '0')}`;
-}
-
-/** What a refusal says, in words. */
-function describe(r: Refusal): string {
-  switch (r.reason) {
-    case 'group':
-      return r.groupName === '' ? `group id ${hex(r.groupId)}` : `'${r.groupName}', id ${hex(r.groupId)}`;
-    case 'key':
-      return `its key differs (its key is ${r.keyId})`;
-    case 'needkey':
-      return `it requires a key (its key is ${r.keyId}) and this member has none`;
-    case 'nokey':
-      return 'it has no key (insecure: true) and this member signs with one';
+    return refusalError(this.groupName, this.seeds, address, r, this.keyId, 'member');
   }
 }

@@ -4,11 +4,12 @@
  * (`JoinWatch`); this adds what else reached the joiner (peers starting at the same time
  * contact it too) and which seeds stayed silent.
  */
-import { readRefusal } from '../layers/com.js';
+
 import type { Transport } from '../transport/types.js';
 import { type AuthKey, checkAuth, type KeyRing, keyRing, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, FIXED_HEADER_BYTES, Flags, groupIdOf } from '../wire/packet.js';
+import { readRefusal } from '../wire/refusal.js';
 
 type Heard = 'member' | 'other-group' | 'other-key' | 'no-key' | 'has-key';
 

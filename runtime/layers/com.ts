@@ -14,6 +14,13 @@ import {
   type Packet,
   PacketType,
 } from '../wire/packet.js';
+import {
+  encodeRefusal,
+  isRefusalHeader,
+  REFUSALS_PER_SEC,
+  type Refusal,
+  TokenBucket,
+} from '../wire/refusal.js';
 
 export interface ComOptions {
   /** Largest packet accepted from the transport. */
@@ -252,10 +259,7 @@ class Com implements Layer {
       throw e;
     }
     // Another member's refusal notice is for the driver of a joining member, not for gms.
-    if (
-      packet.type === PacketType.Discovery &&
-      (packet.headers[0] as unknown[] | undefined)?.[0] === REFUSAL_KIND
-    ) {
+    if (packet.type === PacketType.Discovery && isRefusalHeader(packet.headers[0])) {
       this.counters.refused++;
       return;
     }
@@ -323,17 +327,9 @@ class Com implements Layer {
     if (h.type !== PacketType.Discovery || (h.flags & Flags.Unicast) === 0) return;
     if (!this.refusalTokens.take(this.ctx.now())) return;
     this.counters.refusalsSent++;
-    const notice = [REFUSAL_KIND, reason, this.auth?.keyId ?? '', this.auth ? '' : this.ctx.groupName];
     this.transmitRaw(
       to,
-      encodePacket({
-        type: PacketType.Discovery,
-        flags: 0,
-        groupId: this.groupId,
-        sender: this.self,
-        headers: [notice],
-        payload: new Uint8Array(0),
-      }),
+      encodeRefusal(this.groupId, this.self, reason, this.auth?.keyId ?? '', this.ctx.groupName),
     );
   }
 
@@ -373,68 +369,8 @@ class Com implements Layer {
   }
 }
 
-/** `rate` a second, in a burst of as many: what com lets through of what anyone can send. */
-class TokenBucket {
-  private tokens: number;
-  private at: number | undefined;
-
-  constructor(private readonly rate: number) {
-    this.tokens = rate;
-  }
-
-  /** Whether one more may pass at `now` (ms). */
-  take(now: number): boolean {
-    if (this.at !== undefined)
-      this.tokens = Math.min(this.rate, this.tokens + ((now - this.at) * this.rate) / 1000);
-    this.at = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
-    return true;
-  }
-}
-
 /** Sender ids com keeps formatted (`idOf`). */
 const MAX_IDS = 4096;
-
-/** Refusal notices a member sends per second at most (token bucket, burst of as many). */
-const REFUSALS_PER_SEC = 10;
-/** First element of a refusal notice's only header: no layer's kind is a string. */
-const REFUSAL_KIND = 'refused';
-
-/**
- * A member's answer to a joiner that can never get in there: `group`, the member is of another
- * group (`groupId`, and `groupName` when that group has no key); `key`, the joiner's packet did
- * not verify under the member's key (`keyId`); `needkey`, the member has a key and the joiner
- * none; `nokey`, the joiner has a key and the member none. docs/protocol.md, "Refusal notices".
- */
-export interface Refusal {
-  reason: 'group' | 'key' | 'needkey' | 'nokey';
-  groupId: number;
-  keyId: string;
-  groupName: string;
-}
-
-/**
- * The refusal notice in `bytes`, or undefined if they are not one. Read by the driver of a
- * joining member before its stack; never authenticated (anyone able to send from the address
- * could forge one).
- */
-export function readRefusal(bytes: Uint8Array): Refusal | undefined {
-  try {
-    const h = decodeFixedHeader(bytes);
-    if (h.type !== PacketType.Discovery || h.flags !== 0) return undefined;
-    const n = decodePacketBody(bytes, h).headers[0];
-    if (!Array.isArray(n) || n.length !== 4 || n[0] !== REFUSAL_KIND) return undefined;
-    const [, reason, keyId, groupName] = n;
-    if (reason !== 'group' && reason !== 'key' && reason !== 'needkey' && reason !== 'nokey')
-      return undefined;
-    if (typeof keyId !== 'string' || typeof groupName !== 'string') return undefined;
-    return { reason, groupId: h.groupId, keyId, groupName };
-  } catch (e) {
-    if (e instanceof DecodeError) return undefined;
-    throw e;
-  }
-}
 
 export const com: LayerFactory<ComOptions> = {
   name: 'com',

@@ -3,8 +3,9 @@
 // in the seed's name, before or after it came (runtime/group/join-watch.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JoinError } from '../../runtime/errors.js';
-import { JoinWatch, REFUSAL_GRACE_MS } from '../../runtime/group/join-watch.js';
+import { JoinWatch } from '../../runtime/group/join-watch.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
+import { REFUSAL_GRACE_MS } from '../../runtime/wire/refusal.js';
 
 const SEED = '127.0.0.1:7001';
 const refusal = (reason: string, keyId: string) =>

@@ -1,12 +1,12 @@
 // Without a key anyone who can reach a port can invent sender ids: com admits new senders outside
 // the view at a bounded rate and keeps the addresses of a bounded number of them.
 import { describe, expect, it } from 'vitest';
-import { readRefusal } from '../../runtime/layers/com.js';
 import { defaultRegistry } from '../../runtime/layers/index.js';
 import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { authKeyId, PacketAuth } from '../../runtime/wire/auth.js';
 import { encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import { readRefusal } from '../../runtime/wire/refusal.js';
 
 const KEY = 'the group key of the com hostile test';
 const OTHER = 'another key: not the com hostile one';
