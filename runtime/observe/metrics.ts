@@ -191,6 +191,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     unordered: ['counter', 'Group messages refused for not coming the way their kind must (e.g. unordered).'],
     impersonated: ['counter', 'Group messages refused for naming another member than their sender.'],
     fenced: ['counter', 'Ordered copies of requests refused because a fence names their contact.'],
+    refusalsSent: ['counter', 'Refusal notices sent to clients of another group or key.'],
   },
   client: {
     sent: ['counter', 'Client packets sent.'],
@@ -202,6 +203,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     replayed: ['counter', 'Authentic packets refused as replays.'],
     failovers: ['counter', 'Contacts that failed (fail-overs).'],
     untrusted: ['counter', 'Views refused: not from the member they name, or not continuing the known view.'],
+    refusals: ['counter', 'Refusal notices from seeds while looking for a contact (another group or key).'],
     rtoMs: ['gauge', 'Retransmission timeout now (smoothed round trip plus four deviations, bounded).'],
   },
 };

@@ -24,7 +24,8 @@ import { udp } from '../transport/udp.js';
 import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOptions } from '../wire/auth.js';
 import { AuthConfigError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
-import { groupIdOf } from '../wire/packet.js';
+import { groupIdOf, PacketType } from '../wire/packet.js';
+import { REFUSAL_GRACE_MS, type Refusal, readRefusal, refusalError } from '../wire/refusal.js';
 import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
 import { decodeValue, encodeValue } from './codec.js';
 import {
@@ -178,6 +179,8 @@ export interface ClientStats {
   unauthenticated: number;
   /** Views refused: not from the member they name at its address, or not continuing the known view. */
   untrusted: number;
+  /** Refusal notices from seeds while looking for a contact (another group or key). */
+  refusals: number;
   /** Authentic packets dropped as replays. */
   replayed: number;
   failovers: number;
@@ -314,7 +317,16 @@ export class TroupeClient implements Invoker {
   /** Ids handed out by {@link newRequestId} and not yet used by a call. */
   private readonly reserved = new Set<string>();
   private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
-  private readonly contactWaiters: Array<() => void> = [];
+  private readonly contactWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /**
+   * Seeds that refused this client (another group or key) while it had no contact, and the
+   * addresses that sent it a packet that decoded (with a key: verified, so a refusal from one is
+   * forged). A refusal fails {@link ready} once {@link REFUSAL_GRACE_MS} pass with no contact and
+   * every address that answered refused.
+   */
+  private readonly refusals = new Map<string, Refusal>();
+  private readonly answered = new Set<string>();
+  private refusalGrace: unknown;
   private readonly timers: unknown[] = [];
   private readonly time: ClientTimers;
   /** Signs what this client sends and verifies what it receives; undefined without a key. */
@@ -331,6 +343,7 @@ export class TroupeClient implements Invoker {
     unauthenticated: 0,
     replayed: 0,
     untrusted: 0,
+    refusals: 0,
     rtoMs: 0,
   };
   /** Round-trip estimate (Jacobson/Karels): smoothed mean and mean deviation, in ms. */
@@ -400,21 +413,66 @@ export class TroupeClient implements Invoker {
     return this.transport.address;
   }
 
-  /** Resolves once a contact answered (a view is known); rejects with {@link NoContactError}. */
+  /**
+   * Resolves once a contact answered (a view is known). Rejects with {@link NoContactError} if
+   * nothing answered within `timeoutMs`, or as soon as the seeds that answered all refused this
+   * client: {@link ForeignGroupError} (they are another group's members) or
+   * {@link KeyMismatchError} (another key, or one side has none).
+   */
   ready(timeoutMs = this.opts.connectTimeoutMs): Promise<void> {
     if (this.contact) return Promise.resolve();
     return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          this.time.clear(t);
+          resolve();
+        },
+        reject: (e: Error) => {
+          this.time.clear(t);
+          reject(e);
+        },
+      };
       const t = this.time.after(timeoutMs, () => {
+        const i = this.contactWaiters.indexOf(waiter);
+        if (i >= 0) this.contactWaiters.splice(i, 1);
         reject(
-          new NoContactError(
-            `no member of group '${this.opts.group}' answered within ${timeoutMs} ms (seeds: ${this.opts.seeds.join(', ')})`,
-          ),
+          this.refusedError() ??
+            new NoContactError(
+              `no member of group '${this.opts.group}' answered within ${timeoutMs} ms (seeds: ${this.opts.seeds.join(', ')})`,
+            ),
         );
       });
-      this.contactWaiters.push(() => {
-        this.time.clear(t);
-        resolve();
-      });
+      this.contactWaiters.push(waiter);
+    });
+  }
+
+  /** The error of the refusals heard, if every address that answered refused. */
+  private refusedError(): Error | undefined {
+    const [first] = this.refusals;
+    if (!first || this.contact) return undefined;
+    for (const a of this.answered) if (!this.refusals.has(a)) return undefined;
+    return refusalError(
+      this.opts.group,
+      this.opts.seeds,
+      first[0],
+      first[1],
+      this.auth?.keyId ?? '',
+      'client',
+    );
+  }
+
+  /** A refusal notice (runtime/wire/refusal.ts): from a seed, while looking for a contact. */
+  private onRefusal(bytes: Uint8Array, from: string): void {
+    const r = readRefusal(bytes);
+    if (!r || this.contact || !this.seedAddrs.includes(from)) return;
+    if (this.auth && this.answered.has(from)) return; // it spoke for this group under our key
+    this.counters.refusals++;
+    this.refusals.set(from, r);
+    if (this.refusalGrace !== undefined) return;
+    this.refusalGrace = this.time.after(REFUSAL_GRACE_MS, () => {
+      this.refusalGrace = undefined;
+      const e = this.refusedError();
+      if (e) for (const w of this.contactWaiters.splice(0)) w.reject(e);
     });
   }
 
@@ -662,8 +720,16 @@ export class TroupeClient implements Invoker {
   // 2–3. Receiving: validate everything, then dispatch by kind.
 
   private receive(bytes: Uint8Array, from: string): void {
+    if (bytes.length > 2 && bytes[2] === PacketType.Discovery) {
+      this.onRefusal(bytes, from);
+      return;
+    }
     const decoded = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint);
     if (!decoded) return;
+    if (!this.contact && this.answered.size < 64) {
+      this.answered.add(from);
+      if (this.auth) this.refusals.delete(from);
+    }
     const packet = decoded.packet;
     if (!TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++;
@@ -1039,7 +1105,7 @@ export class TroupeClient implements Invoker {
       this.contact = { member: p.member, address: from };
       this.contactlessSince = undefined;
       for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, this.contact);
-      for (const w of this.contactWaiters.splice(0)) w();
+      for (const w of this.contactWaiters.splice(0)) w.resolve();
     }
   }
 
@@ -1219,6 +1285,7 @@ export class TroupeClient implements Invoker {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) this.time.clear(t);
+    if (this.refusalGrace !== undefined) this.time.clear(this.refusalGrace);
     for (const call of [...this.calls.values()]) {
       this.take(call.id);
       call.reject(new ClientClosedError(call.id));

@@ -409,11 +409,15 @@ export function readClientPacket(
   auth: PacketAuth | undefined,
   counters: Record<DropReason, number>,
   self?: Endpoint,
+  /** Told why a packet was dropped (a member answers some drops with a refusal notice). */
+  onDrop?: (reason: DropReason) => void,
 ): { packet: ClientPacket; sender: Endpoint } | undefined {
   try {
     return decodeClientPacket(raw, groupId, auth, self);
   } catch (e) {
-    counters[e instanceof ClientPacketDrop ? e.reason : 'malformed']++;
+    const reason = e instanceof ClientPacketDrop ? e.reason : 'malformed';
+    counters[reason]++;
+    onDrop?.(reason);
     return undefined;
   }
 }

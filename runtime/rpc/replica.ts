@@ -27,7 +27,8 @@ import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
-import { groupIdOf } from '../wire/packet.js';
+import { decodeFixedHeader, Flags, groupIdOf, PacketType } from '../wire/packet.js';
+import { encodeRefusal, REFUSALS_PER_SEC, type Refusal, TokenBucket } from '../wire/refusal.js';
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
 import { type CallContext, randomFor } from './context.js';
@@ -46,6 +47,7 @@ import {
   type AcceptedPacket,
   type CallPacket,
   type ClientPacket,
+  type DropReason,
   encodeClientPacket,
   MAX_BATCHED_REPLIES,
   type OutcomeStatus,
@@ -125,6 +127,8 @@ export interface ReplicaStats {
   impersonated: number;
   /** Ordered copies of requests refused because a fence names their contact. */
   fenced: number;
+  /** Refusal notices sent to clients of another group or key (at most 10 a second). */
+  refusalsSent: number;
 }
 
 /** What this replica knows of a request. */
@@ -275,6 +279,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private outbox = new Map<string, { accepted: AcceptedPacket[]; replies: ReplyPacket[] }>();
   private readonly lockWaiters = new Map<string, Array<() => void>>();
   private readonly handlerChains = new Map<string, Promise<void>>();
+  private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
   private readonly counters: ReplicaStats = {
     applied: 0,
     deduplicated: 0,
@@ -288,6 +293,7 @@ export class Replica<T extends object = object> implements StateProvider {
     unordered: 0,
     impersonated: 0,
     fenced: 0,
+    refusalsSent: 0,
   };
   /**
    * Counts the member's histories: bumped when it is cut off from the group (partitioned or
@@ -389,7 +395,9 @@ export class Replica<T extends object = object> implements StateProvider {
   // 1. The contact role: client packets.
 
   private onClientPacket(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint)?.packet;
+    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint, (reason) =>
+      this.refuseClient(bytes, from, reason),
+    )?.packet;
     if (!packet) return;
     if (TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++; // a member-to-client kind sent to a member
@@ -410,6 +418,39 @@ export class Replica<T extends object = object> implements StateProvider {
         this.onCall(packet, from);
         return;
     }
+  }
+
+  /**
+   * A client packet of another group, or one that does not verify (another key, or one side
+   * without a key), gets a refusal notice: the client's `connect` then fails at once with why
+   * ({@link ForeignGroupError}, {@link KeyMismatchError}) instead of "no contact" after its
+   * timeout. At most {@link REFUSALS_PER_SEC} a second, unsigned (docs/protocol.md, "Refusal
+   * notices"); never for a malformed or replayed packet.
+   */
+  private refuseClient(bytes: Uint8Array, from: string, why: DropReason): void {
+    const group = this.group;
+    if (!group || (why !== 'foreign' && why !== 'unauthenticated')) return;
+    let h: { type: number; flags: number; groupId: number };
+    try {
+      h = decodeFixedHeader(bytes);
+    } catch {
+      return;
+    }
+    if (h.type !== PacketType.Client) return;
+    const reason: Refusal['reason'] =
+      h.groupId !== this.groupId >>> 0
+        ? 'group'
+        : this.auth
+          ? h.flags & Flags.Authenticated
+            ? 'key'
+            : 'needkey'
+          : 'nokey';
+    if (!this.refusalTokens.take(this.clock())) return;
+    this.counters.refusalsSent++;
+    group.sendRaw(
+      from,
+      encodeRefusal(this.groupId, this.endpoint, reason, this.auth?.keyId ?? '', group.groupName),
+    );
   }
 
   /** A client's call: answer it if known, refuse it if invalid, else order it or answer the query. */
