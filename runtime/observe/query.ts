@@ -12,6 +12,7 @@ import { endpointOf } from '../stack/member.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { groupIdOf } from '../wire/packet.js';
+import { type Refusal, readRefusal, refusalError } from '../wire/refusal.js';
 import { OBSERVE_SERVICE } from './events.js';
 
 export interface QueryOptions {
@@ -39,7 +40,8 @@ const RESEND_MS = 200;
 /**
  * Asks every member of the group's current view `method(...args)`; resolves with one answer per
  * member (missing ones as `error.code` `TIMEOUT`). Rejects with `TroupeError` `NO_CONTACT` if no
- * seed sends its view in time.
+ * seed sends its view in time, or with the refusal a seed sent (`JOIN_FOREIGN_GROUP`,
+ * `JOIN_KEY_MISMATCH`: another group or key).
  */
 export async function queryGroup(
   options: QueryOptions,
@@ -60,7 +62,12 @@ export async function queryGroup(
   const sentAt = new Map<string, number>();
   const encodedArgs = encodeValue(args);
   let wake: () => void = () => {};
-  transport.onPacket((bytes) => {
+  /** A seed's refusal notice (another group or key): the error if no view comes. */
+  let refused: { from: string; r: Refusal } | undefined;
+  transport.onPacket((bytes, from) => {
+    // Only seeds hear from us before a view comes (names or IPs: any sender then counts).
+    const r = view ? undefined : readRefusal(bytes);
+    if (r) refused ??= { from, r };
     const p = readClientPacket(bytes, groupId, auth, drops, endpoint)?.packet;
     if (p?.kind === 'view' && (!view || p.viewId > view.viewId)) view = p;
     if (p?.kind === 'reply') onReply(p);
@@ -130,6 +137,8 @@ export async function queryGroup(
   } finally {
     await transport.close();
   }
+  if (!view && refused)
+    throw refusalError(options.group, options.seeds, refused.from, refused.r, auth?.keyId ?? '', 'client');
   if (!view)
     throw new TroupeError(
       'NO_CONTACT',

@@ -3,9 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Bank } from '../../examples/bank/bank.js';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
+import { KeyMismatchError } from '../../runtime/errors.js';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery } from '../../runtime/group/types.js';
-import { connect, joinReplica, NoContactError, serve, type TroupeClient } from '../../runtime/rpc/index.js';
+import { connect, joinReplica, serve, type TroupeClient } from '../../runtime/rpc/index.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { AuthConfigError, decodeFixedHeader, Flags, PacketType } from '../../runtime/wire/index.js';
@@ -253,7 +254,7 @@ describe('the receiver in the tag', () => {
 });
 
 describe('authenticated RPC over real UDP', () => {
-  it('a client with the group key calls the replicas; with a wrong key or none it gets NoContactError', async () => {
+  it('a client with the group key calls the replicas; with a wrong key or none it gets KeyMismatchError', async () => {
     const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
     const seeds = ts.map((t) => t.address);
     const made = await Promise.all(
@@ -283,7 +284,7 @@ describe('authenticated RPC over real UDP', () => {
         },
         (e: unknown) => e,
       );
-      expect(err).toBeInstanceOf(NoContactError);
+      expect(err).toBeInstanceOf(KeyMismatchError);
     }
     // Every replica refused the hellos of both, and answered none.
     for (const m of made) expect(m.replica.stats().unauthenticated).toBeGreaterThan(0);

@@ -118,13 +118,13 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     ).toHaveLength(3);
   }, 30_000);
 
-  it('without the group key nobody answers; usage errors exit 2', async () => {
+  it('without the group key the replicas refuse, and say so; usage errors exit 2', async () => {
     const seeds = await keyedGroup(1);
     const c = capture();
     expect(
       await traceCommand(['a:1', '--group', 'bank', '--seeds', seeds[0]!, '--timeout', '500'], c.io),
     ).toBe(1);
-    expect(c.err[0]).toMatch(/^troupe: NO_CONTACT: /);
+    expect(c.err[0]).toMatch(/^troupe: JOIN_KEY_MISMATCH: .*requires a key/);
     for (const argv of [
       ['a:1', '--seeds', seeds[0]!],
       ['a:1', '--group', 'bank'],
