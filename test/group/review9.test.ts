@@ -1,7 +1,12 @@
 // Review 9: the sequencer's removal rules (runtime/layers/seq.ts), scripted in the simulator.
 import { describe, expect, it } from 'vitest';
+import { MemberCore } from '../../runtime/group/core.js';
+import { GroupKind } from '../../runtime/group/state-transfer.js';
+import type { StateProvider } from '../../runtime/group/types.js';
 import { GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
+import type { Stack } from '../../runtime/stack/stack.js';
+import type { DownEvent, Effect, UpEvent } from '../../runtime/stack/types.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
 import { groupConfig, planProbes } from '../sim/scenario.js';
 import { World } from '../sim/world.js';
@@ -69,5 +74,106 @@ describe('review9: the stall rule blames the sequencer for a sender it never hea
       seqNode,
     });
     expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+  });
+});
+
+/** A stack whose deliveries the test injects, and which records what the core sends down. */
+function fakeStack(): Stack & { inject: UpEvent[]; sent: DownEvent[] } {
+  const inject: UpEvent[] = [];
+  const sent: DownEvent[] = [];
+  const up = (): Effect[] => inject.splice(0).map((event) => ({ kind: 'up', event }));
+  return {
+    inject,
+    sent,
+    down(ev: DownEvent) {
+      if (ev.type !== 'join') sent.push(ev);
+      return up();
+    },
+    receive: () => up(),
+    advance: () => up(),
+    nextDeadline: () => undefined,
+    stats: () => ({}),
+  } as unknown as Stack & { inject: UpEvent[]; sent: DownEvent[] };
+}
+
+describe('review9: a joiner admitted while the co-founders still settle their state', () => {
+  it("is sent the agreed state, not rank 0's stale one (pins behaviour that holds)", () => {
+    // Rank 0 of the founding view is behind; g.1 is the most advanced founder (the source).
+    let state = new Uint8Array([1]); // rank 0's own, stale state
+    const provider: StateProvider = {
+      snapshot: () => state,
+      restore: (s) => {
+        state = s;
+      },
+    };
+    let stack!: ReturnType<typeof fakeStack>;
+    const core = new MemberCore({
+      groupName: 'g',
+      node: 1,
+      makeStack: () => {
+        stack = fakeStack();
+        return stack;
+      },
+      state: provider,
+    });
+    const feed = (ev: UpEvent, now = 1) => {
+      stack.inject.push(ev);
+      return core.receive(new Uint8Array(0), 'x:1', now);
+    };
+    const deliver = (
+      from: string,
+      header: unknown[],
+      cast: boolean,
+      gseq?: number,
+      payload = new Uint8Array(0),
+    ) =>
+      feed({
+        type: 'deliver',
+        msg: { headers: [header], payload },
+        from,
+        cast,
+        meta: { viewId: 1, ...(gseq !== undefined ? { gseq, qos: { order: 'total' as const } } : {}) },
+      });
+    // A history: view 2 of an earlier group, one ordered delivery, then cut off.
+    core.start(0);
+    let self = core.self;
+    feed({
+      type: 'view',
+      view: { id: 2, members: [self], addresses: ['a:1'], epoch: 5 },
+      delta: { joined: [self], left: [], failed: [] },
+    });
+    deliver(self, [GroupKind.App], true, 0);
+    core.start(2);
+    self = core.self;
+    // The group is re-founded: {self (rank 0), g.1}; g.1's offer is ahead (view 3).
+    feed({
+      type: 'view',
+      view: { id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'], epoch: 9 },
+      delta: { joined: [self, 'g.1'], left: [], failed: [] },
+    });
+    deliver(self, [GroupKind.StateOffer, 1, 2, 5, 1], true, 0);
+    deliver('g.1', [GroupKind.StateOffer, 1, 3, 0, 4], true, 1);
+    // Decided: g.1 is the source; its chunks are on their way. A joiner is admitted meanwhile.
+    const effects = feed(
+      {
+        type: 'view',
+        view: { id: 2, members: [self, 'g.1', 'j.1'], addresses: ['a:1', 'b:2', 'c:3'], epoch: 9 },
+        delta: { previousId: 1, joined: ['j.1'], left: [], failed: [] },
+      },
+      2,
+    );
+    const take = (effects: ReturnType<typeof feed>) => {
+      for (const e of effects) if (e.kind === 'app' && e.event.type === 'snapshot') e.event.take(3);
+    };
+    take(effects); // the driver takes any snapshot it is handed
+    // Then the source's state arrives here.
+    take(deliver('g.1', [GroupKind.StateChunk, 1, 0, 1, 2], false, undefined, new Uint8Array([42])));
+    expect(state).toStrictEqual(new Uint8Array([42]));
+    const toJoiner = stack.sent.filter(
+      (e): e is Extract<DownEvent, { type: 'send' }> => e.type === 'send' && e.to === 'j.1',
+    );
+    // The joiner starts from the group's state (42), never from rank 0's stale one (1): the
+    // snapshot event is held with the founding view's other events until the state is in.
+    expect(toJoiner.map((s) => [...s.msg.payload])).toStrictEqual([[42]]);
   });
 });
