@@ -77,6 +77,35 @@ describe('review9: the stall rule blames the sequencer for a sender it never hea
   });
 });
 
+describe('review9: the stall rule after a sender crashed', () => {
+  it('one lost packet and a crash of a non-sequencer: only the crashed one goes (pin)', () => {
+    const w = world(4);
+    let seqNode = -1;
+    let sender = -1;
+    w.at(2_000, () => {
+      seqNode = byRank(w, 0);
+      sender = byRank(w, 1);
+      // One datagram from the sender to the sequencer is lost (the others get it) ...
+      w.cutLink(sender, seqNode);
+      w.cast(w.nodes[sender]!);
+    });
+    w.at(2_000.1, () => {
+      w.cutLink(sender, seqNode, false, true);
+      // ... and the sender crashes right after: it alone should be removed.
+      w.crash(w.nodes[sender]!);
+    });
+    w.run();
+    const gone = removed(w);
+    const seqStats = w.incarnations.map((i) => i.stats().seq ?? {});
+    const removals = seqStats.reduce((a, s) => a + (s.sequencerRemovals ?? 0), 0);
+    // The stall rule does ask for the sequencer's removal (removals > 0), but the flush waits
+    // for the crashed member until it is suspected, and only it is removed (pins what holds).
+    expect(removals).toBeGreaterThan(0);
+    expect(gone.map((g) => g.node)).toEqual([sender]);
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+  });
+});
+
 /** A stack whose deliveries the test injects, and which records what the core sends down. */
 function fakeStack(): Stack & { inject: UpEvent[]; sent: DownEvent[] } {
   const inject: UpEvent[] = [];
