@@ -128,7 +128,7 @@ function fakeStack(): Stack & { inject: UpEvent[]; sent: DownEvent[] } {
 describe('review9: a joiner admitted while the co-founders still settle their state', () => {
   it("is sent the agreed state, not rank 0's stale one (pins behaviour that holds)", () => {
     // Rank 0 of the founding view is behind; g.1 is the most advanced founder (the source).
-    let state = new Uint8Array([1]); // rank 0's own, stale state
+    let state: Uint8Array = new Uint8Array([1]); // rank 0's own, stale state
     const provider: StateProvider = {
       snapshot: () => state,
       restore: (s) => {
@@ -169,7 +169,7 @@ describe('review9: a joiner admitted while the co-founders still settle their st
     feed({
       type: 'view',
       view: { id: 2, members: [self], addresses: ['a:1'], epoch: 5 },
-      delta: { joined: [self], left: [], failed: [] },
+      delta: { previousId: undefined, joined: [self], left: [], failed: [] },
     });
     deliver(self, [GroupKind.App], true, 0);
     core.start(2);
@@ -178,7 +178,7 @@ describe('review9: a joiner admitted while the co-founders still settle their st
     feed({
       type: 'view',
       view: { id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'], epoch: 9 },
-      delta: { joined: [self, 'g.1'], left: [], failed: [] },
+      delta: { previousId: undefined, joined: [self, 'g.1'], left: [], failed: [] },
     });
     deliver(self, [GroupKind.StateOffer, 1, 2, 5, 1], true, 0);
     deliver('g.1', [GroupKind.StateOffer, 1, 3, 0, 4], true, 1);
