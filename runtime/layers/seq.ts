@@ -339,12 +339,14 @@ class Seq extends OrderLayer<SeqRound> {
       return;
     }
     let oldest = now;
+    let rawOldest = now;
     // A rank whose oldest unstamped message the sequencer said (recently) it has not received
     // waits for its sender, not for the sequencer.
     const fresh = r.seqHave !== undefined && now - r.seqHaveAt <= this.complaintMs;
     let lacking = false;
     r.waitSince.forEach((t, rank) => {
       if (t === undefined) return;
+      rawOldest = Math.min(rawOldest, t);
       if (fresh && r.seqHave![rank]! <= r.stampedUpTo[rank]! + 1) {
         lacking = true;
         return;
@@ -355,7 +357,7 @@ class Seq extends OrderLayer<SeqRound> {
     this.c.stampWaitMsMax = Math.max(this.c.stampWaitMsMax!, wait);
     if (
       this.o.sequencerStallMs > 0 &&
-      wait > this.o.sequencerStallMs / 2 &&
+      now - rawOldest > this.o.sequencerStallMs / 2 &&
       now - r.lastWaitingSent >= this.complaintMs / 2
     ) {
       // Ask the sequencer what it has before anyone complains (see SeqKind.Have).
