@@ -20,6 +20,14 @@ export const SeqKind = {
    * received). A complaint about the sequencer; a majority of the other members complaining
    * removes it. */
   Stall: 4,
+  /** [5] member → all: an ordered message has waited here half of `sequencerStallMs` for its
+   * stamp; the sequencer answers with Have. Not a complaint. */
+  Waiting: 5,
+  /** [6, [next...]] sequencer → all: per rank, how many ordered messages of that member it has
+   * received. A message it has not received is no stall of its own (a loss its sender has not
+   * repaired yet, e.g. a sender that stopped right after its cast): the stall rule waits for the
+   * sender, whom failure detection judges, instead of removing a sequencer that runs. */
+  Have: 6,
 } as const;
 
 /** Options of the `seq` layer (lag bounds). A bound of 0 is off. */
@@ -108,6 +116,11 @@ class SeqRound extends OrderRound {
   /** Per rank: when its last Stall complaint arrived (self included). */
   readonly stallAt: (number | undefined)[];
   lastStallSent = Number.NEGATIVE_INFINITY;
+  /** Non-sequencer: when this member last sent Waiting. Sequencer: when it last sent Have. */
+  lastWaitingSent = Number.NEGATIVE_INFINITY;
+  /** Non-sequencer: the sequencer's last Have (per rank: ordered messages it had received), and when. */
+  seqHave: number[] | undefined;
+  seqHaveAt = Number.NEGATIVE_INFINITY;
   lastStallCheck: number;
   sequencerRemoved = false;
   /** Non-sequencer: the pace window, oldest slice first. */
@@ -172,6 +185,7 @@ class Seq extends OrderLayer<SeqRound> {
       stampWaitMsMax: 0,
       stampLatePctMax: 0,
       paceComplaints: 0,
+      stallsExcused: 0,
     });
     const bounds = [o.lagReportMs, o.lagRemoveMs].filter((b) => b > 0);
     this.checkMs = bounds.length > 0 ? Math.max(10, Math.min(...bounds) / 4) : 0;
@@ -277,6 +291,25 @@ class Seq extends OrderLayer<SeqRound> {
       this.judgeSequencer(r);
       return;
     }
+    if (kind === SeqKind.Waiting) {
+      headerTuple(h, 'seq', 1);
+      if (!r.sequencer || rank === r.selfRank || this.blocked) return;
+      const now = this.ctx.now();
+      if (now - r.lastWaitingSent < this.o.sequencerStallMs / 8) return;
+      r.lastWaitingSent = now;
+      this.castControl([SeqKind.Have, r.senders.map((q) => q.next)]);
+      return;
+    }
+    if (kind === SeqKind.Have) {
+      headerTuple(h, 'seq', 2);
+      const have = headerTuple(h[1], 'seq', r.n).map((v) => headerUint(v, 'seq', 'have'));
+      if (have.length !== r.n) throw new DecodeError('DECODE_BAD_SHAPE', 'seq: have of another view size');
+      if (rank !== r.seqRank) throw new DecodeError('DECODE_BAD_SHAPE', 'seq: have from a non-sequencer');
+      if (r.sequencer) return;
+      r.seqHave = have;
+      r.seqHaveAt = this.ctx.now();
+      return;
+    }
     throw new DecodeError('DECODE_BAD_SHAPE', `seq: unknown kind ${kind}`);
   }
 
@@ -306,9 +339,32 @@ class Seq extends OrderLayer<SeqRound> {
       return;
     }
     let oldest = now;
-    for (const t of r.waitSince) if (t !== undefined) oldest = Math.min(oldest, t);
+    let rawOldest = now;
+    // A rank whose oldest unstamped message the sequencer said (recently) it has not received
+    // waits for its sender, not for the sequencer.
+    const fresh = r.seqHave !== undefined && now - r.seqHaveAt <= this.complaintMs;
+    let lacking = false;
+    r.waitSince.forEach((t, rank) => {
+      if (t === undefined) return;
+      rawOldest = Math.min(rawOldest, t);
+      if (fresh && r.seqHave![rank]! <= r.stampedUpTo[rank]! + 1) {
+        lacking = true;
+        return;
+      }
+      oldest = Math.min(oldest, t);
+    });
     const wait = now - oldest;
     this.c.stampWaitMsMax = Math.max(this.c.stampWaitMsMax!, wait);
+    if (
+      this.o.sequencerStallMs > 0 &&
+      now - rawOldest > this.o.sequencerStallMs / 2 &&
+      now - r.lastWaitingSent >= this.complaintMs / 2
+    ) {
+      // Ask the sequencer what it has before anyone complains (see SeqKind.Have).
+      r.lastWaitingSent = now;
+      this.castControl([SeqKind.Waiting]);
+    }
+    if (lacking) this.c.stallsExcused!++;
     const stalled = this.o.sequencerStallMs > 0 && wait > this.o.sequencerStallMs;
     const slow = this.paceOn && this.pace(r, now, dt, wait);
     if (!stalled && !slow) return;
