@@ -27,6 +27,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --async            RPC mode: a quarter of the calls go to an async method that awaits 20..260 ms
   --replies          RPC mode: 30% of the calls use reply mode all or majority
   --auto-reissue     RPC mode: client c0 connects with autoReissue (c1 without)
+  --timings T        sim | library: the simulator's short detection timings (default; suspectMs
+                     300, below sequencerStallMs 500) or the library's defaults (suspectMs 1000),
+                     under which seq's stall and pace rules act before the failure detector
   --trace            print every event (replay a failing seed with it)
 
 Each mode ends with 'S scenarios, V violations' and prints a replay command per failing seed.`;
@@ -54,6 +57,7 @@ async function main(): Promise<number> {
       async: { type: 'boolean', default: false },
       replies: { type: 'boolean', default: false },
       'auto-reissue': { type: 'boolean', default: false },
+      timings: { type: 'string', default: 'sim' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -65,6 +69,8 @@ async function main(): Promise<number> {
     throw new Error(`--delivery: expected ${DELIVERIES.join(', ')} or seed, got '${values.delivery}'`);
   if (values.rejoin !== 'new' && values.rejoin !== 'same')
     throw new Error(`--rejoin: expected new or same, got '${values.rejoin}'`);
+  if (values.timings !== 'sim' && values.timings !== 'library')
+    throw new Error(`--timings: expected sim or library, got '${values.timings}'`);
   const o: SimOptions = {
     rpc: values.rpc,
     members: values.members,
@@ -78,6 +84,7 @@ async function main(): Promise<number> {
     async: values.async,
     replies: values.replies,
     autoReissue: values['auto-reissue'],
+    timings: values.timings,
     trace: values.trace,
   };
   range(o.members);

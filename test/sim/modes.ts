@@ -20,7 +20,8 @@ export function optionsOf(m: Mode, seed: number): SimOptions {
 /**
  * The `mixed` mode's options for one seed: group or RPC, each fault (the extra four included) in
  * or out, and in RPC mode each feature (same-Replica rejoin, async methods, reply modes,
- * autoReissue) in or out, all from a hash of the seed. The fixed modes run the combinations a
+ * autoReissue) in or out, and the simulator's or the library's detection timings, all from a
+ * hash of the seed. The fixed modes run the combinations a
  * finding needed; this one runs those nobody chose, as an outside tester would.
  */
 export function mixedOptions(seed: number): SimOptions {
@@ -43,6 +44,7 @@ export function mixedOptions(seed: number): SimOptions {
     async: rpc && bit(0.5),
     replies: rpc && bit(0.5),
     autoReissue: rpc && bit(0.5),
+    timings: bit(0.5) ? 'library' : 'sim',
   };
 }
 

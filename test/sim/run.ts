@@ -27,6 +27,12 @@ export interface SimOptions {
   async: boolean;
   replies: boolean;
   autoReissue: boolean;
+  /**
+   * The group stack's detection timings: the simulator's short ones (`sim`: suspectMs 300, so
+   * the failure detector acts before seq's 500 ms stall rule) or the library's defaults
+   * (`library`: suspectMs 1000, so the stall and pace rules act first, as in production).
+   */
+  timings: 'sim' | 'library';
   trace: boolean;
 }
 
@@ -79,6 +85,9 @@ export function parseFaults(text: string): Fault[] {
     });
 }
 
+/** The library's own detection timings (gms and seq defaults), founding as fast as the sim's. */
+const LIBRARY_TIMINGS = { gms: { bootstrapMs: 300 } };
+
 /** `npm run sim`'s defaults (test/sim/cli.ts): what a seed pinned with its command starts from. */
 export const SIM_DEFAULTS: SimOptions = {
   rpc: false,
@@ -93,6 +102,7 @@ export const SIM_DEFAULTS: SimOptions = {
   async: false,
   replies: false,
   autoReissue: false,
+  timings: 'sim',
   trace: false,
 };
 
@@ -109,7 +119,15 @@ export function membersOf(members: string, seed: number): number {
 
 export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> {
   const members = membersOf(o.members, seed);
-  const common = { delivery: deliveryOf(o.delivery, seed), rejoin: o.rejoin, trace: o.trace };
+  const common = {
+    delivery: deliveryOf(o.delivery, seed),
+    rejoin: o.rejoin,
+    trace: o.trace,
+    // Detection timings apply to the group stack (RPC mode runs it too), not to a stream stack.
+    ...(o.timings === 'library' && o.stack === GROUP_STACK
+      ? { stack: parseSpec(GROUP_STACK, LIBRARY_TIMINGS) }
+      : {}),
+  };
   if (o.rpc) {
     const cfg = { ...rpcConfig(seed, members, o.faults), ...common };
     const r = await runRpcScenario(cfg, {
@@ -163,6 +181,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.async ? '--async' : '',
     o.replies ? '--replies' : '',
     o.autoReissue ? '--auto-reissue' : '',
+    o.timings === 'library' ? '--timings library' : '',
     '--trace',
   ];
   return `npm run sim -- ${flags.filter(Boolean).join(' ')}`;
