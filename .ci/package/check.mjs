@@ -171,6 +171,10 @@ try {
   );
   if (stray.length > 0)
     throw new Error(`the tarball holds what a user does not run: ${stray.slice(0, 5).join(', ')}`);
+  const missing = ['package/LICENSE', 'package/README.md', 'package/package.json'].filter(
+    (f) => !listing.includes(f),
+  );
+  if (missing.length > 0) throw new Error(`the tarball lacks ${missing.join(', ')}`);
 
   // The README's section, as a user follows it.
   const readme = fs.readFileSync(path.join(repo, 'README.md'), 'utf8');
