@@ -20,6 +20,39 @@ const RESERVED = new Set(
   ).split(' '),
 );
 
+/** The stub module's function that builds a call's options (see {@link optionsHelper}). */
+const OPTIONS_HELPER = 'callOptions';
+
+/**
+ * The stub module's options builder. Each method has its declared signature, and behind it an
+ * implementation that also takes arguments past the options (a rest parameter, not in the
+ * method's type): what plain JavaScript puts there, or a value in the options' place that is
+ * not a plain object, reaches the client's checks as given (refused there as too many
+ * arguments) instead of being spread into the options or dropped.
+ */
+function optionsHelper(): string[] {
+  return [
+    '/**',
+    " * A call's options: the caller's `opts` over the method's `defaults`, with its reply mode.",
+    " * From plain JavaScript, a value in the options' place that is not a plain object, or `extra`",
+    ' * arguments past the options, go to the client as given: it refuses them with a',
+    ' * `CallOptionError` before sending anything.',
+    ' */',
+    `function ${OPTIONS_HELPER}(`,
+    '  opts: StubCallOptions | undefined,',
+    '  extra: unknown[],',
+    "  reply: NonNullable<CallOptions['reply']>,",
+    '  defaults?: StubCallOptions,',
+    '): CallOptions {',
+    '  if (extra.length > 0) return [opts, ...extra] as CallOptions;',
+    '  if (opts === undefined) return { ...defaults, reply };',
+    '  const proto: unknown = opts === null ? undefined : Object.getPrototypeOf(opts);',
+    '  if (proto !== Object.prototype && proto !== null) return opts as CallOptions;',
+    '  return { ...defaults, ...opts, reply };',
+    '}',
+  ];
+}
+
 /** Refuses a service whose stub could not compile or would misbehave; one line, with the fix. */
 export function checkStubNames(svc: ServiceDecl): void {
   for (const m of svc.methods) {
@@ -33,6 +66,11 @@ export function checkStubNames(svc: ServiceDecl): void {
       );
     }
     for (const p of m.params) {
+      if (p.name === OPTIONS_HELPER) {
+        throw new InputError(
+          `service '${svc.name}': ${m.name}(${p.name}): the generated client uses the name '${p.name}'; rename the parameter`,
+        );
+      }
       if (RESERVED.has(p.name)) {
         throw new InputError(
           `service '${svc.name}': ${m.name}(${p.name}): '${p.name}' is a reserved word; rename the parameter`,
@@ -46,6 +84,13 @@ export function checkStubNames(svc: ServiceDecl): void {
 function optionsName(m: MethodDecl): string {
   let name = 'opts';
   while (m.params.some((p) => p.name === name)) name += '_';
+  return name;
+}
+
+/** A name for the implementation's rest parameter that no parameter of `m` (nor `opts`) uses. */
+function extraName(m: MethodDecl, opts: string): string {
+  let name = 'extra';
+  while (name === opts || m.params.some((p) => p.name === name)) name += '_';
   return name;
 }
 
@@ -69,11 +114,14 @@ function method(svc: ServiceDecl, m: MethodDecl, view: 'default' | 'replies'): s
   const opts = optionsName(m);
   const mode = view === 'replies' ? 'all' : m.options.reply;
   const ret = mode === 'none' ? 'void' : mode === 'first' ? result(m) : `Replies<${result(m)}>`;
-  const defaults = m.options.timeoutMs !== undefined ? `timeoutMs: ${m.options.timeoutMs}, ` : '';
+  const defaults = m.options.timeoutMs !== undefined ? `, { timeoutMs: ${m.options.timeoutMs} }` : '';
   const args = m.params.map((p) => p.name).join(', ');
   const sig = [...params(m), `${opts}?: StubCallOptions`].join(', ');
-  const extra = view === 'replies' ? 'Returns the reply of each member this view waits for.' : undefined;
-  const call = `this.#invoker.invoke('${svc.name}', '${m.name}', [${args}], { ${defaults}...${opts}, reply: ${reply} })`;
+  const extra = extraName(m, opts);
+  // The implementation's signature: the declared one plus a rest parameter for plain JavaScript.
+  const impl = `${sig}, ...${extra}: unknown[]`;
+  const note = view === 'replies' ? 'Returns the reply of each member this view waits for.' : undefined;
+  const call = `this.#invoker.invoke('${svc.name}', '${m.name}', [${args}], ${OPTIONS_HELPER}(${opts}, ${extra}, ${reply}${defaults}))`;
   // An absent optional result travels as nil and decodes as null; the type promises undefined.
   const absent = m.returns?.kind === 'optional' && mode !== 'none';
   const body = !absent
@@ -87,7 +135,13 @@ function method(svc: ServiceDecl, m: MethodDecl, view: 'default' | 'replies'): s
           '      return replies;',
           '    });',
         ];
-  return [...methodDoc(m, extra), `  ${m.name}(${sig}): Promise<${ret}> {`, ...body, '  }'];
+  return [
+    ...methodDoc(m, note),
+    `  ${m.name}(${sig}): Promise<${ret}>;`,
+    `  ${m.name}(${impl}): Promise<${ret}> {`,
+    ...body,
+    '  }',
+  ];
 }
 
 /** Returns the `<service>.client.ts` source (unformatted; the caller formats it). */
@@ -105,6 +159,7 @@ export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string):
     ],
     ...typeDeclarations(model),
   ];
+  if (svc.methods.length > 0) blocks.push(optionsHelper());
   if (model.errors.length > 0) {
     blocks.push([
       `/** Names of the errors ${svc.name} methods declare. */`,

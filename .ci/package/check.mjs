@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-// The package as a user gets it: `npm pack`, install the tarball into a fresh project outside
-// the repository (no tsx, no path mappings), write a decorated service, `troupe gen`, compile
-// with tsc (no experimentalDecorators), start 3 replicas with `troupe serve` under plain node,
-// call every method kind, SIGKILL the contact and recover with outcome/reissue, stop all.
+// The package as a user gets it, by README.md's own words: `npm pack`, then a fresh project
+// outside the repository (no tsx, no path mappings) made by running the commands of README.md's
+// section "From `npm install troupe` to three replicas" as written (npm init, npm pkg set,
+// tsc --init; the one substitution: `npm install troupe` installs the packed tarball, with the
+// repository's TypeScript and @types/node ranges, from npm's cache), the README's ```ts file=```
+// blocks written as they are (the service and the client), then the README's second command
+// block run as a script (`set -m` first, as the README says): troupe gen, tsc, keygen, three
+// `troupe serve`, the README's client, `kill %1 %2 %3`; the client must print what the README
+// says it prints and every replica must leave. Then, beyond the README, a checking client
+// (client.ts here, compiled with the README's tsconfig) calls every method kind against three
+// more replicas, SIGKILLs its contact and recovers with outcome/reissue.
 // Prints the figures it measured: install size, `troupe --help` time, replica start time.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
@@ -18,6 +25,62 @@ const app = path.join(tmp, 'app');
 const children = new Set();
 const t0 = Date.now();
 const log = (line) => console.log(`[package ${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
+
+/** Runs one command line of the README through bash, in the project. */
+function sh(line, opts = {}) {
+  return run('bash', ['-c', line], opts);
+}
+
+/** The fenced blocks of the README's section `title`, as { info, text }. */
+function section(readme, title) {
+  const start = readme.indexOf(`\n## ${title}\n`);
+  if (start < 0) throw new Error(`README.md has no section '## ${title}'`);
+  const end = readme.indexOf('\n## ', start + 1);
+  const body = readme.slice(start, end < 0 ? undefined : end);
+  return [...body.matchAll(/^```(.*)\n([\s\S]*?)^```$/gm)].map((m) => ({ info: m[1].trim(), text: m[2] }));
+}
+
+/** Lines of a sh block as commands: comments and blank lines dropped, `\` continuations joined. */
+function commands(text) {
+  return text
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .map((l) =>
+      l
+        .replace(/\s+#.*$/, '')
+        .replace(/^#.*$/, '')
+        .trim(),
+    )
+    .filter((l) => l.length > 0);
+}
+
+/** Pids of processes running in `dir` (the project): what the README's script left behind. */
+function processesIn(dir) {
+  if (!fs.existsSync('/proc')) return [];
+  const real = fs.realpathSync(dir);
+  const pids = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${p}/cwd`) === real) pids.push(Number(p));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return pids;
+}
+
+async function portsFree(ports) {
+  for (const port of ports) {
+    const free = await new Promise((res) => {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => res(false));
+      s.bind(port, '0.0.0.0', () => s.close(() => res(true)));
+    });
+    if (!free) return false;
+  }
+  return true;
+}
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: app, encoding: 'utf8', timeout: 180_000, ...opts });
@@ -108,34 +171,48 @@ try {
   );
   if (stray.length > 0)
     throw new Error(`the tarball holds what a user does not run: ${stray.slice(0, 5).join(', ')}`);
+  const missing = ['package/LICENSE', 'package/README.md', 'package/package.json'].filter(
+    (f) => !listing.includes(f),
+  );
+  if (missing.length > 0) throw new Error(`the tarball lacks ${missing.join(', ')}`);
 
-  fs.mkdirSync(path.join(app, 'src'), { recursive: true });
-  fs.writeFileSync(
-    path.join(app, 'package.json'),
-    JSON.stringify({ name: 'app', private: true, type: 'module' }, null, 2),
-  );
+  // The README's section, as a user follows it.
+  const readme = fs.readFileSync(path.join(repo, 'README.md'), 'utf8');
+  const blocks = section(readme, 'From `npm install troupe` to three replicas');
+  const shBlocks = blocks.filter((b) => b.info === 'sh');
+  const files = blocks.filter((b) => b.info.startsWith('ts file='));
+  if (shBlocks.length !== 2 || files.map((f) => f.info).join() !== 'ts file=src/kv.ts,ts file=src/client.ts')
+    throw new Error(
+      `README.md's section is no longer set-up commands, src/kv.ts, src/client.ts, run commands (got ${blocks.map((b) => b.info).join(', ')}): update .ci/package/check.mjs`,
+    );
+  const [setupBlock, runBlock] = shBlocks;
+
+  // 1. The set-up commands, one by one as written; `npm install troupe` is the tarball.
+  fs.mkdirSync(app);
   const dev = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).devDependencies;
-  log(`installing ${tarball} into ${app}`);
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent', path.join(tmp, tarball)]);
-  const installKb = duKb(path.join(app, 'node_modules'));
-  const packages = fs.readdirSync(
-    path.join(app, 'node_modules/.package-lock.json') ? path.join(app, 'node_modules') : app,
-  );
-  const lock = JSON.parse(fs.readFileSync(path.join(app, 'node_modules/.package-lock.json'), 'utf8'));
-  const installed = Object.keys(lock.packages).filter((p) => p.startsWith('node_modules/'));
-  log(
-    `install: ${(installKb / 1024).toFixed(1)} MiB in node_modules, ${installed.length} packages (${packages.length} top-level entries)`,
-  );
-  run('npm', [
-    'install',
-    '--prefer-offline',
-    '--no-audit',
-    '--no-fund',
-    '--silent',
-    '--save-dev',
-    `typescript@${dev.typescript}`,
-    `@types/node@${dev['@types/node']}`,
-  ]);
+  const npmFlags = '--prefer-offline --no-audit --no-fund --silent';
+  const installs = {
+    'npm install troupe': `npm install ${npmFlags} ${path.join(tmp, tarball)}`,
+    'npm install -D typescript @types/node': `npm install ${npmFlags} -D typescript@'${dev.typescript}' @types/node@'${dev['@types/node']}'`,
+  };
+  let installKb = 0;
+  let installed = 0;
+  for (const line of commands(setupBlock.text)) {
+    for (const command of line.split(' && ')) {
+      if (command.startsWith('npm install') && !(command in installs))
+        throw new Error(`README.md installs with '${command}': update .ci/package/check.mjs`);
+      log(`README: ${command}`);
+      sh(installs[command] ?? command);
+      if (command === 'npm install troupe') {
+        installKb = duKb(path.join(app, 'node_modules'));
+        const lock = JSON.parse(fs.readFileSync(path.join(app, 'node_modules/.package-lock.json'), 'utf8'));
+        installed = Object.keys(lock.packages).filter((p) => p.startsWith('node_modules/')).length;
+      }
+    }
+  }
+  log(`install of troupe: ${(installKb / 1024).toFixed(1)} MiB in node_modules, ${installed} packages`);
+  const pkg = JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8'));
+  if (pkg.type !== 'module') throw new Error(`the README's package.json is not ESM: ${JSON.stringify(pkg)}`);
 
   const bin = path.join(app, 'node_modules/.bin/troupe');
   const help = run(process.execPath, [bin, '--help']).stdout;
@@ -145,37 +222,62 @@ try {
   const nodeMs = timeMs(process.execPath, ['-e', '0']);
   log(`troupe --help ${helpMs} ms, --version ${versionMs} ms (node -e 0: ${nodeMs} ms), median of 3`);
 
-  // The service is the README's, as a user would copy it; the client is a checking one.
-  const readme = fs.readFileSync(path.join(repo, 'README.md'), 'utf8');
-  const service = /```ts file=src\/kv\.ts\n([\s\S]*?)```/.exec(readme)?.[1];
-  if (!service) throw new Error('README.md has no ```ts file=src/kv.ts block');
-  fs.writeFileSync(path.join(app, 'src/kv.ts'), service);
-  fs.copyFileSync(path.join(here, 'client.ts'), path.join(app, 'src/client.ts'));
-  fs.writeFileSync(
-    path.join(app, 'tsconfig.json'),
-    JSON.stringify(
-      {
-        compilerOptions: {
-          target: 'ES2023',
-          module: 'nodenext',
-          strict: true,
-          outDir: 'dist',
-          rootDir: 'src',
-          types: ['node'],
-          skipLibCheck: true,
-        },
-        include: ['src'],
-      },
-      null,
-      2,
-    ),
-  );
-  const gen = run(process.execPath, [bin, 'gen', 'src/kv.ts', '--out', 'src/generated']);
-  log(`troupe gen: ${gen.stdout.trim().split('\n').join('; ')} (${gen.stderr.trim()})`);
-  run(process.execPath, [path.join(app, 'node_modules/typescript/bin/tsc'), '-p', '.']);
-  log('tsc compiled the service, the generated stubs and the client (TC39 decorators)');
-  run(process.execPath, [bin, 'keygen', 'troupe.key']);
+  // 2. The README's files as they are.
+  for (const f of files) {
+    const name = f.info.slice('ts file='.length);
+    fs.mkdirSync(path.dirname(path.join(app, name)), { recursive: true });
+    fs.writeFileSync(path.join(app, name), f.text);
+  }
 
+  // 3. The README's commands as a script. Its ports are 7001-7003; if something here holds one,
+  // the same script and client run on free ports instead (said in the log).
+  let script = runBlock.text;
+  let clientText = fs.readFileSync(path.join(app, 'src/client.ts'), 'utf8');
+  if (!(await portsFree([7001, 7002, 7003]))) {
+    const free = await freePorts(3);
+    log(`ports 7001-7003 are in use here: the README's script and client run on ${free.join(', ')}`);
+    for (const [i, p] of free.entries()) {
+      script = script.replaceAll(String(7001 + i), String(p));
+      clientText = clientText.replaceAll(String(7001 + i), String(p));
+    }
+    fs.writeFileSync(path.join(app, 'src/client.ts'), clientText);
+  }
+  log('README: the run block (gen, tsc, keygen, 3 x troupe serve, node dist/client.js, kill %1 %2 %3)');
+  const readmeRun = await new Promise((resolve) => {
+    const proc = spawn('bash', ['-c', `set -m\n${script}`], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    // 'close' waits for the replicas too: they hold the script's stdout and stderr.
+    const timer = setTimeout(() => {
+      for (const pid of [proc.pid, ...processesIn(app)]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+      resolve({ stdout, stderr, timedOut: true });
+    }, 120_000);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code, timedOut: false });
+    });
+  });
+  // What the README's client says it prints (its comments): the first reply, a read and an
+  // absent key, one status per replica, the lock holder's answer.
+  const expected = ['1', 'hello undefined', "[ 'ok', 'ok', 'ok' ]", 'greeting'];
+  const printed = readmeRun.stdout.trimEnd().split('\n').slice(-expected.length);
+  const leftCount = (readmeRun.stderr.match(/ left 'kv' on SIGTERM/g) ?? []).length;
+  if (readmeRun.timedOut || printed.join('\n') !== expected.join('\n') || leftCount !== 3)
+    throw new Error(
+      `the README's commands ${readmeRun.timedOut ? 'did not end within 120 s' : `ended ${readmeRun.code}`}; the client printed\n${readmeRun.stdout}\nexpected its last lines to be\n${expected.join('\n')}\nand 3 replicas to leave on SIGTERM (${leftCount} did); stderr:\n${readmeRun.stderr}`,
+    );
+  log(`the README's client printed: ${printed.join(' | ')}; the 3 replicas left on SIGTERM`);
+
+  // 4. Beyond the README: every method kind and a fail-over, with the README's tsconfig.
+  fs.copyFileSync(path.join(here, 'client.ts'), path.join(app, 'src/check-client.ts'));
+  run(process.execPath, [path.join(app, 'node_modules/typescript/bin/tsc')]);
+  log("tsc compiled the checking client with the README's tsconfig (tsc --init)");
   const ports = await freePorts(3);
   const seeds = ports.map((p) => `localhost:${p}`).join(',');
   const replicas = ports.map((port) =>
@@ -196,10 +298,10 @@ try {
   log(`replica start (process start to first view): ${startMs.join(', ')} ms`);
   const pids = Object.fromEntries(joined.map((j) => [j.self, j.pid]));
   const seedAddrs = ports.map((p) => `127.0.0.1:${p}`).join(',');
-  const client = run(process.execPath, ['dist/client.js', seedAddrs, JSON.stringify(pids)], {
+  const client = run(process.execPath, ['dist/check-client.js', seedAddrs, JSON.stringify(pids)], {
     timeout: 90_000,
   });
-  log(`client: ${client.stdout.trim()}`);
+  log(`checking client: ${client.stdout.trim()}`);
   const killed = JSON.parse(client.stdout.trim().split('\n').at(-1)).contact;
 
   const survivors = replicas.filter((_, i) => joined[i].self !== killed);
@@ -215,6 +317,12 @@ try {
   console.error(`[package] FAILED: ${e instanceof Error ? e.message : e}`);
 } finally {
   for (const c of children) c.kill('SIGKILL');
+  // Whatever the README's script left running in the project (its replicas, if it failed).
+  for (const pid of fs.existsSync(app) ? processesIn(app) : []) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 log(ok ? 'package check passed' : 'package check failed');

@@ -1,4 +1,5 @@
-// A client of the package check: every method kind through the generated stub, then fail-over.
+// The package check's own client (src/check-client.ts there, compiled with the README's tsconfig),
+// beyond the README's: every method kind through the generated stub, then fail-over.
 // argv: seeds (comma-separated), {member: pid} of the replicas as JSON. Prints one JSON line.
 import { readFileSync } from 'node:fs';
 import { connect, FailoverError, parseKey } from 'troupe/client';

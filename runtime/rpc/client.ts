@@ -1302,13 +1302,18 @@ const REPLY_MODES: readonly string[] = ['first', 'all', 'majority', 'none'];
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
- * Checks call options as plain JavaScript may pass them: an object with only the options this
- * call takes (a stub called with an extra argument passes it here), each of its type and range.
+ * Checks call options as plain JavaScript may pass them: a plain object with only the options
+ * this call takes, each of its type and range. A generated stub passes on, as given, a value in
+ * the options' place that is not an object, or an array of what stood from there on when it got
+ * arguments past its options: both are refused here as too many arguments.
  */
 function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): void {
   if (opts === undefined) return;
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
-    throw new CallOptionError('options', `call options must be an object, got ${describe(opts)}`);
+  if (!isPlainObject(opts))
+    throw new CallOptionError(
+      'options',
+      `call options must be a plain object, got ${Array.isArray(opts) ? `an array of ${opts.length}` : describe(opts)}: the method probably got too many arguments (a value past its parameters)`,
+    );
   for (const [k, v] of Object.entries(opts)) {
     if (v === undefined) continue;
     if (!allowed.has(k))
@@ -1323,6 +1328,13 @@ function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): void {
     if (k === 'requestId' && typeof v !== 'string')
       throw new CallOptionError(k, `requestId must be a string, got ${describe(v)}`);
   }
+}
+
+/** An object literal's kind: `{...}` or `Object.create(null)`, not an array, a Date or a class instance. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /** Refuses bad connect options (from plain JavaScript too) with an `RpcConfigError`. */

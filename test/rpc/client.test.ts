@@ -4,7 +4,13 @@ import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
 import type { Replies } from '../../runtime/rpc/api.js';
 import { connect } from '../../runtime/rpc/client.js';
-import { FailoverError, NoContactError, RemoteError, TimeoutError } from '../../runtime/rpc/errors.js';
+import {
+  CallOptionError,
+  FailoverError,
+  NoContactError,
+  RemoteError,
+  TimeoutError,
+} from '../../runtime/rpc/errors.js';
 import { decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { Replica } from '../../runtime/rpc/replica.js';
 import { seededRandom } from '../../runtime/stack/random.js';
@@ -411,4 +417,67 @@ describe('client: calls from plain JavaScript', () => {
     expect(cluster.nodes[0]!.instance.runs).toBe(0);
     await expect(cluster.client({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'RPC_CONFIG' });
   });
+
+  it('refuses a stub call with arguments past its parameters and options, saying so (issue 12)', async () => {
+    cluster = await Cluster.of(1);
+    const client = await cluster.client();
+    const logged = cluster.net.log.length;
+    const bank = BankClient.connect(client);
+    type Loose = (...a: unknown[]) => Promise<unknown>;
+    const refused = [
+      (bank.deposit as Loose)('alice', 1, 5), // a number where the options go
+      (bank.deposit as Loose)('alice', 1, 'extra'),
+      (bank.deposit as Loose)('alice', 1, null),
+      (bank.deposit as Loose)('alice', 1, [2]),
+      (bank.deposit as Loose)('alice', 1, new Date()), // an object, but not a plain one
+      (bank.deposit as Loose)('alice', 1, {}, 'x'), // past the options
+      (bank.deposit as Loose)('alice', 1, undefined, undefined),
+      (bank.balance as Loose)('alice', 'bob'),
+      (bank.audit as Loose)('alice'),
+      (bank.all.deposit as Loose)('alice', 1, 5),
+      (bank.majority.balance as Loose)('alice', {}, {}),
+      client.invoke('bank', 'deposit', ['alice', 1], 5 as never),
+    ];
+    const errors = await Promise.all(
+      refused.map((p) =>
+        Promise.race([p, sleep(2_000).then(() => 'not refused at once')]).then(
+          (v) => v,
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    const told = errors.map((e) =>
+      e instanceof CallOptionError && /too many arguments/.test(e.message) ? 'refused' : String(e),
+    );
+    expect(told).toStrictEqual(refused.map(() => 'refused'));
+    const calls = cluster.net.log.slice(logged).filter((e) => e.from === client.address);
+    expect(
+      calls.filter((e) => decodeClientPacket(e.bytes, groupIdOf('bank')).packet.kind === 'call'),
+    ).toHaveLength(0);
+    // What typed code passes still goes through.
+    const { calls: seen, invoker } = recorderOf();
+    const stub = BankClient.connect(invoker);
+    await stub.deposit('alice', 1);
+    await stub.deposit('alice', 1, undefined);
+    await stub.deposit('alice', 1, { timeoutMs: 50 });
+    await stub.all.balance('alice', { requestId: 'c:1' });
+    expect(seen).toStrictEqual([
+      { reply: 'first' },
+      { reply: 'first' },
+      { timeoutMs: 50, reply: 'first' },
+      { requestId: 'c:1', reply: 'all' },
+    ]);
+  });
 });
+
+/** An invoker that records the options a stub passes, and answers nothing. */
+function recorderOf() {
+  const calls: unknown[] = [];
+  const invoker = {
+    invoke: async (_s: string, _m: string, _a: unknown[], opts?: unknown) => {
+      calls.push(opts);
+      return undefined;
+    },
+  };
+  return { calls, invoker };
+}

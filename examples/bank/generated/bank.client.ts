@@ -37,6 +37,25 @@ export interface InsufficientFunds {
   requested: number;
 }
 
+/**
+ * A call's options: the caller's `opts` over the method's `defaults`, with its reply mode.
+ * From plain JavaScript, a value in the options' place that is not a plain object, or `extra`
+ * arguments past the options, go to the client as given: it refuses them with a
+ * `CallOptionError` before sending anything.
+ */
+function callOptions(
+  opts: StubCallOptions | undefined,
+  extra: unknown[],
+  reply: NonNullable<CallOptions['reply']>,
+  defaults?: StubCallOptions,
+): CallOptions {
+  if (extra.length > 0) return [opts, ...extra] as CallOptions;
+  if (opts === undefined) return { ...defaults, reply };
+  const proto: unknown = opts === null ? undefined : Object.getPrototypeOf(opts);
+  if (proto !== Object.prototype && proto !== null) return opts as CallOptions;
+  return { ...defaults, ...opts, reply };
+}
+
 /** Names of the errors bank methods declare. */
 export type BankErrorName = 'InsufficientFunds';
 
@@ -56,11 +75,19 @@ export class BankReplies {
    *
    * Returns the reply of each member this view waits for.
    */
-  deposit(account: string, amount: number, opts?: StubCallOptions): Promise<Replies<number>> {
-    return this.#invoker.invoke('bank', 'deposit', [account, amount], {
-      ...opts,
-      reply: this.#mode,
-    }) as Promise<Replies<number>>;
+  deposit(account: string, amount: number, opts?: StubCallOptions): Promise<Replies<number>>;
+  deposit(
+    account: string,
+    amount: number,
+    opts?: StubCallOptions,
+    ...extra: unknown[]
+  ): Promise<Replies<number>> {
+    return this.#invoker.invoke(
+      'bank',
+      'deposit',
+      [account, amount],
+      callOptions(opts, extra, this.#mode),
+    ) as Promise<Replies<number>>;
   }
 
   /**
@@ -70,11 +97,19 @@ export class BankReplies {
    *
    * Returns the reply of each member this view waits for.
    */
-  withdraw(account: string, amount: number, opts?: StubCallOptions): Promise<Replies<number>> {
-    return this.#invoker.invoke('bank', 'withdraw', [account, amount], {
-      ...opts,
-      reply: this.#mode,
-    }) as Promise<Replies<number>>;
+  withdraw(account: string, amount: number, opts?: StubCallOptions): Promise<Replies<number>>;
+  withdraw(
+    account: string,
+    amount: number,
+    opts?: StubCallOptions,
+    ...extra: unknown[]
+  ): Promise<Replies<number>> {
+    return this.#invoker.invoke(
+      'bank',
+      'withdraw',
+      [account, amount],
+      callOptions(opts, extra, this.#mode),
+    ) as Promise<Replies<number>>;
   }
 
   /**
@@ -82,8 +117,9 @@ export class BankReplies {
    *
    * Returns the reply of each member this view waits for.
    */
-  audit(opts?: StubCallOptions): Promise<Replies<AuditReport>> {
-    return this.#invoker.invoke('bank', 'audit', [], { ...opts, reply: this.#mode }) as Promise<
+  audit(opts?: StubCallOptions): Promise<Replies<AuditReport>>;
+  audit(opts?: StubCallOptions, ...extra: unknown[]): Promise<Replies<AuditReport>> {
+    return this.#invoker.invoke('bank', 'audit', [], callOptions(opts, extra, this.#mode)) as Promise<
       Replies<AuditReport>
     >;
   }
@@ -93,10 +129,14 @@ export class BankReplies {
    *
    * Returns the reply of each member this view waits for.
    */
-  balance(account: string, opts?: StubCallOptions): Promise<Replies<number>> {
-    return this.#invoker.invoke('bank', 'balance', [account], { ...opts, reply: this.#mode }) as Promise<
-      Replies<number>
-    >;
+  balance(account: string, opts?: StubCallOptions): Promise<Replies<number>>;
+  balance(account: string, opts?: StubCallOptions, ...extra: unknown[]): Promise<Replies<number>> {
+    return this.#invoker.invoke(
+      'bank',
+      'balance',
+      [account],
+      callOptions(opts, extra, this.#mode),
+    ) as Promise<Replies<number>>;
   }
 
   /**
@@ -104,10 +144,14 @@ export class BankReplies {
    *
    * Returns the reply of each member this view waits for.
    */
-  statement(account: string, opts?: StubCallOptions): Promise<Replies<Statement>> {
-    return this.#invoker.invoke('bank', 'statement', [account], { ...opts, reply: this.#mode }) as Promise<
-      Replies<Statement>
-    >;
+  statement(account: string, opts?: StubCallOptions): Promise<Replies<Statement>>;
+  statement(account: string, opts?: StubCallOptions, ...extra: unknown[]): Promise<Replies<Statement>> {
+    return this.#invoker.invoke(
+      'bank',
+      'statement',
+      [account],
+      callOptions(opts, extra, this.#mode),
+    ) as Promise<Replies<Statement>>;
   }
 }
 
@@ -141,11 +185,14 @@ export class BankClient {
    * Adds `amount` to `account`, opening it if needed.
    * @returns the new balance.
    */
-  deposit(account: string, amount: number, opts?: StubCallOptions): Promise<number> {
-    return this.#invoker.invoke('bank', 'deposit', [account, amount], {
-      ...opts,
-      reply: 'first',
-    }) as Promise<number>;
+  deposit(account: string, amount: number, opts?: StubCallOptions): Promise<number>;
+  deposit(account: string, amount: number, opts?: StubCallOptions, ...extra: unknown[]): Promise<number> {
+    return this.#invoker.invoke(
+      'bank',
+      'deposit',
+      [account, amount],
+      callOptions(opts, extra, 'first'),
+    ) as Promise<number>;
   }
 
   /**
@@ -153,30 +200,43 @@ export class BankClient {
    * @returns the new balance.
    * @throws {InsufficientFunds} when the balance is lower than `amount`.
    */
-  withdraw(account: string, amount: number, opts?: StubCallOptions): Promise<number> {
-    return this.#invoker.invoke('bank', 'withdraw', [account, amount], {
-      ...opts,
-      reply: 'first',
-    }) as Promise<number>;
+  withdraw(account: string, amount: number, opts?: StubCallOptions): Promise<number>;
+  withdraw(account: string, amount: number, opts?: StubCallOptions, ...extra: unknown[]): Promise<number> {
+    return this.#invoker.invoke(
+      'bank',
+      'withdraw',
+      [account, amount],
+      callOptions(opts, extra, 'first'),
+    ) as Promise<number>;
   }
 
   /** Totals over all accounts; every replica answers, so callers can compare them. */
-  audit(opts?: StubCallOptions): Promise<Replies<AuditReport>> {
-    return this.#invoker.invoke('bank', 'audit', [], { ...opts, reply: 'all' }) as Promise<
+  audit(opts?: StubCallOptions): Promise<Replies<AuditReport>>;
+  audit(opts?: StubCallOptions, ...extra: unknown[]): Promise<Replies<AuditReport>> {
+    return this.#invoker.invoke('bank', 'audit', [], callOptions(opts, extra, 'all')) as Promise<
       Replies<AuditReport>
     >;
   }
 
   /** Current balance, answered by one replica from its local state. */
-  balance(account: string, opts?: StubCallOptions): Promise<number> {
-    return this.#invoker.invoke('bank', 'balance', [account], { ...opts, reply: 'first' }) as Promise<number>;
+  balance(account: string, opts?: StubCallOptions): Promise<number>;
+  balance(account: string, opts?: StubCallOptions, ...extra: unknown[]): Promise<number> {
+    return this.#invoker.invoke(
+      'bank',
+      'balance',
+      [account],
+      callOptions(opts, extra, 'first'),
+    ) as Promise<number>;
   }
 
   /** Full statement; runs under the `statements` lock, outside the total order. */
-  statement(account: string, opts?: StubCallOptions): Promise<Statement> {
-    return this.#invoker.invoke('bank', 'statement', [account], {
-      ...opts,
-      reply: 'first',
-    }) as Promise<Statement>;
+  statement(account: string, opts?: StubCallOptions): Promise<Statement>;
+  statement(account: string, opts?: StubCallOptions, ...extra: unknown[]): Promise<Statement> {
+    return this.#invoker.invoke(
+      'bank',
+      'statement',
+      [account],
+      callOptions(opts, extra, 'first'),
+    ) as Promise<Statement>;
   }
 }
