@@ -134,9 +134,63 @@ export interface AfdpOptions {
   catalog?: Uint8Array;
   /**
    * Receiver: the chunks it already holds, by index, from the announced catalog (called once per
-   * transfer, synchronously). They are never asked for, and are named in the Join.
+   * transfer, synchronously; iterated lazily, each chunk written to the sink and let go). They
+   * are never asked for, and are named in the Join.
    */
-  holdings?: (catalog: Uint8Array, chunk: number, size: number) => Map<number, Uint8Array>;
+  holdings?: (catalog: Uint8Array, chunk: number, size: number) => Iterable<[number, Uint8Array]>;
+  /**
+   * Sender: where the blob's bytes come from. With a source, a cast sends it (the cast's payload
+   * is ignored) and nothing of it is held here: chunks are read when sent or resent. Without
+   * one, a cast sends its payload from memory.
+   */
+  source?: BlobSource;
+  /**
+   * Receiver: where a transfer's chunks go, made when it is announced (`size` bytes). Without
+   * one, they are assembled in memory and delivered up as the payload; with one, the payload
+   * delivered up is empty and the owner reads what the sink holds.
+   */
+  sink?: (size: number) => BlobSink;
+}
+
+/**
+ * The sender's blob, read by chunk (injected IO, so the layer stays sans-IO: `troupe dist` reads
+ * files, the simulator memory). `read` is synchronous and must return exactly `length` bytes.
+ */
+export interface BlobSource {
+  readonly size: number;
+  /** SHA-256 of the whole blob. */
+  readonly digest: Uint8Array;
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** Where a receiver puts a transfer's chunks (injected IO, like {@link BlobSource}). */
+export interface BlobSink {
+  write(offset: number, bytes: Uint8Array): void;
+  /** SHA-256 of the `size` bytes written (once every chunk is). */
+  digest(): Uint8Array;
+  /** The whole blob, when the sink holds it in memory (delivered up as the payload). */
+  bytes?(): Uint8Array;
+  /** The transfer starts over (the digest did not match): every chunk will be written again. */
+  reset?(): void;
+}
+
+/** A blob held in memory, as a source. */
+export function memorySource(blob: Uint8Array): BlobSource {
+  return {
+    size: blob.length,
+    digest: createHash('sha256').update(blob).digest(),
+    read: (offset, length) => blob.subarray(offset, offset + length),
+  };
+}
+
+/** A sink assembling the blob in memory (one buffer of the blob's size). */
+export function memorySink(size: number): BlobSink {
+  const blob = new Uint8Array(size);
+  return {
+    write: (offset, bytes) => blob.set(bytes, offset),
+    digest: () => createHash('sha256').update(blob).digest(),
+    bytes: () => blob,
+  };
 }
 
 /** Largest catalog an Announce carries (it must fit one datagram with the headers). */
@@ -191,9 +245,8 @@ interface Peer {
 
 interface Outgoing {
   xfer: number;
-  blob: Uint8Array;
+  src: BlobSource;
   count: number;
-  digest: Uint8Array;
   startedAt: number;
   next: number;
   resend: Set<number>;
@@ -218,7 +271,10 @@ interface Incoming {
   size: number;
   chunkSize: number;
   digest: Uint8Array;
-  chunks: (Uint8Array | undefined)[];
+  count: number;
+  /** Per index: 1 once its chunk is in the sink. */
+  got: Uint8Array;
+  sink: BlobSink;
   have: number;
   highest: number;
   castsHeard: number;
@@ -266,14 +322,13 @@ class Afdp implements Layer {
     }
     if (this.out && !this.out.finished)
       throw new BulkError('BULK_BUSY', 'afdp: a transfer is already under way from this member');
-    const blob = ev.msg.payload;
-    const count = Math.max(1, Math.ceil(blob.length / this.o.chunk));
+    const src = this.o.source ?? memorySource(ev.msg.payload);
+    const count = Math.max(1, Math.ceil(src.size / this.o.chunk));
     const now = this.ctx.now();
     this.out = {
       xfer: Math.floor(this.ctx.random() * 0xffffffff) >>> 0,
-      blob,
+      src,
       count,
-      digest: createHash('sha256').update(blob).digest(),
       startedAt: now,
       next: 0,
       resend: new Set(),
@@ -307,8 +362,8 @@ class Afdp implements Layer {
         type: 'probe',
         to: seed,
         msg: this.msg(
-          [AfdpKind.Announce, o.xfer, o.blob.length, this.o.chunk, o.count],
-          this.o.catalog ? concat(o.digest, this.o.catalog) : o.digest,
+          [AfdpKind.Announce, o.xfer, o.src.size, this.o.chunk, o.count],
+          this.o.catalog ? concat(o.src.digest, this.o.catalog) : o.src.digest,
         ),
       });
     }
@@ -378,7 +433,8 @@ class Afdp implements Layer {
   }
 
   private sendChunk(o: Outgoing, idx: number): void {
-    const payload = o.blob.subarray(idx * this.o.chunk, Math.min(o.blob.length, (idx + 1) * this.o.chunk));
+    const from = idx * this.o.chunk;
+    const payload = o.src.read(from, Math.min(o.src.size, from + this.o.chunk) - from);
     const header = [AfdpKind.Data, o.xfer, idx];
     o.sent++;
     o.casts++;
@@ -418,8 +474,8 @@ class Afdp implements Layer {
       type: 'progress',
       xfer: o.xfer,
       ms: now - o.startedAt,
-      bytes: Math.min(o.blob.length, o.next * this.o.chunk),
-      size: o.blob.length,
+      bytes: Math.min(o.src.size, o.next * this.o.chunk),
+      size: o.src.size,
       resent: o.resent,
       receivers: active.length,
       done: active.filter((p) => p.done).length,
@@ -459,7 +515,7 @@ class Afdp implements Layer {
     const floor = this.o.floorBytesPerSec;
     const over = p.haveAt - p.joinedAt - this.o.floorGraceMs;
     if (floor <= 0 || over <= 0) return undefined;
-    const owed = Math.min((over / 1000) * floor, o.blob.length) / this.o.chunk;
+    const owed = Math.min((over / 1000) * floor, o.src.size) / this.o.chunk;
     const sent = o.next === o.count ? o.count : o.next - p.nextAtJoin;
     if (p.have >= Math.min(Math.floor(owed), sent)) return undefined;
     const ms = p.haveAt - p.joinedAt;
@@ -577,7 +633,7 @@ class Afdp implements Layer {
     const inc = this.inc;
     if (!inc || inc.xfer !== xfer || inc.done) return;
     const until = this.ctx.now() + this.o.suppressMs;
-    for (const idx of nakIndices(h, inc.chunks.length, this.o.maxNak)) inc.quiet.set(idx, until);
+    for (const idx of nakIndices(h, inc.count, this.o.maxNak)) inc.quiet.set(idx, until);
   }
 
   private onStatus(xfer: number, h: unknown[], from: MemberId): void {
@@ -641,7 +697,7 @@ class Afdp implements Layer {
     if (!inc || inc.xfer !== xfer || inc.sender !== from || inc.done) return;
     this.inc = undefined;
     for (const t of ['check', 'nak', 'status']) this.ctx.clearTimer(t);
-    this.emitEvent({ type: 'cut', xfer, have: inc.have, count: inc.chunks.length });
+    this.emitEvent({ type: 'cut', xfer, have: inc.have, count: inc.count });
   }
 
   private onAnnounce(h: unknown[], payload: Uint8Array, from: MemberId, address: string): void {
@@ -676,7 +732,9 @@ class Afdp implements Layer {
       size,
       chunkSize,
       digest: payload.slice(0, 32),
-      chunks: new Array(count).fill(undefined),
+      count,
+      got: new Uint8Array(count),
+      sink: (this.o.sink ?? memorySink)(size),
       have: 0,
       highest: -1,
       castsHeard: 0,
@@ -693,9 +751,10 @@ class Afdp implements Layer {
     if (catalog.length > 0 && this.o.holdings) {
       for (const [idx, bytes] of this.o.holdings(catalog.slice(), chunkSize, size)) {
         const want = idx === count - 1 ? size - idx * chunkSize : chunkSize;
-        if (!Number.isInteger(idx) || idx < 0 || idx >= count || bytes.length !== want || inc.chunks[idx])
+        if (!Number.isInteger(idx) || idx < 0 || idx >= count || bytes.length !== want || inc.got[idx])
           continue;
-        inc.chunks[idx] = bytes;
+        inc.sink.write(idx * chunkSize, bytes);
+        inc.got[idx] = 1;
         inc.have++;
         inc.held.push(idx);
       }
@@ -716,44 +775,43 @@ class Afdp implements Layer {
   private onData(xfer: number, idx: number, payload: Uint8Array, from: MemberId, cast: boolean): void {
     const inc = this.inc;
     if (!inc || inc.xfer !== xfer || inc.sender !== from || inc.done) return;
-    if (idx >= inc.chunks.length) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: index past the end');
-    const want = idx === inc.chunks.length - 1 ? inc.size - idx * inc.chunkSize : inc.chunkSize;
+    if (idx >= inc.count) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: index past the end');
+    const want = idx === inc.count - 1 ? inc.size - idx * inc.chunkSize : inc.chunkSize;
     if (payload.length !== want) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: chunk of the wrong size');
     if (cast) inc.castsHeard++;
     inc.arrivedSinceCheck = true;
     if (idx > inc.highest) inc.highest = idx;
-    if (inc.chunks[idx]) {
+    if (inc.got[idx]) {
       this.counters.dupData++;
       return;
     }
-    inc.chunks[idx] = payload.slice();
+    inc.sink.write(idx * inc.chunkSize, payload);
+    inc.got[idx] = 1;
     inc.have++;
     inc.quiet.delete(idx);
-    if (inc.have === inc.chunks.length) this.complete(inc);
+    if (inc.have === inc.count) this.complete(inc);
   }
 
   private complete(inc: Incoming): void {
-    const blob = new Uint8Array(inc.size);
-    inc.chunks.forEach((c, i) => {
-      blob.set(c!, i * inc.chunkSize);
-    });
-    const digest = createHash('sha256').update(blob).digest();
-    if (!digest.equals(inc.digest)) {
+    const digest = inc.sink.digest();
+    if (!Buffer.from(digest).equals(inc.digest)) {
       // Every chunk was authenticated by com, so this is a sender bug or a changed file: start over.
       this.emitEvent({ type: 'corrupt', xfer: inc.xfer });
-      inc.chunks.fill(undefined);
+      inc.got.fill(0);
       inc.have = 0;
+      inc.sink.reset?.();
       return;
     }
     inc.done = true;
-    inc.chunks = [];
+    const blob = inc.sink.bytes?.() ?? EMPTY;
+    inc.sink = RELEASED; // delivered: the layer keeps nothing of it
     inc.finTries = 50;
     this.completed.add(inc.xfer);
     this.ctx.clearTimer('check');
     this.ctx.clearTimer('nak');
     this.sendStatus();
     const ms = this.ctx.now() - inc.joinedAt;
-    this.emitEvent({ type: 'received', xfer: inc.xfer, from: inc.sender, bytes: blob.length, ms });
+    this.emitEvent({ type: 'received', xfer: inc.xfer, from: inc.sender, bytes: inc.size, ms });
     this.ctx.passUp({
       type: 'deliver',
       msg: { headers: [], payload: blob },
@@ -780,7 +838,7 @@ class Afdp implements Layer {
   private check(): void {
     const inc = this.inc;
     if (!inc || inc.done) return;
-    const missing = inc.have < inc.chunks.length && (inc.highest + 1 > inc.have || !inc.arrivedSinceCheck);
+    const missing = inc.have < inc.count && (inc.highest + 1 > inc.have || !inc.arrivedSinceCheck);
     inc.arrivedSinceCheck = false;
     if (missing && !inc.nakArmed) {
       inc.nakArmed = true;
@@ -796,11 +854,11 @@ class Afdp implements Layer {
     if (inc.done) return;
     const now = this.ctx.now();
     // After silence the tail is missing too; otherwise only gaps below the highest index seen.
-    const upTo = inc.arrivedSinceCheck ? inc.highest : inc.chunks.length - 1;
+    const upTo = inc.arrivedSinceCheck ? inc.highest : inc.count - 1;
     const ask: number[] = [];
     let suppressed = false;
     for (let i = 0; i <= upTo && ask.length < this.o.maxNak; i++) {
-      if (inc.chunks[i]) continue;
+      if (inc.got[i]) continue;
       const q = inc.quiet.get(i);
       if (q !== undefined && q > now) {
         suppressed = true;
@@ -884,6 +942,8 @@ class Afdp implements Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A finished transfer's sink: it holds nothing (a late duplicate is dropped before it). */
+const RELEASED: BlobSink = { write: () => {}, digest: () => EMPTY };
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);

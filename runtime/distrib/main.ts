@@ -4,7 +4,7 @@ import { parseKey, readKeyFile } from '../launch/key.js';
 import type { Stack } from '../stack/stack.js';
 import { type Transport, udp } from '../transport/index.js';
 import { type AuthKey, checkSecurity } from '../wire/auth.js';
-import { bundleHead, collect, pack } from './bundle.js';
+import { collect, openBundle } from './bundle.js';
 import { ProgressBar } from './progress.js';
 import { build, Driver, startReceiver } from './receiver.js';
 
@@ -148,7 +148,8 @@ async function send(
     return 2;
   }
   const files = await collect(paths);
-  const blob = await pack(files);
+  // Read from the files as it is sent: the bundle is never held whole, only its head.
+  const blob = openBundle(files);
   const transport = await transportFor(values);
   const started = performance.now();
   const cpu0 = process.cpuUsage();
@@ -168,7 +169,7 @@ async function send(
     else if (e.type === 'done')
       summary.set(
         e.member,
-        `receiver ${addressOf.get(e.member)} done: ${files.length} files, ${blob.length} bytes in ${Math.round(e.ms)} ms (${rate(blob.length, e.ms)}, ${modeOf.get(e.member) ?? 'multicast'})`,
+        `receiver ${addressOf.get(e.member)} done: ${files.length} files, ${blob.size} bytes in ${Math.round(e.ms)} ms (${rate(blob.size, e.ms)}, ${modeOf.get(e.member) ?? 'multicast'})`,
       );
     else if (e.type === 'dropped')
       summary.set(
@@ -180,7 +181,7 @@ async function send(
       for (const line of summary.values()) io.out(line);
       for (const a of e.absent) io.out(`receiver ${a} ABSENT: never joined`);
       io.out(
-        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.length} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent, ${e.skipped} held by all; cpu ${cpuMs(cpu0)} ms`,
+        `dist: ${e.done} done, ${e.dropped} dropped, ${e.absent.length} absent; ${blob.size} bytes in ${Math.round(performance.now() - started)} ms; ${e.sent} packets sent, ${e.resent} resent, ${e.skipped} held by all; cpu ${cpuMs(cpu0)} ms`,
       );
       resolve(e.dropped === 0 && e.absent.length === 0 ? 0 : 1);
     }
@@ -189,9 +190,10 @@ async function send(
   try {
     // Receivers see from the announced head what they already hold; a head too large for one
     // datagram is not announced, and everything is sent.
-    const head = bundleHead(blob);
+    const head = blob.head;
     stack = build(group, key, {
       seeds,
+      source: blob,
       ...(head.length <= MAX_CATALOG ? { catalog: head } : {}),
       onEvent,
       ...(values['min-gap'] ? { minGapMs: Number(values['min-gap']) } : {}),
@@ -202,6 +204,7 @@ async function send(
     });
   } catch (e) {
     await transport.close();
+    blob.close();
     if (!(e instanceof BulkError)) throw e;
     io.err(`${e.code}: ${e.message}\n${USAGE}`);
     return 2;
@@ -209,12 +212,13 @@ async function send(
   const driver = new Driver(stack, transport, () => {});
   driver.apply(
     stack.down(
-      { type: 'cast', msg: { headers: [], payload: blob }, qos: { order: 'unreliable' } },
+      { type: 'cast', msg: { headers: [], payload: new Uint8Array(0) }, qos: { order: 'unreliable' } },
       driver.now(),
     ),
   );
   const code = await finished;
   await driver.close();
+  blob.close();
   return code;
 }
 

@@ -12,7 +12,7 @@ import type { Stack } from '../stack/stack.js';
 import type { Effect } from '../stack/types.js';
 import type { Transport } from '../transport/types.js';
 import type { AuthKey } from '../wire/auth.js';
-import { DistError, heldChunks, place, unpack } from './bundle.js';
+import { DistError, heldChunks, PartFile, place } from './bundle.js';
 
 /**
  * Drives one afdp stack over a real UDP socket: packets and timers in, effects out. The stack
@@ -115,29 +115,47 @@ export interface Receiver {
  */
 export function startReceiver(o: ReceiverOptions): Receiver {
   let placing = Promise.resolve();
+  /** The transfer under way: its chunks go to a part file in `dir`, never into memory. */
+  let part: PartFile | undefined;
+  const abandon = () => {
+    part?.remove();
+    part = undefined;
+  };
   const stack = build(o.group, o.key, {
     holdings: (catalog: Uint8Array, chunk: number, size: number) => heldChunks(o.dir, catalog, chunk, size),
+    sink: (size: number) => {
+      abandon(); // a new transfer: the previous one's part, if unfinished, is of no use
+      part = new PartFile(o.dir, size);
+      return part;
+    },
     onEvent: (e: AfdpEvent) => {
       if (e.type === 'corrupt') o.onProblem?.('a transfer failed its digest; fetching again', false);
-      else if (e.type === 'cut')
+      else if (e.type === 'cut') {
+        abandon();
         o.onProblem?.(
           `dropped by the sender (below its rate floor, or silent) holding ${e.have} of ${e.count} chunks; nothing placed`,
           true,
         );
+      }
     },
   });
   const driver = new Driver(
     stack,
     o.transport,
     (e) => {
-      if (e.event.type !== 'deliver') return;
-      const blob = e.event.msg.payload;
+      if (e.event.type !== 'deliver' || !part) return;
+      const done = part;
+      part = undefined;
       // Placement is serialized: one transfer's files are all in place before the next's start.
       placing = placing.then(async () => {
         try {
-          o.onPlaced?.(await place(o.dir, unpack(blob)));
+          o.onPlaced?.(
+            await place(o.dir, (offset, length, into) => done.read(offset, length, into), done.size),
+          );
         } catch (err) {
           o.onProblem?.(`${err instanceof DistError ? `${err.code}: ` : ''}${String(err)}`, true);
+        } finally {
+          done.remove();
         }
       });
     },
@@ -148,6 +166,7 @@ export function startReceiver(o: ReceiverOptions): Receiver {
     close: async () => {
       await placing;
       await driver.close();
+      abandon();
     },
   };
 }

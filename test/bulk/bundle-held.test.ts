@@ -25,26 +25,26 @@ describe('what a receiver holds of an announced bundle', () => {
     const count = Math.ceil(blob.length / chunk);
     const recv = path.join(root, 'recv');
     // Holds nothing: only the chunks wholly inside the head.
-    const none = heldChunks(recv, head, chunk, blob.length);
+    const none = new Map(heldChunks(recv, head, chunk, blob.length));
     expect([...none.keys()]).toEqual(Array.from({ length: Math.floor(head.length / chunk) }, (_, i) => i));
     // Holds a.bin, and a b.bin of the right size but other bytes: the head and a.bin's chunks.
     await mkdir(path.join(recv, 'src'), { recursive: true });
     await writeFile(path.join(recv, 'src', 'a.bin'), a);
     await writeFile(path.join(recv, 'src', 'b.bin'), Buffer.alloc(7000, 3));
-    const some = heldChunks(recv, head, chunk, blob.length);
+    const some = new Map(heldChunks(recv, head, chunk, blob.length));
     const aEnd = head.length + a.length;
     expect([...some.keys()]).toEqual(Array.from({ length: Math.floor(aEnd / chunk) }, (_, i) => i));
     for (const [i, bytes] of some)
       expect(Buffer.from(bytes).equals(blob.subarray(i * chunk, (i + 1) * chunk))).toBe(true);
     // Holds both: every chunk, the short last one included, byte for byte.
     await writeFile(path.join(recv, 'src', 'b.bin'), b);
-    const all = heldChunks(recv, head, chunk, blob.length);
+    const all = new Map(heldChunks(recv, head, chunk, blob.length));
     expect(all.size).toBe(count);
     for (const [i, bytes] of all)
       expect(
         Buffer.from(bytes).equals(blob.subarray(i * chunk, Math.min(blob.length, (i + 1) * chunk))),
       ).toBe(true);
     // A catalog that is not a bundle head holds nothing (and does not throw).
-    expect(heldChunks(recv, new Uint8Array([1, 2, 3]), chunk, blob.length).size).toBe(0);
+    expect(new Map(heldChunks(recv, new Uint8Array([1, 2, 3]), chunk, blob.length)).size).toBe(0);
   });
 });
