@@ -80,3 +80,35 @@ describe('review10: a sender the sequencer cannot hear (one-way cut), others can
       expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
     });
 });
+
+describe('review10: casts lost to the sequencer, then their sender pauses', () => {
+  for (const [gapMs, pauseMs] of [
+    [5, 700],
+    [50, 980],
+  ] as const)
+    it(`two casts ${gapMs} ms apart, both lost, then a ${pauseMs} ms pause: the sequencer stays (pins behaviour that holds)`, () => {
+      // Review 9's case with two casts: what the sender cast after its first lost cast shows
+      // it ran after it, yet it stops before it can repair the sequencer. A fix for the cut
+      // above that ended the excuse once the sender was heard again removed the sequencer here.
+      const w = world(4, 8_000);
+      let q = -1;
+      let s = -1;
+      w.at(2_000, () => {
+        q = byRank(w, 0);
+        s = byRank(w, 1);
+        w.cutLink(s, q);
+        w.cast(w.nodes[s]!);
+      });
+      w.at(2_000 + gapMs, () => w.cast(w.nodes[s]!));
+      w.at(2_000.1 + gapMs, () => {
+        w.cutLink(s, q, false, true);
+        w.pause(w.nodes[s]!, pauseMs);
+      });
+      w.run();
+      const removals = w.incarnations
+        .map((i) => i.stats().seq ?? {})
+        .reduce((a, x) => a + (x.sequencerRemovals ?? 0), 0);
+      expect(removals).toBe(0);
+      expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+    });
+});
