@@ -341,13 +341,19 @@ class Seq extends OrderLayer<SeqRound> {
     let oldest = now;
     let rawOldest = now;
     // A rank whose oldest unstamped message the sequencer said (recently) it has not received
-    // waits for its sender, not for the sequencer.
+    // waits for its sender, not for the sequencer: failure detection judges a sender that
+    // stopped, and one that runs again repairs the sequencer. The sender itself knows it runs
+    // (its own stop restarts its clocks, above), so it never excuses its own rank, and a
+    // sender that complains runs: its message still missing at the sequencer cannot reach it
+    // (a one-way cut), and the stall rule judges the sequencer as before.
     const fresh = r.seqHave !== undefined && now - r.seqHaveAt <= this.complaintMs;
     let lacking = false;
     r.waitSince.forEach((t, rank) => {
       if (t === undefined) return;
       rawOldest = Math.min(rawOldest, t);
-      if (fresh && r.seqHave![rank]! <= r.stampedUpTo[rank]! + 1) {
+      const at = r.stallAt[rank];
+      const running = rank === r.selfRank || (at !== undefined && now - at <= this.complaintMs);
+      if (fresh && !running && r.seqHave![rank]! <= r.stampedUpTo[rank]! + 1) {
         lacking = true;
         return;
       }
