@@ -58,6 +58,12 @@ export interface LaunchOptions {
   receiveDir?: string;
   /** The receiver's UDP port (`receiveDir`); `0` (the default) lets the kernel pick one. */
   receivePort?: number;
+  /**
+   * The receiver also listens on this IP multicast group (`receiveDir`), on {@link host}'s
+   * interface, so a sender with `troupe dist --multicast <group:port>` reaches the whole fleet
+   * with one datagram per chunk. Default: none (unicast only).
+   */
+  receiveMulticast?: { group: string; port: number };
 }
 
 /** Help for the flags {@link readLaunchOptions} reads. */
@@ -81,6 +87,8 @@ export const LAUNCH_HELP = `Options (flag, environment variable, config file key
   --receive-dir DIR   TROUPE_RECEIVE_DIR  receiveDir   also take troupe dist pushes into DIR
                                         (troupe dist <path> --to <group> --seeds <receive addresses>)
   --receive-port N    TROUPE_RECEIVE_PORT receivePort  the receiver's UDP port (default 0: any free port)
+  --receive-mcast G:P TROUPE_RECEIVE_MCAST receiveMcast  the receiver also joins IP multicast group G,
+                                        port P (troupe dist --multicast G:P reaches every receiver at once)
   --config FILE       TROUPE_CONFIG                 JSON file with the keys above`;
 
 const FLAGS = {
@@ -101,6 +109,7 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'receive-dir': { type: 'string' },
   'receive-port': { type: 'string' },
+  'receive-mcast': { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -228,6 +237,18 @@ export function readLaunchOptions(
       throw new LaunchError('CONFIG', `${rp.from} without --receive-dir: where should received files go?`);
     o.receivePort = port(rp.v, rp.from);
   }
+  const rm = pick(f['receive-mcast'], 'TROUPE_RECEIVE_MCAST', 'receiveMcast');
+  if (rm) {
+    if (o.receiveDir === undefined)
+      throw new LaunchError('CONFIG', `${rm.from} without --receive-dir: where should received files go?`);
+    const m = typeof rm.v === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(rm.v) : null;
+    if (!m || !isMulticastIPv4(m[1]!))
+      throw new LaunchError(
+        'CONFIG',
+        `${rm.from}: '${String(rm.v)}' is not an IPv4 multicast group:port (e.g. 239.255.77.1:47001)`,
+      );
+    o.receiveMulticast = { group: m[1]!, port: port(m[2], rm.from) };
+  }
   const insecure = f.insecure ?? (env.TROUPE_INSECURE === '1' || file.insecure === true);
   // A key file named in the config file is relative to that file, not to the working directory.
   const kf = pick(f['key-file'], 'TROUPE_KEY_FILE', 'keyFile');
@@ -241,4 +262,10 @@ export function readLaunchOptions(
     o.insecure = true;
   }
   return { options: o, positional: parsed.positionals, help: f.help === true };
+}
+
+/** Whether `ip` (dotted IPv4) is in 224.0.0.0/4. */
+function isMulticastIPv4(ip: string): boolean {
+  const octets = ip.split('.').map(Number);
+  return octets.every((o) => o <= 255) && octets[0]! >= 224 && octets[0]! <= 239;
 }

@@ -79,7 +79,18 @@ async function startDistReceiver(
     dir,
     group,
     ...(o.key !== undefined ? { key: o.key } : {}),
-    transport: await udp({ host: o.host ?? '127.0.0.1', port: o.receivePort ?? 0 }),
+    transport: await udp({
+      host: o.host ?? '127.0.0.1',
+      port: o.receivePort ?? 0,
+      ...(o.receiveMulticast
+        ? {
+            mode: 'multicast' as const,
+            multicastGroup: o.receiveMulticast.group,
+            multicastPort: o.receiveMulticast.port,
+            multicastInterface: o.host ?? '127.0.0.1',
+          }
+        : {}),
+    }),
     onPlaced: (r) =>
       say(
         'received',
