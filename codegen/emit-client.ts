@@ -20,38 +20,8 @@ const RESERVED = new Set(
   ).split(' '),
 );
 
-/** The stub module's function that builds a call's options (see {@link optionsHelper}). */
-const OPTIONS_HELPER = 'callOptions';
-
-/**
- * The stub module's options builder. Each method has its declared signature, and behind it an
- * implementation that also takes arguments past the options (a rest parameter, not in the
- * method's type): what plain JavaScript puts there, or a value in the options' place that is
- * not a plain object, reaches the client's checks as given (refused there as too many
- * arguments) instead of being spread into the options or dropped.
- */
-function optionsHelper(): string[] {
-  return [
-    '/**',
-    " * A call's options: the caller's `opts` over the method's `defaults`, with its reply mode.",
-    " * From plain JavaScript, a value in the options' place that is not a plain object, or `extra`",
-    ' * arguments past the options, go to the client as given: it refuses them with a',
-    ' * `CallOptionError` before sending anything.',
-    ' */',
-    `function ${OPTIONS_HELPER}(`,
-    '  opts: StubCallOptions | undefined,',
-    '  extra: unknown[],',
-    "  reply: NonNullable<CallOptions['reply']>,",
-    '  defaults?: StubCallOptions,',
-    '): CallOptions {',
-    '  if (extra.length > 0) return [opts, ...extra] as CallOptions;',
-    '  if (opts === undefined) return { ...defaults, reply };',
-    '  const proto: unknown = opts === null ? undefined : Object.getPrototypeOf(opts);',
-    '  if (proto !== Object.prototype && proto !== null) return opts as CallOptions;',
-    '  return { ...defaults, ...opts, reply };',
-    '}',
-  ];
-}
+/** What a stub imports from the client entry to build a call's options (runtime/rpc/stub.ts). */
+const OPTIONS_HELPER = 'stubCallOptions';
 
 /** Refuses a service whose stub could not compile or would misbehave; one line, with the fix. */
 export function checkStubNames(svc: ServiceDecl): void {
@@ -150,16 +120,18 @@ export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string):
   const name = pascal(svc.name);
   const twoWay = svc.methods.filter((m) => m.options.reply !== 'none');
   const usesReplies = twoWay.length > 0;
-  const imports = ['CallOptions', 'Invoker', ...(usesReplies ? ['Replies'] : [])];
+  const types = ['CallOptions', 'Invoker', ...(usesReplies ? ['Replies'] : [])].map((t) => `type ${t}`);
+  const imports = [...types, ...(svc.methods.length > 0 ? [OPTIONS_HELPER] : [])].sort((a, b) =>
+    a.replace(/^type /, '').localeCompare(b.replace(/^type /, '')),
+  );
   const blocks: string[][] = [
-    [`import type { ${imports.join(', ')} } from '${apiImport}';`],
+    [`import { ${imports.join(', ')} } from '${apiImport}';`],
     [
       '/** Per-call options. The reply mode is chosen by the view (`client.all`, `client.majority`), so return types stay exact. */',
       "export type StubCallOptions = Omit<CallOptions, 'reply'>;",
     ],
     ...typeDeclarations(model),
   ];
-  if (svc.methods.length > 0) blocks.push(optionsHelper());
   if (model.errors.length > 0) {
     blocks.push([
       `/** Names of the errors ${svc.name} methods declare. */`,

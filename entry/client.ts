@@ -43,6 +43,7 @@ export {
   type WireError,
 } from '../runtime/rpc/errors.js';
 export type { OutcomeStatus } from '../runtime/rpc/protocol.js';
+export { stubCallOptions } from '../runtime/rpc/stub.js';
 export { type TcpOptions, type TcpTransport, tcp } from '../runtime/transport/tcp.js';
 export type { Transport, TransportStats } from '../runtime/transport/types.js';
 export { type UdpOptions, udp } from '../runtime/transport/udp.js';

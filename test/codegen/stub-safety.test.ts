@@ -57,21 +57,21 @@ describe('generated stub safety', () => {
     expect(r.code).toBe(EXIT.OK);
     const stub = fs.readFileSync(path.join(tmp, 'clash/p.client.ts'), 'utf8');
     expect(stub).toContain('opts__?: StubCallOptions');
-    expect(stub).toContain('callOptions(opts__, extra, ');
+    expect(stub).toContain('stubCallOptions(opts__, extra, ');
   });
 
-  it('keeps the rest parameter apart from parameters named extra, and refuses one named callOptions', () => {
+  it('keeps the rest parameter apart from parameters named extra, and refuses one named stubCallOptions', () => {
     const r = gen('service p {\n  ordered put(extra: string, extra_: f64) -> f64;\n}', 'extra');
     expect(r.err.filter((l) => l.includes('error'))).toStrictEqual([]);
     expect(r.code).toBe(EXIT.OK);
     const stub = fs.readFileSync(path.join(tmp, 'extra/p.client.ts'), 'utf8');
     expect(stub).toContain('...extra__: unknown[]');
-    expect(stub).toContain('callOptions(opts, extra__, ');
-    const refused = gen('service p {\n  ordered put(callOptions: string) -> f64;\n}', 'helper-name');
+    expect(stub).toContain('stubCallOptions(opts, extra__, ');
+    const refused = gen('service p {\n  ordered put(stubCallOptions: string) -> f64;\n}', 'helper-name');
     expect(refused.code).toBe(EXIT.INPUT);
     expect(refused.err).toHaveLength(1);
     expect(refused.err[0]).toContain(
-      "the generated client uses the name 'callOptions'; rename the parameter",
+      "the generated client uses the name 'stubCallOptions'; rename the parameter",
     );
   });
 
