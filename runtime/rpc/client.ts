@@ -1104,6 +1104,9 @@ export class TroupeClient implements Invoker {
     if (!this.contact && !this.suspects.has(from)) {
       this.contact = { member: p.member, address: from };
       this.contactlessSince = undefined;
+      // What was refused while looking is moot now; a later search starts afresh.
+      this.refusals.clear();
+      this.answered.clear();
       for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, this.contact);
       for (const w of this.contactWaiters.splice(0)) w.resolve();
     }
