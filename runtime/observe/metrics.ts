@@ -66,6 +66,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'Longest wait (ms) of a received ordered message for its stamp, measured here.',
     ],
     paceComplaints: ['counter', 'Checks at which this member found the sequencer setting the pace.'],
+    stallsExcused: [
+      'counter',
+      'Stall checks that excused a wait for a message the sequencer said it never received.',
+    ],
     stampLatePctMax: ['gauge', 'Largest share (%) of the pace window in which the stamps were late here.'],
     held: ['gauge', 'Messages received and waiting for their stamp or their resilience.'],
     stamped: ['gauge', 'Messages stamped in the current view.'],
