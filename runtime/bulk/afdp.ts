@@ -271,8 +271,7 @@ interface Incoming {
   size: number;
   chunkSize: number;
   digest: Uint8Array;
-  count: number;
-  /** Per index: 1 once its chunk is in the sink. */
+  /** Per index (one per chunk): 1 once its chunk is in the sink. */
   got: Uint8Array;
   sink: BlobSink;
   have: number;
@@ -633,7 +632,7 @@ class Afdp implements Layer {
     const inc = this.inc;
     if (!inc || inc.xfer !== xfer || inc.done) return;
     const until = this.ctx.now() + this.o.suppressMs;
-    for (const idx of nakIndices(h, inc.count, this.o.maxNak)) inc.quiet.set(idx, until);
+    for (const idx of nakIndices(h, inc.got.length, this.o.maxNak)) inc.quiet.set(idx, until);
   }
 
   private onStatus(xfer: number, h: unknown[], from: MemberId): void {
@@ -697,7 +696,7 @@ class Afdp implements Layer {
     if (!inc || inc.xfer !== xfer || inc.sender !== from || inc.done) return;
     this.inc = undefined;
     for (const t of ['check', 'nak', 'status']) this.ctx.clearTimer(t);
-    this.emitEvent({ type: 'cut', xfer, have: inc.have, count: inc.count });
+    this.emitEvent({ type: 'cut', xfer, have: inc.have, count: inc.got.length });
   }
 
   private onAnnounce(h: unknown[], payload: Uint8Array, from: MemberId, address: string): void {
@@ -732,7 +731,6 @@ class Afdp implements Layer {
       size,
       chunkSize,
       digest: payload.slice(0, 32),
-      count,
       got: new Uint8Array(count),
       sink: (this.o.sink ?? memorySink)(size),
       have: 0,
@@ -775,8 +773,8 @@ class Afdp implements Layer {
   private onData(xfer: number, idx: number, payload: Uint8Array, from: MemberId, cast: boolean): void {
     const inc = this.inc;
     if (!inc || inc.xfer !== xfer || inc.sender !== from || inc.done) return;
-    if (idx >= inc.count) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: index past the end');
-    const want = idx === inc.count - 1 ? inc.size - idx * inc.chunkSize : inc.chunkSize;
+    if (idx >= inc.got.length) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: index past the end');
+    const want = idx === inc.got.length - 1 ? inc.size - idx * inc.chunkSize : inc.chunkSize;
     if (payload.length !== want) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: chunk of the wrong size');
     if (cast) inc.castsHeard++;
     inc.arrivedSinceCheck = true;
@@ -789,7 +787,7 @@ class Afdp implements Layer {
     inc.got[idx] = 1;
     inc.have++;
     inc.quiet.delete(idx);
-    if (inc.have === inc.count) this.complete(inc);
+    if (inc.have === inc.got.length) this.complete(inc);
   }
 
   private complete(inc: Incoming): void {
@@ -838,7 +836,7 @@ class Afdp implements Layer {
   private check(): void {
     const inc = this.inc;
     if (!inc || inc.done) return;
-    const missing = inc.have < inc.count && (inc.highest + 1 > inc.have || !inc.arrivedSinceCheck);
+    const missing = inc.have < inc.got.length && (inc.highest + 1 > inc.have || !inc.arrivedSinceCheck);
     inc.arrivedSinceCheck = false;
     if (missing && !inc.nakArmed) {
       inc.nakArmed = true;
@@ -854,7 +852,7 @@ class Afdp implements Layer {
     if (inc.done) return;
     const now = this.ctx.now();
     // After silence the tail is missing too; otherwise only gaps below the highest index seen.
-    const upTo = inc.arrivedSinceCheck ? inc.highest : inc.count - 1;
+    const upTo = inc.arrivedSinceCheck ? inc.highest : inc.got.length - 1;
     const ask: number[] = [];
     let suppressed = false;
     for (let i = 0; i <= upTo && ask.length < this.o.maxNak; i++) {

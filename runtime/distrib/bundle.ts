@@ -199,8 +199,8 @@ export function openBundle(files: readonly { entry: BundleEntry; abs: string }[]
   const scratch = Buffer.allocUnsafe(SLICE);
   const whole = createHash('sha256').update(head);
   try {
-    for (const f of files) {
-      const start = segs.find((s) => s.file === f.abs)!.offset;
+    for (const [i, f] of files.entries()) {
+      const start = segs[i + 1]!.offset; // segs[0] is the head
       const own = createHash('sha256');
       for (let off = 0; off < f.entry.size; off += SLICE) {
         const part = bundle.read(start + off, Math.min(SLICE, f.entry.size - off), scratch);

@@ -17,6 +17,7 @@ import {
 import {
   encodeRefusal,
   isRefusalHeader,
+  keyRefusal,
   REFUSALS_PER_SEC,
   type Refusal,
   TokenBucket,
@@ -246,7 +247,7 @@ class Com implements Layer {
         else if (e.code === 'DECODE_UNKNOWN_SENDER') this.counters.unknownSender++;
         else this.counters.refused++;
         if (e.code === 'DECODE_UNAUTHENTICATED' && h)
-          this.refuse(from, h, !this.auth ? 'nokey' : h.flags & Flags.Authenticated ? 'key' : 'needkey');
+          this.refuse(from, h, keyRefusal(this.auth !== undefined, h.flags));
         // An authentic packet of a sender we hold no handshake with (or whose clock moved):
         // challenge it at the address it came from. Only a packet that verified gets here.
         if ((e.code === 'DECODE_UNKNOWN_SENDER' || e.code === 'DECODE_STALE') && h && this.auth) {

@@ -1334,7 +1334,7 @@ function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): void {
 }
 
 /** An object literal's kind: `{...}` or `Object.create(null)`, not an array, a Date or a class instance. */
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;

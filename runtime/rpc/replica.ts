@@ -27,8 +27,8 @@ import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
-import { decodeFixedHeader, Flags, groupIdOf, PacketType } from '../wire/packet.js';
-import { encodeRefusal, REFUSALS_PER_SEC, type Refusal, TokenBucket } from '../wire/refusal.js';
+import { decodeFixedHeader, groupIdOf, PacketType } from '../wire/packet.js';
+import { encodeRefusal, keyRefusal, REFUSALS_PER_SEC, type Refusal, TokenBucket } from '../wire/refusal.js';
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
 import { type CallContext, randomFor } from './context.js';
@@ -438,13 +438,7 @@ export class Replica<T extends object = object> implements StateProvider {
     }
     if (h.type !== PacketType.Client) return;
     const reason: Refusal['reason'] =
-      h.groupId !== this.groupId >>> 0
-        ? 'group'
-        : this.auth
-          ? h.flags & Flags.Authenticated
-            ? 'key'
-            : 'needkey'
-          : 'nokey';
+      h.groupId !== this.groupId >>> 0 ? 'group' : keyRefusal(this.auth !== undefined, h.flags);
     if (!this.refusalTokens.take(this.clock())) return;
     this.counters.refusalsSent++;
     group.sendRaw(

@@ -3,6 +3,7 @@
  * rather than copied into every generated module.
  */
 import type { CallOptions } from './api.js';
+import { isPlainObject } from './client.js';
 
 /**
  * A stub call's options: the caller's `opts` over the method's `defaults`, with the reply mode
@@ -25,7 +26,6 @@ export function stubCallOptions(
 ): CallOptions {
   if (extra.length > 0) return [opts, ...extra] as CallOptions;
   if (opts === undefined) return { ...defaults, reply };
-  const proto: unknown = opts === null ? undefined : Object.getPrototypeOf(opts);
-  if (proto !== Object.prototype && proto !== null) return opts as CallOptions;
+  if (!isPlainObject(opts)) return opts as CallOptions;
   return { ...defaults, ...opts, reply };
 }

@@ -14,12 +14,23 @@ import {
   decodePacketBody,
   type Endpoint,
   encodePacket,
+  Flags,
   groupIdOf,
   PacketType,
 } from './packet.js';
 
 /** First element of a refusal notice's only header: no layer's kind is a string. */
 const REFUSAL_KIND = 'refused';
+
+/**
+ * Why a packet of this group failed authentication, as a notice says it: the member (`keyed`)
+ * could not verify its tag (`key`), or it carries none (`needkey`); or the member has no key and
+ * the packet is tagged (`nokey`).
+ */
+export function keyRefusal(keyed: boolean, flags: number): 'key' | 'needkey' | 'nokey' {
+  if (!keyed) return 'nokey';
+  return flags & Flags.Authenticated ? 'key' : 'needkey';
+}
 
 /** Refusal notices a member sends per second at most (token bucket, burst of as many). */
 export const REFUSALS_PER_SEC = 10;
