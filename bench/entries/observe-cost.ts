@@ -146,7 +146,8 @@ function interleaved(ctx: BenchContext): Promise<{ off: Round[]; on: Round[] }> 
       startGroup(ctx),
       ctx.procs.start(CLIENT, { name: 'rpc-client', ready: 'ready', readyTimeoutMs: 30_000 }),
     ]);
-    const pairs = ctx.quick ? 1 : 3;
+    // TROUPE_BENCH_OBSERVE_PAIRS: more pairs for a tighter median on a noisy machine.
+    const pairs = ctx.quick ? 1 : Number(process.env.TROUPE_BENCH_OBSERVE_PAIRS ?? 3);
     // Six rounds share the entry's time budget.
     const seconds = Math.max(0.5, ctx.limits.maxSeconds / 2);
     const result = { off: [] as Round[], on: [] as Round[] };
@@ -220,6 +221,8 @@ const SETUP =
 export const observeOff: BenchEntry = {
   name: `observe: metrics off, ${PIPELINE} outstanding`,
   description: `${SETUP}; "off" rounds: no Observer work, no metrics server; figure = calls per replica CPU-second (1 / the median round's replica CPU per call).`,
+  // The whole session runs under this entry: forming the group, 4 warm-up rounds and the pairs.
+  timeoutMs: 60_000 + 8_000 * Number(process.env.TROUPE_BENCH_OBSERVE_PAIRS ?? 3),
   run: async (ctx) => {
     const s = await interleaved(ctx);
     return measurement(s.off, s.on, 'off');

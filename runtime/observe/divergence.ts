@@ -38,7 +38,7 @@ export interface DivergenceOptions {
    */
   checkEvery?: number;
   /**
-   * The largest share of a replica's time periodic checks may spend digesting (default 0.01).
+   * The largest share of a replica's time periodic checks may spend digesting (default 0.002).
    * A digest hashes the whole state and blocks the event loop while it does, so once the
    * coordinator's last digest took {@link DIGEST_FLOOR_MS} or more, the next periodic check
    * waits at least that duration ÷ this share: a large state is checked less often rather than
@@ -71,6 +71,15 @@ const OPEN_CHECKS = 16;
  * more often the faster calls come (SHA-256 alone over 100 MB took 94 ms on the development
  * machine, before the state's encoding).
  */
+/**
+ * The default `digestShare`. A digest runs at every replica at once, and a replica is busy only
+ * part of the time, so a share of wall time is several times that share of its CPU: at 0.01 the
+ * checks of a busy bank group (its state 8 ms to digest after 20,000 deposits) took ~3 % of the
+ * replicas' CPU under the 64-outstanding bench load (docs/observability.md, "Cost"). At 0.002 a
+ * 1 ms digest is checked at most every half second, an 8 ms one every 4 s.
+ */
+export const DEFAULT_DIGEST_SHARE = 0.002;
+
 export const DIGEST_FLOOR_MS = 1;
 
 export class DivergenceMonitor {
@@ -114,7 +123,7 @@ export class DivergenceMonitor {
     if (every <= 0 || !g?.view) return;
     this.applied++;
     if (this.applied < every || g.view.members[0] !== g.self) return;
-    const share = this.options.digestShare ?? 0.01;
+    const share = this.options.digestShare ?? DEFAULT_DIGEST_SHARE;
     const now = this.clock();
     if (share !== false && this.digestMs >= DIGEST_FLOOR_MS && now - this.lastStart < this.digestMs / share)
       return;

@@ -10,6 +10,7 @@ export {
 } from './cli.js';
 export type { DivergenceOptions, DivergenceRecord } from './divergence.js';
 export { CHANNELS, OBSERVE_SERVICE, type ObserveSink, type RequestStep, type TroupeEvent } from './events.js';
+export { BucketHistogram, HistogramSeries } from './histogram.js';
 export {
   createLogger,
   LEVELS,

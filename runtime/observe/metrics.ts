@@ -4,7 +4,8 @@
  * hot path pays nothing for them), and latency histograms fed by the observer's events.
  * Every name is listed, with its type and meaning, in docs/observability.md.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { BucketHistogram } from './histogram.js';
 
 type Kind = 'counter' | 'gauge';
 
@@ -236,13 +237,13 @@ const BYTE_BUCKETS = [1024, 16_384, 131_072, 1_048_576, 8_388_608, 67_108_864, 5
 /** The metrics of one observer, in their own registry. */
 export class Metrics {
   readonly registry: Registry;
-  readonly callDuration: Histogram<'method' | 'mode' | 'outcome'>;
-  readonly orderLatency: Histogram;
-  readonly requestOrderLatency: Histogram;
-  readonly applyDuration: Histogram<'method'>;
-  readonly flushDuration: Histogram;
-  readonly stateTransferDuration: Histogram;
-  readonly stateTransferBytes: Histogram;
+  readonly callDuration: BucketHistogram<'method' | 'mode' | 'outcome'>;
+  readonly orderLatency: BucketHistogram;
+  readonly requestOrderLatency: BucketHistogram;
+  readonly applyDuration: BucketHistogram<'method'>;
+  readonly flushDuration: BucketHistogram;
+  readonly stateTransferDuration: BucketHistogram;
+  readonly stateTransferBytes: BucketHistogram;
   readonly viewChanges: Counter;
   readonly partitions: Counter;
   readonly divergences: Counter;
@@ -254,45 +255,45 @@ export class Metrics {
   constructor(registry = new Registry(), options: { processMetrics?: boolean } = {}) {
     this.registry = registry;
     const registers = [registry];
-    this.callDuration = new Histogram({
+    this.callDuration = new BucketHistogram({
       name: 'troupe_client_call_duration_seconds',
       help: 'Client call round trip: invoke to settled promise.',
       labelNames: ['method', 'mode', 'outcome'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.requestOrderLatency = new Histogram({
+    this.requestOrderLatency = new BucketHistogram({
       name: 'troupe_replica_order_latency_seconds',
       help: "At the contact: a call's receipt to its delivery in the total order.",
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.applyDuration = new Histogram({
+    this.applyDuration = new BucketHistogram({
       name: 'troupe_replica_apply_duration_seconds',
       help: 'Time a replica spent running a method (start to recorded outcome).',
       labelNames: ['method'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.orderLatency = new Histogram({
+    this.orderLatency = new BucketHistogram({
       name: 'troupe_group_order_latency_seconds',
       help: "A member's own totally ordered cast: Group.cast to its delivery (ordering included).",
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.flushDuration = new Histogram({
+    this.flushDuration = new BucketHistogram({
       name: 'troupe_group_flush_duration_seconds',
       help: 'A flush at this member: casts blocked to the next view installed.',
       buckets: SLOW_BUCKETS,
       registers,
     });
-    this.stateTransferDuration = new Histogram({
+    this.stateTransferDuration = new BucketHistogram({
       name: 'troupe_group_state_transfer_duration_seconds',
       help: "A joiner's state transfer: its first view to its state restored.",
       buckets: SLOW_BUCKETS,
       registers,
     });
-    this.stateTransferBytes = new Histogram({
+    this.stateTransferBytes = new BucketHistogram({
       name: 'troupe_group_state_transfer_bytes',
       help: 'Size of the state a joiner received.',
       buckets: BYTE_BUCKETS,

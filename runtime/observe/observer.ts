@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
-import type { Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import type { AppEvent } from '../group/core.js';
@@ -17,11 +17,13 @@ import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { getServiceMeta } from '../rpc/decorators.js';
 import type { Replica } from '../rpc/replica.js';
 import type { Result } from '../rpc/result.js';
+import { CastTimes } from './cast-times.js';
 import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from './divergence.js';
 import type { ObserveSink, RequestEvent, TroupeEvent } from './events.js';
+import type { HistogramSeries } from './histogram.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { type RequestTrace, stepOf, TraceRing, type TraceStep } from './traces.js';
+import { outcomeFlags, type RequestTrace, STEP, TraceRing } from './traces.js';
 
 export interface ObserverOptions {
   /** Where log lines go (a pino logger works). Default: none (silent). */
@@ -132,12 +134,11 @@ export class Observer implements ObserveSink {
   /** The group the replica serves: the `Group`, or another driver's handle (the simulator's). */
   private handle: GroupHandle | undefined;
   private client: TroupeClient | undefined;
-  /** Own total casts not yet delivered → when cast (keyed by the payload, which comes back). */
-  private readonly castAt = new WeakMap<Uint8Array, number>();
+  /** Own total casts not yet delivered, with when they were cast (the payload comes back). */
+  private readonly castAt = new CastTimes();
   private blockedAt: number | undefined;
   private readonly views: ViewRecord[] = [];
   private readonly suspicions: MemberStatus['suspicions'] = [];
-  private readonly slow: RequestTrace[] = [];
   private readonly divergence: DivergenceMonitor;
   private readonly orderSpans = new Map<string, Span>();
   private readonly applySpans = new Map<string, Span>();
@@ -154,14 +155,14 @@ export class Observer implements ObserveSink {
   private readonly latencyMs = new Float64Array(LATENCIES);
   private latencyCount = 0;
   /** `applyDuration`'s child per method: the label lookup (hashing the labels) once per method. */
-  private readonly applyByMethod = new Map<string, Histogram.Internal<'method'>>();
+  private readonly applyByMethod = new Map<string, HistogramSeries>();
   /** `callDuration`'s child per method, mode and outcome. */
-  private readonly callByLabels = new Map<string, Histogram.Internal<'method' | 'mode' | 'outcome'>>();
+  private readonly callByLabels = new Map<string, HistogramSeries>();
 
   constructor(options: ObserverOptions = {}) {
     this.metrics = new Metrics(options.registry, { processMetrics: options.processMetrics ?? false });
     this.logger = options.logger ?? silentLogger;
-    this.ring = new TraceRing(options.traces ?? 1024);
+    this.ring = new TraceRing(options.traces ?? 1024, SLOW);
     this.tracer =
       options.tracer === true
         ? trace.getTracer('troupe')
@@ -188,8 +189,7 @@ export class Observer implements ObserveSink {
 
   /** What this member recorded of `requestId`, or undefined (never seen, or out of the ring). */
   trace(requestId: string): RequestTrace | undefined {
-    const t = this.ring.get(requestId);
-    return t && copyTrace(t);
+    return this.ring.get(requestId);
   }
 
   /** This member's view of the group, for `troupe status` and the group page. */
@@ -216,7 +216,7 @@ export class Observer implements ObserveSink {
       locks: this.lockHolders(),
       views: [...this.views],
       suspicions: [...this.suspicions],
-      slow: this.slow.map(copyTrace),
+      slow: this.ring.slow(),
       divergences: [...this.divergence.records],
       rssBytes: process.memoryUsage.rss(),
       at: Date.now(),
@@ -307,7 +307,7 @@ export class Observer implements ObserveSink {
         this.onMember(e.group);
         return;
       case 'cast':
-        if (e.qos.order === 'total') this.castAt.set(e.payload, performance.now());
+        if (e.qos.order === 'total') this.castAt.cast(e.payload, performance.now());
         return;
       case 'app':
         this.onApp(e.group, e.event);
@@ -413,10 +413,10 @@ export class Observer implements ObserveSink {
       case 'deliver': {
         const d = ev.delivery;
         if (d.gseq === undefined || d.sender !== group.self) return;
-        const at = this.castAt.get(d.payload);
+        const now = performance.now();
+        const at = this.castAt.delivered(d.payload, now);
         if (at === undefined) return;
-        this.castAt.delete(d.payload);
-        this.metrics.orderLatency.observe((performance.now() - at) / 1000);
+        this.metrics.orderLatency.observe((now - at) / 1000);
         return;
       }
       case 'block':
@@ -515,31 +515,28 @@ export class Observer implements ObserveSink {
     // One lookup of the request per event (the ring is most of what an event costs here).
     switch (e.step) {
       case 'received': {
-        const t = ring.open(e.id, member);
+        const slot = ring.slot(e.id, member);
         // A retransmitted call (the client heard nothing yet) is the same request: one span.
-        const first = !t || !stepOf(t, 'received');
-        if (t) ring.push(t, { step: 'received', at, peer: e.peer! });
+        const first = Number.isNaN(ring.stepAt(slot, STEP.received));
+        ring.record(slot, STEP.received, at, Number.NaN, Number.NaN, e.peer);
         if (this.tracer && first && !this.orderSpans.has(e.id))
           this.openSpan(this.orderSpans, e.id, 'troupe.order', SpanKind.SERVER);
         return;
       }
-      case 'cast': {
-        const t = ring.open(e.id, member, false);
-        if (t) ring.push(t, { step: 'cast', at });
+      case 'cast':
+        ring.record(ring.slot(e.id, member, false), STEP.cast, at);
         return;
-      }
       case 'ordered': {
-        const t = ring.open(e.id, member);
-        if (t) ring.push(t, { step: 'ordered', at, viewId: e.viewId!, gseq: e.gseq!, peer: e.peer! });
-        const received = t && e.peer === member ? stepOf(t, 'received') : undefined;
-        if (received) this.metrics.requestOrderLatency.observe((at - received.at) / 1000);
+        const slot = ring.slot(e.id, member);
+        ring.record(slot, STEP.ordered, at, e.viewId, e.gseq, e.peer);
+        const received = e.peer === member ? ring.stepAt(slot, STEP.received) : Number.NaN;
+        if (!Number.isNaN(received)) this.metrics.requestOrderLatency.observe((at - received) / 1000);
         if (this.tracer)
           this.endSpan(this.orderSpans, e.id, { 'troupe.view_id': e.viewId, 'troupe.gseq': e.gseq });
         return;
       }
       case 'applying': {
-        const t = ring.open(e.id, member);
-        if (t) ring.push(t, { step: 'applying', at, method: e.method! });
+        ring.record(ring.slot(e.id, member), STEP.applying, at, Number.NaN, Number.NaN, e.method);
         if (this.tracer) {
           const span = this.openSpan(this.applySpans, e.id, 'troupe.apply', SpanKind.INTERNAL);
           span.setAttribute('rpc.method', e.method!);
@@ -547,14 +544,12 @@ export class Observer implements ObserveSink {
         return;
       }
       case 'outcome': {
-        const t = ring.open(e.id, member);
-        const applying = t && stepOf(t, 'applying');
-        const step: TraceStep = { step: 'outcome', at, viewId: e.viewId!, status: e.status!, ok: e.ok! };
-        if (applying) {
-          step.ms = at - applying.at;
-          this.applyHistogram(applying.method ?? '').observe(step.ms / 1000);
-        }
-        if (t) ring.push(t, step);
+        const slot = ring.slot(e.id, member);
+        const applying = ring.stepAt(slot, STEP.applying);
+        const ms = at - applying;
+        if (!Number.isNaN(applying))
+          this.applyHistogram(ring.stepText(slot, STEP.applying) ?? '').observe(ms / 1000);
+        ring.record(slot, STEP.outcome, at, e.viewId, ms, undefined, outcomeFlags(e.status, e.ok));
         if (this.tracer)
           this.endSpan(
             this.applySpans,
@@ -565,19 +560,15 @@ export class Observer implements ObserveSink {
         return;
       }
       case 'replied': {
-        const t = ring.open(e.id, member, false);
-        if (t) ring.push(t, { step: 'replied', at, peer: e.peer! });
+        const slot = ring.slot(e.id, member, false);
+        ring.record(slot, STEP.replied, at, Number.NaN, Number.NaN, e.peer);
         if (this.tracer) this.endSpan(this.orderSpans, e.id, {});
-        const received = t && stepOf(t, 'received');
-        if (!received) return;
+        const received = ring.stepAt(slot, STEP.received);
+        if (Number.isNaN(received)) return;
         const i = this.latencyCount++ % LATENCIES;
         this.latencyAt[i] = at;
-        this.latencyMs[i] = at - received.at;
-        if (at - received.at >= this.slowMs) {
-          // Kept by reference and copied when shown: on a loaded member every request can be
-          // slow, and a copy per request was garbage for nothing (only the last SLOW are shown).
-          if (this.slow[this.slow.length - 1] !== t) push(this.slow, t!, SLOW);
-        }
+        this.latencyMs[i] = at - received;
+        if (at - received >= this.slowMs) ring.markSlow(slot);
         return;
       }
     }
@@ -589,7 +580,15 @@ export class Observer implements ObserveSink {
   private onCall(e: Extract<TroupeEvent, { type: 'call' }>): void {
     const start = performance.now();
     const who = this.client?.clientId ?? '';
-    this.ring.add(e.id, who, { step: 'call', at: wallNow(), method: `${e.service}.${e.method}` });
+    const ring = this.ring;
+    ring.record(
+      ring.slot(e.id, who),
+      STEP.call,
+      wallNow(),
+      Number.NaN,
+      Number.NaN,
+      `${e.service}.${e.method}`,
+    );
     const span = this.tracer?.startSpan(`troupe.call ${e.service}.${e.method}`, {
       kind: SpanKind.CLIENT,
       attributes: {
@@ -605,12 +604,7 @@ export class Observer implements ObserveSink {
       const code = error === undefined ? undefined : error instanceof TroupeError ? error.code : 'ERROR';
       const outcome = code === undefined ? 'ok' : (OUTCOME_OF_CODE[code] ?? 'error');
       this.callHistogram(e.service, e.method, e.mode, outcome).observe(ms / 1000);
-      this.ring.add(
-        e.id,
-        who,
-        { step: 'settled', at: wallNow(), ms, ...(code ? { error: code } : {}) },
-        false,
-      );
+      ring.record(ring.slot(e.id, who, false), STEP.settled, wallNow(), Number.NaN, ms, code);
       if (span) {
         if (error !== undefined) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: code ?? '' });
@@ -628,7 +622,7 @@ export class Observer implements ObserveSink {
   // ---------------------------------------------------------------------------------------
   // Helpers.
 
-  private applyHistogram(method: string): Histogram.Internal<'method'> {
+  private applyHistogram(method: string): HistogramSeries {
     let h = this.applyByMethod.get(method);
     if (!h) {
       h = this.metrics.applyDuration.labels({ method });
@@ -637,12 +631,7 @@ export class Observer implements ObserveSink {
     return h;
   }
 
-  private callHistogram(
-    service: string,
-    method: string,
-    mode: string,
-    outcome: string,
-  ): Histogram.Internal<'method' | 'mode' | 'outcome'> {
+  private callHistogram(service: string, method: string, mode: string, outcome: string): HistogramSeries {
     const key = `${service}\0${method}\0${mode}\0${outcome}`;
     let h = this.callByLabels.get(key);
     if (!h) {
@@ -725,10 +714,6 @@ const OUTCOME_OF_CODE: Record<string, string> = {
   NO_MAJORITY: 'no_majority',
   INTERRUPTED: 'interrupted',
 };
-
-function copyTrace(t: RequestTrace): RequestTrace {
-  return { ...t, steps: t.steps.map((s) => ({ ...s })) };
-}
 
 function push<T>(list: T[], item: T, max = HISTORY): void {
   list.push(item);

@@ -2,7 +2,11 @@
 // less often instead of blocking every replica's event loop every `checkEvery` requests.
 import { describe, expect, it } from 'vitest';
 import type { GroupHandle } from '../../runtime/group/types.js';
-import { DIGEST_FLOOR_MS, DivergenceMonitor } from '../../runtime/observe/divergence.js';
+import {
+  DEFAULT_DIGEST_SHARE,
+  DIGEST_FLOOR_MS,
+  DivergenceMonitor,
+} from '../../runtime/observe/divergence.js';
 import { silentLogger } from '../../runtime/observe/logger.js';
 import { Metrics } from '../../runtime/observe/metrics.js';
 import { decodeGroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
@@ -60,13 +64,14 @@ describe('divergence check budget', () => {
     expect(f.checkpoints()).toBe(10);
   });
 
-  it('a digest of 20 ms: checks at least 20 ms ÷ 0.01 apart (the default share), whatever the rate', () => {
+  it(`a digest of 20 ms: checks at least 20 ms ÷ ${DEFAULT_DIGEST_SHARE} apart (the default share), whatever the rate`, () => {
+    const gap = 20 / DEFAULT_DIGEST_SHARE;
     const f = fixture(20);
     f.apply(100); // 100 ms of requests (+20 ms per digest): the first check only
     expect(f.checkpoints()).toBe(1);
-    f.apply(2_000); // ~2 s more: one check per 2 s of time
+    f.apply(gap); // one gap more: one check per gap of time
     expect(f.checkpoints()).toBe(2);
-    f.apply(4_000);
+    f.apply(2 * gap);
     expect(f.checkpoints()).toBe(4);
   });
 

@@ -3,8 +3,13 @@
  * request: the receipt-to-reply times (typed-array ring), the slow list (references copied when
  * shown) and the trace ring looked up once per event. Fed events directly, as the replica would.
  */
+import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { BucketHistogram } from '../../runtime/observe/histogram.js';
 import { Observer } from '../../runtime/observe/observer.js';
+
+/** The steps `lifecycle` records, in order. */
+const LIFECYCLE = ['received', 'cast', 'ordered', 'applying', 'outcome', 'replied'];
 
 /** The events a contact reports for one ordered call it answers. */
 function lifecycle(o: Observer, id: string): void {
@@ -33,14 +38,7 @@ describe('request records at a contact', () => {
     o.event({ type: 'request', step: 'received', id: 'c:1', peer: '127.0.0.1:1' });
     lifecycle(o, 'c:1');
     const t = o.trace('c:1')!;
-    expect(t.steps.map((s) => s.step)).toEqual([
-      'received',
-      'cast',
-      'ordered',
-      'applying',
-      'outcome',
-      'replied',
-    ]);
+    expect(t.steps.map((s) => s.step)).toEqual(LIFECYCLE);
     expect(t.steps[0]!.count).toBe(2);
     expect(t.steps[4]!.ms).toBeGreaterThanOrEqual(0);
     // Steps of requests never received here are not traced unless they start a trace.
@@ -58,5 +56,64 @@ describe('request records at a contact', () => {
     expect(o.status().slow[19]!.steps).toHaveLength(6);
     expect(o.trace('c:29')!.steps).toHaveLength(6);
     o.close();
+  });
+
+  it('keep every field of a step, a repeated step in its place, and slow requests past the ring', () => {
+    const o = new Observer({ slowMs: 0, traces: 4, divergence: { checkEvery: 0 } });
+    lifecycle(o, 'c:0');
+    // The same request ordered again here (a reissue after a view change): a second step.
+    o.event({ type: 'request', step: 'ordered', id: 'c:0', viewId: 2, gseq: 9, peer: 'm.2' });
+    const t = o.trace('c:0')!;
+    expect(t.steps.map((s) => s.step)).toEqual([...LIFECYCLE, 'ordered']);
+    expect(t.steps[0]).toEqual({ step: 'received', at: t.steps[0]!.at, peer: '127.0.0.1:1' });
+    expect(t.steps[2]).toMatchObject({ viewId: 1, gseq: 7, peer: '' });
+    expect(t.steps[3]).toMatchObject({ method: 'deposit' });
+    expect(t.steps[4]).toMatchObject({ viewId: 1, status: 'committed', ok: true });
+    expect(t.steps[6]).toMatchObject({ viewId: 2, gseq: 9, peer: 'm.2' });
+    expect(Object.keys(t.steps[1]!).sort()).toEqual(['at', 'step']);
+    // The ring holds 4 requests: c:0 leaves it, but as a slow request it is still shown whole.
+    for (let i = 1; i <= 4; i++) lifecycle(o, `c:${i}`);
+    expect(o.trace('c:0')).toBeUndefined();
+    expect(o.trace('c:1')!.steps).toHaveLength(6);
+    const slow = o.status().slow;
+    expect(slow.map((x) => x.requestId)).toEqual(['c:0', 'c:1', 'c:2', 'c:3', 'c:4']);
+    expect(slow[0]!.steps).toHaveLength(7);
+    o.close();
+  });
+});
+
+describe('the observer histograms', () => {
+  it('export exactly what prom-client histograms export for the same observations', async () => {
+    const buckets = [0.001, 0.01, 0.1, 1];
+    const values = [0, 0.0005, 0.001, 0.002, 0.05, 0.5, 3, Number.NaN, 0.01];
+    const theirs = new Registry();
+    const ours = new Registry();
+    for (const r of [theirs, ours]) r.setDefaultLabels({ group: 'bank' });
+    const h1 = new Histogram({ name: 'x_seconds', help: 'x.', buckets, registers: [theirs] });
+    const l1 = new Histogram({
+      name: 'y_seconds',
+      help: 'y.',
+      buckets,
+      labelNames: ['method'],
+      registers: [theirs],
+    });
+    const h2 = new BucketHistogram({ name: 'x_seconds', help: 'x.', buckets, registers: [ours] });
+    const l2 = new BucketHistogram({
+      name: 'y_seconds',
+      help: 'y.',
+      buckets,
+      labelNames: ['method'],
+      registers: [ours],
+    });
+    for (const v of values) {
+      if (Number.isFinite(v)) h1.observe(v);
+      h2.observe(v);
+      for (const method of ['deposit', 'get']) {
+        if (Number.isFinite(v)) l1.labels({ method }).observe(v * 2);
+        l2.labels({ method }).observe(v * 2);
+      }
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.metrics()).toContain('y_seconds_bucket{le="+Inf",group="bank",method="get"} 8');
   });
 });
