@@ -9,6 +9,7 @@
  * | `acquire` / `release` | ordered cast | lock, member |
  * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
  * | `fence` | ordered cast by a member asked `outcome?` | id, members whose later casts of the id are refused, caster, its clock |
+ * | `requests` | ordered cast by the contact | several encoded `request`s of that contact, applied one after another at the batch's place in the order |
  */
 import type { MemberId } from '../stack/member.js';
 import type { ReplyMode } from './api.js';
@@ -85,9 +86,23 @@ export interface FenceMsg {
   at: number;
 }
 
-export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg | FenceMsg;
+/**
+ * Requests a contact batched into one ordered cast while its previous one was being ordered
+ * (replica.ts, "Batching"). Each part is an encoded `request` of the same contact: every replica
+ * applies them in this order at the batch's place in the total order, exactly as if each had
+ * been cast alone back to back.
+ */
+export interface RequestsMsg {
+  kind: 'requests';
+  parts: Uint8Array[];
+}
 
-const KIND = { request: 1, done: 2, acquire: 3, release: 4, forward: 5, fence: 6 } as const;
+/** Most requests one `requests` message carries (a bound checked on decode). */
+export const MAX_BATCH_PARTS = 256;
+
+export type GroupMsg = RequestMsg | DoneMsg | LockMsg | ForwardMsg | FenceMsg | RequestsMsg;
+
+const KIND = { request: 1, done: 2, acquire: 3, release: 4, forward: 5, fence: 6, requests: 7 } as const;
 
 export function encodeGroupMsg(m: GroupMsg): Uint8Array {
   switch (m.kind) {
@@ -114,6 +129,8 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
       return encodeValue([KIND.forward, m.id, m.service, m.method, m.args, m.mode, m.client, m.viewId]);
     case 'fence':
       return encodeValue([KIND.fence, m.id, m.members, m.by, m.at]);
+    case 'requests':
+      return encodeValue([KIND.requests, m.parts]);
   }
 }
 
@@ -177,6 +194,13 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         by: str(v[3], 'fencing member', 64),
         at: int(v[4], 'fence time'),
       };
+    case KIND.requests: {
+      if (v.length !== 2) bad('requests has 2 fields');
+      const parts = v[1];
+      if (!Array.isArray(parts) || parts.length < 1 || parts.length > MAX_BATCH_PARTS)
+        bad(`requests carries 1 to ${MAX_BATCH_PARTS} parts`);
+      return { kind: 'requests', parts: (parts as unknown[]).map((p) => bytes(p, 'request part')) };
+    }
     default:
       return bad(`unknown group message kind ${shown(v[0])}`);
   }

@@ -56,6 +56,7 @@ import {
   TO_CLIENT,
 } from './protocol.js';
 import { DEFAULT_CALL_QOS } from './qos.js';
+import { RequestBatcher } from './request-batcher.js';
 import { bad, bytes, int, mode, type Result, requestId, str, strings } from './result.js';
 
 /** Application state transfer; defaults to the instance's own `snapshot()`/`restore()`. */
@@ -129,6 +130,10 @@ export interface ReplicaStats {
   fenced: number;
   /** Refusal notices sent to clients of another group or key (at most 10 a second). */
   refusalsSent: number;
+  /** Ordered casts of client requests this member made as contact: one request, or a batch. */
+  requestCasts: number;
+  /** Client requests those casts carried (÷ `requestCasts`: the mean batch). */
+  requestsCast: number;
 }
 
 /** What this replica knows of a request. */
@@ -260,6 +265,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly auth: PacketAuth | undefined;
   /** Calls this member cast and has not yet seen delivered: id → cast time. */
   private readonly inflight = new Map<string, number>();
+  /** Orders this member's calls: at once when alone, in one cast while an earlier one is ordered. */
+  private readonly batcher = new RequestBatcher((payload, qos) => this.group?.cast(payload, qos));
   /**
    * The arguments of this member's own casts, decoded and validated when the call came in: applying
    * the request here uses them instead of decoding the same bytes again. Id → resolution.
@@ -294,6 +301,8 @@ export class Replica<T extends object = object> implements StateProvider {
     impersonated: 0,
     fenced: 0,
     refusalsSent: 0,
+    requestCasts: 0,
+    requestsCast: 0,
   };
   /**
    * Counts the member's histories: bumped when it is cut off from the group (partitioned or
@@ -481,7 +490,11 @@ export class Replica<T extends object = object> implements StateProvider {
       return;
     }
     const castAt = this.inflight.get(p.id);
-    if (castAt !== undefined && this.clock() - castAt < this.recastMs) return; // the ack will come
+    if (castAt !== undefined && this.clock() - castAt < this.recastMs) {
+      // The ack will come; if the call still waits for a batch, the batch goes now.
+      this.batcher.nudge(p.id);
+      return;
+    }
 
     const resolved = this.dispatcher.resolve(p.service, p.method, p.args);
     if (!resolved.ok) {
@@ -506,7 +519,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.castArgs.set(p.id, resolved);
       if (this.castArgs.size > 4096) this.castArgs.delete(this.castArgs.keys().next().value as string);
       this.observe.event({ type: 'request', step: 'cast', id: p.id });
-      group.cast(encodeGroupMsg(msg), resolved.entry.qos);
+      this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos);
       return;
     }
     this.onQuery(p, resolved.entry, resolved.args, from);
@@ -657,6 +670,27 @@ export class Replica<T extends object = object> implements StateProvider {
       this.counters.unordered++;
       return;
     }
+    if (msg.kind === 'requests') {
+      // A contact's batch: each part at this place in the order, one after another. A part that
+      // does not decode, is not a request or names another contact is skipped, at every replica
+      // alike (they all check the same bytes).
+      if (d.sender === this.group?.self) this.batcher.delivered();
+      for (const part of msg.parts) {
+        let req: GroupMsg;
+        try {
+          req = decodeGroupMsg(part);
+        } catch (e) {
+          if (!(e instanceof DecodeError)) throw e;
+          this.counters.badGroupMessages++;
+          continue;
+        }
+        if (req.kind !== 'request') this.counters.badGroupMessages++;
+        else if (req.contact !== d.sender) this.counters.impersonated++;
+        else this.onOrderedRequest(req, part, d);
+      }
+      this.pump();
+      return;
+    }
     const named =
       msg.kind === 'request'
         ? msg.contact
@@ -670,22 +704,23 @@ export class Replica<T extends object = object> implements StateProvider {
       return;
     }
     if (msg.kind === 'request') {
-      const view = this.group?.view;
-      const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
-      this.inOrder.set(msg.id, orderedIn);
-      const { viewId, gseq } = d;
-      this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
-    }
-    if (
-      msg.kind === 'request' &&
-      msg.service !== OBSERVE_SERVICE &&
-      msg.contact === this.group?.self &&
-      d.sender === this.group.self
-    ) {
+      if (d.sender === this.group?.self && msg.service !== OBSERVE_SERVICE) this.batcher.delivered();
+      this.onOrderedRequest(msg, d.payload, d);
+    } else this.queue.push({ t: 'msg', payload: d.payload, sender: d.sender, viewId: d.viewId, msg });
+    this.pump();
+  }
+
+  /** A request reached its place in the order (alone or in a batch): noted, told, queued. */
+  private onOrderedRequest(msg: RequestMsg, payload: Uint8Array, d: Delivery): void {
+    const view = this.group?.view;
+    const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
+    this.inOrder.set(msg.id, orderedIn);
+    const { viewId, gseq } = d;
+    this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
+    if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self) {
       // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
       // names its caster as contact too, but has no client to tell.)
       this.inflight.delete(msg.id);
-      const orderedIn = this.inOrder.get(msg.id)!;
       this.send(msg.client, {
         kind: 'accepted',
         id: msg.id,
@@ -694,8 +729,7 @@ export class Replica<T extends object = object> implements StateProvider {
         ordered: true,
       });
     }
-    this.queue.push({ t: 'msg', payload: d.payload, sender: d.sender, viewId: d.viewId, msg });
-    this.pump();
+    this.queue.push({ t: 'msg', payload, sender: d.sender, viewId: d.viewId, msg });
   }
 
   private onForward(msg: ForwardMsg): void {
@@ -713,6 +747,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.pump();
     const now = this.clock();
     for (const [addr, seen] of this.clients) if (now - seen <= this.clientPushMs) this.sendView(addr);
+    this.batcher.reset();
   }
 
   /**
@@ -732,6 +767,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.serving = false;
     this.frozen = true;
     this.inflight.clear();
+    this.batcher.drop();
     this.castArgs.clear();
     this.inOrder.clear();
     this.handlerChains.clear();
@@ -1116,7 +1152,7 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   stats(): ReplicaStats {
-    return { ...this.counters };
+    return { ...this.counters, requestCasts: this.batcher.casts, requestsCast: this.batcher.requests };
   }
 
   /**

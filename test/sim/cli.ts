@@ -23,6 +23,7 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      checks sequential-state, no-double-apply, calls-end, true-replies,
                      true-outcomes, replica-health, progress and the group checkers
   --calls N          RPC mode: calls per client lane (default 12; 2 clients x 2 lanes)
+  --lanes N          RPC mode: concurrent call sequences per client (default 2)
   --timeout MS       RPC mode: per-call client deadline (default 1500)
   --async            RPC mode: a quarter of the calls go to an async method that awaits 20..260 ms
   --replies          RPC mode: 30% of the calls use reply mode all or majority
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
       rejoin: { type: 'string', default: 'new' },
       rpc: { type: 'boolean', default: false },
       calls: { type: 'string', default: '12' },
+      lanes: { type: 'string', default: '2' },
       timeout: { type: 'string', default: '1500' },
       async: { type: 'boolean', default: false },
       replies: { type: 'boolean', default: false },
@@ -78,6 +80,7 @@ async function main(): Promise<number> {
     messages: Number(values.messages),
     stack: values.stack,
     calls: Number(values.calls),
+    lanes: Number(values.lanes),
     timeout: Number(values.timeout),
     delivery: values.delivery as DeliveryMode | 'seed',
     rejoin: values.rejoin,

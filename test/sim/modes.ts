@@ -45,6 +45,8 @@ export function mixedOptions(seed: number): SimOptions {
     replies: rpc && bit(0.5),
     autoReissue: rpc && bit(0.5),
     timings: bit(0.5) ? 'library' : 'sim',
+    // More lanes: a contact orders several calls at once, in batches (replica.ts, "Batching").
+    lanes: rpc && bit(0.5) ? 6 : 2,
   };
 }
 
@@ -96,6 +98,7 @@ export const MODES: readonly Mode[] = [
       async: true,
       replies: true,
       autoReissue: true,
+      lanes: 4,
     },
   },
   {

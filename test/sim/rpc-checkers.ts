@@ -13,7 +13,7 @@ import { TroupeError } from '../../runtime/errors.js';
 import type { Replies } from '../../runtime/rpc/api.js';
 import { decodeValue } from '../../runtime/rpc/codec.js';
 import { ClientClosedError, FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
-import { decodeGroupMsg, type GroupMsg } from '../../runtime/rpc/messages.js';
+import { decodeGroupMsg, type GroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
 import type { MemberId } from '../../runtime/stack/member.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { Register, validateRegisterRequest } from './rpc-service.js';
@@ -189,14 +189,17 @@ export function model(sim: RpcSim): Model {
       } catch {
         continue;
       }
-      const agreed: AgreedMsg = {
-        viewKey: k,
-        gseq: item.gseq,
-        msg,
-        at: firstAt.get(key64(item.payload)) ?? item.at,
-        castAt: sim.castAt.get(key64(item.payload)),
-      };
-      apply(agreed, v.members);
+      // A contact's batch is its requests, one after another at the batch's place in the order.
+      for (const one of msg.kind === 'requests' ? partsOf(msg.parts, item.sender) : [msg]) {
+        const agreed: AgreedMsg = {
+          viewKey: k,
+          gseq: item.gseq,
+          msg: one,
+          at: firstAt.get(key64(item.payload)) ?? item.at,
+          castAt: sim.castAt.get(key64(item.payload)),
+        };
+        apply(agreed, v.members);
+      }
     }
   }
 
@@ -267,6 +270,20 @@ export function model(sim: RpcSim): Model {
   const m: Model = { register, outcomes, first, copies, floors, problems, refounded };
   cache.set(sim, m);
   return m;
+}
+
+/** The requests of a batch the model applies: the parts that decode to a request of its sender. */
+function partsOf(parts: readonly Uint8Array[], sender: MemberId): RequestMsg[] {
+  const out: RequestMsg[] = [];
+  for (const part of parts) {
+    try {
+      const m = decodeGroupMsg(part);
+      if (m.kind === 'request' && m.contact === sender) out.push(m);
+    } catch {
+      // skipped at every replica alike
+    }
+  }
+  return out;
 }
 
 function resultOf(

@@ -182,5 +182,10 @@ export function rpcStats(sim: RpcSim): Record<string, number> {
     outcomes: calls.reduce((n, c) => n + c.outcomes.length, 0),
     reissues: calls.reduce((n, c) => n + c.reissues.length, 0),
     deduplicated: sim.incarnations.reduce((n, i) => n + i.replica.stats().deduplicated, 0),
+    /** Requests contacts cast in a batch with others (replicas counted once across rejoins). */
+    batched: [...new Set(sim.incarnations.map((i) => i.replica))].reduce((n, r) => {
+      const s = r.stats();
+      return n + s.requestsCast - s.requestCasts;
+    }, 0),
   };
 }

@@ -19,6 +19,8 @@ export interface SimOptions {
   messages: number;
   stack: string;
   calls: number;
+  /** RPC mode: concurrent call sequences per client (more lanes, larger contact batches). */
+  lanes: number;
   timeout: number;
   /** A fixed delivery mode, or `seed`: chosen per seed ({@link deliveryOf}). */
   delivery: DeliveryMode | 'seed';
@@ -96,6 +98,7 @@ export const SIM_DEFAULTS: SimOptions = {
   messages: 40,
   stack: GROUP_STACK,
   calls: 12,
+  lanes: 2,
   timeout: 1500,
   delivery: 'seed',
   rejoin: 'new',
@@ -132,6 +135,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
     const cfg = { ...rpcConfig(seed, members, o.faults), ...common };
     const r = await runRpcScenario(cfg, {
       callsPerLane: o.calls,
+      lanes: o.lanes,
       callTimeoutMs: o.timeout,
       ...(o.async ? { asyncShare: 0.25 } : {}),
       ...(o.replies ? { replyShare: 0.3 } : {}),
@@ -175,7 +179,9 @@ export function replayCommand(o: SimOptions, seed: number): string {
     `--seed ${seed}`,
     `--members ${o.members}`,
     `--faults ${o.faults.join(',')}`,
-    o.rpc ? `--calls ${o.calls} --timeout ${o.timeout}` : `--messages ${o.messages} --stack ${o.stack}`,
+    o.rpc
+      ? `--calls ${o.calls} --lanes ${o.lanes} --timeout ${o.timeout}`
+      : `--messages ${o.messages} --stack ${o.stack}`,
     `--delivery ${deliveryOf(o.delivery, seed)}`,
     o.rejoin === 'same' ? '--rejoin same' : '',
     o.async ? '--async' : '',

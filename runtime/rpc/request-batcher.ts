@@ -1,0 +1,108 @@
+/**
+ * Batching at the contact (Nagle's rule for ordered calls): a request goes into the order at once
+ * when this member has no earlier request cast still being ordered; otherwise it waits, with any
+ * others that arrive meanwhile, and they all go as one `requests` cast the moment that earlier
+ * cast comes back delivered. A lone call waits for nothing; under load the group orders,
+ * acknowledges and keeps stable one message per batch instead of one per call, which is most of
+ * what the group stack spends per call (docs/performance.md).
+ *
+ * The order is unchanged: the batch's requests keep their arrival order and are applied one
+ * after another at the batch's place in the total order, exactly as if each had been cast alone
+ * back to back at that moment. A request waiting here is not yet anywhere a client or another
+ * member can see; if this member fails meanwhile, the client's retransmission or fail-over finds
+ * the request unordered, as for a cast lost on the wire.
+ *
+ * No timer: a batch leaves when the cast before it is delivered, at the size bounds, at a view
+ * change ({@link RequestBatcher.reset}), or when the client retransmits one of its requests
+ * ({@link RequestBatcher.nudge}), so a delivery that never comes costs at most one retransmission
+ * interval, never a stall.
+ */
+import type { QoS } from '../stack/types.js';
+import { encodeGroupMsg, MAX_BATCH_PARTS } from './messages.js';
+
+/** A batch leaves once its encoded requests reach this many bytes (frag splits larger casts). */
+export const MAX_BATCH_BYTES = 32 * 1024;
+
+export class RequestBatcher {
+  /** Own request casts handed to the group and not yet seen delivered. */
+  private inOrder = 0;
+  private parts: Uint8Array[] = [];
+  private ids: string[] = [];
+  private bytes = 0;
+  private qos: QoS | undefined;
+  /** Casts made (batches and lone requests) and requests they carried, for `stats()`. */
+  casts = 0;
+  requests = 0;
+
+  /** @param cast hands one encoded group message to the group's total order. */
+  constructor(
+    private readonly cast: (payload: Uint8Array, qos: QoS) => void,
+    private readonly maxParts = MAX_BATCH_PARTS,
+    private readonly maxBytes = MAX_BATCH_BYTES,
+  ) {}
+
+  /** Requests waiting for the next cast. */
+  get waiting(): number {
+    return this.parts.length;
+  }
+
+  /** Orders `request` (an encoded `request` message) now, or with the next batch. */
+  submit(id: string, request: Uint8Array, qos: QoS): void {
+    if (this.qos && !sameQos(this.qos, qos)) this.flush();
+    this.parts.push(request);
+    this.ids.push(id);
+    this.bytes += request.byteLength;
+    this.qos = qos;
+    if (this.inOrder === 0 || this.parts.length >= this.maxParts || this.bytes >= this.maxBytes) this.flush();
+  }
+
+  /** One of this member's request casts came back delivered: the next batch may go. */
+  delivered(): void {
+    if (this.inOrder > 0) this.inOrder--;
+    if (this.inOrder === 0) this.flush();
+  }
+
+  /** The client retransmitted `id`: if it is still waiting here, its batch goes now. */
+  nudge(id: string): void {
+    if (this.ids.includes(id)) this.flush();
+  }
+
+  /**
+   * A new view: casts of the last one that were not delivered are recast by the ordering layer
+   * or lost with it, and this member cannot tell which here; waiting requests go now.
+   */
+  reset(): void {
+    this.inOrder = 0;
+    this.flush();
+  }
+
+  /** Cut off from the group: waiting requests are forgotten (their clients retransmit). */
+  drop(): void {
+    this.inOrder = 0;
+    this.clear();
+  }
+
+  /** Casts what waits: one request as itself, several as one `requests` message. */
+  flush(): void {
+    const n = this.parts.length;
+    if (n === 0) return;
+    const payload = n === 1 ? this.parts[0]! : encodeGroupMsg({ kind: 'requests', parts: this.parts });
+    const qos = this.qos!;
+    this.clear();
+    this.inOrder++;
+    this.casts++;
+    this.requests += n;
+    this.cast(payload, qos);
+  }
+
+  private clear(): void {
+    this.parts = [];
+    this.ids = [];
+    this.bytes = 0;
+    this.qos = undefined;
+  }
+}
+
+function sameQos(a: QoS, b: QoS): boolean {
+  return a === b || (a.order === b.order && a.resilience === b.resilience && a.k === b.k);
+}
