@@ -45,8 +45,10 @@ import {
 } from './errors.js';
 import {
   type AcceptedPacket,
+  type CallPacket,
   type ClientPacket,
   encodeClientPacket,
+  MAX_BATCHED_CALLS,
   type OutcomePacket,
   type OutcomeStatus,
   type ReplyPacket,
@@ -346,6 +348,8 @@ export class TroupeClient implements Invoker {
     refusals: 0,
     rtoMs: 0,
   };
+  /** Calls of this turn not yet sent, per address (see {@link queueCall}). */
+  private callOutbox = new Map<string, { calls: CallPacket[]; bytes: number }>();
   /** Round-trip estimate (Jacobson/Karels): smoothed mean and mean deviation, in ms. */
   private srtt: number | undefined;
   private rttvar = 0;
@@ -600,7 +604,7 @@ export class TroupeClient implements Invoker {
       viewId: this.currentView?.id ?? 0,
       lineage: this.lineage,
     });
-    this.send(to.address, {
+    this.queueCall(to.address, {
       kind: 'call',
       id: call.id,
       service: call.service,
@@ -610,6 +614,37 @@ export class TroupeClient implements Invoker {
       to: to.member,
       settled: this.session.watermark(call.id),
     });
+  }
+
+  /**
+   * Sends `p` at the end of this turn, with the other calls to `address` made in it: one `call`
+   * packet alone, a `calls` packet for several (its contact orders them together). Callers that
+   * react to one `replies` packet start their next calls in the same turn; each packet costs a
+   * syscall here and a receive, a decode and a check at the contact.
+   */
+  private queueCall(address: string, p: CallPacket): void {
+    let q = this.callOutbox.get(address);
+    if (q && (q.calls.length >= MAX_BATCHED_CALLS || q.bytes + p.args.byteLength > MAX_CALLS_BYTES)) {
+      this.sendCalls(address, q.calls);
+      q = undefined;
+    }
+    if (!q) {
+      if (this.callOutbox.size === 0) queueMicrotask(() => this.flushCalls());
+      q = { calls: [], bytes: 0 };
+      this.callOutbox.set(address, q);
+    }
+    q.calls.push(p);
+    q.bytes += p.args.byteLength;
+  }
+
+  private flushCalls(): void {
+    const out = this.callOutbox;
+    this.callOutbox = new Map();
+    for (const [address, q] of out) this.sendCalls(address, q.calls);
+  }
+
+  private sendCalls(address: string, calls: CallPacket[]): void {
+    this.send(address, calls.length === 1 ? calls[0]! : { kind: 'calls', calls });
   }
 
   /** Asks the group what became of `requestId` (any reachable member answers from its table). */
@@ -1297,6 +1332,8 @@ export class TroupeClient implements Invoker {
   }
 }
 
+/** A `calls` packet's arguments stay under this many bytes (a larger call goes alone). */
+const MAX_CALLS_BYTES = 16 * 1024;
 const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'requestId']);
 const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);
 const OUTCOME_OPTIONS: ReadonlySet<string> = new Set(['timeoutMs']);

@@ -3,7 +3,7 @@
  * payload of one `PacketType.Client` packet (runtime/wire/packet.ts) with no headers. The
  * payload is a msgpack array whose first element is the kind. Documented in docs/rpc.md.
  *
- * Client → member: `call`, `outcome?`, `hello`.
+ * Client → member: `call`, `calls`, `outcome?`, `hello`.
  * Member → client: `reply`, `replies`, `accepted`, `reject`, `outcome`, `view`.
  *
  * {@link decodeClientPacket} accepts any bytes and throws nothing but `DecodeError`: the
@@ -49,6 +49,16 @@ export interface CallPacket {
    * request of its own numbered at or below this again, so the group may drop those outcomes.
    */
   settled?: number;
+}
+
+/**
+ * Several calls to one contact in one packet: the calls a client started in one turn of its event
+ * loop (e.g. those its callers made on the replies of one `replies` packet). The contact treats
+ * each as if it came alone, in this order, and orders them together.
+ */
+export interface CallsPacket {
+  kind: 'calls';
+  calls: CallPacket[];
 }
 
 /** Ask any member what it knows of a request (its recorded reply, if committed). */
@@ -141,6 +151,7 @@ export interface ViewPacket {
 
 export type ClientPacket =
   | CallPacket
+  | CallsPacket
   | OutcomeQueryPacket
   | HelloPacket
   | ReplyPacket
@@ -160,7 +171,11 @@ const KIND = {
   outcome: 13,
   view: 14,
   replies: 15,
+  calls: 4,
 } as const;
+
+/** Most calls one `calls` packet carries (a bound on the work one packet makes). */
+export const MAX_BATCHED_CALLS = 256;
 
 /** Most replies one `replies` packet carries (an entry is at least a few bytes: a bound on work per packet). */
 export const MAX_BATCHED_REPLIES = 256;
@@ -169,6 +184,8 @@ const STATUSES: readonly OutcomeStatus[] = ['committed', 'pending', 'interrupted
 
 function tuple(p: ClientPacket): unknown[] {
   switch (p.kind) {
+    case 'calls':
+      return [KIND.calls, p.calls.map(tuple)];
     case 'call':
       return [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to ?? null, p.settled ?? null];
     case 'outcome?':
@@ -255,6 +272,19 @@ function parse(v: unknown): ClientPacket {
         id: requestId(v[1]),
         ...(v[2] === null ? {} : { fence: strings(v[2], 'fence', 64) }),
       };
+    case KIND.calls: {
+      fields(v, 2, 'calls');
+      const list = v[1];
+      if (!Array.isArray(list) || list.length === 0 || list.length > MAX_BATCHED_CALLS)
+        bad(`calls must be a list of 1 to ${MAX_BATCHED_CALLS} calls`);
+      return {
+        kind: 'calls',
+        calls: (list as unknown[]).map((e) => {
+          if (!Array.isArray(e) || e[0] !== KIND.call) bad('a calls entry must be a call');
+          return parse(e) as CallPacket;
+        }),
+      };
+    }
     case KIND.hello:
       fields(v, 2, 'hello');
       return { kind: 'hello', viewId: int(v[1], 'view id') };

@@ -426,6 +426,15 @@ export class Replica<T extends object = object> implements StateProvider {
       case 'call':
         this.onCall(packet, from);
         return;
+      case 'calls':
+        // One client's calls of one turn: ordered together (a lone cast, or one batch).
+        this.batcher.hold();
+        try {
+          for (const call of packet.calls) this.onCall(call, from);
+        } finally {
+          this.batcher.release();
+        }
+        return;
     }
   }
 

@@ -26,6 +26,8 @@ export const MAX_BATCH_BYTES = 32 * 1024;
 export class RequestBatcher {
   /** Own request casts handed to the group and not yet seen delivered. */
   private inOrder = 0;
+  /** Inside {@link hold}: requests wait for {@link release} even when none is in the order. */
+  private held = false;
   private parts: Uint8Array[] = [];
   private ids: string[] = [];
   private bytes = 0;
@@ -53,7 +55,23 @@ export class RequestBatcher {
     this.ids.push(id);
     this.bytes += request.byteLength;
     this.qos = qos;
-    if (this.inOrder === 0 || this.parts.length >= this.maxParts || this.bytes >= this.maxBytes) this.flush();
+    if (
+      (this.inOrder === 0 && !this.held) ||
+      this.parts.length >= this.maxParts ||
+      this.bytes >= this.maxBytes
+    )
+      this.flush();
+  }
+
+  /** Requests submitted until {@link release} go together (one client packet's calls). */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Ends {@link hold}: what waits goes now if nothing of this member's is being ordered. */
+  release(): void {
+    this.held = false;
+    if (this.inOrder === 0) this.flush();
   }
 
   /** One of this member's request casts came back delivered: the next batch may go. */

@@ -72,6 +72,43 @@ describe('replies batched per client', () => {
   });
 });
 
+describe('calls batched per contact', () => {
+  it('calls started in one turn go in one packet, and the contact orders them in one cast', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client(CALM);
+    const contact = cluster.nodes[0]!;
+    const n = 40;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => client.invoke('ledger', 'append', [`e${i}`])),
+    );
+    expect(new Set(results).size).toBe(n);
+    await cluster.settle();
+    const sent = packets(cluster, client.address, contact.member.address).filter((p) => p.kind !== 'hello');
+    expect(sent.map((p) => p.kind)).toStrictEqual(['calls']);
+    expect(sent[0]!.kind === 'calls' && sent[0]!.calls.map((c) => c.id)).toHaveLength(n);
+    // One cast for the whole packet: the contact had nothing of its own in the order.
+    expect(contact.replica.stats()).toMatchObject({ requestCasts: 1, requestsCast: n });
+    for (const node of cluster.nodes) expect(node.instance.runs).toBe(n);
+    // Applied in the packet's order at every replica.
+    expect(results).toStrictEqual(Array.from({ length: n }, (_, i) => i + 1));
+  });
+
+  it('calls that arrive while the contact has a cast in the order wait for it and go as one batch', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client(CALM);
+    const contact = cluster.nodes[0]!;
+    const first = client.invoke('ledger', 'append', ['a']);
+    // Next turn: the first call's packet has gone; these reach the contact in a second packet.
+    await new Promise((r) => setImmediate(r));
+    const rest = Array.from({ length: 10 }, (_, i) => client.invoke('ledger', 'append', [`b${i}`]));
+    await Promise.all([first, ...rest]);
+    await cluster.settle();
+    const { requestCasts, requestsCast } = contact.replica.stats();
+    expect(requestsCast).toBe(11);
+    expect(requestCasts).toBeLessThanOrEqual(3);
+  });
+});
+
 describe('retransmission timeout', () => {
   it('follows the observed round trip: a group slower than retransmitMs gets no duplicate calls', async () => {
     cluster = await Cluster.of(3);

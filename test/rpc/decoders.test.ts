@@ -29,6 +29,24 @@ const GROUP_TEMPLATES: unknown[][] = [
   [4, 'lock', 'n1.1'],
   [5, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'all', '127.0.0.1:9', 3],
   [6, 'c:1', ['n1.1'], 'n2.1', 5],
+  [
+    7,
+    [
+      encodeValue([
+        1,
+        'c:1',
+        'svc',
+        'm',
+        new Uint8Array([0x90]),
+        'first',
+        '127.0.0.1:9',
+        'n1.1',
+        5,
+        0,
+        false,
+      ]),
+    ],
+  ],
 ];
 
 function decodeOnlyDecodeError(fn: () => unknown): void {
@@ -79,6 +97,37 @@ describe('rpc decoders refuse hostile values with DecodeError only', () => {
     }
     expect(caught).toBeInstanceOf(ClientPacketDrop);
     expect((caught as Error).message).toBe('unknown client message kind a map');
+  });
+
+  it('a calls packet: 1 to 256 call entries, each checked as a call, nothing else', () => {
+    const groupId = groupIdOf('g');
+    const call = [1, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'first', null, null];
+    const packet = (payload: unknown) =>
+      encodePacket({
+        type: PacketType.Client,
+        flags: 0,
+        groupId,
+        sender: { node: 1, inc: 1 },
+        headers: [],
+        payload: encodeValue(payload),
+      });
+    const ok = decodeClientPacket(
+      packet([4, [call, [...call.slice(0, 1), 'c:2', ...call.slice(2)]]]),
+      groupId,
+    );
+    expect(ok.packet.kind === 'calls' && ok.packet.calls.map((c) => c.id)).toStrictEqual(['c:1', 'c:2']);
+    for (const bad of [
+      [4, []],
+      [4, Array.from({ length: 257 }, () => call)],
+      [4, [[2, 'c:1', null]]],
+      [4, [[4, [call]]]],
+      [4, [call.slice(0, 7)]],
+      ...HOSTILE.map((h) => [4, [h]]),
+      ...HOSTILE.map((h) => [4, h]),
+    ])
+      expect(() => decodeClientPacket(packet(bad), groupId), JSON.stringify(bad)?.slice(0, 80)).toThrow(
+        ClientPacketDrop,
+      );
   });
 
   it('toWireError describes a thrown object without calling its toString', () => {
