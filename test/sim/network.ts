@@ -54,8 +54,26 @@ export class Links {
   }
 
   /**
+   * The largest set of `live` nodes in which every two reach each other directly, both ways: the
+   * members that can stay in one view (gms's failure detector hears each member directly, so two
+   * cut apart suspect each other however many others reach both). Exhaustive: `live` is at most
+   * the simulator's 9 members.
+   */
+  largestClique(live: readonly number[]): number[] {
+    let best: number[] = [];
+    const n = live.length;
+    for (let mask = 1; mask < 1 << n; mask++) {
+      const set = live.filter((_, i) => mask & (1 << i));
+      if (set.length <= best.length) continue;
+      const ok = set.every((a, i) => set.slice(i + 1).every((b) => !this.blocks(a, b) && !this.blocks(b, a)));
+      if (ok) best = set;
+    }
+    return best;
+  }
+
+  /**
    * Whether `a` and `b` reach each other both ways, directly or through others (the world's
-   * notion of "connected", used by the RPC mode's majority rule).
+   * notion of "connected").
    */
   components(live: readonly number[]): number[][] {
     const out: number[][] = [];
