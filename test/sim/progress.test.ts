@@ -84,6 +84,22 @@ describe('the progress checker', () => {
     ]);
   });
 
+  it('excuses a member that joined after the probe was ordered, not one that was in that view', () => {
+    // Mixed seed 9002830: probes ordered in view 1; d restarted before them and joined in view 2.
+    const v1 = { id: 1, epoch: 1, members: ['a', 'b'], at: 0 };
+    const v2 = { id: 2, epoch: 1, members: ['a', 'b', 'd'], at: 0 };
+    const probes = ['a#9', 'b#9'];
+    const inV1 = (member: string): Incarnation => ({
+      ...inc(member, []),
+      delivered: probes.map((payload) => ({ from: 'a', payload, order: 'total', viewId: 1 })),
+      views: [v1, v2],
+    });
+    const joiner = (views: (typeof v1)[]): Incarnation => ({ ...inc('d', [], 9_000), views });
+    expect(progress.check(world([inV1('a'), inV1('b'), joiner([v2])], probes))).toEqual([]);
+    // A member of view 1 that never delivered them is still a wedge.
+    expect(progress.check(world([inV1('a'), inV1('b'), joiner([v1, v2])], probes))).toHaveLength(1);
+  });
+
   /** A layer above the total order that stops passing deliveries up at 6 s: no view changes. */
   const stopsAt6s: LayerFactory = {
     name: 'stall',
