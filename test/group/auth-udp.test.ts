@@ -293,6 +293,7 @@ describe('authenticated RPC over real UDP', () => {
     const client = await connect({ group: 'bank', seeds, key: KEY, transport: cap.transport });
     clients.push(client);
     const bank = BankClient.connect(client);
+    const sentBefore = cap.unicast.length;
     const results = await Promise.all(Array.from({ length: 10 }, (_, k) => bank.deposit('alice', k + 1)));
     expect(Math.max(...results)).toBe(55);
     const audit = await bank.audit();
@@ -308,11 +309,13 @@ describe('authenticated RPC over real UDP', () => {
     sockets.push(raw);
     await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
     const [host, port] = [contact.group.address.split(':')[0]!, Number(contact.group.address.split(':')[1])];
+    // The ten deposits of one turn went as one `calls` packet (or a few): replay every packet
+    // the client sent the contact since, whatever carried them.
     const toContact = cap.unicast
+      .slice(sentBefore)
       .filter((u) => u.to === contact.group.address)
-      .slice(-10)
       .map((u) => u.bytes);
-    expect(toContact).toHaveLength(10);
+    expect(toContact.length).toBeGreaterThan(0);
     const applied = contact.replica.stats().applied;
     for (const b of toContact) raw.send(b, port, host);
     await until(() => contact.replica.stats().replayed === toContact.length, 3_000, 'the replays refused');
