@@ -74,6 +74,8 @@ export class OutcomeTable {
   /** Ordered requests applied: the order's own progress, identical at every replica. */
   private progress = 0;
   private lastSweep = 0;
+  /** The client whose session is last in `clients` (most recently active), if known. */
+  private newest: string | undefined;
   private readonly limits: OutcomeLimits;
 
   constructor(limits: Partial<OutcomeLimits> = {}) {
@@ -163,10 +165,16 @@ export class OutcomeTable {
   /** The client's session, made most recently active (Map order: least recently active first). */
   private session(clientId: string): Session {
     let c = this.clients.get(clientId);
+    // Already the most recently active (one busy client, every request): the order stands.
+    if (c && clientId === this.newest) {
+      c.lastSeen = this.progress;
+      return c;
+    }
     if (c) this.clients.delete(clientId);
     c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map(), fences: new Map() };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
+    this.newest = clientId;
     while (this.clients.size > this.limits.maxClients)
       this.clients.delete(this.clients.keys().next().value as string);
     return c;
@@ -245,5 +253,6 @@ export class OutcomeTable {
     this.progress = count(progress, 'progress');
     this.lastSweep = count(lastSweep, 'last sweep');
     this.clients = next;
+    this.newest = undefined;
   }
 }
