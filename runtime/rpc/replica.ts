@@ -278,6 +278,10 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly fencing = new Map<string, number>();
   /** Client address → last time heard from. */
   private readonly clients = new Map<string, number>();
+  /** The last key of `clients` (its most recently seen client), if known. */
+  private newestClient: string | undefined;
+  /** {@link orderedIn}'s copy of the current view, and the view object it copied. */
+  private lastOrderedIn: { from: object; applied: AppliedView } | undefined;
   /**
    * Replies and acceptances for clients, sent together at the end of this turn (a microtask):
    * what one incoming packet's deliveries produce for one client leaves in one packet, and an
@@ -721,8 +725,7 @@ export class Replica<T extends object = object> implements StateProvider {
 
   /** A request reached its place in the order (alone or in a batch): noted, told, queued. */
   private onOrderedRequest(msg: RequestMsg, payload: Uint8Array, d: Delivery): void {
-    const view = this.group?.view;
-    const orderedIn = { id: d.viewId, members: view && view.id === d.viewId ? [...view.members] : [] };
+    const orderedIn = this.orderedIn(d.viewId);
     this.inOrder.set(msg.id, orderedIn);
     const { viewId, gseq } = d;
     this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
@@ -1413,7 +1416,25 @@ export class Replica<T extends object = object> implements StateProvider {
     });
   }
 
+  /**
+   * The view `viewId` as requests ordered in it record it: one copy per view, shared by its
+   * requests (nobody writes to it; a copy per request was a loaded replica's largest allocation).
+   */
+  private orderedIn(viewId: number): AppliedView {
+    const view = this.group?.view;
+    if (!view || view.id !== viewId) return { id: viewId, members: [] };
+    if (this.lastOrderedIn?.from !== view)
+      this.lastOrderedIn = { from: view, applied: { id: viewId, members: [...view.members] } };
+    return this.lastOrderedIn.applied;
+  }
+
   private touchClient(addr: string): void {
+    // Already the most recently seen (one busy client): refresh it where it stands.
+    if (addr === this.newestClient) {
+      this.clients.set(addr, this.clock());
+      return;
+    }
+    this.newestClient = addr;
     this.clients.delete(addr);
     this.clients.set(addr, this.clock());
     if (this.clients.size > 4096) this.clients.delete(this.clients.keys().next().value as string);

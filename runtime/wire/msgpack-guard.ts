@@ -30,158 +30,160 @@ const fail = (msg: string): never => {
 
 /**
  * Validate that `bytes[start..end)` holds exactly one well-formed msgpack value within
- * `limits`. Throws {@link DecodeError} otherwise. Linear in the input; no allocation.
+ * `limits`. Throws {@link DecodeError} otherwise. Linear in the input; allocates nothing (it
+ * runs on every application value a replica decodes: a DataView, a stack and four closures
+ * per call were the largest allocation of a loaded replica, docs/performance.md).
  */
 export function guardMsgpack(bytes: Uint8Array, start: number, end: number, limits: GuardLimits): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = start;
   let values = 0;
-  // Iterative walk: `pending` counts values still owed by each open container.
-  const pending: number[] = [1];
-
-  const need = (n: number): void => {
-    if (pos + n > end) fail(`msgpack truncated at byte ${pos - start}`);
-  };
-  const skip = (n: number): void => {
-    need(n);
-    pos += n;
-  };
-  const open = (count: number): void => {
-    if (count === 0) return;
-    if (pending.length > limits.maxDepth) fail(`msgpack nested deeper than ${limits.maxDepth}`);
-    // A container cannot hold more values than the bytes left can encode (1 byte each).
-    if (count > end - pos) fail(`msgpack container claims ${count} values, only ${end - pos} bytes remain`);
-    pending.push(count);
-  };
-  const ext = (len: number): void => {
-    need(1);
-    const type = view.getInt8(pos);
-    if (!limits.allowedExtensions.has(type)) fail(`msgpack extension type ${type} not allowed`);
-    skip(1 + len);
-  };
-
-  while (pending.length > 0) {
-    const top = pending.length - 1;
-    if (pending[top] === 0) {
-      pending.pop();
+  // Iterative walk: `pending[0..depth)` counts values still owed by each open container.
+  if (pending.length < limits.maxDepth + 2) pending = new Int32Array(limits.maxDepth + 2);
+  const stack = pending;
+  let depth = 1;
+  stack[0] = 1;
+  while (depth > 0) {
+    const top = depth - 1;
+    if (stack[top] === 0) {
+      depth--;
       continue;
     }
-    pending[top]! -= 1;
+    stack[top]! -= 1;
     if (++values > limits.maxValues) fail(`msgpack holds more than ${limits.maxValues} values`);
-    need(1);
+    if (pos + 1 > end) truncated(pos, start);
     const b = bytes[pos++]!;
     if (b <= 0x7f || b >= 0xe0) continue; // fixint
-    if (b >= 0xa0 && b <= 0xbf) {
-      skip(b & 0x1f);
-      continue;
-    }
-    if (b >= 0x90 && b <= 0x9f) {
-      open(b & 0x0f);
-      continue;
-    }
-    if (b >= 0x80 && b <= 0x8f) {
+    // What follows the type byte: `skip` bytes of payload, or a container of `count` values,
+    // or an extension (`ext`: its length; its type byte comes first).
+    let skip = 0;
+    let count = -1;
+    let ext = -1;
+    if (b >= 0xa0 && b <= 0xbf) skip = b & 0x1f;
+    else if (b >= 0x90 && b <= 0x9f) count = b & 0x0f;
+    else if (b >= 0x80 && b <= 0x8f) {
       if (!limits.allowMaps) fail('msgpack map not allowed here');
-      open((b & 0x0f) * 2);
-      continue;
-    }
-    switch (b) {
-      case 0xc0:
-      case 0xc2:
-      case 0xc3:
-        break;
-      case 0xc4:
-      case 0xd9:
-        need(1);
-        skip(1 + bytes[pos]!);
-        break;
-      case 0xc5:
-      case 0xda:
-        need(2);
-        skip(2 + view.getUint16(pos));
-        break;
-      case 0xc6:
-      case 0xdb:
-        need(4);
-        skip(4 + view.getUint32(pos));
-        break;
-      case 0xc7:
-        need(1);
-        pos += 1;
-        ext(bytes[pos - 1]!);
-        break;
-      case 0xc8:
-        need(2);
-        pos += 2;
-        ext(view.getUint16(pos - 2));
-        break;
-      case 0xc9:
-        need(4);
-        pos += 4;
-        ext(view.getUint32(pos - 4));
-        break;
-      case 0xca:
-        skip(4);
-        break;
-      case 0xcb:
-        skip(8);
-        break;
-      case 0xcc:
-      case 0xd0:
-        skip(1);
-        break;
-      case 0xcd:
-      case 0xd1:
-        skip(2);
-        break;
-      case 0xce:
-      case 0xd2:
-        skip(4);
-        break;
-      case 0xcf:
-      case 0xd3:
-        skip(8);
-        break;
-      case 0xd4:
-        ext(1);
-        break;
-      case 0xd5:
-        ext(2);
-        break;
-      case 0xd6:
-        ext(4);
-        break;
-      case 0xd7:
-        ext(8);
-        break;
-      case 0xd8:
-        ext(16);
-        break;
-      case 0xdc:
-        need(2);
-        pos += 2;
-        open(view.getUint16(pos - 2));
-        break;
-      case 0xdd:
-        need(4);
-        pos += 4;
-        open(view.getUint32(pos - 4));
-        break;
-      case 0xde:
-      case 0xdf: {
-        if (!limits.allowMaps) fail('msgpack map not allowed here');
-        const wide = b === 0xdf;
-        need(wide ? 4 : 2);
-        const n = wide ? view.getUint32(pos) : view.getUint16(pos);
-        pos += wide ? 4 : 2;
-        open(n * 2);
-        break;
+      count = (b & 0x0f) * 2;
+    } else {
+      switch (b) {
+        case 0xc0:
+        case 0xc2:
+        case 0xc3:
+          break;
+        case 0xc4:
+        case 0xd9:
+          if (pos + 1 > end) truncated(pos, start);
+          skip = 1 + bytes[pos]!;
+          break;
+        case 0xc5:
+        case 0xda:
+          if (pos + 2 > end) truncated(pos, start);
+          skip = 2 + be16(bytes, pos);
+          break;
+        case 0xc6:
+        case 0xdb:
+          if (pos + 4 > end) truncated(pos, start);
+          skip = 4 + be32(bytes, pos);
+          break;
+        case 0xc7:
+          if (pos + 1 > end) truncated(pos, start);
+          ext = bytes[pos]!;
+          pos += 1;
+          break;
+        case 0xc8:
+          if (pos + 2 > end) truncated(pos, start);
+          ext = be16(bytes, pos);
+          pos += 2;
+          break;
+        case 0xc9:
+          if (pos + 4 > end) truncated(pos, start);
+          ext = be32(bytes, pos);
+          pos += 4;
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xd4:
+          ext = 1;
+          break;
+        case 0xd5:
+          ext = 2;
+          break;
+        case 0xd6:
+          ext = 4;
+          break;
+        case 0xd7:
+          ext = 8;
+          break;
+        case 0xd8:
+          ext = 16;
+          break;
+        case 0xdc:
+          if (pos + 2 > end) truncated(pos, start);
+          count = be16(bytes, pos);
+          pos += 2;
+          break;
+        case 0xdd:
+          if (pos + 4 > end) truncated(pos, start);
+          count = be32(bytes, pos);
+          pos += 4;
+          break;
+        case 0xde:
+        case 0xdf: {
+          if (!limits.allowMaps) fail('msgpack map not allowed here');
+          const wide = b === 0xdf;
+          if (pos + (wide ? 4 : 2) > end) truncated(pos, start);
+          const n = wide ? be32(bytes, pos) : be16(bytes, pos);
+          pos += wide ? 4 : 2;
+          count = n * 2;
+          break;
+        }
+        default:
+          fail(`msgpack byte 0x${b.toString(16)} is not a valid type`); // 0xc1 (never used)
       }
-      default:
-        fail(`msgpack byte 0x${b.toString(16)} is not a valid type`); // 0xc1 (never used)
+    }
+    if (ext >= 0) {
+      if (pos + 1 > end) truncated(pos, start);
+      const type = (bytes[pos]! << 24) >> 24;
+      if (!limits.allowedExtensions.has(type)) fail(`msgpack extension type ${type} not allowed`);
+      skip = 1 + ext;
+    }
+    if (count > 0) {
+      if (depth > limits.maxDepth) fail(`msgpack nested deeper than ${limits.maxDepth}`);
+      // A container cannot hold more values than the bytes left can encode (1 byte each).
+      if (count > end - pos) fail(`msgpack container claims ${count} values, only ${end - pos} bytes remain`);
+      stack[depth++] = count;
+    } else if (skip > 0) {
+      if (pos + skip > end) truncated(pos, start);
+      pos += skip;
     }
   }
   if (pos !== end) fail(`msgpack has ${end - pos} trailing bytes`);
 }
+
+/** {@link guardMsgpack}'s stack of open containers, reused (the walk is synchronous). */
+let pending = new Int32Array(18);
+
+const truncated = (pos: number, start: number): never => fail(`msgpack truncated at byte ${pos - start}`);
+
+const be16 = (b: Uint8Array, at: number): number => (b[at]! << 8) | b[at + 1]!;
+
+const be32 = (b: Uint8Array, at: number): number =>
+  ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 
 const utf8 = new TextDecoder();
 
