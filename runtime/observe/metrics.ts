@@ -199,6 +199,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     refusalsSent: ['counter', 'Refusal notices sent to clients of another group or key.'],
     requestCasts: ['counter', 'Ordered casts of client requests made as contact (one request or a batch).'],
     requestsCast: ['counter', 'Client requests those casts carried (÷ request casts: the mean batch).'],
+    requestsRefused: [
+      'counter',
+      'Client requests the group refused to cast even alone (e.g. over maxMessage).',
+    ],
   },
   client: {
     sent: ['counter', 'Client packets sent.'],

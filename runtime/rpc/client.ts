@@ -631,7 +631,10 @@ export class TroupeClient implements Invoker {
    */
   private queueCall(address: string, p: CallPacket): void {
     let q = this.callOutbox.get(address);
-    if (q && (q.calls.length >= MAX_BATCHED_CALLS || q.bytes + p.args.byteLength > MAX_CALLS_BYTES)) {
+    // The whole call counts, not only its arguments, and a packet must fit the transport's datagram.
+    const size = callSize(p);
+    const limit = Math.min(MAX_CALLS_BYTES, this.transport.maxDatagram - CALLS_HEADROOM);
+    if (q && (q.calls.length >= MAX_BATCHED_CALLS || q.bytes + size > limit)) {
       this.sendCalls(address, q.calls);
       q = undefined;
     }
@@ -641,7 +644,7 @@ export class TroupeClient implements Invoker {
       this.callOutbox.set(address, q);
     }
     q.calls.push(p);
-    q.bytes += p.args.byteLength;
+    q.bytes += size;
   }
 
   private flushCalls(): void {
@@ -1341,6 +1344,13 @@ export class TroupeClient implements Invoker {
 
 /** A `calls` packet's arguments stay under this many bytes (a larger call goes alone). */
 const MAX_CALLS_BYTES = 16 * 1024;
+/** Packet header, authentication tag and the `calls` framing, kept free below `maxDatagram`. */
+const CALLS_HEADROOM = 256;
+/** A call's bytes in a `calls` packet, over-estimated (msgpack framing of each field). */
+function callSize(p: CallPacket): number {
+  const utf8 = (t: string) => Buffer.byteLength(t);
+  return p.args.byteLength + utf8(p.id) + utf8(p.service) + utf8(p.method) + utf8(p.to ?? '') + 32;
+}
 const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'requestId']);
 const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);
 const OUTCOME_OPTIONS: ReadonlySet<string> = new Set(['timeoutMs']);

@@ -31,7 +31,7 @@ import { decodeFixedHeader, groupIdOf, PacketType } from '../wire/packet.js';
 import { encodeRefusal, keyRefusal, REFUSALS_PER_SEC, type Refusal, TokenBucket } from '../wire/refusal.js';
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
-import { type CallContext, randomFor } from './context.js';
+import { type CallContext, ReplicaCallContext } from './context.js';
 import { Dispatcher, type MethodEntry, type Resolved } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
 import { LockTable } from './locks.js';
@@ -134,6 +134,12 @@ export interface ReplicaStats {
   requestCasts: number;
   /** Client requests those casts carried (÷ `requestCasts`: the mean batch). */
   requestsCast: number;
+  /**
+   * Client requests the group refused to cast even alone (the cast threw, e.g. over the group's
+   * `maxMessage`): left to their clients' retransmission and deadline. A refused batch is recast
+   * as its requests one by one first.
+   */
+  requestsRefused: number;
 }
 
 /** What this replica knows of a request. */
@@ -282,6 +288,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private newestClient: string | undefined;
   /** {@link orderedIn}'s copy of the current view, and the view object it copied. */
   private lastOrderedIn: { from: object; applied: AppliedView } | undefined;
+  /** {@link frozenView}'s copy, and the view it copied. */
+  private lastFrozen: { from: AppliedView; view: CallContext['view'] } | undefined;
   /**
    * Replies and acceptances for clients, sent together at the end of this turn (a microtask):
    * what one incoming packet's deliveries produce for one client leaves in one packet, and an
@@ -307,6 +315,7 @@ export class Replica<T extends object = object> implements StateProvider {
     refusalsSent: 0,
     requestCasts: 0,
     requestsCast: 0,
+    requestsRefused: 0,
   };
   /**
    * Counts the member's histories: bumped when it is cut off from the group (partitioned or
@@ -687,7 +696,6 @@ export class Replica<T extends object = object> implements StateProvider {
       // A contact's batch: each part at this place in the order, one after another. A part that
       // does not decode, is not a request or names another contact is skipped, at every replica
       // alike (they all check the same bytes).
-      if (d.sender === this.group?.self) this.batcher.delivered();
       for (const part of msg.parts) {
         let req: GroupMsg;
         try {
@@ -701,6 +709,8 @@ export class Replica<T extends object = object> implements StateProvider {
         else if (req.contact !== d.sender) this.counters.impersonated++;
         else this.onOrderedRequest(req, part, d);
       }
+      // Only once the batch is queued: the next batch's cast cannot cost this one's place.
+      if (d.sender === this.group?.self) this.batcher.delivered();
       this.pump();
       return;
     }
@@ -717,8 +727,8 @@ export class Replica<T extends object = object> implements StateProvider {
       return;
     }
     if (msg.kind === 'request') {
-      if (d.sender === this.group?.self && msg.service !== OBSERVE_SERVICE) this.batcher.delivered();
       this.onOrderedRequest(msg, d.payload, d);
+      if (d.sender === this.group?.self && msg.service !== OBSERVE_SERVICE) this.batcher.delivered();
     } else this.queue.push({ t: 'msg', payload: d.payload, sender: d.sender, viewId: d.viewId, msg });
     this.pump();
   }
@@ -1164,7 +1174,12 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   stats(): ReplicaStats {
-    return { ...this.counters, requestCasts: this.batcher.casts, requestsCast: this.batcher.requests };
+    return {
+      ...this.counters,
+      requestCasts: this.batcher.casts,
+      requestsCast: this.batcher.requests,
+      requestsRefused: this.batcher.refused,
+    };
   }
 
   /**
@@ -1329,16 +1344,25 @@ export class Replica<T extends object = object> implements StateProvider {
   // Helpers.
 
   private context(id: string, entry: MethodEntry, view: AppliedView, now: number): CallContext {
-    return {
-      requestId: id,
-      service: this.service,
-      method: entry.name,
-      kind: entry.kind,
-      view: { id: view.id, members: [...view.members] },
-      self: this.group?.self ?? '',
+    return new ReplicaCallContext(
+      id,
+      this.service,
+      entry.name,
+      entry.kind,
+      this.frozenView(view),
+      this.group?.self ?? '',
       now,
-      random: randomFor(id),
-    };
+    );
+  }
+
+  /** `view` as methods see it: one frozen copy per view object (the applied view changes per view). */
+  private frozenView(view: AppliedView): CallContext['view'] {
+    if (this.lastFrozen?.from !== view)
+      this.lastFrozen = {
+        from: view,
+        view: Object.freeze({ id: view.id, members: Object.freeze([...view.members]) }),
+      };
+    return this.lastFrozen.view;
   }
 
   private send(to: string, p: ClientPacket): void {

@@ -100,17 +100,38 @@ export class RequestBatcher {
     this.clear();
   }
 
-  /** Casts what waits: one request as itself, several as one `requests` message. */
+  /**
+   * Casts what waits: one request as itself, several as one `requests` message. Never throws: a
+   * batch the group refuses (e.g. over its `maxMessage`) goes as its requests one by one, as each
+   * would have gone without batching; a request the group refuses alone is counted in
+   * {@link refused} and left to its client's retransmission, as before batching.
+   */
   flush(): void {
     const n = this.parts.length;
     if (n === 0) return;
-    const payload = n === 1 ? this.parts[0]! : encodeGroupMsg({ kind: 'requests', parts: this.parts });
+    const parts = this.parts;
     const qos = this.qos!;
     this.clear();
+    if (n > 1 && this.tryCast(encodeGroupMsg({ kind: 'requests', parts }), qos, n)) return;
+    for (const part of parts) this.tryCast(part, qos, 1);
+  }
+
+  /** Requests the group refused to cast (the cast threw). */
+  refused = 0;
+
+  private tryCast(payload: Uint8Array, qos: QoS, n: number): boolean {
+    // Counted first: a group may deliver a cast before `cast` returns.
     this.inOrder++;
+    try {
+      this.cast(payload, qos);
+    } catch {
+      if (this.inOrder > 0) this.inOrder--;
+      if (n === 1) this.refused++;
+      return false;
+    }
     this.casts++;
     this.requests += n;
-    this.cast(payload, qos);
+    return true;
   }
 
   private clear(): void {
