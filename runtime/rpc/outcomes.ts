@@ -50,6 +50,14 @@ interface Session {
   /** Position in the order (requests applied) of this client's last request. */
   lastSeen: number;
   outcomes: Map<number, RecordedOutcome>;
+  /**
+   * `outcomes` holds its counters in increasing Map order (true while each new counter was above
+   * `top`): pruning below a watermark then stops at the first counter above it instead of walking
+   * every outcome held, which was per request and about the calls the client has in flight.
+   */
+  sorted: boolean;
+  /** Highest counter added to `outcomes` since it was last empty. */
+  top: number;
   /** Requests with no outcome whose casts by these members are refused from here on (fences). */
   fences: Map<number, string[]>;
 }
@@ -109,7 +117,7 @@ export class OutcomeTable {
     const c = this.session(p.clientId);
     if (settled !== undefined && settled > c.floor) {
       c.floor = settled;
-      for (const n of c.outcomes.keys()) if (n <= settled) c.outcomes.delete(n);
+      prune(c, settled);
       for (const n of c.fences.keys()) if (n <= settled) c.fences.delete(n);
     }
     this.sweep();
@@ -121,10 +129,14 @@ export class OutcomeTable {
     if (!p) return;
     const c = this.session(p.clientId);
     if (p.counter <= c.floor) return; // settled by its client: nobody will ask for it
+    if (!c.outcomes.has(p.counter)) {
+      if (p.counter > c.top) c.top = p.counter;
+      else c.sorted = false;
+    }
     c.outcomes.set(p.counter, outcome);
     c.fences.delete(p.counter);
     while (c.outcomes.size > this.limits.perClient) {
-      const lowest = Math.min(...c.outcomes.keys());
+      const lowest = c.sorted ? (c.outcomes.keys().next().value as number) : Math.min(...c.outcomes.keys());
       c.outcomes.delete(lowest);
       c.floor = Math.max(c.floor, lowest);
     }
@@ -171,7 +183,7 @@ export class OutcomeTable {
       return c;
     }
     if (c) this.clients.delete(clientId);
-    c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map(), fences: new Map() };
+    c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map(), sorted: true, top: 0, fences: new Map() };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
     this.newest = clientId;
@@ -247,6 +259,7 @@ export class OutcomeTable {
         floor: count(floor, 'floor'),
         lastSeen: count(lastSeen, 'last seen'),
         outcomes: m,
+        ...order(m),
         fences: f,
       });
     }
@@ -255,4 +268,29 @@ export class OutcomeTable {
     this.clients = next;
     this.newest = undefined;
   }
+}
+
+/** Drops `c`'s outcomes at or below `settled`. */
+function prune(c: Session, settled: number): void {
+  if (c.sorted) {
+    for (const n of c.outcomes.keys()) {
+      if (n > settled) break;
+      c.outcomes.delete(n);
+    }
+  } else for (const n of c.outcomes.keys()) if (n <= settled) c.outcomes.delete(n);
+  if (c.outcomes.size === 0) {
+    c.sorted = true;
+    c.top = 0;
+  }
+}
+
+/** `sorted` and `top` of a restored outcome map (its Map order is the snapshot's). */
+function order(m: Map<number, RecordedOutcome>): { sorted: boolean; top: number } {
+  let top = 0;
+  let sorted = true;
+  for (const n of m.keys()) {
+    if (n > top) top = n;
+    else sorted = false;
+  }
+  return { sorted, top };
 }

@@ -20,6 +20,14 @@ export const COUNTERS_PER_MS = 100;
 export class ClientSession {
   /** Unsettled counters of this client's own ids → how many holds (pending, remembered). */
   private readonly open = new Map<number, number>();
+  /**
+   * Every key of `open` was added above the one before (true until an older counter is held
+   * again): its first key is then the lowest, and the watermark costs no walk over the calls
+   * in flight, which it did for every call sent.
+   */
+  private sorted = true;
+  /** The last counter added to `open` while {@link sorted}. */
+  private top = 0;
   private counter: number;
 
   /**
@@ -44,7 +52,12 @@ export class ClientSession {
   hold(id: string): void {
     const n = this.own(id);
     if (n === undefined) return;
-    this.open.set(n, (this.open.get(n) ?? 0) + 1);
+    const holds = this.open.get(n);
+    if (holds === undefined) {
+      if (n > this.top) this.top = n;
+      else this.sorted = false;
+    }
+    this.open.set(n, (holds ?? 0) + 1);
     // An id the caller chose counts as issued: what comes below it and settles is settled.
     if (n > this.counter) this.counter = n;
   }
@@ -56,6 +69,10 @@ export class ClientSession {
     const holds = (this.open.get(n) ?? 0) - 1;
     if (holds > 0) this.open.set(n, holds);
     else this.open.delete(n);
+    if (this.open.size === 0) {
+      this.sorted = true;
+      this.top = 0;
+    }
   }
 
   /**
@@ -65,7 +82,10 @@ export class ClientSession {
   watermark(id: string): number | undefined {
     if (this.own(id) === undefined) return undefined;
     let low = this.counter + 1;
-    for (const n of this.open.keys()) if (n < low) low = n;
+    if (this.sorted) {
+      const first = this.open.keys().next();
+      if (!first.done && first.value < low) low = first.value;
+    } else for (const n of this.open.keys()) if (n < low) low = n;
     return low - 1;
   }
 
