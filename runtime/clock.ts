@@ -13,5 +13,9 @@
  * const elapsedMs = steadyNow() - t0;
  */
 export function steadyNow(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }
+
+// Read once: `performance.timeOrigin` is a getter into the runtime, a third of this function's
+// cost, and it does not change during a process's life.
+const ORIGIN = performance.timeOrigin;

@@ -108,6 +108,9 @@ export class TraceRing {
   private readonly slowSlots: number[] = [];
   private readonly slowKept: RequestTrace[] = [];
   private next = 0;
+  /** {@link slot}'s last answer (checked against `ids` before use: the slot may be reused). */
+  private lastId: string | undefined;
+  private lastSlot = 0;
 
   /**
    * @param capacity requests kept; the oldest is forgotten first. 0 keeps none.
@@ -138,8 +141,15 @@ export class TraceRing {
    * when not traced here or the ring keeps none. An event looks its request up once.
    */
   slot(requestId: string, member: string, create = true): number {
+    // A request's steps often come in a row (applying then outcome, outcome then replied): the
+    // last answer is kept, and a Map lookup of a string id was most of what tracing cost.
+    if (requestId === this.lastId && this.ids[this.lastSlot] === requestId) return this.lastSlot;
     const found = this.slots.get(requestId);
-    if (found !== undefined) return found;
+    if (found !== undefined) {
+      this.lastId = requestId;
+      this.lastSlot = found;
+      return found;
+    }
     if (!create || this.capacity <= 0) return -1;
     const slot = this.next;
     this.next = (slot + 1) % this.capacity;
@@ -147,6 +157,8 @@ export class TraceRing {
     this.ids[slot] = requestId;
     this.members[slot] = member;
     this.slots.set(requestId, slot);
+    this.lastId = requestId;
+    this.lastSlot = slot;
     return slot;
   }
 
