@@ -1,7 +1,7 @@
 // The simulator's network model and opt-in fault plans (test/sim/network.ts, patterns.ts,
 // majority.ts): what each does, and that the RPC checkers added with them can fail.
 import { describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue } from '../../runtime/rpc/codec.js';
+import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { Links, multicastTargets } from './network.js';
@@ -95,6 +95,26 @@ function lyingAfterRefounding(instance: Register, options: ReplicaOptions): Repl
   return r;
 }
 
+/**
+ * A replica that, once its state is replaced (a restored snapshot, or its own state frozen at a
+ * cut), never applies the backlog's requests after the first: e.g. a request queued behind an
+ * async one still running, as in a re-founding. The founders do it alike and agree.
+ */
+function skipsQueuedBacklog(instance: Register, options: ReplicaOptions): Replica<Register> {
+  const r = new Replica(instance, options);
+  type Item = { t: string };
+  const inner = r as unknown as { queueBacklog(b: Item[]): void; applyMsg(i: Item): unknown };
+  const queueBacklog = inner.queueBacklog.bind(r);
+  const applyMsg = inner.applyMsg.bind(r);
+  const skipped = new WeakSet<Item>();
+  inner.queueBacklog = (backlog) => {
+    for (const i of backlog.filter((b) => b.t === 'msg').slice(1)) skipped.add(i);
+    queueBacklog(backlog);
+  };
+  inner.applyMsg = (item) => (skipped.has(item) ? undefined : applyMsg(item));
+  return r;
+}
+
 /** A replica that stops answering clients 12 s into the run (after the faults are over). */
 function deafLate(clock: () => number) {
   return (instance: Register, options: ReplicaOptions): Replica<Register> => {
@@ -151,6 +171,68 @@ describe('the RPC checkers added with the new load', () => {
       expect(bad.violations.some((v) => v.startsWith('true-replies:'))).toBe(true);
     }
   });
+
+  it("re-founded while an async request still ran and another waited: the model starts with the founder's backlog (RPC seed 340134)", async () => {
+    // The founder's history was cut while its `append` c0:24 ran and mul c0:17 was queued; the
+    // re-founded group starts from its snapshot: the register at c0:24's pre-image, both
+    // requests at the head of its backlog, applied before the first view's casts. The model took
+    // the register alone and missed both: 2 ops off, 346 false violations (sequential-state and
+    // every later reply). It now starts from the whole snapshot (tables and backlog).
+    const faults: Fault[] = [
+      'loss',
+      'dup',
+      'reorder',
+      'delay',
+      'crash',
+      'pause',
+      'partition',
+      'splits',
+      'links',
+    ];
+    const seed = 340134;
+    const cfg = {
+      ...rpcConfig(seed, 3, faults),
+      delivery: 'multicast' as const,
+      rejoin: 'same' as const,
+    };
+    const opts = {
+      callsPerLane: 16,
+      lanes: 10,
+      callTimeoutMs: 1500,
+      asyncShare: 0.25,
+      replyShare: 0.3,
+      autoReissue: 'mixed' as const,
+    };
+    const r = await runRpcScenario(cfg, opts);
+    const m = model(r.sim);
+    expect(m.refounded).toBeDefined();
+    // The case is reached: a founder's start state still had requests to apply.
+    const root = r.sim.incarnations
+      .map((i) => i.log.find((l) => l.t === 'view'))
+      .find((v) => v?.t === 'view' && v.key === m.refounded && v.start);
+    if (root?.t !== 'view' || !root.start) throw new Error('no founder recorded its start');
+    const backlog = (decodeValue(root.start, SNAPSHOT_LIMITS) as unknown[][])[8]!;
+    expect(backlog.filter((b) => (b as unknown[])[0] === 'm')).toHaveLength(2);
+    expect(r.violations).toEqual([]);
+    // Replicas that all skip c0:17 (queued behind the running c0:24) agree with each other, but
+    // not with the model: it runs the founder's backlog, so it still sees a request lost.
+    const lost = await runRpcScenario(cfg, { ...opts, makeReplica: skipsQueuedBacklog });
+    expect(model(lost.sim).refounded).toBeDefined();
+    expect(lost.violations.some((v) => v.includes('survivors hold'))).toBe(false);
+    expect(lost.violations.some((v) => /^sequential-state: .* the re-founded order gives/.test(v))).toBe(
+      true,
+    );
+    // A reply off by one after the re-founding is still caught.
+    const lying = await runRpcScenario(cfg, { ...opts, makeReplica: lyingAfterRefounding });
+    expect(lying.violations.some((v) => v.startsWith('true-replies:'))).toBe(true);
+    // The same class, 3 operations off (363 false violations before).
+    const other = await runRpcScenario(
+      { ...rpcConfig(340020, 3, faults), delivery: 'multicast', rejoin: 'same' },
+      opts,
+    );
+    expect(model(other.sim).refounded).toBeDefined();
+    expect(other.violations).toEqual([]);
+  }, 180_000);
 
   it('same-core rejoin keeps one Replica across the incarnations of a node', async () => {
     const faults: Fault[] = ['loss', 'delay', 'splits'];

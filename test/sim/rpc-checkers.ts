@@ -5,18 +5,20 @@
  * The **agreed log** is rebuilt from the replicas' delivery logs: the primary lineage of views
  * (walking back from the survivors' final view), and for each view the casts delivered in it
  * by the members that completed it. The **model** is a sequential run of that log on a fresh
- * {@link Register} (after a re-founding, on the founders' start state, see `refounded`): the first copy of each request id runs, later copies are duplicates;
+ * {@link Register} (after a re-founding, from the founders' start state and its backlog, see
+ * `refounded`): the first copy of each request id runs, later copies are duplicates;
  * handler calls complete at their `done` record, or are interrupted when their runner leaves.
  */
 
 import { TroupeError } from '../../runtime/errors.js';
 import type { Replies } from '../../runtime/rpc/api.js';
-import { decodeValue } from '../../runtime/rpc/codec.js';
+import { decodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { ClientClosedError, FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
 import { decodeGroupMsg, type GroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
+import { OutcomeTable, type OutcomeTableState } from '../../runtime/rpc/outcomes.js';
 import type { MemberId } from '../../runtime/stack/member.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
-import { Register, validateRegisterRequest } from './rpc-service.js';
+import { Register, type RegisterState, validateRegisterRequest } from './rpc-service.js';
 import type { LogItem, RpcIncarnation, RpcSim } from './rpc-world.js';
 import type { Incarnation } from './world.js';
 
@@ -55,8 +57,10 @@ export interface Model {
   /**
    * The agreed log's first view, when a replica that founded it had served in an earlier
    * history (`rejoin: 'same'` after the group lost its majority): the founders start from the
-   * winning founder's state (StateOffer), so the model runs this log from the register they took
-   * this view in (the outcome table before it is not modelled: replies from then are excused).
+   * winning founder's state (StateOffer), so the model starts from the replica's snapshot as
+   * they took this view in: its register, outcome table (replies from before are judged by it;
+   * what it lacks is excused), pending handler calls, and the backlog the replica still applies
+   * before this view (a request of the old history still running, requests queued behind it).
    */
   refounded: string | undefined;
 }
@@ -138,37 +142,94 @@ export function model(sim: RpcSim): Model {
       }
 
   const register = new Register();
-  if (refounded !== undefined) {
-    // The founders start from the winning founder's state (StateOffer), not a fresh register:
-    // the model runs the agreed log from the state they took the root view in, which must agree.
-    const starts = new Map<string, MemberId[]>();
-    for (const inc of sim.incarnations) {
-      const first = inc.log.find((i) => i.t === 'view');
-      if (first?.t !== 'view' || first.key !== root || !first.state) continue;
-      const k = JSON.stringify(first.state);
-      starts.set(k, [...(starts.get(k) ?? []), inc.rec.member]);
-    }
-    if (starts.size > 1)
-      problems.push(
-        `re-founded at ${root}: founders start from ${starts.size} states: ${[...starts].map(([k, ms]) => `${ms.join(',')}=${k}`).join(' ')}`,
-      );
-    const start = [...starts.keys()][0];
-    if (start !== undefined) register.restore(JSON.parse(start));
-  }
   const outcomes = new Map<string, ModelResult>();
   const first = new Map<string, { contact: MemberId; ts: number; at: number }>();
   const copies = new Map<string, number>();
   const pending = new Map<string, MemberId>();
   const floors = new Map<string, number>();
   const fences = new Map<string, Set<MemberId>>();
-  for (const k of chain) {
-    const v = views.get(k)!;
-    const present = new Set(v.members);
+  /** Handler calls whose runner is not in `members` are interrupted (a view change). */
+  const viewChange = (members: readonly MemberId[]) => {
+    const present = new Set(members);
     for (const [id, runner] of [...pending])
       if (!present.has(runner)) {
         pending.delete(id);
         outcomes.set(id, { status: 'interrupted' });
       }
+  };
+  /** One cast of the order: a contact's batch is its requests, one after another at its place. */
+  const applyCast = (
+    payload: Uint8Array,
+    sender: MemberId,
+    viewKey: string,
+    gseq: number | undefined,
+    at: number,
+    members: readonly MemberId[],
+  ) => {
+    let msg: GroupMsg;
+    try {
+      msg = decodeGroupMsg(payload);
+    } catch {
+      return;
+    }
+    for (const one of msg.kind === 'requests' ? partsOf(msg.parts, sender) : [msg])
+      apply(
+        {
+          viewKey,
+          gseq,
+          msg: one,
+          at: firstAt.get(key64(payload)) ?? at,
+          castAt: sim.castAt.get(key64(payload)),
+        },
+        members,
+      );
+  };
+  if (refounded !== undefined) {
+    // The founders start from the winning founder's state (StateOffer), not a fresh register:
+    // the replica's snapshot as they took the root view in, which must agree. It is more than
+    // the register: its outcome table, pending handler calls, and the backlog the replica will
+    // still apply before the root view (an async request of the old history still running, with
+    // the register at its pre-image; requests delivered there and queued). The model starts
+    // where the replica does: that register and tables, then that backlog, then the agreed log.
+    const starts = new Map<string, { members: MemberId[]; start: Uint8Array }>();
+    for (const inc of sim.incarnations) {
+      const view = inc.log.find((i) => i.t === 'view');
+      if (view?.t !== 'view' || view.key !== root || !view.start) continue;
+      const k = key64(view.start);
+      const s = starts.get(k) ?? { members: [], start: view.start };
+      s.members.push(inc.rec.member);
+      starts.set(k, s);
+    }
+    const parsed: { members: MemberId[]; parts: Start }[] = [];
+    for (const s of starts.values())
+      try {
+        parsed.push({ members: s.members, parts: startOf(s.start) });
+      } catch (e) {
+        problems.push(`re-founded at ${root}: ${s.members.join(',')} started from a bad snapshot: ${e}`);
+      }
+    if (starts.size > 1)
+      problems.push(
+        `re-founded at ${root}: founders start from ${starts.size} states: ${parsed.map((s) => `${s.members.join(',')}=${describeStart(s.parts)}`).join(' ')}`,
+      );
+    const start = parsed[0]?.parts;
+    if (start) {
+      register.restore(start.app);
+      for (const [id, r] of start.outcomes) outcomes.set(id, r);
+      for (const [client, floor] of start.floors) floors.set(client, floor);
+      for (const [id, ms] of start.fences) fences.set(id, new Set(ms));
+      for (const [id, runner] of start.pending) pending.set(id, runner);
+      let members = start.members;
+      for (const b of start.backlog) {
+        if (b.t === 'view') {
+          members = b.members;
+          viewChange(members);
+        } else applyCast(b.payload, b.sender, 'backlog', undefined, 0, members);
+      }
+    }
+  }
+  for (const k of chain) {
+    const v = views.get(k)!;
+    viewChange(v.members);
     const candidates = lists.get(k) ?? [];
     let longest = candidates[0]?.msgs ?? [];
     for (const c of candidates) if (c.msgs.length > longest.length) longest = c.msgs;
@@ -181,26 +242,8 @@ export function model(sim: RpcSim): Model {
           `view ${k}: ${c.member} delivered ${got.length} casts, another member ${want.length}, or in another order`,
         );
     }
-    for (const item of longest) {
-      if (item.t !== 'msg') continue;
-      let msg: GroupMsg | undefined;
-      try {
-        msg = decodeGroupMsg(item.payload);
-      } catch {
-        continue;
-      }
-      // A contact's batch is its requests, one after another at the batch's place in the order.
-      for (const one of msg.kind === 'requests' ? partsOf(msg.parts, item.sender) : [msg]) {
-        const agreed: AgreedMsg = {
-          viewKey: k,
-          gseq: item.gseq,
-          msg: one,
-          at: firstAt.get(key64(item.payload)) ?? item.at,
-          castAt: sim.castAt.get(key64(item.payload)),
-        };
-        apply(agreed, v.members);
-      }
-    }
+    for (const item of longest)
+      if (item.t === 'msg') applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
   }
 
   function apply(a: AgreedMsg, members: readonly MemberId[]): void {
@@ -220,13 +263,17 @@ export function model(sim: RpcSim): Model {
       return;
     }
     if (msg.kind !== 'request') return;
-    const client = msg.id.slice(0, msg.id.lastIndexOf(':'));
+    const colon = msg.id.lastIndexOf(':');
+    const client = msg.id.slice(0, colon);
     if (msg.settled !== undefined && msg.settled > (floors.get(client) ?? 0)) floors.set(client, msg.settled);
     const refused = !outcomes.has(msg.id) && !msg.afterFence && fences.get(msg.id)?.has(msg.contact);
     if (refused) return;
     copies.set(msg.id, (copies.get(msg.id) ?? 0) + 1);
     if (!first.has(msg.id)) first.set(msg.id, { contact: msg.contact, ts: a.castAt ?? msg.ts, at: a.at });
     if (outcomes.has(msg.id) || pending.has(msg.id)) return;
+    // At or below its client's settled floor with no outcome (the client gave up on it, or a
+    // re-founded start's table dropped it): answered `expired`, never run (outcomes.ts).
+    if (Number(msg.id.slice(colon + 1)) <= (floors.get(client) ?? 0)) return;
     let args: unknown[];
     try {
       args = validateRegisterRequest(msg.method, decodeValue(msg.args));
@@ -271,6 +318,69 @@ export function model(sim: RpcSim): Model {
   cache.set(sim, m);
   return m;
 }
+
+/** What a replica's snapshot holds, as the model needs it (the format of replica.ts `encodeSnapshot`). */
+interface Start {
+  app: RegisterState;
+  outcomes: Map<string, ModelResult>;
+  floors: Map<string, number>;
+  fences: Map<string, string[]>;
+  pending: Map<string, MemberId>;
+  /** The members of the view it last applied. */
+  members: readonly MemberId[];
+  backlog: (
+    | { t: 'msg'; payload: Uint8Array; sender: MemberId }
+    | { t: 'view'; members: readonly MemberId[] }
+  )[];
+}
+
+/** Decodes a replica's snapshot (`Replica.snapshot()`, version 1) for the model. */
+function startOf(bytes: Uint8Array): Start {
+  const v = decodeValue(bytes, SNAPSHOT_LIMITS) as unknown[];
+  if (!Array.isArray(v) || v[0] !== 1 || v.length !== 9) throw new Error('not a version 1 replica snapshot');
+  const [, app, outcomeState, , pendingState, , , members, backlog] = v as [
+    1,
+    RegisterState,
+    OutcomeTableState,
+    unknown,
+    [string, string, string][],
+    number,
+    number,
+    MemberId[],
+    (['m', Uint8Array, MemberId, number] | ['v', number, MemberId[]])[],
+  ];
+  const table = new OutcomeTable();
+  table.restore(outcomeState);
+  const outcomes = new Map<string, ModelResult>();
+  const floors = new Map<string, number>();
+  const fences = new Map<string, string[]>();
+  for (const [client, floor, , recorded, fenced] of outcomeState[2]) {
+    floors.set(client, floor);
+    for (const [n] of recorded) {
+      const id = `${client}:${n}`;
+      const o = table.get(id);
+      if (o?.status === 'committed') outcomes.set(id, resultOf(o.result));
+      else if (o?.status === 'interrupted') outcomes.set(id, { status: 'interrupted' });
+    }
+    for (const [n, ms] of fenced) fences.set(`${client}:${n}`, ms);
+  }
+  return {
+    app,
+    outcomes,
+    floors,
+    fences,
+    pending: new Map(pendingState.map(([id, , runner]) => [id, runner])),
+    members,
+    backlog: backlog.map((b) =>
+      b[0] === 'm'
+        ? { t: 'msg' as const, payload: b[1], sender: b[2] }
+        : { t: 'view' as const, members: b[2] },
+    ),
+  };
+}
+
+const describeStart = (s: Start) =>
+  `${JSON.stringify(s.app)}+${s.backlog.filter((b) => b.t === 'msg').length} queued, ${s.outcomes.size} outcomes`;
 
 /** The requests of a batch the model applies: the parts that decode to a request of its sender. */
 function partsOf(parts: readonly Uint8Array[], sender: MemberId): RequestMsg[] {

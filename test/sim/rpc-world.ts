@@ -22,7 +22,7 @@ import { seededRandom } from '../../runtime/stack/random.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
-import { Register, type RegisterState, validateRegisterRequest } from './rpc-service.js';
+import { Register, validateRegisterRequest } from './rpc-service.js';
 import type { Incarnation, NodeApp, NodeHandle, ScenarioConfig } from './world.js';
 import { viewKey, World } from './world.js';
 
@@ -71,8 +71,13 @@ export type LogItem =
       id: number;
       members: readonly MemberId[];
       at: number;
-      /** The register once the replica took the view in (a re-founding's start state). */
-      state?: RegisterState;
+      /**
+       * The replica's snapshot (`Replica.snapshot()`) when its incarnation took its first view
+       * in: the state it starts that history from, with the backlog it will still apply first
+       * (a re-founding's start state: an async request still running, requests of the old
+       * history queued). Absent for later views, or if the replica refused to take a snapshot.
+       */
+      start?: Uint8Array;
     }
   | { t: 'msg'; viewId: number; gseq: number | undefined; sender: MemberId; payload: Uint8Array; at: number };
 
@@ -342,9 +347,15 @@ export class RpcSim {
               members: v.view.members,
               at: w.now,
             };
+            const firstView = !log.some((i) => i.t === 'view');
             log.push(item);
             group.emit('view', v);
-            item.state = register.snapshot();
+            if (firstView)
+              try {
+                item.start = replica.snapshot();
+              } catch {
+                // A replica that stopped (it refused a state): no start state to record.
+              }
             return;
           }
           case 'suspect':
