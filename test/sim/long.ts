@@ -8,6 +8,7 @@
  *   npm run sim:long -- --digest 8 [--trace] per mode, seeds base..base+7: a digest per seed
  *   npm run sim:long -- --results F          resumable: chunks already in F (same commit) are
  *                                            skipped, each finished chunk is appended to F
+ *   npm run sim:long -- --offset 50000       every mode's seeds start 50,000 after its base (fresh seeds)
  *   npm run sim:long -- --budget 3000        stop handing out chunks after 3000 s; the report
  *                                            covers the chunks done
  *   npm run sim:long -- --modes mixed --seeds 5000
@@ -117,6 +118,7 @@ async function main(): Promise<number> {
       digest: { type: 'string' },
       results: { type: 'string' },
       budget: { type: 'string' },
+      offset: { type: 'string', default: '0' },
       trace: { type: 'boolean', default: false },
     },
   });
@@ -131,6 +133,9 @@ async function main(): Promise<number> {
     return i;
   });
   const total = Number(values.seeds);
+  // Seeds nobody ran before: every mode's range starts `offset` seeds after its base.
+  const offset = Number(values.offset);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new Error(`--offset must be a count, got '${values.offset}'`);
   // Modes of weight 0 (not in the default run) count as weight 1 when chosen by name.
   const weightOf = (i: number) => MODES[i]!.weight || 1;
   const weight = chosen.reduce((s, i) => s + weightOf(i), 0);
@@ -139,7 +144,8 @@ async function main(): Promise<number> {
       k === chosen.length - 1
         ? total - chosen.slice(0, k).reduce((s, j) => s + Math.floor((total * weightOf(j)) / weight), 0)
         : Math.floor((total * weightOf(i)) / weight);
-    return { mode: i, lo: MODES[i]!.base, hi: MODES[i]!.base + n - 1 };
+    const lo = MODES[i]!.base + offset;
+    return { mode: i, lo, hi: lo + n - 1 };
   });
   // Chunks interleave the modes, so a sample's rate is the mix's and the slow RPC seeds spread out.
   const size = Number(values.chunk);
