@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
 import { steadyNow } from '../clock.js';
+import { TroupeError } from '../errors.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
 import { OBSERVE_SERVICE, type ObserveSink, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
@@ -32,7 +33,7 @@ import { encodeRefusal, keyRefusal, REFUSALS_PER_SEC, type Refusal, TokenBucket 
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
 import { type CallContext, ReplicaCallContext } from './context.js';
-import { Dispatcher, type MethodEntry, type Resolved } from './dispatch.js';
+import { Dispatcher, failure, type MethodEntry, type Resolved } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
 import { LockTable } from './locks.js';
 import {
@@ -136,8 +137,8 @@ export interface ReplicaStats {
   requestsCast: number;
   /**
    * Client requests the group refused to cast even alone (the cast threw, e.g. over the group's
-   * `maxMessage`): left to their clients' retransmission and deadline. A refused batch is recast
-   * as its requests one by one first.
+   * `maxMessage`: its client gets `MESSAGE_TOO_LARGE`). A refused batch is recast as its requests
+   * one by one first.
    */
   requestsRefused: number;
 }
@@ -272,7 +273,12 @@ export class Replica<T extends object = object> implements StateProvider {
   /** Calls this member cast and has not yet seen delivered: id → cast time. */
   private readonly inflight = new Map<string, number>();
   /** Orders this member's calls: at once when alone, in one cast while an earlier one is ordered. */
-  private readonly batcher = new RequestBatcher((payload, qos) => this.group?.cast(payload, qos));
+  private readonly batcher = new RequestBatcher(
+    (payload, qos) => this.group?.cast(payload, qos),
+    undefined,
+    undefined,
+    (id, error, client) => this.onRefused(id, error, client),
+  );
   /**
    * The arguments of this member's own casts, decoded and validated when the call came in: applying
    * the request here uses them instead of decoding the same bytes again. Id → resolution.
@@ -541,10 +547,25 @@ export class Replica<T extends object = object> implements StateProvider {
       this.castArgs.set(p.id, resolved);
       if (this.castArgs.size > 4096) this.castArgs.delete(this.castArgs.keys().next().value as string);
       this.observe.event({ type: 'request', step: 'cast', id: p.id });
-      this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos);
+      this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
       return;
     }
     this.onQuery(p, resolved.entry, resolved.args, from);
+  }
+
+  /**
+   * The group refused to cast request `id` even alone: it will never be ordered. It is no longer
+   * this member's cast in flight (an outcome query gets `not-found`, not `pending` forever), and a
+   * request too large for the group's `maxMessage` is refused to its client with that error (a
+   * retransmission would meet the same refusal until the call's deadline). Other refusals (the
+   * member left) get no answer: the client fails over.
+   */
+  private onRefused(id: string, error: unknown, client: string | undefined): void {
+    this.inflight.delete(id);
+    this.castArgs.delete(id);
+    if (client === undefined || !(error instanceof TroupeError) || error.code !== 'MESSAGE_TOO_LARGE') return;
+    const member = this.group?.self;
+    if (member) this.send(client, { kind: 'reject', id, member, result: failure(error) });
   }
 
   /** An unordered query: answered here from local state; in `all`/`majority` also by every other member. */

@@ -30,17 +30,24 @@ export class RequestBatcher {
   private held = false;
   private parts: Uint8Array[] = [];
   private ids: string[] = [];
+  /** Per waiting request, its client's address (where a refusal is answered), if given. */
+  private clients: (string | undefined)[] = [];
   private bytes = 0;
   private qos: QoS | undefined;
   /** Casts made (batches and lone requests) and requests they carried, for `stats()`. */
   casts = 0;
   requests = 0;
 
-  /** @param cast hands one encoded group message to the group's total order. */
+  /**
+   * @param cast hands one encoded group message to the group's total order.
+   * @param refuse told of a request the group refused to cast even alone (`cast` threw `error`):
+   *   it is in no cast, so whoever holds it as being ordered must let go of it.
+   */
   constructor(
     private readonly cast: (payload: Uint8Array, qos: QoS) => void,
     private readonly maxParts = MAX_BATCH_PARTS,
     private readonly maxBytes = MAX_BATCH_BYTES,
+    private readonly refuse: (id: string, error: unknown, client: string | undefined) => void = () => {},
   ) {}
 
   /** Requests waiting for the next cast. */
@@ -49,10 +56,11 @@ export class RequestBatcher {
   }
 
   /** Orders `request` (an encoded `request` message) now, or with the next batch. */
-  submit(id: string, request: Uint8Array, qos: QoS): void {
+  submit(id: string, request: Uint8Array, qos: QoS, client?: string): void {
     if (this.qos && !sameQos(this.qos, qos)) this.flush();
     this.parts.push(request);
     this.ids.push(id);
+    this.clients.push(client);
     this.bytes += request.byteLength;
     this.qos = qos;
     if (
@@ -104,39 +112,47 @@ export class RequestBatcher {
    * Casts what waits: one request as itself, several as one `requests` message. Never throws: a
    * batch the group refuses (e.g. over its `maxMessage`) goes as its requests one by one, as each
    * would have gone without batching; a request the group refuses alone is counted in
-   * {@link refused} and left to its client's retransmission, as before batching.
+   * {@link refused} and handed to `refuse` (the replica answers its client).
    */
   flush(): void {
     const n = this.parts.length;
     if (n === 0) return;
     const parts = this.parts;
+    const ids = this.ids;
+    const clients = this.clients;
     const qos = this.qos!;
     this.clear();
-    if (n > 1 && this.tryCast(encodeGroupMsg({ kind: 'requests', parts }), qos, n)) return;
-    for (const part of parts) this.tryCast(part, qos, 1);
+    if (n > 1 && this.tryCast(encodeGroupMsg({ kind: 'requests', parts }), qos, n) === undefined) return;
+    for (let i = 0; i < n; i++) {
+      const error = this.tryCast(parts[i]!, qos, 1);
+      if (error === undefined) continue;
+      this.refused++;
+      this.refuse(ids[i]!, error, clients[i]);
+    }
   }
 
-  /** Requests the group refused to cast (the cast threw). */
+  /** Requests the group refused to cast even alone (the cast threw). */
   refused = 0;
 
-  private tryCast(payload: Uint8Array, qos: QoS, n: number): boolean {
+  /** Casts `payload`; what the group threw if it refused it (`undefined`: cast). */
+  private tryCast(payload: Uint8Array, qos: QoS, n: number): unknown {
     // Counted first: a group may deliver a cast before `cast` returns.
     this.inOrder++;
     try {
       this.cast(payload, qos);
-    } catch {
+    } catch (e) {
       if (this.inOrder > 0) this.inOrder--;
-      if (n === 1) this.refused++;
-      return false;
+      return e ?? new Error('cast refused');
     }
     this.casts++;
     this.requests += n;
-    return true;
+    return undefined;
   }
 
   private clear(): void {
     this.parts = [];
     this.ids = [];
+    this.clients = [];
     this.bytes = 0;
     this.qos = undefined;
   }

@@ -38,7 +38,12 @@ export function guardMsgpack(bytes: Uint8Array, start: number, end: number, limi
   let pos = start;
   let values = 0;
   // Iterative walk: `pending[0..depth)` counts values still owed by each open container.
-  if (pending.length < limits.maxDepth + 2) pending = new Int32Array(limits.maxDepth + 2);
+  // Limits are the code's own constants (16 to 64); a wild one is a programming error, refused
+  // before it asks for a stack of gigabytes.
+  const maxDepth = limits.maxDepth;
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 0 || maxDepth > MAX_GUARD_DEPTH)
+    throw new RangeError(`guardMsgpack: maxDepth must be an integer from 0 to ${MAX_GUARD_DEPTH}`);
+  if (pending.length < maxDepth + 2) pending = new Int32Array(maxDepth + 2);
   const stack = pending;
   let depth = 1;
   stack[0] = 1;
@@ -174,6 +179,9 @@ export function guardMsgpack(bytes: Uint8Array, start: number, end: number, limi
   }
   if (pos !== end) fail(`msgpack has ${end - pos} trailing bytes`);
 }
+
+/** The deepest nesting a {@link GuardLimits} may allow. */
+export const MAX_GUARD_DEPTH = 4096;
 
 /** {@link guardMsgpack}'s stack of open containers, reused (the walk is synchronous). */
 let pending = new Int32Array(18);

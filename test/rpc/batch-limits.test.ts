@@ -142,3 +142,22 @@ describe('forged and malformed batches', () => {
     for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual(['x']);
   });
 });
+
+describe('a call too large for the group even alone', () => {
+  it('fails at once with MESSAGE_TOO_LARGE and its contact answers not-found, not pending', async () => {
+    cluster = await Cluster.of(3);
+    for (const n of cluster.nodes) limitCasts(n.member as never, 4_096);
+    const client = await cluster.client({ ...CALM, timeoutMs: 1_500 });
+    const requestId = client.newRequestId();
+    const started = Date.now();
+    const e = await client.invoke('ledger', 'append', ['x'.repeat(5_000)], { requestId }).catch((x) => x);
+    // Refused by the contact (a typed error), not left to time out after 1.5 s.
+    expect((e as { code?: string }).code).toBe('MESSAGE_TOO_LARGE');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await cluster.settle();
+    expect(cluster.nodes[0]!.replica.stats().requestsRefused).toBe(1);
+    // Nothing of it can be ordered: the contact no longer holds it as its cast in flight.
+    expect((await client.outcome(requestId, { timeoutMs: 500 })).status).toBe('not-found');
+    for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual([]);
+  });
+});

@@ -135,7 +135,8 @@ async function main(): Promise<number> {
   const total = Number(values.seeds);
   // Seeds nobody ran before: every mode's range starts `offset` seeds after its base.
   const offset = Number(values.offset);
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new Error(`--offset must be a count, got '${values.offset}'`);
+  if (!Number.isSafeInteger(offset) || offset < 0)
+    throw new Error(`--offset must be a count, got '${values.offset}'`);
   // Modes of weight 0 (not in the default run) count as weight 1 when chosen by name.
   const weightOf = (i: number) => MODES[i]!.weight || 1;
   const weight = chosen.reduce((s, i) => s + weightOf(i), 0);

@@ -117,3 +117,19 @@ describe('guardMsgpack (allocation-free) against the guard it replaced', () => {
     expect(refused).toBeGreaterThan(3000);
   });
 });
+
+describe('guardMsgpack limits', () => {
+  it('refuses a maxDepth it cannot hold a stack for, and grows its stack for a deep one', () => {
+    const deep = {
+      maxDepth: 200,
+      maxValues: 1 << 16,
+      allowMaps: false,
+      allowedExtensions: new Set<number>(),
+    };
+    const nested = new Uint8Array([...new Array(150).fill(0x91), 0x01]);
+    expect(() => guardMsgpack(nested, 0, nested.length, deep)).not.toThrow();
+    expect(() => guardMsgpack(nested, 0, nested.length, PACKET_LIMITS)).toThrow('nested deeper than 16');
+    for (const maxDepth of [Number.POSITIVE_INFINITY, 2 ** 31, -1, 1.5])
+      expect(() => guardMsgpack(nested, 0, nested.length, { ...deep, maxDepth })).toThrow(RangeError);
+  });
+});
