@@ -1,0 +1,105 @@
+// The OutcomeTable and ClientSession with their per-request shortcuts (newest, sorted/top) against
+// the ones they replaced and a copy restored mid-history, on random histories: identical snapshots and lookups.
+import { describe, expect, it } from 'vitest';
+import { OutcomeTable } from '../../runtime/rpc/outcomes.js';
+import { ClientSession } from '../../runtime/rpc/session.js';
+import { OutcomeTable as OldTable } from './fixtures/outcomes-8411f69.js';
+import { ClientSession as OldSession } from './fixtures/session-8411f69.js';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ok = { ok: true as const, value: new Uint8Array([1]) };
+
+describe('OutcomeTable differential', () => {
+  it('identical snapshots and lookups to the old table, with and without a restore', () => {
+    for (let seed = 1; seed <= 600; seed++) {
+      const r = rng(seed);
+      const int = (n: number) => Math.floor(r() * n);
+      const limits = { perClient: 1 + int(5), maxClients: 1 + int(4), sessionRequests: 1 + int(20) };
+      const old = new OldTable(limits);
+      const neu = new OutcomeTable(limits);
+      let restored = new OutcomeTable(limits);
+      let hasRestored = false;
+      const clients = ['a', 'b', 'c', 'd', 'e'].slice(0, 1 + int(5));
+      for (let step = 0; step < 300; step++) {
+        const id = `${clients[int(clients.length)]}:${1 + int(12)}`;
+        const op = int(10);
+        const all = [old, neu, restored] as const;
+        if (op < 4) {
+          const settled = r() < 0.3 ? undefined : int(12);
+          for (const t of all) t.request(id, settled);
+        } else if (op < 8) {
+          const o =
+            r() < 0.5
+              ? { status: 'committed' as const, result: ok, viewId: 1, at: step }
+              : { status: 'interrupted' as const, viewId: 1, at: step };
+          for (const t of all) t.record(id, o as never);
+        } else if (op < 9) {
+          for (const t of all) t.fence(id, ['m1']);
+        } else {
+          restored = new OutcomeTable(limits);
+          restored.restore(structuredClone(neu.snapshot()));
+          hasRestored = true;
+        }
+        const s = JSON.stringify(old.snapshot());
+        const ns = JSON.stringify(neu.snapshot());
+        if (ns !== s) expect(ns, `seed ${seed} step ${step}`).toBe(s);
+        const rs = JSON.stringify(restored.snapshot());
+        if (hasRestored && rs !== s) expect(rs, `seed ${seed} step ${step} (restored)`).toBe(s);
+        for (const c of clients)
+          for (let n = 1; n <= 12; n++) {
+            const q = `${c}:${n}`;
+            const a = JSON.stringify([neu.get(q), neu.fenced(q)]);
+            const b = JSON.stringify([old.get(q), old.fenced(q)]);
+            if (a !== b) expect(a, `${q} seed ${seed} step ${step}`).toBe(b);
+          }
+      }
+    }
+  });
+});
+
+describe('ClientSession differential', () => {
+  it('same watermark as the old session', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const r = rng(seed);
+      const int = (n: number) => Math.floor(r() * n);
+      const old = new OldSession('c', 0);
+      const neu = new ClientSession('c', 0);
+      const held: string[] = [];
+      for (let step = 0; step < 300; step++) {
+        const op = int(4);
+        if (op === 0) {
+          const id = old.next();
+          neu.next();
+          old.hold(id);
+          neu.hold(id);
+          held.push(id);
+        } else if (op === 1 && held.length > 0) {
+          const id = held.splice(int(held.length), 1)[0]!;
+          old.release(id);
+          neu.release(id);
+        } else if (op === 2) {
+          const id = `c:${1 + int(40)}`;
+          old.hold(id);
+          neu.hold(id);
+          held.push(id);
+        } else {
+          const id = `c:${1 + int(40)}`;
+          old.release(id);
+          neu.release(id);
+        }
+        if (neu.watermark('c:1') !== old.watermark('c:1'))
+          expect(neu.watermark('c:1'), `seed ${seed} step ${step}`).toBe(old.watermark('c:1'));
+      }
+    }
+  });
+});
