@@ -3,26 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import { OutcomeTable } from '../../runtime/rpc/outcomes.js';
 import { ClientSession } from '../../runtime/rpc/session.js';
+import { seededRandom } from '../../runtime/stack/random.js';
 import { OutcomeTable as OldTable } from './fixtures/outcomes-8411f69.js';
 import { ClientSession as OldSession } from './fixtures/session-8411f69.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ok = { ok: true as const, value: new Uint8Array([1]) };
 
 describe('OutcomeTable differential', () => {
   it('identical snapshots and lookups to the old table, with and without a restore', () => {
     for (let seed = 1; seed <= 600; seed++) {
-      const r = rng(seed);
+      const r = seededRandom(seed);
       const int = (n: number) => Math.floor(r() * n);
       const limits = { perClient: 1 + int(5), maxClients: 1 + int(4), sessionRequests: 1 + int(20) };
       const old = new OldTable(limits);
@@ -70,7 +60,7 @@ describe('OutcomeTable differential', () => {
 describe('ClientSession differential', () => {
   it('same watermark as the old session', () => {
     for (let seed = 1; seed <= 300; seed++) {
-      const r = rng(seed);
+      const r = seededRandom(seed);
       const int = (n: number) => Math.floor(r() * n);
       const old = new OldSession('c', 0);
       const neu = new ClientSession('c', 0);

@@ -3,24 +3,13 @@
 // strings drawn from the characters that matter, so a drift in either direction fails.
 import { describe, expect, it } from 'vitest';
 import { parseRequestId } from '../../runtime/rpc/result.js';
+import { seededRandom } from '../../runtime/stack/random.js';
 
 const GRAMMAR = /^([A-Za-z0-9_-]{1,64}):([1-9][0-9]{0,14})$/;
 
 function expected(id: string) {
   const m = GRAMMAR.exec(id);
   return m ? { clientId: m[1], counter: Number(m[2]) } : undefined;
-}
-
-/** A deterministic generator (mulberry32), so a failure names its input and reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('parseRequestId', () => {
@@ -54,7 +43,7 @@ describe('parseRequestId', () => {
   });
 
   it('agrees with the grammar on 20,000 random ids', () => {
-    const next = rng(20261203);
+    const next = seededRandom(20261203);
     const alphabet = 'aZ09_-:: .é/0123456789';
     let valid = 0;
     for (let i = 0; i < 20_000; i++) {
