@@ -103,6 +103,8 @@ async function run(cmd: Run): Promise<void> {
       if (settled >= cmd.warmup || now - runStart >= cmd.warmupSeconds * 1000) {
         measuring = true;
         t0 = now;
+        // The entry samples the replicas' memory here and at the end (RSS flat under load).
+        emit('measuring', {});
         retransmitsAtStart = client.stats().retransmits;
         deadline = now + cmd.seconds * 1000;
         // Closes the window on time even when no call settles (calls stuck until their timeout).

@@ -5,6 +5,7 @@
 //
 // The runner gives every entry its own ProcessHarness and stops it afterwards, so each entry forms
 // its own group of 3 replicas (about a second) rather than sharing one across entries.
+import { readFileSync } from 'node:fs';
 import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
 import { script } from '../lib/script.js';
@@ -92,6 +93,14 @@ async function orderedCalls(
   // Warm-up: a few hundred calls (a few thousand pipelined) or half a second, whichever comes first.
   const warmup = Math.max(outstanding, Math.min(outstanding === 1 ? 200 : 2_000, Math.ceil(count / 10)));
   const warmupSeconds = Math.min(0.5, ctx.limits.maxSeconds / 2);
+  // Replica RSS when the measured window opens and when it closes (issue 13: flat after warm-up).
+  const rssWarm =
+    outstanding > 1
+      ? client
+          .waitFor((e) => e.event === 'measuring', (ctx.limits.maxSeconds + 30) * 1000)
+          .then(() => replicas.map(rssMB))
+          .catch(() => undefined)
+      : undefined;
   const r = await client.request(
     {
       cmd: 'run',
@@ -108,6 +117,7 @@ async function orderedCalls(
     (e) => e.event === 'result' || e.event === 'error',
     (ctx.limits.maxSeconds + 10) * 1000 + 2 * CALL_TIMEOUT_MS,
   );
+  const rssEnd = replicas.map(rssMB);
   if (PROFILE_DIR) await ctx.procs.stopAll({ graceMs: 5_000 });
   if (r.event === 'error') throw new Error(`rpc-client: ${String(r.message)}`);
   if (!((r.ops as number) > 0))
@@ -133,6 +143,9 @@ async function orderedCalls(
   // In the measured window (the issue's target: none in a clean run), then over the whole run.
   notes.retransmits = `${r.measuredRetransmits as number} (${stats.retransmits ?? 0} with warm-up)`;
   notes['view changes'] = views() - viewsBefore;
+  const warm = await rssWarm;
+  if (warm?.every((m) => m !== undefined) && rssEnd.every((m) => m !== undefined))
+    notes['replica RSS MB (window start → end)'] = `${warm.join('/')} → ${rssEnd.join('/')}`;
   if ((r.viewSize as number) !== REPLICAS) notes['client view size'] = r.viewSize as number;
   return {
     primary: outstanding === 1 ? 'latency' : 'rate',
@@ -204,3 +217,13 @@ export default [
   throughputEntry('first', true),
   throughputEntry('all', true),
 ];
+
+/** A child's resident set in MB (Linux `/proc`), or undefined where it cannot be read. */
+function rssMB(child: Child): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
