@@ -110,6 +110,8 @@ class SeqRound extends OrderRound {
   ackedHold = -1;
   ackedSeen = -1;
   ackQueued = false;
+  /** The `ack` timer is armed: later Orders must not push it back (it bounds the Ack's delay). */
+  ackArmed = false;
   /** Per rank: since when its oldest received, unstamped ordered message has waited here
    * (undefined: none waits). Reset when a stamp for that rank arrives, so it never overstates. */
   readonly waitSince: (number | undefined)[];
@@ -214,6 +216,7 @@ class Seq extends OrderLayer<SeqRound> {
 
   protected afterView(r: SeqRound): void {
     this.ctx.clearTimer('ack');
+    r.ackArmed = false;
     if (r.sequencer && r.n > 1 && this.checkMs > 0) this.ctx.setTimer('lag', this.checkMs);
     else this.ctx.clearTimer('lag');
     // Without a majority of the others left once the sequencer goes (n < 3), removing it would
@@ -492,7 +495,10 @@ class Seq extends OrderLayer<SeqRound> {
     }
     r.holds[r.selfRank] = hold;
     if (urgent && hold > r.ackedHold) this.queueAck(r);
-    else if (r.nextGseq - 1 > r.ackedSeen) this.ctx.setTimer('ack', this.o.ackMs);
+    else if (r.nextGseq - 1 > r.ackedSeen && !r.ackArmed) {
+      r.ackArmed = true;
+      this.ctx.setTimer('ack', this.o.ackMs);
+    }
   }
 
   private queueAck(r: SeqRound): void {
@@ -511,14 +517,17 @@ class Seq extends OrderLayer<SeqRound> {
     r.ackedHold = hold;
     r.ackedSeen = seen;
     this.ctx.clearTimer('ack');
+    r.ackArmed = false;
     this.castControl([SeqKind.Ack, hold, seen]);
   }
 
   timer(key: string): void {
     const r = this.round;
     if (!r) return;
-    if (key === 'ack') this.sendAck(r);
-    else if (key === 'lag') this.checkLag(r);
+    if (key === 'ack') {
+      r.ackArmed = false;
+      this.sendAck(r);
+    } else if (key === 'lag') this.checkLag(r);
     else if (key === 'stall') this.checkStall(r);
   }
 
