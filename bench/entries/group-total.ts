@@ -120,6 +120,9 @@ export async function groupTotal(ctx: BenchContext, run: GroupRun): Promise<Meas
       // The default ordering is seq (Orders + Acks); TOKEN_STACK's total counts token ACKs.
       'seq orders': sum('seq', 'orders'),
       'seq acks': sum('seq', 'acks'),
+      // Why a member left the view, when one did: removed as lagging, or as a slow sequencer.
+      'seq lag removals': sum('seq', 'lagRemovals'),
+      'seq sequencer removals': sum('seq', 'sequencerRemovals'),
       'packed msgs/datagram': +(sum('pack', 'messages') / Math.max(1, sum('pack', 'packets'))).toFixed(1),
       // RSS of the casting members a quarter into the run (after warm-up) and at its end.
       'max RSS MB at ¼ → end': `${rss('rssWarmMB')} → ${rss('rssEndMB')}`,
