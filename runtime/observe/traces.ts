@@ -142,7 +142,7 @@ export class TraceRing {
    */
   slot(requestId: string, member: string, create = true): number {
     // A request's steps often come in a row (applying then outcome, outcome then replied): the
-    // last answer is kept, and a Map lookup of a string id was most of what tracing cost.
+    // last answer is kept: the Map of string ids was about half the observer's cost in a profile.
     if (requestId === this.lastId && this.ids[this.lastSlot] === requestId) return this.lastSlot;
     const found = this.slots.get(requestId);
     if (found !== undefined) {

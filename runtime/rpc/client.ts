@@ -565,7 +565,8 @@ export class TroupeClient implements Invoker {
     if (this.calls.has(c.id)) return Promise.reject(new RequestPendingError(c.id));
     const settled = new Promise((resolve, reject) => {
       // Every field spelled out (no spread of `c`): one object shape for every call, so the
-      // stores below and in sendCall stay on V8's fast path (the spread cost ~5 % of a call's CPU).
+      // stores below and in sendCall stay on V8's fast path (the spread and those stores were
+      // 10 % of an in-process profile's samples, docs/performance.md).
       const call: Call = {
         id: c.id,
         service: c.service,
@@ -1346,10 +1347,15 @@ export class TroupeClient implements Invoker {
 const MAX_CALLS_BYTES = 16 * 1024;
 /** Packet header, authentication tag and the `calls` framing, kept free below `maxDatagram`. */
 const CALLS_HEADROOM = 256;
-/** A call's bytes in a `calls` packet, over-estimated (msgpack framing of each field). */
+/**
+ * A call's bytes in a `calls` packet, over-estimated without encoding anything (this runs per
+ * call): ids and member ids are ASCII by their grammar, a name's UTF-8 is at most 3 bytes per
+ * UTF-16 unit, 32 for msgpack framing.
+ */
 function callSize(p: CallPacket): number {
-  const utf8 = (t: string) => Buffer.byteLength(t);
-  return p.args.byteLength + utf8(p.id) + utf8(p.service) + utf8(p.method) + utf8(p.to ?? '') + 32;
+  return (
+    p.args.byteLength + p.id.length + (p.to?.length ?? 0) + 3 * (p.service.length + p.method.length) + 32
+  );
 }
 const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'requestId']);
 const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);

@@ -136,8 +136,8 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
 
 /**
  * Elements 1–6 of a request or a forward (the call as the client made it), in a literal the
- * caller completes: no second object spread into the first (that spread was a replica's most
- * expensive line per request), and one shape per kind.
+ * caller completes: no second object spread into the first (a copy and a slow shape per request
+ * at every replica), and one shape per kind.
  */
 function callFields(v: unknown[], kind: 'request' | 'forward') {
   return {

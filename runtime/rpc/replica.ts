@@ -1463,7 +1463,7 @@ export class Replica<T extends object = object> implements StateProvider {
 
   /**
    * The view `viewId` as requests ordered in it record it: one copy per view, shared by its
-   * requests (nobody writes to it; a copy per request was a loaded replica's largest allocation).
+   * requests (nobody writes to it; it was copied for every request).
    */
   private orderedIn(viewId: number): AppliedView {
     const view = this.group?.view;

@@ -32,7 +32,7 @@ const fail = (msg: string): never => {
  * Validate that `bytes[start..end)` holds exactly one well-formed msgpack value within
  * `limits`. Throws {@link DecodeError} otherwise. Linear in the input; allocates nothing (it
  * runs on every application value a replica decodes: a DataView, a stack and four closures
- * per call were the largest allocation of a loaded replica, docs/performance.md).
+ * per call were the largest allocation site, 15 % of the bytes, of a loaded in-process group).
  */
 export function guardMsgpack(bytes: Uint8Array, start: number, end: number, limits: GuardLimits): void {
   let pos = start;

@@ -10,7 +10,10 @@ import { model } from './rpc-checkers.js';
 import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import type { Register } from './rpc-service.js';
 import { groupConfig, runScenario } from './scenario.js';
-import type { Fault } from './world.js';
+import { ALL_FAULTS, type Fault } from './world.js';
+
+/** Every base fault plus partitions that split the group and one-way link cuts. */
+const WITH_CUTS: Fault[] = [...ALL_FAULTS, 'splits', 'links'];
 
 const nodes = ['n0', 'n1', 'n2', 'n3'].map((address, index) => ({ index, address }));
 
@@ -149,17 +152,7 @@ describe('the RPC checkers added with the new load', () => {
     // Before the fix the model ran the re-founded log from a fresh register (value 1), not from
     // the winning founder's state (value 102 at 60027): e.g. c1:3 mul(3) got 1020 = 3 * (102 +
     // 80 + 47 + 111), judged against 717 = 3 * (1 + 80 + 47 + 111): 43 and 35 false violations.
-    const faults: Fault[] = [
-      'loss',
-      'dup',
-      'reorder',
-      'delay',
-      'crash',
-      'pause',
-      'partition',
-      'splits',
-      'links',
-    ];
+    const faults = WITH_CUTS;
     const opts = { callsPerLane: 12, callTimeoutMs: 1500 };
     for (const seed of [60027, 60045]) {
       const cfg = { ...rpcConfig(seed, 3, faults), delivery: 'fanout' as const, rejoin: 'same' as const };
@@ -178,17 +171,7 @@ describe('the RPC checkers added with the new load', () => {
     // requests at the head of its backlog, applied before the first view's casts. The model took
     // the register alone and missed both: 2 ops off, 346 false violations (sequential-state and
     // every later reply). It now starts from the whole snapshot (tables and backlog).
-    const faults: Fault[] = [
-      'loss',
-      'dup',
-      'reorder',
-      'delay',
-      'crash',
-      'pause',
-      'partition',
-      'splits',
-      'links',
-    ];
+    const faults = WITH_CUTS;
     const seed = 340134;
     const cfg = {
       ...rpcConfig(seed, 3, faults),
