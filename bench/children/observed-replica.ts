@@ -28,7 +28,13 @@ import { emit, onCommands } from 'troupe/testkit';
 import { Bank } from '../../examples/bank/bank.js';
 import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
 
-const observer = new Observer({ logger: createLogger({ level: 'info', base: { group: 'bank' } }) });
+const observer = new Observer({
+  logger: createLogger({ level: 'info', base: { group: 'bank' } }),
+  // TROUPE_BENCH_OBSERVE_TRACES: the trace ring's size (0: none), to measure what tracing costs.
+  ...(process.env.TROUPE_BENCH_OBSERVE_TRACES
+    ? { traces: Number(process.env.TROUPE_BENCH_OBSERVE_TRACES) }
+    : {}),
+});
 let on = false;
 let server: MetricsServer | undefined;
 const sink: ObserveSink = {

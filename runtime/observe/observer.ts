@@ -515,7 +515,7 @@ export class Observer implements ObserveSink {
     // One lookup of the request per event (the ring is most of what an event costs here).
     switch (e.step) {
       case 'received': {
-        const slot = ring.slot(e.id, member);
+        const slot = ring.slot(e.id, member, true, STEP.received);
         // A retransmitted call (the client heard nothing yet) is the same request: one span.
         const first = Number.isNaN(ring.stepAt(slot, STEP.received));
         ring.record(slot, STEP.received, at, Number.NaN, Number.NaN, e.peer);
@@ -524,10 +524,11 @@ export class Observer implements ObserveSink {
         return;
       }
       case 'cast':
-        ring.record(ring.slot(e.id, member, false), STEP.cast, at);
+        ring.record(ring.slot(e.id, member, false, STEP.cast), STEP.cast, at);
         return;
       case 'ordered': {
-        const slot = ring.slot(e.id, member);
+        // Not received here: found again by guess, not by the id index (see TraceRing.slot).
+        const slot = ring.slot(e.id, member, true, STEP.ordered, e.peer === member);
         ring.record(slot, STEP.ordered, at, e.viewId, e.gseq, e.peer);
         const received = e.peer === member ? ring.stepAt(slot, STEP.received) : Number.NaN;
         if (!Number.isNaN(received)) this.metrics.requestOrderLatency.observe((at - received) / 1000);
@@ -536,7 +537,14 @@ export class Observer implements ObserveSink {
         return;
       }
       case 'applying': {
-        ring.record(ring.slot(e.id, member), STEP.applying, at, Number.NaN, Number.NaN, e.method);
+        ring.record(
+          ring.slot(e.id, member, true, STEP.applying, false),
+          STEP.applying,
+          at,
+          Number.NaN,
+          Number.NaN,
+          e.method,
+        );
         if (this.tracer) {
           const span = this.openSpan(this.applySpans, e.id, 'troupe.apply', SpanKind.INTERNAL);
           span.setAttribute('rpc.method', e.method!);
@@ -544,7 +552,7 @@ export class Observer implements ObserveSink {
         return;
       }
       case 'outcome': {
-        const slot = ring.slot(e.id, member);
+        const slot = ring.slot(e.id, member, true, STEP.outcome, false);
         const applying = ring.stepAt(slot, STEP.applying);
         const ms = at - applying;
         if (!Number.isNaN(applying))
@@ -560,7 +568,7 @@ export class Observer implements ObserveSink {
         return;
       }
       case 'replied': {
-        const slot = ring.slot(e.id, member, false);
+        const slot = ring.slot(e.id, member, false, STEP.replied);
         ring.record(slot, STEP.replied, at, Number.NaN, Number.NaN, e.peer);
         if (this.tracer) this.endSpan(this.orderSpans, e.id, {});
         const received = ring.stepAt(slot, STEP.received);
@@ -582,7 +590,7 @@ export class Observer implements ObserveSink {
     const who = this.client?.clientId ?? '';
     const ring = this.ring;
     ring.record(
-      ring.slot(e.id, who),
+      ring.slot(e.id, who, true, STEP.call),
       STEP.call,
       wallNow(),
       Number.NaN,
@@ -604,7 +612,7 @@ export class Observer implements ObserveSink {
       const code = error === undefined ? undefined : error instanceof TroupeError ? error.code : 'ERROR';
       const outcome = code === undefined ? 'ok' : (OUTCOME_OF_CODE[code] ?? 'error');
       this.callHistogram(e.service, e.method, e.mode, outcome).observe(ms / 1000);
-      ring.record(ring.slot(e.id, who, false), STEP.settled, wallNow(), Number.NaN, ms, code);
+      ring.record(ring.slot(e.id, who, false, STEP.settled), STEP.settled, wallNow(), Number.NaN, ms, code);
       if (span) {
         if (error !== undefined) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: code ?? '' });

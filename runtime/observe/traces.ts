@@ -53,6 +53,11 @@ export const STEP = {
 } as const satisfies Record<TraceStep['step'], number>;
 export type StepKind = (typeof STEP)[keyof typeof STEP];
 const KINDS = 8;
+/** The kinds that start a request's trace at a member: never looked for by scanning. */
+const STARTS = new Uint8Array(KINDS);
+STARTS[STEP.call] = STARTS[STEP.received] = STARTS[STEP.ordered] = 1;
+/** Slots the lookup scans (newest first) for an unindexed request its guess missed. */
+const SCAN = 32;
 const NAMES = Object.keys(STEP) as TraceStep['step'][];
 
 /**
@@ -90,7 +95,16 @@ export function outcomeFlags(
 }
 
 export class TraceRing {
-  private readonly slots = new Map<string, number>();
+  /**
+   * Slot by request id, for the requests a client sent here. Only those: the index's string
+   * hashing and probing (an entry, a lookup and a removal per request at every member) were
+   * most of what tracing cost a loaded replica (4 % of its CPU in a profile of the observe bench).
+   */
+  private readonly index = new Map<string, number>();
+  /** Per slot, 1 when its request is not in {@link index}; and how many such slots are live. */
+  private readonly isUnindexed: Uint8Array;
+  private unindexed = 0;
+  private live = 0;
   private readonly ids: (string | undefined)[];
   private readonly members: string[];
   private readonly at: Float64Array;
@@ -111,6 +125,8 @@ export class TraceRing {
   /** {@link slot}'s last answer (checked against `ids` before use: the slot may be reused). */
   private lastId: string | undefined;
   private lastSlot = 0;
+  /** Per step kind, the slot its last lookup found (where {@link slot} guesses the next one). */
+  private readonly cursor = new Int32Array(KINDS).fill(-1);
 
   /**
    * @param capacity requests kept; the oldest is forgotten first. 0 keeps none.
@@ -130,35 +146,70 @@ export class TraceRing {
     this.flags = new Uint8Array(n * KINDS);
     this.order = new Uint8Array(n * KINDS);
     this.steps = new Uint8Array(n);
+    this.isUnindexed = new Uint8Array(n);
   }
 
+  /** Requests held. */
   get size(): number {
-    return this.slots.size;
+    return this.live;
   }
 
   /**
    * The slot of `requestId`, taken (forgetting the oldest request) unless `create` is false; -1
    * when not traced here or the ring keeps none. An event looks its request up once.
+   *
+   * `kind`, the step about to be recorded, lets the lookup guess (see {@link cursor}). `index`
+   * false takes a new slot without entering it in the id index: for a step that starts a
+   * request's trace at a member that did not receive it from a client (`ordered` at a member
+   * that is not the request's contact), found later by guess or by a short scan.
    */
-  slot(requestId: string, member: string, create = true): number {
-    // A request's steps often come in a row (applying then outcome, outcome then replied): the
-    // last answer is kept: the Map of string ids was about half the observer's cost in a profile.
-    if (requestId === this.lastId && this.ids[this.lastSlot] === requestId) return this.lastSlot;
-    const found = this.slots.get(requestId);
-    if (found !== undefined) {
-      this.lastId = requestId;
-      this.lastSlot = found;
-      return found;
+  slot(requestId: string, member: string, create = true, kind?: StepKind, index = true): number {
+    // A request's steps often come in a row (applying then outcome, outcome then replied).
+    if (requestId === this.lastId && this.ids[this.lastSlot] === requestId) {
+      if (kind !== undefined) this.cursor[kind] = this.lastSlot;
+      return this.lastSlot;
     }
-    if (!create || this.capacity <= 0) return -1;
+    if (this.capacity <= 0) return -1;
+    // Requests pass each step in the order they took their slots (a batch of calls is received,
+    // cast, ordered and applied in one order), so a step's request is most often in the slot
+    // after the one the same step kind found last: an array read instead of the index.
+    // Not for a step that starts a trace, but for `ordered` of a request received here: a new
+    // request's guess is the slot about to be reused, and comparing with that long-untouched id
+    // cost more than it ever found.
+    if (kind !== undefined && (STARTS[kind] === 0 || (kind === STEP.ordered && index))) {
+      const guess = this.cursor[kind]! + 1 === this.capacity ? 0 : this.cursor[kind]! + 1;
+      if (this.ids[guess] === requestId) return this.found(requestId, guess, kind);
+    }
+    const indexed = this.index.size > 0 ? this.index.get(requestId) : undefined;
+    if (indexed !== undefined) return this.found(requestId, indexed, kind);
+    // A step that follows others here may belong to an unindexed request the guess missed
+    // (requests applied out of order: handler locks, async methods): the newest slots first.
+    if (kind !== undefined && STARTS[kind] === 0 && this.unindexed > 0) {
+      let at = this.next;
+      for (let k = Math.min(SCAN, this.capacity); k > 0; k--) {
+        at = at === 0 ? this.capacity - 1 : at - 1;
+        if (this.ids[at] === requestId) return this.found(requestId, at, kind);
+      }
+    }
+    if (!create) return -1;
     const slot = this.next;
-    this.next = (slot + 1) % this.capacity;
+    this.next = slot + 1 === this.capacity ? 0 : slot + 1;
     this.evict(slot);
     this.ids[slot] = requestId;
     this.members[slot] = member;
-    this.slots.set(requestId, slot);
+    this.live++;
+    if (index) this.index.set(requestId, slot);
+    else {
+      this.isUnindexed[slot] = 1;
+      this.unindexed++;
+    }
+    return this.found(requestId, slot, kind);
+  }
+
+  private found(requestId: string, slot: number, kind: StepKind | undefined): number {
     this.lastId = requestId;
     this.lastSlot = slot;
+    if (kind !== undefined) this.cursor[kind] = slot;
     return slot;
   }
 
@@ -221,10 +272,22 @@ export class TraceRing {
     return slot >= 0 && this.ids[slot] === requestId;
   }
 
-  /** The trace of `requestId`, built afresh, or undefined when not traced here. */
+  /**
+   * The trace of `requestId`, built afresh, or undefined when not traced here. An unindexed
+   * request can hold two slots (taken again after the guess and the scan missed its first): their
+   * steps are merged in time order.
+   */
   get(requestId: string): RequestTrace | undefined {
-    const slot = this.slots.get(requestId);
-    return slot === undefined ? undefined : this.build(slot);
+    const held: number[] = [];
+    const indexed = this.index.get(requestId);
+    if (indexed !== undefined) held.push(indexed);
+    if (this.unindexed > 0)
+      for (let slot = 0; slot < this.capacity; slot++)
+        if (this.isUnindexed[slot] === 1 && this.ids[slot] === requestId) held.push(slot);
+    if (held.length <= 1) return held.length === 0 ? undefined : this.build(held[0]!);
+    const traces = held.map((slot) => this.build(slot));
+    const steps = traces.flatMap((t) => t.steps).sort((x, y) => x.at - y.at);
+    return { requestId, member: traces[0]!.member, steps };
   }
 
   /** The first step `step` of `requestId`, if recorded. */
@@ -261,7 +324,11 @@ export class TraceRing {
       this.slowSlots.splice(i, 1);
       if (this.slowKept.length + this.slowSlots.length > this.slowCapacity) this.slowKept.shift();
     }
-    this.slots.delete(id);
+    if (this.isUnindexed[slot] === 1) {
+      this.isUnindexed[slot] = 0;
+      this.unindexed--;
+    } else this.index.delete(id);
+    this.live--;
     this.ids[slot] = undefined;
     this.repeats.delete(slot);
     this.steps[slot] = 0;

@@ -1,0 +1,115 @@
+// The trace ring that indexes only the requests a client sent here (others found by guess or a
+// short scan) against the ring it replaced, which kept every request in a Map: on random histories
+// whose steps reach requests among the newest slots, every lookup, size and trace is identical.
+// Then what only the new ring does: a request whose slot both the guess and the scan miss takes a
+// second slot, and its trace merges the two.
+import { describe, expect, it } from 'vitest';
+import { STEP, type StepKind, TraceRing } from '../../runtime/observe/traces.js';
+import { seededRandom } from '../../runtime/stack/random.js';
+import { TraceRing as OldRing } from './fixtures/trace-ring-2a5f1e4.js';
+
+/** Steps that follow a request's first one at a member (looked for, never start a trace here). */
+const FOLLOWING: StepKind[] = [STEP.cast, STEP.applying, STEP.outcome, STEP.replied, STEP.settled];
+
+/**
+ * Runs one random history on `ring` and the old ring; returns the first difference, or undefined.
+ * A request a client sent here starts indexed (`received`); one ordered here from elsewhere starts
+ * unindexed (`ordered`, as the observer does for a member that is not the contact).
+ */
+function differs(seed: number, ring: TraceRing): string | undefined {
+  const r = seededRandom(seed);
+  const int = (n: number) => Math.floor(r() * n);
+  const capacity = ring.capacity;
+  const old = new OldRing(capacity);
+  const made: { id: string; indexed: boolean }[] = [];
+  let at = 0;
+  // Fresh string objects for the same id, as ids decoded from the wire are.
+  const copy = (id: string) => `${id.slice(0, 1)}${id.slice(1)}`;
+  for (let op = 0; op < 1500; op++) {
+    const roll = int(10);
+    let id: string;
+    let kind: StepKind;
+    let create = true;
+    let index = true;
+    if (roll < 3 || made.length === 0) {
+      index = r() < 0.5;
+      id = `c${int(3)}:${made.length + 1}`;
+      made.push({ id, indexed: index });
+      kind = index ? STEP.received : STEP.ordered;
+    } else if (roll < 9) {
+      // A step of a recent request: within the newest slots, where the new ring's scan reaches.
+      const reach = Math.min(made.length, capacity, 24);
+      const m = made[made.length - 1 - int(reach)]!;
+      id = copy(m.id);
+      kind = m.indexed && r() < 0.3 ? ([STEP.received, STEP.ordered] as const)[int(2)]! : FOLLOWING[int(5)]!;
+      create = r() < 0.5;
+      index = m.indexed;
+    } else {
+      id = `zz:${op}`;
+      kind = FOLLOWING[int(5)]!;
+      create = false;
+    }
+    at++;
+    const a = ring.slot(id, 'm1', create, kind, index);
+    const b = old.slot(id, 'm1', create);
+    if (a < 0 !== b < 0) return `op ${op}: slot ${a} vs old ${b} for ${id}`;
+    ring.record(a, kind, at, at, at, `s${at}`, 0);
+    old.record(b, kind, at, at, at, `s${at}`, 0);
+    if (ring.size !== old.size) return `op ${op}: size ${ring.size} vs old ${old.size}`;
+    if (int(20) === 0) {
+      ring.markSlow(a);
+      old.markSlow(b);
+    }
+  }
+  for (const { id } of made) {
+    const x = JSON.stringify(ring.get(id));
+    const y = JSON.stringify(old.get(id));
+    if (x !== y) return `trace of ${id}: ${x} vs old ${y}`;
+  }
+  const slow = JSON.stringify(ring.slow());
+  if (slow !== JSON.stringify(old.slow())) return 'slow lists differ';
+  return undefined;
+}
+
+/** The slot with its guess and scan taken away: steps of unindexed requests miss their slot. */
+class BlindRing extends TraceRing {
+  override slot(requestId: string, member: string, create = true, _kind?: StepKind, index = true): number {
+    return super.slot(requestId, member, create, undefined, index);
+  }
+}
+
+describe('TraceRing against the ring that indexed every request', () => {
+  it('answers every lookup, size, trace and slow list alike on 400 random histories', () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const capacity = [4, 8, 32, 100][seed % 4]!;
+      expect(differs(seed, new TraceRing(capacity)), `seed ${seed}`).toBeUndefined();
+    }
+  });
+
+  it('tells a ring that cannot find unindexed requests from the old one (the mutant fails)', () => {
+    const failing = Array.from({ length: 40 }, (_, i) => i + 1).filter(
+      (seed) => differs(seed, new BlindRing([4, 8, 32, 100][seed % 4]!)) !== undefined,
+    );
+    expect(failing.length).toBeGreaterThan(30);
+  });
+
+  it('merges the two slots of a request its guess and scan missed, in time order', () => {
+    const ring = new TraceRing(100);
+    ring.record(ring.slot('x:1', 'm1', true, STEP.ordered, false), STEP.ordered, 1, 1, 5);
+    // 40 more requests ordered here, one applied, then x:1's apply: outside the 32 newest slots,
+    // and the applying cursor points elsewhere.
+    for (let i = 2; i <= 41; i++)
+      ring.record(ring.slot(`x:${i}`, 'm1', true, STEP.ordered, false), STEP.ordered, i);
+    ring.record(ring.slot('x:40', 'm1', true, STEP.applying, false), STEP.applying, 50);
+    ring.record(ring.slot('x:1', 'm1', true, STEP.applying, false), STEP.applying, 60);
+    ring.record(ring.slot('x:1', 'm1', true, STEP.outcome, false), STEP.outcome, 61, 1, 1);
+    expect(ring.size).toBe(42);
+    const t = ring.get('x:1')!;
+    expect(t.steps.map((s) => [s.step, s.at])).toEqual([
+      ['ordered', 1],
+      ['applying', 60],
+      ['outcome', 61],
+    ]);
+    expect(t.steps[0]).toMatchObject({ viewId: 1, gseq: 5 });
+  });
+});
