@@ -24,6 +24,8 @@ export interface GmsNode {
   timers: Map<string, number>;
   pausedUntil: number;
   errors: unknown[];
+  /** This node's own seeds, if not the net's (a replica configured with other addresses). */
+  seeds?: string[];
 }
 
 const EMPTY: Msg = { headers: [], payload: new Uint8Array(0) };
@@ -39,6 +41,8 @@ export const FAST: Partial<GmsOptions> = {
 
 export class GmsNet {
   readonly queue = new EventQueue();
+  /** Whether the discovery beacon reaches every node (IP multicast); false: nobody (fan-out). */
+  beacons = true;
   readonly nodes: GmsNode[] = [];
   now = 0;
   /** `a>b`: what a sends b is held (reliable) or lost (unreliable) until healed. */
@@ -57,8 +61,8 @@ export class GmsNet {
     for (let i = 0; i < count; i++) this.add();
   }
 
-  /** A node (not started): `join()` it, or `found()` a group of nodes. */
-  add(): GmsNode {
+  /** A node (not started): `join()` it, or `found()` a group of nodes. `seeds`: its own. */
+  add(seeds?: string[]): GmsNode {
     const index = this.nodes.length;
     const node: GmsNode = {
       index,
@@ -72,6 +76,7 @@ export class GmsNet {
       timers: new Map(),
       pausedUntil: 0,
       errors: [],
+      ...(seeds ? { seeds } : {}),
     };
     this.boot(node, 1);
     this.nodes.push(node);
@@ -123,7 +128,7 @@ export class GmsNet {
         if (process.env.GMS_TRACE) console.log(`${this.now.toFixed(1)} n${node.index} ${line()}`);
       },
     };
-    node.layer = gms.create(ctx, { ...this.options, seeds: this.seeds, address: node.address });
+    node.layer = gms.create(ctx, { ...this.options, seeds: node.seeds ?? this.seeds, address: node.address });
   }
 
   private fire(node: GmsNode, key: string, at: number): void {
@@ -164,7 +169,8 @@ export class GmsNet {
     } else if (ev.type === 'probe') {
       src.probed.push({ to: ev.to, header: ev.msg.headers.at(-1) as unknown[] });
       for (const dst of this.nodes) {
-        if (dst === src || (ev.to !== null && dst.address !== ev.to)) continue;
+        if (dst === src || (ev.to !== null && dst.address !== ev.to) || (ev.to === null && !this.beacons))
+          continue;
         this.link(src, dst, false, { type: 'discovery', msg: ev.msg, from: src.id, address: src.address });
       }
     }

@@ -9,6 +9,12 @@ import {
 } from './codec.js';
 import type { GmsShared } from './state.js';
 
+/**
+ * The vote of a joiner that backs no one (it does not stand and hears no candidate): above every
+ * member id, so it reads as stepped aside, never as a candidate.
+ */
+const ABSTAIN = '~';
+
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
   // Founders differ, so two groups founded apart (a vote crossed a partition) get different
@@ -28,6 +34,10 @@ export class Joiner {
   readonly discovered = new Map<MemberId, { address: string; at: number; vote: string }>();
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
+  /** Since when this joiner has voted for itself without founding. */
+  private candidateSince: number | undefined;
+  /** Until when this joiner stands aside as a candidate (it could not gather a quorum). */
+  private declinedUntil = 0;
   /** As founder: the voters asked, and those that confirmed. */
   private founding: { epoch: number; asked: MemberId[]; confirmed: Set<MemberId>; since: number } | undefined;
   /** As voter: the founder we confirmed; bound to it until its view arrives or we give up. */
@@ -52,6 +62,10 @@ export class Joiner {
   private sendJoin(): void {
     const targets = new Set(this.s.o.seedNames ?? this.s.o.seeds);
     if (this.coordinatorHint) targets.add(this.coordinatorHint);
+    // And every joiner heard from: seed lists differ (a replica started later lists the replicas
+    // of its day), so a joiner may hear one that never hears it; each must know the other's
+    // vote for either to found with the other. Bounded by maxJoiners (see onJoin).
+    for (const d of this.discovered.values()) targets.add(d.address);
     const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce });
     for (const a of targets) this.s.probe(a, join);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
@@ -91,11 +105,22 @@ export class Joiner {
     }
     const expiry = 3 * this.s.o.suspectMs;
     for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
-    const lowest = [...this.discovered.keys(), this.s.self].sort()[0]!;
+    // Candidates: the joiners that have not stepped aside, and this one if it can found a group
+    // (it hears a quorum of its seeds) and has not stepped aside. A joiner steps aside by voting
+    // for a higher id than its own: no candidate does (the lowest it hears is never above it),
+    // so the others pass over it alike. Without this, survivors of a lost majority that rejoin
+    // with seed lists naming replicas since replaced all backed the lowest id, a survivor that
+    // could never gather a quorum of its dead seeds: no group, ever (test/stack/gms-bootstrap-stuck).
+    const others = [...this.discovered].filter(([m, d]) => !(d.vote > m)).map(([m]) => m);
+    const lowestOther = others.sort()[0];
+    const standing = now >= this.declinedUntil && this.hearsQuorum();
+    const lowest = (standing ? [this.s.self, ...others].sort()[0] : lowestOther) ?? ABSTAIN;
     // Stay with a candidate while it is heard and still a candidate (votes for itself): it may be
-    // founding with our vote right now. Otherwise back the lowest id we know.
+    // founding with our vote right now. Otherwise back the lowest candidate we know.
     const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
     if (!backed || backed.vote !== this.vote) this.vote = lowest;
+    if (this.vote !== this.s.self) this.candidateSince = undefined;
+    else this.candidateSince ??= now;
     if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
     // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
     // whose only seed is a running member it has not heard yet) counting itself or others like it
@@ -107,9 +132,26 @@ export class Joiner {
       this.heardMemberAt === undefined &&
       this.vote === this.s.self &&
       now - this.joinStartedAt >= this.s.o.bootstrapMs &&
+      // A candidate since a round of Joins at least: joiners that moved their votes to it
+      // together (a candidate before it stepped aside) are all heard, and all found the group
+      // (each offers its state to the re-founding), rather than the first to answer alone.
+      now - this.candidateSince! >= 2 * this.s.o.joinRetryMs &&
       voters.length + this.ownVote() >= this.quorum()
     )
       this.found(voters.sort());
+    else if (
+      this.vote === this.s.self &&
+      lowestOther !== undefined &&
+      now - this.candidateSince! > this.s.o.bootstrapMs + giveUp
+    ) {
+      // A candidate that hears a quorum of its seeds and still gets no quorum of votes (links
+      // that work one way only) would hold the votes of every joiner that backs it: it steps
+      // aside for long enough that the next candidate gets as long a try.
+      this.declinedUntil = now + 2 * (this.s.o.bootstrapMs + giveUp) + expiry;
+      this.candidateSince = undefined;
+      this.vote = lowestOther;
+      this.s.ctx.trace(() => `step aside as founder: no quorum of votes; back ${lowestOther}`);
+    }
     this.sendJoin();
   }
 
@@ -184,6 +226,13 @@ export class Joiner {
     return o.seeds.length === 0 || [o.address, ...(o.aliases ?? [])].some((a) => this.isSeed(a)) ? 1 : 0;
   }
 
+  /** Whether this joiner hears a quorum of its seeds, itself included: else it cannot found. */
+  private hearsQuorum(): boolean {
+    const heard = new Set<string>();
+    for (const d of this.discovered.values()) if (this.isSeed(d.address)) heard.add(d.address);
+    return heard.size + this.ownVote() >= this.quorum();
+  }
+
   /** Whether `address` is a seed's (both as IPs: the driver resolves seed names). */
   private isSeed(address: string): boolean {
     return this.s.o.seeds.includes(address);
@@ -197,6 +246,9 @@ export class Joiner {
   /** Another joiner's Join, heard while we look for the group ourselves. */
   onJoin(from: MemberId, address: string, h: unknown[]): void {
     const { vote } = joinHeader.decode(h);
+    // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
+    // flood of invented ids too.
+    if (!this.discovered.has(from) && this.discovered.size >= this.s.o.maxJoiners) return;
     this.discovered.set(from, { address, at: this.s.ctx.now(), vote });
   }
 

@@ -1,0 +1,308 @@
+/**
+ * Real-process chaos: `--replicas` ledger replica processes (test/rpc/fixtures/ledger-replica.ts)
+ * over UDP on 127.0.0.1 and two non-member clients in this process. For `--seconds`, a seeded
+ * schedule SIGKILLs replicas (each replaced by a fresh process that joins), and SIGSTOPs others
+ * for 0.1–3 s (past failure detection: excluded, then back and rejoining), never more than a
+ * minority down at once. The clients append unique entries, some through `slowAppend` (async work
+ * up to 300 ms, which a pause or an exclusion can cut), and settle every call: one client with
+ * `autoReissue`, the other by `outcome()` and `reissue()` after any failure, until answered.
+ *
+ * Then faults stop, the group settles, and every live replica's log must be identical, hold every
+ * answered entry exactly once at the position its reply named, and hold nothing no client sent.
+ * Exit 0 and a summary line when that holds; exit 1 with the violations otherwise. The schedule is
+ * seeded; the processes' timing is not, so a seed reproduces the faults, not the interleaving.
+ *
+ *   npx tsx test/chaos/real-chaos.ts [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8]
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
+import { seededRandom } from '../../runtime/stack/random.js';
+import { TEST_SECURITY } from '../support/key.js';
+import { type Child, ProcessHarness } from '../support/processes.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    seed: { type: 'string', default: '1' },
+    seconds: { type: 'string', default: '60' },
+    replicas: { type: 'string', default: '5' },
+    outstanding: { type: 'string', default: '8' },
+    'max-down': { type: 'string' },
+  },
+});
+const SEED = Number(flags.seed);
+const SECONDS = Number(flags.seconds);
+const N = Number(flags.replicas);
+const OUTSTANDING = Number(flags.outstanding);
+/**
+ * Members down (killed and not yet replaced, or stopped) at once, at most: a minority, unless
+ * `--max-down` says more. Then the group can lose its majority and must found itself again from
+ * the most advanced survivor (docs/protocol.md, "Re-founding"), and what only the dead held is
+ * lost by design: answered entries may be missing, so only agreement and at-most-once are checked.
+ */
+const MINORITY = Math.floor((N - 1) / 2);
+const MAX_DOWN = flags['max-down'] === undefined ? MINORITY : Number(flags['max-down']);
+const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
+// Failure detection a loaded 2-CPU machine keeps (as test/rpc/multiprocess.test.ts).
+const LAYERS = { gms: { heartbeatMs: 100, suspectMs: 1_000, bootstrapMs: 200, joinRetryMs: 50 } };
+/** How long a call may take to settle (through fail-overs and reissues) before it counts as lost. */
+const SETTLE_MS = 60_000;
+
+// The schedule's draws apart from the workload's, so a seed gives the same faults however the
+// calls interleave.
+const rand = seededRandom(SEED);
+const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+const work = seededRandom(SEED + 0x9e3779b9);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const t0 = Date.now();
+const log = (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
+
+interface Replica {
+  child: Child;
+  address: string;
+  /** Until when it is stopped (SIGSTOP), if it is. */
+  pausedUntil?: number;
+  joined: boolean;
+  /** After a stop longer than failure detection: events from here on tell whether it is back. */
+  rejoinFrom?: number;
+}
+
+const procs = new ProcessHarness();
+const replicas: Replica[] = [];
+const counts = { kills: 0, pauses: 0, calls: 0, answered: 0, retried: 0, lost: 0 };
+const violations: string[] = [];
+
+async function startReplica(seeds: () => string[]): Promise<Replica> {
+  const child = await procs.start(REPLICA, { ready: 'ready', readyTimeoutMs: 30_000 });
+  const r: Replica = {
+    child,
+    address: child.events.find((e) => e.event === 'ready')!.address as string,
+    joined: false,
+  };
+  replicas.push(r);
+  await child.request(
+    { cmd: 'join', seeds: [...new Set([...seeds(), r.address])], layers: LAYERS },
+    'joined',
+    30_000,
+  );
+  r.joined = true;
+  return r;
+}
+
+const live = () => replicas.filter((r) => r.child.alive);
+/**
+ * Whether `r` is a member now, as far as it said: joined, not stopped, and (after a stop long
+ * enough to be excluded) installed a view again since, with no `partitioned` after it.
+ */
+function up(r: Replica): boolean {
+  if (!r.joined || r.pausedUntil !== undefined) return false;
+  const since = r.child.events.slice(r.rejoinFrom ?? 0);
+  const last = since.findLast((e) => e.event === 'view' || e.event === 'partitioned');
+  return r.rejoinFrom === undefined ? last?.event !== 'partitioned' : last?.event === 'view';
+}
+const down = () => replicas.filter((r) => r.child.alive && !up(r)).length + (N - live().length);
+
+/** One fault, or none when a minority is already down. */
+async function fault(): Promise<void> {
+  if (down() >= MAX_DOWN) return;
+  const candidates = live().filter(up);
+  const target = candidates[between(0, candidates.length - 1)];
+  if (!target) return;
+  if (rand() < 0.35) {
+    counts.kills++;
+    log(`SIGKILL pid ${target.child.pid}`);
+    await target.child.kill('SIGKILL');
+    replicas.splice(replicas.indexOf(target), 1);
+    startReplica(() => live().map((r) => r.address)).then(
+      (r) => log(`replacement pid ${r.child.pid} joined`),
+      (e) => violations.push(`a replacement replica did not join: ${(e as Error).message.split('\n')[0]}`),
+    );
+    return;
+  }
+  const ms = rand() < 0.5 ? between(100, 900) : between(1_200, 3_000);
+  counts.pauses++;
+  log(`SIGSTOP pid ${target.child.pid} for ${ms} ms`);
+  target.pausedUntil = Date.now() + ms;
+  target.child.killSync('SIGSTOP');
+  setTimeout(() => resume(target, ms), ms);
+}
+
+function resume(r: Replica, stoppedMs: number): void {
+  if (r.pausedUntil === undefined) return;
+  r.pausedUntil = undefined;
+  // Stopped about as long as suspectMs or longer: it may have been excluded, and counts as down
+  // until it installs a view again.
+  if (stoppedMs >= LAYERS.gms.suspectMs * 0.8) r.rejoinFrom = r.child.events.length;
+  r.child.killSync('SIGCONT');
+}
+
+/** What the clients sent and what they were told: entry → the position its reply named. */
+const sent = new Set<string>();
+const answered = new Map<string, number>();
+
+/** Settles one call: waits for it, and after any failure asks its outcome and reissues it. */
+async function settle(client: TroupeClient, id: string, first: Promise<unknown>): Promise<unknown> {
+  const deadline = Date.now() + SETTLE_MS;
+  let attempt: Promise<unknown> = first;
+  for (;;) {
+    try {
+      return await attempt;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      counts.retried++;
+      try {
+        const o = await client.outcome(id, { timeoutMs: 5_000 });
+        if (o.status === 'committed') {
+          if (o.error) throw o.error;
+          return o.value;
+        }
+      } catch {
+        // No member answered in time: reissue anyway (the group never runs it twice).
+      }
+      await sleep(50);
+      attempt = client.reissue(id);
+    }
+  }
+}
+
+async function worker(client: TroupeClient, name: string, until: number): Promise<void> {
+  let n = 0;
+  while (Date.now() < until) {
+    const entry = `${name}-${n++}`;
+    const slow = work() < 0.15;
+    const id = client.newRequestId();
+    sent.add(entry);
+    counts.calls++;
+    const call = slow
+      ? client.invoke('ledger', 'slowAppend', [entry, 10 + Math.floor(work() * 290)], { requestId: id })
+      : client.invoke('ledger', 'append', [entry], { requestId: id });
+    try {
+      const at = await settle(client, id, call);
+      if (typeof at !== 'number')
+        violations.push(`${entry}: the reply ${JSON.stringify(at)} is not a position`);
+      else answered.set(entry, at);
+      counts.answered++;
+    } catch (e) {
+      counts.lost++;
+      log(`${entry} (${id}) not settled in ${SETTLE_MS} ms: ${(e as Error).message}`);
+    }
+  }
+}
+
+interface LedgerState {
+  entries: string[];
+}
+async function states(): Promise<
+  { r: Replica; view?: { id: number; members: string[] }; app: LedgerState }[]
+> {
+  return Promise.all(
+    live().map(async (r) => {
+      const s = await r.child.request({ cmd: 'state' }, 'state', 5_000);
+      return { r, view: s.view as { id: number; members: string[] } | undefined, app: s.app as LedgerState };
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  log(`seed ${SEED}, ${N} replicas, ${SECONDS} s, ${OUTSTANDING} calls outstanding per client`);
+  const first = await Promise.all(Array.from({ length: N }, () => procs.start(REPLICA, { ready: 'ready' })));
+  const seeds = first.map((c) => c.events.find((e) => e.event === 'ready')!.address as string);
+  for (const child of first) replicas.push({ child, address: seeds[first.indexOf(child)]!, joined: false });
+  await Promise.all(
+    replicas.map(async (r) => {
+      await r.child.request({ cmd: 'join', seeds, layers: LAYERS }, 'joined', 30_000);
+      r.joined = true;
+    }),
+  );
+  const common = { ...TEST_SECURITY, group: 'ledger', seeds, timeoutMs: 10_000 };
+  const auto = await connect({ ...common, autoReissue: true });
+  const manual = await connect(common);
+  const until = Date.now() + SECONDS * 1_000;
+  const calls = Promise.all(
+    [auto, manual].flatMap((c, k) =>
+      Array.from({ length: OUTSTANDING }, (_, i) => worker(c, `${k === 0 ? 'a' : 'm'}${i}`, until)),
+    ),
+  );
+  while (Date.now() < until) {
+    await sleep(between(300, 2_000));
+    if (Date.now() < until) await fault();
+  }
+  for (const r of replicas) resume(r, Number.POSITIVE_INFINITY);
+  log('faults stopped; settling the calls');
+  await calls;
+  // Settled: every live replica in one view of all of them, with the same log, for a while.
+  const settleEnd = Date.now() + 60_000;
+  let last: Awaited<ReturnType<typeof states>> = [];
+  for (;;) {
+    last = await states().catch(() => []);
+    const n = live().length;
+    const same =
+      last.length === n &&
+      last.every(
+        (s) =>
+          s.view?.members.length === n &&
+          s.view.id === last[0]!.view?.id &&
+          JSON.stringify(s.app.entries) === JSON.stringify(last[0]!.app.entries),
+      );
+    if (same && replicas.every((r) => r.joined)) break;
+    if (Date.now() > settleEnd) {
+      violations.push(
+        `the group did not settle in 60 s: ${last.map((s) => `${s.r.child.pid} view ${s.view?.id}/${s.view?.members.length} log ${s.app.entries.length}`).join(', ')} (${n} live)`,
+      );
+      break;
+    }
+    await sleep(500);
+  }
+  const log0 = last[0]?.app.entries ?? [];
+  for (const s of last)
+    if (JSON.stringify(s.app.entries) !== JSON.stringify(log0))
+      violations.push(
+        `replica pid ${s.r.child.pid}'s log (${s.app.entries.length}) differs from pid ${last[0]!.r.child.pid}'s (${log0.length})`,
+      );
+  const seen = new Map<string, number>();
+  log0.forEach((e, i) => {
+    if (seen.has(e)) violations.push(`${e} applied twice: positions ${seen.get(e)! + 1} and ${i + 1}`);
+    else seen.set(e, i);
+    if (!sent.has(e)) violations.push(`${e} at position ${i + 1} was never sent`);
+  });
+  let missing = 0;
+  for (const [entry, at] of answered)
+    if (MAX_DOWN > MINORITY) missing += seen.has(entry) ? 0 : 1;
+    else if (log0[at - 1] !== entry)
+      violations.push(`${entry}: the reply named position ${at}, which holds ${log0[at - 1] ?? 'nothing'}`);
+  if (counts.lost > 0) violations.push(`${counts.lost} calls never settled`);
+  if (violations.length > 0)
+    // What each replica process said (views, partitions, joins), for the one who reads this.
+    for (const r of replicas) {
+      console.log(`--- pid ${r.child.pid} (${r.child.alive ? 'alive' : 'dead'}, joined ${r.joined})`);
+      for (const e of r.child.events.filter((x) => x.event !== 'state').slice(-15))
+        console.log(`  ${JSON.stringify(e)}`);
+      if (process.env.TROUPE_CHAOS_DUMP)
+        writeFileSync(
+          `${process.env.TROUPE_CHAOS_DUMP}/replica-${r.child.pid}.log`,
+          `${r.child.events.map((e) => JSON.stringify(e)).join('\n')}\n--- stderr\n${r.child.stderr}`,
+        );
+      const err = r.child.stderr.trim();
+      if (err) console.log(`  stderr: ${err.split('\n').slice(-10).join('\n  ')}`);
+    }
+  await Promise.all([auto.close(), manual.close()]);
+  await procs.stopAll();
+  const summary = {
+    seed: SEED,
+    ...counts,
+    log: log0.length,
+    replicas: N,
+    maxDown: MAX_DOWN,
+    ...(MAX_DOWN > MINORITY ? { answeredMissing: missing } : {}),
+    violations: violations.length,
+  };
+  console.log(JSON.stringify(summary));
+  for (const v of violations.slice(0, 50)) console.log(`VIOLATION ${v}`);
+  process.exit(violations.length === 0 ? 0 : 1);
+}
+
+main().catch(async (e) => {
+  console.error(e);
+  await procs.stopAll();
+  process.exit(2);
+});

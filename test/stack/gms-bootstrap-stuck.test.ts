@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
+
+/**
+ * Founding again after a lost majority, when the lowest joiner cannot found. Found by the
+ * real-process chaos run (test/chaos/real-chaos.ts --seed 2 --max-down 3): the survivors of a
+ * group that lost its majority rejoin with the seed lists they started with, which name replicas
+ * since killed and replaced; every joiner voted for the lowest id, a survivor whose seeds were
+ * mostly dead, so it could never gather a quorum of them, and the votes stayed with it: five live
+ * processes, no group for minutes. A joiner now stands as a candidate only while it hears a
+ * quorum of its own seeds, and says when it does not (its vote names a higher id than its own),
+ * so the others back the next candidate.
+ */
+
+const STALE = ['n0', 'gone1', 'gone2'];
+
+function joinAll(nodes: GmsNode[]): void {
+  for (const n of nodes) n.layer.down({ type: 'join' });
+}
+
+describe('bootstrap: a candidate without a quorum of its seeds', () => {
+  it('steps aside, and the joiners found the group with it (failed before: no group at all)', () => {
+    const net = new GmsNet(0, FAST);
+    // n0 has the lowest id; its seeds are from before its two peers were replaced.
+    const n0 = net.add(STALE);
+    const n1 = net.add(['n0', 'n1', 'n2']);
+    const n2 = net.add(['n0', 'n1', 'n2']);
+    joinAll([n0, n1, n2]);
+    const all = [n0, n1, n2];
+    expect(net.runUntil(() => all.every((n) => net.view(n)?.members.length === 3), 5_000)).toBe(true);
+    // Every live joiner is a founder (so each offers its state for the re-founding).
+    expect(new Set(all.map((n) => net.view(n)!.id))).toEqual(new Set([1]));
+    // At once: n0 does not stand while it hears no quorum of its seeds.
+    expect(net.now).toBeLessThan(FAST.bootstrapMs! + 4 * FAST.joinRetryMs!);
+  });
+
+  it('two stuck candidates in a row: the third founds with all five', () => {
+    const net = new GmsNet(0, FAST);
+    const fresh = ['n0', 'n1', 'n2', 'n3', 'n4'];
+    const n0 = net.add(STALE);
+    const n1 = net.add(['n1', 'gone3', 'gone4']);
+    const rest = [net.add(fresh), net.add(fresh), net.add(fresh)];
+    const all = [n0, n1, ...rest];
+    joinAll(all);
+    expect(net.runUntil(() => all.every((n) => net.view(n)?.members.length === 5), 10_000)).toBe(true);
+    expect(net.view(n0)!.members[0]).toBe(rest[0]!.id);
+  });
+
+  it('seed lists that name each other one way only: Joins go back to every joiner heard', () => {
+    // The chaos run's second wedge: n0 lists n1 and n2, they list neither n0 nor (each) enough
+    // live seeds. Joins went to seeds only, so n1 and n2 never heard n0, and n0, which could
+    // found (it hears 3 of its 5 seeds), got no vote. Unicast fan-out: no beacon reaches them.
+    const net = new GmsNet(0, FAST);
+    net.beacons = false;
+    const n0 = net.add(['n0', 'n1', 'n2', 'd1', 'd2']);
+    const n1 = net.add(['n1', 'n2', 'd3', 'd4', 'd5']);
+    const n2 = net.add(['n1', 'n2', 'd6', 'd7', 'd8']);
+    joinAll([n0, n1, n2]);
+    expect(net.runUntil(() => [n0, n1, n2].every((n) => net.view(n)?.members.length === 3), 5_000)).toBe(
+      true,
+    );
+    expect(net.view(n1)!.members[0]).toBe(n0.id);
+  });
+
+  it('a flood of invented joiners is not recorded past maxJoiners (nor answered)', () => {
+    const net = new GmsNet(0, { ...FAST, maxJoiners: 8 });
+    const n0 = net.add(['n0', 'n1', 'n2']);
+    n0.layer.down({ type: 'join' });
+    net.run(50);
+    for (let i = 0; i < 100; i++)
+      net.injectProbe(n0, `f${String(i).padStart(7, '0')}.1`, `10.0.0.${i}:1`, [GmsKind.Join, '', '']);
+    net.run(net.now + FAST.joinRetryMs! * 2);
+    const probed = new Set(n0.probed.map((p) => p.to).filter((a) => a?.startsWith('10.0.0.')));
+    expect(probed.size).toBe(8);
+  });
+
+  it('a candidate that hears its seeds but gets no quorum of votes (a one-way link) steps aside', () => {
+    const net = new GmsNet(0, FAST);
+    const seeds = ['n0', 'n1', 'n9'];
+    const n0 = net.add(seeds);
+    const n1 = net.add(seeds);
+    const x = net.add(seeds); // at n2: no seed
+    net.cutLink(n0, n1, false); // n1 never hears n0
+    joinAll([n0, n1, x]);
+    // n0 hears n1 and stands; n1 hears only x (no seed) and backs it; x backs n0, the lowest
+    // candidate: n0 has no seed's vote. After its patience it steps aside and x, which hears
+    // two seeds, founds with both.
+    expect(net.runUntil(() => net.view(x)?.members.length === 3, 5_000)).toBe(true);
+    expect(net.now).toBeGreaterThan(FAST.bootstrapMs! + 2 * FAST.suspectMs!);
+  });
+
+  it('still never founds without a quorum of the seeds (a minority keeps stepping aside)', () => {
+    const net = new GmsNet(0, FAST);
+    const seeds = ['n0', 'n1', 'n3', 'n4', 'n5'];
+    // Two of five seeds alive, and a joiner (at n2) that is no seed: no quorum of 3, whoever stands.
+    const nodes = [net.add(seeds), net.add(seeds), net.add(seeds)];
+    joinAll(nodes);
+    net.run(20_000);
+    expect(nodes.map((n) => net.view(n))).toEqual([undefined, undefined, undefined]);
+  });
+});
