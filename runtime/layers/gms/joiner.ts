@@ -228,8 +228,11 @@ export class Joiner {
 
   /** Whether this joiner hears a quorum of its seeds, itself included: else it cannot found. */
   private hearsQuorum(): boolean {
+    const own = [this.s.o.address, ...(this.s.o.aliases ?? [])];
     const heard = new Set<string>();
-    for (const d of this.discovered.values()) if (this.isSeed(d.address)) heard.add(d.address);
+    // Not its own address: an earlier incarnation of this process is still remembered there.
+    for (const d of this.discovered.values())
+      if (this.isSeed(d.address) && !own.includes(d.address)) heard.add(d.address);
     return heard.size + this.ownVote() >= this.quorum();
   }
 
