@@ -90,7 +90,9 @@ export class LiveFeed {
     const calls =
       applied === undefined || this.lastApplied === undefined ? 0 : Math.max(0, applied - this.lastApplied);
     this.lastApplied = applied;
-    const lat = this.observer.latenciesSince(now - 1_000).sort((a, b) => a - b);
+    // A typed array sorts numbers natively: with a comparator, sorting a loaded second's 4,096
+    // latencies was 0.4 % of a replica's CPU in the observe bench's profile.
+    const lat = Float64Array.from(this.observer.latenciesSince(now - 1_000)).sort();
     const point: SeriesPoint = { t: now, calls };
     if (lat.length > 0) {
       point.p50 = lat[Math.floor(lat.length * 0.5)]!;
