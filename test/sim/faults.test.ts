@@ -165,14 +165,17 @@ describe('the RPC checkers added with the new load', () => {
     }
   });
 
-  it("re-founded while an async request still ran and another waited: the model starts with the founder's backlog (RPC seed 340134)", async () => {
-    // The founder's history was cut while its `append` c0:24 ran and mul c0:17 was queued; the
-    // re-founded group starts from its snapshot: the register at c0:24's pre-image, both
-    // requests at the head of its backlog, applied before the first view's casts. The model took
-    // the register alone and missed both: 2 ops off, 346 false violations (sequential-state and
-    // every later reply). It now starts from the whole snapshot (tables and backlog).
+  it("re-founded while an async request still ran and others waited: the model starts with the founder's backlog (RPC seed 340257)", async () => {
+    // Found on seed 340134 (FINDINGS 32): the founder's history was cut while its `append` c0:24
+    // ran and mul c0:17 was queued; the re-founded group starts from its snapshot: the register
+    // at c0:24's pre-image, both requests at the head of its backlog, applied before the first
+    // view's casts. The model took the register alone and missed both: 2 ops off, 346 false
+    // violations (sequential-state and every later reply). It now starts from the whole snapshot
+    // (tables and backlog). Since the bootstrap vote changed (FINDINGS 34) 340134 founds at
+    // another moment, with no backlog; 340257 has three requests in it (a sweep of
+    // 340000..340400 for founders with a backlog: 340020, 340257, and 340133).
     const faults = WITH_CUTS;
-    const seed = 340134;
+    const seed = 340257;
     const cfg = {
       ...rpcConfig(seed, 3, faults),
       delivery: 'multicast' as const,
@@ -195,16 +198,22 @@ describe('the RPC checkers added with the new load', () => {
       .find((v) => v?.t === 'view' && v.key === m.refounded && v.start);
     if (root?.t !== 'view' || !root.start) throw new Error('no founder recorded its start');
     const backlog = (decodeValue(root.start, SNAPSHOT_LIMITS) as unknown[][])[8]!;
-    expect(backlog.filter((b) => (b as unknown[])[0] === 'm')).toHaveLength(2);
+    expect(backlog.filter((b) => (b as unknown[])[0] === 'm').length).toBeGreaterThanOrEqual(2);
     expect(r.violations).toEqual([]);
     // Replicas that all skip c0:17 (queued behind the running c0:24) agree with each other, but
     // not with the model: it runs the founder's backlog, so it still sees a request lost.
     const lost = await runRpcScenario(cfg, { ...opts, makeReplica: skipsQueuedBacklog });
     expect(model(lost.sim).refounded).toBeDefined();
     expect(lost.violations.some((v) => v.includes('survivors hold'))).toBe(false);
-    expect(lost.violations.some((v) => /^sequential-state: .* the re-founded order gives/.test(v))).toBe(
-      true,
-    );
+    // On 340134 the model's state check caught it; on 340257 the replies do (the skipped
+    // requests' callers got INTERRUPTED where the model, running the backlog, agreed a value).
+    expect(
+      lost.violations.some(
+        (v) =>
+          /^sequential-state: .* the re-founded order gives/.test(v) ||
+          /^true-replies: .* got INTERRUPTED, agreed: value/.test(v),
+      ),
+    ).toBe(true);
     // A reply off by one after the re-founding is still caught.
     const lying = await runRpcScenario(cfg, { ...opts, makeReplica: lyingAfterRefounding });
     expect(lying.violations.some((v) => v.startsWith('true-replies:'))).toBe(true);
