@@ -141,6 +141,116 @@ export function model(sim: RpcSim): Model {
         firstAt.set(k, Math.min(firstAt.get(k) ?? Number.POSITIVE_INFINITY, item.at));
       }
 
+  const run = newRun(sim, firstAt);
+  const { register, outcomes, first, copies, floors } = run;
+  if (refounded !== undefined) {
+    // The founders start from the winning founder's state (StateOffer), not a fresh register:
+    // the replica's snapshot as they took the root view in, which must agree. It is more than
+    // the register: its outcome table, pending handler calls, and the backlog the replica will
+    // still apply before the root view (an async request of the old history still running, with
+    // the register at its pre-image; requests delivered there and queued). The model starts
+    // where the replica does: that register and tables, then that backlog, then the agreed log.
+    const starts = new Map<string, { members: MemberId[]; start: Uint8Array }>();
+    for (const inc of sim.incarnations) {
+      const view = inc.log.find((i) => i.t === 'view');
+      if (view?.t !== 'view' || view.key !== root || !view.start) continue;
+      const k = key64(view.start);
+      const s = starts.get(k) ?? { members: [], start: view.start };
+      s.members.push(inc.rec.member);
+      starts.set(k, s);
+    }
+    const parsed: { members: MemberId[]; parts: Start }[] = [];
+    for (const s of starts.values())
+      try {
+        parsed.push({ members: s.members, parts: startOf(s.start) });
+      } catch (e) {
+        problems.push(`re-founded at ${root}: ${s.members.join(',')} started from a bad snapshot: ${e}`);
+      }
+    // Founders that restored one state may still record different snapshots: each is taken
+    // after the replica took the view in, and how much of the common backlog a replica has
+    // applied by then differs (one whose own stale async run of the backlog's first request
+    // settled takes that run as the new history's and applies the rest at once; the others
+    // start the request again, FINDINGS 35). They agree if their backlogs, run through the
+    // model, leave the same register and tables: that is the state the group starts from.
+    const settled = new Map<string, string[]>();
+    for (const p of parsed) {
+      const alone = newRun(sim, firstAt);
+      alone.startFrom(p.parts);
+      const k = settledKey(alone);
+      settled.set(k, [...(settled.get(k) ?? []), `${p.members.join(',')}=${describeStart(p.parts)}`]);
+    }
+    if (settled.size > 1)
+      problems.push(
+        `re-founded at ${root}: founders start from ${settled.size} states: ${[...settled.values()].map((d) => d.join(' ')).join(' | ')}`,
+      );
+    const start = parsed[0]?.parts;
+    if (start) run.startFrom(start);
+  }
+  for (const k of chain) {
+    const v = views.get(k)!;
+    run.viewChange(v.members);
+    const candidates = lists.get(k) ?? [];
+    let longest = candidates[0]?.msgs ?? [];
+    for (const c of candidates) if (c.msgs.length > longest.length) longest = c.msgs;
+    const ids = (l: LogItem[]) => l.map((m) => (m.t === 'msg' ? key64(m.payload) : ''));
+    const want = ids(longest);
+    for (const c of candidates) {
+      const got = ids(c.msgs);
+      if (got.length !== want.length || got.some((g, i) => g !== want[i]))
+        problems.push(
+          `view ${k}: ${c.member} delivered ${got.length} casts, another member ${want.length}, or in another order`,
+        );
+    }
+    for (const item of longest)
+      if (item.t === 'msg') run.applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
+  }
+
+  const m: Model = { register, outcomes, first, copies, floors, problems, refounded };
+  cache.set(sim, m);
+  return m;
+}
+
+/** The model's state while it runs an order: the register and the tables the replicas keep. */
+interface Run {
+  register: Register;
+  outcomes: Map<string, ModelResult>;
+  first: Map<string, { contact: MemberId; ts: number; at: number }>;
+  copies: Map<string, number>;
+  pending: Map<string, MemberId>;
+  floors: Map<string, number>;
+  fences: Map<string, Set<MemberId>>;
+  /** Handler calls whose runner is not in `members` are interrupted (a view change). */
+  viewChange(members: readonly MemberId[]): void;
+  /** One cast of the order: a contact's batch is its requests, one after another at its place. */
+  applyCast(
+    payload: Uint8Array,
+    sender: MemberId,
+    viewKey: string,
+    gseq: number | undefined,
+    at: number,
+    members: readonly MemberId[],
+  ): void;
+  /** Starts from a replica's snapshot: its register and tables, then its backlog. */
+  startFrom(start: Start): void;
+}
+
+/** What a run holds, as one string: equal for runs that reached the same state. */
+function settledKey(r: Run): string {
+  const sorted = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(
+    [
+      r.register.snapshot(),
+      sorted(r.outcomes),
+      sorted(r.pending),
+      sorted(r.floors),
+      sorted(r.fences).map(([id, ms]) => [id, [...ms].sort()]),
+    ],
+    (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
+  );
+}
+
+/** A fresh run of the model (`firstAt`: when each cast was first delivered anywhere). */
+function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
   const register = new Register();
   const outcomes = new Map<string, ModelResult>();
   const first = new Map<string, { contact: MemberId; ts: number; at: number }>();
@@ -184,67 +294,20 @@ export function model(sim: RpcSim): Model {
         members,
       );
   };
-  if (refounded !== undefined) {
-    // The founders start from the winning founder's state (StateOffer), not a fresh register:
-    // the replica's snapshot as they took the root view in, which must agree. It is more than
-    // the register: its outcome table, pending handler calls, and the backlog the replica will
-    // still apply before the root view (an async request of the old history still running, with
-    // the register at its pre-image; requests delivered there and queued). The model starts
-    // where the replica does: that register and tables, then that backlog, then the agreed log.
-    const starts = new Map<string, { members: MemberId[]; start: Uint8Array }>();
-    for (const inc of sim.incarnations) {
-      const view = inc.log.find((i) => i.t === 'view');
-      if (view?.t !== 'view' || view.key !== root || !view.start) continue;
-      const k = key64(view.start);
-      const s = starts.get(k) ?? { members: [], start: view.start };
-      s.members.push(inc.rec.member);
-      starts.set(k, s);
+  const startFrom = (start: Start) => {
+    register.restore(start.app);
+    for (const [id, r] of start.outcomes) outcomes.set(id, r);
+    for (const [client, floor] of start.floors) floors.set(client, floor);
+    for (const [id, ms] of start.fences) fences.set(id, new Set(ms));
+    for (const [id, runner] of start.pending) pending.set(id, runner);
+    let members = start.members;
+    for (const b of start.backlog) {
+      if (b.t === 'view') {
+        members = b.members;
+        viewChange(members);
+      } else applyCast(b.payload, b.sender, 'backlog', undefined, 0, members);
     }
-    const parsed: { members: MemberId[]; parts: Start }[] = [];
-    for (const s of starts.values())
-      try {
-        parsed.push({ members: s.members, parts: startOf(s.start) });
-      } catch (e) {
-        problems.push(`re-founded at ${root}: ${s.members.join(',')} started from a bad snapshot: ${e}`);
-      }
-    if (starts.size > 1)
-      problems.push(
-        `re-founded at ${root}: founders start from ${starts.size} states: ${parsed.map((s) => `${s.members.join(',')}=${describeStart(s.parts)}`).join(' ')}`,
-      );
-    const start = parsed[0]?.parts;
-    if (start) {
-      register.restore(start.app);
-      for (const [id, r] of start.outcomes) outcomes.set(id, r);
-      for (const [client, floor] of start.floors) floors.set(client, floor);
-      for (const [id, ms] of start.fences) fences.set(id, new Set(ms));
-      for (const [id, runner] of start.pending) pending.set(id, runner);
-      let members = start.members;
-      for (const b of start.backlog) {
-        if (b.t === 'view') {
-          members = b.members;
-          viewChange(members);
-        } else applyCast(b.payload, b.sender, 'backlog', undefined, 0, members);
-      }
-    }
-  }
-  for (const k of chain) {
-    const v = views.get(k)!;
-    viewChange(v.members);
-    const candidates = lists.get(k) ?? [];
-    let longest = candidates[0]?.msgs ?? [];
-    for (const c of candidates) if (c.msgs.length > longest.length) longest = c.msgs;
-    const ids = (l: LogItem[]) => l.map((m) => (m.t === 'msg' ? key64(m.payload) : ''));
-    const want = ids(longest);
-    for (const c of candidates) {
-      const got = ids(c.msgs);
-      if (got.length !== want.length || got.some((g, i) => g !== want[i]))
-        problems.push(
-          `view ${k}: ${c.member} delivered ${got.length} casts, another member ${want.length}, or in another order`,
-        );
-    }
-    for (const item of longest)
-      if (item.t === 'msg') applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
-  }
+  };
 
   function apply(a: AgreedMsg, members: readonly MemberId[]): void {
     const msg = a.msg!;
@@ -313,10 +376,7 @@ export function model(sim: RpcSim): Model {
       });
     }
   }
-
-  const m: Model = { register, outcomes, first, copies, floors, problems, refounded };
-  cache.set(sim, m);
-  return m;
+  return { register, outcomes, first, copies, pending, floors, fences, viewChange, applyCast, startFrom };
 }
 
 /** What a replica's snapshot holds, as the model needs it (the format of replica.ts `encodeSnapshot`). */
