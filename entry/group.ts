@@ -5,6 +5,7 @@
 
 export {
   ForeignGroupError,
+  JoinAbortedError,
   JoinError,
   JoinTimeoutError,
   KeyMismatchError,

@@ -8,6 +8,7 @@ export { createValidator, type RequestValidator } from '../idl/validate.js';
 export {
   BadRequestError,
   ForeignGroupError,
+  JoinAbortedError,
   JoinError,
   JoinTimeoutError,
   KeyMismatchError,

@@ -86,6 +86,22 @@ export class JoinTimeoutError extends JoinError {
   }
 }
 
+/**
+ * `JOIN_ABORTED`: the join's `signal` fired before it completed (`troupe serve` got SIGTERM or
+ * SIGINT while joining). A joiner already in a view left it first (`left`), so the others
+ * installed a view without it instead of removing it as failed; `member` is the id it joined as.
+ */
+export class JoinAbortedError extends JoinError {
+  constructor(
+    message: string,
+    seeds: readonly string[],
+    readonly member: string,
+    readonly left: boolean,
+  ) {
+    super('JOIN_ABORTED', message, seeds);
+  }
+}
+
 /** `JOIN_FOREIGN_GROUP`: a member at `address` answered, but for another group. */
 export class ForeignGroupError extends JoinError {
   constructor(

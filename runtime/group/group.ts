@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { TroupeError } from '../errors.js';
+import { JoinAbortedError, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, parseSpec } from '../stack/builder.js';
@@ -49,6 +49,12 @@ export interface JoinOptions extends SecurityOptions {
   health?: HealthOptions;
   /** Reject the join if no view is installed within this time (default 30 s). */
   joinTimeoutMs?: number;
+  /**
+   * Calls the join off: it rejects with `JoinAbortedError` (`JOIN_ABORTED`). A joiner already in
+   * a view (e.g. waiting for its state) leaves it first, so the others need not suspect it and
+   * remove it as failed. No effect once the join has resolved.
+   */
+  signal?: AbortSignal;
   /** Largest message accepted by `cast`/`send` (default 64 MiB). */
   maxMessage?: number;
   /**
@@ -189,16 +195,37 @@ export class Group implements GroupHandle {
       transport.aliases,
     );
     g.joinWatch = watch;
-    g.run(g.core.start(g.now()));
+    // Rejected with this marker when the signal fires; the error is made once we know whether
+    // the member was in a view (and left it).
+    const aborted = new Error('join aborted');
+    const onAbort = (): void => g.ready?.reject(aborted);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort();
+    else g.run(g.core.start(g.now()));
     const ms = opts.joinTimeoutMs ?? 30_000;
     const timeout = setTimeout(() => g.ready?.reject(watch.timeoutError(ms)), ms);
     try {
       await ready;
     } catch (e) {
-      await g.close();
-      throw e;
+      if (e !== aborted) {
+        await g.close();
+        throw e;
+      }
+      // In a view already (the others count it in, e.g. while its state comes): leave it, or
+      // they would wait for their failure detector to remove it.
+      const view = g.core.view;
+      const member = g.self;
+      if (view) await g.leave();
+      else await g.close();
+      throw new JoinAbortedError(
+        `joining '${groupName}' was called off${view ? ` (${member} was in view ${view.id} and left it)` : ''}`,
+        seeds,
+        member,
+        view !== undefined,
+      );
     } finally {
       clearTimeout(timeout);
+      opts.signal?.removeEventListener('abort', onAbort);
       watch.close();
       g.joinWatch = undefined;
     }

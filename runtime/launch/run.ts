@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
 import { type Receiver, startReceiver } from '../distrib/receiver.js';
-import { JoinError } from '../errors.js';
+import { JoinAbortedError, JoinError } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { createLogger } from '../observe/logger.js';
 import { Observer } from '../observe/observer.js';
@@ -173,6 +173,26 @@ export async function runReplica<T extends object>(
     await metrics?.close();
     throw e;
   }
+  // Signals are handled from here, before the join: it may wait long (a majority of the seeds,
+  // then the state), and a replica the signal's default action killed there said nothing and
+  // left nothing, so the others had to suspect it and remove it as failed if it was in a view
+  // already. A signal during the join calls the join off (which leaves such a view); later, the
+  // replica leaves the group. A second signal means "now": skip the leave.
+  let signalled: NodeJS.Signals | undefined;
+  let signals = 0;
+  let onStop: ((sig: NodeJS.Signals) => void) | undefined;
+  const joinAbort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    signalled = sig;
+    if (onStop) onStop(sig);
+    else joinAbort.abort();
+  };
+  const handling = handleSignals !== false;
+  if (handling) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
   // Misconfigured peers are reported the moment one is heard, and summed up if the join fails.
   const witness = new JoinWitness(groupName, o.key, (address, why) =>
     process.stderr.write(`troupe: warning: ${address} ${why}\n`),
@@ -184,6 +204,7 @@ export async function runReplica<T extends object>(
       transport: witness.watch(transport),
       ...(joinTimeoutMs !== undefined ? { joinTimeoutMs } : {}),
       validate: createValidator(model, meta.name),
+      ...(handling ? { signal: joinAbort.signal } : {}),
       ...(observer ? { observe: observer } : {}),
       // `insecure` is the library's explicit no-key switch once keys are required (issue 11);
       // typed loosely so this compiles before and after that option exists.
@@ -193,6 +214,20 @@ export async function runReplica<T extends object>(
     await transport.close();
     await metrics?.close();
     await receiver?.close();
+    if (e instanceof JoinAbortedError && signalled) {
+      if (e.left) say('left', { self: e.member }, `troupe: ${e.member} left '${groupName}' on ${signalled}`);
+      else
+        say(
+          'stopped',
+          { signal: signalled, group: groupName },
+          `troupe: stopped on ${signalled} before joining '${groupName}'`,
+        );
+      process.exit(0);
+    }
+    if (handling) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
     if (e instanceof JoinError) {
       throw new LaunchError('JOIN_FAILED', `${e.message}: ${witness.explain(seeds, transport.address)}`, {
         cause: e,
@@ -238,11 +273,8 @@ export async function runReplica<T extends object>(
     })();
     return stopping;
   };
-  if (handleSignals !== false) {
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      // A second signal means "now": skip the leave.
-      if (++signals > 1) process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+  if (handling) {
+    onStop = (sig) =>
       void stop().then(
         () => {
           say('left', { self: group.self }, `troupe: ${group.self} left '${groupName}' on ${sig}`);
@@ -253,9 +285,8 @@ export async function runReplica<T extends object>(
           process.exit(1);
         },
       );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    // The signal came as the join completed, too late to call it off: leave now.
+    if (signalled) onStop(signalled);
   }
   return {
     replica,
