@@ -319,7 +319,12 @@ export class TroupeClient implements Invoker {
   /** Ids handed out by {@link newRequestId} and not yet used by a call. */
   private readonly reserved = new Set<string>();
   private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
-  private readonly contactWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** {@link ready}'s waiters: each wants a contact and a view of at least `members` members. */
+  private readonly contactWaiters: Array<{
+    members: number;
+    resolve: () => void;
+    reject: (e: Error) => void;
+  }> = [];
   /**
    * Seeds that refused this client (another group or key) while it had no contact, and the
    * addresses that sent it a packet that decoded (with a key: verified, so a refusal from one is
@@ -418,15 +423,23 @@ export class TroupeClient implements Invoker {
   }
 
   /**
-   * Resolves once a contact answered (a view is known). Rejects with {@link NoContactError} if
-   * nothing answered within `timeoutMs`, or as soon as the seeds that answered all refused this
-   * client: {@link ForeignGroupError} (they are another group's members) or
-   * {@link KeyMismatchError} (another key, or one side has none).
+   * Resolves once a contact answered (a view is known) and, with `members`, once the view the
+   * client knows has at least that many members: a script that starts its replicas and this
+   * client together waits with `ready({ members: 3 })` until all three are in, so that an `all`
+   * call has their three replies. Rejects with {@link NoContactError} if that did not happen
+   * within `timeoutMs` (default `connectTimeoutMs`), or as soon as the seeds that answered all
+   * refused this client: {@link ForeignGroupError} (they are another group's members) or
+   * {@link KeyMismatchError} (another key, or one side has none). A number is `timeoutMs`.
    */
-  ready(timeoutMs = this.opts.connectTimeoutMs): Promise<void> {
-    if (this.contact) return Promise.resolve();
+  ready(options: number | { timeoutMs?: number; members?: number } = {}): Promise<void> {
+    const { timeoutMs = this.opts.connectTimeoutMs, members = 1 } =
+      typeof options === 'number' ? { timeoutMs: options } : options;
+    if (!Number.isInteger(members) || members < 1)
+      return Promise.reject(new RpcConfigError(`ready: members must be a positive integer, got ${members}`));
+    if (this.readyFor(members)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter = {
+        members,
         resolve: () => {
           this.time.clear(t);
           resolve();
@@ -439,15 +452,31 @@ export class TroupeClient implements Invoker {
       const t = this.time.after(timeoutMs, () => {
         const i = this.contactWaiters.indexOf(waiter);
         if (i >= 0) this.contactWaiters.splice(i, 1);
+        const view = this.currentView;
         reject(
           this.refusedError() ??
             new NoContactError(
-              `no member of group '${this.opts.group}' answered within ${timeoutMs} ms (seeds: ${this.opts.seeds.join(', ')})`,
+              this.contact && view
+                ? `the view of group '${this.opts.group}' had ${view.members.length} of the ${members} members waited for after ${timeoutMs} ms (view ${view.id}: ${view.members.join(' ')})`
+                : `no member of group '${this.opts.group}' answered within ${timeoutMs} ms (seeds: ${this.opts.seeds.join(', ')})`,
             ),
         );
       });
       this.contactWaiters.push(waiter);
     });
+  }
+
+  private readyFor(members: number): boolean {
+    return this.contact !== undefined && (this.currentView?.members.length ?? 0) >= members;
+  }
+
+  /** Resolves the {@link ready} waiters whose view has come. */
+  private wakeReady(): void {
+    if (this.contactWaiters.length === 0) return;
+    for (const w of this.contactWaiters.filter((x) => this.readyFor(x.members))) {
+      this.contactWaiters.splice(this.contactWaiters.indexOf(w), 1);
+      w.resolve();
+    }
   }
 
   /** The error of the refusals heard, if every address that answered refused. */
@@ -1154,7 +1183,7 @@ export class TroupeClient implements Invoker {
       this.refusals.clear();
       this.answered.clear();
       for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, this.contact);
-      for (const w of this.contactWaiters.splice(0)) w.resolve();
+      this.wakeReady();
     }
   }
 
@@ -1165,6 +1194,7 @@ export class TroupeClient implements Invoker {
     if (rebase && cur) this.lineage++;
     this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
     for (const call of this.calls.values()) this.checkComplete(call);
+    this.wakeReady();
   }
 
   private contactFailed(c: Contact): void {

@@ -195,6 +195,35 @@ describe('client: outcome of a request it has no record of', () => {
   });
 });
 
+describe('client: ready({ members })', () => {
+  // A script that starts replicas and a client together (README.md's) must wait for all of them:
+  // an `all` call has one entry per member of the view it was ordered in, however many started.
+  it('waits for the view to grow to `members`; the next `all` call has that many replies', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    expect(client.view?.members).toHaveLength(2);
+    let ready = false;
+    const waiting = client.ready({ members: 3, timeoutMs: 3_000 }).then(() => (ready = true));
+    await sleep(60);
+    expect(ready).toBe(false);
+    cluster.add();
+    await waiting;
+    expect(client.view?.members).toHaveLength(3);
+    const r = (await client.invoke('ledger', 'append', ['a'], { reply: 'all' })) as Replies<number>;
+    expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'ok', 'ok']);
+    await client.ready({ members: 3 }); // already there: at once
+  });
+
+  it('rejects with NoContactError naming the view when it stays smaller', async () => {
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const e = await client.ready({ members: 3, timeoutMs: 100 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(NoContactError);
+    expect((e as NoContactError).message).toMatch(/had 2 of the 3 members waited for after 100 ms/);
+    await expect(client.ready({ members: 0 })).rejects.toMatchObject({ code: 'RPC_CONFIG' });
+  });
+});
+
 describe('client: fail-over', () => {
   it('rejects pending calls with FailoverError when the contact crashes; outcome and reissue', async () => {
     cluster = await Cluster.of(3);
