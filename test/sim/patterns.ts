@@ -11,6 +11,14 @@
  *   ±2 % (the RPC mode's replicas and clients read it; the protocol layers run on monotonic
  *   time and do not).
  *
+ * - `zombie`: a member (half the seeds: whoever is the sequencer then) stops for longer than
+ *   the failure detector's whole patience, then runs on from where it stopped: overdue timers,
+ *   stale packets, a view long replaced, casts queued in the old view;
+ * - `churn`: whoever is the sequencer of the moment is crashed (restarted later as a new
+ *   incarnation) or cut off alone (rejoining as the seed's rejoin mode says), two to four times;
+ * - `flushcut`: a partition that, the instant a flush starts at any member, heals or splits
+ *   again along other sides: the flush runs while the network changes under it.
+ *
  * Every split and cut heals before `faultMs`, so the quiet phase can show recovery.
  */
 import { randomInt, seededRandom } from '../../runtime/stack/random.js';
@@ -109,5 +117,99 @@ export function planSkew(w: World, clients: readonly string[] = []): void {
     // From a real epoch: virtual time starts at 0, and a clock hours behind must not go
     // negative (a replica clamps a negative request time to 0, which no real clock gives).
     w.skew.set(address, (now) => SKEW_EPOCH_MS + offset + drift * now);
+  }
+}
+
+/** `zombie`: one long stop (0.8–2.5 s, past the sim's suspectMs + partitionMs), then it runs on.
+ * `sequencer` names the node that is rank 0 of the newest view at the moment. */
+export function planZombie(w: World, sequencer: () => number): void {
+  const r = seededRandom(w.cfg.seed * 149 + 17);
+  const stops = randomInt(r, 1, 2);
+  let t = 150 + r() * w.cfg.faultMs * 0.3;
+  for (let k = 0; k < stops && t < w.cfg.faultMs; k++) {
+    const ofSequencer = r() < 0.5;
+    const node = randomInt(r, 0, w.cfg.members - 1);
+    const ms = 800 + r() * 1_700;
+    w.at(t, () => w.pause(w.nodes[ofSequencer ? sequencer() : node]!, ms));
+    t += ms + 200 + r() * 600;
+  }
+}
+
+/** `churn`: the sequencer of the moment crashed (back 50–400 ms later) or cut off alone
+ * (healed 300–1,200 ms later), two to four times, each once the last has healed. */
+export function planChurn(w: World, sequencer: () => number): void {
+  const r = seededRandom(w.cfg.seed * 151 + 19);
+  const rounds = randomInt(r, 2, 4);
+  let t = 200 + r() * 400;
+  for (let k = 0; k < rounds && t < w.cfg.faultMs; k++) {
+    const crash = r() < 0.5;
+    const len = crash ? 50 + r() * 350 : 300 + r() * 900;
+    w.at(t, () => {
+      const i = sequencer();
+      if (crash) {
+        w.log(`CHURN crash the sequencer n${i}`);
+        w.crash(w.nodes[i]!);
+        w.at(w.now + len, () => w.restart(i));
+      } else {
+        w.log(`CHURN cut the sequencer n${i} off`);
+        w.partition(w.nodes.map((_, j) => (j === i ? 1 : 0)));
+        w.at(Math.min(w.now + len, w.cfg.faultMs), () => w.heal());
+      }
+    });
+    t += len + 300 + r() * 700;
+  }
+}
+
+/** `flushcut`: one to three partitions, each healed (or split along new sides, then healed)
+ * 0–4 ms after the first member blocks for the flush it causes; healed at the latest 2.5 s on. */
+export function planFlushCut(w: World): void {
+  const r = seededRandom(w.cfg.seed * 157 + 23);
+  const n = w.cfg.members;
+  const rounds = randomInt(r, 1, 3);
+  const sides = () => {
+    const s: number[] = w.nodes.map(() => (r() < 0.5 ? 0 : 1));
+    if (s.every((x) => x === s[0])) s[randomInt(r, 0, n - 1)] = 1 - s[0]!;
+    return s;
+  };
+  let t = 150 + r() * 400;
+  for (let k = 0; k < rounds && t < w.cfg.faultMs; k++) {
+    const first = sides();
+    const second = r() < 0.5 ? sides() : undefined;
+    const jitter = r() * 4;
+    const again = 300 + r() * 900;
+    const latest = Math.min(t + 2_500, w.cfg.faultMs);
+    let done = false;
+    let fired = false;
+    w.at(t, () => {
+      w.partition(first);
+      const hook = () => {
+        fired = true;
+        w.blockHooks.splice(w.blockHooks.indexOf(hook), 1);
+        w.at(w.now + jitter, () => {
+          if (done) return;
+          if (!second) {
+            done = true;
+            w.log('FLUSHCUT heal during the flush');
+            w.heal();
+            return;
+          }
+          w.log('FLUSHCUT split again during the flush');
+          w.partition(second);
+          w.at(Math.min(w.now + again, w.cfg.faultMs), () => {
+            done = true;
+            w.heal();
+          });
+        });
+      };
+      w.blockHooks.push(hook);
+      // No flush came (the cut changed no view): heal anyway, before the quiet phase.
+      w.at(latest, () => {
+        if (fired) return;
+        w.blockHooks.splice(w.blockHooks.indexOf(hook), 1);
+        done = true;
+        w.heal();
+      });
+    });
+    t = latest + 300 + r() * 500;
   }
 }

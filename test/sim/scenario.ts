@@ -2,7 +2,7 @@ import { defaultRegistry, GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
-import { planLinks, planSkew, planSplits } from './patterns.js';
+import { planChurn, planFlushCut, planLinks, planSkew, planSplits, planZombie } from './patterns.js';
 import { planSlow, resolveSlowTargets } from './slow.js';
 import { type Fault, type ScenarioConfig, World } from './world.js';
 
@@ -116,6 +116,10 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('splits')) planSplits(w);
   if (f.has('links')) planLinks(w);
   if (f.has('skew')) planSkew(w);
+  // Each from its own generator, so adding them leaves every other fault's plan unchanged.
+  if (f.has('zombie')) planZombie(w, () => sequencerNode(w));
+  if (f.has('churn')) planChurn(w, () => sequencerNode(w));
+  if (f.has('flushcut')) planFlushCut(w);
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {
     planSlow(w.slow, r, cfg.members, cfg.faultMs);

@@ -16,10 +16,21 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * keep their seeds): `splits` splits and heals repeatedly in patterns (2|2, 1|1|1, a majority
  * and a minority swapping), `links` cuts links one way and non-transitively, `skew` offsets
  * and drifts each member's and client's wall clock (test/sim/patterns.ts plans those three); `slow` makes members slow but alive
- * (test/sim/slow.ts).
+ * (test/sim/slow.ts). `zombie` stops a member (often the sequencer) past the failure detector's
+ * whole patience and lets it run on, `churn` crashes or isolates whoever is the sequencer again
+ * and again, `flushcut` heals or re-splits a partition the instant a flush starts
+ * (test/sim/patterns.ts).
  */
-export type ExtraFault = 'splits' | 'links' | 'skew' | 'slow';
-export const EXTRA_FAULTS: readonly ExtraFault[] = ['splits', 'links', 'skew', 'slow'];
+export type ExtraFault = 'splits' | 'links' | 'skew' | 'slow' | 'zombie' | 'churn' | 'flushcut';
+export const EXTRA_FAULTS: readonly ExtraFault[] = [
+  'splits',
+  'links',
+  'skew',
+  'slow',
+  'zombie',
+  'churn',
+  'flushcut',
+];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
   'dup',
@@ -198,6 +209,9 @@ export class World {
   readonly probes: { payload: string; member: MemberId; at: number }[] = [];
   /** Per address (member `nK` or client `cK`): wall-clock offset at virtual time `now`. */
   readonly skew = new Map<string, (now: number) => number>();
+  /** Called with the node's index whenever a member is told to block (a flush starts there):
+   * lets a fault plan strike during a flush (`flushcut`). */
+  readonly blockHooks: ((node: number) => void)[] = [];
   /** Non-member endpoints (RPC clients) by address; never partitioned. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
 
@@ -425,6 +439,9 @@ export class World {
 
   private recordApp(n: Node, ev: AppEvent): void {
     switch (ev.type) {
+      case 'block':
+        for (const hook of [...this.blockHooks]) hook(n.index);
+        return;
       case 'deliver': {
         const d = ev.delivery;
         // An application's payloads are binary: named by their base64 (distinct bytes, distinct names).
