@@ -31,6 +31,8 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --timings T        sim | library: the simulator's short detection timings (default; suspectMs
                      300, below sequencerStallMs 500) or the library's defaults (suspectMs 1000),
                      under which seq's stall and pace rules act before the failure detector
+  --qos Q            mixed | none: group mode's casts draw their QoS (default), or are all total
+                     order with resilience none (a stream whose Acks wait on seq's ackMs)
   --trace            print every event (replay a failing seed with it)
 
 Each mode ends with 'S scenarios, V violations' and prints a replay command per failing seed.`;
@@ -60,6 +62,7 @@ async function main(): Promise<number> {
       replies: { type: 'boolean', default: false },
       'auto-reissue': { type: 'boolean', default: false },
       timings: { type: 'string', default: 'sim' },
+      qos: { type: 'string', default: 'mixed' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -73,6 +76,8 @@ async function main(): Promise<number> {
     throw new Error(`--rejoin: expected new or same, got '${values.rejoin}'`);
   if (values.timings !== 'sim' && values.timings !== 'library')
     throw new Error(`--timings: expected sim or library, got '${values.timings}'`);
+  if (values.qos !== 'mixed' && values.qos !== 'none')
+    throw new Error(`--qos: expected mixed or none, got '${values.qos}'`);
   const o: SimOptions = {
     rpc: values.rpc,
     members: values.members,
@@ -88,6 +93,7 @@ async function main(): Promise<number> {
     replies: values.replies,
     autoReissue: values['auto-reissue'],
     timings: values.timings,
+    ...(values.qos === 'none' ? { qos: 'none' as const } : {}),
     trace: values.trace,
   };
   range(o.members);

@@ -35,6 +35,12 @@ export interface SimOptions {
    * (`library`: suspectMs 1000, so the stall and pace rules act first, as in production).
    */
   timings: 'sim' | 'library';
+  /**
+   * Group mode's workload: `mixed` (default) draws each cast's QoS (half of them total order with
+   * resilience `none`, the rest resilient or FIFO); `none` casts only total order with resilience
+   * `none`, the stream of the 1 KB bench whose Acks wait on `ackMs` (FINDINGS 33).
+   */
+  qos?: 'mixed' | 'none';
   trace: boolean;
 }
 
@@ -157,6 +163,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
   const cfg = {
     ...base,
     ...(o.stack === GROUP_STACK ? {} : { stack: parseSpec(o.stack, group ? GMS_SIM_OPTIONS : {}) }),
+    ...(o.qos === 'none' ? { qos: { order: 'total' as const, resilience: 'none' as const } } : {}),
     messages: o.messages,
     ...common,
   };
@@ -188,6 +195,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.replies ? '--replies' : '',
     o.autoReissue ? '--auto-reissue' : '',
     o.timings === 'library' ? '--timings library' : '',
+    o.qos === 'none' ? '--qos none' : '',
     '--trace',
   ];
   return `npm run sim -- ${flags.filter(Boolean).join(' ')}`;
