@@ -161,7 +161,7 @@ export function planChurn(w: World, sequencer: () => number): void {
 }
 
 /** `flushcut`: one to three partitions, each healed (or split along new sides, then healed)
- * 0–4 ms after the first member blocks for the flush it causes; healed at the latest 2.5 s on. */
+ * 0–4 ms after the first member blocks for the flush it causes; healed at the latest 1.2 s on. */
 export function planFlushCut(w: World): void {
   const r = seededRandom(w.cfg.seed * 157 + 23);
   const n = w.cfg.members;
@@ -171,13 +171,15 @@ export function planFlushCut(w: World): void {
     if (s.every((x) => x === s[0])) s[randomInt(r, 0, n - 1)] = 1 - s[0]!;
     return s;
   };
-  let t = 150 + r() * 400;
+  // After the founding (bootstrapMs 300 and its round trips): a cut while the group is being
+  // founded starts no flush.
+  let t = 600 + r() * 300;
   for (let k = 0; k < rounds && t < w.cfg.faultMs; k++) {
     const first = sides();
     const second = r() < 0.5 ? sides() : undefined;
     const jitter = r() * 4;
     const again = 300 + r() * 900;
-    const latest = Math.min(t + 2_500, w.cfg.faultMs);
+    const latest = Math.min(t + 1_200, w.cfg.faultMs);
     let done = false;
     let fired = false;
     w.at(t, () => {
@@ -210,6 +212,6 @@ export function planFlushCut(w: World): void {
         w.heal();
       });
     });
-    t = latest + 300 + r() * 500;
+    t = latest + 100 + r() * 300;
   }
 }

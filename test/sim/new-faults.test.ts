@@ -1,0 +1,73 @@
+// The opt-in faults zombie, churn and flushcut (test/sim/patterns.ts): each does what it says,
+// and the group invariants hold under them on a few seeds.
+import { expect, it } from 'vitest';
+import { GROUP_CHECKERS } from './group-checkers.js';
+import { groupConfig, planFaults, planProbes, runScenario } from './scenario.js';
+import { type Fault, World } from './world.js';
+
+const BASE: Fault[] = ['loss', 'dup', 'reorder', 'delay'];
+
+function traced(seed: number, members: number, faults: Fault[]) {
+  const cfg = { ...groupConfig(seed, members, [...BASE, ...faults]), trace: true, rejoin: 'same' as const };
+  return runScenario(cfg, GROUP_CHECKERS);
+}
+
+it('zombie: a member stops past suspectMs + partitionMs, and runs on', () => {
+  const r = traced(3, 5, ['zombie']);
+  const stops = r.trace.filter((l) => / PAUSE /.test(l)).map((l) => Number(/PAUSE ([\d.]+)ms/.exec(l)![1]));
+  expect(stops.length).toBeGreaterThan(0);
+  expect(Math.min(...stops)).toBeGreaterThanOrEqual(800);
+  expect(r.violations).toEqual([]);
+});
+
+it('churn: whoever is the sequencer is crashed or cut off, more than once', () => {
+  const r = traced(5, 5, ['churn']);
+  const hits = r.trace.filter((l) => l.includes('CHURN'));
+  expect(hits.length).toBeGreaterThanOrEqual(2);
+  // Each strike takes a node down or cuts it off alone at that instant.
+  for (const l of hits) {
+    const at = l.split(' ')[0]!;
+    const node = /sequencer (n\d+)/.exec(l)![1]!;
+    const next = r.trace[r.trace.indexOf(l) + 1]!;
+    expect(next.startsWith(at)).toBe(true);
+    expect(next.includes(`${node} CRASH`) || /PARTITION 0*10*$/.test(next)).toBe(true);
+  }
+  expect(r.violations).toEqual([]);
+});
+
+it('flushcut: the network heals or splits again while a flush runs', () => {
+  let struck = 0;
+  let inFlush = 0;
+  for (let seed = 1; seed <= 8; seed++) {
+    const w = new World({ ...groupConfig(seed, 3 + (seed % 5), [...BASE, 'flushcut']), trace: true });
+    // A member is in a flush from its block until it installs its next view.
+    const lastBlock = new Map<number, number>();
+    w.blockHooks.push((n) => lastBlock.set(n, w.now));
+    const flushing = () =>
+      [...lastBlock].some(([n, at]) => w.nodes[n]!.alive && (w.nodes[n]!.rec.views.at(-1)?.at ?? -1) < at);
+    for (const name of ['heal', 'partition'] as const) {
+      const orig = w[name].bind(w) as (...a: unknown[]) => void;
+      (w as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => {
+        // The trace line FLUSHCUT comes just before the change it announces.
+        if (w.trace.at(-1)?.includes('FLUSHCUT') && w.trace.at(-1)!.startsWith(w.now.toFixed(3))) {
+          struck++;
+          if (flushing()) inFlush++;
+        }
+        orig(...a);
+      };
+    }
+    const r = w.rng;
+    for (let i = 0; i < w.cfg.members; i++)
+      for (let k = 0; k < w.cfg.messages; k++) {
+        const t = r() * w.cfg.loadMs;
+        w.at(t, () => w.cast(w.nodes[i]!));
+      }
+    planFaults(w);
+    planProbes(w);
+    w.run();
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`))).toEqual([]);
+  }
+  expect(struck).toBeGreaterThan(0);
+  // Within 4 ms of the first block, most flushes still run somewhere.
+  expect(inFlush / struck).toBeGreaterThan(0.5);
+});
