@@ -10,7 +10,7 @@ import { RPC_CHECKERS } from '../sim/rpc-checkers.js';
 import { rpcConfig, rpcStats, runRpcScenario } from '../sim/rpc-scenario.js';
 import type { Register } from '../sim/rpc-service.js';
 import type { RpcOptions } from '../sim/rpc-world.js';
-import { runSeed } from '../sim/run.js';
+import { parseFaults, runSeed, SIM_DEFAULTS } from '../sim/run.js';
 import type { Fault } from '../sim/world.js';
 
 const FAULTS: Fault[] = ['loss', 'dup', 'reorder', 'delay', 'crash', 'pause'];
@@ -114,6 +114,32 @@ describe('object-group RPC in the simulator', () => {
     // Fences now go with majority resilience, as calls do.
     const mode = MODES.find((m) => m.name === 'rpc-slow')!;
     const r = await runSeed(mode.opts, 8004686);
+    expect(r.violations).toEqual([]);
+  });
+
+  it('a coordinator that ran on after a long stop does not make a live group yield (RPC seed 500145)', async () => {
+    // Found by the zombie fault. View {n2, n1} (n0 crashed by churn); n2, its coordinator, stops
+    // 2.1 s; n1 partitions and founds a new group with a restarted n0, which runs c1:11. n2 ran
+    // on, drained the new group's beacon and answered it at once: its lineage won the compare
+    // (equal view ids, higher epoch), the new group yielded, and n2, its view dead, answered a
+    // client a final `not-found` for c1:11. A coordinator now speaks for its lineage only once
+    // its detector has judged the view again (gms `FailureDetector.liveView`).
+    const r = await runSeed(
+      {
+        ...SIM_DEFAULTS,
+        rpc: true,
+        members: '3..5',
+        faults: parseFaults('loss,dup,reorder,delay,crash,pause,zombie,churn,flushcut'),
+        calls: 12,
+        lanes: 4,
+        delivery: 'fanout',
+        rejoin: 'same',
+        async: true,
+        replies: true,
+        autoReissue: true,
+      },
+      500145,
+    );
     expect(r.violations).toEqual([]);
   });
 

@@ -25,6 +25,8 @@ export class FailureDetector {
   private demanded = new Set<MemberId>();
   /** When the `fd` timer last found that this member itself had not been running. */
   lastStall = Number.NEGATIVE_INFINITY;
+  /** When the `fd` timer last found this member had not run for over `suspectMs / 2`. */
+  private resumedAt = Number.NEGATIVE_INFINITY;
   private lastFd = 0;
 
   constructor(private readonly s: GmsShared) {}
@@ -89,6 +91,7 @@ export class FailureDetector {
     this.lastFd = now;
     s.ctx.setTimer('fd', s.o.heartbeatMs);
     if (stalled) {
+      this.resumedAt = now;
       // We ourselves were not running (paused, or a long synchronous burst): what we did not
       // hear says nothing about the others. Give everyone a fresh chance before judging.
       for (const m of v.members)
@@ -146,6 +149,21 @@ export class FailureDetector {
     }
     if (s.hasMajority()) this.report(now);
     s.lineage.tick(now);
+  }
+
+  /**
+   * Whether this member's view is known to live: its detector runs on time, has judged for a
+   * whole `suspectMs` (and a tick) since this member last stopped for long, and suspects no
+   * majority. A member that runs on after a stop past the detector's patience (a "zombie")
+   * holds a view whose other members may long have left and founded anew, and the packets it
+   * drains on resuming (sent before they left) look fresh: until it has judged them again its
+   * view must not make a live lineage yield (RPC seed 500145).
+   */
+  liveView(now: number): boolean {
+    const o = this.s.o;
+    if (now - this.lastFd > o.suspectMs / 2) return false; // stopped: the tick is overdue
+    if (now - this.resumedAt <= o.suspectMs + o.heartbeatMs) return false;
+    return this.s.hasMajority();
   }
 
   suspect(m: MemberId, silentMs: number, forced = false): void {

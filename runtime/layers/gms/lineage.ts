@@ -35,6 +35,12 @@ export class LineageWatch {
     // A seed address our view holds is ours: a stale incarnation listed there is dead, and is
     // removed before long, and then its address gets beacons too.
     if (!v || s.coordinatorId() !== s.self || now - this.lastBeacon < s.o.suspectMs) return;
+    // A lineage whose coordinator has not judged its view since a long stop may be dead (it
+    // lost its majority while the coordinator was stopped): it must not make a live lineage
+    // yield. RPC seed 500145: a coordinator stopped 2.1 s ran on and answered the beacon of a
+    // group its view's other member had meanwhile founded with a third; that group yielded to
+    // it, and the stale coordinator answered a final `not-found` for a call the new group ran.
+    if (!s.detector.liveView(now)) return;
     this.lastBeacon = now;
     for (const a of new Set(s.o.seeds)) if (!v.addresses.includes(a)) this.beacon(a);
   }
@@ -70,8 +76,10 @@ export class LineageWatch {
       return;
     }
     // We win: make sure the other side hears it, even if our coordinator's beacons miss it.
+    // Not while our own view is not known to live (see `tick`): theirs may be the live one.
     s.c.lineagesMet++;
     const now = s.ctx.now();
+    if (!s.detector.liveView(now)) return;
     if (now - (this.answered.get(address) ?? Number.NEGATIVE_INFINITY) < s.o.suspectMs / 2) return;
     this.answered.set(address, now);
     this.beacon(address);
