@@ -13,6 +13,7 @@
  * seeded; the processes' timing is not, so a seed reproduces the faults, not the interleaving.
  *
  *   npx tsx test/chaos/real-chaos.ts [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8]
+ *                                    [--max-down N]
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -21,15 +22,34 @@ import { seededRandom } from '../../runtime/stack/random.js';
 import { TEST_SECURITY } from '../support/key.js';
 import { type Child, ProcessHarness } from '../support/processes.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    seed: { type: 'string', default: '1' },
-    seconds: { type: 'string', default: '60' },
-    replicas: { type: 'string', default: '5' },
-    outstanding: { type: 'string', default: '8' },
-    'max-down': { type: 'string' },
-  },
-});
+const USAGE =
+  'usage: npm run chaos -- [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8] [--max-down N]\n' +
+  '  --max-down N  members down at once, at most (default: a minority; more lets the group lose\n' +
+  '                its majority and found itself again)';
+let parsed: ReturnType<typeof parseFlags>;
+try {
+  parsed = parseFlags();
+} catch (e) {
+  console.error(`${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (parsed.values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const flags = parsed.values;
+function parseFlags() {
+  return parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string', default: '1' },
+      seconds: { type: 'string', default: '60' },
+      replicas: { type: 'string', default: '5' },
+      outstanding: { type: 'string', default: '8' },
+      'max-down': { type: 'string' },
+    },
+  });
+}
 const SEED = Number(flags.seed);
 const SECONDS = Number(flags.seconds);
 const N = Number(flags.replicas);
