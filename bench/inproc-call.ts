@@ -8,7 +8,10 @@
 //
 // `--outstanding N` keeps N calls in flight (N workers, each awaiting its call before the next).
 // `--keyed` gives the group and the client a key (HMAC on every packet). Prints one JSON line
-// per round; docs/performance.md ("One call alone") quotes it.
+// per round; docs/performance.md ("One call alone") quotes it. Under `node --expose-gc` each
+// line also has the heap after a full collection (`heapMB`) and the RSS: over many rounds, whether
+// memory stays flat under load (docs/performance.md, "Memory under load").
+import { memoryUsage } from 'node:process';
 import { parseArgs } from 'node:util';
 import { connect, joinReplica } from 'troupe';
 import { udp } from 'troupe/group';
@@ -70,6 +73,16 @@ async function run(calls: number): Promise<number[]> {
   return lat;
 }
 
+/** The heap after a full collection and the RSS, in MB, if the process may force a collection. */
+function heap(): { heapMB?: number; buffersMB?: number; rssMB?: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return {};
+  gc();
+  const m = memoryUsage();
+  const mb = (b: number) => Math.round(b / 1e5) / 10;
+  return { heapMB: mb(m.heapUsed), buffersMB: mb(m.arrayBuffers), rssMB: mb(m.rss) };
+}
+
 await run(300); // warm-up: JIT, replay windows, handshakes
 for (let r = 0; r < ROUNDS; r++) {
   const sent0 = sentSoFar();
@@ -90,6 +103,7 @@ for (let r = 0; r < ROUNDS; r++) {
       cpuPerCallUs: Math.round((c.user + c.system) / CALLS),
       userPerCallUs: Math.round(c.user / CALLS),
       sysPerCallUs: Math.round(c.system / CALLS),
+      ...heap(),
     }),
   );
 }
