@@ -171,7 +171,14 @@ describe('RPC across replica processes on loopback', () => {
     const replies = (await Promise.all(calls)) as number[];
     expect([...replies].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, k) => k + 1));
     await viewWithout(survivors, victim.self, 2);
-    const states = await Promise.all(survivors.map(state));
+    // The replies came from the contact; the other survivor applies the same calls a moment
+    // later (its apply queue, on a loaded machine): wait for both, then compare.
+    const states = await Promise.all(
+      survivors.map(async (r) => {
+        await stateWhen(r, (a) => a.entries.length >= 60);
+        return state(r);
+      }),
+    );
     expect(states[0]!.app.entries).toHaveLength(60);
     expect(states[1]!.app).toEqual(states[0]!.app);
     // A new replica process joins: state and outcome table as of its join point.

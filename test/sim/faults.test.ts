@@ -174,14 +174,18 @@ describe('the RPC checkers added with the new load', () => {
     // Before the fix the model ran the re-founded log from a fresh register (value 1), not from
     // the winning founder's state (value 102 at 60027): e.g. c1:3 mul(3) got 1020 = 3 * (102 +
     // 80 + 47 + 111), judged against 717 = 3 * (1 + 80 + 47 + 111): 43 and 35 false violations.
+    // Since lineages speak only from a live view (FINDINGS 36) no replica of 60027's re-founded
+    // group answers after its own `partitioned`, so the mutant below has nothing to change there;
+    // 60028 re-founds with one that does.
     const faults = WITH_CUTS;
     const opts = { callsPerLane: 12, callTimeoutMs: 1500 };
-    for (const seed of [60027, 60045]) {
+    for (const seed of [60027, 60028, 60045]) {
       const cfg = { ...rpcConfig(seed, 3, faults), delivery: 'fanout' as const, rejoin: 'same' as const };
       const r = await runRpcScenario(cfg, opts);
       expect(model(r.sim).refounded).toBeDefined();
       expect(r.violations).toEqual([]);
       // A reply off by one after the re-founding is still caught.
+      if (seed === 60027) continue;
       const bad = await runRpcScenario(cfg, { ...opts, makeReplica: lyingAfterRefounding });
       expect(bad.violations.some((v) => v.startsWith('true-replies:'))).toBe(true);
     }
