@@ -78,10 +78,13 @@ export function header(r: Rng): unknown {
 /** A random object value too (validators and snapshots see objects, not only arrays). */
 export function jsValue(r: Rng, depth = 4): unknown {
   if (depth > 0 && r() < 0.25) {
-    const o: Record<string, unknown> = {};
+    // Own properties only, as a decoder makes them: assigning `o.__proto__` sets the prototype
+    // instead, and such objects made the generator itself throw a TypeError (`TROUPE_FUZZ=long`,
+    // decodeGroupMsg seed 29, input 172722), failing the run with no decoder at fault.
+    const entries: [string, unknown][] = [];
     for (let i = int(r, 5); i > 0; i--)
-      o[STRINGS[int(r, STRINGS.length)]! + (r() < 0.5 ? '' : int(r, 4))] = jsValue(r, depth - 1);
-    return o;
+      entries.push([STRINGS[int(r, STRINGS.length)]! + (r() < 0.5 ? '' : int(r, 4)), jsValue(r, depth - 1)]);
+    return Object.fromEntries(entries);
   }
   if (depth > 0 && r() < 0.2) return Array.from({ length: int(r, 5) }, () => jsValue(r, depth - 1));
   return value(r, 1);
