@@ -13,7 +13,7 @@ import { ClientPacketDrop, decodeClientPacket } from '../../runtime/rpc/protocol
 import type { Effect, Layer, LayerContext, LayerFactory } from '../../runtime/stack/types.js';
 import { PacketAuth } from '../../runtime/wire/auth.js';
 import { DecodeError, decodePacket, encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
-import { bytes, fuzzCount, header, jsValue, mutate, rng, value } from './gen.js';
+import { bytes, FUZZ_SEED_OFFSET, fuzzCount, header, jsValue, mutate, rng, value } from './gen.js';
 
 const N = fuzzCount(3_000);
 const SELF = '00000001.1';
@@ -33,7 +33,9 @@ function fuzz(
       one(r, i);
     } catch (e) {
       if (!typed(e))
-        throw new Error(`${target}: seed ${seed}, input ${i}: ${(e as Error)?.stack ?? String(e)}`);
+        throw new Error(
+          `${target}: seed ${seed + FUZZ_SEED_OFFSET} (TROUPE_FUZZ_SEED=${FUZZ_SEED_OFFSET}), input ${i}: ${(e as Error)?.stack ?? String(e)}`,
+        );
     }
   }
 }

@@ -12,7 +12,16 @@ export function fuzzCount(fast: number): number {
 
 export type Rng = () => number;
 
-export const rng = (seed: number): Rng => seededRandom(seed);
+/**
+ * Added to every target's seed: `TROUPE_FUZZ_SEED=k` explores inputs CI never ran (CI runs 0).
+ * A failure names the seed it used, the offset included.
+ */
+export const FUZZ_SEED_OFFSET = Number.isInteger(Number(process.env.TROUPE_FUZZ_SEED))
+  ? Number(process.env.TROUPE_FUZZ_SEED)
+  : 0;
+
+/** The input stream of a target whose base seed is `seed` (see {@link FUZZ_SEED_OFFSET}). */
+export const rng = (seed: number): Rng => seededRandom(seed + FUZZ_SEED_OFFSET);
 
 const int = (r: Rng, n: number) => Math.floor(r() * n);
 

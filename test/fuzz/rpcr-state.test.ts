@@ -8,7 +8,7 @@ import { encodeValue } from '../../runtime/rpc/codec.js';
 import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { Replica } from '../../runtime/rpc/replica.js';
 import { DecodeError } from '../../runtime/wire/index.js';
-import { bytes, fuzzCount, jsValue, mutate, rng, value } from './gen.js';
+import { bytes, FUZZ_SEED_OFFSET, fuzzCount, jsValue, mutate, rng, value } from './gen.js';
 
 const N = fuzzCount(3_000);
 
@@ -19,7 +19,9 @@ function fuzz(target: string, seed: number, one: (r: () => number) => void, type
       one(r);
     } catch (e) {
       if (!typed(e))
-        throw new Error(`${target}: seed ${seed}, input ${i}: ${(e as Error)?.stack ?? String(e)}`);
+        throw new Error(
+          `${target}: seed ${seed + FUZZ_SEED_OFFSET} (TROUPE_FUZZ_SEED=${FUZZ_SEED_OFFSET}), input ${i}: ${(e as Error)?.stack ?? String(e)}`,
+        );
     }
   }
 }
