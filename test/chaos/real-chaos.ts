@@ -7,25 +7,35 @@
  * up to 300 ms, which a pause or an exclusion can cut), and settle every call: one client with
  * `autoReissue`, the other by `outcome()` and `reissue()` after any failure, until answered.
  *
+ * With `--lan` every replica runs on its own host of a LAN of network namespaces on a bridge
+ * (testkit/netns.ts; needs root and iproute2), the clients on the bridge's own address, and the
+ * schedule also partitions the network: a minority of the hosts (with `--max-down`, up to that
+ * many) is cut off from the rest, sometimes from the clients too, for 0.2–4 s and healed; or one
+ * host's packets to another are dropped one way. Cuts are blackhole routes in the hosts' (and the
+ * root) namespaces, so the kernel drops the datagrams as a dead link would.
+ *
  * Then faults stop, the group settles, and every live replica's log must be identical, hold every
  * answered entry exactly once at the position its reply named, and hold nothing no client sent.
  * Exit 0 and a summary line when that holds; exit 1 with the violations otherwise. The schedule is
  * seeded; the processes' timing is not, so a seed reproduces the faults, not the interleaving.
  *
  *   npx tsx test/chaos/real-chaos.ts [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8]
- *                                    [--max-down N]
+ *                                    [--max-down N] [--lan]
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { TEST_SECURITY } from '../support/key.js';
+import { createLan, ip, type Lan } from '../support/netns.js';
 import { type Child, ProcessHarness } from '../support/processes.js';
 
 const USAGE =
-  'usage: npm run chaos -- [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8] [--max-down N]\n' +
+  'usage: npm run chaos -- [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8] [--max-down N] [--lan]\n' +
   '  --max-down N  members down at once, at most (default: a minority; more lets the group lose\n' +
-  '                its majority and found itself again)';
+  '                its majority and found itself again)\n' +
+  '  --lan         one network namespace per replica on a bridge, and partitions besides kills\n' +
+  '                and pauses (root and iproute2)';
 let parsed: ReturnType<typeof parseFlags>;
 try {
   parsed = parseFlags();
@@ -47,6 +57,7 @@ function parseFlags() {
       replicas: { type: 'string', default: '5' },
       outstanding: { type: 'string', default: '8' },
       'max-down': { type: 'string' },
+      lan: { type: 'boolean', default: false },
     },
   });
 }
@@ -63,6 +74,12 @@ const OUTSTANDING = Number(flags.outstanding);
 const MINORITY = Math.floor((N - 1) / 2);
 const MAX_DOWN = flags['max-down'] === undefined ? MINORITY : Number(flags['max-down']);
 const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
+/** With `--lan`: host i of the LAN runs replica slot i; the clients use the bridge's address. */
+const lan: Lan | undefined = flags.lan
+  ? createLan({ hosts: N, subnet: '10.89.0', prefix: 'troupe-chaos' })
+  : undefined;
+const CLIENT_ADDRESS = '10.89.0.250';
+if (lan) ip(['addr', 'add', `${CLIENT_ADDRESS}/24`, 'dev', lan.bridge]);
 // Failure detection a loaded 2-CPU machine keeps (as test/rpc/multiprocess.test.ts).
 const LAYERS = { gms: { heartbeatMs: 100, suspectMs: 1_000, bootstrapMs: 200, joinRetryMs: 50 } };
 /** How long a call may take to settle (through fail-overs and reissues) before it counts as lost. */
@@ -80,6 +97,10 @@ const log = (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).t
 interface Replica {
   child: Child;
   address: string;
+  /** Its host on the LAN (`--lan`); a replacement takes the slot of the replica it replaces. */
+  slot: number;
+  /** Until when the network cuts it off (`--lan`), if it does. */
+  cutUntil?: number;
   /** Until when it is stopped (SIGSTOP), if it is. */
   pausedUntil?: number;
   joined: boolean;
@@ -89,14 +110,27 @@ interface Replica {
 
 const procs = new ProcessHarness();
 const replicas: Replica[] = [];
-const counts = { kills: 0, pauses: 0, calls: 0, answered: 0, retried: 0, lost: 0 };
+const counts = { kills: 0, pauses: 0, partitions: 0, oneWay: 0, calls: 0, answered: 0, retried: 0, lost: 0 };
 const violations: string[] = [];
 
-async function startReplica(seeds: () => string[]): Promise<Replica> {
-  const child = await procs.start(REPLICA, { ready: 'ready', readyTimeoutMs: 30_000 });
+/** Starts a replica process (on host `slot` of the LAN with `--lan`). */
+function spawn(slot: number): Promise<Child> {
+  const where = lan
+    ? {
+        wrapper: lan.wrapper(slot),
+        args: ['--host', lan.host(slot).address],
+        name: `replica@${lan.host(slot).address}`,
+      }
+    : {};
+  return procs.start(REPLICA, { ready: 'ready', readyTimeoutMs: 30_000, ...where });
+}
+
+async function startReplica(seeds: () => string[], slot: number): Promise<Replica> {
+  const child = await spawn(slot);
   const r: Replica = {
     child,
     address: child.events.find((e) => e.event === 'ready')!.address as string,
+    slot,
     joined: false,
   };
   replicas.push(r);
@@ -115,7 +149,7 @@ const live = () => replicas.filter((r) => r.child.alive);
  * enough to be excluded) installed a view again since, with no `partitioned` after it.
  */
 function up(r: Replica): boolean {
-  if (!r.joined || r.pausedUntil !== undefined) return false;
+  if (!r.joined || r.pausedUntil !== undefined || r.cutUntil !== undefined) return false;
   const since = r.child.events.slice(r.rejoinFrom ?? 0);
   const last = since.findLast((e) => e.event === 'view' || e.event === 'partitioned');
   return r.rejoinFrom === undefined ? last?.event !== 'partitioned' : last?.event === 'view';
@@ -128,12 +162,17 @@ async function fault(): Promise<void> {
   const candidates = live().filter(up);
   const target = candidates[between(0, candidates.length - 1)];
   if (!target) return;
+  if (lan) {
+    const x = rand();
+    if (x < 0.35) return partition(candidates);
+    if (x < 0.5) return oneWay(candidates);
+  }
   if (rand() < 0.35) {
     counts.kills++;
     log(`SIGKILL pid ${target.child.pid}`);
     await target.child.kill('SIGKILL');
     replicas.splice(replicas.indexOf(target), 1);
-    startReplica(() => live().map((r) => r.address)).then(
+    startReplica(() => live().map((r) => r.address), target.slot).then(
       (r) => log(`replacement pid ${r.child.pid} joined`),
       (e) => violations.push(`a replacement replica did not join: ${(e as Error).message.split('\n')[0]}`),
     );
@@ -154,6 +193,72 @@ function resume(r: Replica, stoppedMs: number): void {
   // until it installs a view again.
   if (stoppedMs >= LAYERS.gms.suspectMs * 0.8) r.rejoinFrom = r.child.events.length;
   r.child.killSync('SIGCONT');
+}
+
+/** Directed cuts in force (`--lan`): `from>to`, host indexes, -1 for the clients' address. */
+const cuts = new Set<string>();
+const addressOf = (host: number) => (host < 0 ? CLIENT_ADDRESS : lan!.host(host).address);
+
+/** Drops (or, `on` false, passes again) what host `from` sends to host `to`. */
+function cut(from: number, to: number, on: boolean): void {
+  const key = `${from}>${to}`;
+  if (on === cuts.has(key)) return;
+  const args = ['route', on ? 'add' : 'del', 'blackhole', `${addressOf(to)}/32`];
+  if (from < 0) ip(args);
+  else lan!.host(from).ns.ip(args);
+  if (on) cuts.add(key);
+  else cuts.delete(key);
+}
+
+/** How long a cut lasts: often below failure detection, often past it. */
+const cutMs = () => (rand() < 0.5 ? between(200, 900) : between(1_200, 4_000));
+
+/** Cuts a minority of the hosts (up to what `--max-down` allows) off from the rest, then heals. */
+function partition(candidates: Replica[]): void {
+  const room = Math.min(MAX_DOWN - down(), candidates.length - 1);
+  if (room < 1) return;
+  const side = [...candidates].sort(() => rand() - 0.5).slice(0, between(1, room));
+  const rest = live().filter((r) => !side.includes(r));
+  const fromClients = rand() < 0.5;
+  const ms = cutMs();
+  log(
+    `partition ${side.map((r) => r.slot).join(',')} | ${rest.map((r) => r.slot).join(',')}` +
+      `${fromClients ? ' (and the clients)' : ''} for ${ms} ms`,
+  );
+  counts.partitions++;
+  const pairs: [number, number][] = [];
+  for (const a of side) {
+    for (const b of rest) pairs.push([a.slot, b.slot], [b.slot, a.slot]);
+    if (fromClients) pairs.push([a.slot, -1], [-1, a.slot]);
+    a.cutUntil = Date.now() + ms;
+  }
+  for (const [f, t] of pairs) cut(f, t, true);
+  setTimeout(() => heal(side, pairs, ms), ms);
+}
+
+/** Drops one host's packets to another, one way, then heals. */
+function oneWay(candidates: Replica[]): void {
+  if (MAX_DOWN - down() < 2 || candidates.length < 2) return;
+  const [a, b] = [...candidates].sort(() => rand() - 0.5) as [Replica, Replica];
+  const ms = cutMs();
+  log(`one-way cut ${a.slot} -> ${b.slot} for ${ms} ms`);
+  counts.oneWay++;
+  // Either end may be suspected (one hears nothing, the other's messages go unanswered).
+  a.cutUntil = b.cutUntil = Date.now() + ms;
+  const pairs: [number, number][] = [[a.slot, b.slot]];
+  cut(a.slot, b.slot, true);
+  setTimeout(() => heal([a, b], pairs, ms), ms);
+}
+
+function heal(members: Replica[], pairs: [number, number][], cutFor: number): void {
+  for (const [f, t] of pairs) cut(f, t, false);
+  for (const r of members) {
+    if (r.cutUntil === undefined) continue;
+    r.cutUntil = undefined;
+    // Cut about as long as suspectMs or longer: it may have been excluded, and counts as down
+    // until it installs a view again.
+    if (cutFor >= LAYERS.gms.suspectMs * 0.8) r.rejoinFrom = r.child.events.length;
+  }
 }
 
 /** What the clients sent and what they were told: entry → the position its reply named. */
@@ -224,17 +329,28 @@ async function states(): Promise<
 }
 
 async function main(): Promise<void> {
-  log(`seed ${SEED}, ${N} replicas, ${SECONDS} s, ${OUTSTANDING} calls outstanding per client`);
-  const first = await Promise.all(Array.from({ length: N }, () => procs.start(REPLICA, { ready: 'ready' })));
+  log(
+    `seed ${SEED}, ${N} replicas${lan ? ` on ${N} hosts of a LAN` : ''}, ${SECONDS} s, ` +
+      `${OUTSTANDING} calls outstanding per client`,
+  );
+  const first = await Promise.all(Array.from({ length: N }, (_, slot) => spawn(slot)));
   const seeds = first.map((c) => c.events.find((e) => e.event === 'ready')!.address as string);
-  for (const child of first) replicas.push({ child, address: seeds[first.indexOf(child)]!, joined: false });
+  first.forEach((child, slot) => {
+    replicas.push({ child, address: seeds[slot]!, slot, joined: false });
+  });
   await Promise.all(
     replicas.map(async (r) => {
       await r.child.request({ cmd: 'join', seeds, layers: LAYERS }, 'joined', 30_000);
       r.joined = true;
     }),
   );
-  const common = { ...TEST_SECURITY, group: 'ledger', seeds, timeoutMs: 10_000 };
+  const common = {
+    ...TEST_SECURITY,
+    group: 'ledger',
+    seeds,
+    timeoutMs: 10_000,
+    ...(lan ? { host: CLIENT_ADDRESS } : {}),
+  };
   const auto = await connect({ ...common, autoReissue: true });
   const manual = await connect(common);
   const until = Date.now() + SECONDS * 1_000;
@@ -248,6 +364,10 @@ async function main(): Promise<void> {
     if (Date.now() < until) await fault();
   }
   for (const r of replicas) resume(r, Number.POSITIVE_INFINITY);
+  for (const key of [...cuts]) {
+    const [f, t] = key.split('>').map(Number) as [number, number];
+    cut(f, t, false);
+  }
   log('faults stopped; settling the calls');
   await calls;
   // Settled: every live replica in one view of all of them, with the same log, for a while.
@@ -307,12 +427,19 @@ async function main(): Promise<void> {
     }
   await Promise.all([auto.close(), manual.close()]);
   await procs.stopAll();
+  const left = lan?.destroy() ?? [];
+  if (left.length > 0) violations.push(`the LAN was not cleaned up: ${left.join(', ')}`);
   const summary = {
     seed: SEED,
     ...counts,
     log: log0.length,
     replicas: N,
     maxDown: MAX_DOWN,
+    // The faults bit: exclusions the surviving processes went through (each a `partitioned`).
+    exclusions: replicas.reduce(
+      (n, r) => n + r.child.events.filter((e) => e.event === 'partitioned').length,
+      0,
+    ),
     ...(MAX_DOWN > MINORITY ? { answeredMissing: missing } : {}),
     violations: violations.length,
   };
@@ -324,5 +451,6 @@ async function main(): Promise<void> {
 main().catch(async (e) => {
   console.error(e);
   await procs.stopAll();
+  lan?.destroy();
   process.exit(2);
 });
