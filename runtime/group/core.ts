@@ -18,7 +18,15 @@ export type AppEvent =
    * `STATE_PROVIDER_FAILED` (the provider could not take its snapshot), `STATE_REJECTED` (the
    * provider's snapshot failed to restore here), `STATE_OFFER_MISSING` (a co-founder cast no
    * state offer: it has no state provider while this member has one). */
-  | { type: 'partitioned'; viewId: number; reason: string; code?: StateErrorCode; yielded?: LineageYield }
+  | {
+      type: 'partitioned';
+      viewId: number;
+      reason: string;
+      code?: StateErrorCode;
+      yielded?: LineageYield;
+      /** Set by the Group, not the core: when the driver starts rejoining (rejoin damping). */
+      rejoinInMs?: number;
+    }
   /** The first view is installed and, for a joiner, the state restored (its size, and the time
    * from the joiner's first view until it was in): the member is ready. */
   | { type: 'ready'; restored?: { bytes: number; ms: number } }
@@ -136,6 +144,13 @@ export class MemberCore {
   private restoredSize: { bytes: number; ms: number } | undefined;
   /** This incarnation gave up (its state transfer stalled): it does nothing until `start()`. */
   private halted = false;
+  /**
+   * This incarnation was excluded or left (gms said so). Its stack runs on until the driver
+   * starts the next one (after rejoin damping, up to 80 s), but what its layers judge of the view
+   * it lost is moot: an excluded sequencer's lag reports named the live group's members as
+   * `removing` (seen in `npm run chaos -- --lan --seed 7 --max-down 3`).
+   */
+  private ended = false;
   private out: CoreEffect[] = [];
   private now = 0;
   /** Total-order deliveries this incarnation handed to the application. */
@@ -155,6 +170,7 @@ export class MemberCore {
   start(now: number): CoreEffect[] {
     this.inc++;
     this.halted = false;
+    this.ended = false;
     this.member = memberId({ node: this.cfg.node, inc: this.inc });
     this.installed = undefined;
     this.senders.clear();
@@ -328,6 +344,7 @@ export class MemberCore {
         this.app({ type: 'suspect', suspicion: { member: ev.member, silentMs: ev.silentMs } });
         return;
       case 'lagging': {
+        if (this.ended) return;
         const { member, lagMs, lagBytes, removing } = ev;
         this.app({ type: 'lagging', lagging: { member, lagMs, lagBytes, removing } });
         return;
@@ -339,6 +356,7 @@ export class MemberCore {
         this.app({ type: 'stable', seqs: ev.seqs });
         return;
       case 'partitioned':
+        this.ended = true;
         this.app({
           type: 'partitioned',
           viewId: ev.viewId,
@@ -347,6 +365,7 @@ export class MemberCore {
         });
         return;
       case 'left':
+        this.ended = true;
         this.app({ type: 'left' });
         return;
       default:
