@@ -476,11 +476,22 @@ export class Group implements GroupHandle {
     }
   }
 
+  /** Whether this member rejoins as a new member when cut off (`onPartition`). */
+  private rejoins(): boolean {
+    return (this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed;
+  }
+
   private emit<E extends keyof GroupEvents>(event: E, ...args: Parameters<GroupEvents[E]>): void {
     for (const l of this.listeners[event]) (l as (...a: Parameters<GroupEvents[E]>) => void)(...args);
   }
 
-  private onApp(ev: AppEvent): void {
+  private onApp(event: AppEvent): void {
+    let ev = event;
+    // RMP: a member that lost the primary partition comes back only as a new member, damped
+    // while exclusions repeat. The event says when (to the observer too): without it an operator
+    // sees a replica stay out for up to a minute with no reason given.
+    if (ev.type === 'partitioned' && !(ev.code && this.ready) && this.rejoins())
+      ev = { ...ev, rejoinInMs: Math.round(this.damper.excluded(this.now())) };
     this.observe.event({ type: 'app', group: this, event: ev });
     switch (ev.type) {
       case 'deliver':
@@ -522,16 +533,15 @@ export class Group implements GroupHandle {
           viewId: ev.viewId,
           reason: ev.reason,
           ...(ev.yielded ? { yielded: ev.yielded } : {}),
+          ...(ev.rejoinInMs !== undefined ? { rejoinInMs: ev.rejoinInMs } : {}),
         });
-        // RMP: a member that lost the primary partition comes back only as a new member.
-        if ((this.opts.onPartition ?? 'rejoin') === 'rejoin' && !this.closed) {
+        if (ev.rejoinInMs !== undefined && !this.closed) {
           const rejoin = () => {
             if (this.closed) return;
             this.damper.rejoined(this.now());
             this.run(this.core.start(this.now()));
           };
-          const wait = this.damper.excluded(this.now());
-          if (wait > 0) setTimeout(rejoin, wait);
+          if (ev.rejoinInMs > 0) setTimeout(rejoin, ev.rejoinInMs);
           else queueMicrotask(rejoin);
         }
         return;

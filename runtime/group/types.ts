@@ -77,8 +77,15 @@ export interface GroupEvents {
   /** A member trails the group past the lag bound (`HealthOptions`); first reported, then,
    * past the removal bound, removed (`removing`). */
   lagging: (l: Lagging) => void;
-  /** This member is in a minority partition or was excluded: it stopped delivering. */
-  partitioned: (info: { viewId: number; reason: string; yielded?: LineageYield }) => void;
+  /** This member is in a minority partition or was excluded: it stopped delivering. With
+   * `onPartition: 'rejoin'`, `rejoinInMs` says when it starts rejoining as a new member (0: at
+   * once; more while exclusions repeat, see `HealthOptions.rejoinDampMs`). */
+  partitioned: (info: {
+    viewId: number;
+    reason: string;
+    yielded?: LineageYield;
+    rejoinInMs?: number;
+  }) => void;
   /** Casts are queued until the next view is installed (a flush is running). */
   block: () => void;
   /** Every member of the view holds each sender's casts up to `seqs[sender]` (its cast-stream

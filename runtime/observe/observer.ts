@@ -485,7 +485,12 @@ export class Observer implements ObserveSink {
           );
         else
           this.logger.warn(
-            { member: group.self, view: ev.viewId, reason: ev.reason },
+            {
+              member: group.self,
+              view: ev.viewId,
+              reason: ev.reason,
+              ...(ev.rejoinInMs !== undefined ? { rejoinInMs: ev.rejoinInMs } : {}),
+            },
             'cut off from the group',
           );
         this.changed();

@@ -16,10 +16,14 @@ describe('observer: two lineages of a group met (issue 10)', () => {
     const theirs = { viewId: 4, epoch: 8195, coordinator: 'a.1' };
     onApp({ type: 'partitioned', viewId: 1, reason: 'lineage', yielded: { ours, theirs, discarded: 12 } });
     onApp({ type: 'partitioned', viewId: 2, reason: '2 of 3 members silent' });
+    // The Group adds when the member starts rejoining (rejoin damping): the line says it.
+    onApp({ type: 'partitioned', viewId: 5, reason: 'excluded from view 6', rejoinInMs: 20_000 });
     expect(lines).toMatchObject([
       { level: 50, member: 'b.1', ours, theirs, discarded: 12 },
       { level: 40, member: 'b.1', view: 2, reason: '2 of 3 members silent', msg: 'cut off from the group' },
+      { level: 40, view: 5, rejoinInMs: 20_000, msg: 'cut off from the group' },
     ]);
+    expect(lines[1]).not.toHaveProperty('rejoinInMs');
     expect(lines[0]!.msg).toMatch(/discarding 12 ordered messages/);
   });
 });

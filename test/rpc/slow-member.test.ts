@@ -179,6 +179,11 @@ it('a member stopped 80% and 90% of the time leaves the group its pace; one that
       .map((e) => e.at as number);
     for (let i = 1; i < rejoins.length; i++)
       expect(rejoins[i]! - rejoins[i - 1]!).toBeGreaterThanOrEqual(HEALTH.rejoinDampMs - 200);
+    // Each exclusion says when the member starts rejoining: at once the first time, then damped.
+    const waits = slow.events.filter((e) => e.event === 'partitioned').map((e) => e.rejoinInMs);
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits[0]).toBe(0);
+    for (const w of waits) expect(w).toBeLessThanOrEqual(16 * HEALTH.rejoinDampMs);
 
     const summary = {
       steady,
