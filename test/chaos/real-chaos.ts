@@ -90,6 +90,9 @@ const SETTLE_MS = 60_000;
  * 16×: 80 s; docs/api.md), then joins and takes the state.
  */
 const GROUP_SETTLE_MS = 16 * 5_000 + 60_000;
+/** Past this long after a stop or a cut, a member not excluded yet was not excluded (suspectMs,
+ * then partitionMs, 3 s by default, and a margin). */
+const EXCLUSION_SHOWS_MS = LAYERS.gms.suspectMs + 3_000 + 2_000;
 
 // The schedule's draws apart from the workload's, so a seed gives the same faults however the
 // calls interleave.
@@ -112,6 +115,8 @@ interface Replica {
   joined: boolean;
   /** After a stop longer than failure detection: events from here on tell whether it is back. */
   rejoinFrom?: number;
+  /** When it ran again (resumed, or its cut healed) after such a stop. */
+  backAt?: number;
 }
 
 const procs = new ProcessHarness();
@@ -158,7 +163,12 @@ function up(r: Replica): boolean {
   if (!r.joined || r.pausedUntil !== undefined || r.cutUntil !== undefined) return false;
   const since = r.child.events.slice(r.rejoinFrom ?? 0);
   const last = since.findLast((e) => e.event === 'view' || e.event === 'partitioned');
-  return r.rejoinFrom === undefined ? last?.event !== 'partitioned' : last?.event === 'view';
+  if (r.rejoinFrom === undefined || last !== undefined) return last?.event !== 'partitioned';
+  // Neither excluded nor back in a new view yet: past the time an exclusion would have shown
+  // (suspicion, then a member hearing no majority stops), it never was. Without this, a member
+  // stopped or cut long without being excluded counted as down for good, and the schedule,
+  // seeing a minority down, ran out of faults (LAN seed 8: 3 faults in 60 s).
+  return Date.now() - (r.backAt ?? 0) > EXCLUSION_SHOWS_MS;
 }
 const down = () => replicas.filter((r) => r.child.alive && !up(r)).length + (N - live().length);
 
@@ -197,7 +207,10 @@ function resume(r: Replica, stoppedMs: number): void {
   r.pausedUntil = undefined;
   // Stopped about as long as suspectMs or longer: it may have been excluded, and counts as down
   // until it installs a view again.
-  if (stoppedMs >= LAYERS.gms.suspectMs * 0.8) r.rejoinFrom = r.child.events.length;
+  if (stoppedMs >= LAYERS.gms.suspectMs * 0.8) {
+    r.rejoinFrom = r.child.events.length;
+    r.backAt = Date.now();
+  }
   r.child.killSync('SIGCONT');
 }
 
@@ -263,7 +276,10 @@ function heal(members: Replica[], pairs: [number, number][], cutFor: number): vo
     r.cutUntil = undefined;
     // Cut about as long as suspectMs or longer: it may have been excluded, and counts as down
     // until it installs a view again.
-    if (cutFor >= LAYERS.gms.suspectMs * 0.8) r.rejoinFrom = r.child.events.length;
+    if (cutFor >= LAYERS.gms.suspectMs * 0.8) {
+      r.rejoinFrom = r.child.events.length;
+      r.backAt = Date.now();
+    }
   }
 }
 
