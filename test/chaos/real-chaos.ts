@@ -74,11 +74,14 @@ const OUTSTANDING = Number(flags.outstanding);
 const MINORITY = Math.floor((N - 1) / 2);
 const MAX_DOWN = flags['max-down'] === undefined ? MINORITY : Number(flags['max-down']);
 const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
+// A /24 of its own per run (by pid), so two runs, or a run and the netns tests (10.88.0.0/24),
+// never share an address on the root namespace's bridges.
+const SUBNET = `10.89.${process.pid % 250}`;
 /** With `--lan`: host i of the LAN runs replica slot i; the clients use the bridge's address. */
 const lan: Lan | undefined = flags.lan
-  ? createLan({ hosts: N, subnet: '10.89.0', prefix: 'troupe-chaos' })
+  ? createLan({ hosts: N, subnet: SUBNET, prefix: 'troupe-chaos' })
   : undefined;
-const CLIENT_ADDRESS = '10.89.0.250';
+const CLIENT_ADDRESS = `${SUBNET}.250`;
 if (lan) ip(['addr', 'add', `${CLIENT_ADDRESS}/24`, 'dev', lan.bridge]);
 // Failure detection a loaded 2-CPU machine keeps (as test/rpc/multiprocess.test.ts).
 const LAYERS = { gms: { heartbeatMs: 100, suspectMs: 1_000, bootstrapMs: 200, joinRetryMs: 50 } };
