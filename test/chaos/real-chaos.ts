@@ -241,19 +241,23 @@ function partition(candidates: Replica[]): void {
   if (room < 1) return;
   const side = [...candidates].sort(() => rand() - 0.5).slice(0, between(1, room));
   const rest = live().filter((r) => !side.includes(r));
-  const fromClients = rand() < 0.5;
+  // The clients stay with both sides, with the rest, or (the hard case) with the cut-off side
+  // only: their contact there cannot order anything, and must not answer as if it had.
+  const x = rand();
+  const clients = x < 0.4 ? 'both' : x < 0.75 ? 'rest' : 'side';
   const ms = cutMs();
   log(
     `partition ${side.map((r) => r.slot).join(',')} | ${rest.map((r) => r.slot).join(',')}` +
-      `${fromClients ? ' (and the clients)' : ''} for ${ms} ms`,
+      `${clients === 'both' ? '' : ` (the clients with ${clients === 'rest' ? 'the rest' : 'the cut-off side'})`} for ${ms} ms`,
   );
   counts.partitions++;
   const pairs: [number, number][] = [];
   for (const a of side) {
     for (const b of rest) pairs.push([a.slot, b.slot], [b.slot, a.slot]);
-    if (fromClients) pairs.push([a.slot, -1], [-1, a.slot]);
+    if (clients === 'rest') pairs.push([a.slot, -1], [-1, a.slot]);
     a.cutUntil = Date.now() + ms;
   }
+  if (clients === 'side') for (const b of rest) pairs.push([b.slot, -1], [-1, b.slot]);
   for (const [f, t] of pairs) cut(f, t, true);
   setTimeout(() => heal(side, pairs, ms), ms);
 }
