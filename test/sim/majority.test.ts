@@ -74,9 +74,11 @@ describe('the majority rule', () => {
     expect(majorityLoss(w)).toBeUndefined();
   });
 
-  it('RPC seed 5003599: the group dissolved without a clique majority, so its lost replies are excused', async () => {
+  // Found on 5003599 (FINDINGS 30); since founding proposals expire (FINDINGS 37) that seed's
+  // run excuses nothing, and 5003595 (`--seeds 5003590..5003700`: 13 such runs) is the case.
+  it('RPC seed 5003595: the group dissolved without a clique majority, so its lost replies are excused', async () => {
     const cfg = {
-      ...rpcConfig(5003599, 4, [
+      ...rpcConfig(5003595, 4, [
         'loss',
         'dup',
         'reorder',

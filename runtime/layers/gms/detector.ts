@@ -49,6 +49,9 @@ export class FailureDetector {
     for (const m of departed) this.lastHeard.delete(m);
     for (const m of members) this.lastHeard.set(m, now);
     this.lastFd = now;
+    // A new view has not been judged yet: its members count as just heard, so it would look
+    // alive at once (`liveView`) even when they are gone (a founding from stale confirmations).
+    this.resumedAt = now;
   }
 
   /**
@@ -153,11 +156,12 @@ export class FailureDetector {
 
   /**
    * Whether this member's view is known to live: its detector runs on time, has judged for a
-   * whole `suspectMs` (and a tick) since this member last stopped for long, and suspects no
-   * majority. A member that runs on after a stop past the detector's patience (a "zombie")
+   * whole `suspectMs` (and a tick) since this member last stopped for long or installed its
+   * view, and suspects no majority. A member that runs on after a stop past the detector's patience (a "zombie")
    * holds a view whose other members may long have left and founded anew, and the packets it
    * drains on resuming (sent before they left) look fresh: until it has judged them again its
-   * view must not make a live lineage yield (RPC seed 500145).
+   * view must not make a live lineage yield (RPC seed 500145). Nor must a view installed just
+   * now, whose members all count as heard (RPC seed 900035: a founding of gone incarnations).
    */
   liveView(now: number): boolean {
     const o = this.s.o;

@@ -94,11 +94,12 @@ export class Joiner {
       this.sendJoin();
       return;
     }
+    // Past suspectMs a proposal is dropped, with or without a quorum (see `startFounded`).
+    if (this.founding && now - this.founding.since > this.s.o.suspectMs) this.expireFounding(now);
     if (this.founding && this.founding.confirmed.size + this.ownVote() >= this.quorum()) {
       this.startFounded();
       return;
     }
-    if (this.founding && now - this.founding.since > giveUp) this.founding = undefined;
     if (this.founding) {
       this.sendJoin();
       return;
@@ -187,8 +188,25 @@ export class Joiner {
     if (f.confirmed.size === f.asked.length) this.startFounded();
   }
 
-  private startFounded(): void {
+  private expireFounding(now: number): void {
+    const since = this.founding?.since ?? now;
+    this.founding = undefined;
+    this.s.ctx.trace(() => `founding proposal expired: ${Math.round(now - since)} ms old`);
+  }
+
+  /** Installs the founding view, unless the proposal is stale (then drops it): false. */
+  private startFounded(): boolean {
     const f = this.founding!;
+    // A voter that confirmed gives up 2 × suspectMs after our Found reached it and rejoins as a
+    // new incarnation. A founder that stopped for longer (RPC seed 900035: 2.5 s) and then
+    // installs with the confirmations it drained would found a group of incarnations that are
+    // gone, and that lineage, the later epoch, made the live group yield to it. Installed within
+    // suspectMs of the proposal, the install reaches every voter before it gives up.
+    const now = this.s.ctx.now();
+    if (now - f.since > this.s.o.suspectMs) {
+      this.expireFounding(now);
+      return false;
+    }
     const epoch = f.epoch;
     const voters = [...f.confirmed].sort();
     const members = [this.s.self, ...voters];
@@ -217,6 +235,7 @@ export class Joiner {
     );
     this.s.installed = m;
     for (const v of voters) this.s.send(v, install);
+    return true;
   }
 
   /** This member's own vote for itself counts if it is a seed (or none are configured): its
