@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { DELIVERIES, type DeliveryMode } from './network.js';
 import { parseFaults, range, replayCommand, runSeed, type SimOptions, summarize } from './run.js';
 import { GROUP_STACK } from './scenario.js';
+import { runCli, UsageError } from './usage.js';
 import { ALL_FAULTS, EXTRA_FAULTS } from './world.js';
 
 const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
@@ -71,13 +72,13 @@ async function main(): Promise<number> {
     return 0;
   }
   if (values.delivery !== 'seed' && !(DELIVERIES as readonly string[]).includes(values.delivery))
-    throw new Error(`--delivery: expected ${DELIVERIES.join(', ')} or seed, got '${values.delivery}'`);
+    throw new UsageError(`--delivery: expected ${DELIVERIES.join(', ')} or seed, got '${values.delivery}'`);
   if (values.rejoin !== 'new' && values.rejoin !== 'same')
-    throw new Error(`--rejoin: expected new or same, got '${values.rejoin}'`);
+    throw new UsageError(`--rejoin: expected new or same, got '${values.rejoin}'`);
   if (values.timings !== 'sim' && values.timings !== 'library')
-    throw new Error(`--timings: expected sim or library, got '${values.timings}'`);
+    throw new UsageError(`--timings: expected sim or library, got '${values.timings}'`);
   if (values.qos !== 'mixed' && values.qos !== 'none')
-    throw new Error(`--qos: expected mixed or none, got '${values.qos}'`);
+    throw new UsageError(`--qos: expected mixed or none, got '${values.qos}'`);
   const o: SimOptions = {
     rpc: values.rpc,
     members: values.members,
@@ -133,4 +134,4 @@ async function main(): Promise<number> {
   return violations > 0 ? 1 : 0;
 }
 
-process.exitCode = await main();
+await runCli('npm run sim', main);

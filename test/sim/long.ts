@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MODES, optionsOf } from './modes.js';
 import { replayCommand, runSeed, type SeedResult, summarize } from './run.js';
+import { runCli, UsageError } from './usage.js';
 
 interface Chunk {
   mode: number;
@@ -73,7 +74,7 @@ function worker(): void {
 async function digests(modes: string, n: number, trace: boolean): Promise<number> {
   for (const name of modes.split(',')) {
     const m = MODES.find((x) => x.name === name);
-    if (!m) throw new Error(`unknown mode '${name}'`);
+    if (!m) throw new UsageError(`unknown mode '${name}'`);
     for (let seed = m.base; seed < m.base + n; seed++) {
       const r = await runSeed({ ...optionsOf(m, seed), trace }, seed);
       process.stdout.write(`${m.name} ${seed} ${r.violations.length} ${r.digest()}\n`);
@@ -102,6 +103,23 @@ function earlier(file: string, commit: string): ChunkResult[] {
     .filter((r) => r.commit === commit);
 }
 
+const HELP = `npm run sim:long -- [options]   many simulator seeds on worker processes
+
+  --seeds N          seeds in all, split across the modes by weight (default 100000)
+  --modes LIST       of ${MODES.map((m) => m.name).join(',')}
+                     (default: every mode of weight > 0; 'mixed' draws each seed's mode, faults
+                     and features)
+  --offset N         every mode's seeds start N after its base (fresh seeds; default 0)
+  --workers N        worker processes (default 2)
+  --chunk N          seeds per chunk handed to a worker (default 25)
+  --budget S         stop handing out chunks after S seconds; the report covers the chunks done
+  --results F        resumable: chunks already in F (same commit) are skipped, each finished
+                     chunk is appended to F
+  --digest N         per mode, seeds base..base+N-1: a digest per seed (with --trace: traces)
+
+Prints progress every 10 s, per mode its seed range and violations, and a replay command per
+failing seed; exits 1 on a violation.`;
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -120,8 +138,13 @@ async function main(): Promise<number> {
       budget: { type: 'string' },
       offset: { type: 'string', default: '0' },
       trace: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   if (values.worker) {
     worker();
     return 0;
@@ -129,14 +152,14 @@ async function main(): Promise<number> {
   if (values.digest !== undefined) return digests(values.modes, Number(values.digest), values.trace);
   const chosen = values.modes.split(',').map((n) => {
     const i = MODES.findIndex((m) => m.name === n);
-    if (i < 0) throw new Error(`unknown mode '${n}' (modes: ${MODES.map((m) => m.name).join(', ')})`);
+    if (i < 0) throw new UsageError(`unknown mode '${n}' (modes: ${MODES.map((m) => m.name).join(', ')})`);
     return i;
   });
   const total = Number(values.seeds);
   // Seeds nobody ran before: every mode's range starts `offset` seeds after its base.
   const offset = Number(values.offset);
   if (!Number.isSafeInteger(offset) || offset < 0)
-    throw new Error(`--offset must be a count, got '${values.offset}'`);
+    throw new UsageError(`--offset must be a count, got '${values.offset}'`);
   // Modes of weight 0 (not in the default run) count as weight 1 when chosen by name.
   const weightOf = (i: number) => MODES[i]!.weight || 1;
   const weight = chosen.reduce((s, i) => s + weightOf(i), 0);
@@ -237,4 +260,4 @@ async function main(): Promise<number> {
   return violations > 0 ? 1 : 0;
 }
 
-process.exitCode = await main();
+await runCli('npm run sim:long', main);

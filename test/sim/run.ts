@@ -9,6 +9,7 @@ import { GROUP_CHECKERS } from './group-checkers.js';
 import { DELIVERIES, type DeliveryMode } from './network.js';
 import { rpcConfig, rpcStats, runRpcScenario } from './rpc-scenario.js';
 import { defaultConfig, GMS_SIM_OPTIONS, GROUP_STACK, groupConfig, runScenario } from './scenario.js';
+import { UsageError } from './usage.js';
 import { ALL_FAULTS, EXTRA_FAULTS, type Fault, type World } from './world.js';
 
 export interface SimOptions {
@@ -77,7 +78,7 @@ function digestOf(w: World, r: Omit<SeedResult, 'digest'>, rpcHash?: string): st
 
 export function range(text: string): [number, number] {
   const m = /^(\d+)(?:\.\.(\d+))?$/.exec(text);
-  if (!m) throw new Error(`expected N or A..B, got '${text}'`);
+  if (!m) throw new UsageError(`expected N or A..B, got '${text}'`);
   const a = Number(m[1]);
   return [a, m[2] === undefined ? a : Number(m[2])];
 }
@@ -88,7 +89,7 @@ export function parseFaults(text: string): Fault[] {
     .filter((f) => f.length > 0)
     .map((f) => {
       if (!([...ALL_FAULTS, ...EXTRA_FAULTS] as readonly string[]).includes(f))
-        throw new Error(`unknown fault '${f}'`);
+        throw new UsageError(`unknown fault '${f}'`);
       return f as Fault;
     });
 }
