@@ -1,5 +1,6 @@
 // The majority rule watched from outside (test/sim/majority.ts) and what it excuses: a run that
-// lost its majority may lose claims about requests in no agreed log, nothing else.
+// lost its majority may lose claims about requests (or handler completions) in no agreed log,
+// nothing else.
 import { describe, expect, it } from 'vitest';
 import { majorityLoss } from './majority.js';
 import { Links } from './network.js';
@@ -102,7 +103,50 @@ describe('the majority rule', () => {
     expect(expectedUnderLoss('true-replies: c0:3 got value 7 (reply), agreed: value 8')).toBe(false);
     expect(expectedUnderLoss('sequential-state: x holds {}, the agreed order gives {}')).toBe(false);
     expect(expectedUnderLoss('no-double-apply: x ran c0:3 2 times')).toBe(false);
+    expect(expectedUnderLoss('true-replies: c0:3 got value 7 (reply), agreed: interrupted')).toBe(false);
   });
+
+  it('excuses a handler reply the re-founded group calls interrupted only when its done was ordered somewhere (RPC seed 900665)', async () => {
+    // The holder of c0:1 (audit) ran it, cast its `done` and answered; the two members that
+    // delivered the done then died or were cut off (the majority was lost at 1,360 ms), and the
+    // group was re-founded by a member paused before the done: it knows the request, not its
+    // end, and records it interrupted. What only non-founders held is lost (docs/protocol.md).
+    const cfg = {
+      ...rpcConfig(900665, 5, [
+        'loss',
+        'dup',
+        'reorder',
+        'delay',
+        'crash',
+        'pause',
+        'partition',
+        'splits',
+        'links',
+        'skew',
+        'zombie',
+        'churn',
+        'flushcut',
+      ]),
+      delivery: 'fanout' as const,
+      rejoin: 'same' as const,
+    };
+    const r = await runRpcScenario(cfg, {
+      callsPerLane: 12,
+      lanes: 4,
+      callTimeoutMs: 1500,
+      asyncShare: 0.25,
+      replyShare: 0.3,
+      autoReissue: 'mixed',
+    });
+    expect(r.violations).toEqual([]);
+    const claim = r.expected.find((v) => v.includes('c0:1 got value') && v.endsWith('agreed: interrupted'));
+    expect(claim).toBeDefined();
+    const bare = claim!.replace(/^expected \(majority lost at \d+ ms\): /, '');
+    expect(expectedUnderLoss(bare, r.sim)).toBe(true);
+    // Without the run, or for a request whose done no member delivered, it still counts.
+    expect(expectedUnderLoss(bare)).toBe(false);
+    expect(expectedUnderLoss(bare.replace('c0:1', 'c0:99'), r.sim)).toBe(false);
+  }, 60_000);
 
   it('a run whose members are all split apart (1|1|1) is seen to lose its majority', async () => {
     const r = await runRpcScenario(rpcConfig(2, 3, ['loss', 'delay', 'splits']));
