@@ -4,6 +4,7 @@
 import floorRawDgram from './entries/floor-raw-dgram.js';
 import floorTcpRr from './entries/floor-tcp-rr.js';
 import floorTcpStream from './entries/floor-tcp-stream.js';
+import floorUdpRelay from './entries/floor-udp-relay.js';
 import groupBulk from './entries/group-bulk.js';
 import groupTotal from './entries/group-total.js';
 import observeCost from './entries/observe-cost.js';
@@ -15,6 +16,7 @@ export const entries: readonly BenchEntry[] = [
   ...floorRawDgram,
   ...floorTcpRr,
   ...floorTcpStream,
+  ...floorUdpRelay,
   ...groupTotal,
   ...groupBulk,
   ...rpcOrdered,
@@ -36,9 +38,9 @@ export function select(all: readonly BenchEntry[], only?: string): BenchEntry[] 
     if (ordered.includes(e)) return;
     if (visiting.has(e.name)) throw new Error(`baseline cycle through "${e.name}"`);
     visiting.add(e.name);
-    if (e.baseline) {
-      const base = byName.get(e.baseline.entry);
-      if (!base) throw new Error(`"${e.name}": unknown baseline "${e.baseline.entry}"`);
+    for (const ref of [...(e.baseline ? [e.baseline] : []), ...(e.also ?? [])]) {
+      const base = byName.get(ref.entry);
+      if (!base) throw new Error(`"${e.name}": unknown baseline "${ref.entry}"`);
       visit(base);
     }
     ordered.push(e);

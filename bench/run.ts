@@ -53,6 +53,8 @@ interface Row {
   baseline?: string;
   ratio?: Ratio;
   ratioText?: string;
+  /** Ratios to the entry's further floors (`BenchEntry.also`), by the floor's entry name. */
+  also?: Record<string, Ratio>;
   error?: string;
 }
 
@@ -103,6 +105,13 @@ for (const e of chosen) {
       row.ratio = ratioTo(row.measurement, base);
       row.ratioText = formatRatio(row.ratio, e.baseline.label);
     }
+  }
+  for (const ref of e.also ?? []) {
+    const base = results.get(ref.entry);
+    if (!base) continue; // its own row says why it has no measurement
+    const r = ratioTo(row.measurement, base);
+    row.also = { ...row.also, [ref.entry]: r };
+    row.measurement.notes = { [`vs ${ref.label}`]: formatRatio(r, '').trim(), ...row.measurement.notes };
   }
 }
 
@@ -161,6 +170,7 @@ if (values.json) {
       name: r.name,
       baseline: r.baseline,
       ratio: r.ratio,
+      also: r.also,
       measurement: r.measurement,
       error: r.error,
     })),

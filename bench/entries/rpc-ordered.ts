@@ -12,6 +12,7 @@ import { script } from '../lib/script.js';
 import type { LatencySummary } from '../lib/stats.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { PIPELINE, tcpLatency, tcpThroughput } from './floor-tcp-rr.js';
+import { udpRelayLatency } from './floor-udp-relay.js';
 
 const REPLICA = script('examples/bank/replica.ts');
 const CLIENT = script('bench/children/rpc-client.ts');
@@ -191,6 +192,8 @@ function latencyEntry(mode: Mode, keyed = false): BenchEntry {
       `${SETUP}, one call in flight, ${MODE_TEXT[mode]}${keyed ? KEYED_TEXT : ''}; figure = call ` +
       `round-trip p50/p99 in µs, vs ${keyed ? 'the same entry without a key' : mode === 'all' ? 'the `first` entry' : 'the tcp rr latency floor'}.`,
     baseline: baseline('latency', mode, keyed),
+    // The path's own floor (four one-way hops through four processes, no protocol work).
+    ...(keyed ? {} : { also: [against(udpRelayLatency.name, 'udp relay floor')] }),
     run: (ctx) => orderedCalls(ctx, mode, 1, keyed),
   };
 }

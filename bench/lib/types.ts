@@ -47,6 +47,9 @@ export interface BenchEntry {
   description: string;
   /** The entry to compare against, measured in the same run (see `against`). Floors have none. */
   baseline?: BaselineRef;
+  /** Further floors this entry is read against, measured in the same run; their ratios go into
+   * the notes (`vs <label> …`) and the JSON, not the table's ratio column. */
+  also?: readonly BaselineRef[];
   /** Hard bound on start-up, drain and reporting on top of the limits (ms; default 30 s): for an
    * entry that starts many processes, which a loaded machine starts slowly. */
   slackMs?: number;
