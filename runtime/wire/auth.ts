@@ -5,7 +5,6 @@ import {
   createSecretKey,
   type KeyObject,
   randomBytes,
-  timingSafeEqual,
 } from 'node:crypto';
 import { AuthConfigError, DecodeError } from './errors.js';
 import {
@@ -82,6 +81,26 @@ const SALT_OFFSET = FIXED_HEADER_BYTES + 16;
 const GCM_TAG_OFFSET = FIXED_HEADER_BYTES + 24;
 const TWO_32 = 2 ** 32;
 const ANYONE = new Uint8Array(8);
+const ZERO_AUTH_TAG = new Uint8Array(AUTH_TAG_BYTES);
+const ZERO_ENCRYPTED_TAG = new Uint8Array(ENCRYPTED_TAG_BYTES);
+
+function writeU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
+}
+
+/** Whether `mac` equals the 16 bytes of `b` at `at`, in time independent of where they differ. */
+function macEquals(mac: Uint8Array, b: Uint8Array, at: number): boolean {
+  let diff = 0;
+  for (let i = 0; i < AUTH_MAC_BYTES; i++) diff |= mac[i]! ^ b[at + i]!;
+  return diff === 0;
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
 
 function keyMaterialBytes(key: unknown): Uint8Array {
   let bytes: Uint8Array;
@@ -345,6 +364,15 @@ export class PacketAuth {
   private counter = 0;
   /** Sender endpoint (`node.inc`) → replay state; Map order is recency, least recent first. */
   private readonly windows = new Map<string, Peer>();
+  /** The sender of the last verified packet: already last in `windows` (recency order), so a
+   * run of packets from one sender does not delete and re-insert it each time. */
+  private lastHeard: string | undefined;
+  private lastNode = -1;
+  private lastInc = -1;
+  private lastId = '';
+  /** The receiver endpoint last encoded for {@link endpointBytes}, and its bytes. */
+  private lastTo: Endpoint | undefined;
+  private lastToBytes: Uint8Array = ANYONE;
   private evicted = 0;
   private readonly handshakes: boolean;
   private readonly random: (n: number) => Uint8Array;
@@ -397,20 +425,29 @@ export class PacketAuth {
     if (c >= Number.MAX_SAFE_INTEGER) throw new RangeError('packet counter exhausted');
     this.counter = c + 1;
     const key = this.ring.current;
-    const tag = new Uint8Array(this.encrypt ? ENCRYPTED_TAG_BYTES : AUTH_TAG_BYTES);
-    const v = new DataView(tag.buffer);
-    v.setUint32(0, Math.floor(c / TWO_32));
-    v.setUint32(4, c >>> 0);
-    v.setUint32(8, Math.floor(this.clock() / 1000) >>> 0);
-    v.setUint32(12, key.id);
-    if (this.encrypt) tag.set(this.salt, 16);
     const flags =
       p.flags |
       Flags.Authenticated |
       (this.encrypt ? Flags.Encrypted : 0) |
       (receiver !== undefined ? Flags.Addressed : 0);
-    const out = encodePacket({ ...p, flags, tag });
-    const to = endpointBytes(receiver);
+    // The tag's fields are written into the packet in place: a zero tag of the right length is
+    // encoded, then filled (a tag array and its DataView per packet were a third of signing).
+    const out = encodePacket({
+      type: p.type,
+      flags,
+      groupId: p.groupId,
+      sender: p.sender,
+      headers: p.headers,
+      payload: p.payload,
+      tag: this.encrypt ? ZERO_ENCRYPTED_TAG : ZERO_AUTH_TAG,
+    });
+    const t = FIXED_HEADER_BYTES;
+    writeU32(out, t, Math.floor(c / TWO_32));
+    writeU32(out, t + 4, c >>> 0);
+    writeU32(out, t + 8, Math.floor(this.clock() / 1000) >>> 0);
+    writeU32(out, t + 12, key.id);
+    if (this.encrypt) out.set(this.salt, t + 16);
+    const to = this.endpointBytes(receiver);
     if (!this.encrypt) {
       out.set(this.mac(key, to, out), MAC_OFFSET);
       return out;
@@ -434,7 +471,7 @@ export class PacketAuth {
    */
   verify(bytes: Uint8Array, h: FixedHeader, receiver?: Endpoint): Verified {
     const { plain, counter: c, timeSec } = this.open(bytes, h, receiver);
-    const id = `${h.sender.node >>> 0}.${h.sender.inc >>> 0}`;
+    const id = this.senderId(h.sender);
     let peer = this.windows.get(id);
     if (!peer && this.handshakes)
       throw new DecodeError('DECODE_UNKNOWN_SENDER', `no handshake with ${id} yet`);
@@ -444,10 +481,14 @@ export class PacketAuth {
         'DECODE_STALE',
         `packet time is ${skew} s from this clock${peer?.offsetSec ? " and the sender's offset" : ''} (more than ${this.freshnessSec} s)`,
       );
-    if (peer)
+    if (!peer) {
+      peer = { window: new ReplayWindow(this.windowSize), offsetSec: 0 };
+      this.track(id, peer);
+    } else if (id !== this.lastHeard) {
       this.windows.delete(id); // re-inserted last: most recently heard
-    else peer = { window: new ReplayWindow(this.windowSize), offsetSec: 0 };
-    this.track(id, peer);
+      this.track(id, peer);
+    }
+    this.lastHeard = id;
     const w = peer.window;
     const verdict = w.check(c);
     if (verdict === 'duplicate')
@@ -605,8 +646,8 @@ export class PacketAuth {
         'DECODE_UNAUTHENTICATED',
         `authentication tag of ${h.tagLength} bytes, expected ${tagBytes}`,
       );
-    const v = new DataView(bytes.buffer, bytes.byteOffset + FIXED_HEADER_BYTES, 16);
-    const key = this.ring.find(v.getUint32(12));
+    const t = FIXED_HEADER_BYTES;
+    const key = this.ring.find(readU32(bytes, t + 12));
     if (!key)
       throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet signed with a key this endpoint does not hold');
     // The flag says whether the sender named a receiver; it is under the tag, so a replayer
@@ -618,12 +659,11 @@ export class PacketAuth {
           'DECODE_UNAUTHENTICATED',
           'addressed packet on a path with no endpoint of its own',
         );
-      to = endpointBytes(receiver);
+      to = this.endpointBytes(receiver);
     }
     let plain = bytes;
     if (!encrypted) {
-      const got = bytes.subarray(MAC_OFFSET, MAC_OFFSET + AUTH_MAC_BYTES);
-      if (!timingSafeEqual(this.mac(key, to, bytes), got))
+      if (!macEquals(this.mac(key, to, bytes), bytes, MAC_OFFSET))
         throw new DecodeError('DECODE_UNAUTHENTICATED', 'authentication tag does not verify');
     } else {
       const body = FIXED_HEADER_BYTES + ENCRYPTED_TAG_BYTES;
@@ -640,10 +680,10 @@ export class PacketAuth {
         throw new DecodeError('DECODE_UNAUTHENTICATED', 'encrypted packet does not verify');
       }
     }
-    const hi = v.getUint32(0);
+    const hi = readU32(bytes, t);
     if (hi >= 2 ** 21) throw new DecodeError('DECODE_UNAUTHENTICATED', 'packet counter out of range');
-    const c = hi * TWO_32 + v.getUint32(4);
-    return { plain, counter: c, timeSec: v.getUint32(8) };
+    const c = hi * TWO_32 + readU32(bytes, t + 4);
+    return { plain, counter: c, timeSec: readU32(bytes, t + 8) };
   }
 
   /**
@@ -662,6 +702,25 @@ export class PacketAuth {
         hsRefused: this.hs.badHandshake,
       });
     return out;
+  }
+
+  /** `node.inc` of a sender, remembering the last one (a string per packet otherwise). */
+  private senderId(e: Endpoint): string {
+    if (e.node === this.lastNode && e.inc === this.lastInc) return this.lastId;
+    this.lastNode = e.node;
+    this.lastInc = e.inc;
+    this.lastId = `${e.node >>> 0}.${e.inc >>> 0}`;
+    return this.lastId;
+  }
+
+  /** {@link endpointBytes}, remembering the last receiver (one per peer stream, or ourselves). */
+  private endpointBytes(e: Endpoint | undefined): Uint8Array {
+    if (e === undefined) return ANYONE;
+    const last = this.lastTo;
+    if (last !== undefined && last.node === e.node && last.inc === e.inc) return this.lastToBytes;
+    this.lastTo = { node: e.node, inc: e.inc };
+    this.lastToBytes = endpointBytes(e);
+    return this.lastToBytes;
   }
 
   /** HMAC-SHA256 over receiver and packet, the MAC field left out, truncated. */

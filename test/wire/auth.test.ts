@@ -201,6 +201,52 @@ describe('replay protection', () => {
     expect(rx.stats().authSenders).toBe(4);
     expect(rx.stats().authEvicted).toBe(2 + 1 + 10_000);
   });
+
+  // verify remembers its last sender (id string, recency) and encode its last receiver's bytes:
+  // neither memory may let one endpoint's packet be judged as another's.
+  it('judges each packet by its own sender and receiver, whatever came just before', () => {
+    const rx = new PacketAuth(KEY, { maxSenders: 2 });
+    const a = new PacketAuth(KEY);
+    const b = new PacketAuth(KEY);
+    const a0 = a.encode(packet(1, 1));
+    const b0 = b.encode(packet(2, 1));
+    expect(verdict(rx, a0)).toBe('ok');
+    // Packets of b that fail right after a's (one tampered, one authentic but stale: refused
+    // after its sender was looked up), then b's genuine one: judged in b's own window.
+    const bad = Uint8Array.from(b0);
+    bad[bad.length - 1]! ^= 1;
+    expect(verdict(rx, bad)).toBe('DECODE_UNAUTHENTICATED');
+    const stale = new PacketAuth(KEY, { clock: () => Date.now() - 120_000 }).encode(packet(2, 1));
+    expect(verdict(rx, stale)).toBe('DECODE_STALE');
+    expect(verdict(rx, b0)).toBe('ok');
+    expect(verdict(rx, b0)).toBe('DECODE_REPLAYED');
+    expect(verdict(rx, a0)).toBe('DECODE_REPLAYED');
+    // a twice in a row, then c: b is the least recently heard and is evicted, a is kept.
+    expect(verdict(rx, a.encode(packet(1, 1)))).toBe('ok');
+    expect(verdict(rx, a.encode(packet(1, 1)))).toBe('ok');
+    expect(verdict(rx, new PacketAuth(KEY).encode(packet(3, 1)))).toBe('ok');
+    expect(rx.stats()).toEqual({ authSenders: 2, authEvicted: 1 });
+    expect(verdict(rx, a0)).toBe('DECODE_REPLAYED');
+    expect(verdict(rx, b0)).toBe('ok'); // evicted: accepted once more, as documented above
+    // Addressed packets: signed for one endpoint, accepted there and refused at another, in
+    // any order of receivers at the sender.
+    const tx = new PacketAuth(KEY);
+    const to1 = { node: 11, inc: 1 };
+    const to2 = { node: 12, inc: 1 };
+    const p1 = tx.encode(packet(5, 1), to1);
+    const p2 = tx.encode(packet(5, 1), to2);
+    const p3 = tx.encode(packet(5, 1), to1);
+    const at = (bytes: Uint8Array, who: typeof to1) => {
+      try {
+        new PacketAuth(KEY).verify(bytes, decodeFixedHeader(bytes), who);
+        return 'ok';
+      } catch (e) {
+        return (e as DecodeError).code;
+      }
+    };
+    expect([at(p1, to1), at(p2, to2), at(p3, to1)]).toEqual(['ok', 'ok', 'ok']);
+    expect([at(p1, to2), at(p2, to1), at(p3, to2)]).toEqual(Array(3).fill('DECODE_UNAUTHENTICATED'));
+  });
 });
 
 describe('ReplayWindow', () => {
