@@ -262,6 +262,11 @@ export class MemberCore {
     });
   }
 
+  /** Packets `com` has taken so far (authenticated, when there is a key). */
+  comReceived(): number {
+    return this.stack.statsOf('com')?.received ?? 0;
+  }
+
   stats(): Record<string, Record<string, number>> {
     return {
       ...this.stack.stats(),

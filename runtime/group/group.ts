@@ -419,7 +419,8 @@ export class Group implements GroupHandle {
 
   /** Packets com has taken so far (authenticated, when there is a key). */
   private acceptedPackets(): number {
-    return this.core.stats().com?.received ?? 0;
+    // Once per packet while joining (a whole state transfer): one layer's counters, not all.
+    return this.core.comReceived();
   }
 
   private run(effects: CoreEffect[], schedule = true): void {

@@ -64,8 +64,14 @@ export class StateSender {
 
 /** Receiver side: reassembles the snapshot, in order (chunks come over a reliable FIFO stream). */
 export class StateReceiver {
-  private readonly chunks: Uint8Array[] = [];
+  private received_ = 0;
   private count: number | undefined;
+  /** The state so far: each chunk is copied in as it arrives, so the copy and the page faults
+   * of a large state spread over the transfer instead of stalling the member at its end. Sized
+   * from the first chunk (every chunk but the last has its size), grown if a sender's chunks
+   * turn out larger. */
+  private buf: Uint8Array = EMPTY;
+  private at = 0;
 
   constructor(readonly viewId: number) {}
 
@@ -73,21 +79,26 @@ export class StateReceiver {
   accept(viewId: number, index: number, count: number, bytes: Uint8Array): Uint8Array | undefined {
     if (viewId !== this.viewId) return undefined;
     if (this.count === undefined) this.count = count;
-    if (count !== this.count || index !== this.chunks.length || count === 0)
+    if (count !== this.count || index !== this.received_ || count === 0)
       throw new DecodeError('DECODE_BAD_SHAPE', `state chunk ${index}/${count} out of sequence`);
-    this.chunks.push(bytes);
-    if (this.chunks.length < count) return undefined;
-    const total = this.chunks.reduce((n, c) => n + c.length, 0);
-    const state = new Uint8Array(total);
-    let at = 0;
-    for (const c of this.chunks) {
-      state.set(c, at);
-      at += c.length;
+    if (index === 0 && count > 1) this.buf = new Uint8Array(bytes.length * count);
+    if (this.at + bytes.length > this.buf.length) {
+      const grown = new Uint8Array(Math.max(this.at + bytes.length, 2 * this.buf.length));
+      grown.set(this.buf.subarray(0, this.at));
+      this.buf = grown;
     }
+    this.buf.set(bytes, this.at);
+    this.at += bytes.length;
+    this.received_++;
+    if (this.received_ < count) return undefined;
+    const state = this.buf.subarray(0, this.at);
+    this.buf = EMPTY;
     return state;
   }
 
   get received(): number {
-    return this.chunks.length;
+    return this.received_;
   }
 }
+
+const EMPTY = new Uint8Array(0);

@@ -66,7 +66,11 @@ export interface Lagging {
 export interface StateProvider {
   /** The state at this exact point in the delivery order. Called synchronously between two deliveries. */
   snapshot(): Uint8Array;
-  /** Install a snapshot taken by another member; called before any delivery of the joiner's first view. */
+  /**
+   * Install a snapshot taken by another member; called before any delivery of the joiner's first
+   * view. `state` may be a view into a larger buffer (read it through its `byteOffset` and
+   * `byteLength`, as every `Uint8Array` API does, not through `state.buffer` alone).
+   */
   restore(state: Uint8Array): void;
 }
 

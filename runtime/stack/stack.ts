@@ -162,6 +162,13 @@ export class Stack {
     });
   }
 
+  /** One layer's counters (by its name), without building every layer's: for a driver that
+   * reads a counter per packet. */
+  statsOf(name: string): Record<string, number> | undefined {
+    const i = this.names.indexOf(name);
+    return i < 0 ? undefined : this.layers[i]!.stats?.();
+  }
+
   /** Per-layer counters. */
   stats(): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = { stack: { refused: this.refused } };
