@@ -67,25 +67,65 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 
 const EMPTY = new Uint8Array(0);
 
-/** Encode a packet. The payload is copied once, into the outgoing buffer. */
+/**
+ * Encode a packet. The payload is copied once, into the outgoing buffer: the body is msgpack
+ * `[headers, payload]`, written here as the array marker, the headers packed by msgpackr, and
+ * the payload's `bin` header and bytes, which is byte for byte what msgpackr makes of the pair
+ * (`test/wire/encode-once.test.ts`), without msgpackr copying the payload into its own buffer
+ * first (two copies of every byte of a large message or state chunk).
+ */
 export function encodePacket(p: Omit<Packet, 'tag'> & { tag?: Uint8Array }): Uint8Array {
   const tag = p.tag ?? EMPTY;
   if (tag.length > 255) throw new RangeError('authentication tag longer than 255 bytes');
-  const body = packr.pack([p.headers, p.payload]);
-  const out = new Uint8Array(FIXED_HEADER_BYTES + tag.length + body.length);
-  const v = new DataView(out.buffer);
+  const head = packr.pack(p.headers);
+  const n = p.payload.length;
+  const bin = n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+  const bodyLength = 1 + head.length + bin + n;
+  // Not zero-filled, and below 4 KB a slice of Node's shared pool, not an ArrayBuffer of its own
+  // (an allocation cost a packet of a few hundred bytes more than the rest of its encoding):
+  // every byte below is written.
+  const n0 = FIXED_HEADER_BYTES + tag.length + bodyLength;
+  const pooled = Buffer.allocUnsafe(n0);
+  // A plain Uint8Array over it (Buffer's own `slice` would not copy where a caller expects it).
+  const out = new Uint8Array(pooled.buffer, pooled.byteOffset, n0);
   out[0] = MAGIC;
   out[1] = VERSION;
   out[2] = p.type;
   out[3] = p.flags;
   out[4] = tag.length;
-  v.setUint32(8, p.groupId >>> 0);
-  v.setUint32(12, p.sender.node >>> 0);
-  v.setUint32(16, p.sender.inc >>> 0);
-  v.setUint32(20, body.length);
+  out[5] = 0;
+  out[6] = 0;
+  out[7] = 0;
+  u32(out, 8, p.groupId >>> 0);
+  u32(out, 12, p.sender.node >>> 0);
+  u32(out, 16, p.sender.inc >>> 0);
+  u32(out, 20, bodyLength);
   out.set(tag, FIXED_HEADER_BYTES);
-  out.set(body, FIXED_HEADER_BYTES + tag.length);
+  let at = FIXED_HEADER_BYTES + tag.length;
+  out[at++] = 0x92; // fixarray of 2
+  out.set(head, at);
+  at += head.length;
+  if (bin === 2) {
+    out[at++] = 0xc4; // bin 8
+    out[at++] = n;
+  } else if (bin === 3) {
+    out[at++] = 0xc5; // bin 16
+    out[at++] = n >>> 8;
+    out[at++] = n & 0xff;
+  } else {
+    out[at++] = 0xc6; // bin 32
+    u32(out, at, n);
+    at += 4;
+  }
+  out.set(p.payload, at);
   return out;
+}
+
+function u32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
 }
 
 /** Fields of the fixed header, readable without decoding the body (for fast rejection and auth). */
