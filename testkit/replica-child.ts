@@ -24,6 +24,7 @@ import type { RequestValidator } from '../idl/validate.js';
 import type { Group, JoinOptions } from '../runtime/group/group.js';
 import { joinReplica } from '../runtime/rpc/join.js';
 import type { Replica } from '../runtime/rpc/replica.js';
+import { tcp } from '../runtime/transport/tcp.js';
 import type { Transport } from '../runtime/transport/types.js';
 import { type UdpOptions, udp } from '../runtime/transport/udp.js';
 import type { AuthKey } from '../runtime/wire/auth.js';
@@ -42,6 +43,8 @@ export interface ReplicaChildOptions<T extends object> {
   port?: number;
   /** More options of the UDP transport, e.g. `{ mode: 'multicast', multicastGroup }`. */
   udp?: Omit<UdpOptions, 'host' | 'port'>;
+  /** Run over the TCP transport instead of UDP (`udp` is then ignored). */
+  tcp?: boolean;
   /** The group key; without one the group runs unauthenticated (`insecure`). */
   key?: AuthKey;
   /** With `key`: encrypt packets. */
@@ -55,9 +58,10 @@ export interface ReplicaMember<T extends object> {
   transport: Transport;
 }
 
-/** The replica's UDP transport, as its options say. */
+/** The replica's transport (UDP unless `tcp`), as its options say. */
 function bind(o: ReplicaChildOptions<object>): Promise<Transport> {
-  return udp({ ...o.udp, host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  const at = { host: o.host ?? '127.0.0.1', port: o.port ?? 0 };
+  return o.tcp ? tcp(at) : udp({ ...o.udp, ...at });
 }
 
 /** Binds the transport and joins `seeds` at once (standalone use, no parent). */

@@ -26,16 +26,18 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
 import { seededRandom } from '../../runtime/stack/random.js';
+import { tcp } from '../../runtime/transport/tcp.js';
 import { TEST_SECURITY } from '../support/key.js';
 import { createLan, ip, type Lan } from '../support/netns.js';
 import { type Child, ProcessHarness } from '../support/processes.js';
 
 const USAGE =
-  'usage: npm run chaos -- [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8] [--max-down N] [--lan]\n' +
+  'usage: npm run chaos -- [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8] [--max-down N] [--lan] [--tcp]\n' +
   '  --max-down N  members down at once, at most (default: a minority; more lets the group lose\n' +
   '                its majority and found itself again)\n' +
   '  --lan         one network namespace per replica on a bridge, and partitions besides kills\n' +
-  '                and pauses (root and iproute2)';
+  '                and pauses (root and iproute2)\n' +
+  '  --tcp         replicas and clients run over the TCP transport instead of UDP';
 let parsed: ReturnType<typeof parseFlags>;
 try {
   parsed = parseFlags();
@@ -58,6 +60,7 @@ function parseFlags() {
       outstanding: { type: 'string', default: '8' },
       'max-down': { type: 'string' },
       lan: { type: 'boolean', default: false },
+      tcp: { type: 'boolean', default: false },
     },
   });
 }
@@ -129,13 +132,14 @@ const violations: string[] = [];
 
 /** Starts a replica process (on host `slot` of the LAN with `--lan`). */
 function spawn(slot: number): Promise<Child> {
+  const tcpArgs = flags.tcp ? ['--tcp'] : [];
   const where = lan
     ? {
         wrapper: lan.wrapper(slot),
-        args: ['--host', lan.host(slot).address],
+        args: ['--host', lan.host(slot).address, ...tcpArgs],
         name: `replica@${lan.host(slot).address}`,
       }
-    : {};
+    : { args: tcpArgs };
   return procs.start(REPLICA, { ready: 'ready', readyTimeoutMs: 30_000, ...where });
 }
 
@@ -380,8 +384,11 @@ async function main(): Promise<void> {
     timeoutMs: 10_000,
     ...(lan ? { host: CLIENT_ADDRESS } : {}),
   };
-  const auto = await connect({ ...common, autoReissue: true });
-  const manual = await connect(common);
+  // Over TCP each client brings its own transport (the default is UDP).
+  const transport = async () =>
+    flags.tcp ? { transport: await tcp({ host: lan ? CLIENT_ADDRESS : '127.0.0.1' }) } : {};
+  const auto = await connect({ ...common, ...(await transport()), autoReissue: true });
+  const manual = await connect({ ...common, ...(await transport()) });
   const until = Date.now() + SECONDS * 1_000;
   const calls = Promise.all(
     [auto, manual].flatMap((c, k) =>
