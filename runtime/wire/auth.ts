@@ -16,6 +16,8 @@ import {
   Flags,
   type Packet,
   PacketType,
+  readU32,
+  writeU32,
 } from './packet.js';
 
 /**
@@ -84,22 +86,11 @@ const ANYONE = new Uint8Array(8);
 const ZERO_AUTH_TAG = new Uint8Array(AUTH_TAG_BYTES);
 const ZERO_ENCRYPTED_TAG = new Uint8Array(ENCRYPTED_TAG_BYTES);
 
-function writeU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 24;
-  b[at + 1] = (v >>> 16) & 0xff;
-  b[at + 2] = (v >>> 8) & 0xff;
-  b[at + 3] = v & 0xff;
-}
-
 /** Whether `mac` equals the 16 bytes of `b` at `at`, in time independent of where they differ. */
 function macEquals(mac: Uint8Array, b: Uint8Array, at: number): boolean {
   let diff = 0;
   for (let i = 0; i < AUTH_MAC_BYTES; i++) diff |= mac[i]! ^ b[at + i]!;
   return diff === 0;
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 function keyMaterialBytes(key: unknown): Uint8Array {

@@ -96,10 +96,10 @@ export function encodePacket(p: Omit<Packet, 'tag'> & { tag?: Uint8Array }): Uin
   out[5] = 0;
   out[6] = 0;
   out[7] = 0;
-  u32(out, 8, p.groupId >>> 0);
-  u32(out, 12, p.sender.node >>> 0);
-  u32(out, 16, p.sender.inc >>> 0);
-  u32(out, 20, bodyLength);
+  writeU32(out, 8, p.groupId >>> 0);
+  writeU32(out, 12, p.sender.node >>> 0);
+  writeU32(out, 16, p.sender.inc >>> 0);
+  writeU32(out, 20, bodyLength);
   out.set(tag, FIXED_HEADER_BYTES);
   let at = FIXED_HEADER_BYTES + tag.length;
   out[at++] = 0x92; // fixarray of 2
@@ -114,18 +114,24 @@ export function encodePacket(p: Omit<Packet, 'tag'> & { tag?: Uint8Array }): Uin
     out[at++] = n & 0xff;
   } else {
     out[at++] = 0xc6; // bin 32
-    u32(out, at, n);
+    writeU32(out, at, n);
     at += 4;
   }
   out.set(p.payload, at);
   return out;
 }
 
-function u32(b: Uint8Array, at: number, v: number): void {
+/** Writes `v` big-endian at `at` (the wire's integers; no DataView per packet). */
+export function writeU32(b: Uint8Array, at: number, v: number): void {
   b[at] = v >>> 24;
   b[at + 1] = (v >>> 16) & 0xff;
   b[at + 2] = (v >>> 8) & 0xff;
   b[at + 3] = v & 0xff;
+}
+
+/** Reads a big-endian u32 at `at`. */
+export function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 /** Fields of the fixed header, readable without decoding the body (for fast rejection and auth). */

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { majorityLoss } from './majority.js';
 import { Links } from './network.js';
 import { expectedUnderLoss, rpcConfig, runRpcScenario } from './rpc-scenario.js';
-import type { World } from './world.js';
+import { ALL_FAULTS, EXTRA_FAULTS, type World } from './world.js';
 
 /** Three nodes that installed view 1 of members a, b, c (or `members`); `links` decides who reaches whom. */
 function world(links: Links, paused: number[] = [], members = ['a', 'b', 'c']): World {
@@ -79,17 +79,7 @@ describe('the majority rule', () => {
   // run excuses nothing, and 5003595 (`--seeds 5003590..5003700`: 13 such runs) is the case.
   it('RPC seed 5003595: the group dissolved without a clique majority, so its lost replies are excused', async () => {
     const cfg = {
-      ...rpcConfig(5003595, 4, [
-        'loss',
-        'dup',
-        'reorder',
-        'delay',
-        'crash',
-        'pause',
-        'partition',
-        'splits',
-        'links',
-      ]),
+      ...rpcConfig(5003595, 4, [...ALL_FAULTS, 'splits', 'links']),
       delivery: 'multicast' as const,
     };
     const r = await runRpcScenario(cfg, { callsPerLane: 12, lanes: 2, callTimeoutMs: 1500 });
@@ -112,21 +102,7 @@ describe('the majority rule', () => {
     // group was re-founded by a member paused before the done: it knows the request, not its
     // end, and records it interrupted. What only non-founders held is lost (docs/protocol.md).
     const cfg = {
-      ...rpcConfig(900665, 5, [
-        'loss',
-        'dup',
-        'reorder',
-        'delay',
-        'crash',
-        'pause',
-        'partition',
-        'splits',
-        'links',
-        'skew',
-        'zombie',
-        'churn',
-        'flushcut',
-      ]),
+      ...rpcConfig(900665, 5, [...ALL_FAULTS, ...EXTRA_FAULTS.filter((f) => f !== 'slow')]),
       delivery: 'fanout' as const,
       rejoin: 'same' as const,
     };

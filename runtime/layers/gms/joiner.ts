@@ -194,8 +194,8 @@ export class Joiner {
     this.s.ctx.trace(() => `founding proposal expired: ${Math.round(now - since)} ms old`);
   }
 
-  /** Installs the founding view, unless the proposal is stale (then drops it): false. */
-  private startFounded(): boolean {
+  /** Installs the founding view, unless the proposal is stale (then drops it). */
+  private startFounded(): void {
     const f = this.founding!;
     // A voter that confirmed gives up 2 × suspectMs after our Found reached it and rejoins as a
     // new incarnation. A founder that stopped for longer (RPC seed 900035: 2.5 s) and then
@@ -205,7 +205,7 @@ export class Joiner {
     const now = this.s.ctx.now();
     if (now - f.since > this.s.o.suspectMs) {
       this.expireFounding(now);
-      return false;
+      return;
     }
     const epoch = f.epoch;
     const voters = [...f.confirmed].sort();
@@ -235,7 +235,6 @@ export class Joiner {
     );
     this.s.installed = m;
     for (const v of voters) this.s.send(v, install);
-    return true;
   }
 
   /** This member's own vote for itself counts if it is a seed (or none are configured): its
