@@ -7,13 +7,14 @@
 //   npx tsx bench/inproc-call.ts [--calls 2000] [--outstanding 1] [--keyed] [--rounds 3]
 //
 // `--outstanding N` keeps N calls in flight (N workers, each awaiting its call before the next).
-// `--keyed` gives the group and the client a key (HMAC on every packet). Prints one JSON line
+// `--keyed` gives the group and the client a key (HMAC on every packet). `--observe` gives every
+// replica an Observer (`--traces N`: its trace ring's size, 0 for none). Prints one JSON line
 // per round; docs/performance.md ("One call alone") quotes it. Under `node --expose-gc` each
 // line also has the heap after a full collection (`heapMB`) and the RSS: over many rounds, whether
 // memory stays flat under load (docs/performance.md, "Memory under load").
 import { memoryUsage } from 'node:process';
 import { parseArgs } from 'node:util';
-import { connect, joinReplica } from 'troupe';
+import { connect, joinReplica, Observer } from 'troupe';
 import { udp } from 'troupe/group';
 import { Bank } from '../examples/bank/bank.js';
 import { BankClient } from '../examples/bank/generated/bank.client.js';
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     outstanding: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     keyed: { type: 'boolean', default: false },
+    observe: { type: 'boolean', default: false },
+    traces: { type: 'string' },
   },
 });
 const CALLS = Number(values.calls);
@@ -44,6 +47,9 @@ const made = await Promise.all(
       layers: { gms: { bootstrapMs: 200, joinRetryMs: 50 } },
       validate: validateBankRequest,
       ...secret,
+      ...(values.observe
+        ? { observe: new Observer(values.traces === undefined ? {} : { traces: Number(values.traces) }) }
+        : {}),
     }),
   ),
 );

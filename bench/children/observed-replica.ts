@@ -34,6 +34,11 @@ const observer = new Observer({
   ...(process.env.TROUPE_BENCH_OBSERVE_TRACES
     ? { traces: Number(process.env.TROUPE_BENCH_OBSERVE_TRACES) }
     : {}),
+  // TROUPE_BENCH_OBSERVE_CHECK_EVERY: requests between divergence checks (0: none), to measure
+  // what the periodic digest costs apart from the events and the endpoint.
+  ...(process.env.TROUPE_BENCH_OBSERVE_CHECK_EVERY
+    ? { divergence: { checkEvery: Number(process.env.TROUPE_BENCH_OBSERVE_CHECK_EVERY) } }
+    : {}),
 });
 let on = false;
 let server: MetricsServer | undefined;

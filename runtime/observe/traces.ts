@@ -318,7 +318,7 @@ export class TraceRing {
     const id = this.ids[slot];
     if (id === undefined) return;
     // A slow request leaving the ring is copied out, so the slow list outlives the ring.
-    const i = this.slowSlots.indexOf(slot);
+    const i = this.slowSlots.length === 0 ? -1 : this.slowSlots.indexOf(slot);
     if (i >= 0) {
       this.slowKept.push(this.build(slot));
       this.slowSlots.splice(i, 1);
@@ -330,7 +330,8 @@ export class TraceRing {
     } else this.index.delete(id);
     this.live--;
     this.ids[slot] = undefined;
-    this.repeats.delete(slot);
+    // Repeats are rare (a request ordered twice here): most evictions skip the map's hashing.
+    if (this.repeats.size > 0) this.repeats.delete(slot);
     this.steps[slot] = 0;
     const base = slot * KINDS;
     for (let k = 0; k < KINDS; k++) {
