@@ -5,6 +5,9 @@
 import { Handler, Ordered, Query, Service, TroupeError } from 'troupe';
 import type { u32 } from 'troupe/idl';
 
+/** How many of an account's latest entries its statement keeps. */
+export const STATEMENT_ENTRIES = 100;
+
 /** Totals over every account, as computed by one replica. */
 export interface AuditReport {
   /** Sum of all balances. */
@@ -80,7 +83,10 @@ export class Bank {
     return this.balances.get(account) ?? 0;
   }
 
-  /** Full statement; runs under the `statements` lock, outside the total order. */
+  /**
+   * The account's last 100 entries ({@link STATEMENT_ENTRIES}), oldest first; runs under the
+   * `statements` lock, outside the total order.
+   */
   @Handler('statements')
   async statement(account: string): Promise<Statement> {
     return {
@@ -109,10 +115,15 @@ export class Bank {
     const next =
       (this.balances.get(account) ?? 0) + (entry.kind === 'deposit' ? entry.amount : -entry.amount);
     this.balances.set(account, next);
-    // Appended in place: copying the statement per call made a deposit cost O(history).
+    // Appended in place: copying the statement per call made a deposit cost O(history). Bounded,
+    // so a busy account's state (and every snapshot, state transfer and divergence digest of it)
+    // does not grow with the number of calls.
     const entries = this.history.get(account);
-    if (entries) entries.push(entry);
-    else this.history.set(account, [entry]);
+    if (!entries) this.history.set(account, [entry]);
+    else {
+      entries.push(entry);
+      if (entries.length > STATEMENT_ENTRIES) entries.shift();
+    }
     return next;
   }
 }

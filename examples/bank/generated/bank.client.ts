@@ -121,7 +121,8 @@ export class BankReplies {
   }
 
   /**
-   * Full statement; runs under the `statements` lock, outside the total order.
+   * The account's last 100 entries ({@link STATEMENT_ENTRIES}), oldest first; runs under the
+   * `statements` lock, outside the total order.
    *
    * Returns the reply of each member this view waits for.
    */
@@ -210,7 +211,10 @@ export class BankClient {
     ) as Promise<number>;
   }
 
-  /** Full statement; runs under the `statements` lock, outside the total order. */
+  /**
+   * The account's last 100 entries ({@link STATEMENT_ENTRIES}), oldest first; runs under the
+   * `statements` lock, outside the total order.
+   */
   statement(account: string, opts?: StubCallOptions): Promise<Statement>;
   statement(account: string, opts?: StubCallOptions, ...extra: unknown[]): Promise<Statement> {
     return this.#invoker.invoke(
