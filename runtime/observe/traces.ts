@@ -254,12 +254,14 @@ export class TraceRing {
 
   /** When step `kind` of `slot` was first recorded, or NaN. */
   stepAt(slot: number, kind: StepKind): number {
-    return slot < 0 ? Number.NaN : this.at[slot * KINDS + kind]!;
+    const cell = slot * KINDS + kind;
+    return slot < 0 || this.order[cell] === 0 ? Number.NaN : this.at[cell]!;
   }
 
   /** The string cell of step `kind` (its method, peer or error), if recorded. */
   stepText(slot: number, kind: StepKind): string | undefined {
-    return slot < 0 ? undefined : this.s[slot * KINDS + kind];
+    const cell = slot * KINDS + kind;
+    return slot < 0 || this.order[cell] === 0 ? undefined : this.s[cell];
   }
 
   /** Sets the `b` cell (e.g. `ms`) of a step already recorded. */
@@ -333,12 +335,10 @@ export class TraceRing {
     // Repeats are rare (a request ordered twice here): most evictions skip the map's hashing.
     if (this.repeats.size > 0) this.repeats.delete(slot);
     this.steps[slot] = 0;
+    // A cell counts only once `order` marks it recorded (`record`, `stepAt`, `build`), so the
+    // other columns keep their stale values until overwritten: a third of the writes.
     const base = slot * KINDS;
-    for (let k = 0; k < KINDS; k++) {
-      this.order[base + k] = 0;
-      this.at[base + k] = Number.NaN;
-      this.s[base + k] = undefined;
-    }
+    for (let k = 0; k < KINDS; k++) this.order[base + k] = 0;
   }
 
   private build(slot: number): RequestTrace {

@@ -56,6 +56,11 @@ function differs(seed: number, ring: TraceRing): string | undefined {
     ring.record(a, kind, at, at, at, `s${at}`, 0);
     old.record(b, kind, at, at, at, `s${at}`, 0);
     if (ring.size !== old.size) return `op ${op}: size ${ring.size} vs old ${old.size}`;
+    // What the observer's metrics read of a slot (a reused slot shows nothing of its last request).
+    for (let k = 0 as StepKind; k < 8; k++) {
+      const t = [ring.stepAt(a, k), old.stepAt(b, k), ring.stepText(a, k), old.stepText(b, k)];
+      if (!Object.is(t[0], t[1]) || t[2] !== t[3]) return `op ${op}: step ${k} of ${id}: ${t.join(' / ')}`;
+    }
     if (int(20) === 0) {
       ring.markSlow(a);
       old.markSlow(b);
