@@ -41,7 +41,7 @@ const ts = await Promise.all(Array.from({ length: 3 }, () => udp({ host: '127.0.
 const seeds = ts.map((t) => t.address);
 const made = await Promise.all(
   ts.map((transport) =>
-    joinReplica(new Bank(), 'bank', {
+    joinReplica(new Bank(100), 'bank', {
       seeds,
       transport,
       layers: { gms: { bootstrapMs: 200, joinRetryMs: 50 } },

@@ -74,7 +74,7 @@ const transport = await udp({ host: '127.0.0.1' });
 emit('ready', { address: transport.address, pid: process.pid });
 onCommands(async (cmd) => {
   if (cmd.cmd === 'join') {
-    const { group } = await joinReplica(new Bank(), 'bank', {
+    const { group } = await joinReplica(new Bank(100), 'bank', {
       insecure: true,
       seeds: cmd.seeds as string[],
       transport,

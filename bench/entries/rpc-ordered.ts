@@ -15,6 +15,8 @@ import { PIPELINE, tcpLatency, tcpThroughput } from './floor-tcp-rr.js';
 import { udpRelayLatency } from './floor-udp-relay.js';
 
 const REPLICA = script('examples/bank/replica.ts');
+/** Statements bounded, so a replica's state (and RSS, in the notes) does not grow with the calls. */
+export const STATEMENT_ARGS = ['--statement-entries', '100'];
 const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 3;
 /** Formation only (as in the demo): defaults otherwise, failure detection included. */
@@ -49,6 +51,7 @@ async function startGroup(
     Array.from({ length: REPLICAS }, (_, i) =>
       ctx.procs.start(REPLICA, {
         name: `bank-replica-${i + 1}`,
+        args: STATEMENT_ARGS,
         ready: 'ready',
         readyTimeoutMs: 20_000,
         nodeArgs: PROFILE_ARGS,

@@ -13,6 +13,7 @@ import { script } from '../lib/script.js';
 import type { LatencySummary } from '../lib/stats.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { tcpThroughput } from './floor-tcp-rr.js';
+import { STATEMENT_ARGS } from './rpc-ordered.js';
 
 const REPLICA = script('examples/bank/replica.ts');
 const CLIENT = script('bench/children/rpc-client.ts');
@@ -34,7 +35,12 @@ interface Slowness {
 async function formGroup(ctx: BenchContext): Promise<{ ranked: Child[] }> {
   const replicas = await Promise.all(
     Array.from({ length: REPLICAS }, (_, i) =>
-      ctx.procs.start(REPLICA, { name: `slow-replica-${i + 1}`, ready: 'ready', readyTimeoutMs: 60_000 }),
+      ctx.procs.start(REPLICA, {
+        name: `slow-replica-${i + 1}`,
+        args: STATEMENT_ARGS,
+        ready: 'ready',
+        readyTimeoutMs: 60_000,
+      }),
     ),
   );
   const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);

@@ -5,9 +5,6 @@
 import { Handler, Ordered, Query, Service, TroupeError } from 'troupe';
 import type { u32 } from 'troupe/idl';
 
-/** How many of an account's latest entries its statement keeps. */
-export const STATEMENT_ENTRIES = 100;
-
 /** Totals over every account, as computed by one replica. */
 export interface AuditReport {
   /** Sum of all balances. */
@@ -49,6 +46,13 @@ export class Bank {
   private history = new Map<string, Entry[]>();
 
   /**
+   * @param statementEntries how many of an account's latest entries its statement keeps (default:
+   *   all). The benchmarks keep 100, so the state a replica holds, snapshots, transfers and digests
+   *   does not grow with the number of calls they make.
+   */
+  constructor(private readonly statementEntries = Number.POSITIVE_INFINITY) {}
+
+  /**
    * Adds `amount` to `account`, opening it if needed.
    * @returns the new balance.
    */
@@ -84,8 +88,8 @@ export class Bank {
   }
 
   /**
-   * The account's last 100 entries ({@link STATEMENT_ENTRIES}), oldest first; runs under the
-   * `statements` lock, outside the total order.
+   * Full statement, oldest entry first (a bank built with `statementEntries` keeps that many);
+   * runs under the `statements` lock, outside the total order.
    */
   @Handler('statements')
   async statement(account: string): Promise<Statement> {
@@ -115,14 +119,12 @@ export class Bank {
     const next =
       (this.balances.get(account) ?? 0) + (entry.kind === 'deposit' ? entry.amount : -entry.amount);
     this.balances.set(account, next);
-    // Appended in place: copying the statement per call made a deposit cost O(history). Bounded,
-    // so a busy account's state (and every snapshot, state transfer and divergence digest of it)
-    // does not grow with the number of calls.
+    // Appended in place: copying the statement per call made a deposit cost O(history).
     const entries = this.history.get(account);
     if (!entries) this.history.set(account, [entry]);
     else {
       entries.push(entry);
-      if (entries.length > STATEMENT_ENTRIES) entries.shift();
+      if (entries.length > this.statementEntries) entries.shift();
     }
     return next;
   }

@@ -11,7 +11,8 @@
  * benchmarks) through the JSON command protocol of `troupe/testkit`'s `serveReplicaChild`: it
  * prints `{"event":"ready","address"}` and joins when told to, with the key in `TROUPE_KEY` if
  * set. `--mcast-group 239.255.88.1 [--mcast-port 45400]` casts over IP multicast instead of
- * unicast fan-out (the multi-host tests in test/netns run it so).
+ * unicast fan-out (the multi-host tests in test/netns run it so). `--statement-entries N` keeps an
+ * account's latest N statement entries (default: all).
  */
 import { parseArgs } from 'node:util';
 import { parseKey, runReplica } from 'troupe';
@@ -28,9 +29,13 @@ if (process.argv.includes('--seeds')) {
       port: { type: 'string', default: '0' },
       'mcast-group': { type: 'string' },
       'mcast-port': { type: 'string', default: '45400' },
+      'statement-entries': { type: 'string' },
     },
   });
-  const bank = new Bank();
+  // The benchmarks bound the statements (`--statement-entries 100`): a replica's state then does
+  // not grow with the calls they make, so its memory shows troupe's own.
+  const keep = flags['statement-entries'];
+  const bank = new Bank(keep === undefined ? undefined : Number(keep));
   await serveReplicaChild({
     instance: bank,
     group: 'bank',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bank, STATEMENT_ENTRIES } from '../../examples/bank/bank.js';
+import { Bank } from '../../examples/bank/bank.js';
 
 // The bank appends statements in place (a copy per deposit made every call cost O(history));
 // a snapshot taken for state transfer or an async pre-image must still never change after.
@@ -26,15 +26,21 @@ describe('the bank example’s state', () => {
     expect(taker.snapshot().history[0]![1]).toHaveLength(2);
   });
 
-  it('keeps an account’s last STATEMENT_ENTRIES entries, so its state does not grow with the calls', async () => {
-    const bank = new Bank();
-    const calls = STATEMENT_ENTRIES + 50;
-    for (let i = 1; i <= calls; i++) bank.deposit('a', i);
-    const s = await bank.statement('a');
+  it('keeps every entry by default, and only the latest `statementEntries` when bounded', async () => {
+    const keep = 100;
+    const calls = keep + 50;
+    const full = new Bank();
+    const bounded = new Bank(keep);
+    for (let i = 1; i <= calls; i++) {
+      full.deposit('a', i);
+      bounded.deposit('a', i);
+    }
+    expect((await full.statement('a')).entries).toHaveLength(calls);
+    const s = await bounded.statement('a');
     expect(s.balance).toBe((calls * (calls + 1)) / 2);
-    expect(s.entries).toHaveLength(STATEMENT_ENTRIES);
-    expect(s.entries[0]).toStrictEqual({ kind: 'deposit', amount: calls - STATEMENT_ENTRIES + 1 });
+    expect(s.entries).toHaveLength(keep);
+    expect(s.entries[0]).toStrictEqual({ kind: 'deposit', amount: calls - keep + 1 });
     expect(s.entries.at(-1)).toStrictEqual({ kind: 'deposit', amount: calls });
-    expect(bank.snapshot().history[0]![1]).toHaveLength(STATEMENT_ENTRIES);
+    expect(bounded.snapshot().history[0]![1]).toHaveLength(keep);
   });
 });

@@ -121,8 +121,8 @@ export class BankReplies {
   }
 
   /**
-   * The account's last 100 entries ({@link STATEMENT_ENTRIES}), oldest first; runs under the
-   * `statements` lock, outside the total order.
+   * Full statement, oldest entry first (a bank built with `statementEntries` keeps that many);
+   * runs under the `statements` lock, outside the total order.
    *
    * Returns the reply of each member this view waits for.
    */
@@ -212,8 +212,8 @@ export class BankClient {
   }
 
   /**
-   * The account's last 100 entries ({@link STATEMENT_ENTRIES}), oldest first; runs under the
-   * `statements` lock, outside the total order.
+   * Full statement, oldest entry first (a bank built with `statementEntries` keeps that many);
+   * runs under the `statements` lock, outside the total order.
    */
   statement(account: string, opts?: StubCallOptions): Promise<Statement>;
   statement(account: string, opts?: StubCallOptions, ...extra: unknown[]): Promise<Statement> {

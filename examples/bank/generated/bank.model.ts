@@ -268,7 +268,7 @@ export const bankModel: IdlFile = {
           options: {
             reply: 'first',
           },
-          doc: "The account's last 100 entries ({@link STATEMENT_ENTRIES}), oldest first; runs under the\n`statements` lock, outside the total order.",
+          doc: 'Full statement, oldest entry first (a bank built with `statementEntries` keeps that many);\nruns under the `statements` lock, outside the total order.',
         },
       ],
       doc: 'Bank accounts replicated over an object group; every replica holds every account.',
