@@ -136,12 +136,21 @@ class Frag implements Layer {
     }
     const { h, kind, rest } = popKindHeader(ev.msg, 'frag');
     const key = `${ev.from}|${ev.cast ? 'c' : 'p'}`;
+    // No sequence number: an unreliable message (heartbeats, repair requests), outside the
+    // sender's reliable stream. It says nothing of a fragment run in that stream: taken for part
+    // of it, a heartbeat arriving between two fragments of a large cast dropped the cast here
+    // while every other member delivered it (FINDINGS 40).
+    const seq = ev.meta.seq;
     if (kind === FragKind.Whole) {
-      this.onWhole(key, ev.meta.seq);
+      if (seq !== undefined) this.onWhole(key, seq);
       this.ctx.passUp({ ...ev, msg: rest });
       return;
     }
     if (kind !== FragKind.Fragment) throw new DecodeError('DECODE_BAD_SHAPE', `frag: unknown kind ${kind}`);
+    // Senders fragment only reliable messages: a fragment without a place in the stream is refused
+    // before it can touch the run in progress.
+    if (seq === undefined)
+      throw new DecodeError('DECODE_BAD_SHAPE', 'frag: a fragment outside the reliable stream');
     let count: number;
     let index: number;
     let total: number;
@@ -164,11 +173,10 @@ class Frag implements Layer {
     }
     this.c.fragmentsReceived++;
     const s = this.stream(key);
-    const seq = ev.meta.seq;
     // A sequence gap below us (nak gave up on a range and reported it lost) explains a broken
     // message: drop what we held and resynchronise on the next fragment 0, without blaming the sender.
-    const gap = seq !== undefined && s.lastSeq !== undefined && seq !== s.lastSeq + 1;
-    const first = s.lastSeq === undefined && seq !== undefined;
+    const gap = s.lastSeq !== undefined && seq !== s.lastSeq + 1;
+    const first = s.lastSeq === undefined;
     s.lastSeq = seq;
     if (gap && s.partial) {
       s.partial = undefined;
@@ -219,13 +227,13 @@ class Frag implements Layer {
   }
 
   /** A whole message in a stream where a fragmented one is in progress means the rest was lost. */
-  private onWhole(key: string, seq: number | undefined): void {
+  private onWhole(key: string, seq: number): void {
     const s = this.streams.get(key);
     if (!s) {
-      if (seq !== undefined) this.streams.set(key, { partial: undefined, skip: undefined, lastSeq: seq });
+      this.streams.set(key, { partial: undefined, skip: undefined, lastSeq: seq });
       return;
     }
-    const gap = seq !== undefined && s.lastSeq !== undefined && seq !== s.lastSeq + 1;
+    const gap = s.lastSeq !== undefined && seq !== s.lastSeq + 1;
     s.lastSeq = seq;
     s.skip = undefined;
     if (!s.partial) return;

@@ -11,7 +11,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --members A..B     members per scenario, a function of the seed (default 5)
   --faults LIST      of ${ALL_FAULTS.join(',')} (default loss,dup,reorder,delay);
                      opt-in: ${EXTRA_FAULTS.join(',')} (repeated split patterns, one-way and
-                     non-transitive link cuts, wall-clock skew and drift; test/sim/patterns.ts)
+                     non-transitive link cuts, wall-clock skew and drift, slow members, zombies,
+                     sequencer churn, cuts during flushes, RPC clients inside the partitions;
+                     test/sim/world.ts, patterns.ts)
   --messages N       casts per member (group and stream modes; default 40)
   --stack SPEC       layer stack (default the group stack; without gms: stream mode)
   --delivery MODE    ${DELIVERIES.join(' | ')} | seed: how a multicast travels (IP multicast to
@@ -32,6 +34,8 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --timings T        sim | library: the simulator's short detection timings (default; suspectMs
                      300, below sequencerStallMs 500) or the library's defaults (suspectMs 1000),
                      under which seq's stall and pace rules act before the failure detector
+  --pad BYTES        group mode: each cast carries up to BYTES of padding and frag cuts messages
+                     into 1 KB fragments (large casts under the faults; default 0)
   --qos Q            mixed | none: group mode's casts draw their QoS (default), or are all total
                      order with resilience none (a stream whose Acks wait on seq's ackMs)
   --trace            print every event (replay a failing seed with it)
@@ -64,6 +68,7 @@ async function main(): Promise<number> {
       'auto-reissue': { type: 'boolean', default: false },
       timings: { type: 'string', default: 'sim' },
       qos: { type: 'string', default: 'mixed' },
+      pad: { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -77,6 +82,9 @@ async function main(): Promise<number> {
     throw new UsageError(`--rejoin: expected new or same, got '${values.rejoin}'`);
   if (values.timings !== 'sim' && values.timings !== 'library')
     throw new UsageError(`--timings: expected sim or library, got '${values.timings}'`);
+  if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);
+  if (values.pad !== '0' && (values.rpc || values.stack.split(':').every((l) => l !== 'gms')))
+    throw new UsageError('--pad: group mode only (a stack with gms, without --rpc)');
   if (values.qos !== 'mixed' && values.qos !== 'none')
     throw new UsageError(`--qos: expected mixed or none, got '${values.qos}'`);
   const o: SimOptions = {
@@ -95,6 +103,7 @@ async function main(): Promise<number> {
     autoReissue: values['auto-reissue'],
     timings: values.timings,
     ...(values.qos === 'none' ? { qos: 'none' as const } : {}),
+    ...(Number(values.pad) > 0 ? { pad: Number(values.pad) } : {}),
     trace: values.trace,
   };
   range(o.members);

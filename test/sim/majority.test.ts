@@ -102,7 +102,10 @@ describe('the majority rule', () => {
     // group was re-founded by a member paused before the done: it knows the request, not its
     // end, and records it interrupted. What only non-founders held is lost (docs/protocol.md).
     const cfg = {
-      ...rpcConfig(900665, 5, [...ALL_FAULTS, ...EXTRA_FAULTS.filter((f) => f !== 'slow')]),
+      ...rpcConfig(900665, 5, [
+        ...ALL_FAULTS,
+        ...EXTRA_FAULTS.filter((f) => f !== 'slow' && f !== 'clients'),
+      ]),
       delivery: 'fanout' as const,
       rejoin: 'same' as const,
     };

@@ -18,7 +18,7 @@ export function optionsOf(m: Mode, seed: number): SimOptions {
 }
 
 /**
- * The `mixed` mode's options for one seed: group or RPC, each fault (the extra four included) in
+ * The `mixed` mode's options for one seed: group or RPC, each fault (the opt-in ones included) in
  * or out, and in RPC mode each feature (same-Replica rejoin, async methods, reply modes,
  * autoReissue) in or out, and the simulator's or the library's detection timings, all from a
  * hash of the seed. The fixed modes run the combinations a
@@ -34,19 +34,24 @@ export function mixedOptions(seed: number): SimOptions {
   const rpc = bit(0.5);
   const base = ALL.split(',').filter(() => bit(0.7));
   const extra = ['splits', 'links', 'skew', 'slow'].filter(() => bit(0.5));
-  const faults = [...base, ...extra];
+  const drawn = {
+    rejoin: bit(0.5) ? ('same' as const) : ('new' as const),
+    async: rpc && bit(0.5),
+    replies: rpc && bit(0.5),
+    autoReissue: rpc && bit(0.5),
+    timings: bit(0.5) ? ('library' as const) : ('sim' as const),
+    // More lanes: a contact orders several calls at once, in batches (replica.ts, "Batching").
+    lanes: rpc && bit(0.5) ? 6 : 2,
+  };
+  // Drawn last, so every seed's earlier draws (and so its run without these) stay as they were.
+  const later = ['zombie', 'churn', 'flushcut', ...(rpc ? ['clients'] : [])].filter(() => bit(0.25));
+  const faults = [...base, ...extra, ...later];
   return {
     ...common,
     rpc,
     members: rpc ? '3..5' : '3..9',
     faults: parseFaults(faults.length > 0 ? faults.join(',') : 'loss'),
-    rejoin: bit(0.5) ? 'same' : 'new',
-    async: rpc && bit(0.5),
-    replies: rpc && bit(0.5),
-    autoReissue: rpc && bit(0.5),
-    timings: bit(0.5) ? 'library' : 'sim',
-    // More lanes: a contact orders several calls at once, in batches (replica.ts, "Batching").
-    lanes: rpc && bit(0.5) ? 6 : 2,
+    ...drawn,
   };
 }
 

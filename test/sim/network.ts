@@ -30,6 +30,11 @@ export class Links {
     this.side = [...sides];
   }
 
+  /** The side node `index` is on (0 when nothing is split). */
+  sideOf(index: number): number {
+    return this.side[index]!;
+  }
+
   /** Cut the link `from → to` (one way); `both` cuts the reverse too. */
   cut(from: number, to: number, both = false): void {
     this.cuts.add(`${from}>${to}`);

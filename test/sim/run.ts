@@ -42,8 +42,17 @@ export interface SimOptions {
    * `none`, the stream of the 1 KB bench whose Acks wait on `ackMs` (FINDINGS 33).
    */
   qos?: 'mixed' | 'none';
+  /**
+   * Group mode: each cast carries up to this many bytes of padding (drawn per cast), and frag
+   * cuts messages into {@link PAD_FRAG_SIZE}-byte fragments: large casts, fragmented and
+   * reassembled under the faults, with fc's credits spent in bytes.
+   */
+  pad?: number;
   trace: boolean;
 }
+
+/** frag's fragment size under `--pad` (its default, 60,000, never fragments the simulator's casts). */
+export const PAD_FRAG_SIZE = 1_024;
 
 export interface SeedResult {
   seed: number;
@@ -161,9 +170,14 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
   // A stack with membership is checked as a group; a bare stream stack by the stream checkers.
   const group = o.stack.split(':').includes('gms');
   const base = group ? groupConfig(seed, members, o.faults) : defaultConfig(seed, members, o.faults);
+  const timings = o.timings === 'library' && o.stack === GROUP_STACK ? LIBRARY_TIMINGS : GMS_SIM_OPTIONS;
+  const pad = group && o.pad ? o.pad : 0;
   const cfg = {
     ...base,
     ...(o.stack === GROUP_STACK ? {} : { stack: parseSpec(o.stack, group ? GMS_SIM_OPTIONS : {}) }),
+    ...(pad > 0
+      ? { stack: parseSpec(o.stack, { ...timings, frag: { fragSize: PAD_FRAG_SIZE } }), padBytes: pad }
+      : {}),
     ...(o.qos === 'none' ? { qos: { order: 'total' as const, resilience: 'none' as const } } : {}),
     messages: o.messages,
     ...common,
@@ -197,6 +211,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.autoReissue ? '--auto-reissue' : '',
     o.timings === 'library' ? '--timings library' : '',
     o.qos === 'none' ? '--qos none' : '',
+    o.pad ? `--pad ${o.pad}` : '',
     '--trace',
   ];
   return `npm run sim -- ${flags.filter(Boolean).join(' ')}`;

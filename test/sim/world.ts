@@ -19,9 +19,11 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * (test/sim/slow.ts). `zombie` stops a member (often the sequencer) past the failure detector's
  * whole patience and lets it run on, `churn` crashes or isolates whoever is the sequencer again
  * and again, `flushcut` heals or re-splits a partition the instant a flush starts
- * (test/sim/patterns.ts).
+ * (test/sim/patterns.ts). `clients` puts the RPC clients in the partitions too: while the
+ * members are split, each client is on one side (drawn per split), so it may reach only a
+ * minority, or lose its contact to the other side; otherwise clients reach every member.
  */
-export type ExtraFault = 'splits' | 'links' | 'skew' | 'slow' | 'zombie' | 'churn' | 'flushcut';
+export type ExtraFault = 'splits' | 'links' | 'skew' | 'slow' | 'zombie' | 'churn' | 'flushcut' | 'clients';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -30,6 +32,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'zombie',
   'churn',
   'flushcut',
+  'clients',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -58,6 +61,8 @@ export interface ScenarioConfig {
   trace: boolean;
   /** How a multicast travels (test/sim/network.ts); default `multicast`. */
   delivery?: DeliveryMode;
+  /** Up to this many bytes of padding per cast, after a NUL (`npm run sim -- --pad`). */
+  padBytes?: number;
   /**
    * What a member cut off from the group (partitioned or excluded) does. `same`: the same
    * member core, application and state start a new incarnation at once, as the real driver
@@ -212,11 +217,19 @@ export class World {
   /** Called with the node's index whenever a member is told to block (a flush starts there):
    * lets a fault plan strike during a flush (`flushcut`). */
   readonly blockHooks: ((node: number) => void)[] = [];
-  /** Non-member endpoints (RPC clients) by address; never partitioned. */
+  /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
+  /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */
+  private readonly clientSides = new Map<string, number>();
+  /** Draws the clients' sides; its own generator, so the other faults' plans stay as they were. */
+  private readonly clientRng: RandomSource;
+  /** Draws each cast's padding (`padBytes`); its own generator, for the same reason. */
+  private readonly padRng: RandomSource;
 
   constructor(readonly cfg: ScenarioConfig) {
     this.rng = seededRandom(cfg.seed);
+    this.clientRng = seededRandom(cfg.seed * 151 + 19);
+    this.padRng = seededRandom(cfg.seed * 157 + 23);
     this.links = new Links(cfg.members);
     for (let i = 0; i < cfg.members; i++) this.nodes.push(this.start(i, 1));
   }
@@ -364,6 +377,7 @@ export class World {
   /** A packet from a non-member endpoint to a node, with the same faults as between members. */
   sendFrom(from: string, to: string, bytes: Uint8Array): void {
     for (const dst of this.nodes.filter((d) => d.address === to)) {
+      if (this.clientCut(from, dst.index)) continue;
       this.hop((delay) => {
         const inc = dst.inc;
         this.queue.push(this.now + delay, () =>
@@ -395,6 +409,17 @@ export class World {
 
   private faultOn(f: Fault): boolean {
     return this.cfg.faults.has(f) && this.now < this.cfg.faultMs;
+  }
+
+  /** `payload`'s bytes, then under `padBytes` a NUL and up to that many more (see {@link unpad}). */
+  private padded(payload: string): Uint8Array {
+    const bytes = encoder.encode(payload);
+    const max = this.cfg.padBytes ?? 0;
+    if (max <= 0) return bytes;
+    const out = new Uint8Array(bytes.length + 1 + Math.floor(this.padRng() * max)).fill(0x2e);
+    out.set(bytes);
+    out[bytes.length] = 0;
+    return out;
   }
 
   /** Run `fn` on a node when it is alive and not paused (a paused node's work waits). */
@@ -445,7 +470,7 @@ export class World {
       case 'deliver': {
         const d = ev.delivery;
         // An application's payloads are binary: named by their base64 (distinct bytes, distinct names).
-        const payload = n.app ? base64(d.payload) : decoder.decode(d.payload);
+        const payload = n.app ? base64(d.payload) : unpad(decoder.decode(d.payload));
         const st = n.rec.state;
         if (d.qos.order === 'total') st.chain = fnv(st.chain, payload);
         else st.others = (st.others ^ fnv(0, payload)) >>> 0;
@@ -479,7 +504,7 @@ export class World {
   private onUp(n: Node, ev: UpEvent): void {
     switch (ev.type) {
       case 'deliver': {
-        const payload = decoder.decode(ev.msg.payload);
+        const payload = unpad(decoder.decode(ev.msg.payload));
         const m = ev.meta;
         n.rec.delivered.push({
           from: ev.from,
@@ -547,6 +572,7 @@ export class World {
   private transmit(src: Node, to: string | null, bytes: Uint8Array): void {
     const endpoint = to === null ? undefined : this.endpoints.get(to);
     if (endpoint) {
+      if (this.clientCut(to!, src.index)) return;
       this.hop((delay) => {
         const from = src.address;
         this.queue.push(this.now + delay, () => endpoint(bytes, from));
@@ -591,7 +617,7 @@ export class World {
       this.log(`${n.address} cast ${payload}`);
       const q = fixed ?? this.cfg.qos;
       const qos = typeof q === 'function' ? q(this.rng) : q;
-      return n.runner.cast(encoder.encode(payload), qos, this.now);
+      return n.runner.cast(this.padded(payload), qos, this.now);
     });
   }
 
@@ -657,7 +683,19 @@ export class World {
 
   partition(sides: number[]): void {
     this.links.partition(sides);
-    this.log(`PARTITION ${this.links.describe()}`);
+    if (this.cfg.faults.has('clients')) {
+      const present = [...new Set(sides)];
+      for (const c of [...this.endpoints.keys()].sort())
+        this.clientSides.set(c, present[Math.floor(this.clientRng() * present.length)]!);
+    }
+    const clients = [...this.clientSides].map(([c, side]) => `${c}:${side}`).join(' ');
+    this.log(`PARTITION ${this.links.describe()}${clients ? ` clients ${clients}` : ''}`);
+  }
+
+  /** Under `clients`, whether a split keeps `client` and node `index` apart. */
+  private clientCut(client: string, index: number): boolean {
+    const side = this.clientSides.get(client);
+    return side !== undefined && side !== this.links.sideOf(index);
   }
 
   /** Cut (or restore) links: see {@link Links}. */
@@ -669,6 +707,7 @@ export class World {
 
   heal(): void {
     this.links.heal();
+    this.clientSides.clear();
     this.log('HEAL');
   }
 
@@ -683,4 +722,10 @@ export class World {
     }
     this.now = this.cfg.endMs;
   }
+}
+
+/** A delivered payload's name: what came before the padding's NUL (see `World.padded`). */
+function unpad(s: string): string {
+  const end = s.indexOf('\u0000');
+  return end < 0 ? s : s.slice(0, end);
 }

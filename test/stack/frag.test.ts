@@ -314,6 +314,42 @@ describe('frag facing forged and malformed fragments', () => {
     expect(done.map((e) => e.type === 'deliver' && e.msg.payload.length)).toEqual([12]);
   });
 
+  it('an unreliable message between two fragments (a heartbeat) leaves the run intact', () => {
+    // nak's unreliable header [0] carries no sequence number: outside the reliable stream.
+    const unreliable = (payload: Uint8Array) =>
+      encodePacket({
+        type: PacketType.Stack,
+        flags: 0,
+        groupId: groupIdOf('g'),
+        sender: evil,
+        headers: [[0], [0]],
+        payload,
+      });
+    const s = stack();
+    s.receive(packet([1, 3, 0, 25], 0, bytes(10)), 'evil:1', 0);
+    s.receive(packet([1, 3, 1, 25], 1, bytes(10)), 'evil:1', 1);
+    const beat = ups(s.receive(unreliable(bytes(2)), 'evil:1', 2));
+    expect(beat.map((e) => e.type === 'deliver' && e.msg.payload.length)).toEqual([2]);
+    expect(s.stats().frag!).toMatchObject({ partials: 1, abandoned: 0 });
+    const done = ups(s.receive(packet([1, 3, 2, 25], 2, bytes(5)), 'evil:1', 3));
+    expect(done.map((e) => e.type === 'deliver' && e.msg.payload.length)).toEqual([25]);
+    expect(s.stats().stack!.refused).toBe(0);
+    // A fragment without a place in the stream is refused and does not touch the next run.
+    s.receive(packet([1, 2, 0, 15], 3, bytes(10)), 'evil:1', 4);
+    const fragmentOutside = encodePacket({
+      type: PacketType.Stack,
+      flags: 0,
+      groupId: groupIdOf('g'),
+      sender: evil,
+      headers: [[1, 2, 1, 15], [0]],
+      payload: bytes(5),
+    });
+    expect(ups(s.receive(fragmentOutside, 'evil:1', 6))).toEqual([]);
+    expect(s.stats().stack!.refused).toBe(1);
+    const last = ups(s.receive(packet([1, 2, 1, 15], 4, bytes(5)), 'evil:1', 7));
+    expect(last.map((e) => e.type === 'deliver' && e.msg.payload.length)).toEqual([15]);
+  });
+
   it('forget drops the reassembly state of that member', () => {
     const s = stack();
     s.receive(packet([1, 3, 0, 25], 0, bytes(10)), 'evil:1', 0);
