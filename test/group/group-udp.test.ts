@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import type { Delivery } from '../../runtime/group/types.js';
+import { seededRandom } from '../../runtime/stack/random.js';
+import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { TEST_SECURITY } from '../support/key.js';
 import { until } from '../support/until.js';
@@ -95,4 +97,60 @@ describe('Group over real UDP sockets (one process)', () => {
     groups[0]!.cast(enc.encode('after'));
     await until(() => got.includes('after'), 2_000, 'delivery after the view change');
   });
+
+  it('large casts cut into fragments arrive whole everywhere under loss, heartbeats between their repairs', async () => {
+    // Once the view is formed each member drops a fifth of what it receives, so fragments are
+    // repaired by nak while the sender's heartbeats (every 5 ms; unreliable, so outside its
+    // reliable stream) keep arriving in between. Before FINDINGS 40 such a heartbeat made frag
+    // drop the cast in progress at that member, which then never delivered it.
+    let lossOn = false;
+    const lossy = (t: Transport, seed: number): Transport => {
+      const drop = seededRandom(seed);
+      return {
+        get address() {
+          return t.address;
+        },
+        get maxDatagram() {
+          return t.maxDatagram;
+        },
+        multicast: (b) => t.multicast(b),
+        send: (to, b) => t.send(to, b),
+        setPeers: (a) => t.setPeers(a),
+        onPacket: (h) => t.onPacket((b, from) => (lossOn && drop() < 0.2 ? undefined : h(b, from))),
+        stats: () => t.stats(),
+        close: () => t.close(),
+      };
+    };
+    const ts = await transports(3);
+    const seeds = ts.map((t) => t.address);
+    // Datagrams of a few fragments each, so a loss falls inside a cast, not around it.
+    const layers = {
+      ...FAST,
+      gms: { ...FAST.gms, heartbeatMs: 5 },
+      frag: { fragSize: 1_024 },
+      pack: { maxBytes: 4_096 },
+    };
+    groups = await Promise.all(
+      ts.map((t, i) => joinGroup('g4', { seeds, transport: lossy(t, i + 1), layers, ...TEST_SECURITY })),
+    );
+    await until(() => groups.every((g) => g.view?.members.length === 3), 10_000, 'a 3-member view');
+    lossOn = true;
+    const logs = groups.map(() => [] as string[]);
+    groups.forEach((g, i) => {
+      g.on('deliver', (d) => {
+        if (d.gseq !== undefined) logs[i]!.push(`${d.payload.length}:${d.payload[0]}:${d.payload.at(-1)}`);
+      });
+    });
+    const N = 24;
+    for (let k = 0; k < N; k++) {
+      const payload = new Uint8Array(20_000 + k * 997).fill(k);
+      groups[k % 2]!.cast(payload);
+      // Spread over several heartbeats, so repairs and heartbeats interleave.
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await until(() => logs.every((l) => l.length === N), 20_000, `${N} large casts at each member`);
+    expect(logs[1]).toEqual(logs[0]);
+    expect(logs[2]).toEqual(logs[0]);
+    expect(groups.every((g) => (g.stats().frag?.abandoned ?? 0) === 0)).toBe(true);
+  }, 40_000);
 });
