@@ -320,7 +320,7 @@ export class TraceRing {
     const id = this.ids[slot];
     if (id === undefined) return;
     // A slow request leaving the ring is copied out, so the slow list outlives the ring.
-    const i = this.slowSlots.length === 0 ? -1 : this.slowSlots.indexOf(slot);
+    const i = this.slowSlots.indexOf(slot);
     if (i >= 0) {
       this.slowKept.push(this.build(slot));
       this.slowSlots.splice(i, 1);
@@ -332,8 +332,7 @@ export class TraceRing {
     } else this.index.delete(id);
     this.live--;
     this.ids[slot] = undefined;
-    // Repeats are rare (a request ordered twice here): most evictions skip the map's hashing.
-    if (this.repeats.size > 0) this.repeats.delete(slot);
+    this.repeats.delete(slot);
     this.steps[slot] = 0;
     // A cell counts only once `order` marks it recorded (`record`, `stepAt`, `build`), so the
     // other columns keep their stale values until overwritten: a third of the writes.

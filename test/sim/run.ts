@@ -175,12 +175,13 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
   const cfg = {
     ...base,
     ...(o.stack === GROUP_STACK ? {} : { stack: parseSpec(o.stack, group ? GMS_SIM_OPTIONS : {}) }),
-    ...(pad > 0
-      ? { stack: parseSpec(o.stack, { ...timings, frag: { fragSize: PAD_FRAG_SIZE } }), padBytes: pad }
-      : {}),
     ...(o.qos === 'none' ? { qos: { order: 'total' as const, resilience: 'none' as const } } : {}),
     messages: o.messages,
     ...common,
+    // After `common`, whose library timings name a stack of their own: the fragment size joins them.
+    ...(pad > 0
+      ? { stack: parseSpec(o.stack, { ...timings, frag: { fragSize: PAD_FRAG_SIZE } }), padBytes: pad }
+      : {}),
   };
   const r = runScenario(cfg, group ? GROUP_CHECKERS : NAK_CHECKERS);
   const out = {

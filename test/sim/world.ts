@@ -504,7 +504,7 @@ export class World {
   private onUp(n: Node, ev: UpEvent): void {
     switch (ev.type) {
       case 'deliver': {
-        const payload = unpad(decoder.decode(ev.msg.payload));
+        const payload = decoder.decode(ev.msg.payload);
         const m = ev.meta;
         n.rec.delivered.push({
           from: ev.from,

@@ -200,16 +200,19 @@ describe('frag limits', () => {
 
 describe('frag facing forged and malformed fragments', () => {
   const evil = { node: 0xbad, inc: 1 };
-  /** A packet as nak:com would carry it: nak data header [1, 0, seq] below the frag header. */
-  const packet = (fragHeader: unknown, seq: number, payload: Uint8Array, upper: unknown[] = []) =>
+  /** A packet from `evil` with these headers (com's fixed header in front). */
+  const raw = (headers: unknown[], payload: Uint8Array) =>
     encodePacket({
       type: PacketType.Stack,
       flags: 0,
       groupId: groupIdOf('g'),
       sender: evil,
-      headers: [...upper, fragHeader, [1, 0, seq]],
+      headers,
       payload,
     });
+  /** A packet as nak:com would carry it: nak data header [1, 0, seq] below the frag header. */
+  const packet = (fragHeader: unknown, seq: number, payload: Uint8Array, upper: unknown[] = []) =>
+    raw([...upper, fragHeader, [1, 0, seq]], payload);
   const stack = (o: Record<string, unknown> = { fragSize: 10, maxMessage: 1_000 }) =>
     buildStack(parseSpec('frag:nak:com', { frag: o }), registry, {
       self: '00000001.1',
@@ -297,14 +300,7 @@ describe('frag facing forged and malformed fragments', () => {
     s.receive(packet([1, 3, 0, 25], 0, bytes(10)), 'evil:1', 0);
     // seq 1 never arrives; seq 2 waits in nak until the sender says seq 1 is gone for good.
     expect(ups(s.receive(packet([1, 3, 2, 25], 2, bytes(5)), 'evil:1', 1))).toEqual([]);
-    const gone = encodePacket({
-      type: PacketType.Stack,
-      flags: 0,
-      groupId: groupIdOf('g'),
-      sender: evil,
-      headers: [[4, 0, 2]],
-      payload: new Uint8Array(0),
-    });
+    const gone = raw([[4, 0, 2]], new Uint8Array(0));
     expect(ups(s.receive(gone, 'evil:1', 1)).map((e) => e.type)).toEqual(['lost']);
     expect(s.stats().frag!).toMatchObject({ abandoned: 1, orphans: 1, partials: 0 });
     expect(s.stats().stack!.refused).toBe(0);
@@ -316,15 +312,7 @@ describe('frag facing forged and malformed fragments', () => {
 
   it('an unreliable message between two fragments (a heartbeat) leaves the run intact', () => {
     // nak's unreliable header [0] carries no sequence number: outside the reliable stream.
-    const unreliable = (payload: Uint8Array) =>
-      encodePacket({
-        type: PacketType.Stack,
-        flags: 0,
-        groupId: groupIdOf('g'),
-        sender: evil,
-        headers: [[0], [0]],
-        payload,
-      });
+    const unreliable = (payload: Uint8Array) => raw([[0], [0]], payload);
     const s = stack();
     s.receive(packet([1, 3, 0, 25], 0, bytes(10)), 'evil:1', 0);
     s.receive(packet([1, 3, 1, 25], 1, bytes(10)), 'evil:1', 1);
@@ -336,15 +324,7 @@ describe('frag facing forged and malformed fragments', () => {
     expect(s.stats().stack!.refused).toBe(0);
     // A fragment without a place in the stream is refused and does not touch the next run.
     s.receive(packet([1, 2, 0, 15], 3, bytes(10)), 'evil:1', 4);
-    const fragmentOutside = encodePacket({
-      type: PacketType.Stack,
-      flags: 0,
-      groupId: groupIdOf('g'),
-      sender: evil,
-      headers: [[1, 2, 1, 15], [0]],
-      payload: bytes(5),
-    });
-    expect(ups(s.receive(fragmentOutside, 'evil:1', 6))).toEqual([]);
+    expect(ups(s.receive(raw([[1, 2, 1, 15], [0]], bytes(5)), 'evil:1', 6))).toEqual([]);
     expect(s.stats().stack!.refused).toBe(1);
     const last = ups(s.receive(packet([1, 2, 1, 15], 4, bytes(5)), 'evil:1', 7));
     expect(last.map((e) => e.type === 'deliver' && e.msg.payload.length)).toEqual([15]);
