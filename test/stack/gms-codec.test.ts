@@ -15,6 +15,8 @@ import {
   joinHeader,
   leaveHeader,
   lineageHeader,
+  pingHeader,
+  pongHeader,
   prepareHeader,
   suspectHeader,
   syncHeader,
@@ -156,6 +158,8 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
     [18, 9, 8195, 'a', 'x:1'],
     lineageHeader,
   ],
+  ['Ping', pingHeader.encode({ viewId: 3, epoch: 8195, nonce: 7 }), [19, 3, 8195, 7], pingHeader],
+  ['Pong', pongHeader.encode({ viewId: 3, epoch: 8195, nonce: 7 }), [20, 3, 8195, 7], pongHeader],
 ];
 
 describe('gms header codecs', () => {
@@ -230,6 +234,8 @@ describe('gms header codecs', () => {
     ['an Install with no members', () => installHeader.decode([8, 4, 2, [], [], [], [], [], [], 1])],
     ['a Here without an address', () => hereHeader.decode([10, 3, 'a'])],
     ['a Lineage beacon without an address', () => lineageHeader.decode([18, 9, 8195, 'a'])],
+    ['a Ping without its nonce', () => pingHeader.decode([19, 3, 8195])],
+    ['a Pong whose nonce is not a number', () => pongHeader.decode([20, 3, 8195, 'x'])],
     ['a Join vote that is not a string', () => joinHeader.decode([9, 5])],
     ['a Join nonce that is not a string', () => joinHeader.decode([9, '', 5])],
     ['a Here nonce that is not a string', () => hereHeader.decode([10, 3, 'a', 'x:1', 5])],

@@ -161,6 +161,9 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
 
 describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
   it('a joiner silent past joinFreshMs is not admitted (its record expires)', () => {
+    // Found by group seed 203139 (a joiner admitted 1.2 s after it crashed). That seed's history
+    // has changed since, and it, and the seeds around it, pass with the expiry removed; this
+    // case fails without it.
     const net = group(3);
     const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
     const ghost = 'deadbeef.1';
@@ -269,24 +272,6 @@ describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
     net.run(net.now + 10);
     for (let i = 0; i < 10; i++) net.joinProven(n0, `abcdef0${i}.1`, `x${i}`);
     expect(net.stats(n0).joinsRefused).toBe(6);
-  });
-
-  it('group seed 203139: no member is admitted after it crashed (joinFreshMs 600 ms in the simulator)', () => {
-    const cfg = groupConfig(203139, 3 + (203139 % 7), ALL);
-    const r = runScenario(cfg, GROUP_CHECKERS);
-    expect(r.violations).toEqual([]);
-    const crashed = new Map(r.world.incarnations.map((i) => [i.member, i.crashedAt]));
-    const late: string[] = [];
-    for (const inc of r.world.incarnations)
-      for (let k = 1; k < inc.views.length; k++) {
-        const v = inc.views[k]!;
-        for (const m of v.members) {
-          const c = crashed.get(m);
-          if (!inc.views[k - 1]!.members.includes(m) && c != null && v.at - c > 600)
-            late.push(`${m} crashed at ${c}, admitted at ${v.at} by ${inc.member}`);
-        }
-      }
-    expect(late).toEqual([]);
   });
 });
 

@@ -59,6 +59,12 @@ export const GmsKind = {
    * restarted member can found a second group at the same seeds; the beacon lets the two meet
    * and the weaker one (see `yieldsTo`) rejoin the stronger. Joiners take it as a `Here`. */
   Lineage: 18,
+  /** [19, viewId, epoch, nonce] a member that stopped for long → each other member of its view:
+   * are you in this view now? (see FailureDetector.holding) */
+  Ping: 19,
+  /** [20, viewId, epoch, nonce] the answer, only from a member in that view and epoch: it echoes
+   * the nonce, so a Pong drained from before the stop does not count. */
+  Pong: 20,
 } as const;
 
 /**
@@ -186,7 +192,9 @@ export const viewTagHeader = {
       kind === GmsKind.Data ||
       kind === GmsKind.Heartbeat ||
       kind === GmsKind.P2P ||
-      kind === GmsKind.Unreliable;
+      kind === GmsKind.Unreliable ||
+      kind === GmsKind.Ping ||
+      kind === GmsKind.Pong;
     if (!tagged) return undefined;
     return { viewId: typeof h[1] === 'number' ? h[1] : undefined, epoch: h[2] };
   },
@@ -413,6 +421,27 @@ export const suspectHeader: HeaderCodec<SuspectHeader> = {
     return { viewId, member, heldMs };
   },
 };
+
+export interface PingHeader extends ViewTag {
+  nonce: number;
+}
+
+function pingCodec(kind: number): HeaderCodec<PingHeader> {
+  return {
+    encode: (m) => [kind, m.viewId, m.epoch, m.nonce],
+    decode(h) {
+      headerTuple(h, L, 4);
+      return {
+        viewId: headerUint(h[1], L, 'viewId'),
+        epoch: headerUint(h[2], L, 'epoch'),
+        nonce: headerUint(h[3], L, 'nonce'),
+      };
+    },
+  };
+}
+
+export const pingHeader = pingCodec(GmsKind.Ping);
+export const pongHeader = pingCodec(GmsKind.Pong);
 
 function epochCodec(kind: number): HeaderCodec<{ epoch: number }> {
   return {

@@ -208,6 +208,7 @@ export class Delivery {
     // After reporting a digest and before the cut is known, nothing more is delivered: the cut
     // may end the view before it.
     if (p.flush && !p.flush.cut && p.digestSent) return;
+    if (this.s.detector.holding(this.s.ctx.now())) return;
     const cut = p.flush?.cut;
     const limit = cut ? (cut.get(from) ?? -1) : Number.POSITIVE_INFINITY;
     for (let e = l.held.get(l.next); e !== undefined && l.next <= limit; e = l.held.get(l.next)) {

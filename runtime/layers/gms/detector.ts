@@ -1,5 +1,5 @@
 import type { MemberId } from '../../stack/member.js';
-import { heartbeatHeader, suspectHeader } from './codec.js';
+import { heartbeatHeader, pingHeader, pongHeader, suspectHeader } from './codec.js';
 import { EMPTY, type GmsShared } from './state.js';
 
 /**
@@ -28,6 +28,9 @@ export class FailureDetector {
   /** When the `fd` timer last found this member had not run for over `suspectMs / 2`. */
   private resumedAt = Number.NEGATIVE_INFINITY;
   private lastFd = 0;
+  /** A hold of this member's deliveries after a long stop (see `holding`): since when, the
+   * nonce its Pings carry, and who answered them. */
+  private hold: { since: number; nonce: number; answered: Set<MemberId> } | undefined;
 
   constructor(private readonly s: GmsShared) {}
 
@@ -49,6 +52,8 @@ export class FailureDetector {
     for (const m of departed) this.lastHeard.delete(m);
     for (const m of members) this.lastHeard.set(m, now);
     this.lastFd = now;
+    // A hold outlives a view change, but the answers were about the view before.
+    if (this.hold) this.hold.answered = new Set();
     // A new view has not been judged yet: its members count as just heard, so it would look
     // alive at once (`liveView`) even when they are gone (a founding from stale confirmations).
     this.resumedAt = now;
@@ -95,6 +100,7 @@ export class FailureDetector {
     s.ctx.setTimer('fd', s.o.heartbeatMs);
     if (stalled) {
       this.resumedAt = now;
+      this.beginHold(now);
       // We ourselves were not running (paused, or a long synchronous burst): what we did not
       // hear says nothing about the others. Give everyone a fresh chance before judging.
       for (const m of v.members)
@@ -151,7 +157,83 @@ export class FailureDetector {
       if (now - heard > s.o.suspectMs) this.suspect(m, now - heard);
     }
     if (s.hasMajority()) this.report(now);
+    // While it holds, each tick asks again those that have not answered (a view changed under it).
+    if (this.hold && !this.releaseHold(now)) this.ping();
     s.lineage.tick(now);
+  }
+
+  /**
+   * Whether deliveries wait because this member stopped for over `suspectMs / 2` (its tick is
+   * overdue now, or was found overdue) and has not judged its view since. A member that runs on
+   * after a long stop (a "zombie") drains packets sent before it stopped; by then the others may
+   * have given the view up and founded anew from their own state. Delivered, those packets
+   * would complete in a dead view what the live lineage never saw (a majority of two: the
+   * zombie's copy and a departed member's Order), and the zombie would apply and answer it
+   * (FINDINGS 41). Held, they wait until a majority of the view answers a Ping sent after the
+   * stop (one round trip in a live view), or until the detector has judged a whole `suspectMs`
+   * again; in a dead view neither comes, and the member stops (`partitionMs`) without
+   * delivering them.
+   */
+  holding(now: number): boolean {
+    if (now - this.lastFd > this.s.o.suspectMs / 2) this.beginHold(now);
+    return this.hold !== undefined;
+  }
+
+  /** Start a hold (once per stop): ask every other member of the view whether it is in it now. */
+  private beginHold(now: number): void {
+    if (this.hold) return;
+    const s = this.s;
+    this.hold = { since: now, nonce: Math.floor(s.ctx.random() * 0x1_0000_0000), answered: new Set() };
+    s.ctx.trace(() => `stopped for long: deliveries held until the view is judged again`);
+    this.ping();
+  }
+
+  private ping(): void {
+    const s = this.s;
+    const h = this.hold;
+    if (!h || !s.view) return;
+    const ping = pingHeader.encode({ viewId: s.view.id, epoch: s.epoch, nonce: h.nonce });
+    for (const m of s.view.members) if (m !== s.self && !h.answered.has(m)) s.send(m, ping);
+  }
+
+  /** A Ping: answered only in the view and epoch it names, so only a member in our view now counts. */
+  onPing(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { viewId, epoch, nonce } = pingHeader.decode(h);
+    if (s.state !== 'member' || !s.view || viewId !== s.view.id || epoch !== s.epoch || s.rank(from) < 0)
+      return;
+    s.send(from, pongHeader.encode({ viewId, epoch, nonce }));
+  }
+
+  onPong(from: MemberId, h: unknown[]): void {
+    const s = this.s;
+    const { viewId, epoch, nonce } = pongHeader.decode(h);
+    const hold = this.hold;
+    if (!hold || !s.view || nonce !== hold.nonce || viewId !== s.view.id || epoch !== s.epoch) return;
+    if (s.rank(from) < 0 || from === s.self) return;
+    hold.answered.add(from);
+    this.releaseHold(s.ctx.now());
+  }
+
+  /**
+   * A hold ends when this member runs on time again, nothing shows it left behind, and either
+   * a majority of the view (itself counted) answered its Ping, or the view was judged alive for
+   * `suspectMs` and a tick since the hold began (any member silent since is suspected by then).
+   * True when it ended.
+   */
+  private releaseHold(now: number): boolean {
+    const s = this.s;
+    const h = this.hold;
+    if (!h || !s.view || s.state !== 'member') return false;
+    if (now - this.lastFd > s.o.suspectMs / 2 || s.behindSince !== undefined) return false;
+    const answered = (h.answered.size + 1) * 2 > s.view.members.length;
+    const judged = now - h.since > s.o.suspectMs + s.o.heartbeatMs && s.hasMajority();
+    if (!answered && !judged) return false;
+    s.ctx.trace(() => `the view ${answered ? 'answered' : 'was judged again'}: deliveries resume`);
+    this.hold = undefined;
+    s.delivery.drainAll();
+    if (s.participant.flush?.cut) s.participant.checkDone();
+    return true;
   }
 
   /**

@@ -92,7 +92,7 @@ export class Gms implements Layer {
     }
     const { h, kind, rest } = popKindHeader(ev.msg, 'gms');
     const from = ev.from;
-    if (s.view && s.rank(from) >= 0 && s.sameLineage(kind, h)) s.detector.lastHeard.set(from, s.ctx.now());
+    if (s.view && s.rank(from) >= 0 && s.provesAlive(kind, h)) s.detector.lastHeard.set(from, s.ctx.now());
     if (from === s.self && kind === GmsKind.Data && ev.meta.seq !== undefined)
       s.delivery.lastOwnNakSeq = ev.meta.seq;
     switch (kind) {
@@ -143,6 +143,12 @@ export class Gms implements Layer {
         return;
       case GmsKind.Abandon:
         s.participant.onAbandon(from, h);
+        return;
+      case GmsKind.Ping:
+        s.detector.onPing(from, h);
+        return;
+      case GmsKind.Pong:
+        s.detector.onPong(from, h);
         return;
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `gms: unexpected kind ${kind}`);

@@ -1,6 +1,6 @@
 import type { MemberId } from '../../stack/member.js';
 import { type LayerContext, type Msg, pushHeader, type View } from '../../stack/types.js';
-import { type InstallHeader, viewTagHeader } from './codec.js';
+import { GmsKind, type InstallHeader, viewTagHeader } from './codec.js';
 import type { Coordinator } from './coordinator.js';
 import type { Delivery } from './delivery.js';
 import type { FailureDetector } from './detector.js';
@@ -111,18 +111,44 @@ export class GmsShared {
     return attempt * 4096 + (4095 - Math.min(4095, r < 0 ? 4095 : r));
   }
 
-  /** Whether a message proves its sender alive in our view: view-tagged traffic must carry our
+  /**
+   * Whether a message proves its sender alive in our view. View-tagged traffic must carry our
    * view's epoch (or a later view), else the sender lives in another lineage of the group and,
-   * for us, is silent. Flush control names view ids only and always counts. */
-  sameLineage(kind: number, h: unknown[]): boolean {
+   * for us, is silent. Flush control counts when the view it names is one the sender still
+   * works in with us: the next view (Prepare, Digest, Sync, FlushOk, Abandon), ours or the next
+   * (Install), ours (Fetch, Forward, Leave, Suspect). A member still flushing towards a view we
+   * already have, or towards an earlier one, is not in our view at all: counted, its Prepares
+   * kept a view of two that adopted it alive for ever while it refused that view (FINDINGS 42).
+   * Founding traffic (Found, Confirm) never counts: a member that founds has left our view.
+   */
+  provesAlive(kind: number, h: unknown[]): boolean {
+    const here = this.view!.id;
     const tag = viewTagHeader.peek(kind, h);
-    if (!tag) return true;
-    const { viewId, epoch } = tag;
-    return (
-      viewId !== undefined &&
-      ((viewId > this.view!.id && viewId <= this.view!.id + MAX_VIEW_LEAD) ||
-        (viewId === this.view!.id && epoch === this.epoch))
-    );
+    if (tag) {
+      const { viewId, epoch } = tag;
+      return (
+        viewId !== undefined &&
+        ((viewId > here && viewId <= here + MAX_VIEW_LEAD) || (viewId === here && epoch === this.epoch))
+      );
+    }
+    const named = typeof h[1] === 'number' ? h[1] : -1;
+    switch (kind) {
+      case GmsKind.Prepare:
+      case GmsKind.Digest:
+      case GmsKind.Sync:
+      case GmsKind.FlushOk:
+      case GmsKind.Abandon:
+        return named === here + 1;
+      case GmsKind.Install:
+        return named === here || named === here + 1;
+      case GmsKind.Fetch:
+      case GmsKind.Forward:
+      case GmsKind.Leave:
+      case GmsKind.Suspect:
+        return named === here;
+      default:
+        return false;
+    }
   }
 
   /**

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { coordinatorFirst, foundGroup, GmsKind, type GmsNet, type GmsNode } from './gms-net.js';
+
+/**
+ * A view only its own members keep alive: traffic that shows its sender elsewhere (still
+ * flushing towards a view we already have) or that was sent before a long stop of ours (and may
+ * come from members that have since left) must not keep a dead view going.
+ * test/sim/FINDINGS.md items 41 and 42.
+ */
+
+const cast = (node: GmsNode, text: string): void =>
+  node.layer.down({
+    type: 'cast',
+    msg: { headers: [], payload: new TextEncoder().encode(text) },
+    qos: { order: 'fifo' },
+  });
+
+const deliveredTexts = (net: GmsNet, node: GmsNode): string[] =>
+  net.delivered(node).map((d) => new TextDecoder().decode(d.msg.payload));
+
+describe('gms: a member still flushing towards our view is not alive in it (FINDINGS 42)', () => {
+  it('its Prepares for the view we have do not keep a view of two going', () => {
+    // The seed's shape: b installed a view that a is in but never took (an adopted promise), and
+    // a, stuck in the view before, sends b a Prepare of its own flush every few hundred ms and
+    // heartbeats of its old view. Counted as proof of life, those Prepares kept b from ever
+    // suspecting a: b waited in a view of two for a member that refused it, for good.
+    const net = foundGroup(2);
+    const [a, b] = coordinatorFirst(net) as unknown as [GmsNode, GmsNode];
+    const viewId = net.view(b)!.id;
+    net.loseLink(a, b); // a's own traffic (its heartbeats) no longer reaches b
+    for (let t = net.now + 50; t < net.now + 3_000; t += 300)
+      net.at(t, () => net.inject(b, a.id, [GmsKind.Prepare, viewId, 9, [a.id, b.id], ['n0', 'n1']]));
+    net.run(net.now + 3_000);
+    expect(net.stopped(b)).toBe(true); // no majority of its view of two for partitionMs
+  });
+
+  it('while the same member flushing towards the next view counts, and the view goes on', () => {
+    // The control: a Digest naming the next view (what a participant of a running flush sends)
+    // is traffic of a member working with us, and keeps it alive.
+    const net = foundGroup(2);
+    const [a, b] = coordinatorFirst(net) as unknown as [GmsNode, GmsNode];
+    const next = net.view(b)!.id + 1;
+    net.loseLink(a, b);
+    for (let t = net.now + 50; t < net.now + 3_000; t += 100)
+      net.at(t, () => net.inject(b, a.id, [GmsKind.Digest, next, 1, [], 0]));
+    net.run(net.now + 3_000);
+    expect(net.stopped(b)).toBe(false);
+  });
+});
+
+describe('gms: a member that stopped for long judges its view again before it delivers (FINDINGS 41)', () => {
+  it('casts of members that left while it was stopped are never delivered', () => {
+    // c stops for 2 s. Meanwhile a casts, and then a and b leave for good (a restart: new
+    // incarnations, gone from this view). When c runs on it drains a's cast from its queue:
+    // delivered, c would apply in a dead view what the others' new lineage never saw, and
+    // answer for it.
+    const net = foundGroup(3);
+    const [a, b, c] = coordinatorFirst(net);
+    net.pause(c, 2_000);
+    net.run(net.now + 100);
+    cast(a, 'late');
+    net.run(net.now + 100);
+    expect(deliveredTexts(net, a)).toContain('late');
+    net.restart(a);
+    net.restart(b);
+    net.run(net.now + 5_000);
+    expect(deliveredTexts(net, c)).not.toContain('late');
+    expect(net.stopped(c)).toBe(true);
+  });
+
+  it('in a view that lives, the hold ends when a majority answers its Ping (one round trip)', () => {
+    // The control: the same stop (over suspectMs / 2 = 150 ms, under suspectMs) with everyone
+    // alive. c holds a's cast until the others answer the Ping it sends on resuming.
+    const net = foundGroup(3);
+    const [a, , c] = coordinatorFirst(net);
+    net.pause(c, 250);
+    const resume = net.now + 250;
+    net.run(net.now + 100);
+    cast(a, 'held');
+    net.runUntil(() => net.now >= resume && net.sentOf(c, GmsKind.Ping).length > 0, resume + 50);
+    expect(deliveredTexts(net, c)).not.toContain('held');
+    const ok = net.runUntil(() => deliveredTexts(net, c).includes('held'), resume + 1_000);
+    expect(ok).toBe(true);
+    expect(net.now - resume).toBeLessThanOrEqual(5); // a round trip of the test net (0.5 ms a hop)
+    expect(net.stopped(c)).toBe(false);
+    cast(a, 'after');
+    net.run(net.now + 20);
+    expect(deliveredTexts(net, c)).toContain('after');
+  });
+
+  it("Pongs that do not echo this stop's nonce, or name another view, release nothing", () => {
+    // Without its Pongs (c's links to the others lose everything) c could only be released by
+    // the detector's own judgement; forged or stale Pongs from the others' ids must not do it.
+    const net = foundGroup(3);
+    const [a, b, c] = coordinatorFirst(net);
+    const view = net.view(c)!;
+    net.pause(c, 250);
+    const resume = net.now + 250;
+    net.run(net.now + 100);
+    cast(a, 'held');
+    net.run(net.now + 10); // the cast is in c's queue
+    net.loseLink(a, c);
+    net.loseLink(b, c);
+    net.run(resume + 1);
+    const ping = net.sentOf(c, GmsKind.Ping)[0]!;
+    const nonce = ping[3] as number;
+    const epoch = view.epoch ?? 0;
+    for (const from of [a.id, b.id]) {
+      net.inject(c, from, [GmsKind.Pong, view.id, epoch, nonce + 1]);
+      net.inject(c, from, [GmsKind.Pong, view.id + 1, epoch, nonce]);
+      net.inject(c, from, [GmsKind.Pong, view.id, epoch + 1, nonce]);
+    }
+    net.inject(c, 'cafebabe.1', [GmsKind.Pong, view.id, epoch, nonce]); // not a member
+    net.inject(c, c.id, [GmsKind.Pong, view.id, epoch, nonce]); // itself
+    net.run(resume + 20);
+    expect(net.delivered(c)).toHaveLength(0);
+    net.inject(c, a.id, [GmsKind.Pong, view.id, epoch, nonce]); // the true answer
+    net.run(resume + 25);
+    expect(deliveredTexts(net, c)).toContain('held');
+  });
+});
