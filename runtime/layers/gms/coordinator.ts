@@ -66,6 +66,8 @@ export class Coordinator {
   stuck = new Set<MemberId>();
   /** When the current view's Install was last sent again to each member (see resendInstall). */
   private resentAt = new Map<MemberId, number>();
+  /** When the armed `flushStart` timer fires (see scheduleFlush); a time past means none is. */
+  private flushStartDue: number | undefined;
 
   constructor(private readonly s: GmsShared) {}
 
@@ -260,13 +262,23 @@ export class Coordinator {
     for (const [j, r] of this.joiners) if (now - r.at > this.joinFreshMs()) this.joiners.delete(j);
   }
 
+  /**
+   * Start a flush once the membership events of the next `batchMs` are in. A batch already
+   * open takes this event too: re-arming the timer on every event would put the flush off for
+   * as long as events come faster than `batchMs`, and the `fd` tick asks for one every
+   * heartbeat while a joiner waits (with `heartbeatMs` ≤ `batchMs`, no joiner was ever admitted).
+   */
   scheduleFlush(): void {
+    const now = this.s.ctx.now();
+    if (this.flushStartDue !== undefined && this.flushStartDue >= now) return;
+    this.flushStartDue = now + this.s.o.batchMs;
     this.s.ctx.setTimer('flushStart', this.s.o.batchMs);
   }
 
   /** The `flushStart` timer: membership events of the last `batchMs` are in. */
   flushStartTimer(): void {
     const s = this.s;
+    this.flushStartDue = undefined;
     if (this.coord) {
       // A participant failed mid-flush: start over without it. Joins wait for the install.
       if (this.coord.participants.some((p) => s.detector.failedNow(p))) {
