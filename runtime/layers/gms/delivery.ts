@@ -40,6 +40,9 @@ export class Delivery {
   private future: Early[] = [];
   private futureBytes = 0;
   private futureStrangerBytes = 0;
+  /** Point-to-point and unreliable messages of the view kept while deliveries are held. */
+  private heldTagged: Early[] = [];
+  private heldTaggedBytes = 0;
 
   constructor(private readonly s: GmsShared) {}
 
@@ -114,6 +117,8 @@ export class Delivery {
   /** The member stopped: nothing queued or held ahead will be sent or delivered. */
   clear(): void {
     this.blocked = [];
+    this.heldTagged = [];
+    this.heldTaggedBytes = 0;
     this.future = [];
     this.futureBytes = 0;
     this.futureStrangerBytes = 0;
@@ -147,7 +152,38 @@ export class Delivery {
       s.coordinator.onHeartbeat(from, heartbeatHeader.decode(h));
       return;
     }
+    // Held with the casts after a long stop (FailureDetector.holding): a drained query answered
+    // from a dead view is a stale read.
+    if (s.detector.holding(s.ctx.now())) {
+      this.holdTagged({ kind, from, h, msg: rest, nakSeq: undefined, cast });
+      return;
+    }
     s.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+  }
+
+  /** Keep a point-to-point or unreliable message of this view while deliveries are held; past
+   * the future buffer's bounds it is dropped (neither is repaired across a view anyway). */
+  private holdTagged(f: Early): void {
+    const s = this.s;
+    const bytes = f.msg.payload.byteLength + FUTURE_OVERHEAD;
+    if (this.heldTagged.length >= s.o.maxFuture || this.heldTaggedBytes + bytes > s.o.maxFutureBytes) {
+      s.c.futureDropped++;
+      return;
+    }
+    this.heldTagged.push(f);
+    this.heldTaggedBytes += bytes;
+  }
+
+  /** The hold ended: deliver the casts it kept, then the other messages, as if they came now. */
+  releaseHeld(): void {
+    this.drainAll();
+    const kept = this.heldTagged;
+    this.heldTagged = [];
+    this.heldTaggedBytes = 0;
+    for (const f of kept) {
+      if (this.s.state !== 'member') return;
+      this.onViewTagged(f.kind, f.from, f.h, f.msg, f.cast);
+    }
   }
 
   private keepForLater(f: Early): void {

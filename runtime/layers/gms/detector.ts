@@ -28,9 +28,10 @@ export class FailureDetector {
   /** When the `fd` timer last found this member had not run for over `suspectMs / 2`. */
   private resumedAt = Number.NEGATIVE_INFINITY;
   private lastFd = 0;
+  private holds = 0;
   /** A hold of this member's deliveries after a long stop (see `holding`): since when, the
    * nonce its Pings carry, and who answered them. */
-  private hold: { since: number; nonce: number; answered: Set<MemberId> } | undefined;
+  private hold: { since: number; nonce: number; answered: Set<MemberId>; stop: number } | undefined;
 
   constructor(private readonly s: GmsShared) {}
 
@@ -96,11 +97,12 @@ export class FailureDetector {
     // this round's suspicions.
     if (now - this.lastFd > 1.5 * s.o.heartbeatMs) this.lastStall = now;
     const stalled = now - this.lastFd > s.o.suspectMs / 2;
+    const stop = this.lastFd;
     this.lastFd = now;
     s.ctx.setTimer('fd', s.o.heartbeatMs);
     if (stalled) {
       this.resumedAt = now;
-      this.beginHold(now);
+      this.beginHold(now, stop);
       // We ourselves were not running (paused, or a long synchronous burst): what we did not
       // hear says nothing about the others. Give everyone a fresh chance before judging.
       for (const m of v.members)
@@ -170,20 +172,22 @@ export class FailureDetector {
    * would complete in a dead view what the live lineage never saw (a majority of two: the
    * zombie's copy and a departed member's Order), and the zombie would apply and answer it
    * (FINDINGS 41). Held, they wait until a majority of the view answers a Ping sent after the
-   * stop (one round trip in a live view), or until the detector has judged a whole `suspectMs`
-   * again; in a dead view neither comes, and the member stops (`partitionMs`) without
-   * delivering them.
+   * stop (one round trip in a live view); in a dead view none comes, and the member stops
+   * (`partitionMs`) without delivering them. A new stop during a hold starts it over.
    */
   holding(now: number): boolean {
-    if (now - this.lastFd > this.s.o.suspectMs / 2) this.beginHold(now);
+    if (now - this.lastFd > this.s.o.suspectMs / 2) this.beginHold(now, this.lastFd);
     return this.hold !== undefined;
   }
 
   /** Start a hold (once per stop): ask every other member of the view whether it is in it now. */
-  private beginHold(now: number): void {
-    if (this.hold) return;
+  private beginHold(now: number, stop: number): void {
+    // Once per stop (named by the tick before it): a new stop during a hold starts it over.
+    if (this.hold?.stop === stop) return;
     const s = this.s;
-    this.hold = { since: now, nonce: Math.floor(s.ctx.random() * 0x1_0000_0000), answered: new Set() };
+    this.holds++;
+    const nonce = (Math.floor(s.ctx.random() * 0x1_0000_0000) + this.holds) % 0x1_0000_0000;
+    this.hold = { since: now, nonce, answered: new Set(), stop };
     s.ctx.trace(() => `stopped for long: deliveries held until the view is judged again`);
     this.ping();
   }
@@ -217,8 +221,8 @@ export class FailureDetector {
 
   /**
    * A hold ends when this member runs on time again, nothing shows it left behind, and either
-   * a majority of the view (itself counted) answered its Ping, or the view was judged alive for
-   * `suspectMs` and a tick since the hold began (any member silent since is suspected by then).
+   * a majority of the view (itself counted) answered its Ping, or, as a last resort, the view
+   * still looks alive `partitionMs` and a tick after the hold began.
    * True when it ended.
    */
   private releaseHold(now: number): boolean {
@@ -227,11 +231,14 @@ export class FailureDetector {
     if (!h || !s.view || s.state !== 'member') return false;
     if (now - this.lastFd > s.o.suspectMs / 2 || s.behindSince !== undefined) return false;
     const answered = (h.answered.size + 1) * 2 > s.view.members.length;
-    const judged = now - h.since > s.o.suspectMs + s.o.heartbeatMs && s.hasMajority();
+    // Without Pongs, only after partitionMs: packets of departed members that arrive late (held
+    // on a link) still count as heard, so after suspectMs a dead view could look alive; by
+    // partitionMs the majority-silence rule has stopped a member whose view is dead.
+    const judged = now - h.since > s.o.partitionMs + s.o.heartbeatMs && s.hasMajority();
     if (!answered && !judged) return false;
     s.ctx.trace(() => `the view ${answered ? 'answered' : 'was judged again'}: deliveries resume`);
     this.hold = undefined;
-    s.delivery.drainAll();
+    s.delivery.releaseHeld();
     if (s.participant.flush?.cut) s.participant.checkDone();
     return true;
   }

@@ -76,6 +76,8 @@ export class Gms implements Layer {
   up(ev: UpEvent): void {
     const s = this.s;
     if (s.state === 'left' || s.state === 'partitioned') return;
+    // A long stop is noticed before any packet is handled: an Install would reset the tick.
+    if (s.state === 'member') s.detector.holding(s.ctx.now());
     if (ev.type === 'discovery') {
       this.onDiscovery(ev.msg, ev.from, ev.address);
       return;
