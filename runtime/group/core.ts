@@ -172,6 +172,7 @@ export class MemberCore {
     this.halted = false;
     this.ended = false;
     this.member = memberId({ node: this.cfg.node, inc: this.inc });
+    const lastView = this.installed?.addresses;
     this.installed = undefined;
     this.senders.clear();
     this.receiver = undefined;
@@ -179,7 +180,7 @@ export class MemberCore {
     this.founding = undefined;
     this.ordered = 0;
     this.stack = this.cfg.makeStack(this.member);
-    return this.call(now, () => this.down({ type: 'join' }));
+    return this.call(now, () => this.down({ type: 'join', ...(lastView ? { lastView } : {}) }));
   }
 
   cast(payload: Uint8Array, qos: QoS, now: number): CoreEffect[] {

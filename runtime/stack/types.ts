@@ -61,8 +61,10 @@ export type DownEvent =
   | { type: 'expect'; member: MemberId; seq: number }
   /** A layer above asks membership to remove a member (e.g. flow control gave up waiting for it). */
   | { type: 'suspect'; member: MemberId; reason: string }
-  /** Start membership: find the group through the seeds (or form it) and join. */
-  | { type: 'join' }
+  /** Start membership: find the group through the seeds (or form it) and join. `lastView`: the
+   * addresses of the view this process's previous incarnation was in (it stopped: lost its
+   * majority, was excluded, yielded), which bounds whom it may found a group with. */
+  | { type: 'join'; lastView?: readonly string[] }
   /** A discovery packet to one transport address, or to the whole network when `to` is null
    * (multicast beacon); used before a member has a view. */
   | { type: 'probe'; to: string | null; msg: Msg }

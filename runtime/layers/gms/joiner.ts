@@ -48,11 +48,14 @@ export class Joiner {
   /** When a member of an existing group last answered us: then we join it, never found one. */
   private heardMemberAt: number | undefined;
   private joinStartedAt = 0;
+  /** The addresses of the view this process was last in (a previous incarnation), if any. */
+  private lastView: readonly string[] | undefined;
 
   constructor(private readonly s: GmsShared) {}
 
-  start(): void {
+  start(lastView?: readonly string[]): void {
     if (this.s.state !== 'idle') return;
+    if (lastView && lastView.length > 0) this.lastView = lastView;
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
     this.sendJoin();
@@ -106,6 +109,13 @@ export class Joiner {
     }
     const expiry = 3 * this.s.o.suspectMs;
     for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
+    if (!this.seesLastView()) {
+      // Neither stand nor back anyone: the rest of our last view may be running on without us.
+      this.vote = ABSTAIN;
+      this.candidateSince = undefined;
+      this.sendJoin();
+      return;
+    }
     // Candidates: the joiners that have not stepped aside, and this one if it can found a group
     // (it hears a quorum of its seeds) and has not stepped aside. A joiner steps aside by voting
     // for a higher id than its own: no candidate does (the lowest it hears is never above it),
@@ -171,6 +181,7 @@ export class Joiner {
   onFound(from: MemberId, h: unknown[]): void {
     const { epoch } = foundHeader.decode(h);
     if (this.s.state !== 'joining' || this.founding || this.vote !== from) return;
+    if (!this.tentative && !this.seesLastView()) return;
     if (this.tentative && this.tentative.founder !== from) return;
     // A member of a running group answered us: we join that group and found none.
     if (!this.tentative && this.heardMemberAt !== undefined) return;
@@ -242,6 +253,29 @@ export class Joiner {
   private ownVote(): number {
     const o = this.s.o;
     return o.seeds.length === 0 || [o.address, ...(o.aliases ?? [])].some((a) => this.isSeed(a)) ? 1 : 0;
+  }
+
+  /**
+   * Whether this joiner may take part in founding a group: always, unless this process was in a
+   * view before (it stopped: its majority silent, excluded, or its lineage yielded). A primary
+   * that went on from that view without us holds a strict majority of it (at least for its next
+   * view change), and its members are neither us nor joiners we hear (members do not Join).
+   * So while the members of our last view we cannot account for (not us, not heard Joining)
+   * are a strict majority of it, such a primary may be running, and we neither stand nor back a
+   * founder. Without this, a view that had shrunk to at most half the seeds went on as a
+   * legitimate primary on one side of a partition while its stopped member founded a second
+   * group with restarted seeds on the other (FINDINGS 39). A crashed process remembers nothing:
+   * this needs no persistence and covers members that stopped and came back in the same process.
+   */
+  private seesLastView(): boolean {
+    const last = this.lastView;
+    if (!last) return true;
+    const own = [this.s.o.address, ...(this.s.o.aliases ?? [])];
+    const heard = new Set<string>();
+    for (const d of this.discovered.values()) heard.add(d.address);
+    let unseen = 0;
+    for (const a of last) if (!own.includes(a) && !heard.has(a)) unseen++;
+    return unseen * 2 <= last.length;
   }
 
   /** Whether this joiner hears a quorum of its seeds, itself included: else it cannot found. */

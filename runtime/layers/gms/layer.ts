@@ -54,7 +54,7 @@ export class Gms implements Layer {
     const s = this.s;
     switch (ev.type) {
       case 'join':
-        s.joiner.start();
+        s.joiner.start(ev.lastView);
         return;
       case 'suspect':
         s.detector.demand(ev.member);
