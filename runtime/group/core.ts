@@ -1,7 +1,7 @@
 import { headerTuple, headerUint } from '../stack/header.js';
 import { type MemberId, memberId } from '../stack/member.js';
 import type { Stack } from '../stack/stack.js';
-import type { DownEvent, Effect, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
+import type { DownEvent, Effect, LastView, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
 import { GroupKind, STATE_WINDOW, StateReceiver, StateSender } from './state-transfer.js';
 import type { Delivery, Lagging, LineageYield, StateProvider, Suspicion, ViewChange } from './types.js';
@@ -123,6 +123,8 @@ export class MemberCore {
   private stack!: Stack;
   private inc = 0;
   private member: MemberId = '';
+  /** The view this process was last in, for its next incarnation's join (see `start`). */
+  private lastView: LastView | undefined;
   private installed: View | undefined;
   private readonly senders = new Map<MemberId, StateSender>();
   private receiver: StateReceiver | undefined;
@@ -171,8 +173,16 @@ export class MemberCore {
     this.inc++;
     this.halted = false;
     this.ended = false;
+    // The view this process was last in: kept across incarnations that never got one (a
+    // founding that never started), so one failed attempt does not make it forget.
+    if (this.installed)
+      this.lastView = {
+        members: this.installed.members,
+        addresses: this.installed.addresses,
+        self: this.member,
+      };
+    const lastView = this.lastView;
     this.member = memberId({ node: this.cfg.node, inc: this.inc });
-    const lastView = this.installed?.addresses;
     this.installed = undefined;
     this.senders.clear();
     this.receiver = undefined;

@@ -62,13 +62,21 @@ export type DownEvent =
   /** A layer above asks membership to remove a member (e.g. flow control gave up waiting for it). */
   | { type: 'suspect'; member: MemberId; reason: string }
   /** Start membership: find the group through the seeds (or form it) and join. `lastView`: the
-   * addresses of the view this process's previous incarnation was in (it stopped: lost its
-   * majority, was excluded, yielded), which bounds whom it may found a group with. */
-  | { type: 'join'; lastView?: readonly string[] }
+   * view this process was last in (a previous incarnation, `self` there, stopped: lost its
+   * majority, was excluded, yielded), which bounds whether its vote counts in a founding. */
+  | { type: 'join'; lastView?: LastView }
   /** A discovery packet to one transport address, or to the whole network when `to` is null
    * (multicast beacon); used before a member has a view. */
   | { type: 'probe'; to: string | null; msg: Msg }
   | { type: 'leave' };
+
+/** The view a process was last in, as a rejoining incarnation remembers it. */
+export interface LastView {
+  members: readonly MemberId[];
+  addresses: readonly string[];
+  /** The process's member id in that view. */
+  self: MemberId;
+}
 
 /** Extra facts a layer attaches to a delivered message. */
 export interface DeliveryMeta {

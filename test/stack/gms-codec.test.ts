@@ -128,7 +128,7 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
     [8, 4, 2, ['a', 'c'], ['x:1', 'z:3'], ['c'], [], ['b'], [['a', 9]], 12286],
     installHeader,
   ],
-  ['Join', joinHeader.encode({ vote: 'a', nonce: '0f0e' }), [9, 'a', '0f0e'], joinHeader],
+  ['Join', joinHeader.encode({ vote: 'a', nonce: '0f0e', counts: true }), [9, 'a', '0f0e', 1], joinHeader],
   [
     'Here',
     hereHeader.encode({ viewId: 3, coordinator: 'a', address: 'x:1', nonce: '0f0e' }),
@@ -153,6 +153,15 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
   ['Found', foundHeader.encode({ epoch: 77 }), [16, 77], foundHeader],
   ['Confirm', confirmHeader.encode({ epoch: 77 }), [17, 77], confirmHeader],
   [
+    'Confirm',
+    confirmHeader.encode({
+      epoch: 77,
+      last: { members: ['a.1', 'b.1'], addresses: ['x:1', 'x:2'], self: 'a.1' },
+    }),
+    [17, 77, [['a.1', 'b.1'], ['x:1', 'x:2'], 'a.1']],
+    confirmHeader,
+  ],
+  [
     'Lineage',
     lineageHeader.encode({ viewId: 9, epoch: 8195, coordinator: 'a', address: 'x:1' }),
     [18, 9, 8195, 'a', 'x:1'],
@@ -169,7 +178,7 @@ describe('gms header codecs', () => {
   });
 
   it('covers every kind', () => {
-    expect(WIRE.map(([name]) => name).sort()).toEqual(Object.keys(GmsKind).sort());
+    expect([...new Set(WIRE.map(([name]) => name))].sort()).toEqual(Object.keys(GmsKind).sort());
   });
 
   it('decodes what it encodes', () => {
@@ -206,7 +215,8 @@ describe('gms header codecs', () => {
       stuck: false,
     });
     expect(suspectHeader.decode([12, 3, 'b']).heldMs).toBe(0);
-    expect(joinHeader.decode([9])).toEqual({ vote: '', nonce: '' });
+    expect(joinHeader.decode([9])).toEqual({ vote: '', nonce: '', counts: true });
+    expect(confirmHeader.decode([17, 77])).toEqual({ epoch: 77 });
     expect(joinHeader.decode([9, 'a']).nonce).toBe('');
     expect(hereHeader.decode([10, 3, 'a', 'x:1']).nonce).toBe('');
     expect(digestHeader.decode([3, 4, 2, [['a', 5]], 9]).promised).toBeUndefined();
@@ -238,6 +248,12 @@ describe('gms header codecs', () => {
     ['a Pong whose nonce is not a number', () => pongHeader.decode([20, 3, 8195, 'x'])],
     ['a Join vote that is not a string', () => joinHeader.decode([9, 5])],
     ['a Join nonce that is not a string', () => joinHeader.decode([9, '', 5])],
+    ['a Join whose counts is not a number', () => joinHeader.decode([9, '', '', 'yes'])],
+    ['a Confirm whose last view is not a tuple', () => confirmHeader.decode([17, 77, 'yes'])],
+    [
+      'a Confirm whose last view has fewer addresses than members',
+      () => confirmHeader.decode([17, 77, [['a.1', 'b.1'], ['x:1'], 'a.1']]),
+    ],
     ['a Here nonce that is not a string', () => hereHeader.decode([10, 3, 'a', 'x:1', 5])],
   ])('refuses %s with DECODE_BAD_SHAPE', (_, decode) => {
     let thrown: unknown;

@@ -31,9 +31,11 @@ export const GmsKind = {
   FlushOk: 7,
   /** [8, newViewId, attempt, members[], addresses[], joined[], left[], failed[], [[member, nakNext]...], epoch] */
   Install: 8,
-  /** [9, vote, nonce] discovery: an endpoint asks to join (sent to the seeds); `vote` is the
-   * founder it backs if no group answers ('' for none); `nonce` the latest one a coordinator sent
-   * it in a `Here` ('' for none): only a Join echoing a valid nonce is recorded. */
+  /** [9, vote, nonce, counts] discovery: an endpoint asks to join (sent to the seeds); `vote` is
+   * the founder it backs if no group answers ('' for none); `nonce` the latest one a coordinator
+   * sent it in a `Here` ('' for none): only a Join echoing a valid nonce is recorded; `counts` 0
+   * when its vote does not count towards a founding quorum (a rejoining member that cannot
+   * account for a majority of its last view; missing: 1). */
   Join: 9,
   /** [10, viewId, coordinator, coordinatorAddress, nonce] discovery reply from a member; `nonce`
    * ('' unless the sender coordinates) proves a joiner receives at the address it claims. */
@@ -52,7 +54,9 @@ export const GmsKind = {
   Abandon: 15,
   /** [16, epoch] founder → the joiners that voted for it: will you found the group with me? */
   Found: 16,
-  /** [17, epoch] voter → founder: yes; I back no one else until you start the group or I give up. */
+  /** [17, epoch, last?] voter → founder: yes; I back no one else until you start the group or I
+   * give up. `last`: [members[], addresses[], self], the view this process was last in, if any
+   * (its vote counts only if the co-founders account for a majority of it). */
   Confirm: 17,
   /** [18, viewId, epoch, coordinator, coordinatorAddress] discovery: a coordinator's beacon to
    * the seeds, and a member's answer to a beacon of another lineage. Without persistence a
@@ -166,6 +170,8 @@ export interface JoinHeader {
   vote: string;
   /** The nonce of the last coordinator's Here this joiner got ('' for none). */
   nonce: string;
+  /** Whether this joiner's vote counts towards a founding quorum (see Joiner.counts). */
+  counts: boolean;
 }
 export interface SuspectHeader {
   viewId: number;
@@ -381,11 +387,13 @@ export const installHeader: HeaderCodec<InstallHeader> = {
 };
 
 export const joinHeader: HeaderCodec<JoinHeader> = {
-  encode: (m) => [GmsKind.Join, m.vote, m.nonce],
-  // An early Join carried no vote, nor a nonce (so it is never recorded by a coordinator).
+  encode: (m) => [GmsKind.Join, m.vote, m.nonce, m.counts ? 1 : 0],
+  // An early Join carried no vote, nor a nonce (so it is never recorded by a coordinator), nor
+  // whether its vote counts (it does).
   decode: (h) => ({
     vote: h.length > 1 ? headerString(h[1], L, 'vote') : '',
     nonce: h.length > 2 ? headerString(h[2], L, 'nonce') : '',
+    counts: h.length > 3 ? headerUint(h[3], L, 'counts') !== 0 : true,
   }),
 };
 
@@ -454,7 +462,34 @@ function epochCodec(kind: number): HeaderCodec<{ epoch: number }> {
 }
 
 export const foundHeader = epochCodec(GmsKind.Found);
-export const confirmHeader = epochCodec(GmsKind.Confirm);
+
+/** A voter's Confirm: its last view when it has one (see Joiner.counts): the founder counts its
+ * vote only if the co-founders account for a majority of that view. */
+export interface ConfirmHeader {
+  epoch: number;
+  last?: { members: MemberId[]; addresses: string[]; self: MemberId };
+}
+
+export const confirmHeader: HeaderCodec<ConfirmHeader> = {
+  encode: (m) =>
+    m.last
+      ? [GmsKind.Confirm, m.epoch, [m.last.members, m.last.addresses, m.last.self]]
+      : [GmsKind.Confirm, m.epoch],
+  decode(h) {
+    headerTuple(h, L, 2);
+    const epoch = headerUint(h[1], L, 'epoch');
+    if (h.length < 3) return { epoch };
+    const t = headerTuple(h[2], L, 3);
+    const members = strings(t[0], 'member');
+    const addresses = strings(t[1], 'address');
+    if (addresses.length !== members.length || members.length > 4_095)
+      throw new DecodeError(
+        'DECODE_BAD_SHAPE',
+        'gms: a Confirm last view needs one address per member, at most 4,095',
+      );
+    return { epoch, last: { members, addresses, self: headerString(t[2], L, 'member') } };
+  },
+};
 
 export interface LineageHeader {
   viewId: number;

@@ -1,4 +1,5 @@
 import type { MemberId } from '../../stack/member.js';
+import type { LastView } from '../../stack/types.js';
 import {
   confirmHeader,
   foundHeader,
@@ -15,6 +16,29 @@ import type { GmsShared } from './state.js';
  */
 const ABSTAIN = '~';
 
+/** An address every socket bound to the wildcard shares: it names no one process. */
+function isWildcard(address: string): boolean {
+  return address.startsWith('0.0.0.0:') || address.startsWith('[::]:') || address.startsWith(':::');
+}
+
+/** The node part of a member id: the same in every incarnation of one process. */
+function nodeOf(m: MemberId): string {
+  return m.slice(0, m.indexOf('.'));
+}
+
+/** Members of `last` not accounted for: not its `self`, no process among `nodes`, no address
+ * among `addresses` (a wildcard address accounts for no one). */
+function unaccounted(last: LastView, nodes: ReadonlySet<string>, addresses: ReadonlySet<string>): number {
+  let n = 0;
+  last.members.forEach((m, i) => {
+    if (m === last.self || nodes.has(nodeOf(m))) return;
+    const a = last.addresses[i] ?? '';
+    if (!isWildcard(a) && addresses.has(a)) return;
+    n++;
+  });
+  return n;
+}
+
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
   // Founders differ, so two groups founded apart (a vote crossed a partition) get different
@@ -30,16 +54,25 @@ function foundingEpoch(founder: MemberId): number {
  * the view that admits it, and when no group answers runs the two-phase bootstrap vote.
  */
 export class Joiner {
-  /** Other joiners heard while no group answers: address, when last heard, whom they vote for. */
-  readonly discovered = new Map<MemberId, { address: string; at: number; vote: string }>();
+  /** Other joiners heard while no group answers: address, when last heard, whom they vote for,
+   * whether that vote counts (see `counts`). */
+  readonly discovered = new Map<MemberId, { address: string; at: number; vote: string; counts: boolean }>();
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
   /** Since when this joiner has voted for itself without founding. */
   private candidateSince: number | undefined;
   /** Until when this joiner stands aside as a candidate (it could not gather a quorum). */
   private declinedUntil = 0;
-  /** As founder: the voters asked, and those that confirmed. */
-  private founding: { epoch: number; asked: MemberId[]; confirmed: Set<MemberId>; since: number } | undefined;
+  /** As founder: the voters asked, those that confirmed, and the last views they remember. */
+  private founding:
+    | {
+        epoch: number;
+        asked: MemberId[];
+        confirmed: Set<MemberId>;
+        lasts: Map<MemberId, LastView>;
+        since: number;
+      }
+    | undefined;
   /** As voter: the founder we confirmed; bound to it until its view arrives or we give up. */
   private tentative: { founder: MemberId; epoch: number; since: number } | undefined;
   private coordinatorHint: string | undefined;
@@ -48,14 +81,14 @@ export class Joiner {
   /** When a member of an existing group last answered us: then we join it, never found one. */
   private heardMemberAt: number | undefined;
   private joinStartedAt = 0;
-  /** The addresses of the view this process was last in (a previous incarnation), if any. */
-  private lastView: readonly string[] | undefined;
+  /** The view this process was last in (a previous incarnation), if any. */
+  private lastView: LastView | undefined;
 
   constructor(private readonly s: GmsShared) {}
 
-  start(lastView?: readonly string[]): void {
+  start(lastView?: LastView): void {
     if (this.s.state !== 'idle') return;
-    if (lastView && lastView.length > 0) this.lastView = lastView;
+    if (lastView && lastView.members.length > 0) this.lastView = lastView;
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
     this.sendJoin();
@@ -69,7 +102,7 @@ export class Joiner {
     // of its day), so a joiner may hear one that never hears it; each must know the other's
     // vote for either to found with the other. Bounded by maxJoiners (see onJoin).
     for (const d of this.discovered.values()) targets.add(d.address);
-    const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce });
+    const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce, counts: this.counts() });
     for (const a of targets) this.s.probe(a, join);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
     // (a fan-out transport has no peers before a view, so this costs nothing there).
@@ -99,7 +132,7 @@ export class Joiner {
     }
     // Past suspectMs a proposal is dropped, with or without a quorum (see `startFounded`).
     if (this.founding && now - this.founding.since > this.s.o.suspectMs) this.expireFounding(now);
-    if (this.founding && this.founding.confirmed.size + this.ownVote() >= this.quorum()) {
+    if (this.founding && this.quorumConfirmed()) {
       this.startFounded();
       return;
     }
@@ -109,13 +142,6 @@ export class Joiner {
     }
     const expiry = 3 * this.s.o.suspectMs;
     for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
-    if (!this.seesLastView()) {
-      // Neither stand nor back anyone: the rest of our last view may be running on without us.
-      this.vote = ABSTAIN;
-      this.candidateSince = undefined;
-      this.sendJoin();
-      return;
-    }
     // Candidates: the joiners that have not stepped aside, and this one if it can found a group
     // (it hears a quorum of its seeds) and has not stepped aside. A joiner steps aside by voting
     // for a higher id than its own: no candidate does (the lowest it hears is never above it),
@@ -139,6 +165,7 @@ export class Joiner {
     const voters = [...this.discovered]
       .filter(([, d]) => d.vote === this.s.self && this.isSeed(d.address))
       .map(([m]) => m);
+    const counting = voters.filter((m) => this.discovered.get(m)?.counts).length;
     if (
       this.heardMemberAt === undefined &&
       this.vote === this.s.self &&
@@ -147,7 +174,7 @@ export class Joiner {
       // together (a candidate before it stepped aside) are all heard, and all found the group
       // (each offers its state to the re-founding), rather than the first to answer alone.
       now - this.candidateSince! >= 2 * this.s.o.joinRetryMs &&
-      voters.length + this.ownVote() >= this.quorum()
+      counting + this.ownVote() >= this.quorum()
     )
       this.found(voters.sort());
     else if (
@@ -173,7 +200,13 @@ export class Joiner {
    */
   private found(voters: MemberId[]): void {
     const epoch = foundingEpoch(this.s.self);
-    this.founding = { epoch, asked: voters, confirmed: new Set(), since: this.s.ctx.now() };
+    this.founding = {
+      epoch,
+      asked: voters,
+      confirmed: new Set(),
+      lasts: new Map(),
+      since: this.s.ctx.now(),
+    };
     this.s.ctx.trace(() => `propose founding to ${voters.join(',')}`);
     for (const m of voters) this.s.send(m, foundHeader.encode({ epoch }));
   }
@@ -181,22 +214,31 @@ export class Joiner {
   onFound(from: MemberId, h: unknown[]): void {
     const { epoch } = foundHeader.decode(h);
     if (this.s.state !== 'joining' || this.founding || this.vote !== from) return;
-    if (!this.tentative && !this.seesLastView()) return;
     if (this.tentative && this.tentative.founder !== from) return;
     // A member of a running group answered us: we join that group and found none.
     if (!this.tentative && this.heardMemberAt !== undefined) return;
     this.tentative ??= { founder: from, epoch, since: this.s.ctx.now() };
-    this.s.send(from, confirmHeader.encode({ epoch }));
+    const last = this.lastView;
+    this.s.send(
+      from,
+      confirmHeader.encode({
+        epoch,
+        ...(last
+          ? { last: { members: [...last.members], addresses: [...last.addresses], self: last.self } }
+          : {}),
+      }),
+    );
   }
 
   onConfirm(from: MemberId, h: unknown[]): void {
-    const { epoch } = confirmHeader.decode(h);
+    const { epoch, last } = confirmHeader.decode(h);
     const f = this.founding;
     if (this.s.state !== 'joining' || !f || epoch !== f.epoch || !f.asked.includes(from)) return;
     f.confirmed.add(from);
+    if (last) f.lasts.set(from, last);
     // With a quorum, wait for the rest until the next join tick: starting with everyone spares
     // the latecomers a join (and a state transfer) right after.
-    if (f.confirmed.size === f.asked.length) this.startFounded();
+    if (f.confirmed.size === f.asked.length && this.quorumConfirmed()) this.startFounded();
   }
 
   private expireFounding(now: number): void {
@@ -251,31 +293,64 @@ export class Joiner {
   /** This member's own vote for itself counts if it is a seed (or none are configured): its
    * address, or one its transport also receives at (bound to the wildcard), is a seed's. */
   private ownVote(): number {
+    return this.counts() ? this.ownSeat() : 0;
+  }
+
+  /** 1 if this joiner is a seed (or none are configured), whether or not its vote counts. */
+  private ownSeat(): number {
     const o = this.s.o;
     return o.seeds.length === 0 || [o.address, ...(o.aliases ?? [])].some((a) => this.isSeed(a)) ? 1 : 0;
   }
 
   /**
-   * Whether this joiner may take part in founding a group: always, unless this process was in a
-   * view before (it stopped: its majority silent, excluded, or its lineage yielded). A primary
-   * that went on from that view without us holds a strict majority of it (at least for its next
-   * view change), and its members are neither us nor joiners we hear (members do not Join).
-   * So while the members of our last view we cannot account for (not us, not heard Joining)
-   * are a strict majority of it, such a primary may be running, and we neither stand nor back a
-   * founder. Without this, a view that had shrunk to at most half the seeds went on as a
-   * legitimate primary on one side of a partition while its stopped member founded a second
-   * group with restarted seeds on the other (FINDINGS 39). A crashed process remembers nothing:
-   * this needs no persistence and covers members that stopped and came back in the same process.
+   * Whether the confirmed voters, and this founder, make a quorum of the seeds whose votes count.
+   * A voter (or the founder) that remembers a last view counts only if the co-founders (the
+   * founder and every confirmed voter: bound to this founding, none can be in a running group)
+   * account for all but at most half of that view: a member heard Joining may be on its way
+   * into the primary (FINDINGS 49), a co-founder may not.
    */
-  private seesLastView(): boolean {
+  private quorumConfirmed(): boolean {
+    const f = this.founding;
+    if (!f) return false;
+    const nodes = new Set([this.s.self, ...f.confirmed].map(nodeOf));
+    const heard = [...f.confirmed].map((m) => this.discovered.get(m)?.address ?? '');
+    const addresses = new Set(
+      [this.s.o.address, ...(this.s.o.aliases ?? []), ...heard].filter((a) => a !== '' && !isWildcard(a)),
+    );
+    const counts = (last: LastView | undefined) =>
+      !last || unaccounted(last, nodes, addresses) * 2 <= last.members.length;
+    let votes = counts(this.lastView) ? this.ownSeat() : 0;
+    for (const m of f.confirmed) if (counts(f.lasts.get(m))) votes++;
+    return votes >= this.quorum();
+  }
+
+  /**
+   * Whether this joiner's vote counts towards a founding quorum: always, unless this process
+   * was in a view before (it stopped: its majority silent, excluded, or its lineage yielded).
+   * A primary that went on from that view without us holds a strict majority of it, at least
+   * up to its next view change, and its members are neither us nor joiners we hear (members do
+   * not Join). So while the members of our last view we cannot account for are a strict
+   * majority of it, such a primary may be running behind a partition, and our vote must not
+   * help found a second group beside it (FINDINGS 39: a view shrunk to at most half the seeds
+   * went on as a primary on one side while its stopped member founded with restarted seeds on
+   * the other). We still vote, confirm and found with the others when their votes alone make
+   * a quorum: then our state is offered too, and the group keeps the longest history. A member
+   * is accounted for by its id in that view (ourselves), or by a joiner heard at its address or
+   * from its process (a new incarnation of the same node): a view may list a wildcard address
+   * (`0.0.0.0:7001`) that every replica bound alike shares. A crashed process remembers
+   * nothing: this needs no persistence and covers members that stopped and came back in the
+   * same process (FINDINGS 48, 49).
+   */
+  private counts(): boolean {
     const last = this.lastView;
     if (!last) return true;
-    const own = [this.s.o.address, ...(this.s.o.aliases ?? [])];
-    const heard = new Set<string>();
-    for (const d of this.discovered.values()) heard.add(d.address);
-    let unseen = 0;
-    for (const a of last) if (!own.includes(a) && !heard.has(a)) unseen++;
-    return unseen * 2 <= last.length;
+    const addresses = new Set<string>();
+    const nodes = new Set<string>();
+    for (const [m, d] of this.discovered) {
+      if (!isWildcard(d.address)) addresses.add(d.address);
+      nodes.add(nodeOf(m));
+    }
+    return unaccounted(last, nodes, addresses) * 2 <= last.members.length;
   }
 
   /** Whether this joiner hears a quorum of its seeds, itself included: else it cannot found. */
@@ -300,11 +375,11 @@ export class Joiner {
 
   /** Another joiner's Join, heard while we look for the group ourselves. */
   onJoin(from: MemberId, address: string, h: unknown[]): void {
-    const { vote } = joinHeader.decode(h);
+    const { vote, counts } = joinHeader.decode(h);
     // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
     // flood of invented ids too.
     if (!this.discovered.has(from) && this.discovered.size >= this.s.o.maxJoiners) return;
-    this.discovered.set(from, { address, at: this.s.ctx.now(), vote });
+    this.discovered.set(from, { address, at: this.s.ctx.now(), vote, counts });
   }
 
   /** A member's Here (from `from`): a group exists. The coordinator's carries a nonce for us,
@@ -316,7 +391,10 @@ export class Joiner {
     if (here.address !== '') this.coordinatorHint = here.address;
     if (here.nonce === '' || here.nonce === this.nonce) return;
     this.nonce = here.nonce;
-    this.s.probe(from, joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce }));
+    this.s.probe(
+      from,
+      joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce, counts: this.counts() }),
+    );
   }
 
   /** A running group's coordinator beaconed its lineage to us: like a Here from it. */
