@@ -18,6 +18,22 @@ const cast = (node: GmsNode, text: string): void =>
 const deliveredTexts = (net: GmsNet, node: GmsNode): string[] =>
   net.delivered(node).map((d) => new TextDecoder().decode(d.msg.payload));
 
+/**
+ * `a` casts "late" while `c` is stopped (and delivers it); then `a` and `b` leave for good (restarts: new
+ * incarnations, gone from this view; `before` runs in between, e.g. to schedule a heal). What
+ * `c` delivered once 5 s have passed, by which time it has resumed and judged its view.
+ */
+function lateCastThenDepart(net: GmsNet, a: GmsNode, b: GmsNode, c: GmsNode, before?: () => void): string[] {
+  cast(a, 'late');
+  net.run(net.now + 20);
+  expect(deliveredTexts(net, a)).toContain('late'); // it was delivered in the view a leaves
+  net.restart(a);
+  net.restart(b);
+  before?.();
+  net.run(net.now + 5_000);
+  return deliveredTexts(net, c);
+}
+
 describe('gms: a member still flushing towards our view is not alive in it (FINDINGS 42)', () => {
   it('its Prepares for the view we have do not keep a view of two going', () => {
     // The seed's shape: b installed a view that a is in but never took (an adopted promise), and
@@ -58,13 +74,7 @@ describe('gms: a member that stopped for long judges its view again before it de
     const [a, b, c] = coordinatorFirst(net);
     net.pause(c, 2_000);
     net.run(net.now + 100);
-    cast(a, 'late');
-    net.run(net.now + 100);
-    expect(deliveredTexts(net, a)).toContain('late');
-    net.restart(a);
-    net.restart(b);
-    net.run(net.now + 5_000);
-    expect(deliveredTexts(net, c)).not.toContain('late');
+    expect(lateCastThenDepart(net, a, b, c)).not.toContain('late');
     expect(net.stopped(c)).toBe(true);
   });
 
@@ -138,13 +148,7 @@ describe('gms: the hold after a long stop, hardened', () => {
     if (ioFirst) c.timers.delete('fd'); // the overdue tick runs after the packets (install re-arms it)
     net.run(net.now + 50);
     expect(net.view(a)!.id).toBe(2);
-    cast(a, 'late');
-    net.run(net.now + 20);
-    expect(deliveredTexts(net, a)).toContain('late');
-    net.restart(a);
-    net.restart(b);
-    net.run(net.now + 5_000);
-    return deliveredTexts(net, c);
+    return lateCastThenDepart(net, a, b, c);
   }
 
   it('a stop is noticed before the packets drained after it, an Install among them', () => {
@@ -167,13 +171,7 @@ describe('gms: the hold after a long stop, hardened', () => {
     net.pause(c, 2_000);
     net.heal();
     net.run(net.now + 50);
-    cast(a, 'late');
-    net.run(net.now + 20);
-    expect(deliveredTexts(net, a)).toContain('late');
-    net.restart(a);
-    net.restart(b);
-    net.run(net.now + 5_000);
-    expect(deliveredTexts(net, c)).not.toContain('late');
+    expect(lateCastThenDepart(net, a, b, c)).not.toContain('late');
   });
 
   it("Pongs to the first stop's Pings, drained after a second long stop, release nothing", () => {
@@ -184,12 +182,7 @@ describe('gms: the hold after a long stop, hardened', () => {
     net.runUntil(() => net.now >= resume && net.sentOf(c, GmsKind.Ping).length > 0, resume + 50);
     net.pause(c, 2_000); // stops again before the Pongs (one round trip) are in
     net.run(net.now + 50);
-    cast(a, 'late');
-    net.run(net.now + 20);
-    net.restart(a);
-    net.restart(b);
-    net.run(net.now + 5_000);
-    expect(deliveredTexts(net, c)).not.toContain('late');
+    expect(lateCastThenDepart(net, a, b, c)).not.toContain('late');
   });
 
   it('late packets of a departed member do not make the dead view look alive', () => {
@@ -201,13 +194,8 @@ describe('gms: the hold after a long stop, hardened', () => {
     const resume = net.now + 2_000;
     net.run(net.now + 50);
     net.cutLink(a, c, false);
-    cast(a, 'late');
-    net.run(net.now + 20);
-    net.restart(a);
-    net.restart(b);
-    net.at(resume + 150, () => net.heal());
-    net.run(resume + 5_000);
-    expect(deliveredTexts(net, c)).not.toContain('late');
+    const atC = lateCastThenDepart(net, a, b, c, () => net.at(resume + 150, () => net.heal()));
+    expect(atC).not.toContain('late');
   });
 
   it('point-to-point messages drained after a long stop wait for the hold too', () => {

@@ -5,10 +5,12 @@
 // primary: no second group), bounce. Prints the trace's landmarks and the RPC checkers' verdict.
 //
 //   npx tsx test/sim/repro/founding-variants.ts NAME [seed] [-v]
+
 import { watchMajority } from '../majority.js';
 import { RPC_CHECKERS } from '../rpc-checkers.js';
 import { rpcConfig } from '../rpc-scenario.js';
 import { DEFAULT_RPC_OPTIONS, RpcSim } from '../rpc-world.js';
+import { cutClients } from './client-cut.js';
 
 const name = process.argv[2] ?? 'dead5';
 const seed = Number(process.argv[3] ?? 1);
@@ -79,19 +81,7 @@ if (name === 'joinP') {
   const tSplit = Number(process.env.T_SPLIT ?? 3400);
   const cut = (a: string, b: string): boolean =>
     w.now >= tSplit && w.now < healAt && a === 'c1' && ['n0', 'n1', 'n5'].includes(b);
-  type Wire = {
-    sendFrom(from: string, to: string, bytes: Uint8Array): void;
-    transmit(src: { address: string }, to: string | null, bytes: Uint8Array): void;
-  };
-  const wire = w as unknown as Wire;
-  const sendFrom = wire.sendFrom.bind(w);
-  wire.sendFrom = (from, to, bytes) => {
-    if (!cut(from, to)) sendFrom(from, to, bytes);
-  };
-  const transmit = wire.transmit.bind(w);
-  wire.transmit = (src, to, bytes) => {
-    if (to === null || !cut(to, src.address)) transmit(src, to, bytes);
-  };
+  cutClients(w, cut);
 }
 const losses = watchMajority(w, 12000);
 await sim.run();

@@ -4,10 +4,12 @@
 // gone. Prints the trace and the RPC checkers' verdict; `violations 0` would mean it is closed.
 //
 //   npx tsx test/sim/repro/two-primaries.ts [seed] [crashMs] [splitMs] [restartMs] [healMs]
+
 import { watchMajority } from '../majority.js';
 import { RPC_CHECKERS } from '../rpc-checkers.js';
 import { rpcConfig } from '../rpc-scenario.js';
 import { DEFAULT_RPC_OPTIONS, RpcSim } from '../rpc-world.js';
+import { cutClients } from './client-cut.js';
 
 const [seed = 1, tCrash = 1200, tSplit = 1700, tRestart = 2800, tHeal = 5500] = process.argv
   .slice(2)
@@ -36,19 +38,7 @@ w.at(tHeal, () => w.heal());
 // members only; clients are in the network too).
 const cut = (a: string, b: string): boolean =>
   w.now >= tSplit && w.now < tHeal && a === 'c1' && (b === 'n0' || b === 'n1');
-type Wire = {
-  sendFrom(from: string, to: string, bytes: Uint8Array): void;
-  transmit(src: { address: string }, to: string | null, bytes: Uint8Array): void;
-};
-const wire = w as unknown as Wire;
-const sendFrom = wire.sendFrom.bind(w);
-wire.sendFrom = (from, to, bytes) => {
-  if (!cut(from, to)) sendFrom(from, to, bytes);
-};
-const transmit = wire.transmit.bind(w);
-wire.transmit = (src, to, bytes) => {
-  if (to === null || !cut(to, src.address)) transmit(src, to, bytes);
-};
+cutClients(w, cut);
 
 const losses = watchMajority(w, 8000);
 await sim.run();
