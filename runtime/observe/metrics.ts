@@ -98,6 +98,8 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     ],
     installsResent: ['counter', 'Installs sent again to a view member still joining (its Install lost).'],
     lineagesMet: ['counter', 'Beacons of another lineage of the group that this lineage wins over.'],
+    holds: ['counter', 'Long stops of this member after which it held deliveries until its view answered.'],
+    holdsJudged: ['counter', 'Holds ended after partitionMs without a majority of Pongs (last resort).'],
     heldHighWater: ['gauge', 'Most messages membership ever held at once.'],
     held: ['gauge', 'Messages membership holds now (flush logs).'],
     future: ['gauge', 'Messages of a future view held now.'],

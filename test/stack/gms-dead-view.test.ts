@@ -93,6 +93,7 @@ describe('gms: a member that stopped for long judges its view again before it de
     expect(ok).toBe(true);
     expect(net.now - resume).toBeLessThanOrEqual(5); // a round trip of the test net (0.5 ms a hop)
     expect(net.stopped(c)).toBe(false);
+    expect(net.stats(c)).toMatchObject({ holds: 1, holdsJudged: 0 }); // the metrics an operator sees
     cast(a, 'after');
     net.run(net.now + 20);
     expect(deliveredTexts(net, c)).toContain('after');

@@ -188,6 +188,7 @@ export class FailureDetector {
     this.holds++;
     const nonce = (Math.floor(s.ctx.random() * 0x1_0000_0000) + this.holds) % 0x1_0000_0000;
     this.hold = { since: now, nonce, answered: new Set(), stop };
+    s.c.holds++;
     s.ctx.trace(() => `stopped for long: deliveries held until the view is judged again`);
     this.ping();
   }
@@ -236,6 +237,7 @@ export class FailureDetector {
     // partitionMs the majority-silence rule has stopped a member whose view is dead.
     const judged = now - h.since > s.o.partitionMs + s.o.heartbeatMs && s.hasMajority();
     if (!answered && !judged) return false;
+    if (!answered) s.c.holdsJudged++;
     s.ctx.trace(() => `the view ${answered ? 'answered' : 'was judged again'}: deliveries resume`);
     this.hold = undefined;
     s.delivery.releaseHeld();

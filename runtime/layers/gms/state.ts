@@ -63,6 +63,10 @@ export class GmsShared {
     heldHighWater: 0,
     /** Beacons of another lineage of the group that this member's lineage wins over. */
     lineagesMet: 0,
+    /** Long stops after which this member held its deliveries (FailureDetector.holding). */
+    holds: 0,
+    /** Holds that ended by the last resort (partitionMs), not by a majority's Pongs. */
+    holdsJudged: 0,
   };
   // The roles, set once by the layer shell.
   layer!: Gms;
