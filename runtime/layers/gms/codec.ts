@@ -1,6 +1,8 @@
 import { headerString, headerTuple, headerUint } from '../../stack/header.js';
 import type { MemberId } from '../../stack/member.js';
+import type { LastView } from '../../stack/types.js';
 import { DecodeError } from '../../wire/errors.js';
+import { MAX_VIEW_MEMBERS } from './options.js';
 
 /**
  * Header kinds of the membership layer. `epoch` names the flush attempt that installed a view,
@@ -467,7 +469,7 @@ export const foundHeader = epochCodec(GmsKind.Found);
  * vote only if the co-founders account for a majority of that view. */
 export interface ConfirmHeader {
   epoch: number;
-  last?: { members: MemberId[]; addresses: string[]; self: MemberId };
+  last?: LastView;
 }
 
 export const confirmHeader: HeaderCodec<ConfirmHeader> = {
@@ -482,10 +484,10 @@ export const confirmHeader: HeaderCodec<ConfirmHeader> = {
     const t = headerTuple(h[2], L, 3);
     const members = strings(t[0], 'member');
     const addresses = strings(t[1], 'address');
-    if (addresses.length !== members.length || members.length > 4_095)
+    if (addresses.length !== members.length || members.length > MAX_VIEW_MEMBERS)
       throw new DecodeError(
         'DECODE_BAD_SHAPE',
-        'gms: a Confirm last view needs one address per member, at most 4,095',
+        `gms: a Confirm last view needs one address per member, at most ${MAX_VIEW_MEMBERS}`,
       );
     return { epoch, last: { members, addresses, self: headerString(t[2], L, 'member') } };
   },

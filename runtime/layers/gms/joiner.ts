@@ -1,5 +1,6 @@
 import type { MemberId } from '../../stack/member.js';
 import type { LastView } from '../../stack/types.js';
+import { isWildcard } from '../../transport/address.js';
 import {
   confirmHeader,
   foundHeader,
@@ -15,11 +16,6 @@ import type { GmsShared } from './state.js';
  * member id, so it reads as stepped aside, never as a candidate.
  */
 const ABSTAIN = '~';
-
-/** An address every socket bound to the wildcard shares: it names no one process. */
-function isWildcard(address: string): boolean {
-  return address.startsWith('0.0.0.0:') || address.startsWith('[::]:') || address.startsWith(':::');
-}
 
 /** The node part of a member id: the same in every incarnation of one process. */
 function nodeOf(m: MemberId): string {
@@ -219,15 +215,7 @@ export class Joiner {
     if (!this.tentative && this.heardMemberAt !== undefined) return;
     this.tentative ??= { founder: from, epoch, since: this.s.ctx.now() };
     const last = this.lastView;
-    this.s.send(
-      from,
-      confirmHeader.encode({
-        epoch,
-        ...(last
-          ? { last: { members: [...last.members], addresses: [...last.addresses], self: last.self } }
-          : {}),
-      }),
-    );
+    this.s.send(from, confirmHeader.encode({ epoch, ...(last ? { last } : {}) }));
   }
 
   onConfirm(from: MemberId, h: unknown[]): void {
