@@ -64,36 +64,67 @@ export const STATE_STALL_MS = 10_000;
 export type StateErrorCode = 'STATE_PROVIDER_FAILED' | 'STATE_REJECTED' | 'STATE_OFFER_MISSING';
 
 /**
- * Where a state provider's state stands in the group's history, compared field by field to
- * choose the state a re-founded group starts from (docs/protocol.md, "Re-founding"):
+ * Where a state provider's state stands in the group's history, to choose the state a
+ * re-founded group starts from (docs/protocol.md, "Re-founding"):
  * - `era` counts the foundings of the group this state comes from (0: it never was in one);
+ * - `lineage` names the founding that started that group (a hash of its founder's member id);
  * - `viewId`/`epoch`: the last view whose installation it reflects;
- * - `ordered`: the total-order deliveries of that view it reflects.
+ * - `ordered`: the total-order deliveries of that view it reflects;
+ * - `silentMs`: how long ago (this member's monotonic clock) the state last moved: a view or a
+ *   total-order delivery reached the application.
  */
 export interface HistoryPosition {
   era: number;
+  lineage: number;
   viewId: number;
   epoch: number;
   ordered: number;
+  silentMs: number;
 }
 
-const NO_HISTORY: HistoryPosition = { era: 0, viewId: 0, epoch: 0, ordered: 0 };
+const NO_HISTORY: HistoryPosition = { era: 0, lineage: 0, viewId: 0, epoch: 0, ordered: 0, silentMs: 0 };
 
-/** Negative, zero or positive as `a` is behind, level with or ahead of `b`. */
+/**
+ * Negative, zero or positive as `a` is behind, level with or ahead of `b`. Within one lineage
+ * the position in its history decides: the later view, then the longer prefix of its order.
+ * Two lineages are not steps of one history: a second one exists only because a member that
+ * crashed forgot the first (no persistence) and founded again without it, usually after the
+ * first lost its majority. Their view ids and epochs say nothing about which came later, so
+ * the one that moved most recently wins: its clients' last replies came from it (FINDINGS 50).
+ * Elapsed times compare across processes without synchronized clocks.
+ */
 export function compareHistory(a: HistoryPosition, b: HistoryPosition): number {
-  return a.era - b.era || a.viewId - b.viewId || a.epoch - b.epoch || a.ordered - b.ordered;
+  const oneLineage = a.era === 0 || b.era === 0 || (a.era === b.era && a.lineage === b.lineage);
+  const recency = oneLineage ? 0 : b.silentMs - a.silentMs;
+  return recency || a.era - b.era || a.viewId - b.viewId || a.epoch - b.epoch || a.ordered - b.ordered;
 }
+
+/** The lineage id of a founding by `founder` (FNV-1a of its member id, never 0). */
+export function lineageOf(founder: MemberId): number {
+  let x = 0x811c9dc5;
+  for (let i = 0; i < founder.length; i++) x = Math.imul(x ^ founder.charCodeAt(i), 0x01000193) >>> 0;
+  return x || 1;
+}
+
+/** A provider's position as stored: `silentMs` is kept as the local time it last moved. */
+type StoredHistory = Omit<HistoryPosition, 'silentMs'> & { movedAt: number };
 
 /**
  * The position of each provider's state. It belongs to the state, not to the core that drives
  * it: the `Group` driver keeps one core for all its incarnations, the simulator makes one per
  * incarnation, and either way a provider that comes back carries its history with it.
  */
-const histories = new WeakMap<StateProvider, HistoryPosition>();
+const histories = new WeakMap<StateProvider, StoredHistory>();
 
-/** The history position of `provider`'s state (all zero before it ever held a group's state). */
-export function historyOf(provider: StateProvider): HistoryPosition {
-  return { ...(histories.get(provider) ?? NO_HISTORY) };
+/**
+ * The history position of `provider`'s state at local time `now` (all zero before it ever held
+ * a group's state).
+ */
+export function historyOf(provider: StateProvider, now: number): HistoryPosition {
+  const h = histories.get(provider);
+  if (!h) return { ...NO_HISTORY };
+  const { movedAt, ...rest } = h;
+  return { ...rest, silentMs: Math.max(0, Math.round(now - movedAt)) };
 }
 
 /** A founding view whose co-founders have not yet agreed on the state to start from. */
@@ -110,6 +141,7 @@ interface Founding {
   /** Set by the decision. */
   source?: MemberId;
   era?: number;
+  lineage?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -131,11 +163,13 @@ export class MemberCore {
   /** Who sends this joiner its state: the first veteran of the joiner's first view, or the
    * co-founder chosen by a founding. Chunks from anyone else are refused. */
   private provider: MemberId | undefined;
-  /** Era of the provider whose chunks are arriving. */
+  /** Era and lineage of the provider whose chunks are arriving. */
   private providerEra = 0;
+  private providerLineage = 0;
   private founding: Founding | undefined;
-  /** The era of the group this incarnation belongs to, once its state is settled. */
+  /** The era and lineage of the group this incarnation belongs to, once its state is settled. */
   private era = 0;
+  private lineage = 0;
   /** Application events held while a joiner waits for its state. */
   private held: AppEvent[] | undefined;
   /** When this joiner's state transfer last made progress (or began). */
@@ -336,10 +370,20 @@ export class MemberCore {
     if (state && (event.type === 'view' || event.type === 'deliver')) {
       if (event.type === 'view') {
         const v = event.change.view;
-        histories.set(state, { era: this.era, viewId: v.id, epoch: v.epoch ?? 0, ordered: 0 });
+        histories.set(state, {
+          era: this.era,
+          lineage: this.lineage,
+          viewId: v.id,
+          epoch: v.epoch ?? 0,
+          ordered: 0,
+          movedAt: this.now,
+        });
       } else if (!event.delivery.p2p && event.delivery.qos.order === 'total') {
         const h = histories.get(state);
-        if (h) h.ordered++;
+        if (h) {
+          h.ordered++;
+          h.movedAt = this.now;
+        }
       }
     }
     this.out.push({ kind: 'app', event });
@@ -435,12 +479,14 @@ export class MemberCore {
         return;
       }
       case GroupKind.StateOffer: {
-        headerTuple(h, 'group', 5);
+        headerTuple(h, 'group', 7);
         const offer: HistoryPosition = {
           era: headerUint(h[1], 'group', 'era'),
           viewId: headerUint(h[2], 'group', 'viewId'),
           epoch: headerUint(h[3], 'group', 'epoch'),
           ordered: headerUint(h[4], 'group', 'ordered'),
+          lineage: headerUint(h[5], 'group', 'lineage'),
+          silentMs: headerUint(h[6], 'group', 'silentMs'),
         };
         if (!cast || qos?.order !== 'total')
           throw new DecodeError('DECODE_BAD_SHAPE', 'group: a state offer outside the total order');
@@ -468,16 +514,18 @@ export class MemberCore {
 
   private acceptChunk(from: MemberId, h: unknown[], payload: Uint8Array): void {
     const receiver = this.receiver!;
-    headerTuple(h, 'group', 5);
+    headerTuple(h, 'group', 6);
     const v = headerUint(h[1], 'group', 'viewId');
     const index = headerUint(h[2], 'group', 'index');
     const count = headerUint(h[3], 'group', 'count');
     const era = headerUint(h[4], 'group', 'era');
+    const lineage = headerUint(h[5], 'group', 'lineage');
     const before = receiver.received;
     const state = receiver.accept(v, index, count, payload);
     if (receiver.received > before) {
       this.stateProgressAt = this.now;
       this.providerEra = era;
+      this.providerLineage = lineage;
     }
     this.sendKind(from, [GroupKind.StateAck, v, receiver.received]);
     if (state) this.restored(state);
@@ -528,7 +576,10 @@ export class MemberCore {
         this.app({ type: 'view', change });
         return;
       }
-      if (state) this.era = historyOf(state).era + 1;
+      if (state) {
+        this.era = historyOf(state, this.now).era + 1;
+        this.lineage = lineageOf(view.members[0]!);
+      }
       this.app({ type: 'view', change });
       this.app({ type: 'ready' });
       return;
@@ -578,7 +629,7 @@ export class MemberCore {
         }
         for (const j of to) {
           if (!this.installed.members.includes(j)) continue;
-          const s = new StateSender(j, viewId, this.era, snapshot);
+          const s = new StateSender(j, viewId, { era: this.era, lineage: this.lineage }, snapshot);
           this.senders.set(j, s);
           this.pump(s);
         }
@@ -600,15 +651,12 @@ export class MemberCore {
       early: new Map(),
     };
     this.held = [];
-    this.castOffer(historyOf(state));
+    this.castOffer(historyOf(state, this.now));
   }
 
   private castOffer(h: HistoryPosition): void {
-    this.down({
-      type: 'cast',
-      msg: { headers: [[GroupKind.StateOffer, h.era, h.viewId, h.epoch, h.ordered]], payload: EMPTY },
-      qos: { order: 'total' },
-    });
+    const header = [GroupKind.StateOffer, h.era, h.viewId, h.epoch, h.ordered, h.lineage, h.silentMs];
+    this.down({ type: 'cast', msg: { headers: [header], payload: EMPTY }, qos: { order: 'total' } });
   }
 
   /**
@@ -628,6 +676,7 @@ export class MemberCore {
     const best = f.offers.get(source)!;
     f.source = source;
     f.era = best.era + 1;
+    f.lineage = lineageOf(f.founders[0]!);
     const state = this.cfg.state!;
     if (best.viewId === 0) {
       this.founded();
@@ -671,6 +720,7 @@ export class MemberCore {
     const f = this.founding!;
     this.founding = undefined;
     this.era = f.era!;
+    this.lineage = f.lineage!;
     this.release();
   }
 
@@ -694,6 +744,7 @@ export class MemberCore {
       return;
     }
     this.era = this.providerEra;
+    this.lineage = this.providerLineage;
     this.release();
   }
 

@@ -11,11 +11,13 @@ import { DecodeError } from '../wire/errors.js';
 export const GroupKind = {
   /** [0] an application message. */
   App: 0,
-  /** [1, viewId, index, count, era] one chunk of a state snapshot; `era` is the provider's. */
+  /** [1, viewId, index, count, era, lineage] one chunk of a state snapshot; `era` and `lineage`
+   * are the provider's. */
   StateChunk: 1,
   /** [2, viewId, received] the joiner holds chunks 0..received-1. */
   StateAck: 2,
-  /** [3, era, viewId, epoch, ordered] a co-founder's history position (a total-order cast). */
+  /** [3, era, viewId, epoch, ordered, lineage, silentMs] a co-founder's history position (a
+   * total-order cast). */
   StateOffer: 3,
   /** [4, viewId] the provider could not take the snapshot for this joiner's view. */
   StateFail: 4,
@@ -33,8 +35,8 @@ export class StateSender {
   constructor(
     readonly joiner: string,
     readonly viewId: number,
-    /** The provider's era (see `HistoryPosition`), which the joiner adopts with the state. */
-    private readonly era: number,
+    /** The provider's era and lineage (see `HistoryPosition`), which the joiner adopts with the state. */
+    private readonly history: { era: number; lineage: number },
     private readonly state: Uint8Array,
     private readonly chunkBytes = STATE_CHUNK_BYTES,
     private readonly window = STATE_WINDOW,
@@ -48,7 +50,8 @@ export class StateSender {
     while (this.next < this.count && this.next < this.acked + this.window) {
       const i = this.next++;
       const bytes = this.state.subarray(i * this.chunkBytes, (i + 1) * this.chunkBytes);
-      out.push([[GroupKind.StateChunk, this.viewId, i, this.count, this.era], bytes]);
+      const h = this.history;
+      out.push([[GroupKind.StateChunk, this.viewId, i, this.count, h.era, h.lineage], bytes]);
     }
     return out;
   }

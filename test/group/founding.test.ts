@@ -7,6 +7,7 @@ import {
   type CoreEffect,
   compareHistory,
   historyOf,
+  lineageOf,
   MemberCore,
 } from '../../runtime/group/core.js';
 import { GroupKind } from '../../runtime/group/state-transfer.js';
@@ -60,10 +61,16 @@ function member(state: Partial<StateProvider> = {}) {
   };
   const view = (v: View, joined: string[], previousId?: number) =>
     feed({ type: 'view', view: v, delta: { previousId, joined, left: [], failed: [] } });
+  // [era, viewId, epoch, ordered], in this member's lineage and just moved, unless given whole.
   const offer = (from: string, h: number[], gseq: number) =>
     feed({
       type: 'deliver',
-      msg: { headers: [[GroupKind.StateOffer, ...h]], payload: new Uint8Array(0) },
+      msg: {
+        headers: [
+          [GroupKind.StateOffer, ...(h.length === 4 ? [...h, historyOf(provider, 1).lineage, 0] : h)],
+        ],
+        payload: new Uint8Array(0),
+      },
       from,
       cast: true,
       meta: { viewId: 1, gseq, qos: { order: 'total' } },
@@ -96,11 +103,86 @@ const offerOf = (m: ReturnType<typeof member>) => m.stack().sent.find((e) => e.t
 describe('co-founders agree on one starting state', () => {
   it('the history position counts views and total-order deliveries; eras compare first', () => {
     const m = member();
+    const first = m.core.self; // the incarnation that founded view 4 alone
     withHistory(m, 4, 3);
-    expect(historyOf(m.provider)).toStrictEqual({ era: 1, viewId: 4, epoch: 5, ordered: 3 });
-    expect(
-      compareHistory({ era: 2, viewId: 1, epoch: 0, ordered: 0 }, historyOf(m.provider)),
-    ).toBeGreaterThan(0);
+    const lineage = lineageOf(first);
+    expect(historyOf(m.provider, 1)).toStrictEqual({
+      era: 1,
+      lineage,
+      viewId: 4,
+      epoch: 5,
+      ordered: 3,
+      silentMs: 0,
+    });
+    expect(historyOf(m.provider, 251).silentMs).toBe(250);
+    const next = { era: 2, lineage: lineageOf('x.1'), viewId: 1, epoch: 0, ordered: 0, silentMs: 0 };
+    // A later founding descends from this one.
+    expect(compareHistory(next, historyOf(m.provider, 1))).toBeGreaterThan(0);
+  });
+
+  it('within one lineage the history decides, whenever each member last moved', () => {
+    const at = (viewId: number, ordered: number, silentMs: number) => ({
+      era: 1,
+      lineage: lineageOf('f.1'),
+      viewId,
+      epoch: 9,
+      ordered,
+      silentMs,
+    });
+    // A member that delivered one more cast, slightly earlier than the other's last delivery.
+    expect(compareHistory(at(3, 5, 40), at(3, 4, 10))).toBeGreaterThan(0);
+    expect(compareHistory(at(4, 0, 900), at(3, 9, 0))).toBeGreaterThan(0);
+  });
+
+  it('of two lineages, the one that moved last wins, whatever its view id or epoch (FINDINGS 50)', () => {
+    // Seed 986080: n1 and n2 founded 1.3198 and n1 stopped; n2 crashed, came back remembering
+    // nothing and founded 1.930 with n0, which ran on and answered calls. Both lost their
+    // majority; n0 and n1 re-founded. The epochs are hashes of the founders' ids: 3198 > 930
+    // said nothing about which lineage came later, and took the stale one.
+    const stale = {
+      era: 1,
+      lineage: lineageOf('n2.1'),
+      viewId: 1,
+      epoch: 3198,
+      ordered: 40,
+      silentMs: 4_000,
+    };
+    const later = { era: 1, lineage: lineageOf('n2.2'), viewId: 1, epoch: 930, ordered: 12, silentMs: 1_900 };
+    expect(compareHistory(later, stale)).toBeGreaterThan(0);
+    expect(compareHistory(stale, later)).toBeLessThan(0);
+    // Also when the stale one went through more views, or counts more foundings: a lineage
+    // founded by members that forgot (crashed) restarts the era count.
+    expect(compareHistory(later, { ...stale, viewId: 7, era: 3 })).toBeGreaterThan(0);
+    // A position with no history never wins over one with history.
+    const none = { era: 0, lineage: 0, viewId: 0, epoch: 0, ordered: 0, silentMs: 0 };
+    expect(compareHistory(stale, none)).toBeGreaterThan(0);
+  });
+
+  it('the founders take the lineage that moved last (the decision, end to end)', () => {
+    // g.1's offer: another lineage of era 1, view 1, a lower epoch, fewer casts; silent for `g` ms.
+    const decide = (g: number) => {
+      const me = member();
+      withHistory(me, 1, 40); // its own lineage: view 1 epoch 5, last moved at time 1
+      const self = me.core.self;
+      me.stack().inject.push({
+        type: 'view',
+        view: { id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'], epoch: 77 },
+        delta: { previousId: undefined, joined: [self, 'g.1'], left: [], failed: [] },
+      });
+      me.core.receive(new Uint8Array(0), 'x:1', 501);
+      const mine = (offerOf(me) as Extract<DownEvent, { type: 'cast' }>).msg.headers[0] as number[];
+      expect(mine).toStrictEqual([GroupKind.StateOffer, 1, 1, 5, 40, historyOf(me.provider, 1).lineage, 500]);
+      me.offer(self, mine.slice(1), 0);
+      const events = appEvents(me.offer('g.1', [1, 1, 2, 3, lineageOf('z.1'), g], 1));
+      return { me, events };
+    };
+    const later = decide(0);
+    expect(later.events).toStrictEqual([]); // g.1 is the source: its state is awaited
+    later.me.p2p('g.1', [GroupKind.StateChunk, 1, 0, 1, 1, lineageOf('z.1')], new Uint8Array([5]));
+    expect(later.me.restored).toStrictEqual([new Uint8Array([5])]);
+    // The control: g.1's lineage last moved before ours did, and ours is the source.
+    const earlier = decide(600);
+    expect(earlier.events.map((e) => e.type)).toStrictEqual(['snapshot', 'view', 'ready']);
   });
 
   it('each founder casts its offer; the most advanced founder streams its state to the others', () => {
@@ -111,17 +193,32 @@ describe('co-founders agree on one starting state', () => {
     // The founding view is held: nothing reaches the application before the agreement.
     expect(appEvents(me.view(view, [...view.members]))).toStrictEqual([]);
     const cast = offerOf(me) as Extract<DownEvent, { type: 'cast' }>;
-    expect(cast.msg.headers[0]).toStrictEqual([GroupKind.StateOffer, 1, 2, 5, 1]);
+    expect(cast.msg.headers[0]).toStrictEqual([
+      GroupKind.StateOffer,
+      1,
+      2,
+      5,
+      1,
+      historyOf(me.provider, 1).lineage,
+      0,
+    ]);
     expect(cast.qos.order).toBe('total');
     expect(appEvents(me.offer('f.1', [1, 2, 5, 0], 0))).toStrictEqual([]);
     // A chunk from g, which decided before us: kept until our decision.
-    me.p2p('g.1', [GroupKind.StateChunk, 1, 0, 1, 2], new Uint8Array([42]));
+    me.p2p('g.1', [GroupKind.StateChunk, 1, 0, 1, 2, 77], new Uint8Array([42]));
     expect(appEvents(me.offer(self, [1, 2, 5, 1], 1))).toStrictEqual([]);
     // g has the longest history: once its offer is delivered, its early chunk is the state.
     const events = appEvents(me.offer('g.1', [1, 3, 0, 0], 2));
     expect(me.restored).toStrictEqual([new Uint8Array([42])]);
     expect(events.map((e) => e.type)).toStrictEqual(['view', 'ready']);
-    expect(historyOf(me.provider)).toStrictEqual({ era: 2, viewId: 1, epoch: 9, ordered: 0 });
+    expect(historyOf(me.provider, 1)).toStrictEqual({
+      era: 2,
+      lineage: lineageOf('f.1'),
+      viewId: 1,
+      epoch: 9,
+      ordered: 0,
+      silentMs: 0,
+    });
   });
 
   it('refuses a chunk from a founder that is not the chosen source', () => {
@@ -133,13 +230,15 @@ describe('co-founders agree on one starting state', () => {
     me.offer('f.1', [1, 5, 0, 0], 0); // f is the most advanced
     me.offer(self, [1, 2, 5, 1], 1);
     me.offer('g.1', [1, 3, 0, 0], 2);
-    expect(appEvents(me.p2p('g.1', [GroupKind.StateChunk, 1, 0, 1, 2], new Uint8Array([1])))).toStrictEqual(
-      [],
-    );
+    expect(
+      appEvents(me.p2p('g.1', [GroupKind.StateChunk, 1, 0, 1, 2, 77], new Uint8Array([1]))),
+    ).toStrictEqual([]);
     expect(me.restored).toStrictEqual([]);
     expect(me.core.stats().group!.refused).toBe(1);
     expect(
-      appEvents(me.p2p('f.1', [GroupKind.StateChunk, 1, 0, 1, 2], new Uint8Array([2]))).map((e) => e.type),
+      appEvents(me.p2p('f.1', [GroupKind.StateChunk, 1, 0, 1, 2, 77], new Uint8Array([2]))).map(
+        (e) => e.type,
+      ),
     ).toStrictEqual(['view', 'ready']);
     expect(me.restored).toStrictEqual([new Uint8Array([2])]);
   });
@@ -157,7 +256,7 @@ describe('co-founders agree on one starting state', () => {
     take(3);
     const chunk = me.stack().sent.find((e) => e.type === 'send') as Extract<DownEvent, { type: 'send' }>;
     expect(chunk.to).toBe('g.1');
-    expect(chunk.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2]);
+    expect(chunk.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2, lineageOf(self)]);
     expect(me.restored).toStrictEqual([]);
   });
 
@@ -179,7 +278,7 @@ describe('co-founders agree on one starting state', () => {
     me.offer('g.1', [0, 0, 0, 0], 0);
     const events = appEvents(me.offer(self, [0, 0, 0, 0], 1));
     expect(events.map((e) => e.type)).toStrictEqual(['view', 'ready']);
-    expect(historyOf(me.provider).era).toBe(1);
+    expect(historyOf(me.provider, 1).era).toBe(1);
   });
 });
 
@@ -230,7 +329,7 @@ describe('a provider whose snapshot() throws', () => {
     });
     const me = joiner.core.self;
     joiner.view({ id: 2, members: ['v.1', me], addresses: ['a:1', 'b:2'] }, [me]);
-    const effects = joiner.p2p('v.1', [GroupKind.StateChunk, 2, 0, 1, 1], new Uint8Array([1]));
+    const effects = joiner.p2p('v.1', [GroupKind.StateChunk, 2, 0, 1, 1, 77], new Uint8Array([1]));
     expect(effects.some((e) => e.kind === 'error')).toBe(true);
     expect(appEvents(effects)).toStrictEqual([
       {
@@ -273,7 +372,10 @@ describe('review: founding liveness', () => {
     me.stack().inject.push(
       {
         type: 'deliver',
-        msg: { headers: [[GroupKind.StateOffer, 1, 3, 0, 9]], payload: new Uint8Array(0) },
+        msg: {
+          headers: [[GroupKind.StateOffer, 1, 3, 0, 9, historyOf(me.provider, 1).lineage, 0]],
+          payload: new Uint8Array(0),
+        },
         from: 'g.1',
         cast: true,
         meta: { viewId: 1, gseq: 1, qos: { order: 'total' } },
@@ -290,7 +392,7 @@ describe('review: founding liveness', () => {
     snaps[0]!.take(3);
     const sends = me.stack().sent.filter((e) => e.type === 'send') as Extract<DownEvent, { type: 'send' }>[];
     expect(sends.map((s) => s.to)).toStrictEqual(['g.1']);
-    expect(sends[0]!.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2]);
+    expect(sends[0]!.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2, lineageOf(self)]);
   });
 
   it('a view change during the founding restarts the stall bound', () => {

@@ -1,6 +1,6 @@
 // Review 9: the sequencer's removal rules (runtime/layers/seq.ts), scripted in the simulator.
 import { describe, expect, it } from 'vitest';
-import { MemberCore } from '../../runtime/group/core.js';
+import { historyOf, MemberCore } from '../../runtime/group/core.js';
 import { GroupKind } from '../../runtime/group/state-transfer.js';
 import type { StateProvider } from '../../runtime/group/types.js';
 import { GROUP_STACK } from '../../runtime/layers/index.js';
@@ -181,8 +181,10 @@ describe('review9: a joiner admitted while the co-founders still settle their st
       view: { id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'], epoch: 9 },
       delta: { previousId: undefined, joined: [self, 'g.1'], left: [], failed: [] },
     });
-    deliver(self, [GroupKind.StateOffer, 1, 2, 5, 1], true, 0);
-    deliver('g.1', [GroupKind.StateOffer, 1, 3, 0, 4], true, 1);
+    // Both in the lineage the first incarnation founded alone.
+    const lineage = historyOf(provider, 2).lineage;
+    deliver(self, [GroupKind.StateOffer, 1, 2, 5, 1, lineage, 0], true, 0);
+    deliver('g.1', [GroupKind.StateOffer, 1, 3, 0, 4, lineage, 0], true, 1);
     // Decided: g.1 is the source; its chunks are on their way. A joiner is admitted meanwhile.
     const effects = feed(
       {
@@ -197,7 +199,7 @@ describe('review9: a joiner admitted while the co-founders still settle their st
     };
     take(effects); // the driver takes any snapshot it is handed
     // Then the source's state arrives here.
-    take(deliver('g.1', [GroupKind.StateChunk, 1, 0, 1, 2], false, undefined, new Uint8Array([42])));
+    take(deliver('g.1', [GroupKind.StateChunk, 1, 0, 1, 2, 77], false, undefined, new Uint8Array([42])));
     expect(state).toStrictEqual(new Uint8Array([42]));
     const toJoiner = stack.sent.filter(
       (e): e is Extract<DownEvent, { type: 'send' }> => e.type === 'send' && e.to === 'j.1',

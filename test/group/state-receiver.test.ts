@@ -17,7 +17,7 @@ it.each([
   [64 * 1024, 4096],
 ])('a %i-byte state in %i-byte chunks arrives whole', (size, chunk) => {
   const state = bytes(size);
-  const tx = new StateSender('j', 3, 1, state, chunk, 2);
+  const tx = new StateSender('j', 3, { era: 1, lineage: 77 }, state, chunk, 2);
   const rx = new StateReceiver(3);
   let out: Uint8Array | undefined;
   while (!tx.done) {

@@ -49,7 +49,7 @@ function joiner(stateStallMs?: number) {
   const chunk = (index: number, count: number, now: number) => {
     stack!.inject.push({
       type: 'deliver',
-      msg: { headers: [[GroupKind.StateChunk, 7, index, count, 1]], payload: new Uint8Array([index]) },
+      msg: { headers: [[GroupKind.StateChunk, 7, index, count, 1, 77]], payload: new Uint8Array([index]) },
       from: 'veteran',
       cast: false,
       meta: { viewId: 7 },
