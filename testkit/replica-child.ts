@@ -123,6 +123,9 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
         view: member && viewOf(member.group),
         holders: Object.fromEntries((o.locks ?? []).map((l) => [l, member?.replica.holder(l)])),
         stats: member?.replica.stats(),
+        // The member core's and layers' counters (gms: joins, refusals, flushes...), for a
+        // harness explaining why a member is not where it should be.
+        group: member?.group.stats(),
         transport: transport.stats(),
         app: o.app(),
       });

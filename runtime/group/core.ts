@@ -1,3 +1,4 @@
+import { fnv1a } from '../stack/hash.js';
 import { headerTuple, headerUint } from '../stack/header.js';
 import { type MemberId, memberId } from '../stack/member.js';
 import type { Stack } from '../stack/stack.js';
@@ -101,9 +102,7 @@ export function compareHistory(a: HistoryPosition, b: HistoryPosition): number {
 
 /** The lineage id of a founding by `founder` (FNV-1a of its member id, never 0). */
 export function lineageOf(founder: MemberId): number {
-  let x = 0x811c9dc5;
-  for (let i = 0; i < founder.length; i++) x = Math.imul(x ^ founder.charCodeAt(i), 0x01000193) >>> 0;
-  return x || 1;
+  return fnv1a(founder) || 1;
 }
 
 /** A provider's position as stored: `silentMs` is kept as the local time it last moved. */

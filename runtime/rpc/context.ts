@@ -14,6 +14,7 @@
  * ```
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { fnv1a } from '../stack/hash.js';
 import type { MemberId } from '../stack/member.js';
 import { type RandomSource, seededRandom } from '../stack/random.js';
 import type { MethodKind } from './decorators.js';
@@ -55,12 +56,7 @@ export function runInCall<R>(ctx: CallContext, fn: () => R): R {
 
 /** A deterministic generator seeded by a request id (FNV-1a of the id). */
 export function randomFor(requestId: string): RandomSource {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < requestId.length; i++) {
-    h ^= requestId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return seededRandom(h);
+  return seededRandom(fnv1a(requestId));
 }
 
 /**

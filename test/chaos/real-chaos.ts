@@ -351,12 +351,22 @@ interface LedgerState {
   entries: string[];
 }
 async function states(): Promise<
-  { r: Replica; view?: { id: number; members: string[] }; app: LedgerState }[]
+  {
+    r: Replica;
+    view?: { id: number; members: string[] };
+    app: LedgerState;
+    group?: Record<string, Record<string, number>>;
+  }[]
 > {
   return Promise.all(
     live().map(async (r) => {
       const s = await r.child.request({ cmd: 'state' }, 'state', 5_000);
-      return { r, view: s.view as { id: number; members: string[] } | undefined, app: s.app as LedgerState };
+      return {
+        r,
+        view: s.view as { id: number; members: string[] } | undefined,
+        app: s.app as LedgerState,
+        group: s.group as Record<string, Record<string, number>> | undefined,
+      };
     }),
   );
 }
@@ -422,6 +432,13 @@ async function main(): Promise<void> {
       );
     if (same && replicas.every((r) => r.joined)) break;
     if (Date.now() > settleEnd) {
+      // Why: the counters of each member not in the view of all (gms says whether it is joining,
+      // what it sent and what it refused).
+      for (const s of last)
+        if (s.view?.members.length !== n)
+          log(
+            `pid ${s.r.child.pid} view ${s.view?.id ?? '-'}: ${JSON.stringify({ gms: s.group?.gms, group: s.group?.group })}`,
+          );
       violations.push(
         `the group did not settle in ${GROUP_SETTLE_MS / 1000} s: ${last.map((s) => `${s.r.child.pid} view ${s.view?.id}/${s.view?.members.length} log ${s.app.entries.length}`).join(', ')} (${n} live)`,
       );

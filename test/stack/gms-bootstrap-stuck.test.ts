@@ -99,3 +99,65 @@ describe('bootstrap: a candidate without a quorum of its seeds', () => {
     expect(nodes.map((n) => net.view(n))).toEqual([undefined, undefined, undefined]);
   });
 });
+
+describe('rejoining a running group when every other seed was replaced', () => {
+  // Found by the real-process chaos run (`npm run chaos -- --seed 42 --seconds 90 --max-down 3`):
+  // the last of the first five replicas was excluded; by the time its rejoin damping ended, the
+  // four others had been killed and replaced at new addresses. Its Joins went to its seeds,
+  // dead but itself; the running group's coordinator beaconed its lineage to that replica's
+  // address (a seed of the replacements), but a beacon was taken only from a seed address, and
+  // the coordinator's was none of its seeds: live, never back (170 s, to the end of the run).
+  function setUp() {
+    const net = new GmsNet(0, FAST);
+    net.beacons = false; // unicast fan-out: only addressed datagrams arrive
+    const old = net.add(['n0', 'gone1', 'gone2']);
+    const seeds = ['n0', 'n1', 'n2'];
+    const n1 = net.add(seeds);
+    const n2 = net.add(seeds);
+    joinAll([n1, n2]);
+    expect(net.runUntil(() => net.view(n1)?.members.length === 2, 5_000)).toBe(true);
+    return { net, old, group: [n1, n2] };
+  }
+
+  it('follows the coordinator that beacons to it, and is admitted', () => {
+    const { net, old, group } = setUp();
+    old.layer.down({ type: 'join' });
+    const all = [old, ...group];
+    expect(net.runUntil(() => all.every((n) => net.view(n)?.members.length === 3), 10_000)).toBe(true);
+    expect(net.view(old)!.id).toBeGreaterThan(1); // admitted into the running view, not a founding
+  });
+
+  it('asks the members of the view it was last in, when no seed of its own and no beacon leads there', () => {
+    const net = new GmsNet(0, FAST);
+    net.beacons = false;
+    // n1 and n2 run a group; neither lists n0's address, and n0's seeds are all gone.
+    const seeds = ['n1', 'n2', 'n3'];
+    const old = net.add(['n0', 'gone1', 'gone2']);
+    const n1 = net.add(seeds);
+    const n2 = net.add(seeds);
+    joinAll([n1, n2]);
+    expect(net.runUntil(() => net.view(n2)?.members.length === 2, 5_000)).toBe(true);
+    const last = (addresses: string[]) => ({
+      members: ['abcdef01.1', n1.id, n2.id],
+      addresses,
+      self: 'abcdef01.1',
+    });
+    // The control: remembering nothing useful, it never finds them.
+    old.layer.down({ type: 'join', lastView: last(['n0', 'gone1', 'gone2']) });
+    net.run(net.now + 5_000);
+    expect(net.view(old)).toBeUndefined();
+    net.restart(old);
+    old.layer.down({ type: 'join', lastView: last(['n0', 'n1', 'n2']) });
+    expect(net.runUntil(() => net.view(old)?.members.length === 3, net.now + 5_000)).toBe(true);
+  });
+
+  it('a member still does not yield to a beacon from an address outside its seeds', () => {
+    const { net, group } = setUp();
+    const [n1] = group;
+    // Another lineage's coordinator, far ahead, beaconing from an address n1 does not list.
+    net.injectProbe(n1!, 'ffffffff.1', 'n9', [GmsKind.Lineage, 50, 9000, 'ffffffff.1', 'n9']);
+    net.run(net.now + 1_000);
+    expect(net.stopped(n1!)).toBe(false);
+    expect(net.stats(n1!).refused).toBeGreaterThan(0);
+  });
+});

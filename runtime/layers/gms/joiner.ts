@@ -1,3 +1,4 @@
+import { fnv1a } from '../../stack/hash.js';
 import type { MemberId } from '../../stack/member.js';
 import type { LastView } from '../../stack/types.js';
 import { isWildcard } from '../../transport/address.js';
@@ -98,6 +99,12 @@ export class Joiner {
     // of its day), so a joiner may hear one that never hears it; each must know the other's
     // vote for either to found with the other. Bounded by maxJoiners (see onJoin).
     for (const d of this.discovered.values()) targets.add(d.address);
+    // And the members of the view this process was last in: where it runs on, the group may be
+    // found there when every seed was replaced at a new address (a seed list is the operator's,
+    // written once; the view is what the group became). Bounded like the joiners heard.
+    if (this.lastView)
+      for (const a of this.lastView.addresses.slice(0, this.s.o.maxJoiners))
+        if (a !== this.s.o.address && !isWildcard(a)) targets.add(a);
     const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce, counts: this.counts() });
     for (const a of targets) this.s.probe(a, join);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast

@@ -49,14 +49,22 @@ export class LineageWatch {
   onBeacon(h: unknown[], from: MemberId, address: string): void {
     const s = this.s;
     const m = lineageHeader.decode(h);
-    // Only a coordinator speaking for itself from a seed address: anything else is not a
-    // beacon this protocol sends, and a forged one must not move a member.
-    if (from !== m.coordinator || m.address !== address || !s.o.seeds.includes(address)) {
+    // Only a coordinator speaking for itself: anything else is not a beacon this protocol sends.
+    if (from !== m.coordinator || m.address !== address) {
       s.c.refused++;
       return;
     }
+    // A joiner takes it as a Here, from wherever it comes (a Here is taken from any member):
+    // it only learns where to send its Joins, and admission is the coordinator's. The beacon
+    // goes to the coordinator's seeds, so it reaches a joiner whose own seeds were all replaced
+    // at new addresses; a seed check here left such a joiner out for good (chaos seed 42).
     if (s.state === 'joining') {
       s.joiner.onLineage(address);
+      return;
+    }
+    // A member yields to it, so a forged one must not come from just anywhere: a seed address.
+    if (!s.o.seeds.includes(address)) {
+      s.c.refused++;
       return;
     }
     const v = s.view;
