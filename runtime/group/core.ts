@@ -86,18 +86,59 @@ export interface HistoryPosition {
 const NO_HISTORY: HistoryPosition = { era: 0, lineage: 0, viewId: 0, epoch: 0, ordered: 0, silentMs: 0 };
 
 /**
- * Negative, zero or positive as `a` is behind, level with or ahead of `b`. Within one lineage
- * the position in its history decides: the later view, then the longer prefix of its order.
- * Two lineages are not steps of one history: a second one exists only because a member that
- * crashed forgot the first (no persistence) and founded again without it, usually after the
- * first lost its majority. Their view ids and epochs say nothing about which came later, so
- * the one that moved most recently wins: its clients' last replies came from it (FINDINGS 50).
- * Elapsed times compare across processes without synchronized clocks.
+ * Negative, zero or positive as `a` is behind, level with or ahead of `b` in one lineage's
+ * history (a position with no history is behind any): a later founding, then a later view, then
+ * the higher epoch, then the longer prefix of the view's order. When each member last moved does
+ * not count here: the one that delivered one cast more may have done so a moment before the
+ * other's last delivery.
  */
 export function compareHistory(a: HistoryPosition, b: HistoryPosition): number {
-  const oneLineage = a.era === 0 || b.era === 0 || (a.era === b.era && a.lineage === b.lineage);
-  const recency = oneLineage ? 0 : b.silentMs - a.silentMs;
-  return recency || a.era - b.era || a.viewId - b.viewId || a.epoch - b.epoch || a.ordered - b.ordered;
+  return a.era - b.era || a.viewId - b.viewId || a.epoch - b.epoch || a.ordered - b.ordered;
+}
+
+/** Longest `silentMs` an offer states: a history that yielded to another lineage says this. */
+export const SUPERSEDED_MS = 2 ** 31 - 1;
+
+/**
+ * The offer a re-founded group starts from (its index in `offers`, ties to the lowest), in two
+ * steps. First the lineage: of the lineages offered, the one whose state moved most recently
+ * (its offers' lowest `silentMs`). Two lineages are not steps of one history: a second exists
+ * only because a member that crashed forgot the first (no persistence) and founded again without
+ * it, usually after the first lost its majority; their view ids, epochs and even eras say nothing
+ * of which came later, and the later one's clients got the last replies (FINDINGS 50). Elapsed
+ * times compare across processes without synchronized clocks. Then, in that lineage, the most
+ * advanced offer ({@link compareHistory}). Comparing pairs with one mixed rule was not
+ * transitive (A ahead of B in one lineage, B more recent than C, C more recent than A), so the
+ * choice depended on the founders' order.
+ */
+export function chooseSource(offers: readonly HistoryPosition[]): number {
+  const key = (h: HistoryPosition) => `${h.era}/${h.lineage}`;
+  const latest = new Map<string, HistoryPosition>();
+  for (const h of offers) {
+    if (h.era === 0) continue;
+    const k = key(h);
+    const l = latest.get(k);
+    if (!l || h.silentMs < l.silentMs) latest.set(k, h);
+  }
+  let lineage: string | undefined;
+  let best: HistoryPosition | undefined;
+  for (const [k, h] of latest)
+    if (
+      !best ||
+      h.silentMs < best.silentMs ||
+      (h.silentMs === best.silentMs && compareHistory(h, best) > 0)
+    ) {
+      best = h;
+      lineage = k;
+    }
+  let source = 0;
+  offers.forEach((h, i) => {
+    const s = offers[source]!;
+    const inLineage = lineage === undefined || key(h) === lineage;
+    const sourceIn = lineage === undefined || key(s) === lineage;
+    if (inLineage && (!sourceIn || compareHistory(h, s) > 0)) source = i;
+  });
+  return source;
 }
 
 /** The lineage id of a founding by `founder` (FNV-1a of its member id, never 0). */
@@ -123,7 +164,7 @@ export function historyOf(provider: StateProvider, now: number): HistoryPosition
   const h = histories.get(provider);
   if (!h) return { ...NO_HISTORY };
   const { movedAt, ...rest } = h;
-  return { ...rest, silentMs: Math.max(0, Math.round(now - movedAt)) };
+  return { ...rest, silentMs: Math.min(SUPERSEDED_MS, Math.max(0, Math.round(now - movedAt))) };
 }
 
 /** A founding view whose co-founders have not yet agreed on the state to start from. */
@@ -416,6 +457,13 @@ export class MemberCore {
         return;
       case 'partitioned':
         this.ended = true;
+        // Our lineage lost to another: its state is behind the winner's, however recently it
+        // moved, and must not win a later re-founding with the winner's members (it would undo
+        // the merge; rejoin damping can keep this member out of the winner for a while).
+        if (ev.yielded && this.cfg.state) {
+          const h = histories.get(this.cfg.state);
+          if (h) h.movedAt = Number.NEGATIVE_INFINITY;
+        }
         this.app({
           type: 'partitioned',
           viewId: ev.viewId,
@@ -660,7 +708,7 @@ export class MemberCore {
 
   /**
    * Decides, once every founder still in the view has its offer delivered: the source is the
-   * most advanced offer ({@link compareHistory}), ties to the lower rank in the founding view.
+   * offer {@link chooseSource} picks, ties to the lower rank in the founding view.
    * Offers and views are delivered in the same order at every member that gets here, so all
    * decide alike. The source streams its state to the other founders, who restore it; with no
    * history anywhere (a first founding) there is nothing to transfer.
@@ -670,8 +718,7 @@ export class MemberCore {
     const view = this.installed!;
     const candidates = f.founders.filter((m) => view.members.includes(m));
     if (!candidates.every((m) => f.offers.has(m))) return;
-    let source = candidates[0]!;
-    for (const m of candidates) if (compareHistory(f.offers.get(m)!, f.offers.get(source)!) > 0) source = m;
+    const source = candidates[chooseSource(candidates.map((m) => f.offers.get(m)!))]!;
     const best = f.offers.get(source)!;
     f.source = source;
     f.era = best.era + 1;

@@ -5,10 +5,12 @@ import { describe, expect, it } from 'vitest';
 import {
   type AppEvent,
   type CoreEffect,
+  chooseSource,
   compareHistory,
   historyOf,
   lineageOf,
   MemberCore,
+  SUPERSEDED_MS,
 } from '../../runtime/group/core.js';
 import { GroupKind } from '../../runtime/group/state-transfer.js';
 import type { StateProvider } from '../../runtime/group/types.js';
@@ -130,8 +132,9 @@ describe('co-founders agree on one starting state', () => {
       silentMs,
     });
     // A member that delivered one more cast, slightly earlier than the other's last delivery.
+    expect(chooseSource([at(3, 4, 10), at(3, 5, 40)])).toBe(1);
+    expect(chooseSource([at(3, 9, 0), at(4, 0, 900)])).toBe(1);
     expect(compareHistory(at(3, 5, 40), at(3, 4, 10))).toBeGreaterThan(0);
-    expect(compareHistory(at(4, 0, 900), at(3, 9, 0))).toBeGreaterThan(0);
   });
 
   it('of two lineages, the one that moved last wins, whatever its view id or epoch (FINDINGS 50)', () => {
@@ -148,14 +151,61 @@ describe('co-founders agree on one starting state', () => {
       silentMs: 4_000,
     };
     const later = { era: 1, lineage: lineageOf('n2.2'), viewId: 1, epoch: 930, ordered: 12, silentMs: 1_900 };
-    expect(compareHistory(later, stale)).toBeGreaterThan(0);
-    expect(compareHistory(stale, later)).toBeLessThan(0);
+    expect(chooseSource([stale, later])).toBe(1);
+    expect(chooseSource([later, stale])).toBe(0);
     // Also when the stale one went through more views, or counts more foundings: a lineage
     // founded by members that forgot (crashed) restarts the era count.
-    expect(compareHistory(later, { ...stale, viewId: 7, era: 3 })).toBeGreaterThan(0);
+    expect(chooseSource([{ ...stale, viewId: 7, era: 3 }, later])).toBe(1);
     // A position with no history never wins over one with history.
     const none = { era: 0, lineage: 0, viewId: 0, epoch: 0, ordered: 0, silentMs: 0 };
-    expect(compareHistory(stale, none)).toBeGreaterThan(0);
+    expect(chooseSource([none, stale])).toBe(1);
+    expect(chooseSource([none, none])).toBe(0);
+  });
+
+  it('picks the lineage first, then the most advanced offer in it, in any order of the founders', () => {
+    // A and B are of one lineage: A delivered cast 5 and was cut off; B, behind, delivered cast 4
+    // later. C is of another lineage that moved between the two. Compared pairwise with one
+    // mixed rule, A > B (one lineage, longer), B > C and C > A (more recent): the choice
+    // depended on the order of the founders, and could drop A's cast 5 or all of A's lineage.
+    const l1 = lineageOf('a.1');
+    const A = { era: 1, lineage: l1, viewId: 2, epoch: 9, ordered: 5, silentMs: 101 };
+    const B = { era: 1, lineage: l1, viewId: 2, epoch: 9, ordered: 4, silentMs: 96 };
+    const C = { era: 1, lineage: lineageOf('c.1'), viewId: 3, epoch: 7, ordered: 9, silentMs: 98 };
+    for (const order of [
+      [A, B, C],
+      [A, C, B],
+      [B, A, C],
+      [B, C, A],
+      [C, A, B],
+      [C, B, A],
+    ])
+      expect(order[chooseSource(order)]).toBe(A);
+  });
+
+  it('a member whose lineage yielded to another offers a superseded history', () => {
+    const m = member();
+    withHistory(m, 4, 3);
+    m.stack().inject.push({
+      type: 'partitioned',
+      viewId: 4,
+      reason: 'another lineage wins',
+      yielded: {
+        ours: { viewId: 4, epoch: 5, coordinator: 'x.1' },
+        theirs: { viewId: 9, epoch: 4096, coordinator: 'y.1' },
+      },
+    } as UpEvent);
+    m.core.receive(new Uint8Array(0), 'x:1', 3);
+    expect(historyOf(m.provider, 3).silentMs).toBe(SUPERSEDED_MS);
+    // Against an offer of the winner's lineage that last moved long ago, it still loses.
+    const winner = {
+      era: 1,
+      lineage: lineageOf('y.1'),
+      viewId: 9,
+      epoch: 4096,
+      ordered: 0,
+      silentMs: 60_000,
+    };
+    expect(chooseSource([historyOf(m.provider, 3), winner])).toBe(1);
   });
 
   it('the founders take the lineage that moved last (the decision, end to end)', () => {
