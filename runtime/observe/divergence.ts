@@ -33,7 +33,7 @@ export interface DivergenceRecord {
 export interface DivergenceOptions {
   /**
    * The view's coordinator starts a check after every this many requests it applied (0: only on
-   * demand, `observer.checkDivergence()` or `troupe check`). Each check costs one state digest
+   * demand, `observer.checkDivergence()`). Each check costs one state digest
    * per replica and 1 + members ordered messages. Default 1000.
    */
   checkEvery?: number;

@@ -107,6 +107,8 @@ const SLOW = 20;
 /** Receipt-to-reply times kept for the live page's percentiles (a few seconds' worth). */
 const LATENCIES = 4096;
 const MAX_OPEN_SPANS = 4096;
+/** At most one `member lagging` line per member this often (ms); removals are always logged. */
+const LAG_LOG_MS = 10_000;
 
 /** Wall-clock ms with sub-ms precision, comparable between processes of one host. */
 const wallNow = steadyNow;
@@ -137,6 +139,8 @@ export class Observer implements ObserveSink {
   /** Own total casts not yet delivered, with when they were cast (the payload comes back). */
   private readonly castAt = new CastTimes();
   private blockedAt: number | undefined;
+  /** When a lag report of each member was last logged (see LAG_LOG_MS). */
+  private readonly lagLoggedAt = new Map<string, number>();
   private readonly views: ViewRecord[] = [];
   private readonly suspicions: MemberStatus['suspicions'] = [];
   private readonly divergence: DivergenceMonitor;
@@ -495,6 +499,26 @@ export class Observer implements ObserveSink {
           );
         this.changed();
         return;
+      case 'lagging': {
+        // The sequencer's report of a member behind its stamps: every removal is logged; a lag
+        // that is only reported, once per member per LAG_LOG_MS (it is measured every Ack).
+        const l = ev.lagging;
+        const now = performance.now();
+        if (!l.removing && now - (this.lagLoggedAt.get(l.member) ?? Number.NEGATIVE_INFINITY) < LAG_LOG_MS)
+          return;
+        if (this.lagLoggedAt.size >= 256) this.lagLoggedAt.clear();
+        this.lagLoggedAt.set(l.member, now);
+        const fields = {
+          member: group.self,
+          view: group.view?.id,
+          lagging: l.member,
+          lagMs: Math.round(l.lagMs),
+          lagBytes: l.lagBytes,
+        };
+        if (l.removing) this.logger.warn(fields, 'member removed: lagging behind the order');
+        else this.logger.info(fields, 'member lagging behind the order');
+        return;
+      }
       case 'ready':
         if (ev.restored) {
           this.metrics.stateTransferDuration.observe(ev.restored.ms / 1000);

@@ -27,3 +27,36 @@ describe('observer: two lineages of a group met (issue 10)', () => {
     expect(lines[0]!.msg).toMatch(/discarding 12 ordered messages/);
   });
 });
+
+describe('observer: the sequencer reports a lagging member', () => {
+  it('logs each removal, and a lag only reported once per member per 10 s', () => {
+    const lines: Record<string, unknown>[] = [];
+    const observer = new Observer({
+      logger: createLogger({ level: 'info', write: (l) => lines.push(JSON.parse(l)), now: () => 1 }),
+    });
+    const onApp = (ev: AppEvent) =>
+      (observer as unknown as { onApp(g: unknown, e: AppEvent): void }).onApp({ self: 's.1' }, ev);
+    const lag = (member: string, removing: boolean) =>
+      onApp({ type: 'lagging', lagging: { member, lagMs: 812.4, lagBytes: 4096, removing } });
+    lag('x.1', false);
+    lag('x.1', false); // within 10 s of the first: not logged again
+    lag('y.1', false);
+    lag('x.1', true);
+    lag('x.1', true);
+    expect(lines).toMatchObject([
+      {
+        level: 30,
+        member: 's.1',
+        lagging: 'x.1',
+        lagMs: 812,
+        lagBytes: 4096,
+        msg: 'member lagging behind the order',
+      },
+      { level: 30, lagging: 'y.1' },
+      { level: 40, lagging: 'x.1', msg: 'member removed: lagging behind the order' },
+      { level: 40, lagging: 'x.1' },
+    ]);
+    expect(lines).toHaveLength(4);
+    observer.close();
+  });
+});
