@@ -7,7 +7,7 @@ import { metricsServer } from '../../runtime/observe/server.js';
 import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
 import { TEST_SECURITY } from '../support/key.js';
 import { until } from '../support/until.js';
-import { type Observed, observedReplicas, stop } from './support.js';
+import { FAST, type Observed, observedReplicas, stop } from './support.js';
 
 /** Debian's chromium; .ci/run installs it when missing. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -107,6 +107,8 @@ describe('the live group page in a real browser', () => {
       );
       const shownAt = Date.now();
       expect(shownAt - installedAt).toBeLessThanOrEqual(2_000);
+      // From the kill: detection (suspectMs, then the flush) and the page, within two seconds more.
+      expect(shownAt - killedAt).toBeLessThanOrEqual(FAST.gms.suspectMs + 2_000);
       expect(await tab.textContent('#view-id')).toBe(String(host.group.view!.id));
       expect(await tab.textContent('#views li:first-child')).toContain(`failed ${deadId}`);
       mkdirSync(OUT, { recursive: true });
