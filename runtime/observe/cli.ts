@@ -27,6 +27,7 @@ interface Parsed {
   positional: string[];
   query: QueryOptions;
   json: boolean;
+  flags: ReadonlyMap<string, string>;
 }
 
 /** Options shared by the commands: `--group`, `--seeds`, `--key-file` (or `TROUPE_KEY`), `--timeout`, `--json`. */
@@ -46,7 +47,7 @@ function parse(argv: readonly string[], env: Record<string, string | undefined>)
     } else positional.push(a);
   }
   for (const name of flags.keys())
-    if (!['group', 'seeds', 'key-file', 'timeout', 'insecure', 'host'].includes(name))
+    if (!['group', 'seeds', 'key-file', 'timeout', 'insecure', 'host', 'watch', 'count'].includes(name))
       throw new TroupeError('CLI_USAGE', `unknown option --${name}`);
   const group = flags.get('group');
   if (!group) throw new TroupeError('CLI_USAGE', '--group NAME is required');
@@ -69,6 +70,7 @@ function parse(argv: readonly string[], env: Record<string, string | undefined>)
   return {
     positional,
     json,
+    flags,
     query: {
       group,
       seeds,
@@ -143,20 +145,75 @@ export function traceCommand(argv: readonly string[], io: CommandIO = PROCESS_IO
 }
 
 /**
- * `troupe status --group NAME --seeds A,B [--key-file F] [--json]`: every member's view, role,
- * recent view changes, suspicions, slow requests, divergence alarms and RSS. Exit 0 when every
- * member of the view answered, 1 otherwise, 2 on a usage error.
+ * `troupe status --group NAME --seeds A,B [--key-file F] [--json] [--watch MS [--count N]]`: every
+ * member's view, role, applied requests (and how many behind the furthest), calls per second
+ * (with `--watch`), RSS, recent view changes, suspicions, slow requests and divergence alarms. `--watch MS` asks again every MS ms
+ * and prints the whole status each time (after the first, with calls/s from the difference),
+ * until interrupted or `--count` rounds. Exit 0 when every member of the view answered (the last
+ * round), 1 otherwise, 2 on a usage error.
+ *
+ * @example
+ * ```sh
+ * troupe status --group bank --seeds 127.0.0.1:7001 --watch 1000
+ * ```
  */
 export function statusCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {
   return run(io, async () => {
     const p = parse(argv, io.env ?? {});
     if (p.positional.length !== 0)
       throw new TroupeError('CLI_USAGE', 'usage: troupe status --group NAME --seeds A,B');
-    const answers = await queryGroup(p.query, 'status', []);
-    if (p.json) io.out(JSON.stringify(answers));
-    else for (const line of statusLines(p.query.group, answers)) io.out(line);
-    return answers.every((a) => a.value) ? 0 : 1;
+    const watchMs = positiveFlag(p.flags, 'watch');
+    const count = positiveFlag(p.flags, 'count') ?? (watchMs === undefined ? 1 : Number.POSITIVE_INFINITY);
+    if (watchMs === undefined && count !== 1) throw new TroupeError('CLI_USAGE', '--count needs --watch MS');
+    let before: Snapshot | undefined;
+    let code = 1;
+    for (let round = 0; round < count; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, watchMs));
+      const answers = await queryGroup(p.query, 'status', []);
+      const now: Snapshot = { at: performance.now(), applied: appliedOf(answers) };
+      if (p.json) io.out(JSON.stringify(answers));
+      else for (const line of statusLines(p.query.group, answers, rates(before, now))) io.out(line);
+      before = now;
+      code = answers.every((a) => a.value) ? 0 : 1;
+    }
+    return code;
   });
+}
+
+/** A flag's value as a positive number of ms or rounds, or undefined when absent. */
+function positiveFlag(flags: ReadonlyMap<string, string>, name: string): number | undefined {
+  const v = flags.get(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0))
+    throw new TroupeError('CLI_USAGE', `--${name} must be a positive number, not ${v}`);
+  return n;
+}
+
+/** Requests each member had applied when asked, for calls per second between two rounds. */
+interface Snapshot {
+  at: number;
+  applied: Map<string, number>;
+}
+
+function appliedOf(answers: readonly MemberAnswer[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const a of answers) {
+    const s = a.value as MemberStatus | undefined;
+    if (s) out.set(a.member, s.stats.replica?.applied ?? 0);
+  }
+  return out;
+}
+
+function rates(before: Snapshot | undefined, now: Snapshot): Map<string, number> | undefined {
+  if (!before) return undefined;
+  const seconds = Math.max(1e-3, (now.at - before.at) / 1000);
+  const out = new Map<string, number>();
+  for (const [m, n] of now.applied) {
+    const was = before.applied.get(m);
+    if (was !== undefined && n >= was) out.set(m, (n - was) / seconds);
+  }
+  return out;
 }
 
 function summary(a: MemberAnswer): { member: string; address: string; error?: string } {
@@ -164,15 +221,20 @@ function summary(a: MemberAnswer): { member: string; address: string; error?: st
 }
 
 /** The terminal rendering of `troupe status`. */
-export function statusLines(group: string, answers: readonly MemberAnswer[]): string[] {
+export function statusLines(
+  group: string,
+  answers: readonly MemberAnswer[],
+  callsPerSecond?: ReadonlyMap<string, number>,
+): string[] {
   const out: string[] = [];
   const first = answers.find((a) => a.value)?.value as MemberStatus | undefined;
   out.push(
     `group ${group}: view ${first?.view?.id ?? '?'}, ${answers.length} members, coordinator ${first?.coordinator ?? '?'}`,
   );
   out.push(
-    `  ${'member'.padEnd(20)} ${'address'.padEnd(22)} ${'role'.padEnd(34)} ${'view'.padStart(5)} ${'applied'.padStart(8)} ${'rss MB'.padStart(7)}`,
+    `  ${'member'.padEnd(20)} ${'address'.padEnd(22)} ${'role'.padEnd(34)} ${'view'.padStart(5)} ${'applied'.padStart(8)} ${'behind'.padStart(7)} ${'calls/s'.padStart(8)} ${'rss MB'.padStart(7)}`,
   );
+  const mostApplied = Math.max(0, ...appliedOf(answers).values());
   for (const a of answers) {
     const s = a.value as MemberStatus | undefined;
     if (!s) {
@@ -185,8 +247,11 @@ export function statusLines(group: string, answers: readonly MemberAnswer[]): st
       ...(s.locks ?? []).filter((l) => l.holder === s.member).map((l) => `lock ${l.lock}`),
     ].join(', ');
     const applied = s.stats.replica?.applied ?? 0;
+    // Requests this member has applied fewer than the furthest member that answered.
+    const behind = mostApplied - applied;
+    const rate = callsPerSecond?.get(a.member);
     out.push(
-      `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${role.padEnd(34)} ${String(s.view?.id ?? '-').padStart(5)} ${String(applied).padStart(8)} ${(s.rssBytes / 1048576).toFixed(1).padStart(7)}`,
+      `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${role.padEnd(34)} ${String(s.view?.id ?? '-').padStart(5)} ${String(applied).padStart(8)} ${String(behind).padStart(7)} ${(rate === undefined ? '-' : rate.toFixed(0)).padStart(8)} ${(s.rssBytes / 1048576).toFixed(1).padStart(7)}`,
     );
   }
   const views = first?.views.slice(-5) ?? [];
@@ -201,6 +266,24 @@ export function statusLines(group: string, answers: readonly MemberAnswer[]): st
       `  ${new Date(v.at).toISOString()} view ${v.viewId} [${v.members.length}] ${cause.join('; ') || 'formed'}${v.flushMs !== undefined ? ` (flush ${v.flushMs.toFixed(1)} ms)` : ''}`,
     );
   }
+  const suspicions = answers
+    .flatMap((a) =>
+      ((a.value as MemberStatus | undefined)?.suspicions ?? []).map((x) => ({ by: a.member, ...x })),
+    )
+    .sort((x, y) => x.at - y.at)
+    .slice(-5);
+  if (suspicions.length) out.push('recent suspicions:');
+  for (const x of suspicions)
+    out.push(
+      `  ${new Date(x.at).toISOString()} ${x.by} suspected ${x.member}, silent ${Math.round(x.silentMs)} ms`,
+    );
+  const slow = answers
+    .flatMap((a) => ((a.value as MemberStatus | undefined)?.slow ?? []).map((t) => ({ by: a.member, t })))
+    .map(({ by, t }) => ({ by, id: t.requestId, ms: traceMs(t) }))
+    .sort((x, y) => y.ms - x.ms)
+    .slice(0, 5);
+  if (slow.length) out.push('slowest recent requests (receipt to reply at the contact):');
+  for (const x of slow) out.push(`  ${x.id} ${x.ms.toFixed(1)} ms at ${x.by} (troupe trace ${x.id})`);
   for (const a of answers) {
     const s = a.value as MemberStatus | undefined;
     for (const d of s?.divergences ?? [])
@@ -221,3 +304,10 @@ export const OBSERVE_COMMANDS: Record<string, (argv: readonly string[], io?: Com
     trace: traceCommand,
     status: statusCommand,
   };
+
+/** A traced request's span at one member: its first step to its last. */
+function traceMs(t: RequestTrace): number {
+  const first = t.steps[0];
+  const last = t.steps[t.steps.length - 1];
+  return first && last ? last.at - first.at : 0;
+}

@@ -116,6 +116,33 @@ describe('troupe trace and troupe status against a live keyed group', () => {
         (l) => / coordinator, sequencer, lock statements +\d+ +1 /.test(l) || / member +\d+ +1 /.test(l),
       ),
     ).toHaveLength(3);
+
+    // --watch: asked again every 200 ms, twice; the second round has calls/s per member.
+    const watched = capture();
+    expect(
+      await statusCommand(['--group', 'bank', '--seeds', seeds[2]!, '--watch', '200', '--count', '2'], {
+        ...watched.io,
+        env: { TROUPE_KEY: KEY },
+      }),
+    ).toBe(0);
+    const headers = watched.out.flatMap((l, i) => (l.startsWith('group bank: ') ? [i] : []));
+    expect(headers).toHaveLength(2);
+    const rows = (from: number, to?: number) =>
+      watched.out
+        .slice(from + 2, to)
+        .filter((l) => /^ {2}\S+\.\d+ /.test(l))
+        .slice(0, 3);
+    // member address role view applied behind calls/s rss: '-' before a second round, a number after.
+    const rate = (l: string) => l.trim().split(/ +/).at(-2);
+    expect(rows(headers[0]!, headers[1]).map(rate)).toEqual(['-', '-', '-']);
+    expect(
+      rows(headers[1]!)
+        .map(rate)
+        .every((r) => /^\d+$/.test(r ?? '')),
+    ).toBe(true);
+    const usage = capture();
+    expect(await statusCommand(['--group', 'bank', '--seeds', seeds[2]!, '--count', '2'], usage.io)).toBe(2);
+    expect(usage.err[0]).toMatch(/^troupe: CLI_USAGE: --count needs --watch/);
   }, 30_000);
 
   it('without the group key the replicas refuse, and say so; usage errors exit 2', async () => {
