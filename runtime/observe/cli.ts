@@ -30,7 +30,7 @@ interface Parsed {
   flags: ReadonlyMap<string, string>;
 }
 
-/** Options shared by the commands: `--group`, `--seeds`, `--key-file` (or `TROUPE_KEY`), `--timeout`, `--json`. */
+/** Options shared by the commands: `--group`, `--seeds`, `--key-file` (or `TROUPE_KEY`) or `--insecure`, `--timeout`, `--json`. */
 function parse(argv: readonly string[], env: Record<string, string | undefined>): Parsed {
   const positional: string[] = [];
   const flags = new Map<string, string>();
@@ -62,6 +62,15 @@ function parse(argv: readonly string[], env: Record<string, string | undefined>)
       throw new TroupeError('CLI_USAGE', `cannot read --key-file ${keyFile}: ${(e as Error).message}`);
     }
   } else if (env.TROUPE_KEY) key = env.TROUPE_KEY;
+  // As `connect()`: a key, or no key on purpose. Asking a keyless group in the clear is a choice
+  // the operator makes, not what a forgotten --key-file silently does.
+  if (key === undefined && !flags.has('insecure'))
+    throw new TroupeError(
+      'CLI_USAGE',
+      'a group key is required (--key-file F or TROUPE_KEY), or --insecure for a group that has none',
+    );
+  if (key !== undefined && flags.has('insecure'))
+    throw new TroupeError('CLI_USAGE', '--insecure with a key: give one or the other');
   const timeout = flags.get('timeout');
   const timeoutMs = timeout === undefined ? undefined : Number(timeout);
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0))
@@ -115,8 +124,8 @@ function describe(s: TimelineEntry): string {
 }
 
 /**
- * `troupe trace <requestId> --group NAME --seeds A,B [--key-file F] [--timeout MS] [--json]`:
- * where the request went at every member of the live group, as one timeline. Exit 0 when some
+ * `troupe trace <requestId> --group NAME --seeds A,B (--key-file F | --insecure) [--timeout MS]
+ * [--json]`: where the request went at every member of the live group, as one timeline. Exit 0 when some
  * member knows it, 1 when none does or the group cannot be reached, 2 on a usage error.
  */
 export function traceCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {
@@ -145,16 +154,17 @@ export function traceCommand(argv: readonly string[], io: CommandIO = PROCESS_IO
 }
 
 /**
- * `troupe status --group NAME --seeds A,B [--key-file F] [--json] [--watch MS [--count N]]`: every
- * member's view, role, applied requests (and how many behind the furthest), calls per second
- * (with `--watch`), RSS, recent view changes, suspicions, slow requests and divergence alarms. `--watch MS` asks again every MS ms
- * and prints the whole status each time (after the first, with calls/s from the difference),
- * until interrupted or `--count` rounds. Exit 0 when every member of the view answered (the last
- * round), 1 otherwise, 2 on a usage error.
+ * `troupe status --group NAME --seeds A,B (--key-file F | --insecure) [--json] [--watch MS
+ * [--count N]]`: every member's view, role, applied requests (and how many behind the furthest),
+ * calls per second (with `--watch`), RSS, recent view changes, suspicions, slow requests and
+ * divergence alarms. `--watch MS` asks again every MS ms and prints the whole status each time
+ * (after the first, with calls/s from the difference), until interrupted or `--count` rounds.
+ * Exit 0 when every member of the view answered (the last round), 1 otherwise, 2 on a usage
+ * error.
  *
  * @example
  * ```sh
- * troupe status --group bank --seeds 127.0.0.1:7001 --watch 1000
+ * troupe status --group bank --seeds 127.0.0.1:7001 --key-file bank.key --watch 1000
  * ```
  */
 export function statusCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {

@@ -141,7 +141,12 @@ describe('troupe trace and troupe status against a live keyed group', () => {
         .every((r) => /^\d+$/.test(r ?? '')),
     ).toBe(true);
     const usage = capture();
-    expect(await statusCommand(['--group', 'bank', '--seeds', seeds[2]!, '--count', '2'], usage.io)).toBe(2);
+    expect(
+      await statusCommand(['--group', 'bank', '--seeds', seeds[2]!, '--count', '2'], {
+        ...usage.io,
+        env: { TROUPE_KEY: KEY },
+      }),
+    ).toBe(2);
     expect(usage.err[0]).toMatch(/^troupe: CLI_USAGE: --count needs --watch/);
   }, 30_000);
 
@@ -149,7 +154,10 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     const seeds = await keyedGroup(1);
     const c = capture();
     expect(
-      await traceCommand(['a:1', '--group', 'bank', '--seeds', seeds[0]!, '--timeout', '500'], c.io),
+      await traceCommand(
+        ['a:1', '--group', 'bank', '--seeds', seeds[0]!, '--timeout', '500', '--insecure'],
+        c.io,
+      ),
     ).toBe(1);
     expect(c.err[0]).toMatch(/^troupe: JOIN_KEY_MISMATCH: .*requires a key/);
     for (const argv of [
@@ -157,6 +165,9 @@ describe('troupe trace and troupe status against a live keyed group', () => {
       ['a:1', '--group', 'bank'],
       ['--group', 'bank', '--seeds', 'x:1'],
       ['a:1', '--group', 'b', '--seeds', 'x:1', '--bogus', '1'],
+      // Secure by default, as connect(): no key needs --insecure said out loud; not both.
+      ['a:1', '--group', 'b', '--seeds', 'x:1'],
+      ['a:1', '--group', 'b', '--seeds', 'x:1', '--insecure', '--key-file', '/dev/null'],
     ]) {
       const u = capture();
       expect(await traceCommand(argv, u.io)).toBe(2);
