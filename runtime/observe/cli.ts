@@ -125,8 +125,8 @@ function describe(s: TimelineEntry): string {
 
 /**
  * `troupe trace <requestId> --group NAME --seeds A,B (--key-file F | --insecure) [--timeout MS]
- * [--json]`: where the request went at every member of the live group, as one timeline. Exit 0 when some
- * member knows it, 1 when none does or the group cannot be reached, 2 on a usage error.
+ * [--json]`: where the request went at every member of the live group, as one timeline. Exit 0
+ * when some member knows it, 1 when none does or the group cannot be reached, 2 on a usage error.
  */
 export function traceCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {
   return run(io, async () => {
