@@ -107,6 +107,15 @@ const SLOW = 20;
 /** Receipt-to-reply times kept for the live page's percentiles (a few seconds' worth). */
 const LATENCIES = 4096;
 const MAX_OPEN_SPANS = 4096;
+/** A flush that has held casts this long (ms) is reported, and again every as long. */
+const FLUSH_SLOW_MS = 2_000;
+
+/** gms's counters of flushes this member started as coordinator, and of those outbid. */
+function flushCounters(group: Group): { flushes: number; outbid: number } | undefined {
+  const gms = group.stats?.().gms;
+  return gms ? { flushes: gms.flushes ?? 0, outbid: gms.flushOutbid ?? 0 } : undefined;
+}
+
 /** At most one `member lagging` line per member this often (ms); removals are always logged. */
 const LAG_LOG_MS = 10_000;
 
@@ -139,6 +148,9 @@ export class Observer implements ObserveSink {
   /** Own total casts not yet delivered, with when they were cast (the payload comes back). */
   private readonly castAt = new CastTimes();
   private blockedAt: number | undefined;
+  /** gms's flush counters when the current flush began, and the watch that reports a long one. */
+  private flushFrom: { flushes: number; outbid: number } | undefined;
+  private flushWatch: ReturnType<typeof setInterval> | undefined;
   /** When a lag report of each member was last logged (see LAG_LOG_MS). */
   private readonly lagLoggedAt = new Map<string, number>();
   private readonly views: ViewRecord[] = [];
@@ -297,6 +309,7 @@ export class Observer implements ObserveSink {
   close(): void {
     clearInterval(this.refusedTimer);
     this.refusedTimer = undefined;
+    this.endFlushWatch();
     for (const s of [...this.orderSpans.values(), ...this.applySpans.values()]) s.end();
     this.orderSpans.clear();
     this.applySpans.clear();
@@ -425,6 +438,8 @@ export class Observer implements ObserveSink {
       }
       case 'block':
         this.blockedAt = performance.now();
+        this.flushFrom = flushCounters(group);
+        this.watchFlush(group);
         this.logger.info(this.fields(), 'flush started: casts held until the next view');
         return;
       case 'view': {
@@ -438,6 +453,8 @@ export class Observer implements ObserveSink {
           left: c.left,
           failed: c.failed,
         };
+        const attempts = this.flushAttempts(group);
+        this.endFlushWatch();
         if (this.blockedAt !== undefined) {
           record.flushMs = performance.now() - this.blockedAt;
           this.metrics.flushDuration.observe(record.flushMs / 1000);
@@ -454,6 +471,7 @@ export class Observer implements ObserveSink {
             left: c.left,
             failed: c.failed,
             ...(record.flushMs !== undefined ? { flushMs: Math.round(record.flushMs * 10) / 10 } : {}),
+            ...attempts,
           },
           'view installed',
         );
@@ -475,6 +493,7 @@ export class Observer implements ObserveSink {
       case 'partitioned':
         this.metrics.partitions.inc();
         this.blockedAt = undefined;
+        this.endFlushWatch();
         if (ev.yielded)
           // Not a partition: two groups of the same name existed and this member's lost. Its
           // ordered history since it joined is thrown away; say so loudly.
@@ -712,6 +731,44 @@ export class Observer implements ObserveSink {
   }
 
   /** Logs refused packets as counts, at most once per `refusedLogMs`: a flood costs one line. */
+  /**
+   * Flush attempts this member started as coordinator since the block, and how many of them a
+   * higher ballot outbid (a restart), when it started any: for the `view installed` line.
+   */
+  private flushAttempts(group: Group): { flushAttempts?: number; flushOutbid?: number } {
+    const from = this.flushFrom;
+    const now = flushCounters(group);
+    if (!from || !now || now.flushes < from.flushes) return {};
+    const attempts = now.flushes - from.flushes;
+    return attempts > 0 ? { flushAttempts: attempts, flushOutbid: now.outbid - from.outbid } : {};
+  }
+
+  /**
+   * While a flush runs, a warning when it has held casts for FLUSH_SLOW_MS, then again every
+   * FLUSH_SLOW_MS: a flush that keeps restarting (outbid, a member that never answers) stops the
+   * group's traffic, and until now said so only in counters.
+   */
+  private watchFlush(group: Group): void {
+    this.endFlushWatch();
+    let next = FLUSH_SLOW_MS;
+    this.flushWatch = setInterval(() => {
+      if (this.blockedAt === undefined) return this.endFlushWatch();
+      const ms = performance.now() - this.blockedAt;
+      if (ms < next) return;
+      next += FLUSH_SLOW_MS;
+      this.logger.warn(
+        { ...this.fields(), blockedMs: Math.round(ms), ...this.flushAttempts(group) },
+        'flush still running: casts held',
+      );
+    }, FLUSH_SLOW_MS / 4);
+    this.flushWatch.unref();
+  }
+
+  private endFlushWatch(): void {
+    clearInterval(this.flushWatch);
+    this.flushWatch = undefined;
+  }
+
   private startRefusedLog(): void {
     if (this.refusedTimer) return;
     this.refusedTimer = setInterval(() => this.logRefused(), this.refusedLogMs);

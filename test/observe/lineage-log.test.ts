@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it, vi } from 'vitest';
 import type { AppEvent } from '../../runtime/group/core.js';
 import { createLogger } from '../../runtime/observe/logger.js';
 import { Observer } from '../../runtime/observe/observer.js';
@@ -58,5 +59,64 @@ describe('observer: the sequencer reports a lagging member', () => {
     ]);
     expect(lines).toHaveLength(4);
     observer.close();
+  });
+});
+
+describe('observer: a flush that takes long or restarts', () => {
+  it('warns while it holds casts past 2 s, and the view line counts the attempts and restarts', () => {
+    // The observer reads node:perf_hooks' clock (not the global a fake would replace): a manual one.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let t = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => t);
+    const advance = (ms: number) => {
+      for (let i = 0; i < ms / 100; i++) {
+        t += 100;
+        vi.advanceTimersByTime(100);
+      }
+    };
+    try {
+      const lines: Record<string, unknown>[] = [];
+      const observer = new Observer({
+        logger: createLogger({ level: 'info', write: (l) => lines.push(JSON.parse(l)), now: () => 1 }),
+      });
+      // A coordinator whose flush is outbid twice: gms counts each attempt it starts.
+      const gms = { flushes: 4, flushOutbid: 1 };
+      const group = { self: 'c.1', view: { id: 7, members: ['c.1', 'd.1'] }, stats: () => ({ gms }) };
+      const onApp = (ev: AppEvent) =>
+        (observer as unknown as { onApp(g: unknown, e: AppEvent): void }).onApp(group, ev);
+      onApp({ type: 'block' });
+      gms.flushes = 5;
+      advance(1_900);
+      expect(lines.map((l) => l.msg)).toEqual(['flush started: casts held until the next view']);
+      gms.flushes = 7;
+      gms.flushOutbid = 3;
+      advance(200);
+      expect(lines[1]).toMatchObject({
+        level: 40,
+        msg: 'flush still running: casts held',
+        flushAttempts: 3,
+        flushOutbid: 2,
+      });
+      expect(lines[1]!.blockedMs).toBeGreaterThanOrEqual(2_000);
+      advance(1_000);
+      expect(lines).toHaveLength(2); // again only 2 s later
+      onApp({
+        type: 'view',
+        change: {
+          view: { id: 8, members: ['c.1', 'd.1'], addresses: ['a', 'b'] },
+          previousId: 7,
+          joined: [],
+          left: [],
+          failed: [],
+        },
+      });
+      expect(lines[2]).toMatchObject({ msg: 'view installed', view: 8, flushAttempts: 3, flushOutbid: 2 });
+      advance(10_000);
+      expect(lines).toHaveLength(3); // the watch ended with the view
+      observer.close();
+    } finally {
+      clock.mockRestore();
+      vi.useRealTimers();
+    }
   });
 });
