@@ -11,8 +11,9 @@ type Kind = 'counter' | 'gauge';
 
 /**
  * Every stat the runtime's `stats()` objects hold, by source (a layer, `stack`, `group`,
- * `transport`, `replica`, `client`): its metric type and what it counts. Stats ending in `Ms`
- * are exported in seconds. A stat missing here (a new layer's) is still exported, as
+ * `transport`, `replica`, `client`): its metric type and what it counts. Stats in ms are
+ * exported in seconds, percentages as ratios (`unitOf`). A stat missing here (a new layer's) is
+ * still exported, as
  * `troupe_unlisted_stat{source, stat}`.
  */
 export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]>> = {
@@ -55,7 +56,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     recastAtViewEnd: ['counter', 'Own ordered casts past the cut of a view, cast again in the next one.'],
     lagReports: ['counter', 'Members the sequencer reported as lagging behind its stamps.'],
     lagRemovals: ['counter', 'Members the sequencer asked membership to remove for lagging.'],
-    lagMsMax: ['gauge', 'Largest lag behind the stamps (ms) the sequencer measured of any member.'],
+    lagMsMax: ['gauge', 'Largest lag behind the stamps (seconds) the sequencer measured of any member.'],
     stallsSent: [
       'counter',
       'Stall complaints this member cast: an ordered message waited too long for its stamp.',
@@ -64,14 +65,17 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     sequencerRemovals: ['counter', 'Times this member asked membership to remove a stalled sequencer.'],
     stampWaitMsMax: [
       'gauge',
-      'Longest wait (ms) of a received ordered message for its stamp, measured here.',
+      'Longest wait (seconds) of a received ordered message for its stamp, measured here.',
     ],
     paceComplaints: ['counter', 'Checks at which this member found the sequencer setting the pace.'],
     stallsExcused: [
       'counter',
       'Stall checks that excused a wait for a message the sequencer said it never received.',
     ],
-    stampLatePctMax: ['gauge', 'Largest share (%) of the pace window in which the stamps were late here.'],
+    stampLatePctMax: [
+      'gauge',
+      'Largest share (ratio of 1) of the pace window in which the stamps were late here.',
+    ],
     held: ['gauge', 'Messages received and waiting for their stamp or their resilience.'],
     stamped: ['gauge', 'Messages stamped in the current view.'],
   },
@@ -222,15 +226,27 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
 };
 
 /**
- * The Prometheus name of a stat: `troupe_<source>_<snake_case>`, `_seconds` for `…Ms`, `_total`
- * for counters; or the name the table gives.
+ * How a stat's value is exported: in base units, as Prometheus asks. A stat ending in `Ms` is
+ * in seconds (`…_seconds`); `…MsMax` (the largest so far) in seconds too (`…_max_seconds`);
+ * `…PctMax` (a largest percentage) as a ratio of 1 (`…_max_ratio`).
+ */
+function unitOf(stat: string): { base: string; suffix: string; scale: number } {
+  if (stat.endsWith('MsMax')) return { base: `${stat.slice(0, -5)}Max`, suffix: '_seconds', scale: 1 / 1000 };
+  if (stat.endsWith('PctMax')) return { base: `${stat.slice(0, -6)}Max`, suffix: '_ratio', scale: 1 / 100 };
+  if (stat.endsWith('Ms')) return { base: stat.slice(0, -2), suffix: '_seconds', scale: 1 / 1000 };
+  return { base: stat, suffix: '', scale: 1 };
+}
+
+/**
+ * The Prometheus name of a stat: `troupe_<source>_<snake_case>`, with its unit (`unitOf`), and
+ * `_total` for counters; or the name the table gives.
  */
 export function statMetricName(source: string, stat: string, kind: Kind): string {
   const named = STAT_METRICS[source]?.[stat]?.[2];
   if (named) return named;
-  const seconds = stat.endsWith('Ms');
-  const base = (seconds ? stat.slice(0, -2) : stat).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  return `troupe_${source}_${base}${seconds ? '_seconds' : ''}${kind === 'counter' ? '_total' : ''}`;
+  const { base, suffix } = unitOf(stat);
+  const snake = base.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return `troupe_${source}_${snake}${suffix}${kind === 'counter' ? '_total' : ''}`;
 }
 
 /** Something with `stats()`: a group (layers and transport), a replica, a client. */
@@ -382,7 +398,7 @@ export class Metrics {
   private value(source: string, stat: string): number | undefined {
     const v = this.read().get(source)?.[stat];
     if (v === undefined || !Number.isFinite(v)) return undefined;
-    return stat.endsWith('Ms') ? v / 1000 : v;
+    return v * unitOf(stat).scale;
   }
 
   private ensureStat(source: string, stat: string): void {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
-import { STAT_METRICS, statMetricName } from '../../runtime/observe/metrics.js';
+import { Metrics, STAT_METRICS, statMetricName } from '../../runtime/observe/metrics.js';
 import { Observer } from '../../runtime/observe/observer.js';
 import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
 import { TEST_SECURITY } from '../support/key.js';
@@ -152,5 +152,19 @@ describe('the metrics table', () => {
     for (const metric of await m.observer.registry.getMetricsAsJSON()) names.add(metric.name);
     const undocumented = [...names].filter((n) => !doc.includes(`\`${n}\``));
     expect(undocumented).toEqual([]);
+  });
+});
+
+describe('metric units', () => {
+  it('exports ms as seconds and percentages as ratios, named for their unit', async () => {
+    expect(statMetricName('seq', 'lagMsMax', 'gauge')).toBe('troupe_seq_lag_max_seconds');
+    expect(statMetricName('seq', 'stampWaitMsMax', 'gauge')).toBe('troupe_seq_stamp_wait_max_seconds');
+    expect(statMetricName('seq', 'stampLatePctMax', 'gauge')).toBe('troupe_seq_stamp_late_max_ratio');
+    expect(statMetricName('client', 'rtoMs', 'gauge')).toBe('troupe_client_rto_seconds');
+    const m = new Metrics();
+    m.watchStats('group', () => ({ seq: { lagMsMax: 812, stampLatePctMax: 25 } }));
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^troupe_seq_lag_max_seconds(\{[^}]*\})? 0\.812$/m);
+    expect(text).toMatch(/^troupe_seq_stamp_late_max_ratio(\{[^}]*\})? 0\.25$/m);
   });
 });
