@@ -1,0 +1,75 @@
+/**
+ * The live group page with replicas as users run them: three `troupe serve`-style processes
+ * (the launcher, `--metrics-port`), the page of one open in a real browser, another replica
+ * killed with SIGKILL. The in-process page test (page.test.ts) closes a transport; here the
+ * process dies as a crashed server does, and the page must still show the view change within
+ * failure detection and two seconds.
+ */
+import { existsSync } from 'node:fs';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULTS as GMS_DEFAULTS } from '../../runtime/layers/gms/options.js';
+import { freePorts } from '../../testkit/ports.js';
+import { ProcessHarness } from '../../testkit/processes.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'];
+const KEY = 'cd'.repeat(32);
+const procs = new ProcessHarness();
+let browser: Browser | undefined;
+afterAll(async () => {
+  await browser?.close();
+  await procs.stopAll();
+});
+
+describe('the live group page, replicas in their own processes', () => {
+  it('shows a SIGKILLed replica gone within suspectMs and two seconds', async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(
+      true,
+    );
+    const ports = await freePorts(6);
+    const seeds = ports.slice(0, 3).map((p) => `127.0.0.1:${p}`);
+    const replicas = await Promise.all(
+      [0, 1, 2].map((i) =>
+        procs.start('test/launch/fixtures/bank-replica.ts', {
+          args: [
+            '--json',
+            '--port',
+            String(ports[i]),
+            '--seeds',
+            seeds.join(','),
+            '--metrics-port',
+            String(ports[3 + i]),
+          ],
+          env: { TROUPE_KEY: KEY, TROUPE_LOG_LEVEL: 'warn' },
+          ready: 'joined',
+          readyTimeoutMs: 30_000,
+        }),
+      ),
+    );
+    const ids = replicas.map((r) => r.events.find((e) => e.event === 'joined')!.self as string);
+    const url = (await replicas[0]!.waitFor('metrics')).url as string;
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 60_000 });
+    const tab = await browser.newPage({ viewport: { width: 900, height: 1000 } });
+    await tab.goto(`${url}/`);
+    await tab.waitForFunction("document.getElementById('member-count')?.textContent === '3'", undefined, {
+      timeout: 20_000,
+    });
+    const dead = ids[2]!;
+    const killedAt = Date.now();
+    await replicas[2]!.kill('SIGKILL');
+    const bound = GMS_DEFAULTS.suspectMs + 2_000;
+    await tab.waitForFunction(
+      `document.getElementById('member-count')?.textContent === '2' && !document.querySelector('#members tr[data-member="${dead}"]')`,
+      undefined,
+      { timeout: bound + 5_000 },
+    );
+    const shownMs = Date.now() - killedAt;
+    console.log(
+      `group page (processes): a SIGKILLed replica gone from the page ${shownMs} ms after the kill`,
+    );
+    expect(shownMs).toBeLessThanOrEqual(bound);
+    expect(await tab.textContent('#views li:first-child')).toContain(`failed ${dead}`);
+  }, 90_000);
+});
