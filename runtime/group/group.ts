@@ -167,6 +167,7 @@ export class Group implements GroupHandle {
           self,
           groupName,
           random: seededRandom(randomInt(0, 0xffffffff)),
+          ...envTracer(self),
         }),
     });
   }
@@ -548,6 +549,24 @@ export class Group implements GroupHandle {
         return;
     }
   }
+}
+
+/**
+ * `TROUPE_TRACE=gms,seq` (layer names, or `*`): the layers' protocol trace lines on stderr, each
+ * with the wall-clock time and the member: what a developer reads to see why a member did what
+ * it did (a founding vote, a flush restart) in a real process. Off unless set; not for production
+ * load (a line per protocol decision).
+ */
+function envTracer(self: string): { tracer?: (line: string) => void } {
+  const layers = (process.env.TROUPE_TRACE ?? '').split(',').filter((l) => l !== '');
+  if (layers.length === 0) return {};
+  return {
+    tracer: (line) => {
+      const layer = line.slice(0, line.indexOf(':'));
+      if (layers.includes('*') || layers.includes(layer))
+        process.stderr.write(`${Date.now()} ${self} ${line}\n`);
+    },
+  };
 }
 
 /** Join (or found) the group `groupName`. See {@link Group}. */

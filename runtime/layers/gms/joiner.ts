@@ -40,9 +40,7 @@ function unaccounted(last: LastView, nodes: ReadonlySet<string>, addresses: Read
 function foundingEpoch(founder: MemberId): number {
   // Founders differ, so two groups founded apart (a vote crossed a partition) get different
   // epochs and tell each other apart; flush epochs (≥ 4096) are above every founding one.
-  let x = 0x811c9dc5;
-  for (let i = 0; i < founder.length; i++) x = Math.imul(x ^ founder.charCodeAt(i), 0x01000193) >>> 0;
-  return 1 + (x % 4095);
+  return 1 + (fnv1a(founder) % 4095);
 }
 
 /**
@@ -158,8 +156,19 @@ export class Joiner {
     // Stay with a candidate while it is heard and still a candidate (votes for itself): it may be
     // founding with our vote right now. Otherwise back the lowest candidate we know.
     const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
-    if (!backed || backed.vote !== this.vote) this.vote = lowest;
+    if (!backed || backed.vote !== this.vote) {
+      if (this.vote !== lowest)
+        this.s.ctx.trace(
+          () =>
+            `vote ${lowest} (was ${this.vote ?? '-'}; standing ${standing}, counts ${this.counts()}, ` +
+            `${this.discovered.size} joiners heard, member heard ${this.heardMemberAt !== undefined})`,
+        );
+      this.vote = lowest;
+    }
     if (this.vote !== this.s.self) this.candidateSince = undefined;
+    // A candidate that hears a running group's member does not found (below), and that time is
+    // not its try: else it steps aside for want of votes it could not use (chaos seed 61).
+    else if (this.heardMemberAt !== undefined) this.candidateSince = now;
     else this.candidateSince ??= now;
     if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
     // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
@@ -180,18 +189,17 @@ export class Joiner {
       counting + this.ownVote() >= this.quorum()
     )
       this.found(voters.sort());
-    else if (
-      this.vote === this.s.self &&
-      lowestOther !== undefined &&
-      now - this.candidateSince! > this.s.o.bootstrapMs + giveUp
-    ) {
+    else if (this.vote === this.s.self && now - this.candidateSince! > this.s.o.bootstrapMs + giveUp) {
       // A candidate that hears a quorum of its seeds and still gets no quorum of votes (links
-      // that work one way only) would hold the votes of every joiner that backs it: it steps
-      // aside for long enough that the next candidate gets as long a try.
+      // that work one way only, seed lists under which only another joiner can found) would
+      // hold the votes of every joiner that backs it: it steps aside for long enough that the
+      // next candidate gets as long a try. Also when no other stands now: one that stepped
+      // aside before stands again when its time is up, and the votes must be free for it, not
+      // held by a candidate that can never found (chaos seed 61, FINDINGS 54).
       this.declinedUntil = now + 2 * (this.s.o.bootstrapMs + giveUp) + expiry;
       this.candidateSince = undefined;
-      this.vote = lowestOther;
-      this.s.ctx.trace(() => `step aside as founder: no quorum of votes; back ${lowestOther}`);
+      this.vote = lowestOther ?? ABSTAIN;
+      this.s.ctx.trace(() => `step aside as founder: no quorum of votes; back ${this.vote}`);
     }
     this.sendJoin();
   }
