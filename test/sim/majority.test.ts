@@ -2,10 +2,12 @@
 // lost its majority may lose claims about requests (or handler completions) in no agreed log,
 // nothing else.
 import { describe, expect, it } from 'vitest';
+import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { majorityLoss } from './majority.js';
 import { Links } from './network.js';
 import { expectedUnderLoss, rpcConfig, runRpcScenario } from './rpc-scenario.js';
-import { ALL_FAULTS, EXTRA_FAULTS, type World } from './world.js';
+import type { RpcSim } from './rpc-world.js';
+import { ALL_FAULTS, type World } from './world.js';
 
 /** Three nodes that installed view 1 of members a, b, c (or `members`); `links` decides who reaches whom. */
 function world(links: Links, paused: number[] = [], members = ['a', 'b', 'c']): World {
@@ -96,36 +98,30 @@ describe('the majority rule', () => {
     expect(expectedUnderLoss('true-replies: c0:3 got value 7 (reply), agreed: interrupted')).toBe(false);
   });
 
-  it('excuses a handler reply the re-founded group calls interrupted only when its done was ordered somewhere (RPC seed 900665)', async () => {
-    // The holder of c0:1 (audit) ran it, cast its `done` and answered; the two members that
-    // delivered the done then died or were cut off (the majority was lost at 1,360 ms), and the
-    // group was re-founded by a member paused before the done: it knows the request, not its
-    // end, and records it interrupted. What only non-founders held is lost (docs/protocol.md).
-    const cfg = {
-      ...rpcConfig(900665, 5, [
-        ...ALL_FAULTS,
-        ...EXTRA_FAULTS.filter((f) => f !== 'slow' && f !== 'clients'),
-      ]),
-      delivery: 'fanout' as const,
-      rejoin: 'same' as const,
-    };
-    const r = await runRpcScenario(cfg, {
-      callsPerLane: 12,
-      lanes: 4,
-      callTimeoutMs: 1500,
-      asyncShare: 0.25,
-      replyShare: 0.3,
-      autoReissue: 'mixed',
+  it('excuses a handler reply the re-founded group calls interrupted only when its done was ordered somewhere', () => {
+    // RPC seed 900665 reached this until bac981a changed its bootstrap history (FINDINGS 55): the
+    // holder of c0:1 ran it, cast its `done` and answered; the two members that delivered the
+    // done then died or were cut off, and a member paused before the done re-founded the group:
+    // it knows the request, not its end, and records it interrupted. What only non-founders held
+    // is lost (docs/protocol.md). The rule is checked here on such a run's record.
+    const done = encodeGroupMsg({
+      kind: 'done',
+      id: 'c0:1',
+      runner: 'a.1',
+      result: { ok: true, value: new Uint8Array([7]) },
     });
-    expect(r.violations).toEqual([]);
-    const claim = r.expected.find((v) => v.includes('c0:1 got value') && v.endsWith('agreed: interrupted'));
-    expect(claim).toBeDefined();
-    const bare = claim!.replace(/^expected \(majority lost at \d+ ms\): /, '');
-    expect(expectedUnderLoss(bare, r.sim)).toBe(true);
+    const sim = {
+      incarnations: [{ log: [{ t: 'msg', viewId: 3, gseq: 9, sender: 'a.1', payload: done, at: 1_200 }] }],
+    } as unknown as RpcSim;
+    const claim = 'true-replies: c0:1 got value 7 (reply), agreed: interrupted';
+    expect(expectedUnderLoss(claim, sim)).toBe(true);
     // Without the run, or for a request whose done no member delivered, it still counts.
-    expect(expectedUnderLoss(bare)).toBe(false);
-    expect(expectedUnderLoss(bare.replace('c0:1', 'c0:99'), r.sim)).toBe(false);
-  }, 60_000);
+    expect(expectedUnderLoss(claim)).toBe(false);
+    expect(expectedUnderLoss(claim.replace('c0:1', 'c0:99'), sim)).toBe(false);
+    // A claim about a request in no agreed log is excused; one about two states never is.
+    expect(expectedUnderLoss('true-replies: c0:2 got value 1 (reply), agreed: nothing')).toBe(true);
+    expect(expectedUnderLoss('sequential-state: replicas hold 2 states')).toBe(false);
+  });
 
   it('a run whose members are all split apart (1|1|1) is seen to lose its majority', async () => {
     const r = await runRpcScenario(rpcConfig(2, 3, ['loss', 'delay', 'splits']));
