@@ -13,6 +13,7 @@ import { readLaunchOptions } from '../../runtime/launch/config.js';
 import { LaunchError } from '../../runtime/launch/errors.js';
 import { freePorts } from '../../testkit/ports.js';
 import { ProcessHarness } from '../../testkit/processes.js';
+import { startBankReplicas } from './fixtures/start.js';
 
 const KEY = 'cd'.repeat(32);
 const procs = new ProcessHarness();
@@ -71,30 +72,16 @@ describe('troupe serve --receive-dir', () => {
       const keyFile = path.join(root, 'troupe.key');
       await writeFile(keyFile, KEY);
       const ports = await freePorts(3);
-      const seeds = ports
-        .slice(0, 2)
-        .map((p) => `127.0.0.1:${p}`)
-        .join(',');
       const group = `239.255.77.${mcast ? 4 : 3}:${ports[2]}`;
-      const replicas = await Promise.all(
-        [0, 1].map((i) =>
-          procs.start('test/launch/fixtures/bank-replica.ts', {
-            args: [
-              '--json',
-              '--port',
-              String(ports[i]),
-              '--seeds',
-              seeds,
-              '--receive-dir',
-              path.join(root, `in-${mcast ? 'm' : 'u'}${i}`),
-              ...(mcast ? ['--receive-mcast', group] : []),
-            ],
-            env: { TROUPE_KEY: KEY, TROUPE_LOG_LEVEL: 'warn' },
-            ready: 'joined',
-            readyTimeoutMs: 60_000,
-          }),
-        ),
-      );
+      const replicas = await startBankReplicas(procs, {
+        ports: ports.slice(0, 2),
+        key: KEY,
+        extra: (i) => [
+          '--receive-dir',
+          path.join(root, `in-${mcast ? 'm' : 'u'}${i}`),
+          ...(mcast ? ['--receive-mcast', group] : []),
+        ],
+      });
       const receiving = await Promise.all(replicas.map((r) => r.waitFor('receiving')));
       expect(receiving.map((e) => e.group)).toStrictEqual(['bank', 'bank']);
 

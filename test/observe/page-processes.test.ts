@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS as GMS_DEFAULTS } from '../../runtime/layers/gms/options.js';
 import { freePorts } from '../../testkit/ports.js';
 import { ProcessHarness } from '../../testkit/processes.js';
+import { startBankReplicas } from '../launch/fixtures/start.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'];
@@ -28,25 +29,12 @@ describe('the live group page, replicas in their own processes', () => {
       true,
     );
     const ports = await freePorts(6);
-    const seeds = ports.slice(0, 3).map((p) => `127.0.0.1:${p}`);
-    const replicas = await Promise.all(
-      [0, 1, 2].map((i) =>
-        procs.start('test/launch/fixtures/bank-replica.ts', {
-          args: [
-            '--json',
-            '--port',
-            String(ports[i]),
-            '--seeds',
-            seeds.join(','),
-            '--metrics-port',
-            String(ports[3 + i]),
-          ],
-          env: { TROUPE_KEY: KEY, TROUPE_LOG_LEVEL: 'warn' },
-          ready: 'joined',
-          readyTimeoutMs: 30_000,
-        }),
-      ),
-    );
+    const replicas = await startBankReplicas(procs, {
+      ports: ports.slice(0, 3),
+      key: KEY,
+      extra: (i) => ['--metrics-port', String(ports[3 + i])],
+      readyTimeoutMs: 30_000,
+    });
     const ids = replicas.map((r) => r.events.find((e) => e.event === 'joined')!.self as string);
     const url = (await replicas[0]!.waitFor('metrics')).url as string;
 
