@@ -5,16 +5,14 @@
  * process dies as a crashed server does, and the page must still show the view change within
  * failure detection and two seconds.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS as GMS_DEFAULTS } from '../../runtime/layers/gms/options.js';
 import { freePorts } from '../../testkit/ports.js';
 import { ProcessHarness } from '../../testkit/processes.js';
 import { startBankReplicas } from '../launch/fixtures/start.js';
+import { launchChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'];
 const KEY = 'cd'.repeat(32);
 const procs = new ProcessHarness();
 let browser: Browser | undefined;
@@ -25,9 +23,6 @@ afterAll(async () => {
 
 describe('the live group page, replicas in their own processes', () => {
   it('shows a SIGKILLed replica gone within suspectMs and two seconds', async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(
-      true,
-    );
     const ports = await freePorts(6);
     const replicas = await startBankReplicas(procs, {
       ports: ports.slice(0, 3),
@@ -38,7 +33,7 @@ describe('the live group page, replicas in their own processes', () => {
     const ids = replicas.map((r) => r.events.find((e) => e.event === 'joined')!.self as string);
     const url = (await replicas[0]!.waitFor('metrics')).url as string;
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 60_000 });
+    browser = await launchChromium();
     const tab = await browser.newPage({ viewport: { width: 900, height: 1000 } });
     await tab.goto(`${url}/`);
     await tab.waitForFunction("document.getElementById('member-count')?.textContent === '3'", undefined, {

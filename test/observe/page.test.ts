@@ -1,25 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { metricsServer } from '../../runtime/observe/server.js';
 import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
+import { launchChromium } from '../support/chromium.js';
 import { TEST_SECURITY } from '../support/key.js';
 import { until } from '../support/until.js';
 import { FAST, type Observed, observedReplicas, stop } from './support.js';
 
-/** Debian's chromium; .ci/run installs it when missing. */
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 /** Screenshots land here (the test's output; ignored by git). */
 const OUT = join(import.meta.dirname, 'out');
 
@@ -37,9 +27,6 @@ afterEach(async () => {
 
 describe('the live group page in a real browser', () => {
   it('shows the view, then the view change within 2 s of a replica dying, without the dead member', async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`).toBe(
-      true,
-    );
     const started = await observedReplicas(3);
     members = started.members;
     await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
@@ -56,7 +43,7 @@ describe('the live group page in a real browser', () => {
     const bank = BankClient.connect(client);
     for (let k = 0; k < 30; k++) await bank.deposit('alice', 1);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 60_000 });
+    browser = await launchChromium();
     const tab = await browser.newPage({ viewport: { width: 900, height: 1000 } });
     try {
       await tab.goto(`${page.url}/`);
