@@ -170,6 +170,8 @@ function publish(e: TroupeEvent, member: (() => string | undefined) | undefined)
       }
       return;
     case 'call': {
+      // Nothing built or timed for nobody: this runs for every call a client makes.
+      if (!ch.callStart.hasSubscribers && !ch.callEnd.hasSubscribers) return;
       const start = performance.now();
       const base = { requestId: e.id, service: e.service, method: e.method, mode: e.mode };
       if (ch.callStart.hasSubscribers) ch.callStart.publish(base);
