@@ -1345,10 +1345,25 @@ export class Replica<T extends object = object> implements StateProvider {
     });
   }
 
-  /** The queue continues with `backlog`, then what was delivered after it. */
+  /**
+   * The queue continues with `backlog`, then what was delivered after it. Both are in the order
+   * and not yet applied here: an outcome query must hear `pending` for them, never `not-found`.
+   * A restore deferred behind a stale async method is installed with the new history's
+   * deliveries already queued behind it; forgetting them here made a member answer `not-found`
+   * for a request it was about to apply, and the client's fence then made that final (RPC seed
+   * 32001516, test/sim/FINDINGS.md item 56).
+   */
   private queueBacklog(backlog: Delivered[]): void {
-    this.queue = [...backlog, ...this.queue.filter((i) => i.t !== 'restore')];
+    const after = this.queue.filter((i) => i.t !== 'restore');
+    const waiting = new Map<string, AppliedView>();
+    for (const item of after) {
+      const id = item.t === 'msg' && item.msg?.kind === 'request' ? item.msg.id : undefined;
+      const orderedIn = id === undefined ? undefined : this.inOrder.get(id);
+      if (orderedIn) waiting.set(id!, orderedIn);
+    }
+    this.queue = [...backlog, ...after];
     this.inOrder.clear();
+    for (const [id, orderedIn] of waiting) this.inOrder.set(id, orderedIn);
     for (const item of backlog) {
       if (item.t !== 'msg') continue;
       try {
