@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
+import { FAST, GmsKind, GmsNet, type GmsNode, installOf } from './gms-net.js';
 
 /**
  * Founding again after a lost majority, when the lowest joiner cannot found. Found by the
@@ -219,5 +219,39 @@ describe('bootstrap: the only candidate that cannot found steps aside too', () =
     net.at(3_000, () => C.layer.down({ type: 'join' }));
     const all = [C, A, B, E, D];
     expect(net.runUntil(() => all.every((n) => net.view(n)?.members.length === 5), 30_000)).toBe(true);
+  });
+});
+
+describe('gms: a joiner bound to a founder', () => {
+  // FINDINGS 57 (RPC seed 33003640): the founder, coordinator by then, promised a view admitting
+  // the joiner and crashed; the next coordinator adopted the promise and installed it. The joiner
+  // took views only from its founder, so it never installed it, and the view's survivors were a
+  // minority of it.
+  const F = '00000001.1';
+  const C = '00000002.1';
+  const bound = (): { net: GmsNet; j: GmsNode } => {
+    const net = new GmsNet(0, FAST);
+    const j = net.add(['n0', 'n1', 'n9']);
+    j.layer.down({ type: 'join' });
+    net.injectProbe(j, F, 'n1', [GmsKind.Join, F, '']);
+    net.run(FAST.joinRetryMs! * 2);
+    net.inject(j, F, [GmsKind.Found, 77]);
+    net.run(net.now + 10);
+    expect(net.sentOf(j, GmsKind.Confirm)).toHaveLength(1); // bound to F now
+    return { net, j };
+  };
+
+  it("installs a view of the founder's group from another member (the adopted promise)", () => {
+    const { net, j } = bound();
+    net.inject(j, C, installOf(1, 0, [F, C, j.id], [F]));
+    net.run(net.now + 10);
+    expect(net.view(j)?.members).toEqual([F, C, j.id]);
+  });
+
+  it('refuses a view without the founder from another member (the founder may count it)', () => {
+    const { net, j } = bound();
+    net.inject(j, C, installOf(1, 0, [C, j.id]));
+    net.run(net.now + 10);
+    expect(net.view(j)).toBeUndefined();
   });
 });

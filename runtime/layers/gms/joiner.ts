@@ -409,9 +409,14 @@ export class Joiner {
   /** An Install while joining: the view that admits us (or founds the group with us). */
   onInstall(from: MemberId, m: InstallHeader): void {
     if (!m.members.includes(this.s.self)) return;
-    // Bound to a founder: only a view from it (its founding view, or a later one admitting us
-    // as a joiner), else the founder may count us in a group we are not in.
-    if (this.tentative && from !== this.tentative.founder) return;
+    // Bound to a founder: only a view of its group (its founding view, or a later one admitting
+    // us as a joiner), else the founder may count us in a group we are not in. A view that has
+    // the founder among its members is of its group, whoever installs it: the founder's promise
+    // of it, adopted by the next coordinator when the founder failed mid-flush, comes from that
+    // coordinator; refusing it left us in a view we never installed, its survivors a minority
+    // of it (RPC seed 33003640, test/sim/FINDINGS.md item 57).
+    const founder = this.tentative?.founder;
+    if (founder !== undefined && from !== founder && !m.members.includes(founder)) return;
     for (const [member, seq] of m.nakNext) this.s.ctx.passDown({ type: 'expect', member, seq });
     const { joined, left, failed } = m;
     this.s.layer.install(
