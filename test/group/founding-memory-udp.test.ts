@@ -4,6 +4,7 @@
 // address, every wildcard-bound joiner took it for itself (found by a review of e0c2695).
 import { afterEach, expect, it } from 'vitest';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
+import { until } from '../support/until.js';
 import { Net } from './address-net.js';
 
 const KEY = 'ab'.repeat(32);
@@ -38,13 +39,17 @@ async function schedule(wildcard: boolean): Promise<(number | undefined)[]> {
   if (wildcard) net.alias('0.0.0.0:7001', real[f]!); // the test net routes its entry to it
   const o = [0, 1, 2, 3, 4].filter((i) => i !== f);
   const [A, B, C, D, E] = [f, o[0]!, o[1]!, o[2]!, o[3]!];
-  await sleep(500);
+  // Each step waits for the state the next one needs (fixed sleeps of 0.5 s and 1.5 s gave a
+  // loaded machine ~1 s of margin over suspectMs and partitionMs).
+  const size = (i: number) => gs[i]!.view?.members.length;
+  await until(() => gs.every((_, i) => size(i) === 5), 10_000, 'a view of the 5');
   console.log('view addresses', gs[B]!.view?.addresses, 'founder', real[A]);
   // D and E crash (no Leave): closed under the group's feet.
   for (const i of [D, E]) await (gs[i] as unknown as { close(): Promise<void> }).close();
-  await sleep(1500);
+  await until(() => [A, B, C].every((i) => size(i) === 3), 10_000, 'the view {A, B, C}');
   for (const p of [A, B]) net.block(real[p]!, real[C]!);
-  await sleep(1500); // C has stopped and rejoins, remembering {A, B, C}
+  // C has stopped and rejoins, remembering {A, B, C}.
+  await until(() => size(A) === 2 && size(B) === 2 && size(C) === undefined, 10_000, '{A, B} without C');
   for (const i of [D, E]) for (const p of [A, B]) net.block(real[i]!, real[p]!);
   await Promise.all([D, E].map((i) => start(real[i]!).catch(() => undefined)));
   await sleep(1000);

@@ -27,15 +27,13 @@ describe('review7: troupe serve --host NAME --seeds NAME:P,…', () => {
         joinTimeoutMs: 5_000,
         json: true,
       }).then(
-        async (r) => {
-          const n = r.group.view?.members.length;
-          await new Promise((ok) => setTimeout(ok, 1_000)); // the other may still be joining
-          await r.stop();
-          return n;
-        },
-        (e: unknown) => (e instanceof LaunchError ? e.code : String(e)),
+        (r) => ({ n: r.group.view?.members.length, stop: () => r.stop() }),
+        (e: unknown) => ({ n: e instanceof LaunchError ? e.code : String(e), stop: async () => {} }),
       );
-    const results = await Promise.all([start(pa!), start(pb!)]);
-    expect(results).toEqual([2, 2]);
+    // Both stay up until both have joined (a fixed second for the other to join could run out
+    // on a loaded machine, and the first left under the second's feet).
+    const started = await Promise.all([start(pa!), start(pb!)]);
+    await Promise.all(started.map((s) => s.stop()));
+    expect(started.map((s) => s.n)).toEqual([2, 2]);
   });
 });

@@ -10,7 +10,7 @@ import { decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protoc
 import { Replica } from '../../runtime/rpc/replica.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { until } from '../support/until.js';
-import { Cluster, Ledger, sleep, validateLedger } from './support/cluster.js';
+import { Cluster, Ledger, QUICK_DETECTION, sleep, validateLedger } from './support/cluster.js';
 import { FakeGroup } from './support/fake-group.js';
 
 let cluster: Cluster<Ledger> | undefined;
@@ -88,12 +88,15 @@ describe('client: views it trusts', () => {
   it('returns to its seeds when every member it knows is gone, and follows the group found there', async () => {
     cluster = await Cluster.of(3);
     const later = '10.0.9.1:4000'; // a seed nobody answers at first
-    const client = await cluster.client({ seeds: [cluster.nodes[0]!.member.address, later] });
+    const client = await cluster.client({
+      ...QUICK_DETECTION,
+      seeds: [cluster.nodes[0]!.member.address, later],
+    });
     await churn(cluster);
     const group = refound(cluster, [later, '10.0.9.2:4000', '10.0.9.3:4000']);
     await until(
       () => group.view.members.includes(client.contactMember ?? ''),
-      2000,
+      10_000, // detection (150 ms), then hellos to the seeds: not timed here
       'a contact of the new group',
     );
     expect(
@@ -109,7 +112,7 @@ describe('client: a re-founded group (view ids restart at 1)', () => {
       cluster = await Cluster.of(3, key ? { key } : {});
       // With a key the client is not insecure (main's Cluster.client defaults to insecure: true).
       const client: TroupeClient = await cluster.client(
-        key ? ({ key, insecure: false } as Partial<ConnectOptions>) : {},
+        key ? ({ ...QUICK_DETECTION, key, insecure: false } as Partial<ConnectOptions>) : QUICK_DETECTION,
       );
       await churn(cluster);
       const before = client.view!.id;
@@ -120,7 +123,7 @@ describe('client: a re-founded group (view ids restart at 1)', () => {
       );
       await until(
         () => group.view.members.includes(client.contactMember ?? ''),
-        2000,
+        10_000,
         'a contact of the new group',
       );
       expect(group.view.id).toBeLessThan(before);
@@ -143,7 +146,7 @@ describe('client: a contact address that answers as another member', () => {
     // answer counted as hearing the contact, so the contact never failed and every call to it
     // was dropped as misdirected.
     cluster = await Cluster.of(3);
-    const client = await cluster.client();
+    const client = await cluster.client(QUICK_DETECTION);
     await churn(cluster);
     const group = refound(
       cluster,
@@ -160,7 +163,7 @@ describe('client: a contact address that answers as another member', () => {
     try {
       await until(
         () => group.view.members.includes(client.contactMember ?? ''),
-        2000,
+        10_000,
         'a contact of the new group',
       );
       expect(await client.invoke('ledger', 'append', ['x'], { timeoutMs: 2000 })).toBe(1);

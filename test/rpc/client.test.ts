@@ -16,7 +16,8 @@ import { Replica } from '../../runtime/rpc/replica.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
-import { Cluster, Ledger, sleep, validateLedger } from './support/cluster.js';
+import { until } from '../support/until.js';
+import { Cluster, Ledger, QUICK_DETECTION, sleep, validateLedger } from './support/cluster.js';
 import { FakeGroup, FakeNet } from './support/fake-group.js';
 
 let cluster: Cluster<Ledger> | undefined;
@@ -52,14 +53,15 @@ describe('client: reply modes', () => {
   it('all: a member that fails before answering is reported failed', async () => {
     cluster = await Cluster.of(3);
     const client = await cluster.client();
-    const victim = cluster.nodes[2]!.member;
+    const victim = cluster.nodes[2]!;
     // The victim never gets to answer: its replies are lost, then it crashes.
-    cluster.net.drop = (from) => from === victim.address;
+    cluster.net.drop = (from) => from === victim.member.address;
     const call = client.invoke('ledger', 'slowAppend', ['a', 30], { reply: 'all' }) as Promise<
       Replies<number>
     >;
-    await sleep(15);
-    cluster.group.crash(victim);
+    // Ordered (so in the view of 3 that owes 3 entries) before the crash, however slow the machine.
+    await until(() => victim.instance.runs === 1, 5_000, 'the call running at the victim');
+    cluster.group.crash(victim.member);
     const r = await call;
     expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'ok', 'failed']);
   });
@@ -254,8 +256,10 @@ describe('client: fail-over', () => {
     cluster = await Cluster.of(3);
     const client = await cluster.client();
     const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
-    const call = client.invoke('ledger', 'slowAppend', ['x', 100]);
-    await sleep(40); // accepted and running
+    // Long enough that the contact crashes while it runs, however slow the machine (a fixed
+    // 40 ms sleep could see the call not yet ordered, or already answered).
+    const call = client.invoke('ledger', 'slowAppend', ['x', 500]);
+    await until(() => contact.instance.runs === 1, 5_000, 'the call running at the contact');
     cluster.group.crash(contact.member);
     const err = (await call.catch((e: unknown) => e)) as FailoverError;
     expect(err).toBeInstanceOf(FailoverError);
@@ -305,22 +309,26 @@ describe('client: fail-over', () => {
     for (const n of cluster.live) expect(n.instance.runs).toBe(2);
     // The calls may complete before the client notices (members answer for the missing replies),
     // but the client does move on from the crashed contact.
-    await sleep(200);
+    await until(() => client.stats().failovers > 0, 5_000, 'the client to leave the crashed contact');
     expect(client.stats().failovers).toBe(1);
     expect(client.contactMember).not.toBe(contact.member.self);
   });
 
   it('moves to another member when the contact is silent, and follows view changes', async () => {
     cluster = await Cluster.of(2);
-    const client = await cluster.client();
+    const client = await cluster.client(QUICK_DETECTION);
     const first = client.contactMember;
     cluster.add();
     await cluster.settle();
-    await sleep(60);
+    await until(() => client.view?.members.length === 3, 5_000, 'the client to follow the view of 3');
     expect(client.view?.members).toHaveLength(3);
     const contact = cluster.nodes.find((n) => n.member.self === first)!;
     cluster.net.drop = (from) => from === contact.member.address; // silent, not crashed
-    await sleep(300);
+    await until(
+      () => client.contactMember !== undefined && client.contactMember !== first,
+      5_000,
+      'the client to move off the silent contact',
+    );
     expect(client.contactMember).toBeDefined();
     expect(client.contactMember).not.toBe(first);
     cluster.net.drop = () => false;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Replies } from '../../runtime/rpc/api.js';
 import { FailoverError, InterruptedError } from '../../runtime/rpc/errors.js';
+import { until } from '../support/until.js';
 import { Cluster, type Ledger, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
@@ -74,8 +75,10 @@ describe('handler locks', () => {
     await b!.replica.acquire('reports');
     await cluster.settle();
     const client = await cluster.client({ seeds: [a!.member.address] });
-    const call = client.invoke('ledger', 'report', [200]);
-    await sleep(40); // b is running it
+    // Long enough that b still runs it at the crash, however slow the machine (a fixed 40 ms
+    // sleep could come before the call reached b, or after a 200 ms run had ended).
+    const call = client.invoke('ledger', 'report', [1_000]);
+    await until(() => b!.instance.reportRuns > 0, 5_000, 'b running the call');
     expect(b!.instance.reportRuns).toBe(1);
     cluster.group.crash(b!.member);
     const err = await call.catch((e: unknown) => e);
@@ -100,8 +103,8 @@ describe('handler locks', () => {
   it('a contact-and-holder failure during a handler call ends it (fail-over or interrupted); the outcome says interrupted', async () => {
     cluster = await Cluster.of(3);
     const client = await cluster.client({ seeds: [cluster.nodes[0]!.member.address] });
-    const call = client.invoke('ledger', 'report', [100]);
-    await sleep(30);
+    const call = client.invoke('ledger', 'report', [1_000]);
+    await until(() => cluster!.nodes[0]!.instance.reportRuns > 0, 5_000, 'the holder running the call');
     cluster.group.crash(cluster.nodes[0]!.member); // the contact is also the default holder
     const err = (await call.catch((e: unknown) => e)) as FailoverError | InterruptedError;
     // Whichever the client learns first: the contact's failure, or (asking a survivor for the

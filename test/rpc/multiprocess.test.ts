@@ -96,9 +96,10 @@ describe('RPC across replica processes on loopback', () => {
     client = await connect({ group: 'ledger', seeds, ...TEST_SECURITY });
     const contact = replicas.find((r) => r.self === client!.contactMember)!;
     const survivors = replicas.filter((r) => r !== contact);
-    // Every replica runs slowAppend for 600 ms; the contact dies 150 ms into it.
-    const call = client.invoke('ledger', 'slowAppend', ['x', 600]);
-    await sleep(150);
+    // Every replica runs slowAppend for 1.5 s; the contact dies while it runs (waited for: a
+    // fixed 150 ms could come before a loaded machine had ordered the call).
+    const call = client.invoke('ledger', 'slowAppend', ['x', 1_500]);
+    expect((await stateWhen(contact, (a) => a.runs > 0)).runs).toBe(1); // it is running there
     await contact.child.kill('SIGKILL');
     const err = (await call.catch((e: unknown) => e)) as FailoverError;
     expect(err).toBeInstanceOf(FailoverError);

@@ -5,6 +5,7 @@ import type { Replies } from '../../runtime/rpc/api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { RemoteError, SnapshotError, UnknownServiceError } from '../../runtime/rpc/errors.js';
 import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
+import { until } from '../support/until.js';
 import { Cluster, type Ledger, type Stamp, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
@@ -184,12 +185,15 @@ describe('replica: cut off from the group (partitioned or excluded)', () => {
     const direct = await cluster.client({ seeds: [cut.member.address] });
     expect(direct.contactMember).toBe(cut.member.self); // it serves clients while a member
     const ids = [client.newRequestId(), client.newRequestId()];
-    const slow = client.invoke('ledger', 'slowAppend', ['s', 80], { requestId: ids[0] });
-    await sleep(20); // running at every replica
+    // Waited for, not slept on: a fixed 20 ms could see the run not yet started at the cut, or
+    // (on a loaded machine) an 80 ms run already recorded there.
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 300], { requestId: ids[0] });
+    await until(() => cut.instance.runs === 1, 5_000, 'the call running at the cut');
     cluster.group.partition(cut.member);
     expect(await slow).toBe(1);
     expect(await client.invoke('ledger', 'append', ['after'], { requestId: ids[1] })).toBe(2);
-    await sleep(120); // its slowAppend has ended too
+    await until(() => cut.instance.slowDone === 1, 5_000, "the cut's slowAppend to end too");
+    await sleep(10); // and its continuation to run
     // Its history ended at the cut: the run it finished afterwards is not recorded as committed.
     for (const id of ids) expect(cut.replica.outcome(id)).toMatchObject({ status: 'not-found' });
     // A stale table must not answer anybody: a new client gets no contact from it.
@@ -209,7 +213,7 @@ describe('replica: an async method that outlives a partition and rejoin (issue 1
     // Long enough that the stale run still sleeps at the rejoin under load: one that settled
     // before it is taken back instead, and the cut is then ahead of the keeper's snapshot.
     const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
-    await sleep(20); // running at every replica
+    await until(() => cut.instance.runs === 2, 5_000, 'the call running at the cut');
     cluster.group.partition(cut.member);
     // Back with the same Replica as a new member, as the Group driver does, while its stale
     // slowAppend still sleeps: it restores the keeper's snapshot (pre-image a, backlog s).
@@ -221,7 +225,8 @@ describe('replica: an async method that outlives a partition and rejoin (issue 1
     );
     expect(await slow).toBe(2);
     expect(await client.invoke('ledger', 'append', ['b'])).toBe(3);
-    await sleep(340); // the stale continuation has run by now
+    await until(() => cut.instance.slowDone === 1, 5_000, 'the stale run to end');
+    await sleep(10); // and its continuation to run
     await cluster.settle();
     expect(keeper.instance.entries).toStrictEqual(['a', 's', 'b']);
     expect(cut.instance.entries).toStrictEqual(['a', 's', 'b']);
@@ -235,13 +240,19 @@ describe('replica: an async method that outlives a partition and rejoin (issue 1
     const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
     const keeper = cluster.nodes.find((n) => n !== cut)!;
     expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
-    const slow = client.invoke('ledger', 'slowAppend', ['s', 150]);
-    await sleep(15); // running at every replica
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
+    await until(
+      () => cut.instance.runs === 2 && keeper.instance.runs === 2,
+      5_000,
+      'the call running at both',
+    );
     cluster.group.partition(cut.member);
     // The keeper's state as it was while its run was pending (a slower run than the cut's).
     const during = keeper.replica.snapshot();
     expect(await slow).toBe(2);
-    await sleep(200); // the cut's stale run has settled: its state is frozen at the cut
+    // The cut's stale run has settled: its state is frozen at the cut.
+    await until(() => cut.instance.slowDone === 1, 5_000, "the cut's stale run to end");
+    await sleep(10); // and its continuation to run
     const runs = cut.instance.runs;
     keeper.replica.snapshot = () => during;
     cut.replica.detach();
@@ -263,12 +274,16 @@ describe('replica: a backlog frozen at a partition', () => {
     const client = await cluster.client();
     const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
     const keeper = cluster.nodes.find((n) => n !== cut)!;
-    const slow = client.invoke('ledger', 'slowAppend', ['s', 40]);
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
     const queued = client.invoke('ledger', 'append', ['q']);
-    await sleep(15); // s runs, q waits behind it, at every replica
+    // s runs, q waits behind it, at every replica (waited for: a 40 ms s could end before a
+    // fixed 15 ms sleep did on a loaded machine).
+    await until(() => cut.instance.runs === 1, 5_000, 's running at the cut');
     cluster.group.partition(cut.member);
     expect([await slow, await queued]).toStrictEqual([1, 2]);
-    await sleep(60); // the stale s has settled: the cut's state is frozen with s and q unapplied
+    // The stale s has settled: the cut's state is frozen with s and q unapplied.
+    await until(() => cut.instance.slowDone === 1, 5_000, 'the stale s to end');
+    await sleep(10); // and its continuation to run
     expect(cut.instance.entries).toStrictEqual([]);
     cut.replica.detach();
     cut.replica.attach(cluster.group.join({ state: cut.replica }));
@@ -287,12 +302,16 @@ describe('replica: a restore the service refuses, over a frozen backlog', () => 
     const client = await cluster.client();
     const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
     const keeper = cluster.nodes.find((n) => n !== cut)!;
-    const slow = client.invoke('ledger', 'slowAppend', ['s', 40]);
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
     const queued = client.invoke('ledger', 'append', ['q']);
-    await sleep(15); // s runs, q waits behind it, at every replica
+    // s runs, q waits behind it, at every replica (waited for: a 40 ms s could end before a
+    // fixed 15 ms sleep did on a loaded machine).
+    await until(() => cut.instance.runs === 1, 5_000, 's running at the cut');
     cluster.group.partition(cut.member);
     expect([await slow, await queued]).toStrictEqual([1, 2]);
-    await sleep(60); // the stale s has settled: the cut's state is frozen with s and q unapplied
+    // The stale s has settled: the cut's state is frozen with s and q unapplied.
+    await until(() => cut.instance.slowDone === 1, 5_000, 'the stale s to end');
+    await sleep(10); // and its continuation to run
     const frozen = cut.replica.snapshot();
     // The keeper's state with an application part Ledger.restore refuses (it spreads a number).
     const bad = decodeValue(keeper.replica.snapshot(), SNAPSHOT_LIMITS) as unknown[];
@@ -310,8 +329,10 @@ describe('replica: a restore deferred behind a stale async method, refused by th
     const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
     const keeper = cluster.nodes.find((n) => n !== cut)!;
     expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
-    const slow = client.invoke('ledger', 'slowAppend', ['s', 80]);
-    await sleep(20); // running at every replica
+    // Still running at the cut when it rejoins, however slow the machine: else its restore is
+    // not deferred, and is refused at once (a fixed 20 ms sleep before the partition saw that).
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
+    await until(() => cut.instance.runs === 2, 5_000, 'the call running at the cut');
     cluster.group.partition(cut.member);
     cut.replica.detach();
     // The keeper's state differs from the cut's pre-image (another history's), so the cut must
@@ -335,7 +356,9 @@ describe('replica: a restore deferred behind a stale async method, refused by th
       restore(s);
     };
     expect(await slow).toBe(2);
-    await sleep(120); // the stale method settled, the deferred restore was tried
+    // The stale method settled, the deferred restore was tried.
+    await until(() => cut.instance.slowDone === 1, 5_000, 'the stale method to settle');
+    await sleep(10); // and the deferred restore to be tried
     await cluster.settle();
     expect(cut.replica.stats().internalErrors).toBeGreaterThan(0);
     expect(cluster.group.view.members).toStrictEqual([keeper.member.self]);
@@ -414,4 +437,39 @@ describe('replica: group messages apply only through the total order, under thei
     await cluster.settle();
     for (const n of cluster.nodes) expect(n.instance.entries).toStrictEqual(['x']);
   });
+});
+
+describe('replica: requests delivered behind a restore deferred by a stale async method', () => {
+  it('are pending to an outcome query until applied, never not-found (FINDINGS 56)', async () => {
+    // RPC seed 32001516: a member rejoined while its stale async run still went on, so the state
+    // it was given waited for that run; the requests of its new view queued behind it. Installing
+    // the state forgot that they were in the order, and a client's outcome query heard
+    // `not-found` (then fenced, so final) for a request the member applied moments later.
+    cluster = await Cluster.of(2);
+    const client = await cluster.client();
+    const cut = cluster.nodes.find((n) => n.member.self !== client.contactMember)!;
+    expect(await client.invoke('ledger', 'append', ['a'])).toBe(1);
+    // The cut runs slowAppend ten times slower than the keeper: its run of s is still going when
+    // it rejoins with the keeper's state, which already holds s (so the state must wait for it).
+    cut.instance.slowFactor = 10;
+    const started = Date.now();
+    expect(await client.invoke('ledger', 'slowAppend', ['s', 100])).toBe(2);
+    cluster.group.partition(cut.member);
+    cut.replica.detach();
+    const back = cluster.group.join({ state: cut.replica });
+    cut.replica.attach(back);
+    // In the new view: t (1 s at the cut, from when its stale s settles) and b behind it.
+    const t = client.invoke('ledger', 'slowAppend', ['t', 100]);
+    const b = (await client.invoke('ledger', 'stamp', [])) as Stamp;
+    // The cut's stale s settles ~1 s after it started, then its t runs for 1 s: ask in between.
+    await sleep(Math.max(0, started + 1_300 - Date.now()));
+    const other = await cluster.client({ seeds: [back.address] });
+    expect(other.contactMember).toBe(back.self);
+    expect(cut.instance.entries).toStrictEqual(['a', 's']); // t runs, b waits behind it
+    expect((await other.outcome(b.requestId, { timeoutMs: 100 })).status).toBe('pending');
+    expect(await t).toBe(3);
+    await cluster.settle();
+    expect(cut.instance.entries).toStrictEqual(['a', 's', 't']);
+    expect(await other.outcome(b.requestId)).toMatchObject({ status: 'committed', value: b });
+  }, 20_000);
 });

@@ -13,6 +13,9 @@ import { FakeGroup, type FakeMember, FakeNet } from './fake-group.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Client options for a test about noticing a failed or silent contact: 150 ms without a word. */
+export const QUICK_DETECTION = { contactTimeoutMs: 150 } as const;
+
 export class LedgerError extends TroupeError {
   constructor(readonly reason: string) {
     super('LEDGER_REFUSED', `ledger refused: ${reason}`);
@@ -32,7 +35,11 @@ export interface Stamp {
 export class Ledger {
   entries: string[] = [];
   runs = 0;
+  /** `slowAppend` runs whose sleep has ended (a stale one included): what a test waits for. */
+  slowDone = 0;
   reportRuns = 0;
+  /** Multiplies `slowAppend`'s sleep here (not replicated): one replica slower than the others. */
+  slowFactor = 1;
 
   @Ordered()
   append(entry: string): number {
@@ -44,7 +51,8 @@ export class Ledger {
   @Ordered()
   async slowAppend(entry: string, ms: number): Promise<number> {
     this.runs++;
-    await sleep(ms);
+    await sleep(ms * this.slowFactor);
+    this.slowDone++;
     this.entries.push(entry);
     return this.entries.length;
   }
@@ -192,8 +200,12 @@ export class Cluster<T extends object = Ledger> {
       transport: this.net.transport(`192.168.0.${this.nextClient++}:5000`),
       retransmitMs: 20,
       heartbeatMs: 20,
-      contactTimeoutMs: 150,
-      timeoutMs: 3000,
+      // The client and every replica share one event loop here: on a loaded machine a stall of
+      // a few hundred ms made a 150 ms contact look failed (FailoverError) and ran 3 s deadlines
+      // out. A test about noticing a failed or silent contact passes {@link QUICK_DETECTION};
+      // one about deadlines passes its own timeoutMs.
+      contactTimeoutMs: 2_000,
+      timeoutMs: 10_000,
       // The in-memory replicas here are built without a key (the keyed path: test/group/auth-udp.test.ts).
       insecure: true,
       ...opts,
