@@ -452,7 +452,6 @@ describe('replica: requests delivered behind a restore deferred by a stale async
     // The cut runs slowAppend ten times slower than the keeper: its run of s is still going when
     // it rejoins with the keeper's state, which already holds s (so the state must wait for it).
     cut.instance.slowFactor = 10;
-    const started = Date.now();
     expect(await client.invoke('ledger', 'slowAppend', ['s', 100])).toBe(2);
     cluster.group.partition(cut.member);
     cut.replica.detach();
@@ -461,8 +460,9 @@ describe('replica: requests delivered behind a restore deferred by a stale async
     // In the new view: t (1 s at the cut, from when its stale s settles) and b behind it.
     const t = client.invoke('ledger', 'slowAppend', ['t', 100]);
     const b = (await client.invoke('ledger', 'stamp', [])) as Stamp;
-    // The cut's stale s settles ~1 s after it started, then its t runs for 1 s: ask in between.
-    await sleep(Math.max(0, started + 1_300 - Date.now()));
+    // The cut's stale s settles ~1 s after it started; the state is installed, then its t runs
+    // for 1 s with b queued behind: ask then (a, s, t started there: three runs).
+    await until(() => cut.instance.slowDone >= 1 && cut.instance.runs === 3, 10_000, 'the cut running t');
     const other = await cluster.client({ seeds: [back.address] });
     expect(other.contactMember).toBe(back.self);
     expect(cut.instance.entries).toStrictEqual(['a', 's']); // t runs, b waits behind it
