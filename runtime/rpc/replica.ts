@@ -1357,9 +1357,9 @@ export class Replica<T extends object = object> implements StateProvider {
     const after = this.queue.filter((i) => i.t !== 'restore');
     const waiting = new Map<string, AppliedView>();
     for (const item of after) {
-      const id = item.t === 'msg' && item.msg?.kind === 'request' ? item.msg.id : undefined;
-      const orderedIn = id === undefined ? undefined : this.inOrder.get(id);
-      if (orderedIn) waiting.set(id!, orderedIn);
+      if (item.t !== 'msg' || item.msg?.kind !== 'request') continue;
+      const orderedIn = this.inOrder.get(item.msg.id);
+      if (orderedIn) waiting.set(item.msg.id, orderedIn);
     }
     this.queue = [...backlog, ...after];
     this.inOrder.clear();
