@@ -25,6 +25,20 @@ export function optionsOf(m: Mode, seed: number): SimOptions {
  * finding needed; this one runs those nobody chose, as an outside tester would.
  */
 export function mixedOptions(seed: number): SimOptions {
+  return drawOptions(seed, false);
+}
+
+/**
+ * The `wide` mode's options: `mixed`'s draws, then what `mixed` never varies: larger RPC groups
+ * (3..7), a shorter client deadline, large fragmented casts in group mode (`--pad`), all-total
+ * `none` casts, more casts per member. Its own seed range, so `mixed`'s pinned seeds keep
+ * their schedules.
+ */
+export function wideOptions(seed: number): SimOptions {
+  return drawOptions(seed, true);
+}
+
+function drawOptions(seed: number, wide: boolean): SimOptions {
   let h = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
   const bit = (p: number) => {
     h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
@@ -46,12 +60,23 @@ export function mixedOptions(seed: number): SimOptions {
   // Drawn last, so every seed's earlier draws (and so its run without these) stay as they were.
   const later = ['zombie', 'churn', 'flushcut', ...(rpc ? ['clients'] : [])].filter(() => bit(0.25));
   const faults = [...base, ...extra, ...later];
-  return {
+  const mixed: SimOptions = {
     ...common,
     rpc,
     members: rpc ? '3..5' : '3..9',
     faults: parseFaults(faults.length > 0 ? faults.join(',') : 'loss'),
     ...drawn,
+  };
+  if (!wide) return mixed;
+  return {
+    ...mixed,
+    ...(rpc
+      ? { members: bit(0.5) ? '3..7' : '3..5', timeout: bit(0.3) ? 600 : 1500, calls: bit(0.3) ? 24 : 12 }
+      : {
+          pad: bit(0.3) ? (bit(0.5) ? 2_500 : 6_000) : 0,
+          qos: bit(0.2) ? ('none' as const) : ('mixed' as const),
+          messages: bit(0.3) ? 80 : 40,
+        }),
   };
 }
 
@@ -122,4 +147,6 @@ export const MODES: readonly Mode[] = [
   },
   // Weight 0: not in the default 100,000 (`--modes mixed` runs it; its seeds split evenly).
   { name: 'mixed', base: 9_000_000, weight: 0, opts: common, draw: mixedOptions },
+  // Weight 0 too: `mixed` plus the sizes and timings it never varies (wideOptions).
+  { name: 'wide', base: 100_000_000, weight: 0, opts: common, draw: wideOptions },
 ];
