@@ -1,5 +1,5 @@
-// The opt-in faults zombie, churn and flushcut (test/sim/patterns.ts): each does what it says,
-// and the group invariants hold under them on a few seeds.
+// The opt-in faults zombie, churn, flushcut (test/sim/patterns.ts) and straggle (world.ts): each
+// does what it says, and the group invariants hold under them on a few seeds.
 import { expect, it } from 'vitest';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { groupConfig, planFaults, planProbes, runScenario } from './scenario.js';
@@ -70,4 +70,16 @@ it('flushcut: the network heals or splits again while a flush runs', () => {
   expect(struck).toBeGreaterThan(0);
   // Within 4 ms of the first block, most flushes still run somewhere.
   expect(inFlush / struck).toBeGreaterThan(0.5);
+});
+
+it('straggle: packets arrive seconds late, and one sent to a crashed process reaches its successor', () => {
+  const run = (faults: Fault[]) =>
+    runScenario(groupConfig(2, 5, [...BASE, 'crash', 'pause', 'partition', ...faults]), GROUP_CHECKERS);
+  const on = run(['straggle']);
+  expect(on.world.straggled.late).toBeGreaterThan(0);
+  expect(on.world.straggled.handedOver).toBeGreaterThan(0);
+  expect(on.violations).toEqual([]);
+  // The control: without the fault nothing is held back and nothing crosses a restart.
+  const off = run([]);
+  expect(off.world.straggled).toEqual({ late: 0, handedOver: 0 });
 });

@@ -22,8 +22,21 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * (test/sim/patterns.ts). `clients` puts the RPC clients in the partitions too: while the
  * members are split, each client is on one side (drawn per split), so it may reach only a
  * minority, or lose its contact to the other side; otherwise clients reach every member.
+ * `straggle` holds one packet in a hundred for 0.3–4 s (a datagram stuck in a queue, an
+ * overloaded switch, a replaying middlebox), and a packet that arrives at an address after its
+ * process was restarted reaches the new process there, as UDP and a reused port would do it
+ * (without it the simulator drops every packet sent to an earlier process).
  */
-export type ExtraFault = 'splits' | 'links' | 'skew' | 'slow' | 'zombie' | 'churn' | 'flushcut' | 'clients';
+export type ExtraFault =
+  | 'splits'
+  | 'links'
+  | 'skew'
+  | 'slow'
+  | 'zombie'
+  | 'churn'
+  | 'flushcut'
+  | 'clients'
+  | 'straggle';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -33,6 +46,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'churn',
   'flushcut',
   'clients',
+  'straggle',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -217,6 +231,8 @@ export class World {
   /** Called with the node's index whenever a member is told to block (a flush starts there):
    * lets a fault plan strike during a flush (`flushcut`). */
   readonly blockHooks: ((node: number) => void)[] = [];
+  /** Under `straggle`: packets held back 0.3 s or more, and packets that reached a later process at their address. */
+  readonly straggled = { late: 0, handedOver: 0 };
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
   /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */
@@ -381,8 +397,8 @@ export class World {
       this.hop((delay) => {
         const inc = dst.inc;
         this.queue.push(this.now + delay, () =>
-          this.onNode(dst, inc, () => {
-            dst.app?.clientPacket(bytes, from);
+          this.onArrival(dst, inc, (n) => {
+            n.app?.clientPacket(bytes, from);
             return [];
           }),
         );
@@ -398,8 +414,22 @@ export class World {
       let delay = 0.2 + (this.cfg.latencyMs ?? 0) + this.rng() * 0.3;
       if (this.faultOn('delay')) delay += this.rng() * 5;
       if (this.faultOn('reorder') && this.rng() < 0.2) delay += this.rng() * 20;
+      if (this.faultOn('straggle') && this.rng() < 0.01) {
+        delay += 300 + this.rng() * 3_700;
+        this.straggled.late++;
+      }
       deliver(delay);
     }
+  }
+
+  /**
+   * A packet sent to `dst` (then in incarnation `inc`) arrives: `fn` runs on that process, or
+   * under `straggle` on whichever process now runs at its address.
+   */
+  private onArrival(dst: Node, inc: number, fn: (n: Node) => NodeEffect[]): void {
+    const n = this.cfg.faults.has('straggle') ? this.nodes[dst.index]! : dst;
+    if (n !== dst && n.alive) this.straggled.handedOver++;
+    this.onNode(n, n === dst ? inc : n.inc, () => fn(n));
   }
 
   /** Whether the stack runs membership (views, joins, partitions) or only reliable streams. */
@@ -585,25 +615,20 @@ export class World {
         : this.nodes.filter((d) => d.address === to);
     for (const dst of targets) {
       if (this.links.blocks(src.index, dst.index)) continue;
-      if (this.faultOn('loss') && this.rng() < 0.1) continue;
-      const copies = this.faultOn('dup') && this.rng() < 0.05 ? 2 : 1;
-      for (let c = 0; c < copies; c++) {
-        let delay = 0.2 + (this.cfg.latencyMs ?? 0) + this.rng() * 0.3;
-        if (this.faultOn('delay')) delay += this.rng() * 5;
-        if (this.faultOn('reorder') && this.rng() < 0.2) delay += this.rng() * 20;
+      this.hop((delay) => {
         const inc = dst.inc;
         const from = src.address;
         this.queue.push(this.now + delay, () =>
-          this.onNode(dst, inc, () => {
+          this.onArrival(dst, inc, (n) => {
             // Client packets bypass the stack to the application, as `Group.onPacket` routes them.
-            if (dst.app && bytes.length > 2 && bytes[2] === PacketType.Client) {
-              dst.app.clientPacket(bytes, from);
+            if (n.app && bytes.length > 2 && bytes[2] === PacketType.Client) {
+              n.app.clientPacket(bytes, from);
               return [];
             }
-            return dst.runner.receive(bytes, from, this.now);
+            return n.runner.receive(bytes, from, this.now);
           }),
         );
-      }
+      });
     }
   }
 
