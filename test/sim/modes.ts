@@ -31,8 +31,8 @@ export function mixedOptions(seed: number): SimOptions {
 /**
  * The `wide` mode's options: `mixed`'s draws, then what `mixed` never varies: larger RPC groups
  * (3..7), a shorter client deadline, large fragmented casts in group mode (`--pad`), all-total
- * `none` casts, more casts per member, and the `straggle` fault (packets seconds late, and
- * reaching a restarted process at their address). Its own seed range, so `mixed`'s pinned seeds keep
+ * `none` casts, more casts per member, and the `straggle` and `lossy` faults (packets seconds
+ * late, and reaching a restarted process at their address; a member's link losing most packets). Its own seed range, so `mixed`'s pinned seeds keep
  * their schedules.
  */
 export function wideOptions(seed: number): SimOptions {
@@ -69,10 +69,10 @@ function drawOptions(seed: number, wide: boolean): SimOptions {
     ...drawn,
   };
   if (!wide) return mixed;
-  const straggle = bit(0.5) ? ['straggle'] : [];
+  const network = ['straggle', 'lossy'].filter(() => bit(0.5));
   return {
     ...mixed,
-    faults: parseFaults([...faults, ...straggle].join(',') || 'loss'),
+    faults: parseFaults([...faults, ...network].join(',') || 'loss'),
     ...(rpc
       ? { members: bit(0.5) ? '3..7' : '3..5', timeout: bit(0.3) ? 600 : 1500, calls: bit(0.3) ? 24 : 12 }
       : {

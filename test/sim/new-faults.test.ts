@@ -1,4 +1,4 @@
-// The opt-in faults zombie, churn, flushcut (test/sim/patterns.ts) and straggle (world.ts): each
+// The opt-in faults zombie, churn, flushcut, lossy (test/sim/patterns.ts) and straggle (world.ts): each
 // does what it says, and the group invariants hold under them on a few seeds.
 import { expect, it } from 'vitest';
 import { GROUP_CHECKERS } from './group-checkers.js';
@@ -76,10 +76,21 @@ it('straggle: packets arrive seconds late, and one sent to a crashed process rea
   const run = (faults: Fault[]) =>
     runScenario(groupConfig(2, 5, [...BASE, 'crash', 'pause', 'partition', ...faults]), GROUP_CHECKERS);
   const on = run(['straggle']);
-  expect(on.world.straggled.late).toBeGreaterThan(0);
-  expect(on.world.straggled.handedOver).toBeGreaterThan(0);
+  expect(on.world.netFaults.late).toBeGreaterThan(0);
+  expect(on.world.netFaults.handedOver).toBeGreaterThan(0);
   expect(on.violations).toEqual([]);
   // The control: without the fault nothing is held back and nothing crosses a restart.
   const off = run([]);
-  expect(off.world.straggled).toEqual({ late: 0, handedOver: 0 });
+  expect(off.world.netFaults).toEqual({ late: 0, handedOver: 0, lossy: 0 });
+});
+
+it('lossy: one member loses most of its packets for a while, alive and reachable', () => {
+  const r = traced(4, 5, ['lossy']);
+  const episodes = r.trace.filter((l) => / LOSSY n\d in /.test(l));
+  const rates = episodes.flatMap((l) => [...l.matchAll(/(in|out) ([\d.]+)/g)].map((m) => Number(m[2])));
+  expect(rates.some((x) => x >= 0.3)).toBe(true);
+  // Every episode ends (rates back to 0) before the quiet phase.
+  expect(episodes.at(-1)).toMatch(/in 0\.00 out 0\.00$/);
+  expect(r.world.netFaults.lossy).toBeGreaterThan(50);
+  expect(r.violations).toEqual([]);
 });

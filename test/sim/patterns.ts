@@ -17,7 +17,9 @@
  * - `churn`: whoever is the sequencer of the moment is crashed (restarted later as a new
  *   incarnation) or cut off alone (rejoining as the seed's rejoin mode says), two to four times;
  * - `flushcut`: a partition that, the instant a flush starts at any member, heals or splits
- *   again along other sides: the flush runs while the network changes under it.
+ *   again along other sides: the flush runs while the network changes under it;
+ * - `lossy`: one to three times, one member's link loses 30–80 % of its packets (inbound,
+ *   outbound or both) for 0.3–3 s.
  *
  * Every split and cut heals before `faultMs`, so the quiet phase can show recovery.
  */
@@ -213,5 +215,22 @@ export function planFlushCut(w: World): void {
       });
     });
     t = latest + 100 + r() * 300;
+  }
+}
+
+/** `lossy`: one to three episodes, each one member's link losing 30–80 % of its inbound,
+ * outbound or both packets for 0.3–3 s (ended by `faultMs`), one after another. */
+export function planLossy(w: World): void {
+  const r = seededRandom(w.cfg.seed * 163 + 29);
+  const rounds = randomInt(r, 1, 3);
+  let t = 200 + r() * w.cfg.faultMs * 0.3;
+  for (let k = 0; k < rounds && t < w.cfg.faultMs; k++) {
+    const i = randomInt(r, 0, w.cfg.members - 1);
+    const rate = 0.3 + r() * 0.5;
+    const way = r();
+    const len = 300 + r() * 2_700;
+    w.at(t, () => w.setLossy(i, way < 0.67 ? rate : 0, way >= 0.33 ? rate : 0));
+    w.at(Math.min(t + len, w.cfg.faultMs), () => w.setLossy(i, 0, 0));
+    t += len + 100 + r() * 500;
   }
 }

@@ -2,7 +2,15 @@ import { defaultRegistry, GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
-import { planChurn, planFlushCut, planLinks, planSkew, planSplits, planZombie } from './patterns.js';
+import {
+  planChurn,
+  planFlushCut,
+  planLinks,
+  planLossy,
+  planSkew,
+  planSplits,
+  planZombie,
+} from './patterns.js';
 import { planSlow, resolveSlowTargets } from './slow.js';
 import { type Fault, type ScenarioConfig, World } from './world.js';
 
@@ -120,6 +128,7 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('zombie')) planZombie(w, () => sequencerNode(w));
   if (f.has('churn')) planChurn(w, () => sequencerNode(w));
   if (f.has('flushcut')) planFlushCut(w);
+  if (f.has('lossy')) planLossy(w);
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {
     planSlow(w.slow, r, cfg.members, cfg.faultMs);

@@ -25,7 +25,10 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * `straggle` holds one packet in a hundred for 0.3–4 s (a datagram stuck in a queue, an
  * overloaded switch, a replaying middlebox), and a packet that arrives at an address after its
  * process was restarted reaches the new process there, as UDP and a reused port would do it
- * (without it the simulator drops every packet sent to an earlier process).
+ * (without it the simulator drops every packet sent to an earlier process). `lossy` makes one
+ * member's link lose 30–80 % of its packets, inbound, outbound or both, for 0.3–3 s at a time
+ * (a bad NIC or a congested port: alive, reachable, but most of what it sends or hears is lost;
+ * test/sim/patterns.ts).
  */
 export type ExtraFault =
   | 'splits'
@@ -36,7 +39,8 @@ export type ExtraFault =
   | 'churn'
   | 'flushcut'
   | 'clients'
-  | 'straggle';
+  | 'straggle'
+  | 'lossy';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -47,6 +51,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'flushcut',
   'clients',
   'straggle',
+  'lossy',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -217,6 +222,11 @@ export class World {
   readonly queue = new EventQueue();
   /** Slow-but-alive members (the `slow` fault, test/sim/slow.ts). */
   readonly slow = new SlowPlan();
+  /** `lossy`: per node, the share of its inbound and outbound packets lost now (0: none). */
+  private readonly lossyIn: number[];
+  private readonly lossyOut: number[];
+  /** Draws for `lossy` alone, so its losses leave the world's own draws as they were. */
+  private readonly lossyRng: () => number;
   readonly rng: RandomSource;
   readonly trace: string[] = [];
   now = 0;
@@ -231,8 +241,11 @@ export class World {
   /** Called with the node's index whenever a member is told to block (a flush starts there):
    * lets a fault plan strike during a flush (`flushcut`). */
   readonly blockHooks: ((node: number) => void)[] = [];
-  /** Under `straggle`: packets held back 0.3 s or more, and packets that reached a later process at their address. */
-  readonly straggled = { late: 0, handedOver: 0 };
+  /**
+   * What `straggle` and `lossy` did: packets held back 0.3 s or more, packets that reached a
+   * later process at their address, packets a lossy link lost.
+   */
+  readonly netFaults = { late: 0, handedOver: 0, lossy: 0 };
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
   /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */
@@ -247,6 +260,9 @@ export class World {
     this.clientRng = seededRandom(cfg.seed * 151 + 19);
     this.padRng = seededRandom(cfg.seed * 157 + 23);
     this.links = new Links(cfg.members);
+    this.lossyIn = new Array<number>(cfg.members).fill(0);
+    this.lossyOut = new Array<number>(cfg.members).fill(0);
+    this.lossyRng = seededRandom(cfg.seed * 167 + 31);
     for (let i = 0; i < cfg.members; i++) this.nodes.push(this.start(i, 1));
   }
 
@@ -393,7 +409,7 @@ export class World {
   /** A packet from a non-member endpoint to a node, with the same faults as between members. */
   sendFrom(from: string, to: string, bytes: Uint8Array): void {
     for (const dst of this.nodes.filter((d) => d.address === to)) {
-      if (this.clientCut(from, dst.index)) continue;
+      if (this.clientCut(from, dst.index) || this.lost(-1, dst.index)) continue;
       this.hop((delay) => {
         const inc = dst.inc;
         this.queue.push(this.now + delay, () =>
@@ -416,7 +432,7 @@ export class World {
       if (this.faultOn('reorder') && this.rng() < 0.2) delay += this.rng() * 20;
       if (this.faultOn('straggle') && this.rng() < 0.01) {
         delay += 300 + this.rng() * 3_700;
-        this.straggled.late++;
+        this.netFaults.late++;
       }
       deliver(delay);
     }
@@ -428,8 +444,25 @@ export class World {
    */
   private onArrival(dst: Node, inc: number, fn: (n: Node) => NodeEffect[]): void {
     const n = this.cfg.faults.has('straggle') ? this.nodes[dst.index]! : dst;
-    if (n !== dst && n.alive) this.straggled.handedOver++;
+    if (n !== dst && n.alive) this.netFaults.handedOver++;
     this.onNode(n, n === dst ? inc : n.inc, () => fn(n));
+  }
+
+  /**
+   * `lossy`: sets node `index`'s current inbound and outbound loss (0–1; 0 ends it).
+   */
+  setLossy(index: number, inbound: number, outbound: number): void {
+    this.lossyIn[index] = inbound;
+    this.lossyOut[index] = outbound;
+    this.log(`LOSSY n${index} in ${inbound.toFixed(2)} out ${outbound.toFixed(2)}`);
+  }
+
+  /** Whether `lossy` loses a packet from node `src` to node `dst` (-1: a client, never lossy). */
+  private lost(src: number, dst: number): boolean {
+    const p = 1 - (1 - (src >= 0 ? this.lossyOut[src]! : 0)) * (1 - (dst >= 0 ? this.lossyIn[dst]! : 0));
+    if (p === 0 || this.lossyRng() >= p) return false;
+    this.netFaults.lossy++;
+    return true;
   }
 
   /** Whether the stack runs membership (views, joins, partitions) or only reliable streams. */
@@ -602,7 +635,7 @@ export class World {
   private transmit(src: Node, to: string | null, bytes: Uint8Array): void {
     const endpoint = to === null ? undefined : this.endpoints.get(to);
     if (endpoint) {
-      if (this.clientCut(to!, src.index)) return;
+      if (this.clientCut(to!, src.index) || this.lost(src.index, -1)) return;
       this.hop((delay) => {
         const from = src.address;
         this.queue.push(this.now + delay, () => endpoint(bytes, from));
@@ -614,7 +647,7 @@ export class World {
         ? multicastTargets(this.cfg.delivery ?? 'multicast', src, this.nodes, src.peers)
         : this.nodes.filter((d) => d.address === to);
     for (const dst of targets) {
-      if (this.links.blocks(src.index, dst.index)) continue;
+      if (this.links.blocks(src.index, dst.index) || this.lost(src.index, dst.index)) continue;
       this.hop((delay) => {
         const inc = dst.inc;
         const from = src.address;
