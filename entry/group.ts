@@ -9,6 +9,7 @@ export {
   JoinError,
   JoinTimeoutError,
   KeyMismatchError,
+  MembershipFileError,
   NoAnswerError,
   TroupeError,
 } from '../runtime/errors.js';

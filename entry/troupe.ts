@@ -12,6 +12,7 @@ export {
   JoinError,
   JoinTimeoutError,
   KeyMismatchError,
+  MembershipFileError,
   NoAnswerError,
 } from '../runtime/errors.js';
 export type { Group } from '../runtime/group/group.js';

@@ -133,3 +133,21 @@ export class KeyMismatchError extends JoinError {
     super('JOIN_KEY_MISMATCH', message, seeds);
   }
 }
+
+/**
+ * `MEMBERSHIP_FILE_BAD`: the membership file a member was told to keep (`JoinOptions.membershipFile`,
+ * `troupe serve --data-dir`) exists but cannot be read as one, or belongs to another group. The
+ * member does not start: starting without the memory it holds could let this process help found a
+ * second group beside a running one (docs/protocol.md, "Membership memory"). Move the file away
+ * only if this process was never in the group it names.
+ */
+export class MembershipFileError extends TroupeError {
+  constructor(
+    message: string,
+    /** The file. */
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super('MEMBERSHIP_FILE_BAD', message, options);
+  }
+}

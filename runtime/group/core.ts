@@ -242,6 +242,24 @@ export class MemberCore {
     return this.installed;
   }
 
+  /**
+   * The view this process is in, or was last in: what a restarted process should remember
+   * (`Group` keeps it in its membership file). Undefined before any view.
+   */
+  memory(): LastView | undefined {
+    if (this.installed)
+      return { members: this.installed.members, addresses: this.installed.addresses, self: this.member };
+    return this.lastView;
+  }
+
+  /**
+   * Before the first `start`: the view an earlier process at this address was last in (read from
+   * its membership file), so the bootstrap vote treats this process as one that was in it.
+   */
+  remember(last: LastView): void {
+    if (this.inc === 0) this.lastView = last;
+  }
+
   /** Start a new incarnation and ask to join. */
   start(now: number): CoreEffect[] {
     this.inc++;

@@ -23,6 +23,7 @@ import { decodeFixedHeader, PacketType } from '../wire/packet.js';
 import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
 import { type HealthOptions, healthLayers, REJOIN_DAMP_MS, RejoinDamper } from './health.js';
 import { JoinWatch } from './join-watch.js';
+import { loadMembership, saveMembership } from './memory.js';
 
 export type { HealthOptions } from './health.js';
 
@@ -49,6 +50,21 @@ export interface JoinOptions extends SecurityOptions {
   health?: HealthOptions;
   /** Reject the join if no view is installed within this time (default 30 s). */
   joinTimeoutMs?: number;
+  /**
+   * A file where this member keeps the last view it installed (written before the view's first
+   * packet leaves, replaced atomically), and reads it back when it starts: a process that crashed
+   * and restarted at the same address then remembers the view it was in, and cannot help found a
+   * second group beside a primary that went on without it (docs/protocol.md, "Membership
+   * memory"). One file per member process; give every replica its own. Without it a restarted
+   * process remembers nothing. An unreadable file, or one of another group, fails the join with
+   * `MembershipFileError` (`MEMBERSHIP_FILE_BAD`) before a socket opens.
+   *
+   * @example
+   * ```ts
+   * await joinGroup('accounts', { key, seeds, membershipFile: '/var/lib/accounts/membership.json' });
+   * ```
+   */
+  membershipFile?: string;
   /**
    * Calls the join off: it rejects with `JoinAbortedError` (`JOIN_ABORTED`). A joiner already in
    * a view (e.g. waiting for its state) leaves it first, so the others need not suspect it and
@@ -175,10 +191,12 @@ export class Group implements GroupHandle {
   /** Create the member and join; resolves once a view (and the state, for a joiner) is installed. */
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
     checkSecurity(opts, 'joinGroup'); // before any socket opens
+    const remembered = opts.membershipFile ? loadMembership(opts.membershipFile, groupName) : undefined;
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     // Seeds as IPs: votes and packets come from IPs, and a member must know itself among them.
     const seeds = await Promise.all(opts.seeds.map(resolveAddressLeniently));
     const g = new Group(groupName, transport, { ...opts, seeds }, opts.transport === undefined, opts.seeds);
+    if (remembered) g.core.remember(remembered);
     g.observe.event({ type: 'member', group: g });
     for (const [event, listener] of Object.entries(opts.on ?? {}))
       if (listener) g.on(event as keyof GroupEvents, listener as never);
@@ -435,6 +453,14 @@ export class Group implements GroupHandle {
   }
 
   private apply(effects: CoreEffect[]): void {
+    // A view installed in this turn is on disk before any of the turn's packets leave: a process
+    // killed after acknowledging a view remembers it (see `membershipFile`).
+    if (this.opts.membershipFile)
+      for (const e of effects)
+        if (e.kind === 'app' && e.event.type === 'view') {
+          this.saveMemory(this.opts.membershipFile);
+          break;
+        }
     for (const e of effects) {
       switch (e.kind) {
         case 'transmit':
@@ -452,6 +478,20 @@ export class Group implements GroupHandle {
           if (this.errors.length > 100) this.errors.shift();
           break;
       }
+    }
+  }
+
+  private saveMemory(path: string): void {
+    const last = this.core.memory();
+    if (!last) return;
+    try {
+      saveMembership(path, this.groupName, last);
+    } catch (error) {
+      // The member runs on (a full disk must not take the group down with it), but the error is
+      // kept where a stack error is, and a restart would remember an older view.
+      this.errors.push({ layer: 'membership', error });
+      if (this.errors.length > 100) this.errors.shift();
+      process.emitWarning((error as Error).message, { code: 'MEMBERSHIP_FILE_BAD' });
     }
   }
 

@@ -51,6 +51,13 @@ export interface LaunchOptions {
   /** Lowest level logged (pino JSON lines on stderr), or `silent`. Default `info`. */
   logLevel?: LevelName | 'silent';
   /**
+   * This replica's own directory (created if missing): it keeps the last view it installed in
+   * `membership-<group>.json` there, so after a crash and restart it remembers the view it was
+   * in and cannot help found a second group beside a running one (`JoinOptions.membershipFile`).
+   * One directory per replica. Default: none (a restarted replica remembers nothing).
+   */
+  dataDir?: string;
+  /**
    * Also receive `troupe dist` pushes into this directory: an AFDP receiver of the transfer
    * group named like the replica's group, with its key, on {@link host}:{@link receivePort}.
    * Default: none.
@@ -84,6 +91,8 @@ export const LAUNCH_HELP = `Options (flag, environment variable, config file key
   --metrics-port N    TROUPE_METRICS_PORT metricsPort  serve /metrics, /status, the live page (0: any port)
   --metrics-host ADDR TROUPE_METRICS_HOST metricsHost  its bind address (default 127.0.0.1)
   --log-level L       TROUPE_LOG_LEVEL  logLevel    trace|debug|info|warn|error|fatal|silent (default info)
+  --data-dir DIR      TROUPE_DATA_DIR   dataDir     this replica's own directory: it remembers its last
+                                        view there across a crash (recommended; one per replica)
   --receive-dir DIR   TROUPE_RECEIVE_DIR  receiveDir   also take troupe dist pushes into DIR
                                         (troupe dist <path> --to <group> --seeds <receive addresses>)
   --receive-port N    TROUPE_RECEIVE_PORT receivePort  the receiver's UDP port (default 0: any free port)
@@ -107,6 +116,7 @@ const FLAGS = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'log-level': { type: 'string' },
+  'data-dir': { type: 'string' },
   'receive-dir': { type: 'string' },
   'receive-port': { type: 'string' },
   'receive-mcast': { type: 'string' },
@@ -226,6 +236,10 @@ export function readLaunchOptions(
       );
     o.logLevel = ll.v as LevelName | 'silent';
   }
+  const dd = pick(f['data-dir'], 'TROUPE_DATA_DIR', 'dataDir');
+  const dataDir = str(dd);
+  if (dataDir !== undefined)
+    o.dataDir = dd!.from.startsWith(`${configFile}:`) ? path.resolve(fileDir, dataDir) : dataDir;
   const rd = pick(f['receive-dir'], 'TROUPE_RECEIVE_DIR', 'receiveDir');
   const receiveDir = str(rd);
   // A directory named in the config file is relative to that file, like the key file.

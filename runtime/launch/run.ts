@@ -2,6 +2,8 @@
  * Runs one replica process: options from flags, environment and config file; the transport
  * they name; a key or an explicit `insecure`; a clean leave on SIGTERM/SIGINT.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
@@ -141,6 +143,7 @@ export async function runReplica<T extends object>(
   }
   const seeds = await resolveSeeds(o.seeds ?? []);
   const groupName = o.group ?? meta.name;
+  const membershipFile = o.dataDir !== undefined ? dataDirFile(o.dataDir, groupName) : undefined;
   const say = (event: string, fields: Record<string, unknown>, prose: string): void => {
     if (o.json) process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
     else process.stderr.write(`${prose}\n`);
@@ -206,6 +209,7 @@ export async function runReplica<T extends object>(
       validate: createValidator(model, meta.name),
       ...(handling ? { signal: joinAbort.signal } : {}),
       ...(observer ? { observe: observer } : {}),
+      ...(membershipFile !== undefined ? { membershipFile } : {}),
       // `insecure` is the library's explicit no-key switch once keys are required (issue 11);
       // typed loosely so this compiles before and after that option exists.
       ...(o.key !== undefined ? { key: o.key } : ({ insecure: true } as object)),
@@ -297,4 +301,15 @@ export async function runReplica<T extends object>(
     ...(receiver ? { receiver } : {}),
     stop,
   };
+}
+
+/** The membership file of group `groupName` in `dir`, which is created (owner only) if missing. */
+function dataDirFile(dir: string, groupName: string): string {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new LaunchError('CONFIG', `--data-dir: cannot create '${dir}': ${(e as Error).message}`);
+  }
+  // The name is the group's as given; characters a file name cannot hold are replaced.
+  return join(dir, `membership-${groupName.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
 }

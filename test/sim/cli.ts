@@ -37,6 +37,8 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      under which seq's stall and pace rules act before the failure detector
   --pad BYTES        group mode: each cast carries up to BYTES of padding and frag cuts messages
                      into 1 KB fragments (large casts under the faults; default 0)
+  --persist          members keep their last view on disk (JoinOptions.membershipFile): a process
+                     restarted after a crash remembers the view it was in (default: nothing)
   --qos Q            mixed | none: group mode's casts draw their QoS (default), or are all total
                      order with resilience none (a stream whose Acks wait on seq's ackMs)
   --trace            print every event (replay a failing seed with it)
@@ -70,6 +72,7 @@ async function main(): Promise<number> {
       timings: { type: 'string', default: 'sim' },
       qos: { type: 'string', default: 'mixed' },
       pad: { type: 'string', default: '0' },
+      persist: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -105,6 +108,7 @@ async function main(): Promise<number> {
     timings: values.timings,
     ...(values.qos === 'none' ? { qos: 'none' as const } : {}),
     ...(Number(values.pad) > 0 ? { pad: Number(values.pad) } : {}),
+    ...(values.persist ? { persist: true } : {}),
     trace: values.trace,
   };
   range(o.members);

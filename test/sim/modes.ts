@@ -32,7 +32,8 @@ export function mixedOptions(seed: number): SimOptions {
  * The `wide` mode's options: `mixed`'s draws, then what `mixed` never varies: larger RPC groups
  * (3..7), a shorter client deadline, large fragmented casts in group mode (`--pad`), all-total
  * `none` casts, more casts per member, and the `straggle` and `lossy` faults (packets seconds
- * late, and reaching a restarted process at their address; a member's link losing most packets). Its own seed range, so `mixed`'s pinned seeds keep
+ * late, and reaching a restarted process at their address; a member's link losing most packets),
+ * and members that keep their last view on disk (`persist`) in half the seeds. Its own seed range, so `mixed`'s pinned seeds keep
  * their schedules.
  */
 export function wideOptions(seed: number): SimOptions {
@@ -70,9 +71,11 @@ function drawOptions(seed: number, wide: boolean): SimOptions {
   };
   if (!wide) return mixed;
   const network = ['straggle', 'lossy'].filter(() => bit(0.5));
+  const persist = bit(0.5);
   return {
     ...mixed,
     faults: parseFaults([...faults, ...network].join(',') || 'loss'),
+    ...(persist ? { persist: true } : {}),
     ...(rpc
       ? { members: bit(0.5) ? '3..7' : '3..5', timeout: bit(0.3) ? 600 : 1500, calls: bit(0.3) ? 24 : 12 }
       : {

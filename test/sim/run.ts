@@ -48,6 +48,8 @@ export interface SimOptions {
    * reassembled under the faults, with fc's credits spent in bytes.
    */
   pad?: number;
+  /** Members keep their last view on disk: a restarted process remembers it (World's `persist`). */
+  persist?: boolean;
   trace: boolean;
 }
 
@@ -141,6 +143,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
   const common = {
     delivery: deliveryOf(o.delivery, seed),
     rejoin: o.rejoin,
+    ...(o.persist ? { persist: true } : {}),
     trace: o.trace,
     // Detection timings apply to the group stack (RPC mode runs it too), not to a stream stack.
     ...(o.timings === 'library' && o.stack === GROUP_STACK
@@ -213,6 +216,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.timings === 'library' ? '--timings library' : '',
     o.qos === 'none' ? '--qos none' : '',
     o.pad ? `--pad ${o.pad}` : '',
+    o.persist ? '--persist' : '',
     '--trace',
   ];
   return `npm run sim -- ${flags.filter(Boolean).join(' ')}`;

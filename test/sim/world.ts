@@ -4,7 +4,7 @@ import type { LayerRegistry } from '../../runtime/stack/builder.js';
 import { buildStack } from '../../runtime/stack/builder.js';
 import { type MemberId, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, seededRandom } from '../../runtime/stack/random.js';
-import type { Effect, LayerSpec, QoS, UpEvent, View } from '../../runtime/stack/types.js';
+import type { Effect, LastView, LayerSpec, QoS, UpEvent, View } from '../../runtime/stack/types.js';
 import { PacketType } from '../../runtime/wire/packet.js';
 import { type DeliveryMode, Links, multicastTargets } from './network.js';
 import { EventQueue } from './queue.js';
@@ -94,6 +94,12 @@ export interface ScenarioConfig {
    * survivor must deliver by the end (the `progress` checker). Undefined: no probes.
    */
   probeAtMs?: number;
+  /**
+   * Members keep their last view on disk (`JoinOptions.membershipFile`): a process restarted
+   * after a crash, or after a partition with `rejoin: 'new'`, remembers the view its predecessor
+   * was last in. Default false: a restarted process remembers nothing.
+   */
+  persist?: boolean;
   /** One-way latency every packet takes on top of the random 0.2–0.5 ms (ms; default 0): a slow
    * network, where every stamp and every acknowledgement is late alike. */
   latencyMs?: number;
@@ -276,7 +282,7 @@ export class World {
     if (this.cfg.trace) this.trace.push(`${this.now.toFixed(3)} ${line}`);
   }
 
-  private start(index: number, inc: number): Node {
+  private start(index: number, inc: number, remembered?: LastView): Node {
     const node = Math.floor(this.rng() * 0xffffffff) >>> 0;
     const address = `n${index}`;
     const stackRng = seededRandom(Math.floor(this.rng() * 0xffffffff));
@@ -327,6 +333,7 @@ export class World {
         cast: (payload, qos, t) => core.cast(payload, qos, t),
         nextDeadline: () => core.nextDeadline(),
       };
+      if (remembered) core.remember(remembered);
       const first = core.start(this.now);
       self = core.self;
       stats = () => core.stats();
@@ -729,7 +736,10 @@ export class World {
   restart(i: number): void {
     const old = this.nodes[i]!;
     if (old.alive) return;
-    const fresh = this.start(i, old.inc + 1);
+    // With `persist`, the new process reads the view its predecessor last saved (Group's
+    // membership file, which is written before any packet of the installing turn leaves).
+    const remembered = this.cfg.persist ? old.core?.memory() : undefined;
+    const fresh = this.start(i, old.inc + 1, remembered);
     this.nodes[i] = fresh;
     this.scheduleWake(fresh);
   }
