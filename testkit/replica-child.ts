@@ -4,7 +4,7 @@
  * is no bind-and-release race), prints `{"event":"ready","address","pid"}` and serves JSON commands
  * on stdin, one per line:
  *
- *   {cmd:'join', seeds, layers?, stack?, health?}
+ *   {cmd:'join', seeds, layers?, stack?, health?, membershipFile?}
  *                                 -> {event:'joined', self, view}; then every view as
  *                                    {event:'view', id, members, failed, left, self, at}, and
  *                                    {event:'partitioned', viewId, reason, self} when this
@@ -79,7 +79,7 @@ async function join<T extends object>(
   transport: Transport,
   seeds: string[],
   layers?: Record<string, Record<string, unknown>>,
-  more: Pick<JoinOptions, 'stack' | 'health'> = {},
+  more: Pick<JoinOptions, 'stack' | 'health' | 'membershipFile'> = {},
 ): Promise<ReplicaMember<T>> {
   const { replica, group } = await joinReplica(o.instance, o.group, {
     seeds,
@@ -101,7 +101,11 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
   const viewOf = (g: Group) => (g.view ? { id: g.view.id, members: g.view.members } : undefined);
   onCommands(async (cmd) => {
     if (cmd.cmd === 'join') {
-      const more = { stack: cmd.stack, health: cmd.health } as Pick<JoinOptions, 'stack' | 'health'>;
+      const more = {
+        stack: cmd.stack,
+        health: cmd.health,
+        ...(typeof cmd.membershipFile === 'string' ? { membershipFile: cmd.membershipFile } : {}),
+      } as Pick<JoinOptions, 'stack' | 'health' | 'membershipFile'>;
       member = await join(o, transport, cmd.seeds as string[], cmd.layers as never, more);
       const { group } = member;
       group.on('view', (v) =>

@@ -22,7 +22,9 @@
  *   npx tsx test/chaos/real-chaos.ts [--seed 1] [--seconds 60] [--replicas 5] [--outstanding 8]
  *                                    [--max-down N] [--lan]
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
 import { seededRandom } from '../../runtime/stack/random.js';
@@ -37,7 +39,9 @@ const USAGE =
   '                its majority and found itself again)\n' +
   '  --lan         one network namespace per replica on a bridge, and partitions besides kills\n' +
   '                and pauses (root and iproute2)\n' +
-  '  --tcp         replicas and clients run over the TCP transport instead of UDP';
+  '  --tcp         replicas and clients run over the TCP transport instead of UDP\n' +
+  '  --amnesia     replicas keep no membership file: a replacement remembers nothing of the view\n' +
+  "                its slot's killed replica was in (default: one file per slot, as --data-dir)";
 let parsed: ReturnType<typeof parseFlags>;
 try {
   parsed = parseFlags();
@@ -61,6 +65,7 @@ function parseFlags() {
       'max-down': { type: 'string' },
       lan: { type: 'boolean', default: false },
       tcp: { type: 'boolean', default: false },
+      amnesia: { type: 'boolean', default: false },
     },
   });
 }
@@ -77,6 +82,14 @@ const OUTSTANDING = Number(flags.outstanding);
 const MINORITY = Math.floor((N - 1) / 2);
 const MAX_DOWN = flags['max-down'] === undefined ? MINORITY : Number(flags['max-down']);
 const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
+/**
+ * Each slot's membership file (`JoinOptions.membershipFile`, what `troupe serve --data-dir`
+ * keeps): a replacement reads the view its slot's killed replica was last in, as a restarted
+ * replica with its data directory would. Undefined with `--amnesia`.
+ */
+const MEMORY_DIR = flags.amnesia ? undefined : mkdtempSync(join(tmpdir(), 'troupe-chaos-'));
+const memoryOf = (slot: number) =>
+  MEMORY_DIR ? { membershipFile: join(MEMORY_DIR, `slot-${slot}.json`) } : {};
 // A /24 of its own per run (by pid), so two runs, or a run and the netns tests (10.88.0.0/24),
 // never share an address on the root namespace's bridges.
 const SUBNET = `10.89.${process.pid % 250}`;
@@ -130,9 +143,16 @@ const replicas: Replica[] = [];
 const counts = { kills: 0, pauses: 0, partitions: 0, oneWay: 0, calls: 0, answered: 0, retried: 0, lost: 0 };
 const violations: string[] = [];
 
+/**
+ * Each slot's port, from its first replica: with membership files a replacement binds it again,
+ * as a restarted replica with a data directory comes back at its configured address.
+ */
+const slotPorts = new Map<number, string>();
+
 /** Starts a replica process (on host `slot` of the LAN with `--lan`). */
 function spawn(slot: number): Promise<Child> {
-  const tcpArgs = flags.tcp ? ['--tcp'] : [];
+  const port = MEMORY_DIR ? slotPorts.get(slot) : undefined;
+  const tcpArgs = [...(flags.tcp ? ['--tcp'] : []), ...(port ? ['--port', port] : [])];
   const where = lan
     ? {
         wrapper: lan.wrapper(slot),
@@ -153,7 +173,7 @@ async function startReplica(seeds: () => string[], slot: number): Promise<Replic
   };
   replicas.push(r);
   await child.request(
-    { cmd: 'join', seeds: [...new Set([...seeds(), r.address])], layers: LAYERS },
+    { cmd: 'join', seeds: [...new Set([...seeds(), r.address])], layers: LAYERS, ...memoryOf(slot) },
     'joined',
     30_000,
   );
@@ -192,11 +212,11 @@ async function fault(): Promise<void> {
   }
   if (rand() < 0.35) {
     counts.kills++;
-    log(`SIGKILL pid ${target.child.pid}`);
+    log(`SIGKILL pid ${target.child.pid} at ${target.address}`);
     await target.child.kill('SIGKILL');
     replicas.splice(replicas.indexOf(target), 1);
     startReplica(() => live().map((r) => r.address), target.slot).then(
-      (r) => log(`replacement pid ${r.child.pid} joined`),
+      (r) => log(`replacement pid ${r.child.pid} joined at ${r.address}`),
       (e) => violations.push(`a replacement replica did not join: ${(e as Error).message.split('\n')[0]}`),
     );
     return;
@@ -378,12 +398,13 @@ async function main(): Promise<void> {
   );
   const first = await Promise.all(Array.from({ length: N }, (_, slot) => spawn(slot)));
   const seeds = first.map((c) => c.events.find((e) => e.event === 'ready')!.address as string);
+  seeds.forEach((a, slot) => slotPorts.set(slot, a.slice(a.lastIndexOf(':') + 1)));
   first.forEach((child, slot) => {
     replicas.push({ child, address: seeds[slot]!, slot, joined: false });
   });
   await Promise.all(
     replicas.map(async (r) => {
-      await r.child.request({ cmd: 'join', seeds, layers: LAYERS }, 'joined', 30_000);
+      await r.child.request({ cmd: 'join', seeds, layers: LAYERS, ...memoryOf(r.slot) }, 'joined', 30_000);
       r.joined = true;
     }),
   );
@@ -480,6 +501,7 @@ async function main(): Promise<void> {
     }
   await Promise.all([auto.close(), manual.close()]);
   await procs.stopAll();
+  if (MEMORY_DIR) rmSync(MEMORY_DIR, { recursive: true, force: true });
   const left = lan?.destroy() ?? [];
   if (left.length > 0) violations.push(`the LAN was not cleaned up: ${left.join(', ')}`);
   const summary = {
@@ -488,6 +510,7 @@ async function main(): Promise<void> {
     log: log0.length,
     replicas: N,
     maxDown: MAX_DOWN,
+    memory: MEMORY_DIR !== undefined,
     // The faults bit: exclusions the surviving processes went through (each a `partitioned`).
     exclusions: replicas.reduce(
       (n, r) => n + r.child.events.filter((e) => e.event === 'partitioned').length,
@@ -505,5 +528,6 @@ main().catch(async (e) => {
   console.error(e);
   await procs.stopAll();
   lan?.destroy();
+  if (MEMORY_DIR) rmSync(MEMORY_DIR, { recursive: true, force: true });
   process.exit(2);
 });
