@@ -216,6 +216,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     malformed: ['counter', 'Packets dropped as undecodable, invalid or of the wrong direction.'],
     foreign: ['counter', 'Packets of another group or from an unknown address dropped.'],
     stray: ['counter', 'Valid packets about requests no longer pending.'],
+    staleOutcomes: [
+      'counter',
+      'Pending or not-found outcome answers to an earlier query of the same request, not taken.',
+    ],
     unauthenticated: ['counter', 'Packets refused by authentication.'],
     replayed: ['counter', 'Authentic packets refused as replays.'],
     failovers: ['counter', 'Contacts that failed (fail-overs).'],

@@ -177,6 +177,8 @@ export interface ClientStats {
   foreign: number;
   /** Valid packets about requests no longer pending. */
   stray: number;
+  /** `pending`/`not-found` outcome answers to an earlier query of the same id (late or duplicated), not taken. */
+  staleOutcomes: number;
   /** Packets dropped: no valid tag under the client's key (or a tag while the client has none). */
   unauthenticated: number;
   /** Views refused: not from the member they name at its address, or not continuing the known view. */
@@ -243,6 +245,8 @@ interface Remembered {
 }
 
 interface OutcomeWaiter {
+  /** The query's number: only its own answer settles a `pending` or `not-found` (see `q`). */
+  q: number;
   resolve: (p: OutcomePacket) => void;
 }
 
@@ -319,6 +323,8 @@ export class TroupeClient implements Invoker {
   /** Ids handed out by {@link newRequestId} and not yet used by a call. */
   private readonly reserved = new Set<string>();
   private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
+  /** Outcome queries asked so far: each query's number (`OutcomeQueryPacket.q`). */
+  private outcomeQueries = 0;
   /** {@link ready}'s waiters: each wants a contact and a view of at least `members` members. */
   private readonly contactWaiters: Array<{
     members: number;
@@ -346,6 +352,7 @@ export class TroupeClient implements Invoker {
     malformed: 0,
     foreign: 0,
     stray: 0,
+    staleOutcomes: 0,
     failovers: 0,
     unauthenticated: 0,
     replayed: 0,
@@ -756,7 +763,9 @@ export class TroupeClient implements Invoker {
   ): Promise<OutcomePacket | undefined> {
     return new Promise((resolve) => {
       const list = this.outcomeWaiters.get(id) ?? [];
+      const q = ++this.outcomeQueries;
       const waiter: OutcomeWaiter = {
+        q,
         resolve: (p) => {
           this.time.clear(t);
           resolve(p);
@@ -773,7 +782,7 @@ export class TroupeClient implements Invoker {
       });
       list.push(waiter);
       this.outcomeWaiters.set(id, list);
-      this.send(address, { kind: 'outcome?', id, ...(fence.length > 0 ? { fence } : {}) });
+      this.send(address, { kind: 'outcome?', id, ...(fence.length > 0 ? { fence } : {}), q });
     });
   }
 
@@ -888,8 +897,16 @@ export class TroupeClient implements Invoker {
   private onOutcome(p: OutcomePacket): void {
     const waiters = this.outcomeWaiters.get(p.id);
     if (waiters) {
-      this.outcomeWaiters.delete(p.id);
-      for (const w of waiters) w.resolve(p);
+      // `committed`, `interrupted` and `expired` stay true; `pending` and `not-found` were true
+      // when the member answered, so only the query they answer takes them: a late copy of an
+      // answer to an earlier query may predate this query's reissued call at that member.
+      const lasting = p.status !== 'pending' && p.status !== 'not-found';
+      const taking = waiters.filter((w) => lasting || p.q === undefined || w.q === p.q);
+      if (taking.length === 0) this.counters.staleOutcomes++;
+      const rest = waiters.filter((w) => !taking.includes(w));
+      if (rest.length > 0) this.outcomeWaiters.set(p.id, rest);
+      else this.outcomeWaiters.delete(p.id);
+      for (const w of taking) w.resolve(p);
     }
     const call = this.calls.get(p.id);
     if (!call) return;

@@ -71,6 +71,14 @@ export interface OutcomeQueryPacket {
    * ordered later are refused), so the answer becomes final without waiting for them to leave.
    */
   fence?: string[];
+  /**
+   * The client's number for this query, echoed in the answer: a `pending` or `not-found` is
+   * true when it is made, so the client takes it only as the answer to the query it asked. A
+   * late or duplicated answer to an earlier query (made before the client's reissue reached the
+   * member) read as the answer to a later one made a stale `not-found` final (RPC seed
+   * 100022395, test/sim/FINDINGS.md item 58). Absent from a client of an earlier release.
+   */
+  q?: number;
 }
 
 /** Ask a member for its view; doubles as the client's heartbeat to its contact. */
@@ -138,6 +146,8 @@ export interface OutcomePacket {
   orderedIn: number | undefined;
   /** Members whose casts of this id the group refuses (fenced, as applied at the answering member). */
   fenced: string[];
+  /** The query's `q`, when it had one. */
+  q?: number;
 }
 
 /** A membership hint: the sender's installed view. */
@@ -189,7 +199,7 @@ function tuple(p: ClientPacket): unknown[] {
     case 'call':
       return [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to ?? null, p.settled ?? null];
     case 'outcome?':
-      return [KIND['outcome?'], p.id, p.fence ?? null];
+      return [KIND['outcome?'], p.id, p.fence ?? null, ...(p.q !== undefined ? [p.q] : [])];
     case 'hello':
       return [KIND.hello, p.viewId];
     case 'reply':
@@ -209,6 +219,7 @@ function tuple(p: ClientPacket): unknown[] {
         p.result ? resultToTuple(p.result) : null,
         p.orderedIn ?? null,
         p.fenced,
+        ...(p.q !== undefined ? [p.q] : []),
       ];
     case 'view':
       return [KIND.view, p.member, p.viewId, p.members, p.addresses];
@@ -266,11 +277,13 @@ function parse(v: unknown): ClientPacket {
         ...(v[7] === null ? {} : { settled: int(v[7], 'settled watermark') }),
       };
     case KIND['outcome?']:
-      fields(v, 3, 'outcome?');
+      // The query number came later (4 fields); a client of an earlier release sends 3.
+      if (v.length !== 3) fields(v, 4, 'outcome?');
       return {
         kind: 'outcome?',
         id: requestId(v[1]),
         ...(v[2] === null ? {} : { fence: strings(v[2], 'fence', 64) }),
+        ...(v.length === 4 ? { q: int(v[3], 'query number') } : {}),
       };
     case KIND.calls: {
       fields(v, 2, 'calls');
@@ -334,7 +347,7 @@ function parse(v: unknown): ClientPacket {
         result: resultFromTuple(v[3]),
       };
     case KIND.outcome: {
-      fields(v, 9, 'outcome');
+      if (v.length !== 9) fields(v, 10, 'outcome');
       const status = v[3];
       if (typeof status !== 'string' || !STATUSES.includes(status as OutcomeStatus))
         bad(`outcome status must be one of ${STATUSES.join(', ')}`);
@@ -348,6 +361,7 @@ function parse(v: unknown): ClientPacket {
         result: v[6] === null ? undefined : resultFromTuple(v[6]),
         orderedIn: v[7] === null ? undefined : int(v[7], 'ordered-in view id'),
         fenced: strings(v[8], 'fenced', 64),
+        ...(v.length === 10 ? { q: int(v[9], 'query number') } : {}),
       };
     }
     case KIND.view: {

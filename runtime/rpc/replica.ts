@@ -440,7 +440,7 @@ export class Replica<T extends object = object> implements StateProvider {
         this.sendView(from);
         return;
       case 'outcome?':
-        this.answerOutcome(packet.id, from, packet.fence);
+        this.answerOutcome(packet.id, from, packet.fence, packet.q);
         return;
       case 'call':
         this.onCall(packet, from);
@@ -625,7 +625,12 @@ export class Replica<T extends object = object> implements StateProvider {
     else reply(r);
   }
 
-  private answerOutcome(id: string, from: string, fence: readonly string[] | undefined): void {
+  private answerOutcome(
+    id: string,
+    from: string,
+    fence: readonly string[] | undefined,
+    q: number | undefined,
+  ): void {
     const view = this.group?.view;
     if (!view) return;
     const base = {
@@ -635,6 +640,7 @@ export class Replica<T extends object = object> implements StateProvider {
       viewId: view.id,
       members: [...view.members],
       fenced: [...this.outcomes.fenced(id)],
+      ...(q !== undefined ? { q } : {}),
     };
     const known = this.outcomes.get(id);
     if (known?.status === 'committed') {

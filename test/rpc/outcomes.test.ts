@@ -138,6 +138,7 @@ describe('client protocol decoding', () => {
       },
       { kind: 'outcome?', id: 'c:1' },
       { kind: 'outcome?', id: 'c:1', fence: ['m2'] },
+      { kind: 'outcome?', id: 'c:1', fence: ['m2'], q: 17 },
       { kind: 'hello', viewId: 3 },
       { kind: 'reply', id: 'c:1', member: 'm1', viewId: 3, members: ['m1'], result: ok(5) },
       { kind: 'accepted', id: 'c:1', viewId: 3, members: ['m1', 'm2'], ordered: true },
@@ -169,6 +170,18 @@ describe('client protocol decoding', () => {
         orderedIn: undefined,
         fenced: ['m2'],
       },
+      {
+        kind: 'outcome',
+        id: 'c:1',
+        member: 'm1',
+        status: 'pending',
+        viewId: 3,
+        members: ['m1'],
+        result: undefined,
+        orderedIn: 3,
+        fenced: [],
+        q: 17,
+      },
       { kind: 'view', member: 'm1', viewId: 3, members: ['m1'], addresses: ['a:1'] },
     ] satisfies ClientPacket[];
     for (const p of packets)
@@ -195,6 +208,13 @@ describe('client protocol decoding', () => {
       }
     }
     expect(refused).toBeGreaterThan(10_000);
+  });
+
+  it('refuses an outcome query number that is not a non-negative integer', () => {
+    for (const q of [-1, 1.5, 'x'] as never[]) {
+      const bad = encodeClientPacket({ kind: 'outcome?', id: 'c:1', q }, gid, sender);
+      expect(() => decodeClientPacket(bad, gid)).toThrow(ClientPacketDrop);
+    }
   });
 
   it('refuses request ids that are not clientId:counter', () => {
