@@ -398,9 +398,10 @@ async function main(): Promise<void> {
   );
   const first = await Promise.all(Array.from({ length: N }, (_, slot) => spawn(slot)));
   const seeds = first.map((c) => c.events.find((e) => e.event === 'ready')!.address as string);
-  seeds.forEach((a, slot) => slotPorts.set(slot, a.slice(a.lastIndexOf(':') + 1)));
   first.forEach((child, slot) => {
-    replicas.push({ child, address: seeds[slot]!, slot, joined: false });
+    const address = seeds[slot]!;
+    slotPorts.set(slot, address.slice(address.lastIndexOf(':') + 1));
+    replicas.push({ child, address, slot, joined: false });
   });
   await Promise.all(
     replicas.map(async (r) => {
