@@ -273,6 +273,18 @@ try {
       `the README's commands ${readmeRun.timedOut ? 'did not end within 120 s' : `ended ${readmeRun.code}`}; the client printed\n${readmeRun.stdout}\nexpected its last lines to be\n${expected.join('\n')}\nand 3 replicas to leave on SIGTERM (${leftCount} did); stderr:\n${readmeRun.stderr}`,
     );
   log(`the README's client printed: ${printed.join(' | ')}; the 3 replicas left on SIGTERM`);
+  // Each replica kept its last view in its --data-dir (docs/protocol.md, "Membership memory").
+  const dataDirs = fs.readdirSync(path.join(app, 'data'));
+  const memories = dataDirs.map((d) =>
+    JSON.parse(fs.readFileSync(path.join(app, 'data', d, 'membership-kv.json'), 'utf8')),
+  );
+  if (memories.length !== 3 || !memories.every((m) => m.group === 'kv' && m.members.includes(m.self)))
+    throw new Error(
+      `the replicas' --data-dir membership files are not what they should be: ${JSON.stringify(memories)}`,
+    );
+  log(
+    `each replica's --data-dir holds its last view (${memories.map((m) => m.members.length).join(', ')} members)`,
+  );
 
   // 4. Beyond the README: every method kind and a fail-over, with the README's tsconfig.
   fs.copyFileSync(path.join(here, 'client.ts'), path.join(app, 'src/check-client.ts'));
