@@ -6,7 +6,7 @@ import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, parseSpec } from '../stack/builder.js';
 import type { MemberId } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
-import type { QoS, View } from '../stack/types.js';
+import type { LastView, QoS, View } from '../stack/types.js';
 import { resolveAddressLeniently } from '../transport/resolve.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
@@ -139,6 +139,8 @@ export class Group implements GroupHandle {
   /** Stack errors (a layer threw): kept for diagnostics, never thrown at the caller. */
   readonly errors: { layer: string; error: unknown }[] = [];
   private readonly observe: ObserveSink;
+  /** The view last written to the membership file (see {@link saveMemory}). */
+  private saved: LastView | undefined;
 
   private constructor(
     readonly groupName: string,
@@ -454,13 +456,10 @@ export class Group implements GroupHandle {
 
   private apply(effects: CoreEffect[]): void {
     // A view installed in this turn is on disk before any of the turn's packets leave: a process
-    // killed after acknowledging a view remembers it (see `membershipFile`).
-    if (this.opts.membershipFile)
-      for (const e of effects)
-        if (e.kind === 'app' && e.event.type === 'view') {
-          this.saveMemory(this.opts.membershipFile);
-          break;
-        }
+    // killed after acknowledging a view remembers it (see `membershipFile`). Read from the core,
+    // not from its `view` events: a joiner's are held until its state is in, while it is
+    // already in the view and acknowledging it.
+    if (this.opts.membershipFile) this.saveMemory(this.opts.membershipFile);
     for (const e of effects) {
       switch (e.kind) {
         case 'transmit':
@@ -482,8 +481,13 @@ export class Group implements GroupHandle {
   }
 
   private saveMemory(path: string): void {
+    // Saved once per view and incarnation (the members list is one array per installed view):
+    // this runs for every packet, so the common case reads two fields and allocates nothing.
+    const v = this.core.view;
+    if (v && v.members === this.saved?.members && this.core.self === this.saved.self) return;
     const last = this.core.memory();
-    if (!last) return;
+    if (!last || (last.members === this.saved?.members && last.self === this.saved.self)) return;
+    this.saved = last;
     try {
       saveMembership(path, this.groupName, last);
     } catch (error) {

@@ -125,6 +125,60 @@ describe('a real group keeps its files current', () => {
     for (const i of [0, 1]) expect(loadMembership(files[i]!, 'kept')!.members).toHaveLength(2);
   });
 
+  it('a joiner keeps the view that admits it before its state is in (it is in that view already)', async () => {
+    // The joiner's state chunks (large datagrams) are held back, so it sits in the view the
+    // others installed, acknowledging it, while its `view` event waits for the state. A process
+    // killed then must still remember that view.
+    const [p1, p2, p3] = await freePorts(3);
+    const seeds = [p1!, p2!].map((p) => `127.0.0.1:${p}`);
+    const state = { snapshot: () => new Uint8Array(300_000).fill(7), restore: () => {} };
+    groups = await Promise.all(
+      [p1!, p2!].map(async (port) =>
+        joinGroup('held', {
+          insecure: true,
+          seeds,
+          state,
+          transport: await bind(port),
+          layers: { gms: { bootstrapMs: 200 } },
+        }),
+      ),
+    );
+    await until(() => groups.every((g) => g.view?.members.length === 2), 10_000, 'a view of 2');
+    const inner = await bind(p3!);
+    let holding = true;
+    const transport: Transport = {
+      address: inner.address,
+      maxDatagram: inner.maxDatagram,
+      multicast: (b) => inner.multicast(b),
+      send: (to, b) => inner.send(to, b),
+      setPeers: (a) => inner.setPeers(a),
+      onPacket: (h) => inner.onPacket((b, from) => (holding && b.length > 8_000 ? undefined : h(b, from))),
+      stats: () => inner.stats(),
+      close: () => inner.close(),
+    };
+    const file = join(dir, 'joiner.json');
+    let resolved = false;
+    const joining = joinGroup('held', {
+      insecure: true,
+      seeds,
+      state,
+      transport,
+      membershipFile: file,
+      layers: { gms: { bootstrapMs: 200 } },
+    }).then((g) => {
+      resolved = true;
+      groups.push(g);
+      return g;
+    });
+    await until(() => groups.every((g) => g.view?.members.length === 3), 10_000, 'the joiner admitted');
+    await until(() => existsSync(file), 5_000, 'the joiner’s membership file');
+    expect(resolved).toBe(false);
+    expect(loadMembership(file, 'held')!.members).toHaveLength(3);
+    holding = false;
+    const joiner = await joining;
+    expect(loadMembership(file, 'held')!.self).toBe(joiner.self);
+  });
+
   it('a restarted seed that remembers a view it cannot account for does not help found a group', async () => {
     // Seeds a, d, e, f, g; only a, d, e run: a majority (3 of 5) only with a's vote. a's file says
     // it was in a view with two members that are nowhere (b, c): a primary of that view may run
