@@ -214,6 +214,7 @@ export class Group implements GroupHandle {
       g.ring?.id ?? '',
       (e) => g.ready?.reject(e),
       transport.aliases,
+      remembered && opts.membershipFile ? { path: opts.membershipFile, view: remembered } : undefined,
     );
     g.joinWatch = watch;
     // Rejected with this marker when the signal fires; the error is made once we know whether

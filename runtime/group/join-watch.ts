@@ -1,5 +1,6 @@
 import { type JoinError, JoinTimeoutError, NoAnswerError } from '../errors.js';
 import { memberId } from '../stack/member.js';
+import type { LastView } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
 import {
@@ -44,6 +45,8 @@ export class JoinWatch {
     private readonly fail: (e: JoinError) => void,
     /** Other addresses this member receives at (a wildcard-bound transport's `aliases`). */
     private readonly aliases: readonly string[] = [],
+    /** The view read from this member's membership file, which bounds its founding vote. */
+    private readonly remembered?: { path: string; view: LastView },
   ) {
     this.groupId = groupIdOf(groupName);
   }
@@ -110,7 +113,8 @@ export class JoinWatch {
     return new JoinTimeoutError(
       `no view of '${this.groupName}' within ${ms} ms: packets of this group came from ` +
         `${answered.join(', ')}; ${seedsUp} of ${this.seeds.length} seeds up, founding needs ${quorum}` +
-        (refused.length > 0 ? `; ${refused.join('; ')}` : ''),
+        (refused.length > 0 ? `; ${refused.join('; ')}` : '') +
+        (this.remembered ? `; ${rememberedNote(this.remembered)}` : ''),
       this.seeds,
       answered,
     );
@@ -119,4 +123,15 @@ export class JoinWatch {
   private refusalError(address: string, r: Refusal): JoinError {
     return refusalError(this.groupName, this.seeds, address, r, this.keyId, 'member');
   }
+}
+
+/** Why a member restarted with a membership file may not help found the group, and the way out. */
+function rememberedNote(r: { path: string; view: LastView }): string {
+  const others = r.view.addresses.filter((_, i) => r.view.members[i] !== r.view.self);
+  return (
+    `this member remembers a view with ${others.join(', ') || 'no other member'} from its membership file ` +
+    `${r.path}: its vote counts towards founding only while at most half of that view is ` +
+    `unaccounted for (not heard at those addresses); if that group is gone for good, move the file ` +
+    `away (docs/protocol.md, "Membership memory")`
+  );
 }

@@ -12,6 +12,7 @@
  * a crash at any point leaves the old view or the new one, never a torn file.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { MembershipFileError } from '../errors.js';
 import type { LastView } from '../stack/types.js';
 
@@ -90,6 +91,13 @@ export function saveMembership(path: string, groupName: string, last: LastView):
       closeSync(fd);
     }
     renameSync(tmp, path);
+    // The rename itself is durable only once the directory is synced.
+    const dir = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
   } catch (e) {
     throw new MembershipFileError(`cannot write the membership file ${path}: ${(e as Error).message}`, path, {
       cause: e,

@@ -219,6 +219,11 @@ describe('a real group keeps its files current', () => {
     expect(groups).toHaveLength(0);
     for (const r of remembering)
       expect(r.status === 'rejected' && (r.reason as Error).name).toBe('JoinTimeoutError');
+    // The remembering member's error says why, and the way out.
+    const own = remembering[0]!;
+    expect(own.status === 'rejected' && (own.reason as Error).message).toMatch(
+      new RegExp(`remembers a view with ${b}, ${c} from its membership file .*restarted\\.json`),
+    );
   });
 });
 
