@@ -493,6 +493,10 @@ export class MemberCore {
         this.ended = true;
         this.app({ type: 'left' });
         return;
+      case 'bound':
+        // A founding view this joiner may be counted in: what it remembers until it installs one.
+        if (!this.installed) this.lastView = ev.view;
+        return;
       default:
         return;
     }

@@ -128,6 +128,11 @@ export type UpEvent =
   | { type: 'partitioned'; viewId: number; reason: string; yielded?: LineageMeeting }
   /** This member left the group cleanly. */
   | { type: 'left' }
+  /**
+   * A joiner confirmed a founder's proposal: it may be counted in a view of `view.members`
+   * without ever installing it. The driver remembers it as a last view until one is installed.
+   */
+  | { type: 'bound'; view: LastView }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   /** Messages `fromSeq..toSeq` of `from`'s stream can no longer be recovered. */
   | { type: 'lost'; from: MemberId; fromSeq: number; toSeq: number };

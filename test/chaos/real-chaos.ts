@@ -181,6 +181,8 @@ async function startReplica(seeds: () => string[], slot: number): Promise<Replic
   return r;
 }
 
+/** Replacements started and not yet joined (or failed). */
+const replacements = new Set<Promise<unknown>>();
 const live = () => replicas.filter((r) => r.child.alive);
 /**
  * Whether `r` is a member now, as far as it said: joined, not stopped, and (after a stop long
@@ -215,10 +217,12 @@ async function fault(): Promise<void> {
     log(`SIGKILL pid ${target.child.pid} at ${target.address}`);
     await target.child.kill('SIGKILL');
     replicas.splice(replicas.indexOf(target), 1);
-    startReplica(() => live().map((r) => r.address), target.slot).then(
+    const replacing = startReplica(() => live().map((r) => r.address), target.slot).then(
       (r) => log(`replacement pid ${r.child.pid} joined at ${r.address}`),
       (e) => violations.push(`a replacement replica did not join: ${(e as Error).message.split('\n')[0]}`),
     );
+    replacements.add(replacing);
+    void replacing.finally(() => replacements.delete(replacing));
     return;
   }
   const ms = rand() < 0.5 ? between(100, 900) : between(1_200, 3_000);
@@ -438,6 +442,9 @@ async function main(): Promise<void> {
   }
   log('faults stopped; settling the calls');
   await calls;
+  // A replacement started by the last kill may still be starting (a process start on a loaded
+  // host takes seconds): it is one of the replicas that must settle, not one to stop unjoined.
+  await Promise.all([...replacements]);
   // Settled: every live replica in one view of all of them, with the same log, for a while.
   const settleEnd = Date.now() + GROUP_SETTLE_MS;
   let last: Awaited<ReturnType<typeof states>> = [];

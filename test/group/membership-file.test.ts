@@ -16,6 +16,7 @@ import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { freePorts } from '../../testkit/ports.js';
 import { amnesiaRun } from '../sim/repro/amnesia.js';
+import { confirmedVoterRun } from '../sim/repro/confirmed-voter.js';
 import { RPC_CHECKERS } from '../sim/rpc-checkers.js';
 import { until } from '../support/until.js';
 
@@ -239,4 +240,24 @@ describe('in the simulator: a seed that crashed during a split', () => {
     expect((await check(false)).length).toBeGreaterThan(0);
     expect(await check(true)).toEqual([]);
   });
+});
+
+describe('a voter that confirmed a founder remembers the proposed view', () => {
+  // test/sim/repro/confirmed-voter.ts (FINDINGS 59): the voter is counted in the founding view
+  // but never gets the Install; cut off, it gives up (or crashes and restarts with its file).
+  // Before, it remembered nothing of that view and founded a second group with two restarted
+  // seeds (20-26 violations on seeds 1-3); now its vote does not count while the founder and
+  // the other voter are unaccounted for.
+  for (const mode of ['same', 'crash'] as const)
+    it(`${mode === 'same' ? 'gives up in its process' : 'crashes and restarts'}: no second group`, async () => {
+      const { sim, struck } = confirmedVoterRun(mode);
+      await sim.run();
+      expect(struck()).toBe(true);
+      const trace = sim.world.trace;
+      expect(trace.some((l) => / PARTITIONED the group .* proposed never started|CRASH/.test(l))).toBe(true);
+      // The voter's side never founds a group of its own.
+      const cut = Number(/CONFIRMED-VOTER cut n\d->n(\d)/.exec(trace.join('\n'))![1]);
+      expect(trace.filter((l) => new RegExp(`^[\\d.]+ n${cut} VIEW 1\\.`).test(l))).toEqual([]);
+      expect(RPC_CHECKERS.flatMap((k) => k.check(sim))).toEqual([]);
+    });
 });

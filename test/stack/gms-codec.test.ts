@@ -151,6 +151,12 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
   ],
   ['Abandon', abandonHeader.encode({ newViewId: 4, attempt: 2 }), [15, 4, 2], abandonHeader],
   ['Found', foundHeader.encode({ epoch: 77 }), [16, 77], foundHeader],
+  [
+    'Found',
+    foundHeader.encode({ epoch: 77, proposal: { members: ['a.1', 'b.1'], addresses: ['x:1', 'x:2'] } }),
+    [16, 77, ['a.1', 'b.1'], ['x:1', 'x:2']],
+    foundHeader,
+  ],
   ['Confirm', confirmHeader.encode({ epoch: 77 }), [17, 77], confirmHeader],
   [
     'Confirm',
@@ -179,6 +185,17 @@ describe('gms header codecs', () => {
 
   it('covers every kind', () => {
     expect([...new Set(WIRE.map(([name]) => name))].sort()).toEqual(Object.keys(GmsKind).sort());
+  });
+
+  it('decodes a Found with its proposal, and refuses one whose lists disagree', () => {
+    expect(foundHeader.decode([16, 77, ['a.1', 'b.1'], ['x:1', 'x:2']])).toEqual({
+      epoch: 77,
+      proposal: { members: ['a.1', 'b.1'], addresses: ['x:1', 'x:2'] },
+    });
+    expect(foundHeader.decode([16, 77])).toEqual({ epoch: 77 });
+    expect(() => foundHeader.decode([16, 77, ['a.1'], ['x:1', 'x:2']])).toThrow(DecodeError);
+    expect(() => foundHeader.decode([16, 77, [], []])).toThrow(DecodeError);
+    expect(() => foundHeader.decode([16, 77, [5], ['x:1']])).toThrow(DecodeError);
   });
 
   it('decodes what it encodes', () => {

@@ -453,17 +453,35 @@ function pingCodec(kind: number): HeaderCodec<PingHeader> {
 export const pingHeader = pingCodec(GmsKind.Ping);
 export const pongHeader = pingCodec(GmsKind.Pong);
 
-function epochCodec(kind: number): HeaderCodec<{ epoch: number }> {
-  return {
-    encode: (m) => [kind, m.epoch],
-    decode(h) {
-      headerTuple(h, L, 2);
-      return { epoch: headerUint(h[1], L, 'epoch') };
-    },
-  };
+/**
+ * A founder's Found: its epoch and the view it proposes (itself and every voter it asks, with
+ * their addresses), which a voter that confirms must remember as a view it may be in (FINDINGS
+ * 59). A Found of an earlier release has no proposal.
+ */
+export interface FoundHeader {
+  epoch: number;
+  proposal?: { members: MemberId[]; addresses: string[] };
 }
 
-export const foundHeader = epochCodec(GmsKind.Found);
+export const foundHeader: HeaderCodec<FoundHeader> = {
+  encode: (m) =>
+    m.proposal
+      ? [GmsKind.Found, m.epoch, m.proposal.members, m.proposal.addresses]
+      : [GmsKind.Found, m.epoch],
+  decode(h) {
+    headerTuple(h, L, 2);
+    const epoch = headerUint(h[1], L, 'epoch');
+    if (h.length < 4) return { epoch };
+    const members = strings(h[2], 'member');
+    const addresses = strings(h[3], 'address');
+    if (addresses.length !== members.length || members.length === 0 || members.length > MAX_VIEW_MEMBERS)
+      throw new DecodeError(
+        'DECODE_BAD_SHAPE',
+        `gms: a Found proposal needs one address per member, 1 to ${MAX_VIEW_MEMBERS}`,
+      );
+    return { epoch, proposal: { members, addresses } };
+  },
+};
 
 /** A voter's Confirm: its last view when it has one (see Joiner.counts): the founder counts its
  * vote only if the co-founders account for a majority of that view. */

@@ -219,15 +219,31 @@ export class Joiner {
       since: this.s.ctx.now(),
     };
     this.s.ctx.trace(() => `propose founding to ${voters.join(',')}`);
-    for (const m of voters) this.s.send(m, foundHeader.encode({ epoch }));
+    const proposal = {
+      members: [this.s.self, ...voters],
+      addresses: [this.s.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')],
+    };
+    const found = foundHeader.encode({ epoch, proposal });
+    for (const m of voters) this.s.send(m, found);
   }
 
   onFound(from: MemberId, h: unknown[]): void {
-    const { epoch } = foundHeader.decode(h);
+    const { epoch, proposal } = foundHeader.decode(h);
     if (this.s.state !== 'joining' || this.founding || this.vote !== from) return;
     if (this.tentative && this.tentative.founder !== from) return;
     // A member of a running group answered us: we join that group and found none.
     if (!this.tentative && this.heardMemberAt !== undefined) return;
+    if (!this.tentative && proposal?.members.includes(this.s.self) && this.coveredBy(proposal)) {
+      // From our Confirm on the founder may count us in this view, installed or not: remember it
+      // as a view we may be in (before the Confirm leaves: the core saves it first), so that
+      // giving up on this founding, or a crash, does not let us help found a second group beside
+      // the one the founder and the others go on with (FINDINGS 59). One view is remembered:
+      // the proposal replaces the last view only if its members account for all but at most
+      // half of that view (as co-founders would), else a primary of the last view may run
+      // elsewhere and that memory is the one to keep (a joiner merely heard does not count:
+      // FINDINGS 49, founding-variants.ts joinP).
+      this.s.ctx.passUp({ type: 'bound', view: { ...proposal, self: this.s.self } });
+    }
     this.tentative ??= { founder: from, epoch, since: this.s.ctx.now() };
     const last = this.lastView;
     this.s.send(from, confirmHeader.encode({ epoch, ...(last ? { last } : {}) }));
@@ -291,6 +307,15 @@ export class Joiner {
     );
     this.s.installed = m;
     for (const v of voters) this.s.send(v, install);
+  }
+
+  /** Whether the view we remember (if any) is accounted for by the members of `proposal`. */
+  private coveredBy(proposal: { members: readonly MemberId[]; addresses: readonly string[] }): boolean {
+    const last = this.lastView;
+    if (!last) return true;
+    const nodes = new Set(proposal.members.map(nodeOf));
+    const addresses = new Set(proposal.addresses.filter((a) => a !== '' && !isWildcard(a)));
+    return unaccounted(last, nodes, addresses) * 2 <= last.members.length;
   }
 
   /** This member's own vote for itself counts if it is a seed (or none are configured): its
