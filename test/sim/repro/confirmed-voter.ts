@@ -7,21 +7,11 @@
 //   npx tsx test/sim/repro/confirmed-voter.ts [same|crash] [seed]
 
 import { watchMajority } from '../majority.js';
-import { RPC_CHECKERS } from '../rpc-checkers.js';
-import { rpcConfig } from '../rpc-scenario.js';
-import { DEFAULT_RPC_OPTIONS, RpcSim } from '../rpc-world.js';
 import { cutClients } from './client-cut.js';
+import { printVerdict, scriptedRpc } from './scripted.js';
 
 export function confirmedVoterRun(mode: 'same' | 'crash', seed = 1) {
-  const cfg = {
-    ...rpcConfig(seed, 5, []),
-    rejoin: 'same' as const,
-    delivery: 'multicast' as const,
-    trace: true,
-    loadMs: 6000,
-    persist: true,
-  };
-  const sim = new RpcSim(cfg, { ...DEFAULT_RPC_OPTIONS, callsPerLane: 20 });
+  const sim = scriptedRpc(seed, { persist: true });
   const w = sim.world;
   // n3 and n4 are down from the start: the founding needs all of n0, n1, n2.
   w.at(1, () => {
@@ -71,9 +61,5 @@ export function confirmedVoterRun(mode: 'same' | 'crash', seed = 1) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const mode = process.argv[2] === 'crash' ? 'crash' : 'same';
   const { sim, losses } = confirmedVoterRun(mode, Number(process.argv[3] ?? 1));
-  await sim.run();
-  for (const line of sim.world.trace) if (!/client packet/.test(line)) console.log(line);
-  const violations = RPC_CHECKERS.flatMap((c) => c.check(sim).map((v) => `${c.name}: ${v}`));
-  console.log('majority losses', losses.length, 'violations', violations.length);
-  for (const v of violations.slice(0, 10)) console.log(v);
+  await printVerdict(sim, losses);
 }
