@@ -69,7 +69,9 @@ export class Joiner {
       }
     | undefined;
   /** As voter: the founder we confirmed; bound to it until its view arrives or we give up. */
-  private tentative: { founder: MemberId; epoch: number; since: number } | undefined;
+  private tentative:
+    | { founder: MemberId; epoch: number; since: number; proposed?: readonly MemberId[] }
+    | undefined;
   private coordinatorHint: string | undefined;
   /** The nonce of the latest coordinator's Here ('' before one): proves our address. */
   private nonce = '';
@@ -244,7 +246,12 @@ export class Joiner {
       // FINDINGS 49, founding-variants.ts joinP).
       this.s.ctx.passUp({ type: 'bound', view: { ...proposal, self: this.s.self } });
     }
-    this.tentative ??= { founder: from, epoch, since: this.s.ctx.now() };
+    this.tentative ??= {
+      founder: from,
+      epoch,
+      since: this.s.ctx.now(),
+      ...(proposal ? { proposed: proposal.members } : {}),
+    };
     const last = this.lastView;
     this.s.send(from, confirmHeader.encode({ epoch, ...(last ? { last } : {}) }));
   }
@@ -440,8 +447,12 @@ export class Joiner {
     // of it, adopted by the next coordinator when the founder failed mid-flush, comes from that
     // coordinator; refusing it left us in a view we never installed, its survivors a minority
     // of it (RPC seed 33003640, test/sim/FINDINGS.md item 57).
-    const founder = this.tentative?.founder;
-    if (founder !== undefined && from !== founder && !m.members.includes(founder)) return;
+    // Also a view without the founder (crashed since) but with another member of its proposal:
+    // that member's incarnation was asked into the founder's group, so the view is of that group,
+    // and refusing it left us in a view we never installed (RPC seed 37002565, FINDINGS 61).
+    const t = this.tentative;
+    const ofFounder = (x: MemberId) => x === t?.founder || (x !== this.s.self && t?.proposed?.includes(x));
+    if (t !== undefined && from !== t.founder && !m.members.some(ofFounder)) return;
     for (const [member, seq] of m.nakNext) this.s.ctx.passDown({ type: 'expect', member, seq });
     const { joined, left, failed } = m;
     this.s.layer.install(
