@@ -224,7 +224,7 @@ export class DivergenceMonitor {
       contact: g.self,
       ts: 0,
       settled: undefined,
-      afterFence: false,
+      issue: 0,
     };
     try {
       g.cast(encodeGroupMsg(msg), { order: 'total' });

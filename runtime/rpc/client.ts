@@ -218,16 +218,12 @@ interface Call {
   lastSent: number;
   /** When its first packet went out (0: not yet); the start of its round-trip sample. */
   firstSent: number;
-  /** Members this call sent its `call` packet to → when it last did, and the view then known. */
-  sentTo: Map<string, Sent>;
-}
-
-/** The last `call` packet to one member: when, and the id of the view the client knew then. */
-interface Sent {
-  at: number;
-  viewId: number;
-  /** The client's lineage then: view ids of different lineages do not compare. */
-  lineage: number;
+  /**
+   * The request's issue this call sends: 1 for its first call, one more for each reissue. A
+   * fence of issues up to this one, asked by `outcome()` once the call is over, refuses every
+   * copy of it still on its way, wherever it went (docs/rpc.md, "Fencing").
+   */
+  issue: number;
 }
 
 interface Remembered {
@@ -235,8 +231,8 @@ interface Remembered {
   method: string;
   args: Uint8Array;
   mode: ReplyMode;
-  /** Members it was sent to, with when it last was: any of them may still put it into the order. */
-  contacts: Map<string, Sent>;
+  /** The highest issue of it sent: any copy of those may still be on its way into the order. */
+  issue: number;
   /**
    * Its answer, once the client has it (a reissue completed, or `outcome()` found it final): the
    * request is then settled, the group may drop its outcome, and this copy answers instead.
@@ -619,7 +615,7 @@ export class TroupeClient implements Invoker {
         attempts: 0,
         lastSent: 0,
         firstSent: 0,
-        sentTo: new Map(),
+        issue: (this.remembered.get(c.id)?.issue ?? 0) + 1,
       };
       call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
       this.calls.set(c.id, call);
@@ -643,11 +639,6 @@ export class TroupeClient implements Invoker {
     call.contact = to;
     call.lastSent = this.time.now();
     if (call.firstSent === 0) call.firstSent = call.lastSent;
-    call.sentTo.set(to.member, {
-      at: call.lastSent,
-      viewId: this.currentView?.id ?? 0,
-      lineage: this.lineage,
-    });
     this.queueCall(to.address, {
       kind: 'call',
       id: call.id,
@@ -657,6 +648,7 @@ export class TroupeClient implements Invoker {
       mode: call.mode,
       to: to.member,
       settled: this.session.watermark(call.id),
+      issue: call.issue,
     });
   }
 
@@ -709,41 +701,30 @@ export class TroupeClient implements Invoker {
       const to =
         this.contact ?? (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.contact));
       if (!to) break;
-      const askedAt = this.time.now();
-      // Every other member it went to is one the client gave up on: fence them (see below).
-      const sentTo = mergeSent(this.remembered.get(requestId)?.contacts, this.calls.get(requestId)?.sentTo);
-      const fence = [...sentTo.keys()].filter((m) => m !== to.member);
+      // The issues it gave up on: all it sent, or, while a call of it is still running here,
+      // those before that call's (read each round: a reissue may have started meanwhile).
+      const gaveUp = () => {
+        const live = this.calls.get(requestId);
+        return live ? live.issue - 1 : (this.remembered.get(requestId)?.issue ?? 0);
+      };
       const p = await this.askOutcome(
         requestId,
         to.address,
         Math.min(this.opts.retransmitMs * 4, deadline - this.time.now()),
-        fence,
+        gaveUp(),
       );
       if (!p) continue;
       last = p;
-      // Read each round: a reissue (or autoReissue) may have sent it to another member meanwhile.
-      const contacts = mergeSent(this.remembered.get(requestId)?.contacts, this.calls.get(requestId)?.sentTo);
-      // Without a record of where it went (another process's id, or forgotten) a `not-found`
-      // can never be known final: some member may still have it in flight.
-      if (p.status === 'not-found' && contacts.size === 0) return this.toOutcome(p, false);
-      // `not-found` is final once no member the request was sent to can still order it. Each is
-      // out of the answering member's view (virtual synchrony: its casts were delivered before,
-      // or never) and that view is no older than the one the client knew when it sent the call
-      // (else the member may simply not have heard of it yet), or is the answering member itself,
-      // which reports its own cast in flight as `pending`, asked long enough after the last
-      // `call` packet to it that the packet is no longer in flight (assumed: `contactTimeoutMs`).
-      // A member still in the view but fenced for this id (its later casts of it are refused, as
-      // the asked member had the group agree in the order) cannot order it any more either.
-      const waitingOnContact =
-        p.status === 'not-found' &&
-        [...contacts].some(([m, sent]) =>
-          p.members.includes(m)
-            ? m === p.member
-              ? askedAt - sent.at < this.opts.contactTimeoutMs
-              : !p.fenced.includes(m)
-            : sent.lineage === this.lineage && p.viewId < sent.viewId,
-        );
-      if (p.status !== 'pending' && !waitingOnContact) {
+      const live = this.calls.has(requestId);
+      // Another process's id, or one forgotten: a copy may be on its way, and this client cannot
+      // name its issues to fence them. Such a `not-found` is never known final.
+      if (p.status === 'not-found' && !live && gaveUp() === 0) return this.toOutcome(p, false);
+      // `not-found` is final once every issue sent is fenced as the answering member applied the
+      // order: a copy of those ordered before the fence would be known there (applied, or
+      // `pending`), and one ordered after it is refused at every replica, however late it
+      // arrives (test/sim/FINDINGS.md item 60). A call still running here is never fenced.
+      const waiting = p.status === 'not-found' && (live || (p.fencedUpTo ?? 0) < gaveUp());
+      if (p.status !== 'pending' && !waiting) {
         const o = this.toOutcome(p, true);
         // Final answers settle it; a settled not-found does not (the caller is to reissue it).
         if (o.status !== 'not-found') this.settle(requestId, o);
@@ -759,7 +740,7 @@ export class TroupeClient implements Invoker {
     id: string,
     address: string,
     waitMs: number,
-    fence: string[] = [],
+    upTo: number,
   ): Promise<OutcomePacket | undefined> {
     return new Promise((resolve) => {
       const list = this.outcomeWaiters.get(id) ?? [];
@@ -782,7 +763,7 @@ export class TroupeClient implements Invoker {
       });
       list.push(waiter);
       this.outcomeWaiters.set(id, list);
-      this.send(address, { kind: 'outcome?', id, ...(fence.length > 0 ? { fence } : {}), q });
+      this.send(address, { kind: 'outcome?', id, q, upTo });
     });
   }
 
@@ -1113,6 +1094,7 @@ export class TroupeClient implements Invoker {
             mode: 'first',
             to: m,
             settled: this.session.watermark(call.id),
+            issue: call.issue,
           });
       }
       this.checkComplete(call);
@@ -1316,7 +1298,7 @@ export class TroupeClient implements Invoker {
       method: call.method,
       args: call.args,
       mode: call.mode,
-      contacts: mergeSent(had?.contacts, call.sentTo),
+      issue: Math.max(had?.issue ?? 0, call.issue),
       ...(answer ? { answer } : {}),
     });
     if (!answer) this.session.hold(call.id);
@@ -1508,14 +1490,4 @@ function replay(o: ClientOutcome): Promise<unknown> {
   if (o.status === 'interrupted') return Promise.reject(o.error ?? new InterruptedError(o.requestId));
   if (o.status === 'expired') return Promise.reject(o.error ?? new OutcomeExpiredError(o.requestId));
   return o.error ? Promise.reject(o.error) : Promise.resolve(o.value);
-}
-
-/** Member → the last `call` that went to it, over two records (the later one wins). */
-function mergeSent(a: ReadonlyMap<string, Sent> | undefined, b: ReadonlyMap<string, Sent> | undefined) {
-  const out = new Map(a);
-  for (const [m, sent] of b ?? []) {
-    const had = out.get(m);
-    if (!had || sent.at >= had.at) out.set(m, sent);
-  }
-  return out;
 }

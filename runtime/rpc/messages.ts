@@ -4,11 +4,11 @@
  *
  * | kind | sent as | fields |
  * |---|---|---|
- * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark, after-fence |
+ * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark, issue |
  * | `done` | ordered cast by a lock holder | id, runner, result (a handler call completed) |
  * | `acquire` / `release` | ordered cast | lock, member |
  * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
- * | `fence` | ordered cast by a member asked `outcome?` | id, members whose later casts of the id are refused, caster, its clock |
+ * | `fence` | ordered cast by a member asked `outcome?` | id, highest issue whose later copies are refused, caster, its clock |
  * | `requests` | ordered cast by the contact | several encoded `request`s of that contact, applied one after another at the batch's place in the order |
  */
 import type { MemberId } from '../stack/member.js';
@@ -45,10 +45,11 @@ export interface RequestMsg {
   /** The client's settled watermark from its `call` packet (outcomes.ts), when it sent one. */
   settled: number | undefined;
   /**
-   * Cast after the contact had applied a fence naming it for this id: a fresh cast, not one of
-   * the stale copies the fence refuses.
+   * The client's issue of the request this copy comes from: 1 for its first call, one more for
+   * each reissue (0 from a client of an earlier release). A fence refuses the copies of the
+   * issues up to the one it names, wherever and whenever they were cast (docs/rpc.md, "Fencing").
    */
-  afterFence: boolean;
+  issue: number;
 }
 
 export interface DoneMsg {
@@ -76,11 +77,15 @@ export interface ForwardMsg {
   viewId: number;
 }
 
-/** From here on in the order, `members`' casts of request `id` are refused (docs/rpc.md, fencing). */
+/**
+ * From here on in the order, copies of request `id` of issue `upTo` or lower are refused
+ * (docs/rpc.md, "Fencing"). A fence of an earlier release named members; it decodes with `upTo`
+ * 0, which refuses nothing.
+ */
 export interface FenceMsg {
   kind: 'fence';
   id: string;
-  members: MemberId[];
+  upTo: number;
   /** The member that cast it, and its clock then: two casts of one fence are distinct messages. */
   by: MemberId;
   at: number;
@@ -118,7 +123,7 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
         m.contact,
         m.ts,
         m.settled ?? null,
-        m.afterFence,
+        m.issue,
       ]);
     case 'done':
       return encodeValue([KIND.done, m.id, m.runner, resultToTuple(m.result)]);
@@ -128,7 +133,7 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
     case 'forward':
       return encodeValue([KIND.forward, m.id, m.service, m.method, m.args, m.mode, m.client, m.viewId]);
     case 'fence':
-      return encodeValue([KIND.fence, m.id, m.members, m.by, m.at]);
+      return encodeValue([KIND.fence, m.id, m.upTo, m.by, m.at]);
     case 'requests':
       return encodeValue([KIND.requests, m.parts]);
   }
@@ -151,6 +156,13 @@ function callFields(v: unknown[], kind: 'request' | 'forward') {
   };
 }
 
+/** A fence's issue; an earlier release's fence named members instead (checked, then refuses nothing). */
+function fencedIssue(v: unknown): number {
+  if (!Array.isArray(v)) return int(v, 'fenced issue');
+  strings(v, 'fenced members', 64);
+  return 0;
+}
+
 /** Decodes and checks a group message; throws only `DecodeError`. */
 export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   const v = decodeValue(payload);
@@ -158,13 +170,13 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   switch (v[0]) {
     case KIND.request:
       if (v.length !== 11) bad('request has 11 fields');
-      if (typeof v[10] !== 'boolean') bad('request.afterFence must be a boolean');
       {
         const r = callFields(v, 'request') as RequestMsg;
         r.contact = str(v[7], 'contact', 64);
         r.ts = int(v[8], 'timestamp');
         r.settled = v[9] === null ? undefined : int(v[9], 'settled watermark');
-        r.afterFence = v[10] as boolean;
+        // An earlier release's contact put a boolean (after-fence) here: its clients' issue, 0.
+        r.issue = typeof v[10] === 'boolean' ? 0 : int(v[10], 'issue');
         return r;
       }
     case KIND.done:
@@ -195,7 +207,7 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
       return {
         kind: 'fence',
         id: requestId(v[1]),
-        members: strings(v[2], 'fenced members', 64),
+        upTo: fencedIssue(v[2]),
         by: str(v[3], 'fencing member', 64),
         at: int(v[4], 'fence time'),
       };

@@ -58,8 +58,8 @@ interface Session {
   sorted: boolean;
   /** Highest counter added to `outcomes` since it was last empty. */
   top: number;
-  /** Requests with no outcome whose casts by these members are refused from here on (fences). */
-  fences: Map<number, string[]>;
+  /** Requests with no outcome → the highest issue whose copies are refused from here on (fences). */
+  fences: Map<number, number>;
 }
 
 /** Snapshot form (msgpack-friendly arrays). */
@@ -71,7 +71,7 @@ export type OutcomeTableState = [
     floor: number,
     lastSeen: number,
     outcomes: [number, unknown[]][],
-    fences: [number, string[]][],
+    fences: [counter: number, upTo: number][],
   ][],
 ];
 
@@ -143,23 +143,30 @@ export class OutcomeTable {
   }
 
   /**
-   * Fences `id` against `members`: their casts of it applied from here on are refused. A no-op
-   * once the request has an outcome (it ran: nothing to fence) or its client settled it.
+   * Fences `id` up to issue `upTo`: its copies of those issues applied from here on are refused.
+   * A no-op for `upTo` 0, once the request has an outcome (it ran: nothing to fence) or its
+   * client settled it.
    */
-  fence(id: string, members: readonly string[]): void {
+  fence(id: string, upTo: number): void {
     const p = parseRequestId(id);
-    if (!p) return;
+    if (!p || upTo < 1) return;
     const c = this.session(p.clientId);
     if (p.counter <= c.floor || c.outcomes.has(p.counter)) return;
-    const had = c.fences.get(p.counter) ?? [];
-    c.fences.set(p.counter, [...new Set([...had, ...members])].sort());
+    if (upTo <= (c.fences.get(p.counter) ?? 0)) return;
+    c.fences.set(p.counter, upTo);
     while (c.fences.size > this.limits.perClient) c.fences.delete(Math.min(...c.fences.keys()));
   }
 
-  /** The members whose casts of `id` are refused. */
-  fenced(id: string): readonly string[] {
+  /** The highest issue of `id` whose copies are refused; 0 if none. */
+  fenced(id: string): number {
     const p = parseRequestId(id);
-    return (p && this.clients.get(p.clientId)?.fences.get(p.counter)) ?? [];
+    return (p && this.clients.get(p.clientId)?.fences.get(p.counter)) ?? 0;
+  }
+
+  /** Whether a copy of `id` of issue `issue` is refused: a fence names that issue or a later one. */
+  refuses(id: string, issue: number): boolean {
+    const upTo = this.fenced(id);
+    return upTo > 0 && issue <= upTo;
   }
 
   /** Number of outcomes held (all clients). */
@@ -250,10 +257,12 @@ export class OutcomeTable {
         else if (committed === 0) m.set(count(n, 'counter'), { status: 'interrupted', ...base });
         else bad('outcome table: bad outcome kind');
       }
-      const f = new Map<number, string[]>();
+      const f = new Map<number, number>();
       for (const pair of list(fences, 'fences')) {
-        const [n, members] = list(pair, 'fence') as [unknown, unknown];
-        f.set(count(n, 'counter'), strings(members, 'fenced members', 64));
+        const [n, upTo] = list(pair, 'fence') as [unknown, unknown];
+        // An earlier release fenced members: such a fence refuses no issue, so it is not kept.
+        if (Array.isArray(upTo)) strings(upTo, 'fenced members', 64);
+        else f.set(count(n, 'counter'), count(upTo, 'fenced issue'));
       }
       next.set(id as string, {
         floor: count(floor, 'floor'),

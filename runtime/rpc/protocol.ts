@@ -49,6 +49,13 @@ export interface CallPacket {
    * request of its own numbered at or below this again, so the group may drop those outcomes.
    */
   settled?: number;
+  /**
+   * The client's issue of this request: 1 for its first call, one more for each reissue. Every
+   * packet of one issue carries the same number, to whichever member it goes. A fence refuses
+   * the copies of the issues up to the one it names (docs/rpc.md, "Fencing"). Absent from a
+   * client of an earlier release (issue 0, never fenced).
+   */
+  issue?: number;
 }
 
 /**
@@ -66,9 +73,8 @@ export interface OutcomeQueryPacket {
   kind: 'outcome?';
   id: string;
   /**
-   * Members the client sent the call to and gave up on: if the answer would be `not-found`, the
-   * asked member has the group *fence* them for this id (an ordered `fence`; their casts of it
-   * ordered later are refused), so the answer becomes final without waiting for them to leave.
+   * Members to fence, from a client of an earlier release: read and ignored (the group fences
+   * issues now, {@link OutcomeQueryPacket.upTo}).
    */
   fence?: string[];
   /**
@@ -79,6 +85,14 @@ export interface OutcomeQueryPacket {
    * 100022395, test/sim/FINDINGS.md item 58). Absent from a client of an earlier release.
    */
   q?: number;
+  /**
+   * The highest issue of the request the client sent and gave up on (0: none). If the answer
+   * would be `not-found`, the asked member has the group *fence* those issues (an ordered
+   * `fence`: their copies ordered later are refused, wherever they were cast and however late
+   * they arrive), so the answer becomes final once the fence is applied. Sent with `q`; its
+   * presence makes the answer carry `fencedUpTo`. Absent from a client of an earlier release.
+   */
+  upTo?: number;
 }
 
 /** Ask a member for its view; doubles as the client's heartbeat to its contact. */
@@ -144,10 +158,15 @@ export interface OutcomePacket {
   result: Result | undefined;
   /** For `committed`/`interrupted`: the view the request was ordered in. */
   orderedIn: number | undefined;
-  /** Members whose casts of this id the group refuses (fenced, as applied at the answering member). */
+  /** Always empty: where an earlier release listed fenced members (its clients still read it). */
   fenced: string[];
   /** The query's `q`, when it had one. */
   q?: number;
+  /**
+   * The highest issue of this request whose copies the group refuses, as applied at the answering
+   * member (0: none); sent when the query carried `upTo`.
+   */
+  fencedUpTo?: number;
 }
 
 /** A membership hint: the sender's installed view. */
@@ -197,9 +216,26 @@ function tuple(p: ClientPacket): unknown[] {
     case 'calls':
       return [KIND.calls, p.calls.map(tuple)];
     case 'call':
-      return [KIND.call, p.id, p.service, p.method, p.args, p.mode, p.to ?? null, p.settled ?? null];
+      return [
+        KIND.call,
+        p.id,
+        p.service,
+        p.method,
+        p.args,
+        p.mode,
+        p.to ?? null,
+        p.settled ?? null,
+        ...(p.issue !== undefined ? [p.issue] : []),
+      ];
     case 'outcome?':
-      return [KIND['outcome?'], p.id, p.fence ?? null, ...(p.q !== undefined ? [p.q] : [])];
+      // Later fields were appended: the shortest form that holds what the query says.
+      return [
+        KIND['outcome?'],
+        p.id,
+        p.fence ?? null,
+        ...(p.q !== undefined || p.upTo !== undefined ? [p.q ?? 0] : []),
+        ...(p.upTo !== undefined ? [p.upTo] : []),
+      ];
     case 'hello':
       return [KIND.hello, p.viewId];
     case 'reply':
@@ -219,7 +255,8 @@ function tuple(p: ClientPacket): unknown[] {
         p.result ? resultToTuple(p.result) : null,
         p.orderedIn ?? null,
         p.fenced,
-        ...(p.q !== undefined ? [p.q] : []),
+        ...(p.q !== undefined || p.fencedUpTo !== undefined ? [p.q ?? 0] : []),
+        ...(p.fencedUpTo !== undefined ? [p.fencedUpTo] : []),
       ];
     case 'view':
       return [KIND.view, p.member, p.viewId, p.members, p.addresses];
@@ -265,7 +302,8 @@ function parse(v: unknown): ClientPacket {
   if (!Array.isArray(v)) return bad('client message must be an array');
   switch (v[0]) {
     case KIND.call:
-      fields(v, 8, 'call');
+      // The issue came later (9 fields); a client of an earlier release sends 8.
+      if (v.length !== 8) fields(v, 9, 'call');
       return {
         kind: 'call',
         id: requestId(v[1]),
@@ -275,15 +313,17 @@ function parse(v: unknown): ClientPacket {
         mode: mode(v[5]),
         ...(v[6] === null ? {} : { to: str(v[6], 'member', 64) }),
         ...(v[7] === null ? {} : { settled: int(v[7], 'settled watermark') }),
+        ...(v.length === 9 ? { issue: int(v[8], 'issue') } : {}),
       };
     case KIND['outcome?']:
-      // The query number came later (4 fields); a client of an earlier release sends 3.
-      if (v.length !== 3) fields(v, 4, 'outcome?');
+      // The query number (4 fields), then the fenced issue (5) came later: earlier clients send fewer.
+      if (v.length !== 3 && v.length !== 4) fields(v, 5, 'outcome?');
       return {
         kind: 'outcome?',
         id: requestId(v[1]),
         ...(v[2] === null ? {} : { fence: strings(v[2], 'fence', 64) }),
-        ...(v.length === 4 ? { q: int(v[3], 'query number') } : {}),
+        ...(v.length >= 4 ? { q: int(v[3], 'query number') } : {}),
+        ...(v.length === 5 ? { upTo: int(v[4], 'fenced issue') } : {}),
       };
     case KIND.calls: {
       fields(v, 2, 'calls');
@@ -347,7 +387,7 @@ function parse(v: unknown): ClientPacket {
         result: resultFromTuple(v[3]),
       };
     case KIND.outcome: {
-      if (v.length !== 9) fields(v, 10, 'outcome');
+      if (v.length !== 9 && v.length !== 10) fields(v, 11, 'outcome');
       const status = v[3];
       if (typeof status !== 'string' || !STATUSES.includes(status as OutcomeStatus))
         bad(`outcome status must be one of ${STATUSES.join(', ')}`);
@@ -361,7 +401,8 @@ function parse(v: unknown): ClientPacket {
         result: v[6] === null ? undefined : resultFromTuple(v[6]),
         orderedIn: v[7] === null ? undefined : int(v[7], 'ordered-in view id'),
         fenced: strings(v[8], 'fenced', 64),
-        ...(v.length === 10 ? { q: int(v[9], 'query number') } : {}),
+        ...(v.length >= 10 ? { q: int(v[9], 'query number') } : {}),
+        ...(v.length === 11 ? { fencedUpTo: int(v[10], 'fenced issue') } : {}),
       };
     }
     case KIND.view: {

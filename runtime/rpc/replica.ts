@@ -51,6 +51,7 @@ import {
   type DropReason,
   encodeClientPacket,
   MAX_BATCHED_REPLIES,
+  type OutcomeQueryPacket,
   type OutcomeStatus,
   type ReplyPacket,
   readClientPacket,
@@ -127,7 +128,7 @@ export interface ReplicaStats {
   /** Group messages refused because they name another member than their sender as the
    * request's contact, the handler's runner or the lock's member. */
   impersonated: number;
-  /** Ordered copies of requests refused because a fence names their contact. */
+  /** Ordered copies of requests refused because a fence names their issue (the client gave up on it). */
   fenced: number;
   /** Refusal notices sent to clients of another group or key (at most 10 a second). */
   refusalsSent: number;
@@ -440,7 +441,7 @@ export class Replica<T extends object = object> implements StateProvider {
         this.sendView(from);
         return;
       case 'outcome?':
-        this.answerOutcome(packet.id, from, packet.fence, packet.q);
+        this.answerOutcome(packet, from);
         return;
       case 'call':
         this.onCall(packet, from);
@@ -541,7 +542,7 @@ export class Replica<T extends object = object> implements StateProvider {
         contact: group.self,
         ts: Math.max(0, Math.floor(this.clock())),
         settled: p.settled,
-        afterFence: this.outcomes.fenced(p.id).includes(group.self),
+        issue: p.issue ?? 0,
       };
       this.inflight.set(p.id, this.clock());
       this.castArgs.set(p.id, resolved);
@@ -625,22 +626,20 @@ export class Replica<T extends object = object> implements StateProvider {
     else reply(r);
   }
 
-  private answerOutcome(
-    id: string,
-    from: string,
-    fence: readonly string[] | undefined,
-    q: number | undefined,
-  ): void {
+  private answerOutcome(query: OutcomeQueryPacket, from: string): void {
     const view = this.group?.view;
     if (!view) return;
+    const { id, q, upTo } = query;
     const base = {
       kind: 'outcome' as const,
       id,
       member: this.group!.self,
       viewId: view.id,
       members: [...view.members],
-      fenced: [...this.outcomes.fenced(id)],
+      fenced: [],
       ...(q !== undefined ? { q } : {}),
+      // Answered in the form the query was asked in: a client of an earlier release reads no more.
+      ...(upTo !== undefined ? { fencedUpTo: this.outcomes.fenced(id) } : {}),
     };
     const known = this.outcomes.get(id);
     if (known?.status === 'committed') {
@@ -657,7 +656,7 @@ export class Replica<T extends object = object> implements StateProvider {
       // Cast by this member and not yet delivered: it will be ordered (or this member fails),
       // so `not-found` would be false.
       const cast = this.inflight.has(id);
-      if (!pending && !cast && fence) this.fence(id, fence);
+      if (!pending && !cast && upTo) this.fence(id, upTo);
       this.send(from, {
         ...base,
         status: pending || cast ? 'pending' : 'not-found',
@@ -668,23 +667,23 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   /**
-   * Has the group refuse `members`' casts of `id` from here on in the order (an ordered `fence`),
-   * so a `not-found` answered after it is final (docs/rpc.md, "Fencing"). Cast again only after
-   * `recastMs`, while not yet applied.
+   * Has the group refuse copies of `id` of issues up to `upTo` from here on in the order (an
+   * ordered `fence`), so a `not-found` answered after it is final (docs/rpc.md, "Fencing"). Cast
+   * again only after `recastMs`, while not yet applied.
    */
-  private fence(id: string, members: readonly string[]): void {
+  private fence(id: string, upTo: number): void {
     const group = this.group;
     const now = this.clock();
-    const todo = members.filter((m) => m !== group?.self && !this.outcomes.fenced(id).includes(m));
     const castAt = this.fencing.get(id);
-    if (!group || todo.length === 0 || (castAt !== undefined && now - castAt < this.recastMs)) return;
+    if (!group || upTo <= this.outcomes.fenced(id) || (castAt !== undefined && now - castAt < this.recastMs))
+      return;
     this.fencing.delete(id);
     this.fencing.set(id, now);
     if (this.fencing.size > 4096) this.fencing.delete(this.fencing.keys().next().value as string);
     const fence = {
       kind: 'fence' as const,
       id,
-      members: todo,
+      upTo,
       by: group.self,
       at: Math.max(0, Math.floor(now)),
     };
@@ -901,7 +900,7 @@ export class Replica<T extends object = object> implements StateProvider {
         this.wakeLockWaiters();
         return undefined;
       case 'fence':
-        this.outcomes.fence(msg.id, msg.members);
+        this.outcomes.fence(msg.id, msg.upTo);
         this.fencing.delete(msg.id);
         return undefined;
       default:
@@ -939,9 +938,9 @@ export class Replica<T extends object = object> implements StateProvider {
       this.respond(msg, msg.contact, view, known);
       return undefined;
     }
-    if (!msg.afterFence && this.outcomes.fenced(msg.id).includes(msg.contact)) {
-      // A stale copy from a contact the client gave up on: a member already told the client,
-      // finally, that the request is not in the order. A fresh cast (afterFence) runs.
+    if (this.outcomes.refuses(msg.id, msg.issue)) {
+      // A copy of an issue the client gave up on, however late it reached its contact: a member
+      // already told the client, finally, that the request is not in the order. A reissue runs.
       this.inOrder.delete(msg.id);
       this.counters.fenced++;
       return undefined;

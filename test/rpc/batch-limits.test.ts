@@ -99,7 +99,7 @@ describe('forged and malformed batches', () => {
         contact,
         ts: 1,
         settled: undefined,
-        afterFence: false,
+        issue: 0,
       });
     const ok = req('zz:1', a!.member.self, 'ok');
     const batch = encodeGroupMsg({

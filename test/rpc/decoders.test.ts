@@ -29,6 +29,8 @@ const GROUP_TEMPLATES: unknown[][] = [
   [4, 'lock', 'n1.1'],
   [5, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'all', '127.0.0.1:9', 3],
   [6, 'c:1', ['n1.1'], 'n2.1', 5],
+  [1, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'first', '127.0.0.1:9', 'n1.1', 5, 0, 2],
+  [6, 'c:1', 2, 'n2.1', 5],
   [
     7,
     [
@@ -77,6 +79,15 @@ describe('rpc decoders refuse hostile values with DecodeError only', () => {
         }
     }
     expect(cases).toBe(GROUP_TEMPLATES.reduce((n, t) => n + t.length * HOSTILE.length, 0));
+  });
+
+  it("an earlier release's request and fence decode to issue 0 and a fence that refuses nothing", () => {
+    const old = GROUP_TEMPLATES.filter((t) => t[0] === 1 || t[0] === 6).map((t) =>
+      decodeGroupMsg(encodeValue(t)),
+    );
+    expect(old.map((m) => (m.kind === 'request' ? m.issue : m.kind === 'fence' ? m.upTo : -1))).toEqual([
+      0, 0, 2, 2,
+    ]);
   });
 
   it('a client packet whose kind is a map is dropped as malformed, by the parser not by a TypeError', () => {

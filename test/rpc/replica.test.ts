@@ -379,7 +379,7 @@ describe('replica: group messages apply only through the total order, under thei
       contact,
       ts: 1,
       settled: undefined,
-      afterFence: false,
+      issue: 0,
     });
 
   it('refuses and counts a request cast unreliably to one replica', async () => {

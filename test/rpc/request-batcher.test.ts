@@ -18,7 +18,7 @@ const request = (id: string): Uint8Array =>
     contact: 'aaaaaaaa.1',
     ts: 1,
     settled: undefined,
-    afterFence: false,
+    issue: 0,
   } satisfies RequestMsg);
 
 /** The request ids of each cast, in cast order. */

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import { MODES } from '../sim/modes.js';
+import { lateCallRun } from '../sim/repro/late-call.js';
 import type { RpcChecker } from '../sim/rpc-checkers.js';
 import { RPC_CHECKERS } from '../sim/rpc-checkers.js';
 import { rpcConfig, rpcStats, runRpcScenario } from '../sim/rpc-scenario.js';
@@ -34,7 +35,7 @@ const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i)
 
 type Internals = {
   outcomes: { get(id: string): unknown };
-  answerOutcome(id: string, from: string): void;
+  answerOutcome(query: unknown, from: string): void;
   send(to: string, p: { kind: string; status?: string }): void;
 };
 
@@ -46,22 +47,31 @@ function forgetful(instance: Register, options: ReplicaOptions): Replica<Registe
   return r;
 }
 
-/** A replica that answers `not-found` to outcome queries about committed requests. */
+/**
+ * A replica that answers `not-found` to outcome queries about committed requests, and claims
+ * every issue of them fenced (else its client would never take the answer as final).
+ */
 function denying(instance: Register, options: ReplicaOptions): Replica<Register> {
   const r = new Replica(instance, options);
   const inner = r as unknown as Internals;
   const answer = inner.answerOutcome.bind(r);
   const send = inner.send.bind(r);
-  inner.answerOutcome = (id, from) => {
+  inner.answerOutcome = (query, from) => {
     inner.send = (to, p) =>
       send(
         to,
         p.kind === 'outcome' && p.status === 'committed'
-          ? ({ ...p, status: 'not-found', result: undefined, orderedIn: undefined } as never)
+          ? ({
+              ...p,
+              status: 'not-found',
+              result: undefined,
+              orderedIn: undefined,
+              fencedUpTo: 1_000,
+            } as never)
           : p,
       );
     try {
-      answer(id, from);
+      answer(query, from);
     } finally {
       inner.send = send;
     }
@@ -155,6 +165,21 @@ describe('object-group RPC in the simulator', () => {
   it('catches a replica whose outcome table forgets (a reissue or a second copy runs twice)', async () => {
     const { violations } = await run(range(1, 6), { makeReplica: forgetful });
     expect(violations.some((v) => v.includes('no-double-apply'))).toBe(true);
+  });
+
+  it('a call packet that reaches its contact after a settled not-found is refused (FINDINGS 60), and the checkers catch replicas that do not', async () => {
+    for (const seed of [1, 2, 3]) {
+      const product = await lateCallRun('product', seed);
+      expect(product.released).toBe(true);
+      expect(product.violations).toEqual([]);
+      // Replicas that refuse nothing: the model refuses the copy, their state holds it.
+      expect((await lateCallRun('ignore', seed)).violations.length).toBeGreaterThan(0);
+      // Replicas that cast no fence but answer as if they had: the settled not-found is false.
+      const lying = await lateCallRun('lying', seed);
+      expect(
+        lying.violations.some((v) => v.startsWith('true-outcomes') && v.includes('copy of issue 1')),
+      ).toBe(true);
+    }
   });
 
   it('catches a replica that denies committed requests to outcome queries', async () => {

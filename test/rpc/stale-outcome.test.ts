@@ -1,9 +1,12 @@
 /**
- * An outcome answer is true when the member makes it: `pending` and `not-found` may stop being
- * true a moment later. A late or duplicated copy of an answer to an earlier query must not be
- * taken as the answer to a later one (RPC seed 100022395, test/sim/FINDINGS.md item 58: a
- * straggling `not-found`, made before the client's reissue reached the member, was read as the
- * final answer to a query asked after that reissue was ordered).
+ * Late packets around an outcome query. A settled `not-found` stays true however late a call
+ * packet of the request arrives: the group fenced the issue it carries (test/sim/FINDINGS.md
+ * item 60: that packet used to commit the request after the client was told it never would).
+ * And an outcome answer is true when the member makes it: `pending` and `not-found` may stop
+ * being true a moment later, so a late or duplicated copy of an answer to an earlier query is
+ * not taken as the answer to a later one (RPC seed 100022395, FINDINGS item 58: a straggling
+ * `not-found`, made before the client's reissue reached the member, was read as the final
+ * answer to a query asked after that reissue was ordered).
  */
 import { afterEach, expect, it } from 'vitest';
 import { TimeoutError } from '../../runtime/rpc/errors.js';
@@ -19,7 +22,7 @@ afterEach(async () => {
 
 const gid = groupIdOf('ledger');
 
-it('a late copy of an earlier not-found does not answer a later outcome query', async () => {
+it('a call packet arriving after a settled not-found is refused; the reissue runs once, and a late not-found does not answer a later query', async () => {
   cluster = await Cluster.of(3);
   const net = cluster.net;
   const client = await cluster.client({ ...QUICK_DETECTION, timeoutMs: 5_000 });
@@ -44,24 +47,34 @@ it('a late copy of an earlier not-found does not answer a later outcome query', 
   };
   const call = client.invoke('ledger', 'append', ['late'], { timeoutMs: 400, requestId: id });
   await expect(call).rejects.toBeInstanceOf(TimeoutError);
-  // Asked now, the contact has never heard of it.
-  expect((await client.outcome(id)).status).toBe('not-found');
+  // Asked now, no member has heard of it: final once the group fenced issue 1.
+  const notFound = await client.outcome(id);
+  expect(notFound).toMatchObject({ status: 'not-found', settled: true });
   expect(answer).toBeDefined();
-  // The held call packet arrives: the request is ordered and applied (its reply still lost).
-  const heldCall = held!;
 
+  // The held call packet (issue 1) arrives: its contact orders it, and every replica refuses it.
+  const heldCall = held!;
+  net.drop = () => false;
+  net.route(heldCall.from, heldCall.to, heldCall.bytes);
+  await cluster.settle();
+  expect(cluster.nodes.map((n) => n.replica.outcome(id).status)).toEqual([
+    'not-found',
+    'not-found',
+    'not-found',
+  ]);
+  expect(cluster.nodes.map((n) => n.replica.stats().fenced)).toEqual([1, 1, 1]);
+  expect(cluster.nodes.map((n) => n.instance.runs)).toEqual([0, 0, 0]);
+
+  // The reissue (issue 2) runs, once; its replies are lost, so the client does not know.
   net.drop = (_from, _to, bytes) => {
     const { p, ids } = kinds(bytes);
     return ids.includes(id) && (p.kind === 'reply' || p.kind === 'replies' || p.kind === 'accepted');
   };
-  net.route(heldCall.from, heldCall.to, heldCall.bytes);
-  await cluster.settle();
-  expect(cluster.nodes.map((n) => n.replica.outcome(id).status)).toEqual([
-    'committed',
-    'committed',
-    'committed',
-  ]);
-  // A query asked now, with a copy of the old answer arriving first: the client must wait for
+  await expect(client.reissue(id, { timeoutMs: 400 })).rejects.toBeInstanceOf(TimeoutError);
+  expect(cluster.nodes.map((n) => n.instance.runs)).toEqual([1, 1, 1]);
+  net.drop = () => false;
+
+  // A query asked now, with a copy of the old not-found arriving first: the client waits for
   // its own answer, which says committed.
   const asked = client.outcome(id);
   net.route(answer!.from, answer!.to, answer!.bytes);

@@ -48,7 +48,7 @@ export interface Model {
   outcomes: Map<string, ModelResult>;
   /** The first `request` copy of each id in the agreed log: who cast it, when (virtual time
    * of the cast, else the request's own `ts`) and when it was first delivered. */
-  first: Map<string, { contact: MemberId; ts: number; at: number }>;
+  first: Map<string, { contact: MemberId; ts: number; at: number; issue: number }>;
   /** Copies of each request id in the agreed log. */
   copies: Map<string, number>;
   /** Per client, the highest settled watermark its requests in the agreed log carried. */
@@ -214,11 +214,12 @@ export function model(sim: RpcSim): Model {
 interface Run {
   register: Register;
   outcomes: Map<string, ModelResult>;
-  first: Map<string, { contact: MemberId; ts: number; at: number }>;
+  first: Map<string, { contact: MemberId; ts: number; at: number; issue: number }>;
   copies: Map<string, number>;
   pending: Map<string, MemberId>;
   floors: Map<string, number>;
-  fences: Map<string, Set<MemberId>>;
+  /** Request id → the highest issue whose later copies are refused. */
+  fences: Map<string, number>;
   /** Handler calls whose runner is not in `members` are interrupted (a view change). */
   viewChange(members: readonly MemberId[]): void;
   /** One cast of the order: a contact's batch is its requests, one after another at its place. */
@@ -238,13 +239,7 @@ interface Run {
 function settledKey(r: Run): string {
   const sorted = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify(
-    [
-      r.register.snapshot(),
-      sorted(r.outcomes),
-      sorted(r.pending),
-      sorted(r.floors),
-      sorted(r.fences).map(([id, ms]) => [id, [...ms].sort()]),
-    ],
+    [r.register.snapshot(), sorted(r.outcomes), sorted(r.pending), sorted(r.floors), sorted(r.fences)],
     (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
   );
 }
@@ -253,11 +248,11 @@ function settledKey(r: Run): string {
 function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
   const register = new Register();
   const outcomes = new Map<string, ModelResult>();
-  const first = new Map<string, { contact: MemberId; ts: number; at: number }>();
+  const first = new Map<string, { contact: MemberId; ts: number; at: number; issue: number }>();
   const copies = new Map<string, number>();
   const pending = new Map<string, MemberId>();
   const floors = new Map<string, number>();
-  const fences = new Map<string, Set<MemberId>>();
+  const fences = new Map<string, number>();
   /** Handler calls whose runner is not in `members` are interrupted (a view change). */
   const viewChange = (members: readonly MemberId[]) => {
     const present = new Set(members);
@@ -298,7 +293,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     register.restore(start.app);
     for (const [id, r] of start.outcomes) outcomes.set(id, r);
     for (const [client, floor] of start.floors) floors.set(client, floor);
-    for (const [id, ms] of start.fences) fences.set(id, new Set(ms));
+    for (const [id, upTo] of start.fences) fences.set(id, upTo);
     for (const [id, runner] of start.pending) pending.set(id, runner);
     let members = start.members;
     for (const b of start.backlog) {
@@ -318,21 +313,21 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
       return;
     }
     if (msg.kind === 'fence') {
-      // Its contacts' later stale casts of a request with no outcome are refused (replica.ts).
+      // Later copies of the issues it names of a request with no outcome are refused (replica.ts).
       if (outcomes.has(msg.id)) return;
-      const f = fences.get(msg.id) ?? new Set();
-      for (const m of msg.members) f.add(m);
-      fences.set(msg.id, f);
+      fences.set(msg.id, Math.max(fences.get(msg.id) ?? 0, msg.upTo));
       return;
     }
     if (msg.kind !== 'request') return;
     const colon = msg.id.lastIndexOf(':');
     const client = msg.id.slice(0, colon);
     if (msg.settled !== undefined && msg.settled > (floors.get(client) ?? 0)) floors.set(client, msg.settled);
-    const refused = !outcomes.has(msg.id) && !msg.afterFence && fences.get(msg.id)?.has(msg.contact);
+    const upTo = fences.get(msg.id) ?? 0;
+    const refused = !outcomes.has(msg.id) && upTo > 0 && msg.issue <= upTo;
     if (refused) return;
     copies.set(msg.id, (copies.get(msg.id) ?? 0) + 1);
-    if (!first.has(msg.id)) first.set(msg.id, { contact: msg.contact, ts: a.castAt ?? msg.ts, at: a.at });
+    if (!first.has(msg.id))
+      first.set(msg.id, { contact: msg.contact, ts: a.castAt ?? msg.ts, at: a.at, issue: msg.issue });
     if (outcomes.has(msg.id) || pending.has(msg.id)) return;
     // At or below its client's settled floor with no outcome (the client gave up on it, or a
     // re-founded start's table dropped it): answered `expired`, never run (outcomes.ts).
@@ -384,7 +379,7 @@ interface Start {
   app: RegisterState;
   outcomes: Map<string, ModelResult>;
   floors: Map<string, number>;
-  fences: Map<string, string[]>;
+  fences: Map<string, number>;
   pending: Map<string, MemberId>;
   /** The members of the view it last applied. */
   members: readonly MemberId[];
@@ -413,7 +408,7 @@ function startOf(bytes: Uint8Array): Start {
   table.restore(outcomeState);
   const outcomes = new Map<string, ModelResult>();
   const floors = new Map<string, number>();
-  const fences = new Map<string, string[]>();
+  const fences = new Map<string, number>();
   for (const [client, floor, , recorded, fenced] of outcomeState[2]) {
     floors.set(client, floor);
     for (const [n] of recorded) {
@@ -422,7 +417,7 @@ function startOf(bytes: Uint8Array): Start {
       if (o?.status === 'committed') outcomes.set(id, resultOf(o.result));
       else if (o?.status === 'interrupted') outcomes.set(id, { status: 'interrupted' });
     }
-    for (const [n, ms] of fenced) fences.set(`${client}:${n}`, ms);
+    for (const [n, upTo] of fenced) fences.set(`${client}:${n}`, upTo);
   }
   return {
     app,
@@ -632,11 +627,14 @@ export const trueOutcomes: RpcChecker = {
         } else if (a.status === 'expired') {
           out.push(`${where}: expired (no outcome is old enough to expire in a run)`);
         } else if (a.status === 'not-found' && a.settled) {
-          // Final: the request never commits from a copy cast before this answer.
+          // Final: the request never commits from a copy of an issue the client had started
+          // before this answer (1 for the call, one more per reissue), however late that copy
+          // reached a contact; nor from a copy cast before the answer.
           const f = m.first.get(c.id);
-          if (f && f.ts < a.at)
+          const issued = 1 + c.reissues.filter((t) => t < a.at).length;
+          if (f && (f.issue <= issued || f.ts < a.at))
             out.push(
-              `${where}: settled not-found, but a copy cast by ${f.contact} at ${f.ts} is in the agreed order (delivered at ${f.at.toFixed(1)})`,
+              `${where}: settled not-found, but a copy of issue ${f.issue} (${issued} started before the answer) cast by ${f.contact} at ${f.ts} is in the agreed order (delivered at ${f.at.toFixed(1)})`,
             );
         }
       }
