@@ -33,8 +33,9 @@ export function mixedOptions(seed: number): SimOptions {
  * (3..7), a shorter client deadline, large fragmented casts in group mode (`--pad`), all-total
  * `none` casts, more casts per member, and the `straggle` and `lossy` faults (packets seconds
  * late, and reaching a restarted process at their address; a member's link losing most packets),
- * and members that keep their last view on disk (`persist`) in half the seeds. Its own seed range, so `mixed`'s pinned seeds keep
- * their schedules.
+ * members that keep their last view on disk (`persist`) in half the seeds, and old packets
+ * replayed 4–20 s later (`replay`) in three in ten. Its own seed range, so `mixed`'s pinned
+ * seeds keep their schedules.
  */
 export function wideOptions(seed: number): SimOptions {
   return drawOptions(seed, true);
@@ -80,9 +81,11 @@ function drawOptions(seed: number, wide: boolean): SimOptions {
       };
   // Drawn last, so the seeds drawn before it was added keep their options (FINDINGS 58's seed).
   const persist = bit(0.5);
+  // After persist, for the same reason: old packets replayed seconds later (world.ts).
+  const replay = bit(0.3) ? ['replay'] : [];
   return {
     ...mixed,
-    faults: parseFaults([...faults, ...network].join(',') || 'loss'),
+    faults: parseFaults([...faults, ...network, ...replay].join(',') || 'loss'),
     ...sized,
     ...(persist ? { persist: true } : {}),
   };

@@ -81,7 +81,7 @@ it('straggle: packets arrive seconds late, and one sent to a crashed process rea
   expect(on.violations).toEqual([]);
   // The control: without the fault nothing is held back and nothing crosses a restart.
   const off = run([]);
-  expect(off.world.netFaults).toEqual({ late: 0, handedOver: 0, lossy: 0 });
+  expect(off.world.netFaults).toEqual({ late: 0, handedOver: 0, lossy: 0, replayed: 0 });
 });
 
 it('lossy: one member loses most of its packets for a while, alive and reachable', () => {
@@ -93,4 +93,16 @@ it('lossy: one member loses most of its packets for a while, alive and reachable
   expect(episodes.at(-1)).toMatch(/in 0\.00 out 0\.00$/);
   expect(r.world.netFaults.lossy).toBeGreaterThan(50);
   expect(r.violations).toEqual([]);
+});
+
+it('replay: old packets come again seconds later, some to a later process at their address; the rest of the seed is unchanged', () => {
+  const on = traced(2, 5, ['crash', 'pause', 'partition', 'replay']);
+  expect(on.world.netFaults.replayed).toBeGreaterThan(10);
+  expect(on.violations).toEqual([]);
+  // Its own generator: with it off, the seed's planned faults are what they were.
+  const off = traced(2, 5, ['crash', 'pause', 'partition']);
+  expect(off.world.netFaults.replayed).toBe(0);
+  const plan = (trace: readonly string[]) => trace.filter((l) => / CRASH$|^PARTITION /.test(l)).slice(0, 3);
+  expect(plan(on.trace).length).toBeGreaterThan(0);
+  expect(plan(on.trace)).toEqual(plan(off.trace));
 });

@@ -28,7 +28,10 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * (without it the simulator drops every packet sent to an earlier process). `lossy` makes one
  * member's link lose 30–80 % of its packets, inbound, outbound or both, for 0.3–3 s at a time
  * (a bad NIC or a congested port: alive, reachable, but most of what it sends or hears is lost;
- * test/sim/patterns.ts).
+ * test/sim/patterns.ts). `replay` sends one packet in three hundred again 4–20 s later, member to
+ * member or between a member and a client (a middlebox or a retransmitting link replaying old
+ * datagrams; without a key nothing tells such a copy from a fresh one), to whichever process
+ * is at the address by then; it draws from its own generator, so a seed's other faults stay.
  */
 export type ExtraFault =
   | 'splits'
@@ -40,7 +43,8 @@ export type ExtraFault =
   | 'flushcut'
   | 'clients'
   | 'straggle'
-  | 'lossy';
+  | 'lossy'
+  | 'replay';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -52,6 +56,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'clients',
   'straggle',
   'lossy',
+  'replay',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -233,6 +238,8 @@ export class World {
   private readonly lossyOut: number[];
   /** Draws for `lossy` alone, so its losses leave the world's own draws as they were. */
   private readonly lossyRng: () => number;
+  /** Draws `replay`'s copies and their delays. */
+  private readonly replayRng: () => number;
   readonly rng: RandomSource;
   readonly trace: string[] = [];
   now = 0;
@@ -251,7 +258,7 @@ export class World {
    * What `straggle` and `lossy` did: packets held back 0.3 s or more, packets that reached a
    * later process at their address, packets a lossy link lost.
    */
-  readonly netFaults = { late: 0, handedOver: 0, lossy: 0 };
+  readonly netFaults = { late: 0, handedOver: 0, lossy: 0, replayed: 0 };
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
   /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */
@@ -269,6 +276,7 @@ export class World {
     this.lossyIn = new Array<number>(cfg.members).fill(0);
     this.lossyOut = new Array<number>(cfg.members).fill(0);
     this.lossyRng = seededRandom(cfg.seed * 167 + 31);
+    this.replayRng = seededRandom(cfg.seed * 173 + 37);
     for (let i = 0; i < cfg.members; i++) this.nodes.push(this.start(i, 1));
   }
 
@@ -443,14 +451,18 @@ export class World {
       }
       deliver(delay);
     }
+    if (this.faultOn('replay') && this.replayRng() < 1 / 300) {
+      this.netFaults.replayed++;
+      deliver(4_000 + this.replayRng() * 16_000);
+    }
   }
 
   /**
    * A packet sent to `dst` (then in incarnation `inc`) arrives: `fn` runs on that process, or
-   * under `straggle` on whichever process now runs at its address.
+   * under `straggle` or `replay` on whichever process now runs at its address.
    */
   private onArrival(dst: Node, inc: number, fn: (n: Node) => NodeEffect[]): void {
-    const n = this.cfg.faults.has('straggle') ? this.nodes[dst.index]! : dst;
+    const n = this.cfg.faults.has('straggle') || this.cfg.faults.has('replay') ? this.nodes[dst.index]! : dst;
     if (n !== dst && n.alive) this.netFaults.handedOver++;
     this.onNode(n, n === dst ? inc : n.inc, () => fn(n));
   }
