@@ -63,6 +63,8 @@ export interface Model {
    * before this view (a request of the old history still running, requests queued behind it).
    */
   refounded: string | undefined;
+  /** The agreed log's views, first to last (keys as in the incarnations' logs). */
+  chain: readonly string[];
 }
 
 const survivor = (i: Incarnation) => i.crashedAt === null && i.partitionedAt === null;
@@ -205,7 +207,7 @@ export function model(sim: RpcSim): Model {
       if (item.t === 'msg') run.applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
   }
 
-  const m: Model = { register, outcomes, first, copies, floors, problems, refounded };
+  const m: Model = { register, outcomes, first, copies, floors, problems, refounded, chain };
   cache.set(sim, m);
   return m;
 }
