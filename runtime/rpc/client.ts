@@ -175,7 +175,7 @@ export interface ClientStats {
   malformed: number;
   /** Packets dropped: another group's, or from an address that is no member or seed. */
   foreign: number;
-  /** Valid packets about requests no longer pending. */
+  /** Valid packets about requests no longer pending, and `accepted` of an issue before the call's. */
   stray: number;
   /** `pending`/`not-found` outcome answers to an earlier query of the same id (late or duplicated), not taken. */
   staleOutcomes: number;
@@ -219,9 +219,10 @@ interface Call {
   /** When its first packet went out (0: not yet); the start of its round-trip sample. */
   firstSent: number;
   /**
-   * The request's issue this call sends: 1 for its first call, one more for each reissue. A
-   * fence of issues up to this one, asked by `outcome()` once the call is over, refuses every
-   * copy of it still on its way, wherever it went (docs/rpc.md, "Fencing").
+   * The request's issue this call sends: above every issue of the id this client sent before,
+   * and, from the clock, above those of an earlier process with this client id. A fence of
+   * issues up to this one, asked by `outcome()` once the call is over, refuses every copy of it
+   * still on its way, wherever it went (docs/rpc.md, "Issues and fencing").
    */
   issue: number;
 }
@@ -615,7 +616,7 @@ export class TroupeClient implements Invoker {
         attempts: 0,
         lastSent: 0,
         firstSent: 0,
-        issue: (this.remembered.get(c.id)?.issue ?? 0) + 1,
+        issue: this.nextIssue(c.id),
       };
       call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
       this.calls.set(c.id, call);
@@ -633,6 +634,19 @@ export class TroupeClient implements Invoker {
       settled,
     });
     return settled;
+  }
+
+  /**
+   * The next issue of `id`: above the last one this client started or saw fenced, and at least
+   * the clock's milliseconds, so that a later process with the same client id (a pinned
+   * `clientId`), or this one after it forgot the id, never reuses a number an old copy may
+   * still carry. Recorded at once: `outcome()` must not fence below it, whatever ends the call.
+   */
+  private nextIssue(id: string): number {
+    const r = this.remembered.get(id);
+    const issue = Math.max((r?.issue ?? 0) + 1, Math.floor(this.time.now()));
+    if (r) r.issue = issue;
+    return issue;
   }
 
   private sendCall(call: Call, to: Contact): void {
@@ -715,6 +729,10 @@ export class TroupeClient implements Invoker {
       );
       if (!p) continue;
       last = p;
+      // Issues fenced above what this client knows of (another process with its id asked): its
+      // next issue goes above them.
+      const r = this.remembered.get(requestId);
+      if (r && p.fencedUpTo !== undefined && p.fencedUpTo > r.issue) r.issue = p.fencedUpTo;
       const live = this.calls.has(requestId);
       // Another process's id, or one forgotten: a copy may be on its way, and this client cannot
       // name its issues to fence them. Such a `not-found` is never known final.
@@ -853,7 +871,8 @@ export class TroupeClient implements Invoker {
 
   private onAccepted(p: AcceptedPacket): void {
     const call = this.calls.get(p.id);
-    if (!call) {
+    // A copy of an earlier issue in the order may yet be refused by a fence: not this call's.
+    if (!call || (p.issue !== undefined && p.issue < call.issue)) {
       this.counters.stray++;
       return;
     }

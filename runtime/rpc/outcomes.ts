@@ -154,7 +154,14 @@ export class OutcomeTable {
     if (p.counter <= c.floor || c.outcomes.has(p.counter)) return;
     if (upTo <= (c.fences.get(p.counter) ?? 0)) return;
     c.fences.set(p.counter, upTo);
-    while (c.fences.size > this.limits.perClient) c.fences.delete(Math.min(...c.fences.keys()));
+    // Past the cap the lowest fence goes, and the floor rises to it, as for outcomes: a request
+    // whose fence is forgotten must answer `expired`, never run (its client was told not-found).
+    while (c.fences.size > this.limits.perClient) {
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const n of c.fences.keys()) if (n < lowest) lowest = n;
+      c.fences.delete(lowest);
+      c.floor = Math.max(c.floor, lowest);
+    }
   }
 
   /** The highest issue of `id` whose copies are refused; 0 if none. */

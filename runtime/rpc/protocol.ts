@@ -134,6 +134,13 @@ export interface AcceptedPacket {
   /** Members of that view: who answers in `all`/`majority` mode. */
   members: string[];
   ordered: boolean;
+  /**
+   * The client's issue of the copy that is in the order (for a running handler call: the issue
+   * asked about). A copy of an earlier issue may yet be refused by a fence, so a client takes
+   * an `accepted` only of its call's issue or a later one. Absent from a member of an earlier
+   * release.
+   */
+  issue?: number;
 }
 
 /** The contact refused the call before ordering it (bad arguments, unknown method, expired id). */
@@ -241,7 +248,14 @@ function tuple(p: ClientPacket): unknown[] {
     case 'reply':
       return [KIND.reply, p.id, p.member, p.viewId, p.members, resultToTuple(p.result)];
     case 'accepted':
-      return [KIND.accepted, p.id, p.viewId, p.members, p.ordered];
+      return [
+        KIND.accepted,
+        p.id,
+        p.viewId,
+        p.members,
+        p.ordered,
+        ...(p.issue !== undefined ? [p.issue] : []),
+      ];
     case 'reject':
       return [KIND.reject, p.id, p.member, resultToTuple(p.result)];
     case 'outcome':
@@ -369,7 +383,8 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.accepted:
-      fields(v, 5, 'accepted');
+      // The issue came later (6 fields); a member of an earlier release sends 5.
+      if (v.length !== 5) fields(v, 6, 'accepted');
       if (typeof v[4] !== 'boolean') bad('accepted.ordered must be a boolean');
       return {
         kind: 'accepted',
@@ -377,6 +392,7 @@ function parse(v: unknown): ClientPacket {
         viewId: int(v[2], 'view id'),
         members: strings(v[3], 'members'),
         ordered: v[4] as boolean,
+        ...(v.length === 6 ? { issue: int(v[5], 'issue') } : {}),
       };
     case KIND.reject:
       fields(v, 4, 'reject');

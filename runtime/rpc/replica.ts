@@ -159,6 +159,14 @@ interface AppliedView {
   members: MemberId[];
 }
 
+/**
+ * A request delivered and not yet applied: the view it was ordered in, and the client's issue
+ * of that copy (a fence may still refuse it; docs/rpc.md, "Issues and fencing").
+ */
+interface InOrder extends AppliedView {
+  issue: number;
+}
+
 /** A handler call in the order whose holder has not yet cast its completion. Replicated. */
 interface PendingHandler {
   id: string;
@@ -286,7 +294,7 @@ export class Replica<T extends object = object> implements StateProvider {
    */
   private readonly castArgs = new Map<string, Extract<Resolved, { ok: true }>>();
   /** Requests delivered (in the order) whose outcome is not yet recorded: id → ordering view. */
-  private readonly inOrder = new Map<string, AppliedView>();
+  private readonly inOrder = new Map<string, InOrder>();
   /** Fences this member cast and has not yet applied: request id → cast time. */
   private readonly fencing = new Map<string, number>();
   /** Client address → last time heard from. */
@@ -507,7 +515,12 @@ export class Replica<T extends object = object> implements StateProvider {
       return;
     }
     // Already in the order (a handler still running, or delivered and not yet applied): say so.
-    const orderedIn = this.pending.get(p.id)?.view ?? this.inOrder.get(p.id);
+    // A delivered copy of an earlier issue than this call's may yet be refused by a fence: that
+    // says nothing of this issue, which is cast (if both run, the second is answered from the table).
+    const issue = p.issue ?? 0;
+    const running = this.pending.get(p.id)?.view;
+    const queued = this.inOrder.get(p.id);
+    const orderedIn = running ?? (queued && queued.issue >= issue ? queued : undefined);
     if (orderedIn) {
       this.send(from, {
         kind: 'accepted',
@@ -515,6 +528,7 @@ export class Replica<T extends object = object> implements StateProvider {
         viewId: orderedIn.id,
         members: orderedIn.members,
         ordered: true,
+        issue: running ? issue : queued!.issue,
       });
       return;
     }
@@ -542,7 +556,7 @@ export class Replica<T extends object = object> implements StateProvider {
         contact: group.self,
         ts: Math.max(0, Math.floor(this.clock())),
         settled: p.settled,
-        issue: p.issue ?? 0,
+        issue,
       };
       this.inflight.set(p.id, this.clock());
       this.castArgs.set(p.id, resolved);
@@ -762,7 +776,7 @@ export class Replica<T extends object = object> implements StateProvider {
   /** A request reached its place in the order (alone or in a batch): noted, told, queued. */
   private onOrderedRequest(msg: RequestMsg, payload: Uint8Array, d: Delivery): void {
     const orderedIn = this.orderedIn(d.viewId);
-    this.inOrder.set(msg.id, orderedIn);
+    this.inOrder.set(msg.id, { id: orderedIn.id, members: orderedIn.members, issue: msg.issue });
     const { viewId, gseq } = d;
     this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
     if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self) {
@@ -775,6 +789,7 @@ export class Replica<T extends object = object> implements StateProvider {
         viewId: orderedIn.id,
         members: orderedIn.members,
         ordered: true,
+        issue: msg.issue,
       });
     }
     this.queue.push({ t: 'msg', payload, sender: d.sender, viewId: d.viewId, msg });
@@ -1360,7 +1375,7 @@ export class Replica<T extends object = object> implements StateProvider {
    */
   private queueBacklog(backlog: Delivered[]): void {
     const after = this.queue.filter((i) => i.t !== 'restore');
-    const waiting = new Map<string, AppliedView>();
+    const waiting = new Map<string, InOrder>();
     for (const item of after) {
       if (item.t !== 'msg' || item.msg?.kind !== 'request') continue;
       const orderedIn = this.inOrder.get(item.msg.id);
@@ -1374,7 +1389,7 @@ export class Replica<T extends object = object> implements StateProvider {
       try {
         const m = decodeGroupMsg(item.payload);
         item.msg = m;
-        if (m.kind === 'request') this.inOrder.set(m.id, { id: item.viewId, members: [] });
+        if (m.kind === 'request') this.inOrder.set(m.id, { id: item.viewId, members: [], issue: m.issue });
       } catch {
         // Skipped when applied, like at every replica.
       }

@@ -51,6 +51,11 @@ describe('OutcomeTable differential', () => {
           for (const t of all) t.record(id, o as never);
         } else if (op < 9) {
           // The old table fenced members; one member's fence is the new table's fence of issue 1.
+          // Past `perClient` fences the new table raises the floor (the old one forgot the fence,
+          // FINDINGS 63): compared where the cap is not reached, and tested on its own below.
+          const [client] = id.split(':');
+          const held = neu.snapshot()[2].find(([c]) => c === client)?.[4] ?? [];
+          if (held.length >= limits.perClient && !held.some(([n]) => `${client}:${n}` === id)) continue;
           old.fence(id, ['m1']);
           neu.fence(id, 1);
           restored.fence(id, 1);
@@ -73,6 +78,21 @@ describe('OutcomeTable differential', () => {
           }
       }
     }
+  });
+});
+
+describe('OutcomeTable fence cap', () => {
+  it('past perClient fences the lowest goes and the floor rises to it: that request is expired, never run', () => {
+    const t = new OutcomeTable({ perClient: 2 });
+    t.request('c:9', undefined);
+    for (const n of [3, 5, 7]) t.fence(`c:${n}`, 1);
+    expect(t.fenced('c:3')).toBe(0);
+    expect(t.get('c:3')).toEqual({ status: 'expired' });
+    expect(t.refuses('c:5', 1)).toBe(true);
+    expect(t.get('c:5')).toBeUndefined();
+    // Below the floor every counter is expired; above it, one with no fence still runs.
+    expect(t.get('c:2')).toEqual({ status: 'expired' });
+    expect(t.get('c:4')).toBeUndefined();
   });
 });
 

@@ -177,7 +177,9 @@ describe('object-group RPC in the simulator', () => {
       // Replicas that cast no fence but answer as if they had: the settled not-found is false.
       const lying = await lateCallRun('lying', seed);
       expect(
-        lying.violations.some((v) => v.startsWith('true-outcomes') && v.includes('copy of issue 1')),
+        lying.violations.some(
+          (v) => v.startsWith('true-outcomes') && v.includes('settled not-found, but a copy of issue'),
+        ),
       ).toBe(true);
     }
   });

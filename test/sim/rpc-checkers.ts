@@ -629,14 +629,14 @@ export const trueOutcomes: RpcChecker = {
         } else if (a.status === 'expired') {
           out.push(`${where}: expired (no outcome is old enough to expire in a run)`);
         } else if (a.status === 'not-found' && a.settled) {
-          // Final: the request never commits from a copy of an issue the client had started
-          // before this answer (1 for the call, one more per reissue), however late that copy
-          // reached a contact; nor from a copy cast before the answer.
+          // Final: the request never commits from a copy of an issue the client had sent before
+          // this answer, however late that copy reached a contact; nor from a copy cast before it.
           const f = m.first.get(c.id);
-          const issued = 1 + c.reissues.filter((t) => t < a.at).length;
+          let issued = 0;
+          for (const s of sim.issuesSent.get(c.id) ?? []) if (s.at < a.at) issued = s.issue;
           if (f && (f.issue <= issued || f.ts < a.at))
             out.push(
-              `${where}: settled not-found, but a copy of issue ${f.issue} (${issued} started before the answer) cast by ${f.contact} at ${f.ts} is in the agreed order (delivered at ${f.at.toFixed(1)})`,
+              `${where}: settled not-found, but a copy of issue ${f.issue} (issue ${issued} sent before the answer) cast by ${f.contact} at ${f.ts} is in the agreed order (delivered at ${f.at.toFixed(1)})`,
             );
         }
       }

@@ -189,6 +189,8 @@ class SimTransport implements Transport {
     readonly address: string,
     private readonly world: World,
     onReceive: () => void,
+    /** Told every packet the client sends. */
+    private readonly onSend: (bytes: Uint8Array) => void = () => {},
   ) {
     world.addEndpoint(address, (bytes, from) => {
       this.counts.received++;
@@ -199,6 +201,7 @@ class SimTransport implements Transport {
   multicast(): void {}
   send(to: string, bytes: Uint8Array): void {
     this.counts.sent++;
+    this.onSend(bytes);
     this.world.sendFrom(this.address, to, bytes);
   }
   setPeers(): void {}
@@ -233,6 +236,11 @@ export class RpcSim {
    * contact's wall clock, which the `skew` fault moves away from virtual time.
    */
   readonly castAt = new Map<string, number>();
+  /**
+   * Per request id, each issue its client sent in a call packet, with when it first did (issues
+   * rise): the true-outcomes checker asks which issues were out before a settled `not-found`.
+   */
+  readonly issuesSent = new Map<string, { issue: number; at: number }[]>();
   /** Something a promise may wait on happened: let microtasks run before the next event. */
   private dirty = false;
   private readonly workload: () => number;
@@ -443,15 +451,36 @@ export class RpcSim {
     );
   }
 
+  private noteIssues(bytes: Uint8Array): void {
+    let p: ReturnType<typeof decodeClientPacket>['packet'];
+    try {
+      p = decodeClientPacket(bytes, groupIdOf('sim')).packet;
+    } catch {
+      return;
+    }
+    const calls = p.kind === 'calls' ? p.calls : p.kind === 'call' ? [p] : [];
+    for (const c of calls) {
+      const list = this.issuesSent.get(c.id) ?? [];
+      if (list.length > 0 && list[list.length - 1]!.issue >= (c.issue ?? 0)) continue;
+      list.push({ issue: c.issue ?? 0, at: this.world.now });
+      this.issuesSent.set(c.id, list);
+    }
+  }
+
   /** Runs the scenario's faults (planned by the caller on `world`) with the client workload. */
   async run(): Promise<void> {
     const w = this.world;
     const seeds = w.nodes.map((n) => n.address);
     for (let c = 0; c < this.opts.clients; c++) {
       const address = `c${c}`;
-      const transport = new SimTransport(address, w, () => {
-        this.dirty = true;
-      });
+      const transport = new SimTransport(
+        address,
+        w,
+        () => {
+          this.dirty = true;
+        },
+        (bytes) => this.noteIssues(bytes),
+      );
       const client = new TroupeClient(
         transport,
         {

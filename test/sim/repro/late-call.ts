@@ -63,6 +63,7 @@ export async function lateCallRun(
   const sendFrom = w.sendFrom.bind(w);
   let held: [string, string, Uint8Array] | undefined;
   let released = false;
+  let first: number | undefined;
   w.sendFrom = (from, to, bytes) => {
     let issue: number | undefined;
     try {
@@ -71,9 +72,10 @@ export async function lateCallRun(
       issue = undefined;
     }
     if (issue === undefined) return sendFrom(from, to, bytes);
-    // Issue 1: the first packet is held, the rest lost. A reissue waits for the release.
-    if (issue === 1 && !held) held = [from, to, bytes];
-    else if (issue > 1 && released) sendFrom(from, to, bytes);
+    // The call's issue: its first packet is held, the rest lost. A reissue waits for the release.
+    first ??= issue;
+    if (issue === first && !held) held = [from, to, bytes];
+    else if (issue > first && released) sendFrom(from, to, bytes);
   };
   const poll = () => {
     const rec = sim.calls.find((c) => c.id === TARGET);
