@@ -5,6 +5,7 @@
  * the network, then lets it through after the answer.
  */
 import { afterEach, expect, it } from 'vitest';
+import type { TroupeClient } from '../../runtime/rpc/client.js';
 import { TimeoutError } from '../../runtime/rpc/errors.js';
 import { type ClientPacket, decodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
@@ -31,21 +32,22 @@ function callIssue(
 }
 
 /** Holds every issue's first call packet of `id` and drops the rest, and drops answers to it. */
-function holdCalls(
-  c: Cluster<Ledger>,
-  id: string,
-  held: Map<number, Held>,
-  pass: (issue: number) => boolean,
-) {
+function holdCalls(c: Cluster<Ledger>, id: string, held: Map<number, Held>) {
   c.net.drop = (from, to, bytes) => {
     const { p, issue, about } = callIssue(bytes, id);
     if (!about) return false;
     if (issue !== undefined) {
       if (!held.has(issue)) held.set(issue, { from, to, bytes: bytes.slice() });
-      return !pass(issue);
+      return true;
     }
     return p.kind === 'reply' || p.kind === 'replies' || p.kind === 'accepted';
   };
+}
+
+/** A call of `id` that times out (its packets held or lost). */
+async function timesOut(client: TroupeClient, id: string): Promise<void> {
+  const call = client.invoke('ledger', 'append', [id], { timeoutMs: 300, requestId: id });
+  await expect(call).rejects.toBeInstanceOf(TimeoutError);
 }
 
 const statuses = (c: Cluster<Ledger>, id: string) => c.nodes.map((n) => n.replica.outcome(id).status);
@@ -56,22 +58,16 @@ it('an id the client forgot and calls again: its new issue is above the old ones
   const client = await cluster.client({ ...QUICK_DETECTION, timeoutMs: 5_000, remember: 1 });
   const id = `${client.clientId}:7`;
   const held = new Map<number, Held>();
-  holdCalls(cluster, id, held, () => false);
-  await expect(
-    client.invoke('ledger', 'append', ['x'], { timeoutMs: 300, requestId: id }),
-  ).rejects.toBeInstanceOf(TimeoutError);
+  holdCalls(cluster, id, held);
+  await timesOut(client, id);
   await expect(client.reissue(id, { timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
   const [, second] = [...held.keys()];
   // Another failed call pushes `id` out of the client's memory (remember: 1).
   const drop = cluster.net.drop;
   cluster.net.drop = (f, t, b) => callIssue(b, `${client.clientId}:9`).issue !== undefined || drop(f, t, b);
-  await expect(
-    client.invoke('ledger', 'append', ['y'], { timeoutMs: 300, requestId: `${client.clientId}:9` }),
-  ).rejects.toBeInstanceOf(TimeoutError);
+  await timesOut(client, `${client.clientId}:9`);
   // The caller tries the id again under its own control, and asks.
-  await expect(
-    client.invoke('ledger', 'append', ['x'], { timeoutMs: 300, requestId: id }),
-  ).rejects.toBeInstanceOf(TimeoutError);
+  await timesOut(client, id);
   expect(await client.outcome(id)).toMatchObject({ status: 'not-found', settled: true });
   // The second issue's held packet arrives: refused.
   cluster.net.drop = () => false;
@@ -88,10 +84,8 @@ it('the accepted of a late copy of an earlier issue does not answer a reissue, w
     const client = await cluster.client({ ...QUICK_DETECTION, timeoutMs: 5_000 });
     const id = `${client.clientId}:7`;
     const held = new Map<number, Held>();
-    holdCalls(cluster, id, held, () => false);
-    await expect(
-      client.invoke('ledger', 'append', ['x'], { timeoutMs: 300, requestId: id }),
-    ).rejects.toBeInstanceOf(TimeoutError);
+    holdCalls(cluster, id, held);
+    await timesOut(client, id);
     expect(await client.outcome(id)).toMatchObject({ status: 'not-found', settled: true });
     const [first] = [...held.keys()];
     // The reissue's packets are held too; the first issue's packet arrives and is ordered: its
@@ -147,13 +141,7 @@ it('a fence pushed out by the perClient cap leaves its request expired, not runn
     }
     return false;
   };
-  await Promise.all(
-    [a, b].map((id) =>
-      expect(
-        client.invoke('ledger', 'append', [id], { timeoutMs: 300, requestId: id }),
-      ).rejects.toBeInstanceOf(TimeoutError),
-    ),
-  );
+  await Promise.all([a, b].map((id) => timesOut(client, id)));
   expect(await client.outcome(a)).toMatchObject({ status: 'not-found', settled: true });
   expect(await client.outcome(b)).toMatchObject({ status: 'not-found', settled: true });
   // b's fence pushed a's out: a's late packet is answered expired, never run.
