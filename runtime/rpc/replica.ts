@@ -290,9 +290,10 @@ export class Replica<T extends object = object> implements StateProvider {
   );
   /**
    * The arguments of this member's own casts, decoded and validated when the call came in: applying
-   * the request here uses them instead of decoding the same bytes again. Id → resolution.
+   * the request here uses them instead of decoding the same bytes again. Id → the issue cast and
+   * its resolution.
    */
-  private readonly castArgs = new Map<string, Extract<Resolved, { ok: true }>>();
+  private readonly castArgs = new Map<string, { issue: number; resolved: Extract<Resolved, { ok: true }> }>();
   /** Requests delivered (in the order) whose outcome is not yet recorded: id → ordering view. */
   private readonly inOrder = new Map<string, InOrder>();
   /** Fences this member cast and has not yet applied: request id → cast time. */
@@ -559,7 +560,7 @@ export class Replica<T extends object = object> implements StateProvider {
         issue,
       };
       this.inflight.set(p.id, this.clock());
-      this.castArgs.set(p.id, resolved);
+      this.castArgs.set(p.id, { issue, resolved });
       if (this.castArgs.size > 4096) this.castArgs.delete(this.castArgs.keys().next().value as string);
       this.observe.event({ type: 'request', step: 'cast', id: p.id });
       this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
@@ -934,8 +935,11 @@ export class Replica<T extends object = object> implements StateProvider {
     }
     this.lastRequest = msg.id;
     // This member's own cast: its arguments were decoded and validated when the call came in.
-    const cast = msg.contact === this.group?.self ? this.castArgs.get(msg.id) : undefined;
-    this.castArgs.delete(msg.id);
+    // Only the copy of the issue they were decoded for: a copy of an earlier issue (a caller that
+    // reused the id with other arguments) is decoded from its own bytes, as everywhere else.
+    const mine = msg.contact === this.group?.self ? this.castArgs.get(msg.id) : undefined;
+    const cast = mine?.issue === msg.issue ? mine.resolved : undefined;
+    if (!mine || mine.issue <= msg.issue) this.castArgs.delete(msg.id);
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
     this.inflight.delete(msg.id);

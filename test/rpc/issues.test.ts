@@ -9,7 +9,7 @@ import type { TroupeClient } from '../../runtime/rpc/client.js';
 import { TimeoutError } from '../../runtime/rpc/errors.js';
 import { type ClientPacket, decodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
-import { Cluster, type Ledger, QUICK_DETECTION } from './support/cluster.js';
+import { Cluster, type Ledger, QUICK_DETECTION, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -151,4 +151,22 @@ it('a fence pushed out by the perClient cap leaves its request expired, not runn
   await cluster.settle();
   expect(statuses(cluster, a)).toEqual(['expired', 'expired', 'expired']);
   expect(runs(cluster)).toEqual([0, 0, 0]);
+});
+
+it('an id called again with other arguments while its earlier copy waits in the apply queue: every replica applies each copy as cast (FINDINGS 66)', async () => {
+  cluster = await Cluster.of(3);
+  const client = await cluster.client({ timeoutMs: 5_000 });
+  const id = client.newRequestId();
+  // An async method keeps the apply queue busy: the first copy is delivered, not applied.
+  const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
+  await sleep(20);
+  const first = client.invoke('ledger', 'append', ['a'], { requestId: id, timeoutMs: 60 });
+  await expect(first).rejects.toBeInstanceOf(TimeoutError);
+  // The contact casts the new issue beside the queued copy; it kept the new arguments decoded.
+  const second = client.invoke('ledger', 'append', ['b'], { requestId: id, timeoutMs: 3_000 });
+  await slow;
+  expect(await second).toBe(2);
+  await cluster.settle();
+  expect(cluster.nodes.map((n) => n.instance.entries.join(','))).toEqual(['s,a', 's,a', 's,a']);
+  expect(new Set(cluster.nodes.map((n) => n.replica.digest())).size).toBe(1);
 });
