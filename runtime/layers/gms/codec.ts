@@ -456,22 +456,32 @@ export const pongHeader = pingCodec(GmsKind.Pong);
 /**
  * A founder's Found: its epoch and the view it proposes (itself and every voter it asks, with
  * their addresses), which a voter that confirms must remember as a view it may be in (FINDINGS
- * 59). A Found of an earlier release has no proposal.
+ * 59), and the proposal's number (`pid`: a founder's proposals rise), which the Confirm echoes,
+ * so a Confirm counts only for the proposal it answers (FINDINGS 64). A Found of an earlier
+ * release has no proposal, one of the release before this one no number.
  */
 export interface FoundHeader {
   epoch: number;
   proposal?: { members: MemberId[]; addresses: string[] };
+  pid?: number;
 }
 
 export const foundHeader: HeaderCodec<FoundHeader> = {
   encode: (m) =>
     m.proposal
-      ? [GmsKind.Found, m.epoch, m.proposal.members, m.proposal.addresses]
+      ? [
+          GmsKind.Found,
+          m.epoch,
+          m.proposal.members,
+          m.proposal.addresses,
+          ...(m.pid !== undefined ? [m.pid] : []),
+        ]
       : [GmsKind.Found, m.epoch],
   decode(h) {
     headerTuple(h, L, 2);
     const epoch = headerUint(h[1], L, 'epoch');
     if (h.length < 4) return { epoch };
+    const pid = h.length >= 5 ? headerUint(h[4], L, 'proposal number') : undefined;
     const members = strings(h[2], 'member');
     const addresses = strings(h[3], 'address');
     if (addresses.length !== members.length || members.length === 0 || members.length > MAX_VIEW_MEMBERS)
@@ -479,26 +489,30 @@ export const foundHeader: HeaderCodec<FoundHeader> = {
         'DECODE_BAD_SHAPE',
         `gms: a Found proposal needs one address per member, 1 to ${MAX_VIEW_MEMBERS}`,
       );
-    return { epoch, proposal: { members, addresses } };
+    return { epoch, proposal: { members, addresses }, ...(pid !== undefined ? { pid } : {}) };
   },
 };
 
 /** A voter's Confirm: its last view when it has one (see Joiner.counts): the founder counts its
- * vote only if the co-founders account for a majority of that view. */
+ * vote only if the co-founders account for a majority of that view; and the number of the
+ * proposal it answers (absent from a voter of an earlier release). */
 export interface ConfirmHeader {
   epoch: number;
   last?: LastView;
+  pid?: number;
 }
 
 export const confirmHeader: HeaderCodec<ConfirmHeader> = {
-  encode: (m) =>
-    m.last
-      ? [GmsKind.Confirm, m.epoch, [m.last.members, m.last.addresses, m.last.self]]
-      : [GmsKind.Confirm, m.epoch],
+  encode: (m) => {
+    const last = m.last ? [m.last.members, m.last.addresses, m.last.self] : null;
+    if (m.pid !== undefined) return [GmsKind.Confirm, m.epoch, last, m.pid];
+    return last ? [GmsKind.Confirm, m.epoch, last] : [GmsKind.Confirm, m.epoch];
+  },
   decode(h) {
     headerTuple(h, L, 2);
     const epoch = headerUint(h[1], L, 'epoch');
-    if (h.length < 3) return { epoch };
+    const pid = h.length >= 4 ? { pid: headerUint(h[3], L, 'proposal number') } : {};
+    if (h.length < 3 || h[2] === null) return { epoch, ...pid };
     const t = headerTuple(h[2], L, 3);
     const members = strings(t[0], 'member');
     const addresses = strings(t[1], 'address');
@@ -507,7 +521,7 @@ export const confirmHeader: HeaderCodec<ConfirmHeader> = {
         'DECODE_BAD_SHAPE',
         `gms: a Confirm last view needs one address per member, at most ${MAX_VIEW_MEMBERS}`,
       );
-    return { epoch, last: { members, addresses, self: headerString(t[2], L, 'member') } };
+    return { epoch, last: { members, addresses, self: headerString(t[2], L, 'member') }, ...pid };
   },
 };
 

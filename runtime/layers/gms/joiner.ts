@@ -62,6 +62,8 @@ export class Joiner {
   private founding:
     | {
         epoch: number;
+        /** This proposal's number: a Confirm counts only for the proposal it answers. */
+        pid: number;
         asked: MemberId[];
         confirmed: Set<MemberId>;
         lasts: Map<MemberId, LastView>;
@@ -70,8 +72,10 @@ export class Joiner {
     | undefined;
   /** As voter: the founder we confirmed; bound to it until its view arrives or we give up. */
   private tentative:
-    | { founder: MemberId; epoch: number; since: number; proposed?: readonly MemberId[] }
+    | { founder: MemberId; epoch: number; since: number; pid?: number; proposed?: readonly MemberId[] }
     | undefined;
+  /** Proposals this process made as founder (numbers them). */
+  private proposals = 0;
   private coordinatorHint: string | undefined;
   /** The nonce of the latest coordinator's Here ('' before one): proves our address. */
   private nonce = '';
@@ -136,7 +140,14 @@ export class Joiner {
     // Past suspectMs a proposal is dropped, with or without a quorum (see `startFounded`).
     if (this.founding && now - this.founding.since > this.s.o.suspectMs) this.expireFounding(now);
     if (this.founding && this.quorumConfirmed()) {
-      this.startFounded();
+      // The grace tick: a quorum confirmed, not everyone asked. The founding view is exactly a
+      // proposal every member of which confirmed it (and so remembers it): installing the
+      // confirmed part of a wider proposal left voters that missed the Install remembering a
+      // view whose members outside it co-founded a second group beside it (FINDINGS 64). So the
+      // confirmed part is proposed anew, within the same founding time.
+      const f = this.founding;
+      if (f.confirmed.size === f.asked.length) this.startFounded();
+      else this.found([...f.confirmed].sort(), f.since);
       return;
     }
     if (this.founding) {
@@ -211,31 +222,32 @@ export class Joiner {
    * voters that confirm, and a confirmed voter backs nobody else. A group therefore starts with a
    * majority of the seeds that all know it, and no voter is in two founding views.
    */
-  private found(voters: MemberId[]): void {
+  private found(voters: MemberId[], since = this.s.ctx.now()): void {
     const epoch = foundingEpoch(this.s.self);
-    this.founding = {
-      epoch,
-      asked: voters,
-      confirmed: new Set(),
-      lasts: new Map(),
-      since: this.s.ctx.now(),
-    };
+    const pid = ++this.proposals;
+    this.founding = { epoch, pid, asked: voters, confirmed: new Set(), lasts: new Map(), since };
     this.s.ctx.trace(() => `propose founding to ${voters.join(',')}`);
     const proposal = {
       members: [this.s.self, ...voters],
       addresses: [this.s.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')],
     };
-    const found = foundHeader.encode({ epoch, proposal });
+    const found = foundHeader.encode({ epoch, proposal, pid });
     for (const m of voters) this.s.send(m, found);
   }
 
   onFound(from: MemberId, h: unknown[]): void {
-    const { epoch, proposal } = foundHeader.decode(h);
+    const { epoch, proposal, pid } = foundHeader.decode(h);
     if (this.s.state !== 'joining' || this.founding || this.vote !== from) return;
-    if (this.tentative && this.tentative.founder !== from) return;
+    const t = this.tentative;
+    if (t && t.founder !== from) return;
     // A member of a running group answered us: we join that group and found none.
-    if (!this.tentative && this.heardMemberAt !== undefined) return;
-    if (!this.tentative && proposal?.members.includes(this.s.self) && this.coveredBy(proposal)) {
+    if (!t && this.heardMemberAt !== undefined) return;
+    // Bound to this founder already: an older proposal's Found (late) is not answered; a newer
+    // one (the founder proposed again: the confirmed part of its last, or after it expired) is
+    // what we may be counted in now, so it is what we remember (FINDINGS 64).
+    const newer = t !== undefined && pid !== undefined && (t.pid === undefined || pid > t.pid);
+    if (t && pid !== undefined && t.pid !== undefined && pid < t.pid) return;
+    if ((!t || newer) && proposal?.members.includes(this.s.self) && this.coveredBy(proposal)) {
       // From our Confirm on the founder may count us in this view, installed or not: remember it
       // as a view we may be in (before the Confirm leaves: the core saves it first), so that
       // giving up on this founding, or a crash, does not let us help found a second group beside
@@ -246,20 +258,29 @@ export class Joiner {
       // FINDINGS 49, founding-variants.ts joinP).
       this.s.ctx.passUp({ type: 'bound', view: { ...proposal, self: this.s.self } });
     }
-    this.tentative ??= {
-      founder: from,
-      epoch,
-      since: this.s.ctx.now(),
-      ...(proposal ? { proposed: proposal.members } : {}),
-    };
+    if (!t || newer)
+      this.tentative = {
+        founder: from,
+        epoch,
+        // The give-up bound runs from the latest proposal's Found: the founder installs within
+        // suspectMs of its founding's first proposal, so its Install reaches us before we give up.
+        since: this.s.ctx.now(),
+        ...(pid !== undefined ? { pid } : {}),
+        ...(proposal ? { proposed: proposal.members } : {}),
+      };
     const last = this.lastView;
-    this.s.send(from, confirmHeader.encode({ epoch, ...(last ? { last } : {}) }));
+    this.s.send(
+      from,
+      confirmHeader.encode({ epoch, ...(last ? { last } : {}), ...(pid !== undefined ? { pid } : {}) }),
+    );
   }
 
   onConfirm(from: MemberId, h: unknown[]): void {
-    const { epoch, last } = confirmHeader.decode(h);
+    const { epoch, last, pid } = confirmHeader.decode(h);
     const f = this.founding;
     if (this.s.state !== 'joining' || !f || epoch !== f.epoch || !f.asked.includes(from)) return;
+    // A Confirm of an earlier proposal (late) says nothing of this one (FINDINGS 64).
+    if (pid !== undefined && pid !== f.pid) return;
     f.confirmed.add(from);
     if (last) f.lasts.set(from, last);
     // With a quorum, wait for the rest until the next join tick: starting with everyone spares
