@@ -130,7 +130,7 @@ describe('the majority rule', () => {
     expect(r.losses[0]).toMatchObject({ largest: 1, of: 3 });
   });
 
-  it('excuses a reply from the history that lost its majority for a request the re-founded group ran again (RPC seed 501190)', async () => {
+  it('a reply from the history that lost its majority, for a request the re-founded group ran again (RPC seed 501190)', async () => {
     // View {n1, n2} ordered and answered c1:7; n1 crashed (the majority of that view lost) and
     // restarted with its membership file but no state, and n2 was paused. n0 and the restarted n1
     // founded anew, from nothing, and ran c1:7 again when the client reissued it; n2 woke and
@@ -152,11 +152,11 @@ describe('the majority rule', () => {
       autoReissue: true,
       persist: true,
     };
+    // Since founding installs only whole proposals (FINDINGS 64) this seed founds differently and
+    // no longer reaches the case; a search of seeds 500000..503499 found no other. It stays a
+    // regression run; the rule is kept for when a schedule reaches the case again.
     const r = await runSeed(opts, 501190);
     expect(r.violations).toEqual([]);
-    expect(
-      r.expected.some((v) => /true-replies: c1:7 got value 37505 \(reply\), agreed: value 35925/.test(v)),
-    ).toBe(true);
     // The rule needs the run: without it the claim counts.
     expect(expectedUnderLoss('true-replies: c1:7 got value 37505 (reply), agreed: value 35925')).toBe(false);
   }, 60_000);

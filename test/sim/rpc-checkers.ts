@@ -237,11 +237,30 @@ interface Run {
   startFrom(start: Start): void;
 }
 
-/** What a run holds, as one string: equal for runs that reached the same state. */
+/**
+ * What a run holds, as one string: equal for runs that reached the same state. Outcomes and
+ * fences at or below their client's floor are left out: a replica's table drops them when a
+ * request raises the floor (outcomes.ts), the model keeps them for the reply checks, so a
+ * founder that applied its backlog and one whose backlog the model ran differ only there (RPC
+ * seed 502912: "founders start from 2 states", 2 outcomes against 1 + 2 queued).
+ */
 function settledKey(r: Run): string {
   const sorted = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const above = <V>(m: ReadonlyMap<string, V>) =>
+    new Map(
+      [...m].filter(([id]) => {
+        const colon = id.lastIndexOf(':');
+        return Number(id.slice(colon + 1)) > (r.floors.get(id.slice(0, colon)) ?? 0);
+      }),
+    );
   return JSON.stringify(
-    [r.register.snapshot(), sorted(r.outcomes), sorted(r.pending), sorted(r.floors), sorted(r.fences)],
+    [
+      r.register.snapshot(),
+      sorted(above(r.outcomes)),
+      sorted(r.pending),
+      sorted(r.floors),
+      sorted(above(r.fences)),
+    ],
     (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
   );
 }
