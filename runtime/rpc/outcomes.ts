@@ -218,9 +218,15 @@ export class OutcomeTable {
     }
   }
 
-  snapshot(): OutcomeTableState {
+  /**
+   * The table as msgpack-friendly arrays. `unapplied`: requests the table counted that the
+   * snapshot's backlog carries again (one still running); its progress is taken back by as many,
+   * so that applying them there counts them once. Nothing else of applying a request changes
+   * the table in a way a second apply would not repeat (session refresh, the watermark's pruning).
+   */
+  snapshot(unapplied = 0): OutcomeTableState {
     return [
-      this.progress,
+      this.progress - unapplied,
       this.lastSweep,
       [...this.clients].map(([id, c]) => [
         id,
