@@ -45,9 +45,9 @@ export interface RequestMsg {
   /** The client's settled watermark from its `call` packet (outcomes.ts), when it sent one. */
   settled: number | undefined;
   /**
-   * The client's issue of the request this copy comes from: 1 for its first call, one more for
-   * each reissue (0 from a client of an earlier release). A fence refuses the copies of the
-   * issues up to the one it names, wherever and whenever they were cast (docs/rpc.md, "Fencing").
+   * The client's issue of the request this copy comes from (its `call` packet's; 0 from a client
+   * of an earlier release). A fence refuses the copies of the issues up to the one it names,
+   * wherever and whenever they were cast (docs/rpc.md, "Issues and fencing").
    */
   issue: number;
 }
@@ -79,7 +79,7 @@ export interface ForwardMsg {
 
 /**
  * From here on in the order, copies of request `id` of issue `upTo` or lower are refused
- * (docs/rpc.md, "Fencing"). A fence of an earlier release named members; it decodes with `upTo`
+ * (docs/rpc.md, "Issues and fencing"). A fence of an earlier release named members; it decodes with `upTo`
  * 0, which refuses nothing.
  */
 export interface FenceMsg {

@@ -50,10 +50,11 @@ export interface CallPacket {
    */
   settled?: number;
   /**
-   * The client's issue of this request: 1 for its first call, one more for each reissue. Every
-   * packet of one issue carries the same number, to whichever member it goes. A fence refuses
-   * the copies of the issues up to the one it names (docs/rpc.md, "Fencing"). Absent from a
-   * client of an earlier release (issue 0, never fenced).
+   * The client's issue of this request: each call of the id (the first, and every reissue) gets
+   * one above those it started before, at least the clock's milliseconds. Every packet of one
+   * issue carries the same number, to whichever member it goes. A fence refuses the copies of
+   * the issues up to the one it names (docs/rpc.md, "Issues and fencing"). Absent from a client
+   * of an earlier release (issue 0; such a client asks for no fence).
    */
   issue?: number;
 }

@@ -685,7 +685,7 @@ export class Replica<T extends object = object> implements StateProvider {
 
   /**
    * Has the group refuse copies of `id` of issues up to `upTo` from here on in the order (an
-   * ordered `fence`), so a `not-found` answered after it is final (docs/rpc.md, "Fencing"). Cast
+   * ordered `fence`), so a `not-found` answered after it is final (docs/rpc.md, "Issues and fencing"). Cast
    * again only after `recastMs`, while not yet applied.
    */
   private fence(id: string, upTo: number): void {
