@@ -5,7 +5,7 @@
  * on stdin, one per line:
  *
  *   {cmd:'join', seeds, layers?, stack?, health?, membershipFile?}
- *                                 -> {event:'joined', self, view}; then every view as
+ *                                 -> {event:'joined', self, view: {id, members, addresses}}; then every view as
  *                                    {event:'view', id, members, failed, left, self, at}, and
  *                                    {event:'partitioned', viewId, reason, self} when this
  *                                    member lost its majority (it then rejoins as a new member,
@@ -98,7 +98,8 @@ async function join<T extends object>(
 export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions<T>): Promise<void> {
   const transport = await bind(o);
   let member: ReplicaMember<T> | undefined;
-  const viewOf = (g: Group) => (g.view ? { id: g.view.id, members: g.view.members } : undefined);
+  const viewOf = (g: Group) =>
+    g.view ? { id: g.view.id, members: g.view.members, addresses: g.view.addresses } : undefined;
   onCommands(async (cmd) => {
     if (cmd.cmd === 'join') {
       const more = {

@@ -157,7 +157,9 @@ class Tcp implements TcpTransport {
   multicast(bytes: Uint8Array): void {
     const frame = this.frame(bytes);
     if (!frame) return;
-    for (const peer of this.peers) if (peer !== this.address) this.sendFrame(peer, frame);
+    // A wildcard-bound member is in views at one of its aliases (gms writes the seed among them).
+    for (const peer of this.peers)
+      if (peer !== this.address && !this.aliases?.includes(peer)) this.sendFrame(peer, frame);
   }
 
   send(to: string, bytes: Uint8Array): void {

@@ -80,34 +80,52 @@ export const viewOf =
     return members?.length === n && (gone === undefined || !members.includes(gone));
   };
 
+/** How {@link startBank} starts its replicas. */
+export interface BankOptions {
+  /** IP multicast on the LAN (default), or unicast fan-out. */
+  multicast?: boolean;
+  /** Bind every replica to `0.0.0.0:port` (the container layout); seeds are then each host's
+   * address with that port. Default: each host's address, any free port. */
+  wildcardPort?: number;
+  /** The membership file of the replica on `host` (`JoinOptions.membershipFile`). */
+  membershipFile?: (host: number) => string;
+  /** The seeds to join with. Default: the addresses of the replicas started. */
+  seeds?: string[];
+}
+
 /**
- * Starts a bank replica on each of `hosts` (IP multicast on the LAN unless `multicast` is
- * false), joins them with every one's address as seeds, and waits for a view of all of them.
+ * Starts a bank replica on each of `hosts`, joins them with every one's address as seeds, and
+ * waits for a view of all of them.
  */
 export async function startBank(
   ctx: LanContext,
   hosts: number[],
-  opts: { multicast?: boolean } = {},
+  opts: BankOptions = {},
 ): Promise<{ replicas: Replica[]; seeds: string[] }> {
   const lan = ctx.lan();
+  const wild = opts.wildcardPort;
   const started = await Promise.all(
     hosts.map(async (host) => {
-      const args = ['--host', lan.host(host).address];
+      const ip = lan.host(host).address;
+      const args = wild === undefined ? ['--host', ip] : ['--host', '0.0.0.0', '--port', String(wild)];
       if (opts.multicast !== false) args.push('--mcast-group', MCAST_GROUP);
       const child = await ctx.procs().start(REPLICA, {
-        name: `replica@${lan.host(host).address}`,
+        name: `replica@${ip}`,
         wrapper: lan.wrapper(host),
         args,
         ready: 'ready',
         readyTimeoutMs: 30_000,
       });
-      return { child, host, address: child.events.find((e) => e.event === 'ready')!.address as string };
+      const bound = child.events.find((e) => e.event === 'ready')!.address as string;
+      return { child, host, address: wild === undefined ? bound : `${ip}:${wild}` };
     }),
   );
-  const seeds = started.map((s) => s.address);
+  const seeds = opts.seeds ?? started.map((s) => s.address);
   const replicas = await Promise.all(
     started.map(async (s) => {
-      const joined = await s.child.request({ cmd: 'join', seeds, layers: LAYERS }, 'joined', 20_000);
+      const file = opts.membershipFile?.(s.host);
+      const join = { cmd: 'join', seeds, layers: LAYERS, ...(file ? { membershipFile: file } : {}) };
+      const joined = await s.child.request(join, 'joined', 20_000);
       return {
         ...s,
         self: joined.self as string,

@@ -12,6 +12,7 @@ import type {
   UpEvent,
   ViewDelta,
 } from '../../stack/types.js';
+import { isWildcard } from '../../transport/address.js';
 import { DecodeError } from '../../wire/errors.js';
 import { GmsKind, installHeader } from './codec.js';
 import { Coordinator } from './coordinator.js';
@@ -272,6 +273,23 @@ export class Gms implements Layer {
   }
 }
 
+/**
+ * The address this member writes into views. A socket bound to the wildcard (`0.0.0.0:7001`) is
+ * reached at one of its interfaces' addresses: the one among the seeds names it. Written as the
+ * wildcard, its view entry sent other hosts' fan-out casts to themselves (the founder fell behind
+ * the order and was removed) and accounted for no one when a restarted member weighed its memory
+ * (FINDINGS 67). A wildcard member that is no seed keeps the wildcard: views list a joiner at the
+ * address its Join came from, so only a founder's own entry is written from this.
+ */
+function advertised(
+  address: string,
+  aliases: readonly string[] | undefined,
+  seeds: readonly string[],
+): string {
+  if (!isWildcard(address)) return address;
+  return aliases?.find((a) => seeds.includes(a)) ?? address;
+}
+
 export const gms: LayerFactory<GmsOptions> = {
   name: 'gms',
   provides: ['membership', 'virtual-synchrony'],
@@ -288,7 +306,7 @@ export const gms: LayerFactory<GmsOptions> = {
     }
     if (o.joinSecret !== undefined && (typeof o.joinSecret !== 'string' || o.joinSecret === ''))
       throw new StackConfigError('STACK_BAD_OPTION', 'gms option joinSecret must be a non-empty string');
-    const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address };
+    const opts: GmsOptions = { ...DEFAULTS, ...o, seeds, address: advertised(address, o.aliases, seeds) };
     requirePositive('gms', opts, Object.keys(DEFAULTS));
     if (opts.maxMembers > MAX_VIEW_MEMBERS)
       throw new StackConfigError(

@@ -14,7 +14,8 @@ export interface GmsOptions {
   batchMs: number;
   /** Seed addresses: where joiners look for the group. Their count is the bootstrap universe. */
   seeds: readonly string[];
-  /** This member's own transport address, as written into views. */
+  /** This member's own transport address. Written into views as given, except a wildcard one
+   * (`0.0.0.0:7001`): then the alias among `seeds`, if any. */
   address: string;
   /** The seeds as the user wrote them (host names), where Joins go: the transport resolves a
    * name at every send, so Joins follow a seed that moved. Default: `seeds`. */
