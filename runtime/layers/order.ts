@@ -43,6 +43,14 @@ interface SenderQueue {
 /** A stamp range on the wire: the sender's rank and its ordered messages `lo..hi`. */
 export type StampRange = [rank: number, lo: number, hi: number];
 
+/**
+ * Most messages one stamping message (seq's Order, total's Ack) may stamp. A stamper with more
+ * waiting sends several. A receiver holds a stamp per message until the message is delivered,
+ * so without a bound one header naming a range of 2^24 took 18 s and 1.8 GB at each receiver
+ * and left its round half-applied (review of session 19).
+ */
+export const MAX_STAMPS = 65_536;
+
 /** The order state of one view shared by every ordering; a new view starts a fresh one. */
 export class OrderRound {
   readonly n: number;
@@ -78,21 +86,41 @@ export class OrderRound {
   /** Give the next global sequence numbers, from `first`, to `stamps`; gaps are refused. */
   applyStamps(layer: string, first: number, stamps: readonly StampRange[]): void {
     if (first !== this.nextGseq) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: stamps out of turn`);
-    for (const [rank, lo] of stamps)
+    // Checked whole before any of it is applied: a refused header leaves the round as it was.
+    let count = 0;
+    let last = -1;
+    for (const [rank, lo, hi] of stamps) {
       if (lo !== this.stampedUpTo[rank]! + 1)
         throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: stamp gap`);
+      // Ranks ascend (as `unstamped` lists them): two ranges for one rank, both from its next
+      // message, would stamp those messages twice.
+      if (rank <= last) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: stamp ranks out of order`);
+      last = rank;
+      count += hi - lo + 1;
+    }
+    if (count > MAX_STAMPS)
+      throw new DecodeError(
+        'DECODE_BAD_SHAPE',
+        `${layer}: ${count} stamps in one message (at most ${MAX_STAMPS})`,
+      );
     for (const [rank, lo, hi] of stamps) {
       for (let t = lo; t <= hi; t++) this.stamps.set(this.nextGseq++, [rank, t]);
       this.stampedUpTo[rank] = hi;
     }
   }
 
-  /** Ranges of received messages not yet stamped past `upTo` (per rank: last stamped or issued). */
+  /** Ranges of received messages not yet stamped past `upTo` (per rank: last stamped or issued),
+   * at most {@link MAX_STAMPS} messages in all (the rest are left for the next stamping). */
   unstamped(upTo: readonly number[]): StampRange[] {
     const out: StampRange[] = [];
-    for (let rank = 0; rank < this.n; rank++) {
-      const hi = this.senders[rank]!.next - 1;
-      if (hi > upTo[rank]!) out.push([rank, upTo[rank]! + 1, hi]);
+    let room = MAX_STAMPS;
+    for (let rank = 0; rank < this.n && room > 0; rank++) {
+      const lo = upTo[rank]! + 1;
+      const hi = Math.min(this.senders[rank]!.next - 1, lo + room - 1);
+      if (hi >= lo) {
+        out.push([rank, lo, hi]);
+        room -= hi - lo + 1;
+      }
     }
     return out;
   }

@@ -240,8 +240,12 @@ class Seq extends OrderLayer<SeqRound> {
 
   private stamp(r: SeqRound): void {
     if (this.blocked) return;
-    const stamps = r.unstamped(r.issued);
-    if (stamps.length === 0) return;
+    // Each Order stamps at most MAX_STAMPS messages: more waiting take several.
+    for (let stamps = r.unstamped(r.issued); stamps.length > 0; stamps = r.unstamped(r.issued))
+      this.stampOnce(r, stamps);
+  }
+
+  private stampOnce(r: SeqRound, stamps: StampRange[]): void {
     const first = r.issuedGseq;
     const bytesBefore = r.issuedBytes;
     for (const [rank, lo, hi] of stamps) {
