@@ -705,13 +705,20 @@ export class TroupeClient implements Invoker {
     if (this.closed) throw new ClientClosedError(requestId);
     if (typeof requestId !== 'string' || !parseRequestId(requestId)) throw new BadRequestIdError(requestId);
     checkCallOptions(opts, OUTCOME_OPTIONS);
-    // Settled here: the group may have dropped it since (the client told it so).
-    const known = this.remembered.get(requestId)?.answer;
-    if (known) return { ...known };
+    // Settled here: the group may have dropped it since (the client told it so). Read again each
+    // round: a reissue running meanwhile may settle it, and the client's next watermark then lets
+    // the group drop the outcome, whose answer would read `expired` (FINDINGS 70).
+    const known = () => {
+      const a = this.remembered.get(requestId)?.answer;
+      return a && { ...a };
+    };
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = this.time.now() + timeoutMs;
     let last: OutcomePacket | undefined;
-    while (this.time.now() < deadline) {
+    for (;;) {
+      const settled = known();
+      if (settled) return settled;
+      if (this.time.now() >= deadline) break;
       const to =
         this.contact ?? (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.contact));
       if (!to) break;
@@ -728,6 +735,8 @@ export class TroupeClient implements Invoker {
         gaveUp(),
       );
       if (!p) continue;
+      const answered = known();
+      if (answered) return answered;
       last = p;
       // Issues fenced above what this client knows of (another process with its id asked): its
       // next issue goes above them.
@@ -876,7 +885,10 @@ export class TroupeClient implements Invoker {
       this.counters.stray++;
       return;
     }
-    call.accepted ??= { viewId: p.viewId, members: p.members, ordered: p.ordered, lineage: this.lineage };
+    // An empty member list says the contact did not know the ordering view's members: a reply
+    // (or a later `accepted`) names them.
+    if (!call.accepted || call.accepted.members.length === 0)
+      call.accepted = { viewId: p.viewId, members: p.members, ordered: p.ordered, lineage: this.lineage };
     call.attempts = 0;
     if (call.mode === 'none') {
       this.take(p.id)?.resolve(undefined);
@@ -969,7 +981,8 @@ export class TroupeClient implements Invoker {
       else call.resolve(answer.value);
       return;
     }
-    call.accepted ??= { viewId, members, ordered: true, lineage: this.lineage };
+    if (!call.accepted || call.accepted.members.length === 0)
+      call.accepted = { viewId, members, ordered: true, lineage: this.lineage };
     if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
     call.replies.set(member, entry);
     this.checkComplete(call);
@@ -979,6 +992,7 @@ export class TroupeClient implements Invoker {
   private checkComplete(call: Call): void {
     if (!call.accepted || (call.mode !== 'all' && call.mode !== 'majority')) return;
     const members = call.accepted.members;
+    if (members.length === 0) return; // not known yet: the replies name them
     const failed = members.filter((m) => !call.replies.has(m) && this.departed(m, call.accepted!));
     for (const m of failed) call.replies.set(m, { member: m, status: 'failed' });
     const answered = members.filter((m) => {
@@ -1124,7 +1138,9 @@ export class TroupeClient implements Invoker {
     if (this.calls.get(call.id) !== call) return;
     this.take(call.id);
     this.remember(call);
-    if (call.mode === 'all' && call.accepted) {
+    // `all` resolves with what came, a `timeout` entry per silent member; when no member of the
+    // ordering view is known there is nothing to list, and it times out like the others.
+    if (call.mode === 'all' && call.accepted && call.accepted.members.length > 0) {
       call.resolve(this.replies(call, call.accepted.members));
       return;
     }

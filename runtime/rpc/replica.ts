@@ -206,6 +206,8 @@ interface SnapshotParts {
 type Delivered = Exclude<Item, { t: 'restore' }>;
 
 const SNAPSHOT_VERSION = 1;
+/** Views {@link Replica}'s `recentViews` keeps. */
+const RECENT_VIEWS = 16;
 
 /**
  * Makes `instance` a replica of the group `group` has joined. Use it when no state transfer is
@@ -306,6 +308,12 @@ export class Replica<T extends object = object> implements StateProvider {
   private newestClient: string | undefined;
   /** {@link orderedIn}'s copy of the current view, and the view object it copied. */
   private lastOrderedIn: { from: object; applied: AppliedView } | undefined;
+  /**
+   * The last {@link RECENT_VIEWS} views this member installed, by id: a request can be delivered
+   * in a view after the group has moved on to the next, and `accepted` must still name that
+   * view's members (an empty list ended `all` calls with no entries and failed `majority` ones).
+   */
+  private readonly recentViews = new Map<number, AppliedView>();
   /** {@link frozenView}'s copy, and the view it copied. */
   private lastFrozen: { from: AppliedView; view: CallContext['view'] } | undefined;
   /**
@@ -809,6 +817,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (this.group) this.endpoint = endpointOf(this.group.self);
     if (this.failed) return;
     this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members], fresh: true });
+    this.rememberView({ id: v.view.id, members: [...v.view.members] });
     this.frozen = false;
     this.pump();
     const now = this.clock();
@@ -1293,7 +1302,7 @@ export class Replica<T extends object = object> implements StateProvider {
         // The stale method runs this very request on this very state: it is the new history's
         // run (running it again would apply the request twice here). The rest of the backlog follows.
         this.resumed = true;
-        this.queueBacklog(parts.backlog.slice(1));
+        this.queueBacklog(parts.backlog.slice(1), parts.applied);
         return;
       }
       this.queue = [{ t: 'restore', state }];
@@ -1358,7 +1367,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.pending = parts.pending;
     this.lastNow = parts.lastNow;
     this.applied = parts.applied;
-    this.queueBacklog(parts.backlog);
+    this.queueBacklog(parts.backlog, parts.applied);
   }
 
   /**
@@ -1389,7 +1398,7 @@ export class Replica<T extends object = object> implements StateProvider {
    * for a request it was about to apply, and the client's fence then made that final (RPC seed
    * 32001516, test/sim/FINDINGS.md item 56).
    */
-  private queueBacklog(backlog: Delivered[]): void {
+  private queueBacklog(backlog: Delivered[], applied: AppliedView): void {
     const after = this.queue.filter((i) => i.t !== 'restore');
     const waiting = new Map<string, InOrder>();
     for (const item of after) {
@@ -1400,12 +1409,19 @@ export class Replica<T extends object = object> implements StateProvider {
     this.queue = [...backlog, ...after];
     this.inOrder.clear();
     for (const [id, orderedIn] of waiting) this.inOrder.set(id, orderedIn);
+    // The backlog's requests were ordered in the snapshot's applied view or a view the backlog
+    // installs before them.
+    const views = new Map<number, MemberId[]>([[applied.id, applied.members]]);
     for (const item of backlog) {
+      if (item.t === 'view') views.set(item.viewId, item.members);
       if (item.t !== 'msg') continue;
       try {
         const m = decodeGroupMsg(item.payload);
         item.msg = m;
-        if (m.kind === 'request') this.inOrder.set(m.id, { id: item.viewId, members: [], issue: m.issue });
+        if (m.kind === 'request') {
+          const members = views.get(item.viewId) ?? this.recentViews.get(item.viewId)?.members ?? [];
+          this.inOrder.set(m.id, { id: item.viewId, members, issue: m.issue });
+        }
       } catch {
         // Skipped when applied, like at every replica.
       }
@@ -1518,10 +1534,18 @@ export class Replica<T extends object = object> implements StateProvider {
    */
   private orderedIn(viewId: number): AppliedView {
     const view = this.group?.view;
-    if (!view || view.id !== viewId) return { id: viewId, members: [] };
-    if (this.lastOrderedIn?.from !== view)
+    if (!view || view.id !== viewId) return this.recentViews.get(viewId) ?? { id: viewId, members: [] };
+    if (this.lastOrderedIn?.from !== view) {
       this.lastOrderedIn = { from: view, applied: { id: viewId, members: [...view.members] } };
+      this.rememberView(this.lastOrderedIn.applied);
+    }
     return this.lastOrderedIn.applied;
+  }
+
+  private rememberView(v: AppliedView): void {
+    this.recentViews.delete(v.id); // a re-founded lineage numbers its views from 1 again
+    this.recentViews.set(v.id, v);
+    if (this.recentViews.size > RECENT_VIEWS) this.recentViews.delete(this.recentViews.keys().next().value!);
   }
 
   private touchClient(addr: string): void {

@@ -153,6 +153,24 @@ describe('object-group RPC in the simulator', () => {
     expect(r.violations).toEqual([]);
   });
 
+  it('an `accepted` sent after the contact moved to the next view names the ordering view (RPC seeds 42, 44)', async () => {
+    // Found by session 19's review. The contact delivered a request of view N after it had
+    // installed N+1 and told the client `accepted` with no members: seed 42's `all` call resolved
+    // with no entries (true-replies now says so), seed 44's `majority` call failed with
+    // NoMajorityError although 5 of 6 replicas ran it (FINDINGS 69).
+    const opts = {
+      ...SIM_DEFAULTS,
+      rpc: true,
+      members: '3..5',
+      faults: parseFaults('loss,dup,delay,crash,partition,straggle'),
+      timeout: 300,
+      lanes: 4,
+      async: true,
+      replies: true,
+    };
+    for (const seed of [42, 44]) expect((await runSeed(opts, seed)).violations).toEqual([]);
+  });
+
   it('replays a seed identically', async () => {
     const cfg = { ...rpcConfig(11, 4, FAULTS), trace: true };
     const a = await runRpcScenario(cfg);

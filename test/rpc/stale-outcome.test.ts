@@ -83,3 +83,48 @@ it('a call packet arriving after a settled not-found is refused; the reissue run
   expect(o.value).toBe(1);
   expect(client.stats().staleOutcomes).toBeGreaterThan(0);
 });
+
+it('an outcome() still asking when a reissue settles the id answers with that result, not expired (FINDINGS 70)', async () => {
+  // Found by session 19's review. outcome() read the client's memory of settled answers only
+  // when it started. Here the reissue's reply settles the id meanwhile, the next call's
+  // watermark lets the group drop the outcome, and outcome()'s next answer was `expired`.
+  cluster = await Cluster.of(3);
+  const client = await cluster.client({ timeoutMs: 5_000 });
+  const id = `${client.clientId}:7`;
+  const about = (b: Uint8Array) => {
+    const p = decodeClientPacket(b, gid).packet;
+    const ids =
+      p.kind === 'calls'
+        ? p.calls.map((c) => c.id)
+        : p.kind === 'replies'
+          ? p.replies.map((r) => r.id)
+          : 'id' in p
+            ? [p.id]
+            : [];
+    return ids.includes(id) ? p.kind : undefined;
+  };
+  let dropReplies = true;
+  let dropOutcomes = true;
+  cluster.net.drop = (_from, _to, bytes) => {
+    const k = about(bytes);
+    if (k === 'outcome') return dropOutcomes;
+    return dropReplies && (k === 'reply' || k === 'replies' || k === 'accepted');
+  };
+  // The call runs, its replies are lost: it times out.
+  await expect(
+    client.invoke('ledger', 'append', ['x'], { requestId: id, timeoutMs: 300 }),
+  ).rejects.toBeInstanceOf(TimeoutError);
+  // Recovery in parallel: reissue, and ask outcome().
+  const reissued = client.reissue(id, { timeoutMs: 3_000 });
+  const asked = client.outcome(id, { timeoutMs: 3_000 });
+  await new Promise((r) => setTimeout(r, 100));
+  dropReplies = false;
+  const value = await reissued;
+  // The next call's watermark covers the id: every replica drops its outcome.
+  await client.invoke('ledger', 'append', ['y']);
+  await cluster.settle();
+  expect(cluster.nodes.map((n) => n.replica.outcome(id).status)).toEqual(['expired', 'expired', 'expired']);
+  dropOutcomes = false;
+  const o = await asked;
+  expect(o).toMatchObject({ status: 'committed', settled: true, value });
+});
