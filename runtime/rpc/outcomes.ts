@@ -12,8 +12,10 @@
  *
  * A session ends when its client vanishes: once `sessionRequests` ordered requests (of all
  * clients) were applied after its last one, or when `maxClients` more recently active sessions
- * push it out. Both count positions in the total order, never time, so every replica ends the
- * same sessions at the same point. `perClient` caps the outcomes one session holds above its
+ * push it out, those holding no outcome first (a fence alone makes a session: an outcome query
+ * about an unknown client's request is fenced, and a flood of such queries pushed out sessions
+ * whose outcomes a retransmission then ran again; FINDINGS 71). Both count positions in the
+ * total order, never time, so every replica ends the same sessions at the same point. `perClient` caps the outcomes one session holds above its
  * floor, a defence against a client that never settles (its lowest are then dropped).
  */
 import { RpcConfigError } from './errors.js';
@@ -28,7 +30,8 @@ export interface OutcomeLimits {
   perClient: number;
   /** A session ends once this many ordered requests were applied after its client's last one. Default 1,000,000. */
   sessionRequests: number;
-  /** Client sessions remembered; the least recently active ends first. Default 10,000. */
+  /** Client sessions remembered; the least recently active of those holding no outcome ends
+   * first, else the least recently active. Default 10,000. */
   maxClients: number;
 }
 
@@ -79,6 +82,9 @@ const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients'] as const;
 
 export class OutcomeTable {
   private clients = new Map<string, Session>();
+  /** The sessions of `clients` holding no outcome, in the same order (least recently active
+   * first): they end first when there are too many. */
+  private bare = new Map<string, Session>();
   /** Ordered requests applied: the order's own progress, identical at every replica. */
   private progress = 0;
   private lastSweep = 0;
@@ -118,6 +124,8 @@ export class OutcomeTable {
     if (settled !== undefined && settled > c.floor) {
       c.floor = settled;
       prune(c, settled);
+      // Just refreshed, so the most recently active of the bare ones too.
+      if (c.outcomes.size === 0) this.bare.set(p.clientId, c);
       for (const n of c.fences.keys()) if (n <= settled) c.fences.delete(n);
     }
     this.sweep();
@@ -133,6 +141,7 @@ export class OutcomeTable {
       if (p.counter > c.top) c.top = p.counter;
       else c.sorted = false;
     }
+    if (c.outcomes.size === 0) this.bare.delete(p.clientId);
     c.outcomes.set(p.counter, outcome);
     c.fences.delete(p.counter);
     while (c.outcomes.size > this.limits.perClient) {
@@ -200,9 +209,17 @@ export class OutcomeTable {
     c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map(), sorted: true, top: 0, fences: new Map() };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
+    if (c.outcomes.size === 0) {
+      this.bare.delete(clientId);
+      this.bare.set(clientId, c);
+    }
     this.newest = clientId;
-    while (this.clients.size > this.limits.maxClients)
-      this.clients.delete(this.clients.keys().next().value as string);
+    while (this.clients.size > this.limits.maxClients) {
+      // Never the session being refreshed: it is the newest, first of the bare ones only alone.
+      let victim = this.bare.keys().next().value;
+      if (victim === undefined || victim === clientId) victim = this.clients.keys().next().value as string;
+      this.end(victim);
+    }
     return c;
   }
 
@@ -214,8 +231,13 @@ export class OutcomeTable {
     // Least recently active first: stop at the first session still alive.
     for (const [id, c] of this.clients) {
       if (this.progress - c.lastSeen <= this.limits.sessionRequests) break;
-      this.clients.delete(id);
+      this.end(id);
     }
+  }
+
+  private end(clientId: string): void {
+    this.clients.delete(clientId);
+    this.bare.delete(clientId);
   }
 
   /**
@@ -288,6 +310,7 @@ export class OutcomeTable {
     this.progress = count(progress, 'progress');
     this.lastSweep = count(lastSweep, 'last sweep');
     this.clients = next;
+    this.bare = new Map([...next].filter(([, c]) => c.outcomes.size === 0));
     this.newest = undefined;
   }
 }
