@@ -12,7 +12,9 @@
  * ```
  */
 
-export { TroupeError } from '../runtime/errors.js';
+export { UnknownMethodError } from '../idl/errors.js';
+// What connecting and calling throw, so that a calls-only process can test with instanceof.
+export { BadRequestError, ForeignGroupError, KeyMismatchError, TroupeError } from '../runtime/errors.js';
 export { LaunchError } from '../runtime/launch/errors.js';
 export { LAUNCH_KEY_BYTES, parseKey, readKeyFile } from '../runtime/launch/key.js';
 export { resolveSeeds } from '../runtime/launch/seeds.js';
@@ -28,6 +30,7 @@ export {
 } from '../runtime/rpc/client.js';
 export {
   BadRequestIdError,
+  CallOptionError,
   ClientClosedError,
   FailoverError,
   InterruptedError,
@@ -48,3 +51,4 @@ export { type TcpOptions, type TcpTransport, tcp } from '../runtime/transport/tc
 export type { Transport, TransportStats } from '../runtime/transport/types.js';
 export { type UdpOptions, udp } from '../runtime/transport/udp.js';
 export type { AuthKey } from '../runtime/wire/auth.js';
+export { AuthConfigError } from '../runtime/wire/errors.js';

@@ -11,6 +11,7 @@ export {
   KeyMismatchError,
   MembershipFileError,
   NoAnswerError,
+  StackConfigError,
   TroupeError,
 } from '../runtime/errors.js';
 export { Group, type JoinOptions, joinGroup } from '../runtime/group/group.js';

@@ -6,12 +6,9 @@
 
 export { createValidator, type RequestValidator } from '../idl/validate.js';
 export {
-  BadRequestError,
-  ForeignGroupError,
   JoinAbortedError,
   JoinError,
   JoinTimeoutError,
-  KeyMismatchError,
   MembershipFileError,
   NoAnswerError,
 } from '../runtime/errors.js';
@@ -41,7 +38,7 @@ export {
   type ServiceOptions,
   TROUPE_SERVICE_METADATA,
 } from '../runtime/rpc/decorators.js';
-export { NoCallContextError } from '../runtime/rpc/errors.js';
+export { NoCallContextError, SnapshotError } from '../runtime/rpc/errors.js';
 export { type JoinReplicaOptions, joinReplica } from '../runtime/rpc/join.js';
 export { DEFAULT_OUTCOME_LIMITS, type OutcomeLimits } from '../runtime/rpc/outcomes.js';
 export type { CallQos } from '../runtime/rpc/qos.js';

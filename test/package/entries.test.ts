@@ -106,3 +106,31 @@ describe('package entry points', () => {
     expect(outside).toStrictEqual([]);
   });
 });
+
+describe('error classes', () => {
+  it('every error class docs/api.md names is exported, and those a client meets by troupe/client', async () => {
+    const api = fs.readFileSync(path.join(root, 'docs/api.md'), 'utf8');
+    const named = new Set([...api.matchAll(/`([A-Z][A-Za-z]*Error)`/g)].map((m) => m[1]!));
+    const entries = (await Promise.all([
+      import('../../entry/troupe.js'),
+      import('../../entry/client.js'),
+      import('../../entry/group.js'),
+      import('../../entry/idl.js'),
+    ])) as Record<string, unknown>[];
+    const exported = new Set(entries.flatMap((m) => Object.keys(m)));
+    expect([...named].filter((n) => !exported.has(n))).toStrictEqual([]);
+    const client = entries[1]!;
+    const calling = [
+      'AuthConfigError', // connect: no key, bad key
+      'BadRequestError', // arguments refused
+      'CallOptionError', // options refused
+      'ForeignGroupError',
+      'KeyMismatchError',
+      'UnknownMethodError',
+      'FailoverError',
+      'TimeoutError',
+      'RemoteError',
+    ];
+    for (const n of calling) expect(typeof client[n], n).toBe('function');
+  });
+});
