@@ -35,6 +35,7 @@ import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
 import { type CallContext, ReplicaCallContext } from './context.js';
 import { Dispatcher, failure, type MethodEntry, type Resolved } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
+import { fieldsState } from './fields-state.js';
 import { LockTable } from './locks.js';
 import {
   decodeGroupMsg,
@@ -73,7 +74,9 @@ export interface ReplicaOptions {
   validate: RequestValidator;
   /**
    * Application state for state transfer. Default: the instance's `snapshot()` and `restore()`
-   * methods when it has both; without either, a joiner starts from an empty application state.
+   * methods when it has both; without either, a copy of its own fields (`fields-state.ts`: plain
+   * data, `Map`, `Set`, `Date`, bytes; anything else is refused with `RPC_CONFIG` when the replica
+   * is made). One without the other is refused.
    */
   state?: AppState;
   /** Bounds of the outcome table (see docs/rpc.md). */
@@ -1696,9 +1699,15 @@ function wire(e: InterruptedError | OutcomeExpiredError): { name: string; messag
   return { name: e.name, message: e.message, code: e.code };
 }
 
-function defaultAppState(instance: object): AppState | undefined {
+/** The instance's own `snapshot()`/`restore()`, or else its fields ({@link fieldsState}). */
+function defaultAppState(instance: object): AppState {
   const o = instance as { snapshot?: unknown; restore?: unknown };
-  if (typeof o.snapshot !== 'function' || typeof o.restore !== 'function') return undefined;
+  const has = [typeof o.snapshot === 'function', typeof o.restore === 'function'];
+  if (!has[0] && !has[1]) return fieldsState(instance);
+  if (!has[0] || !has[1])
+    throw new RpcConfigError(
+      `the service defines ${has[0] ? 'snapshot() but no restore()' : 'restore() but no snapshot()'}: state transfer needs both`,
+    );
   return {
     snapshot: () => (o.snapshot as () => unknown).call(instance),
     restore: (s) => (o.restore as (s: unknown) => void).call(instance, s),
