@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { Metrics, STAT_METRICS, statMetricName } from '../../runtime/observe/metrics.js';
@@ -128,6 +129,35 @@ describe('Prometheus metrics of a real replica group', () => {
     expect(missing.status).toBe(404);
     expect((await fetch(`${m.server.url}/metrics`, { method: 'POST' })).status).toBe(405);
     expect(m.server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('a request target the URL parser refuses is answered, not a crash; at most 64 live viewers', async () => {
+    // `GET //` threw in the request listener and ended the replica (session 19's review).
+    const started = await observedReplicas(1);
+    members = started.members;
+    const m = members[0]!;
+    const raw = (target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = connectTcp(m.server.port, '127.0.0.1', () =>
+          s.end(`GET ${target} HTTP/1.1\r\nhost: x\r\n\r\n`),
+        );
+        let got = '';
+        s.on('data', (d) => {
+          got += d;
+        });
+        s.on('end', () => resolve(got.split('\r\n')[0]!));
+        s.on('error', reject);
+      });
+    expect(await raw('//')).toMatch(/^HTTP\/1\.1 404/);
+    expect(await raw('//events')).toMatch(/^HTTP\/1\.1 200/); // authority `events`, path /: the page
+    expect(await raw('/trace/%E0%A4%A')).toMatch(/^HTTP\/1\.1 400/);
+    const viewers = new AbortController();
+    const streams = await Promise.all(
+      Array.from({ length: 65 }, () => fetch(`${m.server.url}/events`, { signal: viewers.signal })),
+    );
+    expect(streams.map((r) => r.status).sort()).toEqual([...Array(64).fill(200), 503]);
+    viewers.abort();
+    expect((await fetch(`${m.server.url}/status`)).status).toBe(200);
   });
 });
 
