@@ -27,6 +27,11 @@ export class FrameDecoder {
     this.limit = limit;
   }
 
+  /** Whether part of a frame is held (its header or some of its payload). */
+  get partial(): boolean {
+    return this.buffered > 0 || this.pending !== undefined;
+  }
+
   /**
    * Feeds a chunk; calls `onFrame` for each complete frame. Returns `false` as soon as a
    * header claims more than the limit: the stream cannot be resynchronised, and the claimed

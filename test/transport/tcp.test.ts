@@ -115,6 +115,49 @@ describe('tcp transport', () => {
     expect(b.stats().errors).toBe(1);
   }, 5_000);
 
+  it("refuses a hello naming another host than the connection's (session 19's review)", async () => {
+    // Taken as the sender's address, such a hello let anyone who could connect speak as any
+    // member of an insecure group: com's address check compares with it.
+    const b = await make();
+    const gotB = collect(b);
+    const raw = await rawConnect(b.address);
+    raw.on('error', () => {});
+    raw.write(Buffer.concat([helloFrame('127.0.0.2:7001'), Buffer.from([0, 0, 0, 1, 42])]));
+    await closed(raw);
+    expect(b.stats().errors).toBe(1);
+    expect(gotB).toEqual([]);
+    // The wildcard is taken as the connection's host, with the claimed port.
+    const raw2 = await rawConnect(b.address);
+    raw2.write(Buffer.concat([helloFrame('0.0.0.0:7001'), Buffer.from([0, 0, 0, 1, 42])]));
+    await waitFor(() => gotB.length === 1, 'the frame after a wildcard hello');
+    expect(gotB[0]!.from).toBe('127.0.0.1:7001');
+    raw2.destroy();
+  }, 5_000);
+
+  it('drops a connection whose frame stays partial past frameStallMs, and caps connections', async () => {
+    // A peer announcing a large frame and sending part of it held that part for ever.
+    const b = await make({ frameStallMs: 300, maxInbound: 3 });
+    const raw = await rawConnect(b.address);
+    raw.on('error', () => {});
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(1 << 20);
+    raw.write(Buffer.concat([helloFrame('127.0.0.1:1'), header, Buffer.alloc(1000)]));
+    // Trickling keeps it alive no longer: the frame must be whole in time.
+    const trickle = setInterval(() => raw.write(Buffer.alloc(10)), 50);
+    const started = Date.now();
+    await closed(raw);
+    clearInterval(trickle);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    // Past maxInbound, a connection is closed at once.
+    const held = await Promise.all([1, 2, 3].map(() => rawConnect(b.address)));
+    for (const h of held) h.on('error', () => {});
+    const extra = await rawConnect(b.address);
+    extra.on('error', () => {});
+    await closed(extra);
+    for (const h of held) h.destroy();
+    expect(b.stats().dropped).toBe(2);
+  }, 5_000);
+
   it('drops and counts frames above maxFrame on send', async () => {
     const [a, b] = [await make({ maxFrame: 1_024 }), await make()];
     const gotB = collect(b);
