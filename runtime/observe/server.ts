@@ -24,6 +24,20 @@ export interface MetricsServerOptions {
   pushMs?: number;
 }
 
+/** Live page viewers (`/events` streams) at once; more are answered 503. */
+const MAX_STREAMS = 64;
+/** Updates a viewer may leave unread (bytes) before it is cut off. */
+const MAX_UNREAD_BYTES = 1 << 20;
+
+/** The path of a request target, or undefined when it is not one (`//`, garbage). */
+function pathOf(target: string | undefined): string | undefined {
+  try {
+    return new URL(target ?? '/', 'http://x').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A running endpoint. */
 export interface MetricsServer {
   /** `http://host:port` */
@@ -56,7 +70,11 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
   const feed = new LiveFeed(observer, options.peers, () => streams.size > 0);
   const push = () => {
     const data = `data: ${JSON.stringify(feed.snapshot())}\n\n`;
-    for (const res of streams) res.write(data);
+    for (const res of streams) {
+      // A viewer that does not read would make us hold every update for it: cut it off.
+      if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
+      else res.write(data);
+    }
   };
   const pusher = setInterval(() => {
     if (streams.size > 0) push();
@@ -67,7 +85,14 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
     if (streams.size > 0) push();
   });
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && new URL(req.url ?? '/', 'http://x').pathname === '/events') {
+    // Parsed here, outside handle()'s catch: a target the URL parser refuses (`GET //`) used to
+    // throw in the listener and end the process.
+    if (req.method === 'GET' && pathOf(req.url) === '/events') {
+      if (streams.size >= MAX_STREAMS) {
+        res.writeHead(503, { 'retry-after': '5' });
+        res.end();
+        return;
+      }
       res.writeHead(200, {
         'content-type': 'text/event-stream',
         'cache-control': 'no-cache',
@@ -109,7 +134,7 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
 }
 
 async function handle(observer: Observer, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  const path = pathOf(req.url) ?? '';
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
     return;
@@ -128,7 +153,13 @@ async function handle(observer: Observer, req: IncomingMessage, res: ServerRespo
     return;
   }
   if (path.startsWith('/trace/')) {
-    const id = decodeURIComponent(path.slice('/trace/'.length));
+    let id: string;
+    try {
+      id = decodeURIComponent(path.slice('/trace/'.length));
+    } catch {
+      json(res, 400, { error: 'the request id is not URI-encoded' });
+      return;
+    }
     const t = observer.trace(id);
     json(res, t ? 200 : 404, t ?? { error: `no trace of ${id} at this member` });
     return;
