@@ -160,4 +160,28 @@ describe('the majority rule', () => {
     // The rule needs the run: without it the claim counts.
     expect(expectedUnderLoss('true-replies: c1:7 got value 37505 (reply), agreed: value 35925')).toBe(false);
   }, 60_000);
+
+  it('calls still in flight at the end of a run whose re-founding came late end past it (RPC seed 133002162)', async () => {
+    // The majority was lost at 1,120 ms and the group re-founded only at 11.4 s (FINDINGS 73);
+    // its lanes' calls then ran to the end, and c0:140, an `append` started 105 ms before it with
+    // four requests ordered behind, was still running at every replica: calls-end, true-replies
+    // and sequential-state counted 11 violations though nothing was wrong.
+    const opts = {
+      ...SIM_DEFAULTS,
+      rpc: true,
+      members: '3..5',
+      faults: parseFaults('loss,crash,skew,slow,flushcut,straggle'),
+      calls: 24,
+      lanes: 6,
+      timeout: 1500,
+      delivery: 'multicast' as const,
+      rejoin: 'same' as const,
+      async: true,
+      timings: 'library' as const,
+    };
+    const r = await runSeed(opts, 133002162);
+    expect(r.lostMajority).toBe(true);
+    expect(r.violations).toEqual([]);
+    expect(r.stats.replies! + r.stats.errors!).toBe(r.stats.calls);
+  }, 60_000);
 });

@@ -683,8 +683,8 @@ export const replicaHealth: RpcChecker = {
 
 /**
  * Progress: each client's probe call, made once the faults are over (`probeAtMs`), is answered
- * with a value before the run ends. A group that never orders again, or a client that cannot
- * follow it, fails here even when no earlier call was left pending.
+ * with a value before the run ends (`endMs`). A group that never orders again, or a client that
+ * cannot follow it, fails here even when no earlier call was left pending.
  */
 export const rpcProgress: RpcChecker = {
   name: 'progress',
@@ -698,8 +698,13 @@ export const rpcProgress: RpcChecker = {
     const live = sim.world.incarnations.filter(survivor);
     const finals = new Set(live.map((i) => i.views[i.views.length - 1]?.id ?? 0));
     for (const c of probes) {
-      if (c.final?.kind === 'value') continue;
-      const ended = c.final ? `ended in ${(c.final as { error: Error }).error.name}` : 'never ended';
+      // By `endMs`: the run goes on past it only for calls in flight then (RpcSim.run).
+      if (c.final?.kind === 'value' && c.final.at <= sim.cfg.endMs) continue;
+      const ended = !c.final
+        ? 'never ended'
+        : c.final.kind === 'value'
+          ? `was answered only at ${c.final.at.toFixed(0)} ms, past the end`
+          : `ended in ${(c.final as { error: Error }).error.name}`;
       out.push(
         `probe call ${c.id} made at ${at} ms ${ended} (${live.length} survivors in ${finals.size} view(s))`,
       );

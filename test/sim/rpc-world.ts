@@ -226,6 +226,12 @@ const METHODS = ['add', 'mul', 'take'] as const;
  */
 const drained = () => new Promise<void>((r) => process.nextTick(r));
 
+/** How far past `endMs` a run goes on while calls started before it are still in flight. */
+const DRAIN_MS = 5_000;
+/** Once the last of them ended: time for every replica to apply what it was given (an `append`
+ * waits at most 260 ms; the faults are long over). */
+const SETTLE_MS = 1_000;
+
 export class RpcSim {
   readonly world: World;
   readonly incarnations: RpcIncarnation[] = [];
@@ -243,6 +249,8 @@ export class RpcSim {
   readonly issuesSent = new Map<string, { issue: number; at: number }[]>();
   /** Something a promise may wait on happened: let microtasks run before the next event. */
   private dirty = false;
+  /** Past `endMs`: lanes start no new call (see {@link run}). */
+  private ending = false;
   private readonly workload: () => number;
   /** The opt-in workload choices (async calls, reply modes): their own generator, so a seed's
    * workload without them stays what it was. */
@@ -511,15 +519,34 @@ export class RpcSim {
         });
     }
     const q = w.queue;
-    for (let e = q.pop(); e && e.at <= this.cfg.endMs; e = q.pop()) {
+    const step = async (e: { at: number; fn: () => void }) => {
       w.now = e.at;
       e.fn();
       if (this.dirty) {
         this.dirty = false;
         await drained();
       }
+    };
+    let e = q.pop();
+    for (; e && e.at <= this.cfg.endMs; e = q.pop()) await step(e);
+    // Calls still in flight at the end: the lanes' calls run as long as the group needs, and a
+    // long outage (a lost majority, then a re-founding) pushes the last of them into the run's
+    // last moments (RPC seed 133002162: re-founded at 11.4 s, c0:140 an `append` started 105 ms
+    // before the end, four requests ordered behind it). The checkers judge the end as the result
+    // of every call (calls-end, sequential-state), so the run goes on, starting no new call, until
+    // those calls ended and the replicas had `SETTLE_MS` to apply what they were given, for at
+    // most `DRAIN_MS`. A call that still has not ended then is left pending (calls-end counts it);
+    // a run with no call in flight at `endMs` ends there, as before.
+    this.ending = true;
+    if (this.calls.some((c) => !c.final)) {
+      const limit = this.cfg.endMs + DRAIN_MS;
+      let quietFrom = Number.POSITIVE_INFINITY;
+      for (; e && e.at <= Math.min(limit, quietFrom + SETTLE_MS); e = q.pop()) {
+        await step(e);
+        if (quietFrom === Number.POSITIVE_INFINITY && this.calls.every((c) => c.final)) quietFrom = w.now;
+      }
     }
-    w.now = this.cfg.endMs;
+    w.now = Math.max(w.now, this.cfg.endMs);
     for (const c of this.clients) await c.close();
     await new Promise<void>((r) => setImmediate(r));
   }
@@ -528,6 +555,7 @@ export class RpcSim {
     const r = this.workload;
     await this.sleep(r() * 100 + lane);
     for (let k = 0; k < this.opts.callsPerLane; k++) {
+      if (this.ending) return;
       const h = r();
       let method = h < this.opts.handlerShare ? 'audit' : METHODS[Math.floor(r() * METHODS.length)]!;
       const args =
