@@ -106,13 +106,16 @@ function lyingAfterRefounding(instance: Register, options: ReplicaOptions): Repl
 function skipsQueuedBacklog(instance: Register, options: ReplicaOptions): Replica<Register> {
   const r = new Replica(instance, options);
   type Item = { t: string };
-  const inner = r as unknown as { queueBacklog(b: Item[]): void; applyMsg(i: Item): unknown };
+  const inner = r as unknown as {
+    queueBacklog(b: Item[], ...rest: unknown[]): void;
+    applyMsg(i: Item): unknown;
+  };
   const queueBacklog = inner.queueBacklog.bind(r);
   const applyMsg = inner.applyMsg.bind(r);
   const skipped = new WeakSet<Item>();
-  inner.queueBacklog = (backlog) => {
+  inner.queueBacklog = (backlog, ...rest) => {
     for (const i of backlog.filter((b) => b.t === 'msg').slice(1)) skipped.add(i);
-    queueBacklog(backlog);
+    queueBacklog(backlog, ...rest);
   };
   inner.applyMsg = (item) => (skipped.has(item) ? undefined : applyMsg(item));
   return r;
