@@ -162,6 +162,8 @@ class Nak implements Layer {
     naksForwarded: 0,
     /** Messages of other senders resent to a receiver that asked us. */
     repairsForOthers: 0,
+    /** NAKs for our casts from senders outside the view, ignored (they would re-cast to everyone). */
+    strangerNaks: 0,
   };
   /** Other members' casts, by sender, until stable. */
   private readonly held = new Map<string, Held>();
@@ -455,11 +457,18 @@ class Nak implements Layer {
   }
 
   private onNak(from: MemberId, channel: number, ranges: unknown[]): void {
+    // Validate every pair before acting on any; one NAK buys at most maxRetransmitsPerNak resends.
+    const pairs = this.nakPairs(ranges);
+    // Our casts are resent to the whole group: only a member may ask for them, or a stranger's
+    // 39-byte NAKs would make us re-cast to everyone (133 NAKs: 527 re-casts; session 19's review).
+    // A stack without membership above (no view ever passed down) serves anyone, as before.
+    if (channel === CAST && this.members.size > 0 && !this.members.has(from)) {
+      this.c.strangerNaks++;
+      return;
+    }
     const s = this.out.get(channel === CAST ? '*' : from);
     if (!s) return;
     const now = this.ctx.now();
-    // Validate every pair before acting on any; one NAK buys at most maxRetransmitsPerNak resends.
-    const pairs = this.nakPairs(ranges);
     let gone = false;
     let budget = this.o.maxRetransmitsPerNak;
     for (const [lo, rawHi] of pairs) {

@@ -145,6 +145,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     inStreams: ['gauge', 'Incoming streams tracked now.'],
     naksForwarded: ['counter', "NAKs sent to another member after the sender's repairs were lost."],
     repairsForOthers: ['counter', 'Messages of other senders resent to a receiver that asked.'],
+    strangerNaks: ['counter', "NAKs for this member's casts from senders outside the view, ignored."],
     held: ['gauge', "Copies of other members' casts held until stable, to repair others."],
   },
   pack: {

@@ -46,6 +46,25 @@ describe('nak facing forged and malformed packets', () => {
     expect(ok.some((e) => e.kind === 'up' && e.event.type === 'deliver')).toBe(true);
   });
 
+  it("re-casts our casts for a member's NAK only, not a stranger's (session 19's review)", () => {
+    // Re-casts go to the whole group: 133 forged 39-byte NAKs made a member re-cast 527 times.
+    const s = stack();
+    const view = (members: string[]) => ({
+      id: 1,
+      members,
+      addresses: members.map((m) => (m === '00000bad.1' ? 'evil:1' : 'a:1')),
+      epoch: 1,
+    });
+    s.down({ type: 'view', view: view(['00000001.1', '00000002.1']) } as never, 0);
+    s.down({ type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } }, 0);
+    const resent = (at: number) =>
+      s.receive(packet([[2, 0, 0, 0]]), 'evil:1', at).filter((e) => e.kind === 'transmit').length;
+    expect(resent(100)).toBe(0);
+    expect(s.stats().nak?.strangerNaks).toBe(1);
+    s.down({ type: 'view', view: view(['00000001.1', '00000bad.1']) } as never, 200);
+    expect(resent(300)).toBe(1);
+  });
+
   it('refuses a NAK range with lo > hi before resending anything', () => {
     const s = stack();
     s.down({ type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } }, 0);
