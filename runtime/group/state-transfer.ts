@@ -24,6 +24,10 @@ export const GroupKind = {
 } as const;
 
 export const STATE_CHUNK_BYTES = 256 * 1024;
+/** Most chunks a state may come in: 4 GiB in chunks of {@link STATE_CHUNK_BYTES}. */
+const MAX_STATE_CHUNKS = 16_384;
+/** Largest buffer a joiner sets aside before the bytes arrive; it grows beyond as they do. */
+const PRESIZE_BYTES = 256 * 1024 * 1024;
 export const STATE_WINDOW = 4;
 
 /** Sender side: streams one snapshot to one joiner. */
@@ -81,10 +85,14 @@ export class StateReceiver {
   /** Take a chunk; returns the full state once the last chunk is in, else undefined. */
   accept(viewId: number, index: number, count: number, bytes: Uint8Array): Uint8Array | undefined {
     if (viewId !== this.viewId) return undefined;
+    if (count > MAX_STATE_CHUNKS)
+      throw new DecodeError('DECODE_BAD_SHAPE', `state of ${count} chunks (at most ${MAX_STATE_CHUNKS})`);
     if (this.count === undefined) this.count = count;
     if (count !== this.count || index !== this.received_ || count === 0)
       throw new DecodeError('DECODE_BAD_SHAPE', `state chunk ${index}/${count} out of sequence`);
-    if (index === 0 && count > 1) this.buf = new Uint8Array(bytes.length * count);
+    // Sized from what the sender says, but no further ahead than PRESIZE_BYTES: a count it made
+    // up reserved 4 GiB, or threw a RangeError where a DecodeError is due (session 19's review).
+    if (index === 0 && count > 1) this.buf = new Uint8Array(Math.min(bytes.length * count, PRESIZE_BYTES));
     if (this.at + bytes.length > this.buf.length) {
       const grown = new Uint8Array(Math.max(this.at + bytes.length, 2 * this.buf.length));
       grown.set(this.buf.subarray(0, this.at));

@@ -40,3 +40,13 @@ it('grows when a later chunk is larger than the first, and refuses one out of se
   expect(() => other.accept(1, 2, 3, bytes(10))).toThrow(DecodeError);
   expect(other.accept(2, 1, 3, bytes(10))).toBeUndefined(); // another view's chunk: ignored
 });
+
+it('refuses a made-up chunk count with a DecodeError, and sets aside no more than it must', () => {
+  // Sized as 64 KiB × 2^20 from chunk 0, the buffer threw a RangeError; count 2^32 − 1 of 1 byte
+  // reserved 4 GiB (session 19's hostile-input review).
+  expect(() => new StateReceiver(1).accept(1, 0, 2 ** 20, bytes(64 * 1024))).toThrow(DecodeError);
+  const before = process.memoryUsage().arrayBuffers;
+  const rx = new StateReceiver(1);
+  expect(rx.accept(1, 0, 16_384, bytes(64 * 1024))).toBeUndefined(); // 1 GiB announced
+  expect(process.memoryUsage().arrayBuffers - before).toBeLessThanOrEqual(256 * 1024 * 1024 + 1_000_000);
+});
