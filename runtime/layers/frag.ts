@@ -28,6 +28,8 @@ export interface FragOptions {
 }
 
 const DEFAULTS: FragOptions = { fragSize: 60_000, maxMessage: 64 * 1024 * 1024 };
+/** Streams of senders outside the view kept at once (nak keeps as many: `maxStrangers`). */
+const MAX_STRANGER_STREAMS = 64;
 
 /** A message being reassembled from one sender's stream. */
 interface Partial {
@@ -63,6 +65,10 @@ interface InStream {
 class Frag implements Layer {
   /** Keyed `${member}|c` (its cast stream) and `${member}|p` (its point-to-point stream to us). */
   private readonly streams = new Map<string, InStream>();
+  /** Members of the latest view passed down; undefined before one (every sender counts as one). */
+  private members: ReadonlySet<string> | undefined;
+  /** Keys of `streams` whose sender is outside the view, least recently heard first. */
+  private readonly strangers = new Map<string, true>();
   private readonly c = {
     fragmented: 0,
     fragmentsSent: 0,
@@ -72,6 +78,9 @@ class Frag implements Layer {
     abandoned: 0,
     /** Fragments dropped because the start of their message was never seen (join point, loss). */
     orphans: 0,
+    /** Streams (and partial messages) of senders outside the view dropped to stay within
+     * {@link MAX_STRANGER_STREAMS} and `maxMessage` bytes held for them. */
+    strangersDropped: 0,
   };
 
   constructor(
@@ -104,8 +113,15 @@ class Frag implements Layer {
         return;
       }
       case 'forget':
-        this.streams.delete(`${ev.member}|c`);
-        this.streams.delete(`${ev.member}|p`);
+        for (const key of [`${ev.member}|c`, `${ev.member}|p`]) {
+          this.streams.delete(key);
+          this.strangers.delete(key);
+        }
+        this.ctx.passDown(ev);
+        return;
+      case 'view':
+        this.members = new Set(ev.view.members);
+        for (const m of ev.view.members) for (const k of [`${m}|c`, `${m}|p`]) this.strangers.delete(k);
         this.ctx.passDown(ev);
         return;
       default:
@@ -142,7 +158,10 @@ class Frag implements Layer {
     // while every other member delivered it (FINDINGS 40).
     const seq = ev.meta.seq;
     if (kind === FragKind.Whole) {
-      if (seq !== undefined) this.onWhole(key, seq);
+      if (seq !== undefined) {
+        this.onWhole(key, seq);
+        if (this.members && !this.members.has(ev.from)) this.bound(key, 0);
+      }
       this.ctx.passUp({ ...ev, msg: rest });
       return;
     }
@@ -173,6 +192,7 @@ class Frag implements Layer {
     }
     this.c.fragmentsReceived++;
     const s = this.stream(key);
+    if (this.members && !this.members.has(ev.from)) this.bound(key, rest.payload.length);
     // A sequence gap below us (nak gave up on a range and reported it lost) explains a broken
     // message: drop what we held and resynchronise on the next fragment 0, without blaming the sender.
     const gap = s.lastSeq !== undefined && seq !== s.lastSeq + 1;
@@ -244,6 +264,30 @@ class Frag implements Layer {
     this.ctx.trace(
       () => `${key}: whole message ${gap ? 'after a gap' : 'inside a fragment run'}; partial dropped`,
     );
+  }
+
+  /**
+   * A sender outside the view (a joiner whose view we have not installed yet, or anyone inventing
+   * ids) may hold at most {@link MAX_STRANGER_STREAMS} streams here and, over all of them,
+   * `maxMessage` bytes of partial messages: the oldest go first. Without this, 200 invented
+   * senders each beginning a 60 MB cast held 57 MiB for good (session 19's review).
+   */
+  private bound(key: string, adding: number): void {
+    this.strangers.delete(key);
+    this.strangers.set(key, true);
+    const drop = (k: string) => {
+      this.streams.delete(k);
+      this.strangers.delete(k);
+      this.c.strangersDropped++;
+    };
+    while (this.strangers.size > MAX_STRANGER_STREAMS) drop(this.strangers.keys().next().value!);
+    let held = adding;
+    for (const k of this.strangers.keys()) held += this.streams.get(k)?.partial?.bytes ?? 0;
+    for (const k of this.strangers.keys()) {
+      if (held <= this.o.maxMessage || k === key) break;
+      held -= this.streams.get(k)?.partial?.bytes ?? 0;
+      drop(k);
+    }
   }
 
   private dropPartial(key: string): void {

@@ -330,6 +330,41 @@ describe('frag facing forged and malformed fragments', () => {
     expect(last.map((e) => e.type === 'deliver' && e.msg.payload.length)).toEqual([15]);
   });
 
+  it('holds at most 64 streams and maxMessage bytes of partials for senders outside the view', () => {
+    // 200 invented senders each beginning a large cast and never finishing it held 57 MiB for
+    // good, over UDP from one address (session 19's hostile-input review).
+    const s = stack();
+    const view = { id: 1, members: ['00000001.1'], addresses: ['10.0.0.1:1'], epoch: 1 };
+    s.down({ type: 'view', view } as never, 0);
+    const from = (i: number, frag: unknown, seq: number) =>
+      encodePacket({
+        type: PacketType.Stack,
+        flags: 0,
+        groupId: groupIdOf('g'),
+        sender: { node: 0x1000 + i, inc: 1 },
+        headers: [frag, [1, 0, seq]],
+        payload: bytes(10),
+      });
+    for (let i = 0; i < 200; i++)
+      for (let k = 0; k < 5; k++) s.receive(from(i, [1, 100, k, 1_000], k), `10.9.${i >> 8}.${i & 255}:1`, i);
+    const st = s.stats().frag!;
+    expect(st.partialBytes).toBeLessThanOrEqual(1_000);
+    expect(st.partials).toBeLessThanOrEqual(64);
+    expect(st.strangersDropped).toBeGreaterThan(0);
+    // A member is not bound by it: its message completes.
+    const member = {
+      id: 2,
+      members: ['00000001.1', '000011f4.1'],
+      addresses: ['10.0.0.1:1', '10.8.0.1:1'],
+      epoch: 1,
+    };
+    s.down({ type: 'view', view: member } as never, 300);
+    let out: UpEvent[] = [];
+    for (let k = 0; k < 100; k++)
+      out = ups(s.receive(from(500, [1, 100, k, 1_000], k), '10.8.0.1:1', 301 + k));
+    expect(out.map((e) => e.type)).toEqual(['deliver']);
+  });
+
   it('forget drops the reassembly state of that member', () => {
     const s = stack();
     s.receive(packet([1, 3, 0, 25], 0, bytes(10)), 'evil:1', 0);
