@@ -325,7 +325,10 @@ export class Replica<T extends object = object> implements StateProvider {
    * `accepted` whose reply goes in the same turn is not sent at all (docs/rpc.md, "Batching").
    */
   private outbox = new Map<string, { accepted: AcceptedPacket[]; replies: ReplyPacket[] }>();
-  private readonly lockWaiters = new Map<string, Array<() => void>>();
+  private readonly lockWaiters = new Map<
+    string,
+    Array<{ resolve: () => void; reject: (e: Error) => void }>
+  >();
   private readonly handlerChains = new Map<string, Promise<void>>();
   private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
   private readonly counters: ReplicaStats = {
@@ -435,6 +438,7 @@ export class Replica<T extends object = object> implements StateProvider {
   /** Stops listening to the group (client packets keep arriving at the handle but are ignored). */
   detach(): void {
     if (!this.group) return;
+    this.interruptLockWaiters('the replica was detached from its group');
     this.group.off('deliver', this.listeners.deliver);
     this.group.off('view', this.listeners.view);
     this.group.off('partitioned', this.listeners.partitioned);
@@ -841,6 +845,7 @@ export class Replica<T extends object = object> implements StateProvider {
    * and installed once the method has settled, before anything else is applied.
    */
   private onPartitioned(): void {
+    this.interruptLockWaiters('this member was cut off from its group before it held the lock');
     this.generation++;
     this.serving = false;
     this.frozen = true;
@@ -894,6 +899,7 @@ export class Replica<T extends object = object> implements StateProvider {
    * stops instead (applies nothing, answers no client, `snapshot()` throws) and leaves the group.
    */
   private fail(): void {
+    this.interruptLockWaiters('this replica failed');
     this.failed = true;
     this.resumed = false;
     this.settledStale = undefined;
@@ -1109,7 +1115,15 @@ export class Replica<T extends object = object> implements StateProvider {
       if (generation !== this.generation) return; // its holder's history ended: it is interrupted
       // The completion carries the method's QoS: the holder answers the client when it applies
       // it, so it must be as durable as the method asks (a `none` done could be lost with the holder).
-      this.group?.cast(encodeGroupMsg({ kind: 'done', id: p.id, runner: group.self, result }), entry.qos);
+      const done = (r: Result) => encodeGroupMsg({ kind: 'done', id: p.id, runner: group.self, result: r });
+      try {
+        group.cast(done(result), entry.qos);
+      } catch (e) {
+        // A result the group cannot carry (over `maxMessage`) still ends the call, as a failure
+        // every replica records: uncast, it stayed pending for ever (session 19's review).
+        if (!(e instanceof TroupeError) || e.code !== 'MESSAGE_TOO_LARGE') throw e;
+        group.cast(done(failure(e)), entry.qos);
+      }
     });
     const settled = next.catch(() => {
       this.counters.internalErrors++;
@@ -1171,17 +1185,29 @@ export class Replica<T extends object = object> implements StateProvider {
     return this.locks.holder(lock, this.applied.members);
   }
 
-  /** Acquires `lock` with an ordered cast; resolves once this member holds it. */
+  /**
+   * Acquires `lock` with an ordered cast; resolves once this member holds it. Rejects with
+   * `TroupeError` `LOCK_INTERRUPTED` if this member is cut off from its group (or leaves) first:
+   * it rejoins as a new member, which the acquire never named.
+   */
   acquire(lock: string): Promise<void> {
     const group = this.requireGroup();
-    return new Promise((resolve) => {
-      const waiters = this.lockWaiters.get(lock) ?? [];
-      waiters.push(resolve);
-      this.lockWaiters.set(lock, waiters);
+    return new Promise((resolve, reject) => {
       // Majority, as calls and fences: a holder acts on its lock, so an acquire applied anywhere
       // must be in every later view's order (a sequencer cut off alone applied its own at once).
       group.cast(encodeGroupMsg({ kind: 'acquire', lock, member: group.self }), DEFAULT_CALL_QOS);
+      const waiters = this.lockWaiters.get(lock) ?? [];
+      waiters.push({ resolve, reject });
+      this.lockWaiters.set(lock, waiters);
     });
+  }
+
+  /** Acquires still waiting end: their member's history ended (it never held the lock as itself). */
+  private interruptLockWaiters(why: string): void {
+    for (const [lock, waiters] of this.lockWaiters)
+      for (const w of waiters)
+        w.reject(new TroupeError('LOCK_INTERRUPTED', `acquire of lock '${lock}': ${why}`));
+    this.lockWaiters.clear();
   }
 
   /** Releases `lock` with an ordered cast; it passes to the next member queued for it. */
@@ -1196,7 +1222,7 @@ export class Replica<T extends object = object> implements StateProvider {
     for (const [lock, waiters] of this.lockWaiters) {
       if (!this.locks.holds(lock, self)) continue;
       this.lockWaiters.delete(lock);
-      for (const w of waiters) w();
+      for (const w of waiters) w.resolve();
     }
   }
 

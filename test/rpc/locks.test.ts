@@ -69,6 +69,18 @@ describe('handler locks', () => {
     for (const n of cluster.nodes) expect(n.replica.holder('reports')).toBe(c!.member.self);
   });
 
+  it('an acquire by a member cut off before it is ordered rejects with LOCK_INTERRUPTED', async () => {
+    // It never settled: the waiter stayed, and the member rejoined as a new one the acquire
+    // never named (session 19's review of handler locks).
+    cluster = await Cluster.of(3);
+    const b = cluster.nodes[1]!;
+    cluster.group.holdCasts(b.member, true);
+    const acquired = b.replica.acquire('reports');
+    await sleep(20);
+    cluster.group.partition(b.member);
+    await expect(acquired).rejects.toMatchObject({ code: 'LOCK_INTERRUPTED' });
+  });
+
   it('moves the lock at the view change when its holder fails; its pending calls become interrupted', async () => {
     cluster = await Cluster.of(3);
     const [a, b, c] = cluster.nodes;
