@@ -392,6 +392,11 @@ export class Coordinator {
       epoch: k.epoch,
     };
     if (promise) s.c.valuesAdopted++;
+    // The FlushOks get suspectMs of their own from the Sync, as the Digests had from the Prepare:
+    // a Sync sent near the attempt's deadline (a slow participant's Digest, our own stall) left
+    // the others no time, and one lost FlushOk excluded a healthy member.
+    k.deadline = s.ctx.now() + s.o.suspectMs;
+    s.ctx.setTimer('flushTimeout', s.o.suspectMs);
     const install = k.install;
     for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends, install }));
   }

@@ -26,7 +26,7 @@ export interface Flush {
   okSent: boolean;
   /** Its coordinator dropped it (Abandon): it is never installed, so it is never answered again. */
   abandoned?: boolean;
-  /** When this member took the attempt: one nobody ends within `orphanMs` is orphaned. */
+  /** When this member took the attempt, or its Sync: one nobody ends within `orphanMs` is orphaned. */
   since: number;
   /** The Install this attempt sends (from its Sync): its own view, or the one it adopted. */
   install?: InstallHeader;
@@ -177,6 +177,8 @@ export class Participant {
     f.cut = cut;
     f.holders = holders;
     f.install = install;
+    // The coordinator's flush timeout starts again at the Sync; so does our orphan clock.
+    f.since = s.ctx.now();
     this.fetchMissing();
     s.delivery.drainAll();
     this.checkDone();
