@@ -37,6 +37,10 @@ export interface Coordination {
   /** The Install this attempt sends, fixed at the Sync (set once synced): its own view, or an
    * adopted promise's. */
   install?: InstallHeader;
+  /** The Sync as sent (set with `install`), to send again to a participant that has not answered. */
+  sync?: unknown[];
+  /** When this step's messages last went to the participants that have not answered it. */
+  sentAt: number;
   /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
   deadline: number;
   deferrals: number;
@@ -336,6 +340,7 @@ export class Coordinator {
       oks: new Set(),
       deadline: s.ctx.now() + s.o.suspectMs,
       deferrals: 0,
+      sentAt: s.ctx.now(),
     };
     s.c.flushes++;
     s.ctx.trace(() => `flush ${v.id + 1}/${attempt} members ${members.join(',')} failed ${failed.join(',')}`);
@@ -397,8 +402,34 @@ export class Coordinator {
     // the others no time, and one lost FlushOk excluded a healthy member.
     k.deadline = s.ctx.now() + s.o.suspectMs;
     s.ctx.setTimer('flushTimeout', s.o.suspectMs);
-    const install = k.install;
-    for (const p of k.participants) s.send(p, syncHeader.encode({ newViewId, attempt, ends, install }));
+    k.sync = syncHeader.encode({ newViewId, attempt, ends, install: k.install });
+    k.sentAt = s.ctx.now();
+    for (const p of k.participants) s.send(p, k.sync);
+  }
+
+  /**
+   * The `fd` tick while coordinating: every 2 × `heartbeatMs`, send the current step again to the
+   * participants that have not answered it (the Prepare before the Sync, the Sync after). A step
+   * message lost last on our stream to a participant is otherwise learnt only from nak's session
+   * announcements, which back off to a second: over a lossy link of ours they can all be lost
+   * within the flush timeout, which then excludes the healthy participant for our own loss. A
+   * participant answers a repeated Prepare with its Digest, a repeated Sync with its FlushOk.
+   */
+  resendStep(now: number): void {
+    const s = this.s;
+    const k = this.coord;
+    if (!k || !s.view || now - k.sentAt < 2 * s.o.heartbeatMs) return;
+    k.sentAt = now;
+    const { newViewId, attempt, members, addresses } = k;
+    for (const p of k.participants) {
+      if (p === s.self) continue;
+      if (!k.sync) {
+        if (!k.digests.has(p)) s.send(p, prepareHeader.encode({ newViewId, attempt, members, addresses }));
+        else continue;
+      } else if (!k.oks.has(p)) s.send(p, k.sync);
+      else continue;
+      s.c.flushResent++;
+    }
   }
 
   /** The highest-keyed promise reported in the digests: its cut (last vseq per sender) and Install. */

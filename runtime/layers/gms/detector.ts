@@ -131,6 +131,7 @@ export class FailureDetector {
     const f = s.participant.flush;
     if (f?.cut && !f.okSent && !f.abandoned && now - (f.fetchedAt ?? now) >= 2 * s.o.heartbeatMs)
       s.participant.fetchMissing();
+    s.coordinator.resendStep(now);
     // Work left waiting for a majority (a stalled flush that leaves the group blocked,
     // suspicions, joins, leaves) resumes with a fresh attempt once the majority is back.
     const pending =

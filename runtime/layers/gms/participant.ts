@@ -168,6 +168,11 @@ export class Participant {
     const { newViewId, attempt, ends, install } = syncHeader.decode(h);
     const f = this.flush;
     if (!f || f.newViewId !== newViewId || f.attempt !== attempt || f.coord !== from || !s.view) return;
+    // The coordinator sends its Sync again while our FlushOk has not reached it: answer again.
+    if (f.okSent) {
+      s.send(f.coord, flushOkHeader.encode({ newViewId: f.newViewId, attempt: f.attempt }));
+      return;
+    }
     const cut = new Map<MemberId, number>();
     const holders = new Map<MemberId, MemberId>();
     for (const e of ends) {

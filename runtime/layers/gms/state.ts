@@ -46,6 +46,8 @@ export class GmsShared {
     views: 0,
     flushes: 0,
     flushDeferred: 0,
+    /** Prepares and Syncs sent again to participants that had not answered them. */
+    flushResent: 0,
     promisesKept: 0,
     valuesAdopted: 0,
     flushOutbid: 0,
