@@ -117,7 +117,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     fragmentsReceived: ['counter', 'Fragments received.'],
     abandoned: ['counter', 'Partial messages abandoned after a loss below.'],
     orphans: ['counter', 'Fragments dropped whose message start was never seen.'],
-    strangersDropped: ['counter', 'Streams and partial messages of senders outside the view dropped to stay within bounds.'],
+    strangersDropped: [
+      'counter',
+      'Streams and partial messages of senders outside the view dropped to stay within bounds.',
+    ],
     partials: ['gauge', 'Messages being reassembled now.'],
     partialBytes: ['gauge', 'Bytes of messages being reassembled now.'],
   },

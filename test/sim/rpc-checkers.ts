@@ -589,7 +589,8 @@ export const trueReplies: RpcChecker = {
       if (f.kind === 'value' && f.via === 'reply' && (c.mode === 'all' || c.mode === 'majority')) {
         const got = f.value as Replies<unknown>;
         // A view has members: `all` lists each member of the view its request was ordered in.
-        if (got?.entries?.length === 0) out.push(`${c.id}: ${c.mode} replies with no entries, agreed: ${show(r)}`);
+        if (got?.entries?.length === 0)
+          out.push(`${c.id}: ${c.mode} replies with no entries, agreed: ${show(r)}`);
         out.push(...repliesProblems(c.id, got, r));
         continue;
       }
