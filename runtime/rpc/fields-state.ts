@@ -99,9 +99,9 @@ function encode(v: unknown, path: string, seen: Set<object>): unknown {
     return out;
   }
   if (proto === Date.prototype) return [T.date, (o as Date).getTime()];
-  if (proto === Uint8Array.prototype) return [T.bytes, o];
-  if (proto === Buffer.prototype)
-    return [T.buffer, new Uint8Array((o as Buffer).buffer, (o as Buffer).byteOffset, (o as Buffer).length)];
+  // Copied: a snapshot is also an async method's pre-image, which the method must not change.
+  if (proto === Uint8Array.prototype) return [T.bytes, (o as Uint8Array).slice()];
+  if (proto === Buffer.prototype) return [T.buffer, Uint8Array.prototype.slice.call(o as Buffer)];
   if (proto !== Object.prototype && proto !== null) refuse(path, describe(o));
   const out: unknown[] = [proto === null ? T.nullProto : T.object];
   for (const k of Object.keys(o))

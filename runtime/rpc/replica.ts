@@ -269,7 +269,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private queue: Item[] = [];
   private running: Item | undefined;
   /** Application state before the async method now running started (what a snapshot must show). */
-  private preImage: { state: unknown } | undefined;
+  private preImage: { readonly state: unknown } | undefined;
   /** A stale async method a restore took back: the restored state is its pre-image, its request next. */
   private resumed = false;
   /**
@@ -1017,7 +1017,7 @@ export class Replica<T extends object = object> implements StateProvider {
     }
     this.counters.applied++;
     this.observe.event({ type: 'request', step: 'applying', id: msg.id, method: entry.name });
-    if (entry.async && this.app) this.preImage = { state: this.app.snapshot() };
+    if (entry.async && this.app) this.preImage = this.capturePreImage(this.app);
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
       const generation = this.generation;
@@ -1132,6 +1132,26 @@ export class Replica<T extends object = object> implements StateProvider {
     settled.finally(() => {
       if (this.handlerChains.get(p.lock) === settled) this.handlerChains.delete(p.lock);
     });
+  }
+
+  /**
+   * The application state before an async method, or, when it cannot be taken (a service whose
+   * fields came to hold what `fieldsState` cannot copy), a pre-image whose reading throws: the
+   * request still runs (it used to be dropped: no outcome, no reply), and a joiner asking for
+   * the state meanwhile is refused, as it would be between requests, rather than given the
+   * method's half-done state.
+   */
+  private capturePreImage(app: AppState): { readonly state: unknown } {
+    try {
+      return { state: app.snapshot() };
+    } catch (e) {
+      this.counters.internalErrors++;
+      return {
+        get state(): unknown {
+          throw e;
+        },
+      };
+    }
   }
 
   private applyDone(id: string, runner: MemberId, result: Result): void {

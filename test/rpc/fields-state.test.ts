@@ -54,6 +54,22 @@ describe('fieldsState', () => {
     expect(b.onEvent()).toBe('behaviour, not state');
   });
 
+  it('copies bytes: a change made in place afterwards does not reach the snapshot', () => {
+    // A snapshot is also an async method's pre-image; sharing the field's bytes let the method
+    // change its own pre-image, and a joiner then diverged (session 19's review).
+    class S {
+      raw = new Uint8Array([1]);
+      buf = Buffer.from([1]);
+    }
+    const s = new S();
+    const taken = fieldsState(s).snapshot();
+    s.raw[0] = 2;
+    s.buf[0] = 2;
+    const t = new S();
+    fieldsState(t).restore(taken);
+    expect([t.raw[0], t.buf[0]]).toEqual([1, 1]);
+  });
+
   it('refuses what it cannot copy faithfully, naming the field', () => {
     const refused = (fields: Record<string, unknown>) => {
       const o = Object.assign(new (class Svc {})(), fields);
@@ -173,6 +189,39 @@ describe('a service without snapshot()/restore()', () => {
     await client.invoke('tally', 'add', ['a']);
     await cluster.settle();
     for (const n of cluster.nodes) expect(n.instance.counts.get('a')).toBe(3);
+  });
+
+  it('an async method still runs once a field holds what cannot be copied (no pre-image)', async () => {
+    // The copy is checked when the replica is made; a Map that later holds class instances
+    // made every async request's pre-image throw, and the request was dropped: no outcome, no
+    // reply (session 19's review of this change).
+    class Account {
+      balance = 0;
+    }
+    @Service('tally')
+    class Accounts {
+      counts = new Map<string, Account>();
+      @Ordered()
+      async add(key: string): Promise<number> {
+        const a = this.counts.get(key) ?? new Account();
+        this.counts.set(key, a);
+        return ++a.balance;
+      }
+      @Query()
+      count(key: string): number {
+        return this.counts.get(key)?.balance ?? 0;
+      }
+    }
+    const c = new Cluster(() => new Accounts(), { validate }, 'tally');
+    try {
+      c.add();
+      c.add();
+      await c.settle();
+      const client = await c.client({ timeoutMs: 2_000 });
+      for (const want of [1, 2, 3]) expect(await client.invoke('tally', 'add', ['a'])).toBe(want);
+    } finally {
+      await c.close();
+    }
   });
 
   it('one whose fields cannot be copied is refused when its replica is made', () => {
