@@ -34,7 +34,7 @@ export interface TcpOptions {
    * 30,000 (a 64 MiB frame at 2.2 MB/s).
    */
   frameStallMs?: number;
-  /** Incoming connections at once; more are closed at once (and counted). Default 1,024. */
+  /** Incoming connections at once; past it the one silent longest is closed (and counted). Default 1,024. */
   maxInbound?: number;
 }
 
@@ -144,8 +144,8 @@ class Tcp implements TcpTransport {
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private readonly counters: TcpStats = { sent: 0, received: 0, dropped: 0, errors: 0 };
   private readonly outbound = new Map<string, Outbound>();
-  /** Incoming connections, each with since when it holds part of a frame (if it does). */
-  private readonly inbound = new Map<net.Socket, { partialSince: number | undefined }>();
+  /** Incoming connections: since when each holds part of a frame (if it does), when it last sent. */
+  private readonly inbound = new Map<net.Socket, { partialSince: number | undefined; lastData: number }>();
   /** Drops incoming connections whose partial frame is older than `frameStallMs`. */
   private stallSweep: NodeJS.Timeout | undefined;
   private readonly hello: Buffer;
@@ -278,7 +278,9 @@ class Tcp implements TcpTransport {
     // From our own address when bound to one: the receiver checks that a hello's claimed host
     // is the one the connection comes from.
     const own = isWildcard(this.address) ? undefined : parseAddress(this.address)?.host;
-    const socket = net.connect({ host: out.host, port: out.port, ...(own ? { localAddress: own } : {}) });
+    // Same family only: a member bound to ::1 still reaches one at 127.0.0.1 (unchecked, below).
+    const bind = own !== undefined && net.isIP(out.host) !== 0 && net.isIP(own) === net.isIP(out.host);
+    const socket = net.connect({ host: out.host, port: out.port, ...(bind ? { localAddress: own } : {}) });
     out.socket = socket;
     socket.setNoDelay(true);
     // Covers only the connect: an unreachable host would otherwise hang in SYN retries.
@@ -335,11 +337,20 @@ class Tcp implements TcpTransport {
       return;
     }
     if (this.inbound.size >= this.settings.maxInbound) {
+      // The longest silent goes, not the newcomer: connections that said a hello and then
+      // nothing would otherwise lock every peer's reconnect out (members talk every heartbeat).
+      let idlest: net.Socket | undefined;
+      let at = Number.POSITIVE_INFINITY;
+      for (const [s, st] of this.inbound)
+        if (st.lastData < at) {
+          at = st.lastData;
+          idlest = s;
+        }
       this.counters.dropped++;
-      socket.destroy();
-      return;
+      idlest?.destroy();
+      if (idlest) this.inbound.delete(idlest);
     }
-    const state = { partialSince: undefined as number | undefined };
+    const state = { partialSince: undefined as number | undefined, lastData: performance.now() };
     this.inbound.set(socket, state);
     this.armStallSweep();
     socket.setNoDelay(true);
@@ -373,7 +384,8 @@ class Tcp implements TcpTransport {
       // A hello naming another host than the connection's is refused: taken as the sender's
       // address, it let anyone who can connect speak as any member of an insecure group
       // (com's address check compares with it), as only spoofing a source address does over UDP.
-      if (!isWildcard(claimed) && remote !== undefined && hp.host !== remote) {
+      const sameFamily = remote !== undefined && net.isIP(remote) === net.isIP(hp.host);
+      if (!isWildcard(claimed) && sameFamily && hp.host !== remote) {
         this.counters.errors++;
         socket.destroy();
         return;
@@ -390,6 +402,7 @@ class Tcp implements TcpTransport {
         socket.destroy();
         return;
       }
+      state.lastData = performance.now();
       // A frame completed in this chunk restarts the clock for the next one.
       if (!decoder.partial) state.partialSince = undefined;
       else if (state.partialSince === undefined || framed) state.partialSince = performance.now();

@@ -134,7 +134,7 @@ describe('tcp transport', () => {
     raw2.destroy();
   }, 5_000);
 
-  it('drops a connection whose frame stays partial past frameStallMs, and caps connections', async () => {
+  it('drops a connection whose frame stays partial past frameStallMs; past maxInbound, the idlest', async () => {
     // A peer announcing a large frame and sending part of it held that part for ever.
     const b = await make({ frameStallMs: 300, maxInbound: 3 });
     const raw = await rawConnect(b.address);
@@ -148,14 +148,31 @@ describe('tcp transport', () => {
     await closed(raw);
     clearInterval(trickle);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    // Past maxInbound, a connection is closed at once.
-    const held = await Promise.all([1, 2, 3].map(() => rawConnect(b.address)));
-    for (const h of held) h.on('error', () => {});
-    const extra = await rawConnect(b.address);
-    extra.on('error', () => {});
-    await closed(extra);
-    for (const h of held) h.destroy();
+    // Past maxInbound the connection silent longest is closed, not the newcomer: squatters
+    // cannot lock a peer's reconnect out.
+    const held: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const h = await rawConnect(b.address);
+      h.on('error', () => {});
+      held.push(h);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const gotB = collect(b);
+    const peer = await rawConnect(b.address);
+    await closed(held[0]!);
+    peer.write(Buffer.concat([helloFrame('127.0.0.1:2'), Buffer.from([0, 0, 0, 1, 42])]));
+    await waitFor(() => gotB.length === 1, 'the newcomer is served');
+    for (const h of [...held, peer]) h.destroy();
     expect(b.stats().dropped).toBe(2);
+  }, 5_000);
+
+  it('members of two address families still talk (the host check compares within a family)', async () => {
+    const [a, b] = [await make({ host: '::1' }), await make({ host: '127.0.0.1' })];
+    const [gotA, gotB] = [collect(a), collect(b)];
+    a.send(b.address, text('to v4'));
+    b.send(a.address, text('to v6'));
+    await waitFor(() => gotA.length === 1 && gotB.length === 1, 'a frame each way');
+    expect([gotA[0]!.from, gotB[0]!.from]).toEqual([b.address, a.address]);
   }, 5_000);
 
   it('drops and counts frames above maxFrame on send', async () => {
