@@ -104,15 +104,17 @@ function gen(p: Parsed, io: Io): number {
           : `troupe: no ${t.project}: default compiler options (strict, ES2022, nodenext)`,
       );
     }
-    const files = targetFiles(t, io.cwd);
+    const output = targetFiles(t, io.cwd);
     if (check) {
-      for (const s of checkOutput(files, path.resolve(io.cwd, t.out))) {
+      for (const s of checkOutput(output, path.resolve(io.cwd, t.out))) {
         io.err(`stale: ${path.join(t.out, s.file)} (${s.reason})`);
         stale++;
       }
     } else {
-      checkCompiles(files, path.resolve(io.cwd, t.out), targetProject(t, io.cwd));
-      for (const f of writeOutput(files, path.resolve(io.cwd, t.out))) io.out(`wrote ${path.join(t.out, f)}`);
+      checkCompiles(output.files, path.resolve(io.cwd, t.out), targetProject(t, io.cwd));
+      const { written, removed } = writeOutput(output, path.resolve(io.cwd, t.out));
+      for (const f of written) io.out(`wrote ${path.join(t.out, f)}`);
+      for (const f of removed) io.out(`removed ${path.join(t.out, f)} (no longer generated)`);
     }
   }
   if (stale > 0) {

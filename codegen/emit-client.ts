@@ -115,7 +115,12 @@ function method(svc: ServiceDecl, m: MethodDecl, view: 'default' | 'replies'): s
 }
 
 /** Returns the `<service>.client.ts` source (unformatted; the caller formats it). */
-export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string): string {
+export function emitClient(
+  model: IdlFile,
+  svc: ServiceDecl,
+  apiImport: string,
+  head = header(svc.name),
+): string {
   checkStubNames(svc);
   const name = pascal(svc.name);
   const twoWay = svc.methods.filter((m) => m.options.reply !== 'none');
@@ -193,5 +198,5 @@ export function emitClient(model: IdlFile, svc: ServiceDecl, apiImport: string):
     ...svc.methods.flatMap((m) => ['', ...method(svc, m, 'default')]),
     '}',
   ]);
-  return header(svc.name) + '\n' + blocks.map((b) => b.join('\n')).join('\n\n') + '\n';
+  return head + '\n' + blocks.map((b) => b.join('\n')).join('\n\n') + '\n';
 }

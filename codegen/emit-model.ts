@@ -3,10 +3,15 @@ import type { IdlFile, ServiceDecl } from '../idl/model.js';
 import { camel, header, pascal } from './emit-ts.js';
 
 /** Returns the model module source (unformatted; the caller formats it). */
-export function emitModel(model: IdlFile, svc: ServiceDecl, idlImport: string): string {
+export function emitModel(
+  model: IdlFile,
+  svc: ServiceDecl,
+  idlImport: string,
+  head = header(svc.name),
+): string {
   const c = camel(svc.name);
   return [
-    header(svc.name),
+    head,
     `import { createValidator, type IdlFile } from '${idlImport}';`,
     '',
     `/** The '${svc.name}' contract; the server loads types from here, never from reflection. */`,

@@ -66,25 +66,38 @@ export const DEFAULT_COMPILER_OPTIONS = {
 
 /** Loads the project and returns one model per `@Service` class found, sorted by service name. */
 export function extractServices(opts: ExtractOptions): IdlFile[] {
+  return extractServiceSources(opts).map((s) => s.model);
+}
+
+/** {@link extractServices}, with the absolute path of the file each model's class is in. */
+export function extractServiceSources(opts: ExtractOptions): { model: IdlFile; file: string }[] {
   const project = opts.tsconfig
     ? new Project({ tsConfigFilePath: opts.tsconfig, skipAddingFilesFromTsConfig: true })
     : new Project({ compilerOptions: DEFAULT_COMPILER_OPTIONS });
   const files = opts.files.map((f) => project.addSourceFileAtPath(f));
   project.resolveSourceFileDependencies();
   const root = opts.root ?? (opts.tsconfig ? path.dirname(path.resolve(opts.tsconfig)) : process.cwd());
-  return extractFromFiles(files, root, opts.allowAny ?? false);
+  return extractFrom(files, root, opts.allowAny ?? false);
 }
 
 /** Extraction over already-loaded source files. */
 export function extractFromFiles(files: SourceFile[], root: string, allowAny: boolean): IdlFile[] {
-  const models: IdlFile[] = [];
+  return extractFrom(files, root, allowAny).map((s) => s.model);
+}
+
+function extractFrom(
+  files: SourceFile[],
+  root: string,
+  allowAny: boolean,
+): { model: IdlFile; file: string }[] {
+  const models: { model: IdlFile; file: string }[] = [];
   for (const sf of files) {
     for (const cls of sf.getClasses()) {
       const dec = cls.getDecorator('Service');
-      if (dec) models.push(extractService(cls, dec, root, allowAny));
+      if (dec) models.push({ model: extractService(cls, dec, root, allowAny), file: sf.getFilePath() });
     }
   }
-  return models.sort((a, b) => (a.services[0]!.name < b.services[0]!.name ? -1 : 1));
+  return models.sort((a, b) => (a.model.services[0]!.name < b.model.services[0]!.name ? -1 : 1));
 }
 
 function extractService(cls: ClassDeclaration, dec: Decorator, root: string, allowAny: boolean): IdlFile {

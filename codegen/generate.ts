@@ -25,6 +25,12 @@ export interface GenerateOptions {
   cwd?: string;
   /** Skip formatting (for speed in tests that do not compare bytes). */
   format?: boolean;
+  /**
+   * The file a model came from, relative to `outDir` with `/` separators, recorded in each
+   * generated file's header (see {@link header}); `troupe gen` passes it so that several
+   * invocations can share an output directory. Without it the header names only the service.
+   */
+  sourceOf?: (model: IdlFile) => string | undefined;
 }
 
 /** Files for one model per service, keyed by path relative to `outDir`, sorted. */
@@ -36,10 +42,15 @@ export function generateFiles(models: IdlFile[], opts: GenerateOptions): Map<str
 
   const files = new Map<string, string>();
   for (const model of models) {
+    const source = opts.sourceOf?.(model);
     for (const svc of model.services) {
-      files.set(`${svc.name}.troupe.idl`, header(svc.name) + printIdl(model));
-      files.set(`${svc.name}.client.ts`, fmt(emitClient(model, svc, CLIENT_IMPORT), `${svc.name}.client.ts`));
-      files.set(`${svc.name}.model.ts`, fmt(emitModel(model, svc, IDL_IMPORT), `${svc.name}.model.ts`));
+      const head = header(svc.name, source);
+      files.set(`${svc.name}.troupe.idl`, head + printIdl(model));
+      files.set(
+        `${svc.name}.client.ts`,
+        fmt(emitClient(model, svc, CLIENT_IMPORT, head), `${svc.name}.client.ts`),
+      );
+      files.set(`${svc.name}.model.ts`, fmt(emitModel(model, svc, IDL_IMPORT, head), `${svc.name}.model.ts`));
     }
   }
   return new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));

@@ -29,7 +29,8 @@ Usage:
       List changes, each compatible or breaking.
 
 Options:
-  --check     Generate in memory and compare with the files on disk; list stale ones.
+  --check     Generate in memory and compare with the files on disk; list stale ones
+              (only files generated from this invocation's sources; see docs/idl.md).
   --debug     Print stack traces of errors.
   --help      Show this help.     --version   Show the version.
 
