@@ -120,15 +120,22 @@ function extractService(cls: ClassDeclaration, dec: Decorator, root: string, all
 
   const errors = new Map<string, ErrorDecl>();
   const methods: MethodDecl[] = [];
-  for (const m of cls.getMethods()) {
+  for (const { m, owner } of instanceMethods(mapper, cls)) {
     const decs = m.getDecorators().filter((d) => d.getName() in METHOD_DECORATORS);
     if (decs.length === 0) continue;
+    const where = owner === cls ? className : `${className} (inherited from ${owner.getName()})`;
+    if (owner !== cls && owner.getTypeParameters().length > 0) {
+      mapper.fail(
+        { node: decs[0]!, where: `${where}.${m.getName()}` },
+        'codegen cannot read a remote method inherited from a generic base class (its types depend on the type arguments); declare it on the @Service class',
+      );
+    }
     if (decs.length > 1)
       mapper.fail(
-        { node: m, where: `${className}.${m.getName()}` },
+        { node: m, where: `${where}.${m.getName()}` },
         'a method takes one of @Ordered, @Query, @Handler',
       );
-    methods.push(extractMethod(mapper, className, m, decs[0]!, errors));
+    methods.push(extractMethod(mapper, where, m, decs[0]!, errors));
   }
   const doc = docOf(cls);
   const model: IdlFile = {
@@ -140,6 +147,59 @@ function extractService(cls: ClassDeclaration, dec: Decorator, root: string, all
   };
   checkModel(model, `${className} (${path.relative(root, cls.getSourceFile().getFilePath())})`);
   return model;
+}
+
+/**
+ * The methods an instance of `cls` runs, each from the class that declares it last: `cls`'s
+ * own, then its base classes' (nearest first), as the runtime finds decorated methods
+ * (runtime/rpc/decorators.ts). A method a subclass redeclares is the subclass's, decorated or
+ * not. Walking stops at a base class from a declaration file (no decorators survive there);
+ * a base that is not a class declared in the project (a mixin call) is refused.
+ */
+function instanceMethods(
+  mapper: TypeMapper,
+  cls: ClassDeclaration,
+): { m: MethodDeclaration; owner: ClassDeclaration }[] {
+  const out: { m: MethodDeclaration; owner: ClassDeclaration }[] = [];
+  const seen = new Set<string>();
+  const chain: ClassDeclaration[] = [];
+  for (let c: ClassDeclaration | undefined = cls; c; ) {
+    if (chain.includes(c)) break;
+    chain.push(c);
+    for (const m of c.getInstanceMethods()) if (!seen.has(m.getName())) out.push({ m, owner: c });
+    // A method or accessor on the prototype hides a base class's method of that name.
+    for (const m of c.getInstanceMethods()) seen.add(m.getName());
+    for (const a of [...c.getGetAccessors(), ...c.getSetAccessors()])
+      if (!a.isStatic()) seen.add(a.getName());
+    const ext = c.getExtends();
+    if (!ext) break;
+    const where = `${cls.getName() ?? '<anonymous>'} extends ${ext.getText()}`;
+    const base = baseClass(ext.getExpression());
+    if (base === 'library') break;
+    if (!base) {
+      return mapper.fail(
+        { node: ext, where },
+        'codegen cannot resolve the base class to a class declaration, so it cannot see the remote methods it may inherit; extend a class declared in the project, or declare the remote methods on the @Service class',
+      );
+    }
+    if (base.getSourceFile().isDeclarationFile()) break;
+    c = base;
+  }
+  return out;
+}
+
+/**
+ * The class an `extends` clause names: its declaration, `'library'` for a class only a
+ * declaration file describes (`extends Error`: no decorators survive there), or `undefined`
+ * when it is not a plain (possibly qualified) class name, e.g. a mixin call.
+ */
+function baseClass(e: Expression): ClassDeclaration | 'library' | undefined {
+  if (!Node.isIdentifier(e) && !Node.isPropertyAccessExpression(e)) return undefined;
+  let sym = e.getSymbol();
+  if (sym?.isAlias()) sym = sym.getAliasedSymbol();
+  const decls = sym?.getDeclarations() ?? [];
+  if (decls.length > 0 && decls.every((d) => d.getSourceFile().isDeclarationFile())) return 'library';
+  return decls.find((d) => Node.isClassDeclaration(d)) as ClassDeclaration | undefined;
 }
 
 function extractMethod(

@@ -94,19 +94,55 @@ export interface TroupeClassDecorator {
 }
 
 /**
- * TC39 method decorators run before their class's decorator and see only the function, not the
- * class; they wait here until `@Service` claims the ones its prototype holds.
+ * TC39 method decorators run before their class exists and see only the function; they record
+ * it here, and the class's methods are found among its prototype's own functions.
  */
-const unclaimed: { fn: unknown; meta: MethodMeta }[] = [];
+const decoratedFns = new WeakMap<object, MethodMeta>();
 
 function isTc39Context(x: unknown): x is { kind: string; name: string | symbol; static?: boolean } {
   return typeof x === 'object' && x !== null && 'kind' in x && 'name' in x;
 }
 
+/** The methods decorated in `ctor`'s own body (legacy: recorded on it; TC39: its prototype's functions). */
 function ownMethods(ctor: Ctor): MethodMeta[] {
-  return Object.hasOwn(ctor, METHODS_KEY)
+  const legacy = Object.hasOwn(ctor, METHODS_KEY)
     ? (ctor as unknown as Record<symbol, MethodMeta[]>)[METHODS_KEY]!
     : [];
+  const tc39: MethodMeta[] = [];
+  const proto = ctor.prototype as object | undefined;
+  if (proto) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      const value = Object.getOwnPropertyDescriptor(proto, key)?.value as unknown;
+      const meta = typeof value === 'function' ? decoratedFns.get(value) : undefined;
+      if (meta && meta.name === key && !legacy.some((m) => m.name === key)) tc39.push(meta);
+    }
+  }
+  return [...legacy, ...tc39];
+}
+
+/**
+ * The decorated methods an instance of `ctor` runs: its own, then those it inherits from base
+ * classes (nearest first). A method a subclass redeclares is the subclass's: decorated there or
+ * not remote at all. Codegen walks base classes the same way (codegen/extract.ts).
+ */
+function allMethods(ctor: Ctor): MethodMeta[] {
+  const out: MethodMeta[] = [];
+  const proto = ctor.prototype as Record<string, unknown>;
+  for (
+    let c: Ctor | null = ctor;
+    c && c !== Function.prototype;
+    c = Object.getPrototypeOf(c) as Ctor | null
+  ) {
+    const level = c.prototype as object | undefined;
+    if (!level) break;
+    for (const m of ownMethods(c)) {
+      if (out.some((o) => o.name === m.name)) continue;
+      // Redeclared (and not decorated) further down: the instance runs that one.
+      if (Object.getOwnPropertyDescriptor(level, m.name)?.value !== proto[m.name]) continue;
+      out.push(m);
+    }
+  }
+  return out;
 }
 
 function defineHidden(ctor: Ctor, key: symbol, value: unknown): void {
@@ -121,25 +157,22 @@ function methodDecorator(make: (name: string) => MethodMeta): TroupeMethodDecora
           `troupe method decorators go on instance methods, not on ${String(keyOrContext.name)}`,
         );
       }
-      unclaimed.push({ fn: target, meta: make(String(keyOrContext.name)) });
+      decoratedFns.set(target, make(String(keyOrContext.name)));
       return;
     }
     const ctor = (target as { constructor: Ctor }).constructor;
-    defineHidden(ctor, METHODS_KEY, [...ownMethods(ctor), make(String(keyOrContext))]);
+    const own = Object.hasOwn(ctor, METHODS_KEY)
+      ? (ctor as unknown as Record<symbol, MethodMeta[]>)[METHODS_KEY]!
+      : [];
+    defineHidden(ctor, METHODS_KEY, [...own, make(String(keyOrContext))]);
   }) as TroupeMethodDecorator;
 }
 
 /** Marks a class as the implementation of service `name`. */
 export function Service(name: string, options: ServiceOptions = {}): TroupeClassDecorator {
-  return ((ctor: Ctor, context?: unknown) => {
-    if (isTc39Context(context)) {
-      const proto = ctor.prototype as Record<string, unknown>;
-      const mine = unclaimed.filter((u) => proto[u.meta.name] === u.fn);
-      for (const u of mine) unclaimed.splice(unclaimed.indexOf(u), 1);
-      defineHidden(ctor, METHODS_KEY, [...ownMethods(ctor), ...mine.map((u) => u.meta)]);
-    }
+  return ((ctor: Ctor) => {
     defineHidden(ctor, SERVICE_KEY, { name, options });
-    const meta: ServiceMeta = { name, options, methods: [...ownMethods(ctor)] };
+    const meta: ServiceMeta = { name, options, methods: allMethods(ctor) };
     Reflect.defineMetadata(TROUPE_SERVICE_METADATA, meta, ctor);
   }) as TroupeClassDecorator;
 }
@@ -165,7 +198,7 @@ export function getServiceMeta(ctor: Ctor): ServiceMeta | undefined {
   const service = (ctor as unknown as Record<symbol, { name: string; options: ServiceOptions }>)[
     SERVICE_KEY
   ]!;
-  return { ...service, methods: ownMethods(ctor) };
+  return { ...service, methods: allMethods(ctor) };
 }
 
 /**
@@ -202,8 +235,13 @@ export function checkServiceModel(ctor: Ctor, model: IdlFile): ServiceMeta {
     }
   }
   for (const d of meta.methods) {
-    if (!svc.methods.some((m) => m.name === d.name))
-      problems.push(`${d.name} is decorated but not in the model`);
+    if (svc.methods.some((m) => m.name === d.name)) continue;
+    const owner = declaringClass(ctor, d.name);
+    problems.push(
+      owner && owner !== ctor
+        ? `${d.name} (inherited from ${owner.name}) is decorated but not in the model (codegen cannot see decorators of a base class compiled elsewhere, e.g. from a package's .d.ts: declare the method on ${cls} if so)`
+        : `${d.name} is decorated but not in the model`,
+    );
   }
   if (problems.length > 0) {
     throw new RpcConfigError(
@@ -211,6 +249,14 @@ export function checkServiceModel(ctor: Ctor, model: IdlFile): ServiceMeta {
     );
   }
   return meta;
+}
+
+/** The class whose prototype declares `name` for instances of `ctor`. */
+function declaringClass(ctor: Ctor, name: string): Ctor | undefined {
+  for (let p = ctor.prototype as object | null; p; p = Object.getPrototypeOf(p) as object | null) {
+    if (Object.hasOwn(p, name)) return (p as { constructor: Ctor }).constructor;
+  }
+  return undefined;
 }
 
 function kindName(k: MethodKind): string {
