@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diffIdl, formatChanges, hasBreaking } from '../idl/diff.js';
-import { parseIdl } from '../idl/parser.js';
+import { parseIdl, parseIdlWithComments } from '../idl/parser.js';
 import { printIdl } from '../idl/printer.js';
 import { TroupeError } from '../runtime/errors.js';
 import { checkCompiles } from './compile-check.js';
@@ -132,7 +132,8 @@ function idlCommand(p: Parsed, io: Io): number {
     let unformatted = 0;
     for (const f of files) {
       const text = readText(io, f);
-      const formatted = printIdl(parseIdl(text, f));
+      const { model, comments } = parseIdlWithComments(text, f);
+      const formatted = printIdl(model, comments);
       if (p.flags.has('--check')) {
         if (formatted !== text) {
           io.err(`not formatted: ${f}`);

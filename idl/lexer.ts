@@ -11,6 +11,19 @@ export interface Token {
   column: number;
   /** `///` doc lines immediately before this token, joined with newlines. */
   doc?: string;
+  /** `//` comments on their own lines before this token (text from `//`, right-trimmed). */
+  comments?: Comment[];
+  /** A blank line separates {@link comments} from what follows them. */
+  blankAfterComments?: boolean;
+  /** A `//` comment after this token on the same line. */
+  trailing?: Comment;
+}
+
+/** An ordinary `//` comment and where it starts. */
+export interface Comment {
+  text: string;
+  line: number;
+  column: number;
 }
 
 const PUNCT = ['->', '{', '}', '(', ')', '[', ']', '<', '>', ';', ':', ',', '?', '=', '|'];
@@ -25,7 +38,13 @@ export function tokenize(text: string, file: string): Token[] {
   let line = 1;
   let lineStart = 0;
   let doc: string[] = [];
+  let comments: Comment[] = [];
+  let blank: boolean | undefined;
   const col = () => pos - lineStart + 1;
+  // After the last own-line comment, the first line with content decides `blankAfterComments`.
+  const content = () => {
+    if (comments.length > 0 && blank === undefined) blank = line > comments[comments.length - 1]!.line + 1;
+  };
 
   while (pos < text.length) {
     const ch = text[pos]!;
@@ -43,13 +62,23 @@ export function tokenize(text: string, file: string): Token[] {
       let end = text.indexOf('\n', pos);
       if (end < 0) end = text.length;
       if (text.startsWith('///', pos)) {
+        content();
         // One space after `///` is layout, not content.
         const body = text.slice(pos + 3, end).replace(/\r$/, '');
         doc.push(body.startsWith(' ') ? body.slice(1) : body);
+      } else {
+        const c = { text: text.slice(pos, end).trimEnd(), line, column: col() };
+        const prev = tokens[tokens.length - 1];
+        if (prev && prev.line === line && comments.length === 0 && doc.length === 0) prev.trailing = c;
+        else {
+          comments.push(c);
+          blank = undefined;
+        }
       }
       pos = end;
       continue;
     }
+    content();
     const start = { line, column: col() };
     let tok: Token | undefined;
     for (const [kind, re] of [
@@ -94,8 +123,16 @@ export function tokenize(text: string, file: string): Token[] {
       tok.doc = doc.join('\n');
       doc = [];
     }
+    if (comments.length > 0) {
+      tok.comments = comments;
+      if (blank) tok.blankAfterComments = true;
+      comments = [];
+    }
+    blank = undefined;
     tokens.push(tok);
   }
-  tokens.push({ kind: 'eof', text: '', line, column: col() });
+  const eof: Token = { kind: 'eof', text: '', line, column: col() };
+  if (comments.length > 0) eof.comments = comments;
+  tokens.push(eof);
   return tokens;
 }

@@ -3,8 +3,9 @@
  * line and column of the offending token and, where one helps, a hint.
  */
 import { checkModel, type Positions } from './check.js';
+import type { IdlComments, NodeComments } from './comments.js';
 import { IdlParseError } from './errors.js';
-import { type Token, tokenize } from './lexer.js';
+import { type Comment, type Token, tokenize } from './lexer.js';
 import {
   type EnumDecl,
   type ErrorDecl,
@@ -37,6 +38,37 @@ export function parseIdl(text: string, file = '<idl>'): IdlFile {
   return model;
 }
 
+/**
+ * Parses IDL text and keeps its `//` comments beside the model, for `troupe idl fmt`.
+ * @throws {IdlParseError} also for a comment that has no place to be printed back (inside a
+ * type, a method's attributes, ...), so formatting never drops one silently.
+ */
+export function parseIdlWithComments(
+  text: string,
+  file = '<idl>',
+): { model: IdlFile; comments: IdlComments } {
+  const positions: Positions = new WeakMap();
+  const comments: IdlComments = new WeakMap();
+  const toks = tokenize(text, file);
+  const parser = new Parser(toks, file, positions, comments);
+  const model = parser.file();
+  checkModel(model, file, positions);
+  for (const t of toks) {
+    for (const c of [...(t.comments ?? []), ...(t.trailing ? [t.trailing] : [])]) {
+      if (!parser.claimed.has(c)) {
+        throw new IdlParseError(
+          'troupe idl fmt cannot keep this comment here',
+          file,
+          c.line,
+          c.column,
+          'put it on its own line above a declaration, member or parameter, or at the end of its line',
+        );
+      }
+    }
+  }
+  return { model, comments };
+}
+
 function withDoc<T extends object>(node: T, doc: string | undefined): T {
   const d = normalizeDoc(doc);
   return d === undefined ? node : { ...node, doc: d };
@@ -44,12 +76,48 @@ function withDoc<T extends object>(node: T, doc: string | undefined): T {
 
 class Parser {
   private i = 0;
+  /** Comments given a place in {@link notes}. */
+  readonly claimed = new Set<Comment>();
 
   constructor(
     private readonly toks: Token[],
     private readonly fileName: string,
     private readonly positions: Positions,
+    private readonly notes?: IdlComments,
   ) {}
+
+  /** Own-line comments before `t` go above the node. */
+  private lead(n: NodeComments, t: Token): void {
+    if (!t.comments) return;
+    n.before = t.comments.map((c) => this.claim(c));
+    if (t.blankAfterComments) n.blank = true;
+  }
+
+  /** The comment at the end of `t`'s line, if any. */
+  private trail(t: Token | undefined): string | undefined {
+    return t?.trailing ? this.claim(t.trailing) : undefined;
+  }
+
+  private claim(c: Comment): string {
+    this.claimed.add(c);
+    return c.text;
+  }
+
+  /** Records `n` for `node`, merged with what is recorded already. */
+  private attach<T extends object>(node: T, n: NodeComments): T {
+    if (!this.notes) return node;
+    const entries = Object.entries(n).filter(([, v]) => v !== undefined);
+    if (entries.length > 0) this.notes.set(node, { ...this.notes.get(node), ...Object.fromEntries(entries) });
+    return node;
+  }
+
+  /** {@link withDoc}, keeping the node's comments on the copy. */
+  private doc<T extends object>(node: T, d: string | undefined): T {
+    const out = withDoc(node, d);
+    const n = this.notes?.get(node);
+    if (out !== node && n) this.notes!.set(out, n);
+    return out;
+  }
 
   private get tok(): Token {
     return this.toks[this.i]!;
@@ -102,15 +170,17 @@ class Parser {
 
   file(): IdlFile {
     const doc = this.tok.doc;
+    const fileNotes: NodeComments = {};
+    this.lead(fileNotes, this.tok);
     this.keyword('package', 'a file starts with `package <name>;`');
     const pkg = this.expectWord('a package name').text;
-    this.expect(';', 'after the package name');
+    fileNotes.packageAfter = this.trail(this.expect(';', 'after the package name'));
     this.keyword('version', 'the package line is followed by `version <n>;`');
     const vt = this.tok;
     if (vt.kind !== 'number' || !/^[0-9]+$/.test(vt.text))
       this.fail('expected a whole version number', 'e.g. `version 1;`');
     this.i++;
-    this.expect(';', 'after the version');
+    fileNotes.versionAfter = this.trail(this.expect(';', 'after the version'));
     const out: IdlFile = withDoc(
       { package: pkg, version: Number(vt.text), types: [], errors: [], services: [] },
       doc,
@@ -118,31 +188,50 @@ class Parser {
     while (this.tok.kind !== 'eof') {
       const t = this.tok;
       const d = t.doc;
-      if (this.isWord('struct')) out.types.push(withDoc(this.struct(), d));
-      else if (this.isWord('enum')) out.types.push(withDoc(this.enumDecl(), d));
-      else if (this.isWord('union')) out.types.push(withDoc(this.union(), d));
-      else if (this.isWord('error')) out.errors.push(withDoc(this.errorDecl(), d));
-      else if (this.isWord('service')) out.services.push(withDoc(this.service(), d));
+      const lead = <T extends object>(node: T): T => {
+        const n: NodeComments = {};
+        this.lead(n, t);
+        return this.doc(this.attach(node, n), d);
+      };
+      if (this.isWord('struct')) out.types.push(lead(this.struct()));
+      else if (this.isWord('enum')) out.types.push(lead(this.enumDecl()));
+      else if (this.isWord('union')) out.types.push(lead(this.union()));
+      else if (this.isWord('error')) out.errors.push(lead(this.errorDecl()));
+      else if (this.isWord('service')) out.services.push(lead(this.service()));
       else
         this.fail(
           `expected a declaration, found ${this.describe(t)}`,
           'declarations are struct, enum, union, error or service',
         );
     }
-    return out;
+    if (this.tok.comments) fileNotes.end = this.tok.comments.map((c) => this.claim(c));
+    return this.attach(out, fileNotes);
   }
 
-  private fields(owner: string): Field[] {
-    this.expect('{', `after the ${owner} name`);
+  /** A block's closing `}`: the comments before it and after it. */
+  private close(n: NodeComments): boolean {
+    if (!this.isPunct('}')) return false;
+    if (this.tok.comments) n.end = this.tok.comments.map((c) => this.claim(c));
+    n.after = this.trail(this.tok);
+    this.i++;
+    return true;
+  }
+
+  private fields(owner: string, block: NodeComments): Field[] {
+    block.open = this.trail(this.expect('{', `after the ${owner} name`));
     const fields: Field[] = [];
-    while (!this.eat('}')) {
+    while (!this.close(block)) {
       const d = this.tok.doc;
+      const n: NodeComments = {};
+      this.lead(n, this.tok);
       const name = this.ident('a field name');
       const optional = this.eat('?');
       this.expect(':', `after field '${name.text}'`, 'fields are written `name: type;`');
       const type = this.type();
-      this.expect(';', `after the type of field '${name.text}'`, 'every field ends with `;`');
-      const f = withDoc<Field>({ name: name.text, type, optional }, d);
+      n.after = this.trail(
+        this.expect(';', `after the type of field '${name.text}'`, 'every field ends with `;`'),
+      );
+      const f = this.attach(withDoc<Field>({ name: name.text, type, optional }, d), n);
       this.positions.set(f, name);
       fields.push(f);
     }
@@ -152,27 +241,32 @@ class Parser {
   private struct(): StructDecl {
     this.i++;
     const name = this.ident('a struct name');
-    const node: StructDecl = { kind: 'struct', name: name.text, fields: this.fields('struct') };
+    const block: NodeComments = {};
+    const node: StructDecl = { kind: 'struct', name: name.text, fields: this.fields('struct', block) };
     this.positions.set(node, name);
-    return node;
+    return this.attach(node, block);
   }
 
   private errorDecl(): ErrorDecl {
     this.i++;
     const name = this.ident('an error name');
-    const node: ErrorDecl = { name: name.text, fields: this.fields('error') };
+    const block: NodeComments = {};
+    const node: ErrorDecl = { name: name.text, fields: this.fields('error', block) };
     this.positions.set(node, name);
-    return node;
+    return this.attach(node, block);
   }
 
   private enumDecl(): EnumDecl {
     this.i++;
     const name = this.ident('an enum name');
-    this.expect('{', 'after the enum name');
+    const block: NodeComments = {};
+    block.open = this.trail(this.expect('{', 'after the enum name'));
     const members: EnumDecl['members'] = [];
     let valueType: EnumDecl['valueType'] | undefined;
-    while (!this.eat('}')) {
+    while (!this.close(block)) {
       const d = this.tok.doc;
+      const n: NodeComments = {};
+      this.lead(n, this.tok);
       const m = this.ident('an enum member name');
       this.expect(
         '=',
@@ -186,15 +280,18 @@ class Parser {
         this.fail(`enum '${name.text}' mixes string and number values`, undefined, v);
       valueType = kind;
       this.i++;
-      this.expect(';', `after enum member '${m.text}'`);
-      const member = withDoc({ name: m.text, value: kind === 'string' ? v.text : Number(v.text) }, d);
+      n.after = this.trail(this.expect(';', `after enum member '${m.text}'`));
+      const member = this.attach(
+        withDoc({ name: m.text, value: kind === 'string' ? v.text : Number(v.text) }, d),
+        n,
+      );
       this.positions.set(member, m);
       members.push(member);
     }
     if (!valueType) this.fail(`enum '${name.text}' has no members`, undefined, name);
     const node: EnumDecl = { kind: 'enum', name: name.text, valueType, members };
     this.positions.set(node, name);
-    return node;
+    return this.attach(node, block);
   }
 
   private literal(): Literal | undefined {
@@ -228,25 +325,28 @@ class Parser {
       this.positions.set(m, t);
       members.push(m);
     } while (this.eat('|'));
-    this.expect(';', `after union '${name.text}'`);
+    const after = this.trail(this.expect(';', `after union '${name.text}'`));
     const node: UnionDecl = { kind: 'union', name: name.text, members };
     this.positions.set(node, name);
-    return node;
+    return this.attach(node, { after });
   }
 
   private service(): ServiceDecl {
     this.i++;
     const name = this.expectWord('a service name');
-    this.expect('{', 'after the service name');
+    const block: NodeComments = {};
+    block.open = this.trail(this.expect('{', 'after the service name'));
     const methods: MethodDecl[] = [];
-    while (!this.eat('}')) methods.push(this.method());
+    while (!this.close(block)) methods.push(this.method());
     const node: ServiceDecl = { name: name.text, methods };
     this.positions.set(node, name);
-    return node;
+    return this.attach(node, block);
   }
 
   private method(): MethodDecl {
     const start = this.tok;
+    const n: NodeComments = {};
+    this.lead(n, start);
     const oneway = this.isWord('oneway');
     if (oneway) this.i++;
     const kt = this.expectWord(
@@ -271,8 +371,15 @@ class Parser {
     this.expect('(', `after method name '${name.text}'`);
     const params: Param[] = [];
     if (!this.eat(')')) {
-      do params.push(this.param());
-      while (this.eat(','));
+      for (;;) {
+        const p = this.param();
+        params.push(p);
+        // A comment after the parameter, before or after its comma.
+        const after =
+          this.trail(this.toks[this.i - 1]) ?? (this.isPunct(',') ? this.trail(this.tok) : undefined);
+        this.attach(p, { after });
+        if (!this.eat(',')) break;
+      }
       this.expect(')', 'after the parameters', 'parameters are separated by `,`');
     }
     let returns: TypeRef | undefined;
@@ -301,7 +408,7 @@ class Parser {
       } while (this.eat(','));
       this.expect(']', 'after the attributes');
     }
-    this.expect(';', `after method '${name.text}'`, 'every method ends with `;`');
+    n.after = this.trail(this.expect(';', `after method '${name.text}'`, 'every method ends with `;`'));
     this.applyAttrs(attrs, options, oneway, kind);
     const node: MethodDecl = withDoc<MethodDecl>(
       {
@@ -317,7 +424,7 @@ class Parser {
     );
     this.positions.set(node, name);
     this.positions.set(throws, throwsAt);
-    return node;
+    return this.attach(node, n);
   }
 
   private applyAttrs(
@@ -360,6 +467,8 @@ class Parser {
 
   private param(): Param {
     const d = this.tok.doc;
+    const n: NodeComments = {};
+    this.lead(n, this.tok);
     const name = this.ident('a parameter name');
     const optional = this.eat('?');
     this.expect(':', `after parameter '${name.text}'`, 'parameters are written `name: type`');
@@ -379,7 +488,7 @@ class Parser {
       d,
     );
     this.positions.set(p, name);
-    return p;
+    return this.attach(p, n);
   }
 
   private type(): TypeRef {

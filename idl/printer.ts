@@ -1,41 +1,135 @@
 /**
  * Canonical printer: one layout for every model, so `troupe idl fmt` output is stable and
- * `parseIdl(printIdl(m))` deep-equals `m`.
+ * `parseIdl(printIdl(m))` deep-equals `m`. Given the comments `parseIdlWithComments` kept, it
+ * prints them back in place.
  */
+import type { IdlComments, NodeComments } from './comments.js';
 import type { Field, IdlFile, MethodDecl, Param, TypeDecl } from './model.js';
 import { literalToString, typeToString } from './model.js';
 
 const docLines = (doc: string | undefined, indent: string): string[] =>
   doc === undefined ? [] : doc.split('\n').map((l) => (l === '' ? `${indent}///` : `${indent}/// ${l}`));
 
-function fields(fs: Field[]): string[] {
-  return fs.flatMap((f) => [
-    ...docLines(f.doc, '  '),
-    `  ${f.name}${f.optional ? '?' : ''}: ${typeToString(f.type)};`,
-  ]);
+const NONE: IdlComments = new WeakMap();
+
+/** Own-line comments above a node (and, at top level, the blank line after them). */
+function before(n: NodeComments | undefined, indent: string, topLevel = false): string[] {
+  if (!n?.before) return [];
+  return [...n.before.map((c) => `${indent}${c}`), ...(topLevel && n.blank ? [''] : [])];
 }
 
-function block(head: string, body: string[]): string[] {
-  return body.length === 0 ? [`${head} {}`] : [`${head} {`, ...body, '}'];
+/** `lines` with the comment `c` at the end of the last one. */
+function after(lines: string[], c: string | undefined): string[] {
+  return c === undefined ? lines : [...lines.slice(0, -1), `${lines[lines.length - 1]} ${c}`];
 }
 
-function typeDecl(d: TypeDecl): string[] {
-  const head = docLines(d.doc, '');
-  switch (d.kind) {
-    case 'struct':
-      return [...head, ...block(`struct ${d.name}`, fields(d.fields))];
-    case 'enum':
-      return [
-        ...head,
-        ...block(
-          `enum ${d.name}`,
-          d.members.flatMap((m) => [...docLines(m.doc, '  '), `  ${m.name} = ${literalToString(m.value)};`]),
-        ),
-      ];
-    case 'union': {
-      const members = d.members.map((m) => (m.kind === 'ref' ? m.name : literalToString(m.value)));
-      return [...head, `union ${d.name} = ${members.join(' | ')};`];
+class Printer {
+  constructor(private readonly notes: IdlComments) {}
+
+  /** A node's doc, comments above it, its lines and its trailing comment. */
+  private node(
+    node: object,
+    doc: string | undefined,
+    indent: string,
+    lines: string[],
+    topLevel = false,
+  ): string[] {
+    const n = this.notes.get(node);
+    return [...before(n, indent, topLevel), ...docLines(doc, indent), ...after(lines, n?.after)];
+  }
+
+  private fields(fs: Field[]): string[] {
+    return fs.flatMap((f) =>
+      this.node(f, f.doc, '  ', [`  ${f.name}${f.optional ? '?' : ''}: ${typeToString(f.type)};`]),
+    );
+  }
+
+  /** `head { body }`; the block's trailing comment is the node's, printed by {@link node}. */
+  private block(node: object, head: string, body: string[]): string[] {
+    const n = this.notes.get(node);
+    const end = (n?.end ?? []).map((c) => `  ${c}`);
+    if (body.length === 0 && end.length === 0 && n?.open === undefined) return [`${head} {}`];
+    return [`${head} {${n?.open !== undefined ? ` ${n.open}` : ''}`, ...body, ...end, '}'];
+  }
+
+  typeDecl(d: TypeDecl): string[] {
+    switch (d.kind) {
+      case 'struct':
+        return this.node(d, d.doc, '', this.block(d, `struct ${d.name}`, this.fields(d.fields)), true);
+      case 'enum':
+        return this.node(
+          d,
+          d.doc,
+          '',
+          this.block(
+            d,
+            `enum ${d.name}`,
+            d.members.flatMap((m) =>
+              this.node(m, m.doc, '  ', [`  ${m.name} = ${literalToString(m.value)};`]),
+            ),
+          ),
+          true,
+        );
+      case 'union': {
+        const members = d.members.map((m) => (m.kind === 'ref' ? m.name : literalToString(m.value)));
+        return this.node(d, d.doc, '', [`union ${d.name} = ${members.join(' | ')};`], true);
+      }
     }
+  }
+
+  method(m: MethodDecl): string[] {
+    const oneway = m.options.reply === 'none';
+    const kind = m.kind === 'handler' ? `handler(${JSON.stringify(m.lock ?? '')})` : m.kind;
+    const attrs: string[] = [];
+    if (!oneway && m.options.reply !== 'first') attrs.push(`reply = ${m.options.reply}`);
+    if (m.options.consistency) attrs.push(`consistency = ${m.options.consistency}`);
+    if (m.options.timeoutMs !== undefined) attrs.push(`timeout = ${m.options.timeoutMs}`);
+    if (m.options.qos !== undefined) attrs.push(`qos = ${JSON.stringify(m.options.qos)}`);
+    const tail =
+      (m.returns ? ` -> ${typeToString(m.returns)}` : '') +
+      (m.throws.length > 0 ? ` throws ${m.throws.join(', ')}` : '') +
+      (attrs.length > 0 ? ` [${attrs.join(', ')}]` : '') +
+      ';';
+    const head = `  ${oneway ? 'oneway ' : ''}${kind} ${m.name}(`;
+    // Docs and comments on parameters need a line each.
+    if (m.params.some((p) => p.doc !== undefined || this.notes.has(p))) {
+      const ps = m.params.flatMap((p, i) =>
+        this.node(p, p.doc, '    ', [`    ${param(p)}${i < m.params.length - 1 ? ',' : ''}`]),
+      );
+      return this.node(m, m.doc, '  ', [head, ...ps, `  )${tail}`]);
+    }
+    return this.node(m, m.doc, '  ', [`${head}${m.params.map(param).join(', ')})${tail}`]);
+  }
+
+  file(model: IdlFile): string {
+    const n = this.notes.get(model);
+    const sections: string[][] = [
+      [
+        ...before(n, '', true),
+        ...docLines(model.doc, ''),
+        ...after([`package ${model.package};`], n?.packageAfter),
+        ...after([`version ${model.version};`], n?.versionAfter),
+      ],
+      ...model.types.map((d) => this.typeDecl(d)),
+      ...model.errors.map((e) =>
+        this.node(e, e.doc, '', this.block(e, `error ${e.name}`, this.fields(e.fields)), true),
+      ),
+      ...model.services.map((s) =>
+        this.node(
+          s,
+          s.doc,
+          '',
+          this.block(
+            s,
+            `service ${s.name}`,
+            s.methods.flatMap((m) => this.method(m)),
+          ),
+          true,
+        ),
+      ),
+      ...(n?.end ? [n.end] : []),
+    ];
+    return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
   }
 }
 
@@ -46,41 +140,10 @@ function param(p: Param): string {
   return `${p.name}${q}: ${typeToString(p.type)}${def}`;
 }
 
-function method(m: MethodDecl): string[] {
-  const oneway = m.options.reply === 'none';
-  const kind = m.kind === 'handler' ? `handler(${JSON.stringify(m.lock ?? '')})` : m.kind;
-  const attrs: string[] = [];
-  if (!oneway && m.options.reply !== 'first') attrs.push(`reply = ${m.options.reply}`);
-  if (m.options.consistency) attrs.push(`consistency = ${m.options.consistency}`);
-  if (m.options.timeoutMs !== undefined) attrs.push(`timeout = ${m.options.timeoutMs}`);
-  if (m.options.qos !== undefined) attrs.push(`qos = ${JSON.stringify(m.options.qos)}`);
-  const lines = docLines(m.doc, '  ');
-  const tail =
-    (m.returns ? ` -> ${typeToString(m.returns)}` : '') +
-    (m.throws.length > 0 ? ` throws ${m.throws.join(', ')}` : '') +
-    (attrs.length > 0 ? ` [${attrs.join(', ')}]` : '') +
-    ';';
-  const head = `  ${oneway ? 'oneway ' : ''}${kind} ${m.name}(`;
-  if (m.params.some((p) => p.doc !== undefined)) {
-    const ps = m.params.map((p, i) => [
-      ...docLines(p.doc, '    '),
-      `    ${param(p)}${i < m.params.length - 1 ? ',' : ''}`,
-    ]);
-    return [...lines, head, ...ps.flat(), `  )${tail}`];
-  }
-  return [...lines, `${head}${m.params.map(param).join(', ')})${tail}`];
-}
-
-/** Prints a model as canonical IDL text (LF line endings, trailing newline). */
-export function printIdl(model: IdlFile): string {
-  const sections: string[][] = [
-    [...docLines(model.doc, ''), `package ${model.package};`, `version ${model.version};`],
-    ...model.types.map(typeDecl),
-    ...model.errors.map((e) => [...docLines(e.doc, ''), ...block(`error ${e.name}`, fields(e.fields))]),
-    ...model.services.map((s) => [
-      ...docLines(s.doc, ''),
-      ...block(`service ${s.name}`, s.methods.flatMap(method)),
-    ]),
-  ];
-  return `${sections.map((s) => s.join('\n')).join('\n\n')}\n`;
+/**
+ * Prints a model as canonical IDL text (LF line endings, trailing newline), with the `//`
+ * comments `parseIdlWithComments` kept, if given.
+ */
+export function printIdl(model: IdlFile, comments: IdlComments = NONE): string {
+  return new Printer(comments).file(model);
 }
