@@ -7,7 +7,7 @@
  * 5+ and esbuild/tsx without `experimentalDecorators`) and as legacy decorators (with it), so
  * no compiler flag is needed; each call tells the two apart by its arguments.
  */
-import type { IdlFile } from '../../idl/model.js';
+import type { IdlFile, MethodDecl } from '../../idl/model.js';
 import type { ReplyMode } from './api.js';
 import { RpcConfigError } from './errors.js';
 import type { CallQos } from './qos.js';
@@ -232,6 +232,9 @@ export function checkServiceModel(ctor: Ctor, model: IdlFile): ServiceMeta {
       problems.push(`${m.name} is @${kindName(d.kind)} here but ${m.kind} in the model`);
     else if (d.kind === 'handler' && d.lock !== m.lock) {
       problems.push(`${m.name} holds lock '${d.lock}' here but '${m.lock}' in the model`);
+    } else {
+      const arity = arityProblem(ctor, m);
+      if (arity) problems.push(arity);
     }
   }
   for (const d of meta.methods) {
@@ -249,6 +252,21 @@ export function checkServiceModel(ctor: Ctor, model: IdlFile): ServiceMeta {
     );
   }
   return meta;
+}
+
+/**
+ * A parameter list that grew since the model was generated (`bump(n)` became
+ * `bump(n, label: string)`): a function's `length` counts its parameters up to the first one
+ * with a default, so it never exceeds the number the model declares while the model is
+ * current (codegen refuses rest parameters). Only that direction is checked: a smaller
+ * `length` is normal (defaults; a wrapping decorator's `(...args)`).
+ */
+function arityProblem(ctor: Ctor, m: MethodDecl): string | undefined {
+  const fn = (ctor.prototype as Record<string, unknown>)[m.name];
+  if (typeof fn !== 'function' || fn.length <= m.params.length) return undefined;
+  const names = m.params.map((p) => p.name).join(', ');
+  const declared = m.params.length === 0 ? 'none' : `${m.params.length} (${names})`;
+  return `${m.name} takes ${fn.length} parameter${fn.length === 1 ? '' : 's'} here but the model declares ${declared}`;
 }
 
 /** The class whose prototype declares `name` for instances of `ctor`. */

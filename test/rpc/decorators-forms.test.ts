@@ -97,6 +97,35 @@ describe('checkServiceModel', () => {
     expect(err!.message).toContain("Run 'troupe gen' again");
   });
 
+  it('refuses a method whose parameter list grew since the model was generated', async () => {
+    const { Kv } = await compiled(false);
+    const method = (name: string, params: string[], opt = false) => ({
+      ...bankModel.services[0]!.methods[0]!,
+      name,
+      kind:
+        name === 'get' ? ('query' as const) : name === 'report' ? ('handler' as const) : ('ordered' as const),
+      ...(name === 'report' ? { lock: 'report' } : {}),
+      params: params.map((p) => ({
+        name: p,
+        type: { kind: 'prim' as const, name: 'string' as const },
+        optional: opt,
+      })),
+    });
+    const model = (put: string[], get: string[]) => ({
+      ...bankModel,
+      services: [{ name: 'kv', methods: [method('put', put), method('get', get), method('report', [])] }],
+    });
+    // Kv.put(k) and Kv.get(k) against models generated before they took a key.
+    expect(() => checkServiceModel(Kv, model([], ['k']))).toThrow(
+      "put takes 1 parameter here but the model declares none. Run 'troupe gen' again",
+    );
+    expect(() => checkServiceModel(Kv, model(['k'], []))).toThrow(
+      /get takes 1 parameter here but the model declares none/,
+    );
+    // No false alarm when the function counts fewer: defaults, or a wrapper's (...args).
+    expect(checkServiceModel(Kv, model(['k', 'extra'], ['k'])).name).toBe('kv');
+  });
+
   it('refuses an undecorated class with the fix', () => {
     class Plain {}
     expect(() => checkServiceModel(Plain, bankModel)).toThrow(/no @Service decorator/);
