@@ -311,6 +311,14 @@ export function createValidator(model: IdlFile, service: string): RequestValidat
         checker.run(p.type, v);
       } catch (e) {
         if (!(e instanceof Mismatch)) throw e;
+        // A client's omitted argument arrives as nil (undefined is encoded so): say it is missing,
+        // not "expected f64, got null".
+        if (v === null && !e.path)
+          throw new BadRequestError(
+            `${where}: missing required argument '${p.name}' (got null)`,
+            m.name,
+            p.name,
+          );
         const at = e.path ? ` at '${e.path}'` : '';
         throw new BadRequestError(
           `${where}: argument '${p.name}'${at}: ${e.message}`,

@@ -114,6 +114,8 @@ describe('createValidator', () => {
 
   it('rejects missing required, extra and non-array arguments', () => {
     expect(badRequest('place', []).message).toBe("shop.place: missing required argument 'order'");
+    // An omitted argument arrives as nil over the wire: missing, not "expected i8, got null".
+    expect(badRequest('count', [null]).message).toBe("shop.count: missing required argument 'n' (got null)");
     expect(badRequest('count', [1, 'a', 'extra']).message).toBe(
       'shop.count: expected at most 2 argument(s), got 3',
     );
