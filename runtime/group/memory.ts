@@ -16,6 +16,12 @@ import { dirname } from 'node:path';
 import { MembershipFileError } from '../errors.js';
 import type { LastView } from '../stack/types.js';
 
+/** Files this process has written. */
+const written = new Set<string>();
+
+/** The node part of a member id (`nnnnnnnn.i`): one per process, across its incarnations. */
+const nodeOf = (member: string): string => member.slice(0, member.indexOf('.'));
+
 /** The file's format version. */
 const FORMAT = 1;
 
@@ -34,6 +40,8 @@ const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) =
  * @throws MembershipFileError when the file cannot be read or parsed, or names another group
  */
 export function loadMembership(path: string, groupName: string): LastView | undefined {
+  // A member reading the file takes it over (a group restarted in this process has a new node).
+  written.delete(path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -70,10 +78,28 @@ export function loadMembership(path: string, groupName: string): LastView | unde
 }
 
 /**
- * Replaces `path` with `last` (written to `path.tmp`, synced, renamed).
- * @throws MembershipFileError when it cannot be written
+ * Replaces `path` with `last` (written to `path.<pid>.tmp`, synced, renamed).
+ * @throws MembershipFileError when it cannot be written, or another process's member wrote it since
+ *   this process last did (two replicas share the directory)
  */
 export function saveMembership(path: string, groupName: string, last: LastView): void {
+  // A file this process wrote before, now naming a member of another process: two replicas
+  // share a directory, and each would restart remembering the other's view (a new user's trial
+  // met only "ENOENT rename ...tmp"). Refused, so the warning says what is wrong.
+  if (written.has(path)) {
+    let other: string | undefined;
+    try {
+      const self = (JSON.parse(readFileSync(path, 'utf8')) as Partial<Stored>).self;
+      if (typeof self === 'string' && nodeOf(self) !== nodeOf(last.self)) other = self;
+    } catch {
+      // Unreadable or gone: nothing to compare; the write below says what it can.
+    }
+    if (other !== undefined)
+      throw new MembershipFileError(
+        `another replica (member ${other}) writes the membership file ${path} too: give each replica a --data-dir of its own`,
+        path,
+      );
+  }
   const stored: Stored = {
     troupe: FORMAT,
     group: groupName,
@@ -81,7 +107,7 @@ export function saveMembership(path: string, groupName: string, last: LastView):
     addresses: [...last.addresses],
     self: last.self,
   };
-  const tmp = `${path}.tmp`;
+  const tmp = `${path}.${process.pid}.tmp`;
   try {
     const fd = openSync(tmp, 'w', 0o600);
     try {
@@ -91,6 +117,7 @@ export function saveMembership(path: string, groupName: string, last: LastView):
       closeSync(fd);
     }
     renameSync(tmp, path);
+    written.add(path);
     // The rename itself is durable only once the directory is synced.
     const dir = openSync(dirname(path), 'r');
     try {

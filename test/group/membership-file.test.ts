@@ -50,9 +50,24 @@ describe('the membership file', () => {
     expect(loadMembership(f, 'g')).toBeUndefined();
     saveMembership(f, 'g', VIEW);
     expect(loadMembership(f, 'g')).toEqual(VIEW);
-    expect(existsSync(`${f}.tmp`)).toBe(false);
+    expect(existsSync(`${f}.${process.pid}.tmp`)).toBe(false);
     saveMembership(f, 'g', { ...VIEW, members: ['0000000b.1'], addresses: ['127.0.0.1:2'] });
     expect(loadMembership(f, 'g')?.members).toEqual(['0000000b.1']);
+  });
+
+  it('refuses to write over a member of another process: two replicas share the directory', () => {
+    const f = join(dir, 'shared.json');
+    saveMembership(f, 'g', VIEW); // this process, member 0000000a.1
+    saveMembership(f, 'g', { ...VIEW, self: '0000000a.2' }); // a later incarnation of it
+    // Another replica process writes the same file (simulated: its own write, then ours).
+    writeFileSync(f, readFileSync(f, 'utf8').replace('"self":"0000000a.2"', '"self":"0000000b.1"'));
+    expect(() => saveMembership(f, 'g', { ...VIEW, self: '0000000a.2' })).toThrow(
+      /another replica \(member 0000000b\.1\) writes the membership file .* give each replica a --data-dir of its own/,
+    );
+    // A member that reads the file at its start takes it over (a group restarted in process).
+    expect(loadMembership(f, 'g')?.self).toBe('0000000b.1');
+    saveMembership(f, 'g', { ...VIEW, self: '0000000c.1' });
+    expect(loadMembership(f, 'g')?.self).toBe('0000000c.1');
   });
 
   it("refuses a file that is not one, or is another group's, with MEMBERSHIP_FILE_BAD", () => {
