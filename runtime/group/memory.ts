@@ -14,13 +14,11 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MembershipFileError } from '../errors.js';
+import { nodeOf } from '../stack/member.js';
 import type { LastView } from '../stack/types.js';
 
 /** Files this process has written. */
 const written = new Set<string>();
-
-/** The node part of a member id (`nnnnnnnn.i`): one per process, across its incarnations. */
-const nodeOf = (member: string): string => member.slice(0, member.indexOf('.'));
 
 /** The file's format version. */
 const FORMAT = 1;

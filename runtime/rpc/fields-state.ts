@@ -21,12 +21,7 @@
  * ```
  */
 import { RpcConfigError } from './errors.js';
-
-/** What {@link fieldsState} returns: the replica's `AppState`. */
-export interface FieldsState {
-  snapshot(): unknown;
-  restore(state: unknown): void;
-}
+import type { AppState } from './replica.js';
 
 /** Tags of the copied tree: every value but a string, number, boolean or null is `[tag, ...]`. */
 const T = {
@@ -175,7 +170,7 @@ function stateKeys(instance: object): string[] {
  * refused when its replica is made, not when the first replica joins.
  * @throws FieldStateError naming the first field that cannot be copied
  */
-export function fieldsState(instance: object): FieldsState {
+export function fieldsState(instance: object): AppState {
   const name = (instance.constructor as { name?: string } | undefined)?.name || 'service';
   const snapshot = (): unknown => {
     const seen = new Set<object>();

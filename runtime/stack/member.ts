@@ -29,6 +29,11 @@ export function memberId(ep: Endpoint): MemberId {
   return id;
 }
 
+/** The node part of a member id: the same in every incarnation of one process. */
+export function nodeOf(id: MemberId): string {
+  return id.slice(0, id.indexOf('.'));
+}
+
 export function endpointOf(id: MemberId): Endpoint {
   const dot = id.indexOf('.');
   return { node: Number.parseInt(id.slice(0, dot), 16) >>> 0, inc: Number(id.slice(dot + 1)) >>> 0 };

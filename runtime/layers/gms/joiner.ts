@@ -1,5 +1,5 @@
 import { fnv1a } from '../../stack/hash.js';
-import type { MemberId } from '../../stack/member.js';
+import { type MemberId, nodeOf } from '../../stack/member.js';
 import type { LastView } from '../../stack/types.js';
 import { isWildcard } from '../../transport/address.js';
 import {
@@ -17,11 +17,6 @@ import type { GmsShared } from './state.js';
  * member id, so it reads as stepped aside, never as a candidate.
  */
 const ABSTAIN = '~';
-
-/** The node part of a member id: the same in every incarnation of one process. */
-function nodeOf(m: MemberId): string {
-  return m.slice(0, m.indexOf('.'));
-}
 
 /** Members of `last` not accounted for: not its `self`, no process among `nodes`, no address
  * among `addresses` (a wildcard address accounts for no one). */
