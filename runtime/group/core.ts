@@ -260,8 +260,9 @@ export class MemberCore {
     if (this.inc === 0) this.lastView = last;
   }
 
-  /** Start a new incarnation and ask to join. */
-  start(now: number): CoreEffect[] {
+  /** Start a new incarnation and ask to join; with `admitAfter` (a damped rejoin), ask no running
+   * group to admit it before then (see the `join` event). */
+  start(now: number, admitAfter?: number): CoreEffect[] {
     this.inc++;
     this.halted = false;
     this.ended = false;
@@ -282,7 +283,13 @@ export class MemberCore {
     this.founding = undefined;
     this.ordered = 0;
     this.stack = this.cfg.makeStack(this.member);
-    return this.call(now, () => this.down({ type: 'join', ...(lastView ? { lastView } : {}) }));
+    return this.call(now, () =>
+      this.down({
+        type: 'join',
+        ...(lastView ? { lastView } : {}),
+        ...(admitAfter !== undefined ? { admitAfter } : {}),
+      }),
+    );
   }
 
   cast(payload: Uint8Array, qos: QoS, now: number): CoreEffect[] {

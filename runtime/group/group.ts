@@ -538,7 +538,7 @@ export class Group implements GroupHandle {
     // while exclusions repeat. The event says when (to the observer too): without it an operator
     // sees a replica stay out for up to a minute with no reason given.
     if (ev.type === 'partitioned' && !(ev.code && this.ready) && this.rejoins())
-      ev = { ...ev, rejoinInMs: Math.round(this.damper.excluded(this.now())) };
+      ev = { ...ev, rejoinInMs: Math.round(this.damper.cutOff(this.now())) };
     this.observe.event({ type: 'app', group: this, event: ev });
     switch (ev.type) {
       case 'deliver':
@@ -583,13 +583,13 @@ export class Group implements GroupHandle {
           ...(ev.rejoinInMs !== undefined ? { rejoinInMs: ev.rejoinInMs } : {}),
         });
         if (ev.rejoinInMs !== undefined && !this.closed) {
-          const rejoin = () => {
-            if (this.closed) return;
-            this.damper.rejoined(this.now());
-            this.run(this.core.start(this.now()));
-          };
-          if (ev.rejoinInMs > 0) setTimeout(rejoin, ev.rejoinInMs);
-          else queueMicrotask(rejoin);
+          // Damping delays only the admission: the new incarnation starts now, finds the group
+          // and votes in a re-founding (its group may need this member to have a majority
+          // again), but asks no running group to admit it for `rejoinInMs`.
+          const admitAfter = ev.rejoinInMs > 0 ? this.now() + ev.rejoinInMs : undefined;
+          queueMicrotask(() => {
+            if (!this.closed) this.run(this.core.start(this.now(), admitAfter));
+          });
         }
         return;
     }

@@ -33,8 +33,10 @@ export interface HealthOptions {
   sequencerSlowShare?: number;
   /** A stamp this long after its message is late (ms; default 10). */
   sequencerLateMs?: number;
-  /** After an exclusion, rejoin at most once per this period (ms; default 5000); each exclusion
-   * that follows soon after a rejoin doubles the wait, up to 16 periods. 0: rejoin at once. */
+  /** After an exclusion, be admitted again at most once per this period (ms; default 5000);
+   * each exclusion that follows soon after a rejoin doubles the wait, up to 16 periods. 0: at
+   * once. The waiting member still votes in a re-founding (a group that lost its majority may
+   * need it), it only asks no running group to admit it. */
   rejoinDampMs?: number;
 }
 
@@ -76,16 +78,19 @@ export class RejoinDamper {
     this.wait = dampMs;
   }
 
-  /** The member was excluded at `now`: how long to wait before rejoining (ms). */
-  excluded(now: number): number {
-    if (this.lastRejoin === undefined || this.dampMs === 0) return 0;
-    const since = now - this.lastRejoin;
-    this.wait = since < 2 * this.wait ? Math.min(16 * this.dampMs, 2 * this.wait) : this.dampMs;
-    return Math.max(0, this.lastRejoin + this.wait - now);
-  }
-
-  /** The member starts rejoining at `now`. */
-  rejoined(now: number): void {
-    this.lastRejoin = now;
+  /**
+   * The member was cut off at `now` and rejoins: how long it must wait (ms) before a running
+   * group admits it. The new incarnation starts at once all the same (it finds the group and
+   * votes in a re-founding); only its admission counts as the rejoin.
+   */
+  cutOff(now: number): number {
+    let wait = 0;
+    if (this.lastRejoin !== undefined && this.dampMs > 0) {
+      const since = now - this.lastRejoin;
+      this.wait = since < 2 * this.wait ? Math.min(16 * this.dampMs, 2 * this.wait) : this.dampMs;
+      wait = Math.max(0, this.lastRejoin + this.wait - now);
+    }
+    this.lastRejoin = now + wait;
+    return wait;
   }
 }

@@ -82,8 +82,9 @@ export interface GroupEvents {
    * past the removal bound, removed (`removing`). */
   lagging: (l: Lagging) => void;
   /** This member is in a minority partition or was excluded: it stopped delivering. With
-   * `onPartition: 'rejoin'`, `rejoinInMs` says when it starts rejoining as a new member (0: at
-   * once; more while exclusions repeat, see `HealthOptions.rejoinDampMs`). */
+   * `onPartition: 'rejoin'` it rejoins at once as a new member, and `rejoinInMs` says when a
+   * running group may admit it again (0: at once; more while exclusions repeat, see
+   * `HealthOptions.rejoinDampMs`); meanwhile it helps re-found the group if none runs. */
   partitioned: (info: {
     viewId: number;
     reason: string;

@@ -63,8 +63,10 @@ export type DownEvent =
   | { type: 'suspect'; member: MemberId; reason: string }
   /** Start membership: find the group through the seeds (or form it) and join. `lastView`: the
    * view this process was last in (a previous incarnation, `self` there, stopped: lost its
-   * majority, was excluded, yielded), which bounds whether its vote counts in a founding. */
-  | { type: 'join'; lastView?: LastView }
+   * majority, was excluded, yielded), which bounds whether its vote counts in a founding.
+   * `admitAfter`: a damped rejoin (the stack's clock, ms): until then the joiner finds the group
+   * and votes in a founding, but asks no running group to admit it. */
+  | { type: 'join'; lastView?: LastView; admitAfter?: number }
   /** A discovery packet to one transport address, or to the whole network when `to` is null
    * (multicast beacon); used before a member has a view. */
   | { type: 'probe'; to: string | null; msg: Msg }

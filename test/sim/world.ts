@@ -1,4 +1,5 @@
 import { type AppEvent, type CoreEffect, MemberCore } from '../../runtime/group/core.js';
+import { RejoinDamper } from '../../runtime/group/health.js';
 import type { StateProvider } from '../../runtime/group/types.js';
 import type { LayerRegistry } from '../../runtime/stack/builder.js';
 import { buildStack } from '../../runtime/stack/builder.js';
@@ -94,6 +95,12 @@ export interface ScenarioConfig {
    * application, fresh state) 1 ms later. Default `new`.
    */
   rejoin?: 'new' | 'same';
+  /**
+   * With `rejoin: 'same'`: damp rejoins as `Group` does (`HealthOptions.rejoinDampMs`, the
+   * product's `RejoinDamper`): the new incarnation starts at once and is not admitted to a
+   * running group before its wait. Undefined or 0: no damping (the default).
+   */
+  rejoinDampMs?: number;
   /**
    * Group mode: at this time every live member casts one totally ordered probe, which every
    * survivor must deliver by the end (the `progress` checker). Undefined: no probes.
@@ -219,6 +226,8 @@ interface Node {
   /** Wake-up time for the stack's timers that is already queued. */
   wakeAt: number;
   app?: NodeApp;
+  /** `rejoinDampMs`: this node's damping across its incarnations. */
+  damper?: RejoinDamper;
 }
 
 const decoder = new TextDecoder();
@@ -618,7 +627,14 @@ export class World {
         const i = n.index;
         const inc = n.inc;
         if (this.cfg.rejoin === 'same') {
-          this.queue.push(this.now, () => this.rejoin(n, inc));
+          let admitAfter: number | undefined;
+          if (this.cfg.rejoinDampMs) {
+            n.damper ??= new RejoinDamper(this.cfg.rejoinDampMs);
+            const wait = n.damper.cutOff(this.now);
+            if (wait > 0) admitAfter = this.now + wait;
+            this.log(`${n.address} rejoin damped: admitted after ${wait} ms`);
+          }
+          this.queue.push(this.now, () => this.rejoin(n, inc, admitAfter));
           return;
         }
         this.queue.push(this.now + 1, () => {
@@ -709,11 +725,11 @@ export class World {
    * `rejoin: 'same'`: the node's member core starts a new incarnation in place, keeping its
    * application (and the toy state), as `Group` does on `partitioned`.
    */
-  private rejoin(n: Node, inc: number): void {
+  private rejoin(n: Node, inc: number, admitAfter?: number): void {
     const core = n.core;
     if (!core || !n.alive || n.inc !== inc) return;
     const old = n.rec;
-    const first = core.start(this.now);
+    const first = core.start(this.now, admitAfter);
     // The toy application's state object carries over (state transfer replaces it on a join).
     const rec: Incarnation = {
       ...old,

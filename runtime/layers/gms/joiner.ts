@@ -79,12 +79,21 @@ export class Joiner {
   private joinStartedAt = 0;
   /** The view this process was last in (a previous incarnation), if any. */
   private lastView: LastView | undefined;
+  /**
+   * A damped rejoin: until then no running group is asked to admit us (our Joins carry no
+   * nonce, and a coordinator records only a Join that echoes its nonce). Finding the group and
+   * the founding vote go on: a member that lost its majority waits out its damping only to be
+   * admitted again, never to help re-found a group whose survivors need its vote (chaos seed
+   * 202: three of five replicas live and the group down for 31 s behind one survivor's wait).
+   */
+  private admitAfter = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly s: GmsShared) {}
 
-  start(lastView?: LastView): void {
+  start(lastView?: LastView, admitAfter?: number): void {
     if (this.s.state !== 'idle') return;
     if (lastView && lastView.members.length > 0) this.lastView = lastView;
+    if (admitAfter !== undefined) this.admitAfter = admitAfter;
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
     this.sendJoin();
@@ -104,7 +113,7 @@ export class Joiner {
     if (this.lastView)
       for (const a of this.lastView.addresses.slice(0, this.s.o.maxJoiners))
         if (a !== this.s.o.address && !isWildcard(a)) targets.add(a);
-    const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce, counts: this.counts() });
+    const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.echoed(), counts: this.counts() });
     for (const a of targets) this.s.probe(a, join);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
     // (a fan-out transport has no peers before a view, so this costs nothing there).
@@ -442,10 +451,16 @@ export class Joiner {
     if (here.address !== '') this.coordinatorHint = here.address;
     if (here.nonce === '' || here.nonce === this.nonce) return;
     this.nonce = here.nonce;
+    if (this.echoed() === '') return;
     this.s.probe(
       from,
       joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce, counts: this.counts() }),
     );
+  }
+
+  /** The nonce our Joins echo: none while a damped rejoin must not be admitted yet. */
+  private echoed(): string {
+    return this.s.ctx.now() >= this.admitAfter ? this.nonce : '';
   }
 
   /** A running group's coordinator beaconed its lineage to us: like a Here from it. */

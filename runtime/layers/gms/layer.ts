@@ -55,7 +55,7 @@ export class Gms implements Layer {
     const s = this.s;
     switch (ev.type) {
       case 'join':
-        s.joiner.start(ev.lastView);
+        s.joiner.start(ev.lastView, ev.admitAfter);
         return;
       case 'suspect':
         s.detector.demand(ev.member);
