@@ -21,8 +21,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --delivery MODE    ${DELIVERIES.join(' | ')} | seed: how a multicast travels (IP multicast to
                      every node, or unicast fan-out to the sender's view); default seed (each
                      seed picks one)
-  --rejoin MODE      new | same: a member cut off from the group comes back as a fresh process
-                     (default), or rejoins with the same core and application as Group does
+  --rejoin MODE      new | same | damped: a member cut off from the group comes back as a fresh
+                     process (default), or rejoins with the same core and application as Group
+                     does; damped: the same, with Group's rejoin damping (rejoinDampMs 2 s)
   --rpc              RPC mode: real Replicas of a register service on the group stack and
                      real TroupeClients (non-members) that fail over, ask outcome and reissue;
                      checks sequential-state, no-double-apply, calls-end, true-replies,
@@ -83,8 +84,8 @@ async function main(): Promise<number> {
   }
   if (values.delivery !== 'seed' && !(DELIVERIES as readonly string[]).includes(values.delivery))
     throw new UsageError(`--delivery: expected ${DELIVERIES.join(', ')} or seed, got '${values.delivery}'`);
-  if (values.rejoin !== 'new' && values.rejoin !== 'same')
-    throw new UsageError(`--rejoin: expected new or same, got '${values.rejoin}'`);
+  if (values.rejoin !== 'new' && values.rejoin !== 'same' && values.rejoin !== 'damped')
+    throw new UsageError(`--rejoin: expected new, same or damped, got '${values.rejoin}'`);
   if (values.timings !== 'sim' && values.timings !== 'library')
     throw new UsageError(`--timings: expected sim or library, got '${values.timings}'`);
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);

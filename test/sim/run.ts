@@ -25,7 +25,8 @@ export interface SimOptions {
   timeout: number;
   /** A fixed delivery mode, or `seed`: chosen per seed ({@link deliveryOf}). */
   delivery: DeliveryMode | 'seed';
-  rejoin: 'new' | 'same';
+  /** `damped`: `same`, with rejoins damped as `Group` damps them ({@link SIM_DAMP_MS}). */
+  rejoin: 'new' | 'same' | 'damped';
   /** RPC mode: async `append` calls, `all`/`majority` reply modes, client c0 with autoReissue. */
   async: boolean;
   replies: boolean;
@@ -133,6 +134,10 @@ export function deliveryOf(mode: DeliveryMode | 'seed', seed: number): DeliveryM
   return DELIVERIES[(Math.imul(seed, 0x9e3779b1) >>> 31) & 1]!;
 }
 
+/** `--rejoin damped`: `rejoinDampMs` on the simulator's time scale (the library's 5 s default
+ * against its 1 s `suspectMs`; the simulator's timings are about a third of those). */
+export const SIM_DAMP_MS = 2_000;
+
 export function membersOf(members: string, seed: number): number {
   const [lo, hi] = range(members);
   return lo + (seed % (hi - lo + 1));
@@ -142,7 +147,8 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
   const members = membersOf(o.members, seed);
   const common = {
     delivery: deliveryOf(o.delivery, seed),
-    rejoin: o.rejoin,
+    rejoin: o.rejoin === 'new' ? ('new' as const) : ('same' as const),
+    ...(o.rejoin === 'damped' ? { rejoinDampMs: SIM_DAMP_MS } : {}),
     ...(o.persist ? { persist: true } : {}),
     trace: o.trace,
     // Detection timings apply to the group stack (RPC mode runs it too), not to a stream stack.
@@ -209,7 +215,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
       ? `--calls ${o.calls} --lanes ${o.lanes} --timeout ${o.timeout}`
       : `--messages ${o.messages} --stack ${o.stack}`,
     `--delivery ${deliveryOf(o.delivery, seed)}`,
-    o.rejoin === 'same' ? '--rejoin same' : '',
+    o.rejoin !== 'new' ? `--rejoin ${o.rejoin}` : '',
     o.async ? '--async' : '',
     o.replies ? '--replies' : '',
     o.autoReissue ? '--auto-reissue' : '',

@@ -13,7 +13,7 @@ it.each([
   ['cli.ts', ['--bogus'], "Unknown option '--bogus'"],
   ['cli.ts', ['--faults', 'loss,nope'], "unknown fault 'nope'"],
   ['cli.ts', ['--seeds', 'x'], "expected N or A..B, got 'x'"],
-  ['cli.ts', ['--rejoin', 'later'], "--rejoin: expected new or same, got 'later'"],
+  ['cli.ts', ['--rejoin', 'later'], "--rejoin: expected new, same or damped, got 'later'"],
   ['long.ts', ['--modes', 'nope'], "unknown mode 'nope'"],
   ['long.ts', ['--offset', 'x'], "--offset must be a count, got 'x'"],
 ])('%s %j: one line, exit 2', (script, args, message) => {
