@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect, type TroupeClient } from '../../runtime/rpc/index.js';
+import { connect, type Replies, type TroupeClient } from '../../runtime/rpc/index.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { tcp } from '../../runtime/transport/tcp.js';
 import { TEST_SECURITY } from '../support/key.js';
@@ -41,7 +41,10 @@ const USAGE =
   '                and pauses (root and iproute2)\n' +
   '  --tcp         replicas and clients run over the TCP transport instead of UDP\n' +
   '  --amnesia     replicas keep no membership file: a replacement remembers nothing of the view\n' +
-  "                its slot's killed replica was in (default: one file per slot, as --data-dir)";
+  "                its slot's killed replica was in (default: one file per slot, as --data-dir)\n" +
+  "  --replies     a quarter of the appends ask every member's reply (`all`) or a majority's:\n" +
+  '                every member that answers must name the same position, and no reply may be\n' +
+  '                flagged divergent';
 let parsed: ReturnType<typeof parseFlags>;
 try {
   parsed = parseFlags();
@@ -66,6 +69,7 @@ function parseFlags() {
       lan: { type: 'boolean', default: false },
       tcp: { type: 'boolean', default: false },
       amnesia: { type: 'boolean', default: false },
+      replies: { type: 'boolean', default: false },
     },
   });
 }
@@ -140,7 +144,18 @@ interface Replica {
 
 const procs = new ProcessHarness();
 const replicas: Replica[] = [];
-const counts = { kills: 0, pauses: 0, partitions: 0, oneWay: 0, calls: 0, answered: 0, retried: 0, lost: 0 };
+const counts = {
+  kills: 0,
+  pauses: 0,
+  partitions: 0,
+  oneWay: 0,
+  calls: 0,
+  answered: 0,
+  retried: 0,
+  lost: 0,
+  /** `--replies`: answers that came as every member's (or a majority's) replies. */
+  multiReplies: 0,
+};
 const violations: string[] = [];
 
 /**
@@ -355,11 +370,21 @@ async function worker(client: TroupeClient, name: string, until: number): Promis
     const id = client.newRequestId();
     sent.add(entry);
     counts.calls++;
+    // Drawn only with --replies, so the other seeds' workloads stay as they were.
+    const r = flags.replies ? work() : 1;
+    const reply = r < 0.125 ? 'all' : r < 0.25 ? 'majority' : 'first';
     const call = slow
-      ? client.invoke('ledger', 'slowAppend', [entry, 10 + Math.floor(work() * 290)], { requestId: id })
-      : client.invoke('ledger', 'append', [entry], { requestId: id });
+      ? client.invoke('ledger', 'slowAppend', [entry, 10 + Math.floor(work() * 290)], {
+          requestId: id,
+          reply,
+        })
+      : client.invoke('ledger', 'append', [entry], { requestId: id, reply });
     try {
-      const at = await settle(client, id, call);
+      let at = positionOf(entry, await settle(client, id, call));
+      if (at === NO_POSITION) {
+        const o = await client.outcome(id, { timeoutMs: 5_000 });
+        at = o.status === 'committed' ? o.value : `outcome ${o.status}`;
+      }
       if (typeof at !== 'number')
         violations.push(`${entry}: the reply ${JSON.stringify(at)} is not a position`);
       else answered.set(entry, at);
@@ -369,6 +394,30 @@ async function worker(client: TroupeClient, name: string, until: number): Promis
       log(`${entry} (${id}) not settled in ${SETTLE_MS} ms: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * The position a reply names: the value itself (`first`, or an outcome's), or for `all` and
+ * `majority` the one every member that answered `ok` names alike (a disagreement or a
+ * `divergent` flag is a violation: the replicas applied the calls in different orders).
+ */
+const NO_POSITION = Symbol('no member answered');
+function positionOf(entry: string, reply: unknown): unknown {
+  if (typeof reply !== 'object' || reply === null || !('entries' in reply)) return reply;
+  const r = reply as Replies<unknown>;
+  counts.multiReplies++;
+  const values = new Set(r.entries.filter((e) => e.status === 'ok').map((e) => JSON.stringify(e.value)));
+  if (r.divergent)
+    violations.push(`${entry}: the replies were flagged divergent: ${JSON.stringify(r.entries)}`);
+  // No member answered (each failed or timed out): it ran or not; its outcome says.
+  if (values.size === 0) return NO_POSITION;
+  if (values.size !== 1) {
+    violations.push(
+      `${entry}: the members' replies name ${values.size} positions: ${JSON.stringify(r.entries)}`,
+    );
+    return undefined;
+  }
+  return JSON.parse([...values][0]!);
 }
 
 interface LedgerState {
