@@ -21,7 +21,9 @@ async function stateTransfer(ctx: BenchContext): Promise<Measurement> {
   const seeds = members.map((m) => m.events[0]!.address as string);
   const join = { cmd: 'join', group: 'bench-state', stateBytes: bytes, joinTimeoutMs: 60_000 };
   const [a, b, joiner] = members as [Child, Child, Child];
-  await Promise.all([a, b].map((m) => m.request({ ...join, seeds: seeds.slice(0, 2) }, 'joined', 15_000)));
+  await Promise.all(
+    [a, b].map((m) => m.request({ ...join, seeds: seeds.slice(0, 2), holdState: true }, 'joined', 15_000)),
+  );
   await a.waitFor((e) => e.event === 'view' && (e.members as string[]).length === 2, 10_000);
   const t0 = performance.now();
   const joined = await joiner.request({ ...join, seeds, joinTimeoutMs: 100_000 }, 'joined', 110_000);

@@ -4,7 +4,7 @@ import { type MemberId, memberId } from '../stack/member.js';
 import type { Stack } from '../stack/stack.js';
 import type { DownEvent, Effect, LastView, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
-import { GroupKind, STATE_WINDOW, StateReceiver, StateSender } from './state-transfer.js';
+import { GroupKind, STATE_WINDOW, StateReceiver, StateSender, stateWindowFor } from './state-transfer.js';
 import type { Delivery, Lagging, LineageYield, StateProvider, Suspicion, ViewChange } from './types.js';
 
 /** What the application sees, in order. */
@@ -56,6 +56,9 @@ export interface CoreConfig {
    * its snapshot after a newer view has none to send. Default 10 000.
    */
   stateStallMs?: number;
+  /** The transport's receive buffer in bytes, if known (`Transport.receiveBuffer`): as a joiner,
+   * this member asks its state provider for as many chunks in flight as it holds. */
+  receiveBuffer?: number;
 }
 
 /** Default of {@link CoreConfig.stateStallMs}. */
@@ -550,7 +553,10 @@ export class MemberCore {
       case GroupKind.StateAck: {
         const s = this.senders.get(from);
         if (!s || headerUint(h[1], 'group', 'viewId') !== s.viewId) return;
-        s.ack(headerUint(h[2], 'group', 'received'));
+        s.ack(
+          headerUint(h[2], 'group', 'received'),
+          h.length > 3 ? headerUint(h[3], 'group', 'window') : undefined,
+        );
         this.pump(s);
         return;
       }
@@ -603,7 +609,7 @@ export class MemberCore {
       this.providerEra = era;
       this.providerLineage = lineage;
     }
-    this.sendKind(from, [GroupKind.StateAck, v, receiver.received]);
+    this.sendKind(from, [GroupKind.StateAck, v, receiver.received, stateWindowFor(this.cfg.receiveBuffer)]);
     if (state) this.restored(state);
   }
 

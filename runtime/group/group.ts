@@ -180,6 +180,7 @@ export class Group implements GroupHandle {
       node: randomInt(1, 0xffffffff),
       ...(opts.state ? { state: opts.state } : {}),
       ...(opts.stateStallMs !== undefined ? { stateStallMs: opts.stateStallMs } : {}),
+      ...(transport.receiveBuffer !== undefined ? { receiveBuffer: transport.receiveBuffer } : {}),
       makeStack: (self) =>
         buildStack(specs, defaultRegistry(), {
           self,

@@ -10,6 +10,13 @@ export interface Transport {
   readonly aliases?: readonly string[];
   /** Largest datagram the transport carries; the stack fragments above this. */
   readonly maxDatagram: number;
+  /**
+   * Bytes of datagrams the endpoint can hold unread (UDP: the socket's receive buffer as the
+   * kernel granted it), if known: a burst larger than this is dropped and repaired by NAKs.
+   * A joiner sizes its state transfer window by it. Absent: unknown, or a stream that pushes
+   * back (TCP).
+   */
+  readonly receiveBuffer?: number;
   /** Send to every peer of the group: IP multicast, or unicast fan-out to `setPeers`. */
   multicast(bytes: Uint8Array): void;
   /** Send to one address. */

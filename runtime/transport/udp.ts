@@ -94,6 +94,9 @@ export async function udp(options: UdpOptions = {}): Promise<Transport> {
 class UdpTransport implements Transport {
   readonly address: string;
   readonly maxDatagram: number;
+  /** The unicast socket's receive buffer as granted (Linux reports twice the bytes it grants
+   * for payload: the rest is its per-datagram bookkeeping). */
+  readonly receiveBuffer?: number;
   private peers: readonly string[] = [];
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private readonly counters: TransportStats = { sent: 0, received: 0, dropped: 0 };
@@ -115,6 +118,11 @@ class UdpTransport implements Transport {
   ) {
     this.address = address;
     this.maxDatagram = maxDatagram;
+    try {
+      this.receiveBuffer = unicast.getRecvBufferSize();
+    } catch {
+      // Unknown: the state transfer window stays at its default.
+    }
     const port = unicast.address().port;
     // A wildcard-bound socket sends from whichever interface routes the packet, so any local
     // address with our port is us.
