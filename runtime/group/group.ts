@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { JoinAbortedError, TroupeError } from '../errors.js';
+import { JoinAbortedError, StackConfigError, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, parseSpec } from '../stack/builder.js';
@@ -194,6 +194,7 @@ export class Group implements GroupHandle {
   /** Create the member and join; resolves once a view (and the state, for a joiner) is installed. */
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
     checkSecurity(opts, 'joinGroup'); // before any socket opens
+    checkShape(opts);
     const remembered = opts.membershipFile ? loadMembership(opts.membershipFile, groupName) : undefined;
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     // Seeds as IPs: votes and packets come from IPs, and a member must know itself among them.
@@ -595,6 +596,34 @@ export class Group implements GroupHandle {
         return;
     }
   }
+}
+
+/**
+ * What JavaScript callers (no compiler to tell them) get wrong most: a transport still a promise
+ * (`udp()` is async), seeds as one string. A TypeError deep inside the join says neither.
+ */
+function checkShape(opts: JoinOptions): void {
+  const seeds: unknown = opts.seeds;
+  if (!Array.isArray(seeds) || !seeds.every((s) => typeof s === 'string'))
+    throw new StackConfigError(
+      'STACK_BAD_OPTION',
+      `joinGroup: seeds must be an array of 'host:port' strings, got ${typeof seeds === 'string' ? `the string '${seeds}'` : typeof seeds}`,
+    );
+  const t: unknown = opts.transport;
+  if (t === undefined) return;
+  if (t instanceof Promise)
+    throw new StackConfigError(
+      'STACK_BAD_OPTION',
+      'joinGroup: transport is a promise: await it first (transport: await udp({ ... }))',
+    );
+  const missing = ['send', 'multicast', 'onPacket', 'setPeers', 'stats', 'close'].filter(
+    (k) => typeof (t as Record<string, unknown>)[k] !== 'function',
+  );
+  if (missing.length > 0 || typeof (t as Transport).address !== 'string')
+    throw new StackConfigError(
+      'STACK_BAD_OPTION',
+      `joinGroup: transport is not a Transport (missing ${missing.length > 0 ? missing.join(', ') : 'address'}); make one with udp() or tcp()`,
+    );
 }
 
 /**
