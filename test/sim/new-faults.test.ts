@@ -106,3 +106,13 @@ it('replay: old packets come again seconds later, some to a later process at the
   expect(plan(on.trace).length).toBeGreaterThan(0);
   expect(plan(on.trace)).toEqual(plan(off.trace));
 });
+
+it('flap: the network splits and heals faster than suspicion, for seconds', () => {
+  const r = traced(7, 5, ['flap']);
+  const splits = r.trace.filter((l) => / PARTITION /.test(l)).map((l) => Number(l.split(' ')[0]));
+  expect(splits.length).toBeGreaterThanOrEqual(5);
+  // Each split follows the last within 160–800 ms (split 80–400, healed 80–400).
+  for (let k = 1; k < splits.length; k++) expect(splits[k]! - splits[k - 1]!).toBeLessThanOrEqual(800);
+  expect(r.trace.filter((l) => / HEAL$/.test(l)).length).toBeGreaterThanOrEqual(splits.length);
+  expect(r.violations).toEqual([]);
+});

@@ -21,6 +21,9 @@
  * - `lossy`: one to three times, one member's link loses 30–80 % of its packets (inbound,
  *   outbound or both) for 0.3–3 s.
  *
+ * - `flap`: a split that heals and splits again along new sides every 80–400 ms for 2–5 s,
+ *   shorter than suspicion takes, so flushes start under one topology and finish under another.
+ *
  * Every split and cut heals before `faultMs`, so the quiet phase can show recovery.
  */
 import { randomInt, seededRandom } from '../../runtime/stack/random.js';
@@ -232,5 +235,22 @@ export function planLossy(w: World): void {
     w.at(t, () => w.setLossy(i, way < 0.67 ? rate : 0, way >= 0.33 ? rate : 0));
     w.at(Math.min(t + len, w.cfg.faultMs), () => w.setLossy(i, 0, 0));
     t += len + 100 + r() * 500;
+  }
+}
+
+/** `flap`: from 200–800 ms, split (new sides each time) and heal every 80–400 ms for 2–5 s,
+ * healed by `faultMs` at the latest. */
+export function planFlap(w: World): void {
+  const r = seededRandom(w.cfg.seed * 179 + 41);
+  const n = w.cfg.members;
+  let t = 200 + r() * 600;
+  const end = Math.min(t + 2_000 + r() * 3_000, w.cfg.faultMs);
+  while (t < end) {
+    const sides = Array.from({ length: n }, () => (r() < 0.5 ? 0 : 1));
+    const split = 80 + r() * 320;
+    const healed = 80 + r() * 320;
+    w.at(t, () => w.partition(sides));
+    w.at(Math.min(t + split, end), () => w.heal());
+    t += split + healed;
   }
 }

@@ -4,6 +4,7 @@ import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
 import {
   planChurn,
+  planFlap,
   planFlushCut,
   planLinks,
   planLossy,
@@ -129,6 +130,7 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('churn')) planChurn(w, () => sequencerNode(w));
   if (f.has('flushcut')) planFlushCut(w);
   if (f.has('lossy')) planLossy(w);
+  if (f.has('flap')) planFlap(w);
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {
     planSlow(w.slow, r, cfg.members, cfg.faultMs);

@@ -33,6 +33,9 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * member or between a member and a client (a middlebox or a retransmitting link replaying old
  * datagrams; without a key nothing tells such a copy from a fresh one), to whichever process
  * is at the address by then; it draws from its own generator, so a seed's other faults stay.
+ * `flap` splits and heals every 80–400 ms for 2–5 s, quicker than the failure detector's
+ * patience, so views start and are overtaken while the network keeps changing
+ * (test/sim/patterns.ts).
  */
 export type ExtraFault =
   | 'splits'
@@ -45,7 +48,8 @@ export type ExtraFault =
   | 'clients'
   | 'straggle'
   | 'lossy'
-  | 'replay';
+  | 'replay'
+  | 'flap';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -58,6 +62,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'straggle',
   'lossy',
   'replay',
+  'flap',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
