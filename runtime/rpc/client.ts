@@ -993,8 +993,13 @@ export class TroupeClient implements Invoker {
     if (!call.accepted || (call.mode !== 'all' && call.mode !== 'majority')) return;
     const members = call.accepted.members;
     if (members.length === 0) return; // not known yet: the replies name them
-    const failed = members.filter((m) => !call.replies.has(m) && this.departed(m, call.accepted!));
-    for (const m of failed) call.replies.set(m, { member: m, status: 'failed' });
+    for (const m of members)
+      if (!call.replies.has(m) && this.departed(m, call.accepted!))
+        call.replies.set(m, { member: m, status: 'failed' });
+    // Every member known failed, not only those found in this check: members of the ordering view
+    // that leave in separate view changes add up (counting only the newly found, a call that no
+    // majority could answer any more waited for its deadline).
+    const failed = members.filter((m) => call.replies.get(m)?.status === 'failed');
     const answered = members.filter((m) => {
       const s = call.replies.get(m)?.status;
       return s === 'ok' || s === 'error';
@@ -1023,6 +1028,9 @@ export class TroupeClient implements Invoker {
       );
     else if (call.mode === 'majority' && members.length - failed.length < need) {
       this.take(call.id);
+      // Whether it ran is unknown here, as after a fail-over (the survivors may hold its outcome):
+      // kept for outcome() and reissue(), and unsettled, so the group keeps what it knows of it.
+      this.remember(call);
       call.reject(
         new NoMajorityError(
           call.id,

@@ -8,6 +8,7 @@ import {
   CallOptionError,
   FailoverError,
   NoContactError,
+  NoMajorityError,
   RemoteError,
   TimeoutError,
 } from '../../runtime/rpc/errors.js';
@@ -86,6 +87,40 @@ describe('client: reply modes', () => {
     const r = (await client.invoke('ledger', 'append', ['a'], { reply: 'majority' })) as Replies<number>;
     expect(r.entries.length).toBeGreaterThanOrEqual(3);
     expect(r.entries.filter((e) => e.status === 'ok')).toHaveLength(3);
+  });
+
+  it('majority: a call that ends in NoMajorityError is remembered: outcome() and reissue() recover it, never a second run (FINDINGS 90)', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const others = cluster.nodes.filter((n) => n.member.self !== client.contactMember);
+    const mute = new Set(others.map((n) => n.member.address));
+    // The two non-contacts run the call but their replies are lost; they crash while it runs.
+    cluster.net.drop = (from, to) => mute.has(from) && to === client.address;
+    const call = client.invoke('ledger', 'slowAppend', ['m', 1_000], { reply: 'majority' });
+    await until(() => others.every((n) => n.instance.runs === 1), 5_000, 'the call running at all three');
+    // Without a key a client adopts only a view that keeps a majority of the one it knows: the
+    // two leave one at a time, a joiner between them.
+    const [a, b] = others as [(typeof others)[0], (typeof others)[0]];
+    cluster.group.crash(a.member);
+    await until(() => client.view?.members.length === 2, 5_000, 'the client to see the view of 2');
+    cluster.add();
+    await until(() => client.view?.members.length === 3, 5_000, 'the client to see the joiner');
+    cluster.group.crash(b.member);
+    const err = (await call.catch((e: unknown) => e)) as NoMajorityError;
+    expect(err).toBeInstanceOf(NoMajorityError);
+    // The request ran (the contact survives with its outcome): whether it did is the caller's to
+    // learn, as after a fail-over. Before, the client forgot the call at once (UNKNOWN_REQUEST)
+    // and its next watermark let the group drop the outcome.
+    const next = await client.invoke('ledger', 'append', ['after']);
+    expect(next).toBe(2);
+    expect(await client.outcome(err.requestId)).toMatchObject({
+      status: 'committed',
+      value: 1,
+      settled: true,
+    });
+    expect(await client.reissue(err.requestId)).toBe(1);
+    await cluster.settle();
+    for (const n of cluster.live) expect(n.instance.entries).toStrictEqual(['m', 'after']);
   });
 
   it('none: resolves once ordered; the call still runs everywhere', async () => {

@@ -609,8 +609,9 @@ export class RpcSim {
       } catch (e) {
         const retry = e instanceof FailoverError || e instanceof TimeoutError;
         if (retry) rec.failures.push({ code: e.code, requestId: e.requestId, at: w.now });
-        // No majority can answer: final for this call (the client does not remember it for
-        // reissue, unlike a fail-over or a timeout); it claims nothing about the outcome.
+        // No majority can answer: final for this call here (the client remembers it for
+        // outcome() and reissue() since FINDINGS 90; this harness does not ask); it claims
+        // nothing about the outcome.
         if (e instanceof NoMajorityError)
           rec.failures.push({ code: e.code, requestId: e.requestId, at: w.now });
         if (!retry || attempt >= this.opts.maxAttempts) {
