@@ -1145,13 +1145,32 @@ export class TroupeClient implements Invoker {
   private expire(call: Call): void {
     if (this.calls.get(call.id) !== call) return;
     this.take(call.id);
-    this.remember(call);
     // `all` resolves with what came, a `timeout` entry per silent member; when no member of the
     // ordering view is known there is nothing to list, and it times out like the others.
     if (call.mode === 'all' && call.accepted && call.accepted.members.length > 0) {
-      call.resolve(this.replies(call, call.accepted.members));
+      const replies = this.replies(call, call.accepted.members);
+      // A member's answer is the group's (replicas that applied one order answer alike): the
+      // caller has its result, so the request is settled, as a complete `all` call is. Kept
+      // unsettled, it held the client's watermark below it until `remember` more calls failed,
+      // and the group kept every later outcome of this client meanwhile (FINDINGS 91).
+      const answered = replies.entries.some((e) => e.status === 'ok' || e.status === 'error');
+      this.remember(
+        call,
+        answered
+          ? {
+              requestId: call.id,
+              status: 'committed',
+              member: '',
+              viewId: replies.viewId,
+              value: replies,
+              settled: true,
+            }
+          : undefined,
+      );
+      call.resolve(replies);
       return;
     }
+    this.remember(call);
     const where = call.accepted ? 'accepted into the order, reply missing' : 'not known to be accepted';
     call.reject(new TimeoutError(call.id, call.timeoutMs, where));
   }

@@ -79,6 +79,26 @@ describe('client: reply modes', () => {
     expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'timeout', 'ok']);
   });
 
+  it('all: a call answered by some members at its deadline is settled; the group drops later outcomes (FINDINGS 91)', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const mute = cluster.nodes[1]!.member.address;
+    cluster.net.drop = (from, to) => from === mute && to === client.address;
+    const r = (await client.invoke('ledger', 'append', ['a'], {
+      reply: 'all',
+      timeoutMs: 300,
+    })) as Replies<number>;
+    expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'timeout', 'ok']);
+    cluster.net.drop = () => false;
+    for (let i = 0; i < 20; i++) await client.invoke('ledger', 'append', [`e${i}`]);
+    await cluster.settle();
+    // Kept unsettled, it held the client's watermark below it: every replica kept all 21
+    // outcomes (and, past `perClient` more calls, a request the client had not settled below
+    // them would have been dropped as `expired`).
+    for (const n of cluster.nodes) expect(n.replica.outcomeCount).toBeLessThanOrEqual(2);
+    expect(await client.outcome(r.requestId)).toMatchObject({ status: 'committed', value: r, settled: true });
+  });
+
   it('majority: resolves once more than half answered', async () => {
     cluster = await Cluster.of(5);
     const client = await cluster.client();
