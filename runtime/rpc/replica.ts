@@ -850,6 +850,10 @@ export class Replica<T extends object = object> implements StateProvider {
     this.serving = false;
     this.frozen = true;
     this.inflight.clear();
+    // Fences cast in the history that ended are in its order or lost with it: the rejoined member
+    // casts again when asked, rather than wait `recastMs` for a cast no order will deliver
+    // (a client asking it heard non-final `not-found`s meanwhile; FINDINGS 92).
+    this.fencing.clear();
     this.batcher.drop();
     this.castArgs.clear();
     this.inOrder.clear();

@@ -5,6 +5,8 @@ import type { Replies } from '../../runtime/rpc/api.js';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { RemoteError, SnapshotError, UnknownServiceError } from '../../runtime/rpc/errors.js';
 import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
+import { decodeClientPacket, encodeClientPacket, type OutcomePacket } from '../../runtime/rpc/protocol.js';
+import { groupIdOf } from '../../runtime/wire/packet.js';
 import { until } from '../support/until.js';
 import { Cluster, type Ledger, type Stamp, sleep } from './support/cluster.js';
 
@@ -203,6 +205,52 @@ describe('replica: cut off from the group (partitioned or excluded)', () => {
     await expect(
       cluster.client({ seeds: [cut.member.address], connectTimeoutMs: 300 }),
     ).rejects.toMatchObject({ code: 'NO_CONTACT' });
+  });
+});
+
+describe('replica: fences it cast before it was cut off', () => {
+  it('are cast again at once after the rejoin, not after recastMs (FINDINGS 92)', async () => {
+    cluster = await Cluster.of(2);
+    const [cut, keeper] = cluster.nodes as [
+      NonNullable<(typeof cluster.nodes)[0]>,
+      NonNullable<(typeof cluster.nodes)[0]>,
+    ];
+    const gid = groupIdOf('ledger');
+    const asker = '10.9.9.9:1';
+    const answers: OutcomePacket[] = [];
+    cluster.net.listen(asker, (bytes) => {
+      const p = decodeClientPacket(bytes, gid).packet;
+      if (p.kind === 'outcome') answers.push(p);
+    });
+    // An outcome query about a request nobody has seen, from a client that sent issue 1 of it.
+    const ask = (to: string, q: number) =>
+      cluster!.net.route(
+        asker,
+        to,
+        encodeClientPacket({ kind: 'outcome?', id: 'zz:5', q, upTo: 1 }, gid, { node: 99, inc: 1 }),
+      );
+    // The cut member's fence never reaches the order: held back, then lost with its history.
+    cluster.group.holdCasts(cut.member, true);
+    ask(cut.member.address, 1);
+    await until(() => answers.length === 1, 5_000, 'the first answer');
+    cluster.group.partition(cut.member);
+    cut.replica.detach();
+    const back = cluster.group.join({ state: cut.replica });
+    cut.replica.attach(back);
+    await cluster.settle();
+    // Asked again as the new member (well within recastMs = 5 s): it must fence now, or the
+    // client hears non-final not-founds until the old cast's time is up.
+    ask(back.address, 2);
+    await until(() => answers.length === 2, 5_000, 'the second answer');
+    await cluster.settle();
+    ask(keeper.member.address, 3);
+    await until(() => answers.length === 3, 5_000, 'the third answer');
+    expect(answers.map((a) => [a.q, a.status])).toStrictEqual([
+      [1, 'not-found'],
+      [2, 'not-found'],
+      [3, 'not-found'],
+    ]);
+    expect(answers[2]!.fencedUpTo).toBe(1);
   });
 });
 
