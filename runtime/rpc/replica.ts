@@ -1102,8 +1102,16 @@ export class Replica<T extends object = object> implements StateProvider {
                 ? wire(new InterruptedError(id))
                 : wire(new OutcomeExpiredError(id)),
           };
-    const viewId = outcome.status === 'expired' ? view.id : outcome.viewId;
-    this.send(client, { kind: 'reply', id, member: this.group!.self, viewId, members: view.members, result });
+    // The view named and its members go together: a client takes them as the ordering view of
+    // an `all`/`majority` call, and counts a member it knows left since as failed. The recorded
+    // view's id with a later view's members made it take members that joined since for members
+    // that had left (a NoMajorityError with every member up; FINDINGS 93).
+    const named =
+      outcome.status === 'expired' || outcome.viewId === view.id
+        ? view
+        : this.recentViews.get(outcome.viewId);
+    const { id: viewId, members } = named ?? view;
+    this.send(client, { kind: 'reply', id, member: this.group!.self, viewId, members, result });
   }
 
   // ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import { seededRandom } from '../../runtime/stack/random.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
 import { until } from '../support/until.js';
-import { Cluster, Ledger, QUICK_DETECTION, sleep, validateLedger } from './support/cluster.js';
+import { Cluster, Ledger, type Node, QUICK_DETECTION, sleep, validateLedger } from './support/cluster.js';
 import { FakeGroup, FakeNet } from './support/fake-group.js';
 
 let cluster: Cluster<Ledger> | undefined;
@@ -141,6 +141,35 @@ describe('client: reply modes', () => {
     expect(await client.reissue(err.requestId)).toBe(1);
     await cluster.settle();
     for (const n of cluster.live) expect(n.instance.entries).toStrictEqual(['m', 'after']);
+  });
+
+  it('majority: a reply from the table names the view the request was ordered in, not the members of a later one (FINDINGS 93)', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client();
+    const requestId = client.newRequestId();
+    expect(await client.invoke('ledger', 'append', ['x'], { requestId })).toBe(1);
+    const [a, b, c] = cluster.nodes as [Node<Ledger>, Node<Ledger>, Node<Ledger>];
+    const contact = client.contactMember;
+    const gone = [a, b, c].find((n) => n.member.self !== contact)!;
+    cluster.group.crash(gone.member);
+    await until(() => client.view?.members.length === 2, 5_000, 'the client to see the view of 2');
+    // Two members join, and the client has not heard of them yet (their view is on its way).
+    const gid = groupIdOf('ledger');
+    cluster.net.drop = (_from, to, bytes) =>
+      to === client.address && decodeClientPacket(bytes, gid).packet.kind === 'view';
+    cluster.add();
+    cluster.add();
+    await cluster.settle();
+    // The same request again, answered from the table: the reply named the members of the view
+    // now (four) under the id of the view it was ordered in (three members, one gone), so the
+    // client took the two joiners for members that had left since: NoMajorityError.
+    const r = (await client.invoke('ledger', 'append', ['x'], {
+      requestId,
+      reply: 'majority',
+    })) as Replies<number>;
+    expect(r.entries.filter((e) => e.status === 'ok').map((e) => e.value)).toStrictEqual([1, 1]);
+    await cluster.settle();
+    for (const n of cluster.live) expect(n.instance.entries).toStrictEqual(['x']);
   });
 
   it('none: resolves once ordered; the call still runs everywhere', async () => {
