@@ -922,8 +922,10 @@ export class TroupeClient implements Invoker {
     }
     const call = this.calls.get(p.id);
     if (!call) return;
+    // `members` are the answering member's view's (`viewId`), not the ordering view's
+    // (`orderedIn`): that pair is the one to count departed members against (FINDINGS 93).
     if (p.status === 'committed' && p.result)
-      this.addReply(call, p.member, p.result, p.orderedIn ?? p.viewId, p.members);
+      this.addReply(call, p.member, p.result, p.orderedIn ?? p.viewId, p.members, p.viewId);
     else if (p.status === 'interrupted' || p.status === 'expired') {
       const code = p.status === 'interrupted' ? 'INTERRUPTED' : 'OUTCOME_EXPIRED';
       this.addReply(
@@ -932,6 +934,7 @@ export class TroupeClient implements Invoker {
         { ok: false, error: { name: 'Error', message: `request ${p.id} ${p.status}`, code } },
         p.orderedIn ?? p.viewId,
         p.members,
+        p.viewId,
       );
     }
   }
@@ -942,6 +945,8 @@ export class TroupeClient implements Invoker {
     result: Result,
     viewId: number,
     members: readonly string[],
+    /** The view `members` belong to, when it is not `viewId` (an outcome answer's). */
+    membersViewId = viewId,
   ): void {
     let entry: ReplyEntry<unknown>;
     if (result.ok) {
@@ -982,7 +987,7 @@ export class TroupeClient implements Invoker {
       return;
     }
     if (!call.accepted || call.accepted.members.length === 0)
-      call.accepted = { viewId, members, ordered: true, lineage: this.lineage };
+      call.accepted = { viewId: membersViewId, members, ordered: true, lineage: this.lineage };
     if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
     call.replies.set(member, entry);
     this.checkComplete(call);

@@ -172,6 +172,37 @@ describe('client: reply modes', () => {
     for (const n of cluster.live) expect(n.instance.entries).toStrictEqual(['x']);
   });
 
+  it('majority: an outcome answer that sets the ordering view pairs its members with their own view (FINDINGS 93)', async () => {
+    cluster = await Cluster.of(3);
+    // The contact's views are held back below: it must not count as silent meanwhile.
+    const client = await cluster.client({ contactTimeoutMs: 30_000 });
+    const gid = groupIdOf('ledger');
+    const kind = (bytes: Uint8Array) => decodeClientPacket(bytes, gid).packet.kind;
+    const [a, b, c] = cluster.nodes as [Node<Ledger>, Node<Ledger>, Node<Ledger>];
+    const gone = [a, b, c].find((n) => n.member.self !== client.contactMember)!;
+    // Neither the acceptance nor any reply reaches the client: it learns nothing of the call.
+    cluster.net.drop = (_from, to, bytes) =>
+      to === client.address && ['accepted', 'reply', 'replies'].includes(kind(bytes));
+    const requestId = client.newRequestId();
+    const call = client.invoke('ledger', 'append', ['x'], { requestId, reply: 'majority' });
+    await until(() => cluster!.nodes.every((n) => n.instance.entries.length === 1), 5_000, 'x applied');
+    cluster.group.crash(gone.member);
+    await until(() => client.view?.members.length === 2, 5_000, 'the client to see the view of 2');
+    // Two members join; their view does not reach the client yet.
+    cluster.net.drop = (_from, to, bytes) =>
+      to === client.address && ['accepted', 'reply', 'replies', 'view'].includes(kind(bytes));
+    cluster.add();
+    cluster.add();
+    await cluster.settle();
+    cluster.net.drop = (_from, to, bytes) => to === client.address && kind(bytes) === 'view';
+    // The first answer it gets is an outcome answer: ordered in the view of three, with the
+    // answering member's four. Paired the other way, the joiners counted as gone.
+    expect(await client.outcome(requestId)).toMatchObject({ status: 'committed', value: 1 });
+    cluster.net.drop = () => false; // the joiners' view arrives: the client can ask them too
+    const r = (await call) as Replies<number>;
+    expect(r.entries.filter((e) => e.status === 'ok').length).toBeGreaterThanOrEqual(3);
+  });
+
   it('none: resolves once ordered; the call still runs everywhere', async () => {
     cluster = await Cluster.of(2);
     const client = await cluster.client();
