@@ -1013,6 +1013,15 @@ export class TroupeClient implements Invoker {
     const done = (replies: Replies<unknown>) => {
       this.sampleRtt(call);
       this.take(call.id);
+      if (!replies.entries.some((e) => e.status === 'ok' || e.status === 'error')) {
+        // Every member of the ordering view left without an answer reaching the client: whether
+        // it ran is unknown here, as after a fail-over (members that joined since may hold its
+        // outcome), so it stays unsettled for outcome() and reissue(). Settled, the client's
+        // next watermark let the group drop the outcome (FINDINGS 94).
+        this.remember(call);
+        call.resolve(replies);
+        return;
+      }
       this.settle(call.id, {
         requestId: call.id,
         status: 'committed',

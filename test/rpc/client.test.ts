@@ -203,6 +203,44 @@ describe('client: reply modes', () => {
     expect(r.entries.filter((e) => e.status === 'ok').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('all: a call every member of whose ordering view left before answering is kept for outcome() (FINDINGS 94)', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client({ contactTimeoutMs: 30_000 });
+    const first = [...cluster.nodes];
+    const firstAddresses = new Set(first.map((n) => n.member.address));
+    // No member of the ordering view gets its answer through.
+    cluster.net.drop = (from, to, bytes) => {
+      if (to !== client.address || !firstAddresses.has(from)) return false;
+      const kind = decodeClientPacket(bytes, groupIdOf('ledger')).packet.kind;
+      return kind === 'reply' || kind === 'replies' || kind === 'outcome';
+    };
+    const call = client.invoke('ledger', 'slowAppend', ['x', 300], { reply: 'all' }) as Promise<
+      Replies<number>
+    >;
+    await until(() => first.every((n) => n.instance.runs === 1), 5_000, 'the call running at all three');
+    // Two members join (they take it from the state), then the three leave one at a time: the
+    // client follows each view (without a key, only views keeping a majority of the last).
+    cluster.add();
+    cluster.add();
+    await until(() => client.view?.members.length === 5, 5_000, 'the client to see five');
+    // The contact last: the view without it ends the call before the client fails over.
+    const order = [
+      ...first.filter((n) => n.member.self !== client.contactMember),
+      first.find((n) => n.member.self === client.contactMember)!,
+    ];
+    for (const [i, n] of order.entries()) {
+      cluster.group.crash(n.member);
+      await until(() => client.view?.members.length === 4 - i, 5_000, 'the client to follow');
+    }
+    const r = await call;
+    expect(r.entries.map((e) => e.status)).toStrictEqual(['failed', 'failed', 'failed']);
+    // It ran, and the survivors hold its outcome: the caller, with no answer in hand, can learn
+    // it, also after its next call (whose watermark let the group drop it, when it was settled).
+    cluster.net.drop = () => false;
+    expect(await client.invoke('ledger', 'append', ['after'])).toBe(2);
+    expect(await client.outcome(r.requestId)).toMatchObject({ status: 'committed', value: 1, settled: true });
+  });
+
   it('none: resolves once ordered; the call still runs everywhere', async () => {
     cluster = await Cluster.of(2);
     const client = await cluster.client();
