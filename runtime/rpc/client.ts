@@ -892,6 +892,9 @@ export class TroupeClient implements Invoker {
     call.attempts = 0;
     if (call.mode === 'none') {
       this.take(p.id)?.resolve(undefined);
+      // In the order is all a `none` call waits for: a reissued one ends as a first call does,
+      // unremembered. Kept, it held the client's watermark below it (FINDINGS 91).
+      this.forget(p.id);
       return;
     }
     this.checkComplete(call);

@@ -99,6 +99,25 @@ describe('client: reply modes', () => {
     expect(await client.outcome(r.requestId)).toMatchObject({ status: 'committed', value: r, settled: true });
   });
 
+  it("none: a reissue confirmed in the order ends the client's hold on the id; the group drops later outcomes (FINDINGS 91)", async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client(QUICK_DETECTION);
+    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
+    cluster.group.holdCasts(contact.member, true); // never ordered through the contact
+    const call = client.invoke('ledger', 'append', ['n'], { reply: 'none' });
+    await sleep(30);
+    cluster.group.crash(contact.member);
+    const err = (await call.catch((e: unknown) => e)) as FailoverError;
+    expect(err).toBeInstanceOf(FailoverError);
+    await client.ready();
+    expect(await client.reissue(err.requestId)).toBeUndefined();
+    for (let i = 0; i < 20; i++) await client.invoke('ledger', 'append', [`e${i}`]);
+    await cluster.settle();
+    for (const n of cluster.live) expect(n.instance.entries).toHaveLength(21);
+    // Still held, it kept the watermark below it, and every replica every later outcome.
+    for (const n of cluster.live) expect(n.replica.outcomeCount).toBeLessThanOrEqual(2);
+  });
+
   it('majority: resolves once more than half answered', async () => {
     cluster = await Cluster.of(5);
     const client = await cluster.client();
