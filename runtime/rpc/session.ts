@@ -10,6 +10,8 @@ import { parseRequestId } from './result.js';
 
 /** Largest counter a request id may carry (15 digits). */
 const MAX_COUNTER = 999_999_999_999_999;
+/** Highest counter this session numbers from: a billion ids below {@link MAX_COUNTER} stay free. */
+const TOP_COUNTER = MAX_COUNTER - 1e9;
 
 /**
  * Counters per millisecond of the clock an incarnation may use before it reaches the next
@@ -40,7 +42,7 @@ export class ClientSession {
     readonly clientId: string,
     now: number,
   ) {
-    this.counter = Math.min(Math.max(0, Math.floor(now)) * COUNTERS_PER_MS, MAX_COUNTER - 1e9);
+    this.counter = Math.min(Math.max(0, Math.floor(now)) * COUNTERS_PER_MS, TOP_COUNTER);
   }
 
   /** A fresh request id of this incarnation. */
@@ -58,8 +60,10 @@ export class ClientSession {
       else this.sorted = false;
     }
     this.open.set(n, (holds ?? 0) + 1);
-    // An id the caller chose counts as issued: what comes below it and settles is settled.
-    if (n > this.counter) this.counter = n;
+    // An id the caller chose counts as issued: what comes below it and settles is settled. Not
+    // past TOP_COUNTER: numbered on from the top of the counters, the next id had 16 digits and
+    // every later call of this client was refused as a bad request id (FINDINGS 95).
+    if (n > this.counter) this.counter = Math.max(this.counter, Math.min(n, TOP_COUNTER));
   }
 
   /** One hold of `id` ends (its call completed, or its memory was dropped). */
