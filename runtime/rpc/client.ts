@@ -1025,14 +1025,7 @@ export class TroupeClient implements Invoker {
         call.resolve(replies);
         return;
       }
-      this.settle(call.id, {
-        requestId: call.id,
-        status: 'committed',
-        member: '',
-        viewId: replies.viewId,
-        value: replies,
-        settled: true,
-      });
+      this.settle(call.id, committedReplies(replies));
       call.resolve(replies);
     };
     if (call.mode === 'all' && call.replies.size >= members.length) done(this.replies(call, members));
@@ -1171,19 +1164,7 @@ export class TroupeClient implements Invoker {
       // unsettled, it held the client's watermark below it until `remember` more calls failed,
       // and the group kept every later outcome of this client meanwhile (FINDINGS 91).
       const answered = replies.entries.some((e) => e.status === 'ok' || e.status === 'error');
-      this.remember(
-        call,
-        answered
-          ? {
-              requestId: call.id,
-              status: 'committed',
-              member: '',
-              viewId: replies.viewId,
-              value: replies,
-              settled: true,
-            }
-          : undefined,
-      );
+      this.remember(call, answered ? committedReplies(replies) : undefined);
       call.resolve(replies);
       return;
     }
@@ -1569,4 +1550,16 @@ function replay(o: ClientOutcome): Promise<unknown> {
   if (o.status === 'interrupted') return Promise.reject(o.error ?? new InterruptedError(o.requestId));
   if (o.status === 'expired') return Promise.reject(o.error ?? new OutcomeExpiredError(o.requestId));
   return o.error ? Promise.reject(o.error) : Promise.resolve(o.value);
+}
+
+/** The settled answer of an `all`/`majority` call: its members' replies, as the caller got them. */
+function committedReplies(replies: Replies<unknown>): ClientOutcome {
+  return {
+    requestId: replies.requestId,
+    status: 'committed',
+    member: '',
+    viewId: replies.viewId,
+    value: replies,
+    settled: true,
+  };
 }

@@ -67,7 +67,9 @@ describe('client: reply modes', () => {
     expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'ok', 'failed']);
   });
 
-  it('all: members that never answer are reported timeout at the deadline', async () => {
+  /** A group of 3 whose second member's replies never reach the client, and an `all` call on it
+   * that ends at its 300 ms deadline. */
+  async function allWithOneMute() {
     cluster = await Cluster.of(3);
     const client = await cluster.client();
     const mute = cluster.nodes[1]!.member.address;
@@ -76,26 +78,24 @@ describe('client: reply modes', () => {
       reply: 'all',
       timeoutMs: 300,
     })) as Replies<number>;
+    return { client, r, group: cluster };
+  }
+
+  it('all: members that never answer are reported timeout at the deadline', async () => {
+    const { r } = await allWithOneMute();
     expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'timeout', 'ok']);
   });
 
   it('all: a call answered by some members at its deadline is settled; the group drops later outcomes (FINDINGS 91)', async () => {
-    cluster = await Cluster.of(3);
-    const client = await cluster.client();
-    const mute = cluster.nodes[1]!.member.address;
-    cluster.net.drop = (from, to) => from === mute && to === client.address;
-    const r = (await client.invoke('ledger', 'append', ['a'], {
-      reply: 'all',
-      timeoutMs: 300,
-    })) as Replies<number>;
+    const { client, r, group } = await allWithOneMute();
     expect(r.entries.map((e) => e.status)).toStrictEqual(['ok', 'timeout', 'ok']);
-    cluster.net.drop = () => false;
+    group.net.drop = () => false;
     for (let i = 0; i < 20; i++) await client.invoke('ledger', 'append', [`e${i}`]);
-    await cluster.settle();
+    await group.settle();
     // Kept unsettled, it held the client's watermark below it: every replica kept all 21
     // outcomes (and, past `perClient` more calls, a request the client had not settled below
     // them would have been dropped as `expired`).
-    for (const n of cluster.nodes) expect(n.replica.outcomeCount).toBeLessThanOrEqual(2);
+    for (const n of group.nodes) expect(n.replica.outcomeCount).toBeLessThanOrEqual(2);
     expect(await client.outcome(r.requestId)).toMatchObject({ status: 'committed', value: r, settled: true });
   });
 
