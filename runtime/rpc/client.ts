@@ -650,6 +650,7 @@ export class TroupeClient implements Invoker {
   }
 
   private sendCall(call: Call, to: Contact): void {
+    const s = this.session.watermark(call.id);
     call.contact = to;
     call.lastSent = this.time.now();
     if (call.firstSent === 0) call.firstSent = call.lastSent;
@@ -661,7 +662,8 @@ export class TroupeClient implements Invoker {
       args: call.args,
       mode: call.mode,
       to: to.member,
-      settled: this.session.watermark(call.id),
+      settled: s?.settled,
+      keep: s?.keep,
       issue: call.issue,
     });
   }
@@ -1135,7 +1137,8 @@ export class TroupeClient implements Invoker {
         const address = this.addressOf(m);
         if (!address) continue;
         if (call.accepted.ordered) this.send(address, { kind: 'outcome?', id: call.id });
-        else
+        else {
+          const s = this.session.watermark(call.id);
           this.send(address, {
             kind: 'call',
             id: call.id,
@@ -1144,9 +1147,11 @@ export class TroupeClient implements Invoker {
             args: call.args,
             mode: 'first',
             to: m,
-            settled: this.session.watermark(call.id),
+            settled: s?.settled,
+            keep: s?.keep,
             issue: call.issue,
           });
+        }
       }
       this.checkComplete(call);
     }

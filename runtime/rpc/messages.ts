@@ -4,7 +4,7 @@
  *
  * | kind | sent as | fields |
  * |---|---|---|
- * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark, issue |
+ * | `request` | ordered cast by the contact | id, service, method, args, mode, client address, contact, timestamp, settled watermark, issue, kept counters (when any) |
  * | `done` | ordered cast by a lock holder | id, runner, result (a handler call completed) |
  * | `acquire` / `release` | ordered cast | lock, member |
  * | `forward` | point-to-point from the contact | an unordered query to answer in `all`/`majority` mode |
@@ -14,10 +14,12 @@
 import type { MemberId } from '../stack/member.js';
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue } from './codec.js';
+import { MAX_KEPT } from './outcomes.js';
 import {
   bad,
   bytes,
   int,
+  ints,
   mode,
   type Result,
   requestId,
@@ -44,6 +46,8 @@ export interface RequestMsg {
   ts: number;
   /** The client's settled watermark from its `call` packet (outcomes.ts), when it sent one. */
   settled: number | undefined;
+  /** The client's unsettled counters at or below `settled` (its `call` packet's `keep`). */
+  keep?: number[] | undefined;
   /**
    * The client's issue of the request this copy comes from (its `call` packet's; 0 from a client
    * of an earlier release). A fence refuses the copies of the issues up to the one it names,
@@ -124,6 +128,8 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
         m.ts,
         m.settled ?? null,
         m.issue,
+        // Appended when present: most requests have nothing kept and keep the earlier 11 fields.
+        ...(m.keep !== undefined ? [m.keep] : []),
       ]);
     case 'done':
       return encodeValue([KIND.done, m.id, m.runner, resultToTuple(m.result)]);
@@ -169,7 +175,7 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   if (!Array.isArray(v)) return bad('group message must be an array');
   switch (v[0]) {
     case KIND.request:
-      if (v.length !== 11) bad('request has 11 fields');
+      if (v.length !== 11 && v.length !== 12) bad('request has 11 or 12 fields');
       {
         const r = callFields(v, 'request') as RequestMsg;
         r.contact = str(v[7], 'contact', 64);
@@ -177,6 +183,7 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         r.settled = v[9] === null ? undefined : int(v[9], 'settled watermark');
         // An earlier release's contact put a boolean (after-fence) here: its clients' issue, 0.
         r.issue = typeof v[10] === 'boolean' ? 0 : int(v[10], 'issue');
+        r.keep = v.length === 12 ? ints(v[11], 'kept counters', MAX_KEPT) : undefined;
         return r;
       }
     case KIND.done:

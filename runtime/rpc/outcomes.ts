@@ -17,6 +17,13 @@
  * whose outcomes a retransmission then ran again; FINDINGS 71). Both count positions in the
  * total order, never time, so every replica ends the same sessions at the same point. `perClient` caps the outcomes one session holds above its
  * floor, a defence against a client that never settles (its lowest are then dropped).
+ *
+ * A watermark alone says only where the client's *oldest* unsettled request is: one request left
+ * unsettled (a fail-over nobody asked about) held every later outcome of its client until the
+ * `perClient` cap dropped that very request (FINDINGS 91). So a request also carries `keep`, the
+ * few counters at or below its watermark the client has not settled (its requests far behind its
+ * newest, {@link MAX_KEPT} at most): the floor passes them, they stay until a later watermark
+ * covers them without listing them.
  */
 import { RpcConfigError } from './errors.js';
 import { bad, parseRequestId, type Result, resultFromTuple, resultToTuple, strings } from './result.js';
@@ -45,11 +52,20 @@ export type RecordedOutcome =
   | { status: 'committed'; result: Result; viewId: number; at: number }
   | { status: 'interrupted'; viewId: number; at: number };
 
+/** Counters a request may list as unsettled below its watermark (`keep`). */
+export const MAX_KEPT = 64;
+
 export type Lookup = RecordedOutcome | { status: 'expired' } | undefined;
 
 interface Session {
   /** Highest counter the client settled (or whose outcome the `perClient` cap dropped); 0 if none. */
   floor: number;
+  /**
+   * Counters at or below `floor` the client has not settled (its `keep` when the floor passed
+   * them), until a watermark covers them without listing them; undefined when none. At most
+   * {@link MAX_KEPT}: only the request that raised the floor last adds to it.
+   */
+  kept: Set<number> | undefined;
   /** Position in the order (requests applied) of this client's last request. */
   lastSeen: number;
   outcomes: Map<number, RecordedOutcome>;
@@ -75,6 +91,7 @@ export type OutcomeTableState = [
     lastSeen: number,
     outcomes: [number, unknown[]][],
     fences: [counter: number, upTo: number][],
+    kept?: number[],
   ][],
 ];
 
@@ -108,25 +125,23 @@ export class OutcomeTable {
     if (!c) return undefined;
     const o = c.outcomes.get(p.counter);
     if (o) return o;
-    return p.counter <= c.floor ? { status: 'expired' } : undefined;
+    return settledIn(c, p.counter) ? { status: 'expired' } : undefined;
   }
 
   /**
    * Applies one ordered request of `id`'s client (call before looking `id` up): the order
    * advances by one, the client's session is refreshed, and everything at or below `settled`
-   * (the client's watermark, when the request carries one) is dropped.
+   * (the client's watermark, when the request carries one) but the counters of `keep` is dropped.
    */
-  request(id: string, settled: number | undefined): void {
+  request(id: string, settled: number | undefined, keep?: readonly number[]): void {
     const p = parseRequestId(id);
     if (!p) return;
     this.progress++;
     const c = this.session(p.clientId);
-    if (settled !== undefined && settled > c.floor) {
-      c.floor = settled;
-      prune(c, settled);
+    if (settled !== undefined) {
+      settle(c, settled, keep);
       // Just refreshed, so the most recently active of the bare ones too.
       if (c.outcomes.size === 0) this.bare.set(p.clientId, c);
-      for (const n of c.fences.keys()) if (n <= settled) c.fences.delete(n);
     }
     this.sweep();
   }
@@ -136,7 +151,7 @@ export class OutcomeTable {
     const p = parseRequestId(id);
     if (!p) return;
     const c = this.session(p.clientId);
-    if (p.counter <= c.floor) return; // settled by its client: nobody will ask for it
+    if (settledIn(c, p.counter)) return; // settled by its client: nobody will ask for it
     if (!c.outcomes.has(p.counter)) {
       if (p.counter > c.top) c.top = p.counter;
       else c.sorted = false;
@@ -145,7 +160,8 @@ export class OutcomeTable {
     c.outcomes.set(p.counter, outcome);
     c.fences.delete(p.counter);
     while (c.outcomes.size > this.limits.perClient) {
-      const lowest = c.sorted ? (c.outcomes.keys().next().value as number) : Math.min(...c.outcomes.keys());
+      const lowest = lowestAboveFloor(c, c.outcomes);
+      if (lowest === Number.POSITIVE_INFINITY) break; // all kept: at most MAX_KEPT
       c.outcomes.delete(lowest);
       c.floor = Math.max(c.floor, lowest);
     }
@@ -160,14 +176,14 @@ export class OutcomeTable {
     const p = parseRequestId(id);
     if (!p || upTo < 1) return;
     const c = this.session(p.clientId);
-    if (p.counter <= c.floor || c.outcomes.has(p.counter)) return;
+    if (settledIn(c, p.counter) || c.outcomes.has(p.counter)) return;
     if (upTo <= (c.fences.get(p.counter) ?? 0)) return;
     c.fences.set(p.counter, upTo);
     // Past the cap the lowest fence goes, and the floor rises to it, as for outcomes: a request
     // whose fence is forgotten must answer `expired`, never run (its client was told not-found).
     while (c.fences.size > this.limits.perClient) {
-      let lowest = Number.POSITIVE_INFINITY;
-      for (const n of c.fences.keys()) if (n < lowest) lowest = n;
+      const lowest = lowestAboveFloor(c, c.fences);
+      if (lowest === Number.POSITIVE_INFINITY) break; // all kept: at most MAX_KEPT
       c.fences.delete(lowest);
       c.floor = Math.max(c.floor, lowest);
     }
@@ -206,7 +222,15 @@ export class OutcomeTable {
       return c;
     }
     if (c) this.clients.delete(clientId);
-    c ??= { floor: 0, lastSeen: this.progress, outcomes: new Map(), sorted: true, top: 0, fences: new Map() };
+    c ??= {
+      floor: 0,
+      kept: undefined,
+      lastSeen: this.progress,
+      outcomes: new Map(),
+      sorted: true,
+      top: 0,
+      fences: new Map(),
+    };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
     if (c.outcomes.size === 0) {
@@ -250,16 +274,21 @@ export class OutcomeTable {
     return [
       this.progress - unapplied,
       this.lastSweep,
-      [...this.clients].map(([id, c]) => [
-        id,
-        c.floor,
-        c.lastSeen,
-        [...c.outcomes].map(([n, o]) => [
-          n,
-          o.status === 'committed' ? [1, o.viewId, o.at, resultToTuple(o.result)] : [0, o.viewId, o.at],
-        ]),
-        [...c.fences],
-      ]),
+      [...this.clients].map(([id, c]) => {
+        const entry: OutcomeTableState[2][number] = [
+          id,
+          c.floor,
+          c.lastSeen,
+          [...c.outcomes].map(([n, o]) => [
+            n,
+            o.status === 'committed' ? [1, o.viewId, o.at, resultToTuple(o.result)] : [0, o.viewId, o.at],
+          ]),
+          [...c.fences],
+        ];
+        // Appended when present: a session with no kept counters has the earlier five fields.
+        if (c.kept) entry.push([...c.kept]);
+        return entry;
+      }),
     ];
   }
 
@@ -279,7 +308,9 @@ export class OutcomeTable {
     const [progress, lastSweep, clients] = list(state, 'state') as [unknown, unknown, unknown];
     const next = new Map<string, Session>();
     for (const entry of list(clients, 'clients')) {
-      const [id, floor, lastSeen, outcomes, fences] = list(entry, 'client') as unknown[];
+      const fields = list(entry, 'client');
+      if (fields.length !== 5 && fields.length !== 6) bad('outcome table: a client has 5 or 6 fields');
+      const [id, floor, lastSeen, outcomes, fences, kept] = fields;
       if (typeof id !== 'string' || !parseRequestId(`${id}:1`) || next.has(id))
         bad('outcome table: client id invalid or repeated');
       const m = new Map<number, RecordedOutcome>();
@@ -299,8 +330,11 @@ export class OutcomeTable {
         if (Array.isArray(upTo)) strings(upTo, 'fenced members', 64);
         else f.set(count(n, 'counter'), count(upTo, 'fenced issue'));
       }
+      const k = kept === undefined ? [] : list(kept, 'kept counters');
+      if (k.length > MAX_KEPT) bad(`outcome table: more than ${MAX_KEPT} kept counters`);
       next.set(id as string, {
         floor: count(floor, 'floor'),
+        kept: k.length > 0 ? new Set(k.map((n) => count(n, 'kept counter'))) : undefined,
         lastSeen: count(lastSeen, 'last seen'),
         outcomes: m,
         ...order(m),
@@ -315,18 +349,57 @@ export class OutcomeTable {
   }
 }
 
-/** Drops `c`'s outcomes at or below `settled`. */
+/** Whether the client settled `counter`: at or below its floor, and not kept there. */
+function settledIn(c: Session, counter: number): boolean {
+  return counter <= c.floor && c.kept?.has(counter) !== true;
+}
+
+/**
+ * Applies a watermark and its `keep` list. Kept counters it covers and no longer lists were
+ * settled since; listed counters above the floor stay when it passes them. A watermark at or
+ * below the floor (a request its client sent before a later one the order put first) only ends
+ * kept counters, never keeps one again: settling is for good at the client, so a counter it
+ * covers and omits is settled, and one it lists but the floor already passed unkept is gone.
+ */
+function settle(c: Session, settled: number, keep: readonly number[] | undefined): void {
+  if (c.kept) {
+    for (const n of c.kept)
+      if (n <= settled && keep?.includes(n) !== true) {
+        c.kept.delete(n);
+        c.outcomes.delete(n);
+        c.fences.delete(n);
+      }
+    if (c.kept.size === 0) c.kept = undefined;
+  }
+  if (settled <= c.floor) return;
+  const listed = keep?.filter((n) => n > c.floor && n <= settled);
+  if (listed?.length) c.kept = new Set([...(c.kept ?? []), ...listed]);
+  c.floor = settled;
+  prune(c, settled);
+  for (const n of c.fences.keys()) if (n <= settled && c.kept?.has(n) !== true) c.fences.delete(n);
+}
+
+/** Drops `c`'s outcomes at or below `settled` but its kept ones. */
 function prune(c: Session, settled: number): void {
+  const kept = c.kept;
   if (c.sorted) {
     for (const n of c.outcomes.keys()) {
       if (n > settled) break;
-      c.outcomes.delete(n);
+      if (kept?.has(n) !== true) c.outcomes.delete(n);
     }
-  } else for (const n of c.outcomes.keys()) if (n <= settled) c.outcomes.delete(n);
+  } else for (const n of c.outcomes.keys()) if (n <= settled && kept?.has(n) !== true) c.outcomes.delete(n);
   if (c.outcomes.size === 0) {
     c.sorted = true;
     c.top = 0;
   }
+}
+
+/** The lowest counter of `m` not kept below the floor (the `perClient` cap's victim); ∞ if none. */
+function lowestAboveFloor(c: Session, m: Map<number, unknown>): number {
+  let lowest = Number.POSITIVE_INFINITY;
+  if (c.sorted && m === c.outcomes && !c.kept) return m.keys().next().value as number;
+  for (const n of m.keys()) if (n < lowest && c.kept?.has(n) !== true) lowest = n;
+  return lowest;
 }
 
 /** `sorted` and `top` of a restored outcome map (its Map order is the snapshot's). */

@@ -16,10 +16,12 @@ import type { Endpoint } from '../wire/packet.js';
 import { decodeFixedHeader, decodePacket, encodePacket, PacketType } from '../wire/packet.js';
 import type { ReplyMode } from './api.js';
 import { decodeValue, encodeValue } from './codec.js';
+import { MAX_KEPT } from './outcomes.js';
 import {
   bad,
   bytes,
   int,
+  ints,
   mode,
   type Result,
   requestId,
@@ -49,6 +51,12 @@ export interface CallPacket {
    * request of its own numbered at or below this again, so the group may drop those outcomes.
    */
   settled?: number;
+  /**
+   * Counters at or below `settled` the client has not settled: its requests far behind its
+   * newest that are still pending or unanswered (outcomes.ts, `MAX_KEPT` at most). The group
+   * keeps their outcomes while the floor passes them. Absent when there are none.
+   */
+  keep?: number[];
   /**
    * The client's issue of this request: each call of the id (the first, and every reissue) gets
    * one above those it started before, at least the clock's milliseconds. Every packet of one
@@ -233,7 +241,9 @@ function tuple(p: ClientPacket): unknown[] {
         p.mode,
         p.to ?? null,
         p.settled ?? null,
-        ...(p.issue !== undefined ? [p.issue] : []),
+        // Appended fields: the shortest form that holds what the call says.
+        ...(p.issue !== undefined || p.keep !== undefined ? [p.issue ?? 0] : []),
+        ...(p.keep !== undefined ? [p.keep] : []),
       ];
     case 'outcome?':
       // Later fields were appended: the shortest form that holds what the query says.
@@ -317,8 +327,8 @@ function parse(v: unknown): ClientPacket {
   if (!Array.isArray(v)) return bad('client message must be an array');
   switch (v[0]) {
     case KIND.call:
-      // The issue came later (9 fields); a client of an earlier release sends 8.
-      if (v.length !== 8) fields(v, 9, 'call');
+      // The issue (9 fields) and the kept counters (10) came later; earlier clients send fewer.
+      if (v.length !== 8 && v.length !== 9) fields(v, 10, 'call');
       return {
         kind: 'call',
         id: requestId(v[1]),
@@ -328,7 +338,8 @@ function parse(v: unknown): ClientPacket {
         mode: mode(v[5]),
         ...(v[6] === null ? {} : { to: str(v[6], 'member', 64) }),
         ...(v[7] === null ? {} : { settled: int(v[7], 'settled watermark') }),
-        ...(v.length === 9 ? { issue: int(v[8], 'issue') } : {}),
+        ...(v.length >= 9 ? { issue: int(v[8], 'issue') } : {}),
+        ...(v.length === 10 ? { keep: ints(v[9], 'kept counters', MAX_KEPT) } : {}),
       };
     case KIND['outcome?']:
       // The query number (4 fields), then the fenced issue (5) came later: earlier clients send fewer.

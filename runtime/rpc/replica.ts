@@ -574,6 +574,7 @@ export class Replica<T extends object = object> implements StateProvider {
         contact: group.self,
         ts: Math.max(0, Math.floor(this.clock())),
         settled: p.settled,
+        keep: p.keep,
         issue,
       };
       this.inflight.set(p.id, this.clock());
@@ -971,7 +972,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.touchClient(msg.client);
     const view = this.applied;
     // The client's session: refreshed, and what the client settled is dropped, before the lookup.
-    this.outcomes.request(msg.id, msg.settled);
+    this.outcomes.request(msg.id, msg.settled, msg.keep);
 
     const known = this.outcomes.get(msg.id);
     if (known) {
@@ -1036,7 +1037,7 @@ export class Replica<T extends object = object> implements StateProvider {
               post: this.app.snapshot(),
               // The restored table has not counted the request (it heads the backlog there).
               record: () => {
-                this.outcomes.request(msg.id, msg.settled);
+                this.outcomes.request(msg.id, msg.settled, msg.keep);
                 this.commit(msg, msg.contact, view, now, result);
               },
             };

@@ -54,6 +54,12 @@ export function strings(v: unknown, what: string, maxItems = 4096): string[] {
   return (v as unknown[]).map((x, i) => str(x, `${what}[${i}]`, 256));
 }
 
+export function ints(v: unknown, what: string, maxItems: number): number[] {
+  if (!Array.isArray(v) || v.length > maxItems)
+    bad(`${what} must be an array of at most ${maxItems} integers`);
+  return (v as unknown[]).map((x, i) => int(x, `${what}[${i}]`));
+}
+
 const MODES: readonly string[] = ['first', 'all', 'majority', 'none'];
 export function mode(v: unknown): ReplyMode {
   if (typeof v !== 'string' || !MODES.includes(v)) bad(`reply mode must be one of ${MODES.join(', ')}`);

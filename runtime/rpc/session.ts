@@ -6,7 +6,20 @@
  * deadline) until the client has its answer or forgets it (`remember`). Everything numbered
  * below the lowest unsettled counter is settled: the client will never ask about it again.
  */
+import { MAX_KEPT } from './outcomes.js';
 import { parseRequestId } from './result.js';
+
+/** A packet's settled watermark and the unsettled counters it passes. */
+export interface Settlement {
+  settled: number;
+  keep?: number[];
+}
+
+/**
+ * Counters behind the last issued past which an unsettled request no longer holds the watermark
+ * (it goes into `keep`): far above the calls a client keeps in flight, so that `keep` is rare.
+ */
+export const KEEP_LAG = 4096;
 
 /** Largest counter a request id may carry (15 digits). */
 const MAX_COUNTER = 999_999_999_999_999;
@@ -31,6 +44,11 @@ export class ClientSession {
   /** The last counter added to `open` while {@link sorted}. */
   private top = 0;
   private counter: number;
+  /**
+   * The highest counter held so far, this session's or the caller's (`requestId`): how far
+   * behind a held counter is is measured from it, in whichever numbering the calls use.
+   */
+  private newest = 0;
 
   /**
    * @param clientId this client's id
@@ -54,6 +72,7 @@ export class ClientSession {
   hold(id: string): void {
     const n = this.own(id);
     if (n === undefined) return;
+    if (n > this.newest) this.newest = n;
     const holds = this.open.get(n);
     if (holds === undefined) {
       if (n > this.top) this.top = n;
@@ -80,17 +99,34 @@ export class ClientSession {
   }
 
   /**
-   * The settled watermark for a packet about `id`: below its lowest unsettled counter, else the
-   * last counter issued; undefined for another client's id (it is not this session's to settle).
+   * The settled watermark for a packet about `id`, and the counters it passes unsettled;
+   * undefined for another client's id (it is not this session's to settle).
+   *
+   * The watermark is below the lowest unsettled counter, else the last counter issued, but for
+   * the oldest unsettled counters: up to {@link MAX_KEPT} of those more than {@link KEEP_LAG}
+   * behind the newest held go in `keep`, and the watermark passes them, up to the next unsettled
+   * counter (the packet's own call is one, so there is always one left). Without them one call
+   * left unsettled (a fail-over nobody asked about) held every later outcome of this client in
+   * every replica until the group's `perClient` cap dropped that very call (FINDINGS 91).
    */
-  watermark(id: string): number | undefined {
+  watermark(id: string): Settlement | undefined {
     if (this.own(id) === undefined) return undefined;
     let low = this.counter + 1;
     if (this.sorted) {
       const first = this.open.keys().next();
       if (!first.done && first.value < low) low = first.value;
     } else for (const n of this.open.keys()) if (n < low) low = n;
-    return low - 1;
+    const behind = this.newest - KEEP_LAG;
+    if (low >= behind) return { settled: low - 1 };
+    // Rare: a call far behind the newest is unsettled. The oldest such pass into `keep`, and the
+    // watermark stops below the lowest held counter not kept. Never past every held counter: a
+    // caller that picks its own ids below this session's counter (`requestId`) numbers its next
+    // calls above those in flight, not above the counter, so counters above them may still come.
+    const held = [...this.open.keys()].sort((a, b) => a - b);
+    let kept = 0;
+    while (kept < MAX_KEPT && kept < held.length - 1 && held[kept]! < behind) kept++;
+    if (kept === 0) return { settled: low - 1 };
+    return { settled: held[kept]! - 1, keep: held.slice(0, kept) };
   }
 
   private own(id: string): number | undefined {

@@ -14,6 +14,7 @@ import {
 } from '../../runtime/rpc/errors.js';
 import { decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { Replica } from '../../runtime/rpc/replica.js';
+import { KEEP_LAG } from '../../runtime/rpc/session.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
@@ -445,6 +446,42 @@ describe('client: fail-over', () => {
     expect(await client.reissue(err.requestId)).toBe(1);
     await cluster.settle();
     for (const n of cluster.live) expect(n.instance.runs).toBe(1);
+  });
+
+  it('a fail-over nobody asks about for thousands of calls: outcome() still says committed, and the group keeps no more than the lag (FINDINGS 91)', async () => {
+    // A cap a little above the lag past which the client lists the call in `keep`: before, the
+    // call held the watermark, every replica kept every later outcome, and the cap then dropped
+    // the call itself, which answered `expired`.
+    cluster = await Cluster.of(3, { outcomes: { perClient: KEEP_LAG + 200 } });
+    const client = await cluster.client();
+    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
+    const call = client.invoke('ledger', 'slowAppend', ['x', 500]);
+    await until(() => contact.instance.runs === 1, 5_000, 'the call running at the contact');
+    cluster.group.crash(contact.member);
+    const err = (await call.catch((e: unknown) => e)) as FailoverError;
+    expect(err).toBeInstanceOf(FailoverError);
+    await client.ready();
+    const later = KEEP_LAG + 400;
+    for (let i = 0; i < later; i += 64)
+      await Promise.all(
+        Array.from({ length: Math.min(64, later - i) }, (_, k) =>
+          client.invoke('ledger', 'append', [`e${i + k}`]),
+        ),
+      );
+    await cluster.settle();
+    for (const n of cluster.live) {
+      expect(n.instance.entries).toHaveLength(later + 1);
+      expect(n.replica.outcomeCount).toBeLessThanOrEqual(KEEP_LAG + 64 + 2);
+    }
+    expect(await client.outcome(err.requestId)).toMatchObject({
+      status: 'committed',
+      value: 1,
+      settled: true,
+    });
+    // Settled now: the next call's watermark passes it, and the group drops it.
+    await client.invoke('ledger', 'append', ['last']);
+    await cluster.settle();
+    for (const n of cluster.live) expect(n.replica.outcomeCount).toBeLessThanOrEqual(KEEP_LAG + 64);
   });
 
   it('a request the contact never ordered is not-found after fail-over; reissue runs it once, a second reissue gets the recorded reply', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeValue } from '../../runtime/rpc/codec.js';
 import { toWireError } from '../../runtime/rpc/errors.js';
 import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
+import { MAX_KEPT } from '../../runtime/rpc/outcomes.js';
 import { ClientPacketDrop, decodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { DecodeError } from '../../runtime/wire/errors.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
@@ -31,6 +32,8 @@ const GROUP_TEMPLATES: unknown[][] = [
   [6, 'c:1', ['n1.1'], 'n2.1', 5],
   [1, 'c:1', 'svc', 'm', new Uint8Array([0x90]), 'first', '127.0.0.1:9', 'n1.1', 5, 0, 2],
   [6, 'c:1', 2, 'n2.1', 5],
+  // A request with the client's kept counters (FINDINGS 91).
+  [1, 'c:9', 'svc', 'm', new Uint8Array([0x90]), 'first', '127.0.0.1:9', 'n1.1', 5, 8, 2, [3, 4]],
   [
     7,
     [
@@ -82,12 +85,39 @@ describe('rpc decoders refuse hostile values with DecodeError only', () => {
   });
 
   it("an earlier release's request and fence decode to issue 0 and a fence that refuses nothing", () => {
-    const old = GROUP_TEMPLATES.filter((t) => t[0] === 1 || t[0] === 6).map((t) =>
+    const old = GROUP_TEMPLATES.filter((t) => (t[0] === 1 && t.length === 11) || t[0] === 6).map((t) =>
       decodeGroupMsg(encodeValue(t)),
     );
     expect(old.map((m) => (m.kind === 'request' ? m.issue : m.kind === 'fence' ? m.upTo : -1))).toEqual([
       0, 0, 2, 2,
     ]);
+  });
+
+  it('kept counters: a list of at most MAX_KEPT counters, in a request and in a call', () => {
+    const request = GROUP_TEMPLATES.find((t) => t.length === 12)!;
+    expect(decodeGroupMsg(encodeValue(request))).toMatchObject({ settled: 8, keep: [3, 4] });
+    const long = Array.from({ length: MAX_KEPT + 1 }, (_, i) => i + 1);
+    expect(() => decodeGroupMsg(encodeValue([...request.slice(0, 11), long]))).toThrow(DecodeError);
+    expect(decodeGroupMsg(encodeValue([...request.slice(0, 11), long.slice(1)]))).toMatchObject({
+      keep: long.slice(1),
+    });
+    const gid = groupIdOf('g');
+    const call = (keep: unknown) =>
+      encodePacket({
+        type: PacketType.Client,
+        flags: 0,
+        groupId: gid,
+        sender: { node: 1, inc: 0 },
+        headers: [],
+        payload: encodeValue([1, 'c:9', 's', 'm', new Uint8Array([0x90]), 'first', null, 8, 2, keep]),
+      });
+    expect(decodeClientPacket(call([3, 4]), gid).packet).toMatchObject({
+      kind: 'call',
+      settled: 8,
+      keep: [3, 4],
+    });
+    for (const bad of [long, [-1], [1.5], 'x', [null]])
+      expect(() => decodeClientPacket(call(bad), gid)).toThrow(DecodeError);
   });
 
   it('a client packet whose kind is a map is dropped as malformed, by the parser not by a TypeError', () => {

@@ -8,15 +8,15 @@ describe('client session (the client half)', () => {
     const [a, b, c] = [s.next(), s.next(), s.next()];
     expect([a, b, c]).toStrictEqual(['me:1', 'me:2', 'me:3']);
     for (const id of [a, b, c]) s.hold(id);
-    expect(s.watermark(c)).toBe(0);
+    expect(s.watermark(c)).toStrictEqual({ settled: 0 });
     s.release(a);
     s.release(c);
-    expect(s.watermark(c)).toBe(1); // b is still unsettled
+    expect(s.watermark(c)).toStrictEqual({ settled: 1 }); // b is still unsettled
     s.hold(b); // held twice: pending and remembered
     s.release(b);
-    expect(s.watermark(b)).toBe(1);
+    expect(s.watermark(b)).toStrictEqual({ settled: 1 });
     s.release(b);
-    expect(s.watermark(b)).toBe(3);
+    expect(s.watermark(b)).toStrictEqual({ settled: 3 });
     expect(s.watermark('you:1')).toBeUndefined();
   });
 
@@ -30,9 +30,9 @@ describe('client session (the client half)', () => {
   it('an id the caller chose counts as issued: later settled ids below it are settled', () => {
     const s = new ClientSession('me', 0);
     s.hold('me:9');
-    expect(s.watermark('me:9')).toBe(8);
+    expect(s.watermark('me:9')).toStrictEqual({ settled: 8 });
     s.release('me:9');
-    expect(s.watermark('me:10')).toBe(9);
+    expect(s.watermark('me:10')).toStrictEqual({ settled: 9 });
     expect(s.next()).toBe('me:10');
   });
 

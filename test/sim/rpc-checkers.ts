@@ -53,6 +53,8 @@ export interface Model {
   copies: Map<string, number>;
   /** Per client, the highest settled watermark its requests in the agreed log carried. */
   floors: Map<string, number>;
+  /** Per client, counters at or below its floor it listed unsettled (`keep`) when the floor passed them. */
+  kept: Map<string, Set<number>>;
   problems: string[];
   /**
    * The agreed log's first view, when a replica that founded it had served in an earlier
@@ -144,7 +146,7 @@ export function model(sim: RpcSim): Model {
       }
 
   const run = newRun(sim, firstAt);
-  const { register, outcomes, first, copies, floors } = run;
+  const { register, outcomes, first, copies, floors, kept } = run;
   if (refounded !== undefined) {
     // The founders start from the winning founder's state (StateOffer), not a fresh register:
     // the replica's snapshot as they took the root view in, which must agree. It is more than
@@ -207,7 +209,7 @@ export function model(sim: RpcSim): Model {
       if (item.t === 'msg') run.applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
   }
 
-  const m: Model = { register, outcomes, first, copies, floors, problems, refounded, chain };
+  const m: Model = { register, outcomes, first, copies, floors, kept, problems, refounded, chain };
   cache.set(sim, m);
   return m;
 }
@@ -220,6 +222,7 @@ interface Run {
   copies: Map<string, number>;
   pending: Map<string, MemberId>;
   floors: Map<string, number>;
+  kept: Map<string, Set<number>>;
   /** Request id → the highest issue whose later copies are refused. */
   fences: Map<string, number>;
   /** Handler calls whose runner is not in `members` are interrupted (a view change). */
@@ -250,7 +253,9 @@ function settledKey(r: Run): string {
     new Map(
       [...m].filter(([id]) => {
         const colon = id.lastIndexOf(':');
-        return Number(id.slice(colon + 1)) > (r.floors.get(id.slice(0, colon)) ?? 0);
+        const client = id.slice(0, colon);
+        const n = Number(id.slice(colon + 1));
+        return n > (r.floors.get(client) ?? 0) || r.kept.get(client)?.has(n) === true;
       }),
     );
   return JSON.stringify(
@@ -259,6 +264,7 @@ function settledKey(r: Run): string {
       sorted(above(r.outcomes)),
       sorted(r.pending),
       sorted(r.floors),
+      sorted(new Map([...r.kept].map(([c, k]) => [c, [...k].sort((a, b) => a - b)]))),
       sorted(above(r.fences)),
     ],
     (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
@@ -273,6 +279,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
   const copies = new Map<string, number>();
   const pending = new Map<string, MemberId>();
   const floors = new Map<string, number>();
+  const kept = new Map<string, Set<number>>();
   const fences = new Map<string, number>();
   /** Handler calls whose runner is not in `members` are interrupted (a view change). */
   const viewChange = (members: readonly MemberId[]) => {
@@ -314,6 +321,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     register.restore(start.app);
     for (const [id, r] of start.outcomes) outcomes.set(id, r);
     for (const [client, floor] of start.floors) floors.set(client, floor);
+    for (const [client, k] of start.kept) kept.set(client, new Set(k));
     for (const [id, upTo] of start.fences) fences.set(id, upTo);
     for (const [id, runner] of start.pending) pending.set(id, runner);
     let members = start.members;
@@ -324,6 +332,22 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
       } else applyCast(b.payload, b.sender, 'backlog', undefined, 0, members);
     }
   };
+
+  /**
+   * docs/rpc.md's retention rule: a watermark ends the kept counters it covers and does not list;
+   * raising the floor, it keeps the listed ones above the old floor.
+   */
+  function settle(client: string, settled: number, keep: readonly number[]): void {
+    const floor = floors.get(client) ?? 0;
+    const k = kept.get(client) ?? new Set<number>();
+    for (const n of [...k]) if (n <= settled && !keep.includes(n)) k.delete(n);
+    if (settled > floor) {
+      for (const n of keep) if (n > floor && n <= settled) k.add(n);
+      floors.set(client, settled);
+    }
+    if (k.size > 0) kept.set(client, k);
+    else kept.delete(client);
+  }
 
   function apply(a: AgreedMsg, members: readonly MemberId[]): void {
     const msg = a.msg!;
@@ -342,7 +366,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     if (msg.kind !== 'request') return;
     const colon = msg.id.lastIndexOf(':');
     const client = msg.id.slice(0, colon);
-    if (msg.settled !== undefined && msg.settled > (floors.get(client) ?? 0)) floors.set(client, msg.settled);
+    if (msg.settled !== undefined) settle(client, msg.settled, msg.keep ?? []);
     const upTo = fences.get(msg.id) ?? 0;
     const refused = !outcomes.has(msg.id) && upTo > 0 && msg.issue <= upTo;
     if (refused) return;
@@ -352,7 +376,8 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     if (outcomes.has(msg.id) || pending.has(msg.id)) return;
     // At or below its client's settled floor with no outcome (the client gave up on it, or a
     // re-founded start's table dropped it): answered `expired`, never run (outcomes.ts).
-    if (Number(msg.id.slice(colon + 1)) <= (floors.get(client) ?? 0)) return;
+    const n = Number(msg.id.slice(colon + 1));
+    if (n <= (floors.get(client) ?? 0) && kept.get(client)?.has(n) !== true) return;
     let args: unknown[];
     try {
       args = validateRegisterRequest(msg.method, decodeValue(msg.args));
@@ -392,7 +417,19 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
       });
     }
   }
-  return { register, outcomes, first, copies, pending, floors, fences, viewChange, applyCast, startFrom };
+  return {
+    register,
+    outcomes,
+    first,
+    copies,
+    pending,
+    floors,
+    kept,
+    fences,
+    viewChange,
+    applyCast,
+    startFrom,
+  };
 }
 
 /** What a replica's snapshot holds, as the model needs it (the format of replica.ts `encodeSnapshot`). */
@@ -400,6 +437,7 @@ interface Start {
   app: RegisterState;
   outcomes: Map<string, ModelResult>;
   floors: Map<string, number>;
+  kept: Map<string, number[]>;
   fences: Map<string, number>;
   pending: Map<string, MemberId>;
   /** The members of the view it last applied. */
@@ -429,9 +467,11 @@ function startOf(bytes: Uint8Array): Start {
   table.restore(outcomeState);
   const outcomes = new Map<string, ModelResult>();
   const floors = new Map<string, number>();
+  const kept = new Map<string, number[]>();
   const fences = new Map<string, number>();
-  for (const [client, floor, , recorded, fenced] of outcomeState[2]) {
+  for (const [client, floor, , recorded, fenced, keep] of outcomeState[2]) {
     floors.set(client, floor);
+    if (keep) kept.set(client, keep);
     for (const [n] of recorded) {
       const id = `${client}:${n}`;
       const o = table.get(id);
@@ -444,6 +484,7 @@ function startOf(bytes: Uint8Array): Start {
     app,
     outcomes,
     floors,
+    kept,
     fences,
     pending: new Map(pendingState.map(([id, , runner]) => [id, runner])),
     members,
@@ -519,7 +560,8 @@ export const sequentialState: RpcChecker = {
         const o = inc.replica.outcome(id);
         // What its client settled is dropped from the table (docs/rpc.md): answered `expired`.
         const colon = id.lastIndexOf(':');
-        const settled = Number(id.slice(colon + 1)) <= (m.floors.get(id.slice(0, colon)) ?? 0);
+        const [client, n] = [id.slice(0, colon), Number(id.slice(colon + 1))];
+        const settled = n <= (m.floors.get(client) ?? 0) && m.kept.get(client)?.has(n) !== true;
         const status = settled ? 'expired' : r.status;
         if (o.status !== status) {
           out.push(`${inc.rec.member} has ${id} ${o.status}, the agreed order gives ${status}`);
