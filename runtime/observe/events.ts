@@ -187,6 +187,8 @@ function publish(e: TroupeEvent, member: (() => string | undefined) | undefined)
       return;
     case 'app': {
       const ev = e.event;
+      // Every delivered message is an app event: nothing is built unless someone listens.
+      if (!ch.view.hasSubscribers && !ch.suspect.hasSubscribers && !ch.partitioned.hasSubscribers) return;
       const base = { group: e.group.groupName, member: e.group.self };
       if (ev.type === 'view' && ch.view.hasSubscribers)
         ch.view.publish({
