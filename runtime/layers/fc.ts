@@ -3,6 +3,8 @@ import { headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import {
   type DownEvent,
+  deliverWith,
+  downWith,
   type Layer,
   type LayerContext,
   type LayerFactory,
@@ -89,7 +91,7 @@ class Fc implements Layer {
     switch (ev.type) {
       case 'cast': {
         if (ev.qos.order === 'unreliable') {
-          this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [FcKind.Uncounted]) });
+          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [FcKind.Uncounted])));
           return;
         }
         const bytes = ev.msg.payload.length;
@@ -104,7 +106,7 @@ class Fc implements Layer {
         return;
       }
       case 'send':
-        this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [FcKind.Data]) });
+        this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [FcKind.Data])));
         return;
       case 'forget':
         this.consumed.delete(ev.member);
@@ -204,10 +206,10 @@ class Fc implements Layer {
     switch (kind) {
       case FcKind.Data:
         if (ev.cast && ev.from !== this.ctx.self) this.consume(ev.from, rest.payload.length);
-        this.ctx.passUp({ ...ev, msg: rest });
+        this.ctx.passUp(deliverWith(ev, rest));
         return;
       case FcKind.Uncounted:
-        this.ctx.passUp({ ...ev, msg: rest });
+        this.ctx.passUp(deliverWith(ev, rest));
         return;
       case FcKind.Credit:
         this.onCredit(ev.from, headerUint(h[1], 'fc', 'credit'));

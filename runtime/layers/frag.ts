@@ -3,6 +3,8 @@ import { headerUint, popKindHeader } from '../stack/header.js';
 import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
+  deliverWith,
+  downWith,
   type Layer,
   type LayerContext,
   type LayerFactory,
@@ -99,7 +101,7 @@ class Frag implements Layer {
             `frag: a ${size}-byte message exceeds maxMessage (${this.o.maxMessage})`,
           );
         if (size <= this.o.fragSize) {
-          this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [FragKind.Whole]) });
+          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [FragKind.Whole])));
           return;
         }
         // An unreliable message may lose any fragment, and the receiver could never tell which
@@ -141,7 +143,7 @@ class Frag implements Layer {
       const headers = i === 0 ? ev.msg.headers : [];
       const msg = pushHeader({ headers, payload: part }, [FragKind.Fragment, count, i, total]);
       this.c.fragmentsSent++;
-      this.ctx.passDown({ ...ev, msg });
+      this.ctx.passDown(downWith(ev, msg));
     }
   }
 
@@ -162,7 +164,7 @@ class Frag implements Layer {
         this.onWhole(key, seq);
         if (this.members && !this.members.has(ev.from)) this.bound(key, 0);
       }
-      this.ctx.passUp({ ...ev, msg: rest });
+      this.ctx.passUp(deliverWith(ev, rest));
       return;
     }
     if (kind !== FragKind.Fragment) throw new DecodeError('DECODE_BAD_SHAPE', `frag: unknown kind ${kind}`);
@@ -243,7 +245,7 @@ class Frag implements Layer {
       at += part.length;
     }
     this.c.reassembled++;
-    this.ctx.passUp({ ...ev, msg: { headers: p.headers, payload: whole } });
+    this.ctx.passUp(deliverWith(ev, { headers: p.headers, payload: whole }));
   }
 
   /** A whole message in a stream where a fragmented one is in progress means the rest was lost. */

@@ -4,6 +4,8 @@ import type { MemberId } from '../stack/member.js';
 import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
+  deliverWith,
+  downWith,
   type Layer,
   type LayerContext,
   type LayerFactory,
@@ -284,7 +286,7 @@ class Nak implements Layer {
       case 'cast':
       case 'send': {
         if (ev.qos.order === 'unreliable') {
-          this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [NakKind.Unreliable]) });
+          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [NakKind.Unreliable])));
           return;
         }
         const s = this.outStream(ev.type === 'cast' ? null : ev.to);
@@ -359,7 +361,7 @@ class Nak implements Layer {
     }
     const { h, kind, rest: msg } = popKindHeader(ev.msg, 'nak');
     if (kind === NakKind.Unreliable) {
-      this.ctx.passUp({ ...ev, msg });
+      this.ctx.passUp(deliverWith(ev, msg));
       return;
     }
     const channel = headerUint(h[1], 'nak', 'channel');

@@ -3,6 +3,7 @@ import type { MemberId } from '../stack/member.js';
 import {
   type DeliveryMeta,
   type DownEvent,
+  downWith,
   type Layer,
   type LayerContext,
   type Msg,
@@ -176,7 +177,7 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     }
     if (ev.type === 'cast' || ev.type === 'send') {
       const order = ev.type === 'send' ? 2 : Math.max(0, ORDERS.indexOf(ev.qos.order));
-      this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [OrderKind.Pass, order]) });
+      this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [OrderKind.Pass, order])));
       return;
     }
     this.ctx.passDown(ev);
@@ -237,7 +238,8 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     if (kind === OrderKind.Pass) {
       const order = ORDERS[headerUint(h[1], L, 'order')];
       if (!order) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: bad order`);
-      this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { ...meta, qos: { order } } });
+      const up = { seq: meta.seq, viewId: meta.viewId, gseq: meta.gseq, qos: { order } };
+      this.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: up });
       return;
     }
     const r = this.round;
@@ -301,7 +303,9 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
       msg: held.msg,
       from: held.from,
       cast: true,
-      meta: { ...held.meta, gseq, qos },
+      // Every field named, not spread: one object shape for every delivery. A spread of the
+      // metas the layers below build (each its own shape) cost ~20 % of a cast's CPU.
+      meta: { seq: held.meta.seq, viewId: held.meta.viewId, gseq, qos },
     });
   }
 

@@ -2,6 +2,7 @@ import { headerBytes, headerTuple, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import {
   type DownEvent,
+  deliverWith,
   type Layer,
   type LayerContext,
   type LayerFactory,
@@ -120,7 +121,7 @@ class Pack implements Layer {
     }
     const { h, kind, rest } = popKindHeader(ev.msg, 'pack');
     if (kind === PackKind.Single) {
-      this.ctx.passUp({ ...ev, msg: rest });
+      this.ctx.passUp(deliverWith(ev, rest));
       return;
     }
     if (kind !== PackKind.Packed) throw new DecodeError('DECODE_BAD_SHAPE', `pack: unknown kind ${kind}`);
@@ -131,7 +132,7 @@ class Pack implements Layer {
       return { headers: headerTuple(t[0], 'pack', 0), payload: headerBytes(t[1], 'pack', 'payload') };
     });
     this.c.unpacked += msgs.length;
-    for (const msg of msgs) this.ctx.passUp({ ...ev, msg });
+    for (const msg of msgs) this.ctx.passUp(deliverWith(ev, msg));
   }
 
   stats(): Record<string, number> {

@@ -3,6 +3,8 @@ import type { MemberId } from '../stack/member.js';
 import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
+  deliverWith,
+  downWith,
   type Layer,
   type LayerContext,
   type LayerFactory,
@@ -68,7 +70,7 @@ class Stable implements Layer {
     switch (ev.type) {
       case 'cast':
       case 'send':
-        this.ctx.passDown({ ...ev, msg: pushHeader(ev.msg, [StableKind.Data]) });
+        this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [StableKind.Data])));
         return;
       case 'view':
         this.viewId = ev.view.id;
@@ -105,7 +107,7 @@ class Stable implements Layer {
     const { h, kind, rest } = popKindHeader(ev.msg, 'stable');
     if (kind === StableKind.Data) {
       if (ev.cast && ev.meta.seq !== undefined) this.advance(ev.from, ev.meta.seq);
-      this.ctx.passUp({ ...ev, msg: rest });
+      this.ctx.passUp(deliverWith(ev, rest));
       return;
     }
     if (kind !== StableKind.Gossip) throw new DecodeError('DECODE_BAD_SHAPE', `stable: unknown kind ${kind}`);

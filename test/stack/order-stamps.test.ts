@@ -74,6 +74,7 @@ describe('seq: a forged Order from the sequencer', () => {
         msg: { headers: [h], payload: new Uint8Array(1) },
         from: SEQUENCER,
         cast: true,
+        meta: { viewId: VIEW.id },
       } as never);
     expect(() => fromSequencer([2, 0, [[0, 0, MAX_STAMPS]]])).toThrow(/stamps in one message/);
     // The sequencer's first ordered message (tseq 0) and its true Order (gseq 0 → [0, 0]).

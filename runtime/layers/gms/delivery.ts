@@ -158,7 +158,13 @@ export class Delivery {
       this.holdTagged({ kind, from, h, msg: rest, nakSeq: undefined, cast });
       return;
     }
-    s.ctx.passUp({ type: 'deliver', msg: rest, from, cast, meta: { viewId } });
+    s.ctx.passUp({
+      type: 'deliver',
+      msg: rest,
+      from,
+      cast,
+      meta: { seq: undefined, viewId, gseq: undefined, qos: undefined },
+    });
   }
 
   /** Keep a point-to-point or unreliable message of this view while deliveries are held; past
@@ -254,7 +260,7 @@ export class Delivery {
         msg: e.msg,
         from,
         cast: true,
-        meta: { viewId: this.s.view!.id, ...(e.nakSeq !== undefined ? { seq: e.nakSeq } : {}) },
+        meta: { seq: e.nakSeq, viewId: this.s.view!.id, gseq: undefined, qos: undefined },
       });
     }
   }
