@@ -532,7 +532,7 @@ export class MemberCore {
             qos: qos ?? { order: 'fifo' },
             viewId: viewId ?? this.installed?.id ?? 0,
             p2p: !cast,
-            ...(gseq !== undefined ? { gseq } : {}),
+            gseq,
           },
         });
         return;
