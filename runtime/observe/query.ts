@@ -5,6 +5,7 @@
  * packets are signed and verified like every client's.
  */
 import { randomBytes } from 'node:crypto';
+import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { encodeClientPacket, type ReplyPacket, readClientPacket, type ViewPacket } from '../rpc/protocol.js';
@@ -97,14 +98,15 @@ export async function queryGroup(
       to,
       encodeClientPacket(p, groupId, endpoint, auth, member === undefined ? undefined : endpointOf(member)),
     );
-  const deadline = Date.now() + timeoutMs;
+  // The monotonic clock: a wall clock stepped back mid-query would have kept it asking for good.
+  const deadline = steadyNow() + timeoutMs;
   try {
     let n = 0;
-    while (Date.now() < deadline) {
+    while (steadyNow() < deadline) {
       if (!view) for (const s of options.seeds) send(s, { kind: 'hello', viewId: 0 });
       else {
         const v = view;
-        const now = Date.now();
+        const now = steadyNow();
         v.members.forEach((member, i) => {
           if (answers.has(member) || now - (sentAt.get(member) ?? 0) < RESEND_MS) return;
           sentAt.set(member, now);
@@ -127,7 +129,7 @@ export async function queryGroup(
         if (v.members.every((m) => answers.has(m))) break;
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(RESEND_MS, Math.max(1, deadline - Date.now())));
+        const t = setTimeout(resolve, Math.min(RESEND_MS, Math.max(1, deadline - steadyNow())));
         wake = () => {
           clearTimeout(t);
           resolve();
