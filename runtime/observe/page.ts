@@ -3,6 +3,7 @@
  * member's status, a per-second series of calls and latency percentiles, and, when asked, every
  * member's status by the status query) and the page itself, plain HTML with the chart drawn as SVG.
  */
+import { steadyNow } from '../clock.js';
 import type { AuthKey } from '../wire/auth.js';
 import type { MemberStatus, Observer } from './observer.js';
 import { type MemberAnswer, queryGroup } from './query.js';
@@ -83,7 +84,9 @@ export class LiveFeed {
   }
 
   private sample(): void {
-    const now = Date.now();
+    // The observer stamps latencies with the steady clock: the same clock picks the last second
+    // (Date.now() would pick all of them or none once the wall clock was stepped).
+    const now = steadyNow();
     // Not status(): that reads every layer's stats (about 0.5 ms, nak's most), every second,
     // for one counter.
     const applied = this.observer.appliedCount();

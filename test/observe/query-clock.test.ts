@@ -1,7 +1,11 @@
 // `queryGroup` (the `troupe status`/`trace` client) times its deadline and resends with the
 // monotonic clock: with the wall clock stepped back mid-query (an NTP correction, a resumed VM),
-// a query of seeds that never answer still ends at its deadline, not never.
+// a query of seeds that never answer still ends at its deadline, not never. The live page picks
+// the last second's latencies by the steady clock the observer stamps them with.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { steadyNow } from '../../runtime/clock.js';
+import type { Observer } from '../../runtime/observe/observer.js';
+import { LiveFeed } from '../../runtime/observe/page.js';
 import { queryGroup } from '../../runtime/observe/query.js';
 import { udp } from '../../runtime/transport/udp.js';
 
@@ -25,5 +29,23 @@ describe('queryGroup and the wall clock', () => {
     expect(err).toMatchObject({ code: 'NO_CONTACT' });
     expect(performance.now() - t0).toBeLessThan(3_000);
     await silent.close();
+  });
+});
+
+describe('the live page and the wall clock', () => {
+  it("picks the last second's latencies by the clock that stamped them, whatever Date.now says", () => {
+    const asked: number[] = [];
+    const observer = {
+      appliedCount: () => 0,
+      latenciesSince: (since: number) => {
+        asked.push(since);
+        return [];
+      },
+    } as unknown as Observer;
+    const feed = new LiveFeed(observer);
+    vi.spyOn(Date, 'now').mockReturnValue(Date.now() - 3_600_000);
+    (feed as unknown as { sample(): void }).sample();
+    feed.close();
+    expect(Math.abs(asked[0]! - (steadyNow() - 1_000))).toBeLessThan(1_000);
   });
 });
