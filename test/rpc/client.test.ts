@@ -425,8 +425,9 @@ describe('client: ready({ members })', () => {
 });
 
 describe('client: fail-over', () => {
-  it('rejects pending calls with FailoverError when the contact crashes; outcome and reissue', async () => {
-    cluster = await Cluster.of(3);
+  /** A group of 3 whose client's contact crashes while it runs a `slowAppend`: the call's error. */
+  async function contactCrashesMidCall(options: Parameters<typeof Cluster.of>[1] = {}) {
+    cluster = await Cluster.of(3, options);
     const client = await cluster.client();
     const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
     // Long enough that the contact crashes while it runs, however slow the machine (a fixed
@@ -435,6 +436,11 @@ describe('client: fail-over', () => {
     await until(() => contact.instance.runs === 1, 5_000, 'the call running at the contact');
     cluster.group.crash(contact.member);
     const err = (await call.catch((e: unknown) => e)) as FailoverError;
+    return { client, contact, err, group: cluster };
+  }
+
+  it('rejects pending calls with FailoverError when the contact crashes; outcome and reissue', async () => {
+    const { client, contact, err, group: cluster } = await contactCrashesMidCall();
     expect(err).toBeInstanceOf(FailoverError);
     expect(err).toMatchObject({ code: 'FAILOVER', member: contact.member.self });
     expect('accepted' in err).toBe(false);
@@ -452,13 +458,13 @@ describe('client: fail-over', () => {
     // A cap a little above the lag past which the client lists the call in `keep`: before, the
     // call held the watermark, every replica kept every later outcome, and the cap then dropped
     // the call itself, which answered `expired`.
-    cluster = await Cluster.of(3, { outcomes: { perClient: KEEP_LAG + 200 } });
-    const client = await cluster.client();
-    const contact = cluster.nodes.find((n) => n.member.self === client.contactMember)!;
-    const call = client.invoke('ledger', 'slowAppend', ['x', 500]);
-    await until(() => contact.instance.runs === 1, 5_000, 'the call running at the contact');
-    cluster.group.crash(contact.member);
-    const err = (await call.catch((e: unknown) => e)) as FailoverError;
+    const {
+      client,
+      err,
+      group: cluster,
+    } = await contactCrashesMidCall({
+      outcomes: { perClient: KEEP_LAG + 200 },
+    });
     expect(err).toBeInstanceOf(FailoverError);
     await client.ready();
     const later = KEEP_LAG + 400;
