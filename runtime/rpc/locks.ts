@@ -9,6 +9,11 @@
  *   or becomes free.
  * - At a view change, departed members leave the queue, and a departed holder's lock passes
  *   on as if it had released it.
+ *
+ * A lock that moves does not stop the handler calls its earlier holder is running: the new
+ * holder waits for them ({@link runByOthers}) before it runs a call of the lock or its `acquire`
+ * resolves, so handlers of one lock never run at two members at once (unless one member's
+ * history ended mid-run: a member cut off cannot be stopped, only left out of the group).
  */
 import type { MemberId } from '../stack/member.js';
 import { bad, str, strings } from './result.js';
@@ -16,6 +21,32 @@ import { bad, str, strings } from './result.js';
 interface LockState {
   holder: MemberId | undefined;
   queue: MemberId[];
+}
+
+/** What {@link runByOthers} reads of a pending handler call. */
+export interface LockedCall {
+  readonly id: string;
+  readonly lock: string;
+  readonly runner: MemberId;
+}
+
+/**
+ * Whether a handler call of `lock` ordered before `before` (before every call when `before` is
+ * undefined) is still pending at a runner other than `self`. `pending` is in order of
+ * application, as the replica's pending calls are (and their snapshot keeps), so every replica
+ * answers the same for the same applied prefix.
+ */
+export function runByOthers(
+  pending: Iterable<LockedCall>,
+  lock: string,
+  self: MemberId,
+  before?: string,
+): boolean {
+  for (const q of pending) {
+    if (q.id === before) return false;
+    if (q.lock === lock && q.runner !== self) return true;
+  }
+  return false;
 }
 
 export type LockTableState = [lock: string, holder: MemberId | null, queue: MemberId[]][];

@@ -36,7 +36,7 @@ import { type CallContext, ReplicaCallContext } from './context.js';
 import { Dispatcher, failure, type MethodEntry, type Resolved } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
 import { fieldsState } from './fields-state.js';
-import { LockTable } from './locks.js';
+import { LockTable, runByOthers } from './locks.js';
 import {
   decodeGroupMsg,
   encodeGroupMsg,
@@ -330,6 +330,8 @@ export class Replica<T extends object = object> implements StateProvider {
     Array<{ resolve: () => void; reject: (e: Error) => void }>
   >();
   private readonly handlerChains = new Map<string, Promise<void>>();
+  /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
+  private readonly handlerGates = new Set<{ p: PendingHandler; open: () => void }>();
   private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
   private readonly counters: ReplicaStats = {
     applied: 0,
@@ -859,6 +861,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.castArgs.clear();
     this.inOrder.clear();
     this.handlerChains.clear();
+    this.openHandlerGates(true); // their runs see the generation end and never start
     this.resumed = false;
     if (this.running) this.queue = [{ t: 'restore', state: this.snapshot() }];
   }
@@ -1122,8 +1125,10 @@ export class Replica<T extends object = object> implements StateProvider {
     const previous = this.handlerChains.get(p.lock) ?? Promise.resolve();
     const generation = this.generation;
     const next = previous.then(async () => {
+      // The lock may have moved here while its earlier holder still runs calls of it.
+      await this.afterEarlierRunners(p);
       const group = this.group;
-      if (!group || this.pending.get(p.id)?.runner !== group.self) return;
+      if (!group || generation !== this.generation || this.pending.get(p.id)?.runner !== group.self) return;
       const result = await this.dispatcher.run(entry, args, ctx);
       if (generation !== this.generation) return; // its holder's history ended: it is interrupted
       // The completion carries the method's QoS: the holder answers the client when it applies
@@ -1145,6 +1150,25 @@ export class Replica<T extends object = object> implements StateProvider {
     settled.finally(() => {
       if (this.handlerChains.get(p.lock) === settled) this.handlerChains.delete(p.lock);
     });
+  }
+
+  /** Resolves once no call of `p`'s lock ordered before it is pending at another member. */
+  private afterEarlierRunners(p: PendingHandler): Promise<void> | undefined {
+    if (!runByOthers(this.pending.values(), p.lock, p.runner, p.id)) return undefined;
+    return new Promise((open) => this.handlerGates.add({ p, open }));
+  }
+
+  /** After pending calls ended (completed, interrupted, or replaced by a restore or a cut). */
+  private openHandlerGates(all = false): void {
+    for (const gate of this.handlerGates) {
+      const { p } = gate;
+      const waits =
+        this.pending.get(p.id) === p && runByOthers(this.pending.values(), p.lock, p.runner, p.id);
+      if (!all && waits) continue;
+      this.handlerGates.delete(gate);
+      gate.open();
+    }
+    this.wakeLockWaiters();
   }
 
   /**
@@ -1172,6 +1196,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (!p || p.runner !== runner) return; // interrupted already, or a stale duplicate
     this.pending.delete(id);
     this.commit(p, p.runner, p.view, p.at, result);
+    this.openHandlerGates();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1206,7 +1231,7 @@ export class Replica<T extends object = object> implements StateProvider {
         outcome,
       );
     }
-    this.wakeLockWaiters();
+    this.openHandlerGates();
     return undefined;
   }
 
@@ -1219,7 +1244,9 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   /**
-   * Acquires `lock` with an ordered cast; resolves once this member holds it. Rejects with
+   * Acquires `lock` with an ordered cast; resolves once this member holds it and the handler
+   * calls of it that earlier holders were running have ended (so this member's work under the
+   * lock never overlaps theirs). Rejects with
    * `TroupeError` `LOCK_INTERRUPTED` if this member is cut off from its group (or leaves) first:
    * it rejoins as a new member, which the acquire never named.
    */
@@ -1253,7 +1280,8 @@ export class Replica<T extends object = object> implements StateProvider {
     const self = this.group?.self;
     if (!self) return;
     for (const [lock, waiters] of this.lockWaiters) {
-      if (!this.locks.holds(lock, self)) continue;
+      // Held, and exclusively: the lock's earlier holders have ended their calls of it.
+      if (!this.locks.holds(lock, self) || runByOthers(this.pending.values(), lock, self)) continue;
       this.lockWaiters.delete(lock);
       for (const w of waiters) w.resolve();
     }
@@ -1427,6 +1455,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.outcomes = parts.outcomes;
     this.locks = parts.locks;
     this.pending = parts.pending;
+    this.openHandlerGates();
     this.lastNow = parts.lastNow;
     this.applied = parts.applied;
     this.queueBacklog(parts.backlog, parts.applied);

@@ -47,6 +47,13 @@ function forgetful(instance: Register, options: ReplicaOptions): Replica<Registe
   return r;
 }
 
+/** A replica whose new lock holder runs at once, while the earlier holder may still run a call of the lock. */
+function eagerHolder(instance: Register, options: ReplicaOptions): Replica<Register> {
+  const r = new Replica(instance, options);
+  (r as unknown as { afterEarlierRunners(): undefined }).afterEarlierRunners = () => undefined;
+  return r;
+}
+
 /**
  * A replica that answers `not-found` to outcome queries about committed requests, and claims
  * every issue of them fenced (else its client would never take the answer as final).
@@ -200,6 +207,29 @@ describe('object-group RPC in the simulator', () => {
         ),
       ).toBe(true);
     }
+  });
+
+  it('handler locks that move while their calls run: one run of a lock at a time, and the checker catches a replica that does not wait', async () => {
+    // Members acquire and release the `audit` lock now and then; `audit` waits 30..210 ms. Before
+    // the fix the new holder ran at once: seeds 1..40 with partitions gave 26 handler-exclusive
+    // violations in 10 seeds (e.g. seed 22: two members ran calls of the lock for 80 ms at once).
+    const FAULTS_P: Fault[] = [...FAULTS, 'partition'];
+    const both = async (makeReplica?: RpcOptions['makeReplica']) => {
+      const violations: string[] = [];
+      let spans = 0;
+      for (const seed of range(21, 28)) {
+        const cfg = rpcConfig(seed, 3 + (seed % 3), FAULTS_P);
+        const r = await runRpcScenario(cfg, { lockMoves: true, ...(makeReplica ? { makeReplica } : {}) });
+        violations.push(...r.violations.map((v) => `seed ${seed}: ${v}`));
+        spans += r.sim.handlerSpans.length;
+      }
+      return { violations, spans };
+    };
+    const fixed = await both();
+    expect(fixed.violations).toEqual([]);
+    expect(fixed.spans).toBeGreaterThan(40);
+    const eager = await both(eagerHolder);
+    expect(eager.violations.some((v) => v.includes('handler-exclusive'))).toBe(true);
   });
 
   it('catches a replica that denies committed requests to outcome queries', async () => {

@@ -26,7 +26,7 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      does; damped: the same, with Group's rejoin damping (rejoinDampMs 2 s)
   --rpc              RPC mode: real Replicas of a register service on the group stack and
                      real TroupeClients (non-members) that fail over, ask outcome and reissue;
-                     checks sequential-state, no-double-apply, calls-end, true-replies,
+                     checks sequential-state, no-double-apply, handler-exclusive, calls-end, true-replies,
                      true-outcomes, replica-health, progress and the group checkers
   --calls N          RPC mode: calls per client lane (default 12; 2 clients x 2 lanes)
   --lanes N          RPC mode: concurrent call sequences per client (default 2)
@@ -34,6 +34,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --async            RPC mode: a quarter of the calls go to an async method that awaits 20..260 ms
   --replies          RPC mode: 30% of the calls use reply mode all or majority
   --auto-reissue     RPC mode: client c0 connects with autoReissue (c1 without)
+  --locks            RPC mode: members acquire and release the audit lock now and then, and
+                     audit waits 30..210 ms, so the lock moves while its calls run
+                     (checks handler-exclusive)
   --timings T        sim | library: the simulator's short detection timings (default; suspectMs
                      300, below sequencerStallMs 500) or the library's defaults (suspectMs 1000),
                      under which seq's stall and pace rules act before the failure detector
@@ -70,6 +73,7 @@ async function main(): Promise<number> {
       timeout: { type: 'string', default: '1500' },
       async: { type: 'boolean', default: false },
       replies: { type: 'boolean', default: false },
+      locks: { type: 'boolean', default: false },
       'auto-reissue': { type: 'boolean', default: false },
       timings: { type: 'string', default: 'sim' },
       qos: { type: 'string', default: 'mixed' },
@@ -107,6 +111,7 @@ async function main(): Promise<number> {
     async: values.async,
     replies: values.replies,
     autoReissue: values['auto-reissue'],
+    ...(values.locks ? { locks: true } : {}),
     timings: values.timings,
     ...(values.qos === 'none' ? { qos: 'none' as const } : {}),
     ...(Number(values.pad) > 0 ? { pad: Number(values.pad) } : {}),

@@ -143,6 +143,25 @@ export const MODES: readonly Mode[] = [
     },
   },
   {
+    // Handler locks that move while their calls run (members acquire and release the lock, the
+    // handler waits): handler-exclusive, with everything rpc-features turns on.
+    name: 'rpc-locks',
+    base: 10_000_000,
+    weight: 6,
+    opts: {
+      ...common,
+      rpc: true,
+      members: '3..5',
+      faults: parseFaults(`${ALL},skew`),
+      rejoin: 'same',
+      async: true,
+      replies: true,
+      autoReissue: true,
+      lanes: 4,
+      locks: true,
+    },
+  },
+  {
     // A member that runs slow but stays live (test/sim/slow.ts): the group must keep its pace or
     // remove it, never stall with it or diverge.
     name: 'slow',

@@ -14,6 +14,7 @@ import { TroupeError } from '../../runtime/errors.js';
 import type { Replies } from '../../runtime/rpc/api.js';
 import { decodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { ClientClosedError, FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
+import { LockTable, type LockTableState } from '../../runtime/rpc/locks.js';
 import { decodeGroupMsg, type GroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
 import { OutcomeTable, type OutcomeTableState } from '../../runtime/rpc/outcomes.js';
 import type { MemberId } from '../../runtime/stack/member.js';
@@ -221,6 +222,9 @@ interface Run {
   first: Map<string, { contact: MemberId; ts: number; at: number; issue: number }>;
   copies: Map<string, number>;
   pending: Map<string, MemberId>;
+  /** Who runs an `audit`. The product's table: the model needs the runner each replica names,
+   * and the lock rules are not what its checks are about (handler-exclusive checks the runs). */
+  locks: LockTable;
   floors: Map<string, number>;
   kept: Map<string, Set<number>>;
   /** Request id → the highest issue whose later copies are refused. */
@@ -263,6 +267,7 @@ function settledKey(r: Run): string {
       r.register.snapshot(),
       sorted(above(r.outcomes)),
       sorted(r.pending),
+      r.locks.snapshot(),
       sorted(r.floors),
       sorted(new Map([...r.kept].map(([c, k]) => [c, [...k].sort((a, b) => a - b)]))),
       sorted(above(r.fences)),
@@ -278,11 +283,13 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
   const first = new Map<string, { contact: MemberId; ts: number; at: number; issue: number }>();
   const copies = new Map<string, number>();
   const pending = new Map<string, MemberId>();
+  const locks = new LockTable();
   const floors = new Map<string, number>();
   const kept = new Map<string, Set<number>>();
   const fences = new Map<string, number>();
   /** Handler calls whose runner is not in `members` are interrupted (a view change). */
   const viewChange = (members: readonly MemberId[]) => {
+    locks.view(members);
     const present = new Set(members);
     for (const [id, runner] of [...pending])
       if (!present.has(runner)) {
@@ -324,6 +331,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     for (const [client, k] of start.kept) kept.set(client, new Set(k));
     for (const [id, upTo] of start.fences) fences.set(id, upTo);
     for (const [id, runner] of start.pending) pending.set(id, runner);
+    locks.restore(start.locks);
     let members = start.members;
     for (const b of start.backlog) {
       if (b.t === 'view') {
@@ -355,6 +363,14 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
       if (pending.get(msg.id) !== msg.runner) return;
       pending.delete(msg.id);
       outcomes.set(msg.id, resultOf(msg.result));
+      return;
+    }
+    if (msg.kind === 'acquire') {
+      locks.acquire(msg.lock, msg.member);
+      return;
+    }
+    if (msg.kind === 'release') {
+      locks.release(msg.lock, msg.member, members);
       return;
     }
     if (msg.kind === 'fence') {
@@ -393,7 +409,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
       return;
     }
     if (msg.method === 'audit') {
-      pending.set(msg.id, members[0]!);
+      pending.set(msg.id, locks.holder('audit', members)!);
       return;
     }
     try {
@@ -423,6 +439,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     first,
     copies,
     pending,
+    locks,
     floors,
     kept,
     fences,
@@ -440,6 +457,7 @@ interface Start {
   kept: Map<string, number[]>;
   fences: Map<string, number>;
   pending: Map<string, MemberId>;
+  locks: LockTableState;
   /** The members of the view it last applied. */
   members: readonly MemberId[];
   backlog: (
@@ -452,11 +470,11 @@ interface Start {
 function startOf(bytes: Uint8Array): Start {
   const v = decodeValue(bytes, SNAPSHOT_LIMITS) as unknown[];
   if (!Array.isArray(v) || v[0] !== 1 || v.length !== 9) throw new Error('not a version 1 replica snapshot');
-  const [, app, outcomeState, , pendingState, , , members, backlog] = v as [
+  const [, app, outcomeState, lockState, pendingState, , , members, backlog] = v as [
     1,
     RegisterState,
     OutcomeTableState,
-    unknown,
+    LockTableState,
     [string, string, string][],
     number,
     number,
@@ -487,6 +505,7 @@ function startOf(bytes: Uint8Array): Start {
     kept,
     fences,
     pending: new Map(pendingState.map(([id, , runner]) => [id, runner])),
+    locks: lockState,
     members,
     backlog: backlog.map((b) =>
       b[0] === 'm'
@@ -756,9 +775,48 @@ export const rpcProgress: RpcChecker = {
   },
 };
 
+/**
+ * Handler calls of one lock never run at two places at once (docs/rpc.md "Handler locks"): a run
+ * begins only after every earlier run of the lock ended, unless, when it began, one of the two
+ * members had already left the other out of its view. A member cut off cannot be stopped, only
+ * left out of the group: until it learns of its exclusion it may go on running (and start) calls
+ * of a lock it held, which the group records as `interrupted`, while the group's new holder runs
+ * the next ones. Needs `lockMoves` (the runs are recorded then).
+ */
+export const handlerExclusive: RpcChecker = {
+  name: 'handler-exclusive',
+  check: (sim) => {
+    const out: string[] = [];
+    const incOf = new Map(sim.world.incarnations.map((i) => [i.member, i]));
+    /** Whether `member`'s last view installed by `at` lacks `other`. */
+    const leftOut = (member: MemberId, other: MemberId, at: number) => {
+      const views = incOf.get(member)?.views.filter((v) => v.at <= at) ?? [];
+      const view = views[views.length - 1];
+      return view !== undefined && !view.members.includes(other);
+    };
+    const spans = sim.handlerSpans;
+    for (let j = 0; j < spans.length; j++) {
+      const later = spans[j]!;
+      for (let i = 0; i < j; i++) {
+        const earlier = spans[i]!;
+        if (earlier.end <= later.start) continue;
+        const { member: a } = earlier;
+        const { member: b, start } = later;
+        if (leftOut(b, a, start) || leftOut(a, b, start)) continue;
+        const end = earlier.end === Number.POSITIVE_INFINITY ? 'never ended' : `ended at ${earlier.end}`;
+        out.push(
+          `${later.member} began ${later.id} at ${later.start} ms while ${earlier.member}'s run of ${earlier.id} (from ${earlier.start} ms) ${end}`,
+        );
+      }
+    }
+    return out;
+  },
+};
+
 export const RPC_CHECKERS: readonly RpcChecker[] = [
   sequentialState,
   noDoubleApply,
+  handlerExclusive,
   callsEnd,
   trueReplies,
   trueOutcomes,

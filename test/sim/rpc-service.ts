@@ -19,8 +19,11 @@ export const MODULUS = 1_000_003;
  */
 const QOS = 'majority';
 
-/** The method the register runs for a request (per instance, so per replica incarnation). */
-export type RunHook = (requestId: string, method: string) => void;
+/**
+ * The method the register runs for a request (per instance, so per replica incarnation); called
+ * again with `ended` when an `audit` that waited is over (handler runs of one lock must not overlap).
+ */
+export type RunHook = (requestId: string, method: string, ended?: boolean) => void;
 
 /** Called when the register's state is replaced by a transferred one (a new history starts). */
 export type RestoreHook = () => void;
@@ -54,6 +57,8 @@ export class Register {
     private readonly onRun?: RunHook,
     private readonly wait?: Wait,
     private readonly onRestore?: RestoreHook,
+    /** When given, `audit` waits (30..210 ms) before it answers: a handler run that spans faults and lock moves. */
+    private readonly auditWait?: Wait,
   ) {}
 
   private ran(method: string): void {
@@ -115,9 +120,15 @@ export class Register {
 
   /** Run only by the holder of the `audit` lock; reads, never changes, the state. */
   @Handler('audit', { qos: QOS })
-  audit(): number {
+  audit(): number | Promise<number> {
     this.ran('audit');
-    return this.value * 1000 + (this.ops % 1000);
+    const read = () => this.value * 1000 + (this.ops % 1000);
+    if (!this.auditWait) return read();
+    const { requestId } = currentCall();
+    return this.auditWait(30 + (this.ops % 7) * 30).then(() => {
+      this.onRun?.(requestId, 'audit', true);
+      return read();
+    });
   }
 
   snapshot(): RegisterState {

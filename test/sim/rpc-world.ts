@@ -15,6 +15,7 @@ import type { Delivery, GroupEvents, GroupHandle, ViewChange } from '../../runti
 import type { ReplyMode } from '../../runtime/rpc/api.js';
 import { type ClientOutcome, type ClientTimers, TroupeClient } from '../../runtime/rpc/client.js';
 import { FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
+import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { decodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import type { MemberId } from '../../runtime/stack/member.js';
@@ -47,6 +48,11 @@ export interface RpcOptions {
   replyShare: number;
   /** `mixed`: client c0 connects with `autoReissue`, the others without. Default `off`. */
   autoReissue: 'off' | 'mixed';
+  /**
+   * Members acquire and release the `audit` lock now and then, and `audit` waits before it
+   * answers, so the lock moves while its holder runs calls of it. Default false.
+   */
+  lockMoves: boolean;
 }
 
 export const DEFAULT_RPC_OPTIONS: RpcOptions = {
@@ -61,7 +67,16 @@ export const DEFAULT_RPC_OPTIONS: RpcOptions = {
   asyncShare: 0,
   replyShare: 0,
   autoReissue: 'off',
+  lockMoves: false,
 };
+
+/** One run of the `audit` handler: where, and from when to when (`end` infinite: never ended). */
+export interface HandlerSpan {
+  id: string;
+  member: MemberId;
+  start: number;
+  end: number;
+}
 
 /** What one replica incarnation was handed, in order: its deliveries (casts) and views. */
 export type LogItem =
@@ -247,6 +262,8 @@ export class RpcSim {
    * rise): the true-outcomes checker asks which issues were out before a settled `not-found`.
    */
   readonly issuesSent = new Map<string, { issue: number; at: number }[]>();
+  /** Every `audit` run, in the order they began (with `lockMoves`). */
+  readonly handlerSpans: HandlerSpan[] = [];
   /** Something a promise may wait on happened: let microtasks run before the next event. */
   private dirty = false;
   /** Past `endMs`: lanes start no new call (see {@link run}). */
@@ -255,6 +272,8 @@ export class RpcSim {
   /** The opt-in workload choices (async calls, reply modes): their own generator, so a seed's
    * workload without them stays what it was. */
   private readonly extras: () => number;
+  /** The members' lock moves (`lockMoves`): their own generator too. */
+  private readonly lockDraws: () => number;
   /**
    * Called right after a member sends a client a `reply` (at that instant; the packet is on its
    * way): the fault plan uses it to crash a contact just after it answered.
@@ -267,6 +286,7 @@ export class RpcSim {
   ) {
     this.workload = seededRandom(cfg.seed * 7_919 + 17);
     this.extras = seededRandom(cfg.seed * 104_729 + 3);
+    this.lockDraws = seededRandom(cfg.seed * 15_485_863 + 11);
     this.world = new World({ ...cfg, app: (w, index, address) => this.app(w, index, address) });
   }
 
@@ -290,7 +310,15 @@ export class RpcSim {
     const doubled: RpcIncarnation['doubled'] = [];
     const allRuns = new Map<string, number>();
     const register = new Register(
-      (id) => {
+      (id, method, ended) => {
+        if (method === 'audit' && this.opts.lockMoves) {
+          if (ended) {
+            const span = this.handlerSpans.find((s) => s.id === id && s.end === Number.POSITIVE_INFINITY);
+            if (span) span.end = w.now;
+            return;
+          }
+          this.handlerSpans.push({ id, member: group.self, start: w.now, end: Number.POSITIVE_INFINITY });
+        }
         allRuns.set(id, (allRuns.get(id) ?? 0) + 1);
         const n = (runs.get(id) ?? 0) + 1;
         runs.set(id, n);
@@ -301,6 +329,7 @@ export class RpcSim {
       // come in that history (queued or running at the provider when it took the snapshot) run
       // again here, once each in the new history. `same-state` sees any effect applied twice.
       () => runs.clear(),
+      this.opts.lockMoves ? (ms) => this.waitOn(index, ms) : undefined,
     );
     const replica = this.opts.makeReplica(register, {
       validate: validateRegisterRequest,
@@ -331,11 +360,13 @@ export class RpcSim {
         group.node = node;
         record(node);
         replica.attach(group);
+        this.moveLocks(index, replica);
       },
       // The real driver keeps its Group and Replica across a rejoin: only the member id changes.
       rejoined: (node) => {
         group.node = node;
         record(node);
+        this.moveLocks(index, replica);
       },
       event: (ev: AppEvent) => {
         this.dirty = true;
@@ -390,6 +421,15 @@ export class RpcSim {
             return;
         }
       },
+      unrecorded: (payload) => {
+        if (!this.opts.lockMoves) return false;
+        try {
+          const kind = decodeGroupMsg(payload).kind;
+          return kind === 'acquire' || kind === 'release';
+        } catch {
+          return false;
+        }
+      },
       clientPacket: (bytes, from) => {
         this.dirty = true;
         w.log(`${address} client packet from ${from}`);
@@ -426,6 +466,32 @@ export class RpcSim {
         return h;
       },
     };
+  }
+
+  /**
+   * With `lockMoves`: this incarnation of member `index` now and then acquires the `audit` lock,
+   * holds it a while, and releases it, until the probe or the incarnation's end (its waits
+   * never end then, and an acquire it made rejects with `LOCK_INTERRUPTED`).
+   */
+  private moveLocks(index: number, replica: Replica<Register>): void {
+    if (!this.opts.lockMoves) return;
+    const r = this.lockDraws;
+    void (async () => {
+      await undefined; // the first incarnations start while the World is being built
+      for (;;) {
+        await this.waitOn(index, 150 + r() * 900);
+        // Not past the probe (the faults are over then): every member delivers the last moves
+        // before the run ends, and sequential-state compares their logs whole.
+        if (this.world.now >= (this.cfg.probeAtMs ?? this.cfg.endMs - 6_000)) return;
+        try {
+          await replica.acquire('audit');
+          await this.waitOn(index, 20 + r() * 300);
+          replica.release('audit');
+        } catch {
+          return; // cut off, or the replica stopped: a later incarnation moves again
+        }
+      }
+    })();
   }
 
   /**

@@ -31,6 +31,8 @@ export interface SimOptions {
   async: boolean;
   replies: boolean;
   autoReissue: boolean;
+  /** RPC mode: members acquire and release the `audit` lock while its calls run (they wait). */
+  locks?: boolean;
   /**
    * The group stack's detection timings: the simulator's short ones (`sim`: suspectMs 300, so
    * the failure detector acts before seq's 500 ms stall rule) or the library's defaults
@@ -165,6 +167,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
       ...(o.async ? { asyncShare: 0.25 } : {}),
       ...(o.replies ? { replyShare: 0.3 } : {}),
       ...(o.autoReissue ? { autoReissue: 'mixed' as const } : {}),
+      ...(o.locks ? { lockMoves: true } : {}),
     });
     const out = {
       seed,
@@ -219,6 +222,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.async ? '--async' : '',
     o.replies ? '--replies' : '',
     o.autoReissue ? '--auto-reissue' : '',
+    o.locks ? '--locks' : '',
     o.timings === 'library' ? '--timings library' : '',
     o.qos === 'none' ? '--qos none' : '',
     o.pad ? `--pad ${o.pad}` : '',

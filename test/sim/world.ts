@@ -141,6 +141,12 @@ export interface NodeApp {
   event(ev: AppEvent): void;
   /** A `PacketType.Client` packet arrived at this node (it bypasses the stack, as in `Group`). */
   clientPacket(bytes: Uint8Array, from: string): void;
+  /**
+   * Casts the group checkers do not follow: a member may cast the same bytes again (RPC mode's
+   * lock `acquire`/`release`), and those checkers name a message by its bytes. The application
+   * checks them itself.
+   */
+  unrecorded?(payload: Uint8Array): boolean;
 }
 
 /** What a node's application may do: the member's side of a `GroupHandle`, in virtual time. */
@@ -420,7 +426,7 @@ export class World {
       },
       cast: (payload, qos) =>
         this.onNode(node(), inc, () => {
-          node().rec.casts.push(base64(payload));
+          if (!node().app?.unrecorded?.(payload)) node().rec.casts.push(base64(payload));
           return core.cast(payload, qos, this.now);
         }),
       send: (to, payload) => this.onNode(node(), inc, () => core.send(to, payload, this.now)),
@@ -565,6 +571,7 @@ export class World {
         return;
       case 'deliver': {
         const d = ev.delivery;
+        if (n.app?.unrecorded?.(d.payload)) return;
         // An application's payloads are binary: named by their base64 (distinct bytes, distinct names).
         const payload = n.app ? base64(d.payload) : unpad(decoder.decode(d.payload));
         const st = n.rec.state;

@@ -30,6 +30,12 @@ export interface Stamp {
   members: string[];
 }
 
+/**
+ * Every `report` run in this process, by every replica: when it began and ended (a run still
+ * going ends at infinity). Handler runs of one lock must never overlap.
+ */
+export const reportSpans: { start: number; end: number }[] = [];
+
 /** A replicated append-only log. `runs` counts local executions (not replicated). */
 @Service('ledger')
 export class Ledger {
@@ -94,7 +100,10 @@ export class Ledger {
   @Handler('reports')
   async report(ms: number): Promise<string> {
     this.reportRuns++;
+    const span = { start: performance.now(), end: Number.POSITIVE_INFINITY };
+    reportSpans.push(span);
     await sleep(ms);
+    span.end = performance.now();
     return `${currentCall().self}:${this.entries.length}`;
   }
 
