@@ -33,8 +33,10 @@ export function mixedOptions(seed: number): SimOptions {
  * (3..7), a shorter client deadline, large fragmented casts in group mode (`--pad`), all-total
  * `none` casts, more casts per member, and the `straggle` and `lossy` faults (packets seconds
  * late, and reaching a restarted process at their address; a member's link losing most packets),
- * members that keep their last view on disk (`persist`) in half the seeds, and old packets
- * replayed 4–20 s later (`replay`) in three in ten. Its own seed range, so `mixed`'s pinned
+ * members that keep their last view on disk (`persist`) in half the seeds, old packets
+ * replayed 4–20 s later (`replay`) in three in ten, flapping links (`flap`) in three in ten,
+ * damped rejoins in two in five of the seeds that rejoin with the same core, and in RPC mode
+ * handler locks that move while their calls run (`locks`) in two in five. Its own seed range, so `mixed`'s pinned
  * seeds keep their schedules.
  */
 export function wideOptions(seed: number): SimOptions {
@@ -83,11 +85,19 @@ function drawOptions(seed: number, wide: boolean): SimOptions {
   const persist = bit(0.5);
   // After persist, for the same reason: old packets replayed seconds later (world.ts).
   const replay = bit(0.3) ? ['replay'] : [];
+  // After replay, for the same reason (session 22): links that go down and up again (`flap`),
+  // rejoins damped as Group damps them, and in RPC mode handler locks that move while their
+  // calls run (`--locks`).
+  const flap = bit(0.3) ? ['flap'] : [];
+  const damped = mixed.rejoin === 'same' && bit(0.4);
+  const locks = rpc && bit(0.4);
   return {
     ...mixed,
-    faults: parseFaults([...faults, ...network, ...replay].join(',') || 'loss'),
+    faults: parseFaults([...faults, ...network, ...replay, ...flap].join(',') || 'loss'),
     ...sized,
     ...(persist ? { persist: true } : {}),
+    ...(damped ? { rejoin: 'damped' as const } : {}),
+    ...(locks ? { locks: true } : {}),
   };
 }
 
