@@ -50,6 +50,36 @@ export interface RequestEvent {
   ok?: boolean;
 }
 
+/**
+ * The request events a replica reports, each with every field of {@link RequestEvent} present
+ * and in one order. The sink, the diagnostics channel and the observer read one of these per step
+ * of every request at every member: one object shape keeps those reads monomorphic (with the
+ * optional fields left out, each step was a shape of its own).
+ */
+export const requestStep = {
+  received: (id: string, peer: string) => full('received', id, undefined, undefined, peer),
+  cast: (id: string) => full('cast', id),
+  ordered: (id: string, viewId: number, gseq: number | undefined, contact: string) =>
+    full('ordered', id, viewId, gseq, contact),
+  applying: (id: string, method: string) => full('applying', id, undefined, undefined, undefined, method),
+  outcome: (id: string, viewId: number, status: 'committed' | 'interrupted', ok?: boolean) =>
+    full('outcome', id, viewId, undefined, undefined, undefined, status, ok),
+  replied: (id: string, peer: string) => full('replied', id, undefined, undefined, peer),
+};
+
+function full(
+  step: RequestStep,
+  id: string,
+  viewId?: number,
+  gseq?: number,
+  peer?: string,
+  method?: string,
+  status?: 'committed' | 'interrupted',
+  ok?: boolean,
+): RequestEvent {
+  return { type: 'request', step, id, viewId, gseq, peer, method, status, ok };
+}
+
 /** Everything the runtime reports. */
 export type TroupeEvent =
   /** A group member was created, before it starts joining. */
@@ -166,7 +196,9 @@ function publish(e: TroupeEvent, member: (() => string | undefined) | undefined)
     case 'request':
       if (ch.request.hasSubscribers) {
         const { type: _, id, ...rest } = e;
-        ch.request.publish({ member: member?.(), requestId: id, ...rest });
+        // The fields a step has (events carry every field, most undefined: requestStep).
+        const fields = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+        ch.request.publish({ member: member?.(), requestId: id, ...fields });
       }
       return;
     case 'call': {

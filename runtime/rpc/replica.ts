@@ -23,7 +23,7 @@ import type { RequestValidator } from '../../idl/validate.js';
 import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
-import { OBSERVE_SERVICE, type ObserveSink, sinkFor } from '../observe/events.js';
+import { OBSERVE_SERVICE, type ObserveSink, requestStep, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
@@ -527,7 +527,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.send(from, { kind: 'reply', id: p.id, member: group.self, viewId, members: [...members], result });
       return;
     }
-    this.observe.event({ type: 'request', step: 'received', id: p.id, peer: from });
+    this.observe.event(requestStep.received(p.id, from));
     const known = this.outcomes.get(p.id);
     if (known) {
       this.counters.deduplicated++;
@@ -582,7 +582,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.inflight.set(p.id, this.clock());
       this.castArgs.set(p.id, { issue, resolved });
       if (this.castArgs.size > 4096) this.castArgs.delete(this.castArgs.keys().next().value as string);
-      this.observe.event({ type: 'request', step: 'cast', id: p.id });
+      this.observe.event(requestStep.cast(p.id));
       this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
       return;
     }
@@ -799,7 +799,7 @@ export class Replica<T extends object = object> implements StateProvider {
     const orderedIn = this.orderedIn(d.viewId);
     this.inOrder.set(msg.id, { id: orderedIn.id, members: orderedIn.members, issue: msg.issue });
     const { viewId, gseq } = d;
-    this.observe.event({ type: 'request', step: 'ordered', id: msg.id, viewId, gseq, peer: msg.contact });
+    this.observe.event(requestStep.ordered(msg.id, viewId, gseq, msg.contact));
     if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self) {
       // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
       // names its caster as contact too, but has no client to tell.)
@@ -1018,13 +1018,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.set(msg.id, p);
       this.inOrder.delete(msg.id);
       if (runner === this.group?.self) {
-        this.observe.event({ type: 'request', step: 'applying', id: msg.id, method: entry.name });
+        this.observe.event(requestStep.applying(msg.id, entry.name));
         this.runHandler(p, entry, args, this.context(msg.id, entry, view, now));
       }
       return undefined;
     }
     this.counters.applied++;
-    this.observe.event({ type: 'request', step: 'applying', id: msg.id, method: entry.name });
+    this.observe.event(requestStep.applying(msg.id, entry.name));
     if (entry.async && this.app) this.preImage = this.capturePreImage(this.app);
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
@@ -1061,14 +1061,7 @@ export class Replica<T extends object = object> implements StateProvider {
   ): undefined {
     const outcome = { status: 'committed' as const, result, viewId: view.id, at };
     this.outcomes.record(to.id, outcome);
-    this.observe.event({
-      type: 'request',
-      step: 'outcome',
-      id: to.id,
-      viewId: view.id,
-      status: 'committed',
-      ok: result.ok,
-    });
+    this.observe.event(requestStep.outcome(to.id, view.id, 'committed', result.ok));
     this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
     return undefined;
@@ -1216,13 +1209,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.delete(p.id);
       const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at };
       this.outcomes.record(p.id, outcome);
-      this.observe.event({
-        type: 'request',
-        step: 'outcome',
-        id: p.id,
-        viewId: p.view.id,
-        status: 'interrupted',
-      });
+      this.observe.event(requestStep.outcome(p.id, p.view.id, 'interrupted'));
       // The survivors answer: for `first`, the contact if it is still there.
       this.respond(
         p,
@@ -1545,7 +1532,7 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private send(to: string, p: ClientPacket): void {
-    if (p.kind === 'reply') this.observe.event({ type: 'request', step: 'replied', id: p.id, peer: to });
+    if (p.kind === 'reply') this.observe.event(requestStep.replied(p.id, to));
     if (p.kind !== 'reply' && p.kind !== 'accepted') {
       this.sendNow(to, p);
       return;

@@ -2,11 +2,7 @@
 // less often instead of blocking every replica's event loop every `checkEvery` requests.
 import { describe, expect, it } from 'vitest';
 import type { GroupHandle } from '../../runtime/group/types.js';
-import {
-  DEFAULT_DIGEST_SHARE,
-  DIGEST_FLOOR_MS,
-  DivergenceMonitor,
-} from '../../runtime/observe/divergence.js';
+import { DEFAULT_DIGEST_SHARE, DivergenceMonitor } from '../../runtime/observe/divergence.js';
 import { silentLogger } from '../../runtime/observe/logger.js';
 import { Metrics } from '../../runtime/observe/metrics.js';
 import { decodeGroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
@@ -52,10 +48,20 @@ function fixture(digestMs: number, digestShare?: number | false) {
 }
 
 describe('divergence check budget', () => {
-  it(`a digest under ${DIGEST_FLOOR_MS} ms: a check every checkEvery requests`, () => {
-    const f = fixture(DIGEST_FLOOR_MS / 2);
+  it('a digest short enough for the share: a check every checkEvery requests', () => {
+    // 0.01 ms ÷ 0.002 = 5 ms, under the 10 ms that checkEvery (10 requests, 1 ms apart) takes.
+    const f = fixture(0.01);
     f.apply(100);
     expect(f.checkpoints()).toBe(10);
+  });
+
+  it('a sub-millisecond digest is spaced too (it was not before session 22)', () => {
+    // 0.5 ms ÷ 0.002 = 250 ms between checks: 100 requests 1 ms apart hold the first only.
+    const f = fixture(0.5);
+    f.apply(100);
+    expect(f.checkpoints()).toBe(1);
+    f.apply(250);
+    expect(f.checkpoints()).toBe(2);
   });
 
   it('digestShare false: a check every checkEvery requests, whatever the digest costs', () => {
