@@ -313,7 +313,11 @@ export class RpcSim {
       (id, method, ended) => {
         if (method === 'audit' && this.opts.lockMoves) {
           if (ended) {
-            const span = this.handlerSpans.find((s) => s.id === id && s.end === Number.POSITIVE_INFINITY);
+            // This member's run (another member's run of the same call may still be open: one
+            // that crashed mid-run never ends).
+            const span = this.handlerSpans.find(
+              (s) => s.id === id && s.member === group.self && s.end === Number.POSITIVE_INFINITY,
+            );
             if (span) span.end = w.now;
             return;
           }
