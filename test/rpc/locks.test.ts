@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Replies } from '../../runtime/rpc/api.js';
 import { FailoverError, InterruptedError } from '../../runtime/rpc/errors.js';
 import { until } from '../support/until.js';
-import { Cluster, type Ledger, reportSpans, sleep } from './support/cluster.js';
+import { Cluster, type Ledger, type Node, reportSpans, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -53,32 +53,49 @@ describe('handler locks', () => {
     for (const n of cluster.nodes) expect(n.replica.holder('reports')).toBe(cluster.nodes[0]!.member.self);
   });
 
+  /**
+   * A call of `reports` running at `from` when `move` hands the lock to `to`; then a second call.
+   * Each call answers from its holder, and the second run begins only after the first ended.
+   * Returns the first run's span.
+   */
+  async function moveWhileRunning(
+    from: Node<Ledger>,
+    to: Node<Ledger>,
+    move: () => void,
+  ): Promise<{ end: number }> {
+    reportSpans.length = 0;
+    const client = await cluster!.client({ seeds: [cluster!.nodes[0]!.member.address] });
+    const first = client.invoke('ledger', 'report', [300]);
+    await until(() => from.instance.reportRuns > 0, 5_000, 'the holder running the first call');
+    move();
+    await until(
+      () => cluster!.nodes.every((n) => n.replica.holder('reports') === to.member.self),
+      5_000,
+      'the move applied',
+    );
+    const second = client.invoke('ledger', 'report', [1]);
+    expect(((await first) as string).startsWith(from.member.self)).toBe(true);
+    expect(((await second) as string).startsWith(to.member.self)).toBe(true);
+    const [run1, run2] = reportSpans;
+    expect(reportSpans).toHaveLength(2);
+    expect(run2!.start).toBeGreaterThanOrEqual(run1!.end);
+    return run1!;
+  }
+
   it('a lock acquired while its earlier holder runs a call of it: the acquirer waits for that run', async () => {
     // Handlers of one lock run one at a time. The lock moved at once, so the acquirer ran the
     // next call (and its acquire resolved) while the earlier holder was still running its own.
     cluster = await Cluster.of(3);
     const [a, b] = cluster.nodes;
-    reportSpans.length = 0;
-    const client = await cluster.client({ seeds: [a!.member.address] });
-    const first = client.invoke('ledger', 'report', [300]);
-    await until(() => a!.instance.reportRuns > 0, 5_000, 'the default holder running the first call');
     let acquiredAt = Number.NaN;
-    const acquired = b!.replica.acquire('reports').then(() => {
-      acquiredAt = performance.now();
+    let acquired: Promise<void> | undefined;
+    const run1 = await moveWhileRunning(a!, b!, () => {
+      acquired = b!.replica.acquire('reports').then(() => {
+        acquiredAt = performance.now();
+      });
     });
-    await until(
-      () => cluster!.nodes.every((n) => n.replica.holder('reports') === b!.member.self),
-      5_000,
-      'the acquire applied',
-    );
-    const second = client.invoke('ledger', 'report', [1]);
-    expect(((await first) as string).startsWith(a!.member.self)).toBe(true);
-    expect(((await second) as string).startsWith(b!.member.self)).toBe(true);
     await acquired;
-    const [run1, run2] = reportSpans;
-    expect(reportSpans).toHaveLength(2);
-    expect(run2!.start).toBeGreaterThanOrEqual(run1!.end);
-    expect(acquiredAt).toBeGreaterThanOrEqual(run1!.end);
+    expect(acquiredAt).toBeGreaterThanOrEqual(run1.end);
   });
 
   it('a lock released while its holder runs a call of it: the next holder waits for that run', async () => {
@@ -86,22 +103,7 @@ describe('handler locks', () => {
     const [a, b] = cluster.nodes;
     await b!.replica.acquire('reports');
     await cluster.settle();
-    reportSpans.length = 0;
-    const client = await cluster.client({ seeds: [a!.member.address] });
-    const first = client.invoke('ledger', 'report', [300]);
-    await until(() => b!.instance.reportRuns > 0, 5_000, 'b running the first call');
-    b!.replica.release('reports');
-    await until(
-      () => cluster!.nodes.every((n) => n.replica.holder('reports') === a!.member.self),
-      5_000,
-      'the release applied',
-    );
-    const second = client.invoke('ledger', 'report', [1]);
-    expect(((await first) as string).startsWith(b!.member.self)).toBe(true);
-    expect(((await second) as string).startsWith(a!.member.self)).toBe(true);
-    const [run1, run2] = reportSpans;
-    expect(reportSpans).toHaveLength(2);
-    expect(run2!.start).toBeGreaterThanOrEqual(run1!.end);
+    await moveWhileRunning(b!, a!, () => b!.replica.release('reports'));
   });
 
   it('queues a second acquirer and hands the lock over on release', async () => {

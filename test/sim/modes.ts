@@ -103,6 +103,18 @@ function drawOptions(seed: number, wide: boolean): SimOptions {
 
 const ALL = 'loss,dup,reorder,delay,crash,pause,partition';
 const common: SimOptions = { ...SIM_DEFAULTS, members: '3..9', faults: parseFaults(ALL) };
+/** RPC with every feature on (same-Replica rejoin, async methods, reply modes, autoReissue, lanes). */
+const FEATURES: SimOptions = {
+  ...common,
+  rpc: true,
+  members: '3..5',
+  faults: parseFaults(`${ALL},skew`),
+  rejoin: 'same',
+  async: true,
+  replies: true,
+  autoReissue: true,
+  lanes: 4,
+};
 
 /** The modes, each on a seed range of its own (so a failure names its mode by its seed). */
 export const MODES: readonly Mode[] = [
@@ -136,40 +148,14 @@ export const MODES: readonly Mode[] = [
     weight: 10,
     opts: { ...common, rpc: true, members: '3..5', faults: parseFaults(`${ALL},splits,links`) },
   },
-  {
-    name: 'rpc-features',
-    base: 6_000_000,
-    weight: 10,
-    opts: {
-      ...common,
-      rpc: true,
-      members: '3..5',
-      faults: parseFaults(`${ALL},skew`),
-      rejoin: 'same',
-      async: true,
-      replies: true,
-      autoReissue: true,
-      lanes: 4,
-    },
-  },
+  { name: 'rpc-features', base: 6_000_000, weight: 10, opts: FEATURES },
   {
     // Handler locks that move while their calls run (members acquire and release the lock, the
     // handler waits): handler-exclusive, with everything rpc-features turns on.
     name: 'rpc-locks',
     base: 10_000_000,
     weight: 6,
-    opts: {
-      ...common,
-      rpc: true,
-      members: '3..5',
-      faults: parseFaults(`${ALL},skew`),
-      rejoin: 'same',
-      async: true,
-      replies: true,
-      autoReissue: true,
-      lanes: 4,
-      locks: true,
-    },
+    opts: { ...FEATURES, locks: true },
   },
   {
     // A member that runs slow but stays live (test/sim/slow.ts): the group must keep its pace or
