@@ -325,9 +325,14 @@ export class Replica<T extends object = object> implements StateProvider {
    * `accepted` whose reply goes in the same turn is not sent at all (docs/rpc.md, "Batching").
    */
   private outbox = new Map<string, { accepted: AcceptedPacket[]; replies: ReplyPacket[] }>();
+  /**
+   * This member's `acquire()` calls still waiting, per lock, oldest first. `applied` turns true
+   * when the acquire it cast is applied: a member's casts are applied in the order it cast them,
+   * so its next applied acquire of a lock belongs to its oldest waiter not yet applied.
+   */
   private readonly lockWaiters = new Map<
     string,
-    Array<{ resolve: () => void; reject: (e: Error) => void }>
+    Array<{ resolve: () => void; reject: (e: Error) => void; applied: boolean }>
   >();
   private readonly handlerChains = new Map<string, Promise<void>>();
   /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
@@ -937,6 +942,10 @@ export class Replica<T extends object = object> implements StateProvider {
         return undefined;
       case 'acquire':
         this.locks.acquire(msg.lock, msg.member);
+        if (msg.member === this.group?.self) {
+          const mine = this.lockWaiters.get(msg.lock)?.find((w) => !w.applied);
+          if (mine) mine.applied = true;
+        }
         this.wakeLockWaiters();
         return undefined;
       case 'release':
@@ -1231,21 +1240,24 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   /**
-   * Acquires `lock` with an ordered cast; resolves once this member holds it and the handler
-   * calls of it that earlier holders were running have ended (so this member's work under the
-   * lock never overlaps theirs). Rejects with
+   * Acquires `lock` with an ordered cast; resolves once that cast is applied, this member then
+   * holds the lock, and the handler calls of it that earlier holders were running have ended (so
+   * this member's work under the lock never overlaps theirs). A hold from before the cast does
+   * not count: after `release(lock)`, `acquire(lock)` waits its turn behind members queued
+   * earlier. Rejects with
    * `TroupeError` `LOCK_INTERRUPTED` if this member is cut off from its group (or leaves) first:
    * it rejoins as a new member, which the acquire never named.
    */
   acquire(lock: string): Promise<void> {
     const group = this.requireGroup();
     return new Promise((resolve, reject) => {
+      // Waiting before the cast: a sequencer alone in its view applies its own cast at once.
+      const waiters = this.lockWaiters.get(lock) ?? [];
+      waiters.push({ resolve, reject, applied: false });
+      this.lockWaiters.set(lock, waiters);
       // Majority, as calls and fences: a holder acts on its lock, so an acquire applied anywhere
       // must be in every later view's order (a sequencer cut off alone applied its own at once).
       group.cast(encodeGroupMsg({ kind: 'acquire', lock, member: group.self }), DEFAULT_CALL_QOS);
-      const waiters = this.lockWaiters.get(lock) ?? [];
-      waiters.push({ resolve, reject });
-      this.lockWaiters.set(lock, waiters);
     });
   }
 
@@ -1267,10 +1279,15 @@ export class Replica<T extends object = object> implements StateProvider {
     const self = this.group?.self;
     if (!self) return;
     for (const [lock, waiters] of this.lockWaiters) {
-      // Held, and exclusively: the lock's earlier holders have ended their calls of it.
+      // Held after this member's own acquire was applied (a hold from before it, about to be
+      // released, is not this acquire's), and exclusively: earlier holders' calls of it ended.
       if (!this.locks.holds(lock, self) || runByOthers(this.pending.values(), lock, self)) continue;
-      this.lockWaiters.delete(lock);
-      for (const w of waiters) w.resolve();
+      const ready = waiters.filter((w) => w.applied);
+      if (ready.length === 0) continue;
+      const rest = waiters.filter((w) => !w.applied);
+      if (rest.length === 0) this.lockWaiters.delete(lock);
+      else this.lockWaiters.set(lock, rest);
+      for (const w of ready) w.resolve();
     }
   }
 

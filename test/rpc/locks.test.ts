@@ -122,6 +122,34 @@ describe('handler locks', () => {
     for (const n of cluster.nodes) expect(n.replica.holder('reports')).toBe(c!.member.self);
   });
 
+  it('release then acquire by the holder waits behind a member queued earlier', async () => {
+    // The acquire resolved on the hold it had just released: any delivery between the
+    // `acquire()` call and the release's application woke it, and the lock then passed to the
+    // queued member, so both held it (session 22's review, seeds 22 and 34 of rpc --locks).
+    cluster = await Cluster.of(3);
+    const [a, b, c] = cluster.nodes;
+    await b!.replica.acquire('reports');
+    const cAcquired = c!.replica.acquire('reports');
+    await cluster.settle();
+    cluster.group.holdCasts(b!.member, true);
+    b!.replica.release('reports');
+    let bHoldsAgain = false;
+    const bAcquired = b!.replica.acquire('reports').then(() => {
+      bHoldsAgain = true;
+    });
+    // Another member's ordered cast is applied while b's release and acquire are still held.
+    await a!.replica.acquire('other');
+    cluster.group.holdCasts(b!.member, false);
+    await cAcquired;
+    await cluster.settle();
+    expect(bHoldsAgain).toBe(false);
+    for (const n of cluster.nodes) expect(n.replica.holder('reports')).toBe(c!.member.self);
+    c!.replica.release('reports');
+    await bAcquired;
+    for (const n of cluster.nodes)
+      await until(() => n.replica.holder('reports') === b!.member.self, 5_000, 'b holds');
+  });
+
   it('an acquire by a member cut off before it is ordered rejects with LOCK_INTERRUPTED', async () => {
     // It never settled: the waiter stayed, and the member rejoined as a new one the acquire
     // never named (session 19's review of handler locks).

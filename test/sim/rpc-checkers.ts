@@ -20,7 +20,7 @@ import { OutcomeTable, type OutcomeTableState } from '../../runtime/rpc/outcomes
 import type { MemberId } from '../../runtime/stack/member.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { Register, type RegisterState, validateRegisterRequest } from './rpc-service.js';
-import type { LogItem, RpcIncarnation, RpcSim } from './rpc-world.js';
+import type { HandlerSpan, LogItem, RpcIncarnation, RpcSim } from './rpc-world.js';
 import type { Incarnation } from './world.js';
 
 export interface RpcChecker {
@@ -776,12 +776,14 @@ export const rpcProgress: RpcChecker = {
 };
 
 /**
- * Handler calls of one lock never run at two places at once (docs/rpc.md "Handler locks"): a run
- * begins only after every earlier run of the lock ended, unless, when it began, one of the two
- * members had already left the other out of its view. A member cut off cannot be stopped, only
- * left out of the group: until it learns of its exclusion it may go on running (and start) calls
- * of a lock it held, which the group records as `interrupted`, while the group's new holder runs
- * the next ones. Needs `lockMoves` (the runs are recorded then).
+ * Handler calls of one lock never run at two places at once, and a member's hold of the lock (from
+ * its `acquire()` resolving to its `release()`) overlaps no other member's hold or run of it
+ * (docs/rpc.md "Handler locks"): a run or hold begins only after every other member's earlier
+ * ones ended, unless, when it began, one of the two members had already left the other out of its
+ * view. A member cut off cannot be stopped, only left out of the group: until it learns of its
+ * exclusion it may go on running (and start) calls of a lock it held, which the group records as
+ * `interrupted`, while the group's new holder runs the next ones. Needs `lockMoves` (the runs and
+ * holds are recorded then).
  */
 export const handlerExclusive: RpcChecker = {
   name: 'handler-exclusive',
@@ -794,6 +796,7 @@ export const handlerExclusive: RpcChecker = {
       const view = views[views.length - 1];
       return view !== undefined && !view.members.includes(other);
     };
+    const what = (s: HandlerSpan) => (s.kind === 'run' ? `run of ${s.id}` : s.id);
     const spans = sim.handlerSpans;
     for (let j = 0; j < spans.length; j++) {
       const later = spans[j]!;
@@ -802,10 +805,13 @@ export const handlerExclusive: RpcChecker = {
         if (earlier.end <= later.start) continue;
         const { member: a } = earlier;
         const { member: b, start } = later;
+        // A member runs the calls of a lock it holds; its own runs are one at a time (its
+        // handler chain), so only two members' spans can clash.
+        if (a === b) continue;
         if (leftOut(b, a, start) || leftOut(a, b, start)) continue;
         const end = earlier.end === Number.POSITIVE_INFINITY ? 'never ended' : `ended at ${earlier.end}`;
         out.push(
-          `${later.member} began ${later.id} at ${later.start} ms while ${earlier.member}'s run of ${earlier.id} (from ${earlier.start} ms) ${end}`,
+          `${b} began its ${what(later)} at ${start} ms while ${a}'s ${what(earlier)} (from ${earlier.start} ms) ${end}`,
         );
       }
     }

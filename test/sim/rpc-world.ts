@@ -72,6 +72,8 @@ export const DEFAULT_RPC_OPTIONS: RpcOptions = {
 
 /** One run of the `audit` handler: where, and from when to when (`end` infinite: never ended). */
 export interface HandlerSpan {
+  /** A handler's run of call `id`, or a hold: from `acquire()` resolving to `release()`. */
+  kind: 'run' | 'hold';
   id: string;
   member: MemberId;
   start: number;
@@ -262,7 +264,7 @@ export class RpcSim {
    * rise): the true-outcomes checker asks which issues were out before a settled `not-found`.
    */
   readonly issuesSent = new Map<string, { issue: number; at: number }[]>();
-  /** Every `audit` run, in the order they began (with `lockMoves`). */
+  /** Every `audit` run and `audit` lock hold, in the order they began (with `lockMoves`). */
   readonly handlerSpans: HandlerSpan[] = [];
   /** Something a promise may wait on happened: let microtasks run before the next event. */
   private dirty = false;
@@ -321,7 +323,13 @@ export class RpcSim {
             if (span) span.end = w.now;
             return;
           }
-          this.handlerSpans.push({ id, member: group.self, start: w.now, end: Number.POSITIVE_INFINITY });
+          this.handlerSpans.push({
+            kind: 'run',
+            id,
+            member: group.self,
+            start: w.now,
+            end: Number.POSITIVE_INFINITY,
+          });
         }
         allRuns.set(id, (allRuns.get(id) ?? 0) + 1);
         const n = (runs.get(id) ?? 0) + 1;
@@ -364,13 +372,13 @@ export class RpcSim {
         group.node = node;
         record(node);
         replica.attach(group);
-        this.moveLocks(index, replica);
+        this.moveLocks(index, replica, group);
       },
       // The real driver keeps its Group and Replica across a rejoin: only the member id changes.
       rejoined: (node) => {
         group.node = node;
         record(node);
-        this.moveLocks(index, replica);
+        this.moveLocks(index, replica, group);
       },
       event: (ev: AppEvent) => {
         this.dirty = true;
@@ -477,8 +485,9 @@ export class RpcSim {
    * holds it a while, and releases it, until the probe or the incarnation's end (its waits
    * never end then, and an acquire it made rejects with `LOCK_INTERRUPTED`).
    */
-  private moveLocks(index: number, replica: Replica<Register>): void {
+  private moveLocks(index: number, replica: Replica<Register>, group: SimGroupHandle): void {
     if (!this.opts.lockMoves) return;
+    let holds = 0;
     const r = this.lockDraws;
     void (async () => {
       await undefined; // the first incarnations start while the World is being built
@@ -488,8 +497,18 @@ export class RpcSim {
         // before the run ends, and sequential-state compares their logs whole.
         if (this.world.now >= (this.cfg.probeAtMs ?? this.cfg.endMs - 6_000)) return;
         try {
+          const member = group.self;
           await replica.acquire('audit');
+          const hold: HandlerSpan = {
+            kind: 'hold',
+            id: `hold ${++holds}`,
+            member,
+            start: this.world.now,
+            end: Number.POSITIVE_INFINITY,
+          };
+          this.handlerSpans.push(hold);
           await this.waitOn(index, 20 + r() * 300);
+          hold.end = this.world.now;
           replica.release('audit');
         } catch {
           return; // cut off, or the replica stopped: a later incarnation moves again
