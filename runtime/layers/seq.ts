@@ -278,7 +278,9 @@ class Seq extends OrderLayer<SeqRound> {
     }
     if (kind === SeqKind.Ack) {
       headerTuple(h, 'seq', 3);
-      const hold = headerUint(h[1], 'seq', 'hold');
+      // -1: nothing held yet, while an Order (seen) already came: a stamp can arrive before
+      // its message. Refused, it was lost, and the sequencer's lag rule removed a healthy member.
+      const hold = h[1] === -1 ? -1 : headerUint(h[1], 'seq', 'hold');
       const seen = headerUint(h[2], 'seq', 'seen');
       if (hold > seen) throw new DecodeError('DECODE_BAD_SHAPE', 'seq: ack holds more than it has seen');
       if (rank === r.seqRank || rank === r.selfRank) return;
@@ -499,7 +501,9 @@ class Seq extends OrderLayer<SeqRound> {
     }
     r.holds[r.selfRank] = hold;
     if (urgent && hold > r.ackedHold) this.queueAck(r);
-    else if (r.nextGseq - 1 > r.ackedSeen && !r.ackArmed) {
+    // What it holds is announced within ackMs too, not only what it has seen: a message that came
+    // after its stamp (already acknowledged as seen) must not leave the peers' view of it behind.
+    else if ((r.nextGseq - 1 > r.ackedSeen || hold > r.ackedHold) && !r.ackArmed) {
       r.ackArmed = true;
       this.ctx.setTimer('ack', this.o.ackMs);
     }

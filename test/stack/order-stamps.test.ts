@@ -49,37 +49,63 @@ describe('OrderRound', () => {
   });
 });
 
+/** A seq layer at `self` in `view`: what it delivers, and a way to hand it a header from a member. */
+function seqAt(self: string, view: View) {
+  const delivered: UpEvent[] = [];
+  const ctx = {
+    self,
+    groupName: 'g',
+    now: () => 0,
+    random: () => 0.5,
+    passDown: () => {},
+    passUp: (e: UpEvent) => delivered.push(e),
+    emit: () => {},
+    defer: (f: () => void) => f(),
+    setTimer: () => {},
+    clearTimer: () => {},
+    trace: () => {},
+  } as unknown as LayerContext;
+  const layer: Layer = seq.create(ctx, {});
+  layer.down({ type: 'view', view } as never);
+  layer.up({ type: 'view', view } as never);
+  const from = (member: string, h: unknown[]) =>
+    layer.up({
+      type: 'deliver',
+      msg: { headers: [h], payload: new Uint8Array(1) },
+      from: member,
+      cast: true,
+      meta: { viewId: view.id },
+    } as never);
+  return { delivered, from };
+}
+
 describe('seq: a forged Order from the sequencer', () => {
   it('over the bound is refused at once, and the next true Order is applied', () => {
-    const delivered: UpEvent[] = [];
-    const ctx = {
-      self: SELF,
-      groupName: 'g',
-      now: () => 0,
-      random: () => 0.5,
-      passDown: () => {},
-      passUp: (e: UpEvent) => delivered.push(e),
-      emit: () => {},
-      defer: (f: () => void) => f(),
-      setTimer: () => {},
-      clearTimer: () => {},
-      trace: () => {},
-    } as unknown as LayerContext;
-    const layer: Layer = seq.create(ctx, {});
-    layer.down({ type: 'view', view: VIEW } as never);
-    layer.up({ type: 'view', view: VIEW } as never);
-    const fromSequencer = (h: unknown[]) =>
-      layer.up({
-        type: 'deliver',
-        msg: { headers: [h], payload: new Uint8Array(1) },
-        from: SEQUENCER,
-        cast: true,
-        meta: { viewId: VIEW.id },
-      } as never);
+    const { delivered, from } = seqAt(SELF, VIEW);
+    const fromSequencer = (h: unknown[]) => from(SEQUENCER, h);
     expect(() => fromSequencer([2, 0, [[0, 0, MAX_STAMPS]]])).toThrow(/stamps in one message/);
     // The sequencer's first ordered message (tseq 0) and its true Order (gseq 0 → [0, 0]).
     fromSequencer([0, 0, 0, 0]);
     fromSequencer([2, 0, [[0, 0, 0]]]);
     expect(delivered.filter((e) => e.type === 'deliver')).toHaveLength(1);
+  });
+});
+
+describe('seq: Acks', () => {
+  const PEER = '00000003.1';
+  const VIEW3: View = {
+    ...VIEW,
+    members: [SEQUENCER, SELF, PEER],
+    addresses: [...VIEW.addresses, '10.0.0.3:1'],
+  };
+
+  it('an Ack that holds nothing yet (hold -1) is taken, not refused', () => {
+    // A stamp can arrive before its message: the member has seen gseq 0 and holds nothing. Its
+    // Ack was refused as malformed, and the sequencer's lag rule later removed the healthy member
+    // (session 22's healthy-removal class B, seed 144300057).
+    const { from } = seqAt(SEQUENCER, VIEW3);
+    expect(() => from(PEER, [3, -1, 0])).not.toThrow();
+    expect(() => from(PEER, [3, -2, 0])).toThrow(DecodeError);
+    expect(() => from(PEER, [3, 1, 0])).toThrow(/holds more than it has seen/);
   });
 });
