@@ -378,7 +378,7 @@ export class RpcSim {
       rejoined: (node) => {
         group.node = node;
         record(node);
-        this.moveLocks(index, replica, group);
+        // The process's lock loop goes on (a second one would nest holds within one member).
       },
       event: (ev: AppEvent) => {
         this.dirty = true;
@@ -481,9 +481,10 @@ export class RpcSim {
   }
 
   /**
-   * With `lockMoves`: this incarnation of member `index` now and then acquires the `audit` lock,
-   * holds it a while, and releases it, until the probe or the incarnation's end (its waits
-   * never end then, and an acquire it made rejects with `LOCK_INTERRUPTED`).
+   * With `lockMoves`: the process of member `index` now and then acquires the `audit` lock, holds
+   * it a while, and releases it, until the probe or the process's end (its waits never end then).
+   * One loop per process, across its incarnations: an acquire cut off rejects with
+   * `LOCK_INTERRUPTED`, and the next one names the incarnation it rejoined as.
    */
   private moveLocks(index: number, replica: Replica<Register>, group: SimGroupHandle): void {
     if (!this.opts.lockMoves) return;
@@ -511,7 +512,8 @@ export class RpcSim {
           hold.end = this.world.now;
           replica.release('audit');
         } catch {
-          return; // cut off, or the replica stopped: a later incarnation moves again
+          // Cut off: the process rejoins (rejoin same) and moves again as its next incarnation,
+          // or it was replaced and its timers never fire again.
         }
       }
     })();
