@@ -691,14 +691,16 @@ export class MemberCore {
    * still in view `viewId`. A provider whose `snapshot()` throws stays up: the failure is
    * reported as an `error` effect and each joiner is told (StateFail) instead of waiting.
    */
-  private taker(viewId: number, to: readonly MemberId[], state: StateProvider, founding = false) {
+  private taker(viewId: number, to: readonly MemberId[], state: StateProvider) {
     return (now: number) =>
       this.call(now, () => {
-        // A later view came first: this snapshot is not the joiners' start any more. They are
-        // not rescued here; they wait, and a joiner whose provider leaves starts over. (Not for
-        // co-founders: the source takes its snapshot before anything it released is applied,
-        // whatever view the stack installed since, and the founders expect `viewId`'s chunks.)
-        if (!this.installed || (!founding && this.installed.id !== viewId)) return;
+        // The driver takes this event in its place in the event stream, so the state is exactly
+        // the joiners' start (view `viewId`'s), however many views the stack installed since: a
+        // provider still in its founding hold releases the event only after later views. The
+        // joiners expect `viewId`'s chunks; one no longer in the view is skipped below. (Skipping
+        // the snapshot when a later view was installed left the first joiner after a founding
+        // with no state: it gave up after stateStallMs and was removed, session 22's class A.)
+        if (!this.installed) return;
         let snapshot: Uint8Array;
         try {
           snapshot = state.snapshot();
@@ -773,7 +775,6 @@ export class MemberCore {
             view.id,
             candidates.filter((m) => m !== this.member),
             state,
-            true,
           ),
         },
       });
