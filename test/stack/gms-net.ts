@@ -160,7 +160,13 @@ export class GmsNet {
       src.sent.push({ to: ev.to, header: ev.msg.headers.at(-1) as unknown[] });
       const dst = this.nodes.find((n) => n.id === ev.to);
       if (dst)
-        this.link(src, dst, true, { type: 'deliver', msg: ev.msg, from: src.id, cast: false, meta: {} });
+        this.link(src, dst, ev.qos.order !== 'unreliable', {
+          type: 'deliver',
+          msg: ev.msg,
+          from: src.id,
+          cast: false,
+          meta: {},
+        });
     } else if (ev.type === 'cast') {
       src.sent.push({ to: null, header: ev.msg.headers.at(-1) as unknown[] });
       const reliable = ev.qos.order !== 'unreliable';

@@ -463,6 +463,27 @@ describe('gms: who may send which control message (issue 11)', () => {
     for (const n of net.nodes) expect(net.view(n)?.members).toHaveLength(3);
   });
 
+  it('a Suspect report held back by a cut link is lost, not read after the heal as fresh', () => {
+    // n1 and n2 lose n4's heartbeats and report it; their links to the coordinator are cut too.
+    // Reports were reliable: held, they arrived after the heal, when n1 and n2 heard n4 again,
+    // and counted as two fresh opinions: the coordinator excluded n4, which never failed
+    // (session 22's removal class C, seed 144300125). Datagrams, they are lost with the cut.
+    const net = group(5);
+    const [n0, n1, n2, , n4] = net.nodes as GmsNode[];
+    for (const [a, b] of [
+      [n4!, n1!],
+      [n4!, n2!],
+      [n1!, n0!],
+      [n2!, n0!],
+    ] as const)
+      net.cutLink(a, b, false);
+    net.run(net.now + 400);
+    expect(net.sentOf(n1!, GmsKind.Suspect).length).toBeGreaterThan(0);
+    net.heal();
+    net.run(net.now + 2_000);
+    for (const n of net.nodes) expect(net.view(n)?.members).toContain(n4!.id);
+  });
+
   it('a single report claiming a long suspicion is not believed beyond what it has shown', () => {
     const net = group(3);
     const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];

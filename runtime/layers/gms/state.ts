@@ -103,8 +103,15 @@ export class GmsShared {
     return alive * 2 > v.members.length;
   }
 
-  send(to: MemberId, header: unknown[], msg: Msg = { headers: [], payload: EMPTY }): void {
-    this.ctx.passDown({ type: 'send', to, msg: pushHeader(msg, header), qos: { order: 'fifo' } });
+  /** Sends `header` (over `msg`) to `to`: reliable FIFO, or a datagram (`unreliable`) for what is
+   * renewed anyway and must not arrive late. */
+  send(
+    to: MemberId,
+    header: unknown[],
+    msg: Msg = { headers: [], payload: EMPTY },
+    order: 'fifo' | 'unreliable' = 'fifo',
+  ): void {
+    this.ctx.passDown({ type: 'send', to, msg: pushHeader(msg, header), qos: { order } });
   }
 
   probe(to: string | null, header: unknown[]): void {
