@@ -134,7 +134,13 @@ export class Joiner {
     if (this.tentative) {
       // We confirmed a founder whose group never started: come back as a new member, since the
       // founder may have counted us (RMP: a member that may have been removed rejoins anew).
-      if (now - this.tentative.since > giveUp) {
+      // Unless a running group answered our Joins since: the founder's group may be admitting us,
+      // its flush slowed by a failure. Giving up then removed a healthy member (session 22's
+      // class D, seed 144300181). Waiting longer is safe: bound, we install only a view of the
+      // founder's group (onInstall).
+      const t = this.tentative;
+      const admitting = this.heardMemberAt !== undefined && this.heardMemberAt > t.since;
+      if (now - t.since > (admitting ? giveUp + this.s.o.partitionMs : giveUp)) {
         this.s.layer.finish('partitioned', `the group ${this.tentative.founder} proposed never started`);
         return;
       }
