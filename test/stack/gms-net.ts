@@ -182,10 +182,14 @@ export class GmsNet {
     }
   }
 
+  /** A message for which this answers true is lost (`header`: its gms header). */
+  drop: ((src: GmsNode, dst: GmsNode, header: unknown[]) => boolean) | undefined;
+
   private link(src: GmsNode, dst: GmsNode, reliable: boolean, ev: UpEvent): void {
     const go = () => this.queue.push(this.now + DELAY, () => this.onNode(dst, () => dst.layer.up(ev)));
     const key = `${src.index}>${dst.index}`;
     if (src !== dst && this.lossy.has(key)) return;
+    if (this.drop && 'msg' in ev && this.drop(src, dst, ev.msg.headers.at(-1) as unknown[])) return;
     if (src !== dst && this.cut.has(key)) {
       if (reliable) this.held.get(key)!.push(go);
       return;

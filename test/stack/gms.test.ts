@@ -171,6 +171,22 @@ describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
     expect(net.view(j)!.members).toHaveLength(3);
   });
 
+  it('a member whose Install was lost asks the members already in the view for it', () => {
+    // Only the two lowest-ranked members answer an old view's heartbeats with the Install again;
+    // with both slow or paused the member gave up as left behind, though the view included it
+    // (session 22's class E). Its Join to any member of the view now brings the Install.
+    const net = group(4);
+    const [n0, n1, , n3] = net.nodes as GmsNode[];
+    net.drop = (src, dst, h) => dst === n3 && (src === n0 || src === n1) && h[0] === GmsKind.Install;
+    const j = net.add();
+    j.layer.down({ type: 'join' });
+    expect(net.runUntil(() => net.view(j) !== undefined, net.now + 2_000)).toBe(true);
+    net.run(net.now + 1_500);
+    expect(net.stopped(n3!)).toBe(false);
+    expect(net.view(n3!)?.members).toEqual(net.view(n0!)?.members);
+    expect(net.view(n0!)?.members).toHaveLength(5);
+  });
+
   it('a joiner silent past joinFreshMs is not admitted (its record expires)', () => {
     // Found by group seed 203139 (a joiner admitted 1.2 s after it crashed). That seed's history
     // has changed since, and it, and the seeds around it, pass with the expiry removed; this

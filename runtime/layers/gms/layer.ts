@@ -194,7 +194,7 @@ export class Gms implements Layer {
     s.highestAttempt = Math.max(s.highestAttempt, Math.floor(epoch / 4096));
     s.suspected = new Set();
     s.behindSince = undefined;
-    s.aheadFrom = new Set();
+    s.aheadFrom = new Map();
     s.delivery.newView();
     s.participant.newView();
     s.ctx.clearTimer('behind');

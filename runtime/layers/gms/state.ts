@@ -1,6 +1,7 @@
 import type { MemberId } from '../../stack/member.js';
 import { type LayerContext, type Msg, pushHeader, type View } from '../../stack/types.js';
-import { GmsKind, type InstallHeader, viewTagHeader } from './codec.js';
+import { isWildcard } from '../../transport/address.js';
+import { GmsKind, type InstallHeader, joinHeader, viewTagHeader } from './codec.js';
 import type { Coordinator } from './coordinator.js';
 import type { Delivery } from './delivery.js';
 import type { FailureDetector } from './detector.js';
@@ -38,7 +39,8 @@ export class GmsShared {
   highestKey = 0;
   /** When a member of our view first showed a later view we never got (see noteAhead). */
   behindSince: number | undefined;
-  aheadFrom = new Set<MemberId>();
+  /** Members of our view seen in a later view, with when we last asked each for its Install. */
+  aheadFrom = new Map<MemberId, number>();
   /** The Install that made the current view (kept while it is current): sent again to a listed
    * member that still Joins, as its copy was lost (see Coordinator.onJoin). */
   installed: InstallHeader | undefined;
@@ -200,13 +202,32 @@ export class GmsShared {
    * sender's claim, forged or not, does not stop a member.
    */
   noteAhead(from: MemberId): void {
-    if (this.behindSince !== undefined || !this.view) return;
-    this.aheadFrom.add(from);
+    if (!this.view) return;
+    this.askInstall(from);
+    if (this.behindSince !== undefined) return;
     // Our coordinator alone is enough: it is the one that installs views (and if a FlushOk
     // switch left it alone in a view of its own, we must not wait for it forever).
     const enough = this.aheadFrom.size >= Math.min(2, this.view.members.length - 1);
     if (!enough && from !== this.coordinatorId()) return;
     this.behindSince = this.ctx.now();
     this.ctx.setTimer('behind', this.o.suspectMs);
+  }
+
+  /**
+   * Asks `member`, seen in a later view, for that view's Install: a Join from a member of its
+   * view makes it send the Install again (Coordinator.onJoin). Else only the two lowest-ranked
+   * members answering our old view's heartbeats resend it, and with both paused or slow this
+   * member gave up as left behind though the view included it (session 22's class E, seeds
+   * 144300047 and 144400452). Once per `joinRetryMs` per member, as the resend is limited there.
+   */
+  private askInstall(member: MemberId): void {
+    const now = this.ctx.now();
+    const asked = this.aheadFrom.get(member);
+    this.aheadFrom.set(member, asked ?? Number.NEGATIVE_INFINITY);
+    if (asked !== undefined && now - asked < this.o.joinRetryMs) return;
+    const address = this.view?.addresses[this.rank(member)];
+    if (!address || isWildcard(address)) return;
+    this.aheadFrom.set(member, now);
+    this.probe(address, joinHeader.encode({ vote: '', nonce: '', counts: false }));
   }
 }
