@@ -920,6 +920,8 @@ export class Replica<T extends object = object> implements StateProvider {
     this.serving = false;
     this.generation++;
     this.queue = [];
+    this.handlerChains.clear();
+    this.openHandlerGates(true); // their runs see the generation end and never start
     this.group?.leave().catch(() => {
       this.counters.internalErrors++;
     });
