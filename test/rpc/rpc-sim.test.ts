@@ -160,6 +160,17 @@ describe('object-group RPC in the simulator', () => {
     expect(r.violations).toEqual([]);
   });
 
+  it('a lag removal the sequencer demanded gives way to the flush that needs its member (RPC seed 5060244)', async () => {
+    // View {n2, n0, n1}; n2, the coordinator and sequencer, is cut off alone, n1 crashes, and
+    // after the heal n2 demands n0's removal for its lag and then takes n0's stale Prepare. The
+    // demand outlived that trust, only n2 was left to flush, and both live members stayed in
+    // view 1 for good, having delivered different ends of it (sequential-state, self-delivery,
+    // liveness, progress). Pinned alone in test/stack/gms-demanded.test.ts.
+    const mode = MODES.find((m) => m.name === 'rpc-partition')!;
+    const r = await runSeed({ ...mode.opts, delivery: 'fanout' }, 5060244);
+    expect(r.violations).toEqual([]);
+  });
+
   it('an `accepted` sent after the contact moved to the next view names the ordering view (RPC seeds 42, 44)', async () => {
     // Found by session 19's review. The contact delivered a request of view N after it had
     // installed N+1 and told the client `accepted` with no members: seed 42's `all` call resolved

@@ -113,14 +113,19 @@ export class FailureDetector {
     // no flush has started to remove it. A removal a layer above demanded stands, unless it is
     // what leaves this member without a majority (the other one of a view of two): no flush
     // could carry it out, and while it stood no join or other change could go ahead either.
+    // A demanded member we no longer suspect (we took its Prepare: `trust`) still counts as
+    // failed, so the demands are looked at too, and the majority is the flush's (RPC seed
+    // 5060244: the sequencer's demand outlived the trust and kept a live majority of a view
+    // of three, its third member crashed, from every flush for good).
     if (!s.coordinator.coord)
       for (const pass of [false, true])
-        for (const m of s.suspected)
+        for (const m of new Set([...s.suspected, ...this.demanded]))
           if (
             now - (this.lastHeard.get(m) ?? 0) <= s.o.suspectMs &&
-            (!this.demanded.has(m) || (pass && !s.hasMajority()))
+            (!this.demanded.has(m) || (pass && !this.flushPossible()))
           ) {
-            s.ctx.trace(() => `withdraw suspicion of ${m}`);
+            const what = this.demanded.has(m) ? 'the demanded removal' : 'suspicion';
+            s.ctx.trace(() => `withdraw ${what} of ${m}`);
             s.suspected.delete(m);
             this.suspectedAt.delete(m);
             this.forced.delete(m);
@@ -244,6 +249,16 @@ export class FailureDetector {
     s.delivery.releaseHeld();
     if (s.participant.flush?.cut) s.participant.checkDone();
     return true;
+  }
+
+  /**
+   * Whether a flush could go ahead now, as Coordinator.startFlush judges it: a strict majority
+   * of the view unsuspected, and a strict majority not counted failed (its participants).
+   */
+  private flushPossible(): boolean {
+    const v = this.s.view;
+    if (!v || !this.s.hasMajority()) return false;
+    return v.members.filter((m) => !this.failedNow(m)).length * 2 > v.members.length;
   }
 
   /**
