@@ -187,6 +187,31 @@ describe('gms: joiner admission (issue 10 item 6, issue 11)', () => {
     expect(net.view(n0!)?.members).toHaveLength(5);
   });
 
+  it('a coordinator outbid at the Sync step starts over above the ballot, excluding nobody', () => {
+    // n1 sent its Digest, then took n2's higher ballot before n0's Sync came: it will never send
+    // n0 a FlushOk. n0 restarted above a higher ballot only for participants without a Digest,
+    // so it waited out the step and excluded n1, which never failed (session 22's class G.4).
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as GmsNode[];
+    let outbid: number | undefined;
+    net.drop = (src, dst, h) => {
+      if (src !== n0 || dst !== n1 || h[0] !== GmsKind.Sync) return false;
+      if (outbid === undefined) {
+        outbid = h[2] as number;
+        const v = net.view(n1!)!;
+        net.at(net.now + 0.1, () =>
+          net.inject(n1!, n2!.id, [GmsKind.Prepare, h[1], outbid! + 1, v.members, v.addresses]),
+        );
+      }
+      return h[2] === outbid; // the first attempt's Sync (and its resends) never reaches n1
+    };
+    const j = net.add();
+    j.layer.down({ type: 'join' });
+    net.run(net.now + 3_000);
+    expect(outbid).toBeDefined();
+    for (const n of [n0!, n1!, n2!, j]) expect(net.view(n)?.members).toHaveLength(4);
+  });
+
   it('a joiner silent past joinFreshMs is not admitted (its record expires)', () => {
     // Found by group seed 203139 (a joiner admitted 1.2 s after it crashed). That seed's history
     // has changed since, and it, and the seeds around it, pass with the expiry removed; this

@@ -202,16 +202,17 @@ export class Coordinator {
       return;
     }
     s.highestAttempt = Math.max(s.highestAttempt, Math.floor(hb.highestKey / 4096));
-    // A participant that has not answered our Prepare took a higher ballot (ballots only go up
-    // at a participant): it never will. Start over above it rather than wait for the flush
-    // timeout, which would exclude it. Keys, not attempt numbers: an equal attempt of a
-    // lower-ranked coordinator outranks ours.
+    // A participant that has not answered our Prepare, or our Sync, took a higher ballot (ballots
+    // only go up at a participant): it never will. Start over above it rather than wait for the
+    // flush timeout, which would exclude it (at the Sync step too: it sent its Digest, then took
+    // another coordinator's ballot; session 22's class G.4). Keys, not attempt numbers: an equal
+    // attempt of a lower-ranked coordinator outranks ours.
     const k = this.coord;
     if (
       k &&
       hb.highestKey > s.attemptKey(k.attempt, s.self) &&
       k.participants.includes(from) &&
-      !k.digests.has(from)
+      (!k.digests.has(from) || (k.sync !== undefined && !k.oks.has(from)))
     ) {
       s.c.flushOutbid++;
       s.ctx.trace(() => `${from} took ballot ${hb.highestKey}: restart above it`);
