@@ -212,6 +212,15 @@ const SNAPSHOT_VERSION = 1;
 /** Views {@link Replica}'s `recentViews` keeps. */
 const RECENT_VIEWS = 16;
 
+/** An `acquire()` waiting for its lock (see `Replica.lockWaiters`). */
+interface LockWaiter {
+  readonly lock: string;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  applied: boolean;
+  member: MemberId | undefined;
+}
+
 /**
  * Makes `instance` a replica of the group `group` has joined. Use it when no state transfer is
  * needed at join (the first member), else create the {@link Replica} first and hand it to the
@@ -326,14 +335,13 @@ export class Replica<T extends object = object> implements StateProvider {
    */
   private outbox = new Map<string, { accepted: AcceptedPacket[]; replies: ReplyPacket[] }>();
   /**
-   * This member's `acquire()` calls still waiting, per lock, oldest first. `applied` turns true
-   * when the acquire it cast is applied: a member's casts are applied in the order it cast them,
-   * so its next applied acquire of a lock belongs to its oldest waiter not yet applied.
+   * This member's `acquire()` calls still waiting, per lock, oldest first. `member` is the
+   * incarnation that cast the acquire (undefined: not cast yet, made while cut off; it is cast
+   * as the next incarnation). `applied` turns true when that acquire is applied: an
+   * incarnation's casts are applied in the order it cast them, so its next applied acquire of a
+   * lock belongs to its oldest waiter not yet applied.
    */
-  private readonly lockWaiters = new Map<
-    string,
-    Array<{ resolve: () => void; reject: (e: Error) => void; applied: boolean }>
-  >();
+  private readonly lockWaiters = new Map<string, LockWaiter[]>();
   private readonly handlerChains = new Map<string, Promise<void>>();
   /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
   private readonly handlerGates = new Set<{ p: PendingHandler; open: () => void }>();
@@ -834,6 +842,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members], fresh: true });
     this.rememberView({ id: v.view.id, members: [...v.view.members] });
     this.frozen = false;
+    this.castDeferredAcquires();
     this.pump();
     const now = this.clock();
     for (const [addr, seen] of this.clients) if (now - seen <= this.clientPushMs) this.sendView(addr);
@@ -945,7 +954,7 @@ export class Replica<T extends object = object> implements StateProvider {
       case 'acquire':
         this.locks.acquire(msg.lock, msg.member);
         if (msg.member === this.group?.self) {
-          const mine = this.lockWaiters.get(msg.lock)?.find((w) => !w.applied);
+          const mine = this.lockWaiters.get(msg.lock)?.find((w) => !w.applied && w.member === msg.member);
           if (mine) mine.applied = true;
         }
         this.wakeLockWaiters();
@@ -1252,15 +1261,45 @@ export class Replica<T extends object = object> implements StateProvider {
    */
   acquire(lock: string): Promise<void> {
     const group = this.requireGroup();
+    if (this.failed)
+      return Promise.reject(
+        new TroupeError('LOCK_INTERRUPTED', `acquire of lock '${lock}': this replica failed`),
+      );
     return new Promise((resolve, reject) => {
       // Waiting before the cast: a sequencer alone in its view applies its own cast at once.
+      const waiter: LockWaiter = { lock, resolve, reject, applied: false, member: undefined };
       const waiters = this.lockWaiters.get(lock) ?? [];
-      waiters.push({ resolve, reject, applied: false });
+      waiters.push(waiter);
       this.lockWaiters.set(lock, waiters);
+      // Cut off and not back yet: its cast would name the incarnation that ended, which its
+      // stack drops, and nothing would settle it (an application that retries on
+      // LOCK_INTERRUPTED lands here at once). It is cast as the next incarnation (onView).
+      if (!this.frozen) this.castAcquire(group, waiter);
+    });
+  }
+
+  private castAcquire(group: GroupHandle, w: LockWaiter): void {
+    w.member = group.self;
+    try {
       // Majority, as calls and fences: a holder acts on its lock, so an acquire applied anywhere
       // must be in every later view's order (a sequencer cut off alone applied its own at once).
-      group.cast(encodeGroupMsg({ kind: 'acquire', lock, member: group.self }), DEFAULT_CALL_QOS);
-    });
+      group.cast(encodeGroupMsg({ kind: 'acquire', lock: w.lock, member: w.member }), DEFAULT_CALL_QOS);
+    } catch (e) {
+      // Never cast (a closed group, a lock name over maxMessage): it must not take the mark of
+      // a later acquire.
+      const waiters = this.lockWaiters.get(w.lock) ?? [];
+      waiters.splice(waiters.indexOf(w), 1);
+      if (waiters.length === 0) this.lockWaiters.delete(w.lock);
+      w.reject(e as Error);
+    }
+  }
+
+  /** Acquires made while cut off: cast now, as this incarnation. */
+  private castDeferredAcquires(): void {
+    const group = this.group;
+    if (!group) return;
+    for (const waiters of [...this.lockWaiters.values()])
+      for (const w of [...waiters]) if (w.member === undefined) this.castAcquire(group, w);
   }
 
   /** Acquires still waiting end: their member's history ended (it never held the lock as itself). */
@@ -1281,14 +1320,20 @@ export class Replica<T extends object = object> implements StateProvider {
     const self = this.group?.self;
     if (!self) return;
     for (const [lock, waiters] of this.lockWaiters) {
+      // Cast by an incarnation that ended: its acquire names a member gone from every later view.
+      const stale = waiters.filter((w) => w.member !== undefined && w.member !== self);
       // Held after this member's own acquire was applied (a hold from before it, about to be
       // released, is not this acquire's), and exclusively: earlier holders' calls of it ended.
-      if (!this.locks.holds(lock, self) || runByOthers(this.pending.values(), lock, self)) continue;
-      const ready = waiters.filter((w) => w.applied);
-      if (ready.length === 0) continue;
-      const rest = waiters.filter((w) => !w.applied);
+      const held = this.locks.holds(lock, self) && !runByOthers(this.pending.values(), lock, self);
+      const ready = held ? waiters.filter((w) => w.applied && w.member === self) : [];
+      if (stale.length === 0 && ready.length === 0) continue;
+      const rest = waiters.filter((w) => !stale.includes(w) && !ready.includes(w));
       if (rest.length === 0) this.lockWaiters.delete(lock);
       else this.lockWaiters.set(lock, rest);
+      for (const w of stale)
+        w.reject(
+          new TroupeError('LOCK_INTERRUPTED', `acquire of lock '${lock}': cast by ${w.member}, now ${self}`),
+        );
       for (const w of ready) w.resolve();
     }
   }

@@ -163,3 +163,44 @@ describe('a group re-founded after losing its majority', () => {
       expect(n.replica.instance.snapshot()).toStrictEqual(a!.replica.instance.snapshot());
   }, 40_000);
 });
+
+describe('an acquire() made while cut off (session 23 review of 108abc0)', () => {
+  it('is cast as the next incarnation: a retry on LOCK_INTERRUPTED gets the lock, and so does a later acquire', async () => {
+    // The Group starts the next incarnation in a later task than the one that rejects the cut
+    // off member's acquires: a retry made at once named the incarnation that ended, its stack
+    // dropped the cast, and nothing ever settled it. Worse, that orphan took the mark of the next
+    // incarnation's applied acquire: the later acquire never resolved though every replica showed
+    // its member holding the lock (simulator seeds 140588 and 140641 under a waiter checker).
+    const [a, b, c] = await start(3);
+    await until(() => inView([a!, b!, c!]), 8_000, 'a 3-member view');
+    cut(c!, a!);
+    cut(c!, b!);
+    let tries = 0;
+    let retried = false;
+    const loop = (async () => {
+      for (;;) {
+        try {
+          tries++;
+          await c!.replica.acquire('L');
+          retried = true;
+          return;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'LOCK_INTERRUPTED') throw e;
+        }
+      }
+    })();
+    await until(() => tries >= 2, 8_000, 'C interrupted and retrying');
+    heal(c!, a!);
+    heal(c!, b!);
+    await until(() => inView([a!, b!, c!]), 10_000, 'C back as a new incarnation');
+    await loop;
+    expect(retried).toBe(true);
+    for (const n of nodes) await until(() => n.replica.holder('L') === c!.group.self, 5_000, 'C holds L');
+    c!.replica.release('L');
+    await until(() => nodes.every((n) => n.replica.holder('L') !== c!.group.self), 5_000, 'L released');
+    await c!.replica.acquire('L');
+    expect(c!.replica.holder('L')).toBe(c!.group.self);
+    for (const n of nodes)
+      await until(() => n.replica.holder('L') === c!.group.self, 5_000, 'C holds L again');
+  }, 40_000);
+});

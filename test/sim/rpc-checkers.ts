@@ -819,10 +819,30 @@ export const handlerExclusive: RpcChecker = {
   },
 };
 
+/**
+ * Every `acquire()` settles (docs/rpc.md "Handler locks"): resolved once held, or rejected when
+ * its member was cut off. At the end no process still alive waits on one: the lock loop stops
+ * at the probe and every hold ends within 320 ms of it. Needs `lockMoves`. (Session 23: an
+ * acquire made while cut off named the incarnation that ended and never settled.)
+ */
+export const locksSettle: RpcChecker = {
+  name: 'locks-settle',
+  check: (sim) => {
+    const out: string[] = [];
+    for (const [index, a] of sim.acquiring) {
+      const node = sim.world.nodes[index]!;
+      if (!node.alive || node.inc !== a.inc) continue; // its process ended: its waits never end
+      out.push(`an acquire() by ${a.member} from ${a.at.toFixed(0)} ms never settled`);
+    }
+    return out;
+  },
+};
+
 export const RPC_CHECKERS: readonly RpcChecker[] = [
   sequentialState,
   noDoubleApply,
   handlerExclusive,
+  locksSettle,
   callsEnd,
   trueReplies,
   trueOutcomes,

@@ -264,6 +264,9 @@ export class RpcSim {
    * rise): the true-outcomes checker asks which issues were out before a settled `not-found`.
    */
   readonly issuesSent = new Map<string, { issue: number; at: number }[]>();
+  /** Per node index, the lock loop's `acquire()` not yet settled: by which incarnation, since
+   * when, and in which process (`inc`). */
+  readonly acquiring = new Map<number, { member: MemberId; at: number; inc: number }>();
   /** Every `audit` run and `audit` lock hold, in the order they began (with `lockMoves`). */
   readonly handlerSpans: HandlerSpan[] = [];
   /** Something a promise may wait on happened: let microtasks run before the next event. */
@@ -499,7 +502,8 @@ export class RpcSim {
         if (this.world.now >= (this.cfg.probeAtMs ?? this.cfg.endMs - 6_000)) return;
         try {
           const member = group.self;
-          await replica.acquire('audit');
+          this.acquiring.set(index, { member, at: this.world.now, inc: this.world.nodes[index]!.inc });
+          await replica.acquire('audit').finally(() => this.acquiring.delete(index));
           const hold: HandlerSpan = {
             kind: 'hold',
             id: `hold ${++holds}`,
