@@ -874,8 +874,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.batcher.drop();
     this.castArgs.clear();
     this.inOrder.clear();
-    this.handlerChains.clear();
-    this.openHandlerGates(true); // their runs see the generation end and never start
+    this.dropHandlerRuns();
     this.resumed = false;
     if (this.running) this.queue = [{ t: 'restore', state: this.snapshot() }];
   }
@@ -929,8 +928,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.serving = false;
     this.generation++;
     this.queue = [];
-    this.handlerChains.clear();
-    this.openHandlerGates(true); // their runs see the generation end and never start
+    this.dropHandlerRuns();
     this.group?.leave().catch(() => {
       this.counters.internalErrors++;
     });
@@ -1163,6 +1161,13 @@ export class Replica<T extends object = object> implements StateProvider {
     settled.finally(() => {
       if (this.handlerChains.get(p.lock) === settled) this.handlerChains.delete(p.lock);
     });
+  }
+
+  /** The history ended (a cut, a failure; the generation was bumped first): handler runs still
+   * chained or gated see the generation end and never start. */
+  private dropHandlerRuns(): void {
+    this.handlerChains.clear();
+    this.openHandlerGates(true);
   }
 
   /** Resolves once no call of `p`'s lock ordered before it is pending at another member. */

@@ -222,9 +222,9 @@ export class GmsShared {
    */
   private askInstall(member: MemberId): void {
     const now = this.ctx.now();
-    const asked = this.aheadFrom.get(member);
-    this.aheadFrom.set(member, asked ?? Number.NEGATIVE_INFINITY);
-    if (asked !== undefined && now - asked < this.o.joinRetryMs) return;
+    const asked = this.aheadFrom.get(member) ?? Number.NEGATIVE_INFINITY;
+    this.aheadFrom.set(member, asked); // counted as ahead whether or not it is asked
+    if (now - asked < this.o.joinRetryMs) return;
     const address = this.view?.addresses[this.rank(member)];
     if (!address || isWildcard(address)) return;
     this.aheadFrom.set(member, now);
