@@ -105,13 +105,14 @@ async function orderedCalls(
     : Number.MAX_SAFE_INTEGER;
   const warmupSeconds = ctx.quick ? Math.min(0.5, ctx.limits.maxSeconds / 2) : outstanding === 1 ? 1 : 3;
   // Replica RSS when the measured window opens and when it closes (issue 13: flat after warm-up).
-  const rssWarm =
-    outstanding > 1
-      ? client
-          .waitFor((e) => e.event === 'measuring', (ctx.limits.maxSeconds + 30) * 1000)
-          .then(() => replicas.map(rssMB))
-          .catch(() => undefined)
-      : undefined;
+  // And the CPU time of each process over the window: steadier than calls/s on a shared machine,
+  // and it shows which process a change moved (a sampling profile charges a loopback send with
+  // the receiver's run that preempted it, so it cannot).
+  const processes = [...replicas, client];
+  const atWindow = client
+    .waitFor((e) => e.event === 'measuring', (ctx.limits.maxSeconds + 30) * 1000)
+    .then(() => ({ rss: replicas.map(rssMB), cpu: processes.map(cpuMs) }))
+    .catch(() => undefined);
   const r = await client.request(
     {
       cmd: 'run',
@@ -129,6 +130,7 @@ async function orderedCalls(
     (ctx.limits.maxSeconds + 10) * 1000 + 2 * CALL_TIMEOUT_MS,
   );
   const rssEnd = replicas.map(rssMB);
+  const cpuEnd = processes.map(cpuMs);
   if (PROFILE_DIR) await ctx.procs.stopAll({ graceMs: 5_000 });
   if (r.event === 'error') throw new Error(`rpc-client: ${String(r.message)}`);
   if (!((r.ops as number) > 0))
@@ -154,9 +156,16 @@ async function orderedCalls(
   // In the measured window (the issue's target: none in a clean run), then over the whole run.
   notes.retransmits = `${r.measuredRetransmits as number} (${stats.retransmits ?? 0} with warm-up)`;
   notes['view changes'] = views() - viewsBefore;
-  const warm = await rssWarm;
-  if (warm?.every((m) => m !== undefined) && rssEnd.every((m) => m !== undefined))
-    notes['replica RSS MB (window start → end)'] = `${warm.join('/')} → ${rssEnd.join('/')}`;
+  const warm = await atWindow;
+  if (outstanding > 1 && warm?.rss.every((m) => m !== undefined) && rssEnd.every((m) => m !== undefined))
+    notes['replica RSS MB (window start → end)'] = `${warm.rss.join('/')} → ${rssEnd.join('/')}`;
+  const cpuStart = warm?.cpu;
+  if (cpuStart?.every((m) => m !== undefined) && cpuEnd.every((m) => m !== undefined)) {
+    // From the window's start to the result: the window plus the calls still in flight at its end.
+    const perCall = cpuEnd.map((end, i) => Math.round(((end! - cpuStart[i]!) * 1000) / ops));
+    notes['CPU µs per call (replicas/client)'] =
+      `${perCall.slice(0, REPLICAS).join('/')}/${perCall[REPLICAS]} = ${perCall.reduce((a, b) => a + b, 0)}`;
+  }
   if ((r.viewSize as number) !== REPLICAS) notes['client view size'] = r.viewSize as number;
   return {
     primary: outstanding === 1 ? 'latency' : 'rate',
@@ -232,6 +241,20 @@ export default [
 ];
 
 /** A child's resident set in MB (Linux `/proc`), or undefined where it cannot be read. */
+/** User + system CPU time of a child process so far, in ms (Linux `/proc`; `undefined` elsewhere). */
+function cpuMs(child: Child): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** `getconf CLK_TCK` on Linux, fixed at 100 by its ABI. */
+const CLOCK_TICKS = 100;
+
 function rssMB(child: Child): number | undefined {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
