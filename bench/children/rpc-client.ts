@@ -114,7 +114,7 @@ async function run(cmd: Run): Promise<void> {
   };
   // `outstanding` workers, each with one call in flight at a time. A hard stop on top of the
   // time limit, in case calls stop settling altogether (every call is bounded by timeoutMs).
-  const hardStop = setTimeout(stop, (cmd.seconds + 10) * 1000 + cmd.timeoutMs);
+  const hardStop = setTimeout(stop, (cmd.warmupSeconds + cmd.seconds + 10) * 1000 + cmd.timeoutMs);
   const runStart = performance.now();
   const worker = async (): Promise<void> => {
     while (!stopped) await one();

@@ -5,7 +5,7 @@
 //
 // The runner gives every entry its own ProcessHarness and stops it afterwards, so each entry forms
 // its own group of 3 replicas (about a second) rather than sharing one across entries.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Child, ChildEvent } from 'troupe/testkit';
 import { against } from '../lib/ratio.js';
 import { script } from '../lib/script.js';
@@ -21,6 +21,8 @@ const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 3;
 /** Formation only (as in the demo): defaults otherwise, failure detection included. */
 const LAYERS = { gms: { bootstrapMs: 200, joinRetryMs: 50 } };
+/** Warm-up of the 64-outstanding entries, in seconds (see `orderedCalls`). */
+const PIPELINE_WARMUP_SECONDS = 10;
 /** Per-call deadline: a call that takes longer counts as an error (TIMEOUT), not as a sample. */
 const CALL_TIMEOUT_MS = 5_000;
 /** The group key of the keyed variants (replicas read it from `TROUPE_KEY`, the client from `run`). */
@@ -95,15 +97,20 @@ async function orderedCalls(
   // Latency runs are per round trip, so fewer ops fit in the same time; the time bound still holds.
   const count = outstanding === 1 ? Math.min(ctx.limits.maxOps, 50_000) : ctx.limits.maxOps;
   // Warm-up: until the processes run at their steady pace, as a user's long-running group does
-  // (the outside comparison in issue 13 warmed up 5 s). V8 optimizes the hot path and sizes its
-  // heap over the first seconds: after 2,000 calls (0.2 s) the 64-outstanding entry read
-  // 6,300–7,700 calls/s, after 3 s 10,300–10,900 on the same loaded machine, and the observe
-  // entry's later rounds ran 28,000 (docs/performance.md, "Warm-up"). `--quick` keeps the short
-  // one (a smoke run, not a figure).
+  // (the outside comparison in issue 13 warmed up 5 s). Under 64 calls in flight that takes about
+  // 10 s: each process's CPU per call falls from ~150 µs at 2 s to ~50 µs by 8–10 s with batches
+  // full (64 requests per cast) all along, and most of the fall is V8 growing the old generation
+  // (replicas started with `--initial-old-space-size=256` got there by 5 s; docs/performance.md,
+  // "Warm-up, measured per second"). A lone call warms in 1 s. `--quick` keeps a short one (a
+  // smoke run, not a figure).
   const warmup = ctx.quick
     ? Math.max(outstanding, Math.min(outstanding === 1 ? 200 : 2_000, Math.ceil(count / 10)))
     : Number.MAX_SAFE_INTEGER;
-  const warmupSeconds = ctx.quick ? Math.min(0.5, ctx.limits.maxSeconds / 2) : outstanding === 1 ? 1 : 3;
+  const warmupSeconds = ctx.quick
+    ? Math.min(0.5, ctx.limits.maxSeconds / 2)
+    : outstanding === 1
+      ? 1
+      : PIPELINE_WARMUP_SECONDS;
   // Replica RSS when the measured window opens and when it closes (issue 13: flat after warm-up).
   // And the CPU time of each process over the window: steadier than calls/s on a shared machine,
   // and it shows which process a change moved (a sampling profile charges a loopback send with
@@ -127,7 +134,7 @@ async function orderedCalls(
       ...(keyed ? { key: KEY } : {}),
     },
     (e) => e.event === 'result' || e.event === 'error',
-    (ctx.limits.maxSeconds + 10) * 1000 + 2 * CALL_TIMEOUT_MS,
+    (ctx.limits.maxSeconds + warmupSeconds + 10) * 1000 + 2 * CALL_TIMEOUT_MS,
   );
   const rssEnd = replicas.map(rssMB);
   const cpuEnd = processes.map(cpuMs);
@@ -225,6 +232,8 @@ function throughputEntry(mode: Mode, keyed = false): BenchEntry {
       'completed calls per second (p50/p99 under that load and client retransmits in the notes), vs ' +
       `${keyed ? 'the same entry without a key' : mode === 'all' ? 'the `first` entry' : 'the tcp rr throughput floor'}.`,
     baseline: baseline('throughput', mode, keyed),
+    // The runner's default slack, plus the warm-up.
+    slackMs: 30_000 + PIPELINE_WARMUP_SECONDS * 1000,
     run: (ctx) => orderedCalls(ctx, mode, PIPELINE, keyed),
   };
 }
@@ -241,19 +250,22 @@ export default [
 ];
 
 /** A child's resident set in MB (Linux `/proc`), or undefined where it cannot be read. */
-/** User + system CPU time of a child process so far, in ms (Linux `/proc`; `undefined` elsewhere). */
+/**
+ * CPU time of a child process so far, in ms: the scheduler's exact run time of each of its threads
+ * (`/proc/<pid>/task/<tid>/schedstat`, Linux; `undefined` elsewhere). Not `utime` + `stime`, which
+ * are sampled at the timer tick: a process that wakes for a datagram and sleeps again within a
+ * tick is charged for whole ticks or none, which over-read the lone-call entries several-fold.
+ */
 function cpuMs(child: Child): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-    // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${child.pid}/task`))
+      ns += Number(readFileSync(`/proc/${child.pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
   } catch {
     return undefined;
   }
 }
-/** `getconf CLK_TCK` on Linux, fixed at 100 by its ABI. */
-const CLOCK_TICKS = 100;
 
 function rssMB(child: Child): number | undefined {
   try {
