@@ -12,11 +12,17 @@
  *
  * A session ends when its client vanishes: once `sessionRequests` ordered requests (of all
  * clients) were applied after its last one, or when `maxClients` more recently active sessions
- * push it out, those holding no outcome first (a fence alone makes a session: an outcome query
- * about an unknown client's request is fenced, and a flood of such queries pushed out sessions
- * whose outcomes a retransmission then ran again; FINDINGS 71). Both count positions in the
- * total order, never time, so every replica ends the same sessions at the same point. `perClient` caps the outcomes one session holds above its
- * floor, a defence against a client that never settles (its lowest are then dropped).
+ * push it out. An outcome query about a client with no session makes one to hold its fence (a
+ * *queried* session: fences only, no request of it applied); those are bounded apart, by half
+ * of `maxClients`, so a flood of such queries ends only sessions of its own kind, never a
+ * client's (FINDINGS 71: it pushed out sessions whose outcomes a retransmission then ran
+ * again), and ordinary clients coming and going never end a queried one. A client's session
+ * holding no outcome is not ended before others: its floor refuses duplicates of calls it
+ * settled, and its client may be waiting on a handler call whose outcome comes later (both ran
+ * twice when such sessions went first; FINDINGS 113). Both bounds count positions in the total
+ * order, never time, so every replica ends the same sessions at the same point. `perClient`
+ * caps the outcomes one session holds above its floor, a defence against a client that never
+ * settles (its lowest are then dropped).
  *
  * A watermark alone says only where the client's *oldest* unsettled request is: one request left
  * unsettled (a fail-over nobody asked about) held every later outcome of its client until the
@@ -37,8 +43,8 @@ export interface OutcomeLimits {
   perClient: number;
   /** A session ends once this many ordered requests were applied after its client's last one. Default 1,000,000. */
   sessionRequests: number;
-  /** Client sessions remembered; the least recently active of those holding no outcome ends
-   * first, else the least recently active. Default 10,000. */
+  /** Client sessions remembered; past it the least recently active ends. Sessions an outcome
+   * query made (fences only, no request applied) are bounded apart, by half of it. Default 10,000. */
   maxClients: number;
 }
 
@@ -98,10 +104,10 @@ export type OutcomeTableState = [
 const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients'] as const;
 
 export class OutcomeTable {
+  /** Every session, least recently active first. */
   private clients = new Map<string, Session>();
-  /** The sessions of `clients` holding no outcome, in the same order (least recently active
-   * first): they end first when there are too many. */
-  private bare = new Map<string, Session>();
+  /** The queried sessions of `clients` (see {@link isQueried}), least recently active first. */
+  private queried = new Map<string, Session>();
   /** Ordered requests applied: the order's own progress, identical at every replica. */
   private progress = 0;
   private lastSweep = 0;
@@ -138,11 +144,8 @@ export class OutcomeTable {
     if (!p) return;
     this.progress++;
     const c = this.session(p.clientId);
-    if (settled !== undefined) {
-      settle(c, settled, keep);
-      // Just refreshed, so the most recently active of the bare ones too.
-      if (c.outcomes.size === 0) this.bare.set(p.clientId, c);
-    }
+    if (settled !== undefined) settle(c, settled, keep);
+    this.touched(p.clientId, c);
     this.sweep();
   }
 
@@ -151,14 +154,18 @@ export class OutcomeTable {
     const p = parseRequestId(id);
     if (!p) return;
     const c = this.session(p.clientId);
-    if (settledIn(c, p.counter)) return; // settled by its client: nobody will ask for it
-    if (!c.outcomes.has(p.counter)) {
-      if (p.counter > c.top) c.top = p.counter;
+    this.recordIn(c, p.counter, outcome);
+    this.touched(p.clientId, c);
+  }
+
+  private recordIn(c: Session, counter: number, outcome: RecordedOutcome): void {
+    if (settledIn(c, counter)) return; // settled by its client: nobody will ask for it
+    if (!c.outcomes.has(counter)) {
+      if (counter > c.top) c.top = counter;
       else c.sorted = false;
     }
-    if (c.outcomes.size === 0) this.bare.delete(p.clientId);
-    c.outcomes.set(p.counter, outcome);
-    c.fences.delete(p.counter);
+    c.outcomes.set(counter, outcome);
+    c.fences.delete(counter);
     while (c.outcomes.size > this.limits.perClient) {
       const lowest = lowestAboveFloor(c, c.outcomes);
       if (lowest === Number.POSITIVE_INFINITY) break; // all kept: at most MAX_KEPT
@@ -176,9 +183,14 @@ export class OutcomeTable {
     const p = parseRequestId(id);
     if (!p || upTo < 1) return;
     const c = this.session(p.clientId);
-    if (settledIn(c, p.counter) || c.outcomes.has(p.counter)) return;
-    if (upTo <= (c.fences.get(p.counter) ?? 0)) return;
-    c.fences.set(p.counter, upTo);
+    this.fenceIn(c, p.counter, upTo);
+    this.touched(p.clientId, c);
+  }
+
+  private fenceIn(c: Session, counter: number, upTo: number): void {
+    if (settledIn(c, counter) || c.outcomes.has(counter)) return;
+    if (upTo <= (c.fences.get(counter) ?? 0)) return;
+    c.fences.set(counter, upTo);
     // Past the cap the lowest fence goes, and the floor rises to it, as for outcomes: a request
     // whose fence is forgotten must answer `expired`, never run (its client was told not-found).
     while (c.fences.size > this.limits.perClient) {
@@ -233,18 +245,35 @@ export class OutcomeTable {
     };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
-    if (c.outcomes.size === 0) {
-      this.bare.delete(clientId);
-      this.bare.set(clientId, c);
-    }
     this.newest = clientId;
-    while (this.clients.size > this.limits.maxClients) {
-      // Never the session being refreshed: it is the newest, first of the bare ones only alone.
-      let victim = this.bare.keys().next().value;
-      if (victim === undefined || victim === clientId) victim = this.clients.keys().next().value as string;
+    return c;
+  }
+
+  /**
+   * After a session was refreshed and changed: files it as queried or not, then ends the least
+   * recently active sessions past the bounds, never this one (the most recently active).
+   */
+  private touched(clientId: string, c: Session): void {
+    if (isQueried(c)) {
+      this.queried.delete(clientId);
+      this.queried.set(clientId, c);
+    } else this.queried.delete(clientId);
+    const queriedCap = Math.max(1, Math.floor(this.limits.maxClients / 2));
+    while (this.queried.size > queriedCap) {
+      const victim = this.queried.keys().next().value as string;
+      if (victim === clientId) break;
       this.end(victim);
     }
-    return c;
+    while (this.clients.size - this.queried.size > this.limits.maxClients) {
+      let victim: string | undefined;
+      for (const id of this.clients.keys())
+        if (!this.queried.has(id)) {
+          victim = id;
+          break;
+        }
+      if (victim === undefined || victim === clientId) break;
+      this.end(victim);
+    }
   }
 
   /** Ends vanished clients' sessions; runs every `sessionRequests / 8` requests of progress. */
@@ -261,7 +290,7 @@ export class OutcomeTable {
 
   private end(clientId: string): void {
     this.clients.delete(clientId);
-    this.bare.delete(clientId);
+    this.queried.delete(clientId);
   }
 
   /**
@@ -344,9 +373,18 @@ export class OutcomeTable {
     this.progress = count(progress, 'progress');
     this.lastSweep = count(lastSweep, 'last sweep');
     this.clients = next;
-    this.bare = new Map([...next].filter(([, c]) => c.outcomes.size === 0));
+    this.queried = new Map([...next].filter(([, c]) => isQueried(c)));
     this.newest = undefined;
   }
+}
+
+/**
+ * A session only an outcome query made: it holds fences and nothing a request of its client left
+ * (a floor, an outcome, kept counters). Read from the session's state alone, so a snapshot needs
+ * no mark of it and every replica files a session alike.
+ */
+function isQueried(c: Session): boolean {
+  return c.fences.size > 0 && c.floor === 0 && c.outcomes.size === 0 && c.kept === undefined;
 }
 
 /** Whether the client settled `counter`: at or below its floor, and not kept there. */

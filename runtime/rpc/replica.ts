@@ -116,6 +116,13 @@ export interface ReplicaStats {
   badGroupMessages: number;
   /** Internal errors caught so the member keeps running (should stay 0). */
   internalErrors: number;
+  /**
+   * Methods found to return a promise though not declared `async` (a decorator's wrapper, an
+   * ES2015 build): from their first such run on they run as async methods do (a pre-image of
+   * the state kept while they run). That first run has none: a snapshot asked meanwhile is
+   * refused and a cut meanwhile stops the replica (docs/rpc.md, "Async methods").
+   */
+  undeclaredAsync: number;
   /** `call` packets addressed to another member (a former incarnation at this address): dropped. */
   misdirected: number;
   /** Client packets dropped: no valid tag under the group key (or a tag while there is no key). */
@@ -279,6 +286,11 @@ export class Replica<T extends object = object> implements StateProvider {
   private running: Item | undefined;
   /** Application state before the async method now running started (what a snapshot must show). */
   private preImage: { readonly state: unknown } | undefined;
+  /**
+   * The method now running returned a promise though not marked async: no pre-image was taken,
+   * so no snapshot can show this point of the order until it settles.
+   */
+  private undeclaredRun = false;
   /** A stale async method a restore took back: the restored state is its pre-image, its request next. */
   private resumed = false;
   /**
@@ -353,6 +365,7 @@ export class Replica<T extends object = object> implements StateProvider {
     foreign: 0,
     badGroupMessages: 0,
     internalErrors: 0,
+    undeclaredAsync: 0,
     misdirected: 0,
     unauthenticated: 0,
     replayed: 0,
@@ -876,7 +889,11 @@ export class Replica<T extends object = object> implements StateProvider {
     this.inOrder.clear();
     this.dropHandlerRuns();
     this.resumed = false;
-    if (this.running) this.queue = [{ t: 'restore', state: this.snapshot() }];
+    if (!this.running) return;
+    // Half run with no pre-image: no state of this member is one of the order's. It stops
+    // rather than rejoin with it (a joiner takes the state from another member).
+    if (this.undeclaredRun) this.fail();
+    else this.queue = [{ t: 'restore', state: this.snapshot() }];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -901,6 +918,7 @@ export class Replica<T extends object = object> implements StateProvider {
         r.catch(() => this.counters.internalErrors++).finally(() => {
           this.running = undefined;
           this.preImage = undefined;
+          this.undeclaredRun = false;
           this.resumed = false;
           this.pump();
         });
@@ -1046,6 +1064,13 @@ export class Replica<T extends object = object> implements StateProvider {
     if (entry.async && this.app) this.preImage = this.capturePreImage(this.app);
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
+      if (!entry.async) {
+        // Not declared async, yet it is (a wrapping decorator, a down-levelled build): it may
+        // already have changed the state, with no pre-image. Every later run of it keeps one.
+        entry.async = true;
+        this.counters.undeclaredAsync++;
+        this.undeclaredRun = true;
+      }
       const generation = this.generation;
       return r.then((result) => {
         if (generation === this.generation || this.resumed) this.commit(msg, msg.contact, view, now, result);
@@ -1405,6 +1430,10 @@ export class Replica<T extends object = object> implements StateProvider {
   /** The replicated state at this point of the delivery order (see the module comment). */
   snapshot(): Uint8Array {
     if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
+    if (this.undeclaredRun)
+      throw new SnapshotError(
+        'a method not declared async is running asynchronously: no state until it settles (the joiner retries)',
+      );
     const head = this.queue[0];
     if (head?.t === 'restore') {
       // Frozen at a partition (or a restore waiting for a stale async method): that state, plus

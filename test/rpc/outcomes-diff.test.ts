@@ -1,8 +1,8 @@
 // The OutcomeTable and ClientSession with their per-request shortcuts (newest, sorted/top) against
 // the ones they replaced and a copy restored mid-history, on random histories: identical snapshots and lookups.
-// The old table ended the least recently active session past `maxClients`; the new one ends those
-// holding no outcome first (FINDINGS 71), so it is compared with the old one only where no session
-// is pushed out, and with its restored copy always.
+// The old table ended the least recently active session past `maxClients`; the new one bounds the
+// sessions outcome queries made apart, by half of it (FINDINGS 71, 113), so it is compared with the
+// old one only where no session is pushed out, and with its restored copy always.
 import { describe, expect, it } from 'vitest';
 import { OutcomeTable } from '../../runtime/rpc/outcomes.js';
 import { ClientSession } from '../../runtime/rpc/session.js';
@@ -33,7 +33,7 @@ describe('OutcomeTable differential', () => {
     for (let seed = 1; seed <= 600; seed++) {
       const r = seededRandom(seed);
       const int = (n: number) => Math.floor(r() * n);
-      const limits = { perClient: 1 + int(5), maxClients: 1 + int(4), sessionRequests: 1 + int(20) };
+      const limits = { perClient: 1 + int(5), maxClients: 1 + int(10), sessionRequests: 1 + int(20) };
       const old = new OldTable(limits);
       const neu = new OutcomeTable(limits);
       let restored = new OutcomeTable(limits);
@@ -70,7 +70,7 @@ describe('OutcomeTable differential', () => {
         const ns = JSON.stringify(neu.snapshot());
         const rs = JSON.stringify(restored.snapshot());
         if (hasRestored && rs !== ns) expect(rs, `seed ${seed} step ${step} (restored)`).toBe(ns);
-        if (limits.maxClients < clients.length) continue;
+        if (Math.max(1, Math.floor(limits.maxClients / 2)) < clients.length) continue;
         const s = JSON.stringify(asIssues(old.snapshot()));
         if (ns !== s) expect(ns, `seed ${seed} step ${step}`).toBe(s);
         for (const c of clients)
@@ -104,31 +104,46 @@ describe('OutcomeTable sessions past maxClients', () => {
   const ok1 = { status: 'committed' as const, result: ok, viewId: 1, at: 0 };
   const clientsOf = (t: OutcomeTable) => t.snapshot()[2].map(([c]) => c);
 
-  it('end those holding no outcome first, least recently active first', () => {
+  it('sessions outcome queries made are bounded apart: a flood ends only its own kind', () => {
     const t = new OutcomeTable({ maxClients: 3 });
     t.request('real:1', undefined);
     t.record('real:1', ok1);
-    // A flood of outcome queries about invented clients' requests: each is fenced.
+    // A flood of outcome queries about invented clients' requests: each is fenced (half of
+    // maxClients of them kept, the most recently made).
     for (let i = 0; i < 50; i++) t.fence(`flood${i}:1`, 1);
-    expect(clientsOf(t)).toEqual(['real', 'flood48', 'flood49']);
+    expect(clientsOf(t)).toEqual(['real', 'flood49']);
     expect(t.get('real:1')).toEqual(ok1);
-    // With only outcome-holding sessions left, the least recently active of them ends.
+    // Clients coming and going end the least recently active client, not a queried session.
     for (const c of ['b', 'c', 'd']) {
       t.request(`${c}:1`, undefined);
       t.record(`${c}:1`, ok1);
     }
-    expect(clientsOf(t)).toEqual(['b', 'c', 'd']);
+    expect(clientsOf(t)).toEqual(['flood49', 'b', 'c', 'd']);
+    expect(t.refuses('flood49:1', 1)).toBe(true);
   });
 
-  it('a session whose outcomes its client settled is bare again, and as recent as its last request', () => {
+  it('a client session holding no outcome is not ended before others: its floor still refuses', () => {
     const t = new OutcomeTable({ maxClients: 2 });
     t.request('a:1', undefined);
     t.record('a:1', ok1);
     t.request('b:1', undefined);
     t.record('b:1', ok1);
-    t.request('a:2', 1); // a settled a:1 and has no outcome now
-    t.request('c:1', undefined); // one too many: a, the only bare one but for c, ends
-    expect(clientsOf(t)).toEqual(['b', 'c']);
+    t.request('a:2', 1); // a settled a:1 and holds no outcome now (a:2 a handler call, say)
+    t.request('c:1', undefined); // one too many: b, the least recently active, ends
+    expect(clientsOf(t)).toEqual(['a', 'c']);
+    // A duplicate of a:1 is answered `expired`, never run again (FINDINGS 113).
+    expect(t.get('a:1')).toEqual({ status: 'expired' });
+  });
+
+  it('a client whose call was fenced before any of its requests ran becomes a client with its next', () => {
+    const t = new OutcomeTable({ maxClients: 2 });
+    t.fence('q:1', 1); // queried: the client's first call never reached the order
+    t.request('q:2', 1); // its next call, settling q:1
+    t.record('q:2', ok1);
+    // Many queried sessions after it end among themselves, never q.
+    for (let i = 0; i < 5; i++) t.fence(`flood${i}:1`, 1);
+    expect(clientsOf(t)).toEqual(['q', 'flood4']);
+    expect(t.get('q:1')).toEqual({ status: 'expired' });
   });
 
   it('a restored copy ends the same sessions', () => {
