@@ -23,6 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLan, type Lan } from 'troupe/testkit';
+import { cpuMs } from './lib/proc.js';
 
 const { values } = parseArgs({
   options: {
@@ -74,15 +75,9 @@ function run(
   return { proc, exited: new Promise((r) => proc.on('exit', (c) => r(c))) };
 }
 
-/** CPU seconds (user + system) a live process has used, from /proc. */
+/** CPU seconds a live process has used (0 if unknown). */
 function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return 0;
-  }
+  return (cpuMs(pid) ?? 0) / 1000;
 }
 
 /** Bytes the sender put on the wire: what its bridge port received (netns only). */

@@ -17,8 +17,8 @@
 // costs in throughput; and while on a shared host the wall rate of one round differs from the
 // next by as much as the 5 % sought (a neighbour takes the CPUs for a second), the CPU a replica
 // spends per call moves far less with the load. Wall calls/s are in the notes.
-import { readFileSync } from 'node:fs';
 import type { Child, ChildEvent } from 'troupe/testkit';
+import { cpuMs } from '../lib/proc.js';
 import { against } from '../lib/ratio.js';
 import { script } from '../lib/script.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
@@ -29,9 +29,8 @@ const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 3;
 const SCRAPE_MS = 1_000;
 const CALL_TIMEOUT_MS = 5_000;
-/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
-const TICKS_PER_S = 100;
-
+/** Unmeasured rounds run at least this long (see `interleaved`). */
+const WARMUP_MS = 10_000;
 interface Round {
   rate: number;
   ops: number;
@@ -39,14 +38,6 @@ interface Round {
   cpuUsPerCall: number;
   errors: number;
   p50: number;
-}
-
-/** User + system CPU time of `pid` so far, in µs (Linux /proc). */
-function cpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of stat (utime, stime); the slice starts at field 3.
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_S;
 }
 
 async function startGroup(ctx: BenchContext): Promise<Child[]> {
@@ -87,7 +78,7 @@ async function round(
 ): Promise<Round> {
   const urls = await observe(replicas, on);
   const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);
-  const cpu0 = replicas.reduce((a, r) => a + cpuUs(r.pid), 0);
+  const cpu0 = replicas.reduce((a, r) => a + (cpuMs(r.pid) ?? 0) * 1000, 0);
   const scraper = setInterval(() => {
     for (const u of urls)
       fetch(`${u}/metrics`).then(
@@ -115,7 +106,7 @@ async function round(
     const ops = r.ops as number;
     // A round where nothing completed (every call failed over on a starved machine) counts as 0:
     // dropping it would hide what the load did to that side.
-    const cpu1 = replicas.reduce((a, x) => a + cpuUs(x.pid), 0);
+    const cpu1 = replicas.reduce((a, x) => a + (cpuMs(x.pid) ?? 0) * 1000, 0);
     const errors = Object.values(r.errors as Record<string, number>).reduce((a, b) => a + b, 0);
     return {
       rate: ops > 0 ? ops / (r.seconds as number) : 0,
@@ -151,11 +142,15 @@ function interleaved(ctx: BenchContext): Promise<{ off: Round[]; on: Round[] }> 
     // Six rounds share the entry's time budget.
     const seconds = Math.max(0.5, ctx.limits.maxSeconds / 2);
     const result = { off: [] as Round[], on: [] as Round[] };
-    // Unmeasured rounds first, two of each side. Fresh replica processes ran each round faster
-    // than the one before (JIT, caches: replica CPU per call fell ~5× from the first round to
-    // the sixth), and the order off,on,on,off,off,on puts the off median one round later than
-    // the on median: that trend alone read as "on" costing 2× (docs/observability.md).
-    for (const on of [false, true, false, true]) {
+    // Unmeasured rounds first, alternating sides, at least two of each and for at least
+    // WARMUP_MS. Fresh replica processes ran each round faster than the one before (JIT, the
+    // heap's growth: a group under 64 calls in flight takes 8–10 s to reach its pace,
+    // docs/performance.md "Warm-up, measured per second"), and the order off,on,on,off,off,on
+    // puts the off median one round later than the on median: that trend alone read as "on"
+    // costing 2× (docs/observability.md).
+    const warmStart = performance.now();
+    for (let k = 0; k < 4 || performance.now() - warmStart < WARMUP_MS; k++) {
+      const on = k % 2 === 1;
       const r = await round(ctx, client, replicas, on, seconds);
       ctx.log(
         `observe: warm-up ${on ? 'on' : 'off'}: ${Math.round(r.cpuUsPerCall)} µs replica CPU/call (not counted)`,
@@ -221,8 +216,8 @@ const SETUP =
 export const observeOff: BenchEntry = {
   name: `observe: metrics off, ${PIPELINE} outstanding`,
   description: `${SETUP}; "off" rounds: no Observer work, no metrics server; figure = calls per replica CPU-second (1 / the median round's replica CPU per call).`,
-  // The whole session runs under this entry: forming the group, 4 warm-up rounds and the pairs.
-  timeoutMs: 60_000 + 8_000 * Number(process.env.TROUPE_BENCH_OBSERVE_PAIRS ?? 3),
+  // The whole session runs under this entry: forming the group, the warm-up rounds and the pairs.
+  timeoutMs: 60_000 + WARMUP_MS + 8_000 * Number(process.env.TROUPE_BENCH_OBSERVE_PAIRS ?? 3),
   run: async (ctx) => {
     const s = await interleaved(ctx);
     return measurement(s.off, s.on, 'off');

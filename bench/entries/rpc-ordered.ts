@@ -5,8 +5,8 @@
 //
 // The runner gives every entry its own ProcessHarness and stops it afterwards, so each entry forms
 // its own group of 3 replicas (about a second) rather than sharing one across entries.
-import { readdirSync, readFileSync } from 'node:fs';
 import type { Child, ChildEvent } from 'troupe/testkit';
+import { cpuMs, rssMB } from '../lib/proc.js';
 import { against } from '../lib/ratio.js';
 import { script } from '../lib/script.js';
 import type { LatencySummary } from '../lib/stats.js';
@@ -118,7 +118,7 @@ async function orderedCalls(
   const processes = [...replicas, client];
   const atWindow = client
     .waitFor((e) => e.event === 'measuring', (ctx.limits.maxSeconds + 30) * 1000)
-    .then(() => ({ rss: replicas.map(rssMB), cpu: processes.map(cpuMs) }))
+    .then(() => ({ rss: replicas.map((r) => rssMB(r.pid)), cpu: processes.map((p) => cpuMs(p.pid)) }))
     .catch(() => undefined);
   const r = await client.request(
     {
@@ -136,8 +136,8 @@ async function orderedCalls(
     (e) => e.event === 'result' || e.event === 'error',
     (ctx.limits.maxSeconds + warmupSeconds + 10) * 1000 + 2 * CALL_TIMEOUT_MS,
   );
-  const rssEnd = replicas.map(rssMB);
-  const cpuEnd = processes.map(cpuMs);
+  const rssEnd = replicas.map((r) => rssMB(r.pid));
+  const cpuEnd = processes.map((p) => cpuMs(p.pid));
   if (PROFILE_DIR) await ctx.procs.stopAll({ graceMs: 5_000 });
   if (r.event === 'error') throw new Error(`rpc-client: ${String(r.message)}`);
   if (!((r.ops as number) > 0))
@@ -250,28 +250,3 @@ export default [
 ];
 
 /** A child's resident set in MB (Linux `/proc`), or undefined where it cannot be read. */
-/**
- * CPU time of a child process so far, in ms: the scheduler's exact run time of each of its threads
- * (`/proc/<pid>/task/<tid>/schedstat`, Linux; `undefined` elsewhere). Not `utime` + `stime`, which
- * are sampled at the timer tick: a process that wakes for a datagram and sleeps again within a
- * tick is charged for whole ticks or none, which over-read the lone-call entries several-fold.
- */
-function cpuMs(child: Child): number | undefined {
-  try {
-    let ns = 0;
-    for (const task of readdirSync(`/proc/${child.pid}/task`))
-      ns += Number(readFileSync(`/proc/${child.pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e6;
-  } catch {
-    return undefined;
-  }
-}
-
-function rssMB(child: Child): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : undefined;
-  } catch {
-    return undefined;
-  }
-}
