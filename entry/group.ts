@@ -12,6 +12,7 @@ export {
   MembershipFileError,
   NoAnswerError,
   StackConfigError,
+  StateBusyError,
   TroupeError,
 } from '../runtime/errors.js';
 export { Group, type JoinOptions, joinGroup } from '../runtime/group/group.js';

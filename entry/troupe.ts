@@ -11,6 +11,7 @@ export {
   JoinTimeoutError,
   MembershipFileError,
   NoAnswerError,
+  StateBusyError,
 } from '../runtime/errors.js';
 export type { Group } from '../runtime/group/group.js';
 export { type LaunchOptions, type LaunchTransport, readLaunchOptions } from '../runtime/launch/config.js';

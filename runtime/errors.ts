@@ -102,6 +102,26 @@ export class JoinAbortedError extends JoinError {
   }
 }
 
+/**
+ * `STATE_BUSY`: thrown by a `StateProvider`'s `snapshot()` that has no state to give at this
+ * point of the order yet but will have (the RPC replica while a method not declared `async` runs
+ * its first time). The joiner is told to try again: it gives up this join without an error code
+ * and joins again, where any other failure of `snapshot()` fails the join (`STATE_PROVIDER_FAILED`).
+ *
+ * @example
+ * ```ts
+ * snapshot(): Uint8Array {
+ *   if (this.midUpdate) throw new StateBusyError('an update is half applied');
+ *   return encode(this.state);
+ * }
+ * ```
+ */
+export class StateBusyError extends TroupeError {
+  constructor(message: string) {
+    super('STATE_BUSY', message);
+  }
+}
+
 /** `JOIN_FOREIGN_GROUP`: a member at `address` answered, but for another group. */
 export class ForeignGroupError extends JoinError {
   constructor(

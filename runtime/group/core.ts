@@ -1,3 +1,4 @@
+import { StateBusyError } from '../errors.js';
 import { fnv1a } from '../stack/hash.js';
 import { headerTuple, headerUint } from '../stack/header.js';
 import { type MemberId, memberId } from '../stack/member.js';
@@ -582,10 +583,13 @@ export class MemberCore {
       case GroupKind.StateFail: {
         if (!this.receiver || from !== this.provider || cast) return;
         if (headerUint(h[1], 'group', 'viewId') !== this.receiver.viewId) return;
+        // Busy: the provider will have the state later; this join ends without an error code, so
+        // the driver joins again (a first join too) instead of failing.
+        const busy = h.length >= 3 && h[2] === 1;
         this.giveUp(
           this.receiver.viewId,
-          `state provider ${from} failed to take the snapshot`,
-          'STATE_PROVIDER_FAILED',
+          `state provider ${from} ${busy ? 'has no state to give yet' : 'failed to take the snapshot'}`,
+          busy ? undefined : 'STATE_PROVIDER_FAILED',
         );
         return;
       }
@@ -708,7 +712,11 @@ export class MemberCore {
         } catch (error) {
           this.snapshotFailed++;
           this.out.push({ kind: 'error', layer: 'group', error });
-          for (const j of to) this.sendKind(j, [GroupKind.StateFail, viewId]);
+          const fail =
+            error instanceof StateBusyError
+              ? [GroupKind.StateFail, viewId, 1]
+              : [GroupKind.StateFail, viewId];
+          for (const j of to) this.sendKind(j, fail);
           return;
         }
         for (const j of to) {

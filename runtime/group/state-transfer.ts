@@ -20,7 +20,8 @@ export const GroupKind = {
   /** [3, era, viewId, epoch, ordered, lineage, silentMs] a co-founder's history position (a
    * total-order cast). */
   StateOffer: 3,
-  /** [4, viewId] the provider could not take the snapshot for this joiner's view. */
+  /** [4, viewId, busy?] the provider could not take the snapshot for this joiner's view; `busy`
+   * 1: not yet (`StateBusyError`), the joiner joins again. */
   StateFail: 4,
 } as const;
 

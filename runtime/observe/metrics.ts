@@ -202,6 +202,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     foreign: ['counter', 'Client packets of another group (or not client packets) dropped.'],
     badGroupMessages: ['counter', 'Group messages that failed to decode.'],
     internalErrors: ['counter', 'Internal errors caught (should stay 0).'],
+    undeclaredAsync: ['counter', 'Methods found async though not declared async (should stay 0).'],
     misdirected: ['counter', 'Calls addressed to another member incarnation dropped.'],
     unauthenticated: ['counter', 'Client packets refused by authentication.'],
     replayed: ['counter', 'Authentic client packets refused as replays.'],

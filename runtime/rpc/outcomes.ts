@@ -85,6 +85,9 @@ interface Session {
   top: number;
   /** Requests with no outcome → the highest issue whose copies are refused from here on (fences). */
   fences: Map<number, number>;
+  /** A request of this client was applied (`request`); a session without one was made by an
+   * outcome query or a late `record`. */
+  requested: boolean;
 }
 
 /** Snapshot form (msgpack-friendly arrays). */
@@ -98,6 +101,9 @@ export type OutcomeTableState = [
     outcomes: [number, unknown[]][],
     fences: [counter: number, upTo: number][],
     kept?: number[],
+    /** 1 or 0: whether a request of the client was applied, present only where the session's
+     * other fields would suggest the other answer (see `requestedByLook`). */
+    requested?: number,
   ][],
 ];
 
@@ -106,8 +112,10 @@ const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients'] as const;
 export class OutcomeTable {
   /** Every session, least recently active first. */
   private clients = new Map<string, Session>();
-  /** The queried sessions of `clients` (see {@link isQueried}), least recently active first. */
+  /** The sessions of `clients` an outcome query made (see {@link isQueried}), in the same order. */
   private queried = new Map<string, Session>();
+  /** The other sessions of `clients` (its clients'), in the same order: they end past `maxClients`. */
+  private own = new Map<string, Session>();
   /** Ordered requests applied: the order's own progress, identical at every replica. */
   private progress = 0;
   private lastSweep = 0;
@@ -144,6 +152,7 @@ export class OutcomeTable {
     if (!p) return;
     this.progress++;
     const c = this.session(p.clientId);
+    c.requested = true;
     if (settled !== undefined) settle(c, settled, keep);
     this.touched(p.clientId, c);
     this.sweep();
@@ -242,6 +251,7 @@ export class OutcomeTable {
       sorted: true,
       top: 0,
       fences: new Map(),
+      requested: false,
     };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
@@ -254,26 +264,20 @@ export class OutcomeTable {
    * recently active sessions past the bounds, never this one (the most recently active).
    */
   private touched(clientId: string, c: Session): void {
-    if (isQueried(c)) {
-      this.queried.delete(clientId);
-      this.queried.set(clientId, c);
-    } else this.queried.delete(clientId);
+    const [mine, other] = isQueried(c) ? [this.queried, this.own] : [this.own, this.queried];
+    other.delete(clientId);
+    mine.delete(clientId);
+    mine.set(clientId, c);
     const queriedCap = Math.max(1, Math.floor(this.limits.maxClients / 2));
-    while (this.queried.size > queriedCap) {
-      const victim = this.queried.keys().next().value as string;
-      if (victim === clientId) break;
-      this.end(victim);
-    }
-    while (this.clients.size - this.queried.size > this.limits.maxClients) {
-      let victim: string | undefined;
-      for (const id of this.clients.keys())
-        if (!this.queried.has(id)) {
-          victim = id;
-          break;
-        }
-      if (victim === undefined || victim === clientId) break;
-      this.end(victim);
-    }
+    for (const [kind, cap] of [
+      [this.queried, queriedCap],
+      [this.own, this.limits.maxClients],
+    ] as const)
+      while (kind.size > cap) {
+        const victim = kind.keys().next().value as string;
+        if (victim === clientId) break;
+        this.end(victim);
+      }
   }
 
   /** Ends vanished clients' sessions; runs every `sessionRequests / 8` requests of progress. */
@@ -291,6 +295,7 @@ export class OutcomeTable {
   private end(clientId: string): void {
     this.clients.delete(clientId);
     this.queried.delete(clientId);
+    this.own.delete(clientId);
   }
 
   /**
@@ -314,8 +319,11 @@ export class OutcomeTable {
           ]),
           [...c.fences],
         ];
-        // Appended when present: a session with no kept counters has the earlier five fields.
-        if (c.kept) entry.push([...c.kept]);
+        // Appended when present: a session with no kept counters has the earlier five fields,
+        // and one whose fields tell whether a request of it was applied has no sixth.
+        const told = c.requested === requestedByLook(c);
+        if (c.kept || !told) entry.push(c.kept ? [...c.kept] : []);
+        if (!told) entry.push(c.requested ? 1 : 0);
         return entry;
       }),
     ];
@@ -338,8 +346,10 @@ export class OutcomeTable {
     const next = new Map<string, Session>();
     for (const entry of list(clients, 'clients')) {
       const fields = list(entry, 'client');
-      if (fields.length !== 5 && fields.length !== 6) bad('outcome table: a client has 5 or 6 fields');
-      const [id, floor, lastSeen, outcomes, fences, kept] = fields;
+      if (fields.length < 5 || fields.length > 7) bad('outcome table: a client has 5 to 7 fields');
+      const [id, floor, lastSeen, outcomes, fences, kept, requested] = fields;
+      if (requested !== undefined && requested !== 0 && requested !== 1)
+        bad('outcome table: requested is 0 or 1');
       if (typeof id !== 'string' || !parseRequestId(`${id}:1`) || next.has(id))
         bad('outcome table: client id invalid or repeated');
       const m = new Map<number, RecordedOutcome>();
@@ -361,30 +371,43 @@ export class OutcomeTable {
       }
       const k = kept === undefined ? [] : list(kept, 'kept counters');
       if (k.length > MAX_KEPT) bad(`outcome table: more than ${MAX_KEPT} kept counters`);
-      next.set(id as string, {
+      const session: Session = {
         floor: count(floor, 'floor'),
         kept: k.length > 0 ? new Set(k.map((n) => count(n, 'kept counter'))) : undefined,
         lastSeen: count(lastSeen, 'last seen'),
         outcomes: m,
         ...order(m),
         fences: f,
-      });
+        requested: false,
+      };
+      session.requested = requested === undefined ? requestedByLook(session) : requested === 1;
+      next.set(id as string, session);
     }
     this.progress = count(progress, 'progress');
     this.lastSweep = count(lastSweep, 'last sweep');
     this.clients = next;
     this.queried = new Map([...next].filter(([, c]) => isQueried(c)));
+    this.own = new Map([...next].filter(([, c]) => !isQueried(c)));
     this.newest = undefined;
   }
 }
 
 /**
- * A session only an outcome query made: it holds fences and nothing a request of its client left
- * (a floor, an outcome, kept counters). Read from the session's state alone, so a snapshot needs
- * no mark of it and every replica files a session alike.
+ * A session an outcome query made: no request of its client applied and no outcome held (fences
+ * only). Bounded apart from the others, so a flood of queries ends only sessions of its kind.
  */
 function isQueried(c: Session): boolean {
-  return c.fences.size > 0 && c.floor === 0 && c.outcomes.size === 0 && c.kept === undefined;
+  return !c.requested && c.outcomes.size === 0;
+}
+
+/**
+ * Whether a request of the session's client was applied, as its other fields suggest: not when
+ * it holds fences and nothing a request leaves (a floor, an outcome, kept counters). A snapshot
+ * carries the mark only where this guess is wrong (earlier releases read five or six fields),
+ * and a snapshot of an earlier release is read by it.
+ */
+function requestedByLook(c: Session): boolean {
+  return !(c.fences.size > 0 && c.floor === 0 && c.outcomes.size === 0 && c.kept === undefined);
 }
 
 /** Whether the client settled `counter`: at or below its floor, and not kept there. */

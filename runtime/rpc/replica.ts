@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
 import { steadyNow } from '../clock.js';
-import { TroupeError } from '../errors.js';
+import { StateBusyError, TroupeError } from '../errors.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
 import { OBSERVE_SERVICE, type ObserveSink, requestStep, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
@@ -291,6 +291,8 @@ export class Replica<T extends object = object> implements StateProvider {
    * so no snapshot can show this point of the order until it settles.
    */
   private undeclaredRun = false;
+  /** Cut off during such a run: frozen at the state its end leaves, its outcome recorded. */
+  private freezeWhenSettled = false;
   /** A stale async method a restore took back: the restored state is its pre-image, its request next. */
   private resumed = false;
   /**
@@ -890,9 +892,9 @@ export class Replica<T extends object = object> implements StateProvider {
     this.dropHandlerRuns();
     this.resumed = false;
     if (!this.running) return;
-    // Half run with no pre-image: no state of this member is one of the order's. It stops
-    // rather than rejoin with it (a joiner takes the state from another member).
-    if (this.undeclaredRun) this.fail();
+    // Half run with no pre-image: the state now is no point of the order, but the state once it
+    // has settled is (its request applied). The freeze waits for that (see `pump`).
+    if (this.undeclaredRun) this.freezeWhenSettled = true;
     else this.queue = [{ t: 'restore', state: this.snapshot() }];
   }
 
@@ -919,6 +921,12 @@ export class Replica<T extends object = object> implements StateProvider {
           this.running = undefined;
           this.preImage = undefined;
           this.undeclaredRun = false;
+          if (this.freezeWhenSettled) {
+            this.freezeWhenSettled = false;
+            // Unless a state from the group came meanwhile (it heads the queue, installed now).
+            if (!this.failed && this.queue[0]?.t !== 'restore')
+              this.queue = [{ t: 'restore', state: this.snapshot() }];
+          }
           this.resumed = false;
           this.pump();
         });
@@ -1074,7 +1082,11 @@ export class Replica<T extends object = object> implements StateProvider {
       const generation = this.generation;
       return r.then((result) => {
         if (generation === this.generation || this.resumed) this.commit(msg, msg.contact, view, now, result);
-        else {
+        else if (this.freezeWhenSettled) {
+          // The history it ran in ended meanwhile: its outcome goes into the state frozen at the
+          // cut (no reply: this member no longer speaks for that history).
+          this.outcomes.record(msg.id, { status: 'committed', result, viewId: view.id, at: now });
+        } else {
           // Cut off while it ran: kept in case the state restored at the rejoin starts where it did.
           const start = this.startOf();
           if (start && this.app)
@@ -1431,8 +1443,8 @@ export class Replica<T extends object = object> implements StateProvider {
   snapshot(): Uint8Array {
     if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     if (this.undeclaredRun)
-      throw new SnapshotError(
-        'a method not declared async is running asynchronously: no state until it settles (the joiner retries)',
+      throw new StateBusyError(
+        'a method not declared async is running asynchronously: no state until it settles',
       );
     const head = this.queue[0];
     if (head?.t === 'restore') {

@@ -6,11 +6,12 @@
  * recency: a late copy of the fenced issue then ran, and a duplicate of a settled call ran a
  * second time. Each test here failed so.
  */
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { TroupeClient } from '../../runtime/rpc/client.js';
 import { TimeoutError } from '../../runtime/rpc/errors.js';
 import { OutcomeTable } from '../../runtime/rpc/outcomes.js';
 import { decodeClientPacket } from '../../runtime/rpc/protocol.js';
+import { seededRandom } from '../../runtime/stack/random.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { Cluster, type Ledger, QUICK_DETECTION, sleep } from './support/cluster.js';
 
@@ -21,6 +22,13 @@ afterEach(async () => {
 });
 
 const gid = groupIdOf('ledger');
+const ok1 = {
+  status: 'committed' as const,
+  result: { ok: true as const, value: new Uint8Array([1]) },
+  viewId: 1,
+  at: 0,
+};
+const clientsOf = (t: OutcomeTable) => t.snapshot()[2].map(([c]) => c);
 
 it('table: a fence-only session is pushed out first past maxClients, and its fenced request is then runnable', () => {
   const t = new OutcomeTable({ maxClients: 3 });
@@ -114,4 +122,70 @@ it('replicas: an active client whose only applied request is a pending handler c
   await report;
   const ys = cluster.nodes.map((n) => n.instance.entries.filter((e) => e === 'y').length);
   expect(ys).toEqual([1, 1, 1]);
+});
+
+describe('a client session classified queried', () => {
+  it('a new client whose first request is a pending handler call, then a fence on another counter, outlives a query flood', () => {
+    const t = new OutcomeTable({ maxClients: 10 });
+    // Client h: its first request h:1 is a @Handler call, applied (request()), no outcome yet.
+    t.request('h:1', 0);
+    // Its concurrent call h:2 was lost; the client asks outcome(h:2): fenced (not-found, final).
+    t.fence('h:2', 1);
+    expect(t.refuses('h:2', 1)).toBe(true);
+    // A flood of outcome queries about invented clients (maxClients/2 = 5 of them suffice).
+    for (let i = 0; i < 5; i++) t.fence(`flood${i}:1`, 1);
+    // A request of it was applied: its session is a client's, not ended by the flood, and its
+    // fence stands (it was ended, and a late copy of h:2 ran, while floor 0 and fences only
+    // read as a session an outcome query made).
+    expect(clientsOf(t)).toContain('h');
+    expect(t.refuses('h:2', 1)).toBe(true);
+  });
+
+  it('the same client with its first request already recorded keeps its fence through the flood', () => {
+    const t = new OutcomeTable({ maxClients: 10 });
+    t.request('h:1', 0);
+    t.record('h:1', ok1);
+    t.fence('h:2', 1);
+    for (let i = 0; i < 50; i++) t.fence(`flood${i}:1`, 1);
+    expect(t.refuses('h:2', 1)).toBe(true);
+  });
+});
+
+/** Random histories with many clients: a copy restored at random points must stay identical. */
+describe('restore reproduces the live LRU orders (clients and queried)', () => {
+  it('random histories, many clients, small maxClients', () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const r = seededRandom(seed);
+      const int = (n: number) => Math.floor(r() * n);
+      const limits = { perClient: 1 + int(4), maxClients: 1 + int(8), sessionRequests: 5 + int(200) };
+      const live = new OutcomeTable(limits);
+      let copy = new OutcomeTable(limits);
+      let hasCopy = false;
+      const nClients = 3 + int(25);
+      for (let step = 0; step < 400; step++) {
+        const id = `c${int(nClients)}:${1 + int(6)}`;
+        const op = int(12);
+        const both = hasCopy ? [live, copy] : [live];
+        if (op < 3) {
+          const settled = r() < 0.4 ? undefined : r() < 0.5 ? 0 : int(6);
+          const keep = r() < 0.2 ? [1 + int(6)] : undefined;
+          for (const t of both) t.request(id, settled, keep);
+        } else if (op < 6) {
+          for (const t of both) t.record(id, { ...ok1, at: step });
+        } else if (op < 10) {
+          const upTo = 1 + int(3);
+          for (const t of both) t.fence(id, upTo);
+        } else {
+          copy = new OutcomeTable(limits);
+          copy.restore(structuredClone(live.snapshot()));
+          hasCopy = true;
+        }
+        if (hasCopy) {
+          const a = JSON.stringify(live.snapshot());
+          const b = JSON.stringify(copy.snapshot());
+          if (a !== b) expect(b, `seed ${seed} step ${step}`).toBe(a);
+        }
+      }
+    }
+  });
 });

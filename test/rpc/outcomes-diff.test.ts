@@ -28,6 +28,16 @@ function asIssues(state: ReturnType<OldTable['snapshot']>): unknown {
   ];
 }
 
+/** The new table's snapshot without its `requested` marks (and the empty kept list before one). */
+function withoutMarks(state: ReturnType<OutcomeTable['snapshot']>): unknown {
+  const [progress, lastSweep, clients] = state;
+  return [
+    progress,
+    lastSweep,
+    clients.map((c) => (c.length === 7 ? (c[5]!.length > 0 ? c.slice(0, 6) : c.slice(0, 5)) : c)),
+  ];
+}
+
 describe('OutcomeTable differential', () => {
   it('identical snapshots and lookups to the old table, with and without a restore', () => {
     for (let seed = 1; seed <= 600; seed++) {
@@ -72,7 +82,8 @@ describe('OutcomeTable differential', () => {
         if (hasRestored && rs !== ns) expect(rs, `seed ${seed} step ${step} (restored)`).toBe(ns);
         if (Math.max(1, Math.floor(limits.maxClients / 2)) < clients.length) continue;
         const s = JSON.stringify(asIssues(old.snapshot()));
-        if (ns !== s) expect(ns, `seed ${seed} step ${step}`).toBe(s);
+        const ws = JSON.stringify(withoutMarks(neu.snapshot()));
+        if (ws !== s) expect(ws, `seed ${seed} step ${step}`).toBe(s);
         for (const c of clients)
           for (let n = 1; n <= 12; n++) {
             const q = `${c}:${n}`;

@@ -7,7 +7,7 @@
  * of the method keeps a pre-image as a declared async method does.
  */
 import { afterEach, expect, it } from 'vitest';
-import { SnapshotError } from '../../runtime/rpc/errors.js';
+import { StateBusyError } from '../../runtime/errors.js';
 import { until } from '../support/until.js';
 import { Cluster, Ledger, sleep, validateLedger } from './support/cluster.js';
 
@@ -46,7 +46,7 @@ it('a wrapped async method: no snapshot during its first run, a pre-image in eve
   const first = client.invoke('ledger', 'slowAppend', ['s', 300]);
   await until(() => cluster!.nodes.every((n) => n.instance.entries.length === 1), 5_000, 's running');
   // Half run, with no pre-image: no state of this point of the order exists to give.
-  for (const n of cluster.nodes) expect(() => n.replica.snapshot()).toThrow(SnapshotError);
+  for (const n of cluster.nodes) expect(() => n.replica.snapshot()).toThrow(StateBusyError);
   expect(await first).toBe(1);
   await cluster.settle();
   expect(cluster.nodes.map((n) => n.replica.stats().undeclaredAsync)).toEqual([1, 1]);
