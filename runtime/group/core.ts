@@ -19,7 +19,8 @@ export type AppEvent =
   /** `code` is set when the member gave up for a reason its driver should report as an error:
    * `STATE_PROVIDER_FAILED` (the provider could not take its snapshot), `STATE_REJECTED` (the
    * provider's snapshot failed to restore here), `STATE_OFFER_MISSING` (a co-founder cast no
-   * state offer: it has no state provider while this member has one). */
+   * state offer: it has no state provider while this member has one), `STATE_BUSY` (the provider
+   * has no state to give yet: not an error for a driver that rejoins, which joins again). */
   | {
       type: 'partitioned';
       viewId: number;
@@ -66,7 +67,11 @@ export interface CoreConfig {
 export const STATE_STALL_MS = 10_000;
 
 /** Why a joiner's state transfer failed for good (see the `partitioned` app event). */
-export type StateErrorCode = 'STATE_PROVIDER_FAILED' | 'STATE_REJECTED' | 'STATE_OFFER_MISSING';
+export type StateErrorCode =
+  | 'STATE_PROVIDER_FAILED'
+  | 'STATE_REJECTED'
+  | 'STATE_OFFER_MISSING'
+  | 'STATE_BUSY';
 
 /**
  * Where a state provider's state stands in the group's history, to choose the state a
@@ -580,19 +585,12 @@ export class MemberCore {
         this.decideFounding();
         return;
       }
-      case GroupKind.StateFail: {
-        if (!this.receiver || from !== this.provider || cast) return;
-        if (headerUint(h[1], 'group', 'viewId') !== this.receiver.viewId) return;
-        // Busy: the provider will have the state later; this join ends without an error code, so
-        // the driver joins again (a first join too) instead of failing.
-        const busy = h.length >= 3 && h[2] === 1;
-        this.giveUp(
-          this.receiver.viewId,
-          `state provider ${from} ${busy ? 'has no state to give yet' : 'failed to take the snapshot'}`,
-          busy ? undefined : 'STATE_PROVIDER_FAILED',
-        );
+      case GroupKind.StateFail:
+        if (cast) return;
+        // Before this co-founder decided on the source (as its early chunks are kept).
+        if (this.founding && !this.founding.source) this.keepEarlyChunk(from, h, msg.payload);
+        else this.onStateFail(from, h);
         return;
-      }
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `group: unknown message kind ${kind}`);
     }
@@ -618,6 +616,20 @@ export class MemberCore {
   }
 
   /** A chunk from a co-founder that decided before us: kept until we decide (a window at most). */
+  /** The provider could not take the snapshot for this member's view (StateFail). */
+  private onStateFail(from: MemberId, h: unknown[]): void {
+    if (!this.receiver || from !== this.provider) return;
+    if (headerUint(h[1], 'group', 'viewId') !== this.receiver.viewId) return;
+    // Busy: the provider will have the state later; the driver joins again (a first join too)
+    // instead of failing, unless it does not rejoin (`onPartition: 'stop'`).
+    const busy = h.length >= 3 && h[2] === 1;
+    this.giveUp(
+      this.receiver.viewId,
+      `state provider ${from} ${busy ? 'has no state to give yet' : 'failed to take the snapshot'}`,
+      busy ? 'STATE_BUSY' : 'STATE_PROVIDER_FAILED',
+    );
+  }
+
   private keepEarlyChunk(from: MemberId, h: unknown[], payload: Uint8Array): void {
     const f = this.founding!;
     const kept = f.early.get(from) ?? [];
@@ -797,7 +809,8 @@ export class MemberCore {
     for (const { h, payload } of early) {
       if (!this.receiver) break;
       try {
-        this.acceptChunk(source, h, payload);
+        if (h[0] === GroupKind.StateFail) this.onStateFail(source, h);
+        else this.acceptChunk(source, h, payload);
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         this.refused++;

@@ -20,7 +20,7 @@ import {
 } from '../wire/auth.js';
 import { AuthConfigError, DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
-import { type AppEvent, type CoreEffect, MemberCore } from './core.js';
+import { type AppEvent, type CoreEffect, MemberCore, type StateErrorCode } from './core.js';
 import { type HealthOptions, healthLayers, REJOIN_DAMP_MS, RejoinDamper } from './health.js';
 import { JoinWatch } from './join-watch.js';
 import { loadMembership, saveMembership } from './memory.js';
@@ -539,7 +539,7 @@ export class Group implements GroupHandle {
     // RMP: a member that lost the primary partition comes back only as a new member, damped
     // while exclusions repeat. The event says when (to the observer too): without it an operator
     // sees a replica stay out for up to a minute with no reason given.
-    if (ev.type === 'partitioned' && !(ev.code && this.ready) && this.rejoins())
+    if (ev.type === 'partitioned' && !(failsJoin(ev.code) && this.ready) && this.rejoins())
       ev = { ...ev, rejoinInMs: Math.round(this.damper.cutOff(this.now())) };
     this.observe.event({ type: 'app', group: this, event: ev });
     switch (ev.type) {
@@ -572,9 +572,10 @@ export class Group implements GroupHandle {
         this.leaving?.();
         return;
       case 'partitioned':
-        if (ev.code && this.ready) {
+        if (ev.code && this.ready && (failsJoin(ev.code) || ev.rejoinInMs === undefined)) {
           // The first join cannot get the group's state (its provider's snapshot or this
-          // replica's restore failed): a clear error beats retrying into the same failure.
+          // replica's restore failed): a clear error beats retrying into the same failure. A
+          // busy provider's (STATE_BUSY) is retried, unless this member does not rejoin.
           this.ready.reject(new TroupeError(ev.code, ev.reason));
           return;
         }
@@ -647,4 +648,9 @@ function envTracer(self: string): { tracer?: (line: string) => void } {
 /** Join (or found) the group `groupName`. See {@link Group}. */
 export function joinGroup(groupName: string, options: JoinOptions): Promise<Group> {
   return Group.join(groupName, options);
+}
+
+/** Whether a first join that gave up with `code` fails (a busy provider's is joined again). */
+function failsJoin(code: StateErrorCode | undefined): boolean {
+  return code !== undefined && code !== 'STATE_BUSY';
 }

@@ -163,6 +163,9 @@ export class OutcomeTable {
     const p = parseRequestId(id);
     if (!p) return;
     const c = this.session(p.clientId);
+    // An outcome is only recorded for a request applied (maybe before its session ended): the
+    // mark then agrees with the look, and the snapshot keeps the earlier form.
+    c.requested = true;
     this.recordIn(c, p.counter, outcome);
     this.touched(p.clientId, c);
   }

@@ -893,9 +893,12 @@ export class Replica<T extends object = object> implements StateProvider {
     this.resumed = false;
     if (!this.running) return;
     // Half run with no pre-image: the state now is no point of the order, but the state once it
-    // has settled is (its request applied). The freeze waits for that (see `pump`).
-    if (this.undeclaredRun) this.freezeWhenSettled = true;
-    else this.queue = [{ t: 'restore', state: this.snapshot() }];
+    // has settled is (its request applied), with the queue behind it: frozen there.
+    if (this.undeclaredRun) {
+      this.freezeWhenSettled = true;
+      // What is queued now is the ended incarnation's: its views must not start serving.
+      for (const i of this.queue) if (i.t === 'view') i.fresh = false;
+    } else this.queue = [{ t: 'restore', state: this.snapshot() }];
   }
 
   // ---------------------------------------------------------------------------------------
@@ -921,12 +924,10 @@ export class Replica<T extends object = object> implements StateProvider {
           this.running = undefined;
           this.preImage = undefined;
           this.undeclaredRun = false;
-          if (this.freezeWhenSettled) {
-            this.freezeWhenSettled = false;
-            // Unless a state from the group came meanwhile (it heads the queue, installed now).
-            if (!this.failed && this.queue[0]?.t !== 'restore')
-              this.queue = [{ t: 'restore', state: this.snapshot() }];
-          }
+          // The state the run left, with the queue behind it, is the frozen state already: no
+          // snapshot of it is taken (one that throws here was an unhandled rejection) and the
+          // views queued after the cut keep their `fresh` mark.
+          this.freezeWhenSettled = false;
           this.resumed = false;
           this.pump();
         });

@@ -533,3 +533,44 @@ describe('a member whose lineage yields to another (issue 10, two lineages)', ()
     ]);
   });
 });
+
+describe('a busy provider (StateBusyError) in a founding', () => {
+  it('a co-founder told "busy" by the source before it decided gives up when it decides, not after stateStallMs', () => {
+    // A group wholly cut off during an undeclared async run founds again; the source (the most
+    // advanced co-founder) is that replica, whose snapshot() throws StateBusyError. It decides
+    // as soon as the last offer is delivered to it and answers StateFail busy at once, point to
+    // point; a co-founder that has not delivered that offer yet has no receiver and drops it
+    // (chunks that come this early are kept, keepEarlyChunk; a StateFail is not).
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    const view: View = { id: 1, members: ['f.1', self, 'g.1'], addresses: ['a:1', 'b:2', 'c:3'], epoch: 9 };
+    me.view(view, [...view.members]);
+    me.offer('f.1', [1, 2, 5, 0], 0);
+    me.offer(self, [1, 2, 5, 1], 1);
+    // g decided before us (busy): its StateFail comes before its offer is delivered here.
+    expect(appEvents(me.p2p('g.1', [GroupKind.StateFail, 1, 1]))).toStrictEqual([]);
+    const events = appEvents(me.offer('g.1', [1, 3, 0, 0], 2));
+    // It was dropped (the member waited for chunks until the stall bound, 10 s, then rejoined).
+    expect(events.map((e) => e.type)).toContain('partitioned');
+  });
+
+  it('the same StateFail after the decision ends the founding at once, with STATE_BUSY', () => {
+    const me = member();
+    withHistory(me, 2, 1);
+    const self = me.core.self;
+    const view: View = { id: 1, members: ['f.1', self, 'g.1'], addresses: ['a:1', 'b:2', 'c:3'], epoch: 9 };
+    me.view(view, [...view.members]);
+    me.offer('f.1', [1, 2, 5, 0], 0);
+    me.offer(self, [1, 2, 5, 1], 1);
+    me.offer('g.1', [1, 3, 0, 0], 2);
+    expect(appEvents(me.p2p('g.1', [GroupKind.StateFail, 1, 1]))).toStrictEqual([
+      {
+        type: 'partitioned',
+        viewId: 1,
+        reason: 'state provider g.1 has no state to give yet',
+        code: 'STATE_BUSY',
+      },
+    ]);
+  });
+});
