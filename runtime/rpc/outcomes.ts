@@ -116,6 +116,8 @@ export class OutcomeTable {
   private queried = new Map<string, Session>();
   /** The other sessions of `clients` (its clients'), in the same order: they end past `maxClients`. */
   private own = new Map<string, Session>();
+  /** The session {@link touched} filed last. */
+  private lastTouched: string | undefined;
   /** Ordered requests applied: the order's own progress, identical at every replica. */
   private progress = 0;
   private lastSweep = 0;
@@ -268,19 +270,24 @@ export class OutcomeTable {
    */
   private touched(clientId: string, c: Session): void {
     const [mine, other] = isQueried(c) ? [this.queried, this.own] : [this.own, this.queried];
+    // The session touched last and still of its kind is already last in its map (one busy
+    // client, every request): nothing moves and no bound is passed.
+    if (clientId === this.lastTouched && mine.has(clientId)) return;
+    this.lastTouched = clientId;
     other.delete(clientId);
     mine.delete(clientId);
     mine.set(clientId, c);
-    const queriedCap = Math.max(1, Math.floor(this.limits.maxClients / 2));
-    for (const [kind, cap] of [
-      [this.queried, queriedCap],
-      [this.own, this.limits.maxClients],
-    ] as const)
-      while (kind.size > cap) {
-        const victim = kind.keys().next().value as string;
-        if (victim === clientId) break;
-        this.end(victim);
-      }
+    this.trim(this.queried, Math.max(1, Math.floor(this.limits.maxClients / 2)), clientId);
+    this.trim(this.own, this.limits.maxClients, clientId);
+  }
+
+  /** Ends the least recently active sessions of `kind` past `cap`, never `keep`. */
+  private trim(kind: Map<string, Session>, cap: number, keep: string): void {
+    while (kind.size > cap) {
+      const victim = kind.keys().next().value as string;
+      if (victim === keep) return;
+      this.end(victim);
+    }
   }
 
   /** Ends vanished clients' sessions; runs every `sessionRequests / 8` requests of progress. */
@@ -392,6 +399,7 @@ export class OutcomeTable {
     this.queried = new Map([...next].filter(([, c]) => isQueried(c)));
     this.own = new Map([...next].filter(([, c]) => !isQueried(c)));
     this.newest = undefined;
+    this.lastTouched = undefined;
   }
 }
 

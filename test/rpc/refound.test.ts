@@ -7,6 +7,7 @@ import { connect, joinReplica, type Replica, type TroupeClient } from '../../run
 import type { View } from '../../runtime/stack/types.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
+import { Cuttable } from '../support/cuttable.js';
 import { until } from '../support/until.js';
 
 /**
@@ -17,38 +18,6 @@ const FAST = {
   gms: { heartbeatMs: 50, suspectMs: 400, partitionMs: 1_000, bootstrapMs: 200, joinRetryMs: 50 },
 };
 const KEY = 'refound-test-key-0123456789abcdef';
-
-/** A UDP transport that can refuse everything from chosen addresses (a cut link, both ways when both ends cut). */
-class Cuttable implements Transport {
-  readonly blocked = new Set<string>();
-  constructor(private readonly inner: Transport) {}
-  get address(): string {
-    return this.inner.address;
-  }
-  get maxDatagram(): number {
-    return this.inner.maxDatagram;
-  }
-  multicast(bytes: Uint8Array): void {
-    this.inner.multicast(bytes);
-  }
-  send(to: string, bytes: Uint8Array): void {
-    if (!this.blocked.has(to)) this.inner.send(to, bytes);
-  }
-  setPeers(addresses: readonly string[]): void {
-    this.inner.setPeers(addresses);
-  }
-  onPacket(handler: (bytes: Uint8Array, from: string) => void): void {
-    this.inner.onPacket((bytes, from) => {
-      if (!this.blocked.has(from)) handler(bytes, from);
-    });
-  }
-  stats() {
-    return this.inner.stats();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 interface Node {
   transport: Cuttable;

@@ -9,32 +9,13 @@ import { afterEach, expect, it } from 'vitest';
 import { until } from '../support/until.js';
 import { Cluster, Ledger, sleep, validateLedger } from './support/cluster.js';
 import { FakeGroup } from './support/fake-group.js';
+import { wrappedLedger } from './support/undeclared.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
   await cluster?.close();
   cluster = undefined;
 });
-
-/** `@Ordered() @Logged() async slowAppend(...)`: the wrapper is a plain function. */
-function wrapped(state: { done: number }) {
-  return () => {
-    const l = new Ledger();
-    const impl = async function (this: Ledger, entry: string, ms: number): Promise<number> {
-      this.entries.push(entry);
-      await sleep(ms);
-      state.done++;
-      return this.entries.length;
-    };
-    (l as unknown as { slowAppend: unknown }).slowAppend = function wrapper(
-      this: Ledger,
-      ...a: [string, number]
-    ) {
-      return impl.apply(this, a);
-    };
-    return l;
-  };
-}
 
 /**
  * The cut member founds a group again on its own state (it is the re-founding's source, or
@@ -43,7 +24,7 @@ function wrapped(state: { done: number }) {
 async function refoundDuringRun(undeclared: boolean) {
   const state = { done: 0 };
   cluster = undeclared
-    ? new Cluster(wrapped(state), { validate: validateLedger })
+    ? new Cluster(() => wrappedLedger(() => state.done++), { validate: validateLedger })
     : (new Cluster(() => new Ledger(), { validate: validateLedger }) as Cluster<Ledger>);
   cluster.add();
   cluster.add();
@@ -96,7 +77,7 @@ it('undeclared async: a service snapshot() that throws at the freeze is caught, 
     let broken = false;
     cluster = new Cluster(
       () => {
-        const l = wrapped(state)();
+        const l = wrappedLedger(() => state.done++);
         // The service's own state transfer, refusing at some point (e.g. a field it cannot copy).
         (l as unknown as { snapshot: () => string[] }).snapshot = () => {
           if (broken) throw new Error('cannot copy the state now');

@@ -11,61 +11,15 @@ import type { Group } from '../../runtime/group/group.js';
 import { connect, joinReplica, type Replica, type TroupeClient } from '../../runtime/rpc/index.js';
 import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
+import { Cuttable } from '../support/cuttable.js';
 import { TEST_SECURITY } from '../support/key.js';
 import { until } from '../support/until.js';
-import { Ledger, sleep, validateLedger } from './support/cluster.js';
+import { type Ledger, sleep, validateLedger } from './support/cluster.js';
+import { wrappedLedger } from './support/undeclared.js';
 
 const FAST = {
   gms: { heartbeatMs: 50, suspectMs: 400, partitionMs: 1_000, bootstrapMs: 200, joinRetryMs: 50 },
 };
-
-class Cuttable implements Transport {
-  readonly blocked = new Set<string>();
-  constructor(private readonly inner: Transport) {}
-  get address(): string {
-    return this.inner.address;
-  }
-  get maxDatagram(): number {
-    return this.inner.maxDatagram;
-  }
-  multicast(bytes: Uint8Array): void {
-    this.inner.multicast(bytes);
-  }
-  send(to: string, bytes: Uint8Array): void {
-    if (!this.blocked.has(to)) this.inner.send(to, bytes);
-  }
-  setPeers(addresses: readonly string[]): void {
-    this.inner.setPeers(addresses);
-  }
-  onPacket(handler: (bytes: Uint8Array, from: string) => void): void {
-    this.inner.onPacket((bytes, from) => {
-      if (!this.blocked.has(from)) handler(bytes, from);
-    });
-  }
-  stats() {
-    return this.inner.stats();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-/** `@Ordered() @Logged() async slowAppend(...)`: the wrapper is a plain function. */
-function wrappedLedger(): Ledger {
-  const l = new Ledger();
-  const impl = async function (this: Ledger, entry: string, ms: number): Promise<number> {
-    this.entries.push(entry); // changes the state before its await
-    await sleep(ms);
-    return this.entries.length;
-  };
-  (l as unknown as { slowAppend: unknown }).slowAppend = function wrapper(
-    this: Ledger,
-    ...a: [string, number]
-  ) {
-    return impl.apply(this, a);
-  };
-  return l;
-}
 
 interface Node {
   transport: Cuttable;

@@ -9,7 +9,8 @@
 import { afterEach, expect, it } from 'vitest';
 import { StateBusyError } from '../../runtime/errors.js';
 import { until } from '../support/until.js';
-import { Cluster, Ledger, sleep, validateLedger } from './support/cluster.js';
+import { Cluster, type Ledger, sleep, validateLedger } from './support/cluster.js';
+import { wrappedLedger } from './support/undeclared.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -17,28 +18,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-/** What a user writes: `@Ordered() @Logged() async slowAppend(...)`, with `@Logged` wrapping it. */
-function logged(impl: (...a: never[]) => unknown) {
-  return function wrapper(this: unknown, ...a: never[]) {
-    return impl.apply(this, a);
-  };
-}
-
 it('a wrapped async method: no snapshot during its first run, a pre-image in every later one', async () => {
-  cluster = new Cluster(
-    () => {
-      const l = new Ledger();
-      // The method is `async` and changes the state before its await, as an async method may.
-      const impl = async function (this: Ledger, entry: string, ms: number): Promise<number> {
-        this.entries.push(entry);
-        await sleep(ms);
-        return this.entries.length;
-      };
-      (l as unknown as { slowAppend: unknown }).slowAppend = logged(impl as never);
-      return l;
-    },
-    { validate: validateLedger },
-  );
+  cluster = new Cluster(() => wrappedLedger(), { validate: validateLedger });
   cluster.add();
   cluster.add();
   await cluster.settle();
