@@ -49,6 +49,7 @@ export {
   Replica,
   type ReplicaOptions,
   type ReplicaStats,
+  type RunningApply,
   serve,
 } from '../runtime/rpc/replica.js';
 export * from './client.js';

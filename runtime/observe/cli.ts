@@ -294,6 +294,14 @@ export function statusLines(
     .slice(0, 5);
   if (slow.length) out.push('slowest recent requests (receipt to reply at the contact):');
   for (const x of slow) out.push(`  ${x.id} ${x.ms.toFixed(1)} ms at ${x.by} (troupe trace ${x.id})`);
+  // An async method running a second or more holds back every later request at its replica.
+  const running = answers.flatMap((a) => {
+    const r = (a.value as MemberStatus | undefined)?.applying;
+    return r && r.ms >= 1_000 ? [{ by: a.member, ...r }] : [];
+  });
+  if (running.length) out.push('still applying (later requests wait behind them):');
+  for (const r of running)
+    out.push(`  ${r.requestId} ${r.method} for ${(r.ms / 1000).toFixed(1)} s at ${r.by}`);
   for (const a of answers) {
     const s = a.value as MemberStatus | undefined;
     for (const d of s?.divergences ?? [])

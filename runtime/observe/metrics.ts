@@ -216,6 +216,11 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       'Client requests the group refused to cast even alone (e.g. over maxMessage).',
     ],
+    applyRunningMs: [
+      'gauge',
+      'How long the async method now running here has run (0: none); later requests wait behind it.',
+    ],
+    applyQueued: ['gauge', 'Delivered messages and views waiting in the apply queue.'],
   },
   client: {
     sent: ['counter', 'Client packets sent.'],

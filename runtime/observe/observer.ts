@@ -15,7 +15,7 @@ import type { GroupHandle } from '../group/types.js';
 import type { TroupeClient } from '../rpc/client.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { getServiceMeta } from '../rpc/decorators.js';
-import type { Replica } from '../rpc/replica.js';
+import type { Replica, RunningApply } from '../rpc/replica.js';
 import type { Result } from '../rpc/result.js';
 import { CastTimes } from './cast-times.js';
 import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from './divergence.js';
@@ -44,6 +44,12 @@ export interface ObserverOptions {
   refusedLogMs?: number;
   /** A request slower than this (ms, contact receipt to reply) is kept among the slow requests. Default 100. */
   slowMs?: number;
+  /**
+   * An async method still running after this many ms is logged (a warning naming the request, the
+   * method and the queue behind it), and again each time as long again passes. Default 10 000;
+   * 0 turns the warning off.
+   */
+  stuckApplyMs?: number;
   /** Replica divergence detection (docs/observability.md). Default: a check every 1000 requests, reported. */
   divergence?: DivergenceOptions;
 }
@@ -78,6 +84,8 @@ export interface MemberStatus {
   suspicions: { at: number; member: string; silentMs: number }[];
   slow: RequestTrace[];
   divergences: DivergenceRecord[];
+  /** The async method running in this replica's apply queue, if any (see `Replica.applying`). */
+  applying: RunningApply | undefined;
   rssBytes: number;
   at: number;
   stats: Record<string, Record<string, number>>;
@@ -151,6 +159,9 @@ export class Observer implements ObserveSink {
   /** gms's flush counters when the current flush began, and the watch that reports a long one. */
   private flushFrom: { flushes: number; outbid: number } | undefined;
   private flushWatch: ReturnType<typeof setInterval> | undefined;
+  private readonly stuckApplyMs: number;
+  /** Looks at the replica's running async method (see {@link watchApply}). */
+  private applyWatch: ReturnType<typeof setInterval> | undefined;
   /** When a lag report of each member was last logged (see LAG_LOG_MS). */
   private readonly lagLoggedAt = new Map<string, number>();
   private readonly views: ViewRecord[] = [];
@@ -186,6 +197,9 @@ export class Observer implements ObserveSink {
           ? undefined
           : options.tracer;
     this.slowMs = options.slowMs ?? 100;
+    this.stuckApplyMs = options.stuckApplyMs ?? 10_000;
+    if (!(this.stuckApplyMs >= 0))
+      throw new TroupeError('OBSERVE_BAD_OPTION', 'stuckApplyMs must be a number of ms (0: off)');
     this.divergence = new DivergenceMonitor(
       () => this.group ?? this.handle,
       this.logger,
@@ -234,10 +248,19 @@ export class Observer implements ObserveSink {
       suspicions: [...this.suspicions],
       slow: this.ring.slow(),
       divergences: [...this.divergence.records],
+      applying: this.applyingNow(),
       rssBytes: process.memoryUsage.rss(),
       at: Date.now(),
       stats,
     };
+  }
+
+  private applyingNow(): RunningApply | undefined {
+    try {
+      return this.replica?.applying();
+    } catch {
+      return undefined;
+    }
   }
 
   private lockHolders(): MemberStatus['locks'] {
@@ -309,6 +332,8 @@ export class Observer implements ObserveSink {
   close(): void {
     clearInterval(this.refusedTimer);
     this.refusedTimer = undefined;
+    clearInterval(this.applyWatch);
+    this.applyWatch = undefined;
     this.endFlushWatch();
     for (const s of [...this.orderSpans.values(), ...this.applySpans.values()]) s.end();
     this.orderSpans.clear();
@@ -337,6 +362,7 @@ export class Observer implements ObserveSink {
           this.replica ? this.replica.outcomeCount : undefined,
         );
         this.startRefusedLog();
+        this.watchApply();
         return;
       case 'request':
         this.onRequest(e);
@@ -767,6 +793,39 @@ export class Observer implements ObserveSink {
   private endFlushWatch(): void {
     clearInterval(this.flushWatch);
     this.flushWatch = undefined;
+  }
+
+  /**
+   * A warning when the replica's running async method has run `stuckApplyMs`, then each time as
+   * long again: methods apply one at a time in the order, so one that never settles (an await on
+   * something that never answers) stops every later call here, and nothing else says so (the
+   * slow-request list sees a request only once it is answered).
+   */
+  private watchApply(): void {
+    if (this.applyWatch || this.stuckApplyMs === 0) return;
+    let warned: { requestId: string; next: number } | undefined;
+    this.applyWatch = setInterval(
+      () => {
+        const running = this.replica?.applying();
+        if (!running) return;
+        if (warned?.requestId !== running.requestId)
+          warned = { requestId: running.requestId, next: this.stuckApplyMs };
+        if (running.ms < warned.next) return;
+        warned.next += this.stuckApplyMs;
+        this.logger.warn(
+          {
+            ...this.fields(),
+            requestId: running.requestId,
+            method: running.method,
+            ms: Math.round(running.ms),
+            queued: this.replica?.stats().applyQueued,
+          },
+          'request still applying: later requests wait',
+        );
+      },
+      Math.min(1_000, Math.max(10, this.stuckApplyMs / 4)),
+    );
+    this.applyWatch.unref();
   }
 
   private startRefusedLog(): void {

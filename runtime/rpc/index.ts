@@ -37,5 +37,6 @@ export {
   Replica,
   type ReplicaOptions,
   type ReplicaStats,
+  type RunningApply,
   serve,
 } from './replica.js';

@@ -152,6 +152,22 @@ export interface ReplicaStats {
    * one by one first.
    */
   requestsRefused: number;
+  /**
+   * How long (ms) the async method now running here has run, 0 when none runs. Every later
+   * request waits behind it: one that never settles stops this replica's applies for good
+   * (the observer warns, `Observer` option `stuckApplyMs`).
+   */
+  applyRunningMs: number;
+  /** Delivered messages and views waiting in the apply queue behind the one being applied. */
+  applyQueued: number;
+}
+
+/** The async method running in a replica's apply queue ({@link Replica.applying}). */
+export interface RunningApply {
+  requestId: string;
+  method: string;
+  /** How long it has run (ms, by the replica's clock). */
+  ms: number;
 }
 
 /** What this replica knows of a request. */
@@ -286,6 +302,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private running: Item | undefined;
   /** Application state before the async method now running started (what a snapshot must show). */
   private preImage: { readonly state: unknown } | undefined;
+  /** The request whose async method is running, and since when (this replica's clock). */
+  private runningRequest: { id: string; method: string; since: number } | undefined;
   /**
    * The method now running returned a promise though not marked async: no pre-image was taken,
    * so no snapshot can show this point of the order until it settles.
@@ -360,7 +378,7 @@ export class Replica<T extends object = object> implements StateProvider {
   /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
   private readonly handlerGates = new Set<{ p: PendingHandler; open: () => void }>();
   private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
-  private readonly counters: ReplicaStats = {
+  private readonly counters: Omit<ReplicaStats, 'applyRunningMs' | 'applyQueued'> = {
     applied: 0,
     deduplicated: 0,
     malformed: 0,
@@ -1073,6 +1091,11 @@ export class Replica<T extends object = object> implements StateProvider {
     if (entry.async && this.app) this.preImage = this.capturePreImage(this.app);
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
+      const running = { id: msg.id, method: entry.name, since: this.clock() };
+      this.runningRequest = running;
+      r.finally(() => {
+        if (this.runningRequest === running) this.runningRequest = undefined;
+      }).catch(() => {});
       if (!entry.async) {
         // Not declared async, yet it is (a wrapping decorator, a down-levelled build): it may
         // already have changed the state, with no pre-image. Every later run of it keeps one.
@@ -1423,7 +1446,24 @@ export class Replica<T extends object = object> implements StateProvider {
       requestCasts: this.batcher.casts,
       requestsCast: this.batcher.requests,
       requestsRefused: this.batcher.refused,
+      applyRunningMs: this.applying()?.ms ?? 0,
+      applyQueued: this.queue.length,
     };
+  }
+
+  /**
+   * The async method running in the apply queue, if any: which request, and for how long. An
+   * ordered method runs one at a time, in the order, at every replica; a method that never
+   * settles holds every later request back, at every replica alike when the cause is in the
+   * method, so this is where to look when calls stop being answered.
+   *
+   * @example
+   * const running = replica.applying();
+   * if (running && running.ms > 10_000) console.warn(`${running.method} (${running.requestId}) holds the queue`);
+   */
+  applying(): RunningApply | undefined {
+    const r = this.runningRequest;
+    return r && { requestId: r.id, method: r.method, ms: this.clock() - r.since };
   }
 
   /**

@@ -5,7 +5,6 @@ import { validateBankRequest } from '../../examples/bank/generated/bank.model.js
 import type { Group } from '../../runtime/group/group.js';
 import { connect, joinReplica, type Replica, type TroupeClient } from '../../runtime/rpc/index.js';
 import type { View } from '../../runtime/stack/types.js';
-import type { Transport } from '../../runtime/transport/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { Cuttable } from '../support/cuttable.js';
 import { until } from '../support/until.js';
