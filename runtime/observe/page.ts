@@ -213,7 +213,9 @@ function render(d) {
       (v.flushMs !== undefined ? ' (flush ' + v.flushMs.toFixed(1) + ' ms)' : '') + '</li>';
   }).join('');
   $('suspicions').innerHTML = s.suspicions.slice().reverse().slice(0, 10).map((x) => '<li>' + new Date(x.at).toLocaleTimeString() + ' ' + esc(x.member) + ' silent ' + Math.round(x.silentMs) + ' ms</li>').join('') || '<li class="muted">none</li>';
-  $('slow').innerHTML = s.slow.slice().reverse().slice(0, 10).map((t) => {
+  const running = s.applying && s.applying.ms >= 1000 ? '<li class="gone" data-applying="' + esc(s.applying.requestId) + '">still applying here: <code>' +
+    esc(s.applying.requestId) + '</code> ' + esc(s.applying.method) + ' for ' + (s.applying.ms / 1000).toFixed(1) + ' s (later requests wait)</li>' : '';
+  $('slow').innerHTML = running + s.slow.slice().reverse().slice(0, 10).map((t) => {
     const t0 = t.steps[0]?.at ?? 0;
     return '<li><code>' + esc(t.requestId) + '</code>: ' + t.steps.map((x) => x.step + ' +' + (x.at - t0).toFixed(1)).join(', ') + ' ms</li>';
   }).join('') || '<li class="muted">none</li>';
