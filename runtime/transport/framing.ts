@@ -27,6 +27,11 @@ export class FrameDecoder {
     this.limit = limit;
   }
 
+  /** Bytes held for the frame in progress (its header or the payload received so far). */
+  get held(): number {
+    return this.buffered;
+  }
+
   /** Whether part of a frame is held (its header or some of its payload). */
   get partial(): boolean {
     return this.buffered > 0 || this.pending !== undefined;

@@ -36,6 +36,13 @@ export interface TcpOptions {
   frameStallMs?: number;
   /** Incoming connections at once; past it the one silent longest is closed (and counted). Default 1,024. */
   maxInbound?: number;
+  /**
+   * Bytes of partial frames held over all incoming connections at once; past it the connection
+   * holding the most is dropped (and counted). `frameStallMs` bounds each one's time, `maxFrame`
+   * its size, `maxInbound` their number, but not their product: 1,024 connections each a byte short
+   * of a 64 MiB frame are 64 GiB. Default 4 × `maxFrame`.
+   */
+  maxPartialBytes?: number;
 }
 
 /** {@link TransportStats} plus connection-level counters. */
@@ -117,6 +124,7 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     frameStallMs: options.frameStallMs ?? 30_000,
     maxInbound: options.maxInbound ?? 1_024,
+    maxPartialBytes: options.maxPartialBytes ?? 4 * maxFrame,
   });
 }
 
@@ -144,8 +152,16 @@ class Tcp implements TcpTransport {
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private readonly counters: TcpStats = { sent: 0, received: 0, dropped: 0, errors: 0 };
   private readonly outbound = new Map<string, Outbound>();
-  /** Incoming connections: since when each holds part of a frame (if it does), when it last sent. */
-  private readonly inbound = new Map<net.Socket, { partialSince: number | undefined; lastData: number }>();
+  /**
+   * Incoming connections: since when each holds part of a frame (if it does), when it last sent,
+   * and how many bytes of a frame in progress it holds.
+   */
+  private readonly inbound = new Map<
+    net.Socket,
+    { partialSince: number | undefined; lastData: number; held: number }
+  >();
+  /** The sum of the inbound connections' `held`: bounded by `maxPartialBytes`. */
+  private held = 0;
   /** Drops incoming connections whose partial frame is older than `frameStallMs`. */
   private stallSweep: NodeJS.Timeout | undefined;
   private readonly hello: Buffer;
@@ -350,7 +366,7 @@ class Tcp implements TcpTransport {
       idlest?.destroy();
       if (idlest) this.inbound.delete(idlest);
     }
-    const state = { partialSince: undefined as number | undefined, lastData: performance.now() };
+    const state = { partialSince: undefined as number | undefined, lastData: performance.now(), held: 0 };
     this.inbound.set(socket, state);
     this.armStallSweep();
     socket.setNoDelay(true);
@@ -402,6 +418,10 @@ class Tcp implements TcpTransport {
         socket.destroy();
         return;
       }
+      this.held += decoder.held - state.held;
+      state.held = decoder.held;
+      if (this.held > this.settings.maxPartialBytes) this.shed();
+      if (socket.destroyed) return;
       state.lastData = performance.now();
       // A frame completed in this chunk restarts the clock for the next one.
       if (!decoder.partial) state.partialSince = undefined;
@@ -411,7 +431,36 @@ class Tcp implements TcpTransport {
     socket.on('error', () => {
       this.counters.errors++;
     });
-    socket.once('close', () => this.inbound.delete(socket));
+    socket.once('close', () => {
+      this.held -= state.held;
+      state.held = 0;
+      this.inbound.delete(socket);
+    });
+  }
+
+  /**
+   * Partial frames hold more than `maxPartialBytes`: the connections holding the most are dropped
+   * until they do not. Before this bound, 8 connections each sending 63 of a 64 MiB frame held
+   * 528 MB at a member for up to `frameStallMs`, keyed or not (the key is checked only on whole
+   * packets), and 1,024 of them could hold 64 GiB. A member's own large frame may be cut too:
+   * the stack resends it, as after any broken connection.
+   */
+  private shed(): void {
+    while (this.held > this.settings.maxPartialBytes) {
+      let largest: net.Socket | undefined;
+      let most = 0;
+      for (const [s, st] of this.inbound)
+        if (st.held > most) {
+          most = st.held;
+          largest = s;
+        }
+      if (!largest) return;
+      const st = this.inbound.get(largest)!;
+      this.held -= st.held;
+      st.held = 0;
+      this.counters.dropped++;
+      largest.destroy();
+    }
   }
 
   private armStallSweep(): void {

@@ -166,6 +166,36 @@ describe('tcp transport', () => {
     expect(b.stats().dropped).toBe(2);
   }, 5_000);
 
+  it('bounds the bytes of partial frames over all connections (maxPartialBytes, 4 × maxFrame)', async () => {
+    // Each connection's partial frame was bounded in size and time, not their sum: 8 connections
+    // each 63 MiB into a 64 MiB frame held 528 MB at a member, keyed or not (the key is checked
+    // on whole packets only); 1,024 connections, 64 GiB.
+    const b = await make({ maxFrame: 1 << 20 });
+    const gotB = collect(b);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(1 << 20);
+    const squatters: net.Socket[] = [];
+    const closedCount = () => squatters.filter((s) => s.destroyed || s.closed).length;
+    for (let i = 0; i < 8; i++) {
+      const s = await rawConnect(b.address);
+      s.on('error', () => {});
+      s.once('close', () => s.destroy());
+      squatters.push(s);
+      s.write(Buffer.concat([helloFrame(`127.0.0.1:${100 + i}`), header, Buffer.alloc(900_000)]));
+    }
+    // 4 MiB over all: at most 4 of the 900 KB partial frames stay, the largest holders go first.
+    await waitFor(() => closedCount() >= 4, 'connections past the bound dropped');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(closedCount()).toBe(4);
+    expect(b.stats().dropped).toBe(4);
+    // A peer's frames still get through, a whole 1 MiB one included.
+    const peer = await rawConnect(b.address);
+    peer.write(Buffer.concat([helloFrame('127.0.0.1:2'), header, Buffer.alloc(1 << 20, 7)]));
+    await waitFor(() => gotB.length === 1, 'a whole frame beside the squatters');
+    expect(gotB[0]!.bytes.length).toBe(1 << 20);
+    for (const s of [...squatters, peer]) s.destroy();
+  }, 10_000);
+
   it('members of two address families still talk (the host check compares within a family)', async () => {
     const [a, b] = [await make({ host: '::1' }), await make({ host: '127.0.0.1' })];
     const [gotA, gotB] = [collect(a), collect(b)];
