@@ -74,6 +74,17 @@ const OPEN_CHECKS = 16;
  */
 export const DEFAULT_DIGEST_SHARE = 0.002;
 
+/**
+ * Checks the `check` query starts (any host without a key, any key holder with one) are spaced
+ * by at least this many ms, and by the last digest's duration ÷ {@link QUERY_DIGEST_SHARE}, after
+ * the last checkpoint this replica applied or the last it started for a query: one datagram
+ * costs every replica a digest of its whole state, so unspaced, a burst of 30 from a host
+ * outside a keyless group blocked every replica of a 300,000-account bank for over 15 s.
+ */
+export const QUERY_CHECK_MIN_MS = 1_000;
+/** The largest share of a replica's time the checks queries start may spend digesting. */
+export const QUERY_DIGEST_SHARE = 0.05;
+
 export class DivergenceMonitor {
   private readonly checks = new Map<string, Check>();
   private counter = 0;
@@ -82,6 +93,9 @@ export class DivergenceMonitor {
   /** When the last periodic check started, and how long this replica's last digest took (ms). */
   private lastStart = Number.NEGATIVE_INFINITY;
   private digestMs = 0;
+  /** When this replica last applied a checkpoint or started a check for a query (ms), and its id. */
+  private lastQueried = Number.NEGATIVE_INFINITY;
+  private lastCheckpoint: string | undefined;
   readonly records: DivergenceRecord[] = [];
 
   constructor(
@@ -105,6 +119,22 @@ export class DivergenceMonitor {
     if (!g?.view) return undefined;
     const id = `chk-${g.self.replace(/[^A-Za-z0-9_-]/g, '-')}:${++this.counter}`;
     this.cast(g, id, 'checkpoint', []);
+    return id;
+  }
+
+  /**
+   * The `check` query: starts a check as {@link start} does unless one was applied or started
+   * here too recently ({@link QUERY_CHECK_MIN_MS}), in which case it answers that check's id.
+   */
+  startQueried(): string | undefined {
+    const now = this.clock();
+    if (now - this.lastQueried < Math.max(QUERY_CHECK_MIN_MS, this.digestMs / QUERY_DIGEST_SHARE))
+      return this.lastCheckpoint;
+    const id = this.start();
+    if (id !== undefined) {
+      this.lastQueried = now;
+      this.lastCheckpoint = id;
+    }
     return id;
   }
 
@@ -143,6 +173,8 @@ export class DivergenceMonitor {
       const t0 = this.clock();
       const digest = e.digest();
       this.digestMs = this.clock() - t0;
+      this.lastQueried = Math.max(this.lastQueried, t0);
+      this.lastCheckpoint = e.msg.id;
       this.cast(g, `rpt-${g.self.replace(/[^A-Za-z0-9_-]/g, '-')}:${++this.counter}`, 'report', [
         e.msg.id,
         g.self,

@@ -416,7 +416,9 @@ export class Observer implements ObserveSink {
           throw new TroupeError('OBSERVE_BAD_QUERY', 'trace needs a request id');
         value = this.trace(list[0]) ?? null;
       } else if (method === 'status') value = this.status();
-      else if (method === 'check') value = this.checkDivergence() ?? null;
+      // Spaced: a check costs every replica a digest of its whole state, and anyone who can
+      // send the group a client packet can ask (divergence.ts, QUERY_CHECK_MIN_MS).
+      else if (method === 'check') value = this.divergence.startQueried() ?? null;
       else {
         const extra = this.extraAnswers.get(method);
         if (!extra) throw new TroupeError('OBSERVE_UNKNOWN_QUERY', `no observability query '${method}'`);

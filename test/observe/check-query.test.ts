@@ -1,0 +1,94 @@
+// The `check` query over the wire: any host can send it to a keyless group (any key holder to a
+// keyed one), and every check costs every replica a digest of its whole state. Unspaced, a burst
+// of 30 such datagrams from outside a keyless bank group of 300,000 accounts blocked all three
+// replicas for over 15 s (no deposit completed); session 25's hostile-input review.
+import { createSocket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Group } from '../../runtime/group/group.js';
+import { createLogger } from '../../runtime/observe/logger.js';
+import { Observer } from '../../runtime/observe/observer.js';
+import { decodeValue, encodeValue } from '../../runtime/rpc/codec.js';
+import { joinReplica, type Replica } from '../../runtime/rpc/index.js';
+import { encodeClientPacket, readClientPacket } from '../../runtime/rpc/protocol.js';
+import { udp } from '../../runtime/transport/udp.js';
+import { groupIdOf } from '../../runtime/wire/packet.js';
+import { until } from '../support/until.js';
+import { Dice, validateDice } from './fixtures/dice.js';
+import { FAST } from './support.js';
+
+let members: { group: Group; replica: Replica<Dice>; observer: Observer }[] = [];
+afterEach(async () => {
+  await Promise.all(members.map((m) => m.group.leave(500).catch(() => {})));
+  for (const m of members) m.observer.close();
+  members = [];
+});
+
+describe('the check query', () => {
+  it('a burst of check queries from outside the group costs each replica one digest, not one each', async () => {
+    const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
+    const seeds = ts.map((t) => t.address);
+    members = await Promise.all(
+      ts.map(async (transport) => {
+        const observer = new Observer({
+          logger: createLogger({ level: 'silent' }),
+          divergence: { checkEvery: 0 },
+        });
+        const { group, replica } = await joinReplica(new Dice(), 'dice', {
+          insecure: true,
+          seeds,
+          transport,
+          layers: FAST,
+          validate: validateDice,
+          observe: observer,
+        });
+        return { group, replica, observer };
+      }),
+    );
+    await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+    const digests = members.map(() => 0);
+    members.forEach((m, i) => {
+      const digest = m.replica.digest.bind(m.replica);
+      m.replica.digest = () => {
+        digests[i]!++;
+        return digest();
+      };
+    });
+    const raw = createSocket('udp4');
+    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
+    const answers: unknown[] = [];
+    const drops = { malformed: 0, foreign: 0, unauthenticated: 0, replayed: 0 };
+    raw.on('message', (b) => {
+      const p = readClientPacket(new Uint8Array(b), groupIdOf('dice'), undefined, drops)?.packet;
+      if (p?.kind === 'reply' && p.result.ok) answers.push(decodeValue(p.result.value));
+    });
+    try {
+      // 20 queries to each of two members, in one burst, from a host outside the group.
+      for (let i = 1; i <= 40; i++) {
+        const to = seeds[i % 2]!;
+        const packet = encodeClientPacket(
+          {
+            kind: 'call',
+            id: `x:${i}`,
+            service: '$troupe',
+            method: 'check',
+            args: encodeValue([]),
+            mode: 'first',
+          },
+          groupIdOf('dice'),
+          { node: 0x1234, inc: 0 },
+        );
+        raw.send(packet, Number(to.split(':')[1]), '127.0.0.1');
+      }
+      await until(() => answers.length === 40, 5_000, 'every query answered');
+      // Each answer names a check (the one started, or the recent one that covers it).
+      expect(answers.every((a) => typeof a === 'string' && a.startsWith('chk-'))).toBe(true);
+      await until(() => digests.every((n) => n >= 1), 5_000, 'the check applied');
+      await new Promise((r) => setTimeout(r, 500));
+      // At most one check per asked member (the two may start theirs before either is applied).
+      expect(Math.max(...digests)).toBeLessThanOrEqual(2);
+      expect(new Set(digests).size).toBe(1);
+    } finally {
+      raw.close();
+    }
+  }, 20_000);
+});
