@@ -210,6 +210,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     impersonated: ['counter', 'Group messages refused for naming another member than their sender.'],
     fenced: ['counter', 'Ordered copies of requests refused because a fence names their contact.'],
     refusalsSent: ['counter', 'Refusal notices sent to clients of another group or key.'],
+    observeLimited: ['counter', 'Observability queries (status, trace, check) dropped past 20 a second.'],
     requestCasts: ['counter', 'Ordered casts of client requests made as contact (one request or a batch).'],
     requestsCast: ['counter', 'Client requests those casts carried (÷ request casts: the mean batch).'],
     requestsRefused: [

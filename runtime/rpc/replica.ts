@@ -142,6 +142,11 @@ export interface ReplicaStats {
   fenced: number;
   /** Refusal notices sent to clients of another group or key (at most 10 a second). */
   refusalsSent: number;
+  /**
+   * Observability queries (service `$troupe`: `status`, `trace`, `check`) dropped unanswered
+   * past {@link OBSERVE_QUERIES_PER_SEC} a second.
+   */
+  observeLimited: number;
   /** Ordered casts of client requests this member made as contact: one request, or a batch. */
   requestCasts: number;
   /** Client requests those casts carried (÷ `requestCasts`: the mean batch). */
@@ -378,6 +383,8 @@ export class Replica<T extends object = object> implements StateProvider {
   /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
   private readonly handlerGates = new Set<{ p: PendingHandler; open: () => void }>();
   private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
+  /** Observability queries answered, at most {@link OBSERVE_QUERIES_PER_SEC} a second. */
+  private readonly observeTokens = new TokenBucket(OBSERVE_QUERIES_PER_SEC);
   private readonly counters: Omit<ReplicaStats, 'applyRunningMs' | 'applyQueued'> = {
     applied: 0,
     deduplicated: 0,
@@ -393,6 +400,7 @@ export class Replica<T extends object = object> implements StateProvider {
     impersonated: 0,
     fenced: 0,
     refusalsSent: 0,
+    observeLimited: 0,
     requestCasts: 0,
     requestsCast: 0,
     requestsRefused: 0,
@@ -568,6 +576,13 @@ export class Replica<T extends object = object> implements StateProvider {
       return;
     }
     if (p.service === OBSERVE_SERVICE) {
+      // Anyone can ask a keyless group (any key holder a keyed one), from any source address it
+      // can put on a datagram: a 60-byte `status` drew a 2.2 KB answer (more as the member's
+      // history grows), unbounded, a reflector 37 times the bytes sent. Tools ask a few a second.
+      if (!this.observeTokens.take(this.clock())) {
+        this.counters.observeLimited++;
+        return;
+      }
       const result = this.observe.answer!(p.method, p.args);
       const { id: viewId, members } = group.view;
       this.send(from, { kind: 'reply', id: p.id, member: group.self, viewId, members: [...members], result });
@@ -1803,6 +1818,13 @@ export class Replica<T extends object = object> implements StateProvider {
     }
   }
 }
+
+/**
+ * Observability queries (`status`, `trace`, `check`) a member answers a second, in a burst of as
+ * many; past it they are dropped and the asker retries. The live page polls each member every
+ * 2 s, `troupe status` once.
+ */
+export const OBSERVE_QUERIES_PER_SEC = 20;
 
 /**
  * Replies batched into one packet stay under this many bytes of results (estimated), well below a

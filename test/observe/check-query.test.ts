@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Group } from '../../runtime/group/group.js';
 import { createLogger } from '../../runtime/observe/logger.js';
 import { Observer } from '../../runtime/observe/observer.js';
+import { queryGroup } from '../../runtime/observe/query.js';
 import { decodeValue, encodeValue } from '../../runtime/rpc/codec.js';
 import { joinReplica, type Replica } from '../../runtime/rpc/index.js';
 import { encodeClientPacket, readClientPacket } from '../../runtime/rpc/protocol.js';
@@ -23,28 +24,41 @@ afterEach(async () => {
   members = [];
 });
 
-describe('the check query', () => {
+/** Three observed dice replicas without a key over UDP on 127.0.0.1; their seed addresses. */
+async function keylessDice(): Promise<string[]> {
+  const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
+  const seeds = ts.map((t) => t.address);
+  members = await Promise.all(
+    ts.map(async (transport) => {
+      const observer = new Observer({
+        logger: createLogger({ level: 'silent' }),
+        divergence: { checkEvery: 0 },
+      });
+      const { group, replica } = await joinReplica(new Dice(), 'dice', {
+        insecure: true,
+        seeds,
+        transport,
+        layers: FAST,
+        validate: validateDice,
+        observe: observer,
+      });
+      return { group, replica, observer };
+    }),
+  );
+  await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+  return seeds;
+}
+
+const query = (id: string, method: string) =>
+  encodeClientPacket(
+    { kind: 'call', id, service: '$troupe', method, args: encodeValue([]), mode: 'first' },
+    groupIdOf('dice'),
+    { node: 0x1234, inc: 0 },
+  );
+
+describe('observability queries from outside the group', () => {
   it('a burst of check queries from outside the group costs each replica one digest, not one each', async () => {
-    const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
-    const seeds = ts.map((t) => t.address);
-    members = await Promise.all(
-      ts.map(async (transport) => {
-        const observer = new Observer({
-          logger: createLogger({ level: 'silent' }),
-          divergence: { checkEvery: 0 },
-        });
-        const { group, replica } = await joinReplica(new Dice(), 'dice', {
-          insecure: true,
-          seeds,
-          transport,
-          layers: FAST,
-          validate: validateDice,
-          observe: observer,
-        });
-        return { group, replica, observer };
-      }),
-    );
-    await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+    const seeds = await keylessDice();
     const digests = members.map(() => 0);
     members.forEach((m, i) => {
       const digest = m.replica.digest.bind(m.replica);
@@ -90,5 +104,35 @@ describe('the check query', () => {
     } finally {
       raw.close();
     }
+  }, 20_000);
+
+  it('a member answers at most 20 a second: a status query is no reflector', async () => {
+    // Without a key the source address of a query can be forged, and a 60-byte `status` query
+    // drew a 2.2 KB answer (more as the member's history grows), as many as were asked.
+    const seeds = await keylessDice();
+    const raw = createSocket('udp4');
+    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
+    let sent = 0;
+    let got = 0;
+    raw.on('message', (b) => {
+      got += b.length;
+    });
+    try {
+      for (let i = 1; i <= 200; i++) {
+        const p = query(`x:${i}`, 'status');
+        sent += p.length;
+        raw.send(p, Number(seeds[0]!.split(':')[1]), '127.0.0.1');
+      }
+      await new Promise((r) => setTimeout(r, 800));
+      // Before: 200 answers, ~37 times the bytes sent.
+      expect(got).toBeLessThan(sent * 10);
+      expect(members[0]!.replica.stats().observeLimited).toBeGreaterThanOrEqual(170);
+    } finally {
+      raw.close();
+    }
+    // A second later the member answers again (the tools resend an unanswered query).
+    await new Promise((r) => setTimeout(r, 1_000));
+    const answers = await queryGroup({ group: 'dice', seeds }, 'status', []);
+    expect(answers.every((a) => a.value !== undefined)).toBe(true);
   }, 20_000);
 });
