@@ -80,7 +80,12 @@ export type AfdpEvent =
   /** A receiver assembled the blob but its digest did not match; it starts over. */
   | { type: 'corrupt'; xfer: number }
   /** A receiver was dropped by the sender (a `Cut`): it stops, holding `have` of `count` chunks. */
-  | { type: 'cut'; xfer: number; have: number; count: number };
+  | { type: 'cut'; xfer: number; have: number; count: number }
+  /**
+   * A receiver's sink threw (a full disk, a size its file system cannot hold, no permission):
+   * the transfer ends here, nothing is delivered, and the process goes on.
+   */
+  | { type: 'failed'; xfer: number; reason: string };
 
 export interface AfdpOptions {
   /** Bytes per data packet. */
@@ -192,6 +197,16 @@ export function memorySink(size: number): BlobSink {
     bytes: () => blob,
   };
 }
+
+/** Largest chunk (one datagram): a sender's `chunk` option, and what a receiver accepts. */
+export const MAX_CHUNK = 60_000;
+/**
+ * Most chunks a receiver accepts in a transfer: it keeps a byte per chunk (64 MiB at most; 4 TB
+ * of 60,000-byte chunks). An Announce of 2^40 chunks threw a RangeError out of the layer, one of
+ * 2^52 bytes made the receiver's part file throw EFBIG: either ended the process, one datagram
+ * without a key.
+ */
+export const MAX_CHUNKS = 1 << 26;
 
 /** Largest catalog an Announce carries (it must fit one datagram with the headers). */
 export const MAX_CATALOG = 48 * 1024;
@@ -711,6 +726,11 @@ class Afdp implements Layer {
       payload.length > 32 + MAX_CATALOG
     )
       throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: inconsistent announce');
+    if (chunkSize > MAX_CHUNK || count > MAX_CHUNKS)
+      throw new DecodeError(
+        'DECODE_OVERSIZED',
+        `afdp: ${count} chunks of ${chunkSize} bytes (at most ${MAX_CHUNKS} of ${MAX_CHUNK})`,
+      );
     // The sender becomes our one peer: our casts (NAKs) and sends (status) reach it.
     this.ctx.passDown({
       type: 'view',
@@ -725,6 +745,13 @@ class Afdp implements Layer {
       this.sendStatus(); // it lost our completion: report it again
       return;
     }
+    let sink: BlobSink;
+    try {
+      sink = (this.o.sink ?? memorySink)(size);
+    } catch (e) {
+      this.sinkFailed(xfer, e);
+      return;
+    }
     const inc: Incoming = {
       xfer,
       sender: from,
@@ -732,7 +759,7 @@ class Afdp implements Layer {
       chunkSize,
       digest: payload.slice(0, 32),
       got: new Uint8Array(count),
-      sink: (this.o.sink ?? memorySink)(size),
+      sink,
       have: 0,
       highest: -1,
       castsHeard: 0,
@@ -747,14 +774,19 @@ class Afdp implements Layer {
     this.inc = inc;
     const catalog = payload.subarray(32);
     if (catalog.length > 0 && this.o.holdings) {
-      for (const [idx, bytes] of this.o.holdings(catalog.slice(), chunkSize, size)) {
-        const want = idx === count - 1 ? size - idx * chunkSize : chunkSize;
-        if (!Number.isInteger(idx) || idx < 0 || idx >= count || bytes.length !== want || inc.got[idx])
-          continue;
-        inc.sink.write(idx * chunkSize, bytes);
-        inc.got[idx] = 1;
-        inc.have++;
-        inc.held.push(idx);
+      try {
+        for (const [idx, bytes] of this.o.holdings(catalog.slice(), chunkSize, size)) {
+          const want = idx === count - 1 ? size - idx * chunkSize : chunkSize;
+          if (!Number.isInteger(idx) || idx < 0 || idx >= count || bytes.length !== want || inc.got[idx])
+            continue;
+          inc.sink.write(idx * chunkSize, bytes);
+          inc.got[idx] = 1;
+          inc.have++;
+          inc.held.push(idx);
+        }
+      } catch (e) {
+        this.sinkFailed(xfer, e);
+        return;
       }
       inc.held.sort((a, b) => a - b);
     }
@@ -783,15 +815,38 @@ class Afdp implements Layer {
       this.counters.dupData++;
       return;
     }
-    inc.sink.write(idx * inc.chunkSize, payload);
+    try {
+      inc.sink.write(idx * inc.chunkSize, payload);
+    } catch (e) {
+      this.sinkFailed(xfer, e);
+      return;
+    }
     inc.got[idx] = 1;
     inc.have++;
     inc.quiet.delete(idx);
     if (inc.have === inc.got.length) this.complete(inc);
   }
 
+  /**
+   * The owner's sink threw: an IO failure of this receiver, not a bad packet and not a bug of the
+   * layer. Reported as an error effect it ended the process (a receiver beside a replica, the
+   * replica too); the transfer ends here instead, as a Cut ends it, and the sender drops us as
+   * silent.
+   */
+  private sinkFailed(xfer: number, e: unknown): void {
+    if (this.inc?.xfer === xfer) this.inc = undefined;
+    for (const t of ['check', 'nak', 'status']) this.ctx.clearTimer(t);
+    this.emitEvent({ type: 'failed', xfer, reason: e instanceof Error ? e.message : String(e) });
+  }
+
   private complete(inc: Incoming): void {
-    const digest = inc.sink.digest();
+    let digest: Uint8Array;
+    try {
+      digest = inc.sink.digest();
+    } catch (e) {
+      this.sinkFailed(inc.xfer, e);
+      return;
+    }
     if (!Buffer.from(digest).equals(inc.digest)) {
       // Every chunk was authenticated by com, so this is a sender bug or a changed file: start over.
       this.emitEvent({ type: 'corrupt', xfer: inc.xfer });
@@ -977,8 +1032,8 @@ export const afdp: LayerFactory<AfdpOptions> = {
   requires: ['transport'],
   create: (ctx, o) => {
     const opts = { ...AFDP_DEFAULTS, ...o } as AfdpOptions;
-    if (!(opts.chunk > 0 && opts.chunk <= 60_000) || !(opts.minGapMs > 0) || opts.maxGapMs < opts.minGapMs)
-      throw new BulkError('BULK_OPTION', 'afdp: chunk must be 1..60000 and 0 < minGapMs <= maxGapMs');
+    if (!(opts.chunk > 0 && opts.chunk <= MAX_CHUNK) || !(opts.minGapMs > 0) || opts.maxGapMs < opts.minGapMs)
+      throw new BulkError('BULK_OPTION', `afdp: chunk must be 1..${MAX_CHUNK} and 0 < minGapMs <= maxGapMs`);
     if (opts.catalog && opts.catalog.length > MAX_CATALOG)
       throw new BulkError('BULK_OPTION', `afdp: a catalog is at most ${MAX_CATALOG} bytes`);
     if (!(opts.floorBytesPerSec >= 0 && Number.isFinite(opts.floorBytesPerSec)) || !(opts.floorGraceMs >= 0))

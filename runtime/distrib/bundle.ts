@@ -308,7 +308,13 @@ export class PartFile implements BlobSink {
     mkdirSync(dir, { recursive: true });
     this.path = path.join(dir, `.troupe-dist.${randomBytes(6).toString('hex')}.part`);
     this.fd = openSync(this.path, 'wx+', 0o600);
-    ftruncateSync(this.fd, size);
+    try {
+      ftruncateSync(this.fd, size);
+    } catch (e) {
+      // A size the file system cannot hold (EFBIG): no part file is left behind.
+      this.remove();
+      throw e;
+    }
   }
 
   write(offset: number, bytes: Uint8Array): void {

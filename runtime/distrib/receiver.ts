@@ -130,7 +130,10 @@ export function startReceiver(o: ReceiverOptions): Receiver {
     },
     onEvent: (e: AfdpEvent) => {
       if (e.type === 'corrupt') o.onProblem?.('a transfer failed its digest; fetching again', false);
-      else if (e.type === 'cut') {
+      else if (e.type === 'failed') {
+        abandon();
+        o.onProblem?.(`could not keep the transfer: ${e.reason}; nothing placed`, true);
+      } else if (e.type === 'cut') {
         abandon();
         o.onProblem?.(
           `dropped by the sender (below its rate floor, or silent) holding ${e.have} of ${e.count} chunks; nothing placed`,
