@@ -535,6 +535,14 @@ export class TroupeClient implements Invoker {
       if (!Array.isArray(args)) throw new CallOptionError('args', 'args must be an array');
       checkCallOptions(opts, CALL_OPTIONS);
       encoded = encodeValue(args);
+      // A call travels in one datagram. A larger one the transport dropped (EMSGSIZE over UDP,
+      // counted), and the call ended at its timeout with a TimeoutError that said nothing of why.
+      const room = this.transport.maxDatagram - CALL_ROOM - 3 * (service.length + method.length);
+      if (encoded.byteLength > room)
+        throw new TroupeError(
+          'MESSAGE_TOO_LARGE',
+          `${service}.${method}: ${encoded.byteLength} bytes of arguments do not fit one call packet (at most ${room} over this transport)`,
+        );
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1441,6 +1449,12 @@ export class TroupeClient implements Invoker {
 const MAX_CALLS_BYTES = 16 * 1024;
 /** Packet header, authentication tag and the `calls` framing, kept free below `maxDatagram`. */
 const CALLS_HEADROOM = 256;
+/**
+ * What a lone call packet holds besides its arguments and names, at most: the packet header and
+ * tag (64), the request id (96), the addressed member (64), the kept counters (64 × 9), the
+ * other fields and framing.
+ */
+const CALL_ROOM = 1024;
 /**
  * A call's bytes in a `calls` packet, over-estimated without encoding anything (this runs per
  * call): ids and member ids are ASCII by their grammar, a name's UTF-8 is at most 3 bytes per

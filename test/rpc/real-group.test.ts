@@ -128,3 +128,21 @@ describe('a contact batch over the group maxMessage (real group, UDP)', () => {
     );
   }, 20_000);
 });
+
+describe('a call too large for one datagram (real group, UDP)', () => {
+  it('is refused at once with MESSAGE_TOO_LARGE, not a TimeoutError at its deadline', async () => {
+    // Before session 25's review, the transport dropped the 70 KB call packet (EMSGSIZE,
+    // counted) and the call failed after timeoutMs with an error that said nothing of why.
+    const { made, seeds } = await replicas(3);
+    await until(() => made.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+    const client = await connect({ group: 'bank', seeds, ...TEST_SECURITY });
+    clients.push(client);
+    const started = Date.now();
+    await expect(
+      client.invoke('bank', 'deposit', ['x'.repeat(70_000), 1], { timeoutMs: 3_000 }),
+    ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // What fits goes through.
+    expect(await client.invoke('bank', 'deposit', ['x'.repeat(50_000), 1])).toBe(1);
+  });
+});
