@@ -371,11 +371,15 @@ class Tcp implements TcpTransport {
     this.armStallSweep();
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5_000);
-    // An unidentified connection may not hold a socket open forever.
-    socket.setTimeout(HELLO_TIMEOUT_MS, () => {
+    // An unidentified connection may not hold a socket open forever: its hello must be whole
+    // within HELLO_TIMEOUT_MS of connecting. An idle timeout, as this was, restarts at every
+    // byte: a hello sent a byte every 3 s held its connection past the 10 s (until frameStallMs).
+    const helloTimer = setTimeout(() => {
+      if (from !== undefined || socket.destroyed) return;
       this.counters.errors++;
       socket.destroy();
-    });
+    }, HELLO_TIMEOUT_MS);
+    helloTimer.unref();
     const decoder = new FrameDecoder(HELLO_LIMIT - FRAME_HEADER);
     let from: string | undefined;
     let framed = false;
@@ -407,7 +411,7 @@ class Tcp implements TcpTransport {
         return;
       }
       from = isWildcard(claimed) && remote ? formatAddress(remote, hp.port) : claimed;
-      socket.setTimeout(0);
+      clearTimeout(helloTimer);
       decoder.setLimit(this.settings.maxFrame);
     };
     socket.on('data', (chunk: Buffer) => {
@@ -432,6 +436,7 @@ class Tcp implements TcpTransport {
       this.counters.errors++;
     });
     socket.once('close', () => {
+      clearTimeout(helloTimer);
       this.held -= state.held;
       state.held = 0;
       this.inbound.delete(socket);

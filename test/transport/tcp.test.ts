@@ -196,6 +196,26 @@ describe('tcp transport', () => {
     for (const s of [...squatters, peer]) s.destroy();
   }, 10_000);
 
+  it('a hello must be whole within 10 s of connecting, however it trickles', async () => {
+    // The deadline was an idle timeout: a byte every 3 s held a connection that never said its
+    // hello past it (until frameStallMs cut it as a partial frame, 30 s by default).
+    const b = await make({ frameStallMs: 60_000 });
+    const raw = await rawConnect(b.address);
+    raw.on('error', () => {});
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(200);
+    raw.write(header);
+    const trickle = setInterval(() => raw.write('t'), 3_000);
+    const started = Date.now();
+    try {
+      await closed(raw);
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(Date.now() - started).toBeLessThan(11_000);
+    expect(b.stats().errors).toBe(1);
+  }, 15_000);
+
   it('members of two address families still talk (the host check compares within a family)', async () => {
     const [a, b] = [await make({ host: '::1' }), await make({ host: '127.0.0.1' })];
     const [gotA, gotB] = [collect(a), collect(b)];
