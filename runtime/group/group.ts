@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { JoinAbortedError, StackConfigError, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
+import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, parseSpec } from '../stack/builder.js';
 import type { MemberId } from '../stack/member.js';
@@ -166,6 +167,14 @@ export class Group implements GroupHandle {
         joinSecret: randomBytes(32).toString('hex'),
       },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
+      // A packed batch must fit the datagram as a fragment does. pack's default (60,000 bytes)
+      // over a transport with smaller datagrams made packets the transport dropped, every time
+      // nak resent them packed again: 20 deposits at once wedged a group of `udp({ maxDatagram:
+      // 1400 })` members for good (session 25's review).
+      pack: {
+        maxBytes: Math.min(PACK_DEFAULTS.maxBytes, transport.maxDatagram - FRAG_HEADROOM),
+        ...opts.layers?.pack,
+      },
       // One signer for every incarnation's stack: its replay windows outlive a rejoin.
       ...(this.ring !== undefined
         ? {

@@ -23,6 +23,9 @@ export interface PackOptions {
   maxMessages: number;
 }
 
+/** Defaults of {@link PackOptions} (the Group driver lowers `maxBytes` to fit its transport's datagram). */
+export const PACK_DEFAULTS: PackOptions = { maxBytes: 60_000, maxMessages: 1024 };
+
 /** Rough per-message overhead of its headers on the wire, for the size bound. */
 const HEADER_ESTIMATE = 48;
 
@@ -146,5 +149,9 @@ export const pack: LayerFactory<PackOptions> = {
   name: 'pack',
   provides: ['packing'],
   requires: ['transport'],
-  create: (ctx, o) => new Pack(ctx, { maxBytes: o.maxBytes ?? 60_000, maxMessages: o.maxMessages ?? 1024 }),
+  create: (ctx, o) =>
+    new Pack(ctx, {
+      maxBytes: o.maxBytes ?? PACK_DEFAULTS.maxBytes,
+      maxMessages: o.maxMessages ?? PACK_DEFAULTS.maxMessages,
+    }),
 };
