@@ -273,6 +273,11 @@ export class Group implements GroupHandle {
     return this.transport.address;
   }
 
+  /** The largest packet {@link sendRaw} can send: the transport's datagram. */
+  get maxDatagram(): number {
+    return this.transport.maxDatagram;
+  }
+
   get view(): View | undefined {
     return this.core.view;
   }

@@ -116,6 +116,8 @@ export interface GroupHandle {
   onClientPacket(handler: (bytes: Uint8Array, from: string) => void): void;
   /** Send raw bytes to a transport address (replies to non-member clients). */
   sendRaw(address: string, bytes: Uint8Array): void;
+  /** The largest packet `sendRaw` can send (the transport's datagram); unbounded if absent. */
+  readonly maxDatagram?: number;
   /** Leave the group cleanly; resolves when the transport is closed. */
   leave(): Promise<void>;
 }

@@ -1714,7 +1714,35 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private sendNow(to: string, p: ClientPacket): void {
-    this.group?.sendRaw(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth));
+    const group = this.group;
+    if (!group) return;
+    const bytes = encodeClientPacket(p, this.groupId, this.endpoint, this.auth);
+    const max = group.maxDatagram;
+    if (max === undefined || bytes.length <= max) {
+      group.sendRaw(to, bytes);
+      return;
+    }
+    // Too large for one datagram: the transport would drop it, every time the client asked
+    // again, and the call ended in a TimeoutError at its deadline though the request had run (a
+    // 4,000-entry bank statement). The client is told why instead; the recorded result stays.
+    if (p.kind === 'replies') {
+      for (const r of p.replies)
+        this.sendNow(to, { kind: 'reply', member: p.member, viewId: p.viewId, members: p.members, ...r });
+      return;
+    }
+    if ((p.kind === 'reply' || p.kind === 'outcome') && p.result) {
+      const result: Result = {
+        ok: false,
+        error: {
+          name: 'TroupeError',
+          code: 'REPLY_TOO_LARGE',
+          message: `the result of request ${p.id} makes a ${bytes.length}-byte packet, more than one datagram (${max}) carries to the client: the request ran, but its result cannot reach a client over this transport`,
+        },
+      };
+      group.sendRaw(to, encodeClientPacket({ ...p, result }, this.groupId, this.endpoint, this.auth));
+      return;
+    }
+    group.sendRaw(to, bytes);
   }
 
   /**

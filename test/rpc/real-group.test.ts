@@ -146,3 +146,38 @@ describe('a call too large for one datagram (real group, UDP)', () => {
     expect(await client.invoke('bank', 'deposit', ['x'.repeat(50_000), 1])).toBe(1);
   });
 });
+
+describe('a result too large for one datagram to the client (real group, UDP)', () => {
+  it('is answered REPLY_TOO_LARGE, not dropped until the call times out', async () => {
+    // Before session 25's review the transport dropped the reply (counted), every time the client
+    // asked again, and the call ended in TimeoutError though the request had run: a bank
+    // statement of 4,000 entries over 65,000-byte datagrams; here 400 over 8,000-byte ones.
+    const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1', maxDatagram: 8_000 })));
+    const seeds = ts.map((t) => t.address);
+    const made = await Promise.all(
+      ts.map((transport) =>
+        joinReplica(new Bank(), 'bank', {
+          seeds,
+          transport,
+          layers: FAST,
+          validate: validateBankRequest,
+          ...TEST_SECURITY,
+        }),
+      ),
+    );
+    groups.push(...made.map((m) => m.group));
+    await until(() => made.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+    const client = await connect({ group: 'bank', seeds, ...TEST_SECURITY });
+    clients.push(client);
+    const bank = BankClient.connect(client);
+    for (let i = 0; i < 400; i += 50)
+      await Promise.all(Array.from({ length: 50 }, (_, k) => bank.deposit('a', i + k + 1)));
+    const started = Date.now();
+    await expect(client.invoke('bank', 'statement', ['a'], { timeoutMs: 3_000 })).rejects.toMatchObject({
+      code: 'REPLY_TOO_LARGE',
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // A small result still comes back.
+    expect(await bank.deposit('b', 1)).toBe(1);
+  });
+});
