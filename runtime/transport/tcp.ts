@@ -96,6 +96,13 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
   if (!Number.isInteger(maxFrame) || maxFrame < 1 || maxFrame > 0xffff_ffff) {
     throw new TransportError('TRANSPORT_OPTION', `maxFrame must be an integer in 1..2^32-1, got ${maxFrame}`);
   }
+  const maxPartialBytes = options.maxPartialBytes ?? 4 * maxFrame;
+  // Below maxFrame, a frame of maxFrame bytes could never be received whole.
+  if (!(Number.isInteger(maxPartialBytes) && maxPartialBytes >= maxFrame))
+    throw new TransportError(
+      'TRANSPORT_OPTION',
+      `maxPartialBytes must be an integer of at least maxFrame (${maxFrame}), got ${maxPartialBytes}`,
+    );
   // A name is resolved as seeds are (IPv4 first): listen() would take the resolver's first
   // answer (::1 before 127.0.0.1 for `localhost` on many hosts), and a member must be its seed.
   const bindHost = net.isIP(host) ? host : await resolveHost(host).catch(() => host);
@@ -124,7 +131,7 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     frameStallMs: options.frameStallMs ?? 30_000,
     maxInbound: options.maxInbound ?? 1_024,
-    maxPartialBytes: options.maxPartialBytes ?? 4 * maxFrame,
+    maxPartialBytes,
   });
 }
 

@@ -188,6 +188,10 @@ describe('tcp transport', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(closedCount()).toBe(4);
     expect(b.stats().dropped).toBe(4);
+    // Below maxFrame, a whole frame could never be held: refused at creation.
+    await expect(tcp({ maxFrame: 1_000, maxPartialBytes: 999 })).rejects.toMatchObject({
+      code: 'TRANSPORT_OPTION',
+    });
     // A peer's frames still get through, a whole 1 MiB one included.
     const peer = await rawConnect(b.address);
     peer.write(Buffer.concat([helloFrame('127.0.0.1:2'), header, Buffer.alloc(1 << 20, 7)]));
