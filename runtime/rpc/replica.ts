@@ -1730,13 +1730,13 @@ export class Replica<T extends object = object> implements StateProvider {
         this.sendNow(to, { kind: 'reply', member: p.member, viewId: p.viewId, members: p.members, ...r });
       return;
     }
-    if ((p.kind === 'reply' || p.kind === 'outcome') && p.result) {
+    if ((p.kind === 'reply' || p.kind === 'outcome' || p.kind === 'reject') && p.result) {
       const result: Result = {
         ok: false,
         error: {
           name: 'TroupeError',
           code: 'REPLY_TOO_LARGE',
-          message: `the result of request ${p.id} makes a ${bytes.length}-byte packet, more than one datagram (${max}) carries to the client: the request ran, but its result cannot reach a client over this transport`,
+          message: `the ${p.kind === 'reject' ? 'refusal' : 'result'} of request ${p.id} makes a ${bytes.length}-byte packet, more than one datagram (${max}) carries to the client: ${p.kind === 'reject' ? 'the request was refused (never ordered), but why' : 'the request ran, but its result'} cannot reach a client over this transport`,
         },
       };
       group.sendRaw(to, encodeClientPacket({ ...p, result }, this.groupId, this.endpoint, this.auth));
