@@ -3,7 +3,7 @@
  * member's status and request traces as JSON. Binds to 127.0.0.1 unless told otherwise.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import { TroupeError } from '../errors.js';
 import type { Observer } from './observer.js';
 import { LiveFeed, PAGE_HTML, type PeerPolling } from './page.js';
@@ -22,12 +22,46 @@ export interface MetricsServerOptions {
   peers?: PeerPolling;
   /** How often the live page is pushed an update (ms), besides at once on a view change. Default 500. */
   pushMs?: number;
+  /**
+   * Further names the endpoint answers to when bound to a loopback address (where it otherwise
+   * answers only `localhost` and IP literals in the `Host` header), e.g. a name a proxy on this
+   * host forwards as. Bound elsewhere, every name is answered.
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** Live page viewers (`/events` streams) at once; more are answered 503. */
 const MAX_STREAMS = 64;
 /** Updates a viewer may leave unread (bytes) before it is cut off. */
 const MAX_UNREAD_BYTES = 1 << 20;
+
+/**
+ * Whether a request's `Host` header names this endpoint. Bound to loopback, only `localhost`, IP
+ * literals and `allowed` are: a web page from another origin whose name its DNS then points at
+ * 127.0.0.1 (DNS rebinding) would otherwise read `/status` and `/trace` from the browser's host,
+ * which the loopback binding is meant to keep from the network. Bound to another address, the
+ * endpoint is on the network anyway.
+ */
+export function hostAllowed(
+  header: string | undefined,
+  loopback: boolean,
+  allowed: ReadonlySet<string>,
+): boolean {
+  if (!loopback || header === undefined) return true;
+  let name: string;
+  try {
+    name = new URL(`http://${header}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  if (name.startsWith('[')) name = name.slice(1, -1);
+  return name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0 || allowed.has(name);
+}
+
+/** Whether `host` is a loopback bind address. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 /** The path of a request target, or undefined when it is not one (`//`, garbage). */
 function pathOf(target: string | undefined): string | undefined {
@@ -84,7 +118,13 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
     feed.refresh();
     if (streams.size > 0) push();
   });
+  const loopback = isLoopback(host);
+  const allowed = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
   const server = createServer((req, res) => {
+    if (!hostAllowed(req.headers.host, loopback, allowed)) {
+      json(res, 403, { error: `this endpoint does not answer to the host name in '${req.headers.host}'` });
+      return;
+    }
     // Parsed here, outside handle()'s catch: a target the URL parser refuses (`GET //`) used to
     // throw in the listener and end the process.
     if (req.method === 'GET' && pathOf(req.url) === '/events') {
