@@ -90,9 +90,27 @@ function parse(argv: readonly string[], env: Record<string, string | undefined>)
   };
 }
 
-async function run(io: CommandIO, fn: () => Promise<number>): Promise<number> {
+/**
+ * Control characters but tab (C0, DEL, C1): member ids, methods and error messages come from the
+ * members' answers, and an escape sequence among them would reach the operator's terminal (which
+ * it can make clear the screen, retitle the window or print lines that are not there).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/** `line` with every control character shown as a `\uXXXX` escape. */
+export function printable(line: string): string {
+  return line.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+async function run(given: CommandIO, fn: (io: CommandIO) => Promise<number>): Promise<number> {
+  const io: CommandIO = {
+    ...given,
+    out: (line) => given.out(printable(line)),
+    err: (line) => given.err(printable(line)),
+  };
   try {
-    return await fn();
+    return await fn(io);
   } catch (e) {
     io.err(`troupe: ${e instanceof TroupeError ? `${e.code}: ${e.message}` : String(e)}`);
     return e instanceof TroupeError && e.code === 'CLI_USAGE' ? 2 : 1;
@@ -128,8 +146,8 @@ function describe(s: TimelineEntry): string {
  * [--json]`: where the request went at every member of the live group, as one timeline. Exit 0
  * when some member knows it, 1 when none does or the group cannot be reached, 2 on a usage error.
  */
-export function traceCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {
-  return run(io, async () => {
+export function traceCommand(argv: readonly string[], given: CommandIO = PROCESS_IO): Promise<number> {
+  return run(given, async (io) => {
     const p = parse(argv, io.env ?? {});
     const id = p.positional[0];
     if (!id || p.positional.length !== 1)
@@ -167,8 +185,8 @@ export function traceCommand(argv: readonly string[], io: CommandIO = PROCESS_IO
  * troupe status --group bank --seeds 127.0.0.1:7001 --key-file bank.key --watch 1000
  * ```
  */
-export function statusCommand(argv: readonly string[], io: CommandIO = PROCESS_IO): Promise<number> {
-  return run(io, async () => {
+export function statusCommand(argv: readonly string[], given: CommandIO = PROCESS_IO): Promise<number> {
+  return run(given, async (io) => {
     const p = parse(argv, io.env ?? {});
     if (p.positional.length !== 0)
       throw new TroupeError('CLI_USAGE', 'usage: troupe status --group NAME --seeds A,B');
