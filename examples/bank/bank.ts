@@ -39,6 +39,18 @@ export class InsufficientFunds extends TroupeError {
   }
 }
 
+/** An amount that is not a positive, finite number (a negative deposit would be a withdrawal
+ * without the balance check, and NaN would make the balance NaN for good). */
+export class BadAmount extends TroupeError {
+  constructor(readonly amount: number) {
+    super('BAD_AMOUNT', `an amount must be a positive, finite number, not ${amount}`);
+  }
+}
+
+function checkAmount(amount: number): void {
+  if (!(Number.isFinite(amount) && amount > 0)) throw new BadAmount(amount);
+}
+
 /** Bank accounts replicated over an object group; every replica holds every account. */
 @Service('bank')
 export class Bank {
@@ -55,9 +67,11 @@ export class Bank {
   /**
    * Adds `amount` to `account`, opening it if needed.
    * @returns the new balance.
+   * @throws {BadAmount} when `amount` is not a positive, finite number.
    */
   @Ordered()
   deposit(account: string, amount: number): number {
+    checkAmount(amount);
     return this.apply(account, { kind: 'deposit', amount });
   }
 
@@ -65,9 +79,11 @@ export class Bank {
    * Takes `amount` from `account`.
    * @returns the new balance.
    * @throws {InsufficientFunds} when the balance is lower than `amount`.
+   * @throws {BadAmount} when `amount` is not a positive, finite number.
    */
   @Ordered()
   withdraw(account: string, amount: number): number {
+    checkAmount(amount);
     const balance = this.balances.get(account) ?? 0;
     if (balance < amount) throw new InsufficientFunds(account, balance, amount);
     return this.apply(account, { kind: 'withdraw', amount });

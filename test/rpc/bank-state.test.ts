@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bank } from '../../examples/bank/bank.js';
+import { BadAmount, Bank } from '../../examples/bank/bank.js';
 
 // The bank appends statements in place (a copy per deposit made every call cost O(history));
 // a snapshot taken for state transfer or an async pre-image must still never change after.
@@ -12,6 +12,17 @@ describe('the bank example’s state', () => {
     bank.deposit('a', 7);
     bank.deposit('b', 1);
     expect(JSON.stringify(snap)).toBe(before);
+  });
+
+  it('refuses amounts that are not positive and finite, and changes nothing', () => {
+    const bank = new Bank();
+    bank.deposit('a', 5);
+    const before = JSON.stringify(bank.snapshot());
+    for (const amount of [Number.NaN, Number.POSITIVE_INFINITY, -3, 0]) {
+      expect(() => bank.deposit('a', amount)).toThrow(BadAmount);
+      expect(() => bank.withdraw('a', amount)).toThrow(expect.objectContaining({ code: 'BAD_AMOUNT' }));
+    }
+    expect(JSON.stringify(bank.snapshot())).toBe(before);
   });
 
   it('a restored state is the receiver’s own: the giver’s arrays are not shared', () => {

@@ -28,6 +28,16 @@ export interface Statement {
   entries: Entry[];
 }
 
+/**
+ * An amount that is not a positive, finite number (a negative deposit would be a withdrawal
+ * without the balance check, and NaN would make the balance NaN for good).
+ */
+export interface BadAmount {
+  name: 'BadAmount';
+  message: string;
+  amount: number;
+}
+
 /** A withdrawal asked for more than the balance holds. */
 export interface InsufficientFunds {
   name: 'InsufficientFunds';
@@ -38,7 +48,7 @@ export interface InsufficientFunds {
 }
 
 /** Names of the errors bank methods declare. */
-export type BankErrorName = 'InsufficientFunds';
+export type BankErrorName = 'BadAmount' | 'InsufficientFunds';
 
 /** Bank calls that return every member's reply instead of the first. */
 export class BankReplies {
@@ -53,6 +63,7 @@ export class BankReplies {
   /**
    * Adds `amount` to `account`, opening it if needed.
    * @returns the new balance.
+   * @throws {BadAmount} when `amount` is not a positive, finite number.
    *
    * Returns the reply of each member this view waits for.
    */
@@ -75,6 +86,7 @@ export class BankReplies {
    * Takes `amount` from `account`.
    * @returns the new balance.
    * @throws {InsufficientFunds} when the balance is lower than `amount`.
+   * @throws {BadAmount} when `amount` is not a positive, finite number.
    *
    * Returns the reply of each member this view waits for.
    */
@@ -166,6 +178,7 @@ export class BankClient {
   /**
    * Adds `amount` to `account`, opening it if needed.
    * @returns the new balance.
+   * @throws {BadAmount} when `amount` is not a positive, finite number.
    */
   deposit(account: string, amount: number, opts?: StubCallOptions): Promise<number>;
   deposit(account: string, amount: number, opts?: StubCallOptions, ...extra: unknown[]): Promise<number> {
@@ -181,6 +194,7 @@ export class BankClient {
    * Takes `amount` from `account`.
    * @returns the new balance.
    * @throws {InsufficientFunds} when the balance is lower than `amount`.
+   * @throws {BadAmount} when `amount` is not a positive, finite number.
    */
   withdraw(account: string, amount: number, opts?: StubCallOptions): Promise<number>;
   withdraw(account: string, amount: number, opts?: StubCallOptions, ...extra: unknown[]): Promise<number> {

@@ -113,6 +113,20 @@ export const bankModel: IdlFile = {
   ],
   errors: [
     {
+      name: 'BadAmount',
+      fields: [
+        {
+          name: 'amount',
+          type: {
+            kind: 'prim',
+            name: 'f64',
+          },
+          optional: false,
+        },
+      ],
+      doc: 'An amount that is not a positive, finite number (a negative deposit would be a withdrawal\nwithout the balance check, and NaN would make the balance NaN for good).',
+    },
+    {
       name: 'InsufficientFunds',
       fields: [
         {
@@ -172,11 +186,11 @@ export const bankModel: IdlFile = {
             kind: 'prim',
             name: 'f64',
           },
-          throws: [],
+          throws: ['BadAmount'],
           options: {
             reply: 'first',
           },
-          doc: 'Adds `amount` to `account`, opening it if needed.\n@returns the new balance.',
+          doc: 'Adds `amount` to `account`, opening it if needed.\n@returns the new balance.\n@throws {BadAmount} when `amount` is not a positive, finite number.',
         },
         {
           name: 'withdraw',
@@ -203,11 +217,11 @@ export const bankModel: IdlFile = {
             kind: 'prim',
             name: 'f64',
           },
-          throws: ['InsufficientFunds'],
+          throws: ['InsufficientFunds', 'BadAmount'],
           options: {
             reply: 'first',
           },
-          doc: 'Takes `amount` from `account`.\n@returns the new balance.\n@throws {InsufficientFunds} when the balance is lower than `amount`.',
+          doc: 'Takes `amount` from `account`.\n@returns the new balance.\n@throws {InsufficientFunds} when the balance is lower than `amount`.\n@throws {BadAmount} when `amount` is not a positive, finite number.',
         },
         {
           name: 'audit',
