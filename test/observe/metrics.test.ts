@@ -139,7 +139,7 @@ describe('Prometheus metrics of a real replica group', () => {
     const raw = (target: string) =>
       new Promise<string>((resolve, reject) => {
         const s = connectTcp(m.server.port, '127.0.0.1', () =>
-          s.end(`GET ${target} HTTP/1.1\r\nhost: x\r\n\r\n`),
+          s.end(`GET ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`),
         );
         let got = '';
         s.on('data', (d) => {
