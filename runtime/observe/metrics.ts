@@ -84,6 +84,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     flushes: ['counter', 'Flushes run (view changes after the first view).'],
     flushDeferred: ['counter', 'Flush judgements put off because this member itself had stalled.'],
     flushResent: ['counter', 'Prepares and Syncs sent again to participants that had not answered them.'],
+    flushSpared: [
+      'counter',
+      'Heard participants a flush timeout spared once, trying again without the silent ones first.',
+    ],
     promisesKept: ['counter', 'Views installed from a flush this member had left, its promise kept.'],
     flushOutbid: ['counter', 'Flushes this member restarted above a higher attempt a participant took.'],
     valuesAdopted: [

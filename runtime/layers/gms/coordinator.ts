@@ -70,6 +70,8 @@ export class Coordinator {
   stuck = new Set<MemberId>();
   /** When the current view's Install was last sent again to each member (see resendInstall). */
   private resentAt = new Map<MemberId, number>();
+  /** Participants a flush timeout of this view change spared once (see flushTimeout). */
+  private spared = new Set<MemberId>();
   /** When the armed `flushStart` timer fires (see scheduleFlush); a time past means none is. */
   private flushStartDue: number | undefined;
 
@@ -80,6 +82,7 @@ export class Coordinator {
     this.coord = undefined;
     this.stuck = new Set();
     this.resentAt = new Map();
+    this.spared = new Set();
     for (const m of departed) {
       this.leavers.delete(m);
       this.joiners.delete(m);
@@ -373,7 +376,10 @@ export class Coordinator {
       let holder: MemberId = s.self;
       for (const [p, d] of k.digests) {
         const got = d.last.get(sender) ?? -1;
-        if (got > best) {
+        // On equal counts, another participant rather than the sender: a sender that crashed right
+        // after its Digest would be the only one asked for its tail, and those missing it never
+        // answered the Sync (session 22's class G.2).
+        if (got > best || (got === best && holder === sender && p !== sender)) {
           best = got;
           holder = p;
         }
@@ -504,12 +510,27 @@ export class Coordinator {
     }
     // Participants that did not answer in time are treated as failed; try again without them.
     const waiting = k.install ? k.oks : new Set(k.digests.keys());
-    s.ctx.trace(
-      () =>
-        `flush ${k.newViewId}/${k.attempt} timed out waiting for ${k.participants.filter((p) => !waiting.has(p)).join(',')}`,
+    const missing = k.participants.filter((p) => !waiting.has(p));
+    s.ctx.trace(() => `flush ${k.newViewId}/${k.attempt} timed out waiting for ${missing.join(',')}`);
+    // Some of them silent, some heard: a silent one may be why the heard ones could not answer (it
+    // crashed holding the tail of the cut they fetch from it; session 22's class G.2). Try again
+    // without the silent ones first, and exclude a heard one only if it fails again: once per
+    // participant per view change, so a broken one costs one attempt more. Silent: not heard for
+    // suspectMs / 2 (several heartbeats); a crash just before the Sync is no older than the step.
+    const silent = missing.filter(
+      (p) => p !== s.self && now - (s.detector.lastHeard.get(p) ?? 0) > s.o.suspectMs / 2,
     );
-    for (const p of k.participants)
-      if (!waiting.has(p) && p !== s.self) s.detector.suspect(p, s.o.suspectMs, true);
+    const spare =
+      silent.length > 0
+        ? missing.filter((p) => p !== s.self && !silent.includes(p) && !this.spared.has(p))
+        : [];
+    for (const p of spare) this.spared.add(p);
+    if (spare.length > 0) {
+      s.c.flushSpared += spare.length;
+      s.ctx.trace(() => `spare ${spare.join(',')} once: heard, unlike ${silent.join(',')}`);
+    }
+    for (const p of missing)
+      if (p !== s.self && !spare.includes(p)) s.detector.suspect(p, s.o.suspectMs, true);
     if (s.state !== 'member') return;
     this.drop();
     this.startFlush();

@@ -50,6 +50,8 @@ export class GmsShared {
     flushDeferred: 0,
     /** Prepares and Syncs sent again to participants that had not answered them. */
     flushResent: 0,
+    /** Heard participants a flush timeout did not exclude at once, as others were silent. */
+    flushSpared: 0,
     promisesKept: 0,
     valuesAdopted: 0,
     flushOutbid: 0,
