@@ -44,6 +44,8 @@ export interface Coordination {
   /** When `flushTimeout` is due; how often it was put off because this member had stalled. */
   deadline: number;
   deferrals: number;
+  /** `detector.stoppedFor` when this step's time last started: how long we were stopped since. */
+  stoppedAt: number;
 }
 
 /** How many times a coordinator that stalled puts off judging a flush step (local-stall rule). */
@@ -344,6 +346,7 @@ export class Coordinator {
       oks: new Set(),
       deadline: s.ctx.now() + s.o.suspectMs,
       deferrals: 0,
+      stoppedAt: s.detector.stoppedFor(s.ctx.now()),
       sentAt: s.ctx.now(),
     };
     s.c.flushes++;
@@ -408,6 +411,7 @@ export class Coordinator {
     // a Sync sent near the attempt's deadline (a slow participant's Digest, our own stall) left
     // the others no time, and one lost FlushOk excluded a healthy member.
     k.deadline = s.ctx.now() + s.o.suspectMs;
+    k.stoppedAt = s.detector.stoppedFor(s.ctx.now());
     s.ctx.setTimer('flushTimeout', s.o.suspectMs);
     k.sync = syncHeader.encode({ newViewId, attempt, ends, install: k.install });
     k.sentAt = s.ctx.now();
@@ -500,12 +504,22 @@ export class Coordinator {
     // Local-stall rule: if this member itself was not running (paused, a long synchronous burst)
     // around the deadline, the answers may be sitting unread in its own queue. Read them first:
     // put the judgement off by a heartbeat period, a bounded number of times.
-    const stalled = now - k.deadline > s.o.heartbeatMs / 2 || now - s.detector.lastStall <= s.o.heartbeatMs;
+    // And if it was stopped for part of the step (paused, a slow spell), the step had that much
+    // less of it: its resends, and its reading of the answers, waited as long. The step gets that
+    // time again, at most its own length each time (session 22's class G.3: paused 200 ms of a
+    // 300 ms step, the last stall 68 ms before the deadline; the resend due after it).
+    const stopped = s.detector.stoppedFor(now) - k.stoppedAt;
+    const stalled =
+      now - k.deadline > s.o.heartbeatMs / 2 ||
+      now - s.detector.lastStall <= s.o.heartbeatMs ||
+      stopped >= s.o.heartbeatMs;
     if (stalled && k.deferrals < MAX_FLUSH_DEFERRALS) {
+      const ms = Math.max(s.o.heartbeatMs, Math.min(stopped, s.o.suspectMs));
       k.deferrals++;
-      k.deadline = now + s.o.heartbeatMs;
+      k.deadline = now + ms;
+      k.stoppedAt += stopped;
       s.c.flushDeferred++;
-      s.ctx.setTimer('flushTimeout', s.o.heartbeatMs);
+      s.ctx.setTimer('flushTimeout', ms);
       return;
     }
     // Participants that did not answer in time are treated as failed; try again without them.

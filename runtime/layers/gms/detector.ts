@@ -28,6 +28,9 @@ export class FailureDetector {
   /** When the `fd` timer last found this member had not run for over `suspectMs / 2`. */
   private resumedAt = Number.NEGATIVE_INFINITY;
   private lastFd = 0;
+  /** How long, in all, this member was found not running (`fd` ticks late by over half a
+   * period): a flush step it coordinates gets that time back (see Coordinator.flushTimeout). */
+  private stoppedMs = 0;
   private holds = 0;
   /** A hold of this member's deliveries after a long stop (see `holding`): since when, the
    * nonce its Pings carry, and who answered them. */
@@ -95,7 +98,10 @@ export class FailureDetector {
     });
     // Any late tick counts for the flush timeout's local-stall rule; only a long one stops
     // this round's suspicions.
-    if (now - this.lastFd > 1.5 * s.o.heartbeatMs) this.lastStall = now;
+    if (now - this.lastFd > 1.5 * s.o.heartbeatMs) {
+      this.lastStall = now;
+      this.stoppedMs += now - this.lastFd - s.o.heartbeatMs;
+    }
     const stalled = now - this.lastFd > s.o.suspectMs / 2;
     const stop = this.lastFd;
     this.lastFd = now;
@@ -168,6 +174,12 @@ export class FailureDetector {
     // While it holds, each tick asks again those that have not answered (a view changed under it).
     if (this.hold && !this.releaseHold(now)) this.ping();
     s.lineage.tick(now);
+  }
+
+  /** How long this member was not running, in all, up to `now` (an overdue tick counted too). */
+  stoppedFor(now: number): number {
+    const late = now - this.lastFd - this.s.o.heartbeatMs;
+    return this.stoppedMs + (late > this.s.o.heartbeatMs / 2 ? late : 0);
   }
 
   /**
