@@ -955,6 +955,7 @@ export class Replica<T extends object = object> implements StateProvider {
         this.running = item;
         r.catch(() => this.counters.internalErrors++).finally(() => {
           this.running = undefined;
+          this.runningRequest = undefined;
           this.preImage = undefined;
           this.undeclaredRun = false;
           // The state the run left, with the queue behind it, is the frozen state already: no
@@ -1108,9 +1109,6 @@ export class Replica<T extends object = object> implements StateProvider {
     if (r instanceof Promise) {
       const running = { id: msg.id, method: entry.name, since: this.clock() };
       this.runningRequest = running;
-      r.finally(() => {
-        if (this.runningRequest === running) this.runningRequest = undefined;
-      }).catch(() => {});
       if (!entry.async) {
         // Not declared async, yet it is (a wrapping decorator, a down-levelled build): it may
         // already have changed the state, with no pre-image. Every later run of it keeps one.
@@ -1120,6 +1118,7 @@ export class Replica<T extends object = object> implements StateProvider {
       }
       const generation = this.generation;
       return r.then((result) => {
+        if (this.runningRequest === running) this.runningRequest = undefined;
         if (generation === this.generation || this.resumed) this.commit(msg, msg.contact, view, now, result);
         else if (this.freezeWhenSettled) {
           // The history it ran in ended meanwhile: its outcome goes into the state frozen at the
