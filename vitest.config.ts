@@ -1,20 +1,55 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // `troupe` and `troupe/<entry>` resolve to the sources, as tsconfig.json's `paths` do for tsc and tsx.
 const entry = (name: string) => fileURLToPath(new URL(`./entry/${name}.ts`, import.meta.url));
+const alias = [
+  { find: /^troupe$/, replacement: entry('troupe') },
+  { find: /^troupe\/(client|group|idl|codegen|testkit)$/, replacement: entry('$1') },
+];
+
+// Files that run alone, after the rest: they measure rates, memory or a wall-clock bound against
+// the same run's own baseline (a neighbour's load would move one side), drive a browser, bind
+// fixed ports or IP multicast groups, or build network namespaces.
+const ALONE = [
+  'test/netns/**/*.test.ts',
+  'test/wire/blast-*.test.ts',
+  'test/observe/page*.test.ts',
+  'test/observe/stuck-apply.test.ts',
+  'test/observe/cli.test.ts',
+  'test/bulk/dist-memory.test.ts',
+  'test/bulk/sender-hostile.test.ts',
+  'test/group/state-receiver.test.ts',
+  'test/rpc/slow-member.test.ts',
+  'test/transport/udp.test.ts',
+  'test/launch/receive-flag.test.ts',
+  'test/launch/launch.test.ts',
+  'test/group/review7.test.ts',
+  'test/group/join-watch.test.ts',
+];
+
+// Most files wait on timers and sockets more than they compute: vitest's default of one worker
+// fewer than the CPUs left one of this project's 2-CPU machines idle through the whole suite.
+const workers = Math.max(2, availableParallelism());
 
 export default defineConfig({
-  resolve: {
-    alias: [
-      { find: /^troupe$/, replacement: entry('troupe') },
-      { find: /^troupe\/(client|group|idl|codegen|testkit)$/, replacement: entry('$1') },
-    ],
-  },
+  resolve: { alias },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Each project takes the settings above (`extends: true`); the shared files first, then the
+    // others one at a time.
+    projects: [
+      {
+        extends: true,
+        test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: workers },
+      },
+      {
+        extends: true,
+        test: { name: 'alone', include: ALONE, maxWorkers: 1, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
