@@ -18,6 +18,7 @@ import { formatTs } from './format.js';
 export const CLIENT_IMPORT = 'troupe/client';
 export const IDL_IMPORT = 'troupe/idl';
 
+/** Options of the code generator: where it writes and how (the `troupe gen` CLI sets them). */
 export interface GenerateOptions {
   /** Output directory. */
   outDir: string;

@@ -6,6 +6,7 @@
 import type { ErrorDecl, Field, IdlFile, MethodDecl, ServiceDecl, StructDecl, TypeDecl } from './model.js';
 import { literalToString, sameType, typeToString } from './model.js';
 
+/** Whether a change keeps old clients and servers working (`compatible`) or not (`breaking`). */
 export type ChangeLevel = 'breaking' | 'compatible';
 
 /** One difference between the old and new contract. */

@@ -11,6 +11,7 @@ export type ReplyMode = 'first' | 'all' | 'majority' | 'none';
 
 /** Integer types, carried as JS numbers; the name gives the range the validator enforces. */
 export const INTEGER_TYPES = ['i8', 'i16', 'i32', 'u8', 'u16', 'u32', 'int'] as const;
+/** One of {@link INTEGER_TYPES}. */
 export type IntegerType = (typeof INTEGER_TYPES)[number];
 
 /** Every built-in scalar type name. `any` only appears when extraction was told to allow it. */
@@ -24,6 +25,7 @@ export const PRIMITIVE_TYPES = [
   'timestamp',
   'any',
 ] as const;
+/** One of {@link PRIMITIVE_TYPES}. */
 export type PrimitiveType = (typeof PRIMITIVE_TYPES)[number];
 
 /** A type expression. */
@@ -64,6 +66,7 @@ export interface Field {
   doc?: string;
 }
 
+/** A named record type (`struct Name { field: type; ... }`), from a TypeScript interface or type literal. */
 export interface StructDecl {
   kind: 'struct';
   name: string;
@@ -71,12 +74,14 @@ export interface StructDecl {
   doc?: string;
 }
 
+/** One member of an {@link EnumDecl}. */
 export interface EnumMember {
   name: string;
   value: string | number;
   doc?: string;
 }
 
+/** A named enum (`enum Name { A = "a", ... }`), from a TypeScript enum. */
 export interface EnumDecl {
   kind: 'enum';
   name: string;
@@ -86,6 +91,7 @@ export interface EnumDecl {
   doc?: string;
 }
 
+/** One member of a {@link UnionDecl}: a named struct or a literal. */
 export type UnionMember = { kind: 'ref'; name: string } | { kind: 'literal'; value: Literal };
 
 /** A union of named structs, or of literals. */
@@ -96,6 +102,7 @@ export interface UnionDecl {
   doc?: string;
 }
 
+/** A named type declared in an IDL file. */
 export type TypeDecl = StructDecl | EnumDecl | UnionDecl;
 
 /** An error a method declares it may throw. */
@@ -105,6 +112,7 @@ export interface ErrorDecl {
   doc?: string;
 }
 
+/** A method parameter. */
 export interface Param {
   name: string;
   type: TypeRef;
@@ -115,8 +123,13 @@ export interface Param {
   doc?: string;
 }
 
+/**
+ * How a method runs: `ordered` (a totally ordered update applied by every member), `query` (a
+ * read answered by one member), `handler` (run by the holder of the method's lock only).
+ */
 export type MethodKind = 'ordered' | 'query' | 'handler';
 
+/** A method's declared options: its default reply mode, consistency, timeout and resilience. */
 export interface MethodOptions {
   /** Default reply mode; `none` makes the method one-way. */
   reply: ReplyMode;
@@ -135,6 +148,7 @@ export function isCallQos(s: string): s is CallQos {
   return s === 'none' || s === 'majority' || s === 'safe' || /^k=[1-9]\d{0,2}$/.test(s);
 }
 
+/** A method of a service: its kind, parameters, result, declared errors and options. */
 export interface MethodDecl {
   name: string;
   kind: MethodKind;
@@ -149,6 +163,7 @@ export interface MethodDecl {
   doc?: string;
 }
 
+/** A service: a named set of methods, the unit a replica serves and a stub calls. */
 export interface ServiceDecl {
   name: string;
   methods: MethodDecl[];

@@ -223,6 +223,7 @@ export interface LanHost {
   port: string;
 }
 
+/** Options of {@link createLan}: how many hosts, and the addresses and names they take. */
 export interface LanOptions {
   /** Number of hosts (namespaces). */
   hosts: number;
@@ -283,6 +284,7 @@ export class Lan {
     return this.host(i).ns.wrapper;
   }
 
+  /** Host `i` (0-based): its namespace, address and the veth cable to the bridge. */
   host(i: number): LanHost {
     const h = this.hosts[i];
     if (!h) throw new Error(`no host ${i} on LAN ${this.id} (${this.hosts.length} hosts)`);

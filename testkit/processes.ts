@@ -48,6 +48,7 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
 }
 
+/** Options of `ProcessHarness.start`: arguments, environment, and what to wait for. */
 export interface StartOptions {
   /** Command-line arguments after the script path. */
   args?: string[];

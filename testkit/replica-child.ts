@@ -30,6 +30,10 @@ import { type UdpOptions, udp } from '../runtime/transport/udp.js';
 import type { AuthKey } from '../runtime/wire/auth.js';
 import { emit, onCommands } from './processes.js';
 
+/**
+ * A replica process's configuration for the testkit's replica child: the service instance,
+ * its group, validator, transport and what it reports to the parent test.
+ */
 export interface ReplicaChildOptions<T extends object> {
   instance: T;
   /** The group's name. */

@@ -413,6 +413,7 @@ export class Group implements GroupHandle {
     });
   }
 
+  /** Counters by layer (`nak`, `seq`, `gms`, ...) and the transport's, since the member started. */
   stats(): Record<string, Record<string, number>> {
     return { ...this.core.stats(), transport: { ...this.transport.stats() } };
   }

@@ -45,6 +45,7 @@ export interface ViewChange {
   failed: MemberId[];
 }
 
+/** The failure detector suspects a member (`suspect` event): it was silent too long. */
 export interface Suspicion {
   member: MemberId;
   /** How long the member had been silent when it was suspected. */
@@ -74,9 +75,13 @@ export interface StateProvider {
   restore(state: Uint8Array): void;
 }
 
+/** The events of a {@link Group} (`group.on(name, listener)`), each with its listener's shape. */
 export interface GroupEvents {
+  /** A message delivered to this member, in the order its QoS asks for. */
   deliver: (d: Delivery) => void;
+  /** A new view installed (virtual synchrony: every member of both views delivered the same messages in the old one). */
   view: (v: ViewChange) => void;
+  /** The failure detector suspects a member; a view without it usually follows. */
   suspect: (s: Suspicion) => void;
   /** A member trails the group past the lag bound (`HealthOptions`); first reported, then,
    * past the removal bound, removed (`removing`). */
@@ -100,7 +105,9 @@ export interface GroupEvents {
 
 /** A joined member of a group. */
 export interface GroupHandle {
+  /** This member's id (node and incarnation): a rejoin after a partition takes a new one. */
   readonly self: MemberId;
+  /** The name given to `joinGroup`. */
   readonly groupName: string;
   /** This member's transport address. */
   readonly address: string;
@@ -110,7 +117,9 @@ export interface GroupHandle {
   cast(payload: Uint8Array, qos?: QoS): void;
   /** Reliable FIFO point-to-point message to one member. */
   send(to: MemberId, payload: Uint8Array): void;
+  /** Adds a listener of one of {@link GroupEvents}. */
   on<E extends keyof GroupEvents>(event: E, listener: GroupEvents[E]): void;
+  /** Removes a listener `on` added. */
   off<E extends keyof GroupEvents>(event: E, listener: GroupEvents[E]): void;
   /** Client (non-member) packets, `PacketType.Client`, bypass the stack and arrive here. */
   onClientPacket(handler: (bytes: Uint8Array, from: string) => void): void;

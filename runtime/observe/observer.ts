@@ -25,6 +25,10 @@ import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { outcomeFlags, type RequestTrace, STEP, TraceRing } from './traces.js';
 
+/**
+ * Options of {@link Observer}. Every field is optional: `new Observer()` logs nothing, keeps
+ * metrics in a registry of its own, traces the last requests and checks replicas for divergence.
+ */
 export interface ObserverOptions {
   /** Where log lines go (a pino logger works). Default: none (silent). */
   logger?: Logger;

@@ -8,6 +8,7 @@ import { TroupeError } from '../errors.js';
 import type { Observer } from './observer.js';
 import { LiveFeed, PAGE_HTML, type PeerPolling } from './page.js';
 
+/** Options of {@link metricsServer}: what it serves, where, and who may read it. */
 export interface MetricsServerOptions {
   /** The observer whose metrics, status and traces are served. */
   observer: Observer;

@@ -59,6 +59,7 @@ import {
 import { parseRequestId, type Result } from './result.js';
 import { ClientSession } from './session.js';
 
+/** Options of {@link connect}: the group, where to find it, its key, the transport and timings. */
 export interface ConnectOptions {
   /** The group's name (its packets carry the hash of it). */
   group: string;
@@ -168,6 +169,10 @@ export interface ClientOutcome {
   settled: boolean;
 }
 
+/**
+ * Counters of one client since it connected ({@link TroupeClient.stats}): what it sent, what it
+ * dropped and why, fail-overs and the retransmission timeout it uses now.
+ */
 export interface ClientStats {
   sent: number;
   retransmits: number;
@@ -187,6 +192,7 @@ export interface ClientStats {
   refusals: number;
   /** Authentic packets dropped as replays. */
   replayed: number;
+  /** Times the client's contact failed and it moved to another member. */
   failovers: number;
   /**
    * The retransmission timeout now, in ms: the smoothed round trip of calls answered without a
@@ -280,6 +286,28 @@ export async function connect(options: ConnectOptions): Promise<TroupeClient> {
   return client;
 }
 
+/**
+ * A connection to an object group from outside it (a non-member client), made by
+ * {@link connect}. Generated stubs call through it (`BankClient.connect(client)`); it also asks
+ * any member for a request's outcome and reissues a request exactly once after a fail-over.
+ * One client keeps one session at the group: requests are numbered, retransmitted until
+ * answered, and a duplicate never runs twice.
+ *
+ * @example
+ * ```ts
+ * const client = await connect({ group: 'bank', seeds, key });
+ * const bank = BankClient.connect(client);
+ * try {
+ *   await bank.deposit('alice', 10);
+ * } catch (e) {
+ *   if (!(e instanceof FailoverError)) throw e;
+ *   const { status } = await client.outcome(e.requestId); // 'committed', 'not-found', ...
+ *   if (status !== 'committed') await client.reissue(e.requestId);
+ * }
+ * console.log(client.view?.members, client.stats().retransmits);
+ * await client.close();
+ * ```
+ */
 export class TroupeClient implements Invoker {
   readonly clientId: string;
   private readonly groupId: number;
@@ -1418,6 +1446,7 @@ export class TroupeClient implements Invoker {
     this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver));
   }
 
+  /** This client's counters since it connected (a copy). */
   stats(): ClientStats {
     return { ...this.counters, rtoMs: this.rto() };
   }

@@ -1,3 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { fnv1a } from '../stack/hash.js';
+import type { MemberId } from '../stack/member.js';
+import { type RandomSource, seededRandom } from '../stack/random.js';
+import type { MethodKind } from './decorators.js';
+import { NoCallContextError } from './errors.js';
+
 /**
  * The call context: what a replicated method may know about the call it is serving, with
  * values that are the same at every replica (so replicas stay identical).
@@ -13,13 +20,6 @@
  * }
  * ```
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { fnv1a } from '../stack/hash.js';
-import type { MemberId } from '../stack/member.js';
-import { type RandomSource, seededRandom } from '../stack/random.js';
-import type { MethodKind } from './decorators.js';
-import { NoCallContextError } from './errors.js';
-
 export interface CallContext {
   /** `clientId:counter`; the key of the outcome table. */
   readonly requestId: string;

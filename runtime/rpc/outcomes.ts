@@ -34,6 +34,11 @@
 import { RpcConfigError } from './errors.js';
 import { bad, parseRequestId, type Result, resultFromTuple, resultToTuple, strings } from './result.js';
 
+/**
+ * Bounds of the outcome table, the replicated record of each client's requests that makes a
+ * call exactly-once and answers outcome queries (`ReplicaOptions.outcomeLimits`). Every replica
+ * of a group must use the same values: the table is part of the replicated state.
+ */
 export interface OutcomeLimits {
   /**
    * Outcomes one client session holds above its settled watermark; past it the lowest are
@@ -48,6 +53,7 @@ export interface OutcomeLimits {
   maxClients: number;
 }
 
+/** The {@link OutcomeLimits} a replica uses for each field its options leave out. */
 export const DEFAULT_OUTCOME_LIMITS: OutcomeLimits = {
   perClient: 65_536,
   sessionRequests: 1_000_000,

@@ -160,6 +160,13 @@ export interface RejectPacket {
   result: Result;
 }
 
+/**
+ * What a member knows of a request (`TroupeClient.outcome`): `committed` (ordered and applied;
+ * the result is kept), `pending` (ordered or being ordered, not yet applied here), `interrupted`
+ * (a handler call whose lock holder failed before it answered), `expired` (applied once, its
+ * record since dropped by the outcome table's bounds), `not-found` (never ordered: safe to
+ * reissue once the answer is `settled`).
+ */
 export type OutcomeStatus = 'committed' | 'pending' | 'interrupted' | 'expired' | 'not-found';
 
 export interface OutcomePacket {

@@ -69,6 +69,7 @@ export interface AppState<S = unknown> {
   restore(state: S): void;
 }
 
+/** Options of {@link Replica} and {@link serve}: the validator, state, limits and timings. */
 export interface ReplicaOptions {
   /** The generated request validator, e.g. `validateBankRequest`: argument types come from here. */
   validate: RequestValidator;
@@ -273,6 +274,22 @@ export function serve<T extends object>(
   return new Replica(instance, options).attach(options.group);
 }
 
+/**
+ * One member's copy of a replicated service: it applies the group's totally ordered requests to
+ * `instance` one at a time, in the same order at every member, records each outcome (so a
+ * duplicate or a reissue never runs twice and any member can answer an outcome query), answers
+ * the clients, runs handler-lock calls at the lock's holder, and is the group's state provider
+ * (a joiner starts from a snapshot of it). {@link serve} or `runReplica` make one; a `Replica`
+ * made by hand is handed to `joinGroup` as `state` and then attached.
+ *
+ * @example
+ * ```ts
+ * const replica = new Replica(new Bank(), { validate: validateBankRequest });
+ * const group = await joinGroup('bank', { seeds, key, state: replica, on: replica.groupListeners() });
+ * replica.attach(group);
+ * console.log(replica.stats().applied, replica.digest()); // the same digest at every member
+ * ```
+ */
 export class Replica<T extends object = object> implements StateProvider {
   readonly instance: T;
   /** The service name from `@Service`. */
@@ -1454,6 +1471,7 @@ export class Replica<T extends object = object> implements StateProvider {
     return !this.running && (this.queue.length === 0 || (this.frozen && this.queue[0]!.t !== 'restore'));
   }
 
+  /** This replica's counters since it was made, and its queue and apply state now. */
   stats(): ReplicaStats {
     return {
       ...this.counters,

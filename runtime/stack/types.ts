@@ -28,6 +28,7 @@ export type Ordering = 'unreliable' | 'reliable' | 'fifo' | 'total';
  * members hold it, after a majority holds it, or once every member holds it (stable). */
 export type Resilience = 'none' | 'k' | 'majority' | 'safe';
 
+/** The quality of service of one cast: its ordering and, for total order, its resilience. */
 export interface QoS {
   order: Ordering;
   resilience?: Resilience;

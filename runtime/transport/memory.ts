@@ -17,6 +17,7 @@ import type { Transport, TransportStats } from './types.js';
 export class MemoryHub {
   private readonly endpoints = new Map<string, MemoryTransport>();
 
+  /** A new transport at `address` on this hub; an address is attached once until closed. */
   attach(address: string, maxDatagram = 65_000): MemoryTransport {
     if (this.endpoints.has(address)) throw new Error(`address ${address} is already attached`);
     const t = new MemoryTransport(this, address, maxDatagram);
@@ -37,6 +38,10 @@ export class MemoryHub {
   }
 }
 
+/**
+ * An in-process {@link Transport} on a {@link MemoryHub}: datagrams are copied and delivered in a
+ * later microtask, multicasts to every other transport on the hub. For tests and examples.
+ */
 export class MemoryTransport implements Transport {
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private readonly counters: TransportStats = { sent: 0, received: 0, dropped: 0 };
@@ -84,6 +89,7 @@ export class MemoryTransport implements Transport {
     return { ...this.counters };
   }
 
+  /** Detaches from the hub: nothing more is sent or delivered. */
   async close(): Promise<void> {
     this.closed = true;
     this.hub.detach(this.address);

@@ -30,8 +30,12 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** A transport's datagram counters since it opened. */
 export interface TransportStats {
+  /** Datagrams (or frames) handed to the socket. */
   sent: number;
+  /** Datagrams (or frames) received and passed up. */
   received: number;
+  /** Not sent or not passed up: oversized, a bad address, a socket error. */
   dropped: number;
 }

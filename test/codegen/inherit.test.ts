@@ -5,6 +5,7 @@
  * again") and running gen again could not help. Now both walk the base classes the same way.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { transform } from 'esbuild';
 import { Project } from 'ts-morph';
@@ -15,7 +16,9 @@ import type { IdlFile } from '../../idl/model.js';
 import { checkServiceModel, getServiceMeta } from '../../runtime/rpc/decorators.js';
 
 const decorators = path.resolve(import.meta.dirname, '../../runtime/rpc/decorators.ts');
-const tmp = fs.mkdtempSync(path.join(import.meta.dirname, '.inherit-'));
+// Outside the source tree: a run that stops before afterAll (`vitest list`, a killed run) left
+// these directories for `npm run lint` to fail on.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-inherit-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const SOURCE = `

@@ -5,6 +5,7 @@
  * service started and then failed every call with UnknownMethodError.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { transform } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,8 @@ import { bankModel } from '../../examples/bank/generated/bank.model.js';
 import { checkServiceModel, getServiceMeta } from '../../runtime/rpc/decorators.js';
 import { RpcConfigError } from '../../runtime/rpc/errors.js';
 
-const tmp = fs.mkdtempSync(path.join(import.meta.dirname, '.decorators-'));
+// Outside the source tree (see test/codegen/inherit.test.ts).
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-decorators-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const decorators = path.resolve(import.meta.dirname, '../../runtime/rpc/decorators.ts');
 
