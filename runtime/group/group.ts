@@ -660,7 +660,22 @@ function envTracer(self: string): { tracer?: (line: string) => void } {
   };
 }
 
-/** Join (or found) the group `groupName`. See {@link Group}. */
+/**
+ * Join (or found) the group `groupName`: resolves once this member is in a view. See
+ * {@link Group} and {@link JoinOptions}.
+ *
+ * @example
+ * ```ts
+ * const group = await joinGroup('chat', {
+ *   seeds: ['10.0.0.1:7000', '10.0.0.2:7000', '10.0.0.3:7000'],
+ *   transport: await udp({ host: '10.0.0.1', port: 7000 }),
+ *   key: readKeyFile('/etc/chat/group.key'),
+ * });
+ * group.on('deliver', (d) => console.log(d.sender, new TextDecoder().decode(d.payload)));
+ * group.on('view', (v) => console.log('view', v.view.id, v.view.members));
+ * group.cast(new TextEncoder().encode('hello')); // total order, every member the same order
+ * ```
+ */
 export function joinGroup(groupName: string, options: JoinOptions): Promise<Group> {
   return Group.join(groupName, options);
 }

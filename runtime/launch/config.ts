@@ -169,7 +169,12 @@ function readConfigFile(file: string): Record<string, unknown> {
 /**
  * Reads a replica process's options from `argv` (flags and positional arguments), `env` and the
  * config file either names. Checks every value; the key is read here, so a missing or bad key
- * fails before anything binds.
+ * fails before anything binds. `troupe serve` and `runReplica` use it.
+ *
+ * @example
+ * ```ts
+ * const { options, positional } = readLaunchOptions(['--port', '7001', '--seeds', 'a:7001,b:7001', 'bank.js']);
+ * ```
  */
 export function readLaunchOptions(
   argv: readonly string[],

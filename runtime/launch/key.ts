@@ -9,7 +9,15 @@ import { LaunchError } from './errors.js';
 /** Key length `troupe keygen` writes, and the least a launcher accepts. */
 export const LAUNCH_KEY_BYTES = 32;
 
-/** Decodes a key written as hex or base64 (surrounding white space ignored). */
+/**
+ * Decodes a key written as hex or base64 (surrounding white space ignored); `from` names its
+ * source in errors. At least {@link LAUNCH_KEY_BYTES} bytes, else `LaunchError` `KEY_INVALID`.
+ *
+ * @example
+ * ```ts
+ * const key = parseKey(process.env.TROUPE_KEY ?? '', 'TROUPE_KEY');
+ * ```
+ */
 export function parseKey(text: string, from: string): Buffer {
   const t = text.trim();
   let key: Buffer | undefined;
@@ -25,7 +33,14 @@ export function parseKey(text: string, from: string): Buffer {
   return key;
 }
 
-/** Reads and decodes a key file. */
+/**
+ * Reads and decodes a key file (as `troupe keygen` or {@link writeKeyFile} write it).
+ *
+ * @example
+ * ```ts
+ * const client = await connect({ group: 'bank', seeds, key: readKeyFile('bank.key') });
+ * ```
+ */
 export function readKeyFile(file: string): Buffer {
   let text: string;
   try {
@@ -36,7 +51,15 @@ export function readKeyFile(file: string): Buffer {
   return parseKey(text, `key file '${file}'`);
 }
 
-/** Writes a fresh random key as hex to `file`, readable by its owner only; never overwrites. */
+/**
+ * Writes a fresh random key as hex to `file`, readable by its owner only; never overwrites.
+ * Copy the same file to every member and client of the group.
+ *
+ * @example
+ * ```ts
+ * writeKeyFile('bank.key'); // the same as `npx troupe keygen bank.key`
+ * ```
+ */
 export function writeKeyFile(file: string): void {
   try {
     fs.writeFileSync(file, `${randomBytes(LAUNCH_KEY_BYTES).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });

@@ -10,6 +10,11 @@ import { LaunchError } from './errors.js';
  *
  * @throws {LaunchError} `SEED_NO_PORT` for a seed without a valid port, `SEED_UNRESOLVED` for a
  * host name that does not resolve; both name the seed.
+ *
+ * @example
+ * ```ts
+ * await resolveSeeds('bank-1.internal:7000,bank-2.internal:7000'); // ['10.0.0.1:7000', '10.0.0.2:7000']
+ * ```
  */
 export async function resolveSeeds(seeds: string | readonly string[]): Promise<string[]> {
   const list = (typeof seeds === 'string' ? seeds.split(',') : seeds)

@@ -42,7 +42,21 @@ export interface CallContext {
 
 const storage = new AsyncLocalStorage<CallContext>();
 
-/** The context of the method call running now (across its `await`s). Throws outside a call. */
+/**
+ * The context of the method call running now (across its `await`s): the request id, the ordering
+ * view, and a clock and random numbers that are the same at every replica. Throws
+ * `NoCallContextError` outside a call.
+ *
+ * @example
+ * ```ts
+ * @Ordered()
+ * stamp(note: string): number {
+ *   const { now, requestId } = currentCall(); // not Date.now(): replicas would differ
+ *   this.notes.push({ note, at: now, by: requestId });
+ *   return now;
+ * }
+ * ```
+ */
 export function currentCall(): CallContext {
   const ctx = storage.getStore();
   if (!ctx) throw new NoCallContextError();

@@ -168,7 +168,22 @@ function methodDecorator(make: (name: string) => MethodMeta): TroupeMethodDecora
   }) as TroupeMethodDecorator;
 }
 
-/** Marks a class as the implementation of service `name`. */
+/**
+ * Marks a class as the implementation of service `name`. `troupe gen` reads the decorated
+ * methods (and those of base classes) into the service's IDL, typed client stub and request
+ * validator; a replica serves only what that model declares.
+ *
+ * @example
+ * ```ts
+ * @Service('counter', { version: 2 })
+ * export class Counter {
+ *   private n = 0;
+ *   @Ordered() add(by: i32): number { return (this.n += by); }   // every replica, in order
+ *   @Query() get(): number { return this.n; }                     // one replica answers
+ *   @Handler('report') async report(): Promise<string> { return publish(this.n); } // the lock's holder
+ * }
+ * ```
+ */
 export function Service(name: string, options: ServiceOptions = {}): TroupeClassDecorator {
   return ((ctor: Ctor) => {
     defineHidden(ctor, SERVICE_KEY, { name, options });
@@ -177,17 +192,53 @@ export function Service(name: string, options: ServiceOptions = {}): TroupeClass
   }) as TroupeClassDecorator;
 }
 
-/** A totally ordered update: every replica runs it in the same order. */
+/**
+ * A totally ordered update: every replica runs it in the same order, so replicas stay identical.
+ * Its result comes from the first member to answer (`reply: 'first'`, the default), from every
+ * member (`all`) or a majority; a caller may pick another mode per call.
+ *
+ * @example
+ * ```ts
+ * @Ordered({ timeoutMs: 5_000 })
+ * deposit(account: string, amount: u32): number {
+ *   this.balances.set(account, (this.balances.get(account) ?? 0) + amount);
+ *   return this.balances.get(account)!;
+ * }
+ * ```
+ */
 export function Ordered(options: MethodOptions = {}): TroupeMethodDecorator {
   return methodDecorator((name) => ({ name, kind: 'ordered', options }));
 }
 
-/** A read answered by one replica (or ordered, with `consistency: 'ordered'`). */
+/**
+ * A read answered by one replica from its state now (or ordered with the updates, with
+ * `consistency: 'ordered'`, to read what every earlier update wrote). A query must not change
+ * the state.
+ *
+ * @example
+ * ```ts
+ * @Query() balance(account: string): number { return this.balances.get(account) ?? 0; }
+ * @Query({ consistency: 'ordered' }) audit(): number { return this.total; }
+ * ```
+ */
 export function Query(options: QueryOptions = {}): TroupeMethodDecorator {
   return methodDecorator((name) => ({ name, kind: 'query', options }));
 }
 
-/** A method run under the named lock instead of the total order. */
+/**
+ * A method run under the named lock: the call is ordered like an update, but only the lock's
+ * holder (a member that called `replica.acquire(lock)`) runs it and answers, and every replica
+ * records its result. For work with effects outside the group that must happen once (a
+ * payment, an e-mail); it runs at one member, so it must not change replicated state.
+ *
+ * @example
+ * ```ts
+ * @Handler('mailer')
+ * async notify(account: string): Promise<void> {
+ *   await sendMail(account, 'statement ready'); // one member sends, whichever holds 'mailer'
+ * }
+ * ```
+ */
 export function Handler(lock: string, options: MethodOptions = {}): TroupeMethodDecorator {
   return methodDecorator((name) => ({ name, kind: 'handler', lock, options }));
 }

@@ -41,6 +41,15 @@ export class MemoryHub {
 /**
  * An in-process {@link Transport} on a {@link MemoryHub}: datagrams are copied and delivered in a
  * later microtask, multicasts to every other transport on the hub. For tests and examples.
+ *
+ * @example
+ * ```ts
+ * const hub = new MemoryHub();
+ * const seeds = ['a:1', 'b:1', 'c:1'];
+ * const groups = await Promise.all(
+ *   seeds.map((s) => joinGroup('g', { seeds, transport: hub.attach(s), insecure: true })),
+ * );
+ * ```
  */
 export class MemoryTransport implements Transport {
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;

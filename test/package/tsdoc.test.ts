@@ -3,7 +3,9 @@
  * (`troupe`, `troupe/client`, `troupe/group`, `troupe/idl`, `troupe/codegen`, `troupe/testkit`),
  * and each public method and getter of an exported class, unless the interface it implements
  * documents that member (editors show the interface's text). An editor's hover is where most
- * users read the API; docs/api.md is the guide, not a list of every name.
+ * users read the API; docs/api.md is the guide, not a list of every name. The functions and
+ * classes of the three entry points an application imports (`troupe`, `troupe/client`,
+ * `troupe/group`) also carry an `@example`, error classes apart.
  *
  * The checker runs first on a small project with an undocumented export, method and getter, so
  * it cannot pass by finding nothing.
@@ -34,6 +36,31 @@ function documentedByInterface(cls: ClassDeclaration, name: string): boolean {
       return member !== undefined && described(member);
     });
   });
+}
+
+/** Has an `@example` tag. */
+function exemplified(node: JSDocableNode): boolean {
+  return node.getJsDocs().some((d) => d.getTags().some((t) => t.getTagName() === 'example'));
+}
+
+/** `entry: name` for each function or class (not an error class) of `entries` with no `@example`. */
+function withoutExample(entries: Map<string, SourceFile>): string[] {
+  const out: string[] = [];
+  for (const [entry, file] of entries) {
+    for (const [name, decls] of file.getExportedDeclarations()) {
+      const decl = decls[0]!;
+      if (!Node.isFunctionDeclaration(decl) && !Node.isClassDeclaration(decl)) continue;
+      if (Node.isClassDeclaration(decl) && isErrorClass(decl)) continue;
+      if (!exemplified(decl)) out.push(`${entry}: ${name}`);
+    }
+  }
+  return out;
+}
+
+function isErrorClass(cls: ClassDeclaration): boolean {
+  for (let c: ClassDeclaration | undefined = cls; c; c = c.getBaseClass())
+    if (c.getName()?.endsWith('Error')) return true;
+  return /\bError\b/.test(cls.getExtends()?.getText() ?? '');
 }
 
 /** `entry: name` (or `entry: Class.member`) for each undocumented export of `entries`. */
@@ -86,9 +113,20 @@ describe('TSDoc on the public API', () => {
       'e: Square.corners',
       'e: unit',
     ]);
+    const examples = project.createSourceFile(
+      'examples.ts',
+      [
+        '/** Shown.\n * @example\n * ```ts\n * shown();\n * ```\n */ export function shown(): void {}',
+        '/** Not shown. */ export function bare(): void {}',
+        '/** Not shown. */ export class Thing {}',
+        '/** An error. */ export class OddError extends Error {}',
+        '/** An error too. */ export class OtherOdd extends OddError {}',
+      ].join('\n'),
+    );
+    expect(withoutExample(new Map([['e', examples]]))).toStrictEqual(['e: bare', 'e: Thing']);
   });
 
-  it('every export of every entry point, and every public member of its classes, has TSDoc', () => {
+  it('every export of every entry point, and every public member of its classes, has TSDoc; application APIs an example', () => {
     const project = new Project({
       tsConfigFilePath: path.join(root, 'tsconfig.json'),
       skipAddingFilesFromTsConfig: true,
@@ -98,5 +136,7 @@ describe('TSDoc on the public API', () => {
     );
     project.resolveSourceFileDependencies();
     expect(undocumented(entries)).toStrictEqual([]);
+    const applications = new Map([...entries].filter(([e]) => ['troupe', 'client', 'group'].includes(e)));
+    expect(withoutExample(applications)).toStrictEqual([]);
   });
 });
