@@ -27,6 +27,16 @@ const ALONE = [
   'test/launch/launch.test.ts',
   'test/group/review7.test.ts',
   'test/group/join-watch.test.ts',
+  // A client that takes 150 ms of silence for a failed contact (QUICK_DETECTION), and a test of
+  // event-loop turns: both failed once under a neighbour's load (three workers, load 13).
+  'test/rpc/clock-step.test.ts',
+  'test/rpc/stale-outcome.test.ts',
+  'test/rpc/issues.test.ts',
+  'test/rpc/outcome-sessions-handler.test.ts',
+  'test/rpc/outcome-sessions.test.ts',
+  'test/rpc/client.test.ts',
+  'test/rpc/client-trust.test.ts',
+  'test/group/cast-turns.test.ts',
 ];
 
 // Most files wait on timers and sockets more than they compute: vitest's default of one worker
