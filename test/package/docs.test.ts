@@ -20,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../codegen/cli.js';
 import { parseIdl } from '../../idl/parser.js';
 
@@ -69,7 +69,12 @@ const programs: Program[] = docs
   }))
   .filter((p) => p.files.length > 0);
 
-const tmp = fs.mkdtempSync(path.join(import.meta.dirname, '.docs-'));
+// Made when the tests start, not when the file loads: `vitest list` loads it and runs no
+// afterAll. Inside the repository: the programs extend its tsconfig and find its node_modules.
+let tmp = '';
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(import.meta.dirname, '.docs-'));
+});
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Writes `program` as a user project under `dir`, generates its stubs, and type-checks it. */
