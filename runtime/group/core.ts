@@ -409,7 +409,33 @@ export class MemberCore {
     this.down({ type: 'send', to, msg: { headers: [header], payload }, qos: { order: 'fifo' } });
   }
 
+  /**
+   * Handles a stack run's effects in order. A down event this core issues while it handles them
+   * (a founder's state offer, a state chunk or ack) runs the stack again, and that run may
+   * deliver too (pack sends a full batch at once, and a cast loops back): its effects come after
+   * the rest of the earlier run's and wait for them. Handled at once, they overtook them: a
+   * founder delivered its own casts out of FIFO order (FINDINGS 126).
+   */
   private consume(effects: Effect[]): void {
+    if (this.later) {
+      this.later.push(effects);
+      return;
+    }
+    const later: Effect[][] = [];
+    this.later = later;
+    try {
+      this.handle(effects);
+      // Nested runs may queue more while these are handled: in order, until none is left.
+      for (let i = 0; i < later.length; i++) this.handle(later[i]!);
+    } finally {
+      this.later = undefined;
+    }
+  }
+
+  /** Effects of stack runs issued while earlier ones are handled (see `consume`). */
+  private later: Effect[][] | undefined;
+
+  private handle(effects: Effect[]): void {
     for (const e of effects) {
       if (e.kind !== 'up') {
         this.out.push(e);
