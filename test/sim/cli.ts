@@ -14,7 +14,8 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      non-transitive link cuts, wall-clock skew and drift, slow members, zombies,
                      sequencer churn, cuts during flushes, RPC clients inside the partitions,
                      packets seconds late that reach a restarted process, a member's link
-                     losing most packets, old packets replayed 4-20 s later;
+                     losing most packets, old packets replayed 4-20 s later, splits and heals
+                     quicker than suspicion, a link dropping datagrams over 500-1400 bytes;
                      test/sim/world.ts, patterns.ts)
   --messages N       casts per member (group and stream modes; default 40)
   --stack SPEC       layer stack (default the group stack; without gms: stream mode)

@@ -1,4 +1,4 @@
-// The opt-in faults zombie, churn, flushcut, lossy (test/sim/patterns.ts) and straggle (world.ts): each
+// The opt-in faults zombie, churn, flushcut, lossy, flap, mtu (test/sim/patterns.ts) and straggle (world.ts): each
 // does what it says, and the group invariants hold under them on a few seeds.
 import { expect, it } from 'vitest';
 import { GROUP_CHECKERS } from './group-checkers.js';
@@ -81,7 +81,7 @@ it('straggle: packets arrive seconds late, and one sent to a crashed process rea
   expect(on.violations).toEqual([]);
   // The control: without the fault nothing is held back and nothing crosses a restart.
   const off = run([]);
-  expect(off.world.netFaults).toEqual({ late: 0, handedOver: 0, lossy: 0, replayed: 0 });
+  expect(off.world.netFaults).toEqual({ late: 0, handedOver: 0, lossy: 0, replayed: 0, oversized: 0 });
 });
 
 it('lossy: one member loses most of its packets for a while, alive and reachable', () => {
@@ -115,4 +115,22 @@ it('flap: the network splits and heals faster than suspicion, for seconds', () =
   for (let k = 1; k < splits.length; k++) expect(splits[k]! - splits[k - 1]!).toBeLessThanOrEqual(800);
   expect(r.trace.filter((l) => / HEAL$/.test(l)).length).toBeGreaterThanOrEqual(splits.length);
   expect(r.violations).toEqual([]);
+});
+
+it("mtu: a member's link drops datagrams over a size for a while, smaller ones pass", () => {
+  const on = traced(4, 5, ['crash', 'pause', 'partition', 'mtu']);
+  const episodes = on.trace.filter((l) => / MTU n\d in /.test(l));
+  const limits = episodes.flatMap((l) => [...l.matchAll(/(in|out) (\d+)/g)].map((m) => Number(m[2])));
+  expect(limits.some((x) => x >= 500 && x <= 1_400)).toBe(true);
+  // Every episode ends (no limit) before the quiet phase.
+  expect(episodes.at(-1)).toMatch(/in 0 out 0$/);
+  expect(on.world.netFaults.oversized).toBeGreaterThan(20);
+  expect(on.violations).toEqual([]);
+  // Its own generator, and it draws nothing per packet: with it off, the seed's other faults
+  // and its losses are what they were.
+  const off = traced(4, 5, ['crash', 'pause', 'partition']);
+  expect(off.world.netFaults.oversized).toBe(0);
+  const plan = (trace: readonly string[]) => trace.filter((l) => / CRASH$|^PARTITION /.test(l)).slice(0, 3);
+  expect(plan(on.trace).length).toBeGreaterThan(0);
+  expect(plan(on.trace)).toEqual(plan(off.trace));
 });

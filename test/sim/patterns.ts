@@ -23,6 +23,8 @@
  *
  * - `flap`: a split that heals and splits again along new sides every 80–400 ms for 2–5 s,
  *   shorter than suspicion takes, so flushes start under one topology and finish under another.
+ * - `mtu`: one to three times, one member's link drops every datagram over 500–1,400 bytes
+ *   (inbound, outbound or both) for 0.5–4 s, while smaller ones pass.
  *
  * Every split and cut heals before `faultMs`, so the quiet phase can show recovery.
  */
@@ -252,5 +254,22 @@ export function planFlap(w: World): void {
     w.at(t, () => w.partition(sides));
     w.at(Math.min(t + split, end), () => w.heal());
     t += split + healed;
+  }
+}
+
+/** `mtu`: one to three episodes, each one member's link dropping every datagram over 500–1,400
+ * bytes, inbound, outbound or both, for 0.5–4 s (ended by `faultMs`), one after another. */
+export function planMtu(w: World): void {
+  const r = seededRandom(w.cfg.seed * 181 + 43);
+  const rounds = randomInt(r, 1, 3);
+  let t = 200 + r() * w.cfg.faultMs * 0.3;
+  for (let k = 0; k < rounds && t < w.cfg.faultMs; k++) {
+    const i = randomInt(r, 0, w.cfg.members - 1);
+    const limit = randomInt(r, 500, 1_400);
+    const way = r();
+    const len = 500 + r() * 3_500;
+    w.at(t, () => w.setMtu(i, way < 0.67 ? limit : 0, way >= 0.33 ? limit : 0));
+    w.at(Math.min(t + len, w.cfg.faultMs), () => w.setMtu(i, 0, 0));
+    t += len + 100 + r() * 500;
   }
 }

@@ -8,6 +8,7 @@ import {
   planFlushCut,
   planLinks,
   planLossy,
+  planMtu,
   planSkew,
   planSplits,
   planZombie,
@@ -131,6 +132,7 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('flushcut')) planFlushCut(w);
   if (f.has('lossy')) planLossy(w);
   if (f.has('flap')) planFlap(w);
+  if (f.has('mtu')) planMtu(w);
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {
     planSlow(w.slow, r, cfg.members, cfg.faultMs);

@@ -35,7 +35,11 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * is at the address by then; it draws from its own generator, so a seed's other faults stay.
  * `flap` splits and heals every 80–400 ms for 2–5 s, quicker than the failure detector's
  * patience, so views start and are overtaken while the network keeps changing
- * (test/sim/patterns.ts).
+ * (test/sim/patterns.ts). `mtu` makes one member's link drop every datagram over a size
+ * (500–1,400 bytes), inbound, outbound or both, for 0.5–4 s at a time, while smaller ones pass:
+ * a path MTU black hole or a firewall that drops IP fragments (a tunnel, a VPN, filtered ICMP).
+ * Heartbeats and small control messages get through, so the member is heard and reachable,
+ * but its large packets (packed batches, fragments of large casts, state chunks) are lost.
  */
 export type ExtraFault =
   | 'splits'
@@ -49,7 +53,8 @@ export type ExtraFault =
   | 'straggle'
   | 'lossy'
   | 'replay'
-  | 'flap';
+  | 'flap'
+  | 'mtu';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -63,6 +68,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'lossy',
   'replay',
   'flap',
+  'mtu',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -258,6 +264,9 @@ export class World {
   private readonly lossyOut: number[];
   /** Draws for `lossy` alone, so its losses leave the world's own draws as they were. */
   private readonly lossyRng: () => number;
+  /** `mtu`: per node, the largest datagram its inbound and outbound link carry now (0: any). */
+  private readonly mtuIn: number[];
+  private readonly mtuOut: number[];
   /** Draws `replay`'s copies and their delays. */
   private readonly replayRng: () => number;
   readonly rng: RandomSource;
@@ -275,10 +284,11 @@ export class World {
    * lets a fault plan strike during a flush (`flushcut`). */
   readonly blockHooks: ((node: number) => void)[] = [];
   /**
-   * What `straggle` and `lossy` did: packets held back 0.3 s or more, packets that reached a
-   * later process at their address, packets a lossy link lost.
+   * What `straggle`, `lossy`, `replay` and `mtu` did: packets held back 0.3 s or more, packets
+   * that reached a later process at their address, packets a lossy link lost, packets sent
+   * again, packets over a link's size limit dropped.
    */
-  readonly netFaults = { late: 0, handedOver: 0, lossy: 0, replayed: 0 };
+  readonly netFaults = { late: 0, handedOver: 0, lossy: 0, replayed: 0, oversized: 0 };
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
   /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */
@@ -296,6 +306,8 @@ export class World {
     this.lossyIn = new Array<number>(cfg.members).fill(0);
     this.lossyOut = new Array<number>(cfg.members).fill(0);
     this.lossyRng = seededRandom(cfg.seed * 167 + 31);
+    this.mtuIn = new Array<number>(cfg.members).fill(0);
+    this.mtuOut = new Array<number>(cfg.members).fill(0);
     this.replayRng = seededRandom(cfg.seed * 173 + 37);
     for (let i = 0; i < cfg.members; i++) this.nodes.push(this.start(i, 1));
   }
@@ -445,6 +457,7 @@ export class World {
   sendFrom(from: string, to: string, bytes: Uint8Array): void {
     for (const dst of this.nodes.filter((d) => d.address === to)) {
       if (this.clientCut(from, dst.index) || this.lost(-1, dst.index)) continue;
+      if (this.oversized(-1, dst.index, bytes.length)) continue;
       this.hop((delay) => {
         const inc = dst.inc;
         this.queue.push(this.now + delay, () =>
@@ -494,6 +507,26 @@ export class World {
     this.lossyIn[index] = inbound;
     this.lossyOut[index] = outbound;
     this.log(`LOSSY n${index} in ${inbound.toFixed(2)} out ${outbound.toFixed(2)}`);
+  }
+
+  /**
+   * `mtu`: sets the largest datagram node `index`'s inbound and outbound link carries (bytes; 0
+   * ends the limit).
+   */
+  setMtu(index: number, inbound: number, outbound: number): void {
+    this.mtuIn[index] = inbound;
+    this.mtuOut[index] = outbound;
+    this.log(`MTU n${index} in ${inbound} out ${outbound}`);
+  }
+
+  /** Whether `mtu` drops a datagram of `size` bytes from node `src` to node `dst` (-1: a client,
+   * whose own link has no limit). */
+  private oversized(src: number, dst: number, size: number): boolean {
+    const out = src >= 0 ? this.mtuOut[src]! : 0;
+    const inb = dst >= 0 ? this.mtuIn[dst]! : 0;
+    if ((out === 0 || size <= out) && (inb === 0 || size <= inb)) return false;
+    this.netFaults.oversized++;
+    return true;
   }
 
   /** Whether `lossy` loses a packet from node `src` to node `dst` (-1: a client, never lossy). */
@@ -683,6 +716,7 @@ export class World {
     const endpoint = to === null ? undefined : this.endpoints.get(to);
     if (endpoint) {
       if (this.clientCut(to!, src.index) || this.lost(src.index, -1)) return;
+      if (this.oversized(src.index, -1, bytes.length)) return;
       this.hop((delay) => {
         const from = src.address;
         this.queue.push(this.now + delay, () => endpoint(bytes, from));
@@ -695,6 +729,7 @@ export class World {
         : this.nodes.filter((d) => d.address === to);
     for (const dst of targets) {
       if (this.links.blocks(src.index, dst.index) || this.lost(src.index, dst.index)) continue;
+      if (this.oversized(src.index, dst.index, bytes.length)) continue;
       this.hop((delay) => {
         const inc = dst.inc;
         const from = src.address;
