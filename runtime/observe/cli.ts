@@ -155,7 +155,8 @@ export function traceCommand(argv: readonly string[], given: CommandIO = PROCESS
     const answers = await queryGroup(p.query, 'trace', [id]);
     const traces = answers.flatMap((a) => (a.value ? [a.value as RequestTrace] : []));
     const lines = timeline(traces);
-    if (p.json) io.out(JSON.stringify({ requestId: id, members: answers.map(summary), timeline: lines }));
+    if (p.json)
+      io.out(JSON.stringify({ requestId: id, members: answers.map(summary), timeline: lines }, jsonSafe));
     else {
       io.out(
         `request ${id} in group ${p.query.group}: ${traces.length} of ${answers.length} members know it`,
@@ -199,7 +200,7 @@ export function statusCommand(argv: readonly string[], given: CommandIO = PROCES
       if (round > 0) await new Promise((resolve) => setTimeout(resolve, watchMs));
       const answers = await queryGroup(p.query, 'status', []);
       const now: Snapshot = { at: performance.now(), applied: appliedOf(answers) };
-      if (p.json) io.out(JSON.stringify(answers));
+      if (p.json) io.out(JSON.stringify(answers, jsonSafe));
       else for (const line of statusLines(p.query.group, answers, rates(before, now))) io.out(line);
       before = now;
       code = answers.every((a) => a.value) ? 0 : 1;
@@ -244,6 +245,14 @@ function rates(before: Snapshot | undefined, now: Snapshot): Map<string, number>
   return out;
 }
 
+/**
+ * JSON.stringify's replacer for answers: a `bigint` (msgpack's 64-bit integers) as a string.
+ * Answers are read to their shape first (answers.ts), so this is a second line only.
+ */
+function jsonSafe(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
+
 function summary(a: MemberAnswer): { member: string; address: string; error?: string } {
   return { member: a.member, address: a.address, ...(a.error ? { error: a.error.code } : {}) };
 }
@@ -266,7 +275,10 @@ export function statusLines(
   for (const a of answers) {
     const s = a.value as MemberStatus | undefined;
     if (!s) {
-      out.push(`  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${a.error?.code ?? 'no answer'}`);
+      // A member that did not answer, or whose answer was not a status (its message says which field).
+      out.push(
+        `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${a.error ? `${a.error.code}: ${a.error.message}` : 'no answer'}`,
+      );
       continue;
     }
     const role = [

@@ -14,6 +14,7 @@ import { udp } from '../transport/udp.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { groupIdOf } from '../wire/packet.js';
 import { type Refusal, readRefusal, refusalError } from '../wire/refusal.js';
+import { ANSWER_READERS, MalformedAnswerError } from './answers.js';
 import { OBSERVE_SERVICE } from './events.js';
 
 export interface QueryOptions {
@@ -28,7 +29,11 @@ export interface QueryOptions {
   host?: string;
 }
 
-/** One member's answer: a value, an error, or nothing within the deadline. */
+/**
+ * One member's answer: a value, an error, or nothing within the deadline. A `status` or `trace`
+ * answer that is not of its shape is an error `OBSERVE_MALFORMED_ANSWER` (its message names the
+ * field), and one that cannot be decoded `MALFORMED`: the member is reported, the others shown.
+ */
 export interface MemberAnswer {
   member: string;
   address: string;
@@ -79,10 +84,21 @@ export async function queryGroup(
     if (!member || !view) return;
     const address = view.addresses[view.members.indexOf(member)] ?? '';
     if (p.result.ok) {
+      let value: unknown;
       try {
-        answers.set(member, { member, address, value: decodeValue(p.result.value) });
+        value = decodeValue(p.result.value);
       } catch {
         answers.set(member, { member, address, error: { code: 'MALFORMED', message: 'undecodable answer' } });
+        return;
+      }
+      // Read as the query's shape here, once: every reader of the answers (`troupe status`,
+      // `troupe trace`, the live page) then holds what it expects, and nothing else.
+      const read = ANSWER_READERS[method];
+      try {
+        answers.set(member, { member, address, value: read ? read(value) : value });
+      } catch (e) {
+        if (!(e instanceof MalformedAnswerError)) throw e;
+        answers.set(member, { member, address, error: { code: e.code, message: e.message } });
       }
     } else
       answers.set(member, {
