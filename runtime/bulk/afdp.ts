@@ -85,7 +85,13 @@ export type AfdpEvent =
    * A receiver's sink threw (a full disk, a size its file system cannot hold, no permission):
    * the transfer ends here, nothing is delivered, and the process goes on.
    */
-  | { type: 'failed'; xfer: number; reason: string };
+  | { type: 'failed'; xfer: number; reason: string }
+  /**
+   * A receiver ignored an Announce of another sender while its transfer is under way (its
+   * sender heard within `deadMs`): at most one such event a second, all counted in
+   * `stats().announcesRefused`.
+   */
+  | { type: 'refused'; xfer: number; from: MemberId; address: string; current: MemberId };
 
 export interface AfdpOptions {
   /** Bytes per data packet. */
@@ -114,7 +120,11 @@ export interface AfdpOptions {
   announceMs: number;
   /** Sender: seeds that have not joined by this time after the start are not waited for. */
   joinWindowMs: number;
-  /** Sender: a receiver silent this long is dropped. */
+  /**
+   * Sender: a receiver silent this long is dropped. Receiver: a transfer whose sender has been
+   * silent this long may be replaced by another sender's Announce (before, it is kept and the
+   * Announce ignored).
+   */
   deadMs: number;
   /**
    * Sender: the slowest rate (bytes/s) the user accepts; 0 for none. The gap never widens past
@@ -301,6 +311,8 @@ interface Incoming {
   finTries: number;
   /** Indices held before the transfer (from `holdings`), sorted: named in every Join. */
   held: number[];
+  /** When its sender was last heard (an Announce, Data or Fin of this transfer). */
+  heardAt: number;
 }
 
 class Afdp implements Layer {
@@ -308,7 +320,17 @@ class Afdp implements Layer {
   private inc: Incoming | undefined;
   private readonly completed = new Set<number>();
   private gap: number;
-  private readonly counters = { naksSent: 0, naksHeard: 0, naksSuppressed: 0, dupData: 0, widened: 0 };
+  private readonly counters = {
+    naksSent: 0,
+    naksHeard: 0,
+    naksSuppressed: 0,
+    dupData: 0,
+    widened: 0,
+    /** Announces of another sender ignored while a transfer was under way. */
+    announcesRefused: 0,
+  };
+  /** When the last `refused` event was reported (one a second at most). */
+  private refusedReportedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -578,6 +600,7 @@ class Afdp implements Layer {
         return;
       case AfdpKind.Fin:
         if (this.inc?.xfer === xfer && this.inc.sender === ev.from) {
+          this.inc.heardAt = this.ctx.now();
           this.inc.finTries = 0;
           this.ctx.clearTimer('status');
         }
@@ -731,13 +754,30 @@ class Afdp implements Layer {
         'DECODE_OVERSIZED',
         `afdp: ${count} chunks of ${chunkSize} bytes (at most ${MAX_CHUNKS} of ${MAX_CHUNK})`,
       );
+    const now = this.ctx.now();
+    const cur = this.inc;
+    // A transfer under way is its sender's until it ends or its sender falls silent. Any
+    // Announce replaced it: without a key, anyone's (one datagram, in the forger's own name)
+    // aborted a push mid-way, the part file removed, and the real sender, never announcing to a
+    // joined receiver again, dropped this one as silent. Its own sender may announce again
+    // (the same transfer, or its next one: a sender runs one at a time), and com refuses a
+    // keyless packet in its name from another address, since it is our one view member.
+    if (cur && !cur.done && cur.sender !== from && now - cur.heardAt < this.o.deadMs) {
+      this.counters.announcesRefused++;
+      if (now - this.refusedReportedAt >= 1_000) {
+        this.refusedReportedAt = now;
+        this.emitEvent({ type: 'refused', xfer, from, address, current: cur.sender });
+      }
+      return;
+    }
     // The sender becomes our one peer: our casts (NAKs) and sends (status) reach it.
     this.ctx.passDown({
       type: 'view',
       view: { id: 0, members: [this.ctx.self, from], addresses: ['', address] },
     });
-    if (this.inc?.xfer === xfer) {
-      this.join(this.inc, address);
+    if (cur?.xfer === xfer && cur.sender === from) {
+      cur.heardAt = now;
+      this.join(cur, address);
       return;
     }
     if (this.completed.has(xfer)) {
@@ -770,6 +810,7 @@ class Afdp implements Layer {
       done: false,
       finTries: 0,
       held: [],
+      heardAt: now,
     };
     this.inc = inc;
     const catalog = payload.subarray(32);
@@ -809,6 +850,7 @@ class Afdp implements Layer {
     const want = idx === inc.got.length - 1 ? inc.size - idx * inc.chunkSize : inc.chunkSize;
     if (payload.length !== want) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: chunk of the wrong size');
     if (cast) inc.castsHeard++;
+    inc.heardAt = this.ctx.now();
     inc.arrivedSinceCheck = true;
     if (idx > inc.highest) inc.highest = idx;
     if (inc.got[idx]) {

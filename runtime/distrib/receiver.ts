@@ -130,6 +130,11 @@ export function startReceiver(o: ReceiverOptions): Receiver {
     },
     onEvent: (e: AfdpEvent) => {
       if (e.type === 'corrupt') o.onProblem?.('a transfer failed its digest; fetching again', false);
+      else if (e.type === 'refused')
+        o.onProblem?.(
+          `ignored an announce of transfer ${e.xfer} from ${e.from} at ${e.address}: the transfer from ${e.current} is under way (at most one such line a second)`,
+          false,
+        );
       else if (e.type === 'failed') {
         abandon();
         o.onProblem?.(`could not keep the transfer: ${e.reason}; nothing placed`, true);
