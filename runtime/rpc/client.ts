@@ -49,6 +49,7 @@ import {
   type ClientPacket,
   encodeClientPacket,
   MAX_BATCHED_CALLS,
+  MIN_ADVERTISED_DATAGRAM,
   type OutcomePacket,
   type OutcomeStatus,
   type ReplyPacket,
@@ -335,6 +336,13 @@ export class TroupeClient implements Invoker {
   private resolving = false;
   private resolvedAt: number;
   private currentView: ClientView | undefined;
+  /**
+   * Member → the largest packet its transport takes, from its `view` (a member of an earlier
+   * release says nothing). A call must fit the smallest of the known view's and our own.
+   */
+  private readonly memberLimits = new Map<string, number>();
+  /** The smallest of {@link memberLimits} (Infinity when none). */
+  private memberMax = Number.POSITIVE_INFINITY;
   /** Lineages of the group this client followed: bumped when it adopts a re-founded group's view. */
   private lineage = 0;
   /** Since when the client has had no contact (undefined while it has one). */
@@ -565,11 +573,14 @@ export class TroupeClient implements Invoker {
       encoded = encodeValue(args);
       // A call travels in one datagram. A larger one the transport dropped (EMSGSIZE over UDP,
       // counted), and the call ended at its timeout with a TimeoutError that said nothing of why.
-      const room = this.transport.maxDatagram - CALL_ROOM - 3 * (service.length + method.length);
+      // The limit is the smaller of our transport's and the members' (a member over TCP with
+      // smaller frames than ours dropped the connection, and the call timed out all the same).
+      const max = this.maxPacket();
+      const room = max - CALL_ROOM - 3 * (service.length + method.length);
       if (encoded.byteLength > room)
         throw new TroupeError(
           'MESSAGE_TOO_LARGE',
-          `${service}.${method}: ${encoded.byteLength} bytes of arguments do not fit one call packet (at most ${room} over this transport)`,
+          `${service}.${method}: ${encoded.byteLength} bytes of arguments do not fit one call packet (at most ${room}: ${max < this.transport.maxDatagram ? `the group's members take packets of at most ${max} bytes` : 'over this transport'})`,
         );
     } catch (e) {
       return Promise.reject(e);
@@ -714,7 +725,7 @@ export class TroupeClient implements Invoker {
     let q = this.callOutbox.get(address);
     // The whole call counts, not only its arguments, and a packet must fit the transport's datagram.
     const size = callSize(p);
-    const limit = Math.min(MAX_CALLS_BYTES, this.transport.maxDatagram - CALLS_HEADROOM);
+    const limit = Math.min(MAX_CALLS_BYTES, this.maxPacket() - CALLS_HEADROOM);
     if (q && (q.calls.length >= MAX_BATCHED_CALLS || q.bytes + size > limit)) {
       this.sendCalls(address, q.calls);
       q = undefined;
@@ -1217,6 +1228,16 @@ export class TroupeClient implements Invoker {
   // ---------------------------------------------------------------------------------------
   // 5. Membership and fail-over.
 
+  /** A hello: the view we know, and the largest packet our transport takes. */
+  private hello(): ClientPacket {
+    return { kind: 'hello', viewId: this.currentView?.id ?? 0, maxDatagram: this.transport.maxDatagram };
+  }
+
+  /** The largest packet a call may be: our transport's, or less if a member of the view said so. */
+  private maxPacket(): number {
+    return Math.min(this.transport.maxDatagram, this.memberMax);
+  }
+
   private heartbeat(): void {
     const now = this.time.now();
     for (const [addr, at] of this.suspects)
@@ -1230,7 +1251,7 @@ export class TroupeClient implements Invoker {
       this.contactFailed(c);
       return;
     }
-    this.send(c.address, { kind: 'hello', viewId: this.currentView?.id ?? 0 });
+    this.send(c.address, this.hello());
   }
 
   /**
@@ -1272,6 +1293,12 @@ export class TroupeClient implements Invoker {
     }
     const v = this.currentView;
     if (!v || addressIn(v, p.member) !== from) return;
+    // A member of the known view, at its address, on what its transport takes: kept while it is
+    // in the view (adopt prunes the rest), so a departed member's smaller limit does not outlive it.
+    if (p.maxDatagram !== undefined && p.maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
+      this.memberLimits.set(p.member, p.maxDatagram);
+      this.memberMax = Math.min(...this.memberLimits.values());
+    }
     if (this.contact && !v.members.includes(this.contact.member)) {
       this.contactFailed(this.contact);
       return;
@@ -1293,6 +1320,10 @@ export class TroupeClient implements Invoker {
     if (cur && cur.id === p.viewId && !rebase && sameView(cur, p)) return;
     if (rebase && cur) this.lineage++;
     this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
+    if (this.memberLimits.size > 0) {
+      for (const m of this.memberLimits.keys()) if (!p.members.includes(m)) this.memberLimits.delete(m);
+      this.memberMax = Math.min(...this.memberLimits.values());
+    }
     for (const call of this.calls.values()) this.checkComplete(call);
     this.wakeReady();
   }
@@ -1345,8 +1376,8 @@ export class TroupeClient implements Invoker {
     const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
     const seeds = lost || !v ? this.seedAddrs : [];
     for (const a of seeds) targets.delete(a);
-    for (const a of targets) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 });
-    for (const a of seeds) this.send(a, { kind: 'hello', viewId: v?.id ?? 0 }, false);
+    for (const a of targets) this.send(a, this.hello());
+    for (const a of seeds) this.send(a, this.hello(), false);
     this.refreshSeeds();
   }
 
@@ -1371,7 +1402,7 @@ export class TroupeClient implements Invoker {
         const fresh = addrs.filter((a) => !this.seedAddrs.includes(a));
         this.seedAddrs = addrs;
         if (this.contact || this.closed) return;
-        for (const a of fresh) this.send(a, { kind: 'hello', viewId: this.currentView?.id ?? 0 }, false);
+        for (const a of fresh) this.send(a, this.hello(), false);
       }, done);
   }
 

@@ -109,6 +109,12 @@ export interface HelloPacket {
   kind: 'hello';
   /** The view id the client knows, 0 if none. */
   viewId: number;
+  /**
+   * The largest packet the client's transport takes (`maxDatagram`): the member keeps its
+   * answers to it within it, and answers with a `view` that says its own. Absent from a client
+   * of an earlier release (2 fields), which gets the 5-field `view` it reads.
+   */
+  maxDatagram?: number;
 }
 
 /** One member's answer to a request. */
@@ -192,6 +198,14 @@ export interface OutcomePacket {
   fencedUpTo?: number;
 }
 
+/**
+ * The smallest datagram limit a `hello` or `view` may advertise; a smaller one is ignored (the
+ * sender's transport default stands). No real path carries less (IPv6's minimum MTU is 1,280
+ * bytes), and without a key a forged packet from a spoofed address saying 1 byte would
+ * otherwise refuse every call (or answer) as too large.
+ */
+export const MIN_ADVERTISED_DATAGRAM = 1_200;
+
 /** A membership hint: the sender's installed view. */
 export interface ViewPacket {
   kind: 'view';
@@ -199,6 +213,12 @@ export interface ViewPacket {
   viewId: number;
   members: string[];
   addresses: string[];
+  /**
+   * The largest packet the sending member's transport takes: a call to it must fit. Sent only
+   * to a client whose `hello` gave its own (a client of an earlier release refuses 6 fields);
+   * absent from a member of an earlier release.
+   */
+  maxDatagram?: number;
 }
 
 export type ClientPacket =
@@ -262,7 +282,7 @@ function tuple(p: ClientPacket): unknown[] {
         ...(p.upTo !== undefined ? [p.upTo] : []),
       ];
     case 'hello':
-      return [KIND.hello, p.viewId];
+      return [KIND.hello, p.viewId, ...(p.maxDatagram !== undefined ? [p.maxDatagram] : [])];
     case 'reply':
       return [KIND.reply, p.id, p.member, p.viewId, p.members, resultToTuple(p.result)];
     case 'accepted':
@@ -291,7 +311,14 @@ function tuple(p: ClientPacket): unknown[] {
         ...(p.fencedUpTo !== undefined ? [p.fencedUpTo] : []),
       ];
     case 'view':
-      return [KIND.view, p.member, p.viewId, p.members, p.addresses];
+      return [
+        KIND.view,
+        p.member,
+        p.viewId,
+        p.members,
+        p.addresses,
+        ...(p.maxDatagram !== undefined ? [p.maxDatagram] : []),
+      ];
     case 'replies':
       return [
         KIND.replies,
@@ -372,8 +399,13 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.hello:
-      fields(v, 2, 'hello');
-      return { kind: 'hello', viewId: int(v[1], 'view id') };
+      // The client's datagram limit came later (3 fields); a client of an earlier release sends 2.
+      if (v.length !== 2) fields(v, 3, 'hello');
+      return {
+        kind: 'hello',
+        viewId: int(v[1], 'view id'),
+        ...(v.length === 3 ? { maxDatagram: int(v[2], 'max datagram') } : {}),
+      };
     case KIND.reply:
       fields(v, 6, 'reply');
       return {
@@ -441,7 +473,8 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.view: {
-      fields(v, 5, 'view');
+      // The member's datagram limit came later (6 fields); a member of an earlier release sends 5.
+      if (v.length !== 5) fields(v, 6, 'view');
       const members = strings(v[3], 'members');
       const addresses = strings(v[4], 'addresses');
       if (members.length !== addresses.length) bad('view members and addresses differ in length');
@@ -451,6 +484,7 @@ function parse(v: unknown): ClientPacket {
         viewId: int(v[2], 'view id'),
         members,
         addresses,
+        ...(v.length === 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
       };
     }
     default:

@@ -52,6 +52,7 @@ import {
   type DropReason,
   encodeClientPacket,
   MAX_BATCHED_REPLIES,
+  MIN_ADVERTISED_DATAGRAM,
   type OutcomeQueryPacket,
   type OutcomeStatus,
   type ReplyPacket,
@@ -372,6 +373,11 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly clients = new Map<string, number>();
   /** The last key of `clients` (its most recently seen client), if known. */
   private newestClient: string | undefined;
+  /**
+   * Client address → the largest packet its transport takes, from its `hello` (clients of an
+   * earlier release say nothing): answers to it are kept within it, and its views carry ours.
+   */
+  private readonly clientLimits = new Map<string, number>();
   /** {@link orderedIn}'s copy of the current view, and the view object it copied. */
   private lastOrderedIn: { from: object; applied: AppliedView } | undefined;
   /**
@@ -537,6 +543,12 @@ export class Replica<T extends object = object> implements StateProvider {
     this.touchClient(from);
     switch (packet.kind) {
       case 'hello':
+        if (packet.maxDatagram !== undefined && packet.maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
+          this.clientLimits.delete(from);
+          this.clientLimits.set(from, packet.maxDatagram);
+          if (this.clientLimits.size > MAX_CLIENT_LIMITS)
+            this.clientLimits.delete(this.clientLimits.keys().next().value as string);
+        }
         this.sendView(from);
         return;
       case 'outcome?':
@@ -1734,7 +1746,13 @@ export class Replica<T extends object = object> implements StateProvider {
     const group = this.group;
     if (!group) return;
     const bytes = encodeClientPacket(p, this.groupId, this.endpoint, this.auth);
-    const max = group.maxDatagram;
+    // Ours, or the client's if its hello said a smaller one (a client over TCP with small frames
+    // drops a larger frame and its connection with it).
+    const theirs = this.clientLimits.get(to);
+    const max =
+      theirs === undefined
+        ? group.maxDatagram
+        : Math.min(group.maxDatagram ?? Number.POSITIVE_INFINITY, theirs);
     if (max === undefined || bytes.length <= max) {
       group.sendRaw(to, bytes);
       return;
@@ -1808,12 +1826,16 @@ export class Replica<T extends object = object> implements StateProvider {
   private sendView(to: string): void {
     const view = this.group?.view;
     if (!view) return;
+    // A client that gave its own limit reads ours (6 fields); one of an earlier release would
+    // refuse them, and gets the 5 it reads.
+    const max = this.group!.maxDatagram;
     this.send(to, {
       kind: 'view',
       member: this.group!.self,
       viewId: view.id,
       members: [...view.members],
       addresses: [...view.addresses],
+      ...(max !== undefined && this.clientLimits.has(to) ? { maxDatagram: max } : {}),
     });
   }
 
@@ -1863,6 +1885,9 @@ export class Replica<T extends object = object> implements StateProvider {
     }
   }
 }
+
+/** Clients whose datagram limit a member keeps (as many as the clients it pushes views to). */
+const MAX_CLIENT_LIMITS = 4096;
 
 /**
  * Observability queries (`status`, `trace`, `check`) a member answers a second, in a burst of as
