@@ -3,7 +3,7 @@
  * member's status and request traces as JSON. Binds to 127.0.0.1 unless told otherwise.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, isIP } from 'node:net';
+import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { TroupeError } from '../errors.js';
 import type { Observer } from './observer.js';
 import { LiveFeed, PAGE_HTML, type PeerPolling } from './page.js';
@@ -29,10 +29,32 @@ export interface MetricsServerOptions {
    * host forwards as. Bound elsewhere, every name is answered.
    */
   allowedHosts?: readonly string[];
+  /**
+   * Connections held at once; one more is answered 503 and closed. Default 128 (the live page's
+   * viewers, at most 64, count).
+   */
+  maxConnections?: number;
+  /** Time a connection has to send a request's headers (ms), from its start. Default 10,000. */
+  headersTimeoutMs?: number;
+  /**
+   * Time a connection may stay silent (ms), between requests or within one, before it is
+   * closed; the live page's streams are exempt (bounded by their number and unread bytes).
+   * Default 30,000.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Live page viewers (`/events` streams) at once; more are answered 503. */
 const MAX_STREAMS = 64;
+/** {@link MetricsServerOptions.maxConnections}'s default. */
+const MAX_CONNECTIONS = 128;
+/** {@link MetricsServerOptions.headersTimeoutMs}'s default. */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** {@link MetricsServerOptions.idleTimeoutMs}'s default. */
+const IDLE_TIMEOUT_MS = 30_000;
+/** What a connection past the cap is told before it is closed. */
+const BUSY =
+  'HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 46\r\n\r\nmetrics endpoint: too many connections at once';
 /** Updates a viewer may leave unread (bytes) before it is cut off. */
 const MAX_UNREAD_BYTES = 1 << 20;
 
@@ -78,6 +100,8 @@ export interface MetricsServer {
   /** `http://host:port` */
   readonly url: string;
   readonly port: number;
+  /** Connections refused past `maxConnections` since the start. */
+  readonly refusedConnections: number;
   close(): Promise<void>;
 }
 
@@ -101,6 +125,16 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
       'OBSERVE_BAD_OPTION',
       `metrics port must be an integer 0–65535, not ${options.port}`,
     );
+  const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+  const headersTimeoutMs = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  const idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+  for (const [name, v] of [
+    ['maxConnections', maxConnections],
+    ['headersTimeoutMs', headersTimeoutMs],
+    ['idleTimeoutMs', idleTimeoutMs],
+  ] as const)
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new TroupeError('OBSERVE_BAD_OPTION', `metrics ${name} must be a positive integer, not ${v}`);
   const streams = new Set<ServerResponse>();
   const feed = new LiveFeed(observer, options.peers, () => streams.size > 0);
   const push = () => {
@@ -121,35 +155,68 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
   });
   const loopback = isLoopback(host);
   const allowed = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
-  const server = createServer((req, res) => {
-    if (!hostAllowed(req.headers.host, loopback, allowed)) {
-      json(res, 403, { error: `this endpoint does not answer to the host name in '${req.headers.host}'` });
-      return;
-    }
-    // Parsed here, outside handle()'s catch: a target the URL parser refuses (`GET //`) used to
-    // throw in the listener and end the process.
-    if (req.method === 'GET' && pathOf(req.url) === '/events') {
-      if (streams.size >= MAX_STREAMS) {
-        res.writeHead(503, { 'retry-after': '5' });
-        res.end();
+  let connections = 0;
+  /** Connections past the cap: told 503 and closing; a request they send goes unanswered. */
+  const refused = new WeakSet<Socket>();
+  let refusedConnections = 0;
+  // Node's defaults held a connection that sends nothing for good (no idle timeout) and one that
+  // sends headers a byte at a time for 60 s, and any number of them: each a file descriptor and
+  // a parser, from anyone who can reach the port.
+  const server = createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: Math.max(headersTimeoutMs, idleTimeoutMs),
+      // How often Node checks the two above (its default, 30 s, would let a short one run long).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      if (refused.has(req.socket)) return;
+      if (!hostAllowed(req.headers.host, loopback, allowed)) {
+        json(res, 403, { error: `this endpoint does not answer to the host name in '${req.headers.host}'` });
         return;
       }
-      res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
+      // Parsed here, outside handle()'s catch: a target the URL parser refuses (`GET //`) used to
+      // throw in the listener and end the process.
+      if (req.method === 'GET' && pathOf(req.url) === '/events') {
+        if (streams.size >= MAX_STREAMS) {
+          res.writeHead(503, { 'retry-after': '5' });
+          res.end();
+          return;
+        }
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+        });
+        res.write(`data: ${JSON.stringify(feed.snapshot())}\n\n`);
+        // A viewer may be quiet for good: the stream is bounded by MAX_STREAMS and MAX_UNREAD_BYTES.
+        req.socket.setTimeout(0);
+        streams.add(res);
+        // The first viewer starts the peer polls: ask at once rather than at the next tick.
+        if (streams.size === 1) feed.refresh();
+        req.on('close', () => streams.delete(res));
+        return;
+      }
+      handle(observer, req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
       });
-      res.write(`data: ${JSON.stringify(feed.snapshot())}\n\n`);
-      streams.add(res);
-      // The first viewer starts the peer polls: ask at once rather than at the next tick.
-      if (streams.size === 1) feed.refresh();
-      req.on('close', () => streams.delete(res));
+    },
+  );
+  server.timeout = idleTimeoutMs;
+  // Between requests Node applies its keep-alive timeout (5 s) instead: no longer than idle.
+  server.keepAliveTimeout = Math.min(5_000, idleTimeoutMs);
+  server.on('connection', (socket: Socket) => {
+    if (connections >= maxConnections) {
+      refusedConnections++;
+      refused.add(socket);
+      socket.end(BUSY);
+      // A peer that never closes its side would hold the descriptor on.
+      setTimeout(() => socket.destroy(), 1_000).unref();
       return;
     }
-    handle(observer, req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
+    connections++;
+    socket.once('close', () => connections--);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) =>
@@ -162,6 +229,9 @@ export async function metricsServer(options: MetricsServerOptions): Promise<Metr
   return {
     url: `http://${shown}:${port}`,
     port,
+    get refusedConnections() {
+      return refusedConnections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(pusher);
