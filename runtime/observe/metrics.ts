@@ -105,6 +105,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       'Joins whose nonce was not the one the coordinator sent to that joiner and address.',
     ],
+    claimsUnproven: [
+      'counter',
+      "Word of a group (Here, Lineage) a joiner did not let hold back founding: its address never answered the joiner's Joins.",
+    ],
     installsResent: ['counter', 'Installs sent again to a view member still joining (its Install lost).'],
     lineagesMet: ['counter', 'Beacons of another lineage of the group that this lineage wins over.'],
     holds: ['counter', 'Long stops of this member after which it held deliveries until its view answered.'],

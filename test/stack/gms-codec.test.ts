@@ -128,11 +128,16 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
     [8, 4, 2, ['a', 'c'], ['x:1', 'z:3'], ['c'], [], ['b'], [['a', 9]], 12286],
     installHeader,
   ],
-  ['Join', joinHeader.encode({ vote: 'a', nonce: '0f0e', counts: true }), [9, 'a', '0f0e', 1], joinHeader],
+  [
+    'Join',
+    joinHeader.encode({ vote: 'a', nonce: '0f0e', counts: true, challenge: '7c1d' }),
+    [9, 'a', '0f0e', 1, '7c1d'],
+    joinHeader,
+  ],
   [
     'Here',
-    hereHeader.encode({ viewId: 3, coordinator: 'a', address: 'x:1', nonce: '0f0e' }),
-    [10, 3, 'a', 'x:1', '0f0e'],
+    hereHeader.encode({ viewId: 3, coordinator: 'a', address: 'x:1', nonce: '0f0e', echo: '7c1d' }),
+    [10, 3, 'a', 'x:1', '0f0e', '7c1d'],
     hereHeader,
   ],
   ['Leave', leaveHeader.encode({ viewId: 3 }), [11, 3], leaveHeader],
@@ -232,7 +237,9 @@ describe('gms header codecs', () => {
       stuck: false,
     });
     expect(suspectHeader.decode([12, 3, 'b']).heldMs).toBe(0);
-    expect(joinHeader.decode([9])).toEqual({ vote: '', nonce: '', counts: true });
+    expect(joinHeader.decode([9])).toEqual({ vote: '', nonce: '', counts: true, challenge: '' });
+    expect(joinHeader.decode([9, 'a', 'n', 1]).challenge).toBe('');
+    expect(hereHeader.decode([10, 3, 'a', 'x:1', 'n']).echo).toBe('');
     expect(confirmHeader.decode([17, 77])).toEqual({ epoch: 77 });
     expect(joinHeader.decode([9, 'a']).nonce).toBe('');
     expect(hereHeader.decode([10, 3, 'a', 'x:1']).nonce).toBe('');

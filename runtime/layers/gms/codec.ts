@@ -167,6 +167,12 @@ export interface HereHeader {
   address: string;
   /** The coordinator's nonce for the joiner at the address this Here is sent to ('' from others). */
   nonce: string;
+  /**
+   * The challenge of the Join this Here answers ('' for none: a member of an earlier release, or
+   * no challenge in the Join): it shows the joiner that the address it heard of a group at
+   * receives its Joins (see Joiner.credit).
+   */
+  echo: string;
 }
 export interface JoinHeader {
   vote: string;
@@ -174,6 +180,8 @@ export interface JoinHeader {
   nonce: string;
   /** Whether this joiner's vote counts towards a founding quorum (see Joiner.counts). */
   counts: boolean;
+  /** The joiner's challenge, echoed by the Here that answers ('' from an earlier release). */
+  challenge: string;
 }
 export interface SuspectHeader {
   viewId: number;
@@ -389,18 +397,19 @@ export const installHeader: HeaderCodec<InstallHeader> = {
 };
 
 export const joinHeader: HeaderCodec<JoinHeader> = {
-  encode: (m) => [GmsKind.Join, m.vote, m.nonce, m.counts ? 1 : 0],
+  encode: (m) => [GmsKind.Join, m.vote, m.nonce, m.counts ? 1 : 0, m.challenge],
   // An early Join carried no vote, nor a nonce (so it is never recorded by a coordinator), nor
-  // whether its vote counts (it does).
+  // whether its vote counts (it does), nor a challenge.
   decode: (h) => ({
     vote: h.length > 1 ? headerString(h[1], L, 'vote') : '',
     nonce: h.length > 2 ? headerString(h[2], L, 'nonce') : '',
     counts: h.length > 3 ? headerUint(h[3], L, 'counts') !== 0 : true,
+    challenge: h.length > 4 ? headerString(h[4], L, 'challenge') : '',
   }),
 };
 
 export const hereHeader: HeaderCodec<HereHeader> = {
-  encode: (m) => [GmsKind.Here, m.viewId, m.coordinator, m.address, m.nonce],
+  encode: (m) => [GmsKind.Here, m.viewId, m.coordinator, m.address, m.nonce, m.echo],
   decode(h) {
     headerTuple(h, L, 4);
     return {
@@ -408,6 +417,7 @@ export const hereHeader: HeaderCodec<HereHeader> = {
       coordinator: headerString(h[2], L, 'coordinator'),
       address: headerString(h[3], L, 'address'),
       nonce: h.length > 4 ? headerString(h[4], L, 'nonce') : '',
+      echo: h.length > 5 ? headerString(h[5], L, 'echo') : '',
     };
   },
 };

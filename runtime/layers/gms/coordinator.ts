@@ -108,18 +108,23 @@ export class Coordinator {
       return;
     }
     const c = s.coordinatorId();
+    // Every Here echoes the Join's challenge: the joiner then knows this address receives its
+    // Joins, which a forger sending beacons from afar does not show (Joiner.credit).
+    const { nonce, challenge: echo } = joinHeader.decode(h);
     if (c === s.self) {
-      const { nonce } = joinHeader.decode(h);
       if (nonce !== '' && this.nonceValid(from, address, nonce)) this.record(from, address);
       else if (nonce !== '') s.c.joinsUnproven++;
       // Tell it a group exists, as the other members do: a joiner that hears none may found a
       // second group (a restarted member remembers nothing), and with a fan-out transport the
       // coordinator may be the only member it reaches. The nonce goes to the address only.
-      const here = { viewId: s.view.id, coordinator: c, address: s.o.address };
+      const here = { viewId: s.view.id, coordinator: c, address: s.o.address, echo };
       s.probe(address, hereHeader.encode({ ...here, nonce: this.nonce(from, address, 0) }));
     } else if (c) {
       const ca = s.view.addresses[s.rank(c)] ?? '';
-      s.probe(address, hereHeader.encode({ viewId: s.view.id, coordinator: c, address: ca, nonce: '' }));
+      s.probe(
+        address,
+        hereHeader.encode({ viewId: s.view.id, coordinator: c, address: ca, nonce: '', echo }),
+      );
     }
   }
 

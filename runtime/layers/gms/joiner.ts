@@ -76,6 +76,14 @@ export class Joiner {
   private nonce = '';
   /** When a member of an existing group last answered us: then we join it, never found one. */
   private heardMemberAt: number | undefined;
+  /**
+   * Addresses that told us a group exists (a Here, a Lineage beacon): when first heard, and when
+   * one last answered a Join of ours with its challenge (see {@link credit}). Per join attempt;
+   * at most `maxJoiners`, beyond which only proven ones are kept.
+   */
+  private readonly claims = new Map<string, { firstAt: number; provenAt: number | undefined }>();
+  /** Our Joins' challenge this attempt: a Here that echoes it comes from where our Joins arrive. */
+  private challenge = '';
   private joinStartedAt = 0;
   /** The view this process was last in (a previous incarnation), if any. */
   private lastView: LastView | undefined;
@@ -96,6 +104,10 @@ export class Joiner {
     if (admitAfter !== undefined) this.admitAfter = admitAfter;
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
+    this.claims.clear();
+    this.challenge = Math.floor(this.s.ctx.random() * 0x1_0000_0000)
+      .toString(16)
+      .padStart(8, '0');
     this.sendJoin();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
   }
@@ -113,7 +125,12 @@ export class Joiner {
     if (this.lastView)
       for (const a of this.lastView.addresses.slice(0, this.s.o.maxJoiners))
         if (a !== this.s.o.address && !isWildcard(a)) targets.add(a);
-    const join = joinHeader.encode({ vote: this.vote ?? '', nonce: this.echoed(), counts: this.counts() });
+    const join = joinHeader.encode({
+      vote: this.vote ?? '',
+      nonce: this.echoed(),
+      counts: this.counts(),
+      challenge: this.challenge,
+    });
     for (const a of targets) this.s.probe(a, join);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
     // (a fan-out transport has no peers before a view, so this costs nothing there).
@@ -453,6 +470,8 @@ export class Joiner {
    * round trip more than before, not a Join retry period. */
   onHere(h: unknown[], from: string): void {
     const here = hereHeader.decode(h);
+    const proven = here.echo !== '' && here.echo === this.challenge;
+    if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
     if (here.address !== '') this.coordinatorHint = here.address;
     if (here.nonce === '' || here.nonce === this.nonce) return;
@@ -460,8 +479,46 @@ export class Joiner {
     if (this.echoed() === '') return;
     this.s.probe(
       from,
-      joinHeader.encode({ vote: this.vote ?? '', nonce: this.nonce, counts: this.counts() }),
+      joinHeader.encode({
+        vote: this.vote ?? '',
+        nonce: this.nonce,
+        counts: this.counts(),
+        challenge: this.challenge,
+      }),
     );
+  }
+
+  /**
+   * Whether word of a group from `address` keeps us from founding now. An address that answered a
+   * Join of ours with its challenge (`proven`) is credited for `3 × suspectMs` after; one that has
+   * not is credited for `2 × suspectMs` from when it was first heard, time enough for the Joins
+   * we now send to the coordinator it names to be answered. A group that exists answers them;
+   * a host that only sends a `Here` or a `Lineage` in its own name every `3 × suspectMs` (one
+   * datagram, no key needed) kept a keyless group from ever founding (FINDINGS 120), and now
+   * delays it once per address, at most `maxJoiners` addresses.
+   */
+  private credit(address: string, proven: boolean): boolean {
+    const now = this.s.ctx.now();
+    let c = this.claims.get(address);
+    if (!c) {
+      if (this.claims.size >= this.s.o.maxJoiners) {
+        const stale = [...this.claims].find(([, x]) => x.provenAt === undefined);
+        if (!proven || !stale) {
+          this.s.c.claimsUnproven++;
+          return false;
+        }
+        this.claims.delete(stale[0]);
+      }
+      c = { firstAt: now, provenAt: undefined };
+      this.claims.set(address, c);
+    }
+    if (proven) c.provenAt = now;
+    const o = this.s.o;
+    if (c.provenAt !== undefined && now - c.provenAt <= 3 * o.suspectMs) return true;
+    if (now - c.firstAt < 2 * o.suspectMs) return true;
+    this.s.c.claimsUnproven++;
+    this.s.ctx.trace(() => `a group claimed at ${address} never answered our Joins: founding not held back`);
+    return false;
   }
 
   /** The nonce our Joins echo: none while a damped rejoin must not be admitted yet. */
@@ -469,8 +526,12 @@ export class Joiner {
     return this.s.ctx.now() >= this.admitAfter ? this.nonce : '';
   }
 
-  /** A running group's coordinator beaconed its lineage to us: like a Here from it. */
+  /**
+   * A running group's coordinator beaconed its lineage to us: like a Here from it, unanswered (our
+   * Joins now go to it, and its Here echoes their challenge; see {@link credit}).
+   */
   onLineage(address: string): void {
+    if (!this.credit(address, false)) return;
     this.heardMemberAt = this.s.ctx.now();
     this.coordinatorHint = address;
   }

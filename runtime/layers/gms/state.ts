@@ -63,6 +63,11 @@ export class GmsShared {
     joinsRefused: 0,
     /** Joins to this coordinator whose nonce was not the one it sent to that id and address. */
     joinsUnproven: 0,
+    /**
+     * Word of a group (Here, Lineage) this joiner did not let hold back founding: from an address
+     * that never answered its Joins' challenge within 2 × suspectMs (Joiner.credit).
+     */
+    claimsUnproven: 0,
     /** Installs sent again to a member of the view that still Joins (its Install was lost). */
     installsResent: 0,
     staleDropped: 0,
@@ -230,6 +235,6 @@ export class GmsShared {
     const address = this.view?.addresses[this.rank(member)];
     if (!address || isWildcard(address)) return;
     this.aheadFrom.set(member, now);
-    this.probe(address, joinHeader.encode({ vote: '', nonce: '', counts: false }));
+    this.probe(address, joinHeader.encode({ vote: '', nonce: '', counts: false, challenge: '' }));
   }
 }
