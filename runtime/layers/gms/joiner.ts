@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { fnv1a } from '../../stack/hash.js';
 import { type MemberId, nodeOf } from '../../stack/member.js';
 import type { LastView } from '../../stack/types.js';
@@ -105,9 +106,14 @@ export class Joiner {
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
     this.claims.clear();
-    this.challenge = Math.floor(this.s.ctx.random() * 0x1_0000_0000)
-      .toString(16)
-      .padStart(8, '0');
+    // Keyed by the join secret (`Group`: 32 random bytes a process), so a host that does not
+    // receive our Joins cannot tell it. Not drawn from the stack's random source: a draw there
+    // would shift every later one, and with them every simulator seed that pins a scenario. A
+    // bare stack without a secret keys it by its own id (known to anyone: tests only).
+    this.challenge = createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
+      .update(`challenge|${this.s.self}|${this.joinStartedAt}`)
+      .digest('hex')
+      .slice(0, 8);
     this.sendJoin();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
   }
