@@ -417,23 +417,25 @@ export class MemberCore {
    * founder delivered its own casts out of FIFO order (FINDINGS 126).
    */
   private consume(effects: Effect[]): void {
-    if (this.later) {
+    if (this.handling) {
       this.later.push(effects);
       return;
     }
-    const later: Effect[][] = [];
-    this.later = later;
+    this.handling = true;
     try {
       this.handle(effects);
       // Nested runs may queue more while these are handled: in order, until none is left.
-      for (let i = 0; i < later.length; i++) this.handle(later[i]!);
+      for (let i = 0; i < this.later.length; i++) this.handle(this.later[i]!);
     } finally {
-      this.later = undefined;
+      this.handling = false;
+      this.later.length = 0;
     }
   }
 
-  /** Effects of stack runs issued while earlier ones are handled (see `consume`). */
-  private later: Effect[][] | undefined;
+  /** Handling a run's effects: a nested run's wait in `later` (see `consume`). */
+  private handling = false;
+  /** Effects of stack runs issued while earlier ones are handled; reused, so a run allocates nothing. */
+  private readonly later: Effect[][] = [];
 
   private handle(effects: Effect[]): void {
     for (const e of effects) {
