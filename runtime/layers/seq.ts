@@ -124,6 +124,9 @@ class SeqRound extends OrderRound {
   seqHave: number[] | undefined;
   seqHaveAt = Number.NEGATIVE_INFINITY;
   lastStallCheck: number;
+  /** Non-sequencer: the stall timer is off because nothing was pending at the last check (see
+   * {@link Seq.rest}); the next message that waits for a stamp, or Order awaiting Acks, re-arms it. */
+  stallResting = false;
   sequencerRemoved = false;
   /** Non-sequencer: the pace window, oldest slice first. */
   readonly pace: PaceSlice[] = [];
@@ -325,8 +328,10 @@ class Seq extends OrderLayer<SeqRound> {
   /** Start the wait clock of every rank that has received, unstamped ordered messages. */
   private noteWaiting(r: SeqRound, now: number): void {
     for (let rank = 0; rank < r.n; rank++)
-      if (r.waitSince[rank] === undefined && r.senders[rank]!.next - 1 > r.stampedUpTo[rank]!)
+      if (r.waitSince[rank] === undefined && r.senders[rank]!.next - 1 > r.stampedUpTo[rank]!) {
         r.waitSince[rank] = now;
+        if (r.stallResting) this.wake(r, now);
+      }
   }
 
   /**
@@ -382,7 +387,10 @@ class Seq extends OrderLayer<SeqRound> {
     if (lacking) this.c.stallsExcused!++;
     const stalled = this.o.sequencerStallMs > 0 && wait > this.o.sequencerStallMs;
     const slow = this.paceOn && this.pace(r, now, dt, wait);
-    if (!stalled && !slow) return;
+    if (!stalled && !slow) {
+      this.rest(r);
+      return;
+    }
     if (slow) this.c.paceComplaints!++;
     r.stallAt[r.selfRank] = now;
     if (now - r.lastStallSent >= this.complaintMs / 2) {
@@ -400,6 +408,55 @@ class Seq extends OrderLayer<SeqRound> {
     // Merged entries keep the earliest time: an Ack then looks later than it was, never earlier.
     if (tail && now - tail.at < this.o.sequencerLateMs / 2) tail.last = last;
     else r.received.push({ last, at: now });
+    if (r.stallResting) this.wake(r, now);
+  }
+
+  /**
+   * Non-sequencer, at a check that found nothing pending (no message waits for its stamp, every
+   * Order received is covered by the other members' Acks): stop the stall timer. Such a check
+   * measures nothing but the time it ran, and an idle group's members each woke 100 times a
+   * second for it (`sequencerLateMs` 10) while the rest of the stack wakes about 20 times.
+   */
+  private rest(r: SeqRound): void {
+    if (!r.waitSince.every((t) => t === undefined) || r.received.length > 0) return;
+    r.stallResting = true;
+    this.ctx.clearTimer('stall');
+  }
+
+  /**
+   * Something is pending again after {@link rest}: the checks resume on the cadence they had, and
+   * the pace window gets the rested time as the skipped checks would have given it (time this
+   * member ran, nothing late in it). The cadence matters: a check due `stallCheckMs` after a
+   * message's arrival always finds it waiting exactly that long, never late, where checks at any
+   * phase find it late about half a check sooner; the pace rule would lose that much per wait.
+   */
+  private wake(r: SeqRound, now: number): void {
+    r.stallResting = false;
+    const tick =
+      r.lastStallCheck + Math.floor((now - r.lastStallCheck) / this.stallCheckMs) * this.stallCheckMs;
+    if (this.paceOn) this.creditRan(r, r.lastStallCheck, tick);
+    r.lastStallCheck = tick;
+    this.ctx.setTimer('stall', tick + this.stallCheckMs - now);
+  }
+
+  /** Adds `[from, to)` to the pace window's `ran`, slice by slice (older slices drop out). */
+  private creditRan(r: SeqRound, from: number, to: number): void {
+    const len = this.o.sequencerSlowWindowMs / SLICES;
+    const last = Math.floor(to / len);
+    for (let id = Math.max(Math.floor(from / len), last - SLICES + 1); id <= last; id++) {
+      const ran = Math.min(to, (id + 1) * len) - Math.max(from, id * len);
+      if (ran > 0) this.slice(r, id).ran += ran;
+    }
+    while (r.pace.length > 0 && r.pace[0]!.id <= last - SLICES) r.pace.shift();
+  }
+
+  /** The pace window's newest slice, started as `id` if it is not that one yet. */
+  private slice(r: SeqRound, id: number): PaceSlice {
+    const last = r.pace.at(-1);
+    if (last?.id === id) return last;
+    const slice = { id, ran: 0, stamps: 0, acks: r.view.members.map(() => 0), self: 0 };
+    r.pace.push(slice);
+    return slice;
   }
 
   /**
@@ -415,11 +472,7 @@ class Seq extends OrderLayer<SeqRound> {
   private pace(r: SeqRound, now: number, dt: number, wait: number): boolean {
     const o = this.o;
     const id = Math.floor(now / (o.sequencerSlowWindowMs / SLICES));
-    let slice = r.pace.at(-1);
-    if (slice?.id !== id) {
-      slice = { id, ran: 0, stamps: 0, acks: r.view.members.map(() => 0), self: 0 };
-      r.pace.push(slice);
-    }
+    const slice = this.slice(r, id);
     while (r.pace[0]!.id <= id - SLICES) r.pace.shift();
     slice.ran += dt;
     if (dt - this.stallCheckMs > o.sequencerLateMs) slice.self += dt - this.stallCheckMs;
