@@ -374,6 +374,41 @@ describe('gms: a member whose Install was lost (FINDINGS 13)', () => {
   });
 });
 
+describe('gms: a member whose Install was lost, its coordinator then silent (RPC seed 93100011)', () => {
+  it('gets the Install from a joiner of that view, and the two go on without the coordinator', () => {
+    // n0 coordinates view 1 {n0, n1} and installs view 2 {n0, n1, n2}; n1's copy of the Install
+    // is lost and n0 stops right after. Under fan-out n1's heartbeats (view 1) go to n0 only, so
+    // n2, the one member that could answer, never hears that n1 waits. n1 and n2 are a majority
+    // of view 2; n1 alone is a minority of view 1.
+    const net = group(2);
+    const [n0, n1] = net.nodes as [GmsNode, GmsNode];
+    const n2 = net.add();
+    const fanout = (src: GmsNode, dst: GmsNode, header: unknown[]) =>
+      src === n1 && dst === n2 && header[0] === GmsKind.Heartbeat && viewId(net, n1) === 1;
+    let stopAt = Number.POSITIVE_INFINITY;
+    net.drop = (src, dst, header) => {
+      if (src === n0 && dst === n1 && header[0] === GmsKind.Install) {
+        stopAt = net.now;
+        return true;
+      }
+      return fanout(src, dst, header);
+    };
+    n2.layer.down({ type: 'join' });
+    expect(net.runUntil(() => stopAt < Number.POSITIVE_INFINITY, net.now + 2_000)).toBe(true);
+    net.pause(n0, 10_000);
+    net.run(stopAt + 3_000);
+    expect(viewId(net, n2)).toBeGreaterThanOrEqual(2);
+    for (const n of [n1, n2]) {
+      expect(net.stopped(n)).toBe(false);
+      expect(net.view(n)?.members).toEqual([n1.id, n2.id]);
+    }
+    expect(n1.ups.filter((e) => e.type === 'view').map((e) => e.type === 'view' && e.view.id)).toEqual([
+      1, 2, 3,
+    ]);
+    expect(net.stats(n2).installsResent ?? 0).toBeGreaterThan(0);
+  });
+});
+
 describe('gms: Fetch is retried (issue 10 item 7)', () => {
   it('a participant whose Fetch was lost asks again and completes the flush', () => {
     const net = group(3);

@@ -130,7 +130,7 @@ export class Delivery {
     const { viewId, epoch }: ViewTag = viewTagHeader.decode(h);
     if (!s.view || viewId > s.view.id) {
       if (!s.plausibleLead(viewId)) return;
-      if (s.view && s.rank(from) >= 0) s.noteAhead(from);
+      if (s.view) s.noteAhead(from);
       // A state transfer or reply may beat the install to us: keep it for that view.
       if (kind !== GmsKind.Heartbeat)
         this.keepForLater({ kind, from, h, msg: rest, nakSeq: undefined, cast });
@@ -216,7 +216,7 @@ export class Delivery {
     const { viewId, epoch, vseq } = dataHeader.decode(h);
     if (!s.view || viewId > s.view.id) {
       if (!s.plausibleLead(viewId)) return;
-      if (s.view && s.rank(from) >= 0) s.noteAhead(from);
+      if (s.view) s.noteAhead(from);
       this.keepForLater({ kind: GmsKind.Data, from, h, msg, nakSeq, cast: true });
       return;
     }

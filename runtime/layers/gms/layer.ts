@@ -195,6 +195,7 @@ export class Gms implements Layer {
     s.suspected = new Set();
     s.behindSince = undefined;
     s.aheadFrom = new Map();
+    s.askedJoiners = new Map();
     s.delivery.newView();
     s.participant.newView();
     s.ctx.clearTimer('behind');

@@ -240,6 +240,19 @@ export class Participant {
     s.delivery.accept(sender, vseq, msg, undefined);
   }
 
+  /**
+   * Where `member` is in an Install this member answered FlushOk to in this view change: that
+   * view may be installed without us (our Install lost, its coordinator silent since), and then
+   * its joiners are in it, though not in our view.
+   */
+  answeredAddress(member: MemberId): string | undefined {
+    for (const { install } of this.flush?.answered ?? []) {
+      const i = install.members.indexOf(member);
+      if (i >= 0) return install.addresses[i];
+    }
+    return undefined;
+  }
+
   /** FlushOk to the coordinator once every sender's messages up to the cut are delivered. */
   checkDone(): void {
     const f = this.flush;
@@ -280,7 +293,7 @@ export class Participant {
   onInstall(from: MemberId, m: InstallHeader): void {
     const s = this.s;
     const { newViewId, members } = m;
-    if (!s.view || newViewId !== s.view.id + 1 || s.rank(from) < 0) return;
+    if (!s.view || newViewId !== s.view.id + 1) return;
     const f = this.flush;
     // The whole Install, not its epoch alone: any member of the view can send one, and only the
     // value the flush agreed may be taken on that ground (else one message from a member that does
@@ -294,6 +307,9 @@ export class Participant {
       agreed(f?.install) ||
       agreed(f?.promised?.install) ||
       (f?.answered ?? []).some((a) => agreed(a.install));
+    // From outside our view only the agreed Install, sent by a member it names: a joiner of that
+    // view answering our request for it (GmsShared.noteAhead), its coordinator silent since.
+    if (s.rank(from) < 0 && !(ours && members.includes(from))) return;
     const before = s.view.members.slice(0, s.rank(from));
     if (!ours && before.some((b) => members.includes(b))) {
       s.c.refused++;

@@ -41,6 +41,9 @@ export class GmsShared {
   behindSince: number | undefined;
   /** Members of our view seen in a later view, with when we last asked each for its Install. */
   aheadFrom = new Map<MemberId, number>();
+  /** Members of a view we answered FlushOk to but not of ours, seen in a later view, with when we
+   * last asked each for its Install (see noteAhead). */
+  askedJoiners = new Map<MemberId, number>();
   /** The Install that made the current view (kept while it is current): sent again to a listed
    * member that still Joins, as its copy was lost (see Coordinator.onJoin). */
   installed: InstallHeader | undefined;
@@ -210,7 +213,16 @@ export class GmsShared {
    */
   noteAhead(from: MemberId): void {
     if (!this.view) return;
-    this.askInstall(from);
+    if (this.rank(from) < 0) {
+      // A joiner of a view we answered FlushOk to, already in a later view: that view may have
+      // been installed without us (our Install lost, its coordinator silent since), and with
+      // fan-out our heartbeats reach only our own view's members, so no member of it learns that
+      // we wait (RPC seed 93100011). Ask it; it counts for nothing else: it is no member of ours.
+      const address = this.participant.answeredAddress(from);
+      if (address) this.askInstall(from, address, this.askedJoiners);
+      return;
+    }
+    this.askInstall(from, this.view.addresses[this.rank(from)], this.aheadFrom);
     if (this.behindSince !== undefined) return;
     // Our coordinator alone is enough: it is the one that installs views (and if a FlushOk
     // switch left it alone in a view of its own, we must not wait for it forever).
@@ -227,14 +239,13 @@ export class GmsShared {
    * member gave up as left behind though the view included it (session 22's class E, seeds
    * 144300047 and 144400452). Once per `joinRetryMs` per member, as the resend is limited there.
    */
-  private askInstall(member: MemberId): void {
+  private askInstall(member: MemberId, address: string | undefined, asked: Map<MemberId, number>): void {
     const now = this.ctx.now();
-    const asked = this.aheadFrom.get(member) ?? Number.NEGATIVE_INFINITY;
-    this.aheadFrom.set(member, asked); // counted as ahead whether or not it is asked
-    if (now - asked < this.o.joinRetryMs) return;
-    const address = this.view?.addresses[this.rank(member)];
+    const last = asked.get(member) ?? Number.NEGATIVE_INFINITY;
+    asked.set(member, last); // counted as ahead whether or not it is asked
+    if (now - last < this.o.joinRetryMs) return;
     if (!address || isWildcard(address)) return;
-    this.aheadFrom.set(member, now);
+    asked.set(member, now);
     this.probe(address, joinHeader.encode({ vote: '', nonce: '', counts: false, challenge: '' }));
   }
 }
