@@ -245,6 +245,16 @@ describe('object-group RPC in the simulator', () => {
     expect(eager.violations.some((v) => v.includes('handler-exclusive'))).toBe(true);
   });
 
+  it("a hold acquired while cut off is the next incarnation's (RPC seed 10820696)", async () => {
+    // Found by the long run's rpc-locks mode (session 27). bd877948.1 was excluded and asked for
+    // the lock while cut off; the acquire was cast as bd877948.2 once it was back (as documented)
+    // and held at 4.1 s. The simulator named the hold after the incarnation that asked, whose
+    // last view still listed a holder that had crashed holding it, so the checker saw two holders.
+    const mode = MODES.find((m) => m.name === 'rpc-locks')!;
+    const r = await runSeed(mode.opts, 10820696);
+    expect(r.violations).toEqual([]);
+  });
+
   it('catches a replica that denies committed requests to outcome queries', async () => {
     const { violations } = await run(range(1, 12), { makeReplica: denying });
     expect(violations.some((v) => v.includes('true-outcomes'))).toBe(true);

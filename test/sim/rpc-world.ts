@@ -507,7 +507,11 @@ export class RpcSim {
           const hold: HandlerSpan = {
             kind: 'hold',
             id: `hold ${++holds}`,
-            member,
+            // The incarnation that holds it: an acquire made while cut off is cast as the next
+            // incarnation once it is back (Replica.acquire), so not always `member`, the one that
+            // asked (RPC seed 10820696: a hold of bd877948.2 was named bd877948.1, whose last
+            // view still listed a crashed holder, and counted as a clash).
+            member: group.self,
             start: this.world.now,
             end: Number.POSITIVE_INFINITY,
           };
