@@ -1,4 +1,5 @@
 import { type AppEvent, type CoreEffect, MemberCore } from '../../runtime/group/core.js';
+import { CAST_BATCH } from '../../runtime/group/group.js';
 import { RejoinDamper } from '../../runtime/group/health.js';
 import type { StateProvider } from '../../runtime/group/types.js';
 import type { LayerRegistry } from '../../runtime/stack/builder.js';
@@ -162,6 +163,8 @@ export interface NodeHandle {
   readonly view: View | undefined;
   /** False once this incarnation crashed or was stopped. */
   readonly alive: boolean;
+  /** As `Group.cast`: made while the node hands out effects (from an event), it waits for the
+   * node's next turn. */
   cast(payload: Uint8Array, qos: QoS): void;
   send(to: MemberId, payload: Uint8Array): void;
   /** Raw bytes to a transport address (a non-member client), over the faulty network. */
@@ -245,6 +248,13 @@ interface Node {
   app?: NodeApp;
   /** `rejoinDampMs`: this node's damping across its incarnations. */
   damper?: RejoinDamper;
+  /** Nesting depth of {@link World.apply} on this node: above 0 while its effects are handed out
+   * (`Group`'s `handling`). */
+  handling: number;
+  /** Casts waiting for the node's next turn (`Group`'s `outbox`), oldest first: each runs the core. */
+  outbox: (() => NodeEffect[])[];
+  /** A `rejoin: 'same'` restart is due in this turn (`Group` starts it in a microtask). */
+  rejoining: boolean;
 }
 
 const decoder = new TextDecoder();
@@ -420,6 +430,9 @@ export class World {
       pausedUntil: 0,
       wakeAt: Number.POSITIVE_INFINITY,
       ...(app ? { app } : {}),
+      handling: 0,
+      outbox: [],
+      rejoining: false,
     };
     this.log(`${address} start as ${self}`);
     return n;
@@ -437,7 +450,7 @@ export class World {
         return live();
       },
       cast: (payload, qos) =>
-        this.onNode(node(), inc, () => {
+        this.groupCast(node(), inc, () => {
           if (!node().app?.unrecorded?.(payload)) node().rec.casts.push(base64(payload));
           return core.cast(payload, qos, this.now);
         }),
@@ -568,7 +581,54 @@ export class World {
     this.apply(n, fn());
   }
 
-  private apply(n: Node, effects: NodeEffect[]): void {
+  private apply(n: Node, effects: NodeEffect[], schedule = true): void {
+    n.handling++;
+    try {
+      this.handOut(n, effects);
+    } finally {
+      n.handling--;
+    }
+    if (schedule) this.scheduleWake(n);
+  }
+
+  /**
+   * `Group.cast`: a cast made while nothing waits and the node is not handing out effects goes
+   * to the core at once; one made during that (a listener casting from a delivery or a view) or
+   * behind waiting casts waits for the node's next turn (`setImmediate` in `Group`), taken at
+   * the same virtual time after every event already due then. Run at once, such a cast's own
+   * effects (a delivery, when the stack orders it at once) reached the application ahead of the
+   * rest of the effects being handed out, which the real driver hands out first.
+   */
+  private groupCast(n: Node, inc: number, run: () => NodeEffect[]): void {
+    if (!n.alive || n.inc !== inc) return;
+    if (n.outbox.length === 0 && n.handling === 0) {
+      this.onNode(n, inc, run);
+      return;
+    }
+    n.outbox.push(run);
+    if (n.outbox.length === 1) this.queue.push(this.now, () => this.drain(n, inc));
+  }
+
+  /** `Group.drain`: up to {@link CAST_BATCH} waiting casts in this turn, the rest in the next. */
+  private drain(n: Node, inc: number): void {
+    if (!n.alive || n.inc !== inc) return;
+    // `Group` restarts a cut-off member in a microtask, before this turn: casts that waited go
+    // to the new incarnation, as they do there.
+    const runsAt = Math.max(n.pausedUntil, this.slow.resumeAt(n.index, this.now));
+    if (n.rejoining || this.now < runsAt) {
+      this.queue.push(Math.max(this.now, runsAt), () => this.drain(n, inc));
+      return;
+    }
+    const batch = n.outbox.splice(0, CAST_BATCH);
+    for (const run of batch) {
+      if (!n.alive || n.inc !== inc) return;
+      this.apply(n, run(), false);
+    }
+    this.scheduleWake(n);
+    if (n.outbox.length > 0) this.queue.push(this.now, () => this.drain(n, inc));
+  }
+
+  private handOut(n: Node, effects: NodeEffect[]): void {
     for (const e of effects) {
       switch (e.kind) {
         case 'transmit':
@@ -588,7 +648,6 @@ export class World {
           break;
       }
     }
-    this.scheduleWake(n);
   }
 
   /** Group mode: events from the member core, as an application sees them. */
@@ -679,6 +738,7 @@ export class World {
             if (wait > 0) admitAfter = this.now + wait;
             this.log(`${n.address} rejoin damped: admitted after ${wait} ms`);
           }
+          n.rejoining = true;
           this.queue.push(this.now, () => this.rejoin(n, inc, admitAfter));
           return;
         }
@@ -750,7 +810,7 @@ export class World {
   /** The application on `n` casts its next message (numbered when the member runs it). */
   cast(n: Node, fixed?: QoS, onCast?: (payload: string) => void): void {
     const inc = n.inc;
-    this.onNode(n, inc, () => {
+    this.groupCast(n, inc, () => {
       const payload = `${n.rec.member}#${n.rec.casts.length}`;
       n.rec.casts.push(payload);
       onCast?.(payload);
@@ -773,6 +833,7 @@ export class World {
    * application (and the toy state), as `Group` does on `partitioned`.
    */
   private rejoin(n: Node, inc: number, admitAfter?: number): void {
+    n.rejoining = false;
     const core = n.core;
     if (!core || !n.alive || n.inc !== inc) return;
     const old = n.rec;
