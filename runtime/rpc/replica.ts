@@ -381,11 +381,27 @@ export class Replica<T extends object = object> implements StateProvider {
   /** {@link orderedIn}'s copy of the current view, and the view object it copied. */
   private lastOrderedIn: { from: object; applied: AppliedView } | undefined;
   /**
-   * The last {@link RECENT_VIEWS} views this member installed, by id: a request can be delivered
-   * in a view after the group has moved on to the next, and `accepted` must still name that
-   * view's members (an empty list ended `all` calls with no entries and failed `majority` ones).
+   * The last {@link RECENT_VIEWS} views this incarnation installed, by id: a request can be
+   * delivered in a view after the group has moved on to the next, and `accepted` must still name
+   * that view's members (an empty list ended `all` calls with no entries and failed `majority`
+   * ones). Emptied at an incarnation's first view: a re-founded group numbers its views from 1
+   * again, so an earlier incarnation's view 3 is not this one's (FINDINGS 142).
    */
   private readonly recentViews = new Map<number, AppliedView>();
+  /**
+   * Lineages the applied order has gone through here: bumped when a view applied shares no
+   * member with the view applied before it, which only a founding installs (each view keeps a
+   * majority of the one before; a re-founded group's members are all new incarnations). A view
+   * id names a view only within one lineage (FINDINGS 142).
+   */
+  private lineage = 0;
+  /** The lineage (see {@link lineage}) of each applied view an outcome may be recorded with. */
+  private readonly viewLineage = new WeakMap<AppliedView, number>();
+  /**
+   * The applied view each outcome recorded here was recorded with (a restored table's outcomes
+   * have none): what a reply from the table names, when of the current lineage.
+   */
+  private readonly outcomeViews = new WeakMap<object, AppliedView>();
   /** {@link frozenView}'s copy, and the view it copied. */
   private lastFrozen: { from: AppliedView; view: CallContext['view'] } | undefined;
   /**
@@ -917,6 +933,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (this.group) this.endpoint = endpointOf(this.group.self);
     if (this.failed) return;
     this.queue.push({ t: 'view', viewId: v.view.id, members: [...v.view.members], fresh: true });
+    if (v.previousId === undefined) this.recentViews.clear();
     this.rememberView({ id: v.view.id, members: [...v.view.members] });
     this.frozen = false;
     this.castDeferredAcquires();
@@ -1152,7 +1169,9 @@ export class Replica<T extends object = object> implements StateProvider {
         else if (this.freezeWhenSettled) {
           // The history it ran in ended meanwhile: its outcome goes into the state frozen at the
           // cut (no reply: this member no longer speaks for that history).
-          this.outcomes.record(msg.id, { status: 'committed', result, viewId: view.id, at: now });
+          const outcome = { status: 'committed' as const, result, viewId: view.id, at: now };
+          this.outcomes.record(msg.id, outcome);
+          this.outcomeViews.set(outcome, view);
         } else {
           // Cut off while it ran: kept in case the state restored at the rejoin starts where it did.
           const start = this.startOf();
@@ -1183,6 +1202,7 @@ export class Replica<T extends object = object> implements StateProvider {
   ): undefined {
     const outcome = { status: 'committed' as const, result, viewId: view.id, at };
     this.outcomes.record(to.id, outcome);
+    this.outcomeViews.set(outcome, view);
     this.observe.event(requestStep.outcome(to.id, view.id, 'committed', result.ok));
     this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
@@ -1225,11 +1245,17 @@ export class Replica<T extends object = object> implements StateProvider {
     // an `all`/`majority` call, and counts a member it knows left since as failed. The recorded
     // view's id with a later view's members made it take members that joined since for members
     // that had left (a NoMajorityError with every member up; FINDINGS 93).
+    // The recorded view is named only if this member recorded the outcome with it in the lineage
+    // it applies now: a view id alone names a view of one lineage only, and a re-founded group
+    // reuses them (a lineage's outcome named with the next lineage's view of the same id made a
+    // `majority` client count members that never ordered it; FINDINGS 142). Otherwise, as when
+    // the member never knew that view, its current view, with its own id.
+    const recorded = outcome.status === 'expired' ? undefined : this.outcomeViews.get(outcome);
     const named =
-      outcome.status === 'expired' || outcome.viewId === view.id
-        ? view
-        : this.recentViews.get(outcome.viewId);
-    const { id: viewId, members } = named ?? view;
+      recorded && recorded.id !== view.id && this.viewLineage.get(recorded) === this.lineage
+        ? recorded
+        : view;
+    const { id: viewId, members } = named;
     this.send(client, { kind: 'reply', id, member: this.group!.self, viewId, members, result });
   }
 
@@ -1330,7 +1356,10 @@ export class Replica<T extends object = object> implements StateProvider {
     // Attached after the group delivered this very view to the listeners: applied once. (Not
     // `viewId <= applied.id`: a re-founded group counts views from 1 again.)
     if (viewId === this.applied.id && sameMembers(members, this.applied.members)) return undefined;
+    if (this.applied.members.length > 0 && !members.some((m) => this.applied.members.includes(m)))
+      this.lineage++;
     this.applied = { id: viewId, members };
+    this.viewLineage.set(this.applied, this.lineage);
     this.locks.view(members);
     const present = new Set(members);
     for (const p of [...this.pending.values()]) {
@@ -1338,6 +1367,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.delete(p.id);
       const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at };
       this.outcomes.record(p.id, outcome);
+      this.outcomeViews.set(outcome, p.view);
       this.observe.event(requestStep.outcome(p.id, p.view.id, 'interrupted'));
       // The survivors answer: for `first`, the contact if it is still there.
       this.respond(
@@ -1640,6 +1670,9 @@ export class Replica<T extends object = object> implements StateProvider {
     this.openHandlerGates();
     this.lastNow = parts.lastNow;
     this.applied = parts.applied;
+    // The provider's views, of the lineage it applies: this member joins it here.
+    this.viewLineage.set(parts.applied, this.lineage);
+    for (const p of parts.pending.values()) this.viewLineage.set(p.view, this.lineage);
     this.queueBacklog(parts.backlog, parts.applied);
   }
 
