@@ -1596,6 +1596,9 @@ export class Replica<T extends object = object> implements StateProvider {
     const parts = parseSnapshot(state, this.outcomeLimits);
     this.restored = true;
     this.resumed = false;
+    // Given before this incarnation's first view: what is remembered is an earlier one's, whose
+    // view ids the history restored here may number otherwise (FINDINGS 142).
+    this.recentViews.clear();
     const stale = this.settledStale;
     this.settledStale = undefined;
     if (this.running) {
