@@ -764,12 +764,19 @@ export class World {
     if (at >= n.wakeAt) return;
     n.wakeAt = at;
     const inc = n.inc;
-    this.queue.push(at, () => {
+    const wake = () => {
       if (n.inc !== inc || n.wakeAt !== at) return;
+      // Due when a restart of this member is too (`rejoin: 'same'`): `Group` restarts it in a
+      // microtask, before its zero-delay timers, which then advance the new incarnation.
+      if (n.rejoining) {
+        this.queue.push(this.now, wake);
+        return;
+      }
       n.wakeAt = Number.POSITIVE_INFINITY;
       this.onNode(n, inc, () => n.runner.advance(this.now));
       this.scheduleWake(n);
-    });
+    };
+    this.queue.push(at, wake);
   }
 
   private transmit(src: Node, to: string | null, bytes: Uint8Array): void {
