@@ -161,6 +161,33 @@ describe('the majority rule', () => {
     expect(expectedUnderLoss('true-replies: c1:7 got value 37505 (reply), agreed: value 35925')).toBe(false);
   }, 60_000);
 
+  it('a reply from a lineage that stopped, sent by a member that later took the new group state (RPC seed 91006065)', async () => {
+    // View {n2, n1} ordered and answered c1:2 (119); n2 crashed without a membership file and n1
+    // was stopped for long. n0 and the restarted n2, both amnesiac, founded anew and ran the
+    // client's reissue of c1:2 again (821). n1 woke and answered a resend of c1:2 from its table
+    // (119); then it learned of the other lineage, rejoined and was given the new group's state,
+    // so at the end no replica's table held 119 and the claim counted (FINDINGS 135).
+    const opts = {
+      ...SIM_DEFAULTS,
+      rpc: true,
+      members: '3..5',
+      faults: parseFaults('loss,dup,reorder,delay,crash,pause,partition,zombie,churn'),
+      calls: 12,
+      lanes: 2,
+      timeout: 300,
+      delivery: 'multicast' as const,
+      rejoin: 'same' as const,
+      async: true,
+      locks: true,
+    };
+    const r = await runSeed(opts, 91006065);
+    expect(r.lostMajority).toBe(true);
+    expect(r.violations).toEqual([]);
+    expect(r.expected.some((v) => v.includes('c1:2 got value 119 (reply), agreed: value 821'))).toBe(true);
+    // The rule needs the run: without it the claim counts.
+    expect(expectedUnderLoss('true-replies: c1:2 got value 119 (reply), agreed: value 821')).toBe(false);
+  }, 60_000);
+
   it('calls still in flight at the end of a run whose re-founding came late end past it (RPC seed 133002162)', async () => {
     // The majority was lost at 1,120 ms and the group re-founded only at 11.4 s (FINDINGS 73);
     // its lanes' calls then ran to the end, and c0:140, an `append` started 105 ms before it with

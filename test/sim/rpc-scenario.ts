@@ -184,6 +184,19 @@ export function expectedUnderLoss(v: string, sim?: RpcSim): boolean {
  */
 function answeredByLostHistory(sim: RpcSim, id: string, value: string): boolean {
   const agreed = new Set(model(sim).chain);
+  // The reply itself names the view its request was ordered in: one outside the agreed log is a
+  // lost lineage's, even if the member that sent it took the re-founded group's state later
+  // (RPC seed 91006065: the zombie answered from its table, then rejoined and was given the
+  // new group's outcome, so its table no longer held the value).
+  const named = (viewId: number, members: readonly string[]) => `${viewId}[${[...members].sort().join(',')}]`;
+  const chain = new Set(
+    [...agreed].map((k) => {
+      const m = /^(\d+)\.\d+\[(.*)\]$/.exec(k);
+      return m ? named(Number(m[1]), m[2]!.split(',')) : k;
+    }),
+  );
+  if (sim.sentReplies.some((r) => r.id === id && r.value === value && !chain.has(named(r.viewId, r.members))))
+    return true;
   return sim.incarnations.some((inc) => {
     let view = '';
     let orderedOutside = false;

@@ -14,6 +14,7 @@ import type { AppEvent } from '../../runtime/group/core.js';
 import type { Delivery, GroupEvents, GroupHandle, ViewChange } from '../../runtime/group/types.js';
 import type { ReplyMode } from '../../runtime/rpc/api.js';
 import { type ClientOutcome, type ClientTimers, TroupeClient } from '../../runtime/rpc/client.js';
+import { decodeValue } from '../../runtime/rpc/codec.js';
 import { FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
 import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { decodeClientPacket } from '../../runtime/rpc/protocol.js';
@@ -284,6 +285,13 @@ export class RpcSim {
    * way): the fault plan uses it to crash a contact just after it answered.
    */
   onReplySent: ((member: MemberId) => void) | undefined;
+  /**
+   * Every value a member sent a client in a `reply` or `replies` packet, with the view the
+   * packet names (the view the request was ordered in): a reply from a lineage that stopped
+   * (`expectedUnderLoss`) is told by that view, whatever the member's table holds later.
+   */
+  readonly sentReplies: { member: MemberId; id: string; viewId: number; members: string[]; value: string }[] =
+    [];
 
   constructor(
     readonly cfg: ScenarioConfig,
@@ -303,10 +311,20 @@ export class RpcSim {
       if (!this.castAt.has(k)) this.castAt.set(k, w.now);
     };
     group.sent = (bytes) => {
-      if (!this.onReplySent) return;
       try {
-        const { kind } = decodeClientPacket(bytes, groupId).packet;
-        if (kind === 'reply' || kind === 'replies') this.onReplySent(group.self);
+        const { packet } = decodeClientPacket(bytes, groupId);
+        if (packet.kind !== 'reply' && packet.kind !== 'replies') return;
+        const list = packet.kind === 'reply' ? [packet] : packet.replies;
+        for (const r of list)
+          if (r.result.ok)
+            this.sentReplies.push({
+              member: group.self,
+              id: r.id,
+              viewId: packet.viewId,
+              members: packet.members,
+              value: JSON.stringify(decodeValue(r.result.value)),
+            });
+        this.onReplySent?.(group.self);
       } catch {
         // not a client packet of this group: nothing to do
       }
