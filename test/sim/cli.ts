@@ -28,7 +28,7 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --rpc              RPC mode: real Replicas of a register service on the group stack and
                      real TroupeClients (non-members) that fail over, ask outcome and reissue;
                      checks sequential-state, no-double-apply, handler-exclusive, calls-end, true-replies,
-                     true-outcomes, replica-health, progress and the group checkers
+                     true-outcomes, replica-health, progress, same-context and the group checkers
   --calls N          RPC mode: calls per client lane (default 12; 2 clients x 2 lanes)
   --lanes N          RPC mode: concurrent call sequences per client (default 2)
   --timeout MS       RPC mode: per-call client deadline (default 1500)

@@ -838,6 +838,44 @@ export const locksSettle: RpcChecker = {
   },
 };
 
+/**
+ * The call context is the same at every replica (docs/rpc.md "Call context"): `now` (the
+ * contact's clock when it ordered the request, raised to the previous ordered `now`) and
+ * `random()` (seeded from the request id) are equal wherever a request ran in the histories the
+ * survivors hold, and `now` never goes backwards along one replica's history. Only survivors'
+ * current histories are compared: a history a replica gave up (a restored state) may have
+ * ordered the request elsewhere, in a lineage that stopped.
+ */
+export const sameContext: RpcChecker = {
+  name: 'same-context',
+  check: (sim) => {
+    const out: string[] = [];
+    const seen = new Set<RpcIncarnation['contexts']>();
+    const first = new Map<string, { member: MemberId; now: number; random: number }>();
+    for (const inc of sim.incarnations) {
+      if (seen.has(inc.contexts)) continue;
+      seen.add(inc.contexts);
+      for (const b of inc.backwards)
+        out.push(`${inc.rec.member} ran ${b.id} at now ${b.now}, after a run at now ${b.after}`);
+    }
+    seen.clear();
+    for (const inc of sim.incarnations) {
+      if (!survivor(inc.rec) || seen.has(inc.contexts)) continue;
+      seen.add(inc.contexts);
+      for (const [id, c] of inc.contexts) {
+        const f = first.get(id);
+        if (!f) first.set(id, { member: inc.rec.member, ...c });
+        else if (f.now !== c.now || f.random !== c.random)
+          out.push(
+            `${id}: ${f.member} ran it at now ${f.now} random ${f.random}, ${inc.rec.member} at now ${c.now} random ${c.random}`,
+          );
+        if (out.length > 20) return out;
+      }
+    }
+    return out;
+  },
+};
+
 export const RPC_CHECKERS: readonly RpcChecker[] = [
   sequentialState,
   noDoubleApply,
@@ -848,6 +886,7 @@ export const RPC_CHECKERS: readonly RpcChecker[] = [
   trueOutcomes,
   replicaHealth,
   rpcProgress,
+  sameContext,
   // The group engine under the replicas keeps its own invariants too (its toy same-state is
   // not kept in RPC mode: sequential-state checks the replicas' real state instead).
   // Its probes are the clients' probe calls (rpcProgress), not member casts.

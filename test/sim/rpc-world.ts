@@ -15,6 +15,7 @@ import type { Delivery, GroupEvents, GroupHandle, ViewChange } from '../../runti
 import type { ReplyMode } from '../../runtime/rpc/api.js';
 import { type ClientOutcome, type ClientTimers, TroupeClient } from '../../runtime/rpc/client.js';
 import { decodeValue } from '../../runtime/rpc/codec.js';
+import { currentCall } from '../../runtime/rpc/context.js';
 import { FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
 import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { decodeClientPacket } from '../../runtime/rpc/protocol.js';
@@ -110,6 +111,14 @@ export interface RpcIncarnation {
   doubled: { id: string; n: number }[];
   /** Method runs per request id at this replica over all its histories (never cleared). */
   allRuns: Map<string, number>;
+  /**
+   * The call context each run saw (`now`, the first `random()`), per request id, in the
+   * replica's current history (cleared with `runs`); shared like `runs`. The `same-context`
+   * checker compares them across replicas.
+   */
+  contexts: Map<string, { now: number; random: number }>;
+  /** Ordered runs whose `now` was below an earlier run's in the same history (never backwards). */
+  backwards: { id: string; now: number; after: number }[];
   log: LogItem[];
 }
 
@@ -332,6 +341,9 @@ export class RpcSim {
     const runs = new Map<string, number>();
     const doubled: RpcIncarnation['doubled'] = [];
     const allRuns = new Map<string, number>();
+    const contexts: RpcIncarnation['contexts'] = new Map();
+    const backwards: RpcIncarnation['backwards'] = [];
+    let lastNow = Number.NEGATIVE_INFINITY;
     const register = new Register(
       (id, method, ended) => {
         if (method === 'audit' && this.opts.lockMoves) {
@@ -353,6 +365,14 @@ export class RpcSim {
           });
         }
         allRuns.set(id, (allRuns.get(id) ?? 0) + 1);
+        // What the method sees of its call: the same at every replica (docs/rpc.md "Call
+        // context"). A handler runs at its holder, apart from the order: only its value counts.
+        const call = currentCall();
+        if (!contexts.has(id)) contexts.set(id, { now: call.now, random: call.random() });
+        if (method !== 'audit') {
+          if (call.now < lastNow) backwards.push({ id, now: call.now, after: lastNow });
+          lastNow = Math.max(lastNow, call.now);
+        }
         const n = (runs.get(id) ?? 0) + 1;
         runs.set(id, n);
         if (n > 1) doubled.push({ id, n });
@@ -361,7 +381,11 @@ export class RpcSim {
       // A transferred state replaces every effect this replica applied: the requests still to
       // come in that history (queued or running at the provider when it took the snapshot) run
       // again here, once each in the new history. `same-state` sees any effect applied twice.
-      () => runs.clear(),
+      () => {
+        runs.clear();
+        contexts.clear();
+        lastNow = Number.NEGATIVE_INFINITY;
+      },
       this.opts.lockMoves ? (ms) => this.waitOn(index, ms) : undefined,
     );
     const replica = this.opts.makeReplica(register, {
@@ -384,6 +408,8 @@ export class RpcSim {
         runs,
         doubled,
         allRuns,
+        contexts,
+        backwards,
         log,
       });
     };
