@@ -334,11 +334,51 @@ export const progress: Checker = {
   },
 };
 
+/**
+ * The primary partition, directly (docs/protocol.md "gms guarantees" and "Joining a running
+ * group"): a flush needs a strict majority of the view as participants, each of which installs
+ * the next view, and a view admits at most max(1, ⌊(s − 1) / 2⌋) joiners, s being the members
+ * that stay (so they keep a strict majority of it, but for a view of one). So every view a member
+ * passes to from view V keeps more than half of V's members, and admits no more joiners than
+ * that. A voluntary leaver counts as a participant without staying; the simulator's members
+ * never leave, so here the members that stay are the participants. `one-view` sees a minority's
+ * view only once a second lineage installs the same view id; this sees one that moved on
+ * whether or not the rest of the old view ever did (FINDINGS 137).
+ */
+export const majoritySuccession: Checker = {
+  name: 'majority-succession',
+  check: (w) => {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    for (const inc of w.incarnations)
+      for (let k = 1; k < inc.views.length; k++) {
+        const from = inc.views[k - 1]!;
+        const to = inc.views[k]!;
+        const key = `${viewKey(from)} ${viewKey(to)}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const stay = to.members.filter((m) => from.members.includes(m)).length;
+        const joiners = to.members.length - stay;
+        const room = Math.max(1, Math.floor((stay - 1) / 2));
+        if (stay * 2 <= from.members.length)
+          out.push(
+            `${inc.member}: view ${viewKey(to)} keeps ${stay} of the ${from.members.length} of ${viewKey(from)}`,
+          );
+        else if (joiners > room)
+          out.push(
+            `${inc.member}: view ${viewKey(to)} admits ${joiners} joiners, keeps ${stay} of ${viewKey(from)} (at most ${room})`,
+          );
+      }
+    return out;
+  },
+};
+
 export const GROUP_CHECKERS: readonly Checker[] = [
   resilience,
   sameState,
   virtualSynchrony,
   oneView,
+  majoritySuccession,
   totalOrder,
   groupFifo,
   noDuplicates,
