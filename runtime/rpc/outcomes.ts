@@ -60,9 +60,18 @@ export const DEFAULT_OUTCOME_LIMITS: OutcomeLimits = {
   maxClients: 10_000,
 };
 
+/**
+ * The view a replica recorded an outcome in, kept with the outcome in memory only (a snapshot
+ * carries `viewId` alone): what a reply from the table names (see `Replica`, FINDINGS 142).
+ */
+export interface OutcomeView {
+  readonly id: number;
+  readonly members: string[];
+}
+
 export type RecordedOutcome =
-  | { status: 'committed'; result: Result; viewId: number; at: number }
-  | { status: 'interrupted'; viewId: number; at: number };
+  | { status: 'committed'; result: Result; viewId: number; at: number; view?: OutcomeView }
+  | { status: 'interrupted'; viewId: number; at: number; view?: OutcomeView };
 
 /** Counters a request may list as unsettled below its watermark (`keep`). */
 export const MAX_KEPT = 64;

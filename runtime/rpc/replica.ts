@@ -395,13 +395,12 @@ export class Replica<T extends object = object> implements StateProvider {
    * id names a view only within one lineage (FINDINGS 142).
    */
   private lineage = 0;
-  /** The lineage (see {@link lineage}) of each applied view an outcome may be recorded with. */
-  private readonly viewLineage = new WeakMap<AppliedView, number>();
   /**
-   * The applied view each outcome recorded here was recorded with (a restored table's outcomes
-   * have none): what a reply from the table names, when of the current lineage.
+   * The lineage (see {@link lineage}) of each applied view an outcome may be recorded with (its
+   * `view`; a restored table's outcomes have none): a reply from the table names that view only
+   * when it is of the current lineage.
    */
-  private readonly outcomeViews = new WeakMap<object, AppliedView>();
+  private readonly viewLineage = new WeakMap<object, number>();
   /** {@link frozenView}'s copy, and the view it copied. */
   private lastFrozen: { from: AppliedView; view: CallContext['view'] } | undefined;
   /**
@@ -1169,9 +1168,7 @@ export class Replica<T extends object = object> implements StateProvider {
         else if (this.freezeWhenSettled) {
           // The history it ran in ended meanwhile: its outcome goes into the state frozen at the
           // cut (no reply: this member no longer speaks for that history).
-          const outcome = { status: 'committed' as const, result, viewId: view.id, at: now };
-          this.outcomes.record(msg.id, outcome);
-          this.outcomeViews.set(outcome, view);
+          this.outcomes.record(msg.id, { status: 'committed', result, viewId: view.id, at: now, view });
         } else {
           // Cut off while it ran: kept in case the state restored at the rejoin starts where it did.
           const start = this.startOf();
@@ -1200,9 +1197,8 @@ export class Replica<T extends object = object> implements StateProvider {
     at: number,
     result: Result,
   ): undefined {
-    const outcome = { status: 'committed' as const, result, viewId: view.id, at };
+    const outcome = { status: 'committed' as const, result, viewId: view.id, at, view };
     this.outcomes.record(to.id, outcome);
-    this.outcomeViews.set(outcome, view);
     this.observe.event(requestStep.outcome(to.id, view.id, 'committed', result.ok));
     this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
@@ -1250,7 +1246,7 @@ export class Replica<T extends object = object> implements StateProvider {
     // reuses them (a lineage's outcome named with the next lineage's view of the same id made a
     // `majority` client count members that never ordered it; FINDINGS 142). Otherwise, as when
     // the member never knew that view, its current view, with its own id.
-    const recorded = outcome.status === 'expired' ? undefined : this.outcomeViews.get(outcome);
+    const recorded = outcome.status === 'expired' ? undefined : outcome.view;
     const named =
       recorded && recorded.id !== view.id && this.viewLineage.get(recorded) === this.lineage
         ? recorded
@@ -1365,9 +1361,8 @@ export class Replica<T extends object = object> implements StateProvider {
     for (const p of [...this.pending.values()]) {
       if (present.has(p.runner)) continue;
       this.pending.delete(p.id);
-      const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at };
+      const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at, view: p.view };
       this.outcomes.record(p.id, outcome);
-      this.outcomeViews.set(outcome, p.view);
       this.observe.event(requestStep.outcome(p.id, p.view.id, 'interrupted'));
       // The survivors answer: for `first`, the contact if it is still there.
       this.respond(
