@@ -15,7 +15,7 @@ const QUICK: Limits = { maxOps: 20_000, maxSeconds: 0.5 };
 /** Hard bound per entry on top of its own limits: process start-up, drain, reporting. */
 const ENTRY_SLACK_MS = 30_000;
 /** Hard bound on the whole run; entries not started by then are skipped. */
-const RUN_BUDGET_MS = 240_000;
+const RUN_BUDGET_MS = 300_000;
 
 const { values } = parseArgs({
   options: {
