@@ -568,6 +568,29 @@ describe('gms: who may send which control message (issue 11)', () => {
     expect(net.view(n0)?.members).toContain(n2.id);
   });
 
+  it("a withdrawn opinion does not go on counting toward partitionMs after its reporter's last report", () => {
+    // n1 reports n2 for 800 ms (under partitionMs 900), then withdraws: its reports stop. The
+    // coordinator kept the last one for suspectMs and counted the opinion as held until now:
+    // at 905 ms it excluded n2 (the lossy-link case above, seed 5, under other timings).
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const t0 = net.now;
+    for (let held = 0; held <= 800; held += 100)
+      net.at(t0 + held, () => net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, held]));
+    net.run(t0 + 800 + 290); // the last report is still fresh (suspectMs 300)
+    for (const n of net.nodes) expect(net.view(n)?.members).toContain(n2.id);
+  });
+
+  it('an opinion renewed past partitionMs still excludes its member on its own', () => {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const t0 = net.now;
+    for (let held = 0; held <= 1_000; held += 100)
+      net.at(t0 + held, () => net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, held]));
+    net.run(t0 + 1_000 + 200);
+    expect(net.view(n0)?.members).not.toContain(n2.id);
+  });
+
   it('refuses an Install that excludes a member when it is not from the next view coordinator', () => {
     const net = group(3);
     const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];

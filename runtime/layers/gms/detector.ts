@@ -349,19 +349,24 @@ export class FailureDetector {
     if (this.forced.has(m)) return true;
     const now = s.ctx.now();
     let count = 0;
-    let oldest = Number.POSITIVE_INFINITY;
+    // The longest any one opinion has held without a break: this member's own until now, a
+    // reporter's until its last report. A reporter's opinion may have been withdrawn since (its
+    // report lingers here up to suspectMs): counting it until now excluded a member suspected
+    // for 800 ms, withdrawn, then judged at 905 ms against a partitionMs of 900 (the lossy-link
+    // case of test/stack/gms.test.ts, seed 5, once seq's Orders left a turn earlier).
+    let held = 0;
     if (s.suspected.has(m)) {
       count++;
-      oldest = this.suspectedAt.get(m) ?? now;
+      held = now - (this.suspectedAt.get(m) ?? now);
     }
     for (const [r, o] of this.opinions.get(m) ?? []) {
       if (r === m || r === s.self || now - o.at > s.o.suspectMs) continue;
       if (s.rank(r) < 0 || s.suspected.has(r)) continue;
       count++;
-      oldest = Math.min(oldest, o.since);
+      held = Math.max(held, o.at - o.since);
     }
     if (count >= Math.min(2, s.view.members.length - 1)) return true;
-    return count > 0 && now - oldest >= s.o.partitionMs;
+    return count > 0 && held >= s.o.partitionMs;
   }
 
   onSuspectReport(from: MemberId, h: unknown[]): void {
