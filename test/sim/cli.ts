@@ -45,6 +45,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      into 1 KB fragments (large casts under the faults; default 0)
   --persist          members keep their last view on disk (JoinOptions.membershipFile): a process
                      restarted after a crash remembers the view it was in (default: nothing)
+  --latency MS       one-way latency every packet (clients' too) takes on top of the usual
+                     0.2-0.5 ms (default 0): a wide-area network; with the simulator's timings
+                     a founding needs a round trip under suspectMs (300), so stay below 150
   --qos Q            mixed | none: group mode's casts draw their QoS (default), or are all total
                      order with resilience none (a stream whose Acks wait on seq's ackMs)
   --trace            print every event (replay a failing seed with it)
@@ -80,6 +83,7 @@ async function main(): Promise<number> {
       qos: { type: 'string', default: 'mixed' },
       pad: { type: 'string', default: '0' },
       persist: { type: 'boolean', default: false },
+      latency: { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -96,6 +100,8 @@ async function main(): Promise<number> {
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);
   if (values.pad !== '0' && (values.rpc || values.stack.split(':').every((l) => l !== 'gms')))
     throw new UsageError('--pad: group mode only (a stack with gms, without --rpc)');
+  if (!/^\d+$/.test(values.latency))
+    throw new UsageError(`--latency: expected milliseconds, got '${values.latency}'`);
   if (values.qos !== 'mixed' && values.qos !== 'none')
     throw new UsageError(`--qos: expected mixed or none, got '${values.qos}'`);
   const o: SimOptions = {
@@ -117,6 +123,7 @@ async function main(): Promise<number> {
     ...(values.qos === 'none' ? { qos: 'none' as const } : {}),
     ...(Number(values.pad) > 0 ? { pad: Number(values.pad) } : {}),
     ...(values.persist ? { persist: true } : {}),
+    ...(Number(values.latency) > 0 ? { latency: Number(values.latency) } : {}),
     trace: values.trace,
   };
   range(o.members);

@@ -53,6 +53,8 @@ export interface SimOptions {
   pad?: number;
   /** Members keep their last view on disk: a restarted process remembers it (World's `persist`). */
   persist?: boolean;
+  /** One-way latency of every packet, in ms (World's `latencyMs`): a wide-area network. */
+  latency?: number;
   trace: boolean;
 }
 
@@ -152,6 +154,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
     rejoin: o.rejoin === 'new' ? ('new' as const) : ('same' as const),
     ...(o.rejoin === 'damped' ? { rejoinDampMs: SIM_DAMP_MS } : {}),
     ...(o.persist ? { persist: true } : {}),
+    ...(o.latency ? { latencyMs: o.latency } : {}),
     trace: o.trace,
     // Detection timings apply to the group stack (RPC mode runs it too), not to a stream stack.
     ...(o.timings === 'library' && o.stack === GROUP_STACK
@@ -227,6 +230,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.qos === 'none' ? '--qos none' : '',
     o.pad ? `--pad ${o.pad}` : '',
     o.persist ? '--persist' : '',
+    o.latency ? `--latency ${o.latency}` : '',
     '--trace',
   ];
   return `npm run sim -- ${flags.filter(Boolean).join(' ')}`;
