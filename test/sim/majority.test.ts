@@ -78,6 +78,24 @@ describe('the majority rule', () => {
     expect(majorityLoss(w)).toBeUndefined();
   });
 
+  it('is lost when every member of the newest view is down, none running holding a view', () => {
+    // A group of one whose member crashed (RPC seed 98010078): no running member holds a view,
+    // so the rule had nothing to judge and the group's end went unrecorded (FINDINGS 147).
+    const l = new Links(3);
+    const dead = world(l, [], ['a']);
+    dead.nodes[0]!.alive = false;
+    // b and c still join (no view yet): they are no members of a.
+    for (const n of dead.nodes.slice(1)) (n.rec as { views: unknown[] }).views = [];
+    expect(majorityLoss(dead)).toMatchObject({ largest: 0, of: 1 });
+    // Before any view, nothing is lost, whoever is down.
+    for (const n of dead.nodes) (n.rec as { views: unknown[] }).views = [];
+    expect(majorityLoss(dead)).toBeUndefined();
+    // A running member's view is judged as before, a dead member's older view aside.
+    const live = world(l);
+    live.nodes[0]!.alive = false;
+    expect(majorityLoss(live)).toBeUndefined();
+  });
+
   // Found on 5003599 (FINDINGS 30); since founding proposals expire (FINDINGS 37) that seed's
   // run excuses nothing, and 5003595 (`--seeds 5003590..5003700`: 13 such runs) is the case.
   it('RPC seed 5003595: the group dissolved without a clique majority, so its lost replies are excused', async () => {
@@ -210,5 +228,32 @@ describe('the majority rule', () => {
     expect(r.lostMajority).toBe(true);
     expect(r.violations).toEqual([]);
     expect(r.stats.replies! + r.stats.errors!).toBe(r.stats.calls);
+  }, 60_000);
+
+  it('a group of one whose member the sequencer churn crashed lost its group (RPC seed 98010078)', async () => {
+    // One member, its only incarnation with a view crashed by `churn` at 2,809 ms (churn asks
+    // no safeToStop); it restarted as a new incarnation with nothing and founded view 1 again,
+    // so c0:1's reply of the first lineage (94) is in no agreed log. The oracle looked only at
+    // running members' views, none held one, and the run was not counted as a loss: 1 violation
+    // (FINDINGS 147).
+    const opts = {
+      ...SIM_DEFAULTS,
+      rpc: true,
+      members: '1..2',
+      faults: parseFaults(
+        'loss,dup,reorder,delay,crash,pause,partition,splits,links,skew,slow,zombie,churn,flushcut,straggle,lossy,replay,flap,mtu,clients',
+      ),
+      delivery: 'multicast' as const,
+      rejoin: 'damped' as const,
+      async: true,
+      replies: true,
+      autoReissue: true,
+      locks: true,
+      persist: true,
+    };
+    const r = await runSeed(opts, 98010078);
+    expect(r.lostMajority).toBe(true);
+    expect(r.violations).toEqual([]);
+    expect(r.expected.some((v) => v.includes('c0:1 got value 94 (reply), agreed: nothing'))).toBe(true);
   }, 60_000);
 });

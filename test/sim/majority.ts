@@ -6,7 +6,9 @@
  * The rule, as checked: at a sampled instant during the faults, take the newest view installed
  * by a member still in the group; find the largest set of its running members (alive, not
  * paused) in which every two reach each other directly, both ways (test/sim/network.ts); if it
- * holds no more than half of that view's members, the group has lost its majority there.
+ * holds no more than half of that view's members, the group has lost its majority there. When no
+ * running member holds a view but a dead one does, every member of the group is down: that
+ * view's, judged the same way (none of its members runs), is lost (FINDINGS 147).
  *
  * Directly: gms's failure detector counts only what a member hears from each other member
  * itself, so two members cut apart both ways suspect each other and cannot stay in one view,
@@ -50,6 +52,17 @@ export function majorityLoss(w: World): MajorityLoss | undefined {
     const v = n.rec.views[n.rec.views.length - 1];
     if (v && (!newest || v.at > newest.at)) newest = { at: v.at, members: v.members, key: viewKey(v) };
   }
+  // No running member holds a view: if a dead one does, every member of the group is down (a
+  // group of one whose member crashed, RPC seed 98010078: churn crashes the sequencer without
+  // asking safeToStop). Its restart is a new incarnation that founds the group again from
+  // nothing: the group is lost, as when no majority remains. (Members that stopped themselves
+  // (partitioned) are left out as before; before any view, nothing is lost.)
+  if (!newest)
+    for (const n of w.nodes) {
+      if (n.alive) continue;
+      const v = n.rec.views[n.rec.views.length - 1];
+      if (v && (!newest || v.at > newest.at)) newest = { at: v.at, members: v.members, key: viewKey(v) };
+    }
   if (!newest) return undefined;
   const running = w.nodes
     .filter((n) => n.alive && n.pausedUntil <= w.now && newest.members.includes(n.rec.member))
