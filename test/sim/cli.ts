@@ -41,6 +41,7 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
   --timings T        sim | library: the simulator's short detection timings (default; suspectMs
                      300, below sequencerStallMs 500) or the library's defaults (suspectMs 1000),
                      under which seq's stall and pace rules act before the failure detector
+                     (the default group stack only)
   --pad BYTES        group mode: each cast carries up to BYTES of padding and frag cuts messages
                      into 1 KB fragments (large casts under the faults; default 0)
   --persist          members keep their last view on disk (JoinOptions.membershipFile): a process
@@ -97,6 +98,12 @@ async function main(): Promise<number> {
     throw new UsageError(`--rejoin: expected new, same or damped, got '${values.rejoin}'`);
   if (values.timings !== 'sim' && values.timings !== 'library')
     throw new UsageError(`--timings: expected sim or library, got '${values.timings}'`);
+  // The library's timings are options of the group stack's gms and seq; a stack of one's own keeps
+  // the simulator's, and taking the flag silently ran (and printed replays of) what was not asked.
+  if (values.timings === 'library' && values.stack !== GROUP_STACK)
+    throw new UsageError(
+      '--timings library: the default group stack only (a --stack runs with the simulator timings)',
+    );
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);
   if (values.pad !== '0' && (values.rpc || values.stack.split(':').every((l) => l !== 'gms')))
     throw new UsageError('--pad: group mode only (a stack with gms, without --rpc)');

@@ -226,7 +226,8 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.replies ? '--replies' : '',
     o.autoReissue ? '--auto-reissue' : '',
     o.locks ? '--locks' : '',
-    o.timings === 'library' ? '--timings library' : '',
+    // Only where it applies (see `common`): the command line refuses it with a stack of its own.
+    o.timings === 'library' && o.stack === GROUP_STACK ? '--timings library' : '',
     o.qos === 'none' ? '--qos none' : '',
     o.pad ? `--pad ${o.pad}` : '',
     o.persist ? '--persist' : '',

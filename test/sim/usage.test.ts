@@ -14,6 +14,11 @@ it.each([
   ['cli.ts', ['--faults', 'loss,nope'], "unknown fault 'nope'"],
   ['cli.ts', ['--seeds', 'x'], "expected N or A..B, got 'x'"],
   ['cli.ts', ['--rejoin', 'later'], "--rejoin: expected new, same or damped, got 'later'"],
+  [
+    'cli.ts',
+    ['--stack', 'seq:gms:nak:com', '--timings', 'library'],
+    '--timings library: the default group stack only',
+  ],
   ['long.ts', ['--modes', 'nope'], "unknown mode 'nope'"],
   ['long.ts', ['--offset', 'x'], "--offset must be a count, got 'x'"],
 ])('%s %j: one line, exit 2', (script, args, message) => {
