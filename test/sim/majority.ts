@@ -44,25 +44,28 @@ export function watchMajority(w: World, untilMs: number, everyMs = 20): Majority
   return losses;
 }
 
-/** Whether the group has no majority now (see the module comment), and of which view. */
-export function majorityLoss(w: World): MajorityLoss | undefined {
+/** The newest view any of `nodes` installed last, if any. */
+function newestView(
+  nodes: readonly World['nodes'][number][],
+): { at: number; members: readonly string[]; key: string } | undefined {
   let newest: { at: number; members: readonly string[]; key: string } | undefined;
-  for (const n of w.nodes) {
-    if (!n.alive || n.rec.partitionedAt !== null) continue;
+  for (const n of nodes) {
     const v = n.rec.views[n.rec.views.length - 1];
     if (v && (!newest || v.at > newest.at)) newest = { at: v.at, members: v.members, key: viewKey(v) };
   }
+  return newest;
+}
+
+/** Whether the group has no majority now (see the module comment), and of which view. */
+export function majorityLoss(w: World): MajorityLoss | undefined {
   // No running member holds a view: if a dead one does, every member of the group is down (a
   // group of one whose member crashed, RPC seed 98010078: churn crashes the sequencer without
   // asking safeToStop). Its restart is a new incarnation that founds the group again from
   // nothing: the group is lost, as when no majority remains. (Members that stopped themselves
   // (partitioned) are left out as before; before any view, nothing is lost.)
-  if (!newest)
-    for (const n of w.nodes) {
-      if (n.alive) continue;
-      const v = n.rec.views[n.rec.views.length - 1];
-      if (v && (!newest || v.at > newest.at)) newest = { at: v.at, members: v.members, key: viewKey(v) };
-    }
+  const newest =
+    newestView(w.nodes.filter((n) => n.alive && n.rec.partitionedAt === null)) ??
+    newestView(w.nodes.filter((n) => !n.alive));
   if (!newest) return undefined;
   const running = w.nodes
     .filter((n) => n.alive && n.pausedUntil <= w.now && newest.members.includes(n.rec.member))

@@ -568,26 +568,28 @@ describe('gms: who may send which control message (issue 11)', () => {
     expect(net.view(n0)?.members).toContain(n2.id);
   });
 
+  /** In a group of 3, n1 reports n2 to the coordinator n0 every 100 ms for `forMs` (each report
+   * claiming the time held so far), then stops; the run goes on `afterMs` past the last report. */
+  function reportedFor(forMs: number, afterMs: number) {
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const t0 = net.now;
+    for (let held = 0; held <= forMs; held += 100)
+      net.at(t0 + held, () => net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, held]));
+    net.run(t0 + forMs + afterMs);
+    return { net, n0, n2 };
+  }
+
   it("a withdrawn opinion does not go on counting toward partitionMs after its reporter's last report", () => {
     // n1 reports n2 for 800 ms (under partitionMs 900), then withdraws: its reports stop. The
     // coordinator kept the last one for suspectMs and counted the opinion as held until now:
     // at 905 ms it excluded n2 (the lossy-link case above, seed 5, under other timings).
-    const net = group(3);
-    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
-    const t0 = net.now;
-    for (let held = 0; held <= 800; held += 100)
-      net.at(t0 + held, () => net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, held]));
-    net.run(t0 + 800 + 290); // the last report is still fresh (suspectMs 300)
+    const { net, n2 } = reportedFor(800, 290); // the last report is still fresh (suspectMs 300)
     for (const n of net.nodes) expect(net.view(n)?.members).toContain(n2.id);
   });
 
   it('an opinion renewed past partitionMs still excludes its member on its own', () => {
-    const net = group(3);
-    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
-    const t0 = net.now;
-    for (let held = 0; held <= 1_000; held += 100)
-      net.at(t0 + held, () => net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, held]));
-    net.run(t0 + 1_000 + 200);
+    const { net, n0, n2 } = reportedFor(1_000, 200);
     expect(net.view(n0)?.members).not.toContain(n2.id);
   });
 
