@@ -31,7 +31,8 @@ import type { Endpoint } from '../wire/packet.js';
 import { decodeFixedHeader, groupIdOf, PacketType } from '../wire/packet.js';
 import { encodeRefusal, keyRefusal, REFUSALS_PER_SEC, type Refusal, TokenBucket } from '../wire/refusal.js';
 import type { ReplyMode } from './api.js';
-import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from './codec.js';
+import { ClientLink } from './client-link.js';
+import { decodeValue, encodeValue } from './codec.js';
 import { type CallContext, ReplicaCallContext } from './context.js';
 import { Dispatcher, failure, type MethodEntry, type Resolved } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
@@ -46,22 +47,27 @@ import {
 } from './messages.js';
 import { type Lookup, type OutcomeLimits, OutcomeTable } from './outcomes.js';
 import {
-  type AcceptedPacket,
   type CallPacket,
-  type ClientPacket,
   type DropReason,
-  encodeClientPacket,
-  MAX_BATCHED_REPLIES,
-  MIN_ADVERTISED_DATAGRAM,
   type OutcomeQueryPacket,
   type OutcomeStatus,
-  type ReplyPacket,
   readClientPacket,
   TO_CLIENT,
 } from './protocol.js';
 import { DEFAULT_CALL_QOS } from './qos.js';
 import { RequestBatcher } from './request-batcher.js';
-import { bad, bytes, int, mode, type Result, requestId, str, strings } from './result.js';
+import type { Result } from './result.js';
+import {
+  type AppliedView,
+  type Delivered,
+  delivered,
+  encodeSnapshot,
+  type Item,
+  opensWith,
+  type PendingHandler,
+  parseSnapshot,
+  type SnapshotParts,
+} from './snapshot.js';
 
 /** Application state transfer; defaults to the instance's own `snapshot()`/`restore()`. */
 export interface AppState<S = unknown> {
@@ -187,11 +193,6 @@ export interface LocalOutcome {
   viewId?: number;
 }
 
-interface AppliedView {
-  id: number;
-  members: MemberId[];
-}
-
 /**
  * A request delivered and not yet applied: the view it was ordered in, and the client's issue
  * of that copy (a fence may still refuse it; docs/rpc.md, "Issues and fencing").
@@ -200,45 +201,6 @@ interface InOrder extends AppliedView {
   issue: number;
 }
 
-/** A handler call in the order whose holder has not yet cast its completion. Replicated. */
-interface PendingHandler {
-  id: string;
-  lock: string;
-  runner: MemberId;
-  client: string;
-  mode: ReplyMode;
-  contact: MemberId;
-  view: AppliedView;
-  at: number;
-}
-
-/**
- * One unit of the apply queue: a delivered cast, a view change, or a whole state to install
- * (deferred while an async method of an earlier history still runs, see {@link Replica.restore}).
- * `fresh` marks a view of this member's current incarnation (not one from a snapshot's backlog).
- */
-type Item =
-  | { t: 'msg'; payload: Uint8Array; sender: MemberId; viewId: number; msg?: GroupMsg }
-  | { t: 'view'; viewId: number; members: MemberId[]; fresh?: boolean }
-  | { t: 'restore'; state: Uint8Array };
-
-/** A snapshot's parts, checked (see {@link parseSnapshot}). */
-interface SnapshotParts {
-  app: unknown;
-  outcomes: OutcomeTable;
-  locks: LockTable;
-  pending: Map<string, PendingHandler>;
-  lastNow: number;
-  applied: AppliedView;
-  backlog: Delivered[];
-  /** Requests at the backlog's head the outcome table already counted (see `OutcomeTable.snapshot`). */
-  unapplied?: number;
-}
-
-/** An item of a snapshot's backlog (never a `restore`). */
-type Delivered = Exclude<Item, { t: 'restore' }>;
-
-const SNAPSHOT_VERSION = 1;
 /** Views {@link Replica}'s `recentViews` keeps. */
 const RECENT_VIEWS = 16;
 
@@ -369,15 +331,6 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly inOrder = new Map<string, InOrder>();
   /** Fences this member cast and has not yet applied: request id → cast time. */
   private readonly fencing = new Map<string, number>();
-  /** Client address → last time heard from. */
-  private readonly clients = new Map<string, number>();
-  /** The last key of `clients` (its most recently seen client), if known. */
-  private newestClient: string | undefined;
-  /**
-   * Client address → the largest packet its transport takes, from its `hello` (clients of an
-   * earlier release say nothing): answers to it are kept within it, and its views carry ours.
-   */
-  private readonly clientLimits = new Map<string, number>();
   /** {@link orderedIn}'s copy of the current view, and the view object it copied. */
   private lastOrderedIn: { from: object; applied: AppliedView } | undefined;
   /**
@@ -404,11 +357,20 @@ export class Replica<T extends object = object> implements StateProvider {
   /** {@link frozenView}'s copy, and the view it copied. */
   private lastFrozen: { from: AppliedView; view: CallContext['view'] } | undefined;
   /**
-   * Replies and acceptances for clients, sent together at the end of this turn (a microtask):
-   * what one incoming packet's deliveries produce for one client leaves in one packet, and an
-   * `accepted` whose reply goes in the same turn is not sent at all (docs/rpc.md, "Batching").
+   * The clients this member is contact of, and its packets to them: replies and acceptances are
+   * sent together at the end of this turn (a microtask), so what one incoming packet's deliveries
+   * produce for one client leaves in one packet, and an `accepted` whose reply goes in the same
+   * turn is not sent at all (docs/rpc.md, "Batching").
    */
-  private outbox = new Map<string, { accepted: AcceptedPacket[]; replies: ReplyPacket[] }>();
+  private readonly link = new ClientLink({
+    group: () => this.group,
+    groupId: () => this.groupId,
+    endpoint: () => this.endpoint,
+    auth: () => this.auth,
+    clock: () => this.clock(),
+    observe: () => this.observe,
+    guard: (fn) => this.guard(fn),
+  });
   /**
    * This member's `acquire()` calls still waiting, per lock, oldest first. `member` is the
    * incarnation that cast the acquire (undefined: not cast yet, made while cut off; it is cast
@@ -555,16 +517,10 @@ export class Replica<T extends object = object> implements StateProvider {
     // A joiner has a view before its state arrives, and a rejoining member a stale table: until
     // it applied a view of its current incarnation it would answer wrongly.
     if (!this.serving) return;
-    this.touchClient(from);
+    this.link.touch(from);
     switch (packet.kind) {
       case 'hello':
-        if (packet.maxDatagram !== undefined && packet.maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
-          this.clientLimits.delete(from);
-          this.clientLimits.set(from, packet.maxDatagram);
-          if (this.clientLimits.size > MAX_CLIENT_LIMITS)
-            this.clientLimits.delete(this.clientLimits.keys().next().value as string);
-        }
-        this.sendView(from);
+        this.link.hello(from, packet.maxDatagram);
         return;
       case 'outcome?':
         this.answerOutcome(packet, from);
@@ -629,7 +585,14 @@ export class Replica<T extends object = object> implements StateProvider {
       }
       const result = this.observe.answer!(p.method, p.args);
       const { id: viewId, members } = group.view;
-      this.send(from, { kind: 'reply', id: p.id, member: group.self, viewId, members: [...members], result });
+      this.link.send(from, {
+        kind: 'reply',
+        id: p.id,
+        member: group.self,
+        viewId,
+        members: [...members],
+        result,
+      });
       return;
     }
     this.observe.event(requestStep.received(p.id, from));
@@ -647,7 +610,7 @@ export class Replica<T extends object = object> implements StateProvider {
     const queued = this.inOrder.get(p.id);
     const orderedIn = running ?? (queued && queued.issue >= issue ? queued : undefined);
     if (orderedIn) {
-      this.send(from, {
+      this.link.send(from, {
         kind: 'accepted',
         id: p.id,
         viewId: orderedIn.id,
@@ -666,7 +629,7 @@ export class Replica<T extends object = object> implements StateProvider {
 
     const resolved = this.dispatcher.resolve(p.service, p.method, p.args);
     if (!resolved.ok) {
-      this.send(from, { kind: 'reject', id: p.id, member: group.self, result: resolved.result });
+      this.link.send(from, { kind: 'reject', id: p.id, member: group.self, result: resolved.result });
       return;
     }
     if (resolved.entry.ordered) {
@@ -706,7 +669,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.castArgs.delete(id);
     if (client === undefined || !(error instanceof TroupeError) || error.code !== 'MESSAGE_TOO_LARGE') return;
     const member = this.group?.self;
-    if (member) this.send(client, { kind: 'reject', id, member, result: failure(error) });
+    if (member) this.link.send(client, { kind: 'reject', id, member, result: failure(error) });
   }
 
   /** An unordered query: answered here from local state; in `all`/`majority` also by every other member. */
@@ -714,7 +677,7 @@ export class Replica<T extends object = object> implements StateProvider {
     const group = this.group!;
     const view = group.view!;
     if (p.mode === 'none') {
-      this.send(from, {
+      this.link.send(from, {
         kind: 'accepted',
         id: p.id,
         viewId: view.id,
@@ -724,7 +687,7 @@ export class Replica<T extends object = object> implements StateProvider {
       return;
     }
     if (p.mode === 'all' || p.mode === 'majority') {
-      this.send(from, {
+      this.link.send(from, {
         kind: 'accepted',
         id: p.id,
         viewId: view.id,
@@ -753,7 +716,7 @@ export class Replica<T extends object = object> implements StateProvider {
     const view = group.view!;
     const ctx = this.context(id, entry, { id: view.id, members: [...view.members] }, this.clock());
     const reply = (result: Result) =>
-      this.send(client, {
+      this.link.send(client, {
         kind: 'reply',
         id,
         member: group.self,
@@ -783,9 +746,9 @@ export class Replica<T extends object = object> implements StateProvider {
     };
     const known = this.outcomes.get(id);
     if (known?.status === 'committed') {
-      this.send(from, { ...base, status: 'committed', result: known.result, orderedIn: known.viewId });
+      this.link.send(from, { ...base, status: 'committed', result: known.result, orderedIn: known.viewId });
     } else if (known) {
-      this.send(from, {
+      this.link.send(from, {
         ...base,
         status: known.status,
         result: undefined,
@@ -797,7 +760,7 @@ export class Replica<T extends object = object> implements StateProvider {
       // so `not-found` would be false.
       const cast = this.inflight.has(id);
       if (!pending && !cast && upTo) this.fence(id, upTo);
-      this.send(from, {
+      this.link.send(from, {
         ...base,
         status: pending || cast ? 'pending' : 'not-found',
         result: undefined,
@@ -909,7 +872,7 @@ export class Replica<T extends object = object> implements StateProvider {
       // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
       // names its caster as contact too, but has no client to tell.)
       this.inflight.delete(msg.id);
-      this.send(msg.client, {
+      this.link.send(msg.client, {
         kind: 'accepted',
         id: msg.id,
         viewId: orderedIn.id,
@@ -937,8 +900,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.frozen = false;
     this.castDeferredAcquires();
     this.pump();
-    const now = this.clock();
-    for (const [addr, seen] of this.clients) if (now - seen <= this.clientPushMs) this.sendView(addr);
+    this.link.pushView(this.clientPushMs);
     this.batcher.reset();
   }
 
@@ -1096,7 +1058,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.lastNow = now;
     this.inflight.delete(msg.id);
     // Every replica learns the client, so all of them push it the next view (fast fail-over).
-    this.touchClient(msg.client);
+    this.link.touch(msg.client);
     const view = this.applied;
     // The client's session: refreshed, and what the client settled is dropped, before the lookup.
     this.outcomes.request(msg.id, msg.settled, msg.keep);
@@ -1252,7 +1214,7 @@ export class Replica<T extends object = object> implements StateProvider {
         ? recorded
         : view;
     const { id: viewId, members } = named;
-    this.send(client, { kind: 'reply', id, member: this.group!.self, viewId, members, result });
+    this.link.send(client, { kind: 'reply', id, member: this.group!.self, viewId, members, result });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1757,119 +1719,6 @@ export class Replica<T extends object = object> implements StateProvider {
     return this.lastFrozen.view;
   }
 
-  private send(to: string, p: ClientPacket): void {
-    if (p.kind === 'reply') this.observe.event(requestStep.replied(p.id, to));
-    if (p.kind !== 'reply' && p.kind !== 'accepted') {
-      this.sendNow(to, p);
-      return;
-    }
-    let out = this.outbox.get(to);
-    if (!out) {
-      if (this.outbox.size === 0) queueMicrotask(() => this.guard(() => this.flush()));
-      out = { accepted: [], replies: [] };
-      this.outbox.set(to, out);
-    }
-    if (p.kind === 'reply') out.replies.push(p);
-    else out.accepted.push(p);
-  }
-
-  private sendNow(to: string, p: ClientPacket): void {
-    const group = this.group;
-    if (!group) return;
-    const bytes = encodeClientPacket(p, this.groupId, this.endpoint, this.auth);
-    // Ours, or the client's if its hello said a smaller one (a client over TCP with small frames
-    // drops a larger frame and its connection with it).
-    const theirs = this.clientLimits.get(to);
-    const max =
-      theirs === undefined
-        ? group.maxDatagram
-        : Math.min(group.maxDatagram ?? Number.POSITIVE_INFINITY, theirs);
-    if (max === undefined || bytes.length <= max) {
-      group.sendRaw(to, bytes);
-      return;
-    }
-    // Too large for one datagram: the transport would drop it, every time the client asked
-    // again, and the call ended in a TimeoutError at its deadline though the request had run (a
-    // 4,000-entry bank statement). The client is told why instead; the recorded result stays.
-    if (p.kind === 'replies') {
-      for (const r of p.replies)
-        this.sendNow(to, { kind: 'reply', member: p.member, viewId: p.viewId, members: p.members, ...r });
-      return;
-    }
-    if ((p.kind === 'reply' || p.kind === 'outcome' || p.kind === 'reject') && p.result) {
-      const result: Result = {
-        ok: false,
-        error: {
-          name: 'TroupeError',
-          code: 'REPLY_TOO_LARGE',
-          message: `the ${p.kind === 'reject' ? 'refusal' : 'result'} of request ${p.id} makes a ${bytes.length}-byte packet, more than one datagram (${max}) carries to the client: ${p.kind === 'reject' ? 'the request was refused (never ordered), but why' : 'the request ran, but its result'} cannot reach a client over this transport`,
-        },
-      };
-      group.sendRaw(to, encodeClientPacket({ ...p, result }, this.groupId, this.endpoint, this.auth));
-      return;
-    }
-    group.sendRaw(to, bytes);
-  }
-
-  /**
-   * Sends what this turn produced for each client: an `accepted` only when no reply to the same
-   * request goes with it (a reply says more: the request was ordered, and its result), replies
-   * alone as `reply`, several of one view together as `replies`.
-   */
-  private flush(): void {
-    const outbox = this.outbox;
-    this.outbox = new Map();
-    for (const [to, { accepted, replies }] of outbox) {
-      const answered = new Set(replies.map((r) => r.id));
-      for (const a of accepted) if (!answered.has(a.id)) this.sendNow(to, a);
-      const byView = new Map<string, ReplyPacket[]>();
-      for (const r of replies) {
-        const key = `${r.member} ${r.viewId} ${r.members.join(' ')}`;
-        const list = byView.get(key);
-        if (list) list.push(r);
-        else byView.set(key, [r]);
-      }
-      for (const list of byView.values()) {
-        let chunk: ReplyPacket[] = [];
-        let size = 0;
-        const send = () => {
-          const { member, viewId, members } = chunk[0]!;
-          if (chunk.length === 1) this.sendNow(to, chunk[0]!);
-          else {
-            const replies = chunk.map(({ id, result }) => ({ id, result }));
-            this.sendNow(to, { kind: 'replies', member, viewId, members, replies });
-          }
-          chunk = [];
-          size = 0;
-        };
-        for (const r of list) {
-          const bytes = replySize(r);
-          if (chunk.length > 0 && (chunk.length === MAX_BATCHED_REPLIES || size + bytes > BATCH_BYTES))
-            send();
-          chunk.push(r);
-          size += bytes;
-        }
-        if (chunk.length > 0) send();
-      }
-    }
-  }
-
-  private sendView(to: string): void {
-    const view = this.group?.view;
-    if (!view) return;
-    // A client that gave its own limit reads ours (6 fields); one of an earlier release would
-    // refuse them, and gets the 5 it reads.
-    const max = this.group!.maxDatagram;
-    this.send(to, {
-      kind: 'view',
-      member: this.group!.self,
-      viewId: view.id,
-      members: [...view.members],
-      addresses: [...view.addresses],
-      ...(max !== undefined && this.clientLimits.has(to) ? { maxDatagram: max } : {}),
-    });
-  }
-
   /**
    * The view `viewId` as requests ordered in it record it: one copy per view, shared by its
    * requests (nobody writes to it; it was copied for every request).
@@ -1890,18 +1739,6 @@ export class Replica<T extends object = object> implements StateProvider {
     if (this.recentViews.size > RECENT_VIEWS) this.recentViews.delete(this.recentViews.keys().next().value!);
   }
 
-  private touchClient(addr: string): void {
-    // Already the most recently seen (one busy client): refresh it where it stands.
-    if (addr === this.newestClient) {
-      this.clients.set(addr, this.clock());
-      return;
-    }
-    this.newestClient = addr;
-    this.clients.delete(addr);
-    this.clients.set(addr, this.clock());
-    if (this.clients.size > 4096) this.clients.delete(this.clients.keys().next().value as string);
-  }
-
   private requireGroup(): GroupHandle {
     if (!this.group) throw new RpcConfigError('replica is not attached to a group');
     return this.group;
@@ -1917,9 +1754,6 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 }
 
-/** Clients whose datagram limit a member keeps (as many as the clients it pushes views to). */
-const MAX_CLIENT_LIMITS = 4096;
-
 /**
  * Observability queries (`status`, `trace`, `check`) a member answers a second, in a burst of as
  * many; past it they are dropped and the asker retries. The live page polls each member every
@@ -1927,121 +1761,8 @@ const MAX_CLIENT_LIMITS = 4096;
  */
 export const OBSERVE_QUERIES_PER_SEC = 20;
 
-/**
- * Replies batched into one packet stay under this many bytes of results (estimated), well below a
- * UDP datagram; a larger single reply goes alone, as before.
- */
-const BATCH_BYTES = 16 * 1024;
-
-function replySize(r: ReplyPacket): number {
-  const e = r.result.ok ? undefined : r.result.error;
-  // An error's details are not measured here: such a reply goes alone.
-  if (e?.details !== undefined) return BATCH_BYTES;
-  const result = r.result.ok ? r.result.value.length : e!.message.length + e!.name.length + e!.code.length;
-  return r.id.length + result + 16;
-}
-
-const delivered = (items: Item[]): Delivered[] => items.filter((i): i is Delivered => i.t !== 'restore');
-
 function sameMembers(a: readonly MemberId[], b: readonly MemberId[]): boolean {
   return a.length === b.length && a.every((m, i) => m === b[i]);
-}
-
-/** Whether `parts` is, byte for byte, the state `start` encodes with the same request heading its backlog. */
-function opensWith(parts: SnapshotParts, start: Uint8Array): boolean {
-  const first = parts.backlog[0];
-  if (first?.t !== 'msg') return false;
-  return Buffer.compare(encodeSnapshot({ ...parts, backlog: [first] }), start) === 0;
-}
-
-/** The snapshot format, version {@link SNAPSHOT_VERSION} (docs/rpc.md, "State transfer"). */
-function encodeSnapshot(p: SnapshotParts): Uint8Array {
-  const pending = [...p.pending.values()].map((h) => [
-    h.id,
-    h.lock,
-    h.runner,
-    h.client,
-    h.mode,
-    h.contact,
-    h.view.id,
-    h.view.members,
-    h.at,
-  ]);
-  const backlog = p.backlog.map((i) =>
-    i.t === 'msg' ? ['m', i.payload, i.sender, i.viewId] : ['v', i.viewId, i.members],
-  );
-  return encodeValue([
-    SNAPSHOT_VERSION,
-    p.app,
-    p.outcomes.snapshot(p.unapplied ?? 0),
-    p.locks.snapshot(),
-    pending,
-    p.lastNow,
-    p.applied.id,
-    p.applied.members,
-    backlog,
-  ]);
-}
-
-/**
- * Decodes and checks a whole snapshot into fresh tables, touching nothing of the replica: the
- * bytes come from another process and are held to the same standard as packets. Throws only
- * {@link SnapshotError} (its `cause` says what was wrong).
- */
-function parseSnapshot(state: Uint8Array, limits: Partial<OutcomeLimits>): SnapshotParts {
-  try {
-    const v = decodeValue(state, SNAPSHOT_LIMITS);
-    if (!Array.isArray(v) || v[0] !== SNAPSHOT_VERSION || v.length !== 9)
-      throw new SnapshotError('state snapshot is not a troupe rpc snapshot of this version');
-    const [, app, outcomeState, lockState, pendingState, lastNow, viewId, members, backlogState] = v;
-    const outcomes = new OutcomeTable(limits);
-    outcomes.restore(outcomeState);
-    const locks = new LockTable();
-    locks.restore(lockState);
-    if (!Array.isArray(pendingState) || !Array.isArray(backlogState))
-      bad('pending and backlog must be arrays');
-    const pending = new Map<string, PendingHandler>();
-    for (const t of pendingState as unknown[]) {
-      if (!Array.isArray(t) || t.length !== 9) bad('pending handler call must have 9 fields');
-      const p = t as unknown[];
-      const h: PendingHandler = {
-        id: requestId(p[0]),
-        lock: str(p[1], 'lock', 256),
-        runner: str(p[2], 'runner', 64),
-        client: str(p[3], 'client address', 256),
-        mode: mode(p[4]),
-        contact: str(p[5], 'contact', 64),
-        view: { id: int(p[6], 'view id'), members: strings(p[7], 'view members') },
-        at: int(p[8], 'time'),
-      };
-      pending.set(h.id, h);
-    }
-    const backlog = (backlogState as unknown[]).map((t): Delivered => {
-      if (Array.isArray(t) && t[0] === 'm' && t.length === 4)
-        return {
-          t: 'msg',
-          payload: bytes(t[1], 'message'),
-          sender: str(t[2], 'sender', 64),
-          viewId: int(t[3], 'view id'),
-        };
-      if (Array.isArray(t) && t[0] === 'v' && t.length === 3)
-        return { t: 'view', viewId: int(t[1], 'view id'), members: strings(t[2], 'view members') };
-      return bad('backlog item must be a message or a view');
-    });
-    return {
-      app,
-      outcomes,
-      locks,
-      pending,
-      lastNow: int(lastNow, 'lastNow'),
-      applied: { id: int(viewId, 'view id'), members: strings(members, 'view members') },
-      backlog,
-    };
-  } catch (e) {
-    if (e instanceof SnapshotError) throw e;
-    const why = e instanceof Error ? e.message : 'not an error';
-    throw new SnapshotError(`state snapshot rejected: ${why}`, { cause: e });
-  }
 }
 
 function wire(e: InterruptedError | OutcomeExpiredError): { name: string; message: string; code: string } {

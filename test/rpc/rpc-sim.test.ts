@@ -36,7 +36,7 @@ const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i)
 type Internals = {
   outcomes: { get(id: string): unknown };
   answerOutcome(query: unknown, from: string): void;
-  send(to: string, p: { kind: string; status?: string }): void;
+  link: { send(to: string, p: { kind: string; status?: string }): void };
 };
 
 /** A replica whose outcome table never finds a request: a second copy or a reissue runs again. */
@@ -62,9 +62,9 @@ function denying(instance: Register, options: ReplicaOptions): Replica<Register>
   const r = new Replica(instance, options);
   const inner = r as unknown as Internals;
   const answer = inner.answerOutcome.bind(r);
-  const send = inner.send.bind(r);
+  const send = inner.link.send.bind(inner.link);
   inner.answerOutcome = (query, from) => {
-    inner.send = (to, p) =>
+    inner.link.send = (to, p) =>
       send(
         to,
         p.kind === 'outcome' && p.status === 'committed'
@@ -80,7 +80,7 @@ function denying(instance: Register, options: ReplicaOptions): Replica<Register>
     try {
       answer(query, from);
     } finally {
-      inner.send = send;
+      inner.link.send = send;
     }
   };
   return r;

@@ -64,7 +64,8 @@ describe('the simulated network', () => {
 });
 
 type Internals = {
-  send(to: string, p: { kind: string; member?: string; result?: unknown }): void;
+  /** The replica's packets to its clients (`ClientLink`). */
+  link: { send(to: string, p: { kind: string; member?: string; result?: unknown }): void };
   onClientPacket(bytes: Uint8Array, from: string): void;
 };
 
@@ -72,8 +73,8 @@ type Internals = {
 function lying(instance: Register, options: ReplicaOptions): Replica<Register> {
   const r = new Replica(instance, options);
   const inner = r as unknown as Internals;
-  const send = inner.send.bind(r);
-  inner.send = (to, p) =>
+  const send = inner.link.send.bind(inner.link);
+  inner.link.send = (to, p) =>
     send(to, p.kind === 'reply' && p.result ? { ...p, result: { ok: true, value: encodeValue(-7) } } : p);
   return r;
 }
@@ -82,14 +83,14 @@ function lying(instance: Register, options: ReplicaOptions): Replica<Register> {
 function lyingAfterRefounding(instance: Register, options: ReplicaOptions): Replica<Register> {
   const r = new Replica(instance, options);
   const inner = r as unknown as Internals & { onPartitioned(): void };
-  const send = inner.send.bind(r);
+  const send = inner.link.send.bind(inner.link);
   const cut = inner.onPartitioned.bind(r);
   let after = false;
   inner.onPartitioned = () => {
     after = true;
     cut();
   };
-  inner.send = (to, p) => {
+  inner.link.send = (to, p) => {
     const res = p.result as { ok: boolean; value?: Uint8Array } | undefined;
     if (!after || p.kind !== 'reply' || !res?.ok || !res.value) return send(to, p);
     const v = decodeValue(res.value);

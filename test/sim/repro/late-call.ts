@@ -24,7 +24,8 @@ const TARGET = 'c0:3';
 interface Mutable {
   outcomes: { refuses(): boolean };
   fence(): void;
-  send(to: string, p: ClientPacket): void;
+  /** The replica's packets to its clients (`ClientLink`). */
+  link: { send(to: string, p: ClientPacket): void };
 }
 
 /** The issue of `TARGET` a client packet carries, if it carries that request's call. */
@@ -50,8 +51,8 @@ export async function lateCallRun(
         if (mode === 'ignore') inner.outcomes.refuses = () => false;
         if (mode === 'lying') {
           inner.fence = () => {};
-          const send = inner.send.bind(r);
-          inner.send = (to, p) =>
+          const send = inner.link.send.bind(inner.link);
+          inner.link.send = (to, p) =>
             send(to, p.kind === 'outcome' && p.fencedUpTo !== undefined ? { ...p, fencedUpTo: 1_000 } : p);
         }
         return r;

@@ -1,0 +1,211 @@
+/**
+ * A replica's side of the clients it serves as their contact: who they are (seen lately, and the
+ * datagram limit each said it takes) and the packets it sends them. The {@link Replica} decides
+ * what to tell a client; this decides how it travels: `accepted` and `reply` packets of one turn
+ * leave together at its end, several replies of one view in one `replies` packet, and a packet
+ * too large for the client's datagrams becomes an error the client can read.
+ */
+import type { GroupHandle } from '../group/types.js';
+import { type ObserveSink, requestStep } from '../observe/events.js';
+import type { PacketAuth } from '../wire/auth.js';
+import type { Endpoint } from '../wire/packet.js';
+import {
+  type AcceptedPacket,
+  type ClientPacket,
+  encodeClientPacket,
+  MAX_BATCHED_REPLIES,
+  MIN_ADVERTISED_DATAGRAM,
+  type ReplyPacket,
+} from './protocol.js';
+import type { Result } from './result.js';
+
+/** What the link reads of its replica, each when it sends (a rejoin changes the endpoint). */
+export interface LinkOwner {
+  group(): GroupHandle | undefined;
+  /** The group's id and this incarnation's endpoint, as client packets carry them. */
+  groupId(): number;
+  endpoint(): Endpoint;
+  auth(): PacketAuth | undefined;
+  clock(): number;
+  observe(): ObserveSink;
+  /** Runs `fn` so that a throw is counted, never thrown (the turn-end flush runs outside any call). */
+  guard(fn: () => void): void;
+}
+
+/** Clients a member keeps (last seen, datagram limit): as many as it pushes views to. */
+const MAX_CLIENTS = 4096;
+
+/**
+ * Replies batched into one packet stay under this many bytes of results (estimated), well below a
+ * UDP datagram; a larger single reply goes alone.
+ */
+const BATCH_BYTES = 16 * 1024;
+
+export class ClientLink {
+  /** What this turn produced for each client, sent at its end ({@link flush}). */
+  private outbox = new Map<string, { accepted: AcceptedPacket[]; replies: ReplyPacket[] }>();
+  /** Client address → when it was last heard from, least recent first (view pushes go to these). */
+  private readonly seen = new Map<string, number>();
+  private newest: string | undefined;
+  /** Client address → the datagram size its hello said it takes, when smaller than ours. */
+  private readonly limits = new Map<string, number>();
+
+  constructor(private readonly owner: LinkOwner) {}
+
+  /** A packet came from client `addr`: it is one of this contact's clients, seen now. */
+  touch(addr: string): void {
+    const now = this.owner.clock();
+    // Already the most recently seen (one busy client): refresh it where it stands.
+    if (addr === this.newest) {
+      this.seen.set(addr, now);
+      return;
+    }
+    this.newest = addr;
+    this.seen.delete(addr);
+    this.seen.set(addr, now);
+    if (this.seen.size > MAX_CLIENTS) this.seen.delete(this.seen.keys().next().value as string);
+  }
+
+  /** A client's hello: keep the datagram size it takes, if it gave one, and tell it the view. */
+  hello(addr: string, maxDatagram: number | undefined): void {
+    if (maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
+      this.limits.delete(addr);
+      this.limits.set(addr, maxDatagram);
+      if (this.limits.size > MAX_CLIENTS) this.limits.delete(this.limits.keys().next().value as string);
+    }
+    this.sendView(addr);
+  }
+
+  /** A new view: every client heard from within `withinMs` is told it. */
+  pushView(withinMs: number): void {
+    const now = this.owner.clock();
+    for (const [addr, at] of this.seen) if (now - at <= withinMs) this.sendView(addr);
+  }
+
+  /** Sends `p` to `to`: `accepted` and `reply` at the end of this turn, anything else at once. */
+  send(to: string, p: ClientPacket): void {
+    if (p.kind === 'reply') this.owner.observe().event(requestStep.replied(p.id, to));
+    if (p.kind !== 'reply' && p.kind !== 'accepted') {
+      this.sendNow(to, p);
+      return;
+    }
+    let out = this.outbox.get(to);
+    if (!out) {
+      if (this.outbox.size === 0) queueMicrotask(() => this.owner.guard(() => this.flush()));
+      out = { accepted: [], replies: [] };
+      this.outbox.set(to, out);
+    }
+    if (p.kind === 'reply') out.replies.push(p);
+    else out.accepted.push(p);
+  }
+
+  private sendView(to: string): void {
+    const group = this.owner.group();
+    const view = group?.view;
+    if (!group || !view) return;
+    // A client that gave its own limit reads ours (6 fields); one of an earlier release would
+    // refuse them, and gets the 5 it reads.
+    const max = group.maxDatagram;
+    this.send(to, {
+      kind: 'view',
+      member: group.self,
+      viewId: view.id,
+      members: [...view.members],
+      addresses: [...view.addresses],
+      ...(max !== undefined && this.limits.has(to) ? { maxDatagram: max } : {}),
+    });
+  }
+
+  private sendNow(to: string, p: ClientPacket): void {
+    const group = this.owner.group();
+    if (!group) return;
+    const bytes = this.encode(p);
+    // Ours, or the client's if its hello said a smaller one (a client over TCP with small frames
+    // drops a larger frame and its connection with it).
+    const theirs = this.limits.get(to);
+    const max =
+      theirs === undefined
+        ? group.maxDatagram
+        : Math.min(group.maxDatagram ?? Number.POSITIVE_INFINITY, theirs);
+    if (max === undefined || bytes.length <= max) {
+      group.sendRaw(to, bytes);
+      return;
+    }
+    // Too large for one datagram: the transport would drop it, every time the client asked
+    // again, and the call ended in a TimeoutError at its deadline though the request had run (a
+    // 4,000-entry bank statement). The client is told why instead; the recorded result stays.
+    if (p.kind === 'replies') {
+      for (const r of p.replies)
+        this.sendNow(to, { kind: 'reply', member: p.member, viewId: p.viewId, members: p.members, ...r });
+      return;
+    }
+    if ((p.kind === 'reply' || p.kind === 'outcome' || p.kind === 'reject') && p.result) {
+      const result: Result = {
+        ok: false,
+        error: {
+          name: 'TroupeError',
+          code: 'REPLY_TOO_LARGE',
+          message: `the ${p.kind === 'reject' ? 'refusal' : 'result'} of request ${p.id} makes a ${bytes.length}-byte packet, more than one datagram (${max}) carries to the client: ${p.kind === 'reject' ? 'the request was refused (never ordered), but why' : 'the request ran, but its result'} cannot reach a client over this transport`,
+        },
+      };
+      group.sendRaw(to, this.encode({ ...p, result }));
+      return;
+    }
+    group.sendRaw(to, bytes);
+  }
+
+  private encode(p: ClientPacket): Uint8Array {
+    return encodeClientPacket(p, this.owner.groupId(), this.owner.endpoint(), this.owner.auth());
+  }
+
+  /**
+   * Sends what this turn produced for each client: an `accepted` only when no reply to the same
+   * request goes with it (a reply says more: the request was ordered, and its result), replies
+   * alone as `reply`, several of one view together as `replies`.
+   */
+  private flush(): void {
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [to, { accepted, replies }] of outbox) {
+      const answered = new Set(replies.map((r) => r.id));
+      for (const a of accepted) if (!answered.has(a.id)) this.sendNow(to, a);
+      const byView = new Map<string, ReplyPacket[]>();
+      for (const r of replies) {
+        const key = `${r.member} ${r.viewId} ${r.members.join(' ')}`;
+        const list = byView.get(key);
+        if (list) list.push(r);
+        else byView.set(key, [r]);
+      }
+      for (const list of byView.values()) {
+        let chunk: ReplyPacket[] = [];
+        let size = 0;
+        const send = () => {
+          const { member, viewId, members } = chunk[0]!;
+          if (chunk.length === 1) this.sendNow(to, chunk[0]!);
+          else {
+            const replies = chunk.map(({ id, result }) => ({ id, result }));
+            this.sendNow(to, { kind: 'replies', member, viewId, members, replies });
+          }
+          chunk = [];
+          size = 0;
+        };
+        for (const r of list) {
+          const bytes = replySize(r);
+          if (chunk.length > 0 && (chunk.length === MAX_BATCHED_REPLIES || size + bytes > BATCH_BYTES))
+            send();
+          chunk.push(r);
+          size += bytes;
+        }
+        if (chunk.length > 0) send();
+      }
+    }
+  }
+}
+
+function replySize(r: ReplyPacket): number {
+  const e = r.result.ok ? undefined : r.result.error;
+  // An error's details are not measured here: such a reply goes alone.
+  if (e?.details !== undefined) return BATCH_BYTES;
+  const result = r.result.ok ? r.result.value.length : e!.message.length + e!.name.length + e!.code.length;
+  return r.id.length + result + 16;
+}
