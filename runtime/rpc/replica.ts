@@ -37,6 +37,7 @@ import { type CallContext, ReplicaCallContext } from './context.js';
 import { Dispatcher, failure, type MethodEntry, type Resolved } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
 import { fieldsState } from './fields-state.js';
+import { LockWaiters } from './lock-waiters.js';
 import { LockTable, runByOthers } from './locks.js';
 import {
   decodeGroupMsg,
@@ -204,15 +205,6 @@ interface InOrder extends AppliedView {
 /** Views {@link Replica}'s `recentViews` keeps. */
 const RECENT_VIEWS = 16;
 
-/** An `acquire()` waiting for its lock (see `Replica.lockWaiters`). */
-interface LockWaiter {
-  readonly lock: string;
-  readonly resolve: () => void;
-  readonly reject: (e: Error) => void;
-  applied: boolean;
-  member: MemberId | undefined;
-}
-
 /**
  * Makes `instance` a replica of the group `group` has joined. Use it when no state transfer is
  * needed at join (the first member), else create the {@link Replica} first and hand it to the
@@ -371,14 +363,8 @@ export class Replica<T extends object = object> implements StateProvider {
     observe: () => this.observe,
     guard: (fn) => this.guard(fn),
   });
-  /**
-   * This member's `acquire()` calls still waiting, per lock, oldest first. `member` is the
-   * incarnation that cast the acquire (undefined: not cast yet, made while cut off; it is cast
-   * as the next incarnation). `applied` turns true when that acquire is applied: an
-   * incarnation's casts are applied in the order it cast them, so its next applied acquire of a
-   * lock belongs to its oldest waiter not yet applied.
-   */
-  private readonly lockWaiters = new Map<string, LockWaiter[]>();
+  /** This member's own `acquire()` calls still waiting for their lock. */
+  private readonly lockWaiters = new LockWaiters();
   private readonly handlerChains = new Map<string, Promise<void>>();
   /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
   private readonly handlerGates = new Set<{ p: PendingHandler; open: () => void }>();
@@ -494,7 +480,7 @@ export class Replica<T extends object = object> implements StateProvider {
   /** Stops listening to the group (client packets keep arriving at the handle but are ignored). */
   detach(): void {
     if (!this.group) return;
-    this.interruptLockWaiters('the replica was detached from its group');
+    this.lockWaiters.interrupt('the replica was detached from its group');
     this.group.off('deliver', this.listeners.deliver);
     this.group.off('view', this.listeners.view);
     this.group.off('partitioned', this.listeners.partitioned);
@@ -898,7 +884,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (v.previousId === undefined) this.recentViews.clear();
     this.rememberView({ id: v.view.id, members: [...v.view.members] });
     this.frozen = false;
-    this.castDeferredAcquires();
+    if (this.group) this.lockWaiters.castDeferred(this.group);
     this.pump();
     this.link.pushView(this.clientPushMs);
     this.batcher.reset();
@@ -917,7 +903,7 @@ export class Replica<T extends object = object> implements StateProvider {
    * and installed once the method has settled, before anything else is applied.
    */
   private onPartitioned(): void {
-    this.interruptLockWaiters('this member was cut off from its group before it held the lock');
+    this.lockWaiters.interrupt('this member was cut off from its group before it held the lock');
     this.generation++;
     this.serving = false;
     this.frozen = true;
@@ -988,7 +974,7 @@ export class Replica<T extends object = object> implements StateProvider {
    * stops instead (applies nothing, answers no client, `snapshot()` throws) and leaves the group.
    */
   private fail(): void {
-    this.interruptLockWaiters('this replica failed');
+    this.lockWaiters.interrupt('this replica failed');
     this.failed = true;
     this.resumed = false;
     this.settledStale = undefined;
@@ -1020,8 +1006,7 @@ export class Replica<T extends object = object> implements StateProvider {
       case 'acquire':
         this.locks.acquire(msg.lock, msg.member);
         if (msg.member === this.group?.self) {
-          const mine = this.lockWaiters.get(msg.lock)?.find((w) => !w.applied && w.member === msg.member);
-          if (mine) mine.applied = true;
+          this.lockWaiters.applied(msg.lock, msg.member);
         }
         this.wakeLockWaiters();
         return undefined;
@@ -1361,49 +1346,7 @@ export class Replica<T extends object = object> implements StateProvider {
       return Promise.reject(
         new TroupeError('LOCK_INTERRUPTED', `acquire of lock '${lock}': this replica failed`),
       );
-    return new Promise((resolve, reject) => {
-      // Waiting before the cast: a sequencer alone in its view applies its own cast at once.
-      const waiter: LockWaiter = { lock, resolve, reject, applied: false, member: undefined };
-      const waiters = this.lockWaiters.get(lock) ?? [];
-      waiters.push(waiter);
-      this.lockWaiters.set(lock, waiters);
-      // Cut off and not back yet: its cast would name the incarnation that ended, which its
-      // stack drops, and nothing would settle it (an application that retries on
-      // LOCK_INTERRUPTED lands here at once). It is cast as the next incarnation (onView).
-      if (!this.frozen) this.castAcquire(group, waiter);
-    });
-  }
-
-  private castAcquire(group: GroupHandle, w: LockWaiter): void {
-    w.member = group.self;
-    try {
-      // Majority, as calls and fences: a holder acts on its lock, so an acquire applied anywhere
-      // must be in every later view's order (a sequencer cut off alone applied its own at once).
-      group.cast(encodeGroupMsg({ kind: 'acquire', lock: w.lock, member: w.member }), DEFAULT_CALL_QOS);
-    } catch (e) {
-      // Never cast (a closed group, a lock name over maxMessage): it must not take the mark of
-      // a later acquire.
-      const waiters = this.lockWaiters.get(w.lock) ?? [];
-      waiters.splice(waiters.indexOf(w), 1);
-      if (waiters.length === 0) this.lockWaiters.delete(w.lock);
-      w.reject(e as Error);
-    }
-  }
-
-  /** Acquires made while cut off: cast now, as this incarnation. */
-  private castDeferredAcquires(): void {
-    const group = this.group;
-    if (!group) return;
-    for (const waiters of [...this.lockWaiters.values()])
-      for (const w of [...waiters]) if (w.member === undefined) this.castAcquire(group, w);
-  }
-
-  /** Acquires still waiting end: their member's history ended (it never held the lock as itself). */
-  private interruptLockWaiters(why: string): void {
-    for (const [lock, waiters] of this.lockWaiters)
-      for (const w of waiters)
-        w.reject(new TroupeError('LOCK_INTERRUPTED', `acquire of lock '${lock}': ${why}`));
-    this.lockWaiters.clear();
+    return this.lockWaiters.add(lock, group, this.frozen);
   }
 
   /** Releases `lock` with an ordered cast; it passes to the next member queued for it. */
@@ -1415,23 +1358,12 @@ export class Replica<T extends object = object> implements StateProvider {
   private wakeLockWaiters(): void {
     const self = this.group?.self;
     if (!self) return;
-    for (const [lock, waiters] of this.lockWaiters) {
-      // Cast by an incarnation that ended: its acquire names a member gone from every later view.
-      const stale = waiters.filter((w) => w.member !== undefined && w.member !== self);
-      // Held after this member's own acquire was applied (a hold from before it, about to be
-      // released, is not this acquire's), and exclusively: earlier holders' calls of it ended.
-      const held = this.locks.holds(lock, self) && !runByOthers(this.pending.values(), lock, self);
-      const ready = held ? waiters.filter((w) => w.applied && w.member === self) : [];
-      if (stale.length === 0 && ready.length === 0) continue;
-      const rest = waiters.filter((w) => !stale.includes(w) && !ready.includes(w));
-      if (rest.length === 0) this.lockWaiters.delete(lock);
-      else this.lockWaiters.set(lock, rest);
-      for (const w of stale)
-        w.reject(
-          new TroupeError('LOCK_INTERRUPTED', `acquire of lock '${lock}': cast by ${w.member}, now ${self}`),
-        );
-      for (const w of ready) w.resolve();
-    }
+    // Held after this member's own acquire was applied (a hold from before it, about to be
+    // released, is not this acquire's), and exclusively: earlier holders' calls of it ended.
+    this.lockWaiters.wake(
+      self,
+      (lock) => this.locks.holds(lock, self) && !runByOthers(this.pending.values(), lock, self),
+    );
   }
 
   // ---------------------------------------------------------------------------------------
