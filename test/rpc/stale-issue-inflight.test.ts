@@ -1,0 +1,84 @@
+// Sweep finding (sim seed 99600101, see the commit message): applying a copy of an earlier issue
+// of a request forgets that this contact has a later issue's cast in flight, so the client's next
+// retransmission of that later issue is cast again: two copies of one issue in the order (the
+// second answered from the table), byte-identical when cast in the same millisecond, which the
+// simulator's no-duplicates checker reports.
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeValue } from '../../runtime/rpc/codec.js';
+import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
+import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import type { QoS } from '../../runtime/stack/types.js';
+import { groupIdOf } from '../../runtime/wire/packet.js';
+import { until } from '../support/until.js';
+import { Cluster, type Ledger } from './support/cluster.js';
+
+let cluster: Cluster<Ledger> | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+describe('replica: a refused copy of an earlier issue', () => {
+  it('does not make the contact cast its later issue, still in flight, a second time', async () => {
+    cluster = await Cluster.of(2);
+    const [a, b] = cluster.nodes as [
+      NonNullable<(typeof cluster.nodes)[0]>,
+      NonNullable<(typeof cluster.nodes)[0]>,
+    ];
+    const gid = groupIdOf(cluster.group.name);
+    const from = '10.9.9.9:1';
+    cluster.net.listen(from, () => {});
+    const send = (to: string, packet: Parameters<typeof encodeClientPacket>[0]) =>
+      cluster!.net.route(from, to, encodeClientPacket(packet, gid, { node: 99, inc: 1 }));
+    const call = (issue: number) =>
+      send(a.member.address, {
+        kind: 'call',
+        id: 'zz:5',
+        service: 'ledger',
+        method: 'append',
+        args: encodeValue(['x']),
+        mode: 'first',
+        to: a.member.self,
+        issue,
+      });
+    // Every request cast of zz:5 that a hands to the group.
+    const casts: number[] = [];
+    const cast = a.member.cast.bind(a.member);
+    a.member.cast = (payload: Uint8Array, qos?: QoS) => {
+      const m = decodeGroupMsg(payload);
+      if (m.kind === 'request' && m.id === 'zz:5') casts.push(m.issue);
+      cast(payload, qos);
+    };
+
+    // An async call holds both replicas' apply queues while the rest is ordered behind it.
+    const client = await cluster.client();
+    const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
+    await until(() => a.instance.runs === 1 && b.instance.runs === 1, 5_000, 'slowAppend running');
+    // Issue 1 at a, held back; b, asked about it, fences issue 1 first; then a's copy is ordered
+    // (refused by the fence when applied).
+    cluster.group.holdCasts(a.member, true);
+    call(1);
+    await until(() => casts.length === 1, 5_000, 'issue 1 cast');
+    send(b.member.address, { kind: 'outcome?', id: 'zz:5', q: 1, upTo: 1 });
+    await cluster.net.settle();
+    cluster.group.holdCasts(a.member, false);
+    await cluster.net.settle();
+    // Issue 2 at a: cast (held back, so still in flight) while issue 1's copy waits to be applied.
+    cluster.group.holdCasts(a.member, true);
+    call(2);
+    await until(() => casts.length === 2, 5_000, 'issue 2 cast');
+    await slow;
+    await Promise.all(cluster.nodes.map((n) => n.replica.idle()));
+    // The client retransmits issue 2 twice (within recastMs): its cast is still in flight.
+    call(2);
+    call(2);
+    await cluster.net.settle();
+    cluster.group.holdCasts(a.member, false);
+    await cluster.settle();
+    expect(casts).toStrictEqual([1, 2]);
+    for (const n of cluster.nodes) {
+      expect(n.instance.entries).toStrictEqual(['s', 'x']);
+      expect(n.replica.stats()).toMatchObject({ fenced: 1, deduplicated: 0 });
+    }
+  });
+});
