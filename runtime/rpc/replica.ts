@@ -1036,12 +1036,19 @@ export class Replica<T extends object = object> implements StateProvider {
     // This member's own cast: its arguments were decoded and validated when the call came in.
     // Only the copy of the issue they were decoded for: a copy of an earlier issue (a caller that
     // reused the id with other arguments) is decoded from its own bytes, as everywhere else.
-    const mine = msg.contact === this.group?.self ? this.castArgs.get(msg.id) : undefined;
+    const ours = this.castArgs.get(msg.id);
+    const mine = msg.contact === this.group?.self ? ours : undefined;
     const cast = mine?.issue === msg.issue ? mine.resolved : undefined;
-    if (!mine || mine.issue <= msg.issue) this.castArgs.delete(msg.id);
+    // A copy of an earlier issue than this member's cast still in flight says nothing of that
+    // cast: a fence may refuse this copy, and the cast stays in flight, or the client's next
+    // retransmission of the later issue was cast again (sim seed 99600101: two copies of one
+    // issue in the order, the second answered from the table).
+    if (!ours || ours.issue <= msg.issue) {
+      this.castArgs.delete(msg.id);
+      this.inflight.delete(msg.id);
+    }
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
-    this.inflight.delete(msg.id);
     // Every replica learns the client, so all of them push it the next view (fast fail-over).
     this.link.touch(msg.client);
     const view = this.applied;
@@ -1059,7 +1066,8 @@ export class Replica<T extends object = object> implements StateProvider {
     if (this.outcomes.refuses(msg.id, msg.issue)) {
       // A copy of an issue the client gave up on, however late it reached its contact: a member
       // already told the client, finally, that the request is not in the order. A reissue runs.
-      this.inOrder.delete(msg.id);
+      // A copy of another issue delivered after this one is still queued, and still in the order.
+      if (this.inOrder.get(msg.id)?.issue === msg.issue) this.inOrder.delete(msg.id);
       this.counters.fenced++;
       return undefined;
     }

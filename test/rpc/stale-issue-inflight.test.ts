@@ -18,38 +18,44 @@ afterEach(async () => {
   cluster = undefined;
 });
 
+/**
+ * Two replicas (`c`, also kept for `afterEach`), a fake client at 10.9.9.9:1 whose `call(issue)`
+ * sends zz:5 to `a`, and the issues of every request cast of zz:5 that `a` hands to the group.
+ */
+async function twoReplicas() {
+  const c = await Cluster.of(2);
+  cluster = c;
+  const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
+  const gid = groupIdOf(c.group.name);
+  const from = '10.9.9.9:1';
+  c.net.listen(from, () => {});
+  const send = (to: string, packet: Parameters<typeof encodeClientPacket>[0]) =>
+    c.net.route(from, to, encodeClientPacket(packet, gid, { node: 99, inc: 1 }));
+  const call = (issue: number) =>
+    send(a.member.address, {
+      kind: 'call',
+      id: 'zz:5',
+      service: 'ledger',
+      method: 'append',
+      args: encodeValue(['x']),
+      mode: 'first',
+      to: a.member.self,
+      issue,
+    });
+  // Every request cast of zz:5 that a hands to the group.
+  const casts: number[] = [];
+  const cast = a.member.cast.bind(a.member);
+  a.member.cast = (payload: Uint8Array, qos?: QoS) => {
+    const m = decodeGroupMsg(payload);
+    if (m.kind === 'request' && m.id === 'zz:5') casts.push(m.issue);
+    cast(payload, qos);
+  };
+  return { c, a, b, send, call, casts };
+}
+
 describe('replica: a refused copy of an earlier issue', () => {
   it('does not make the contact cast its later issue, still in flight, a second time', async () => {
-    cluster = await Cluster.of(2);
-    const [a, b] = cluster.nodes as [
-      NonNullable<(typeof cluster.nodes)[0]>,
-      NonNullable<(typeof cluster.nodes)[0]>,
-    ];
-    const gid = groupIdOf(cluster.group.name);
-    const from = '10.9.9.9:1';
-    cluster.net.listen(from, () => {});
-    const send = (to: string, packet: Parameters<typeof encodeClientPacket>[0]) =>
-      cluster!.net.route(from, to, encodeClientPacket(packet, gid, { node: 99, inc: 1 }));
-    const call = (issue: number) =>
-      send(a.member.address, {
-        kind: 'call',
-        id: 'zz:5',
-        service: 'ledger',
-        method: 'append',
-        args: encodeValue(['x']),
-        mode: 'first',
-        to: a.member.self,
-        issue,
-      });
-    // Every request cast of zz:5 that a hands to the group.
-    const casts: number[] = [];
-    const cast = a.member.cast.bind(a.member);
-    a.member.cast = (payload: Uint8Array, qos?: QoS) => {
-      const m = decodeGroupMsg(payload);
-      if (m.kind === 'request' && m.id === 'zz:5') casts.push(m.issue);
-      cast(payload, qos);
-    };
-
+    const { c: cluster, a, b, send, call, casts } = await twoReplicas();
     // An async call holds both replicas' apply queues while the rest is ordered behind it.
     const client = await cluster.client();
     const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
@@ -78,7 +84,44 @@ describe('replica: a refused copy of an earlier issue', () => {
     expect(casts).toStrictEqual([1, 2]);
     for (const n of cluster.nodes) {
       expect(n.instance.entries).toStrictEqual(['s', 'x']);
-      expect(n.replica.stats()).toMatchObject({ fenced: 1, deduplicated: 0 });
+      // (Not `deduplicated`: the real client's slow call may be cast again by another contact
+      // under load, 1 in a run at load 12; zz:5's casts are counted above.)
+      expect(n.replica.stats()).toMatchObject({ fenced: 1 });
+    }
+  });
+
+  it('keeps a later issue, delivered behind the refused copy, known as in the order', async () => {
+    const { c: cluster, a, b, send, call, casts } = await twoReplicas();
+    // The order: slow s1, issue 1's copy (fenced first at b), slow s2, issue 2's copy.
+    const client = await cluster.client();
+    const s1 = client.invoke('ledger', 'slowAppend', ['s1', 300]);
+    await until(() => a.instance.runs === 1 && b.instance.runs === 1, 5_000, 's1 running');
+    cluster.group.holdCasts(a.member, true);
+    call(1);
+    await until(() => casts.length === 1, 5_000, 'issue 1 cast');
+    send(b.member.address, { kind: 'outcome?', id: 'zz:5', q: 1, upTo: 1 });
+    await cluster.net.settle();
+    cluster.group.holdCasts(a.member, false);
+    await cluster.net.settle();
+    const s2 = client.invoke('ledger', 'slowAppend', ['s2', 300]);
+    await cluster.net.settle();
+    call(2);
+    await until(() => casts.length === 2, 5_000, 'issue 2 cast');
+    await cluster.net.settle();
+    // s1 ends, issue 1's copy is refused, s2 runs: issue 2's copy is still queued behind it.
+    await s1;
+    await until(() => a.instance.runs === 2, 5_000, 's2 running at a');
+    call(2);
+    await cluster.net.settle();
+    expect(casts).toStrictEqual([1, 2]);
+    await s2;
+    await cluster.settle();
+    expect(casts).toStrictEqual([1, 2]);
+    for (const n of cluster.nodes) {
+      expect(n.instance.entries).toStrictEqual(['s1', 's2', 'x']);
+      // (Not `deduplicated`: the real client's slow call may be cast again by another contact
+      // under load, 1 in a run at load 12; zz:5's casts are counted above.)
+      expect(n.replica.stats()).toMatchObject({ fenced: 1 });
     }
   });
 });
