@@ -111,13 +111,16 @@ export class OrderRound {
   }
 
   /** Ranges of received messages not yet stamped past `upTo` (per rank: last stamped or issued),
-   * at most {@link MAX_STAMPS} messages in all (the rest are left for the next stamping). */
-  unstamped(upTo: readonly number[]): StampRange[] {
+   * at most {@link MAX_STAMPS} messages in all (the rest are left for the next stamping).
+   * `ownCasts`: this member's own ordered casts count from when it cast them, not from their
+   * loop-back (a stamper holds what it cast; its stream carries the stamp after the message). */
+  unstamped(upTo: readonly number[], ownCasts = false): StampRange[] {
     const out: StampRange[] = [];
     let room = MAX_STAMPS;
     for (let rank = 0; rank < this.n && room > 0; rank++) {
       const lo = upTo[rank]! + 1;
-      const hi = Math.min(this.senders[rank]!.next - 1, lo + room - 1);
+      const last = ownCasts && rank === this.selfRank ? this.myTseq - 1 : this.senders[rank]!.next - 1;
+      const hi = Math.min(last, lo + room - 1);
       if (hi >= lo) {
         out.push([rank, lo, hi]);
         room -= hi - lo + 1;
@@ -168,6 +171,8 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
   protected abstract afterData(r: R): void;
   /** A new view's round started (casts queued during the flush are already sent). */
   protected abstract afterView(r: R): void;
+  /** This member passed one of its ordered casts down (it comes back later, looped back). */
+  protected afterCast(_r: R): void {}
 
   down(ev: DownEvent): void {
     if (ev.type === 'cast' && ev.qos.order === 'total') {
@@ -189,6 +194,7 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     r.unreturned.set(r.myTseq, { msg, qos });
     const header = [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0];
     this.ctx.passDown({ type: 'cast', msg: pushHeader(msg, header), qos: { order: 'fifo' } });
+    this.afterCast(r);
   }
 
   /** Cast one of the subclass's control headers (reliable FIFO, under virtual synchrony). */

@@ -99,15 +99,30 @@ class Pack implements Layer {
 
   timer(key: string): void {
     if (key !== 'flush') return;
-    this.flushAll();
-    if (!this.ctx.atRunEnd) return;
-    // A flushed cast comes back to its sender within the same run (com's loop-back), and what
-    // that causes is queued then: the sequencer's Order for its own cast. It leaves at the end
-    // of this run, not a turn later (every call whose contact is the sequencer paid that turn).
-    this.flushing = true;
-    this.ctx.atRunEnd(() => {
-      this.flushing = false;
+    if (!this.ctx.atRunEnd) {
       this.flushAll();
+      return;
+    }
+    // The batch leaves at the end of the run this timer fires in, with what the run's other
+    // timers send (the sequencer's Order stamping its own casts of the turn: one packet, not two).
+    this.flushing = true;
+    this.ctx.atRunEnd(() => this.flushAtRunEnd(MAX_FLUSHES_PER_RUN));
+  }
+
+  /** A flushed cast comes back to its sender within the same run (com's loop-back), and what that
+   * causes is deferred work (an Ack, an Order for others' casts): it leaves at the end of this run
+   * too, not a turn later, up to `rounds` times; then the next turn's flush takes the rest. */
+  private flushAtRunEnd(rounds: number): void {
+    this.flushAll();
+    this.ctx.atRunEnd!(() => {
+      if (this.batches.size > 0 && rounds > 1) this.flushAtRunEnd(rounds - 1);
+      else {
+        this.flushing = false;
+        if (this.batches.size > 0) {
+          this.flushArmed = true;
+          this.ctx.setTimer('flush', 0);
+        }
+      }
     });
   }
 
@@ -144,6 +159,9 @@ class Pack implements Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Flushes at one run's end (each for what the previous one's loop-back caused): a bound, since
+ * a loop-back may always cause more. */
+const MAX_FLUSHES_PER_RUN = 4;
 
 export const pack: LayerFactory<PackOptions> = {
   name: 'pack',

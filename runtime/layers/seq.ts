@@ -102,6 +102,8 @@ class SeqRound extends OrderRound {
   issuedBytes = 0;
   readonly log: Issued[] = [];
   stampQueued = false;
+  /** Sequencer: the `stamp` timer is armed for its own casts of this turn (see {@link Seq.afterCast}). */
+  stampArmed = false;
   /** Members reported lagging (rank), and those removed for it. */
   readonly reported = new Set<number>();
   readonly removed = new Set<number>();
@@ -241,10 +243,23 @@ class Seq extends OrderLayer<SeqRound> {
     } else this.advanceHold(r);
   }
 
+  /**
+   * Sequencer: its own casts are stamped in the turn they are cast, not when they come back, so
+   * the Order leaves in the same packet as the messages it stamps (pack flushes at the end of the
+   * run its timer fires in). A call whose contact is the sequencer then costs each other member
+   * one datagram, not two. A zero-delay timer rather than a deferral: every cast of the turn is
+   * its own stack run, and one Order stamps them all.
+   */
+  protected override afterCast(r: SeqRound): void {
+    if (!r.sequencer || this.blocked || r.stampArmed) return;
+    r.stampArmed = true;
+    this.ctx.setTimer('stamp', 0);
+  }
+
   private stamp(r: SeqRound): void {
     if (this.blocked) return;
     // Each Order stamps at most MAX_STAMPS messages: more waiting take several.
-    for (let stamps = r.unstamped(r.issued); stamps.length > 0; stamps = r.unstamped(r.issued))
+    for (let stamps = r.unstamped(r.issued, true); stamps.length > 0; stamps = r.unstamped(r.issued, true))
       this.stampOnce(r, stamps);
   }
 
@@ -252,7 +267,11 @@ class Seq extends OrderLayer<SeqRound> {
     const first = r.issuedGseq;
     const bytesBefore = r.issuedBytes;
     for (const [rank, lo, hi] of stamps) {
-      for (let t = lo; t <= hi; t++) r.issuedBytes += r.senders[rank]!.msgs.get(t)?.msg.payload.length ?? 0;
+      for (let t = lo; t <= hi; t++) {
+        // Its own casts may not have come back yet: they are still in `unreturned`.
+        const held = r.senders[rank]!.msgs.get(t) ?? (rank === r.selfRank ? r.unreturned.get(t) : undefined);
+        r.issuedBytes += held?.msg.payload.length ?? 0;
+      }
       r.issuedGseq += hi - lo + 1;
       r.issued[rank] = hi;
     }
@@ -588,6 +607,9 @@ class Seq extends OrderLayer<SeqRound> {
     if (key === 'ack') {
       r.ackArmed = false;
       this.sendAck(r);
+    } else if (key === 'stamp') {
+      r.stampArmed = false;
+      if (r.sequencer) this.stamp(r);
     } else if (key === 'lag') this.checkLag(r);
     else if (key === 'stall') this.checkStall(r);
   }
