@@ -251,17 +251,20 @@ describe('the RPC checkers added with the new load', () => {
     const lying = await runRpcScenario(cfg, { ...opts, makeReplica: lyingAfterRefounding });
     expect(lying.violations.some((v) => v.startsWith('true-replies:'))).toBe(true);
     // The same class (on 340020, 3 operations off: 363 false violations before). Since founding
-    // installs only whole proposals (FINDINGS 64) 340020 re-founds no more; 340595 does, with 9
-    // requests in the founder's backlog (a sweep of 340000..341200 finds 340378, 340595, 340888).
+    // installs only whole proposals (FINDINGS 64) 340020 re-founds no more; 340595 did, with 9
+    // requests in the founder's backlog (a sweep of 340000..341200 found 340378, 340595, 340888).
+    // Re-chosen in session 28: since the sequencer's Order leaves in its own cast's packet
+    // (2ffda18) 340595 re-founds no more; a sweep of 340000..341200 finds founders with 2 or more
+    // requests in their backlog on 340374 (2), 340791 (4) and 340888 (6): 340374 is taken.
     const other = await runRpcScenario(
-      { ...rpcConfig(340595, 3, faults), delivery: 'multicast', rejoin: 'same' },
+      { ...rpcConfig(340374, 3, faults), delivery: 'multicast', rejoin: 'same' },
       opts,
     );
     expect(model(other.sim).refounded).toBeDefined();
     expect(other.violations).toEqual([]);
   }, 180_000);
 
-  it('re-founded: founders whose snapshots differ only in how much of the common backlog they applied agree (RPC seed 340879)', async () => {
+  it('re-founded: founders whose snapshots differ only in how much of the common backlog they applied agree (RPC seed 340791)', async () => {
     // FINDINGS 35: the source 35912b0a.2 and 44e73897.2 took the root view in with the register
     // at an async append's pre-image and 3 casts of the backlog still to apply; 9be89c30.2 had
     // run that same append on that same state while cut off (its run settled), took it as the
@@ -269,9 +272,12 @@ describe('the RPC checkers added with the new load', () => {
     // "ops":38}, nothing queued. Both are the same point of the history; the checker compared
     // the snapshots' bytes and reported "founders start from 2 states". It now compares them
     // after running each backlog through the model. Since founding proposals expire (FINDINGS
-    // 37) 340133 records one start; 340879 (a sweep of 340000..341200) records two.
+    // 37) 340133 records one start; 340879 (a sweep of 340000..341200) recorded two. Re-chosen in
+    // session 28: since the sequencer's Order leaves in its own cast's packet (2ffda18) 340879
+    // records one; a sweep of 340000..341200 finds two starts on 340573, 340791, 340888 and
+    // 340986, and only on 340791 does the mutant below split the founders into 3 states.
     const faults = WITH_CUTS;
-    const cfg = { ...rpcConfig(340879, 3, faults), delivery: 'multicast' as const, rejoin: 'same' as const };
+    const cfg = { ...rpcConfig(340791, 3, faults), delivery: 'multicast' as const, rejoin: 'same' as const };
     const opts = {
       callsPerLane: 16,
       lanes: 10,
