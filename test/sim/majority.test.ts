@@ -267,4 +267,34 @@ describe('the majority rule', () => {
     expect(r.violations).toEqual([]);
     expect(r.expected.some((v) => v.includes('c0:1 got value 94 (reply), agreed: nothing'))).toBe(true);
   }, 60_000);
+
+  const twoSeeds = {
+    ...SIM_DEFAULTS,
+    rpc: true,
+    members: '3..3',
+    faults: parseFaults('loss,delay,zombie,churn'),
+    calls: 12,
+    lanes: 2,
+    timeout: 300,
+    delivery: 'multicast' as const,
+    rejoin: 'same' as const,
+    async: true,
+    locks: true,
+  };
+
+  it('a copy answered expired in a re-founded group is not the copy a request ran from (RPC seed 99550457)', async () => {
+    // n1, a zombie holding c1:3's issue 985, woke after n2 had answered c1 a settled not-found
+    // (its fence covered 985) and the reissue had run; the group lost its majority and n0 and n1
+    // re-founded from n0's state (view 3: the fence, the reissue's result, c1's floor 5 past c1:3,
+    // so both dropped). n1 recast issue 985 there: ordered, answered expired, never run. The model
+    // took that copy as the one c1:3 ran from: a true-outcomes violation (FINDINGS 152). It is no
+    // expected claim either: the model clears it, the majority rule excuses nothing of it.
+    const r = await runSeed(twoSeeds, 99550457);
+    expect(r.lostMajority).toBe(true);
+    expect(r.violations).toEqual([]);
+    expect(r.expected.some((v) => v.includes('true-outcomes: c1:3'))).toBe(false);
+    const claim =
+      'true-outcomes: c1:3 outcome from 18d68c24.1 at 1401.3: settled not-found, but a copy of issue 985 (issue 985 sent before the answer) cast by 7f16a6c4.1 at 1908.15 is in the agreed order (delivered at 3683.4)';
+    expect(expectedUnderLoss(claim)).toBe(false);
+  }, 60_000);
 });

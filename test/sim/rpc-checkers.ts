@@ -47,8 +47,9 @@ interface AgreedMsg {
 export interface Model {
   register: Register;
   outcomes: Map<string, ModelResult>;
-  /** The first `request` copy of each id in the agreed log: who cast it, when (virtual time
-   * of the cast, else the request's own `ts`) and when it was first delivered. */
+  /** The `request` copy of each id in the agreed log that the request ran from (none for a
+   * request that ran only before a re-founding's root view, or never): who cast it, when (virtual
+   * time of the cast, else the request's own `ts`) and when it was first delivered. */
   first: Map<string, { contact: MemberId; ts: number; at: number; issue: number }>;
   /** Copies of each request id in the agreed log. */
   copies: Map<string, number>;
@@ -387,13 +388,15 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     const refused = !outcomes.has(msg.id) && upTo > 0 && msg.issue <= upTo;
     if (refused) return;
     copies.set(msg.id, (copies.get(msg.id) ?? 0) + 1);
-    if (!first.has(msg.id))
-      first.set(msg.id, { contact: msg.contact, ts: a.castAt ?? msg.ts, at: a.at, issue: msg.issue });
     if (outcomes.has(msg.id) || pending.has(msg.id)) return;
     // At or below its client's settled floor with no outcome (the client gave up on it, or a
     // re-founded start's table dropped it): answered `expired`, never run (outcomes.ts).
     const n = Number(msg.id.slice(colon + 1));
     if (n <= (floors.get(client) ?? 0) && kept.get(client)?.has(n) !== true) return;
+    // The copy the request runs from. Not a copy answered from the table or `expired`: after a
+    // re-founding it may be the agreed log's first copy of a request that ran, or was settled,
+    // before the root view (RPC seed 99550457: a zombie's copy of issue 985, below c1's floor).
+    first.set(msg.id, { contact: msg.contact, ts: a.castAt ?? msg.ts, at: a.at, issue: msg.issue });
     let args: unknown[];
     try {
       args = validateRegisterRequest(msg.method, decodeValue(msg.args));
