@@ -96,6 +96,33 @@ describe('the majority rule', () => {
     expect(majorityLoss(live)).toBeUndefined();
   });
 
+  it('judges a view that only a member cut off from the rest installed by the views the rest hold', () => {
+    // RPC seed 99551020 (FINDINGS 153): view 1 [a, b]; a, its coordinator, installed view 2
+    // [a, b, c] (c joining, in no view) as it was cut off both ways. b and c reach each other, 2
+    // of view 2's 3, but neither had its Install and the one member that has it cannot send it:
+    // b is alone of view 1, and the group is lost.
+    const l = new Links(3);
+    l.cut(0, 1, true);
+    l.cut(0, 2, true);
+    const w = world(l, [], ['a', 'b']);
+    const v2 = { id: 2, epoch: 1, members: ['a', 'b', 'c'], at: 50 };
+    (w.nodes[0]!.rec as { views: unknown[] }).views.push(v2);
+    (w.nodes[2]!.rec as { views: unknown[] }).views = [];
+    expect(majorityLoss(w)).toMatchObject({ largest: 1, of: 2 });
+    // Had b installed view 2 too, b and c go on in it: held.
+    (w.nodes[1]!.rec as { views: unknown[] }).views.push(v2);
+    expect(majorityLoss(w)).toBeUndefined();
+    // With view 1 [a, b, c] at all three and view 2 only at a, b and c go on from view 1: held.
+    const three = world(l);
+    (three.nodes[0]!.rec as { views: unknown[] }).views.push(v2);
+    expect(majorityLoss(three)).toBeUndefined();
+    // And a view its installer holds with a majority around it is held as before.
+    const healed = world(new Links(3), [], ['a', 'b']);
+    (healed.nodes[0]!.rec as { views: unknown[] }).views.push(v2);
+    (healed.nodes[2]!.rec as { views: unknown[] }).views = [];
+    expect(majorityLoss(healed)).toBeUndefined();
+  });
+
   // Found on 5003599 (FINDINGS 30); since founding proposals expire (FINDINGS 37) that seed's
   // run excuses nothing, and 5003595 (`--seeds 5003590..5003700`: 13 such runs) is the case.
   it('RPC seed 5003595: the group dissolved without a clique majority, so its lost replies are excused', async () => {
@@ -281,6 +308,21 @@ describe('the majority rule', () => {
     async: true,
     locks: true,
   };
+
+  it('a view only its cut-off coordinator installed does not hide the loss of the view the rest hold (RPC seed 99551020)', async () => {
+    // View 1 [n2, n0] ordered c1:1 (33001) and c1:2 (33); n2, its coordinator, installed view 2
+    // [n2, n0, n1] 0.6 ms after churn cut it off; n0 never had the Install (n1, waking from a
+    // zombie stop, was joining). n0, alone of view 1, and n2 stopped themselves; the three
+    // re-founded from n2's state, whose table had dropped the replies c1 had settled: "agreed:
+    // nothing". The oracle judged view 2 (n0 and n1 reach each other, 2 of 3) and counted no
+    // loss: 2 violations (FINDINGS 153).
+    const r = await runSeed(twoSeeds, 99551020);
+    expect(r.lostMajority).toBe(true);
+    expect(r.violations).toEqual([]);
+    expect(
+      r.expected.some((v) => v.endsWith('true-replies: c1:1 got value 33001 (reply), agreed: nothing')),
+    ).toBe(true);
+  }, 60_000);
 
   it('a copy answered expired in a re-founded group is not the copy a request ran from (RPC seed 99550457)', async () => {
     // n1, a zombie holding c1:3's issue 985, woke after n2 had answered c1 a settled not-found

@@ -8,7 +8,9 @@
  * paused) in which every two reach each other directly, both ways (test/sim/network.ts); if it
  * holds no more than half of that view's members, the group has lost its majority there. When no
  * running member holds a view but a dead one does, every member of the group is down: that
- * view's, judged the same way (none of its members runs), is lost (FINDINGS 147).
+ * view's, judged the same way (none of its members runs), is lost (FINDINGS 147). A majority set
+ * with no member that installed the view (only a member cut off from it did) is not in that view:
+ * the newest view its members hold is judged instead (FINDINGS 153).
  *
  * Directly: gms's failure detector counts only what a member hears from each other member
  * itself, so two members cut apart both ways suspect each other and cannot stay in one view,
@@ -67,10 +69,41 @@ export function majorityLoss(w: World): MajorityLoss | undefined {
     newestView(w.nodes.filter((n) => n.alive && n.rec.partitionedAt === null)) ??
     newestView(w.nodes.filter((n) => !n.alive));
   if (!newest) return undefined;
-  const running = w.nodes
-    .filter((n) => n.alive && n.pausedUntil <= w.now && newest.members.includes(n.rec.member))
-    .map((n) => n.index);
-  const largest = w.links.largestClique(running).length;
-  if (largest > newest.members.length / 2) return undefined;
-  return { at: w.now, view: newest.key, largest, of: newest.members.length };
+  const loss = judge(w, newest);
+  return loss === 'held' ? undefined : loss;
 }
+
+/**
+ * Whether `view` keeps a majority now: a set of its running members that reach each other, more
+ * than half of it ({@link majorityLoss}), holding a member that installed it (its last view). A
+ * view that only members cut off from every such set installed (a coordinator that installed it
+ * as it was cut off, RPC seed 99551020) is not where the others are: they never had its Install,
+ * and no one who has it reaches them to send it. They go on, if at all, from the views they hold:
+ * the newest of those, among the largest set, is judged instead (none: joiners only, lost).
+ */
+function judge(
+  w: World,
+  view: { members: readonly string[]; key: string },
+  depth = 0,
+): MajorityLoss | 'held' {
+  const running = w.nodes
+    .filter((n) => n.alive && n.pausedUntil <= w.now && view.members.includes(n.rec.member))
+    .map((n) => n.index);
+  const clique = w.links.largestClique(running);
+  const lost = { at: w.now, view: view.key, largest: clique.length, of: view.members.length };
+  if (clique.length <= view.members.length / 2) return lost;
+  const reach = (a: number, b: number) => !w.links.blocks(a, b) && !w.links.blocks(b, a);
+  // The largest set through each running member that installed the view.
+  for (const i of running)
+    if (lastKey(w.nodes[i]!) === view.key) {
+      const around = w.links.largestClique(running.filter((j) => j !== i && reach(i, j)));
+      if (around.length + 1 > view.members.length / 2) return 'held';
+    }
+  const held = newestView(clique.map((i) => w.nodes[i]!).filter((n) => n.rec.partitionedAt === null));
+  return held && held.key !== view.key && depth < 8 ? judge(w, held, depth + 1) : lost;
+}
+
+const lastKey = (n: World['nodes'][number]): string | undefined => {
+  const v = n.rec.views[n.rec.views.length - 1];
+  return v && viewKey(v);
+};
