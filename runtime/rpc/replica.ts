@@ -644,6 +644,18 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   /**
+   * Whether this member cast a later issue of request `msg.id` than the copy `msg` (ordered or
+   * applied here). That copy then says nothing of the cast, which stays in flight: a fence may
+   * refuse the copy, and had its mark gone, the client's next retransmission of the later issue
+   * was cast again (RPC seeds 99600101, 99610138: two copies of one issue in the order, the
+   * second answered from the table; FINDINGS 150).
+   */
+  private castLater(msg: RequestMsg): boolean {
+    const ours = this.castArgs.get(msg.id);
+    return ours !== undefined && ours.issue > msg.issue;
+  }
+
+  /**
    * The group refused to cast request `id` even alone: it will never be ordered. It is no longer
    * this member's cast in flight (an outcome query gets `not-found`, not `pending` forever), and a
    * request too large for the group's `maxMessage` is refused to its client with that error (a
@@ -856,8 +868,9 @@ export class Replica<T extends object = object> implements StateProvider {
     this.observe.event(requestStep.ordered(msg.id, viewId, gseq, msg.contact));
     if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self) {
       // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
-      // names its caster as contact too, but has no client to tell.)
-      this.inflight.delete(msg.id);
+      // names its caster as contact too, but has no client to tell.) Not a later issue's cast,
+      // still in flight (RPC seed 99610138; the arguments it was decoded with stay for the apply).
+      if (!this.castLater(msg)) this.inflight.delete(msg.id);
       this.link.send(msg.client, {
         kind: 'accepted',
         id: msg.id,
@@ -1036,14 +1049,9 @@ export class Replica<T extends object = object> implements StateProvider {
     // This member's own cast: its arguments were decoded and validated when the call came in.
     // Only the copy of the issue they were decoded for: a copy of an earlier issue (a caller that
     // reused the id with other arguments) is decoded from its own bytes, as everywhere else.
-    const ours = this.castArgs.get(msg.id);
-    const mine = msg.contact === this.group?.self ? ours : undefined;
+    const mine = msg.contact === this.group?.self ? this.castArgs.get(msg.id) : undefined;
     const cast = mine?.issue === msg.issue ? mine.resolved : undefined;
-    // A copy of an earlier issue than this member's cast still in flight says nothing of that
-    // cast: a fence may refuse this copy, and the cast stays in flight, or the client's next
-    // retransmission of the later issue was cast again (sim seed 99600101: two copies of one
-    // issue in the order, the second answered from the table).
-    if (!ours || ours.issue <= msg.issue) {
+    if (!this.castLater(msg)) {
       this.castArgs.delete(msg.id);
       this.inflight.delete(msg.id);
     }

@@ -7,10 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeValue } from '../../runtime/rpc/codec.js';
 import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
+import type { ReplicaOptions } from '../../runtime/rpc/replica.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { until } from '../support/until.js';
-import { Cluster, type Ledger } from './support/cluster.js';
+import { Cluster, type Ledger, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -20,10 +21,14 @@ afterEach(async () => {
 
 /**
  * Two replicas (`c`, also kept for `afterEach`), a fake client at 10.9.9.9:1 whose `call(issue)`
- * sends zz:5 to `a`, and the issues of every request cast of zz:5 that `a` hands to the group.
+ * sends that issue of `call` (default: zz:5, `append('x')`) to `a`, and the issues of every
+ * request cast of it that `a` hands to the group.
  */
-async function twoReplicas() {
-  const c = await Cluster.of(2);
+async function twoReplicas(
+  call: { id: string; method: string; args: unknown[] } = { id: 'zz:5', method: 'append', args: ['x'] },
+  options: Partial<ReplicaOptions> = {},
+) {
+  const c = await Cluster.of(2, options);
   cluster = c;
   const [a, b] = c.nodes as [NonNullable<(typeof c.nodes)[0]>, NonNullable<(typeof c.nodes)[0]>];
   const gid = groupIdOf(c.group.name);
@@ -31,26 +36,28 @@ async function twoReplicas() {
   c.net.listen(from, () => {});
   const send = (to: string, packet: Parameters<typeof encodeClientPacket>[0]) =>
     c.net.route(from, to, encodeClientPacket(packet, gid, { node: 99, inc: 1 }));
-  const call = (issue: number) =>
+  const args = encodeValue(call.args);
+  const callIssue = (issue: number) =>
     send(a.member.address, {
       kind: 'call',
-      id: 'zz:5',
+      id: call.id,
       service: 'ledger',
-      method: 'append',
-      args: encodeValue(['x']),
+      method: call.method,
+      args,
       mode: 'first',
       to: a.member.self,
       issue,
     });
-  // Every request cast of zz:5 that a hands to the group.
+  // Every request cast of the call that a hands to the group, alone or in a batch.
   const casts: number[] = [];
   const cast = a.member.cast.bind(a.member);
   a.member.cast = (payload: Uint8Array, qos?: QoS) => {
     const m = decodeGroupMsg(payload);
-    if (m.kind === 'request' && m.id === 'zz:5') casts.push(m.issue);
+    const parts = m.kind === 'requests' ? m.parts.map((p) => decodeGroupMsg(p)) : [m];
+    for (const r of parts) if (r.kind === 'request' && r.id === call.id) casts.push(r.issue);
     cast(payload, qos);
   };
-  return { c, a, b, send, call, casts };
+  return { c, a, b, send, call: callIssue, casts };
 }
 
 describe('replica: a refused copy of an earlier issue', () => {
@@ -123,5 +130,36 @@ describe('replica: a refused copy of an earlier issue', () => {
       // under load, 1 in a run at load 12; zz:5's casts are counted above.)
       expect(n.replica.stats()).toMatchObject({ fenced: 1 });
     }
+  });
+
+  it('nor does its own delivered copy of the earlier issue (the delivery path)', async () => {
+    // RPC seed 99610138: the contact recast issue 2 after recastMs while issue 1's cast was
+    // still being ordered; issue 1's copy came back (and ran, async) and its delivery dropped
+    // the marker of issue 2's cast, so the next retransmission cast issue 2 again.
+    const {
+      c: cluster,
+      a,
+      call,
+      casts,
+    } = await twoReplicas({ id: 'zz:6', method: 'slowAppend', args: ['y', 2_000] }, { recastMs: 300 });
+    cluster.group.holdCasts(a.member, true);
+    call(1);
+    await until(() => casts.length === 1, 5_000, 'issue 1 cast');
+    await sleep(350);
+    // Past recastMs: issue 2 is submitted, and waits in the batcher behind issue 1's cast.
+    call(2);
+    await cluster.net.settle();
+    // Issue 1 is ordered; issue 2's cast, made when issue 1 comes back, is held (in flight).
+    cluster.group.holdCasts(a.member, false);
+    cluster.group.holdCasts(a.member, true);
+    await until(() => casts.length === 2, 5_000, 'issue 2 cast');
+    await until(() => a.instance.runs === 1, 5_000, 'issue 1 running');
+    // Retransmissions of issue 2 (well within recastMs of its cast) while issue 1 runs.
+    call(2);
+    call(2);
+    await cluster.net.settle();
+    cluster.group.holdCasts(a.member, false);
+    await cluster.settle();
+    expect(casts).toStrictEqual([1, 2]);
   });
 });
