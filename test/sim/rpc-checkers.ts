@@ -121,24 +121,6 @@ export function model(sim: RpcSim): Model {
     });
   }
   if (finals.size !== 1) problems.push(`survivors end in ${finals.size} views: ${[...finals].join(' ')}`);
-  const chain: string[] = [];
-  const seen = new Set<string>();
-  for (let k: string | undefined = [...finals].sort()[0]; k !== undefined && !seen.has(k); ) {
-    seen.add(k);
-    chain.unshift(k);
-    const p = [...(pred.get(k) ?? [])].sort();
-    if (p.length > 1) problems.push(`view ${k} has ${p.length} predecessors: ${p.join(' ')}`);
-    k = p[0];
-  }
-  const root = chain[0];
-  const rootMembers = root === undefined ? [] : (views.get(root)?.members ?? []);
-  const earlier = (inc: RpcIncarnation) =>
-    sim.incarnations.some(
-      (o) => o !== inc && o.replica === inc.replica && o.rec.startedAt < inc.rec.startedAt,
-    );
-  const refounded = sim.incarnations.some((i) => rootMembers.includes(i.rec.member) && earlier(i))
-    ? root
-    : undefined;
   const firstAt = new Map<string, number>();
   for (const inc of sim.incarnations)
     for (const item of inc.log)
@@ -147,70 +129,170 @@ export function model(sim: RpcSim): Model {
         firstAt.set(k, Math.min(firstAt.get(k) ?? Number.POSITIVE_INFINITY, item.at));
       }
 
-  const run = newRun(sim, firstAt);
-  const { register, outcomes, first, copies, floors, kept } = run;
-  if (refounded !== undefined) {
-    // The founders start from the winning founder's state (StateOffer), not a fresh register:
-    // the replica's snapshot as they took the root view in, which must agree. It is more than
-    // the register: its outcome table, pending handler calls, and the backlog the replica will
-    // still apply before the root view (an async request of the old history still running, with
-    // the register at its pre-image; requests delivered there and queued). The model starts
-    // where the replica does: that register and tables, then that backlog, then the agreed log.
-    const starts = new Map<string, { members: MemberId[]; start: Uint8Array }>();
-    for (const inc of sim.incarnations) {
-      const view = inc.log.find((i) => i.t === 'view');
-      if (view?.t !== 'view' || view.key !== root || !view.start) continue;
-      const k = key64(view.start);
-      const s = starts.get(k) ?? { members: [], start: view.start };
-      s.members.push(inc.rec.member);
-      starts.set(k, s);
+  /**
+   * The agreed log ending in view `final` and its run: the lineage of views walking back from
+   * it, each view's casts as the members that completed it delivered them (`last`: for `final`
+   * itself, one member's own deliveries, the history a re-founding took its state from).
+   */
+  const lineage = (
+    final: string | undefined,
+    last: { member: MemberId; msgs: LogItem[] } | undefined,
+    problems: string[],
+    visiting: ReadonlySet<string>,
+  ): { run: Run; chain: string[]; refounded: string | undefined } => {
+    const chain: string[] = [];
+    const seen = new Set<string>();
+    for (let k: string | undefined = final; k !== undefined && !seen.has(k); ) {
+      seen.add(k);
+      chain.unshift(k);
+      const p = [...(pred.get(k) ?? [])].sort();
+      if (p.length > 1) problems.push(`view ${k} has ${p.length} predecessors: ${p.join(' ')}`);
+      k = p[0];
     }
-    const parsed: { members: MemberId[]; parts: Start }[] = [];
-    for (const s of starts.values())
-      try {
-        parsed.push({ members: s.members, parts: startOf(s.start) });
-      } catch (e) {
-        problems.push(`re-founded at ${root}: ${s.members.join(',')} started from a bad snapshot: ${e}`);
-      }
-    // Founders that restored one state may still record different snapshots: each is taken
-    // after the replica took the view in, and how much of the common backlog a replica has
-    // applied by then differs (one whose own stale async run of the backlog's first request
-    // settled takes that run as the new history's and applies the rest at once; the others
-    // start the request again, FINDINGS 35). They agree if their backlogs, run through the
-    // model, leave the same register and tables: that is the state the group starts from.
-    const settled = new Map<string, string[]>();
-    for (const p of parsed) {
-      const alone = newRun(sim, firstAt);
-      alone.startFrom(p.parts);
-      const k = settledKey(alone);
-      settled.set(k, [...(settled.get(k) ?? []), `${p.members.join(',')}=${describeStart(p.parts)}`]);
-    }
-    if (settled.size > 1)
-      problems.push(
-        `re-founded at ${root}: founders start from ${settled.size} states: ${[...settled.values()].map((d) => d.join(' ')).join(' | ')}`,
+    const root = chain[0];
+    const rootMembers = root === undefined ? [] : (views.get(root)?.members ?? []);
+    const earlier = (inc: RpcIncarnation) =>
+      sim.incarnations.some(
+        (o) => o !== inc && o.replica === inc.replica && o.rec.startedAt < inc.rec.startedAt,
       );
-    const start = parsed[0]?.parts;
-    if (start) run.startFrom(start);
-  }
-  for (const k of chain) {
-    const v = views.get(k)!;
-    run.viewChange(v.members);
-    const candidates = lists.get(k) ?? [];
-    let longest = candidates[0]?.msgs ?? [];
-    for (const c of candidates) if (c.msgs.length > longest.length) longest = c.msgs;
-    const ids = (l: LogItem[]) => l.map((m) => (m.t === 'msg' ? key64(m.payload) : ''));
-    const want = ids(longest);
-    for (const c of candidates) {
-      const got = ids(c.msgs);
-      if (got.length !== want.length || got.some((g, i) => g !== want[i]))
+    const refounded = sim.incarnations.some((i) => rootMembers.includes(i.rec.member) && earlier(i))
+      ? root
+      : undefined;
+    const run = newRun(sim, firstAt);
+    const before: string[] = [];
+    if (refounded !== undefined) {
+      // The founders start from the winning founder's state (StateOffer), not a fresh register:
+      // the replica's snapshot as they took the root view in, which must agree. It is more than
+      // the register: its outcome table, pending handler calls, and the backlog the replica will
+      // still apply before the root view (an async request of the old history still running, with
+      // the register at its pre-image; requests delivered there and queued). The model starts
+      // where the replica does: that register and tables, then that backlog, then the agreed log.
+      const starts = new Map<string, { members: MemberId[]; start: Uint8Array }>();
+      for (const inc of sim.incarnations) {
+        const view = inc.log.find((i) => i.t === 'view');
+        if (view?.t !== 'view' || view.key !== root || !view.start) continue;
+        const k = key64(view.start);
+        const s = starts.get(k) ?? { members: [], start: view.start };
+        s.members.push(inc.rec.member);
+        starts.set(k, s);
+      }
+      const parsed: { members: MemberId[]; parts: Start }[] = [];
+      for (const s of starts.values())
+        try {
+          parsed.push({ members: s.members, parts: startOf(s.start) });
+        } catch (e) {
+          problems.push(`re-founded at ${root}: ${s.members.join(',')} started from a bad snapshot: ${e}`);
+        }
+      // Founders that restored one state may still record different snapshots: each is taken
+      // after the replica took the view in, and how much of the common backlog a replica has
+      // applied by then differs (one whose own stale async run of the backlog's first request
+      // settled takes that run as the new history's and applies the rest at once; the others
+      // start the request again, FINDINGS 35). They agree if their backlogs, run through the
+      // model, leave the same register and tables: that is the state the group starts from.
+      const settled = new Map<string, string[]>();
+      for (const p of parsed) {
+        const alone = newRun(sim, firstAt);
+        alone.startFrom(p.parts);
+        const k = settledKey(alone);
+        settled.set(k, [...(settled.get(k) ?? []), `${p.members.join(',')}=${describeStart(p.parts)}`]);
+      }
+      if (settled.size > 1)
         problems.push(
-          `view ${k}: ${c.member} delivered ${got.length} casts, another member ${want.length}, or in another order`,
+          `re-founded at ${root}: founders start from ${settled.size} states: ${[...settled.values()].map((d) => d.join(' ')).join(' | ')}`,
         );
+      const start = parsed[0]?.parts;
+      if (start) {
+        run.startFrom(start);
+        const prior = continued(root!, rootMembers, start, new Set([...visiting, root!]));
+        before.push(...prior.chain);
+        for (const [id, r] of prior.outcomes) if (!run.outcomes.has(id)) run.outcomes.set(id, r);
+        for (const [id, f] of prior.first) if (!run.first.has(id)) run.first.set(id, f);
+        for (const [id, n] of prior.copies) run.copies.set(id, (run.copies.get(id) ?? 0) + n);
+      }
     }
-    for (const item of longest)
-      if (item.t === 'msg') run.applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
-  }
+    for (const k of chain) {
+      const v = views.get(k)!;
+      run.viewChange(v.members);
+      const candidates = k === final && last ? [last] : (lists.get(k) ?? []);
+      let longest = candidates[0]?.msgs ?? [];
+      for (const c of candidates) if (c.msgs.length > longest.length) longest = c.msgs;
+      const ids = (l: LogItem[]) => l.map((m) => (m.t === 'msg' ? key64(m.payload) : ''));
+      const want = ids(longest);
+      for (const c of candidates) {
+        const got = ids(c.msgs);
+        if (got.length !== want.length || got.some((g, i) => g !== want[i]))
+          problems.push(
+            `view ${k}: ${c.member} delivered ${got.length} casts, another member ${want.length}, or in another order`,
+          );
+      }
+      for (const item of longest)
+        if (item.t === 'msg') run.applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
+    }
+    return { run, chain: [...before.filter((b) => !chain.includes(b)), ...chain], refounded };
+  };
 
+  /**
+   * The history a re-founding at `root` from `start` continues (FINDINGS 151): the founders take
+   * one founder's state (StateOffer), so the re-founded group goes on from the history that
+   * founder's replica held when its previous incarnation ended. Each founder whose replica served
+   * before is a candidate: its previous incarnation's lineage (views walked back from its last,
+   * its own deliveries in that last view) run through the model must reach the start state, as
+   * the model stands at the root view (`settledKey`: the start's table dropped what the clients
+   * had settled). Those that do give the results the start no longer lists; where two disagree
+   * the result stays unknown. None reaches it: nothing is taken (the start alone, as before).
+   */
+  const continued = (
+    root: string,
+    rootMembers: readonly MemberId[],
+    start: Start,
+    visiting: ReadonlySet<string>,
+  ): Pick<Run, 'outcomes' | 'first' | 'copies'> & { chain: string[] } => {
+    const at = newRun(sim, firstAt);
+    at.startFrom(start);
+    at.viewChange(rootMembers);
+    const want = settledKey(at);
+    const found: { run: Run; chain: string[] }[] = [];
+    const replicas = new Set<RpcIncarnation['replica']>();
+    for (const inc of sim.incarnations) {
+      const v = inc.log.find((i) => i.t === 'view');
+      if (v?.t !== 'view' || v.key !== root || replicas.has(inc.replica)) continue;
+      replicas.add(inc.replica);
+      const prev = sim.incarnations
+        .filter(
+          (o) =>
+            o.replica === inc.replica &&
+            o.rec.startedAt < inc.rec.startedAt &&
+            o.log.some((i) => i.t === 'view'),
+        )
+        .sort((a, b) => b.rec.startedAt - a.rec.startedAt)[0];
+      if (!prev) continue;
+      const segs = segments(prev);
+      const end = segs[segs.length - 1]!;
+      if (visiting.has(end.key)) continue;
+      const h = lineage(end.key, { member: prev.rec.member, msgs: end.msgs }, [], visiting);
+      h.run.viewChange(rootMembers);
+      if (settledKey(h.run) === want) found.push(h);
+    }
+    const outcomes = new Map<string, ModelResult>();
+    const disputed = new Set<string>();
+    for (const h of found)
+      for (const [id, r] of h.run.outcomes) {
+        const o = outcomes.get(id);
+        if (o && JSON.stringify(o) !== JSON.stringify(r)) disputed.add(id);
+        else outcomes.set(id, r);
+      }
+    for (const id of disputed) outcomes.delete(id);
+    const chain = [...new Set(found.flatMap((h) => h.chain))];
+    return {
+      outcomes,
+      first: found[0]?.run.first ?? new Map(),
+      copies: found[0]?.run.copies ?? new Map(),
+      chain,
+    };
+  };
+
+  const { run, chain, refounded } = lineage([...finals].sort()[0], undefined, problems, new Set());
+  const { register, outcomes, first, copies, floors, kept } = run;
   const m: Model = { register, outcomes, first, copies, floors, kept, problems, refounded, chain };
   cache.set(sim, m);
   return m;
@@ -250,7 +332,10 @@ interface Run {
  * fences at or below their client's floor are left out: a replica's table drops them when a
  * request raises the floor (outcomes.ts), the model keeps them for the reply checks, so a
  * founder that applied its backlog and one whose backlog the model ran differ only there (RPC
- * seed 502912: "founders start from 2 states", 2 outcomes against 1 + 2 queued).
+ * seed 502912: "founders start from 2 states", 2 outcomes against 1 + 2 queued). A fence whose
+ * request has an outcome is left out too: the table drops it when it records the outcome, the
+ * model keeps it (it refuses nothing once the outcome is there), so a run of a lineage that fenced
+ * a request before running it and a snapshot of the same point differ only there (FINDINGS 151).
  */
 function settledKey(r: Run): string {
   const sorted = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -271,7 +356,7 @@ function settledKey(r: Run): string {
       r.locks.snapshot(),
       sorted(r.floors),
       sorted(new Map([...r.kept].map(([c, k]) => [c, [...k].sort((a, b) => a - b)]))),
-      sorted(above(r.fences)),
+      sorted(new Map([...above(r.fences)].filter(([id]) => !r.outcomes.has(id)))),
     ],
     (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
   );
