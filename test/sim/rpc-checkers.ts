@@ -6,7 +6,8 @@
  * (walking back from the survivors' final view), and for each view the casts delivered in it
  * by the members that completed it. The **model** is a sequential run of that log on a fresh
  * {@link Register} (after a re-founding, from the founders' start state and its backlog, see
- * `refounded`): the first copy of each request id runs, later copies are duplicates;
+ * `refounded`; the history that state came from is part of the agreed log, see `continued` in
+ * {@link model}): the first copy of each request id runs, later copies are duplicates;
  * handler calls complete at their `done` record, or are interrupted when their runner leaves.
  */
 
@@ -67,7 +68,11 @@ export interface Model {
    * before this view (a request of the old history still running, requests queued behind it).
    */
   refounded: string | undefined;
-  /** The agreed log's views, first to last (keys as in the incarnations' logs). */
+  /**
+   * The agreed log's views, first to last (keys as in the incarnations' logs). After a
+   * re-founding from a founder's state, the views of the history that state continued come
+   * first (FINDINGS 151), and the model holds that history's results too.
+   */
   chain: readonly string[];
 }
 
@@ -336,6 +341,8 @@ interface Run {
  * request has an outcome is left out too: the table drops it when it records the outcome, the
  * model keeps it (it refuses nothing once the outcome is there), so a run of a lineage that fenced
  * a request before running it and a snapshot of the same point differ only there (FINDINGS 151).
+ * So are a floor of 0 and an empty kept list: a snapshot lists every session (one a request or
+ * query of its client made), the model only clients whose watermark rose.
  */
 function settledKey(r: Run): string {
   const sorted = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -354,8 +361,10 @@ function settledKey(r: Run): string {
       sorted(above(r.outcomes)),
       sorted(r.pending),
       r.locks.snapshot(),
-      sorted(r.floors),
-      sorted(new Map([...r.kept].map(([c, k]) => [c, [...k].sort((a, b) => a - b)]))),
+      sorted(new Map([...r.floors].filter(([, f]) => f > 0))),
+      sorted(
+        new Map([...r.kept].filter(([, k]) => k.size > 0).map(([c, k]) => [c, [...k].sort((a, b) => a - b)])),
+      ),
       sorted(new Map([...above(r.fences)].filter(([id]) => !r.outcomes.has(id)))),
     ],
     (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
