@@ -2,9 +2,16 @@
 // every member running and no link cut (its coordinator's link lossy both ways, 65 %), so the
 // majority oracle (test/sim/majority.ts) rightly counted no loss, and every reply of the first
 // lineage whose outcome the client had settled (dropped from the founders' outcome table) was
-// reported as a true-replies / true-outcomes violation, "agreed: nothing". The re-founding took n0's
-// state: it continues n0's history, so the model's agreed history now includes that history
-// (rpc-checkers.ts `model`, `continued`), and those claims are judged against its results.
+// reported as a true-replies / true-outcomes violation, "agreed: nothing" (RPC seed 99950091 on
+// fb2c217). The re-founding took n0's state: it continues n0's history, so the model's agreed
+// history now includes that history (rpc-checkers.ts `model`, `continued`), and those claims are
+// judged against its results.
+// Main's schedules have changed since (4409f98 and after) and that seed no longer reaches the case;
+// none of 99970000..99971250 re-founds without a lost majority. The pinned seed below is the
+// nearest case those runs give: the first lineage (views 1, 2, 3) lost its majority at 1760 ms and
+// the group re-founded view 1 from a member's state (c51357a0, in all three views). On main's
+// checker its 14 claims about the first lineage's settled requests are "agreed: nothing" and only
+// excused by the lost majority; here they are judged against the continued history and hold.
 import { describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue } from '../../runtime/rpc/codec.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
@@ -13,7 +20,7 @@ import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import type { Register } from './rpc-service.js';
 import { membersOf, parseFaults } from './run.js';
 
-const SEED = 99950091;
+const SEED = 99970654;
 const cfg = {
   ...rpcConfig(
     SEED,
@@ -54,23 +61,27 @@ function lyingBeforeCut(instance: Register, options: ReplicaOptions): Replica<Re
   return r;
 }
 
-describe('a re-founding after a lossy coordinator, no link cut', () => {
-  it('judges the first lineage’s claims by the history the re-founding continued (RPC seed 99950091)', async () => {
+describe('a re-founding from a member’s state continues its history', () => {
+  it('judges the first lineage’s claims by the history the re-founding continued (RPC seed 99970654)', async () => {
     const r = await runRpcScenario(cfg, opts);
-    expect(r.losses).toEqual([]);
+    // The first lineage lost its majority (view 3 at 1760 ms), so main's checker excused its
+    // "agreed: nothing" claims (14); none is left to excuse, and none fails.
+    expect(r.losses.length).toBeGreaterThan(0);
+    expect(r.expected).toEqual([]);
     expect(r.violations).toEqual([]);
     const m = model(r.sim);
-    // Re-founded at a view 1, continuing the first lineage's views 1, 2 and 3 (n0's history).
+    // Re-founded at a view 1, continuing the first lineage's views 1, 2 and 3 (c51357a0's history).
     expect(m.refounded).toMatch(/^1\./);
     expect(m.chain.map((k) => Number(k.split('.')[0]))).toEqual([1, 2, 3, 1]);
-    // c0:1 was settled (below c0's floor 9 at the re-founding): the founders' table dropped it.
-    expect(m.outcomes.get('c0:1')).toEqual({ status: 'committed', ok: true, value: 420 });
+    // c1:1 was settled before the re-founding (the founders' table dropped it); its reply (2260,
+    // from the first view 1), "agreed: nothing" on main, is now judged against the history's value.
+    expect(m.outcomes.get('c1:1')).toEqual({ status: 'committed', ok: true, value: 2260 });
   }, 60_000);
 
   it('still catches a first-lineage reply that the continued history contradicts', async () => {
     const r = await runRpcScenario(cfg, { ...opts, makeReplica: lyingBeforeCut });
-    // Judged against the value the history gave, not "nothing".
-    // (Before the fix: "agreed: nothing", the founders' table had dropped c0:1.)
-    expect(r.violations).toContain('true-replies: c0:1 got value 421 (reply), agreed: value 420');
+    // Judged against the value the history gave, not "nothing" (which the lost majority excuses):
+    // a violation even though the run lost its majority.
+    expect(r.violations).toContain('true-replies: c1:1 got value 2261 (reply), agreed: value 2260');
   }, 60_000);
 });
