@@ -57,25 +57,28 @@ async function twoReplicas(
     for (const r of parts) if (r.kind === 'request' && r.id === call.id) casts.push(r.issue);
     cast(payload, qos);
   };
-  return { c, a, b, send, call: callIssue, casts };
+  /** Issue 1 cast at `a`, held back while `b`, asked about it, fences it; then ordered (the fence
+   * refuses it when applied). */
+  const castFencedIssue1 = async () => {
+    c.group.holdCasts(a.member, true);
+    callIssue(1);
+    await until(() => casts.length === 1, 5_000, 'issue 1 cast');
+    send(b.member.address, { kind: 'outcome?', id: call.id, q: 1, upTo: 1 });
+    await c.net.settle();
+    c.group.holdCasts(a.member, false);
+    await c.net.settle();
+  };
+  return { c, a, b, call: callIssue, casts, castFencedIssue1 };
 }
 
 describe('replica: a refused copy of an earlier issue', () => {
   it('does not make the contact cast its later issue, still in flight, a second time', async () => {
-    const { c: cluster, a, b, send, call, casts } = await twoReplicas();
+    const { c: cluster, a, b, call, casts, castFencedIssue1 } = await twoReplicas();
     // An async call holds both replicas' apply queues while the rest is ordered behind it.
     const client = await cluster.client();
     const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
     await until(() => a.instance.runs === 1 && b.instance.runs === 1, 5_000, 'slowAppend running');
-    // Issue 1 at a, held back; b, asked about it, fences issue 1 first; then a's copy is ordered
-    // (refused by the fence when applied).
-    cluster.group.holdCasts(a.member, true);
-    call(1);
-    await until(() => casts.length === 1, 5_000, 'issue 1 cast');
-    send(b.member.address, { kind: 'outcome?', id: 'zz:5', q: 1, upTo: 1 });
-    await cluster.net.settle();
-    cluster.group.holdCasts(a.member, false);
-    await cluster.net.settle();
+    await castFencedIssue1();
     // Issue 2 at a: cast (held back, so still in flight) while issue 1's copy waits to be applied.
     cluster.group.holdCasts(a.member, true);
     call(2);
@@ -98,18 +101,12 @@ describe('replica: a refused copy of an earlier issue', () => {
   });
 
   it('keeps a later issue, delivered behind the refused copy, known as in the order', async () => {
-    const { c: cluster, a, b, send, call, casts } = await twoReplicas();
+    const { c: cluster, a, b, call, casts, castFencedIssue1 } = await twoReplicas();
     // The order: slow s1, issue 1's copy (fenced first at b), slow s2, issue 2's copy.
     const client = await cluster.client();
     const s1 = client.invoke('ledger', 'slowAppend', ['s1', 300]);
     await until(() => a.instance.runs === 1 && b.instance.runs === 1, 5_000, 's1 running');
-    cluster.group.holdCasts(a.member, true);
-    call(1);
-    await until(() => casts.length === 1, 5_000, 'issue 1 cast');
-    send(b.member.address, { kind: 'outcome?', id: 'zz:5', q: 1, upTo: 1 });
-    await cluster.net.settle();
-    cluster.group.holdCasts(a.member, false);
-    await cluster.net.settle();
+    await castFencedIssue1();
     const s2 = client.invoke('ledger', 'slowAppend', ['s2', 300]);
     await cluster.net.settle();
     call(2);

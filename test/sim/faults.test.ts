@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
+import { offByOneAroundCut } from './mutant-replicas.js';
 import { Links, multicastTargets } from './network.js';
 import { splitSides } from './patterns.js';
 import { model } from './rpc-checkers.js';
@@ -80,24 +81,7 @@ function lying(instance: Register, options: ReplicaOptions): Replica<Register> {
 }
 
 /** A replica whose replies, once it was cut off and serves a re-founded group, are off by one. */
-function lyingAfterRefounding(instance: Register, options: ReplicaOptions): Replica<Register> {
-  const r = new Replica(instance, options);
-  const inner = r as unknown as Internals & { onPartitioned(): void };
-  const send = inner.link.send.bind(inner.link);
-  const cut = inner.onPartitioned.bind(r);
-  let after = false;
-  inner.onPartitioned = () => {
-    after = true;
-    cut();
-  };
-  inner.link.send = (to, p) => {
-    const res = p.result as { ok: boolean; value?: Uint8Array } | undefined;
-    if (!after || p.kind !== 'reply' || !res?.ok || !res.value) return send(to, p);
-    const v = decodeValue(res.value);
-    send(to, typeof v === 'number' ? { ...p, result: { ok: true, value: encodeValue(v + 1) } } : p);
-  };
-  return r;
-}
+const lyingAfterRefounding = offByOneAroundCut('after');
 
 /**
  * A replica that, once its state is replaced (a restored snapshot, or its own state frozen at a

@@ -13,11 +13,9 @@
 // checker its 14 claims about the first lineage's settled requests are "agreed: nothing" and only
 // excused by the lost majority; here they are judged against the continued history and hold.
 import { describe, expect, it } from 'vitest';
-import { decodeValue, encodeValue } from '../../runtime/rpc/codec.js';
-import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
+import { offByOneAroundCut } from './mutant-replicas.js';
 import { model } from './rpc-checkers.js';
 import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
-import type { Register } from './rpc-service.js';
 import { membersOf, parseFaults } from './run.js';
 
 const SEED = 99970654;
@@ -40,26 +38,7 @@ const opts = {
 };
 
 /** A replica whose numeric replies are one off until it is first cut off (the first lineage's). */
-function lyingBeforeCut(instance: Register, options: ReplicaOptions): Replica<Register> {
-  const r = new Replica(instance, options);
-  type Packet = { kind: string; result?: { ok: boolean; value?: Uint8Array } };
-  const inner = r as unknown as { link: { send(to: string, p: Packet): void }; onPartitioned(): void };
-  const send = inner.link.send.bind(inner.link);
-  const cut = inner.onPartitioned.bind(r);
-  let after = false;
-  inner.onPartitioned = () => {
-    after = true;
-    cut();
-  };
-  inner.link.send = (to, p) => {
-    const v =
-      !after && p.kind === 'reply' && p.result?.ok && p.result.value
-        ? decodeValue(p.result.value)
-        : undefined;
-    send(to, typeof v === 'number' ? { ...p, result: { ok: true, value: encodeValue(v + 1) } } : p);
-  };
-  return r;
-}
+const lyingBeforeCut = offByOneAroundCut('before');
 
 describe('a re-founding from a member’s state continues its history', () => {
   it('judges the first lineage’s claims by the history the re-founding continued (RPC seed 99970654)', async () => {

@@ -1,0 +1,37 @@
+/**
+ * Replicas that lie, for the tests that prove a checker can fail: each is a `makeReplica` for
+ * `runRpcScenario` that changes what a real {@link Replica} tells its clients.
+ */
+import { decodeValue, encodeValue } from '../../runtime/rpc/codec.js';
+import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
+import type { Register } from './rpc-service.js';
+
+type Packet = { kind: string; result?: { ok: boolean; value?: Uint8Array } };
+type Internals = { link: { send(to: string, p: Packet): void }; onPartitioned(): void };
+
+/**
+ * A replica whose numeric replies are one off on one side of its first cut: `before` it (the
+ * first lineage's replies) or `after` it (once it serves a re-founded group).
+ */
+export function offByOneAroundCut(side: 'before' | 'after') {
+  return (instance: Register, options: ReplicaOptions): Replica<Register> => {
+    const r = new Replica(instance, options);
+    const inner = r as unknown as Internals;
+    const send = inner.link.send.bind(inner.link);
+    const cut = inner.onPartitioned.bind(r);
+    let after = false;
+    inner.onPartitioned = () => {
+      after = true;
+      cut();
+    };
+    inner.link.send = (to, p) => {
+      const lies = after === (side === 'after');
+      const v =
+        lies && p.kind === 'reply' && p.result?.ok && p.result.value
+          ? decodeValue(p.result.value)
+          : undefined;
+      send(to, typeof v === 'number' ? { ...p, result: { ok: true, value: encodeValue(v + 1) } } : p);
+    };
+    return r;
+  };
+}
