@@ -6,14 +6,17 @@
  *    and sends a `call` packet to the contact;
  * 2. the contact answers `accepted` once the request is in the group's order (or `reject`s it);
  * 3. replies come straight from the answering members; the reply mode decides when the call
- *    is complete ({@link TroupeClient.onReply}, {@link TroupeClient.checkComplete});
+ *    is complete ({@link TroupeClient.onReply}, {@link TroupeClient.checkComplete}; the rule
+ *    for `all` and `majority` is reply-quorum.ts);
  * 4. a timer retransmits unanswered calls with the same id and asks members that owe a reply
- *    for it directly ({@link TroupeClient.tick});
+ *    for it directly ({@link TroupeClient.tick}), after a timeout that follows the observed
+ *    round trip (round-trip.ts);
  * 5. a heartbeat keeps the view current and watches the contact; when it fails, pending
  *    calls reject with {@link FailoverError} (or, with `autoReissue`, go to the next contact).
+ *
+ * Its options and their checks are client-options.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import { resolveSeeds } from '../launch/seeds.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
@@ -27,6 +30,16 @@ import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf, PacketType } from '../wire/packet.js';
 import { REFUSAL_GRACE_MS, type Refusal, readRefusal, refusalError } from '../wire/refusal.js';
 import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
+import {
+  CALL_OPTIONS,
+  type ClientTimers,
+  type ConnectOptions,
+  checkCallOptions,
+  checkConnectOptions,
+  OUTCOME_OPTIONS,
+  REAL_TIMERS,
+  REISSUE_OPTIONS,
+} from './client-options.js';
 import { decodeValue, encodeValue } from './codec.js';
 import {
   BadRequestIdError,
@@ -57,90 +70,13 @@ import {
   TO_CLIENT,
   type ViewPacket,
 } from './protocol.js';
+import { quorum } from './reply-quorum.js';
 import { parseRequestId, type Result } from './result.js';
+import { RoundTrip } from './round-trip.js';
 import { ClientSession } from './session.js';
 
-/** Options of {@link connect}: the group, where to find it, its key, the transport and timings. */
-export interface ConnectOptions {
-  /** The group's name (its packets carry the hash of it). */
-  group: string;
-  /** Addresses (`host:port`, host names too) of members to ask for the view first. */
-  seeds: readonly string[];
-  /**
-   * How `seeds` become addresses. Default with {@link connect}: `resolveSeeds` (DNS, IPv4
-   * first; `SEED_NO_PORT`/`SEED_UNRESOLVED` at once). Called at connect and again, at most once
-   * per `contactTimeoutMs`, while the client looks for a new contact, so a seed name that now
-   * points elsewhere (a replica moved) is found there. Members compare addresses, not names.
-   */
-  resolve?: (seeds: readonly string[]) => Promise<string[]>;
-  /** Transport to use; default: a new unicast UDP socket on `host` (closed by `close()`). */
-  transport?: Transport;
-  /** Bind address of the default UDP transport. Default `127.0.0.1`. */
-  host?: string;
-  /** Default deadline of a call (ms) when neither the call nor the method sets one. Default 10 s. */
-  timeoutMs?: number;
-  /** How long `connect` waits for a first view. Default 5 s. */
-  connectTimeoutMs?: number;
-  /**
-   * Least retransmission interval, and the timer's tick. A call is sent again only after the
-   * observed round trip plus four times its deviation (whichever is longer; doubling per attempt,
-   * up to 16×), so a loaded group that answers slowly gets no duplicate calls. Default 100 ms.
-   */
-  retransmitMs?: number;
-  /** Heartbeat interval to the contact (and view refresh). Default 250 ms. */
-  heartbeatMs?: number;
-  /** Contact silence after which it counts as failed. Default 1 s. */
-  contactTimeoutMs?: number;
-  /** On contact failure, resend pending calls (same ids) to the next contact instead of rejecting them. */
-  autoReissue?: boolean;
-  /** This client's id (1–64 of `[A-Za-z0-9_-]`); default random. Request ids are `clientId:counter`. */
-  clientId?: string;
-  /** Failed and timed-out calls remembered for `reissue` (also after a reissue). Default 1024. */
-  remember?: number;
-  /**
-   * Clock and timers. Default: {@link steadyNow} (wall time at start, never stepped: a stepped
-   * wall clock would fail over every call at once, or stop retransmissions) and the global
-   * timers (interval timers unref'd). The
-   * deterministic simulator (test/sim/rpc-world.ts) passes virtual ones.
-   */
-  timers?: ClientTimers;
-  /** Node id in this client's packets' sender endpoint. Default random. */
-  node?: number;
-  /**
-   * The group's key (string or bytes, at least 32 bytes, or `{ current, previous }` during a
-   * roll; else `AuthConfigError` `AUTH_BAD_KEY`): the replicas' `JoinReplicaOptions.key`.
-   * Required unless `insecure: true` (else `KEY_REQUIRED`). Packets are then signed and
-   * verified; a client whose key differs from the group's (or that has none for a keyed
-   * group) hears no member and gets {@link NoContactError}.
-   */
-  key?: AuthKey;
-  /** Connect without a key, on purpose (the group must be insecure too). */
-  insecure?: boolean;
-  /** With `key`: encrypt packets (AES-256-GCM), as the replicas do (`JoinReplicaOptions.encrypt`). */
-  encrypt?: boolean;
-  /** Metrics, logs and traces of this client (e.g. an `Observer`, docs/observability.md). */
-  observe?: ObserveSink;
-}
-
-/** What the client needs of time: a clock and timers. */
-export interface ClientTimers {
-  now(): number;
-  /** Runs `fn` once after `ms`; returns a handle for {@link ClientTimers.clear}. */
-  after(ms: number, fn: () => void): unknown;
-  clear(handle: unknown): void;
-  /** Runs `fn` every `ms` until cleared; must not keep a process alive on its own. */
-  every(ms: number, fn: () => void): unknown;
-}
-
-const REAL_TIMERS: ClientTimers = {
-  now: steadyNow,
-  after: (ms, fn) => setTimeout(fn, ms),
-  clear: (h) => {
-    clearTimeout(h as NodeJS.Timeout);
-    clearInterval(h as NodeJS.Timeout);
-  },
-  every: (ms, fn) => setInterval(fn, ms).unref(),
-};
+export type { ClientTimers, ConnectOptions } from './client-options.js';
+export { isPlainObject } from './client-options.js';
 
 /** The membership the client knows. */
 export interface ClientView {
@@ -395,9 +331,8 @@ export class TroupeClient implements Invoker {
   };
   /** Calls of this turn not yet sent, per address (see {@link queueCall}). */
   private callOutbox = new Map<string, { calls: CallPacket[]; bytes: number }>();
-  /** Round-trip estimate (Jacobson/Karels): smoothed mean and mean deviation, in ms. */
-  private srtt: number | undefined;
-  private rttvar = 0;
+  /** Round-trip estimate: the retransmission timeout follows it. */
+  private readonly roundTrip = new RoundTrip();
 
   constructor(
     private readonly transport: Transport,
@@ -1053,50 +988,36 @@ export class TroupeClient implements Invoker {
     for (const m of members)
       if (!call.replies.has(m) && this.departed(m, call.accepted!))
         call.replies.set(m, { member: m, status: 'failed' });
-    // Every member known failed, not only those found in this check: members of the ordering view
-    // that leave in separate view changes add up (counting only the newly found, a call that no
-    // majority could answer any more waited for its deadline).
-    const failed = members.filter((m) => call.replies.get(m)?.status === 'failed');
-    const answered = members.filter((m) => {
-      const s = call.replies.get(m)?.status;
-      return s === 'ok' || s === 'error';
-    }).length;
-    const need = Math.floor(members.length / 2) + 1;
-    const done = (replies: Replies<unknown>) => {
-      this.sampleRtt(call);
-      this.take(call.id);
-      if (!replies.entries.some((e) => e.status === 'ok' || e.status === 'error')) {
-        // Every member of the ordering view left without an answer reaching the client: whether
-        // it ran is unknown here, as after a fail-over (members that joined since may hold its
-        // outcome), so it stays unsettled for outcome() and reissue(). Settled, the client's
-        // next watermark let the group drop the outcome (FINDINGS 94).
-        this.remember(call);
-        call.resolve(replies);
-        return;
-      }
-      this.settle(call.id, committedReplies(replies));
-      call.resolve(replies);
-    };
-    if (call.mode === 'all' && call.replies.size >= members.length) done(this.replies(call, members));
-    else if (call.mode === 'majority' && answered >= need)
-      done(
-        this.replies(
-          call,
-          members.filter((m) => call.replies.has(m)),
-        ),
-      );
-    else if (call.mode === 'majority' && members.length - failed.length < need) {
+    const q = quorum(call.mode, members, call.replies);
+    if (q === undefined) return;
+    if ('noMajority' in q) {
       this.take(call.id);
       // Whether it ran is unknown here, as after a fail-over (the survivors may hold its outcome):
       // kept for outcome() and reissue(), and unsettled, so the group keeps what it knows of it.
       this.remember(call);
+      const { failed, of } = q.noMajority;
       call.reject(
         new NoMajorityError(
           call.id,
-          `request ${call.id}: ${failed.length} of ${members.length} members failed, no majority can answer`,
+          `request ${call.id}: ${failed} of ${of} members failed, no majority can answer`,
         ),
       );
+      return;
     }
+    const replies = this.replies(call, q.members);
+    this.sampleRtt(call);
+    this.take(call.id);
+    if (!replies.entries.some((e) => e.status === 'ok' || e.status === 'error')) {
+      // Every member of the ordering view left without an answer reaching the client: whether
+      // it ran is unknown here, as after a fail-over (members that joined since may hold its
+      // outcome), so it stays unsettled for outcome() and reissue(). Settled, the client's
+      // next watermark let the group drop the outcome (FINDINGS 94).
+      this.remember(call);
+      call.resolve(replies);
+      return;
+    }
+    this.settle(call.id, committedReplies(replies));
+    call.resolve(replies);
   }
 
   private replies(call: Call, members: readonly string[]): Replies<unknown> {
@@ -1128,28 +1049,12 @@ export class TroupeClient implements Invoker {
 
   /** The retransmission timeout: the observed round trip and its deviation, at least `retransmitMs`. */
   private rto(): number {
-    const floor = this.opts.retransmitMs;
-    if (this.srtt === undefined) return floor;
-    // Capped, so that a lost packet is still recovered within a few ticks of the floor's scale.
-    return Math.min(Math.max(floor, this.srtt + 4 * this.rttvar), 16 * floor);
+    return this.roundTrip.timeout(this.opts.retransmitMs);
   }
 
-  /**
-   * A completed call's round trip updates the estimate. Measured from its first packet even when
-   * it was sent again: the answer to a later copy then reads as a longer round trip, never a
-   * shorter one (the error Karn's rule guards against), and a group slower than the floor still
-   * raises the timeout although every call to it was retransmitted once.
-   */
+  /** A completed call's round trip, from its first packet ({@link RoundTrip.sample}). */
   private sampleRtt(call: Call): void {
-    if (call.firstSent === 0) return;
-    const r = Math.max(0, this.time.now() - call.firstSent);
-    if (this.srtt === undefined) {
-      this.srtt = r;
-      this.rttvar = r / 2;
-    } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
-    }
+    if (call.firstSent !== 0) this.roundTrip.sample(this.time.now() - call.firstSent);
   }
 
   private tick(): void {
@@ -1525,82 +1430,6 @@ function callSize(p: CallPacket): number {
     p.args.byteLength + p.id.length + (p.to?.length ?? 0) + 3 * (p.service.length + p.method.length) + 32
   );
 }
-const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'requestId']);
-const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);
-const OUTCOME_OPTIONS: ReadonlySet<string> = new Set(['timeoutMs']);
-const REPLY_MODES: readonly string[] = ['first', 'all', 'majority', 'none'];
-/** Longest deadline a timer takes (2^31 − 1 ms, about 24.8 days). */
-const MAX_TIMEOUT_MS = 2_147_483_647;
-
-/**
- * Checks call options as plain JavaScript may pass them: a plain object with only the options
- * this call takes, each of its type and range. A generated stub passes on, as given, a value in
- * the options' place that is not an object, or an array of what stood from there on when it got
- * arguments past its options: both are refused here as too many arguments.
- */
-function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): void {
-  if (opts === undefined) return;
-  if (!isPlainObject(opts))
-    throw new CallOptionError(
-      'options',
-      `call options must be a plain object, got ${Array.isArray(opts) ? `an array of ${opts.length}` : describe(opts)}: the method probably got too many arguments (a value past its parameters)`,
-    );
-  for (const [k, v] of Object.entries(opts)) {
-    if (v === undefined) continue;
-    if (!allowed.has(k))
-      throw new CallOptionError(k, `unknown call option '${k}' (allowed: ${[...allowed].join(', ')})`);
-    if (k === 'reply' && (typeof v !== 'string' || !REPLY_MODES.includes(v)))
-      throw new CallOptionError(k, `reply must be one of ${REPLY_MODES.join(', ')}, got ${describe(v)}`);
-    if (k === 'timeoutMs' && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT_MS))
-      throw new CallOptionError(
-        k,
-        `timeoutMs must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${describe(v)}`,
-      );
-    if (k === 'requestId' && typeof v !== 'string')
-      throw new CallOptionError(k, `requestId must be a string, got ${describe(v)}`);
-  }
-}
-
-/** An object literal's kind: `{...}` or `Object.create(null)`, not an array, a Date or a class instance. */
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== 'object' || v === null) return false;
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
-/** Refuses bad connect options (from plain JavaScript too) with an `RpcConfigError`. */
-function checkConnectOptions(options: ConnectOptions): void {
-  if (typeof options?.group !== 'string' || options.group.length === 0)
-    throw new RpcConfigError('connect needs the group name (a non-empty string)');
-  if (
-    !Array.isArray(options?.seeds) ||
-    options.seeds.length === 0 ||
-    options.seeds.some((a) => typeof a !== 'string')
-  )
-    throw new RpcConfigError('connect needs at least one seed address (host:port strings)');
-  for (const k of [
-    'timeoutMs',
-    'connectTimeoutMs',
-    'retransmitMs',
-    'heartbeatMs',
-    'contactTimeoutMs',
-  ] as const) {
-    const v = options[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT_MS))
-      throw new RpcConfigError(
-        `${k} must be a positive number of ms up to ${MAX_TIMEOUT_MS}, got ${describe(v)}`,
-      );
-  }
-  if (options.remember !== undefined && (!Number.isSafeInteger(options.remember) || options.remember < 1))
-    throw new RpcConfigError(`remember must be a positive integer, got ${describe(options.remember)}`);
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return `'${v.slice(0, 40)}'`;
-  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
-  return typeof v === 'symbol' ? 'a symbol' : String(v);
-}
-
 /** Address of `member` in `v`, if it is a member. */
 function addressIn(v: ClientView, member: string): string | undefined {
   const i = v.members.indexOf(member);
