@@ -263,7 +263,9 @@ export class Gms implements Layer {
         return;
       case 'behind':
         if (s.behindSince !== undefined && s.state === 'member')
-          this.finish('partitioned', 'the group moved to a view without this member');
+          // Not "a view without this member": the later view may list it, its Install lost (the
+          // members it asked for it did not resend it in time).
+          this.finish('partitioned', 'the group moved to a later view this member did not receive');
         return;
     }
   }
