@@ -123,6 +123,10 @@ async function run(cmd: Run): Promise<void> {
   clearTimeout(hardStop);
   clearTimeout(windowTimer);
   const viewSize = client.view?.members.length ?? 0;
+  // Which member the client talked to, and the view's first member (the sequencer): a lone
+  // call's path, and its datagrams, depend on whether they are the same (docs/performance.md).
+  const contact = client.contactMember;
+  const sequencer = client.view?.members[0];
   const stats = client.stats();
   await client.close();
   emit('result', {
@@ -133,6 +137,8 @@ async function run(cmd: Run): Promise<void> {
     incomplete,
     warmupErrors,
     viewSize,
+    contact,
+    sequencer,
     stats,
     measuredRetransmits: measuring ? retransmitsAtEnd - retransmitsAtStart : 0,
   });

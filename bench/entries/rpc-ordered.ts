@@ -51,7 +51,7 @@ type Mode = 'first' | 'all';
 async function startGroup(
   ctx: BenchContext,
   keyed: boolean,
-): Promise<{ replicas: Child[]; seeds: string[] }> {
+): Promise<{ replicas: Child[]; seeds: string[]; joined: string[] }> {
   const replicas = await Promise.all(
     Array.from({ length: REPLICAS }, (_, i) =>
       ctx.procs.start(REPLICA, {
@@ -76,7 +76,18 @@ async function startGroup(
         : r.waitFor(full, 10_000),
     ),
   );
-  return { replicas, seeds };
+  return { replicas, seeds, joined: joined.map((j) => j.self as string) };
+}
+
+/**
+ * Which replica the client's contact was at the end (`replica 2 of 3`), and whether it was the
+ * sequencer: the contact that is the sequencer sends its Order in its cast's packet, so a lone
+ * call's datagrams (and the `all` replies' timing) depend on it.
+ */
+function contactNote(replicas: Child[], members: string[], contact: unknown, sequencer: unknown): string {
+  const at = members.indexOf(contact as string);
+  if (at < 0) return 'unknown';
+  return `replica ${at + 1} of ${replicas.length}${contact === sequencer ? ' (the sequencer)' : ''}`;
 }
 
 async function orderedCalls(
@@ -85,7 +96,7 @@ async function orderedCalls(
   outstanding: number,
   keyed: boolean,
 ): Promise<Measurement> {
-  const [{ replicas, seeds }, client] = await Promise.all([
+  const [{ replicas, seeds, joined }, client] = await Promise.all([
     startGroup(ctx, keyed),
     ctx.procs.start(CLIENT, {
       name: 'rpc-client',
@@ -180,6 +191,7 @@ async function orderedCalls(
       `${perCall.slice(0, REPLICAS).join('/')}/${perCall[REPLICAS]} = ${perCall.reduce((a, b) => a + b, 0)}`;
   }
   if ((r.viewSize as number) !== REPLICAS) notes['client view size'] = r.viewSize as number;
+  notes.contact = contactNote(replicas, joined, r.contact, r.sequencer);
   return {
     primary: outstanding === 1 ? 'latency' : 'rate',
     rate: { value: ops / seconds, unit: 'calls/s' },
