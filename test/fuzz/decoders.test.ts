@@ -13,7 +13,17 @@ import { ClientPacketDrop, decodeClientPacket } from '../../runtime/rpc/protocol
 import type { Effect, Layer, LayerContext, LayerFactory } from '../../runtime/stack/types.js';
 import { PacketAuth } from '../../runtime/wire/auth.js';
 import { DecodeError, decodePacket, encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
-import { bytes, FUZZ_SEED_OFFSET, fuzzCount, header, jsValue, mutate, rng, value } from './gen.js';
+import {
+  bytes,
+  FUZZ_SEED_OFFSET,
+  fuzzCount,
+  fuzzTimeout,
+  header,
+  jsValue,
+  mutate,
+  rng,
+  value,
+} from './gen.js';
 
 const N = fuzzCount(3_000);
 const SELF = '00000001.1';
@@ -70,7 +80,7 @@ function layerInView(factory: LayerFactory, errors: unknown[]): Layer {
   return l;
 }
 
-describe(`fuzz suite (${N.toLocaleString('en')} inputs per decoder)`, () => {
+describe(`fuzz suite (${N.toLocaleString('en')} inputs per decoder)`, { timeout: fuzzTimeout(N) }, () => {
   it('decodePacket: random and mutated packets, DecodeError only', () => {
     const valid = encodePacket({
       type: PacketType.Stack,

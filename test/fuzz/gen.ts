@@ -10,6 +10,15 @@ export function fuzzCount(fast: number): number {
   return process.env.TROUPE_FUZZ === 'long' ? 200_000 : fast;
 }
 
+/**
+ * A test's timeout for `n` inputs: the suite's default (60 s) for CI's fast counts, and a
+ * millisecond per input beyond that, so a long run (`TROUPE_FUZZ=long`) on a loaded machine ends
+ * by its own bounds, not vitest's (seed 3003's validator target took 66 s at load 8).
+ */
+export function fuzzTimeout(n: number): number {
+  return Math.max(60_000, 2 * n);
+}
+
 export type Rng = () => number;
 
 /**

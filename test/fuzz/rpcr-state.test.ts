@@ -8,7 +8,7 @@ import { encodeValue } from '../../runtime/rpc/codec.js';
 import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { Replica } from '../../runtime/rpc/replica.js';
 import { DecodeError } from '../../runtime/wire/index.js';
-import { bytes, FUZZ_SEED_OFFSET, fuzzCount, jsValue, mutate, rng, value } from './gen.js';
+import { bytes, FUZZ_SEED_OFFSET, fuzzCount, fuzzTimeout, jsValue, mutate, rng, value } from './gen.js';
 
 const N = fuzzCount(3_000);
 
@@ -26,7 +26,9 @@ function fuzz(target: string, seed: number, one: (r: () => number) => void, type
   }
 }
 
-describe(`fuzz suite, rpc state (${N.toLocaleString('en')} inputs per decoder)`, () => {
+describe(`fuzz suite, rpc state (${N.toLocaleString('en')} inputs per decoder)`, {
+  timeout: fuzzTimeout(N),
+}, () => {
   it('decodeGroupMsg: random arrays and mutations, DecodeError only', () => {
     fuzz(
       'decodeGroupMsg',
