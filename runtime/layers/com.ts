@@ -1,6 +1,6 @@
 import { endpointOf, type MemberId, memberId } from '../stack/member.js';
 import type { DownEvent, Layer, LayerContext, LayerFactory, Msg, UpEvent } from '../stack/types.js';
-import { isWildcard } from '../transport/address.js';
+import { isWildcard, parseAddress } from '../transport/address.js';
 import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import {
@@ -107,6 +107,9 @@ class Com implements Layer {
   /** Strangers whose address is known, least recently heard first. */
   private readonly strangers = new Map<MemberId, true>();
   private readonly strangerTokens: TokenBucket;
+  /** Per source host, its own share of the new strangers admitted (see `admitStranger`), the
+   * least recently heard host first. */
+  private readonly hostTokens = new Map<string, TokenBucket>();
   private readonly auth: PacketAuth | undefined;
 
   constructor(
@@ -265,7 +268,7 @@ class Com implements Layer {
       return;
     }
     const sender = this.idOf(packet.sender);
-    if (!this.members.has(sender) && !this.admitStranger(sender)) {
+    if (!this.members.has(sender) && !this.admitStranger(sender, from)) {
       this.counters.strangerLimited++;
       return;
     }
@@ -292,7 +295,13 @@ class Com implements Layer {
     if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
     else if (this.addresses.get(sender) !== from) this.counters.staleAddress++;
     const address = this.addresses.get(sender)!;
-    const msg: Msg = { headers: packet.headers, payload: packet.payload };
+    // Decoding leaves every byte array a view into the datagram. What a layer holds of a view
+    // member's packet it counts whole; of a stranger's, only what it reads: a field past those it
+    // reads, or a one-byte payload, kept the whole datagram alive (30 KB each, a thousand times
+    // what nak's stranger cap counted). A stranger's message shares no bytes with its datagram.
+    const msg: Msg = this.members.has(sender)
+      ? { headers: packet.headers, payload: packet.payload }
+      : { headers: detach(packet.headers), payload: packet.payload.slice() };
     if (packet.type === PacketType.Discovery)
       this.ctx.passUp({ type: 'discovery', msg, from: sender, address });
     else if (packet.type === PacketType.Stack)
@@ -343,12 +352,24 @@ class Com implements Layer {
    * Anyone who can reach the port can invent sender ids: a new one is admitted at a bounded
    * rate, and only the most recently heard `maxStrangers` keep an address here.
    */
-  private admitStranger(sender: MemberId): boolean {
+  private admitStranger(sender: MemberId, from: string): boolean {
     if (this.strangers.has(sender)) {
       this.strangers.delete(sender);
       this.strangers.set(sender, true);
       return true;
     }
+    // One host inventing ids took every admission: a joiner at another host that came during a
+    // flood of 1,000 invented ids a second from one address had none of its 125 Joins in 25 s
+    // admitted (session 30's review). One host gets at most half the rate (by host: ports are
+    // free to invent too); the rest is left to the others. Spoofed hosts still take it all.
+    const host = parseAddress(from)?.host ?? from;
+    let own = this.hostTokens.get(host);
+    if (own) this.hostTokens.delete(host);
+    else own = new TokenBucket(Math.max(1, Math.ceil(this.opts.strangersPerSec / HOST_SHARE)));
+    this.hostTokens.set(host, own);
+    if (this.hostTokens.size > this.opts.maxStrangers)
+      this.hostTokens.delete(this.hostTokens.keys().next().value!);
+    if (!own.take(this.ctx.now())) return false;
     if (!this.strangerTokens.take(this.ctx.now())) return false;
     this.strangers.set(sender, true);
     while (this.strangers.size > this.opts.maxStrangers) {
@@ -369,6 +390,16 @@ class Com implements Layer {
     };
   }
 }
+
+/** `v` with every byte array in it copied out of the buffer it views. */
+function detach<T>(v: T): T {
+  if (v instanceof Uint8Array) return v.slice() as T;
+  if (!Array.isArray(v)) return v;
+  return v.map(detach) as T;
+}
+
+/** One source host may add at most this fraction (1 / HOST_SHARE) of `strangersPerSec`. */
+const HOST_SHARE = 2;
 
 /** Sender ids com keeps formatted (`idOf`). */
 const MAX_IDS = 4096;

@@ -41,9 +41,15 @@ interface Partial {
   next: number;
   /** Headers of the layers above, from fragment 0. */
   headers: readonly unknown[];
-  chunks: Uint8Array[];
+  /** The bytes so far, copied in: `buf[0..bytes)`. Grown by doubling, never past `total`. A list
+   * of the fragments' own payloads held, per one-byte fragment, a view (~100 bytes of heap) and
+   * the whole datagram it came in: 100x what the strangers' bound counted (see `bound`). */
+  buf: Uint8Array;
   bytes: number;
 }
+
+/** Smallest buffer a partial message starts with (unless its total is smaller). */
+const MIN_PARTIAL_BUFFER = 64 * 1024;
 
 /** What a receive stream remembers between messages. */
 interface InStream {
@@ -67,7 +73,8 @@ interface InStream {
 class Frag implements Layer {
   /** Keyed `${member}|c` (its cast stream) and `${member}|p` (its point-to-point stream to us). */
   private readonly streams = new Map<string, InStream>();
-  /** Members of the latest view passed down; undefined before one (every sender counts as one). */
+  /** Members of the latest view passed down; undefined before one (every sender is a stranger
+   * then, as in nak: a joiner held every invented sender's partial message, unbounded). */
   private members: ReadonlySet<string> | undefined;
   /** Keys of `streams` whose sender is outside the view, least recently heard first. */
   private readonly strangers = new Map<string, true>();
@@ -162,7 +169,7 @@ class Frag implements Layer {
     if (kind === FragKind.Whole) {
       if (seq !== undefined) {
         this.onWhole(key, seq);
-        if (this.members && !this.members.has(ev.from)) this.bound(key, 0);
+        if (!this.members?.has(ev.from)) this.bound(key, 0);
       }
       this.ctx.passUp(deliverWith(ev, rest));
       return;
@@ -194,7 +201,7 @@ class Frag implements Layer {
     }
     this.c.fragmentsReceived++;
     const s = this.stream(key);
-    if (this.members && !this.members.has(ev.from)) this.bound(key, rest.payload.length);
+    if (!this.members?.has(ev.from)) this.bound(key, rest.payload.length);
     // A sequence gap below us (nak gave up on a range and reported it lost) explains a broken
     // message: drop what we held and resynchronise on the next fragment 0, without blaming the sender.
     const gap = s.lastSeq !== undefined && seq !== s.lastSeq + 1;
@@ -217,7 +224,7 @@ class Frag implements Layer {
         }
         throw new DecodeError('DECODE_BAD_SHAPE', `frag: fragment ${index} without fragment 0`);
       }
-      p = { count, total, next: 0, headers: rest.headers, chunks: [], bytes: 0 };
+      p = { count, total, next: 0, headers: rest.headers, buf: EMPTY, bytes: 0 };
       s.partial = p;
     } else if (index !== p.next || count !== p.count || total !== p.total) {
       s.partial = undefined;
@@ -233,17 +240,19 @@ class Frag implements Layer {
       s.partial = undefined;
       throw new DecodeError('DECODE_BAD_LENGTH', `frag: fragment ${index} does not fit ${total} bytes`);
     }
-    p.chunks.push(chunk);
-    p.bytes += chunk.length;
+    const need = p.bytes + chunk.length;
+    if (need > p.buf.length) {
+      // Doubling, capped at the total: the last fragment fills the buffer exactly.
+      const grown = new Uint8Array(Math.min(total, Math.max(need, 2 * p.buf.length, MIN_PARTIAL_BUFFER)));
+      grown.set(p.buf.subarray(0, p.bytes));
+      p.buf = grown;
+    }
+    p.buf.set(chunk, p.bytes);
+    p.bytes = need;
     p.next++;
     if (!last) return;
     s.partial = undefined;
-    const whole = new Uint8Array(total);
-    let at = 0;
-    for (const part of p.chunks) {
-      whole.set(part, at);
-      at += part.length;
-    }
+    const whole = p.buf;
     this.c.reassembled++;
     this.ctx.passUp(deliverWith(ev, { headers: p.headers, payload: whole }));
   }
@@ -284,10 +293,11 @@ class Frag implements Layer {
     };
     while (this.strangers.size > MAX_STRANGER_STREAMS) drop(this.strangers.keys().next().value!);
     let held = adding;
-    for (const k of this.strangers.keys()) held += this.streams.get(k)?.partial?.bytes ?? 0;
+    // What a partial holds is its buffer (up to twice the bytes received, at most its total).
+    for (const k of this.strangers.keys()) held += this.streams.get(k)?.partial?.buf.length ?? 0;
     for (const k of this.strangers.keys()) {
       if (held <= this.o.maxMessage || k === key) break;
-      held -= this.streams.get(k)?.partial?.bytes ?? 0;
+      held -= this.streams.get(k)?.partial?.buf.length ?? 0;
       drop(k);
     }
   }
@@ -317,6 +327,8 @@ class Frag implements Layer {
     return { ...this.c, partials, partialBytes };
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 export const frag: LayerFactory<FragOptions> = {
   name: 'frag',

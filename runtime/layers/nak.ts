@@ -684,6 +684,8 @@ function* heldIn(h: Held, lo: number, hi: number): Generator<[number, Msg]> {
 
 const EMPTY = new Uint8Array(0);
 const MAX_TOMBSTONES = 4096;
+/** What {@link msgBytes} counts for a held message beyond its bytes and header values. */
+const MSG_OVERHEAD = 128;
 
 /**
  * What holding `msg` costs, roughly: payload plus the headers of the layers above, walked
@@ -691,7 +693,9 @@ const MAX_TOMBSTONES = 4096;
  * headers came through the msgpack guard. Only out-of-order messages are measured.
  */
 function msgBytes(msg: Msg): number {
-  let n = msg.payload.length;
+  // The message's own objects (the message, its payload's view and buffer) count too: a
+  // one-byte message counted 9 bytes and held ~200 (session 30's review).
+  let n = msg.payload.length + MSG_OVERHEAD;
   const walk = (v: unknown): void => {
     n += 8;
     if (typeof v === 'string') n += v.length;

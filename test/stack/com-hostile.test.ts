@@ -155,3 +155,38 @@ describe('com: refusal notices to joiners that can never get in (issue 12)', () 
     expect(readRefusal(signed!.bytes)).toMatchObject({ reason: 'nokey', keyId: '' });
   });
 });
+
+describe('com: one host inventing ids does not take every admission (session 30)', () => {
+  it('a joiner at another host is admitted during a flood of 1,000 new ids a second from one host', () => {
+    // Before: the flood took every token of the shared bucket as it came back, and the joiner,
+    // arriving 5 s into it, had none of its 125 Joins (one per 200 ms for 25 s) admitted.
+    const s = stack();
+    s.down({ type: 'view', view: { id: 1, members: ['00000001.1'], addresses: ['a:1'] } }, 0);
+    const join = (node: number) =>
+      encodePacket({
+        type: PacketType.Discovery,
+        flags: Flags.Unicast,
+        groupId: groupIdOf('g'),
+        sender: { node, inc: 1 },
+        headers: [[0, '', '']],
+        payload: new Uint8Array(0),
+      });
+    let invented = 0x100000;
+    let sent = 0;
+    let admitted = 0;
+    for (let ms = 0; ms < 30_000; ms++) {
+      // From one host, a new port for every id.
+      s.receive(join(invented++), `6.6.6.6:${1 + (ms % 60_000)}`, ms);
+      if (ms >= 5_000 && ms % 200 === 0) {
+        sent++;
+        const before = s.stats().com!.received ?? 0;
+        s.receive(join(0xabc), '10.0.0.5:1', ms);
+        if ((s.stats().com!.received ?? 0) > before) admitted++;
+      }
+    }
+    expect(sent).toBe(125);
+    expect(admitted).toBe(125);
+    // The flooding host got its half of the rate (50 a second, burst 50), no more.
+    expect(s.stats().com!.received ?? 0).toBeLessThanOrEqual(50 + 30 * 50 + 125);
+  });
+});

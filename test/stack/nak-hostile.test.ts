@@ -113,7 +113,9 @@ describe('nak: memory for senders outside the view', () => {
       random: seededRandom(1),
     });
     const payload = new Uint8Array(60_000);
-    for (let i = 0; i < 4_000; i++) s.receive(forged(0x1000 + i, 1 + (i % 7), payload), `6.6.6.6:${i}`, i);
+    // From many hosts: com gives one host at most half its admissions.
+    for (let i = 0; i < 4_000; i++)
+      s.receive(forged(0x1000 + i, 1 + (i % 7), payload), `6.6.${i >> 8}.${i & 255}:1`, i);
     const nak = s.stats().nak!;
     // Defaults: 64 stranger streams, 256 KiB each (at most 4 of these messages per stream).
     expect(nak.inStreams).toBeLessThanOrEqual(64);

@@ -21,8 +21,42 @@ interface Early {
   cast: boolean;
 }
 
-/** What one held future message is counted as, on top of its payload (headers, bookkeeping). */
+/** What one held future message is counted as, on top of its payload and headers (bookkeeping). */
 const FUTURE_OVERHEAD = 64;
+
+/** Roughly what `v`, a decoded header value, holds: its bytes and strings, 8 per value. */
+function sizeOf(v: unknown): number {
+  if (v instanceof Uint8Array) return 8 + v.byteLength;
+  if (typeof v === 'string') return 8 + 2 * v.length;
+  if (!Array.isArray(v)) return 8;
+  let n = 8;
+  for (const x of v) n += sizeOf(x);
+  return n;
+}
+
+/** `v` with every byte array copied: it no longer keeps the datagram it came in alive. */
+function detach<T>(v: T): T {
+  if (v instanceof Uint8Array) return v.slice() as T;
+  if (!Array.isArray(v)) return v;
+  return v.map(detach) as T;
+}
+
+/**
+ * What a held message costs (payload, headers above gms and gms's own, bookkeeping), and the
+ * message as held: its bytes copied out of the datagram. Counted as its payload alone, a
+ * stranger's message with its bulk in headers (or a one-byte payload of a 64 KB datagram) held
+ * up to a thousand times what the bound counted (2,000 of them: 60 MB under a 256 KB share).
+ * Bounded: headers came through the msgpack guard.
+ */
+function forHolding(f: Early): { bytes: number; keep: () => Early } {
+  const bytes = f.msg.payload.byteLength + sizeOf(f.msg.headers) + sizeOf(f.h) + FUTURE_OVERHEAD;
+  const keep = (): Early => ({
+    ...f,
+    h: detach(f.h),
+    msg: { headers: detach(f.msg.headers), payload: f.msg.payload.slice() },
+  });
+  return { bytes, keep };
+}
 
 /**
  * Virtually synchronous delivery, every member's data path: tags casts with the view (vseq),
@@ -171,12 +205,12 @@ export class Delivery {
    * the future buffer's bounds it is dropped (neither is repaired across a view anyway). */
   private holdTagged(f: Early): void {
     const s = this.s;
-    const bytes = f.msg.payload.byteLength + FUTURE_OVERHEAD;
+    const { bytes, keep } = forHolding(f);
     if (this.heldTagged.length >= s.o.maxFuture || this.heldTaggedBytes + bytes > s.o.maxFutureBytes) {
       s.c.futureDropped++;
       return;
     }
-    this.heldTagged.push(f);
+    this.heldTagged.push(keep());
     this.heldTaggedBytes += bytes;
   }
 
@@ -194,7 +228,7 @@ export class Delivery {
 
   private keepForLater(f: Early): void {
     const s = this.s;
-    const bytes = f.msg.payload.byteLength + FUTURE_OVERHEAD;
+    const { bytes, keep } = forHolding(f);
     // Anyone can claim a later view, so strangers (not in our view) get only a share of the
     // bytes: they cannot crowd out what members of our view send ahead of an install.
     const stranger = !s.view || s.rank(f.from) < 0;
@@ -208,7 +242,7 @@ export class Delivery {
     }
     this.futureBytes += bytes;
     if (stranger) this.futureStrangerBytes += bytes;
-    this.future.push(f);
+    this.future.push(keep());
   }
 
   onData(from: MemberId, h: unknown[], msg: Msg, nakSeq: number | undefined): void {
