@@ -21,7 +21,10 @@ interface Ack {
 }
 
 class TokenRound extends OrderRound {
-  readonly pendingAcks = new Map<number, Ack>();
+  /** Acks ahead of `ackNext`, by ackNo and sender: only the one of the member the token reaches
+   * is applied. Keyed by ackNo alone, a later ackNo from a member out of turn replaced the
+   * holder's own Ack that waited there, and was then refused: ordering stopped (session 30). */
+  readonly pendingAcks = new Map<number, Map<MemberId, Ack>>();
   ackNext = 0;
   holder = 0;
   ackInFlight = false;
@@ -40,6 +43,7 @@ class Total extends OrderLayer<TokenRound> {
     super(ctx, 'total');
     this.c.acks = 0;
     this.c.emptyAcks = 0;
+    this.c.acksOutOfTurn = 0;
   }
 
   protected newRound(view: View): TokenRound {
@@ -63,13 +67,28 @@ class Total extends OrderLayer<TokenRound> {
     if (next >= r.n) throw new DecodeError('DECODE_BAD_SHAPE', 'total: next site out of range');
     const stamps = parseStamps('total', h[4], r.n);
     if (ackNo < r.ackNext) return;
-    r.pendingAcks.set(ackNo, { from, ackNo, next, first, stamps });
-    for (let a = r.pendingAcks.get(r.ackNext); a; a = r.pendingAcks.get(r.ackNext)) {
+    // Only the token holder stamps: one out of turn now is refused at once.
+    if (ackNo === r.ackNext && r.rankOf(from) !== r.holder)
+      throw new DecodeError('DECODE_BAD_SHAPE', `total: ack ${ackNo} out of turn`);
+    let at = r.pendingAcks.get(ackNo);
+    if (!at) {
+      at = new Map();
+      r.pendingAcks.set(ackNo, at);
+    }
+    at.set(from, { from, ackNo, next, first, stamps });
+    for (let a = this.inTurn(r); a; a = this.inTurn(r)) {
+      this.c.acksOutOfTurn! += r.pendingAcks.get(r.ackNext)!.size - 1;
       r.pendingAcks.delete(r.ackNext);
       this.applyAck(r, a);
     }
     this.deliverReady(r);
     this.tryToken();
+  }
+
+  /** The token holder's Ack for `ackNext`, if it is here. */
+  private inTurn(r: TokenRound): Ack | undefined {
+    const holder = r.view.members[r.holder];
+    return holder === undefined ? undefined : r.pendingAcks.get(r.ackNext)?.get(holder);
   }
 
   private applyAck(r: TokenRound, a: Ack): void {
