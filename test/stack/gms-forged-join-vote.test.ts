@@ -42,4 +42,28 @@ describe('gms: a forged candidate in Joins', () => {
     const founded = net.runUntil(() => nodes.every((n) => net.view(n)?.members.length === 3), 60_000);
     expect(founded).toBe(true);
   });
+
+  it('three seeds found their group though 64 invented joiners at other addresses keep joining', () => {
+    // Each joiner records at most maxJoiners (64) others. 64 invented ids at non-seed addresses,
+    // voting for nobody, one Join each to every seed every 3 × suspectMs − 50 ms, filled the
+    // table: no seed recorded another's Join, and after 60 s none had a view (62 left room for
+    // the other two seeds: founded at 302 ms). A seed's Join now takes the place of another's.
+    const net = new GmsNet(3);
+    net.beacons = false;
+    const nodes = [...net.nodes];
+    for (let t = 0; t < 60_000; t += 3 * FAST.suspectMs! - 50)
+      net.at(t, () => {
+        for (const n of nodes)
+          for (let i = 0; i < 64; i++)
+            net.injectProbe(n, `ffff${(0x1000 + i).toString(16)}.1`, `n9${i}`, [
+              GmsKind.Join,
+              'ffffffff.9',
+              '',
+              1,
+              '',
+            ]);
+      });
+    for (const n of nodes) n.layer.down({ type: 'join' });
+    expect(net.runUntil(() => nodes.every((n) => net.view(n)?.members.length === 3), 60_000)).toBe(true);
+  });
 });

@@ -467,7 +467,20 @@ export class Joiner {
     const { vote, counts } = joinHeader.decode(h);
     // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
     // flood of invented ids too.
-    if (!this.discovered.has(from) && this.discovered.size >= this.s.o.maxJoiners) return;
+    if (!this.discovered.has(from) && this.discovered.size >= this.s.o.maxJoiners) {
+      // But a seed's Join is always recorded, in place of a joiner at another address: only
+      // seeds vote a group into being, and 64 invented ids at other addresses, each joining
+      // every 3 × suspectMs, filled the table and no seed ever heard another (session 30).
+      if (!this.isSeed(address)) return;
+      let other: MemberId | undefined;
+      for (const [m, d] of this.discovered)
+        if (!this.isSeed(d.address)) {
+          other = m;
+          break;
+        }
+      if (other === undefined) return;
+      this.discovered.delete(other);
+    }
     this.discovered.set(from, { address, at: this.s.ctx.now(), vote, counts });
   }
 
