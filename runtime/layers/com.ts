@@ -1,5 +1,13 @@
 import { endpointOf, type MemberId, memberId } from '../stack/member.js';
-import type { DownEvent, Layer, LayerContext, LayerFactory, Msg, UpEvent } from '../stack/types.js';
+import {
+  type DownEvent,
+  detach,
+  type Layer,
+  type LayerContext,
+  type LayerFactory,
+  type Msg,
+  type UpEvent,
+} from '../stack/types.js';
 import { isWildcard, parseAddress } from '../transport/address.js';
 import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
@@ -389,13 +397,6 @@ class Com implements Layer {
       ...this.auth?.stats(),
     };
   }
-}
-
-/** `v` with every byte array in it copied out of the buffer it views. */
-function detach<T>(v: T): T {
-  if (v instanceof Uint8Array) return v.slice() as T;
-  if (!Array.isArray(v)) return v;
-  return v.map(detach) as T;
 }
 
 /** One source host may add at most this fraction (1 / HOST_SHARE) of `strangersPerSec`. */

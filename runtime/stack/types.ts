@@ -22,6 +22,17 @@ export function popHeader(msg: Msg): [unknown, Msg] | undefined {
   return [msg.headers[n - 1], { headers: msg.headers.slice(0, n - 1), payload: msg.payload }];
 }
 
+/**
+ * `v` (a decoded header value, or a payload) with every byte array in it copied out of the
+ * buffer it views. Decoding hands out byte fields as views into the received datagram: a layer
+ * that holds a stranger's message detaches it, so what it counts is all it keeps alive.
+ */
+export function detach<T>(v: T): T {
+  if (v instanceof Uint8Array) return v.slice() as T;
+  if (!Array.isArray(v)) return v;
+  return v.map(detach) as T;
+}
+
 /** Ordering guarantee of one cast (RMP's per-packet QoS). */
 export type Ordering = 'unreliable' | 'reliable' | 'fifo' | 'total';
 /** When a totally ordered message may be delivered (RMP): as soon as ordered, after K other

@@ -1,5 +1,5 @@
 import type { MemberId } from '../../stack/member.js';
-import { type DownEvent, type Msg, pushHeader, type QoS } from '../../stack/types.js';
+import { type DownEvent, detach, type Msg, pushHeader, type QoS } from '../../stack/types.js';
 import { dataHeader, GmsKind, heartbeatHeader, type ViewTag, viewTagHeader } from './codec.js';
 import type { GmsShared } from './state.js';
 
@@ -32,13 +32,6 @@ function sizeOf(v: unknown): number {
   let n = 8;
   for (const x of v) n += sizeOf(x);
   return n;
-}
-
-/** `v` with every byte array copied: it no longer keeps the datagram it came in alive. */
-function detach<T>(v: T): T {
-  if (v instanceof Uint8Array) return v.slice() as T;
-  if (!Array.isArray(v)) return v;
-  return v.map(detach) as T;
 }
 
 /**
