@@ -8,7 +8,7 @@ import {
   type Msg,
   type UpEvent,
 } from '../stack/types.js';
-import { isWildcard, parseAddress } from '../transport/address.js';
+import { hostShareKey, isWildcard, parseAddress } from '../transport/address.js';
 import { type AuthKey, checkAuth, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import {
@@ -369,8 +369,9 @@ class Com implements Layer {
     // One host inventing ids took every admission: a joiner at another host that came during a
     // flood of 1,000 invented ids a second from one address had none of its 125 Joins in 25 s
     // admitted (session 30's review). One host gets at most half the rate (by host: ports are
-    // free to invent too); the rest is left to the others. Spoofed hosts still take it all.
-    const host = parseAddress(from)?.host ?? from;
+    // free to invent too; an IPv6 host by its /64); the rest is left to the others. Spoofed
+    // hosts still take it all.
+    const host = hostShareKey(parseAddress(from)?.host ?? from);
     let own = this.hostTokens.get(host);
     if (own) this.hostTokens.delete(host);
     else own = new TokenBucket(Math.max(1, Math.ceil(this.opts.strangersPerSec / HOST_SHARE)));

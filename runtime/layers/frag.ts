@@ -249,6 +249,9 @@ class Frag implements Layer {
     }
     p.buf.set(chunk, p.bytes);
     p.bytes = need;
+    // A stranger's buffer may have grown past the bytes the bound counted on arrival (doubling,
+    // or a first fragment's 64 KiB): counted again as held.
+    if (!this.members?.has(ev.from)) this.bound(key, 0);
     p.next++;
     if (!last) return;
     s.partial = undefined;

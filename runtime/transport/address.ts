@@ -32,3 +32,32 @@ export function isWildcard(address: string): boolean {
   const host = parseAddress(address)?.host;
   return host === '0.0.0.0' || host === '::';
 }
+
+/**
+ * Whom a source host stands for when sharing out a budget by host: an IPv4 address as it is (an
+ * IPv4-mapped IPv6 one as its IPv4), an IPv6 address by its /64 prefix, the least a site is
+ * given: one host can use every address of its /64 without spoofing anything.
+ *
+ * @example
+ * ```ts
+ * hostShareKey('2001:db8:0:1::5'); // '2001:db8:0:1::/64'
+ * hostShareKey('::ffff:10.0.0.7'); // '10.0.0.7'
+ * ```
+ */
+export function hostShareKey(host: string): string {
+  if (!host.includes(':')) return host;
+  const h = host.toLowerCase().split('%')[0]!;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = h.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}

@@ -5,7 +5,8 @@
 // itself stepped aside: after 60 s (FAST timings) no seed had a view and all three voted
 // 00000001.1. The FINDINGS 120 family (founding held back without a key), through the vote rather
 // than a Here. A backer now passes over a candidate it backed for a candidate's whole try and a
-// join expiry more (bootstrapMs + 2 × suspectMs + 3 × suspectMs) with no proposal from it.
+// join expiry more (bootstrapMs + 2 × suspectMs + 3 × suspectMs) with no proposal from it, and
+// every candidate passed over stays so until a stand-aside period after the latest pass-over.
 import { describe, expect, it } from 'vitest';
 import { GmsKind } from '../../runtime/layers/gms.js';
 import { FAST, GmsNet, type GmsNode } from './gms-net.js';
@@ -45,6 +46,24 @@ describe('gms: a forged candidate in Joins', () => {
     // Passed over after 1.8 s of backing (FAST: 300 + 600 + 900 ms), then founded as without it.
     expect(net.now).toBeLessThan(4_000);
     expect(nodes.every((n) => !net.view(n)!.members.includes(fake))).toBe(true);
+  });
+
+  it('each of several forged candidate ids delays founding once: they cannot take turns', () => {
+    // Passed over one after another, the first used to lapse while the third was still backed,
+    // and three ids held the vote for good (session 30's review: no view in 120 s with 3 or 4).
+    // Every pass-over now lasts from the latest one, so each id costs one backing period (1.8 s).
+    for (const k of [3, 5]) {
+      const net = new GmsNet(3);
+      net.beacons = false;
+      const nodes = [...net.nodes];
+      const ids = Array.from({ length: k }, (_, i) => `0000000${i + 1}.1`);
+      for (const id of ids)
+        forge(net, nodes, id, [GmsKind.Join, id, '', 1, ''], 3 * FAST.suspectMs! - 50, 120_000);
+      for (const n of nodes) n.layer.down({ type: 'join' });
+      const founded = net.runUntil(() => nodes.every((n) => net.view(n)?.members.length === 3), 120_000);
+      expect(founded, `${k} forged ids`).toBe(true);
+      expect(net.now, `${k} forged ids`).toBeLessThan(k * 1_800 + 3_000);
+    }
   });
 
   it('three seeds found their group though 64 invented joiners at other addresses keep joining', () => {

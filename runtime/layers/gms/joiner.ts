@@ -56,8 +56,13 @@ export class Joiner {
   private declinedUntil = 0;
   /** The other joiner this one backs, and since when it has without a proposal from it. */
   private backing: { member: MemberId; since: number } | undefined;
-  /** Candidates passed over (backed past their whole try with no proposal), until when. */
-  private readonly passedOver = new Map<MemberId, number>();
+  /**
+   * Candidates passed over (backed past their whole try with no proposal), all until
+   * {@link passedOverUntil}: each pass-over pushes that back for all of them, so forged ids
+   * cannot take turns (one lapsing while the next is backed).
+   */
+  private readonly passedOver = new Set<MemberId>();
+  private passedOverUntil = 0;
   /** As founder: the voters asked, those that confirmed, and the last views they remember. */
   private founding:
     | {
@@ -193,18 +198,25 @@ export class Joiner {
     }
     const expiry = 3 * this.s.o.suspectMs;
     for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
-    for (const [m, until] of this.passedOver) if (now >= until) this.passedOver.delete(m);
+    if (now >= this.passedOverUntil) this.passedOver.clear();
     // A candidate founds (its proposal reaches its voters) or steps aside within its try of
     // `bootstrapMs + giveUp`. One backed for that long and a join expiry more with no proposal
     // holds our vote for nothing: without a key, a forged Join voting for an id below every
     // seed's, every ~3 s from anywhere, kept three seeds backing it for good (session 30's review).
-    // It is passed over for as long as a candidate that steps aside stands aside. Safe as any
-    // change of vote: a voter is bound only by a Confirm, which a proposal asks for.
+    // It is passed over, with every candidate passed over before it, for as long as a candidate
+    // that steps aside stands aside from now: forged ids that took turns (each lapsing while the
+    // next was backed) held the vote for good with three ids (session 30's review), where now
+    // each delays founding once. Safe as any change of vote: a voter is bound only by a Confirm,
+    // which a proposal asks for.
     const b = this.backing;
     if (b && this.vote === b.member && now - b.since > this.s.o.bootstrapMs + giveUp + expiry) {
-      this.passedOver.set(b.member, now + 2 * (this.s.o.bootstrapMs + giveUp) + expiry);
-      if (this.passedOver.size > this.s.o.maxJoiners)
-        this.passedOver.delete(this.passedOver.keys().next().value as MemberId);
+      this.passedOver.add(b.member);
+      this.passedOverUntil = now + 2 * (this.s.o.bootstrapMs + giveUp) + expiry;
+      // Bounded as the joiners heard are: first forget those no longer heard.
+      if (this.passedOver.size > this.s.o.maxJoiners) {
+        const gone = [...this.passedOver].find((m) => !this.discovered.has(m));
+        this.passedOver.delete(gone ?? (this.passedOver.values().next().value as MemberId));
+      }
       this.s.ctx.trace(() => `pass over ${b.member}: backed ${Math.round(now - b.since)} ms, no proposal`);
       this.vote = undefined;
     }
