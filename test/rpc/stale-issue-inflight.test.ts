@@ -68,12 +68,20 @@ async function twoReplicas(
     c.group.holdCasts(a.member, false);
     await c.net.settle();
   };
-  return { c, a, b, call: callIssue, casts, castFencedIssue1 };
+  /** The client sends issue 2 twice more (within recastMs), then `a`'s casts go and all settles. */
+  const retransmitIssue2 = async () => {
+    callIssue(2);
+    callIssue(2);
+    await c.net.settle();
+    c.group.holdCasts(a.member, false);
+    await c.settle();
+  };
+  return { c, a, b, call: callIssue, casts, castFencedIssue1, retransmitIssue2 };
 }
 
 describe('replica: a refused copy of an earlier issue', () => {
   it('does not make the contact cast its later issue, still in flight, a second time', async () => {
-    const { c: cluster, a, b, call, casts, castFencedIssue1 } = await twoReplicas();
+    const { c: cluster, a, b, call, casts, castFencedIssue1, retransmitIssue2 } = await twoReplicas();
     // An async call holds both replicas' apply queues while the rest is ordered behind it.
     const client = await cluster.client();
     const slow = client.invoke('ledger', 'slowAppend', ['s', 300]);
@@ -86,11 +94,7 @@ describe('replica: a refused copy of an earlier issue', () => {
     await slow;
     await Promise.all(cluster.nodes.map((n) => n.replica.idle()));
     // The client retransmits issue 2 twice (within recastMs): its cast is still in flight.
-    call(2);
-    call(2);
-    await cluster.net.settle();
-    cluster.group.holdCasts(a.member, false);
-    await cluster.settle();
+    await retransmitIssue2();
     expect(casts).toStrictEqual([1, 2]);
     for (const n of cluster.nodes) {
       expect(n.instance.entries).toStrictEqual(['s', 'x']);
@@ -138,6 +142,7 @@ describe('replica: a refused copy of an earlier issue', () => {
       a,
       call,
       casts,
+      retransmitIssue2,
     } = await twoReplicas({ id: 'zz:6', method: 'slowAppend', args: ['y', 2_000] }, { recastMs: 300 });
     cluster.group.holdCasts(a.member, true);
     call(1);
@@ -152,11 +157,7 @@ describe('replica: a refused copy of an earlier issue', () => {
     await until(() => casts.length === 2, 5_000, 'issue 2 cast');
     await until(() => a.instance.runs === 1, 5_000, 'issue 1 running');
     // Retransmissions of issue 2 (well within recastMs of its cast) while issue 1 runs.
-    call(2);
-    call(2);
-    await cluster.net.settle();
-    cluster.group.holdCasts(a.member, false);
-    await cluster.settle();
+    await retransmitIssue2();
     expect(casts).toStrictEqual([1, 2]);
   });
 });

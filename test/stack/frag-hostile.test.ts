@@ -1,21 +1,9 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../runtime/layers/index.js';
 import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** Heap and array-buffer bytes in use after a full collection. */
-function held(): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
+import { heldBytes as held } from '../support/heap.js';
 
 /** `packets` datagrams from `sender`, each packing `perPacket` one-byte fragments of one run of
  * `total` fragments that never ends (nak:pack below frag). */
@@ -49,6 +37,15 @@ function oneByteRun(sender: number, total: number, packets: number, perPacket: n
   return out;
 }
 
+/** frag over nak, pack and com, as member 00000001.1 of group `g`. */
+function fragStack(maxMessage: number) {
+  return buildStack(parseSpec('frag:nak:pack:com', { frag: { maxMessage } }), defaultRegistry(), {
+    self: '00000001.1',
+    groupName: 'g',
+    random: seededRandom(1),
+  });
+}
+
 describe('frag facing one-byte fragments', () => {
   it('holds about maxMessage bytes for a stranger, not ~100 bytes per one-byte fragment', () => {
     // frag bounds what senders outside the view hold by the payload bytes of their partial
@@ -58,11 +55,7 @@ describe('frag facing one-byte fragments', () => {
     // Extrapolated to the default 64 MiB bound: ~7 GB, past Node's heap limit (a crash), from
     // anyone who can send a keyless group datagrams.
     const maxMessage = 1024 * 1024;
-    const s = buildStack(parseSpec('frag:nak:pack:com', { frag: { maxMessage } }), defaultRegistry(), {
-      self: '00000001.1',
-      groupName: 'g',
-      random: seededRandom(1),
-    });
+    const s = fragStack(maxMessage);
     const view = { id: 1, members: ['00000001.1'], addresses: ['10.0.0.1:1'], epoch: 1 };
     s.down({ type: 'view', view } as never, 0);
     const PACKETS = 50;
@@ -87,11 +80,7 @@ describe('frag facing one-byte fragments', () => {
     // A member (a key holder, or a buggy peer) is bound per stream by `maxMessage` bytes of its
     // message in progress: with one-byte fragments that was ~100 times as much heap.
     const maxMessage = 1024 * 1024;
-    const s = buildStack(parseSpec('frag:nak:pack:com', { frag: { maxMessage } }), defaultRegistry(), {
-      self: '00000001.1',
-      groupName: 'g',
-      random: seededRandom(1),
-    });
+    const s = fragStack(maxMessage);
     const view = {
       id: 1,
       members: ['00000001.1', '00000bad.1'],
@@ -119,11 +108,7 @@ describe('frag before the first view', () => {
     // progress, 300 of them × 60 KB = 18 MB here, as many as com admits (100 a second) for as long
     // as the join takes. nak already takes every sender for a stranger before the first view.
     const maxMessage = 1024 * 1024;
-    const s = buildStack(parseSpec('frag:nak:pack:com', { frag: { maxMessage } }), defaultRegistry(), {
-      self: '00000001.1',
-      groupName: 'g',
-      random: seededRandom(1),
-    });
+    const s = fragStack(maxMessage);
     const chunk = new Uint8Array(60_000);
     for (let i = 0; i < 300; i++) {
       const bytes = encodePacket({

@@ -1,18 +1,6 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { heldBytes as held } from '../support/heap.js';
 import { FAST, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** Heap and array-buffer bytes in use after a full collection. */
-function held(): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 describe('gms: messages of a later view from strangers, with their bulk in headers', () => {
   it.each([

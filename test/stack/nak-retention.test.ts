@@ -1,21 +1,9 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../runtime/layers/index.js';
 import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** Heap and array-buffer bytes in use after a full collection. */
-function held(): number {
-  gc();
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
+import { heldBytes as held } from '../support/heap.js';
 
 describe('nak: what a stranger holds out of order, its bulk where nak does not count it', () => {
   it.each([
