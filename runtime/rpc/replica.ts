@@ -2,9 +2,9 @@
  * The server side: a {@link Replica} makes a decorated service instance one replica of an
  * object group. Read top to bottom, a call goes:
  *
- * 1. a client packet arrives ({@link Replica.onClientPacket}); this member is the client's
- *    *contact*: it answers queries locally, refuses bad calls, and casts ordered calls with
- *    `{ order: 'total' }` ({@link Replica.onCall});
+ * 1. a client packet arrives at this member, the client's *contact* ({@link Contact},
+ *    contact.ts): it answers queries locally, refuses bad calls, and casts ordered calls with
+ *    `{ order: 'total' }`;
  * 2. every replica delivers the cast in the same order and queues it ({@link Replica.onDeliver});
  * 3. the queue applies one item at a time, async methods included ({@link Replica.pump}):
  *    the method runs in its call context, its result is recorded in the outcome table, and the
@@ -28,35 +28,21 @@ import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
-import { decodeFixedHeader, groupIdOf, PacketType } from '../wire/packet.js';
-import { encodeRefusal, keyRefusal, REFUSALS_PER_SEC, type Refusal, TokenBucket } from '../wire/refusal.js';
+import { groupIdOf } from '../wire/packet.js';
 import type { ReplyMode } from './api.js';
 import { ClientLink } from './client-link.js';
 import { decodeValue, encodeValue } from './codec.js';
+import { Contact, type InOrder, OBSERVE_QUERIES_PER_SEC } from './contact.js';
 import { type CallContext, ReplicaCallContext } from './context.js';
-import { Dispatcher, failure, type MethodEntry, type Resolved } from './dispatch.js';
+import { Dispatcher, failure, type MethodEntry } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
 import { fieldsState } from './fields-state.js';
 import { LockWaiters } from './lock-waiters.js';
 import { LockTable, runByOthers } from './locks.js';
-import {
-  decodeGroupMsg,
-  encodeGroupMsg,
-  type ForwardMsg,
-  type GroupMsg,
-  type RequestMsg,
-} from './messages.js';
+import { decodeGroupMsg, encodeGroupMsg, type GroupMsg, type RequestMsg } from './messages.js';
 import { type Lookup, type OutcomeLimits, OutcomeTable } from './outcomes.js';
-import {
-  type CallPacket,
-  type DropReason,
-  type OutcomeQueryPacket,
-  type OutcomeStatus,
-  readClientPacket,
-  TO_CLIENT,
-} from './protocol.js';
+import type { OutcomeStatus } from './protocol.js';
 import { DEFAULT_CALL_QOS } from './qos.js';
-import { RequestBatcher } from './request-batcher.js';
 import type { Result } from './result.js';
 import {
   type AppliedView,
@@ -194,14 +180,6 @@ export interface LocalOutcome {
   viewId?: number;
 }
 
-/**
- * A request delivered and not yet applied: the view it was ordered in, and the client's issue
- * of that copy (a fence may still refuse it; docs/rpc.md, "Issues and fencing").
- */
-interface InOrder extends AppliedView {
-  issue: number;
-}
-
 /** Views {@link Replica}'s `recentViews` keeps. */
 const RECENT_VIEWS = 16;
 
@@ -253,8 +231,9 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly app: AppState | undefined;
   private readonly clock: () => number;
   private readonly clientPushMs: number;
-  private readonly recastMs: number;
   private readonly observe: ObserveSink;
+  /** The contact role: the clients whose packets reach this member (contact.ts). */
+  private readonly contact: Contact;
 
   // Replicated state: changed only by applying the queue, identical at every replica.
   private outcomes: OutcomeTable;
@@ -304,25 +283,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private endpoint: Endpoint = { node: 0, inc: 0 };
   /** Signs client packets and verifies the clients'; undefined without a key. */
   private readonly auth: PacketAuth | undefined;
-  /** Calls this member cast and has not yet seen delivered: id → cast time. */
-  private readonly inflight = new Map<string, number>();
-  /** Orders this member's calls: at once when alone, in one cast while an earlier one is ordered. */
-  private readonly batcher = new RequestBatcher(
-    (payload, qos) => this.group?.cast(payload, qos),
-    undefined,
-    undefined,
-    (id, error, client) => this.onRefused(id, error, client),
-  );
-  /**
-   * The arguments of this member's own casts, decoded and validated when the call came in: applying
-   * the request here uses them instead of decoding the same bytes again. Id → the issue cast and
-   * its resolution.
-   */
-  private readonly castArgs = new Map<string, { issue: number; resolved: Extract<Resolved, { ok: true }> }>();
   /** Requests delivered (in the order) whose outcome is not yet recorded: id → ordering view. */
   private readonly inOrder = new Map<string, InOrder>();
-  /** Fences this member cast and has not yet applied: request id → cast time. */
-  private readonly fencing = new Map<string, number>();
   /** {@link orderedIn}'s copy of the current view, and the view object it copied. */
   private lastOrderedIn: { from: object; applied: AppliedView } | undefined;
   /**
@@ -368,9 +330,6 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly handlerChains = new Map<string, Promise<void>>();
   /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
   private readonly handlerGates = new Set<{ p: PendingHandler; open: () => void }>();
-  private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
-  /** Observability queries answered, at most {@link OBSERVE_QUERIES_PER_SEC} a second. */
-  private readonly observeTokens = new TokenBucket(OBSERVE_QUERIES_PER_SEC);
   private readonly counters: Omit<ReplicaStats, 'applyRunningMs' | 'applyQueued'> = {
     applied: 0,
     deduplicated: 0,
@@ -423,12 +382,32 @@ export class Replica<T extends object = object> implements StateProvider {
     this.outcomes = new OutcomeTable(this.outcomeLimits);
     this.clock = options.clock ?? steadyNow;
     this.clientPushMs = options.clientPushMs ?? 30_000;
-    this.recastMs = options.recastMs ?? 5_000;
     this.auth =
       options.key === undefined
         ? undefined
         : new PacketAuth(options.key, { encrypt: options.encrypt === true });
     this.observe = sinkFor(options.observe, () => this.group?.self);
+    this.contact = new Contact(
+      {
+        group: () => this.group,
+        groupId: () => this.groupId,
+        endpoint: () => this.endpoint,
+        auth: this.auth,
+        counters: this.counters,
+        link: this.link,
+        dispatcher: this.dispatcher,
+        observe: this.observe,
+        clock: () => this.clock(),
+        serving: () => this.serving,
+        outcomes: () => this.outcomes,
+        pendingView: (id) => this.pending.get(id)?.view,
+        queued: (id) => this.inOrder.get(id),
+        applied: () => this.applied,
+        replyFromTable: (id, outcome, client, view) => this.sendOutcomeReply(id, outcome, client, view),
+        context: (id, entry, view, now) => this.context(id, entry, view, now),
+      },
+      options.recastMs ?? 5_000,
+    );
   }
 
   /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */
@@ -467,7 +446,7 @@ export class Replica<T extends object = object> implements StateProvider {
     group.on('deliver', this.listeners.deliver);
     group.on('view', this.listeners.view);
     group.on('partitioned', this.listeners.partitioned);
-    group.onClientPacket((bytes, from) => this.guard(() => this.onClientPacket(bytes, from)));
+    group.onClientPacket((bytes, from) => this.guard(() => this.contact.onPacket(bytes, from)));
     this.observe.event({ type: 'replica', replica: this, group });
     // Attached after the first view was installed (a group joined before the replica existed).
     if (group.view && !this.serving && !this.queue.some((i) => i.t === 'view' && i.fresh)) {
@@ -489,313 +468,6 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   // ---------------------------------------------------------------------------------------
-  // 1. The contact role: client packets.
-
-  private onClientPacket(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint, (reason) =>
-      this.refuseClient(bytes, from, reason),
-    )?.packet;
-    if (!packet) return;
-    if (TO_CLIENT.has(packet.kind)) {
-      this.counters.malformed++; // a member-to-client kind sent to a member
-      return;
-    }
-    // A joiner has a view before its state arrives, and a rejoining member a stale table: until
-    // it applied a view of its current incarnation it would answer wrongly.
-    if (!this.serving) return;
-    this.link.touch(from);
-    switch (packet.kind) {
-      case 'hello':
-        this.link.hello(from, packet.maxDatagram);
-        return;
-      case 'outcome?':
-        this.answerOutcome(packet, from);
-        return;
-      case 'call':
-        this.onCall(packet, from);
-        return;
-      case 'calls':
-        // One client's calls of one turn: ordered together (a lone cast, or one batch).
-        this.batcher.hold();
-        try {
-          for (const call of packet.calls) this.onCall(call, from);
-        } finally {
-          this.batcher.release();
-        }
-        return;
-    }
-  }
-
-  /**
-   * A client packet of another group, or one that does not verify (another key, or one side
-   * without a key), gets a refusal notice: the client's `connect` then fails at once with why
-   * ({@link ForeignGroupError}, {@link KeyMismatchError}) instead of "no contact" after its
-   * timeout. At most {@link REFUSALS_PER_SEC} a second, unsigned (docs/protocol.md, "Refusal
-   * notices"); never for a malformed or replayed packet.
-   */
-  private refuseClient(bytes: Uint8Array, from: string, why: DropReason): void {
-    const group = this.group;
-    if (!group || (why !== 'foreign' && why !== 'unauthenticated')) return;
-    let h: { type: number; flags: number; groupId: number };
-    try {
-      h = decodeFixedHeader(bytes);
-    } catch {
-      return;
-    }
-    if (h.type !== PacketType.Client) return;
-    const reason: Refusal['reason'] =
-      h.groupId !== this.groupId >>> 0 ? 'group' : keyRefusal(this.auth !== undefined, h.flags);
-    if (!this.refusalTokens.take(this.clock())) return;
-    this.counters.refusalsSent++;
-    group.sendRaw(
-      from,
-      encodeRefusal(this.groupId, this.endpoint, reason, this.auth?.keyId ?? '', group.groupName),
-    );
-  }
-
-  /** A client's call: answer it if known, refuse it if invalid, else order it or answer the query. */
-  private onCall(p: CallPacket, from: string): void {
-    const group = this.group;
-    if (!group?.view) return; // not serving yet: the client retransmits or moves on
-    if (p.to !== undefined && p.to !== group.self) {
-      this.counters.misdirected++;
-      return;
-    }
-    if (p.service === OBSERVE_SERVICE) {
-      // Anyone can ask a keyless group (any key holder a keyed one), from any source address it
-      // can put on a datagram: a 60-byte `status` drew a 2.2 KB answer (more as the member's
-      // history grows), unbounded, a reflector 37 times the bytes sent. Tools ask a few a second.
-      if (!this.observeTokens.take(this.clock())) {
-        this.counters.observeLimited++;
-        return;
-      }
-      const result = this.observe.answer!(p.method, p.args);
-      const { id: viewId, members } = group.view;
-      this.link.send(from, {
-        kind: 'reply',
-        id: p.id,
-        member: group.self,
-        viewId,
-        members: [...members],
-        result,
-      });
-      return;
-    }
-    this.observe.event(requestStep.received(p.id, from));
-    const known = this.outcomes.get(p.id);
-    if (known) {
-      this.counters.deduplicated++;
-      this.sendOutcomeReply(p.id, known, from, this.applied);
-      return;
-    }
-    // Already in the order (a handler still running, or delivered and not yet applied): say so.
-    // A delivered copy of an earlier issue than this call's may yet be refused by a fence: that
-    // says nothing of this issue, which is cast (if both run, the second is answered from the table).
-    const issue = p.issue ?? 0;
-    const running = this.pending.get(p.id)?.view;
-    const queued = this.inOrder.get(p.id);
-    const orderedIn = running ?? (queued && queued.issue >= issue ? queued : undefined);
-    if (orderedIn) {
-      this.link.send(from, {
-        kind: 'accepted',
-        id: p.id,
-        viewId: orderedIn.id,
-        members: orderedIn.members,
-        ordered: true,
-        issue: running ? issue : queued!.issue,
-      });
-      return;
-    }
-    const castAt = this.inflight.get(p.id);
-    if (castAt !== undefined && this.clock() - castAt < this.recastMs) {
-      // The ack will come; if the call still waits for a batch, the batch goes now.
-      this.batcher.nudge(p.id);
-      return;
-    }
-
-    const resolved = this.dispatcher.resolve(p.service, p.method, p.args);
-    if (!resolved.ok) {
-      this.link.send(from, { kind: 'reject', id: p.id, member: group.self, result: resolved.result });
-      return;
-    }
-    if (resolved.entry.ordered) {
-      const msg: RequestMsg = {
-        kind: 'request',
-        id: p.id,
-        service: p.service,
-        method: p.method,
-        args: p.args,
-        mode: p.mode,
-        client: from,
-        contact: group.self,
-        ts: Math.max(0, Math.floor(this.clock())),
-        settled: p.settled,
-        keep: p.keep,
-        issue,
-      };
-      this.inflight.set(p.id, this.clock());
-      this.castArgs.set(p.id, { issue, resolved });
-      if (this.castArgs.size > 4096) this.castArgs.delete(this.castArgs.keys().next().value as string);
-      this.observe.event(requestStep.cast(p.id));
-      this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
-      return;
-    }
-    this.onQuery(p, resolved.entry, resolved.args, from);
-  }
-
-  /**
-   * Whether this member cast a later issue of request `msg.id` than the copy `msg` (ordered or
-   * applied here). That copy then says nothing of the cast, which stays in flight: a fence may
-   * refuse the copy, and had its mark gone, the client's next retransmission of the later issue
-   * was cast again (RPC seeds 99600101, 99610138: two copies of one issue in the order, the
-   * second answered from the table; FINDINGS 150).
-   */
-  private castLater(msg: RequestMsg): boolean {
-    const ours = this.castArgs.get(msg.id);
-    return ours !== undefined && ours.issue > msg.issue;
-  }
-
-  /**
-   * The group refused to cast request `id` even alone: it will never be ordered. It is no longer
-   * this member's cast in flight (an outcome query gets `not-found`, not `pending` forever), and a
-   * request too large for the group's `maxMessage` is refused to its client with that error (a
-   * retransmission would meet the same refusal until the call's deadline). Other refusals (the
-   * member left) get no answer: the client fails over.
-   */
-  private onRefused(id: string, error: unknown, client: string | undefined): void {
-    this.inflight.delete(id);
-    this.castArgs.delete(id);
-    if (client === undefined || !(error instanceof TroupeError) || error.code !== 'MESSAGE_TOO_LARGE') return;
-    const member = this.group?.self;
-    if (member) this.link.send(client, { kind: 'reject', id, member, result: failure(error) });
-  }
-
-  /** An unordered query: answered here from local state; in `all`/`majority` also by every other member. */
-  private onQuery(p: CallPacket, entry: MethodEntry, args: unknown[], from: string): void {
-    const group = this.group!;
-    const view = group.view!;
-    if (p.mode === 'none') {
-      this.link.send(from, {
-        kind: 'accepted',
-        id: p.id,
-        viewId: view.id,
-        members: [...view.members],
-        ordered: false,
-      });
-      return;
-    }
-    if (p.mode === 'all' || p.mode === 'majority') {
-      this.link.send(from, {
-        kind: 'accepted',
-        id: p.id,
-        viewId: view.id,
-        members: [...view.members],
-        ordered: false,
-      });
-      const { id, service, method, args: bytes, mode } = p;
-      const fwd: ForwardMsg = {
-        kind: 'forward',
-        id,
-        service,
-        method,
-        args: bytes,
-        mode,
-        client: from,
-        viewId: view.id,
-      };
-      const payload = encodeGroupMsg(fwd);
-      for (const m of view.members) if (m !== group.self) group.send(m, payload);
-    }
-    this.answerQuery(p.id, entry, args, from);
-  }
-
-  private answerQuery(id: string, entry: MethodEntry, args: unknown[], client: string): void {
-    const group = this.group!;
-    const view = group.view!;
-    const ctx = this.context(id, entry, { id: view.id, members: [...view.members] }, this.clock());
-    const reply = (result: Result) =>
-      this.link.send(client, {
-        kind: 'reply',
-        id,
-        member: group.self,
-        viewId: view.id,
-        members: [...view.members],
-        result,
-      });
-    const r = this.dispatcher.run(entry, args, ctx);
-    if (r instanceof Promise) r.then(reply).catch(() => this.counters.internalErrors++);
-    else reply(r);
-  }
-
-  private answerOutcome(query: OutcomeQueryPacket, from: string): void {
-    const view = this.group?.view;
-    if (!view) return;
-    const { id, q, upTo } = query;
-    const base = {
-      kind: 'outcome' as const,
-      id,
-      member: this.group!.self,
-      viewId: view.id,
-      members: [...view.members],
-      fenced: [],
-      ...(q !== undefined ? { q } : {}),
-      // Answered in the form the query was asked in: a client of an earlier release reads no more.
-      ...(upTo !== undefined ? { fencedUpTo: this.outcomes.fenced(id) } : {}),
-    };
-    const known = this.outcomes.get(id);
-    if (known?.status === 'committed') {
-      this.link.send(from, { ...base, status: 'committed', result: known.result, orderedIn: known.viewId });
-    } else if (known) {
-      this.link.send(from, {
-        ...base,
-        status: known.status,
-        result: undefined,
-        orderedIn: known.status === 'interrupted' ? known.viewId : undefined,
-      });
-    } else {
-      const pending = this.pending.get(id)?.view ?? this.inOrder.get(id);
-      // Cast by this member and not yet delivered: it will be ordered (or this member fails),
-      // so `not-found` would be false.
-      const cast = this.inflight.has(id);
-      if (!pending && !cast && upTo) this.fence(id, upTo);
-      this.link.send(from, {
-        ...base,
-        status: pending || cast ? 'pending' : 'not-found',
-        result: undefined,
-        orderedIn: pending?.id,
-      });
-    }
-  }
-
-  /**
-   * Has the group refuse copies of `id` of issues up to `upTo` from here on in the order (an
-   * ordered `fence`), so a `not-found` answered after it is final (docs/rpc.md, "Issues and fencing"). Cast
-   * again only after `recastMs`, while not yet applied.
-   */
-  private fence(id: string, upTo: number): void {
-    const group = this.group;
-    const now = this.clock();
-    const castAt = this.fencing.get(id);
-    if (!group || upTo <= this.outcomes.fenced(id) || (castAt !== undefined && now - castAt < this.recastMs))
-      return;
-    this.fencing.delete(id);
-    this.fencing.set(id, now);
-    if (this.fencing.size > 4096) this.fencing.delete(this.fencing.keys().next().value as string);
-    const fence = {
-      kind: 'fence' as const,
-      id,
-      upTo,
-      by: group.self,
-      at: Math.max(0, Math.floor(now)),
-    };
-    // Majority, as calls are: a fence is answered on (a final `not-found`) once applied, so it
-    // must be in every later view's order. Delivered without acks, a sequencer cut off alone
-    // applied its own fence, answered, and the majority then ordered the fenced copy instead
-    // (RPC seed 8004686).
-    group.cast(encodeGroupMsg(fence), DEFAULT_CALL_QOS);
-  }
-
-  // ---------------------------------------------------------------------------------------
   // 2. Deliveries and views enter the apply queue.
 
   private onDeliver(d: Delivery): void {
@@ -809,7 +481,7 @@ export class Replica<T extends object = object> implements StateProvider {
       return;
     }
     if (msg.kind === 'forward' || d.p2p) {
-      if (msg.kind === 'forward' && d.p2p) this.onForward(msg);
+      if (msg.kind === 'forward' && d.p2p) this.contact.answerForwarded(msg);
       else this.counters.unordered++;
       return;
     }
@@ -837,7 +509,7 @@ export class Replica<T extends object = object> implements StateProvider {
         else this.onOrderedRequest(req, part, d);
       }
       // Only once the batch is queued: the next batch's cast cannot cost this one's place.
-      if (d.sender === this.group?.self) this.batcher.delivered();
+      if (d.sender === this.group?.self) this.contact.batchDelivered();
       this.pump();
       return;
     }
@@ -855,7 +527,7 @@ export class Replica<T extends object = object> implements StateProvider {
     }
     if (msg.kind === 'request') {
       this.onOrderedRequest(msg, d.payload, d);
-      if (d.sender === this.group?.self && msg.service !== OBSERVE_SERVICE) this.batcher.delivered();
+      if (d.sender === this.group?.self && msg.service !== OBSERVE_SERVICE) this.contact.batchDelivered();
     } else this.queue.push({ t: 'msg', payload: d.payload, sender: d.sender, viewId: d.viewId, msg });
     this.pump();
   }
@@ -866,27 +538,11 @@ export class Replica<T extends object = object> implements StateProvider {
     this.inOrder.set(msg.id, { id: orderedIn.id, members: orderedIn.members, issue: msg.issue });
     const { viewId, gseq } = d;
     this.observe.event(requestStep.ordered(msg.id, viewId, gseq, msg.contact));
-    if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self) {
-      // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
-      // names its caster as contact too, but has no client to tell.) Not a later issue's cast,
-      // still in flight (RPC seed 99610138; the arguments it was decoded with stay for the apply).
-      if (!this.castLater(msg)) this.inflight.delete(msg.id);
-      this.link.send(msg.client, {
-        kind: 'accepted',
-        id: msg.id,
-        viewId: orderedIn.id,
-        members: orderedIn.members,
-        ordered: true,
-        issue: msg.issue,
-      });
-    }
+    // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
+    // names its caster as contact too, but has no client to tell.)
+    if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self)
+      this.contact.ordered(msg, orderedIn);
     this.queue.push({ t: 'msg', payload, sender: d.sender, viewId: d.viewId, msg });
-  }
-
-  private onForward(msg: ForwardMsg): void {
-    const resolved = this.dispatcher.resolve(msg.service, msg.method, msg.args);
-    if (!resolved.ok || resolved.entry.ordered) return;
-    this.answerQuery(msg.id, resolved.entry, resolved.args, msg.client);
   }
 
   private onView(v: ViewChange): void {
@@ -900,7 +556,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (this.group) this.lockWaiters.castDeferred(this.group);
     this.pump();
     this.link.pushView(this.clientPushMs);
-    this.batcher.reset();
+    this.contact.viewInstalled();
   }
 
   /**
@@ -920,13 +576,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.generation++;
     this.serving = false;
     this.frozen = true;
-    this.inflight.clear();
-    // Fences cast in the history that ended are in its order or lost with it: the rejoined member
-    // casts again when asked, rather than wait `recastMs` for a cast no order will deliver
-    // (a client asking it heard non-final `not-found`s meanwhile; FINDINGS 92).
-    this.fencing.clear();
-    this.batcher.drop();
-    this.castArgs.clear();
+    this.contact.cutOff();
     this.inOrder.clear();
     this.dropHandlerRuns();
     this.resumed = false;
@@ -1029,7 +679,7 @@ export class Replica<T extends object = object> implements StateProvider {
         return undefined;
       case 'fence':
         this.outcomes.fence(msg.id, msg.upTo);
-        this.fencing.delete(msg.id);
+        this.contact.fenceApplied(msg.id);
         return undefined;
       default:
         return undefined;
@@ -1047,14 +697,7 @@ export class Replica<T extends object = object> implements StateProvider {
     }
     this.lastRequest = msg.id;
     // This member's own cast: its arguments were decoded and validated when the call came in.
-    // Only the copy of the issue they were decoded for: a copy of an earlier issue (a caller that
-    // reused the id with other arguments) is decoded from its own bytes, as everywhere else.
-    const mine = msg.contact === this.group?.self ? this.castArgs.get(msg.id) : undefined;
-    const cast = mine?.issue === msg.issue ? mine.resolved : undefined;
-    if (!this.castLater(msg)) {
-      this.castArgs.delete(msg.id);
-      this.inflight.delete(msg.id);
-    }
+    const cast = this.contact.applying(msg, this.group?.self);
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
     // Every replica learns the client, so all of them push it the next view (fast fail-over).
@@ -1422,9 +1065,9 @@ export class Replica<T extends object = object> implements StateProvider {
   stats(): ReplicaStats {
     return {
       ...this.counters,
-      requestCasts: this.batcher.casts,
-      requestsCast: this.batcher.requests,
-      requestsRefused: this.batcher.refused,
+      requestCasts: this.contact.casts.casts,
+      requestsCast: this.contact.casts.requests,
+      requestsRefused: this.contact.casts.refused,
       applyRunningMs: this.applying()?.ms ?? 0,
       applyQueued: this.queue.length,
     };
@@ -1701,13 +1344,6 @@ export class Replica<T extends object = object> implements StateProvider {
     }
   }
 }
-
-/**
- * Observability queries (`status`, `trace`, `check`) a member answers a second, in a burst of as
- * many; past it they are dropped and the asker retries. The live page polls each member every
- * 2 s, `troupe status` once.
- */
-export const OBSERVE_QUERIES_PER_SEC = 20;
 
 function sameMembers(a: readonly MemberId[], b: readonly MemberId[]): boolean {
   return a.length === b.length && a.every((m, i) => m === b[i]);

@@ -35,7 +35,8 @@ const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i)
 
 type Internals = {
   outcomes: { get(id: string): unknown };
-  answerOutcome(query: unknown, from: string): void;
+  /** The replica's contact role (`Contact`), which answers outcome queries. */
+  contact: { answerOutcome(query: unknown, from: string): void };
   link: { send(to: string, p: { kind: string; status?: string }): void };
 };
 
@@ -61,9 +62,9 @@ function eagerHolder(instance: Register, options: ReplicaOptions): Replica<Regis
 function denying(instance: Register, options: ReplicaOptions): Replica<Register> {
   const r = new Replica(instance, options);
   const inner = r as unknown as Internals;
-  const answer = inner.answerOutcome.bind(r);
+  const answer = inner.contact.answerOutcome.bind(inner.contact);
   const send = inner.link.send.bind(inner.link);
-  inner.answerOutcome = (query, from) => {
+  inner.contact.answerOutcome = (query, from) => {
     inner.link.send = (to, p) =>
       send(
         to,

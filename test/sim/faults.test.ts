@@ -67,7 +67,8 @@ describe('the simulated network', () => {
 type Internals = {
   /** The replica's packets to its clients (`ClientLink`). */
   link: { send(to: string, p: { kind: string; member?: string; result?: unknown }): void };
-  onClientPacket(bytes: Uint8Array, from: string): void;
+  /** The replica's contact role (`Contact`): every client packet enters at its `onPacket`. */
+  contact: { onPacket(bytes: Uint8Array, from: string): void };
 };
 
 /** A replica whose every reply carries a wrong value (all/majority entries are checked one by one). */
@@ -133,8 +134,8 @@ function deafLate(clock: () => number) {
   return (instance: Register, options: ReplicaOptions): Replica<Register> => {
     const r = new Replica(instance, options);
     const inner = r as unknown as Internals;
-    const on = inner.onClientPacket.bind(r);
-    inner.onClientPacket = (bytes, from) => {
+    const on = inner.contact.onPacket.bind(inner.contact);
+    inner.contact.onPacket = (bytes, from) => {
       if (clock() < 12_000) on(bytes, from);
     };
     return r;

@@ -23,7 +23,8 @@ const TARGET = 'c0:3';
 /** What the mutants replace in a Replica. */
 interface Mutable {
   outcomes: { refuses(): boolean };
-  fence(): void;
+  /** The replica's contact role (`Contact`), whose fence the lying mutant never casts. */
+  contact: { fence(): void };
   /** The replica's packets to its clients (`ClientLink`). */
   link: { send(to: string, p: ClientPacket): void };
 }
@@ -50,7 +51,7 @@ export async function lateCallRun(
         const inner = r as unknown as Mutable;
         if (mode === 'ignore') inner.outcomes.refuses = () => false;
         if (mode === 'lying') {
-          inner.fence = () => {};
+          inner.contact.fence = () => {};
           const send = inner.link.send.bind(inner.link);
           inner.link.send = (to, p) =>
             send(to, p.kind === 'outcome' && p.fencedUpTo !== undefined ? { ...p, fencedUpTo: 1_000 } : p);
