@@ -8,7 +8,8 @@
 //
 // `--outstanding N` keeps N calls in flight (N workers, each awaiting its call before the next).
 // `--keyed` gives the group and the client a key (HMAC on every packet). `--observe` gives every
-// replica an Observer (`--traces N`: its trace ring's size, 0 for none). Prints one JSON line
+// replica an Observer (`--traces N`: its trace ring's size; 0 keeps no traces, and a ring of 256 still
+// times requests for the histograms). Prints one JSON line
 // per round; docs/performance.md ("One call alone") quotes it. Under `node --expose-gc` each
 // line also has the heap after a full collection (`heapMB`) and the RSS: over many rounds, whether
 // memory stays flat under load (docs/performance.md, "Memory under load").

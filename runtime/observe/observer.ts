@@ -36,7 +36,11 @@ export interface ObserverOptions {
   registry?: Registry;
   /** Also export prom-client's process metrics (CPU, RSS, event loop lag) as `troupe_process_…`. Default false. */
   processMetrics?: boolean;
-  /** Requests whose trace this member keeps (a ring). Default 1024; 0 keeps none. */
+  /**
+   * Requests whose trace this member keeps (a ring). Default 1024; 0 keeps none. The latency
+   * histograms time requests through the same ring, so one smaller than the requests in flight
+   * leaves some untimed; with 0 a ring of {@link TIMING_SLOTS} times them and answers nothing.
+   */
   traces?: number;
   /**
    * OpenTelemetry spans for client calls, ordering at the contact and applying at each replica,
@@ -119,6 +123,12 @@ const SLOW = 20;
 /** Receipt-to-reply times kept for the live page's percentiles (a few seconds' worth). */
 const LATENCIES = 4096;
 const MAX_OPEN_SPANS = 4096;
+/**
+ * Requests the trace ring holds at least, traced or not: the order-latency and apply-duration
+ * histograms and the page's latencies read a request's receipt and start there. With `traces: 0`
+ * they were never observed (no ring, no times).
+ */
+export const TIMING_SLOTS = 256;
 /** A flush that has held casts this long (ms) is reported, and again every as long. */
 const FLUSH_SLOW_MS = 2_000;
 
@@ -149,6 +159,8 @@ export class Observer implements ObserveSink {
   readonly metrics: Metrics;
   readonly logger: Logger;
   private readonly ring: TraceRing;
+  /** Traces are answered (`traces` > 0); else the ring only times requests for the metrics. */
+  private readonly answersTraces: boolean;
   private readonly tracer: Tracer | undefined;
   private readonly slowMs: number;
   private readonly refusedLogMs: number;
@@ -193,7 +205,11 @@ export class Observer implements ObserveSink {
   constructor(options: ObserverOptions = {}) {
     this.metrics = new Metrics(options.registry, { processMetrics: options.processMetrics ?? false });
     this.logger = options.logger ?? silentLogger;
-    this.ring = new TraceRing(options.traces ?? 1024, SLOW);
+    const traces = options.traces ?? 1024;
+    if (!(traces >= 0))
+      throw new TroupeError('OBSERVE_BAD_OPTION', 'traces must be a number of requests (0: none)');
+    this.answersTraces = traces > 0;
+    this.ring = new TraceRing(traces > 0 ? Math.floor(traces) : TIMING_SLOTS, SLOW);
     this.tracer =
       options.tracer === true
         ? trace.getTracer('troupe')
@@ -223,7 +239,7 @@ export class Observer implements ObserveSink {
 
   /** What this member recorded of `requestId`, or undefined (never seen, or out of the ring). */
   trace(requestId: string): RequestTrace | undefined {
-    return this.ring.get(requestId);
+    return this.answersTraces ? this.ring.get(requestId) : undefined;
   }
 
   /** This member's view of the group, for `troupe status` and the group page. */
@@ -250,7 +266,7 @@ export class Observer implements ObserveSink {
       locks: this.lockHolders(),
       views: [...this.views],
       suspicions: [...this.suspicions],
-      slow: this.ring.slow(),
+      slow: this.answersTraces ? this.ring.slow() : [],
       divergences: [...this.divergence.records],
       applying: this.applyingNow(),
       rssBytes: process.memoryUsage.rss(),
@@ -656,7 +672,7 @@ export class Observer implements ObserveSink {
         const i = this.latencyCount++ % LATENCIES;
         this.latencyAt[i] = at;
         this.latencyMs[i] = at - received;
-        if (at - received >= this.slowMs) ring.markSlow(slot);
+        if (at - received >= this.slowMs && this.answersTraces) ring.markSlow(slot);
         return;
       }
     }

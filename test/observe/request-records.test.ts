@@ -47,6 +47,22 @@ describe('request records at a contact', () => {
     o.close();
   });
 
+  it('time requests for the metrics with no traces kept (`traces: 0`)', async () => {
+    // Before: the histograms and the page's latencies read times from the trace ring, and with
+    // `traces: 0` there was none: every one stayed empty, silently.
+    const o = new Observer({ traces: 0, slowMs: 0, divergence: { checkEvery: 0 } });
+    for (let i = 0; i < 300; i++) lifecycle(o, `c:${i}`);
+    const text = await o.registry.metrics();
+    expect(text).toMatch(/^troupe_replica_order_latency_seconds_count 300$/m);
+    expect(text).toMatch(/^troupe_replica_apply_duration_seconds_count\{method="deposit"\} 300$/m);
+    expect(o.latenciesSince(0)).toHaveLength(300);
+    // Nothing is answered from the ring.
+    expect(o.trace('c:299')).toBeUndefined();
+    expect(o.status().slow).toEqual([]);
+    expect(() => new Observer({ traces: -1 })).toThrow(/traces/);
+    o.close();
+  });
+
   it('list the last 20 slow requests as copies', () => {
     const o = new Observer({ slowMs: 0, divergence: { checkEvery: 0 } });
     for (let i = 0; i < 30; i++) lifecycle(o, `c:${i}`);
