@@ -34,9 +34,10 @@ import { ClientLink } from './client-link.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { Contact, type InOrder, OBSERVE_QUERIES_PER_SEC } from './contact.js';
 import { type CallContext, ReplicaCallContext } from './context.js';
-import { Dispatcher, failure, type MethodEntry } from './dispatch.js';
+import { Dispatcher, type MethodEntry } from './dispatch.js';
 import { InterruptedError, OutcomeExpiredError, RpcConfigError, SnapshotError } from './errors.js';
 import { fieldsState } from './fields-state.js';
+import { HandlerRuns } from './handler-runs.js';
 import { LockWaiters } from './lock-waiters.js';
 import { LockTable, runByOthers } from './locks.js';
 import { decodeGroupMsg, encodeGroupMsg, type GroupMsg, type RequestMsg } from './messages.js';
@@ -327,9 +328,8 @@ export class Replica<T extends object = object> implements StateProvider {
   });
   /** This member's own `acquire()` calls still waiting for their lock. */
   private readonly lockWaiters = new LockWaiters();
-  private readonly handlerChains = new Map<string, Promise<void>>();
-  /** Handler calls this member holds, waiting for an earlier holder's calls of their lock to end. */
-  private readonly handlerGates = new Set<{ p: PendingHandler; open: () => void }>();
+  /** This member's runs of the handler calls it holds the lock of (handler-runs.ts). */
+  private readonly handlers: HandlerRuns;
   private readonly counters: Omit<ReplicaStats, 'applyRunningMs' | 'applyQueued'> = {
     applied: 0,
     deduplicated: 0,
@@ -408,6 +408,14 @@ export class Replica<T extends object = object> implements StateProvider {
       },
       options.recastMs ?? 5_000,
     );
+    this.handlers = new HandlerRuns({
+      group: () => this.group,
+      generation: () => this.generation,
+      pending: () => this.pending,
+      dispatcher: this.dispatcher,
+      counters: this.counters,
+      gatesOpened: () => this.wakeLockWaiters(),
+    });
   }
 
   /** The group listeners of this replica, to register before joining (see {@link joinReplica}). */
@@ -578,7 +586,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.frozen = true;
     this.contact.cutOff();
     this.inOrder.clear();
-    this.dropHandlerRuns();
+    this.handlers.drop();
     this.resumed = false;
     if (!this.running) return;
     // Half run with no pre-image: the state now is no point of the order, but the state once it
@@ -645,7 +653,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.serving = false;
     this.generation++;
     this.queue = [];
-    this.dropHandlerRuns();
+    this.handlers.drop();
     this.group?.leave().catch(() => {
       this.counters.internalErrors++;
     });
@@ -749,7 +757,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.inOrder.delete(msg.id);
       if (runner === this.group?.self) {
         this.observe.event(requestStep.applying(msg.id, entry.name));
-        this.runHandler(p, entry, args, this.context(msg.id, entry, view, now));
+        this.handlers.run(p, entry, args, this.context(msg.id, entry, view, now));
       }
       return undefined;
     }
@@ -862,64 +870,7 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   // ---------------------------------------------------------------------------------------
-  // 4. Handler calls: run by the lock holder, completed by an ordered `done`.
-
-  private runHandler(p: PendingHandler, entry: MethodEntry, args: unknown[], ctx: CallContext): void {
-    const previous = this.handlerChains.get(p.lock) ?? Promise.resolve();
-    const generation = this.generation;
-    const next = previous.then(async () => {
-      // The lock may have moved here while its earlier holder still runs calls of it.
-      await this.afterEarlierRunners(p);
-      const group = this.group;
-      if (!group || generation !== this.generation || this.pending.get(p.id)?.runner !== group.self) return;
-      const result = await this.dispatcher.run(entry, args, ctx);
-      if (generation !== this.generation) return; // its holder's history ended: it is interrupted
-      // The completion carries the method's QoS: the holder answers the client when it applies
-      // it, so it must be as durable as the method asks (a `none` done could be lost with the holder).
-      const done = (r: Result) => encodeGroupMsg({ kind: 'done', id: p.id, runner: group.self, result: r });
-      try {
-        group.cast(done(result), entry.qos);
-      } catch (e) {
-        // A result the group cannot carry (over `maxMessage`) still ends the call, as a failure
-        // every replica records: uncast, it stayed pending for ever (session 19's review).
-        if (!(e instanceof TroupeError) || e.code !== 'MESSAGE_TOO_LARGE') throw e;
-        group.cast(done(failure(e)), entry.qos);
-      }
-    });
-    const settled = next.catch(() => {
-      this.counters.internalErrors++;
-    });
-    this.handlerChains.set(p.lock, settled);
-    settled.finally(() => {
-      if (this.handlerChains.get(p.lock) === settled) this.handlerChains.delete(p.lock);
-    });
-  }
-
-  /** The history ended (a cut, a failure; the generation was bumped first): handler runs still
-   * chained or gated see the generation end and never start. */
-  private dropHandlerRuns(): void {
-    this.handlerChains.clear();
-    this.openHandlerGates(true);
-  }
-
-  /** Resolves once no call of `p`'s lock ordered before it is pending at another member. */
-  private afterEarlierRunners(p: PendingHandler): Promise<void> | undefined {
-    if (!runByOthers(this.pending.values(), p.lock, p.runner, p.id)) return undefined;
-    return new Promise((open) => this.handlerGates.add({ p, open }));
-  }
-
-  /** After pending calls ended (completed, interrupted, or replaced by a restore or a cut). */
-  private openHandlerGates(all = false): void {
-    for (const gate of this.handlerGates) {
-      const { p } = gate;
-      const waits =
-        this.pending.get(p.id) === p && runByOthers(this.pending.values(), p.lock, p.runner, p.id);
-      if (!all && waits) continue;
-      this.handlerGates.delete(gate);
-      gate.open();
-    }
-    this.wakeLockWaiters();
-  }
+  // 4. Handler calls: run by the lock holder (handler-runs.ts), completed by an ordered `done`.
 
   /**
    * The application state before an async method, or, when it cannot be taken (a service whose
@@ -946,7 +897,7 @@ export class Replica<T extends object = object> implements StateProvider {
     if (!p || p.runner !== runner) return; // interrupted already, or a stale duplicate
     this.pending.delete(id);
     this.commit(p, p.runner, p.view, p.at, result);
-    this.openHandlerGates();
+    this.handlers.open();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -978,7 +929,7 @@ export class Replica<T extends object = object> implements StateProvider {
         outcome,
       );
     }
-    this.openHandlerGates();
+    this.handlers.open();
     return undefined;
   }
 
@@ -1218,7 +1169,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.outcomes = parts.outcomes;
     this.locks = parts.locks;
     this.pending = parts.pending;
-    this.openHandlerGates();
+    this.handlers.open();
     this.lastNow = parts.lastNow;
     this.applied = parts.applied;
     // The provider's views, of the lineage it applies: this member joins it here.

@@ -51,7 +51,9 @@ function forgetful(instance: Register, options: ReplicaOptions): Replica<Registe
 /** A replica whose new lock holder runs at once, while the earlier holder may still run a call of the lock. */
 function eagerHolder(instance: Register, options: ReplicaOptions): Replica<Register> {
   const r = new Replica(instance, options);
-  (r as unknown as { afterEarlierRunners(): undefined }).afterEarlierRunners = () => undefined;
+  // The replica's handler runs (`HandlerRuns`) no longer wait for the earlier holder's calls.
+  (r as unknown as { handlers: { afterEarlierRunners(): undefined } }).handlers.afterEarlierRunners = () =>
+    undefined;
   return r;
 }
 
