@@ -41,7 +41,8 @@ interface Partial {
   next: number;
   /** Headers of the layers above, from fragment 0. */
   headers: readonly unknown[];
-  /** The bytes so far, copied in: `buf[0..bytes)`. Grown by doubling, never past `total`. A list
+  /** The bytes so far, copied in: `buf[0..bytes)`. Grown by doubling (a member's started at room
+   * for `MEMBER_PRESIZE` fragments), never past `total`. A list
    * of the fragments' own payloads held, per one-byte fragment, a view (~100 bytes of heap) and
    * the whole datagram it came in: 100x what the strangers' bound counted (see `bound`). */
   buf: Uint8Array;
@@ -50,6 +51,8 @@ interface Partial {
 
 /** Smallest buffer a partial message starts with (unless its total is smaller). */
 const MIN_PARTIAL_BUFFER = 64 * 1024;
+/** A member's partial message starts with room for this many fragments the size of its first. */
+const MEMBER_PRESIZE = 32;
 
 /** What a receive stream remembers between messages. */
 interface InStream {
@@ -243,12 +246,15 @@ class Frag implements Layer {
     }
     const need = p.bytes + chunk.length;
     if (need > p.buf.length) {
-      // A member's message is sized whole at its first fragment (its total is within maxMessage):
-      // one buffer, no copy as it grows. A stranger's grows by doubling, capped at the total, so
-      // what it holds follows the bytes it sent, not the total it claims (FINDINGS 154); the
-      // doubling cost a member's 256 KiB state chunk three allocations and 448 KiB of copies.
-      const size = stranger ? Math.max(need, 2 * p.buf.length, MIN_PARTIAL_BUFFER) : total;
-      const grown = new Uint8Array(Math.min(total, size));
+      // Doubling, capped at the total, so what a sender holds follows the bytes it sent, not the
+      // total it claims (FINDINGS 154). A member's buffer starts at room for MEMBER_PRESIZE
+      // fragments of the first one's size: a message of that many fragments (a 256 KiB state
+      // chunk is 5) takes one buffer and no copy, where doubling cost it three allocations and
+      // 448 KiB of copies; sized at its total outright, one forged byte reserved maxMessage.
+      const presize = stranger ? 0 : chunk.length * MEMBER_PRESIZE;
+      const grown = new Uint8Array(
+        Math.min(total, Math.max(need, 2 * p.buf.length, MIN_PARTIAL_BUFFER, presize)),
+      );
       grown.set(p.buf.subarray(0, p.bytes));
       p.buf = grown;
     }

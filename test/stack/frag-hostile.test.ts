@@ -101,6 +101,47 @@ describe('frag facing one-byte fragments', () => {
   });
 });
 
+describe('frag facing a member that claims a large total', () => {
+  it('reserves room for a few fragments of what came, not the total a first fragment claims', () => {
+    // Sized at its total from fragment 0 (a member's message, for one buffer and no copy), one
+    // one-byte fragment 0 claiming 64 MiB from each of four members reserved 256 MiB of
+    // ArrayBuffers for 196 bytes received (helper-107's review of a4d8290).
+    const s = fragStack(64 * 1024 * 1024);
+    const members = ['00000001.1', '00000002.1', '00000003.1', '00000004.1', '00000005.1'];
+    const addresses = members.map((_, i) => `10.0.0.${i + 1}:1`);
+    s.down({ type: 'view', view: { id: 1, members, addresses, epoch: 1 } } as never, 0);
+    const before = held();
+    for (let m = 2; m <= 5; m++) {
+      const fragment0 = encodePacket({
+        type: PacketType.Stack,
+        flags: 0,
+        groupId: groupIdOf('g'),
+        sender: { node: m, inc: 1 },
+        headers: [
+          [
+            1,
+            [
+              [
+                [
+                  [1, 2, 0, 64 * 1024 * 1024],
+                  [1, 0, 0],
+                ],
+                new Uint8Array([7]),
+              ],
+            ],
+          ],
+        ],
+        payload: new Uint8Array(0),
+      });
+      const effects = s.receive(fragment0, `10.0.0.${m}:1`, m);
+      expect(effects.filter((e) => e.kind === 'error')).toEqual([]);
+    }
+    expect(s.stats().frag!.fragmentsReceived).toBe(4);
+    // Now 64 KiB each (the smallest partial buffer); before, 64 MiB each.
+    expect(held() - before).toBeLessThan(4 * 1024 * 1024);
+  });
+});
+
 describe('frag before the first view', () => {
   it('holds at most 64 streams and maxMessage bytes of partials for invented senders', () => {
     // Senders outside the view are bounded (FINDINGS 77), but before the first view there was no
