@@ -205,11 +205,11 @@ export class Observer implements ObserveSink {
   constructor(options: ObserverOptions = {}) {
     this.metrics = new Metrics(options.registry, { processMetrics: options.processMetrics ?? false });
     this.logger = options.logger ?? silentLogger;
-    const traces = options.traces ?? 1024;
-    if (!(traces >= 0))
+    const traces = Math.floor(options.traces ?? 1024);
+    if (!(traces >= 0 && Number.isFinite(traces)))
       throw new TroupeError('OBSERVE_BAD_OPTION', 'traces must be a number of requests (0: none)');
     this.answersTraces = traces > 0;
-    this.ring = new TraceRing(traces > 0 ? Math.floor(traces) : TIMING_SLOTS, SLOW);
+    this.ring = new TraceRing(traces > 0 ? traces : TIMING_SLOTS, SLOW);
     this.tracer =
       options.tracer === true
         ? trace.getTracer('troupe')

@@ -60,6 +60,13 @@ describe('request records at a contact', () => {
     expect(o.trace('c:299')).toBeUndefined();
     expect(o.status().slow).toEqual([]);
     expect(() => new Observer({ traces: -1 })).toThrow(/traces/);
+    expect(() => new Observer({ traces: Number.POSITIVE_INFINITY })).toThrow(/traces/);
+    // Under one request is none: the metrics still time every request.
+    const half = new Observer({ traces: 0.5, divergence: { checkEvery: 0 } });
+    lifecycle(half, 'c:1');
+    expect(half.latenciesSince(0)).toHaveLength(1);
+    expect(half.trace('c:1')).toBeUndefined();
+    half.close();
     o.close();
   });
 
