@@ -11,8 +11,9 @@
  * 4. a timer retransmits unanswered calls with the same id and asks members that owe a reply
  *    for it directly ({@link TroupeClient.tick}), after a timeout that follows the observed
  *    round trip (round-trip.ts);
- * 5. a heartbeat keeps the view current and watches the contact; when it fails, pending
- *    calls reject with {@link FailoverError} (or, with `autoReissue`, go to the next contact).
+ * 5. a heartbeat keeps the view current and watches the contact (client-membership.ts); when
+ *    it fails, pending calls reject with {@link FailoverError} (or, with `autoReissue`, go to
+ *    the next contact: {@link TroupeClient.contactLost}).
  *
  * Its options and their checks are client-options.ts.
  */
@@ -21,15 +22,15 @@ import { TroupeError } from '../errors.js';
 import { resolveSeeds } from '../launch/seeds.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { repliesDiffer } from '../observe/replies.js';
-import { endpointOf, memberId } from '../stack/member.js';
+import { endpointOf } from '../stack/member.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOptions } from '../wire/auth.js';
 import { AuthConfigError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf, PacketType } from '../wire/packet.js';
-import { REFUSAL_GRACE_MS, type Refusal, readRefusal, refusalError } from '../wire/refusal.js';
 import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
+import { ClientMembership, type ClientView, type Contact } from './client-membership.js';
 import {
   CALL_OPTIONS,
   type ClientTimers,
@@ -62,28 +63,20 @@ import {
   type ClientPacket,
   encodeClientPacket,
   MAX_BATCHED_CALLS,
-  MIN_ADVERTISED_DATAGRAM,
   type OutcomePacket,
   type OutcomeStatus,
   type ReplyPacket,
   readClientPacket,
   TO_CLIENT,
-  type ViewPacket,
 } from './protocol.js';
 import { quorum } from './reply-quorum.js';
 import { parseRequestId, type Result } from './result.js';
 import { RoundTrip } from './round-trip.js';
 import { ClientSession } from './session.js';
 
+export type { ClientView } from './client-membership.js';
 export type { ClientTimers, ConnectOptions } from './client-options.js';
 export { isPlainObject } from './client-options.js';
-
-/** The membership the client knows. */
-export interface ClientView {
-  id: number;
-  members: readonly string[];
-  addresses: readonly string[];
-}
 
 /** What the group knows of one request, as `client.outcome()` reports it. */
 export interface ClientOutcome {
@@ -136,11 +129,6 @@ export interface ClientStats {
    * retransmission plus four deviations, at least `retransmitMs` (docs/rpc.md, "Retransmission").
    */
   rtoMs: number;
-}
-
-interface Contact {
-  member: string;
-  address: string;
 }
 
 interface Call {
@@ -266,27 +254,8 @@ export class TroupeClient implements Invoker {
   >;
   /** Which of this client's requests are unsettled: the watermark each `call` carries. */
   private readonly session: ClientSession;
-  /** The seeds' addresses, as last resolved (`opts.seeds` keeps them as written). */
-  private seedAddrs: readonly string[];
-  private readonly resolver: ((seeds: readonly string[]) => Promise<string[]>) | undefined;
-  private resolving = false;
-  private resolvedAt: number;
-  private currentView: ClientView | undefined;
-  /**
-   * Member → the largest packet its transport takes, from its `view` (a member of an earlier
-   * release says nothing). A call must fit the smallest of the known view's and our own.
-   */
-  private readonly memberLimits = new Map<string, number>();
-  /** The smallest of {@link memberLimits} (Infinity when none). */
-  private memberMax = Number.POSITIVE_INFINITY;
-  /** Lineages of the group this client followed: bumped when it adopts a re-founded group's view. */
-  private lineage = 0;
-  /** Since when the client has had no contact (undefined while it has one). */
-  private contactlessSince: number | undefined;
-  private contact: Contact | undefined;
-  private readonly heard = new Map<string, number>();
-  /** Failed contacts' addresses → when suspected; not picked again for a while. */
-  private readonly suspects = new Map<string, number>();
+  /** The view, the contact and the search for one (client-membership.ts). */
+  private readonly membership: ClientMembership;
   private readonly calls = new Map<string, Call>();
   private readonly remembered = new Map<string, Remembered>();
   /** Ids handed out by {@link newRequestId} and not yet used by a call. */
@@ -294,21 +263,6 @@ export class TroupeClient implements Invoker {
   private readonly outcomeWaiters = new Map<string, OutcomeWaiter[]>();
   /** Outcome queries asked so far: each query's number (`OutcomeQueryPacket.q`). */
   private outcomeQueries = 0;
-  /** {@link ready}'s waiters: each wants a contact and a view of at least `members` members. */
-  private readonly contactWaiters: Array<{
-    members: number;
-    resolve: () => void;
-    reject: (e: Error) => void;
-  }> = [];
-  /**
-   * Seeds that refused this client (another group or key) while it had no contact, and the
-   * addresses that sent it a packet that decoded (with a key: verified, so a refusal from one is
-   * forged). A refusal fails {@link ready} once {@link REFUSAL_GRACE_MS} pass with no contact and
-   * every address that answered refused.
-   */
-  private readonly refusals = new Map<string, Refusal>();
-  private readonly answered = new Set<string>();
-  private refusalGrace: unknown;
   private readonly timers: unknown[] = [];
   private readonly time: ClientTimers;
   /** Signs what this client sends and verifies what it receives; undefined without a key. */
@@ -348,9 +302,6 @@ export class TroupeClient implements Invoker {
     this.endpoint = { node: options.node ?? randomBytes(4).readUInt32BE(0), inc: 0 };
     this.time = options.timers ?? REAL_TIMERS;
     this.session = new ClientSession(this.clientId, this.time.now());
-    this.seedAddrs = [...(resolvedSeeds ?? options.seeds)];
-    this.resolver = options.resolve;
-    this.resolvedAt = this.time.now();
     this.auth =
       options.key === undefined
         ? undefined
@@ -367,6 +318,29 @@ export class TroupeClient implements Invoker {
       autoReissue: options.autoReissue ?? false,
       remember: options.remember ?? 1024,
     };
+    this.membership = new ClientMembership(
+      {
+        group: options.group,
+        seeds: [...options.seeds],
+        contactTimeoutMs: this.opts.contactTimeoutMs,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+        auth: this.auth,
+        counters: this.counters,
+        time: this.time,
+        maxDatagram: () => transport.maxDatagram,
+        send: (to, p, addressed) => this.send(to, p, addressed),
+        closed: () => this.closed,
+        contactChosen: (c) => {
+          for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, c);
+        },
+        viewAdopted: () => {
+          for (const call of this.calls.values()) this.checkComplete(call);
+        },
+        contactLost: (c) => this.contactLost(c),
+      },
+      resolvedSeeds ?? options.seeds,
+      options.resolve,
+    );
     transport.onPacket((bytes, from) => {
       try {
         this.receive(bytes, from);
@@ -378,18 +352,18 @@ export class TroupeClient implements Invoker {
     this.observe.event({ type: 'client', client: this });
     const every = (ms: number, fn: () => void) => this.timers.push(this.time.every(ms, fn));
     every(this.opts.retransmitMs, () => this.tick());
-    every(this.opts.heartbeatMs, () => this.heartbeat());
-    this.findContact();
+    every(this.opts.heartbeatMs, () => this.membership.heartbeat());
+    this.membership.findContact();
   }
 
   /** The view last learned from the group. */
   get view(): ClientView | undefined {
-    return this.currentView;
+    return this.membership.view;
   }
 
   /** The member this client sends its calls to. */
   get contactMember(): string | undefined {
-    return this.contact?.member;
+    return this.membership.contact?.member;
   }
 
   /** This client's transport address (where members send replies). */
@@ -407,81 +381,7 @@ export class TroupeClient implements Invoker {
    * {@link KeyMismatchError} (another key, or one side has none). A number is `timeoutMs`.
    */
   ready(options: number | { timeoutMs?: number; members?: number } = {}): Promise<void> {
-    const { timeoutMs = this.opts.connectTimeoutMs, members = 1 } =
-      typeof options === 'number' ? { timeoutMs: options } : options;
-    if (!Number.isInteger(members) || members < 1)
-      return Promise.reject(new RpcConfigError(`ready: members must be a positive integer, got ${members}`));
-    if (this.readyFor(members)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        members,
-        resolve: () => {
-          this.time.clear(t);
-          resolve();
-        },
-        reject: (e: Error) => {
-          this.time.clear(t);
-          reject(e);
-        },
-      };
-      const t = this.time.after(timeoutMs, () => {
-        const i = this.contactWaiters.indexOf(waiter);
-        if (i >= 0) this.contactWaiters.splice(i, 1);
-        const view = this.currentView;
-        reject(
-          this.refusedError() ??
-            new NoContactError(
-              this.contact && view
-                ? `the view of group '${this.opts.group}' had ${view.members.length} of the ${members} members waited for after ${timeoutMs} ms (view ${view.id}: ${view.members.join(' ')})`
-                : `no member of group '${this.opts.group}' answered within ${timeoutMs} ms (seeds: ${this.opts.seeds.join(', ')})`,
-            ),
-        );
-      });
-      this.contactWaiters.push(waiter);
-    });
-  }
-
-  private readyFor(members: number): boolean {
-    return this.contact !== undefined && (this.currentView?.members.length ?? 0) >= members;
-  }
-
-  /** Resolves the {@link ready} waiters whose view has come. */
-  private wakeReady(): void {
-    if (this.contactWaiters.length === 0) return;
-    for (const w of this.contactWaiters.filter((x) => this.readyFor(x.members))) {
-      this.contactWaiters.splice(this.contactWaiters.indexOf(w), 1);
-      w.resolve();
-    }
-  }
-
-  /** The error of the refusals heard, if every address that answered refused. */
-  private refusedError(): Error | undefined {
-    const [first] = this.refusals;
-    if (!first || this.contact) return undefined;
-    for (const a of this.answered) if (!this.refusals.has(a)) return undefined;
-    return refusalError(
-      this.opts.group,
-      this.opts.seeds,
-      first[0],
-      first[1],
-      this.auth?.keyId ?? '',
-      'client',
-    );
-  }
-
-  /** A refusal notice (runtime/wire/refusal.ts): from a seed, while looking for a contact. */
-  private onRefusal(bytes: Uint8Array, from: string): void {
-    const r = readRefusal(bytes);
-    if (!r || this.contact || !this.seedAddrs.includes(from)) return;
-    if (this.auth && this.answered.has(from)) return; // it spoke for this group under our key
-    this.counters.refusals++;
-    this.refusals.set(from, r);
-    if (this.refusalGrace !== undefined) return;
-    this.refusalGrace = this.time.after(REFUSAL_GRACE_MS, () => {
-      this.refusalGrace = undefined;
-      const e = this.refusedError();
-      if (e) for (const w of this.contactWaiters.splice(0)) w.reject(e);
-    });
+    return this.membership.ready(options);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -510,7 +410,7 @@ export class TroupeClient implements Invoker {
       // counted), and the call ended at its timeout with a TimeoutError that said nothing of why.
       // The limit is the smaller of our transport's and the members' (a member over TCP with
       // smaller frames than ours dropped the connection, and the call timed out all the same).
-      const max = this.maxPacket();
+      const max = this.membership.maxPacket();
       const room = max - CALL_ROOM - 3 * (service.length + method.length);
       if (encoded.byteLength > room)
         throw new TroupeError(
@@ -605,7 +505,7 @@ export class TroupeClient implements Invoker {
       // An id from newRequestId() is held already: its call takes that hold over.
       if (!this.reserved.delete(c.id)) this.session.hold(c.id);
       // A reissued call stays remembered: reissuing it again must get the recorded reply too.
-      if (this.contact) this.sendCall(call, this.contact);
+      if (this.membership.contact) this.sendCall(call, this.membership.contact);
     });
     this.observe.event({
       type: 'call',
@@ -660,7 +560,7 @@ export class TroupeClient implements Invoker {
     let q = this.callOutbox.get(address);
     // The whole call counts, not only its arguments, and a packet must fit the transport's datagram.
     const size = callSize(p);
-    const limit = Math.min(MAX_CALLS_BYTES, this.maxPacket() - CALLS_HEADROOM);
+    const limit = Math.min(MAX_CALLS_BYTES, this.membership.maxPacket() - CALLS_HEADROOM);
     if (q && (q.calls.length >= MAX_BATCHED_CALLS || q.bytes + size > limit)) {
       this.sendCalls(address, q.calls);
       q = undefined;
@@ -704,7 +604,8 @@ export class TroupeClient implements Invoker {
       if (settled) return settled;
       if (this.time.now() >= deadline) break;
       const to =
-        this.contact ?? (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.contact));
+        this.membership.contact ??
+        (await this.ready(Math.max(1, deadline - this.time.now())).then(() => this.membership.contact));
       if (!to) break;
       // The issues it gave up on: all it sent, or, while a call of it is still running here,
       // those before that call's (read each round: a reissue may have started meanwhile).
@@ -797,34 +698,26 @@ export class TroupeClient implements Invoker {
 
   private receive(bytes: Uint8Array, from: string): void {
     if (bytes.length > 2 && bytes[2] === PacketType.Discovery) {
-      this.onRefusal(bytes, from);
+      this.membership.onRefusal(bytes, from);
       return;
     }
     const decoded = readClientPacket(bytes, this.groupId, this.auth, this.counters, this.endpoint);
     if (!decoded) return;
-    if (!this.contact && this.answered.size < 64) {
-      this.answered.add(from);
-      if (this.auth) this.refusals.delete(from);
-    }
+    this.membership.answeredBy(from);
     const packet = decoded.packet;
     if (!TO_CLIENT.has(packet.kind)) {
       this.counters.malformed++;
       return;
     }
-    if (!this.knownAddress(from)) {
+    if (!this.membership.knownAddress(from)) {
       this.counters.foreign++;
       return;
     }
-    // A view is heard from its member only once trusted (onView): a view spoofed from an address
-    // must not keep a silent contact alive. Nor does a packet from the contact's address naming
-    // another member: a new incarnation there answers outcome queries, but drops the calls sent
-    // to the contact as misdirected (sim seed 5001480).
-    const c = this.contact;
-    const other = c !== undefined && from === c.address && 'member' in packet && packet.member !== c.member;
-    if (packet.kind !== 'view' && !other) this.heard.set(from, this.time.now());
+    if (packet.kind !== 'view')
+      this.membership.heardFrom(from, 'member' in packet ? packet.member : undefined);
     switch (packet.kind) {
       case 'view':
-        this.onView(packet, from, decoded.sender);
+        this.membership.onView(packet, from, decoded.sender);
         return;
       case 'accepted':
         this.onAccepted(packet);
@@ -849,7 +742,7 @@ export class TroupeClient implements Invoker {
           requestId: call.id,
           status: 'committed',
           member: packet.member,
-          viewId: this.currentView?.id ?? 0,
+          viewId: this.membership.view?.id ?? 0,
           error,
           settled: true,
         });
@@ -872,7 +765,12 @@ export class TroupeClient implements Invoker {
     // An empty member list says the contact did not know the ordering view's members: a reply
     // (or a later `accepted`) names them.
     if (!call.accepted || call.accepted.members.length === 0)
-      call.accepted = { viewId: p.viewId, members: p.members, ordered: p.ordered, lineage: this.lineage };
+      call.accepted = {
+        viewId: p.viewId,
+        members: p.members,
+        ordered: p.ordered,
+        lineage: this.membership.lineage,
+      };
     call.attempts = 0;
     if (call.mode === 'none') {
       this.take(p.id)?.resolve(undefined);
@@ -974,7 +872,7 @@ export class TroupeClient implements Invoker {
       return;
     }
     if (!call.accepted || call.accepted.members.length === 0)
-      call.accepted = { viewId: membersViewId, members, ordered: true, lineage: this.lineage };
+      call.accepted = { viewId: membersViewId, members, ordered: true, lineage: this.membership.lineage };
     if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
     call.replies.set(member, entry);
     this.checkComplete(call);
@@ -986,7 +884,7 @@ export class TroupeClient implements Invoker {
     const members = call.accepted.members;
     if (members.length === 0) return; // not known yet: the replies name them
     for (const m of members)
-      if (!call.replies.has(m) && this.departed(m, call.accepted!))
+      if (!call.replies.has(m) && this.membership.departed(m, call.accepted!))
         call.replies.set(m, { member: m, status: 'failed' });
     const q = quorum(call.mode, members, call.replies);
     if (q === undefined) return;
@@ -1037,13 +935,6 @@ export class TroupeClient implements Invoker {
     return r;
   }
 
-  /** A member of the ordering view is known to have left: a newer view (or lineage) does not hold it. */
-  private departed(member: string, ordered: { viewId: number; lineage: number }): boolean {
-    const v = this.currentView;
-    const newer = v !== undefined && (ordered.lineage < this.lineage || v.id > ordered.viewId);
-    return newer && !v.members.includes(member);
-  }
-
   // ---------------------------------------------------------------------------------------
   // 4. Retransmission and missing replies.
 
@@ -1071,7 +962,9 @@ export class TroupeClient implements Invoker {
       if (call.accepted?.ordered && call.mode === 'first' && call.attempts % 2 === 0) {
         // Every other time, ask another member of the ordering view: the reply may keep being lost on one path.
         const others = call.accepted.members.filter((m) => m !== call.contact?.member);
-        const address = this.addressOf(others[(call.attempts / 2) % Math.max(1, others.length)] ?? '');
+        const address = this.membership.addressOf(
+          others[(call.attempts / 2) % Math.max(1, others.length)] ?? '',
+        );
         if (address) {
           call.lastSent = now;
           this.send(address, { kind: 'outcome?', id: call.id });
@@ -1086,7 +979,7 @@ export class TroupeClient implements Invoker {
       // all/majority: ask each member that owes a reply, directly.
       for (const m of call.accepted.members) {
         if (call.replies.has(m)) continue;
-        const address = this.addressOf(m);
+        const address = this.membership.addressOf(m);
         if (!address) continue;
         if (call.accepted.ordered) this.send(address, { kind: 'outcome?', id: call.id });
         else {
@@ -1133,111 +1026,11 @@ export class TroupeClient implements Invoker {
   // ---------------------------------------------------------------------------------------
   // 5. Membership and fail-over.
 
-  /** A hello: the view we know, and the largest packet our transport takes. */
-  private hello(): ClientPacket {
-    return { kind: 'hello', viewId: this.currentView?.id ?? 0, maxDatagram: this.transport.maxDatagram };
-  }
-
-  /** The largest packet a call may be: our transport's, or less if a member of the view said so. */
-  private maxPacket(): number {
-    return Math.min(this.transport.maxDatagram, this.memberMax);
-  }
-
-  private heartbeat(): void {
-    const now = this.time.now();
-    for (const [addr, at] of this.suspects)
-      if (now - at > 10 * this.opts.contactTimeoutMs) this.suspects.delete(addr);
-    const c = this.contact;
-    if (!c) {
-      this.findContact();
-      return;
-    }
-    if (now - (this.heard.get(c.address) ?? 0) > this.opts.contactTimeoutMs) {
-      this.contactFailed(c);
-      return;
-    }
-    this.send(c.address, this.hello());
-  }
-
   /**
-   * A member's view. The client trusts a view only from a member that speaks for itself at its
-   * own address in it (with a key: whose authenticated packet names that member as sender), and
-   * adopts it when it continues the view it knows: a higher id from a member it knows (without a
-   * key also sharing a majority of the known view, members at the same addresses), or any view
-   * from the member it is choosing as contact after every member it knew failed (a re-founded
-   * group restarts view ids at 1). A spoofed view naming only an attacker is dropped.
+   * The contact failed (client-membership.ts suspected it): its calls are rejected with a
+   * {@link FailoverError}, or with `autoReissue` resent, same id, to the next contact.
    */
-  private onView(p: ViewPacket, from: string, sender: Endpoint): void {
-    const self = p.members.indexOf(p.member);
-    if (self < 0 || p.addresses[self] !== from || (this.auth && memberId(sender) !== p.member)) {
-      this.counters.untrusted++;
-      return;
-    }
-    const cur = this.currentView;
-    const c = this.contact;
-    if (c && from === c.address && p.member !== c.member) {
-      // The contact's address answers as another member: with a key, that incarnation of the
-      // contact is gone; without one, the packet may be spoofed, so the contact is only not heard.
-      if (this.auth) this.contactFailed(c);
-    } else this.heard.set(from, this.time.now());
-    const known = cur !== undefined && addressIn(cur, p.member) === from;
-    if (!cur) {
-      if (!this.seedAddrs.includes(from)) return;
-      this.adopt(p, false);
-    } else if (p.viewId > cur.id && (known || this.auth !== undefined) && (this.auth || continues(p, cur))) {
-      this.adopt(p, false);
-    } else if (
-      !this.contact &&
-      (this.auth || this.seedAddrs.includes(from)) &&
-      (!known || p.viewId > cur.id)
-    ) {
-      // Choosing a contact after its own failed: the member it picks speaks for the group now,
-      // a stranger from another lineage (a re-founded group) or a known member with a view
-      // the client could not chain to its own (it missed views in between).
-      this.adopt(p, !known && p.viewId <= cur.id);
-    }
-    const v = this.currentView;
-    if (!v || addressIn(v, p.member) !== from) return;
-    // A member of the known view, at its address, on what its transport takes: kept while it is
-    // in the view (adopt prunes the rest), so a departed member's smaller limit does not outlive it.
-    if (p.maxDatagram !== undefined && p.maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
-      this.memberLimits.set(p.member, p.maxDatagram);
-      this.memberMax = Math.min(...this.memberLimits.values());
-    }
-    if (this.contact && !v.members.includes(this.contact.member)) {
-      this.contactFailed(this.contact);
-      return;
-    }
-    if (!this.contact && !this.suspects.has(from)) {
-      this.contact = { member: p.member, address: from };
-      this.contactlessSince = undefined;
-      // What was refused while looking is moot now; a later search starts afresh.
-      this.refusals.clear();
-      this.answered.clear();
-      for (const call of this.calls.values()) if (!call.contact) this.sendCall(call, this.contact);
-      this.wakeReady();
-    }
-  }
-
-  /** `p` becomes the known view; `rebase`: of another lineage (a re-founded group), whatever its id. */
-  private adopt(p: ViewPacket, rebase: boolean): void {
-    const cur = this.currentView;
-    if (cur && cur.id === p.viewId && !rebase && sameView(cur, p)) return;
-    if (rebase && cur) this.lineage++;
-    this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
-    if (this.memberLimits.size > 0) {
-      for (const m of this.memberLimits.keys()) if (!p.members.includes(m)) this.memberLimits.delete(m);
-      this.memberMax = Math.min(...this.memberLimits.values());
-    }
-    for (const call of this.calls.values()) this.checkComplete(call);
-    this.wakeReady();
-  }
-
-  private contactFailed(c: Contact): void {
-    if (this.contact?.address !== c.address) return;
-    this.contact = undefined;
-    this.suspects.set(c.address, this.time.now());
-    this.counters.failovers++;
+  private contactLost(c: Contact): void {
     const requests = [...this.calls.values()]
       .filter((x) => x.contact?.address === c.address)
       .map((x) => x.id);
@@ -1261,54 +1054,6 @@ export class TroupeClient implements Invoker {
       this.remember(call);
       call.reject(new FailoverError(call.id, c.member));
     }
-    this.findContact();
-  }
-
-  /**
-   * Says hello to every candidate: the first to answer with its view becomes the contact. Once
-   * every member of the known view is suspected, or none answered for `contactTimeoutMs`, the
-   * seeds are asked too: the group may live on elsewhere (re-founded, or moved). A seed is then
-   * asked unaddressed, as in a first hello: whoever is there now may be another incarnation
-   * than the member the known view names at that address (a group re-founded at the same
-   * addresses), and would refuse a hello addressed to that member.
-   */
-  private findContact(): void {
-    const v = this.currentView;
-    const now = this.time.now();
-    this.contactlessSince ??= now;
-    const candidates = (v ? v.addresses : this.seedAddrs).filter((a) => !this.suspects.has(a));
-    const lost = candidates.length === 0 || now - this.contactlessSince >= this.opts.contactTimeoutMs;
-    const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
-    const seeds = lost || !v ? this.seedAddrs : [];
-    for (const a of seeds) targets.delete(a);
-    for (const a of targets) this.send(a, this.hello());
-    for (const a of seeds) this.send(a, this.hello(), false);
-    this.refreshSeeds();
-  }
-
-  /**
-   * Resolves the seeds again while the client looks for a contact (see
-   * {@link ConnectOptions.resolve}): one lookup at a time, at most one per `contactTimeoutMs`.
-   * A failed lookup keeps the addresses it had; a new address is greeted at once.
-   */
-  private refreshSeeds(): void {
-    const now = this.time.now();
-    if (!this.resolver || this.resolving || now - this.resolvedAt < this.opts.contactTimeoutMs) return;
-    this.resolving = true;
-    this.resolvedAt = now;
-    const done = () => {
-      this.resolving = false;
-    };
-    const resolver = this.resolver;
-    Promise.resolve(this.opts.seeds)
-      .then(resolver)
-      .then((addrs) => {
-        done();
-        const fresh = addrs.filter((a) => !this.seedAddrs.includes(a));
-        this.seedAddrs = addrs;
-        if (this.contact || this.closed) return;
-        for (const a of fresh) this.send(a, this.hello(), false);
-      }, done);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1359,25 +1104,14 @@ export class TroupeClient implements Invoker {
     this.session.release(id);
   }
 
-  private addressOf(member: string): string | undefined {
-    const v = this.currentView;
-    if (!v) return undefined;
-    const i = v.members.indexOf(member);
-    return i >= 0 ? v.addresses[i] : undefined;
-  }
-
-  private knownAddress(from: string): boolean {
-    return this.seedAddrs.includes(from) || (this.currentView?.addresses.includes(from) ?? false);
-  }
-
   /** `addressed: false` for a hello to a seed while looking for the group (see findContact). */
   private send(to: string, p: ClientPacket, addressed = true): void {
     if (this.closed) return;
     this.counters.sent++;
     // A member of the view at that address: the tag names it, so the packet replayed to another
     // member is refused there. A seed not yet in a view is sent to unaddressed (a first hello).
-    const i = addressed ? (this.currentView?.addresses.indexOf(to) ?? -1) : -1;
-    const member = i >= 0 ? this.currentView?.members[i] : undefined;
+    const i = addressed ? (this.membership.view?.addresses.indexOf(to) ?? -1) : -1;
+    const member = i >= 0 ? this.membership.view?.members[i] : undefined;
     const receiver = member !== undefined ? endpointOf(member) : undefined;
     this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver));
   }
@@ -1401,7 +1135,7 @@ export class TroupeClient implements Invoker {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) this.time.clear(t);
-    if (this.refusalGrace !== undefined) this.time.clear(this.refusalGrace);
+    this.membership.close();
     for (const call of [...this.calls.values()]) {
       this.take(call.id);
       call.reject(new ClientClosedError(call.id));
@@ -1430,29 +1164,6 @@ function callSize(p: CallPacket): number {
     p.args.byteLength + p.id.length + (p.to?.length ?? 0) + 3 * (p.service.length + p.method.length) + 32
   );
 }
-/** Address of `member` in `v`, if it is a member. */
-function addressIn(v: ClientView, member: string): string | undefined {
-  const i = v.members.indexOf(member);
-  return i >= 0 ? v.addresses[i] : undefined;
-}
-
-function sameView(v: ClientView, p: ViewPacket): boolean {
-  return v.members.length === p.members.length && v.members.every((m, i) => p.members[i] === m);
-}
-
-/**
- * Without a key, whether `p` can be the group's successor of `v`: a new view keeps a majority
- * of the one before (the primary-partition rule), at the same addresses. A view naming only an
- * attacker, or remapping members to other addresses, does not.
- */
-function continues(p: ViewPacket, v: ClientView): boolean {
-  let kept = 0;
-  p.members.forEach((m, i) => {
-    if (addressIn(v, m) === p.addresses[i]) kept++;
-  });
-  return kept > v.members.length / 2;
-}
-
 /** What a settled request's call gives again: the recorded value or error, or its final status as an error. */
 function replay(o: ClientOutcome): Promise<unknown> {
   if (o.status === 'interrupted') return Promise.reject(o.error ?? new InterruptedError(o.requestId));
