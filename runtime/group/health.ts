@@ -88,7 +88,11 @@ export class RejoinDamper {
     if (this.lastRejoin !== undefined && this.dampMs > 0) {
       const since = now - this.lastRejoin;
       this.wait = since < 2 * this.wait ? Math.min(16 * this.dampMs, 2 * this.wait) : this.dampMs;
-      wait = Math.max(0, this.lastRejoin + this.wait - now);
+      // Never past the (capped) wait from now: cut off again before its admission came (it
+      // founded or joined a group meanwhile, and lost it), the member's last rejoin is still
+      // ahead, and a wait counted from there added up, cut after cut (a real-process chaos run,
+      // seed 5104: 268 s, where 16 × dampMs is 80 s).
+      wait = Math.min(this.wait, Math.max(0, this.lastRejoin + this.wait - now));
     }
     this.lastRejoin = now + wait;
     return wait;
