@@ -54,15 +54,6 @@ export class Joiner {
   private candidateSince: number | undefined;
   /** Until when this joiner stands aside as a candidate (it could not gather a quorum). */
   private declinedUntil = 0;
-  /** The other joiner this one backs, and since when it has without a proposal from it. */
-  private backing: { member: MemberId; since: number } | undefined;
-  /**
-   * Candidates passed over (backed past their whole try with no proposal), all until
-   * {@link passedOverUntil}: each pass-over pushes that back for all of them, so forged ids
-   * cannot take turns (one lapsing while the next is backed).
-   */
-  private readonly passedOver = new Set<MemberId>();
-  private passedOverUntil = 0;
   /** As founder: the voters asked, those that confirmed, and the last views they remember. */
   private founding:
     | {
@@ -198,37 +189,13 @@ export class Joiner {
     }
     const expiry = 3 * this.s.o.suspectMs;
     for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
-    if (now >= this.passedOverUntil) this.passedOver.clear();
-    // A candidate founds (its proposal reaches its voters) or steps aside within its try of
-    // `bootstrapMs + giveUp`. One backed for that long and a join expiry more with no proposal
-    // holds our vote for nothing: without a key, a forged Join voting for an id below every
-    // seed's, every ~3 s from anywhere, kept three seeds backing it for good (session 30's review).
-    // It is passed over, with every candidate passed over before it, for as long as a candidate
-    // that steps aside stands aside from now: forged ids that took turns (each lapsing while the
-    // next was backed) held the vote for good with three ids (session 30's review), where now
-    // each delays founding once. Safe as any change of vote: a voter is bound only by a Confirm,
-    // which a proposal asks for.
-    const b = this.backing;
-    if (b && this.vote === b.member && now - b.since > this.s.o.bootstrapMs + giveUp + expiry) {
-      this.passedOver.add(b.member);
-      this.passedOverUntil = now + 2 * (this.s.o.bootstrapMs + giveUp) + expiry;
-      // Bounded as the joiners heard are: first forget those no longer heard.
-      if (this.passedOver.size > this.s.o.maxJoiners) {
-        const gone = [...this.passedOver].find((m) => !this.discovered.has(m));
-        this.passedOver.delete(gone ?? (this.passedOver.values().next().value as MemberId));
-      }
-      this.s.ctx.trace(() => `pass over ${b.member}: backed ${Math.round(now - b.since)} ms, no proposal`);
-      this.vote = undefined;
-    }
     // Candidates: the joiners that have not stepped aside, and this one if it can found a group
     // (it hears a quorum of its seeds) and has not stepped aside. A joiner steps aside by voting
     // for a higher id than its own: no candidate does (the lowest it hears is never above it),
     // so the others pass over it alike. Without this, survivors of a lost majority that rejoin
     // with seed lists naming replicas since replaced all backed the lowest id, a survivor that
     // could never gather a quorum of its dead seeds: no group, ever (test/stack/gms-bootstrap-stuck).
-    const others = [...this.discovered]
-      .filter(([m, d]) => !(d.vote > m) && !this.passedOver.has(m))
-      .map(([m]) => m);
+    const others = [...this.discovered].filter(([m, d]) => !(d.vote > m)).map(([m]) => m);
     const lowestOther = others.sort()[0];
     const standing = now >= this.declinedUntil && this.hearsQuorum();
     const lowest = (standing ? [this.s.self, ...others].sort()[0] : lowestOther) ?? ABSTAIN;
@@ -244,9 +211,6 @@ export class Joiner {
         );
       this.vote = lowest;
     }
-    if (this.vote === undefined || this.vote === this.s.self || this.vote === ABSTAIN)
-      this.backing = undefined;
-    else if (this.backing?.member !== this.vote) this.backing = { member: this.vote, since: now };
     if (this.vote !== this.s.self) this.candidateSince = undefined;
     // A candidate that hears a running group's member does not found (below), and that time is
     // not its try: else it steps aside for want of votes it could not use (chaos seed 61).
@@ -307,8 +271,6 @@ export class Joiner {
   onFound(from: MemberId, h: unknown[]): void {
     const { epoch, proposal, pid } = foundHeader.decode(h);
     if (this.s.state !== 'joining' || this.founding || this.vote !== from) return;
-    // A proposal from the candidate we back: it is trying, its try starts again.
-    if (this.backing?.member === from) this.backing.since = this.s.ctx.now();
     const t = this.tentative;
     if (t && t.founder !== from) return;
     // A member of a running group answered us: we join that group and found none.
