@@ -5,7 +5,7 @@ import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, parseSpec } from '../stack/builder.js';
-import type { MemberId } from '../stack/member.js';
+import { type MemberId, nodeOf } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
 import type { LastView, QoS, View } from '../stack/types.js';
 import { resolveAddressLeniently } from '../transport/resolve.js';
@@ -506,6 +506,11 @@ export class Group implements GroupHandle {
     const last = this.core.memory();
     if (!last || (last.members === this.saved?.members && last.self === this.saved.self)) return;
     this.saved = last;
+    // Before its first view the core's memory is what it read from this file at the start: the
+    // earlier process's member, already on disk. Written back, it made the file count as this
+    // process's, and its own first view then found "another replica" there and every save was
+    // refused (real-chaos --lan --seed 5104: a slot's file kept its first process's last view).
+    if (nodeOf(last.self) !== nodeOf(this.core.self)) return;
     try {
       saveMembership(path, this.groupName, last);
     } catch (error) {

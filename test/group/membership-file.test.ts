@@ -195,6 +195,56 @@ describe('a real group keeps its files current', () => {
     expect(loadMembership(file, 'held')!.self).toBe(joiner.self);
   });
 
+  it('a restarted process takes its file over: it writes its own views, with no warning', async () => {
+    // The file names the member an earlier process at this address was (node 000000cc). Before,
+    // the new member wrote that remembered view back before it installed one (the core's memory
+    // is the remembered view until then), so the file counted as this process's; its first own
+    // view then met a file naming another node, and every save after was refused with "another
+    // replica writes the membership file" (real-chaos --lan --seed 5104: 39 warnings from one
+    // replacement, whose file still held the view its slot's first replica was killed in).
+    const ports = await freePorts(3);
+    const seeds = ports.map((p) => `127.0.0.1:${p}`);
+    groups = await Promise.all(
+      ports.slice(0, 2).map(async (port) =>
+        joinGroup('takeover', {
+          insecure: true,
+          seeds,
+          transport: await bind(port),
+          layers: { gms: { bootstrapMs: 200 } },
+        }),
+      ),
+    );
+    await until(() => groups.every((g) => g.view?.members.length === 2), 10_000, 'a view of 2');
+    const file = join(dir, 'takeover.json');
+    saveMembership(file, 'takeover', {
+      members: [...groups.map((g) => g.self), '000000cc.1'],
+      addresses: seeds,
+      self: '000000cc.1',
+    });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const joiner = await joinGroup('takeover', {
+        insecure: true,
+        seeds,
+        transport: await bind(ports[2]!),
+        membershipFile: file,
+        layers: { gms: { bootstrapMs: 200 } },
+      });
+      groups.push(joiner);
+      await until(() => groups.every((g) => g.view?.members.length === 3), 10_000, 'a view of 3');
+      expect(loadMembership(file, 'takeover')!.self).toBe(joiner.self);
+      await groups[0]!.leave();
+      await until(() => joiner.view?.members.length === 2, 10_000, 'a view of 2 again');
+      expect(loadMembership(file, 'takeover')!.members).toHaveLength(2);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on next tick
+      expect(warnings.filter((m) => /membership file/.test(m))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a restarted seed that remembers a view it cannot account for does not help found a group', async () => {
     // Seeds a, d, e, f, g; only a, d, e run: a majority (3 of 5) only with a's vote. a's file says
     // it was in a view with two members that are nowhere (b, c): a primary of that view may run
