@@ -24,6 +24,17 @@ import { Register, type RegisterState, validateRegisterRequest } from './rpc-ser
 import type { HandlerSpan, LogItem, RpcIncarnation, RpcSim } from './rpc-world.js';
 import type { Incarnation } from './world.js';
 
+/** The copy of a request the model runs it from: who cast it, when (virtual time of the cast when
+ * the simulator saw it, `exact`; else the request's own `ts`, floored to the ms), when it was first
+ * delivered, and its issue. */
+interface FirstCopy {
+  contact: MemberId;
+  ts: number;
+  exact: boolean;
+  at: number;
+  issue: number;
+}
+
 export interface RpcChecker {
   name: string;
   check(sim: RpcSim): string[];
@@ -51,7 +62,7 @@ export interface Model {
   /** The `request` copy of each id in the agreed log that the request ran from (none for a
    * request that ran only before a re-founding's root view, or never): who cast it, when (virtual
    * time of the cast, else the request's own `ts`) and when it was first delivered. */
-  first: Map<string, { contact: MemberId; ts: number; at: number; issue: number }>;
+  first: Map<string, FirstCopy>;
   /** Copies of each request id in the agreed log. */
   copies: Map<string, number>;
   /** Per client, the highest settled watermark its requests in the agreed log carried. */
@@ -307,7 +318,7 @@ export function model(sim: RpcSim): Model {
 interface Run {
   register: Register;
   outcomes: Map<string, ModelResult>;
-  first: Map<string, { contact: MemberId; ts: number; at: number; issue: number }>;
+  first: Map<string, FirstCopy>;
   copies: Map<string, number>;
   pending: Map<string, MemberId>;
   /** Who runs an `audit`. The product's table: the model needs the runner each replica names,
@@ -375,7 +386,7 @@ function settledKey(r: Run): string {
 function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
   const register = new Register();
   const outcomes = new Map<string, ModelResult>();
-  const first = new Map<string, { contact: MemberId; ts: number; at: number; issue: number }>();
+  const first = new Map<string, FirstCopy>();
   const copies = new Map<string, number>();
   const pending = new Map<string, MemberId>();
   const locks = new LockTable();
@@ -490,7 +501,13 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     // The copy the request runs from. Not a copy answered from the table or `expired`: after a
     // re-founding it may be the agreed log's first copy of a request that ran, or was settled,
     // before the root view (RPC seed 99550457: a zombie's copy of issue 985, below c1's floor).
-    first.set(msg.id, { contact: msg.contact, ts: a.castAt ?? msg.ts, at: a.at, issue: msg.issue });
+    first.set(msg.id, {
+      contact: msg.contact,
+      ts: a.castAt ?? msg.ts,
+      exact: a.castAt !== undefined,
+      at: a.at,
+      issue: msg.issue,
+    });
     let args: unknown[];
     try {
       args = validateRegisterRequest(msg.method, decodeValue(msg.args));
@@ -815,7 +832,11 @@ export const trueOutcomes: RpcChecker = {
           const f = m.first.get(c.id);
           let issued = 0;
           for (const s of sim.issuesSent.get(c.id) ?? []) if (s.at < a.at) issued = s.issue;
-          if (f && (f.issue <= issued || f.ts < a.at))
+          // A stamp floored to the ms is before the answer only if its whole ms is: a reissue cast
+          // in the answer's own ms, after it, was taken for a copy cast before it (RPC seed
+          // 105600093: stamp 861, answer at 861.5, its issue 861 sent after the answer).
+          const castBefore = f && (f.exact ? f.ts < a.at : f.ts + 1 <= a.at);
+          if (f && (f.issue <= issued || castBefore))
             out.push(
               `${where}: settled not-found, but a copy of issue ${f.issue} (issue ${issued} sent before the answer) cast by ${f.contact} at ${f.ts} is in the agreed order (delivered at ${f.at.toFixed(1)})`,
             );
