@@ -124,9 +124,9 @@ const SLOW = 20;
 const LATENCIES = 4096;
 const MAX_OPEN_SPANS = 4096;
 /**
- * Requests the trace ring holds at least, traced or not: the order-latency and apply-duration
- * histograms and the page's latencies read a request's receipt and start there. With `traces: 0`
- * they were never observed (no ring, no times).
+ * The trace ring's size with `traces: 0`: no trace is answered, but the order-latency and
+ * apply-duration histograms and the page's latencies read a request's receipt and start from the
+ * ring (with no ring they were never observed).
  */
 export const TIMING_SLOTS = 256;
 /** A flush that has held casts this long (ms) is reported, and again every as long. */

@@ -125,8 +125,9 @@ export class Contact {
   ) {}
 
   /** Request casts, the requests they carried, and requests the group refused (`ReplicaStats`). */
-  get casts(): { casts: number; requests: number; refused: number } {
-    return { casts: this.batcher.casts, requests: this.batcher.requests, refused: this.batcher.refused };
+  stats(): { requestCasts: number; requestsCast: number; requestsRefused: number } {
+    const b = this.batcher;
+    return { requestCasts: b.casts, requestsCast: b.requests, requestsRefused: b.refused };
   }
 
   /**

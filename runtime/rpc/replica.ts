@@ -1016,9 +1016,7 @@ export class Replica<T extends object = object> implements StateProvider {
   stats(): ReplicaStats {
     return {
       ...this.counters,
-      requestCasts: this.contact.casts.casts,
-      requestsCast: this.contact.casts.requests,
-      requestsRefused: this.contact.casts.refused,
+      ...this.contact.stats(),
       applyRunningMs: this.applying()?.ms ?? 0,
       applyQueued: this.queue.length,
     };

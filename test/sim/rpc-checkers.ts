@@ -835,8 +835,7 @@ export const trueOutcomes: RpcChecker = {
           // A stamp floored to the ms is before the answer only if its whole ms is: a reissue cast
           // in the answer's own ms, after it, was taken for a copy cast before it (RPC seed
           // 105600093: stamp 861, answer at 861.5, its issue 861 sent after the answer).
-          const castBefore = f && (f.exact ? f.ts < a.at : f.ts + 1 <= a.at);
-          if (f && (f.issue <= issued || castBefore))
+          if (f && (f.issue <= issued || (f.exact ? f.ts < a.at : f.ts + 1 <= a.at)))
             out.push(
               `${where}: settled not-found, but a copy of issue ${f.issue} (issue ${issued} sent before the answer) cast by ${f.contact} at ${f.ts} is in the agreed order (delivered at ${f.at.toFixed(1)})`,
             );
