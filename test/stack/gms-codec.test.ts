@@ -130,8 +130,8 @@ const WIRE: [string, unknown[], unknown[], unknown][] = [
   ],
   [
     'Join',
-    joinHeader.encode({ vote: 'a', nonce: '0f0e', counts: true, challenge: '7c1d' }),
-    [9, 'a', '0f0e', 1, '7c1d'],
+    joinHeader.encode({ vote: 'a', nonce: '0f0e', counts: true, challenge: '7c1d', echo: ['5e2a'] }),
+    [9, 'a', '0f0e', 1, '7c1d', ['5e2a']],
     joinHeader,
   ],
   [
@@ -237,7 +237,7 @@ describe('gms header codecs', () => {
       stuck: false,
     });
     expect(suspectHeader.decode([12, 3, 'b']).heldMs).toBe(0);
-    expect(joinHeader.decode([9])).toEqual({ vote: '', nonce: '', counts: true, challenge: '' });
+    expect(joinHeader.decode([9])).toEqual({ vote: '', nonce: '', counts: true, challenge: '', echo: [] });
     expect(joinHeader.decode([9, 'a', 'n', 1]).challenge).toBe('');
     expect(hereHeader.decode([10, 3, 'a', 'x:1', 'n']).echo).toBe('');
     expect(confirmHeader.decode([17, 77])).toEqual({ epoch: 77 });

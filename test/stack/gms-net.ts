@@ -233,6 +233,20 @@ export class GmsNet {
     return nonce;
   }
 
+  /**
+   * Another joiner `from` at `address` that receives there, heard by joiner `to` while no group
+   * answers: its Join, then one that echoes the challenge `to` sent to `address` (as a real joiner
+   * does), so `to` counts its vote. Returns that challenge ('' if `to` sent none).
+   */
+  joinerProven(to: GmsNode, from: MemberId, address: string, vote: string = from): string {
+    this.injectProbe(to, from, address, [GmsKind.Join, vote, '', 1, `c-${from}`]);
+    this.run(this.now + 2 * DELAY);
+    const join = to.probed.findLast((p) => p.to === address && p.header[0] === GmsKind.Join);
+    const challenge = typeof join?.header[4] === 'string' ? join.header[4] : '';
+    this.injectProbe(to, from, address, [GmsKind.Join, vote, '', 1, `c-${from}`, [challenge]]);
+    return challenge;
+  }
+
   /** Cut the link a → b (one way); `both` cuts b → a too. */
   cutLink(a: GmsNode, b: GmsNode, both = true): void {
     for (const k of both ? [`${a.index}>${b.index}`, `${b.index}>${a.index}`] : [`${a.index}>${b.index}`]) {

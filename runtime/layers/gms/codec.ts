@@ -180,8 +180,17 @@ export interface JoinHeader {
   nonce: string;
   /** Whether this joiner's vote counts towards a founding quorum (see Joiner.counts). */
   counts: boolean;
-  /** The joiner's challenge, echoed by the Here that answers ('' from an earlier release). */
+  /**
+   * The joiner's challenge for the address this Join is sent to, echoed by the Here that answers
+   * and by the Joins of a joiner there ('' from an earlier release).
+   */
   challenge: string;
+  /**
+   * The challenges the joiners at the address this Join is sent to put in their latest Joins to
+   * us (at most {@link JOIN_ECHOES}, newest first): shows them we receive at the address their
+   * record of us names (Joiner.onJoin). Empty in the beacon and from an earlier release.
+   */
+  echo: readonly string[];
 }
 export interface SuspectHeader {
   viewId: number;
@@ -190,6 +199,10 @@ export interface SuspectHeader {
 }
 
 const L = 'gms';
+
+/** Challenges a Join echoes at most: a forger sending Joins in a joiner's name from its address
+ * must push this many out between two of that joiner's Joins to hide its challenge. */
+export const JOIN_ECHOES = 3;
 
 const strings = (v: unknown, what: string): string[] =>
   headerTuple(v, L, 0).map((m) => headerString(m, L, what));
@@ -397,14 +410,15 @@ export const installHeader: HeaderCodec<InstallHeader> = {
 };
 
 export const joinHeader: HeaderCodec<JoinHeader> = {
-  encode: (m) => [GmsKind.Join, m.vote, m.nonce, m.counts ? 1 : 0, m.challenge],
+  encode: (m) => [GmsKind.Join, m.vote, m.nonce, m.counts ? 1 : 0, m.challenge, m.echo],
   // An early Join carried no vote, nor a nonce (so it is never recorded by a coordinator), nor
-  // whether its vote counts (it does), nor a challenge.
+  // whether its vote counts (it does), nor a challenge, nor echoes.
   decode: (h) => ({
     vote: h.length > 1 ? headerString(h[1], L, 'vote') : '',
     nonce: h.length > 2 ? headerString(h[2], L, 'nonce') : '',
     counts: h.length > 3 ? headerUint(h[3], L, 'counts') !== 0 : true,
     challenge: h.length > 4 ? headerString(h[4], L, 'challenge') : '',
+    echo: h.length > 5 ? strings(h[5], 'echo').slice(0, JOIN_ECHOES) : [],
   }),
 };
 

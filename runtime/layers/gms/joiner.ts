@@ -9,6 +9,7 @@ import {
   hereHeader,
   type InstallHeader,
   installHeader,
+  JOIN_ECHOES,
   joinHeader,
 } from './codec.js';
 import type { GmsShared } from './state.js';
@@ -32,6 +33,28 @@ function unaccounted(last: LastView, nodes: ReadonlySet<string>, addresses: Read
   return n;
 }
 
+/** Another joiner heard while no group answers. */
+interface Heard {
+  /** Where its Joins come from. */
+  address: string;
+  /** When last heard (by a Join that proves it, once it has proven its address). */
+  at: number;
+  /** Whom it votes for, and whether that vote counts (see `Joiner.counts`). */
+  vote: string;
+  counts: boolean;
+  /**
+   * Whether it echoed the challenge we send to its address this attempt: it receives there. Until
+   * then it is only answered (sent our Joins), never backed, counted or asked to found: a Join
+   * from an address where no one receives, in any id, is a forger's (FINDINGS 159).
+   */
+  proven: boolean;
+  /** The challenges of its latest Joins, newest first (at most JOIN_ECHOES): our Joins to its
+   * address echo them. */
+  challenges: string[];
+  /** When we last answered a new challenge of its at once (see `onJoin`). */
+  answeredAt: number;
+}
+
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
   // Founders differ, so two groups founded apart (a vote crossed a partition) get different
@@ -45,9 +68,8 @@ function foundingEpoch(founder: MemberId): number {
  * the view that admits it, and when no group answers runs the two-phase bootstrap vote.
  */
 export class Joiner {
-  /** Other joiners heard while no group answers: address, when last heard, whom they vote for,
-   * whether that vote counts (see `counts`). */
-  readonly discovered = new Map<MemberId, { address: string; at: number; vote: string; counts: boolean }>();
+  /** Other joiners heard while no group answers (only the proven ones count: see {@link Heard}). */
+  readonly discovered = new Map<MemberId, Heard>();
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
   /** Since when this joiner has voted for itself without founding. */
@@ -83,8 +105,11 @@ export class Joiner {
    * at most `maxJoiners`, beyond which only proven ones are kept.
    */
   private readonly claims = new Map<string, { firstAt: number; provenAt: number | undefined }>();
-  /** Our Joins' challenge this attempt: a Here that echoes it comes from where our Joins arrive. */
-  private challenge = '';
+  /**
+   * Our Joins' challenge for each address they go to this attempt (see {@link challengeTo}): a
+   * Here or a Join that echoes one comes from where our Joins arrive.
+   */
+  private readonly challenges = new Map<string, string>();
   private joinStartedAt = 0;
   /** The view this process was last in (a previous incarnation), if any. */
   private lastView: LastView | undefined;
@@ -106,14 +131,7 @@ export class Joiner {
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
     this.claims.clear();
-    // Keyed by the join secret (`Group`: 32 random bytes a process), so a host that does not
-    // receive our Joins cannot tell it. Not drawn from the stack's random source: a draw there
-    // would shift every later one, and with them every simulator seed that pins a scenario. A
-    // bare stack without a secret keys it by its own id (known to anyone: tests only).
-    this.challenge = createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
-      .update(`challenge|${this.s.self}|${this.joinStartedAt}`)
-      .digest('hex')
-      .slice(0, 8);
+    this.challenges.clear();
     this.sendJoin();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
   }
@@ -131,16 +149,57 @@ export class Joiner {
     if (this.lastView)
       for (const a of this.lastView.addresses.slice(0, this.s.o.maxJoiners))
         if (a !== this.s.o.address && !isWildcard(a)) targets.add(a);
-    const join = joinHeader.encode({
-      vote: this.vote ?? '',
-      nonce: this.echoed(),
-      counts: this.counts(),
-      challenge: this.challenge,
-    });
-    for (const a of targets) this.s.probe(a, join);
+    for (const a of targets) this.joinTo(a);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
     // (a fan-out transport has no peers before a view, so this costs nothing there).
-    this.s.probe(null, join);
+    this.joinTo(null);
+  }
+
+  /** One Join to `address` (null: the beacon), with the challenge for it and the echoes it is owed. */
+  private joinTo(address: string | null): void {
+    const echo: string[] = [];
+    if (address !== null)
+      for (const d of this.discovered.values()) if (d.address === address) echo.push(...d.challenges);
+    this.s.probe(
+      address,
+      joinHeader.encode({
+        vote: this.vote ?? '',
+        nonce: this.echoed(),
+        counts: this.counts(),
+        challenge: this.challengeTo(address ?? '*'),
+        echo: echo.slice(0, JOIN_ECHOES),
+      }),
+    );
+  }
+
+  /**
+   * Our challenge for the address a Join goes to, this attempt. Keyed by the join secret
+   * (`Group`: 32 random bytes a process), so only a host that receives our Joins at that address
+   * learns it: a forger that receives our Joins at its own address cannot echo the challenge of
+   * another (FINDINGS 159). Not drawn from the stack's random source: a draw there would shift
+   * every later one, and with them every simulator seed that pins a scenario. A bare stack
+   * without a secret keys it by its own id (known to anyone: tests only).
+   */
+  private challengeTo(address: string): string {
+    let c = this.challenges.get(address);
+    if (c === undefined) {
+      // Addresses come from seeds, Heres, views and joiners' records, all bounded; a forger's
+      // addresses churn the records, so the memo is cleared rather than grown past a bound.
+      if (this.challenges.size >= 4 * this.s.o.maxJoiners + this.s.o.seeds.length) this.challenges.clear();
+      c = createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
+        .update(`challenge|${this.s.self}|${this.joinStartedAt}|${address}`)
+        .digest('hex')
+        .slice(0, 8);
+      this.challenges.set(address, c);
+    }
+    return c;
+  }
+
+  /** Whether `echo` is a challenge our Joins carried this attempt, to any address. */
+  private issued(echo: string): boolean {
+    if (echo === '') return false;
+    for (const c of this.challenges.values()) if (c === echo) return true;
+    return false;
   }
 
   /**
@@ -195,14 +254,14 @@ export class Joiner {
     // so the others pass over it alike. Without this, survivors of a lost majority that rejoin
     // with seed lists naming replicas since replaced all backed the lowest id, a survivor that
     // could never gather a quorum of its dead seeds: no group, ever (test/stack/gms-bootstrap-stuck).
-    const others = [...this.discovered].filter(([m, d]) => !(d.vote > m)).map(([m]) => m);
+    const others = [...this.proven()].filter(([m, d]) => !(d.vote > m)).map(([m]) => m);
     const lowestOther = others.sort()[0];
     const standing = now >= this.declinedUntil && this.hearsQuorum();
     const lowest = (standing ? [this.s.self, ...others].sort()[0] : lowestOther) ?? ABSTAIN;
     // Stay with a candidate while it is heard and still a candidate (votes for itself): it may be
     // founding with our vote right now. Otherwise back the lowest candidate we know.
     const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
-    if (!backed || backed.vote !== this.vote) {
+    if (!backed?.proven || backed.vote !== this.vote) {
       if (this.vote !== lowest)
         this.s.ctx.trace(
           () =>
@@ -220,7 +279,7 @@ export class Joiner {
     // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
     // whose only seed is a running member it has not heard yet) counting itself or others like it
     // would found a second group beside the one at the seeds.
-    const voters = [...this.discovered]
+    const voters = [...this.proven()]
       .filter(([, d]) => d.vote === this.s.self && this.isSeed(d.address))
       .map(([m]) => m);
     const counting = voters.filter((m) => this.discovered.get(m)?.counts).length;
@@ -435,7 +494,7 @@ export class Joiner {
     if (!last) return true;
     const addresses = new Set<string>();
     const nodes = new Set<string>();
-    for (const [m, d] of this.discovered) {
+    for (const [m, d] of this.proven()) {
       if (!isWildcard(d.address)) addresses.add(d.address);
       nodes.add(nodeOf(m));
     }
@@ -447,7 +506,7 @@ export class Joiner {
     const own = [this.s.o.address, ...(this.s.o.aliases ?? [])];
     const heard = new Set<string>();
     // Not its own address: an earlier incarnation of this process is still remembered there.
-    for (const d of this.discovered.values())
+    for (const [, d] of this.proven())
       if (this.isSeed(d.address) && !own.includes(d.address)) heard.add(d.address);
     return heard.size + this.ownVote() >= this.quorum();
   }
@@ -462,26 +521,91 @@ export class Joiner {
     return Math.floor(Math.max(1, this.s.o.seeds.length) / 2) + 1;
   }
 
-  /** Another joiner's Join, heard while we look for the group ourselves. */
+  /** The joiners heard that proved their address: the only ones backed, counted or asked. */
+  private *proven(): Iterable<[MemberId, Heard]> {
+    for (const e of this.discovered) if (e[1].proven) yield e;
+  }
+
+  /**
+   * Another joiner's Join, heard while we look for the group ourselves. Its vote counts once a
+   * Join of its echoes the challenge we send to its address: without that, one Join a minute in
+   * an id below every seed's, from an address where no one receives, held every keyless seed's
+   * vote and no group was founded (FINDINGS 159). Time does not tell a forged candidate from a
+   * real one that cannot propose yet (passing over silent candidates wedged re-foundings,
+   * FINDINGS 163); the round trip does, for a forger that does not receive at the address.
+   */
   onJoin(from: MemberId, address: string, h: unknown[]): void {
-    const { vote, counts } = joinHeader.decode(h);
-    // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
-    // flood of invented ids too.
-    if (!this.discovered.has(from) && this.discovered.size >= this.s.o.maxJoiners) {
-      // But a seed's Join is always recorded, in place of a joiner at another address: only
-      // seeds vote a group into being, and 64 invented ids at other addresses, each joining
-      // every 3 × suspectMs, filled the table and no seed ever heard another (session 30).
-      if (!this.isSeed(address)) return;
-      let other: MemberId | undefined;
-      for (const [m, d] of this.discovered)
-        if (!this.isSeed(d.address)) {
-          other = m;
-          break;
-        }
-      if (other === undefined) return;
-      this.discovered.delete(other);
+    const { vote, counts, challenge, echo } = joinHeader.decode(h);
+    const now = this.s.ctx.now();
+    const proves = echo.includes(this.challengeTo(address));
+    let d = this.discovered.get(from);
+    if (d === undefined) {
+      // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
+      // flood of invented ids too.
+      if (this.discovered.size >= this.s.o.maxJoiners && !this.evictFor(address, proves)) return;
+      d = {
+        address,
+        at: now,
+        vote,
+        counts,
+        proven: false,
+        challenges: [],
+        answeredAt: Number.NEGATIVE_INFINITY,
+      };
+      this.discovered.set(from, d);
+    } else if (d.address !== address) {
+      // Its Joins come from elsewhere now (a joiner's address is its latest Join's): what it
+      // proved was the old one.
+      d.address = address;
+      d.proven = false;
+      d.challenges = [];
     }
-    this.discovered.set(from, { address, at: this.s.ctx.now(), vote, counts });
+    const fresh = challenge !== '' && !d.challenges.includes(challenge);
+    if (challenge !== '')
+      d.challenges = [challenge, ...d.challenges.filter((c) => c !== challenge)].slice(0, JOIN_ECHOES);
+    // A proven record changes only by Joins that prove it again: a forger cannot move a real
+    // joiner's vote, nor keep a dead one alive, from afar.
+    if (proves || !d.proven) {
+      d.at = now;
+      d.vote = vote;
+      d.counts = counts;
+      if (proves) d.proven = true;
+    }
+    // A challenge new to us is answered at once, so that founding waits one round trip for it,
+    // not a Join period; at most once a period per record, so forged challenges from a spoofed
+    // address draw no more than what the record's Joins do anyway.
+    if (fresh && now - d.answeredAt >= this.s.o.joinRetryMs) {
+      d.answeredAt = now;
+      this.joinTo(address);
+    }
+  }
+
+  /**
+   * Makes room in a full table of joiners for a Join from `address`; false when there is none for
+   * it. Any Join takes an unproven non-seed's place: a forger's invented ids fill the table and
+   * none proves itself, while a real joiner proves itself one round trip after it is recorded
+   * (it is answered at once). A seed's Join, or one that proves its sender, also takes an unproven
+   * seed address's place, and a seed's a proven non-seed's: only seeds vote a group into being,
+   * and 64 invented ids at other addresses, each joining every 3 × suspectMs, filled the table and
+   * no seed ever heard another (FINDINGS 160).
+   */
+  private evictFor(address: string, proves: boolean): boolean {
+    const seed = this.isSeed(address);
+    const victim =
+      this.oldest((d) => !d.proven && !this.isSeed(d.address)) ??
+      (seed || proves ? this.oldest((d) => !d.proven) : undefined) ??
+      (seed ? this.oldest((d) => !this.isSeed(d.address)) : undefined);
+    if (victim === undefined) return false;
+    this.discovered.delete(victim);
+    return true;
+  }
+
+  /** The joiner heard longest ago among those `pick` chooses. */
+  private oldest(pick: (d: Heard) => boolean): MemberId | undefined {
+    let found: [MemberId, number] | undefined;
+    for (const [m, d] of this.discovered)
+      if (pick(d) && (found === undefined || d.at < found[1])) found = [m, d.at];
+    return found?.[0];
   }
 
   /** A member's Here (from `from`): a group exists. The coordinator's carries a nonce for us,
@@ -489,22 +613,14 @@ export class Joiner {
    * round trip more than before, not a Join retry period. */
   onHere(h: unknown[], from: string): void {
     const here = hereHeader.decode(h);
-    const proven = here.echo !== '' && here.echo === this.challenge;
+    const proven = this.issued(here.echo);
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
     if (here.address !== '') this.coordinatorHint = here.address;
     if (here.nonce === '' || here.nonce === this.nonce) return;
     this.nonce = here.nonce;
     if (this.echoed() === '') return;
-    this.s.probe(
-      from,
-      joinHeader.encode({
-        vote: this.vote ?? '',
-        nonce: this.nonce,
-        counts: this.counts(),
-        challenge: this.challenge,
-      }),
-    );
+    this.joinTo(from);
   }
 
   /**

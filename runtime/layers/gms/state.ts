@@ -246,6 +246,6 @@ export class GmsShared {
     if (now - last < this.o.joinRetryMs) return;
     if (!address || isWildcard(address)) return;
     asked.set(member, now);
-    this.probe(address, joinHeader.encode({ vote: '', nonce: '', counts: false, challenge: '' }));
+    this.probe(address, joinHeader.encode({ vote: '', nonce: '', counts: false, challenge: '', echo: [] }));
   }
 }
