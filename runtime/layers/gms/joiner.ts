@@ -186,13 +186,17 @@ export class Joiner {
       // Addresses come from seeds, Heres, views and joiners' records, all bounded; a forger's
       // addresses churn the records, so the memo is cleared rather than grown past a bound.
       if (this.challenges.size >= 4 * this.s.o.maxJoiners + this.s.o.seeds.length) this.challenges.clear();
-      c = createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
-        .update(`challenge|${this.s.self}|${this.joinStartedAt}|${address}`)
-        .digest('hex')
-        .slice(0, 8);
+      c = this.challengeFor(address);
       this.challenges.set(address, c);
     }
     return c;
+  }
+
+  private challengeFor(address: string): string {
+    return createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
+      .update(`challenge|${this.s.self}|${this.joinStartedAt}|${address}`)
+      .digest('hex')
+      .slice(0, 8);
   }
 
   /** Whether `echo` is a challenge our Joins carried this attempt, to any address. */
@@ -537,7 +541,9 @@ export class Joiner {
   onJoin(from: MemberId, address: string, h: unknown[]): void {
     const { vote, counts, challenge, echo } = joinHeader.decode(h);
     const now = this.s.ctx.now();
-    const proves = echo.includes(this.challengeTo(address));
+    // Not memoized: a forger's addresses would crowd out those we send to.
+    const proves =
+      echo.length > 0 && echo.includes(this.challenges.get(address) ?? this.challengeFor(address));
     let d = this.discovered.get(from);
     if (d === undefined) {
       // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
