@@ -108,6 +108,72 @@ describe('gms: a forged candidate in Joins', () => {
     expect(last?.header[1]).toBe(F);
   });
 
+  it("junk challenges in invented ids from each seed's address do not crowd out the real one", () => {
+    // Session 32's review of the echo: echoes were every challenge of every record at the
+    // address, oldest record first, cut to 3, so three junk challenges in one invented id from
+    // each seed's address, every 50 ms, from before the seeds started (staggered 100 ms), filled
+    // every echo and no seed ever proved another: no view in 30 s. A joiner's trusted challenge
+    // (from a Join that proved it) goes first now, and a new one is echoed first at once.
+    const net = new GmsNet(3);
+    net.beacons = false;
+    const nodes = [...net.nodes];
+    for (let t = 6; t < 30_000; t += 50)
+      net.at(t, () => {
+        for (const n of nodes)
+          for (const a of nodes)
+            if (a !== n)
+              for (let k = 0; k < 3; k++)
+                net.injectProbe(n, `fffff${a.index}00.1`, a.address, [
+                  GmsKind.Join,
+                  '~',
+                  '',
+                  1,
+                  `c${a.index}${k}`,
+                ]);
+      });
+    for (const [i, n] of nodes.entries()) net.at(5 + i * 100, () => n.layer.down({ type: 'join' }));
+    expect(founded(net, nodes, 30_000)).toBe(true);
+    expect(net.now).toBeLessThan(1_000);
+  });
+
+  it("Joins in real joiners' ids from another address do not take their records away", () => {
+    // Any Join in a known id from another address reset the record (address, proof): one every
+    // 20 ms in each seed's id (ids a forger learns where it receives) kept every seed unproven.
+    // A proven record moves only by a Join that proves the new address.
+    const net = new GmsNet(3);
+    net.beacons = false;
+    const nodes = [...net.nodes];
+    for (let t = 0; t < 20_000; t += 20)
+      net.at(t, () => {
+        for (const victim of nodes)
+          for (const n of nodes)
+            if (n !== victim) net.injectProbe(n, victim.id, 'n9', [GmsKind.Join, '', '', 1, 'junk']);
+      });
+    for (const n of nodes) n.layer.down({ type: 'join' });
+    expect(founded(net, nodes, 20_000)).toBe(true);
+    expect(net.now).toBeLessThan(1_000);
+  });
+
+  it("a flood of invented joiners does not make a real group's Here unproven", () => {
+    // Each invented joiner is answered once, and the challenge for its address memoized; the
+    // memo was cleared past its bound, and a Here was proven only by the memo: after 300 forged
+    // Joins a Here echoing the challenge sent to a seed was not. Now the memo drops the least
+    // recently used, and a Here's echo is checked against its sender's challenge first.
+    const net = new GmsNet(0, FAST);
+    const j = net.add(['n0', 'n1', 'n9']);
+    j.layer.down({ type: 'join' });
+    net.run(1);
+    const toN1 = j.probed.findLast((p) => p.to === 'n1')!.header[4] as string;
+    for (let i = 0; i < 300; i++) net.injectProbe(j, `f${i}.1`, `x${i}`, [GmsKind.Join, '~', '', 1, `c${i}`]);
+    const before = net.stats(j).claimsUnproven;
+    // A Here from n1, echoing our challenge, then nothing from n1 for 2 × suspectMs: only a
+    // proven claim still holds founding back then (an unproven one is counted and dropped).
+    net.injectProbe(j, '00000050.1', 'n1', [GmsKind.Here, 1, '00000050.1', 'n1', '', toN1]);
+    net.run(net.now + 2 * FAST.suspectMs! + 10);
+    net.injectProbe(j, '00000050.1', 'n1', [GmsKind.Here, 1, '00000050.1', 'n1', '', '']);
+    expect(net.stats(j).claimsUnproven).toBe(before);
+  });
+
   it('three seeds found their group though 64 invented joiners at other addresses keep joining', () => {
     // Each joiner records at most maxJoiners (64) others. 64 invented ids at non-seed addresses,
     // voting for nobody, one Join each to every seed every 3 × suspectMs − 50 ms, filled the

@@ -200,12 +200,13 @@ export interface SuspectHeader {
 
 const L = 'gms';
 
-/** Challenges a Join echoes at most: a forger sending Joins in a joiner's name from its address
- * must push this many out between two of that joiner's Joins to hide its challenge. */
-export const JOIN_ECHOES = 3;
+/** Challenges a Join echoes at most (a joiner's own trusted one goes first: see Joiner.joinTo). */
+export const JOIN_ECHOES = 4;
+/** A join challenge's length at most (8 hex digits are sent). */
+const CHALLENGE_MAX = 16;
 
-const strings = (v: unknown, what: string): string[] =>
-  headerTuple(v, L, 0).map((m) => headerString(m, L, what));
+const strings = (v: unknown, what: string, maxLength?: number): string[] =>
+  headerTuple(v, L, 0).map((m) => headerString(m, L, what, maxLength));
 
 /** The view tag alone: heartbeats, point-to-point and unreliable casts are judged on it first. */
 export const viewTagHeader = {
@@ -417,8 +418,8 @@ export const joinHeader: HeaderCodec<JoinHeader> = {
     vote: h.length > 1 ? headerString(h[1], L, 'vote') : '',
     nonce: h.length > 2 ? headerString(h[2], L, 'nonce') : '',
     counts: h.length > 3 ? headerUint(h[3], L, 'counts') !== 0 : true,
-    challenge: h.length > 4 ? headerString(h[4], L, 'challenge') : '',
-    echo: h.length > 5 ? strings(h[5], 'echo').slice(0, JOIN_ECHOES) : [],
+    challenge: h.length > 4 ? headerString(h[4], L, 'challenge', CHALLENGE_MAX) : '',
+    echo: h.length > 5 ? strings(h[5], 'echo', CHALLENGE_MAX).slice(0, JOIN_ECHOES) : [],
   }),
 };
 

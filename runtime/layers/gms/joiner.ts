@@ -48,12 +48,23 @@ interface Heard {
    * from an address where no one receives, in any id, is a forger's (FINDINGS 159).
    */
   proven: boolean;
-  /** The challenges of its latest Joins, newest first (at most JOIN_ECHOES): our Joins to its
-   * address echo them. */
-  challenges: string[];
+  /**
+   * The challenge of its latest Join that proved it: our Joins to its address echo it first, so
+   * Joins forged in other ids from that address, each with a challenge of its own, cannot crowd
+   * it out of our echoes.
+   */
+  trusted: string | undefined;
+  /** The challenges of its latest Joins while unproven, newest first (at most 2). */
+  recent: string[];
+  /** When its latest Join came (recent challenges of the most recently heard come first). */
+  heardAt: number;
   /** When we last answered a new challenge of its at once (see `onJoin`). */
   answeredAt: number;
 }
+
+/** Immediate answers to new challenges per Join period, at most (a forger's invented ids, each
+ * a record with a new challenge, would make a joiner a reflector at any rate). */
+const ANSWERS_PER_PERIOD = 16;
 
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
@@ -106,10 +117,12 @@ export class Joiner {
    */
   private readonly claims = new Map<string, { firstAt: number; provenAt: number | undefined }>();
   /**
-   * Our Joins' challenge for each address they go to this attempt (see {@link challengeTo}): a
-   * Here or a Join that echoes one comes from where our Joins arrive.
+   * Our Joins' challenge for each address they went to lately, least recently used first (see
+   * {@link challengeTo}): a Here that echoes one comes from where our Joins arrive.
    */
   private readonly challenges = new Map<string, string>();
+  /** Immediate answers left this Join period (see {@link ANSWERS_PER_PERIOD}). */
+  private answers = ANSWERS_PER_PERIOD;
   private joinStartedAt = 0;
   /** The view this process was last in (a previous incarnation), if any. */
   private lastView: LastView | undefined;
@@ -132,6 +145,7 @@ export class Joiner {
     this.joinStartedAt = this.s.ctx.now();
     this.claims.clear();
     this.challenges.clear();
+    this.answers = ANSWERS_PER_PERIOD;
     this.sendJoin();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
   }
@@ -155,19 +169,29 @@ export class Joiner {
     this.joinTo(null);
   }
 
-  /** One Join to `address` (null: the beacon), with the challenge for it and the echoes it is owed. */
-  private joinTo(address: string | null): void {
+  /**
+   * One Join to `address` (null: the beacon), with our challenge for it and the echoes it is
+   * owed: `first`, then the trusted challenges of the joiners recorded there, then their recent
+   * ones, the most recently heard first. The beacon carries neither: whoever hears it may be
+   * anywhere, and no echo of a beacon's challenge could prove an address.
+   */
+  private joinTo(address: string | null, first?: string): void {
     const echo: string[] = [];
-    if (address !== null)
-      for (const d of this.discovered.values()) if (d.address === address) echo.push(...d.challenges);
+    if (address !== null) {
+      if (first !== undefined) echo.push(first);
+      const here = [...this.discovered.values()].filter((d) => d.address === address);
+      for (const d of here) if (d.trusted !== undefined) echo.push(d.trusted);
+      here.sort((a, b) => b.heardAt - a.heardAt);
+      for (const d of here) echo.push(...d.recent);
+    }
     this.s.probe(
       address,
       joinHeader.encode({
         vote: this.vote ?? '',
         nonce: this.echoed(),
         counts: this.counts(),
-        challenge: this.challengeTo(address ?? '*'),
-        echo: echo.slice(0, JOIN_ECHOES),
+        challenge: address === null ? '' : this.challengeTo(address),
+        echo: [...new Set(echo)].slice(0, JOIN_ECHOES),
       }),
     );
   }
@@ -181,14 +205,13 @@ export class Joiner {
    * without a secret keys it by its own id (known to anyone: tests only).
    */
   private challengeTo(address: string): string {
-    let c = this.challenges.get(address);
-    if (c === undefined) {
-      // Addresses come from seeds, Heres, views and joiners' records, all bounded; a forger's
-      // addresses churn the records, so the memo is cleared rather than grown past a bound.
-      if (this.challenges.size >= 4 * this.s.o.maxJoiners + this.s.o.seeds.length) this.challenges.clear();
-      c = this.challengeFor(address);
-      this.challenges.set(address, c);
-    }
+    const c = this.challenges.get(address) ?? this.challengeFor(address);
+    // Least recently used first: the seeds, the hint and the last view are used every period,
+    // so a forger's addresses (answered once each) are the ones that fall out past the bound.
+    this.challenges.delete(address);
+    this.challenges.set(address, c);
+    if (this.challenges.size > 4 * this.s.o.maxJoiners + this.s.o.seeds.length)
+      this.challenges.delete(this.challenges.keys().next().value!);
     return c;
   }
 
@@ -199,9 +222,14 @@ export class Joiner {
       .slice(0, 8);
   }
 
-  /** Whether `echo` is a challenge our Joins carried this attempt, to any address. */
-  private issued(echo: string): boolean {
+  /**
+   * Whether `echo`, in a packet from `from`, is a challenge our Joins carried this attempt: the
+   * one for `from`, or one for an address we sent to lately (a seed's name, a host that answers
+   * from another of its addresses).
+   */
+  private issued(echo: string, from: string): boolean {
     if (echo === '') return false;
+    if (echo === this.challengeFor(from)) return true;
     for (const c of this.challenges.values()) if (c === echo) return true;
     return false;
   }
@@ -216,6 +244,7 @@ export class Joiner {
     if (this.s.state !== 'joining') return;
     const now = this.s.ctx.now();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
+    this.answers = ANSWERS_PER_PERIOD;
     const giveUp = 2 * this.s.o.suspectMs;
     if (this.tentative) {
       // We confirmed a founder whose group never started: come back as a new member, since the
@@ -541,10 +570,21 @@ export class Joiner {
   onJoin(from: MemberId, address: string, h: unknown[]): void {
     const { vote, counts, challenge, echo } = joinHeader.decode(h);
     const now = this.s.ctx.now();
-    // Not memoized: a forger's addresses would crowd out those we send to.
-    const proves =
-      echo.length > 0 && echo.includes(this.challenges.get(address) ?? this.challengeFor(address));
+    const proves = echo.length > 0 && echo.includes(this.challengeFor(address));
     let d = this.discovered.get(from);
+    if (d?.proven && d.address !== address) {
+      // A proven joiner's Join from elsewhere: it moves there only by a Join that proves the new
+      // address (a forger that knows its id cannot take it away from afar). Answered, so that a
+      // joiner that did move proves it.
+      if (proves) {
+        d.address = address;
+        d.trusted = challenge || undefined;
+        d.recent = [];
+      } else {
+        if (challenge !== '' && this.mayAnswer(d, now)) this.joinTo(address, challenge);
+        return;
+      }
+    }
     if (d === undefined) {
       // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
       // flood of invented ids too.
@@ -555,35 +595,43 @@ export class Joiner {
         vote,
         counts,
         proven: false,
-        challenges: [],
+        trusted: undefined,
+        recent: [],
+        heardAt: now,
         answeredAt: Number.NEGATIVE_INFINITY,
       };
       this.discovered.set(from, d);
     } else if (d.address !== address) {
-      // Its Joins come from elsewhere now (a joiner's address is its latest Join's): what it
-      // proved was the old one.
+      // An unproven joiner's address is its latest Join's.
       d.address = address;
-      d.proven = false;
-      d.challenges = [];
+      d.recent = [];
     }
-    const fresh = challenge !== '' && !d.challenges.includes(challenge);
-    if (challenge !== '')
-      d.challenges = [challenge, ...d.challenges.filter((c) => c !== challenge)].slice(0, JOIN_ECHOES);
-    // A proven record changes only by Joins that prove it again: a forger cannot move a real
-    // joiner's vote, nor keep a dead one alive, from afar.
-    if (proves || !d.proven) {
-      d.at = now;
-      d.vote = vote;
-      d.counts = counts;
-      if (proves) d.proven = true;
+    if (proves) {
+      d.proven = true;
+      if (challenge !== '') d.trusted = challenge;
+    } else if (d.proven) {
+      // A proven record changes only by Joins that prove it again: a forger cannot move a real
+      // joiner's vote, keep a dead one alive, nor crowd its challenge out, from afar.
+      return;
     }
-    // A challenge new to us is answered at once, so that founding waits one round trip for it,
-    // not a Join period; at most once a period per record, so forged challenges from a spoofed
-    // address draw no more than what the record's Joins do anyway.
-    if (fresh && now - d.answeredAt >= this.s.o.joinRetryMs) {
-      d.answeredAt = now;
-      this.joinTo(address);
-    }
+    d.at = now;
+    d.heardAt = now;
+    d.vote = vote;
+    d.counts = counts;
+    const fresh = challenge !== '' && challenge !== d.trusted && !d.recent.includes(challenge);
+    if (fresh && !d.proven) d.recent = [challenge, ...d.recent].slice(0, 2);
+    // A challenge new to us is answered at once, echoed first, so that founding waits a round
+    // trip for it, not a Join period, and forged challenges at that address cannot crowd it out.
+    if (fresh && this.mayAnswer(d, now)) this.joinTo(address, challenge);
+  }
+
+  /** Whether a new challenge of `d` may be answered at once: once a Join period per joiner, and
+   * {@link ANSWERS_PER_PERIOD} in all. */
+  private mayAnswer(d: Heard, now: number): boolean {
+    if (now - d.answeredAt < this.s.o.joinRetryMs || this.answers <= 0) return false;
+    d.answeredAt = now;
+    this.answers--;
+    return true;
   }
 
   /**
@@ -619,7 +667,7 @@ export class Joiner {
    * round trip more than before, not a Join retry period. */
   onHere(h: unknown[], from: string): void {
     const here = hereHeader.decode(h);
-    const proven = this.issued(here.echo);
+    const proven = this.issued(here.echo, from);
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
     if (here.address !== '') this.coordinatorHint = here.address;
