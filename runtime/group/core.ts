@@ -238,6 +238,8 @@ export class MemberCore {
   private ended = false;
   private out: CoreEffect[] = [];
   private now = 0;
+  /** Membership's latest judgement of whether this member may speak to clients (see `speaks`). */
+  private speaking = { speaking: true, stallMs: Number.POSITIVE_INFINITY };
   /** Total-order deliveries this incarnation handed to the application. */
   private ordered = 0;
 
@@ -249,6 +251,19 @@ export class MemberCore {
 
   get view(): View | undefined {
     return this.installed;
+  }
+
+  /**
+   * Whether this member may answer clients for its group's history at `now`: membership says so
+   * (the `speaking` event), and the stack's timers are not overdue past its stall bound. The
+   * second part holds when the process just woke from a long stop and something above (an
+   * async method settling, a client packet) runs before the stack's timers have: the stack has
+   * not seen the stop yet.
+   */
+  speaks(now: number): boolean {
+    if (this.halted || this.ended || !this.installed || !this.speaking.speaking) return false;
+    const due = this.stack.nextDeadline();
+    return due === undefined || now - due <= this.speaking.stallMs;
   }
 
   /**
@@ -291,6 +306,7 @@ export class MemberCore {
     this.held = undefined;
     this.founding = undefined;
     this.ordered = 0;
+    this.speaking = { speaking: true, stallMs: Number.POSITIVE_INFINITY };
     this.stack = this.cfg.makeStack(this.member);
     return this.call(now, () =>
       this.down({
@@ -540,6 +556,9 @@ export class MemberCore {
       case 'bound':
         // A founding view this joiner may be counted in: what it remembers until it installs one.
         if (!this.installed) this.lastView = ev.view;
+        return;
+      case 'speaking':
+        this.speaking = { speaking: ev.speaking, stallMs: ev.stallMs };
         return;
       default:
         return;

@@ -278,6 +278,21 @@ export class Group implements GroupHandle {
     return this.transport.maxDatagram;
   }
 
+  /**
+   * Whether this member may answer clients for the group's history now. False before its first
+   * view, while it holds deliveries after a long stop (until a majority of its view answers it),
+   * while it suspects a majority of its view, and when its timers are overdue past its stall
+   * bound (a process that just woke, before its stack has run): a member that ran on after a
+   * stop may hold a view whose others re-founded the group without it. The replica gives no
+   * reply, outcome or query answer then; the client asks again or asks another member.
+   *
+   * @example
+   * if (!group.speaking) return; // answer later, or let another member answer
+   */
+  get speaking(): boolean {
+    return this.core.speaks(this.now());
+  }
+
   get view(): View | undefined {
     return this.core.view;
   }

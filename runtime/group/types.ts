@@ -113,6 +113,12 @@ export interface GroupHandle {
   readonly address: string;
   /** The installed view, undefined until the first view. */
   readonly view: View | undefined;
+  /**
+   * Whether this member may answer clients for the group's history now: in a view, running on
+   * time, not holding deliveries after a long stop, suspecting no majority (docs/protocol.md,
+   * "Speaking for the group"). Absent: always (a handle without membership's judgement).
+   */
+  readonly speaking?: boolean;
   /** Multicast to the group with a per-message QoS (default `{ order: 'total' }`). */
   cast(payload: Uint8Array, qos?: QoS): void;
   /** Reliable FIFO point-to-point message to one member. */

@@ -219,6 +219,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     fenced: ['counter', 'Ordered copies of requests refused because a fence names their contact.'],
     refusalsSent: ['counter', 'Refusal notices sent to clients of another group or key.'],
     observeLimited: ['counter', 'Observability queries (status, trace, check) dropped past 20 a second.'],
+    unspoken: [
+      'counter',
+      'Client packets ignored and answers not sent while this member could not speak for the group.',
+    ],
     requestCasts: ['counter', 'Ordered casts of client requests made as contact (one request or a batch).'],
     requestsCast: ['counter', 'Client requests those casts carried (÷ request casts: the mean batch).'],
     requestsRefused: [

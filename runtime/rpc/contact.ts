@@ -59,6 +59,7 @@ export interface InOrder extends AppliedView {
 export type ContactCounters = Record<DropReason, number> & {
   misdirected: number;
   observeLimited: number;
+  unspoken: number;
   deduplicated: number;
   refusalsSent: number;
   internalErrors: number;
@@ -215,7 +216,7 @@ export class Contact {
         this.host.link.hello(from, packet.maxDatagram);
         return;
       case 'outcome?':
-        this.answerOutcome(packet, from);
+        if (this.speaks()) this.answerOutcome(packet, from);
         return;
       case 'call':
         this.onCall(packet, from);
@@ -293,6 +294,9 @@ export class Contact {
       });
       return;
     }
+    // Past here every answer is of the group's history: only a member that speaks for it now
+    // gives one, or casts for it (the client asks again, or another member).
+    if (!this.speaks()) return;
     this.host.observe.event(requestStep.received(p.id, from));
     const known = this.host.outcomes().get(p.id);
     if (known) {
@@ -418,18 +422,29 @@ export class Contact {
     const group = this.host.group()!;
     const view = group.view!;
     const ctx = this.host.context(id, entry, { id: view.id, members: [...view.members] }, this.host.clock());
-    const reply = (result: Result) =>
-      this.host.link.send(client, {
-        kind: 'reply',
-        id,
-        member: group.self,
-        viewId: view.id,
-        members: [...view.members],
-        result,
-      });
+    // A query's answer is a read of the group's state: not from a member that cannot speak for
+    // it when the answer is ready (an async query settles later).
+    const reply = (result: Result) => {
+      if (this.speaks())
+        this.host.link.send(client, {
+          kind: 'reply',
+          id,
+          member: group.self,
+          viewId: view.id,
+          members: [...view.members],
+          result,
+        });
+    };
     const r = this.host.dispatcher.run(entry, args, ctx);
     if (r instanceof Promise) r.then(reply).catch(() => this.host.counters.internalErrors++);
     else reply(r);
+  }
+
+  /** Whether this member may answer clients for the group's history now (counts when not). */
+  private speaks(): boolean {
+    if (this.host.group()?.speaking !== false) return true;
+    this.host.counters.unspoken++;
+    return false;
   }
 
   private answerOutcome(query: OutcomeQueryPacket, from: string): void {

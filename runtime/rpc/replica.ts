@@ -143,6 +143,12 @@ export interface ReplicaStats {
    * past {@link OBSERVE_QUERIES_PER_SEC} a second.
    */
   observeLimited: number;
+  /**
+   * Client packets ignored and answers not sent because this member could not speak for the
+   * group's history (`GroupHandle.speaking`: a long stop not yet judged, a majority suspected):
+   * the client asks again or asks another member.
+   */
+  unspoken: number;
   /** Ordered casts of client requests this member made as contact: one request, or a batch. */
   requestCasts: number;
   /** Client requests those casts carried (÷ `requestCasts`: the mean batch). */
@@ -346,6 +352,7 @@ export class Replica<T extends object = object> implements StateProvider {
     fenced: 0,
     refusalsSent: 0,
     observeLimited: 0,
+    unspoken: 0,
     requestCasts: 0,
     requestsCast: 0,
     requestsRefused: 0,
@@ -860,6 +867,12 @@ export class Replica<T extends object = object> implements StateProvider {
     // reuses them (a lineage's outcome named with the next lineage's view of the same id made a
     // `majority` client count members that never ordered it; FINDINGS 142). Otherwise, as when
     // the member never knew that view, its current view, with its own id.
+    if (this.group?.speaking === false) {
+      // A member that ran on after a stop may hold a view whose others re-founded the group
+      // without it: what it recorded may be of a lost history (FINDINGS 167).
+      this.counters.unspoken++;
+      return;
+    }
     const recorded = outcome.status === 'expired' ? undefined : outcome.view;
     const named =
       recorded && recorded.id !== view.id && this.viewLineage.get(recorded) === this.lineage

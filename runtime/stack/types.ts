@@ -170,6 +170,13 @@ export type UpEvent =
    * without ever installing it. The driver remembers it as a last view until one is installed.
    */
   | { type: 'bound'; view: LastView }
+  /**
+   * Whether this member may speak for its group's history to clients now (membership's
+   * judgement: it runs on time, holds no deliveries after a long stop, suspects no majority),
+   * on each change. Past `stallMs` of overdue timers the driver takes it as false before the
+   * stack has run again (a process that just woke).
+   */
+  | { type: 'speaking'; speaking: boolean; stallMs: number }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   /** Messages `fromSeq..toSeq` of `from`'s stream can no longer be recovered. */
   | { type: 'lost'; from: MemberId; fromSeq: number; toSeq: number };

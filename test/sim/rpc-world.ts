@@ -169,6 +169,9 @@ class SimGroupHandle implements GroupHandle {
   get view() {
     return this.node.view;
   }
+  get speaking() {
+    return this.node.speaking;
+  }
   /** Called with each cast's payload, when the member makes it. */
   casting: ((payload: Uint8Array) => void) | undefined;
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {

@@ -161,6 +161,8 @@ export interface NodeHandle {
   readonly self: MemberId;
   readonly address: string;
   readonly view: View | undefined;
+  /** As `Group.speaking`: whether the member may answer clients now. */
+  readonly speaking: boolean;
   /** False once this incarnation crashed or was stopped. */
   readonly alive: boolean;
   /** As `Group.cast`: made while the node hands out effects (from an event), it waits for the
@@ -440,11 +442,15 @@ export class World {
 
   private handle(node: () => Node, inc: number, address: string, core: MemberCore): NodeHandle {
     const live = () => node().alive && node().inc === inc;
+    const now = () => this.now;
     return {
       self: core.self,
       address,
       get view() {
         return core.view;
+      },
+      get speaking() {
+        return core.speaks(now());
       },
       get alive() {
         return live();

@@ -35,6 +35,8 @@ export class FailureDetector {
   /** A hold of this member's deliveries after a long stop (see `holding`): since when, the
    * nonce its Pings carry, and who answered them. */
   private hold: { since: number; nonce: number; answered: Set<MemberId>; stop: number } | undefined;
+  /** What this member last told the layers above of its speaking (see {@link speaking}). */
+  private spoke = true;
 
   constructor(private readonly s: GmsShared) {}
 
@@ -74,6 +76,7 @@ export class FailureDetector {
     this.s.suspected.delete(m);
     this.suspectedAt.delete(m);
     if (!this.demanded.has(m)) this.forced.delete(m);
+    this.reportSpeaking(this.s.ctx.now());
   }
 
   timer(): void {
@@ -106,6 +109,7 @@ export class FailureDetector {
     const stop = this.lastFd;
     this.lastFd = now;
     s.ctx.setTimer('fd', s.o.heartbeatMs);
+    this.reportSpeaking(now);
     if (stalled) {
       this.resumedAt = now;
       this.beginHold(now, stop);
@@ -137,6 +141,7 @@ export class FailureDetector {
             this.forced.delete(m);
             this.demanded.delete(m);
           }
+    this.reportSpeaking(now);
     s.coordinator.expireJoiners(now);
     s.participant.askToLeave();
     const f = s.participant.flush;
@@ -208,7 +213,28 @@ export class FailureDetector {
     this.hold = { since: now, nonce, answered: new Set(), stop };
     s.c.holds++;
     s.ctx.trace(() => `stopped for long: deliveries held until the view is judged again`);
+    this.reportSpeaking(now);
     this.ping();
+  }
+
+  /**
+   * Whether this member may answer clients for its group's history now: its detector runs on
+   * time, it holds no deliveries after a long stop (a member that ran on after one may hold a
+   * view whose others re-founded without it: an async method that settled as it woke answered a
+   * client 2 s after its majority was lost, from a history the group had lost; FINDINGS 167),
+   * and it suspects no majority of its view.
+   */
+  speaking(now: number): boolean {
+    return now - this.lastFd <= this.s.o.suspectMs / 2 && this.hold === undefined && this.s.hasMajority();
+  }
+
+  /** Tells the layers above when {@link speaking} changed. */
+  reportSpeaking(now: number): void {
+    const speaking = this.s.state === 'member' && this.speaking(now);
+    if (speaking === this.spoke) return;
+    this.spoke = speaking;
+    const o = this.s.o;
+    this.s.ctx.passUp({ type: 'speaking', speaking, stallMs: Math.max(0, o.suspectMs / 2 - o.heartbeatMs) });
   }
 
   private ping(): void {
@@ -258,6 +284,7 @@ export class FailureDetector {
     if (!answered) s.c.holdsJudged++;
     s.ctx.trace(() => `the view ${answered ? 'answered' : 'was judged again'}: deliveries resume`);
     this.hold = undefined;
+    this.reportSpeaking(now);
     s.delivery.releaseHeld();
     if (s.participant.flush?.cut) s.participant.checkDone();
     return true;
@@ -299,6 +326,7 @@ export class FailureDetector {
     s.c.suspicions++;
     s.ctx.trace(() => `suspect ${m}`);
     s.ctx.passUp({ type: 'suspect', member: m, silentMs });
+    this.reportSpeaking(s.ctx.now());
     // No majority in sight: wait. Either the silent members come back (a busy process, not a
     // dead one) or they stay silent for partitionMs and this member gives up (timer).
     if (!s.hasMajority()) return;

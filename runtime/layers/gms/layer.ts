@@ -209,6 +209,7 @@ export class Gms implements Layer {
     s.ctx.trace(() => `install view ${id} [${members.join(',')}]`);
     s.ctx.passDown({ type: 'view', view: s.view });
     for (const m of departed) s.ctx.passDown({ type: 'forget', member: m });
+    s.detector.reportSpeaking(now);
     s.ctx.passUp({ type: 'view', view: s.view, delta });
     s.ctx.setTimer('fd', s.o.heartbeatMs);
     if (!s.participant.leaving) s.delivery.releaseBlocked();
