@@ -206,17 +206,19 @@ describe('the majority rule', () => {
     expect(expectedUnderLoss('true-replies: c1:7 got value 37505 (reply), agreed: value 35925')).toBe(false);
   }, 60_000);
 
-  it('a reply from a lineage that stopped, sent by a member that later took the new group state (RPC seed 99580693)', async () => {
-    // View {n2, n1} (n0 cut off by churn while it was founded, then stopped long, never in it)
-    // ordered c0:22 (`audit`, done at 2,188 ms) and c0:34 (`take(111)`, 2,170 ms). n2 crashed
-    // (churn) at 2,276 ms, so the majority was lost; n1 was stopped at 2,569 ms for 1.5 s (a
-    // zombie) and n0 crashed (churn) at 2,887. n2 and n0 restarted without state, founded anew at
-    // 3,830 ms and ran the client's reissues of both again (c0:34 4065, c0:22 86538011). n1 woke
-    // at 4,069 ms and answered c0's resends from its table, its view's values (336539 and
-    // 435355053), and c0 took them; at 4,869 ms it rejoined and was given the new group's state,
-    // so at the end no replica's table holds either value: only the view its replies named tells
-    // they came from the lineage that stopped (FINDINGS 135). Replaces 91006065, which keeps its
-    // majority since the sequencer's Order leaves in its own cast's packet (FINDINGS 148).
+  it('a reply from a lineage that stopped, sent by a member that later took the new group state (RPC seed 99580192)', async () => {
+    // View {n2, n1} (n0 crashed at 397 ms, before it was founded, and again at 2,688) ordered
+    // c1:7 (`mul(3)`, 462303) and lost its majority at 760 ms; n2 crashed at 1,630 ms. n2 and n0
+    // restarted without state, founded anew at 4,157 ms and ran the client's reissue of c1:7
+    // again (433399). n1, of the stopped lineage, answered c1 with its view's value (462303), and
+    // c1 took it;
+    // at 5,254 ms n1 left its lineage, rejoined and was given the new group's state (view 2 at
+    // 5,261 ms), so at the end no replica's table holds that value: only the view its reply
+    // named tells it came from the lineage that stopped (FINDINGS 135). Replaces 91006065,
+    // which keeps its majority since the sequencer's Order leaves in its own cast's packet
+    // (FINDINGS 148), and 99580693 (claims on c0:34 and c0:22), which still loses it but makes
+    // neither claim since the joiner's challenge echo (67e07a3, session 32): a sweep of 99580000..99580199 with these
+    // options finds one run that lost its majority with such a claim, 99580192.
     const opts = {
       ...SIM_DEFAULTS,
       rpc: true,
@@ -230,13 +232,10 @@ describe('the majority rule', () => {
       async: true,
       locks: true,
     };
-    const r = await runSeed(opts, 99580693);
+    const r = await runSeed(opts, 99580192);
     expect(r.lostMajority).toBe(true);
     expect(r.violations).toEqual([]);
-    const claims = [
-      'true-replies: c0:34 got value 336539 (reply), agreed: value 4065',
-      'true-replies: c0:22 got value 435355053 (reply), agreed: value 86538011',
-    ];
+    const claims = ['true-replies: c1:7 got value 462303 (reply), agreed: value 433399'];
     for (const claim of claims) {
       expect(r.expected.some((v) => v.endsWith(claim))).toBe(true);
       // The rule needs the run: without it the claim counts.
@@ -244,11 +243,17 @@ describe('the majority rule', () => {
     }
   }, 60_000);
 
-  it('calls still in flight at the end of a run whose re-founding came late end past it (RPC seed 133002162)', async () => {
+  it('calls still in flight at the end of a run whose re-founding came late end past it (RPC seed 133000001)', async () => {
     // The majority was lost at 1,120 ms and the group re-founded only at 11.4 s (FINDINGS 73);
     // its lanes' calls then ran to the end, and c0:140, an `append` started 105 ms before it with
     // four requests ordered behind, was still running at every replica: calls-end, true-replies
-    // and sequential-state counted 11 violations though nothing was wrong.
+    // and sequential-state counted 11 violations though nothing was wrong. That seed had no call
+    // in flight at the end already before session 32 (on 0630cb8 it lost its majority at 1,120
+    // ms and every call ended by 15 s), and since the joiner's challenge echo (67e07a3) it keeps
+    // its majority. Sweeps of 133000000..133000805 and 133002000..133003099 with these options
+    // find no run that lost its majority with a call in flight at the end (the case is not
+    // reached; RpcSim.run keeps its rule), so the test stays a regression run of a lost
+    // majority whose calls all end: 133000001 (lost at 1,540 ms).
     const opts = {
       ...SIM_DEFAULTS,
       rpc: true,
@@ -262,7 +267,7 @@ describe('the majority rule', () => {
       async: true,
       timings: 'library' as const,
     };
-    const r = await runSeed(opts, 133002162);
+    const r = await runSeed(opts, 133000001);
     expect(r.lostMajority).toBe(true);
     expect(r.violations).toEqual([]);
     expect(r.stats.replies! + r.stats.errors!).toBe(r.stats.calls);
