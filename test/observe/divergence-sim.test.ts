@@ -8,6 +8,7 @@
  * apply between deciding to check and its checkpoint reaching the order).
  */
 import { describe, expect, it } from 'vitest';
+import type { ObserveSink } from '../../runtime/observe/events.js';
 import { Observer } from '../../runtime/observe/observer.js';
 import { currentCall } from '../../runtime/rpc/context.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
@@ -20,8 +21,16 @@ const IN_FLIGHT = DEFAULT_RPC_OPTIONS.clients * DEFAULT_RPC_OPTIONS.lanes;
 
 interface Made {
   observer: Observer;
-  /** Ordered requests this replica ran, in its apply order. */
+  /** Ordered requests this replica ran a method of (add, mul, take), in its apply order. */
   order: string[];
+  /**
+   * Every client request delivered here in the total order (its first copy), in that order:
+   * `audit` handler calls too, which run at the lock holder only but have their place in the
+   * order, and which a checkpoint's `lastRequests` may name (seed 3 since 06498ce).
+   */
+  delivered: string[];
+  /** Checkpoint id → how many client requests of `delivered` came before it here. */
+  checkpoints: Map<string, number>;
   buggy: boolean;
 }
 
@@ -33,6 +42,8 @@ async function run(seed: number) {
       // Simulated time: checks spaced by the host's digest time would depend on the host.
       observer: new Observer({ divergence: { checkEvery: CHECK_EVERY, digestShare: false } }),
       order: [],
+      delivered: [],
+      checkpoints: new Map(),
       buggy: made.length === 1,
     };
     made.push(m);
@@ -49,7 +60,18 @@ async function run(seed: number) {
         return original(x);
       };
     }
-    return new Replica(instance, { ...options, observe: m.observer });
+    // The observer, and the place in the order of every request and checkpoint delivered here.
+    const observe: ObserveSink = {
+      event(e) {
+        if (e.type === 'request' && e.step === 'ordered') {
+          if (e.id.startsWith('chk-')) m.checkpoints.set(e.id, m.delivered.length);
+          else if (!e.id.startsWith('rpt-') && !m.delivered.includes(e.id)) m.delivered.push(e.id);
+        }
+        m.observer.event(e);
+      },
+      answer: (method, args) => m.observer.answer(method, args),
+    };
+    return new Replica(instance, { ...options, observe });
   };
   // No crashes: the buggy replica must live to be caught (a crash would replace it by a joiner
   // with the majority's state).
@@ -79,10 +101,21 @@ describe('divergence detection in the RPC simulator', () => {
       // The minority is the buggy replica, and every replica agrees on the first verdict.
       expect(new Set(made.map((m) => m.observer.divergences[0]!.checkpoint)).size).toBe(1);
       expect(first.minority).toEqual([buggy.observer.status().member]);
-      // How many requests after the first divergent one the checkpoint came, in the healthy order.
-      const last = Object.values(first.lastRequests).find((x) => x !== undefined)!;
-      const distance = healthy.order.indexOf(last) - healthy.order.indexOf(firstBad!);
-      expect(healthy.order.indexOf(firstBad!)).toBeGreaterThanOrEqual(0);
+      // How many requests after the first divergent one the checkpoint came, in the healthy
+      // order: of every client request delivered, handler calls too (`order` has only the runs
+      // of add, mul and take, and the last request before a checkpoint may be an `audit`).
+      const at = healthy.checkpoints.get(first.checkpoint);
+      expect(at).toBeDefined();
+      const bad = healthy.delivered.indexOf(firstBad!);
+      expect(bad).toBeGreaterThanOrEqual(0);
+      // The checkpoint's last request, as every replica reported it, came before it here.
+      for (const last of Object.values(first.lastRequests)) {
+        expect(last).toBeDefined();
+        expect(healthy.delivered.indexOf(last!)).toBeGreaterThanOrEqual(0);
+        expect(healthy.delivered.indexOf(last!)).toBeLessThan(at!);
+      }
+      // The index of the last request before the checkpoint, less the first divergent one's.
+      const distance = at! - 1 - bad;
       expect(distance).toBeGreaterThanOrEqual(0);
       expect(distance).toBeLessThanOrEqual(CHECK_EVERY + IN_FLIGHT);
       console.log(`seed ${seed}: divergence reported ${distance} requests after the first divergent one`);
