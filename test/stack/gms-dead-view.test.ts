@@ -233,3 +233,32 @@ describe('gms: the hold after a long stop, hardened', () => {
     expect(deliveredTexts(net, c)).toContain('p2p');
   });
 });
+
+describe('gms: whether a member may speak for its group (FINDINGS 167)', () => {
+  const speaking = (node: GmsNode): boolean[] =>
+    node.ups.flatMap((u) => (u.type === 'speaking' ? [u.speaking] : []));
+
+  it('not from a long stop until a majority answers its Ping', () => {
+    const net = foundGroup(3);
+    const [, , c] = coordinatorFirst(net);
+    expect(speaking(c)).toEqual([]); // speaking since its view, nothing to report
+    net.pause(c, 250);
+    const resume = net.now + 250;
+    net.runUntil(() => net.now >= resume && speaking(c).length > 0, resume + 50);
+    expect(speaking(c)).toEqual([false]);
+    expect(net.runUntil(() => speaking(c).length === 2, resume + 1_000)).toBe(true);
+    expect(speaking(c)).toEqual([false, true]);
+    expect(net.now - resume).toBeLessThanOrEqual(5); // the Pongs' round trip
+  });
+
+  it('not while it suspects a majority of its view; the majority side speaks on', () => {
+    const net = foundGroup(3);
+    const [a, b, c] = coordinatorFirst(net);
+    net.cutLink(a, c);
+    net.cutLink(b, c);
+    const cut = net.now;
+    expect(net.runUntil(() => speaking(c).length > 0, cut + 2_000)).toBe(true);
+    expect(speaking(c)).toEqual([false]);
+    expect(speaking(a)).toEqual([]); // the majority side speaks on
+  });
+});

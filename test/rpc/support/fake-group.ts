@@ -244,6 +244,8 @@ export class FakeGroup {
 /** A fake member: implements `GroupHandle` on top of {@link FakeGroup}. */
 export class FakeMember implements GroupHandle {
   alive = true;
+  /** As `Group.speaking`; a test sets it to play membership's judgement (a long stop, a lost majority). */
+  speaking = true;
   /** Cut off by {@link FakeGroup.partition}: up, but no longer a member. */
   private cut = false;
   private installed: View | undefined;
