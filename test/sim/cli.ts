@@ -18,7 +18,8 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      quicker than suspicion, a link dropping datagrams over 500-1400 bytes;
                      test/sim/world.ts, patterns.ts)
   --messages N       casts per member (group and stream modes; default 40)
-  --stack SPEC       layer stack (default the group stack; without gms: stream mode)
+  --stack SPEC       layer stack (default the group stack; without gms: stream mode; RPC mode:
+                     the replicas' stack, one with gms)
   --delivery MODE    ${DELIVERIES.join(' | ')} | seed: how a multicast travels (IP multicast to
                      every node, or unicast fan-out to the sender's view); default seed (each
                      seed picks one)
@@ -104,6 +105,8 @@ async function main(): Promise<number> {
     throw new UsageError(
       '--timings library: the default group stack only (a --stack runs with the simulator timings)',
     );
+  if (values.rpc && values.stack.split(':').every((l) => l !== 'gms'))
+    throw new UsageError('--stack: RPC mode needs a stack with gms (replicas are group members)');
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);
   if (values.pad !== '0' && (values.rpc || values.stack.split(':').every((l) => l !== 'gms')))
     throw new UsageError('--pad: group mode only (a stack with gms, without --rpc)');

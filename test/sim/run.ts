@@ -160,6 +160,8 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
     ...(o.timings === 'library' && o.stack === GROUP_STACK
       ? { stack: parseSpec(GROUP_STACK, LIBRARY_TIMINGS) }
       : {}),
+    // RPC mode's replicas run the stack given (a Group's `stack` option), with the sim's timings.
+    ...(o.rpc && o.stack !== GROUP_STACK ? { stack: parseSpec(o.stack, GMS_SIM_OPTIONS) } : {}),
   };
   if (o.rpc) {
     const cfg = { ...rpcConfig(seed, members, o.faults), ...common };
@@ -217,9 +219,8 @@ export function replayCommand(o: SimOptions, seed: number): string {
     `--seed ${seed}`,
     `--members ${o.members}`,
     `--faults ${o.faults.join(',')}`,
-    o.rpc
-      ? `--calls ${o.calls} --lanes ${o.lanes} --timeout ${o.timeout}`
-      : `--messages ${o.messages} --stack ${o.stack}`,
+    o.rpc ? `--calls ${o.calls} --lanes ${o.lanes} --timeout ${o.timeout}` : `--messages ${o.messages}`,
+    o.rpc && o.stack === GROUP_STACK ? '' : `--stack ${o.stack}`,
     `--delivery ${deliveryOf(o.delivery, seed)}`,
     o.rejoin !== 'new' ? `--rejoin ${o.rejoin}` : '',
     o.async ? '--async' : '',

@@ -19,6 +19,7 @@ it.each([
     ['--stack', 'seq:gms:nak:com', '--timings', 'library'],
     '--timings library: the default group stack only',
   ],
+  ['cli.ts', ['--rpc', '--stack', 'nak:pack:com'], '--stack: RPC mode needs a stack with gms'],
   ['long.ts', ['--modes', 'nope'], "unknown mode 'nope'"],
   ['long.ts', ['--offset', 'x'], "--offset must be a count, got 'x'"],
 ])('%s %j: one line, exit 2', (script, args, message) => {
