@@ -146,6 +146,9 @@ class Nak implements Layer {
    * installed, then re-added) continues its numbering instead of restarting at 0, which its peer
    * would take for duplicates. Bounded: the oldest tombstones go first. */
   private readonly tombstones = new Map<string, number>();
+  /** Where stranger streams dropped to stay within `maxStrangers` stood (see `inStream`), by
+   * stream key; bounded, the oldest go first. */
+  private readonly strangerTombs = new Map<string, number>();
   private readonly c = {
     sent: 0,
     delivered: 0,
@@ -213,12 +216,24 @@ class Nak implements Layer {
       while (this.strangers.size > this.o.maxStrangers) {
         const old = this.strangers.keys().next().value!;
         this.strangers.delete(old);
+        // Where it stood is kept: started again at 0, the stream took the sender's
+        // retransmission of what it had delivered for new (a joiner's point-to-point message
+        // delivered twice once 64 invented senders pushed its stream out). Apart from the
+        // members' tombstones, which invented senders must not push out.
+        const gone = this.inn.get(old);
+        if (gone) {
+          this.strangerTombs.delete(old);
+          this.strangerTombs.set(old, gone.next);
+          if (this.strangerTombs.size > MAX_STRANGER_TOMBSTONES)
+            this.strangerTombs.delete(this.strangerTombs.keys().next().value!);
+        }
         this.dropIn(old);
         this.c.strangersEvicted++;
       }
     }
     if (!s) {
-      const next = this.tombstones.get(`in|${key}`) ?? 0;
+      const next = this.tombstones.get(`in|${key}`) ?? this.strangerTombs.get(key) ?? 0;
+      this.strangerTombs.delete(key);
       s = {
         from,
         channel,
@@ -336,8 +351,9 @@ class Nak implements Layer {
       case 'forget': {
         for (const ch of [CAST, P2P]) {
           const key = `${ev.member}|${ch}`;
-          const s = this.inn.get(key);
-          if (s) this.bury(`in|${key}`, s.next);
+          const next = this.inn.get(key)?.next ?? this.strangerTombs.get(key);
+          if (next !== undefined) this.bury(`in|${key}`, next);
+          this.strangerTombs.delete(key);
           this.dropIn(key);
           this.strangers.delete(key);
         }
@@ -684,6 +700,8 @@ function* heldIn(h: Held, lo: number, hi: number): Generator<[number, Msg]> {
 
 const EMPTY = new Uint8Array(0);
 const MAX_TOMBSTONES = 4096;
+/** Stranger streams whose position is kept after they were dropped (see `Nak.strangerTombs`). */
+const MAX_STRANGER_TOMBSTONES = 1024;
 /** What {@link msgBytes} counts for a held message beyond its bytes and header values. */
 const MSG_OVERHEAD = 128;
 

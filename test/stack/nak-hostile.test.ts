@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../runtime/layers/index.js';
 import { buildStack, parseSpec } from '../../runtime/stack/builder.js';
 import { seededRandom } from '../../runtime/stack/random.js';
-import { decodePacket, encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import { decodePacket, encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
 
 const packet = (headers: unknown[], group = 'g') =>
   encodePacket({
@@ -210,5 +210,45 @@ describe('nak: repairs through other members (NakFor, Repair) from outside the v
     expect(delivered(s.receive(from(0xc0d, [[6, 0, self, 0]]), 'c:1', 101))).toEqual([]);
     expect(delivered(s.receive(from(0xc0d, [[6, 0, member, 10]]), 'c:1', 102))).toHaveLength(1);
     expect(delivered(s.receive(from(0xbad, [[1, 0, 10]]), 'b:1', 103))).toEqual([]); // a duplicate now
+  });
+});
+
+describe('nak: a stranger stream pushed out by invented senders (FINDINGS 175)', () => {
+  const p2p = (node: number, seq: number, body: number) =>
+    encodePacket({
+      type: PacketType.Stack,
+      flags: Flags.Unicast,
+      groupId: groupIdOf('g'),
+      sender: { node, inc: 1 },
+      headers: [[1, 1, seq, '00000001.1']],
+      payload: new Uint8Array([body]),
+    });
+
+  it("keeps its position: the joiner's retransmission of a delivered message is not delivered again", () => {
+    const s = stack();
+    const delivered: number[] = [];
+    const feed = (bytes: Uint8Array, from: string, at: number) => {
+      for (const e of s.receive(bytes, from, at))
+        if (e.kind === 'up' && e.event.type === 'deliver' && e.event.from === '00000777.1')
+          delivered.push(e.event.msg.payload[0]!);
+    };
+    feed(p2p(0x777, 0, 10), 'j:1', 0); // a joiner's first point-to-point message: delivered
+    // 64 invented senders (from 64 hosts, within com's admission rate) push its stream out.
+    for (let i = 0; i < 64; i++) feed(p2p(0x1000 + i, 0, 99), `6.6.${i}.1:1`, 1 + i * 20);
+    expect(s.stats().nak?.strangersEvicted).toBeGreaterThanOrEqual(1);
+    // Its next message shows it ahead; then its retransmission of 0 (asked or not) comes.
+    feed(p2p(0x777, 1, 11), 'j:1', 2_000);
+    feed(p2p(0x777, 0, 10), 'j:1', 2_001);
+    expect(delivered).toEqual([10, 11]); // before: [10, 10, 11]
+  });
+
+  it('invented senders cannot push out a forgotten member tombstone', () => {
+    const s = stack();
+    s.receive(p2p(0x777, 0, 10), 'j:1', 0);
+    s.down({ type: 'forget', member: '00000777.1' }, 1);
+    for (let i = 0; i < 3_000; i++)
+      s.receive(p2p(0x1000 + i, 0, 99), `6.${i >> 8}.${i & 255}.1:1`, 2 + i * 20);
+    const out = s.receive(p2p(0x777, 0, 10), 'j:1', 70_000);
+    expect(out.some((e) => e.kind === 'up' && e.event.type === 'deliver')).toBe(false);
   });
 });
