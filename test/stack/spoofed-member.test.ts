@@ -1,0 +1,114 @@
+// Without a key, com takes a view member's packet only from that member's address: from anywhere
+// else it is refused (`addressMismatch`). A forger that spoofs the member's source address speaks
+// as the member, and a few datagrams do what the member could (docs/protocol.md, threat model
+// A'; test/sim/FINDINGS.md, session 31). These tests pin both: the key is the defence.
+import { describe, expect, it } from 'vitest';
+import { GROUP_STACK } from '../../runtime/layers/index.js';
+import { parseSpec } from '../../runtime/stack/builder.js';
+import { endpointOf } from '../../runtime/stack/member.js';
+import { encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import { GROUP_CHECKERS } from '../sim/group-checkers.js';
+import { GMS_SIM_OPTIONS, groupConfig, planProbes } from '../sim/scenario.js';
+import { World } from '../sim/world.js';
+
+function world(): World {
+  const w = new World({
+    ...groupConfig(7, 3, []),
+    stack: parseSpec(GROUP_STACK, GMS_SIM_OPTIONS),
+    qos: { order: 'total' },
+    endMs: 12_000,
+    probeAtMs: 9_000,
+  });
+  for (let t = 500; t < 8_000; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 3]!));
+  planProbes(w);
+  return w;
+}
+
+/** A datagram from `from` reaching node `to`'s stack (the world's private delivery path). */
+function inject(w: World, to: number, from: string, bytes: Uint8Array): void {
+  const n = w.nodes[to]!;
+  const world = w as unknown as { onNode(n: unknown, inc: number, fn: () => unknown[]): void };
+  world.onNode(n, n.inc, () => n.runner.receive(bytes, from, w.now));
+}
+
+/** A packet in `sender`'s name with the given headers (bottom layer's last). */
+const forged = (sender: string, headers: unknown[], unicast: boolean) =>
+  encodePacket({
+    type: PacketType.Stack,
+    flags: unicast ? Flags.Unicast : 0,
+    groupId: groupIdOf('sim'),
+    sender: endpointOf(sender),
+    headers,
+    payload: new Uint8Array(0),
+  });
+
+/** Under gms: frag Whole, stable Data, nak Unreliable, pack Single. */
+const UNRELIABLE = [[0], [0], [0], [0]];
+
+/** At 3 s, `attack(view, index of member, its address)` sends the forged datagrams. */
+function attacked(
+  attack: (
+    send: (to: number, from: string, bytes: Uint8Array) => void,
+    members: readonly string[],
+    viewId: number,
+    addressOf: (m: string) => string,
+  ) => void,
+) {
+  const w = world();
+  w.at(3_000, () => {
+    const v = w.nodes[0]!.rec.views.at(-1)!;
+    const index = (m: string) => w.nodes.findIndex((n) => n.rec.member === m);
+    attack(
+      (to, from, bytes) => inject(w, to, from, bytes),
+      v.members,
+      v.id,
+      (m) => w.nodes[index(m)]!.address,
+    );
+  });
+  w.run();
+  const incarnations = w.nodes.map((n) => w.incarnations.filter((r) => r.node === n.index).length);
+  return { w, incarnations, violations: GROUP_CHECKERS.flatMap((c) => c.check(w)) };
+}
+
+describe('keyless group: forged packets in a member name', () => {
+  it("a Leave from the attacker's own address is refused; from the member's, it excludes the member", () => {
+    const leave = (from: (m: string) => string) =>
+      attacked((send, members, viewId, addressOf) => {
+        const [coordinator, , victim] = members as [string, string, string];
+        const to = members.indexOf(coordinator);
+        send(to, from(victim) || addressOf(victim), forged(victim, [[11, viewId], ...UNRELIABLE], true));
+      });
+    const refused = leave(() => '6.6.6.6:1');
+    expect(refused.incarnations).toEqual([1, 1, 1]);
+    expect(refused.w.nodes.every((n) => n.rec.views.length === 1)).toBe(true);
+    const spoofed = leave(() => '');
+    expect(spoofed.incarnations.filter((k) => k === 2)).toHaveLength(1); // excluded, rejoined
+    expect(spoofed.violations).toEqual([]);
+  });
+
+  it("one Heartbeat with a higher epoch per member, in the coordinator's name from its address, stops the group", () => {
+    const r = attacked((send, members, viewId, addressOf) => {
+      const c = members[0]!;
+      for (const m of members.slice(1)) {
+        const hb = forged(c, [[1, viewId, 64 * 4096 + 4095, 0, 0], ...UNRELIABLE], false);
+        send(members.indexOf(m), addressOf(c), hb);
+      }
+    });
+    expect(r.incarnations).toEqual([2, 2, 2]); // every member stopped; the group was re-founded
+    expect(r.violations).toEqual([]);
+  });
+
+  it("a nak Session and Gone per receiver, in the sequencer's name from its address, skip its casts", () => {
+    const r = attacked((send, members, _viewId, addressOf) => {
+      const s = members[0]!;
+      for (const m of members.slice(1)) {
+        send(members.indexOf(m), addressOf(s), forged(s, [[3, 0, 2 ** 32 - 1], [0]], false));
+        send(members.indexOf(m), addressOf(s), forged(s, [[4, 0, 2 ** 32 - 1], [0]], true));
+      }
+    });
+    const lost = r.w.incarnations.map((i) => i.stats().nak?.lost ?? 0);
+    expect(Math.max(...lost)).toBeGreaterThanOrEqual(9_999);
+    expect(r.incarnations.filter((k) => k === 2)).toHaveLength(1); // the sequencer, excluded
+    expect(r.violations).toEqual([]);
+  });
+});
