@@ -170,8 +170,10 @@ export class GmsNet {
     } else if (ev.type === 'cast') {
       src.sent.push({ to: null, header: ev.msg.headers.at(-1) as unknown[] });
       const reliable = ev.qos.order !== 'unreliable';
+      // A reliable cast carries its place in the sender's stream, as nak numbers it.
+      const meta = reliable ? { seq: this.castSeq(src.id) } : {};
       for (const dst of this.nodes)
-        this.link(src, dst, reliable, { type: 'deliver', msg: ev.msg, from: src.id, cast: true, meta: {} });
+        this.link(src, dst, reliable, { type: 'deliver', msg: ev.msg, from: src.id, cast: true, meta });
     } else if (ev.type === 'probe') {
       src.probed.push({ to: ev.to, header: ev.msg.headers.at(-1) as unknown[] });
       for (const dst of this.nodes) {
@@ -197,14 +199,24 @@ export class GmsNet {
     go();
   }
 
-  /** Deliver a message with the given gms header to `to`, as if sent by `from` (any id). */
+  /** Per sender id, the next number of its reliable cast stream (what nak gives as `meta.seq`). */
+  private readonly castSeqs = new Map<MemberId, number>();
+
+  private castSeq(from: MemberId): number {
+    const seq = this.castSeqs.get(from) ?? 0;
+    this.castSeqs.set(from, seq + 1);
+    return seq;
+  }
+
+  /** Deliver a message with the given gms header to `to`, as if sent by `from` (any id); a cast
+   * comes numbered on `from`'s reliable stream, as nak delivers one. */
   inject(to: GmsNode, from: MemberId, header: unknown[], cast = false): void {
     const ev: UpEvent = {
       type: 'deliver',
       msg: { headers: [header], payload: EMPTY.payload },
       from,
       cast,
-      meta: {},
+      meta: cast ? { seq: this.castSeq(from) } : {},
     };
     this.onNode(to, () => to.layer.up(ev));
   }

@@ -45,13 +45,14 @@ const forged = (sender: string, headers: unknown[], unicast: boolean) =>
 /** Under gms: frag Whole, stable Data, nak Unreliable, pack Single. */
 const UNRELIABLE = [[0], [0], [0], [0]];
 
-/** At 3 s, `attack(view, index of member, its address)` sends the forged datagrams. */
+/** At 3 s, `attack` sends the forged datagrams (to a node index), knowing the view then. */
 function attacked(
   attack: (
     send: (to: number, from: string, bytes: Uint8Array) => void,
     members: readonly string[],
     viewId: number,
     addressOf: (m: string) => string,
+    epoch: number,
   ) => void,
 ) {
   const w = world();
@@ -63,6 +64,7 @@ function attacked(
       v.members,
       v.id,
       (m) => w.nodes[index(m)]!.address,
+      v.epoch ?? 0,
     );
   });
   w.run();
@@ -109,6 +111,35 @@ describe('keyless group: forged packets in a member name', () => {
     const lost = r.w.incarnations.map((i) => i.stats().nak?.lost ?? 0);
     expect(Math.max(...lost)).toBeGreaterThanOrEqual(9_999);
     expect(r.incarnations.filter((k) => k === 2)).toHaveLength(1); // the sequencer, excluded
+    expect(r.violations).toEqual([]);
+  });
+
+  it("casts in a member's name from its address, in an unreliable header, are refused (FINDINGS 176)", () => {
+    // gms Data in nak's Unreliable header (no stream number), at every vseq 0..199, other
+    // content to each receiver: before, each delivered 155 of them as the member's casts and
+    // the two replicas diverged ("moved on together but differ").
+    const r = attacked((send, members, viewId, addressOf, epoch) => {
+      const x = members[0]!;
+      members.slice(1).forEach((m, k) => {
+        for (let vseq = 0; vseq < 200; vseq++) {
+          const bytes = encodePacket({
+            type: PacketType.Stack,
+            flags: 0,
+            groupId: groupIdOf('sim'),
+            sender: endpointOf(x),
+            // group App, fc Data, seq Pass (fifo), gms Data, then frag, stable, nak Unreliable, pack
+            headers: [[0], [0], [0, 2], [0, viewId, epoch, vseq], ...UNRELIABLE],
+            payload: new TextEncoder().encode(`forged-for-${k}`),
+          });
+          send(members.indexOf(m), addressOf(x), bytes);
+        }
+      });
+    });
+    const forgedDeliveries = r.w.incarnations.flatMap((i) =>
+      i.delivered.filter((d) => d.payload.startsWith('forged')),
+    );
+    expect(forgedDeliveries).toEqual([]);
+    expect(r.incarnations).toEqual([1, 1, 1]);
     expect(r.violations).toEqual([]);
   });
 });

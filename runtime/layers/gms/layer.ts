@@ -100,6 +100,14 @@ export class Gms implements Layer {
       s.delivery.lastOwnNakSeq = ev.meta.seq;
     switch (kind) {
       case GmsKind.Data:
+        // A cast of the view comes on its sender's reliable stream, numbered (`meta.seq`). One
+        // without a number came in an unreliable header: nobody sends that. Taken, it let a
+        // forger with a member's source address (no key) put casts in the member's name at any
+        // vseq, other ones at each member: replicas diverged (test/sim/FINDINGS.md item 176).
+        if (ev.meta.seq === undefined) {
+          s.c.refused++;
+          return;
+        }
         s.delivery.onData(from, h, rest, ev.meta.seq);
         return;
       case GmsKind.Heartbeat:
