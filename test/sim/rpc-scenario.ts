@@ -186,9 +186,9 @@ function answeredByLostHistory(sim: RpcSim, id: string, value: string): boolean 
   const agreed = new Set(model(sim).chain);
   // The reply itself names the view its request was ordered in: one outside the agreed log is a
   // lost lineage's, even if the member that sent it took the re-founded group's state later
-  // (RPC seed 91006065, since 2ffda18 99580693, since 67e07a3 99580192: the member answered
-  // from its table, then rejoined and was given the new group's state, so its table no longer
-  // held the value).
+  // (RPC seed 91006065, since 2ffda18 99580693, since 67e07a3 99580192, since c759cae 99583176:
+  // the member answered, then rejoined and was given the new group's state, so its table no
+  // longer held the value).
   const named = (viewId: number, members: readonly string[]) => `${viewId}[${[...members].sort().join(',')}]`;
   const chain = new Set(
     [...agreed].map((k) => {
