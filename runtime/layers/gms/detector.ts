@@ -35,8 +35,13 @@ export class FailureDetector {
   /** A hold of this member's deliveries after a long stop (see `holding`): since when, the
    * nonce its Pings carry, and who answered them. */
   private hold: { since: number; nonce: number; answered: Set<MemberId>; stop: number } | undefined;
-  /** What this member last told the layers above of its speaking (see {@link speaking}). */
-  private spoke = true;
+  /**
+   * What this member last told the layers above of its speaking (see {@link speaking}); none
+   * before its first view, whose install always tells them, with the stall bound: without it the
+   * driver never learnt the bound, and a process that woke answered a client from a lost history
+   * before its stack had run (RPC seed 99583176).
+   */
+  private spoke: boolean | undefined;
 
   constructor(private readonly s: GmsShared) {}
 
