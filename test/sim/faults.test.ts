@@ -248,7 +248,7 @@ describe('the RPC checkers added with the new load', () => {
     // Re-chosen in session 32: since the joiner's challenge echo (67e07a3) 340374 re-founds no
     // more (340888 still does, with 10 requests in the founder's backlog); a sweep of
     // 340000..342128 finds founders with 2 or more requests in their backlog on 340178 (5),
-    // 340888 (10), 341245 (3) and 341672 (11): 340178 is taken. Re-chosen again (session 33):
+    // 340888 (10), 341245 (3) and 341672 (11): 340178 is taken. Re-chosen again (session 32):
     // since the joiner's trusted challenges (06498ce) and replicas' speaking gate (c759cae)
     // 340178 re-founds no more (340888 still does, with 10 requests in the founder's backlog); a
     // sweep of 340000..340228 finds 28 re-foundings, 2 with 2 or more requests in the founder's
@@ -279,7 +279,7 @@ describe('the RPC checkers added with the new load', () => {
     // split the founders into 3 states. 341245 is taken: 42285037.2 (the source) and
     // 005326e1.1 took the root view in at {"value":387822,"ops":24} with 3 casts of the backlog
     // to apply, d0be8c74.2 at {"value":714736,"ops":27} with none, the same point of the
-    // history; the mutant splits them into 2 states. Re-chosen again (session 33): since the
+    // history; the mutant splits them into 2 states. Re-chosen again (session 32): since the
     // joiner's trusted challenges (06498ce) and replicas' speaking gate (c759cae) 341245 records
     // one start. 340888 (the seed of the test above) records two: 5846c7d3.2 (the source) and
     // 127f7d79.1 took the root view in at {"value":830511,"ops":13} with 10 casts of the backlog

@@ -20,7 +20,7 @@
 // members) lost its majority at 1,460 ms and the group re-founded view 1 at 4,196 ms from a
 // member's state, continuing that view's history; the mutant's off-by-one replies about 19
 // requests the founders' table had dropped are each judged against the continued history.
-// Re-pinned again in session 33: since the joiner's trusted challenges (06498ce) and replicas'
+// Re-pinned again in session 32: since the joiner's trusted challenges (06498ce) and replicas'
 // speaking gate (c759cae) 99970111 loses its majority no more. A sweep of 99970000..99970581
 // finds six runs that re-founded view 1 continuing a first lineage's history after losing its
 // majority (99970098, 99970438, 99970443, 99970451, 99970461, 99970554); only on 99970461 is
