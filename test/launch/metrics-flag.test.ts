@@ -35,16 +35,18 @@ describe('troupe serve --metrics-port', () => {
   });
 
   it('a replica process started with the flag serves its metrics and status, and logs', async () => {
-    const [port, metricsPort] = await freePorts(2);
+    const [port] = await freePorts(1);
+    // `0`: any free port, announced. A port found free for UDP and then listened on for TCP was
+    // sometimes taken meanwhile (EADDRINUSE in session 32's CI run, under a full test run).
     const child = await procs.start('test/launch/fixtures/bank-replica.ts', {
-      args: ['--json', '--port', String(port), '--metrics-port', String(metricsPort)],
+      args: ['--json', '--port', String(port), '--metrics-port', '0'],
       env: { TROUPE_KEY: KEY },
       ready: 'joined',
       readyTimeoutMs: 30_000,
     });
     const announced = await child.waitFor('metrics');
-    const url = `http://127.0.0.1:${metricsPort}`;
-    expect(announced.url).toBe(url);
+    const url = String(announced.url);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9][0-9]*$/);
 
     const client = await connect({ group: 'bank', seeds: [`127.0.0.1:${port}`], key: parseKey(KEY, 'KEY') });
     try {
