@@ -186,9 +186,9 @@ export interface JoinHeader {
    */
   challenge: string;
   /**
-   * The challenges the joiners at the address this Join is sent to put in their latest Joins to
-   * us (at most {@link JOIN_ECHOES}, newest first): shows them we receive at the address their
-   * record of us names (Joiner.onJoin). Empty in the beacon and from an earlier release.
+   * Challenges the joiners at the address this Join is sent to put in their Joins to us (at most
+   * {@link JOIN_ECHOES}, in the order Joiner.joinTo gives): shows them we receive at the address
+   * their record of us names (Joiner.onJoin). Empty in the beacon and from an earlier release.
    */
   echo: readonly string[];
 }

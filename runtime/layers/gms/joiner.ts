@@ -37,7 +37,8 @@ function unaccounted(last: LastView, nodes: ReadonlySet<string>, addresses: Read
 interface Heard {
   /** Where its Joins come from. */
   address: string;
-  /** When last heard (by a Join that proves it, once it has proven its address). */
+  /** When last heard (by a Join that proves it, once it has proven its address): the recent
+   * challenges of the most recently heard are echoed first. */
   at: number;
   /** Whom it votes for, and whether that vote counts (see `Joiner.counts`). */
   vote: string;
@@ -56,8 +57,6 @@ interface Heard {
   trusted: string | undefined;
   /** The challenges of its latest Joins while unproven, newest first (at most 2). */
   recent: string[];
-  /** When its latest Join came (recent challenges of the most recently heard come first). */
-  heardAt: number;
   /** When we last answered a new challenge of its at once (see `onJoin`). */
   answeredAt: number;
 }
@@ -163,33 +162,52 @@ export class Joiner {
     if (this.lastView)
       for (const a of this.lastView.addresses.slice(0, this.s.o.maxJoiners))
         if (a !== this.s.o.address && !isWildcard(a)) targets.add(a);
-    for (const a of targets) this.joinTo(a);
+    const fields = this.joinFields();
+    const byAddress = new Map<string, Heard[]>();
+    for (const d of this.discovered.values()) {
+      const at = byAddress.get(d.address);
+      if (at) at.push(d);
+      else byAddress.set(d.address, [d]);
+    }
+    for (const a of targets) this.joinTo(a, fields, byAddress.get(a) ?? []);
     // And a beacon to whoever listens: reaches every member where the transport has IP multicast
     // (a fan-out transport has no peers before a view, so this costs nothing there).
-    this.joinTo(null);
+    this.joinTo(null, fields, []);
+  }
+
+  /** What every Join of this moment says of this joiner, whatever the address it goes to. */
+  private joinFields(): { vote: string; nonce: string; counts: boolean } {
+    return { vote: this.vote ?? '', nonce: this.echoed(), counts: this.counts() };
+  }
+
+  /** One Join to `address` alone (an answer), from the records there now. */
+  private answerAt(address: string, first?: string): void {
+    const here = [...this.discovered.values()].filter((d) => d.address === address);
+    this.joinTo(address, this.joinFields(), here, first);
   }
 
   /**
    * One Join to `address` (null: the beacon), with our challenge for it and the echoes it is
-   * owed: `first`, then the trusted challenges of the joiners recorded there, then their recent
-   * ones, the most recently heard first. The beacon carries neither: whoever hears it may be
-   * anywhere, and no echo of a beacon's challenge could prove an address.
+   * owed: `first`, then the trusted challenges of `here` (the joiners recorded there), then their
+   * recent ones, the most recently heard first. The beacon carries neither: whoever hears it may
+   * be anywhere, and no echo of a beacon's challenge could prove an address.
    */
-  private joinTo(address: string | null, first?: string): void {
+  private joinTo(
+    address: string | null,
+    fields: { vote: string; nonce: string; counts: boolean },
+    here: Heard[],
+    first?: string,
+  ): void {
     const echo: string[] = [];
     if (address !== null) {
       if (first !== undefined) echo.push(first);
-      const here = [...this.discovered.values()].filter((d) => d.address === address);
       for (const d of here) if (d.trusted !== undefined) echo.push(d.trusted);
-      here.sort((a, b) => b.heardAt - a.heardAt);
-      for (const d of here) echo.push(...d.recent);
+      for (const d of [...here].sort((a, b) => b.at - a.at)) echo.push(...d.recent);
     }
     this.s.probe(
       address,
       joinHeader.encode({
-        vote: this.vote ?? '',
-        nonce: this.echoed(),
-        counts: this.counts(),
+        ...fields,
         challenge: address === null ? '' : this.challengeTo(address),
         echo: [...new Set(echo)].slice(0, JOIN_ECHOES),
       }),
@@ -581,7 +599,7 @@ export class Joiner {
         d.trusted = challenge || undefined;
         d.recent = [];
       } else {
-        if (challenge !== '' && this.mayAnswer(d, now)) this.joinTo(address, challenge);
+        if (challenge !== '' && this.mayAnswer(d, now)) this.answerAt(address, challenge);
         return;
       }
     }
@@ -597,7 +615,6 @@ export class Joiner {
         proven: false,
         trusted: undefined,
         recent: [],
-        heardAt: now,
         answeredAt: Number.NEGATIVE_INFINITY,
       };
       this.discovered.set(from, d);
@@ -615,14 +632,13 @@ export class Joiner {
       return;
     }
     d.at = now;
-    d.heardAt = now;
     d.vote = vote;
     d.counts = counts;
     const fresh = challenge !== '' && challenge !== d.trusted && !d.recent.includes(challenge);
     if (fresh && !d.proven) d.recent = [challenge, ...d.recent].slice(0, 2);
     // A challenge new to us is answered at once, echoed first, so that founding waits a round
     // trip for it, not a Join period, and forged challenges at that address cannot crowd it out.
-    if (fresh && this.mayAnswer(d, now)) this.joinTo(address, challenge);
+    if (fresh && this.mayAnswer(d, now)) this.answerAt(address, challenge);
   }
 
   /** Whether a new challenge of `d` may be answered at once: once a Join period per joiner, and
@@ -674,7 +690,7 @@ export class Joiner {
     if (here.nonce === '' || here.nonce === this.nonce) return;
     this.nonce = here.nonce;
     if (this.echoed() === '') return;
-    this.joinTo(from);
+    this.answerAt(from);
   }
 
   /**
