@@ -440,8 +440,12 @@ export class Contact {
     else reply(r);
   }
 
-  /** Whether this member may answer clients for the group's history now (counts when not). */
-  private speaks(): boolean {
+  /**
+   * Whether this member may answer clients for the group's history now (`GroupHandle.speaking`;
+   * `replica.unspoken` counts each time it may not): a member that ran on after a stop may hold
+   * a view whose others re-founded the group without it (FINDINGS 167).
+   */
+  speaks(): boolean {
     if (this.host.group()?.speaking !== false) return true;
     this.host.counters.unspoken++;
     return false;

@@ -867,12 +867,7 @@ export class Replica<T extends object = object> implements StateProvider {
     // reuses them (a lineage's outcome named with the next lineage's view of the same id made a
     // `majority` client count members that never ordered it; FINDINGS 142). Otherwise, as when
     // the member never knew that view, its current view, with its own id.
-    if (this.group?.speaking === false) {
-      // A member that ran on after a stop may hold a view whose others re-founded the group
-      // without it: what it recorded may be of a lost history (FINDINGS 167).
-      this.counters.unspoken++;
-      return;
-    }
+    if (!this.contact.speaks()) return; // what it recorded may be of a lost history
     const recorded = outcome.status === 'expired' ? undefined : outcome.view;
     const named =
       recorded && recorded.id !== view.id && this.viewLineage.get(recorded) === this.lineage
