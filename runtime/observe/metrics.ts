@@ -223,6 +223,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       'Client packets ignored and answers not sent while this member could not speak for the group.',
     ],
+    hellosPadded: [
+      'counter',
+      'Keyless hellos answered with a pad notice: the view is over 3 times the hello (the client pads and asks again).',
+    ],
     requestCasts: ['counter', 'Ordered casts of client requests made as contact (one request or a batch).'],
     requestsCast: ['counter', 'Client requests those casts carried (÷ request casts: the mean batch).'],
     requestsRefused: [

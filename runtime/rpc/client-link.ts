@@ -13,9 +13,11 @@ import {
   type AcceptedPacket,
   type ClientPacket,
   encodeClientPacket,
+  HELLO_AMPLIFICATION,
   MAX_BATCHED_REPLIES,
   MIN_ADVERTISED_DATAGRAM,
   type ReplyPacket,
+  type ViewPacket,
 } from './protocol.js';
 import type { Result } from './result.js';
 
@@ -49,6 +51,8 @@ export class ClientLink {
   private newest: string | undefined;
   /** Client address → the datagram size its hello said it takes, when smaller than ours. */
   private readonly limits = new Map<string, number>();
+  /** Keyless hellos answered with a `pad` notice: too small for the view. */
+  padded = 0;
 
   constructor(private readonly owner: LinkOwner) {}
 
@@ -66,14 +70,29 @@ export class ClientLink {
     if (this.seen.size > MAX_CLIENTS) this.seen.delete(this.seen.keys().next().value as string);
   }
 
-  /** A client's hello: keep the datagram size it takes, if it gave one, and tell it the view. */
-  hello(addr: string, maxDatagram: number | undefined): void {
+  /**
+   * A client's hello of `bytes` bytes: keep the datagram size it takes, if it gave one, and tell
+   * it the view. Without a key the hello's source address may be forged, so the answer is at most
+   * {@link HELLO_AMPLIFICATION} times its bytes: a larger view gets a `pad` notice instead, and
+   * the client says hello again, padded (a 34-byte hello drew 1,706 bytes of a 64-member view).
+   */
+  hello(addr: string, maxDatagram: number | undefined, bytes: number): void {
     if (maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
       this.limits.delete(addr);
       this.limits.set(addr, maxDatagram);
       if (this.limits.size > MAX_CLIENTS) this.limits.delete(this.limits.keys().next().value as string);
     }
-    this.sendView(addr);
+    const view = this.view(addr);
+    if (!view) return;
+    if (this.owner.auth() === undefined) {
+      const encoded = this.encode(view);
+      if (encoded.length > HELLO_AMPLIFICATION * bytes) {
+        this.padded++;
+        this.sendNow(addr, { kind: 'pad', need: Math.ceil(encoded.length / HELLO_AMPLIFICATION) });
+      } else this.sendNow(addr, view, encoded);
+      return;
+    }
+    this.sendNow(addr, view);
   }
 
   /** A new view: every client heard from within `withinMs` is told it. */
@@ -100,26 +119,32 @@ export class ClientLink {
   }
 
   private sendView(to: string): void {
+    const view = this.view(to);
+    if (view) this.sendNow(to, view);
+  }
+
+  /** The view as `to` is told it, if this member has one. */
+  private view(to: string): ViewPacket | undefined {
     const group = this.owner.group();
     const view = group?.view;
-    if (!group || !view) return;
+    if (!group || !view) return undefined;
     // A client that gave its own limit reads ours (6 fields); one of an earlier release would
     // refuse them, and gets the 5 it reads.
     const max = group.maxDatagram;
-    this.send(to, {
+    return {
       kind: 'view',
       member: group.self,
       viewId: view.id,
       members: [...view.members],
       addresses: [...view.addresses],
       ...(max !== undefined && this.limits.has(to) ? { maxDatagram: max } : {}),
-    });
+    };
   }
 
-  private sendNow(to: string, p: ClientPacket): void {
+  private sendNow(to: string, p: ClientPacket, encoded?: Uint8Array): void {
     const group = this.owner.group();
     if (!group) return;
-    const bytes = this.encode(p);
+    const bytes = encoded ?? this.encode(p);
     // Ours, or the client's if its hello said a smaller one (a client over TCP with small frames
     // drops a larger frame and its connection with it).
     const theirs = this.limits.get(to);

@@ -19,7 +19,14 @@ import type { Endpoint } from '../wire/packet.js';
 import { REFUSAL_GRACE_MS, type Refusal, readRefusal, refusalError } from '../wire/refusal.js';
 import type { ClientTimers } from './client-options.js';
 import { NoContactError, RpcConfigError } from './errors.js';
-import { type ClientPacket, MIN_ADVERTISED_DATAGRAM, type ViewPacket } from './protocol.js';
+import {
+  type ClientPacket,
+  HELLO_AMPLIFICATION,
+  HELLO_MAX_BYTES,
+  HELLO_MIN_BYTES,
+  MIN_ADVERTISED_DATAGRAM,
+  type ViewPacket,
+} from './protocol.js';
 
 /** The membership the client knows. */
 export interface ClientView {
@@ -57,6 +64,12 @@ export interface MembershipHost {
   contactLost(c: Contact): void;
 }
 
+/**
+ * Bytes of hello above a third of the last view heard: room for a few more members before a
+ * member answers with a `pad` notice.
+ */
+const HELLO_SLACK = 32;
+
 export class ClientMembership {
   private currentView: ClientView | undefined;
   /** The seeds' addresses, as last resolved (`host.seeds` keeps them as written). */
@@ -93,6 +106,8 @@ export class ClientMembership {
   private readonly refusals = new Map<string, Refusal>();
   private readonly answered = new Set<string>();
   private refusalGrace: unknown;
+  /** What a keyless hello is padded to ({@link helloBytes}). */
+  private helloSize = HELLO_MIN_BYTES;
 
   /**
    * @param seeds the seeds' addresses, resolved.
@@ -237,6 +252,38 @@ export class ClientMembership {
   /** A hello: the view we know, and the largest packet our transport takes. */
   hello(): ClientPacket {
     return { kind: 'hello', viewId: this.currentView?.id ?? 0, maxDatagram: this.host.maxDatagram() };
+  }
+
+  /**
+   * Without a key, the bytes a hello is padded to: enough for a member to answer with a view of
+   * up to {@link HELLO_AMPLIFICATION} times it. Set from the size of the last view heard, raised
+   * by a member's `pad` notice.
+   */
+  helloBytes(): number {
+    return this.helloSize;
+  }
+
+  /** A view packet of `bytes` bytes came: hellos are padded for a view that size and a little larger. */
+  viewBytes(bytes: number): void {
+    this.helloSize = this.clampHello(Math.ceil(bytes / HELLO_AMPLIFICATION) + HELLO_SLACK);
+  }
+
+  /**
+   * A member at `from` answered a keyless hello with a `pad` notice: its view needs `need`
+   * bytes of hello. The padding at most doubles per notice (a forged one, from a spoofed member
+   * address, buys one hello twice the size), and the hello goes again at once only when it grew:
+   * a notice the client cannot satisfy gets no answer, so two parties cannot ping-pong.
+   */
+  onPad(need: number, from: string): void {
+    if (this.host.auth) return; // a member under the key answers any hello whole
+    const grown = this.clampHello(Math.min(need, 2 * this.helloSize));
+    if (grown <= this.helloSize) return;
+    this.helloSize = grown;
+    this.host.send(from, this.hello(), false);
+  }
+
+  private clampHello(bytes: number): number {
+    return Math.max(HELLO_MIN_BYTES, Math.min(bytes, HELLO_MAX_BYTES, this.host.maxDatagram()));
   }
 
   /** The largest packet a call may be: our transport's, or less if a member of the view said so. */

@@ -62,6 +62,7 @@ import {
   type CallPacket,
   type ClientPacket,
   encodeClientPacket,
+  encodeHello,
   MAX_BATCHED_CALLS,
   type OutcomePacket,
   type OutcomeStatus,
@@ -713,10 +714,16 @@ export class TroupeClient implements Invoker {
       this.counters.foreign++;
       return;
     }
+    if (packet.kind === 'pad') {
+      // Not heard: a notice names no member, and without a key anyone may send one.
+      this.membership.onPad(packet.need, from);
+      return;
+    }
     if (packet.kind !== 'view')
       this.membership.heardFrom(from, 'member' in packet ? packet.member : undefined);
     switch (packet.kind) {
       case 'view':
+        if (!this.auth) this.membership.viewBytes(bytes.length);
         this.membership.onView(packet, from, decoded.sender);
         return;
       case 'accepted':
@@ -1113,7 +1120,12 @@ export class TroupeClient implements Invoker {
     const i = addressed ? (this.membership.view?.addresses.indexOf(to) ?? -1) : -1;
     const member = i >= 0 ? this.membership.view?.members[i] : undefined;
     const receiver = member !== undefined ? endpointOf(member) : undefined;
-    this.transport.send(to, encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver));
+    const encode = (q: ClientPacket) =>
+      encodeClientPacket(q, this.groupId, this.endpoint, this.auth, receiver);
+    // Without a key a member answers a hello with at most 3× its bytes: padded for the view.
+    const bytes =
+      p.kind === 'hello' && !this.auth ? encodeHello(p, this.membership.helloBytes(), encode) : encode(p);
+    this.transport.send(to, bytes);
   }
 
   /** This client's counters since it connected (a copy). */

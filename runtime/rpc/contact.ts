@@ -213,7 +213,7 @@ export class Contact {
     this.host.link.touch(from);
     switch (packet.kind) {
       case 'hello':
-        this.host.link.hello(from, packet.maxDatagram);
+        this.host.link.hello(from, packet.maxDatagram, bytes.length);
         return;
       case 'outcome?':
         if (this.speaks()) this.answerOutcome(packet, from);

@@ -115,6 +115,37 @@ export interface HelloPacket {
    * of an earlier release (2 fields), which gets the 5-field `view` it reads.
    */
   maxDatagram?: number;
+  /**
+   * Bytes of padding (zeros, ignored): without a group key a member answers a hello with at most
+   * {@link HELLO_AMPLIFICATION} times its bytes, so that a hello from a forged source address
+   * draws no more than that towards it; a client pads its hellos to what the view it asks for
+   * needs ({@link encodeHello}). Absent: none (a client of an earlier release sends 2 or 3 fields).
+   */
+  padding?: number;
+}
+
+/**
+ * Without a key, a member's answer to a `hello` is at most this many times the hello's bytes
+ * (QUIC's bound for an address not yet validated): a larger view is answered with a `pad` notice.
+ */
+export const HELLO_AMPLIFICATION = 3;
+
+/**
+ * A keyless client's hellos are at least this many bytes: a view of about 20 members fits
+ * {@link HELLO_AMPLIFICATION} times it, so most groups answer the first hello with their view.
+ */
+export const HELLO_MIN_BYTES = 200;
+
+/** The most a `pad` notice makes a client pad its hellos to (a view of some 1,800 members fits 3×). */
+export const HELLO_MAX_BYTES = 16 * 1024;
+
+/**
+ * A member's answer to a keyless hello too small for its view: say hello again with at least
+ * `need` bytes. Smaller than any hello it answers.
+ */
+export interface PadPacket {
+  kind: 'pad';
+  need: number;
 }
 
 /** One member's answer to a request. */
@@ -231,7 +262,8 @@ export type ClientPacket =
   | AcceptedPacket
   | RejectPacket
   | OutcomePacket
-  | ViewPacket;
+  | ViewPacket
+  | PadPacket;
 
 const KIND = {
   call: 1,
@@ -243,6 +275,7 @@ const KIND = {
   outcome: 13,
   view: 14,
   replies: 15,
+  pad: 16,
   calls: 4,
 } as const;
 
@@ -282,7 +315,15 @@ function tuple(p: ClientPacket): unknown[] {
         ...(p.upTo !== undefined ? [p.upTo] : []),
       ];
     case 'hello':
-      return [KIND.hello, p.viewId, ...(p.maxDatagram !== undefined ? [p.maxDatagram] : [])];
+      return [
+        KIND.hello,
+        p.viewId,
+        // Appended fields: the shortest form that holds what the hello says.
+        ...(p.maxDatagram !== undefined || p.padding ? [p.maxDatagram ?? 0] : []),
+        ...(p.padding ? [new Uint8Array(p.padding)] : []),
+      ];
+    case 'pad':
+      return [KIND.pad, p.need];
     case 'reply':
       return [KIND.reply, p.id, p.member, p.viewId, p.members, resultToTuple(p.result)];
     case 'accepted':
@@ -353,6 +394,26 @@ export function encodeClientPacket(
   return auth ? auth.encode(packet, receiver) : encodePacket(packet);
 }
 
+/**
+ * A keyless client's hello of at least `minBytes` (padded when shorter), encoded by `encode`:
+ * a member answers it with a view of up to {@link HELLO_AMPLIFICATION} times that.
+ */
+export function encodeHello(
+  p: HelloPacket,
+  minBytes: number,
+  encode: (p: ClientPacket) => Uint8Array,
+): Uint8Array {
+  const plain = encode(p);
+  if (plain.length >= minBytes) return plain;
+  // The padding's own header (msgpack bin 8: 2 bytes, bin 16: 3) counts towards minBytes.
+  let padding = minBytes - plain.length - 2;
+  if (padding > 0xff) padding--;
+  const padded = encode({ ...p, padding: Math.max(1, padding) });
+  return padded.length >= minBytes
+    ? padded
+    : encode({ ...p, padding: Math.max(1, padding) + minBytes - padded.length });
+}
+
 function fields(v: unknown[], n: number, kind: string): void {
   if (v.length !== n) bad(`${kind} has ${n} fields, got ${v.length}`);
 }
@@ -399,13 +460,17 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.hello:
-      // The client's datagram limit came later (3 fields); a client of an earlier release sends 2.
-      if (v.length !== 2) fields(v, 3, 'hello');
+      // The client's datagram limit (3 fields), then padding (4) came later; earlier clients send fewer.
+      if (v.length !== 2 && v.length !== 3) fields(v, 4, 'hello');
       return {
         kind: 'hello',
         viewId: int(v[1], 'view id'),
-        ...(v.length === 3 ? { maxDatagram: int(v[2], 'max datagram') } : {}),
+        ...(v.length >= 3 ? { maxDatagram: int(v[2], 'max datagram') } : {}),
+        ...(v.length === 4 ? { padding: bytes(v[3], 'padding').length } : {}),
       };
+    case KIND.pad:
+      fields(v, 2, 'pad');
+      return { kind: 'pad', need: int(v[1], 'needed bytes') };
     case KIND.reply:
       fields(v, 6, 'reply');
       return {
@@ -584,4 +649,5 @@ export const TO_CLIENT: ReadonlySet<ClientPacket['kind']> = new Set([
   'reject',
   'outcome',
   'view',
+  'pad',
 ]);

@@ -149,6 +149,11 @@ export interface ReplicaStats {
    * the client asks again or asks another member.
    */
   unspoken: number;
+  /**
+   * Keyless hellos answered with a `pad` notice instead of the view: the view is more than
+   * three times the hello's bytes (the client says hello again, padded).
+   */
+  hellosPadded: number;
   /** Ordered casts of client requests this member made as contact: one request, or a batch. */
   requestCasts: number;
   /** Client requests those casts carried (÷ `requestCasts`: the mean batch). */
@@ -336,7 +341,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly lockWaiters = new LockWaiters();
   /** This member's runs of the handler calls it holds the lock of (handler-runs.ts). */
   private readonly handlers: HandlerRuns;
-  private readonly counters: Omit<ReplicaStats, 'applyRunningMs' | 'applyQueued'> = {
+  private readonly counters: Omit<ReplicaStats, 'applyRunningMs' | 'applyQueued' | 'hellosPadded'> = {
     applied: 0,
     deduplicated: 0,
     malformed: 0,
@@ -1025,6 +1030,7 @@ export class Replica<T extends object = object> implements StateProvider {
     return {
       ...this.counters,
       ...this.contact.stats(),
+      hellosPadded: this.link.padded,
       applyRunningMs: this.applying()?.ms ?? 0,
       applyQueued: this.queue.length,
     };
