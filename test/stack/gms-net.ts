@@ -159,13 +159,15 @@ export class GmsNet {
     if (ev.type === 'send') {
       src.sent.push({ to: ev.to, header: ev.msg.headers.at(-1) as unknown[] });
       const dst = this.nodes.find((n) => n.id === ev.to);
+      const reliable = ev.qos.order !== 'unreliable';
+      // A reliable send carries its place in the sender's stream to this receiver, as nak numbers it.
       if (dst)
-        this.link(src, dst, ev.qos.order !== 'unreliable', {
+        this.link(src, dst, reliable, {
           type: 'deliver',
           msg: ev.msg,
           from: src.id,
           cast: false,
-          meta: {},
+          meta: reliable ? { seq: this.sendSeq(src.id, dst.id) } : {},
         });
     } else if (ev.type === 'cast') {
       src.sent.push({ to: null, header: ev.msg.headers.at(-1) as unknown[] });
@@ -208,15 +210,25 @@ export class GmsNet {
     return seq;
   }
 
-  /** Deliver a message with the given gms header to `to`, as if sent by `from` (any id); a cast
-   * comes numbered on `from`'s reliable stream, as nak delivers one. */
+  /** Per sender and receiver, the next number of the sender's reliable point-to-point stream. */
+  private readonly sendSeqs = new Map<string, number>();
+
+  private sendSeq(from: MemberId, to: MemberId): number {
+    const key = `${from}>${to}`;
+    const seq = this.sendSeqs.get(key) ?? 0;
+    this.sendSeqs.set(key, seq + 1);
+    return seq;
+  }
+
+  /** Deliver a message with the given gms header to `to`, as if sent by `from` (any id), numbered
+   * on `from`'s reliable stream (a cast's, or its point-to-point stream to `to`), as nak delivers one. */
   inject(to: GmsNode, from: MemberId, header: unknown[], cast = false): void {
     const ev: UpEvent = {
       type: 'deliver',
       msg: { headers: [header], payload: EMPTY.payload },
       from,
       cast,
-      meta: cast ? { seq: this.castSeq(from) } : {},
+      meta: { seq: cast ? this.castSeq(from) : this.sendSeq(from, to.id) },
     };
     this.onNode(to, () => to.layer.up(ev));
   }

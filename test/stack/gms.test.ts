@@ -644,7 +644,7 @@ describe('gms: who may send which control message (issue 11)', () => {
         msg: { headers: [[GmsKind.P2P, 5, 0]], payload: big },
         from: 'badbad00.1',
         cast: false,
-        meta: {},
+        meta: { seq: i }, // numbered on the stranger's stream, as nak delivers it
       });
     // A quarter of 1,000,000 bytes: two messages of 100,000 (+ overhead) fit.
     expect(net.stats(n2).future).toBe(2);

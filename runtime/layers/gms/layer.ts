@@ -36,6 +36,12 @@ export type { GmsOptions } from './options.js';
  * FailureDetector, Coordinator, Participant, Delivery; their shared state is GmsShared), and
  * installs views and stops the member, which touch every role.
  */
+/**
+ * The kinds sent unreliable by design (a heartbeat, an application's unreliable cast, a
+ * suspicion, which must not arrive late as if fresh): the rest must come numbered.
+ */
+const UNNUMBERED: ReadonlySet<number> = new Set([GmsKind.Heartbeat, GmsKind.Unreliable, GmsKind.Suspect]);
+
 export class Gms implements Layer {
   private readonly s: GmsShared;
 
@@ -98,17 +104,18 @@ export class Gms implements Layer {
     if (s.view && s.rank(from) >= 0 && s.provesAlive(kind, h)) s.detector.lastHeard.set(from, s.ctx.now());
     if (from === s.self && kind === GmsKind.Data && ev.meta.seq !== undefined)
       s.delivery.lastOwnNakSeq = ev.meta.seq;
+    // Every kind but the unreliable ones comes on its sender's reliable stream, numbered
+    // (`meta.seq`). One without a number came in an unreliable header: nobody sends that. Taken,
+    // it let a forger with a member's source address (no key) put casts in the member's name at
+    // any vseq, other ones at each member, and the replicas diverged (test/sim/FINDINGS.md item
+    // 176); or exclude the member with one Leave in its name (item 191).
+    if (ev.meta.seq === undefined && !UNNUMBERED.has(kind)) {
+      s.c.refused++;
+      return;
+    }
     switch (kind) {
       case GmsKind.Data:
-        // A cast of the view comes on its sender's reliable stream, numbered (`meta.seq`). One
-        // without a number came in an unreliable header: nobody sends that. Taken, it let a
-        // forger with a member's source address (no key) put casts in the member's name at any
-        // vseq, other ones at each member: replicas diverged (test/sim/FINDINGS.md item 176).
-        if (ev.meta.seq === undefined) {
-          s.c.refused++;
-          return;
-        }
-        s.delivery.onData(from, h, rest, ev.meta.seq);
+        s.delivery.onData(from, h, rest, ev.meta.seq!);
         return;
       case GmsKind.Heartbeat:
       case GmsKind.Unreliable:
