@@ -1,4 +1,7 @@
 import { parseArgs } from 'node:util';
+import { StackConfigError } from '../../runtime/errors.js';
+import { defaultRegistry } from '../../runtime/layers/index.js';
+import { checkSpec, parseSpec } from '../../runtime/stack/builder.js';
 import { DELIVERIES, type DeliveryMode } from './network.js';
 import { parseFaults, range, replayCommand, runSeed, type SimOptions, summarize } from './run.js';
 import { GROUP_STACK } from './scenario.js';
@@ -105,6 +108,14 @@ async function main(): Promise<number> {
     throw new UsageError(
       '--timings library: the default group stack only (a --stack runs with the simulator timings)',
     );
+  // A stack the builder refuses (unknown layer, a requirement provided only above its user) ended
+  // the first scenario with a stack trace; say it as the other flags' mistakes are said.
+  try {
+    checkSpec(parseSpec(values.stack), defaultRegistry());
+  } catch (e) {
+    if (e instanceof StackConfigError) throw new UsageError(`--stack: ${e.message}`);
+    throw e;
+  }
   if (values.rpc && values.stack.split(':').every((l) => l !== 'gms'))
     throw new UsageError('--stack: RPC mode needs a stack with gms (replicas are group members)');
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);

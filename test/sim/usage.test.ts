@@ -20,6 +20,8 @@ it.each([
     '--timings library: the default group stack only',
   ],
   ['cli.ts', ['--rpc', '--stack', 'nak:pack:com'], '--stack: RPC mode needs a stack with gms'],
+  ['cli.ts', ['--stack', 'fc:frag:stable:nak:pack:com'], "--stack: layer 'fc' requires 'total' below it"],
+  ['cli.ts', ['--stack', 'foo:com'], "--stack: unknown layer 'foo'"],
   ['long.ts', ['--modes', 'nope'], "unknown mode 'nope'"],
   ['long.ts', ['--offset', 'x'], "--offset must be a count, got 'x'"],
 ])('%s %j: one line, exit 2', (script, args, message) => {
