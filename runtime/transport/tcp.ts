@@ -43,6 +43,13 @@ export interface TcpOptions {
    * of a 64 MiB frame are 64 GiB. Default 4 × `maxFrame`.
    */
   maxPartialBytes?: number;
+  /**
+   * Peers we keep an outgoing connection (or its queue and reconnect timer) to at once; past it
+   * the one sent to least recently is closed (its queue dropped and counted). Default 1,024.
+   * Every address a connector names in its hello is one we answer at: without this bound a
+   * process on a peer's host naming a new port on each connection made us hold a socket for each.
+   */
+  maxOutbound?: number;
 }
 
 /** {@link TransportStats} plus connection-level counters. */
@@ -103,6 +110,12 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
       'TRANSPORT_OPTION',
       `maxPartialBytes must be an integer of at least maxFrame (${maxFrame}), got ${maxPartialBytes}`,
     );
+  const maxOutbound = options.maxOutbound ?? 1_024;
+  if (!(Number.isSafeInteger(maxOutbound) && maxOutbound >= 1))
+    throw new TransportError(
+      'TRANSPORT_OPTION',
+      `maxOutbound must be a positive integer, got ${maxOutbound}`,
+    );
   // A name is resolved as seeds are (IPv4 first): listen() would take the resolver's first
   // answer (::1 before 127.0.0.1 for `localhost` on many hosts), and a member must be its seed.
   const bindHost = net.isIP(host) ? host : await resolveHost(host).catch(() => host);
@@ -132,6 +145,7 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
     frameStallMs: options.frameStallMs ?? 30_000,
     maxInbound: options.maxInbound ?? 1_024,
     maxPartialBytes,
+    maxOutbound,
   });
 }
 
@@ -149,6 +163,8 @@ interface Outbound {
   /** Consecutive failed connects. */
   failures: number;
   timer: NodeJS.Timeout | undefined;
+  /** When we last sent to it ({@link Tcp.sends} then): the least recent goes past `maxOutbound`. */
+  used: number;
 }
 
 class Tcp implements TcpTransport {
@@ -159,6 +175,8 @@ class Tcp implements TcpTransport {
   private handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   private readonly counters: TcpStats = { sent: 0, received: 0, dropped: 0, errors: 0 };
   private readonly outbound = new Map<string, Outbound>();
+  /** Sends so far: the clock of {@link Outbound.used}. */
+  private sends = 0;
   /**
    * Incoming connections: since when each holds part of a frame (if it does), when it last sent,
    * and how many bytes of a frame in progress it holds.
@@ -257,6 +275,7 @@ class Tcp implements TcpTransport {
         this.counters.dropped++;
         return;
       }
+      if (this.outbound.size >= this.settings.maxOutbound) this.evictOutbound();
       out = {
         ...target,
         state: 'idle',
@@ -265,9 +284,11 @@ class Tcp implements TcpTransport {
         queued: 0,
         failures: 0,
         timer: undefined,
+        used: 0,
       };
       this.outbound.set(to, out);
     }
+    out.used = ++this.sends;
     const { maxQueueBytes } = this.settings;
     if (out.state === 'open' && out.socket) {
       // Node buffers writes without limit; bound that buffer so a stalled (half-open) peer
@@ -293,6 +314,26 @@ class Tcp implements TcpTransport {
     out.queue.push(frame);
     out.queued += frame.length;
     if (out.state === 'idle') this.connect(out);
+  }
+
+  /**
+   * Closes the outgoing connection sent to least recently, with its queue and timer: peers a
+   * member talks to are sent to every heartbeat, addresses named once are not.
+   */
+  private evictOutbound(): void {
+    let oldest: [string, Outbound] | undefined;
+    for (const entry of this.outbound) if (!oldest || entry[1].used < oldest[1].used) oldest = entry;
+    if (!oldest) return;
+    const [to, out] = oldest;
+    this.outbound.delete(to);
+    clearTimeout(out.timer);
+    out.timer = undefined;
+    this.counters.dropped += out.queue.length;
+    out.queue = [];
+    out.queued = 0;
+    const socket = out.socket;
+    out.socket = undefined; // its close is then no reconnect (disconnected)
+    socket?.destroy();
   }
 
   private connect(out: Outbound): void {

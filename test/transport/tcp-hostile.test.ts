@@ -1,0 +1,88 @@
+/**
+ * The TCP transport against a peer that names many addresses: every hello names the address the
+ * connector listens at, and a member answers there (a replica answers a client's hello with its
+ * view, a refusal notice, gms a Join with a Here), opening a connection of its own to it.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type TcpOptions, type TcpTransport, tcp } from '../../runtime/transport/index.js';
+import { sleep, text, waitFor } from './helpers.js';
+
+const open: TcpTransport[] = [];
+const servers: net.Server[] = [];
+const sockets: net.Socket[] = [];
+async function make(options: TcpOptions = {}): Promise<TcpTransport> {
+  const t = await tcp(options);
+  open.push(t);
+  return t;
+}
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(open.splice(0).map((t) => t.close()));
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+function helloFrame(address: string): Buffer {
+  const body = Buffer.from(`troupe-tcp/1 ${address}`);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  return Buffer.concat([header, body]);
+}
+function frame(payload: Uint8Array): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(payload.length);
+  return Buffer.concat([header, payload]);
+}
+
+/** A listener on 127.0.0.1 that accepts and holds every connection, counting those open. */
+async function sink(): Promise<{ address: string; held: () => number }> {
+  let held = 0;
+  const server = net.createServer((s) => {
+    held++;
+    sockets.push(s);
+    s.on('error', () => {});
+    s.once('close', () => held--);
+    s.resume();
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, held: () => held };
+}
+
+describe('tcp transport: outgoing connections to addresses a peer names', () => {
+  it('holds at most maxOutbound of them, the least recently sent to going first', async () => {
+    // A member answers where a packet came from. Before the bound, every address a connector
+    // named in its hello got a connection of its own that the member kept for good: a process on
+    // a peer's host (it must connect from the host it names, any port) that accepts them made a
+    // member hold one socket per port it named, a file descriptor each, without limit (keyed
+    // groups too: a member answers an unverifiable client packet with a refusal notice).
+    const member = await make({ maxOutbound: 8 });
+    member.onPacket((bytes, from) => member.send(from, bytes)); // answers, as a replica does
+    const peer = await make();
+    const peerGot: string[] = [];
+    peer.onPacket((_, from) => peerGot.push(from));
+    const sinks = await Promise.all(Array.from({ length: 40 }, () => sink()));
+    for (const s of sinks) {
+      const c = net.connect({ host: '127.0.0.1', port: Number(member.address.split(':')[1]) });
+      c.on('error', () => {});
+      sockets.push(c);
+      c.write(Buffer.concat([helloFrame(s.address), frame(text('hello'))]));
+      // A real peer keeps talking, so it stays among the most recently sent to.
+      peer.send(member.address, text('heartbeat'));
+      await sleep(5);
+    }
+    const total = () => sinks.reduce((n, s) => n + s.held(), 0);
+    await waitFor(() => sinks.slice(-4).every((s) => s.held() === 1), 'the latest answers');
+    await sleep(200);
+    expect(total()).toBeLessThanOrEqual(8);
+    // The real peer, talking all along, is still answered.
+    const before = peerGot.length;
+    peer.send(member.address, text('heartbeat'));
+    await waitFor(() => peerGot.length > before, 'the peer answered');
+    expect(peerGot.every((f) => f === member.address)).toBe(true);
+  }, 10_000);
+
+  it('refuses a bad maxOutbound', async () => {
+    await expect(tcp({ maxOutbound: 0 })).rejects.toMatchObject({ code: 'TRANSPORT_OPTION' });
+  });
+});
