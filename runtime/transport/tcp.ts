@@ -452,8 +452,13 @@ class Tcp implements TcpTransport {
       // A hello naming another host than the connection's is refused: taken as the sender's
       // address, it let anyone who can connect speak as any member of an insecure group
       // (com's address check compares with it), as only spoofing a source address does over UDP.
-      const sameFamily = remote !== undefined && net.isIP(remote) === net.isIP(hp.host);
-      if (!isWildcard(claimed) && sameFamily && hp.host !== remote) {
+      // A member's address is an IP literal (its server's), so a name is no hello's; an
+      // IPv4-mapped IPv6 address is compared as the IPv4 address it reaches. Taken as of
+      // another family, either went unchecked, and the member answered (connected) anywhere.
+      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hp.host)?.[1];
+      const host = mapped !== undefined && net.isIPv4(mapped) ? mapped : hp.host;
+      const sameFamily = remote !== undefined && net.isIP(remote) === net.isIP(host);
+      if (net.isIP(host) === 0 || (!isWildcard(claimed) && sameFamily && host !== remote)) {
         this.counters.errors++;
         socket.destroy();
         return;

@@ -34,8 +34,8 @@ function frame(payload: Uint8Array): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** A listener on 127.0.0.1 that accepts and holds every connection, counting those open. */
-async function sink(): Promise<{ address: string; held: () => number }> {
+/** A listener on `host` (127.0.0.1) that accepts and holds every connection, counting those open. */
+async function sink(host = '127.0.0.1'): Promise<{ address: string; port: number; held: () => number }> {
   let held = 0;
   const server = net.createServer((s) => {
     held++;
@@ -45,8 +45,9 @@ async function sink(): Promise<{ address: string; held: () => number }> {
     s.resume();
   });
   servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, held: () => held };
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  return { address: `${host}:${port}`, port, held: () => held };
 }
 
 describe('tcp transport: outgoing connections to addresses a peer names', () => {
@@ -85,4 +86,34 @@ describe('tcp transport: outgoing connections to addresses a peer names', () => 
   it('refuses a bad maxOutbound', async () => {
     await expect(tcp({ maxOutbound: 0 })).rejects.toMatchObject({ code: 'TRANSPORT_OPTION' });
   });
+});
+
+describe('tcp transport: the host a hello names', () => {
+  it("must be the connection's own, also written as an IPv4-mapped address or a name", async () => {
+    // A hello naming another host than the connection's is refused, so a connector cannot have a
+    // member answer (and connect) elsewhere. Written as an IPv4-mapped IPv6 address or as a name,
+    // it was taken as of another address family and not compared: a connection from 127.0.0.1
+    // naming [::ffff:127.0.0.2]:p made the member connect to 127.0.0.2:p and send its answer
+    // there; any host, any port, keyed or not (a refusal notice, a view, a Here).
+    const member = await make();
+    member.onPacket((bytes, from) => member.send(from, bytes));
+    const elsewhere = await sink('127.0.0.2');
+    const port = Number(member.address.split(':')[1]);
+    for (const claimed of [`[::ffff:127.0.0.2]:${elsewhere.port}`, `localhost.:${elsewhere.port}`]) {
+      const c = net.connect({ host: '127.0.0.1', port });
+      c.on('error', () => {});
+      sockets.push(c);
+      c.write(Buffer.concat([helloFrame(claimed), frame(text('hello'))]));
+    }
+    await sleep(300);
+    expect(elsewhere.held()).toBe(0);
+    expect(member.stats().errors).toBe(2);
+    // Its own host in the mapped form is its own: accepted, and answered there.
+    const own = await sink('127.0.0.1');
+    const c = net.connect({ host: '127.0.0.1', port });
+    c.on('error', () => {});
+    sockets.push(c);
+    c.write(Buffer.concat([helloFrame(`[::ffff:127.0.0.1]:${own.port}`), frame(text('hello'))]));
+    await waitFor(() => own.held() === 1, 'the answer at its own host');
+  }, 10_000);
 });
