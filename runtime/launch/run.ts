@@ -239,6 +239,8 @@ export async function runReplica<T extends object>(
     }
     throw e;
   }
+  // It explains a failed join; a running replica's packets are the stack's to judge.
+  witness.stop();
   const { replica, group } = joined;
   const view = group.view;
   say(

@@ -28,9 +28,19 @@ const REFUSED: Record<'group' | 'key' | 'needkey' | 'nokey', Exclude<Heard, 'mem
   nokey: 'no-key',
 };
 
-/** Watches a transport's incoming packets during a join and explains a failed one. */
+/**
+ * Addresses a witness keeps (and warns of) at most: a sender that changes its source port with
+ * each datagram would otherwise make it keep, and print, one per datagram.
+ */
+const MAX_HEARD = 256;
+
+/**
+ * Watches a transport's incoming packets during a join and explains a failed one; {@link stop}
+ * ends the watch once the replica joined.
+ */
 export class JoinWitness {
   private readonly heard = new Map<string, Heard>();
+  private stopped = false;
   private readonly groupId: number;
   private readonly auth: PacketAuth | undefined;
   private readonly ring: KeyRing | undefined;
@@ -63,8 +73,18 @@ export class JoinWitness {
     });
   }
 
+  /**
+   * The join is over: what else arrives is not looked at (it watched the replica's whole life,
+   * and kept and printed every address that sent another group's or key's packet, without end).
+   */
+  stop(): void {
+    this.stopped = true;
+    this.heard.clear();
+  }
+
   private see(bytes: Uint8Array, from: string): void {
-    if (this.heard.get(from) === 'member') return;
+    if (this.stopped || this.heard.get(from) === 'member') return;
+    if (this.heard.size >= MAX_HEARD && !this.heard.has(from)) return;
     // A member's refusal notice is never signed, but the join error already names what it says:
     // so does the witness (else it called the refusing seed silent).
     const refusal = readRefusal(bytes);
