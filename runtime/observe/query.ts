@@ -8,7 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
-import { encodeClientPacket, type ReplyPacket, readClientPacket, type ViewPacket } from '../rpc/protocol.js';
+import {
+  type ClientPacket,
+  encodeClientPacket,
+  encodeHello,
+  HELLO_MAX_BYTES,
+  HELLO_MIN_BYTES,
+  type ReplyPacket,
+  readClientPacket,
+  type ViewPacket,
+} from '../rpc/protocol.js';
 import { endpointOf } from '../stack/member.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
@@ -63,6 +72,8 @@ export async function queryGroup(
   const drops = { malformed: 0, foreign: 0, unauthenticated: 0, replayed: 0 };
   const transport = await udp({ host: options.host ?? '127.0.0.1' });
   let view: ViewPacket | undefined;
+  /** Without a key, what a hello is padded to: a member answers one with at most 3 times its bytes. */
+  let helloSize = HELLO_MIN_BYTES;
   const answers = new Map<string, MemberAnswer>();
   const ids = new Map<string, string>(); // request id → member
   const sentAt = new Map<string, number>();
@@ -76,6 +87,9 @@ export async function queryGroup(
     if (r) refused ??= { from, r };
     const p = readClientPacket(bytes, groupId, auth, drops, endpoint)?.packet;
     if (p?.kind === 'view' && (!view || p.viewId > view.viewId)) view = p;
+    // A keyless member's answer to a hello too small for its view (FINDINGS 190): pad it, at most
+    // doubling per notice; the next round's hellos carry it.
+    if (p?.kind === 'pad' && !auth && !view) helloSize = Math.min(p.need, 2 * helloSize, HELLO_MAX_BYTES);
     if (p?.kind === 'reply') onReply(p);
     wake();
   });
@@ -109,17 +123,19 @@ export async function queryGroup(
   };
   // A call names its member in the tag (like a client's), so a copy replayed to another member
   // is refused there; a hello to a seed, whose member is not known yet, goes unaddressed.
-  const send = (to: string, p: Parameters<typeof encodeClientPacket>[0], member?: string) =>
-    transport.send(
-      to,
-      encodeClientPacket(p, groupId, endpoint, auth, member === undefined ? undefined : endpointOf(member)),
-    );
+  const encode = (p: ClientPacket, member?: string) =>
+    encodeClientPacket(p, groupId, endpoint, auth, member === undefined ? undefined : endpointOf(member));
+  const send = (to: string, p: ClientPacket, member?: string) => transport.send(to, encode(p, member));
+  const hello = (to: string) => {
+    const p: ClientPacket = { kind: 'hello', viewId: 0 };
+    transport.send(to, auth ? encode(p) : encodeHello(p, helloSize, (q) => encode(q)));
+  };
   // The monotonic clock: a wall clock stepped back mid-query would have kept it asking for good.
   const deadline = steadyNow() + timeoutMs;
   try {
     let n = 0;
     while (steadyNow() < deadline) {
-      if (!view) for (const s of options.seeds) send(s, { kind: 'hello', viewId: 0 });
+      if (!view) for (const s of options.seeds) hello(s);
       else {
         const v = view;
         const now = steadyNow();

@@ -1,0 +1,76 @@
+/**
+ * `queryGroup` (the live page's peer polls, `troupe status` and `troupe trace`) against a keyless
+ * group: a member that answers a small hello with a `pad` notice (FINDINGS 190).
+ */
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { queryGroup } from '../../runtime/observe/query.js';
+import { encodeValue } from '../../runtime/rpc/codec.js';
+import { type ClientPacket, encodeClientPacket, readClientPacket } from '../../runtime/rpc/protocol.js';
+import { groupIdOf } from '../../runtime/wire/packet.js';
+
+const GROUP = 'dice';
+const gid = groupIdOf(GROUP);
+const drops = { malformed: 0, foreign: 0, unauthenticated: 0, replayed: 0 };
+const sockets: dgram.Socket[] = [];
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close();
+});
+
+async function socket(): Promise<{ s: dgram.Socket; address: string; got: Buffer[] }> {
+  const s = dgram.createSocket('udp4');
+  sockets.push(s);
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const got: Buffer[] = [];
+  s.on('message', (m) => got.push(m));
+  return { s, address: `127.0.0.1:${s.address().port}`, got };
+}
+
+/**
+ * A keyless member, as a member of this release answers: a hello of fewer than `need` bytes gets
+ * a `pad` notice, a larger one its view (itself and `others`); a call is answered with null.
+ */
+async function fakeMember(need: number, others: { member: string; address: string }[] = []) {
+  const m = await socket();
+  const self = { node: 0x1234, inc: 1 };
+  const member = '00001234.1';
+  let onHello: (port: number) => void = () => {};
+  m.s.on('message', (bytes, rinfo) => {
+    const p = readClientPacket(bytes, gid, undefined, { ...drops })?.packet;
+    const answer = (q: ClientPacket) => m.s.send(encodeClientPacket(q, gid, self), rinfo.port, rinfo.address);
+    if (p?.kind === 'hello') {
+      onHello(rinfo.port);
+      if (bytes.length < need) answer({ kind: 'pad', need });
+      else
+        answer({
+          kind: 'view',
+          member,
+          viewId: 3,
+          members: [member, ...others.map((o) => o.member)],
+          addresses: [m.address, ...others.map((o) => o.address)],
+        });
+    } else if (p?.kind === 'call')
+      answer({
+        kind: 'reply',
+        id: p.id,
+        member,
+        viewId: 3,
+        members: [member],
+        result: { ok: true, value: encodeValue(null) },
+      });
+  });
+  return { ...m, member, hellos: (f: (port: number) => void) => (onHello = f) };
+}
+
+describe('queryGroup against a keyless group', () => {
+  it('pads its hello as a member asks, and gets the view', async () => {
+    // A member answers a keyless hello with at most 3 times its bytes (FINDINGS 190): the query's
+    // 34-byte hello drew a `pad` notice, which it ignored, and every status and trace query of a
+    // keyless group ended in NO_CONTACT (test/observe/check-query.test.ts failed too).
+    const m = await fakeMember(900);
+    const answers = await queryGroup({ group: GROUP, seeds: [m.address], timeoutMs: 2_000 }, 'trace', [
+      'x:1',
+    ]);
+    expect(answers).toStrictEqual([{ member: m.member, address: m.address, value: null }]);
+  });
+});
