@@ -19,6 +19,7 @@ import {
   type ViewPacket,
 } from '../rpc/protocol.js';
 import { endpointOf } from '../stack/member.js';
+import { resolveAddressLeniently } from '../transport/resolve.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { groupIdOf } from '../wire/packet.js';
@@ -70,6 +71,8 @@ export async function queryGroup(
   const endpoint = { node: randomBytes(4).readUInt32BE(0), inc: 0 };
   const clientId = `q${randomBytes(6).toString('hex')}`;
   const drops = { malformed: 0, foreign: 0, unauthenticated: 0, replayed: 0 };
+  // Views are taken from the seeds only, so their addresses as packets come from them.
+  const seedAddrs = await Promise.all(options.seeds.map(resolveAddressLeniently));
   const transport = await udp({ host: options.host ?? '127.0.0.1' });
   let view: ViewPacket | undefined;
   /** Without a key, what a hello is padded to: a member answers one with at most 3 times its bytes. */
@@ -86,17 +89,26 @@ export async function queryGroup(
     const r = view ? undefined : readRefusal(bytes);
     if (r) refused ??= { from, r };
     const p = readClientPacket(bytes, groupId, auth, drops, endpoint)?.packet;
-    if (p?.kind === 'view' && (!view || p.viewId > view.viewId)) view = p;
+    // A view from a seed that names itself at the address it came from, as a client takes one:
+    // from anywhere, one forged datagram naming many addresses had each asked until the deadline.
+    if (
+      p?.kind === 'view' &&
+      (!view || p.viewId > view.viewId) &&
+      seedAddrs.includes(from) &&
+      p.addresses[p.members.indexOf(p.member)] === from
+    )
+      view = p;
     // A keyless member's answer to a hello too small for its view (FINDINGS 190): pad it, at most
     // doubling per notice; the next round's hellos carry it.
     if (p?.kind === 'pad' && !auth && !view) helloSize = Math.min(p.need, 2 * helloSize, HELLO_MAX_BYTES);
-    if (p?.kind === 'reply') onReply(p);
+    if (p?.kind === 'reply') onReply(p, from);
     wake();
   });
-  const onReply = (p: ReplyPacket) => {
+  const onReply = (p: ReplyPacket, from: string) => {
     const member = ids.get(p.id);
     if (!member || !view) return;
     const address = view.addresses[view.members.indexOf(member)] ?? '';
+    if (from !== address) return; // answered by the member asked, at its address
     if (p.result.ok) {
       let value: unknown;
       try {

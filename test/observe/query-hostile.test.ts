@@ -1,6 +1,7 @@
 /**
  * `queryGroup` (the live page's peer polls, `troupe status` and `troupe trace`) against a keyless
- * group: a member that answers a small hello with a `pad` notice (FINDINGS 190).
+ * group: a member that answers a small hello with a `pad` notice (FINDINGS 190), and a forger
+ * that sends the querier a view of its own making.
  */
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,6 +36,7 @@ async function fakeMember(need: number, others: { member: string; address: strin
   const self = { node: 0x1234, inc: 1 };
   const member = '00001234.1';
   let onHello: (port: number) => void = () => {};
+  let onCall: (id: string, port: number) => void = () => {};
   m.s.on('message', (bytes, rinfo) => {
     const p = readClientPacket(bytes, gid, undefined, { ...drops })?.packet;
     const answer = (q: ClientPacket) => m.s.send(encodeClientPacket(q, gid, self), rinfo.port, rinfo.address);
@@ -49,7 +51,8 @@ async function fakeMember(need: number, others: { member: string; address: strin
           members: [member, ...others.map((o) => o.member)],
           addresses: [m.address, ...others.map((o) => o.address)],
         });
-    } else if (p?.kind === 'call')
+    } else if (p?.kind === 'call') {
+      onCall(p.id, rinfo.port);
       answer({
         kind: 'reply',
         id: p.id,
@@ -58,8 +61,14 @@ async function fakeMember(need: number, others: { member: string; address: strin
         members: [member],
         result: { ok: true, value: encodeValue(null) },
       });
+    }
   });
-  return { ...m, member, hellos: (f: (port: number) => void) => (onHello = f) };
+  return {
+    ...m,
+    member,
+    hellos: (f: (port: number) => void) => (onHello = f),
+    calls: (f: (id: string, port: number) => void) => (onCall = f),
+  };
 }
 
 describe('queryGroup against a keyless group', () => {
@@ -71,6 +80,51 @@ describe('queryGroup against a keyless group', () => {
     const answers = await queryGroup({ group: GROUP, seeds: [m.address], timeoutMs: 2_000 }, 'trace', [
       'x:1',
     ]);
+    expect(answers).toStrictEqual([{ member: m.member, address: m.address, value: null }]);
+  });
+
+  it('takes a view only from a seed naming itself there, a reply only from the member asked', async () => {
+    // A view from any address with a higher id was taken: one forged datagram naming 50
+    // addresses made the querier send each a call every 200 ms until its deadline, 250 calls in
+    // 1 s (a reflector, keyless, for a forger that sees the querier's port); and a reply from any
+    // address was taken as the member's answer.
+    const m = await fakeMember(0);
+    const forger = await socket();
+    const victims = await Promise.all(Array.from({ length: 50 }, () => socket()));
+    m.hellos((port) => {
+      const forged = encodeClientPacket(
+        {
+          kind: 'view',
+          member: '0000beef.1',
+          viewId: 99,
+          members: victims.map((_, i) => `0000${(0xa000 + i).toString(16)}.1`),
+          addresses: victims.map((v) => v.address),
+        },
+        gid,
+        { node: 0xbeef, inc: 1 },
+      );
+      forger.s.send(forged, port, '127.0.0.1');
+    });
+    // And a reply in the member's name from another address, ahead of the member's own.
+    m.calls((id, port) => {
+      const reply = encodeClientPacket(
+        {
+          kind: 'reply',
+          id,
+          member: m.member,
+          viewId: 3,
+          members: [m.member],
+          result: { ok: true, value: encodeValue('forged') },
+        },
+        gid,
+        { node: 0x1234, inc: 1 },
+      );
+      forger.s.send(reply, port, '127.0.0.1');
+    });
+    const answers = await queryGroup({ group: GROUP, seeds: [m.address], timeoutMs: 1_000 }, 'trace', [
+      'x:1',
+    ]);
+    expect(victims.reduce((n, v) => n + v.got.length, 0)).toBe(0);
     expect(answers).toStrictEqual([{ member: m.member, address: m.address, value: null }]);
   });
 });
