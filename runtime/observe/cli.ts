@@ -3,8 +3,9 @@
  * A,B`: ask a live group's members and print what they know. Written as functions the `troupe`
  * bin calls with its arguments; they print and return an exit code, and throw nothing.
  */
-import { readFileSync } from 'node:fs';
 import { TroupeError } from '../errors.js';
+import { LaunchError } from '../launch/errors.js';
+import { parseKey, readKeyFile } from '../launch/key.js';
 import type { AuthKey } from '../wire/auth.js';
 import type { MemberStatus } from './observer.js';
 import { type MemberAnswer, type QueryOptions, queryGroup } from './query.js';
@@ -54,23 +55,27 @@ function parse(argv: readonly string[], env: Record<string, string | undefined>)
   const seeds = (flags.get('seeds') ?? '').split(',').filter((s) => s !== '');
   if (seeds.length === 0) throw new TroupeError('CLI_USAGE', '--seeds HOST:PORT[,HOST:PORT...] is required');
   const keyFile = flags.get('key-file');
-  let key: AuthKey | undefined;
-  if (keyFile !== undefined) {
-    try {
-      key = readFileSync(keyFile, 'utf8').trim();
-    } catch (e) {
-      throw new TroupeError('CLI_USAGE', `cannot read --key-file ${keyFile}: ${(e as Error).message}`);
-    }
-  } else if (env.TROUPE_KEY) key = env.TROUPE_KEY;
+  const keyText = keyFile === undefined ? env.TROUPE_KEY || undefined : undefined;
   // As `connect()`: a key, or no key on purpose. Asking a keyless group in the clear is a choice
   // the operator makes, not what a forgotten --key-file silently does.
-  if (key === undefined && !flags.has('insecure'))
+  if (keyFile === undefined && keyText === undefined && !flags.has('insecure'))
     throw new TroupeError(
       'CLI_USAGE',
       'a group key is required (--key-file F or TROUPE_KEY), or --insecure for a group that has none',
     );
-  if (key !== undefined && flags.has('insecure'))
+  if ((keyFile !== undefined || keyText !== undefined) && flags.has('insecure'))
     throw new TroupeError('CLI_USAGE', '--insecure with a key: give one or the other');
+  // Read as `troupe serve` reads it (hex or base64, decoded), so the key file a group was started
+  // with is the key these commands sign with. Before, the file's text itself was the key, and
+  // no group started by `troupe serve --key-file` could be asked (JOIN_KEY_MISMATCH).
+  let key: AuthKey | undefined;
+  try {
+    if (keyFile !== undefined) key = readKeyFile(keyFile);
+    else if (keyText !== undefined) key = parseKey(keyText, 'TROUPE_KEY');
+  } catch (e) {
+    if (e instanceof LaunchError) throw new TroupeError('CLI_USAGE', e.message);
+    throw e;
+  }
   const timeout = flags.get('timeout');
   const timeoutMs = timeout === undefined ? undefined : Number(timeout);
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0))
@@ -101,6 +106,41 @@ const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
 /** `line` with every control character shown as a `\uXXXX` escape. */
 export function printable(line: string): string {
   return line.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `troupe trace --help` and `troupe status --help`. */
+const OPTIONS_HELP = `Options:
+  --group NAME        the group's name (required)
+  --seeds H:P,...     members to ask; host names allowed (required)
+  --key-file PATH     the group key file (as given to troupe serve); or TROUPE_KEY, hex or base64
+  --insecure          the group runs without a key
+  --timeout MS        how long to wait for the members' answers
+  --host ADDR         the local address to send from (default 127.0.0.1)
+  --json              one JSON document instead of text`;
+
+const TRACE_HELP = `Usage: troupe trace <requestId> --group NAME --seeds H:P,... (--key-file PATH | --insecure) [options]
+
+Prints where a request went in a live group, as one timeline: its contact, the order, and each
+replica's apply and reply. Exit 0 when some member knows the request, 1 when none does or the
+group cannot be reached, 2 on a usage error.
+
+${OPTIONS_HELP}`;
+
+const STATUS_HELP = `Usage: troupe status --group NAME --seeds H:P,... (--key-file PATH | --insecure) [options]
+
+Prints each member's view, role, applied requests, health, recent view changes, suspicions,
+slow requests and divergence alarms (docs/observability.md). Exit 0 when every member of the
+view answered, 1 otherwise, 2 on a usage error.
+
+${OPTIONS_HELP}
+  --watch MS          ask again every MS ms (calls per second from the difference)
+  --count N           with --watch: stop after N rounds`;
+
+/** True when the command was asked for its help: `--help` or `-h` anywhere before a value. */
+function wantsHelp(argv: readonly string[], io: CommandIO, text: string): boolean {
+  if (!argv.includes('--help') && !argv.includes('-h')) return false;
+  for (const line of text.split('\n')) io.out(line);
+  return true;
 }
 
 async function run(given: CommandIO, fn: (io: CommandIO) => Promise<number>): Promise<number> {
@@ -148,6 +188,7 @@ function describe(s: TimelineEntry): string {
  */
 export function traceCommand(argv: readonly string[], given: CommandIO = PROCESS_IO): Promise<number> {
   return run(given, async (io) => {
+    if (wantsHelp(argv, io, TRACE_HELP)) return 0;
     const p = parse(argv, io.env ?? {});
     const id = p.positional[0];
     if (!id || p.positional.length !== 1)
@@ -188,6 +229,7 @@ export function traceCommand(argv: readonly string[], given: CommandIO = PROCESS
  */
 export function statusCommand(argv: readonly string[], given: CommandIO = PROCESS_IO): Promise<number> {
   return run(given, async (io) => {
+    if (wantsHelp(argv, io, STATUS_HELP)) return 0;
     const p = parse(argv, io.env ?? {});
     if (p.positional.length !== 0)
       throw new TroupeError('CLI_USAGE', 'usage: troupe status --group NAME --seeds A,B');

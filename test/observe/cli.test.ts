@@ -1,8 +1,12 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bank } from '../../examples/bank/bank.js';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
 import type { Group } from '../../runtime/group/group.js';
+import { writeKeyFile } from '../../runtime/launch/key.js';
 import { statusCommand, traceCommand } from '../../runtime/observe/cli.js';
 import { Observer } from '../../runtime/observe/observer.js';
 import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
@@ -10,7 +14,9 @@ import { udp } from '../../runtime/transport/udp.js';
 import { until } from '../support/until.js';
 import { FAST } from './support.js';
 
-const KEY = 'observability-test-key-0123456789';
+// The key as `troupe keygen` writes it (hex) for TROUPE_KEY and key files, decoded for the group.
+const KEY_TEXT = '5eed'.repeat(16);
+const KEY = Buffer.from(KEY_TEXT, 'hex');
 let groups: Group[] = [];
 let observers: Observer[] = [];
 let clients: TroupeClient[] = [];
@@ -67,7 +73,7 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     const c = capture();
     const code = await traceCommand([id, '--group', 'bank', '--seeds', seeds.join(','), '--json'], {
       ...c.io,
-      env: { TROUPE_KEY: KEY },
+      env: { TROUPE_KEY: KEY_TEXT },
     });
     expect(c.err).toEqual([]);
     expect(code).toBe(0);
@@ -86,7 +92,7 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     expect(
       await traceCommand([id, '--group=bank', `--seeds=${seeds[1]}`], {
         ...text.io,
-        env: { TROUPE_KEY: KEY },
+        env: { TROUPE_KEY: KEY_TEXT },
       }),
     ).toBe(0);
     expect(text.out[0]).toBe(`request ${id} in group bank: 3 of 3 members know it`);
@@ -96,7 +102,7 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     expect(
       await traceCommand(['nobody:1', '--group', 'bank', '--seeds', seeds[0]!], {
         ...unknown.io,
-        env: { TROUPE_KEY: KEY },
+        env: { TROUPE_KEY: KEY_TEXT },
       }),
     ).toBe(1);
     expect(unknown.out[0]).toBe('request nobody:1 in group bank: 0 of 3 members know it');
@@ -105,7 +111,7 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     expect(
       await statusCommand(['--group', 'bank', '--seeds', seeds[2]!], {
         ...status.io,
-        env: { TROUPE_KEY: KEY },
+        env: { TROUPE_KEY: KEY_TEXT },
       }),
     ).toBe(0);
     expect(status.out[0]).toMatch(
@@ -122,7 +128,7 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     expect(
       await statusCommand(['--group', 'bank', '--seeds', seeds[2]!, '--watch', '200', '--count', '2'], {
         ...watched.io,
-        env: { TROUPE_KEY: KEY },
+        env: { TROUPE_KEY: KEY_TEXT },
       }),
     ).toBe(0);
     const headers = watched.out.flatMap((l, i) => (l.startsWith('group bank: ') ? [i] : []));
@@ -144,11 +150,55 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     expect(
       await statusCommand(['--group', 'bank', '--seeds', seeds[2]!, '--count', '2'], {
         ...usage.io,
-        env: { TROUPE_KEY: KEY },
+        env: { TROUPE_KEY: KEY_TEXT },
       }),
     ).toBe(2);
     expect(usage.err[0]).toMatch(/^troupe: CLI_USAGE: --count needs --watch/);
   }, 30_000);
+
+  it('--key-file reads the key as troupe serve does: a troupe keygen file asks a group keyed by it', async () => {
+    const seeds = await keyedGroup(1);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-cli-key-'));
+    try {
+      const file = path.join(dir, 'group.key');
+      fs.writeFileSync(file, `${KEY_TEXT}\n`, { mode: 0o600 });
+      const c = capture();
+      expect(await statusCommand(['--group', 'bank', '--seeds', seeds[0]!, '--key-file', file], c.io)).toBe(
+        0,
+      );
+      expect(c.err).toEqual([]);
+      expect(c.out[0]).toMatch(/^group bank: view \d+, 1 members?/);
+      // Another keygen key is refused by the group, and a file that is no key is a usage error.
+      writeKeyFile(path.join(dir, 'other.key'));
+      const other = capture();
+      const argv = ['--group', 'bank', '--seeds', seeds[0]!, '--timeout', '500', '--key-file'];
+      expect(await statusCommand([...argv, path.join(dir, 'other.key')], other.io)).toBe(1);
+      expect(other.err[0]).toMatch(/^troupe: JOIN_KEY_MISMATCH: /);
+      fs.writeFileSync(path.join(dir, 'short.key'), 'abcd\n');
+      const short = capture();
+      expect(await statusCommand([...argv, path.join(dir, 'short.key')], short.io)).toBe(2);
+      expect(short.err[0]).toMatch(/^troupe: CLI_USAGE: key file .* the key is 2 bytes/);
+      const missing = capture();
+      expect(await traceCommand(['a:1', ...argv, path.join(dir, 'none.key')], missing.io)).toBe(2);
+      expect(missing.err[0]).toMatch(/^troupe: CLI_USAGE: cannot read key file /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 15_000);
+
+  it('--help prints the usage and exits 0, whatever else is given', async () => {
+    for (const [cmd, argv, first] of [
+      [traceCommand, ['--help'], /^Usage: troupe trace <requestId> --group NAME/],
+      [statusCommand, ['--group', 'g', '--help'], /^Usage: troupe status --group NAME/],
+      [statusCommand, ['-h'], /^Usage: troupe status /],
+    ] as const) {
+      const c = capture();
+      expect(await cmd(argv, c.io)).toBe(0);
+      expect(c.err).toEqual([]);
+      expect(c.out[0]).toMatch(first);
+      expect(c.out.some((l) => l.includes('--key-file PATH'))).toBe(true);
+    }
+  });
 
   it('without the group key the replicas refuse, and say so; usage errors exit 2', async () => {
     const seeds = await keyedGroup(1);
