@@ -3,7 +3,7 @@
  * they name; a key or an explicit `insecure`; a clean leave on SIGTERM/SIGINT.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
@@ -19,7 +19,7 @@ import type { Replica } from '../rpc/replica.js';
 import { tcp } from '../transport/tcp.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
-import { type LaunchOptions, readLaunchOptions } from './config.js';
+import { LAUNCH_HELP, type LaunchOptions, readLaunchOptions } from './config.js';
 import { LaunchError } from './errors.js';
 import { resolveSeeds } from './seeds.js';
 import { JoinWitness } from './witness.js';
@@ -109,11 +109,24 @@ async function startDistReceiver(
   return receiver;
 }
 
+/** What `--help` prints in a process that calls {@link runReplica}. */
+function runReplicaHelp(script = process.argv[1]): string {
+  const name = script ? relative(process.cwd(), script) || script : '<launcher>';
+  return `Usage: node ${name} [options]
+
+Runs one replica of a service through runReplica, with troupe serve's options (--model and
+--service are troupe serve's own: here the program chose both). A key is required (or
+--insecure). Prints the member id, address and pid; leaves the group cleanly on SIGTERM or SIGINT.
+
+${LAUNCH_HELP}`;
+}
+
 /**
  * Serves `instance` as a replica of its service with the generated `model`, configured by the
  * process's flags, `TROUPE_*` environment variables and config file (see `troupe serve --help`)
  * over which `options` win. Prints the member id, address and pid once joined, and every view;
- * on SIGTERM or SIGINT leaves the group cleanly and exits.
+ * on SIGTERM or SIGINT leaves the group cleanly and exits. With `--help` among the flags it
+ * prints the options and exits the process (code 0) instead.
  *
  * @example
  * ```ts
@@ -133,6 +146,12 @@ export async function runReplica<T extends object>(
 ): Promise<RunningReplica<T>> {
   const { argv, env, handleSignals, joinTimeoutMs, ...given } = options;
   const read = readLaunchOptions(argv ?? process.argv.slice(2), env);
+  if (read.help) {
+    // `node replica.js --help`: a launcher takes troupe serve's options, so it answers as serve
+    // does (before, it went on and failed with KEY_REQUIRED, or joined a group).
+    process.stdout.write(`${runReplicaHelp()}\n`);
+    process.exit(0);
+  }
   const o: LaunchOptions = { ...read.options, ...given };
   const meta = checkServiceModel(instance.constructor as abstract new () => unknown, model);
   if (o.key === undefined && !o.insecure) {

@@ -3,6 +3,7 @@
  * from a file or TROUPE_KEY (and required unless --insecure), seeds with host names resolved
  * or refused at once, and a replica that starts, prints who it is and leaves.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -226,6 +227,22 @@ describe('a join that fails says why', () => {
       'nothing answered at 127.0.0.1:7001 (not running, or unreachable)',
     );
   });
+});
+
+describe('a launcher of its own (runReplica)', () => {
+  it('answers --help with the options, exit 0, and joins nothing', () => {
+    // Before, `node replica.js --help` went on: KEY_REQUIRED without a key, a replica with one.
+    const r = spawnSync(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), 'test/launch/fixtures/bank-replica.ts', '--help'],
+      { encoding: 'utf8', env: { ...process.env, TROUPE_KEY: KEY }, timeout: 60_000 },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: node test\/launch\/fixtures\/bank-replica\.ts \[options\]/);
+    expect(r.stdout).toContain('--key-file PATH');
+    expect(r.stdout).toContain('--metrics-port N');
+  }, 60_000);
 });
 
 describe('troupe serve and keygen', () => {
