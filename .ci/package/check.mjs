@@ -9,7 +9,8 @@
 // `troupe serve`, the README's client, `kill %1 %2 %3`; the client must print what the README
 // says it prints and every replica must leave. Then, beyond the README, a checking client
 // (client.ts here, compiled with the README's tsconfig) calls every method kind against three
-// more replicas, SIGKILLs its contact and recovers with outcome/reissue.
+// more replicas, SIGKILLs its contact and recovers with outcome/reissue; `troupe status` with the
+// same key file then asks the survivors.
 // Prints the figures it measured: install size, `troupe --help` time, replica start time.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
@@ -315,6 +316,25 @@ try {
   });
   log(`checking client: ${client.stdout.trim()}`);
   const killed = JSON.parse(client.stdout.trim().split('\n').at(-1)).contact;
+
+  // The operator's view of the same group, with the same key file (troupe status read the file's
+  // text as the key once, and refused every status of a group keyed by troupe keygen).
+  const status = spawnSync(
+    process.execPath,
+    [bin, 'status', '--group', 'kv', '--seeds', seedAddrs, '--key-file', 'troupe.key', '--json'],
+    { cwd: app, encoding: 'utf8', timeout: 60_000 },
+  );
+  const answered = status.status === 0 ? JSON.parse(status.stdout).filter((a) => a.value).length : 0;
+  if (answered !== 2)
+    throw new Error(
+      `troupe status --key-file troupe.key exited ${status.status}, ${answered} of the 2 survivors answered:\n${status.stdout}\n${status.stderr}`,
+    );
+  const statusHelp = spawnSync(process.execPath, [bin, 'status', '--help'], { cwd: app, encoding: 'utf8' });
+  if (statusHelp.status !== 0 || !statusHelp.stdout.startsWith('Usage: troupe status'))
+    throw new Error(
+      `troupe status --help exited ${statusHelp.status}: ${statusHelp.stdout}${statusHelp.stderr}`,
+    );
+  log('troupe status --key-file troupe.key: both survivors answered');
 
   const survivors = replicas.filter((_, i) => joined[i].self !== killed);
   for (const r of survivors) r.proc.kill('SIGTERM');
