@@ -26,6 +26,20 @@ import { literalToString, typeToString } from './model.js';
  */
 export type RequestValidator = (method: string, args: unknown) => unknown[];
 
+/**
+ * The property under which a validator made by {@link createValidator} carries the name of the
+ * service it checks, so a replica given another service's validator (`validateStaleRequest` for
+ * a `@Service('tickets')` class) refuses to start instead of answering every call
+ * `UNKNOWN_METHOD` from the wrong model. A hand-written validator has none and is not checked.
+ */
+export const VALIDATOR_SERVICE: unique symbol = Symbol.for('troupe.validator.service');
+
+/** The service `validate` checks requests of, when {@link createValidator} made it. */
+export function validatorService(validate: RequestValidator): string | undefined {
+  const s = (validate as { [VALIDATOR_SERVICE]?: unknown })[VALIDATOR_SERVICE];
+  return typeof s === 'string' ? s : undefined;
+}
+
 const INT_RANGES: Record<IntegerType, [number, number]> = {
   i8: [-128, 127],
   i16: [-32768, 32767],
@@ -292,7 +306,7 @@ export function createValidator(model: IdlFile, service: string): RequestValidat
   const methods = new Map<string, MethodDecl>(svc.methods.map((m) => [m.name, m]));
   const checker = new TypeChecker(model);
 
-  return (methodName, args) => {
+  const validate: RequestValidator = (methodName, args) => {
     const m = methods.get(methodName);
     if (!m) throw new UnknownMethodError(service, methodName);
     const where = `${service}.${m.name}`;
@@ -338,4 +352,6 @@ export function createValidator(model: IdlFile, service: string): RequestValidat
     });
     return out;
   };
+  Object.defineProperty(validate, VALIDATOR_SERVICE, { value: service });
+  return validate;
 }

@@ -4,7 +4,7 @@
  * and turns a return value or a throw into a {@link Result}. Never throws.
  */
 import { UnknownMethodError } from '../../idl/errors.js';
-import type { RequestValidator } from '../../idl/validate.js';
+import { type RequestValidator, validatorService } from '../../idl/validate.js';
 import type { QoS } from '../stack/types.js';
 import { decodeValue, encodable, encodeValue } from './codec.js';
 import { type CallContext, runInCall } from './context.js';
@@ -53,6 +53,11 @@ export class Dispatcher {
         fn: fn as (...args: unknown[]) => unknown,
       });
     }
+    const checks = validatorService(validate);
+    if (checks !== undefined && checks !== meta.name)
+      throw new RpcConfigError(
+        `${ctor.name || 'the instance'} serves '${meta.name}', but its validator checks the requests of service '${checks}': pass the validator generated for '${meta.name}' (in its ${meta.name}.model file)`,
+      );
   }
 
   entry(method: string): MethodEntry | undefined {

@@ -9,9 +9,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { transform } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bankModel } from '../../examples/bank/generated/bank.model.js';
+import { Bank } from '../../examples/bank/bank.js';
+import { bankModel, validateBankRequest } from '../../examples/bank/generated/bank.model.js';
+import { parseIdl } from '../../idl/parser.js';
+import { createValidator, validatorService } from '../../idl/validate.js';
 import { checkServiceModel, getServiceMeta } from '../../runtime/rpc/decorators.js';
 import { RpcConfigError } from '../../runtime/rpc/errors.js';
+import { Replica } from '../../runtime/rpc/replica.js';
 
 // Outside the source tree (see test/codegen/inherit.test.ts).
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-decorators-'));
@@ -131,5 +135,23 @@ describe('checkServiceModel', () => {
   it('refuses an undecorated class with the fix', () => {
     class Plain {}
     expect(() => checkServiceModel(Plain, bankModel)).toThrow(/no @Service decorator/);
+  });
+});
+
+describe("a replica given another service's validator", () => {
+  it('refuses to start, naming both services, instead of answering every call UNKNOWN_METHOD', () => {
+    const other = createValidator(
+      parseIdl('package stale;\nversion 1;\nservice stale {\n  ordered add(k: f64) -> f64;\n}\n'),
+      'stale',
+    );
+    expect(validatorService(other)).toBe('stale');
+    expect(validatorService(validateBankRequest)).toBe('bank');
+    expect(() => new Replica(new Bank(), { validate: other })).toThrow(RpcConfigError);
+    expect(() => new Replica(new Bank(), { validate: other })).toThrow(
+      /Bank serves 'bank', but its validator checks the requests of service 'stale'/,
+    );
+    // Its own validator, and a hand-written one (nothing to compare), are taken.
+    expect(new Replica(new Bank(), { validate: validateBankRequest }).service).toBe('bank');
+    expect(new Replica(new Bank(), { validate: (_m, a) => a as unknown[] }).service).toBe('bank');
   });
 });
