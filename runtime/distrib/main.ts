@@ -65,6 +65,10 @@ function transportFor(values: Values, port = 0): Promise<Transport> {
  * dropped or absent, 2 on a usage error.
  */
 export async function distMain(argv: readonly string[], io: DistIO = defaultIO): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    for (const line of USAGE.split('\n')) io.out(line);
+    return 0;
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);

@@ -126,7 +126,17 @@ async function serve(argv: string[]): Promise<number> {
   return 0;
 }
 
+const KEYGEN_HELP = `Usage: troupe keygen [PATH]
+
+Writes a fresh 32-byte group key, as hex, to PATH (default troupe.key), readable by its owner
+only; never overwrites a file. Give the same file to every replica (troupe serve --key-file) and
+client (readKeyFile).`;
+
 function keygen(argv: string[]): number {
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    console.log(KEYGEN_HELP);
+    return 0;
+  }
   if (argv.length > 1 || argv[0]?.startsWith('-'))
     throw new LaunchError('CONFIG', 'usage: troupe keygen [PATH]');
   const file = argv[0] ?? 'troupe.key';

@@ -246,6 +246,30 @@ describe('a launcher of its own (runReplica)', () => {
 });
 
 describe('troupe serve and keygen', () => {
+  it('answer --help with their usage, exit 0, as troupe dist does (each said "unknown option", exit 2)', async () => {
+    const { launcherMain } = await import('../../runtime/launch/cli.js');
+    const { distMain } = await import('../../runtime/distrib/main.js');
+    const out: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => out.push(s);
+    try {
+      expect(await launcherMain(['keygen', '--help'])).toBe(0);
+      expect(await launcherMain(['serve', '--help'])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    expect(out[0]).toMatch(/^Usage: troupe keygen \[PATH\]/);
+    expect(out[1]).toMatch(/^Usage: troupe serve <module.js> \[options\]/);
+    expect(fs.existsSync('--help')).toBe(false);
+    const lines: string[] = [];
+    const errs: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => errs.push(l) };
+    expect(await distMain(['--help'], io)).toBe(0);
+    expect(await distMain(['receive', '--help'], io)).toBe(0);
+    expect(errs).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('  troupe dist receive --dir'))).toHaveLength(2);
+  });
+
   it('refuses TypeScript, a missing module and a missing model with one line each', async () => {
     const { launcherMain } = await import('../../runtime/launch/cli.js');
     const errs: string[] = [];
