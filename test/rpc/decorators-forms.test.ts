@@ -13,7 +13,7 @@ import { Bank } from '../../examples/bank/bank.js';
 import { bankModel, validateBankRequest } from '../../examples/bank/generated/bank.model.js';
 import { parseIdl } from '../../idl/parser.js';
 import { createValidator, validatorService } from '../../idl/validate.js';
-import { checkServiceModel, getServiceMeta } from '../../runtime/rpc/decorators.js';
+import { checkServiceModel, getServiceMeta, Ordered, Query, Service } from '../../runtime/rpc/decorators.js';
 import { RpcConfigError } from '../../runtime/rpc/errors.js';
 import { Replica } from '../../runtime/rpc/replica.js';
 
@@ -153,5 +153,34 @@ describe("a replica given another service's validator", () => {
     // Its own validator, and a hand-written one (nothing to compare), are taken.
     expect(new Replica(new Bank(), { validate: validateBankRequest }).service).toBe('bank');
     expect(new Replica(new Bank(), { validate: (_m, a) => a as unknown[] }).service).toBe('bank');
+  });
+});
+
+describe('decorators applied by hand, from plain JavaScript (docs/api.md)', () => {
+  it('record the same service, which its hand-written IDL checks and a replica serves', () => {
+    class Kv {
+      data: Record<string, string> = {};
+      put(k: string, v: string): number {
+        this.data[k] = v;
+        return Object.keys(this.data).length;
+      }
+      get(k: string): string | undefined {
+        return this.data[k];
+      }
+    }
+    // What the docs say to write after the class: methods first, then the class.
+    const d = (name: 'put' | 'get') => Object.getOwnPropertyDescriptor(Kv.prototype, name)!;
+    (Ordered() as (...a: unknown[]) => void)(Kv.prototype, 'put', d('put'));
+    (Query() as (...a: unknown[]) => void)(Kv.prototype, 'get', d('get'));
+    (Service('kv') as (...a: unknown[]) => void)(Kv);
+    expect(getServiceMeta(Kv)!.methods.map((m) => [m.name, m.kind])).toStrictEqual([
+      ['put', 'ordered'],
+      ['get', 'query'],
+    ]);
+    const model = parseIdl(
+      'package kv;\nversion 1;\nservice kv {\n  ordered put(k: string, v: string) -> f64;\n  query get(k: string) -> string?;\n}\n',
+    );
+    expect(checkServiceModel(Kv, model).name).toBe('kv');
+    expect(new Replica(new Kv(), { validate: createValidator(model, 'kv') }).service).toBe('kv');
   });
 });
