@@ -140,11 +140,12 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function checkConnectOptions(options: ConnectOptions): void {
   if (typeof options?.group !== 'string' || options.group.length === 0)
     throw new RpcConfigError('connect needs the group name (a non-empty string)');
-  if (
-    !Array.isArray(options?.seeds) ||
-    options.seeds.length === 0 ||
-    options.seeds.some((a) => typeof a !== 'string')
-  )
+  const seeds: unknown = options.seeds;
+  if (!Array.isArray(seeds))
+    throw new RpcConfigError(
+      `connect: seeds must be an array of 'host:port' strings, got ${typeof seeds === 'string' ? `the string ${describe(seeds)}` : describe(seeds)}`,
+    );
+  if (seeds.length === 0 || seeds.some((a) => typeof a !== 'string'))
     throw new RpcConfigError('connect needs at least one seed address (host:port strings)');
   for (const k of [
     'timeoutMs',

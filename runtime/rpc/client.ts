@@ -196,7 +196,6 @@ interface OutcomeWaiter {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<TroupeClient> {
-  if (!options.seeds?.length) throw new RpcConfigError('connect needs at least one seed address');
   checkConnectOptions(options);
   checkSecurity(options as SecurityOptions, 'connect'); // before any socket opens
   const resolve = options.resolve ?? resolveSeeds;

@@ -665,6 +665,16 @@ describe('client: a restarted client with a pinned clientId', () => {
 });
 
 describe('client: calls from plain JavaScript', () => {
+  it('refuses seeds that are not an array of strings, saying what it got, before opening a socket', async () => {
+    const seedsOf = (seeds: unknown) => connect({ group: 'g', seeds: seeds as string[], insecure: true });
+    await expect(seedsOf('127.0.0.1:7001')).rejects.toThrow(
+      "connect: seeds must be an array of 'host:port' strings, got the string '127.0.0.1:7001'",
+    );
+    await expect(seedsOf(undefined)).rejects.toThrow(/seeds must be an array .*, got undefined$/);
+    await expect(seedsOf([])).rejects.toThrow('connect needs at least one seed address');
+    await expect(seedsOf([7001])).rejects.toMatchObject({ code: 'RPC_CONFIG' });
+  });
+
   it('refuses a bad reply mode, timeout, unknown option or extra stub argument at once with a typed error', async () => {
     cluster = await Cluster.of(1);
     const client = await cluster.client();
