@@ -8,6 +8,13 @@
 const argv = process.argv.slice(2);
 const cmd = argv[0];
 
+// `troupe status | head -3`: the reader closed the pipe, which is an end, not an error (Node
+// raised it as an unhandled 'error' event, with a stack trace).
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 if (cmd === 'serve' || cmd === 'keygen') {
   const { launcherMain } = await import('../runtime/launch/cli.js');
   process.exitCode = await launcherMain(argv);

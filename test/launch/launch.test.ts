@@ -3,7 +3,7 @@
  * from a file or TROUPE_KEY (and required unless --insecure), seeds with host names resolved
  * or refused at once, and a replica that starts, prints who it is and leaves.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -227,6 +227,24 @@ describe('a join that fails says why', () => {
       'nothing answered at 127.0.0.1:7001 (not running, or unreachable)',
     );
   });
+});
+
+describe('the troupe bin', () => {
+  it('ends quietly, exit 0, when its reader closes the pipe (troupe status | head)', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), 'bin/troupe.ts', '--help'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout.destroy(); // the reader is gone before the bin writes
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  }, 60_000);
 });
 
 describe('a launcher of its own (runReplica)', () => {
