@@ -11,9 +11,9 @@ Usage:
       Run one replica of the decorated service the module exports (see troupe serve --help).
   troupe keygen [PATH]
       Write a fresh 32-byte group key (hex, mode 0600) to PATH (default troupe.key).
-  troupe trace <requestId> --group G --seeds host:port,... [--key-file PATH]
+  troupe trace <requestId> --group G --seeds host:port,... (--key-file PATH | --insecure)
       Print where a request went in a live group (contact, order, each replica's apply).
-  troupe status --group G --seeds host:port,... [--key-file PATH]
+  troupe status --group G --seeds host:port,... (--key-file PATH | --insecure)
       Print each member's view, applied count and health (docs/observability.md).
   troupe dist <path...> --to <group> --seeds host:port,... | troupe dist receive --dir D --to <group>
       Push files to every receiver at once over adaptive multicast (AFDP; docs/protocol.md).
