@@ -97,6 +97,12 @@ export const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 
 export const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);
 export const OUTCOME_OPTIONS: ReadonlySet<string> = new Set(['timeoutMs']);
 const REPLY_MODES: readonly string[] = ['first', 'all', 'majority', 'none'];
+/**
+ * Set by a generated stub on the options it passes when the caller's options named another reply
+ * mode than the stub view's (plain JavaScript; typed code cannot): `invoke()` refuses the call.
+ */
+export const STUB_REPLY: unique symbol = Symbol('troupe.stubReply');
+
 /** Longest deadline a timer takes (2^31 − 1 ms, about 24.8 days). */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
@@ -112,6 +118,12 @@ export function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): v
     throw new CallOptionError(
       'options',
       `call options must be a plain object, got ${Array.isArray(opts) ? `an array of ${opts.length}` : describe(opts)}: the method probably got too many arguments (a value past its parameters)`,
+    );
+  const asked = (opts as { [STUB_REPLY]?: unknown })[STUB_REPLY];
+  if (asked !== undefined)
+    throw new CallOptionError(
+      'reply',
+      `a stub call's reply mode is the view it is called on, not an option: call client.all.<method>(…) or client.majority.<method>(…) instead of passing reply ${describe(asked)}`,
     );
   for (const [k, v] of Object.entries(opts)) {
     if (v === undefined) continue;

@@ -4,6 +4,7 @@
  */
 import type { CallOptions } from './api.js';
 import { isPlainObject } from './client.js';
+import { STUB_REPLY } from './client-options.js';
 
 /**
  * A stub call's options: the caller's `opts` over the method's `defaults`, with the reply mode
@@ -27,5 +28,13 @@ export function stubCallOptions(
   if (extra.length > 0) return [opts, ...extra] as CallOptions;
   if (opts === undefined) return { ...defaults, reply };
   if (!isPlainObject(opts)) return opts as CallOptions;
-  return { ...defaults, ...opts, reply };
+  // From plain JavaScript a `reply` in the options was overwritten by the stub's, silently: the
+  // caller asked for every member's reply and got the first. Another mode is refused by invoke().
+  const asked = (opts as CallOptions).reply;
+  return {
+    ...defaults,
+    ...opts,
+    reply,
+    ...(asked !== undefined && asked !== reply ? { [STUB_REPLY]: asked } : {}),
+  };
 }

@@ -748,12 +748,37 @@ describe('client: calls from plain JavaScript', () => {
     await stub.deposit('alice', 1, undefined);
     await stub.deposit('alice', 1, { timeoutMs: 50 });
     await stub.all.balance('alice', { requestId: 'c:1' });
+    await (stub.deposit as Loose)('alice', 1, { reply: 'first' }); // the stub's own mode: harmless
     expect(seen).toStrictEqual([
       { reply: 'first' },
       { reply: 'first' },
       { timeoutMs: 50, reply: 'first' },
       { requestId: 'c:1', reply: 'all' },
+      { reply: 'first' },
     ]);
+  });
+
+  it("refuses a reply mode in a stub call's options from plain JavaScript, instead of ignoring it", async () => {
+    // The stub wrote its own mode over the caller's: `deposit('a', 1, { reply: 'all' })` from
+    // JavaScript returned the first reply, silently (the package review, session 33).
+    cluster = await Cluster.of(1);
+    const client = await cluster.client();
+    const bank = BankClient.connect(client);
+    type Loose = (...a: unknown[]) => Promise<unknown>;
+    for (const call of [
+      () => (bank.deposit as Loose)('alice', 1, { reply: 'all' }),
+      () => (bank.all.balance as Loose)('alice', { reply: 'first' }),
+      () => (bank.majority.deposit as Loose)('alice', 1, { reply: 'none', timeoutMs: 50 }),
+    ]) {
+      const e = await call().then(
+        () => 'not refused',
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(CallOptionError);
+      expect((e as CallOptionError).message).toMatch(/client\.all\.<method>/);
+    }
+    await cluster.settle();
+    expect(cluster.nodes[0]!.instance.runs).toBe(0);
   });
 });
 
