@@ -276,6 +276,30 @@ function appliedOf(answers: readonly MemberAnswer[]): Map<string, number> {
   return out;
 }
 
+/**
+ * How far each answering member trails in the order, as `troupe status` prints it: the members
+ * at the newest view any of them applies compare the requests each took from the order since
+ * (`replica.appliedView`, `appliedInView`: a joiner counts from its first view too, where the
+ * `applied` methods this process ran would show it behind for good); one still applying an
+ * earlier view reads `view N`, one of an earlier release `-`.
+ */
+function trailing(answers: readonly MemberAnswer[]): Map<string, string> {
+  const at = new Map<string, { view: number; taken: number }>();
+  for (const a of answers) {
+    const r = (a.value as MemberStatus | undefined)?.stats.replica;
+    if (r?.appliedView !== undefined && r.appliedInView !== undefined)
+      at.set(a.member, { view: r.appliedView, taken: r.appliedInView });
+  }
+  const newest = Math.max(0, ...[...at.values()].map((p) => p.view));
+  const most = Math.max(0, ...[...at.values()].filter((p) => p.view === newest).map((p) => p.taken));
+  const out = new Map<string, string>();
+  for (const a of answers) {
+    const p = at.get(a.member);
+    out.set(a.member, !p ? '-' : p.view === newest ? String(most - p.taken) : `view ${p.view}`);
+  }
+  return out;
+}
+
 function rates(before: Snapshot | undefined, now: Snapshot): Map<string, number> | undefined {
   if (!before) return undefined;
   const seconds = Math.max(1e-3, (now.at - before.at) / 1000);
@@ -313,7 +337,7 @@ export function statusLines(
   out.push(
     `  ${'member'.padEnd(20)} ${'address'.padEnd(22)} ${'role'.padEnd(34)} ${'view'.padStart(5)} ${'applied'.padStart(8)} ${'behind'.padStart(7)} ${'calls/s'.padStart(8)} ${'rss MB'.padStart(7)}`,
   );
-  const mostApplied = Math.max(0, ...appliedOf(answers).values());
+  const behindOf = trailing(answers);
   for (const a of answers) {
     const s = a.value as MemberStatus | undefined;
     if (!s) {
@@ -329,11 +353,10 @@ export function statusLines(
       ...(s.locks ?? []).filter((l) => l.holder === s.member).map((l) => `lock ${l.lock}`),
     ].join(', ');
     const applied = s.stats.replica?.applied ?? 0;
-    // Requests this member has applied fewer than the furthest member that answered.
-    const behind = mostApplied - applied;
+    const behind = behindOf.get(a.member) ?? '-';
     const rate = callsPerSecond?.get(a.member);
     out.push(
-      `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${role.padEnd(34)} ${String(s.view?.id ?? '-').padStart(5)} ${String(applied).padStart(8)} ${String(behind).padStart(7)} ${(rate === undefined ? '-' : rate.toFixed(0)).padStart(8)} ${(s.rssBytes / 1048576).toFixed(1).padStart(7)}`,
+      `  ${a.member.padEnd(20)} ${a.address.padEnd(22)} ${role.padEnd(34)} ${String(s.view?.id ?? '-').padStart(5)} ${String(applied).padStart(8)} ${behind.padStart(7)} ${(rate === undefined ? '-' : rate.toFixed(0)).padStart(8)} ${(s.rssBytes / 1048576).toFixed(1).padStart(7)}`,
     );
   }
   const views = first?.views.slice(-5) ?? [];

@@ -238,6 +238,11 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'How long the async method now running here has run (0: none); later requests wait behind it.',
     ],
     applyQueued: ['gauge', 'Delivered messages and views waiting in the apply queue.'],
+    appliedView: ['gauge', 'The view this replica applies now (the last view change taken from the order).'],
+    appliedInView: [
+      'gauge',
+      'Requests taken from the order since that view (members at one view compare: who trails).',
+    ],
   },
   client: {
     sent: ['counter', 'Client packets sent.'],

@@ -192,8 +192,12 @@ function render(d) {
   $('group').textContent = s.group ?? '?'; $('view-id').textContent = view.id; $('member-count').textContent = view.members.length;
   $('self').textContent = s.member ?? '?'; $('updated').textContent = new Date(s.at).toLocaleTimeString();
   const peers = new Map((d.peers || []).map((p) => [p.member, p]));
-  const appliedOf = (m) => { const o = m === s.member ? s : peers.get(m)?.status; return o ? (o.stats.replica?.applied ?? 0) : undefined; };
-  const most = Math.max(0, ...view.members.map(appliedOf).filter((x) => x !== undefined));
+  // Lag as troupe status counts it (cli.ts, trailing): requests taken since the newest view any member applies.
+  const statusOf = (m) => (m === s.member ? s : peers.get(m)?.status);
+  const at = view.members.map((m) => statusOf(m)?.stats.replica).filter((r) => r && r.appliedView !== undefined);
+  const newest = Math.max(0, ...at.map((r) => r.appliedView));
+  const most = Math.max(0, ...at.filter((r) => r.appliedView === newest).map((r) => r.appliedInView));
+  const lagOf = (o) => { const r = o && o.stats.replica; return !r || r.appliedView === undefined ? '' : r.appliedView === newest ? most - r.appliedInView : 'view ' + r.appliedView; };
   $('members').tBodies[0].innerHTML = view.members.map((m, i) => {
     const p = peers.get(m), ps = p && p.status, own = m === s.member ? s : ps;
     const held = (s.locks || []).filter((l) => l.holder === m).map((l) => 'lock ' + l.lock);
@@ -204,7 +208,7 @@ function render(d) {
     const rss = own ? (own.rssBytes / 1048576).toFixed(1) : '';
     const state = p && p.error ? p.error : own && own.view && own.view.id !== view.id ? 'view ' + own.view.id : 'ok';
     return '<tr data-member="' + esc(m) + '"><td>' + esc(m) + '</td><td>' + esc(view.addresses[i] ?? '') + '</td><td class="role-' + (i === 0 ? 'coordinator' : 'member') + '">' + role +
-      '</td><td>' + (own && own.view ? own.view.id : '') + '</td><td>' + applied + '</td><td>' + (own ? most - applied : '') + '</td><td>' + rate + '</td><td>' + rss + '</td><td>' + esc(state) + '</td></tr>';
+      '</td><td>' + (own && own.view ? own.view.id : '') + '</td><td>' + applied + '</td><td>' + lagOf(own) + '</td><td>' + rate + '</td><td>' + rss + '</td><td>' + esc(state) + '</td></tr>';
   }).join('');
   $('views').innerHTML = s.views.slice().reverse().slice(0, 10).map((v) => {
     const cause = [v.joined.length ? 'joined ' + v.joined.join(' ') : '', v.left.length ? 'left ' + v.left.join(' ') : '',

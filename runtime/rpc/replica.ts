@@ -154,6 +154,15 @@ export interface ReplicaStats {
    * three times the hello's bytes (the client says hello again, padded).
    */
   hellosPadded: number;
+  /**
+   * The view this replica applies now (the last view change it took from the order), and how
+   * many requests of that view it has taken from the order since (0 and 0 before any view).
+   * Every member of a view takes the same requests after it, a joiner included, so among
+   * members at the same view the difference is how far one trails (`troupe status`'s
+   * `behind`); `applied` counts the methods this process ran.
+   */
+  appliedView: number;
+  appliedInView: number;
   /** Ordered casts of client requests this member made as contact: one request, or a batch. */
   requestCasts: number;
   /** Client requests those casts carried (÷ `requestCasts`: the mean batch). */
@@ -341,7 +350,10 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly lockWaiters = new LockWaiters();
   /** This member's runs of the handler calls it holds the lock of (handler-runs.ts). */
   private readonly handlers: HandlerRuns;
-  private readonly counters: Omit<ReplicaStats, 'applyRunningMs' | 'applyQueued' | 'hellosPadded'> = {
+  private readonly counters: Omit<
+    ReplicaStats,
+    'applyRunningMs' | 'applyQueued' | 'hellosPadded' | 'appliedView' | 'appliedInView'
+  > = {
     applied: 0,
     deduplicated: 0,
     malformed: 0,
@@ -370,6 +382,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private generation = 0;
   /** The last client request applied here (named in divergence reports). */
   private lastRequest: string | undefined;
+  /** Where this replica stands in the order: {@link ReplicaStats.appliedView}, `appliedInView`. */
+  private position = { view: 0, taken: 0 };
   /** A view reached the listeners: they were registered in time (see {@link attach}). */
   private heard = false;
   /** `restore` was called: this replica is a joiner's (or a co-founder's) state. */
@@ -707,22 +721,30 @@ export class Replica<T extends object = object> implements StateProvider {
   }
 
   private applyRequest(msg: RequestMsg): Promise<void> | undefined {
+    const view = this.applied;
     if (msg.service === OBSERVE_SERVICE) {
       // Observability's own ordered messages (divergence checkpoints): no method runs, nothing
       // replicated changes; the observer sees the point in the order they mark.
       this.inOrder.delete(msg.id);
-      const view = { id: this.applied.id, members: [...this.applied.members] };
-      this.observe.event({ type: 'system', msg, view, digest: () => this.digest(), last: this.lastRequest });
+      const copy = { id: view.id, members: [...view.members] };
+      this.observe.event({
+        type: 'system',
+        msg,
+        view: copy,
+        digest: () => this.digest(),
+        last: this.lastRequest,
+      });
       return undefined;
     }
     this.lastRequest = msg.id;
+    if (view.id !== this.position.view) this.position = { view: view.id, taken: 0 };
+    this.position.taken++;
     // This member's own cast: its arguments were decoded and validated when the call came in.
     const cast = this.contact.applying(msg, this.group?.self);
     const now = Math.max(this.lastNow, msg.ts);
     this.lastNow = now;
     // Every replica learns the client, so all of them push it the next view (fast fail-over).
     this.link.touch(msg.client);
-    const view = this.applied;
     // The client's session: refreshed, and what the client settled is dropped, before the lookup.
     this.outcomes.request(msg.id, msg.settled, msg.keep);
 
@@ -925,6 +947,8 @@ export class Replica<T extends object = object> implements StateProvider {
     if (this.applied.members.length > 0 && !members.some((m) => this.applied.members.includes(m)))
       this.lineage++;
     this.applied = { id: viewId, members };
+    // Every member of the view, a joiner included, starts its count of the view's requests here.
+    this.position = { view: viewId, taken: 0 };
     this.viewLineage.set(this.applied, this.lineage);
     this.locks.view(members);
     const present = new Set(members);
@@ -1031,6 +1055,8 @@ export class Replica<T extends object = object> implements StateProvider {
       ...this.counters,
       ...this.contact.stats(),
       hellosPadded: this.link.padded,
+      appliedView: this.position.view,
+      appliedInView: this.position.taken,
       applyRunningMs: this.applying()?.ms ?? 0,
       applyQueued: this.queue.length,
     };

@@ -156,6 +156,49 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     expect(usage.err[0]).toMatch(/^troupe: CLI_USAGE: --count needs --watch/);
   }, 30_000);
 
+  it('behind is read from the order: a joiner that took the history as state is not behind', async () => {
+    // `behind` compared the methods each process ran: a replica that joined after 20 calls read
+    // "behind 20" for as long as it lived, up to date (the package review, session 33).
+    const seeds = await keyedGroup(3);
+    const client = await connect({ group: 'bank', seeds, key: KEY });
+    clients.push(client);
+    const bank = BankClient.connect(client);
+    for (let i = 0; i < 20; i++) await bank.deposit('alice', 1);
+    const transport = await udp({ host: '127.0.0.1' });
+    const observer = new Observer();
+    observers.push(observer);
+    const joiner = await joinReplica(new Bank(), 'bank', {
+      seeds,
+      transport,
+      layers: FAST,
+      validate: validateBankRequest,
+      key: KEY,
+      observe: observer,
+    });
+    groups.push(joiner.group);
+    await until(() => groups.every((g) => g.view?.members.length === 4), 10_000, 'a 4-member view');
+    await until(
+      () => joiner.replica.stats().appliedView === joiner.group.view?.id,
+      5_000,
+      'the join view applied',
+    );
+    for (let i = 0; i < 3; i++) await bank.deposit('alice', 1);
+    await until(() => joiner.replica.stats().appliedInView === 3, 5_000, 'the joiner took 3 requests');
+    const status = capture();
+    expect(
+      await statusCommand(['--group', 'bank', '--seeds', seeds[0]!], {
+        ...status.io,
+        env: { TROUPE_KEY: KEY_TEXT },
+      }),
+    ).toBe(0);
+    // member address role view applied behind calls/s rss
+    const rows = status.out.filter((l) => /^ {2}\S+\.\d+ /.test(l)).map((l) => l.trim().split(/ +/));
+    expect(rows).toHaveLength(4);
+    const applied = rows.map((r) => Number(r.at(-4)));
+    expect(applied.sort((x, y) => x - y)).toEqual([3, 23, 23, 23]);
+    expect(rows.map((r) => r.at(-3))).toEqual(['0', '0', '0', '0']);
+  }, 30_000);
+
   it('--key-file reads the key as troupe serve does: a troupe keygen file asks a group keyed by it', async () => {
     const seeds = await keyedGroup(1);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'troupe-cli-key-'));
