@@ -88,6 +88,11 @@ export class ClientLink {
       const encoded = this.encode(view);
       if (encoded.length > HELLO_AMPLIFICATION * bytes) {
         this.padded++;
+        // Nor is it one of our clients yet: pushed at the next view change, the whole view
+        // would go to a forged address all the same (helper-119's review). Its padded hello
+        // makes it one again.
+        this.seen.delete(addr);
+        if (this.newest === addr) this.newest = undefined;
         this.sendNow(addr, { kind: 'pad', need: Math.ceil(encoded.length / HELLO_AMPLIFICATION) });
       } else this.sendNow(addr, view, encoded);
       return;

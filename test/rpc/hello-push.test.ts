@@ -1,6 +1,7 @@
-// Review of fd4fb7d: the 3x bound holds for the answer to a hello, but the hello also makes its
-// (possibly forged) source address one of the member's clients (`ClientLink.touch`), and at the
-// next view change `pushView` sends that address the whole view, unbounded by the hello's bytes.
+// helper-119's review of fd4fb7d: the 3x bound held for the answer to a hello, but the hello also
+// made its (possibly forged) source address one of the member's clients (`ClientLink.touch`), and
+// at the next view change `pushView` sent that address the whole view, unbounded by the hello's
+// bytes. A hello answered with a pad notice no longer makes its address a client.
 import { describe, expect, it } from 'vitest';
 import { ClientLink } from '../../runtime/rpc/client-link.js';
 import { decodeClientPacket } from '../../runtime/rpc/protocol.js';
