@@ -455,8 +455,7 @@ class Tcp implements TcpTransport {
       // A member's address is an IP literal (its server's), so a name is no hello's; an
       // IPv4-mapped IPv6 address is compared as the IPv4 address it reaches. Taken as of
       // another family, either went unchecked, and the member answered (connected) anywhere.
-      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hp.host)?.[1];
-      const host = mapped !== undefined && net.isIPv4(mapped) ? mapped : hp.host;
+      const host = mappedIPv4(hp.host) ?? hp.host;
       const sameFamily = remote !== undefined && net.isIP(remote) === net.isIP(host);
       if (net.isIP(host) === 0 || (!isWildcard(claimed) && sameFamily && host !== remote)) {
         this.counters.errors++;
@@ -543,4 +542,23 @@ class Tcp implements TcpTransport {
     this.counters.received++;
     this.handler(bytes, from);
   }
+}
+
+/**
+ * The IPv4 address an IPv4-mapped IPv6 literal reaches (`::ffff:a.b.c.d` in any spelling: dotted,
+ * hex, expanded), else undefined. The text is normalised by the URL parser first: matching one
+ * spelling let `[::ffff:7f00:2]` pass as another family (helper-119's review).
+ */
+export function mappedIPv4(host: string): string | undefined {
+  if (!net.isIPv6(host)) return undefined;
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${host}]/`).hostname;
+  } catch {
+    return undefined;
+  }
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical);
+  if (!m) return undefined;
+  const [hi, lo] = [Number.parseInt(m[1]!, 16), Number.parseInt(m[2]!, 16)];
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
 }
