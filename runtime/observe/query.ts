@@ -96,13 +96,25 @@ export async function queryGroup(
       (!view || p.viewId > view.viewId) &&
       seedAddrs.includes(from) &&
       p.addresses[p.members.indexOf(p.member)] === from
-    )
+    ) {
       view = p;
-    // A keyless member's answer to a hello too small for its view (FINDINGS 190): pad it, at most
-    // doubling per notice; the next round's hellos carry it.
-    if (p?.kind === 'pad' && !auth && !view) helloSize = Math.min(p.need, 2 * helloSize, HELLO_MAX_BYTES);
-    if (p?.kind === 'reply') onReply(p, from);
-    wake();
+      wake();
+    }
+    // A keyless seed's answer to a hello too small for its view (FINDINGS 190): pad it, at most
+    // doubling per notice, and say hello again at once only when it grew. Any other packet waits
+    // for the round: waking on each re-sent every hello, and a seed asking for more than 16 KiB
+    // ping-ponged with us at round-trip speed until the deadline (helper-119's review).
+    if (p?.kind === 'pad' && !auth && !view && seedAddrs.includes(from)) {
+      const grown = Math.min(p.need, 2 * helloSize, HELLO_MAX_BYTES);
+      if (grown > helloSize) {
+        helloSize = grown;
+        wake();
+      }
+    }
+    if (p?.kind === 'reply') {
+      onReply(p, from);
+      wake();
+    }
   });
   const onReply = (p: ReplyPacket, from: string) => {
     const member = ids.get(p.id);

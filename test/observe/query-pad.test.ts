@@ -1,8 +1,9 @@
-// Review of e900ec2: queryGroup pads its keyless hello when a `pad` notice asks, but unlike the
-// client (ClientMembership.onPad says hello again only when its hello grew) it says hello to every
-// seed again on every packet it receives (`wake()`), grown or not. A notice it cannot satisfy
-// (need over HELLO_MAX_BYTES: a view over 48 KiB, or one forged, from any address) makes it and the
-// seed ping-pong at round-trip speed until the deadline, every hello then 16 KiB.
+// helper-119's review of e900ec2: queryGroup padded its keyless hello when a `pad` notice asked,
+// but unlike the client (ClientMembership.onPad says hello again only when its hello grew) it said
+// hello to every seed again on every packet it received (`wake()`), grown or not. A notice it cannot
+// satisfy (need over HELLO_MAX_BYTES: a view over 48 KiB, or one forged, from any address) made it
+// and the seed ping-pong at round-trip speed until the deadline, every hello then 16 KiB. Now a
+// pad counts only from a seed, and only a grown hello, a view or a reply wakes the query.
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queryGroup } from '../../runtime/observe/query.js';
