@@ -9,8 +9,18 @@ const argv = process.argv.slice(2);
 const cmd = argv[0];
 
 // `troupe status | head -3`: the reader closed the pipe, which is an end, not an error (Node
-// raised it as an unhandled 'error' event, with a stack trace).
+// raised it as an unhandled 'error' event, with a stack trace). Not for `serve`: a replica whose
+// event reader went away (`troupe serve --json | shipper`, the shipper restarting) exited 0 at
+// its next line, without leaving the group, as if stopped on purpose (helper-119's review). It
+// keeps serving, says so once on stderr, and writes no more events.
+let stdoutGone = false;
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (cmd === 'serve' && (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED')) {
+    if (!stdoutGone)
+      process.stderr.write('troupe: stdout was closed (EPIPE); events are no longer printed\n');
+    stdoutGone = true;
+    return;
+  }
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw e;
 });
