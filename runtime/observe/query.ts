@@ -72,6 +72,9 @@ export async function queryGroup(
   const clientId = `q${randomBytes(6).toString('hex')}`;
   const drops = { malformed: 0, foreign: 0, unauthenticated: 0, replayed: 0 };
   // Views are taken from the seeds only, so their addresses as packets come from them.
+  // The monotonic clock: a wall clock stepped back mid-query would have kept it asking for good.
+  // Set before the seeds are resolved, whose lookups count towards the timeout.
+  const deadline = steadyNow() + timeoutMs;
   const seedAddrs = await Promise.all(options.seeds.map(resolveAddressLeniently));
   const transport = await udp({ host: options.host ?? '127.0.0.1' });
   let view: ViewPacket | undefined;
@@ -154,8 +157,6 @@ export async function queryGroup(
     const p: ClientPacket = { kind: 'hello', viewId: 0 };
     transport.send(to, auth ? encode(p) : encodeHello(p, helloSize, (q) => encode(q)));
   };
-  // The monotonic clock: a wall clock stepped back mid-query would have kept it asking for good.
-  const deadline = steadyNow() + timeoutMs;
   try {
     let n = 0;
     while (steadyNow() < deadline) {
