@@ -250,7 +250,21 @@ export interface ViewPacket {
    * absent from a member of an earlier release.
    */
   maxDatagram?: number;
+  /**
+   * Without a key: this member's cookie for the client's address ({@link COOKIE_BYTES} bytes),
+   * which the client's later packets to it carry ("Cookies without a key", docs/rpc.md).
+   */
+  cookie?: Uint8Array;
 }
+
+/** A keyless member's cookie for one client address: what the client's packets must carry. */
+export interface CookiePacket {
+  kind: 'cookie';
+  cookie: Uint8Array;
+}
+
+/** The bytes of a member's cookie for a client address. */
+export const COOKIE_BYTES = 8;
 
 export type ClientPacket =
   | CallPacket
@@ -263,7 +277,8 @@ export type ClientPacket =
   | RejectPacket
   | OutcomePacket
   | ViewPacket
-  | PadPacket;
+  | PadPacket
+  | CookiePacket;
 
 const KIND = {
   call: 1,
@@ -276,6 +291,7 @@ const KIND = {
   view: 14,
   replies: 15,
   pad: 16,
+  cookie: 17,
   calls: 4,
 } as const;
 
@@ -358,8 +374,12 @@ function tuple(p: ClientPacket): unknown[] {
         p.viewId,
         p.members,
         p.addresses,
-        ...(p.maxDatagram !== undefined ? [p.maxDatagram] : []),
+        // Appended fields: the shortest form that holds what the view says.
+        ...(p.maxDatagram !== undefined || p.cookie ? [p.maxDatagram ?? 0] : []),
+        ...(p.cookie ? [p.cookie] : []),
       ];
+    case 'cookie':
+      return [KIND.cookie, p.cookie];
     case 'replies':
       return [
         KIND.replies,
@@ -382,13 +402,20 @@ export function encodeClientPacket(
   sender: Endpoint,
   auth?: PacketAuth,
   receiver?: Endpoint,
+  /**
+   * Without a key: the receiving member's cookie for the sender's address, when it has one, or
+   * bytes of padding that make the packet large enough for its answers without one.
+   */
+  head?: ClientHead,
 ): Uint8Array {
   const packet = {
     type: PacketType.Client,
     flags: 0,
     groupId,
     sender,
-    headers: [],
+    // A client's cookie (or padding) travels as the packet's one header: not part of the message.
+    headers:
+      head === undefined ? [] : 'cookie' in head ? [[head.cookie]] : [[null, new Uint8Array(head.padding)]],
     payload: encodeValue(tuple(p)),
   };
   return auth ? auth.encode(packet, receiver) : encodePacket(packet);
@@ -403,15 +430,43 @@ export function encodeHello(
   minBytes: number,
   encode: (p: ClientPacket) => Uint8Array,
 ): Uint8Array {
-  const plain = encode(p);
+  return padTo(minBytes, (padding) => encode(padding ? { ...p, padding } : p));
+}
+
+/**
+ * What a client's packet without a cookie is, for a keyless member: a cookie header if it has
+ * the member's, else padding to {@link UNVALIDATED_MIN_BYTES} (so that the member's answers fit
+ * {@link ANSWER_AMPLIFICATION} times it), encoded by `encode`.
+ */
+export type ClientHead = { cookie: Uint8Array } | { padding: number };
+
+/**
+ * Without a key, a member's answers to a packet that carries no valid cookie (its source address
+ * unproven) are at most this many times the packet's bytes; past it the member sends a `cookie`
+ * notice, and the client asks again with the cookie.
+ */
+export const ANSWER_AMPLIFICATION = 3;
+
+/** A keyless client's call, calls or outcome? packet without the member's cookie is padded to this. */
+export const UNVALIDATED_MIN_BYTES = 200;
+
+/**
+ * A packet of at least `minBytes`: `encode(0)`, or, when shorter, `encode(n)` with `n` bytes of
+ * padding whose own msgpack header (bin 8: 2 bytes, bin 16: 3) counts towards `minBytes`.
+ */
+export function padTo(minBytes: number, encode: (padding: number) => Uint8Array): Uint8Array {
+  const plain = encode(0);
   if (plain.length >= minBytes) return plain;
-  // The padding's own header (msgpack bin 8: 2 bytes, bin 16: 3) counts towards minBytes.
   let padding = minBytes - plain.length - 2;
   if (padding > 0xff) padding--;
-  const padded = encode({ ...p, padding: Math.max(1, padding) });
-  return padded.length >= minBytes
-    ? padded
-    : encode({ ...p, padding: Math.max(1, padding) + minBytes - padded.length });
+  const padded = encode(Math.max(1, padding));
+  return padded.length >= minBytes ? padded : encode(Math.max(1, padding) + minBytes - padded.length);
+}
+
+function cookie(v: unknown): Uint8Array {
+  const b = bytes(v, 'cookie');
+  if (b.length !== COOKIE_BYTES) bad(`a cookie is ${COOKIE_BYTES} bytes, got ${b.length}`);
+  return b;
 }
 
 function fields(v: unknown[], n: number, kind: string): void {
@@ -538,8 +593,8 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.view: {
-      // The member's datagram limit came later (6 fields); a member of an earlier release sends 5.
-      if (v.length !== 5) fields(v, 6, 'view');
+      // The member's datagram limit (6 fields), then its cookie (7) came later; earlier members send fewer.
+      if (v.length !== 5 && v.length !== 6) fields(v, 7, 'view');
       const members = strings(v[3], 'members');
       const addresses = strings(v[4], 'addresses');
       if (members.length !== addresses.length) bad('view members and addresses differ in length');
@@ -549,9 +604,13 @@ function parse(v: unknown): ClientPacket {
         viewId: int(v[2], 'view id'),
         members,
         addresses,
-        ...(v.length === 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
+        ...(v.length >= 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
+        ...(v.length === 7 ? { cookie: cookie(v[6]) } : {}),
       };
     }
+    case KIND.cookie:
+      fields(v, 2, 'cookie');
+      return { kind: 'cookie', cookie: cookie(v[1]) };
     default:
       return bad(`unknown client message kind ${shown(v[0])}`);
   }
@@ -579,6 +638,13 @@ export class ClientPacketDrop extends DecodeError {
   }
 }
 
+/** A client packet as decoded: the message, its sender's endpoint, and the cookie it carried. */
+export interface DecodedClientPacket {
+  packet: ClientPacket;
+  sender: Endpoint;
+  cookie?: Uint8Array;
+}
+
 /**
  * Decodes a client packet of group `groupId`, verified with `auth` (the group key and this
  * receiver's replay windows) when given; without it, an authenticated packet is refused.
@@ -589,7 +655,7 @@ export function decodeClientPacket(
   groupId: number,
   auth?: PacketAuth,
   self?: Endpoint,
-): { packet: ClientPacket; sender: Endpoint } {
+): DecodedClientPacket {
   try {
     const h = decodeFixedHeader(raw);
     if (h.type !== PacketType.Client)
@@ -609,8 +675,19 @@ export function decodeClientPacket(
       throw e;
     }
     const pkt = decodePacket(plain);
-    if (pkt.headers.length !== 0) bad('client packets carry no headers');
-    return { packet: parse(decodeValue(pkt.payload)), sender: pkt.sender };
+    if (pkt.headers.length > 1) bad('a client packet carries at most one header, its cookie or padding');
+    const head: unknown = pkt.headers[0];
+    let carried: Uint8Array | undefined;
+    if (head !== undefined) {
+      // [cookie], or [nil, padding] from a client that has no cookie for this member yet.
+      if (!Array.isArray(head)) return bad('a client packet header is [cookie] or [nil, padding]');
+      const h = head as unknown[];
+      if (h.length === 1) carried = cookie(h[0]);
+      else if (h.length !== 2 || h[0] !== null) bad('a client packet header is [cookie] or [nil, padding]');
+      else bytes(h[1], 'padding');
+    }
+    const packet = parse(decodeValue(pkt.payload));
+    return { packet, sender: pkt.sender, ...(carried ? { cookie: carried } : {}) };
   } catch (e) {
     if (e instanceof ClientPacketDrop) throw e;
     if (e instanceof DecodeError) throw new ClientPacketDrop('malformed', e.message);
@@ -630,7 +707,7 @@ export function readClientPacket(
   self?: Endpoint,
   /** Told why a packet was dropped (a member answers some drops with a refusal notice). */
   onDrop?: (reason: DropReason) => void,
-): { packet: ClientPacket; sender: Endpoint } | undefined {
+): DecodedClientPacket | undefined {
   try {
     return decodeClientPacket(raw, groupId, auth, self);
   } catch (e) {
@@ -650,4 +727,5 @@ export const TO_CLIENT: ReadonlySet<ClientPacket['kind']> = new Set([
   'outcome',
   'view',
   'pad',
+  'cookie',
 ]);
