@@ -227,10 +227,6 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       'Keyless hellos answered with a pad notice: the view is over 3 times the hello (the client pads and asks again).',
     ],
-    answersHeld: [
-      'counter',
-      'Keyless answers not sent: their packets carried no cookie and their allowance (3 times their bytes) was spent.',
-    ],
     requestCasts: ['counter', 'Ordered casts of client requests made as contact (one request or a batch).'],
     requestsCast: ['counter', 'Client requests those casts carried (÷ request casts: the mean batch).'],
     requestsRefused: [

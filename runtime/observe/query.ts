@@ -7,19 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
-import { CookieJar } from '../rpc/address-proof.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import {
-  type ClientHead,
   type ClientPacket,
   encodeClientPacket,
   encodeHello,
   HELLO_MAX_BYTES,
   HELLO_MIN_BYTES,
-  padTo,
   type ReplyPacket,
   readClientPacket,
-  UNVALIDATED_MIN_BYTES,
   type ViewPacket,
 } from '../rpc/protocol.js';
 import { endpointOf } from '../stack/member.js';
@@ -84,7 +80,6 @@ export async function queryGroup(
   let view: ViewPacket | undefined;
   /** Without a key, what a hello is padded to: a member answers one with at most 3 times its bytes. */
   let helloSize = HELLO_MIN_BYTES;
-  const cookies = new CookieJar();
   const answers = new Map<string, MemberAnswer>();
   const ids = new Map<string, string>(); // request id → member
   const sentAt = new Map<string, number>();
@@ -106,13 +101,6 @@ export async function queryGroup(
       p.addresses[p.members.indexOf(p.member)] === from
     ) {
       view = p;
-      wake();
-    }
-    // Without a key, the cookie a member gives our address (in its view, or in a notice when an
-    // answer was held back): our calls to it carry it, and a new one sends them again at once.
-    if (!auth && p?.kind === 'view' && p.cookie && seedAddrs.includes(from)) cookies.take(from, p.cookie);
-    if (!auth && p?.kind === 'cookie' && view?.addresses.includes(from) && cookies.take(from, p.cookie)) {
-      sentAt.delete(view.members[view.addresses.indexOf(from)] ?? '');
       wake();
     }
     // A keyless seed's answer to a hello too small for its view (FINDINGS 190): pad it, at most
@@ -162,26 +150,9 @@ export async function queryGroup(
   };
   // A call names its member in the tag (like a client's), so a copy replayed to another member
   // is refused there; a hello to a seed, whose member is not known yet, goes unaddressed.
-  const encode = (p: ClientPacket, member?: string, head?: ClientHead) =>
-    encodeClientPacket(
-      p,
-      groupId,
-      endpoint,
-      auth,
-      member === undefined ? undefined : endpointOf(member),
-      head,
-    );
-  // Without a key a call carries the member's cookie for our address, or padding that makes its
-  // answer fit the 3 times a member sends an address that proved nothing (address-proof.ts).
-  const send = (to: string, p: ClientPacket, member?: string) => {
-    const cookie = auth ? undefined : cookies.get(to);
-    transport.send(
-      to,
-      auth || cookie
-        ? encode(p, member, cookie && { cookie })
-        : padTo(UNVALIDATED_MIN_BYTES, (padding) => encode(p, member, padding ? { padding } : undefined)),
-    );
-  };
+  const encode = (p: ClientPacket, member?: string) =>
+    encodeClientPacket(p, groupId, endpoint, auth, member === undefined ? undefined : endpointOf(member));
+  const send = (to: string, p: ClientPacket, member?: string) => transport.send(to, encode(p, member));
   const hello = (to: string) => {
     const p: ClientPacket = { kind: 'hello', viewId: 0 };
     transport.send(to, auth ? encode(p) : encodeHello(p, helloSize, (q) => encode(q)));

@@ -9,7 +9,6 @@ import type { GroupHandle } from '../group/types.js';
 import { type ObserveSink, requestStep } from '../observe/events.js';
 import type { PacketAuth } from '../wire/auth.js';
 import type { Endpoint } from '../wire/packet.js';
-import { AddressProof } from './address-proof.js';
 import {
   type AcceptedPacket,
   type ClientPacket,
@@ -54,18 +53,8 @@ export class ClientLink {
   private readonly limits = new Map<string, number>();
   /** Keyless hellos answered with a `pad` notice: too small for the view. */
   padded = 0;
-  /** Keyless answers held back: past what the packets of an address that proved nothing allow. */
-  held = 0;
-  /** Without a key: this member's cookies for client addresses, and what unproven ones may get. */
-  readonly proof: AddressProof;
 
-  /** @param secret this member's cookie secret, read when first needed ({@link AddressProof}). */
-  constructor(
-    private readonly owner: LinkOwner,
-    secret: () => Uint8Array,
-  ) {
-    this.proof = new AddressProof(secret);
-  }
+  constructor(private readonly owner: LinkOwner) {}
 
   /** A packet came from client `addr`: it is one of this contact's clients, seen now. */
   touch(addr: string): void {
@@ -87,7 +76,7 @@ export class ClientLink {
    * {@link HELLO_AMPLIFICATION} times its bytes: a larger view gets a `pad` notice instead, and
    * the client says hello again, padded (a 34-byte hello drew 1,706 bytes of a 64-member view).
    */
-  hello(addr: string, maxDatagram: number | undefined, bytes: number, proven = false): void {
+  hello(addr: string, maxDatagram: number | undefined, bytes: number): void {
     if (maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
       this.limits.delete(addr);
       this.limits.set(addr, maxDatagram);
@@ -95,7 +84,7 @@ export class ClientLink {
     }
     const view = this.view(addr);
     if (!view) return;
-    if (this.owner.auth() === undefined && !proven) {
+    if (this.owner.auth() === undefined) {
       const encoded = this.encode(view);
       if (encoded.length > HELLO_AMPLIFICATION * bytes) {
         this.padded++;
@@ -154,8 +143,6 @@ export class ClientLink {
       members: [...view.members],
       addresses: [...view.addresses],
       ...(max !== undefined && this.limits.has(to) ? { maxDatagram: max } : {}),
-      // Without a key: what the client's packets to this member carry to prove their address.
-      ...(this.owner.auth() === undefined ? { cookie: this.proof.cookieFor(to) } : {}),
     };
   }
 
@@ -171,7 +158,7 @@ export class ClientLink {
         ? group.maxDatagram
         : Math.min(group.maxDatagram ?? Number.POSITIVE_INFINITY, theirs);
     if (max === undefined || bytes.length <= max) {
-      if (this.admits(to, p, bytes.length)) group.sendRaw(to, bytes);
+      group.sendRaw(to, bytes);
       return;
     }
     // Too large for one datagram: the transport would drop it, every time the client asked
@@ -191,68 +178,10 @@ export class ClientLink {
           message: `the ${p.kind === 'reject' ? 'refusal' : 'result'} of request ${p.id} makes a ${bytes.length}-byte packet, more than one datagram (${max}) carries to the client: ${p.kind === 'reject' ? 'the request was refused (never ordered), but why' : 'the request ran, but its result'} cannot reach a client over this transport`,
         },
       };
-      const error = this.encode({ ...p, result });
-      if (this.admits(to, p, error.length)) group.sendRaw(to, error);
+      group.sendRaw(to, this.encode({ ...p, result }));
       return;
     }
-    if (this.admits(to, p, bytes.length)) group.sendRaw(to, bytes);
-  }
-
-  /**
-   * Whether an answer of `bytes` to `p`'s request may go to `to`: always under a key, and to an
-   * address whose packets about that request proved it; else within their allowance
-   * ({@link AddressProof}). The first answer held back becomes a `cookie` notice.
-   */
-  private admits(to: string, p: ClientPacket, bytes: number): boolean {
-    if (this.owner.auth() !== undefined) return true;
-    const id =
-      p.kind === 'accepted' || p.kind === 'reply' || p.kind === 'reject' || p.kind === 'outcome'
-        ? p.id
-        : undefined;
-    if (id === undefined) return true;
-    const verdict = this.proof.spend(to, id, bytes);
-    if (verdict === 'send') return true;
-    this.held++;
-    if (verdict === 'notice')
-      this.owner.group()?.sendRaw(to, this.encode({ kind: 'cookie', cookie: this.proof.cookieFor(to) }));
-    return false;
-  }
-
-  /**
-   * Replies of one view to `to`, one `replies` packet for several. Without a key, a reply to a
-   * request whose packets proved nothing is charged to that request's allowance: its share of the
-   * packet when every reply in it is so (else the others pay the packet's overhead, and it its
-   * own entry); one that cannot pay goes alone, where {@link admits} holds it back.
-   */
-  private sendReplies(to: string, batch: ReplyPacket[]): void {
-    if (batch.length === 1) {
-      this.sendNow(to, batch[0]!);
-      return;
-    }
-    const { member, viewId, members } = batch[0]!;
-    const packet = (rs: ReplyPacket[]): ClientPacket => ({
-      kind: 'replies',
-      member,
-      viewId,
-      members,
-      replies: rs.map(({ id, result }) => ({ id, result })),
-    });
-    const limited = this.owner.auth() === undefined ? batch.filter((r) => this.proof.limited(to, r.id)) : [];
-    if (limited.length === 0) {
-      this.sendNow(to, packet(batch));
-      return;
-    }
-    const bytes = this.encode(packet(batch));
-    const charge = (r: ReplyPacket) =>
-      limited.length === batch.length ? Math.ceil(bytes.length / batch.length) : replySize(r);
-    if (limited.every((r) => this.proof.left(to, r.id) >= charge(r))) {
-      for (const r of limited) this.proof.spend(to, r.id, charge(r));
-      this.sendNow(to, packet(batch), bytes);
-      return;
-    }
-    const rest = batch.filter((r) => !limited.includes(r));
-    for (const r of limited) this.sendNow(to, r);
-    if (rest.length > 0) this.sendReplies(to, rest);
+    group.sendRaw(to, bytes);
   }
 
   private encode(p: ClientPacket): Uint8Array {
@@ -281,10 +210,14 @@ export class ClientLink {
         let chunk: ReplyPacket[] = [];
         let size = 0;
         const send = () => {
-          const batch = chunk;
+          const { member, viewId, members } = chunk[0]!;
+          if (chunk.length === 1) this.sendNow(to, chunk[0]!);
+          else {
+            const replies = chunk.map(({ id, result }) => ({ id, result }));
+            this.sendNow(to, { kind: 'replies', member, viewId, members, replies });
+          }
           chunk = [];
           size = 0;
-          this.sendReplies(to, batch);
         };
         for (const r of list) {
           const bytes = replySize(r);

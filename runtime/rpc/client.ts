@@ -29,7 +29,6 @@ import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOpt
 import { AuthConfigError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf, PacketType } from '../wire/packet.js';
-import { CookieJar } from './address-proof.js';
 import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
 import { ClientMembership, type ClientView, type Contact } from './client-membership.js';
 import {
@@ -61,18 +60,15 @@ import {
 import {
   type AcceptedPacket,
   type CallPacket,
-  type ClientHead,
   type ClientPacket,
   encodeClientPacket,
   encodeHello,
   MAX_BATCHED_CALLS,
   type OutcomePacket,
   type OutcomeStatus,
-  padTo,
   type ReplyPacket,
   readClientPacket,
   TO_CLIENT,
-  UNVALIDATED_MIN_BYTES,
 } from './protocol.js';
 import { quorum } from './reply-quorum.js';
 import { parseRequestId, type Result } from './result.js';
@@ -261,8 +257,6 @@ export class TroupeClient implements Invoker {
   /** The view, the contact and the search for one (client-membership.ts). */
   private readonly membership: ClientMembership;
   private readonly calls = new Map<string, Call>();
-  /** Without a key: the members' cookies for this client's address (address-proof.ts). */
-  private readonly cookies = new CookieJar();
   private readonly remembered = new Map<string, Remembered>();
   /** Ids handed out by {@link newRequestId} and not yet used by a call. */
   private readonly reserved = new Set<string>();
@@ -724,22 +718,11 @@ export class TroupeClient implements Invoker {
       this.membership.onPad(packet.need, from);
       return;
     }
-    if (packet.kind === 'cookie') {
-      // An answer held back: our packets to `from` did not prove our address. Ask again with the
-      // cookie (a forged notice costs a resend, and a wrong cookie is answered by another notice).
-      if (!this.auth && this.cookies.take(from, packet.cookie))
-        for (const call of this.calls.values())
-          if (call.contact?.address === from) this.sendCall(call, call.contact);
-      return;
-    }
     if (packet.kind !== 'view')
       this.membership.heardFrom(from, 'member' in packet ? packet.member : undefined);
     switch (packet.kind) {
       case 'view':
-        if (!this.auth) {
-          this.membership.viewBytes(bytes.length);
-          if (packet.cookie) this.cookies.take(from, packet.cookie);
-        }
+        if (!this.auth) this.membership.viewBytes(bytes.length);
         this.membership.onView(packet, from, decoded.sender);
         return;
       case 'accepted':
@@ -1136,28 +1119,12 @@ export class TroupeClient implements Invoker {
     const i = addressed ? (this.membership.view?.addresses.indexOf(to) ?? -1) : -1;
     const member = i >= 0 ? this.membership.view?.members[i] : undefined;
     const receiver = member !== undefined ? endpointOf(member) : undefined;
-    this.transport.send(
-      to,
-      this.auth
-        ? encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver)
-        : this.keyless(to, p),
-    );
-  }
-
-  /**
-   * A packet to `to` without a key: it carries the member's cookie when we have it; without it a
-   * hello is padded for the view and a call or query to {@link UNVALIDATED_MIN_BYTES}, so that
-   * the member's answers fit the 3 times its bytes it allows an unproven address.
-   */
-  private keyless(to: string, p: ClientPacket): Uint8Array {
-    const cookie = this.cookies.get(to);
-    const encode = (q: ClientPacket, head?: ClientHead) =>
-      encodeClientPacket(q, this.groupId, this.endpoint, undefined, undefined, head);
-    if (p.kind === 'hello')
-      return encodeHello(p, this.membership.helloBytes(), (q) => encode(q, cookie && { cookie }));
-    if (cookie) return encode(p, { cookie });
-    if (p.kind !== 'call' && p.kind !== 'calls' && p.kind !== 'outcome?') return encode(p);
-    return padTo(UNVALIDATED_MIN_BYTES, (padding) => encode(p, padding ? { padding } : undefined));
+    const encode = (q: ClientPacket) =>
+      encodeClientPacket(q, this.groupId, this.endpoint, this.auth, receiver);
+    // Without a key a member answers a hello with at most 3× its bytes: padded for the view.
+    const bytes =
+      p.kind === 'hello' && !this.auth ? encodeHello(p, this.membership.helloBytes(), encode) : encode(p);
+    this.transport.send(to, bytes);
   }
 
   /** This client's counters since it connected (a copy). */

@@ -194,16 +194,15 @@ export class Contact {
 
   /** A client packet reached this member (step 1 of a call, docs/rpc.md). */
   onPacket(bytes: Uint8Array, from: string): void {
-    const decoded = readClientPacket(
+    const packet = readClientPacket(
       bytes,
       this.host.groupId(),
       this.host.auth,
       this.host.counters,
       this.host.endpoint(),
       (reason) => this.refuseClient(bytes, from, reason),
-    );
-    if (!decoded) return;
-    const packet = decoded.packet;
+    )?.packet;
+    if (!packet) return;
     if (TO_CLIENT.has(packet.kind)) {
       this.host.counters.malformed++; // a member-to-client kind sent to a member
       return;
@@ -212,30 +211,21 @@ export class Contact {
     // it applied a view of its current incarnation it would answer wrongly.
     if (!this.host.serving()) return;
     this.host.link.touch(from);
-    // Without a key the source address may be forged: answers to a packet that does not carry
-    // this member's cookie for it take at most 3 times its bytes (address-proof.ts).
-    const proof = this.host.link.proof;
-    const proven = this.host.auth !== undefined || proof.proves(from, decoded.cookie);
-    const ids = packet.kind === 'calls' ? packet.calls.map((c) => c.id) : 'id' in packet ? [packet.id] : [];
-    if (proven) for (const id of ids) proof.proven(from, id);
-    else proof.allowPacket(from, ids, bytes.length);
-    // Each call's share of what its packet's answers may take, when unproven.
-    const share = proven ? undefined : Math.floor(proof.left(from, ids[0] ?? ''));
     switch (packet.kind) {
       case 'hello':
-        this.host.link.hello(from, packet.maxDatagram, bytes.length, proven && this.host.auth === undefined);
+        this.host.link.hello(from, packet.maxDatagram, bytes.length);
         return;
       case 'outcome?':
         if (this.speaks()) this.answerOutcome(packet, from);
         return;
       case 'call':
-        this.onCall(packet, from, share);
+        this.onCall(packet, from);
         return;
       case 'calls':
         // One client's calls of one turn: ordered together (a lone cast, or one batch).
         this.batcher.hold();
         try {
-          for (const call of packet.calls) this.onCall(call, from, share);
+          for (const call of packet.calls) this.onCall(call, from);
         } finally {
           this.batcher.release();
         }
@@ -277,8 +267,7 @@ export class Contact {
   }
 
   /** A client's call: answer it if known, refuse it if invalid, else order it or answer the query. */
-  /** @param share without a key, what answers to this call may take towards `from` when its packet proved nothing. */
-  private onCall(p: CallPacket, from: string, share?: number): void {
+  private onCall(p: CallPacket, from: string): void {
     const group = this.host.group();
     if (!group?.view) return; // not serving yet: the client retransmits or moves on
     if (p.to !== undefined && p.to !== group.self) {
@@ -359,7 +348,6 @@ export class Contact {
         settled: p.settled,
         keep: p.keep,
         issue,
-        ...this.limitFor(p.mode, share, resolved.entry.kind === 'handler'),
       };
       this.inflight.set(p.id, this.host.clock());
       this.castArgs.set(p.id, { issue, resolved });
@@ -368,22 +356,7 @@ export class Contact {
       this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
       return;
     }
-    this.onQuery(p, resolved.entry, resolved.args, from, share);
-  }
-
-  /**
-   * For a call whose packet proved nothing, what the members that answer it may each send the
-   * client (`lim`): the call's `share` for a handler call (its lock's holder answers it, maybe
-   * not this member), split over the view for an `all` or `majority` call (every member
-   * answers), nothing for the rest (this member answers, within its own allowance).
-   */
-  private limitFor(mode: CallPacket['mode'], share: number | undefined, handler = false): { lim?: number } {
-    if (share === undefined) return {};
-    // A handler call is answered by its lock's holder alone, whichever member that is.
-    if (handler) return { lim: share };
-    if (mode !== 'all' && mode !== 'majority') return {};
-    const n = this.host.group()?.view?.members.length ?? 1;
-    return { lim: Math.floor(share / Math.max(1, n)) };
+    this.onQuery(p, resolved.entry, resolved.args, from);
   }
 
   /**
@@ -414,7 +387,7 @@ export class Contact {
   }
 
   /** An unordered query: answered here from local state; in `all`/`majority` also by every other member. */
-  private onQuery(p: CallPacket, entry: MethodEntry, args: unknown[], from: string, share?: number): void {
+  private onQuery(p: CallPacket, entry: MethodEntry, args: unknown[], from: string): void {
     const group = this.host.group()!;
     const view = group.view!;
     // The client counts `all`/`majority` replies against this view; `none` hears only this.
@@ -438,7 +411,6 @@ export class Contact {
         mode,
         client: from,
         viewId: view.id,
-        ...this.limitFor(mode, share),
       };
       const payload = encodeGroupMsg(fwd);
       for (const m of view.members) if (m !== group.self) group.send(m, payload);
@@ -560,7 +532,6 @@ export class Contact {
   answerForwarded(msg: ForwardMsg): void {
     const resolved = this.host.dispatcher.resolve(msg.service, msg.method, msg.args);
     if (!resolved.ok || resolved.entry.ordered) return;
-    if (msg.lim !== undefined) this.host.link.proof.allow(msg.client, [msg.id], msg.lim);
     this.answerQuery(msg.id, resolved.entry, resolved.args, msg.client);
   }
 }

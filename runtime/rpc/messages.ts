@@ -54,12 +54,6 @@ export interface RequestMsg {
    * wherever and whenever they were cast (docs/rpc.md, "Issues and fencing").
    */
   issue: number;
-  /**
-   * Without a key, for an `all` or `majority` call whose packet did not prove its client's
-   * address (no valid cookie): the bytes each member's answers to it may take towards the
-   * client (docs/rpc.md, "Cookies without a key"). Absent: answered whole.
-   */
-  lim?: number | undefined;
 }
 
 export interface DoneMsg {
@@ -85,8 +79,6 @@ export interface ForwardMsg {
   client: string;
   /** The ordering view id and members the contact told the client about. */
   viewId: number;
-  /** As {@link RequestMsg.lim}: what this member's answer may take towards an unproven client. */
-  lim?: number | undefined;
 }
 
 /**
@@ -137,8 +129,7 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
         m.settled ?? null,
         m.issue,
         // Appended when present: most requests have nothing kept and keep the earlier 11 fields.
-        ...(m.keep !== undefined || m.lim !== undefined ? [m.keep ?? null] : []),
-        ...(m.lim !== undefined ? [m.lim] : []),
+        ...(m.keep !== undefined ? [m.keep] : []),
       ]);
     case 'done':
       return encodeValue([KIND.done, m.id, m.runner, resultToTuple(m.result)]);
@@ -146,17 +137,7 @@ export function encodeGroupMsg(m: GroupMsg): Uint8Array {
     case 'release':
       return encodeValue([KIND[m.kind], m.lock, m.member]);
     case 'forward':
-      return encodeValue([
-        KIND.forward,
-        m.id,
-        m.service,
-        m.method,
-        m.args,
-        m.mode,
-        m.client,
-        m.viewId,
-        ...(m.lim !== undefined ? [m.lim] : []),
-      ]);
+      return encodeValue([KIND.forward, m.id, m.service, m.method, m.args, m.mode, m.client, m.viewId]);
     case 'fence':
       return encodeValue([KIND.fence, m.id, m.upTo, m.by, m.at]);
     case 'requests':
@@ -194,7 +175,7 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
   if (!Array.isArray(v)) return bad('group message must be an array');
   switch (v[0]) {
     case KIND.request:
-      if (v.length < 11 || v.length > 13) bad('request has 11 to 13 fields');
+      if (v.length !== 11 && v.length !== 12) bad('request has 11 or 12 fields');
       {
         const r = callFields(v, 'request') as RequestMsg;
         r.contact = str(v[7], 'contact', 64);
@@ -202,8 +183,7 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         r.settled = v[9] === null ? undefined : int(v[9], 'settled watermark');
         // An earlier release's contact put a boolean (after-fence) here: its clients' issue, 0.
         r.issue = typeof v[10] === 'boolean' ? 0 : int(v[10], 'issue');
-        r.keep = v.length >= 12 && v[11] !== null ? ints(v[11], 'kept counters', MAX_KEPT) : undefined;
-        if (v.length === 13) r.lim = int(v[12], 'answer allowance');
+        r.keep = v.length === 12 ? ints(v[11], 'kept counters', MAX_KEPT) : undefined;
         return r;
       }
     case KIND.done:
@@ -223,11 +203,10 @@ export function decodeGroupMsg(payload: Uint8Array): GroupMsg {
         member: str(v[2], 'member', 64),
       };
     case KIND.forward:
-      if (v.length !== 8 && v.length !== 9) bad('forward has 8 or 9 fields');
+      if (v.length !== 8) bad('forward has 8 fields');
       {
         const f = callFields(v, 'forward') as ForwardMsg;
         f.viewId = int(v[7], 'view id');
-        if (v.length === 9) f.lim = int(v[8], 'answer allowance');
         return f;
       }
     case KIND.fence:

@@ -250,21 +250,7 @@ export interface ViewPacket {
    * absent from a member of an earlier release.
    */
   maxDatagram?: number;
-  /**
-   * Without a key: this member's cookie for the client's address ({@link COOKIE_BYTES} bytes),
-   * which the client's later packets to it carry ("Cookies without a key", docs/rpc.md).
-   */
-  cookie?: Uint8Array;
 }
-
-/** A keyless member's cookie for one client address: what the client's packets must carry. */
-export interface CookiePacket {
-  kind: 'cookie';
-  cookie: Uint8Array;
-}
-
-/** The bytes of a member's cookie for a client address. */
-export const COOKIE_BYTES = 8;
 
 export type ClientPacket =
   | CallPacket
@@ -277,8 +263,7 @@ export type ClientPacket =
   | RejectPacket
   | OutcomePacket
   | ViewPacket
-  | PadPacket
-  | CookiePacket;
+  | PadPacket;
 
 const KIND = {
   call: 1,
@@ -291,7 +276,6 @@ const KIND = {
   view: 14,
   replies: 15,
   pad: 16,
-  cookie: 17,
   calls: 4,
 } as const;
 
@@ -374,12 +358,8 @@ function tuple(p: ClientPacket): unknown[] {
         p.viewId,
         p.members,
         p.addresses,
-        // Appended fields: the shortest form that holds what the view says.
-        ...(p.maxDatagram !== undefined || p.cookie ? [p.maxDatagram ?? 0] : []),
-        ...(p.cookie ? [p.cookie] : []),
+        ...(p.maxDatagram !== undefined ? [p.maxDatagram] : []),
       ];
-    case 'cookie':
-      return [KIND.cookie, p.cookie];
     case 'replies':
       return [
         KIND.replies,
@@ -402,20 +382,13 @@ export function encodeClientPacket(
   sender: Endpoint,
   auth?: PacketAuth,
   receiver?: Endpoint,
-  /**
-   * Without a key: the receiving member's cookie for the sender's address, when it has one, or
-   * bytes of padding that make the packet large enough for its answers without one.
-   */
-  head?: ClientHead,
 ): Uint8Array {
   const packet = {
     type: PacketType.Client,
     flags: 0,
     groupId,
     sender,
-    // A client's cookie (or padding) travels as the packet's one header: not part of the message.
-    headers:
-      head === undefined ? [] : 'cookie' in head ? [[head.cookie]] : [[null, new Uint8Array(head.padding)]],
+    headers: [],
     payload: encodeValue(tuple(p)),
   };
   return auth ? auth.encode(packet, receiver) : encodePacket(packet);
@@ -430,43 +403,15 @@ export function encodeHello(
   minBytes: number,
   encode: (p: ClientPacket) => Uint8Array,
 ): Uint8Array {
-  return padTo(minBytes, (padding) => encode(padding ? { ...p, padding } : p));
-}
-
-/**
- * What a client's packet without a cookie is, for a keyless member: a cookie header if it has
- * the member's, else padding to {@link UNVALIDATED_MIN_BYTES} (so that the member's answers fit
- * {@link ANSWER_AMPLIFICATION} times it), encoded by `encode`.
- */
-export type ClientHead = { cookie: Uint8Array } | { padding: number };
-
-/**
- * Without a key, a member's answers to a packet that carries no valid cookie (its source address
- * unproven) are at most this many times the packet's bytes; past it the member sends a `cookie`
- * notice, and the client asks again with the cookie.
- */
-export const ANSWER_AMPLIFICATION = 3;
-
-/** A keyless client's call, calls or outcome? packet without the member's cookie is padded to this. */
-export const UNVALIDATED_MIN_BYTES = 200;
-
-/**
- * A packet of at least `minBytes`: `encode(0)`, or, when shorter, `encode(n)` with `n` bytes of
- * padding whose own msgpack header (bin 8: 2 bytes, bin 16: 3) counts towards `minBytes`.
- */
-export function padTo(minBytes: number, encode: (padding: number) => Uint8Array): Uint8Array {
-  const plain = encode(0);
+  const plain = encode(p);
   if (plain.length >= minBytes) return plain;
+  // The padding's own header (msgpack bin 8: 2 bytes, bin 16: 3) counts towards minBytes.
   let padding = minBytes - plain.length - 2;
   if (padding > 0xff) padding--;
-  const padded = encode(Math.max(1, padding));
-  return padded.length >= minBytes ? padded : encode(Math.max(1, padding) + minBytes - padded.length);
-}
-
-function cookie(v: unknown): Uint8Array {
-  const b = bytes(v, 'cookie');
-  if (b.length !== COOKIE_BYTES) bad(`a cookie is ${COOKIE_BYTES} bytes, got ${b.length}`);
-  return b;
+  const padded = encode({ ...p, padding: Math.max(1, padding) });
+  return padded.length >= minBytes
+    ? padded
+    : encode({ ...p, padding: Math.max(1, padding) + minBytes - padded.length });
 }
 
 function fields(v: unknown[], n: number, kind: string): void {
@@ -593,8 +538,8 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.view: {
-      // The member's datagram limit (6 fields), then its cookie (7) came later; earlier members send fewer.
-      if (v.length !== 5 && v.length !== 6) fields(v, 7, 'view');
+      // The member's datagram limit came later (6 fields); a member of an earlier release sends 5.
+      if (v.length !== 5) fields(v, 6, 'view');
       const members = strings(v[3], 'members');
       const addresses = strings(v[4], 'addresses');
       if (members.length !== addresses.length) bad('view members and addresses differ in length');
@@ -604,13 +549,9 @@ function parse(v: unknown): ClientPacket {
         viewId: int(v[2], 'view id'),
         members,
         addresses,
-        ...(v.length >= 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
-        ...(v.length === 7 ? { cookie: cookie(v[6]) } : {}),
+        ...(v.length === 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
       };
     }
-    case KIND.cookie:
-      fields(v, 2, 'cookie');
-      return { kind: 'cookie', cookie: cookie(v[1]) };
     default:
       return bad(`unknown client message kind ${shown(v[0])}`);
   }
@@ -638,13 +579,6 @@ export class ClientPacketDrop extends DecodeError {
   }
 }
 
-/** A client packet as decoded: the message, its sender's endpoint, and the cookie it carried. */
-export interface DecodedClientPacket {
-  packet: ClientPacket;
-  sender: Endpoint;
-  cookie?: Uint8Array;
-}
-
 /**
  * Decodes a client packet of group `groupId`, verified with `auth` (the group key and this
  * receiver's replay windows) when given; without it, an authenticated packet is refused.
@@ -655,7 +589,7 @@ export function decodeClientPacket(
   groupId: number,
   auth?: PacketAuth,
   self?: Endpoint,
-): DecodedClientPacket {
+): { packet: ClientPacket; sender: Endpoint } {
   try {
     const h = decodeFixedHeader(raw);
     if (h.type !== PacketType.Client)
@@ -675,19 +609,8 @@ export function decodeClientPacket(
       throw e;
     }
     const pkt = decodePacket(plain);
-    if (pkt.headers.length > 1) bad('a client packet carries at most one header, its cookie or padding');
-    const head: unknown = pkt.headers[0];
-    let carried: Uint8Array | undefined;
-    if (head !== undefined) {
-      // [cookie], or [nil, padding] from a client that has no cookie for this member yet.
-      if (!Array.isArray(head)) return bad('a client packet header is [cookie] or [nil, padding]');
-      const h = head as unknown[];
-      if (h.length === 1) carried = cookie(h[0]);
-      else if (h.length !== 2 || h[0] !== null) bad('a client packet header is [cookie] or [nil, padding]');
-      else bytes(h[1], 'padding');
-    }
-    const packet = parse(decodeValue(pkt.payload));
-    return { packet, sender: pkt.sender, ...(carried ? { cookie: carried } : {}) };
+    if (pkt.headers.length !== 0) bad('client packets carry no headers');
+    return { packet: parse(decodeValue(pkt.payload)), sender: pkt.sender };
   } catch (e) {
     if (e instanceof ClientPacketDrop) throw e;
     if (e instanceof DecodeError) throw new ClientPacketDrop('malformed', e.message);
@@ -707,7 +630,7 @@ export function readClientPacket(
   self?: Endpoint,
   /** Told why a packet was dropped (a member answers some drops with a refusal notice). */
   onDrop?: (reason: DropReason) => void,
-): DecodedClientPacket | undefined {
+): { packet: ClientPacket; sender: Endpoint } | undefined {
   try {
     return decodeClientPacket(raw, groupId, auth, self);
   } catch (e) {
@@ -727,5 +650,4 @@ export const TO_CLIENT: ReadonlySet<ClientPacket['kind']> = new Set([
   'outcome',
   'view',
   'pad',
-  'cookie',
 ]);

@@ -18,7 +18,7 @@
  * state, the outcome table, the locks and pending handler calls, and whatever was delivered
  * but not yet applied, so a joiner continues exactly where the snapshot was taken.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
 import { steadyNow } from '../clock.js';
 import { StateBusyError, TroupeError } from '../errors.js';
@@ -82,11 +82,6 @@ export interface ReplicaOptions {
    * recast and client timers. Default {@link steadyNow}: wall time at start, never stepped.
    */
   clock?: () => number;
-  /**
-   * Without a key: this member's secret for the cookies it gives client addresses
-   * (docs/rpc.md, "Cookies without a key"). Default 16 random bytes; a simulator passes its own.
-   */
-  cookieSecret?: Uint8Array;
   /** Clients heard from within this many ms get a `view` packet at each view change. Default 30 s. */
   clientPushMs?: number;
   /** A call cast but not delivered within this many ms is cast again on retransmission. Default 5 s. */
@@ -159,12 +154,6 @@ export interface ReplicaStats {
    * three times the hello's bytes (the client says hello again, padded).
    */
   hellosPadded: number;
-  /**
-   * Without a key: answers not sent because the packets asking for them did not carry this
-   * member's cookie for their source address and their allowance (3 times their bytes) was
-   * spent; the first of each became a `cookie` notice (docs/rpc.md, "Cookies without a key").
-   */
-  answersHeld: number;
   /**
    * The view this replica applies now (the last view change it took from the order), and how
    * many requests of that view it has taken from the order since (0 and 0 before any view).
@@ -348,25 +337,22 @@ export class Replica<T extends object = object> implements StateProvider {
    * produce for one client leaves in one packet, and an `accepted` whose reply goes in the same
    * turn is not sent at all (docs/rpc.md, "Batching").
    */
-  private readonly link = new ClientLink(
-    {
-      group: () => this.group,
-      groupId: () => this.groupId,
-      endpoint: () => this.endpoint,
-      auth: () => this.auth,
-      clock: () => this.clock(),
-      observe: () => this.observe,
-      guard: (fn) => this.guard(fn),
-    },
-    () => this.cookieSecret,
-  );
+  private readonly link = new ClientLink({
+    group: () => this.group,
+    groupId: () => this.groupId,
+    endpoint: () => this.endpoint,
+    auth: () => this.auth,
+    clock: () => this.clock(),
+    observe: () => this.observe,
+    guard: (fn) => this.guard(fn),
+  });
   /** This member's own `acquire()` calls still waiting for their lock. */
   private readonly lockWaiters = new LockWaiters();
   /** This member's runs of the handler calls it holds the lock of (handler-runs.ts). */
   private readonly handlers: HandlerRuns;
   private readonly counters: Omit<
     ReplicaStats,
-    'applyRunningMs' | 'applyQueued' | 'hellosPadded' | 'answersHeld' | 'appliedView' | 'appliedInView'
+    'applyRunningMs' | 'applyQueued' | 'hellosPadded' | 'appliedView' | 'appliedInView'
   > = {
     applied: 0,
     deduplicated: 0,
@@ -396,8 +382,6 @@ export class Replica<T extends object = object> implements StateProvider {
   private generation = 0;
   /** The last client request applied here (named in divergence reports). */
   private lastRequest: string | undefined;
-  /** {@link ReplicaOptions.cookieSecret}. */
-  private readonly cookieSecret: Uint8Array;
   /** Where this replica stands in the order: {@link ReplicaStats.appliedView}, `appliedInView`. */
   private position = { view: 0, taken: 0 };
   /** A view reached the listeners: they were registered in time (see {@link attach}). */
@@ -423,7 +407,6 @@ export class Replica<T extends object = object> implements StateProvider {
     this.outcomeLimits = options.outcomes ?? {};
     this.outcomes = new OutcomeTable(this.outcomeLimits);
     this.clock = options.clock ?? steadyNow;
-    this.cookieSecret = options.cookieSecret ?? randomBytes(16);
     this.clientPushMs = options.clientPushMs ?? 30_000;
     this.auth =
       options.key === undefined
@@ -754,10 +737,6 @@ export class Replica<T extends object = object> implements StateProvider {
       return undefined;
     }
     this.lastRequest = msg.id;
-    // An unproven client's all/majority call (no key, no cookie): this member's answers to it
-    // take at most the share its contact gave each member (address-proof.ts).
-    if (msg.lim !== undefined && msg.contact !== this.group?.self)
-      this.link.proof.allow(msg.client, [msg.id], msg.lim);
     if (view.id !== this.position.view) this.position = { view: view.id, taken: 0 };
     this.position.taken++;
     // This member's own cast: its arguments were decoded and validated when the call came in.
@@ -1076,7 +1055,6 @@ export class Replica<T extends object = object> implements StateProvider {
       ...this.counters,
       ...this.contact.stats(),
       hellosPadded: this.link.padded,
-      answersHeld: this.link.held,
       appliedView: this.position.view,
       appliedInView: this.position.taken,
       applyRunningMs: this.applying()?.ms ?? 0,

@@ -3,9 +3,13 @@
 // any rate, towards whoever the forger named (FINDINGS 166's review, session 32). A member now
 // answers a keyless hello with at most 3 times its bytes (QUIC's bound for an address not yet
 // validated): a larger view gets a `pad` notice, and the client says hello again, padded.
+import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Bank } from '../../examples/bank/bank.js';
+import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
+import type { Group } from '../../runtime/group/group.js';
 import { ClientLink } from '../../runtime/rpc/client-link.js';
-import { connect } from '../../runtime/rpc/index.js';
+import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
 import {
   type ClientPacket,
   decodeClientPacket,
@@ -15,10 +19,11 @@ import {
   HELLO_MIN_BYTES,
   type ViewPacket,
 } from '../../runtime/rpc/protocol.js';
+import { udp } from '../../runtime/transport/udp.js';
 import { encodePacket, groupIdOf } from '../../runtime/wire/packet.js';
-import { keylessBank, rawSocket, TestScope } from '../support/keyless-bank.js';
 import { until } from '../support/until.js';
 
+const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };
 const EP = { node: 7, inc: 1 };
 
 /** A member id and address for each of `n` members (ids as the stack writes them). */
@@ -41,19 +46,16 @@ describe('a member answering a keyless hello (ClientLink)', () => {
       maxDatagram: 65_000,
       sendRaw: (to: string, bytes: Uint8Array) => sent.push({ to, bytes }),
     };
-    const l = new ClientLink(
-      {
-        group: () => group as never,
-        groupId: () => 1,
-        endpoint: () => EP,
-        // Only its presence matters here: a keyed member verified the hello before it got here.
-        auth: () => (keyed ? ({ encode: (packet: never) => encodePacket(packet) } as never) : undefined),
-        clock: () => 0,
-        observe: () => ({ event: () => {} }) as never,
-        guard: (fn) => fn(),
-      },
-      () => new Uint8Array(16),
-    );
+    const l = new ClientLink({
+      group: () => group as never,
+      groupId: () => 1,
+      endpoint: () => EP,
+      // Only its presence matters here: a keyed member verified the hello before it got here.
+      auth: () => (keyed ? ({ encode: (packet: never) => encodePacket(packet) } as never) : undefined),
+      clock: () => 0,
+      observe: () => ({ event: () => {} }) as never,
+      guard: (fn) => fn(),
+    });
     return { link: l, sent };
   }
   const read = (b: Uint8Array) => decodeClientPacket(b, 1).packet;
@@ -103,38 +105,79 @@ describe('encodeHello', () => {
   });
 });
 
-const scope = new TestScope();
-afterEach(() => scope.reset());
+let groups: Group[] = [];
+let clients: TroupeClient[] = [];
+let sockets: dgram.Socket[] = [];
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(groups.map((g) => g.leave(500).catch(() => {})));
+  for (const s of sockets) s.close();
+  groups = [];
+  clients = [];
+  sockets = [];
+});
+
+async function socket(): Promise<{
+  s: dgram.Socket;
+  address: string;
+  got: Array<{ bytes: Buffer; from: string }>;
+}> {
+  const s = dgram.createSocket('udp4');
+  sockets.push(s);
+  const got: Array<{ bytes: Buffer; from: string }> = [];
+  s.on('message', (bytes, r) => got.push({ bytes, from: `${r.address}:${r.port}` }));
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  return { s, address: `127.0.0.1:${s.address().port}`, got };
+}
+
+const send = (s: dgram.Socket, to: string, bytes: Uint8Array) => {
+  const [host, port] = to.split(':');
+  s.send(bytes, Number(port), host);
+};
 
 describe('keyless hellos over real UDP', () => {
   it('a 3-member group answers an unpadded hello with a notice, and a client calls without one', async () => {
-    const { seeds, replicas } = await keylessBank(scope, 3);
+    const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
+    const seeds = ts.map((t) => t.address);
+    const replicas = await Promise.all(
+      ts.map((transport) =>
+        joinReplica(new Bank(), 'bank', {
+          seeds,
+          transport,
+          insecure: true,
+          layers: FAST,
+          validate: validateBankRequest,
+        }),
+      ),
+    );
+    groups.push(...replicas.map((m) => m.group));
+    await until(() => replicas.every((m) => m.group.view?.members.length === 3), 10_000, 'a 3-member view');
 
     // A forger's hello as an earlier release sent it (2 fields, ~30 bytes), source address its own
     // here (a forger would write the victim's): the answer is a notice, no larger than the hello.
     const gid = groupIdOf('bank');
-    const forger = await rawSocket(scope);
+    const forger = await socket();
     const bare = encodeClientPacket({ kind: 'hello', viewId: 0 }, gid, { node: 0x0606, inc: 6 });
-    forger.send(seeds[0]!, bare);
+    send(forger.s, seeds[0]!, bare);
     await until(() => forger.got.length >= 1, 5_000, 'an answer to the bare hello');
     const answer = decodeClientPacket(forger.got[0]!.bytes, gid).packet;
     expect(answer.kind).toBe('pad');
     expect(forger.got[0]!.bytes.length).toBeLessThanOrEqual(bare.length);
-    expect(replicas[0]!.stats().hellosPadded).toBe(1);
+    expect(replicas[0]!.replica.stats().hellosPadded).toBe(1);
 
     // A real client's hellos are padded from the first: it gets the view and calls at once.
     const client = await connect({ group: 'bank', seeds, insecure: true });
-    scope.clients.push(client);
+    clients.push(client);
     await client.ready(3);
     expect(await client.invoke('bank', 'deposit', ['a', 5])).toBe(5);
-    expect(replicas.map((r) => r.stats().hellosPadded)).toEqual([1, 0, 0]);
+    expect(replicas.map((m) => m.replica.stats().hellosPadded)).toEqual([1, 0, 0]);
   }, 30_000);
 
   it('a client reaches a member whose view needs a padded hello, doubling its hello per notice', async () => {
     // A member of a 64-member view, played over a real socket: a notice for a short hello, the
     // view for one of at least a third of it.
     const gid = groupIdOf('bank');
-    const member = await rawSocket(scope);
+    const member = await socket();
     const { members, addresses } = bigView(63);
     const view: ViewPacket = {
       kind: 'view',
@@ -153,10 +196,14 @@ describe('keyless hellos over real UDP', () => {
       if (p.kind !== 'hello') return;
       hellos.push(bytes.length);
       const to = `${r.address}:${r.port}`;
-      member.send(to, bytes.length >= need ? viewBytes : encodeClientPacket({ kind: 'pad', need }, gid, ep));
+      send(
+        member.s,
+        to,
+        bytes.length >= need ? viewBytes : encodeClientPacket({ kind: 'pad', need }, gid, ep),
+      );
     });
     const client = await connect({ group: 'bank', seeds: [member.address], insecure: true });
-    scope.clients.push(client);
+    clients.push(client);
     await client.ready();
     expect(client.view?.members).toHaveLength(64);
     expect(viewBytes.length).toBeGreaterThan(1_700);

@@ -24,18 +24,15 @@ describe('a keyless 34-byte hello from a forged address (ClientLink)', () => {
       maxDatagram: 65_000,
       sendRaw: (to: string, bytes: Uint8Array) => sent.push({ to, bytes }),
     };
-    const l = new ClientLink(
-      {
-        group: () => group as never,
-        groupId: () => 1,
-        endpoint: () => EP,
-        auth: () => undefined,
-        clock: () => 0,
-        observe: () => ({ event: () => {} }) as never,
-        guard: (fn) => fn(),
-      },
-      () => new Uint8Array(16),
-    );
+    const l = new ClientLink({
+      group: () => group as never,
+      groupId: () => 1,
+      endpoint: () => EP,
+      auth: () => undefined,
+      clock: () => 0,
+      observe: () => ({ event: () => {} }) as never,
+      guard: (fn) => fn(),
+    });
     const victim = '6.6.6.6:6';
     // What Contact.onPacket does with a hello: touch, then hello.
     l.touch(victim);
