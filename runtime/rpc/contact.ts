@@ -113,8 +113,8 @@ export class Contact {
    * its resolution.
    */
   private readonly castArgs = new Map<string, { issue: number; resolved: Extract<Resolved, { ok: true }> }>();
-  /** Fences this member cast and has not yet applied: request id → cast time. */
-  private readonly fencing = new Map<string, number>();
+  /** Fences this member cast and has not yet applied: request id → cast time and the issue fenced. */
+  private readonly fencing = new Map<string, { at: number; upTo: number }>();
   private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
   /** Observability queries answered, at most {@link OBSERVE_QUERIES_PER_SEC} a second. */
   private readonly observeTokens = new TokenBucket(OBSERVE_QUERIES_PER_SEC);
@@ -164,8 +164,14 @@ export class Contact {
     return cast;
   }
 
-  /** A fence of `id` was applied: a later query may cast another. */
-  fenceApplied(id: string): void {
+  /**
+   * A fence of `id` up to `upTo` was applied: a later query may cast another, unless this
+   * member's own fence of a later issue is still in flight (an earlier fence, its own or
+   * another member's, says nothing of that cast: FINDINGS 177).
+   */
+  fenceApplied(id: string, upTo: number): void {
+    const mine = this.fencing.get(id);
+    if (mine && mine.upTo > upTo) return;
     this.fencing.delete(id);
   }
 
@@ -504,7 +510,7 @@ export class Contact {
   private fence(id: string, upTo: number): void {
     const group = this.host.group();
     const now = this.host.clock();
-    const castAt = this.fencing.get(id);
+    const castAt = this.fencing.get(id)?.at;
     if (
       !group ||
       upTo <= this.host.outcomes().fenced(id) ||
@@ -512,7 +518,7 @@ export class Contact {
     )
       return;
     this.fencing.delete(id);
-    this.fencing.set(id, now);
+    this.fencing.set(id, { at: now, upTo });
     if (this.fencing.size > FENCES) this.fencing.delete(this.fencing.keys().next().value as string);
     const fence = {
       kind: 'fence' as const,

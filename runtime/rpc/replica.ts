@@ -713,7 +713,7 @@ export class Replica<T extends object = object> implements StateProvider {
         return undefined;
       case 'fence':
         this.outcomes.fence(msg.id, msg.upTo);
-        this.contact.fenceApplied(msg.id);
+        this.contact.fenceApplied(msg.id, msg.upTo);
         return undefined;
       default:
         return undefined;
