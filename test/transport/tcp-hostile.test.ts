@@ -122,17 +122,21 @@ describe('tcp transport: the host a hello names, other spellings of an IPv4-mapp
   // Review of 11d66eb: only the dotted form `::ffff:a.b.c.d` is mapped back to IPv4. The same
   // address written in hex (`::ffff:7f00:2`) or expanded (`0:0:0:0:0:ffff:127.0.0.2`) is taken as
   // an IPv6 address, "another family", and not compared: the member connects to 127.0.0.2.
-  it.each(['::ffff:7f00:2', '0:0:0:0:0:ffff:127.0.0.2'])('refuses [%s]:p from 127.0.0.1', async (h) => {
-    const member = await make();
-    member.onPacket((bytes, from) => member.send(from, bytes));
-    const elsewhere = await sink('127.0.0.2');
-    const port = Number(member.address.split(':')[1]);
-    const c = net.connect({ host: '127.0.0.1', port });
-    c.on('error', () => {});
-    sockets.push(c);
-    c.write(Buffer.concat([helloFrame(`[${h}]:${elsewhere.port}`), frame(text('hello'))]));
-    await sleep(300);
-    expect(elsewhere.held()).toBe(0);
-    expect(member.stats().errors).toBe(1);
-  }, 10_000);
+  it.each(['::ffff:7f00:2', '0:0:0:0:0:ffff:127.0.0.2'])(
+    'refuses [%s]:p from 127.0.0.1',
+    async (h) => {
+      const member = await make();
+      member.onPacket((bytes, from) => member.send(from, bytes));
+      const elsewhere = await sink('127.0.0.2');
+      const port = Number(member.address.split(':')[1]);
+      const c = net.connect({ host: '127.0.0.1', port });
+      c.on('error', () => {});
+      sockets.push(c);
+      c.write(Buffer.concat([helloFrame(`[${h}]:${elsewhere.port}`), frame(text('hello'))]));
+      await sleep(300);
+      expect(elsewhere.held()).toBe(0);
+      expect(member.stats().errors).toBe(1);
+    },
+    10_000,
+  );
 });
