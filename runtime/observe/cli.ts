@@ -54,14 +54,15 @@ function parse(argv: readonly string[], env: Record<string, string | undefined>)
   if (!group) throw new TroupeError('CLI_USAGE', '--group NAME is required');
   const seeds = (flags.get('seeds') ?? '').split(',').filter((s) => s !== '');
   if (seeds.length === 0) throw new TroupeError('CLI_USAGE', '--seeds HOST:PORT[,HOST:PORT...] is required');
-  const keyFile = flags.get('key-file');
+  // As `troupe serve`: the flag, else TROUPE_KEY_FILE, else TROUPE_KEY.
+  const keyFile = flags.get('key-file') ?? (env.TROUPE_KEY_FILE || undefined);
   const keyText = keyFile === undefined ? env.TROUPE_KEY || undefined : undefined;
   // As `connect()`: a key, or no key on purpose. Asking a keyless group in the clear is a choice
   // the operator makes, not what a forgotten --key-file silently does.
   if (keyFile === undefined && keyText === undefined && !flags.has('insecure'))
     throw new TroupeError(
       'CLI_USAGE',
-      'a group key is required (--key-file F or TROUPE_KEY), or --insecure for a group that has none',
+      'a group key is required (--key-file F, TROUPE_KEY_FILE or TROUPE_KEY), or --insecure for a group that has none',
     );
   if ((keyFile !== undefined || keyText !== undefined) && flags.has('insecure'))
     throw new TroupeError('CLI_USAGE', '--insecure with a key: give one or the other');
@@ -112,7 +113,8 @@ export function printable(line: string): string {
 const OPTIONS_HELP = `Options:
   --group NAME        the group's name (required)
   --seeds H:P,...     members to ask; host names allowed (required)
-  --key-file PATH     the group key file (as given to troupe serve); or TROUPE_KEY, hex or base64
+  --key-file PATH     the group key file (as given to troupe serve); or TROUPE_KEY_FILE, or
+                      TROUPE_KEY, hex or base64
   --insecure          the group runs without a key
   --timeout MS        how long to wait for the members' answers
   --host ADDR         the local address to send from (default 127.0.0.1)

@@ -211,6 +211,11 @@ describe('troupe trace and troupe status against a live keyed group', () => {
       );
       expect(c.err).toEqual([]);
       expect(c.out[0]).toMatch(/^group bank: view \d+, 1 members?/);
+      // TROUPE_KEY_FILE, as troupe serve takes it (before, a usage error: no key given).
+      const viaEnv = capture();
+      const env = { TROUPE_KEY_FILE: file };
+      expect(await statusCommand(['--group', 'bank', '--seeds', seeds[0]!], { ...viaEnv.io, env })).toBe(0);
+      expect(viaEnv.out[0]).toMatch(/^group bank: view \d+, 1 members?/);
       // Another keygen key is refused by the group, and a file that is no key is a usage error.
       writeKeyFile(path.join(dir, 'other.key'));
       const other = capture();
