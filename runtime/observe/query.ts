@@ -12,8 +12,8 @@ import {
   type ClientPacket,
   encodeClientPacket,
   encodeHello,
-  HELLO_MAX_BYTES,
   HELLO_MIN_BYTES,
+  paddedHello,
   type ReplyPacket,
   readClientPacket,
   type ViewPacket,
@@ -71,10 +71,10 @@ export async function queryGroup(
   const endpoint = { node: randomBytes(4).readUInt32BE(0), inc: 0 };
   const clientId = `q${randomBytes(6).toString('hex')}`;
   const drops = { malformed: 0, foreign: 0, unauthenticated: 0, replayed: 0 };
-  // Views are taken from the seeds only, so their addresses as packets come from them.
   // The monotonic clock: a wall clock stepped back mid-query would have kept it asking for good.
   // Set before the seeds are resolved, whose lookups count towards the timeout.
   const deadline = steadyNow() + timeoutMs;
+  // Views are taken from the seeds only, so their addresses as packets come from them.
   const seedAddrs = await Promise.all(options.seeds.map(resolveAddressLeniently));
   const transport = await udp({ host: options.host ?? '127.0.0.1' });
   let view: ViewPacket | undefined;
@@ -108,7 +108,7 @@ export async function queryGroup(
     // for the round: waking on each re-sent every hello, and a seed asking for more than 16 KiB
     // ping-ponged with us at round-trip speed until the deadline (helper-119's review).
     if (p?.kind === 'pad' && !auth && !view && seedAddrs.includes(from)) {
-      const grown = Math.min(p.need, 2 * helloSize, HELLO_MAX_BYTES);
+      const grown = paddedHello(helloSize, p.need);
       if (grown > helloSize) {
         helloSize = grown;
         wake();

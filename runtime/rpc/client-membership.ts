@@ -25,6 +25,7 @@ import {
   HELLO_MAX_BYTES,
   HELLO_MIN_BYTES,
   MIN_ADVERTISED_DATAGRAM,
+  paddedHello,
   type ViewPacket,
 } from './protocol.js';
 
@@ -270,13 +271,11 @@ export class ClientMembership {
 
   /**
    * A member at `from` answered a keyless hello with a `pad` notice: its view needs `need`
-   * bytes of hello. The padding at most doubles per notice (a forged one, from a spoofed member
-   * address, buys one hello twice the size), and the hello goes again at once only when it grew:
-   * a notice the client cannot satisfy gets no answer, so two parties cannot ping-pong.
+   * bytes of hello ({@link paddedHello}); the hello goes again at once only when it grew.
    */
   onPad(need: number, from: string): void {
     if (this.host.auth) return; // a member under the key answers any hello whole
-    const grown = this.clampHello(Math.min(need, 2 * this.helloSize));
+    const grown = paddedHello(this.helloSize, need, this.host.maxDatagram());
     if (grown <= this.helloSize) return;
     this.helloSize = grown;
     this.host.send(from, this.hello(), false);

@@ -140,6 +140,16 @@ export const HELLO_MIN_BYTES = 200;
 export const HELLO_MAX_BYTES = 16 * 1024;
 
 /**
+ * What a keyless hello is padded to after a `pad` notice asking for `need` bytes, from `current`:
+ * at most double (a forged notice buys one hello twice the size), at most `max` (the sender's
+ * datagram) and {@link HELLO_MAX_BYTES}. The sender says hello again only when it grew, so a
+ * notice it cannot satisfy gets no answer and two parties cannot ping-pong.
+ */
+export function paddedHello(current: number, need: number, max = HELLO_MAX_BYTES): number {
+  return Math.max(HELLO_MIN_BYTES, Math.min(need, 2 * current, HELLO_MAX_BYTES, max));
+}
+
+/**
  * A member's answer to a keyless hello too small for its view: say hello again with at least
  * `need` bytes. Smaller than any hello it answers.
  */

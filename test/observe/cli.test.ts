@@ -55,6 +55,16 @@ async function keyedGroup(n: number): Promise<string[]> {
   return seeds;
 }
 
+/** `troupe status` of the keyed test group asked at `seed`: its exit code and what it printed. */
+async function askStatus(seed: string): Promise<{ code: number; out: string[]; err: string[] }> {
+  const c = capture();
+  const code = await statusCommand(['--group', 'bank', '--seeds', seed], {
+    ...c.io,
+    env: { TROUPE_KEY: KEY_TEXT },
+  });
+  return { code, out: c.out, err: c.err };
+}
+
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
@@ -107,13 +117,8 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     ).toBe(1);
     expect(unknown.out[0]).toBe('request nobody:1 in group bank: 0 of 3 members know it');
 
-    const status = capture();
-    expect(
-      await statusCommand(['--group', 'bank', '--seeds', seeds[2]!], {
-        ...status.io,
-        env: { TROUPE_KEY: KEY_TEXT },
-      }),
-    ).toBe(0);
+    const status = await askStatus(seeds[2]!);
+    expect(status.code).toBe(0);
     expect(status.out[0]).toMatch(
       new RegExp(`^group bank: view \\d+, 3 members, coordinator ${groups[0]!.view!.members[0]}`),
     );
@@ -184,13 +189,8 @@ describe('troupe trace and troupe status against a live keyed group', () => {
     );
     for (let i = 0; i < 3; i++) await bank.deposit('alice', 1);
     await until(() => joiner.replica.stats().appliedInView === 3, 5_000, 'the joiner took 3 requests');
-    const status = capture();
-    expect(
-      await statusCommand(['--group', 'bank', '--seeds', seeds[0]!], {
-        ...status.io,
-        env: { TROUPE_KEY: KEY_TEXT },
-      }),
-    ).toBe(0);
+    const status = await askStatus(seeds[0]!);
+    expect(status.code).toBe(0);
     // member address role view applied behind calls/s rss
     const rows = status.out.filter((l) => /^ {2}\S+\.\d+ /.test(l)).map((l) => l.trim().split(/ +/));
     expect(rows).toHaveLength(4);

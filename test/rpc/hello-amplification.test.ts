@@ -37,7 +37,11 @@ describe('a member answering a keyless hello (ClientLink)', () => {
   function link(
     n: number,
     keyed: boolean,
-  ): { link: ClientLink; sent: Array<{ to: string; bytes: Uint8Array }> } {
+  ): {
+    link: ClientLink;
+    sent: Array<{ to: string; bytes: Uint8Array }>;
+    group: { view: { id: number; members: string[]; addresses: string[] } };
+  } {
     const sent: Array<{ to: string; bytes: Uint8Array }> = [];
     const { members, addresses } = bigView(n);
     const group = {
@@ -56,7 +60,7 @@ describe('a member answering a keyless hello (ClientLink)', () => {
       observe: () => ({ event: () => {} }) as never,
       guard: (fn) => fn(),
     });
-    return { link: l, sent };
+    return { link: l, sent, group };
   }
   const read = (b: Uint8Array) => decodeClientPacket(b, 1).packet;
 
@@ -77,6 +81,20 @@ describe('a member answering a keyless hello (ClientLink)', () => {
     expect(view.members).toHaveLength(64);
     expect(sent[1]!.bytes.length).toBeLessThanOrEqual(HELLO_AMPLIFICATION * need);
     expect(sent[1]!.bytes.length).toBeGreaterThan(HELLO_AMPLIFICATION * (need - 1));
+  });
+
+  it('draws at most 3 times its bytes in all, view pushes included (helper-119)', () => {
+    // The hello also made its (possibly forged) source address one of the member's clients
+    // (Contact.onPacket touches it first), and the next view change pushed it the whole view.
+    const { link: l, sent, group } = link(64, false);
+    const victim = '6.6.6.6:6';
+    l.touch(victim);
+    l.hello(victim, undefined, 34);
+    expect(read(sent[0]!.bytes).kind).toBe('pad');
+    group.view = { ...group.view, id: 6 }; // a view change (Replica.onView → pushView)
+    l.pushView(30_000);
+    const toVictim = sent.filter((s) => s.to === victim).reduce((n, s) => n + s.bytes.length, 0);
+    expect(toVictim).toBeLessThanOrEqual(3 * 34);
   });
 
   it('answers a small view whole, and a keyed member any hello whole', () => {
