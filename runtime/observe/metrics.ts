@@ -227,6 +227,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       'Keyless hellos answered with a pad notice: the view is over 3 times the hello (the client pads and asks again).',
     ],
+    cookieNotices: [
+      'counter',
+      'Keyless client packets answered with a cookie notice: no cookie for their address (a call is not served until it carries one).',
+    ],
     requestCasts: ['counter', 'Ordered casts of client requests made as contact (one request or a batch).'],
     requestsCast: ['counter', 'Client requests those casts carried (÷ request casts: the mean batch).'],
     requestsRefused: [

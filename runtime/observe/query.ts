@@ -7,12 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
+import { CookieJar } from '../rpc/address-proof.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import {
   type ClientPacket,
   encodeClientPacket,
-  encodeHello,
   HELLO_MIN_BYTES,
+  keylessPacket,
   paddedHello,
   type ReplyPacket,
   readClientPacket,
@@ -80,6 +81,8 @@ export async function queryGroup(
   let view: ViewPacket | undefined;
   /** Without a key, what a hello is padded to: a member answers one with at most 3 times its bytes. */
   let helloSize = HELLO_MIN_BYTES;
+  /** Without a key: each member's cookie for our address, which our calls to it carry. */
+  const cookies = new CookieJar(RESEND_MS);
   const answers = new Map<string, MemberAnswer>();
   const ids = new Map<string, string>(); // request id → member
   const sentAt = new Map<string, number>();
@@ -113,6 +116,18 @@ export async function queryGroup(
         helloSize = grown;
         wake();
       }
+    }
+    if (!auth && p?.kind === 'view' && p.cookie && seedAddrs.includes(from))
+      cookies.take(from, p.cookie, steadyNow());
+    // A member asked without its cookie (not a seed, whose view gave it): ask it again at once.
+    if (
+      !auth &&
+      p?.kind === 'cookie' &&
+      view?.addresses.includes(from) &&
+      cookies.take(from, p.cookie, steadyNow())
+    ) {
+      sentAt.delete(view.members[view.addresses.indexOf(from)] ?? '');
+      wake();
     }
     if (p?.kind === 'reply') {
       onReply(p, from);
@@ -150,13 +165,23 @@ export async function queryGroup(
   };
   // A call names its member in the tag (like a client's), so a copy replayed to another member
   // is refused there; a hello to a seed, whose member is not known yet, goes unaddressed.
-  const encode = (p: ClientPacket, member?: string) =>
-    encodeClientPacket(p, groupId, endpoint, auth, member === undefined ? undefined : endpointOf(member));
-  const send = (to: string, p: ClientPacket, member?: string) => transport.send(to, encode(p, member));
-  const hello = (to: string) => {
-    const p: ClientPacket = { kind: 'hello', viewId: 0 };
-    transport.send(to, auth ? encode(p) : encodeHello(p, helloSize, (q) => encode(q)));
-  };
+  // Without a key, a packet carries the member's cookie for our address once it gave one.
+  const send = (to: string, p: ClientPacket, member?: string) =>
+    transport.send(
+      to,
+      auth
+        ? encodeClientPacket(
+            p,
+            groupId,
+            endpoint,
+            auth,
+            member === undefined ? undefined : endpointOf(member),
+          )
+        : keylessPacket(p, cookies.get(to), helloSize, (q, head) =>
+            encodeClientPacket(q, groupId, endpoint, undefined, undefined, head),
+          ),
+    );
+  const hello = (to: string) => send(to, { kind: 'hello', viewId: 0 });
   try {
     let n = 0;
     while (steadyNow() < deadline) {

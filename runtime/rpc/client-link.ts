@@ -9,6 +9,7 @@ import type { GroupHandle } from '../group/types.js';
 import { type ObserveSink, requestStep } from '../observe/events.js';
 import type { PacketAuth } from '../wire/auth.js';
 import type { Endpoint } from '../wire/packet.js';
+import { AddressProof } from './address-proof.js';
 import {
   type AcceptedPacket,
   type ClientPacket,
@@ -32,6 +33,8 @@ export interface LinkOwner {
   observe(): ObserveSink;
   /** Runs `fn` so that a throw is counted, never thrown (the turn-end flush runs outside any call). */
   guard(fn: () => void): void;
+  /** Without a key: this member's secret for the cookies it gives client addresses. */
+  cookieSecret(): Uint8Array;
 }
 
 /** Clients a member keeps (last seen, datagram limit): as many as it pushes views to. */
@@ -53,8 +56,46 @@ export class ClientLink {
   private readonly limits = new Map<string, number>();
   /** Keyless hellos answered with a `pad` notice: too small for the view. */
   padded = 0;
+  /** Keyless packets answered with a `cookie` notice: a call not served, an outcome held back. */
+  cookieNotices = 0;
+  private proof_: AddressProof | undefined;
 
   constructor(private readonly owner: LinkOwner) {}
+
+  /** Without a key: this member's cookies for its clients' addresses. */
+  get proof(): AddressProof {
+    this.proof_ ??= new AddressProof(this.owner.cookieSecret());
+    return this.proof_;
+  }
+
+  /**
+   * Whether a packet from `addr` that carried `cookie` (if any) comes from a sender that receives
+   * at `addr`: always under a key (it authenticates the sender); without one, when it carried
+   * this member's cookie for the address.
+   */
+  proven(addr: string, cookie: Uint8Array | undefined): boolean {
+    return this.owner.auth() !== undefined || this.proof.proves(addr, cookie);
+  }
+
+  /**
+   * Without a key, a packet of `bytes` bytes from `to` that did not prove its address: `p`, its
+   * answer, goes if it is at most {@link HELLO_AMPLIFICATION} times that, else a `cookie` notice
+   * (the client asks again with the cookie).
+   */
+  sendWithin(to: string, p: ClientPacket, bytes: number): void {
+    const encoded = this.encode(p);
+    if (encoded.length <= HELLO_AMPLIFICATION * bytes) this.sendNow(to, p, encoded);
+    else this.cookieNotice(to);
+  }
+
+  /**
+   * Without a key, a packet from `to` that did not prove its address and is not answered without
+   * proof (a call): its cookie, in a notice smaller than any such packet.
+   */
+  cookieNotice(to: string): void {
+    this.cookieNotices++;
+    this.sendNow(to, { kind: 'cookie', cookie: this.proof.cookieFor(to) });
+  }
 
   /** A packet came from client `addr`: it is one of this contact's clients, seen now. */
   touch(addr: string): void {
@@ -72,11 +113,12 @@ export class ClientLink {
 
   /**
    * A client's hello of `bytes` bytes: keep the datagram size it takes, if it gave one, and tell
-   * it the view. Without a key the hello's source address may be forged, so the answer is at most
-   * {@link HELLO_AMPLIFICATION} times its bytes: a larger view gets a `pad` notice instead, and
-   * the client says hello again, padded (a 34-byte hello drew 1,706 bytes of a 64-member view).
+   * it the view. Without a key and without this member's cookie (`proven` false) the hello's
+   * source address may be forged, so the answer is at most {@link HELLO_AMPLIFICATION} times its
+   * bytes: a larger view gets a `pad` notice instead, and the client says hello again, padded (a
+   * 34-byte hello drew 1,706 bytes of a 64-member view).
    */
-  hello(addr: string, maxDatagram: number | undefined, bytes: number): void {
+  hello(addr: string, maxDatagram: number | undefined, bytes: number, proven: boolean): void {
     if (maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
       this.limits.delete(addr);
       this.limits.set(addr, maxDatagram);
@@ -84,7 +126,7 @@ export class ClientLink {
     }
     const view = this.view(addr);
     if (!view) return;
-    if (this.owner.auth() === undefined) {
+    if (!proven) {
       const encoded = this.encode(view);
       if (encoded.length > HELLO_AMPLIFICATION * bytes) {
         this.padded++;
@@ -94,7 +136,11 @@ export class ClientLink {
         this.seen.delete(addr);
         if (this.newest === addr) this.newest = undefined;
         this.sendNow(addr, { kind: 'pad', need: Math.ceil(encoded.length / HELLO_AMPLIFICATION) });
-      } else this.sendNow(addr, view, encoded);
+        return;
+      }
+      // Answered: one of our clients (told the views to come), as one that proved its address is.
+      this.touch(addr);
+      this.sendNow(addr, view, encoded);
       return;
     }
     this.sendNow(addr, view);
@@ -143,6 +189,8 @@ export class ClientLink {
       members: [...view.members],
       addresses: [...view.addresses],
       ...(max !== undefined && this.limits.has(to) ? { maxDatagram: max } : {}),
+      // Without a key: the cookie the client's packets to this member carry from now on.
+      ...(this.owner.auth() === undefined ? { cookie: this.proof.cookieFor(to) } : {}),
     };
   }
 

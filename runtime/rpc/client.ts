@@ -29,6 +29,7 @@ import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOpt
 import { AuthConfigError } from '../wire/errors.js';
 import type { Endpoint } from '../wire/packet.js';
 import { groupIdOf, PacketType } from '../wire/packet.js';
+import { CookieJar } from './address-proof.js';
 import type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
 import { ClientMembership, type ClientView, type Contact } from './client-membership.js';
 import {
@@ -62,9 +63,10 @@ import {
   type CallPacket,
   type ClientPacket,
   encodeClientPacket,
-  encodeHello,
+  keylessPacket,
   MAX_BATCHED_CALLS,
   type OutcomePacket,
+  type OutcomeQueryPacket,
   type OutcomeStatus,
   type ReplyPacket,
   readClientPacket,
@@ -177,6 +179,9 @@ interface OutcomeWaiter {
   /** The query's number: only its own answer settles a `pending` or `not-found` (see `q`). */
   q: number;
   resolve: (p: OutcomePacket) => void;
+  /** The member's address it was asked at, and the query, to ask again there with a cookie. */
+  address: string;
+  query: OutcomeQueryPacket;
 }
 
 /**
@@ -257,6 +262,8 @@ export class TroupeClient implements Invoker {
   /** The view, the contact and the search for one (client-membership.ts). */
   private readonly membership: ClientMembership;
   private readonly calls = new Map<string, Call>();
+  /** Without a key: the members' cookies for this client's address (address-proof.ts). */
+  private readonly cookies: CookieJar;
   private readonly remembered = new Map<string, Remembered>();
   /** Ids handed out by {@link newRequestId} and not yet used by a call. */
   private readonly reserved = new Set<string>();
@@ -318,6 +325,7 @@ export class TroupeClient implements Invoker {
       autoReissue: options.autoReissue ?? false,
       remember: options.remember ?? 1024,
     };
+    this.cookies = new CookieJar(this.opts.retransmitMs);
     this.membership = new ClientMembership(
       {
         group: options.group,
@@ -657,8 +665,11 @@ export class TroupeClient implements Invoker {
     return new Promise((resolve) => {
       const list = this.outcomeWaiters.get(id) ?? [];
       const q = ++this.outcomeQueries;
+      const query: OutcomeQueryPacket = { kind: 'outcome?', id, q, upTo };
       const waiter: OutcomeWaiter = {
         q,
+        address,
+        query,
         resolve: (p) => {
           this.time.clear(t);
           resolve(p);
@@ -675,7 +686,7 @@ export class TroupeClient implements Invoker {
       });
       list.push(waiter);
       this.outcomeWaiters.set(id, list);
-      this.send(address, { kind: 'outcome?', id, q, upTo });
+      this.send(address, query);
     });
   }
 
@@ -718,11 +729,19 @@ export class TroupeClient implements Invoker {
       this.membership.onPad(packet.need, from);
       return;
     }
+    if (packet.kind === 'cookie') {
+      // Not heard either: a notice names no member.
+      if (!this.auth) this.onCookie(from, packet.cookie);
+      return;
+    }
     if (packet.kind !== 'view')
       this.membership.heardFrom(from, 'member' in packet ? packet.member : undefined);
     switch (packet.kind) {
       case 'view':
-        if (!this.auth) this.membership.viewBytes(bytes.length);
+        if (!this.auth) {
+          this.membership.viewBytes(bytes.length);
+          if (packet.cookie) this.cookies.take(from, packet.cookie, this.time.now());
+        }
         this.membership.onView(packet, from, decoded.sender);
         return;
       case 'accepted':
@@ -1110,6 +1129,20 @@ export class TroupeClient implements Invoker {
     this.session.release(id);
   }
 
+  /**
+   * Without a key, the member at `from` sent its cookie for our address in a notice: a call (or
+   * an outcome query with a large answer) reached it without one. What waits on it there goes
+   * again at once, with the cookie, when the cookie is news ({@link CookieJar.take}); the
+   * retransmission timer sends the rest.
+   */
+  private onCookie(from: string, cookie: Uint8Array): void {
+    if (!this.cookies.take(from, cookie, this.time.now())) return;
+    for (const call of this.calls.values())
+      if (call.contact?.address === from && !call.accepted) this.sendCall(call, call.contact);
+    for (const list of this.outcomeWaiters.values())
+      for (const w of list) if (w.address === from) this.send(from, w.query);
+  }
+
   /** `addressed: false` for a hello to a seed while looking for the group (see findContact). */
   private send(to: string, p: ClientPacket, addressed = true): void {
     if (this.closed) return;
@@ -1119,12 +1152,14 @@ export class TroupeClient implements Invoker {
     const i = addressed ? (this.membership.view?.addresses.indexOf(to) ?? -1) : -1;
     const member = i >= 0 ? this.membership.view?.members[i] : undefined;
     const receiver = member !== undefined ? endpointOf(member) : undefined;
-    const encode = (q: ClientPacket) =>
-      encodeClientPacket(q, this.groupId, this.endpoint, this.auth, receiver);
-    // Without a key a member answers a hello with at most 3× its bytes: padded for the view.
-    const bytes =
-      p.kind === 'hello' && !this.auth ? encodeHello(p, this.membership.helloBytes(), encode) : encode(p);
-    this.transport.send(to, bytes);
+    this.transport.send(
+      to,
+      this.auth
+        ? encodeClientPacket(p, this.groupId, this.endpoint, this.auth, receiver)
+        : keylessPacket(p, this.cookies.get(to), this.membership.helloBytes(), (q, head) =>
+            encodeClientPacket(q, this.groupId, this.endpoint, undefined, undefined, head),
+          ),
+    );
   }
 
   /** This client's counters since it connected (a copy). */

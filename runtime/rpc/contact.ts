@@ -31,6 +31,7 @@ import type { Lookup, OutcomeTable } from './outcomes.js';
 import {
   type CallPacket,
   type DropReason,
+  type OutcomePacket,
   type OutcomeQueryPacket,
   readClientPacket,
   TO_CLIENT,
@@ -200,15 +201,16 @@ export class Contact {
 
   /** A client packet reached this member (step 1 of a call, docs/rpc.md). */
   onPacket(bytes: Uint8Array, from: string): void {
-    const packet = readClientPacket(
+    const decoded = readClientPacket(
       bytes,
       this.host.groupId(),
       this.host.auth,
       this.host.counters,
       this.host.endpoint(),
       (reason) => this.refuseClient(bytes, from, reason),
-    )?.packet;
-    if (!packet) return;
+    );
+    if (!decoded) return;
+    const packet = decoded.packet;
     if (TO_CLIENT.has(packet.kind)) {
       this.host.counters.malformed++; // a member-to-client kind sent to a member
       return;
@@ -216,14 +218,25 @@ export class Contact {
     // A joiner has a view before its state arrives, and a rejoining member a stale table: until
     // it applied a view of its current incarnation it would answer wrongly.
     if (!this.host.serving()) return;
-    this.host.link.touch(from);
+    // Without a key the source address may be forged (FINDINGS 192): only a packet that carries
+    // this member's cookie for it is served whole, and only its sender becomes a client.
+    const proven = this.host.link.proven(from, decoded.cookie);
+    if (proven) this.host.link.touch(from);
     switch (packet.kind) {
       case 'hello':
-        this.host.link.hello(from, packet.maxDatagram, bytes.length);
+        this.host.link.hello(from, packet.maxDatagram, bytes.length, proven);
         return;
       case 'outcome?':
-        if (this.speaks()) this.answerOutcome(packet, from);
+        if (this.speaks()) this.answerOutcome(packet, from, proven ? undefined : bytes.length);
         return;
+    }
+    // A call, served (cast, and answered by every member its mode names) only for an address
+    // proven: the others answer it towards the address its contact proved.
+    if (!proven) {
+      this.host.link.cookieNotice(from);
+      return;
+    }
+    switch (packet.kind) {
       case 'call':
         this.onCall(packet, from);
         return;
@@ -457,9 +470,15 @@ export class Contact {
     return false;
   }
 
-  private answerOutcome(query: OutcomeQueryPacket, from: string): void {
+  /**
+   * @param unproven without a key, the bytes of a query that did not carry this member's cookie:
+   * its answer goes only within 3 times that ({@link ClientLink.sendWithin}).
+   */
+  private answerOutcome(query: OutcomeQueryPacket, from: string, unproven?: number): void {
     const view = this.host.group()?.view;
     if (!view) return;
+    const send = (p: OutcomePacket) =>
+      unproven === undefined ? this.host.link.send(from, p) : this.host.link.sendWithin(from, p, unproven);
     const { id, q, upTo } = query;
     const base = {
       kind: 'outcome' as const,
@@ -474,14 +493,14 @@ export class Contact {
     };
     const known = this.host.outcomes().get(id);
     if (known?.status === 'committed') {
-      this.host.link.send(from, {
+      send({
         ...base,
         status: 'committed',
         result: known.result,
         orderedIn: known.viewId,
       });
     } else if (known) {
-      this.host.link.send(from, {
+      send({
         ...base,
         status: known.status,
         result: undefined,
@@ -493,7 +512,7 @@ export class Contact {
       // so `not-found` would be false.
       const cast = this.inflight.has(id);
       if (!pending && !cast && upTo) this.fence(id, upTo);
-      this.host.link.send(from, {
+      send({
         ...base,
         status: pending || cast ? 'pending' : 'not-found',
         result: undefined,

@@ -4,7 +4,10 @@
  * payload is a msgpack array whose first element is the kind. Documented in docs/rpc.md.
  *
  * Client → member: `call`, `calls`, `outcome?`, `hello`.
- * Member → client: `reply`, `replies`, `accepted`, `reject`, `outcome`, `view`.
+ * Member → client: `reply`, `replies`, `accepted`, `reject`, `outcome`, `view`, `pad`, `cookie`.
+ *
+ * Without a group key a client packet may carry one header, the receiving member's cookie for
+ * the client's address (runtime/rpc/address-proof.ts); with a key it carries none.
  *
  * {@link decodeClientPacket} accepts any bytes and throws nothing but `DecodeError`: the
  * receivers count and drop what it refuses.
@@ -125,8 +128,9 @@ export interface HelloPacket {
 }
 
 /**
- * Without a key, a member's answer to a `hello` is at most this many times the hello's bytes
- * (QUIC's bound for an address not yet validated): a larger view is answered with a `pad` notice.
+ * Without a key, a member's answer to a packet that does not prove its source address (no valid
+ * cookie) is at most this many times the packet's bytes (QUIC's bound for an address not yet
+ * validated): a larger view is answered with a `pad` notice, a larger outcome with a `cookie`.
  */
 export const HELLO_AMPLIFICATION = 3;
 
@@ -260,7 +264,31 @@ export interface ViewPacket {
    * absent from a member of an earlier release.
    */
   maxDatagram?: number;
+  /**
+   * Without a key: this member's cookie for the client's address ({@link COOKIE_BYTES} bytes),
+   * which the client's later packets to it carry (docs/rpc.md, "Cookies without a key").
+   */
+  cookie?: Uint8Array;
 }
+
+/**
+ * Without a key: the member's cookie for the client's address, in answer to a packet that did
+ * not carry it (a call, which is then not served, or an outcome query whose answer is larger
+ * than {@link HELLO_AMPLIFICATION} times the query). Never larger than the packet it answers.
+ */
+export interface CookiePacket {
+  kind: 'cookie';
+  cookie: Uint8Array;
+}
+
+/** The bytes of a member's cookie for a client address. */
+export const COOKIE_BYTES = 8;
+
+/**
+ * A keyless client pads an `outcome?` to a member whose cookie it lacks to this many bytes, so
+ * that most answers fit {@link HELLO_AMPLIFICATION} times it without a round trip for the cookie.
+ */
+export const UNPROVEN_QUERY_BYTES = 200;
 
 export type ClientPacket =
   | CallPacket
@@ -273,7 +301,8 @@ export type ClientPacket =
   | RejectPacket
   | OutcomePacket
   | ViewPacket
-  | PadPacket;
+  | PadPacket
+  | CookiePacket;
 
 const KIND = {
   call: 1,
@@ -286,6 +315,7 @@ const KIND = {
   view: 14,
   replies: 15,
   pad: 16,
+  cookie: 17,
   calls: 4,
 } as const;
 
@@ -368,8 +398,12 @@ function tuple(p: ClientPacket): unknown[] {
         p.viewId,
         p.members,
         p.addresses,
-        ...(p.maxDatagram !== undefined ? [p.maxDatagram] : []),
+        // Appended fields: the shortest form that holds what the view says.
+        ...(p.maxDatagram !== undefined || p.cookie ? [p.maxDatagram ?? 0] : []),
+        ...(p.cookie ? [p.cookie] : []),
       ];
+    case 'cookie':
+      return [KIND.cookie, p.cookie];
     case 'replies':
       return [
         KIND.replies,
@@ -392,16 +426,45 @@ export function encodeClientPacket(
   sender: Endpoint,
   auth?: PacketAuth,
   receiver?: Endpoint,
+  /** Without a key: the receiving member's cookie for our address, or padding in its stead. */
+  head?: ClientHead,
 ): Uint8Array {
   const packet = {
     type: PacketType.Client,
     flags: 0,
     groupId,
     sender,
-    headers: [],
+    // Not part of the message: a keyless client's proof of its address travels beside it.
+    headers:
+      head === undefined
+        ? []
+        : ['cookie' in head ? [HEAD.cookie, head.cookie] : [HEAD.pad, new Uint8Array(head.pad)]],
     payload: encodeValue(tuple(p)),
   };
   return auth ? auth.encode(packet, receiver) : encodePacket(packet);
+}
+
+/**
+ * A keyless client packet's one header: the receiving member's cookie for the sender's address
+ * (runtime/rpc/address-proof.ts), or, from a client without it, `pad` bytes of padding (ignored)
+ * that let the member's answer be larger.
+ */
+export type ClientHead = { cookie: Uint8Array } | { pad: number };
+
+/** A client packet header is `[HEAD.cookie, bytes]` or `[HEAD.pad, bytes]`. */
+const HEAD = { cookie: 1, pad: 2 } as const;
+
+/**
+ * A packet of at least `minBytes`: `encode(0)`, or, when shorter, `encode(n)` with `n` bytes of
+ * padding, whose own msgpack header (bin 8: 2 bytes, bin 16: 3) counts towards `minBytes`.
+ */
+export function padTo(minBytes: number, encode: (padding: number) => Uint8Array): Uint8Array {
+  const plain = encode(0);
+  if (plain.length >= minBytes) return plain;
+  let padding = minBytes - plain.length - 2;
+  if (padding > 0xff) padding--;
+  const padded = encode(Math.max(1, padding));
+  return padded.length >= minBytes ? padded : encode(Math.max(1, padding) + minBytes - padded.length);
 }
 
 /**
@@ -413,15 +476,43 @@ export function encodeHello(
   minBytes: number,
   encode: (p: ClientPacket) => Uint8Array,
 ): Uint8Array {
-  const plain = encode(p);
-  if (plain.length >= minBytes) return plain;
-  // The padding's own header (msgpack bin 8: 2 bytes, bin 16: 3) counts towards minBytes.
-  let padding = minBytes - plain.length - 2;
-  if (padding > 0xff) padding--;
-  const padded = encode({ ...p, padding: Math.max(1, padding) });
-  return padded.length >= minBytes
-    ? padded
-    : encode({ ...p, padding: Math.max(1, padding) + minBytes - padded.length });
+  return padTo(minBytes, (padding) => encode(padding ? { ...p, padding } : p));
+}
+
+/**
+ * A keyless client's packet `p` to a member, encoded by `encode`: with the member's `cookie` when
+ * it has one. A hello is padded to `helloBytes` (a member answers one without the cookie with at
+ * most 3 times its bytes), and an `outcome?` without the cookie to {@link UNPROVEN_QUERY_BYTES},
+ * so that its answer usually fits 3 times it (a call without one is not served: no padding helps).
+ */
+export function keylessPacket(
+  p: ClientPacket,
+  cookie: Uint8Array | undefined,
+  helloBytes: number,
+  encode: (p: ClientPacket, head?: ClientHead) => Uint8Array,
+): Uint8Array {
+  const head = cookie && { cookie };
+  if (p.kind === 'hello') return encodeHello(p, helloBytes, (q) => encode(q, head));
+  if (head || p.kind !== 'outcome?') return encode(p, head);
+  return padTo(UNPROVEN_QUERY_BYTES, (pad) => encode(p, pad ? { pad } : undefined));
+}
+
+function cookie(v: unknown): Uint8Array {
+  const b = bytes(v, 'cookie');
+  if (b.length !== COOKIE_BYTES) bad(`a cookie is ${COOKIE_BYTES} bytes, got ${b.length}`);
+  return b;
+}
+
+/** The cookie a client packet's header carries, if any ({@link ClientHead}). */
+function head(headers: unknown[]): Uint8Array | undefined {
+  if (headers.length === 0) return undefined;
+  if (headers.length > 1) return bad('a client packet carries at most one header');
+  const h = headers[0];
+  if (!Array.isArray(h) || h.length !== 2 || (h[0] !== HEAD.cookie && h[0] !== HEAD.pad))
+    return bad('a client packet header is [1, cookie] or [2, padding]');
+  if (h[0] === HEAD.cookie) return cookie(h[1]);
+  bytes(h[1], 'padding');
+  return undefined;
 }
 
 function fields(v: unknown[], n: number, kind: string): void {
@@ -548,8 +639,8 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.view: {
-      // The member's datagram limit came later (6 fields); a member of an earlier release sends 5.
-      if (v.length !== 5) fields(v, 6, 'view');
+      // The member's datagram limit (6 fields), then its cookie (7) came later; earlier members send fewer.
+      if (v.length !== 5 && v.length !== 6) fields(v, 7, 'view');
       const members = strings(v[3], 'members');
       const addresses = strings(v[4], 'addresses');
       if (members.length !== addresses.length) bad('view members and addresses differ in length');
@@ -559,9 +650,13 @@ function parse(v: unknown): ClientPacket {
         viewId: int(v[2], 'view id'),
         members,
         addresses,
-        ...(v.length === 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
+        ...(v.length >= 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
+        ...(v.length === 7 ? { cookie: cookie(v[6]) } : {}),
       };
     }
+    case KIND.cookie:
+      fields(v, 2, 'cookie');
+      return { kind: 'cookie', cookie: cookie(v[1]) };
     default:
       return bad(`unknown client message kind ${shown(v[0])}`);
   }
@@ -594,12 +689,19 @@ export class ClientPacketDrop extends DecodeError {
  * receiver's replay windows) when given; without it, an authenticated packet is refused.
  * Throws a {@link ClientPacketDrop} (a `DecodeError`) for anything else; never anything else.
  */
+/** A client packet as decoded: the message, its sender's endpoint, and the cookie it carried. */
+export interface DecodedClientPacket {
+  packet: ClientPacket;
+  sender: Endpoint;
+  cookie?: Uint8Array;
+}
+
 export function decodeClientPacket(
   raw: Uint8Array,
   groupId: number,
   auth?: PacketAuth,
   self?: Endpoint,
-): { packet: ClientPacket; sender: Endpoint } {
+): DecodedClientPacket {
   try {
     const h = decodeFixedHeader(raw);
     if (h.type !== PacketType.Client)
@@ -619,8 +721,11 @@ export function decodeClientPacket(
       throw e;
     }
     const pkt = decodePacket(plain);
-    if (pkt.headers.length !== 0) bad('client packets carry no headers');
-    return { packet: parse(decodeValue(pkt.payload)), sender: pkt.sender };
+    // Under a key the key proves the sender: a header would be a client of another kind.
+    if (auth && pkt.headers.length !== 0) bad('a client packet under a key carries no header');
+    const carried = head(pkt.headers);
+    const packet = parse(decodeValue(pkt.payload));
+    return { packet, sender: pkt.sender, ...(carried ? { cookie: carried } : {}) };
   } catch (e) {
     if (e instanceof ClientPacketDrop) throw e;
     if (e instanceof DecodeError) throw new ClientPacketDrop('malformed', e.message);
@@ -640,7 +745,7 @@ export function readClientPacket(
   self?: Endpoint,
   /** Told why a packet was dropped (a member answers some drops with a refusal notice). */
   onDrop?: (reason: DropReason) => void,
-): { packet: ClientPacket; sender: Endpoint } | undefined {
+): DecodedClientPacket | undefined {
   try {
     return decodeClientPacket(raw, groupId, auth, self);
   } catch (e) {
@@ -660,4 +765,5 @@ export const TO_CLIENT: ReadonlySet<ClientPacket['kind']> = new Set([
   'outcome',
   'view',
   'pad',
+  'cookie',
 ]);

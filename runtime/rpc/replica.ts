@@ -18,7 +18,7 @@
  * state, the outcome table, the locks and pending handler calls, and whatever was delivered
  * but not yet applied, so a joiner continues exactly where the snapshot was taken.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
 import { steadyNow } from '../clock.js';
 import { StateBusyError, TroupeError } from '../errors.js';
@@ -82,6 +82,11 @@ export interface ReplicaOptions {
    * recast and client timers. Default {@link steadyNow}: wall time at start, never stepped.
    */
   clock?: () => number;
+  /**
+   * Without a key: this member's secret for the cookies it gives client addresses (docs/rpc.md,
+   * "Cookies without a key"). Default 16 random bytes; a simulator passes its own.
+   */
+  cookieSecret?: Uint8Array;
   /** Clients heard from within this many ms get a `view` packet at each view change. Default 30 s. */
   clientPushMs?: number;
   /** A call cast but not delivered within this many ms is cast again on retransmission. Default 5 s. */
@@ -154,6 +159,12 @@ export interface ReplicaStats {
    * three times the hello's bytes (the client says hello again, padded).
    */
   hellosPadded: number;
+  /**
+   * Without a key: client packets answered with a `cookie` notice because they did not carry this
+   * member's cookie for their source address (a call, not served; an outcome query whose answer
+   * is over 3 times its bytes). A client sends again with the cookie; many mean forged sources.
+   */
+  cookieNotices: number;
   /**
    * The view this replica applies now (the last view change it took from the order), and how
    * many requests of that view it has taken from the order since (0 and 0 before any view).
@@ -252,6 +263,8 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly app: AppState | undefined;
   private readonly clock: () => number;
   private readonly clientPushMs: number;
+  /** {@link ReplicaOptions.cookieSecret}. */
+  private readonly cookieSecret: Uint8Array;
   private readonly observe: ObserveSink;
   /** The contact role: the clients whose packets reach this member (contact.ts). */
   private readonly contact: Contact;
@@ -345,6 +358,7 @@ export class Replica<T extends object = object> implements StateProvider {
     clock: () => this.clock(),
     observe: () => this.observe,
     guard: (fn) => this.guard(fn),
+    cookieSecret: () => this.cookieSecret,
   });
   /** This member's own `acquire()` calls still waiting for their lock. */
   private readonly lockWaiters = new LockWaiters();
@@ -352,7 +366,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly handlers: HandlerRuns;
   private readonly counters: Omit<
     ReplicaStats,
-    'applyRunningMs' | 'applyQueued' | 'hellosPadded' | 'appliedView' | 'appliedInView'
+    'applyRunningMs' | 'applyQueued' | 'hellosPadded' | 'cookieNotices' | 'appliedView' | 'appliedInView'
   > = {
     applied: 0,
     deduplicated: 0,
@@ -407,6 +421,7 @@ export class Replica<T extends object = object> implements StateProvider {
     this.outcomeLimits = options.outcomes ?? {};
     this.outcomes = new OutcomeTable(this.outcomeLimits);
     this.clock = options.clock ?? steadyNow;
+    this.cookieSecret = options.cookieSecret ?? randomBytes(16);
     this.clientPushMs = options.clientPushMs ?? 30_000;
     this.auth =
       options.key === undefined
@@ -1055,6 +1070,7 @@ export class Replica<T extends object = object> implements StateProvider {
       ...this.counters,
       ...this.contact.stats(),
       hellosPadded: this.link.padded,
+      cookieNotices: this.link.cookieNotices,
       appliedView: this.position.view,
       appliedInView: this.position.taken,
       applyRunningMs: this.applying()?.ms ?? 0,

@@ -13,6 +13,7 @@ import { joinReplica, type Replica } from '../../runtime/rpc/index.js';
 import { encodeClientPacket, readClientPacket } from '../../runtime/rpc/protocol.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
+import { helloCookie } from '../support/cookie.js';
 import { until } from '../support/until.js';
 import { Dice, validateDice } from './fixtures/dice.js';
 import { FAST } from './support.js';
@@ -49,11 +50,14 @@ async function keylessDice(): Promise<string[]> {
   return seeds;
 }
 
-const query = (id: string, method: string) =>
+const query = (id: string, method: string, cookie?: Uint8Array) =>
   encodeClientPacket(
     { kind: 'call', id, service: '$troupe', method, args: encodeValue([]), mode: 'first' },
     groupIdOf('dice'),
     { node: 0x1234, inc: 0 },
+    undefined,
+    undefined,
+    cookie && { cookie },
   );
 
 describe('observability queries from outside the group', () => {
@@ -76,22 +80,11 @@ describe('observability queries from outside the group', () => {
       if (p?.kind === 'reply' && p.result.ok) answers.push(decodeValue(p.result.value));
     });
     try {
+      const cookies = [await helloCookie(raw, 'dice', seeds[0]!), await helloCookie(raw, 'dice', seeds[1]!)];
       // 20 queries to each of two members, in one burst, from a host outside the group.
       for (let i = 1; i <= 40; i++) {
         const to = seeds[i % 2]!;
-        const packet = encodeClientPacket(
-          {
-            kind: 'call',
-            id: `x:${i}`,
-            service: '$troupe',
-            method: 'check',
-            args: encodeValue([]),
-            mode: 'first',
-          },
-          groupIdOf('dice'),
-          { node: 0x1234, inc: 0 },
-        );
-        raw.send(packet, Number(to.split(':')[1]), '127.0.0.1');
+        raw.send(query(`x:${i}`, 'check', cookies[i % 2]), Number(to.split(':')[1]), '127.0.0.1');
       }
       await until(() => answers.length === 40, 5_000, 'every query answered');
       // Each answer names a check (the one started, or the recent one that covers it).
@@ -114,19 +107,33 @@ describe('observability queries from outside the group', () => {
     await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
     let sent = 0;
     let got = 0;
-    raw.on('message', (b) => {
-      got += b.length;
-    });
     try {
+      // From an address that proved itself (its packets carry the member's cookie): at most 20
+      // answers a second. Before: 200 answers, ~37 times the bytes sent.
+      const cookie = await helloCookie(raw, 'dice', seeds[0]!);
+      raw.on('message', (b) => {
+        got += b.length;
+      });
       for (let i = 1; i <= 200; i++) {
+        const p = query(`x:${i}`, 'status', cookie);
+        sent += p.length;
+        raw.send(p, Number(seeds[0]!.split(':')[1]), '127.0.0.1');
+      }
+      await new Promise((r) => setTimeout(r, 800));
+      expect(got).toBeLessThan(sent * 10);
+      expect(members[0]!.replica.stats().observeLimited).toBeGreaterThanOrEqual(170);
+      // From any other (forged) source, without the cookie: no answer, a notice smaller than each query.
+      got = 0;
+      sent = 0;
+      for (let i = 201; i <= 400; i++) {
         const p = query(`x:${i}`, 'status');
         sent += p.length;
         raw.send(p, Number(seeds[0]!.split(':')[1]), '127.0.0.1');
       }
       await new Promise((r) => setTimeout(r, 800));
-      // Before: 200 answers, ~37 times the bytes sent.
-      expect(got).toBeLessThan(sent * 10);
-      expect(members[0]!.replica.stats().observeLimited).toBeGreaterThanOrEqual(170);
+      expect(got).toBeGreaterThan(0);
+      expect(got).toBeLessThan(sent);
+      expect(members[0]!.replica.stats().cookieNotices).toBe(200);
     } finally {
       raw.close();
     }

@@ -6,7 +6,7 @@ import { encodeValue } from '../../runtime/rpc/codec.js';
 import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
-import { Cluster, type Ledger } from './support/cluster.js';
+import { Cluster, cookieHead, type Ledger } from './support/cluster.js';
 
 const CALM = { contactTimeoutMs: 2_000 };
 
@@ -136,6 +136,9 @@ describe('forged and malformed batches', () => {
       { kind: 'calls', calls: [call('x'), call('y'), call('x')] },
       groupIdOf(cluster.group.name),
       { id: 'dd', counter: 0 } as never,
+      undefined,
+      undefined,
+      cookieHead('192.168.7.8:1'),
     );
     cluster.net.route('192.168.7.8:1', a.member.address, pkt);
     await cluster.settle();

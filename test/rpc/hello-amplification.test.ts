@@ -3,13 +3,9 @@
 // any rate, towards whoever the forger named (FINDINGS 166's review, session 32). A member now
 // answers a keyless hello with at most 3 times its bytes (QUIC's bound for an address not yet
 // validated): a larger view gets a `pad` notice, and the client says hello again, padded.
-import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Bank } from '../../examples/bank/bank.js';
-import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
-import type { Group } from '../../runtime/group/group.js';
 import { ClientLink } from '../../runtime/rpc/client-link.js';
-import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
+import { connect } from '../../runtime/rpc/index.js';
 import {
   type ClientPacket,
   decodeClientPacket,
@@ -19,11 +15,10 @@ import {
   HELLO_MIN_BYTES,
   type ViewPacket,
 } from '../../runtime/rpc/protocol.js';
-import { udp } from '../../runtime/transport/udp.js';
 import { encodePacket, groupIdOf } from '../../runtime/wire/packet.js';
+import { keylessBank, rawSocket, TestScope } from '../support/keyless-bank.js';
 import { until } from '../support/until.js';
 
-const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRetryMs: 50 } };
 const EP = { node: 7, inc: 1 };
 
 /** A member id and address for each of `n` members (ids as the stack writes them). */
@@ -59,6 +54,7 @@ describe('a member answering a keyless hello (ClientLink)', () => {
       clock: () => 0,
       observe: () => ({ event: () => {} }) as never,
       guard: (fn) => fn(),
+      cookieSecret: () => new Uint8Array(16),
     });
     return { link: l, sent, group };
   }
@@ -66,7 +62,7 @@ describe('a member answering a keyless hello (ClientLink)', () => {
 
   it('answers a hello too small for its view with a pad notice no larger than the hello', () => {
     const { link: l, sent } = link(64, false);
-    l.hello('6.6.6.6:6', 1_400, 34);
+    l.hello('6.6.6.6:6', 1_400, 34, l.proven('6.6.6.6:6', undefined));
     expect(sent).toHaveLength(1);
     const notice = read(sent[0]!.bytes);
     expect(notice.kind).toBe('pad');
@@ -74,7 +70,7 @@ describe('a member answering a keyless hello (ClientLink)', () => {
     expect(l.padded).toBe(1);
     // Padded to what the notice asked: the view, within 3 times the hello.
     const need = (notice as Extract<ClientPacket, { kind: 'pad' }>).need;
-    l.hello('6.6.6.6:6', 1_400, need);
+    l.hello('6.6.6.6:6', 1_400, need, l.proven('6.6.6.6:6', undefined));
     expect(sent).toHaveLength(2);
     const view = read(sent[1]!.bytes) as ViewPacket;
     expect(view.kind).toBe('view');
@@ -89,7 +85,7 @@ describe('a member answering a keyless hello (ClientLink)', () => {
     const { link: l, sent, group } = link(64, false);
     const victim = '6.6.6.6:6';
     l.touch(victim);
-    l.hello(victim, undefined, 34);
+    l.hello(victim, undefined, 34, l.proven(victim, undefined));
     expect(read(sent[0]!.bytes).kind).toBe('pad');
     group.view = { ...group.view, id: 6 }; // a view change (Replica.onView → pushView)
     l.pushView(30_000);
@@ -99,10 +95,10 @@ describe('a member answering a keyless hello (ClientLink)', () => {
 
   it('answers a small view whole, and a keyed member any hello whole', () => {
     const small = link(3, false);
-    small.link.hello('6.6.6.6:6', 1_400, HELLO_MIN_BYTES);
+    small.link.hello('6.6.6.6:6', 1_400, HELLO_MIN_BYTES, small.link.proven('6.6.6.6:6', undefined));
     expect(read(small.sent[0]!.bytes).kind).toBe('view');
     const keyed = link(64, true);
-    keyed.link.hello('6.6.6.6:6', 1_400, 34);
+    keyed.link.hello('6.6.6.6:6', 1_400, 34, keyed.link.proven('6.6.6.6:6', undefined));
     expect(read(keyed.sent[0]!.bytes).kind).toBe('view');
     expect(keyed.link.padded).toBe(0);
   });
@@ -123,79 +119,41 @@ describe('encodeHello', () => {
   });
 });
 
-let groups: Group[] = [];
-let clients: TroupeClient[] = [];
-let sockets: dgram.Socket[] = [];
-afterEach(async () => {
-  await Promise.all(clients.map((c) => c.close()));
-  await Promise.all(groups.map((g) => g.leave(500).catch(() => {})));
-  for (const s of sockets) s.close();
-  groups = [];
-  clients = [];
-  sockets = [];
-});
-
-async function socket(): Promise<{
-  s: dgram.Socket;
-  address: string;
-  got: Array<{ bytes: Buffer; from: string }>;
-}> {
-  const s = dgram.createSocket('udp4');
-  sockets.push(s);
-  const got: Array<{ bytes: Buffer; from: string }> = [];
-  s.on('message', (bytes, r) => got.push({ bytes, from: `${r.address}:${r.port}` }));
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  return { s, address: `127.0.0.1:${s.address().port}`, got };
-}
-
-const send = (s: dgram.Socket, to: string, bytes: Uint8Array) => {
-  const [host, port] = to.split(':');
-  s.send(bytes, Number(port), host);
-};
+const scope = new TestScope();
+afterEach(() => scope.reset());
 
 describe('keyless hellos over real UDP', () => {
   it('a 3-member group answers an unpadded hello with a notice, and a client calls without one', async () => {
-    const ts = await Promise.all([0, 1, 2].map(() => udp({ host: '127.0.0.1' })));
-    const seeds = ts.map((t) => t.address);
-    const replicas = await Promise.all(
-      ts.map((transport) =>
-        joinReplica(new Bank(), 'bank', {
-          seeds,
-          transport,
-          insecure: true,
-          layers: FAST,
-          validate: validateBankRequest,
-        }),
-      ),
-    );
-    groups.push(...replicas.map((m) => m.group));
-    await until(() => replicas.every((m) => m.group.view?.members.length === 3), 10_000, 'a 3-member view');
+    const { seeds, replicas } = await keylessBank(scope, 3);
+    const padded = () => replicas.map((r) => r.stats().hellosPadded);
+    // The group's own client (keylessBank connects one) said hello padded: no notice.
+    expect(padded()).toEqual([0, 0, 0]);
 
     // A forger's hello as an earlier release sent it (2 fields, ~30 bytes), source address its own
     // here (a forger would write the victim's): the answer is a notice, no larger than the hello.
     const gid = groupIdOf('bank');
-    const forger = await socket();
+    const forger = await rawSocket(scope);
     const bare = encodeClientPacket({ kind: 'hello', viewId: 0 }, gid, { node: 0x0606, inc: 6 });
-    send(forger.s, seeds[0]!, bare);
+    forger.send(seeds[0]!, bare);
     await until(() => forger.got.length >= 1, 5_000, 'an answer to the bare hello');
     const answer = decodeClientPacket(forger.got[0]!.bytes, gid).packet;
     expect(answer.kind).toBe('pad');
     expect(forger.got[0]!.bytes.length).toBeLessThanOrEqual(bare.length);
-    expect(replicas[0]!.replica.stats().hellosPadded).toBe(1);
+    expect(padded()).toEqual([1, 0, 0]);
 
     // A real client's hellos are padded from the first: it gets the view and calls at once.
     const client = await connect({ group: 'bank', seeds, insecure: true });
-    clients.push(client);
+    scope.closers.push(() => client.close());
     await client.ready(3);
     expect(await client.invoke('bank', 'deposit', ['a', 5])).toBe(5);
-    expect(replicas.map((m) => m.replica.stats().hellosPadded)).toEqual([1, 0, 0]);
+    expect(padded()).toEqual([1, 0, 0]);
   }, 30_000);
 
   it('a client reaches a member whose view needs a padded hello, doubling its hello per notice', async () => {
     // A member of a 64-member view, played over a real socket: a notice for a short hello, the
     // view for one of at least a third of it.
     const gid = groupIdOf('bank');
-    const member = await socket();
+    const member = await rawSocket(scope);
     const { members, addresses } = bigView(63);
     const view: ViewPacket = {
       kind: 'view',
@@ -214,14 +172,10 @@ describe('keyless hellos over real UDP', () => {
       if (p.kind !== 'hello') return;
       hellos.push(bytes.length);
       const to = `${r.address}:${r.port}`;
-      send(
-        member.s,
-        to,
-        bytes.length >= need ? viewBytes : encodeClientPacket({ kind: 'pad', need }, gid, ep),
-      );
+      member.send(to, bytes.length >= need ? viewBytes : encodeClientPacket({ kind: 'pad', need }, gid, ep));
     });
     const client = await connect({ group: 'bank', seeds: [member.address], insecure: true });
-    clients.push(client);
+    scope.closers.push(() => client.close());
     await client.ready();
     expect(client.view?.members).toHaveLength(64);
     expect(viewBytes.length).toBeGreaterThan(1_700);

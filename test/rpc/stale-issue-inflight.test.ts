@@ -11,7 +11,7 @@ import type { ReplicaOptions } from '../../runtime/rpc/replica.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { until } from '../support/until.js';
-import { Cluster, type Ledger, sleep } from './support/cluster.js';
+import { Cluster, cookieHead, type Ledger, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -35,7 +35,11 @@ async function twoReplicas(
   const from = '10.9.9.9:1';
   c.net.listen(from, () => {});
   const send = (to: string, packet: Parameters<typeof encodeClientPacket>[0]) =>
-    c.net.route(from, to, encodeClientPacket(packet, gid, { node: 99, inc: 1 }));
+    c.net.route(
+      from,
+      to,
+      encodeClientPacket(packet, gid, { node: 99, inc: 1 }, undefined, undefined, cookieHead(from)),
+    );
   const args = encodeValue(call.args);
   const callIssue = (issue: number) =>
     send(a.member.address, {

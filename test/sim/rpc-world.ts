@@ -395,6 +395,8 @@ export class RpcSim {
       validate: validateRegisterRequest,
       clock: () => w.wall(address),
       recastMs: this.opts.recastMs,
+      // A deterministic cookie secret: a replayed seed gives every client the same cookies.
+      cookieSecret: new TextEncoder().encode(`sim cookie ${address}`),
     });
     let log: LogItem[] = [];
     /** One record per member incarnation; with `rejoin: 'same'` they share the replica. */

@@ -1,12 +1,13 @@
 /**
  * A group of replicas of one service in this process, over UDP on 127.0.0.1 with fast failure
- * detection and the test key, and a client connected to it: the set-up of the codegen tests
- * that carry generated types through real replicas.
+ * detection and the test key (or none), and a client connected to it: the set-up of the codegen
+ * tests that carry generated types through real replicas, and of the keyless-client tests.
  */
 import type { RequestValidator } from '../../idl/validate.js';
 import type { Group } from '../../runtime/group/group.js';
-import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
+import { connect, joinReplica, type Replica, type TroupeClient } from '../../runtime/rpc/index.js';
 import { udp } from '../../runtime/transport/udp.js';
+import type { SecurityOptions } from '../../runtime/wire/auth.js';
 import { TEST_SECURITY } from './key.js';
 import { until } from './until.js';
 
@@ -14,13 +15,18 @@ const FAST = { gms: { heartbeatMs: 50, suspectMs: 400, bootstrapMs: 200, joinRet
 
 export interface UdpReplicas {
   groups: Group[];
+  /** The replicas, in the order of `seeds`. */
+  replicas: Replica<object>[];
+  /** The members' addresses (each seeds the others). */
+  seeds: string[];
   client: TroupeClient;
   /** Closes the client and makes every replica leave. */
   close(): Promise<void>;
 }
 
 /**
- * `members` replicas of `make()` in group `name`, once they share a view, and a client.
+ * `members` replicas of `make()` in group `name`, once they share a view, and a client; under
+ * the test key unless `security` says otherwise (`{ insecure: true }`: a keyless group).
  *
  * @example
  * ```ts
@@ -34,12 +40,13 @@ export async function udpReplicas(
   name: string,
   validate: RequestValidator,
   members = 3,
+  security: SecurityOptions = TEST_SECURITY,
 ): Promise<UdpReplicas> {
   const ts = await Promise.all(Array.from({ length: members }, () => udp({ host: '127.0.0.1' })));
   const seeds = ts.map((t) => t.address);
   const made = await Promise.all(
     ts.map((transport) =>
-      joinReplica(make(), name, { seeds, transport, layers: FAST, validate, ...TEST_SECURITY }),
+      joinReplica(make(), name, { seeds, transport, layers: FAST, validate, ...security }),
     ),
   );
   const groups = made.map((m) => m.group);
@@ -53,8 +60,8 @@ export async function udpReplicas(
       5_000,
       `a ${members}-member view`,
     );
-    const client = await connect({ group: name, seeds, ...TEST_SECURITY });
-    return { groups, client, close: () => close(client) };
+    const client = await connect({ group: name, seeds, ...security });
+    return { groups, replicas: made.map((m) => m.replica), seeds, client, close: () => close(client) };
   } catch (e) {
     await close();
     throw e;

@@ -5,6 +5,7 @@
 import type { IdlFile, MethodDecl, Param, TypeRef } from '../../../idl/model.js';
 import { createValidator } from '../../../idl/validate.js';
 import { TroupeError } from '../../../runtime/errors.js';
+import { addressCookie } from '../../../runtime/rpc/address-proof.js';
 import { type ConnectOptions, connect, type TroupeClient } from '../../../runtime/rpc/client.js';
 import { currentCall } from '../../../runtime/rpc/context.js';
 import { Handler, Ordered, Query, Service } from '../../../runtime/rpc/decorators.js';
@@ -164,6 +165,17 @@ export interface Node<T extends object> {
   instance: T;
 }
 
+/** The cookie secret of every replica of {@link Cluster.of} (unless its options give another). */
+export const CLUSTER_COOKIE_SECRET = new TextEncoder().encode('cluster cookie secret');
+
+/**
+ * The header a hand-made keyless client packet from `from` carries to a replica of
+ * {@link Cluster.of}: the replicas' cookie for that address, as a real client has it from a view.
+ */
+export function cookieHead(from: string): { cookie: Uint8Array } {
+  return { cookie: addressCookie(CLUSTER_COOKIE_SECRET, from) };
+}
+
 /** Replicas of one service on a fake group, and clients on the same fake network. */
 export class Cluster<T extends object = Ledger> {
   readonly net = new FakeNet();
@@ -181,7 +193,11 @@ export class Cluster<T extends object = Ledger> {
   }
 
   static async of(n: number, options: Partial<ReplicaOptions> = {}): Promise<Cluster<Ledger>> {
-    const c = new Cluster(() => new Ledger(), { validate: validateLedger, ...options });
+    const c = new Cluster(() => new Ledger(), {
+      validate: validateLedger,
+      cookieSecret: CLUSTER_COOKIE_SECRET,
+      ...options,
+    });
     for (let i = 0; i < n; i++) c.add();
     await c.settle();
     return c;
