@@ -11,6 +11,9 @@ import {
   refusalError,
 } from '../wire/refusal.js';
 
+/** Addresses other than the seeds a {@link JoinWatch} keeps, in each of its sets. */
+export const MAX_WATCHED = 256;
+
 /**
  * What a member saw while it first joins, so that a join that cannot succeed fails with why
  * (docs/api.md, "Join errors"): which addresses sent packets of this group, and which members
@@ -28,10 +31,17 @@ import {
  */
 export class JoinWatch {
   private readonly groupId: number;
-  /** Addresses packets of this group came from (any kind, before any check). */
+  /**
+   * Addresses packets of this group came from (any kind, before any check): the seeds, and at
+   * most {@link MAX_WATCHED} others. Source addresses may be forged, and a first join listens
+   * for up to `joinTimeoutMs`: a flood from invented addresses must not grow it without end.
+   */
   private readonly heard = new Set<string>();
+  /** Addresses heard past {@link MAX_WATCHED} (not kept): none of them is known to have refused. */
+  private unkept = 0;
+  /** Refusals, from the seeds and at most {@link MAX_WATCHED} other addresses. */
   private readonly refusals = new Map<string, Refusal>();
-  /** With a key: addresses that sent a packet the stack accepted (so it verified). */
+  /** With a key: addresses that sent a packet the stack accepted (so it verified), as many. */
   private readonly verified = new Set<string>();
   private grace: NodeJS.Timeout | undefined;
 
@@ -56,7 +66,7 @@ export class JoinWatch {
     const refusal = readRefusal(bytes);
     if (refusal) {
       if (this.verified.has(from)) return true;
-      if (!this.refusals.has(from)) this.refusals.set(from, refusal);
+      if (!this.refusals.has(from) && this.keeps(this.refusals.size, from)) this.refusals.set(from, refusal);
       if (this.seeds.includes(from) && this.grace === undefined)
         this.grace = setTimeout(() => {
           if (this.onlyRefused()) this.fail(this.refusalError(from, this.refusals.get(from)!));
@@ -65,8 +75,15 @@ export class JoinWatch {
     }
     try {
       const h = decodeFixedHeader(bytes);
-      if (h.groupId === this.groupId && from !== this.address && memberId(h.sender) !== this.self())
-        this.heard.add(from);
+      if (
+        h.groupId === this.groupId &&
+        from !== this.address &&
+        memberId(h.sender) !== this.self() &&
+        !this.heard.has(from)
+      ) {
+        if (this.keeps(this.heard.size, from)) this.heard.add(from);
+        else this.unkept++;
+      }
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
     }
@@ -76,7 +93,7 @@ export class JoinWatch {
   /** The stack accepted a packet from `from`. With a key it verified, so `from` speaks for
    * this group and any refusal from it is forged; without one it proves nothing. */
   onAccepted(from: string): void {
-    if (this.keyId === '' || this.verified.has(from)) return;
+    if (this.keyId === '' || this.verified.has(from) || !this.keeps(this.verified.size, from)) return;
     this.verified.add(from);
     this.refusals.delete(from);
   }
@@ -84,8 +101,14 @@ export class JoinWatch {
   /** Whether every address that sent packets of this group also refused this member (its Joins
    * or beacons say nothing: it cannot take this member in). */
   private onlyRefused(): boolean {
+    if (this.unkept > 0) return false;
     for (const a of this.heard) if (!this.refusals.has(a)) return false;
     return true;
+  }
+
+  /** Whether a set of `size` entries takes `from`: a seed always, another below {@link MAX_WATCHED}. */
+  private keeps(size: number, from: string): boolean {
+    return this.seeds.includes(from) || size < MAX_WATCHED;
   }
 
   close(): void {
@@ -105,6 +128,7 @@ export class JoinWatch {
       );
     }
     const answered = [...this.heard];
+    const more = this.unkept > 0 ? ` (and ${this.unkept} packets from further addresses, not kept)` : '';
     const seedsUp = this.seeds.filter(
       (s) => this.heard.has(s) || s === this.address || this.aliases.includes(s),
     ).length;
@@ -112,7 +136,7 @@ export class JoinWatch {
     const refused = [...this.refusals].map(([a, r]) => `${a} refused (${describeRefusal(r)})`);
     return new JoinTimeoutError(
       `no view of '${this.groupName}' within ${ms} ms: packets of this group came from ` +
-        `${answered.join(', ')}; ${seedsUp} of ${this.seeds.length} seeds up, founding needs ${quorum}` +
+        `${answered.join(', ')}${more}; ${seedsUp} of ${this.seeds.length} seeds up, founding needs ${quorum}` +
         (refused.length > 0 ? `; ${refused.join('; ')}` : '') +
         (this.remembered ? `; ${rememberedNote(this.remembered)}` : ''),
       this.seeds,

@@ -3,7 +3,7 @@
 // in the seed's name, before or after it came (runtime/group/join-watch.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JoinError } from '../../runtime/errors.js';
-import { JoinWatch } from '../../runtime/group/join-watch.js';
+import { JoinWatch, MAX_WATCHED } from '../../runtime/group/join-watch.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
 import { REFUSAL_GRACE_MS } from '../../runtime/wire/refusal.js';
 
@@ -78,5 +78,35 @@ describe('join watch: refusal notices forged in a seed’s name', () => {
     w.onPacket(refusal('needkey', 'theirs'), SEED);
     vi.advanceTimersByTime(REFUSAL_GRACE_MS + 1);
     expect(failures.map((e) => e.code)).toEqual(['JOIN_KEY_MISMATCH']);
+  });
+});
+
+describe('join watch: a flood from invented addresses while joining', () => {
+  it('keeps the seeds and at most MAX_WATCHED other addresses, and still says what it heard', () => {
+    const { w, failures } = watch('');
+    for (let i = 0; i < 20_000; i++) {
+      const from = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:9`;
+      w.onPacket(packetOfTheGroup, from);
+      w.onPacket(refusal('group', ''), from);
+    }
+    w.onPacket(packetOfTheGroup, SEED);
+    const kept = w as unknown as { heard: Set<string>; refusals: Map<string, unknown> };
+    expect(kept.heard.size).toBeLessThanOrEqual(MAX_WATCHED + 1);
+    expect(kept.refusals.size).toBeLessThanOrEqual(MAX_WATCHED + 1);
+    expect(kept.heard.has(SEED)).toBe(true); // a seed is kept whatever came before
+    const e = w.timeoutError(30_000);
+    expect(e.code).toBe('JOIN_TIMEOUT');
+    expect(e.message).toContain(`and ${20_000 - MAX_WATCHED} packets from further addresses, not kept`);
+    expect(failures).toEqual([]);
+  });
+
+  it('addresses heard but not kept are not known to have refused: a seed’s refusal waits for the timeout', () => {
+    const { w, failures } = watch('');
+    for (let i = 0; i < MAX_WATCHED + 10; i++) w.onPacket(packetOfTheGroup, `10.0.${i >> 8}.${i & 255}:9`);
+    for (let i = 0; i < MAX_WATCHED; i++) w.onPacket(refusal('group', ''), `10.0.${i >> 8}.${i & 255}:9`);
+    w.onPacket(refusal('group', ''), SEED);
+    vi.advanceTimersByTime(REFUSAL_GRACE_MS + 1);
+    expect(failures).toEqual([]);
+    w.close();
   });
 });
