@@ -20,6 +20,13 @@ export interface TcpOptions {
   maxFrame?: number;
   /** Bytes buffered per peer (unsent queue or socket buffer) before sends to it are dropped. Default 128 MiB. */
   maxQueueBytes?: number;
+  /**
+   * Bytes buffered over all peers at once (unsent queues and socket buffers) before a send to a
+   * peer that already holds more than {@link BACKLOG_CHECK_BYTES} is dropped. `maxQueueBytes`
+   * bounds each peer and `maxOutbound` their number, not their product: 1,024 peers that stop
+   * reading hold 128 GiB. Default 4 × `maxQueueBytes`.
+   */
+  maxBufferedBytes?: number;
   /** First reconnect delay in ms; doubles per failed attempt, with jitter. Default 50. */
   reconnectBaseMs?: number;
   /** Longest reconnect delay in ms. Default 2,000. */
@@ -135,9 +142,17 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
     server.listen(options.port ?? 0, bindHost, () => resolve());
   });
   const bound = server.address() as net.AddressInfo;
+  const maxQueueBytes = options.maxQueueBytes ?? 128 * 1024 * 1024;
+  const maxBufferedBytes = options.maxBufferedBytes ?? 4 * maxQueueBytes;
+  if (!(Number.isSafeInteger(maxBufferedBytes) && maxBufferedBytes >= maxQueueBytes))
+    throw new TransportError(
+      'TRANSPORT_OPTION',
+      `maxBufferedBytes must be an integer of at least maxQueueBytes (${maxQueueBytes}), got ${maxBufferedBytes}`,
+    );
   return new Tcp(server, formatAddress(bound.address, bound.port), {
     maxFrame,
-    maxQueueBytes: options.maxQueueBytes ?? 128 * 1024 * 1024,
+    maxQueueBytes,
+    maxBufferedBytes,
     reconnectBaseMs: options.reconnectBaseMs ?? 50,
     reconnectMaxMs: options.reconnectMaxMs ?? 2_000,
     maxReconnectAttempts: options.maxReconnectAttempts ?? 20,
@@ -150,6 +165,15 @@ export async function tcp(options: TcpOptions = {}): Promise<TcpTransport> {
 }
 
 type Settings = Required<Omit<TcpOptions, 'host' | 'port'>>;
+
+/**
+ * A peer holding more than this many bytes unsent has the total over all peers checked before
+ * more is buffered for it (`maxBufferedBytes`).
+ */
+export const BACKLOG_CHECK_BYTES = 1024 * 1024;
+
+/** The total buffered over all peers is summed again at most this often (ms). */
+const BACKLOG_SUM_MS = 20;
 
 /** Our side of the connection to one peer. */
 interface Outbound {
@@ -177,6 +201,9 @@ class Tcp implements TcpTransport {
   private readonly outbound = new Map<string, Outbound>();
   /** Sends so far: the clock of {@link Outbound.used}. */
   private sends = 0;
+  /** What all peers held unsent at the last sum (plus what was buffered since), and when. */
+  private buffered = 0;
+  private bufferedAt = Number.NEGATIVE_INFINITY;
   /**
    * Incoming connections: since when each holds part of a frame (if it does), when it last sent,
    * and how many bytes of a frame in progress it holds.
@@ -290,6 +317,10 @@ class Tcp implements TcpTransport {
     }
     out.used = ++this.sends;
     const { maxQueueBytes } = this.settings;
+    if (!this.fitsOverall(out, frame.length)) {
+      this.counters.dropped++;
+      return;
+    }
     if (out.state === 'open' && out.socket) {
       // Node buffers writes without limit; bound that buffer so a stalled (half-open) peer
       // cannot grow our memory until keepalive notices it is gone.
@@ -314,6 +345,27 @@ class Tcp implements TcpTransport {
     out.queue.push(frame);
     out.queued += frame.length;
     if (out.state === 'idle') this.connect(out);
+  }
+
+  /**
+   * Whether `bytes` more to `out` keep what all peers hold within `maxBufferedBytes`. Summed over
+   * every peer only for one already holding more than {@link BACKLOG_CHECK_BYTES} (a peer that
+   * reads keeps little buffered), at most once per {@link BACKLOG_SUM_MS}.
+   */
+  private fitsOverall(out: Outbound, bytes: number): boolean {
+    const held = out.queued + (out.socket?.writableLength ?? 0);
+    if (held + bytes <= BACKLOG_CHECK_BYTES) return true;
+    const now = Date.now();
+    if (now - this.bufferedAt >= BACKLOG_SUM_MS) {
+      let total = 0;
+      for (const o of this.outbound.values()) total += o.queued + (o.socket?.writableLength ?? 0);
+      this.buffered = total;
+      this.bufferedAt = now;
+    }
+    if (this.buffered + bytes > this.settings.maxBufferedBytes) return false;
+    // Counted until the next sum: frames sent meanwhile are not lost to it.
+    this.buffered += bytes;
+    return true;
   }
 
   /**

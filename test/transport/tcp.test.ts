@@ -281,6 +281,26 @@ describe('tcp transport', () => {
     expect(a.stats().errors).toBe(4); // ECONNREFUSED on the first try and three retries
   }, 5_000);
 
+  it('bounds what all peers hold at once (maxBufferedBytes), not only each one', async () => {
+    // Ten peers that never take what is sent (their ports closed, reconnects far apart): each
+    // may queue 2 MiB, all of them together 4 MiB. Before: 10 × 1.5 MiB held.
+    const dead = await Promise.all(Array.from({ length: 10 }, () => make()));
+    const addresses = dead.map((d) => d.address);
+    await Promise.all(dead.map((d) => d.close()));
+    const a = await make({
+      maxQueueBytes: 2 * 1024 * 1024,
+      maxBufferedBytes: 4 * 1024 * 1024,
+      reconnectBaseMs: 60_000,
+      reconnectMaxMs: 60_000,
+    });
+    for (const to of addresses) a.send(to, new Uint8Array(1.5 * 1024 * 1024));
+    expect(a.stats().dropped).toBe(8);
+    // Small frames to a peer holding little are never summed, and go.
+    a.send(addresses[9]!, new Uint8Array(100));
+    expect(a.stats().dropped).toBe(8);
+    await expect(make({ maxQueueBytes: 1_000, maxBufferedBytes: 999 })).rejects.toThrow(/maxBufferedBytes/);
+  }, 5_000);
+
   it('counts unparsable addresses as drops', async () => {
     const a = await make();
     a.send('nowhere', text('x'));
