@@ -315,6 +315,16 @@ export class RpcSim {
     this.world = new World({ ...cfg, app: (w, index, address) => this.app(w, index, address) });
   }
 
+  /** Processes started at each address (a restart after a crash is a new one). */
+  private readonly started = new Map<string, number>();
+
+  /** Counts a process started at `address`: how many have been, this one included. */
+  private processes(address: string): number {
+    const n = (this.started.get(address) ?? 0) + 1;
+    this.started.set(address, n);
+    return n;
+  }
+
   private app(w: World, index: number, address: string): NodeApp {
     const group = new SimGroupHandle();
     const groupId = groupIdOf('sim');
@@ -395,8 +405,10 @@ export class RpcSim {
       validate: validateRegisterRequest,
       clock: () => w.wall(address),
       recastMs: this.opts.recastMs,
-      // A deterministic cookie secret: a replayed seed gives every client the same cookies.
-      cookieSecret: new TextEncoder().encode(`sim cookie ${address}`),
+      // A deterministic cookie secret (a replayed seed gives every client the same cookies), new
+      // for each process at the address, as a restarted replica's random one is: its clients'
+      // cookies go stale (docs/rpc.md, "Cookies without a key").
+      cookieSecret: new TextEncoder().encode(`sim cookie ${address} ${this.processes(address)}`),
     });
     let log: LogItem[] = [];
     /** One record per member incarnation; with `rejoin: 'same'` they share the replica. */
