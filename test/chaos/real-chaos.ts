@@ -44,7 +44,9 @@ const USAGE =
   "                its slot's killed replica was in (default: one file per slot, as --data-dir)\n" +
   "  --replies     a quarter of the appends ask every member's reply (`all`) or a majority's:\n" +
   '                every member that answers must name the same position, and no reply may be\n' +
-  '                flagged divergent';
+  '                flagged divergent\n' +
+  '  --insecure    no group key: replicas and clients run keyless (clients prove their\n' +
+  '                addresses with cookies, docs/rpc.md)';
 let parsed: ReturnType<typeof parseFlags>;
 try {
   parsed = parseFlags();
@@ -70,6 +72,7 @@ function parseFlags() {
       tcp: { type: 'boolean', default: false },
       amnesia: { type: 'boolean', default: false },
       replies: { type: 'boolean', default: false },
+      insecure: { type: 'boolean', default: false },
     },
   });
 }
@@ -167,7 +170,11 @@ const slotPorts = new Map<number, string>();
 /** Starts a replica process (on host `slot` of the LAN with `--lan`). */
 function spawn(slot: number): Promise<Child> {
   const port = MEMORY_DIR ? slotPorts.get(slot) : undefined;
-  const tcpArgs = [...(flags.tcp ? ['--tcp'] : []), ...(port ? ['--port', port] : [])];
+  const tcpArgs = [
+    ...(flags.tcp ? ['--tcp'] : []),
+    ...(flags.insecure ? ['--insecure'] : []),
+    ...(port ? ['--port', port] : []),
+  ];
   const where = lan
     ? {
         wrapper: lan.wrapper(slot),
@@ -463,7 +470,7 @@ async function main(): Promise<void> {
     }),
   );
   const common = {
-    ...TEST_SECURITY,
+    ...(flags.insecure ? { insecure: true as const } : TEST_SECURITY),
     group: 'ledger',
     seeds,
     timeoutMs: 10_000,
