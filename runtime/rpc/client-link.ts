@@ -138,8 +138,9 @@ export class ClientLink {
         this.sendNow(addr, { kind: 'pad', need: Math.ceil(encoded.length / HELLO_AMPLIFICATION) });
         return;
       }
-      // Answered: one of our clients (told the views to come), as one that proved its address is.
-      this.touch(addr);
+      // Not one of our clients yet (told the views to come): pushed at each view change for
+      // `clientPushMs`, the views would go to a forged address beyond 3 times the hello. The
+      // client's next hello carries the cookie this view gives it, and makes it one.
       this.sendNow(addr, view, encoded);
       return;
     }

@@ -126,7 +126,10 @@ describe('a keyless member serves a call only from an address that proved itself
     const { c, send, kinds } = await threeAndRaw();
     send(c.nodes[0]!.member.address, call('ff:1', 'append', ['x']));
     send(c.nodes[0]!.member.address, { kind: 'outcome?', id: 'ff:1' });
+    // A hello without the cookie is answered (its view fits 3 times it), and no more than that.
+    send(c.nodes[0]!.member.address, { kind: 'hello', viewId: 0, maxDatagram: 1_400, padding: 200 });
     await c.settle();
+    expect(kinds()).toEqual(['cookie', 'outcome', 'view']);
     const before = kinds().length;
     c.add();
     await c.settle();
