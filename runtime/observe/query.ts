@@ -82,7 +82,7 @@ export async function queryGroup(
   /** Without a key, what a hello is padded to: a member answers one with at most 3 times its bytes. */
   let helloSize = HELLO_MIN_BYTES;
   /** Without a key: each member's cookie for our address, which our calls to it carry. */
-  const cookies = new CookieJar(RESEND_MS);
+  const cookies = new CookieJar();
   const answers = new Map<string, MemberAnswer>();
   const ids = new Map<string, string>(); // request id → member
   const sentAt = new Map<string, number>();
@@ -117,14 +117,20 @@ export async function queryGroup(
         wake();
       }
     }
-    if (!auth && p?.kind === 'view' && p.cookie && seedAddrs.includes(from))
-      cookies.take(from, p.cookie, steadyNow());
+    if (
+      !auth &&
+      p?.kind === 'view' &&
+      p.cookie &&
+      seedAddrs.includes(from) &&
+      p.addresses[p.members.indexOf(p.member)] === from
+    )
+      cookies.fromView(from, p.cookie, steadyNow());
     // A member asked without its cookie (not a seed, whose view gave it): ask it again at once.
     if (
       !auth &&
       p?.kind === 'cookie' &&
       view?.addresses.includes(from) &&
-      cookies.take(from, p.cookie, steadyNow())
+      cookies.fromNotice(from, p.cookie, steadyNow())
     ) {
       sentAt.delete(view.members[view.addresses.indexOf(from)] ?? '');
       wake();

@@ -14,54 +14,78 @@
  * (docs/rpc.md, "Cookies without a key").
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { COOKIE_BYTES } from './protocol.js';
+import { COOKIE_BYTES, COOKIE_PERIOD_MS } from './protocol.js';
 
 /** Client addresses whose cookie a member keeps computed. */
 const MAX_COOKIES = 4096;
 
 /** A member's cookies for client addresses. */
 export class AddressProof {
+  /** Address → its cookie of the period {@link made} names. */
   private readonly cookies = new Map<string, Uint8Array>();
+  /** The period the cached cookies are of. */
+  private made = Number.NaN;
 
   /** @param secret this member's secret (random per replica; a simulator passes its own). */
   constructor(private readonly secret: Uint8Array) {}
 
-  /** This member's cookie for client address `addr`. */
-  cookieFor(addr: string): Uint8Array {
+  /** This member's cookie for client address `addr` at `now` (ms): of the period `now` is in. */
+  cookieFor(addr: string, now: number): Uint8Array {
+    const period = periodOf(now);
+    if (period !== this.made) {
+      this.cookies.clear();
+      this.made = period;
+    }
     let c = this.cookies.get(addr);
     if (c === undefined) {
-      c = addressCookie(this.secret, addr);
+      c = addressCookie(this.secret, addr, period);
       if (this.cookies.size >= MAX_COOKIES) this.cookies.delete(this.cookies.keys().next().value as string);
       this.cookies.set(addr, c);
     }
     return c;
   }
 
-  /** Whether a packet from `addr` carrying `cookie` proves that its sender receives at `addr`. */
-  proves(addr: string, cookie: Uint8Array | undefined): boolean {
+  /**
+   * Whether a packet from `addr` carrying `cookie` proves that its sender receives at `addr`: a
+   * cookie of this period or the one before ({@link COOKIE_PERIOD_MS}), so one seen once at an
+   * address does not prove it for as long as the member runs.
+   */
+  proves(addr: string, cookie: Uint8Array | undefined, now: number): boolean {
+    if (cookie === undefined || cookie.length !== COOKIE_BYTES) return false;
     return (
-      cookie !== undefined && cookie.length === COOKIE_BYTES && timingSafeEqual(cookie, this.cookieFor(addr))
+      timingSafeEqual(cookie, this.cookieFor(addr, now)) ||
+      timingSafeEqual(cookie, addressCookie(this.secret, addr, periodOf(now) - 1))
     );
   }
 }
 
+function periodOf(now: number): number {
+  return Math.floor(now / COOKIE_PERIOD_MS);
+}
+
 /**
- * The cookie a member whose secret is `secret` gives client address `addr`: the first
- * {@link COOKIE_BYTES} bytes of HMAC-SHA-256(secret, addr).
+ * The cookie a member whose secret is `secret` gives client address `addr` in period `period`
+ * (ms since the epoch ÷ {@link COOKIE_PERIOD_MS}): the first {@link COOKIE_BYTES} bytes of
+ * HMAC-SHA-256(secret, period and addr).
  */
-export function addressCookie(secret: Uint8Array, addr: string): Uint8Array {
-  return new Uint8Array(createHmac('sha256', secret).update(addr).digest().subarray(0, COOKIE_BYTES));
+export function addressCookie(secret: Uint8Array, addr: string, period: number): Uint8Array {
+  return new Uint8Array(
+    createHmac('sha256', secret).update(`${period} ${addr}`).digest().subarray(0, COOKIE_BYTES),
+  );
 }
 
 /** Members' addresses a client keeps cookies for (a view's, and a few more). */
 const MAX_JAR = 256;
 
-/** A keyless client's cookies, one per member address: what its packets to that member carry. */
+/**
+ * A keyless client's cookies, one per member address: what its packets to that member carry. A
+ * cookie comes in the member's views, which replace the one held (the member restarted with a
+ * new secret, or the client's address changed), and in `cookie` notices, which only give one
+ * where none is held: anyone may forge a notice, and one that replaced a good cookie, or made the
+ * client resend all it has waiting there, would be a lever for it.
+ */
 export class CookieJar {
   private readonly jar = new Map<string, { cookie: Uint8Array; at: number }>();
-
-  /** @param gapMs a member's cookies that are news say "send again" at most once per this many ms. */
-  constructor(private readonly gapMs: number) {}
 
   /** The cookie the member at `addr` gave us, if any. */
   get(addr: string): Uint8Array | undefined {
@@ -69,18 +93,38 @@ export class CookieJar {
   }
 
   /**
-   * The member at `addr` gave `cookie` (in a view or a notice) at `now`. True when it is news (none
-   * was kept, or another) and the last news from `addr` is `gapMs` old: what was sent there
-   * without it may go again at once. A client whose source address keeps changing gets a new
-   * cookie from every notice; the gap keeps it and the member from ping-ponging.
+   * Whether to ask the member at `addr` for a cookie at `now`: none held, or one half a
+   * {@link COOKIE_PERIOD_MS} old (the member takes it for one more period at least).
    */
-  take(addr: string, cookie: Uint8Array, now: number): boolean {
-    const had = this.jar.get(addr);
-    if (had !== undefined && Buffer.compare(had.cookie, cookie) === 0) return false;
-    const news = had === undefined || now - had.at >= this.gapMs;
-    if (had === undefined && this.jar.size >= MAX_JAR)
+  wants(addr: string, now: number): boolean {
+    const held = this.jar.get(addr);
+    return held === undefined || now - held.at >= COOKIE_PERIOD_MS / 2;
+  }
+
+  /**
+   * The member at `addr` sent a view (one that speaks for its member) carrying `cookie`, at `now`:
+   * true when it is the first cookie held for `addr`.
+   */
+  fromView(addr: string, cookie: Uint8Array, now: number): boolean {
+    const first = !this.jar.has(addr);
+    this.put(addr, cookie, now);
+    return first;
+  }
+
+  /**
+   * A `cookie` notice from `addr` at `now`: taken only when none is held, and then true (what
+   * was sent there without one, and refused, may go again at once).
+   */
+  fromNotice(addr: string, cookie: Uint8Array, now: number): boolean {
+    if (this.jar.has(addr)) return false;
+    this.put(addr, cookie, now);
+    return true;
+  }
+
+  /** Kept newest last: the first evicted is the one refreshed longest ago (the contact's, never). */
+  private put(addr: string, cookie: Uint8Array, now: number): void {
+    if (!this.jar.delete(addr) && this.jar.size >= MAX_JAR)
       this.jar.delete(this.jar.keys().next().value as string);
-    this.jar.set(addr, { cookie: Uint8Array.from(cookie), at: news ? now : had.at });
-    return news;
+    this.jar.set(addr, { cookie: Uint8Array.from(cookie), at: now });
   }
 }

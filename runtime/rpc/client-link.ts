@@ -74,7 +74,7 @@ export class ClientLink {
    * this member's cookie for the address.
    */
   proven(addr: string, cookie: Uint8Array | undefined): boolean {
-    return this.owner.auth() !== undefined || this.proof.proves(addr, cookie);
+    return this.owner.auth() !== undefined || this.proof.proves(addr, cookie, this.owner.clock());
   }
 
   /**
@@ -85,16 +85,19 @@ export class ClientLink {
   sendWithin(to: string, p: ClientPacket, bytes: number): void {
     const encoded = this.encode(p);
     if (encoded.length <= HELLO_AMPLIFICATION * bytes) this.sendNow(to, p, encoded);
-    else this.cookieNotice(to);
+    else this.cookieNotice(to, bytes);
   }
 
   /**
-   * Without a key, a packet from `to` that did not prove its address and is not answered without
-   * proof (a call): its cookie, in a notice smaller than any such packet.
+   * Without a key, a packet of `bytes` bytes from `to` that did not prove its address and is not
+   * answered without proof (a call, a fencing query, an answer too large): its cookie, in a
+   * notice no larger than the packet (a packet smaller than a notice gets nothing).
    */
-  cookieNotice(to: string): void {
+  cookieNotice(to: string, bytes: number): void {
+    const notice = this.encode({ kind: 'cookie', cookie: this.proof.cookieFor(to, this.owner.clock()) });
+    if (notice.length > bytes) return;
     this.cookieNotices++;
-    this.sendNow(to, { kind: 'cookie', cookie: this.proof.cookieFor(to) });
+    this.sendNow(to, { kind: 'cookie', cookie: this.proof.cookieFor(to, this.owner.clock()) }, notice);
   }
 
   /** A packet came from client `addr`: it is one of this contact's clients, seen now. */
@@ -119,12 +122,14 @@ export class ClientLink {
    * 34-byte hello drew 1,706 bytes of a 64-member view).
    */
   hello(addr: string, maxDatagram: number | undefined, bytes: number, proven: boolean): void {
-    if (maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
+    // Kept only from a hello that proved its address: a forged one in a client's name saying
+    // 1,200 bytes turned the client's 2 KB results into REPLY_TOO_LARGE (helper-122's review).
+    if (proven && maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
       this.limits.delete(addr);
       this.limits.set(addr, maxDatagram);
       if (this.limits.size > MAX_CLIENTS) this.limits.delete(this.limits.keys().next().value as string);
     }
-    const view = this.view(addr);
+    const view = this.view(addr, maxDatagram !== undefined);
     if (!view) return;
     if (!proven) {
       const encoded = this.encode(view);
@@ -175,8 +180,11 @@ export class ClientLink {
     if (view) this.sendNow(to, view);
   }
 
-  /** The view as `to` is told it, if this member has one. */
-  private view(to: string): ViewPacket | undefined {
+  /**
+   * The view as `to` is told it, if this member has one; with our datagram limit when `to` reads
+   * it (its hello gave its own: a client of an earlier release refuses 6 fields).
+   */
+  private view(to: string, readsLimit = this.limits.has(to)): ViewPacket | undefined {
     const group = this.owner.group();
     const view = group?.view;
     if (!group || !view) return undefined;
@@ -189,9 +197,9 @@ export class ClientLink {
       viewId: view.id,
       members: [...view.members],
       addresses: [...view.addresses],
-      ...(max !== undefined && this.limits.has(to) ? { maxDatagram: max } : {}),
+      ...(max !== undefined && readsLimit ? { maxDatagram: max } : {}),
       // Without a key: the cookie the client's packets to this member carry from now on.
-      ...(this.owner.auth() === undefined ? { cookie: this.proof.cookieFor(to) } : {}),
+      ...(this.owner.auth() === undefined ? { cookie: this.proof.cookieFor(to, this.owner.clock()) } : {}),
     };
   }
 
@@ -238,16 +246,18 @@ export class ClientLink {
   }
 
   /**
-   * Sends what this turn produced for each client: an `accepted` only when no reply to the same
-   * request goes with it (a reply says more: the request was ordered, and its result), replies
-   * alone as `reply`, several of one view together as `replies`.
+   * Sends what this turn produced for each client: an ordered request's `accepted` only when no
+   * reply to it goes with it (a reply says more: the request was ordered, and its result), an
+   * unordered query's always, replies alone as `reply`, several of one view together as `replies`.
    */
   private flush(): void {
     const outbox = this.outbox;
     this.outbox = new Map();
     for (const [to, { accepted, replies }] of outbox) {
       const answered = new Set(replies.map((r) => r.id));
-      for (const a of accepted) if (!answered.has(a.id)) this.sendNow(to, a);
+      // An unordered query's `accepted` says what a reply cannot: that it was not ordered (the
+      // client then asks the members that owe replies again, not `outcome?`).
+      for (const a of accepted) if (!answered.has(a.id) || !a.ordered) this.sendNow(to, a);
       const byView = new Map<string, ReplyPacket[]>();
       for (const r of replies) {
         const key = `${r.member} ${r.viewId} ${r.members.join(' ')}`;

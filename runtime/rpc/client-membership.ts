@@ -315,8 +315,7 @@ export class ClientMembership {
    * group restarts view ids at 1). A spoofed view naming only an attacker is dropped.
    */
   onView(p: ViewPacket, from: string, sender: Endpoint): void {
-    const self = p.members.indexOf(p.member);
-    if (self < 0 || p.addresses[self] !== from || (this.host.auth && memberId(sender) !== p.member)) {
+    if (!this.speaksForItself(p, from, sender)) {
       this.host.counters.untrusted++;
       return;
     }
@@ -368,6 +367,15 @@ export class ClientMembership {
       this.host.contactChosen(this.contact_);
       this.wakeReady();
     }
+  }
+
+  /**
+   * Whether view `p` comes from the member it names, at its own address in it (with a key: whose
+   * authenticated packet names that member as sender): the least a view must show to be read.
+   */
+  speaksForItself(p: ViewPacket, from: string, sender: Endpoint): boolean {
+    const self = p.members.indexOf(p.member);
+    return self >= 0 && p.addresses[self] === from && (!this.host.auth || memberId(sender) === p.member);
   }
 
   /** `p` becomes the known view; `rebase`: of another lineage (a re-founded group), whatever its id. */

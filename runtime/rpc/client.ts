@@ -263,7 +263,9 @@ export class TroupeClient implements Invoker {
   private readonly membership: ClientMembership;
   private readonly calls = new Map<string, Call>();
   /** Without a key: the members' cookies for this client's address (address-proof.ts). */
-  private readonly cookies: CookieJar;
+  private readonly cookies = new CookieJar();
+  /** Members of the view asked for their cookie ({@link collectCookies}), and when. */
+  private readonly cookieAsked = new Map<string, number>();
   private readonly remembered = new Map<string, Remembered>();
   /** Ids handed out by {@link newRequestId} and not yet used by a call. */
   private readonly reserved = new Set<string>();
@@ -325,7 +327,6 @@ export class TroupeClient implements Invoker {
       autoReissue: options.autoReissue ?? false,
       remember: options.remember ?? 1024,
     };
-    this.cookies = new CookieJar(this.opts.retransmitMs);
     this.membership = new ClientMembership(
       {
         group: options.group,
@@ -343,6 +344,7 @@ export class TroupeClient implements Invoker {
         },
         viewAdopted: () => {
           for (const call of this.calls.values()) this.checkComplete(call);
+          this.collectCookies();
         },
         contactLost: (c) => this.contactLost(c),
       },
@@ -360,7 +362,10 @@ export class TroupeClient implements Invoker {
     this.observe.event({ type: 'client', client: this });
     const every = (ms: number, fn: () => void) => this.timers.push(this.time.every(ms, fn));
     every(this.opts.retransmitMs, () => this.tick());
-    every(this.opts.heartbeatMs, () => this.membership.heartbeat());
+    every(this.opts.heartbeatMs, () => {
+      this.membership.heartbeat();
+      this.collectCookies();
+    });
     this.membership.findContact();
   }
 
@@ -737,13 +742,21 @@ export class TroupeClient implements Invoker {
     if (packet.kind !== 'view')
       this.membership.heardFrom(from, 'member' in packet ? packet.member : undefined);
     switch (packet.kind) {
-      case 'view':
-        if (!this.auth) {
+      case 'view': {
+        // Without a key: the hello padding for a view that size, and the member's cookie for us,
+        // from a view that speaks for its member at least (one naming another address is forged).
+        let firstCookie = false;
+        if (!this.auth && this.membership.speaksForItself(packet, from, decoded.sender)) {
           this.membership.viewBytes(bytes.length);
-          if (packet.cookie) this.cookies.take(from, packet.cookie, this.time.now());
+          if (packet.cookie) firstCookie = this.cookies.fromView(from, packet.cookie, this.time.now());
         }
         this.membership.onView(packet, from, decoded.sender);
+        // Our first cookie from the contact: a hello with it makes us one of its clients (told
+        // each new view at once); one without it was answered, not remembered.
+        if (firstCookie && this.membership.contact?.address === from)
+          this.send(from, this.membership.hello());
         return;
+      }
       case 'accepted':
         this.onAccepted(packet);
         return;
@@ -1130,13 +1143,35 @@ export class TroupeClient implements Invoker {
   }
 
   /**
+   * Without a key, says hello to each member of the view whose cookie we lack or is half a
+   * period old (at most once per `contactTimeoutMs` each): its view answering brings the cookie
+   * (the contact's come with every heartbeat's answer), so that a fail-over, an
+   * outcome query or a retransmission to another member than the contact is served at once,
+   * not after a `cookie` notice's round trip.
+   */
+  private collectCookies(): void {
+    const v = this.membership.view;
+    if (this.auth || !v) return;
+    const now = this.time.now();
+    for (const a of this.cookieAsked.keys()) if (!v.addresses.includes(a)) this.cookieAsked.delete(a);
+    for (const a of v.addresses) {
+      if (
+        !this.cookies.wants(a, now) ||
+        now - (this.cookieAsked.get(a) ?? Number.NEGATIVE_INFINITY) < this.opts.contactTimeoutMs
+      )
+        continue;
+      this.cookieAsked.set(a, now);
+      this.send(a, this.membership.hello());
+    }
+  }
+
+  /**
    * Without a key, the member at `from` sent its cookie for our address in a notice: a call (or
-   * an outcome query with a large answer) reached it without one. What waits on it there goes
-   * again at once, with the cookie, when the cookie is news ({@link CookieJar.take}); the
-   * retransmission timer sends the rest.
+   * an outcome query with a large answer) reached it without one. Taken only if we had none
+   * ({@link CookieJar.fromNotice}); then what waits on it there goes again at once, with it.
    */
   private onCookie(from: string, cookie: Uint8Array): void {
-    if (!this.cookies.take(from, cookie, this.time.now())) return;
+    if (!this.cookies.fromNotice(from, cookie, this.time.now())) return;
     for (const call of this.calls.values())
       if (call.contact?.address === from && !call.accepted) this.sendCall(call, call.contact);
     for (const list of this.outcomeWaiters.values())

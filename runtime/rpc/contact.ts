@@ -31,6 +31,7 @@ import type { Lookup, OutcomeTable } from './outcomes.js';
 import {
   type CallPacket,
   type DropReason,
+  HELLO_AMPLIFICATION,
   type OutcomePacket,
   type OutcomeQueryPacket,
   readClientPacket,
@@ -219,7 +220,8 @@ export class Contact {
     // it applied a view of its current incarnation it would answer wrongly.
     if (!this.host.serving()) return;
     // Without a key the source address may be forged (FINDINGS 192): only a packet that carries
-    // this member's cookie for it is served whole, and only its sender becomes a client.
+    // this member's cookie for it is served whole, and only its sender becomes a client (is told
+    // the views to come).
     const proven = this.host.link.proven(from, decoded.cookie);
     if (proven) this.host.link.touch(from);
     switch (packet.kind) {
@@ -227,13 +229,16 @@ export class Contact {
         this.host.link.hello(from, packet.maxDatagram, bytes.length, proven);
         return;
       case 'outcome?':
-        if (this.speaks()) this.answerOutcome(packet, from, proven ? undefined : bytes.length);
+        // One that may fence (an ordered cast at every member, FINDINGS 192's review) only from a
+        // proven address; others within 3 times their bytes.
+        if (!proven && packet.upTo) this.host.link.cookieNotice(from, bytes.length);
+        else if (this.speaks()) this.answerOutcome(packet, from, proven ? undefined : bytes.length);
         return;
     }
     // A call, served (cast, and answered by every member its mode names) only for an address
     // proven: the others answer it towards the address its contact proved.
     if (!proven) {
-      this.host.link.cookieNotice(from);
+      this.host.link.cookieNotice(from, bytes.length);
       return;
     }
     switch (packet.kind) {
@@ -271,18 +276,19 @@ export class Contact {
     if (h.type !== PacketType.Client) return;
     const reason: Refusal['reason'] =
       h.groupId !== this.host.groupId() >>> 0 ? 'group' : keyRefusal(this.host.auth !== undefined, h.flags);
-    if (!this.refusalTokens.take(this.host.clock())) return;
-    this.host.counters.refusalsSent++;
-    group.sendRaw(
-      from,
-      encodeRefusal(
-        this.host.groupId(),
-        this.host.endpoint(),
-        reason,
-        this.host.auth?.keyId ?? '',
-        group.groupName,
-      ),
+    const refusal = encodeRefusal(
+      this.host.groupId(),
+      this.host.endpoint(),
+      reason,
+      this.host.auth?.keyId ?? '',
+      group.groupName,
     );
+    // Unsigned, to an address nothing proved: within 3 times the packet (a 24-byte one drew 82
+    // bytes naming a 36-character group; a client's hello is larger than that).
+    if (refusal.length > HELLO_AMPLIFICATION * bytes.length || !this.refusalTokens.take(this.host.clock()))
+      return;
+    this.host.counters.refusalsSent++;
+    group.sendRaw(from, refusal);
   }
 
   /** A client's call: answer it if known, refuse it if invalid, else order it or answer the query. */

@@ -273,8 +273,9 @@ export interface ViewPacket {
 
 /**
  * Without a key: the member's cookie for the client's address, in answer to a packet that did
- * not carry it (a call, which is then not served, or an outcome query whose answer is larger
- * than {@link HELLO_AMPLIFICATION} times the query). Never larger than the packet it answers.
+ * not carry it (a call, which is then not served, a query that may fence, or an outcome query
+ * whose answer is larger than {@link HELLO_AMPLIFICATION} times it). Never larger than the
+ * packet it answers: a packet smaller than a notice gets none.
  */
 export interface CookiePacket {
   kind: 'cookie';
@@ -283,6 +284,13 @@ export interface CookiePacket {
 
 /** The bytes of a member's cookie for a client address. */
 export const COOKIE_BYTES = 8;
+
+/**
+ * A member's cookies change every this many ms (of its clock); one is taken for this period and
+ * the next, so it proves its address for 10 to 20 minutes. A client asks again for a cookie half
+ * a period old (its contact's come with every view answering its heartbeats).
+ */
+export const COOKIE_PERIOD_MS = 10 * 60_000;
 
 /**
  * A keyless client pads an `outcome?` to a member whose cookie it lacks to this many bytes, so

@@ -8,7 +8,7 @@ import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { decodeClientPacket, encodeClientPacket, type OutcomePacket } from '../../runtime/rpc/protocol.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { until } from '../support/until.js';
-import { Cluster, type Ledger, type Stamp, sleep } from './support/cluster.js';
+import { Cluster, cookieHead, type Ledger, type Stamp, sleep } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -227,7 +227,14 @@ describe('replica: fences it cast before it was cut off', () => {
       cluster!.net.route(
         asker,
         to,
-        encodeClientPacket({ kind: 'outcome?', id: 'zz:5', q, upTo: 1 }, gid, { node: 99, inc: 1 }),
+        encodeClientPacket(
+          { kind: 'outcome?', id: 'zz:5', q, upTo: 1 },
+          gid,
+          { node: 99, inc: 1 },
+          undefined,
+          undefined,
+          cookieHead(asker),
+        ),
       );
     // The cut member's fence never reaches the order: held back, then lost with its history.
     cluster.group.holdCasts(cut.member, true);

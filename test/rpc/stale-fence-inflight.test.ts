@@ -10,7 +10,7 @@ import { encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { until } from '../support/until.js';
-import { Cluster, type Ledger } from './support/cluster.js';
+import { Cluster, cookieHead, type Ledger } from './support/cluster.js';
 
 let cluster: Cluster<Ledger> | undefined;
 afterEach(async () => {
@@ -27,7 +27,18 @@ it('a fence of a lower issue applied does not make the contact cast its own, in 
   c.net.listen(from, () => {});
   const id = 'zz:5';
   const ask = (to: string, q: number, upTo: number) =>
-    c.net.route(from, to, encodeClientPacket({ kind: 'outcome?', id, q, upTo }, gid, { node: 99, inc: 1 }));
+    c.net.route(
+      from,
+      to,
+      encodeClientPacket(
+        { kind: 'outcome?', id, q, upTo },
+        gid,
+        { node: 99, inc: 1 },
+        undefined,
+        undefined,
+        cookieHead(from),
+      ),
+    );
   // The fences of `id` that a hands to the group: the issue each covers.
   const fences: number[] = [];
   /** The highest issue of `id` a replica refuses (its outcome table's fence). */

@@ -4,11 +4,13 @@
  */
 import type { IdlFile, MethodDecl, Param, TypeRef } from '../../../idl/model.js';
 import { createValidator } from '../../../idl/validate.js';
+import { steadyNow } from '../../../runtime/clock.js';
 import { TroupeError } from '../../../runtime/errors.js';
 import { addressCookie } from '../../../runtime/rpc/address-proof.js';
 import { type ConnectOptions, connect, type TroupeClient } from '../../../runtime/rpc/client.js';
 import { currentCall } from '../../../runtime/rpc/context.js';
 import { Handler, Ordered, Query, Service } from '../../../runtime/rpc/decorators.js';
+import { COOKIE_PERIOD_MS } from '../../../runtime/rpc/protocol.js';
 import { Replica, type ReplicaOptions } from '../../../runtime/rpc/replica.js';
 import { FakeGroup, type FakeMember, FakeNet } from './fake-group.js';
 
@@ -170,10 +172,11 @@ export const CLUSTER_COOKIE_SECRET = new TextEncoder().encode('cluster cookie se
 
 /**
  * The header a hand-made keyless client packet from `from` carries to a replica of
- * {@link Cluster.of}: the replicas' cookie for that address, as a real client has it from a view.
+ * {@link Cluster.of} whose clock reads `now`: the replicas' cookie for that address, as a real
+ * client has it from a view.
  */
-export function cookieHead(from: string): { cookie: Uint8Array } {
-  return { cookie: addressCookie(CLUSTER_COOKIE_SECRET, from) };
+export function cookieHead(from: string, now = steadyNow()): { cookie: Uint8Array } {
+  return { cookie: addressCookie(CLUSTER_COOKIE_SECRET, from, Math.floor(now / COOKIE_PERIOD_MS)) };
 }
 
 /** Replicas of one service on a fake group, and clients on the same fake network. */
