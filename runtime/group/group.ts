@@ -4,7 +4,7 @@ import { JoinAbortedError, StackConfigError, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type ObserveSink, sinkFor } from '../observe/events.js';
-import { buildStack, parseSpec } from '../stack/builder.js';
+import { buildStack, checkSpec, parseSpec } from '../stack/builder.js';
 import { type MemberId, nodeOf } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
 import type { LastView, QoS, View } from '../stack/types.js';
@@ -204,6 +204,7 @@ export class Group implements GroupHandle {
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
     checkSecurity(opts, 'joinGroup'); // before any socket opens
     checkShape(opts);
+    checkGroupStack(opts.stack ?? GROUP_STACK);
     const remembered = opts.membershipFile ? loadMembership(opts.membershipFile, groupName) : undefined;
     const transport = opts.transport ?? (await udp({ host: '127.0.0.1' }));
     // Seeds as IPs: votes and packets come from IPs, and a member must know itself among them.
@@ -632,6 +633,27 @@ export class Group implements GroupHandle {
         return;
     }
   }
+}
+
+/**
+ * Refuses (`StackConfigError`) a stack a group cannot run on: one the builder refuses, and one
+ * without a layer that provides `membership` (gms: no view is ever installed, the join times
+ * out) or `total` (seq or total). A state offer is a total-order cast and `g.cast()` is total by
+ * default: without an order layer both arrive fifo, a founding with a state provider never
+ * completes (each offer is refused and the founders rejoin every `stateStallMs`), and the group's
+ * casts are not ordered. Checked before any socket opens.
+ */
+export function checkGroupStack(spec: string): void {
+  const factories = checkSpec(parseSpec(spec), defaultRegistry());
+  for (const [need, layers] of [
+    ['membership', 'gms'],
+    ['total', 'seq or total'],
+  ] as const)
+    if (!factories.some((f) => f.provides.includes(need)))
+      throw new StackConfigError(
+        'STACK_MISSING',
+        `joinGroup: stack '${spec}' has no layer providing '${need}' (${layers}); a group needs one`,
+      );
 }
 
 /**

@@ -3,7 +3,9 @@
 // ("transport.onPacket is not a function", "opts.seeds.map is not a function").
 import { expect, it } from 'vitest';
 import { StackConfigError } from '../../runtime/errors.js';
-import { joinGroup } from '../../runtime/group/group.js';
+import { checkGroupStack, joinGroup } from '../../runtime/group/group.js';
+import { GROUP_STACK, TOKEN_STACK } from '../../runtime/layers/index.js';
+import { MemoryHub } from '../../runtime/transport/memory.js';
 import { udp } from '../../runtime/transport/udp.js';
 
 const refusal = async (opts: unknown): Promise<StackConfigError> => {
@@ -29,4 +31,34 @@ it('refuses a transport still a promise, a non-transport, and seeds that are not
     /seeds must be an array of 'host:port' strings, got the string/,
   );
   expect((await refusal({ seeds: [7001], insecure: true })).message).toMatch(/seeds must be an array/);
+});
+
+// Sweep s34 (FINDINGS 193): a stack without a total-order layer was taken. Its state offers (total
+// casts) arrived fifo and were refused, so a founding with a state provider never completed (the
+// founders rejoined every stateStallMs until the join timed out), and g.cast() was not ordered;
+// a stack without gms never installed a view. Both are refused now, before any socket opens.
+it('refuses a stack without membership or without a total order', async () => {
+  const hub = new MemoryHub();
+  const state = { snapshot: () => new Uint8Array(0), restore: () => {} };
+  for (const [stack, need] of [
+    ['gms:nak:com', "'total'"],
+    ['gms:frag:stable:nak:pack:com', "'total'"],
+    ['nak:pack:com', "'membership'"],
+  ] as const) {
+    const transport = hub.attach(`${stack}:1`);
+    const e = await joinGroup('g', {
+      seeds: [transport.address],
+      insecure: true,
+      transport,
+      stack,
+      state,
+      joinTimeoutMs: 3_000,
+    }).catch((x: unknown) => x);
+    await transport.close();
+    expect(e).toBeInstanceOf(StackConfigError);
+    expect((e as StackConfigError).code).toBe('STACK_MISSING');
+    expect((e as StackConfigError).message).toContain(need);
+  }
+  for (const stack of [GROUP_STACK, TOKEN_STACK, 'seq:gms:nak:com', 'total:gms:nak:com'])
+    expect(() => checkGroupStack(stack)).not.toThrow();
 });

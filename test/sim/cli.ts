@@ -116,6 +116,11 @@ async function main(): Promise<number> {
     if (e instanceof StackConfigError) throw new UsageError(`--stack: ${e.message}`);
     throw e;
   }
+  // A group's state offers and default casts are total-order casts: with gms and no seq or total
+  // a founding of two or more never completed: every seed tried failed liveness (FINDINGS 193).
+  const layers = values.stack.split(':');
+  if (layers.includes('gms') && !layers.includes('seq') && !layers.includes('total'))
+    throw new UsageError('--stack: a stack with gms needs seq or total (a group orders its casts)');
   if (values.rpc && values.stack.split(':').every((l) => l !== 'gms'))
     throw new UsageError('--stack: RPC mode needs a stack with gms (replicas are group members)');
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);

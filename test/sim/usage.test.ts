@@ -22,6 +22,7 @@ it.each([
   ['cli.ts', ['--rpc', '--stack', 'nak:pack:com'], '--stack: RPC mode needs a stack with gms'],
   ['cli.ts', ['--stack', 'fc:frag:stable:nak:pack:com'], "--stack: layer 'fc' requires 'total' below it"],
   ['cli.ts', ['--stack', 'foo:com'], "--stack: unknown layer 'foo'"],
+  ['cli.ts', ['--stack', 'gms:nak:com'], '--stack: a stack with gms needs seq or total'],
   ['long.ts', ['--modes', 'nope'], "unknown mode 'nope'"],
   ['long.ts', ['--offset', 'x'], "--offset must be a count, got 'x'"],
 ])('%s %j: one line, exit 2', (script, args, message) => {
