@@ -94,10 +94,11 @@ export class ClientLink {
    * notice no larger than the packet (a packet smaller than a notice gets nothing).
    */
   cookieNotice(to: string, bytes: number): void {
-    const notice = this.encode({ kind: 'cookie', cookie: this.proof.cookieFor(to, this.owner.clock()) });
+    const p: ClientPacket = { kind: 'cookie', cookie: this.proof.cookieFor(to, this.owner.clock()) };
+    const notice = this.encode(p);
     if (notice.length > bytes) return;
     this.cookieNotices++;
-    this.sendNow(to, { kind: 'cookie', cookie: this.proof.cookieFor(to, this.owner.clock()) }, notice);
+    this.sendNow(to, p, notice);
   }
 
   /** A packet came from client `addr`: it is one of this contact's clients, seen now. */

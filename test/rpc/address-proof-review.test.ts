@@ -2,12 +2,11 @@
 // still let a forged source address draw more than 3 times its bytes, or slowed a legitimate
 // client (each failed on b965315; docs/rpc.md "Cookies without a key").
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IdlFile, MethodDecl, Param } from '../../idl/model.js';
-import { createValidator } from '../../idl/validate.js';
+import type { IdlFile } from '../../idl/model.js';
+import { createValidator, type RequestValidator } from '../../idl/validate.js';
 import { encodeValue } from '../../runtime/rpc/codec.js';
 import { Ordered, Query, Service } from '../../runtime/rpc/decorators.js';
 import {
-  type ClientHead,
   type ClientPacket,
   decodeClientPacket,
   encodeClientPacket,
@@ -15,7 +14,15 @@ import {
   HELLO_AMPLIFICATION,
 } from '../../runtime/rpc/protocol.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
-import { CLUSTER_COOKIE_SECRET, Cluster, cookieHead, Ledger, validateLedger } from './support/cluster.js';
+import {
+  CLUSTER_COOKIE_SECRET,
+  Cluster,
+  cookieHead,
+  Ledger,
+  m,
+  rawClient,
+  validateLedger,
+} from './support/cluster.js';
 
 const EP = { node: 0x0606, inc: 6 };
 
@@ -31,23 +38,20 @@ afterEach(async () => {
 async function nAndRaw(n: number, from = '10.6.6.6:6') {
   const c = await Cluster.of(n);
   cluster = c;
-  const gid = groupIdOf(c.group.name);
-  const got: Uint8Array[] = [];
-  c.net.listen(from, (bytes) => got.push(bytes));
-  let sent = 0;
-  const send = (to: string, p: ClientPacket, head?: ClientHead) => {
-    const bytes = encodeClientPacket(p, gid, EP, undefined, undefined, head);
-    sent += bytes.length;
-    c.net.route(from, to, bytes);
-    return bytes.length;
-  };
-  const sendRaw = (to: string, bytes: Uint8Array) => {
-    sent += bytes.length;
-    c.net.route(from, to, bytes);
-  };
-  const kinds = () => got.map((b) => decodeClientPacket(b, gid).packet.kind);
-  const received = () => got.reduce((n, b) => n + b.length, 0);
-  return { c, gid, send, sendRaw, got, kinds, received, sent: () => sent, from };
+  return { c, ...rawClient(c, from) };
+}
+
+/** Three replicas of `make()` in group `name` (kept for `afterEach`), in one view. */
+async function three<T extends object>(
+  make: () => T,
+  validate: RequestValidator,
+  name: string,
+): Promise<Cluster<T>> {
+  const c = new Cluster(make, { cookieSecret: CLUSTER_COOKIE_SECRET, validate }, name);
+  peekCluster = c as Cluster<object>;
+  for (let i = 0; i < 3; i++) c.add();
+  await c.settle();
+  return c;
 }
 
 describe('review34: forged source addresses', () => {
@@ -208,14 +212,6 @@ class Peek {
     this.n = n;
   }
 }
-const method = (name: string, kind: MethodDecl['kind'], params: Param[]): MethodDecl => ({
-  name,
-  kind,
-  params,
-  returns: { kind: 'prim', name: 'any' },
-  throws: [],
-  options: { reply: 'first' },
-});
 const validatePeek = createValidator(
   {
     package: 'peek',
@@ -226,11 +222,9 @@ const validatePeek = createValidator(
       {
         name: 'peek',
         methods: [
-          method('add', 'ordered', []),
-          method('big', 'ordered', [{ name: 'ms', type: { kind: 'prim', name: 'f64' }, optional: false }]),
-          method('slowCount', 'query', [
-            { name: 'ms', type: { kind: 'prim', name: 'f64' }, optional: false },
-          ]),
+          m('add', 'ordered', []),
+          m('big', 'ordered', [{ name: 'ms', type: { kind: 'prim', name: 'f64' }, optional: false }]),
+          m('slowCount', 'query', [{ name: 'ms', type: { kind: 'prim', name: 'f64' }, optional: false }]),
         ],
       },
     ],
@@ -240,14 +234,7 @@ const validatePeek = createValidator(
 
 describe('review34: a legitimate keyless client slowed', () => {
   it('an all-mode query whose reply from one member was lost: the retransmission to that member is refused for want of a cookie', async () => {
-    const c = new Cluster(
-      () => new Peek(),
-      { cookieSecret: CLUSTER_COOKIE_SECRET, validate: validatePeek },
-      'peek',
-    );
-    peekCluster = c;
-    for (let i = 0; i < 3; i++) c.add();
-    await c.settle();
+    const c = await three(() => new Peek(), validatePeek, 'peek');
     const gid = groupIdOf(c.group.name);
     const client = await c.client({ retransmitMs: 100, heartbeatMs: 250 });
     await client.invoke('peek', 'add', []);
@@ -279,14 +266,7 @@ describe('review34: refusal notices', () => {
   it("a 24-byte forged client packet of another group draws no refusal over 3 times its bytes (the keyless group's name)", async () => {
     // A plausible deployment name; nothing bounds a group name's length.
     const name = 'payments-ledger-production-eu-west-1';
-    const c = new Cluster(
-      () => new Ledger(),
-      { validate: validateLedger, cookieSecret: CLUSTER_COOKIE_SECRET },
-      name,
-    );
-    cluster = c;
-    for (let i = 0; i < 3; i++) c.add();
-    await c.settle();
+    const c = await three(() => new Ledger(), validateLedger, name);
     const from = '10.6.6.6:6';
     const got: Uint8Array[] = [];
     c.net.listen(from, (b) => got.push(b));
@@ -339,14 +319,7 @@ describe('review34: what an unproven packet still puts in the order', () => {
 
 describe('review34: answers by another member than the contact', () => {
   it("a first-mode call whose contact's answers are lost: the outcome queries to the other members draw notices (a large result)", async () => {
-    const c = new Cluster(
-      () => new Peek(),
-      { cookieSecret: CLUSTER_COOKIE_SECRET, validate: validatePeek },
-      'peek',
-    );
-    peekCluster = c;
-    for (let i = 0; i < 3; i++) c.add();
-    await c.settle();
+    const c = await three(() => new Peek(), validatePeek, 'peek');
     const gid = groupIdOf(c.group.name);
     const client = await c.client({ retransmitMs: 100, heartbeatMs: 250 });
     await client.invoke('peek', 'add', []);
@@ -411,14 +384,7 @@ describe('review34: what the comments promise of a notice', () => {
 
 describe('review34: what an unproven hello still changes for a proven client', () => {
   it("forged hellos in a client's name saying 1,200-byte datagrams turn its 2 KB results into REPLY_TOO_LARGE errors", async () => {
-    const c = new Cluster(
-      () => new Peek(),
-      { cookieSecret: CLUSTER_COOKIE_SECRET, validate: validatePeek },
-      'peek',
-    );
-    peekCluster = c;
-    for (let i = 0; i < 3; i++) c.add();
-    await c.settle();
+    const c = await three(() => new Peek(), validatePeek, 'peek');
     const gid = groupIdOf(c.group.name);
     const client = await c.client({ retransmitMs: 100, heartbeatMs: 250 });
     expect(((await client.invoke('peek', 'big', [1])) as string).length).toBe(2_000);

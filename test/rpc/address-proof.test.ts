@@ -9,8 +9,6 @@ import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { AddressProof, addressCookie, CookieJar } from '../../runtime/rpc/address-proof.js';
 import { encodeValue } from '../../runtime/rpc/codec.js';
 import {
-  type ClientHead,
-  type ClientPacket,
   COOKIE_PERIOD_MS,
   decodeClientPacket,
   encodeClientPacket,
@@ -19,7 +17,7 @@ import {
 import { groupIdOf } from '../../runtime/wire/packet.js';
 import { keylessBank, rawSocket, TestScope } from '../support/keyless-bank.js';
 import { until } from '../support/until.js';
-import { Cluster, cookieHead, type Ledger } from './support/cluster.js';
+import { Cluster, cookieHead, type Ledger, rawClient } from './support/cluster.js';
 
 const EP = { node: 0x0606, inc: 6 };
 
@@ -66,19 +64,7 @@ afterEach(async () => {
 async function threeAndRaw(from = '10.6.6.6:6') {
   const c = await Cluster.of(3);
   cluster = c;
-  const gid = groupIdOf(c.group.name);
-  const got: Uint8Array[] = [];
-  c.net.listen(from, (bytes) => got.push(bytes));
-  let sent = 0;
-  const send = (to: string, p: ClientPacket, head?: ClientHead) => {
-    const bytes = encodeClientPacket(p, gid, EP, undefined, undefined, head);
-    sent += bytes.length;
-    c.net.route(from, to, bytes);
-    return bytes.length;
-  };
-  const kinds = () => got.map((b) => decodeClientPacket(b, gid).packet.kind);
-  const received = () => got.reduce((n, b) => n + b.length, 0);
-  return { c, send, got, kinds, received, sent: () => sent, from };
+  return { c, ...rawClient(c, from) };
 }
 
 const call = (id: string, method: string, args: unknown[], mode: 'first' | 'all' = 'first') => ({

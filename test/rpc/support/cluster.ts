@@ -10,8 +10,15 @@ import { addressCookie } from '../../../runtime/rpc/address-proof.js';
 import { type ConnectOptions, connect, type TroupeClient } from '../../../runtime/rpc/client.js';
 import { currentCall } from '../../../runtime/rpc/context.js';
 import { Handler, Ordered, Query, Service } from '../../../runtime/rpc/decorators.js';
-import { COOKIE_PERIOD_MS } from '../../../runtime/rpc/protocol.js';
+import {
+  type ClientHead,
+  type ClientPacket,
+  COOKIE_PERIOD_MS,
+  decodeClientPacket,
+  encodeClientPacket,
+} from '../../../runtime/rpc/protocol.js';
 import { Replica, type ReplicaOptions } from '../../../runtime/rpc/replica.js';
+import { groupIdOf } from '../../../runtime/wire/packet.js';
 import { FakeGroup, type FakeMember, FakeNet } from './fake-group.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -122,7 +129,7 @@ export class Ledger {
 const STRING: TypeRef = { kind: 'prim', name: 'string' };
 const F64: TypeRef = { kind: 'prim', name: 'f64' };
 const p = (name: string, type: TypeRef): Param => ({ name, type, optional: false });
-const m = (
+export const m = (
   name: string,
   kind: MethodDecl['kind'],
   params: Param[],
@@ -177,6 +184,30 @@ export const CLUSTER_COOKIE_SECRET = new TextEncoder().encode('cluster cookie se
  */
 export function cookieHead(from: string, now = steadyNow()): { cookie: Uint8Array } {
   return { cookie: addressCookie(CLUSTER_COOKIE_SECRET, from, Math.floor(now / COOKIE_PERIOD_MS)) };
+}
+
+/**
+ * A hand-made client at `from` on cluster `c`'s network (a forger, or a careful tool): it keeps
+ * what it receives, and counts the bytes it sends and gets.
+ */
+export function rawClient(c: Cluster<object>, from = '10.6.6.6:6') {
+  const gid = groupIdOf(c.group.name);
+  const ep = { node: 0x0606, inc: 6 };
+  const got: Uint8Array[] = [];
+  c.net.listen(from, (bytes) => got.push(bytes));
+  let sent = 0;
+  const sendRaw = (to: string, bytes: Uint8Array) => {
+    sent += bytes.length;
+    c.net.route(from, to, bytes);
+  };
+  const send = (to: string, p: ClientPacket, head?: ClientHead) => {
+    const bytes = encodeClientPacket(p, gid, ep, undefined, undefined, head);
+    sendRaw(to, bytes);
+    return bytes.length;
+  };
+  const kinds = () => got.map((b) => decodeClientPacket(b, gid).packet.kind);
+  const received = () => got.reduce((n, b) => n + b.length, 0);
+  return { gid, send, sendRaw, got, kinds, received, sent: () => sent, from };
 }
 
 /** Replicas of one service on a fake group, and clients on the same fake network. */
