@@ -204,6 +204,7 @@ export class Gms implements Layer {
     const s = this.s;
     s.view = { id, members, addresses, epoch };
     s.epoch = epoch;
+    s.heardInLineage = new Set();
     // A flushed view's epoch is its attempt's key: a member new to the group learns how far its
     // attempts went, else it refuses the next Prepare as invented (MAX_ATTEMPT_LEAD).
     s.highestAttempt = Math.max(s.highestAttempt, Math.floor(epoch / 4096));

@@ -348,6 +348,9 @@ export class Participant {
       { previousId: s.view.id, joined, left, failed },
       departed,
     );
+    // Whoever sends the agreed Install installed it too (its coordinator, an adopter, a member
+    // already in it): it is of this lineage (see GmsShared.heardInLineage).
+    if (members.includes(from)) s.heardInLineage.add(from);
   }
 
   startLeave(): void {

@@ -47,6 +47,13 @@ export class GmsShared {
   /** The Install that made the current view (kept while it is current): sent again to a listed
    * member that still Joins, as its copy was lost (see Coordinator.onJoin). */
   installed: InstallHeader | undefined;
+  /**
+   * Members of the view whose own messages of this view under our epoch reached us (or that sent
+   * the Install we took). A member installs one view per id, so a later claim in its name of
+   * this view id under another epoch is not its own: without a key, a forged source address
+   * (see otherLineage). Reset at each install.
+   */
+  heardInLineage = new Set<MemberId>();
   readonly c = {
     views: 0,
     flushes: 0,
@@ -187,6 +194,13 @@ export class GmsShared {
     // Flushed epochs encode their attempt (epoch / 4096): one far above every attempt we have
     // seen (heartbeats spread them) is invented; drop it rather than stop.
     if (!this.plausibleAttempt(Math.floor(epoch / 4096))) return true;
+    // It already spoke to us in this view under our epoch, and a member installs a view id once:
+    // the claim is not its own. Before this, one forged heartbeat per member in the coordinator's
+    // name from its address stopped a keyless group (test/stack/spoofed-member.test.ts).
+    if (this.heardInLineage.has(from)) {
+      this.c.refused++;
+      return true;
+    }
     if (epoch > this.epoch)
       this.layer.finish('partitioned', `view ${viewId} was also installed by another coordinator`);
     return true;
