@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { steadyNow } from '../clock.js';
 import { formatAddress, isWildcard, parseAddress } from './address.js';
 import { TransportError } from './errors.js';
 import { encodeFrame, FRAME_HEADER, FrameDecoder } from './framing.js';
@@ -355,7 +356,8 @@ class Tcp implements TcpTransport {
   private fitsOverall(out: Outbound, bytes: number): boolean {
     const held = out.queued + (out.socket?.writableLength ?? 0);
     if (held + bytes <= BACKLOG_CHECK_BYTES) return true;
-    const now = Date.now();
+    // The steady clock: a wall clock stepped back would keep a stale sum until it caught up.
+    const now = steadyNow();
     if (now - this.bufferedAt >= BACKLOG_SUM_MS) {
       let total = 0;
       for (const o of this.outbound.values()) total += o.queued + (o.socket?.writableLength ?? 0);

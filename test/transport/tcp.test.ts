@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type TcpOptions, type TcpTransport, TransportError, tcp } from '../../runtime/transport/index.js';
 import { collect, type Packet, str, text, waitFor } from './helpers.js';
 
@@ -299,6 +299,34 @@ describe('tcp transport', () => {
     a.send(addresses[9]!, new Uint8Array(100));
     expect(a.stats().dropped).toBe(8);
     await expect(make({ maxQueueBytes: 1_000, maxBufferedBytes: 999 })).rejects.toThrow(/maxBufferedBytes/);
+  }, 5_000);
+
+  it('sums what peers hold again after the wall clock steps back', async () => {
+    // The sum is refreshed at most every 20 ms: timed by the wall clock, a step back of an hour
+    // (NTP, a resumed VM) kept the stale sum for that hour, refusing every large frame though
+    // nothing was held any more.
+    const dead = await Promise.all([make(), make()]);
+    const [first, second] = dead.map((d) => d.address) as [string, string];
+    await Promise.all(dead.map((d) => d.close()));
+    const a = await make({
+      maxQueueBytes: 2 * 1024 * 1024,
+      maxBufferedBytes: 2.5 * 1024 * 1024,
+      reconnectBaseMs: 1,
+      reconnectMaxMs: 1,
+      maxReconnectAttempts: 1,
+    });
+    a.send(first, new Uint8Array(1.5 * 1024 * 1024));
+    expect(a.stats().dropped).toBe(0);
+    await waitFor(() => a.stats().dropped === 1, 'the first queue released after giving up');
+    const wall = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() - 3_600_000);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      a.send(second, new Uint8Array(1.5 * 1024 * 1024));
+      expect(a.stats().dropped).toBe(1); // held: nothing else is
+    } finally {
+      stepped.mockRestore();
+    }
   }, 5_000);
 
   it('counts unparsable addresses as drops', async () => {
