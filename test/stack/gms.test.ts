@@ -624,13 +624,62 @@ describe('gms: who may send which control message (issue 11)', () => {
     net.inject(n2, n1.id, heartbeat(1, 4096 * 1_000_000)); // a higher lineage nobody ran
     net.inject(n2, n1.id, heartbeat(2, epoch)); // one plausible later view, one witness
     net.run(net.now + 1_000);
-    expect(net.stats(n2).refused).toBe(2);
+    // The two impossible ones, and the later view: n1's own heartbeats of view 1 refuted it.
+    expect(net.stats(n2).refused).toBe(3);
     expect(net.stopped(n2)).toBe(false);
-    // Two members of the view in a later view: we were left behind.
-    net.inject(n2, n0.id, heartbeat(2, epoch));
-    net.inject(n2, n1.id, heartbeat(2, epoch));
+    // Two members of the view in a later view (so n2 hears them only in it): we were left behind.
+    net.loseLink(n0, n2);
+    net.loseLink(n1, n2);
+    for (let t = 0; t < 1_000; t += 50)
+      net.at(net.now + t, () => {
+        net.inject(n2, n0.id, heartbeat(2, epoch));
+        net.inject(n2, n1.id, heartbeat(2, epoch));
+      });
     net.run(net.now + 1_000);
     expect(net.stopped(n2)).toBe(true);
+  });
+
+  it('a claim of a higher lineage waits for the member to speak in ours; unheard, we yield (FINDINGS 194)', () => {
+    // The instant n2 installs view 1, before n1's first message of it: a Heartbeat in n1's name
+    // with view 1 and a higher epoch. n1's own heartbeats then show it in our lineage.
+    const formed = (lose: boolean) => {
+      const net = new GmsNet(3, FAST);
+      const [, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+      if (lose) net.loseLink(n1, n2);
+      for (const n of net.nodes) n.layer.down({ type: 'join' });
+      expect(net.runUntil(() => net.view(n2) !== undefined, 5_000)).toBe(true);
+      const { id, epoch } = net.view(n2)!;
+      net.inject(n2, n1.id, heartbeat(id, epoch! + 4096));
+      net.run(net.now + 1_000);
+      return { net, n2 };
+    };
+    const heard = formed(false);
+    expect(heard.net.stopped(heard.n2)).toBe(false);
+    expect(heard.net.stats(heard.n2).refused).toBeGreaterThanOrEqual(1);
+    // n1 never heard in our view (its link to n2 loses everything): the claim stands, n2 yields.
+    const unheard = formed(true);
+    expect(unheard.net.stopped(unheard.n2)).toBe(true);
+  });
+
+  it("a member's own heartbeats of our view refute a claim that it is in a later one (FINDINGS 196)", () => {
+    // Without a key, one Heartbeat of the next view id in the coordinator's name made each member
+    // take itself for left behind and stop after suspectMs. Claims repeated every heartbeat, in
+    // the names of both other members, do not either: each is refuted by the member's own.
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const epoch = net.view(n2)!.epoch!;
+    net.inject(n2, n0.id, heartbeat(2, epoch));
+    net.run(net.now + 1_000);
+    expect(net.stopped(n2)).toBe(false);
+    for (let t = 0; t < 3_000; t += 50)
+      net.at(net.now + t, () => {
+        net.inject(n2, n0.id, heartbeat(2, epoch));
+        net.inject(n2, n1.id, heartbeat(2, epoch));
+      });
+    net.run(net.now + 3_000);
+    expect(net.stopped(n2)).toBe(false);
+    expect(net.view(n2)!.id).toBe(1);
+    expect(net.stats(n2).refused).toBeGreaterThanOrEqual(3);
   });
 
   it('caps future-view messages from non-members in bytes', () => {

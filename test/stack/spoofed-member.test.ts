@@ -112,6 +112,24 @@ describe('keyless group: forged packets in a member name', () => {
     expect(r.violations).toEqual([]);
   });
 
+  it("a Heartbeat of the next view per member, in the coordinator's name from its address, stops nobody", () => {
+    // Before (FINDINGS 196): each receiver took itself for left behind (the coordinator is
+    // enough to show it) and stopped after suspectMs; the coordinator, alone, stopped too, and
+    // the group was re-founded. The coordinator's own heartbeats of view 1 now refute the claim.
+    const r = attacked((send, members, viewId, addressOf, epoch) => {
+      const c = members[0]!;
+      for (const m of members.slice(1))
+        send(
+          members.indexOf(m),
+          addressOf(c),
+          forged(c, [[1, viewId + 1, epoch, 0, 0], ...UNRELIABLE], false),
+        );
+    });
+    expect(r.incarnations).toEqual([1, 1, 1]);
+    expect(r.w.nodes.every((n) => n.rec.views.length === 1)).toBe(true);
+    expect(r.violations).toEqual([]);
+  });
+
   it("a nak Session and Gone per receiver, in the sequencer's name from its address, skip its casts", () => {
     const r = attacked((send, members, _viewId, addressOf) => {
       const s = members[0]!;

@@ -175,7 +175,7 @@ export class Delivery {
       if (answering.includes(s.self)) s.coordinator.resendInstall(from);
     }
     if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) return;
-    s.heardInLineage.add(from);
+    s.heard(from);
     if (kind === GmsKind.Heartbeat) {
       s.coordinator.onHeartbeat(from, heartbeatHeader.decode(h));
       return;
@@ -253,7 +253,7 @@ export class Delivery {
       s.c.staleDropped++;
       return;
     }
-    s.heardInLineage.add(from);
+    s.heard(from);
     this.accept(from, vseq, msg, nakSeq);
   }
 

@@ -211,6 +211,10 @@ export class Gms implements Layer {
     s.suspected = new Set();
     s.behindSince = undefined;
     s.aheadFrom = new Map();
+    s.refuting = new Map();
+    s.refutedUntil = new Map();
+    s.lineageClaims = new Set();
+    s.ctx.clearTimer('lineage');
     s.askedJoiners = new Map();
     s.delivery.newView();
     s.participant.newView();
@@ -248,7 +252,8 @@ export class Gms implements Layer {
     // Release our participants at once rather than leaving them to the orphan rule.
     s.coordinator.drop();
     s.state = state;
-    for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind']) s.ctx.clearTimer(k);
+    for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind', 'lineage'])
+      s.ctx.clearTimer(k);
     s.delivery.clear();
     if (state === 'left') s.ctx.passUp({ type: 'left' });
     else
@@ -277,6 +282,9 @@ export class Gms implements Layer {
         return;
       case 'leave':
         if (s.participant.leaving) this.finish('left');
+        return;
+      case 'lineage':
+        s.lineageCheck();
         return;
       case 'behind':
         if (s.behindSince !== undefined && s.state === 'member')

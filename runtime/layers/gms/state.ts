@@ -20,6 +20,12 @@ export const EMPTY = new Uint8Array(0);
 export const MAX_VIEW_LEAD = 64;
 /** Likewise an attempt (or an epoch's) this far above every attempt we have seen. */
 export const MAX_ATTEMPT_LEAD = 64;
+/** Heartbeat intervals a member's messages of our view must span, after a claim in its name that
+ * it is in a later view, to refute that claim (see GmsShared.heard). */
+export const REFUTE_HEARTBEATS = 2;
+/** Heartbeat intervals a claim that a member not yet heard in our view is in a higher lineage of
+ * its id waits for that member's own messages of our view (see GmsShared.otherLineage). */
+export const LINEAGE_WAIT_HEARTBEATS = 3;
 
 /**
  * What every role of one member reads: its state, the installed view and its lineage (epoch),
@@ -54,6 +60,19 @@ export class GmsShared {
    * (see otherLineage). Reset at each install.
    */
   heardInLineage = new Set<MemberId>();
+  /**
+   * Members of {@link aheadFrom} heard since in our view under our epoch, with when first: a
+   * member keeps sending those (heartbeats) only while it is in our view, so a run of them
+   * spanning {@link REFUTE_HEARTBEATS} heartbeat intervals after its claim refutes the claim
+   * (see {@link heard}). Reset at each install.
+   */
+  refuting = new Map<MemberId, number>();
+  /** Members whose claim of a later view was refuted, until when their claims count for nothing
+   * (see {@link heard}). Reset at each install. */
+  refutedUntil = new Map<MemberId, number>();
+  /** Members of our view, not yet heard in it, claimed for a higher lineage of our view id (see
+   * otherLineage), until the `lineage` timer weighs the claims. Reset at each install. */
+  lineageClaims = new Set<MemberId>();
   readonly c = {
     views: 0,
     flushes: 0,
@@ -201,9 +220,32 @@ export class GmsShared {
       this.c.refused++;
       return true;
     }
-    if (epoch > this.epoch)
-      this.layer.finish('partitioned', `view ${viewId} was also installed by another coordinator`);
+    // Not heard yet (a view's first heartbeat interval): a member of our lineage will be, within
+    // a few heartbeats, and one of the other never (none of its messages is of our view and
+    // epoch); the lower lineage yields then (see lineageCheck).
+    if (epoch > this.epoch && !this.lineageClaims.has(from)) {
+      this.lineageClaims.add(from);
+      if (this.lineageClaims.size === 1)
+        this.ctx.setTimer('lineage', LINEAGE_WAIT_HEARTBEATS * this.o.heartbeatMs);
+    }
     return true;
+  }
+
+  /** The wait for members claimed for a higher lineage of our view id is over (see otherLineage):
+   * one that was not heard in ours since is in the other one, and this member yields. */
+  lineageCheck(): void {
+    const claimed = [...this.lineageClaims];
+    this.lineageClaims.clear();
+    if (!this.view || this.state !== 'member') return;
+    for (const m of claimed) {
+      if (this.rank(m) < 0) continue;
+      if (this.heardInLineage.has(m)) {
+        this.c.refused++;
+        continue;
+      }
+      this.layer.finish('partitioned', `view ${this.view.id} was also installed by another coordinator`);
+      return;
+    }
   }
 
   /** Whether an attempt is believable (see MAX_ATTEMPT_LEAD); counts the refusal if not. */
@@ -218,6 +260,46 @@ export class GmsShared {
     if (!this.view || viewId <= this.view.id + MAX_VIEW_LEAD) return true;
     this.c.refused++;
     return false;
+  }
+
+  /**
+   * A message of our view and epoch from `from`, a member of it. Notes it in our lineage (see
+   * {@link heardInLineage}) and weighs it against a claim that it is in a later view: without a
+   * key, one forged Heartbeat of the next view id in the coordinator's name made every member
+   * take itself for left behind and stop (FINDINGS 196). A member that really moved on sends no
+   * more of our view's messages; a few sent before it moved may still arrive late, but not a run
+   * of them spanning several heartbeat intervals.
+   */
+  heard(from: MemberId): void {
+    this.heardInLineage.add(from);
+    if (!this.aheadFrom.has(from)) return;
+    const now = this.ctx.now();
+    const first = this.refuting.get(from);
+    if (first === undefined) {
+      this.refuting.set(from, now);
+      return;
+    }
+    if (now - first < REFUTE_HEARTBEATS * this.o.heartbeatMs) return;
+    // Refuted. Its claims count for nothing for a while (else one every heartbeat would keep the
+    // run from ever spanning enough), and the wait that it started or joined starts again from
+    // the claims that come next: a forger naming several members cannot keep one going.
+    this.refuting.delete(from);
+    this.aheadFrom.delete(from);
+    this.refutedUntil.set(from, now + this.o.suspectMs);
+    this.c.refused++;
+    if (this.behindSince === undefined) return;
+    this.behindSince = undefined;
+    this.ctx.clearTimer('behind');
+  }
+
+  /** Whether the members seen ahead are enough to take ourselves for left behind (noteAhead). */
+  private aheadEnough(): boolean {
+    if (!this.view) return false;
+    const coordinator = this.coordinatorId();
+    return (
+      this.aheadFrom.size >= Math.min(2, this.view.members.length - 1) ||
+      (coordinator !== undefined && this.aheadFrom.has(coordinator))
+    );
   }
 
   /**
@@ -236,12 +318,12 @@ export class GmsShared {
       if (address) this.askInstall(from, address, this.askedJoiners);
       return;
     }
+    if (this.ctx.now() < (this.refutedUntil.get(from) ?? Number.NEGATIVE_INFINITY)) return;
     this.askInstall(from, this.view.addresses[this.rank(from)], this.aheadFrom);
     if (this.behindSince !== undefined) return;
     // Our coordinator alone is enough: it is the one that installs views (and if a FlushOk
     // switch left it alone in a view of its own, we must not wait for it forever).
-    const enough = this.aheadFrom.size >= Math.min(2, this.view.members.length - 1);
-    if (!enough && from !== this.coordinatorId()) return;
+    if (!this.aheadEnough()) return;
     this.behindSince = this.ctx.now();
     this.ctx.setTimer('behind', this.o.suspectMs);
   }
