@@ -22,42 +22,62 @@ const MAX_COOKIES = 4096;
 /** A member's cookies for client addresses. */
 export class AddressProof {
   /** Address → its cookie of the period {@link made} names. */
-  private readonly cookies = new Map<string, Uint8Array>();
+  private cookies = new Map<string, Uint8Array>();
+  /** Address → its cookie of the period before {@link made} (still accepted, see proves). */
+  private previous = new Map<string, Uint8Array>();
   /** The period the cached cookies are of. */
   private made = Number.NaN;
 
-  /** @param secret this member's secret (random per replica; a simulator passes its own). */
-  constructor(private readonly secret: Uint8Array) {}
+  /**
+   * @param secret this member's secret (random per replica; a simulator passes its own).
+   * @param mac how a cookie is made ({@link addressCookie}; a test counts the calls).
+   */
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly mac: typeof addressCookie = addressCookie,
+  ) {}
 
   /** This member's cookie for client address `addr` at `now` (ms): of the period `now` is in. */
   cookieFor(addr: string, now: number): Uint8Array {
     const period = periodOf(now);
     if (period !== this.made) {
-      this.cookies.clear();
+      // The current period's cookies become the previous period's (if it is the one before).
+      this.previous = period === this.made + 1 ? this.cookies : new Map();
+      this.cookies = new Map();
       this.made = period;
     }
-    let c = this.cookies.get(addr);
-    if (c === undefined) {
-      c = addressCookie(this.secret, addr, period);
-      if (this.cookies.size >= MAX_COOKIES) this.cookies.delete(this.cookies.keys().next().value as string);
-      this.cookies.set(addr, c);
-    }
-    return c;
+    return this.cached(this.cookies, addr, period);
   }
 
   /**
    * Whether a packet from `addr` carrying `cookie` proves that its sender receives at `addr`: a
    * cookie of this period or the one before ({@link COOKIE_PERIOD_MS}), so one seen once at an
-   * address does not prove it for as long as the member runs.
+   * address does not prove it for as long as the member runs. Both are cached: a flood of wrong
+   * cookies from one address costs no HMAC after its first packet.
    */
   proves(addr: string, cookie: Uint8Array | undefined, now: number): boolean {
     if (cookie === undefined || cookie.length !== COOKIE_BYTES) return false;
-    return (
-      timingSafeEqual(cookie, this.cookieFor(addr, now)) ||
-      timingSafeEqual(cookie, addressCookie(this.secret, addr, periodOf(now) - 1))
-    );
+    if (timingSafeEqual(cookie, this.cookieFor(addr, now))) return true;
+    return timingSafeEqual(cookie, this.cached(this.previous, addr, this.made - 1));
+  }
+
+  /** `map`'s cookie for `addr` of `period`, made if missing; at most {@link MAX_COOKIES}, oldest out. */
+  private cached(map: Map<string, Uint8Array>, addr: string, period: number): Uint8Array {
+    let c = map.get(addr);
+    if (c === undefined) {
+      c = this.mac(this.secret, addr, period);
+      if (map.size >= MAX_COOKIES) map.delete(map.keys().next().value as string);
+      map.set(addr, c);
+    }
+    return c;
   }
 }
+
+/**
+ * Whether a packet from `addr` carrying `cookie` proves that its sender receives at `addr`: a
+ * cookie of this period or the one before ({@link COOKIE_PERIOD_MS}), so one seen once at an
+ * address does not prove it for as long as the member runs.
+ */
 
 function periodOf(now: number): number {
   return Math.floor(now / COOKIE_PERIOD_MS);

@@ -38,6 +38,29 @@ describe('AddressProof and CookieJar', () => {
     expect(p.cookieFor('1.2.3.4:5', t + COOKIE_PERIOD_MS)).not.toStrictEqual(c);
   });
 
+  it('costs no HMAC per packet of wrong cookies from one address, past the first', () => {
+    // The previous period's cookie was computed afresh for every packet that failed the
+    // current one: a flood of wrong cookies from one address was an HMAC per packet.
+    let macs = 0;
+    const counting: typeof addressCookie = (secret, addr, period) => {
+      macs++;
+      return addressCookie(secret, addr, period);
+    };
+    const secret = new Uint8Array(16).fill(7);
+    const p = new AddressProof(secret, counting);
+    const t = 5 * COOKIE_PERIOD_MS + 1;
+    for (let i = 0; i < 100; i++) expect(p.proves('1.2.3.4:5', new Uint8Array(8).fill(i), t)).toBe(false);
+    expect(macs).toBe(2); // this period's and the one before, once each
+    // Into the next period: this period's cookies are the previous ones, not made again.
+    const old = p.cookieFor('1.2.3.4:5', t);
+    macs = 0;
+    expect(p.proves('1.2.3.4:5', old, t + COOKIE_PERIOD_MS)).toBe(true);
+    expect(macs).toBe(1);
+    // A period skipped: the cookies before it prove nothing and the cache holds none of them.
+    expect(p.proves('1.2.3.4:5', old, t + 3 * COOKIE_PERIOD_MS)).toBe(false);
+    expect(p.proves('1.2.3.4:5', addressCookie(secret, '1.2.3.4:5', 7), t + 3 * COOKIE_PERIOD_MS)).toBe(true);
+  });
+
   it("a jar takes a view's cookie always, a notice's only where it holds none", () => {
     const jar = new CookieJar();
     const a = new Uint8Array(8).fill(1);
