@@ -111,15 +111,31 @@ describe('gms: two lineages of a group meet and merge (issue 10, group seed 2013
 
   it('a lineage far ahead (more views than the view-lead bound) still wins', () => {
     // A group that ran for long meets one founded lately: 500 views apart, they must merge.
-    const { net, b } = twoLineages();
+    // (Lineage A's coordinator n1 beacons view 500; n2 of lineage B checks n1 receives first.)
+    const { net, a, b } = twoLineages();
+    const [n1] = a as [GmsNode];
     const n2 = b[1]!;
-    net.injectProbe(n2, '00000999.1', 'n1', [GmsKind.Lineage, 500, 4096 * 7, '00000999.1', 'n1']);
-    net.run(net.now + 10);
-    expect(partitionedOf(n2)?.yielded?.theirs).toEqual({
-      viewId: 500,
-      epoch: 4096 * 7,
-      coordinator: '00000999.1',
-    });
+    net.heal();
+    net.injectProbe(n2, n1.id, 'n1', [GmsKind.Lineage, 500, 4096 * 7, n1.id, 'n1']);
+    expect(net.runUntil(() => net.stopped(n2), net.now + 1_000)).toBe(true);
+    expect(partitionedOf(n2)?.yielded?.theirs).toEqual({ viewId: 500, epoch: 4096 * 7, coordinator: n1.id });
+  });
+
+  it("a beacon from a seed's address, in a coordinator's name nobody there answers for, moves nobody (FINDINGS 197)", () => {
+    // Without a key the beacon's source may be forged: before, n2 yielded to it at once (and a
+    // beacon to each member made a whole group yield and re-found). Now n2 asks n1's address
+    // first: cut off, nothing answers; healed, what answers there (lineage A's coordinator, n1)
+    // names another coordinator, and n2 yields to lineage A only when A's own beacon comes.
+    const { net, a, b } = twoLineages();
+    const n2 = b[1]!;
+    const forged = [GmsKind.Lineage, 500, 4096 * 7, '00000999.1', 'n1'];
+    net.injectProbe(n2, '00000999.1', 'n1', forged);
+    net.run(net.now + 1_000);
+    expect(net.stopped(n2)).toBe(false);
+    net.heal();
+    net.injectProbe(n2, '00000999.1', 'n1', forged);
+    expect(net.runUntil(() => net.stopped(n2), net.now + 3_000)).toBe(true);
+    expect(partitionedOf(n2)?.yielded?.theirs).toMatchObject({ viewId: 2, coordinator: a[0]!.id });
   });
 
   it('decides alike on both sides: later view, then later epoch, then the lower coordinator id', () => {

@@ -130,6 +130,31 @@ describe('keyless group: forged packets in a member name', () => {
     expect(r.violations).toEqual([]);
   });
 
+  it("a Lineage beacon per member from a member's address, in an invented coordinator's name, moves nobody", () => {
+    // A Discovery datagram from a seed's address (here a live member's: the invented sender id is
+    // no member, so com's address check does not apply) claiming a lineage 1,000 views ahead.
+    // Before (FINDINGS 197): every member yielded at once, and the group re-founded. Now each
+    // asks that address first, and the member there answers for its own coordinator.
+    const invented = '00000001.1';
+    const r = attacked((send, members, viewId, addressOf, epoch) => {
+      const at = addressOf(members[1]!);
+      for (const m of members) {
+        const bytes = encodePacket({
+          type: PacketType.Discovery,
+          flags: Flags.Unicast,
+          groupId: groupIdOf('sim'),
+          sender: endpointOf(invented),
+          headers: [[18, viewId + 1_000, epoch, invented, at]],
+          payload: new Uint8Array(0),
+        });
+        send(members.indexOf(m), at, bytes);
+      }
+    });
+    expect(r.incarnations).toEqual([1, 1, 1]);
+    expect(r.w.nodes.every((n) => n.rec.views.length === 1)).toBe(true);
+    expect(r.violations).toEqual([]);
+  });
+
   it("a nak Session and Gone per receiver, in the sequencer's name from its address, skip its casts", () => {
     const r = attacked((send, members, _viewId, addressOf) => {
       const s = members[0]!;

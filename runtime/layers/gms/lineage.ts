@@ -1,6 +1,7 @@
+import { createHmac } from 'node:crypto';
 import type { MemberId } from '../../stack/member.js';
 import type { LineagePosition } from '../../stack/types.js';
-import { lineageHeader } from './codec.js';
+import { hereHeader, joinHeader, lineageHeader } from './codec.js';
 import type { GmsShared } from './state.js';
 
 /**
@@ -24,6 +25,9 @@ export function yieldsTo(ours: LineagePosition, theirs: LineagePosition): boolea
 export class LineageWatch {
   /** When we last answered another lineage's beacon, per seed address. */
   private readonly answered = new Map<string, number>();
+  /** Winning lineages' beacons waiting for their address to prove it receives, per seed address
+   * (see {@link verify}). */
+  private readonly claims = new Map<string, { theirs: LineagePosition; askedAt: number }>();
   private lastBeacon = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly s: GmsShared) {}
@@ -75,12 +79,7 @@ export class LineageWatch {
     const ours: LineagePosition = { viewId: v.id, epoch: s.epoch, coordinator: s.coordinatorId() ?? s.self };
     if (theirs.coordinator === ours.coordinator) return;
     if (yieldsTo(ours, theirs)) {
-      s.layer.finish(
-        'partitioned',
-        `another lineage of the group wins: view ${theirs.viewId}.${theirs.epoch} coordinated by ` +
-          `${theirs.coordinator} at ${address}, over ours ${ours.viewId}.${ours.epoch} coordinated by ${ours.coordinator}`,
-        { ours, theirs },
-      );
+      this.verify(address, theirs);
       return;
     }
     // We win: make sure the other side hears it, even if our coordinator's beacons miss it.
@@ -91,6 +90,66 @@ export class LineageWatch {
     if (now - (this.answered.get(address) ?? Number.NEGATIVE_INFINITY) < s.o.suspectMs / 2) return;
     this.answered.set(address, now);
     this.beacon(address);
+  }
+
+  /**
+   * Before yielding to a beacon, ask its address for proof that it receives there: a Join
+   * carrying our challenge, which a member of the other lineage answers with a Here that echoes
+   * it (Coordinator.onJoin). Without a key a beacon's source address may be forged, and one
+   * beacon per member, from any seed's address (a live member's too) in an invented
+   * coordinator's name, made the whole group yield and re-found (FINDINGS 197). The latest claim
+   * of each address is the one a Here is held against, so a forged one is replaced by the real
+   * beacon that follows; at most one Join per address per `joinRetryMs`.
+   */
+  private verify(address: string, theirs: LineagePosition): void {
+    const s = this.s;
+    const now = s.ctx.now();
+    const asked = this.claims.get(address)?.askedAt ?? Number.NEGATIVE_INFINITY;
+    const due = now - asked >= s.o.joinRetryMs;
+    this.claims.set(address, { theirs, askedAt: due ? now : asked });
+    if (!due) return;
+    s.probe(
+      address,
+      joinHeader.encode({ vote: '', nonce: '', counts: false, challenge: this.challenge(address), echo: [] }),
+    );
+  }
+
+  /** A Here heard by a member: the proof {@link verify} asked for, if it echoes our challenge. */
+  onHere(h: unknown[], address: string): void {
+    const s = this.s;
+    const c = this.claims.get(address);
+    if (!c) return;
+    const here = hereHeader.decode(h);
+    if (here.echo !== this.challenge(address)) return;
+    // The address receives: what answers there is the truth of it, the claim held or not.
+    this.claims.delete(address);
+    if (here.coordinator !== c.theirs.coordinator) {
+      s.c.refused++;
+      return;
+    }
+    const v = s.view;
+    if (s.state !== 'member' || !v) return;
+    const theirs = c.theirs;
+    const ours: LineagePosition = { viewId: v.id, epoch: s.epoch, coordinator: s.coordinatorId() ?? s.self };
+    // Our lineage may have moved on since the beacon.
+    if (!yieldsTo(ours, theirs)) return;
+    s.layer.finish(
+      'partitioned',
+      `another lineage of the group wins: view ${theirs.viewId}.${theirs.epoch} coordinated by ` +
+        `${theirs.coordinator} at ${address}, over ours ${ours.viewId}.${ours.epoch} coordinated by ${ours.coordinator}`,
+      { ours, theirs },
+    );
+  }
+
+  /** Our challenge to `address` in this view: only a host that receives our Join there learns it.
+   * Keyed by the join secret and not drawn from the stack's random source (see
+   * Joiner.challengeTo). */
+  private challenge(address: string): string {
+    const s = this.s;
+    return createHmac('sha256', s.o.joinSecret ?? s.self)
+      .update(`lineage|${s.self}|${s.view?.id ?? 0}|${address}`)
+      .digest('hex')
+      .slice(0, 8);
   }
 
   private beacon(to: string): void {
