@@ -624,8 +624,9 @@ describe('gms: who may send which control message (issue 11)', () => {
     net.inject(n2, n1.id, heartbeat(1, 4096 * 1_000_000)); // a higher lineage nobody ran
     net.inject(n2, n1.id, heartbeat(2, epoch)); // one plausible later view, one witness
     net.run(net.now + 1_000);
-    // The two impossible ones, and the later view: n1's own heartbeats of view 1 refuted it.
-    expect(net.stats(n2).refused).toBe(3);
+    // The view far ahead, and the later view: n1's own heartbeats of view 1 refuted it. (The
+    // lineage nobody ran is dropped as traffic of another epoch, not counted.)
+    expect(net.stats(n2).refused).toBe(2);
     expect(net.stopped(n2)).toBe(false);
     // Two members of the view in a later view (so n2 hears them only in it): we were left behind.
     net.loseLink(n0, n2);
@@ -639,44 +640,43 @@ describe('gms: who may send which control message (issue 11)', () => {
     expect(net.stopped(n2)).toBe(true);
   });
 
-  it('a claim of a higher lineage waits for the member to speak in ours; unheard, we yield (FINDINGS 194)', () => {
+  it('traffic of our view id under a higher epoch stops nobody, heard in our view or not (FINDINGS 194)', () => {
     // The instant n2 installs view 1, before n1's first message of it: a Heartbeat in n1's name
-    // with view 1 and a higher epoch. n1's own heartbeats then show it in our lineage.
-    const formed = (lose: boolean) => {
+    // with view 1 and a higher epoch. Before, n2 stopped at once ("view 1 was also installed by
+    // another coordinator"); such traffic is now dropped and is not liveness, as any other epoch's.
+    for (const lose of [false, true]) {
       const net = new GmsNet(3, FAST);
       const [, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
-      if (lose) net.loseLink(n1, n2);
+      if (lose) net.loseLink(n1, n2); // n1 never heard by n2 in view 1
       for (const n of net.nodes) n.layer.down({ type: 'join' });
       expect(net.runUntil(() => net.view(n2) !== undefined, 5_000)).toBe(true);
       const { id, epoch } = net.view(n2)!;
       net.inject(n2, n1.id, heartbeat(id, epoch! + 4096));
-      net.run(net.now + 1_000);
-      return { net, n2 };
-    };
-    const heard = formed(false);
-    expect(heard.net.stopped(heard.n2)).toBe(false);
-    expect(heard.net.stats(heard.n2).refused).toBeGreaterThanOrEqual(1);
-    // n1 never heard in our view (its link to n2 loses everything): the claim stands, n2 yields.
-    const unheard = formed(true);
-    expect(unheard.net.stopped(unheard.n2)).toBe(true);
+      net.run(net.now + 250);
+      expect(net.stopped(n2)).toBe(false);
+    }
   });
 
   it("a member's own heartbeats of our view refute a claim that it is in a later one (FINDINGS 196)", () => {
     // Without a key, one Heartbeat of the next view id in the coordinator's name made each member
-    // take itself for left behind and stop after suspectMs. Claims repeated every heartbeat, in
-    // the names of both other members, do not either: each is refuted by the member's own.
+    // take itself for left behind and stop after suspectMs. Claims repeated every heartbeat for
+    // a while, in the names of both other members, do not either: each is refuted by the
+    // member's own heartbeats, twice per member and view at most (past that a claim stands, so
+    // forged heartbeats of our view cannot keep a member that was left behind in its dead view:
+    // test/stack/gms-claims.test.ts).
     const net = group(3);
     const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
     const epoch = net.view(n2)!.epoch!;
     net.inject(n2, n0.id, heartbeat(2, epoch));
     net.run(net.now + 1_000);
     expect(net.stopped(n2)).toBe(false);
-    for (let t = 0; t < 3_000; t += 50)
+    expect(net.stats(n2).refused).toBe(1);
+    for (let t = 0; t < 600; t += 50)
       net.at(net.now + t, () => {
         net.inject(n2, n0.id, heartbeat(2, epoch));
         net.inject(n2, n1.id, heartbeat(2, epoch));
       });
-    net.run(net.now + 3_000);
+    net.run(net.now + 2_000);
     expect(net.stopped(n2)).toBe(false);
     expect(net.view(n2)!.id).toBe(1);
     expect(net.stats(n2).refused).toBeGreaterThanOrEqual(3);

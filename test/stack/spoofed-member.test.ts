@@ -93,11 +93,11 @@ describe('keyless group: forged packets in a member name', () => {
     expect(spoofed.violations).toEqual([]);
   });
 
-  it('a Heartbeat with a higher epoch in the name of a member already heard in this view is refused', () => {
+  it("a Heartbeat with a higher epoch per member, in the coordinator's name from its address, stops nobody", () => {
     // One per member in the coordinator's name from its address, the current view id and the
     // highest attempt a member believes: before, every member stopped ("view 1 was also installed
-    // by another coordinator") and the group was re-founded 1.9 s later. The coordinator had
-    // spoken in this view under the real epoch, and a member installs a view id once.
+    // by another coordinator") and the group was re-founded 1.9 s later (FINDINGS 194). Traffic
+    // of our view id under another epoch is now dropped, as any other epoch's.
     const r = attacked((send, members, viewId, addressOf) => {
       const c = members[0]!;
       for (const m of members.slice(1)) {
@@ -107,8 +107,6 @@ describe('keyless group: forged packets in a member name', () => {
     });
     expect(r.incarnations).toEqual([1, 1, 1]);
     expect(r.w.nodes.every((n) => n.rec.views.length === 1)).toBe(true);
-    const refusedAt = r.w.incarnations.map((i) => i.stats().gms?.refused ?? 0);
-    expect(refusedAt.filter((k) => k >= 1)).toHaveLength(2);
     expect(r.violations).toEqual([]);
   });
 

@@ -157,13 +157,12 @@ export class Delivery {
     const { viewId, epoch }: ViewTag = viewTagHeader.decode(h);
     if (!s.view || viewId > s.view.id) {
       if (!s.plausibleLead(viewId)) return;
-      if (s.view) s.noteAhead(from);
+      if (s.view) s.claims.noteAhead(from);
       // A state transfer or reply may beat the install to us: keep it for that view.
       if (kind !== GmsKind.Heartbeat)
         this.keepForLater({ kind, from, h, msg: rest, nakSeq: undefined, cast });
       return;
     }
-    if (s.otherLineage(from, viewId, epoch)) return;
     // A member of our view still in the view before it: it answered the flush that made ours but
     // its Install was lost (its coordinator crashed). Nothing else reaches it (its heartbeats
     // count for nobody, it ignores Prepares past the next view): send it our Install, as for a
@@ -175,7 +174,7 @@ export class Delivery {
       if (answering.includes(s.self)) s.coordinator.resendInstall(from);
     }
     if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) return;
-    s.heard(from);
+    s.claims.heard(from);
     if (kind === GmsKind.Heartbeat) {
       s.coordinator.onHeartbeat(from, heartbeatHeader.decode(h));
       return;
@@ -244,16 +243,15 @@ export class Delivery {
     const { viewId, epoch, vseq } = dataHeader.decode(h);
     if (!s.view || viewId > s.view.id) {
       if (!s.plausibleLead(viewId)) return;
-      if (s.view) s.noteAhead(from);
+      if (s.view) s.claims.noteAhead(from);
       this.keepForLater({ kind: GmsKind.Data, from, h, msg, nakSeq, cast: true });
       return;
     }
-    if (s.otherLineage(from, viewId, epoch)) return;
     if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) {
       s.c.staleDropped++;
       return;
     }
-    s.heard(from);
+    s.claims.heard(from);
     this.accept(from, vseq, msg, nakSeq);
   }
 

@@ -279,7 +279,7 @@ export class FailureDetector {
     const s = this.s;
     const h = this.hold;
     if (!h || !s.view || s.state !== 'member') return false;
-    if (now - this.lastFd > s.o.suspectMs / 2 || s.behindSince !== undefined) return false;
+    if (now - this.lastFd > s.o.suspectMs / 2 || s.claims.behindSince !== undefined) return false;
     const answered = (h.answered.size + 1) * 2 > s.view.members.length;
     // Without Pongs, only after partitionMs: packets of departed members that arrive late (held
     // on a link) still count as heard, so after suspectMs a dead view could look alive; by

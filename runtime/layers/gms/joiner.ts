@@ -766,6 +766,5 @@ export class Joiner {
       { previousId: undefined, joined, left, failed },
       [],
     );
-    if (m.members.includes(from)) this.s.heardInLineage.add(from);
   }
 }

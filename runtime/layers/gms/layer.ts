@@ -14,6 +14,7 @@ import type {
 } from '../../stack/types.js';
 import { isWildcard } from '../../transport/address.js';
 import { DecodeError } from '../../wire/errors.js';
+import { ViewClaims } from './claims.js';
 import { GmsKind, installHeader } from './codec.js';
 import { Coordinator } from './coordinator.js';
 import { Delivery } from './delivery.js';
@@ -54,6 +55,7 @@ export class Gms implements Layer {
     s.participant = new Participant(s);
     s.delivery = new Delivery(s);
     s.lineage = new LineageWatch(s);
+    s.claims = new ViewClaims(s);
     this.s = s;
   }
 
@@ -205,21 +207,13 @@ export class Gms implements Layer {
     const s = this.s;
     s.view = { id, members, addresses, epoch };
     s.epoch = epoch;
-    s.heardInLineage = new Set();
     // A flushed view's epoch is its attempt's key: a member new to the group learns how far its
     // attempts went, else it refuses the next Prepare as invented (MAX_ATTEMPT_LEAD).
     s.highestAttempt = Math.max(s.highestAttempt, Math.floor(epoch / 4096));
     s.suspected = new Set();
-    s.behindSince = undefined;
-    s.aheadFrom = new Map();
-    s.refuting = new Map();
-    s.refutedUntil = new Map();
-    s.lineageClaims = new Set();
-    s.ctx.clearTimer('lineage');
-    s.askedJoiners = new Map();
+    s.claims.newView();
     s.delivery.newView();
     s.participant.newView();
-    s.ctx.clearTimer('behind');
     s.ctx.clearTimer('flushTimeout');
     s.coordinator.newView(members, departed);
     const now = s.ctx.now();
@@ -253,8 +247,7 @@ export class Gms implements Layer {
     // Release our participants at once rather than leaving them to the orphan rule.
     s.coordinator.drop();
     s.state = state;
-    for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind', 'lineage'])
-      s.ctx.clearTimer(k);
+    for (const k of ['join', 'fd', 'flushStart', 'flushTimeout', 'leave', 'behind']) s.ctx.clearTimer(k);
     s.delivery.clear();
     if (state === 'left') s.ctx.passUp({ type: 'left' });
     else
@@ -284,11 +277,8 @@ export class Gms implements Layer {
       case 'leave':
         if (s.participant.leaving) this.finish('left');
         return;
-      case 'lineage':
-        s.lineageCheck();
-        return;
       case 'behind':
-        if (s.behindSince !== undefined && s.state === 'member')
+        if (s.claims.behindSince !== undefined && s.state === 'member')
           // Not "a view without this member": the later view may list it, its Install lost (the
           // members it asked for it did not resend it in time).
           this.finish('partitioned', 'the group moved to a later view this member did not receive');

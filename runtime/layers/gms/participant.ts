@@ -308,7 +308,7 @@ export class Participant {
       agreed(f?.promised?.install) ||
       (f?.answered ?? []).some((a) => agreed(a.install));
     // From outside our view only the agreed Install, sent by a member it names: a joiner of that
-    // view answering our request for it (GmsShared.noteAhead), its coordinator silent since.
+    // view answering our request for it (ViewClaims.noteAhead), its coordinator silent since.
     if (s.rank(from) < 0 && !(ours && members.includes(from))) return;
     const before = s.view.members.slice(0, s.rank(from));
     if (!ours && before.some((b) => members.includes(b))) {
@@ -348,9 +348,6 @@ export class Participant {
       { previousId: s.view.id, joined, left, failed },
       departed,
     );
-    // Whoever sends the agreed Install installed it too (its coordinator, an adopter, a member
-    // already in it): it is of this lineage (see GmsShared.heardInLineage).
-    if (members.includes(from)) s.heardInLineage.add(from);
   }
 
   startLeave(): void {
