@@ -72,8 +72,32 @@ describe('gms: forged claims against the lineage wait and the refutation', () =>
     };
     const quiet = run(false);
     expect(quiet.net.stopped(quiet.n2)).toBe(true);
+    // Now n2 asks n0 and n1 for their view's Install with a challenge; they answer with a Here
+    // of view 2 echoing it (n2 is no member of it), which nothing refutes.
     const forged = run(true);
-    expect(forged.net.stats(forged.n2).refused).toBeGreaterThan(0);
     expect(forged.net.stopped(forged.n2)).toBe(true);
+  });
+
+  it('three forged claims per member, each a suspectMs after the last, stop nobody (review of c9e766d)', () => {
+    // A cap of two refutations per member and view (c9e766d) spent a member's refutations on
+    // forged claims as readily as on real ones: the coordinator's own heartbeats refuted the first
+    // two claims in its name, and the third stood; `behind` ran out and n1 and n2 stopped as left
+    // behind, and n0, alone, stopped too. Now no cap: only a claimant's Here of a later view
+    // echoing our challenge ends refutation.
+    const run = (attack: boolean) => {
+      const net = group(3);
+      const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+      const epoch = net.view(n2)!.epoch!;
+      const t0 = net.now;
+      if (attack)
+        for (let k = 0; k < 4; k++)
+          net.at(t0 + k * 600, () => {
+            for (const n of [n1, n2]) net.inject(n, n0.id, heartbeat(2, epoch));
+          });
+      net.run(t0 + 4_000);
+      return [n0, n1, n2].map((n) => net.stopped(n));
+    };
+    expect(run(false)).toEqual([false, false, false]);
+    expect(run(true)).toEqual([false, false, false]);
   });
 });

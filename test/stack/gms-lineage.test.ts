@@ -111,14 +111,17 @@ describe('gms: two lineages of a group meet and merge (issue 10, group seed 2013
 
   it('a lineage far ahead (more views than the view-lead bound) still wins', () => {
     // A group that ran for long meets one founded lately: 500 views apart, they must merge.
-    // (Lineage A's coordinator n1 beacons view 500; n2 of lineage B checks n1 receives first.)
+    // Lineage A's coordinator n1 beacons view 500 (no view-lead bound for beacons); n2 of
+    // lineage B asks n1's address first, and yields to what n1's Here proves: its view, 2 (a
+    // beacon's own view id may be inflated: with view 500 taken at its word, a weaker lineage's
+    // beacon forged from its coordinator's address would make a stronger one yield).
     const { net, a, b } = twoLineages();
     const [n1] = a as [GmsNode];
     const n2 = b[1]!;
     net.heal();
     net.injectProbe(n2, n1.id, 'n1', [GmsKind.Lineage, 500, 4096 * 7, n1.id, 'n1']);
     expect(net.runUntil(() => net.stopped(n2), net.now + 1_000)).toBe(true);
-    expect(partitionedOf(n2)?.yielded?.theirs).toEqual({ viewId: 500, epoch: 4096 * 7, coordinator: n1.id });
+    expect(partitionedOf(n2)?.yielded?.theirs).toEqual({ viewId: 2, epoch: 0, coordinator: n1.id });
   });
 
   it("a beacon from a seed's address, in a coordinator's name nobody there answers for, moves nobody (FINDINGS 197)", () => {
@@ -136,6 +139,58 @@ describe('gms: two lineages of a group meet and merge (issue 10, group seed 2013
     net.injectProbe(n2, '00000999.1', 'n1', forged);
     expect(net.runUntil(() => net.stopped(n2), net.now + 3_000)).toBe(true);
     expect(partitionedOf(n2)?.yielded?.theirs).toMatchObject({ viewId: 2, coordinator: a[0]!.id });
+  });
+
+  it("the winner's member that answers a beacon makes the weaker coordinator yield (review of f791c27)", () => {
+    // docs/protocol.md "The winner answers the beacon's sender with its own position (so the
+    // weaker side learns even if its coordinator's beacons miss)". A non-coordinator answers in
+    // its own name (LineageWatch.beacon), but the Here its address gives back names its
+    // coordinator, so since f791c27 the loser refuses the answer (onHere: here.coordinator !==
+    // the beacon's) and never yields to it. Here lineage A's coordinator n1 cannot reach lineage B;
+    // A's n4 can. At 394b71f n0 yielded to n4's answer within a second.
+    const { net, a, b } = twoLineages();
+    const [n1] = a as [GmsNode];
+    const [n0] = b as [GmsNode];
+    net.heal();
+    for (const n of b) {
+      net.loseLink(n1, n);
+      net.loseLink(n, n1);
+    }
+    expect(net.runUntil(() => net.stopped(n0), net.now + 3_000)).toBe(true);
+    expect(partitionedOf(n0)?.reason).toMatch(/another lineage of the group wins: view 2\./);
+  });
+
+  it('two lineages merge when the winning one is coordinated from outside the seeds (review of f791c27)', () => {
+    // Seeds n0, n1, n2; n3 joins from outside them. Lineage A ends as [n3, n1'] (n0 crashed, n1
+    // restarted and rejoined behind n3), coordinated by n3; lineage B is [n0', n2], view 1. n3's
+    // beacons are refused (not a seed's address), so only A's n1' answering B's coordinator n0'
+    // can merge them, and that answer fails the proof since f791c27 (the Here at n1 names n3):
+    // the two lineages run side by side for good. At 394b71f n0' yielded at once.
+    const net = new GmsNet(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const n3 = net.add();
+    net.partition([n0, n1, n3], [n2]);
+    for (const n of [n0, n1]) n.layer.down({ type: 'join' });
+    net.run(net.now + 1_500);
+    n3.layer.down({ type: 'join' });
+    expect(net.runUntil(() => net.view(n3)?.members.length === 3, net.now + 3_000)).toBe(true);
+    net.restart(n1);
+    n1.layer.down({ type: 'join' });
+    const rejoined = () =>
+      net.view(n0)?.members.length === 3 && net.view(n0)?.members.includes(n1.id) === true;
+    expect(net.runUntil(rejoined, net.now + 5_000)).toBe(true);
+    net.restart(n0);
+    net.heal();
+    net.partition([n1, n3], [n0, n2]);
+    n0.layer.down({ type: 'join' });
+    n2.layer.down({ type: 'join' });
+    net.run(net.now + 3_000);
+    expect(net.view(n3)?.members).toEqual([n3.id, n1.id]);
+    expect(net.view(n0)?.members).toEqual([n0.id, n2.id]);
+    expect(net.view(n0)?.id).toBe(1);
+    net.heal();
+    expect(net.runUntil(() => net.stopped(n0), net.now + 10_000)).toBe(true);
+    expect(partitionedOf(n0)?.yielded?.theirs).toMatchObject({ coordinator: n1.id });
   });
 
   it('decides alike on both sides: later view, then later epoch, then the lower coordinator id', () => {

@@ -661,9 +661,8 @@ describe('gms: who may send which control message (issue 11)', () => {
     // Without a key, one Heartbeat of the next view id in the coordinator's name made each member
     // take itself for left behind and stop after suspectMs. Claims repeated every heartbeat for
     // a while, in the names of both other members, do not either: each is refuted by the
-    // member's own heartbeats, twice per member and view at most (past that a claim stands, so
-    // forged heartbeats of our view cannot keep a member that was left behind in its dead view:
-    // test/stack/gms-claims.test.ts).
+    // member's own heartbeats (the claimants, asked with a challenge, resend the Install of our
+    // view rather than answer with a Here of a later one: test/stack/gms-claims.test.ts).
     const net = group(3);
     const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
     const epoch = net.view(n2)!.epoch!;

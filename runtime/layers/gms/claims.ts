@@ -3,18 +3,15 @@
  * never got, so we were left behind and stop. Without a key a forged claim was a lever (FINDINGS
  * 196): a claim is weighed against what the named member itself sends in our view.
  */
+import { createHmac } from 'node:crypto';
 import type { MemberId } from '../../stack/member.js';
 import { isWildcard } from '../../transport/address.js';
-import { joinHeader } from './codec.js';
+import { hereHeader, joinHeader } from './codec.js';
 import type { GmsShared } from './state.js';
 
 /** Heartbeat intervals a member's messages of our view must span, after a claim in its name that
  * it is in a later view, to refute that claim (see ViewClaims.heard). */
 export const REFUTE_HEARTBEATS = 2;
-/** Refutations of one member's claims per view, at most: past them its claims stand. Forged
- * heartbeats of our view in the names of members that did move on would otherwise keep a member
- * left behind in its dead view for as long as they come (FINDINGS 196, review). */
-export const MAX_REFUTATIONS = 2;
 
 export class ViewClaims {
   /** When a member of our view first showed a later view we never got (see noteAhead). */
@@ -34,8 +31,13 @@ export class ViewClaims {
   /** Members whose claim of a later view was refuted, until when their claims count for nothing
    * (see {@link heard}). Reset at each install. */
   refutedUntil = new Map<MemberId, number>();
-  /** Refutations per member this view (see {@link heard}): at most {@link MAX_REFUTATIONS}. */
-  refutations = new Map<MemberId, number>();
+  /**
+   * A member asked for its later view's Install answered with a Here of a later view echoing our
+   * challenge: it is in a view we are not in (else it resends the Install), which no message of
+   * ours refutes. From then on nothing is refuted (see {@link heard}): forged heartbeats of our
+   * view cannot keep us in a view the group left. Reset at each install.
+   */
+  proven = false;
 
   constructor(private readonly s: GmsShared) {}
 
@@ -46,7 +48,7 @@ export class ViewClaims {
     this.askedJoiners = new Map();
     this.refuting = new Map();
     this.refutedUntil = new Map();
-    this.refutations = new Map();
+    this.proven = false;
     this.s.ctx.clearTimer('behind');
   }
 
@@ -59,7 +61,7 @@ export class ViewClaims {
    * of them spanning several heartbeat intervals.
    */
   heard(from: MemberId): void {
-    if (!this.aheadFrom.has(from)) return;
+    if (this.proven || !this.aheadFrom.has(from)) return;
     const now = this.s.ctx.now();
     const first = this.refuting.get(from);
     if (first === undefined) {
@@ -67,9 +69,6 @@ export class ViewClaims {
       return;
     }
     if (now - first < REFUTE_HEARTBEATS * this.s.o.heartbeatMs) return;
-    const refuted = this.refutations.get(from) ?? 0;
-    if (refuted >= MAX_REFUTATIONS) return;
-    this.refutations.set(from, refuted + 1);
     // Refuted. Its claims count for nothing for a while (else one every heartbeat would keep the
     // run from ever spanning enough), and the wait that it started or joined starts again from
     // the claims that come next: a forger naming several members cannot keep one going.
@@ -132,6 +131,28 @@ export class ViewClaims {
     if (now - last < this.s.o.joinRetryMs) return;
     if (!address || isWildcard(address)) return;
     asked.set(member, now);
-    this.s.probe(address, joinHeader.encode({ vote: '', nonce: '', counts: false, challenge: '', echo: [] }));
+    this.s.probe(
+      address,
+      joinHeader.encode({ vote: '', nonce: '', counts: false, challenge: this.challenge(address), echo: [] }),
+    );
+  }
+
+  /** A Here heard by a member: the answer to {@link askInstall}'s Join, if it echoes our
+   * challenge; one of a later view proves the claim (see {@link proven}). */
+  onHere(h: unknown[], address: string): void {
+    const v = this.s.view;
+    if (!v || this.proven) return;
+    const here = hereHeader.decode(h);
+    if (here.viewId <= v.id || here.echo !== this.challenge(address)) return;
+    this.proven = true;
+  }
+
+  /** Our challenge to `address` in this view (see Joiner.challengeTo): only a host that
+   * receives our Join there learns it. */
+  private challenge(address: string): string {
+    return createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
+      .update(`behind|${this.s.self}|${this.s.view?.id ?? 0}|${address}`)
+      .digest('hex')
+      .slice(0, 8);
   }
 }

@@ -185,7 +185,10 @@ export class Gms implements Layer {
     }
     if (kind === GmsKind.Here) {
       if (s.state === 'joining') s.joiner.onHere(h, address);
-      else if (s.state === 'member') s.lineage.onHere(h, address);
+      else if (s.state === 'member') {
+        s.lineage.onHere(h, from, address);
+        s.claims.onHere(h, address);
+      }
       return;
     }
     if (kind === GmsKind.Lineage) {

@@ -114,8 +114,14 @@ export class LineageWatch {
     );
   }
 
-  /** A Here heard by a member: the proof {@link verify} asked for, if it echoes our challenge. */
-  onHere(h: unknown[], address: string): void {
+  /**
+   * A Here from `from` at `address`, heard by a member: the proof {@link verify} asked for, if it
+   * echoes our challenge and comes from the beacon's sender or names it as its coordinator (a
+   * member that is not its lineage's coordinator answers a beacon in its own name, and its Here
+   * names the real coordinator). The Here's own view id is what is proven: a beacon's may be
+   * inflated.
+   */
+  onHere(h: unknown[], from: MemberId, address: string): void {
     const s = this.s;
     const c = this.claims.get(address);
     if (!c) return;
@@ -123,13 +129,16 @@ export class LineageWatch {
     if (here.echo !== this.challenge(address)) return;
     // The address receives: what answers there is the truth of it, the claim held or not.
     this.claims.delete(address);
-    if (here.coordinator !== c.theirs.coordinator) {
+    if (from !== c.theirs.coordinator && here.coordinator !== c.theirs.coordinator) {
       s.c.refused++;
       return;
     }
     const v = s.view;
     if (s.state !== 'member' || !v) return;
-    const theirs = c.theirs;
+    const theirs: LineagePosition =
+      here.viewId >= c.theirs.viewId
+        ? c.theirs
+        : { viewId: here.viewId, epoch: 0, coordinator: c.theirs.coordinator };
     const ours: LineagePosition = { viewId: v.id, epoch: s.epoch, coordinator: s.coordinatorId() ?? s.self };
     // Our lineage may have moved on since the beacon.
     if (!yieldsTo(ours, theirs)) return;
