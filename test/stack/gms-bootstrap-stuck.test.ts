@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { memberId } from '../../runtime/stack/member.js';
 import { FAST, GmsKind, GmsNet, type GmsNode, installOf } from './gms-net.js';
 
 /**
@@ -255,5 +256,79 @@ describe('gms: a joiner bound to a founder', () => {
     net.inject(j, C, installOf(1, 0, [C, j.id]));
     net.run(net.now + 10);
     expect(net.view(j)).toBeUndefined();
+  });
+});
+
+describe('bootstrap: a candidate whose voters count themselves but never confirm enough', () => {
+  it('steps aside after its try, and the joiners found and join one group (chaos seed 3514, FINDINGS 198)', () => {
+    // Re-founding after every original replica was replaced on new ports (real-chaos --amnesia
+    // --max-down 5): each survivor has a different, partly dead seed list and remembers a view
+    // with a member now dead (x, at 'gone'). a, the lowest candidate that hears a quorum of its
+    // seeds, gets every vote; b counts itself (d accounts for its last view among the joiners it
+    // hears), but a asks only the voters among its own seeds, and d is not one, so b's
+    // confirmation is judged against a's co-founders and dropped: 2 of 3 every time. Before, a
+    // proposed again every suspectMs for ever (150 proposals in 60 s, no view); its step aside
+    // was reached only when its votes fell short.
+    const net = new GmsNet(0, FAST);
+    const c = net.add(['n0', 'd1', 'd2', 'd3', 'd4']); // lowest id, its seeds dead: stands aside
+    const a = net.add(['n0', 'n2', 'n1', 'd5', 'd6']);
+    const b = net.add(['n0', 'n2', 'd7', 'd8', 'd9']);
+    const d = net.add(['n0', 'gone', 'n2', 'n1', 'n3']);
+    const e = net.add(['n0', 'n2', 'n1', 'n3', 'n4']);
+    const x = memberId({ node: 0x1ff, inc: 1 });
+    const last = (self: GmsNode, members: [string, string][]) => ({
+      members: members.map((m) => m[0]),
+      addresses: members.map((m) => m[1]),
+      self: self.id,
+    });
+    const lasts = new Map<GmsNode, ReturnType<typeof last>>([
+      [
+        a,
+        last(a, [
+          [x, 'gone'],
+          [b.id, 'n2'],
+          [d.id, 'n3'],
+          [a.id, 'n1'],
+        ]),
+      ],
+      [
+        b,
+        last(b, [
+          [x, 'gone'],
+          [b.id, 'n2'],
+          [d.id, 'n3'],
+        ]),
+      ],
+      [
+        d,
+        last(d, [
+          [x, 'gone'],
+          [d.id, 'n3'],
+        ]),
+      ],
+    ]);
+    const all = [c, a, b, d, e];
+    for (const n of all) {
+      const lastView = lasts.get(n);
+      n.layer.down({ type: 'join', ...(lastView ? { lastView } : {}) });
+    }
+    // The driver rejoins a joiner that gave up (bound to a founding that never started) as a
+    // new incarnation, remembering what it remembered.
+    const rejoined = new Set<GmsNode>();
+    const formed = net.runUntil(() => {
+      for (const n of all)
+        if (net.stopped(n) && !rejoined.has(n)) {
+          rejoined.add(n);
+          net.restart(n);
+          const lastView = lasts.get(n);
+          n.layer.down({ type: 'join', ...(lastView ? { lastView } : {}) });
+        }
+      const v = net.view(a);
+      return (
+        v !== undefined && all.every((n) => net.view(n)?.id === v.id && net.view(n)?.members.length === 5)
+      );
+    }, 30_000);
+    expect(formed).toBe(true);
+    expect(a.sent.filter((s) => s.header[0] === GmsKind.Found).length).toBeLessThan(20);
   });
 });

@@ -77,6 +77,9 @@ function foundingEpoch(founder: MemberId): number {
  * (Join to the seeds and a beacon, retried), follows a member's Here to the coordinator, takes
  * the view that admits it, and when no group answers runs the two-phase bootstrap vote.
  */
+/** Expired proposals after which a candidate past its try steps aside (see Joiner.timer). */
+const MAX_EXPIRED = 3;
+
 export class Joiner {
   /** Other joiners heard while no group answers (only the proven ones count: see {@link Heard}). */
   readonly discovered = new Map<MemberId, Heard>();
@@ -86,6 +89,8 @@ export class Joiner {
   private candidateSince: number | undefined;
   /** Until when this joiner stands aside as a candidate (it could not gather a quorum). */
   private declinedUntil = 0;
+  /** This candidacy's proposals that expired unconfirmed (see {@link timer}'s step aside). */
+  private expired = 0;
   /** As founder: the voters asked, those that confirmed, and the last views they remember. */
   private founding:
     | {
@@ -321,7 +326,10 @@ export class Joiner {
         );
       this.vote = lowest;
     }
-    if (this.vote !== this.s.self) this.candidateSince = undefined;
+    if (this.vote !== this.s.self) {
+      this.candidateSince = undefined;
+      this.expired = 0;
+    }
     // A candidate that hears a running group's member does not found (below), and that time is
     // not its try: else it steps aside for want of votes it could not use (chaos seed 61).
     else if (this.heardMemberAt !== undefined) this.candidateSince = now;
@@ -334,7 +342,14 @@ export class Joiner {
       .filter(([, d]) => d.vote === this.s.self && this.isSeed(d.address))
       .map(([m]) => m);
     const counting = voters.filter((m) => this.discovered.get(m)?.counts).length;
+    // Past its try, a candidate whose proposals expired again and again steps aside even when
+    // the votes it hears still make a quorum: the voters' own counts can make one that their
+    // confirmations, judged against the co-founders it can ask (its seeds), never make, and it
+    // proposed again every suspectMs for ever, each proposal keeping its voters bound (chaos seed
+    // 3514, FINDINGS 198). One expiry is a lost message, and the next proposal often founds.
+    const overdue = this.vote === this.s.self && now - this.candidateSince! > this.s.o.bootstrapMs + giveUp;
     if (
+      !(overdue && this.expired >= MAX_EXPIRED) &&
       this.heardMemberAt === undefined &&
       this.vote === this.s.self &&
       now - this.joinStartedAt >= this.s.o.bootstrapMs &&
@@ -345,7 +360,7 @@ export class Joiner {
       counting + this.ownVote() >= this.quorum()
     )
       this.found(voters.sort());
-    else if (this.vote === this.s.self && now - this.candidateSince! > this.s.o.bootstrapMs + giveUp) {
+    else if (overdue) {
       // A candidate that hears a quorum of its seeds and still gets no quorum of votes (links
       // that work one way only, seed lists under which only another joiner can found) would
       // hold the votes of every joiner that backs it: it steps aside for long enough that the
@@ -354,6 +369,7 @@ export class Joiner {
       // held by a candidate that can never found (chaos seed 61, FINDINGS 54).
       this.declinedUntil = now + 2 * (this.s.o.bootstrapMs + giveUp) + expiry;
       this.candidateSince = undefined;
+      this.expired = 0;
       this.vote = lowestOther ?? ABSTAIN;
       this.s.ctx.trace(() => `step aside as founder: no quorum of votes; back ${this.vote}`);
     }
@@ -434,6 +450,7 @@ export class Joiner {
   private expireFounding(now: number): void {
     const since = this.founding?.since ?? now;
     this.founding = undefined;
+    this.expired++;
     this.s.ctx.trace(() => `founding proposal expired: ${Math.round(now - since)} ms old`);
   }
 
