@@ -29,6 +29,9 @@ describe('Prometheus metrics of a real replica group', () => {
       group: 'bank',
       seeds: started.seeds,
       observe: clientObserver,
+      // On a loaded machine the client may take its contact for failed (CI, session 35: a
+      // FailoverError mid-deposit): reissued exactly once, the counts below still hold.
+      autoReissue: true,
     });
     clients.push(client);
     const bank = BankClient.connect(client);
