@@ -3,7 +3,6 @@
  * never got, so we were left behind and stop. Without a key a forged claim was a lever (FINDINGS
  * 196): a claim is weighed against what the named member itself sends in our view.
  */
-import { createHmac } from 'node:crypto';
 import type { MemberId } from '../../stack/member.js';
 import { isWildcard } from '../../transport/address.js';
 import { hereHeader, joinHeader } from './codec.js';
@@ -54,8 +53,7 @@ export class ViewClaims {
 
   /**
    * A message of our view and epoch from `from`, a member of it, weighed against a claim that
-   * it is in a later view: without a
-   * key, one forged Heartbeat of the next view id in the coordinator's name made every member
+   * it is in a later view: without a key, one forged Heartbeat of the next view id in the coordinator's name made every member
    * take itself for left behind and stop (FINDINGS 196). A member that really moved on sends no
    * more of our view's messages; a few sent before it moved may still arrive late, but not a run
    * of them spanning several heartbeat intervals.
@@ -147,12 +145,8 @@ export class ViewClaims {
     this.proven = true;
   }
 
-  /** Our challenge to `address` in this view (see Joiner.challengeTo): only a host that
-   * receives our Join there learns it. */
+  /** Our challenge to `address` in this view (GmsShared.challenge). */
   private challenge(address: string): string {
-    return createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
-      .update(`behind|${this.s.self}|${this.s.view?.id ?? 0}|${address}`)
-      .digest('hex')
-      .slice(0, 8);
+    return this.s.challenge('behind', this.s.view?.id ?? 0, address);
   }
 }

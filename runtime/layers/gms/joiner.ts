@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { fnv1a } from '../../stack/hash.js';
 import { type MemberId, nodeOf } from '../../stack/member.js';
 import type { LastView } from '../../stack/types.js';
@@ -72,14 +71,14 @@ function foundingEpoch(founder: MemberId): number {
   return 1 + (fnv1a(founder) % 4095);
 }
 
+/** Expired proposals after which a candidate past its try steps aside (see Joiner.timer). */
+const MAX_EXPIRED = 3;
+
 /**
  * The joiner role (JGroups' client): a member not in a view yet. It looks for the group
  * (Join to the seeds and a beacon, retried), follows a member's Here to the coordinator, takes
  * the view that admits it, and when no group answers runs the two-phase bootstrap vote.
  */
-/** Expired proposals after which a candidate past its try steps aside (see Joiner.timer). */
-const MAX_EXPIRED = 3;
-
 export class Joiner {
   /** Other joiners heard while no group answers (only the proven ones count: see {@link Heard}). */
   readonly discovered = new Map<MemberId, Heard>();
@@ -239,10 +238,7 @@ export class Joiner {
   }
 
   private challengeFor(address: string): string {
-    return createHmac('sha256', this.s.o.joinSecret ?? this.s.self)
-      .update(`challenge|${this.s.self}|${this.joinStartedAt}|${address}`)
-      .digest('hex')
-      .slice(0, 8);
+    return this.s.challenge('challenge', this.joinStartedAt, address);
   }
 
   /**

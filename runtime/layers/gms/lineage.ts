@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import type { MemberId } from '../../stack/member.js';
 import type { LineagePosition } from '../../stack/types.js';
 import { hereHeader, joinHeader, lineageHeader } from './codec.js';
@@ -150,15 +149,9 @@ export class LineageWatch {
     );
   }
 
-  /** Our challenge to `address` in this view: only a host that receives our Join there learns it.
-   * Keyed by the join secret and not drawn from the stack's random source (see
-   * Joiner.challengeTo). */
+  /** Our challenge to `address` in this view (GmsShared.challenge). */
   private challenge(address: string): string {
-    const s = this.s;
-    return createHmac('sha256', s.o.joinSecret ?? s.self)
-      .update(`lineage|${s.self}|${s.view?.id ?? 0}|${address}`)
-      .digest('hex')
-      .slice(0, 8);
+    return this.s.challenge('lineage', this.s.view?.id ?? 0, address);
   }
 
   private beacon(to: string): void {

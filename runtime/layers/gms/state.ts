@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { MemberId } from '../../stack/member.js';
 import { type LayerContext, type Msg, pushHeader, type View } from '../../stack/types.js';
 import type { ViewClaims } from './claims.js';
@@ -122,6 +123,20 @@ export class GmsShared {
 
   probe(to: string | null, header: unknown[]): void {
     this.ctx.passDown({ type: 'probe', to, msg: { headers: [header], payload: EMPTY } });
+  }
+
+  /**
+   * A challenge to `address` that only a host receiving our packets there learns (a Join carries
+   * it; the Here that answers echoes it): an HMAC of `purpose`, our id, `scope` (a join attempt, a
+   * view) and the address, under the join secret (`Group`: 32 random bytes a process; a bare
+   * stack without one uses its own id: tests only). Not drawn from the stack's random source: a
+   * draw there would shift every later one, and with them every simulator seed that pins a scenario.
+   */
+  challenge(purpose: string, scope: number, address: string): string {
+    return createHmac('sha256', this.o.joinSecret ?? this.self)
+      .update(`${purpose}|${this.self}|${scope}|${address}`)
+      .digest('hex')
+      .slice(0, 8);
   }
 
   attemptKey(attempt: number, coord: MemberId): number {
