@@ -338,12 +338,15 @@ export class ClientMembership {
       this.adopt(p, false);
     } else if (
       !this.contact_ &&
-      (this.host.auth || this.seedAddrs.includes(from)) &&
+      (this.host.auth || this.seedAddrs.includes(from) || cur.addresses.includes(from)) &&
       (!known || p.viewId > cur.id)
     ) {
       // Choosing a contact after its own failed: the member it picks speaks for the group now,
       // a stranger from another lineage (a re-founded group) or a known member with a view
-      // the client could not chain to its own (it missed views in between).
+      // the client could not chain to its own (it missed views in between). Without a key, from
+      // a seed or an address of the known view: no less an address the group was at than a
+      // seed is, and the one a group re-founded by its surviving processes answers at (their
+      // new incarnations keep their addresses) when every seed is gone (chaos seed 3516).
       this.adopt(p, !known && p.viewId <= cur.id);
     }
     const v = this.currentView;
@@ -404,10 +407,10 @@ export class ClientMembership {
   /**
    * Says hello to every candidate: the first to answer with its view becomes the contact. Once
    * every member of the known view is suspected, or none answered for `contactTimeoutMs`, the
-   * seeds are asked too: the group may live on elsewhere (re-founded, or moved). A seed is then
-   * asked unaddressed, as in a first hello: whoever is there now may be another incarnation
-   * than the member the known view names at that address (a group re-founded at the same
-   * addresses), and would refuse a hello addressed to that member.
+   * seeds are asked too: the group may live on elsewhere (re-founded, or moved). Every address
+   * is then asked unaddressed, as in a first hello: whoever is there now may be another
+   * incarnation than the member the known view names at that address (a group re-founded at
+   * the same addresses), and would refuse a hello addressed to that member.
    */
   findContact(): void {
     const v = this.currentView;
@@ -418,7 +421,7 @@ export class ClientMembership {
     const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
     const seeds = lost || !v ? this.seedAddrs : [];
     for (const a of seeds) targets.delete(a);
-    for (const a of targets) this.host.send(a, this.hello());
+    for (const a of targets) this.host.send(a, this.hello(), !lost);
     for (const a of seeds) this.host.send(a, this.hello(), false);
     this.refreshSeeds();
   }

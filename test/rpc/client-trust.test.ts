@@ -139,6 +139,54 @@ describe('client: a re-founded group (view ids restart at 1)', () => {
   }
 });
 
+describe('client: without a key, a view from an address of the view it knew', () => {
+  it('catches up after missing views: the new view keeps no majority of the known one', async () => {
+    cluster = await Cluster.of(3);
+    const client = await cluster.client(QUICK_DETECTION);
+    const founders = cluster.nodes.slice(0, 3);
+    const later = [cluster.add(), cluster.add(), cluster.add()];
+    await cluster.settle();
+    for (const n of founders) cluster.group.crash(n.member);
+    await cluster.settle();
+    // Its contact gone, the client asks the members it knew (not its seed, gone too): three of
+    // six answer with a view the client cannot chain to its own, and it takes theirs.
+    const moved = later.map((n) => n.member.address);
+    await until(
+      () => client.view?.addresses.join() === moved.join(),
+      10_000,
+      'the client following the group to its new members',
+    );
+    expect(await client.invoke('ledger', 'append', ['x'], { timeoutMs: 2000 })).toBe(1);
+  });
+
+  it('follows a group re-founded at those addresses when every seed is gone', async () => {
+    // Chaos seed 3516 (`--amnesia`): every replica the client was given as a seed was replaced,
+    // the replacements lost their majority and re-founded at their own addresses, and a keyless
+    // client, taking a re-founded view only from a seed, never found the group again.
+    cluster = await Cluster.of(3);
+    const client = await cluster.client({ ...QUICK_DETECTION, autoReissue: true });
+    const founders = cluster.nodes.slice(0, 3);
+    // One replica replaced at a time, a call after each: the client follows view by view.
+    for (const [i, founder] of founders.entries()) {
+      cluster.add();
+      await cluster.settle();
+      cluster.group.crash(founder.member);
+      await cluster.settle();
+      expect(await client.invoke('ledger', 'append', [`m${i}`], { timeoutMs: 5000 })).toBe(i + 1);
+    }
+    const moved = cluster.nodes.slice(3).map((n) => n.member.address);
+    expect(client.view?.addresses).toStrictEqual(moved);
+    const group = refound(cluster, moved);
+    await until(
+      () => group.view.members.includes(client.contactMember ?? ''),
+      10_000,
+      'a contact of the re-founded group',
+    );
+    expect(await client.invoke('ledger', 'append', ['again'], { timeoutMs: 2000 })).toBe(1);
+    expect(client.view?.members).toStrictEqual(group.view.members);
+  });
+});
+
 describe('client: a contact address that answers as another member', () => {
   it('is not heard from any more: outcome answers from the new incarnation do not keep the old contact', async () => {
     // Sim seed 5001480 (test/sim/FINDINGS.md item 15): the client kept asking its old contact's
