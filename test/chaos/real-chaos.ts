@@ -46,7 +46,9 @@ const USAGE =
   '                every member that answers must name the same position, and no reply may be\n' +
   '                flagged divergent\n' +
   '  --insecure    no group key: replicas and clients run keyless (clients prove their\n' +
-  '                addresses with cookies, docs/rpc.md)';
+  '                addresses with cookies, docs/rpc.md)\n' +
+  "  --skew MS     each replica's wall clock is off by up to MS either way (its own draw), and\n" +
+  '                the schedule also steps one by MS, forward then back (test/chaos/skew-clock.mjs)';
 let parsed: ReturnType<typeof parseFlags>;
 try {
   parsed = parseFlags();
@@ -73,6 +75,7 @@ function parseFlags() {
       amnesia: { type: 'boolean', default: false },
       replies: { type: 'boolean', default: false },
       insecure: { type: 'boolean', default: false },
+      skew: { type: 'string' },
     },
   });
 }
@@ -89,6 +92,12 @@ const OUTSTANDING = Number(flags.outstanding);
 const MINORITY = Math.floor((N - 1) / 2);
 const MAX_DOWN = flags['max-down'] === undefined ? MINORITY : Number(flags['max-down']);
 const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
+/** `--skew`: the largest offset of a replica's wall clock from the clients', and each step's size. */
+const SKEW_MS = flags.skew === undefined ? undefined : Number(flags.skew);
+if (SKEW_MS !== undefined && !(SKEW_MS >= 0)) {
+  console.error(`--skew takes milliseconds, not '${flags.skew}'\n${USAGE}`);
+  process.exit(2);
+}
 /**
  * Each slot's membership file (`JoinOptions.membershipFile`, what `troupe serve --data-dir`
  * keeps): a replacement reads the view its slot's killed replica was last in, as a restarted
@@ -125,6 +134,8 @@ const EXCLUSION_SHOWS_MS = LAYERS.gms.suspectMs + 3_000 + 2_000;
 const rand = seededRandom(SEED);
 const between = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const work = seededRandom(SEED + 0x9e3779b9);
+/** Each replica's clock offset under `--skew`, drawn apart so the schedule stays the seed's. */
+const skewDraw = seededRandom(SEED + 0x5bd1e995);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const t0 = Date.now();
 const log = (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
@@ -150,6 +161,8 @@ const replicas: Replica[] = [];
 const counts = {
   kills: 0,
   pauses: 0,
+  /** `--skew`: wall clock steps sent to replicas. */
+  clockSteps: 0,
   partitions: 0,
   oneWay: 0,
   calls: 0,
@@ -175,6 +188,17 @@ function spawn(slot: number): Promise<Child> {
     ...(flags.insecure ? ['--insecure'] : []),
     ...(port ? ['--port', port] : []),
   ];
+  // A wall clock off by up to SKEW_MS, the process's own draw, stepped on SIGUSR2.
+  const skew =
+    SKEW_MS === undefined
+      ? {}
+      : {
+          nodeArgs: ['--import', new URL('./skew-clock.mjs', import.meta.url).href],
+          env: {
+            TROUPE_CHAOS_SKEW_MS: String(Math.round((skewDraw() * 2 - 1) * SKEW_MS)),
+            TROUPE_CHAOS_STEP_MS: String(SKEW_MS),
+          },
+        };
   const where = lan
     ? {
         wrapper: lan.wrapper(slot),
@@ -182,7 +206,7 @@ function spawn(slot: number): Promise<Child> {
         name: `replica@${lan.host(slot).address}`,
       }
     : { args: tcpArgs };
-  return procs.start(REPLICA, { ready: 'ready', readyTimeoutMs: 30_000, ...where });
+  return procs.start(REPLICA, { ready: 'ready', readyTimeoutMs: 30_000, ...skew, ...where });
 }
 
 async function startReplica(seeds: () => string[], slot: number): Promise<Replica> {
@@ -229,6 +253,12 @@ async function fault(): Promise<void> {
   const candidates = live().filter(up);
   const target = candidates[between(0, candidates.length - 1)];
   if (!target) return;
+  if (SKEW_MS !== undefined && rand() < 0.2) {
+    counts.clockSteps++;
+    log(`clock step of pid ${target.child.pid} by ${SKEW_MS} ms (forward, then back)`);
+    target.child.killSync('SIGUSR2');
+    return;
+  }
   if (lan) {
     const x = rand();
     if (x < 0.35) return partition(candidates);
