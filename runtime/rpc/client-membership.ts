@@ -338,7 +338,9 @@ export class ClientMembership {
       this.adopt(p, false);
     } else if (
       !this.contact_ &&
-      (this.host.auth || this.seedAddrs.includes(from) || cur.addresses.includes(from)) &&
+      (this.host.auth ||
+        this.seedAddrs.includes(from) ||
+        (cur.addresses.includes(from) && (known || this.lost()))) &&
       (!known || p.viewId > cur.id)
     ) {
       // Choosing a contact after its own failed: the member it picks speaks for the group now,
@@ -346,7 +348,10 @@ export class ClientMembership {
       // the client could not chain to its own (it missed views in between). Without a key, from
       // a seed or an address of the known view: no less an address the group was at than a
       // seed is, and the one a group re-founded by its surviving processes answers at (their
-      // new incarnations keep their addresses) when every seed is gone (chaos seed 3516).
+      // new incarnations keep their addresses) when every seed is gone (chaos seed 3516). A
+      // stranger there only once the search is lost: until then a member the client knows may
+      // yet answer, and a stranger's view may be a late copy of an earlier incarnation's there,
+      // naming the members of long ago (review36).
       this.adopt(p, !known && p.viewId <= cur.id);
     }
     const v = this.currentView;
@@ -416,14 +421,33 @@ export class ClientMembership {
     const v = this.currentView;
     const now = this.host.time.now();
     this.contactlessSince ??= now;
-    const candidates = (v ? v.addresses : this.seedAddrs).filter((a) => !this.suspects.has(a));
-    const lost = candidates.length === 0 || now - this.contactlessSince >= this.host.contactTimeoutMs;
+    const candidates = this.candidates();
+    const lost = this.lost();
     const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
     const seeds = lost || !v ? this.seedAddrs : [];
     for (const a of seeds) targets.delete(a);
     for (const a of targets) this.host.send(a, this.hello(), !lost);
     for (const a of seeds) this.host.send(a, this.hello(), false);
     this.refreshSeeds();
+  }
+
+  /** The addresses a search asks first: the known view's (the seeds' before one), less the suspects. */
+  private candidates(): string[] {
+    const v = this.currentView;
+    return (v ? v.addresses : this.seedAddrs).filter((a) => !this.suspects.has(a));
+  }
+
+  /**
+   * Whether the search for a contact is lost: every candidate suspected, or none answered for
+   * `contactTimeoutMs`. Then the seeds are asked too, and a stranger at an address of the known
+   * view is heard.
+   */
+  private lost(): boolean {
+    if (this.contact_ || this.contactlessSince === undefined) return false;
+    return (
+      this.candidates().length === 0 ||
+      this.host.time.now() - this.contactlessSince >= this.host.contactTimeoutMs
+    );
   }
 
   /**
