@@ -33,13 +33,18 @@ function refound(c: Cluster<Ledger>, addresses: string[], key?: string): FakeGro
   return group;
 }
 
-describe('client with a key: a view from an address of the view it knew (review36: covers 42ceb1a\'s findContact hunk, which only a keyed client needs)', () => {
+describe("client with a key: a view from an address of the view it knew (review36: covers 42ceb1a's findContact hunk, which only a keyed client needs)", () => {
   it('follows a group re-founded at those addresses when every seed is gone', async () => {
     // Chaos seed 3516 (`--amnesia`): every replica the client was given as a seed was replaced,
     // the replacements lost their majority and re-founded at their own addresses, and a keyless
     // client, taking a re-founded view only from a seed, never found the group again.
     cluster = await Cluster.of(3, { key: KEY });
-    const client = await cluster.client({ ...QUICK_DETECTION, autoReissue: true, key: KEY, insecure: false } as Partial<ConnectOptions>);
+    const client = await cluster.client({
+      ...QUICK_DETECTION,
+      autoReissue: true,
+      key: KEY,
+      insecure: false,
+    } as Partial<ConnectOptions>);
     const founders = cluster.nodes.slice(0, 3);
     // One replica replaced at a time, a call after each: the client follows view by view.
     for (const [i, founder] of founders.entries()) {
