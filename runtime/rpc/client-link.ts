@@ -54,6 +54,11 @@ export class ClientLink {
   private newest: string | undefined;
   /** Client address → the datagram size its hello said it takes, when smaller than ours. */
   private readonly limits = new Map<string, number>();
+  /**
+   * Without a key: the nonce of each client address's latest proven hello, echoed in the views
+   * pushed to it (a keyless client takes a view only with the echo of a hello it sent here).
+   */
+  private readonly nonces = new Map<string, number>();
   /** Keyless hellos answered with a `pad` notice: too small for the view. */
   padded = 0;
   /** Keyless packets answered with a `cookie` notice: a call not served, an outcome held back. */
@@ -122,7 +127,7 @@ export class ClientLink {
    * bytes: a larger view gets a `pad` notice instead, and the client says hello again, padded (a
    * 34-byte hello drew 1,706 bytes of a 64-member view).
    */
-  hello(addr: string, maxDatagram: number | undefined, bytes: number, proven: boolean): void {
+  hello(addr: string, maxDatagram: number | undefined, bytes: number, proven: boolean, nonce?: number): void {
     // Kept only from a hello that proved its address: a forged one in a client's name saying
     // 1,200 bytes turned the client's 2 KB results into REPLY_TOO_LARGE (helper-122's review).
     if (proven && maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
@@ -130,7 +135,10 @@ export class ClientLink {
       this.limits.set(addr, maxDatagram);
       if (this.limits.size > MAX_CLIENTS) this.limits.delete(this.limits.keys().next().value as string);
     }
-    const view = this.view(addr, maxDatagram !== undefined);
+    // Only a proven hello's is echoed later: one forged in the client's name would otherwise
+    // make our pushes to it echo what the forger chose.
+    if (proven) this.keepNonce(addr, nonce);
+    const view = this.view(addr, maxDatagram !== undefined, nonce);
     if (!view) return;
     if (!proven) {
       const encoded = this.encode(view);
@@ -151,6 +159,22 @@ export class ClientLink {
       return;
     }
     this.sendNow(addr, view);
+  }
+
+  /**
+   * A proven hello this member does not answer yet (it does not serve: a joiner before its
+   * state): its sender is a client, told the view once this member serves, echoing `nonce`.
+   */
+  heard(addr: string, nonce: number | undefined): void {
+    this.touch(addr);
+    this.keepNonce(addr, nonce);
+  }
+
+  private keepNonce(addr: string, nonce: number | undefined): void {
+    if (nonce === undefined) return;
+    this.nonces.delete(addr);
+    this.nonces.set(addr, nonce);
+    if (this.nonces.size > MAX_CLIENTS) this.nonces.delete(this.nonces.keys().next().value as string);
   }
 
   /** A new view: every client heard from within `withinMs` is told it. */
@@ -185,7 +209,11 @@ export class ClientLink {
    * The view as `to` is told it, if this member has one; with our datagram limit when `to` reads
    * it (its hello gave its own: a client of an earlier release refuses 6 fields).
    */
-  private view(to: string, readsLimit = this.limits.has(to)): ViewPacket | undefined {
+  private view(
+    to: string,
+    readsLimit = this.limits.has(to),
+    echo = this.nonces.get(to),
+  ): ViewPacket | undefined {
     const group = this.owner.group();
     const view = group?.view;
     if (!group || !view) return undefined;
@@ -200,7 +228,12 @@ export class ClientLink {
       addresses: [...view.addresses],
       ...(max !== undefined && readsLimit ? { maxDatagram: max } : {}),
       // Without a key: the cookie the client's packets to this member carry from now on.
-      ...(this.owner.auth() === undefined ? { cookie: this.proof.cookieFor(to, this.owner.clock()) } : {}),
+      ...(this.owner.auth() === undefined
+        ? {
+            cookie: this.proof.cookieFor(to, this.owner.clock()),
+            ...(echo !== undefined ? { echo } : {}),
+          }
+        : {}),
     };
   }
 

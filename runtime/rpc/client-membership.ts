@@ -54,6 +54,8 @@ export interface MembershipHost {
   readonly time: ClientTimers;
   /** The largest packet the client's transport takes. */
   maxDatagram(): number;
+  /** Without a key: a fresh hello nonce, unguessable, in [2^31, 2^32). */
+  nonce(): number;
   /** Sends `p` to `to`; `addressed: false` for a hello to a seed while looking for the group. */
   send(to: string, p: ClientPacket, addressed?: boolean): void;
   closed(): boolean;
@@ -71,8 +73,19 @@ export interface MembershipHost {
  */
 const HELLO_SLACK = 32;
 
+/** Nonces kept per address: a view echoing one of the last few hellos sent there is an answer. */
+const NONCES_KEPT = 8;
+/** Addresses whose nonces are kept (the seeds' and the views'; a bound all the same). */
+const NONCE_ADDRESSES = 1024;
+/** Least time between two hellos to one address that a view echoing nothing of ours makes us send. */
+const CONFIRM_MS = 100;
+
 export class ClientMembership {
   private currentView: ClientView | undefined;
+  /** Without a key: the nonces of the latest hellos to each address, newest last. */
+  private readonly nonces = new Map<string, number[]>();
+  /** Without a key: when a view that echoed nothing of ours last made us ask its address. */
+  private readonly confirmAsked = new Map<string, number>();
   /** The seeds' addresses, as last resolved (`host.seeds` keeps them as written). */
   private seedAddrs: readonly string[];
   private resolving = false;
@@ -250,9 +263,50 @@ export class ClientMembership {
     });
   }
 
-  /** A hello: the view we know, and the largest packet our transport takes. */
-  hello(): ClientPacket {
-    return { kind: 'hello', viewId: this.currentView?.id ?? 0, maxDatagram: this.host.maxDatagram() };
+  /**
+   * A hello to `to`: the view we know, and the largest packet our transport takes; without a
+   * key also a nonce, which the member's views to us echo (see {@link onView}).
+   */
+  hello(to: string): ClientPacket {
+    const p: ClientPacket = {
+      kind: 'hello',
+      viewId: this.currentView?.id ?? 0,
+      maxDatagram: this.host.maxDatagram(),
+    };
+    if (this.host.auth) return p;
+    const nonce = this.host.nonce();
+    const sent = this.nonces.get(to) ?? [];
+    sent.push(nonce);
+    if (sent.length > NONCES_KEPT) sent.shift();
+    this.nonces.delete(to);
+    this.nonces.set(to, sent);
+    if (this.nonces.size > NONCE_ADDRESSES) this.nonces.delete(this.nonces.keys().next().value as string);
+    return { ...p, nonce };
+  }
+
+  /**
+   * Whether view `p` from `from` answers a hello of ours: with a key, any authenticated one does;
+   * without, it echoes the nonce of one of our latest hellos to that address, which an attacker
+   * off the path between us cannot know (the source address alone proves nothing).
+   */
+  private answers(p: ViewPacket, from: string): boolean {
+    if (this.host.auth) return true;
+    return p.echo !== undefined && (this.nonces.get(from)?.includes(p.echo) ?? false);
+  }
+
+  /**
+   * A view from `from` that answers no hello of ours (a member's push after its hello's nonce
+   * left our list, or a forgery): we ask `from` ourselves, at most once per {@link CONFIRM_MS},
+   * so forged views cannot make us send more than that (and only to addresses we know).
+   */
+  private confirm(from: string): void {
+    const now = this.host.time.now();
+    if (now - (this.confirmAsked.get(from) ?? Number.NEGATIVE_INFINITY) < CONFIRM_MS) return;
+    this.confirmAsked.delete(from);
+    this.confirmAsked.set(from, now);
+    if (this.confirmAsked.size > NONCE_ADDRESSES)
+      this.confirmAsked.delete(this.confirmAsked.keys().next().value as string);
+    this.host.send(from, this.hello(from), false);
   }
 
   /**
@@ -278,7 +332,7 @@ export class ClientMembership {
     const grown = paddedHello(this.helloSize, need, this.host.maxDatagram());
     if (grown <= this.helloSize) return;
     this.helloSize = grown;
-    this.host.send(from, this.hello(), false);
+    this.host.send(from, this.hello(from), false);
   }
 
   private clampHello(bytes: number): number {
@@ -303,7 +357,7 @@ export class ClientMembership {
       this.contactFailed(c);
       return;
     }
-    this.host.send(c.address, this.hello());
+    this.host.send(c.address, this.hello(c.address));
   }
 
   /**
@@ -327,7 +381,12 @@ export class ClientMembership {
       if (this.host.auth) this.contactFailed(c);
     } else this.heard.set(from, this.host.time.now());
     const known = cur !== undefined && addressIn(cur, p.member) === from;
-    if (!cur) {
+    if (!this.answers(p, from)) {
+      // Without a key, a view that answers no hello of ours moves nothing (it may be spoofed
+      // from the member's address: review36's forged continuing view made an attacker the
+      // contact); a new one makes us ask its sender, whose answer will echo our nonce.
+      if (!cur || p.viewId !== cur.id || !sameView(cur, p)) this.confirm(from);
+    } else if (!cur) {
       if (!this.seedAddrs.includes(from)) return;
       this.adopt(p, false);
     } else if (
@@ -426,8 +485,8 @@ export class ClientMembership {
     const targets = new Set(candidates.length > 0 ? candidates : (v?.addresses ?? []));
     const seeds = lost || !v ? this.seedAddrs : [];
     for (const a of seeds) targets.delete(a);
-    for (const a of targets) this.host.send(a, this.hello(), !lost);
-    for (const a of seeds) this.host.send(a, this.hello(), false);
+    for (const a of targets) this.host.send(a, this.hello(a), !lost);
+    for (const a of seeds) this.host.send(a, this.hello(a), false);
     this.refreshSeeds();
   }
 
@@ -471,7 +530,7 @@ export class ClientMembership {
         const fresh = addrs.filter((a) => !this.seedAddrs.includes(a));
         this.seedAddrs = addrs;
         if (this.contact_ || this.host.closed()) return;
-        for (const a of fresh) this.host.send(a, this.hello(), false);
+        for (const a of fresh) this.host.send(a, this.hello(a), false);
       }, done);
   }
 

@@ -337,6 +337,7 @@ export class TroupeClient implements Invoker {
         counters: this.counters,
         time: this.time,
         maxDatagram: () => transport.maxDatagram,
+        nonce: () => 0x8000_0000 + (randomBytes(4).readUInt32BE(0) >>> 1),
         send: (to, p, addressed) => this.send(to, p, addressed),
         closed: () => this.closed,
         contactChosen: (c) => {
@@ -754,7 +755,7 @@ export class TroupeClient implements Invoker {
         // Our first cookie from the contact: a hello with it makes us one of its clients (told
         // each new view at once); one without it was answered, not remembered.
         if (firstCookie && this.membership.contact?.address === from)
-          this.send(from, this.membership.hello());
+          this.send(from, this.membership.hello(from));
         return;
       }
       case 'accepted':
@@ -1161,7 +1162,7 @@ export class TroupeClient implements Invoker {
       )
         continue;
       this.cookieAsked.set(a, now);
-      this.send(a, this.membership.hello());
+      this.send(a, this.membership.hello(a));
     }
   }
 

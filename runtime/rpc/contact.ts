@@ -216,17 +216,22 @@ export class Contact {
       this.host.counters.malformed++; // a member-to-client kind sent to a member
       return;
     }
-    // A joiner has a view before its state arrives, and a rejoining member a stale table: until
-    // it applied a view of its current incarnation it would answer wrongly.
-    if (!this.host.serving()) return;
     // Without a key the source address may be forged (FINDINGS 192): only a packet that carries
     // this member's cookie for it is served whole, and only its sender becomes a client (is told
     // the views to come).
     const proven = this.host.link.proven(from, decoded.cookie);
+    // A joiner has a view before its state arrives, and a rejoining member a stale table: until
+    // it applied a view of its current incarnation it would answer wrongly. A proven hello is
+    // kept all the same: the view pushed once this member serves echoes its nonce, which is how
+    // a keyless client takes a view only this member and its like can tell it.
+    if (!this.host.serving()) {
+      if (proven && packet.kind === 'hello') this.host.link.heard(from, packet.nonce);
+      return;
+    }
     if (proven) this.host.link.touch(from);
     switch (packet.kind) {
       case 'hello':
-        this.host.link.hello(from, packet.maxDatagram, bytes.length, proven);
+        this.host.link.hello(from, packet.maxDatagram, bytes.length, proven, packet.nonce);
         return;
       case 'outcome?':
         // One that may fence (an ordered cast at every member, FINDINGS 192's review) only from a

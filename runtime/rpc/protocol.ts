@@ -125,6 +125,14 @@ export interface HelloPacket {
    * needs ({@link encodeHello}). Absent: none (a client of an earlier release sends 2 or 3 fields).
    */
   padding?: number;
+  /**
+   * Without a key: a number the member's `view` in answer echoes ({@link ViewPacket.echo}), and
+   * its views pushed later too. A keyless client takes a view only with the echo of a hello it
+   * sent to that address, so a view spoofed from a member's address is not taken (docs/rpc.md,
+   * "Views the client trusts"). In [2^31, 2^32): always 5 bytes. Absent: a client of an earlier
+   * release (it then sends padding, even of 0 bytes, as the 4th field).
+   */
+  nonce?: number;
 }
 
 /**
@@ -269,6 +277,11 @@ export interface ViewPacket {
    * which the client's later packets to it carry (docs/rpc.md, "Cookies without a key").
    */
   cookie?: Uint8Array;
+  /**
+   * Without a key: the `nonce` of the client's latest hello to this member (answered, or heard
+   * before a push), so the client can tell the view answers it. Sent with a cookie only.
+   */
+  echo?: number;
 }
 
 /**
@@ -367,8 +380,9 @@ function tuple(p: ClientPacket): unknown[] {
         KIND.hello,
         p.viewId,
         // Appended fields: the shortest form that holds what the hello says.
-        ...(p.maxDatagram !== undefined || p.padding ? [p.maxDatagram ?? 0] : []),
-        ...(p.padding ? [new Uint8Array(p.padding)] : []),
+        ...(p.maxDatagram !== undefined || p.padding || p.nonce !== undefined ? [p.maxDatagram ?? 0] : []),
+        ...(p.padding || p.nonce !== undefined ? [new Uint8Array(p.padding ?? 0)] : []),
+        ...(p.nonce !== undefined ? [p.nonce] : []),
       ];
     case 'pad':
       return [KIND.pad, p.need];
@@ -409,6 +423,7 @@ function tuple(p: ClientPacket): unknown[] {
         // Appended fields: the shortest form that holds what the view says.
         ...(p.maxDatagram !== undefined || p.cookie ? [p.maxDatagram ?? 0] : []),
         ...(p.cookie ? [p.cookie] : []),
+        ...(p.cookie && p.echo !== undefined ? [p.echo] : []),
       ];
     case 'cookie':
       return [KIND.cookie, p.cookie];
@@ -569,13 +584,15 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.hello:
-      // The client's datagram limit (3 fields), then padding (4) came later; earlier clients send fewer.
-      if (v.length !== 2 && v.length !== 3) fields(v, 4, 'hello');
+      // The client's datagram limit (3 fields), padding (4), then the nonce (5) came later;
+      // earlier clients send fewer.
+      if (v.length < 2 || v.length > 5) fields(v, 5, 'hello');
       return {
         kind: 'hello',
         viewId: int(v[1], 'view id'),
         ...(v.length >= 3 ? { maxDatagram: int(v[2], 'max datagram') } : {}),
-        ...(v.length === 4 ? { padding: bytes(v[3], 'padding').length } : {}),
+        ...(v.length >= 4 ? { padding: bytes(v[3], 'padding').length } : {}),
+        ...(v.length === 5 ? { nonce: int(v[4], 'nonce') } : {}),
       };
     case KIND.pad:
       fields(v, 2, 'pad');
@@ -647,8 +664,9 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.view: {
-      // The member's datagram limit (6 fields), then its cookie (7) came later; earlier members send fewer.
-      if (v.length !== 5 && v.length !== 6) fields(v, 7, 'view');
+      // The member's datagram limit (6 fields), its cookie (7), then the echo of the client's
+      // nonce (8) came later; earlier members send fewer.
+      if (v.length < 5 || v.length > 8) fields(v, 8, 'view');
       const members = strings(v[3], 'members');
       const addresses = strings(v[4], 'addresses');
       if (members.length !== addresses.length) bad('view members and addresses differ in length');
@@ -659,7 +677,8 @@ function parse(v: unknown): ClientPacket {
         members,
         addresses,
         ...(v.length >= 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
-        ...(v.length === 7 ? { cookie: cookie(v[6]) } : {}),
+        ...(v.length >= 7 ? { cookie: cookie(v[6]) } : {}),
+        ...(v.length === 8 ? { echo: int(v[7], 'echo') } : {}),
       };
     }
     case KIND.cookie:

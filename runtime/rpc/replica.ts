@@ -955,7 +955,12 @@ export class Replica<T extends object = object> implements StateProvider {
 
   private applyView(item: Extract<Item, { t: 'view' }>): undefined {
     const { viewId, members } = item;
-    if (item.fresh) this.serving = true;
+    if (item.fresh && !this.serving) {
+      this.serving = true;
+      // The clients that asked while this member could not answer (a keyless one takes a view
+      // only in answer to its hello) learn the view now.
+      this.link.pushView(this.clientPushMs);
+    }
     // Attached after the group delivered this very view to the listeners: applied once. (Not
     // `viewId <= applied.id`: a re-founded group counts views from 1 again.)
     if (viewId === this.applied.id && sameMembers(members, this.applied.members)) return undefined;

@@ -8,6 +8,7 @@ import { ClientLink } from '../../runtime/rpc/client-link.js';
 import { connect } from '../../runtime/rpc/index.js';
 import {
   type ClientPacket,
+  COOKIE_BYTES,
   decodeClientPacket,
   encodeClientPacket,
   encodeHello,
@@ -162,6 +163,9 @@ describe('keyless hellos over real UDP', () => {
       members: ['0b000000.1', ...members],
       addresses: [member.address, ...addresses],
       maxDatagram: 65_000,
+      // A keyless member's view: its cookie, and the echo of the hello's nonce (set per answer).
+      cookie: new Uint8Array(COOKIE_BYTES),
+      echo: 0x8000_0000,
     };
     const ep = { node: 0x0b000000, inc: 1 };
     const viewBytes = encodeClientPacket(view, gid, ep);
@@ -172,7 +176,9 @@ describe('keyless hellos over real UDP', () => {
       if (p.kind !== 'hello') return;
       hellos.push(bytes.length);
       const to = `${r.address}:${r.port}`;
-      member.send(to, bytes.length >= need ? viewBytes : encodeClientPacket({ kind: 'pad', need }, gid, ep));
+      const answer = encodeClientPacket({ ...view, echo: p.nonce ?? 0 }, gid, ep);
+      expect(answer.length).toBe(viewBytes.length); // every nonce takes 5 bytes
+      member.send(to, bytes.length >= need ? answer : encodeClientPacket({ kind: 'pad', need }, gid, ep));
     });
     const client = await connect({ group: 'bank', seeds: [member.address], insecure: true });
     scope.closers.push(() => client.close());

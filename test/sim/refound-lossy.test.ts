@@ -40,13 +40,20 @@
 // re-founded view 1 from a member's state continuing view 2's history, and c0:1, settled before
 // the re-founding, is `expired` in every founder's table; the mutant's off-by-one reply about it
 // is judged against the continued history (value 152).
+// Re-pinned in session 36: since a keyless client takes a view only when it echoes one of its
+// hellos' nonces, 99970170 no longer re-founds. A sweep of 99970000..99970600 finds seven runs
+// that re-founded view 1 after losing their majority with no claim left excused; only 99970450
+// has this test's shape (views 1 and 2, then the re-founded view 1): the first lineage lost its
+// majority at 1,620 ms (view 2, 2 of 4), the group re-founded view 1 from a member's state
+// continuing view 2's history, and the mutant's off-by-one reply about c1:2 is judged against
+// the continued history (value 46).
 import { describe, expect, it } from 'vitest';
 import { offByOneAroundCut } from './mutant-replicas.js';
 import { model } from './rpc-checkers.js';
 import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import { membersOf, parseFaults } from './run.js';
 
-const SEED = 99970170;
+const SEED = 99970450;
 const cfg = {
   ...rpcConfig(
     SEED,
@@ -69,9 +76,9 @@ const opts = {
 const lyingBeforeCut = offByOneAroundCut('before');
 
 describe('a re-founding from a member’s state continues its history', () => {
-  it('judges the first lineage’s claims by the history the re-founding continued (RPC seed 99970170)', async () => {
+  it('judges the first lineage’s claims by the history the re-founding continued (RPC seed 99970450)', async () => {
     const r = await runRpcScenario(cfg, opts);
-    // The first lineage lost its majority (view 2 at 1,760 ms), so a checker without the continued
+    // The first lineage lost its majority (view 2 at 1,620 ms), so a checker without the continued
     // history would excuse its "agreed: nothing" claims; none is left to excuse, and none fails.
     expect(r.losses.length).toBeGreaterThan(0);
     expect(r.expected).toEqual([]);
@@ -80,15 +87,14 @@ describe('a re-founding from a member’s state continues its history', () => {
     // Re-founded at a view 1, continuing the first lineage's views 1 and 2.
     expect(m.refounded).toMatch(/^1\./);
     expect(m.chain.map((k) => Number(k.split('.')[0]))).toEqual([1, 2, 1]);
-    // c0:1 was settled before the re-founding (the founders' table dropped it); its reply (152,
-    // from the first lineage) is judged against the history's value.
-    expect(m.outcomes.get('c0:1')).toEqual({ status: 'committed', ok: true, value: 152 });
+    // c1:2's reply (46, from the first lineage) is judged against the history's value.
+    expect(m.outcomes.get('c1:2')).toEqual({ status: 'committed', ok: true, value: 46 });
   }, 60_000);
 
   it('still catches a first-lineage reply that the continued history contradicts', async () => {
     const r = await runRpcScenario(cfg, { ...opts, makeReplica: lyingBeforeCut });
     // Judged against the value the history gave, not "nothing" (which the lost majority excuses):
     // a violation even though the run lost its majority.
-    expect(r.violations).toContain('true-replies: c0:1 got value 153 (reply), agreed: value 152');
+    expect(r.violations).toContain('true-replies: c1:2 got value 47 (reply), agreed: value 46');
   }, 60_000);
 });
