@@ -44,8 +44,10 @@ describe('bank replicas on 3 hosts of a LAN (network namespaces, a bridge)', () 
     console.log(
       `IPv4 multicast packets per replica host during 22 deposits + 1 audit: sent ${sent}, received ${received}`,
     );
-    for (const n of sent) expect(n).toBeGreaterThanOrEqual(10);
-    for (const n of received) expect(n).toBeGreaterThanOrEqual(20);
+    // Bounds well below a quiet run's (25-49 sent, 78-110 received): on a loaded machine more
+    // casts share a datagram (pack), and one host sent 8 in session 36's run beside chaos tests.
+    for (const n of sent) expect(n).toBeGreaterThanOrEqual(4);
+    for (const n of received) expect(n).toBeGreaterThanOrEqual(8);
     // The client's host is not a member: it sent no multicast.
     expect(lan.host(CLIENT_HOST).ns.mcastCounters().outMcastPkts).toBe(0);
   }, 30_000);
