@@ -75,6 +75,13 @@ const HELLO_SLACK = 32;
 
 /** Nonces kept per address: a view echoing one of the last few hellos sent there is an answer. */
 const NONCES_KEPT = 8;
+/**
+ * Least time one nonce serves the hellos to an address: a new one at most this often, so the
+ * nonces kept span {@link NONCES_KEPT} of these whatever the heartbeat, and an answer slower than
+ * 8 heartbeats is still one (review36b: a 440 ms round trip with hellos every 50 ms left the
+ * RPC simulator's clients with no view at all).
+ */
+const NONCE_ROTATE_MS = 500;
 /** Addresses whose nonces are kept (the seeds' and the views'; a bound all the same). */
 const NONCE_ADDRESSES = 1024;
 /** Least time between two hellos to one address that a view echoing nothing of ours makes us send. */
@@ -82,8 +89,8 @@ const CONFIRM_MS = 100;
 
 export class ClientMembership {
   private currentView: ClientView | undefined;
-  /** Without a key: the nonces of the latest hellos to each address, newest last. */
-  private readonly nonces = new Map<string, number[]>();
+  /** Without a key: the nonces of the latest hellos to each address, newest last, and when each was made. */
+  private readonly nonces = new Map<string, { nonce: number; at: number }[]>();
   /** Without a key: when a view that echoed nothing of ours last made us ask its address. */
   private readonly confirmAsked = new Map<string, number>();
   /** The seeds' addresses, as last resolved (`host.seeds` keeps them as written). */
@@ -274,10 +281,16 @@ export class ClientMembership {
       maxDatagram: this.host.maxDatagram(),
     };
     if (this.host.auth) return p;
-    const nonce = this.host.nonce();
+    const now = this.host.time.now();
     const sent = this.nonces.get(to) ?? [];
-    sent.push(nonce);
-    if (sent.length > NONCES_KEPT) sent.shift();
+    const last = sent[sent.length - 1];
+    let nonce: number;
+    if (last && now - last.at < NONCE_ROTATE_MS && now >= last.at) nonce = last.nonce;
+    else {
+      nonce = this.host.nonce();
+      sent.push({ nonce, at: now });
+      if (sent.length > NONCES_KEPT) sent.shift();
+    }
     this.nonces.delete(to);
     this.nonces.set(to, sent);
     if (this.nonces.size > NONCE_ADDRESSES) this.nonces.delete(this.nonces.keys().next().value as string);
@@ -289,9 +302,10 @@ export class ClientMembership {
    * without, it echoes the nonce of one of our latest hellos to that address, which an attacker
    * off the path between us cannot know (the source address alone proves nothing).
    */
-  private answers(p: ViewPacket, from: string): boolean {
+  answers(p: ViewPacket, from: string): boolean {
     if (this.host.auth) return true;
-    return p.echo !== undefined && (this.nonces.get(from)?.includes(p.echo) ?? false);
+    const echo = p.echo;
+    return echo !== undefined && (this.nonces.get(from)?.some((n) => n.nonce === echo) ?? false);
   }
 
   /**
@@ -375,18 +389,23 @@ export class ClientMembership {
     }
     const cur = this.currentView;
     const c = this.contact_;
+    if (!this.answers(p, from)) {
+      // Without a key, a view that answers no hello of ours moves nothing (it may be spoofed
+      // from the member's address: review36's forged continuing view made an attacker the
+      // contact); a new one makes us ask its sender, whose answer will echo our nonce. Nor is
+      // its sender heard, its datagram limit kept, or it chosen as contact (review36b: a
+      // spoofed copy of the known view kept an unreachable contact heard for good, and one
+      // saying 1,200 bytes refused every larger call).
+      if (!cur || p.viewId !== cur.id || !sameView(cur, p)) this.confirm(from);
+      return;
+    }
     if (c && from === c.address && p.member !== c.member) {
       // The contact's address answers as another member: with a key, that incarnation of the
       // contact is gone; without one, the packet may be spoofed, so the contact is only not heard.
       if (this.host.auth) this.contactFailed(c);
     } else this.heard.set(from, this.host.time.now());
     const known = cur !== undefined && addressIn(cur, p.member) === from;
-    if (!this.answers(p, from)) {
-      // Without a key, a view that answers no hello of ours moves nothing (it may be spoofed
-      // from the member's address: review36's forged continuing view made an attacker the
-      // contact); a new one makes us ask its sender, whose answer will echo our nonce.
-      if (!cur || p.viewId !== cur.id || !sameView(cur, p)) this.confirm(from);
-    } else if (!cur) {
+    if (!cur) {
       if (!this.seedAddrs.includes(from)) return;
       this.adopt(p, false);
     } else if (

@@ -745,9 +745,15 @@ export class TroupeClient implements Invoker {
     switch (packet.kind) {
       case 'view': {
         // Without a key: the hello padding for a view that size, and the member's cookie for us,
-        // from a view that speaks for its member at least (one naming another address is forged).
+        // from a view that speaks for its member (one naming another address is forged) and
+        // answers a hello of ours (one spoofed from a member's address carried a bogus cookie
+        // that left our calls there unserved: review36b).
         let firstCookie = false;
-        if (!this.auth && this.membership.speaksForItself(packet, from, decoded.sender)) {
+        if (
+          !this.auth &&
+          this.membership.speaksForItself(packet, from, decoded.sender) &&
+          this.membership.answers(packet, from)
+        ) {
           this.membership.viewBytes(bytes.length);
           if (packet.cookie) firstCookie = this.cookies.fromView(from, packet.cookie, this.time.now());
         }
