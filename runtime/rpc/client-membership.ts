@@ -54,7 +54,7 @@ export interface MembershipHost {
   readonly time: ClientTimers;
   /** The largest packet the client's transport takes. */
   maxDatagram(): number;
-  /** Without a key: a fresh hello nonce, unguessable, in [2^31, 2^32). */
+  /** Without a key: a fresh hello nonce, unguessable: 52 random bits, in [2^52, 2^53). */
   nonce(): number;
   /** Sends `p` to `to`; `addressed: false` for a hello to a seed while looking for the group. */
   send(to: string, p: ClientPacket, addressed?: boolean): void;

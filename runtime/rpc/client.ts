@@ -337,7 +337,7 @@ export class TroupeClient implements Invoker {
         counters: this.counters,
         time: this.time,
         maxDatagram: () => transport.maxDatagram,
-        nonce: () => 0x8000_0000 + (randomBytes(4).readUInt32BE(0) >>> 1),
+        nonce: () => helloNonce(randomBytes(7)),
         send: (to, p, addressed) => this.send(to, p, addressed),
         closed: () => this.closed,
         contactChosen: (c) => {
@@ -1269,4 +1269,14 @@ function committedReplies(replies: Replies<unknown>): ClientOutcome {
     value: replies,
     settled: true,
   };
+}
+
+/**
+ * A keyless hello's nonce from 7 random bytes: their low 52 bits above 2^52, so every nonce is a
+ * safe integer msgpack writes in 9 bytes (a float64), whatever its value.
+ */
+export function helloNonce(random: Uint8Array): number {
+  const high = ((random[0]! & 0x0f) << 16) | (random[1]! << 8) | random[2]!;
+  const low = ((random[3]! << 24) >>> 0) + (random[4]! << 16) + (random[5]! << 8) + random[6]!;
+  return 2 ** 52 + high * 2 ** 32 + low;
 }

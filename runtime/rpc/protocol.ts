@@ -129,7 +129,7 @@ export interface HelloPacket {
    * Without a key: a number the member's `view` in answer echoes ({@link ViewPacket.echo}), and
    * its views pushed later too. A keyless client takes a view only with the echo of a hello it
    * sent to that address, so a view spoofed from a member's address is not taken (docs/rpc.md,
-   * "Views the client trusts"). In [2^31, 2^32): always 5 bytes. Absent: a client of an earlier
+   * "Views the client trusts"). In [2^52, 2^53): 52 random bits, always 9 bytes (a float64). Absent: a client of an earlier
    * release (it then sends padding, even of 0 bytes, as the 4th field).
    */
   nonce?: number;

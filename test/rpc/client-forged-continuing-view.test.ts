@@ -6,7 +6,9 @@
  * seeing its calls and answering them (review36, on 8d1c7b2 and 42ceb1a alike). A keyless client
  * now takes a view only when it echoes the nonce of one of its hellos to that address.
  */
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { helloNonce } from '../../runtime/rpc/client.js';
 import { encodeValue } from '../../runtime/rpc/codec.js';
 import { decodeClientPacket, encodeClientPacket } from '../../runtime/rpc/protocol.js';
 import { groupIdOf } from '../../runtime/wire/packet.js';
@@ -61,5 +63,22 @@ describe('client without a key: a forged view that keeps a majority and adds an 
     expect(client.contactMember).not.toBe('evil');
     expect(fakeReplies).toBe(0);
     expect(r).toBe(1);
+  });
+});
+
+describe('a keyless hello nonce', () => {
+  it('is 52 random bits above 2^52: a safe integer, 9 bytes on the wire whatever its value', () => {
+    const extremes = [new Uint8Array(7), new Uint8Array(7).fill(0xff)];
+    const seen = new Set<number>();
+    for (const r of [...extremes, ...Array.from({ length: 200 }, () => randomBytes(7))]) {
+      const n = helloNonce(r);
+      expect(Number.isSafeInteger(n)).toBe(true);
+      expect(n).toBeGreaterThanOrEqual(2 ** 52);
+      expect(n).toBeLessThan(2 ** 53);
+      expect(encodeValue(n).length).toBe(9);
+      seen.add(n);
+    }
+    expect(helloNonce(extremes[1]!)).toBe(2 ** 53 - 1);
+    expect(seen.size).toBe(202);
   });
 });

@@ -165,7 +165,7 @@ describe('keyless hellos over real UDP', () => {
       maxDatagram: 65_000,
       // A keyless member's view: its cookie, and the echo of the hello's nonce (set per answer).
       cookie: new Uint8Array(COOKIE_BYTES),
-      echo: 0x8000_0000,
+      echo: 2 ** 52,
     };
     const ep = { node: 0x0b000000, inc: 1 };
     const viewBytes = encodeClientPacket(view, gid, ep);
