@@ -31,8 +31,10 @@ describe('queryGroup and a pad notice it cannot satisfy', () => {
       s.send(encodeClientPacket({ kind: 'pad', need: 20_000 }, gid, { node: 9, inc: 1 }), r.port, r.address);
     });
     await queryGroup({ group: 'g', seeds: [address], timeoutMs: 1_000 }, 'status', []).catch(() => {});
-    // 1 s at one round of hellos per 200 ms (RESEND_MS), plus the few the notices grew.
+    // 1 s at one round of hellos per 200 ms (RESEND_MS), plus the few the notices grew: rounds
+    // at 0 and at 1,000 ms both when the deadline's timer fires late on a loaded machine (14 in
+    // session 36's CI run; 12 or 13 alone). A flood would be hundreds.
     console.log(`hellos ${hellos}, ${bytes} bytes in 1 s`);
-    expect(hellos).toBeLessThanOrEqual(5 + 8);
+    expect(hellos).toBeLessThanOrEqual(6 + 8);
   }, 10_000);
 });
