@@ -138,6 +138,8 @@ export class ClientLink {
     // Only a proven hello's is echoed later: one forged in the client's name would otherwise
     // make our pushes to it echo what the forger chose.
     if (proven) this.keepNonce(addr, nonce);
+    // The echo is this hello's own nonce, or none: a client of an earlier release (no nonce) at
+    // an address another client used would refuse a view echoing that one's (8 fields).
     const view = this.view(addr, maxDatagram !== undefined, nonce);
     if (!view) return;
     if (!proven) {
@@ -201,19 +203,16 @@ export class ClientLink {
   }
 
   private sendView(to: string): void {
-    const view = this.view(to);
+    const view = this.view(to, this.limits.has(to), this.nonces.get(to));
     if (view) this.sendNow(to, view);
   }
 
   /**
    * The view as `to` is told it, if this member has one; with our datagram limit when `to` reads
-   * it (its hello gave its own: a client of an earlier release refuses 6 fields).
+   * it (its hello gave its own: a client of an earlier release refuses 6 fields); without a key
+   * echoing `echo` (a hello's nonce).
    */
-  private view(
-    to: string,
-    readsLimit = this.limits.has(to),
-    echo = this.nonces.get(to),
-  ): ViewPacket | undefined {
+  private view(to: string, readsLimit: boolean, echo: number | undefined): ViewPacket | undefined {
     const group = this.owner.group();
     const view = group?.view;
     if (!group || !view) return undefined;

@@ -80,6 +80,21 @@ describe('a member answering a keyless hello (ClientLink)', () => {
     expect(sent[1]!.bytes.length).toBeGreaterThan(HELLO_AMPLIFICATION * (need - 1));
   });
 
+  it('echoes a hello its own nonce or none, and a push the last proven hello’s', () => {
+    const { link: l, sent, group } = link(3, false);
+    const at = '6.6.6.6:6';
+    l.touch(at);
+    l.hello(at, 1_400, HELLO_MIN_BYTES, true, 2 ** 52 + 7);
+    expect((read(sent[0]!.bytes) as ViewPacket).echo).toBe(2 ** 52 + 7);
+    // A client of an earlier release at that address says no nonce: its answer echoes none (it
+    // would refuse an 8-field view), not the nonce kept from the last one.
+    l.hello(at, 1_400, HELLO_MIN_BYTES, true);
+    expect((read(sent[1]!.bytes) as ViewPacket).echo).toBeUndefined();
+    group.view = { ...group.view, id: 6 };
+    l.pushView(30_000);
+    expect((read(sent[2]!.bytes) as ViewPacket).echo).toBe(2 ** 52 + 7);
+  });
+
   it('draws at most 3 times its bytes in all, view pushes included (helper-119)', () => {
     // The hello also made its (possibly forged) source address one of the member's clients
     // (Contact.onPacket touches it first), and the next view change pushed it the whole view.
