@@ -695,7 +695,7 @@ export class RpcSim {
     // before the end, four requests ordered behind it). The checkers judge the end as the result
     // of every call (calls-end, sequential-state), so the run goes on, starting no new call, until
     // those calls ended and the replicas had `SETTLE_MS` to apply what they were given, for at
-    // most `DRAIN_MS`. A call that still has not ended then is left pending (calls-end counts it);
+    // most `DRAIN_MS`. A call that still has not ended then is left pending (calls-end counts it).
     // A run with no call in flight at `endMs` still goes on for `SETTLE_MS`: a call that ended
     // may leave a cast in flight (a redundant reissue, ordered after its call settled by an
     // outcome query), and the group checkers judge every member's deliveries at the end (RPC seed
