@@ -119,7 +119,8 @@ class TypeChecker {
     try {
       this.check(t, v, '');
     } finally {
-      this.memo.clear();
+      // Map#clear allocates a fresh table even when empty: most values (scalars) memo nothing.
+      if (this.memo.size > 0) this.memo.clear();
       this.depth = 0;
     }
   }
@@ -305,29 +306,31 @@ export function createValidator(model: IdlFile, service: string): RequestValidat
   if (!svc) throw new IdlModelError(`model of package '${model.package}' has no service '${service}'`);
   const methods = new Map<string, MethodDecl>(svc.methods.map((m) => [m.name, m]));
   const checker = new TypeChecker(model);
+  // Built only for an error message: validation runs on every request, at every replica.
+  const where = (m: MethodDecl) => `${service}.${m.name}`;
 
   const validate: RequestValidator = (methodName, args) => {
     const m = methods.get(methodName);
     if (!m) throw new UnknownMethodError(service, methodName);
-    const where = `${service}.${m.name}`;
-    if (!Array.isArray(args)) throw new BadRequestError(`${where}: arguments must be an array`, m.name);
+    if (!Array.isArray(args)) throw new BadRequestError(`${where(m)}: arguments must be an array`, m.name);
     if (args.length > m.params.length) {
       throw new BadRequestError(
-        `${where}: expected at most ${m.params.length} argument(s), got ${args.length}`,
+        `${where(m)}: expected at most ${m.params.length} argument(s), got ${args.length}`,
         m.name,
       );
     }
     const out = [...args];
-    m.params.forEach((p, i) => {
+    for (let i = 0; i < m.params.length; i++) {
+      const p = m.params[i]!;
       const v = out[i];
       // `null` stands for "omitted" on an optional parameter: some encoders turn undefined into nil.
       if (v === undefined || (v === null && p.optional && p.type.kind !== 'optional')) {
         if (!p.optional) {
-          throw new BadRequestError(`${where}: missing required argument '${p.name}'`, m.name, p.name);
+          throw new BadRequestError(`${where(m)}: missing required argument '${p.name}'`, m.name, p.name);
         }
         if (p.default !== undefined) out[i] = p.default;
         else if (i < out.length) out[i] = undefined;
-        return;
+        continue;
       }
       try {
         checker.run(p.type, v);
@@ -337,19 +340,19 @@ export function createValidator(model: IdlFile, service: string): RequestValidat
         // not "expected f64, got null".
         if (v === null && !e.path)
           throw new BadRequestError(
-            `${where}: missing required argument '${p.name}' (got null)`,
+            `${where(m)}: missing required argument '${p.name}' (got null)`,
             m.name,
             p.name,
           );
         const at = e.path ? ` at '${e.path}'` : '';
         throw new BadRequestError(
-          `${where}: argument '${p.name}'${at}: ${e.message}`,
+          `${where(m)}: argument '${p.name}'${at}: ${e.message}`,
           m.name,
           p.name,
           e.path || undefined,
         );
       }
-    });
+    }
     return out;
   };
   Object.defineProperty(validate, VALIDATOR_SERVICE, { value: service });
