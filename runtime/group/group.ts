@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { JoinAbortedError, StackConfigError, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
-import { type ObserveSink, sinkFor } from '../observe/events.js';
+import { type CoreSink, type ObserveSink, sinkFor } from '../observe/events.js';
 import { buildStack, checkSpec, parseSpec } from '../stack/builder.js';
 import { type MemberId, nodeOf } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
@@ -139,7 +139,7 @@ export class Group implements GroupHandle {
   private readonly damper: RejoinDamper;
   /** Stack errors (a layer threw): kept for diagnostics, never thrown at the caller. */
   readonly errors: { layer: string; error: unknown }[] = [];
-  private readonly observe: ObserveSink;
+  private readonly observe: CoreSink;
   /** The view last written to the membership file (see {@link saveMemory}). */
   private saved: LastView | undefined;
 
@@ -344,7 +344,7 @@ export class Group implements GroupHandle {
    */
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
     this.checkSendable(payload);
-    this.observe.event({ type: 'cast', payload, qos });
+    if (this.observe.wants('cast')) this.observe.event({ type: 'cast', payload, qos });
     // Inside `run` (a listener casting from a delivery) the core is mid-way through handing out
     // effects: the cast waits for the next turn rather than re-entering it.
     if (this.outbox.length === 0 && this.handling === 0 && !this.closed) {
@@ -577,7 +577,7 @@ export class Group implements GroupHandle {
     // sees a replica stay out for up to a minute with no reason given.
     if (ev.type === 'partitioned' && !(failsJoin(ev.code) && this.ready) && this.rejoins())
       ev = { ...ev, rejoinInMs: Math.round(this.damper.cutOff(this.now())) };
-    this.observe.event({ type: 'app', group: this, event: ev });
+    if (this.observe.wants('app')) this.observe.event({ type: 'app', group: this, event: ev });
     switch (ev.type) {
       case 'deliver':
         this.emit('deliver', ev.delivery);

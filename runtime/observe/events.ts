@@ -167,14 +167,25 @@ const ch = {
 /** The divergence channel, published by {@link Observer} (replicas compare digests through it). */
 export const divergenceChannel = diagnostics.channel(CHANNELS.divergence);
 
+/** The sink a core object holds: an {@link ObserveSink} that also says who is listening. */
+export interface CoreSink extends ObserveSink {
+  /**
+   * Whether an event of `type` would reach anyone now (an observer, or a diagnostics channel's
+   * subscriber). The per-call and per-message events are built only when it does: without an
+   * observer they were a few hundred bytes of garbage per call at every member.
+   */
+  wants(type: TroupeEvent['type']): boolean;
+}
+
 /**
  * The sink a core object holds: publishes on the diagnostics channels that have subscribers,
  * then hands the event to `observer`, if any. `member` names the member for channel messages
  * that need it (the replica knows it only once attached).
  */
-export function sinkFor(observer: ObserveSink | undefined, member?: () => string | undefined): ObserveSink {
+export function sinkFor(observer: ObserveSink | undefined, member?: () => string | undefined): CoreSink {
   const answer = observer?.answer?.bind(observer);
   return {
+    wants: (type) => observer !== undefined || channelsListen(type),
     event(e) {
       try {
         publish(e, member);
@@ -189,6 +200,22 @@ export function sinkFor(observer: ObserveSink | undefined, member?: () => string
         error: { name: 'TroupeError', code: 'OBSERVE_DISABLED', message: 'this member has no observer' },
       },
   };
+}
+
+/** Whether a diagnostics channel fed by events of `type` has a subscriber ({@link publish}). */
+function channelsListen(type: TroupeEvent['type']): boolean {
+  switch (type) {
+    case 'request':
+      return ch.request.hasSubscribers;
+    case 'call':
+      return ch.callStart.hasSubscribers || ch.callEnd.hasSubscribers;
+    case 'failover':
+      return ch.failover.hasSubscribers;
+    case 'app':
+      return ch.view.hasSubscribers || ch.suspect.hasSubscribers || ch.partitioned.hasSubscribers;
+    default:
+      return false;
+  }
 }
 
 function publish(e: TroupeEvent, member: (() => string | undefined) | undefined): void {

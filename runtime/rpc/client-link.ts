@@ -6,7 +6,7 @@
  * too large for the client's datagrams becomes an error the client can read.
  */
 import type { GroupHandle } from '../group/types.js';
-import { type ObserveSink, requestStep } from '../observe/events.js';
+import { type CoreSink, requestStep } from '../observe/events.js';
 import type { PacketAuth } from '../wire/auth.js';
 import type { Endpoint } from '../wire/packet.js';
 import { AddressProof } from './address-proof.js';
@@ -30,7 +30,7 @@ export interface LinkOwner {
   endpoint(): Endpoint;
   auth(): PacketAuth | undefined;
   clock(): number;
-  observe(): ObserveSink;
+  observe(): CoreSink;
   /** Runs `fn` so that a throw is counted, never thrown (the turn-end flush runs outside any call). */
   guard(fn: () => void): void;
   /** Without a key: this member's secret for the cookies it gives client addresses. */
@@ -187,7 +187,10 @@ export class ClientLink {
 
   /** Sends `p` to `to`: `accepted` and `reply` at the end of this turn, anything else at once. */
   send(to: string, p: ClientPacket): void {
-    if (p.kind === 'reply') this.owner.observe().event(requestStep.replied(p.id, to));
+    if (p.kind === 'reply') {
+      const sink = this.owner.observe();
+      if (sink.wants('request')) sink.event(requestStep.replied(p.id, to));
+    }
     if (p.kind !== 'reply' && p.kind !== 'accepted') {
       this.sendNow(to, p);
       return;

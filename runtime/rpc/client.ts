@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { TroupeError } from '../errors.js';
 import { resolveSeeds } from '../launch/seeds.js';
-import { type ObserveSink, sinkFor } from '../observe/events.js';
+import { type CoreSink, sinkFor } from '../observe/events.js';
 import { repliesDiffer } from '../observe/replies.js';
 import { endpointOf } from '../stack/member.js';
 import type { Transport } from '../transport/types.js';
@@ -277,7 +277,7 @@ export class TroupeClient implements Invoker {
   /** Signs what this client sends and verifies what it receives; undefined without a key. */
   private readonly auth: PacketAuth | undefined;
   private closed = false;
-  private readonly observe: ObserveSink;
+  private readonly observe: CoreSink;
   private readonly counters: ClientStats = {
     sent: 0,
     retransmits: 0,
@@ -521,14 +521,15 @@ export class TroupeClient implements Invoker {
       // A reissued call stays remembered: reissuing it again must get the recorded reply too.
       if (this.membership.contact) this.sendCall(call, this.membership.contact);
     });
-    this.observe.event({
-      type: 'call',
-      id: c.id,
-      service: c.service,
-      method: c.method,
-      mode: c.mode,
-      settled,
-    });
+    if (this.observe.wants('call'))
+      this.observe.event({
+        type: 'call',
+        id: c.id,
+        service: c.service,
+        method: c.method,
+        mode: c.mode,
+        settled,
+      });
     return settled;
   }
 

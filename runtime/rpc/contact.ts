@@ -18,7 +18,7 @@
  */
 import { TroupeError } from '../errors.js';
 import type { GroupHandle } from '../group/types.js';
-import { OBSERVE_SERVICE, type ObserveSink, requestStep } from '../observe/events.js';
+import { type CoreSink, OBSERVE_SERVICE, requestStep } from '../observe/events.js';
 import type { PacketAuth } from '../wire/auth.js';
 import type { Endpoint } from '../wire/packet.js';
 import { decodeFixedHeader, PacketType } from '../wire/packet.js';
@@ -77,7 +77,7 @@ export interface ContactHost {
   readonly counters: ContactCounters;
   readonly link: ClientLink;
   readonly dispatcher: Dispatcher;
-  readonly observe: ObserveSink;
+  readonly observe: CoreSink;
   clock(): number;
   /** Applied a view of its current incarnation: its tables are the group's (see `Replica`). */
   serving(): boolean;
@@ -327,7 +327,7 @@ export class Contact {
     // Past here every answer is of the group's history: only a member that speaks for it now
     // gives one, or casts for it (the client asks again, or another member).
     if (!this.speaks()) return;
-    this.host.observe.event(requestStep.received(p.id, from));
+    if (this.host.observe.wants('request')) this.host.observe.event(requestStep.received(p.id, from));
     const known = this.host.outcomes().get(p.id);
     if (known) {
       this.host.counters.deduplicated++;
@@ -382,7 +382,7 @@ export class Contact {
       this.inflight.set(p.id, this.host.clock());
       this.castArgs.set(p.id, { issue, resolved });
       if (this.castArgs.size > CAST_ARGS) this.castArgs.delete(this.castArgs.keys().next().value as string);
-      this.host.observe.event(requestStep.cast(p.id));
+      if (this.host.observe.wants('request')) this.host.observe.event(requestStep.cast(p.id));
       this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
       return;
     }

@@ -23,7 +23,7 @@ import type { RequestValidator } from '../../idl/validate.js';
 import { steadyNow } from '../clock.js';
 import { StateBusyError, TroupeError } from '../errors.js';
 import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
-import { OBSERVE_SERVICE, type ObserveSink, requestStep, sinkFor } from '../observe/events.js';
+import { type CoreSink, OBSERVE_SERVICE, type ObserveSink, requestStep, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
 import { DecodeError } from '../wire/errors.js';
@@ -265,7 +265,7 @@ export class Replica<T extends object = object> implements StateProvider {
   private readonly clientPushMs: number;
   /** {@link ReplicaOptions.cookieSecret}. */
   private readonly cookieSecret: Uint8Array;
-  private readonly observe: ObserveSink;
+  private readonly observe: CoreSink;
   /** The contact role: the clients whose packets reach this member (contact.ts). */
   private readonly contact: Contact;
 
@@ -586,7 +586,8 @@ export class Replica<T extends object = object> implements StateProvider {
     const orderedIn = this.orderedIn(d.viewId);
     this.inOrder.set(msg.id, { id: orderedIn.id, members: orderedIn.members, issue: msg.issue });
     const { viewId, gseq } = d;
-    this.observe.event(requestStep.ordered(msg.id, viewId, gseq, msg.contact));
+    if (this.observe.wants('request'))
+      this.observe.event(requestStep.ordered(msg.id, viewId, gseq, msg.contact));
     // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
     // names its caster as contact too, but has no client to tell.)
     if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self)
@@ -805,13 +806,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.set(msg.id, p);
       this.inOrder.delete(msg.id);
       if (runner === this.group?.self) {
-        this.observe.event(requestStep.applying(msg.id, entry.name));
+        if (this.observe.wants('request')) this.observe.event(requestStep.applying(msg.id, entry.name));
         this.handlers.run(p, entry, args, this.context(msg.id, entry, view, now));
       }
       return undefined;
     }
     this.counters.applied++;
-    this.observe.event(requestStep.applying(msg.id, entry.name));
+    if (this.observe.wants('request')) this.observe.event(requestStep.applying(msg.id, entry.name));
     if (entry.async && this.app) this.preImage = this.capturePreImage(this.app);
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
@@ -862,7 +863,8 @@ export class Replica<T extends object = object> implements StateProvider {
   ): undefined {
     const outcome = { status: 'committed' as const, result, viewId: view.id, at, view };
     this.outcomes.record(to.id, outcome);
-    this.observe.event(requestStep.outcome(to.id, view.id, 'committed', result.ok));
+    if (this.observe.wants('request'))
+      this.observe.event(requestStep.outcome(to.id, view.id, 'committed', result.ok));
     this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
     return undefined;

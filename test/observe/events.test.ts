@@ -5,7 +5,7 @@ import { Bank } from '../../examples/bank/bank.js';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
 import type { Group } from '../../runtime/group/group.js';
-import { CHANNELS } from '../../runtime/observe/events.js';
+import { CHANNELS, sinkFor } from '../../runtime/observe/events.js';
 import { Observer } from '../../runtime/observe/observer.js';
 import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
 import { udp } from '../../runtime/transport/udp.js';
@@ -120,6 +120,32 @@ function recordingTracer(spans: FakeSpan[]): Tracer {
     },
   } as unknown as Tracer;
 }
+
+describe('a sink with nobody listening', () => {
+  it('tells the runtime not to build per-call events, until an observer or a subscriber appears', () => {
+    const bare = sinkFor(undefined);
+    for (const type of ['request', 'call', 'app', 'cast', 'failover'] as const)
+      expect(bare.wants(type)).toBe(false);
+    const fn = () => {};
+    diagnostics.subscribe(CHANNELS.request, fn);
+    try {
+      expect(bare.wants('request')).toBe(true);
+      expect(bare.wants('call')).toBe(false);
+    } finally {
+      diagnostics.unsubscribe(CHANNELS.request, fn);
+    }
+    expect(bare.wants('request')).toBe(false);
+    diagnostics.subscribe(CHANNELS.view, fn);
+    try {
+      expect(bare.wants('app')).toBe(true);
+    } finally {
+      diagnostics.unsubscribe(CHANNELS.view, fn);
+    }
+    const observed = sinkFor({ event: () => {} });
+    for (const type of ['request', 'call', 'app', 'cast', 'failover'] as const)
+      expect(observed.wants(type)).toBe(true);
+  });
+});
 
 describe('OpenTelemetry spans and per-request traces', () => {
   it('link client, contact and every applying replica by the request id; each member traces its steps', async () => {
