@@ -48,7 +48,10 @@ const USAGE =
   '  --insecure    no group key: replicas and clients run keyless (clients prove their\n' +
   '                addresses with cookies, docs/rpc.md)\n' +
   "  --skew MS     each replica's wall clock is off by up to MS either way (its own draw), and\n" +
-  '                the schedule also steps one by MS, forward then back (test/chaos/skew-clock.mjs)';
+  '                the schedule also steps one by MS, forward then back (test/chaos/skew-clock.mjs)\n' +
+  "  --state-mb N  every replica's replicated state carries N MB more (a ballast field): joins\n" +
+  '                and rejoins transfer it while the faults go on; every live replica must end\n' +
+  '                with all of it';
 let parsed: ReturnType<typeof parseFlags>;
 try {
   parsed = parseFlags();
@@ -76,6 +79,7 @@ function parseFlags() {
       replies: { type: 'boolean', default: false },
       insecure: { type: 'boolean', default: false },
       skew: { type: 'string' },
+      'state-mb': { type: 'string' },
     },
   });
 }
@@ -96,6 +100,12 @@ const REPLICA = 'test/rpc/fixtures/ledger-replica.ts';
 const SKEW_MS = flags.skew === undefined ? undefined : Number(flags.skew);
 if (SKEW_MS !== undefined && !(SKEW_MS >= 0)) {
   console.error(`--skew takes milliseconds, not '${flags.skew}'\n${USAGE}`);
+  process.exit(2);
+}
+/** `--state-mb`: MB of ballast in each replica's replicated state (0: none). */
+const STATE_MB = flags['state-mb'] === undefined ? 0 : Number(flags['state-mb']);
+if (!(STATE_MB >= 0 && STATE_MB <= 256)) {
+  console.error(`--state-mb takes 0 to 256 MB, not '${flags['state-mb']}'\n${USAGE}`);
   process.exit(2);
 }
 /**
@@ -187,6 +197,7 @@ function spawn(slot: number): Promise<Child> {
     ...(flags.tcp ? ['--tcp'] : []),
     ...(flags.insecure ? ['--insecure'] : []),
     ...(port ? ['--port', port] : []),
+    ...(STATE_MB > 0 ? ['--ballast-mb', String(STATE_MB)] : []),
   ];
   // A wall clock off by up to SKEW_MS, the process's own draw, stepped on SIGUSR2.
   const skew =
@@ -459,6 +470,8 @@ function positionOf(entry: string, reply: unknown): unknown {
 
 interface LedgerState {
   entries: string[];
+  /** `--state-mb`: the ballast's size and checksum at this replica. */
+  ballast?: { bytes: number; sum: number };
 }
 async function states(): Promise<
   {
@@ -484,7 +497,7 @@ async function states(): Promise<
 async function main(): Promise<void> {
   log(
     `seed ${SEED}, ${N} replicas${lan ? ` on ${N} hosts of a LAN` : ''}, ${SECONDS} s, ` +
-      `${OUTSTANDING} calls outstanding per client`,
+      `${OUTSTANDING} calls outstanding per client${STATE_MB > 0 ? `, ${STATE_MB} MB of state` : ''}`,
   );
   const first = await Promise.all(Array.from({ length: N }, (_, slot) => spawn(slot)));
   const seeds = first.map((c) => c.events.find((e) => e.event === 'ready')!.address as string);
@@ -567,6 +580,15 @@ async function main(): Promise<void> {
       violations.push(
         `replica pid ${s.r.child.pid}'s log (${s.app.entries.length}) differs from pid ${last[0]!.r.child.pid}'s (${log0.length})`,
       );
+  if (STATE_MB > 0) {
+    const want = Math.round(STATE_MB * 1024 * 1024);
+    const sum0 = last[0]?.app.ballast?.sum;
+    for (const s of last)
+      if (s.app.ballast?.bytes !== want || s.app.ballast.sum !== sum0)
+        violations.push(
+          `replica pid ${s.r.child.pid}'s ballast is ${JSON.stringify(s.app.ballast)}, not ${want} bytes summing to ${sum0}`,
+        );
+  }
   const seen = new Map<string, number>();
   log0.forEach((e, i) => {
     if (seen.has(e)) violations.push(`${e} applied twice: positions ${seen.get(e)! + 1} and ${i + 1}`);
