@@ -147,7 +147,8 @@ interface Call {
   contact: Contact | undefined;
   /** Where the request was ordered: view id and members, in the client's lineage `lineage`. */
   accepted: { viewId: number; members: readonly string[]; ordered: boolean; lineage: number } | undefined;
-  replies: Map<string, ReplyEntry<unknown>>;
+  /** `all`/`majority`: the members' replies so far (made on the first; `first` never needs one). */
+  replies: Map<string, ReplyEntry<unknown>> | undefined;
   attempts: number;
   lastSent: number;
   /** When its first packet went out (0: not yet); the start of its round-trip sample. */
@@ -214,6 +215,18 @@ export async function connect(options: ConnectOptions): Promise<TroupeClient> {
     throw e;
   }
   return client;
+}
+
+/** `call`'s replies so far, the map made on the first (only `all`/`majority` calls get one). */
+function repliesOf(call: Call): Map<string, ReplyEntry<unknown>> {
+  if (!call.replies) call.replies = new Map();
+  return call.replies;
+}
+
+/** A service or method name as the wire takes it: a non-empty string of at most 256 characters. */
+function checkName(what: 'service' | 'method', v: unknown): void {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 256)
+    throw new CallOptionError(what, `${what} must be a non-empty string of at most 256 characters`);
 }
 
 /**
@@ -411,12 +424,8 @@ export class TroupeClient implements Invoker {
     if (this.closed) return Promise.reject(new ClientClosedError());
     let encoded: Uint8Array;
     try {
-      for (const [what, v] of [
-        ['service', service],
-        ['method', method],
-      ] as const)
-        if (typeof v !== 'string' || v.length === 0 || v.length > 256)
-          throw new CallOptionError(what, `${what} must be a non-empty string of at most 256 characters`);
+      checkName('service', service);
+      checkName('method', method);
       if (!Array.isArray(args)) throw new CallOptionError('args', 'args must be an array');
       checkCallOptions(opts, CALL_OPTIONS);
       encoded = encodeValue(args);
@@ -508,7 +517,7 @@ export class TroupeClient implements Invoker {
         reject,
         contact: undefined,
         accepted: undefined,
-        replies: new Map(),
+        replies: undefined,
         attempts: 0,
         lastSent: 0,
         firstSent: 0,
@@ -920,7 +929,7 @@ export class TroupeClient implements Invoker {
     if (!call.accepted || call.accepted.members.length === 0)
       call.accepted = { viewId: membersViewId, members, ordered: true, lineage: this.membership.lineage };
     if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
-    call.replies.set(member, entry);
+    repliesOf(call).set(member, entry);
     this.checkComplete(call);
   }
 
@@ -929,10 +938,11 @@ export class TroupeClient implements Invoker {
     if (!call.accepted || (call.mode !== 'all' && call.mode !== 'majority')) return;
     const members = call.accepted.members;
     if (members.length === 0) return; // not known yet: the replies name them
+    const got = repliesOf(call);
     for (const m of members)
-      if (!call.replies.has(m) && this.membership.departed(m, call.accepted!))
-        call.replies.set(m, { member: m, status: 'failed' });
-    const q = quorum(call.mode, members, call.replies);
+      if (!got.has(m) && this.membership.departed(m, call.accepted!))
+        got.set(m, { member: m, status: 'failed' });
+    const q = quorum(call.mode, members, got);
     if (q === undefined) return;
     if ('noMajority' in q) {
       this.take(call.id);
@@ -965,7 +975,7 @@ export class TroupeClient implements Invoker {
   }
 
   private replies(call: Call, members: readonly string[]): Replies<unknown> {
-    const entries = members.map((m) => call.replies.get(m) ?? ({ member: m, status: 'timeout' } as const));
+    const entries = members.map((m) => call.replies?.get(m) ?? ({ member: m, status: 'timeout' } as const));
     const r: Replies<unknown> = { requestId: call.id, viewId: call.accepted!.viewId, entries };
     // Replicas that applied the same order answer alike; unordered queries may differ by timing.
     if (call.accepted!.ordered && repliesDiffer(entries)) {
@@ -1024,7 +1034,7 @@ export class TroupeClient implements Invoker {
       call.lastSent = now;
       // all/majority: ask each member that owes a reply, directly.
       for (const m of call.accepted.members) {
-        if (call.replies.has(m)) continue;
+        if (call.replies?.has(m)) continue;
         const address = this.membership.addressOf(m);
         if (!address) continue;
         if (call.accepted.ordered) this.send(address, { kind: 'outcome?', id: call.id });
@@ -1092,7 +1102,7 @@ export class TroupeClient implements Invoker {
       if (this.opts.autoReissue) {
         call.contact = undefined; // resent, same id, when the next contact answers
         call.accepted = undefined;
-        call.replies.clear();
+        call.replies = undefined;
         call.attempts = 0;
         continue;
       }

@@ -80,6 +80,7 @@ export function randomFor(requestId: string): RandomSource {
  */
 export class ReplicaCallContext implements CallContext {
   private generator: RandomSource | undefined;
+  private draw: (() => number) | undefined;
 
   constructor(
     readonly requestId: string,
@@ -91,9 +92,13 @@ export class ReplicaCallContext implements CallContext {
     readonly now: number,
   ) {}
 
-  /** An own property, not a prototype method: `const { random } = currentCall()` keeps working. */
-  readonly random = (): number => {
-    this.generator ??= randomFor(this.requestId);
-    return this.generator();
-  };
+  /** A function bound to this call, not a prototype method: `const { random } = currentCall()`
+   * keeps working. Made on first use: most methods never draw. */
+  get random(): () => number {
+    this.draw ??= () => {
+      this.generator ??= randomFor(this.requestId);
+      return this.generator();
+    };
+    return this.draw;
+  }
 }

@@ -3,6 +3,7 @@
 // strings drawn from the characters that matter, so a drift in either direction fails.
 import { describe, expect, it } from 'vitest';
 import { parseRequestId } from '../../runtime/rpc/result.js';
+import { ownCounter } from '../../runtime/rpc/session.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 
 const GRAMMAR = /^([A-Za-z0-9_-]{1,64}):([1-9][0-9]{0,14})$/;
@@ -69,5 +70,36 @@ describe('parseRequestId', () => {
       expect(parseRequestId(`b:${i + 1}`)).toEqual({ clientId: 'b', counter: i + 1 });
       expect(parseRequestId(`b:${i + 1}`)).toEqual({ clientId: 'b', counter: i + 1 });
     }
+  });
+});
+
+describe('ownCounter', () => {
+  it("reads a session's own ids as parsing them and comparing the client id would", () => {
+    const next = seededRandom(20261207);
+    const owners = ['c', 'aZ0', 'a-_9'];
+    let owned = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const draw = (chars: string, max: number) => {
+        let out = '';
+        for (let n = Math.floor(next() * (max + 1)); n > 0; n--)
+          out += chars[Math.floor(next() * chars.length)];
+        return out;
+      };
+      const owner = owners[i % owners.length]!;
+      // Mostly this owner's ids or near misses (another owner, a longer or shorter client id,
+      // odd counters), some noise.
+      const r = next();
+      const id =
+        r < 0.6
+          ? `${owners[Math.floor(next() * owners.length)]!}:${draw('0123456789', 17)}`
+          : r < 0.8
+            ? `${owner}${draw('aZ0:', 2)}:${draw('0123456789a', 4)}`
+            : draw('aZc09_-: ', 12);
+      const p = parseRequestId(id);
+      const want = p && p.clientId === owner ? p.counter : undefined;
+      expect(ownCounter(`${owner}:`, id), `${owner} ${JSON.stringify(id)}`).toBe(want);
+      if (want !== undefined) owned++;
+    }
+    expect(owned).toBeGreaterThan(2_000);
   });
 });
