@@ -80,7 +80,6 @@ export function randomFor(requestId: string): RandomSource {
  */
 export class ReplicaCallContext implements CallContext {
   private generator: RandomSource | undefined;
-  private draw: (() => number) | undefined;
 
   constructor(
     readonly requestId: string,
@@ -92,13 +91,10 @@ export class ReplicaCallContext implements CallContext {
     readonly now: number,
   ) {}
 
-  /** A function bound to this call, not a prototype method: `const { random } = currentCall()`
-   * keeps working. Made on first use: most methods never draw. */
-  get random(): () => number {
-    this.draw ??= () => {
-      this.generator ??= randomFor(this.requestId);
-      return this.generator();
-    };
-    return this.draw;
-  }
+  /** An own property, not a prototype method or getter: `const { random } = currentCall()` and
+   * a spread copy of the context keep working. */
+  readonly random = (): number => {
+    this.generator ??= randomFor(this.requestId);
+    return this.generator();
+  };
 }

@@ -1,6 +1,6 @@
 // A call context's random(): the same sequence at every replica (seeded by the request id),
-// drawn from one generator per call whether it is called as a method or taken out of the
-// context first (`const { random } = currentCall()`), and made only when a method draws.
+// drawn from one generator per call whether it is called as a method, taken out of the
+// context first (`const { random } = currentCall()`) or called on a spread copy of it.
 import { describe, expect, it } from 'vitest';
 import { ReplicaCallContext, randomFor } from '../../runtime/rpc/context.js';
 
@@ -20,6 +20,8 @@ describe('ReplicaCallContext.random', () => {
     const taken = mixed.random;
     expect([taken(), mixed.random(), taken(), mixed.random()]).toEqual(want);
     expect(mixed.random).toBe(taken);
+    const copy = { ...context('c:7') };
+    expect([copy.random(), copy.random()]).toEqual(want.slice(0, 2));
   });
 
   it('gives another request another sequence', () => {
