@@ -64,6 +64,22 @@ export const DEFAULT_COMPILER_OPTIONS = {
   esModuleInterop: true,
 };
 
+/**
+ * The name a decorator is known by where it is declared: `@Ord()` after
+ * `import { Ordered as Ord } from 'troupe'` is `Ordered`, as `@troupe.Ordered()` is. Read by
+ * the written name alone, an aliased decorator was skipped: gen dropped the method without a
+ * word, and `troupe serve` then refused the class ("decorated but not in the model") however
+ * often gen ran again.
+ */
+function decoratorName(d: Decorator): string {
+  const call = d.getCallExpression();
+  const callee = call ? call.getExpression() : d.getExpression();
+  let sym = callee.getSymbol();
+  if (sym?.isAlias()) sym = sym.getAliasedSymbol();
+  const name = sym?.getName();
+  return name && name !== 'unknown' && name !== 'default' ? name : d.getName();
+}
+
 /** Loads the project and returns one model per `@Service` class found, sorted by service name. */
 export function extractServices(opts: ExtractOptions): IdlFile[] {
   return extractServiceSources(opts).map((s) => s.model);
@@ -93,7 +109,7 @@ function extractFrom(
   const models: { model: IdlFile; file: string }[] = [];
   for (const sf of files) {
     for (const cls of sf.getClasses()) {
-      const dec = cls.getDecorator('Service');
+      const dec = cls.getDecorators().find((d) => decoratorName(d) === 'Service');
       if (dec) models.push({ model: extractService(cls, dec, root, allowAny), file: sf.getFilePath() });
     }
   }
@@ -121,7 +137,7 @@ function extractService(cls: ClassDeclaration, dec: Decorator, root: string, all
   const errors = new Map<string, ErrorDecl>();
   const methods: MethodDecl[] = [];
   for (const { m, owner } of instanceMethods(mapper, cls)) {
-    const decs = m.getDecorators().filter((d) => d.getName() in METHOD_DECORATORS);
+    const decs = m.getDecorators().filter((d) => decoratorName(d) in METHOD_DECORATORS);
     if (decs.length === 0) continue;
     const where = owner === cls ? className : `${className} (inherited from ${owner.getName()})`;
     if (owner !== cls && owner.getTypeParameters().length > 0) {
@@ -211,7 +227,7 @@ function extractMethod(
 ): MethodDecl {
   const where = `${className}.${m.getName()}`;
   const site = { node: dec, where };
-  const kind = METHOD_DECORATORS[dec.getName()]!;
+  const kind = METHOD_DECORATORS[decoratorName(dec)]!;
   const args = dec.getArguments();
   let lock: string | undefined;
   if (kind === 'handler') {
