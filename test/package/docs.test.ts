@@ -127,6 +127,21 @@ describe('programs in the documentation', () => {
     expect(readme?.files.map((f) => f.name)).toStrictEqual(['src/kv.ts', 'src/client.ts']);
   });
 
+  it('a program that joins at local seeds binds one of them (a random port founds nothing)', () => {
+    // joinReplica/joinGroup without `transport` listen on a random port, so three copies of such
+    // a program each wait for seeds nobody listens at and end in JOIN_NO_ANSWER.
+    const unbound = all
+      .filter(
+        (b) =>
+          b.info.startsWith('ts file=') &&
+          /\bjoin(Replica|Group)\(/.test(b.text) &&
+          /['"](127\.0\.0\.1|localhost):\d+['"]/.test(b.text) &&
+          !/\btransport\b/.test(b.text),
+      )
+      .map((b) => `${b.doc}:${b.line}`);
+    expect(unbound).toStrictEqual([]);
+  });
+
   it('every idl block parses', () => {
     const idl = all.filter((b) => b.info === 'idl');
     expect(idl.length).toBeGreaterThan(0);
