@@ -344,6 +344,7 @@ export class Group implements GroupHandle {
    */
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
     this.checkSendable(payload);
+    checkQos(qos);
     if (this.observe.wants('cast')) this.observe.event({ type: 'cast', payload, qos });
     // Inside `run` (a listener casting from a delivery) the core is mid-way through handing out
     // effects: the cast waits for the next turn rather than re-entering it.
@@ -725,4 +726,35 @@ export function joinGroup(groupName: string, options: JoinOptions): Promise<Grou
 /** Whether a first join that gave up with `code` fails (a busy provider's is joined again). */
 function failsJoin(code: StateErrorCode | undefined): boolean {
   return code !== undefined && code !== 'STATE_BUSY';
+}
+
+/**
+ * Refuses a cast's QoS that is not one: the layers read `order` and `resilience` by position in
+ * their lists, so a misspelt `order: 'totl'` went out as `unreliable` and `resilience:
+ * 'majorty'` as `none`, silently (a JavaScript caller has no type check). `TroupeError`
+ * `BAD_QOS`, before anything is sent.
+ */
+export function checkQos(qos: QoS): void {
+  const q = qos as unknown as Record<string, unknown>;
+  let problem: string | undefined;
+  if (typeof q !== 'object' || q === null) problem = 'a QoS is an object, e.g. { order: "total" }';
+  else if (q.order !== 'total' && q.order !== 'fifo' && q.order !== 'reliable' && q.order !== 'unreliable')
+    problem = `order ${JSON.stringify(q.order)} is not one of "unreliable", "reliable", "fifo", "total"`;
+  else if (
+    q.resilience !== undefined &&
+    q.resilience !== 'none' &&
+    q.resilience !== 'majority' &&
+    q.resilience !== 'safe' &&
+    q.resilience !== 'k'
+  )
+    problem = `resilience ${JSON.stringify(q.resilience)} is not one of "none", "k", "majority", "safe"`;
+  else if (q.resilience === 'k' && !(Number.isInteger(q.k) && (q.k as number) >= 1))
+    problem = `resilience "k" needs k, a whole number of other members ≥ 1 (got ${JSON.stringify(q.k)})`;
+  else
+    for (const key in q)
+      if (key !== 'order' && key !== 'resilience' && key !== 'k') {
+        problem = `unknown QoS field '${key}' (order, resilience, k)`;
+        break;
+      }
+  if (problem !== undefined) throw new TroupeError('BAD_QOS', `cast: ${problem}`);
 }
