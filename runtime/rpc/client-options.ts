@@ -151,10 +151,45 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** Every option `connect` takes: the compiler keeps it in step with {@link ConnectOptions}. */
+const CONNECT_OPTIONS = {
+  group: true,
+  seeds: true,
+  resolve: true,
+  transport: true,
+  host: true,
+  timeoutMs: true,
+  connectTimeoutMs: true,
+  retransmitMs: true,
+  heartbeatMs: true,
+  contactTimeoutMs: true,
+  autoReissue: true,
+  clientId: true,
+  remember: true,
+  timers: true,
+  node: true,
+  key: true,
+  insecure: true,
+  encrypt: true,
+  observe: true,
+} as const satisfies Record<keyof ConnectOptions, true>;
+
 /** Refuses bad connect options (from plain JavaScript too) with an `RpcConfigError`. */
 export function checkConnectOptions(options: ConnectOptions): void {
   if (typeof options?.group !== 'string' || options.group.length === 0)
     throw new RpcConfigError('connect needs the group name (a non-empty string)');
+  // A misspelt option (`connectTimeout`, `keyFile`) was ignored: the client then ran on a
+  // default the caller meant to change, and failed later for a reason that named nothing.
+  for (const k of Object.keys(options))
+    if (!Object.hasOwn(CONNECT_OPTIONS, k)) {
+      const lower = k.toLowerCase();
+      const near = Object.keys(CONNECT_OPTIONS).find(
+        (o) => o.toLowerCase().startsWith(lower) || lower.startsWith(o.toLowerCase()),
+      );
+      throw new RpcConfigError(
+        `connect: unknown option '${k}'${near ? ` (did you mean '${near}'?)` : ''}; it takes ${Object.keys(CONNECT_OPTIONS).join(', ')}`,
+      );
+    }
   const seeds: unknown = options.seeds;
   if (!Array.isArray(seeds))
     throw new RpcConfigError(

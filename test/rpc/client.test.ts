@@ -675,6 +675,33 @@ describe('client: calls from plain JavaScript', () => {
     await expect(seedsOf([7001])).rejects.toMatchObject({ code: 'RPC_CONFIG' });
   });
 
+  it('refuses a misspelt connect option, naming the one it meant, before opening a socket', async () => {
+    // `connectTimeout: 30_000` was ignored: the client gave up after the default 5 s instead.
+    const withOption = (extra: Record<string, unknown>) =>
+      connect({ group: 'g', seeds: ['127.0.0.1:1'], insecure: true, ...extra } as never);
+    await expect(withOption({ connectTimeout: 30_000 })).rejects.toThrow(
+      "connect: unknown option 'connectTimeout' (did you mean 'connectTimeoutMs'?)",
+    );
+    await expect(withOption({ keyFile: 'troupe.key' })).rejects.toThrow(
+      "unknown option 'keyFile' (did you mean 'key'?)",
+    );
+    await expect(withOption({ bogus: 1 })).rejects.toThrow(
+      /^connect: unknown option 'bogus'; it takes group, seeds/,
+    );
+    await expect(withOption({ bogus: 1 })).rejects.toMatchObject({ code: 'RPC_CONFIG' });
+    // Every documented option is still taken.
+    const client = await connect({
+      group: 'g',
+      seeds: ['127.0.0.1:1'],
+      insecure: true,
+      connectTimeoutMs: 50,
+      autoReissue: true,
+      remember: 10,
+      host: '127.0.0.1',
+    }).catch((e: unknown) => e);
+    expect(client).toMatchObject({ code: 'NO_CONTACT' });
+  });
+
   it('refuses a bad reply mode, timeout, unknown option or extra stub argument at once with a typed error', async () => {
     cluster = await Cluster.of(1);
     const client = await cluster.client();
