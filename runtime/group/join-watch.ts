@@ -123,7 +123,8 @@ export class JoinWatch {
     if (this.heard.size === 0) {
       return new NoAnswerError(
         `nothing answered at the seeds of '${this.groupName}' (${seeds}) within ${ms} ms ` +
-          `(this member listens at ${this.address}): are the other replicas up, and these their addresses?`,
+          `(this member listens at ${this.address}): are the other replicas up, and these their addresses?` +
+          noAnswerHint(this.address, this.seeds, this.aliases),
         this.seeds,
       );
     }
@@ -158,4 +159,35 @@ function rememberedNote(r: { path: string; view: LastView }): string {
     `unaccounted for (not heard at those addresses); if that group is gone for good, move the file ` +
     `away (docs/protocol.md, "Membership memory")`
   );
+}
+
+/** The host of a `host:port` or `[v6]:port` address. */
+function hostOf(address: string): string {
+  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
+  const colon = address.lastIndexOf(':');
+  return colon < 0 ? address : address.slice(0, colon);
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host === 'localhost';
+}
+
+/**
+ * What a joiner that heard nothing can tell from its own address, for the two set-ups a new
+ * user gets wrong: a transport left on its default (127.0.0.1, a random port) while the seeds
+ * are other hosts (a loopback socket cannot send there: EINVAL, no packet leaves), or while the
+ * seeds are this host's ports (a member not at a seed cannot found the group, so every copy
+ * of such a program waits for the others).
+ */
+export function noAnswerHint(
+  address: string,
+  seeds: readonly string[],
+  aliases: readonly string[] = [],
+): string {
+  const remote = seeds.find((s) => !isLoopback(hostOf(s)));
+  if (isLoopback(hostOf(address)) && remote !== undefined)
+    return ` This member listens on a loopback address, from which no packet reaches ${remote}: bind the transport to this host's address on that network (udp({ host }), troupe serve --host).`;
+  if (!seeds.includes(address) && !aliases.some((a) => seeds.includes(a)))
+    return ` This member is not at one of the seeds, so it can join a running group but not found one: bind each member's transport to its own seed (udp({ host, port }), troupe serve --port).`;
+  return '';
 }

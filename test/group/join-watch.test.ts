@@ -3,7 +3,7 @@
 // in the seed's name, before or after it came (runtime/group/join-watch.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JoinError } from '../../runtime/errors.js';
-import { JoinWatch, MAX_WATCHED } from '../../runtime/group/join-watch.js';
+import { JoinWatch, MAX_WATCHED, noAnswerHint } from '../../runtime/group/join-watch.js';
 import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/packet.js';
 import { REFUSAL_GRACE_MS } from '../../runtime/wire/refusal.js';
 
@@ -108,5 +108,40 @@ describe('join watch: a flood from invented addresses while joining', () => {
     vi.advanceTimersByTime(REFUSAL_GRACE_MS + 1);
     expect(failures).toEqual([]);
     w.close();
+  });
+});
+
+describe('join watch: a join that heard nothing says what in its own set-up is wrong', () => {
+  const noAnswer = (address: string, seeds: string[], aliases: string[] = []) =>
+    new JoinWatch(
+      'g',
+      seeds,
+      address,
+      () => '00000001.1',
+      '',
+      () => {},
+      aliases,
+    ).timeoutError(30_000).message;
+
+  it('a loopback transport with a seed on another host: no packet can leave (EINVAL)', () => {
+    // docs/api.md's chat program before it bound a transport: seeds 10.0.0.1, default 127.0.0.1.
+    const m = noAnswer('127.0.0.1:35236', ['10.0.0.1:7000']);
+    expect(m).toContain('nothing answered at the seeds');
+    expect(m).toContain('listens on a loopback address, from which no packet reaches 10.0.0.1:7000');
+  });
+
+  it('a member on a random port with local seeds cannot found the group', () => {
+    // docs/observability.md's replica before it bound its seed: three copies each waited 30 s.
+    const seeds = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
+    expect(noAnswer('127.0.0.1:43835', seeds)).toContain('is not at one of the seeds');
+  });
+
+  it('no hint when the member is at its seed (the others are simply not up)', () => {
+    const seeds = ['127.0.0.1:7001', '127.0.0.1:7002'];
+    expect(noAnswerHint('127.0.0.1:7001', seeds)).toBe('');
+    expect(noAnswerHint('10.0.0.2:7000', ['10.0.0.1:7000', '10.0.0.2:7000'])).toBe('');
+    // A wildcard-bound transport receives at the seed through an alias.
+    expect(noAnswerHint('0.0.0.0:7001', ['10.0.0.1:7001'], ['10.0.0.1:7001'])).toBe('');
+    expect(noAnswerHint('[::1]:7001', ['[::1]:7001'])).toBe('');
   });
 });
