@@ -1,6 +1,7 @@
 import { type JoinError, JoinTimeoutError, NoAnswerError } from '../errors.js';
 import { memberId } from '../stack/member.js';
 import type { LastView } from '../stack/types.js';
+import { loopbackHint } from '../transport/reach.js';
 import { DecodeError } from '../wire/errors.js';
 import { decodeFixedHeader, groupIdOf } from '../wire/packet.js';
 import {
@@ -161,17 +162,6 @@ function rememberedNote(r: { path: string; view: LastView }): string {
   );
 }
 
-/** The host of a `host:port` or `[v6]:port` address. */
-function hostOf(address: string): string {
-  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
-  const colon = address.lastIndexOf(':');
-  return colon < 0 ? address : address.slice(0, colon);
-}
-
-function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host === 'localhost';
-}
-
 /**
  * What a joiner that heard nothing can tell from its own address, for the two set-ups a new
  * user gets wrong: a transport left on its default (127.0.0.1, a random port) while the seeds
@@ -184,9 +174,8 @@ export function noAnswerHint(
   seeds: readonly string[],
   aliases: readonly string[] = [],
 ): string {
-  const remote = seeds.find((s) => !isLoopback(hostOf(s)));
-  if (isLoopback(hostOf(address)) && remote !== undefined)
-    return ` This member listens on a loopback address, from which no packet reaches ${remote}: bind the transport to this host's address on that network (udp({ host }), troupe serve --host).`;
+  const loopback = loopbackHint(address, seeds);
+  if (loopback) return loopback;
   if (!seeds.includes(address) && !aliases.some((a) => seeds.includes(a)))
     return ` This member is not at one of the seeds, so it can join a running group but not found one: bind each member's transport to its own seed (udp({ host, port }), troupe serve --port).`;
   return '';

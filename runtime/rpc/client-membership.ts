@@ -54,6 +54,8 @@ export interface MembershipHost {
   readonly time: ClientTimers;
   /** The largest packet the client's transport takes. */
   maxDatagram(): number;
+  /** A sentence for a {@link NoContactError} that heard nothing, on what in the client's own set-up may be why; `''`. */
+  silenceHint(): string;
   /** Without a key: a fresh hello nonce, unguessable: 52 random bits, in [2^52, 2^53). */
   nonce(): number;
   /** Sends `p` to `to`; `addressed: false` for a hello to a seed while looking for the group. */
@@ -219,7 +221,7 @@ export class ClientMembership {
             new NoContactError(
               this.contact_ && view
                 ? `the view of group '${this.host.group}' had ${view.members.length} of the ${members} members waited for after ${timeoutMs} ms (view ${view.id}: ${view.members.join(' ')})`
-                : `no member of group '${this.host.group}' answered within ${timeoutMs} ms (seeds: ${this.host.seeds.join(', ')})`,
+                : `no member of group '${this.host.group}' answered within ${timeoutMs} ms (seeds: ${this.host.seeds.join(', ')})${this.host.silenceHint()}`,
             ),
         );
       });

@@ -23,6 +23,7 @@ import { resolveSeeds } from '../launch/seeds.js';
 import { type CoreSink, sinkFor } from '../observe/events.js';
 import { repliesDiffer } from '../observe/replies.js';
 import { endpointOf } from '../stack/member.js';
+import { loopbackHint } from '../transport/reach.js';
 import type { Transport } from '../transport/types.js';
 import { udp } from '../transport/udp.js';
 import { type AuthKey, checkSecurity, type KeyRing, PacketAuth, type SecurityOptions } from '../wire/auth.js';
@@ -350,6 +351,7 @@ export class TroupeClient implements Invoker {
         counters: this.counters,
         time: this.time,
         maxDatagram: () => transport.maxDatagram,
+        silenceHint: () => loopbackHint(transport.address, resolvedSeeds ?? options.seeds, 'This client'),
         nonce: () => helloNonce(randomBytes(7)),
         send: (to, p, addressed) => this.send(to, p, addressed),
         closed: () => this.closed,

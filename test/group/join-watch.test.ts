@@ -127,7 +127,9 @@ describe('join watch: a join that heard nothing says what in its own set-up is w
     // docs/api.md's chat program before it bound a transport: seeds 10.0.0.1, default 127.0.0.1.
     const m = noAnswer('127.0.0.1:35236', ['10.0.0.1:7000']);
     expect(m).toContain('nothing answered at the seeds');
-    expect(m).toContain('listens on a loopback address, from which no packet reaches 10.0.0.1:7000');
+    expect(m).toContain(
+      'listens on a loopback address (127.0.0.1:35236), from which no packet reaches 10.0.0.1:7000',
+    );
   });
 
   it('a member on a random port with local seeds cannot found the group', () => {

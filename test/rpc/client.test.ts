@@ -702,6 +702,29 @@ describe('client: calls from plain JavaScript', () => {
     expect(client).toMatchObject({ code: 'NO_CONTACT' });
   });
 
+  it('a client on the default loopback transport with a seed on another host says why it heard nothing', async () => {
+    // A socket bound to 127.0.0.1 cannot send to 10.0.0.1 (EINVAL): only the wait said so.
+    const far = await connect({
+      group: 'g',
+      seeds: ['10.0.0.1:7000'],
+      insecure: true,
+      connectTimeoutMs: 200,
+    }).catch((e: unknown) => e as Error);
+    expect(far).toMatchObject({ code: 'NO_CONTACT' });
+    expect((far as Error).message).toMatch(
+      /^no member of group 'g' answered within 200 ms \(seeds: 10\.0\.0\.1:7000\) This client listens on a loopback address \(127\.0\.0\.1:\d+\), from which no packet reaches 10\.0\.0\.1:7000/,
+    );
+    const near = await connect({
+      group: 'g',
+      seeds: ['127.0.0.1:1'],
+      insecure: true,
+      connectTimeoutMs: 200,
+    }).catch((e: unknown) => e as Error);
+    expect((near as Error).message).toBe(
+      "no member of group 'g' answered within 200 ms (seeds: 127.0.0.1:1)",
+    );
+  });
+
   it('refuses a bad reply mode, timeout, unknown option or extra stub argument at once with a typed error', async () => {
     cluster = await Cluster.of(1);
     const client = await cluster.client();
