@@ -15,9 +15,11 @@ import { runReplica } from './run.js';
 
 const SERVE_HELP = `Usage: troupe serve <module.js> [options]
 
-Runs one replica of the @Service class <module.js> exports (compiled JavaScript), with the
-model 'troupe gen' generated for it. A key is required (or --insecure). Prints the member id,
-address and pid; leaves the group cleanly on SIGTERM or SIGINT.
+Runs one replica of the @Service class <module.js> exports (compiled JavaScript), made with
+new Class() (no arguments: a constructor that needs some is refused; write a launcher with
+runReplica instead), with the model 'troupe gen' generated for it. A key is required (or
+--insecure). Prints the member id, address and pid; leaves the group cleanly on SIGTERM or
+SIGINT.
 
   troupe keygen troupe.key
   troupe serve ./dist/kv.js --port 7001 --seeds localhost:7001,localhost:7002,localhost:7003 --key-file troupe.key
@@ -120,6 +122,15 @@ async function serve(argv: string[]): Promise<number> {
     );
   }
   const Service = findService(await importFile(file, 'module'), positional[0]!, options.service);
+  // `new Service()` gives a required constructor parameter `undefined`, and the replica then
+  // served from state nobody meant (a counter started at undefined answered NaN).
+  if (Service.length > 0) {
+    const service = getServiceMeta(Service)!.name;
+    throw new LaunchError(
+      'CONFIG',
+      `${Service.name}'s constructor takes ${Service.length} parameter(s), and troupe serve makes it with none (new ${Service.name}()): give them defaults, or start it from a launcher of your own: await runReplica(new ${Service.name}(...), ${camel(service)}Model)`,
+    );
+  }
   const model = await findModel(options.model, file, getServiceMeta(Service)!.name);
   // Options were read above; runReplica must not read the argv again (it holds the module path).
   await runReplica(new Service(), model, { ...options, argv: [] });

@@ -315,4 +315,33 @@ describe('troupe serve and keygen', () => {
     expect(errs[2]).toContain('exports no @Service class');
     expect(errs[3]).toContain('usage: troupe keygen [PATH]');
   });
+
+  it('refuses a service whose constructor needs arguments, which new Service() would not give', async () => {
+    // `constructor(start: number)` served as new Ctor(): inc() answered NaN, nothing said why.
+    const { launcherMain } = await import('../../runtime/launch/cli.js');
+    const decorators = path.resolve('runtime/rpc/decorators.ts');
+    const source = (ctor: string) =>
+      `import { Ordered, Service } from ${JSON.stringify(decorators)};\n` +
+      `export class Ctor { ${ctor} inc() { return ++this.n; } }\n` +
+      `Ordered()(Ctor.prototype, 'inc', Object.getOwnPropertyDescriptor(Ctor.prototype, 'inc'));\n` +
+      `Service('ctor')(Ctor);\n`;
+    const needs = path.join(tmp, 'ctor-needs.mjs');
+    fs.writeFileSync(needs, source('constructor(start) { this.n = start; }'));
+    const defaults = path.join(tmp, 'ctor-defaults.mjs');
+    fs.writeFileSync(defaults, source('constructor(start = 0) { this.n = start; }'));
+    const errs: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => errs.push(s) > 0) as typeof process.stderr.write;
+    try {
+      expect(await launcherMain(['serve', needs, '--insecure'])).toBe(2);
+      // With defaults it gets past the check: to the model, which is not there.
+      expect(await launcherMain(['serve', defaults, '--insecure'])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errs[0]).toContain(
+      "Ctor's constructor takes 1 parameter(s), and troupe serve makes it with none (new Ctor()): give them defaults, or start it from a launcher of your own: await runReplica(new Ctor(...), ctorModel)",
+    );
+    expect(errs[1]).toContain("no generated model of service 'ctor'");
+  });
 });
