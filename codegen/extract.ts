@@ -134,6 +134,21 @@ function extractService(cls: ClassDeclaration, dec: Decorator, root: string, all
     if (key !== 'version') mapper.fail(site, `unknown @Service option '${key}'`);
   }
 
+  // The runtime refuses these when the class is defined; gen used to skip them and exit 0.
+  for (const member of [
+    ...cls.getStaticMethods(),
+    ...cls.getProperties(),
+    ...cls.getGetAccessors(),
+    ...cls.getSetAccessors(),
+  ]) {
+    const dec = member.getDecorators().find((d) => decoratorName(d) in METHOD_DECORATORS);
+    if (dec)
+      mapper.fail(
+        { node: dec, where: `${className}.${member.getName()}` },
+        `troupe method decorators go on instance methods, not on ${member.getName()} (${Node.isPropertyDeclaration(member) ? 'a property' : Node.isMethodDeclaration(member) ? 'a static method' : 'an accessor'})`,
+      );
+  }
+
   const errors = new Map<string, ErrorDecl>();
   const methods: MethodDecl[] = [];
   for (const { m, owner } of instanceMethods(mapper, cls)) {

@@ -150,7 +150,7 @@ function defineHidden(ctor: Ctor, key: symbol, value: unknown): void {
 }
 
 function methodDecorator(make: (name: string) => MethodMeta): TroupeMethodDecorator {
-  return ((target: object, keyOrContext: unknown) => {
+  return ((target: object, keyOrContext: unknown, descriptor?: PropertyDescriptor) => {
     if (isTc39Context(keyOrContext)) {
       if (keyOrContext.kind !== 'method' || keyOrContext.static) {
         throw new RpcConfigError(
@@ -160,6 +160,13 @@ function methodDecorator(make: (name: string) => MethodMeta): TroupeMethodDecora
       decoratedFns.set(target, make(String(keyOrContext.name)));
       return;
     }
+    // Legacy form: a static method gets the class itself as target (its "constructor" is
+    // Function, where the method was recorded for no class), a property or accessor no method.
+    const d = descriptor ?? Object.getOwnPropertyDescriptor(target, keyOrContext as PropertyKey);
+    if (typeof target === 'function' || typeof d?.value !== 'function')
+      throw new RpcConfigError(
+        `troupe method decorators go on instance methods, not on ${String(keyOrContext)}`,
+      );
     const ctor = (target as { constructor: Ctor }).constructor;
     const own = Object.hasOwn(ctor, METHODS_KEY)
       ? (ctor as unknown as Record<symbol, MethodMeta[]>)[METHODS_KEY]!

@@ -82,6 +82,22 @@ describe('extraction errors name file, line, method and parameter', () => {
     ],
     ["@Ordered({ reply: 'sometimes' }) f(): void {}", 'S.f', 'invalid option reply: "sometimes"'],
     ["@Ordered({ consistency: 'ordered' }) f(): void {}", 'S.f', 'invalid option consistency: "ordered"'],
+    // The runtime refuses these when the class is defined; gen skipped them and exited 0.
+    [
+      '@Query() static version(): number { return 1; }',
+      'S.version',
+      'troupe method decorators go on instance methods, not on version (a static method)',
+    ],
+    [
+      '@Ordered() dec = (): number => 1;',
+      'S.dec',
+      'troupe method decorators go on instance methods, not on dec (a property)',
+    ],
+    [
+      '@Query() get size(): number { return 1; }',
+      'S.size',
+      'troupe method decorators go on instance methods, not on size (an accessor)',
+    ],
     [
       '@Handler(lockName) f(): void {}',
       'S.f',

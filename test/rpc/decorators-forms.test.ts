@@ -67,6 +67,28 @@ describe.each([
     // The second class claims only its own method.
     expect(getServiceMeta(Other)!.methods.map((m) => m.name)).toStrictEqual(['put']);
   });
+
+  it.each([
+    ['a static method', '@Query() static version(): number { return 1; }', 'version'],
+    ['a property', '@Ordered() dec = (): number => 1;', 'dec'],
+    ['an accessor', '@Query() get size(): number { return 1; }', 'size'],
+  ])('refuse %s when the class is defined', async (_what, member, name) => {
+    // Legacy decorators recorded a static method on Function (for no class) and a property as
+    // a method the class does not have; TC39 ones were refused already. Codegen refuses all three.
+    const source = `import { Ordered, Query, Service } from ${JSON.stringify(decorators)};
+@Service('odd') export class Odd { ${member} }`;
+    const { code } = await transform(source, {
+      loader: 'ts',
+      format: 'esm',
+      target: 'es2022',
+      tsconfigRaw: { compilerOptions: { experimentalDecorators: legacy } },
+    });
+    const file = path.join(tmp, `odd-${name}-${legacy ? 'legacy' : 'tc39'}.ts`);
+    fs.writeFileSync(file, code);
+    await expect(import(file)).rejects.toThrow(
+      `troupe method decorators go on instance methods, not on ${name}`,
+    );
+  });
 });
 
 describe('checkServiceModel', () => {
