@@ -50,7 +50,11 @@ describe('Group.cast checks its QoS', () => {
       addresses.map((a) => joinGroup('qos', { seeds: addresses, transport: hub.attach(a), insecure: true })),
     );
     groups.push(a!, b!);
-    await until(() => a!.view?.members.length === 2 && b!.view?.members.length === 2, 5_000, 'a 2-member view');
+    await until(
+      () => a!.view?.members.length === 2 && b!.view?.members.length === 2,
+      5_000,
+      'a 2-member view',
+    );
     const got: number[] = [];
     b!.on('deliver', (d) => got.push(d.payload[0]!));
     for (const [qos] of BAD) {
@@ -62,7 +66,9 @@ describe('Group.cast checks its QoS', () => {
       }
       expect(code).toBe('BAD_QOS');
     }
-    GOOD.forEach((qos, i) => a!.cast(new Uint8Array([i]), qos));
+    GOOD.forEach((qos, i) => {
+      a!.cast(new Uint8Array([i]), qos);
+    });
     await until(() => got.filter((x) => x !== 99).length >= GOOD.length - 1, 5_000, 'the valid casts');
     expect(got).not.toContain(99);
   });
