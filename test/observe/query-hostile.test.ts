@@ -50,6 +50,10 @@ async function fakeMember(need: number, others: { member: string; address: strin
           viewId: 3,
           members: [member, ...others.map((o) => o.member)],
           addresses: [m.address, ...others.map((o) => o.address)],
+          // As a member of this release answers a keyless hello: its cookie for the address, and
+          // the hello's nonce echoed.
+          cookie: new Uint8Array(8).fill(7),
+          ...(p.nonce !== undefined ? { echo: p.nonce } : {}),
         });
     } else if (p?.kind === 'call') {
       onCall(p.id, rinfo.port);
@@ -126,5 +130,68 @@ describe('queryGroup against a keyless group', () => {
     ]);
     expect(victims.reduce((n, v) => n + v.got.length, 0)).toBe(0);
     expect(answers).toStrictEqual([{ member: m.member, address: m.address, value: null }]);
+  });
+
+  it('takes no view spoofed from a seed that echoes no hello of its own', async () => {
+    // review37: a view was taken from a seed's address if it named the seed there, and a keyless
+    // datagram's source address can be spoofed. One forged view from the seed's address, naming
+    // the seed and an attacker's member at the attacker's address, with a higher view id, made
+    // the querier ask the attacker and print its answer as a member's (`troupe status` of the
+    // group showing a member that is not in it, with what the attacker said), or, naming 50
+    // other addresses, send each a call every 200 ms. The client takes a view only with the echo
+    // of one of its hellos' nonces (FINDINGS 200); the query took any.
+    const m = await fakeMember(0);
+    const attacker = await socket();
+    const victims = await Promise.all(Array.from({ length: 20 }, () => socket()));
+    const fake = '0000beef.1';
+    attacker.s.on('message', (bytes, rinfo) => {
+      const p = readClientPacket(bytes, gid, undefined, { ...drops })?.packet;
+      if (p?.kind !== 'call') return;
+      attacker.s.send(
+        encodeClientPacket(
+          {
+            kind: 'reply',
+            id: p.id,
+            member: fake,
+            viewId: 99,
+            members: [m.member, fake],
+            result: { ok: true, value: encodeValue('forged') },
+          },
+          gid,
+          { node: 0xbeef, inc: 1 },
+        ),
+        rinfo.port,
+        rinfo.address,
+      );
+    });
+    m.hellos((port) => {
+      // Sent from the seed's own socket: a spoofed source address.
+      const forged = encodeClientPacket(
+        {
+          kind: 'view',
+          member: m.member,
+          viewId: 99,
+          members: [m.member, fake, ...victims.map((_, i) => `0000${(0xa000 + i).toString(16)}.1`)],
+          addresses: [m.address, attacker.address, ...victims.map((v) => v.address)],
+          cookie: new Uint8Array(8).fill(9),
+          echo: 2 ** 52 + 12345,
+        },
+        gid,
+        { node: 0x1234, inc: 1 },
+      );
+      m.s.send(forged, port, '127.0.0.1');
+    });
+    const answers = await queryGroup({ group: GROUP, seeds: [m.address], timeoutMs: 1_000 }, 'trace', [
+      'x:1',
+    ]);
+    expect({
+      attackerAsked: attacker.got.length,
+      victimsAsked: victims.reduce((n, v) => n + v.got.length, 0),
+      answers,
+    }).toStrictEqual({
+      attackerAsked: 0,
+      victimsAsked: 0,
+      answers: [{ member: m.member, address: m.address, value: null }],
+    });
   });
 });
