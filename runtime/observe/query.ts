@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import { CookieJar } from '../rpc/address-proof.js';
+import { helloNonce } from '../rpc/client.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import {
   type ClientPacket,
@@ -83,6 +84,14 @@ export async function queryGroup(
   let helloSize = HELLO_MIN_BYTES;
   /** Without a key: each member's cookie for our address, which our calls to it carry. */
   const cookies = new CookieJar();
+  /**
+   * Without a key: the nonce of our hellos, which a seed's view must echo. A source address can
+   * be spoofed: a view from a seed's address naming the seed there, forged, had us ask (and
+   * report the answer of) whatever members and addresses it added (review37). One per query: it
+   * lasts seconds, and a member echoes the nonce of the hello it answers.
+   */
+  const nonce = auth ? undefined : helloNonce(randomBytes(7));
+  const echoes = (p: ViewPacket) => auth !== undefined || p.echo === nonce;
   const answers = new Map<string, MemberAnswer>();
   const ids = new Map<string, string>(); // request id → member
   const sentAt = new Map<string, number>();
@@ -101,7 +110,8 @@ export async function queryGroup(
       p?.kind === 'view' &&
       (!view || p.viewId > view.viewId) &&
       seedAddrs.includes(from) &&
-      p.addresses[p.members.indexOf(p.member)] === from
+      p.addresses[p.members.indexOf(p.member)] === from &&
+      echoes(p)
     ) {
       view = p;
       wake();
@@ -122,7 +132,8 @@ export async function queryGroup(
       p?.kind === 'view' &&
       p.cookie &&
       seedAddrs.includes(from) &&
-      p.addresses[p.members.indexOf(p.member)] === from
+      p.addresses[p.members.indexOf(p.member)] === from &&
+      echoes(p)
     )
       cookies.fromView(from, p.cookie, steadyNow());
     // A member asked without its cookie (not a seed, whose view gave it): ask it again at once.
@@ -187,7 +198,8 @@ export async function queryGroup(
             encodeClientPacket(q, groupId, endpoint, undefined, undefined, head),
           ),
     );
-  const hello = (to: string) => send(to, { kind: 'hello', viewId: 0 });
+  const hello = (to: string) =>
+    send(to, { kind: 'hello', viewId: 0, ...(nonce !== undefined ? { nonce } : {}) });
   try {
     let n = 0;
     while (steadyNow() < deadline) {

@@ -22,7 +22,7 @@ afterEach(() => {
 
 /**
  * Fake members of a keyless group on real UDP sockets: each answers a `hello` with the view of
- * them all and a `$troupe` call with `answers[i](method, args)`.
+ * them all (echoing its nonce) and a `$troupe` call with `answers[i](method, args)`.
  */
 async function fakeGroup(answers: ((method: string, args: unknown[]) => unknown)[]): Promise<string[]> {
   const groupId = groupIdOf(GROUP);
@@ -44,7 +44,18 @@ async function fakeGroup(answers: ((method: string, args: unknown[]) => unknown)
       const p = readClientPacket(new Uint8Array(bytes), groupId, undefined, drops)?.packet;
       const reply = (q: Parameters<typeof encodeClientPacket>[0]) =>
         s.send(encodeClientPacket(q, groupId, me), rinfo.port, rinfo.address);
-      if (p?.kind === 'hello') reply({ kind: 'view', member: members[i]!, viewId: 1, members, addresses });
+      // A keyless view as a member of this release sends it: its cookie for the address and the
+      // echo of the hello's nonce (the query takes no view without it).
+      if (p?.kind === 'hello')
+        reply({
+          kind: 'view',
+          member: members[i]!,
+          viewId: 1,
+          members,
+          addresses,
+          cookie: new Uint8Array(8).fill(1),
+          ...(p.nonce !== undefined ? { echo: p.nonce } : {}),
+        });
       else if (p?.kind === 'call') {
         const value = answers[i]!(p.method, decodeValue(p.args) as unknown[]);
         reply({
