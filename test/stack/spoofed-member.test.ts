@@ -196,3 +196,39 @@ describe('keyless group: forged packets in a member name', () => {
     expect(r.violations).toEqual([]);
   });
 });
+
+describe('keyless group: ordered casts in a gms Unreliable header (review37)', () => {
+  it("seq Data in a member's name from its address, in an unreliable cast, is refused", () => {
+    // gms refuses a Data without a nak stream number (FINDINGS 176), but its Unreliable kind, an
+    // application's unreliable cast, is unnumbered by design and passed up as a cast. The order
+    // layer took any cast: an ordered message (seq Data) inside one was placed in the member's
+    // total-order stream at its tseq and stamped by the sequencer, the member's own cast of that
+    // tseq then refused as out of order. Other content to each receiver: the replicas diverge.
+    const r = attacked((send, members, viewId, addressOf, epoch) => {
+      const x = members[1]!;
+      members.forEach((m, k) => {
+        for (let tseq = 0; tseq < 200; tseq++) {
+          const bytes = encodePacket({
+            type: PacketType.Stack,
+            flags: 0,
+            groupId: groupIdOf('sim'),
+            sender: endpointOf(x),
+            // group App, fc Data, seq Data (tseq, no resilience), gms Unreliable, then frag,
+            // stable, nak Unreliable, pack
+            headers: [[0], [0], [1, tseq, 0, 0], [14, viewId, epoch], ...UNRELIABLE],
+            payload: new TextEncoder().encode(`forged-for-${k}`),
+          });
+          send(members.indexOf(m), addressOf(x), bytes);
+        }
+      });
+    });
+    const forgedDeliveries = r.w.incarnations.flatMap((i) =>
+      i.delivered.filter((d) => d.payload.startsWith('forged')),
+    );
+    expect({
+      forged: forgedDeliveries.length,
+      incarnations: r.incarnations,
+      violations: r.violations.slice(0, 3),
+    }).toEqual({ forged: 0, incarnations: [1, 1, 1], violations: [] });
+  });
+});
