@@ -241,6 +241,14 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
   private onDeliver(msg: Msg, from: MemberId, cast: boolean, meta: DeliveryMeta): void {
     const L = this.layer;
     const { h, kind, rest } = popKindHeader(msg, L);
+    // An unreliable cast (membership's Unreliable kind) is unnumbered by design, so anyone with a
+    // member's source address can send one without a key: only an application's unreliable cast
+    // comes so. Ordered messages, controls and reliable casts come numbered on the sender's
+    // stream; taken from an unreliable cast, 200 forged datagrams placed 314 messages in a
+    // member's total-order stream, other ones at each receiver, and the replicas diverged
+    // (review37, test/stack/spoofed-member.test.ts).
+    if (meta.unreliable && (kind !== OrderKind.Pass || h[1] !== 0))
+      throw new DecodeError('DECODE_BAD_SHAPE', `${L}: an ordered or reliable message in an unreliable cast`);
     if (kind === OrderKind.Pass) {
       const order = ORDERS[headerUint(h[1], L, 'order')];
       if (!order) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: bad order`);

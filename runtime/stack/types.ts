@@ -125,6 +125,11 @@ export interface DeliveryMeta {
   gseq?: number;
   /** The QoS the sender chose (set by the total-order layer). */
   qos?: QoS;
+  /**
+   * Came as an unreliable cast (set by membership for its Unreliable kind, which is unnumbered by
+   * design): only an application's unreliable cast comes so, never an ordered or FIFO message.
+   */
+  unreliable?: boolean;
 }
 
 /** Who came and went between two views. */

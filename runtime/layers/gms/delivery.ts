@@ -190,7 +190,14 @@ export class Delivery {
       msg: rest,
       from,
       cast,
-      meta: { seq: undefined, viewId, gseq: undefined, qos: undefined },
+      meta: {
+        seq: undefined,
+        viewId,
+        gseq: undefined,
+        qos: undefined,
+        // Unnumbered: the layers above take nothing from it but an unreliable cast (review37).
+        ...(kind === GmsKind.Unreliable ? { unreliable: true } : {}),
+      },
     });
   }
 
