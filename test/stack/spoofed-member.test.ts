@@ -232,3 +232,35 @@ describe('keyless group: ordered casts in a gms Unreliable header (review37)', (
     }).toEqual({ forged: 0, incarnations: [1, 1, 1], violations: [] });
   });
 });
+
+describe("keyless group: Suspect reports in a member's name (review37)", () => {
+  it("Suspects of a live member, in another member's name from its address, exclude nobody", () => {
+    // A Suspect is sent unreliable by design (it must not arrive late as if fresh), so gms takes
+    // it unnumbered, and the coordinator counts it as the reporter's opinion, held since the
+    // report's `heldMs` back or its first report, whichever is later: one reporter renewing it
+    // for `partitionMs` (900 ms here) is enough to exclude the suspect. 16 datagrams, one every
+    // 100 ms from 3 s, to the coordinator in one member's name from its address, about another
+    // that runs: it was excluded (views 3, 2, 3 at the coordinator) and rejoined.
+    const w = world();
+    let victim = '';
+    w.at(3_000, () => {
+      const v = w.nodes[0]!.rec.views.at(-1)!;
+      const [coordinator, reporter, suspect] = v.members as [string, string, string];
+      victim = suspect;
+      const at = w.nodes.find((n) => n.rec.member === reporter)!.address;
+      const to = w.nodes.findIndex((n) => n.rec.member === coordinator);
+      for (let t = 0; t < 1_600; t += 100)
+        w.at(3_000 + t, () =>
+          inject(w, to, at, forged(reporter, [[12, v.id, suspect, 60_000], ...UNRELIABLE], true)),
+        );
+    });
+    w.run();
+    const views = w.nodes[0]!.rec.views.map((v) => v.members.length);
+    const incarnations = w.nodes.map((n) => w.incarnations.filter((r) => r.node === n.index).length);
+    expect({ victim: victim !== '', views, incarnations }).toEqual({
+      victim: true,
+      views: [3],
+      incarnations: [1, 1, 1],
+    });
+  });
+});
