@@ -569,13 +569,15 @@ describe('gms: who may send which control message (issue 11)', () => {
   });
 
   /** In a group of 3, n1 reports n2 to the coordinator n0 every 100 ms for `forMs` (each report
-   * claiming the time held so far), then stops; the run goes on `afterMs` past the last report. */
+   * claiming the time held so far, and echoing the nonce of n0's heartbeats, as n1's own do),
+   * then stops; the run goes on `afterMs` past the last report. */
   function reportedFor(forMs: number, afterMs: number) {
     const net = group(3);
     const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
     const t0 = net.now;
+    const nonce = net.sentOf(n0, GmsKind.Heartbeat).at(-1)![5];
     for (let held = 0; held <= forMs; held += 100)
-      net.at(t0 + held, () => net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, held]));
+      net.at(t0 + held, () => net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, held, nonce]));
     net.run(t0 + forMs + afterMs);
     return { net, n0, n2 };
   }
@@ -591,6 +593,23 @@ describe('gms: who may send which control message (issue 11)', () => {
   it('an opinion renewed past partitionMs still excludes its member on its own', () => {
     const { net, n0, n2 } = reportedFor(1_000, 200);
     expect(net.view(n0)?.members).not.toContain(n2.id);
+  });
+
+  it("reports renewed past partitionMs without the coordinator's nonce exclude nobody", () => {
+    // review37: a Suspect is a datagram, so without a key anyone spoofing n1's address sends it;
+    // renewed for partitionMs such reports excluded n2. Only one echoing the nonce of n0's
+    // heartbeats (sent to the view's members) counts now.
+    const net = group(3);
+    const [n0, n1, n2] = net.nodes as [GmsNode, GmsNode, GmsNode];
+    const t0 = net.now;
+    for (let held = 0; held <= 1_500; held += 100)
+      net.at(t0 + held, () => {
+        net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, 60_000]);
+        net.inject(n0, n1.id, [GmsKind.Suspect, 1, n2.id, 60_000, '00000000']);
+      });
+    net.run(t0 + 1_700);
+    expect(net.view(n0)?.members).toContain(n2.id);
+    expect(net.stats(n0).refused).toBeGreaterThanOrEqual(32);
   });
 
   it('refuses an Install that excludes a member when it is not from the next view coordinator', () => {

@@ -101,6 +101,8 @@ export interface HeartbeatHeader extends ViewTag {
   highestKey: number;
   /** The sender is blocked in a flush nobody drives any more. */
   stuck: boolean;
+  /** The sender's report nonce for this view: a Suspect report to it echoes it (see GmsShared.reportNonce). */
+  nonce?: string;
 }
 /** Names one flush attempt: Prepare's reply chain, FlushOk and Abandon. */
 export interface AttemptHeader {
@@ -196,6 +198,8 @@ export interface SuspectHeader {
   viewId: number;
   member: MemberId;
   heldMs: number;
+  /** The coordinator's report nonce, as its heartbeats of this view gave it to the reporter. */
+  nonce?: string;
 }
 
 const L = 'gms';
@@ -243,7 +247,14 @@ export const dataHeader: HeaderCodec<DataHeader> = {
 };
 
 export const heartbeatHeader: HeaderCodec<HeartbeatHeader> = {
-  encode: (m) => [GmsKind.Heartbeat, m.viewId, m.epoch, m.highestKey, m.stuck ? 1 : 0],
+  encode: (m) => [
+    GmsKind.Heartbeat,
+    m.viewId,
+    m.epoch,
+    m.highestKey,
+    m.stuck ? 1 : 0,
+    ...(m.nonce !== undefined ? [m.nonce] : []),
+  ],
   decode(h) {
     const tag = viewTagHeader.decode(h);
     // The two flush fields came later: a heartbeat without them reports nothing.
@@ -251,7 +262,9 @@ export const heartbeatHeader: HeaderCodec<HeartbeatHeader> = {
     const stuck = h.length > 4 ? headerUint(h[4], L, 'stuck') : 0;
     // Fields named, not `...tag`: a heartbeat is decoded per member per 50 ms, and the spread's
     // generic copy was a twentieth of the simulator's time.
-    return { viewId: tag.viewId, epoch: tag.epoch, highestKey, stuck: stuck !== 0 };
+    const hb: HeartbeatHeader = { viewId: tag.viewId, epoch: tag.epoch, highestKey, stuck: stuck !== 0 };
+    if (h.length > 5) hb.nonce = headerString(h[5], L, 'nonce');
+    return hb;
   },
 };
 
@@ -446,14 +459,16 @@ export const leaveHeader: HeaderCodec<{ viewId: number }> = {
 };
 
 export const suspectHeader: HeaderCodec<SuspectHeader> = {
-  encode: (m) => [GmsKind.Suspect, m.viewId, m.member, m.heldMs],
+  encode: (m) => [GmsKind.Suspect, m.viewId, m.member, m.heldMs, ...(m.nonce !== undefined ? [m.nonce] : [])],
   decode(h) {
     headerTuple(h, L, 3);
     const viewId = headerUint(h[1], L, 'viewId');
     const member = headerString(h[2], L, 'member');
     // How long the reporter has suspected the member without a break (a later field: absent means 0).
     const heldMs = h.length > 3 ? headerUint(h[3], L, 'heldMs') : 0;
-    return { viewId, member, heldMs };
+    const r: SuspectHeader = { viewId, member, heldMs };
+    if (h.length > 4) r.nonce = headerString(h[4], L, 'nonce');
+    return r;
   },
 };
 

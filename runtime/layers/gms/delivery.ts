@@ -176,7 +176,9 @@ export class Delivery {
     if (viewId < s.view.id || epoch !== s.epoch || s.rank(from) < 0) return;
     s.claims.heard(from);
     if (kind === GmsKind.Heartbeat) {
-      s.coordinator.onHeartbeat(from, heartbeatHeader.decode(h));
+      const hb = heartbeatHeader.decode(h);
+      s.detector.heardNonce(from, hb.nonce);
+      s.coordinator.onHeartbeat(from, hb);
       return;
     }
     // Held with the casts after a long stop (FailureDetector.holding): a drained query answered

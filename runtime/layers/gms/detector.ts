@@ -21,6 +21,8 @@ export class FailureDetector {
   /** When we last sent the coordinator our suspicion of each member. */
   private reportedAt = new Map<MemberId, number>();
   private reportedTo: MemberId | undefined;
+  /** The report nonce each member's heartbeats of this view carried: our Suspects to it echo it. */
+  private nonces = new Map<MemberId, string>();
   /** Suspects a layer above gave up on (lag, flow control): heard or not, they are removed. */
   private demanded = new Set<MemberId>();
   /** When the `fd` timer last found that this member itself had not been running. */
@@ -59,6 +61,7 @@ export class FailureDetector {
     this.opinions = new Map();
     this.forced = new Set();
     this.reportedAt = new Map();
+    this.nonces = new Map();
     this.demanded = new Set();
     for (const m of departed) this.lastHeard.delete(m);
     for (const m of members) this.lastHeard.set(m, now);
@@ -98,6 +101,7 @@ export class FailureDetector {
             epoch: s.epoch,
             highestKey: Math.max(s.highestKey, s.highestAttempt * 4096),
             stuck: s.participant.orphaned(),
+            nonce: s.reportNonce(),
           }),
         ],
         payload: EMPTY,
@@ -359,7 +363,7 @@ export class FailureDetector {
       // C, seed 144300125). One lost is renewed within suspectMs / 2.
       s.send(
         c,
-        suspectHeader.encode({ viewId: s.view.id, member: m, heldMs: held }),
+        suspectHeader.encode({ viewId: s.view.id, member: m, heldMs: held, nonce: this.nonces.get(c) }),
         undefined,
         'unreliable',
       );
@@ -402,9 +406,14 @@ export class FailureDetector {
     return count > 0 && held >= s.o.partitionMs;
   }
 
+  /** A heartbeat of our view from member `from` carried its report nonce. */
+  heardNonce(from: MemberId, nonce: string | undefined): void {
+    if (nonce !== undefined) this.nonces.set(from, nonce);
+  }
+
   onSuspectReport(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { viewId, member: m, heldMs: held } = suspectHeader.decode(h);
+    const { viewId, member: m, heldMs: held, nonce } = suspectHeader.decode(h);
     if (!s.view || viewId !== s.view.id || s.rank(m) < 0) return;
     // Only a member of the view has an opinion; anyone else's report is refused and counted.
     if (s.rank(from) < 0 || from === m) {
@@ -412,6 +421,12 @@ export class FailureDetector {
       return;
     }
     if (s.coordinatorId() !== s.self) return;
+    // A datagram in a member's name proves nothing without a key: only one echoing the nonce our
+    // heartbeats of this view carry, which a forger off their path never sees (review37).
+    if (nonce !== s.reportNonce()) {
+      s.c.refused++;
+      return;
+    }
     let per = this.opinions.get(m);
     if (!per) {
       per = new Map();

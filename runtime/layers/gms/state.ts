@@ -139,6 +139,27 @@ export class GmsShared {
       .slice(0, 8);
   }
 
+  /**
+   * This member's report nonce for its view: its heartbeats carry it, and a Suspect report to it
+   * counts only when it echoes it. A Suspect is a datagram (it must not arrive late as if fresh),
+   * so without a key anyone spoofing a member's address could send one in its name: 16 of them,
+   * renewed for `partitionMs`, excluded a member that ran (review37). The heartbeats go to the
+   * view's members only, so a forger off their path never learns it. No random draw (see
+   * {@link challenge}); cached per view.
+   */
+  reportNonce(): string | undefined {
+    const v = this.view;
+    if (!v) return undefined;
+    if (this.nonceOf?.viewId !== v.id || this.nonceOf.epoch !== this.epoch)
+      this.nonceOf = {
+        viewId: v.id,
+        epoch: this.epoch,
+        nonce: this.challenge('report', v.id, String(this.epoch)),
+      };
+    return this.nonceOf.nonce;
+  }
+  private nonceOf: { viewId: number; epoch: number; nonce: string } | undefined;
+
   attemptKey(attempt: number, coord: MemberId): number {
     // Higher attempts win; between equal attempts the lower-ranked coordinator wins.
     const r = this.rank(coord);
