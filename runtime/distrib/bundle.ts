@@ -472,7 +472,12 @@ export function* heldChunks(
   const digests = new Map<string, string | undefined>();
   for (const { entry, offset } of head.files) {
     const file = path.join(dir, ...entry.path.split('/'));
-    const st = statSync(file, { throwIfNoEntry: false });
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(file, { throwIfNoEntry: false });
+    } catch {
+      continue; // not there to be held (a file where the path has a directory, no access)
+    }
     if (!st?.isFile() || st.size !== entry.size) continue;
     const id = `${st.dev}:${st.ino}`;
     if (!digests.has(id)) {

@@ -46,5 +46,12 @@ describe('what a receiver holds of an announced bundle', () => {
       ).toBe(true);
     // A catalog that is not a bundle head holds nothing (and does not throw).
     expect(new Map(heldChunks(recv, new Uint8Array([1, 2, 3]), chunk, blob.length)).size).toBe(0);
+    // A path through a file held there (src/a.bin/x: a release whose file became a directory)
+    // is not held, and does not throw (a stat of it fails with ENOTDIR).
+    const through = Buffer.from(JSON.stringify([{ path: 'src/a.bin/x', size: 1, sha256: '0' }]));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(through.length);
+    const head2 = Buffer.concat([Buffer.from('TRDIST1\n', 'latin1'), len, through]);
+    expect(() => new Map(heldChunks(recv, head2, chunk, head2.length + 1))).not.toThrow();
   });
 });
