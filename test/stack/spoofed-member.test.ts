@@ -264,3 +264,41 @@ describe("keyless group: Suspect reports in a member's name (review37)", () => {
     });
   });
 });
+
+describe("keyless group: stability gossip in a member's name (review37)", () => {
+  it("one gossip per member, in a lossy member's name from its address, costs it nothing", () => {
+    // stable's gossip is an unreliable cast by design, and a report only ever raises what a
+    // receiver holds for its reporter in the view: one forged gossip claiming the member has
+    // delivered every stream up to 2^31 pins its report there, so the others free every message
+    // as soon as they themselves hold it, whether it reached that member or not. A member losing
+    // 2 % of what it receives then asked for messages nobody held any more (nak `lost` 11) and
+    // was excluded (incarnations [1, 1, 2]); without the two datagrams the same run loses
+    // nothing and nobody is excluded.
+    const w = new World({
+      ...groupConfig(7, 3, []),
+      stack: parseSpec(GROUP_STACK, GMS_SIM_OPTIONS),
+      qos: { order: 'total' },
+      endMs: 12_000,
+      probeAtMs: 9_000,
+    });
+    for (let t = 500; t < 8_000; t += 10) w.at(t, () => w.cast(w.nodes[(t / 10) % 2]!));
+    planProbes(w);
+    w.at(2_000, () => w.setLossy(2, 0.02, 0));
+    w.at(7_000, () => w.setLossy(2, 0, 0));
+    w.at(2_000, () => {
+      const v = w.nodes[0]!.rec.views.at(-1)!;
+      const lossy = w.nodes[2]!;
+      for (const k of [0, 1])
+        inject(
+          w,
+          k,
+          lossy.address,
+          forged(lossy.rec.member, [[1, v.id, v.members.map((m) => [m, 2 ** 31]), 1], [0], [0]], false),
+        );
+    });
+    w.run();
+    const incarnations = w.nodes.map((n) => w.incarnations.filter((r) => r.node === n.index).length);
+    const lost = w.incarnations.reduce((sum, i) => sum + (i.stats().nak?.lost ?? 0), 0);
+    expect({ incarnations, lost }).toEqual({ incarnations: [1, 1, 1], lost: 0 });
+  });
+});
