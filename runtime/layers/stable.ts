@@ -17,9 +17,11 @@ import { DecodeError } from '../wire/errors.js';
 export const StableKind = {
   /** [0] a data message of the layers above, passed through. */
   Data: 0,
-  /** [1, viewId, [[sender, seq], ...], settled] what the reporter has delivered of each sender's
-   * cast stream (every seq up to and including `seq`); `settled` is 1 when the reporter already
-   * sees all of that as stable, 0 while it still waits for reports. */
+  /** [1, viewId, [[sender, seq], ...], settled, nonces] what the reporter has delivered of each
+   * sender's cast stream (every seq up to and including `seq`); `settled` is 1 when the reporter
+   * already sees all of that as stable, 0 while it still waits for reports; `nonces` (with
+   * membership above) each view member's report nonce as the reporter heard it, in view order
+   * (`''` for one not heard yet): a receiver takes the report only when its own is there. */
   Gossip: 1,
 } as const;
 
@@ -59,7 +61,21 @@ class Stable implements Layer {
   private settleArmed = false;
   /** When this member last delivered a cast (the settle timer counts from it). */
   private lastDeliveryAt = 0;
-  private readonly c = { gossipSent: 0, gossipReceived: 0, staleGossip: 0, stableEvents: 0 };
+  /**
+   * Membership's report nonces of a view: a report counts only echoing ours. A gossip is an
+   * unreliable cast, and a report only raises what we hold: without a key, one forged in a
+   * lossy member's name, claiming it had everything, had the others free what it still lacked,
+   * and it was excluded (review37). None without membership above: every report counts.
+   */
+  private nonces: { viewId: number; own: string; heard: ReadonlyMap<MemberId, string> } | undefined;
+  private readonly c = {
+    gossipSent: 0,
+    gossipReceived: 0,
+    staleGossip: 0,
+    stableEvents: 0,
+    /** Gossip of our view that did not echo our report nonce (forged, or its reporter has not heard us yet). */
+    gossipUnproven: 0,
+  };
 
   constructor(
     private readonly ctx: LayerContext,
@@ -93,6 +109,9 @@ class Stable implements Layer {
         // A join point: what came before `seq` will never be delivered here, nor asked for.
         this.advance(ev.member, ev.seq - 1);
         this.ctx.passDown(ev);
+        return;
+      case 'nonces':
+        this.nonces = ev;
         return;
       default:
         this.ctx.passDown(ev);
@@ -149,6 +168,16 @@ class Stable implements Layer {
       throw new DecodeError('DECODE_BAD_SHAPE', `stable: gossip from non-member ${from}`);
     if (entries.length > this.members.length)
       throw new DecodeError('DECODE_BAD_SHAPE', 'stable: more entries than view members');
+    const proof = this.nonces?.viewId === viewId ? this.nonces : undefined;
+    if (proof && from !== this.ctx.self) {
+      const echoed =
+        h.length > 4 ? headerTuple(h[4], 'stable', 0)[this.members.indexOf(this.ctx.self)] : undefined;
+      if (echoed !== proof.own) {
+        this.c.gossipUnproven++;
+        // Its reporter may not have heard our heartbeat yet: it gossips again while unsettled.
+        return;
+      }
+    }
     const report = new Map<MemberId, number>();
     for (const e of entries) {
       const t = headerTuple(e, 'stable', 2);
@@ -253,9 +282,13 @@ class Stable implements Layer {
       if (d !== undefined) entries.push([m, d]);
     }
     this.c.gossipSent++;
+    const proof = this.nonces?.viewId === this.viewId ? this.nonces : undefined;
+    const header: unknown[] = [StableKind.Gossip, this.viewId, entries, settled ? 1 : 0];
+    if (proof)
+      header.push(this.members.map((m) => (m === this.ctx.self ? proof.own : (proof.heard.get(m) ?? ''))));
     this.ctx.passDown({
       type: 'cast',
-      msg: { headers: [[StableKind.Gossip, this.viewId, entries, settled ? 1 : 0]], payload: EMPTY },
+      msg: { headers: [header], payload: EMPTY },
       qos: { order: 'unreliable' },
     });
     // Unsettled: keep gossiping, since someone's report (or ours at someone) may have been lost.

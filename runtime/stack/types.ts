@@ -82,6 +82,12 @@ export type DownEvent =
   /** A discovery packet to one transport address, or to the whole network when `to` is null
    * (multicast beacon); used before a member has a view. */
   | { type: 'probe'; to: string | null; msg: Msg }
+  /**
+   * Membership's report nonces in view `viewId` (gms `reportNonce`): this member's own, and each
+   * other member's as its heartbeats carried it. Stability gossip echoes them: unreliable casts,
+   * they would otherwise be anyone's who can put a member's address on a datagram (no key).
+   */
+  | { type: 'nonces'; viewId: number; own: string; heard: ReadonlyMap<MemberId, string> }
   | { type: 'leave' };
 
 /** The view a process was last in, as a rejoining incarnation remembers it. */

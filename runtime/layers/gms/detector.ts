@@ -408,7 +408,11 @@ export class FailureDetector {
 
   /** A heartbeat of our view from member `from` carried its report nonce. */
   heardNonce(from: MemberId, nonce: string | undefined): void {
-    if (nonce !== undefined) this.nonces.set(from, nonce);
+    const s = this.s;
+    if (nonce === undefined || this.nonces.get(from) === nonce || !s.view) return;
+    this.nonces.set(from, nonce);
+    // Stability gossip echoes them too (see the `nonces` down event).
+    s.ctx.passDown({ type: 'nonces', viewId: s.view.id, own: s.reportNonce()!, heard: new Map(this.nonces) });
   }
 
   onSuspectReport(from: MemberId, h: unknown[]): void {

@@ -226,6 +226,7 @@ export class Gms implements Layer {
     s.ctx.clearTimer('join');
     s.ctx.trace(() => `install view ${id} [${members.join(',')}]`);
     s.ctx.passDown({ type: 'view', view: s.view });
+    s.ctx.passDown({ type: 'nonces', viewId: id, own: s.reportNonce()!, heard: new Map() });
     for (const m of departed) s.ctx.passDown({ type: 'forget', member: m });
     s.detector.reportSpeaking(now);
     s.ctx.passUp({ type: 'view', view: s.view, delta });
