@@ -136,6 +136,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     gossipSent: ['counter', 'Stability gossip messages sent.'],
     gossipReceived: ['counter', 'Stability gossip messages received.'],
     staleGossip: ['counter', 'Gossip of an older view ignored.'],
+    gossipUnproven: [
+      'counter',
+      'Gossip of our view not echoing our report nonce, ignored (forged, or its reporter had not heard our heartbeat yet).',
+    ],
     stableEvents: ['counter', 'Stable-prefix announcements (buffers freed).'],
     unstable: ['gauge', 'Delivered messages not yet stable.'],
     reporters: ['gauge', 'Members whose gossip is known in this view.'],
