@@ -7,70 +7,9 @@ import { GROUP_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
 import { endpointOf } from '../../runtime/stack/member.js';
 import { encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
-import { GROUP_CHECKERS } from '../sim/group-checkers.js';
 import { GMS_SIM_OPTIONS, groupConfig, planProbes } from '../sim/scenario.js';
+import { attacked, forged, inject, UNRELIABLE, world } from '../sim/spoof.js';
 import { World } from '../sim/world.js';
-
-function world(): World {
-  const w = new World({
-    ...groupConfig(7, 3, []),
-    stack: parseSpec(GROUP_STACK, GMS_SIM_OPTIONS),
-    qos: { order: 'total' },
-    endMs: 12_000,
-    probeAtMs: 9_000,
-  });
-  for (let t = 500; t < 8_000; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 3]!));
-  planProbes(w);
-  return w;
-}
-
-/** A datagram from `from` reaching node `to`'s stack (the world's private delivery path). */
-function inject(w: World, to: number, from: string, bytes: Uint8Array): void {
-  const n = w.nodes[to]!;
-  const world = w as unknown as { onNode(n: unknown, inc: number, fn: () => unknown[]): void };
-  world.onNode(n, n.inc, () => n.runner.receive(bytes, from, w.now));
-}
-
-/** A packet in `sender`'s name with the given headers (bottom layer's last). */
-const forged = (sender: string, headers: unknown[], unicast: boolean) =>
-  encodePacket({
-    type: PacketType.Stack,
-    flags: unicast ? Flags.Unicast : 0,
-    groupId: groupIdOf('sim'),
-    sender: endpointOf(sender),
-    headers,
-    payload: new Uint8Array(0),
-  });
-
-/** Under gms: frag Whole, stable Data, nak Unreliable, pack Single. */
-const UNRELIABLE = [[0], [0], [0], [0]];
-
-/** At 3 s, `attack` sends the forged datagrams (to a node index), knowing the view then. */
-function attacked(
-  attack: (
-    send: (to: number, from: string, bytes: Uint8Array) => void,
-    members: readonly string[],
-    viewId: number,
-    addressOf: (m: string) => string,
-    epoch: number,
-  ) => void,
-) {
-  const w = world();
-  w.at(3_000, () => {
-    const v = w.nodes[0]!.rec.views.at(-1)!;
-    const index = (m: string) => w.nodes.findIndex((n) => n.rec.member === m);
-    attack(
-      (to, from, bytes) => inject(w, to, from, bytes),
-      v.members,
-      v.id,
-      (m) => w.nodes[index(m)]!.address,
-      v.epoch ?? 0,
-    );
-  });
-  w.run();
-  const incarnations = w.nodes.map((n) => w.incarnations.filter((r) => r.node === n.index).length);
-  return { w, incarnations, violations: GROUP_CHECKERS.flatMap((c) => c.check(w)) };
-}
 
 describe('keyless group: forged packets in a member name', () => {
   it("a Leave in a member's name is refused, from the attacker's address or the member's (FINDINGS 191)", () => {
