@@ -132,11 +132,11 @@ export class GmsShared {
    * stack without one uses its own id: tests only). Not drawn from the stack's random source: a
    * draw there would shift every later one, and with them every simulator seed that pins a scenario.
    */
-  challenge(purpose: string, scope: number, address: string): string {
+  challenge(purpose: string, scope: number, address: string, hexDigits = 8): string {
     return createHmac('sha256', this.o.joinSecret ?? this.self)
       .update(`${purpose}|${this.self}|${scope}|${address}`)
       .digest('hex')
-      .slice(0, 8);
+      .slice(0, hexDigits);
   }
 
   /**
@@ -154,7 +154,9 @@ export class GmsShared {
       this.nonceOf = {
         viewId: v.id,
         epoch: this.epoch,
-        nonce: this.challenge('report', v.id, String(this.epoch)),
+        // 64 bits: it lives as long as the view, and one Suspect that guesses it (with a `heldMs`
+        // past `partitionMs`) excludes a member; 32 bits fell to about 2^31 datagrams.
+        nonce: this.challenge('report', v.id, String(this.epoch), 16),
       };
     return this.nonceOf.nonce;
   }
