@@ -4,6 +4,7 @@ import { JoinAbortedError, StackConfigError, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type CoreSink, type ObserveSink, sinkFor } from '../observe/events.js';
+import { unknownOption } from '../options.js';
 import { buildStack, checkSpec, parseSpec } from '../stack/builder.js';
 import { type MemberId, nodeOf } from '../stack/member.js';
 import { seededRandom } from '../stack/random.js';
@@ -657,11 +658,34 @@ export function checkGroupStack(spec: string): void {
       );
 }
 
+/** Every option `joinGroup` takes: the compiler keeps it in step with {@link JoinOptions}. */
+export const JOIN_OPTIONS = {
+  seeds: true,
+  transport: true,
+  state: true,
+  stateStallMs: true,
+  layers: true,
+  stack: true,
+  onPartition: true,
+  health: true,
+  joinTimeoutMs: true,
+  membershipFile: true,
+  signal: true,
+  maxMessage: true,
+  key: true,
+  insecure: true,
+  encrypt: true,
+  on: true,
+  observe: true,
+} as const satisfies Record<keyof JoinOptions, true>;
+
 /**
  * What JavaScript callers (no compiler to tell them) get wrong most: a transport still a promise
  * (`udp()` is async), seeds as one string. A TypeError deep inside the join says neither.
  */
 function checkShape(opts: JoinOptions): void {
+  const unknown = unknownOption('joinGroup', opts, JOIN_OPTIONS);
+  if (unknown) throw new StackConfigError('STACK_BAD_OPTION', unknown);
   const seeds: unknown = opts.seeds;
   if (!Array.isArray(seeds) || !seeds.every((s) => typeof s === 'string'))
     throw new StackConfigError(

@@ -4,8 +4,10 @@
  * (`invoke`, `reissue`, `outcome`) as plain JavaScript may pass them. Every refusal is a typed
  * error naming the option (`RpcConfigError`, `CallOptionError`).
  */
+
 import { steadyNow } from '../clock.js';
 import type { ObserveSink } from '../observe/events.js';
+import { unknownOption } from '../options.js';
 import type { Transport } from '../transport/types.js';
 import type { AuthKey } from '../wire/auth.js';
 import { CallOptionError, RpcConfigError } from './errors.js';
@@ -180,16 +182,8 @@ export function checkConnectOptions(options: ConnectOptions): void {
     throw new RpcConfigError('connect needs the group name (a non-empty string)');
   // A misspelt option (`connectTimeout`, `keyFile`) was ignored: the client then ran on a
   // default the caller meant to change, and failed later for a reason that named nothing.
-  for (const k of Object.keys(options))
-    if (!Object.hasOwn(CONNECT_OPTIONS, k)) {
-      const lower = k.toLowerCase();
-      const near = Object.keys(CONNECT_OPTIONS).find(
-        (o) => o.toLowerCase().startsWith(lower) || lower.startsWith(o.toLowerCase()),
-      );
-      throw new RpcConfigError(
-        `connect: unknown option '${k}'${near ? ` (did you mean '${near}'?)` : ''}; it takes ${Object.keys(CONNECT_OPTIONS).join(', ')}`,
-      );
-    }
+  const unknown = unknownOption('connect', options, CONNECT_OPTIONS);
+  if (unknown) throw new RpcConfigError(unknown);
   const seeds: unknown = options.seeds;
   if (!Array.isArray(seeds))
     throw new RpcConfigError(

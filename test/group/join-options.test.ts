@@ -62,3 +62,13 @@ it('refuses a stack without membership or without a total order', async () => {
   for (const stack of [GROUP_STACK, TOKEN_STACK, 'seq:gms:nak:com', 'total:gms:nak:com'])
     expect(() => checkGroupStack(stack)).not.toThrow();
 });
+
+it('refuses an option it does not know, naming the near one, as connect does', async () => {
+  // `transprot` was ignored: the member joined on a default UDP socket, not the transport given.
+  expect((await refusal({ seeds: ['127.0.0.1:1'], insecure: true, transprot: {} })).message).toMatch(
+    /joinGroup: unknown option 'transprot'; it takes seeds, transport/,
+  );
+  expect((await refusal({ seeds: ['127.0.0.1:1'], insecure: true, joinTimeout: 5 })).message).toMatch(
+    /unknown option 'joinTimeout' \(did you mean 'joinTimeoutMs'\?\)/,
+  );
+});
