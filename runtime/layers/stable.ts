@@ -68,6 +68,13 @@ class Stable implements Layer {
    * and it was excluded (review37). None without membership above: every report counts.
    */
   private nonces: { viewId: number; own: string; heard: ReadonlyMap<MemberId, string> } | undefined;
+  /**
+   * Each member's report nonce as its own proven gossip of this view gave it (one echoing ours:
+   * only a member hears our heartbeats), echoed in preference to a heartbeat's. A heartbeat is
+   * unnumbered, so a forged one can name any nonce: heartbeats in each member's name with a wrong
+   * one, every 2 ms, had every member echo it, refuse every report, and hold all casts (review37).
+   */
+  private proven = new Map<MemberId, string>();
   private readonly c = {
     gossipSent: 0,
     gossipReceived: 0,
@@ -94,6 +101,7 @@ class Stable implements Layer {
         this.memberSet = new Set(ev.view.members);
         // Reports belong to a view: a member must report again in this one before it counts.
         this.reports = new Map();
+        this.proven = new Map();
         this.changed = true;
         this.armGossip();
         this.ctx.passDown(ev);
@@ -170,13 +178,14 @@ class Stable implements Layer {
       throw new DecodeError('DECODE_BAD_SHAPE', 'stable: more entries than view members');
     const proof = this.nonces?.viewId === viewId ? this.nonces : undefined;
     if (proof && from !== this.ctx.self) {
-      const echoed =
-        h.length > 4 ? headerTuple(h[4], 'stable', 0)[this.members.indexOf(this.ctx.self)] : undefined;
-      if (echoed !== proof.own) {
+      const echoes = h.length > 4 ? headerTuple(h[4], 'stable', 0) : [];
+      if (echoes[this.members.indexOf(this.ctx.self)] !== proof.own) {
         this.c.gossipUnproven++;
         // Its reporter may not have heard our heartbeat yet: it gossips again while unsettled.
         return;
       }
+      const theirs = echoes[this.members.indexOf(from)];
+      if (typeof theirs === 'string' && theirs !== '') this.proven.set(from, theirs);
     }
     const report = new Map<MemberId, number>();
     for (const e of entries) {
@@ -285,7 +294,11 @@ class Stable implements Layer {
     const proof = this.nonces?.viewId === this.viewId ? this.nonces : undefined;
     const header: unknown[] = [StableKind.Gossip, this.viewId, entries, settled ? 1 : 0];
     if (proof)
-      header.push(this.members.map((m) => (m === this.ctx.self ? proof.own : (proof.heard.get(m) ?? ''))));
+      header.push(
+        this.members.map((m) =>
+          m === this.ctx.self ? proof.own : (this.proven.get(m) ?? proof.heard.get(m) ?? ''),
+        ),
+      );
     this.ctx.passDown({
       type: 'cast',
       msg: { headers: [header], payload: EMPTY },
