@@ -418,6 +418,13 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     } catch {
       return;
     }
+    // A message whose named author is not its sender is refused at every replica alike
+    // (`impersonated`, replica.ts onDeliver; docs/protocol.md "Who may send what"). The simulator's
+    // own members forge nothing, but a cast made by an incarnation that was then cut off can reach
+    // the order from its process's next incarnation: an `acquire` naming bac55787.2 sent by
+    // bac55787.3 made the model's lock table name a holder outside the view, so it expected the
+    // handler calls after it there and took them `interrupted` (RPC seed 158100452: c0:19).
+    if (msg.kind !== 'requests' && authorOf(msg) !== sender) return;
     for (const one of msg.kind === 'requests' ? partsOf(msg.parts, sender) : [msg])
       apply(
         {
@@ -633,6 +640,23 @@ const describeStart = (s: Start) =>
   `${JSON.stringify(s.app)}+${s.backlog.filter((b) => b.t === 'msg').length} queued, ${s.outcomes.size} outcomes`;
 
 /** The requests of a batch the model applies: the parts that decode to a request of its sender. */
+/** The member a group message names as its author (replica.ts onDeliver's `named`). */
+function authorOf(msg: Exclude<GroupMsg, { kind: 'requests' }>): MemberId | undefined {
+  switch (msg.kind) {
+    case 'request':
+      return msg.contact;
+    case 'done':
+      return msg.runner;
+    case 'fence':
+      return msg.by;
+    case 'acquire':
+    case 'release':
+      return msg.member;
+    default:
+      return undefined;
+  }
+}
+
 function partsOf(parts: readonly Uint8Array[], sender: MemberId): RequestMsg[] {
   const out: RequestMsg[] = [];
   for (const part of parts) {
