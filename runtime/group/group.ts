@@ -203,6 +203,8 @@ export class Group implements GroupHandle {
 
   /** Create the member and join; resolves once a view (and the state, for a joiner) is installed. */
   static async join(groupName: string, opts: JoinOptions): Promise<Group> {
+    // A misspelt `insecur: true` is named as such, not reported as a missing key.
+    checkOptionNames(opts);
     checkSecurity(opts, 'joinGroup'); // before any socket opens
     checkShape(opts);
     checkGroupStack(opts.stack ?? GROUP_STACK);
@@ -683,9 +685,13 @@ export const JOIN_OPTIONS = {
  * What JavaScript callers (no compiler to tell them) get wrong most: a transport still a promise
  * (`udp()` is async), seeds as one string. A TypeError deep inside the join says neither.
  */
-function checkShape(opts: JoinOptions): void {
+function checkOptionNames(opts: JoinOptions): void {
+  if (typeof opts !== 'object' || opts === null) return; // checkSecurity names that
   const unknown = unknownOption('joinGroup', opts, JOIN_OPTIONS);
   if (unknown) throw new StackConfigError('STACK_BAD_OPTION', unknown);
+}
+
+function checkShape(opts: JoinOptions): void {
   const seeds: unknown = opts.seeds;
   if (!Array.isArray(seeds) || !seeds.every((s) => typeof s === 'string'))
     throw new StackConfigError(
@@ -763,7 +769,7 @@ export function checkQos(qos: QoS): void {
   let problem: string | undefined;
   if (typeof q !== 'object' || q === null) problem = 'a QoS is an object, e.g. { order: "total" }';
   else if (q.order !== 'total' && q.order !== 'fifo' && q.order !== 'reliable' && q.order !== 'unreliable')
-    problem = `order ${JSON.stringify(q.order)} is not one of "unreliable", "reliable", "fifo", "total"`;
+    problem = `order ${shownValue(q.order)} is not one of "unreliable", "reliable", "fifo", "total"`;
   else if (
     q.resilience !== undefined &&
     q.resilience !== 'none' &&
@@ -771,9 +777,9 @@ export function checkQos(qos: QoS): void {
     q.resilience !== 'safe' &&
     q.resilience !== 'k'
   )
-    problem = `resilience ${JSON.stringify(q.resilience)} is not one of "none", "k", "majority", "safe"`;
+    problem = `resilience ${shownValue(q.resilience)} is not one of "none", "k", "majority", "safe"`;
   else if (q.resilience === 'k' && !(Number.isInteger(q.k) && (q.k as number) >= 1))
-    problem = `resilience "k" needs k, a whole number of other members ≥ 1 (got ${JSON.stringify(q.k)})`;
+    problem = `resilience "k" needs k, a whole number of other members ≥ 1 (got ${shownValue(q.k)})`;
   else
     for (const key in q)
       if (key !== 'order' && key !== 'resilience' && key !== 'k') {
@@ -781,4 +787,13 @@ export function checkQos(qos: QoS): void {
         break;
       }
   if (problem !== undefined) throw new TroupeError('BAD_QOS', `cast: ${problem}`);
+}
+
+/** A caller's value in an error message: JSON.stringify throws on a bigint and prints nothing
+ * for a symbol, and a map's own `toJSON` could throw too. */
+function shownValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
 }

@@ -43,6 +43,14 @@ describe('Group.cast checks its QoS', () => {
     expect(() => checkQos(qos as QoS)).toThrow(message);
   });
 
+  it('refuses values JSON cannot print with BAD_QOS too, not a TypeError', () => {
+    expect(() => checkQos({ order: 1n } as never)).toThrow('order 1n is not one of');
+    expect(() => checkQos({ order: 'total', resilience: Symbol('x') } as never)).toThrow(
+      'resilience Symbol(x) is not one of',
+    );
+    expect(() => checkQos({ order: 'total', resilience: 'k', k: 2n } as never)).toThrow('(got 2n)');
+  });
+
   it('a member refuses a bad QoS with BAD_QOS, sends nothing, and delivers every valid one', async () => {
     const hub = new MemoryHub();
     const addresses = ['qos-0:1', 'qos-1:1'];

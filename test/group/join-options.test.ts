@@ -72,3 +72,9 @@ it('refuses an option it does not know, naming the near one, as connect does', a
     /unknown option 'joinTimeout' \(did you mean 'joinTimeoutMs'\?\)/,
   );
 });
+
+it('names a misspelt insecure as such, not as a missing key', async () => {
+  expect((await refusal({ seeds: ['127.0.0.1:1'], insecur: true })).message).toMatch(
+    /unknown option 'insecur' \(did you mean 'insecure'\?\)/,
+  );
+});
