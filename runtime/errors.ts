@@ -1,4 +1,17 @@
 /**
+ * Names an untrusted value (decoded, or a JavaScript caller's) in an error message. `String(v)`
+ * or a template literal would call the value's own `toString`, which a decoded map can replace
+ * (`{"toString": 1}` makes it throw a `TypeError`), and `JSON.stringify` throws on a bigint: only
+ * primitives are printed (a bigint as `1n`, a symbol as `Symbol(x)`), anything else by its type.
+ */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 32 ? `${v.slice(0, 32)}…` : v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'symbol' || v == null) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'a map' : typeof v;
+}
+
+/**
  * Every error troupe raises is a {@link TroupeError} with a stable `code`, so callers can
  * branch on `err.code` instead of parsing messages.
  */

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { JoinAbortedError, StackConfigError, TroupeError } from '../errors.js';
+import { JoinAbortedError, StackConfigError, shown, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type CoreSink, type ObserveSink, sinkFor } from '../observe/events.js';
@@ -769,7 +769,7 @@ export function checkQos(qos: QoS): void {
   let problem: string | undefined;
   if (typeof q !== 'object' || q === null) problem = 'a QoS is an object, e.g. { order: "total" }';
   else if (q.order !== 'total' && q.order !== 'fifo' && q.order !== 'reliable' && q.order !== 'unreliable')
-    problem = `order ${shownValue(q.order)} is not one of "unreliable", "reliable", "fifo", "total"`;
+    problem = `order ${shown(q.order)} is not one of "unreliable", "reliable", "fifo", "total"`;
   else if (
     q.resilience !== undefined &&
     q.resilience !== 'none' &&
@@ -777,9 +777,9 @@ export function checkQos(qos: QoS): void {
     q.resilience !== 'safe' &&
     q.resilience !== 'k'
   )
-    problem = `resilience ${shownValue(q.resilience)} is not one of "none", "k", "majority", "safe"`;
+    problem = `resilience ${shown(q.resilience)} is not one of "none", "k", "majority", "safe"`;
   else if (q.resilience === 'k' && !(Number.isInteger(q.k) && (q.k as number) >= 1))
-    problem = `resilience "k" needs k, a whole number of other members ≥ 1 (got ${shownValue(q.k)})`;
+    problem = `resilience "k" needs k, a whole number of other members ≥ 1 (got ${shown(q.k)})`;
   else
     for (const key in q)
       if (key !== 'order' && key !== 'resilience' && key !== 'k') {
@@ -787,13 +787,4 @@ export function checkQos(qos: QoS): void {
         break;
       }
   if (problem !== undefined) throw new TroupeError('BAD_QOS', `cast: ${problem}`);
-}
-
-/** A caller's value in an error message: JSON.stringify throws on a bigint and prints nothing
- * for a symbol, and a map's own `toJSON` could throw too. */
-function shownValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
-  return String(v);
 }

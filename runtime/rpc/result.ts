@@ -21,16 +21,7 @@ export const bad = (what: string): never => {
   throw new DecodeError('DECODE_BAD_SHAPE', what);
 };
 
-/**
- * Names an untrusted decoded value in an error message. `String(v)` or a template literal
- * would call the value's own `toString`, which a decoded map can replace (`{"toString": 1}`
- * makes it throw a `TypeError`); only primitives are printed, anything else by its type.
- */
-export function shown(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 32 ? `${v.slice(0, 32)}…` : v);
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v == null) return String(v);
-  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'a map' : typeof v;
-}
+export { shown } from '../errors.js';
 
 export function str(v: unknown, what: string, max = 1024): string {
   if (typeof v !== 'string' || v.length > max) bad(`${what} must be a string of at most ${max} characters`);

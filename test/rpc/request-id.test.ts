@@ -8,6 +8,13 @@ import { seededRandom } from '../../runtime/stack/random.js';
 
 const GRAMMAR = /^([A-Za-z0-9_-]{1,64}):([1-9][0-9]{0,14})$/;
 
+/** Up to `max` characters drawn from `chars` with `next`. */
+const drawer = (next: () => number) => (chars: string, max: number) => {
+  let out = '';
+  for (let n = Math.floor(next() * (max + 1)); n > 0; n--) out += chars[Math.floor(next() * chars.length)];
+  return out;
+};
+
 function expected(id: string) {
   const m = GRAMMAR.exec(id);
   return m ? { clientId: m[1], counter: Number(m[2]) } : undefined;
@@ -45,15 +52,10 @@ describe('parseRequestId', () => {
 
   it('agrees with the grammar on 20,000 random ids', () => {
     const next = seededRandom(20261203);
+    const draw = drawer(next);
     const alphabet = 'aZ09_-:: .é/0123456789';
     let valid = 0;
     for (let i = 0; i < 20_000; i++) {
-      const draw = (chars: string, max: number) => {
-        let out = '';
-        for (let n = Math.floor(next() * (max + 1)); n > 0; n--)
-          out += chars[Math.floor(next() * chars.length)];
-        return out;
-      };
       // Half near the grammar (client id, colon, digits, with lengths around the limits), half noise.
       const id = next() < 0.5 ? `${draw('aZz09_-', 66)}:${draw('0123456789', 16)}` : draw(alphabet, 24);
       expect(parseRequestId(id), JSON.stringify(id)).toEqual(expected(id));
@@ -76,15 +78,10 @@ describe('parseRequestId', () => {
 describe('ownCounter', () => {
   it("reads a session's own ids as parsing them and comparing the client id would", () => {
     const next = seededRandom(20261207);
+    const draw = drawer(next);
     const owners = ['c', 'aZ0', 'a-_9'];
     let owned = 0;
     for (let i = 0; i < 20_000; i++) {
-      const draw = (chars: string, max: number) => {
-        let out = '';
-        for (let n = Math.floor(next() * (max + 1)); n > 0; n--)
-          out += chars[Math.floor(next() * chars.length)];
-        return out;
-      };
       const owner = owners[i % owners.length]!;
       // Mostly this owner's ids or near misses (another owner, a longer or shorter client id,
       // odd counters), some noise.

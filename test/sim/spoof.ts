@@ -9,8 +9,9 @@ import { GROUP_CHECKERS } from './group-checkers.js';
 import { GMS_SIM_OPTIONS, groupConfig, planProbes } from './scenario.js';
 import { World } from './world.js';
 
-/** Three members of a keyless group casting in turn for 8 s (seed 7). */
-export function world(): World {
+/** Three members of a keyless group, the first `casters` of them casting in turn every `everyMs`
+ * from 0.5 s to 8 s (seed 7). */
+export function world(everyMs = 20, casters = 3): World {
   const w = new World({
     ...groupConfig(7, 3, []),
     stack: parseSpec(GROUP_STACK, GMS_SIM_OPTIONS),
@@ -18,7 +19,7 @@ export function world(): World {
     endMs: 12_000,
     probeAtMs: 9_000,
   });
-  for (let t = 500; t < 8_000; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 3]!));
+  for (let t = 500; t < 8_000; t += everyMs) w.at(t, () => w.cast(w.nodes[(t / everyMs) % casters]!));
   planProbes(w);
   return w;
 }

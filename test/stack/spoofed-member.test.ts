@@ -3,14 +3,10 @@
 // as the member, and a few datagrams do what the member could (docs/protocol.md, threat model
 // A'; test/sim/FINDINGS.md, session 31). These tests pin both: the key is the defence.
 import { describe, expect, it } from 'vitest';
-import { GROUP_STACK } from '../../runtime/layers/index.js';
-import { parseSpec } from '../../runtime/stack/builder.js';
 import { endpointOf } from '../../runtime/stack/member.js';
 import { encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
-import { GMS_SIM_OPTIONS, groupConfig, planProbes } from '../sim/scenario.js';
 import { attacked, forged, inject, UNRELIABLE, world } from '../sim/spoof.js';
-import { World } from '../sim/world.js';
 
 describe('keyless group: forged packets in a member name', () => {
   it("a Leave in a member's name is refused, from the attacker's address or the member's (FINDINGS 191)", () => {
@@ -214,15 +210,7 @@ describe("keyless group: stability gossip in a member's name (review37)", () => 
     // 2 % of what it receives then asked for messages nobody held any more (nak `lost` 11) and
     // was excluded (incarnations [1, 1, 2]); without the two datagrams the same run loses
     // nothing and nobody is excluded.
-    const w = new World({
-      ...groupConfig(7, 3, []),
-      stack: parseSpec(GROUP_STACK, GMS_SIM_OPTIONS),
-      qos: { order: 'total' },
-      endMs: 12_000,
-      probeAtMs: 9_000,
-    });
-    for (let t = 500; t < 8_000; t += 10) w.at(t, () => w.cast(w.nodes[(t / 10) % 2]!));
-    planProbes(w);
+    const w = world(10, 2);
     w.at(2_000, () => w.setLossy(2, 0.02, 0));
     w.at(7_000, () => w.setLossy(2, 0, 0));
     w.at(2_000, () => {

@@ -198,7 +198,7 @@ export class Delivery {
         gseq: undefined,
         qos: undefined,
         // Unnumbered: the layers above take nothing from it but an unreliable cast (review37).
-        ...(kind === GmsKind.Unreliable ? { unreliable: true } : {}),
+        unreliable: kind === GmsKind.Unreliable,
       },
     });
   }

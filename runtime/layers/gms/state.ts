@@ -155,7 +155,7 @@ export class GmsShared {
         viewId: v.id,
         epoch: this.epoch,
         // 64 bits: it lives as long as the view, and one Suspect that guesses it (with a `heldMs`
-        // past `partitionMs`) excludes a member; 32 bits fell to about 2^31 datagrams.
+        // past `partitionMs`) excludes a member; 32 bits take 2^31 guesses on average.
         nonce: this.challenge('report', v.id, String(this.epoch), 16),
       };
     return this.nonceOf.nonce;
