@@ -21,17 +21,23 @@ export const NakKind = {
   Unreliable: 0,
   /** [1, channel, seq] a message of a reliable stream; [1, 1, seq, receiver] on a point-to-point one. */
   Data: 1,
-  /** [2, channel, from, to, from, to, ...] the receiver misses these sequence ranges. */
+  /** [2, channel, nonce, from, to, from, to, ...] the receiver misses these sequence ranges;
+   * nonce: the receiver's for this stream, which a Gone must echo. */
   Nak: 2,
   /** [3, channel, lastSeq] (+ receiver on channel 1) the sender's stream has reached lastSeq (trailing-loss repair). */
   Session: 3,
-  /** [4, channel, firstAvailable] what was asked for is no longer buffered. */
+  /** [4, channel, firstAvailable, nonce] what was asked for is no longer buffered (echoing the NAK's nonce). */
   Gone: 4,
   /** [5, 0, origin, from, to, ...] to another member: the receiver misses these ranges of
    * origin's cast stream and origin's own repairs have not reached it. */
   NakFor: 5,
   /** [6, 0, origin, seq] message seq of origin's cast stream, resent by a member that holds it. */
   Repair: 6,
+  /** [7, channel, nonce] receiver → sender: where does your stream (on channel 1: to me) begin?
+   * Sent for a stream whose origin the receiver does not know yet. */
+  Sync: 7,
+  /** [8, channel, nonce, origin] sender → receiver: the answer, echoing the Sync's nonce. */
+  Origin: 8,
 } as const;
 
 /** Channel 0: the sender's cast stream; channel 1: its point-to-point stream to the receiver. */
@@ -75,6 +81,16 @@ export interface NakOptions {
   maxHeld: number;
   /** Payload bytes of those copies kept per sender; past it the oldest are dropped. */
   maxHeldBytes: number;
+  /**
+   * Each stream begins at a random position below 2^48, which a receiver learns from the sender
+   * by a Sync/Origin round trip echoing a nonce (or from a join point). Without a key, a forger
+   * who can spoof a member's source address but not read its traffic must then guess where the
+   * stream stands: one datagram in nak's window of `maxPending` positions, at 0..2,000 of a young
+   * group's streams, put a forged Leave or Install in a member's place (FINDINGS 206, 207). Off:
+   * every stream begins at 0 and receivers assume so (only for tests that write packets by hand).
+   * Every member of a group must use the same setting.
+   */
+  randomOrigins: boolean;
 }
 
 const DEFAULTS: NakOptions = {
@@ -94,12 +110,19 @@ const DEFAULTS: NakOptions = {
   maxPendingBytes: 64 * 1024 * 1024,
   maxHeld: 4096,
   maxHeldBytes: 8 * 1024 * 1024,
+  randomOrigins: true,
 };
+
+/** Random stream origins lie below 2^48: 2^48 / maxPending ≈ 2.8·10^10 guesses per hit, and
+ * 2^5 times that much room before the numbers leave the safe integers. */
+const ORIGIN_SPAN = 2 ** 48;
 
 interface OutStream {
   channel: number;
   /** Destination for a point-to-point stream; null for the cast stream. */
   to: MemberId | null;
+  /** Where the stream began: what a receiver that asks (Sync) starts from. */
+  start: number;
   nextSeq: number;
   /** Oldest sequence still buffered. */
   base: number;
@@ -131,6 +154,18 @@ interface InStream {
   /** `next` when the last NAK went out: progress since then resets the backoff. */
   nakedAt: number;
   nakArmed: boolean;
+  /**
+   * Where the stream begins is not known yet: `next` and `highest` mean nothing, and what comes
+   * is held by its number, unchecked, until a Sync is answered (or a join point says).
+   */
+  unsynced: boolean;
+  /** Sent to the sender only (in Syncs and NAKs): an Origin or a Gone must echo it. 0 when
+   * origins are not random. */
+  nonce: number;
+  /** A Sync retry is scheduled (at most one Sync per `nakMaxMs`; see {@link Nak.askOrigin}). */
+  syncArmed: boolean;
+  /** Syncs sent for this stream. */
+  syncRounds: number;
 }
 
 /**
@@ -169,6 +204,13 @@ class Nak implements Layer {
     repairsForOthers: 0,
     /** NAKs for our casts from senders outside the view, ignored (they would re-cast to everyone). */
     strangerNaks: 0,
+    /** Syncs sent: streams whose origin we asked for. */
+    syncsSent: 0,
+    /** Syncs for our cast stream from senders outside the view, not answered (the origin is
+     * what keeps a forger from guessing where the stream stands). */
+    strangerSyncs: 0,
+    /** Origins and Gones that did not echo the stream's nonce (sent only in our Syncs and NAKs), refused. */
+    echoesRefused: 0,
   };
   /** Other members' casts, by sender, until stable. */
   private readonly held = new Map<string, Held>();
@@ -190,10 +232,11 @@ class Nak implements Layer {
     const key = to ?? '*';
     let s = this.out.get(key);
     if (!s) {
-      const start = this.tombstones.get(`out|${key}`) ?? 0;
+      const start = this.tombstones.get(`out|${key}`) ?? this.origin();
       s = {
         channel: to === null ? CAST : P2P,
         to,
+        start,
         nextSeq: start,
         base: start,
         buffer: new Map(),
@@ -203,6 +246,16 @@ class Nak implements Layer {
       this.out.set(key, s);
     }
     return s;
+  }
+
+  /** Where a new outgoing stream begins (see {@link NakOptions.randomOrigins}). */
+  private origin(): number {
+    if (!this.o.randomOrigins) return 0;
+    // Two draws: one of the injected source's numbers carries 32 random bits.
+    return (
+      Math.floor(this.ctx.random() * (ORIGIN_SPAN / 2 ** 16)) * 2 ** 16 +
+      Math.floor(this.ctx.random() * 2 ** 16)
+    );
   }
 
   private inStream(from: MemberId, channel: number): InStream {
@@ -221,7 +274,7 @@ class Nak implements Layer {
         // delivered twice once 64 invented senders pushed its stream out). Apart from the
         // members' tombstones, which invented senders must not push out.
         const gone = this.inn.get(old);
-        if (gone) {
+        if (gone && !gone.unsynced) {
           this.strangerTombs.delete(old);
           this.strangerTombs.set(old, gone.next);
           if (this.strangerTombs.size > MAX_STRANGER_TOMBSTONES)
@@ -232,7 +285,8 @@ class Nak implements Layer {
       }
     }
     if (!s) {
-      const next = this.tombstones.get(`in|${key}`) ?? this.strangerTombs.get(key) ?? 0;
+      const known = this.tombstones.get(`in|${key}`) ?? this.strangerTombs.get(key);
+      const next = known ?? 0;
       this.strangerTombs.delete(key);
       s = {
         from,
@@ -244,6 +298,10 @@ class Nak implements Layer {
         nakDelay: 0,
         nakedAt: -1,
         nakArmed: false,
+        unsynced: known === undefined && this.o.randomOrigins,
+        nonce: this.o.randomOrigins ? this.newNonce() : 0,
+        syncArmed: false,
+        syncRounds: 0,
       };
       this.inn.set(key, s);
     }
@@ -257,6 +315,12 @@ class Nak implements Layer {
     this.pendingBytes -= s.bytes;
     this.inn.delete(key);
     this.ctx.clearTimer(`nak:${key}`);
+    this.ctx.clearTimer(`sync:${key}`);
+  }
+
+  /** A 52-bit nonce (a safe integer, so a header carries it as a number). */
+  private newNonce(): number {
+    return Math.floor(this.ctx.random() * 2 ** 32) * 2 ** 20 + Math.floor(this.ctx.random() * 2 ** 20);
   }
 
   /** Data and session headers of a point-to-point stream name the receiver. */
@@ -339,7 +403,11 @@ class Nak implements Layer {
       }
       case 'expect': {
         const s = this.inStream(ev.member, CAST);
-        if (s.next < ev.seq) this.skipTo(s, ev.seq, false);
+        if (s.unsynced) {
+          // 0 is a digest's "cast nothing yet" (gms counts from its own delivered casts): the
+          // origin then comes by Sync. A random origin is 0 once in 2^48.
+          if (ev.seq !== 0) this.settle(s, ev.seq);
+        } else if (s.next < ev.seq) this.skipTo(s, ev.seq, false);
         return;
       }
       case 'view': {
@@ -351,7 +419,8 @@ class Nak implements Layer {
       case 'forget': {
         for (const ch of [CAST, P2P]) {
           const key = `${ev.member}|${ch}`;
-          const next = this.inn.get(key)?.next ?? this.strangerTombs.get(key);
+          const s = this.inn.get(key);
+          const next = s ? (s.unsynced ? undefined : s.next) : this.strangerTombs.get(key);
           if (next !== undefined) this.bury(`in|${key}`, next);
           this.strangerTombs.delete(key);
           this.dropIn(key);
@@ -388,20 +457,26 @@ class Nak implements Layer {
         this.onData(ev.from, channel, headerUint(h[2], 'nak', 'seq'), msg, channel === CAST);
         return;
       case NakKind.Nak:
-        this.onNak(ev.from, channel, h.slice(2));
+        this.onNak(ev.from, channel, headerUint(h[2], 'nak', 'nonce'), h.slice(3));
         return;
       case NakKind.Session:
         if (this.misdirected(channel, h)) return;
         this.onSession(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
         return;
       case NakKind.Gone:
-        this.onGone(ev.from, channel, headerUint(h[2], 'nak', 'seq'));
+        this.onGone(ev.from, channel, headerUint(h[2], 'nak', 'seq'), headerUint(h[3], 'nak', 'nonce'));
         return;
       case NakKind.NakFor:
         this.onNakFor(ev.from, headerString(h[2], 'nak', 'origin'), h.slice(3));
         return;
       case NakKind.Repair:
         this.onRepair(ev.from, headerString(h[2], 'nak', 'origin'), headerUint(h[3], 'nak', 'seq'), msg);
+        return;
+      case NakKind.Sync:
+        this.onSync(ev.from, channel, headerUint(h[2], 'nak', 'nonce'));
+        return;
+      case NakKind.Origin:
+        this.onOrigin(ev.from, channel, headerUint(h[2], 'nak', 'nonce'), headerUint(h[3], 'nak', 'origin'));
         return;
       default:
         throw new DecodeError('DECODE_BAD_SHAPE', `nak: unknown kind ${kind}`);
@@ -410,13 +485,19 @@ class Nak implements Layer {
 
   private onData(from: MemberId, channel: number, seq: number, msg: Msg, cast: boolean): void {
     const s = this.inStream(from, channel);
-    if (seq < s.next || s.pending.has(seq)) {
+    const unknown = s.unsynced;
+    if ((!unknown && seq < s.next) || s.pending.has(seq)) {
       this.c.duplicates++;
       return;
     }
-    if (seq > s.next + this.o.maxPending) return; // too far ahead to hold; NAKed again later
-    s.highest = Math.max(s.highest, seq);
-    if (seq === s.next) {
+    if (unknown) {
+      // Held by its number until the origin is known, which then decides what of it is taken.
+      this.askOrigin(s);
+      if (s.pending.size >= this.o.maxPending) return;
+    } else if (seq > s.next + this.o.maxPending)
+      return; // too far ahead to hold; NAKed again later
+    else s.highest = Math.max(s.highest, seq);
+    if (!unknown && seq === s.next) {
       this.deliver(s, seq, msg, cast);
       this.drain(s, cast);
     } else {
@@ -452,7 +533,7 @@ class Nak implements Layer {
   }
 
   private armNak(s: InStream): void {
-    const gap = s.next <= s.highest;
+    const gap = !s.unsynced && s.next <= s.highest;
     const key = `nak:${s.from}|${s.channel}`;
     if (!gap) {
       s.nakArmed = false;
@@ -468,13 +549,19 @@ class Nak implements Layer {
 
   private onSession(from: MemberId, channel: number, last: number): void {
     const s = this.inStream(from, channel);
+    if (s.unsynced) {
+      // Kept raw (`highest` means nothing yet) and bounded when the origin is known.
+      if (last > s.highest) s.highest = last;
+      this.askOrigin(s);
+      return;
+    }
     // Never believe more than we could hold: a forged or stale claim cannot inflate the gap.
     const claim = Math.min(last, s.next + this.o.maxPending);
     if (claim > s.highest) s.highest = claim;
     this.armNak(s);
   }
 
-  private onNak(from: MemberId, channel: number, ranges: unknown[]): void {
+  private onNak(from: MemberId, channel: number, nonce: number, ranges: unknown[]): void {
     // Validate every pair before acting on any; one NAK buys at most maxRetransmitsPerNak resends.
     const pairs = this.nakPairs(ranges);
     // Our casts are resent to the whole group: only a member may ask for them, or a stranger's
@@ -503,7 +590,7 @@ class Nak implements Layer {
         this.transmit(s, this.dataHeader(s, seq), m);
       }
     }
-    if (gone) this.control(from, [NakKind.Gone, channel, s.base]);
+    if (gone) this.control(from, [NakKind.Gone, channel, s.base, nonce]);
   }
 
   private hold(origin: MemberId, seq: number, msg: Msg): void {
@@ -582,10 +669,16 @@ class Nak implements Layer {
     this.onData(origin, CAST, seq, msg, true);
   }
 
-  private onGone(from: MemberId, channel: number, firstAvailable: number): void {
+  private onGone(from: MemberId, channel: number, firstAvailable: number, nonce: number): void {
     const s = this.inn.get(`${from}|${channel}`);
     // Only believe a Gone while we are missing something, and never past what we know exists.
-    if (!s || s.next > s.highest) return;
+    if (!s || s.unsynced || s.next > s.highest) return;
+    // Nor one that does not answer our NAKs: a Session and a Gone forged in a sender's name
+    // made a receiver skip 9,999 of its casts, wherever the stream stood (FINDINGS, session 31).
+    if (nonce !== s.nonce) {
+      this.c.echoesRefused++;
+      return;
+    }
     const upTo = Math.min(firstAvailable, s.highest + 1);
     if (s.next < upTo) this.skipTo(s, upTo, true);
   }
@@ -610,6 +703,73 @@ class Nak implements Layer {
     this.armNak(s);
   }
 
+  /**
+   * Asks the sender where the stream begins: at once, then (a member's stream) every `nakMaxMs`
+   * for `SYNC_EAGER` rounds, backing off to `nakBackoffMaxMs` after (a member that has no such
+   * stream never answers). Nothing of the stream is delivered until the answer, so rounds do not
+   * back off early: over a link that loses 70 %, doubling from the start made a first cast wait
+   * past 400 ms. A stranger's stream is asked again only when more of it comes, so a forged
+   * packet in an invented sender's name draws at most one Sync.
+   */
+  private askOrigin(s: InStream): void {
+    if (s.syncArmed || !s.unsynced) return;
+    s.syncArmed = true;
+    this.c.syncsSent++;
+    this.control(s.from, [NakKind.Sync, s.channel, s.nonce]);
+    s.syncRounds++;
+    const delay =
+      s.syncRounds <= SYNC_EAGER
+        ? this.o.nakMaxMs
+        : Math.min(this.o.nakBackoffMaxMs, this.o.nakMaxMs * 2 ** (s.syncRounds - SYNC_EAGER));
+    this.ctx.setTimer(`sync:${s.from}|${s.channel}`, delay);
+  }
+
+  /**
+   * A receiver asks where our stream to it, or our cast stream, begins. The cast stream's origin
+   * goes only to members of the view (a stranger who learnt it could count from it); a stack that
+   * never saw a view answers anyone, as it serves NAKs.
+   */
+  private onSync(from: MemberId, channel: number, nonce: number): void {
+    if (channel === CAST && this.members.size > 0 && !this.members.has(from)) {
+      this.c.strangerSyncs++;
+      return;
+    }
+    const s = this.out.get(channel === CAST ? '*' : from);
+    if (s) this.control(from, [NakKind.Origin, channel, nonce, s.start]);
+  }
+
+  private onOrigin(from: MemberId, channel: number, nonce: number, origin: number): void {
+    const s = this.inn.get(`${from}|${channel}`);
+    if (!s?.unsynced) return;
+    if (nonce !== s.nonce) {
+      this.c.echoesRefused++;
+      return;
+    }
+    this.settle(s, origin);
+  }
+
+  /**
+   * The stream's position is known now (an Origin or a join point): what was held outside
+   * [at, at + maxPending] goes, the rest is delivered in turn or NAKed for.
+   */
+  private settle(s: InStream, at: number): void {
+    s.unsynced = false;
+    s.syncArmed = false;
+    this.ctx.clearTimer(`sync:${s.from}|${s.channel}`);
+    const claimed = s.highest;
+    s.next = at;
+    s.highest = claimed >= at ? Math.min(claimed, at + this.o.maxPending) : at - 1;
+    for (const [k, m] of s.pending)
+      if (k < at || k > at + this.o.maxPending) {
+        s.pending.delete(k);
+        const size = msgBytes(m);
+        s.bytes -= size;
+        this.pendingBytes -= size;
+      } else if (k > s.highest) s.highest = k;
+    this.drain(s, s.channel === CAST);
+    this.armNak(s);
+  }
+
   /** Gaps between `next` and `highest`, as [lo, hi] pairs; linear in what is held, not in the gap. */
   private missingRanges(s: InStream): number[] {
     const ranges: number[] = [];
@@ -625,6 +785,13 @@ class Nak implements Layer {
   }
 
   timer(key: string): void {
+    if (key.startsWith('sync:')) {
+      const s = this.inn.get(key.slice(5));
+      if (!s?.unsynced) return;
+      s.syncArmed = false;
+      if (this.members.has(s.from)) this.askOrigin(s);
+      return;
+    }
     if (key.startsWith('nak:')) {
       const s = this.inn.get(key.slice(4));
       if (!s) return;
@@ -632,7 +799,7 @@ class Nak implements Layer {
       const ranges = this.missingRanges(s);
       if (ranges.length === 0) return;
       this.c.naksSent++;
-      this.control(s.from, [NakKind.Nak, s.channel, ...ranges]);
+      this.control(s.from, [NakKind.Nak, s.channel, s.nonce, ...ranges]);
       // The last round brought nothing: the sender's link to us may be the bad one, so ask
       // another member as well (any holder may repair, as in SRM), picked at random each round.
       if (s.channel === CAST && s.next === s.nakedAt && this.members.has(s.from)) this.nakOther(s, ranges);
@@ -647,7 +814,7 @@ class Nak implements Layer {
     if (key.startsWith('session:')) {
       const target = key.slice(8);
       const s = this.out.get(target);
-      if (!s || s.nextSeq === 0) return;
+      if (!s || s.nextSeq === s.start) return;
       const header: unknown[] = [NakKind.Session, s.channel, s.nextSeq - 1];
       if (s.to !== null) header.push(s.to);
       if (s.to === null)
@@ -676,10 +843,22 @@ class Nak implements Layer {
     let buffered = 0;
     for (const s of this.out.values()) buffered += s.buffer.size;
     let pending = 0;
-    for (const s of this.inn.values()) pending += s.pending.size;
+    let unsynced = 0;
+    for (const s of this.inn.values()) {
+      pending += s.pending.size;
+      if (s.unsynced) unsynced++;
+    }
     let held = 0;
     for (const h of this.held.values()) held += h.msgs.size;
-    return { ...this.c, buffered, pending, held, pendingBytes: this.pendingBytes, inStreams: this.inn.size };
+    return {
+      ...this.c,
+      buffered,
+      pending,
+      held,
+      pendingBytes: this.pendingBytes,
+      inStreams: this.inn.size,
+      unsynced,
+    };
   }
 }
 
@@ -699,6 +878,8 @@ function* heldIn(h: Held, lo: number, hi: number): Generator<[number, Msg]> {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Syncs sent `nakMaxMs` apart before they back off (see `Nak.askOrigin`). */
+const SYNC_EAGER = 8;
 const MAX_TOMBSTONES = 4096;
 /** Stranger streams whose position is kept after they were dropped (see `Nak.strangerTombs`). */
 const MAX_STRANGER_TOMBSTONES = 1024;
@@ -730,7 +911,13 @@ export const nak: LayerFactory<NakOptions> = {
   requires: ['transport'],
   create: (ctx, o) => {
     const opts = { ...DEFAULTS, ...o };
-    requirePositive('nak', opts, Object.keys(opts));
+    requirePositive(
+      'nak',
+      opts,
+      Object.keys(opts).filter((k) => k !== 'randomOrigins'),
+    );
+    if (typeof opts.randomOrigins !== 'boolean')
+      throw new StackConfigError('STACK_BAD_OPTION', 'nak option randomOrigins must be a boolean');
     if (opts.nakMaxMs < opts.nakMinMs)
       throw new StackConfigError('STACK_BAD_OPTION', 'nak: nakMaxMs < nakMinMs');
     return new Nak(ctx, opts);

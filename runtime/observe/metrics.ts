@@ -164,6 +164,13 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     repairsForOthers: ['counter', 'Messages of other senders resent to a receiver that asked.'],
     strangerNaks: ['counter', "NAKs for this member's casts from senders outside the view, ignored."],
     held: ['gauge', "Copies of other members' casts held until stable, to repair others."],
+    syncsSent: ['counter', 'Syncs sent: incoming streams whose random origin was asked of their sender.'],
+    strangerSyncs: [
+      'counter',
+      "Syncs for this member's cast stream from senders outside the view, not answered.",
+    ],
+    echoesRefused: ['counter', "Origins and Gones that did not echo the stream's nonce, refused."],
+    unsynced: ['gauge', 'Incoming streams held until their sender says where they begin, now.'],
   },
   pack: {
     messages: ['counter', 'Messages packed.'],

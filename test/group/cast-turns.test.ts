@@ -75,6 +75,12 @@ describe('Group.cast: turns of the event loop before a cast leaves', () => {
     const [sequencer, other] = a.view!.members[0] === a.self ? [a, b] : [b, a];
     const got: string[] = [];
     other.on('deliver', (d) => got.push(new TextDecoder().decode(d.payload)));
+    // A first cast: the other member learns where the sequencer's cast stream begins (a Sync
+    // round trip, nak's random origins) before it delivers anything of it.
+    sequencer.cast(te.encode('warm'));
+    for (let i = 0; i < 200 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(got).toStrictEqual(['warm']);
+    got.length = 0;
     await new Promise<void>((r) =>
       setTimeout(() => {
         sequencer.cast(te.encode('own'));

@@ -8,7 +8,9 @@ import { encodePacket, groupIdOf, PacketType } from '../../runtime/wire/index.js
 import { Net, type NetMember, totalStub } from './layer-net.js';
 
 const registry = defaultRegistry().with(fc, totalStub);
-const spec = (o: Record<string, unknown>) => parseSpec('fc:total-stub:nak:com', { fc: o });
+// Packets written by hand: nak streams from 0.
+const spec = (o: Record<string, unknown>) =>
+  parseSpec('fc:total-stub:nak:com', { fc: o, nak: { randomOrigins: false } });
 const cast = (n: number, size = 100): DownEvent => {
   const payload = new Uint8Array(size);
   payload[0] = n;

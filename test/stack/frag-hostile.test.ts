@@ -39,11 +39,15 @@ function oneByteRun(sender: number, total: number, packets: number, perPacket: n
 
 /** frag over nak, pack and com, as member 00000001.1 of group `g`. */
 function fragStack(maxMessage: number) {
-  return buildStack(parseSpec('frag:nak:pack:com', { frag: { maxMessage } }), defaultRegistry(), {
-    self: '00000001.1',
-    groupName: 'g',
-    random: seededRandom(1),
-  });
+  return buildStack(
+    parseSpec('frag:nak:pack:com', { frag: { maxMessage }, nak: { randomOrigins: false } }),
+    defaultRegistry(),
+    {
+      self: '00000001.1',
+      groupName: 'g',
+      random: seededRandom(1),
+    },
+  );
 }
 
 describe('frag facing one-byte fragments', () => {

@@ -89,7 +89,8 @@ describe('frag round trips over frag:nak:com', () => {
   it('delivers the reassembled message with the meta of its last fragment', () => {
     const net = new Net({
       members: 2,
-      stack: parseSpec('frag:nak:com', { frag: { fragSize: 10 } }),
+      // Streams from 0, so that the fragments' numbers are known.
+      stack: parseSpec('frag:nak:com', { frag: { fragSize: 10 }, nak: { randomOrigins: false } }),
       registry,
     });
     net.installView(1);
@@ -214,7 +215,8 @@ describe('frag facing forged and malformed fragments', () => {
   const packet = (fragHeader: unknown, seq: number, payload: Uint8Array, upper: unknown[] = []) =>
     raw([...upper, fragHeader, [1, 0, seq]], payload);
   const stack = (o: Record<string, unknown> = { fragSize: 10, maxMessage: 1_000 }) =>
-    buildStack(parseSpec('frag:nak:com', { frag: o }), registry, {
+    // Packets written by hand: nak streams from 0.
+    buildStack(parseSpec('frag:nak:com', { frag: o, nak: { randomOrigins: false } }), registry, {
       self: '00000001.1',
       groupName: 'g',
       random: seededRandom(1),
@@ -300,7 +302,7 @@ describe('frag facing forged and malformed fragments', () => {
     s.receive(packet([1, 3, 0, 25], 0, bytes(10)), 'evil:1', 0);
     // seq 1 never arrives; seq 2 waits in nak until the sender says seq 1 is gone for good.
     expect(ups(s.receive(packet([1, 3, 2, 25], 2, bytes(5)), 'evil:1', 1))).toEqual([]);
-    const gone = raw([[4, 0, 2]], new Uint8Array(0));
+    const gone = raw([[4, 0, 2, 0]], new Uint8Array(0)); // nonce 0: origins not random
     expect(ups(s.receive(gone, 'evil:1', 1)).map((e) => e.type)).toEqual(['lost']);
     expect(s.stats().frag!).toMatchObject({ abandoned: 1, orphans: 1, partials: 0 });
     expect(s.stats().stack!.refused).toBe(0);

@@ -14,8 +14,11 @@ const packet = (headers: unknown[], group = 'g') =>
     payload: new Uint8Array(0),
   });
 
+/** Packets here are written by hand: streams from 0 (see "random stream origins" below for the default). */
+const BY_HAND = { randomOrigins: false };
+
 function stack() {
-  return buildStack(parseSpec('nak:com', { nak: { maxPending: 1000 } }), defaultRegistry(), {
+  return buildStack(parseSpec('nak:com', { nak: { maxPending: 1000, ...BY_HAND } }), defaultRegistry(), {
     self: '00000001.1',
     groupName: 'g',
     random: seededRandom(1),
@@ -28,20 +31,20 @@ describe('nak facing forged and malformed packets', () => {
     s.receive(packet([[3, 0, 2 ** 52]]), 'evil:1', 0);
     const effects = s.advance(1_000);
     const naks = effects.flatMap((e) => (e.kind === 'transmit' ? [decodePacket(e.bytes).headers[0]] : []));
-    expect(naks).toEqual([[2, 0, 0, 1000]]);
+    expect(naks).toEqual([[2, 0, 0, 0, 1000]]); // nonce 0: origins not random
   });
 
   it('answers a NAK for an absurd range without scanning it', () => {
     const s = stack();
     s.down({ type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } }, 0);
     const started = performance.now();
-    s.receive(packet([[2, 0, 0, Number.MAX_SAFE_INTEGER]]), 'evil:1', 100);
+    s.receive(packet([[2, 0, 0, 0, Number.MAX_SAFE_INTEGER]]), 'evil:1', 100);
     expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('ignores a forged Gone that would skip the stream far ahead', () => {
     const s = stack();
-    s.receive(packet([[4, 0, Number.MAX_SAFE_INTEGER]]), 'evil:1', 0);
+    s.receive(packet([[4, 0, Number.MAX_SAFE_INTEGER, 0]]), 'evil:1', 0);
     const ok = s.receive(packet([[1, 0, 0]]), 'evil:1', 1);
     expect(ok.some((e) => e.kind === 'up' && e.event.type === 'deliver')).toBe(true);
   });
@@ -58,7 +61,7 @@ describe('nak facing forged and malformed packets', () => {
     s.down({ type: 'view', view: view(['00000001.1', '00000002.1']) } as never, 0);
     s.down({ type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } }, 0);
     const resent = (at: number) =>
-      s.receive(packet([[2, 0, 0, 0]]), 'evil:1', at).filter((e) => e.kind === 'transmit').length;
+      s.receive(packet([[2, 0, 0, 0, 0]]), 'evil:1', at).filter((e) => e.kind === 'transmit').length;
     expect(resent(100)).toBe(0);
     expect(s.stats().nak?.strangerNaks).toBe(1);
     s.down({ type: 'view', view: view(['00000001.1', '00000bad.1']) } as never, 200);
@@ -68,7 +71,7 @@ describe('nak facing forged and malformed packets', () => {
   it('refuses a NAK range with lo > hi before resending anything', () => {
     const s = stack();
     s.down({ type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } }, 0);
-    const out = s.receive(packet([[2, 0, 0, 0, 5, 1]]), 'evil:1', 100);
+    const out = s.receive(packet([[2, 0, 0, 0, 0, 5, 1]]), 'evil:1', 100);
     expect(out.filter((e) => e.kind === 'transmit')).toEqual([]);
     expect(s.stats().stack?.refused).toBe(1);
   });
@@ -107,7 +110,7 @@ describe('nak: memory for senders outside the view', () => {
     });
 
   it('4,000 forged 60 KB out-of-order datagrams from invented ids: bytes held stay under the caps', () => {
-    const s = buildStack(parseSpec('nak:com'), defaultRegistry(), {
+    const s = buildStack(parseSpec('nak:com', { nak: BY_HAND }), defaultRegistry(), {
       self: '00000001.1',
       groupName: 'g',
       random: seededRandom(1),
@@ -130,11 +133,15 @@ describe('nak: memory for senders outside the view', () => {
   });
 
   it('a view member is not held to the stranger cap, and the total cap still holds', () => {
-    const s = buildStack(parseSpec('nak:com', { nak: { maxPendingBytes: 4_000_000 } }), defaultRegistry(), {
-      self: '00000001.1',
-      groupName: 'g',
-      random: seededRandom(1),
-    });
+    const s = buildStack(
+      parseSpec('nak:com', { nak: { maxPendingBytes: 4_000_000, ...BY_HAND } }),
+      defaultRegistry(),
+      {
+        self: '00000001.1',
+        groupName: 'g',
+        random: seededRandom(1),
+      },
+    );
     const member = '00000bad.1';
     s.down({ type: 'view', view: { id: 1, members: ['00000001.1', member], addresses: ['a:1', 'b:1'] } }, 0);
     const payload = new Uint8Array(60_000);
@@ -163,7 +170,7 @@ describe('nak: repairs through other members (NakFor, Repair) from outside the v
       payload,
     });
   function member3() {
-    const s = buildStack(parseSpec('nak:com'), defaultRegistry(), {
+    const s = buildStack(parseSpec('nak:com', { nak: BY_HAND }), defaultRegistry(), {
       self,
       groupName: 'g',
       random: seededRandom(1),
@@ -250,5 +257,111 @@ describe('nak: a stranger stream pushed out by invented senders (FINDINGS 175)',
       s.receive(p2p(0x1000 + i, 0, 99), `6.${i >> 8}.${i & 255}.1:1`, 2 + i * 20);
     const out = s.receive(p2p(0x777, 0, 10), 'j:1', 70_000);
     expect(out.some((e) => e.kind === 'up' && e.event.type === 'deliver')).toBe(false);
+  });
+});
+
+describe('nak: random stream origins (FINDINGS 206, 207)', () => {
+  const self = '00000001.1';
+  const bad = '00000bad.1';
+  /** A stack with the default options, `members` its view (the sender 0xbad at 'evil:1'). */
+  function fresh(members = [self, bad]) {
+    const s = buildStack(parseSpec('nak:com'), defaultRegistry(), {
+      self,
+      groupName: 'g',
+      random: seededRandom(3),
+    });
+    const addresses = members.map((m) => (m === bad ? 'evil:1' : 'a:1'));
+    s.down({ type: 'view', view: { id: 1, members, addresses, epoch: 1 } } as never, 0);
+    return s;
+  }
+  const sent = (effects: ReturnType<ReturnType<typeof fresh>['receive']>) =>
+    effects.flatMap((e) => (e.kind === 'transmit' ? [decodePacket(e.bytes).headers[0] as unknown[]] : []));
+  const delivered = (effects: ReturnType<ReturnType<typeof fresh>['receive']>) =>
+    effects.flatMap((e) => (e.kind === 'up' && e.event.type === 'deliver' ? [e.event.msg.payload[0]] : []));
+  const data = (seq: number, byte: number) =>
+    encodePacket({
+      type: PacketType.Stack,
+      flags: 0,
+      groupId: groupIdOf('g'),
+      sender: { node: 0xbad, inc: 1 },
+      headers: [[1, 0, seq]],
+      payload: new Uint8Array([byte]),
+    });
+
+  it('holds a new stream until the sender answers where it begins, echoing the Sync', () => {
+    const s = fresh();
+    // A spray at the positions of a young stream, then the sender's own first cast far away.
+    for (let seq = 0; seq <= 2_000; seq += 100)
+      expect(delivered(s.receive(data(seq, 9), 'evil:1', 1))).toEqual([]);
+    const origin = 2 ** 40 + 12_345;
+    const first = s.receive(data(origin, 1), 'evil:1', 2);
+    expect(delivered(first)).toEqual([]);
+    const syncs = [...sent(first), ...sent(s.advance(3))];
+    // One Sync for the stream so far (the spray's first packet sent it), then none until nakMaxMs.
+    expect(s.stats().nak?.syncsSent).toBe(1);
+    expect(syncs).toEqual([]);
+    const retry = sent(s.advance(30)).filter((h) => h[0] === 7);
+    expect(retry).toHaveLength(1);
+    const nonce = retry[0]![2] as number;
+    expect(retry[0]).toEqual([7, 0, nonce]);
+    // An Origin that does not echo the nonce is refused; the echo delivers from the origin on.
+    expect(delivered(s.receive(packet([[8, 0, nonce + 1, 0]]), 'evil:1', 31))).toEqual([]);
+    expect(s.stats().nak?.echoesRefused).toBe(1);
+    expect(delivered(s.receive(packet([[8, 0, nonce, origin]]), 'evil:1', 32))).toEqual([1]);
+    expect(delivered(s.receive(data(origin + 1, 2), 'evil:1', 33))).toEqual([2]);
+    expect(s.stats().nak).toMatchObject({ delivered: 2, unsynced: 0, pending: 0 });
+  });
+
+  it('answers where its cast stream begins to a member only, its stream to a receiver to that receiver', () => {
+    const s = fresh([self, '00000002.1']);
+    const cast = s.down(
+      { type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } },
+      0,
+    );
+    const origin = sent(cast).find((h) => h[0] === 1)![2] as number;
+    expect(origin).toBeGreaterThan(0);
+    expect(origin).toBeLessThan(2 ** 48);
+    expect(sent(s.receive(packet([[7, 0, 77]]), 'evil:1', 1))).toEqual([]);
+    expect(s.stats().nak?.strangerSyncs).toBe(1);
+    s.down(
+      {
+        type: 'view',
+        view: { id: 2, members: [self, bad], addresses: ['a:1', 'evil:1'], epoch: 1 },
+      } as never,
+      2,
+    );
+    expect(sent(s.receive(packet([[7, 0, 77]]), 'evil:1', 3))).toEqual([[8, 0, 77, origin]]);
+    // Point to point: only the stream to the asker, and none it was never sent.
+    expect(sent(s.receive(packet([[7, 1, 78]]), 'evil:1', 4))).toEqual([]);
+    const p2p = s.down(
+      { type: 'send', to: bad, msg: { headers: [], payload: new Uint8Array([2]) }, qos: { order: 'fifo' } },
+      5,
+    );
+    const p2pOrigin = sent(p2p).find((h) => h[0] === 1)![2] as number;
+    expect(p2pOrigin).not.toBe(origin);
+    expect(sent(s.receive(packet([[7, 1, 79]]), 'evil:1', 6))).toEqual([[8, 1, 79, p2pOrigin]]);
+  });
+
+  it("takes a Gone only when it echoes the nonce of the receiver's NAKs", () => {
+    const s = fresh();
+    const origin = 5_000_000;
+    s.receive(data(origin + 3, 3), 'evil:1', 0);
+    const nonce = sent(s.advance(30)).find((h) => h[0] === 7)![2] as number;
+    s.receive(packet([[8, 0, nonce, origin]]), 'evil:1', 31);
+    const naks = sent(s.advance(100)).filter((h) => h[0] === 2);
+    expect(naks).toEqual([[2, 0, nonce, origin, origin + 2]]);
+    expect(s.receive(packet([[4, 0, origin + 3, nonce + 1]]), 'evil:1', 101)).toEqual([]);
+    expect(s.stats().nak).toMatchObject({ echoesRefused: 1, lost: 0 });
+    expect(delivered(s.receive(packet([[4, 0, origin + 3, nonce]]), 'evil:1', 102))).toEqual([3]);
+    expect(s.stats().nak?.lost).toBe(3);
+  });
+
+  it('a stranger stream draws at most one Sync per packet that comes for it', () => {
+    const s = fresh([self, '00000002.1']);
+    s.receive(data(10, 1), 'evil:1', 0);
+    let syncs = 0;
+    for (let t = 1; t < 2_000; t += 10) syncs += sent(s.advance(t)).filter((h) => h[0] === 7).length;
+    expect(s.stats().nak?.syncsSent).toBe(1);
+    expect(syncs).toBe(0);
   });
 });

@@ -7,7 +7,11 @@ import { defaultConfig, runScenario } from '../sim/scenario.js';
 import { ALL_FAULTS } from '../sim/world.js';
 
 const make = (self: string) =>
-  buildStack(parseSpec('nak:pack:com'), defaultRegistry(), { self, groupName: 'g', random: seededRandom(2) });
+  buildStack(parseSpec('nak:pack:com', { nak: { randomOrigins: false } }), defaultRegistry(), {
+    self,
+    groupName: 'g',
+    random: seededRandom(2),
+  });
 const cast = (n: number) => ({
   type: 'cast' as const,
   msg: { headers: [], payload: new Uint8Array([n]) },

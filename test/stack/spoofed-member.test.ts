@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { endpointOf } from '../../runtime/stack/member.js';
 import { encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
+import { sprayRun } from '../sim/repro/nak-spray.js';
 import { attacked, forged, inject, UNRELIABLE, world } from '../sim/spoof.js';
 
 describe('keyless group: forged packets in a member name', () => {
@@ -89,17 +90,39 @@ describe('keyless group: forged packets in a member name', () => {
     expect(r.violations).toEqual([]);
   });
 
-  it("a nak Session and Gone per receiver, in the sequencer's name from its address, skip its casts", () => {
+  it.each([
+    ['leave', 'a Leave in a member name to the coordinator'],
+    ['install', 'an Install of the coordinator alone, in its name, to the others'],
+  ] as const)(
+    "21 datagrams over a young stream's positions 0..2,000, %s (%s), stop nobody",
+    (kind: 'leave' | 'install', _what: string) => {
+      // Before (FINDINGS 206, 207): nak delivered one of them in the member's place, and the member
+      // was excluded ([1, 2, 1]) or the group re-founded ([2, 2, 2]).
+      const r = sprayRun(kind);
+      expect(r.incarnations).toEqual([1, 1, 1]);
+      expect(r.w.nodes[0]!.rec.views).toHaveLength(1);
+      expect(r.violations).toEqual([]);
+    },
+  );
+
+  it("a nak Session and Gone per receiver, in the sequencer's name from its address, skip nothing", () => {
+    // Before (FINDINGS, session 31): a Session claiming 2^32 - 1 and a Gone at it made each
+    // receiver skip 9,999 of the sequencer's casts, wherever its stream stood, and the sequencer
+    // was excluded. A Gone must now echo the nonce of the receiver's NAKs, sent only to the sender.
     const r = attacked((send, members, _viewId, addressOf) => {
       const s = members[0]!;
       for (const m of members.slice(1)) {
-        send(members.indexOf(m), addressOf(s), forged(s, [[3, 0, 2 ** 32 - 1], [0]], false));
-        send(members.indexOf(m), addressOf(s), forged(s, [[4, 0, 2 ** 32 - 1], [0]], true));
+        const far = Number.MAX_SAFE_INTEGER;
+        send(members.indexOf(m), addressOf(s), forged(s, [[3, 0, far], [0]], false));
+        for (const nonce of [0, 1, 2 ** 32])
+          send(members.indexOf(m), addressOf(s), forged(s, [[4, 0, far, nonce], [0]], true));
       }
     });
     const lost = r.w.incarnations.map((i) => i.stats().nak?.lost ?? 0);
-    expect(Math.max(...lost)).toBeGreaterThanOrEqual(9_999);
-    expect(r.incarnations.filter((k) => k === 2)).toHaveLength(1); // the sequencer, excluded
+    expect(lost).toEqual([0, 0, 0]);
+    const refused = r.w.incarnations.map((i) => i.stats().nak?.echoesRefused ?? 0);
+    expect(refused.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(1);
+    expect(r.incarnations).toEqual([1, 1, 1]);
     expect(r.violations).toEqual([]);
   });
 

@@ -18,24 +18,27 @@ export function confirmedVoterRun(mode: 'same' | 'crash', seed = 1) {
     w.crash(w.nodes[3]!);
     w.crash(w.nodes[4]!);
   });
-  // The first founding proposal: its voter with the highest index is cut off from the other two
-  // (one way, towards it) just after the Found left, so it confirms but hears no Install.
+  // The first founding: its voter with the highest index is cut off from the other two (one
+  // way, towards it) as the founder installs, so it confirmed but hears no Install. (Cut on the
+  // founder's install, not a fixed time after its Found: a voter answers a Found only after
+  // learning where the founder's stream to it begins, one round trip later than before.)
   let struck = false;
+  let voters: number[] | undefined;
   const log = w.log.bind(w);
   w.log = (line: string) => {
     log(line);
-    const m = /^n(\d) gms: propose founding to /.exec(line);
-    if (!m || struck) return;
+    const proposed = /^n(\d) gms: propose founding to /.exec(line);
+    if (proposed && !voters) voters = [Number(proposed[1])];
+    const m = /^n(\d) gms: found the group with /.exec(line);
+    if (!m || struck || !voters || Number(m[1]) !== voters[0]) return;
     struck = true;
     const founder = Number(m[1]);
-    const voters = [0, 1, 2].filter((i) => i !== founder);
-    const cut = Math.max(...voters);
-    const other = voters.find((i) => i !== cut)!;
-    w.at(w.now + 0.1, () => {
-      w.cutLink(founder, cut);
-      w.cutLink(other, cut);
-      w.log(`CONFIRMED-VOTER cut n${founder}->n${cut} and n${other}->n${cut}`);
-    });
+    const others = [0, 1, 2].filter((i) => i !== founder);
+    const cut = Math.max(...others);
+    const other = others.find((i) => i !== cut)!;
+    w.cutLink(founder, cut);
+    w.cutLink(other, cut);
+    w.log(`CONFIRMED-VOTER cut n${founder}->n${cut} and n${other}->n${cut}`);
     if (mode === 'crash') {
       w.at(w.now + 400, () => w.crash(w.nodes[cut]!));
       w.at(w.now + 500, () => w.restart(cut));

@@ -1,16 +1,16 @@
-// An open hole of keyless groups (test/sim/FINDINGS.md, items 206 and 207; docs/protocol.md,
-// threat model A'): nak holds any Data up to `maxPending` (10,000) ahead of where a receiver
-// stands in a sender's stream and delivers it in its turn, in place of the sender's own message
-// of that number (which then counts as a duplicate). A forger who spoofs a member's address
-// needs one datagram inside that window, not the stream's position: 21 datagrams at positions
-// 0, 100, ..., 2,000 reach a young group's streams.
+// Keyless groups, FINDINGS 206 and 207 (fixed; docs/protocol.md, nak, "Random origins"): nak
+// held any Data up to `maxPending` (10,000) ahead of where a receiver stood in a sender's stream
+// and delivered it in its turn, in place of the sender's own message of that number. A forger
+// who spoofed a member's address needed one datagram inside that window, not the stream's
+// position: 21 datagrams at positions 0, 100, ..., 2,000 reached a young group's streams. Streams
+// now begin at random positions below 2^48, learnt only by a round trip with the sender.
 //
 //   npx tsx test/sim/repro/nak-spray.ts [leave|install]
 //
-// `leave`: a gms Leave in a member's name to the coordinator: the member is excluded.
-// `install`: an Install of the coordinator alone, in its name, to each other member: both stop,
-// the coordinator loses its majority and the group re-founds. Prints the incarnations per
-// member (`[1, 1, 1]`: nobody stopped) and exits 1 while the forgery works. With a group key
+// `leave`: a gms Leave in a member's name to the coordinator: the member was excluded.
+// `install`: an Install of the coordinator alone, in its name, to each other member: both
+// stopped, the coordinator lost its majority and the group re-founded. Prints the incarnations
+// per member (`[1, 1, 1]`: nobody stopped) and exits 1 if the forgery works. With a group key
 // nothing forged is taken (every packet is signed).
 
 import { attacked, forged } from '../spoof.js';
