@@ -39,3 +39,43 @@ describe('a dist sender under forged Joins', () => {
     expect(grown).toBeLessThan(50 * 1024 * 1024);
   });
 });
+
+describe('a dist sender under a Join from an address it never announced to', () => {
+  it('sends the transfer to no address that did not show it receives there', () => {
+    // review37 (unfixed): without a key a Join's source address may be forged, and the sender
+    // takes a Join of its transfer from any address as a receiver, casting every chunk to it
+    // (fan-out) until it falls silent (`deadMs`). One 35-byte Join, from an invented id at a
+    // victim's address, drew the whole 8 MB blob there (1,025 packets, 8,428,195 bytes): a
+    // reflector of 240,000 times, 256 victims at a time (com's strangers). It needs the
+    // transfer id (32 random bits), which every Announce to a seed and every Data cast carries:
+    // a seed, or a host on the path or in the multicast group, knows it.
+    const stack = build('fleet', undefined, {
+      seeds: ['127.0.0.1:9'],
+      source: memorySource(new Uint8Array(8 << 20)),
+    });
+    const effects = stack.down(
+      { type: 'cast', msg: { headers: [], payload: new Uint8Array(0) }, qos: { order: 'unreliable' } },
+      0,
+    );
+    const announce = effects.find((e) => e.kind === 'transmit')!;
+    const xfer = (decodePacket((announce as { bytes: Uint8Array }).bytes).headers[0] as number[])[1]!;
+    const join = encodePacket({
+      type: PacketType.Discovery,
+      flags: Flags.Unicast,
+      groupId: groupIdOf('fleet'),
+      sender: { node: 0xbad00, inc: 1 },
+      headers: [[AfdpKind.Join, xfer]],
+      payload: new Uint8Array(0),
+    });
+    const victim = '10.9.9.9:7';
+    let bytes = 0;
+    // Casts reach every peer the stack installed (fan-out): here only the victim.
+    const tally = (es: ReturnType<typeof stack.receive>) => {
+      for (const e of es)
+        if (e.kind === 'transmit' && (e.to === victim || e.to === null)) bytes += e.bytes.length;
+    };
+    tally(stack.receive(join, victim, 1));
+    for (let t = 2; t < 5_000; t++) tally(stack.advance(t));
+    expect(bytes).toBeLessThanOrEqual(3 * join.length);
+  });
+});
