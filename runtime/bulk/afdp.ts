@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TroupeError } from '../errors.js';
-import { headerUint, popKindHeader } from '../stack/header.js';
+import { AddressProof } from '../rpc/address-proof.js';
+import { COOKIE_BYTES } from '../rpc/protocol.js';
+import { headerBytes, headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import type { DownEvent, Layer, LayerContext, LayerFactory, Msg, UpEvent } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
@@ -14,10 +16,12 @@ import { DecodeError } from '../wire/errors.js';
 
 /** Header kinds of the afdp layer. */
 export const AfdpKind = {
-  /** [1, xfer, size, chunk, count] sender → seed address (probe), payload: SHA-256 of the blob,
-   * then the catalog (optional, at most {@link MAX_CATALOG} bytes). */
+  /** [1, xfer, size, chunk, count, cookie] sender → seed address (probe), payload: SHA-256 of
+   * the blob, then the catalog (optional, at most {@link MAX_CATALOG} bytes). `cookie` is the
+   * sender's address cookie for the seed's address (see {@link AfdpKind.Challenge}). */
   Announce: 1,
-  /** [2, xfer, a0, b0, ...] receiver → sender address (probe): add me; I hold chunks a0..b0, .... */
+  /** [2, xfer, a0, b0, ...] receiver → sender address (probe): add me; I hold chunks a0..b0, ....
+   * Payload: the cookie the sender last gave us (Announce or Challenge), echoed. */
   Join: 2,
   /** [3, xfer, index] sender → all (cast) or one (send), payload: chunk `index`. */
   Data: 3,
@@ -29,6 +33,16 @@ export const AfdpKind = {
   Fin: 6,
   /** [7, xfer] sender → receiver (send): you were dropped (below the rate floor, or silent); stop. */
   Cut: 7,
+  /**
+   * [8, xfer] sender → a keyless Join's source address (probe), payload: the cookie of that
+   * address. Without a key a Join's source address may be forged, and a Join admits a receiver
+   * that every chunk is then cast to: one 35-byte Join spoofed from a victim's address drew an
+   * 8 MB push there (FINDINGS 208). So a keyless Join counts only when it echoes the cookie the
+   * sender gave the address it comes from (in the Announce to a seed, or here), which only a
+   * host receiving there holds; any other Join carrying a cookie is answered with this, the
+   * same size as the Join or smaller, and one carrying none with nothing.
+   */
+  Challenge: 8,
 } as const;
 
 /** Typed errors of the bulk layer. */
@@ -165,6 +179,12 @@ export interface AfdpOptions {
    * delivered up is empty and the owner reads what the sink holds.
    */
   sink?: (size: number) => BlobSink;
+  /**
+   * Sender: the secret its address cookies are made under ({@link AfdpKind.Challenge}). A driver
+   * passes random bytes (`troupe dist`: 16 from node:crypto); without one, 16 bytes are drawn
+   * from the injected random source when the first transfer starts (simulators and tests).
+   */
+  cookieSecret?: Uint8Array;
 }
 
 /**
@@ -293,6 +313,10 @@ interface Outgoing {
 interface Incoming {
   xfer: number;
   sender: MemberId;
+  /** Where the sender announced from: our Joins go there. */
+  address: string;
+  /** The sender's cookie for our address, echoed in every Join (empty from an older sender). */
+  cookie: Uint8Array;
   size: number;
   chunkSize: number;
   digest: Uint8Array;
@@ -319,6 +343,8 @@ class Afdp implements Layer {
   private out: Outgoing | undefined;
   private inc: Incoming | undefined;
   private readonly completed = new Set<number>();
+  /** The sender's address cookies (made when its first transfer starts). */
+  private proof: AddressProof | undefined;
   private gap: number;
   private readonly counters = {
     naksSent: 0,
@@ -328,6 +354,8 @@ class Afdp implements Layer {
     widened: 0,
     /** Announces of another sender ignored while a transfer was under way. */
     announcesRefused: 0,
+    /** Keyless Joins that echoed no cookie of their source address (not taken). */
+    joinsUnproven: 0,
   };
   /** When the last `refused` event was reported (one a second at most). */
   private refusedReportedAt = Number.NEGATIVE_INFINITY;
@@ -361,8 +389,11 @@ class Afdp implements Layer {
     const src = this.o.source ?? memorySource(ev.msg.payload);
     const count = Math.max(1, Math.ceil(src.size / this.o.chunk));
     const now = this.ctx.now();
+    const xfer = Math.floor(this.ctx.random() * 0xffffffff) >>> 0;
+    // Drawn after the transfer id, so a simulated sender's earlier draws stay what they were.
+    this.proof ??= new AddressProof(this.o.cookieSecret ?? drawSecret(this.ctx));
     this.out = {
-      xfer: Math.floor(this.ctx.random() * 0xffffffff) >>> 0,
+      xfer,
       src,
       count,
       startedAt: now,
@@ -392,13 +423,16 @@ class Afdp implements Layer {
   private announce(): void {
     const o = this.out!;
     const joined = new Set([...o.peers.values()].map((p) => p.address));
+    const now = this.ctx.now();
     for (const seed of this.o.seeds) {
       if (joined.has(seed)) continue;
+      // A seed's cookie is made for the address as given: a receiver answering from another
+      // one (a host name, NAT) is challenged at the address its Join came from.
       this.ctx.passDown({
         type: 'probe',
         to: seed,
         msg: this.msg(
-          [AfdpKind.Announce, o.xfer, o.src.size, this.o.chunk, o.count],
+          [AfdpKind.Announce, o.xfer, o.src.size, this.o.chunk, o.count, this.proof!.cookieFor(seed, now)],
           this.o.catalog ? concat(o.src.digest, this.o.catalog) : o.src.digest,
         ),
       });
@@ -579,7 +613,9 @@ class Afdp implements Layer {
     if (ev.type === 'discovery') {
       const { h, kind } = popKindHeader(ev.msg, 'afdp');
       if (kind === AfdpKind.Announce) this.onAnnounce(h, ev.msg.payload, ev.from, ev.address);
-      else if (kind === AfdpKind.Join) this.onJoin(h, ev.from, ev.address);
+      else if (kind === AfdpKind.Join)
+        this.onJoin(h, ev.msg.payload, ev.from, ev.address, ev.authenticated === true);
+      else if (kind === AfdpKind.Challenge) this.onChallenge(h, ev.msg.payload, ev.from);
       return;
     }
     if (ev.type !== 'deliver') {
@@ -613,12 +649,34 @@ class Afdp implements Layer {
     }
   }
 
-  private onJoin(h: unknown[], from: MemberId, address: string): void {
+  /**
+   * A Join of our transfer. With a key, com verified it and bound it to its sender: it is taken
+   * as it comes. Without one, only from an address shown to receive ({@link AfdpKind.Challenge}).
+   */
+  private onJoin(
+    h: unknown[],
+    cookie: Uint8Array,
+    from: MemberId,
+    address: string,
+    authenticated: boolean,
+  ): void {
     const xfer = headerUint(h[1], 'afdp', 'xfer');
     const o = this.out;
     if (!o || o.xfer !== xfer || o.finished) return;
-    const held = heldRanges(h, o.count);
     const now = this.ctx.now();
+    if (!authenticated && !this.proof!.proves(address, cookie, now)) {
+      this.counters.joinsUnproven++;
+      // Answered no larger than the Join (same header, same payload size), and only one that
+      // carries a cookie: a bare Join (an earlier release's, or a forger's 35 bytes) gets nothing.
+      if (cookie.length === COOKIE_BYTES)
+        this.ctx.passDown({
+          type: 'probe',
+          to: address,
+          msg: this.msg([AfdpKind.Challenge, xfer], this.proof!.cookieFor(address, now)),
+        });
+      return;
+    }
+    const held = heldRanges(h, o.count);
     const p = o.peers.get(from);
     if (p) {
       p.heardAt = now;
@@ -742,6 +800,8 @@ class Afdp implements Layer {
     const size = headerUint(h[2], 'afdp', 'size');
     const chunkSize = headerUint(h[3], 'afdp', 'chunk');
     const count = headerUint(h[4], 'afdp', 'count');
+    // An earlier release's sender sends none (and admits any Join): we echo nothing.
+    const cookie = h.length > 5 ? headerBytes(h[5], 'afdp', 'cookie').slice() : EMPTY;
     if (
       chunkSize === 0 ||
       count !== Math.max(1, Math.ceil(size / chunkSize)) ||
@@ -777,11 +837,14 @@ class Afdp implements Layer {
     });
     if (cur?.xfer === xfer && cur.sender === from) {
       cur.heardAt = now;
-      this.join(cur, address);
+      // The cookie is kept: one a Challenge gave is for the address our Joins come from, which
+      // the Announce's (for the seed's address as the sender was given it) may not be.
+      cur.address = address;
+      this.join(cur);
       return;
     }
     if (this.completed.has(xfer)) {
-      this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer]) });
+      this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer], cookie) });
       this.sendStatus(); // it lost our completion: report it again
       return;
     }
@@ -795,6 +858,8 @@ class Afdp implements Layer {
     const inc: Incoming = {
       xfer,
       sender: from,
+      address,
+      cookie,
       size,
       chunkSize,
       digest: payload.slice(0, 32),
@@ -831,16 +896,35 @@ class Afdp implements Layer {
       }
       inc.held.sort((a, b) => a - b);
     }
-    this.join(inc, address);
+    this.join(inc);
     this.ctx.setTimer('check', this.o.checkMs);
     this.ctx.setTimer('status', this.o.statusMs);
     if (inc.have === count) this.complete(inc);
   }
 
   /** Join (again: every announce is answered, the first Join may be lost), naming what we hold. */
-  private join(inc: Incoming, address: string): void {
+  private join(inc: Incoming): void {
     const ranges = toRanges(inc.held).slice(0, 2 * MAX_HELD_RANGES);
-    this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, inc.xfer, ...ranges]) });
+    this.ctx.passDown({
+      type: 'probe',
+      to: inc.address,
+      msg: this.msg([AfdpKind.Join, inc.xfer, ...ranges], inc.cookie),
+    });
+  }
+
+  /**
+   * Our sender did not take our Join: it came from an address its cookie was not for. Join again
+   * with the cookie of the address it saw, once per cookie: a Challenge carrying the cookie we
+   * already echoed means our Joins leave from elsewhere than it reaches, and answering it again
+   * would only bounce Joins and Challenges between us.
+   */
+  private onChallenge(h: unknown[], cookie: Uint8Array, from: MemberId): void {
+    const xfer = headerUint(h[1], 'afdp', 'xfer');
+    const inc = this.inc;
+    if (!inc || inc.xfer !== xfer || inc.sender !== from || cookie.length !== COOKIE_BYTES) return;
+    if (Buffer.from(cookie).equals(inc.cookie)) return;
+    inc.cookie = cookie.slice();
+    this.join(inc);
   }
 
   private onData(xfer: number, idx: number, payload: Uint8Array, from: MemberId, cast: boolean): void {
@@ -1039,6 +1123,14 @@ class Afdp implements Layer {
 const EMPTY = new Uint8Array(0);
 /** A finished transfer's sink: it holds nothing (a late duplicate is dropped before it). */
 const RELEASED: BlobSink = { write: () => {}, digest: () => EMPTY };
+
+/** 16 bytes from the injected random source, 32 bits a draw (a seeded source gives no more). */
+function drawSecret(ctx: LayerContext): Uint8Array {
+  const out = new Uint8Array(16);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < 16; i += 4) view.setUint32(i, Math.floor(ctx.random() * 0x100000000) >>> 0);
+  return out;
+}
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);

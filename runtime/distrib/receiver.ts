@@ -67,7 +67,11 @@ export class Driver {
 /** The afdp stack of a transfer group member: com (keyed when `key` is given) under afdp. */
 export function build(group: string, key: AuthKey | undefined, afdpOpts: Record<string, unknown>): Stack {
   return buildStack(
-    parseSpec(BULK_STACK, { com: key !== undefined ? { key } : {}, afdp: afdpOpts }),
+    parseSpec(BULK_STACK, {
+      com: key !== undefined ? { key } : {},
+      // The sender's address cookies: from node:crypto, not the stack's Math.random.
+      afdp: { cookieSecret: randomBytes(16), ...afdpOpts },
+    }),
     new LayerRegistry([com, afdp]),
     {
       self: memberId({ node: randomBytes(4).readUInt32BE(0), inc: 1 }),

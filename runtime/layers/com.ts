@@ -311,7 +311,13 @@ class Com implements Layer {
       ? { headers: packet.headers, payload: packet.payload }
       : { headers: detach(packet.headers), payload: packet.payload.slice() };
     if (packet.type === PacketType.Discovery)
-      this.ctx.passUp({ type: 'discovery', msg, from: sender, address });
+      this.ctx.passUp({
+        type: 'discovery',
+        msg,
+        from: sender,
+        address,
+        authenticated: this.auth !== undefined,
+      });
     else if (packet.type === PacketType.Stack)
       this.ctx.passUp({
         type: 'deliver',

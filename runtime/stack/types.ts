@@ -163,7 +163,14 @@ export interface LineageMeeting {
 export type UpEvent =
   | { type: 'deliver'; msg: Msg; from: MemberId; cast: boolean; meta: DeliveryMeta }
   /** A packet from an endpoint outside the group's stack traffic (join requests, beacons). */
-  | { type: 'discovery'; msg: Msg; from: MemberId; address: string }
+  | {
+      type: 'discovery';
+      msg: Msg;
+      from: MemberId;
+      address: string;
+      /** com verified it under the group key (so `address` was not forged by anyone without it). */
+      authenticated?: boolean;
+    }
   | { type: 'view'; view: View; delta?: ViewDelta }
   | { type: 'suspect'; member: MemberId; silentMs: number }
   /** The ordering layer measured `member` trailing the group by `lagMs`/`lagBytes`; with

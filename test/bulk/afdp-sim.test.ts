@@ -101,3 +101,25 @@ describe('afdp over the simulated network', () => {
     expect(st.gapMicros).toBeGreaterThan(1000);
   });
 });
+
+describe('afdp Joins without a key (FINDINGS 208)', () => {
+  const base: BulkScenario = { seed: 5, receivers: 3, bytes: 200_000, loss: 0.05, dup: 0.02, jitterMs: 2 };
+  const unproven = (out: ReturnType<typeof runBulk>) => out.stats[0]!.afdp?.joinsUnproven;
+
+  it('a receiver at its seed address echoes the cookie its Announce carried: no Challenge', () => {
+    expect(unproven(check(base))).toBe(0);
+  });
+
+  it('receivers given to the sender by host name prove the address they answer from, and get the file', () => {
+    const out = check({ ...base, seedNames: true });
+    // Each Join from an address the Announce's cookie was not for was challenged once at least.
+    expect(unproven(out)).toBeGreaterThanOrEqual(3);
+    expect(
+      out.events.filter((e) => e.type === 'joined').map((e) => e.type === 'joined' && e.address),
+    ).toEqual(expect.arrayContaining(['10.0.0.2:7000', '10.0.0.3:7000', '10.0.0.4:7000']));
+  });
+
+  it('with a key a Join is taken as before, whatever address it comes from', () => {
+    expect(unproven(check({ ...base, seedNames: true, key: 'k'.repeat(32) }))).toBe(0);
+  });
+});

@@ -35,6 +35,11 @@ export interface BulkScenario {
   /** Receiver starting late (ms). */
   late?: { node: number; atMs: number };
   key?: string;
+  /**
+   * The sender is given its receivers by host name (`r1.example:7000`, …), as `troupe dist
+   * --seeds` may be: what it sends there arrives, and their packets come from their addresses.
+   */
+  seedNames?: boolean;
   /** Simulated time bound, ms. */
   limitMs?: number;
   afdp?: Record<string, unknown>;
@@ -64,6 +69,10 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
   const rnd: RandomSource = seededRandom(sc.seed);
   const n = sc.receivers + 1;
   const address = (i: number): string => `10.0.0.${i + 1}:7000`;
+  const seed = (i: number): string => (sc.seedNames ? `r${i}.example:7000` : address(i));
+  /** The node an address or seed name reaches. */
+  const nodeAt = (to: string): number =>
+    to.startsWith('r') ? Number(to.slice(1, to.indexOf('.'))) : Number(to.split('.')[3]!.split(':')[0]) - 1;
   const blob = new Uint8Array(sc.bytes);
   for (let i = 0; i < blob.length; i++) blob[i] = Math.floor(rnd() * 256);
   const events: AfdpEvent[] = [];
@@ -79,7 +88,7 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
           ...sc.afdp,
           ...(i === 0
             ? {
-                seeds: Array.from({ length: sc.receivers }, (_, r) => address(r + 1)),
+                seeds: Array.from({ length: sc.receivers }, (_, r) => seed(r + 1)),
                 onEvent: (e: AfdpEvent) => events.push(e),
                 ...(sc.held ? { catalog: new TextEncoder().encode('catalog') } : {}),
               }
@@ -126,10 +135,7 @@ export function runBulk(sc: BulkScenario): BulkOutcome {
       if (e.kind === 'transmit') {
         if (e.to === null) {
           for (let j = 0; j < n; j++) if (j !== i && !(noMc.has(j) || noMc.has(i))) deliverTo(i, j, e.bytes);
-        } else {
-          const j = Number(e.to.split('.')[3]!.split(':')[0]) - 1;
-          deliverTo(i, j, e.bytes);
-        }
+        } else deliverTo(i, nodeAt(e.to), e.bytes);
       } else if (e.kind === 'up' && e.event.type === 'deliver' && i !== 0) {
         received.set(i, createHash('sha256').update(e.event.msg.payload).digest('hex'));
         receivedAt.set(i, now);
