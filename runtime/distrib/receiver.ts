@@ -161,9 +161,14 @@ export function startReceiver(o: ReceiverOptions): Receiver {
       // Placement is serialized: one transfer's files are all in place before the next's start.
       placing = placing.then(async () => {
         try {
-          o.onPlaced?.(
-            await place(o.dir, (offset, length, into) => done.read(offset, length, into), done.size),
+          // Placed before the optional call: `o.onPlaced?.(await place(…))` skipped its argument,
+          // and so the placing, whenever no onPlaced was given.
+          const placed = await place(
+            o.dir,
+            (offset, length, into) => done.read(offset, length, into),
+            done.size,
           );
+          o.onPlaced?.(placed);
         } catch (err) {
           o.onProblem?.(`${err instanceof DistError ? `${err.code}: ` : ''}${String(err)}`, true);
         } finally {
