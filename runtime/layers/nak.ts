@@ -727,7 +727,9 @@ class Nak implements Layer {
   /**
    * A receiver asks where our stream to it, or our cast stream, begins. The cast stream's origin
    * goes only to members of the view (a stranger who learnt it could count from it); a stack that
-   * never saw a view answers anyone, as it serves NAKs.
+   * never saw a view answers anyone, as it serves NAKs: under gms that gives nothing away, since
+   * gms holds every reliable cast back until its first view, so no cast stream exists before one
+   * (no stream: no answer).
    */
   private onSync(from: MemberId, channel: number, nonce: number): void {
     if (channel === CAST && this.members.size > 0 && !this.members.has(from)) {
