@@ -153,6 +153,40 @@ describe('Group over real UDP sockets (one process)', () => {
     expect(logs[2]).toEqual(logs[0]);
     expect(groups.every((g) => (g.stats().frag?.abandoned ?? 0) === 0)).toBe(true);
   }, 40_000);
+
+  it('a whole group leaving at once is gone at once, the last one out with every cast', async () => {
+    // Default timings (suspectMs 1,000). Before, no view of nobody could be installed and every
+    // member waited out its leave timer, 3 × suspectMs; the coordinator now stays alone and
+    // leaves last.
+    const ts = await transports(3);
+    const seeds = ts.map((t) => t.address);
+    const made = await Promise.all(
+      ts.map((transport) => joinGroup('bye', { seeds, transport, ...TEST_SECURITY })),
+    );
+    groups = made;
+    await until(() => made.every((g) => g.view?.members.length === 3), 8_000, 'a 3-member view');
+    const logs = made.map(() => [] as string[]);
+    made.forEach((g, i) => {
+      g.on('deliver', (d) => logs[i]!.push(dec.decode(d.payload)));
+    });
+    for (let k = 0; k < 30; k++) made[k % 3]!.cast(enc.encode(`last${k}`));
+    const started = performance.now();
+    const took = await Promise.all(
+      made.map(async (g) => {
+        await g.leave();
+        return performance.now() - started;
+      }),
+    );
+    groups = [];
+    // leave() resolves when the member has left, or after its 5 s timeout.
+    for (const ms of took) expect(ms).toBeLessThan(1_000);
+    // The last one out delivers every cast; a member that left before it delivers a prefix of
+    // the same order (a leaver takes part in the flush, but the Install that drops it ends it
+    // before the view's unordered tail is delivered).
+    const longest = logs.reduce((a, b) => (b.length > a.length ? b : a));
+    expect([...longest].sort()).toEqual(Array.from({ length: 30 }, (_, k) => `last${k}`).sort());
+    for (const log of logs) expect(log).toEqual(longest.slice(0, log.length));
+  });
 });
 
 describe('Group over UDP with small datagrams', () => {

@@ -313,8 +313,15 @@ export class Coordinator {
     if (s.state !== 'member' || !s.view || s.coordinatorId() !== s.self) return;
     const v = s.view;
     const failed = v.members.filter((m) => s.detector.failedNow(m));
-    const left = v.members.filter((m) => this.leavers.has(m) && !failed.includes(m));
-    const stay = v.members.filter((m) => !failed.includes(m) && !this.leavers.has(m));
+    let left = v.members.filter((m) => this.leavers.has(m) && !failed.includes(m));
+    let stay = v.members.filter((m) => !failed.includes(m) && !this.leavers.has(m));
+    if (stay.length === 0 && left.includes(s.self)) {
+      // Everyone leaves at once (a whole service stopped): a view needs a member, so we stay,
+      // alone, and leave right after as the last one out. Before, no view could be installed
+      // and every member waited out its leave timer (3 × suspectMs, 3 s by default).
+      left = left.filter((m) => m !== s.self);
+      stay = [s.self];
+    }
     const joined = this.admissible(stay.length);
     // Nothing changed and nobody is blocked in a flush: no view change needed.
     if (

@@ -375,6 +375,11 @@ export class Participant {
   askToLeave(): void {
     const s = this.s;
     if (!this.leaving || !s.view) return;
+    if (s.view.members.length === 1) {
+      // The last one out (see Coordinator.startFlush): nobody is left to tell.
+      s.layer.finish('left');
+      return;
+    }
     const c = s.coordinatorId();
     if (c === s.self) {
       if (!s.coordinator.coord) s.coordinator.scheduleFlush();
