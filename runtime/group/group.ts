@@ -167,6 +167,8 @@ export class Group implements GroupHandle {
         ...(transport.aliases ? { aliases: [...transport.aliases] } : {}),
         joinSecret: randomBytes(32).toString('hex'),
       },
+      // Where nak's streams begin is derived from it: unguessable, as the join nonces' secret.
+      nak: { originSecret: randomBytes(32).toString('hex'), ...opts.layers?.nak },
       frag: { fragSize: transport.maxDatagram - FRAG_HEADROOM, ...opts.layers?.frag },
       // A packed batch must fit the datagram as a fragment does. pack's default (60,000 bytes)
       // over a transport with smaller datagrams made packets the transport dropped, every time
@@ -195,7 +197,7 @@ export class Group implements GroupHandle {
         buildStack(specs, defaultRegistry(), {
           self,
           groupName,
-          random: seededRandom(randomInt(0, 0xffffffff)),
+          random: seededRandom(...seedWords()),
           ...envTracer(self),
         }),
     });
@@ -787,4 +789,10 @@ export function checkQos(qos: QoS): void {
         break;
       }
   if (problem !== undefined) throw new TroupeError('BAD_QOS', `cast: ${problem}`);
+}
+
+/** 128 bits from node:crypto for a stack's random source (see {@link seededRandom}). */
+function seedWords(): [number, number, number, number] {
+  const r = randomBytes(16);
+  return [r.readUInt32BE(0), r.readUInt32BE(4), r.readUInt32BE(8), r.readUInt32BE(12)];
 }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { StackConfigError } from '../errors.js';
 import { headerString, headerUint, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
@@ -91,6 +92,11 @@ export interface NakOptions {
    * Every member of a group must use the same setting.
    */
   randomOrigins: boolean;
+  /**
+   * The secret origins are derived from (hex). The group driver gives one from node:crypto;
+   * without it, one is drawn from the injected random source (simulations).
+   */
+  originSecret?: string;
 }
 
 const DEFAULTS: NakOptions = {
@@ -222,6 +228,10 @@ class Nak implements Layer {
   private pendingBytes = 0;
   /** A stable layer above tells us what every member holds of our cast stream. */
   private stableSeen = false;
+  /** Key of the origins' and nonces' hash (see {@link origin}). */
+  private secret: string | undefined;
+  /** Nonces made so far (see {@link newNonce}). */
+  private nonces = 0;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -232,7 +242,7 @@ class Nak implements Layer {
     const key = to ?? '*';
     let s = this.out.get(key);
     if (!s) {
-      const start = this.tombstones.get(`out|${key}`) ?? this.origin();
+      const start = this.tombstones.get(`out|${key}`) ?? this.origin(key);
       s = {
         channel: to === null ? CAST : P2P,
         to,
@@ -248,14 +258,34 @@ class Nak implements Layer {
     return s;
   }
 
-  /** Where a new outgoing stream begins (see {@link NakOptions.randomOrigins}). */
-  private origin(): number {
+  /**
+   * Where a new outgoing stream (`'*'`: the cast stream; else its receiver) begins (see
+   * {@link NakOptions.randomOrigins}). A keyed hash, not a draw, so that a Sync is answered
+   * before the stream exists, without keeping anything for the asker: a receiver asks as soon
+   * as it meets a sender (a discovery packet, a view), and the founding and join handshakes do
+   * not wait a round trip more (at 140 ms one way, founding proposals expired first).
+   */
+  private origin(key: string): number {
     if (!this.o.randomOrigins) return 0;
-    // Two draws: one of the injected source's numbers carries 32 random bits.
-    return (
-      Math.floor(this.ctx.random() * (ORIGIN_SPAN / 2 ** 16)) * 2 ** 16 +
-      Math.floor(this.ctx.random() * 2 ** 16)
-    );
+    return this.keyed(`origin|${key}`) % ORIGIN_SPAN;
+  }
+
+  /** Where our stream to `to` (`'*'`: the cast stream) begins, or would if we sent on it now. */
+  private startOf(key: string): number {
+    return this.out.get(key)?.start ?? this.tombstones.get(`out|${key}`) ?? this.origin(key);
+  }
+
+  /**
+   * Asks `member` where its streams to us begin before any of them comes: its point-to-point
+   * one, and (`cast`) its cast stream. Learnt by the time the first message comes, it is not
+   * held back a round trip.
+   */
+  private meet(member: MemberId, cast: boolean): void {
+    if (member === this.ctx.self || !this.o.randomOrigins) return;
+    for (const ch of cast ? [P2P, CAST] : [P2P]) {
+      if (this.inn.has(`${member}|${ch}`)) continue;
+      this.askOrigin(this.inStream(member, ch));
+    }
   }
 
   private inStream(from: MemberId, channel: number): InStream {
@@ -318,9 +348,26 @@ class Nak implements Layer {
     this.ctx.clearTimer(`sync:${key}`);
   }
 
-  /** A 52-bit nonce (a safe integer, so a header carries it as a number). */
+  /**
+   * A 52-bit nonce (a safe integer, so a header carries it as a number): a keyed hash of a
+   * counter under the origins' secret, not a draw of the injected source, whose state a stranger
+   * sent one of our Syncs could search for (a small, fast generator, not a cryptographic one).
+   */
   private newNonce(): number {
-    return Math.floor(this.ctx.random() * 2 ** 32) * 2 ** 20 + Math.floor(this.ctx.random() * 2 ** 20);
+    return this.keyed(`nonce|${this.nonces++}`);
+  }
+
+  /** 52 bits of HMAC-SHA256 under the secret of {@link origin}, as a number. */
+  private keyed(what: string): number {
+    this.secret ??=
+      this.o.originSecret ??
+      Array.from({ length: 4 }, () =>
+        Math.floor(this.ctx.random() * 2 ** 32)
+          .toString(16)
+          .padStart(8, '0'),
+      ).join('');
+    const h = createHmac('sha256', this.secret).update(`${this.ctx.self}|${what}`).digest();
+    return h.readUIntBE(0, 6) * 2 ** 4 + (h[6]! >>> 4);
   }
 
   /** Data and session headers of a point-to-point stream name the receiver. */
@@ -414,6 +461,7 @@ class Nak implements Layer {
         this.members = new Set(ev.view.members);
         for (const m of ev.view.members) for (const ch of [CAST, P2P]) this.strangers.delete(`${m}|${ch}`);
         this.ctx.passDown(ev);
+        for (const m of ev.view.members) this.meet(m, true);
         return;
       }
       case 'forget': {
@@ -441,6 +489,8 @@ class Nak implements Layer {
 
   up(ev: UpEvent): void {
     if (ev.type !== 'deliver') {
+      // A joiner's or a seed's first packets: its stream to us will follow (Here, Found, Install).
+      if (ev.type === 'discovery') this.meet(ev.from, false);
       this.ctx.passUp(ev);
       return;
     }
@@ -736,8 +786,7 @@ class Nak implements Layer {
       this.c.strangerSyncs++;
       return;
     }
-    const s = this.out.get(channel === CAST ? '*' : from);
-    if (s) this.control(from, [NakKind.Origin, channel, nonce, s.start]);
+    this.control(from, [NakKind.Origin, channel, nonce, this.startOf(channel === CAST ? '*' : from)]);
   }
 
   private onOrigin(from: MemberId, channel: number, nonce: number, origin: number): void {
@@ -916,10 +965,18 @@ export const nak: LayerFactory<NakOptions> = {
     requirePositive(
       'nak',
       opts,
-      Object.keys(opts).filter((k) => k !== 'randomOrigins'),
+      Object.keys(opts).filter((k) => k !== 'randomOrigins' && k !== 'originSecret'),
     );
     if (typeof opts.randomOrigins !== 'boolean')
       throw new StackConfigError('STACK_BAD_OPTION', 'nak option randomOrigins must be a boolean');
+    if (
+      opts.originSecret !== undefined &&
+      (typeof opts.originSecret !== 'string' || opts.originSecret.length < 32)
+    )
+      throw new StackConfigError(
+        'STACK_BAD_OPTION',
+        'nak option originSecret must be a string of 32 or more characters',
+      );
     if (opts.nakMaxMs < opts.nakMinMs)
       throw new StackConfigError('STACK_BAD_OPTION', 'nak: nakMaxMs < nakMinMs');
     return new Nak(ctx, opts);

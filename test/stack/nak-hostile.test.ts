@@ -263,91 +263,124 @@ describe('nak: a stranger stream pushed out by invented senders (FINDINGS 175)',
 describe('nak: random stream origins (FINDINGS 206, 207)', () => {
   const self = '00000001.1';
   const bad = '00000bad.1';
-  /** A stack with the default options, `members` its view (the sender 0xbad at 'evil:1'). */
-  function fresh(members = [self, bad]) {
-    const s = buildStack(parseSpec('nak:com'), defaultRegistry(), {
-      self,
-      groupName: 'g',
-      random: seededRandom(3),
-    });
-    const addresses = members.map((m) => (m === bad ? 'evil:1' : 'a:1'));
-    s.down({ type: 'view', view: { id: 1, members, addresses, epoch: 1 } } as never, 0);
-    return s;
-  }
-  const sent = (effects: ReturnType<ReturnType<typeof fresh>['receive']>) =>
+  type Stack = ReturnType<typeof buildStack>;
+  type Effects = ReturnType<Stack['receive']>;
+  const sent = (effects: Effects) =>
     effects.flatMap((e) => (e.kind === 'transmit' ? [decodePacket(e.bytes).headers[0] as unknown[]] : []));
-  const delivered = (effects: ReturnType<ReturnType<typeof fresh>['receive']>) =>
+  const delivered = (effects: Effects) =>
     effects.flatMap((e) => (e.kind === 'up' && e.event.type === 'deliver' ? [e.event.msg.payload[0]] : []));
-  const data = (seq: number, byte: number) =>
+  /** A stack with the default options; `members`, if given, its view (0xbad at 'evil:1'). */
+  function fresh(members?: string[], secret?: string): { s: Stack; atView: unknown[][] } {
+    const s = buildStack(
+      parseSpec('nak:com', secret ? { nak: { originSecret: secret } } : {}),
+      defaultRegistry(),
+      {
+        self,
+        groupName: 'g',
+        random: seededRandom(3),
+      },
+    );
+    if (!members) return { s, atView: [] };
+    const addresses = members.map((m) => (m === bad ? 'evil:1' : 'a:1'));
+    const atView = sent(s.down({ type: 'view', view: { id: 1, members, addresses, epoch: 1 } } as never, 0));
+    return { s, atView };
+  }
+  const data = (seq: number, byte: number, channel = 0) =>
     encodePacket({
       type: PacketType.Stack,
-      flags: 0,
+      flags: channel === 0 ? 0 : Flags.Unicast,
       groupId: groupIdOf('g'),
       sender: { node: 0xbad, inc: 1 },
-      headers: [[1, 0, seq]],
+      headers: [channel === 0 ? [1, 0, seq] : [1, 1, seq, self]],
       payload: new Uint8Array([byte]),
     });
 
-  it('holds a new stream until the sender answers where it begins, echoing the Sync', () => {
-    const s = fresh();
+  it('asks each member of a new view where its streams begin, and takes only the answer echoing it', () => {
+    const { s, atView } = fresh([self, bad]);
+    // One Sync per stream of the other member: its cast stream and its stream to us.
+    expect(atView.map((h) => h.slice(0, 2))).toEqual([
+      [7, 1],
+      [7, 0],
+    ]);
+    const nonce = atView.find((h) => h[1] === 0)![2] as number;
     // A spray at the positions of a young stream, then the sender's own first cast far away.
     for (let seq = 0; seq <= 2_000; seq += 100)
       expect(delivered(s.receive(data(seq, 9), 'evil:1', 1))).toEqual([]);
     const origin = 2 ** 40 + 12_345;
-    const first = s.receive(data(origin, 1), 'evil:1', 2);
-    expect(delivered(first)).toEqual([]);
-    const syncs = [...sent(first), ...sent(s.advance(3))];
-    // One Sync for the stream so far (the spray's first packet sent it), then none until nakMaxMs.
-    expect(s.stats().nak?.syncsSent).toBe(1);
-    expect(syncs).toEqual([]);
-    const retry = sent(s.advance(30)).filter((h) => h[0] === 7);
-    expect(retry).toHaveLength(1);
-    const nonce = retry[0]![2] as number;
-    expect(retry[0]).toEqual([7, 0, nonce]);
+    expect(delivered(s.receive(data(origin, 1), 'evil:1', 2))).toEqual([]);
+    // Retried every nakMaxMs while unanswered (a member's stream).
+    expect(sent(s.advance(30)).filter((h) => h[0] === 7 && h[1] === 0)).toEqual([[7, 0, nonce]]);
     // An Origin that does not echo the nonce is refused; the echo delivers from the origin on.
     expect(delivered(s.receive(packet([[8, 0, nonce + 1, 0]]), 'evil:1', 31))).toEqual([]);
     expect(s.stats().nak?.echoesRefused).toBe(1);
     expect(delivered(s.receive(packet([[8, 0, nonce, origin]]), 'evil:1', 32))).toEqual([1]);
     expect(delivered(s.receive(data(origin + 1, 2), 'evil:1', 33))).toEqual([2]);
-    expect(s.stats().nak).toMatchObject({ delivered: 2, unsynced: 0, pending: 0 });
+    expect(s.stats().nak).toMatchObject({ delivered: 2, pending: 0, unsynced: 1 }); // the p2p one
   });
 
-  it('answers where its cast stream begins to a member only, its stream to a receiver to that receiver', () => {
-    const s = fresh([self, '00000002.1']);
-    const cast = s.down(
-      { type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } },
-      0,
-    );
-    const origin = sent(cast).find((h) => h[0] === 1)![2] as number;
-    expect(origin).toBeGreaterThan(0);
-    expect(origin).toBeLessThan(2 ** 48);
+  it('answers a Sync before the stream exists with where it will begin: the cast stream to members only', () => {
+    const secret = 'ab'.repeat(32);
+    const { s } = fresh([self, '00000002.1'], secret);
     expect(sent(s.receive(packet([[7, 0, 77]]), 'evil:1', 1))).toEqual([]);
     expect(s.stats().nak?.strangerSyncs).toBe(1);
+    // To a stranger, its own point-to-point stream: where it will begin, before anything is sent.
+    const p2pAnswer = sent(s.receive(packet([[7, 1, 78]]), 'evil:1', 2));
+    expect(p2pAnswer).toHaveLength(1);
+    const p2pOrigin = p2pAnswer[0]![3] as number;
+    expect(p2pAnswer[0]).toEqual([8, 1, 78, p2pOrigin]);
+    const p2p = s.down(
+      { type: 'send', to: bad, msg: { headers: [], payload: new Uint8Array([2]) }, qos: { order: 'fifo' } },
+      3,
+    );
+    expect(sent(p2p).find((h) => h[0] === 1)).toEqual([1, 1, p2pOrigin, bad]);
+    // The cast stream: answered once the asker is a member, and where casts then begin.
     s.down(
       {
         type: 'view',
         view: { id: 2, members: [self, bad], addresses: ['a:1', 'evil:1'], epoch: 1 },
       } as never,
-      2,
+      4,
     );
-    expect(sent(s.receive(packet([[7, 0, 77]]), 'evil:1', 3))).toEqual([[8, 0, 77, origin]]);
-    // Point to point: only the stream to the asker, and none it was never sent.
-    expect(sent(s.receive(packet([[7, 1, 78]]), 'evil:1', 4))).toEqual([]);
-    const p2p = s.down(
-      { type: 'send', to: bad, msg: { headers: [], payload: new Uint8Array([2]) }, qos: { order: 'fifo' } },
-      5,
+    const castAnswer = sent(s.receive(packet([[7, 0, 79]]), 'evil:1', 5));
+    const origin = castAnswer[0]![3] as number;
+    expect(castAnswer).toEqual([[8, 0, 79, origin]]);
+    expect(origin).not.toBe(p2pOrigin);
+    expect(origin).toBeLessThan(2 ** 48);
+    const cast = s.down(
+      { type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } },
+      6,
     );
-    const p2pOrigin = sent(p2p).find((h) => h[0] === 1)![2] as number;
-    expect(p2pOrigin).not.toBe(origin);
-    expect(sent(s.receive(packet([[7, 1, 79]]), 'evil:1', 6))).toEqual([[8, 1, 79, p2pOrigin]]);
+    expect(sent(cast).find((h) => h[0] === 1)).toEqual([1, 0, origin]);
+    // Another secret, other origins: nothing to count from without it.
+    const other = fresh([self, bad], 'cd'.repeat(32)).s;
+    expect(sent(other.receive(packet([[7, 0, 80]]), 'evil:1', 1))[0]![3]).not.toBe(origin);
+  });
+
+  it('asks a sender heard by discovery for its stream to us, once', () => {
+    const { s } = fresh();
+    const discovery = encodePacket({
+      type: PacketType.Discovery,
+      flags: Flags.Unicast,
+      groupId: groupIdOf('g'),
+      sender: { node: 0xbad, inc: 1 },
+      headers: [[0]],
+      payload: new Uint8Array(0),
+    });
+    expect(sent(s.receive(discovery, 'evil:1', 0)).map((h) => h.slice(0, 2))).toEqual([[7, 1]]);
+    expect(sent(s.receive(discovery, 'evil:1', 1))).toEqual([]);
+    // A stranger's stream is not asked again by timer, only when more of it comes.
+    let syncs = 0;
+    for (let t = 2; t < 2_000; t += 10) syncs += sent(s.advance(t)).filter((h) => h[0] === 7).length;
+    expect(syncs).toBe(0);
+    expect(s.stats().nak?.syncsSent).toBe(1);
   });
 
   it("takes a Gone only when it echoes the nonce of the receiver's NAKs", () => {
-    const s = fresh();
+    const { s, atView } = fresh([self, bad]);
+    const nonce = atView.find((h) => h[1] === 0)![2] as number;
     const origin = 5_000_000;
-    s.receive(data(origin + 3, 3), 'evil:1', 0);
-    const nonce = sent(s.advance(30)).find((h) => h[0] === 7)![2] as number;
-    s.receive(packet([[8, 0, nonce, origin]]), 'evil:1', 31);
+    s.receive(packet([[8, 0, nonce, origin]]), 'evil:1', 1);
+    s.receive(data(origin + 3, 3), 'evil:1', 2);
     const naks = sent(s.advance(100)).filter((h) => h[0] === 2);
     expect(naks).toEqual([[2, 0, nonce, origin, origin + 2]]);
     expect(s.receive(packet([[4, 0, origin + 3, nonce + 1]]), 'evil:1', 101)).toEqual([]);
@@ -356,12 +389,19 @@ describe('nak: random stream origins (FINDINGS 206, 207)', () => {
     expect(s.stats().nak?.lost).toBe(3);
   });
 
-  it('a stranger stream draws at most one Sync per packet that comes for it', () => {
-    const s = fresh([self, '00000002.1']);
-    s.receive(data(10, 1), 'evil:1', 0);
+  it('a point-to-point stream from a stranger draws at most one Sync per packet that comes for it', () => {
+    const { s } = fresh([self, '00000002.1']);
+    const toStranger = (effects: Effects) =>
+      effects.filter(
+        (e) =>
+          e.kind === 'transmit' &&
+          e.to === 'evil:1' &&
+          (decodePacket(e.bytes).headers[0] as unknown[])[0] === 7,
+      ).length;
+    expect(toStranger(s.receive(data(10, 1, 1), 'evil:1', 0))).toBe(1);
     let syncs = 0;
-    for (let t = 1; t < 2_000; t += 10) syncs += sent(s.advance(t)).filter((h) => h[0] === 7).length;
-    expect(s.stats().nak?.syncsSent).toBe(1);
+    for (let t = 1; t < 2_000; t += 10) syncs += toStranger(s.advance(t));
     expect(syncs).toBe(0);
+    expect(toStranger(s.receive(data(11, 1, 1), 'evil:1', 2_001))).toBe(1);
   });
 });
