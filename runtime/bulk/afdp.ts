@@ -135,9 +135,10 @@ export interface AfdpOptions {
   /** Sender: seeds that have not joined by this time after the start are not waited for. */
   joinWindowMs: number;
   /**
-   * Sender: a receiver silent this long is dropped. Receiver: a transfer whose sender has been
-   * silent this long may be replaced by another sender's Announce (before, it is kept and the
-   * Announce ignored).
+   * Sender: a receiver silent this long is dropped (silence while new data is held back for the
+   * seeds not counted). Receiver: a transfer whose sender has been silent this long may be
+   * replaced by another sender's Announce (before, it is kept and the Announce ignored), and one
+   * whose sender sent no Data for this long is not reported on (see `Incoming.provenAt`).
    */
   deadMs: number;
   /**
@@ -283,6 +284,9 @@ interface Peer {
   /** When `have` was reported: the floor is checked at that time, not now (statuses lag). */
   haveAt: number;
   castsHeard: number;
+  /** It sent a Status: a keyless receiver reports only once Data reaches it, so until then it
+   * is sent a chunk now and then (see `welcome`). */
+  reported: boolean;
   /** Casts sent and heard when the mode was last decided. */
   castsAtCheck: number;
   heardAtCheck: number;
@@ -300,6 +304,9 @@ interface Outgoing {
   peers: Map<MemberId, Peer>;
   /** New data is held back for the holdings exchange (a catalog was announced). */
   waiting: boolean;
+  /** When new data was first due (the start, or the end of the wait): a receiver's silence is
+   * counted from here at the earliest, since it reports only once Data reaches it. */
+  sendingAt: number;
   /** Chunks not sent because every receiver held them. */
   skipped: number;
   credit: number;
@@ -337,6 +344,15 @@ interface Incoming {
   held: number[];
   /** When its sender was last heard (an Announce, Data or Fin of this transfer). */
   heardAt: number;
+  /**
+   * When Data of this transfer last came from its sender (with a key, a verified Announce too).
+   * Statuses and NAKs go to the sender only within `deadMs` of it. Without a key an Announce's
+   * source address may be forged, and one 76-byte Announce spoofed from a victim's address had
+   * a receiver send 3,600 packets there in 60 s, without end (FINDINGS 211): until Data comes,
+   * an Announce is answered with its Join alone; a sender that stops sending is not reported to
+   * past `deadMs` (it dropped us by then), and reports resume if its Data comes again.
+   */
+  provenAt: number;
 }
 
 class Afdp implements Layer {
@@ -402,6 +418,7 @@ class Afdp implements Layer {
       wantedBy: new Map(),
       peers: new Map(),
       waiting: this.o.catalog !== undefined,
+      sendingAt: now,
       skipped: 0,
       credit: 0,
       lastTxAt: now,
@@ -489,6 +506,7 @@ class Afdp implements Layer {
       if (!this.o.seeds.every((s) => joined.has(s)) && now - o.startedAt < this.o.joinWindowMs)
         return undefined;
       o.waiting = false;
+      o.sendingAt = now;
     }
     const live = [...o.peers.values()].filter((p) => !p.dropped && !p.done);
     // Everyone who joined is done (from what it held) or dropped: nobody to send to.
@@ -502,25 +520,27 @@ class Afdp implements Layer {
     return undefined;
   }
 
-  private sendChunk(o: Outgoing, idx: number): void {
+  /** Data of chunk `idx`, read from the source. */
+  private dataMsg(o: Outgoing, idx: number): Msg {
     const from = idx * this.o.chunk;
-    const payload = o.src.read(from, Math.min(o.src.size, from + this.o.chunk) - from);
-    const header = [AfdpKind.Data, o.xfer, idx];
+    return this.msg(
+      [AfdpKind.Data, o.xfer, idx],
+      o.src.read(from, Math.min(o.src.size, from + this.o.chunk) - from),
+    );
+  }
+
+  private sendChunk(o: Outgoing, idx: number): void {
+    const msg = this.dataMsg(o, idx);
     o.sent++;
     o.casts++;
-    this.ctx.passDown({ type: 'cast', msg: this.msg(header, payload), qos: { order: 'unreliable' } });
+    this.ctx.passDown({ type: 'cast', msg, qos: { order: 'unreliable' } });
     const wanted = o.wantedBy.get(idx);
     o.wantedBy.delete(idx);
     for (const [m, p] of o.peers) {
       if (p.done || p.dropped || p.mode !== 'unicast' || p.held.has(idx)) continue;
       // A unicast-served receiver gets new data, and the repairs it asked for, point to point.
       if (idx >= o.next - 1 || wanted?.has(m)) {
-        this.ctx.passDown({
-          type: 'send',
-          to: m,
-          msg: this.msg(header, payload),
-          qos: { order: 'unreliable' },
-        });
+        this.ctx.passDown({ type: 'send', to: m, msg, qos: { order: 'unreliable' } });
         o.sent++;
       }
     }
@@ -532,11 +552,14 @@ class Afdp implements Layer {
     const now = this.ctx.now();
     for (const [m, p] of o.peers) {
       if (p.done || p.dropped) continue;
-      if (now - p.heardAt >= this.o.deadMs)
-        this.drop(o, m, p, `silent for ${Math.round(now - p.heardAt)} ms`);
+      // A keyless receiver reports only once our Data reaches it: while new data is held back
+      // (up to `joinWindowMs`, which may exceed `deadMs`) its silence says nothing.
+      const silent = o.waiting ? 0 : now - Math.max(p.heardAt, o.sendingAt);
+      if (silent >= this.o.deadMs) this.drop(o, m, p, `silent for ${Math.round(silent)} ms`);
       else {
         const slow = this.belowFloor(o, p, now);
         if (slow) this.drop(o, m, p, slow);
+        else if (!p.reported && !o.waiting) this.welcome(o, m, p);
       }
     }
     const active = [...o.peers.values()];
@@ -577,6 +600,22 @@ class Afdp implements Layer {
   }
 
   /**
+   * A keyless receiver reports (Status, NAKs) only once Data of ours reaches it, and one that
+   * joined after the data went out, or that no cast reaches, hears none: it gets the first chunk
+   * it lacks of those sent, point to point, at its Join and at each `watch` until it reports.
+   * Its address was proven by its Join (a cookie, or com's key), so this sends nothing to an
+   * address that did not ask.
+   */
+  private welcome(o: Outgoing, m: MemberId, p: Peer): void {
+    const idx = p.held.firstMissing;
+    // Holding all that was sent: the next new chunk is cast to it.
+    if (idx >= o.next) return;
+    this.ctx.passDown({ type: 'send', to: m, msg: this.dataMsg(o, idx), qos: { order: 'unreliable' } });
+    o.sent++;
+    o.resent++; // a chunk already sent: a repair, as a NAK of it would have had
+  }
+
+  /**
    * Why `p` is below the rate floor, or undefined. At its last status it owed what the floor
    * delivers in the time since it joined less the grace, but never more than the sender itself
    * has sent since then (a sender slower than the floor blames nobody).
@@ -612,7 +651,8 @@ class Afdp implements Layer {
   up(ev: UpEvent): void {
     if (ev.type === 'discovery') {
       const { h, kind } = popKindHeader(ev.msg, 'afdp');
-      if (kind === AfdpKind.Announce) this.onAnnounce(h, ev.msg.payload, ev.from, ev.address);
+      if (kind === AfdpKind.Announce)
+        this.onAnnounce(h, ev.msg.payload, ev.from, ev.address, ev.authenticated === true);
       else if (kind === AfdpKind.Join)
         this.onJoin(h, ev.msg.payload, ev.from, ev.address, ev.authenticated === true);
       else if (kind === AfdpKind.Challenge) this.onChallenge(h, ev.msg.payload, ev.from);
@@ -682,7 +722,7 @@ class Afdp implements Layer {
       p.heardAt = now;
       return;
     }
-    o.peers.set(from, {
+    const peer: Peer = {
       address,
       joinedAt: now,
       nextAtJoin: o.next,
@@ -694,11 +734,18 @@ class Afdp implements Layer {
       have: 0,
       haveAt: now,
       castsHeard: 0,
+      reported: false,
       castsAtCheck: o.casts,
       heardAtCheck: 0,
-    });
+    };
+    o.peers.set(from, peer);
     this.installPeers();
     this.emitEvent({ type: 'joined', member: from, address, late: o.next > 0 });
+    // It holds every chunk (its digest checked before it joined): it is done. Its done Status
+    // would say so, but a keyless receiver reports only once Data reaches it, and nothing is
+    // sent that every receiver holds.
+    if (held.all) this.markDone(o, from, peer, o.src.size, now);
+    else if (!o.waiting) this.welcome(o, from, peer);
   }
 
   private onNak(xfer: number, h: unknown[], from: MemberId): void {
@@ -748,41 +795,41 @@ class Afdp implements Layer {
     }
     const now = this.ctx.now();
     p.heardAt = now;
+    p.reported = true;
     p.have = headerUint(h[2], 'afdp', 'have');
     p.haveAt = now;
     p.castsHeard = headerUint(h[3], 'afdp', 'castsHeard');
     const done = headerUint(h[4], 'afdp', 'done') === 1;
     if (done) {
-      this.ctx.passDown({
-        type: 'send',
-        to: from,
-        msg: this.msg([AfdpKind.Fin, xfer]),
-        qos: { order: 'unreliable' },
-      });
-      if (!p.done) {
-        p.done = true;
-        this.emitEvent({
-          type: 'done',
-          member: from,
-          ms: now - o.startedAt,
-          have: p.have,
-          castsHeard: p.castsHeard,
-        });
-      }
+      this.markDone(o, from, p, p.have, now);
       return;
     }
     // Mode choice from what the sender observes: after `probeCasts` casts, a receiver that heard
     // none of them is served by unicast; one that hears casts again goes back to multicast.
-    if (o.casts - p.castsAtCheck >= this.o.probeCasts) {
-      const heard = p.castsHeard - p.heardAtCheck;
-      const mode = heard === 0 ? 'unicast' : 'multicast';
-      p.castsAtCheck = o.casts;
-      p.heardAtCheck = p.castsHeard;
-      if (mode !== p.mode) {
-        p.mode = mode;
-        this.emitEvent({ type: 'mode', member: from, mode });
-      }
-    }
+    if (o.casts - p.castsAtCheck >= this.o.probeCasts)
+      this.setMode(o, from, p, p.castsHeard - p.heardAtCheck === 0 ? 'unicast' : 'multicast');
+  }
+
+  /** A mode decision for `p` (`probeCasts` casts from now, the next). */
+  private setMode(o: Outgoing, m: MemberId, p: Peer, mode: Peer['mode']): void {
+    p.castsAtCheck = o.casts;
+    p.heardAtCheck = p.castsHeard;
+    if (mode === p.mode) return;
+    p.mode = mode;
+    this.emitEvent({ type: 'mode', member: m, mode });
+  }
+
+  /** `p` holds the blob: tell it (again, if it missed our Fin), and report it once. */
+  private markDone(o: Outgoing, m: MemberId, p: Peer, have: number, now: number): void {
+    this.ctx.passDown({
+      type: 'send',
+      to: m,
+      msg: this.msg([AfdpKind.Fin, o.xfer]),
+      qos: { order: 'unreliable' },
+    });
+    if (p.done) return;
+    p.done = true;
+    this.emitEvent({ type: 'done', member: m, ms: now - o.startedAt, have, castsHeard: p.castsHeard });
   }
 
   // ---------------------------------------------------------------- receiver
@@ -795,7 +842,13 @@ class Afdp implements Layer {
     this.emitEvent({ type: 'cut', xfer, have: inc.have, count: inc.got.length });
   }
 
-  private onAnnounce(h: unknown[], payload: Uint8Array, from: MemberId, address: string): void {
+  private onAnnounce(
+    h: unknown[],
+    payload: Uint8Array,
+    from: MemberId,
+    address: string,
+    authenticated: boolean,
+  ): void {
     const xfer = headerUint(h[1], 'afdp', 'xfer');
     const size = headerUint(h[2], 'afdp', 'size');
     const chunkSize = headerUint(h[3], 'afdp', 'chunk');
@@ -837,6 +890,7 @@ class Afdp implements Layer {
     });
     if (cur?.xfer === xfer && cur.sender === from) {
       cur.heardAt = now;
+      if (authenticated) cur.provenAt = now;
       // The cookie is kept: one a Challenge gave is for the address our Joins come from, which
       // the Announce's (for the seed's address as the sender was given it) may not be.
       cur.address = address;
@@ -845,7 +899,7 @@ class Afdp implements Layer {
     }
     if (this.completed.has(xfer)) {
       this.ctx.passDown({ type: 'probe', to: address, msg: this.msg([AfdpKind.Join, xfer], cookie) });
-      this.sendStatus(); // it lost our completion: report it again
+      this.sendStatus(true); // it lost our completion: report it again
       return;
     }
     let sink: BlobSink;
@@ -876,6 +930,8 @@ class Afdp implements Layer {
       finTries: 0,
       held: [],
       heardAt: now,
+      // With a key com verified the Announce: its sender is who it says, at that address.
+      provenAt: authenticated ? now : Number.NEGATIVE_INFINITY,
     };
     this.inc = inc;
     const catalog = payload.subarray(32);
@@ -896,10 +952,15 @@ class Afdp implements Layer {
       }
       inc.held.sort((a, b) => a - b);
     }
+    // Checked before the Join that names what we hold: a sender takes a Join naming every chunk
+    // as the receiver done, and held chunks that fail the digest are named nowhere.
+    if (inc.have === count) {
+      this.complete(inc);
+      if (this.inc !== inc) return; // the sink failed
+    }
     this.join(inc);
-    this.ctx.setTimer('check', this.o.checkMs);
+    if (!inc.done) this.ctx.setTimer('check', this.o.checkMs);
     this.ctx.setTimer('status', this.o.statusMs);
-    if (inc.have === count) this.complete(inc);
   }
 
   /** Join (again: every announce is answered, the first Join may be lost), naming what we hold. */
@@ -934,7 +995,13 @@ class Afdp implements Layer {
     const want = idx === inc.got.length - 1 ? inc.size - idx * inc.chunkSize : inc.chunkSize;
     if (payload.length !== want) throw new DecodeError('DECODE_BAD_SHAPE', 'afdp: chunk of the wrong size');
     if (cast) inc.castsHeard++;
-    inc.heardAt = this.ctx.now();
+    const now = this.ctx.now();
+    // The first Data (or the first after silence) is reported at once: the sender learns early
+    // that we hear it (the mode it serves us by waits on it).
+    const quiet = !this.reporting(inc);
+    inc.heardAt = now;
+    inc.provenAt = now;
+    if (quiet) this.sendStatus();
     inc.arrivedSinceCheck = true;
     if (idx > inc.highest) inc.highest = idx;
     if (inc.got[idx]) {
@@ -978,6 +1045,7 @@ class Afdp implements Layer {
       this.emitEvent({ type: 'corrupt', xfer: inc.xfer });
       inc.got.fill(0);
       inc.have = 0;
+      inc.held = [];
       inc.sink.reset?.();
       return;
     }
@@ -1000,9 +1068,18 @@ class Afdp implements Layer {
     });
   }
 
-  private sendStatus(): void {
+  /** Within `deadMs` of its sender's last Data (or verified Announce): see `Incoming.provenAt`. */
+  private reporting(inc: Incoming): boolean {
+    return this.ctx.now() - inc.provenAt < this.o.deadMs;
+  }
+
+  /**
+   * Our progress to the sender, if we report to it now; `answer`: in reply to a packet just
+   * heard from its address (one Status for one packet, whatever it is).
+   */
+  private sendStatus(answer = false): void {
     const inc = this.inc;
-    if (!inc) return;
+    if (!inc || !(answer || this.reporting(inc))) return;
     const header = [
       AfdpKind.Status,
       inc.xfer,
@@ -1030,7 +1107,7 @@ class Afdp implements Layer {
     const inc = this.inc;
     if (!inc) return;
     inc.nakArmed = false;
-    if (inc.done) return;
+    if (inc.done || !this.reporting(inc)) return;
     const now = this.ctx.now();
     // After silence the tail is missing too; otherwise only gaps below the highest index seen.
     const upTo = inc.arrivedSinceCheck ? inc.highest : inc.got.length - 1;
@@ -1153,6 +1230,10 @@ function nakIndices(h: unknown[], count: number, max: number): number[] {
 /** The chunks a receiver's Join names as held: its ranges, merged, looked up by binary search. */
 interface HeldChunks {
   has(index: number): boolean;
+  /** Every chunk of the transfer is held. */
+  readonly all: boolean;
+  /** The lowest index not held (the count when all are). */
+  readonly firstMissing: number;
 }
 
 /**
@@ -1181,6 +1262,8 @@ function heldRanges(h: unknown[], count: number): HeldChunks {
     }
   }
   return {
+    all: starts.length === 1 && starts[0] === 0 && ends[0] === count - 1,
+    firstMissing: starts[0] === 0 ? ends[0]! + 1 : 0,
     has(index) {
       // The last range starting at or before `index`.
       let lo = 0;

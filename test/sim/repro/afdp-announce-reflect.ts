@@ -1,14 +1,14 @@
-// An open hole of keyless `troupe dist` receivers (test/sim/FINDINGS.md, item 211): a receiver
-// takes an Announce from any address (its sender is whoever announces first) and then reports
-// to that address every `statusMs` and NAKs what it lacks, for as long as nothing replaces the
-// transfer: nothing ends one whose sender is never heard again. One Announce spoofed from a
-// victim's address has a receiver (`troupe dist receive`, or `troupe serve --receive-dir`)
-// send there without end.
+// A hole of keyless `troupe dist` receivers (test/sim/FINDINGS.md, item 211, fixed): a receiver
+// took an Announce from any address (its sender is whoever announces first) and then reported
+// to that address every `statusMs` and NAKed what it lacked, for as long as nothing replaced
+// the transfer. One Announce spoofed from a victim's address had a receiver (`troupe dist
+// receive`, or `troupe serve --receive-dir`) send there without end. Now it answers with its
+// Join alone until Data of the transfer comes (test/bulk/receiver-reflect.test.ts).
 //
 //   npx tsx test/sim/repro/afdp-announce-reflect.ts
 //
-// Prints what reached the victim in 60 simulated seconds and exits 1 while it is more than
-// 3 times the Announce. With a group key com refuses the forged Announce.
+// Prints what reached the victim in 60 simulated seconds and exits 1 if it is more than 3
+// times the Announce. With a group key com refuses the forged Announce.
 
 import { AfdpKind } from '../../../runtime/bulk/afdp.js';
 import { build } from '../../../runtime/distrib/receiver.js';
