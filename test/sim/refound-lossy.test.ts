@@ -47,13 +47,23 @@
 // majority at 1,620 ms (view 2, 2 of 4), the group re-founded view 1 from a member's state
 // continuing view 2's history, and the mutant's off-by-one reply about c1:2 is judged against
 // the continued history (value 46).
+// Re-pinned in session 38: since nak's random stream origins (642ac74) 99970450 no longer
+// re-founds. A sweep of 99970000..99970600 finds ten runs that re-founded view 1 after losing
+// their majority with no claim left excused (99970031, 99970111, 99970218, 99970234, 99970320,
+// 99970360, 99970470, 99970514, 99970531, 99970554); only 99970218 and 99970554 have this
+// test's shape (views 1 and 2, then the re-founded view 1), and only on 99970218 is the mutant
+// below caught. 99970218 is pinned: the first lineage lost its majority at 1,560 ms (view 2, 1
+// of 3), the group re-founded view 1 at 4,690 ms from a member's state (value 85355 after 13
+// operations) continuing view 2's history, and c0:2, settled at 1,026 ms, is no longer in the
+// founders' table; the mutant's off-by-one reply about it is judged against the continued
+// history (value 125).
 import { describe, expect, it } from 'vitest';
 import { offByOneAroundCut } from './mutant-replicas.js';
 import { model } from './rpc-checkers.js';
 import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import { membersOf, parseFaults } from './run.js';
 
-const SEED = 99970450;
+const SEED = 99970218;
 const cfg = {
   ...rpcConfig(
     SEED,
@@ -76,9 +86,9 @@ const opts = {
 const lyingBeforeCut = offByOneAroundCut('before');
 
 describe('a re-founding from a member’s state continues its history', () => {
-  it('judges the first lineage’s claims by the history the re-founding continued (RPC seed 99970450)', async () => {
+  it('judges the first lineage’s claims by the history the re-founding continued (RPC seed 99970218)', async () => {
     const r = await runRpcScenario(cfg, opts);
-    // The first lineage lost its majority (view 2 at 1,620 ms), so a checker without the continued
+    // The first lineage lost its majority (view 2 at 1,560 ms), so a checker without the continued
     // history would excuse its "agreed: nothing" claims; none is left to excuse, and none fails.
     expect(r.losses.length).toBeGreaterThan(0);
     expect(r.expected).toEqual([]);
@@ -87,14 +97,14 @@ describe('a re-founding from a member’s state continues its history', () => {
     // Re-founded at a view 1, continuing the first lineage's views 1 and 2.
     expect(m.refounded).toMatch(/^1\./);
     expect(m.chain.map((k) => Number(k.split('.')[0]))).toEqual([1, 2, 1]);
-    // c1:2's reply (46, from the first lineage) is judged against the history's value.
-    expect(m.outcomes.get('c1:2')).toEqual({ status: 'committed', ok: true, value: 46 });
+    // c0:2's reply (125, from the first lineage) is judged against the history's value.
+    expect(m.outcomes.get('c0:2')).toEqual({ status: 'committed', ok: true, value: 125 });
   }, 60_000);
 
   it('still catches a first-lineage reply that the continued history contradicts', async () => {
     const r = await runRpcScenario(cfg, { ...opts, makeReplica: lyingBeforeCut });
     // Judged against the value the history gave, not "nothing" (which the lost majority excuses):
     // a violation even though the run lost its majority.
-    expect(r.violations).toContain('true-replies: c1:2 got value 47 (reply), agreed: value 46');
+    expect(r.violations).toContain('true-replies: c0:2 got value 126 (reply), agreed: value 125');
   }, 60_000);
 });
