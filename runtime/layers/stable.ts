@@ -49,6 +49,12 @@ class Stable implements Layer {
   private memberSet = new Set<MemberId>();
   /** Highest seq this member delivered (or need not deliver) of each sender's cast stream. */
   private readonly delivered = new Map<MemberId, number>();
+  /**
+   * Per sender, the seq before the first this member delivered (or its join point): where
+   * `unstable` counts from until something is stable. Counted from 0 it was the sender's nak
+   * position (a random origin below 2^48), which `status` shows any client of a keyless group.
+   */
+  private readonly counted = new Map<MemberId, number>();
   /** Reports of the other members in this view: reporter → sender → seq. */
   private reports = new Map<MemberId, Map<MemberId, number>>();
   /** Last stable seq announced per sender; only ever advances. */
@@ -108,6 +114,7 @@ class Stable implements Layer {
         return;
       case 'forget':
         this.delivered.delete(ev.member);
+        this.counted.delete(ev.member);
         this.stable.delete(ev.member);
         this.reports.delete(ev.member);
         for (const r of this.reports.values()) r.delete(ev.member);
@@ -115,6 +122,7 @@ class Stable implements Layer {
         return;
       case 'expect':
         // A join point: what came before `seq` will never be delivered here, nor asked for.
+        if (!this.delivered.has(ev.member)) this.counted.set(ev.member, ev.seq - 1);
         this.advance(ev.member, ev.seq - 1);
         this.ctx.passDown(ev);
         return;
@@ -146,6 +154,7 @@ class Stable implements Layer {
     if (seq < 0) return;
     const had = this.delivered.get(sender);
     if (had !== undefined && had >= seq) return;
+    if (had === undefined && !this.counted.has(sender)) this.counted.set(sender, seq - 1);
     this.delivered.set(sender, seq);
     this.changed = true;
     this.armGossip();
@@ -312,7 +321,7 @@ class Stable implements Layer {
     let unstable = 0;
     for (const m of this.members) {
       const d = this.delivered.get(m);
-      if (d !== undefined) unstable += d - (this.stable.get(m) ?? -1);
+      if (d !== undefined) unstable += d - Math.max(this.stable.get(m) ?? -1, this.counted.get(m) ?? -1);
     }
     return { ...this.c, unstable, reporters: this.reports.size };
   }

@@ -249,3 +249,21 @@ describe('stable facing forged and malformed gossip', () => {
     ).toThrow(expect.objectContaining({ code: 'STACK_BAD_OPTION' }));
   });
 });
+
+describe('stable stats do not show nak positions', () => {
+  it('counts a sender with nothing stable yet from its first delivery, not from 0 (FINDINGS 212)', () => {
+    // nak streams begin at random origins a stranger must not learn (FINDINGS 206), and
+    // `status` answers any client of a keyless group with every layer's stats: `unstable`
+    // counted a sender's delivered seq + 1 until its first stable event, its stream's position.
+    const net = new Net({ members: 2, stack: parseSpec('stable:nak:com'), registry, loss: 0, seed: 3 });
+    net.installView(1);
+    for (let k = 0; k < 3; k++) net.at(k, () => net.down(net.members[0]!, cast(k)));
+    net.run(2.5); // delivered everywhere, before any gossip round
+    for (const m of net.members) {
+      expect(net.delivered(m)).toHaveLength(3);
+      expect(m.stack.stats().stable!.unstable).toBe(3);
+    }
+    net.run(1_000);
+    for (const m of net.members) expect(m.stack.stats().stable!.unstable).toBe(0);
+  });
+});
