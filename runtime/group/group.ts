@@ -5,9 +5,9 @@ import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type CoreSink, type ObserveSink, sinkFor } from '../observe/events.js';
 import { unknownOption } from '../options.js';
+import { secureRandom } from '../secure-random.js';
 import { buildStack, checkSpec, parseSpec } from '../stack/builder.js';
 import { type MemberId, nodeOf } from '../stack/member.js';
-import { seededRandom } from '../stack/random.js';
 import type { LastView, QoS, View } from '../stack/types.js';
 import { resolveAddressLeniently } from '../transport/resolve.js';
 import type { Transport } from '../transport/types.js';
@@ -197,7 +197,7 @@ export class Group implements GroupHandle {
         buildStack(specs, defaultRegistry(), {
           self,
           groupName,
-          random: seededRandom(...seedWords()),
+          random: secureRandom(),
           ...envTracer(self),
         }),
     });
@@ -789,10 +789,4 @@ export function checkQos(qos: QoS): void {
         break;
       }
   if (problem !== undefined) throw new TroupeError('BAD_QOS', `cast: ${problem}`);
-}
-
-/** 128 bits from node:crypto for a stack's random source (see {@link seededRandom}). */
-function seedWords(): [number, number, number, number] {
-  const r = randomBytes(16);
-  return [r.readUInt32BE(0), r.readUInt32BE(4), r.readUInt32BE(8), r.readUInt32BE(12)];
 }
