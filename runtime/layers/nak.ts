@@ -217,6 +217,9 @@ class Nak implements Layer {
     strangerSyncs: 0,
     /** Origins and Gones that did not echo the stream's nonce (sent only in our Syncs and NAKs), refused. */
     echoesRefused: 0,
+    /** Members' streams whose Syncs went unanswered `SYNC_ROUNDS` times: what they held was
+     * dropped, and they are asked again only when more of them comes. */
+    syncsAbandoned: 0,
   };
   /** Other members' casts, by sender, until stable. */
   private readonly held = new Map<string, Held>();
@@ -346,6 +349,13 @@ class Nak implements Layer {
     this.inn.delete(key);
     this.ctx.clearTimer(`nak:${key}`);
     this.ctx.clearTimer(`sync:${key}`);
+  }
+
+  /** Drops what an incoming stream holds out of order. */
+  private releasePending(s: InStream): void {
+    this.pendingBytes -= s.bytes;
+    s.bytes = 0;
+    s.pending.clear();
   }
 
   /**
@@ -840,7 +850,19 @@ class Nak implements Layer {
       const s = this.inn.get(key.slice(5));
       if (!s?.unsynced) return;
       s.syncArmed = false;
-      if (this.members.has(s.from)) this.askOrigin(s);
+      if (!this.members.has(s.from)) return;
+      if (s.syncRounds < SYNC_ROUNDS) {
+        this.askOrigin(s);
+        return;
+      }
+      // Unanswered that long: the sender has no such stream (a forger wrote it in a member's
+      // name: 2,000 spoofed datagrams held 4.3 MB for as long as the member stayed, asked for
+      // every 100 ms, FINDINGS 214) or cannot reach us. What was held goes (a sender's own is
+      // still buffered there, NAKed once the origin is known), and the stream is asked again
+      // only when more of it comes, as a stranger's: a live sender's Session does within
+      // `sessionMaxMs`.
+      this.c.syncsAbandoned++;
+      this.releasePending(s);
       return;
     }
     if (key.startsWith('nak:')) {
@@ -931,6 +953,9 @@ function* heldIn(h: Held, lo: number, hi: number): Generator<[number, Msg]> {
 const EMPTY = new Uint8Array(0);
 /** Syncs sent `nakMaxMs` apart before they back off (see `Nak.askOrigin`). */
 const SYNC_EAGER = 8;
+/** Timed Syncs for a member's stream before it is asked only when more of it comes (about
+ * 2.5 s with the default timings; see `Nak.timer`). */
+const SYNC_ROUNDS = 32;
 const MAX_TOMBSTONES = 4096;
 /** Stranger streams whose position is kept after they were dropped (see `Nak.strangerTombs`). */
 const MAX_STRANGER_TOMBSTONES = 1024;

@@ -170,6 +170,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       "Syncs for this member's cast stream from senders outside the view, not answered.",
     ],
     echoesRefused: ['counter', "Origins and Gones that did not echo the stream's nonce, refused."],
+    syncsAbandoned: [
+      'counter',
+      "Members' streams whose Syncs went unanswered 32 times: what they held was dropped.",
+    ],
     unsynced: ['gauge', 'Incoming streams held until their sender says where they begin, now.'],
   },
   pack: {

@@ -389,6 +389,37 @@ describe('nak: random stream origins (FINDINGS 206, 207)', () => {
     expect(s.stats().nak?.lost).toBe(3);
   });
 
+  it("releases what a member's stream held when its sender never answers a Sync (FINDINGS 214)", () => {
+    // Forged Data on the point-to-point stream of a member that never sends us any, from its
+    // address: held unchecked (a member's stream has no byte cap) and asked for every 100 ms
+    // for as long as the sender stays in the view, since it has no such stream to answer for.
+    const { s } = fresh([self, bad]);
+    const p2pSyncs = (effects: Effects) => sent(effects).filter((h) => h[0] === 7 && h[1] === 1).length;
+    const big = (seq: number) =>
+      encodePacket({
+        type: PacketType.Stack,
+        flags: Flags.Unicast,
+        groupId: groupIdOf('g'),
+        sender: { node: 0xbad, inc: 1 },
+        headers: [[1, 1, seq, self]],
+        payload: new Uint8Array(2_000),
+      });
+    for (let k = 0; k < 2_000; k++) s.receive(big(k * 7_919 + 13), 'evil:1', 1);
+    expect(s.stats().nak!.pendingBytes).toBeGreaterThan(4_000_000);
+    let asked = 0;
+    for (let t = 10; t <= 5_000; t += 10) asked += p2pSyncs(s.advance(t));
+    expect(asked).toBe(31); // 32 rounds in 2.5 s, the first as the view came
+    let syncs = 0;
+    for (let t = 5_010; t <= 15_000; t += 10) syncs += sent(s.advance(t)).filter((h) => h[0] === 7).length;
+    expect(s.stats().nak).toMatchObject({ pendingBytes: 0, pending: 0 });
+    expect(syncs).toBe(0);
+    // The sender's own stream, when it comes, still starts where the sender says.
+    const origin = 2 ** 44 + 5;
+    const ask = sent(s.receive(data(origin, 1, 1), 'evil:1', 15_001)).find((h) => h[0] === 7)!;
+    expect(ask).toEqual([7, 1, ask[2]]);
+    expect(delivered(s.receive(packet([[8, 1, ask[2], origin]]), 'evil:1', 15_002))).toEqual([1]);
+  });
+
   it('a point-to-point stream from a stranger draws at most one Sync per packet that comes for it', () => {
     const { s } = fresh([self, '00000002.1']);
     const toStranger = (effects: Effects) =>
