@@ -4,7 +4,11 @@
  *
  * Recording allocates nothing: a request owns a slot of the ring, and each step kind a fixed cell
  * of typed-array columns (time, two numbers, a string, flags). `TraceStep` objects are built only
- * when a trace is read. A busy contact records six steps per call; an object per step, kept for
+ * when a trace is read. A column holds one kind's cells for every slot in a row (kind-major):
+ * slots are taken in turn, so consecutive requests' cells of one kind share cache lines, and a
+ * member that records three kinds of eight (one that is not the contact) touches three runs of
+ * each column, not every slot's whole row (session 38: a slot-major ring of 1,024 requests cost
+ * about twice what a ring of 64 did under the 64-outstanding load, in cache misses). A busy contact records six steps per call; an object per step, kept for
  * the ~1,000 requests the ring holds, lived just long enough to be promoted out of the young
  * generation and was most of what tracing cost (docs/observability.md, "Cost").
  */
@@ -78,6 +82,15 @@ const FIELDS: Record<
   settled: { b: 'ms', s: 'error' },
 };
 
+/** Per kind, 1 where `FIELDS` gives it an `a` or a `b` cell: only those are written. */
+const HAS_A = new Uint8Array(KINDS);
+const HAS_B = new Uint8Array(KINDS);
+for (const [name, f] of Object.entries(FIELDS)) {
+  const k = STEP[name as TraceStep['step']];
+  HAS_A[k] = f.a ? 1 : 0;
+  HAS_B[k] = f.b ? 1 : 0;
+}
+
 const COMMITTED = 1;
 const INTERRUPTED = 2;
 const OK = 4;
@@ -100,7 +113,7 @@ export class TraceRing {
    * hashing and probing (an entry, a lookup and a removal per request at every member) were
    * most of what tracing cost a loaded replica (4 % of its CPU in a profile of the observe bench).
    */
-  private readonly index = new Map<string, number>();
+  private readonly index: IdIndex;
   /** Per slot, 1 when its request is not in {@link index}; and how many such slots are live. */
   private readonly isUnindexed: Uint8Array;
   private unindexed = 0;
@@ -147,6 +160,7 @@ export class TraceRing {
     this.order = new Uint8Array(n * KINDS);
     this.steps = new Uint8Array(n);
     this.isUnindexed = new Uint8Array(n);
+    this.index = new IdIndex(n);
   }
 
   /** Requests held. */
@@ -165,7 +179,7 @@ export class TraceRing {
    */
   slot(requestId: string, member: string, create = true, kind?: StepKind, index = true): number {
     // A request's steps often come in a row (applying then outcome, outcome then replied).
-    if (requestId === this.lastId && this.ids[this.lastSlot] === requestId) {
+    if (sameId(requestId, this.lastId) && this.ids[this.lastSlot] === requestId) {
       if (kind !== undefined) this.cursor[kind] = this.lastSlot;
       return this.lastSlot;
     }
@@ -180,8 +194,8 @@ export class TraceRing {
       const guess = this.cursor[kind]! + 1 === this.capacity ? 0 : this.cursor[kind]! + 1;
       if (this.ids[guess] === requestId) return this.found(requestId, guess, kind);
     }
-    const indexed = this.index.size > 0 ? this.index.get(requestId) : undefined;
-    if (indexed !== undefined) return this.found(requestId, indexed, kind);
+    const indexed = this.index.size > 0 ? this.index.get(requestId, this.ids) : -1;
+    if (indexed >= 0) return this.found(requestId, indexed, kind);
     // A step that follows others here may belong to an unindexed request the guess missed
     // (requests applied out of order: handler locks, async methods): the newest slots first.
     if (kind !== undefined && STARTS[kind] === 0 && this.unindexed > 0) {
@@ -228,7 +242,7 @@ export class TraceRing {
     flags = 0,
   ): void {
     if (slot < 0) return;
-    const cell = slot * KINDS + kind;
+    const cell = kind * this.capacity + slot;
     if (this.order[cell] !== 0) {
       if (kind === STEP.received) {
         const n = this.a[cell]!;
@@ -246,27 +260,29 @@ export class TraceRing {
     if (this.steps[slot]! >= MAX_STEPS) return;
     this.order[cell] = ++this.steps[slot]!;
     this.at[cell] = at;
-    this.a[cell] = a;
-    this.b[cell] = b;
+    // Numbers only where the kind has them (a trace reads a cell only where FIELDS names it):
+    // fewer columns touched per step. The string is kept whatever the kind (`stepText`).
+    if (HAS_A[kind] === 1) this.a[cell] = a;
+    if (HAS_B[kind] === 1) this.b[cell] = b;
     this.s[cell] = s;
-    this.flags[cell] = flags;
+    if (flags !== 0 || this.flags[cell] !== 0) this.flags[cell] = flags;
   }
 
   /** When step `kind` of `slot` was first recorded, or NaN. */
   stepAt(slot: number, kind: StepKind): number {
-    const cell = slot * KINDS + kind;
+    const cell = kind * this.capacity + slot;
     return slot < 0 || this.order[cell] === 0 ? Number.NaN : this.at[cell]!;
   }
 
   /** The string cell of step `kind` (its method, peer or error), if recorded. */
   stepText(slot: number, kind: StepKind): string | undefined {
-    const cell = slot * KINDS + kind;
+    const cell = kind * this.capacity + slot;
     return slot < 0 || this.order[cell] === 0 ? undefined : this.s[cell];
   }
 
   /** Sets the `b` cell (e.g. `ms`) of a step already recorded. */
   setB(slot: number, kind: StepKind, value: number): void {
-    if (slot >= 0) this.b[slot * KINDS + kind] = value;
+    if (slot >= 0) this.b[kind * this.capacity + slot] = value;
   }
 
   /** Whether `slot` holds `requestId` still (the ring may have moved on). */
@@ -281,8 +297,8 @@ export class TraceRing {
    */
   get(requestId: string): RequestTrace | undefined {
     const held: number[] = [];
-    const indexed = this.index.get(requestId);
-    if (indexed !== undefined) held.push(indexed);
+    const indexed = this.index.get(requestId, this.ids);
+    if (indexed >= 0) held.push(indexed);
     if (this.unindexed > 0)
       for (let slot = 0; slot < this.capacity; slot++)
         if (this.isUnindexed[slot] === 1 && this.ids[slot] === requestId) held.push(slot);
@@ -320,7 +336,7 @@ export class TraceRing {
     const id = this.ids[slot];
     if (id === undefined) return;
     // A slow request leaving the ring is copied out, so the slow list outlives the ring.
-    const i = this.slowSlots.indexOf(slot);
+    const i = this.slowSlots.length > 0 ? this.slowSlots.indexOf(slot) : -1;
     if (i >= 0) {
       this.slowKept.push(this.build(slot));
       this.slowSlots.splice(i, 1);
@@ -329,22 +345,21 @@ export class TraceRing {
     if (this.isUnindexed[slot] === 1) {
       this.isUnindexed[slot] = 0;
       this.unindexed--;
-    } else this.index.delete(id);
+    } else this.index.delete(id, slot);
     this.live--;
     this.ids[slot] = undefined;
-    this.repeats.delete(slot);
+    if (this.repeats.size > 0) this.repeats.delete(slot);
     this.steps[slot] = 0;
     // A cell counts only once `order` marks it recorded (`record`, `stepAt`, `build`), so the
     // other columns keep their stale values until overwritten: a third of the writes.
-    const base = slot * KINDS;
-    for (let k = 0; k < KINDS; k++) this.order[base + k] = 0;
+    const n = this.capacity;
+    for (let cell = slot; cell < KINDS * n; cell += n) this.order[cell] = 0;
   }
 
   private build(slot: number): RequestTrace {
     const found: { order: number; step: TraceStep }[] = [];
-    const base = slot * KINDS;
     for (let k = 0; k < KINDS; k++) {
-      const cell = base + k;
+      const cell = k * this.capacity + slot;
       if (this.order[cell] === 0) continue;
       found.push({
         order: this.order[cell]!,
@@ -361,6 +376,94 @@ export class TraceRing {
     for (const r of this.repeats.get(slot) ?? []) found.push({ order: r.order, step: { ...r.step } });
     found.sort((x, y) => x.order - y.order);
     return { requestId: this.ids[slot]!, member: this.members[slot]!, steps: found.map((f) => f.step) };
+  }
+}
+
+/**
+ * `a === b` for request ids, answering most mismatches at their last character: ids are mostly
+ * `clientId:counter` with one client id, so two different ones share all but the counter's last
+ * digits, and a string comparison reads the whole shared prefix first (the ring asks this of
+ * several requests per call that are not the last one).
+ */
+function sameId(a: string, b: string | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.length === b.length &&
+    a.charCodeAt(a.length - 1) === b.charCodeAt(b.length - 1) &&
+    a === b
+  );
+}
+
+/**
+ * The number `id` ends with (the counter of `clientId:counter`, at most 15 digits), or -1 when it
+ * ends with no digit: a key whose hash V8 computes inline, where a fresh string's (every id is
+ * decoded afresh from a packet) takes a call into the runtime.
+ */
+function tailNumber(id: string): number {
+  let n = 0;
+  let scale = 1;
+  let i = id.length - 1;
+  for (const stop = Math.max(0, id.length - 15); i >= stop; i--) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    n += digit * scale;
+    scale *= 10;
+  }
+  return i === id.length - 1 ? -1 : n;
+}
+
+/**
+ * The ring's index of request ids → slots: a table of slots by each id's counter
+ * ({@link tailNumber}) modulo its size, for ids that end with digits and whose cell no other live
+ * id holds, and a `Map` of strings for the rest (another client's id on the same cell). One
+ * client's live counters are consecutive and fewer than the table's cells, so they never meet;
+ * and consecutive cells share cache lines, where a `Map`'s entries for consecutive calls do not.
+ * The contact entered, looked up and removed every call's id in a `Map` of strings: a fifth of
+ * the observer's own time under the 64-outstanding load (session 38).
+ */
+class IdIndex {
+  private readonly table: Int32Array;
+  private readonly mask: number;
+  private inTable = 0;
+  private readonly byId = new Map<string, number>();
+
+  /** @param capacity slots of the ring: the table has at least twice as many cells. */
+  constructor(capacity: number) {
+    let cells = 2;
+    while (cells < 2 * capacity) cells *= 2;
+    this.table = new Int32Array(cells).fill(-1);
+    this.mask = cells - 1;
+  }
+
+  get size(): number {
+    return this.inTable + this.byId.size;
+  }
+
+  /** The slot of `id`, or -1; `ids` is the ring's id column (a cell's slot is checked there). */
+  get(id: string, ids: readonly (string | undefined)[]): number {
+    const n = tailNumber(id);
+    if (n >= 0) {
+      const slot = this.table[n & this.mask]!;
+      if (slot >= 0 && ids[slot] === id) return slot;
+    }
+    return this.byId.size > 0 ? (this.byId.get(id) ?? -1) : -1;
+  }
+
+  set(id: string, slot: number): void {
+    const n = tailNumber(id);
+    if (n >= 0 && this.table[n & this.mask] === -1) {
+      this.table[n & this.mask] = slot;
+      this.inTable++;
+    } else this.byId.set(id, slot);
+  }
+
+  /** Forgets `id`, held at `slot`. */
+  delete(id: string, slot: number): void {
+    const n = tailNumber(id);
+    if (n >= 0 && this.table[n & this.mask] === slot) {
+      this.table[n & this.mask] = -1;
+      this.inTable--;
+    } else this.byId.delete(id);
   }
 }
 

@@ -16,12 +16,13 @@ const FOLLOWING: StepKind[] = [STEP.cast, STEP.applying, STEP.outcome, STEP.repl
  * A request a client sent here starts indexed (`received`); one ordered here from elsewhere starts
  * unindexed (`ordered`, as the observer does for a member that is not the contact).
  */
-function differs(seed: number, ring: TraceRing): string | undefined {
+function differs(seed: number, ring: TraceRing, ids: IdShape = 'counters'): string | undefined {
   const r = seededRandom(seed);
   const int = (n: number) => Math.floor(r() * n);
   const capacity = ring.capacity;
   const old = new OldRing(capacity);
   const made: { id: string; indexed: boolean }[] = [];
+  const counted = [0, 0, 0];
   let at = 0;
   // Fresh string objects for the same id, as ids decoded from the wire are.
   const copy = (id: string) => `${id.slice(0, 1)}${id.slice(1)}`;
@@ -33,7 +34,7 @@ function differs(seed: number, ring: TraceRing): string | undefined {
     let index = true;
     if (roll < 3 || made.length === 0) {
       index = r() < 0.5;
-      id = `c${int(3)}:${made.length + 1}`;
+      id = newId(ids, int(3), made.length + 1, counted, int);
       made.push({ id, indexed: index });
       kind = index ? STEP.received : STEP.ordered;
     } else if (roll < 9) {
@@ -76,6 +77,25 @@ function differs(seed: number, ring: TraceRing): string | undefined {
   return undefined;
 }
 
+/**
+ * How new ids look: `counters`, each id its own counter; `shared`, three clients counting alike
+ * (their live ids meet on the index's counter cells, so some go to its Map of strings); `mixed`,
+ * some ids ending in no digit at all (the Map only).
+ */
+type IdShape = 'counters' | 'shared' | 'mixed';
+
+function newId(
+  shape: IdShape,
+  client: number,
+  n: number,
+  counted: number[],
+  int: (n: number) => number,
+): string {
+  if (shape === 'counters') return `c${client}:${n}`;
+  if (shape === 'shared') return `c${client}:${++counted[client]!}`;
+  return int(4) === 0 ? `c${client}:${n}x` : `c${client}:${n}`;
+}
+
 /** The slot with its guess and scan taken away: steps of unindexed requests miss their slot. */
 class BlindRing extends TraceRing {
   override slot(requestId: string, member: string, create = true, _kind?: StepKind, index = true): number {
@@ -89,6 +109,14 @@ describe('TraceRing against the ring that indexed every request', () => {
       const capacity = [4, 8, 32, 100][seed % 4]!;
       expect(differs(seed, new TraceRing(capacity)), `seed ${seed}`).toBeUndefined();
     }
+  });
+
+  it('does so with clients whose counters meet, and with ids that end in no digit', () => {
+    for (const shape of ['shared', 'mixed'] as const)
+      for (let seed = 1; seed <= 200; seed++) {
+        const capacity = [4, 8, 32, 100][seed % 4]!;
+        expect(differs(seed, new TraceRing(capacity), shape), `${shape} seed ${seed}`).toBeUndefined();
+      }
   });
 
   it('tells a ring that cannot find unindexed requests from the old one (the mutant fails)', () => {
