@@ -364,6 +364,11 @@ export class Observer implements ObserveSink {
   // The sink.
 
   event(e: TroupeEvent): void {
+    // Request steps first: several per call at every member, every other event far rarer.
+    if (e.type === 'request') {
+      this.onRequest(e);
+      return;
+    }
     switch (e.type) {
       case 'member':
         this.onMember(e.group);
@@ -383,10 +388,6 @@ export class Observer implements ObserveSink {
         );
         this.startRefusedLog();
         this.watchApply();
-        return;
-      case 'request':
-        this.onRequest(e);
-        if (e.step === 'outcome' && e.status === 'committed') this.divergence.onApplied();
         return;
       case 'system':
         this.divergence.onSystem(e);
@@ -654,6 +655,7 @@ export class Observer implements ObserveSink {
         if (!Number.isNaN(applying))
           this.applyHistogram(ring.stepText(slot, STEP.applying) ?? '').observe(ms / 1000);
         ring.record(slot, STEP.outcome, at, e.viewId, ms, undefined, outcomeFlags(e.status, e.ok));
+        if (e.status === 'committed') this.divergence.onApplied(at);
         if (this.tracer)
           this.endSpan(
             this.applySpans,
