@@ -221,6 +221,10 @@ export class TraceRing {
   }
 
   private found(requestId: string, slot: number, kind: StepKind | undefined): number {
+    // The same id, perhaps another string of it: the latest one is kept, since the request's
+    // later steps here come with it (at a contact, the id decoded from the order replaces the
+    // client packet's), and comparing a string with itself stops at the pointer.
+    this.ids[slot] = requestId;
     this.lastId = requestId;
     this.lastSlot = slot;
     if (kind !== undefined) this.cursor[kind] = slot;
@@ -396,8 +400,7 @@ function sameId(a: string, b: string | undefined): boolean {
 
 /**
  * The number `id` ends with (the counter of `clientId:counter`, at most 15 digits), or -1 when it
- * ends with no digit: a key whose hash V8 computes inline, where a fresh string's (every id is
- * decoded afresh from a packet) takes a call into the runtime.
+ * ends with no digit: where {@link IdIndex} looks for it.
  */
 function tailNumber(id: string): number {
   let n = 0;
@@ -425,6 +428,11 @@ class IdIndex {
   private readonly table: Int32Array;
   private readonly mask: number;
   private inTable = 0;
+  /**
+   * Per slot, its table cell, or -1 when its id is in {@link byId}: removal then reads nothing of
+   * an id the ring took a thousand requests ago (its characters long out of the cache).
+   */
+  private readonly cellOf: Int32Array;
   private readonly byId = new Map<string, number>();
 
   /** @param capacity slots of the ring: the table has at least twice as many cells. */
@@ -433,6 +441,7 @@ class IdIndex {
     while (cells < 2 * capacity) cells *= 2;
     this.table = new Int32Array(cells).fill(-1);
     this.mask = cells - 1;
+    this.cellOf = new Int32Array(capacity).fill(-1);
   }
 
   get size(): number {
@@ -451,17 +460,20 @@ class IdIndex {
 
   set(id: string, slot: number): void {
     const n = tailNumber(id);
-    if (n >= 0 && this.table[n & this.mask] === -1) {
-      this.table[n & this.mask] = slot;
+    const cell = n & this.mask;
+    if (n >= 0 && this.table[cell] === -1) {
+      this.table[cell] = slot;
+      this.cellOf[slot] = cell;
       this.inTable++;
     } else this.byId.set(id, slot);
   }
 
   /** Forgets `id`, held at `slot`. */
   delete(id: string, slot: number): void {
-    const n = tailNumber(id);
-    if (n >= 0 && this.table[n & this.mask] === slot) {
-      this.table[n & this.mask] = -1;
+    const cell = this.cellOf[slot]!;
+    if (cell >= 0) {
+      this.table[cell] = -1;
+      this.cellOf[slot] = -1;
       this.inTable--;
     } else this.byId.delete(id);
   }
