@@ -1,8 +1,9 @@
 /**
  * The observer's costs, apart: CPU per request lifecycle at one replica (the events a contact
  * reports for one ordered call: received, cast, ordered, applying, outcome, replied, plus its own
- * cast coming back), and CPU per scrape of a replica's /metrics (every stats() counter, the
- * histograms, prom-client's process metrics). Both in one process, timed over many repetitions.
+ * cast coming back), the same across a group of three (one Observer each), and CPU per scrape
+ * of a replica's /metrics (every stats() counter, the histograms, prom-client's process
+ * metrics). All in one process, timed over many repetitions.
  * Together with a call rate they give the share of CPU observation costs.
  *
  *   npx tsx bench/observe-micro.ts
@@ -50,6 +51,56 @@ let t = cpuUs();
 for (let i = 0; i < N; i++) lifecycle(20_000 + i);
 const perCall = (cpuUs() - t) / N;
 console.log(`observer events of one ordered call at its contact: ${perCall.toFixed(2)} µs CPU (${N} calls)`);
+
+// 1b. One call's request events across a group of three, each member with its own Observer and
+// the member events that tell it who it is: the contact's six steps, and ordered, applying,
+// outcome at the two others. Calls come in batches of 16 (a batch is ordered, then applied, as
+// under load), and each member's id is a string of its own, as each decodes the order's message
+// afresh (the contact's first from the client's packet).
+const B = 16;
+const members = ['aaaaaaaa.1', 'bbbbbbbb.1', 'cccccccc.1'];
+const group3 = members.map((self) => {
+  const o = new Observer();
+  o.event({
+    type: 'member',
+    group: {
+      self,
+      groupName: 'bank',
+      view: { id: 1, members, addresses: [] },
+      stats: () => ({}),
+      // The coordinator's periodic divergence checks cast into nowhere.
+      cast: () => {},
+    } as unknown as Group,
+  });
+  return o;
+});
+const decoded = (id: string) => (id + ' ').slice(0, -1);
+const groupCalls = (from: number, calls: number) => {
+  for (let i = from; i < from + calls; i += B) {
+    const contact = group3[0]!;
+    for (let k = i; k < i + B; k++) {
+      const id = decoded(`0123456789abcdef:${k}`);
+      contact.event({ type: 'request', step: 'received', id, peer: '127.0.0.1:1' });
+      contact.event({ type: 'request', step: 'cast', id });
+    }
+    for (const o of group3) {
+      const ids = Array.from({ length: B }, (_, k) => decoded(`0123456789abcdef:${i + k}`));
+      for (let k = 0; k < B; k++)
+        o.event({ type: 'request', step: 'ordered', id: ids[k]!, viewId: 1, gseq: i + k, peer: members[0] });
+      for (const id of ids) {
+        o.event({ type: 'request', step: 'applying', id, method: 'deposit' });
+        o.event({ type: 'request', step: 'outcome', id, viewId: 1, status: 'committed', ok: true });
+        if (o === contact) o.event({ type: 'request', step: 'replied', id, peer: '127.0.0.1:1' });
+      }
+    }
+  }
+};
+groupCalls(1, 20_000); // warm-up
+t = cpuUs();
+groupCalls(20_001, N);
+console.log(
+  `observer events of one ordered call at a group of three (contact and two others, batches of ${B}): ${((cpuUs() - t) / N).toFixed(2)} µs CPU (${N} calls)`,
+);
 
 // 2. One scrape of a real replica's metrics.
 const scraped = new Observer({ processMetrics: true });
