@@ -51,22 +51,47 @@ export interface RequestEvent {
 }
 
 /**
- * The request events a replica reports, each with every field of {@link RequestEvent} present
- * and in one order. The sink, the diagnostics channel and the observer read one of these per step
- * of every request at every member: one object shape keeps those reads monomorphic (with the
- * optional fields left out, each step was a shape of its own).
+ * How the runtime reports a request step to its sink: each step's fields by name, passed on in
+ * {@link RequestEvent}'s order ({@link CoreSink.step}).
  */
 export const requestStep = {
-  received: (id: string, peer: string) => full('received', id, undefined, undefined, peer),
-  cast: (id: string) => full('cast', id),
-  ordered: (id: string, viewId: number, gseq: number | undefined, contact: string) =>
-    full('ordered', id, viewId, gseq, contact),
-  applying: (id: string, method: string) => full('applying', id, undefined, undefined, undefined, method),
-  outcome: (id: string, viewId: number, status: 'committed' | 'interrupted', ok?: boolean) =>
-    full('outcome', id, viewId, undefined, undefined, undefined, status, ok),
-  replied: (id: string, peer: string) => full('replied', id, undefined, undefined, peer),
+  received: (sink: CoreSink, id: string, peer: string) =>
+    sink.step('received', id, undefined, undefined, peer),
+  cast: (sink: CoreSink, id: string) => sink.step('cast', id),
+  ordered: (sink: CoreSink, id: string, viewId: number, gseq: number | undefined, contact: string) =>
+    sink.step('ordered', id, viewId, gseq, contact),
+  applying: (sink: CoreSink, id: string, method: string) =>
+    sink.step('applying', id, undefined, undefined, undefined, method),
+  outcome: (sink: CoreSink, id: string, viewId: number, status: 'committed' | 'interrupted', ok?: boolean) =>
+    sink.step('outcome', id, viewId, undefined, undefined, undefined, status, ok),
+  replied: (sink: CoreSink, id: string, peer: string) => sink.step('replied', id, undefined, undefined, peer),
 };
 
+/**
+ * A request step as arguments, in {@link RequestEvent}'s order. An observer holding one under
+ * {@link TAKES_STEPS} (the {@link Observer}) gets request steps so while no diagnostics channel
+ * listens: no event object per step, about twelve per call over a group of three.
+ */
+export type StepTaker = (
+  step: RequestStep,
+  id: string,
+  viewId: number | undefined,
+  gseq: number | undefined,
+  peer: string | undefined,
+  method: string | undefined,
+  status: 'committed' | 'interrupted' | undefined,
+  ok: boolean | undefined,
+) => void;
+
+/** Where an observer keeps its {@link StepTaker} (a symbol: not part of {@link ObserveSink}). */
+export const TAKES_STEPS: unique symbol = Symbol('troupe.takesSteps');
+
+/**
+ * A request event with every field of {@link RequestEvent} present and in one order. The sink,
+ * the diagnostics channel and the observer read one of these per step of every request at every
+ * member: one object shape keeps those reads monomorphic (with the optional fields left out, each
+ * step was a shape of its own).
+ */
 function full(
   step: RequestStep,
   id: string,
@@ -175,6 +200,21 @@ export interface CoreSink extends ObserveSink {
    * observer they were a few hundred bytes of garbage per call at every member.
    */
   wants(type: TroupeEvent['type']): boolean;
+  /**
+   * Reports a request step (use {@link requestStep}): as a {@link RequestEvent} to the channel
+   * and the observer, or as arguments to an observer's {@link StepTaker} when no channel listens;
+   * nothing when nobody would get it.
+   */
+  step(
+    step: RequestStep,
+    id: string,
+    viewId?: number,
+    gseq?: number,
+    peer?: string,
+    method?: string,
+    status?: 'committed' | 'interrupted',
+    ok?: boolean,
+  ): void;
 }
 
 /**
@@ -184,8 +224,21 @@ export interface CoreSink extends ObserveSink {
  */
 export function sinkFor(observer: ObserveSink | undefined, member?: () => string | undefined): CoreSink {
   const answer = observer?.answer?.bind(observer);
-  return {
+  const takes = (observer as { [TAKES_STEPS]?: StepTaker } | undefined)?.[TAKES_STEPS];
+  const sink: CoreSink = {
     wants: (type) => observer !== undefined || channelsListen(type),
+    step(step, id, viewId, gseq, peer, method, status, ok) {
+      if (takes !== undefined && !ch.request.hasSubscribers) {
+        try {
+          takes(step, id, viewId, gseq, peer, method, status, ok);
+        } catch {
+          // As in `event`: an observer's bug is not the runtime's.
+        }
+        return;
+      }
+      if (observer !== undefined || ch.request.hasSubscribers)
+        sink.event(full(step, id, viewId, gseq, peer, method, status, ok));
+    },
     event(e) {
       try {
         // Request steps first and apart: several per call at every member, and the only events
@@ -204,6 +257,7 @@ export function sinkFor(observer: ObserveSink | undefined, member?: () => string
         error: { name: 'TroupeError', code: 'OBSERVE_DISABLED', message: 'this member has no observer' },
       },
   };
+  return sink;
 }
 
 /** Whether a diagnostics channel fed by events of `type` has a subscriber ({@link publish}). */

@@ -19,7 +19,13 @@ import type { Replica, RunningApply } from '../rpc/replica.js';
 import type { Result } from '../rpc/result.js';
 import { CastTimes } from './cast-times.js';
 import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from './divergence.js';
-import type { ObserveSink, RequestEvent, TroupeEvent } from './events.js';
+import {
+  type ObserveSink,
+  type RequestStep,
+  type StepTaker,
+  TAKES_STEPS,
+  type TroupeEvent,
+} from './events.js';
 import type { HistogramSeries } from './histogram.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -201,6 +207,8 @@ export class Observer implements ObserveSink {
   private readonly applyByMethod = new Map<string, HistogramSeries>();
   /** `callDuration`'s child per method, mode and outcome. */
   private readonly callByLabels = new Map<string, HistogramSeries>();
+  /** Request steps as arguments, for the sink (see {@link onStep}); unset in a subclass that overrides `event`. */
+  readonly [TAKES_STEPS]?: StepTaker;
 
   constructor(options: ObserverOptions = {}) {
     this.metrics = new Metrics(options.registry, { processMetrics: options.processMetrics ?? false });
@@ -228,6 +236,18 @@ export class Observer implements ObserveSink {
       () => this.changed(),
     );
     this.refusedLogMs = options.refusedLogMs ?? 10_000;
+    // A subclass that overrides `event` sees every request step there, as event objects.
+    if (this.event === Observer.prototype.event)
+      (this as { [TAKES_STEPS]?: StepTaker })[TAKES_STEPS] = (
+        step,
+        id,
+        viewId,
+        gseq,
+        peer,
+        method,
+        status,
+        ok,
+      ) => this.onStep(step, id, viewId, gseq, peer, method, status, ok);
     if (!(this.refusedLogMs > 0))
       throw new TroupeError('OBSERVE_BAD_OPTION', 'refusedLogMs must be a positive number of ms');
   }
@@ -366,7 +386,7 @@ export class Observer implements ObserveSink {
   event(e: TroupeEvent): void {
     // Request steps first: several per call at every member, every other event far rarer.
     if (e.type === 'request') {
-      this.onRequest(e);
+      this.onStep(e.step, e.id, e.viewId, e.gseq, e.peer, e.method, e.status, e.ok);
       return;
     }
     switch (e.type) {
@@ -605,70 +625,77 @@ export class Observer implements ObserveSink {
   // ---------------------------------------------------------------------------------------
   // Requests at a replica.
 
-  private onRequest(e: RequestEvent): void {
+  /**
+   * One request step here (the fields of a {@link RequestEvent}, as arguments: the sink passes
+   * them so when no diagnostics channel needs the event object, see `TAKES_STEPS`).
+   */
+  private onStep(
+    step: RequestStep,
+    id: string,
+    viewId: number | undefined,
+    gseq: number | undefined,
+    peer: string | undefined,
+    method: string | undefined,
+    status: 'committed' | 'interrupted' | undefined,
+    ok: boolean | undefined,
+  ): void {
     const member = this.group?.self ?? '';
     const at = wallNow();
     const ring = this.ring;
     // One lookup of the request per event (the ring is most of what an event costs here).
-    switch (e.step) {
+    switch (step) {
       case 'received': {
-        const slot = ring.slot(e.id, member, true, STEP.received);
+        const slot = ring.slot(id, member, true, STEP.received);
         // A retransmitted call (the client heard nothing yet) is the same request: one span.
         const first = Number.isNaN(ring.stepAt(slot, STEP.received));
-        ring.record(slot, STEP.received, at, Number.NaN, Number.NaN, e.peer);
-        if (this.tracer && first && !this.orderSpans.has(e.id))
-          this.openSpan(this.orderSpans, e.id, 'troupe.order', SpanKind.SERVER);
+        ring.record(slot, STEP.received, at, Number.NaN, Number.NaN, peer);
+        if (this.tracer && first && !this.orderSpans.has(id))
+          this.openSpan(this.orderSpans, id, 'troupe.order', SpanKind.SERVER);
         return;
       }
       case 'cast':
-        ring.record(ring.slot(e.id, member, false, STEP.cast), STEP.cast, at);
+        ring.record(ring.slot(id, member, false, STEP.cast), STEP.cast, at);
         return;
       case 'ordered': {
         // Not received here: found again by guess, not by the id index (see TraceRing.slot).
-        const slot = ring.slot(e.id, member, true, STEP.ordered, e.peer === member);
-        ring.record(slot, STEP.ordered, at, e.viewId, e.gseq, e.peer);
-        const received = e.peer === member ? ring.stepAt(slot, STEP.received) : Number.NaN;
+        const slot = ring.slot(id, member, true, STEP.ordered, peer === member);
+        ring.record(slot, STEP.ordered, at, viewId, gseq, peer);
+        const received = peer === member ? ring.stepAt(slot, STEP.received) : Number.NaN;
         if (!Number.isNaN(received)) this.metrics.requestOrderLatency.observe((at - received) / 1000);
-        if (this.tracer)
-          this.endSpan(this.orderSpans, e.id, { 'troupe.view_id': e.viewId, 'troupe.gseq': e.gseq });
+        if (this.tracer) this.endSpan(this.orderSpans, id, { 'troupe.view_id': viewId, 'troupe.gseq': gseq });
         return;
       }
       case 'applying': {
         ring.record(
-          ring.slot(e.id, member, true, STEP.applying, false),
+          ring.slot(id, member, true, STEP.applying, false),
           STEP.applying,
           at,
           Number.NaN,
           Number.NaN,
-          e.method,
+          method,
         );
         if (this.tracer) {
-          const span = this.openSpan(this.applySpans, e.id, 'troupe.apply', SpanKind.INTERNAL);
-          span.setAttribute('rpc.method', e.method!);
+          const span = this.openSpan(this.applySpans, id, 'troupe.apply', SpanKind.INTERNAL);
+          span.setAttribute('rpc.method', method!);
         }
         return;
       }
       case 'outcome': {
-        const slot = ring.slot(e.id, member, true, STEP.outcome, false);
+        const slot = ring.slot(id, member, true, STEP.outcome, false);
         const applying = ring.stepAt(slot, STEP.applying);
         const ms = at - applying;
         if (!Number.isNaN(applying))
           this.applyHistogram(ring.stepText(slot, STEP.applying) ?? '').observe(ms / 1000);
-        ring.record(slot, STEP.outcome, at, e.viewId, ms, undefined, outcomeFlags(e.status, e.ok));
-        if (e.status === 'committed') this.divergence.onApplied(at);
+        ring.record(slot, STEP.outcome, at, viewId, ms, undefined, outcomeFlags(status, ok));
+        if (status === 'committed') this.divergence.onApplied(at);
         if (this.tracer)
-          this.endSpan(
-            this.applySpans,
-            e.id,
-            { 'troupe.status': e.status, 'troupe.ok': e.ok },
-            e.ok === false,
-          );
+          this.endSpan(this.applySpans, id, { 'troupe.status': status, 'troupe.ok': ok }, ok === false);
         return;
       }
       case 'replied': {
-        const slot = ring.slot(e.id, member, false, STEP.replied);
-        ring.record(slot, STEP.replied, at, Number.NaN, Number.NaN, e.peer);
-        if (this.tracer) this.endSpan(this.orderSpans, e.id, {});
+        const slot = ring.slot(id, member, false, STEP.replied);
+        ring.record(slot, STEP.replied, at, Number.NaN, Number.NaN, peer);
+        if (this.tracer) this.endSpan(this.orderSpans, id, {});
         const received = ring.stepAt(slot, STEP.received);
         if (Number.isNaN(received)) return;
         const i = this.latencyCount++ % LATENCIES;

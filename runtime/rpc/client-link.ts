@@ -189,7 +189,7 @@ export class ClientLink {
   send(to: string, p: ClientPacket): void {
     if (p.kind === 'reply') {
       const sink = this.owner.observe();
-      if (sink.wants('request')) sink.event(requestStep.replied(p.id, to));
+      requestStep.replied(sink, p.id, to);
     }
     if (p.kind !== 'reply' && p.kind !== 'accepted') {
       this.sendNow(to, p);

@@ -327,7 +327,7 @@ export class Contact {
     // Past here every answer is of the group's history: only a member that speaks for it now
     // gives one, or casts for it (the client asks again, or another member).
     if (!this.speaks()) return;
-    if (this.host.observe.wants('request')) this.host.observe.event(requestStep.received(p.id, from));
+    requestStep.received(this.host.observe, p.id, from);
     const known = this.host.outcomes().get(p.id);
     if (known) {
       this.host.counters.deduplicated++;
@@ -382,7 +382,7 @@ export class Contact {
       this.inflight.set(p.id, this.host.clock());
       this.castArgs.set(p.id, { issue, resolved });
       if (this.castArgs.size > CAST_ARGS) this.castArgs.delete(this.castArgs.keys().next().value as string);
-      if (this.host.observe.wants('request')) this.host.observe.event(requestStep.cast(p.id));
+      requestStep.cast(this.host.observe, p.id);
       this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
       return;
     }

@@ -586,8 +586,7 @@ export class Replica<T extends object = object> implements StateProvider {
     const orderedIn = this.orderedIn(d.viewId);
     this.inOrder.set(msg.id, { id: orderedIn.id, members: orderedIn.members, issue: msg.issue });
     const { viewId, gseq } = d;
-    if (this.observe.wants('request'))
-      this.observe.event(requestStep.ordered(msg.id, viewId, gseq, msg.contact));
+    requestStep.ordered(this.observe, msg.id, viewId, gseq, msg.contact);
     // Our own cast came back in the order: the request is accepted. (A divergence checkpoint
     // names its caster as contact too, but has no client to tell.)
     if (msg.service !== OBSERVE_SERVICE && msg.contact === this.group?.self && d.sender === this.group.self)
@@ -806,13 +805,13 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.set(msg.id, p);
       this.inOrder.delete(msg.id);
       if (runner === this.group?.self) {
-        if (this.observe.wants('request')) this.observe.event(requestStep.applying(msg.id, entry.name));
+        requestStep.applying(this.observe, msg.id, entry.name);
         this.handlers.run(p, entry, args, this.context(msg.id, entry, view, now));
       }
       return undefined;
     }
     this.counters.applied++;
-    if (this.observe.wants('request')) this.observe.event(requestStep.applying(msg.id, entry.name));
+    requestStep.applying(this.observe, msg.id, entry.name);
     if (entry.async && this.app) this.preImage = this.capturePreImage(this.app);
     const r = this.dispatcher.run(entry, args, this.context(msg.id, entry, view, now));
     if (r instanceof Promise) {
@@ -863,8 +862,7 @@ export class Replica<T extends object = object> implements StateProvider {
   ): undefined {
     const outcome = { status: 'committed' as const, result, viewId: view.id, at, view };
     this.outcomes.record(to.id, outcome);
-    if (this.observe.wants('request'))
-      this.observe.event(requestStep.outcome(to.id, view.id, 'committed', result.ok));
+    requestStep.outcome(this.observe, to.id, view.id, 'committed', result.ok);
     this.inOrder.delete(to.id);
     this.respond(to, firstResponder, view, outcome);
     return undefined;
@@ -979,7 +977,7 @@ export class Replica<T extends object = object> implements StateProvider {
       this.pending.delete(p.id);
       const outcome = { status: 'interrupted' as const, viewId: p.view.id, at: p.at, view: p.view };
       this.outcomes.record(p.id, outcome);
-      this.observe.event(requestStep.outcome(p.id, p.view.id, 'interrupted'));
+      requestStep.outcome(this.observe, p.id, p.view.id, 'interrupted');
       // The survivors answer: for `first`, the contact if it is still there.
       this.respond(
         p,

@@ -5,7 +5,7 @@ import { Bank } from '../../examples/bank/bank.js';
 import { BankClient } from '../../examples/bank/generated/bank.client.js';
 import { validateBankRequest } from '../../examples/bank/generated/bank.model.js';
 import type { Group } from '../../runtime/group/group.js';
-import { CHANNELS, sinkFor } from '../../runtime/observe/events.js';
+import { CHANNELS, requestStep, sinkFor } from '../../runtime/observe/events.js';
 import { Observer } from '../../runtime/observe/observer.js';
 import { connect, joinReplica, type TroupeClient } from '../../runtime/rpc/index.js';
 import { udp } from '../../runtime/transport/udp.js';
@@ -144,6 +144,61 @@ describe('a sink with nobody listening', () => {
     const observed = sinkFor({ event: () => {} });
     for (const type of ['request', 'call', 'app', 'cast', 'failover'] as const)
       expect(observed.wants(type)).toBe(true);
+  });
+});
+
+describe('request steps reported through a sink', () => {
+  /** One request's six steps at its contact, through `sink`. */
+  const steps = (sink: ReturnType<typeof sinkFor>) => {
+    requestStep.received(sink, 'c:1', '127.0.0.1:1');
+    requestStep.cast(sink, 'c:1');
+    requestStep.ordered(sink, 'c:1', 3, 7, '');
+    requestStep.applying(sink, 'c:1', 'deposit');
+    requestStep.outcome(sink, 'c:1', 3, 'committed', true);
+    requestStep.replied(sink, 'c:1', '127.0.0.1:1');
+  };
+  const shape = (o: Observer) => o.trace('c:1')?.steps.map(({ at: _, ms: __, ...rest }) => rest);
+
+  it('reach an Observer as arguments, as events while a channel listens, and trace alike', () => {
+    const direct = new Observer();
+    steps(sinkFor(direct));
+    const viaEvents = new Observer();
+    const published: unknown[] = [];
+    const fn = (m: unknown) => published.push(m);
+    diagnostics.subscribe(CHANNELS.request, fn);
+    try {
+      steps(sinkFor(viaEvents));
+    } finally {
+      diagnostics.unsubscribe(CHANNELS.request, fn);
+    }
+    expect(published).toHaveLength(6);
+    expect(shape(direct)).toEqual([
+      { step: 'received', peer: '127.0.0.1:1' },
+      { step: 'cast' },
+      { step: 'ordered', viewId: 3, gseq: 7, peer: '' },
+      { step: 'applying', method: 'deposit' },
+      { step: 'outcome', viewId: 3, status: 'committed', ok: true },
+      { step: 'replied', peer: '127.0.0.1:1' },
+    ]);
+    expect(shape(viaEvents)).toEqual(shape(direct));
+  });
+
+  it('reach a subclass that overrides event, and any other sink, as events', () => {
+    const seen: string[] = [];
+    class Counting extends Observer {
+      override event(e: Parameters<Observer['event']>[0]): void {
+        if (e.type === 'request') seen.push(e.step);
+        super.event(e);
+      }
+    }
+    const counting = new Counting();
+    steps(sinkFor(counting));
+    expect(seen).toEqual(['received', 'cast', 'ordered', 'applying', 'outcome', 'replied']);
+    expect(shape(counting)).toHaveLength(6);
+    const events: unknown[] = [];
+    steps(sinkFor({ event: (e) => events.push(e) }));
+    expect(events).toHaveLength(6);
+    expect(events[0]).toMatchObject({ type: 'request', step: 'received', id: 'c:1', peer: '127.0.0.1:1' });
   });
 });
 
