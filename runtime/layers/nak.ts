@@ -245,7 +245,7 @@ class Nak implements Layer {
     const key = to ?? '*';
     let s = this.out.get(key);
     if (!s) {
-      const start = this.tombstones.get(`out|${key}`) ?? this.origin(key);
+      const start = this.startOf(key);
       s = {
         channel: to === null ? CAST : P2P,
         to,
@@ -349,6 +349,14 @@ class Nak implements Layer {
     this.inn.delete(key);
     this.ctx.clearTimer(`nak:${key}`);
     this.ctx.clearTimer(`sync:${key}`);
+  }
+
+  /** Takes message `k` out of what `s` holds out of order, with its bytes. */
+  private unhold(s: InStream, k: number, m: Msg): void {
+    s.pending.delete(k);
+    const size = msgBytes(m);
+    s.bytes -= size;
+    this.pendingBytes -= size;
   }
 
   /** Drops what an incoming stream holds out of order. */
@@ -584,10 +592,7 @@ class Nak implements Layer {
 
   private drain(s: InStream, cast: boolean): void {
     for (let m = s.pending.get(s.next); m !== undefined; m = s.pending.get(s.next)) {
-      s.pending.delete(s.next);
-      const size = msgBytes(m);
-      s.bytes -= size;
-      this.pendingBytes -= size;
+      this.unhold(s, s.next, m);
       this.deliver(s, s.next, m, cast);
     }
   }
@@ -746,13 +751,7 @@ class Nak implements Layer {
   /** Give up on everything before `seq` (reported up as lost unless it is a join point). */
   private skipTo(s: InStream, seq: number, report: boolean): void {
     const had = s.next;
-    for (const [k, m] of s.pending)
-      if (k < seq) {
-        s.pending.delete(k);
-        const size = msgBytes(m);
-        s.bytes -= size;
-        this.pendingBytes -= size;
-      }
+    for (const [k, m] of s.pending) if (k < seq) this.unhold(s, k, m);
     s.next = seq;
     s.highest = Math.max(s.highest, seq - 1);
     if (report && had < seq) {
@@ -821,12 +820,8 @@ class Nak implements Layer {
     s.next = at;
     s.highest = claimed >= at ? Math.min(claimed, at + this.o.maxPending) : at - 1;
     for (const [k, m] of s.pending)
-      if (k < at || k > at + this.o.maxPending) {
-        s.pending.delete(k);
-        const size = msgBytes(m);
-        s.bytes -= size;
-        this.pendingBytes -= size;
-      } else if (k > s.highest) s.highest = k;
+      if (k < at || k > at + this.o.maxPending) this.unhold(s, k, m);
+      else if (k > s.highest) s.highest = k;
     this.drain(s, s.channel === CAST);
     this.armNak(s);
   }
