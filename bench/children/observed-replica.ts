@@ -1,14 +1,22 @@
-// A bank replica whose observability is switched on and off between the rounds of the `observe:`
-// entries, so "on" and "off" rounds interleave on one group (no group formed per round).
+// A bank replica process for the `observe:` entries and bench/observe-idle.ts. Two modes:
 //
-// "off" is what a replica without an Observer pays: every runtime event still goes through the
-// sink (`sinkFor` publishes to diagnostics_channel either way) and stops at one `if`. "on" passes
-// each event to an Observer logging at info (the launcher's default) and opens its metricsServer
-// with peer polling, as `troupe serve --metrics-port` does; the next "off" closes it again. The
-// events that tell the observer which group and replica it watches always reach it.
+// `--paired` (the `observe:` entries): the process hosts two replicas, one of group `bank` with no
+// Observer (what a replica without observability runs: `CoreSink.wants` answers false, no event
+// object is built) and one of group `bank-observed` given an Observer directly (the step-taking
+// path `joinReplica({ observe: observer })` takes). The entry's client calls one group per round,
+// so "off" and "on" rounds interleave in the same processes, as users run each side; the idle
+// group costs both sides the same heartbeats. `{cmd:'observe', on}` opens or closes the
+// observed replica's metricsServer (with peer polling, as `troupe serve --metrics-port` does).
 //
-// Commands: {cmd:'join', seeds} → {event:'joined', view}; {cmd:'observe', on} → {event:'observing',
-// url}. Prints {event:'ready', address, pid} first. Insecure, as the bench client connects.
+// Without it (observe-idle): one replica of `bank` whose events go through a sink that forwards
+// them to the Observer only while switched on: "off" still builds each event and stops at one
+// `if`; fine for an idle group, not for calls (the `observe:` entries used to measure this way and
+// so measured neither side as users run it: docs/performance.md, "Observer cost").
+// The events that tell the observer which group and replica it watches always reach it.
+//
+// Commands: {cmd:'join', seeds, observedSeeds?} → {event:'joined', view}; {cmd:'observe', on} →
+// {event:'observing', url}. Prints {event:'ready', address, observedAddress?, pid} first.
+// Insecure, as the bench client connects.
 //
 // With TROUPE_BENCH_CPU_PROF=<dir> each round (from one `observe` command to the next) is
 // profiled apart, into <dir>/observed-<pid>-<n>-<on|off>.cpuprofile, so the two sides can be
@@ -71,20 +79,39 @@ async function profileRound(): Promise<void> {
   await profiler.post('Profiler.start');
 }
 
+const paired = process.argv.includes('--paired');
 const transport = await udp({ host: '127.0.0.1' });
-emit('ready', { address: transport.address, pid: process.pid });
+const observedTransport = paired ? await udp({ host: '127.0.0.1' }) : undefined;
+emit('ready', { address: transport.address, observedAddress: observedTransport?.address, pid: process.pid });
+
+async function join(
+  group: string,
+  seeds: string[],
+  t: typeof transport,
+  observe: ObserveSink | undefined,
+): Promise<{ members: string[] } | undefined> {
+  const { group: g } = await joinReplica(new Bank(100), group, {
+    insecure: true,
+    seeds,
+    transport: t,
+    validate: validateBankRequest,
+    ...(observe ? { observe } : {}),
+    layers: { gms: { bootstrapMs: 200, joinRetryMs: 50 } },
+  });
+  g.on('view', (v) => emit('view', { group, members: [...v.view.members] }));
+  return g.view && { members: [...g.view.members] };
+}
+
 onCommands(async (cmd) => {
   if (cmd.cmd === 'join') {
-    const { group } = await joinReplica(new Bank(100), 'bank', {
-      insecure: true,
-      seeds: cmd.seeds as string[],
-      transport,
-      validate: validateBankRequest,
-      observe: sink,
-      layers: { gms: { bootstrapMs: 200, joinRetryMs: 50 } },
-    });
-    group.on('view', (v) => emit('view', { members: [...v.view.members] }));
-    emit('joined', { view: group.view && { members: [...group.view.members] } });
+    const seeds = cmd.seeds as string[];
+    if (observedTransport) {
+      const [view, observedView] = await Promise.all([
+        join('bank', seeds, transport, undefined),
+        join('bank-observed', cmd.observedSeeds as string[], observedTransport, observer),
+      ]);
+      emit('joined', { view, observedView });
+    } else emit('joined', { view: await join('bank', seeds, transport, sink) });
   } else if (cmd.cmd === 'observe') {
     await profileRound();
     on = cmd.on === true;

@@ -2,8 +2,8 @@
 // its own process, calling `bank.deposit` (an ordered method) on the bank replicas.
 //
 // Commands:
-//   {cmd:'run', seeds, mode, outstanding, count, seconds, warmup, warmupSeconds, timeoutMs}
-//     connects to group 'bank' through `seeds`, then keeps `outstanding` deposits in flight (`mode`
+//   {cmd:'run', seeds, group?, mode, outstanding, count, seconds, warmup, warmupSeconds, timeoutMs}
+//     connects to `group` (default 'bank') through `seeds`, then keeps `outstanding` deposits in flight (`mode`
 //     'first': the first reply completes a call; 'all': every member of the ordering view must
 //     answer) until `warmup` calls settled or `warmupSeconds` passed, then measures until `count` more completed or
 //     `seconds` passed; stops issuing, lets the calls in flight settle (each is bounded by
@@ -23,6 +23,8 @@ import { summarize } from '../lib/stats.js';
 
 interface Run {
   seeds: string[];
+  /** The group to call (default 'bank'; the `observe:` entries alternate two). */
+  group?: string;
   mode: 'first' | 'all';
   outstanding: number;
   count: number;
@@ -45,7 +47,7 @@ function errorKey(e: unknown): string {
 
 async function run(cmd: Run): Promise<void> {
   const client = await connect({
-    group: 'bank',
+    group: cmd.group ?? 'bank',
     seeds: cmd.seeds,
     timeoutMs: cmd.timeoutMs,
     ...(typeof cmd.key === 'string' ? { key: parseKey(cmd.key, 'key') } : { insecure: true }),

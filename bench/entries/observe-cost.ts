@@ -1,12 +1,17 @@
 // observe: what observability costs (issue 14: at most 5 % of throughput under the 64-outstanding
-// load). One group of 3 bank replica processes (bench/children/observed-replica.ts) and one client
-// process (bench/children/rpc-client.ts) keeping 64 ordered deposits in flight. Rounds alternate
-// "off" and "on": between rounds every replica is told to switch its Observer (logs at info, the
-// launcher's default) and its metricsServer (opened with peer polling, as `troupe serve
-// --metrics-port` does) on or off, and each replica's `/metrics` is scraped every second during
-// "on" rounds. Interleaving on one group means both sides see the same machine within seconds and
-// neither pays for forming a group; earlier A/Bs that formed a group per run on a machine at load
-// 25 measured mostly the formation and fail-overs (docs/observability.md, "Cost").
+// load). Three bank replica processes (bench/children/observed-replica.ts --paired), each hosting a
+// replica of two groups: `bank`, with no Observer, and `bank-observed`, given an Observer logging at
+// info (the launcher's default) and a metricsServer with peer polling (as `troupe serve
+// --metrics-port` does), whose `/metrics` is scraped every second while its round runs. One client
+// process (bench/children/rpc-client.ts) keeps 64 ordered deposits in flight, in rounds that
+// alternate between the groups: "off" calls `bank`, "on" calls `bank-observed`. Each side is what
+// users run (no Observer: no event object built; an Observer given to `joinReplica`: request steps
+// as arguments), the rounds of a pair run back to back in the same processes, and neither pays for
+// forming a group; the idle group's heartbeats cost both sides alike. (Until session 39 one group
+// switched a sink of its own between rounds, so both sides built every event object and neither
+// was what users run: docs/performance.md, "Observer cost".) Earlier A/Bs that formed a group per
+// run on a machine at load 25 measured mostly the formation and fail-overs
+// (docs/observability.md, "Cost").
 //
 // The two entries share one session (the baseline entry runs it; the runner always runs a baseline
 // before the entries compared to it): "metrics off" reports the median off round, "metrics on" that
@@ -29,8 +34,9 @@ const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 3;
 const SCRAPE_MS = 1_000;
 const CALL_TIMEOUT_MS = 5_000;
-/** Unmeasured rounds run at least this long (see `interleaved`). */
-const WARMUP_MS = 10_000;
+/** Unmeasured rounds run at least this long (see `interleaved`): each group gets half of it, and a
+ * group under 64 calls in flight takes 8–10 s of its own load to reach its pace. */
+const WARMUP_MS = 24_000;
 interface Round {
   rate: number;
   ops: number;
@@ -43,23 +49,45 @@ interface Round {
 async function startGroup(ctx: BenchContext): Promise<Child[]> {
   const replicas = await Promise.all(
     Array.from({ length: REPLICAS }, (_, i) =>
-      ctx.procs.start(REPLICA, { name: `bank-observed-${i + 1}`, ready: 'ready', readyTimeoutMs: 30_000 }),
+      ctx.procs.start(REPLICA, {
+        name: `bank-observed-${i + 1}`,
+        args: ['--paired'],
+        ready: 'ready',
+        readyTimeoutMs: 30_000,
+      }),
     ),
   );
-  const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);
-  const joined = await Promise.all(replicas.map((r) => r.request({ cmd: 'join', seeds }, 'joined', 15_000)));
-  const full = (e: ChildEvent): boolean => e.event === 'view' && (e.members as string[]).length === REPLICAS;
-  await Promise.all(
-    replicas.map((r, i) =>
-      (joined[i]!.view as { members: string[] } | undefined)?.members.length === REPLICAS
-        ? undefined
-        : r.waitFor(full, 10_000),
+  const joined = await Promise.all(
+    replicas.map((r) =>
+      r.request(
+        { cmd: 'join', seeds: seedsOf(replicas, false), observedSeeds: seedsOf(replicas, true) },
+        'joined',
+        15_000,
+      ),
     ),
+  );
+  const size = (v: unknown): number => (v as { members: string[] } | undefined)?.members.length ?? 0;
+  const full =
+    (group: string) =>
+    (e: ChildEvent): boolean =>
+      e.event === 'view' && e.group === group && (e.members as string[]).length === REPLICAS;
+  await Promise.all(
+    replicas.flatMap((r, i) => [
+      size(joined[i]!.view) === REPLICAS ? undefined : r.waitFor(full('bank'), 10_000),
+      size(joined[i]!.observedView) === REPLICAS ? undefined : r.waitFor(full('bank-observed'), 10_000),
+    ]),
   );
   return replicas;
 }
 
-/** Switches every replica's observability; returns their metrics URLs when on. */
+/** The seed addresses of the group each side calls: `bank` (off) or `bank-observed` (on). */
+function seedsOf(replicas: Child[], observed: boolean): string[] {
+  return replicas.map(
+    (r) => r.events.find((e) => e.event === 'ready')![observed ? 'observedAddress' : 'address'] as string,
+  );
+}
+
+/** Opens (on) or closes every observed replica's metricsServer; returns their URLs when on. */
 async function observe(replicas: Child[], on: boolean): Promise<string[]> {
   const answers = await Promise.all(
     replicas.map((r) =>
@@ -77,7 +105,7 @@ async function round(
   seconds: number,
 ): Promise<Round> {
   const urls = await observe(replicas, on);
-  const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);
+  const seeds = seedsOf(replicas, on);
   const cpu0 = replicas.reduce((a, r) => a + (cpuMs(r.pid) ?? 0) * 1000, 0);
   const scraper = setInterval(() => {
     for (const u of urls)
@@ -90,6 +118,7 @@ async function round(
     const r = await client.request(
       {
         cmd: 'run',
+        group: on ? 'bank-observed' : 'bank',
         seeds,
         mode: 'first',
         outstanding: PIPELINE,
@@ -211,11 +240,11 @@ function measurement(rounds: Round[], other: Round[], which: 'off' | 'on'): Meas
 
 const SETUP =
   `${REPLICAS} bank replica processes, a non-member client process keeping ${PIPELINE} ordered deposits ` +
-  'in flight (reply first), rounds alternating off and on in one group';
+  'in flight (reply first), rounds alternating between a group without and one with an Observer in the same processes';
 
 export const observeOff: BenchEntry = {
   name: `observe: metrics off, ${PIPELINE} outstanding`,
-  description: `${SETUP}; "off" rounds: no Observer work, no metrics server; figure = calls per replica CPU-second (1 / the median round's replica CPU per call).`,
+  description: `${SETUP}; "off" rounds call the group with no Observer and no metrics server; figure = calls per replica CPU-second (1 / the median round's replica CPU per call).`,
   // The whole session runs under this entry: forming the group, the warm-up rounds and the pairs.
   timeoutMs: 60_000 + WARMUP_MS + 8_000 * Number(process.env.TROUPE_BENCH_OBSERVE_PAIRS ?? 3),
   run: async (ctx) => {
@@ -227,8 +256,8 @@ export const observeOff: BenchEntry = {
 export const observeOn: BenchEntry = {
   name: `observe: metrics on, ${PIPELINE} outstanding`,
   description:
-    `${SETUP}; "on" rounds: an Observer logging at info and a metricsServer with peer polling in every ` +
-    `replica, each /metrics scraped every ${SCRAPE_MS} ms; ` +
+    `${SETUP}; "on" rounds call the group whose replicas were given an Observer logging at info and run a ` +
+    `metricsServer with peer polling, each /metrics scraped every ${SCRAPE_MS} ms; ` +
     'figure = calls per replica CPU-second: the "off" figure ÷ the median pair\'s CPU per call on ÷ off (≥ 0.95 × is the 5 % target).',
   baseline: against(observeOff.name, 'metrics off'),
   run: async (ctx) => {
