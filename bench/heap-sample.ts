@@ -5,6 +5,10 @@
 //
 //   npm run build && npx tsc -p tsconfig.bench.json
 //   node .bench-build/bench/heap-sample.js .bench-build/bench/inproc-call.js --outstanding 64 --calls 20000 --rounds 2
+//   node .bench-build/bench/heap-sample.js .bench-build/bench/group-cpu.js --rounds 1 --casts 40000
+//
+// A built-in's bytes (`slice`, `set`) are shown with the function that called it; HEAP_SAMPLE_ROWS
+// sets how many sites are printed (default 30).
 //
 // Run it compiled, with node: under tsx the tsconfig paths send `troupe/*` imports to the
 // TypeScript sources instead of dist/, whatever dist holds.
@@ -46,16 +50,20 @@ await Promise.race([import(pathToFileURL(path.resolve(target)).href), exited]);
 const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: SampleNode } };
 const bySite = new Map<string, number>();
 let total = 0;
-const walk = (n: SampleNode): void => {
+// A built-in (`slice`, `set`: no script) is named with its caller, which is what one can change.
+const walk = (n: SampleNode, caller: string): void => {
   const f = n.callFrame;
-  const site = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+  const here = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+  const site = f.url === '' && caller !== '' ? `${f.functionName || '(anonymous)'} ← ${caller}` : here;
   total += n.selfSize;
   bySite.set(site, (bySite.get(site) ?? 0) + n.selfSize);
-  for (const c of n.children) walk(c);
+  for (const c of n.children) walk(c, f.url === '' ? caller : here);
 };
-walk(profile.head);
+walk(profile.head, '');
 console.log(`sampled bytes ${(total / 1e6).toFixed(1)} MB`);
-for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 30))
+for (const [site, bytes] of [...bySite]
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, Number(process.env.HEAP_SAMPLE_ROWS ?? 30)))
   console.log(
     `${((100 * bytes) / total).toFixed(1).padStart(5)} %  ${(bytes / 1e6).toFixed(1).padStart(7)} MB  ${site}`,
   );
