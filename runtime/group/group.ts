@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { JoinAbortedError, StackConfigError, shown, TroupeError } from '../errors.js';
+import { JoinAbortedError, MembershipFileError, StackConfigError, shown, TroupeError } from '../errors.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type CoreSink, type ObserveSink, sinkFor } from '../observe/events.js';
@@ -59,7 +59,10 @@ export interface JoinOptions extends SecurityOptions {
    * second group beside a primary that went on without it (docs/protocol.md, "Membership
    * memory"). One file per member process; give every replica its own. Without it a restarted
    * process remembers nothing. An unreadable file, or one of another group, fails the join with
-   * `MembershipFileError` (`MEMBERSHIP_FILE_BAD`) before a socket opens.
+   * `MembershipFileError` (`MEMBERSHIP_FILE_BAD`) before a socket opens. A view that cannot be
+   * written (a full disk, the directory gone) stops the member before any packet of that view
+   * leaves: the join rejects with that error, or a joined member reports `partitioned` with
+   * code `MEMBERSHIP_FILE_BAD` and stays out (the others remove it as failed).
    *
    * @example
    * ```ts
@@ -498,8 +501,9 @@ export class Group implements GroupHandle {
     // A view installed in this turn is on disk before any of the turn's packets leave: a process
     // killed after acknowledging a view remembers it (see `membershipFile`). Read from the core,
     // not from its `view` events: a joiner's are held until its state is in, while it is
-    // already in the view and acknowledging it.
-    if (this.opts.membershipFile) this.saveMemory(this.opts.membershipFile);
+    // already in the view and acknowledging it. A view that cannot be written stops the member
+    // here, before any of these packets leaves (see `failStop`).
+    if (this.opts.membershipFile && !this.saveMemory(this.opts.membershipFile)) return;
     for (const e of effects) {
       switch (e.kind) {
         case 'transmit':
@@ -520,28 +524,54 @@ export class Group implements GroupHandle {
     }
   }
 
-  private saveMemory(path: string): void {
+  /** Writes the view the core last installed, if not written yet; false if it could not be. */
+  private saveMemory(path: string): boolean {
     // Saved once per view and incarnation (the members list is one array per installed view):
     // this runs for every packet, so the common case reads two fields and allocates nothing.
     const v = this.core.view;
-    if (v && v.members === this.saved?.members && this.core.self === this.saved.self) return;
+    if (v && v.members === this.saved?.members && this.core.self === this.saved.self) return true;
     const last = this.core.memory();
-    if (!last || (last.members === this.saved?.members && last.self === this.saved.self)) return;
-    this.saved = last;
+    if (!last || (last.members === this.saved?.members && last.self === this.saved.self)) return true;
     // Before its first view the core's memory is what it read from this file at the start: the
     // earlier process's member, already on disk. Written back, it made the file count as this
     // process's, and its own first view then found "another replica" there and every save was
     // refused (real-chaos --lan --seed 5104: a slot's file kept its first process's last view).
-    if (nodeOf(last.self) !== nodeOf(this.core.self)) return;
+    if (nodeOf(last.self) !== nodeOf(this.core.self)) return true;
     try {
       saveMembership(path, this.groupName, last);
+      this.saved = last;
+      return true;
     } catch (error) {
-      // The member runs on (a full disk must not take the group down with it), but the error is
-      // kept where a stack error is, and a restart would remember an older view.
-      this.errors.push({ layer: 'membership', error });
-      if (this.errors.length > 100) this.errors.shift();
-      process.emitWarning((error as Error).message, { code: 'MEMBERSHIP_FILE_BAD' });
+      this.failStop(path, this.core.view?.id ?? 0, error);
+      return false;
     }
+  }
+
+  /**
+   * The view just installed could not be written to the membership file (a full disk, a
+   * directory gone, another replica's file): the member stops before any packet of that view
+   * leaves, as a consensus log that cannot be written stops its node. Running on, it would
+   * acknowledge a view that a restart would not remember, and a restarted process remembering
+   * an older view may help found a second group beside the one that went on (docs/protocol.md,
+   * "Membership memory"). The others remove it as failed; a join in progress rejects, a joined
+   * member reports `partitioned` with code `MEMBERSHIP_FILE_BAD` and does not rejoin.
+   */
+  private failStop(path: string, viewId: number, error: unknown): void {
+    const cause = error instanceof Error ? error.message : String(error);
+    const e =
+      error instanceof MembershipFileError
+        ? error
+        : new MembershipFileError(`membership file ${path} could not be written: ${cause}`, path, {
+            cause: error,
+          });
+    this.errors.push({ layer: 'membership', error: e });
+    if (this.errors.length > 100) this.errors.shift();
+    const reason = `${e.message}; this member stopped before acknowledging a view it could not remember`;
+    if (this.ready) {
+      this.ready.reject(e);
+      this.ready = undefined;
+    } else this.emit('partitioned', { viewId, reason, code: e.code });
+    void this.close();
   }
 
   private schedule(): void {

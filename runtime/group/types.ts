@@ -95,6 +95,9 @@ export interface GroupEvents {
     reason: string;
     yielded?: LineageYield;
     rejoinInMs?: number;
+    /** Set when the member stopped for good on an error: `MEMBERSHIP_FILE_BAD` (the view could not
+     * be written to `JoinOptions.membershipFile`; the member stopped before acknowledging it). */
+    code?: string;
   }) => void;
   /** Casts are queued until the next view is installed (a flush is running). */
   block: () => void;

@@ -298,6 +298,18 @@ export async function runReplica<T extends object>(
     })();
     return stopping;
   };
+  // A member that could not write its membership file stopped for good, before acknowledging the
+  // view it could not remember (Group's `failStop`): the process ends with an error, so that a
+  // supervisor notices and the operator reads why.
+  group.on('partitioned', (p) => {
+    if (p.code !== 'MEMBERSHIP_FILE_BAD') return;
+    say(
+      'failed',
+      { self: group.self, code: p.code, reason: p.reason },
+      `troupe: ${group.self} stopped: ${p.reason}`,
+    );
+    if (handling) void stop().finally(() => process.exit(1));
+  });
   if (handling) {
     onStop = (sig) =>
       void stop().then(

@@ -195,6 +195,66 @@ describe('a real group keeps its files current', () => {
     expect(loadMembership(file, 'held')!.self).toBe(joiner.self);
   });
 
+  it('a view it cannot write stops the member before any packet of that view leaves', async () => {
+    // Before, the member ran on with a warning: it acknowledged views a restart would not
+    // remember, and a process restarted remembering an older view may help found a second group.
+    const ports = await freePorts(4);
+    const seeds = ports.map((p) => `127.0.0.1:${p}`);
+    const sub = mkdtempSync(join(dir, 'gone-'));
+    const file = join(sub, 'm.json');
+    const transports = await Promise.all(ports.map((p) => bind(p)));
+    const t3 = transports[3]!;
+    let stopped = false;
+    let sentAfter = 0;
+    const send = t3.send.bind(t3);
+    const multicast = t3.multicast.bind(t3);
+    t3.send = (to, bytes) => {
+      if (stopped) sentAfter++;
+      send(to, bytes);
+    };
+    t3.multicast = (bytes) => {
+      if (stopped) sentAfter++;
+      multicast(bytes);
+    };
+    groups = await Promise.all(
+      transports.map((transport, i) =>
+        joinGroup('unwritable', {
+          insecure: true,
+          seeds,
+          transport,
+          ...(i === 3 ? { membershipFile: file } : {}),
+          layers: { gms: { bootstrapMs: 200 } },
+        }),
+      ),
+    );
+    await until(() => groups.every((g) => g.view?.members.length === 4), 10_000, 'a view of 4');
+    expect(loadMembership(file, 'unwritable')!.members).toHaveLength(4);
+    const victim = groups[3]!;
+    const partitioned: { code?: string; reason: string }[] = [];
+    const views: number[] = [];
+    victim.on('partitioned', (p) => {
+      stopped = true;
+      partitioned.push(p);
+    });
+    victim.on('view', (v) => views.push(v.view.members.length));
+    rmSync(sub, { recursive: true, force: true }); // the next view cannot be written
+    await groups[0]!.leave();
+    await until(() => partitioned.length > 0, 10_000, 'the member to stop');
+    expect(partitioned[0]!.code).toBe('MEMBERSHIP_FILE_BAD');
+    expect(partitioned[0]!.reason).toContain(file);
+    expect(victim.errors.some((e) => e.layer === 'membership')).toBe(true);
+    // The survivors remove it as failed: a view of the two others.
+    await until(
+      () => groups.slice(1, 3).every((g) => g.view?.members.length === 2),
+      15_000,
+      'a view without the stopped member',
+    );
+    expect(groups[1]!.view!.members).not.toContain(victim.self);
+    // It never showed the view of 3 it could not write, and sent nothing once it stopped.
+    expect(views).toEqual([]);
+    expect(sentAfter).toBe(0);
+  });
+
   it('a restarted process takes its file over: it writes its own views, with no warning', async () => {
     // The file names the member an earlier process at this address was (node 000000cc). Before,
     // the new member wrote that remembered view back before it installed one (the core's memory
