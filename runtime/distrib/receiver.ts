@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type AfdpEvent, afdp, BULK_STACK } from '../bulk/afdp.js';
 import { com } from '../layers/com.js';
+import { secureRandom } from '../secure-random.js';
 import { buildStack, LayerRegistry, parseSpec } from '../stack/builder.js';
 import { memberId } from '../stack/member.js';
 import type { Stack } from '../stack/stack.js';
@@ -76,7 +77,9 @@ export function build(group: string, key: AuthKey | undefined, afdpOpts: Record<
     {
       self: memberId({ node: randomBytes(4).readUInt32BE(0), inc: 1 }),
       groupName: group,
-      random: Math.random,
+      // The OS generator, as members' stacks have (runtime/secure-random.ts): Math.random's
+      // state can be recovered from a few of its outputs.
+      random: secureRandom(),
     },
   );
 }
