@@ -1,4 +1,5 @@
 import type { MemberId } from '../../runtime/stack/member.js';
+import { blackoutReform } from './blackout.js';
 import { type Checker, noDuplicates, noErrors, noInvented } from './checkers.js';
 import { type Incarnation, type SimDelivery, viewKey, type World } from './world.js';
 
@@ -387,6 +388,7 @@ export const GROUP_CHECKERS: readonly Checker[] = [
   liveness,
   progress,
   noErrors,
+  blackoutReform,
 ];
 
 export type { World };

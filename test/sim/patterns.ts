@@ -26,10 +26,14 @@
  * - `mtu`: one to three times, one member's link drops every datagram over 500–1,400 bytes
  *   (inbound, outbound or both) for 0.5–4 s, while smaller ones pass.
  *
+ * - `blackout`: every member, or all but one (half the seeds), crashes within 4 ms of the others
+ *   at a moment during the load, and each comes back as a new process 0.2–3 s later, at its own
+ *   time (test/sim/blackout.ts says what must still hold).
+ *
  * Every split and cut heals before `faultMs`, so the quiet phase can show recovery.
  */
 import { randomInt, seededRandom } from '../../runtime/stack/random.js';
-import type { World } from './world.js';
+import type { Blackout, World } from './world.js';
 
 export type SplitPattern = 'halves' | 'singles' | 'swap';
 export const SPLIT_PATTERNS: readonly SplitPattern[] = ['halves', 'singles', 'swap'];
@@ -272,4 +276,41 @@ export function planMtu(w: World): void {
     w.at(Math.min(t + len, w.cfg.faultMs), () => w.setMtu(i, 0, 0));
     t += len + 100 + r() * 500;
   }
+}
+
+/**
+ * `blackout`: at 500 ms to `loadMs` (the load under way), once some live member holds a view (the
+ * group founded; checked every 50 ms, until `faultMs`), every member crashes, or every member but
+ * one drawn per seed (half the seeds), each within 4 ms of the first; each crashed member's new
+ * process starts 0.2–3 s after the blackout, at a time of its own. A node already down then
+ * (another fault's crash) is left to that fault's restart. The record (`World.blackouts`) is
+ * filled in when it strikes.
+ */
+export function planBlackout(w: World): void {
+  const r = seededRandom(w.cfg.seed * 191 + 47);
+  const n = w.cfg.members;
+  const planned = 500 + r() * Math.max(0, w.cfg.loadMs - 500);
+  const spared = r() < 0.5 ? randomInt(r, 0, n - 1) : undefined;
+  const crashed = Array.from({ length: n }, (_, i) => i).filter((i) => i !== spared);
+  const offsets = crashed.map(() => ({ crash: r() * 4, restart: 200 + r() * 2_800 }));
+  const strike = () => {
+    const founded = w.nodes.some((x) => x.alive && x.rec.views.length > 0);
+    if (!founded && w.now + 50 < w.cfg.faultMs) {
+      w.at(w.now + 50, strike);
+      return;
+    }
+    const at = w.now;
+    const b: Blackout = { at, crashed, spared, restarts: [] };
+    w.blackouts.push(b);
+    w.log(
+      `BLACKOUT: ${crashed.length} of ${n} members crash${spared === undefined ? '' : `, n${spared} spared`}`,
+    );
+    crashed.forEach((i, k) => {
+      const o = offsets[k]!;
+      b.restarts.push({ node: i, at: at + o.restart });
+      w.at(at + o.crash, () => w.crash(w.nodes[i]!));
+      w.at(at + o.restart, () => w.restart(i));
+    });
+  };
+  w.at(planned, strike);
 }

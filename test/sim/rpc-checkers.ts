@@ -19,6 +19,7 @@ import { LockTable, type LockTableState } from '../../runtime/rpc/locks.js';
 import { decodeGroupMsg, type GroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
 import { OutcomeTable, type OutcomeTableState } from '../../runtime/rpc/outcomes.js';
 import type { MemberId } from '../../runtime/stack/member.js';
+import { viewAt } from './blackout.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { Register, type RegisterState, validateRegisterRequest } from './rpc-service.js';
 import type { HandlerSpan, LogItem, RpcIncarnation, RpcSim } from './rpc-world.js';
@@ -85,6 +86,12 @@ export interface Model {
    * first (FINDINGS 151), and the model holds that history's results too.
    */
   chain: readonly string[];
+  /**
+   * After a re-founding from a founder's state (`refounded`): the requests whose result the
+   * founders' start state, or the history it continued, already held as the group began. Every
+   * member of the agreed log knows them from its first view on.
+   */
+  started: ReadonlySet<string>;
 }
 
 const survivor = (i: Incarnation) => i.crashedAt === null && i.partitionedAt === null;
@@ -155,7 +162,7 @@ export function model(sim: RpcSim): Model {
     last: { member: MemberId; msgs: LogItem[] } | undefined,
     problems: string[],
     visiting: ReadonlySet<string>,
-  ): { run: Run; chain: string[]; refounded: string | undefined } => {
+  ): { run: Run; chain: string[]; refounded: string | undefined; started: Set<string> } => {
     const chain: string[] = [];
     const seen = new Set<string>();
     for (let k: string | undefined = final; k !== undefined && !seen.has(k); ) {
@@ -226,6 +233,7 @@ export function model(sim: RpcSim): Model {
         for (const [id, n] of prior.copies) run.copies.set(id, (run.copies.get(id) ?? 0) + n);
       }
     }
+    const started = new Set(refounded !== undefined ? run.outcomes.keys() : []);
     for (const k of chain) {
       const v = views.get(k)!;
       run.viewChange(v.members);
@@ -244,7 +252,7 @@ export function model(sim: RpcSim): Model {
       for (const item of longest)
         if (item.t === 'msg') run.applyCast(item.payload, item.sender, k, item.gseq, item.at, v.members);
     }
-    return { run, chain: [...before.filter((b) => !chain.includes(b)), ...chain], refounded };
+    return { run, chain: [...before.filter((b) => !chain.includes(b)), ...chain], refounded, started };
   };
 
   /**
@@ -307,9 +315,9 @@ export function model(sim: RpcSim): Model {
     };
   };
 
-  const { run, chain, refounded } = lineage([...finals].sort()[0], undefined, problems, new Set());
+  const { run, chain, refounded, started } = lineage([...finals].sort()[0], undefined, problems, new Set());
   const { register, outcomes, first, copies, floors, kept } = run;
-  const m: Model = { register, outcomes, first, copies, floors, kept, problems, refounded, chain };
+  const m: Model = { register, outcomes, first, copies, floors, kept, problems, refounded, chain, started };
   cache.set(sim, m);
   return m;
 }
@@ -1017,6 +1025,31 @@ export const sameContext: RpcChecker = {
   },
 };
 
+/**
+ * After a blackout (test/sim/blackout.ts), no false `not-found`: a settled `not-found` from a
+ * member of the agreed log for a request the re-founded group's start state already held (that
+ * reissue would run it twice). `true-outcomes` judges only requests whose copy the agreed log ran.
+ */
+export const blackoutOutcomes: RpcChecker = {
+  name: 'blackout-outcomes',
+  check: (sim) => {
+    if (sim.world.blackouts.length === 0) return [];
+    const m = model(sim);
+    const chain = new Set(m.chain);
+    const out: string[] = [];
+    for (const c of sim.calls)
+      for (const a of c.outcomes) {
+        if (a.status !== 'not-found' || !a.settled || !m.started.has(c.id)) continue;
+        const view = viewAt(sim.world, a.member, a.at);
+        if (view === undefined || !chain.has(view)) continue;
+        out.push(
+          `${c.id} outcome from ${a.member} at ${a.at.toFixed(1)}: settled not-found in ${view}, but the re-founded group started from a state holding it (${m.outcomes.get(c.id)?.status})`,
+        );
+      }
+    return out;
+  },
+};
+
 export const RPC_CHECKERS: readonly RpcChecker[] = [
   sequentialState,
   noDoubleApply,
@@ -1028,6 +1061,7 @@ export const RPC_CHECKERS: readonly RpcChecker[] = [
   replicaHealth,
   rpcProgress,
   sameContext,
+  blackoutOutcomes,
   // The group engine under the replicas keeps its own invariants too (its toy same-state is
   // not kept in RPC mode: sequential-state checks the replicas' real state instead).
   // Its probes are the clients' probe calls (rpcProgress), not member casts.

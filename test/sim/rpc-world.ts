@@ -300,10 +300,20 @@ export class RpcSim {
   /**
    * Every value a member sent a client in a `reply` or `replies` packet, with the view the
    * packet names (the view the request was ordered in): a reply from a lineage that stopped
-   * (`expectedUnderLoss`) is told by that view, whatever the member's table holds later.
+   * (`expectedUnderLoss`) is told by that view, whatever the member's table holds later. An
+   * error result has `error` (its code and message) and an empty `value`. `outcome`: a
+   * `committed` outcome answer (the blackout rules, test/sim/blackout.ts, ask who answered).
    */
-  readonly sentReplies: { member: MemberId; id: string; viewId: number; members: string[]; value: string }[] =
-    [];
+  readonly sentReplies: {
+    kind: 'reply' | 'outcome';
+    member: MemberId;
+    id: string;
+    viewId: number;
+    members: string[];
+    at: number;
+    value: string;
+    error?: string;
+  }[] = [];
 
   constructor(
     readonly cfg: ScenarioConfig,
@@ -335,17 +345,32 @@ export class RpcSim {
     group.sent = (bytes) => {
       try {
         const { packet } = decodeClientPacket(bytes, groupId);
+        if (packet.kind === 'outcome' && packet.status === 'committed' && packet.result)
+          this.sentReplies.push({
+            kind: 'outcome',
+            member: group.self,
+            id: packet.id,
+            viewId: packet.viewId,
+            members: packet.members,
+            at: w.now,
+            ...(packet.result.ok
+              ? { value: JSON.stringify(decodeValue(packet.result.value)) }
+              : { value: '', error: `${packet.result.error.code} ${packet.result.error.message}` }),
+          });
         if (packet.kind !== 'reply' && packet.kind !== 'replies') return;
         const list = packet.kind === 'reply' ? [packet] : packet.replies;
         for (const r of list)
-          if (r.result.ok)
-            this.sentReplies.push({
-              member: group.self,
-              id: r.id,
-              viewId: packet.viewId,
-              members: packet.members,
-              value: JSON.stringify(decodeValue(r.result.value)),
-            });
+          this.sentReplies.push({
+            kind: 'reply',
+            member: group.self,
+            id: r.id,
+            viewId: packet.viewId,
+            members: packet.members,
+            at: w.now,
+            ...(r.result.ok
+              ? { value: JSON.stringify(decodeValue(r.result.value)) }
+              : { value: '', error: `${r.result.error.code} ${r.result.error.message}` }),
+          });
         this.onReplySent?.(group.self);
       } catch {
         // not a client packet of this group: nothing to do

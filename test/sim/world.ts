@@ -41,6 +41,12 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * a path MTU black hole or a firewall that drops IP fragments (a tunnel, a VPN, filtered ICMP).
  * Heartbeats and small control messages get through, so the member is heard and reachable,
  * but its large packets (packed batches, fragments of large casts, state chunks) are lost.
+ * `blackout` crashes every member, or every member but one (drawn per seed), within 4 ms of each
+ * other at a moment during the load (a rack's power, a bad deploy), and restarts each crashed
+ * member as a new incarnation at its own time 0.2–3 s later (with `persist` it remembers the
+ * view its predecessor was last in). Nothing else takes down a majority on purpose: RPC mode's
+ * crashes keep the primary partition (`safeToStop`), group mode's crash a minority
+ * (test/sim/patterns.ts `planBlackout`; what must still hold: test/sim/blackout.ts).
  */
 export type ExtraFault =
   | 'splits'
@@ -55,7 +61,8 @@ export type ExtraFault =
   | 'lossy'
   | 'replay'
   | 'flap'
-  | 'mtu';
+  | 'mtu'
+  | 'blackout';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -70,6 +77,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'replay',
   'flap',
   'mtu',
+  'blackout',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -133,6 +141,18 @@ export interface ScenarioConfig {
    * application event after the world recorded it, and receives the node's client packets.
    */
   app?: (world: World, index: number, address: string) => NodeApp;
+}
+
+/**
+ * One `blackout`: when it struck, which nodes it crashed (each at its own instant within 4 ms),
+ * the node it spared (all but one), and when each crashed node's new process started.
+ */
+export interface Blackout {
+  at: number;
+  crashed: number[];
+  spared: number | undefined;
+  /** Per crashed node, when its restart is due. */
+  restarts: { node: number; at: number }[];
 }
 
 /** An application on a simulated member (see {@link ScenarioConfig.app}). */
@@ -301,6 +321,8 @@ export class World {
    * again, packets over a link's size limit dropped.
    */
   readonly netFaults = { late: 0, handedOver: 0, lossy: 0, replayed: 0, oversized: 0 };
+  /** What `blackout` did (test/sim/patterns.ts): empty without it. */
+  readonly blackouts: Blackout[] = [];
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
   /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */

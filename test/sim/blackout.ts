@@ -1,0 +1,77 @@
+/**
+ * What must still hold after a `blackout` (test/sim/patterns.ts `planBlackout`): every member, or
+ * all but one, crashed within 4 ms and came back as new processes 0.2–3 s later.
+ *
+ * What the docs let it lose. The replicated state lives in the members' memory only (README,
+ * "troupe serve": "once every replica has stopped … the next group starts from a new `Kv`"; a
+ * membership file keeps the view, not the state). A call is safe once a majority of its view
+ * holds it (docs/rpc.md, "When the whole group loses its majority"); a blackout leaves no such
+ * majority, so the group is founded again (docs/protocol.md, "Re-founding") from the most advanced
+ * state among its founders, and "a call that only members now gone had applied is not in it, and
+ * `outcome()` answers `not-found` for it from the new group". So, expected loss (not counted):
+ *
+ * - a reply, or a `committed` outcome answer, that the **lost history** gave: the member that
+ *   answered was then in a view outside the agreed log (it answered before the blackout, or it
+ *   was the spared member still in its old view), and the agreed log has no such result;
+ * - a `not-found` answer from the new group for a request only the lost history had run, and the
+ *   reissue it invites running the call again in the new group (listed as expected,
+ *   `blackout-rerun`, test/sim/rpc-scenario.ts `blackoutReruns`).
+ *
+ * What must still hold (violations, checked as everywhere else unless said here):
+ *
+ * - **the group re-forms** (`blackout-reform`): within {@link REFORM_MS} of the later of the
+ *   blackout's last restart and the end of the fault phase, a view holding a member of every
+ *   node is installed (measured: at most 1.5 s after the last restart in 600 group seeds);
+ *   `progress` then wants probes cast later delivered (group mode) or answered (RPC);
+ * - every claim **the new group** makes is true of the agreed log: a reply or `committed`
+ *   outcome whose answering member was in a view of the agreed log (the re-founded lineage) is
+ *   not excused by the majority loss, even where the agreed log has nothing (`blackoutExcuses`,
+ *   test/sim/rpc-scenario.ts);
+ * - **no false `not-found`** (`blackout-outcomes`): after a re-founding from a founder's state,
+ *   a settled `not-found` from a member of the agreed log for a request that state already held
+ *   is a violation (`true-outcomes` judges only requests whose copy the agreed log ran;
+ *   test/sim/rpc-checkers.ts);
+ * - no call runs twice in one history (`no-double-apply`), the replicas that re-form agree
+ *   (`sequential-state`, `same-state`), every call ends in a reply or a typed error
+ *   (`calls-end`), nothing wedges (`progress`, `liveness`): unchanged.
+ */
+import type { Checker } from './checkers.js';
+import { viewKey, type World } from './world.js';
+
+/** How long after its last restart (or the fault phase's end, if later) a blackout's group must
+ * hold every node again: twice the slowest re-forming measured (1.5 s), rounded up. */
+export const REFORM_MS = 3_000;
+
+/** `blackout-reform`: see the module comment. No blackout, nothing to check. */
+export const blackoutReform: Checker = {
+  name: 'blackout-reform',
+  check: (w) => {
+    const out: string[] = [];
+    const n = w.cfg.members;
+    for (const b of w.blackouts) {
+      const last = Math.max(b.at, ...b.restarts.map((r) => r.at));
+      const from = Math.max(last, w.cfg.faultMs);
+      const deadline = Math.min(from + REFORM_MS, w.cfg.endMs);
+      let whole = Number.POSITIVE_INFINITY;
+      for (const inc of w.incarnations)
+        for (const v of inc.views) if (v.at >= last && v.members.length === n && v.at < whole) whole = v.at;
+      if (whole > deadline)
+        out.push(
+          `blackout at ${b.at.toFixed(0)} ms (${b.crashed.length} of ${n} crashed, last back at ${last.toFixed(0)} ms): ` +
+            (whole === Number.POSITIVE_INFINITY
+              ? 'no view of every node was ever installed'
+              : `no view of every node until ${whole.toFixed(0)} ms`) +
+            `, ${REFORM_MS} ms allowed from ${from.toFixed(0)} ms`,
+        );
+    }
+    return out;
+  },
+};
+
+/** The view `member` had installed last at time `at` (its key), if any. */
+export function viewAt(w: World, member: string, at: number): string | undefined {
+  const inc = w.incarnations.find((i) => i.member === member);
+  const views = inc?.views.filter((v) => v.at <= at) ?? [];
+  const v = views[views.length - 1];
+  return v && viewKey(v);
+}
