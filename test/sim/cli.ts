@@ -18,7 +18,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      sequencer churn, cuts during flushes, RPC clients inside the partitions,
                      packets seconds late that reach a restarted process, a member's link
                      losing most packets, old packets replayed 4-20 s later, splits and heals
-                     quicker than suspicion, a link dropping datagrams over 500-1400 bytes;
+                     quicker than suspicion, a link dropping datagrams over 500-1400 bytes,
+                     every member (or all but one) crashing at once during the load and back
+                     0.2-3 s later (checked as test/sim/blackout.ts says);
                      test/sim/world.ts, patterns.ts)
   --messages N       casts per member (group and stream modes; default 40)
   --stack SPEC       layer stack (default the group stack; without gms: stream mode; RPC mode:

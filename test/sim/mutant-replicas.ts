@@ -35,3 +35,32 @@ export function offByOneAroundCut(side: 'before' | 'after') {
     return r;
   };
 }
+
+/**
+ * A replica that answers every `not-found` outcome query with `committed` and a value it made up
+ * (777): a claim about a request no agreed log holds. After a blackout the new group's members
+ * make it (test/sim/blackout.ts: not excused, unlike the lost history's answers).
+ */
+export function inventsOutcomes() {
+  return (instance: Register, options: ReplicaOptions): Replica<Register> => {
+    const r = new Replica(instance, options);
+    const link = (r as unknown as { link: Record<string, (...a: unknown[]) => void> }).link;
+    for (const name of ['send', 'sendWithin'] as const) {
+      const inner = link[name]!.bind(link);
+      link[name] = (to: unknown, p: unknown, ...rest: unknown[]) => {
+        const q = p as { kind: string; status?: string; viewId?: number };
+        const lie =
+          q.kind === 'outcome' && q.status === 'not-found'
+            ? {
+                ...q,
+                status: 'committed',
+                result: { ok: true, value: encodeValue(777) },
+                orderedIn: q.viewId,
+              }
+            : p;
+        inner(to, lie, ...rest);
+      };
+    }
+    return r;
+  };
+}
