@@ -11,8 +11,11 @@
  * `outcome()` answers `not-found` for it from the new group". So, expected loss (not counted):
  *
  * - a reply, or a `committed` outcome answer, that the **lost history** gave: the member that
- *   answered was then in a view outside the agreed log (it answered before the blackout, or it
- *   was the spared member still in its old view), and the agreed log has no such result;
+ *   answered was then in a view that is not the new group's (before the blackout, or the spared
+ *   member still in its old view), and the agreed log has no such result. After a re-founding
+ *   from the spared member's state, the agreed log begins with that member's old history, but a
+ *   request the old view ordered while the spared member was paused or cut off, which only the
+ *   crashed members delivered, is in it nowhere: lost too (RPC seed 392002006);
  * - a `not-found` answer from the new group for a request only the lost history had run, and the
  *   reissue it invites running the call again in the new group (listed as expected,
  *   `blackout-rerun`, test/sim/rpc-scenario.ts `blackoutReruns`).
@@ -24,7 +27,7 @@
  *   node is installed (measured: at most 1.5 s after the last restart in 600 group seeds);
  *   `progress` then wants probes cast later delivered (group mode) or answered (RPC);
  * - every claim **the new group** makes is true of the agreed log: a reply or `committed`
- *   outcome whose answering member was in a view of the agreed log (the re-founded lineage) is
+ *   outcome whose answering member was in a view of the new group (from the re-founding on) is
  *   not excused by the majority loss, even where the agreed log has nothing (`blackoutExcuses`,
  *   test/sim/rpc-scenario.ts);
  * - **no false `not-found`** (`blackout-outcomes`): after a re-founding from a founder's state,

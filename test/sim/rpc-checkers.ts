@@ -23,7 +23,7 @@ import { viewAt } from './blackout.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { Register, type RegisterState, validateRegisterRequest } from './rpc-service.js';
 import type { HandlerSpan, LogItem, RpcIncarnation, RpcSim } from './rpc-world.js';
-import type { Incarnation } from './world.js';
+import { type Incarnation, viewKey } from './world.js';
 
 /** The copy of a request the model runs it from: who cast it, when (virtual time of the cast when
  * the simulator saw it, `exact`; else the request's own `ts`, floored to the ms), when it was first
@@ -1035,11 +1035,18 @@ export const blackoutOutcomes: RpcChecker = {
   check: (sim) => {
     if (sim.world.blackouts.length === 0) return [];
     const m = model(sim);
-    const chain = new Set(m.chain);
+    if (m.refounded === undefined) return [];
+    // The new group's views: from the re-founding on (not the history its start continued).
+    const chain = new Set(m.chain.slice(m.chain.indexOf(m.refounded)));
+    // The re-founding: the first install of the agreed log's root view. Before it, the request
+    // may not have been ordered yet in the history the start state continues.
+    let began = Number.POSITIVE_INFINITY;
+    for (const inc of sim.world.incarnations)
+      for (const v of inc.views) if (viewKey(v) === m.refounded) began = Math.min(began, v.at);
     const out: string[] = [];
     for (const c of sim.calls)
       for (const a of c.outcomes) {
-        if (a.status !== 'not-found' || !a.settled || !m.started.has(c.id)) continue;
+        if (a.status !== 'not-found' || !a.settled || a.at < began || !m.started.has(c.id)) continue;
         const view = viewAt(sim.world, a.member, a.at);
         if (view === undefined || !chain.has(view)) continue;
         out.push(

@@ -280,10 +280,23 @@ export function rpcStats(sim: RpcSim): Record<string, number> {
   };
 }
 
-/** View keys of the agreed log without their epochs (a client packet names id and members only). */
+/**
+ * The new group's views: the agreed log from its root on (the re-founding), without the history a
+ * re-founded start state continued (FINDINGS 151's `continued`), whose last casts the founders
+ * may lack: a reply sent there for a request the spared member never delivered (RPC seed
+ * 392002006: c0:7 answered in view 2 while the spared member was paused, its holders then crashed)
+ * is the lost history's, though its view is in the agreed log.
+ */
+function newGroupViews(sim: RpcSim): string[] {
+  const m = model(sim);
+  const root = m.refounded ?? m.chain[0];
+  return root === undefined ? [] : m.chain.slice(m.chain.indexOf(root));
+}
+
+/** The new group's view keys without their epochs (a client packet names id and members only). */
 function chainNames(sim: RpcSim): Set<string> {
   return new Set(
-    model(sim).chain.map((k) => {
+    newGroupViews(sim).map((k) => {
       const m = /^(\d+)\.\d+\[(.*)\]$/.exec(k);
       return m ? nameOf(Number(m[1]), m[2]!.split(',')) : k;
     }),
@@ -293,10 +306,11 @@ const nameOf = (viewId: number, members: readonly string[]) => `${viewId}[${[...
 
 /**
  * Whether claim `v` (a `true-replies` or `true-outcomes` line) is about an answer the lost history
- * gave: one sent from a view outside the agreed log. Answers of the new group are not.
+ * gave: one sent from a view that is not the new group's ({@link newGroupViews}). Answers of the
+ * new group are not.
  */
 export function fromLostHistory(v: string, sim: RpcSim): boolean {
-  const chain = new Set(model(sim).chain);
+  const chain = new Set(newGroupViews(sim));
   const names = chainNames(sim);
   const w = sim.world;
   const lostView = (key: string | undefined) => key === undefined || !chain.has(key);
@@ -321,6 +335,9 @@ export function fromLostHistory(v: string, sim: RpcSim): boolean {
         r.kind === 'reply' &&
         (e[3] === 'error ' ? r.error?.startsWith(`${e[4]!} `) === true : r.value === e[4]),
     );
+  // `true-replies: c0:5 got INTERRUPTED, agreed: …` (a reply, or an `interrupted` outcome packet)
+  const i = /^true-replies: (c\d+:\d+) got INTERRUPTED, agreed: /.exec(v);
+  if (i) return sent(i[1]!, (r) => r.error?.startsWith('INTERRUPTED ') === true);
   // `true-replies: c0:5 got value X (reply|outcome), agreed: …`
   const g = /^true-replies: (c\d+:\d+) got ((?:value|error) .*) \((reply|outcome)\), agreed: /.exec(v);
   if (!g) return false;

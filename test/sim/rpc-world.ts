@@ -302,7 +302,7 @@ export class RpcSim {
    * packet names (the view the request was ordered in): a reply from a lineage that stopped
    * (`expectedUnderLoss`) is told by that view, whatever the member's table holds later. An
    * error result has `error` (its code and message) and an empty `value`. `outcome`: a
-   * `committed` outcome answer (the blackout rules, test/sim/blackout.ts, ask who answered).
+   * `committed` or `interrupted` (error `INTERRUPTED outcome`) outcome answer (the blackout rules, test/sim/blackout.ts, ask who answered).
    */
   readonly sentReplies: {
     kind: 'reply' | 'outcome';
@@ -345,7 +345,7 @@ export class RpcSim {
     group.sent = (bytes) => {
       try {
         const { packet } = decodeClientPacket(bytes, groupId);
-        if (packet.kind === 'outcome' && packet.status === 'committed' && packet.result)
+        if (packet.kind === 'outcome' && (packet.status === 'committed' || packet.status === 'interrupted'))
           this.sentReplies.push({
             kind: 'outcome',
             member: group.self,
@@ -353,9 +353,11 @@ export class RpcSim {
             viewId: packet.viewId,
             members: packet.members,
             at: w.now,
-            ...(packet.result.ok
-              ? { value: JSON.stringify(decodeValue(packet.result.value)) }
-              : { value: '', error: `${packet.result.error.code} ${packet.result.error.message}` }),
+            ...(packet.status === 'interrupted' || !packet.result
+              ? { value: '', error: 'INTERRUPTED outcome' }
+              : packet.result.ok
+                ? { value: JSON.stringify(decodeValue(packet.result.value)) }
+                : { value: '', error: `${packet.result.error.code} ${packet.result.error.message}` }),
           });
         if (packet.kind !== 'reply' && packet.kind !== 'replies') return;
         const list = packet.kind === 'reply' ? [packet] : packet.replies;
