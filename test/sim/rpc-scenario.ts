@@ -331,8 +331,9 @@ export function fromLostHistory(v: string, sim: RpcSim): boolean {
     return sent(
       e[1]!,
       (r) =>
+        // A member's entry may come from its reply or its answer to an outcome query (RPC seed
+        // 392002064: n0's entry in c0:7's `all` replies was an outcome packet).
         r.member === e[2] &&
-        r.kind === 'reply' &&
         (e[3] === 'error ' ? r.error?.startsWith(`${e[4]!} `) === true : r.value === e[4]),
     );
   // `true-replies: c0:5 got INTERRUPTED, agreed: …` (a reply, or an `interrupted` outcome packet)
