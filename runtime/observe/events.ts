@@ -159,9 +159,11 @@ export interface ObserveSink {
   event(e: TroupeEvent): void;
   /**
    * Answers an observability query that reached a replica (service {@link OBSERVE_SERVICE}):
-   * `trace`, `status`. Absent: the replica answers `OBSERVE_DISABLED`.
+   * `trace`, `status`. Absent: the replica answers `OBSERVE_DISABLED`. `keyless`: the asker
+   * proved only an address (a group without a key: anyone may ask), so the answer names no
+   * client (see `Observer.answer`).
    */
-  answer?(method: string, args: Uint8Array): Result;
+  answer?(method: string, args: Uint8Array, keyless?: boolean): Result;
 }
 
 /** The service name of observability queries sent to replicas (`troupe trace`, `troupe status`). */
@@ -251,8 +253,8 @@ export function sinkFor(observer: ObserveSink | undefined, member?: () => string
         // An observer's bug must not become the runtime's: the event is lost, the member runs on.
       }
     },
-    answer: (method, args) =>
-      answer?.(method, args) ?? {
+    answer: (method, args, keyless) =>
+      answer?.(method, args, keyless) ?? {
         ok: false,
         error: { name: 'TroupeError', code: 'OBSERVE_DISABLED', message: 'this member has no observer' },
       },

@@ -4,6 +4,7 @@
  * OpenTelemetry spans. One observer per member (or client): its metrics, traces and log fields
  * are that member's.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
@@ -16,7 +17,7 @@ import type { TroupeClient } from '../rpc/client.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { getServiceMeta } from '../rpc/decorators.js';
 import type { Replica, RunningApply } from '../rpc/replica.js';
-import type { Result } from '../rpc/result.js';
+import { parseRequestId, type Result } from '../rpc/result.js';
 import { CastTimes } from './cast-times.js';
 import { DivergenceMonitor, type DivergenceOptions, type DivergenceRecord } from './divergence.js';
 import {
@@ -124,6 +125,8 @@ const REFUSALS: Record<string, readonly string[]> = {
 };
 
 const HISTORY = 50;
+/** What a keyless `status` shows for a client's address. */
+const HIDDEN_CLIENT = '(client)';
 /** Slow requests kept for `status`. */
 const SLOW = 20;
 /** Receipt-to-reply times kept for the live page's percentiles (a few seconds' worth). */
@@ -167,6 +170,8 @@ export class Observer implements ObserveSink {
   private readonly ring: TraceRing;
   /** Traces are answered (`traces` > 0); else the ring only times requests for the metrics. */
   private readonly answersTraces: boolean;
+  /** Keys the tags that stand for client ids in a keyless `status` (see {@link tagged}). */
+  private tagSecret: Uint8Array | undefined;
   private readonly tracer: Tracer | undefined;
   private readonly slowMs: number;
   private readonly refusedLogMs: number;
@@ -447,7 +452,19 @@ export class Observer implements ObserveSink {
     }
   }
 
-  answer(method: string, args: Uint8Array): Result {
+  /**
+   * Answers an observability query a client sent a replica. `keyless`: the group has no key, so
+   * the asker is anyone who can reach the port: the answer names no client. A request id is all
+   * it takes to act in a client's name (nothing else ties a request to its client), and a
+   * keyless `status` listed them (slow requests with their clients' addresses, the request
+   * applying, the divergence alarms' last requests): one call in a victim's client id with a
+   * settled watermark far ahead made every later call of that client `OUTCOME_EXPIRED`, unrun
+   * (test/sim/FINDINGS.md item 225). Each id's client part is then replaced by a tag of it
+   * (an HMAC under a secret of this observer: one client's requests still share a tag), and
+   * client addresses by `(client)`. `trace` names the id it was asked about, so it is answered
+   * whole.
+   */
+  answer(method: string, args: Uint8Array, keyless = false): Result {
     try {
       const decoded = decodeValue(args);
       const list = Array.isArray(decoded) ? decoded : [];
@@ -456,7 +473,7 @@ export class Observer implements ObserveSink {
         if (typeof list[0] !== 'string')
           throw new TroupeError('OBSERVE_BAD_QUERY', 'trace needs a request id');
         value = this.trace(list[0]) ?? null;
-      } else if (method === 'status') value = this.status();
+      } else if (method === 'status') value = keyless ? this.unnamed(this.status()) : this.status();
       // Spaced: a check costs every replica a digest of its whole state, and anyone who can
       // send the group a client packet can ask (divergence.ts, QUERY_CHECK_MIN_MS).
       else if (method === 'check') value = this.divergence.startQueried() ?? null;
@@ -470,6 +487,38 @@ export class Observer implements ObserveSink {
       const code = e instanceof TroupeError ? e.code : 'OBSERVE_FAILED';
       return { ok: false, error: { name: 'TroupeError', code, message: String((e as Error)?.message ?? e) } };
     }
+  }
+
+  /** `status` for a keyless asker: no client's request id or address (see {@link answer}). */
+  private unnamed(s: MemberStatus): MemberStatus {
+    const id = (r: string) => this.tagged(r);
+    return {
+      ...s,
+      slow: s.slow.map((t) => ({
+        ...t,
+        requestId: id(t.requestId),
+        steps: t.steps.map((step) =>
+          step.peer !== undefined && (step.step === 'received' || step.step === 'replied')
+            ? { ...step, peer: HIDDEN_CLIENT }
+            : step,
+        ),
+      })),
+      divergences: s.divergences.map((d) => ({
+        ...d,
+        lastRequests: Object.fromEntries(
+          Object.entries(d.lastRequests).map(([m, r]) => [m, r === undefined ? r : id(r)]),
+        ),
+      })),
+      applying: s.applying && { ...s.applying, requestId: id(s.applying.requestId) },
+    };
+  }
+
+  /** `clientId:counter` with the client id replaced by `~` and 8 hex digits of a keyed hash. */
+  private tagged(requestId: string): string {
+    const p = parseRequestId(requestId);
+    if (!p) return HIDDEN_CLIENT;
+    this.tagSecret ??= randomBytes(16);
+    return `~${createHmac('sha256', this.tagSecret).update(p.clientId).digest('hex').slice(0, 8)}:${p.counter}`;
   }
 
   // ---------------------------------------------------------------------------------------

@@ -312,7 +312,8 @@ export class Contact {
         this.host.counters.observeLimited++;
         return;
       }
-      const result = this.host.observe.answer!(p.method, p.args);
+      // Without a key the asker is anyone: the answer names no client (FINDINGS 225).
+      const result = this.host.observe.answer!(p.method, p.args, this.host.auth === undefined);
       const { id: viewId, members } = group.view;
       this.host.link.send(from, {
         kind: 'reply',
