@@ -217,6 +217,8 @@ class Nak implements Layer {
     strangerSyncs: 0,
     /** Origins and Gones that did not echo the stream's nonce (sent only in our Syncs and NAKs), refused. */
     echoesRefused: 0,
+    /** NAK ranges from below where our stream began, not served (a forger's: see `onNak`). */
+    naksBelowOrigin: 0,
     /** Members' streams whose Syncs went unanswered `SYNC_ROUNDS` times: what they held was
      * dropped, and they are asked again only when more of them comes. */
     syncsAbandoned: 0,
@@ -644,6 +646,16 @@ class Nak implements Layer {
     for (const [lo, rawHi] of pairs) {
       const hi = Math.min(rawHi, s.nextSeq - 1);
       if (lo < s.base) gone = true;
+      // A receiver asks from where it stands, never below where the stream began (its origin,
+      // which only it learnt): a range from below it is a forger's, who spoofed the receiver's
+      // address without knowing the origin. Served, one 42-byte NAK [0, 2^53) drew 512 of the
+      // buffered messages, 30 MB after a state transfer, towards that address (FINDINGS 227).
+      // A receiver met again after a forget may stand below a new stream's start: its Gone (it
+      // is below the buffer too) moves it up, and its next NAK is served.
+      if (lo < s.start) {
+        this.c.naksBelowOrigin++;
+        continue;
+      }
       for (let seq = Math.max(lo, s.base); seq <= hi && budget > 0; seq++) {
         const m = s.buffer.get(seq);
         if (!m) continue;

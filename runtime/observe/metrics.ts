@@ -174,6 +174,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       "Members' streams whose Syncs went unanswered 32 times: what they held was dropped.",
     ],
+    naksBelowOrigin: [
+      'counter',
+      "NAK ranges from below where this member's stream began, not served (a forger's).",
+    ],
     unsynced: ['gauge', 'Incoming streams held until their sender says where they begin, now.'],
   },
   pack: {

@@ -436,3 +436,62 @@ describe('nak: random stream origins (FINDINGS 206, 207)', () => {
     expect(toStranger(s.receive(data(11, 1, 1), 'evil:1', 2_001))).toBe(1);
   });
 });
+
+describe("a NAK in a member's name from its address (keyless, off the path)", () => {
+  // A member's point-to-point stream stays buffered (up to `maxBuffer` messages: nothing
+  // acknowledges it), a state transfer's chunks included. One forged NAK naming [0, 2^53) from
+  // the receiver's address drew 512 of them there, 30 MB a datagram (FINDINGS 227).
+  it('serves no range from below where the stream began, and the receiver its own', () => {
+    const s = buildStack(parseSpec('nak:com', {}), defaultRegistry(), {
+      self: '00000001.1',
+      groupName: 'g',
+      random: seededRandom(1),
+    });
+    const b = '00000bad.1';
+    s.down(
+      { type: 'view', view: { id: 1, members: ['00000001.1', b], addresses: ['a:1', 'b:1'], epoch: 1 } },
+      0,
+    );
+    const chunk = new Uint8Array(60_000);
+    for (let i = 0; i < 600; i++)
+      s.down({ type: 'send', to: b, msg: { headers: [], payload: chunk }, qos: { order: 'fifo' } }, 1);
+    s.advance(5_000);
+    const fromB = (headers: unknown[]) =>
+      encodePacket({
+        type: PacketType.Stack,
+        flags: Flags.Unicast,
+        groupId: groupIdOf('g'),
+        sender: { node: 0xbad, inc: 1 },
+        headers,
+        payload: new Uint8Array(0),
+      });
+    const sent = (effects: ReturnType<typeof s.advance>) =>
+      effects.reduce((n, e) => n + (e.kind === 'transmit' ? e.bytes.length : 0), 0);
+    let drawn = 0;
+    for (let k = 0; k < 10; k++) {
+      const at = 10_000 + k * 20;
+      drawn += sent([
+        ...s.receive(fromB([[2, 1, 7, 0, Number.MAX_SAFE_INTEGER]]), 'b:1', at),
+        ...s.advance(at + 10),
+      ]);
+    }
+    expect(drawn).toBeLessThan(2_000); // 307,467,392 bytes before
+    // The receiver, which learnt the origin by its Sync, is served.
+    const answer = s.receive(fromB([[7, 1, 5]]), 'b:1', 11_000);
+    const origin = answer.flatMap((e) =>
+      e.kind === 'transmit' ? [decodePacket(e.bytes).headers[0] as number[]] : [],
+    )[0]!;
+    expect(origin.slice(0, 3)).toEqual([8, 1, 5]);
+    const start = origin[3]!;
+    const resent = s
+      .receive(fromB([[2, 1, 5, start + 10, start + 12]]), 'b:1', 11_100)
+      .filter((e) => e.kind === 'transmit');
+    expect(resent.map((e) => (e.kind === 'transmit' ? decodePacket(e.bytes).headers[0] : undefined))).toEqual(
+      [
+        [1, 1, start + 10, b],
+        [1, 1, start + 11, b],
+        [1, 1, start + 12, b],
+      ],
+    );
+  });
+});
