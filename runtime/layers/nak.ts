@@ -222,6 +222,11 @@ class Nak implements Layer {
     /** Members' streams whose Syncs went unanswered `SYNC_ROUNDS` times: what they held was
      * dropped, and they are asked again only when more of them comes. */
     syncsAbandoned: 0,
+    /** Syncs not sent: the sender is outside the view and its address is not pinned (a cast
+     * stream's position comes from a join point, or a Sync once the sender is in the view). */
+    syncsWithheld: 0,
+    /** Origins from a sender outside the view for a stream we may not ask it for, refused. */
+    strangerOrigins: 0,
   };
   /** Other members' casts, by sender, until stable. */
   private readonly held = new Map<string, Held>();
@@ -237,6 +242,9 @@ class Nak implements Layer {
   private secret: string | undefined;
   /** Nonces made so far (see {@link newNonce}). */
   private nonces = 0;
+  /** A layer above asked where our cast stream stands (`castNext`): it gives join points, and a
+   * stranger's cast stream waits for one (see {@link mayAsk}). */
+  private joinPoints = false;
 
   constructor(
     private readonly ctx: LayerContext,
@@ -290,6 +298,26 @@ class Nak implements Layer {
     for (const ch of cast ? [P2P, CAST] : [P2P]) {
       if (this.inn.has(`${member}|${ch}`)) continue;
       this.askOrigin(this.inStream(member, ch));
+    }
+  }
+
+  /**
+   * `member` joined our view: com pins its address now. What we sent it while it was a stranger
+   * (Syncs, NAKs) may have gone to whoever spoke in its id, so its streams take new nonces (an
+   * Origin or a Gone echoing an old one is refused), and one still waiting for its origin is
+   * asked again at once, at the pinned address.
+   */
+  private pinned(member: MemberId): void {
+    if (member === this.ctx.self || !this.o.randomOrigins) return;
+    for (const ch of [CAST, P2P]) {
+      const s = this.inn.get(`${member}|${ch}`);
+      if (!s) continue;
+      s.nonce = this.newNonce();
+      if (!s.unsynced) continue;
+      s.syncArmed = false;
+      s.syncRounds = 0;
+      this.ctx.clearTimer(`sync:${member}|${ch}`);
+      this.askOrigin(s);
     }
   }
 
@@ -478,12 +506,19 @@ class Nak implements Layer {
         return;
       }
       case 'view': {
+        const before = this.members;
         this.members = new Set(ev.view.members);
         for (const m of ev.view.members) for (const ch of [CAST, P2P]) this.strangers.delete(`${m}|${ch}`);
+        // com pins the view's addresses first: what follows goes to them.
         this.ctx.passDown(ev);
+        for (const m of ev.view.members) if (!before.has(m)) this.pinned(m);
         for (const m of ev.view.members) this.meet(m, true);
         return;
       }
+      case 'castNext':
+        this.joinPoints = true;
+        this.ctx.passUp({ type: 'castNext', seq: this.out.get('*')?.nextSeq ?? this.startOf('*') });
+        return;
       case 'forget': {
         for (const ch of [CAST, P2P]) {
           const key = `${ev.member}|${ch}`;
@@ -775,6 +810,25 @@ class Nak implements Layer {
   }
 
   /**
+   * Whether a Sync for `from`'s stream on `channel` may go out, and its Origin be taken. A Sync goes
+   * to the address com holds for the sender's id: pinned for a member of the view (com refuses
+   * its id from elsewhere), else whoever spoke last in that id. A forger that spoke first in a
+   * joiner's (predictable) id from its own address got the nonce, answered with an origin of its
+   * own, and owned the stream: the joiner's casts were never delivered there, and it was excluded
+   * (FINDINGS 215). So any stream of a member; while this stack holds a view, nothing of a
+   * stranger's (a joiner's cast stream comes with the Install's join point, `expect`, the rest by
+   * a Sync once the view lists it); before, its point-to-point streams (the join and founding
+   * handshakes, which nothing pins yet), and its cast stream only under no membership layer
+   * (none asked `castNext`: nothing gives join points there).
+   */
+  private mayAsk(from: MemberId, channel: number): boolean {
+    // Our own casts come back through com, not over the network.
+    if (this.members.has(from) || from === this.ctx.self) return true;
+    if (this.members.size > 0) return false;
+    return channel === P2P || !this.joinPoints;
+  }
+
+  /**
    * Asks the sender where the stream begins: at once, then (a member's stream) every `nakMaxMs`
    * for `SYNC_EAGER` rounds, backing off to `nakBackoffMaxMs` after (a member that has no such
    * stream never answers). Nothing of the stream is delivered until the answer, so rounds do not
@@ -784,6 +838,10 @@ class Nak implements Layer {
    */
   private askOrigin(s: InStream): void {
     if (s.syncArmed || !s.unsynced) return;
+    if (!this.mayAsk(s.from, s.channel)) {
+      this.c.syncsWithheld++;
+      return;
+    }
     s.syncArmed = true;
     this.c.syncsSent++;
     this.control(s.from, [NakKind.Sync, s.channel, s.nonce]);
@@ -813,6 +871,10 @@ class Nak implements Layer {
   private onOrigin(from: MemberId, channel: number, nonce: number, origin: number): void {
     const s = this.inn.get(`${from}|${channel}`);
     if (!s?.unsynced) return;
+    if (!this.mayAsk(from, channel)) {
+      this.c.strangerOrigins++;
+      return;
+    }
     if (nonce !== s.nonce) {
       this.c.echoesRefused++;
       return;
@@ -990,7 +1052,8 @@ function msgBytes(msg: Msg): number {
 
 export const nak: LayerFactory<NakOptions> = {
   name: 'nak',
-  provides: ['reliable', 'fifo'],
+  // join-points: answers `castNext` and takes `expect` (see Nak.mayAsk).
+  provides: ['reliable', 'fifo', 'join-points'],
   requires: ['transport'],
   create: (ctx, o) => {
     const opts = { ...DEFAULTS, ...o };

@@ -71,6 +71,12 @@ export type DownEvent =
   | { type: 'forget'; member: MemberId }
   /** Start receiving `member`'s stream at `seq` (a joiner does not repair what came before). */
   | { type: 'expect'; member: MemberId; seq: number }
+  /**
+   * Where does this member's reliable cast stream stand? The reliable layer (capability
+   * `join-points`) answers at once, before this call returns, with a `castNext` up event: the
+   * number its next cast will carry, which others take as a join point (`expect`).
+   */
+  | { type: 'castNext' }
   /** A layer above asks membership to remove a member (e.g. flow control gave up waiting for it). */
   | { type: 'suspect'; member: MemberId; reason: string }
   /** Start membership: find the group through the seeds (or form it) and join. `lastView`: the
@@ -197,7 +203,9 @@ export type UpEvent =
   | { type: 'speaking'; speaking: boolean; stallMs: number }
   | { type: 'stable'; seqs: ReadonlyMap<MemberId, number> }
   /** Messages `fromSeq..toSeq` of `from`'s stream can no longer be recovered. */
-  | { type: 'lost'; from: MemberId; fromSeq: number; toSeq: number };
+  | { type: 'lost'; from: MemberId; fromSeq: number; toSeq: number }
+  /** The answer to a `castNext` down event: the number this member's next reliable cast carries. */
+  | { type: 'castNext'; seq: number };
 
 /** What a stack asks its driver to do. */
 export type Effect =

@@ -420,20 +420,71 @@ describe('nak: random stream origins (FINDINGS 206, 207)', () => {
     expect(delivered(s.receive(packet([[8, 1, ask[2], origin]]), 'evil:1', 15_002))).toEqual([1]);
   });
 
+  const toStranger = (effects: Effects) =>
+    effects.filter(
+      (e) =>
+        e.kind === 'transmit' &&
+        e.to === 'evil:1' &&
+        (decodePacket(e.bytes).headers[0] as unknown[])[0] === 7,
+    ).length;
+
   it('a point-to-point stream from a stranger draws at most one Sync per packet that comes for it', () => {
-    const { s } = fresh([self, '00000002.1']);
-    const toStranger = (effects: Effects) =>
-      effects.filter(
-        (e) =>
-          e.kind === 'transmit' &&
-          e.to === 'evil:1' &&
-          (decodePacket(e.bytes).headers[0] as unknown[])[0] === 7,
-      ).length;
+    // Before any view (a joiner's handshake, which nothing pins yet).
+    const { s } = fresh();
     expect(toStranger(s.receive(data(10, 1, 1), 'evil:1', 0))).toBe(1);
     let syncs = 0;
     for (let t = 1; t < 2_000; t += 10) syncs += toStranger(s.advance(t));
     expect(syncs).toBe(0);
     expect(toStranger(s.receive(data(11, 1, 1), 'evil:1', 2_001))).toBe(1);
+  });
+
+  it('asks a stranger nothing while it holds a view, takes no Origin from it, and asks once it is a member (FINDINGS 215)', () => {
+    // com pins no address for a sender outside the view: a Sync went to whoever spoke last in
+    // its id, and a forger that spoke first in a joiner's id answered with an origin of its own.
+    const { s } = fresh([self, '00000002.1']);
+    expect(toStranger(s.receive(data(10, 1, 1), 'evil:1', 0))).toBe(0);
+    expect(toStranger(s.receive(data(2 ** 40, 7), 'evil:1', 1))).toBe(0);
+    // (the member's two streams were asked as the view came)
+    expect(s.stats().nak).toMatchObject({ syncsWithheld: 2, syncsSent: 2, unsynced: 4 });
+    // An Origin from it is refused whatever it echoes (it was sent no nonce).
+    expect(delivered(s.receive(packet([[8, 0, 0, 2 ** 40]]), 'evil:1', 2))).toEqual([]);
+    expect(s.stats().nak?.strangerOrigins).toBe(1);
+    // The view that lists it: both its streams asked at once, at the address the view gives.
+    const view = { id: 2, members: [self, '00000002.1', bad], addresses: ['a:1', 'b:1', 'evil:1'], epoch: 1 };
+    const asked = sent(s.down({ type: 'view', view } as never, 3)).filter((h) => h[0] === 7);
+    expect(asked.map((h) => h[1]).sort()).toEqual([0, 1]);
+    const nonce = asked.find((h) => h[1] === 0)![2] as number;
+    expect(delivered(s.receive(packet([[8, 0, nonce, 2 ** 40]]), 'evil:1', 4))).toEqual([7]);
+  });
+
+  it("starts a stranger's cast stream at its join point, with no Sync (FINDINGS 215)", () => {
+    const { s } = fresh([self, '00000002.1']);
+    const origin = 2 ** 41 + 3;
+    expect(delivered(s.receive(data(origin + 1, 2), 'evil:1', 0))).toEqual([]);
+    expect(delivered(s.down({ type: 'expect', member: bad, seq: origin }, 1))).toEqual([]);
+    expect(delivered(s.receive(data(origin, 1), 'evil:1', 2))).toEqual([1, 2]);
+    // The view that lists it asks only for its point-to-point stream.
+    const view = { id: 2, members: [self, '00000002.1', bad], addresses: ['a:1', 'b:1', 'evil:1'], epoch: 1 };
+    expect(
+      sent(s.down({ type: 'view', view } as never, 3))
+        .filter((h) => h[0] === 7)
+        .map((h) => h[1]),
+    ).toEqual([1]);
+  });
+
+  it('tells a layer above where its cast stream stands, and then waits for join points before a view', () => {
+    const { s } = fresh();
+    const next = (at: number) =>
+      s
+        .down({ type: 'castNext' }, at)
+        .flatMap((e) => (e.kind === 'up' && e.event.type === 'castNext' ? [e.event.seq] : []));
+    const [origin] = next(0);
+    expect(origin).toBeGreaterThan(0);
+    s.down({ type: 'cast', msg: { headers: [], payload: new Uint8Array([1]) }, qos: { order: 'fifo' } }, 1);
+    expect(next(2)).toEqual([origin! + 1]);
+    // A stranger's cast stream before any view: no Sync (the Install gives its join point).
+    expect(toStranger(s.receive(data(5, 1), 'evil:1', 3))).toBe(0);
+    expect(s.stats().nak?.syncsWithheld).toBe(1);
   });
 });
 

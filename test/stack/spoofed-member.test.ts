@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { endpointOf } from '../../runtime/stack/member.js';
 import { encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
+import { joinerOriginRun } from '../sim/repro/joiner-origin.js';
 import { sprayRun } from '../sim/repro/nak-spray.js';
 import { attacked, forged, inject, UNRELIABLE, world } from '../sim/spoof.js';
 
@@ -104,6 +105,24 @@ describe('keyless group: forged packets in a member name', () => {
       expect(r.violations).toEqual([]);
     },
   );
+
+  it("a forger that speaks first in a joiner's id from its own address does not own its stream (FINDINGS 215)", () => {
+    // Node 2 crashes at 3 s and a new process joins there at 4.5 s; in that instant a forger at
+    // x9 sends each other member nak Data of the joiner's cast stream in its id, and answers every
+    // Sync it gets with an Origin of its own. Before: each member asked x9 (com pins no address
+    // for a sender outside the view), took the forged origin, never delivered the joiner's 18
+    // casts, and the joiner was excluded (a third incarnation on node 2). Now a member asks for a
+    // cast stream only of a member of its view, and the joiner's comes with the Install.
+    const r = joinerOriginRun();
+    expect(r.asked).toEqual({ cast: 0, p2p: 0, answered: 0 });
+    expect(r.joined).toBe(true);
+    expect(r.joinerCasts).toBeGreaterThan(30);
+    expect(r.fromJoiner).toEqual([r.joinerCasts, r.joinerCasts]);
+    expect(r.w.incarnations.filter((i) => i.node === 2)).toHaveLength(2);
+    const held = [0, 1].map((i) => r.w.nodes[i]!.rec.stats().nak?.syncsWithheld ?? 0);
+    expect(Math.min(...held)).toBeGreaterThanOrEqual(1);
+    expect(r.violations).toEqual([]);
+  });
 
   it("a nak Session and Gone per receiver, in the sequencer's name from its address, skip nothing", () => {
     // Before (FINDINGS, session 31): a Session claiming 2^32 - 1 and a Gone at it made each

@@ -37,7 +37,8 @@ export const GmsKind = {
    * the founder it backs if no group answers ('' for none); `nonce` the latest one a coordinator
    * sent it in a `Here` ('' for none): only a Join echoing a valid nonce is recorded; `counts` 0
    * when its vote does not count towards a founding quorum (a rejoining member that cannot
-   * account for a majority of its last view; missing: 1). */
+   * account for a majority of its last view; missing: 1); then `challenge`, `echo` and `origin`
+   * (see JoinHeader). */
   Join: 9,
   /** [10, viewId, coordinator, coordinatorAddress, nonce] discovery reply from a member; `nonce`
    * ('' unless the sender coordinates) proves a joiner receives at the address it claims. */
@@ -159,7 +160,9 @@ export interface InstallHeader extends AttemptHeader {
   joined: MemberId[];
   left: MemberId[];
   failed: MemberId[];
-  /** Per member of the old view, the nak seq of its next cast (joiners start their streams there). */
+  /** Per member of the old view, the nak seq of its next cast, and per joiner whose Join gave
+   * it, the origin of its cast stream: every member starts a joiner's cast stream there, and a
+   * joiner every member's (`expect`), instead of asking an address nothing pins yet. */
   nakNext: (readonly [MemberId, number])[];
   epoch: number;
 }
@@ -193,6 +196,12 @@ export interface JoinHeader {
    * their record of us names (Joiner.onJoin). Empty in the beacon and from an earlier release.
    */
   echo: readonly string[];
+  /**
+   * Where the joiner's reliable cast stream begins (nak's `castNext`), absent from an earlier
+   * release: the coordinator takes it from a Join that proves the joiner's address (echoes its
+   * nonce) and puts it in the Install, so no member asks for it by a Sync (FINDINGS 215).
+   */
+  origin?: number;
 }
 export interface SuspectHeader {
   viewId: number;
@@ -424,15 +433,24 @@ export const installHeader: HeaderCodec<InstallHeader> = {
 };
 
 export const joinHeader: HeaderCodec<JoinHeader> = {
-  encode: (m) => [GmsKind.Join, m.vote, m.nonce, m.counts ? 1 : 0, m.challenge, m.echo],
+  encode: (m) => [
+    GmsKind.Join,
+    m.vote,
+    m.nonce,
+    m.counts ? 1 : 0,
+    m.challenge,
+    m.echo,
+    ...(m.origin !== undefined ? [m.origin] : []),
+  ],
   // An early Join carried no vote, nor a nonce (so it is never recorded by a coordinator), nor
-  // whether its vote counts (it does), nor a challenge, nor echoes.
+  // whether its vote counts (it does), nor a challenge, nor echoes, nor its origin.
   decode: (h) => ({
     vote: h.length > 1 ? headerString(h[1], L, 'vote') : '',
     nonce: h.length > 2 ? headerString(h[2], L, 'nonce') : '',
     counts: h.length > 3 ? headerUint(h[3], L, 'counts') !== 0 : true,
     challenge: h.length > 4 ? headerString(h[4], L, 'challenge', CHALLENGE_MAX) : '',
     echo: h.length > 5 ? strings(h[5], 'echo', CHALLENGE_MAX).slice(0, JOIN_ECHOES) : [],
+    ...(h.length > 6 ? { origin: headerUint(h[6], L, 'origin') } : {}),
   }),
 };
 

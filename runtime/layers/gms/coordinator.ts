@@ -27,6 +27,9 @@ export interface Coordination {
   addresses: string[];
   participants: MemberId[];
   joined: MemberId[];
+  /** Where the joiners' cast streams begin, as their proving Joins said (the Install's join
+   * points for them; a joiner of an earlier release gives none). */
+  joinedAt: (readonly [MemberId, number])[];
   left: MemberId[];
   failed: MemberId[];
   digests: Map<
@@ -61,8 +64,9 @@ const MAX_FLUSH_DEFERRALS = 3;
 export class Coordinator {
   /** The flush this member runs now, if any. */
   coord: Coordination | undefined;
-  /** Joiners asking the coordinator: address and when their Join was last heard. */
-  readonly joiners = new Map<MemberId, { address: string; at: number }>();
+  /** Joiners asking the coordinator: address, when their Join was last heard, and where their
+   * cast stream begins (their Joins' `origin`, if given). */
+  readonly joiners = new Map<MemberId, { address: string; at: number; origin?: number | undefined }>();
   /** When joiners were admitted lately (for `maxJoinRate`). */
   private admittedAt: number[] = [];
   /** Keys the join nonces (see `nonce`). */
@@ -110,9 +114,11 @@ export class Coordinator {
     const c = s.coordinatorId();
     // Every Here echoes the Join's challenge: the joiner then knows this address receives its
     // Joins, which a forger sending beacons from afar does not show (Joiner.credit).
-    const { nonce, challenge: echo } = joinHeader.decode(h);
+    const { nonce, challenge: echo, origin } = joinHeader.decode(h);
     if (c === s.self) {
-      if (nonce !== '' && this.nonceValid(from, address, nonce)) this.record(from, address);
+      // Only a Join that echoes the nonce sent to its address is the joiner's own: its origin is
+      // then what the Install gives every member as the joiner's join point (FINDINGS 215).
+      if (nonce !== '' && this.nonceValid(from, address, nonce)) this.record(from, address, origin);
       else if (nonce !== '') s.c.joinsUnproven++;
       // Tell it a group exists, as the other members do: a joiner that hears none may found a
       // second group (a restarted member remembers nothing), and with a fan-out transport the
@@ -151,12 +157,13 @@ export class Coordinator {
   }
 
   /** A joiner that proved its address: a record (bounded), or a retry that keeps it fresh. */
-  private record(from: MemberId, address: string): void {
+  private record(from: MemberId, address: string, origin: number | undefined): void {
     const s = this.s;
     const known = this.joiners.get(from);
     if (known) {
       known.at = s.ctx.now(); // a retry: it is still alive
       known.address = address;
+      known.origin = origin;
       return;
     }
     // One pending joiner per address: a newer id there is a restarted process (the older one
@@ -167,7 +174,7 @@ export class Coordinator {
       s.c.joinsRefused++;
       return;
     }
-    this.joiners.set(from, { address, at: s.ctx.now() });
+    this.joiners.set(from, { address, at: s.ctx.now(), origin });
     this.scheduleFlush();
   }
 
@@ -352,6 +359,10 @@ export class Coordinator {
       addresses,
       participants: [...stay, ...left],
       joined,
+      joinedAt: joined.flatMap((j) => {
+        const origin = this.joiners.get(j)?.origin;
+        return origin === undefined ? [] : [[j, origin] as const];
+      }),
       left,
       failed,
       digests: new Map(),
@@ -415,7 +426,7 @@ export class Coordinator {
       joined: k.joined,
       left: k.left,
       failed: k.failed,
-      nakNext: [...k.digests].map(([m, d]) => [m, d.nakNext] as const),
+      nakNext: [...[...k.digests].map(([m, d]) => [m, d.nakNext] as const), ...k.joinedAt],
       epoch: k.epoch,
     };
     if (promise) s.c.valuesAdopted++;

@@ -180,8 +180,14 @@ export class Joiner {
   }
 
   /** What every Join of this moment says of this joiner, whatever the address it goes to. */
-  private joinFields(): { vote: string; nonce: string; counts: boolean } {
-    return { vote: this.vote ?? '', nonce: this.echoed(), counts: this.counts() };
+  private joinFields(): { vote: string; nonce: string; counts: boolean; origin?: number } {
+    const origin = this.s.castNext();
+    return {
+      vote: this.vote ?? '',
+      nonce: this.echoed(),
+      counts: this.counts(),
+      ...(origin !== undefined ? { origin } : {}),
+    };
   }
 
   /** One Join to `address` alone (an answer), from the records there now. */
@@ -198,7 +204,7 @@ export class Joiner {
    */
   private joinTo(
     address: string | null,
-    fields: { vote: string; nonce: string; counts: boolean },
+    fields: { vote: string; nonce: string; counts: boolean; origin?: number },
     here: Heard[],
     first?: string,
   ): void {

@@ -97,6 +97,10 @@ export class Gms implements Layer {
       return;
     }
     if (ev.type === 'lost') return; // a flush repairs what the view needs; nothing else is owed
+    if (ev.type === 'castNext') {
+      s.castNextHeard = ev.seq;
+      return;
+    }
     if (ev.type !== 'deliver') {
       s.ctx.passUp(ev);
       return;
@@ -316,7 +320,9 @@ function advertised(
 export const gms: LayerFactory<GmsOptions> = {
   name: 'gms',
   provides: ['membership', 'virtual-synchrony'],
-  requires: ['reliable', 'fifo'],
+  // join-points: the reliable layer says where its cast stream stands and takes a join point
+  // (`castNext`, `expect`): a joiner's cast stream comes with the Install (FINDINGS 215).
+  requires: ['reliable', 'fifo', 'join-points'],
   create: (ctx, o) => {
     const seeds = o.seeds ?? [];
     const address = o.address ?? '';

@@ -157,7 +157,8 @@ export class Participant {
         newViewId,
         attempt,
         held,
-        nakNext: d.lastOwnNakSeq + 1,
+        // Nothing cast yet: where the stream begins (a joiner starts it there, and asks no one).
+        nakNext: d.lastOwnNakSeq >= 0 ? d.lastOwnNakSeq + 1 : (s.castNext() ?? 0),
         ...(promised ? { promised } : {}),
       }),
     );
@@ -340,6 +341,10 @@ export class Participant {
     if (kept) s.c.promisesKept++;
     const departed = s.view.members.filter((d) => !members.includes(d));
     const { joined, left, failed } = m;
+    // The joiners' cast streams start at their join points: not asked for by a Sync, which
+    // before the view went to whoever spoke last in a joiner's id (FINDINGS 215).
+    for (const [member, seq] of m.nakNext)
+      if (joined.includes(member) && member !== s.self) s.ctx.passDown({ type: 'expect', member, seq });
     s.layer.install(
       newViewId,
       m.epoch,

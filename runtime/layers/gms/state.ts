@@ -121,6 +121,21 @@ export class GmsShared {
     this.ctx.passDown({ type: 'send', to, msg: pushHeader(msg, header), qos: { order } });
   }
 
+  /**
+   * The number this member's next reliable cast carries (the reliable layer's answer to a
+   * `castNext` event, given before passDown returns; see {@link Gms.up}): a Join carries it, and
+   * a Digest when this member has cast nothing yet, so that others start its cast stream there
+   * (`expect`) rather than ask an address nothing pins yet (FINDINGS 215). Undefined when the
+   * layer below gives none.
+   */
+  castNext(): number | undefined {
+    this.castNextHeard = undefined;
+    this.ctx.passDown({ type: 'castNext' });
+    return this.castNextHeard;
+  }
+  /** Set by the `castNext` up event (see {@link castNext}). */
+  castNextHeard: number | undefined;
+
   probe(to: string | null, header: unknown[]): void {
     this.ctx.passDown({ type: 'probe', to, msg: { headers: [header], payload: EMPTY } });
   }
