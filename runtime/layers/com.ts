@@ -80,9 +80,6 @@ class Com implements Layer {
   private readonly groupId: number;
   private readonly self;
   private readonly addresses = new Map<MemberId, string>();
-  /** Senders outside the view whose address membership proved (`pin`), least recent first: sent
-   * to there, and no packet moves them (see `receive`). */
-  private readonly pins = new Map<MemberId, string>();
   /** Sender ids by node: see `idOf`. */
   private readonly ids = new Map<number, { inc: number; id: MemberId }>();
   private readonly counters = {
@@ -111,8 +108,6 @@ class Com implements Layer {
     strangersEvicted: 0,
     /** Refusal notices sent to joiners of another group or key (see {@link Refusal}). */
     refusalsSent: 0,
-    /** Packets of a pinned sender outside the view from another address: taken, its address kept. */
-    pinnedKept: 0,
   };
   private readonly refusalTokens = new TokenBucket(REFUSALS_PER_SEC);
   /** Members of the latest view; others are strangers. */
@@ -178,7 +173,7 @@ class Com implements Layer {
           );
           return;
         }
-        const to = this.pins.get(ev.to) ?? this.addresses.get(ev.to);
+        const to = this.addresses.get(ev.to);
         if (to === undefined) {
           this.counters.noAddress++;
           return;
@@ -189,10 +184,7 @@ class Com implements Layer {
       }
       case 'view': {
         this.members = new Set(ev.view.members);
-        for (const m of ev.view.members) {
-          this.strangers.delete(m);
-          this.pins.delete(m); // the view's address governs
-        }
+        for (const m of ev.view.members) this.strangers.delete(m);
         ev.view.members.forEach((m, i) => {
           const a = ev.view.addresses[i];
           if (a !== undefined) this.addresses.set(m, a);
@@ -206,14 +198,6 @@ class Com implements Layer {
       case 'forget':
         this.addresses.delete(ev.member);
         this.strangers.delete(ev.member);
-        this.pins.delete(ev.member);
-        return;
-      case 'pin':
-        // A member's address is the view's; a stranger's is where membership proved it receives.
-        if (this.members.has(ev.member) || ev.member === this.ctx.self) return;
-        this.pins.delete(ev.member);
-        this.pins.set(ev.member, ev.address);
-        if (this.pins.size > this.opts.maxStrangers) this.pins.delete(this.pins.keys().next().value!);
         return;
       case 'probe':
         this.counters.sent++;
@@ -316,14 +300,9 @@ class Com implements Layer {
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
     // another member, replayed here from elsewhere, is older than what we hold and must not
     // redirect our traffic (or a joiner's admission) to the replayer.
-    // Nor a packet of a pinned sender (outside the view: membership proved where it receives),
-    // which anyone could send in its id: our Syncs and its Install went to whoever spoke last
-    // (FINDINGS 215). Membership above still sees where it came from.
-    const pin = this.members.has(sender) ? undefined : this.pins.get(sender);
-    if (pin !== undefined && pin !== from) this.counters.pinnedKept++;
-    else if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
+    if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
     else if (this.addresses.get(sender) !== from) this.counters.staleAddress++;
-    const address = pin !== undefined ? from : this.addresses.get(sender)!;
+    const address = this.addresses.get(sender)!;
     // Decoding leaves every byte array a view into the datagram. What a layer holds of a view
     // member's packet it counts whole; of a stranger's, only what it reads: a field past those it
     // reads, or a one-byte payload, kept the whole datagram alive (30 KB each, a thousand times
@@ -421,7 +400,6 @@ class Com implements Layer {
     return {
       ...this.counters,
       knownAddresses: this.addresses.size,
-      pins: this.pins.size,
       strangers: this.strangers.size,
       ...this.auth?.stats(),
     };

@@ -242,12 +242,9 @@ class Nak implements Layer {
   private secret: string | undefined;
   /** Nonces made so far (see {@link newNonce}). */
   private nonces = 0;
-  /** A layer above asked where our cast stream stands (`castNext`; gms does as it starts joining,
-   * before any packet): it gives join points, and a stranger's cast stream waits for one, a
-   * stranger's point-to-point stream for membership to prove its address (see {@link mayAsk}). */
+  /** A layer above asked where our cast stream stands (`castNext`): it gives join points, and a
+   * stranger's cast stream waits for one (see {@link mayAsk}). */
   private joinPoints = false;
-  /** Senders outside the view whose address membership proved (`pin`), least recent first. */
-  private readonly pins = new Map<MemberId, true>();
 
   constructor(
     private readonly ctx: LayerContext,
@@ -305,8 +302,7 @@ class Nak implements Layer {
   }
 
   /**
-   * `member` joined our view, or membership proved its address (`pin`): com pins it now. What we
-   * sent it while it was a stranger
+   * `member` joined our view: com pins its address now. What we sent it while it was a stranger
    * (Syncs, NAKs) may have gone to whoever spoke in its id, so its streams take new nonces (an
    * Origin or a Gone echoing an old one is refused), and one still waiting for its origin is
    * asked again at once, at the pinned address.
@@ -519,16 +515,6 @@ class Nak implements Layer {
         for (const m of ev.view.members) this.meet(m, true);
         return;
       }
-      case 'pin': {
-        if (ev.member === this.ctx.self) return;
-        this.pins.delete(ev.member);
-        this.pins.set(ev.member, true);
-        if (this.pins.size > this.o.maxStrangers) this.pins.delete(this.pins.keys().next().value!);
-        // com pins the address first: the Syncs that follow go there.
-        this.ctx.passDown(ev);
-        this.pinned(ev.member);
-        return;
-      }
       case 'castNext':
         this.joinPoints = true;
         this.ctx.passUp({ type: 'castNext', seq: this.out.get('*')?.nextSeq ?? this.startOf('*') });
@@ -544,7 +530,6 @@ class Nak implements Layer {
           this.strangers.delete(key);
         }
         this.held.delete(ev.member);
-        this.pins.delete(ev.member);
         const o = this.out.get(ev.member);
         if (o) this.bury(`out|${ev.member}`, o.nextSeq);
         this.out.delete(ev.member);
@@ -832,30 +817,15 @@ class Nak implements Layer {
    * own, and owned the stream: the joiner's casts were never delivered there, and it was excluded
    * (FINDINGS 215). So any stream of a member; while this stack holds a view, nothing of a
    * stranger's (a joiner's cast stream comes with the Install's join point, `expect`, the rest by
-   * a Sync once the view lists it); before, the point-to-point stream of a sender whose address
-   * membership proved (`pin`: the join and founding handshakes). Under no membership layer (none
-   * asked `castNext`) a stack without a view asks anyone, as before.
+   * a Sync once the view lists it); before, its point-to-point streams (the join and founding
+   * handshakes, which nothing pins yet), and its cast stream only under no membership layer
+   * (none asked `castNext`: nothing gives join points there).
    */
   private mayAsk(from: MemberId, channel: number): boolean {
     // Our own casts come back through com, not over the network.
     if (this.members.has(from) || from === this.ctx.self) return true;
     if (this.members.size > 0) return false;
-    if (!this.joinPoints) return true;
-    return channel === P2P && this.pins.has(from);
-  }
-
-  /**
-   * Whether a Sync from `from` for our stream on `channel` is answered. The answer is where the
-   * stream begins, a keyed hash fixed for the stack's life: whoever learns it can put messages in
-   * our place (spoofing our address) before ours arrive. So it goes to a member of the view, or
-   * (the point-to-point stream to it) to a sender whose address membership proved: the Origin
-   * goes to the address com holds for the asker's id, pinned for those only. Under no membership
-   * layer, as before: a point-to-point one to anyone, the cast stream to anyone until a view.
-   */
-  private mayAnswer(from: MemberId, channel: number): boolean {
-    if (this.members.has(from) || from === this.ctx.self) return true;
-    if (!this.joinPoints) return channel === P2P || this.members.size === 0;
-    return channel === P2P && this.pins.has(from);
+    return channel === P2P || !this.joinPoints;
   }
 
   /**
@@ -891,7 +861,7 @@ class Nak implements Layer {
    * (no stream: no answer).
    */
   private onSync(from: MemberId, channel: number, nonce: number): void {
-    if (!this.mayAnswer(from, channel)) {
+    if (channel === CAST && this.members.size > 0 && !this.members.has(from)) {
       this.c.strangerSyncs++;
       return;
     }
@@ -949,7 +919,7 @@ class Nak implements Layer {
       const s = this.inn.get(key.slice(5));
       if (!s?.unsynced) return;
       s.syncArmed = false;
-      if (!this.members.has(s.from) && !this.pins.has(s.from)) return;
+      if (!this.members.has(s.from)) return;
       if (s.syncRounds < SYNC_ROUNDS) {
         this.askOrigin(s);
         return;

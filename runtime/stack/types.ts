@@ -77,12 +77,6 @@ export type DownEvent =
    * number its next cast will carry, which others take as a join point (`expect`).
    */
   | { type: 'castNext' }
-  /**
-   * Membership proved that `member`, outside the view, receives at `address` (its Join echoed a
-   * nonce sent there, or its Here a challenge): com sends to it there and no packet moves it,
-   * and nak takes its point-to-point stream's origin from it there before a view (FINDINGS 215).
-   */
-  | { type: 'pin'; member: MemberId; address: string }
   /** A layer above asks membership to remove a member (e.g. flow control gave up waiting for it). */
   | { type: 'suspect'; member: MemberId; reason: string }
   /** Start membership: find the group through the seeds (or form it) and join. `lastView`: the

@@ -472,43 +472,6 @@ describe('nak: random stream origins (FINDINGS 206, 207)', () => {
     ).toEqual([1]);
   });
 
-  it('under membership, asks and answers a stranger before a view only at an address membership proved (FINDINGS 215)', () => {
-    const { s } = fresh();
-    s.down({ type: 'castNext' }, 0); // as gms does when it starts joining
-    const to = (effects: Effects, address: string) =>
-      effects.flatMap((e) =>
-        e.kind === 'transmit' && e.to === address ? [decodePacket(e.bytes).headers[0] as unknown[]] : [],
-      );
-    // Its stream to us (the Install, from a coordinator): not asked while nothing proved where it is.
-    expect(to(s.receive(data(10, 1, 1), 'evil:1', 1), 'evil:1')).toEqual([]);
-    // Nor answered: a Sync for our stream to it, or for our cast stream (whoever learns where a
-    // stream begins can put messages in our place).
-    expect(sent(s.receive(packet([[7, 1, 5]]), 'evil:1', 2))).toEqual([]);
-    expect(sent(s.receive(packet([[7, 0, 6]]), 'evil:1', 3))).toEqual([]);
-    expect(s.stats().nak?.strangerSyncs).toBe(2);
-    // Membership proved it at good:1: asked there at once, and it stays there.
-    const asked = to(s.down({ type: 'pin', member: bad, address: 'good:1' }, 4), 'good:1');
-    expect(asked.map((h) => h.slice(0, 2))).toEqual([[7, 1]]);
-    s.receive(data(11, 1, 1), 'evil:1', 5);
-    expect(s.stats().com?.pinnedKept).toBe(1);
-    expect(to(s.receive(packet([[7, 1, 7]]), 'evil:1', 6), 'good:1')).toHaveLength(1);
-    expect(to(s.advance(30), 'good:1').filter((h) => h[0] === 7)).toEqual([[7, 1, asked[0]![2]]]);
-    // Its answer, from wherever it comes, counts only echoing the nonce sent to good:1.
-    const origin = 2 ** 43;
-    s.receive(packet([[8, 1, (asked[0]![2] as number) + 1, origin]]), 'evil:1', 31);
-    expect(s.stats().nak?.echoesRefused).toBe(1);
-    const install = encodePacket({
-      type: PacketType.Stack,
-      flags: Flags.Unicast,
-      groupId: groupIdOf('g'),
-      sender: { node: 0xbad, inc: 1 },
-      headers: [[1, 1, origin, self]],
-      payload: new Uint8Array([4]),
-    });
-    s.receive(install, 'good:1', 32);
-    expect(delivered(s.receive(packet([[8, 1, asked[0]![2], origin]]), 'good:1', 33))).toEqual([4]);
-  });
-
   it('tells a layer above where its cast stream stands, and then waits for join points before a view', () => {
     const { s } = fresh();
     const next = (at: number) =>

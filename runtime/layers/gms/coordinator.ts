@@ -160,12 +160,10 @@ export class Coordinator {
   private record(from: MemberId, address: string, origin: number | undefined): void {
     const s = this.s;
     const known = this.joiners.get(from);
-    // Proven: our packets to it go there, whoever else speaks in its id (FINDINGS 215).
-    s.pin(from, address);
     if (known) {
       known.at = s.ctx.now(); // a retry: it is still alive
       known.address = address;
-      if (origin !== undefined) known.origin = origin;
+      known.origin = origin;
       return;
     }
     // One pending joiner per address: a newer id there is a restarted process (the older one

@@ -111,9 +111,6 @@ export class Joiner {
   private coordinatorHint: string | undefined;
   /** The nonce of the latest coordinator's Here ('' before one): proves our address. */
   private nonce = '';
-  /** Where a Here that echoed our challenge brought that nonce from: the coordinator. Only our
-   * Joins to it carry our cast stream's origin (see {@link joinTo}). */
-  private nonceFrom: string | undefined;
   /** When a member of an existing group last answered us: then we join it, never found one. */
   private heardMemberAt: number | undefined;
   /**
@@ -148,10 +145,6 @@ export class Joiner {
     if (lastView && lastView.members.length > 0) this.lastView = lastView;
     if (admitAfter !== undefined) this.admitAfter = admitAfter;
     this.s.state = 'joining';
-    // Asked first, before any packet: the reliable layer learns that join points will come, and
-    // asks no stranger where its cast stream begins (a Sync goes to whoever spoke last in its id,
-    // FINDINGS 215).
-    this.s.castNext();
     this.joinStartedAt = this.s.ctx.now();
     this.claims.clear();
     this.challenges.clear();
@@ -187,8 +180,14 @@ export class Joiner {
   }
 
   /** What every Join of this moment says of this joiner, whatever the address it goes to. */
-  private joinFields(): { vote: string; nonce: string; counts: boolean } {
-    return { vote: this.vote ?? '', nonce: this.echoed(), counts: this.counts() };
+  private joinFields(): { vote: string; nonce: string; counts: boolean; origin?: number } {
+    const origin = this.s.castNext();
+    return {
+      vote: this.vote ?? '',
+      nonce: this.echoed(),
+      counts: this.counts(),
+      ...(origin !== undefined ? { origin } : {}),
+    };
   }
 
   /** One Join to `address` alone (an answer), from the records there now. */
@@ -205,7 +204,7 @@ export class Joiner {
    */
   private joinTo(
     address: string | null,
-    fields: { vote: string; nonce: string; counts: boolean },
+    fields: { vote: string; nonce: string; counts: boolean; origin?: number },
     here: Heard[],
     first?: string,
   ): void {
@@ -215,18 +214,12 @@ export class Joiner {
       for (const d of here) if (d.trusted !== undefined) echo.push(d.trusted);
       for (const d of [...here].sort((a, b) => b.at - a.at)) echo.push(...d.recent);
     }
-    // Our cast stream's origin goes to the coordinator that gave the nonce we echo (it puts it in
-    // the Install), from a Here that proved its address: anyone who learns it can put casts in our
-    // place once we are in a view, spoofing our address (FINDINGS 215).
-    const origin =
-      address !== null && address === this.nonceFrom && fields.nonce !== '' ? this.s.castNext() : undefined;
     this.s.probe(
       address,
       joinHeader.encode({
         ...fields,
         challenge: address === null ? '' : this.challengeTo(address),
         echo: [...new Set(echo)].slice(0, JOIN_ECHOES),
-        ...(origin !== undefined ? { origin } : {}),
       }),
     );
   }
@@ -615,9 +608,6 @@ export class Joiner {
     const { vote, counts, challenge, echo } = joinHeader.decode(h);
     const now = this.s.ctx.now();
     const proves = echo.length > 0 && echo.includes(this.challengeFor(address));
-    // It receives at that address: our packets to it go there (Found, Confirm, Install) and its
-    // stream to us is asked for there (FINDINGS 215).
-    if (proves) this.s.pin(from, address);
     let d = this.discovered.get(from);
     if (d?.proven && d.address !== address) {
       // A proven joiner's Join from elsewhere: it moves there only by a Join that proves the new
@@ -710,23 +700,15 @@ export class Joiner {
   /** A member's Here (from `from`): a group exists. The coordinator's carries a nonce for us,
    * which our Joins echo from now on; a new one is answered at once, so admission costs one
    * round trip more than before, not a Join retry period. */
-  onHere(h: unknown[], from: string, sender: MemberId): void {
+  onHere(h: unknown[], from: string): void {
     const here = hereHeader.decode(h);
     const proven = this.issued(here.echo, from);
-    // It received our Join: its stream to us (the Install) is asked for there, and only there
-    // (FINDINGS 215).
-    if (proven) this.s.pin(sender, from);
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
     if (here.address !== '') this.coordinatorHint = here.address;
-    if (here.nonce === '') return;
-    const fresh = here.nonce !== this.nonce;
-    if (fresh) {
-      this.nonce = here.nonce;
-      this.nonceFrom = undefined;
-    }
-    if (proven) this.nonceFrom = from;
-    if (!fresh || this.echoed() === '') return;
+    if (here.nonce === '' || here.nonce === this.nonce) return;
+    this.nonce = here.nonce;
+    if (this.echoed() === '') return;
     this.answerAt(from);
   }
 

@@ -188,7 +188,7 @@ export class Gms implements Layer {
       return;
     }
     if (kind === GmsKind.Here) {
-      if (s.state === 'joining') s.joiner.onHere(h, address, from);
+      if (s.state === 'joining') s.joiner.onHere(h, address);
       else if (s.state === 'member') {
         s.lineage.onHere(h, from, address);
         s.claims.onHere(h, address);

@@ -136,17 +136,6 @@ export class GmsShared {
   /** Set by the `castNext` up event (see {@link castNext}). */
   castNextHeard: number | undefined;
 
-  /**
-   * `member`, outside our view, proved it receives at `address` (its Join echoed our nonce or
-   * challenge, or its Here our challenge): the layers below send to it there and take its
-   * point-to-point stream's origin from there before a view; without it they went to whoever
-   * spoke last in its id (FINDINGS 215).
-   */
-  pin(member: MemberId, address: string): void {
-    if (member === this.self || address === '') return;
-    this.ctx.passDown({ type: 'pin', member, address });
-  }
-
   probe(to: string | null, header: unknown[]): void {
     this.ctx.passDown({ type: 'probe', to, msg: { headers: [header], payload: EMPTY } });
   }
