@@ -19,8 +19,15 @@
  * again), and ordinary clients coming and going never end a queried one. A client's session
  * holding no outcome is not ended before others: its floor refuses duplicates of calls it
  * settled, and its client may be waiting on a handler call whose outcome comes later (both ran
- * twice when such sessions went first; FINDINGS 113). Both bounds count positions in the total
- * order, never time, so every replica ends the same sessions at the same point. `perClient`
+ * twice when such sessions went first; FINDINGS 113). A session also records the host its
+ * client's first request came from (the request's client address, which the contact proved
+ * without a key by cookie; an IPv6 host by its /64), and one host holds at most `perHost`
+ * sessions: past it, that host's least recently active session ends, never another host's. Every
+ * client id a request names makes a session, and without a key anyone is a client: a stranger
+ * inventing 10,000 client ids ended every other client's session, and their retransmissions of
+ * committed calls ran again (FINDINGS 226). Every bound counts positions in the total
+ * order, never time, and the host is part of the ordered request, so every replica ends the
+ * same sessions at the same point. `perClient`
  * caps the outcomes one session holds above its floor, a defence against a client that never
  * settles (its lowest are then dropped).
  *
@@ -31,6 +38,7 @@
  * newest, {@link MAX_KEPT} at most): the floor passes them, they stay until a later watermark
  * covers them without listing them.
  */
+import { hostShareKey, parseAddress } from '../transport/address.js';
 import { RpcConfigError } from './errors.js';
 import { bad, parseRequestId, type Result, resultFromTuple, resultToTuple, strings } from './result.js';
 
@@ -51,6 +59,12 @@ export interface OutcomeLimits {
   /** Client sessions remembered; past it the least recently active ends. Sessions an outcome
    * query made (fences only, no request applied) are bounded apart, by half of it. Default 10,000. */
   maxClients: number;
+  /**
+   * Client sessions one host holds (the host of a session's first request; an IPv6 host by its
+   * /64); past it that host's least recently active session ends, never another host's.
+   * Default an eighth of `maxClients` (1,250).
+   */
+  perHost: number;
 }
 
 /** The {@link OutcomeLimits} a replica uses for each field its options leave out. */
@@ -58,6 +72,7 @@ export const DEFAULT_OUTCOME_LIMITS: OutcomeLimits = {
   perClient: 65_536,
   sessionRequests: 1_000_000,
   maxClients: 10_000,
+  perHost: 1_250,
 };
 
 /**
@@ -103,6 +118,12 @@ interface Session {
   /** A request of this client was applied (`request`); a session without one was made by an
    * outcome query or a late `record`. */
   requested: boolean;
+  /**
+   * The host (`hostShareKey` of the client address) of the first request of this client the
+   * table applied with one; undefined for a session no request made (a queried one), or one
+   * restored from a snapshot of an earlier release until its next request.
+   */
+  host: string | undefined;
 }
 
 /** Snapshot form (msgpack-friendly arrays). */
@@ -120,9 +141,14 @@ export type OutcomeTableState = [
      * other fields would suggest the other answer (see `requestedByLook`). */
     requested?: number,
   ][],
+  /**
+   * The sessions' hosts, each host once with the positions in `clients` of its sessions, in
+   * order; absent when no session has one (an earlier release neither writes nor reads it).
+   */
+  hosts?: [host: string, sessions: number[]][],
 ];
 
-const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients'] as const;
+const LIMIT_NAMES = ['perClient', 'sessionRequests', 'maxClients', 'perHost'] as const;
 
 export class OutcomeTable {
   /** Every session, least recently active first. */
@@ -131,6 +157,8 @@ export class OutcomeTable {
   private queried = new Map<string, Session>();
   /** The other sessions of `clients` (its clients'), in the same order: they end past `maxClients`. */
   private own = new Map<string, Session>();
+  /** The sessions of `own` with a host, by host, in the same order: each bounded by `perHost`. */
+  private hosts = new Map<string, Map<string, Session>>();
   /** The session {@link touched} filed last. */
   private lastTouched: string | undefined;
   /** Ordered requests applied: the order's own progress, identical at every replica. */
@@ -141,7 +169,11 @@ export class OutcomeTable {
   private readonly limits: OutcomeLimits;
 
   constructor(limits: Partial<OutcomeLimits> = {}) {
-    this.limits = { ...DEFAULT_OUTCOME_LIMITS, ...limits };
+    this.limits = {
+      ...DEFAULT_OUTCOME_LIMITS,
+      perHost: Math.max(1, Math.floor((limits.maxClients ?? DEFAULT_OUTCOME_LIMITS.maxClients) / 8)),
+      ...limits,
+    };
     for (const k of LIMIT_NAMES) {
       const v = this.limits[k];
       if (!Number.isSafeInteger(v) || v < 1)
@@ -163,13 +195,18 @@ export class OutcomeTable {
    * Applies one ordered request of `id`'s client (call before looking `id` up): the order
    * advances by one, the client's session is refreshed, and everything at or below `settled`
    * (the client's watermark, when the request carries one) but the counters of `keep` is dropped.
+   * `client`: the request's client address; the session's host, when it has none yet.
    */
-  request(id: string, settled: number | undefined, keep?: readonly number[]): void {
+  request(id: string, settled: number | undefined, keep?: readonly number[], client?: string): void {
     const p = parseRequestId(id);
     if (!p) return;
     this.progress++;
     const c = this.session(p.clientId);
     c.requested = true;
+    if (c.host === undefined && client !== undefined) {
+      c.host = hostOf(client);
+      this.lastTouched = undefined; // to be filed under its host
+    }
     if (settled !== undefined) settle(c, settled, keep);
     this.touched(p.clientId, c);
     this.sweep();
@@ -272,6 +309,7 @@ export class OutcomeTable {
       top: 0,
       fences: new Map(),
       requested: false,
+      host: undefined,
     };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
@@ -292,6 +330,17 @@ export class OutcomeTable {
     other.delete(clientId);
     mine.delete(clientId);
     mine.set(clientId, c);
+    if (c.host !== undefined) {
+      // Only a request gives a session its host, and makes it a client's: never a queried one.
+      let host = this.hosts.get(c.host);
+      if (host) host.delete(clientId);
+      else {
+        host = new Map();
+        this.hosts.set(c.host, host);
+      }
+      host.set(clientId, c);
+      this.trim(host, this.limits.perHost, clientId);
+    }
     this.trim(this.queried, Math.max(1, Math.floor(this.limits.maxClients / 2)), clientId);
     this.trim(this.own, this.limits.maxClients, clientId);
   }
@@ -318,6 +367,12 @@ export class OutcomeTable {
   }
 
   private end(clientId: string): void {
+    const host = this.clients.get(clientId)?.host;
+    if (host !== undefined) {
+      const sessions = this.hosts.get(host);
+      sessions?.delete(clientId);
+      if (sessions?.size === 0) this.hosts.delete(host);
+    }
     this.clients.delete(clientId);
     this.queried.delete(clientId);
     this.own.delete(clientId);
@@ -330,7 +385,18 @@ export class OutcomeTable {
    * the table in a way a second apply would not repeat (session refresh, the watermark's pruning).
    */
   snapshot(unapplied = 0): OutcomeTableState {
-    return [
+    // Each host once, its sessions by position; appended only when some session has one.
+    const hosts = new Map<string, number[]>();
+    let at = 0;
+    for (const c of this.clients.values()) {
+      if (c.host !== undefined) {
+        const positions = hosts.get(c.host);
+        if (positions) positions.push(at);
+        else hosts.set(c.host, [at]);
+      }
+      at++;
+    }
+    const state: OutcomeTableState = [
       this.progress - unapplied,
       this.lastSweep,
       [...this.clients].map(([id, c]) => {
@@ -352,6 +418,8 @@ export class OutcomeTable {
         return entry;
       }),
     ];
+    if (hosts.size > 0) state.push([...hosts]);
+    return state;
   }
 
   /**
@@ -367,8 +435,9 @@ export class OutcomeTable {
       if (!Array.isArray(v)) bad(`outcome table: ${what} is not a list`);
       return v as unknown[];
     };
-    const [progress, lastSweep, clients] = list(state, 'state') as [unknown, unknown, unknown];
+    const [progress, lastSweep, clients, hosts] = list(state, 'state') as unknown[];
     const next = new Map<string, Session>();
+    const sessions: Session[] = [];
     for (const entry of list(clients, 'clients')) {
       const fields = list(entry, 'client');
       if (fields.length < 5 || fields.length > 7) bad('outcome table: a client has 5 to 7 fields');
@@ -404,18 +473,47 @@ export class OutcomeTable {
         ...order(m),
         fences: f,
         requested: false,
+        host: undefined,
       };
       session.requested = requested === undefined ? requestedByLook(session) : requested === 1;
       next.set(id as string, session);
+      sessions.push(session);
+    }
+    // Absent from an earlier release's snapshot: no session has a host until its next request.
+    const byHost = new Map<string, Map<string, Session>>();
+    for (const pair of hosts === undefined ? [] : list(hosts, 'hosts')) {
+      const [h, positions] = list(pair, 'host') as [unknown, unknown];
+      if (typeof h !== 'string' || h.length === 0 || h.length > 256 || byHost.has(h))
+        bad('outcome table: host invalid or repeated');
+      const host = h as string;
+      let last = -1;
+      for (const n of list(positions, 'host sessions')) {
+        const i = count(n, 'session position');
+        const s = sessions[i];
+        if (i <= last || s === undefined || s.host !== undefined)
+          bad('outcome table: host sessions out of order or taken');
+        if (isQueried(s!)) bad('outcome table: a queried session has a host');
+        s!.host = host;
+        last = i;
+      }
+      if (last < 0) bad('outcome table: a host with no session');
+      byHost.set(host, new Map());
     }
     this.progress = count(progress, 'progress');
     this.lastSweep = count(lastSweep, 'last sweep');
     this.clients = next;
     this.queried = new Map([...next].filter(([, c]) => isQueried(c)));
     this.own = new Map([...next].filter(([, c]) => !isQueried(c)));
+    for (const [id, c] of this.own) if (c.host !== undefined) byHost.get(c.host)!.set(id, c);
+    this.hosts = byHost;
     this.newest = undefined;
     this.lastTouched = undefined;
   }
+}
+
+/** Whom a client address stands for in the `perHost` bound (`hostShareKey` of its host). */
+function hostOf(client: string): string {
+  return hostShareKey(parseAddress(client)?.host ?? client);
 }
 
 /**

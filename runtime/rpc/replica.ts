@@ -761,7 +761,7 @@ export class Replica<T extends object = object> implements StateProvider {
     // Every replica learns the client, so all of them push it the next view (fast fail-over).
     this.link.touch(msg.client);
     // The client's session: refreshed, and what the client settled is dropped, before the lookup.
-    this.outcomes.request(msg.id, msg.settled, msg.keep);
+    this.outcomes.request(msg.id, msg.settled, msg.keep, msg.client);
 
     const known = this.outcomes.get(msg.id);
     if (known) {
@@ -841,7 +841,7 @@ export class Replica<T extends object = object> implements StateProvider {
               post: this.app.snapshot(),
               // The restored table has not counted the request (it heads the backlog there).
               record: () => {
-                this.outcomes.request(msg.id, msg.settled, msg.keep);
+                this.outcomes.request(msg.id, msg.settled, msg.keep, msg.client);
                 this.commit(msg, msg.contact, view, now, result);
               },
             };

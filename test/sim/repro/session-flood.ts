@@ -1,10 +1,11 @@
-// Keyless groups, FINDINGS 226 (open): exactly-once rests on a client's session in the replicated
+// Keyless groups, FINDINGS 226 (fixed; test/rpc/session-flood.test.ts): exactly-once rests on a client's session in the replicated
 // outcome table (its outcomes, and its floor, which refuses copies of calls it settled). A
 // session ends once `maxClients` (10,000) more recently active ones push it out (docs/rpc.md,
 // "Outcome table and retention"), and every client id a call names makes one. Without a key
 // anyone is a client: a stranger at its own address, with its own cookie, makes 10,000 calls in
 // 10,000 invented client ids, 40 `calls` packets of 256, and a victim's retransmission of a call
-// that had committed (its reply lost) runs the call again.
+// that had committed (its reply lost) ran the call again. One host now holds at most `perHost`
+// sessions (an eighth of `maxClients`): past it, its own least recently active ends.
 //
 //   npx tsx test/sim/repro/session-flood.ts [flood]
 //
