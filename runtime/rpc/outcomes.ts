@@ -124,6 +124,23 @@ interface Session {
    * restored from a snapshot of an earlier release until its next request.
    */
   host: string | undefined;
+  /** The client id (the key of `clients`). */
+  id: string;
+  /** `host`'s sessions, once this one is filed there, and its neighbours in that list. */
+  hostList: HostSessions | undefined;
+  hostPrev: Session | undefined;
+  hostNext: Session | undefined;
+}
+
+/**
+ * One host's sessions, least recently active first: a list through the sessions themselves, so
+ * refreshing one costs a few pointers (and nothing when it is already last), never a Map's
+ * delete and set per request.
+ */
+interface HostSessions {
+  first: Session | undefined;
+  last: Session | undefined;
+  size: number;
 }
 
 /** Snapshot form (msgpack-friendly arrays). */
@@ -158,7 +175,7 @@ export class OutcomeTable {
   /** The other sessions of `clients` (its clients'), in the same order: they end past `maxClients`. */
   private own = new Map<string, Session>();
   /** The sessions of `own` with a host, by host, in the same order: each bounded by `perHost`. */
-  private hosts = new Map<string, Map<string, Session>>();
+  private hosts = new Map<string, HostSessions>();
   /** The session {@link touched} filed last. */
   private lastTouched: string | undefined;
   /** Ordered requests applied: the order's own progress, identical at every replica. */
@@ -310,6 +327,10 @@ export class OutcomeTable {
       fences: new Map(),
       requested: false,
       host: undefined,
+      id: clientId,
+      hostList: undefined,
+      hostPrev: undefined,
+      hostNext: undefined,
     };
     c.lastSeen = this.progress;
     this.clients.set(clientId, c);
@@ -330,19 +351,29 @@ export class OutcomeTable {
     other.delete(clientId);
     mine.delete(clientId);
     mine.set(clientId, c);
-    if (c.host !== undefined) {
-      // Only a request gives a session its host, and makes it a client's: never a queried one.
-      let host = this.hosts.get(c.host);
-      if (host) host.delete(clientId);
-      else {
-        host = new Map();
-        this.hosts.set(c.host, host);
-      }
-      host.set(clientId, c);
-      this.trim(host, this.limits.perHost, clientId);
-    }
+    // Only a request gives a session its host, and makes it a client's: never a queried one.
+    if (c.host !== undefined) this.underHost(c);
     this.trim(this.queried, Math.max(1, Math.floor(this.limits.maxClients / 2)), clientId);
     this.trim(this.own, this.limits.maxClients, clientId);
+  }
+
+  /**
+   * Files `c` last among its host's sessions, then ends that host's least recently active past
+   * `perHost`, never `c`: one host's invented clients end only its own sessions (FINDINGS 226).
+   */
+  private underHost(c: Session): void {
+    let list = c.hostList;
+    if (list === undefined) {
+      list = this.hosts.get(c.host!);
+      if (list === undefined) {
+        list = { first: undefined, last: undefined, size: 0 };
+        this.hosts.set(c.host!, list);
+      }
+      c.hostList = list;
+    } else if (list.last === c) return;
+    else unlink(list, c);
+    append(list, c);
+    while (list.size > this.limits.perHost && list.first !== c) this.end(list.first!.id);
   }
 
   /** Ends the least recently active sessions of `kind` past `cap`, never `keep`. */
@@ -367,11 +398,11 @@ export class OutcomeTable {
   }
 
   private end(clientId: string): void {
-    const host = this.clients.get(clientId)?.host;
-    if (host !== undefined) {
-      const sessions = this.hosts.get(host);
-      sessions?.delete(clientId);
-      if (sessions?.size === 0) this.hosts.delete(host);
+    const c = this.clients.get(clientId);
+    if (c?.hostList) {
+      unlink(c.hostList, c);
+      if (c.hostList.size === 0) this.hosts.delete(c.host!);
+      c.hostList = undefined;
     }
     this.clients.delete(clientId);
     this.queried.delete(clientId);
@@ -474,13 +505,17 @@ export class OutcomeTable {
         fences: f,
         requested: false,
         host: undefined,
+        id: id as string,
+        hostList: undefined,
+        hostPrev: undefined,
+        hostNext: undefined,
       };
       session.requested = requested === undefined ? requestedByLook(session) : requested === 1;
       next.set(id as string, session);
       sessions.push(session);
     }
     // Absent from an earlier release's snapshot: no session has a host until its next request.
-    const byHost = new Map<string, Map<string, Session>>();
+    const byHost = new Map<string, HostSessions>();
     for (const pair of hosts === undefined ? [] : list(hosts, 'hosts')) {
       const [h, positions] = list(pair, 'host') as [unknown, unknown];
       if (typeof h !== 'string' || h.length === 0 || h.length > 256 || byHost.has(h))
@@ -497,18 +532,41 @@ export class OutcomeTable {
         last = i;
       }
       if (last < 0) bad('outcome table: a host with no session');
-      byHost.set(host, new Map());
+      byHost.set(host, { first: undefined, last: undefined, size: 0 });
     }
     this.progress = count(progress, 'progress');
     this.lastSweep = count(lastSweep, 'last sweep');
     this.clients = next;
     this.queried = new Map([...next].filter(([, c]) => isQueried(c)));
     this.own = new Map([...next].filter(([, c]) => !isQueried(c)));
-    for (const [id, c] of this.own) if (c.host !== undefined) byHost.get(c.host)!.set(id, c);
+    for (const c of this.own.values())
+      if (c.host !== undefined) {
+        c.hostList = byHost.get(c.host)!;
+        append(c.hostList, c);
+      }
     this.hosts = byHost;
     this.newest = undefined;
     this.lastTouched = undefined;
   }
+}
+
+function unlink(list: HostSessions, s: Session): void {
+  if (s.hostPrev) s.hostPrev.hostNext = s.hostNext;
+  else list.first = s.hostNext;
+  if (s.hostNext) s.hostNext.hostPrev = s.hostPrev;
+  else list.last = s.hostPrev;
+  s.hostPrev = undefined;
+  s.hostNext = undefined;
+  list.size--;
+}
+
+function append(list: HostSessions, s: Session): void {
+  s.hostPrev = list.last;
+  s.hostNext = undefined;
+  if (list.last) list.last.hostNext = s;
+  else list.first = s;
+  list.last = s;
+  list.size++;
 }
 
 /** Whom a client address stands for in the `perHost` bound (`hostShareKey` of its host). */
