@@ -518,7 +518,8 @@ export class OutcomeTable {
     const byHost = new Map<string, HostSessions>();
     for (const pair of hosts === undefined ? [] : list(hosts, 'hosts')) {
       const [h, positions] = list(pair, 'host') as [unknown, unknown];
-      if (typeof h !== 'string' || h.length === 0 || h.length > 256 || byHost.has(h))
+      // A request's client address is at most 256 characters; its host's key a few more.
+      if (typeof h !== 'string' || h.length === 0 || h.length > 512 || byHost.has(h))
         bad('outcome table: host invalid or repeated');
       const host = h as string;
       let last = -1;

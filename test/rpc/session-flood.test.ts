@@ -130,6 +130,14 @@ describe('FINDINGS 226: invented clients of one host', () => {
     expect(clientsOf(u)).toEqual(['anon', 'w', 'v2']);
   });
 
+  it("restores any host a request's client address (256 characters at most) gives", () => {
+    const t = new OutcomeTable();
+    call(t, 'v:1', `${'x'.repeat(250)}:y:1`); // not an address: its host key has 257 characters
+    const u = new OutcomeTable();
+    u.restore(structuredClone(t.snapshot()));
+    expect(u.snapshot()).toEqual(t.snapshot());
+  });
+
   it('refuses a malformed hosts field and keeps its table', () => {
     const t = new OutcomeTable();
     call(t, 'v:1', '10.0.0.1:1');
