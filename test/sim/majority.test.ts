@@ -2,10 +2,16 @@
 // lost its majority may lose claims about requests (or handler completions) in no agreed log,
 // nothing else.
 import { describe, expect, it } from 'vitest';
+import { encodeValue } from '../../runtime/rpc/codec.js';
+import { LockTable } from '../../runtime/rpc/locks.js';
 import { encodeGroupMsg } from '../../runtime/rpc/messages.js';
+import { OutcomeTable } from '../../runtime/rpc/outcomes.js';
+import { encodeSnapshot } from '../../runtime/rpc/snapshot.js';
 import { majorityLoss } from './majority.js';
 import { Links } from './network.js';
+import { model, trueOutcomes } from './rpc-checkers.js';
 import { expectedUnderLoss, rpcConfig, runRpcScenario } from './rpc-scenario.js';
+import { Register } from './rpc-service.js';
 import type { RpcSim } from './rpc-world.js';
 import { parseFaults, runSeed, SIM_DEFAULTS } from './run.js';
 import { ALL_FAULTS, type World } from './world.js';
@@ -377,4 +383,88 @@ describe('the majority rule', () => {
       'true-outcomes: c1:3 outcome from 18d68c24.1 at 1401.3: settled not-found, but a copy of issue 985 (issue 985 sent before the answer) cast by 7f16a6c4.1 at 1908.15 is in the agreed order (delivered at 3683.4)';
     expect(expectedUnderLoss(claim)).toBe(false);
   }, 60_000);
+
+  /**
+   * FINDINGS 152's shape, by hand: n0 (a.2) and n1 (b.2) re-found view 1 from a.2's state, whose
+   * table has c1's floor at `floor` and no outcome or fence of c1:3 (the client settled it: a
+   * member answered a settled not-found at 1,401.3, after issue 985 was sent at 900); b.2, a
+   * zombie's next incarnation, casts its held copy of c1:3's issue 985 there.
+   */
+  function refounded(floor: number): RpcSim {
+    const [a, b] = ['0000000a.2', '0000000b.2'];
+    const outcomes = new OutcomeTable();
+    outcomes.request(`c1:${floor + 1}`, floor);
+    const start = encodeSnapshot({
+      app: new Register().snapshot(),
+      outcomes,
+      locks: new LockTable(),
+      pending: new Map(),
+      lastNow: 0,
+      applied: { id: 3, members: [a, b] },
+      backlog: [],
+    });
+    const copy = encodeGroupMsg({
+      kind: 'request',
+      id: 'c1:3',
+      service: 'register',
+      method: 'add',
+      args: encodeValue([5]),
+      mode: 'majority',
+      client: 'c1',
+      contact: b,
+      ts: 1_908,
+      settled: undefined,
+      issue: 985,
+    });
+    const log = [
+      { t: 'view', key: '1.3681', id: 1, members: [a, b], at: 3_681, start },
+      { t: 'msg', viewId: 1, gseq: 0, sender: b, payload: copy, at: 3_683.4 },
+    ];
+    const rec = (member: string, startedAt: number, crashedAt: number | null = null) => ({
+      member,
+      startedAt,
+      crashedAt,
+      partitionedAt: null,
+    });
+    const [ra, rb] = [{}, {}];
+    return {
+      incarnations: [
+        // Their earlier incarnations: the replicas served before (a re-founding), with no log
+        // here, so the model takes a.2's start state alone.
+        { rec: rec('0000000a.1', 0, 2_681), replica: ra, log: [] },
+        { rec: rec('0000000b.1', 0, 1_908), replica: rb, log: [] },
+        { rec: rec(a, 2_700), replica: ra, log },
+        { rec: rec(b, 2_000), replica: rb, log },
+      ],
+      castAt: new Map(),
+      calls: [
+        {
+          id: 'c1:3',
+          outcomes: [{ at: 1_401.3, status: 'not-found', settled: true, member: '0000000c.1' }],
+        },
+      ],
+      issuesSent: new Map([['c1:3', [{ issue: 985, at: 900 }]]]),
+    } as unknown as RpcSim;
+  }
+
+  it('a copy answered expired in a re-founded group is not the copy its request ran from (FINDINGS 152, by hand)', () => {
+    const sim = refounded(5);
+    const m = model(sim);
+    expect(m.problems).toEqual([]);
+    expect(m.refounded).toBe('1.3681');
+    // The copy is at c1's floor with no outcome: answered `expired`, never run (before the fix,
+    // the model took it for the copy c1:3 ran from and true-outcomes flagged the answer).
+    expect(trueOutcomes.check(sim)).toEqual([]);
+    expect(m.expired).toEqual([expect.objectContaining({ id: 'c1:3', issue: 985, contact: '0000000b.2' })]);
+    expect(m.first.has('c1:3')).toBe(false);
+    expect(m.outcomes.has('c1:3')).toBe(false);
+    // Counter-case: a start whose floor is below c1:3 runs the copy, and the settled not-found
+    // answered before it was sent is false.
+    const ran = refounded(2);
+    expect(model(ran).expired).toEqual([]);
+    expect(model(ran).first.get('c1:3')).toMatchObject({ issue: 985 });
+    expect(trueOutcomes.check(ran)).toEqual([
+      'c1:3 outcome from 0000000c.1 at 1401.3: settled not-found, but a copy of issue 985 (issue 985 sent before the answer) cast by 0000000b.2 at 1908 is in the agreed order (delivered at 3683.4)',
+    ]);
+  });
 });

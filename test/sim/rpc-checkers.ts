@@ -42,6 +42,9 @@ interface FirstCopy {
   issue: number;
 }
 
+/** A copy of request `id` that the model answered `expired` (Model.expired). */
+export type ExpiredCopy = FirstCopy & { id: string };
+
 export interface RpcChecker {
   name: string;
   check(sim: RpcSim): string[];
@@ -72,6 +75,12 @@ export interface Model {
   first: Map<string, FirstCopy>;
   /** Copies of each request id in the agreed log. */
   copies: Map<string, number>;
+  /**
+   * Copies in the agreed log answered `expired` (at or below their client's floor, no outcome)
+   * of requests the model had then no copy run from: each one a copy the model once took for the
+   * one its request ran from (FINDINGS 152). For tests: which runs reach that case.
+   */
+  expired: readonly ExpiredCopy[];
   /** Per client, the highest settled watermark its requests in the agreed log carried. */
   floors: Map<string, number>;
   /** Per client, counters at or below its floor it listed unsettled (`keep`) when the floor passed them. */
@@ -322,8 +331,20 @@ export function model(sim: RpcSim): Model {
   };
 
   const { run, chain, refounded, started } = lineage([...finals].sort()[0], undefined, problems, new Set());
-  const { register, outcomes, first, copies, floors, kept } = run;
-  const m: Model = { register, outcomes, first, copies, floors, kept, problems, refounded, chain, started };
+  const { register, outcomes, first, copies, expired, floors, kept } = run;
+  const m: Model = {
+    register,
+    outcomes,
+    first,
+    copies,
+    expired,
+    floors,
+    kept,
+    problems,
+    refounded,
+    chain,
+    started,
+  };
   cache.set(sim, m);
   return m;
 }
@@ -334,6 +355,8 @@ interface Run {
   outcomes: Map<string, ModelResult>;
   first: Map<string, FirstCopy>;
   copies: Map<string, number>;
+  /** Model.expired. */
+  expired: ExpiredCopy[];
   pending: Map<string, MemberId>;
   /** Who runs an `audit`. The product's table: the model needs the runner each replica names,
    * and the lock rules are not what its checks are about (handler-exclusive checks the runs). */
@@ -402,6 +425,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
   const outcomes = new Map<string, ModelResult>();
   const first = new Map<string, FirstCopy>();
   const copies = new Map<string, number>();
+  const expired: ExpiredCopy[] = [];
   const pending = new Map<string, MemberId>();
   const locks = new LockTable();
   const floors = new Map<string, number>();
@@ -518,17 +542,21 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     // At or below its client's settled floor with no outcome (the client gave up on it, or a
     // re-founded start's table dropped it): answered `expired`, never run (outcomes.ts).
     const n = Number(msg.id.slice(colon + 1));
-    if (n <= (floors.get(client) ?? 0) && kept.get(client)?.has(n) !== true) return;
-    // The copy the request runs from. Not a copy answered from the table or `expired`: after a
-    // re-founding it may be the agreed log's first copy of a request that ran, or was settled,
-    // before the root view (RPC seed 99550457: a zombie's copy of issue 985, below c1's floor).
-    first.set(msg.id, {
+    const copy: FirstCopy = {
       contact: msg.contact,
       ts: a.castAt ?? msg.ts,
       exact: a.castAt !== undefined,
       at: a.at,
       issue: msg.issue,
-    });
+    };
+    if (n <= (floors.get(client) ?? 0) && kept.get(client)?.has(n) !== true) {
+      if (!first.has(msg.id)) expired.push({ ...copy, id: msg.id });
+      return;
+    }
+    // The copy the request runs from. Not a copy answered from the table or `expired`: after a
+    // re-founding it may be the agreed log's first copy of a request that ran, or was settled,
+    // before the root view (RPC seed 99550457: a zombie's copy of issue 985, below c1's floor).
+    first.set(msg.id, copy);
     let args: unknown[];
     try {
       args = validateRegisterRequest(msg.method, decodeValue(msg.args));
@@ -573,6 +601,7 @@ function newRun(sim: RpcSim, firstAt: ReadonlyMap<string, number>): Run {
     outcomes,
     first,
     copies,
+    expired,
     pending,
     locks,
     floors,
