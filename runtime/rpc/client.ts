@@ -578,12 +578,7 @@ export class TroupeClient implements Invoker {
    */
   private async recoverLost(id: string, mode: ReplyMode, timeoutMs: number): Promise<unknown> {
     const started = this.time.now();
-    // No member answering by the deadline ends the call as any call's deadline does: with its id.
-    const o = await this.outcome(id, { timeoutMs }).catch((e: unknown) => {
-      throw e instanceof NoContactError
-        ? new TimeoutError(id, timeoutMs, 'no member answered the outcome query')
-        : e;
-    });
+    const o = await this.outcome(id, { timeoutMs });
     if (o.status === 'unknown') throw new OutcomeUnknownError(id);
     if (o.status === 'interrupted' || o.status === 'expired') return replay(o);
     if (o.status !== 'committed')
