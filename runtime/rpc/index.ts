@@ -2,12 +2,10 @@
 export type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
 export {
   type ClientOutcome,
-  type ClientOutcomeStatus,
   type ClientStats,
   type ClientView,
   type ConnectOptions,
   connect,
-  type ReissueOptions,
   TroupeClient,
 } from './client.js';
 export { type CallContext, currentCall } from './context.js';
@@ -21,7 +19,6 @@ export {
   NoContactError,
   NoMajorityError,
   OutcomeExpiredError,
-  OutcomeUnknownError,
   RemoteError,
   RequestPendingError,
   RpcConfigError,
