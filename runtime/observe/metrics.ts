@@ -178,6 +178,14 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       'counter',
       "NAK ranges from below where this member's stream began, not served (a forger's).",
     ],
+    syncsWithheld: [
+      'counter',
+      'Syncs not sent: the sender was outside the view and no join point or view pins it yet.',
+    ],
+    strangerOrigins: [
+      'counter',
+      'Origins from a sender outside the view, for a stream it may not be asked for, refused.',
+    ],
     unsynced: ['gauge', 'Incoming streams held until their sender says where they begin, now.'],
   },
   pack: {
