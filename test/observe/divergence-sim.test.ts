@@ -86,9 +86,9 @@ async function run(seed: number) {
 
 describe('divergence detection in the RPC simulator', () => {
   // Seeds 1, 3, 4: each replica is in the group from the first checkpoint on. Seed 2 was here
-  // until session 39; since FINDINGS 215's join change its third replica joins after the first
-  // checkpoint, which two replicas then judge 1 against 1 (no minority), and its later
-  // checkpoints hold three digests (FINDINGS 216, open).
+  // until session 39; since FINDINGS 215's join change its third replica joins late and takes
+  // its state from the buggy one, and the verdict then names the healthy replica as the
+  // minority (FINDINGS 216, open).
   for (const seed of [1, 3, 4]) {
     it(`seed ${seed}: a nondeterministic add is reported at every replica within ${CHECK_EVERY} + ${IN_FLIGHT} requests`, async () => {
       const { made, firstBad } = await run(seed);
