@@ -21,11 +21,13 @@ export { resolveSeeds } from '../runtime/launch/seeds.js';
 export type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from '../runtime/rpc/api.js';
 export {
   type ClientOutcome,
+  type ClientOutcomeStatus,
   type ClientStats,
   type ClientTimers,
   type ClientView,
   type ConnectOptions,
   connect,
+  type ReissueOptions,
   TroupeClient,
 } from '../runtime/rpc/client.js';
 export {
@@ -37,6 +39,7 @@ export {
   NoContactError,
   NoMajorityError,
   OutcomeExpiredError,
+  OutcomeUnknownError,
   RemoteError,
   RequestPendingError,
   RpcConfigError,

@@ -108,6 +108,8 @@ export class ClientMembership {
   private memberMax = Number.POSITIVE_INFINITY;
   /** Lineages of the group this client followed: bumped when it adopts a re-founded group's view. */
   private lineage_ = 0;
+  /** {@link history}. */
+  private history_ = 0;
   /** Since when the client has had no contact (undefined while it has one). */
   private contactlessSince: number | undefined;
   private contact_: Contact | undefined;
@@ -158,6 +160,19 @@ export class ClientMembership {
   /** Lineages followed: a request's ordering view is of the lineage it was accepted in. */
   get lineage(): number {
     return this.lineage_;
+  }
+
+  /**
+   * Histories of the group this client followed: bumped when it adopts a view that shares no
+   * member with the view it knew. Each view keeps a majority of the one before, and every member
+   * of a group founded again (after it lost its majority, or a second lineage's after a merge) is
+   * a new incarnation, a new member id: so the group's history changed between the two views,
+   * and what only the earlier one ordered may be lost (docs/rpc.md, "When the whole group loses
+   * its majority"). A client that missed every view between two of one history that share no
+   * member counts a change too: only caution is lost, never a loss missed.
+   */
+  get history(): number {
+    return this.history_;
   }
 
   /**
@@ -471,6 +486,7 @@ export class ClientMembership {
     const cur = this.currentView;
     if (cur && cur.id === p.viewId && !rebase && sameView(cur, p)) return;
     if (rebase && cur) this.lineage_++;
+    if (cur && !p.members.some((m) => cur.members.includes(m))) this.history_++;
     this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
     if (this.memberLimits.size > 0) {
       for (const m of this.memberLimits.keys()) if (!p.members.includes(m)) this.memberLimits.delete(m);

@@ -96,7 +96,7 @@ export const REAL_TIMERS: ClientTimers = {
 };
 
 export const CALL_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'requestId']);
-export const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs']);
+export const REISSUE_OPTIONS: ReadonlySet<string> = new Set(['reply', 'timeoutMs', 'rerun']);
 export const OUTCOME_OPTIONS: ReadonlySet<string> = new Set(['timeoutMs']);
 const REPLY_MODES: readonly string[] = ['first', 'all', 'majority', 'none'];
 /**
@@ -143,6 +143,8 @@ export function checkCallOptions(opts: unknown, allowed: ReadonlySet<string>): v
       );
     if (k === 'requestId' && typeof v !== 'string')
       throw new CallOptionError(k, `requestId must be a string, got ${describe(v)}`);
+    if (k === 'rerun' && typeof v !== 'boolean')
+      throw new CallOptionError(k, `rerun must be a boolean, got ${describe(v)}`);
   }
 }
 

@@ -54,6 +54,7 @@ import {
   NoContactError,
   NoMajorityError,
   OutcomeExpiredError,
+  OutcomeUnknownError,
   RequestPendingError,
   RpcConfigError,
   TimeoutError,
@@ -82,10 +83,33 @@ export type { ClientView } from './client-membership.js';
 export type { ClientTimers, ConnectOptions } from './client-options.js';
 export { isPlainObject } from './client-options.js';
 
+/**
+ * What `client.outcome()` reports of a request: a member's answer ({@link OutcomeStatus}), or
+ * `unknown`: the client first sent the request before the group's history was lost (it has
+ * since followed the group into a view sharing no member with the one it knew: the group was
+ * founded again), and the group that answers has no record of it. It may have run in the lost
+ * history; the client does not send it again unless told `reissue(id, { rerun: true })`
+ * (docs/rpc.md, "Recovering a failed call"). Members never send `unknown`: the client makes it
+ * of their `not-found`, which after a lost history promises nothing.
+ */
+export type ClientOutcomeStatus = OutcomeStatus | 'unknown';
+
+/** Options of {@link TroupeClient.reissue}. */
+export interface ReissueOptions extends Omit<CallOptions, 'requestId'> {
+  /**
+   * Send the request again even if it may have run in a history of the group that was lost
+   * (`outcome()` said `unknown`; the reissue would otherwise end in {@link OutcomeUnknownError}).
+   * The caller decides that running it a second time is acceptable (its effects outside the
+   * group are idempotent, or known not to have happened). It then runs at most once in the
+   * group's current history, as any reissue.
+   */
+  rerun?: boolean;
+}
+
 /** What the group knows of one request, as `client.outcome()` reports it. */
 export interface ClientOutcome {
   requestId: string;
-  status: OutcomeStatus;
+  status: ClientOutcomeStatus;
   /** The member that answered, and its view. */
   member: string;
   viewId: number;
@@ -98,7 +122,8 @@ export interface ClientOutcome {
   /**
    * False when the answer may still change without the client doing anything: the request
    * is `pending`, or `not-found` while the member's view still holds the failed contact
-   * (whose cast may yet be delivered). True otherwise.
+   * (whose cast may yet be delivered). True otherwise (`unknown` too: the history that may
+   * have run it is gone).
    */
   settled: boolean;
 }
@@ -161,6 +186,15 @@ interface Call {
    * still on its way, wherever it went (docs/rpc.md, "Issues and fencing").
    */
   issue: number;
+  /**
+   * The client's count of the group's histories ({@link ClientMembership.history}) when the
+   * request was first sent, by this call or an earlier one of its id (undefined: not sent yet).
+   * Once the client has followed the group into a later history, the group's `not-found` no
+   * longer says the request never ran, and the call is not sent again ({@link acrossHistories}).
+   */
+  history: number | undefined;
+  /** When the call started (the client's clock): its deadline is `timeoutMs` after. */
+  startedAt: number;
 }
 
 interface Remembered {
@@ -170,6 +204,8 @@ interface Remembered {
   mode: ReplyMode;
   /** The highest issue of it sent: any copy of those may still be on its way into the order. */
   issue: number;
+  /** {@link Call.history}: the group's history it was first sent in, as this client counts them. */
+  history?: number;
   /**
    * Its answer, once the client has it (a reissue completed, or `outcome()` found it final): the
    * request is then settled, the group may drop its outcome, and this copy answers instead.
@@ -476,9 +512,16 @@ export class TroupeClient implements Invoker {
 
   /**
    * Sends a failed or timed-out request again under its own id. The group never runs a request
-   * twice: if it ran, the recorded reply comes back; if it did not, it runs now.
+   * twice in one history: if it ran, the recorded reply comes back; if it did not, it runs now.
+   *
+   * A request first sent before the group's history was lost (the client has since followed the
+   * group into a view sharing no member with the one it knew) is not sent again: the client asks
+   * the group's outcome instead, and ends with its recorded result if the group has one, with
+   * {@link OutcomeUnknownError} if it has none (it may have run in the lost history), or with
+   * {@link TimeoutError} if no final answer came by the deadline. `{ rerun: true }` sends it all
+   * the same (docs/rpc.md, "Recovering a failed call").
    */
-  reissue(requestId: string, opts: Omit<CallOptions, 'requestId'> = {}): Promise<unknown> {
+  reissue(requestId: string, opts: ReissueOptions = {}): Promise<unknown> {
     if (this.closed) return Promise.reject(new ClientClosedError(requestId));
     try {
       checkCallOptions(opts, REISSUE_OPTIONS);
@@ -488,13 +531,80 @@ export class TroupeClient implements Invoker {
     const r = this.remembered.get(requestId);
     if (!r) return Promise.reject(new UnknownRequestError(requestId));
     if (r.answer) return replay(r.answer);
+    const mode = opts.reply ?? r.mode;
+    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
+    if (this.lost(requestId)) {
+      if (opts.rerun !== true) return this.recoverLost(requestId, mode, timeoutMs);
+      // The caller's decision: the request is this history's from here on.
+      r.history = this.membership.history;
+    }
     return this.start({
       id: requestId,
       service: r.service,
       method: r.method,
       args: r.args,
-      mode: opts.reply ?? r.mode,
-      timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
+      mode,
+      timeoutMs,
+    });
+  }
+
+  /**
+   * Whether `id` was first sent in an earlier history of the group than the one the client
+   * follows now ({@link Call.history}): the group's `not-found` for it promises nothing.
+   */
+  private lost(id: string): boolean {
+    const sent = this.calls.get(id)?.history ?? this.remembered.get(id)?.history;
+    return sent !== undefined && sent < this.membership.history;
+  }
+
+  /**
+   * A call of a request first sent in a lost history of the group, due to be sent again (a
+   * fail-over with `autoReissue`, a reissue that waited for a contact): it is not sent; the call
+   * ends as {@link recoverLost} finds, within what is left of its deadline.
+   */
+  private acrossHistories(call: Call): void {
+    this.take(call.id);
+    this.remember(call);
+    const left = Math.max(1, call.startedAt + call.timeoutMs - this.time.now());
+    this.recoverLost(call.id, call.mode, left).then(call.resolve, call.reject);
+  }
+
+  /**
+   * What becomes of a request first sent in a lost history, without sending it: the group's
+   * outcome. `committed` (the group's start state held it), `interrupted` or `expired` end it as
+   * a reissue would (an `all`/`majority` call is then reissued: every member answers it from its
+   * table, never runs it); `unknown` ends it in {@link OutcomeUnknownError}; no final answer by
+   * the deadline, in {@link TimeoutError}.
+   */
+  private async recoverLost(id: string, mode: ReplyMode, timeoutMs: number): Promise<unknown> {
+    const started = this.time.now();
+    // No member answering by the deadline ends the call as any call's deadline does: with its id.
+    const o = await this.outcome(id, { timeoutMs }).catch((e: unknown) => {
+      throw e instanceof NoContactError
+        ? new TimeoutError(id, timeoutMs, 'no member answered the outcome query')
+        : e;
+    });
+    if (o.status === 'unknown') throw new OutcomeUnknownError(id);
+    if (o.status === 'interrupted' || o.status === 'expired') return replay(o);
+    if (o.status !== 'committed')
+      throw new TimeoutError(
+        id,
+        timeoutMs,
+        `first sent before the group's history was lost; the group said ${o.status}, not yet final`,
+      );
+    if (mode === 'none') return undefined;
+    if (mode === 'first') return replay(o);
+    const r = this.remembered.get(id);
+    if (!r) throw new UnknownRequestError(id);
+    // Committed in this history: a reissue is answered from the table, by every member.
+    r.history = this.membership.history;
+    return this.start({
+      id,
+      service: r.service,
+      method: r.method,
+      args: r.args,
+      mode,
+      timeoutMs: Math.max(1, started + timeoutMs - this.time.now()),
     });
   }
 
@@ -524,6 +634,8 @@ export class TroupeClient implements Invoker {
         lastSent: 0,
         firstSent: 0,
         issue: this.nextIssue(c.id),
+        history: this.remembered.get(c.id)?.history,
+        startedAt: this.time.now(),
       };
       call.timer = this.time.after(c.timeoutMs, () => this.expire(call));
       this.calls.set(c.id, call);
@@ -558,6 +670,11 @@ export class TroupeClient implements Invoker {
   }
 
   private sendCall(call: Call, to: Contact): void {
+    if (call.history === undefined) call.history = this.membership.history;
+    else if (call.history < this.membership.history) {
+      this.acrossHistories(call);
+      return;
+    }
     const s = this.session.watermark(call.id);
     call.contact = to;
     call.lastSent = this.time.now();
@@ -610,7 +727,11 @@ export class TroupeClient implements Invoker {
     this.send(address, calls.length === 1 ? calls[0]! : { kind: 'calls', calls });
   }
 
-  /** Asks the group what became of `requestId` (any reachable member answers from its table). */
+  /**
+   * Asks the group what became of `requestId` (any reachable member answers from its table).
+   * `unknown` for a request this client first sent before the group's history was lost, which
+   * the group answering now has no record of (see {@link ClientOutcomeStatus}).
+   */
   async outcome(requestId: string, opts: { timeoutMs?: number } = {}): Promise<ClientOutcome> {
     if (this.closed) throw new ClientClosedError(requestId);
     if (typeof requestId !== 'string' || !parseRequestId(requestId)) throw new BadRequestIdError(requestId);
@@ -654,6 +775,10 @@ export class TroupeClient implements Invoker {
       const r = this.remembered.get(requestId);
       if (r && p.fencedUpTo !== undefined && p.fencedUpTo > r.issue) r.issue = p.fencedUpTo;
       const live = this.calls.has(requestId);
+      // First sent before the group's history was lost: the group that answers knows nothing of
+      // it, which says nothing of the lost history it may have run in.
+      if (p.status === 'not-found' && this.lost(requestId))
+        return { ...this.toOutcome(p, true), status: 'unknown' };
       // Another process's id, or one forgotten: a copy may be on its way, and this client cannot
       // name its issues to fence them. Such a `not-found` is never known final.
       if (p.status === 'not-found' && !live && gaveUp() === 0) return this.toOutcome(p, false);
@@ -661,7 +786,11 @@ export class TroupeClient implements Invoker {
       // order: a copy of those ordered before the fence would be known there (applied, or
       // `pending`), and one ordered after it is refused at every replica, however late it
       // arrives (test/sim/FINDINGS.md item 60). A call still running here is never fenced.
-      const waiting = p.status === 'not-found' && (live || (p.fencedUpTo ?? 0) < gaveUp());
+      // Nor from a member outside the view the client knows: without a key, a new incarnation at
+      // the contact's address answers, of a group founded again that the client has not yet
+      // followed (its `not-found` would be a lost history's, final only in the new one).
+      const stranger = !(this.membership.view?.members.includes(p.member) ?? false);
+      const waiting = p.status === 'not-found' && (live || stranger || (p.fencedUpTo ?? 0) < gaveUp());
       if (p.status !== 'pending' && !waiting) {
         const o = this.toOutcome(p, true);
         // Final answers settle it; a settled not-found does not (the caller is to reissue it).
@@ -1139,6 +1268,14 @@ export class TroupeClient implements Invoker {
       args: call.args,
       mode: call.mode,
       issue: Math.max(had?.issue ?? 0, call.issue),
+      ...(call.history !== undefined || had?.history !== undefined
+        ? {
+            history: Math.min(
+              call.history ?? Number.POSITIVE_INFINITY,
+              had?.history ?? Number.POSITIVE_INFINITY,
+            ),
+          }
+        : {}),
       ...(answer ? { answer } : {}),
     });
     if (!answer) this.session.hold(call.id);

@@ -96,6 +96,33 @@ export class OutcomeExpiredError extends TroupeError {
   }
 }
 
+/**
+ * What became of a request cannot be known any more: the client first sent it before the group's
+ * history was lost (every member that held it crashed, or a majority was lost and the group was
+ * founded again from members that had not applied it), and the group that answers now has no
+ * record of it. It may have run in the lost history, and an effect it had outside the group
+ * (a mail, a payment) stays done; running it again may do that twice. `client.reissue()` refuses
+ * to send it again (this error) unless told `{ rerun: true }`: an application decision
+ * (docs/rpc.md, "Recovering a failed call").
+ *
+ * @example
+ * ```ts
+ * try { await client.reissue(id); }
+ * catch (e) {
+ *   if (e instanceof OutcomeUnknownError && (await ledger.hasEffect(id)) === false)
+ *     await client.reissue(id, { rerun: true }); // the application knows it did not run
+ * }
+ * ```
+ */
+export class OutcomeUnknownError extends TroupeError {
+  constructor(
+    readonly requestId: string,
+    message = `request ${requestId} was sent before the group's history was lost, and the group now has no record of it: it may have run; reissue it with { rerun: true } only if running it again is acceptable`,
+  ) {
+    super('OUTCOME_UNKNOWN', message);
+  }
+}
+
 /** No member answered: the seeds (or every member of the last view) are unreachable. */
 export class NoContactError extends TroupeError {
   constructor(message: string) {

@@ -2,10 +2,12 @@
 export type { CallOptions, Invoker, Replies, ReplyEntry, ReplyMode } from './api.js';
 export {
   type ClientOutcome,
+  type ClientOutcomeStatus,
   type ClientStats,
   type ClientView,
   type ConnectOptions,
   connect,
+  type ReissueOptions,
   TroupeClient,
 } from './client.js';
 export { type CallContext, currentCall } from './context.js';
@@ -19,6 +21,7 @@ export {
   NoContactError,
   NoMajorityError,
   OutcomeExpiredError,
+  OutcomeUnknownError,
   RemoteError,
   RequestPendingError,
   RpcConfigError,

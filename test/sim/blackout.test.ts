@@ -1,12 +1,20 @@
 // The `blackout` fault (test/sim/patterns.ts planBlackout) and what must still hold after it
 // (test/sim/blackout.ts): the fault does what it says, the invariants hold on a few seeds, and
 // each blackout rule fails where it must.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { ClientMembership } from '../../runtime/rpc/client-membership.js';
 import { blackoutReform } from './blackout.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { inventsOutcomes } from './mutant-replicas.js';
 import { blackoutOutcomes, model, trueOutcomes } from './rpc-checkers.js';
-import { blackoutExcuses, expectedUnderLoss, rpcConfig, runRpcScenario } from './rpc-scenario.js';
+import {
+  blackoutExcuses,
+  blackoutReruns,
+  expectedUnderLoss,
+  rpcConfig,
+  runRpcScenario,
+  unknownWithoutLoss,
+} from './rpc-scenario.js';
 import { parseFaults } from './run.js';
 import { groupConfig, planFaults, runScenario } from './scenario.js';
 import { World } from './world.js';
@@ -93,5 +101,45 @@ describe('blackout', () => {
     m.first.delete(id);
     expect(trueOutcomes.check(r.sim).filter((v) => v.startsWith(`${id} `))).toEqual([]);
     expect(blackoutOutcomes.check(r.sim)).toEqual(flagged);
+  });
+
+  it('blackout-rerun: a call the lost history ran must not run again, unless the client chose to', async () => {
+    // c1:1 ran before the blackout; a client blind to the lost history (as before FINDINGS 222's
+    // fix: it never sees the group's history change) was told not-found and ran it again.
+    const seed = 392000387;
+    const cfg = { ...rpcConfig(seed, rpcMembers(seed), FAULTS), rejoin: 'same' as const, persist: true };
+    const opts = { asyncShare: 0.25, replyShare: 0.3, autoReissue: 'mixed' as const };
+    const r = await runRpcScenario(cfg, opts);
+    expect(r.violations).toEqual([]);
+    expect(blackoutReruns(r.sim)).toEqual([]);
+    const blind = vi.spyOn(ClientMembership.prototype, 'history', 'get').mockReturnValue(0);
+    let m: Awaited<ReturnType<typeof runRpcScenario>>;
+    try {
+      m = await runRpcScenario(cfg, opts);
+    } finally {
+      blind.mockRestore();
+    }
+    const reruns = blackoutReruns(m.sim);
+    expect(reruns.map((x) => x.id)).toContain('c1:1');
+    expect(m.violations).toEqual(expect.arrayContaining(reruns.map((x) => x.line)));
+    // Chosen by the client (`reissue(id, { rerun: true })` before that run): not a violation.
+    const call = m.sim.calls.find((c) => c.id === 'c1:1')!;
+    call.reruns.push(0);
+    expect(blackoutReruns(m.sim).find((x) => x.id === 'c1:1')?.chosen).toBe(true);
+  });
+
+  it('unknown-after-loss: an unknown answer in a run that lost no majority is false', async () => {
+    const seed = 392000387;
+    const r = await runRpcScenario(rpcConfig(seed, rpcMembers(seed), FAULTS), { asyncShare: 0.25 });
+    // The blackout makes real ones (calls sent before it end in OUTCOME_UNKNOWN): claimed in a
+    // run said to have lost no majority, each is flagged, and one more answer added is too.
+    const real = unknownWithoutLoss(r.sim, false);
+    expect(real.length).toBeGreaterThan(0);
+    const call = r.sim.calls[0]!;
+    call.outcomes.push({ at: 1, status: 'unknown', settled: true, member: 'x' });
+    const all = unknownWithoutLoss(r.sim, false);
+    expect(all).toHaveLength(real.length + 1);
+    expect(all).toContainEqual(expect.stringContaining(`${call.id} outcome from x at 1.0: unknown`));
+    expect(unknownWithoutLoss(r.sim, true)).toEqual([]);
   });
 });

@@ -16,9 +16,9 @@
  *   from the spared member's state, the agreed log begins with that member's old history, but a
  *   request the old view ordered while the spared member was paused or cut off, which only the
  *   crashed members delivered, is in it nowhere: lost too (RPC seed 392002006);
- * - a `not-found` answer from the new group for a request only the lost history had run, and the
- *   reissue it invites running the call again in the new group (listed as expected,
- *   `blackout-rerun`, test/sim/rpc-scenario.ts `blackoutReruns`).
+ * - a `not-found` answer from the new group for a request only the lost history had run (the
+ *   client, which first sent it there, reads it as `unknown`: docs/rpc.md, "When the whole group
+ *   loses its majority").
  *
  * What must still hold (violations, checked as everywhere else unless said here):
  *
@@ -34,6 +34,11 @@
  *   a settled `not-found` from a member of the agreed log for a request that state already held
  *   is a violation (`true-outcomes` judges only requests whose copy the agreed log ran;
  *   test/sim/rpc-checkers.ts);
+ * - **no rerun** (`blackout-rerun`, test/sim/rpc-scenario.ts `blackoutReruns`): a call the lost
+ *   history ran does not run again in the new group, unless its client chose `reissue(id, {
+ *   rerun: true })` before (the client does not send such a request again by itself; before
+ *   FINDINGS 222's fix it did, after the new group's `not-found`); and an `unknown` only in a run
+ *   that lost its majority (`unknown-after-loss`);
  * - no call runs twice in one history (`no-double-apply`), the replicas that re-form agree
  *   (`sequential-state`, `same-state`), every call ends in a reply or a typed error
  *   (`calls-end`), nothing wedges (`progress`, `liveness`): unchanged.

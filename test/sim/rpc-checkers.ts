@@ -14,7 +14,13 @@
 import { TroupeError } from '../../runtime/errors.js';
 import type { Replies } from '../../runtime/rpc/api.js';
 import { decodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
-import { ClientClosedError, FailoverError, NoMajorityError, TimeoutError } from '../../runtime/rpc/errors.js';
+import {
+  ClientClosedError,
+  FailoverError,
+  NoMajorityError,
+  OutcomeUnknownError,
+  TimeoutError,
+} from '../../runtime/rpc/errors.js';
 import { LockTable, type LockTableState } from '../../runtime/rpc/locks.js';
 import { decodeGroupMsg, type GroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
 import { OutcomeTable, type OutcomeTableState } from '../../runtime/rpc/outcomes.js';
@@ -837,6 +843,9 @@ export const trueReplies: RpcChecker = {
       }
       const e = f.error as Error & { code?: string };
       if (e instanceof FailoverError || e instanceof TimeoutError || e instanceof NoMajorityError) continue; // gave up: no claim
+      // Sent before a lost history: no claim on the result (blackout-outcomes and the scenario's
+      // `unknown-after-loss` judge the claim that the history was lost).
+      if (e instanceof OutcomeUnknownError) continue;
       if (e.code === 'INTERRUPTED') {
         if (r?.status !== 'interrupted') out.push(`${c.id} got INTERRUPTED, agreed: ${show(r)}`);
         continue;
@@ -1058,6 +1067,8 @@ export const sameContext: RpcChecker = {
  * After a blackout (test/sim/blackout.ts), no false `not-found`: a settled `not-found` from a
  * member of the agreed log for a request the re-founded group's start state already held (that
  * reissue would run it twice). `true-outcomes` judges only requests whose copy the agreed log ran.
+ * Nor a false `unknown` (the client's reading of such a `not-found` after it followed the group
+ * into its new history): the group did know the request.
  */
 export const blackoutOutcomes: RpcChecker = {
   name: 'blackout-outcomes',
@@ -1075,11 +1086,12 @@ export const blackoutOutcomes: RpcChecker = {
     const out: string[] = [];
     for (const c of sim.calls)
       for (const a of c.outcomes) {
-        if (a.status !== 'not-found' || !a.settled || a.at < began || !m.started.has(c.id)) continue;
+        if (a.status !== 'not-found' && a.status !== 'unknown') continue;
+        if (!a.settled || a.at < began || !m.started.has(c.id)) continue;
         const view = viewAt(sim.world, a.member, a.at);
         if (view === undefined || !chain.has(view)) continue;
         out.push(
-          `${c.id} outcome from ${a.member} at ${a.at.toFixed(1)}: settled not-found in ${view}, but the re-founded group started from a state holding it (${m.outcomes.get(c.id)?.status})`,
+          `${c.id} outcome from ${a.member} at ${a.at.toFixed(1)}: settled ${a.status} in ${view}, but the re-founded group started from a state holding it (${m.outcomes.get(c.id)?.status})`,
         );
       }
     return out;

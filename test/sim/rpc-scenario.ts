@@ -139,7 +139,12 @@ export async function runRpcScenario(
   const blackout = sim.world.blackouts[0];
   const excused = (v: string) => (blackout ? blackoutExcuses(v, sim) : expectedUnderLoss(v, sim));
   const expected = losses.length > 0 ? all.filter(excused) : [];
-  const violations = all.filter((v) => !expected.includes(v));
+  const reruns = blackoutReruns(sim);
+  const violations = [
+    ...all.filter((v) => !expected.includes(v)),
+    ...reruns.filter((r) => !r.chosen).map((r) => r.line),
+    ...unknownWithoutLoss(sim, losses.length > 0),
+  ];
   const h = createHash('sha256');
   for (const line of sim.world.trace) h.update(`${line}\n`);
   for (const c of sim.calls) {
@@ -153,7 +158,9 @@ export async function runRpcScenario(
     violations,
     expected: [
       ...expected.map((v) => `expected (majority lost at ${losses[0]!.at.toFixed(0)} ms): ${v}`),
-      ...blackoutReruns(sim).map((v) => `expected (docs/rpc.md, a lost history): ${v}`),
+      ...reruns
+        .filter((r) => r.chosen)
+        .map((r) => `expected (the client chose to rerun it after unknown): ${r.line}`),
     ],
     losses,
     trace: sim.world.trace,
@@ -267,6 +274,10 @@ export function rpcStats(sim: RpcSim): Record<string, number> {
         c.final?.kind === 'error' &&
         ['FAILOVER', 'TIMEOUT'].includes((c.final.error as { code?: string }).code ?? ''),
     ).length,
+    /** Calls that ended in OutcomeUnknownError: first sent before a lost history, not sent again. */
+    unknown: calls.filter(
+      (c) => c.final?.kind === 'error' && (c.final.error as { code?: string }).code === 'OUTCOME_UNKNOWN',
+    ).length,
     failovers: calls.reduce((n, c) => n + c.failures.filter((f) => f.code === 'FAILOVER').length, 0),
     timeouts: calls.reduce((n, c) => n + c.failures.filter((f) => f.code === 'TIMEOUT').length, 0),
     outcomes: calls.reduce((n, c) => n + c.outcomes.length, 0),
@@ -361,11 +372,13 @@ export function blackoutExcuses(v: string, sim: RpcSim): boolean {
 }
 
 /**
- * Calls that ran in a process the blackout killed and again in the agreed log after it (the
- * documented cost: the new group answered `not-found` and the client reissued). Reported as
- * expected lines, with how the client came to reissue.
+ * `blackout-rerun`: calls that ran in a process the blackout killed and again in the agreed log
+ * after it. The client first sent them before the group's history was lost, so the new group's
+ * `not-found` promised nothing, and the client must not send them again (docs/rpc.md, "Recovering
+ * a failed call": it answers `unknown`); a violation unless the client chose `reissue(id, {
+ * rerun: true })` before that run (`chosen`; FINDINGS 222 measured 70 in 200 seeds before).
  */
-export function blackoutReruns(sim: RpcSim): string[] {
+export function blackoutReruns(sim: RpcSim): { id: string; line: string; chosen: boolean }[] {
   const b = sim.world.blackouts[0];
   if (!b) return [];
   const m = model(sim);
@@ -375,15 +388,42 @@ export function blackoutReruns(sim: RpcSim): string[] {
     if (crashed === null || crashed < b.at || crashed > b.at + 5) continue;
     for (const id of inc.allRuns.keys()) lost.add(id);
   }
-  const out: string[] = [];
+  const out: { id: string; line: string; chosen: boolean }[] = [];
   for (const id of [...lost].sort()) {
     const f = m.first.get(id);
     if (!f || f.at <= b.at) continue;
     const c = sim.calls.find((x) => x.id === id);
     const nf = c?.outcomes.filter((a) => a.status === 'not-found' && a.at < f.at).length ?? 0;
-    out.push(
-      `blackout-rerun: ${id} ran before the blackout at ${b.at.toFixed(0)} ms and again after it (issue ${f.issue}, delivered at ${f.at.toFixed(1)}; ${nf} not-found answers before)`,
-    );
+    const unknown = c?.outcomes.filter((a) => a.status === 'unknown' && a.at < f.at).length ?? 0;
+    out.push({
+      id,
+      chosen: c?.reruns.some((at) => at <= f.at) ?? false,
+      line: `blackout-rerun: ${id} ran before the blackout at ${b.at.toFixed(0)} ms and again after it (issue ${f.issue}, delivered at ${f.at.toFixed(1)}; ${nf} not-found and ${unknown} unknown answers before)`,
+    });
+  }
+  return out;
+}
+
+/**
+ * `unknown-after-loss`: the client says a request's history was lost (an `unknown` outcome, an
+ * `OutcomeUnknownError`) only in a run where the group lost its majority (and so may have been
+ * founded again); in any other run the claim is false, and the client withheld a reissue it could
+ * have made.
+ */
+export function unknownWithoutLoss(sim: RpcSim, lostMajority: boolean): string[] {
+  if (lostMajority) return [];
+  const out: string[] = [];
+  for (const c of sim.calls) {
+    for (const a of c.outcomes)
+      if (a.status === 'unknown')
+        out.push(
+          `unknown-after-loss: ${c.id} outcome from ${a.member} at ${a.at.toFixed(1)}: unknown, and no majority was lost`,
+        );
+    const e = c.final?.kind === 'error' ? (c.final.error as { code?: string }) : undefined;
+    if (e?.code === 'OUTCOME_UNKNOWN')
+      out.push(
+        `unknown-after-loss: ${c.id} ended in OUTCOME_UNKNOWN at ${c.final!.at.toFixed(1)}, and no majority was lost`,
+      );
   }
   return out;
 }

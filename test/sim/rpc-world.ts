@@ -144,6 +144,8 @@ export interface CallRecord {
   /** Errors thrown by `outcome()` itself. */
   outcomeErrors: { name: string; code: string | undefined; requestId: string | undefined; at: number }[];
   reissues: number[];
+  /** When the client chose `reissue(id, { rerun: true })` after an `unknown` answer. */
+  reruns: number[];
   /** A probe call, made once the faults are over (the RPC `progress` checker). */
   probe?: true;
   final?:
@@ -780,6 +782,7 @@ export class RpcSim {
       outcomes: [],
       outcomeErrors: [],
       reissues: [],
+      reruns: [],
     };
     this.calls.push(rec);
     w.log(`${rec.client} call ${id} ${method}(${args.join(',')})${mode === 'first' ? '' : ` reply ${mode}`}`);
