@@ -219,6 +219,8 @@ export class MemberCore {
   /** The era and lineage of the group this incarnation belongs to, once its state is settled. */
   private era = 0;
   private lineage = 0;
+  /** Whether `era` and `lineage` are this incarnation's (its state settled), not an earlier one's. */
+  private historySettled = false;
   /** Application events held while a joiner waits for its state. */
   private held: AppEvent[] | undefined;
   /** When this joiner's state transfer last made progress (or began). */
@@ -251,6 +253,21 @@ export class MemberCore {
 
   get view(): View | undefined {
     return this.installed;
+  }
+
+  /**
+   * Which history of the group this incarnation's state belongs to: one number per founding
+   * (its era and lineage), the same at every member whose state descends from that founding by
+   * view changes and state transfers, and different after the group is founded again (a lost
+   * majority, a blackout, a lineage that yielded to another). Undefined until this
+   * incarnation's state is settled (founded, or restored from its provider), and without a state
+   * provider. What an RPC client needs to tell a `not-found` of the history it sent a request in
+   * from one of a later history (docs/rpc.md, "When the whole group loses its majority").
+   */
+  get history(): number | undefined {
+    if (!this.historySettled) return undefined;
+    // 21 bits of era and 32 of lineage: an exact integer in a float64.
+    return (this.era % 2 ** 21) * 2 ** 32 + this.lineage;
   }
 
   /**
@@ -305,6 +322,7 @@ export class MemberCore {
     this.receiver = undefined;
     this.held = undefined;
     this.founding = undefined;
+    this.historySettled = false;
     this.ordered = 0;
     this.speaking = { speaking: true, stallMs: Number.POSITIVE_INFINITY };
     this.stack = this.cfg.makeStack(this.member);
@@ -724,6 +742,7 @@ export class MemberCore {
       if (state) {
         this.era = historyOf(state, this.now).era + 1;
         this.lineage = lineageOf(view.members[0]!);
+        this.historySettled = true;
       }
       this.app({ type: 'view', change });
       this.app({ type: 'ready' });
@@ -871,6 +890,7 @@ export class MemberCore {
     this.founding = undefined;
     this.era = f.era!;
     this.lineage = f.lineage!;
+    this.historySettled = true;
     this.release();
   }
 
@@ -895,6 +915,7 @@ export class MemberCore {
     }
     this.era = this.providerEra;
     this.lineage = this.providerLineage;
+    this.historySettled = true;
     this.release();
   }
 

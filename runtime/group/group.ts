@@ -306,6 +306,16 @@ export class Group implements GroupHandle {
     return this.core.view;
   }
 
+  /**
+   * Which history of the group this member's state belongs to (an opaque number, one per
+   * founding); undefined until its state is settled, and without `state`. Two members with the
+   * same history hold states of one agreed order; a group founded again (after it lost its
+   * majority) has another.
+   */
+  get history(): number | undefined {
+    return this.core.history;
+  }
+
   /** Whether this member authenticates its packets (`JoinOptions.key` was set). */
   get authenticated(): boolean {
     return this.ring !== undefined;

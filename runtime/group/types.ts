@@ -117,6 +117,12 @@ export interface GroupHandle {
   /** The installed view, undefined until the first view. */
   readonly view: View | undefined;
   /**
+   * Which history of the group this member's state belongs to, once settled: an opaque number,
+   * the same at every member whose state descends from one founding, another after the group is
+   * founded again. Absent: unknown (a handle that does not say).
+   */
+  readonly history?: number | undefined;
+  /**
    * Whether this member may answer clients for the group's history now: in a view, running on
    * time, not holding deliveries after a long stop, suspecting no majority (docs/protocol.md,
    * "Speaking for the group"). Absent: always (a handle without membership's judgement).

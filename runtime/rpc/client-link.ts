@@ -15,10 +15,12 @@ import {
   type ClientPacket,
   encodeClientPacket,
   HELLO_AMPLIFICATION,
+  type HelloPacket,
   MAX_BATCHED_REPLIES,
   MIN_ADVERTISED_DATAGRAM,
   type ReplyPacket,
   type ViewPacket,
+  WANTS_HISTORY,
 } from './protocol.js';
 import type { Result } from './result.js';
 
@@ -59,6 +61,8 @@ export class ClientLink {
    * pushed to it (a keyless client takes a view only with the echo of a hello it sent here).
    */
   private readonly nonces = new Map<string, number>();
+  /** Client addresses whose latest proven hello asked for the view's history ({@link WANTS_HISTORY}). */
+  private readonly historyReaders = new Set<string>();
   /** Keyless hellos answered with a `pad` notice: too small for the view. */
   padded = 0;
   /** Keyless packets answered with a `cookie` notice: a call not served, an outcome held back. */
@@ -127,7 +131,9 @@ export class ClientLink {
    * bytes: a larger view gets a `pad` notice instead, and the client says hello again, padded (a
    * 34-byte hello drew 1,706 bytes of a 64-member view).
    */
-  hello(addr: string, maxDatagram: number | undefined, bytes: number, proven: boolean, nonce?: number): void {
+  hello(addr: string, h: HelloPacket, bytes: number, proven: boolean): void {
+    const { maxDatagram, nonce } = h;
+    const readsHistory = ((h.wants ?? 0) & WANTS_HISTORY) !== 0;
     // Kept only from a hello that proved its address: a forged one in a client's name saying
     // 1,200 bytes turned the client's 2 KB results into REPLY_TOO_LARGE (helper-122's review).
     if (proven && maxDatagram !== undefined && maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
@@ -135,12 +141,18 @@ export class ClientLink {
       this.limits.set(addr, maxDatagram);
       if (this.limits.size > MAX_CLIENTS) this.limits.delete(this.limits.keys().next().value as string);
     }
+    if (proven) {
+      this.historyReaders.delete(addr);
+      if (readsHistory) this.historyReaders.add(addr);
+      if (this.historyReaders.size > MAX_CLIENTS)
+        this.historyReaders.delete(this.historyReaders.values().next().value as string);
+    }
     // Only a proven hello's is echoed later: one forged in the client's name would otherwise
     // make our pushes to it echo what the forger chose.
     if (proven) this.keepNonce(addr, nonce);
     // The echo is this hello's own nonce, or none: a client of an earlier release (no nonce) at
     // an address another client used would refuse a view echoing that one's (8 fields).
-    const view = this.view(addr, maxDatagram !== undefined, nonce);
+    const view = this.view(addr, { limit: maxDatagram !== undefined, history: readsHistory }, nonce);
     if (!view) return;
     if (!proven) {
       const encoded = this.encode(view);
@@ -206,16 +218,25 @@ export class ClientLink {
   }
 
   private sendView(to: string): void {
-    const view = this.view(to, this.limits.has(to), this.nonces.get(to));
+    const view = this.view(
+      to,
+      { limit: this.limits.has(to), history: this.historyReaders.has(to) },
+      this.nonces.get(to),
+    );
     if (view) this.sendNow(to, view);
   }
 
   /**
    * The view as `to` is told it, if this member has one; with our datagram limit when `to` reads
-   * it (its hello gave its own: a client of an earlier release refuses 6 fields); without a key
+   * it (its hello gave its own: a client of an earlier release refuses 6 fields), with the
+   * group's history when it asked for it and this member's state is settled; without a key
    * echoing `echo` (a hello's nonce).
    */
-  private view(to: string, readsLimit: boolean, echo: number | undefined): ViewPacket | undefined {
+  private view(
+    to: string,
+    reads: { limit: boolean; history: boolean },
+    echo: number | undefined,
+  ): ViewPacket | undefined {
     const group = this.owner.group();
     const view = group?.view;
     if (!group || !view) return undefined;
@@ -228,7 +249,8 @@ export class ClientLink {
       viewId: view.id,
       members: [...view.members],
       addresses: [...view.addresses],
-      ...(max !== undefined && readsLimit ? { maxDatagram: max } : {}),
+      ...(max !== undefined && reads.limit ? { maxDatagram: max } : {}),
+      ...(reads.history && group.history !== undefined ? { history: group.history } : {}),
       // Without a key: the cookie the client's packets to this member carry from now on.
       ...(this.owner.auth() === undefined
         ? {

@@ -27,6 +27,7 @@ import {
   MIN_ADVERTISED_DATAGRAM,
   paddedHello,
   type ViewPacket,
+  WANTS_HISTORY,
 } from './protocol.js';
 
 /** The membership the client knows. */
@@ -110,6 +111,8 @@ export class ClientMembership {
   private lineage_ = 0;
   /** {@link history}. */
   private history_ = 0;
+  /** The history the members of the known view said last (undefined: none said one yet). */
+  private groupHistory: number | undefined;
   /** Since when the client has had no contact (undefined while it has one). */
   private contactlessSince: number | undefined;
   private contact_: Contact | undefined;
@@ -163,13 +166,14 @@ export class ClientMembership {
   }
 
   /**
-   * Histories of the group this client followed: bumped when it adopts a view that shares no
-   * member with the view it knew. Each view keeps a majority of the one before, and every member
-   * of a group founded again (after it lost its majority, or a second lineage's after a merge) is
-   * a new incarnation, a new member id: so the group's history changed between the two views,
-   * and what only the earlier one ordered may be lost (docs/rpc.md, "When the whole group loses
-   * its majority"). A client that missed every view between two of one history that share no
-   * member counts a change too: only caution is lost, never a loss missed.
+   * Histories of the group this client followed: bumped when a member of the view it knows says
+   * its state belongs to another history than the one a member said before ({@link
+   * ViewPacket.history}): the group was founded again (after it lost its majority, or a losing
+   * lineage joined the winner), and what only the earlier history ordered may be lost (docs/rpc.md,
+   * "When the whole group loses its majority"). A view sharing no member with the one before is
+   * not enough: a client that missed every view of a continuing history while all the members it
+   * knew were replaced sees that too (real-process chaos seed 3911, FINDINGS 224). Members of an
+   * earlier release say no history: nothing is counted then.
    */
   get history(): number {
     return this.history_;
@@ -296,6 +300,7 @@ export class ClientMembership {
       kind: 'hello',
       viewId: this.currentView?.id ?? 0,
       maxDatagram: this.host.maxDatagram(),
+      wants: WANTS_HISTORY,
     };
     if (this.host.auth) return p;
     const now = this.host.time.now();
@@ -451,6 +456,7 @@ export class ClientMembership {
     }
     const v = this.currentView;
     if (!v || addressIn(v, p.member) !== from) return;
+    this.noteHistory(p.history);
     // A member of the known view, at its address, on what its transport takes: kept while it is
     // in the view (adopt prunes the rest), so a departed member's smaller limit does not outlive it.
     if (p.maxDatagram !== undefined && p.maxDatagram >= MIN_ADVERTISED_DATAGRAM) {
@@ -473,6 +479,17 @@ export class ClientMembership {
   }
 
   /**
+   * A member of the known view, at its address, said which history its state belongs to: a
+   * member id names one incarnation, whose state settles in one history, so two members that say
+   * different ones are of two histories, and the later one speaks now.
+   */
+  private noteHistory(h: number | undefined): void {
+    if (h === undefined || h === this.groupHistory) return;
+    if (this.groupHistory !== undefined) this.history_++;
+    this.groupHistory = h;
+  }
+
+  /**
    * Whether view `p` comes from the member it names, at its own address in it (with a key: whose
    * authenticated packet names that member as sender): the least a view must show to be read.
    */
@@ -486,7 +503,6 @@ export class ClientMembership {
     const cur = this.currentView;
     if (cur && cur.id === p.viewId && !rebase && sameView(cur, p)) return;
     if (rebase && cur) this.lineage_++;
-    if (cur && !p.members.some((m) => cur.members.includes(m))) this.history_++;
     this.currentView = { id: p.viewId, members: p.members, addresses: p.addresses };
     if (this.memberLimits.size > 0) {
       for (const m of this.memberLimits.keys()) if (!p.members.includes(m)) this.memberLimits.delete(m);

@@ -231,7 +231,7 @@ export class Contact {
     if (proven) this.host.link.touch(from);
     switch (packet.kind) {
       case 'hello':
-        this.host.link.hello(from, packet.maxDatagram, bytes.length, proven, packet.nonce);
+        this.host.link.hello(from, packet, bytes.length, proven);
         return;
       case 'outcome?':
         // One that may fence (an ordered cast at every member, FINDINGS 192's review) only from a

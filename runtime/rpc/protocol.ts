@@ -133,7 +133,16 @@ export interface HelloPacket {
    * release (it then sends padding, even of 0 bytes, as the 4th field).
    */
   nonce?: number;
+  /**
+   * What the client reads that a client of an earlier release would refuse: bit
+   * {@link WANTS_HISTORY}, the view's `history`. Absent from a client of an earlier release
+   * (then the 4 fields before it are all there: padding empty, nonce nil when it has none).
+   */
+  wants?: number;
 }
+
+/** {@link HelloPacket.wants}: the client reads {@link ViewPacket.history}. */
+export const WANTS_HISTORY = 1;
 
 /**
  * Without a key, a member's answer to a packet that does not prove its source address (no valid
@@ -282,6 +291,14 @@ export interface ViewPacket {
    * before a push), so the client can tell the view answers it. Sent with a cookie only.
    */
   echo?: number;
+  /**
+   * Which history of the group the member's state belongs to (`GroupHandle.history`): the same
+   * number from every member whose state descends from one founding, another once the group was
+   * founded again after it lost its majority (docs/rpc.md, "When the whole group loses its
+   * majority"). Sent only to a client whose hello asked for it ({@link WANTS_HISTORY}; a client
+   * of an earlier release refuses 9 fields), and only once the member's state is settled.
+   */
+  history?: number;
 }
 
 /**
@@ -380,9 +397,14 @@ function tuple(p: ClientPacket): unknown[] {
         KIND.hello,
         p.viewId,
         // Appended fields: the shortest form that holds what the hello says.
-        ...(p.maxDatagram !== undefined || p.padding || p.nonce !== undefined ? [p.maxDatagram ?? 0] : []),
-        ...(p.padding || p.nonce !== undefined ? [new Uint8Array(p.padding ?? 0)] : []),
-        ...(p.nonce !== undefined ? [p.nonce] : []),
+        ...(p.maxDatagram !== undefined || p.padding || p.nonce !== undefined || p.wants !== undefined
+          ? [p.maxDatagram ?? 0]
+          : []),
+        ...(p.padding || p.nonce !== undefined || p.wants !== undefined
+          ? [new Uint8Array(p.padding ?? 0)]
+          : []),
+        ...(p.nonce !== undefined || p.wants !== undefined ? [p.nonce ?? null] : []),
+        ...(p.wants !== undefined ? [p.wants] : []),
       ];
     case 'pad':
       return [KIND.pad, p.need];
@@ -421,9 +443,12 @@ function tuple(p: ClientPacket): unknown[] {
         p.members,
         p.addresses,
         // Appended fields: the shortest form that holds what the view says.
-        ...(p.maxDatagram !== undefined || p.cookie ? [p.maxDatagram ?? 0] : []),
-        ...(p.cookie ? [p.cookie] : []),
-        ...(p.cookie && p.echo !== undefined ? [p.echo] : []),
+        ...(p.maxDatagram !== undefined || p.cookie || p.history !== undefined ? [p.maxDatagram ?? 0] : []),
+        ...(p.cookie || p.history !== undefined ? [p.cookie ?? null] : []),
+        ...((p.cookie && p.echo !== undefined) || p.history !== undefined
+          ? [p.cookie && p.echo !== undefined ? p.echo : null]
+          : []),
+        ...(p.history !== undefined ? [p.history] : []),
       ];
     case 'cookie':
       return [KIND.cookie, p.cookie];
@@ -584,15 +609,16 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.hello:
-      // The client's datagram limit (3 fields), padding (4), then the nonce (5) came later;
-      // earlier clients send fewer.
-      if (v.length < 2 || v.length > 5) fields(v, 5, 'hello');
+      // The client's datagram limit (3 fields), padding (4), the nonce (5), then what it reads
+      // (6) came later; earlier clients send fewer. With 6, a keyed client's nonce is nil.
+      if (v.length < 2 || v.length > 6) fields(v, 6, 'hello');
       return {
         kind: 'hello',
         viewId: int(v[1], 'view id'),
         ...(v.length >= 3 ? { maxDatagram: int(v[2], 'max datagram') } : {}),
         ...(v.length >= 4 ? { padding: bytes(v[3], 'padding').length } : {}),
-        ...(v.length === 5 ? { nonce: int(v[4], 'nonce') } : {}),
+        ...(v.length >= 5 && !(v.length === 6 && v[4] === null) ? { nonce: int(v[4], 'nonce') } : {}),
+        ...(v.length === 6 ? { wants: int(v[5], 'wants') } : {}),
       };
     case KIND.pad:
       fields(v, 2, 'pad');
@@ -664,9 +690,11 @@ function parse(v: unknown): ClientPacket {
       };
     }
     case KIND.view: {
-      // The member's datagram limit (6 fields), its cookie (7), then the echo of the client's
-      // nonce (8) came later; earlier members send fewer.
-      if (v.length < 5 || v.length > 8) fields(v, 8, 'view');
+      // The member's datagram limit (6 fields), its cookie (7), the echo of the client's nonce
+      // (8), then its history (9) came later; earlier members send fewer. With 9, a keyed
+      // member's cookie and echo are nil.
+      if (v.length < 5 || v.length > 9) fields(v, 9, 'view');
+      const full = v.length === 9;
       const members = strings(v[3], 'members');
       const addresses = strings(v[4], 'addresses');
       if (members.length !== addresses.length) bad('view members and addresses differ in length');
@@ -677,8 +705,9 @@ function parse(v: unknown): ClientPacket {
         members,
         addresses,
         ...(v.length >= 6 ? { maxDatagram: int(v[5], 'max datagram') } : {}),
-        ...(v.length >= 7 ? { cookie: cookie(v[6]) } : {}),
-        ...(v.length === 8 ? { echo: int(v[7], 'echo') } : {}),
+        ...(v.length >= 7 && !(full && v[6] === null) ? { cookie: cookie(v[6]) } : {}),
+        ...(v.length >= 8 && !(full && v[7] === null) ? { echo: int(v[7], 'echo') } : {}),
+        ...(full ? { history: int(v[8], 'history') } : {}),
       };
     }
     case KIND.cookie:

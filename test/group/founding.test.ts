@@ -574,3 +574,42 @@ describe('a busy provider (StateBusyError) in a founding', () => {
     ]);
   });
 });
+
+describe('the history a member says (MemberCore.history, FINDINGS 224)', () => {
+  const id = (era: number, founder: string) => era * 2 ** 32 + lineageOf(founder);
+
+  it('none while the founders agree; then the founding, the same at every founder; none again in the next incarnation', () => {
+    const me = member();
+    const self = me.core.self;
+    me.view({ id: 1, members: ['f.1', self], addresses: ['a:1', 'b:2'] }, ['f.1', self]);
+    me.offer('f.1', [0, 0, 0, 0], 0);
+    expect(me.core.history).toBeUndefined();
+    me.offer(self, [0, 0, 0, 0], 1);
+    expect(me.core.history).toBe(id(1, 'f.1'));
+    me.core.start(3);
+    expect(me.core.history).toBeUndefined();
+  });
+
+  it('a founding from a lost history starts another: the next era, the new founder', () => {
+    const me = member();
+    withHistory(me, 4, 3); // its first history: era 1, founded by itself alone
+    const first = historyOf(me.provider, 1);
+    expect(first.era).toBe(1);
+    const self = me.core.self;
+    me.view({ id: 1, members: [self, 'g.1'], addresses: ['a:1', 'b:2'] }, [self, 'g.1']);
+    me.offer('g.1', [0, 0, 0, 0], 0);
+    me.offer(self, [1, 4, 5, 3], 1);
+    expect(me.core.history).toBe(id(2, self));
+    expect(me.core.history).not.toBe(first.era * 2 ** 32 + first.lineage);
+  });
+
+  it("a joiner says its provider's, once its state is restored", () => {
+    const me = member();
+    const self = me.core.self;
+    me.view({ id: 5, members: ['g.1', self], addresses: ['a:1', 'b:2'] }, [self]);
+    expect(me.core.history).toBeUndefined();
+    me.p2p('g.1', [GroupKind.StateChunk, 5, 0, 1, 3, lineageOf('z.1')], new Uint8Array([9]));
+    expect(me.restored).toStrictEqual([new Uint8Array([9])]);
+    expect(me.core.history).toBe(id(3, 'z.1'));
+  });
+});

@@ -63,7 +63,12 @@ describe('a member answering a keyless hello (ClientLink)', () => {
 
   it('answers a hello too small for its view with a pad notice no larger than the hello', () => {
     const { link: l, sent } = link(64, false);
-    l.hello('6.6.6.6:6', 1_400, 34, l.proven('6.6.6.6:6', undefined));
+    l.hello(
+      '6.6.6.6:6',
+      { kind: 'hello', viewId: 0, maxDatagram: 1_400 },
+      34,
+      l.proven('6.6.6.6:6', undefined),
+    );
     expect(sent).toHaveLength(1);
     const notice = read(sent[0]!.bytes);
     expect(notice.kind).toBe('pad');
@@ -71,7 +76,12 @@ describe('a member answering a keyless hello (ClientLink)', () => {
     expect(l.padded).toBe(1);
     // Padded to what the notice asked: the view, within 3 times the hello.
     const need = (notice as Extract<ClientPacket, { kind: 'pad' }>).need;
-    l.hello('6.6.6.6:6', 1_400, need, l.proven('6.6.6.6:6', undefined));
+    l.hello(
+      '6.6.6.6:6',
+      { kind: 'hello', viewId: 0, maxDatagram: 1_400 },
+      need,
+      l.proven('6.6.6.6:6', undefined),
+    );
     expect(sent).toHaveLength(2);
     const view = read(sent[1]!.bytes) as ViewPacket;
     expect(view.kind).toBe('view');
@@ -84,11 +94,11 @@ describe('a member answering a keyless hello (ClientLink)', () => {
     const { link: l, sent, group } = link(3, false);
     const at = '6.6.6.6:6';
     l.touch(at);
-    l.hello(at, 1_400, HELLO_MIN_BYTES, true, 2 ** 52 + 7);
+    l.hello(at, { kind: 'hello', viewId: 0, maxDatagram: 1_400, nonce: 2 ** 52 + 7 }, HELLO_MIN_BYTES, true);
     expect((read(sent[0]!.bytes) as ViewPacket).echo).toBe(2 ** 52 + 7);
     // A client of an earlier release at that address says no nonce: its answer echoes none (it
     // would refuse an 8-field view), not the nonce kept from the last one.
-    l.hello(at, 1_400, HELLO_MIN_BYTES, true);
+    l.hello(at, { kind: 'hello', viewId: 0, maxDatagram: 1_400 }, HELLO_MIN_BYTES, true);
     expect((read(sent[1]!.bytes) as ViewPacket).echo).toBeUndefined();
     group.view = { ...group.view, id: 6 };
     l.pushView(30_000);
@@ -101,7 +111,7 @@ describe('a member answering a keyless hello (ClientLink)', () => {
     const { link: l, sent, group } = link(64, false);
     const victim = '6.6.6.6:6';
     l.touch(victim);
-    l.hello(victim, undefined, 34, l.proven(victim, undefined));
+    l.hello(victim, { kind: 'hello', viewId: 0 }, 34, l.proven(victim, undefined));
     expect(read(sent[0]!.bytes).kind).toBe('pad');
     group.view = { ...group.view, id: 6 }; // a view change (Replica.onView → pushView)
     l.pushView(30_000);
@@ -111,10 +121,20 @@ describe('a member answering a keyless hello (ClientLink)', () => {
 
   it('answers a small view whole, and a keyed member any hello whole', () => {
     const small = link(3, false);
-    small.link.hello('6.6.6.6:6', 1_400, HELLO_MIN_BYTES, small.link.proven('6.6.6.6:6', undefined));
+    small.link.hello(
+      '6.6.6.6:6',
+      { kind: 'hello', viewId: 0, maxDatagram: 1_400 },
+      HELLO_MIN_BYTES,
+      small.link.proven('6.6.6.6:6', undefined),
+    );
     expect(read(small.sent[0]!.bytes).kind).toBe('view');
     const keyed = link(64, true);
-    keyed.link.hello('6.6.6.6:6', 1_400, 34, keyed.link.proven('6.6.6.6:6', undefined));
+    keyed.link.hello(
+      '6.6.6.6:6',
+      { kind: 'hello', viewId: 0, maxDatagram: 1_400 },
+      34,
+      keyed.link.proven('6.6.6.6:6', undefined),
+    );
     expect(read(keyed.sent[0]!.bytes).kind).toBe('view');
     expect(keyed.link.padded).toBe(0);
   });

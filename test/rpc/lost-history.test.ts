@@ -11,7 +11,13 @@ import type { TroupeClient } from '../../runtime/rpc/client.js';
 import { FailoverError, OutcomeUnknownError, TimeoutError } from '../../runtime/rpc/errors.js';
 import { Replica } from '../../runtime/rpc/replica.js';
 import { until } from '../support/until.js';
-import { Cluster, Ledger, QUICK_DETECTION, validateLedger } from './support/cluster.js';
+import {
+  CLUSTER_COOKIE_SECRET,
+  Cluster,
+  Ledger,
+  QUICK_DETECTION,
+  validateLedger,
+} from './support/cluster.js';
 import { FakeGroup } from './support/fake-group.js';
 
 let cluster: Cluster<Ledger> | undefined;
@@ -169,6 +175,43 @@ describe('a request sent before the whole group was lost', () => {
     expect(await client.outcome(requestId)).toMatchObject({ status: 'not-found', settled: true });
     expect(await client.reissue(requestId)).toBe(1);
     expect(runs(g)).toBe(3);
+  });
+});
+
+describe('a request sent in a history that went on', () => {
+  it('keeps its not-found when every member it knew was replaced while it heard no view', async () => {
+    // Real-process chaos seed 3911 (FINDINGS 224): members replaced one at a time, each new
+    // incarnation taking the state, while the client heard nothing; the view it then finds
+    // shares no member with the one it knew, but the history never broke.
+    cluster = await Cluster.of(3);
+    const client = await cluster.client(QUICK_DETECTION);
+    const address = client.address;
+    cluster.net.drop = (from, to) => from === address || to === address;
+    const requestId = client.newRequestId();
+    const e = await client
+      .invoke('ledger', 'append', ['z'], { requestId, timeoutMs: 300 })
+      .catch((err: unknown) => err);
+    expect(e instanceof TimeoutError || e instanceof FailoverError).toBe(true);
+    const old = [...cluster.nodes];
+    for (const n of old) {
+      cluster.group.crash(n.member);
+      const instance = new Ledger();
+      const replica = new Replica(instance, {
+        validate: validateLedger,
+        cookieSecret: CLUSTER_COOKIE_SECRET,
+      });
+      const member = cluster.group.join({ state: replica, address: n.member.address });
+      replica.attach(member);
+      cluster.nodes.push({ member, replica, instance });
+      await cluster.settle();
+    }
+    cluster.net.drop = () => false;
+    await following(client, cluster.group);
+    expect(old.some((n) => cluster!.group.view.members.includes(n.member.self))).toBe(false);
+    expect(await client.outcome(requestId)).toMatchObject({ status: 'not-found', settled: true });
+    expect(await client.reissue(requestId)).toBe(1);
+    await cluster.settle();
+    expect(cluster.live.map((n) => n.instance.entries)).toStrictEqual([['z'], ['z'], ['z']]);
   });
 });
 

@@ -171,6 +171,9 @@ class SimGroupHandle implements GroupHandle {
   get view() {
     return this.node.view;
   }
+  get history() {
+    return this.node.history;
+  }
   get speaking() {
     return this.node.speaking;
   }

@@ -181,6 +181,8 @@ export interface NodeHandle {
   readonly self: MemberId;
   readonly address: string;
   readonly view: View | undefined;
+  /** As `Group.history`: the history this member's state belongs to, once settled. */
+  readonly history: number | undefined;
   /** As `Group.speaking`: whether the member may answer clients now. */
   readonly speaking: boolean;
   /** False once this incarnation crashed or was stopped. */
@@ -470,6 +472,9 @@ export class World {
       address,
       get view() {
         return core.view;
+      },
+      get history() {
+        return core.history;
       },
       get speaking() {
         return core.speaks(now());

@@ -134,11 +134,16 @@ export class FakeGroup {
    * @param firstNode node number of the first member: a group founded again on the same network
    *   (a re-founded group, view ids from 1) takes new numbers, as new incarnations have new ids.
    */
+  /** As `Group.history`: one per founding; a group founded again on the same network has another. */
+  readonly history: number;
+
   constructor(
     readonly net: FakeNet,
     readonly name: string,
     private nextNode = 1,
-  ) {}
+  ) {
+    this.history = nextNode;
+  }
 
   /** The current view (as the sequencer knows it). */
   get view(): View {
@@ -272,6 +277,11 @@ export class FakeMember implements GroupHandle {
 
   get view(): View | undefined {
     return this.installed;
+  }
+
+  /** As `Group.history`: its group's, once it installed a view. */
+  get history(): number | undefined {
+    return this.installed ? this.group.history : undefined;
   }
 
   cast(payload: Uint8Array, qos: QoS = { order: 'total' }): void {
