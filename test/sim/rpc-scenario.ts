@@ -382,16 +382,21 @@ export function blackoutReruns(sim: RpcSim): { id: string; line: string; chosen:
   const b = sim.world.blackouts[0];
   if (!b) return [];
   const m = model(sim);
-  const lost = new Set<string>();
+  // Each request the crashed incarnations ran, and when the last of those that ran it crashed.
+  const lost = new Map<string, number>();
   for (const inc of sim.incarnations) {
     const crashed = inc.rec.crashedAt;
     if (crashed === null || crashed < b.at || crashed > b.at + 5) continue;
-    for (const id of inc.allRuns.keys()) lost.add(id);
+    for (const id of inc.allRuns.keys()) lost.set(id, Math.max(lost.get(id) ?? crashed, crashed));
   }
   const out: { id: string; line: string; chosen: boolean }[] = [];
-  for (const id of [...lost].sort()) {
+  for (const [id, crashed] of [...lost].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
     const f = m.first.get(id);
-    if (!f || f.at <= b.at) continue;
+    // The copy the agreed log ran is another only if it was first delivered after the last of
+    // them crashed: one delivered while they ran (the blackout's crashes spread over 4 ms) is the
+    // same delivery, which the spared member's history kept (RPC seed 392000340: c1:3 at
+    // 1194.6 ms in view 2 at the spared member and at one that crashed 1.7 ms later).
+    if (!f || f.at <= crashed) continue;
     const c = sim.calls.find((x) => x.id === id);
     const nf = c?.outcomes.filter((a) => a.status === 'not-found' && a.at < f.at).length ?? 0;
     const unknown = c?.outcomes.filter((a) => a.status === 'unknown' && a.at < f.at).length ?? 0;
