@@ -246,6 +246,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     fenced: ['counter', 'Ordered copies of requests refused because a fence names their contact.'],
     refusalsSent: ['counter', 'Refusal notices sent to clients of another group or key.'],
     observeLimited: ['counter', 'Observability queries (status, trace, check) dropped past 20 a second.'],
+    otherHistory: [
+      'counter',
+      'Calls first sent into another history of the group (lost by a re-founding), not ordered.',
+    ],
     unspoken: [
       'counter',
       'Client packets ignored and answers not sent while this member could not speak for the group.',

@@ -217,6 +217,11 @@ export class ClientLink {
     else out.accepted.push(p);
   }
 
+  /** Tells client `to` this member's view now, as a push would. */
+  tellView(to: string): void {
+    this.sendView(to);
+  }
+
   private sendView(to: string): void {
     const view = this.view(
       to,

@@ -179,6 +179,11 @@ export class ClientMembership {
     return this.history_;
   }
 
+  /** The number of the history the members of the known view said last (undefined: none yet). */
+  get historyId(): number | undefined {
+    return this.groupHistory;
+  }
+
   /**
    * A packet from `from` decoded (and, with a key, verified): while the client looks for a
    * contact, it is an address that speaks for this group, whose refusal would be forged.

@@ -187,14 +187,24 @@ interface Call {
    */
   issue: number;
   /**
-   * The client's count of the group's histories ({@link ClientMembership.history}) when the
-   * request was first sent, by this call or an earlier one of its id (undefined: not sent yet).
-   * Once the client has followed the group into a later history, the group's `not-found` no
-   * longer says the request never ran, and the call is not sent again ({@link acrossHistories}).
+   * The group's history when the request was first sent, by this call or an earlier one of its
+   * id (undefined: not sent yet): the client's count of histories ({@link
+   * ClientMembership.history}) and the history's number, when a member told it one. Once the
+   * client has followed the group into a later history, the group's `not-found` no longer says
+   * the request never ran, and the call is not sent again ({@link acrossHistories}); every copy
+   * sent carries the number, and a member of another history does not order it.
    */
-  history: number | undefined;
+  history: SentIn | undefined;
   /** When the call started (the client's clock): its deadline is `timeoutMs` after. */
   startedAt: number;
+}
+
+/** The group's history a request was first sent in (see {@link Call.history}). */
+interface SentIn {
+  /** {@link ClientMembership.history} then. */
+  count: number;
+  /** {@link ClientMembership.historyId} then. */
+  id: number | undefined;
 }
 
 interface Remembered {
@@ -204,8 +214,8 @@ interface Remembered {
   mode: ReplyMode;
   /** The highest issue of it sent: any copy of those may still be on its way into the order. */
   issue: number;
-  /** {@link Call.history}: the group's history it was first sent in, as this client counts them. */
-  history?: number;
+  /** {@link Call.history}: the group's history it was first sent in. */
+  history?: SentIn;
   /**
    * Its answer, once the client has it (a reissue completed, or `outcome()` found it final): the
    * request is then settled, the group may drop its outcome, and this copy answers instead.
@@ -536,7 +546,7 @@ export class TroupeClient implements Invoker {
     if (this.lost(requestId)) {
       if (opts.rerun !== true) return this.recoverLost(requestId, mode, timeoutMs);
       // The caller's decision: the request is this history's from here on.
-      r.history = this.membership.history;
+      r.history = this.sentIn();
     }
     return this.start({
       id: requestId,
@@ -554,7 +564,12 @@ export class TroupeClient implements Invoker {
    */
   private lost(id: string): boolean {
     const sent = this.calls.get(id)?.history ?? this.remembered.get(id)?.history;
-    return sent !== undefined && sent < this.membership.history;
+    return sent !== undefined && sent.count < this.membership.history;
+  }
+
+  /** The history a request sent now is sent in. */
+  private sentIn(): SentIn {
+    return { count: this.membership.history, id: this.membership.historyId };
   }
 
   /**
@@ -597,7 +612,7 @@ export class TroupeClient implements Invoker {
     const r = this.remembered.get(id);
     if (!r) throw new UnknownRequestError(id);
     // Committed in this history: a reissue is answered from the table, by every member.
-    r.history = this.membership.history;
+    r.history = this.sentIn();
     return this.start({
       id,
       service: r.service,
@@ -670,8 +685,8 @@ export class TroupeClient implements Invoker {
   }
 
   private sendCall(call: Call, to: Contact): void {
-    if (call.history === undefined) call.history = this.membership.history;
-    else if (call.history < this.membership.history) {
+    if (call.history === undefined) call.history = this.sentIn();
+    else if (call.history.count < this.membership.history) {
       this.acrossHistories(call);
       return;
     }
@@ -690,6 +705,7 @@ export class TroupeClient implements Invoker {
       settled: s?.settled,
       keep: s?.keep,
       issue: call.issue,
+      ...(call.history.id !== undefined ? { history: call.history.id } : {}),
     });
   }
 
@@ -1269,12 +1285,7 @@ export class TroupeClient implements Invoker {
       mode: call.mode,
       issue: Math.max(had?.issue ?? 0, call.issue),
       ...(call.history !== undefined || had?.history !== undefined
-        ? {
-            history: Math.min(
-              call.history ?? Number.POSITIVE_INFINITY,
-              had?.history ?? Number.POSITIVE_INFINITY,
-            ),
-          }
+        ? { history: earlier(call.history, had?.history) }
         : {}),
       ...(answer ? { answer } : {}),
     });
@@ -1429,4 +1440,10 @@ export function helloNonce(random: Uint8Array): number {
   const high = ((random[0]! & 0x0f) << 16) | (random[1]! << 8) | random[2]!;
   const low = ((random[3]! << 24) >>> 0) + (random[4]! << 16) + (random[5]! << 8) + random[6]!;
   return 2 ** 52 + high * 2 ** 32 + low;
+}
+
+/** The earlier of two histories a request was sent in (the one it was first sent in). */
+function earlier(a: SentIn | undefined, b: SentIn | undefined): SentIn | undefined {
+  if (!a || !b) return a ?? b;
+  return b.count < a.count ? b : a;
 }

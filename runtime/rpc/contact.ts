@@ -61,6 +61,7 @@ export interface InOrder extends AppliedView {
 export type ContactCounters = Record<DropReason, number> & {
   misdirected: number;
   observeLimited: number;
+  otherHistory: number;
   unspoken: number;
   deduplicated: number;
   refusalsSent: number;
@@ -366,6 +367,17 @@ export class Contact {
       return;
     }
     if (resolved.entry.ordered) {
+      if (p.history !== undefined && group.history !== undefined && p.history !== group.history) {
+        // First sent into another history of the group: it may have run there, and that
+        // history's record of it is not ours (a re-founding lost it, or it is a lineage that
+        // yields). Not ordered: the view tells the client which history this is, and the client
+        // asks what became of the request instead (docs/rpc.md, "When the whole group loses its
+        // majority"; RPC seed 402000095: a reissue sent before the client knew of the re-founding
+        // ran a second time).
+        this.host.counters.otherHistory++;
+        this.host.link.tellView(from);
+        return;
+      }
       const msg: RequestMsg = {
         kind: 'request',
         id: p.id,

@@ -68,6 +68,15 @@ export interface CallPacket {
    * of an earlier release (issue 0; such a client asks for no fence).
    */
   issue?: number;
+  /**
+   * The history of the group ({@link ViewPacket.history}) the client first sent this request
+   * in, when a member had told it one. A member whose state belongs to another history does not
+   * order it (it may have run in that one, whose record is lost): it answers with its view, and
+   * the client learns the history changed (docs/rpc.md, "When the whole group loses its
+   * majority"). Absent: no history known (then any member orders it), or a client of an
+   * earlier release.
+   */
+  history?: number;
 }
 
 /**
@@ -380,8 +389,9 @@ function tuple(p: ClientPacket): unknown[] {
         p.to ?? null,
         p.settled ?? null,
         // Appended fields: the shortest form that holds what the call says.
-        ...(p.issue !== undefined || p.keep !== undefined ? [p.issue ?? 0] : []),
-        ...(p.keep !== undefined ? [p.keep] : []),
+        ...(p.issue !== undefined || p.keep !== undefined || p.history !== undefined ? [p.issue ?? 0] : []),
+        ...(p.keep !== undefined || p.history !== undefined ? [p.keep ?? []] : []),
+        ...(p.history !== undefined ? [p.history] : []),
       ];
     case 'outcome?':
       // Later fields were appended: the shortest form that holds what the query says.
@@ -570,9 +580,11 @@ function fields(v: unknown[], n: number, kind: string): void {
 function parse(v: unknown): ClientPacket {
   if (!Array.isArray(v)) return bad('client message must be an array');
   switch (v[0]) {
-    case KIND.call:
-      // The issue (9 fields) and the kept counters (10) came later; earlier clients send fewer.
-      if (v.length !== 8 && v.length !== 9) fields(v, 10, 'call');
+    case KIND.call: {
+      // The issue (9 fields), the kept counters (10) and the history (11) came later; earlier
+      // clients send fewer. With 11, no kept counters are an empty list.
+      if (v.length < 8 || v.length > 11) fields(v, 11, 'call');
+      const keep = v.length >= 10 ? ints(v[9], 'kept counters', MAX_KEPT) : [];
       return {
         kind: 'call',
         id: requestId(v[1]),
@@ -583,8 +595,10 @@ function parse(v: unknown): ClientPacket {
         ...(v[6] === null ? {} : { to: str(v[6], 'member', 64) }),
         ...(v[7] === null ? {} : { settled: int(v[7], 'settled watermark') }),
         ...(v.length >= 9 ? { issue: int(v[8], 'issue') } : {}),
-        ...(v.length === 10 ? { keep: ints(v[9], 'kept counters', MAX_KEPT) } : {}),
+        ...(keep.length > 0 ? { keep } : {}),
+        ...(v.length === 11 ? { history: int(v[10], 'history') } : {}),
       };
+    }
     case KIND['outcome?']:
       // The query number (4 fields), then the fenced issue (5) came later: earlier clients send fewer.
       if (v.length !== 3 && v.length !== 4) fields(v, 5, 'outcome?');

@@ -148,6 +148,8 @@ export interface ReplicaStats {
    * past {@link OBSERVE_QUERIES_PER_SEC} a second.
    */
   observeLimited: number;
+  /** Calls first sent into another history of the group (a re-founding lost it): not ordered. */
+  otherHistory: number;
   /**
    * Client packets ignored and answers not sent because this member could not speak for the
    * group's history (`GroupHandle.speaking`: a long stop not yet judged, a majority suspected):
@@ -383,6 +385,7 @@ export class Replica<T extends object = object> implements StateProvider {
     fenced: 0,
     refusalsSent: 0,
     observeLimited: 0,
+    otherHistory: 0,
     unspoken: 0,
     requestCasts: 0,
     requestsCast: 0,

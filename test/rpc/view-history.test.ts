@@ -4,6 +4,7 @@
  * sent only then, and read back whole in both the keyed and the keyless form.
  */
 import { describe, expect, it } from 'vitest';
+import { encodeValue } from '../../runtime/rpc/codec.js';
 import {
   type ClientPacket,
   decodeClientPacket,
@@ -73,6 +74,21 @@ describe('the history field', () => {
     expect(v).toMatchObject({ cookie, echo: 2 ** 52 + 1, history: 9 });
   });
 
+  it('a call with a history and no kept counters: 11 fields, read back without keep', () => {
+    const p: ClientPacket = {
+      kind: 'call',
+      id: 'ab:3',
+      service: 's',
+      method: 'm',
+      args: new Uint8Array([1]),
+      mode: 'first',
+      issue: 5,
+      history: 2 ** 33 + 7,
+    };
+    expect(roundTrip(p)).toStrictEqual(p);
+    expect(roundTrip({ ...p, keep: [1, 2] })).toStrictEqual({ ...p, keep: [1, 2] });
+  });
+
   it('refuses a history that is not a non-negative integer', () => {
     for (const history of [-1, 1.5])
       expect(() =>
@@ -102,5 +118,41 @@ describe('a member tells the history', () => {
       history,
       history,
     ]);
+  });
+});
+
+describe('a call first sent into another history', () => {
+  it('is not ordered: the member counts it and tells its view; one of its own history runs', async () => {
+    const c = await Cluster.of(3);
+    const { send, got, gid, from } = rawClient(c);
+    const to = c.nodes[0]!.member;
+    const args = encodeValue(['x']);
+    const call = (id: string, history: number): ClientPacket => ({
+      kind: 'call',
+      id,
+      service: 'ledger',
+      method: 'append',
+      args,
+      mode: 'first',
+      to: to.self,
+      issue: 1,
+      history,
+    });
+    send(
+      to.address,
+      { kind: 'hello', viewId: 0, maxDatagram: 1_400, wants: WANTS_HISTORY },
+      cookieHead(from),
+    );
+    await c.settle();
+    got.length = 0;
+    send(to.address, call('ab:1', c.group.history + 1), cookieHead(from));
+    await c.settle();
+    expect(c.nodes.map((n) => n.instance.entries)).toStrictEqual([[], [], []]);
+    expect(c.nodes[0]!.replica.stats().otherHistory).toBe(1);
+    const told = got.map((b) => decodeClientPacket(b, gid).packet);
+    expect(told).toMatchObject([{ kind: 'view', history: c.group.history }]);
+    send(to.address, call('ab:2', c.group.history), cookieHead(from));
+    await c.settle();
+    expect(c.nodes.map((n) => n.instance.entries)).toStrictEqual([['x'], ['x'], ['x']]);
   });
 });
