@@ -105,19 +105,23 @@ describe('blackout', () => {
 
   it('blackout-rerun: a call the lost history ran must not run again, unless the client chose to', async () => {
     // c1:1 ran before the blackout; a client blind to the lost history (as before FINDINGS 222's
-    // fix: it never sees the group's history change) was told not-found and ran it again.
+    // fix: it never sees the group's history change, and its calls say none) was told not-found
+    // and ran it again.
     const seed = 392000387;
     const cfg = { ...rpcConfig(seed, rpcMembers(seed), FAULTS), rejoin: 'same' as const, persist: true };
     const opts = { asyncShare: 0.25, replyShare: 0.3, autoReissue: 'mixed' as const };
     const r = await runRpcScenario(cfg, opts);
     expect(r.violations).toEqual([]);
     expect(blackoutReruns(r.sim)).toEqual([]);
+    // Blind: it counts no change, and its calls carry no history for a member to refuse.
     const blind = vi.spyOn(ClientMembership.prototype, 'history', 'get').mockReturnValue(0);
+    const unnumbered = vi.spyOn(ClientMembership.prototype, 'historyId', 'get').mockReturnValue(undefined);
     let m: Awaited<ReturnType<typeof runRpcScenario>>;
     try {
       m = await runRpcScenario(cfg, opts);
     } finally {
       blind.mockRestore();
+      unnumbered.mockRestore();
     }
     const reruns = blackoutReruns(m.sim);
     expect(reruns.map((x) => x.id)).toContain('c1:1');
