@@ -85,9 +85,9 @@ export { isPlainObject } from './client-options.js';
 
 /**
  * What `client.outcome()` reports of a request: a member's answer ({@link OutcomeStatus}), or
- * `unknown`: the client first sent the request before the group's history was lost (it has
- * since followed the group into a view sharing no member with the one it knew: the group was
- * founded again), and the group that answers has no record of it. It may have run in the lost
+ * `unknown`: the client first sent the request before the group's history was lost (a member
+ * of the view it follows now has since said another history: the group was founded again), and
+ * the group that answers has no record of it. It may have run in the lost
  * history; the client does not send it again unless told `reissue(id, { rerun: true })`
  * (docs/rpc.md, "Recovering a failed call"). Members never send `unknown`: the client makes it
  * of their `not-found`, which after a lost history promises nothing.
@@ -524,8 +524,8 @@ export class TroupeClient implements Invoker {
    * Sends a failed or timed-out request again under its own id. The group never runs a request
    * twice in one history: if it ran, the recorded reply comes back; if it did not, it runs now.
    *
-   * A request first sent before the group's history was lost (the client has since followed the
-   * group into a view sharing no member with the one it knew) is not sent again: the client asks
+   * A request first sent before the group's history was lost (a member of the view the client
+   * follows has since said another history of the group) is not sent again: the client asks
    * the group's outcome instead, and ends with its recorded result if the group has one, with
    * {@link OutcomeUnknownError} if it has none (it may have run in the lost history), or with
    * {@link TimeoutError} if no final answer came by the deadline. `{ rerun: true }` sends it all
