@@ -6,12 +6,12 @@
  *
  *   {cmd:'join', seeds, layers?, stack?, health?, membershipFile?}
  *                                 -> {event:'joined', self, view: {id, members, addresses}}; then every view as
- *                                    {event:'view', id, members, failed, left, self, at}, and
+ *                                    {event:'view', id, members, failed, left, self, history, at}, and
  *                                    {event:'partitioned', viewId, reason, self} when this
  *                                    member lost its majority (it then rejoins as a new member,
  *                                    so a later view's `self` differs), and
  *                                    {event:'lagging', member, lagMs, lagBytes, removing}
- *   {cmd:'state'}                 -> {event:'state', self, view, holders, stats, transport, app}:
+ *   {cmd:'state'}                 -> {event:'state', self, view, history, holders, stats, transport, app}:
  *                                    this replica's own state, read locally (no group call);
  *                                    `transport` is its transport's counters
  *   {cmd:'outcome', id}           -> {event:'outcome', id, status, value?, error?}: its outcome table
@@ -120,6 +120,8 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
           failed: v.failed,
           left: v.left,
           self: group.self,
+          // The history this member's state belongs to (none yet for a joiner or a founder).
+          history: group.history,
           at: Date.now(),
         }),
       );
@@ -130,6 +132,7 @@ export async function serveReplicaChild<T extends object>(o: ReplicaChildOptions
       emit('state', {
         self: member?.group.self,
         view: member && viewOf(member.group),
+        history: member?.group.history,
         holders: Object.fromEntries((o.locks ?? []).map((l) => [l, member?.replica.holder(l)])),
         stats: member?.replica.stats(),
         // The member core's and layers' counters (gms: joins, refusals, flushes...), for a

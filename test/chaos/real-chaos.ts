@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect, type Replies, type TroupeClient } from '../../runtime/rpc/index.js';
+import { connect, OutcomeUnknownError, type Replies, type TroupeClient } from '../../runtime/rpc/index.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import { tcp } from '../../runtime/transport/tcp.js';
 import { TEST_SECURITY } from '../support/key.js';
@@ -179,6 +179,14 @@ const counts = {
   answered: 0,
   retried: 0,
   lost: 0,
+  /**
+   * Calls that ended in OUTCOME_UNKNOWN: first sent before the group was founded again, with no
+   * record of them in the new history (docs/rpc.md, "When the whole group loses its majority").
+   * Right only in a run whose group changed history; else each is a violation.
+   */
+  unknown: 0,
+  /** Histories of the group the replicas said (`Group.history`): more than one after a re-founding. */
+  histories: 0,
   /** `--replies`: answers that came as every member's (or a majority's) replies. */
   multiReplies: 0,
 };
@@ -393,7 +401,8 @@ async function settle(client: TroupeClient, id: string, first: Promise<unknown>)
     try {
       return await attempt;
     } catch (e) {
-      if (Date.now() > deadline) throw e;
+      // The group was founded again without a record of it: the client will not send it again.
+      if (e instanceof OutcomeUnknownError || Date.now() > deadline) throw e;
       counts.retried++;
       try {
         const o = await client.outcome(id, { timeoutMs: 5_000 });
@@ -438,8 +447,13 @@ async function worker(client: TroupeClient, name: string, until: number): Promis
       else answered.set(entry, at);
       counts.answered++;
     } catch (e) {
-      counts.lost++;
-      log(`${entry} (${id}) not settled in ${SETTLE_MS} ms: ${(e as Error).message}`);
+      if (e instanceof OutcomeUnknownError) {
+        counts.unknown++;
+        log(`${entry} (${id}) ended unknown: ${e.message}`);
+      } else {
+        counts.lost++;
+        log(`${entry} (${id}) not settled in ${SETTLE_MS} ms: ${(e as Error).message}`);
+      }
     }
   }
 }
@@ -601,6 +615,14 @@ async function main(): Promise<void> {
     else if (log0[at - 1] !== entry)
       violations.push(`${entry}: the reply named position ${at}, which holds ${log0[at - 1] ?? 'nothing'}`);
   if (counts.lost > 0) violations.push(`${counts.lost} calls never settled`);
+  const histories = new Set<number>();
+  for (const r of replicas)
+    for (const e of r.child.events)
+      if ((e.event === 'view' || e.event === 'state') && typeof e.history === 'number')
+        histories.add(e.history);
+  counts.histories = histories.size;
+  if (counts.unknown > 0 && histories.size < 2)
+    violations.push(`${counts.unknown} calls ended OUTCOME_UNKNOWN, but the group never changed history`);
   if (violations.length > 0)
     // What each replica process said (views, partitions, joins), for the one who reads this.
     for (const r of replicas) {
