@@ -168,6 +168,8 @@ interface Replica {
 
 const procs = new ProcessHarness();
 const replicas: Replica[] = [];
+/** Replicas killed (their events still tell which histories the group went through). */
+const killed: Replica[] = [];
 const counts = {
   kills: 0,
   pauses: 0,
@@ -288,6 +290,7 @@ async function fault(): Promise<void> {
     log(`SIGKILL pid ${target.child.pid} at ${target.address}`);
     await target.child.kill('SIGKILL');
     replicas.splice(replicas.indexOf(target), 1);
+    killed.push(target);
     const replacing = startReplica(() => live().map((r) => r.address), target.slot).then(
       (r) => log(`replacement pid ${r.child.pid} joined at ${r.address}`),
       (e) => violations.push(`a replacement replica did not join: ${(e as Error).message.split('\n')[0]}`),
@@ -616,7 +619,7 @@ async function main(): Promise<void> {
       violations.push(`${entry}: the reply named position ${at}, which holds ${log0[at - 1] ?? 'nothing'}`);
   if (counts.lost > 0) violations.push(`${counts.lost} calls never settled`);
   const histories = new Set<number>();
-  for (const r of replicas)
+  for (const r of [...killed, ...replicas])
     for (const e of r.child.events)
       if ((e.event === 'view' || e.event === 'state') && typeof e.history === 'number')
         histories.add(e.history);
