@@ -36,7 +36,8 @@ export function mixedOptions(seed: number): SimOptions {
  * members that keep their last view on disk (`persist`) in half the seeds, old packets
  * replayed 4–20 s later (`replay`) in three in ten, flapping links (`flap`) in three in ten,
  * damped rejoins in two in five of the seeds that rejoin with the same core, and in RPC mode
- * handler locks that move while their calls run (`locks`) in two in five. Its own seed range, so `mixed`'s pinned
+ * handler locks that move while their calls run (`locks`) in two in five, and a `blackout` (every
+ * member, or all but one, down at once) in one in six. Its own seed range, so `mixed`'s pinned
  * seeds keep their schedules.
  */
 export function wideOptions(seed: number): SimOptions {
@@ -91,9 +92,12 @@ function drawOptions(seed: number, wide: boolean): SimOptions {
   const flap = bit(0.3) ? ['flap'] : [];
   const damped = mixed.rejoin === 'same' && bit(0.4);
   const locks = rpc && bit(0.4);
+  // After locks, for the same reason (session 40): every member (or all but one) down at once
+  // and back, the group founded again (test/sim/blackout.ts and its rules), in one seed in six.
+  const blackout = bit(1 / 6) ? ['blackout'] : [];
   return {
     ...mixed,
-    faults: parseFaults([...faults, ...network, ...replay, ...flap].join(',') || 'loss'),
+    faults: parseFaults([...faults, ...network, ...replay, ...flap, ...blackout].join(',') || 'loss'),
     ...sized,
     ...(persist ? { persist: true } : {}),
     ...(damped ? { rejoin: 'damped' as const } : {}),
