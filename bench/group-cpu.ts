@@ -6,8 +6,11 @@
 // without sockets. A loaded machine stretches the wall time far more than this figure (still
 // ±40 % from round to round at load 30), hence also the scavenge count (docs/performance.md).
 // Scavenges per cast count allocation; NODE_OPTIONS=--max-semi-space-size=1 makes the count finer.
+// Bytes allocated per cast (JS heap, from V8's heap size before and after each collection while
+// casting: `v8.GCProfiler`) count it directly; casts/s is wall time, which load stretches.
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { type Group, joinGroup, MemoryHub } from 'troupe/group';
 
 const { values } = parseArgs({
@@ -27,6 +30,25 @@ interface Figures {
   cpuUs: number;
   wallUs: number;
   gcPer1k: number;
+  /** JS heap bytes allocated per cast. */
+  bytes: number;
+}
+
+interface GcStat {
+  beforeGC: { heapStatistics: { usedHeapSize: number } };
+  afterGC: { heapStatistics: { usedHeapSize: number } };
+}
+
+/** Bytes allocated on the JS heap between `start` (used heap size then) and now, from the
+ * collections `stats` recorded in between: what each found in use, less what the last left. */
+function allocatedSince(start: number, stats: readonly GcStat[]): number {
+  let bytes = 0;
+  let after = start;
+  for (const s of stats) {
+    bytes += Math.max(0, s.beforeGC.heapStatistics.usedHeapSize - after);
+    after = s.afterGC.heapStatistics.usedHeapSize;
+  }
+  return bytes + Math.max(0, getHeapStatistics().used_heap_size - after);
 }
 
 async function measure(size: number, keyed: boolean, round: number): Promise<Figures> {
@@ -76,6 +98,9 @@ async function measure(size: number, keyed: boolean, round: number): Promise<Fig
         scavenges++;
   });
   gc.observe({ entryTypes: ['gc'] });
+  const gcProfiler = new GCProfiler();
+  gcProfiler.start();
+  const heap0 = getHeapStatistics().used_heap_size;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   // Bounded in turns and in time: a stuck group ends the round with what it delivered.
@@ -90,6 +115,7 @@ async function measure(size: number, keyed: boolean, round: number): Promise<Fig
   }
   const wallUs = (performance.now() - t0) * 1000;
   const cpu = process.cpuUsage(cpu0);
+  const allocated = allocatedSince(heap0, (gcProfiler.stop()?.statistics ?? []) as unknown as GcStat[]);
   await new Promise((r) => setImmediate(r)); // gc entries are delivered asynchronously
   gc.disconnect();
   if (delivered < expected)
@@ -102,6 +128,7 @@ async function measure(size: number, keyed: boolean, round: number): Promise<Fig
     cpuUs: (cpu.user + cpu.system) / casts,
     wallUs: wallUs / casts,
     gcPer1k: (1000 * scavenges) / casts,
+    bytes: allocated / casts,
   };
 }
 
@@ -112,9 +139,13 @@ for (const size of [1, 1024]) {
     const runs: Figures[] = [];
     for (let r = 0; r < Number(values.rounds); r++) runs.push(await measure(size, keyed, r));
     const cpu = runs.map((x) => x.cpuUs).sort((a, b) => a - b);
+    const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     console.log(
       `${MEMBERS} members, ${size} B, ${keyed ? 'keyed  ' : 'insecure'}: CPU per cast (whole group) ` +
         `median ${cpu[Math.floor(cpu.length / 2)]!.toFixed(1)} µs (runs ${cpu.map((c) => c.toFixed(1)).join(', ')}); ` +
+        `KB allocated per cast median ${(median(runs.map((x) => x.bytes)) / 1024).toFixed(2)} ` +
+        `(runs ${runs.map((x) => (x.bytes / 1024).toFixed(2)).join(', ')}); ` +
+        `casts/s median ${Math.round(median(runs.map((x) => 1e6 / x.wallUs)))}; ` +
         `scavenges per 1,000 casts ${runs.map((x) => x.gcPer1k.toFixed(1)).join(', ')}`,
     );
   }
