@@ -3,7 +3,18 @@ import { fnv1a } from '../stack/hash.js';
 import { headerTuple, headerUint } from '../stack/header.js';
 import { type MemberId, memberId } from '../stack/member.js';
 import type { Stack } from '../stack/stack.js';
-import type { DownEvent, Effect, LastView, Msg, QoS, UpEvent, View, ViewDelta } from '../stack/types.js';
+import {
+  type DownEvent,
+  type Effect,
+  firstHeader,
+  type LastView,
+  type Msg,
+  message,
+  type QoS,
+  type UpEvent,
+  type View,
+  type ViewDelta,
+} from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
 import { GroupKind, STATE_WINDOW, StateReceiver, StateSender, stateWindowFor } from './state-transfer.js';
 import type { Delivery, Lagging, LineageYield, StateProvider, Suspicion, ViewChange } from './types.js';
@@ -194,6 +205,8 @@ interface Founding {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The header of an application message: one array for all (nothing writes to a header). */
+const APP: readonly unknown[] = Object.freeze([GroupKind.App]);
 
 /**
  * The sans-IO heart of a group member, above the protocol stack: application headers, state
@@ -337,14 +350,15 @@ export class MemberCore {
 
   cast(payload: Uint8Array, qos: QoS, now: number): CoreEffect[] {
     if (this.halted) return [];
-    return this.call(now, () =>
-      this.down({ type: 'cast', msg: { headers: [[GroupKind.App]], payload }, qos }),
-    );
+    // call() spelled out, here and in receive: a closure per cast and per packet otherwise.
+    this.now = now;
+    this.down({ type: 'cast', msg: message(payload, APP), qos });
+    return this.taken();
   }
 
   send(to: MemberId, payload: Uint8Array, now: number): CoreEffect[] {
     if (this.halted) return [];
-    return this.call(now, () => this.sendKind(to, [GroupKind.App], payload));
+    return this.call(now, () => this.sendKind(to, APP, payload));
   }
 
   leave(now: number): CoreEffect[] {
@@ -353,7 +367,9 @@ export class MemberCore {
 
   receive(bytes: Uint8Array, from: string, now: number): CoreEffect[] {
     if (this.halted) return [];
-    return this.call(now, () => this.consume(this.stack.receive(bytes, from, now)));
+    this.now = now;
+    this.consume(this.stack.receive(bytes, from, now));
+    return this.taken();
   }
 
   advance(now: number): CoreEffect[] {
@@ -430,6 +446,11 @@ export class MemberCore {
   private call(now: number, fn: () => void): CoreEffect[] {
     this.now = now;
     fn();
+    return this.taken();
+  }
+
+  /** The effects gathered so far, handed over. */
+  private taken(): CoreEffect[] {
     const out = this.out;
     this.out = [];
     return out;
@@ -439,8 +460,8 @@ export class MemberCore {
     this.consume(this.stack.down(ev, this.now));
   }
 
-  private sendKind(to: MemberId, header: unknown[], payload: Uint8Array = EMPTY): void {
-    this.down({ type: 'send', to, msg: { headers: [header], payload }, qos: { order: 'fifo' } });
+  private sendKind(to: MemberId, header: readonly unknown[], payload: Uint8Array = EMPTY): void {
+    this.down({ type: 'send', to, msg: message(payload, header), qos: { order: 'fifo' } });
   }
 
   /**
@@ -591,7 +612,7 @@ export class MemberCore {
     gseq: number | undefined,
     qos: QoS | undefined,
   ): void {
-    const h = headerTuple(msg.headers[0], 'group', 1);
+    const h = headerTuple(firstHeader(msg), 'group', 1);
     const kind = headerUint(h[0], 'group', 'kind');
     switch (kind) {
       case GroupKind.App:

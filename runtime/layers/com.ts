@@ -2,6 +2,7 @@ import { endpointOf, type MemberId, memberId } from '../stack/member.js';
 import {
   type DownEvent,
   detach,
+  fromHeaders,
   type Layer,
   type LayerContext,
   type LayerFactory,
@@ -307,9 +308,10 @@ class Com implements Layer {
     // member's packet it counts whole; of a stranger's, only what it reads: a field past those it
     // reads, or a one-byte payload, kept the whole datagram alive (30 KB each, a thousand times
     // what nak's stranger cap counted). A stranger's message shares no bytes with its datagram.
+    // Built as a header stack: each layer's pop on the way up is then a field read, not a copy.
     const msg: Msg = this.members.has(sender)
-      ? { headers: packet.headers, payload: packet.payload }
-      : { headers: detach(packet.headers), payload: packet.payload.slice() };
+      ? fromHeaders(packet.headers, packet.payload)
+      : fromHeaders(detach(packet.headers), packet.payload.slice());
     if (packet.type === PacketType.Discovery)
       this.ctx.passUp({
         type: 'discovery',

@@ -26,6 +26,11 @@ export const FcKind = {
   Uncounted: 2,
 } as const;
 
+/** The headers of counted and uncounted messages: one array each for all (nothing writes to a
+ * header). */
+const DATA: readonly unknown[] = Object.freeze([FcKind.Data]);
+const UNCOUNTED: readonly unknown[] = Object.freeze([FcKind.Uncounted]);
+
 export interface FcOptions {
   /** Bytes a member may cast ahead of each other member's consumption. */
   credits: number;
@@ -91,7 +96,7 @@ class Fc implements Layer {
     switch (ev.type) {
       case 'cast': {
         if (ev.qos.order === 'unreliable') {
-          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [FcKind.Uncounted])));
+          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, UNCOUNTED)));
           return;
         }
         const bytes = ev.msg.payload.length;
@@ -106,7 +111,7 @@ class Fc implements Layer {
         return;
       }
       case 'send':
-        this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [FcKind.Data])));
+        this.ctx.passDown(downWith(ev, pushHeader(ev.msg, DATA)));
         return;
       case 'forget':
         this.consumed.delete(ev.member);
@@ -144,7 +149,7 @@ class Fc implements Layer {
 
   private send(msg: Msg, qos: QoS, bytes: number): void {
     if (this.viewId !== undefined) for (const [m, c] of this.credits) this.credits.set(m, c - bytes);
-    this.ctx.passDown({ type: 'cast', msg: pushHeader(msg, [FcKind.Data]), qos });
+    this.ctx.passDown({ type: 'cast', msg: pushHeader(msg, DATA), qos });
   }
 
   /** Send what the credits allow, in order. */

@@ -1,13 +1,16 @@
 import { TroupeError } from '../errors.js';
 import { headerUint, popKindHeader } from '../stack/header.js';
+import type { MemberId } from '../stack/member.js';
 import { requirePositive } from '../stack/options.js';
 import {
   type DownEvent,
   deliverWith,
   downWith,
+  fromHeaders,
   type Layer,
   type LayerContext,
   type LayerFactory,
+  message,
   pushHeader,
   type UpEvent,
 } from '../stack/types.js';
@@ -21,6 +24,9 @@ export const FragKind = {
    * Fragment 0 carries the headers of the layers above; the others carry only this header. */
   Fragment: 1,
 } as const;
+
+/** The header of a whole message: one array for all (nothing writes to a header). */
+const WHOLE: readonly unknown[] = Object.freeze([FragKind.Whole]);
 
 export interface FragOptions {
   /** Payloads larger than this many bytes are split into fragments of at most this size. */
@@ -76,6 +82,9 @@ interface InStream {
 class Frag implements Layer {
   /** Keyed `${member}|c` (its cast stream) and `${member}|p` (its point-to-point stream to us). */
   private readonly streams = new Map<string, InStream>();
+  /** The two stream keys of each member of the view, built once per view rather than per
+   * message. */
+  private memberKeys = new Map<MemberId, readonly [cast: string, p2p: string]>();
   /** Members of the latest view passed down; undefined before one (every sender is a stranger
    * then, as in nak: a joiner held every invented sender's partial message, unbounded). */
   private members: ReadonlySet<string> | undefined;
@@ -111,7 +120,7 @@ class Frag implements Layer {
             `frag: a ${size}-byte message exceeds maxMessage (${this.o.maxMessage})`,
           );
         if (size <= this.o.fragSize) {
-          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [FragKind.Whole])));
+          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, WHOLE)));
           return;
         }
         // An unreliable message may lose any fragment, and the receiver could never tell which
@@ -133,6 +142,7 @@ class Frag implements Layer {
         return;
       case 'view':
         this.members = new Set(ev.view.members);
+        this.memberKeys = new Map(ev.view.members.map((m) => [m, [`${m}|c`, `${m}|p`]]));
         for (const m of ev.view.members) for (const k of [`${m}|c`, `${m}|p`]) this.strangers.delete(k);
         this.ctx.passDown(ev);
         return;
@@ -150,8 +160,9 @@ class Frag implements Layer {
     for (let i = 0; i < count; i++) {
       // subarray shares the sender's buffer: no copy until the bottom layer encodes the packet.
       const part = payload.subarray(i * size, Math.min(total, (i + 1) * size));
-      const headers = i === 0 ? ev.msg.headers : [];
-      const msg = pushHeader({ headers, payload: part }, [FragKind.Fragment, count, i, total]);
+      // The first fragment carries the headers of the layers above.
+      const base = i === 0 ? fromHeaders(ev.msg.headers, part) : message(part);
+      const msg = pushHeader(base, [FragKind.Fragment, count, i, total]);
       this.c.fragmentsSent++;
       this.ctx.passDown(downWith(ev, msg));
     }
@@ -163,7 +174,8 @@ class Frag implements Layer {
       return;
     }
     const { h, kind, rest } = popKindHeader(ev.msg, 'frag');
-    const key = `${ev.from}|${ev.cast ? 'c' : 'p'}`;
+    const keys = this.memberKeys.get(ev.from);
+    const key = keys ? keys[ev.cast ? 0 : 1] : `${ev.from}|${ev.cast ? 'c' : 'p'}`;
     // No sequence number: an unreliable message (heartbeats, repair requests), outside the
     // sender's reliable stream. It says nothing of a fragment run in that stream: taken for part
     // of it, a heartbeat arriving between two fragments of a large cast dropped the cast here
@@ -268,7 +280,7 @@ class Frag implements Layer {
     s.partial = undefined;
     const whole = p.buf;
     this.c.reassembled++;
-    this.ctx.passUp(deliverWith(ev, { headers: p.headers, payload: whole }));
+    this.ctx.passUp(deliverWith(ev, fromHeaders(p.headers, whole)));
   }
 
   /** A whole message in a stream where a fragmented one is in progress means the rest was lost. */

@@ -41,6 +41,9 @@ export const NakKind = {
   Origin: 8,
 } as const;
 
+/** The header of an unreliable message: one array for all (nothing writes to a header). */
+const UNRELIABLE: readonly unknown[] = Object.freeze([NakKind.Unreliable]);
+
 /** Channel 0: the sender's cast stream; channel 1: its point-to-point stream to the receiver. */
 const CAST = 0;
 const P2P = 1;
@@ -460,7 +463,7 @@ class Nak implements Layer {
       case 'cast':
       case 'send': {
         if (ev.qos.order === 'unreliable') {
-          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [NakKind.Unreliable])));
+          this.ctx.passDown(downWith(ev, pushHeader(ev.msg, UNRELIABLE)));
           return;
         }
         const s = this.outStream(ev.type === 'cast' ? null : ev.to);

@@ -25,6 +25,10 @@ export const OrderKind = {
 } as const;
 
 const ORDERS: readonly Ordering[] = ['unreliable', 'reliable', 'fifo'];
+/** The Pass header of each order: one array each for all (nothing writes to a header). */
+const PASS: readonly (readonly unknown[])[] = ORDERS.map((_, order) =>
+  Object.freeze([OrderKind.Pass, order]),
+);
 const RESILIENCE: readonly Resilience[] = ['none', 'k', 'majority', 'safe'];
 
 export interface Held {
@@ -182,7 +186,7 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     }
     if (ev.type === 'cast' || ev.type === 'send') {
       const order = ev.type === 'send' ? 2 : Math.max(0, ORDERS.indexOf(ev.qos.order));
-      this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [OrderKind.Pass, order])));
+      this.ctx.passDown(downWith(ev, pushHeader(ev.msg, PASS[order])));
       return;
     }
     this.ctx.passDown(ev);

@@ -3,6 +3,8 @@ import type { MemberId } from '../stack/member.js';
 import {
   type DownEvent,
   deliverWith,
+  fromHeaders,
+  headerCount,
   type Layer,
   type LayerContext,
   type LayerFactory,
@@ -60,7 +62,7 @@ class Pack implements Layer {
     }
     const to = ev.type === 'cast' ? null : ev.to;
     const key = to ?? '*';
-    const size = ev.msg.payload.length + HEADER_ESTIMATE * (ev.msg.headers.length + 1);
+    const size = ev.msg.payload.length + HEADER_ESTIMATE * (headerCount(ev.msg) + 1);
     let b = this.batches.get(key);
     if (b && (b.bytes + size > this.o.maxBytes || b.msgs.length >= this.o.maxMessages)) {
       this.flush(key, b);
@@ -87,7 +89,7 @@ class Pack implements Layer {
     if (!first) return;
     const msg =
       b.msgs.length === 1
-        ? pushHeader(first, [PackKind.Single])
+        ? pushHeader(first, SINGLE)
         : {
             headers: [[PackKind.Packed, b.msgs.map((m) => [m.headers, m.payload])]],
             payload: EMPTY,
@@ -147,7 +149,7 @@ class Pack implements Layer {
     // Validate every sub-message before delivering any, so a bad packet delivers nothing.
     const msgs: Msg[] = subs.map((s) => {
       const t = headerTuple(s, 'pack', 2);
-      return { headers: headerTuple(t[0], 'pack', 0), payload: headerBytes(t[1], 'pack', 'payload') };
+      return fromHeaders(headerTuple(t[0], 'pack', 0), headerBytes(t[1], 'pack', 'payload'));
     });
     this.c.unpacked += msgs.length;
     for (const msg of msgs) this.ctx.passUp(deliverWith(ev, msg));
@@ -159,6 +161,8 @@ class Pack implements Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The header of a packet of one message: one array for all (nothing writes to a header). */
+const SINGLE: readonly unknown[] = Object.freeze([PackKind.Single]);
 /** Flushes at one run's end (each for what the previous one's loop-back caused): a bound, since
  * a loop-back may always cause more. */
 const MAX_FLUSHES_PER_RUN = 4;

@@ -25,6 +25,9 @@ export const StableKind = {
   Gossip: 1,
 } as const;
 
+/** The header of a data message: one array for all (nothing writes to a header). */
+const DATA: readonly unknown[] = Object.freeze([StableKind.Data]);
+
 export interface StableOptions {
   /** Interval between gossip rounds while something is unstable or changed (ms). */
   gossipMs: number;
@@ -99,7 +102,7 @@ class Stable implements Layer {
     switch (ev.type) {
       case 'cast':
       case 'send':
-        this.ctx.passDown(downWith(ev, pushHeader(ev.msg, [StableKind.Data])));
+        this.ctx.passDown(downWith(ev, pushHeader(ev.msg, DATA)));
         return;
       case 'view':
         this.viewId = ev.view.id;

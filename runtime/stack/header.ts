@@ -1,5 +1,5 @@
 import { DecodeError } from '../wire/errors.js';
-import type { Msg } from './types.js';
+import { type Msg, Stacked } from './types.js';
 
 /**
  * Checks for headers popped off the wire. A layer validates its header before it changes any
@@ -33,9 +33,20 @@ export function headerBytes(v: unknown, layer: string, what: string): Uint8Array
  * (headers of the layers above) is returned alongside. */
 export function popKindHeader(msg: Msg, layer: string): { h: unknown[]; kind: number; rest: Msg } {
   // popHeader inlined: its [header, rest] pair was one more allocation per layer per message.
-  const n = msg.headers.length;
-  if (n === 0) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: missing header`);
-  const h = headerTuple(msg.headers[n - 1], layer, 1);
+  let top: unknown;
+  let rest: Msg;
+  if (msg instanceof Stacked) {
+    // What the stack built (com and pack decode into it, and a loop-back is what was pushed):
+    // the rest is the message below, no copy.
+    top = msg.top;
+    rest = msg.below;
+  } else {
+    const n = msg.headers.length;
+    if (n === 0) throw new DecodeError('DECODE_BAD_SHAPE', `${layer}: missing header`);
+    top = msg.headers[n - 1];
+    rest = { headers: msg.headers.slice(0, n - 1), payload: msg.payload };
+  }
+  const h = headerTuple(top, layer, 1);
   const kind = headerUint(h[0], layer, 'kind');
-  return { h, kind, rest: { headers: msg.headers.slice(0, n - 1), payload: msg.payload } };
+  return { h, kind, rest };
 }

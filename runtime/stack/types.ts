@@ -3,6 +3,9 @@ import type { MemberId } from './member.js';
 /**
  * A message on its way through the stack. Each layer pushes one header on the way down and
  * pops it on the way up; `payload` is shared by reference and never copied by a layer.
+ *
+ * A plain `{ headers, payload }` is a message; so is a {@link Stacked}, what {@link pushHeader}
+ * and {@link fromHeaders} build, whose `headers` are computed when read.
  */
 export interface Msg {
   /** Layer headers, top-most first; the bottom-most header is last. */
@@ -10,13 +13,74 @@ export interface Msg {
   readonly payload: Uint8Array;
 }
 
-/** Push a header (returns a new message; the payload is shared). */
+/** The headers of a message that has none (shared: nothing writes to it). */
+const NO_HEADERS: readonly unknown[] = Object.freeze([]);
+
+/**
+ * A message as the stack builds it: the message `below` with one header more, `top` (the
+ * bottom-most, pushed last). A persistent stack: a push makes one node and copies nothing, and
+ * the message a pop returns is `below` itself, so neither way allocates per header beyond the
+ * node. Immutable, like every message: a layer that keeps one (nak's retransmission buffer,
+ * gms's forwarding log) keeps what it saw, whatever is pushed on it or popped off it later;
+ * nodes are shared, never written. The header list is built only when `headers` is read (com
+ * encoding a packet, pack packing one, a held message's size).
+ */
+export class Stacked implements Msg {
+  constructor(
+    /** The bottom-most header (the one pushed last). */
+    readonly top: unknown,
+    /** This message without `top`. */
+    readonly below: Msg,
+    readonly payload: Uint8Array,
+    /** How many headers: `headers.length`. */
+    readonly depth: number,
+  ) {}
+
+  get headers(): readonly unknown[] {
+    const out = new Array<unknown>(this.depth);
+    let i = this.depth - 1;
+    let m: Msg = this;
+    for (; m instanceof Stacked; m = m.below) out[i--] = m.top;
+    const base = m.headers;
+    for (let j = 0; j <= i; j++) out[j] = base[j];
+    return out;
+  }
+}
+
+/** How many headers `msg` carries, without building its header list. */
+export function headerCount(msg: Msg): number {
+  return msg instanceof Stacked ? msg.depth : msg.headers.length;
+}
+
+/** The top-most header of `msg` (the first pushed), without building its header list. */
+export function firstHeader(msg: Msg): unknown {
+  let m = msg;
+  for (; m instanceof Stacked; m = m.below) if (m.depth === 1) return m.top;
+  return m.headers[0];
+}
+
+/** A message of `headers` (top-most first) and `payload`, as a {@link Stacked}: its layers' pops
+ * take nothing but a field read. */
+export function fromHeaders(headers: readonly unknown[], payload: Uint8Array): Msg {
+  let m: Msg = { headers: NO_HEADERS, payload };
+  for (let i = 0; i < headers.length; i++) m = new Stacked(headers[i], m, payload, i + 1);
+  return m;
+}
+
+/** A message of `payload` with one header (or none). */
+export function message(payload: Uint8Array, header?: unknown): Msg {
+  const m: Msg = { headers: NO_HEADERS, payload };
+  return header === undefined ? m : new Stacked(header, m, payload, 1);
+}
+
+/** Push a header (returns a new message; the payload is shared, `msg` is not changed). */
 export function pushHeader(msg: Msg, header: unknown): Msg {
-  return { headers: [...msg.headers, header], payload: msg.payload };
+  return new Stacked(header, msg, msg.payload, headerCount(msg) + 1);
 }
 
 /** Pop the bottom-most header. Returns undefined when there is none (a malformed packet). */
 export function popHeader(msg: Msg): [unknown, Msg] | undefined {
+  if (msg instanceof Stacked) return [msg.top, msg.below];
   const n = msg.headers.length;
   if (n === 0) return undefined;
   return [msg.headers[n - 1], { headers: msg.headers.slice(0, n - 1), payload: msg.payload }];

@@ -1,5 +1,6 @@
+import { headerTuple, headerUint } from '../../stack/header.js';
 import type { MemberId } from '../../stack/member.js';
-import { type DownEvent, detach, type Msg, pushHeader, type QoS } from '../../stack/types.js';
+import { type DownEvent, detach, fromHeaders, type Msg, pushHeader, type QoS } from '../../stack/types.js';
 import { dataHeader, GmsKind, heartbeatHeader, type ViewTag, viewTagHeader } from './codec.js';
 import type { GmsShared } from './state.js';
 
@@ -46,7 +47,7 @@ function forHolding(f: Early): { bytes: number; keep: () => Early } {
   const keep = (): Early => ({
     ...f,
     h: detach(f.h),
-    msg: { headers: detach(f.msg.headers), payload: f.msg.payload.slice() },
+    msg: fromHeaders(detach(f.msg.headers), f.msg.payload.slice()),
   });
   return { bytes, keep };
 }
@@ -249,7 +250,11 @@ export class Delivery {
 
   onData(from: MemberId, h: unknown[], msg: Msg, nakSeq: number | undefined): void {
     const s = this.s;
-    const { viewId, epoch, vseq } = dataHeader.decode(h);
+    // dataHeader.decode's checks, without its object per message.
+    headerTuple(h, 'gms', 4);
+    const viewId = headerUint(h[1], 'gms', 'viewId');
+    const epoch = headerUint(h[2], 'gms', 'epoch');
+    const vseq = headerUint(h[3], 'gms', 'vseq');
     if (!s.view || viewId > s.view.id) {
       if (!s.plausibleLead(viewId)) return;
       if (s.view) s.claims.noteAhead(from);
@@ -324,8 +329,13 @@ export class Delivery {
     for (const [m, upTo] of seqs) {
       const l = this.logs.get(m);
       if (!l) continue;
-      for (const [vseq, e] of l.held)
-        if (vseq < l.next && e.nakSeq !== undefined && e.nakSeq <= upTo) l.held.delete(vseq);
+      // forEach rather than for-of over entries: no [vseq, e] pair per held message per stable
+      // event. Deleting the entry being visited is allowed in both.
+      const held = l.held;
+      const next = l.next;
+      held.forEach((e, vseq) => {
+        if (vseq < next && e.nakSeq !== undefined && e.nakSeq <= upTo) held.delete(vseq);
+      });
     }
   }
 
