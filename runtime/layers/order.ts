@@ -56,13 +56,81 @@ export type StampRange = [rank: number, lo: number, hi: number];
  */
 export const MAX_STAMPS = 65_536;
 
+/**
+ * The stamps of one round not delivered yet: global sequence numbers `base..base + size - 1`
+ * with each one's sender rank and tseq, in a ring that grows by doubling. Stamps are appended
+ * in gseq order and delivered from the front, so this is what a Map by gseq held, without a
+ * `[rank, tseq]` pair and a hash-table entry (and its rehashes) per ordered message.
+ */
+export class StampLog {
+  private ranks = new Float64Array(64);
+  private tseqs = new Float64Array(64);
+  /** Index of `base`'s stamp in the ring. */
+  private head = 0;
+  /** The gseq of the first stamp held. */
+  private base = 0;
+  size = 0;
+
+  /** Whether the stamp of `gseq` is held. */
+  has(gseq: number): boolean {
+    return gseq >= this.base && gseq < this.base + this.size;
+  }
+
+  /** The sender rank stamped `gseq` (held: see {@link has}). */
+  rankOf(gseq: number): number {
+    return this.ranks[this.at(gseq)]!;
+  }
+
+  /** The sender's tseq stamped `gseq` (held: see {@link has}). */
+  tseqOf(gseq: number): number {
+    return this.tseqs[this.at(gseq)]!;
+  }
+
+  /** Stamp the next gseq (`base + size`) with `rank`'s message `tseq`. */
+  push(rank: number, tseq: number): void {
+    if (this.size === this.ranks.length) this.grow();
+    const i = (this.head + this.size) & (this.ranks.length - 1);
+    this.ranks[i] = rank;
+    this.tseqs[i] = tseq;
+    this.size++;
+  }
+
+  /** Drop the stamps up to `gseq` (their messages were delivered). */
+  release(gseq: number): void {
+    while (this.size > 0 && this.base <= gseq) {
+      this.head = (this.head + 1) & (this.ranks.length - 1);
+      this.base++;
+      this.size--;
+    }
+  }
+
+  private at(gseq: number): number {
+    if (!this.has(gseq)) throw new RangeError(`no stamp for gseq ${gseq}`);
+    return (this.head + (gseq - this.base)) & (this.ranks.length - 1);
+  }
+
+  private grow(): void {
+    const n = this.ranks.length;
+    const ranks = new Float64Array(2 * n);
+    const tseqs = new Float64Array(2 * n);
+    for (let k = 0; k < this.size; k++) {
+      const i = (this.head + k) & (n - 1);
+      ranks[k] = this.ranks[i]!;
+      tseqs[k] = this.tseqs[i]!;
+    }
+    this.ranks = ranks;
+    this.tseqs = tseqs;
+    this.head = 0;
+  }
+}
+
 /** The order state of one view shared by every ordering; a new view starts a fresh one. */
 export class OrderRound {
   readonly n: number;
   readonly selfRank: number;
   readonly senders: SenderQueue[];
-  /** gseq → [rank, tseq], for stamped messages not yet delivered. */
-  readonly stamps = new Map<number, [number, number]>();
+  /** gseq → rank and tseq, for stamped messages not yet delivered (`deliverNext` onwards). */
+  readonly stamps = new StampLog();
   readonly stampedUpTo: number[];
   /** Per rank: every gseq up to this one is known to be held there (message and stamp). */
   readonly holds: number[];
@@ -109,7 +177,10 @@ export class OrderRound {
         `${layer}: ${count} stamps in one message (at most ${MAX_STAMPS})`,
       );
     for (const [rank, lo, hi] of stamps) {
-      for (let t = lo; t <= hi; t++) this.stamps.set(this.nextGseq++, [rank, t]);
+      for (let t = lo; t <= hi; t++) {
+        this.stamps.push(rank, t);
+        this.nextGseq++;
+      }
       this.stampedUpTo[rank] = hi;
     }
   }
@@ -302,11 +373,12 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
   /** Deliver, in stamp order, every stamped message held here whose resilience is met. */
   protected deliverReady(r: R): void {
     while (r.deliverNext < r.nextGseq) {
-      const [rank, tseq] = r.stamps.get(r.deliverNext)!;
+      const rank = r.stamps.rankOf(r.deliverNext);
+      const tseq = r.stamps.tseqOf(r.deliverNext);
       const held = r.senders[rank]!.msgs.get(tseq);
       if (!held || !this.resilient(r, held, r.deliverNext)) return;
       this.deliver(r, rank, tseq, held, r.deliverNext);
-      r.stamps.delete(r.deliverNext);
+      r.stamps.release(r.deliverNext);
       r.deliverNext++;
     }
   }
@@ -333,7 +405,8 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     const r = this.round;
     if (!r) return;
     for (let g = r.deliverNext; g < r.nextGseq; g++) {
-      const [rank, tseq] = r.stamps.get(g)!;
+      const rank = r.stamps.rankOf(g);
+      const tseq = r.stamps.tseqOf(g);
       const held = r.senders[rank]!.msgs.get(tseq);
       if (!held) {
         this.c.skippedAtViewEnd!++; // stamped by a member that failed; no survivor has it

@@ -565,8 +565,7 @@ class Seq extends OrderLayer<SeqRound> {
         hold = g; // delivered, so it was held
         continue;
       }
-      const [rank, tseq] = r.stamps.get(g)!;
-      const held = r.senders[rank]!.msgs.get(tseq);
+      const held = r.senders[r.stamps.rankOf(g)]!.msgs.get(r.stamps.tseqOf(g));
       if (!held) break;
       if (held.resilience !== 'none') urgent = true;
       hold = g;
