@@ -138,6 +138,8 @@ interface OutStream {
   buffer: Map<number, Msg>;
   lastSent: Map<number, number>;
   sessionDelay: number;
+  /** The name of its session timer (built once: it is re-armed per message). */
+  sessionKey: string;
 }
 
 /** Copies of another member's casts, kept to repair receivers it cannot reach (SRM-style). */
@@ -154,6 +156,9 @@ interface Held {
 interface InStream {
   from: MemberId;
   channel: number;
+  /** The name of its NAK timer, `nak:<from>|<channel>` (built once: it is armed or cleared per
+   * message). */
+  nakKey: string;
   next: number;
   highest: number;
   pending: Map<number, Msg>;
@@ -186,6 +191,9 @@ interface InStream {
 class Nak implements Layer {
   private readonly out = new Map<string, OutStream>();
   private readonly inn = new Map<string, InStream>();
+  /** The streams of {@link inn} by sender, one map per channel (CAST, P2P): a member's stream is
+   * found per message without building its `from|channel` key. Changed only with `inn`. */
+  private readonly innByFrom: readonly Map<MemberId, InStream>[] = [new Map(), new Map()];
   /** Where forgotten streams stood: a member forgotten and met again (a joiner removed before it
    * installed, then re-added) continues its numbering instead of restarting at 0, which its peer
    * would take for duplicates. Bounded: the oldest tombstones go first. */
@@ -268,6 +276,7 @@ class Nak implements Layer {
         buffer: new Map(),
         lastSent: new Map(),
         sessionDelay: this.o.sessionMinMs,
+        sessionKey: `session:${key}`,
       };
       this.out.set(key, s);
     }
@@ -325,6 +334,9 @@ class Nak implements Layer {
   }
 
   private inStream(from: MemberId, channel: number): InStream {
+    // A view member's stream, once made: what the rest would find, without building the key.
+    const known = this.innByFrom[channel]!.get(from);
+    if (known && this.members.has(from)) return known;
     const key = `${from}|${channel}`;
     let s = this.inn.get(key);
     if (!this.members.has(from)) {
@@ -357,6 +369,7 @@ class Nak implements Layer {
       s = {
         from,
         channel,
+        nakKey: `nak:${key}`,
         next,
         highest: next - 1,
         pending: new Map(),
@@ -370,6 +383,7 @@ class Nak implements Layer {
         syncRounds: 0,
       };
       this.inn.set(key, s);
+      this.innByFrom[channel]!.set(from, s);
     }
     return s;
   }
@@ -380,6 +394,7 @@ class Nak implements Layer {
     if (!s) return;
     this.pendingBytes -= s.bytes;
     this.inn.delete(key);
+    this.innByFrom[s.channel]!.delete(s.from);
     this.ctx.clearTimer(`nak:${key}`);
     this.ctx.clearTimer(`sync:${key}`);
   }
@@ -480,7 +495,7 @@ class Nak implements Layer {
         this.c.sent++;
         this.transmit(s, this.dataHeader(s, seq), ev.msg);
         s.sessionDelay = this.o.sessionMinMs;
-        this.ctx.setTimer(`session:${s.to ?? '*'}`, s.sessionDelay);
+        this.ctx.setTimer(s.sessionKey, s.sessionDelay);
         return;
       }
       case 'stable': {
@@ -639,7 +654,7 @@ class Nak implements Layer {
 
   private armNak(s: InStream): void {
     const gap = !s.unsynced && s.next <= s.highest;
-    const key = `nak:${s.from}|${s.channel}`;
+    const key = s.nakKey;
     if (!gap) {
       s.nakArmed = false;
       s.nakDelay = 0;

@@ -113,6 +113,11 @@ export class Stack {
   private run(now: number, fn: () => void): Effect[] {
     this.clock = Math.max(this.clock, now);
     fn();
+    return this.finish();
+  }
+
+  /** The rest of a run, after its event: deferred and end-of-run work, then the effects. */
+  private finish(): Effect[] {
     // Deferred work may defer more; bounded by what the layers queue. End-of-run work comes
     // after it, and what that defers runs before the effects are returned.
     while (this.deferred.length > 0 || this.atEnd.length > 0) {
@@ -128,13 +133,26 @@ export class Stack {
 
   /** An event from the application into the top layer. */
   down(ev: DownEvent, now: number): Effect[] {
-    return this.run(now, () => this.guard(0, () => this.layers[0]!.down(ev)));
+    // run() and guard() spelled out: their two closures per call were allocated per cast.
+    this.clock = Math.max(this.clock, now);
+    try {
+      this.layers[0]!.down(ev);
+    } catch (error) {
+      this.failed(0, error);
+    }
+    return this.finish();
   }
 
   /** Raw bytes from the transport into the bottom layer. */
   receive(bytes: Uint8Array, from: string, now: number): Effect[] {
     const bottom = this.layers.length - 1;
-    return this.run(now, () => this.guard(bottom, () => this.layers[bottom]!.receive!(bytes, from)));
+    this.clock = Math.max(this.clock, now);
+    try {
+      this.layers[bottom]!.receive!(bytes, from);
+    } catch (error) {
+      this.failed(bottom, error);
+    }
+    return this.finish();
   }
 
   /** When the next timer is due, if any. */
