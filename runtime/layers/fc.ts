@@ -126,8 +126,18 @@ class Fc implements Layer {
     return Math.min(bytes, this.threshold);
   }
 
+  /** Whether {@link holding} is empty, without building its list: asked per cast. */
   private fits(bytes: number): boolean {
-    return this.holding(bytes).length === 0;
+    const need = this.need(bytes);
+    let short = 0;
+    for (const c of this.credits.values()) if (c < need) short++;
+    if (short === 0) return true;
+    if (!this.o.quorum) return false;
+    const n = this.credits.size + 1;
+    if ((n - short) * 2 <= n) return false; // holding() is every short member
+    const floor = need - (this.o.maxLagBytes - this.o.credits);
+    for (const c of this.credits.values()) if (c < need && c < floor) return false;
+    return true;
   }
 
   /**

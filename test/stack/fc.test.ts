@@ -256,3 +256,36 @@ describe('fc facing forged and malformed credit', () => {
     ).toThrow(expect.objectContaining({ code: 'STACK_MISSING' }));
   });
 });
+
+describe('fc fits', () => {
+  it('agrees with the members a cast waits for, on random credits, with quorum and without', () => {
+    const r = seededRandom(5);
+    for (const quorum of [true, false]) {
+      const layer = fc.create({ self: 'a' } as never, {
+        credits: 1_000,
+        maxLagBytes: 3_000,
+        quorum,
+      }) as unknown as {
+        credits: Map<string, number>;
+        fits(bytes: number): boolean;
+        holding(bytes: number): string[];
+      };
+      let waited = 0;
+      for (let k = 0; k < 5_000; k++) {
+        layer.credits = new Map(
+          Array.from({ length: 1 + Math.floor(r() * 6) }, (_, i) => [
+            `m${i}`,
+            Math.floor(r() * 6_000) - 3_000,
+          ]),
+        );
+        const bytes = Math.floor(r() * 1_500);
+        const holding = layer.holding(bytes);
+        if (holding.length > 0) waited++;
+        expect(layer.fits(bytes)).toBe(holding.length === 0);
+      }
+      // Both answers came up often.
+      expect(waited).toBeGreaterThan(500);
+      expect(waited).toBeLessThan(4_500);
+    }
+  });
+});
