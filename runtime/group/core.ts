@@ -228,6 +228,8 @@ export class MemberCore {
   /** Era and lineage of the provider whose chunks are arriving. */
   private providerEra = 0;
   private providerLineage = 0;
+  /** The origin of the state arriving (its chunks' `origin`; the provider when they carry none). */
+  private providerOrigin: MemberId | undefined;
   private founding: Founding | undefined;
   /** The era and lineage of the group this incarnation belongs to, once its state is settled. */
   private era = 0;
@@ -696,6 +698,11 @@ export class MemberCore {
       this.stateProgressAt = this.now;
       this.providerEra = era;
       this.providerLineage = lineage;
+      // Optional (older providers send 6 elements): taken only when it is a member id, so a
+      // later release may put something else there without failing the transfer.
+      const origin = h[6];
+      this.providerOrigin =
+        typeof origin === 'string' && origin !== '' && origin.length <= 64 ? origin : from;
     }
     this.sendKind(from, [GroupKind.StateAck, v, receiver.received, stateWindowFor(this.cfg.receiveBuffer)]);
     if (state) this.restored(state);
@@ -751,6 +758,7 @@ export class MemberCore {
         this.stateProgressAt = this.now;
         this.stateStartedAt = this.now;
         this.provider = veterans[0];
+        this.providerOrigin = undefined;
         this.held = [];
         this.app({ type: 'view', change });
         return;
@@ -805,8 +813,12 @@ export class MemberCore {
         // with no state: it gave up after stateStallMs and was removed, session 22's class A.)
         if (!this.installed) return;
         let snapshot: Uint8Array;
+        let origin: MemberId;
         try {
           snapshot = state.snapshot();
+          // Taken at the same point: whose state the snapshot is a copy of (this member's own
+          // when it has none to name), so a joiner's copy is never counted as a second witness.
+          origin = state.stateOrigin?.() ?? this.member;
           if (!(snapshot instanceof Uint8Array)) throw new TypeError('snapshot() did not return bytes');
         } catch (error) {
           this.snapshotFailed++;
@@ -820,7 +832,7 @@ export class MemberCore {
         }
         for (const j of to) {
           if (!this.installed.members.includes(j)) continue;
-          const s = new StateSender(j, viewId, { era: this.era, lineage: this.lineage }, snapshot);
+          const s = new StateSender(j, viewId, { era: this.era, lineage: this.lineage, origin }, snapshot);
           this.senders.set(j, s);
           this.pump(s);
         }
@@ -890,6 +902,7 @@ export class MemberCore {
     }
     this.receiver = new StateReceiver(view.id);
     this.provider = source;
+    this.providerOrigin = undefined;
     this.stateProgressAt = this.now;
     const early = f.early.get(source) ?? [];
     f.early.clear();
@@ -919,7 +932,7 @@ export class MemberCore {
     const provider = this.provider;
     const viewId = this.receiver!.viewId;
     try {
-      this.cfg.state!.restore(state);
+      this.cfg.state!.restore(state, { provider: provider!, origin: this.providerOrigin ?? provider! });
     } catch (error) {
       // The provider's state does not fit here (corrupt, or another version): never half a
       // member. The restore refused it whole (StateProvider contract); this incarnation ends.

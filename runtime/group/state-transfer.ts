@@ -11,8 +11,11 @@ import { DecodeError } from '../wire/errors.js';
 export const GroupKind = {
   /** [0] an application message. */
   App: 0,
-  /** [1, viewId, index, count, era, lineage] one chunk of a state snapshot; `era` and `lineage`
-   * are the provider's. */
+  /** [1, viewId, index, count, era, lineage, origin?] one chunk of a state snapshot; `era` and
+   * `lineage` are the provider's, `origin` the member whose state the snapshot is a copy of
+   * (`StateProvider.stateOrigin`, else the provider; absent from older providers, and read by
+   * a joiner only when it is a member id, so older joiners, which take headers of at least 6
+   * elements, ignore it). */
   StateChunk: 1,
   /** [2, viewId, received, window] the joiner holds chunks 0..received-1, and takes `window`
    * chunks in flight (absent: {@link STATE_WINDOW}). */
@@ -64,8 +67,9 @@ export class StateSender {
   constructor(
     readonly joiner: string,
     readonly viewId: number,
-    /** The provider's era and lineage (see `HistoryPosition`), which the joiner adopts with the state. */
-    private readonly history: { era: number; lineage: number },
+    /** The provider's era and lineage (see `HistoryPosition`), which the joiner adopts with the
+     * state, and the state's origin (see {@link GroupKind}.StateChunk). */
+    private readonly history: { era: number; lineage: number; origin?: string },
     private readonly state: Uint8Array,
     private readonly chunkBytes = STATE_CHUNK_BYTES,
   ) {
@@ -79,7 +83,9 @@ export class StateSender {
       const i = this.next++;
       const bytes = this.state.subarray(i * this.chunkBytes, (i + 1) * this.chunkBytes);
       const h = this.history;
-      out.push([[GroupKind.StateChunk, this.viewId, i, this.count, h.era, h.lineage], bytes]);
+      const header: unknown[] = [GroupKind.StateChunk, this.viewId, i, this.count, h.era, h.lineage];
+      if (h.origin !== undefined) header.push(h.origin);
+      out.push([header, bytes]);
     }
     return out;
   }

@@ -63,6 +63,17 @@ export interface Lagging {
   removing: boolean;
 }
 
+/**
+ * Where a restored state came from ({@link StateProvider.restore}): the member that sent it, and
+ * the member whose independently derived state it is a copy of (`origin`: the provider's own
+ * {@link StateProvider.stateOrigin}, or the provider itself). The divergence check counts a
+ * copy's digest as one vote with its origin's (docs/observability.md, "Divergence").
+ */
+export interface StateSource {
+  provider: MemberId;
+  origin: MemberId;
+}
+
 /** State transfer (Birman's Table II): how a joiner receives the state at its join point. */
 export interface StateProvider {
   /** The state at this exact point in the delivery order. Called synchronously between two deliveries. */
@@ -70,9 +81,17 @@ export interface StateProvider {
   /**
    * Install a snapshot taken by another member; called before any delivery of the joiner's first
    * view. `state` may be a view into a larger buffer (read it through its `byteOffset` and
-   * `byteLength`, as every `Uint8Array` API does, not through `state.buffer` alone).
+   * `byteLength`, as every `Uint8Array` API does, not through `state.buffer` alone). `source`
+   * says who sent it (the group core always gives it; a caller that restores by hand may not).
    */
-  restore(state: Uint8Array): void;
+  restore(state: Uint8Array, source?: StateSource): void;
+  /**
+   * Optional: when the state a snapshot taken now holds is still an unconfirmed copy of another
+   * member's, that member (the origin a joiner restored from it inherits); undefined when this
+   * member's state is its own (a founder's, or confirmed by a divergence check since). Sent with
+   * the snapshot's chunks (docs/protocol.md, StateChunk).
+   */
+  stateOrigin?(): MemberId | undefined;
 }
 
 /** The events of a {@link Group} (`group.on(name, listener)`), each with its listener's shape. */

@@ -306,7 +306,7 @@ describe('co-founders agree on one starting state', () => {
     take(3);
     const chunk = me.stack().sent.find((e) => e.type === 'send') as Extract<DownEvent, { type: 'send' }>;
     expect(chunk.to).toBe('g.1');
-    expect(chunk.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2, lineageOf(self)]);
+    expect(chunk.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2, lineageOf(self), self]);
     expect(me.restored).toStrictEqual([]);
   });
 
@@ -478,7 +478,7 @@ describe('review: founding liveness', () => {
     snaps[0]!.take(3);
     const sends = me.stack().sent.filter((e) => e.type === 'send') as Extract<DownEvent, { type: 'send' }>[];
     expect(sends.map((s) => s.to)).toStrictEqual(['g.1']);
-    expect(sends[0]!.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2, lineageOf(self)]);
+    expect(sends[0]!.msg.headers[0]).toStrictEqual([GroupKind.StateChunk, 1, 0, 1, 2, lineageOf(self), self]);
   });
 
   it('a view change during the founding restarts the stall bound', () => {

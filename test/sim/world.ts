@@ -389,10 +389,11 @@ export class World {
         state: app
           ? {
               snapshot: () => app!.state.snapshot(),
-              restore: (b) => {
-                app!.state.restore(b);
+              restore: (b, source) => {
+                app!.state.restore(b, source);
                 n.rec.restoredAt = this.now;
               },
+              stateOrigin: () => app!.state.stateOrigin?.(),
             }
           : {
               // The node's current record: with `rejoin: 'same'` the core outlives incarnations.

@@ -12,7 +12,7 @@
  *   messages before the next view.
  * - **State transfer:** at a join, the coordinator's `StateProvider.snapshot()` is taken when
  *   the join reaches the head of the queue (between two deliveries), and the joiner's
- *   `restore()` runs before it delivers anything.
+ *   `restore()` runs before it delivers anything, told the provider and the state's origin.
  * - **Crash:** the member stops at once: nothing more is delivered to it, its sends are
  *   dropped, and casts it made that were held with {@link FakeGroup.holdCasts} are lost (they
  *   were never ordered). Unheld casts were ordered when made, so they are delivered to all.
@@ -163,7 +163,12 @@ export class FakeGroup {
     this.members.push(m);
     const view = this.bumpView();
     this.net.schedule(() => {
-      if (coordinator?.alive && coordinator.state && m.state) m.state.restore(coordinator.state.snapshot());
+      if (!coordinator?.alive || !coordinator.state || !m.state) return;
+      // As the group core does: the snapshot's origin is taken with it (the provider's own
+      // unconfirmed origin, else the provider), and the joiner is told both.
+      const state = coordinator.state.snapshot();
+      const origin = coordinator.state.stateOrigin?.() ?? coordinator.self;
+      m.state.restore(state, { provider: coordinator.self, origin });
     });
     this.announce(view, { joined: [self], left: [], failed: [] });
     return m;
