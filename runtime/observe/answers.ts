@@ -170,6 +170,10 @@ function readDivergence(r: Reader, v: unknown, path: string): DivergenceRecord {
     digests: r.record(o.digests, `${path}.digests`, (x, p) => r.strings(x, p)),
     lastRequests: r.record(o.lastRequests, `${path}.lastRequests`, (x, p) => r.optString(x, p)),
     minority: r.strings(o.minority, `${path}.minority`),
+    // Absent from members of older releases, and whenever no report named an origin.
+    ...(o.origins !== undefined
+      ? { origins: r.record(o.origins, `${path}.origins`, (x, p) => r.string(x, p)) }
+      : {}),
   };
 }
 

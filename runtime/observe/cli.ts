@@ -407,7 +407,13 @@ export function statusLines(
           d.lastRequests,
         )
           .map(([m, r]) => `${m}=${r ?? '-'}`)
-          .join(' ')}`,
+          .join(' ')}${
+          d.origins
+            ? `, copies ${Object.entries(d.origins)
+                .map(([m, o]) => `${m}<-${o}`)
+                .join(' ')}`
+            : ''
+        }`,
       );
   }
   return out;

@@ -6,6 +6,11 @@
  * digest the majority holds and which members are the minority. Both messages are `request`
  * group messages of the service {@link OBSERVE_SERVICE}: replicas never run a method for them
  * and record no outcome, so checking changes no replicated state.
+ *
+ * A replica restored from a snapshot holds a copy of its provider's state: that it agrees with
+ * its provider says nothing about what the provider held when the copy was taken. Its report
+ * names the copy's origin until a check confirms its state, and the tally counts one vote per
+ * independent lineage of state ({@link tallyDigests}; FINDINGS 216).
  */
 import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
@@ -27,8 +32,95 @@ export interface DivergenceRecord {
   digests: Record<string, string[]>;
   /** member → the last client request it applied before the checkpoint. */
   lastRequests: Record<string, string | undefined>;
-  /** The members whose digest is not the majority's (empty when no digest has a majority). */
+  /**
+   * The members whose digest is not the majority's (empty when no digest has a majority). The
+   * majority is of independent lineages of state, not of members (see {@link tallyDigests}).
+   */
   minority: string[];
+  /**
+   * member → the member whose state its own is a copy of, for the members whose report named
+   * one (restored from a snapshot, not yet confirmed by a check); absent when none did.
+   */
+  origins?: Record<string, string>;
+}
+
+/** One member's report at a check: its digest, and the origin of its state if it is a copy. */
+export interface DigestVote {
+  digest: string;
+  /** The member whose state the reporter's is an unconfirmed copy of; undefined: its own. */
+  origin?: string | undefined;
+}
+
+/** What {@link tallyDigests} finds. */
+export interface DigestTally {
+  /** The digest more than half of the lineages hold, when exactly one digest does. */
+  majority: string | undefined;
+  /** The reporters whose digest is not `majority` (none without a majority). */
+  minority: string[];
+  /** Reporter → its lineage: the reporter whose own state the reported one descends from. */
+  lineages: Map<string, string>;
+  /** How many lineages hold `majority` (0 without one). */
+  support: number;
+}
+
+/**
+ * The verdict of one check: **one vote per independent lineage of state.** A replica restored
+ * from a snapshot holds a copy of its provider's state, so its agreement with the provider is
+ * no evidence of what the provider held when the copy was taken. Counted as a member, a copy of
+ * a replica that had already diverged outvoted a healthy replica, which was then named the
+ * minority and, with `onDivergence: 'leave'`, would have stopped (FINDINGS 216).
+ *
+ * A reporter's lineage is its report's origin, followed through the reporters of this check
+ * (a copy of a copy whose provider was of an older release names the provider only), else the
+ * reporter itself. Each lineage votes for every digest one of its members reported, and a digest
+ * held by more than half of the lineages is the majority, if exactly one is. So:
+ * - a copy that agrees with its origin adds nothing: healthy H against buggy B and its copy J
+ *   is one lineage against one, no majority, no minority (a tie names no one, as always);
+ * - a lineage whose members disagree has diverged since the copy was taken: where one side
+ *   agrees with another lineage, that other lineage's independent state confirms it (H and J
+ *   against B names B: J, from B's earlier state, reached H's by its own application);
+ * - without copies every member is its own lineage, and the verdict is the plain majority of
+ *   members it always was.
+ * Why not abstain instead (a copy votes from its first check after the restore on): a state
+ * the provider got wrong before the copy stays wrong in the copy at every later check, so the
+ * copy would outvote the healthy replica at the next one all the same.
+ */
+export function tallyDigests(votes: ReadonlyMap<string, DigestVote>): DigestTally {
+  const lineages = new Map<string, string>();
+  for (const member of votes.keys()) lineages.set(member, lineageOf(votes, member));
+  const held = new Map<string, Set<string>>();
+  for (const [member, v] of votes) {
+    const key = lineages.get(member)!;
+    const digests = held.get(key) ?? new Set<string>();
+    digests.add(v.digest);
+    held.set(key, digests);
+  }
+  const weight = new Map<string, number>();
+  for (const digests of held.values()) for (const d of digests) weight.set(d, (weight.get(d) ?? 0) + 1);
+  // A lineage split across digests votes for each, so two digests may both pass half: no verdict.
+  const over = [...weight].filter(([, w]) => w * 2 > held.size);
+  const majority = over.length === 1 ? over[0]![0] : undefined;
+  const minority =
+    majority === undefined ? [] : [...votes].filter(([, v]) => v.digest !== majority).map(([m]) => m);
+  return { majority, minority, lineages, support: majority === undefined ? 0 : weight.get(majority)! };
+}
+
+/**
+ * A reporter's lineage: its origin, and that origin's origin while the origin reported too
+ * (bounded by the reports; a cycle, which only replicas of older releases could make, is named
+ * by its least member so every replica names it alike).
+ */
+function lineageOf(votes: ReadonlyMap<string, DigestVote>, member: string): string {
+  const seen: string[] = [];
+  let at = member;
+  for (;;) {
+    const origin = votes.get(at)?.origin;
+    if (origin === undefined || origin === at) return at;
+    seen.push(at);
+    if (seen.includes(origin)) return seen.slice(seen.indexOf(origin)).sort()[0]!;
+    if (!votes.has(origin)) return origin;
+    at = origin;
+  }
 }
 
 export interface DivergenceOptions {
@@ -58,8 +150,13 @@ export interface DivergenceOptions {
 interface Check {
   viewId: number;
   members: string[];
-  reports: Map<string, { digest: string; last: string | undefined }>;
+  reports: Map<string, { digest: string; last: string | undefined; origin: string | undefined }>;
+  /** This replica's report: confirms its state to the replica when the majority holds it. */
+  confirm: (() => void) | undefined;
 }
+
+/** The longest origin a report may name (a member id is `nnnnnnnn.i`). */
+const MAX_ORIGIN = 64;
 
 type SystemEvent = Extract<TroupeEvent, { type: 'system' }>;
 
@@ -174,27 +271,45 @@ export class DivergenceMonitor {
     if (e.msg.method === 'checkpoint') {
       // Older checks still waiting lost a member on the way: judge them on what they have.
       for (const [id, c] of this.checks) if (c.reports.size >= 2) this.judge(id, c);
-      this.checks.set(e.msg.id, { viewId: e.view.id, members: e.view.members, reports: new Map() });
+      this.checks.set(e.msg.id, {
+        viewId: e.view.id,
+        members: e.view.members,
+        reports: new Map(),
+        confirm: e.confirm,
+      });
       while (this.checks.size > OPEN_CHECKS) this.checks.delete(this.checks.keys().next().value as string);
       const t0 = this.clock();
       const digest = e.digest();
       this.digestMs = this.clock() - t0;
       this.lastQueried = Math.max(this.lastQueried, t0);
       this.lastCheckpoint = e.msg.id;
+      // The fifth element, the origin of a copied state, only when there is one: a replica of
+      // an older release reads the first four and ignores what follows, and counts this report
+      // as it always did; a report of an older release has none and counts as its own lineage.
+      const origin = e.origin !== undefined && e.origin !== g.self ? [e.origin] : [];
       this.cast(g, `rpt-${g.self.replace(/[^A-Za-z0-9_-]/g, '-')}:${++this.counter}`, 'report', [
         e.msg.id,
         g.self,
         digest,
         e.last ?? '',
+        ...origin,
       ]);
       return;
     }
     if (e.msg.method === 'report') {
-      const [checkpoint, member, digest, last] = args;
+      const [checkpoint, member, digest, last, origin] = args;
       if (typeof checkpoint !== 'string' || typeof member !== 'string' || typeof digest !== 'string') return;
       const c = this.checks.get(checkpoint);
       if (!c?.members.includes(member)) return;
-      c.reports.set(member, { digest, last: typeof last === 'string' && last !== '' ? last : undefined });
+      c.reports.set(member, {
+        digest,
+        last: typeof last === 'string' && last !== '' ? last : undefined,
+        // Anything but a member id (a later release's field) reads as none.
+        origin:
+          typeof origin === 'string' && origin !== '' && origin !== member && origin.length <= MAX_ORIGIN
+            ? origin
+            : undefined,
+      });
       if (c.members.every((m) => c.reports.has(m))) this.judge(checkpoint, c);
     }
   }
@@ -207,10 +322,18 @@ export class DivergenceMonitor {
       digests[r.digest] ??= [];
       digests[r.digest]!.push(member);
     }
-    const groups = Object.entries(digests);
-    if (groups.length === 1) return;
-    const majority = groups.find(([, ms]) => ms.length * 2 > c.reports.size);
-    const minority = majority ? [...c.reports.keys()].filter((m) => !majority[1].includes(m)) : [];
+    const { majority, minority, support } = tallyDigests(c.reports);
+    // This replica's state held the majority's digest here: confirmed, so from this checkpoint
+    // on it is a witness of its own (its copy's origin no longer merges its vote). Confirmed
+    // only by another lineage's agreement, or by a check every member of the view reported
+    // in: agreeing with its own origin alone, when a member's report is missing, proves
+    // nothing (the missing one may be the healthy one).
+    const self = this.group()?.self;
+    const complete = c.members.every((m) => c.reports.has(m));
+    if (majority !== undefined && (support >= 2 || complete) && self !== undefined)
+      if (c.reports.get(self)?.digest === majority) c.confirm?.();
+    if (Object.keys(digests).length === 1) return;
+    const origins = [...c.reports].filter(([, r]) => r.origin !== undefined);
     const record: DivergenceRecord = {
       at: Date.now(),
       checkpoint,
@@ -218,11 +341,11 @@ export class DivergenceMonitor {
       digests,
       lastRequests: Object.fromEntries([...c.reports].map(([m, r]) => [m, r.last])),
       minority,
+      ...(origins.length > 0 ? { origins: Object.fromEntries(origins.map(([m, r]) => [m, r.origin!])) } : {}),
     };
     this.records.push(record);
     if (this.records.length > 50) this.records.shift();
     const g = this.group();
-    const self = g?.self;
     this.metrics.divergences.inc();
     this.logger.error(
       { member: self, view: c.viewId, ...record, inMinority: self !== undefined && minority.includes(self) },

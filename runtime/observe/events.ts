@@ -126,6 +126,13 @@ export type TroupeEvent =
       view: { id: number; members: string[] };
       digest: () => string;
       last: string | undefined;
+      /**
+       * The member whose state this replica's is a still unconfirmed copy of (it was restored
+       * from a snapshot and no check has confirmed it since), or undefined.
+       */
+      origin?: string;
+      /** Tells the replica that the check of this checkpoint confirmed its state (it clears `origin`). */
+      confirm?: () => void;
     }
   /** A client was created. */
   | { type: 'client'; client: TroupeClient }

@@ -22,7 +22,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RequestValidator } from '../../idl/validate.js';
 import { steadyNow } from '../clock.js';
 import { StateBusyError, TroupeError } from '../errors.js';
-import type { Delivery, GroupHandle, StateProvider, ViewChange } from '../group/types.js';
+import type { Delivery, GroupHandle, StateProvider, StateSource, ViewChange } from '../group/types.js';
 import { type CoreSink, OBSERVE_SERVICE, type ObserveSink, requestStep, sinkFor } from '../observe/events.js';
 import { endpointOf, type MemberId } from '../stack/member.js';
 import { type AuthKey, PacketAuth } from '../wire/auth.js';
@@ -405,6 +405,16 @@ export class Replica<T extends object = object> implements StateProvider {
   private heard = false;
   /** `restore` was called: this replica is a joiner's (or a co-founder's) state. */
   private restored = false;
+  /**
+   * The member whose state this replica's is a copy of, until a divergence check confirms it
+   * (FINDINGS 216): set by a restore (its source's origin), cleared when a check this replica
+   * reported in found its digest to be the majority's ({@link StateProvider.stateOrigin}).
+   * A copy agreeing with its origin is no evidence of what the origin held when the copy was
+   * taken, so the check counts both as one vote (docs/observability.md, "Divergence").
+   */
+  private origin: MemberId | undefined;
+  /** Counts restores, so a confirmation of a check taken before the last one changes nothing. */
+  private originEpoch = 0;
   private readonly listeners = {
     deliver: (d: Delivery) => this.guard(() => this.onDeliver(d)),
     view: (v: ViewChange) => {
@@ -745,12 +755,20 @@ export class Replica<T extends object = object> implements StateProvider {
       // replicated changes; the observer sees the point in the order they mark.
       this.inOrder.delete(msg.id);
       const copy = { id: view.id, members: [...view.members] };
+      const epoch = this.originEpoch;
       this.observe.event({
         type: 'system',
         msg,
         view: copy,
         digest: () => this.digest(),
         last: this.lastRequest,
+        origin: this.origin,
+        // Called by the divergence monitor when the check of this checkpoint found this
+        // replica's digest to be the majority's: its state here was confirmed, and what it
+        // holds later is its own application's. A restore since then keeps its new origin.
+        confirm: () => {
+          if (this.originEpoch === epoch) this.origin = undefined;
+        },
       });
       return undefined;
     }
@@ -1115,6 +1133,15 @@ export class Replica<T extends object = object> implements StateProvider {
   // ---------------------------------------------------------------------------------------
   // State transfer.
 
+  /**
+   * The member whose state this replica's is a still unconfirmed copy of (the origin a joiner
+   * restored from this replica inherits), or undefined when its state is its own
+   * ({@link StateProvider.stateOrigin}).
+   */
+  stateOrigin(): MemberId | undefined {
+    return this.origin;
+  }
+
   /** The replicated state at this point of the delivery order (see the module comment). */
   snapshot(): Uint8Array {
     if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
@@ -1152,10 +1179,15 @@ export class Replica<T extends object = object> implements StateProvider {
    * earlier history still runs, the snapshot is installed once it has settled, so its
    * continuation cannot write into the new state.
    */
-  restore(state: Uint8Array): void {
+  restore(state: Uint8Array, source?: StateSource): void {
     if (this.failed) throw new SnapshotError('this replica refused the state it was given and stopped');
     const parts = parseSnapshot(state, this.outcomeLimits);
     this.restored = true;
+    // The state's origin, whichever way it is installed below (if the service refuses it, the
+    // group core ends this incarnation, as for `restored`). Without a source (restored by
+    // hand) the state counts as this replica's own, as before.
+    this.originEpoch++;
+    this.origin = source && source.origin !== this.group?.self ? source.origin : undefined;
     this.resumed = false;
     // Given before this incarnation's first view: what is remembered is an earlier one's, whose
     // view ids the history restored here may number otherwise (FINDINGS 142).
