@@ -7,7 +7,8 @@
  * state (restored from a snapshot it took after its bug), and the verdicts. Violations (exit 1):
  * a verdict naming a replica that holds the healthy state (`named-healthy`), two replicas
  * reaching different verdicts at one check (`disagree`), a run whose bug no replica reported
- * (`unreported`), or a first report more than CHECK_EVERY + IN_FLIGHT requests after the bug at
+ * (`unreported`; not counted when, with crash, the buggy replica stopped before a checkpoint
+ * after its bug), or a first report more than CHECK_EVERY + IN_FLIGHT requests after the bug at
  * a replica that was in the group all along (`late`). Counted apart: seeds whose verdicts name
  * the buggy replica, and seeds where none names anyone (a tie of lineages: with a copy of the
  * buggy state, one healthy lineage against one).
@@ -41,6 +42,8 @@ const counts = {
   noneCopyOfBuggy: 0,
   noneUnconfirmedCopy: 0,
   noneOther: 0,
+  /** The buggy replica stopped (crash) before a checkpoint after its bug: nothing to report. */
+  bugGone: 0,
 };
 const violations: string[] = [];
 let maxDistance = -1;
@@ -71,6 +74,14 @@ for (let seed = lo; seed <= hi; seed++) {
         violations.push(`seed ${seed}: disagree at ${d.checkpoint}`);
       verdicts.set(d.checkpoint, v);
     }
+  if (verdicts.size === 0) {
+    // With crash: the buggy replica may stop before it reaches a checkpoint after its bug, and
+    // its state with it (a restart is a healthy joiner): nothing left to report.
+    const bad = buggy.delivered.indexOf(firstBad);
+    if (![...buggy.checkpoints.values()].some((n) => n > bad)) counts.bugGone++;
+    else violations.push(`seed ${seed}: unreported (bug at ${firstBad})`);
+    continue;
+  }
   if (named) {
     if (made.some((m) => m.observer.divergences.some((d) => d.minority.includes(memberOf(buggy)))))
       counts.namedBuggy++;
@@ -80,10 +91,6 @@ for (let seed = lo; seed <= hi; seed++) {
     if (copies.length > 0) counts.noneCopyOfBuggy++;
     else if (origins.length > 0) counts.noneUnconfirmedCopy++;
     else counts.noneOther++;
-  }
-  if (verdicts.size === 0) {
-    violations.push(`seed ${seed}: unreported (bug at ${firstBad})`);
-    continue;
   }
   // The detection bound, at a healthy replica in the group all along that saw a verdict.
   const founder = made.find((m) => !m.tainted && m.source === undefined && m.observer.divergences.length > 0);
@@ -98,7 +105,8 @@ for (let seed = lo; seed <= hi; seed++) {
 }
 const s = ((performance.now() - t0) / 1000).toFixed(0);
 console.log(
-  `seeds ${lo}..${hi} (${counts.seeds}), faults ${faults.join(',')}, ${s} s: ${counts.noBug} without a divergent add; ` +
+  `seeds ${lo}..${hi} (${counts.seeds}), faults ${faults.join(',')}, ${s} s: ${counts.noBug} without a divergent add, ` +
+    `${counts.bugGone} whose buggy replica stopped before a checkpoint after its bug; ` +
     `${counts.namedBuggy} named the buggy replica, ${counts.namedNone} named no one ` +
     `(${counts.noneCopyOfBuggy} with a copy of the buggy state, ${counts.noneUnconfirmedCopy} with another unconfirmed copy, ${counts.noneOther} with none); ` +
     `${counts.withCopies} with a copy of the buggy state (named ${counts.copiesNamed} times); ` +
