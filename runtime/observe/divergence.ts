@@ -258,6 +258,26 @@ export class DivergenceMonitor {
     this.start();
   }
 
+  /**
+   * A view admitted members: the coordinator starts a check at once (spaced by the digest time
+   * as {@link onApplied} is). A joiner's state is a copy, whose vote counts with its origin's
+   * until a check confirms it (FINDINGS 216); checked at its join, while its origin most likely
+   * still agrees with the others, it is confirmed and an independent witness from then on. Left
+   * to the next periodic check, a divergence that began meanwhile found the healthy copy still
+   * merged with its origin, and two lineages tied: no one was named (139 of 2,000 seeds of
+   * test/observe/divergence-sweep.ts).
+   */
+  onJoined(): void {
+    const g = this.group();
+    if ((this.options.checkEvery ?? 1000) <= 0 || !g?.view || g.view.members[0] !== g.self) return;
+    const share = this.options.digestShare ?? DEFAULT_DIGEST_SHARE;
+    const now = this.clock();
+    if (share !== false && now - this.lastStart < this.digestMs / share) return;
+    this.applied = 0;
+    this.lastStart = now;
+    this.start();
+  }
+
   onSystem(e: SystemEvent): void {
     const g = this.group();
     if (!g) return;

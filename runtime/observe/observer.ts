@@ -12,7 +12,7 @@ import { steadyNow } from '../clock.js';
 import { TroupeError } from '../errors.js';
 import type { AppEvent } from '../group/core.js';
 import type { Group } from '../group/group.js';
-import type { GroupHandle } from '../group/types.js';
+import type { GroupHandle, ViewChange } from '../group/types.js';
 import type { TroupeClient } from '../rpc/client.js';
 import { decodeValue, encodeValue } from '../rpc/codec.js';
 import { getServiceMeta } from '../rpc/decorators.js';
@@ -179,6 +179,11 @@ export class Observer implements ObserveSink {
   private replica: Replica | undefined;
   /** The group the replica serves: the `Group`, or another driver's handle (the simulator's). */
   private handle: GroupHandle | undefined;
+  /** A view of the replica's group that admitted members: a joiner's copied state is checked at
+   * once (FINDINGS 216; not at a founding, whose members' states were agreed on). */
+  private readonly onHandleView = (v: ViewChange): void => {
+    if (v.previousId !== undefined && v.joined.length > 0) this.divergence.onJoined();
+  };
   private client: TroupeClient | undefined;
   /** Own total casts not yet delivered, with when they were cast (the payload comes back). */
   private readonly castAt = new CastTimes();
@@ -375,6 +380,7 @@ export class Observer implements ObserveSink {
 
   /** Stops the refused-packet timer and ends open spans. */
   close(): void {
+    this.handle?.off('view', this.onHandleView);
     clearInterval(this.refusedTimer);
     this.refusedTimer = undefined;
     clearInterval(this.applyWatch);
@@ -406,7 +412,9 @@ export class Observer implements ObserveSink {
         return;
       case 'replica':
         this.replica = e.replica;
+        this.handle?.off('view', this.onHandleView);
         this.handle = e.group;
+        e.group.on('view', this.onHandleView);
         this.metrics.watchStats('replica', () => ({ replica: { ...e.replica.stats() } }));
         this.metrics.gauge('troupe_replica_outcomes', 'Outcomes held in the outcome table.', () =>
           this.replica ? this.replica.outcomeCount : undefined,

@@ -94,3 +94,72 @@ describe('divergence check budget', () => {
     expect(f.checkpoints()).toBe(6);
   });
 });
+
+describe('a check at a join (FINDINGS 216)', () => {
+  function joined(self: string, digestShare?: number | false, checkEvery = 10) {
+    let now = 0;
+    const casts: RequestMsg[] = [];
+    const view = { id: 2, members: ['a', 'b', 'j'] };
+    const g = {
+      self,
+      view,
+      cast: (bytes: Uint8Array) => casts.push(decodeGroupMsg(bytes) as RequestMsg),
+    } as unknown as GroupHandle;
+    const monitor = new DivergenceMonitor(
+      () => g,
+      silentLogger,
+      new Metrics(),
+      { checkEvery, ...(digestShare === undefined ? {} : { digestShare }) },
+      undefined,
+      () => now,
+    );
+    const step = (ms: number) => {
+      now += ms;
+    };
+    /** The checkpoints cast so far come back in order; each digest takes `digestMs`. */
+    const deliver = (digestMs: number) => {
+      for (const msg of casts.filter((m) => m.method === 'checkpoint'))
+        monitor.onSystem({
+          type: 'system',
+          msg,
+          view,
+          digest: () => {
+            now += digestMs;
+            return 'd';
+          },
+          last: undefined,
+        });
+    };
+    return {
+      monitor,
+      step,
+      deliver,
+      checkpoints: () => casts.filter((m) => m.method === 'checkpoint').length,
+    };
+  }
+
+  it('the coordinator starts one at once; another member does not', () => {
+    const a = joined('a');
+    a.monitor.onJoined();
+    expect(a.checkpoints()).toBe(1);
+    const b = joined('b');
+    b.monitor.onJoined();
+    expect(b.checkpoints()).toBe(0);
+  });
+
+  it('spaced as the periodic checks are, and none with checks off', () => {
+    // A 1 ms digest at a share of 0.01: checks at least 100 ms apart.
+    const a = joined('a', 0.01);
+    a.monitor.onJoined();
+    a.deliver(1);
+    a.step(10);
+    a.monitor.onJoined();
+    expect(a.checkpoints()).toBe(1);
+    a.step(100);
+    a.monitor.onJoined();
+    expect(a.checkpoints()).toBe(2);
+    const off = joined('a', undefined, 0);
+    off.monitor.onJoined();
+    expect(off.checkpoints()).toBe(0);
+  });
+});
