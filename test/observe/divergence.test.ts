@@ -203,4 +203,19 @@ describe('replica divergence detection', () => {
     expect(await eventually(judgedBoth, 5_000)).toBe(true);
     for (const m of members) expect(m.observer.divergences).toEqual([]);
   }, 30_000);
+
+  it('a view that admits a member starts a check at once: the joiner is compared at its join (FINDINGS 216)', async () => {
+    // No periodic check in this test's life: only the join starts one.
+    const opts = { divergence: { checkEvery: 1_000_000 } };
+    const seeds = await dice([false, false], opts);
+    await until(() => members.every((m) => m.group.view?.members.length === 2), 5_000, 'a 2-member view');
+    const c = await client(seeds);
+    for (let k = 0; k < 10; k++) await c.invoke('dice', 'add', [k]);
+    expect(await Promise.all(members.map(checks))).toEqual([0, 0]);
+    await dice([false], opts, seeds);
+    await until(() => members.every((m) => m.group.view?.members.length === 3), 5_000, 'a 3-member view');
+    const judged = async () => (await Promise.all(members.map(checks))).every((n) => n >= 1);
+    expect(await eventually(judged, 5_000)).toBe(true);
+    for (const m of members) expect(m.observer.divergences).toEqual([]);
+  }, 30_000);
 });
