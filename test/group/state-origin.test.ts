@@ -2,49 +2,23 @@
 // snapshot is a copy of (StateChunk's optional seventh element, FINDINGS 216), so the divergence
 // check counts a copy as one vote with its origin.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AppEvent, type CoreEffect, MemberCore } from '../../runtime/group/core.js';
+import { MemberCore } from '../../runtime/group/core.js';
 import { type Group, joinGroup } from '../../runtime/group/group.js';
 import { GroupKind, StateSender } from '../../runtime/group/state-transfer.js';
 import type { StateSource } from '../../runtime/group/types.js';
-import type { Stack } from '../../runtime/stack/stack.js';
-import type { Effect, UpEvent } from '../../runtime/stack/types.js';
 import { udp } from '../../runtime/transport/udp.js';
 import { TEST_SECURITY } from '../support/key.js';
-
-/** A stack that installs a two-member view on join and lets the test inject deliveries. */
-function fakeStack(self: string): Stack & { inject: UpEvent[] } {
-  const inject: UpEvent[] = [];
-  const up = (): Effect[] => inject.splice(0).map((event) => ({ kind: 'up', event }));
-  return {
-    inject,
-    down(ev: { type: string }) {
-      if (ev.type === 'join')
-        inject.push({
-          type: 'view',
-          view: { id: 7, members: ['veteran', self], addresses: ['a:1', 'b:2'] },
-          delta: { previousId: undefined, joined: [self], left: [], failed: [] },
-        });
-      return up();
-    },
-    receive: () => up(),
-    advance: () => up(),
-    nextDeadline: () => undefined,
-    stats: () => ({}),
-  } as unknown as Stack & { inject: UpEvent[] };
-}
-
-const appEvents = (effects: CoreEffect[]): AppEvent[] =>
-  effects.flatMap((e) => (e.kind === 'app' ? [e.event] : []));
+import { appEvents, joinerStack } from './fixtures/joiner-stack.js';
 
 /** A joiner given one whole-state chunk with `header`'s trailing elements. */
 function restoredWith(extra: unknown[]): StateSource | undefined {
-  let stack: ReturnType<typeof fakeStack> | undefined;
+  let stack: ReturnType<typeof joinerStack> | undefined;
   const sources: (StateSource | undefined)[] = [];
   const core = new MemberCore({
     groupName: 'g',
     node: 1,
     makeStack: (self) => {
-      stack = fakeStack(self);
+      stack = joinerStack(self);
       return stack;
     },
     state: { snapshot: () => new Uint8Array(0), restore: (_s, source) => sources.push(source) },

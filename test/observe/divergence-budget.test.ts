@@ -7,12 +7,18 @@ import { silentLogger } from '../../runtime/observe/logger.js';
 import { Metrics } from '../../runtime/observe/metrics.js';
 import { decodeGroupMsg, type RequestMsg } from '../../runtime/rpc/messages.js';
 
-function fixture(digestMs: number, digestShare?: number | false) {
+/**
+ * A monitor at member `self` of `members` (the coordinator is the first), on a clock the test
+ * moves. `deliver` brings every checkpoint cast since the last call back in order, each digest
+ * taking `digestMs`.
+ */
+function monitorAt(self: string, members: string[], checkEvery: number, digestShare?: number | false) {
   let now = 0;
+  let delivered = 0;
   const casts: RequestMsg[] = [];
-  const view = { id: 1, members: ['a', 'b'] };
+  const view = { id: 1, members };
   const g = {
-    self: 'a',
+    self,
     view,
     cast: (bytes: Uint8Array) => casts.push(decodeGroupMsg(bytes) as RequestMsg),
   } as unknown as GroupHandle;
@@ -20,31 +26,42 @@ function fixture(digestMs: number, digestShare?: number | false) {
     () => g,
     silentLogger,
     new Metrics(),
-    { checkEvery: 10, ...(digestShare === undefined ? {} : { digestShare }) },
+    { checkEvery, ...(digestShare === undefined ? {} : { digestShare }) },
     undefined,
     () => now,
   );
+  const checkpointsCast = () => casts.filter((m) => m.method === 'checkpoint');
+  const deliver = (digestMs: number) => {
+    for (const msg of checkpointsCast().slice(delivered))
+      monitor.onSystem({
+        type: 'system',
+        msg,
+        view,
+        digest: () => {
+          now += digestMs;
+          return 'd';
+        },
+        last: undefined,
+      });
+    delivered = checkpointsCast().length;
+  };
+  const step = (ms: number) => {
+    now += ms;
+  };
+  return { monitor, step, deliver, checkpoints: () => checkpointsCast().length };
+}
+
+function fixture(digestMs: number, digestShare?: number | false) {
+  const m = monitorAt('a', ['a', 'b'], 10, digestShare);
   /** Applies `n` requests, 1 ms apart; every checkpoint this member cast comes back in order. */
   const apply = (n: number) => {
     for (let i = 0; i < n; i++) {
-      now += 1;
-      const before = casts.length;
-      monitor.onApplied();
-      for (const msg of casts.slice(before).filter((m) => m.method === 'checkpoint'))
-        monitor.onSystem({
-          type: 'system',
-          msg,
-          view,
-          digest: () => {
-            now += digestMs;
-            return 'd';
-          },
-          last: undefined,
-        });
+      m.step(1);
+      m.monitor.onApplied();
+      m.deliver(digestMs);
     }
   };
-  const checkpoints = () => casts.filter((m) => m.method === 'checkpoint').length;
-  return { apply, checkpoints };
+  return { apply, checkpoints: m.checkpoints };
 }
 
 describe('divergence check budget', () => {
@@ -96,47 +113,8 @@ describe('divergence check budget', () => {
 });
 
 describe('a check at a join (FINDINGS 216)', () => {
-  function joined(self: string, digestShare?: number | false, checkEvery = 10) {
-    let now = 0;
-    const casts: RequestMsg[] = [];
-    const view = { id: 2, members: ['a', 'b', 'j'] };
-    const g = {
-      self,
-      view,
-      cast: (bytes: Uint8Array) => casts.push(decodeGroupMsg(bytes) as RequestMsg),
-    } as unknown as GroupHandle;
-    const monitor = new DivergenceMonitor(
-      () => g,
-      silentLogger,
-      new Metrics(),
-      { checkEvery, ...(digestShare === undefined ? {} : { digestShare }) },
-      undefined,
-      () => now,
-    );
-    const step = (ms: number) => {
-      now += ms;
-    };
-    /** The checkpoints cast so far come back in order; each digest takes `digestMs`. */
-    const deliver = (digestMs: number) => {
-      for (const msg of casts.filter((m) => m.method === 'checkpoint'))
-        monitor.onSystem({
-          type: 'system',
-          msg,
-          view,
-          digest: () => {
-            now += digestMs;
-            return 'd';
-          },
-          last: undefined,
-        });
-    };
-    return {
-      monitor,
-      step,
-      deliver,
-      checkpoints: () => casts.filter((m) => m.method === 'checkpoint').length,
-    };
-  }
+  const joined = (self: string, digestShare?: number | false, checkEvery = 10) =>
+    monitorAt(self, ['a', 'b', 'j'], checkEvery, digestShare);
 
   it('the coordinator starts one at once; another member does not', () => {
     const a = joined('a');
