@@ -4,7 +4,7 @@
 // costs all four roles together: every datagram's encoding, every member's decoding, ordering,
 // acknowledgement and apply. Wall time on a loaded machine says little; this figure much more.
 //
-//   npx tsx bench/inproc-call.ts [--calls 2000] [--outstanding 1] [--keyed] [--rounds 3]
+//   npx tsx bench/inproc-call.ts [--calls 2000] [--outstanding 1] [--keyed] [--rounds 3] [--mode first|all]
 //
 // `--outstanding N` keeps N calls in flight (N workers, each awaiting its call before the next).
 // `--keyed` gives the group and the client a key (HMAC on every packet). `--observe` gives every
@@ -29,11 +29,15 @@ const { values } = parseArgs({
     keyed: { type: 'boolean', default: false },
     observe: { type: 'boolean', default: false },
     traces: { type: 'string' },
+    mode: { type: 'string', default: 'first' },
   },
 });
 const CALLS = Number(values.calls);
 const OUTSTANDING = Number(values.outstanding);
 const ROUNDS = Number(values.rounds);
+// `all`: every replica of the view replies (`bank.all.deposit`), as the bench's `all` entries call.
+const ALL = values.mode === 'all';
+if (!ALL && values.mode !== 'first') throw new Error(`--mode is first or all, not ${values.mode}`);
 const secret = values.keyed
   ? { key: 'inproc-call bench group key, at least 32 bytes long' }
   : { insecure: true as const };
@@ -72,7 +76,8 @@ async function run(calls: number): Promise<number[]> {
     while (next < calls) {
       const i = next++;
       const s = performance.now();
-      await bank.deposit(`a${i % 16}`, 1);
+      if (ALL) await bank.all.deposit(`a${i % 16}`, 1);
+      else await bank.deposit(`a${i % 16}`, 1);
       lat.push((performance.now() - s) * 1000);
     }
   };
@@ -104,6 +109,7 @@ for (let r = 0; r < ROUNDS; r++) {
       calls: CALLS,
       outstanding: OUTSTANDING,
       keyed: values.keyed,
+      mode: values.mode,
       datagramsPerCall: Math.round((10 * (sentSoFar() - sent0)) / CALLS) / 10,
       p50Us: Math.round(lat[lat.length >> 1]!),
       wallPerCallUs: Math.round(wall / CALLS),

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   AUTH_TAG_BYTES,
@@ -142,6 +143,43 @@ describe('PacketAuth: sign and verify', () => {
   it('an endpoint without a key refuses authenticated packets and accepts plain ones', () => {
     expect(verdict(undefined, new PacketAuth(KEY).encode(packet()))).toBe('DECODE_UNAUTHENTICATED');
     expect(verdict(undefined, encodePacket(packet()))).toBe('ok');
+  });
+});
+
+describe('the tag is HMAC-SHA256 as docs/protocol.md specifies', () => {
+  // What any implementation must compute: HMAC-SHA256 under HMAC(groupKey, 'troupe/mac'), over the
+  // receiver's 8 bytes (node, incarnation; zeros for no one) and the packet without its 16 MAC
+  // bytes (at FIXED_HEADER_BYTES + 16), truncated to 16 bytes. PacketAuth computes it from
+  // one-shot hashes, not `createHmac`: this holds it to the same bytes, small and large packets.
+  const macKey = createHmac('sha256', Buffer.from(KEY)).update('troupe/mac').digest();
+  const expected = (bytes: Uint8Array, to: Uint8Array) => {
+    const at = FIXED_HEADER_BYTES + 16;
+    return createHmac('sha256', macKey)
+      .update(to)
+      .update(bytes.subarray(0, at))
+      .update(bytes.subarray(at + 16))
+      .digest()
+      .subarray(0, 16);
+  };
+  const receiverBytes = (node: number, inc: number) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt32BE(node, 0);
+    b.writeUInt32BE(inc, 4);
+    return b;
+  };
+
+  it('for casts and addressed packets, 5 bytes to 100 KB of payload', () => {
+    const tx = new PacketAuth(KEY);
+    for (const size of [5, 1_500, 3_000, 100_000, 40]) {
+      const payload = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);
+      for (const to of [undefined, { node: 0x89abcdef, inc: 3 }]) {
+        const bytes = tx.encode({ ...packet(), payload }, to);
+        const mac = bytes.subarray(FIXED_HEADER_BYTES + 16, FIXED_HEADER_BYTES + 32);
+        const want = expected(bytes, to ? receiverBytes(to.node, to.inc) : Buffer.alloc(8));
+        expect(Buffer.from(mac).equals(want)).toBe(true);
+        expect(verdict(new PacketAuth(KEY), bytes) === 'ok').toBe(to === undefined);
+      }
+    }
   });
 });
 
