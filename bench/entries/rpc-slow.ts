@@ -7,19 +7,17 @@
 // Every entry forms its own group (the runner stops every process after each entry), and the duty
 // cycle runs here, in the runner, for the whole of the client's warm-up and measured window.
 // Processes get a minute to start: on a loaded 2-CPU machine tsx alone can take 20 s.
-import type { Child, ChildEvent } from 'troupe/testkit';
+import type { ChildEvent } from 'troupe/testkit';
+import { startBankGroup } from '../lib/bank-group.js';
 import { against } from '../lib/ratio.js';
 import { script } from '../lib/script.js';
 import type { LatencySummary } from '../lib/stats.js';
 import type { BenchContext, BenchEntry, Measurement } from '../lib/types.js';
 import { tcpThroughput } from './floor-tcp-rr.js';
-import { STATEMENT_ARGS } from './rpc-ordered.js';
 
-const REPLICA = script('examples/bank/replica.ts');
 const CLIENT = script('bench/children/rpc-client.ts');
 const REPLICAS = 4;
 const IN_FLIGHT = 32;
-const LAYERS = { gms: { bootstrapMs: 200, joinRetryMs: 50 } };
 const CALL_TIMEOUT_MS = 5_000;
 /** Five processes that may take a minute to start each on a loaded machine, then the run. */
 const SLACK_MS = 90_000;
@@ -29,36 +27,6 @@ interface Slowness {
   target: Target;
   stopMs: number;
   runMs: number;
-}
-
-/** The group's replicas in the order of its view (rank 0, the sequencer, first). */
-async function formGroup(ctx: BenchContext): Promise<{ ranked: Child[] }> {
-  const replicas = await Promise.all(
-    Array.from({ length: REPLICAS }, (_, i) =>
-      ctx.procs.start(REPLICA, {
-        name: `slow-replica-${i + 1}`,
-        args: STATEMENT_ARGS,
-        ready: 'ready',
-        readyTimeoutMs: 60_000,
-      }),
-    ),
-  );
-  const seeds = replicas.map((r) => r.events.find((e) => e.event === 'ready')!.address as string);
-  const joined = await Promise.all(
-    replicas.map((r) => r.request({ cmd: 'join', seeds, layers: LAYERS }, 'joined', 15_000)),
-  );
-  const full = (e: ChildEvent): boolean => e.event === 'view' && (e.members as string[]).length === REPLICAS;
-  const views = await Promise.all(
-    replicas.map((r, i) => {
-      const v = joined[i]!.view as { members: string[] } | undefined;
-      return v?.members.length === REPLICAS ? v : r.waitFor(full, 10_000);
-    }),
-  );
-  const members = views[0]!.members as string[];
-  const selfOf = (i: number) => joined[i]!.self as string;
-  const ranked = members.map((m) => replicas[replicas.findIndex((_, i) => selfOf(i) === m)]!);
-  if (ranked.some((c) => c === undefined)) throw new Error('a view member is none of the replicas');
-  return { ranked };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,7 +56,8 @@ async function dutyCycle(pid: number, s: Slowness, cycle: { on: boolean }): Prom
 
 async function slowGroup(ctx: BenchContext, slow: Slowness | undefined): Promise<Measurement> {
   const [{ ranked }, client] = await Promise.all([
-    formGroup(ctx),
+    // Five processes that may take a minute to start each on a loaded machine.
+    startBankGroup(ctx, { replicas: REPLICAS, name: 'slow-replica', readyTimeoutMs: 60_000 }),
     ctx.procs.start(CLIENT, { name: 'rpc-client', ready: 'ready', readyTimeoutMs: 60_000 }),
   ]);
   // Rank 0 is the sequencer; the client talks to rank 1; rank 3 is the slow member.
