@@ -175,6 +175,8 @@ interface Call {
   accepted: { viewId: number; members: readonly string[]; ordered: boolean; lineage: number } | undefined;
   /** `all`/`majority`: the members' replies so far (made on the first; `first` never needs one). */
   replies: Map<string, ReplyEntry<unknown>> | undefined;
+  /** The encoded values of `replies`' `ok` entries, by member: compared as received ({@link repliesDiffer}). */
+  replyBytes: Map<string, Uint8Array> | undefined;
   attempts: number;
   lastSent: number;
   /** When its first packet went out (0: not yet); the start of its round-trip sample. */
@@ -645,6 +647,7 @@ export class TroupeClient implements Invoker {
         contact: undefined,
         accepted: undefined,
         replies: undefined,
+        replyBytes: undefined,
         attempts: 0,
         lastSent: 0,
         firstSent: 0,
@@ -1077,6 +1080,10 @@ export class TroupeClient implements Invoker {
       call.accepted = { viewId: membersViewId, members, ordered: true, lineage: this.membership.lineage };
     if (!call.accepted.members.includes(member)) return; // not of the view the request was ordered in
     repliesOf(call).set(member, entry);
+    if (result.ok) {
+      call.replyBytes ??= new Map();
+      call.replyBytes.set(member, result.value);
+    } else call.replyBytes?.delete(member);
     this.checkComplete(call);
   }
 
@@ -1125,7 +1132,7 @@ export class TroupeClient implements Invoker {
     const entries = members.map((m) => call.replies?.get(m) ?? ({ member: m, status: 'timeout' } as const));
     const r: Replies<unknown> = { requestId: call.id, viewId: call.accepted!.viewId, entries };
     // Replicas that applied the same order answer alike; unordered queries may differ by timing.
-    if (call.accepted!.ordered && repliesDiffer(entries)) {
+    if (call.accepted!.ordered && repliesDiffer(entries, (e) => call.replyBytes?.get(e.member))) {
       r.divergent = true;
       this.observe.event({
         type: 'divergent-replies',
