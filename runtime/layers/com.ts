@@ -81,6 +81,9 @@ class Com implements Layer {
   private readonly groupId: number;
   private readonly self;
   private readonly addresses = new Map<MemberId, string>();
+  /** Without a key, before the first view: senders whose address membership proved (`pin`),
+   * least recently pinned first. Sent to there; their stack packets from elsewhere are refused. */
+  private readonly pins = new Map<MemberId, string>();
   /** Sender ids by node: see `idOf`. */
   private readonly ids = new Map<number, { inc: number; id: MemberId }>();
   private readonly counters = {
@@ -103,6 +106,9 @@ class Com implements Layer {
     unknownSender: 0,
     /** Without a key: packets in a view member's name from another address than its own. */
     addressMismatch: 0,
+    /** Without a key: stack packets of a pinned sender outside the view from another address
+     * than its pin (see the `pin` event). */
+    pinMismatch: 0,
     /** Packets of a new sender outside the view dropped by the admission rate. */
     strangerLimited: 0,
     /** Addresses of senders outside the view forgotten to stay within `maxStrangers`. */
@@ -174,7 +180,7 @@ class Com implements Layer {
           );
           return;
         }
-        const to = this.addresses.get(ev.to);
+        const to = this.pins.get(ev.to) ?? this.addresses.get(ev.to);
         if (to === undefined) {
           this.counters.noAddress++;
           return;
@@ -184,6 +190,8 @@ class Com implements Layer {
         return;
       }
       case 'view': {
+        // A member's address is the view's; no stranger is asked for anything after a view.
+        this.pins.clear();
         this.members = new Set(ev.view.members);
         for (const m of ev.view.members) this.strangers.delete(m);
         ev.view.members.forEach((m, i) => {
@@ -199,6 +207,17 @@ class Com implements Layer {
       case 'forget':
         this.addresses.delete(ev.member);
         this.strangers.delete(ev.member);
+        this.pins.delete(ev.member);
+        return;
+      case 'pin':
+        // Under a key a packet proves its sender wherever it comes from: nothing to pin.
+        if (this.auth || this.members.size > 0 || ev.member === this.ctx.self) return;
+        this.pins.delete(ev.member);
+        // One id an address: ids a forger proves at its own address replace each other there.
+        for (const [m, a] of this.pins) if (a === ev.address) this.pins.delete(m);
+        this.pins.set(ev.member, ev.address);
+        this.addresses.set(ev.member, ev.address);
+        if (this.pins.size > this.opts.maxStrangers) this.pins.delete(this.pins.keys().next().value!);
         return;
       case 'probe':
         this.counters.sent++;
@@ -297,13 +316,25 @@ class Com implements Layer {
         return;
       }
     }
+    // Likewise, before a view, a sender whose address membership proved (`pin`: its Here or Join
+    // echoed the challenge our Join carried there): a forger speaking first in the coordinator's
+    // id from its own address got the joiner's Sync for the coordinator's stream, and its Install
+    // was installed (FINDINGS 215). Discovery still goes up, with its source address: membership
+    // judges it by its own proofs, and a pinned joiner that moved proves its new address.
+    const pin = this.pins.get(sender);
+    if (pin !== undefined && pin !== from && packet.type === PacketType.Stack) {
+      this.counters.pinMismatch++;
+      return;
+    }
     this.counters.received++;
     // Only the sender's newest packet may move its address: an authenticated packet it sent to
     // another member, replayed here from elsewhere, is older than what we hold and must not
-    // redirect our traffic (or a joiner's admission) to the replayer.
-    if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
-    else if (this.addresses.get(sender) !== from) this.counters.staleAddress++;
-    const address = this.addresses.get(sender)!;
+    // redirect our traffic (or a joiner's admission) to the replayer. Nor any packet a pin.
+    if (pin === undefined) {
+      if (newest || !this.addresses.has(sender)) this.addresses.set(sender, from);
+      else if (this.addresses.get(sender) !== from) this.counters.staleAddress++;
+    }
+    const address = pin !== undefined ? from : this.addresses.get(sender)!;
     // Decoding leaves every byte array a view into the datagram. What a layer holds of a view
     // member's packet it counts whole; of a stranger's, only what it reads: a field past those it
     // reads, or a one-byte payload, kept the whole datagram alive (30 KB each, a thousand times

@@ -234,7 +234,8 @@ class Nak implements Layer {
      * dropped, and they are asked again only when more of them comes. */
     syncsAbandoned: 0,
     /** Syncs not sent: the sender is outside the view and its address is not pinned (a cast
-     * stream's position comes from a join point, or a Sync once the sender is in the view). */
+     * stream's position comes from a join point, or a Sync once the sender is in the view; a
+     * point-to-point one before a view, from a Sync once membership pins the sender). */
     syncsWithheld: 0,
     /** Origins from a sender outside the view for a stream we may not ask it for, refused. */
     strangerOrigins: 0,
@@ -256,6 +257,9 @@ class Nak implements Layer {
   /** A layer above asked where our cast stream stands (`castNext`): it gives join points, and a
    * stranger's cast stream waits for one (see {@link mayAsk}). */
   private joinPoints = false;
+  /** Before the first view: senders whose address membership proved (`pin`), with it, least
+   * recently pinned first. Only their point-to-point streams are asked for (see {@link mayAsk}). */
+  private readonly pins = new Map<MemberId, string>();
 
   constructor(
     private readonly ctx: LayerContext,
@@ -314,7 +318,8 @@ class Nak implements Layer {
   }
 
   /**
-   * `member` joined our view: com pins its address now. What we sent it while it was a stranger
+   * `member` joined our view, or membership proved its address before one (`pin`): com pins its
+   * address now. What we sent it while it was a stranger
    * (Syncs, NAKs) may have gone to whoever spoke in its id, so its streams take new nonces (an
    * Origin or a Gone echoing an old one is refused), and one still waiting for its origin is
    * asked again at once, at the pinned address.
@@ -526,11 +531,36 @@ class Nak implements Layer {
       case 'view': {
         const before = this.members;
         this.members = new Set(ev.view.members);
+        this.pins.clear();
         for (const m of ev.view.members) for (const ch of [CAST, P2P]) this.strangers.delete(`${m}|${ch}`);
         // com pins the view's addresses first: what follows goes to them.
         this.ctx.passDown(ev);
         for (const m of ev.view.members) if (!before.has(m)) this.pinned(m);
         for (const m of ev.view.members) this.meet(m, true);
+        return;
+      }
+      case 'pin': {
+        if (ev.member === this.ctx.self || this.members.size > 0) return;
+        const had = this.pins.get(ev.member);
+        this.pins.delete(ev.member);
+        // One id an address: ids a forger proves at its own address replace each other there.
+        for (const [m, a] of this.pins) if (a === ev.address) this.pins.delete(m);
+        this.pins.set(ev.member, ev.address);
+        if (this.pins.size > this.o.maxStrangers) this.pins.delete(this.pins.keys().next().value!);
+        // com pins the address first: the Syncs that follow go there. A pin renewed at the same
+        // address changes nothing: new nonces then would refuse the Origin on its way. A pin moved
+        // elsewhere (to an anchor) drops what came from the first: it was a forger's.
+        this.ctx.passDown(ev);
+        if (had === ev.address) return;
+        if (had !== undefined)
+          for (const ch of [CAST, P2P]) {
+            const key = `${ev.member}|${ch}`;
+            this.dropIn(key);
+            this.strangers.delete(key);
+            this.strangerTombs.delete(key);
+          }
+        this.pinned(ev.member);
+        this.meet(ev.member, false);
         return;
       }
       case 'castNext':
@@ -548,6 +578,7 @@ class Nak implements Layer {
           this.strangers.delete(key);
         }
         this.held.delete(ev.member);
+        this.pins.delete(ev.member);
         const o = this.out.get(ev.member);
         if (o) this.bury(`out|${ev.member}`, o.nextSeq);
         this.out.delete(ev.member);
@@ -835,15 +866,18 @@ class Nak implements Layer {
    * own, and owned the stream: the joiner's casts were never delivered there, and it was excluded
    * (FINDINGS 215). So any stream of a member; while this stack holds a view, nothing of a
    * stranger's (a joiner's cast stream comes with the Install's join point, `expect`, the rest by
-   * a Sync once the view lists it); before, its point-to-point streams (the join and founding
-   * handshakes, which nothing pins yet), and its cast stream only under no membership layer
-   * (none asked `castNext`: nothing gives join points there).
+   * a Sync once the view lists it). Before, under a membership layer (it asked `castNext`), the
+   * point-to-point stream of a sender membership pinned (`pin`: its Here or Join echoed the
+   * challenge our Join carried to its address; the join and founding handshakes): a forger that
+   * spoke first in the coordinator's id from its own address got a joiner's Sync and its Install
+   * was installed (FINDINGS 215). Under none, anything before a view, as before.
    */
   private mayAsk(from: MemberId, channel: number): boolean {
     // Our own casts come back through com, not over the network.
     if (this.members.has(from) || from === this.ctx.self) return true;
     if (this.members.size > 0) return false;
-    return channel === P2P || !this.joinPoints;
+    if (!this.joinPoints) return true;
+    return channel === P2P && this.pins.has(from);
   }
 
   /**
@@ -937,7 +971,7 @@ class Nak implements Layer {
       const s = this.inn.get(key.slice(5));
       if (!s?.unsynced) return;
       s.syncArmed = false;
-      if (!this.members.has(s.from)) return;
+      if (!this.members.has(s.from) && !this.pins.has(s.from)) return;
       if (s.syncRounds < SYNC_ROUNDS) {
         this.askOrigin(s);
         return;

@@ -110,6 +110,14 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       "Word of a group (Here, Lineage) a joiner did not let hold back founding: its address never answered the joiner's Joins.",
     ],
     installsResent: ['counter', 'Installs sent again to a view member still joining (its Install lost).'],
+    pinsRefused: [
+      'counter',
+      "Proofs of a sender's address that pinned nothing while joining: a Here outside the seeds, or a pin made elsewhere already.",
+    ],
+    installsUnproven: [
+      'counter',
+      'Installs refused while joining: not bound to a founder, and no Here proved the sender address.',
+    ],
     lineagesMet: ['counter', 'Beacons of another lineage of the group that this lineage wins over.'],
     holds: ['counter', 'Long stops of this member after which it held deliveries until its view answered.'],
     holdsJudged: ['counter', 'Holds ended after partitionMs without a majority of Pongs (last resort).'],
@@ -180,7 +188,7 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     ],
     syncsWithheld: [
       'counter',
-      'Syncs not sent: the sender was outside the view and no join point or view pins it yet.',
+      'Syncs not sent: the sender was outside the view and no join point, view or pin pins it yet.',
     ],
     strangerOrigins: [
       'counter',
@@ -218,6 +226,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     addressMismatch: [
       'counter',
       "Without a key: packets in a view member's name from another address refused.",
+    ],
+    pinMismatch: [
+      'counter',
+      "Without a key, before the first view: packets in a pinned sender's name from another address refused.",
     ],
     hsChallenged: ['counter', 'Handshake challenges sent.'],
     hsAnswered: ['counter', 'Handshake challenges answered.'],

@@ -141,6 +141,14 @@ export type DownEvent =
    * number its next cast will carry, which others take as a join point (`expect`).
    */
   | { type: 'castNext' }
+  /**
+   * Before its first view, membership proved that `member` receives at `address` (its Here or
+   * its Join echoed the challenge our Join carried there): com sends to it there and, without a
+   * key, refuses its stack packets from anywhere else; the reliable layer asks where its
+   * point-to-point stream begins (there) only for a sender so pinned (FINDINGS 215). A view
+   * drops every pin: its members' addresses are the view's.
+   */
+  | { type: 'pin'; member: MemberId; address: string }
   /** A layer above asks membership to remove a member (e.g. flow control gave up waiting for it). */
   | { type: 'suspect'; member: MemberId; reason: string }
   /** Start membership: find the group through the seeds (or form it) and join. `lastView`: the

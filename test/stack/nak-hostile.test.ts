@@ -472,6 +472,62 @@ describe('nak: random stream origins (FINDINGS 206, 207)', () => {
     ).toEqual([1]);
   });
 
+  it('under membership, asks a stranger before a view only once it is pinned, and there (FINDINGS 215)', () => {
+    const { s } = fresh();
+    s.down({ type: 'castNext' }, 0); // as gms does when it starts joining
+    const to = (effects: Effects, address: string) =>
+      effects.flatMap((e) =>
+        e.kind === 'transmit' && e.to === address ? [decodePacket(e.bytes).headers[0] as unknown[]] : [],
+      );
+    // Its stream to us (an Install, in a coordinator's id) from evil:1: not asked, nothing pinned.
+    expect(sent(s.receive(data(10, 1, 1), 'evil:1', 1))).toEqual([]);
+    expect(s.stats().nak?.syncsWithheld).toBe(1);
+    // Membership proved the id at good:1: asked there at once (a new nonce), and it stays there.
+    const asked = to(s.down({ type: 'pin', member: bad, address: 'good:1' }, 2), 'good:1');
+    expect(asked.map((h) => h.slice(0, 2))).toEqual([[7, 1]]);
+    const nonce = asked[0]![2] as number;
+    // Renewed at the same address: no new nonce, no new Sync (an Origin on its way still counts).
+    expect(sent(s.down({ type: 'pin', member: bad, address: 'good:1' }, 3))).toEqual([]);
+    // Its stack packets from elsewhere are refused, an Origin echoing the nonce included.
+    s.receive(packet([[8, 1, nonce, 10]]), 'evil:1', 4);
+    expect(s.stats().com?.pinMismatch).toBe(1);
+    expect(s.stats().nak?.unsynced).toBe(1);
+    // Retried while unanswered, at the pin.
+    expect(to(s.advance(30), 'good:1').filter((h) => h[0] === 7)).toEqual([[7, 1, nonce]]);
+    const origin = 2 ** 43;
+    const fromGood = encodePacket({
+      type: PacketType.Stack,
+      flags: Flags.Unicast,
+      groupId: groupIdOf('g'),
+      sender: { node: 0xbad, inc: 1 },
+      headers: [[1, 1, origin, self]],
+      payload: new Uint8Array([4]),
+    });
+    s.receive(fromGood, 'good:1', 31);
+    expect(delivered(s.receive(packet([[8, 1, nonce, origin]]), 'good:1', 32))).toEqual([4]);
+    // A view drops the pins: its members' addresses are the view's.
+    s.down({ type: 'view', view: { id: 1, members: [self, bad], addresses: ['a:1', 'b:1'], epoch: 1 } }, 40);
+    expect(s.receive(data(origin + 1, 5, 1), 'good:1', 41).length).toBe(0);
+    expect(s.stats().com?.addressMismatch).toBe(1);
+  });
+
+  it('keeps one pinned id an address: ids proven at one address replace each other there', () => {
+    const { s } = fresh();
+    s.down({ type: 'castNext' }, 0);
+    s.down({ type: 'pin', member: bad, address: 'good:1' }, 1);
+    // Another id proven at good:1 (a forger there proves as many as it likes): bad is no longer
+    // pinned, neither asked again nor sent to there, nor refused from elsewhere.
+    s.down({ type: 'pin', member: '00000b0b.1', address: 'good:1' }, 2);
+    // bad's Sync of the first pin is not retried.
+    const syncs = s.stats().nak?.syncsSent ?? 0;
+    s.advance(25);
+    expect(s.stats().nak?.syncsSent).toBe(syncs + 1); // b0b's retry alone
+    const withheld = s.stats().nak?.syncsWithheld ?? 0;
+    expect(sent(s.receive(data(10, 1, 1), 'evil:1', 26))).toEqual([]);
+    expect(s.stats().com?.pinMismatch ?? 0).toBe(0);
+    expect(s.stats().nak?.syncsWithheld).toBe(withheld + 1);
+  });
+
   it('tells a layer above where its cast stream stands, and then waits for join points before a view', () => {
     const { s } = fresh();
     const next = (at: number) =>

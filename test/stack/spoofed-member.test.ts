@@ -124,6 +124,44 @@ describe('keyless group: forged packets in a member name', () => {
     expect(r.violations).toEqual([]);
   });
 
+  it.each([
+    ['coordinator', 'its Install at once'],
+    ['race', 'first a Join, then a Here in its id echoing the challenge of our answer, then its Install'],
+    ['race-join', 'the same with a Join in its id echoing it'],
+  ] as const)(
+    "a forger that speaks first to a joiner in the coordinator's id from its own address installs no view there, %s (%s; FINDINGS 215)",
+    (kind, _what) => {
+      // Node 2 crashes at 3 s and a new process joins there at 4.5 s; in that instant a forger at
+      // x9 sends the joiner, in the coordinator's id, nak Data of the coordinator's stream to it
+      // carrying an Install of a view of the coordinator (at x9) and the joiner, and answers every
+      // Sync with an Origin of its own. Before (905d66e): the joiner asked x9 where that stream
+      // begins (com pins no address before a view), took its origin and installed the forged
+      // view; none of its 16 casts was delivered and a third incarnation joined on node 2. Now
+      // the joiner asks before a view only a sender whose Here or Join echoed the challenge its
+      // Join carried to that address, there; with seeds, a Here pins only at a seed's address (or
+      // one a member there names the coordinator's), and an Install of a running group is taken
+      // only from a sender a Here pinned.
+      const r = joinerOriginRun(kind);
+      // race-join: the forger proved x9 in the coordinator's id as a joiner proves its address,
+      // and may be asked for that stream; nothing it sends there is installed.
+      expect(r.asked).toEqual(
+        kind === 'race-join'
+          ? { cast: 0, p2p: r.asked.p2p, answered: r.asked.p2p }
+          : { cast: 0, p2p: 0, answered: 0 },
+      );
+      expect(r.unproven).toBe(kind === 'race-join' ? 1 : 0);
+      expect(r.joined).toBe(true);
+      expect(r.incarnations).toBe(2);
+      expect(r.installed).toBe(1);
+      expect(r.joinerCasts).toBeGreaterThan(30);
+      expect(r.fromJoiner).toEqual([r.joinerCasts, r.joinerCasts]);
+      const j = r.w.nodes[2]!.rec.stats();
+      expect(j.nak?.syncsWithheld).toBeGreaterThanOrEqual(1);
+      if (kind === 'race') expect(j.gms?.pinsRefused).toBeGreaterThanOrEqual(1);
+      expect(r.violations).toEqual([]);
+    },
+  );
+
   it("a nak Session and Gone per receiver, in the sequencer's name from its address, skip nothing", () => {
     // Before (FINDINGS, session 31): a Session claiming 2^32 - 1 and a Gone at it made each
     // receiver skip 9,999 of the sequencer's casts, wherever its stream stood, and the sequencer

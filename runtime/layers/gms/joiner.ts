@@ -111,6 +111,20 @@ export class Joiner {
   private coordinatorHint: string | undefined;
   /** The nonce of the latest coordinator's Here ('' before one): proves our address. */
   private nonce = '';
+  /**
+   * Senders that proved where they receive (see {@link pin}): whether that address is an anchor
+   * (see {@link anchored}), and whether a Here proved it (a member of a running group).
+   */
+  private readonly pins = new Map<MemberId, { address: string; anchored: boolean; here: boolean }>();
+  /** Coordinators (id, address) named by a Here that an anchor proved: a running group's
+   * coordinator outside the seeds is trusted there (see {@link anchored}). */
+  private readonly vouched = new Map<MemberId, string>();
+  /**
+   * com verifies packets under a group key (set by the first authenticated discovery packet):
+   * no one without the key speaks in any id, so every Here or Join pins its sender where it
+   * first came from, and an Install is taken from any sender, as before pins (FINDINGS 215).
+   */
+  keyed = false;
   /** When a member of an existing group last answered us: then we join it, never found one. */
   private heardMemberAt: number | undefined;
   /**
@@ -148,6 +162,8 @@ export class Joiner {
     this.joinStartedAt = this.s.ctx.now();
     this.claims.clear();
     this.challenges.clear();
+    this.pins.clear();
+    this.vouched.clear();
     this.answers = ANSWERS_PER_PERIOD;
     this.sendJoin();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
@@ -608,6 +624,9 @@ export class Joiner {
     const { vote, counts, challenge, echo } = joinHeader.decode(h);
     const now = this.s.ctx.now();
     const proves = echo.length > 0 && echo.includes(this.challengeFor(address));
+    // It receives there: our Found, Confirm and Install go there, and its stream to us is asked
+    // for there (FINDINGS 215). Before it could be a founder or a voter of ours.
+    if (proves || this.keyed) this.pin(from, address, false);
     let d = this.discovered.get(from);
     if (d?.proven && d.address !== address) {
       // A proven joiner's Join from elsewhere: it moves there only by a Join that proves the new
@@ -700,9 +719,19 @@ export class Joiner {
   /** A member's Here (from `from`): a group exists. The coordinator's carries a nonce for us,
    * which our Joins echo from now on; a new one is answered at once, so admission costs one
    * round trip more than before, not a Join retry period. */
-  onHere(h: unknown[], from: string): void {
+  onHere(h: unknown[], from: string, sender: MemberId): void {
     const here = hereHeader.decode(h);
     const proven = this.issued(here.echo, from);
+    // It received our Join: its stream to us (the Install) is asked for there (FINDINGS 215). A
+    // member at an anchor also tells us where its coordinator is.
+    if (proven || this.keyed) {
+      if (this.anchor(from) && here.address !== '' && !isWildcard(here.address)) {
+        this.vouched.delete(here.coordinator);
+        this.vouched.set(here.coordinator, here.address);
+        if (this.vouched.size > this.s.o.maxJoiners) this.vouched.delete(this.vouched.keys().next().value!);
+      }
+      this.pin(sender, from, true);
+    }
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
     if (here.address !== '') this.coordinatorHint = here.address;
@@ -745,6 +774,65 @@ export class Joiner {
     return false;
   }
 
+  /**
+   * `member` echoed the challenge our Join carried to `address`, from there (`here`: in a Here,
+   * as a member of a running group; else in a Join, as another joiner): it receives there.
+   * Without a key nothing else binds a sender id to an address before a view, and a Sync for its
+   * point-to-point stream went to whoever spoke last in its id: a forger at its own address
+   * speaking first in the coordinator's id got the joiner's Sync, answered with an origin of its
+   * own and had its Install installed (FINDINGS 215). The layers below now send to it there,
+   * refuse its stack packets from elsewhere, and ask there where its stream begins, at once
+   * (`pin`). But an echo proves an address, not an id: a forger that Joins us from its own
+   * address is answered with a Join carrying our challenge for it, and can then echo it in any
+   * id. So with seeds, a Here pins only at an anchor (see {@link anchored}); the first proof
+   * holds, unless a later one is at an anchor and it was not; and an Install is taken from a
+   * running group only from a member a Here pinned (see {@link onInstall}).
+   */
+  private pin(member: MemberId, address: string, here: boolean): void {
+    if (member === this.s.self || address === '' || isWildcard(address)) return;
+    if (this.keyed) {
+      // Only nak's asking is gated under a key (com keeps no pins): the first address stays.
+      const first = this.pins.get(member);
+      this.pins.delete(member);
+      this.pins.set(member, {
+        address: first?.address ?? address,
+        anchored: true,
+        here: here || first?.here === true,
+      });
+      if (this.pins.size > 4 * this.s.o.maxJoiners) this.pins.delete(this.pins.keys().next().value!);
+      this.s.pin(member, first?.address ?? address);
+      return;
+    }
+    const anchored = this.anchored(member, address);
+    if (here && !anchored && this.s.o.seeds.length > 0) {
+      this.s.c.pinsRefused++;
+      return;
+    }
+    const had = this.pins.get(member);
+    if (had && had.address !== address && (had.anchored || !anchored)) {
+      this.s.c.pinsRefused++;
+      return;
+    }
+    this.pins.delete(member);
+    // One id an address (a newer one there is a restarted process), as below: a forger at its
+    // own address proves as many ids there as it likes, and must not push real pins out.
+    for (const [m, p] of this.pins) if (p.address === address) this.pins.delete(m);
+    this.pins.set(member, { address, anchored, here: here || (had?.address === address && had.here) });
+    if (this.pins.size > 4 * this.s.o.maxJoiners) this.pins.delete(this.pins.keys().next().value!);
+    this.s.pin(member, address);
+  }
+
+  /** Whether `address` is where we trust the group to be: a seed's, or one of our last view. */
+  private anchor(address: string): boolean {
+    return this.isSeed(address) || (this.lastView?.addresses.includes(address) ?? false);
+  }
+
+  /** Whether `member` at `address` is anchored: the address is an anchor, or a member at one
+   * named it the coordinator there (a proven Here). */
+  private anchored(member: MemberId, address: string): boolean {
+    return this.anchor(address) || this.vouched.get(member) === address;
+  }
+
   /** The nonce our Joins echo: none while a damped rejoin must not be admitted yet. */
   private echoed(): string {
     return this.s.ctx.now() >= this.admitAfter ? this.nonce : '';
@@ -775,6 +863,13 @@ export class Joiner {
     const t = this.tentative;
     const ofFounder = (x: MemberId) => x === t?.founder || (x !== this.s.self && t?.proposed?.includes(x));
     if (t !== undefined && from !== t.founder && !m.members.some(ofFounder)) return;
+    // Unbound, only a running group's view: from a member whose Here proved its address (it
+    // received our Join there, at an anchor when we have seeds). A sender proven only by a Join
+    // is a joiner, and a forger's Join proves its own address in any id it likes (FINDINGS 215).
+    if (t === undefined && !this.keyed && this.pins.get(from)?.here !== true) {
+      this.s.c.installsUnproven++;
+      return;
+    }
     for (const [member, seq] of m.nakNext) this.s.ctx.passDown({ type: 'expect', member, seq });
     const { joined, left, failed } = m;
     this.s.layer.install(

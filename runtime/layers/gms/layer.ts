@@ -88,6 +88,8 @@ export class Gms implements Layer {
     // A long stop is noticed before any packet is handled: an Install would reset the tick.
     if (s.state === 'member') s.detector.holding(s.ctx.now());
     if (ev.type === 'discovery') {
+      // Under a key every packet is its sender's own (see Joiner.keyed).
+      if (ev.authenticated === true) s.joiner.keyed = true;
       this.onDiscovery(ev.msg, ev.from, ev.address);
       return;
     }
@@ -188,7 +190,7 @@ export class Gms implements Layer {
       return;
     }
     if (kind === GmsKind.Here) {
-      if (s.state === 'joining') s.joiner.onHere(h, address);
+      if (s.state === 'joining') s.joiner.onHere(h, address, from);
       else if (s.state === 'member') {
         s.lineage.onHere(h, from, address);
         s.claims.onHere(h, address);

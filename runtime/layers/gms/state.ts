@@ -65,6 +65,11 @@ export class GmsShared {
      * that never answered its Joins' challenge within 2 × suspectMs (Joiner.credit).
      */
     claimsUnproven: 0,
+    /** Proofs of an address (a Here's or a Join's echo) that pinned nothing: a Here outside the
+     * anchors with seeds, or a pin made elsewhere already (Joiner.pin). */
+    pinsRefused: 0,
+    /** Installs of a running group refused while joining: their sender's Here proved no address. */
+    installsUnproven: 0,
     /** Installs sent again to a member of the view that still Joins (its Install was lost). */
     installsResent: 0,
     staleDropped: 0,
@@ -135,6 +140,11 @@ export class GmsShared {
   }
   /** Set by the `castNext` up event (see {@link castNext}). */
   castNextHeard: number | undefined;
+
+  /** See the `pin` down event: `member` proved it receives at `address` (FINDINGS 215). */
+  pin(member: MemberId, address: string): void {
+    this.ctx.passDown({ type: 'pin', member, address });
+  }
 
   probe(to: string | null, header: unknown[]): void {
     this.ctx.passDown({ type: 'probe', to, msg: { headers: [header], payload: EMPTY } });
