@@ -119,6 +119,9 @@ export class Joiner {
   /** Coordinators (id, address) named by a Here that an anchor proved: a running group's
    * coordinator outside the seeds is trusted there (see {@link anchored}). */
   private readonly vouched = new Map<MemberId, string>();
+  /** A Here proved an anchor's address this attempt: the group answers there, and a Here pins
+   * only at anchors from now on (see {@link pin}). */
+  private anchorHeard = false;
   /**
    * com verifies packets under a group key (set by the first authenticated discovery packet):
    * no one without the key speaks in any id, so every Here or Join pins its sender where it
@@ -164,6 +167,7 @@ export class Joiner {
     this.challenges.clear();
     this.pins.clear();
     this.vouched.clear();
+    this.anchorHeard = false;
     this.answers = ANSWERS_PER_PERIOD;
     this.sendJoin();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
@@ -725,6 +729,7 @@ export class Joiner {
     // It received our Join: its stream to us (the Install) is asked for there (FINDINGS 215). A
     // member at an anchor also tells us where its coordinator is.
     if (proven || this.keyed) {
+      if (proven && this.anchor(from)) this.anchorHeard = true;
       if (this.anchor(from) && here.address !== '' && !isWildcard(here.address)) {
         this.vouched.delete(here.coordinator);
         this.vouched.set(here.coordinator, here.address);
@@ -784,9 +789,11 @@ export class Joiner {
    * refuse its stack packets from elsewhere, and ask there where its stream begins, at once
    * (`pin`). But an echo proves an address, not an id: a forger that Joins us from its own
    * address is answered with a Join carrying our challenge for it, and can then echo it in any
-   * id. So with seeds, a Here pins only at an anchor (see {@link anchored}); the first proof
-   * holds, unless a later one is at an anchor and it was not; and an Install is taken from a
-   * running group only from a member a Here pinned (see {@link onInstall}).
+   * id. So with seeds, a Here pins only at an anchor (see {@link anchored}), unless no anchor
+   * has answered for `suspectMs` since we started (every seed replaced, and the group found by
+   * its coordinator's beacon: chaos seed 42, test/stack/gms-bootstrap-stuck.test.ts); the first
+   * proof holds, unless a later one is at an anchor and it was not; and an Install is taken from
+   * a running group only from a member a Here pinned (see {@link onInstall}).
    */
   private pin(member: MemberId, address: string, here: boolean): void {
     if (member === this.s.self || address === '' || isWildcard(address)) return;
@@ -804,7 +811,8 @@ export class Joiner {
       return;
     }
     const anchored = this.anchored(member, address);
-    if (here && !anchored && this.s.o.seeds.length > 0) {
+    const anchorless = !this.anchorHeard && this.s.ctx.now() - this.joinStartedAt >= this.s.o.suspectMs;
+    if (here && !anchored && this.s.o.seeds.length > 0 && !anchorless) {
       this.s.c.pinsRefused++;
       return;
     }
