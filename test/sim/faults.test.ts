@@ -4,17 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { decodeValue, encodeValue, SNAPSHOT_LIMITS } from '../../runtime/rpc/codec.js';
 import { Replica, type ReplicaOptions } from '../../runtime/rpc/replica.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
-import { offByOneAroundCut } from './mutant-replicas.js';
+import { offByOneAroundCut, skipsQueuedBacklog } from './mutant-replicas.js';
 import { Links, multicastTargets } from './network.js';
 import { splitSides } from './patterns.js';
+import { backlogCase, queuedAtRefounding, WITH_CUTS } from './pinned.js';
 import { model } from './rpc-checkers.js';
 import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import type { Register } from './rpc-service.js';
 import { groupConfig, runScenario } from './scenario.js';
-import { ALL_FAULTS, type Fault } from './world.js';
-
-/** Every base fault plus partitions that split the group and one-way link cuts. */
-const WITH_CUTS: Fault[] = [...ALL_FAULTS, 'splits', 'links'];
+import type { Fault } from './world.js';
 
 const nodes = ['n0', 'n1', 'n2', 'n3'].map((address, index) => ({ index, address }));
 
@@ -83,39 +81,6 @@ function lying(instance: Register, options: ReplicaOptions): Replica<Register> {
 
 /** A replica whose replies, once it was cut off and serves a re-founded group, are off by one. */
 const lyingAfterRefounding = offByOneAroundCut('after');
-
-/**
- * A replica that, once its state is replaced (a restored snapshot, or its own state frozen at a
- * cut), never applies the backlog's requests after the first: e.g. a request queued behind an
- * async one still running, as in a re-founding. The founders do it alike and agree.
- */
-function skipsQueuedBacklog(instance: Register, options: ReplicaOptions): Replica<Register> {
-  const r = new Replica(instance, options);
-  type Item = { t: string };
-  const inner = r as unknown as {
-    queueBacklog(b: Item[], ...rest: unknown[]): void;
-    applyMsg(i: Item): unknown;
-  };
-  const queueBacklog = inner.queueBacklog.bind(r);
-  const applyMsg = inner.applyMsg.bind(r);
-  const skipped = new WeakSet<Item>();
-  inner.queueBacklog = (backlog, ...rest) => {
-    for (const i of backlog.filter((b) => b.t === 'msg').slice(1)) skipped.add(i);
-    queueBacklog(backlog, ...rest);
-  };
-  inner.applyMsg = (item) => (skipped.has(item) ? undefined : applyMsg(item));
-  return r;
-}
-
-/** How many delivered messages the start state of the re-founded root view still had to apply. */
-function queuedAtRefounding(r: Awaited<ReturnType<typeof runRpcScenario>>, key: string | undefined): number {
-  const root = r.sim.incarnations
-    .map((i) => i.log.find((l) => l.t === 'view'))
-    .find((v) => v?.t === 'view' && v.key === key && v.start);
-  if (root?.t !== 'view' || !root.start) throw new Error('no founder recorded its start');
-  const backlog = (decodeValue(root.start, SNAPSHOT_LIMITS) as unknown[][])[8]!;
-  return backlog.filter((b) => (b as unknown[])[0] === 'm').length;
-}
 
 /**
  * A replica whose state, once it was cut off, lands one off whenever it restores a snapshot
@@ -247,21 +212,7 @@ describe('the RPC checkers added with the new load', () => {
     // c1:30 ran and add c1:23 and mul c0:33 were queued; the re-founded view 1 (4,409 ms) starts
     // from that snapshot at all three founders: {"value":88890,"ops":49}, 3 messages and a view
     // in the backlog, c1:30 at its head.
-    const faults = WITH_CUTS;
-    const seed = 340681;
-    const cfg = {
-      ...rpcConfig(seed, 3, faults),
-      delivery: 'multicast' as const,
-      rejoin: 'same' as const,
-    };
-    const opts = {
-      callsPerLane: 16,
-      lanes: 10,
-      callTimeoutMs: 1500,
-      asyncShare: 0.25,
-      replyShare: 0.3,
-      autoReissue: 'mixed' as const,
-    };
+    const { cfg, opts } = backlogCase(340681);
     const r = await runRpcScenario(cfg, opts);
     const m = model(r.sim);
     expect(m.refounded).toBeDefined();
@@ -305,10 +256,7 @@ describe('the RPC checkers added with the new load', () => {
     // 340842, 340888) 340888, this test's seed until then, is taken: 6 in the founder's backlog.
     // The run now also checks that backlog, the shape this comment claims. Checked in session 39
     // (the sweep above): 340888 still re-founds with 6 in the founder's backlog.
-    const other = await runRpcScenario(
-      { ...rpcConfig(340888, 3, faults), delivery: 'multicast', rejoin: 'same' },
-      opts,
-    );
+    const other = await runRpcScenario(backlogCase(340888).cfg, opts);
     const otherModel = model(other.sim);
     expect(otherModel.refounded).toBeDefined();
     expect(queuedAtRefounding(other, otherModel.refounded)).toBeGreaterThanOrEqual(2);

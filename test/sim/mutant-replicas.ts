@@ -64,3 +64,26 @@ export function inventsOutcomes() {
     return r;
   };
 }
+
+/**
+ * A replica that, once its state is replaced (a restored snapshot, or its own state frozen at a
+ * cut), never applies the backlog's requests after the first: e.g. a request queued behind an
+ * async one still running, as in a re-founding. The founders do it alike and agree.
+ */
+export function skipsQueuedBacklog(instance: Register, options: ReplicaOptions): Replica<Register> {
+  const r = new Replica(instance, options);
+  type Item = { t: string };
+  const inner = r as unknown as {
+    queueBacklog(b: Item[], ...rest: unknown[]): void;
+    applyMsg(i: Item): unknown;
+  };
+  const queueBacklog = inner.queueBacklog.bind(r);
+  const applyMsg = inner.applyMsg.bind(r);
+  const skipped = new WeakSet<Item>();
+  inner.queueBacklog = (backlog, ...rest) => {
+    for (const i of backlog.filter((b) => b.t === 'msg').slice(1)) skipped.add(i);
+    queueBacklog(backlog, ...rest);
+  };
+  inner.applyMsg = (item) => (skipped.has(item) ? undefined : applyMsg(item));
+  return r;
+}

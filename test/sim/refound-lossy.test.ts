@@ -91,28 +91,12 @@
 // (value 84), the mutant's reply to it too.
 import { describe, expect, it } from 'vitest';
 import { offByOneAroundCut } from './mutant-replicas.js';
+import { lossyCase } from './pinned.js';
 import { model } from './rpc-checkers.js';
-import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
-import { membersOf, parseFaults } from './run.js';
+import { runRpcScenario } from './rpc-scenario.js';
 
 const SEED = 99970512;
-const cfg = {
-  ...rpcConfig(
-    SEED,
-    membersOf('3..5', SEED),
-    parseFaults('loss,dup,reorder,delay,crash,pause,partition,replay,lossy,straggle'),
-  ),
-  delivery: 'multicast' as const,
-  rejoin: 'same' as const,
-  latencyMs: 5,
-};
-const opts = {
-  callsPerLane: 12,
-  lanes: 4,
-  callTimeoutMs: 120,
-  asyncShare: 0.25,
-  autoReissue: 'mixed' as const,
-};
+const { cfg, opts } = lossyCase(SEED);
 
 /** A replica whose numeric replies are one off until it is first cut off (the first lineage's). */
 const lyingBeforeCut = offByOneAroundCut('before');
