@@ -122,6 +122,8 @@ export async function runRpcScenario(
   cfg: ScenarioConfig,
   opts: Partial<RpcOptions> = {},
   checkers: readonly RpcChecker[] = RPC_CHECKERS,
+  /** Called once the faults are planned, before the run (test/sim/forge.ts). */
+  setup?: (sim: RpcSim) => void,
 ): Promise<RpcScenarioResult> {
   const sim = new RpcSim(cfg, { ...DEFAULT_RPC_OPTIONS, ...opts });
   const stops = new Set<Fault>(['crash', 'pause', 'skew']);
@@ -133,6 +135,7 @@ export async function runRpcScenario(
       sim.world,
       Array.from({ length: sim.opts.clients }, (_, c) => `c${c}`),
     );
+  setup?.(sim);
   await sim.run();
   const all = checkers.flatMap((c) => c.check(sim).map((v) => `${c.name}: ${v}`));
   // After a blackout only the lost history's answers are excused (test/sim/blackout.ts).

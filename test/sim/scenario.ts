@@ -71,6 +71,8 @@ export function groupConfig(seed: number, members: number, faults: Iterable<Faul
 export function runScenario(
   cfg: ScenarioConfig,
   checkers: readonly Checker[] = NAK_CHECKERS,
+  /** Called once the workload and faults are planned, before the run (test/sim/forge.ts). */
+  setup?: (w: World) => void,
 ): ScenarioResult {
   const w = new World(cfg);
   const r = w.rng;
@@ -82,6 +84,7 @@ export function runScenario(
   }
   planFaults(w);
   planProbes(w);
+  setup?.(w);
   w.run();
   const violations = checkers.flatMap((c) => c.check(w).map((v) => `${c.name}: ${v}`));
   return { seed: cfg.seed, violations, trace: w.trace, world: w };

@@ -333,6 +333,11 @@ export class World {
   private readonly clientRng: RandomSource;
   /** Draws each cast's padding (`padBytes`); its own generator, for the same reason. */
   private readonly padRng: RandomSource;
+  /**
+   * Called with every packet a member hands to the network (before loss), its sender node's index
+   * and its destination address (`null`: a cast): test/sim/forge.ts captures packets here.
+   */
+  readonly taps: ((src: number, to: string | null, bytes: Uint8Array) => void)[] = [];
 
   constructor(readonly cfg: ScenarioConfig) {
     this.rng = seededRandom(cfg.seed);
@@ -493,6 +498,22 @@ export class World {
         if (live()) this.transmit(node(), to, bytes);
       },
     };
+  }
+
+  /**
+   * A datagram from transport address `from` reaching node `index`'s current process now, off the
+   * simulated network (no loss, no delay): a forger's (test/sim/forge.ts, spoof.ts). Client packets
+   * go to the application, as {@link transmit} routes them.
+   */
+  injectRaw(index: number, from: string, bytes: Uint8Array): void {
+    const n = this.nodes[index]!;
+    this.onNode(n, n.inc, () => {
+      if (n.app && bytes.length > 2 && bytes[2] === PacketType.Client) {
+        n.app.clientPacket(bytes, from);
+        return [];
+      }
+      return n.runner.receive(bytes, from, this.now);
+    });
   }
 
   /** A non-member endpoint (an RPC client) at `address`: it receives what members send there. */
@@ -814,6 +835,7 @@ export class World {
   }
 
   private transmit(src: Node, to: string | null, bytes: Uint8Array): void {
+    for (const tap of this.taps) tap(src.index, to, bytes);
     const endpoint = to === null ? undefined : this.endpoints.get(to);
     if (endpoint) {
       if (this.clientCut(to!, src.index) || this.lost(src.index, -1)) return;
