@@ -183,6 +183,27 @@ describe('keyless group: forged packets in a member name', () => {
     expect(r.violations).toEqual([]);
   });
 
+  it('Heartbeats saying a member is stuck, in its name from its address, start no view change (FINDINGS 232)', () => {
+    // A member blocked in an orphaned flush says so in its heartbeats, and the coordinator ran a
+    // view change for it. A heartbeat is unnumbered: one forged every 50 ms from 3 s to 8 s, in a
+    // member's name to the coordinator, made 100 view changes (101 views). The coordinator now
+    // asks the member (a Ping on its stream) and counts only its Pong saying it is stuck.
+    const w = world();
+    for (let t = 3_000; t < 8_000; t += 50)
+      w.at(t, () => {
+        const v = w.nodes[0]!.rec.views.at(-1)!;
+        const node = (m: string) => w.nodes.findIndex((n) => n.rec.member === m);
+        const [c, x] = v.members as [string, string];
+        const hb = forged(x, [[1, v.id, v.epoch ?? 0, 0, 1, '0000000000000000'], ...UNRELIABLE], false);
+        inject(w, node(c), w.nodes[node(x)]!.address, hb);
+      });
+    w.run();
+    expect(w.nodes.map((n) => n.rec.views.length)).toEqual([1, 1, 1]);
+    const probes = w.incarnations.map((i) => i.stats().gms?.stuckProbes ?? 0);
+    expect(Math.max(...probes)).toBeGreaterThanOrEqual(1);
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+  });
+
   it("casts in a member's name from its address, in an unreliable header, are refused (FINDINGS 176)", () => {
     // gms Data in nak's Unreliable header (no stream number), at every vseq 0..199, other
     // content to each receiver: before, each delivered 155 of them as the member's casts and

@@ -492,18 +492,26 @@ export const suspectHeader: HeaderCodec<SuspectHeader> = {
 
 export interface PingHeader extends ViewTag {
   nonce: number;
+  /** Pong only: the answering member is blocked in an orphaned flush (an answer to the
+   * coordinator's stuck probe; FINDINGS 232). Absent: not stuck (and from an earlier release). */
+  stuck?: boolean;
 }
 
 function pingCodec(kind: number): HeaderCodec<PingHeader> {
   return {
-    encode: (m) => [kind, m.viewId, m.epoch, m.nonce],
+    encode: (m) =>
+      m.stuck === undefined
+        ? [kind, m.viewId, m.epoch, m.nonce]
+        : [kind, m.viewId, m.epoch, m.nonce, m.stuck ? 1 : 0],
     decode(h) {
       headerTuple(h, L, 4);
-      return {
+      const r: PingHeader = {
         viewId: headerUint(h[1], L, 'viewId'),
         epoch: headerUint(h[2], L, 'epoch'),
         nonce: headerUint(h[3], L, 'nonce'),
       };
+      if (h.length > 4) r.stuck = headerUint(h[4], L, 'stuck') !== 0;
+      return r;
     },
   };
 }

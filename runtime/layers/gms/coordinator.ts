@@ -11,6 +11,7 @@ import {
   installHeader,
   joinHeader,
   leaveHeader,
+  pingHeader,
   prepareHeader,
   type SyncEnd,
   syncHeader,
@@ -72,8 +73,13 @@ export class Coordinator {
   /** Keys the join nonces (see `nonce`). */
   private secret: string | undefined;
   readonly leavers = new Set<MemberId>();
-  /** Members whose heartbeats say they are blocked in an orphaned flush (coordinator: drive one). */
+  /** Members that answered a stuck probe: blocked in an orphaned flush (coordinator: drive one). */
   stuck = new Set<MemberId>();
+  /**
+   * Stuck probes out: per member whose heartbeat said it is stuck, the nonce of the Ping sent to
+   * it and when. Only its Pong (numbered, on its stream to us) confirms the claim (FINDINGS 232).
+   */
+  private probes = new Map<MemberId, { nonce: number; at: number }>();
   /** When the current view's Install was last sent again to each member (see resendInstall). */
   private resentAt = new Map<MemberId, number>();
   /** Participants a flush timeout of this view change spared once (see flushTimeout). */
@@ -87,6 +93,7 @@ export class Coordinator {
   newView(members: MemberId[], departed: MemberId[]): void {
     this.coord = undefined;
     this.stuck = new Set();
+    this.probes = new Map();
     this.resentAt = new Map();
     this.spared = new Set();
     for (const m of departed) {
@@ -237,12 +244,33 @@ export class Coordinator {
       this.startFlush();
       return;
     }
-    if (!hb.stuck || this.coord || s.coordinatorId() !== s.self) return;
-    // A member is blocked in a flush nobody drives (its coordinator abandoned it, or lost the
-    // lead, or it arrived stale after a heal): only a view change unblocks it, so run one.
+    if (!hb.stuck || this.coord || s.coordinatorId() !== s.self || this.stuck.has(from) || !s.view) return;
+    // A member says it is blocked in a flush nobody drives (its coordinator abandoned it, or lost
+    // the lead, or it arrived stale after a heal): only a view change unblocks it. A heartbeat is
+    // an unnumbered datagram, which without a key anyone may send from the member's address: each
+    // one forged with `stuck` set made the coordinator run a whole view change (FINDINGS 232). So
+    // the member is asked first, on its own stream (a Ping with a nonce of ours, at most every
+    // 2 × heartbeatMs), and only its Pong saying it is stuck counts (`confirmStuck`).
+    const now = s.ctx.now();
+    const out = this.probes.get(from);
+    if (out && now - out.at < 2 * s.o.heartbeatMs) return;
+    const nonce = Math.floor(s.ctx.random() * 0x1_0000_0000) >>> 0;
+    this.probes.set(from, { nonce, at: now });
+    s.c.stuckProbes++;
+    s.send(from, pingHeader.encode({ viewId: s.view.id, epoch: s.epoch, nonce }));
+  }
+
+  /** A Pong of a stuck probe (see `onHeartbeat`); false when it answers none. */
+  onProbePong(from: MemberId, nonce: number, stuck: boolean): boolean {
+    const s = this.s;
+    const out = this.probes.get(from);
+    if (!out || out.nonce !== nonce) return false;
+    this.probes.delete(from);
+    if (!stuck || this.coord || s.coordinatorId() !== s.self) return true;
     if (!this.stuck.has(from)) s.c.stuckReports++;
     this.stuck.add(from);
     if (s.hasMajority()) this.scheduleFlush();
+    return true;
   }
 
   onLeave(from: MemberId, h: unknown[]): void {

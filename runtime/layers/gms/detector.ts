@@ -260,12 +260,20 @@ export class FailureDetector {
     const { viewId, epoch, nonce } = pingHeader.decode(h);
     if (s.state !== 'member' || !s.view || viewId !== s.view.id || epoch !== s.epoch || s.rank(from) < 0)
       return;
-    s.send(from, pongHeader.encode({ viewId, epoch, nonce }));
+    // `stuck` answers a coordinator's stuck probe (Coordinator.onHeartbeat); a hold's Ping ignores it.
+    s.send(from, pongHeader.encode({ viewId, epoch, nonce, stuck: s.participant.orphaned() }));
   }
 
   onPong(from: MemberId, h: unknown[]): void {
     const s = this.s;
-    const { viewId, epoch, nonce } = pongHeader.decode(h);
+    const { viewId, epoch, nonce, stuck } = pongHeader.decode(h);
+    if (
+      s.view &&
+      viewId === s.view.id &&
+      epoch === s.epoch &&
+      s.coordinator.onProbePong(from, nonce, stuck === true)
+    )
+      return;
     const hold = this.hold;
     if (!hold || !s.view || nonce !== hold.nonce || viewId !== s.view.id || epoch !== s.epoch) return;
     if (s.rank(from) < 0 || from === s.self) return;

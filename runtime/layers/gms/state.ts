@@ -53,6 +53,8 @@ export class GmsShared {
     valuesAdopted: 0,
     flushOutbid: 0,
     stuckReports: 0,
+    /** Pings sent to members whose heartbeat said they are stuck (only a Pong confirms it). */
+    stuckProbes: 0,
     forwards: 0,
     suspicions: 0,
     futureDropped: 0,
