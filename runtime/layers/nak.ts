@@ -167,6 +167,8 @@ interface InStream {
   nakDelay: number;
   /** `next` when the last NAK went out: progress since then resets the backoff. */
   nakedAt: number;
+  /** NAK rounds in a row that asked for more than any message held shows (see {@link CLAIM_ROUNDS}). */
+  fruitless: number;
   nakArmed: boolean;
   /**
    * Where the stream begins is not known yet: `next` and `highest` mean nothing, and what comes
@@ -230,6 +232,9 @@ class Nak implements Layer {
     echoesRefused: 0,
     /** NAK ranges from below where our stream began, not served (a forger's: see `onNak`). */
     naksBelowOrigin: 0,
+    /** Gaps only a Session claimed, dropped after `CLAIM_ROUNDS` NAK rounds (a forged claim, or
+     * a true one not yet repaired, which its sender's next announcement raises again). */
+    claimsDropped: 0,
     /** Members' streams whose Syncs went unanswered `SYNC_ROUNDS` times: what they held was
      * dropped, and they are asked again only when more of them comes. */
     syncsAbandoned: 0,
@@ -381,6 +386,7 @@ class Nak implements Layer {
         bytes: 0,
         nakDelay: 0,
         nakedAt: -1,
+        fruitless: 0,
         nakArmed: false,
         unsynced: known === undefined && this.o.randomOrigins,
         nonce: this.o.randomOrigins ? this.newNonce() : 0,
@@ -1002,6 +1008,7 @@ class Nak implements Layer {
       s.nakDelay =
         s.next > s.nakedAt ? 0 : Math.min(this.o.nakBackoffMaxMs, Math.max(this.o.nakMaxMs, s.nakDelay * 2));
       s.nakedAt = s.next;
+      this.dropClaim(s);
       this.armNak(s);
       return;
     }
@@ -1023,6 +1030,29 @@ class Nak implements Layer {
       s.sessionDelay = Math.min(cap, s.sessionDelay * 2);
       this.ctx.setTimer(key, s.sessionDelay);
     }
+  }
+
+  /**
+   * After {@link CLAIM_ROUNDS} NAK rounds in a row that asked for more than the highest message
+   * held, what only a Session claimed (beyond every message held) is no longer believed: `highest` falls back to the highest message held. Its
+   * sender announces again within `sessionMaxMs` (`sessionUnstableMs` while a cast is unstable),
+   * which raises it again if the claim was true. Before, a Session is all it took: one forged in a
+   * member's name from its address, claiming any position above the stream's (a guess below 2^48
+   * is, half the time), was believed up to `next + maxPending`, and the receiver NAKed the member,
+   * and asked another, about 50 times a second for as long as the member had not cast that many
+   * messages (FINDINGS 233).
+   */
+  private dropClaim(s: InStream): void {
+    let held = s.next - 1;
+    for (const k of s.pending.keys()) if (k > held) held = k;
+    if (s.highest <= held) {
+      s.fruitless = 0;
+      return;
+    }
+    if (++s.fruitless < CLAIM_ROUNDS) return;
+    s.highest = held;
+    s.fruitless = 0;
+    this.c.claimsDropped++;
   }
 
   private nakOther(s: InStream, ranges: number[]): void {
@@ -1077,6 +1107,11 @@ const SYNC_EAGER = 8;
 /** Timed Syncs for a member's stream before it is asked only when more of it comes (about
  * 2.5 s with the default timings; see `Nak.timer`). */
 const SYNC_ROUNDS = 32;
+
+/** NAK rounds in a row after which a gap only a Session claimed is dropped (see
+ * `Nak.dropClaim`): a true claim is repaired in a round or two. About 0.1 s while the sender
+ * casts (no backoff), 0.7 s while it is idle (20, 40, 80, then 100 ms). */
+const CLAIM_ROUNDS = 8;
 const MAX_TOMBSTONES = 4096;
 /** Stranger streams whose position is kept after they were dropped (see `Nak.strangerTombs`). */
 const MAX_STRANGER_TOMBSTONES = 1024;

@@ -204,6 +204,30 @@ describe('keyless group: forged packets in a member name', () => {
     expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
   });
 
+  it("one Session per receiver, in a member's name from its address, draws a bounded number of NAKs (FINDINGS 233)", () => {
+    // A Session claiming a position far ahead of a member's cast stream (a guess below 2^48 is, half
+    // the time) was believed up to `next + maxPending`, and each receiver NAKed the member, and
+    // asked another member, about 50 times a second until the member had cast 10,000 more: one
+    // datagram each, sent at 3 s, drew 454 and 459 NAKs and forwarded NAKs by 12 s (now 10 each).
+    // A gap only a claim shows is dropped after 8 NAK rounds (the sender's next announcement
+    // raises a true one again).
+    const w = world();
+    w.at(3_000, () => {
+      const v = w.nodes[0]!.rec.views.at(-1)!;
+      const node = (m: string) => w.nodes.findIndex((n) => n.rec.member === m);
+      const s = v.members[0]!;
+      for (const m of v.members.slice(1))
+        inject(w, node(m), w.nodes[node(s)]!.address, forged(s, [[3, 0, 2 ** 48 - 1], [0]], false));
+    });
+    w.run();
+    const naks = w.incarnations.map(
+      (i) => (i.stats().nak?.naksSent ?? 0) + (i.stats().nak?.naksForwarded ?? 0),
+    );
+    expect(Math.max(...naks)).toBeLessThanOrEqual(30);
+    expect(w.incarnations.map((i) => i.stats().nak?.claimsDropped ?? 0).reduce((a, b) => a + b)).toBe(2);
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+  });
+
   it("casts in a member's name from its address, in an unreliable header, are refused (FINDINGS 176)", () => {
     // gms Data in nak's Unreliable header (no stream number), at every vseq 0..199, other
     // content to each receiver: before, each delivered 155 of them as the member's casts and
