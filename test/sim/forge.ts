@@ -136,6 +136,8 @@ export interface Figures {
   retransmits: number;
   /** NAKs sent, and forwarded to another member (`naksForwarded`). */
   naks: number;
+  /** Group mode: application unreliable casts delivered (a forger's: by design, see World). */
+  unreliable: number;
   invented: string[];
 }
 
@@ -455,9 +457,10 @@ function mutate(r: RandomSource, d: Draft, k: Knowledge, forced?: (typeof OPS)[n
 }
 
 type Layer = 'pack' | 'nak' | 'stable' | 'frag' | 'gms' | 'order' | 'fc' | 'core' | 'discovery';
-/** The layers `synth` builds a datagram for (gms, the most kinds, twice). */
+/** The layers `synth` builds a datagram for (gms, the most kinds, thrice). */
 const SYNTH_LAYERS: readonly Layer[] = [
   'discovery',
+  'gms',
   'gms',
   'gms',
   'order',
@@ -487,10 +490,10 @@ function synthesize(r: RandomSource, layer: Layer, k: Knowledge, type: number): 
   };
   // Mostly the newest view's id and epoch (a keyless `status` shows them), else near or far.
   const view = () =>
-    r() < 0.5 ? v0 : pick(r, [v0 + 1, v0 + 1, Math.max(0, v0 - 1), v0 + 2, v0 + 64, v0 + 65]);
+    r() < 0.7 ? v0 : pick(r, [v0 + 1, v0 + 1, Math.max(0, v0 - 1), v0 + 2, v0 + 64, v0 + 65]);
   const attempt = () => pick(r, [Math.floor(e0 / 4096), Math.floor(e0 / 4096) + 1, 0, 1, 64, 65]);
   const epoch = () =>
-    r() < 0.5
+    r() < 0.7
       ? e0
       : pick(r, [
           e0 + 1,
@@ -543,6 +546,15 @@ function synthesize(r: RandomSource, layer: Layer, k: Knowledge, type: number): 
           () => [18, view(), epoch(), c, addr(c)],
         ])();
       }
+      // Half the time the kinds an unnumbered datagram may carry (Heartbeat, Suspect, Unreliable):
+      // what an off-path forger can land, as stream positions are unguessable.
+      if (r() < 0.5)
+        return pick(r, [
+          () => [1, view(), epoch(), attempt() * 4096 + small(), pick(r, [0, 1]), hex(16)],
+          () => [1, view(), epoch(), attempt() * 4096 + small(), pick(r, [0, 1]), hex(16)],
+          () => [12, view(), m(), pick(r, [0, 300, 900, 5_000]), hex(16)],
+          () => [14, view(), epoch()],
+        ])();
       const ms = subset();
       return pick(r, [
         () => [0, view(), epoch(), small()],
@@ -762,16 +774,18 @@ export class Forger {
       from: 'sender',
     };
     // The mutations, drawn once; each copy re-guesses the secrets (a spray of guesses).
-    // Two events in five build a datagram of one layer's kind from scratch (`synth`), the rest
+    // Half the events build a datagram of one layer's kind from scratch (`synth`), the rest
     // mutate the template 1 to 3 times.
-    const synthOnly = r() < 0.4;
+    const synthOnly = r() < 0.5;
     const mutations = synthOnly ? 1 : 1 + Math.floor(r() * 3);
     const opSeed = Math.floor(r() * 2 ** 31);
     const fromX = r();
     const from: Draft['from'] = fromX < 0.6 ? 'sender' : fromX < 0.75 ? 'member' : 'forger';
     const everyone = r() < 0.3;
     // Mostly another node than the template's sender (a member hearing its own id is rarer).
-    let target = randomInt(r, 0, this.w.nodes.length - 1);
+    // A quarter of the time the coordinator (rank 0 of the newest view), who acts on most claims.
+    const coordinator = k.view ? k.nodeOf(k.view.members[0]!) : -1;
+    let target = coordinator >= 0 && r() < 0.25 ? coordinator : randomInt(r, 0, this.w.nodes.length - 1);
     if (target === c.src && r() < 0.9)
       target = (target + 1 + randomInt(r, 0, this.w.nodes.length - 2)) % this.w.nodes.length;
     const copies = r() < 0.6 ? 1 : randomInt(r, 2, 4);
@@ -879,6 +893,7 @@ const emptyFigures = (): Figures => ({
   futureMax: 0,
   retransmits: 0,
   naks: 0,
+  unreliable: 0,
   invented: [],
 });
 
@@ -909,12 +924,18 @@ async function once(
     finish(r.sim.world, figures, forger!);
     return { violations: r.violations, events: forger!.events, figures, trace: r.trace };
   }
-  const cfg = { ...groupConfig(seed, members, faults), messages: o.messages, ...common };
+  const cfg = {
+    ...groupConfig(seed, members, faults),
+    messages: o.messages,
+    ...common,
+    unreliableApart: true,
+  };
   const r = runScenario(cfg, GROUP_CHECKERS, (w) => {
     forger = new Forger(w, { ...o, inject, ...(fixed ? { fixed } : {}) }, [100, 3_000]);
     watchMemory(w, figures);
   });
   finish(r.world, figures, forger!);
+  figures.unreliable = r.world.unreliableApart;
   return { violations: r.violations, events: forger!.events, figures, trace: r.trace };
 }
 
@@ -937,6 +958,10 @@ export async function runForge(
   if (f.reflected > AMPLIFICATION * forgedBytes)
     violations.push(
       `reflected: ${f.reflected} bytes sent to ${FORGER} for ${forgedBytes} forged (more than ${AMPLIFICATION}x)`,
+    );
+  if (f.unreliable > 0)
+    notes.push(
+      `unreliable: ${f.unreliable} application unreliable casts delivered in a member's name (by design)`,
     );
   let control: Figures | undefined;
   if (o.control) {

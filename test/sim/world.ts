@@ -141,6 +141,13 @@ export interface ScenarioConfig {
    * application event after the world recorded it, and receives the node's client packets.
    */
   app?: (world: World, index: number, address: string) => NodeApp;
+  /**
+   * Group mode: application deliveries of unreliable casts are counted in
+   * {@link World.unreliableApart}, not recorded (nor applied to the toy state). The scenarios cast
+   * none; a forger's in a member's name, from its address, is taken by design without a key (an
+   * unreliable cast carries no number to check; test/sim/forge.ts).
+   */
+  unreliableApart?: boolean;
 }
 
 /**
@@ -323,6 +330,8 @@ export class World {
    * again, packets over a link's size limit dropped.
    */
   readonly netFaults = { late: 0, handedOver: 0, lossy: 0, replayed: 0, oversized: 0 };
+  /** Application unreliable casts delivered and not recorded (`unreliableApart`). */
+  unreliableApart = 0;
   /** What `blackout` did (test/sim/patterns.ts): empty without it. */
   readonly blackouts: Blackout[] = [];
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
@@ -719,6 +728,11 @@ export class World {
       case 'deliver': {
         const d = ev.delivery;
         if (n.app?.unrecorded?.(d.payload)) return;
+        // The scenario casts none: under `unreliableApart` they are a forger's (test/sim/forge.ts).
+        if (this.cfg.unreliableApart && d.qos.order === 'unreliable') {
+          this.unreliableApart++;
+          return;
+        }
         // An application's payloads are binary: named by their base64 (distinct bytes, distinct names).
         const payload = n.app ? base64(d.payload) : unpad(decoder.decode(d.payload));
         const st = n.rec.state;
