@@ -988,7 +988,8 @@ export async function runForge(
       violations.push(`memory: gms held ${f.futureMax} future messages (${control.futureMax} without)`);
     if (f.retransmits > 2 * control.retransmits + 2_000)
       violations.push(`retransmits: ${f.retransmits} (${control.retransmits} without the forgery)`);
-    if (f.naks > 2 * control.naks + 200)
+    // Forged runs' NAKs differ from their control's by at most 45 in 100 seeds of five forgeries.
+    if (f.naks > control.naks + 200)
       violations.push(`naks: ${f.naks} NAKs sent or forwarded (${control.naks} without the forgery)`);
   }
   return {
