@@ -31,10 +31,12 @@ describe('forged-datagram fuzzer', () => {
 
   it('fails where a defence is missing: nak streams that begin at 0 (FINDINGS 206, 207, 227)', async () => {
     // Without random origins a forger's small position guesses land in members' streams: seed
-    // 412000010 reflected 4,104 bytes to the forger for a 60-byte datagram, 412000034 excluded a
-    // member. Each fails from one datagram, which minimize finds.
+    // 412000010 reflected 4,104 bytes to the forger for a 60-byte datagram, 412000075 drew 571
+    // NAKs (206 without the forgery). Each fails from one datagram, which minimize finds.
+    // (412000034, which excluded a member, no longer fails once FINDINGS 215's joiner side moved
+    // its schedule; `forge-cli.ts --plant origins --seeds 412000000..412000099` lists the rest.)
     const o: ForgeOptions = { ...FORGE_DEFAULTS, plant: 'origins' };
-    for (const seed of [412_000_010, 412_000_034]) {
+    for (const seed of [412_000_010, 412_000_075]) {
       const r = await runForge(o, seed);
       expect(r.violations.length, `seed ${seed}`).toBeGreaterThan(0);
       const m = await minimize(o, seed, r);
