@@ -95,6 +95,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
       "Flushes this member coordinated that installed a promised attempt's view, not their own.",
     ],
     stuckReports: ['counter', 'Members reported blocked in a flush nobody drives (coordinator only).'],
+    stuckProbes: [
+      'counter',
+      "Pings sent to a member whose heartbeat said it is stuck: only its Pong's answer counts (coordinator only).",
+    ],
     forwards: ['counter', 'Messages forwarded during flushes.'],
     suspicions: ['counter', 'Members this member suspected.'],
     futureDropped: ['counter', 'Messages of a future view dropped (bound reached).'],
@@ -185,6 +189,10 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     naksBelowOrigin: [
       'counter',
       "NAK ranges from below where this member's stream began, not served (a forger's).",
+    ],
+    claimsDropped: [
+      'counter',
+      'Gaps only a Session claimed, dropped after 8 NAK rounds in a row repaired none of them.',
     ],
     syncsWithheld: [
       'counter',
