@@ -87,3 +87,22 @@ export function skipsQueuedBacklog(instance: Register, options: ReplicaOptions):
   inner.applyMsg = (item) => (skipped.has(item) ? undefined : applyMsg(item));
   return r;
 }
+
+/**
+ * A replica whose contact reads no call's history (`CallPacket.history`): it orders a copy its
+ * client first sent into another history of the group, as members did before RPC seed 402000095's
+ * fix (test/sim/rpc-scenario.ts `historyTags` sees it).
+ */
+export function ignoresCallHistory() {
+  return (instance: Register, options: ReplicaOptions): Replica<Register> => {
+    const r = new Replica(instance, options);
+    type Call = { history?: number };
+    const contact = (r as unknown as { contact: { onCall(p: Call, from: string): void } }).contact;
+    const onCall = contact.onCall.bind(contact);
+    contact.onCall = (p, from) => {
+      const { history: _, ...rest } = p;
+      onCall(rest, from);
+    };
+    return r;
+  };
+}

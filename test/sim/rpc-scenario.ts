@@ -118,6 +118,39 @@ function planStops(sim: RpcSim): void {
   }
 }
 
+/**
+ * `cnap`: each client's process stops once or twice for 0.3–4 s during the fault phase; with
+ * `blackout`, also the client whose contact the blackout took (the first such), from the moment
+ * it strikes until 0.3–1.8 s after the last crashed member's restart, so it sleeps through the
+ * re-founding and wakes with calls of the lost history in flight (its own generator).
+ */
+function planNaps(sim: RpcSim): void {
+  const w = sim.world;
+  const r = seededRandom(w.cfg.seed * 193 + 53);
+  for (let c = 0; c < sim.opts.clients; c++) {
+    const naps = randomInt(r, 1, 2);
+    for (let k = 0; k < naps; k++) {
+      const t = 200 + r() * w.cfg.faultMs * 0.8;
+      const ms = 300 + r() * 3_700;
+      w.at(t, () => sim.napClient(`c${c}`, ms));
+    }
+  }
+  if (!w.cfg.faults.has('blackout')) return;
+  const extra = 300 + r() * 1_500;
+  const watch = () => {
+    const b = w.blackouts[0];
+    if (!b) {
+      if (w.now + 20 < w.cfg.faultMs) w.at(w.now + 20, watch);
+      return;
+    }
+    const gone = new Set(b.crashed.map((i) => w.nodes[i]!.rec.member));
+    const c = sim.clients.findIndex((x) => x.contactMember !== undefined && gone.has(x.contactMember));
+    const last = Math.max(b.at, ...b.restarts.map((x) => x.at));
+    sim.napClient(`c${Math.max(0, c)}`, last + extra - w.now);
+  };
+  w.at(500, watch);
+}
+
 export async function runRpcScenario(
   cfg: ScenarioConfig,
   opts: Partial<RpcOptions> = {},
@@ -129,6 +162,7 @@ export async function runRpcScenario(
   const stops = new Set<Fault>(['crash', 'pause', 'skew']);
   planFaults(sim.world, new Set([...cfg.faults].filter((f) => !stops.has(f))));
   planStops(sim);
+  if (cfg.faults.has('cnap')) planNaps(sim);
   const losses = watchMajority(sim.world, cfg.faultMs + 1_000);
   if (cfg.faults.has('skew'))
     planSkew(
@@ -147,6 +181,7 @@ export async function runRpcScenario(
     ...all.filter((v) => !expected.includes(v)),
     ...reruns.filter((r) => !r.chosen).map((r) => r.line),
     ...unknownWithoutLoss(sim, losses.length > 0),
+    ...historyTags(sim),
   ];
   const h = createHash('sha256');
   for (const line of sim.world.trace) h.update(`${line}\n`);
@@ -410,6 +445,64 @@ export function blackoutReruns(sim: RpcSim): { id: string; line: string; chosen:
     });
   }
   return out;
+}
+
+/**
+ * `history-tag`: a request's first copy in the agreed log was cast in a history none of the
+ * copies its client sent until then named. Every client copy of a call carries the history it
+ * was first sent in (`CallPacket.history`), and a member of another history does not order it
+ * (docs/rpc.md, "When the whole group loses its majority"): so a request the client first sent
+ * into a history the group later lost (a blackout, a lost majority, a lineage that yielded) never
+ * runs in the group that replaced it, unless the client sent it again as that group's (`reissue(id,
+ * { rerun: true })`). The blackout rule (`blackout-rerun`) sees this only after a blackout, and only
+ * for a request that did run in the lost history; this one after any re-founding, for any copy.
+ * Not judged: a request whose client sent a copy naming no history (it had heard none), a copy
+ * its caster did not make itself (a cut-off incarnation's cast sent by the next one: refused as
+ * impersonated), a delivery at a member with no history number.
+ */
+export function historyTags(sim: RpcSim): string[] {
+  const agreed = new Set(model(sim).chain);
+  const first = new Map<string, { at: number; history: number | undefined; member: string }>();
+  for (const inc of sim.incarnations) {
+    let view = '';
+    for (const item of inc.log) {
+      if (item.t === 'view') {
+        view = item.key;
+        continue;
+      }
+      if (!agreed.has(view)) continue;
+      for (const r of requestsCast(item.payload)) {
+        if (r.contact !== item.sender) continue;
+        const f = first.get(r.id);
+        if (!f || item.at < f.at)
+          first.set(r.id, { at: item.at, history: item.history, member: inc.rec.member });
+      }
+    }
+  }
+  const out: string[] = [];
+  for (const [id, f] of [...first].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+    if (f.history === undefined) continue;
+    const tags = (sim.tagsSent.get(id) ?? []).filter((t) => t.at <= f.at);
+    if (tags.length === 0 || tags.some((t) => t.tag === undefined || t.tag === f.history)) continue;
+    out.push(
+      `history-tag: ${id} first ordered in the agreed log at ${f.at.toFixed(1)} (${f.member}, history ${f.history}), but its client's copies named only history ${tags.map((t) => t.tag).join(', ')}`,
+    );
+  }
+  return out;
+}
+
+/** The requests a cast carries (one request, or a contact's batch), with who cast each. */
+function requestsCast(payload: Uint8Array): { id: string; contact: string }[] {
+  try {
+    const m = decodeGroupMsg(payload);
+    if (m.kind === 'request') return [{ id: m.id, contact: m.contact }];
+    if (m.kind !== 'requests') return [];
+    return m.parts
+      .map((p) => decodeGroupMsg(p))
+      .flatMap((r) => (r.kind === 'request' ? [{ id: r.id, contact: r.contact }] : []));
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -98,7 +98,16 @@ export type LogItem =
        */
       start?: Uint8Array;
     }
-  | { t: 'msg'; viewId: number; gseq: number | undefined; sender: MemberId; payload: Uint8Array; at: number };
+  | {
+      t: 'msg';
+      viewId: number;
+      gseq: number | undefined;
+      sender: MemberId;
+      payload: Uint8Array;
+      at: number;
+      /** The delivering member's history (`GroupHandle.history`) when it was handed the cast. */
+      history?: number | undefined;
+    };
 
 export interface RpcIncarnation {
   rec: Incarnation;
@@ -226,12 +235,16 @@ class SimTransport implements Transport {
     onReceive: () => void,
     /** Told every packet the client sends. */
     private readonly onSend: (bytes: Uint8Array) => void = () => {},
+    /** Runs `fn` now, or when the client's process wakes if it is stopped (the `cnap` fault). */
+    awake: (fn: () => void) => void = (fn) => fn(),
   ) {
-    world.addEndpoint(address, (bytes, from) => {
-      this.counts.received++;
-      onReceive();
-      this.handler?.(bytes, from);
-    });
+    world.addEndpoint(address, (bytes, from) =>
+      awake(() => {
+        this.counts.received++;
+        onReceive();
+        this.handler?.(bytes, from);
+      }),
+    );
   }
   multicast(): void {}
   send(to: string, bytes: Uint8Array): void {
@@ -282,6 +295,13 @@ export class RpcSim {
    * rise): the true-outcomes checker asks which issues were out before a settled `not-found`.
    */
   readonly issuesSent = new Map<string, { issue: number; at: number }[]>();
+  /**
+   * The history numbers client copies of each request carried (`CallPacket.history`; undefined:
+   * none), each with when it was first sent: the `history-tag` rule (test/sim/rpc-scenario.ts).
+   */
+  readonly tagsSent = new Map<string, { tag: number | undefined; at: number }[]>();
+  /** Client address → until when its process is stopped (the `cnap` fault). */
+  readonly naps = new Map<string, number>();
   /** Per node index, the lock loop's `acquire()` not yet settled: by which incarnation, since
    * when, and in which process (`inc`). */
   readonly acquiring = new Map<number, { member: MemberId; at: number; inc: number }>();
@@ -489,6 +509,7 @@ export class RpcSim {
                 sender: d.sender,
                 payload: d.payload,
                 at: w.now,
+                history: group.history,
               });
             group.emit('deliver', d);
             return;
@@ -546,17 +567,41 @@ export class RpcSim {
     };
   }
 
+  /**
+   * Stops client `address`'s process for `ms` (the `cnap` fault): its timers, its application's
+   * sleeps and the packets that reach it wait until it wakes (a later nap may extend it).
+   */
+  napClient(address: string, ms: number): void {
+    const w = this.world;
+    const until = Math.max(this.naps.get(address) ?? 0, w.now + ms);
+    this.naps.set(address, until);
+    w.log(`CNAP ${address} stopped until ${until.toFixed(1)}`);
+  }
+
+  /** Runs `fn` now if client `address` is awake, else once it wakes. */
+  private awake(address: string, fn: () => void): void {
+    const w = this.world;
+    const until = this.naps.get(address);
+    if (until !== undefined && w.now < until) {
+      w.at(until, () => this.awake(address, fn));
+      return;
+    }
+    fn();
+  }
+
   private timers(address: string): ClientTimers {
     const w = this.world;
     return {
       now: () => w.wall(address),
       after: (ms, fn) => {
         const h = { cancelled: false };
-        w.at(w.now + ms, () => {
-          if (h.cancelled) return;
-          this.dirty = true;
-          fn();
-        });
+        w.at(w.now + ms, () =>
+          this.awake(address, () => {
+            if (h.cancelled) return;
+            this.dirty = true;
+            fn();
+          }),
+        );
         return h;
       },
       clear: (h) => {
@@ -564,12 +609,13 @@ export class RpcSim {
       },
       every: (ms, fn) => {
         const h = { cancelled: false };
-        const tick = () => {
-          if (h.cancelled) return;
-          this.dirty = true;
-          fn();
-          w.at(w.now + ms, tick);
-        };
+        const tick = () =>
+          this.awake(address, () => {
+            if (h.cancelled) return;
+            this.dirty = true;
+            fn();
+            w.at(w.now + ms, tick);
+          });
         w.at(w.now + ms, tick);
         return h;
       },
@@ -642,12 +688,16 @@ export class RpcSim {
     });
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** The application's sleep: on client `address`, it also waits for the process to wake. */
+  private sleep(ms: number, address?: string): Promise<void> {
+    const done = (resolve: () => void) => () => {
+      this.dirty = true;
+      resolve();
+    };
     return new Promise((resolve) =>
-      this.world.at(this.world.now + ms, () => {
-        this.dirty = true;
-        resolve();
-      }),
+      this.world.at(this.world.now + ms, () =>
+        address === undefined ? done(resolve)() : this.awake(address, done(resolve)),
+      ),
     );
   }
 
@@ -660,6 +710,11 @@ export class RpcSim {
     }
     const calls = p.kind === 'calls' ? p.calls : p.kind === 'call' ? [p] : [];
     for (const c of calls) {
+      const tags = this.tagsSent.get(c.id) ?? [];
+      if (!tags.some((t) => t.tag === c.history)) {
+        tags.push({ tag: c.history, at: this.world.now });
+        this.tagsSent.set(c.id, tags);
+      }
       const list = this.issuesSent.get(c.id) ?? [];
       if (list.length > 0 && list[list.length - 1]!.issue >= (c.issue ?? 0)) continue;
       list.push({ issue: c.issue ?? 0, at: this.world.now });
@@ -680,6 +735,7 @@ export class RpcSim {
           this.dirty = true;
         },
         (bytes) => this.noteIssues(bytes),
+        (fn) => this.awake(address, fn),
       );
       const client = new TroupeClient(
         transport,
@@ -701,14 +757,16 @@ export class RpcSim {
       this.clients.push(client);
       let counter = 0;
       for (let lane = 0; lane < this.opts.lanes; lane++)
-        void this.lane(client, () => ++counter, lane).catch((e) => {
+        void this.lane(client, address, () => ++counter, lane).catch((e) => {
           w.log(`c${c} lane ${lane} crashed: ${String(e)}`);
         });
       const probeAt = this.cfg.probeAtMs;
       if (probeAt !== undefined)
-        w.at(probeAt, () => {
-          void this.call(client, `${client.clientId}:${++counter}`, 'add', [1], 'first', true);
-        });
+        w.at(probeAt, () =>
+          this.awake(address, () => {
+            void this.call(client, `${client.clientId}:${++counter}`, 'add', [1], 'first', true);
+          }),
+        );
     }
     const q = w.queue;
     const step = async (e: { at: number; fn: () => void }) => {
@@ -745,9 +803,9 @@ export class RpcSim {
     await new Promise<void>((r) => setImmediate(r));
   }
 
-  private async lane(client: TroupeClient, next: () => number, lane: number): Promise<void> {
+  private async lane(client: TroupeClient, address: string, next: () => number, lane: number): Promise<void> {
     const r = this.workload;
-    await this.sleep(r() * 100 + lane);
+    await this.sleep(r() * 100 + lane, address);
     for (let k = 0; k < this.opts.callsPerLane; k++) {
       if (this.ending) return;
       const h = r();
@@ -760,7 +818,7 @@ export class RpcSim {
       const mode: ReplyMode =
         y < this.opts.replyShare ? (y < this.opts.replyShare / 2 ? 'all' : 'majority') : 'first';
       await this.call(client, `${client.clientId}:${next()}`, method, args, mode);
-      await this.sleep(r() * (this.cfg.loadMs / this.opts.callsPerLane));
+      await this.sleep(r() * (this.cfg.loadMs / this.opts.callsPerLane), address);
     }
   }
 

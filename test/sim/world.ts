@@ -47,6 +47,11 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * view its predecessor was last in). Nothing else takes down a majority on purpose: RPC mode's
  * crashes keep the primary partition (`safeToStop`), group mode's crash a minority
  * (test/sim/patterns.ts `planBlackout`; what must still hold: test/sim/blackout.ts).
+ * `cnap` (RPC mode) stops a client process for 0.3–4 s, once or twice per client, and with
+ * `blackout` also the client whose contact the blackout took, from the moment it strikes until
+ * after the group is founded again: nothing of it runs (its timers, its application), and what
+ * reached its address meanwhile is read in one go when it wakes, as a stopped process's socket
+ * buffer is (test/sim/rpc-scenario.ts `planNaps`).
  */
 export type ExtraFault =
   | 'splits'
@@ -62,7 +67,8 @@ export type ExtraFault =
   | 'replay'
   | 'flap'
   | 'mtu'
-  | 'blackout';
+  | 'blackout'
+  | 'cnap';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -78,6 +84,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'flap',
   'mtu',
   'blackout',
+  'cnap',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
