@@ -765,6 +765,9 @@ export class TroupeClient implements Invoker {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const deadline = this.time.now() + timeoutMs;
     let last: OutcomePacket | undefined;
+    // How long one query waits for its answer: four ticks, or the round trip calls observed if
+    // longer, doubled after each query that went unanswered (as a call's retransmissions back off).
+    let wait = Math.max(this.opts.retransmitMs * 4, this.rto());
     for (;;) {
       const settled = known();
       if (settled) return settled;
@@ -782,10 +785,16 @@ export class TroupeClient implements Invoker {
       const p = await this.askOutcome(
         requestId,
         to.address,
-        Math.min(this.opts.retransmitMs * 4, deadline - this.time.now()),
+        Math.min(wait, deadline - this.time.now()),
         gaveUp(),
       );
-      if (!p) continue;
+      if (!p) {
+        // Unanswered: the answer may be on its way still. A `not-found` or `pending` is taken only
+        // from the query it answers, so with a fixed wait shorter than the round trip none ever
+        // was (FINDINGS 228).
+        wait *= 2;
+        continue;
+      }
       const answered = known();
       if (answered) return answered;
       last = p;
