@@ -15,7 +15,7 @@ import {
   runRpcScenario,
   unknownWithoutLoss,
 } from './rpc-scenario.js';
-import { parseFaults } from './run.js';
+import { deliveryOf, parseFaults } from './run.js';
 import { groupConfig, planFaults, runScenario } from './scenario.js';
 import { World } from './world.js';
 
@@ -61,6 +61,30 @@ describe('blackout', () => {
     };
     expect(run(true)).toEqual([]);
     expect(run(false)).toEqual([expect.stringMatching(/no view of every node was ever installed/)]);
+  });
+
+  it('blackout-reform: a member stopped after the blackout counts as back when it wakes', async () => {
+    // RPC seed 410370273 (`--latency 100`, zombie): n0's new process stopped 2.3 s from 2.9 s,
+    // past the last restart (3.0 s); the group held every node 1.5 s after it woke, 3.7 s after
+    // the restart. Timed from the restart alone, the rule called that 0.7 s late.
+    const seed = 410370273;
+    const faults = parseFaults('loss,dup,reorder,delay,crash,pause,partition,blackout,splits,clients,zombie');
+    const cfg = {
+      ...rpcConfig(seed, rpcMembers(seed), faults),
+      rejoin: 'same' as const,
+      persist: true,
+      latencyMs: 100,
+      delivery: deliveryOf('seed', seed),
+    };
+    const opts = { asyncShare: 0.25, replyShare: 0.3, autoReissue: 'mixed' as const, lockMoves: true };
+    const r = await runRpcScenario(cfg, opts);
+    expect(r.violations).toEqual([]);
+    const w = r.sim.world;
+    expect(w.pauses.some((p) => p.until > w.blackouts[0]!.at + 3_000)).toBe(true);
+    w.pauses.length = 0;
+    expect(blackoutReform.check(w)).toEqual([
+      expect.stringMatching(/no view of every node until 6734 ms, 3000 ms allowed from 3005 ms$/),
+    ]);
   });
 
   it("the new group's answers are not excused by the lost majority (a replica inventing outcomes)", async () => {

@@ -341,6 +341,8 @@ export class World {
   unreliableApart = 0;
   /** What `blackout` did (test/sim/patterns.ts): empty without it. */
   readonly blackouts: Blackout[] = [];
+  /** Every pause (`pause`, `zombie`): which node, from when, until when it runs again. */
+  readonly pauses: { node: number; at: number; until: number }[] = [];
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
   /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */
@@ -966,6 +968,7 @@ export class World {
 
   pause(n: Node, ms: number): void {
     n.pausedUntil = Math.max(n.pausedUntil, this.now + ms);
+    this.pauses.push({ node: n.index, at: this.now, until: n.pausedUntil });
     this.log(`${n.address} PAUSE ${ms.toFixed(1)}ms`);
   }
 
