@@ -45,5 +45,5 @@ it('still asks again at once when the round trip is short', async () => {
   const started = Date.now();
   const o = await client.outcome(`${client.clientId}:424242`, { timeoutMs: 3_000 });
   expect(o.status).toBe('not-found');
-  expect(Date.now() - started).toBeLessThan(1_000);
+  expect(Date.now() - started).toBeLessThan(2_000);
 });
