@@ -304,16 +304,8 @@ describe('the RPC checkers added with the new load', () => {
     // to apply, e9b03aaa.2 at {"value":441294,"ops":18} with 5, and the checker finds them the
     // same point of the history; the mutant splits them into 2 states. (A sweep of
     // 340000..340228 finds 28 re-foundings, none with two starts.)
-    const faults = WITH_CUTS;
-    const cfg = { ...rpcConfig(340888, 3, faults), delivery: 'multicast' as const, rejoin: 'same' as const };
-    const opts = {
-      callsPerLane: 16,
-      lanes: 10,
-      callTimeoutMs: 1500,
-      asyncShare: 0.25,
-      replyShare: 0.3,
-      autoReissue: 'mixed' as const,
-    };
+    // The scenario of the backlog test above, on its seed.
+    const { cfg, opts } = backlogCase(340888);
     const r = await runRpcScenario(cfg, opts);
     const m = model(r.sim);
     expect(m.refounded).toBeDefined();
