@@ -1,5 +1,5 @@
 import { fnv1a } from '../../stack/hash.js';
-import { type MemberId, nodeOf } from '../../stack/member.js';
+import { endpointOf, type MemberId, nodeOf } from '../../stack/member.js';
 import type { LastView } from '../../stack/types.js';
 import { isWildcard } from '../../transport/address.js';
 import {
@@ -128,8 +128,18 @@ export class Joiner {
    * first came from, and an Install is taken from any sender, as before pins (FINDINGS 215).
    */
   keyed = false;
-  /** When a member of an existing group last answered us: then we join it, never found one. */
+  /** When a member of an existing group last answered us: then we join it, never found one
+   * (unless every word of it since `3 × suspectMs` is lifted: see {@link deaf}). */
   private heardMemberAt: number | undefined;
+  /**
+   * The latest credited word of a running group from each address (see {@link credit}): when,
+   * who sent it (a Here's sender; none for a Lineage beacon) and whether it named itself the
+   * coordinator. Per join attempt, bounded like `claims`.
+   */
+  private readonly word = new Map<
+    string,
+    { at: number; sender: MemberId | undefined; coordinator: boolean }
+  >();
   /**
    * Addresses that told us a group exists (a Here, a Lineage beacon): when first heard, and when
    * one last answered a Join of ours with its challenge (see {@link credit}). Per join attempt;
@@ -164,6 +174,7 @@ export class Joiner {
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
     this.claims.clear();
+    this.word.clear();
     this.challenges.clear();
     this.pins.clear();
     this.vouched.clear();
@@ -354,7 +365,7 @@ export class Joiner {
     }
     // A candidate that hears a running group's member does not found (below), and that time is
     // not its try: else it steps aside for want of votes it could not use (chaos seed 61).
-    else if (this.heardMemberAt !== undefined) this.candidateSince = now;
+    else if (this.deaf(now)) this.candidateSince = now;
     else this.candidateSince ??= now;
     if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
     // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
@@ -372,7 +383,7 @@ export class Joiner {
     const overdue = this.vote === this.s.self && now - this.candidateSince! > this.s.o.bootstrapMs + giveUp;
     if (
       !(overdue && this.expired >= MAX_EXPIRED) &&
-      this.heardMemberAt === undefined &&
+      !this.deaf(now) &&
       this.vote === this.s.self &&
       now - this.joinStartedAt >= this.s.o.bootstrapMs &&
       // A candidate since a round of Joins at least: joiners that moved their votes to it
@@ -422,7 +433,7 @@ export class Joiner {
     const t = this.tentative;
     if (t && t.founder !== from) return;
     // A member of a running group answered us: we join that group and found none.
-    if (!t && this.heardMemberAt !== undefined) return;
+    if (!t && this.deaf(this.s.ctx.now())) return;
     // Bound to this founder already: an older proposal's Found (late) is not answered; a newer
     // one (the founder proposed again: the confirmed part of its last, or after it expired) is
     // what we may be counted in now, so it is what we remember (FINDINGS 64).
@@ -739,11 +750,61 @@ export class Joiner {
     }
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
+    this.heard(from, sender, here.coordinator === sender);
     if (here.address !== '') this.coordinatorHint = here.address;
     if (here.nonce === '' || here.nonce === this.nonce) return;
     this.nonce = here.nonce;
     if (this.echoed() === '') return;
     this.answerAt(from);
+  }
+
+  /** Records credited word of a running group from `address` (see {@link word}). */
+  private heard(address: string, sender: MemberId | undefined, coordinator: boolean): void {
+    this.word.delete(address);
+    this.word.set(address, { at: this.s.ctx.now(), sender, coordinator });
+    if (this.word.size > this.s.o.maxJoiners) this.word.delete(this.word.keys().next().value!);
+  }
+
+  /**
+   * Whether a running group's word keeps us from founding and from confirming a founder now:
+   * a member answered us within `3 × suspectMs` (`heardMemberAt`), unless every word heard
+   * within that time is **lifted** and one is. Word from `address` is lifted when its sender
+   * named itself the coordinator of its view and a later incarnation of its process has since
+   * proved, by a Join, that it receives at that same address: that process no longer speaks
+   * for a group, and the one it spoke for has no coordinator elsewhere that it told us of.
+   *
+   * Without this, after a blackout that spared one member, the restarted processes heard that
+   * member answer as a member of its old view until its majority-silence rule stopped it, and
+   * then ignored its next incarnation's founding proposals for `3 × suspectMs` after its last
+   * Here: each proposal expired, it stepped aside, and the group re-formed 4-5 s late
+   * (FINDINGS 229). What the window guards still holds. A group that went on without that
+   * member answers our Joins itself (its coordinator, at a seed or at the hint, in its own
+   * ids: never lifted). The founder is that later incarnation: it remembers the view its
+   * earlier one was in (a member restarted in its process keeps it, FINDINGS 48), so a primary
+   * of that view that went on without it is unaccounted for and its vote does not count, as
+   * 3 s later. Nobody else can lift a word: the proof is a round trip at the member's address
+   * (FINDINGS 166), and under a key nobody else speaks in its process's ids.
+   */
+  private deaf(now: number): boolean {
+    if (this.heardMemberAt === undefined) return false;
+    const expiry = 3 * this.s.o.suspectMs;
+    let lifted = false;
+    for (const [address, w] of this.word) {
+      if (now - w.at > expiry) continue;
+      if (!this.lifted(address, w.sender, w.coordinator)) return true;
+      lifted = true;
+    }
+    return !lifted;
+  }
+
+  /** Whether word from `sender` at `address` is lifted (see {@link deaf}). */
+  private lifted(address: string, sender: MemberId | undefined, coordinator: boolean): boolean {
+    if (sender === undefined || !coordinator) return false;
+    const node = nodeOf(sender);
+    const inc = endpointOf(sender).inc;
+    for (const [m, d] of this.proven())
+      if (d.address === address && nodeOf(m) === node && endpointOf(m).inc > inc) return true;
+    return false;
   }
 
   /**
@@ -853,6 +914,7 @@ export class Joiner {
   onLineage(address: string): void {
     if (!this.credit(address, false)) return;
     this.heardMemberAt = this.s.ctx.now();
+    this.heard(address, undefined, false);
     this.coordinatorHint = address;
   }
 

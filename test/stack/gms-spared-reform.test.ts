@@ -1,0 +1,92 @@
+// FINDINGS 229: after a blackout that spared one member, the restarted processes heard it answer
+// their Joins (a Here, as a member of its old view) until its majority-silence rule stopped it,
+// and then ignored every founding proposal for 3 × suspectMs after its last Here. Its next
+// incarnation, the lowest id, proposed within that window again and again, stepped aside, and
+// the group re-formed seconds late. Word of a group from a member that named itself the
+// coordinator is now lifted once a later incarnation of its process proves, by a Join, that it
+// receives at that member's address (Joiner.deaf); any other word still holds founding back.
+import { describe, expect, it } from 'vitest';
+import type { LastView } from '../../runtime/stack/types.js';
+import { FAST, foundGroup, GmsKind, GmsNet, type GmsNode } from './gms-net.js';
+
+describe('gms: re-forming after a blackout that spared one member', () => {
+  it("the restarted members confirm the spared member's next incarnation at its first proposal", () => {
+    const net = foundGroup(5);
+    const [spared, ...crashed] = net.nodes as [GmsNode, ...GmsNode[]];
+    const view = net.view(spared)!;
+    const last: LastView = { members: [...view.members], addresses: [...view.addresses], self: spared.id };
+    // Every member but one crashes; each comes back as a new process (remembering nothing).
+    const strike = net.now;
+    for (const n of crashed) net.restart(n);
+    net.run(strike + 200);
+    for (const n of crashed) n.layer.down({ type: 'join' });
+    // The spared member answers their Joins until it stops: its majority silent for partitionMs.
+    expect(net.runUntil(() => net.stopped(spared), strike + 5_000)).toBe(true);
+    const heres = spared.probed.filter((p) => p.header[0] === GmsKind.Here).length;
+    expect(heres).toBeGreaterThan(0);
+    // It rejoins in its process as its next incarnation, remembering its view (MemberCore).
+    net.restart(spared);
+    const rejoined = net.now;
+    spared.layer.down({ type: 'join', lastView: last });
+    const all = net.nodes;
+    const whole = () => all.every((n) => net.view(n)?.members.length === 5);
+    expect(net.runUntil(whole, rejoined + 10_000)).toBe(true);
+    // Founded by that incarnation's first proposal (it is the lowest id); before, its proposals
+    // fell within the voters' 3 × suspectMs after its predecessor's last Here, each expired
+    // unconfirmed, and it stepped aside after three (seed 410480102: 9 s late).
+    expect(net.view(spared)!.members[0]).toBe(spared.id);
+    expect(spared.sent.filter((s) => s.header[0] === GmsKind.Found).length).toBe(all.length - 1);
+    expect(net.now - rejoined).toBeLessThan(FAST.bootstrapMs! + 2 * FAST.joinRetryMs! + FAST.suspectMs!);
+  });
+});
+
+/**
+ * One joiner (n0 of seeds n0..n2, the others silent) that heard `here` from `sender` at
+ * `hereAt`, then a proven joiner `next` at `nextAt`, voting for itself, and a Found from `next`:
+ * whether it confirmed.
+ */
+function confirms(
+  sender: string,
+  coordinator: string,
+  hereAt: string,
+  next: string,
+  nextAt: string,
+): boolean {
+  const net = new GmsNet(3);
+  net.beacons = false;
+  const j = net.nodes[0]!;
+  j.layer.down({ type: 'join' });
+  net.run(net.now + 10);
+  const challenge = j.probed.findLast((p) => p.to === hereAt && p.header[0] === GmsKind.Join)?.header[4];
+  expect(typeof challenge).toBe('string');
+  net.injectProbe(j, sender, hereAt, [GmsKind.Here, 3, coordinator, hereAt, '', challenge]);
+  net.run(net.now + 10);
+  net.joinerProven(j, next, nextAt);
+  // A Join period: it backs the lowest candidate it hears, `next`.
+  net.run(net.now + FAST.joinRetryMs! + 10);
+  const vote = j.probed.findLast((p) => p.header[0] === GmsKind.Join)?.header[1];
+  expect(vote).toBe(next);
+  net.inject(j, next, [GmsKind.Found, 7, [next, j.id], [nextAt, j.address], 1]);
+  net.run(net.now + 10);
+  // Well within 3 × suspectMs of the Here.
+  expect(net.now).toBeLessThan(3 * FAST.suspectMs!);
+  return net.sentOf(j, GmsKind.Confirm).length > 0;
+}
+
+describe('gms: whose word a later incarnation lifts', () => {
+  const s1 = '00000001.1';
+  const s2 = '00000001.2';
+  it("a member that named itself the coordinator: its process's next incarnation at its address", () => {
+    expect(confirms(s1, s1, 'n1', s2, 'n1')).toBe(true);
+  });
+  it('not when its Here named another coordinator (whose group may go on without it)', () => {
+    expect(confirms(s1, '00000002.1', 'n1', s2, 'n1')).toBe(false);
+  });
+  it('not when the later incarnation proves another address', () => {
+    expect(confirms(s1, s1, 'n1', s2, 'n2')).toBe(false);
+  });
+  it('not by another process at its address, nor by an earlier incarnation', () => {
+    expect(confirms(s1, s1, 'n1', '00000000.2', 'n1')).toBe(false);
+    expect(confirms(s2, s2, 'n1', s1, 'n1')).toBe(false);
+  });
+});
