@@ -140,6 +140,9 @@ export class Joiner {
     string,
     { at: number; sender: MemberId | undefined; coordinator: boolean }
   >();
+  /** When the latest word that fell out of {@link word} past its bound was heard: such word is
+   * never lifted. */
+  private wordDroppedAt = Number.NEGATIVE_INFINITY;
   /**
    * Addresses that told us a group exists (a Here, a Lineage beacon): when first heard, and when
    * one last answered a Join of ours with its challenge (see {@link credit}). Per join attempt;
@@ -175,6 +178,7 @@ export class Joiner {
     this.joinStartedAt = this.s.ctx.now();
     this.claims.clear();
     this.word.clear();
+    this.wordDroppedAt = Number.NEGATIVE_INFINITY;
     this.challenges.clear();
     this.pins.clear();
     this.vouched.clear();
@@ -762,7 +766,11 @@ export class Joiner {
   private heard(address: string, sender: MemberId | undefined, coordinator: boolean): void {
     this.word.delete(address);
     this.word.set(address, { at: this.s.ctx.now(), sender, coordinator });
-    if (this.word.size > this.s.o.maxJoiners) this.word.delete(this.word.keys().next().value!);
+    if (this.word.size > this.s.o.maxJoiners) {
+      const [oldest, w] = this.word.entries().next().value!;
+      this.wordDroppedAt = Math.max(this.wordDroppedAt, w.at);
+      this.word.delete(oldest);
+    }
   }
 
   /**
@@ -779,15 +787,17 @@ export class Joiner {
    * Here: each proposal expired, it stepped aside, and the group re-formed 4-5 s late
    * (FINDINGS 229). What the window guards still holds. A group that went on without that
    * member answers our Joins itself (its coordinator, at a seed or at the hint, in its own
-   * ids: never lifted). The founder is that later incarnation: it remembers the view its
-   * earlier one was in (a member restarted in its process keeps it, FINDINGS 48), so a primary
-   * of that view that went on without it is unaccounted for and its vote does not count, as
-   * 3 s later. Nobody else can lift a word: the proof is a round trip at the member's address
-   * (FINDINGS 166), and under a key nobody else speaks in its process's ids.
+   * ids: never lifted). The lift brings forward what the founding rules allow `3 × suspectMs`
+   * later and changes no quorum: that later incarnation remembers the view its earlier one was
+   * in (a member restarted in its process keeps it, FINDINGS 48), so a primary of that view
+   * that went on without it leaves its vote uncounted, then as now. Nobody else can lift a word:
+   * the proof is a round trip at the member's address (FINDINGS 166), and under a key nobody
+   * else speaks in its process's ids. Word past the bound of {@link word} is never lifted.
    */
   private deaf(now: number): boolean {
     if (this.heardMemberAt === undefined) return false;
     const expiry = 3 * this.s.o.suspectMs;
+    if (now - this.wordDroppedAt <= expiry) return true;
     let lifted = false;
     for (const [address, w] of this.word) {
       if (now - w.at > expiry) continue;
