@@ -90,3 +90,36 @@ describe('gms: whose word a later incarnation lifts', () => {
     expect(confirms(s2, s2, 'n1', s1, 'n1')).toBe(false);
   });
 });
+
+describe('gms: word past the bound of the joiner table', () => {
+  it('holds founding back though every word still in the table is lifted', () => {
+    // maxJoiners 2: word from three addresses in turn, X's first (at n2, naming another
+    // coordinator at n9, not yet answering our Joins); S's at n1 and T's at n9 (each naming
+    // itself) are lifted by their next incarnations, and X's fell out of the table when T's
+    // came in. Forgetting it let the joiner confirm within X's credit.
+    const net = new GmsNet(3, { ...FAST, maxJoiners: 2 });
+    net.beacons = false;
+    const j = net.nodes[0]!;
+    j.layer.down({ type: 'join' });
+    net.run(net.now + 10);
+    const challengeTo = (address: string) =>
+      j.probed.findLast((p) => p.to === address && p.header[0] === GmsKind.Join)?.header[4];
+    const here = (sender: string, coordinator: string, at: string, hint: string, echo = challengeTo(at)) =>
+      net.injectProbe(j, sender, at, [GmsKind.Here, 3, coordinator, hint, '', echo]);
+    // Unproven (no echo): credited for 2 × suspectMs, and the first claim a proven one evicts.
+    here('00000005.1', '00000006.1', 'n2', 'n9', '');
+    net.run(net.now + FAST.joinRetryMs! + 10);
+    expect(typeof challengeTo('n9')).toBe('string');
+    here('00000001.1', '00000001.1', 'n1', 'n1');
+    here('00000002.1', '00000002.1', 'n9', 'n9');
+    net.run(net.now + 10);
+    net.joinerProven(j, '00000001.2', 'n1');
+    net.joinerProven(j, '00000002.2', 'n9');
+    net.run(net.now + FAST.joinRetryMs! + 10);
+    expect(j.probed.findLast((p) => p.header[0] === GmsKind.Join)?.header[1]).toBe('00000001.2');
+    net.inject(j, '00000001.2', [GmsKind.Found, 7, ['00000001.2', j.id], ['n1', j.address], 1]);
+    net.run(net.now + 10);
+    expect(net.now).toBeLessThan(3 * FAST.suspectMs!);
+    expect(net.sentOf(j, GmsKind.Confirm)).toEqual([]);
+  });
+});
