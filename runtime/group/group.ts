@@ -822,10 +822,12 @@ export function checkQos(qos: QoS): void {
     problem = `resilience ${shown(q.resilience)} is not one of "none", "k", "majority", "safe"`;
   else if (q.resilience === 'k' && !(Number.isInteger(q.k) && (q.k as number) >= 1))
     problem = `resilience "k" needs k, a whole number of other members ≥ 1 (got ${shown(q.k)})`;
+  else if (q.awaited !== undefined && q.awaited !== 'sender' && q.awaited !== 'all')
+    problem = `awaited ${shown(q.awaited)} is not one of "sender", "all"`;
   else
     for (const key in q)
-      if (key !== 'order' && key !== 'resilience' && key !== 'k') {
-        problem = `unknown QoS field '${key}' (order, resilience, k)`;
+      if (key !== 'order' && key !== 'resilience' && key !== 'k' && key !== 'awaited') {
+        problem = `unknown QoS field '${key}' (order, resilience, k, awaited)`;
         break;
       }
   if (problem !== undefined) throw new TroupeError('BAD_QOS', `cast: ${problem}`);

@@ -20,7 +20,9 @@ import { DecodeError } from '../wire/errors.js';
 export const OrderKind = {
   /** [0, order] not totally ordered: passed through (order: 0 unreliable, 1 reliable, 2 fifo). */
   Pass: 0,
-  /** [1, tseq, resilience, k] a totally ordered message; tseq counts the sender's ones in the view. */
+  /** [1, tseq, resilience, k, awaited?] a totally ordered message; tseq counts the sender's ones in
+   * the view; `awaited` 1 when only the sender's delivery is awaited (QoS `awaited: 'sender'`),
+   * absent otherwise. */
   Data: 1,
 } as const;
 
@@ -36,6 +38,8 @@ export interface Held {
   from: MemberId;
   resilience: Resilience;
   k: number;
+  /** Only the sender's delivery is awaited (QoS `awaited: 'sender'`). */
+  senderOnly: boolean;
   meta: DeliveryMeta;
 }
 
@@ -267,7 +271,10 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     const r = this.round!;
     const res = RESILIENCE.indexOf(qos.resilience ?? 'none');
     r.unreturned.set(r.myTseq, { msg, qos });
-    const header = [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0];
+    const header =
+      qos.awaited === 'sender'
+        ? [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0, 1]
+        : [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0];
     this.ctx.passDown({ type: 'cast', msg: pushHeader(msg, header), qos: { order: 'fifo' } });
     this.afterCast(r);
   }
@@ -341,11 +348,13 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
       const resilience = RESILIENCE[headerUint(h[2], L, 'resilience')];
       const k = headerUint(h[3], L, 'k');
       if (!resilience) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: bad resilience`);
+      const awaited = h.length > 4 ? headerUint(h[4], L, 'awaited') : 0;
+      if (awaited > 1) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: bad awaited`);
       const q = r.senders[rank]!;
       if (tseq !== q.next) throw new DecodeError('DECODE_BAD_SHAPE', `${L}: sender order broken`);
       q.next++;
       if (rank === r.selfRank) r.unreturned.delete(tseq);
-      q.msgs.set(tseq, { msg: rest, from, resilience, k, meta });
+      q.msgs.set(tseq, { msg: rest, from, resilience, k, senderOnly: awaited === 1, meta });
       this.deliverReady(r);
       this.afterData(r);
       return;

@@ -3,7 +3,7 @@ import { headerTuple, headerUint } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import type { LayerContext, LayerFactory, View } from '../stack/types.js';
 import { DecodeError } from '../wire/errors.js';
-import { OrderKind, OrderLayer, OrderRound, parseStamps, type StampRange } from './order.js';
+import { type Held, OrderKind, OrderLayer, OrderRound, parseStamps, type StampRange } from './order.js';
 
 /** Header kinds of the sequencer total-order layer. */
 export const SeqKind = {
@@ -43,6 +43,14 @@ export interface SeqOptions {
   /** While it receives stamps that need no acknowledgement (resilience `none`), a member still
    * acknowledges at least this often (ms), so the sequencer can measure its lag. */
   ackMs: number;
+  /**
+   * A member announces (Acks) a message it holds at once when another member's delivery needs
+   * that announcement to meet its resilience; when only the sequencer's delivery does and nobody
+   * waits for it (QoS `awaited: 'sender'` from another sender), within this long (ms), so one
+   * Ack covers the messages of several calls. At most `ackMs`; keep it well under
+   * `sequencerLateMs / 2`, the pace rule's bound for a peer's Ack.
+   */
+  lazyAckMs: number;
   /** Complain about the sequencer when an ordered message waits this long for its stamp (ms);
    * complaints from a majority of the other members remove it. 0 is off. */
   sequencerStallMs: number;
@@ -63,6 +71,7 @@ export const SEQ_DEFAULTS: SeqOptions = {
   lagReportBytes: 4_000_000,
   lagRemoveBytes: 32_000_000,
   ackMs: 100,
+  lazyAckMs: 1,
   sequencerStallMs: 500,
   sequencerSlowWindowMs: 1_000,
   sequencerSlowShare: 0.5,
@@ -112,8 +121,9 @@ class SeqRound extends OrderRound {
   ackedHold = -1;
   ackedSeen = -1;
   ackQueued = false;
-  /** The `ack` timer is armed: later Orders must not push it back (it bounds the Ack's delay). */
-  ackArmed = false;
+  /** When the armed `ack` timer fires (infinity: not armed). Later Orders never push it back (it
+   * bounds the Ack's delay); a lazy Ack due sooner brings it forward. */
+  ackDue = Number.POSITIVE_INFINITY;
   /** Per rank: since when its oldest received, unstamped ordered message has waited here
    * (undefined: none waits). Reset when a stamp for that rank arrives, so it never overstates. */
   readonly waitSince: (number | undefined)[];
@@ -221,7 +231,7 @@ class Seq extends OrderLayer<SeqRound> {
 
   protected afterView(r: SeqRound): void {
     this.ctx.clearTimer('ack');
-    r.ackArmed = false;
+    r.ackDue = Number.POSITIVE_INFINITY;
     if (r.sequencer && r.n > 1 && this.checkMs > 0) this.ctx.setTimer('lag', this.checkMs);
     else this.ctx.clearTimer('lag');
     // Without a majority of the others left once the sequencer goes (n < 3), removing it would
@@ -506,7 +516,8 @@ class Seq extends OrderLayer<SeqRound> {
       const due = r.received.find((e) => e.last > r.holds[rank]!);
       // An Ack comes one hop after the stamp reached its sender, a stamp two hops after the
       // message: on a slow network both are late alike at these bounds.
-      if (due && now - due.at > o.sequencerLateMs / 2) slice.acks[rank]! += dt;
+      // A lazy Ack (`lazyAckMs`) is late only past that delay too.
+      if (due && now - due.at > o.sequencerLateMs / 2 + o.lazyAckMs) slice.acks[rank]! += dt;
     }
     let ran = 0;
     let stamps = 0;
@@ -555,29 +566,45 @@ class Seq extends OrderLayer<SeqRound> {
     });
   }
 
-  /** Non-sequencer: extend what this member holds (every stamp and its message) and announce it;
-   * at once when a resilient message needs the announcement, else within `ackMs`. */
+  /**
+   * Non-sequencer: extend what this member holds (every stamp and its message) and announce it:
+   * at once when some member's delivery needs the announcement and someone waits for it, within
+   * `lazyAckMs` when only the sequencer's delivery needs it and nobody waits (see
+   * {@link awaitsAck}), else within `ackMs`.
+   */
   private advanceHold(r: SeqRound): void {
     let hold = r.holds[r.selfRank]!;
     let urgent = false;
+    let lazy = false;
     for (let g = hold + 1; g < r.nextGseq; g++) {
       if (g < r.deliverNext) {
         hold = g; // delivered, so it was held
         continue;
       }
-      const held = r.senders[r.stamps.rankOf(g)]!.msgs.get(r.stamps.tseqOf(g));
+      const rank = r.stamps.rankOf(g);
+      const held = r.senders[rank]!.msgs.get(r.stamps.tseqOf(g));
       if (!held) break;
-      if (held.resilience !== 'none') urgent = true;
+      if (held.resilience !== 'none') {
+        if (awaitsAck(held, rank, r)) urgent = true;
+        else lazy = true;
+      }
       hold = g;
     }
     r.holds[r.selfRank] = hold;
-    if (urgent && hold > r.ackedHold) this.queueAck(r);
+    if (hold <= r.ackedHold) lazy = urgent = false;
+    if (urgent) this.queueAck(r);
+    else if (lazy) this.armAck(r, this.o.lazyAckMs);
     // What it holds is announced within ackMs too, not only what it has seen: a message that came
     // after its stamp (already acknowledged as seen) must not leave the peers' view of it behind.
-    else if ((r.nextGseq - 1 > r.ackedSeen || hold > r.ackedHold) && !r.ackArmed) {
-      r.ackArmed = true;
-      this.ctx.setTimer('ack', this.o.ackMs);
-    }
+    else if (r.nextGseq - 1 > r.ackedSeen || hold > r.ackedHold) this.armAck(r, this.o.ackMs);
+  }
+
+  /** Arms the `ack` timer to fire within `ms`, unless it fires sooner already. */
+  private armAck(r: SeqRound, ms: number): void {
+    const due = this.ctx.now() + ms;
+    if (due >= r.ackDue) return;
+    r.ackDue = due;
+    this.ctx.setTimer('ack', ms);
   }
 
   private queueAck(r: SeqRound): void {
@@ -596,7 +623,7 @@ class Seq extends OrderLayer<SeqRound> {
     r.ackedHold = hold;
     r.ackedSeen = seen;
     this.ctx.clearTimer('ack');
-    r.ackArmed = false;
+    r.ackDue = Number.POSITIVE_INFINITY;
     this.castControl([SeqKind.Ack, hold, seen]);
   }
 
@@ -604,7 +631,7 @@ class Seq extends OrderLayer<SeqRound> {
     const r = this.round;
     if (!r) return;
     if (key === 'ack') {
-      r.ackArmed = false;
+      r.ackDue = Number.POSITIVE_INFINITY;
       this.sendAck(r);
     } else if (key === 'stamp') {
       r.stampArmed = false;
@@ -690,6 +717,30 @@ export const seq: LayerFactory<SeqOptions> = {
       throw new StackConfigError('STACK_BAD_OPTION', 'seq option sequencerSlowShare must be in (0, 1]');
     if (!(typeof opts.ackMs === 'number' && Number.isFinite(opts.ackMs) && opts.ackMs > 0))
       throw new StackConfigError('STACK_BAD_OPTION', 'seq option ackMs must be a positive number');
+    const lazy = opts.lazyAckMs;
+    if (!(typeof lazy === 'number' && Number.isFinite(lazy) && lazy >= 0 && lazy <= opts.ackMs))
+      throw new StackConfigError('STACK_BAD_OPTION', 'seq option lazyAckMs must be a number from 0 to ackMs');
     return new Seq(ctx, opts);
   },
 };
+
+/**
+ * Whether a non-sequencer's Ack of `held` (a resilient message from rank `sender`) should go at
+ * once: a non-sequencer counts itself and the sequencer (its Order) as holders, so its peers need
+ * other members' Acks only when the resilience asks for more than one other holder; the sequencer
+ * needs one, but waits for its delivery only when it sent the message or every member's delivery
+ * is awaited (QoS `awaited`).
+ */
+function awaitsAck(held: Held, sender: number, r: SeqRound): boolean {
+  if (!held.senderOnly || sender === r.seqRank) return true;
+  switch (held.resilience) {
+    case 'k':
+      return Math.min(held.k, r.n - 1) > 1;
+    case 'majority':
+      return Math.floor(r.n / 2) > 1;
+    case 'safe':
+      return r.n - 1 > 1;
+    default:
+      return false;
+  }
+}

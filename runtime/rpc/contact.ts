@@ -396,7 +396,9 @@ export class Contact {
       this.castArgs.set(p.id, { issue, resolved });
       if (this.castArgs.size > CAST_ARGS) this.castArgs.delete(this.castArgs.keys().next().value as string);
       requestStep.cast(this.host.observe, p.id);
-      this.batcher.submit(p.id, encodeGroupMsg(msg), resolved.entry.qos, from);
+      const entry = resolved.entry;
+      const qos = p.mode === 'first' || p.mode === 'none' ? entry.contactQos : entry.qos;
+      this.batcher.submit(p.id, encodeGroupMsg(msg), qos, from);
       return;
     }
     this.onQuery(p, resolved.entry, resolved.args, from);

@@ -21,6 +21,9 @@ export interface MethodEntry {
   lock?: string;
   /** The QoS its requests are cast with (ordered methods). */
   qos: QoS;
+  /** The QoS of a request only its contact answers (`first`/`none`, no handler lock): the
+   * replicas' deliveries other than the contact's are awaited by nobody (QoS `awaited`). */
+  contactQos: QoS;
   /** Declared `async`: the replica keeps a pre-image of the state while it runs (state transfer). */
   async: boolean;
   fn: (...args: unknown[]) => unknown;
@@ -43,12 +46,15 @@ export class Dispatcher {
     for (const m of meta.methods) {
       const fn = (instance as Record<string, unknown>)[m.name];
       if (typeof fn !== 'function') throw new RpcConfigError(`${meta.name}.${m.name} is not a method`);
+      const qos = castQos(m.options.qos, `${meta.name}.${m.name}`);
       this.methods.set(m.name, {
         name: m.name,
         kind: m.kind,
         ordered: m.kind !== 'query' || m.options.consistency === 'ordered',
         lock: m.lock,
-        qos: castQos(m.options.qos, `${meta.name}.${m.name}`),
+        qos,
+        // A handler call is answered by the lock's holder, whichever member it is.
+        contactQos: m.lock === undefined ? Object.freeze({ ...qos, awaited: 'sender' as const }) : qos,
         async: fn.constructor.name === 'AsyncFunction',
         fn: fn as (...args: unknown[]) => unknown,
       });

@@ -62,7 +62,8 @@ export class RequestBatcher {
     this.ids.push(id);
     this.clients.push(client);
     this.bytes += request.byteLength;
-    this.qos = qos;
+    // One request whose every replica's delivery is awaited makes the whole batch so.
+    if (this.qos === undefined || qos.awaited !== 'sender') this.qos = qos;
     if (
       (this.inOrder === 0 && !this.held) ||
       this.parts.length >= this.maxParts ||

@@ -109,6 +109,15 @@ export interface QoS {
   resilience?: Resilience;
   /** For `resilience: 'k'`: how many other members must hold the message. */
   k?: number;
+  /**
+   * For total order with a resilience: whose delivery someone is waiting for. `sender`: only the
+   * sender's (an RPC contact answering a `first`-mode call alone), so the other members may
+   * announce that they hold the message within the sequencer's `lazyAckMs` instead of at once,
+   * where no member's delivery needs their announcement sooner. `all` (the default): every
+   * member's delivery is awaited, and each announces at once whatever a resilient delivery needs.
+   * Which messages are delivered, and in what order, is the same either way.
+   */
+  awaited?: 'sender' | 'all';
 }
 
 export const RELIABLE_FIFO: QoS = { order: 'fifo' };

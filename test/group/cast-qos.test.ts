@@ -23,6 +23,7 @@ const BAD: [unknown, string][] = [
   [{ order: 'total', resilience: 'k', k: 0 }, 'resilience "k" needs k'],
   [{ order: 'total', resilience: 'k', k: 1.5 }, 'resilience "k" needs k'],
   [{ order: 'total', resolution: 'majority' }, "unknown QoS field 'resolution'"],
+  [{ order: 'total', resilience: 'majority', awaited: 'contact' }, 'awaited "contact" is not one of'],
   ['total', 'a QoS is an object'],
   [null, 'a QoS is an object'],
 ];
@@ -33,6 +34,8 @@ const GOOD: QoS[] = [
   { order: 'total', resilience: 'majority' },
   { order: 'total', resilience: 'safe' },
   { order: 'total', resilience: 'k', k: 1 },
+  { order: 'total', resilience: 'majority', awaited: 'sender' },
+  { order: 'total', resilience: 'safe', awaited: 'all' },
   { order: 'fifo' },
   { order: 'reliable' },
   { order: 'unreliable' },

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IdlFile } from '../../idl/model.js';
 import { createValidator } from '../../idl/validate.js';
-import { Ordered, Query, Replica, RpcConfigError, Service } from '../../runtime/rpc/index.js';
+import { Dispatcher } from '../../runtime/rpc/dispatch.js';
+import { Handler, Ordered, Query, Replica, RpcConfigError, Service } from '../../runtime/rpc/index.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import { Cluster } from './support/cluster.js';
 
@@ -78,13 +79,36 @@ describe('a method declares the resilience of its requests', () => {
     expect(await client.invoke('tiers', 'k1', ['b'])).toBe(3);
     expect(await client.invoke('tiers', 'agreed', ['c'])).toBe(4);
     expect(await client.invoke('tiers', 'stable', [])).toBe(4);
+    // Every replica answers an `all` call: every replica's delivery is awaited.
+    await client.invoke('tiers', 'agreed', ['d'], { reply: 'all' });
+    // A `first` call is answered by its contact alone, the member that casts it: only the
+    // sender's delivery is awaited (the others Ack lazily where no delivery needs it sooner).
+    const sender = 'sender' as const;
     expect(casts).toEqual([
-      { order: 'total', resilience: 'majority' }, // the default
-      { order: 'total' },
-      { order: 'total', resilience: 'k', k: 1 },
+      { order: 'total', resilience: 'majority', awaited: sender }, // the default
+      { order: 'total', awaited: sender },
+      { order: 'total', resilience: 'k', k: 1, awaited: sender },
+      { order: 'total', resilience: 'majority', awaited: sender },
+      { order: 'total', resilience: 'safe', awaited: sender },
       { order: 'total', resilience: 'majority' },
-      { order: 'total', resilience: 'safe' },
     ]);
+  });
+
+  it("a handler call awaits every replica's delivery: the lock's holder, any member, answers it", () => {
+    @Service('locked')
+    class Locked {
+      @Handler('report', { qos: 'majority' })
+      report(): void {}
+      @Ordered()
+      plain(): void {}
+    }
+    const d = new Dispatcher(new Locked(), () => []);
+    expect(d.entry('report')!.contactQos).toEqual({ order: 'total', resilience: 'majority' });
+    expect(d.entry('plain')!.contactQos).toEqual({
+      order: 'total',
+      resilience: 'majority',
+      awaited: 'sender',
+    });
   });
 
   it('an unknown qos is refused when the replica is made, naming the method', () => {

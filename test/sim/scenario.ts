@@ -59,9 +59,13 @@ export function groupConfig(seed: number, members: number, faults: Iterable<Faul
     qos: (rng) => {
       const x = rng();
       if (x < 0.5) return { order: 'total' };
-      if (x < 0.65) return { order: 'total', resilience: 'majority' };
-      if (x < 0.75) return { order: 'total', resilience: 'safe' };
-      if (x < 0.85) return { order: 'total', resilience: 'k', k: 1 };
+      // Half of each resilient kind awaits only its sender's delivery (lazy Acks, QoS `awaited`).
+      if (x < 0.575) return { order: 'total', resilience: 'majority' };
+      if (x < 0.65) return { order: 'total', resilience: 'majority', awaited: 'sender' };
+      if (x < 0.7) return { order: 'total', resilience: 'safe' };
+      if (x < 0.75) return { order: 'total', resilience: 'safe', awaited: 'sender' };
+      if (x < 0.8) return { order: 'total', resilience: 'k', k: 1 };
+      if (x < 0.85) return { order: 'total', resilience: 'k', k: 1, awaited: 'sender' };
       return { order: 'fifo' };
     },
   };
