@@ -44,11 +44,12 @@ export interface SeqOptions {
    * acknowledges at least this often (ms), so the sequencer can measure its lag. */
   ackMs: number;
   /**
-   * A member announces (Acks) a message it holds at once when another member's delivery needs
-   * that announcement to meet its resilience; when only the sequencer's delivery does and nobody
-   * waits for it (QoS `awaited: 'sender'` from another sender), within this long (ms), so one
-   * Ack covers the messages of several calls. At most `ackMs`; keep it well under
-   * `sequencerLateMs / 2`, the pace rule's bound for a peer's Ack.
+   * A member announces (Acks) a message it holds at once when a member's delivery needs that
+   * announcement and may be awaited; where only the sequencer needs it for another member's
+   * message, one member's Ack at once serves (the sender's, when every delivery is awaited) or
+   * none (QoS `awaited: 'sender'`), and the rest go within this long (ms), one Ack covering the
+   * messages of several calls. At most `ackMs`; keep it well under `sequencerLateMs / 2`, the
+   * pace rule's bound for a peer's Ack (which it extends).
    */
   lazyAckMs: number;
   /** Complain about the sequencer when an ordered message waits this long for its stamp (ms);
@@ -568,9 +569,8 @@ class Seq extends OrderLayer<SeqRound> {
 
   /**
    * Non-sequencer: extend what this member holds (every stamp and its message) and announce it:
-   * at once when some member's delivery needs the announcement and someone waits for it, within
-   * `lazyAckMs` when only the sequencer's delivery needs it and nobody waits (see
-   * {@link awaitsAck}), else within `ackMs`.
+   * at once when a resilient message's delivery somewhere needs this member's Ack now (see
+   * {@link awaitsAck}), within `lazyAckMs` when it needs it only eventually, else within `ackMs`.
    */
   private advanceHold(r: SeqRound): void {
     let hold = r.holds[r.selfRank]!;
@@ -725,21 +725,29 @@ export const seq: LayerFactory<SeqOptions> = {
 };
 
 /**
- * Whether a non-sequencer's Ack of `held` (a resilient message from rank `sender`) should go at
- * once: a non-sequencer counts itself and the sequencer (its Order) as holders, so its peers need
- * other members' Acks only when the resilience asks for more than one other holder; the sequencer
- * needs one, but waits for its delivery only when it sent the message or every member's delivery
- * is awaited (QoS `awaited`).
+ * Whether this member, not the sequencer, should Ack `held` (a resilient message from rank
+ * `sender`) at once. A non-sequencer counts itself and the sequencer (its Order) as holders, so
+ * its peers need other members' Acks only when the resilience asks for two or more other holders:
+ * then every Ack goes at once. Otherwise only the sequencer needs one: at once from everyone for
+ * the sequencer's own messages (it may be the member that answers them); for another member's
+ * message, from its sender only, and only when some member's delivery besides the sender's is
+ * awaited (QoS `awaited`): one Ack serves, and the others' lazy Acks bound the sequencer's wait
+ * when the sender is slow.
  */
 function awaitsAck(held: Held, sender: number, r: SeqRound): boolean {
-  if (!held.senderOnly || sender === r.seqRank) return true;
+  if (peersNeedAcks(held, r.n) || sender === r.seqRank) return true;
+  return !held.senderOnly && sender === r.selfRank;
+}
+
+/** Whether a member other than the sequencer needs other members' Acks to deliver `held`. */
+function peersNeedAcks(held: Held, n: number): boolean {
   switch (held.resilience) {
     case 'k':
-      return Math.min(held.k, r.n - 1) > 1;
+      return Math.min(held.k, n - 1) > 1;
     case 'majority':
-      return Math.floor(r.n / 2) > 1;
+      return Math.floor(n / 2) > 1;
     case 'safe':
-      return r.n - 1 > 1;
+      return n - 1 > 1;
     default:
       return false;
   }
