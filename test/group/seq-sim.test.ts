@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { GROUP_STACK, TOKEN_STACK } from '../../runtime/layers/index.js';
 import { parseSpec } from '../../runtime/stack/builder.js';
+import type { QoS } from '../../runtime/stack/types.js';
 import { GROUP_CHECKERS } from '../sim/group-checkers.js';
 import { groupConfig, planProbes, runScenario } from '../sim/scenario.js';
 import { World } from '../sim/world.js';
@@ -21,12 +22,13 @@ function world(
   seq: Record<string, number> = {},
   fc: Record<string, unknown> = {},
   latencyMs = 0,
+  qos: QoS = { order: 'total', resilience: 'majority' },
 ): World {
   const w = new World({
     latencyMs,
     ...groupConfig(1, members, []),
     stack: parseSpec(stack, { gms: GMS, seq, fc }),
-    qos: { order: 'total', resilience: 'majority' },
+    qos,
     endMs: 8_000,
     probeAtMs: 6_500, // the progress checker's probes, inside this shorter run
   });
@@ -136,22 +138,22 @@ describe('seq: quorum ordering', () => {
 describe('seq: a slow sequencer', () => {
   /** Casts from the members other than the sequencer, every 20 ms during its slow spell. */
   const CASTS = 140;
-  const run = (seq: Record<string, number>, periodMs = 500, runMs = 50) => {
-    const w = world(GROUP_STACK, 4, seq);
+  const run = (seq: Record<string, number>, periodMs = 500, runMs = 50, members = 4, qos?: QoS) => {
+    const w = world(GROUP_STACK, members, seq, {}, 0, qos);
     let seqIdx = -1;
     w.at(1_500, () => {
       seqIdx = sequencerIndex(w);
       // Stopped periodMs − runMs of every periodMs (never long enough for suspectMs), for 3 s.
       w.slow.spells.push({ node: seqIdx, from: 1_500, to: 4_500, periodMs, runMs });
     });
-    const senders = () => [0, 1, 2, 3].filter((i) => i !== seqIdx);
+    const senders = () => w.nodes.map((_, i) => i).filter((i) => i !== seqIdx);
     // Seen at a member that keeps running.
     const mean = castDelays(
       w,
       1_600,
       20,
       CASTS,
-      (k) => senders()[k % 3]!,
+      (k) => senders()[k % (members - 1)]!,
       () => senders()[0]!,
     );
     w.run();
@@ -215,6 +217,24 @@ describe('seq: a slow sequencer', () => {
     });
   }
 
+  // An RPC group of 3 whose contacts' requests await only their sender's delivery: the peers' Acks,
+  // the pace rule's baseline, come lazily (within lazyAckMs), and the rule still tells a slow
+  // sequencer from a slow group.
+  const SENDER: QoS = { order: 'total', resilience: 'majority', awaited: 'sender' };
+  it('3 members, casts awaiting their sender only: a sequencer stopped 80% in 40/10 ms cycles is removed by its pace', () => {
+    const on = run({}, 50, 10, 3, SENDER);
+    const off = run({ sequencerSlowWindowMs: 0 }, 50, 10, 3, SENDER);
+    expect(off.removals).toBe(0);
+    expect(on.removals).toBeGreaterThan(0);
+    for (const { m } of on.changes) expect(on.seqMembers.has(m)).toBe(true);
+    expect(Math.min(...on.changes.map((c) => c.at)) - 1_500).toBeLessThan(1_500);
+    expect(on.mean * 2).toBeLessThan(off.mean);
+    for (const r of [on, off]) {
+      expect(r.w.nodes[0]!.rec.views.at(-1)!.members.length).toBe(3);
+      expect(GROUP_CHECKERS.flatMap((c) => c.check(r.w))).toEqual([]);
+    }
+  });
+
   it('a member stopped 90% in 90/10 ms cycles does not blame the sequencer for its own stops', () => {
     const w = world(GROUP_STACK, 4, { lagRemoveMs: 0 });
     let slow = -1;
@@ -245,6 +265,23 @@ describe('seq: a slow sequencer', () => {
     expect(stats.reduce((a, s) => a + (s.sequencerRemovals ?? 0), 0)).toBe(0);
     expect(w.nodes[0]!.rec.views.at(-1)!.members.length).toBe(4);
     expect(w.incarnations).toHaveLength(4);
+    expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
+  });
+
+  it('a healthy sequencer keeps the role on a slow network, 3 members casting awaiting their sender only', () => {
+    // The peers' Acks are lazy here (QoS `awaited: 'sender'`): on a 40 ms network they come a
+    // hop and up to lazyAckMs after their stamp, late like the stamps.
+    const w = world(GROUP_STACK, 3, {}, {}, 40, {
+      order: 'total',
+      resilience: 'majority',
+      awaited: 'sender',
+    });
+    for (let t = 1_600; t < 4_400; t += 20) w.at(t, () => w.cast(w.nodes[(t / 20) % 3]!));
+    w.run();
+    const stats = w.incarnations.map((i) => i.stats().seq ?? {});
+    expect(stats.reduce((a, s) => a + (s.paceComplaints ?? 0), 0)).toBe(0);
+    expect(stats.reduce((a, s) => a + (s.sequencerRemovals ?? 0), 0)).toBe(0);
+    expect(w.incarnations).toHaveLength(3);
     expect(GROUP_CHECKERS.flatMap((c) => c.check(w))).toEqual([]);
   });
 });
