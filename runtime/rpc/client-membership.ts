@@ -49,6 +49,8 @@ export interface MembershipHost {
   readonly group: string;
   readonly seeds: readonly string[];
   readonly contactTimeoutMs: number;
+  /** How often {@link ClientMembership.heartbeat} runs (ms). */
+  readonly heartbeatMs: number;
   readonly connectTimeoutMs: number;
   readonly auth: PacketAuth | undefined;
   readonly counters: { untrusted: number; failovers: number; refusals: number };
@@ -117,6 +119,8 @@ export class ClientMembership {
   private contactlessSince: number | undefined;
   private contact_: Contact | undefined;
   private readonly heard = new Map<string, number>();
+  /** When {@link heartbeat} last ran. */
+  private lastBeat: number | undefined;
   /** Failed contacts' addresses → when suspected; not picked again for a while. */
   private readonly suspects = new Map<string, number>();
   /** {@link ready}'s waiters: each wants a contact and a view of at least `members` members. */
@@ -389,11 +393,19 @@ export class ClientMembership {
     const now = this.host.time.now();
     for (const [addr, at] of this.suspects)
       if (now - at > 10 * this.host.contactTimeoutMs) this.suspects.delete(addr);
+    // More than two periods since the last beat: this client did not run (a long GC pause, a
+    // blocked event loop, a stopped process). Due timers run before the sockets are read, so what
+    // the contact sent meanwhile is still unread: its silence is ours. Its clock restarts here,
+    // as the sequencer's late stall checks restart theirs; a contact that did go silent is left
+    // one timeout later.
+    const late = this.lastBeat !== undefined && now - this.lastBeat > 2 * this.host.heartbeatMs;
+    this.lastBeat = now;
     const c = this.contact_;
     if (!c) {
       this.findContact();
       return;
     }
+    if (late) this.heard.set(c.address, Math.max(this.heard.get(c.address) ?? 0, now));
     if (now - (this.heard.get(c.address) ?? 0) > this.host.contactTimeoutMs) {
       this.contactFailed(c);
       return;

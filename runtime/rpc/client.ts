@@ -394,6 +394,7 @@ export class TroupeClient implements Invoker {
         group: options.group,
         seeds: [...options.seeds],
         contactTimeoutMs: this.opts.contactTimeoutMs,
+        heartbeatMs: this.opts.heartbeatMs,
         connectTimeoutMs: this.opts.connectTimeoutMs,
         auth: this.auth,
         counters: this.counters,
