@@ -24,7 +24,8 @@ import type { MemberId } from '../../runtime/stack/member.js';
 import { seededRandom } from '../../runtime/stack/random.js';
 import type { QoS } from '../../runtime/stack/types.js';
 import type { Transport } from '../../runtime/transport/types.js';
-import { groupIdOf } from '../../runtime/wire/packet.js';
+import type { AuthKey } from '../../runtime/wire/auth.js';
+import { decodePacket, encodePacket, Flags, groupIdOf } from '../../runtime/wire/packet.js';
 import { Register, validateRegisterRequest } from './rpc-service.js';
 import type { Incarnation, NodeApp, NodeHandle, ScenarioConfig } from './world.js';
 import { viewKey, World } from './world.js';
@@ -55,6 +56,11 @@ export interface RpcOptions {
    * answers, so the lock moves while its holder runs calls of it. Default false.
    */
   lockMoves: boolean;
+  /**
+   * The group key of the client path (replicas and clients sign and verify client packets with
+   * it; the member stack stays keyless): test/sim/forge-client.ts's keyed runs. Default none.
+   */
+  key?: AuthKey;
 }
 
 export const DEFAULT_RPC_OPTIONS: RpcOptions = {
@@ -264,6 +270,20 @@ class SimTransport implements Transport {
   }
 }
 
+/**
+ * A signed client packet (`RpcOptions.key`, not encrypted) as its unsigned form, for the
+ * simulator's own bookkeeping of what was sent (the tag is not checked); others as they are.
+ */
+function unsigned(bytes: Uint8Array): Uint8Array {
+  if (bytes.length < 4 || (bytes[3]! & Flags.Authenticated) === 0) return bytes;
+  try {
+    const p = decodePacket(bytes);
+    return encodePacket({ ...p, flags: 0, tag: new Uint8Array(0) });
+  } catch {
+    return bytes;
+  }
+}
+
 const METHODS = ['add', 'mul', 'take'] as const;
 
 /**
@@ -353,6 +373,11 @@ export class RpcSim {
   /** Processes started at each address (a restart after a crash is a new one). */
   private readonly started = new Map<string, number>();
 
+  /** The cookie secret of the process now at `address` (a forger's own cookie, forge-client.ts). */
+  cookieSecretOf(address: string): Uint8Array {
+    return new TextEncoder().encode(`sim cookie ${address} ${this.started.get(address) ?? 0}`);
+  }
+
   /** Counts a process started at `address`: how many have been, this one included. */
   private processes(address: string): number {
     const n = (this.started.get(address) ?? 0) + 1;
@@ -369,7 +394,7 @@ export class RpcSim {
     };
     group.sent = (bytes) => {
       try {
-        const { packet } = decodeClientPacket(bytes, groupId);
+        const { packet } = decodeClientPacket(unsigned(bytes), groupId);
         if (packet.kind === 'outcome' && (packet.status === 'committed' || packet.status === 'interrupted'))
           this.sentReplies.push({
             kind: 'outcome',
@@ -461,6 +486,7 @@ export class RpcSim {
       // for each process at the address, as a restarted replica's random one is: its clients'
       // cookies go stale (docs/rpc.md, "Cookies without a key").
       cookieSecret: new TextEncoder().encode(`sim cookie ${address} ${this.processes(address)}`),
+      ...(this.opts.key !== undefined ? { key: this.opts.key } : {}),
     });
     let log: LogItem[] = [];
     /** One record per member incarnation; with `rejoin: 'same'` they share the replica. */
@@ -704,7 +730,7 @@ export class RpcSim {
   private noteIssues(bytes: Uint8Array): void {
     let p: ReturnType<typeof decodeClientPacket>['packet'];
     try {
-      p = decodeClientPacket(bytes, groupIdOf('sim')).packet;
+      p = decodeClientPacket(unsigned(bytes), groupIdOf('sim')).packet;
     } catch {
       return;
     }
@@ -751,6 +777,7 @@ export class RpcSim {
           retransmitMs: 20,
           heartbeatMs: 50,
           contactTimeoutMs: 400,
+          ...(this.opts.key !== undefined ? { key: this.opts.key } : {}),
         },
         false,
       );

@@ -534,6 +534,14 @@ export class World {
     });
   }
 
+  /**
+   * A datagram from transport address `from` reaching the non-member endpoint (an RPC client) at
+   * `address` now, off the simulated network: a forger's (test/sim/forge-client.ts).
+   */
+  injectToEndpoint(address: string, from: string, bytes: Uint8Array): void {
+    this.endpoints.get(address)?.(bytes, from);
+  }
+
   /** A non-member endpoint (an RPC client) at `address`: it receives what members send there. */
   addEndpoint(address: string, receive: (bytes: Uint8Array, from: string) => void): void {
     this.endpoints.set(address, receive);
