@@ -96,7 +96,7 @@ async function main(): Promise<number> {
       const f = r.figures;
       const c = r.control;
       process.stdout.write(
-        `  figures: stopped ${f.stopped} views ${f.views} reflected ${f.reflected} retransmits ${f.retransmits} naks ${f.naks} pendingBytesMax ${f.pendingBytesMax} futureMax ${f.futureMax}` +
+        `  figures: stopped ${f.stopped} (before a view ${f.stoppedJoining}) views ${f.views} reflected ${f.reflected} retransmits ${f.retransmits} naks ${f.naks} pendingBytesMax ${f.pendingBytesMax} futureMax ${f.futureMax}` +
           (c
             ? ` | control: stopped ${c.stopped} views ${c.views} retransmits ${c.retransmits} naks ${c.naks} pendingBytesMax ${c.pendingBytesMax} futureMax ${c.futureMax}`
             : '') +

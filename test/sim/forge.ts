@@ -25,7 +25,8 @@
  * forger's own (`x9`).
  *
  * Checked: the mode's checkers (GROUP_CHECKERS, or the RPC checkers), and against a control run
- * of the same seed without the forgery: no more incarnations stopped (`excluded`), no more views
+ * of the same seed without the forgery: no more incarnations stopped after a view (`excluded`;
+ * one stopped before any view, a founding moved, is a note: FINDINGS 249), no more views
  * (`views`), no view naming a member the world never started (`invented`), no more than
  * `AMPLIFICATION` times the forged bytes sent to the forger's address (`reflected`), and the
  * members' held bytes, out-of-order messages and retransmissions within bounds of the control's
@@ -126,7 +127,11 @@ export interface ForgeResult {
 }
 
 export interface Figures {
+  /** Incarnations stopped that had installed a view (members). */
   stopped: number;
+  /** Incarnations stopped before they installed any view (a founding voter whose founder's
+   * group never started comes back as a new member: joiner.ts). */
+  stoppedJoining: number;
   views: number;
   reflected: number;
   memberBytes: number;
@@ -869,7 +874,10 @@ function finish(w: World, f: Figures, forger: Forger): void {
   const started = new Set(w.incarnations.map((i) => i.member));
   const views = new Set<string>();
   for (const i of w.incarnations) {
-    if (i.partitionedAt !== null) f.stopped++;
+    if (i.partitionedAt !== null) {
+      if (i.views.length > 0) f.stopped++;
+      else f.stoppedJoining++;
+    }
     for (const v of i.views) {
       views.add(`${v.id}.${v.epoch ?? 0}[${v.members.join(',')}]`);
       for (const m of v.members) if (!started.has(m) && !f.invented.includes(m)) f.invented.push(m);
@@ -885,6 +893,7 @@ function finish(w: World, f: Figures, forger: Forger): void {
 
 const emptyFigures = (): Figures => ({
   stopped: 0,
+  stoppedJoining: 0,
   views: 0,
   reflected: 0,
   memberBytes: 0,
@@ -972,6 +981,14 @@ export async function runForge(
       if (f.stopped > control.stopped)
         violations.push(
           `excluded: ${f.stopped} incarnations stopped, ${control.stopped} without the forgery`,
+        );
+      // A forged Here or Join during a founding holds a joiner back from confirming for
+      // 2 × suspectMs (FINDINGS 120, 134), and a voter that confirmed a founder whose group
+      // therefore never started comes back as a new member: the founding is moved (a note, as a
+      // view more is), no member is lost (FINDINGS 249).
+      if (f.stoppedJoining > control.stoppedJoining)
+        notes.push(
+          `restarted: ${f.stoppedJoining} incarnations stopped before any view, ${control.stoppedJoining} without the forgery`,
         );
       // During a founding a forgery's packets (and the losses drawn for them) move who founds
       // and who joins later: a note. In an established group, a view change is the forgery's.
