@@ -48,8 +48,13 @@ describe('forged client-packet fuzzer', () => {
     const m = await minimizeClient(cookies, 424_200_003, r);
     expect(m?.sent.length).toBeLessThanOrEqual(4);
     expect((await runClientForge(CLIENT_FORGE_DEFAULTS, 424_200_003)).violations).toEqual([]);
-    // A forger holding the key (threat model B): a keyed group takes its packets.
-    const key: ClientForgeOptions = { ...CLIENT_FORGE_DEFAULTS, keyed: true, plant: 'key' };
-    expect((await runClientForge(key, 424_200_003)).violations.join('\n')).toMatch(/^unsent: /m);
+    // A forger holding the key (threat model B): a keyed group takes its packets, in some of a
+    // few seeds (the same seeds keyed without it: nothing, above).
+    const key = await sweep(
+      { ...CLIENT_FORGE_DEFAULTS, keyed: true, plant: 'key' },
+      424_200_000,
+      424_200_007,
+    );
+    expect(key.failed.join('\n')).toMatch(/: (unsent|altered|forged-final): /);
   }, 60_000);
 });
