@@ -133,9 +133,9 @@ describe('blackout', () => {
   });
 
   it('blackout-rerun: a call the lost history ran must not run again, unless the client chose to', async () => {
-    // c1:1 ran before the blackout; a client blind to the lost history (as before FINDINGS 222's
+    // c0:1 ran before the blackout; a client blind to the lost history (as before FINDINGS 222's
     // fix: it never sees the group's history change, and its calls say none) was told not-found
-    // and ran it again.
+    // and ran it again. (c1:1 until FINDINGS 234's joiner change moved the founding's schedule.)
     const seed = 392000387;
     const cfg = { ...rpcConfig(seed, rpcMembers(seed), FAULTS), rejoin: 'same' as const, persist: true };
     const opts = { asyncShare: 0.25, replyShare: 0.3, autoReissue: 'mixed' as const };
@@ -153,12 +153,12 @@ describe('blackout', () => {
       unnumbered.mockRestore();
     }
     const reruns = blackoutReruns(m.sim);
-    expect(reruns.map((x) => x.id)).toContain('c1:1');
+    expect(reruns.map((x) => x.id)).toContain('c0:1');
     expect(m.violations).toEqual(expect.arrayContaining(reruns.map((x) => x.line)));
     // Chosen by the client (`reissue(id, { rerun: true })` before that run): not a violation.
-    const call = m.sim.calls.find((c) => c.id === 'c1:1')!;
+    const call = m.sim.calls.find((c) => c.id === 'c0:1')!;
     call.reruns.push(0);
-    expect(blackoutReruns(m.sim).find((x) => x.id === 'c1:1')?.chosen).toBe(true);
+    expect(blackoutReruns(m.sim).find((x) => x.id === 'c0:1')?.chosen).toBe(true);
   });
 
   it('unknown-after-loss: an unknown answer in a run that lost no majority is false', async () => {

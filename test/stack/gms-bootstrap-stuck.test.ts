@@ -72,7 +72,9 @@ describe('bootstrap: a candidate without a quorum of its seeds', () => {
       net.injectProbe(n0, `f${String(i).padStart(7, '0')}.1`, `10.0.0.${i}:1`, [GmsKind.Join, '', '']);
     net.run(net.now + FAST.joinRetryMs! * 2);
     const probed = new Set(n0.probed.map((p) => p.to).filter((a) => a?.startsWith('10.0.0.')));
-    expect(probed.size).toBe(8);
+    // At most the 8 recorded. (They were sent our periodic Joins, 8 addresses; since FINDINGS 234
+    // an unproven joiner is only answered per Join it sends with a challenge: none here.)
+    expect(probed.size).toBeLessThanOrEqual(8);
   });
 
   it('a seed heard over a one-way link is no candidate: the joiner that hears both founds', () => {

@@ -99,7 +99,8 @@ describe('gms: word past the bound of the joiner table', () => {
     // came in. Forgetting it let the joiner confirm within X's credit.
     const net = new GmsNet(3, { ...FAST, maxJoiners: 2 });
     net.beacons = false;
-    const j = net.nodes[0]!;
+    // n9 among its seeds: since FINDINGS 234 an unproven Here's hint draws no Joins.
+    const j = net.add(['n1', 'n2', 'n9']);
     j.layer.down({ type: 'join' });
     net.run(net.now + 10);
     const challengeTo = (address: string) =>

@@ -182,6 +182,7 @@ export class Joiner {
     this.challenges.clear();
     this.pins.clear();
     this.vouched.clear();
+    this.answeredAt.clear();
     this.anchorHeard = false;
     this.answers = ANSWERS_PER_PERIOD;
     this.sendJoin();
@@ -191,10 +192,12 @@ export class Joiner {
   private sendJoin(): void {
     const targets = new Set(this.s.o.seedNames ?? this.s.o.seeds);
     if (this.coordinatorHint) targets.add(this.coordinatorHint);
-    // And every joiner heard from: seed lists differ (a replica started later lists the replicas
-    // of its day), so a joiner may hear one that never hears it; each must know the other's
-    // vote for either to found with the other. Bounded by maxJoiners (see onJoin).
-    for (const d of this.discovered.values()) targets.add(d.address);
+    // And every joiner heard from that proved its address: seed lists differ (a replica started
+    // later lists the replicas of its day), so a joiner may hear one that never hears it; each
+    // must know the other's vote for either to found with the other. Bounded by maxJoiners (see
+    // onJoin). An unproven one is answered per Join it sends instead (onJoin): one Join from a
+    // forger's address drew our Joins there for 3 × suspectMs (FINDINGS 234).
+    for (const d of this.discovered.values()) if (d.proven || this.keyed) targets.add(d.address);
     // And the members of the view this process was last in: where it runs on, the group may be
     // found there when every seed was replaced at a new address (a seed list is the operator's,
     // written once; the view is what the group became). Bounded like the joiners heard.
@@ -695,7 +698,11 @@ export class Joiner {
     if (fresh && !d.proven) d.recent = [challenge, ...d.recent].slice(0, 2);
     // A challenge new to us is answered at once, echoed first, so that founding waits a round
     // trip for it, not a Join period, and forged challenges at that address cannot crowd it out.
+    // An unproven joiner is not sent our periodic Joins (sendJoin): each of its Joins is answered
+    // (once a Join period), so a lost answer is made up by its next Join.
     if (fresh && this.mayAnswer(d, now)) this.answerAt(address, challenge);
+    else if (!fresh && !d.proven && !this.keyed && challenge !== '' && this.mayAnswerAt(address))
+      this.answerAt(address);
   }
 
   /** Whether a new challenge of `d` may be answered at once: once a Join period per joiner, and
@@ -755,7 +762,17 @@ export class Joiner {
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
     this.heard(from, sender, here.coordinator === sender);
-    if (here.address !== '') this.coordinatorHint = here.address;
+    // The coordinator's address it names becomes where our Joins go only from a Here that proved
+    // its sender receives our Joins (it echoes our challenge to its address): a forged Here
+    // naming any address drew our Joins there for 2 × suspectMs (FINDINGS 234). An unproven
+    // one (an answer to our beacon, or a forger's) is answered at its source instead, once a
+    // Join period there: a member answers that with a Here that proves it.
+    if (proven || this.keyed) {
+      if (here.address !== '') this.coordinatorHint = here.address;
+    } else if (this.mayAnswerAt(from)) {
+      this.answerAt(from);
+      return;
+    }
     if (here.nonce === '' || here.nonce === this.nonce) return;
     this.nonce = here.nonce;
     if (this.echoed() === '') return;
@@ -815,6 +832,27 @@ export class Joiner {
     for (const [m, d] of this.proven())
       if (d.address === address && nodeOf(m) === node && endpointOf(m).inc > inc) return true;
     return false;
+  }
+
+  /** When each source of an unproven Here or Join was last answered (at most maxJoiners kept). */
+  private readonly answeredAt = new Map<string, number>();
+
+  /**
+   * Whether an unproven Here, or an unproven joiner's Join whose challenge we answered before,
+   * from `address` may be answered: once a Join period an address, within the
+   * {@link ANSWERS_PER_PERIOD} of all immediate answers (a forger's Joins in a real joiner's id
+   * from elsewhere must not use up that joiner's own, see {@link mayAnswer}).
+   */
+  private mayAnswerAt(address: string): boolean {
+    const now = this.s.ctx.now();
+    const last = this.answeredAt.get(address);
+    if ((last !== undefined && now - last < this.s.o.joinRetryMs) || this.answers <= 0) return false;
+    this.answers--;
+    this.answeredAt.delete(address);
+    this.answeredAt.set(address, now);
+    if (this.answeredAt.size > this.s.o.maxJoiners)
+      this.answeredAt.delete(this.answeredAt.keys().next().value!);
+    return true;
   }
 
   /**
