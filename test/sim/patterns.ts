@@ -314,3 +314,48 @@ export function planBlackout(w: World): void {
   };
   w.at(planned, strike);
 }
+
+/**
+ * `flushnap`: one to three times, from 300 ms on, the first flush to start after a planned moment
+ * stops a member 0–10 ms after the first member blocks: the one that blocked, the newest view's
+ * rank 0 (`coordinator`), or another drawn at random, for 50–1,500 ms (below and past the failure
+ * detector's patience), so it sleeps across the view change, before or after its answer to a step.
+ * `may` says whether a node may be stopped now (RPC mode keeps the primary partition's majority).
+ */
+export function planFlushNap(
+  w: World,
+  coordinator: () => number,
+  may: (node: number) => boolean = () => true,
+): void {
+  const r = seededRandom(w.cfg.seed * 197 + 59);
+  const rounds = randomInt(r, 1, 3);
+  let t = 300 + r() * w.cfg.faultMs * 0.3;
+  for (let k = 0; k < rounds && t < w.cfg.faultMs; k++) {
+    const who = r();
+    const any = randomInt(r, 0, w.cfg.members - 1);
+    const jitter = r() * 10;
+    const ms = 50 + r() * 1_450;
+    w.at(t, () => {
+      const hook = (blocked: number) => {
+        w.blockHooks.splice(w.blockHooks.indexOf(hook), 1);
+        w.at(w.now + jitter, () => {
+          const target = who < 0.4 ? blocked : who < 0.7 ? coordinator() : any;
+          const n = w.nodes[target]!;
+          if (!n.alive || !may(target)) {
+            w.log(`FLUSHNAP n${target} skipped`);
+            return;
+          }
+          w.log(`FLUSHNAP n${target} (n${blocked} blocked)`);
+          w.pause(n, ms);
+        });
+      };
+      w.blockHooks.push(hook);
+      // Unhooked at the end of the fault phase if no flush came.
+      w.at(w.cfg.faultMs, () => {
+        const i = w.blockHooks.indexOf(hook);
+        if (i >= 0) w.blockHooks.splice(i, 1);
+      });
+    });
+    t += 400 + r() * 1_500;
+  }
+}

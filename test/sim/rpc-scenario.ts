@@ -7,10 +7,10 @@ import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { randomInt, seededRandom } from '../../runtime/stack/random.js';
 import { viewAt } from './blackout.js';
 import { type MajorityLoss, watchMajority } from './majority.js';
-import { planSkew } from './patterns.js';
+import { planFlushNap, planSkew } from './patterns.js';
 import { model, RPC_CHECKERS, type RpcChecker } from './rpc-checkers.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions, RpcSim } from './rpc-world.js';
-import { groupConfig, planFaults } from './scenario.js';
+import { groupConfig, planFaults, sequencerNode } from './scenario.js';
 import { type Fault, type ScenarioConfig, viewKey, type World } from './world.js';
 
 export interface RpcScenarioResult {
@@ -151,6 +151,41 @@ function planNaps(sim: RpcSim): void {
   w.at(500, watch);
 }
 
+/**
+ * `ccut`: two or three times per client, from 200 ms on, the link between the client and the
+ * member that is its contact at that moment is cut, from the client to it, from it to the
+ * client, or both ways, for 0.3–1.5 s (restored by `faultMs` at the latest); the client reaches
+ * every other member, and the contact stays in the group (its own generator).
+ */
+function planContactCuts(sim: RpcSim): void {
+  const w = sim.world;
+  const r = seededRandom(w.cfg.seed * 199 + 61);
+  for (let c = 0; c < sim.opts.clients; c++) {
+    const cuts = randomInt(r, 2, 3);
+    let t = 200 + r() * w.cfg.faultMs * 0.3;
+    for (let k = 0; k < cuts && t < w.cfg.faultMs; k++) {
+      const x = r();
+      const way = x < 0.4 ? 'both' : x < 0.7 ? 'toNode' : 'fromNode';
+      const len = 300 + r() * 1_200;
+      // Without a contact at the moment (between views, before its first call), tried again
+      // every 50 ms for up to 0.5 s.
+      const strike = (tries: number) => {
+        const contact = sim.clients[c]?.contactMember;
+        const i = contact === undefined ? -1 : w.nodes.findIndex((n) => n.rec.member === contact);
+        if (i < 0) {
+          if (tries > 0 && w.now + 50 < w.cfg.faultMs) w.at(w.now + 50, () => strike(tries - 1));
+          else w.log(`CCUT c${c} skipped: no contact`);
+          return;
+        }
+        w.cutClientLink(`c${c}`, i, way);
+        w.at(Math.min(w.now + len, w.cfg.faultMs), () => w.cutClientLink(`c${c}`, i, way, true));
+      };
+      w.at(t, () => strike(10));
+      t += len + 100 + r() * 500;
+    }
+  }
+}
+
 export async function runRpcScenario(
   cfg: ScenarioConfig,
   opts: Partial<RpcOptions> = {},
@@ -159,10 +194,17 @@ export async function runRpcScenario(
   setup?: (sim: RpcSim) => void,
 ): Promise<RpcScenarioResult> {
   const sim = new RpcSim(cfg, { ...DEFAULT_RPC_OPTIONS, ...opts });
-  const stops = new Set<Fault>(['crash', 'pause', 'skew']);
+  const stops = new Set<Fault>(['crash', 'pause', 'skew', 'flushnap']);
   planFaults(sim.world, new Set([...cfg.faults].filter((f) => !stops.has(f))));
   planStops(sim);
   if (cfg.faults.has('cnap')) planNaps(sim);
+  if (cfg.faults.has('ccut')) planContactCuts(sim);
+  if (cfg.faults.has('flushnap'))
+    planFlushNap(
+      sim.world,
+      () => sequencerNode(sim.world),
+      (i) => safeToStop(sim.world, i),
+    );
   const losses = watchMajority(sim.world, cfg.faultMs + 1_000);
   if (cfg.faults.has('skew'))
     planSkew(

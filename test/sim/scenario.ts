@@ -7,6 +7,7 @@ import {
   planChurn,
   planFlap,
   planFlushCut,
+  planFlushNap,
   planLinks,
   planLossy,
   planMtu,
@@ -142,6 +143,7 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('flap')) planFlap(w);
   if (f.has('mtu')) planMtu(w);
   if (f.has('blackout')) planBlackout(w);
+  if (f.has('flushnap')) planFlushNap(w, () => sequencerNode(w));
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {
     planSlow(w.slow, r, cfg.members, cfg.faultMs);

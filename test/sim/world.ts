@@ -52,6 +52,14 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * after the group is founded again: nothing of it runs (its timers, its application), and what
  * reached its address meanwhile is read in one go when it wakes, as a stopped process's socket
  * buffer is (test/sim/rpc-scenario.ts `planNaps`).
+ * `ccut` (RPC mode) cuts one client off from the member that is its contact at the moment, and
+ * from no other, one way or both, for 0.3–1.5 s, two or three times per client: the contact stays
+ * in the group and goes on with the client's calls while the client fails over, or (one way) hears
+ * the client and cannot answer it, or answers and is not heard (test/sim/rpc-scenario.ts
+ * `planContactCuts`). `flushnap` stops a member the instant a flush starts (the member told to
+ * block, the view's coordinator or another, 0–10 ms after), for 50–1,500 ms, one to three times:
+ * a member paused across a view change, before or after it answered its step
+ * (test/sim/patterns.ts `planFlushNap`).
  */
 export type ExtraFault =
   | 'splits'
@@ -68,7 +76,9 @@ export type ExtraFault =
   | 'flap'
   | 'mtu'
   | 'blackout'
-  | 'cnap';
+  | 'cnap'
+  | 'ccut'
+  | 'flushnap';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -85,6 +95,8 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'mtu',
   'blackout',
   'cnap',
+  'ccut',
+  'flushnap',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -345,6 +357,8 @@ export class World {
   readonly pauses: { node: number; at: number; until: number }[] = [];
   /** Non-member endpoints (RPC clients) by address; partitioned only under `clients`. */
   private readonly endpoints = new Map<string, (bytes: Uint8Array, from: string) => void>();
+  /** Under `ccut`: `client>n<index>` (the client's packets to the node are lost), `n<index>>client`. */
+  private readonly clientLinksCut = new Set<string>();
   /** Under `clients`: each endpoint's side of the current split (none: it reaches every member). */
   private readonly clientSides = new Map<string, number>();
   /** Draws the clients' sides; its own generator, so the other faults' plans stay as they were. */
@@ -550,7 +564,8 @@ export class World {
   /** A packet from a non-member endpoint to a node, with the same faults as between members. */
   sendFrom(from: string, to: string, bytes: Uint8Array): void {
     for (const dst of this.nodes.filter((d) => d.address === to)) {
-      if (this.clientCut(from, dst.index) || this.lost(-1, dst.index)) continue;
+      if (this.clientCut(from, dst.index) || this.clientLinksCut.has(`${from}>n${dst.index}`)) continue;
+      if (this.lost(-1, dst.index)) continue;
       if (this.oversized(-1, dst.index, bytes.length)) continue;
       this.hop((delay) => {
         const inc = dst.inc;
@@ -869,7 +884,8 @@ export class World {
     for (const tap of this.taps) tap(src.index, to, bytes);
     const endpoint = to === null ? undefined : this.endpoints.get(to);
     if (endpoint) {
-      if (this.clientCut(to!, src.index) || this.lost(src.index, -1)) return;
+      if (this.clientCut(to!, src.index) || this.clientLinksCut.has(`n${src.index}>${to}`)) return;
+      if (this.lost(src.index, -1)) return;
       if (this.oversized(src.index, -1, bytes.length)) return;
       this.hop((delay) => {
         const from = src.address;
@@ -995,6 +1011,22 @@ export class World {
   private clientCut(client: string, index: number): boolean {
     const side = this.clientSides.get(client);
     return side !== undefined && side !== this.links.sideOf(index);
+  }
+
+  /** Cut (or restore) the link between client `client` and node `index`: packets `toNode` (from
+   * the client), `fromNode` (to it), or both ways (the `ccut` fault). */
+  cutClientLink(client: string, index: number, way: 'toNode' | 'fromNode' | 'both', restore = false): void {
+    const keys = [
+      ...(way !== 'fromNode' ? [`${client}>n${index}`] : []),
+      ...(way !== 'toNode' ? [`n${index}>${client}`] : []),
+    ];
+    for (const k of keys) {
+      if (restore) this.clientLinksCut.delete(k);
+      else this.clientLinksCut.add(k);
+    }
+    this.log(
+      `CCUT ${restore ? 'restore' : 'cut'} ${client} ${way} n${index}: ${[...this.clientLinksCut].join(' ') || 'none'}`,
+    );
   }
 
   /** Cut (or restore) links: see {@link Links}. */
