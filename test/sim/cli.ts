@@ -21,7 +21,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      quicker than suspicion, a link dropping datagrams over 500-1400 bytes,
                      every member (or all but one) crashing at once during the load and back
                      0.2-3 s later (checked as test/sim/blackout.ts says), an RPC client's
-                     process stopped 0.3-4 s (one across a blackout's re-founding);
+                     process stopped 0.3-4 s (one across a blackout's re-founding), an RPC
+                     client cut off from its contact only (one way or both), a member stopped
+                     the instant a flush starts;
                      test/sim/world.ts, patterns.ts)
   --messages N       casts per member (group and stream modes; default 40)
   --stack SPEC       layer stack (default the group stack; without gms: stream mode; RPC mode:
