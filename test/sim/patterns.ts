@@ -359,3 +359,37 @@ export function planFlushNap(
     t += 400 + r() * 1_500;
   }
 }
+
+/**
+ * `aflap`: from 200–800 ms, for 2–5 s, one-way cuts that come and go every 80–400 ms (healed by
+ * `faultMs` at the latest): each round either one member goes deaf (hears no one) or mute (no
+ * one hears it), or the members split in two sides and one side's packets stop reaching the
+ * other while the other's still arrive; then everything is restored for 80–400 ms.
+ */
+export function planAsymFlap(w: World): void {
+  const r = seededRandom(w.cfg.seed * 211 + 67);
+  const n = w.cfg.members;
+  let t = 200 + r() * 600;
+  const end = Math.min(t + 2_000 + r() * 3_000, w.cfg.faultMs);
+  while (t < end) {
+    const cuts: [number, number][] = [];
+    if (r() < 0.5) {
+      const a = randomInt(r, 0, n - 1);
+      const deaf = r() < 0.5;
+      for (let b = 0; b < n; b++) if (b !== a) cuts.push(deaf ? [b, a] : [a, b]);
+    } else {
+      const side = Array.from({ length: n }, () => (r() < 0.5 ? 0 : 1));
+      for (let a = 0; a < n; a++)
+        for (let b = 0; b < n; b++) if (side[a] === 0 && side[b] === 1) cuts.push([a, b]);
+    }
+    const split = 80 + r() * 320;
+    const healed = 80 + r() * 320;
+    w.at(t, () => {
+      for (const [a, b] of cuts) w.cutLink(a, b);
+    });
+    w.at(Math.min(t + split, end), () => {
+      for (const [a, b] of cuts) w.cutLink(a, b, false, true);
+    });
+    t += split + healed;
+  }
+}

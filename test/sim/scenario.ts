@@ -3,6 +3,7 @@ import { parseSpec } from '../../runtime/stack/builder.js';
 import { randomInt } from '../../runtime/stack/random.js';
 import { type Checker, NAK_CHECKERS } from './checkers.js';
 import {
+  planAsymFlap,
   planBlackout,
   planChurn,
   planFlap,
@@ -144,6 +145,7 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('mtu')) planMtu(w);
   if (f.has('blackout')) planBlackout(w);
   if (f.has('flushnap')) planFlushNap(w, () => sequencerNode(w));
+  if (f.has('aflap')) planAsymFlap(w);
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {
     planSlow(w.slow, r, cfg.members, cfg.faultMs);

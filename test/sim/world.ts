@@ -59,7 +59,9 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * `planContactCuts`). `flushnap` stops a member the instant a flush starts (the member told to
  * block, the view's coordinator or another, 0–10 ms after), for 50–1,500 ms, one to three times:
  * a member paused across a view change, before or after it answered its step
- * (test/sim/patterns.ts `planFlushNap`).
+ * (test/sim/patterns.ts `planFlushNap`). `aflap` is `flap` one way: every 80–400 ms for 2–5 s a
+ * member goes deaf or mute, or one side's packets stop reaching the other while the reverse
+ * still arrive, then all is restored for 80–400 ms (`planAsymFlap`).
  */
 export type ExtraFault =
   | 'splits'
@@ -78,7 +80,8 @@ export type ExtraFault =
   | 'blackout'
   | 'cnap'
   | 'ccut'
-  | 'flushnap';
+  | 'flushnap'
+  | 'aflap';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -97,6 +100,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'cnap',
   'ccut',
   'flushnap',
+  'aflap',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
