@@ -40,6 +40,7 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      true-outcomes, replica-health, progress, same-context and the group checkers
   --calls N          RPC mode: calls per client lane (default 12; 2 clients x 2 lanes)
   --lanes N          RPC mode: concurrent call sequences per client (default 2)
+  --clients N        RPC mode: client processes, 1..16 (default 2; --auto-reissue applies to c0)
   --timeout MS       RPC mode: per-call client deadline (default 1500)
   --async            RPC mode: a quarter of the calls go to an async method that awaits 20..260 ms
   --replies          RPC mode: 30% of the calls use reply mode all or majority
@@ -84,6 +85,7 @@ async function main(): Promise<number> {
       rpc: { type: 'boolean', default: false },
       calls: { type: 'string', default: '12' },
       lanes: { type: 'string', default: '2' },
+      clients: { type: 'string', default: '2' },
       timeout: { type: 'string', default: '1500' },
       async: { type: 'boolean', default: false },
       replies: { type: 'boolean', default: false },
@@ -131,6 +133,8 @@ async function main(): Promise<number> {
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);
   if (values.pad !== '0' && (values.rpc || values.stack.split(':').every((l) => l !== 'gms')))
     throw new UsageError('--pad: group mode only (a stack with gms, without --rpc)');
+  if (!/^[1-9]\d*$/.test(values.clients) || Number(values.clients) > 16)
+    throw new UsageError(`--clients: expected 1..16, got '${values.clients}'`);
   if (!/^\d+$/.test(values.latency))
     throw new UsageError(`--latency: expected milliseconds, got '${values.latency}'`);
   if (values.qos !== 'mixed' && values.qos !== 'none')
@@ -143,6 +147,7 @@ async function main(): Promise<number> {
     stack: values.stack,
     calls: Number(values.calls),
     lanes: Number(values.lanes),
+    ...(values.clients !== '2' ? { clients: Number(values.clients) } : {}),
     timeout: Number(values.timeout),
     delivery: values.delivery as DeliveryMode | 'seed',
     rejoin: values.rejoin,

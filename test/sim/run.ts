@@ -23,6 +23,8 @@ export interface SimOptions {
   /** RPC mode: concurrent call sequences per client (more lanes, larger contact batches). */
   lanes: number;
   timeout: number;
+  /** RPC mode: client processes (default 2; c0 is the one `autoReissue` names). */
+  clients?: number;
   /** A fixed delivery mode, or `seed`: chosen per seed ({@link deliveryOf}). */
   delivery: DeliveryMode | 'seed';
   /** `damped`: `same`, with rejoins damped as `Group` damps them ({@link SIM_DAMP_MS}). */
@@ -169,6 +171,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
       callsPerLane: o.calls,
       lanes: o.lanes,
       callTimeoutMs: o.timeout,
+      ...(o.clients !== undefined && o.clients !== 2 ? { clients: o.clients } : {}),
       ...(o.async ? { asyncShare: 0.25 } : {}),
       ...(o.replies ? { replyShare: 0.3 } : {}),
       ...(o.autoReissue ? { autoReissue: 'mixed' as const } : {}),
@@ -220,6 +223,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     `--members ${o.members}`,
     `--faults ${o.faults.join(',')}`,
     o.rpc ? `--calls ${o.calls} --lanes ${o.lanes} --timeout ${o.timeout}` : `--messages ${o.messages}`,
+    o.rpc && o.clients !== undefined && o.clients !== 2 ? `--clients ${o.clients}` : '',
     o.rpc && o.stack === GROUP_STACK ? '' : `--stack ${o.stack}`,
     `--delivery ${deliveryOf(o.delivery, seed)}`,
     o.rejoin !== 'new' ? `--rejoin ${o.rejoin}` : '',
