@@ -543,6 +543,7 @@ export class Coordinator {
     if (!k) return;
     this.coord = undefined;
     this.s.ctx.clearTimer('flushTimeout');
+    this.s.participant.dropOwn(k.newViewId, k.attempt);
     for (const p of k.participants)
       this.s.send(p, abandonHeader.encode({ newViewId: k.newViewId, attempt: k.attempt }));
   }

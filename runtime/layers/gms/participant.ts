@@ -190,6 +190,25 @@ export class Participant {
     this.checkDone();
   }
 
+  /**
+   * Our own coordinator role dropped attempt `newViewId`/`attempt` (Coordinator.drop): it will
+   * never install it, and the other participants are told so by its Abandon. Our own FlushOk to it
+   * is void as theirs are, also when we have already taken a stronger coordinator's Prepare
+   * (`onPrepare` keeps the answered attempt as our promise, then yields: the Abandon we send
+   * ourselves would come too late and match nothing). Kept, the promise went out with our Digest,
+   * the stronger attempt adopted it and installed a view whose other members were released from
+   * it and could not take it: they stayed behind, and the group dissolved (FINDINGS 236).
+   */
+  dropOwn(newViewId: number, attempt: number): void {
+    const s = this.s;
+    const f = this.flush;
+    // The attempt itself, still ours, takes the Abandon we send ourselves (`onAbandon`).
+    if (!f?.promised || f.newViewId !== newViewId) return;
+    if (f.promised.coord !== s.self || f.promised.attempt !== attempt) return;
+    s.ctx.trace(() => `drop own promise of ${newViewId}/${attempt}`);
+    f.promised = undefined;
+  }
+
   onAbandon(from: MemberId, h: unknown[]): void {
     const { newViewId, attempt } = abandonHeader.decode(h);
     const f = this.flush;
