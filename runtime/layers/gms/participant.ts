@@ -217,6 +217,18 @@ export class Participant {
       this.s.ctx.trace(() => `abandoned ${newViewId}/${attempt} by ${from}`);
       f.okSent = false;
       f.abandoned = true;
+      return;
+    }
+    // The attempt we answered and then left for a stronger one (kept as our promise, see
+    // onPrepare): void too, as at the participants that were still in it (FINDINGS 236).
+    if (
+      f?.promised &&
+      f.newViewId === newViewId &&
+      f.promised.coord === from &&
+      f.promised.attempt === attempt
+    ) {
+      this.s.ctx.trace(() => `abandoned ${newViewId}/${attempt} by ${from}: promise dropped`);
+      f.promised = undefined;
     }
   }
 
