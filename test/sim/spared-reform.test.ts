@@ -37,4 +37,25 @@ describe('re-forming after a blackout that spared one member (FINDINGS 229)', ()
     );
     expect(r.violations).toEqual([]);
   }, 60_000);
+
+  // FINDINGS 245: two members survived a lost majority, the coordinator and another whose Heres
+  // named it; the other's word was never lifted, and the window's end was taken at a join tick.
+  it('RPC seed 425000012: re-founded in time for the probe call (at 14.3 s, after it, before)', async () => {
+    const r = await runSeed(
+      {
+        ...SIM_DEFAULTS,
+        rpc: true,
+        members: '3..5',
+        faults: parseFaults('loss,reorder,delay,pause,partition,splits,links,slow,churn'),
+        calls: 12,
+        lanes: 6,
+        timeout: 1500,
+        delivery: 'fanout',
+        rejoin: 'same',
+        timings: 'library',
+      },
+      425000012,
+    );
+    expect(r.violations).toEqual([]);
+  }, 60_000);
 });

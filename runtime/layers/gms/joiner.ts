@@ -133,12 +133,12 @@ export class Joiner {
   private heardMemberAt: number | undefined;
   /**
    * The latest credited word of a running group from each address (see {@link credit}): when,
-   * who sent it (a Here's sender; none for a Lineage beacon) and whether it named itself the
-   * coordinator. Per join attempt, bounded like `claims`.
+   * who sent it (a Here's sender; none for a Lineage beacon) and the coordinator it named, with
+   * that coordinator's address. Per join attempt, bounded like `claims`.
    */
   private readonly word = new Map<
     string,
-    { at: number; sender: MemberId | undefined; coordinator: boolean }
+    { at: number; sender: MemberId | undefined; coordinator: MemberId; coordinatorAt: string }
   >();
   /** When the latest word that fell out of {@link word} past its bound was heard: such word is
    * never lifted. */
@@ -761,7 +761,7 @@ export class Joiner {
     }
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
-    this.heard(from, sender, here.coordinator === sender);
+    this.heard(from, sender, here.coordinator, sender === here.coordinator ? from : here.address);
     // The coordinator's address it names becomes where our Joins go only from a Here that proved
     // its sender receives our Joins (it echoes our challenge to its address): a forged Here
     // naming any address drew our Joins there for 2 × suspectMs (FINDINGS 234). An unproven
@@ -780,9 +780,14 @@ export class Joiner {
   }
 
   /** Records credited word of a running group from `address` (see {@link word}). */
-  private heard(address: string, sender: MemberId | undefined, coordinator: boolean): void {
+  private heard(
+    address: string,
+    sender: MemberId | undefined,
+    coordinator: MemberId,
+    coordinatorAt: string,
+  ): void {
     this.word.delete(address);
-    this.word.set(address, { at: this.s.ctx.now(), sender, coordinator });
+    this.word.set(address, { at: this.s.ctx.now(), sender, coordinator, coordinatorAt });
     if (this.word.size > this.s.o.maxJoiners) {
       const [oldest, w] = this.word.entries().next().value!;
       this.wordDroppedAt = Math.max(this.wordDroppedAt, w.at);
@@ -793,18 +798,20 @@ export class Joiner {
   /**
    * Whether a running group's word keeps us from founding and from confirming a founder now:
    * a member answered us within `3 × suspectMs` (`heardMemberAt`), unless every word heard
-   * within that time is **lifted** and one is. Word from `address` is lifted when its sender
-   * named itself the coordinator of its view and a later incarnation of its process has since
-   * proved, by a Join, that it receives at that same address: that process no longer speaks
-   * for a group, and the one it spoke for has no coordinator elsewhere that it told us of.
+   * within that time is **lifted** and one is. Word from `address` is lifted when a later
+   * incarnation of its sender's process has since proved, by a Join, that it receives at that
+   * same address, and so has one of the coordinator its Here named, at the address it named
+   * (for a sender that named itself, the same proof): that process no longer speaks for a
+   * group, and the coordinator it told us of no longer runs the one it spoke for.
    *
    * Without this, after a blackout that spared one member, the restarted processes heard that
    * member answer as a member of its old view until its majority-silence rule stopped it, and
    * then ignored its next incarnation's founding proposals for `3 × suspectMs` after its last
    * Here: each proposal expired, it stepped aside, and the group re-formed 4-5 s late
-   * (FINDINGS 229). What the window guards still holds. A group that went on without that
-   * member answers our Joins itself (its coordinator, at a seed or at the hint, in its own
-   * ids: never lifted). The lift brings forward what the founding rules allow `3 × suspectMs`
+   * (FINDINGS 229). With two survivors, the other's Heres named the coordinator, and its word
+   * held founding back as long (RPC seed 425000012, FINDINGS 245). What the window guards still
+   * holds. A group that went on without those members answers our Joins itself (its
+   * coordinator, at a seed or at the hint, in its own ids: never lifted). The lift brings forward what the founding rules allow `3 × suspectMs`
    * later and changes no quorum: that later incarnation remembers the view its earlier one was
    * in (a member restarted in its process keeps it, FINDINGS 48), so a primary of that view
    * that went on without it leaves its vote uncounted, then as now. Nobody else can lift a word:
@@ -812,23 +819,40 @@ export class Joiner {
    * else speaks in its process's ids. Word past the bound of {@link word} is never lifted.
    */
   private deaf(now: number): boolean {
-    if (this.heardMemberAt === undefined) return false;
     const expiry = 3 * this.s.o.suspectMs;
+    // The window ends 3 × suspectMs after the latest word, not at the next join tick (the timer
+    // forgets `heardMemberAt` only then): a Found that came between was ignored, and a third
+    // proposal expired unconfirmed for it (RPC seed 425000012, FINDINGS 245).
+    if (this.heardMemberAt === undefined || now - this.heardMemberAt > expiry) return false;
     if (now - this.wordDroppedAt <= expiry) return true;
     let lifted = false;
     for (const [address, w] of this.word) {
       if (now - w.at > expiry) continue;
-      if (!this.lifted(address, w.sender, w.coordinator)) return true;
+      if (!this.lifted(address, w)) return true;
       lifted = true;
     }
     return !lifted;
   }
 
-  /** Whether word from `sender` at `address` is lifted (see {@link deaf}). */
-  private lifted(address: string, sender: MemberId | undefined, coordinator: boolean): boolean {
-    if (sender === undefined || !coordinator) return false;
-    const node = nodeOf(sender);
-    const inc = endpointOf(sender).inc;
+  /**
+   * Whether word from `address` is lifted (see {@link deaf}): its sender and the coordinator it
+   * named each have a later incarnation of their process that proved it receives at their
+   * address (the sender's at `address`; for one that named itself, that is one proof).
+   */
+  private lifted(
+    address: string,
+    w: { sender: MemberId | undefined; coordinator: MemberId; coordinatorAt: string },
+  ): boolean {
+    if (w.sender === undefined || !this.succeeded(w.sender, address)) return false;
+    return w.coordinator === w.sender || this.succeeded(w.coordinator, w.coordinatorAt);
+  }
+
+  /** Whether a later incarnation of `member`'s process proved, by a Join, that it receives at
+   * `address` (a wildcard or empty address proves nothing). */
+  private succeeded(member: MemberId, address: string): boolean {
+    if (address === '' || isWildcard(address)) return false;
+    const node = nodeOf(member);
+    const inc = endpointOf(member).inc;
     for (const [m, d] of this.proven())
       if (d.address === address && nodeOf(m) === node && endpointOf(m).inc > inc) return true;
     return false;
@@ -962,7 +986,7 @@ export class Joiner {
   onLineage(address: string): void {
     if (!this.credit(address, false)) return;
     this.heardMemberAt = this.s.ctx.now();
-    this.heard(address, undefined, false);
+    this.heard(address, undefined, '', '');
     this.coordinatorHint = address;
   }
 
