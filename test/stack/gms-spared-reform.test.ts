@@ -214,3 +214,35 @@ describe('gms: word past the bound of the joiner table', () => {
     expect(net.sentOf(j, GmsKind.Confirm)).toEqual([]);
   });
 });
+
+// FINDINGS 246: a bound voter that gave up (its founder never installed) rejoined in its process
+// as a later incarnation and stood, but every joiner still backed its earlier incarnation (the
+// lower id, its record heard within 3 × suspectMs): it stepped aside for want of votes.
+describe("gms: a process's later incarnation supersedes its earlier one as a candidate", () => {
+  const x1 = '00000001.1';
+  const x2 = '00000001.2';
+  /** The vote of joiner n0 (seeds n0..n2) after hearing `x1` at n1, then `x2` at `x2At`. */
+  function voteAfter(x2At: string): string | undefined {
+    const net = new GmsNet(3);
+    net.beacons = false;
+    const j = net.nodes[0]!;
+    j.layer.down({ type: 'join' });
+    net.run(net.now + 10);
+    const vote = () =>
+      j.probed.findLast((p) => p.header[0] === GmsKind.Join)?.header[1] as string | undefined;
+    net.joinerProven(j, x1, 'n1');
+    net.run(net.now + FAST.joinRetryMs! + 10);
+    expect(vote()).toBe(x1);
+    net.joinerProven(j, x2, x2At);
+    net.run(net.now + FAST.joinRetryMs! + 10);
+    // Well within the earlier incarnation's record's 3 × suspectMs.
+    expect(net.now).toBeLessThan(3 * FAST.suspectMs!);
+    return vote();
+  }
+  it('a joiner backs the later incarnation once it proves the same address', () => {
+    expect(voteAfter('n1')).toBe(x2);
+  });
+  it('not when it proves another address', () => {
+    expect(voteAfter('n2')).toBe(x1);
+  });
+});

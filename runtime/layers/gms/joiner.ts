@@ -350,14 +350,19 @@ export class Joiner {
     // so the others pass over it alike. Without this, survivors of a lost majority that rejoin
     // with seed lists naming replicas since replaced all backed the lowest id, a survivor that
     // could never gather a quorum of its dead seeds: no group, ever (test/stack/gms-bootstrap-stuck).
-    const others = [...this.proven()].filter(([m, d]) => !(d.vote > m)).map(([m]) => m);
+    // Not an earlier incarnation of a process whose later one proved it receives at the same
+    // address: that one is gone (one process is one member at a time), though its record lasts
+    // 3 × suspectMs. The lower id, it held every vote while its successor stood: a bound voter
+    // that gave up and rejoined stepped aside for want of them (RPC seed 425000012, FINDINGS 246).
+    const live = [...this.proven()].filter(([m, d]) => !this.succeeded(m, d.address));
+    const others = live.filter(([m, d]) => !(d.vote > m)).map(([m]) => m);
     const lowestOther = others.sort()[0];
     const standing = now >= this.declinedUntil && this.hearsQuorum();
     const lowest = (standing ? [this.s.self, ...others].sort()[0] : lowestOther) ?? ABSTAIN;
     // Stay with a candidate while it is heard and still a candidate (votes for itself): it may be
     // founding with our vote right now. Otherwise back the lowest candidate we know.
     const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
-    if (!backed?.proven || backed.vote !== this.vote) {
+    if (!backed?.proven || backed.vote !== this.vote || this.succeeded(this.vote!, backed.address)) {
       if (this.vote !== lowest)
         this.s.ctx.trace(
           () =>
@@ -378,9 +383,7 @@ export class Joiner {
     // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
     // whose only seed is a running member it has not heard yet) counting itself or others like it
     // would found a second group beside the one at the seeds.
-    const voters = [...this.proven()]
-      .filter(([, d]) => d.vote === this.s.self && this.isSeed(d.address))
-      .map(([m]) => m);
+    const voters = live.filter(([, d]) => d.vote === this.s.self && this.isSeed(d.address)).map(([m]) => m);
     const counting = voters.filter((m) => this.discovered.get(m)?.counts).length;
     // Past its try, a candidate whose proposals expired again and again steps aside even when
     // the votes it hears still make a quorum: the voters' own counts can make one that their
