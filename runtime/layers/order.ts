@@ -271,10 +271,8 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     const r = this.round!;
     const res = RESILIENCE.indexOf(qos.resilience ?? 'none');
     r.unreturned.set(r.myTseq, { msg, qos });
-    const header =
-      qos.awaited === 'sender'
-        ? [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0, 1]
-        : [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0];
+    const header = [OrderKind.Data, r.myTseq++, Math.max(0, res), qos.k ?? 0];
+    if (qos.awaited === 'sender') header.push(1);
     this.ctx.passDown({ type: 'cast', msg: pushHeader(msg, header), qos: { order: 'fifo' } });
     this.afterCast(r);
   }
@@ -369,14 +367,7 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
     r.holds.forEach((h, rank) => {
       if (rank !== r.selfRank && h >= gseq) others++;
     });
-    switch (held.resilience) {
-      case 'k':
-        return others >= Math.min(held.k, r.n - 1);
-      case 'majority':
-        return (others + 1) * 2 > r.n;
-      case 'safe':
-        return others === r.n - 1;
-    }
+    return others >= othersNeeded(held, r.n);
   }
 
   /** Deliver, in stamp order, every stamped message held here whose resilience is met. */
@@ -443,3 +434,21 @@ export abstract class OrderLayer<R extends OrderRound> implements Layer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * How many members besides the deliverer must hold `held` (message and stamp) before it is
+ * delivered in a view of `n`: `k` of them (at most all others), more than half of the view with
+ * the deliverer, or every other member.
+ */
+export function othersNeeded(held: Held, n: number): number {
+  switch (held.resilience) {
+    case 'none':
+      return 0;
+    case 'k':
+      return Math.min(held.k, n - 1);
+    case 'majority':
+      return Math.floor(n / 2);
+    case 'safe':
+      return n - 1;
+  }
+}
