@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { JoinAbortedError, MembershipFileError, StackConfigError, shown, TroupeError } from '../errors.js';
+import { BATCH_DEFAULTS } from '../layers/batch.js';
 import { defaultRegistry, GROUP_STACK } from '../layers/index.js';
 import { PACK_DEFAULTS } from '../layers/pack.js';
 import { type CoreSink, type ObserveSink, sinkFor } from '../observe/events.js';
@@ -177,6 +178,11 @@ export class Group implements GroupHandle {
       // over a transport with smaller datagrams made packets the transport dropped, every time
       // nak resent them packed again: 20 deposits at once wedged a group of `udp({ maxDatagram:
       // 1400 })` members for good (session 25's review).
+      // A batch of casts fits one fragment, so frag sends it whole.
+      batch: {
+        maxBytes: Math.min(BATCH_DEFAULTS.maxBytes, transport.maxDatagram - FRAG_HEADROOM),
+        ...opts.layers?.batch,
+      },
       pack: {
         maxBytes: Math.min(PACK_DEFAULTS.maxBytes, transport.maxDatagram - FRAG_HEADROOM),
         ...opts.layers?.pack,

@@ -204,6 +204,12 @@ export const STAT_METRICS: Record<string, Record<string, [Kind, string, string?]
     ],
     unsynced: ['gauge', 'Incoming streams held until their sender says where they begin, now.'],
   },
+  batch: {
+    casts: ['counter', 'Casts taken into a batch (reliable, FIFO and totally ordered casts).'],
+    batches: ['counter', 'Batches of two or more casts sent as one message.'],
+    batched: ['counter', 'Casts sent in those batches.'],
+    unbatched: ['counter', 'Casts sent alone (the only one of their turn and QoS).'],
+  },
   pack: {
     messages: ['counter', 'Messages packed.'],
     packets: ['counter', 'Packets sent by pack.'],

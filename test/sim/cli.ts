@@ -54,6 +54,8 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      (the default group stack only)
   --pad BYTES        group mode: each cast carries up to BYTES of padding and frag cuts messages
                      into 1 KB fragments (large casts under the faults; default 0)
+  --burst N          group mode: each planned cast is a burst of 1..N casts at one instant, each
+                     with its own QoS (what the batch layer bundles into one message; default 0)
   --persist          members keep their last view on disk (JoinOptions.membershipFile): a process
                      restarted after a crash remembers the view it was in (default: nothing)
   --latency MS       one-way latency every packet (clients' too) takes on top of the usual
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
       timings: { type: 'string', default: 'sim' },
       qos: { type: 'string', default: 'mixed' },
       pad: { type: 'string', default: '0' },
+      burst: { type: 'string', default: '0' },
       persist: { type: 'boolean', default: false },
       latency: { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
@@ -133,6 +136,9 @@ async function main(): Promise<number> {
   if (!/^\d+$/.test(values.pad)) throw new UsageError(`--pad: expected a byte count, got '${values.pad}'`);
   if (values.pad !== '0' && (values.rpc || values.stack.split(':').every((l) => l !== 'gms')))
     throw new UsageError('--pad: group mode only (a stack with gms, without --rpc)');
+  if (!/^\d+$/.test(values.burst)) throw new UsageError(`--burst: expected a count, got '${values.burst}'`);
+  if (values.burst !== '0' && (values.rpc || values.stack.split(':').every((l) => l !== 'gms')))
+    throw new UsageError('--burst: group mode only (a stack with gms, without --rpc)');
   if (!/^[1-9]\d*$/.test(values.clients) || Number(values.clients) > 16)
     throw new UsageError(`--clients: expected 1..16, got '${values.clients}'`);
   if (!/^\d+$/.test(values.latency))
@@ -158,6 +164,7 @@ async function main(): Promise<number> {
     timings: values.timings,
     ...(values.qos === 'none' ? { qos: 'none' as const } : {}),
     ...(Number(values.pad) > 0 ? { pad: Number(values.pad) } : {}),
+    ...(Number(values.burst) > 0 ? { burst: Number(values.burst) } : {}),
     ...(values.persist ? { persist: true } : {}),
     ...(Number(values.latency) > 0 ? { latency: Number(values.latency) } : {}),
     trace: values.trace,

@@ -53,6 +53,8 @@ export interface SimOptions {
    * reassembled under the faults, with fc's credits spent in bytes.
    */
   pad?: number;
+  /** Group mode: each planned cast is a burst of 1..burst casts at one instant (World's `burst`). */
+  burst?: number;
   /** Members keep their last view on disk: a restarted process remembers it (World's `persist`). */
   persist?: boolean;
   /** One-way latency of every packet, in ms (World's `latencyMs`): a wide-area network. */
@@ -197,6 +199,7 @@ export async function runSeed(o: SimOptions, seed: number): Promise<SeedResult> 
     ...(o.stack === GROUP_STACK ? {} : { stack: parseSpec(o.stack, group ? GMS_SIM_OPTIONS : {}) }),
     ...(o.qos === 'none' ? { qos: { order: 'total' as const, resilience: 'none' as const } } : {}),
     messages: o.messages,
+    ...(group && o.burst ? { burst: o.burst } : {}),
     ...common,
     // After `common`, whose library timings name a stack of their own: the fragment size joins them.
     ...(pad > 0
@@ -235,6 +238,7 @@ export function replayCommand(o: SimOptions, seed: number): string {
     o.timings === 'library' && o.stack === GROUP_STACK ? '--timings library' : '',
     o.qos === 'none' ? '--qos none' : '',
     o.pad ? `--pad ${o.pad}` : '',
+    o.burst ? `--burst ${o.burst}` : '',
     o.persist ? '--persist' : '',
     o.latency ? `--latency ${o.latency}` : '',
     '--trace',

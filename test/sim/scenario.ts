@@ -85,7 +85,7 @@ export function runScenario(
   for (let i = 0; i < cfg.members; i++) {
     for (let k = 0; k < cfg.messages; k++) {
       const t = r() * cfg.loadMs;
-      w.at(t, () => w.cast(w.nodes[i]!));
+      w.at(t, () => w.castBurst(w.nodes[i]!));
     }
   }
   planFaults(w);

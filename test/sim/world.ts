@@ -131,6 +131,9 @@ export interface ScenarioConfig {
   delivery?: DeliveryMode;
   /** Up to this many bytes of padding per cast, after a NUL (`npm run sim -- --pad`). */
   padBytes?: number;
+  /** Each planned cast is a burst of 1..burst casts at one instant, each with its own QoS
+   * (`npm run sim -- --burst`): what the batch layer bundles. */
+  burst?: number;
   /**
    * What a member cut off from the group (partitioned or excluded) does. `same`: the same
    * member core, application and state start a new incarnation at once, as the real driver
@@ -369,6 +372,8 @@ export class World {
   private readonly clientRng: RandomSource;
   /** Draws each cast's padding (`padBytes`); its own generator, for the same reason. */
   private readonly padRng: RandomSource;
+  /** Draws each burst's size (`burst`); its own generator, so bursts shift no other draw. */
+  private readonly burstRng: RandomSource;
   /**
    * Called with every packet a member hands to the network (before loss), its sender node's index
    * and its destination address (`null`: a cast): test/sim/forge.ts captures packets here.
@@ -379,6 +384,7 @@ export class World {
     this.rng = seededRandom(cfg.seed);
     this.clientRng = seededRandom(cfg.seed * 151 + 19);
     this.padRng = seededRandom(cfg.seed * 157 + 23);
+    this.burstRng = seededRandom(cfg.seed * 163 + 29);
     this.links = new Links(cfg.members);
     this.lossyIn = new Array<number>(cfg.members).fill(0);
     this.lossyOut = new Array<number>(cfg.members).fill(0);
@@ -933,6 +939,12 @@ export class World {
       const qos = typeof q === 'function' ? q(this.rng) : q;
       return n.runner.cast(this.padded(payload), qos, this.now);
     });
+  }
+
+  /** The application on `n` casts a burst (`burst`; one cast without it) at this instant. */
+  castBurst(n: Node): void {
+    const k = this.cfg.burst ? 1 + Math.floor(this.burstRng() * this.cfg.burst) : 1;
+    for (let i = 0; i < k; i++) this.cast(n);
   }
 
   crash(n: Node): void {

@@ -62,12 +62,12 @@ describe('hostile blast over real UDP, without a key: forged control messages', 
         headers: [gms, [0], [0], nak, [0]],
         payload: new Uint8Array(0),
       });
-    // The client's requests as the members cast them: [core, fc, seq, gms Data, frag, stable, nak, pack].
+    // The client's requests as the members cast them: [core, batch, fc, seq, gms Data, frag, stable, nak, pack].
     const requests = (await Promise.all([0, 1, 2].map((i) => r.sent(i))))
       .flat()
       .map((s) => decodePacket(s.bytes))
       .filter(
-        (p) => p.type === PacketType.Stack && p.headers.length === 8 && (p.headers[3] as unknown[])[0] === 0,
+        (p) => p.type === PacketType.Stack && p.headers.length === 9 && (p.headers[4] as unknown[])[0] === 0,
       );
     expect(requests.length).toBeGreaterThan(0);
     const victim = members[2]!;
@@ -127,8 +127,8 @@ describe('hostile blast over real UDP, without a key: forged control messages', 
       else if (k === 5) {
         const p = pick(requests);
         const headers = [...p.headers];
-        headers[3] = [14, v, epoch];
-        headers[6] = [0];
+        headers[4] = [14, v, epoch];
+        headers[7] = [0];
         d = { port: portOf(victim), bytes: encodePacket({ ...p, flags: 0, headers }) };
       } else
         d = {
