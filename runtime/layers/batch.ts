@@ -154,7 +154,7 @@ class Batch implements Layer {
     });
     const first = this.renumber(ev.meta, msgs.length);
     for (let i = 0; i < msgs.length; i++) {
-      const meta = i === 0 || first.gseq === undefined ? first : { ...first, gseq: first.gseq + i };
+      const meta = i === 0 || first.gseq === undefined ? first : at(first, first.gseq + i);
       this.ctx.passUp(deliverEvent(ev, msgs[i]!, meta));
     }
   }
@@ -172,7 +172,7 @@ class Batch implements Layer {
       this.shiftView = meta.viewId;
       this.shift = 0;
     }
-    const out = this.shift === 0 ? meta : { ...meta, gseq: meta.gseq + this.shift };
+    const out = this.shift === 0 ? meta : at(meta, meta.gseq + this.shift);
     this.shift += count - 1;
     return out;
   }
@@ -180,6 +180,12 @@ class Batch implements Layer {
   stats(): Record<string, number> {
     return { ...this.c };
   }
+}
+
+/** `meta` at position `gseq`, as a literal of every field: a spread of the many meta shapes the
+ * layers below build was this layer's largest cost per cast (see `deliverWith`). */
+function at(meta: DeliveryMeta, gseq: number): DeliveryMeta {
+  return { seq: meta.seq, viewId: meta.viewId, gseq, qos: meta.qos, unreliable: meta.unreliable };
 }
 
 function deliverEvent(ev: DeliverEvent, msg: Msg, meta: DeliveryMeta): DeliverEvent {
