@@ -1,5 +1,5 @@
 import { fnv1a } from '../../stack/hash.js';
-import { endpointOf, type MemberId, nodeOf } from '../../stack/member.js';
+import type { MemberId } from '../../stack/member.js';
 import type { LastView } from '../../stack/types.js';
 import { isWildcard } from '../../transport/address.js';
 import {
@@ -11,6 +11,8 @@ import {
   JOIN_ECHOES,
   joinHeader,
 } from './codec.js';
+import { FoundingQuorum, isSeed } from './founding-quorum.js';
+import { type Heard, OtherJoiners } from './other-joiners.js';
 import type { GmsShared } from './state.js';
 
 /**
@@ -18,47 +20,6 @@ import type { GmsShared } from './state.js';
  * member id, so it reads as stepped aside, never as a candidate.
  */
 const ABSTAIN = '~';
-
-/** Members of `last` not accounted for: not its `self`, no process among `nodes`, no address
- * among `addresses` (a wildcard address accounts for no one). */
-function unaccounted(last: LastView, nodes: ReadonlySet<string>, addresses: ReadonlySet<string>): number {
-  let n = 0;
-  last.members.forEach((m, i) => {
-    if (m === last.self || nodes.has(nodeOf(m))) return;
-    const a = last.addresses[i] ?? '';
-    if (!isWildcard(a) && addresses.has(a)) return;
-    n++;
-  });
-  return n;
-}
-
-/** Another joiner heard while no group answers. */
-interface Heard {
-  /** Where its Joins come from. */
-  address: string;
-  /** When last heard (by a Join that proves it, once it has proven its address): the recent
-   * challenges of the most recently heard are echoed first. */
-  at: number;
-  /** Whom it votes for, and whether that vote counts (see `Joiner.counts`). */
-  vote: string;
-  counts: boolean;
-  /**
-   * Whether it echoed the challenge we send to its address this attempt: it receives there. Until
-   * then it is only answered (sent our Joins), never backed, counted or asked to found: a Join
-   * from an address where no one receives, in any id, is a forger's (FINDINGS 159).
-   */
-  proven: boolean;
-  /**
-   * The challenge of its latest Join that proved it: our Joins to its address echo it first, so
-   * Joins forged in other ids from that address, each with a challenge of its own, cannot crowd
-   * it out of our echoes.
-   */
-  trusted: string | undefined;
-  /** The challenges of its latest Joins while unproven, newest first (at most 2). */
-  recent: string[];
-  /** When we last answered a new challenge of its at once (see `onJoin`). */
-  answeredAt: number;
-}
 
 /** Immediate answers to new challenges per Join period, at most (a forger's invented ids, each
  * a record with a new challenge, would make a joiner a reflector at any rate). */
@@ -80,8 +41,10 @@ const MAX_EXPIRED = 3;
  * the view that admits it, and when no group answers runs the two-phase bootstrap vote.
  */
 export class Joiner {
-  /** Other joiners heard while no group answers (only the proven ones count: see {@link Heard}). */
-  readonly discovered = new Map<MemberId, Heard>();
+  /** Other joiners heard while no group answers, and their votes. */
+  readonly others: OtherJoiners;
+  /** Whose votes count towards founding, and how many it takes. */
+  readonly quorum: FoundingQuorum;
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
   /** Since when this joiner has voted for itself without founding. */
@@ -156,9 +119,10 @@ export class Joiner {
   private readonly challenges = new Map<string, string>();
   /** Immediate answers left this Join period (see {@link ANSWERS_PER_PERIOD}). */
   private answers = ANSWERS_PER_PERIOD;
-  private joinStartedAt = 0;
+  /** When this join attempt started: our challenges are keyed by it. */
+  joinStartedAt = 0;
   /** The view this process was last in (a previous incarnation), if any. */
-  private lastView: LastView | undefined;
+  lastView: LastView | undefined;
   /**
    * A damped rejoin: until then no running group is asked to admit us (our Joins carry no
    * nonce, and a coordinator records only a Join that echoes its nonce). Finding the group and
@@ -168,7 +132,10 @@ export class Joiner {
    */
   private admitAfter = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly s: GmsShared) {}
+  constructor(private readonly s: GmsShared) {
+    this.others = new OtherJoiners(s);
+    this.quorum = new FoundingQuorum(s, this);
+  }
 
   start(lastView?: LastView, admitAfter?: number): void {
     if (this.s.state !== 'idle') return;
@@ -197,7 +164,7 @@ export class Joiner {
     // must know the other's vote for either to found with the other. Bounded by maxJoiners (see
     // onJoin). An unproven one is answered per Join it sends instead (onJoin): one Join from a
     // forger's address drew our Joins there for 3 × suspectMs (FINDINGS 234).
-    for (const d of this.discovered.values()) if (d.proven || this.keyed) targets.add(d.address);
+    for (const d of this.others.discovered.values()) if (d.proven || this.keyed) targets.add(d.address);
     // And the members of the view this process was last in: where it runs on, the group may be
     // found there when every seed was replaced at a new address (a seed list is the operator's,
     // written once; the view is what the group became). Bounded like the joiners heard.
@@ -206,7 +173,7 @@ export class Joiner {
         if (a !== this.s.o.address && !isWildcard(a)) targets.add(a);
     const fields = this.joinFields();
     const byAddress = new Map<string, Heard[]>();
-    for (const d of this.discovered.values()) {
+    for (const d of this.others.discovered.values()) {
       const at = byAddress.get(d.address);
       if (at) at.push(d);
       else byAddress.set(d.address, [d]);
@@ -223,14 +190,14 @@ export class Joiner {
     return {
       vote: this.vote ?? '',
       nonce: this.echoed(),
-      counts: this.counts(),
+      counts: this.quorum.counts(),
       ...(origin !== undefined ? { origin } : {}),
     };
   }
 
   /** One Join to `address` alone (an answer), from the records there now. */
   private answerAt(address: string, first?: string): void {
-    const here = [...this.discovered.values()].filter((d) => d.address === address);
+    const here = this.others.at(address);
     this.joinTo(address, this.joinFields(), here, first);
   }
 
@@ -327,7 +294,7 @@ export class Joiner {
     }
     // Past suspectMs a proposal is dropped, with or without a quorum (see `startFounded`).
     if (this.founding && now - this.founding.since > this.s.o.suspectMs) this.expireFounding(now);
-    if (this.founding && this.quorumConfirmed()) {
+    if (this.founding && this.quorum.confirmedBy(this.founding)) {
       // The grace tick: a quorum confirmed, not everyone asked. The founding view is exactly a
       // proposal every member of which confirmed it (and so remembers it): installing the
       // confirmed part of a wider proposal left voters that missed the Install remembering a
@@ -343,7 +310,7 @@ export class Joiner {
       return;
     }
     const expiry = 3 * this.s.o.suspectMs;
-    for (const [m, d] of this.discovered) if (now - d.at > expiry) this.discovered.delete(m);
+    this.others.forgetSilent(now);
     // Candidates: the joiners that have not stepped aside, and this one if it can found a group
     // (it hears a quorum of its seeds) and has not stepped aside. A joiner steps aside by voting
     // for a higher id than its own: no candidate does (the lowest it hears is never above it),
@@ -354,20 +321,20 @@ export class Joiner {
     // address: that one is gone (one process is one member at a time), though its record lasts
     // 3 × suspectMs. The lower id, it held every vote while its successor stood: a bound voter
     // that gave up and rejoined stepped aside for want of them (RPC seed 425000012, FINDINGS 246).
-    const live = [...this.proven()].filter(([m, d]) => !this.succeeded(m, d.address));
+    const live = [...this.others.proven()].filter(([m, d]) => !this.others.succeeded(m, d.address));
     const others = live.filter(([m, d]) => !(d.vote > m)).map(([m]) => m);
     const lowestOther = others.sort()[0];
-    const standing = now >= this.declinedUntil && this.hearsQuorum();
+    const standing = now >= this.declinedUntil && this.quorum.hearsQuorum();
     const lowest = (standing ? [this.s.self, ...others].sort()[0] : lowestOther) ?? ABSTAIN;
     // Stay with a candidate while it is heard and still a candidate (votes for itself): it may be
     // founding with our vote right now. Otherwise back the lowest candidate we know.
-    const backed = this.vote === undefined ? undefined : this.discovered.get(this.vote);
-    if (!backed?.proven || backed.vote !== this.vote || this.succeeded(this.vote!, backed.address)) {
+    const backed = this.vote === undefined ? undefined : this.others.discovered.get(this.vote);
+    if (!backed?.proven || backed.vote !== this.vote || this.others.succeeded(this.vote!, backed.address)) {
       if (this.vote !== lowest)
         this.s.ctx.trace(
           () =>
-            `vote ${lowest} (was ${this.vote ?? '-'}; standing ${standing}, counts ${this.counts()}, ` +
-            `${this.discovered.size} joiners heard, member heard ${this.heardMemberAt !== undefined})`,
+            `vote ${lowest} (was ${this.vote ?? '-'}; standing ${standing}, counts ${this.quorum.counts()}, ` +
+            `${this.others.discovered.size} joiners heard, member heard ${this.heardMemberAt !== undefined})`,
         );
       this.vote = lowest;
     }
@@ -383,8 +350,10 @@ export class Joiner {
     // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
     // whose only seed is a running member it has not heard yet) counting itself or others like it
     // would found a second group beside the one at the seeds.
-    const voters = live.filter(([, d]) => d.vote === this.s.self && this.isSeed(d.address)).map(([m]) => m);
-    const counting = voters.filter((m) => this.discovered.get(m)?.counts).length;
+    const voters = live
+      .filter(([, d]) => d.vote === this.s.self && isSeed(this.s.o, d.address))
+      .map(([m]) => m);
+    const counting = voters.filter((m) => this.others.discovered.get(m)?.counts).length;
     // Past its try, a candidate whose proposals expired again and again steps aside even when
     // the votes it hears still make a quorum: the voters' own counts can make one that their
     // confirmations, judged against the co-founders it can ask (its seeds), never make, and it
@@ -400,7 +369,7 @@ export class Joiner {
       // together (a candidate before it stepped aside) are all heard, and all found the group
       // (each offers its state to the re-founding), rather than the first to answer alone.
       now - this.candidateSince! >= 2 * this.s.o.joinRetryMs &&
-      counting + this.ownVote() >= this.quorum()
+      counting + this.quorum.ownVote() >= this.quorum.needed()
     )
       this.found(voters.sort());
     else if (overdue) {
@@ -431,7 +400,7 @@ export class Joiner {
     this.s.ctx.trace(() => `propose founding to ${voters.join(',')}`);
     const proposal = {
       members: [this.s.self, ...voters],
-      addresses: [this.s.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')],
+      addresses: [this.s.o.address, ...voters.map((m) => this.others.discovered.get(m)?.address ?? '')],
     };
     const found = foundHeader.encode({ epoch, proposal, pid });
     for (const m of voters) this.s.send(m, found);
@@ -449,7 +418,7 @@ export class Joiner {
     // what we may be counted in now, so it is what we remember (FINDINGS 64).
     const newer = t !== undefined && pid !== undefined && (t.pid === undefined || pid > t.pid);
     if (t && pid !== undefined && t.pid !== undefined && pid < t.pid) return;
-    if ((!t || newer) && proposal?.members.includes(this.s.self) && this.coveredBy(proposal)) {
+    if ((!t || newer) && proposal?.members.includes(this.s.self) && this.quorum.coveredBy(proposal)) {
       // From our Confirm on the founder may count us in this view, installed or not: remember it
       // as a view we may be in (before the Confirm leaves: the core saves it first), so that
       // giving up on this founding, or a crash, does not let us help found a second group beside
@@ -487,7 +456,7 @@ export class Joiner {
     if (last) f.lasts.set(from, last);
     // With a quorum, wait for the rest until the next join tick: starting with everyone spares
     // the latecomers a join (and a state transfer) right after.
-    if (f.confirmed.size === f.asked.length && this.quorumConfirmed()) this.startFounded();
+    if (f.confirmed.size === f.asked.length && this.quorum.confirmedBy(f)) this.startFounded();
   }
 
   private expireFounding(now: number): void {
@@ -513,7 +482,7 @@ export class Joiner {
     const epoch = f.epoch;
     const voters = [...f.confirmed].sort();
     const members = [this.s.self, ...voters];
-    const addresses = [this.s.o.address, ...voters.map((m) => this.discovered.get(m)?.address ?? '')];
+    const addresses = [this.s.o.address, ...voters.map((m) => this.others.discovered.get(m)?.address ?? '')];
     this.founding = undefined;
     this.s.ctx.trace(() => `found the group with ${members.join(',')}`);
     const m: InstallHeader = {
@@ -540,103 +509,6 @@ export class Joiner {
     for (const v of voters) this.s.send(v, install);
   }
 
-  /** Whether the view we remember (if any) is accounted for by the members of `proposal`. */
-  private coveredBy(proposal: { members: readonly MemberId[]; addresses: readonly string[] }): boolean {
-    const last = this.lastView;
-    if (!last) return true;
-    const nodes = new Set(proposal.members.map(nodeOf));
-    const addresses = new Set(proposal.addresses.filter((a) => a !== '' && !isWildcard(a)));
-    return unaccounted(last, nodes, addresses) * 2 <= last.members.length;
-  }
-
-  /** This member's own vote for itself counts if it is a seed (or none are configured): its
-   * address, or one its transport also receives at (bound to the wildcard), is a seed's. */
-  private ownVote(): number {
-    return this.counts() ? this.ownSeat() : 0;
-  }
-
-  /** 1 if this joiner is a seed (or none are configured), whether or not its vote counts. */
-  private ownSeat(): number {
-    const o = this.s.o;
-    return o.seeds.length === 0 || [o.address, ...(o.aliases ?? [])].some((a) => this.isSeed(a)) ? 1 : 0;
-  }
-
-  /**
-   * Whether the confirmed voters, and this founder, make a quorum of the seeds whose votes count.
-   * A voter (or the founder) that remembers a last view counts only if the co-founders (the
-   * founder and every confirmed voter: bound to this founding, none can be in a running group)
-   * account for all but at most half of that view: a member heard Joining may be on its way
-   * into the primary (FINDINGS 49), a co-founder may not.
-   */
-  private quorumConfirmed(): boolean {
-    const f = this.founding;
-    if (!f) return false;
-    const nodes = new Set([this.s.self, ...f.confirmed].map(nodeOf));
-    const heard = [...f.confirmed].map((m) => this.discovered.get(m)?.address ?? '');
-    const addresses = new Set(
-      [this.s.o.address, ...(this.s.o.aliases ?? []), ...heard].filter((a) => a !== '' && !isWildcard(a)),
-    );
-    const counts = (last: LastView | undefined) =>
-      !last || unaccounted(last, nodes, addresses) * 2 <= last.members.length;
-    let votes = counts(this.lastView) ? this.ownSeat() : 0;
-    for (const m of f.confirmed) if (counts(f.lasts.get(m))) votes++;
-    return votes >= this.quorum();
-  }
-
-  /**
-   * Whether this joiner's vote counts towards a founding quorum: always, unless this process
-   * was in a view before (it stopped: its majority silent, excluded, or its lineage yielded).
-   * A primary that went on from that view without us holds a strict majority of it, at least
-   * up to its next view change, and its members are neither us nor joiners we hear (members do
-   * not Join). So while the members of our last view we cannot account for are a strict
-   * majority of it, such a primary may be running behind a partition, and our vote must not
-   * help found a second group beside it (FINDINGS 39: a view shrunk to at most half the seeds
-   * went on as a primary on one side while its stopped member founded with restarted seeds on
-   * the other). We still vote, confirm and found with the others when their votes alone make
-   * a quorum: then our state is offered too, and the group keeps the longest history. A member
-   * is accounted for by its id in that view (ourselves), or by a joiner heard at its address or
-   * from its process (a new incarnation of the same node): a view may list a wildcard address
-   * (`0.0.0.0:7001`) that every replica bound alike shares. A crashed process remembers
-   * nothing: this needs no persistence and covers members that stopped and came back in the
-   * same process (FINDINGS 48, 49).
-   */
-  private counts(): boolean {
-    const last = this.lastView;
-    if (!last) return true;
-    const addresses = new Set<string>();
-    const nodes = new Set<string>();
-    for (const [m, d] of this.proven()) {
-      if (!isWildcard(d.address)) addresses.add(d.address);
-      nodes.add(nodeOf(m));
-    }
-    return unaccounted(last, nodes, addresses) * 2 <= last.members.length;
-  }
-
-  /** Whether this joiner hears a quorum of its seeds, itself included: else it cannot found. */
-  private hearsQuorum(): boolean {
-    const own = [this.s.o.address, ...(this.s.o.aliases ?? [])];
-    const heard = new Set<string>();
-    // Not its own address: an earlier incarnation of this process is still remembered there.
-    for (const [, d] of this.proven())
-      if (this.isSeed(d.address) && !own.includes(d.address)) heard.add(d.address);
-    return heard.size + this.ownVote() >= this.quorum();
-  }
-
-  /** Whether `address` is a seed's (both as IPs: the driver resolves seed names). */
-  private isSeed(address: string): boolean {
-    return this.s.o.seeds.includes(address);
-  }
-
-  /** A majority of the seeds: what founding a group takes. */
-  private quorum(): number {
-    return Math.floor(Math.max(1, this.s.o.seeds.length) / 2) + 1;
-  }
-
-  /** The joiners heard that proved their address: the only ones backed, counted or asked. */
-  private *proven(): Iterable<[MemberId, Heard]> {
-    for (const e of this.discovered) if (e[1].proven) yield e;
-  }
-
   /**
    * Another joiner's Join, heard while we look for the group ourselves. Its vote counts once a
    * Join of its echoes the challenge we send to its address: without that, one Join a minute in
@@ -652,7 +524,7 @@ export class Joiner {
     // It receives there: our Found, Confirm and Install go there, and its stream to us is asked
     // for there (FINDINGS 215). Before it could be a founder or a voter of ours.
     if (proves || this.keyed) this.pin(from, address, false);
-    let d = this.discovered.get(from);
+    let d = this.others.discovered.get(from);
     if (d?.proven && d.address !== address) {
       // A proven joiner's Join from elsewhere: it moves there only by a Join that proves the new
       // address (a forger that knows its id cannot take it away from afar). Answered, so that a
@@ -669,7 +541,8 @@ export class Joiner {
     if (d === undefined) {
       // Records expire after 3 × suspectMs; this bounds them (and the Joins sent back) under a
       // flood of invented ids too.
-      if (this.discovered.size >= this.s.o.maxJoiners && !this.evictFor(address, proves)) return;
+      if (this.others.discovered.size >= this.s.o.maxJoiners && !this.others.evictFor(address, proves))
+        return;
       d = {
         address,
         at: now,
@@ -680,7 +553,7 @@ export class Joiner {
         recent: [],
         answeredAt: Number.NEGATIVE_INFINITY,
       };
-      this.discovered.set(from, d);
+      this.others.discovered.set(from, d);
     } else if (d.address !== address) {
       // An unproven joiner's address is its latest Join's.
       d.address = address;
@@ -715,34 +588,6 @@ export class Joiner {
     d.answeredAt = now;
     this.answers--;
     return true;
-  }
-
-  /**
-   * Makes room in a full table of joiners for a Join from `address`; false when there is none for
-   * it. Any Join takes an unproven non-seed's place: a forger's invented ids fill the table and
-   * none proves itself, while a real joiner proves itself one round trip after it is recorded
-   * (it is answered at once). A seed's Join, or one that proves its sender, also takes an unproven
-   * seed address's place, and a seed's a proven non-seed's: only seeds vote a group into being,
-   * and 64 invented ids at other addresses, each joining every 3 × suspectMs, filled the table and
-   * no seed ever heard another (FINDINGS 160).
-   */
-  private evictFor(address: string, proves: boolean): boolean {
-    const seed = this.isSeed(address);
-    const victim =
-      this.oldest((d) => !d.proven && !this.isSeed(d.address)) ??
-      (seed || proves ? this.oldest((d) => !d.proven) : undefined) ??
-      (seed ? this.oldest((d) => !this.isSeed(d.address)) : undefined);
-    if (victim === undefined) return false;
-    this.discovered.delete(victim);
-    return true;
-  }
-
-  /** The joiner heard longest ago among those `pick` chooses. */
-  private oldest(pick: (d: Heard) => boolean): MemberId | undefined {
-    let found: [MemberId, number] | undefined;
-    for (const [m, d] of this.discovered)
-      if (pick(d) && (found === undefined || d.at < found[1])) found = [m, d.at];
-    return found?.[0];
   }
 
   /** A member's Here (from `from`): a group exists. The coordinator's carries a nonce for us,
@@ -846,19 +691,8 @@ export class Joiner {
     address: string,
     w: { sender: MemberId | undefined; coordinator: MemberId; coordinatorAt: string },
   ): boolean {
-    if (w.sender === undefined || !this.succeeded(w.sender, address)) return false;
-    return w.coordinator === w.sender || this.succeeded(w.coordinator, w.coordinatorAt);
-  }
-
-  /** Whether a later incarnation of `member`'s process proved, by a Join, that it receives at
-   * `address` (a wildcard or empty address proves nothing). */
-  private succeeded(member: MemberId, address: string): boolean {
-    if (address === '' || isWildcard(address)) return false;
-    const node = nodeOf(member);
-    const inc = endpointOf(member).inc;
-    for (const [m, d] of this.proven())
-      if (d.address === address && nodeOf(m) === node && endpointOf(m).inc > inc) return true;
-    return false;
+    if (w.sender === undefined || !this.others.succeeded(w.sender, address)) return false;
+    return w.coordinator === w.sender || this.others.succeeded(w.coordinator, w.coordinatorAt);
   }
 
   /** When each source of an unproven Here or Join was last answered (at most maxJoiners kept). */
@@ -968,7 +802,7 @@ export class Joiner {
 
   /** Whether `address` is where we trust the group to be: a seed's, or one of our last view. */
   private anchor(address: string): boolean {
-    return this.isSeed(address) || (this.lastView?.addresses.includes(address) ?? false);
+    return isSeed(this.s.o, address) || (this.lastView?.addresses.includes(address) ?? false);
   }
 
   /** Whether `member` at `address` is anchored: the address is an anchor, or a member at one
