@@ -12,6 +12,8 @@ import {
   joinHeader,
 } from './codec.js';
 import { FoundingQuorum, isSeed } from './founding-quorum.js';
+import { JoinChallenges } from './join-challenges.js';
+import { JoinPins } from './join-pins.js';
 import { type Heard, OtherJoiners } from './other-joiners.js';
 import type { GmsShared } from './state.js';
 
@@ -20,10 +22,6 @@ import type { GmsShared } from './state.js';
  * member id, so it reads as stepped aside, never as a candidate.
  */
 const ABSTAIN = '~';
-
-/** Immediate answers to new challenges per Join period, at most (a forger's invented ids, each
- * a record with a new challenge, would make a joiner a reflector at any rate). */
-const ANSWERS_PER_PERIOD = 16;
 
 /** Epoch of a group's first view. */
 function foundingEpoch(founder: MemberId): number {
@@ -45,6 +43,10 @@ export class Joiner {
   readonly others: OtherJoiners;
   /** Whose votes count towards founding, and how many it takes. */
   readonly quorum: FoundingQuorum;
+  /** Our Joins' challenges and the budget of immediate answers to others'. */
+  readonly challenges: JoinChallenges;
+  /** Where each sender proved it receives. */
+  readonly pins: JoinPins;
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
   /** Since when this joiner has voted for itself without founding. */
@@ -75,17 +77,6 @@ export class Joiner {
   /** The nonce of the latest coordinator's Here ('' before one): proves our address. */
   private nonce = '';
   /**
-   * Senders that proved where they receive (see {@link pin}): whether that address is an anchor
-   * (see {@link anchored}), and whether a Here proved it (a member of a running group).
-   */
-  private readonly pins = new Map<MemberId, { address: string; anchored: boolean; here: boolean }>();
-  /** Coordinators (id, address) named by a Here that an anchor proved: a running group's
-   * coordinator outside the seeds is trusted there (see {@link anchored}). */
-  private readonly vouched = new Map<MemberId, string>();
-  /** A Here proved an anchor's address this attempt: the group answers there, and a Here pins
-   * only at anchors from now on (see {@link pin}). */
-  private anchorHeard = false;
-  /**
    * com verifies packets under a group key (set by the first authenticated discovery packet):
    * no one without the key speaks in any id, so every Here or Join pins its sender where it
    * first came from, and an Install is taken from any sender, as before pins (FINDINGS 215).
@@ -112,13 +103,6 @@ export class Joiner {
    * at most `maxJoiners`, beyond which only proven ones are kept.
    */
   private readonly claims = new Map<string, { firstAt: number; provenAt: number | undefined }>();
-  /**
-   * Our Joins' challenge for each address they went to lately, least recently used first (see
-   * {@link challengeTo}): a Here that echoes one comes from where our Joins arrive.
-   */
-  private readonly challenges = new Map<string, string>();
-  /** Immediate answers left this Join period (see {@link ANSWERS_PER_PERIOD}). */
-  private answers = ANSWERS_PER_PERIOD;
   /** When this join attempt started: our challenges are keyed by it. */
   joinStartedAt = 0;
   /** The view this process was last in (a previous incarnation), if any. */
@@ -135,6 +119,8 @@ export class Joiner {
   constructor(private readonly s: GmsShared) {
     this.others = new OtherJoiners(s);
     this.quorum = new FoundingQuorum(s, this);
+    this.challenges = new JoinChallenges(s, this);
+    this.pins = new JoinPins(s, this);
   }
 
   start(lastView?: LastView, admitAfter?: number): void {
@@ -146,12 +132,8 @@ export class Joiner {
     this.claims.clear();
     this.word.clear();
     this.wordDroppedAt = Number.NEGATIVE_INFINITY;
-    this.challenges.clear();
-    this.pins.clear();
-    this.vouched.clear();
-    this.answeredAt.clear();
-    this.anchorHeard = false;
-    this.answers = ANSWERS_PER_PERIOD;
+    this.challenges.restart();
+    this.pins.restart();
     this.sendJoin();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
   }
@@ -223,45 +205,10 @@ export class Joiner {
       address,
       joinHeader.encode({
         ...fields,
-        challenge: address === null ? '' : this.challengeTo(address),
+        challenge: address === null ? '' : this.challenges.challengeTo(address),
         echo: [...new Set(echo)].slice(0, JOIN_ECHOES),
       }),
     );
-  }
-
-  /**
-   * Our challenge for the address a Join goes to, this attempt. Keyed by the join secret
-   * (`Group`: 32 random bytes a process), so only a host that receives our Joins at that address
-   * learns it: a forger that receives our Joins at its own address cannot echo the challenge of
-   * another (FINDINGS 159). Not drawn from the stack's random source: a draw there would shift
-   * every later one, and with them every simulator seed that pins a scenario. A bare stack
-   * without a secret keys it by its own id (known to anyone: tests only).
-   */
-  private challengeTo(address: string): string {
-    const c = this.challenges.get(address) ?? this.challengeFor(address);
-    // Least recently used first: the seeds, the hint and the last view are used every period,
-    // so a forger's addresses (answered once each) are the ones that fall out past the bound.
-    this.challenges.delete(address);
-    this.challenges.set(address, c);
-    if (this.challenges.size > 4 * this.s.o.maxJoiners + this.s.o.seeds.length)
-      this.challenges.delete(this.challenges.keys().next().value!);
-    return c;
-  }
-
-  private challengeFor(address: string): string {
-    return this.s.challenge('challenge', this.joinStartedAt, address);
-  }
-
-  /**
-   * Whether `echo`, in a packet from `from`, is a challenge our Joins carried this attempt: the
-   * one for `from`, or one for an address we sent to lately (a seed's name, a host that answers
-   * from another of its addresses).
-   */
-  private issued(echo: string, from: string): boolean {
-    if (echo === '') return false;
-    if (echo === this.challengeFor(from)) return true;
-    for (const c of this.challenges.values()) if (c === echo) return true;
-    return false;
   }
 
   /**
@@ -274,7 +221,7 @@ export class Joiner {
     if (this.s.state !== 'joining') return;
     const now = this.s.ctx.now();
     this.s.ctx.setTimer('join', this.s.o.joinRetryMs);
-    this.answers = ANSWERS_PER_PERIOD;
+    this.challenges.renew();
     const giveUp = 2 * this.s.o.suspectMs;
     if (this.tentative) {
       // We confirmed a founder whose group never started: come back as a new member, since the
@@ -520,10 +467,10 @@ export class Joiner {
   onJoin(from: MemberId, address: string, h: unknown[]): void {
     const { vote, counts, challenge, echo } = joinHeader.decode(h);
     const now = this.s.ctx.now();
-    const proves = echo.length > 0 && echo.includes(this.challengeFor(address));
+    const proves = echo.length > 0 && echo.includes(this.challenges.challengeFor(address));
     // It receives there: our Found, Confirm and Install go there, and its stream to us is asked
     // for there (FINDINGS 215). Before it could be a founder or a voter of ours.
-    if (proves || this.keyed) this.pin(from, address, false);
+    if (proves || this.keyed) this.pins.pin(from, address, false);
     let d = this.others.discovered.get(from);
     if (d?.proven && d.address !== address) {
       // A proven joiner's Join from elsewhere: it moves there only by a Join that proves the new
@@ -534,7 +481,7 @@ export class Joiner {
         d.trusted = challenge || undefined;
         d.recent = [];
       } else {
-        if (challenge !== '' && this.mayAnswer(d, now)) this.answerAt(address, challenge);
+        if (challenge !== '' && this.challenges.mayAnswer(d, now)) this.answerAt(address, challenge);
         return;
       }
     }
@@ -576,18 +523,9 @@ export class Joiner {
     // trip for it, not a Join period, and forged challenges at that address cannot crowd it out.
     // An unproven joiner is not sent our periodic Joins (sendJoin): each of its Joins is answered
     // (once a Join period), so a lost answer is made up by its next Join.
-    if (fresh && this.mayAnswer(d, now)) this.answerAt(address, challenge);
-    else if (!fresh && !d.proven && !this.keyed && challenge !== '' && this.mayAnswerAt(address))
+    if (fresh && this.challenges.mayAnswer(d, now)) this.answerAt(address, challenge);
+    else if (!fresh && !d.proven && !this.keyed && challenge !== '' && this.challenges.mayAnswerAt(address))
       this.answerAt(address);
-  }
-
-  /** Whether a new challenge of `d` may be answered at once: once a Join period per joiner, and
-   * {@link ANSWERS_PER_PERIOD} in all. */
-  private mayAnswer(d: Heard, now: number): boolean {
-    if (now - d.answeredAt < this.s.o.joinRetryMs || this.answers <= 0) return false;
-    d.answeredAt = now;
-    this.answers--;
-    return true;
   }
 
   /** A member's Here (from `from`): a group exists. The coordinator's carries a nonce for us,
@@ -595,18 +533,8 @@ export class Joiner {
    * round trip more than before, not a Join retry period. */
   onHere(h: unknown[], from: string, sender: MemberId): void {
     const here = hereHeader.decode(h);
-    const proven = this.issued(here.echo, from);
-    // It received our Join: its stream to us (the Install) is asked for there (FINDINGS 215). A
-    // member at an anchor also tells us where its coordinator is.
-    if (proven || this.keyed) {
-      if (proven && this.anchor(from)) this.anchorHeard = true;
-      if (this.anchor(from) && here.address !== '' && !isWildcard(here.address)) {
-        this.vouched.delete(here.coordinator);
-        this.vouched.set(here.coordinator, here.address);
-        if (this.vouched.size > this.s.o.maxJoiners) this.vouched.delete(this.vouched.keys().next().value!);
-      }
-      this.pin(sender, from, true);
-    }
+    const proven = this.challenges.issued(here.echo, from);
+    if (proven || this.keyed) this.pins.here(sender, from, proven, here.coordinator, here.address);
     if (!this.credit(from, proven)) return;
     this.heardMemberAt = this.s.ctx.now();
     this.heard(from, sender, here.coordinator, sender === here.coordinator ? from : here.address);
@@ -617,7 +545,7 @@ export class Joiner {
     // Join period there: a member answers that with a Here that proves it.
     if (proven || this.keyed) {
       if (here.address !== '') this.coordinatorHint = here.address;
-    } else if (this.mayAnswerAt(from)) {
+    } else if (this.challenges.mayAnswerAt(from)) {
       this.answerAt(from);
       return;
     }
@@ -695,27 +623,6 @@ export class Joiner {
     return w.coordinator === w.sender || this.others.succeeded(w.coordinator, w.coordinatorAt);
   }
 
-  /** When each source of an unproven Here or Join was last answered (at most maxJoiners kept). */
-  private readonly answeredAt = new Map<string, number>();
-
-  /**
-   * Whether an unproven Here, or an unproven joiner's Join whose challenge we answered before,
-   * from `address` may be answered: once a Join period an address, within the
-   * {@link ANSWERS_PER_PERIOD} of all immediate answers (a forger's Joins in a real joiner's id
-   * from elsewhere must not use up that joiner's own, see {@link mayAnswer}).
-   */
-  private mayAnswerAt(address: string): boolean {
-    const now = this.s.ctx.now();
-    const last = this.answeredAt.get(address);
-    if ((last !== undefined && now - last < this.s.o.joinRetryMs) || this.answers <= 0) return false;
-    this.answers--;
-    this.answeredAt.delete(address);
-    this.answeredAt.set(address, now);
-    if (this.answeredAt.size > this.s.o.maxJoiners)
-      this.answeredAt.delete(this.answeredAt.keys().next().value!);
-    return true;
-  }
-
   /**
    * Whether word of a group from `address` keeps us from founding now. An address that answered a
    * Join of ours with its challenge (`proven`) is credited for `3 × suspectMs` after; one that has
@@ -747,68 +654,6 @@ export class Joiner {
     this.s.c.claimsUnproven++;
     this.s.ctx.trace(() => `a group claimed at ${address} never answered our Joins: founding not held back`);
     return false;
-  }
-
-  /**
-   * `member` echoed the challenge our Join carried to `address`, from there (`here`: in a Here,
-   * as a member of a running group; else in a Join, as another joiner): it receives there.
-   * Without a key nothing else binds a sender id to an address before a view, and a Sync for its
-   * point-to-point stream went to whoever spoke last in its id: a forger at its own address
-   * speaking first in the coordinator's id got the joiner's Sync, answered with an origin of its
-   * own and had its Install installed (FINDINGS 215). The layers below now send to it there,
-   * refuse its stack packets from elsewhere, and ask there where its stream begins, at once
-   * (`pin`). But an echo proves an address, not an id: a forger that Joins us from its own
-   * address is answered with a Join carrying our challenge for it, and can then echo it in any
-   * id. So with seeds, a Here pins only at an anchor (see {@link anchored}), unless no anchor
-   * has answered for `suspectMs` since we started (every seed replaced, and the group found by
-   * its coordinator's beacon: chaos seed 42, test/stack/gms-bootstrap-stuck.test.ts); the first
-   * proof holds, unless a later one is at an anchor and it was not; and an Install is taken from
-   * a running group only from a member a Here pinned (see {@link onInstall}).
-   */
-  private pin(member: MemberId, address: string, here: boolean): void {
-    if (member === this.s.self || address === '' || isWildcard(address)) return;
-    if (this.keyed) {
-      // Only nak's asking is gated under a key (com keeps no pins): the first address stays.
-      const first = this.pins.get(member);
-      this.pins.delete(member);
-      this.pins.set(member, {
-        address: first?.address ?? address,
-        anchored: true,
-        here: here || first?.here === true,
-      });
-      if (this.pins.size > 4 * this.s.o.maxJoiners) this.pins.delete(this.pins.keys().next().value!);
-      this.s.pin(member, first?.address ?? address);
-      return;
-    }
-    const anchored = this.anchored(member, address);
-    const anchorless = !this.anchorHeard && this.s.ctx.now() - this.joinStartedAt >= this.s.o.suspectMs;
-    if (here && !anchored && this.s.o.seeds.length > 0 && !anchorless) {
-      this.s.c.pinsRefused++;
-      return;
-    }
-    const had = this.pins.get(member);
-    if (had && had.address !== address && (had.anchored || !anchored)) {
-      this.s.c.pinsRefused++;
-      return;
-    }
-    this.pins.delete(member);
-    // One id an address (a newer one there is a restarted process), as below: a forger at its
-    // own address proves as many ids there as it likes, and must not push real pins out.
-    for (const [m, p] of this.pins) if (p.address === address) this.pins.delete(m);
-    this.pins.set(member, { address, anchored, here: here || (had?.address === address && had.here) });
-    if (this.pins.size > 4 * this.s.o.maxJoiners) this.pins.delete(this.pins.keys().next().value!);
-    this.s.pin(member, address);
-  }
-
-  /** Whether `address` is where we trust the group to be: a seed's, or one of our last view. */
-  private anchor(address: string): boolean {
-    return isSeed(this.s.o, address) || (this.lastView?.addresses.includes(address) ?? false);
-  }
-
-  /** Whether `member` at `address` is anchored: the address is an anchor, or a member at one
-   * named it the coordinator there (a proven Here). */
-  private anchored(member: MemberId, address: string): boolean {
-    return this.anchor(address) || this.vouched.get(member) === address;
   }
 
   /** The nonce our Joins echo: none while a damped rejoin must not be admitted yet. */
@@ -845,7 +690,7 @@ export class Joiner {
     // Unbound, only a running group's view: from a member whose Here proved its address (it
     // received our Join there, at an anchor when we have seeds). A sender proven only by a Join
     // is a joiner, and a forger's Join proves its own address in any id it likes (FINDINGS 215).
-    if (t === undefined && !this.keyed && this.pins.get(from)?.here !== true) {
+    if (t === undefined && !this.keyed && !this.pins.pinnedByHere(from)) {
       this.s.c.installsUnproven++;
       return;
     }
