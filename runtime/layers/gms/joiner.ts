@@ -12,6 +12,7 @@ import {
   joinHeader,
 } from './codec.js';
 import { FoundingQuorum, isSeed } from './founding-quorum.js';
+import { GroupWord } from './group-word.js';
 import { JoinChallenges } from './join-challenges.js';
 import { JoinPins } from './join-pins.js';
 import { type Heard, OtherJoiners } from './other-joiners.js';
@@ -47,6 +48,8 @@ export class Joiner {
   readonly challenges: JoinChallenges;
   /** Where each sender proved it receives. */
   readonly pins: JoinPins;
+  /** A running group's word, and whether it keeps us from founding. */
+  readonly word: GroupWord;
   /** The founder this joiner backs (bootstrap vote); sticky while that joiner is heard from. */
   private vote: MemberId | undefined;
   /** Since when this joiner has voted for itself without founding. */
@@ -82,27 +85,6 @@ export class Joiner {
    * first came from, and an Install is taken from any sender, as before pins (FINDINGS 215).
    */
   keyed = false;
-  /** When a member of an existing group last answered us: then we join it, never found one
-   * (unless every word of it since `3 × suspectMs` is lifted: see {@link deaf}). */
-  private heardMemberAt: number | undefined;
-  /**
-   * The latest credited word of a running group from each address (see {@link credit}): when,
-   * who sent it (a Here's sender; none for a Lineage beacon) and the coordinator it named, with
-   * that coordinator's address. Per join attempt, bounded like `claims`.
-   */
-  private readonly word = new Map<
-    string,
-    { at: number; sender: MemberId | undefined; coordinator: MemberId; coordinatorAt: string }
-  >();
-  /** When the latest word that fell out of {@link word} past its bound was heard: such word is
-   * never lifted. */
-  private wordDroppedAt = Number.NEGATIVE_INFINITY;
-  /**
-   * Addresses that told us a group exists (a Here, a Lineage beacon): when first heard, and when
-   * one last answered a Join of ours with its challenge (see {@link credit}). Per join attempt;
-   * at most `maxJoiners`, beyond which only proven ones are kept.
-   */
-  private readonly claims = new Map<string, { firstAt: number; provenAt: number | undefined }>();
   /** When this join attempt started: our challenges are keyed by it. */
   joinStartedAt = 0;
   /** The view this process was last in (a previous incarnation), if any. */
@@ -121,6 +103,7 @@ export class Joiner {
     this.quorum = new FoundingQuorum(s, this);
     this.challenges = new JoinChallenges(s, this);
     this.pins = new JoinPins(s, this);
+    this.word = new GroupWord(s, this.others);
   }
 
   start(lastView?: LastView, admitAfter?: number): void {
@@ -129,9 +112,7 @@ export class Joiner {
     if (admitAfter !== undefined) this.admitAfter = admitAfter;
     this.s.state = 'joining';
     this.joinStartedAt = this.s.ctx.now();
-    this.claims.clear();
-    this.word.clear();
-    this.wordDroppedAt = Number.NEGATIVE_INFINITY;
+    this.word.restart();
     this.challenges.restart();
     this.pins.restart();
     this.sendJoin();
@@ -231,7 +212,7 @@ export class Joiner {
       // class D, seed 144300181). Waiting longer is safe: bound, we install only a view of the
       // founder's group (onInstall).
       const t = this.tentative;
-      const admitting = this.heardMemberAt !== undefined && this.heardMemberAt > t.since;
+      const admitting = this.word.heardMemberAt !== undefined && this.word.heardMemberAt > t.since;
       if (now - t.since > (admitting ? giveUp + this.s.o.partitionMs : giveUp)) {
         this.s.layer.finish('partitioned', `the group ${this.tentative.founder} proposed never started`);
         return;
@@ -281,7 +262,7 @@ export class Joiner {
         this.s.ctx.trace(
           () =>
             `vote ${lowest} (was ${this.vote ?? '-'}; standing ${standing}, counts ${this.quorum.counts()}, ` +
-            `${this.others.discovered.size} joiners heard, member heard ${this.heardMemberAt !== undefined})`,
+            `${this.others.discovered.size} joiners heard, member heard ${this.word.heardMemberAt !== undefined})`,
         );
       this.vote = lowest;
     }
@@ -291,9 +272,9 @@ export class Joiner {
     }
     // A candidate that hears a running group's member does not found (below), and that time is
     // not its try: else it steps aside for want of votes it could not use (chaos seed 61).
-    else if (this.deaf(now)) this.candidateSince = now;
+    else if (this.word.deaf(now)) this.candidateSince = now;
     else this.candidateSince ??= now;
-    if (this.heardMemberAt !== undefined && now - this.heardMemberAt > expiry) this.heardMemberAt = undefined;
+    this.word.forgetMember(now);
     // Only seeds vote a group into being: a joiner outside the seeds (a replica added later, one
     // whose only seed is a running member it has not heard yet) counting itself or others like it
     // would found a second group beside the one at the seeds.
@@ -309,7 +290,7 @@ export class Joiner {
     const overdue = this.vote === this.s.self && now - this.candidateSince! > this.s.o.bootstrapMs + giveUp;
     if (
       !(overdue && this.expired >= MAX_EXPIRED) &&
-      !this.deaf(now) &&
+      !this.word.deaf(now) &&
       this.vote === this.s.self &&
       now - this.joinStartedAt >= this.s.o.bootstrapMs &&
       // A candidate since a round of Joins at least: joiners that moved their votes to it
@@ -359,7 +340,7 @@ export class Joiner {
     const t = this.tentative;
     if (t && t.founder !== from) return;
     // A member of a running group answered us: we join that group and found none.
-    if (!t && this.deaf(this.s.ctx.now())) return;
+    if (!t && this.word.deaf(this.s.ctx.now())) return;
     // Bound to this founder already: an older proposal's Found (late) is not answered; a newer
     // one (the founder proposed again: the confirmed part of its last, or after it expired) is
     // what we may be counted in now, so it is what we remember (FINDINGS 64).
@@ -535,9 +516,8 @@ export class Joiner {
     const here = hereHeader.decode(h);
     const proven = this.challenges.issued(here.echo, from);
     if (proven || this.keyed) this.pins.here(sender, from, proven, here.coordinator, here.address);
-    if (!this.credit(from, proven)) return;
-    this.heardMemberAt = this.s.ctx.now();
-    this.heard(from, sender, here.coordinator, sender === here.coordinator ? from : here.address);
+    const coordinatorAt = sender === here.coordinator ? from : here.address;
+    if (!this.word.hear(from, proven, sender, here.coordinator, coordinatorAt)) return;
     // The coordinator's address it names becomes where our Joins go only from a Here that proved
     // its sender receives our Joins (it echoes our challenge to its address): a forged Here
     // naming any address drew our Joins there for 2 × suspectMs (FINDINGS 234). An unproven
@@ -555,107 +535,6 @@ export class Joiner {
     this.answerAt(from);
   }
 
-  /** Records credited word of a running group from `address` (see {@link word}). */
-  private heard(
-    address: string,
-    sender: MemberId | undefined,
-    coordinator: MemberId,
-    coordinatorAt: string,
-  ): void {
-    this.word.delete(address);
-    this.word.set(address, { at: this.s.ctx.now(), sender, coordinator, coordinatorAt });
-    if (this.word.size > this.s.o.maxJoiners) {
-      const [oldest, w] = this.word.entries().next().value!;
-      this.wordDroppedAt = Math.max(this.wordDroppedAt, w.at);
-      this.word.delete(oldest);
-    }
-  }
-
-  /**
-   * Whether a running group's word keeps us from founding and from confirming a founder now:
-   * a member answered us within `3 × suspectMs` (`heardMemberAt`), unless every word heard
-   * within that time is **lifted** and one is. Word from `address` is lifted when a later
-   * incarnation of its sender's process has since proved, by a Join, that it receives at that
-   * same address, and so has one of the coordinator its Here named, at the address it named
-   * (for a sender that named itself, the same proof): that process no longer speaks for a
-   * group, and the coordinator it told us of no longer runs the one it spoke for.
-   *
-   * Without this, after a blackout that spared one member, the restarted processes heard that
-   * member answer as a member of its old view until its majority-silence rule stopped it, and
-   * then ignored its next incarnation's founding proposals for `3 × suspectMs` after its last
-   * Here: each proposal expired, it stepped aside, and the group re-formed 4-5 s late
-   * (FINDINGS 229). With two survivors, the other's Heres named the coordinator, and its word
-   * held founding back as long (RPC seed 425000012, FINDINGS 245). What the window guards still
-   * holds. A group that went on without those members answers our Joins itself (its
-   * coordinator, at a seed or at the hint, in its own ids: never lifted). The lift brings forward what the founding rules allow `3 × suspectMs`
-   * later and changes no quorum: that later incarnation remembers the view its earlier one was
-   * in (a member restarted in its process keeps it, FINDINGS 48), so a primary of that view
-   * that went on without it leaves its vote uncounted, then as now. Nobody else can lift a word:
-   * the proof is a round trip at the member's address (FINDINGS 166), and under a key nobody
-   * else speaks in its process's ids. Word past the bound of {@link word} is never lifted.
-   */
-  private deaf(now: number): boolean {
-    const expiry = 3 * this.s.o.suspectMs;
-    // The window ends 3 × suspectMs after the latest word, not at the next join tick (the timer
-    // forgets `heardMemberAt` only then): a Found that came between was ignored, and a third
-    // proposal expired unconfirmed for it (RPC seed 425000012, FINDINGS 245).
-    if (this.heardMemberAt === undefined || now - this.heardMemberAt > expiry) return false;
-    if (now - this.wordDroppedAt <= expiry) return true;
-    let lifted = false;
-    for (const [address, w] of this.word) {
-      if (now - w.at > expiry) continue;
-      if (!this.lifted(address, w)) return true;
-      lifted = true;
-    }
-    return !lifted;
-  }
-
-  /**
-   * Whether word from `address` is lifted (see {@link deaf}): its sender and the coordinator it
-   * named each have a later incarnation of their process that proved it receives at their
-   * address (the sender's at `address`; for one that named itself, that is one proof).
-   */
-  private lifted(
-    address: string,
-    w: { sender: MemberId | undefined; coordinator: MemberId; coordinatorAt: string },
-  ): boolean {
-    if (w.sender === undefined || !this.others.succeeded(w.sender, address)) return false;
-    return w.coordinator === w.sender || this.others.succeeded(w.coordinator, w.coordinatorAt);
-  }
-
-  /**
-   * Whether word of a group from `address` keeps us from founding now. An address that answered a
-   * Join of ours with its challenge (`proven`) is credited for `3 × suspectMs` after; one that has
-   * not is credited for `2 × suspectMs` from when it was first heard, time enough for the Joins
-   * we now send to the coordinator it names to be answered. A group that exists answers them;
-   * a host that only sends a `Here` or a `Lineage` in its own name every `3 × suspectMs` (one
-   * datagram, no key needed) kept a keyless group from ever founding (FINDINGS 120), and now
-   * delays it once per address, at most `maxJoiners` addresses.
-   */
-  private credit(address: string, proven: boolean): boolean {
-    const now = this.s.ctx.now();
-    let c = this.claims.get(address);
-    if (!c) {
-      if (this.claims.size >= this.s.o.maxJoiners) {
-        const stale = [...this.claims].find(([, x]) => x.provenAt === undefined);
-        if (!proven || !stale) {
-          this.s.c.claimsUnproven++;
-          return false;
-        }
-        this.claims.delete(stale[0]);
-      }
-      c = { firstAt: now, provenAt: undefined };
-      this.claims.set(address, c);
-    }
-    if (proven) c.provenAt = now;
-    const o = this.s.o;
-    if (c.provenAt !== undefined && now - c.provenAt <= 3 * o.suspectMs) return true;
-    if (now - c.firstAt < 2 * o.suspectMs) return true;
-    this.s.c.claimsUnproven++;
-    this.s.ctx.trace(() => `a group claimed at ${address} never answered our Joins: founding not held back`);
-    return false;
-  }
-
   /** The nonce our Joins echo: none while a damped rejoin must not be admitted yet. */
   private echoed(): string {
     return this.s.ctx.now() >= this.admitAfter ? this.nonce : '';
@@ -663,12 +542,10 @@ export class Joiner {
 
   /**
    * A running group's coordinator beaconed its lineage to us: like a Here from it, unanswered (our
-   * Joins now go to it, and its Here echoes their challenge; see {@link credit}).
+   * Joins now go to it, and its Here echoes their challenge; see `GroupWord.credit`).
    */
   onLineage(address: string): void {
-    if (!this.credit(address, false)) return;
-    this.heardMemberAt = this.s.ctx.now();
-    this.heard(address, undefined, '', '');
+    if (!this.word.hear(address, false, undefined, '', '')) return;
     this.coordinatorHint = address;
   }
 
