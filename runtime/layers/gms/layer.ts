@@ -162,10 +162,10 @@ export class Gms implements Layer {
         s.detector.onSuspectReport(from, h);
         return;
       case GmsKind.Found:
-        s.joiner.onFound(from, h);
+        s.joiner.founding.onFound(from, h);
         return;
       case GmsKind.Confirm:
-        s.joiner.onConfirm(from, h);
+        s.joiner.founding.onConfirm(from, h);
         return;
       case GmsKind.Abandon:
         s.participant.onAbandon(from, h);
