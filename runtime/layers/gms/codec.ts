@@ -175,7 +175,7 @@ export interface HereHeader {
   /**
    * The challenge of the Join this Here answers ('' for none: a member of an earlier release, or
    * no challenge in the Join): it shows the joiner that the address it heard of a group at
-   * receives its Joins (see Joiner.credit).
+   * receives its Joins (see GroupWord.credit).
    */
   echo: string;
 }
@@ -183,7 +183,7 @@ export interface JoinHeader {
   vote: string;
   /** The nonce of the last coordinator's Here this joiner got ('' for none). */
   nonce: string;
-  /** Whether this joiner's vote counts towards a founding quorum (see Joiner.counts). */
+  /** Whether this joiner's vote counts towards a founding quorum (see FoundingQuorum.counts). */
   counts: boolean;
   /**
    * The joiner's challenge for the address this Join is sent to, echoed by the Here that answers
@@ -559,9 +559,9 @@ export const foundHeader: HeaderCodec<FoundHeader> = {
   },
 };
 
-/** A voter's Confirm: its last view when it has one (see Joiner.counts): the founder counts its
- * vote only if the co-founders account for a majority of that view; and the number of the
- * proposal it answers (absent from a voter of an earlier release). */
+/** A voter's Confirm: its last view when it has one (see FoundingQuorum.counts): the founder
+ * counts its vote only if the co-founders account for a majority of that view; and the number of
+ * the proposal it answers (absent from a voter of an earlier release). */
 export interface ConfirmHeader {
   epoch: number;
   last?: LastView;

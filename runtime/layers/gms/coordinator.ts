@@ -120,7 +120,7 @@ export class Coordinator {
     }
     const c = s.coordinatorId();
     // Every Here echoes the Join's challenge: the joiner then knows this address receives its
-    // Joins, which a forger sending beacons from afar does not show (Joiner.credit).
+    // Joins, which a forger sending beacons from afar does not show (GroupWord.credit).
     const { nonce, challenge: echo, origin } = joinHeader.decode(h);
     if (c === s.self) {
       // Only a Join that echoes the nonce sent to its address is the joiner's own: its origin is

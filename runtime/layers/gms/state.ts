@@ -64,11 +64,11 @@ export class GmsShared {
     joinsUnproven: 0,
     /**
      * Word of a group (Here, Lineage) this joiner did not let hold back founding: from an address
-     * that never answered its Joins' challenge within 2 × suspectMs (Joiner.credit).
+     * that never answered its Joins' challenge within 2 × suspectMs (GroupWord.credit).
      */
     claimsUnproven: 0,
     /** Proofs of an address (a Here's or a Join's echo) that pinned nothing: a Here outside the
-     * anchors with seeds, or a pin made elsewhere already (Joiner.pin). */
+     * anchors with seeds, or a pin made elsewhere already (JoinPins.pin). */
     pinsRefused: 0,
     /** Installs of a running group refused while joining: their sender's Here proved no address. */
     installsUnproven: 0,
