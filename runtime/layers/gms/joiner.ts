@@ -16,9 +16,10 @@ import type { GmsShared } from './state.js';
  * the view that admits it, and when no group answers runs the two-phase bootstrap vote. It
  * composes the parts that keep a joiner's tables (each keeps one invariant: see its file) and
  * handles the discovery traffic (Join, Here, Lineage) and the Install that ends joining.
- * Invariant: a Here, a Join or an Install moves this joiner only as far as its sender proved,
- * by a round trip at its address, that it receives there (or, under a key, that it is who it
- * says).
+ * Invariant: only a sender that proved, by a round trip at its address, that it receives there
+ * (under a key, any sender) steers where our Joins go, is backed or counted in the vote, or
+ * installs a running group's view in us; an unproven one is answered where it spoke from, at a
+ * bounded rate, and its word holds founding back once, for a bounded time (see GroupWord).
  */
 export class Joiner {
   /** Other joiners heard while no group answers, and their votes. */
