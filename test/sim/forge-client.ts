@@ -46,6 +46,21 @@ import {
   groupIdOf,
   PacketType,
 } from '../../runtime/wire/index.js';
+import {
+  AMPLIFICATION,
+  at,
+  describeWith,
+  FORGER,
+  forgedBytes,
+  keepTemplate,
+  minimizeSent,
+  pick,
+  put,
+  randomBytes,
+  randomHex,
+  show,
+  walk,
+} from './forge-kit.js';
 import { type RpcScenarioResult, rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import type { RpcSim } from './rpc-world.js';
 import { membersOf } from './run.js';
@@ -82,8 +97,6 @@ export const CLIENT_FORGE_DEFAULTS: ClientForgeOptions = {
   trace: false,
 };
 
-export const FORGER = 'x9';
-export const AMPLIFICATION = 4;
 const GROUP = groupIdOf('sim');
 /** The simulated group's key (keyed runs), and another group's. */
 const KEY = 'forge-client simulated group key, 32+ bytes long';
@@ -130,34 +143,18 @@ interface Template {
 }
 
 const REQUEST_ID = /^([A-Za-z0-9_-]{1,64}):(\d{1,15})$/;
-const pick = <T>(r: RandomSource, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-const hex = (r: RandomSource, n: number) => {
-  let s = '';
-  for (let i = 0; i < n; i++) s += Math.floor(r() * 16).toString(16);
-  return s;
-};
-const bytesOf = (r: RandomSource, n: number) => {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
-  return b;
-};
-const show = (v: unknown): string =>
-  JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? `bin(${x.length})` : x)) ?? String(v);
 
 /** A datagram decoded for print. */
 export function describeClient(bytes: Uint8Array): string {
-  try {
-    const p = decodePacket(bytes);
+  return describeWith(bytes, (p, sender) => {
     let body: unknown;
     try {
       body = decodeValue(p.payload);
     } catch (e) {
       body = `(payload does not decode: ${(e as Error).message})`;
     }
-    return `type ${p.type} flags ${p.flags} group ${p.groupId === GROUP >>> 0 ? 'sim' : p.groupId} sender ${memberId(p.sender)} tag ${p.tag.length} headers ${show(p.headers)} ${show(body)}`;
-  } catch (e) {
-    return `(${bytes.length} bytes, does not decode: ${(e as Error).message})`;
-  }
+    return `type ${p.type} flags ${p.flags} group ${p.groupId === GROUP >>> 0 ? 'sim' : p.groupId} sender ${sender} tag ${p.tag.length} headers ${show(p.headers)} ${show(body)}`;
+  });
 }
 
 /** Installs the forger on an RPC simulation: captures client packets both ways, and forges. */
@@ -244,11 +241,6 @@ export class ClientForger {
     }
     if (!Array.isArray(tuple) || typeof tuple[0] !== 'number') return;
     if (fromClient) this.noteCalls(tuple);
-    let list = into.get(tuple[0]);
-    if (!list) {
-      list = [];
-      into.set(tuple[0], list);
-    }
     const t: Template = {
       from,
       to,
@@ -257,9 +249,7 @@ export class ClientForger {
       tuple,
       raw: bytes.slice(),
     };
-    // The first four and the latest four of each kind.
-    if (list.length < 8) list.push(t);
-    else list[4 + Math.floor(this.r() * 4)] = t;
+    keepTemplate(into, tuple[0], t, () => Math.floor(this.r() * 4));
   }
 
   /** Records each call a client sent: its id with service, method and arguments. */
@@ -309,7 +299,11 @@ export class ClientForger {
       }
     }
     const client =
-      knows && r() < 0.8 ? pick(r, this.clientIds) : r() < 0.5 ? hex(r, 16) : pick(r, ['x', 'c', 'c00']);
+      knows && r() < 0.8
+        ? pick(r, this.clientIds)
+        : r() < 0.5
+          ? randomHex(r, 16)
+          : pick(r, ['x', 'c', 'c00']);
     return `${client}:${n}`;
   }
 
@@ -328,7 +322,8 @@ export class ClientForger {
     if (typeof v === 'number' && Number.isInteger(v) && v >= 2 ** 40)
       return pick(r, [0, 2 ** 52, Math.floor(r() * 2 ** 52) + 2 ** 52]);
     // Cookies (a header, or a view's), and results: guesses of their length.
-    if (v instanceof Uint8Array) return at === 'headers' || v.length === 8 ? bytesOf(r, v.length) : v.slice();
+    if (v instanceof Uint8Array)
+      return at === 'headers' || v.length === 8 ? randomBytes(r, v.length) : v.slice();
     return v;
   }
 
@@ -569,10 +564,10 @@ export class ClientForger {
       () => {
         const ms = members();
         const addrs = ms.map((x) => (r() < 0.8 ? k.addressOf(x) : FORGER));
-        return [14, m, view(), ms, addrs, pick(r, [0, 1_200, 60_000]), bytesOf(r, 8), nonce()];
+        return [14, m, view(), ms, addrs, pick(r, [0, 1_200, 60_000]), randomBytes(r, 8), nonce()];
       },
       () => [16, pick(r, [0, 1, 4_000, 16_384, 2 ** 31])],
-      () => [17, bytesOf(r, 8)],
+      () => [17, randomBytes(r, 8)],
     ])();
   }
 }
@@ -591,24 +586,13 @@ function aimed(tuple: unknown[], member: string | undefined, aim: boolean): unkn
 
 /** One leaf changed, an array cut or extended or an element dropped, or the kind changed. */
 function mutateTuple(r: RandomSource, t: unknown[], members: string[], requestId: () => string): string {
-  const leaves: number[][] = [];
-  const arrays: number[][] = [[]];
-  const go = (v: unknown[], p: number[]) =>
-    v.forEach((x, i) => {
-      const q = [...p, i];
-      if (Array.isArray(x)) {
-        arrays.push(q);
-        go(x, q);
-      } else leaves.push(q);
-    });
-  go(t, []);
-  const at = (p: number[]) => p.reduce<unknown>((v, i) => (v as unknown[])[i], t) as unknown;
+  const { leaves, arrays } = walk(t);
   const op = pick(r, ['leaf', 'leaf', 'leaf', 'truncate', 'extend', 'drop', 'kind']);
   switch (op) {
     case 'leaf': {
       if (leaves.length === 0) return 'leaf (none)';
       const p = pick(r, leaves);
-      const v = at(p);
+      const v = at(t, p);
       const x =
         typeof v === 'number'
           ? pick(r, [v + 1, v - 1, 0, -1, 0.5, 2 ** 31, 2 ** 53 - 1, Number.NaN, v + 64])
@@ -617,27 +601,26 @@ function mutateTuple(r: RandomSource, t: unknown[], members: string[], requestId
             : v instanceof Uint8Array
               ? pick(r, [new Uint8Array(0), v.subarray(0, v.length >> 1), new Uint8Array(70_000)])
               : pick(r, [0, '', true, [], new Uint8Array(3)]);
-      const parent = at(p.slice(0, -1)) as unknown[];
-      parent[p[p.length - 1]!] = x;
+      put(t, p, x);
       return `leaf [${p.join(',')}] ${show(v)} -> ${show(x)}`;
     }
     case 'truncate': {
       const p = pick(r, arrays);
-      const a = at(p) as unknown[];
+      const a = at(t, p) as unknown[];
       const keep = Math.floor(r() * a.length);
       a.length = keep;
       return `truncate [${p.join(',')}] to ${keep}`;
     }
     case 'extend': {
       const p = pick(r, arrays);
-      const a = at(p) as unknown[];
+      const a = at(t, p) as unknown[];
       const x = a.length > 0 && r() < 0.6 ? structuredClone(pick(r, a)) : randomInt(r, 0, 100);
       a.push(x);
       return `extend [${p.join(',')}] with ${show(x)}`;
     }
     case 'drop': {
       const p = pick(r, arrays);
-      const a = at(p) as unknown[];
+      const a = at(t, p) as unknown[];
       if (a.length === 0) return 'drop (empty)';
       const i = Math.floor(r() * a.length);
       a.splice(i, 1);
@@ -765,13 +748,10 @@ export async function runClientForge(
   for (const c of sim.calls)
     if (c.final?.kind === 'value' && !values.get(c.id)?.has(JSON.stringify(c.final.value)))
       violations.push(`forged-final: ${c.id} ended with ${JSON.stringify(c.final.value)}, no member sent it`);
-  const forgedBytes = run.forger.events.reduce(
-    (s, e) => s + e.sent.reduce((t, x) => t + x.bytes.length, 0),
-    0,
-  );
+  const forged = forgedBytes(run.forger.events);
   const proven = forger.events.some((e) => e.proven);
-  if (!proven && forger.reflected > AMPLIFICATION * forgedBytes)
-    violations.push(`reflected: ${forger.reflected} bytes to ${FORGER} for ${forgedBytes} forged`);
+  if (!proven && forger.reflected > AMPLIFICATION * forged)
+    violations.push(`reflected: ${forger.reflected} bytes to ${FORGER} for ${forged} forged`);
   let refused = 0;
   for (const inc of sim.incarnations) {
     const s = inc.replica.stats() as unknown as Record<string, number>;
@@ -804,11 +784,5 @@ export async function minimizeClient(
   seed: number,
   r: ClientForgeResult,
 ): Promise<{ sent: ForgedClient[]; result: ClientForgeResult } | undefined> {
-  const all = r.events.flatMap((e) => e.sent);
-  const tries: ForgedClient[][] = [...all.map((d) => [d]), ...r.events.map((e) => e.sent), all];
-  for (const t of tries) {
-    const x = await runClientForge({ ...o, trace: false }, seed, t);
-    if (x.violations.length > 0) return { sent: t, result: x };
-  }
-  return undefined;
+  return minimizeSent(r.events, (sent) => runClientForge({ ...o, trace: false }, seed, sent));
 }

@@ -39,6 +39,21 @@ import { fnv1a } from '../../runtime/stack/hash.js';
 import { endpointOf, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, randomInt, seededRandom } from '../../runtime/stack/random.js';
 import { decodePacket, encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
+import {
+  AMPLIFICATION,
+  at,
+  describeWith,
+  FORGER,
+  forgedBytes,
+  keepTemplate,
+  minimizeSent,
+  pick,
+  put,
+  randomBytes,
+  randomHex,
+  show,
+  walk,
+} from './forge-kit.js';
 import { GROUP_CHECKERS } from './group-checkers.js';
 import { rpcConfig, runRpcScenario } from './rpc-scenario.js';
 import { membersOf } from './run.js';
@@ -78,11 +93,6 @@ export const FORGE_DEFAULTS: ForgeOptions = {
   control: true,
   trace: false,
 };
-
-/** The forger's own transport address (nothing listens there). */
-export const FORGER = 'x9';
-/** At most this many times the forged bytes may be sent to the forger's address. */
-export const AMPLIFICATION = 4;
 
 /** One forged datagram as sent. */
 export interface Forged {
@@ -163,18 +173,6 @@ function secret(v: unknown, rpc: boolean): boolean {
   return false;
 }
 
-function randomHex(r: RandomSource, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += Math.floor(r() * 16).toString(16);
-  return s;
-}
-
-function randomBytes(r: RandomSource, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
-  return b;
-}
-
 /** A guess for a secret the forger cannot read. */
 function guess(r: RandomSource, v: unknown): unknown {
   if (typeof v === 'number') {
@@ -193,38 +191,6 @@ function blind(v: unknown, r: RandomSource, rpc: boolean, oracle: boolean): unkn
   if (v instanceof Uint8Array) return v.slice();
   return v;
 }
-
-type Path = number[];
-
-/** Paths to every leaf and every array under `root` (the root array itself is `[]`). */
-function walk(root: unknown[]): { leaves: Path[]; arrays: Path[] } {
-  const leaves: Path[] = [];
-  const arrays: Path[] = [[]];
-  const go = (v: unknown[], p: Path) => {
-    v.forEach((x, i) => {
-      const q = [...p, i];
-      if (Array.isArray(x)) {
-        arrays.push(q);
-        go(x, q);
-      } else leaves.push(q);
-    });
-  };
-  go(root, []);
-  return { leaves, arrays };
-}
-
-function at(root: unknown[], p: Path): unknown {
-  let v: unknown = root;
-  for (const i of p) v = (v as unknown[])[i];
-  return v;
-}
-
-function put(root: unknown[], p: Path, x: unknown): void {
-  const parent = at(root, p.slice(0, -1)) as unknown[];
-  parent[p[p.length - 1]!] = x;
-}
-
-const pick = <T>(r: RandomSource, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 /** What the forger knows: member ids of the group's views and which node each runs on, and the
  * newest view's id and epoch (a keyless `status` shows them). */
@@ -634,18 +600,13 @@ function synthesize(r: RandomSource, layer: Layer, k: Knowledge, type: number): 
   }
 }
 
-function show(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? `bin(${x.length})` : x)) ?? String(v);
-}
-
 /** A datagram decoded for print: its fixed header and headers, or why it does not decode. */
 export function describe(bytes: Uint8Array): string {
-  try {
-    const p = decodePacket(bytes);
-    return `type ${p.type} flags ${p.flags} sender ${memberId(p.sender)} headers ${show(p.headers)} payload ${p.payload.length} bytes`;
-  } catch (e) {
-    return `(${bytes.length} bytes, does not decode: ${(e as Error).message})`;
-  }
+  return describeWith(
+    bytes,
+    (p, sender) =>
+      `type ${p.type} flags ${p.flags} sender ${sender} headers ${show(p.headers)} payload ${p.payload.length} bytes`,
+  );
 }
 
 /**
@@ -712,11 +673,6 @@ export class Forger {
     }
     const add = (headers: unknown[], payload: Uint8Array) => {
       const key = signature(p.type, headers);
-      let list = this.byKind.get(key);
-      if (!list) {
-        list = [];
-        this.byKind.set(key, list);
-      }
       const c: Captured = {
         src,
         to,
@@ -726,10 +682,9 @@ export class Forger {
         headers: structuredClone(headers),
         payload: payload.slice(),
       };
-      // The first four and the latest four of each kind, and the latest apart (a forger's best
-      // guess of a counter is just past the newest value it could have seen).
-      if (list.length < 8) list.push(c);
-      else list[4 + (this.captured++ % 4)] = c;
+      // And the latest apart (a forger's best guess of a counter is just past the newest value
+      // it could have seen).
+      keepTemplate(this.byKind, key, c, () => this.captured++ % 4);
       this.latest.set(key, c);
     };
     add(p.headers, p.payload);
@@ -961,12 +916,12 @@ export async function runForge(
   const f = run.figures;
   const violations = [...run.violations];
   const notes: string[] = [];
-  const forgedBytes = run.events.reduce((s, e) => s + e.sent.reduce((t, x) => t + x.bytes.length, 0), 0);
+  const forged = forgedBytes(run.events);
   if (f.invented.length > 0)
     violations.push(`invented: a view names ${f.invented.join(', ')}, never started`);
-  if (f.reflected > AMPLIFICATION * forgedBytes)
+  if (f.reflected > AMPLIFICATION * forged)
     violations.push(
-      `reflected: ${f.reflected} bytes sent to ${FORGER} for ${forgedBytes} forged (more than ${AMPLIFICATION}x)`,
+      `reflected: ${f.reflected} bytes sent to ${FORGER} for ${forged} forged (more than ${AMPLIFICATION}x)`,
     );
   if (f.unreliable > 0)
     notes.push(
@@ -1029,15 +984,5 @@ export async function minimize(
   seed: number,
   r: ForgeResult,
 ): Promise<{ sent: Forged[]; result: ForgeResult } | undefined> {
-  const all = r.events.flatMap((e) => e.sent);
-  const tries: Forged[][] = [...all.map((d) => [d]), ...r.events.map((e) => e.sent), all];
-  const seen = new Set<string>();
-  for (const t of tries) {
-    const key = t.map((d) => all.indexOf(d)).join(',');
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const x = await runForge({ ...o, trace: false }, seed, t);
-    if (x.violations.length > 0) return { sent: t, result: x };
-  }
-  return undefined;
+  return minimizeSent(r.events, (sent) => runForge({ ...o, trace: false }, seed, sent));
 }
