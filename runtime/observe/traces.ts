@@ -3,8 +3,11 @@
  * request count (and each trace by step count), so a busy member keeps the last N requests.
  *
  * Recording allocates nothing: a request owns a slot of the ring, and each step kind a fixed cell
- * of typed-array columns (time, two numbers, a string, flags). `TraceStep` objects are built only
- * when a trace is read. A column holds one kind's cells for every slot in a row (kind-major):
+ * of typed-array columns (time, two numbers, a text, flags). `TraceStep` objects are built only
+ * when a trace is read. Texts (a method, a client's address, an error code) are kept
+ * once each in a small table and a cell holds their number: a column of strings held a pointer
+ * per step into an old-generation array, each store a write barrier and each young string kept
+ * alive by it copied by the scavenger (session 43). A column holds one kind's cells for every slot in a row (kind-major):
  * slots are taken in turn, so consecutive requests' cells of one kind share cache lines, and a
  * member that records three kinds of eight (one that is not the contact) touches three runs of
  * each column, not every slot's whole row (session 38: a slot-major ring of 1,024 requests cost
@@ -62,6 +65,13 @@ const STARTS = new Uint8Array(KINDS);
 STARTS[STEP.call] = STARTS[STEP.received] = STARTS[STEP.ordered] = 1;
 /** Slots the lookup scans (newest first) for an unindexed request its guess missed. */
 const SCAN = 32;
+/**
+ * Distinct texts the ring numbers (methods, client addresses, error codes); past them a
+ * text is kept in a map by cell ({@link TEXT_SPILLED}). Index 0 is no text.
+ */
+const MAX_TEXTS = 4096;
+/** A cell whose text did not fit the table: kept in `spilled`. */
+const TEXT_SPILLED = 0xffff;
 const NAMES = Object.keys(STEP) as TraceStep['step'][];
 
 /**
@@ -119,14 +129,29 @@ export class TraceRing {
   private unindexed = 0;
   private live = 0;
   private readonly ids: (string | undefined)[];
+  /** Per slot, the member that recorded it (written only when it changes: mostly never). */
   private readonly members: string[];
   private readonly at: Float64Array;
   private readonly a: Float64Array;
   private readonly b: Float64Array;
-  private readonly s: (string | undefined)[];
+  /** Per cell, its text's number in {@link texts} (0: none). */
+  private readonly s: Uint16Array;
   private readonly flags: Uint8Array;
-  /** Per cell, the order the step arrived in its slot (1-based; 0 = not recorded). */
+  /**
+   * Per cell, the order the step arrived in its slot (1-based), meaningful only where
+   * {@link has} marks the kind recorded: a slot taken again clears one byte, not eight cells.
+   */
   private readonly order: Uint8Array;
+  /** Per slot, a bit per step kind recorded there (bit `kind`). */
+  private readonly has: Uint8Array;
+  /** The texts cells name, by number, and their numbers (see {@link textId}). */
+  private readonly texts: string[] = [''];
+  private readonly textIds = new Map<string, number>();
+  /** Per step kind, the last text numbered and its number: most steps repeat their kind's last. */
+  private readonly lastText: (string | undefined)[] = new Array(KINDS).fill(undefined);
+  private readonly lastTextId = new Uint16Array(KINDS);
+  /** Texts of cells marked {@link TEXT_SPILLED}, by cell. */
+  private readonly spilled = new Map<number, string>();
   /** Per slot, steps recorded so far (cells and repeats). */
   private readonly steps: Uint8Array;
   /** Steps of a kind already recorded in the slot (rare: a request ordered twice here), by slot. */
@@ -155,9 +180,10 @@ export class TraceRing {
     this.at = new Float64Array(n * KINDS).fill(Number.NaN);
     this.a = new Float64Array(n * KINDS);
     this.b = new Float64Array(n * KINDS);
-    this.s = new Array(n * KINDS).fill(undefined);
+    this.s = new Uint16Array(n * KINDS);
     this.flags = new Uint8Array(n * KINDS);
     this.order = new Uint8Array(n * KINDS);
+    this.has = new Uint8Array(n);
     this.steps = new Uint8Array(n);
     this.isUnindexed = new Uint8Array(n);
     this.index = new IdIndex(n);
@@ -210,7 +236,7 @@ export class TraceRing {
     this.next = slot + 1 === this.capacity ? 0 : slot + 1;
     this.evict(slot);
     this.ids[slot] = requestId;
-    this.members[slot] = member;
+    if (this.members[slot] !== member) this.members[slot] = member;
     this.live++;
     if (index) this.index.set(requestId, slot);
     else {
@@ -247,7 +273,9 @@ export class TraceRing {
   ): void {
     if (slot < 0) return;
     const cell = kind * this.capacity + slot;
-    if (this.order[cell] !== 0) {
+    const bit = 1 << kind;
+    const has = this.has[slot]!;
+    if ((has & bit) !== 0) {
       if (kind === STEP.received) {
         const n = this.a[cell]!;
         this.a[cell] = (Number.isNaN(n) ? 1 : n) + 1;
@@ -262,26 +290,57 @@ export class TraceRing {
       return;
     }
     if (this.steps[slot]! >= MAX_STEPS) return;
+    this.has[slot] = has | bit;
     this.order[cell] = ++this.steps[slot]!;
     this.at[cell] = at;
     // Numbers only where the kind has them (a trace reads a cell only where FIELDS names it):
-    // fewer columns touched per step. The string is kept whatever the kind (`stepText`).
+    // fewer columns touched per step. The text is kept whatever the kind (`stepText`).
     if (HAS_A[kind] === 1) this.a[cell] = a;
     if (HAS_B[kind] === 1) this.b[cell] = b;
-    this.s[cell] = s;
+    const t = s === undefined ? 0 : this.textId(s, kind);
+    this.s[cell] = t;
+    if (t === TEXT_SPILLED) this.spilled.set(cell, s!);
     if (flags !== 0 || this.flags[cell] !== 0) this.flags[cell] = flags;
+  }
+
+  /**
+   * The number of text `s` (numbered on first sight), or {@link TEXT_SPILLED} once the table is
+   * full. `kind` picks the last-text cache: a step kind's text is mostly its last one (the same
+   * method, the same client's address), compared by pointer or, for a copy, by content, with no
+   * hashing.
+   */
+  private textId(s: string, kind: number): number {
+    if (s === this.lastText[kind]) return this.lastTextId[kind]!;
+    let id = this.textIds.get(s);
+    if (id === undefined) {
+      if (this.texts.length >= MAX_TEXTS) return TEXT_SPILLED;
+      id = this.texts.length;
+      this.texts.push(s);
+      this.textIds.set(s, id);
+    }
+    this.lastText[kind] = s;
+    this.lastTextId[kind] = id;
+    return id;
+  }
+
+  /** The text of `cell` (its number `t`). */
+  private text(cell: number): string | undefined {
+    const t = this.s[cell]!;
+    return t === 0 ? undefined : t === TEXT_SPILLED ? this.spilled.get(cell) : this.texts[t];
   }
 
   /** When step `kind` of `slot` was first recorded, or NaN. */
   stepAt(slot: number, kind: StepKind): number {
-    const cell = kind * this.capacity + slot;
-    return slot < 0 || this.order[cell] === 0 ? Number.NaN : this.at[cell]!;
+    return slot < 0 || (this.has[slot]! & (1 << kind)) === 0
+      ? Number.NaN
+      : this.at[kind * this.capacity + slot]!;
   }
 
   /** The string cell of step `kind` (its method, peer or error), if recorded. */
   stepText(slot: number, kind: StepKind): string | undefined {
-    const cell = kind * this.capacity + slot;
-    return slot < 0 || this.order[cell] === 0 ? undefined : this.s[cell];
+    return slot < 0 || (this.has[slot]! & (1 << kind)) === 0
+      ? undefined
+      : this.text(kind * this.capacity + slot);
   }
 
   /** Sets the `b` cell (e.g. `ms`) of a step already recorded. */
@@ -354,17 +413,17 @@ export class TraceRing {
     this.ids[slot] = undefined;
     if (this.repeats.size > 0) this.repeats.delete(slot);
     this.steps[slot] = 0;
-    // A cell counts only once `order` marks it recorded (`record`, `stepAt`, `build`), so the
-    // other columns keep their stale values until overwritten: a third of the writes.
-    const n = this.capacity;
-    for (let cell = slot; cell < KINDS * n; cell += n) this.order[cell] = 0;
+    // A cell counts only once `has` marks it recorded (`record`, `stepAt`, `build`), so the
+    // columns keep their stale values until overwritten.
+    this.has[slot] = 0;
   }
 
   private build(slot: number): RequestTrace {
     const found: { order: number; step: TraceStep }[] = [];
+    const has = this.has[slot]!;
     for (let k = 0; k < KINDS; k++) {
       const cell = k * this.capacity + slot;
-      if (this.order[cell] === 0) continue;
+      if ((has & (1 << k)) === 0) continue;
       found.push({
         order: this.order[cell]!,
         step: toStep(
@@ -372,14 +431,18 @@ export class TraceRing {
           this.at[cell]!,
           this.a[cell],
           this.b[cell],
-          this.s[cell],
+          this.text(cell),
           this.flags[cell]!,
         ),
       });
     }
     for (const r of this.repeats.get(slot) ?? []) found.push({ order: r.order, step: { ...r.step } });
     found.sort((x, y) => x.order - y.order);
-    return { requestId: this.ids[slot]!, member: this.members[slot]!, steps: found.map((f) => f.step) };
+    return {
+      requestId: this.ids[slot]!,
+      member: this.members[slot]!,
+      steps: found.map((f) => f.step),
+    };
   }
 }
 
