@@ -7,7 +7,8 @@
  * when a trace is read. Texts (a method, a client's address, an error code) are kept
  * once each in a small table and a cell holds their number: a column of strings held a pointer
  * per step into an old-generation array, each store a write barrier and each young string kept
- * alive by it copied by the scavenger (session 43). A column holds one kind's cells for every slot in a row (kind-major):
+ * alive by it copied by the scavenger (session 43). A request id is kept the same way: its client
+ * prefix's number and its counter, so the ring holds no string per request at all. A column holds one kind's cells for every slot in a row (kind-major):
  * slots are taken in turn, so consecutive requests' cells of one kind share cache lines, and a
  * member that records three kinds of eight (one that is not the contact) touches three runs of
  * each column, not every slot's whole row (session 38: a slot-major ring of 1,024 requests cost
@@ -69,7 +70,9 @@ const SCAN = 32;
  * Distinct texts the ring numbers (methods, client addresses, error codes); past them a
  * text is kept in a map by cell ({@link TEXT_SPILLED}). Index 0 is no text.
  */
-const MAX_TEXTS = 4096;
+const MAX_TEXTS = 16_384;
+/** Cells of the id index where an id may be (from its home on): one cache line of them. */
+const PROBE = 4;
 /** A cell whose text did not fit the table: kept in `spilled`. */
 const TEXT_SPILLED = 0xffff;
 const NAMES = Object.keys(STEP) as TraceStep['step'][];
@@ -119,16 +122,47 @@ export function outcomeFlags(
 
 export class TraceRing {
   /**
-   * Slot by request id, for the requests a client sent here. Only those: the index's string
-   * hashing and probing (an entry, a lookup and a removal per request at every member) were
-   * most of what tracing cost a loaded replica (4 % of its CPU in a profile of the observe bench).
+   * Slots by request id, for the requests a client sent here: a table of slots by the id's
+   * numbers, each id in one of {@link PROBE} cells from its {@link home} (removal clears its cell,
+   * nothing moves), with a `Map` of strings for odd ids and for ids whose cells are all taken
+   * (another client's live ids on them). Only those: the
+   * index's string hashing and probing (an entry, a lookup and a removal per request at every
+   * member) were most of what tracing cost a loaded replica (4 % of its CPU in a profile of the
+   * observe bench).
    */
-  private readonly index: IdIndex;
-  /** Per slot, 1 when its request is not in {@link index}; and how many such slots are live. */
+  private readonly table: Int32Array;
+  private readonly mask: number;
+  /** Per slot, its cell in {@link table}, or -1 (not indexed, or an odd id). */
+  private readonly cellOf: Int32Array;
+  /** Indexed slots of odd ids and of ids that found no free cell, by id. */
+  private readonly oddIndex = new Map<string, number>();
+  /** The ids of slots in {@link oddIndex} that are not odd, by slot. */
+  private readonly overflowIds = new Map<number, string>();
+  /** Per slot, 1 when its request is not indexed; and how many such slots are live. */
   private readonly isUnindexed: Uint8Array;
   private unindexed = 0;
   private live = 0;
-  private readonly ids: (string | undefined)[];
+  /**
+   * A slot's request id, as numbers: `clientId:counter` is its prefix (`clientId:`, a text's
+   * number, 0 for a free slot), its counter and the counter's digits (leading zeros included).
+   * No id string per request is kept: strings held for a thousand requests in an old-generation
+   * array were a write barrier per step and a copy by the scavenger per request (session 43).
+   * An odd id (no final digits, or a prefix the text table has no room for) has the prefix
+   * {@link TEXT_SPILLED} and its string in {@link oddIds}.
+   */
+  private readonly prefixes: Uint16Array;
+  private readonly counters: Float64Array;
+  private readonly digits: Uint8Array;
+  private readonly oddIds = new Map<number, string>();
+  /** {@link parse}'s answer: the id's counter, digits and prefix number (-1: not in the table). */
+  private pn = 0;
+  private pd = 0;
+  private pp = 0;
+  /** The prefix of the last id parsed whose prefix was unknown (numbered if a slot is taken). */
+  private newPrefix = '';
+  /** The last prefix parsed and its number: most ids are one client's. */
+  private lastPrefix = '';
+  private lastPrefixNo = -1;
   /** Per slot, the member that recorded it (written only when it changes: mostly never). */
   private readonly members: string[];
   private readonly at: Float64Array;
@@ -160,7 +194,7 @@ export class TraceRing {
   private readonly slowSlots: number[] = [];
   private readonly slowKept: RequestTrace[] = [];
   private next = 0;
-  /** {@link slot}'s last answer (checked against `ids` before use: the slot may be reused). */
+  /** {@link slot}'s last answer (forgotten when its slot is taken again). */
   private lastId: string | undefined;
   private lastSlot = 0;
   /** Per step kind, the slot its last lookup found (where {@link slot} guesses the next one). */
@@ -175,7 +209,9 @@ export class TraceRing {
     private readonly slowCapacity = 20,
   ) {
     const n = Math.max(0, capacity);
-    this.ids = new Array(n).fill(undefined);
+    this.prefixes = new Uint16Array(n);
+    this.counters = new Float64Array(n);
+    this.digits = new Uint8Array(n);
     this.members = new Array(n).fill('');
     this.at = new Float64Array(n * KINDS).fill(Number.NaN);
     this.a = new Float64Array(n * KINDS);
@@ -186,7 +222,11 @@ export class TraceRing {
     this.has = new Uint8Array(n);
     this.steps = new Uint8Array(n);
     this.isUnindexed = new Uint8Array(n);
-    this.index = new IdIndex(n);
+    let cells = 2;
+    while (cells < 2 * n) cells *= 2;
+    this.table = new Int32Array(cells).fill(-1);
+    this.mask = cells - 1;
+    this.cellOf = new Int32Array(n).fill(-1);
   }
 
   /** Requests held. */
@@ -205,11 +245,12 @@ export class TraceRing {
    */
   slot(requestId: string, member: string, create = true, kind?: StepKind, index = true): number {
     // A request's steps often come in a row (applying then outcome, outcome then replied).
-    if (sameId(requestId, this.lastId) && this.ids[this.lastSlot] === requestId) {
+    if (sameId(requestId, this.lastId)) {
       if (kind !== undefined) this.cursor[kind] = this.lastSlot;
       return this.lastSlot;
     }
     if (this.capacity <= 0) return -1;
+    this.parse(requestId);
     // Requests pass each step in the order they took their slots (a batch of calls is received,
     // cast, ordered and applied in one order), so a step's request is most often in the slot
     // after the one the same step kind found last: an array read instead of the index.
@@ -218,9 +259,9 @@ export class TraceRing {
     // cost more than it ever found.
     if (kind !== undefined && (STARTS[kind] === 0 || (kind === STEP.ordered && index))) {
       const guess = this.cursor[kind]! + 1 === this.capacity ? 0 : this.cursor[kind]! + 1;
-      if (this.ids[guess] === requestId) return this.found(requestId, guess, kind);
+      if (this.matches(guess, requestId)) return this.found(requestId, guess, kind);
     }
-    const indexed = this.index.size > 0 ? this.index.get(requestId, this.ids) : -1;
+    const indexed = this.indexed(requestId);
     if (indexed >= 0) return this.found(requestId, indexed, kind);
     // A step that follows others here may belong to an unindexed request the guess missed
     // (requests applied out of order: handler locks, async methods): the newest slots first.
@@ -228,17 +269,24 @@ export class TraceRing {
       let at = this.next;
       for (let k = Math.min(SCAN, this.capacity); k > 0; k--) {
         at = at === 0 ? this.capacity - 1 : at - 1;
-        if (this.ids[at] === requestId) return this.found(requestId, at, kind);
+        if (this.matches(at, requestId)) return this.found(requestId, at, kind);
       }
     }
     if (!create) return -1;
     const slot = this.next;
     this.next = slot + 1 === this.capacity ? 0 : slot + 1;
     this.evict(slot);
-    this.ids[slot] = requestId;
+    let prefix = this.pp;
+    if (prefix === -1) prefix = this.number(this.newPrefix);
+    this.prefixes[slot] = prefix;
+    if (prefix === TEXT_SPILLED) this.oddIds.set(slot, requestId);
+    else {
+      this.counters[slot] = this.pn;
+      this.digits[slot] = this.pd;
+    }
     if (this.members[slot] !== member) this.members[slot] = member;
     this.live++;
-    if (index) this.index.set(requestId, slot);
+    if (index) this.enter(slot, requestId);
     else {
       this.isUnindexed[slot] = 1;
       this.unindexed++;
@@ -247,10 +295,8 @@ export class TraceRing {
   }
 
   private found(requestId: string, slot: number, kind: StepKind | undefined): number {
-    // The same id, perhaps another string of it: the latest one is kept, since the request's
-    // later steps here come with it (at a contact, the id decoded from the order replaces the
-    // client packet's), and comparing a string with itself stops at the pointer.
-    this.ids[slot] = requestId;
+    // The request's next step here most often comes with this string (at a contact, the id
+    // decoded from the order replaces the client packet's): compared by pointer.
     this.lastId = requestId;
     this.lastSlot = slot;
     if (kind !== undefined) this.cursor[kind] = slot;
@@ -350,7 +396,138 @@ export class TraceRing {
 
   /** Whether `slot` holds `requestId` still (the ring may have moved on). */
   holds(slot: number, requestId: string): boolean {
-    return slot >= 0 && this.ids[slot] === requestId;
+    if (slot < 0 || slot >= this.capacity) return false;
+    this.parse(requestId);
+    return this.matches(slot, requestId);
+  }
+
+  /**
+   * Reads `id` as numbers into {@link pn}, {@link pd}, {@link pp}: its final digits (at most 15)
+   * and the text number of what precedes them, -1 when that prefix is not numbered (yet:
+   * {@link newPrefix}), {@link TEXT_SPILLED} for an id with no final digit.
+   */
+  private parse(id: string): void {
+    let n = 0;
+    let scale = 1;
+    let i = id.length - 1;
+    for (const stop = Math.max(0, id.length - 15); i >= stop; i--) {
+      const digit = id.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      n += digit * scale;
+      scale *= 10;
+    }
+    this.pn = n;
+    this.pd = id.length - 1 - i;
+    if (this.pd === 0) {
+      this.pp = TEXT_SPILLED;
+      return;
+    }
+    const last = this.lastPrefix;
+    if (this.lastPrefixNo > 0 && i + 1 === last.length && id.startsWith(last)) {
+      this.pp = this.lastPrefixNo;
+      return;
+    }
+    const prefix = id.slice(0, i + 1);
+    const known = this.textIds.get(prefix);
+    if (known === undefined) {
+      this.pp = -1;
+      this.newPrefix = prefix;
+      return;
+    }
+    this.lastPrefix = prefix;
+    this.lastPrefixNo = known;
+    this.pp = known;
+  }
+
+  /** Whether `slot` holds the id last {@link parse}d (`id`). */
+  private matches(slot: number, id: string): boolean {
+    const pp = this.pp;
+    if (pp > 0 && pp !== TEXT_SPILLED)
+      return this.prefixes[slot] === pp && this.counters[slot] === this.pn && this.digits[slot] === this.pd;
+    return this.prefixes[slot] === TEXT_SPILLED && this.oddIds.get(slot) === id;
+  }
+
+  /** Numbers prefix `s` (or {@link TEXT_SPILLED}: the table is full). */
+  private number(s: string): number {
+    let id = this.textIds.get(s);
+    if (id === undefined) {
+      if (this.texts.length >= MAX_TEXTS) return TEXT_SPILLED;
+      id = this.texts.length;
+      this.texts.push(s);
+      this.textIds.set(s, id);
+    }
+    return id;
+  }
+
+  /** The request id `slot` holds (a string built afresh). */
+  private idOf(slot: number): string {
+    const prefix = this.prefixes[slot]!;
+    if (prefix === TEXT_SPILLED) return this.oddIds.get(slot)!;
+    const n = String(this.counters[slot]!);
+    const d = this.digits[slot]!;
+    return this.texts[prefix]! + (n.length < d ? n.padStart(d, '0') : n);
+  }
+
+  /** The table cell where a slot of prefix `p` and counter `n` is looked for first. */
+  private home(p: number, n: number): number {
+    return ((n | 0) + Math.imul(p, 0x9e3779b1)) & this.mask;
+  }
+
+  /** The indexed slot of the id last {@link parse}d (`id`), or -1. */
+  private indexed(id: string): number {
+    const pp = this.pp;
+    if (pp > 0 && pp !== TEXT_SPILLED) {
+      const t = this.table;
+      const home = this.home(pp, this.pn);
+      for (let k = 0; k < PROBE; k++) {
+        const slot = t[(home + k) & this.mask]!;
+        if (
+          slot >= 0 &&
+          this.prefixes[slot] === pp &&
+          this.counters[slot] === this.pn &&
+          this.digits[slot] === this.pd
+        )
+          return slot;
+      }
+    }
+    return this.oddIndex.size > 0 ? (this.oddIndex.get(id) ?? -1) : -1;
+  }
+
+  /** Indexes `slot`, which holds `id`. */
+  private enter(slot: number, id: string): void {
+    const prefix = this.prefixes[slot]!;
+    if (prefix === TEXT_SPILLED) {
+      this.oddIndex.set(id, slot);
+      return;
+    }
+    const t = this.table;
+    const home = this.home(prefix, this.counters[slot]!);
+    for (let k = 0; k < PROBE; k++) {
+      const c = (home + k) & this.mask;
+      if (t[c]! < 0) {
+        t[c] = slot;
+        this.cellOf[slot] = c;
+        return;
+      }
+    }
+    this.oddIndex.set(id, slot);
+    this.overflowIds.set(slot, id);
+  }
+
+  /** Takes `slot` out of the index. */
+  private unindex(slot: number): void {
+    const c = this.cellOf[slot]!;
+    if (c >= 0) {
+      this.table[c] = -1;
+      this.cellOf[slot] = -1;
+      return;
+    }
+    let id = this.oddIds.get(slot);
+    if (id === undefined) {
+      id = this.overflowIds.get(slot);
+      this.overflowIds.delete(slot);
+    }
+    if (id !== undefined && this.oddIndex.get(id) === slot) this.oddIndex.delete(id);
   }
 
   /**
@@ -359,12 +536,14 @@ export class TraceRing {
    * steps are merged in time order.
    */
   get(requestId: string): RequestTrace | undefined {
+    if (this.capacity <= 0) return undefined;
     const held: number[] = [];
-    const indexed = this.index.get(requestId, this.ids);
+    this.parse(requestId);
+    const indexed = this.indexed(requestId);
     if (indexed >= 0) held.push(indexed);
     if (this.unindexed > 0)
       for (let slot = 0; slot < this.capacity; slot++)
-        if (this.isUnindexed[slot] === 1 && this.ids[slot] === requestId) held.push(slot);
+        if (this.isUnindexed[slot] === 1 && this.matches(slot, requestId)) held.push(slot);
     if (held.length <= 1) return held.length === 0 ? undefined : this.build(held[0]!);
     const traces = held.map((slot) => this.build(slot));
     const steps = traces.flatMap((t) => t.steps).sort((x, y) => x.at - y.at);
@@ -396,8 +575,8 @@ export class TraceRing {
   }
 
   private evict(slot: number): void {
-    const id = this.ids[slot];
-    if (id === undefined) return;
+    const prefix = this.prefixes[slot]!;
+    if (prefix === 0) return;
     // A slow request leaving the ring is copied out, so the slow list outlives the ring.
     const i = this.slowSlots.length > 0 ? this.slowSlots.indexOf(slot) : -1;
     if (i >= 0) {
@@ -408,9 +587,11 @@ export class TraceRing {
     if (this.isUnindexed[slot] === 1) {
       this.isUnindexed[slot] = 0;
       this.unindexed--;
-    } else this.index.delete(id, slot);
+    } else this.unindex(slot);
     this.live--;
-    this.ids[slot] = undefined;
+    if (prefix === TEXT_SPILLED) this.oddIds.delete(slot);
+    this.prefixes[slot] = 0;
+    if (slot === this.lastSlot) this.lastId = undefined;
     if (this.repeats.size > 0) this.repeats.delete(slot);
     this.steps[slot] = 0;
     // A cell counts only once `has` marks it recorded (`record`, `stepAt`, `build`), so the
@@ -439,7 +620,7 @@ export class TraceRing {
     for (const r of this.repeats.get(slot) ?? []) found.push({ order: r.order, step: { ...r.step } });
     found.sort((x, y) => x.order - y.order);
     return {
-      requestId: this.ids[slot]!,
+      requestId: this.idOf(slot),
       member: this.members[slot]!,
       steps: found.map((f) => f.step),
     };
@@ -459,87 +640,6 @@ function sameId(a: string, b: string | undefined): boolean {
     a.charCodeAt(a.length - 1) === b.charCodeAt(b.length - 1) &&
     a === b
   );
-}
-
-/**
- * The number `id` ends with (the counter of `clientId:counter`, at most 15 digits), or -1 when it
- * ends with no digit: where {@link IdIndex} looks for it.
- */
-function tailNumber(id: string): number {
-  let n = 0;
-  let scale = 1;
-  let i = id.length - 1;
-  for (const stop = Math.max(0, id.length - 15); i >= stop; i--) {
-    const digit = id.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    n += digit * scale;
-    scale *= 10;
-  }
-  return i === id.length - 1 ? -1 : n;
-}
-
-/**
- * The ring's index of request ids → slots: a table of slots by each id's counter
- * ({@link tailNumber}) modulo its size, for ids that end with digits and whose cell no other live
- * id holds, and a `Map` of strings for the rest (another client's id on the same cell). One
- * client's live counters are consecutive and fewer than the table's cells, so they never meet;
- * and consecutive cells share cache lines, where a `Map`'s entries for consecutive calls do not.
- * The contact entered, looked up and removed every call's id in a `Map` of strings: a fifth of
- * the observer's own time under the 64-outstanding load (session 38).
- */
-class IdIndex {
-  private readonly table: Int32Array;
-  private readonly mask: number;
-  private inTable = 0;
-  /**
-   * Per slot, its table cell, or -1 when its id is in {@link byId}: removal then reads nothing of
-   * an id the ring took a thousand requests ago (its characters long out of the cache).
-   */
-  private readonly cellOf: Int32Array;
-  private readonly byId = new Map<string, number>();
-
-  /** @param capacity slots of the ring: the table has at least twice as many cells. */
-  constructor(capacity: number) {
-    let cells = 2;
-    while (cells < 2 * capacity) cells *= 2;
-    this.table = new Int32Array(cells).fill(-1);
-    this.mask = cells - 1;
-    this.cellOf = new Int32Array(capacity).fill(-1);
-  }
-
-  get size(): number {
-    return this.inTable + this.byId.size;
-  }
-
-  /** The slot of `id`, or -1; `ids` is the ring's id column (a cell's slot is checked there). */
-  get(id: string, ids: readonly (string | undefined)[]): number {
-    const n = tailNumber(id);
-    if (n >= 0) {
-      const slot = this.table[n & this.mask]!;
-      if (slot >= 0 && ids[slot] === id) return slot;
-    }
-    return this.byId.size > 0 ? (this.byId.get(id) ?? -1) : -1;
-  }
-
-  set(id: string, slot: number): void {
-    const n = tailNumber(id);
-    const cell = n & this.mask;
-    if (n >= 0 && this.table[cell] === -1) {
-      this.table[cell] = slot;
-      this.cellOf[slot] = cell;
-      this.inTable++;
-    } else this.byId.set(id, slot);
-  }
-
-  /** Forgets `id`, held at `slot`. */
-  delete(id: string, slot: number): void {
-    const cell = this.cellOf[slot]!;
-    if (cell >= 0) {
-      this.table[cell] = -1;
-      this.cellOf[slot] = -1;
-      this.inTable--;
-    } else this.byId.delete(id);
-  }
 }
 
 function toStep(

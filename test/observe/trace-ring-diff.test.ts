@@ -80,9 +80,11 @@ function differs(seed: number, ring: TraceRing, ids: IdShape = 'counters'): stri
 /**
  * How new ids look: `counters`, each id its own counter; `shared`, three clients counting alike
  * (their live ids meet on the index's counter cells, so some go to its Map of strings); `mixed`,
- * some ids ending in no digit at all (the Map only).
+ * some ids ending in no digit at all (the Map only); `zeros`, ids that differ only in leading
+ * zeros (`c0:07`, `c0:7`), ids of digits only, and counters of more than 15 digits (the ring
+ * keeps an id as numbers: each must come back as it was given).
  */
-type IdShape = 'counters' | 'shared' | 'mixed';
+type IdShape = 'counters' | 'shared' | 'mixed' | 'zeros';
 
 function newId(
   shape: IdShape,
@@ -93,6 +95,13 @@ function newId(
 ): string {
   if (shape === 'counters') return `c${client}:${n}`;
   if (shape === 'shared') return `c${client}:${++counted[client]!}`;
+  if (shape === 'zeros') {
+    // Unique ids (n is), but `c0:7`, `c0:07` and `c0:007` all occur: one counter, three ids.
+    const roll = int(6);
+    if (roll === 0) return `${n}`;
+    if (roll === 1) return `c${client}:${'1'.repeat(14)}${n}`;
+    return `c${client}:${'0'.repeat(n % 3)}${Math.floor(n / 3)}`;
+  }
   return int(4) === 0 ? `c${client}:${n}x` : `c${client}:${n}`;
 }
 
@@ -111,8 +120,8 @@ describe('TraceRing against the ring that indexed every request', () => {
     }
   });
 
-  it('does so with clients whose counters meet, and with ids that end in no digit', () => {
-    for (const shape of ['shared', 'mixed'] as const)
+  it('does so with clients whose counters meet, ids that end in no digit, and leading zeros', () => {
+    for (const shape of ['shared', 'mixed', 'zeros'] as const)
       for (let seed = 1; seed <= 200; seed++) {
         const capacity = [4, 8, 32, 100][seed % 4]!;
         expect(differs(seed, new TraceRing(capacity), shape), `${shape} seed ${seed}`).toBeUndefined();
@@ -124,6 +133,29 @@ describe('TraceRing against the ring that indexed every request', () => {
       (seed) => differs(seed, new BlindRing([4, 8, 32, 100][seed % 4]!)) !== undefined,
     );
     expect(failing.length).toBeGreaterThan(30);
+  });
+
+  it('answers ids whose client prefixes no longer fit its table of texts', () => {
+    // 20,000 clients of one request each: past the table's 16,384 texts, ids are kept as strings.
+    const ring = new TraceRing(64);
+    for (let i = 0; i < 20_000; i++) {
+      const id = `client-${i}:1`;
+      const slot = ring.slot(id, 'm1', true, STEP.received);
+      ring.record(slot, STEP.received, i, Number.NaN, Number.NaN, `peer-${i % 3}`);
+      ring.record(ring.slot(`${id}`, 'm1', false, STEP.replied), STEP.replied, i + 0.5);
+    }
+    expect(ring.size).toBe(64);
+    for (const i of [19_936, 19_999])
+      expect(ring.get(`client-${i}:1`)).toEqual({
+        requestId: `client-${i}:1`,
+        member: 'm1',
+        steps: [
+          { step: 'received', at: i, peer: `peer-${i % 3}` },
+          { step: 'replied', at: i + 0.5 },
+        ],
+      });
+    expect(ring.get('client-19935:1')).toBeUndefined();
+    expect(ring.get('client-100:1')).toBeUndefined();
   });
 
   it('merges the two slots of a request its guess and scan missed, in time order', () => {
