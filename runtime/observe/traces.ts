@@ -71,6 +71,8 @@ const SCAN = 32;
  * text is kept in a map by cell ({@link TEXT_SPILLED}). Index 0 is no text.
  */
 const MAX_TEXTS = 16_384;
+/** Slots whose id string the ring keeps (the newest): see `TraceRing.recent`. */
+const RECENT = 128;
 /** Cells of the id index where an id may be (from its home on): one cache line of them. */
 const PROBE = 4;
 /** A cell whose text did not fit the table: kept in `spilled`. */
@@ -154,6 +156,13 @@ export class TraceRing {
   private readonly counters: Float64Array;
   private readonly digits: Uint8Array;
   private readonly oddIds = new Map<number, string>();
+  /**
+   * The id strings of the `recentSlots` newest slots (undefined for older ones): the steps of a
+   * request in flight find it by comparing strings, mostly by pointer, where reading the id as
+   * numbers cost about three times as much in a loaded replica (session 43); a string is let go
+   * that many requests later, mostly before a scavenge would copy it.
+   */
+  private readonly recent: (string | undefined)[];
   /** {@link parse}'s answer: the id's counter, digits and prefix number (-1: not in the table). */
   private pn = 0;
   private pd = 0;
@@ -203,13 +212,16 @@ export class TraceRing {
   /**
    * @param capacity requests kept; the oldest is forgotten first. 0 keeps none.
    * @param slowCapacity slow requests kept (by {@link markSlow}), even after the ring moves on.
+   * @param recentSlots the newest slots whose id strings are kept (tests make it small).
    */
   constructor(
     readonly capacity: number,
     private readonly slowCapacity = 20,
+    private readonly recentSlots = RECENT,
   ) {
     const n = Math.max(0, capacity);
     this.prefixes = new Uint16Array(n);
+    this.recent = new Array(n).fill(undefined);
     this.counters = new Float64Array(n);
     this.digits = new Uint8Array(n);
     this.members = new Array(n).fill('');
@@ -250,17 +262,23 @@ export class TraceRing {
       return this.lastSlot;
     }
     if (this.capacity <= 0) return -1;
-    this.parse(requestId);
     // Requests pass each step in the order they took their slots (a batch of calls is received,
     // cast, ordered and applied in one order), so a step's request is most often in the slot
     // after the one the same step kind found last: an array read instead of the index.
     // Not for a step that starts a trace, but for `ordered` of a request received here: a new
     // request's guess is the slot about to be reused, and comparing with that long-untouched id
     // cost more than it ever found.
+    // A recent slot is compared by its id string (by pointer, mostly: see `found`), an older one
+    // by numbers, which takes reading the id (`parse`).
+    let guess = -1;
     if (kind !== undefined && (STARTS[kind] === 0 || (kind === STEP.ordered && index))) {
-      const guess = this.cursor[kind]! + 1 === this.capacity ? 0 : this.cursor[kind]! + 1;
-      if (this.matches(guess, requestId)) return this.found(requestId, guess, kind);
+      guess = this.cursor[kind]! + 1 === this.capacity ? 0 : this.cursor[kind]! + 1;
+      const recent = this.recent[guess];
+      if (recent !== undefined && sameId(requestId, recent)) return this.found(requestId, guess, kind);
     }
+    this.parse(requestId);
+    if (guess >= 0 && this.recent[guess] === undefined && this.matches(guess, requestId))
+      return this.found(requestId, guess, kind);
     const indexed = this.indexed(requestId);
     if (indexed >= 0) return this.found(requestId, indexed, kind);
     // A step that follows others here may belong to an unindexed request the guess missed
@@ -269,7 +287,9 @@ export class TraceRing {
       let at = this.next;
       for (let k = Math.min(SCAN, this.capacity); k > 0; k--) {
         at = at === 0 ? this.capacity - 1 : at - 1;
-        if (this.matches(at, requestId)) return this.found(requestId, at, kind);
+        const recent = this.recent[at];
+        if (recent !== undefined ? sameId(requestId, recent) : this.matches(at, requestId))
+          return this.found(requestId, at, kind);
       }
     }
     if (!create) return -1;
@@ -285,6 +305,9 @@ export class TraceRing {
       this.digits[slot] = this.pd;
     }
     if (this.members[slot] !== member) this.members[slot] = member;
+    this.recent[slot] = requestId;
+    const w = this.recentSlots;
+    if (this.capacity > w) this.recent[slot >= w ? slot - w : slot - w + this.capacity] = undefined;
     this.live++;
     if (index) this.enter(slot, requestId);
     else {
@@ -295,8 +318,9 @@ export class TraceRing {
   }
 
   private found(requestId: string, slot: number, kind: StepKind | undefined): number {
-    // The request's next step here most often comes with this string (at a contact, the id
+    // The request's next steps here most often come with this string (at a contact, the id
     // decoded from the order replaces the client packet's): compared by pointer.
+    if (this.recent[slot] !== undefined) this.recent[slot] = requestId;
     this.lastId = requestId;
     this.lastSlot = slot;
     if (kind !== undefined) this.cursor[kind] = slot;
@@ -591,6 +615,7 @@ export class TraceRing {
     this.live--;
     if (prefix === TEXT_SPILLED) this.oddIds.delete(slot);
     this.prefixes[slot] = 0;
+    this.recent[slot] = undefined;
     if (slot === this.lastSlot) this.lastId = undefined;
     if (this.repeats.size > 0) this.repeats.delete(slot);
     this.steps[slot] = 0;

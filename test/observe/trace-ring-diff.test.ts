@@ -128,6 +128,14 @@ describe('TraceRing against the ring that indexed every request', () => {
       }
   });
 
+  it('does so when it keeps the id strings of only its two newest slots (the rest as numbers)', () => {
+    for (const shape of ['counters', 'shared', 'mixed', 'zeros'] as const)
+      for (let seed = 1; seed <= 150; seed++) {
+        const capacity = [4, 8, 32, 100][seed % 4]!;
+        expect(differs(seed, new TraceRing(capacity, 20, 2), shape), `${shape} seed ${seed}`).toBeUndefined();
+      }
+  });
+
   it('tells a ring that cannot find unindexed requests from the old one (the mutant fails)', () => {
     const failing = Array.from({ length: 40 }, (_, i) => i + 1).filter(
       (seed) => differs(seed, new BlindRing([4, 8, 32, 100][seed % 4]!)) !== undefined,
