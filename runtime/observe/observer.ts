@@ -217,6 +217,15 @@ export class Observer implements ObserveSink {
   private readonly applyByMethod = new Map<string, HistogramSeries>();
   /** `callDuration`'s child per method, mode and outcome. */
   private readonly callByLabels = new Map<string, HistogramSeries>();
+  /** The last client call's method, its name and its call-duration series (see {@link callHistogram}). */
+  private lastCall: {
+    service: string;
+    method: string;
+    name: string;
+    mode: string;
+    outcome: string;
+    series: HistogramSeries | undefined;
+  } = { service: '', method: '', name: '', mode: '', outcome: '', series: undefined };
   /** `applyByMethod`'s last answer: a replica applies few methods, mostly the same one in a row. */
   private lastApplyMethod: string | undefined;
   private lastApplySeries: HistogramSeries | undefined;
@@ -802,16 +811,17 @@ export class Observer implements ObserveSink {
   // Client calls.
 
   private onCall(e: Extract<TroupeEvent, { type: 'call' }>): void {
-    const start = performance.now();
+    // One clock read at the start and one at the end serve the trace and the histogram.
+    const start = this.clockNow();
     const who = this.client?.clientId ?? '';
     const ring = this.ring;
     ring.record(
       ring.slot(e.id, who, true, STEP.call),
       STEP.call,
-      wallNow(),
+      start,
       Number.NaN,
       Number.NaN,
-      `${e.service}.${e.method}`,
+      this.methodName(e.service, e.method),
     );
     const span = this.tracer?.startSpan(`troupe.call ${e.service}.${e.method}`, {
       kind: SpanKind.CLIENT,
@@ -824,11 +834,12 @@ export class Observer implements ObserveSink {
       },
     });
     const done = (error: unknown) => {
-      const ms = performance.now() - start;
+      const end = this.clockNow();
+      const ms = end - start;
       const code = error === undefined ? undefined : error instanceof TroupeError ? error.code : 'ERROR';
       const outcome = code === undefined ? 'ok' : (OUTCOME_OF_CODE[code] ?? 'error');
       this.callHistogram(e.service, e.method, e.mode, outcome).observe(ms / 1000);
-      ring.record(ring.slot(e.id, who, false, STEP.settled), STEP.settled, wallNow(), Number.NaN, ms, code);
+      ring.record(ring.slot(e.id, who, false, STEP.settled), STEP.settled, end, Number.NaN, ms, code);
       if (span) {
         if (error !== undefined) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: code ?? '' });
@@ -859,13 +870,33 @@ export class Observer implements ObserveSink {
     return h;
   }
 
+  /** `service.method`, built once for a run of calls of one method. */
+  private methodName(service: string, method: string): string {
+    const last = this.lastCall;
+    if (last.service === service && last.method === method) return last.name;
+    const name = `${service}.${method}`;
+    this.lastCall = { service, method, name, mode: '', outcome: '', series: undefined };
+    return name;
+  }
+
   private callHistogram(service: string, method: string, mode: string, outcome: string): HistogramSeries {
+    // A client calls few methods, mostly in runs: the last series is compared first (no key built).
+    const last = this.lastCall;
+    if (
+      last.series !== undefined &&
+      last.service === service &&
+      last.method === method &&
+      last.mode === mode &&
+      last.outcome === outcome
+    )
+      return last.series;
     const key = `${service}\0${method}\0${mode}\0${outcome}`;
     let h = this.callByLabels.get(key);
     if (!h) {
       h = this.metrics.callDuration.labels({ method: `${service}.${method}`, mode, outcome });
       this.callByLabels.set(key, h);
     }
+    this.lastCall = { service, method, name: `${service}.${method}`, mode, outcome, series: h };
     return h;
   }
 
