@@ -458,7 +458,8 @@ export class TraceRing {
       this.newPrefix = prefix;
       return;
     }
-    this.lastPrefix = prefix;
+    // The table's own copy: a flat string (the slice is a view of this id).
+    this.lastPrefix = this.texts[known]!;
     this.lastPrefixNo = known;
     this.pp = known;
   }
@@ -477,8 +478,11 @@ export class TraceRing {
     if (id === undefined) {
       if (this.texts.length >= MAX_TEXTS) return TEXT_SPILLED;
       id = this.texts.length;
-      this.texts.push(s);
-      this.textIds.set(s, id);
+      // A copy of its own: `s` is a slice of a request id, which V8 keeps as a view of that id
+      // (a sliced string holds its parent alive, and comparing with one takes a slower path).
+      const copy = Buffer.from(s, 'utf16le').toString('utf16le');
+      this.texts.push(copy);
+      this.textIds.set(copy, id);
     }
     return id;
   }

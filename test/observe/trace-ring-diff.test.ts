@@ -166,6 +166,17 @@ describe('TraceRing against the ring that indexed every request', () => {
     expect(ring.get('client-100:1')).toBeUndefined();
   });
 
+  it('keeps an id whose client prefix is not valid UTF-16 as it was given', () => {
+    // A lone surrogate: the ring's copy of a prefix must keep every code unit.
+    const ring = new TraceRing(8);
+    const id = 'c\ud800:5';
+    ring.record(ring.slot(id, 'm1', true, STEP.received), STEP.received, 1);
+    ring.record(ring.slot(`c\ud800:${5}`, 'm1', true, STEP.replied), STEP.replied, 2);
+    expect(ring.size).toBe(1);
+    expect(ring.get(id)?.requestId).toBe(id);
+    expect(ring.get(id)?.steps.map((s) => s.step)).toEqual(['received', 'replied']);
+  });
+
   it('merges the two slots of a request its guess and scan missed, in time order', () => {
     const ring = new TraceRing(100);
     ring.record(ring.slot('x:1', 'm1', true, STEP.ordered, false), STEP.ordered, 1, 1, 5);
