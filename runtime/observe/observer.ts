@@ -792,7 +792,7 @@ export class Observer implements ObserveSink {
    * whole batch of requests (received, cast, ordered, replied) in a row: each read the clock,
    * about half of an observer's reads under load, ~40 ns each (session 43). A step's time is so
    * at most one turn early: when the member began handling the datagram it came in, or the last
-   * method it ran in that turn ended (docs/observability.md, "Cost").
+   * method it ran in that turn ended (docs/observability.md, "Per-request traces").
    */
   private turnNow(): number {
     const at = this.turnAt;
