@@ -1,11 +1,10 @@
 import { Packr } from 'msgpackr';
-import { headerBytes, headerTuple, popKindHeader } from '../stack/header.js';
+import { type BundleBounds, innerMessages, popKindHeader } from '../stack/header.js';
 import { requirePositive } from '../stack/options.js';
 import {
   type DeliverEvent,
   type DeliveryMeta,
   type DownEvent,
-  fromHeaders,
   headerCount,
   type Layer,
   type LayerContext,
@@ -28,12 +27,8 @@ export const BatchKind = {
   Batch: 1,
 } as const;
 
-export interface BatchOptions {
-  /** Close a batch before its payloads would exceed this many bytes (with a header estimate). */
-  maxBytes: number;
-  /** Most casts in one batch. */
-  maxMessages: number;
-}
+/** A batch is closed before its casts would pass `maxBytes` or `maxMessages`. */
+export type BatchOptions = BundleBounds;
 
 /** Defaults of {@link BatchOptions} (the Group driver lowers `maxBytes` to fit one fragment). */
 export const BATCH_DEFAULTS: BatchOptions = { maxBytes: 16_384, maxMessages: 256 };
@@ -144,14 +139,10 @@ class Batch implements Layer {
       return;
     }
     if (kind !== BatchKind.Batch) throw new DecodeError('DECODE_BAD_SHAPE', `batch: unknown kind ${kind}`);
-    // Validate every cast before delivering any, so a bad batch delivers nothing.
-    const items = headerTuple(decodeGuarded(rest.payload, 0, rest.payload.length, PACKET_LIMITS), 'batch', 2);
-    if (h[1] !== items.length)
+    // Every cast is validated before any is delivered, so a bad batch delivers nothing.
+    const msgs = innerMessages(decodeGuarded(rest.payload, 0, rest.payload.length, PACKET_LIMITS), 'batch');
+    if (msgs.length < 2 || h[1] !== msgs.length)
       throw new DecodeError('DECODE_BAD_SHAPE', 'batch: count does not match its casts');
-    const msgs: Msg[] = items.map((s) => {
-      const t = headerTuple(s, 'batch', 2);
-      return fromHeaders(headerTuple(t[0], 'batch', 0), headerBytes(t[1], 'batch', 'payload'));
-    });
     const first = this.renumber(ev.meta, msgs.length);
     for (let i = 0; i < msgs.length; i++) {
       const meta = i === 0 || first.gseq === undefined ? first : at(first, first.gseq + i);

@@ -1,9 +1,8 @@
-import { headerBytes, headerTuple, popKindHeader } from '../stack/header.js';
+import { type BundleBounds, innerMessages, popKindHeader } from '../stack/header.js';
 import type { MemberId } from '../stack/member.js';
 import {
   type DownEvent,
   deliverWith,
-  fromHeaders,
   headerCount,
   type Layer,
   type LayerContext,
@@ -18,12 +17,8 @@ import { DecodeError } from '../wire/errors.js';
 /** [0] one message as is; [1, [[headers, payload], ...]] several messages in one packet. */
 export const PackKind = { Single: 0, Packed: 1 } as const;
 
-export interface PackOptions {
-  /** Flush a destination's batch before it would exceed this many bytes (payloads + header estimate). */
-  maxBytes: number;
-  /** Most messages in one packet. */
-  maxMessages: number;
-}
+/** A destination's batch is flushed before it would pass `maxBytes` or `maxMessages`. */
+export type PackOptions = BundleBounds;
 
 /** Defaults of {@link PackOptions} (the Group driver lowers `maxBytes` to fit its transport's datagram). */
 export const PACK_DEFAULTS: PackOptions = { maxBytes: 60_000, maxMessages: 1024 };
@@ -145,12 +140,7 @@ class Pack implements Layer {
       return;
     }
     if (kind !== PackKind.Packed) throw new DecodeError('DECODE_BAD_SHAPE', `pack: unknown kind ${kind}`);
-    const subs = headerTuple(h[1], 'pack', 1);
-    // Validate every sub-message before delivering any, so a bad packet delivers nothing.
-    const msgs: Msg[] = subs.map((s) => {
-      const t = headerTuple(s, 'pack', 2);
-      return fromHeaders(headerTuple(t[0], 'pack', 0), headerBytes(t[1], 'pack', 'payload'));
-    });
+    const msgs = innerMessages(h[1], 'pack');
     this.c.unpacked += msgs.length;
     for (const msg of msgs) this.ctx.passUp(deliverWith(ev, msg));
   }

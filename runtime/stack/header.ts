@@ -1,5 +1,5 @@
 import { DecodeError } from '../wire/errors.js';
-import { type Msg, Stacked } from './types.js';
+import { fromHeaders, type Msg, Stacked } from './types.js';
 
 /**
  * Checks for headers popped off the wire. A layer validates its header before it changes any
@@ -49,4 +49,24 @@ export function popKindHeader(msg: Msg, layer: string): { h: unknown[]; kind: nu
   const h = headerTuple(top, layer, 1);
   const kind = headerUint(h[0], layer, 'kind');
   return { h, kind, rest };
+}
+
+/**
+ * Messages carried inside another, as `[[headers, payload], ...]` (pack's packets, batch's
+ * batches), each checked: the whole list is validated before the caller delivers any of it, so
+ * a bad entry delivers nothing.
+ */
+export function innerMessages(list: unknown, layer: string): Msg[] {
+  return headerTuple(list, layer, 1).map((s) => {
+    const t = headerTuple(s, layer, 2);
+    return fromHeaders(headerTuple(t[0], layer, 0), headerBytes(t[1], layer, 'payload'));
+  });
+}
+
+/** How much a layer that bundles messages (pack, batch) puts in one bundle. */
+export interface BundleBounds {
+  /** Close a bundle before its payloads would exceed this many bytes (with a header estimate). */
+  maxBytes: number;
+  /** Most messages in one bundle. */
+  maxMessages: number;
 }
