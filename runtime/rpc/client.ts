@@ -947,11 +947,11 @@ export class TroupeClient implements Invoker {
         return;
       }
       case 'reject': {
+        // The decoder refuses a reject that carries a value (FINDINGS 264).
+        if (packet.result.ok) return;
         const call = this.take(packet.id);
         if (!call) return;
-        const error = packet.result.ok
-          ? new TroupeError('PROTOCOL', 'reject without an error')
-          : fromWireError(packet.result.error, packet.id, packet.member);
+        const error = fromWireError(packet.result.error, packet.id, packet.member);
         // Refused before ordering, here and by every replica that would apply it: final.
         this.settle(call.id, {
           requestId: call.id,

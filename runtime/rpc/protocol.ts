@@ -676,14 +676,14 @@ function parse(v: unknown): ClientPacket {
         ordered: v[4] as boolean,
         ...(v.length === 6 ? { issue: int(v[5], 'issue') } : {}),
       };
-    case KIND.reject:
+    case KIND.reject: {
       fields(v, 4, 'reject');
-      return {
-        kind: 'reject',
-        id: requestId(v[1]),
-        member: str(v[2], 'member', 64),
-        result: resultFromTuple(v[3]),
-      };
+      // A refusal carries why: no member sends one with a value. Taken, it ended a call with no
+      // error of its own to give (FINDINGS 264).
+      const result = resultFromTuple(v[3]);
+      if (result.ok) bad('a reject carries an error, not a value');
+      return { kind: 'reject', id: requestId(v[1]), member: str(v[2], 'member', 64), result };
+    }
     case KIND.outcome: {
       if (v.length !== 9 && v.length !== 10) fields(v, 11, 'outcome');
       const status = v[3];
