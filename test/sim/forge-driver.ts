@@ -63,7 +63,7 @@ export interface ForgeCli<O, D extends Sent, R extends Run<D>> {
   figures(r: R): string;
   /** The replay command's options after `--seed N`. */
   replay(o: O): string;
-  /** Sums over the seeds, printed before the last line (none without it). */
+  /** Sums over the seeds, printed before the last line (none without it, or when the line is empty). */
   totals?: { add(r: R): void; line(): string };
 }
 
@@ -154,7 +154,8 @@ async function main<O, D extends Sent, R extends Run<D>>(cli: ForgeCli<O, D, R>)
     }
     if (failed) process.stdout.write(`  replay: ${cli.command} --seed ${seed} ${cli.replay(o)}\n`);
   }
-  if (cli.totals) process.stdout.write(`${cli.totals.line()}\n`);
+  const totals = cli.totals?.line();
+  if (totals) process.stdout.write(`${totals}\n`);
   process.stdout.write(`${scenarios} scenarios, ${violations} violations (${notes} notes)\n`);
   return violations > 0 ? 1 : 0;
 }

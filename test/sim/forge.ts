@@ -38,6 +38,7 @@ import { parseSpec } from '../../runtime/stack/builder.js';
 import { fnv1a } from '../../runtime/stack/hash.js';
 import { endpointOf, memberId } from '../../runtime/stack/member.js';
 import { type RandomSource, randomInt, seededRandom } from '../../runtime/stack/random.js';
+import { PacketAuth } from '../../runtime/wire/auth.js';
 import { decodePacket, encodePacket, Flags, groupIdOf, PacketType } from '../../runtime/wire/index.js';
 import {
   AMPLIFICATION,
@@ -79,7 +80,19 @@ export interface ForgeOptions {
    * with `randomOrigins: false` (every stream begins at 0, as before FINDINGS 206/207), so the
    * forger's small position guesses land in members' streams.
    */
-  plant?: 'origins';
+  plant?: 'origins' | 'key';
+  /**
+   * The members' stacks sign every packet with a group key the forger lacks (com `key`, the
+   * simulator's clock): the forger replays captured datagrams verbatim (to any member, from any
+   * address, later: other views, other incarnations with `crash`), or sends its drafts unsigned,
+   * signed with another key, or signed with the group's key for another group (a forger on the
+   * path of a second group that shares the key). With `plant: 'key'` it holds the key (threat
+   * model B), counters far ahead: such runs must fail.
+   */
+  keyed?: boolean;
+  /** Leaf mutations also draw NaN, ±Infinity and floats beyond 2^53 (half the time): values no
+   * member writes, which only a validator's `Number.isSafeInteger` keeps out. */
+  wild?: boolean;
   trace: boolean;
 }
 
@@ -114,6 +127,8 @@ export interface ForgeEvent {
 }
 
 interface Captured {
+  /** The datagram as sent (a keyed run replays it verbatim). */
+  bytes: Uint8Array;
   src: number;
   to: string | null;
   type: number;
@@ -154,6 +169,9 @@ export interface Figures {
   /** Group mode: application unreliable casts delivered (a forger's: by design, see World). */
   unreliable: number;
   invented: string[];
+  /** com's refusals by authentication, over every incarnation: unauthenticated, replayed,
+   * stale, of another group, of a sender without a handshake (keyed runs). */
+  authRefused: number;
 }
 
 const BIG = 2 ** 24;
@@ -200,9 +218,25 @@ interface Knowledge {
   nodeOf: (m: string) => number;
   addressOf: (node: number) => string;
   nodes: number;
+  /** `wild`: numbers no encoder of ours writes (NaN, infinities, floats past 2^53) are drawn too. */
+  wild?: boolean;
 }
 
-function mutateNumber(r: RandomSource, n: number): number {
+/** Numbers a decoder sees only from a hostile peer: msgpack float64s (see ForgeOptions.wild). */
+const WILD_NUMBERS = [
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  -(2 ** 53),
+  2 ** 53,
+  2 ** 64,
+  1e300,
+  -0.5,
+  -(2 ** 31),
+];
+
+function mutateNumber(r: RandomSource, n: number, wild = false): number {
+  if (wild && r() < 0.5) return pick(r, WILD_NUMBERS);
   const k = 2 + Math.floor(r() * 99);
   return pick(r, [
     n + 1,
@@ -299,7 +333,7 @@ function mutate(r: RandomSource, d: Draft, k: Knowledge, forced?: (typeof OPS)[n
       const v = at(d.headers, p);
       const x =
         typeof v === 'number'
-          ? mutateNumber(r, v)
+          ? mutateNumber(r, v, k.wild)
           : typeof v === 'string'
             ? mutateString(r, v, k)
             : v instanceof Uint8Array
@@ -622,6 +656,9 @@ export class Forger {
   /** Bytes members sent to an address no node or client has (the forger's). */
   reflected = 0;
   memberBytes = 0;
+  private foreign: PacketAuth | undefined;
+  private otherGroup: PacketAuth | undefined;
+  private holder: PacketAuth | undefined;
 
   constructor(
     private readonly w: World,
@@ -631,9 +668,22 @@ export class Forger {
       events: number;
       inject: boolean;
       fixed?: readonly Forged[];
+      keyed?: boolean;
+      plant?: string;
+      wild?: boolean;
     },
     window: [number, number],
   ) {
+    if (o.keyed) {
+      const clock = () => SIM_EPOCH_MS + w.now;
+      this.foreign = new PacketAuth(OTHER_KEY, { clock });
+      this.otherGroup = new PacketAuth(KEY, { clock });
+      if (o.plant === 'key') {
+        this.holder = new PacketAuth(KEY, { clock });
+        // Far ahead of every member's counter, as a key holder would choose.
+        (this.holder as unknown as { counter: number }).counter = 2 ** 40;
+      }
+    }
     this.r = seededRandom(w.cfg.seed * 181 + 43);
     const nodes = new Set(w.nodes.map((n) => n.address));
     w.taps.push((src, to, bytes) => {
@@ -674,6 +724,7 @@ export class Forger {
     const add = (headers: unknown[], payload: Uint8Array) => {
       const key = signature(p.type, headers);
       const c: Captured = {
+        bytes: bytes.slice(),
         src,
         to,
         type: p.type,
@@ -714,7 +765,37 @@ export class Forger {
       },
       addressOf: (i) => w.nodes[i]!.address,
       nodes: w.nodes.length,
+      ...(this.o.wild ? { wild: true } : {}),
     };
+  }
+
+  /**
+   * A keyed run's replay: captured datagram `c`, verbatim, sent once or a few times to one member
+   * or each, from its sender's address, another member's or the forger's; possibly long after
+   * it was captured (the first four of a kind are kept: a view or an incarnation earlier).
+   */
+  private replay(c: Captured, kind: string, k: Knowledge): void {
+    const r = this.r;
+    const fromX = r();
+    const address =
+      fromX < 0.6 ? k.addressOf(c.src) : fromX < 0.8 ? k.addressOf(randomInt(r, 0, k.nodes - 1)) : FORGER;
+    const targets = r() < 0.3 ? this.w.nodes.map((n) => n.index) : [randomInt(r, 0, this.w.nodes.length - 1)];
+    const copies = r() < 0.6 ? 1 : randomInt(r, 2, 4);
+    const event: ForgeEvent = {
+      at: this.w.now,
+      established: this.w.nodes.every((n) => n.rec.views.length > 0),
+      template: `n${c.src}→${c.to ?? 'cast'} ${kind}: ${show(c.headers)} payload ${c.payload.length}`,
+      ops: [`replayed verbatim from ${address}`],
+      sent: [],
+    };
+    this.events.push(event);
+    for (let copy = 0; copy < copies; copy++) {
+      const delay = copy === 0 ? 0 : r() * 50;
+      for (const to of targets) {
+        event.sent.push({ at: this.w.now + delay, to, from: address, bytes: c.bytes });
+        if (this.o.inject) this.w.at(this.w.now + delay, () => this.w.injectRaw(to, address, c.bytes));
+      }
+    }
   }
 
   private forge(): void {
@@ -725,6 +806,16 @@ export class Forger {
     const c = r() < 0.5 ? this.latest.get(kind)! : pick(r, this.byKind.get(kind)!);
     const k = this.knowledge();
     const ops: string[] = [];
+    if (this.o.keyed && r() < 0.4) {
+      this.replay(c, kind, k);
+      return;
+    }
+    const signing = !this.o.keyed
+      ? 'none'
+      : this.holder
+        ? 'holder'
+        : pick(r, ['none', 'foreign', 'other-group'] as const);
+    if (this.o.keyed) ops.push(`signed: ${signing}`);
     const base: Draft = {
       type: c.type,
       flags: c.flags,
@@ -773,14 +864,22 @@ export class Forger {
       }
       let bytes: Uint8Array;
       try {
-        bytes = encodePacket({
+        const packet = {
           type: d.type,
           flags: d.flags,
           groupId: groupIdOfSim(),
           sender: endpointOf(d.sender),
           headers: d.headers,
           payload: d.payload,
-        });
+        };
+        bytes =
+          signing === 'holder'
+            ? this.holder!.encode(packet)
+            : signing === 'foreign'
+              ? this.foreign!.encode(packet)
+              : signing === 'other-group'
+                ? this.otherGroup!.encode({ ...packet, groupId: groupIdOf('sim-other') })
+                : encodePacket(packet);
       } catch (e) {
         if (copy === 0) ops.push(`does not encode: ${(e as Error).message}`);
         return;
@@ -803,6 +902,12 @@ export class Forger {
 }
 
 const groupIdOfSim = () => groupIdOf('sim');
+
+/** A keyed run's group key, and another group's (the forger's drafts signed with it). */
+const KEY = 'forge simulated group key, at least 32 bytes long';
+const OTHER_KEY = 'another group key, also at least 32 bytes long!!';
+/** The simulator's time 0 on the keyed stacks' wall clock (2026-01-01). */
+const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
 
 /** Samples the members' held state every 100 ms (the `memory` check). */
 function watchMemory(w: World, f: Figures): void {
@@ -840,6 +945,13 @@ function finish(w: World, f: Figures, forger: Forger): void {
     const s = i.stats();
     f.retransmits += (s.nak?.retransmits ?? 0) + (s.nak?.repairsForOthers ?? 0);
     f.naks += (s.nak?.naksSent ?? 0) + (s.nak?.naksForwarded ?? 0);
+    const com = s.com ?? {};
+    f.authRefused +=
+      (com.unauthenticated ?? 0) +
+      (com.replayed ?? 0) +
+      (com.stale ?? 0) +
+      (com.foreignGroup ?? 0) +
+      (com.unknownSender ?? 0);
   }
   f.views = views.size;
   f.reflected = forger.reflected;
@@ -859,6 +971,7 @@ const emptyFigures = (): Figures => ({
   naks: 0,
   unreliable: 0,
   invented: [],
+  authRefused: 0,
 });
 
 /** One run: the mode's scenario with a forger (injecting, or only watching for the control). */
@@ -872,16 +985,28 @@ async function once(
   const figures = emptyFigures();
   let forger: Forger | undefined;
   const faults = new Set(o.faults);
+  // A keyed run's com reads the simulator's clock (the handshake's and freshness's wall clock).
+  const clockOf: { w: World | undefined } = { w: undefined };
+  const com: Record<string, Record<string, unknown>> = o.keyed
+    ? { com: { key: KEY, clock: () => SIM_EPOCH_MS + (clockOf.w?.now ?? 0) } }
+    : {};
   const common = {
     trace: o.trace,
     ...(o.latency ? { latencyMs: o.latency } : {}),
-    ...(o.plant === 'origins'
-      ? { stack: parseSpec(GROUP_STACK, { ...GMS_SIM_OPTIONS, nak: { randomOrigins: false } }) }
+    ...(o.plant === 'origins' || o.keyed
+      ? {
+          stack: parseSpec(GROUP_STACK, {
+            ...GMS_SIM_OPTIONS,
+            ...com,
+            ...(o.plant === 'origins' ? { nak: { randomOrigins: false } } : {}),
+          }),
+        }
       : {}),
   };
   if (o.rpc) {
     const cfg = { ...rpcConfig(seed, members, faults), ...common };
     const r = await runRpcScenario(cfg, { asyncShare: 0.25 }, undefined, (sim) => {
+      clockOf.w = sim.world;
       forger = new Forger(sim.world, { ...o, inject, ...(fixed ? { fixed } : {}) }, [200, 9_000]);
       watchMemory(sim.world, figures);
     });
@@ -895,6 +1020,7 @@ async function once(
     unreliableApart: true,
   };
   const r = runScenario(cfg, GROUP_CHECKERS, (w) => {
+    clockOf.w = w;
     forger = new Forger(w, { ...o, inject, ...(fixed ? { fixed } : {}) }, [100, 3_000]);
     watchMemory(w, figures);
   });
