@@ -1,7 +1,7 @@
 // The forged-datagram fuzzer (test/sim/forge.ts) over fixed seeds, so it cannot rot: a keyless
 // group, and RPC replicas, each take forged datagrams an off-path attacker could make (threat
-// model A', docs/protocol.md) and must break no rule; and with a defence taken away the same
-// fuzzer must fail.
+// model A', docs/protocol.md), and a keyed group replays and forgeries of an attacker on the path
+// without the key, and must break no rule; and with a defence taken away the same fuzzer must fail.
 import { describe, expect, it } from 'vitest';
 import { FORGE_DEFAULTS, type ForgeOptions, minimize, runForge } from './forge.js';
 
@@ -27,6 +27,30 @@ describe('forged-datagram fuzzer', () => {
   it('RPC replicas and clients break no rule under a forgery a run', async () => {
     const r = await sweep({ ...FORGE_DEFAULTS, rpc: true }, 412_100_000, 412_100_003);
     expect(r.failed).toEqual([]);
+  }, 60_000);
+
+  it('a keyed group takes replays, unsigned and foreign-signed forgeries and breaks no rule', async () => {
+    // The forger on the path (every field known) but without the key: its replays are refused as
+    // such (com: replayed, unknown sender), its drafts as unauthenticated or of another group.
+    const o: ForgeOptions = { ...FORGE_DEFAULTS, keyed: true, oracle: true, events: 3, control: false };
+    const r = await sweep(o, 432_100_000, 432_100_004);
+    expect(r.failed).toEqual([]);
+    expect(r.forged).toBeGreaterThan(20);
+  }, 60_000);
+
+  it('fails where the key is held: a forger signing with it, counters far ahead', async () => {
+    // Threat model B (a key holder is trusted): seed 432100007 splits the group and stalls two
+    // members' streams (same-state, self-delivery, liveness, progress).
+    const o: ForgeOptions = {
+      ...FORGE_DEFAULTS,
+      keyed: true,
+      oracle: true,
+      events: 3,
+      control: false,
+      plant: 'key',
+    };
+    expect((await runForge(o, 432_100_007)).violations.length).toBeGreaterThan(0);
+    expect((await runForge({ ...o, plant: undefined }, 432_100_007)).violations).toEqual([]);
   }, 60_000);
 
   it('fails where a defence is missing: nak streams that begin at 0 (FINDINGS 206, 207, 227)', async () => {
