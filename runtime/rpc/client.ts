@@ -949,6 +949,14 @@ export class TroupeClient implements Invoker {
       case 'reject': {
         // The decoder refuses a reject that carries a value (FINDINGS 264).
         if (packet.result.ok) return;
+        // A call a member said is in the order was not refused before ordering: it runs, and its
+        // reply or outcome ends it. A reject then is forged (without a key, by a party on the
+        // path) or a contact's that could not decode it (a release without the method): taken,
+        // the caller heard "never ran" of a call that ran (FINDINGS 264).
+        if (this.calls.get(packet.id)?.accepted?.ordered) {
+          this.counters.stray++;
+          return;
+        }
         const call = this.take(packet.id);
         if (!call) return;
         const error = fromWireError(packet.result.error, packet.id, packet.member);

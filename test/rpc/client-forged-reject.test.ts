@@ -5,7 +5,9 @@
  * that named no request id, so the caller could neither ask what became of the call nor reissue
  * it; the call ran in the group all the same (session 42's `forge-client-cli.ts --oracle`, seed
  * 424200030 then; FINDINGS 264). Keyless, a forger on the path reads request ids: the decoder now
- * refuses such a packet, counted as malformed, and the call goes on to its real answer.
+ * refuses such a packet, counted as malformed, and the call goes on to its real answer. And a
+ * reject with an error for a call a member already said is in the order (`accepted`) is not
+ * taken either: the call runs, and the caller heard it never would.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeValue } from '../../runtime/rpc/codec.js';
@@ -70,9 +72,39 @@ describe('client without a key: a forged reject that carries no error', () => {
     expect(client.stats().malformed).toBeGreaterThanOrEqual(before + 3);
   });
 
-  it('a forged reject with an error still ends the call, typed (the keyless on-path limit)', async () => {
-    // Not a defence: what a keyless client cannot tell from its contact's refusal. Checked so the
-    // rule above stays narrow (a reject's error is taken as before).
+  const forgedError = (c: Cluster<Ledger>, from: string, to: string, id: string, member: string): void => {
+    const error = { name: 'BadRequestError', message: 'forged', code: 'BAD_REQUEST' };
+    c.net.route(
+      from,
+      to,
+      encodeClientPacket({ kind: 'reject', id, member, result: { ok: false, error } }, gid, {
+        node: 0xe,
+        inc: 1,
+      }),
+    );
+  };
+
+  it('one with an error, once a member said the call is in the order, is not taken', async () => {
+    cluster = await Cluster.of(3);
+    const c = cluster;
+    const client = await c.client();
+    const contact = client.contactMember!;
+    const v = client.view!;
+    const contactAddr = v.addresses[v.members.indexOf(contact)]!;
+    const requestId = client.newRequestId();
+    const call = client
+      .invoke('ledger', 'slowAppend', ['real', 300], { requestId, timeoutMs: 5000 })
+      .catch((e: unknown) => e);
+    await sleep(100); // ordered (the contact's `accepted` is in), not yet applied
+    const stray = client.stats().stray;
+    forgedError(c, contactAddr, client.address, requestId, contact);
+    expect(await call).toBe(1);
+    expect(client.stats().stray).toBeGreaterThan(stray);
+  });
+
+  it('one with an error before the call is in the order still ends it, typed (the keyless limit)', async () => {
+    // Not a defence: what a keyless client cannot tell from its contact's refusal (a forger on
+    // the path reads the request id). Checked so the rule above stays narrow.
     cluster = await Cluster.of(3);
     const c = cluster;
     const client = await c.client();
@@ -83,20 +115,7 @@ describe('client without a key: a forged reject that carries no error', () => {
     const call = client
       .invoke('ledger', 'slowAppend', ['real', 150], { requestId, timeoutMs: 5000 })
       .catch((e: unknown) => e);
-    await sleep(40);
-    const error = { name: 'BadRequestError', message: 'forged', code: 'BAD_REQUEST' };
-    c.net.route(
-      contactAddr,
-      client.address,
-      encodeClientPacket(
-        { kind: 'reject', id: requestId, member: contact, result: { ok: false, error } },
-        gid,
-        {
-          node: 0xe,
-          inc: 1,
-        },
-      ),
-    );
+    forgedError(c, contactAddr, client.address, requestId, contact); // before the call leaves
     const e = (await call) as { code?: string };
     expect(e.code).toBe('BAD_REQUEST');
   });
