@@ -75,16 +75,10 @@ async function member(
 }
 
 /** com's refusals of authentic datagrams: replays (its own, echoes, included), of a sender it
- * holds no handshake with, of another group, too old, or failing the tag. */
-const REFUSALS = [
-  'replayed',
-  'unknownSender',
-  'foreignGroup',
-  'stale',
-  'staleAddress',
-  'unauthenticated',
-  'echoes',
-];
+ * holds no handshake with, of another group, too old, or failing the tag. (Not `staleAddress`:
+ * an authentic packet older than its sender's newest, from elsewhere, is taken; only the
+ * address is not moved.) */
+const REFUSALS = ['replayed', 'unknownSender', 'foreignGroup', 'stale', 'unauthenticated', 'echoes'];
 const refusedBy = (g: Group) => {
   const c = g.stats().com ?? {};
   return REFUSALS.reduce((n, k) => n + (c[k] ?? 0), 0);
