@@ -1,5 +1,6 @@
 /**
- * A forged-datagram fuzzer for keyless groups (docs/protocol.md, threat model A'): an attacker
+ * A forged-datagram fuzzer for keyless groups (docs/protocol.md, threat model A'; `keyed` runs a
+ * keyed group against an attacker on the path without the key, see ForgeOptions): an attacker
  * off the members' path, without a key, who can send datagrams with any source address and any
  * sender id and knows the members' ids and addresses (a keyless `status` gives them), but sees
  * none of the members' traffic.
