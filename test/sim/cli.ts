@@ -23,8 +23,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      0.2-3 s later (checked as test/sim/blackout.ts says), an RPC client's
                      process stopped 0.3-4 s (one across a blackout's re-founding), an RPC
                      client cut off from its contact only (one way or both), a member stopped
-                     the instant a flush starts, one-way cuts that come and go every 80-400 ms;
-                     test/sim/world.ts, patterns.ts)
+                     the instant a flush starts, one-way cuts that come and go every 80-400 ms,
+                     an RPC client's contact cut off from the other members (not from the
+                     client) while an async method runs there; test/sim/world.ts, patterns.ts)
   --messages N       casts per member (group and stream modes; default 40)
   --stack SPEC       layer stack (default the group stack; without gms: stream mode; RPC mode:
                      the replicas' stack, one with gms)

@@ -186,6 +186,46 @@ function planContactCuts(sim: RpcSim): void {
   }
 }
 
+/**
+ * `ciso`: two or three times, from 200 ms on, the member that is a client's contact at the moment
+ * (a client drawn each time) is cut off from every other member, both ways, for 0.4–2.5 s (past
+ * suspicion: it is excluded and rejoins as the rejoin mode says), while the client still reaches
+ * it. Each waits up to 1 s, polling every 5 ms, for an async method (or `audit`) to be running at
+ * that contact, so the call straddles its contact's exclusion and rejoin; without one by then it
+ * strikes anyway. Skipped when {@link safeToStop} refuses (the rest would lose their majority).
+ */
+function planContactIsolation(sim: RpcSim): void {
+  const w = sim.world;
+  const r = seededRandom(w.cfg.seed * 223 + 71);
+  const times = randomInt(r, 2, 3);
+  let t = 200 + r() * w.cfg.faultMs * 0.3;
+  for (let k = 0; k < times && t < w.cfg.faultMs; k++) {
+    const c = randomInt(r, 0, Math.max(0, sim.opts.clients - 1));
+    const len = 400 + r() * 2_100;
+    const strike = (tries: number) => {
+      const contact = sim.clients[c]?.contactMember;
+      const i = contact === undefined ? -1 : w.nodes.findIndex((n) => n.alive && n.rec.member === contact);
+      const busy = i >= 0 && (sim.asyncUntil.get(i) ?? 0) > w.now + 2;
+      if ((i < 0 || !busy) && tries > 0 && w.now + 5 < w.cfg.faultMs) {
+        w.at(w.now + 5, () => strike(tries - 1));
+        return;
+      }
+      if (i < 0 || !safeToStop(w, i)) {
+        w.log(`CISO c${c} skipped: ${i < 0 ? 'no contact' : 'the rest would lose their majority'}`);
+        return;
+      }
+      const others = w.nodes.filter((n) => n.index !== i).map((n) => n.index);
+      w.log(`CISO n${i} (contact of c${c}${busy ? ', async running' : ''}) for ${len.toFixed(0)} ms`);
+      for (const o of others) w.cutLink(i, o, true);
+      w.at(Math.min(w.now + len, w.cfg.faultMs), () => {
+        for (const o of others) w.cutLink(i, o, true, true);
+      });
+    };
+    w.at(t, () => strike(200));
+    t += len + 300 + r() * 1_500;
+  }
+}
+
 export async function runRpcScenario(
   cfg: ScenarioConfig,
   opts: Partial<RpcOptions> = {},
@@ -199,6 +239,7 @@ export async function runRpcScenario(
   planStops(sim);
   if (cfg.faults.has('cnap')) planNaps(sim);
   if (cfg.faults.has('ccut')) planContactCuts(sim);
+  if (cfg.faults.has('ciso')) planContactIsolation(sim);
   if (cfg.faults.has('flushnap'))
     planFlushNap(
       sim.world,

@@ -322,6 +322,8 @@ export class RpcSim {
   readonly tagsSent = new Map<string, { tag: number | undefined; at: number }[]>();
   /** Client address → until when its process is stopped (the `cnap` fault). */
   readonly naps = new Map<string, number>();
+  /** Node index → when the last wait an async method (or `audit`) began there ends (`ciso`). */
+  readonly asyncUntil = new Map<number, number>();
   /** Per node index, the lock loop's `acquire()` not yet settled: by which incarnation, since
    * when, and in which process (`inc`). */
   readonly acquiring = new Map<number, { member: MemberId; at: number; inc: number }>();
@@ -699,6 +701,7 @@ export class RpcSim {
   private waitOn(index: number, ms: number): Promise<void> {
     const w = this.world;
     const inc = w.nodes[index]!.inc;
+    this.asyncUntil.set(index, Math.max(this.asyncUntil.get(index) ?? 0, w.now + ms));
     return new Promise((resolve) => {
       const fire = () => {
         const n = w.nodes[index]!;

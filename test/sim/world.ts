@@ -62,6 +62,11 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * (test/sim/patterns.ts `planFlushNap`). `aflap` is `flap` one way: every 80–400 ms for 2–5 s a
  * member goes deaf or mute, or one side's packets stop reaching the other while the reverse
  * still arrive, then all is restored for 80–400 ms (`planAsymFlap`).
+ * `ciso` (RPC mode) cuts a client's contact off from every other member, both ways, for 0.4–2.5 s
+ * (long enough to be excluded, and it rejoins as `--rejoin` says), two or three times, each while
+ * an async method runs there when one does within 1 s; the client still reaches it, so a call
+ * in flight straddles its contact's exclusion and rejoin (test/sim/rpc-scenario.ts
+ * `planContactIsolation`).
  */
 export type ExtraFault =
   | 'splits'
@@ -81,7 +86,8 @@ export type ExtraFault =
   | 'cnap'
   | 'ccut'
   | 'flushnap'
-  | 'aflap';
+  | 'aflap'
+  | 'ciso';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -101,6 +107,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'ccut',
   'flushnap',
   'aflap',
+  'ciso',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
