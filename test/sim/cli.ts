@@ -25,7 +25,9 @@ const HELP = `npm run sim -- [options]        deterministic simulator (test/sim)
                      client cut off from its contact only (one way or both), a member stopped
                      the instant a flush starts, one-way cuts that come and go every 80-400 ms,
                      an RPC client's contact cut off from the other members (not from the
-                     client) while an async method runs there; test/sim/world.ts, patterns.ts)
+                     client) while an async method runs there, the provider of a state transfer
+                     stopped or cut off, or the network healed or split, as the transfer
+                     starts; test/sim/world.ts, patterns.ts)
   --messages N       casts per member (group and stream modes; default 40)
   --stack SPEC       layer stack (default the group stack; without gms: stream mode; RPC mode:
                      the replicas' stack, one with gms)

@@ -30,6 +30,11 @@ export class Links {
     this.side = [...sides];
   }
 
+  /** Whether some node is on another side than node 0 (a partition is in effect). */
+  get split(): boolean {
+    return this.side.some((x) => x !== this.side[0]);
+  }
+
   /** The side node `index` is on (0 when nothing is split). */
   sideOf(index: number): number {
     return this.side[index]!;

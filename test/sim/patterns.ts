@@ -393,3 +393,74 @@ export function planAsymFlap(w: World): void {
     t += split + healed;
   }
 }
+
+/**
+ * `xfer`: one to three times, from 300 ms on, the first state snapshot a member takes for a
+ * joiner after a planned moment (a state transfer starts there) is struck 0–5 ms later: the
+ * provider is stopped for 50–1,500 ms (35 %), or cut off from every other member both ways for
+ * 0.3–2 s (25 %), or the network changes under the transfer (40 %): a split in effect heals, or
+ * else a minority (drawn) is split from the rest for 0.3–1.5 s. `may` says whether the provider may be
+ * stopped or cut off now (RPC mode keeps the primary partition's majority).
+ */
+export function planStateTransferCut(w: World, may: (node: number) => boolean = () => true): void {
+  const r = seededRandom(w.cfg.seed * 227 + 73);
+  const rounds = randomInt(r, 1, 3);
+  const n = w.cfg.members;
+  let t = 300 + r() * w.cfg.faultMs * 0.3;
+  for (let k = 0; k < rounds && t < w.cfg.faultMs; k++) {
+    const what = r();
+    const jitter = r() * 5;
+    const pauseMs = 50 + r() * 1_450;
+    const cutMs = 300 + r() * 1_700;
+    const splitMs = 300 + r() * 1_200;
+    // A minority apart (1 to (n-1)/2 members, drawn), so the primary partition goes on.
+    const sides: number[] = Array.from({ length: n }, () => 0);
+    const order = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = randomInt(r, 0, i);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const apart = randomInt(r, 1, Math.max(1, Math.floor((n - 1) / 2)));
+    for (let i = 0; i < apart; i++) sides[order[i]!] = 1;
+    w.at(t, () => {
+      const hook = (provider: number) => {
+        w.snapshotHooks.splice(w.snapshotHooks.indexOf(hook), 1);
+        w.at(w.now + jitter, () => {
+          const p = w.nodes[provider]!;
+          if (what < 0.6) {
+            if (!p.alive || !may(provider)) {
+              w.log(`XFER n${provider} skipped`);
+              return;
+            }
+            if (what < 0.35) {
+              w.log(`XFER pause provider n${provider}`);
+              w.pause(p, pauseMs);
+              return;
+            }
+            w.log(`XFER cut provider n${provider} off for ${cutMs.toFixed(0)} ms`);
+            const others = w.nodes.filter((o) => o.index !== provider).map((o) => o.index);
+            for (const o of others) w.cutLink(provider, o, true);
+            w.at(Math.min(w.now + cutMs, w.cfg.faultMs), () => {
+              for (const o of others) w.cutLink(provider, o, true, true);
+            });
+            return;
+          }
+          if (w.links.split) {
+            w.log(`XFER heal during the transfer from n${provider}`);
+            w.heal();
+            return;
+          }
+          w.log(`XFER split during the transfer from n${provider}`);
+          w.partition(sides);
+          w.at(Math.min(w.now + splitMs, w.cfg.faultMs), () => w.heal());
+        });
+      };
+      w.snapshotHooks.push(hook);
+      w.at(w.cfg.faultMs, () => {
+        const i = w.snapshotHooks.indexOf(hook);
+        if (i >= 0) w.snapshotHooks.splice(i, 1);
+      });
+    });
+    t += 500 + r() * 2_000;
+  }
+}

@@ -7,7 +7,7 @@ import { decodeGroupMsg } from '../../runtime/rpc/messages.js';
 import { randomInt, seededRandom } from '../../runtime/stack/random.js';
 import { viewAt } from './blackout.js';
 import { type MajorityLoss, watchMajority } from './majority.js';
-import { planFlushNap, planSkew } from './patterns.js';
+import { planFlushNap, planSkew, planStateTransferCut } from './patterns.js';
 import { model, RPC_CHECKERS, type RpcChecker } from './rpc-checkers.js';
 import { DEFAULT_RPC_OPTIONS, type RpcOptions, RpcSim } from './rpc-world.js';
 import { groupConfig, planFaults, sequencerNode } from './scenario.js';
@@ -234,7 +234,7 @@ export async function runRpcScenario(
   setup?: (sim: RpcSim) => void,
 ): Promise<RpcScenarioResult> {
   const sim = new RpcSim(cfg, { ...DEFAULT_RPC_OPTIONS, ...opts });
-  const stops = new Set<Fault>(['crash', 'pause', 'skew', 'flushnap']);
+  const stops = new Set<Fault>(['crash', 'pause', 'skew', 'flushnap', 'xfer']);
   planFaults(sim.world, new Set([...cfg.faults].filter((f) => !stops.has(f))));
   planStops(sim);
   if (cfg.faults.has('cnap')) planNaps(sim);
@@ -246,6 +246,7 @@ export async function runRpcScenario(
       () => sequencerNode(sim.world),
       (i) => safeToStop(sim.world, i),
     );
+  if (cfg.faults.has('xfer')) planStateTransferCut(sim.world, (i) => safeToStop(sim.world, i));
   const losses = watchMajority(sim.world, cfg.faultMs + 1_000);
   if (cfg.faults.has('skew'))
     planSkew(

@@ -14,6 +14,7 @@ import {
   planMtu,
   planSkew,
   planSplits,
+  planStateTransferCut,
   planZombie,
 } from './patterns.js';
 import { planSlow, resolveSlowTargets } from './slow.js';
@@ -145,6 +146,7 @@ export function planFaults(w: World, f: ReadonlySet<Fault> = w.cfg.faults): void
   if (f.has('mtu')) planMtu(w);
   if (f.has('blackout')) planBlackout(w);
   if (f.has('flushnap')) planFlushNap(w, () => sequencerNode(w));
+  if (f.has('xfer')) planStateTransferCut(w);
   if (f.has('aflap')) planAsymFlap(w);
   // Last, so adding it leaves every other fault's plan for a seed unchanged.
   if (f.has('slow')) {

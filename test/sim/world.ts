@@ -66,7 +66,9 @@ export type Fault = 'loss' | 'dup' | 'reorder' | 'delay' | 'crash' | 'pause' | '
  * (long enough to be excluded, and it rejoins as `--rejoin` says), two or three times, each while
  * an async method runs there when one does within 1 s; the client still reaches it, so a call
  * in flight straddles its contact's exclusion and rejoin (test/sim/rpc-scenario.ts
- * `planContactIsolation`).
+ * `planContactIsolation`). `xfer` strikes the instant a member takes a state snapshot for a
+ * joiner (a state transfer starts): the provider is stopped or cut off from the others, or the
+ * network heals or splits under the transfer (test/sim/patterns.ts `planStateTransferCut`).
  */
 export type ExtraFault =
   | 'splits'
@@ -87,7 +89,8 @@ export type ExtraFault =
   | 'ccut'
   | 'flushnap'
   | 'aflap'
-  | 'ciso';
+  | 'ciso'
+  | 'xfer';
 export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'splits',
   'links',
@@ -108,6 +111,7 @@ export const EXTRA_FAULTS: readonly ExtraFault[] = [
   'flushnap',
   'aflap',
   'ciso',
+  'xfer',
 ];
 export const ALL_FAULTS: readonly Fault[] = [
   'loss',
@@ -357,6 +361,9 @@ export class World {
   /** Called with the node's index whenever a member is told to block (a flush starts there):
    * lets a fault plan strike during a flush (`flushcut`). */
   readonly blockHooks: ((node: number) => void)[] = [];
+  /** Called with the node's index whenever a member takes a state snapshot (a state transfer to
+   * a joiner starts there): `xfer`. Called inside the member's step: act in a later event. */
+  readonly snapshotHooks: ((node: number) => void)[] = [];
   /**
    * What `straggle`, `lossy`, `replay` and `mtu` did: packets held back 0.3 s or more, packets
    * that reached a later process at their address, packets a lossy link lost, packets sent
@@ -442,7 +449,10 @@ export class World {
         makeStack,
         state: app
           ? {
-              snapshot: () => app!.state.snapshot(),
+              snapshot: () => {
+                for (const hook of [...this.snapshotHooks]) hook(n.index);
+                return app!.state.snapshot();
+              },
               restore: (b, source) => {
                 app!.state.restore(b, source);
                 n.rec.restoredAt = this.now;
@@ -451,7 +461,10 @@ export class World {
             }
           : {
               // The node's current record: with `rejoin: 'same'` the core outlives incarnations.
-              snapshot: () => encoder.encode(JSON.stringify(n.rec.state)),
+              snapshot: () => {
+                for (const hook of [...this.snapshotHooks]) hook(n.index);
+                return encoder.encode(JSON.stringify(n.rec.state));
+              },
               restore: (b) => {
                 n.rec.state = JSON.parse(decoder.decode(b)) as AppState;
                 n.rec.restoredAt = this.now;
