@@ -57,6 +57,25 @@ function safeToStop(w: World, target: number): boolean {
 }
 
 /**
+ * {@link safeToStop} for `xfer`'s provider, which strikes as a joiner is being given its state:
+ * the newest view's members count when they run (alive, not paused), whether or not they have
+ * installed it yet (the joiner installs it with its state, which the provider is sending).
+ */
+function safeToStopProvider(w: World, target: number): boolean {
+  let view: { id: number; members: readonly string[] } | undefined;
+  for (const n of w.nodes) {
+    if (!n.alive || n.rec.partitionedAt !== null) continue;
+    const v = n.rec.views[n.rec.views.length - 1];
+    if (v && (!view || v.id > view.id)) view = v;
+  }
+  if (!view) return false;
+  const up = w.nodes.filter(
+    (n) => n.alive && n.index !== target && n.pausedUntil <= w.now && view.members.includes(n.rec.member),
+  );
+  return up.length > view.members.length / 2;
+}
+
+/**
  * Crashes (one node down at a time, each a client's current contact most often, else any
  * member; restarted later as a new incarnation) and pauses, each only when
  * {@link safeToStop} allows it.
@@ -246,7 +265,7 @@ export async function runRpcScenario(
       () => sequencerNode(sim.world),
       (i) => safeToStop(sim.world, i),
     );
-  if (cfg.faults.has('xfer')) planStateTransferCut(sim.world, (i) => safeToStop(sim.world, i));
+  if (cfg.faults.has('xfer')) planStateTransferCut(sim.world, (i) => safeToStopProvider(sim.world, i));
   const losses = watchMajority(sim.world, cfg.faultMs + 1_000);
   if (cfg.faults.has('skew'))
     planSkew(
