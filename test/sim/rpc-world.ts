@@ -299,6 +299,15 @@ const DRAIN_MS = 5_000;
 /** Once the last of them ended: time for every replica to apply what it was given (an `append`
  * waits at most 260 ms; the faults are long over). */
 const SETTLE_MS = 1_000;
+/**
+ * Past `DRAIN_MS`, the run goes on while calls still end, each within `PROGRESS_MS` of the last,
+ * up to `endMs + MAX_DRAIN_MS`: a backlog that drains is not a wedge. Serial `audit` runs of up
+ * to 210 ms each, queued by 72 lanes (`--clients 12 --lanes 6 --locks`) while faults held the
+ * lock back, took 10 s to drain and the run ended with two of them still queued (RPC seeds
+ * 431100010 and 431100149: calls-end and locks-settle; none 3 s later).
+ */
+const PROGRESS_MS = 1_000;
+const MAX_DRAIN_MS = 20_000;
 
 export class RpcSim {
   readonly world: World;
@@ -815,18 +824,26 @@ export class RpcSim {
     // before the end, four requests ordered behind it). The checkers judge the end as the result
     // of every call (calls-end, sequential-state), so the run goes on, starting no new call, until
     // those calls ended and the replicas had `SETTLE_MS` to apply what they were given, for at
-    // most `DRAIN_MS`. A call that still has not ended then is left pending (calls-end counts it).
+    // most `DRAIN_MS`, or longer while calls still end (`PROGRESS_MS`, `MAX_DRAIN_MS`). A call
+    // that still has not ended then is left pending (calls-end counts it).
     // A run with no call in flight at `endMs` still goes on for `SETTLE_MS`: a call that ended
     // may leave a cast in flight (a redundant reissue, ordered after its call settled by an
     // outcome query), and the group checkers judge every member's deliveries at the end (RPC seed
     // 152700380: the run ended 2.7 ms before two members delivered one, "81 casts, another member
     // 82"; helper-127's sweep s36).
     this.ending = true;
-    const limit = this.cfg.endMs + DRAIN_MS;
+    let limit = this.cfg.endMs + DRAIN_MS;
     let quietFrom = this.calls.every((c) => c.final) ? this.cfg.endMs : Number.POSITIVE_INFINITY;
+    let ended = this.calls.filter((c) => c.final).length;
     for (; e && e.at <= Math.min(limit, quietFrom + SETTLE_MS); e = q.pop()) {
       await step(e);
-      if (quietFrom === Number.POSITIVE_INFINITY && this.calls.every((c) => c.final)) quietFrom = w.now;
+      if (quietFrom !== Number.POSITIVE_INFINITY) continue;
+      const now = this.calls.filter((c) => c.final).length;
+      if (now > ended) {
+        ended = now;
+        limit = Math.min(Math.max(limit, w.now + PROGRESS_MS), this.cfg.endMs + MAX_DRAIN_MS);
+      }
+      if (now === this.calls.length) quietFrom = w.now;
     }
     w.now = Math.max(w.now, this.cfg.endMs);
     for (const c of this.clients) await c.close();
