@@ -114,14 +114,26 @@ export class Coordinator {
   onJoin(from: MemberId, address: string, h: unknown[]): void {
     const s = this.s;
     if (s.state !== 'member' || !s.view) return;
-    if (s.rank(from) >= 0) {
-      this.resendInstall(from);
-      return;
-    }
     const c = s.coordinatorId();
     // Every Here echoes the Join's challenge: the joiner then knows this address receives its
     // Joins, which a forger sending beacons from afar does not show (GroupWord.credit).
     const { nonce, challenge: echo, origin } = joinHeader.decode(h);
+    if (s.rank(from) >= 0) {
+      // A member of our view still joining: it takes a running group's Install only from a
+      // sender whose Here proved its address (FINDINGS 215), and the Here it had may be only the
+      // coordinator's, which may be gone. A Here echoing its challenge proves ours, so the
+      // Install we resend (now or at its next Join) is taken (FINDINGS 258). No nonce: it is
+      // already admitted.
+      if (echo !== '') {
+        const ca = c ? (s.view.addresses[s.rank(c)] ?? '') : '';
+        s.probe(
+          address,
+          hereHeader.encode({ viewId: s.view.id, coordinator: c ?? '', address: ca, nonce: '', echo }),
+        );
+      }
+      this.resendInstall(from);
+      return;
+    }
     if (c === s.self) {
       // Only a Join that echoes the nonce sent to its address is the joiner's own: its origin is
       // then what the Install gives every member as the joiner's join point (FINDINGS 215).
