@@ -123,8 +123,9 @@ export class Coordinator {
       // sender whose Here proved its address (FINDINGS 215), and the Here it had may be only the
       // coordinator's, which may be gone. A Here echoing its challenge proves ours, so the
       // Install we resend (now or at its next Join) is taken (FINDINGS 258). No nonce: it is
-      // already admitted.
-      if (echo !== '') {
+      // already admitted. Not in a founding view: its members are founders, bound to the
+      // founder, and take its view from any of them (FoundingVote.ofFoundersGroup).
+      if (echo !== '' && s.view.id > 1) {
         const ca = c ? (s.view.addresses[s.rank(c)] ?? '') : '';
         s.probe(
           address,
