@@ -8,7 +8,9 @@ import { membersOf, parseFaults } from './run.js';
 
 describe('a handler backlog that drains', () => {
   it('is waited for, past the drain, while calls still end', async () => {
-    const seed = 431100010;
+    // 431100010 drains within 5 s since FINDINGS 258's extra Here moved the schedules; 431100050
+    // has audits 5.4 s past the end, and locks-settle violations without the wait.
+    const seed = 431100050;
     const faults = parseFaults('loss,dup,reorder,delay,crash,pause,partition,ciso,flushnap');
     const cfg = {
       ...rpcConfig(seed, membersOf('3..5', seed), faults),
