@@ -5,6 +5,7 @@ import {
   type DeliverEvent,
   type DeliveryMeta,
   type DownEvent,
+  downWith,
   headerCount,
   type Layer,
   type LayerContext,
@@ -72,7 +73,9 @@ class Batch implements Layer {
   down(ev: DownEvent): void {
     if (ev.type !== 'cast' || ev.qos.order === 'unreliable') {
       this.close();
-      this.ctx.passDown(ev.type === 'cast' || ev.type === 'send' ? withSingle(ev) : ev);
+      this.ctx.passDown(
+        ev.type === 'cast' || ev.type === 'send' ? downWith(ev, pushHeader(ev.msg, SINGLE)) : ev,
+      );
       return;
     }
     this.c.casts++;
@@ -109,11 +112,9 @@ class Batch implements Layer {
     const b = this.open;
     if (!b) return;
     this.open = undefined;
-    const [first] = b.msgs;
-    if (!first) return;
     if (b.msgs.length === 1) {
       this.c.unbatched++;
-      this.ctx.passDown({ type: 'cast', msg: pushHeader(first, SINGLE), qos: b.qos });
+      this.ctx.passDown({ type: 'cast', msg: pushHeader(b.msgs[0]!, SINGLE), qos: b.qos });
       return;
     }
     this.c.batches++;
@@ -129,13 +130,7 @@ class Batch implements Layer {
     }
     const { h, kind, rest } = popKindHeader(ev.msg, 'batch');
     if (kind === BatchKind.Single) {
-      this.ctx.passUp({
-        type: 'deliver',
-        msg: rest,
-        from: ev.from,
-        cast: ev.cast,
-        meta: this.renumber(ev.meta, 1),
-      });
+      this.ctx.passUp(deliverEvent(ev, rest, this.renumber(ev.meta, 1)));
       return;
     }
     if (kind !== BatchKind.Batch) throw new DecodeError('DECODE_BAD_SHAPE', `batch: unknown kind ${kind}`);
@@ -181,14 +176,6 @@ function at(meta: DeliveryMeta, gseq: number): DeliveryMeta {
 
 function deliverEvent(ev: DeliverEvent, msg: Msg, meta: DeliveryMeta): DeliverEvent {
   return { type: 'deliver', msg, from: ev.from, cast: ev.cast, meta };
-}
-
-function withSingle<E extends Extract<DownEvent, { type: 'cast' | 'send' }>>(ev: E): E {
-  return (
-    ev.type === 'cast'
-      ? { type: 'cast', msg: pushHeader(ev.msg, SINGLE), qos: ev.qos }
-      : { type: 'send', to: ev.to, msg: pushHeader(ev.msg, SINGLE), qos: ev.qos }
-  ) as E;
 }
 
 function sameQos(a: QoS, b: QoS): boolean {
